@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: MIT
+# The freestanding gate (aesthetics.md §2.8, shared/docs/freestanding.md).
+#
+# src/core/*.c and src/mmu/radix.c are compiled a second time, as a kernel
+# would compile them, into the archive vmar_freestanding. Two ctest tests
+# (label "lint") then check it with scripts/check-freestanding.sh:
+#  - freestanding_core: `nm -u` on the archive, minus every symbol some
+#    member of the archive defines, must name nothing outside the allowlist
+#    memset, memcpy, memmove, memcmp (GCC may emit calls to those even with
+#    -ffreestanding -fno-builtin). A forbidden symbol fails; "it compiled"
+#    is not the test.
+#  - freestanding_includes: these files include only <vmar/*.h> and the
+#    compiler's <stdint.h>, <stddef.h>, <stdbool.h>; never a libc header.
+#
+# libatomic_ops, if the core adopts it: atomic_ops.h includes <assert.h>,
+# which a bare-metal compiler lacks. The shim would be a build-tree folder,
+# e.g. ${PROJECT_BINARY_DIR}/freestanding-include/, holding an assert.h
+# that maps assert() to nothing (or to VMAR_ASSERT) plus copies of (or
+# links to) /usr/include/atomic_ops.h and /usr/include/atomic_ops/, added
+# with target_include_directories(vmar_freestanding BEFORE PRIVATE ...).
+# Never add the whole host /usr/include: glibc's stdint.h would shadow the
+# compiler's own. Then allow atomic_ops.h in scripts/check-freestanding.sh.
+option(VMAR_FREESTANDING_CHECK
+  "Build the core a second time freestanding and check its symbols" ON)
+if(NOT VMAR_FREESTANDING_CHECK)
+  return()
+endif()
+
+# -O2 whatever the build type: the gate checks what a kernel build emits
+# (at -O2 GCC turns loops and struct copies into memset/memcpy calls).
+# -nostdlib only matters when linking; clang warns about it on a compile
+# step, which -Werror would turn into an error, so it is passed to GCC only.
+# -fno-stack-protector: distributions that enable the protector by default
+# would otherwise add __stack_chk_fail; a kernel chooses its own.
+set(VMAR_FREESTANDING_FLAGS -ffreestanding -fno-builtin -fno-common
+  -fno-stack-protector -O2)
+if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
+  list(APPEND VMAR_FREESTANDING_FLAGS -nostdlib)
+endif()
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+  list(APPEND VMAR_FREESTANDING_FLAGS -mno-red-zone)
+endif()
+
+add_library(vmar_freestanding STATIC ${VMAR_CORE_SOURCES}
+  ${PROJECT_SOURCE_DIR}/src/mmu/radix.c)
+# Drop what add_compile_options() put on every target (the sanitizers):
+# their runtime calls are exactly what the gate must not see.
+set_property(TARGET vmar_freestanding PROPERTY COMPILE_OPTIONS "")
+target_compile_options(vmar_freestanding PRIVATE ${VMAR_FREESTANDING_FLAGS})
+# The same include paths and definitions as the hosted build of these files,
+# whatever the source owners add to vmar_core and vmar_mmu_radix later.
+target_include_directories(vmar_freestanding PRIVATE
+  $<TARGET_PROPERTY:vmar_core,INCLUDE_DIRECTORIES>
+  $<TARGET_PROPERTY:vmar_mmu_radix,INCLUDE_DIRECTORIES>)
+target_compile_definitions(vmar_freestanding PRIVATE
+  $<TARGET_PROPERTY:vmar_core,COMPILE_DEFINITIONS>
+  $<TARGET_PROPERTY:vmar_mmu_radix,COMPILE_DEFINITIONS>)
+vmar_strict_warnings(vmar_freestanding)
+
+if(VMAR_BUILD_TESTS)
+  if(CMAKE_NM)
+    set(_vmar_nm "${CMAKE_NM}")
+  else()
+    find_program(VMAR_NM NAMES nm REQUIRED)
+    set(_vmar_nm "${VMAR_NM}")
+  endif()
+  add_test(NAME freestanding_core
+    COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/scripts/check-freestanding.sh
+      symbols ${_vmar_nm} $<TARGET_FILE:vmar_freestanding>)
+  add_test(NAME freestanding_includes
+    COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/scripts/check-freestanding.sh
+      includes ${PROJECT_SOURCE_DIR})
+  set_tests_properties(freestanding_core freestanding_includes PROPERTIES
+    LABELS lint TIMEOUT 60)
+endif()

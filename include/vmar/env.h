@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file env.h
+ * @brief The embedder's side of the porting surface: memory, frames,
+ *        locking and diagnostics, supplied per instance.
+ *
+ * A kernel fills one `struct vmar_env` with designated initializers and
+ * passes it to vmar_space_create(). libvmar never calls libc and never uses
+ * a global: everything it needs from the outside world comes through here.
+ * The env must outlive every space created with it. Several spaces may
+ * share one env.
+ */
+#ifndef VMAR_ENV_H
+#define VMAR_ENV_H
+
+#include <vmar/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Flags for vmar_env::frame_alloc. */
+enum vmar_frame_flags {
+    /** The frame must be zero-filled when returned. */
+    VMAR_FRAME_ZERO = 1u << 0,
+    /** The frame will hold a page table (a backend may want it from a
+     *  special pool, e.g. below 4 GiB for a 32-bit CR3). */
+    VMAR_FRAME_TABLE = 1u << 1,
+};
+
+/** Lock modes passed to vmar_env::lock and friends. */
+enum vmar_lock_mode {
+    VMAR_LOCK_SHARED = 1,    /**< faults and queries */
+    VMAR_LOCK_EXCLUSIVE = 2, /**< map, unmap, protect and every layout change */
+};
+
+/** Severity passed to vmar_env::log. */
+enum vmar_log_level {
+    VMAR_LOG_ERROR = 0,
+    VMAR_LOG_WARN = 1,
+    VMAR_LOG_DEBUG = 2,
+};
+
+/**
+ * The environment: what the embedder provides.
+ *
+ * Required members must be non-NULL; vmar_space_create() returns
+ * VMAR_EINVAL otherwise. Every callback receives `ctx` as its first
+ * argument and may be called with the space lock held (so it must not call
+ * back into the same space).
+ */
+struct vmar_env {
+    /** Opaque pointer handed back to every callback. */
+    void *ctx;
+
+    /**
+     * Required. Allocate `size` bytes of metadata aligned to `align` (a power
+     * of two, at most 64). Returns NULL on failure; libvmar then fails the
+     * operation with VMAR_ENOMEM and changes nothing. Never called on the
+     * fault path of an already-populated page or on a lookup.
+     */
+    void *(*alloc)(void *ctx, size_t size, size_t align);
+
+    /** Required. Free what alloc returned; `size` is the size passed to
+     *  alloc (a sized free suits slab allocators). */
+    void (*free)(void *ctx, void *ptr, size_t size);
+
+    /**
+     * Required. Allocate one physical frame of VMAR_PAGE_SIZE bytes, page
+     * aligned, and store its address in `*pa`. `flags` is a mask of
+     * vmar_frame_flags. Returns 0 or VMAR_ENOMEM.
+     */
+    int (*frame_alloc)(void *ctx, unsigned flags, vmar_paddr_t *pa);
+
+    /**
+     * Required. Return a frame. libvmar calls this only after the TLB flush
+     * that removed every translation to it has completed (the TLB rule in
+     * docs/CONTRACT.md).
+     */
+    void (*frame_free)(void *ctx, vmar_paddr_t pa);
+
+    /**
+     * Required. A kernel virtual address through which libvmar (and the
+     * backend) may read and write the frame at `pa`, for example a direct
+     * map. Physical addresses are never dereferenced directly.
+     */
+    void *(*phys_to_virt)(void *ctx, vmar_paddr_t pa);
+
+    /**
+     * Optional, all three together. Acquire or release `lock`, the opaque
+     * per-space lock object given in vmar_space_opts::lock, in `mode`.
+     * When `lock` is NULL the embedder serialises calls itself (see
+     * docs/DESIGN.md, "Locking").
+     */
+    void (*lock)(void *ctx, void *lock, enum vmar_lock_mode mode);
+    void (*unlock)(void *ctx, void *lock, enum vmar_lock_mode mode);
+
+    /**
+     * Optional, for assertions only. Return true when the current thread
+     * holds `lock` in at least `mode`. With external locking (lock == NULL)
+     * libvmar calls it with the space's lock object at every public entry
+     * and panics when it returns false.
+     */
+    bool (*lock_held)(void *ctx, void *lock, enum vmar_lock_mode mode);
+
+    /** Optional. Uniform random 64-bit values; enables randomised
+     *  placement (vmar_space_opts::aslr_bits). */
+    uint64_t (*random)(void *ctx);
+
+    /** Optional. A diagnostic line, without a trailing newline. */
+    void (*log)(void *ctx, enum vmar_log_level level, const char *msg);
+
+    /**
+     * Optional. Called when an internal invariant is broken (never for bad
+     * input). Must not return. When NULL libvmar executes a trap
+     * instruction (__builtin_trap).
+     */
+    void (*panic)(void *ctx, const char *msg);
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VMAR_ENV_H */

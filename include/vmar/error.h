@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file error.h
+ * @brief Error codes: negative Linux errno values, written as literals so
+ *        that the header never needs <errno.h>.
+ */
+#ifndef VMAR_ERROR_H
+#define VMAR_ERROR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * X-macro list of every code libvmar returns: name, errno value, message.
+ * One list drives the enum and vmar_strerror(), so they cannot disagree.
+ */
+#define VMAR_ERRNO_MAP(X)                                                      \
+    X(EPERM, 1, "operation not permitted")                                     \
+    X(ENOENT, 2, "no mapping at that address")                                 \
+    X(ENOMEM, 12, "out of memory, address space or mapping count")             \
+    X(EACCES, 13, "permission beyond the mapping's maximum")                   \
+    X(EFAULT, 14, "range does not lie in a single suitable mapping")           \
+    X(EBUSY, 16, "resource busy")                                              \
+    X(EEXIST, 17, "range overlaps an existing mapping")                        \
+    X(EINVAL, 22, "invalid argument")                                          \
+    X(EOVERFLOW, 75, "value too large")                                        \
+    X(ENOTSUP, 95, "operation not supported")                                  \
+    X(ECORRUPT, 117, "internal invariant broken")
+
+/** Error codes. Every public function returns 0 or one of these. */
+enum vmar_error {
+    VMAR_OK = 0,
+#define VMAR_X_ENUM(name, num, msg) VMAR_##name = -(num),
+    VMAR_ERRNO_MAP(VMAR_X_ENUM)
+#undef VMAR_X_ENUM
+};
+
+/**
+ * Describe an error code.
+ *
+ * @param err  0 or a negative VMAR_E* code.
+ * Returns: a static string; "unknown error" for codes not in the list.
+ * Locking: none.
+ */
+const char *vmar_strerror(int err);
+
+/**
+ * The symbolic name of an error code ("VMAR_ENOMEM").
+ *
+ * Returns: a static string; "VMAR_E?" for codes not in the list.
+ * Locking: none.
+ */
+const char *vmar_errname(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VMAR_ERROR_H */

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file mmu.h
+ * @brief The MMU backend contract (`vmar_mmu_ops`) and the helpers a
+ *        backend uses: reserved frame lists and the deferred TLB batch.
+ *
+ * Shape: pmap(9). The machine-independent core calls a few range
+ * operations (prepare, map, unmap, protect, query, find_next) and one
+ * deferred invalidation (flush). A backend is constant data: a
+ * `const struct vmar_mmu_ops` with an ABI version; new members are only
+ * ever appended and gated by `abi`.
+ *
+ * The rules a backend must keep are stated in docs/CONTRACT.md. In short:
+ *  - prepare() is the only operation that may fail. After it succeeds, map,
+ *    unmap and protect over the prepared range take what they need from the
+ *    reservation and cannot fail.
+ *  - TLB rule: unhook, invalidate, then free. unmap() never frees a frame or
+ *    a table page itself; it hands them to the batch, which frees them only
+ *    after flush() has run.
+ *  - The core holds the space lock exclusively around map, unmap, protect
+ *    and prepare, and at least shared around query and find_next.
+ */
+#ifndef VMAR_MMU_H
+#define VMAR_MMU_H
+
+#include <vmar/env.h>
+#include <vmar/error.h>
+#include <vmar/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** ABI version of struct vmar_mmu_ops this header describes. */
+#define VMAR_MMU_ABI 1u
+
+/** A backend's page-table object (one per address space). Opaque. */
+struct vmar_mmu;
+
+/** Capability bits in vmar_mmu_ops::caps. */
+enum vmar_mmu_caps {
+    VMAR_MMU_CAP_NX = 1u << 0,      /**< can map readable, non-executable */
+    VMAR_MMU_CAP_HUGE_2M = 1u << 1, /**< 2 MiB leaves */
+    VMAR_MMU_CAP_HUGE_1G = 1u << 2, /**< 1 GiB leaves */
+    VMAR_MMU_CAP_HW_AD = 1u << 3,   /**< hardware sets accessed/dirty */
+};
+
+/** Cache policy of a leaf. Write-back is the default for RAM. */
+enum vmar_cache {
+    VMAR_CACHE_WB = 0, /**< write-back */
+    VMAR_CACHE_WT = 1, /**< write-through */
+    VMAR_CACHE_WC = 2, /**< write-combining */
+    VMAR_CACHE_UC = 3, /**< uncached (device memory) */
+};
+
+/** Per-leaf flags in vmar_pte::flags. */
+enum vmar_pte_flags {
+    /** The frame belongs to the space: when the leaf is removed the frame
+     *  is queued on the TLB batch to be freed after the flush. Leaves
+     *  without it (device memory) are never freed by libvmar. */
+    VMAR_PTE_MANAGED = 1u << 0,
+    VMAR_PTE_ACCESSED = 1u << 1, /**< accessed (A) bit */
+    VMAR_PTE_DIRTY = 1u << 2,    /**< dirty (D) bit */
+};
+
+/** A leaf entry in machine-neutral form. */
+struct vmar_pte {
+    vmar_paddr_t pa; /**< physical address of the page (page aligned) */
+    unsigned prot;   /**< vmar_prot bits */
+    unsigned flags;  /**< vmar_pte_flags bits */
+    enum vmar_cache cache;
+};
+
+/**
+ * A list of spare frames, linked through their first eight bytes (reached
+ * with env->phys_to_virt). prepare() fills it with page-table pages that a
+ * later map/unmap/protect may consume; the core releases what is left.
+ * Zero-initialise before first use. Holding frames costs no metadata.
+ */
+struct vmar_frame_list {
+    vmar_paddr_t head; /**< first frame, 0 when empty */
+    size_t count;      /**< number of frames in the list */
+};
+
+/**
+ * Allocate `n` frames with `flags` (vmar_frame_flags) onto `list`.
+ * Returns: 0, or VMAR_ENOMEM.
+ * On failure: the frames this call allocated are freed; `list` is unchanged.
+ */
+int vmar_frame_list_fill(const struct vmar_env *env,
+                         struct vmar_frame_list *list, size_t n,
+                         unsigned flags);
+
+/**
+ * Take one frame off `list`. The link word is cleared, so a list filled
+ * with VMAR_FRAME_ZERO yields zero-filled frames.
+ * Precondition: list->count > 0 (a backend that runs dry broke its own
+ * prepare() estimate; the core panics).
+ */
+vmar_paddr_t vmar_frame_list_pop(const struct vmar_env *env,
+                                 struct vmar_frame_list *list);
+
+/** Free every frame on `list` through env->frame_free. Only for frames
+ *  that were never visible to the MMU (no flush is needed). */
+void vmar_frame_list_release(const struct vmar_env *env,
+                             struct vmar_frame_list *list);
+
+/** Frames a batch holds before it flushes early (on the caller's stack). */
+#define VMAR_TLB_BATCH_FRAMES 32u
+
+/**
+ * Deferred TLB invalidation plus the frames waiting for it (Linux
+ * mmu_gather, pmap_update). Lives on the stack of the operation that
+ * changed translations. Queueing never fails: when the array is full the
+ * batch flushes and frees early, then continues.
+ */
+struct vmar_tlb_batch {
+    const struct vmar_env *env;
+    const struct vmar_mmu_ops *ops;
+    struct vmar_mmu *mmu;
+    vmar_addr_t lo; /**< lowest address whose translation changed */
+    vmar_addr_t hi; /**< one past the highest; lo >= hi when nothing */
+    size_t nfree;   /**< used entries of `frames` */
+    vmar_paddr_t frames[VMAR_TLB_BATCH_FRAMES];
+};
+
+/** Start an empty batch for `mmu`. */
+void vmar_tlb_batch_init(struct vmar_tlb_batch *batch,
+                         const struct vmar_env *env,
+                         const struct vmar_mmu_ops *ops, struct vmar_mmu *mmu);
+
+/** Record that translations in [va, va+len) changed and need a flush. */
+void vmar_tlb_batch_add_range(struct vmar_tlb_batch *batch, vmar_addr_t va,
+                              vmar_size_t len);
+
+/** Queue a frame or table page to be freed after the next flush. */
+void vmar_tlb_batch_defer_free(struct vmar_tlb_batch *batch, vmar_paddr_t pa);
+
+/** Flush the recorded range (if any), then free the queued frames. The
+ *  batch is empty and reusable afterwards. */
+void vmar_tlb_batch_finish(struct vmar_tlb_batch *batch);
+
+/** What a prepare() call must make infallible. */
+enum vmar_mmu_prep {
+    /** map() of any base page in the range. */
+    VMAR_PREP_MAP = 1,
+    /** unmap() or protect() of exactly this range (a backend with huge
+     *  leaves reserves the tables to split the leaves at both edges). */
+    VMAR_PREP_CHANGE = 2,
+    /** map() of any base page in the range after an unmap() of the same
+     *  range in the same commit (a fixed overwrite that populates): count
+     *  every table the range needs as missing, since the unmap may free
+     *  tables that are there now. */
+    VMAR_PREP_REMAP = 3,
+};
+
+/**
+ * The backend vtable. Backends export one as constant data
+ * (e.g. `vmar_mmu_sim`). "Required" members must be non-NULL.
+ */
+struct vmar_mmu_ops {
+    /** VMAR_MMU_ABI at the time the backend was written. */
+    uint32_t abi;
+    /** Short name for logs and dumps ("sim", "x86_64-4level"). */
+    const char *name;
+    /** vmar_mmu_caps bits. */
+    uint32_t caps;
+    /** One past the highest user address the backend can translate (for
+     *  4-level x86-64: 0x7ffffffff000, the top page excluded on purpose).
+     *  The space's default upper bound. */
+    vmar_addr_t user_top;
+
+    /**
+     * Required. Create an empty page table. `config` is backend specific
+     * (vmar_space_opts::mmu_config). Returns 0, VMAR_ENOMEM or VMAR_EINVAL.
+     */
+    int (*create)(const struct vmar_env *env, const void *config,
+                  struct vmar_mmu **out);
+
+    /**
+     * Required. Free the page table. Precondition: no leaf is present (the
+     * core unmapped everything and flushed), and the table is not active on
+     * any CPU, so freeing the remaining table pages needs no flush.
+     */
+    void (*destroy)(struct vmar_mmu *mmu);
+
+    /**
+     * Required. Add to `resv` every table page that `what` on
+     * [va, va+len) could need. Reads the table, changes nothing visible.
+     * Returns: 0, or VMAR_ENOMEM with `resv` unchanged.
+     */
+    int (*prepare)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                   enum vmar_mmu_prep what, struct vmar_frame_list *resv);
+
+    /**
+     * Required. Install one base-page leaf at `va`. Precondition: va is page
+     * aligned, inside a prepared range, and no leaf is present there.
+     * Installing into an empty slot needs no flush. Cannot fail.
+     */
+    void (*map)(struct vmar_mmu *mmu, vmar_addr_t va,
+                const struct vmar_pte *pte, struct vmar_frame_list *resv);
+
+    /**
+     * Required. Remove every leaf in [va, va+len): record the range on
+     * `batch`, queue managed frames and page-table pages that became empty
+     * on `batch`. Returns the number of base pages whose leaves were
+     * removed. Cannot fail.
+     */
+    size_t (*unmap)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                    struct vmar_frame_list *resv, struct vmar_tlb_batch *batch);
+
+    /**
+     * Required. Set the permission of every present leaf in [va, va+len) to
+     * `prot` (other attributes kept), recording changed ranges on `batch`.
+     * Cannot fail.
+     */
+    void (*protect)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                    unsigned prot, struct vmar_frame_list *resv,
+                    struct vmar_tlb_batch *batch);
+
+    /**
+     * Required. Find the lowest present leaf whose page lies in [*va, end).
+     * On success store its page address in *va and its entry in *pte and
+     * return 0; return VMAR_ENOENT when there is none. Skips empty tables
+     * (cost proportional to the populated part, not to the range).
+     */
+    int (*find_next)(const struct vmar_mmu *mmu, vmar_addr_t *va,
+                     vmar_addr_t end, struct vmar_pte *pte);
+
+    /**
+     * Required. Invalidate cached translations of [va, va+len) on every CPU
+     * where the table is or was active (len == 0: the whole table). Returns
+     * when the invalidation has completed everywhere.
+     */
+    void (*flush)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len);
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VMAR_MMU_H */

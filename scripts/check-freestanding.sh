@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# The freestanding gate's checks (see cmake/freestanding.cmake).
+#
+#   check-freestanding.sh symbols NM ARCHIVE
+#       Undefined symbols of ARCHIVE = `NM -u` minus every global symbol that
+#       a member of ARCHIVE defines. Fails if any is outside ALLOWED_SYMBOLS.
+#   check-freestanding.sh includes SRCROOT
+#       Fails if src/core/ or src/mmu/radix.[ch] include anything but
+#       <vmar/*.h> and ALLOWED_HEADERS, and names every libc header it finds.
+set -euo pipefail
+
+# What any freestanding environment provides (GCC may emit calls to these
+# even with -ffreestanding -fno-builtin).
+ALLOWED_SYMBOLS=(memset memcpy memmove memcmp)
+# The compiler's own headers the core may use besides <vmar/*.h>. Adopting
+# libatomic_ops would add atomic_ops.h here (and the <assert.h> shim
+# described in cmake/freestanding.cmake).
+ALLOWED_HEADERS="stdint.h stddef.h stdbool.h"
+# libc headers, named explicitly in the report (also caught in "..." form).
+LIBC_HEADERS="stdio.h stdlib.h string.h strings.h pthread.h unistd.h malloc.h
+assert.h errno.h"
+
+die() {
+    echo "check-freestanding: $*" >&2
+    exit 2
+}
+
+in_list() { # word list...
+    local w=$1 x
+    shift
+    for x in "$@"; do
+        [ "$x" = "$w" ] && return 0
+    done
+    return 1
+}
+
+check_symbols() {
+    local nm=$1 archive=$2 syms err
+    [ -f "$archive" ] || die "no archive $archive (build the vmar_freestanding target)"
+
+    # POSIX format: "archive[member]: name type [value size]", every symbol.
+    err=$(mktemp)
+    if ! syms=$("$nm" -A -P "$archive" 2>"$err"); then
+        cat "$err" >&2
+        rm -f "$err"
+        die "$nm failed on $archive"
+    fi
+    rm -f "$err"
+
+    # Undefined (U, weak w/v) minus what any member defines globally.
+    local external
+    external=$(awk '
+        $3 ~ /^[Uwv]$/ { undef[$2] = 1; next }
+        $3 ~ /^[A-Z]$/ { def[$2] = 1 }
+        END { for (s in undef) if (!(s in def)) print s }' <<<"$syms" | sort)
+
+    local bad=() allowed=() s
+    for s in $external; do
+        if in_list "$s" "${ALLOWED_SYMBOLS[@]}"; then
+            allowed+=("$s")
+        else
+            bad+=("$s")
+        fi
+    done
+
+    local nobj
+    nobj=$(sed -n 's/: .*//p' <<<"$syms" | sort -u | grep -c . || true)
+    if [ ${#bad[@]} -ne 0 ]; then
+        echo "FAIL: the freestanding core needs symbols no kernel provides:"
+        for s in "${bad[@]}"; do
+            printf '  %-24s referenced by:' "$s"
+            awk -v s="$s" '$2 == s && $3 ~ /^[Uwv]$/ {
+                m = $1; sub(/:$/, "", m); sub(/^.*\[/, "", m); sub(/\]$/, "", m)
+                printf " %s", m }' <<<"$syms"
+            echo
+        done
+        echo "Allowed: ${ALLOWED_SYMBOLS[*]}. Use the compiler builtins through"
+        echo "src/core/deps.h, or take the service from struct vmar_env."
+        return 1
+    fi
+    echo "OK: $(basename "$archive") ($nobj objects with symbols) needs only:" \
+        "${allowed[*]:-nothing}"
+}
+
+check_includes() {
+    local root=$1
+    [ -d "$root/src/core" ] || die "no $root/src/core"
+    cd "$root"
+    local files
+    files=$(find src/core -name '*.[ch]' | sort; ls src/mmu/radix.[ch] 2>/dev/null || true)
+    [ -n "$files" ] || die "no freestanding sources under $root"
+
+    # shellcheck disable=SC2086 # word splitting of the file list is wanted
+    awk -v allowed="$ALLOWED_HEADERS" -v libc="$LIBC_HEADERS" '
+        BEGIN {
+            n = split(allowed, a, " "); for (i = 1; i <= n; i++) ok[a[i]] = 1
+            n = split(libc, a, /[ \n]+/); for (i = 1; i <= n; i++) bad[a[i]] = 1
+        }
+        /^[ \t]*#[ \t]*include[ \t]*[<"]/ {
+            line = $0
+            sub(/^[ \t]*#[ \t]*include[ \t]*/, "", line)
+            kind = substr(line, 1, 1)
+            name = substr(line, 2); sub(/[>"].*$/, "", name)
+            base = name; sub(/^.*\//, "", base)
+            where = FILENAME ":" FNR
+            if (base in bad || name ~ /^(sys|bits)\//) {
+                print "FAIL: " where " includes libc header " name; fails++
+            } else if (kind == "<" && name !~ /^vmar\// && !(name in ok)) {
+                print "FAIL: " where " includes <" name ">; freestanding code" \
+                    " may include only <vmar/*.h> and: " allowed; fails++
+            }
+        }
+        END {
+            if (fails) exit 1
+            print "OK: " ARGC - 1 " freestanding files include no libc header"
+        }' $files
+}
+
+case "${1:-}" in
+symbols)
+    [ $# -eq 3 ] || die "usage: $0 symbols NM ARCHIVE"
+    check_symbols "$2" "$3"
+    ;;
+includes)
+    [ $# -eq 2 ] || die "usage: $0 includes SRCROOT"
+    check_includes "$2"
+    ;;
+*)
+    die "usage: $0 symbols NM ARCHIVE | includes SRCROOT"
+    ;;
+esac

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Configure, build and test libvmar the way CI does (.ci/run calls this):
+#   dev       Debug -O1, warnings as errors: unit tests, demo, freestanding
+#             gate, format check
+#   asan      the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   valgrind  the unit tests and the demo under valgrind memcheck; any
+#             memcheck error or leak fails
+# Every preset runs even after a failure; the exit status is non-zero if any
+# step failed. Installs the tools with apt-get first when they are missing.
+# VMAR_TEST_PRESETS="dev asan" limits the run; VMAR_JOBS sets the
+# parallelism (default: nproc).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/ensure-packages.sh
+
+presets=${VMAR_TEST_PRESETS:-dev asan valgrind}
+jobs=${VMAR_JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+vmar_ensure_packages cmake ninja-build gcc libc6-dev pkg-config \
+    libcmocka-dev libatomic-ops-dev valgrind clang-format
+
+summary=()
+npass=0
+nfail=0
+status=0
+t_all=$SECONDS
+
+for p in $presets; do
+    log=$(mktemp)
+    t0=$SECONDS
+    step="configure"
+    echo "==== [$p] configure"
+    if cmake --preset "$p"; then
+        step="build"
+        echo "==== [$p] build"
+        if cmake --build --preset "$p" -j "$jobs"; then
+            step="test"
+            echo "==== [$p] ctest --preset $p -j $jobs"
+            # The test preset adds --output-on-failure and --no-tests=error.
+            if ctest --preset "$p" -j "$jobs" 2>&1 | tee "$log"; then
+                step="ok"
+            fi
+        fi
+    fi
+    # ctest's closing line: "100% tests passed, 0 tests failed out of 12".
+    # The first one counts: under valgrind it is the inner memcheck run's.
+    counts=$(sed -nE 's/.*tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1 \2/p' "$log" | head -n 1)
+    rm -f "$log"
+    tests="-"
+    if [ -n "$counts" ]; then
+        read -r f n <<<"$counts"
+        npass=$((npass + n - f))
+        nfail=$((nfail + f))
+        tests="$((n - f))/$n passed"
+    fi
+    if [ "$step" = ok ]; then
+        result=ok
+    else
+        result="FAILED at $step"
+        status=1
+        # A step that failed before ctest counted anything counts as one.
+        if [ "$step" != test ] || [ -z "$counts" ]; then
+            nfail=$((nfail + 1))
+        fi
+    fi
+    summary+=("$(printf '%-9s %-18s %-16s %4ss' "$p" "$result" "$tests" $((SECONDS - t0)))")
+done
+
+echo
+echo "==== summary (${jobs} jobs, $((SECONDS - t_all))s)"
+printf '%s\n' "${summary[@]}"
+echo "total: $npass passed, $nfail failed"
+exit "$status"

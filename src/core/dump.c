@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmar_dump(): /proc/pid/maps lines, formatted without libc so kernels can
+ * print them from a panic path.
+ */
+#include "fmt.h"
+#include "mapping.h"
+
+static void format_mapping(struct vmar_line *l, const struct vmar_mapping *m)
+{
+    vmar__line_reset(l);
+    vmar__line_hex(l, m->node.start, 8);
+    vmar__line_char(l, '-');
+    vmar__line_hex(l, m->node.end, 8);
+    vmar__line_char(l, ' ');
+    vmar__line_char(l, m->prot & VMAR_PROT_READ ? 'r' : '-');
+    vmar__line_char(l, m->prot & VMAR_PROT_WRITE ? 'w' : '-');
+    vmar__line_char(l, m->prot & VMAR_PROT_EXEC ? 'x' : '-');
+    vmar__line_char(l, m->flags & VMAR_MAP_SHARED ? 's' : 'p');
+    vmar__line_char(l, ' ');
+    vmar__line_hex(l, m->offset, 8);
+    vmar__line_str(l, " 00:00 0");
+    if (m->flags & VMAR_MAP_STACK) {
+        /* Linux pads the path column to a fixed width. */
+        vmar__line_pad(l, 73);
+        vmar__line_str(l, "[stack]");
+    }
+}
+
+void vmar_dump(struct vmar_space *space, vmar_line_fn emit, void *arg)
+{
+    struct vmar_line l;
+
+    vmar__lock(space, VMAR_LOCK_SHARED);
+    for (struct vmar_iset_node *n = vmar_iset_first(&space->set); n;
+         n = vmar_iset_next(n)) {
+        format_mapping(&l, vmar__mapping_of(n));
+        emit(arg, l.buf);
+    }
+    vmar__unlock(space, VMAR_LOCK_SHARED);
+}

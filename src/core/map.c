@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmar_map(): validate, place, check limits, prepare, commit.
+ *
+ * The phases are kept apart so that a failure can only happen before the
+ * first change: validation has no side effects, preparation allocates
+ * every node, table page and frame the commit will use, and the commit
+ * (replace what was there, insert, populate, merge) cannot fail.
+ */
+#include "mapping.h"
+#include "placement.h"
+
+#define KNOWN_MAP_FLAGS                                                        \
+    (VMAR_MAP_SHARED | VMAR_MAP_POPULATE | VMAR_MAP_STACK |                    \
+     VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM)
+
+static bool is_pow2(vmar_size_t x)
+{
+    return x && !(x & (x - 1));
+}
+
+/* Argument checks that need no look at the layout. */
+static int map_validate(const struct vmar_space *space,
+                        const struct vmar_map_opts *o, vmar_size_t *align)
+{
+    *align = o->align ? o->align : VMAR_PAGE_SIZE;
+    if (!is_pow2(*align) || *align < VMAR_PAGE_SIZE)
+        return VMAR_EINVAL;
+    if (o->size == 0 || o->size & (*align - 1) ||
+        o->size > space->user_hi - space->user_lo)
+        return VMAR_EINVAL;
+    if ((o->prot | o->deny_prot) & ~(unsigned)VMAR_PROT_RWX ||
+        o->flags & ~(unsigned)KNOWN_MAP_FLAGS ||
+        (o->flags & VMAR_MAP_BOTTOM_UP && o->flags & VMAR_MAP_TOP_DOWN))
+        return VMAR_EINVAL;
+    if ((unsigned)o->place > VMAR_PLACE_FIXED ||
+        (unsigned)o->backing > VMAR_BACKING_DEVICE)
+        return VMAR_EINVAL;
+    if (o->place != VMAR_PLACE_ANY && o->addr & (*align - 1))
+        return VMAR_EINVAL;
+    if ((o->place == VMAR_PLACE_FIXED ||
+         o->place == VMAR_PLACE_FIXED_NOREPLACE) &&
+        vmar__check_range(space, o->addr, o->size))
+        return VMAR_EINVAL;
+    if (o->prot & o->deny_prot)
+        return VMAR_EACCES;
+    if (o->backing != VMAR_BACKING_ANON)
+        return VMAR_ENOTSUP;
+    return 0;
+}
+
+/* Decide the address and what replacing it costs. */
+static int map_locate(const struct vmar_space *space,
+                      const struct vmar_map_opts *o, vmar_size_t align,
+                      vmar_addr_t *addr, struct vmar_carve_cost *cost)
+{
+    cost->needs_node = false;
+    cost->removed = 0;
+    cost->mapped = 0;
+    switch (o->place) {
+    case VMAR_PLACE_FIXED:
+        *addr = o->addr;
+        vmar__carve_cost(space, o->addr, o->addr + o->size, cost);
+        return 0;
+    case VMAR_PLACE_FIXED_NOREPLACE:
+        *addr = o->addr;
+        return vmar__mapping_first_in(space, o->addr, o->addr + o->size)
+                   ? VMAR_EEXIST
+                   : 0;
+    default:
+        return vmar__place(space, o, align, addr);
+    }
+}
+
+/*
+ * The address-space and mapping-count limits charge what a map adds: an
+ * overwrite pays only for the bytes and mappings it adds (counted before
+ * merging, as Linux's split_vma counts). Growth past a limit is refused;
+ * a map that adds nothing passes even when the limit was lowered below
+ * current use (Linux refuses that case too; nothing grows, so we don't).
+ */
+static int map_check_limits(const struct vmar_space *space, vmar_size_t size,
+                            const struct vmar_carve_cost *cost)
+{
+    const vmar_size_t added = size - cost->mapped;
+    const size_t count =
+        space->set.count - cost->removed + 1 + (cost->needs_node ? 1u : 0u);
+
+    if (space->as_limit && added &&
+        (space->total_vm > space->as_limit ||
+         added > space->as_limit - space->total_vm))
+        return VMAR_ENOMEM;
+    if (count > space->max_map_count && count > space->set.count)
+        return VMAR_ENOMEM;
+    return 0;
+}
+
+static bool wants_populate(const struct vmar_map_opts *o)
+{
+    return (o->flags & VMAR_MAP_POPULATE) && o->prot != VMAR_PROT_NONE;
+}
+
+static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
+                       vmar_addr_t addr, const struct vmar_carve_cost *cost,
+                       struct vmar_prep *prep)
+{
+    const struct vmar_env *env = space->env;
+    int rc = vmar__prep_nodes(space, prep, 1u + cost->needs_node);
+
+    if (!rc && cost->mapped)
+        rc = space->ops->prepare(space->mmu, addr, o->size, VMAR_PREP_CHANGE,
+                                 &prep->tables);
+    if (!rc && wants_populate(o))
+        rc = space->ops->prepare(space->mmu, addr, o->size,
+                                 o->place == VMAR_PLACE_FIXED ? VMAR_PREP_REMAP
+                                                              : VMAR_PREP_MAP,
+                                 &prep->tables);
+    if (!rc && wants_populate(o))
+        rc = vmar_frame_list_fill(env, &prep->frames,
+                                  (size_t)(o->size >> VMAR_PAGE_SHIFT),
+                                  VMAR_FRAME_ZERO);
+    return rc;
+}
+
+static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
+                         struct vmar_prep *prep)
+{
+    struct vmar_pte pte = {
+        .prot = m->prot,
+        .flags = VMAR_PTE_MANAGED,
+        .cache = VMAR_CACHE_WB,
+    };
+
+    for (vmar_addr_t va = m->node.start; va < m->node.end;
+         va += VMAR_PAGE_SIZE) {
+        pte.pa = vmar_frame_list_pop(space->env, &prep->frames);
+        space->ops->map(space->mmu, va, &pte, &prep->tables);
+        space->resident++;
+    }
+}
+
+static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
+                       vmar_addr_t addr, struct vmar_prep *prep,
+                       struct vmar_tlb_batch *batch)
+{
+    if (o->place == VMAR_PLACE_FIXED)
+        vmar__carve(space, addr, addr + o->size, prep, batch);
+
+    struct vmar_mapping *m = vmar__prep_take(space, prep);
+    m->node.start = addr;
+    m->node.end = addr + o->size;
+    m->flags = o->flags & VMAR_MAPPING_KEPT_FLAGS;
+    m->node.guard = (m->flags & VMAR_MAP_STACK) ? space->stack_guard : 0;
+    m->prot = o->prot;
+    m->max_prot = VMAR_PROT_RWX & ~o->deny_prot;
+    m->backing = o->backing;
+    m->offset = o->offset;
+    vmar_iset_insert(&space->set, &m->node);
+    space->total_vm += o->size;
+    if (wants_populate(o))
+        map_populate(space, m, prep);
+    vmar__coalesce(space, addr, addr + o->size);
+}
+
+static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
+                      vmar_addr_t *out_addr)
+{
+    struct vmar_prep prep = {0};
+    struct vmar_carve_cost cost;
+    struct vmar_tlb_batch batch;
+    vmar_size_t align;
+    vmar_addr_t addr;
+    int rc;
+
+    rc = map_validate(space, o, &align);
+    if (!rc)
+        rc = map_locate(space, o, align, &addr, &cost);
+    if (!rc)
+        rc = map_check_limits(space, o->size, &cost);
+    if (!rc)
+        rc = map_prepare(space, o, addr, &cost, &prep);
+    if (!rc) {
+        vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
+        map_commit(space, o, addr, &prep, &batch);
+        vmar_tlb_batch_finish(&batch);
+        if (out_addr)
+            *out_addr = addr;
+    }
+    vmar__prep_release(space, &prep);
+    return rc;
+}
+
+int vmar_map(struct vmar_space *space, const struct vmar_map_opts *opts,
+             vmar_addr_t *out_addr)
+{
+    if (!space || !opts)
+        return VMAR_EINVAL;
+    vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+    int rc = map_locked(space, opts, out_addr);
+    vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+    return rc;
+}

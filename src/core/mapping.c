@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Split, trim, merge and carve: the layout changes every operation is
+ * built from. All of them run in the commit phase, with the space lock
+ * held exclusively, and cannot fail: nodes they need were prepared.
+ */
+#include "mapping.h"
+
+bool vmar__mapping_can_merge(const struct vmar_mapping *a,
+                             const struct vmar_mapping *b)
+{
+    if (a->node.end != b->node.start || a->prot != b->prot ||
+        a->max_prot != b->max_prot || a->flags != b->flags ||
+        a->backing != b->backing)
+        return false;
+    switch (a->backing) {
+    case VMAR_BACKING_ANON:
+        return true;
+    case VMAR_BACKING_OBJECT:
+        /* Objects arrive with the page-fault work; until then they never
+         * exist, and when they do, identity and offset continuity decide. */
+        return false;
+    case VMAR_BACKING_DEVICE:
+    default:
+        return false;
+    }
+}
+
+struct vmar_mapping *vmar__mapping_first_in(const struct vmar_space *space,
+                                            vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct vmar_iset_node *n;
+
+    if (lo >= hi)
+        return NULL; /* an empty range meets nothing */
+    n = vmar_iset_lower_bound(&space->set, lo);
+    return n && n->start < hi ? vmar__mapping_of(n) : NULL;
+}
+
+struct vmar_mapping *vmar__mapping_next_in(const struct vmar_mapping *m,
+                                           vmar_addr_t hi)
+{
+    struct vmar_iset_node *n = vmar_iset_next(&m->node);
+
+    return n && n->start < hi ? vmar__mapping_of(n) : NULL;
+}
+
+void vmar__mapping_split(struct vmar_space *space, struct vmar_mapping *m,
+                         vmar_addr_t at, struct vmar_mapping *tail)
+{
+    VMAR_ASSERT(space->env, m->node.start < at && at < m->node.end);
+    *tail = *m; /* same attributes, stack guard included */
+    tail->node.start = at;
+    if (m->backing != VMAR_BACKING_ANON)
+        tail->offset = m->offset + (at - m->node.start);
+    /*
+     *   before:  |m.start ............................. m.end|
+     *   after:   |m.start ...... at)|[at (tail) ........ m.end|
+     * Every stack piece keeps the guard: below the tail it lies inside m
+     * and costs nothing, and it matters again if m is unmapped.
+     */
+    m->node.end = at;
+    vmar_iset_update(&space->set, &m->node);
+    vmar_iset_insert(&space->set, &tail->node);
+}
+
+void vmar__mapping_trim_front(struct vmar_space *space, struct vmar_mapping *m,
+                              vmar_addr_t at)
+{
+    VMAR_ASSERT(space->env, m->node.start < at && at < m->node.end);
+    if (m->backing != VMAR_BACKING_ANON)
+        m->offset += at - m->node.start;
+    m->node.start = at;
+    vmar_iset_update(&space->set, &m->node);
+}
+
+void vmar__mapping_destroy(struct vmar_space *space, struct vmar_mapping *m)
+{
+    const struct vmar_env *env = space->env;
+
+    vmar_iset_remove(&space->set, &m->node);
+    space->total_vm -= vmar__mapping_size(m);
+    env->free(env->ctx, m, sizeof(*m));
+}
+
+void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct vmar_iset_node *n = vmar_iset_lower_bound(&space->set, lo);
+    struct vmar_iset_node *p =
+        n ? vmar_iset_prev(n) : vmar_iset_last(&space->set);
+
+    /* Start one mapping early so the pair straddling `lo` is seen; stop
+     * once a mapping starts beyond `hi`, after testing its left pair. */
+    if (p)
+        n = p;
+    while (n && n->start <= hi) {
+        struct vmar_iset_node *next = vmar_iset_next(n);
+        if (!next)
+            break;
+        struct vmar_mapping *a = vmar__mapping_of(n);
+        struct vmar_mapping *b = vmar__mapping_of(next);
+        if (!vmar__mapping_can_merge(a, b)) {
+            n = next;
+            continue;
+        }
+        /* Absorb b into a; a keeps its start, offset and guard, and the
+         * bytes stay mapped, so total_vm does not change. */
+        vmar_addr_t end = b->node.end;
+        vmar_iset_remove(&space->set, &b->node);
+        space->env->free(space->env->ctx, b, sizeof(*b));
+        a->node.end = end;
+        vmar_iset_update(&space->set, &a->node);
+    }
+}
+
+void vmar__carve_cost(const struct vmar_space *space, vmar_addr_t lo,
+                      vmar_addr_t hi, struct vmar_carve_cost *cost)
+{
+    cost->needs_node = false;
+    cost->removed = 0;
+    cost->mapped = 0;
+    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+         m = vmar__mapping_next_in(m, hi)) {
+        vmar_addr_t s = VMAR_MAX(m->node.start, lo);
+        vmar_addr_t e = VMAR_MIN(m->node.end, hi);
+        cost->mapped += e - s;
+        if (m->node.start < lo && m->node.end > hi)
+            cost->needs_node = true;
+        else if (m->node.start >= lo && m->node.end <= hi)
+            cost->removed++;
+    }
+}
+
+void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
+                 struct vmar_prep *prep, struct vmar_tlb_batch *batch)
+{
+    struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi);
+
+    /* One backend call for the whole range: holes hold no leaves. */
+    space->resident -=
+        space->ops->unmap(space->mmu, lo, hi - lo, &prep->tables, batch);
+    while (m) {
+        struct vmar_mapping *next = vmar__mapping_next_in(m, hi);
+        vmar_addr_t s = VMAR_MAX(m->node.start, lo);
+        vmar_addr_t e = VMAR_MIN(m->node.end, hi);
+
+        if (m->node.start < lo && m->node.end > hi) {
+            /* |m ... [lo  hi) ... m|: keep both ends, one new node. */
+            vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
+            m->node.end = lo;
+            vmar_iset_update(&space->set, &m->node);
+        } else if (m->node.start < lo) {
+            m->node.end = lo;
+            vmar_iset_update(&space->set, &m->node);
+        } else if (m->node.end > hi) {
+            vmar__mapping_trim_front(space, m, hi);
+        } else {
+            vmar__mapping_destroy(space, m);
+            m = next;
+            continue;
+        }
+        space->total_vm -= e - s;
+        m = next;
+    }
+}

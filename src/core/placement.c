@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Placement policy over the interval set's O(log n) free-gap search.
+ *
+ * Randomisation keeps the search logarithmic: instead of enumerating all
+ * fits and picking one (linear), it draws a random page offset and moves
+ * the search window's top (top-down) or bottom (bottom-up) by it, then
+ * falls back to the whole window when the narrowed one has no room. The
+ * entropy is therefore aslr_bits bits of page offset whenever the space
+ * has that much room, which is how Linux randomises mmap_base.
+ */
+#include "placement.h"
+
+static bool want_top_down(const struct vmar_space *space, unsigned flags)
+{
+    if (flags & VMAR_MAP_TOP_DOWN)
+        return true;
+    if (flags & VMAR_MAP_BOTTOM_UP)
+        return false;
+    return !(space->flags & VMAR_SPACE_BOTTOM_UP);
+}
+
+static vmar_size_t guard_for(const struct vmar_space *space, unsigned flags)
+{
+    return (flags & VMAR_MAP_STACK) ? space->stack_guard : 0;
+}
+
+/* The hint is usable when it is the only candidate of a query whose
+ * window is exactly [hint - pre, hint + size). */
+static bool hint_fits(const struct vmar_space *space,
+                      const struct vmar_iset_query *base, vmar_addr_t hint)
+{
+    struct vmar_iset_query q = *base;
+    vmar_addr_t got;
+
+    if (hint < space->user_lo || hint - space->user_lo < q.pre ||
+        hint > space->user_hi || q.size > space->user_hi - hint)
+        return false;
+    q.lo = hint - q.pre;
+    q.hi = hint + q.size;
+    return vmar_iset_find_free(&space->set, &q, &got) && got == hint;
+}
+
+static vmar_size_t random_shift(const struct vmar_space *space, unsigned flags)
+{
+    const struct vmar_env *env = space->env;
+
+    if (!space->aslr_bits || (flags & VMAR_MAP_NO_RANDOM))
+        return 0;
+    uint64_t r =
+        env->random(env->ctx) & ((UINT64_C(1) << space->aslr_bits) - 1);
+    return (vmar_size_t)r << VMAR_PAGE_SHIFT;
+}
+
+int vmar__place(const struct vmar_space *space, const struct vmar_map_opts *o,
+                vmar_size_t align, vmar_addr_t *out)
+{
+    struct vmar_iset_query q = {
+        .lo = space->user_lo,
+        .hi = space->user_hi,
+        .size = o->size,
+        .align = align,
+        .pre = guard_for(space, o->flags),
+        .top_down = want_top_down(space, o->flags),
+    };
+
+    if (o->place == VMAR_PLACE_HINT && hint_fits(space, &q, o->addr)) {
+        *out = o->addr;
+        return 0;
+    }
+    vmar_size_t shift = random_shift(space, o->flags);
+    if (shift) {
+        struct vmar_iset_query narrow = q;
+        if (q.top_down && shift < q.hi - q.lo)
+            narrow.hi = q.hi - shift;
+        else if (!q.top_down && shift < q.hi - q.lo)
+            narrow.lo = q.lo + shift;
+        if (vmar_iset_find_free(&space->set, &narrow, out))
+            return 0;
+    }
+    return vmar_iset_find_free(&space->set, &q, out) ? 0 : VMAR_ENOMEM;
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmar_protect(): change permissions over a range, atomically.
+ *
+ * Linux changes mappings one by one and may stop half-way (a hole is
+ * ENOMEM after earlier mappings changed). Here every mapping is checked
+ * first, so a failure changes nothing:
+ *
+ *   before:  [ A: r-- ............................ ]
+ *   protect(rw-) over the middle:
+ *   split:   [ A: r-- ][ B: r-- ][ C: r-- ]
+ *   change:  [ A: r-- ][ B: rw- ][ C: r-- ]
+ *   protect(r--) back: B changes, then coalescing merges A, B, C again.
+ */
+#include "mapping.h"
+
+/* Walk [lo, hi) in address order and report the first problem: a hole
+ * (VMAR_ENOMEM) or a permission beyond a mapping's maximum (VMAR_EACCES).
+ * Also count the splits needed at the ends. */
+static int protect_survey(const struct vmar_space *space, vmar_addr_t lo,
+                          vmar_addr_t hi, unsigned prot, unsigned *splits)
+{
+    vmar_addr_t covered = lo;
+    const struct vmar_mapping *first = NULL, *last = NULL;
+
+    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+         m = vmar__mapping_next_in(m, hi)) {
+        if (m->node.start > covered)
+            return VMAR_ENOMEM;
+        if (prot & ~m->max_prot)
+            return VMAR_EACCES;
+        covered = m->node.end;
+        if (!first)
+            first = m;
+        last = m;
+    }
+    if (covered < hi)
+        return VMAR_ENOMEM;
+    /* Only a mapping whose permissions change needs cutting at an end. */
+    *splits = 0;
+    if (first->node.start < lo && first->prot != prot)
+        (*splits)++;
+    if (last->node.end > hi && last->prot != prot)
+        (*splits)++;
+    return 0;
+}
+
+static void protect_commit(struct vmar_space *space, vmar_addr_t lo,
+                           vmar_addr_t hi, unsigned prot,
+                           struct vmar_prep *prep, struct vmar_tlb_batch *batch)
+{
+    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+         m = vmar__mapping_next_in(m, hi)) {
+        if (m->prot == prot)
+            continue;
+        if (m->node.start < lo) {
+            /* Keep [start, lo) as is; continue with the new tail. */
+            struct vmar_mapping *tail = vmar__prep_take(space, prep);
+            vmar__mapping_split(space, m, lo, tail);
+            m = tail;
+        }
+        if (m->node.end > hi)
+            vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
+        m->prot = prot;
+        space->ops->protect(space->mmu, m->node.start, vmar__mapping_size(m),
+                            prot, &prep->tables, batch);
+    }
+    vmar__coalesce(space, lo, hi);
+}
+
+static int protect_locked(struct vmar_space *space, vmar_addr_t lo,
+                          vmar_addr_t hi, unsigned prot)
+{
+    struct vmar_prep prep = {0};
+    struct vmar_tlb_batch batch;
+    unsigned splits = 0;
+    int rc = protect_survey(space, lo, hi, prot, &splits);
+
+    if (rc)
+        return rc;
+    if (space->set.count + splits > space->max_map_count)
+        return VMAR_ENOMEM;
+    rc = vmar__prep_nodes(space, &prep, splits);
+    if (!rc)
+        rc = space->ops->prepare(space->mmu, lo, hi - lo, VMAR_PREP_CHANGE,
+                                 &prep.tables);
+    if (!rc) {
+        vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
+        protect_commit(space, lo, hi, prot, &prep, &batch);
+        vmar_tlb_batch_finish(&batch);
+    }
+    vmar__prep_release(space, &prep);
+    return rc;
+}
+
+int vmar_protect(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size,
+                 unsigned prot)
+{
+    if (!space)
+        return VMAR_EINVAL;
+    vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+    int rc = vmar__check_range(space, addr, size);
+    if (!rc && prot & ~(unsigned)VMAR_PROT_RWX)
+        rc = VMAR_EINVAL;
+    if (!rc)
+        rc = protect_locked(space, addr, addr + size, prot);
+    vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+    return rc;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* Lookups: O(log n), allocation free, under the shared lock. */
+#include "mapping.h"
+
+void vmar__mapping_info(const struct vmar_mapping *m,
+                        struct vmar_mapping_info *info)
+{
+    info->start = m->node.start;
+    info->end = m->node.end;
+    info->prot = m->prot;
+    info->max_prot = m->max_prot;
+    info->flags = m->flags;
+    info->backing = m->backing;
+    info->offset = m->offset;
+}
+
+int vmar_query(struct vmar_space *space, vmar_addr_t addr,
+               struct vmar_mapping_info *info)
+{
+    if (!space || !info)
+        return VMAR_EINVAL;
+    vmar__lock(space, VMAR_LOCK_SHARED);
+    struct vmar_iset_node *n = vmar_iset_find(&space->set, addr);
+    if (n)
+        vmar__mapping_info(vmar__mapping_of(n), info);
+    vmar__unlock(space, VMAR_LOCK_SHARED);
+    return n ? 0 : VMAR_ENOENT;
+}
+
+int vmar_iterate(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
+                 vmar_iterate_fn fn, void *arg)
+{
+    struct vmar_mapping_info info;
+    int rc = 0;
+
+    if (!space || !fn || lo > hi)
+        return VMAR_EINVAL;
+    vmar__lock(space, VMAR_LOCK_SHARED);
+    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi);
+         m && !rc; m = vmar__mapping_next_in(m, hi)) {
+        vmar__mapping_info(m, &info);
+        rc = fn(arg, &info);
+    }
+    vmar__unlock(space, VMAR_LOCK_SHARED);
+    return rc;
+}
+
+int vmar_resident(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
+                  vmar_size_t *bytes)
+{
+    struct vmar_pte pte;
+    vmar_size_t pages = 0;
+
+    if (!space || !bytes || lo > hi || (lo | hi) & (VMAR_PAGE_SIZE - 1))
+        return VMAR_EINVAL;
+    vmar__lock(space, VMAR_LOCK_SHARED);
+    hi = VMAR_MIN(hi, space->ops->user_top);
+    while (lo < hi && space->ops->find_next(space->mmu, &lo, hi, &pte) == 0) {
+        pages++;
+        lo += VMAR_PAGE_SIZE;
+    }
+    vmar__unlock(space, VMAR_LOCK_SHARED);
+    *bytes = pages << VMAR_PAGE_SHIFT;
+    return 0;
+}

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/* Creating and destroying spaces, locking, limits and counters. */
+#include "mapping.h"
+
+_Noreturn void vmar__panic(const struct vmar_env *env, const char *msg)
+{
+    if (env && env->panic)
+        env->panic(env->ctx, msg);
+    /* A panic hook must not return; if it does, or there is none, stop. */
+    __builtin_trap();
+}
+
+void vmar__log(const struct vmar_env *env, enum vmar_log_level level,
+               const char *msg)
+{
+    if (env->log)
+        env->log(env->ctx, level, msg);
+}
+
+void vmar__lock(struct vmar_space *space, enum vmar_lock_mode mode)
+{
+    const struct vmar_env *env = space->env;
+
+    if (env->lock && space->lock)
+        env->lock(env->ctx, space->lock, mode);
+    else if (env->lock_held)
+        VMAR_ASSERT(env, env->lock_held(env->ctx, space->lock, mode));
+}
+
+void vmar__unlock(struct vmar_space *space, enum vmar_lock_mode mode)
+{
+    const struct vmar_env *env = space->env;
+
+    if (env->lock && space->lock)
+        env->unlock(env->ctx, space->lock, mode);
+}
+
+int vmar__check_range(const struct vmar_space *space, vmar_addr_t addr,
+                      vmar_size_t size)
+{
+    if (size == 0 || (addr | size) & (VMAR_PAGE_SIZE - 1))
+        return VMAR_EINVAL;
+    if (addr < space->user_lo || addr > space->user_hi ||
+        size > space->user_hi - addr)
+        return VMAR_EINVAL;
+    return 0;
+}
+
+static bool env_complete(const struct vmar_env *env)
+{
+    if (!env || !env->alloc || !env->free || !env->frame_alloc ||
+        !env->frame_free || !env->phys_to_virt)
+        return false;
+    /* lock and unlock come as a pair or not at all. */
+    return !env->lock == !env->unlock;
+}
+
+static bool mmu_usable(const struct vmar_mmu_ops *ops)
+{
+    return ops && ops->abi == VMAR_MMU_ABI && ops->create && ops->destroy &&
+           ops->prepare && ops->map && ops->unmap && ops->protect &&
+           ops->find_next && ops->flush && ops->user_top != 0 &&
+           (ops->user_top & (VMAR_PAGE_SIZE - 1)) == 0;
+}
+
+/* Validate `o` and fill the limits of `s`. No side effects. */
+static int space_configure(struct vmar_space *s,
+                           const struct vmar_space_opts *o)
+{
+    const vmar_addr_t lo = o->user_lo ? o->user_lo : VMAR_DEFAULT_USER_LO;
+    const vmar_addr_t hi = o->user_hi ? o->user_hi : o->mmu->user_top;
+
+    if ((lo | hi) & (VMAR_PAGE_SIZE - 1) || lo >= hi || hi > o->mmu->user_top)
+        return VMAR_EINVAL;
+    if (o->stack_guard & (VMAR_PAGE_SIZE - 1) || o->stack_guard > hi - lo)
+        return VMAR_EINVAL;
+    if (o->aslr_bits > 40 || (o->aslr_bits && !o->env->random))
+        return VMAR_EINVAL;
+    if (o->flags & ~(unsigned)VMAR_SPACE_BOTTOM_UP)
+        return VMAR_EINVAL;
+    s->env = o->env;
+    s->ops = o->mmu;
+    s->lock = o->lock;
+    s->user_lo = lo;
+    s->user_hi = hi;
+    s->as_limit = o->as_limit;
+    s->max_map_count =
+        o->max_map_count ? o->max_map_count : VMAR_DEFAULT_MAX_MAP_COUNT;
+    s->stack_guard = o->stack_guard;
+    s->aslr_bits = o->aslr_bits;
+    s->flags = o->flags;
+    return 0;
+}
+
+int vmar_space_create(const struct vmar_space_opts *opts,
+                      struct vmar_space **out)
+{
+    struct vmar_space tmp;
+    int rc;
+
+    if (!opts || !out || !env_complete(opts->env) || !mmu_usable(opts->mmu))
+        return VMAR_EINVAL;
+    vmar__memset(&tmp, 0, sizeof(tmp));
+    rc = space_configure(&tmp, opts);
+    if (rc)
+        return rc;
+    vmar_iset_init(&tmp.set);
+
+    const struct vmar_env *env = opts->env;
+    struct vmar_space *s =
+        env->alloc(env->ctx, sizeof(*s), _Alignof(struct vmar_space));
+    if (!s)
+        return VMAR_ENOMEM;
+    rc = opts->mmu->create(env, opts->mmu_config, &tmp.mmu);
+    if (rc) {
+        env->free(env->ctx, s, sizeof(*s));
+        return rc;
+    }
+    *s = tmp;
+    *out = s;
+    return 0;
+}
+
+void vmar_space_destroy(struct vmar_space *space)
+{
+    const struct vmar_env *env = space->env;
+    struct vmar_tlb_batch batch;
+    struct vmar_iset_node *n;
+
+    /* One unmap over the whole user range: its ends cut no leaf, so it
+     * needs no reservation, and empty tables go in the same flush. */
+    vmar_tlb_batch_init(&batch, env, space->ops, space->mmu);
+    space->resident -=
+        space->ops->unmap(space->mmu, space->user_lo,
+                          space->user_hi - space->user_lo, NULL, &batch);
+    vmar_tlb_batch_finish(&batch);
+    while ((n = space->set.root) != NULL)
+        vmar__mapping_destroy(space, vmar__mapping_of(n));
+    VMAR_ASSERT(env, space->resident == 0 && space->total_vm == 0);
+    space->ops->destroy(space->mmu);
+    env->free(env->ctx, space, sizeof(*space));
+}
+
+void vmar_stats(struct vmar_space *space, struct vmar_stats *out)
+{
+    vmar__lock(space, VMAR_LOCK_SHARED);
+    out->map_count = space->set.count;
+    out->total_vm = space->total_vm;
+    out->resident = space->resident << VMAR_PAGE_SHIFT;
+    out->user_lo = space->user_lo;
+    out->user_hi = space->user_hi;
+    vmar__unlock(space, VMAR_LOCK_SHARED);
+}
+
+void vmar_set_limits(struct vmar_space *space, vmar_size_t as_limit,
+                     size_t max_map_count)
+{
+    vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+    space->as_limit = as_limit;
+    space->max_map_count =
+        max_map_count ? max_map_count : VMAR_DEFAULT_MAX_MAP_COUNT;
+    vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+}
+
+int vmar__prep_nodes(struct vmar_space *space, struct vmar_prep *prep,
+                     unsigned n)
+{
+    const struct vmar_env *env = space->env;
+    unsigned had = prep->nnodes;
+
+    VMAR_ASSERT(env, had + n <= VMAR_PREP_NODES);
+    for (unsigned i = 0; i < n; i++) {
+        struct vmar_mapping *m =
+            env->alloc(env->ctx, sizeof(*m), _Alignof(struct vmar_mapping));
+        if (!m) {
+            while (prep->nnodes > had)
+                env->free(env->ctx, prep->nodes[--prep->nnodes], sizeof(*m));
+            return VMAR_ENOMEM;
+        }
+        prep->nodes[prep->nnodes++] = m;
+    }
+    return 0;
+}
+
+struct vmar_mapping *vmar__prep_take(struct vmar_space *space,
+                                     struct vmar_prep *prep)
+{
+    VMAR_ASSERT(space->env, prep->nnodes > 0);
+    struct vmar_mapping *m = prep->nodes[--prep->nnodes];
+    vmar__memset(m, 0, sizeof(*m));
+    return m;
+}
+
+void vmar__prep_release(struct vmar_space *space, struct vmar_prep *prep)
+{
+    const struct vmar_env *env = space->env;
+
+    while (prep->nnodes)
+        env->free(env->ctx, prep->nodes[--prep->nnodes],
+                  sizeof(struct vmar_mapping));
+    vmar_frame_list_release(env, &prep->tables);
+    vmar_frame_list_release(env, &prep->frames);
+}

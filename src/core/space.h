@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The address space object and the helpers every operation shares:
+ * locking wrappers, argument checks and the prepared-resources bundle.
+ */
+#ifndef VMAR_CORE_SPACE_H
+#define VMAR_CORE_SPACE_H
+
+#include <vmar/vmar.h>
+
+#include "deps.h"
+#include "interval_set.h"
+
+struct vmar_mapping;
+
+struct vmar_space {
+    const struct vmar_env *env;
+    const struct vmar_mmu_ops *ops;
+    struct vmar_mmu *mmu;
+    void *lock;           /* embedder's lock object, may be NULL */
+    struct vmar_iset set; /* the mappings, by address */
+    vmar_addr_t user_lo;  /* user range [user_lo, user_hi) */
+    vmar_addr_t user_hi;
+    vmar_size_t as_limit; /* 0: unlimited */
+    size_t max_map_count;
+    vmar_size_t stack_guard;
+    unsigned aslr_bits;
+    unsigned flags;       /* vmar_space_flags */
+    vmar_size_t total_vm; /* sum of mapping sizes */
+    vmar_size_t resident; /* present base pages, in pages */
+};
+
+/* Public entry points bracket their work with these. With env->lock set
+ * and a lock object given, they take it; otherwise the embedder locks, and
+ * env->lock_held (if set) is asserted. */
+void vmar__lock(struct vmar_space *space, enum vmar_lock_mode mode);
+void vmar__unlock(struct vmar_space *space, enum vmar_lock_mode mode);
+
+/* Report a line through env->log (no-op when unset). */
+void vmar__log(const struct vmar_env *env, enum vmar_log_level level,
+               const char *msg);
+
+/* 0 when [addr, addr+size) is page aligned, non-empty, does not wrap and
+ * lies inside the user range; VMAR_EINVAL otherwise. */
+int vmar__check_range(const struct vmar_space *space, vmar_addr_t addr,
+                      vmar_size_t size);
+
+/*
+ * Everything a mutating operation may consume, allocated before the first
+ * change (prepare) so that the commit cannot fail. Whatever the commit did
+ * not use is returned by vmar__prep_release().
+ */
+#define VMAR_PREP_NODES 3
+struct vmar_prep {
+    struct vmar_mapping *nodes[VMAR_PREP_NODES];
+    unsigned nnodes;
+    struct vmar_frame_list tables; /* page-table pages for the backend */
+    struct vmar_frame_list frames; /* data frames (populate) */
+};
+
+/* Allocate `n` more mapping nodes into `prep`. 0 or VMAR_ENOMEM; on
+ * failure `prep` keeps what it had. */
+int vmar__prep_nodes(struct vmar_space *space, struct vmar_prep *prep,
+                     unsigned n);
+/* Take a prepared node; the commit asked for it, so one must be there. */
+struct vmar_mapping *vmar__prep_take(struct vmar_space *space,
+                                     struct vmar_prep *prep);
+/* Free everything left in `prep`. */
+void vmar__prep_release(struct vmar_space *space, struct vmar_prep *prep);
+
+#endif /* VMAR_CORE_SPACE_H */

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* vmar_unmap(): cut [addr, addr+size) out of the layout. */
+#include "mapping.h"
+
+static int unmap_locked(struct vmar_space *space, vmar_addr_t lo,
+                        vmar_addr_t hi)
+{
+    struct vmar_prep prep = {0};
+    struct vmar_carve_cost cost;
+    struct vmar_tlb_batch batch;
+    int rc = 0;
+
+    vmar__carve_cost(space, lo, hi, &cost);
+    if (cost.mapped == 0)
+        return 0;
+    /* Punching a hole in one mapping is the only way unmap adds one. */
+    if (cost.needs_node && space->set.count + 1 > space->max_map_count)
+        return VMAR_ENOMEM;
+    rc = vmar__prep_nodes(space, &prep, cost.needs_node);
+    if (!rc)
+        rc = space->ops->prepare(space->mmu, lo, hi - lo, VMAR_PREP_CHANGE,
+                                 &prep.tables);
+    if (!rc) {
+        vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
+        vmar__carve(space, lo, hi, &prep, &batch);
+        vmar_tlb_batch_finish(&batch);
+    }
+    vmar__prep_release(space, &prep);
+    return rc;
+}
+
+int vmar_unmap(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size)
+{
+    if (!space)
+        return VMAR_EINVAL;
+    vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+    int rc = vmar__check_range(space, addr, size);
+    if (!rc)
+        rc = unmap_locked(space, addr, addr + size);
+    vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+    return rc;
+}

@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The generic radix walker (the model is described in radix.h).
+ *
+ * Two loops do all the work:
+ *  - walk(): descend from the root to the slot of one address, linking
+ *    missing tables from a reservation (xv6 walk(), seL4 lookupPTSlot);
+ *  - range(): one depth-first pass, in address order, over the entries
+ *    that meet [va, end), with an explicit stack of tables. It calls a
+ *    visitor on every entry it does not descend into (absent entries and
+ *    leaves) and, on the way up, on every non-root table it leaves.
+ * prepare, unmap, protect, find_next and fini are visitors of range().
+ *
+ * Freestanding: compiler headers, <vmar/...> and core/deps.h only.
+ */
+#include "radix.h"
+
+#include <vmar/error.h>
+
+#include "core/deps.h"
+
+/* ---- format arithmetic ------------------------------------------------ */
+
+static unsigned top_level(const struct vmar_pt_format *f)
+{
+    return f->levels - 1;
+}
+
+/* Index of va's entry in its table at `level`. */
+static size_t slot_index(const struct vmar_pt_format *f, vmar_addr_t va,
+                         unsigned level)
+{
+    unsigned shift = f->page_shift + level * f->bits_per_level;
+    uint64_t mask = ((uint64_t)1 << f->bits_per_level) - 1;
+
+    return (size_t)((va >> shift) & mask);
+}
+
+static bool is_table(const struct vmar_pt_format *f, uint64_t w, unsigned level)
+{
+    return level > 0 && f->present(w) && !f->is_leaf(w, level);
+}
+
+static uint64_t *table_at(const struct vmar_radix *rx, vmar_paddr_t pa)
+{
+    return rx->env->phys_to_virt(rx->env->ctx, pa);
+}
+
+/* A table is one frame of 8-byte words; the walker's own checks rely on
+ * it, so a malformed format is an invariant failure, not bad input. */
+static bool format_ok(const struct vmar_pt_format *f)
+{
+    return f->levels >= 1 && f->levels <= VMAR_PT_MAX_LEVELS &&
+           f->page_shift == VMAR_PAGE_SHIFT && f->bits_per_level >= 1 &&
+           f->page_shift == f->bits_per_level + 3 &&
+           f->va_bits == f->page_shift + f->levels * f->bits_per_level &&
+           f->va_bits < 64 && (f->leaf_levels & 1u) != 0 &&
+           (f->leaf_levels >> f->levels) == 0 && f->present != NULL &&
+           f->is_leaf != NULL && f->leaf_encode != NULL &&
+           f->leaf_decode != NULL && f->table_encode != NULL &&
+           f->table_decode != NULL;
+}
+
+/* Ranges come from the core, which validated them: a bad one is a bug. */
+static void check_range(const struct vmar_radix *rx, vmar_addr_t va,
+                        vmar_size_t len)
+{
+    VMAR_ASSERT(rx->env, va % VMAR_PAGE_SIZE == 0 && len % VMAR_PAGE_SIZE == 0);
+    VMAR_ASSERT(rx->env, va <= vmar_radix_limit(rx->fmt) &&
+                             len <= vmar_radix_limit(rx->fmt) - va);
+}
+
+/* True when the entry's part of the range, [lo, hi), is the whole leaf
+ * [base, base+span). Splitting a partly covered huge leaf is not written
+ * yet, and prepare(VMAR_PREP_CHANGE) reserves nothing for it. */
+static bool covers_whole_leaf(vmar_addr_t lo, vmar_addr_t hi, vmar_addr_t base,
+                              vmar_size_t span)
+{
+    return lo == base && hi - lo == span;
+}
+
+/* ---- the point walk ------------------------------------------------------ */
+
+/* Where walk() stopped. */
+struct walk_ret {
+    uint64_t *slot;
+    unsigned level;
+};
+
+/*
+ * Descend to va's slot at `target`, linking every missing table on the
+ * way with a frame popped from `resv` (zeroed by prepare, so it reads as
+ * empty). Stops early at a leaf above `target` (a huge leaf covers va).
+ * Loop invariant: `table` is the table at `level` on va's path.
+ * => caller holds the space lock exclusively
+ */
+static struct walk_ret walk(struct vmar_radix *rx, vmar_addr_t va,
+                            unsigned target, struct vmar_frame_list *resv)
+{
+    const struct vmar_pt_format *f = rx->fmt;
+    unsigned level = top_level(f);
+    uint64_t *table = table_at(rx, rx->root);
+    uint64_t *slot = &table[slot_index(f, va, level)];
+
+    while (level > target) {
+        if (!f->present(*slot)) {
+            /* The popped table is zero before it becomes reachable. A
+             * weakly ordered machine with a concurrent hardware walker
+             * needs a release barrier before this store (later work). */
+            *slot = f->table_encode(vmar_frame_list_pop(rx->env, resv), level);
+            rx->tables++;
+        } else if (f->is_leaf(*slot, level)) {
+            break;
+        }
+        table = table_at(rx, f->table_decode(*slot, level));
+        level--;
+        slot = &table[slot_index(f, va, level)];
+    }
+    return (struct walk_ret){.slot = slot, .level = level};
+}
+
+/* ---- the range walk ------------------------------------------------------ */
+
+struct visitor;
+
+/* Called on an entry the walk does not descend into: absent, a leaf, or a
+ * table below the visitor's floor. [lo, hi) is the entry's part of the
+ * range. Returning true stops the walk at once (no further leave calls). */
+typedef bool visit_entry_fn(struct visitor *v, uint64_t *slot, unsigned level,
+                            vmar_addr_t lo, vmar_addr_t hi);
+
+/* Called once the walk has passed the last entry in range of the non-root
+ * table `table` at `level`; `parent` is the slot that points to it. */
+typedef void visit_leave_fn(struct visitor *v, uint64_t *parent,
+                            const uint64_t *table, unsigned level);
+
+/* Each operation embeds this first in its own state and casts back. */
+struct visitor {
+    visit_entry_fn *entry;
+    visit_leave_fn *leave; /* NULL: nothing to do on the way up */
+    unsigned floor;        /* lowest level of table to descend into */
+};
+
+/*
+ * Visit [va, end) in address order. Absent entries at any level are handed
+ * to the visitor whole, so an empty subtree costs one call, and a pass
+ * costs O(populated tables in range * entries per table).
+ * Loop invariant: table[level..top] is the path to the entry holding va,
+ * and every entry below va in range has been visited.
+ */
+static void range(const struct vmar_radix *rx, vmar_addr_t va, vmar_addr_t end,
+                  struct visitor *v)
+{
+    const struct vmar_pt_format *f = rx->fmt;
+    const unsigned top = top_level(f);
+    uint64_t *table[VMAR_PT_MAX_LEVELS];
+    unsigned level = top;
+
+    VMAR_ASSERT(rx->env, va <= end && end <= vmar_radix_limit(f));
+    table[top] = table_at(rx, rx->root);
+    while (va < end) {
+        uint64_t *slot = &table[level][slot_index(f, va, level)];
+        vmar_size_t span = vmar_radix_span(f, level);
+        vmar_addr_t next = (va & ~(span - 1)) + span;
+
+        if (level > v->floor && is_table(f, *slot, level)) {
+            table[level - 1] = table_at(rx, f->table_decode(*slot, level));
+            level--;
+            continue;
+        }
+        if (v->entry(v, slot, level, va, VMAR_MIN(next, end)))
+            return;
+        va = next;
+        /* Leave every table va ran off the end of, or all at the end. */
+        while (level < top && (va >= end || slot_index(f, va, level) == 0)) {
+            if (v->leave != NULL) {
+                uint64_t *parent =
+                    &table[level + 1][slot_index(f, va - 1, level + 1)];
+                v->leave(v, parent, table[level], level);
+            }
+            level++;
+        }
+    }
+}
+
+/* True when no word of the table is set. The walker writes absent entries
+ * as 0, and a non-zero absent word (a future swap entry) keeps its table. */
+static bool table_empty(const struct vmar_pt_format *f, const uint64_t *table)
+{
+    size_t n = (size_t)1 << f->bits_per_level;
+
+    for (size_t i = 0; i < n; i++)
+        if (table[i] != 0)
+            return false;
+    return true;
+}
+
+/* ---- create and destroy ------------------------------------------------ */
+
+int vmar_radix_init(struct vmar_radix *rx, const struct vmar_pt_format *fmt,
+                    const struct vmar_env *env)
+{
+    VMAR_ASSERT(env, format_ok(fmt));
+    rx->fmt = fmt;
+    rx->env = env;
+    rx->root = 0;
+    rx->tables = 0;
+    rx->leaves = 0;
+    if (env->frame_alloc(env->ctx, VMAR_FRAME_TABLE | VMAR_FRAME_ZERO,
+                         &rx->root) != 0)
+        return VMAR_ENOMEM;
+    rx->tables = 1;
+    return 0;
+}
+
+struct fini_visit {
+    struct visitor v;
+    struct vmar_radix *rx;
+};
+
+static bool fini_entry(struct visitor *v, uint64_t *slot, unsigned level,
+                       vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct fini_visit *fv = (struct fini_visit *)v;
+
+    (void)level;
+    (void)lo;
+    (void)hi;
+    VMAR_ASSERT(fv->rx->env, !fv->rx->fmt->present(*slot));
+    return false;
+}
+
+/* The table is never active again (destroy's precondition): free at once. */
+static void fini_leave(struct visitor *v, uint64_t *parent,
+                       const uint64_t *table, unsigned level)
+{
+    struct fini_visit *fv = (struct fini_visit *)v;
+    const struct vmar_env *env = fv->rx->env;
+    vmar_paddr_t pa = fv->rx->fmt->table_decode(*parent, level + 1);
+
+    (void)table;
+    *parent = 0;
+    env->frame_free(env->ctx, pa);
+    fv->rx->tables--;
+}
+
+void vmar_radix_fini(struct vmar_radix *rx)
+{
+    const struct vmar_env *env = rx->env;
+    struct fini_visit fv = {
+        .v = {.entry = fini_entry, .leave = fini_leave, .floor = 0},
+        .rx = rx,
+    };
+
+    VMAR_ASSERT(env, rx->leaves == 0);
+    range(rx, 0, vmar_radix_limit(rx->fmt), &fv.v);
+    env->frame_free(env->ctx, rx->root);
+    rx->root = 0;
+    rx->tables--;
+    VMAR_ASSERT(env, rx->tables == 0);
+}
+
+/* ---- prepare ------------------------------------------------------------ */
+
+struct count_visit {
+    struct visitor v;
+    const struct vmar_pt_format *f;
+    size_t missing;
+};
+
+/* Tables on levels below `level` that the pages of [lo, hi) sit in: one
+ * table at level l spans the address bits above page_shift+(l+1)*bits. */
+static size_t tables_below(const struct vmar_pt_format *f, unsigned level,
+                           vmar_addr_t lo, vmar_addr_t hi)
+{
+    size_t n = 0;
+
+    for (unsigned l = 0; l < level; l++) {
+        unsigned shift = f->page_shift + (l + 1) * f->bits_per_level;
+        n += (size_t)(((hi - 1) >> shift) - (lo >> shift) + 1);
+    }
+    return n;
+}
+
+/* An absent entry at `level` lacks the whole path below it. Present
+ * entries lack nothing: a leaf covers its range already, and a level-1
+ * table (the floor) is the last table any base page needs. */
+static bool count_entry(struct visitor *v, uint64_t *slot, unsigned level,
+                        vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct count_visit *c = (struct count_visit *)v;
+
+    if (!c->f->present(*slot))
+        c->missing += tables_below(c->f, level, lo, hi);
+    return false;
+}
+
+size_t vmar_radix_count_missing(const struct vmar_radix *rx, vmar_addr_t va,
+                                vmar_size_t len, enum vmar_mmu_prep what)
+{
+    struct count_visit c = {
+        .v = {.entry = count_entry, .leave = NULL, .floor = 1},
+        .f = rx->fmt,
+        .missing = 0,
+    };
+
+    check_range(rx, va, len);
+    VMAR_ASSERT(rx->env, what == VMAR_PREP_MAP || what == VMAR_PREP_CHANGE ||
+                             what == VMAR_PREP_REMAP);
+    /* CHANGE: with base-page leaves only, unmap and protect never split a
+     * leaf, so they need no table. */
+    if (what == VMAR_PREP_CHANGE || len == 0)
+        return 0;
+    /* REMAP: an unmap of the range in the same commit may free any table
+     * below the root that the range touches, so count them all. */
+    if (what == VMAR_PREP_REMAP)
+        return tables_below(rx->fmt, rx->fmt->levels - 1, va, va + len);
+    range(rx, va, va + len, &c.v);
+    return c.missing;
+}
+
+int vmar_radix_prepare(const struct vmar_radix *rx, vmar_addr_t va,
+                       vmar_size_t len, enum vmar_mmu_prep what,
+                       struct vmar_frame_list *resv)
+{
+    size_t n = vmar_radix_count_missing(rx, va, len, what);
+
+    if (n == 0)
+        return 0;
+    return vmar_frame_list_fill(rx->env, resv, n,
+                                VMAR_FRAME_TABLE | VMAR_FRAME_ZERO);
+}
+
+/* ---- map ---------------------------------------------------------------- */
+
+void vmar_radix_map(struct vmar_radix *rx, vmar_addr_t va, unsigned level,
+                    const struct vmar_pte *pte, struct vmar_frame_list *resv)
+{
+    const struct vmar_pt_format *f = rx->fmt;
+    vmar_size_t span = vmar_radix_span(f, level);
+    struct walk_ret w;
+
+    VMAR_ASSERT(rx->env, level < f->levels && (f->leaf_levels >> level) & 1u);
+    VMAR_ASSERT(rx->env, va % span == 0 && pte->pa % span == 0);
+    VMAR_ASSERT(rx->env, va < vmar_radix_limit(f));
+    w = walk(rx, va, level, resv);
+    /* A leaf above `level` or a present slot: the core broke map()'s
+     * precondition (it must unmap first). */
+    VMAR_ASSERT(rx->env, w.level == level && !f->present(*w.slot));
+    *w.slot = f->leaf_encode(pte, level);
+    rx->leaves++;
+}
+
+/* ---- unmap -------------------------------------------------------------- */
+
+struct unmap_visit {
+    struct visitor v;
+    struct vmar_radix *rx;
+    struct vmar_tlb_batch *batch;
+    size_t pages;
+    uint32_t dirty; /* bit l: the current table at level l lost an entry */
+};
+
+static bool unmap_entry(struct visitor *v, uint64_t *slot, unsigned level,
+                        vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct unmap_visit *u = (struct unmap_visit *)v;
+    const struct vmar_pt_format *f = u->rx->fmt;
+    vmar_size_t span = vmar_radix_span(f, level);
+    vmar_addr_t base = lo & ~(span - 1);
+    struct vmar_pte pte;
+
+    if (!f->present(*slot))
+        return false;
+    VMAR_ASSERT(u->rx->env, covers_whole_leaf(lo, hi, base, span));
+    f->leaf_decode(*slot, level, &pte);
+    *slot = 0;
+    u->rx->leaves--;
+    u->dirty |= 1u << level;
+    u->pages += (size_t)(span >> f->page_shift);
+    /* Record the range before queueing the frames: a full batch flushes
+     * early, and that flush must already cover these translations. */
+    vmar_tlb_batch_add_range(u->batch, base, span);
+    if (pte.flags & VMAR_PTE_MANAGED) {
+        /* A managed huge leaf is made of base frames, each from
+         * env->frame_alloc, so each goes back on its own. */
+        for (vmar_size_t off = 0; off < span; off += VMAR_PAGE_SIZE)
+            vmar_tlb_batch_defer_free(u->batch, pte.pa + off);
+    }
+    return false;
+}
+
+/* Free a table that lost its last entry. Tables nobody touched are not
+ * scanned: by the invariant in radix.h they still hold an entry. The
+ * leaves that were under the table were recorded on the batch already,
+ * so the flush that precedes the free also covers the table. */
+static void unmap_leave(struct visitor *v, uint64_t *parent,
+                        const uint64_t *table, unsigned level)
+{
+    struct unmap_visit *u = (struct unmap_visit *)v;
+    const struct vmar_pt_format *f = u->rx->fmt;
+    uint32_t bit = 1u << level;
+    vmar_paddr_t pa;
+
+    if ((u->dirty & bit) == 0)
+        return;
+    u->dirty &= ~bit;
+    if (!table_empty(f, table))
+        return;
+    pa = f->table_decode(*parent, level + 1);
+    *parent = 0;
+    u->rx->tables--;
+    u->dirty |= bit << 1;
+    vmar_tlb_batch_defer_free(u->batch, pa);
+}
+
+size_t vmar_radix_unmap(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
+                        struct vmar_tlb_batch *batch)
+{
+    struct unmap_visit u = {
+        .v = {.entry = unmap_entry, .leave = unmap_leave, .floor = 0},
+        .rx = rx,
+        .batch = batch,
+        .pages = 0,
+        .dirty = 0,
+    };
+
+    check_range(rx, va, len);
+    range(rx, va, va + len, &u.v);
+    return u.pages;
+}
+
+/* ---- protect ------------------------------------------------------------ */
+
+struct protect_visit {
+    struct visitor v;
+    const struct vmar_radix *rx;
+    struct vmar_tlb_batch *batch;
+    unsigned prot;
+};
+
+static bool protect_entry(struct visitor *v, uint64_t *slot, unsigned level,
+                          vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct protect_visit *p = (struct protect_visit *)v;
+    const struct vmar_pt_format *f = p->rx->fmt;
+    vmar_size_t span = vmar_radix_span(f, level);
+    vmar_addr_t base = lo & ~(span - 1);
+    struct vmar_pte pte;
+    uint64_t w;
+
+    if (!f->present(*slot))
+        return false;
+    VMAR_ASSERT(p->rx->env, covers_whole_leaf(lo, hi, base, span));
+    f->leaf_decode(*slot, level, &pte);
+    pte.prot = p->prot;
+    w = f->leaf_encode(&pte, level);
+    if (w != *slot) {
+        *slot = w;
+        vmar_tlb_batch_add_range(p->batch, base, span);
+    }
+    return false;
+}
+
+void vmar_radix_protect(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
+                        unsigned prot, struct vmar_tlb_batch *batch)
+{
+    struct protect_visit p = {
+        .v = {.entry = protect_entry, .leave = NULL, .floor = 0},
+        .rx = rx,
+        .batch = batch,
+        .prot = prot,
+    };
+
+    check_range(rx, va, len);
+    range(rx, va, va + len, &p.v);
+}
+
+/* ---- find_next ---------------------------------------------------------- */
+
+struct find_visit {
+    struct visitor v;
+    const struct vmar_pt_format *f;
+    vmar_addr_t va;
+    struct vmar_pte pte;
+    bool found;
+};
+
+static bool find_entry(struct visitor *v, uint64_t *slot, unsigned level,
+                       vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct find_visit *fv = (struct find_visit *)v;
+    vmar_size_t span = vmar_radix_span(fv->f, level);
+
+    (void)hi;
+    if (!fv->f->present(*slot))
+        return false;
+    fv->f->leaf_decode(*slot, level, &fv->pte);
+    fv->pte.pa += lo - (lo & ~(span - 1)); /* the page inside a huge leaf */
+    fv->va = lo;
+    fv->found = true;
+    return true;
+}
+
+int vmar_radix_find_next(const struct vmar_radix *rx, vmar_addr_t *va,
+                         vmar_addr_t end, struct vmar_pte *pte)
+{
+    struct find_visit fv = {
+        .v = {.entry = find_entry, .leave = NULL, .floor = 0},
+        .f = rx->fmt,
+        .va = 0,
+        .found = false,
+    };
+
+    VMAR_ASSERT(rx->env, *va % VMAR_PAGE_SIZE == 0);
+    /* Nothing is mapped above the limit: callers may pass any end. */
+    end = VMAR_MIN(end, vmar_radix_limit(rx->fmt));
+    if (*va >= end)
+        return VMAR_ENOENT;
+    range(rx, *va, end, &fv.v);
+    if (!fv.found)
+        return VMAR_ENOENT;
+    *va = fv.va;
+    *pte = fv.pte;
+    return 0;
+}

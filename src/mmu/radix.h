@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The generic radix page-table walker, shared by every backend.
+ *
+ * A multi-level page table is written once here and described per machine
+ * by a constant `struct vmar_pt_format` (levels, bits per level, which
+ * levels may hold leaves, and the encoding of the 64-bit hardware word).
+ * A backend embeds a `struct vmar_radix` in its `struct vmar_mmu` and
+ * implements most vmar_mmu_ops members as one call each.
+ *
+ * Levels are numbered from the bottom: level 0 entries map base pages,
+ * level 1 entries span 2 MiB (with 9 bits per level), and the root table
+ * sits at level `levels - 1`. For the 4-level sim format:
+ *
+ *   47      39 38      30 29      21 20      12 11         0
+ *   | level 3 | level 2  | level 1  | level 0  | page offset |
+ *
+ * Addresses. The walker sees a flat index space [0, 2^va_bits). Upper-half
+ * (negative canonical) addresses are the backend's business: it strips the
+ * sign extension before calling in and re-applies it to addresses it gets
+ * back. User spaces live in the lower half, so their backends pass
+ * addresses through unchanged.
+ *
+ * Tables are exactly one frame (2^bits_per_level eight-byte words ==
+ * 2^page_shift bytes). They are reached only through env->phys_to_virt; a
+ * physical address is never dereferenced. A word that is not present is
+ * written as 0, and 0 is not present in every format.
+ *
+ * Invariant kept by every operation: every table except the root holds at
+ * least one present entry (unmap frees tables that become empty). prepare()
+ * relies on it when it counts missing tables.
+ *
+ * Huge leaves. The format says which levels may hold leaves; map, unmap,
+ * protect and find_next handle a leaf at any such level when the range
+ * covers it whole. Splitting a partly covered huge leaf is not written yet
+ * (prepare(VMAR_PREP_CHANGE) reserves nothing), so it panics.
+ *
+ * Locking: none here; the core serialises as described in vmar/mmu.h.
+ */
+#ifndef VMAR_MMU_RADIX_H
+#define VMAR_MMU_RADIX_H
+
+#include <vmar/env.h>
+#include <vmar/mmu.h>
+#include <vmar/types.h>
+
+/** Deepest table hierarchy supported (x86-64 5-level, RISC-V Sv57). */
+#define VMAR_PT_MAX_LEVELS 5u
+
+/**
+ * A page-table format: constant data, one per machine mode
+ * (e.g. x86-64 4-level, RISC-V Sv48, the sim format).
+ *
+ * Round trip: for a present leaf word `w` at level `l`,
+ * leaf_encode(leaf_decode(w, l), l) must give back `w`, so the walker can
+ * rewrite one attribute (protect) through the neutral form. Bits the
+ * neutral form cannot carry must therefore be derived or constant.
+ */
+struct vmar_pt_format {
+    /** Short name for diagnostics ("sim-4level"). */
+    const char *name;
+    /** Table levels, 1..VMAR_PT_MAX_LEVELS; the root is level levels-1. */
+    unsigned levels;
+    /** Index bits per table (9: 512 entries of 8 bytes, one 4 KiB frame). */
+    unsigned bits_per_level;
+    /** log2 of the base page size; must be VMAR_PAGE_SHIFT (12). */
+    unsigned page_shift;
+    /** Translated address bits: page_shift + levels * bits_per_level. */
+    unsigned va_bits;
+    /** Bit l set: a leaf may sit at level l. Bit 0 must be set. */
+    uint32_t leaf_levels;
+
+    /** True when `w` is present (a leaf or a table pointer). */
+    bool (*present)(uint64_t w);
+    /** For a present `w` at level >= 1: true for a (huge) leaf, false for
+     *  a table pointer. Never called at level 0, where present means leaf. */
+    bool (*is_leaf)(uint64_t w, unsigned level);
+    /** The present leaf word for `pte` at `level` (pa aligned to the
+     *  level's span). */
+    uint64_t (*leaf_encode)(const struct vmar_pte *pte, unsigned level);
+    /** The neutral form of the present leaf word `w` at `level`. */
+    void (*leaf_decode)(uint64_t w, unsigned level, struct vmar_pte *out);
+    /** The present word at `level` pointing to the table page `pa`. */
+    uint64_t (*table_encode)(vmar_paddr_t pa, unsigned level);
+    /** The table page a present table word `w` at `level` points to. */
+    vmar_paddr_t (*table_decode)(uint64_t w, unsigned level);
+};
+
+/**
+ * One page table. A backend embeds it in its struct vmar_mmu. Fields are
+ * read-only outside radix.c.
+ */
+struct vmar_radix {
+    const struct vmar_pt_format *fmt;
+    const struct vmar_env *env;
+    vmar_paddr_t root; /**< the root table page */
+    size_t tables;     /**< table pages linked into the tree, root included;
+                            a page leaves this count when unmap unhooks it
+                            (it then waits on the batch) */
+    size_t leaves;     /**< present leaves, at any level */
+};
+
+/** Bytes mapped by one entry at `level` (4 KiB at level 0). */
+static inline vmar_size_t vmar_radix_span(const struct vmar_pt_format *fmt,
+                                          unsigned level)
+{
+    return (vmar_size_t)1 << (fmt->page_shift + level * fmt->bits_per_level);
+}
+
+/** One past the highest address the format translates (2^va_bits). */
+static inline vmar_addr_t vmar_radix_limit(const struct vmar_pt_format *fmt)
+{
+    return (vmar_addr_t)1 << fmt->va_bits;
+}
+
+/**
+ * Create an empty table: allocate the root with
+ * env->frame_alloc(VMAR_FRAME_TABLE | VMAR_FRAME_ZERO).
+ * Precondition: `fmt` is well formed (asserted).
+ * Returns: 0, or VMAR_ENOMEM with `rx` unusable and nothing allocated.
+ */
+int vmar_radix_init(struct vmar_radix *rx, const struct vmar_pt_format *fmt,
+                    const struct vmar_env *env);
+
+/**
+ * Free every table page, root last, straight through env->frame_free.
+ * Precondition: no leaf is present and the table is active on no CPU
+ * (vmar_mmu_ops::destroy), so no flush is needed.
+ */
+void vmar_radix_fini(struct vmar_radix *rx);
+
+/**
+ * Count the table pages that `what` on [va, va+len) could need:
+ *  - VMAR_PREP_MAP: exactly the tables missing on the path of every base
+ *    page of the range (0 where a huge leaf already covers it);
+ *  - VMAR_PREP_REMAP: every non-root table on those paths, present or not
+ *    (an unmap of the range before the maps may free any of them);
+ *  - VMAR_PREP_CHANGE: 0 (splitting huge leaves is not written yet).
+ * Reads the table only. Precondition: page-aligned range below the limit.
+ */
+size_t vmar_radix_count_missing(const struct vmar_radix *rx, vmar_addr_t va,
+                                vmar_size_t len, enum vmar_mmu_prep what);
+
+/**
+ * vmar_mmu_ops::prepare: count as above and put that many zeroed table
+ * frames on `resv` with vmar_frame_list_fill.
+ * Returns: 0, or VMAR_ENOMEM with `resv` and the table unchanged.
+ */
+int vmar_radix_prepare(const struct vmar_radix *rx, vmar_addr_t va,
+                       vmar_size_t len, enum vmar_mmu_prep what,
+                       struct vmar_frame_list *resv);
+
+/**
+ * Install one leaf at `va` on `level` (0 for a base page), linking missing
+ * tables popped from `resv`. Cannot fail.
+ * Preconditions (asserted): `level` may hold leaves, va and pte->pa are
+ * aligned to the level's span, the slot is empty and no huge leaf covers
+ * it, and `resv` holds the tables the walk lacks (prepare(VMAR_PREP_MAP)).
+ */
+void vmar_radix_map(struct vmar_radix *rx, vmar_addr_t va, unsigned level,
+                    const struct vmar_pte *pte, struct vmar_frame_list *resv);
+
+/**
+ * vmar_mmu_ops::unmap: clear every leaf in [va, va+len). For each leaf it
+ * records the leaf's span on `batch` and then, when VMAR_PTE_MANAGED, queues
+ * its frame(s) with vmar_tlb_batch_defer_free; tables that become empty
+ * are unhooked and queued the same way (never the root). Nothing is freed
+ * here. Ranges without present leaves are not recorded.
+ * Returns: the number of base pages whose leaves were removed.
+ */
+size_t vmar_radix_unmap(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
+                        struct vmar_tlb_batch *batch);
+
+/**
+ * vmar_mmu_ops::protect: set the prot of every present leaf in
+ * [va, va+len), keeping pa, flags and cache; records on `batch` the spans
+ * of the leaves whose word changed.
+ */
+void vmar_radix_protect(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
+                        unsigned prot, struct vmar_tlb_batch *batch);
+
+/**
+ * vmar_mmu_ops::find_next: the lowest base page in [*va, end) covered by a
+ * present leaf. On success stores the page in *va and its entry in *pte
+ * (for a huge leaf, pte->pa is that page's frame inside the leaf).
+ * Absent subtrees are skipped whole: the cost follows the populated
+ * tables, not the length of the range.
+ * Returns: 0, or VMAR_ENOENT (then *va and *pte are unchanged).
+ */
+int vmar_radix_find_next(const struct vmar_radix *rx, vmar_addr_t *va,
+                         vmar_addr_t end, struct vmar_pte *pte);
+
+#endif /* VMAR_MMU_RADIX_H */

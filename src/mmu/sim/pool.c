@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The physical frame pool: nframes frames of VMAR_PAGE_SIZE bytes at
+ * physical addresses phys_base + i * VMAR_PAGE_SIZE, backed by one host
+ * allocation. A per-frame state byte catches double and foreign frees; a
+ * stack of free indices hands frames out (last freed, first reused, which
+ * makes a use-after-free hit live data quickly). Free frames hold poison,
+ * so only VMAR_FRAME_ZERO promises zeros.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vmar/error.h>
+
+#include "sim_impl.h"
+
+int vmar_sim__pool_init(struct vmar_sim *sim, size_t nframes,
+                        vmar_paddr_t phys_base)
+{
+    size_t bytes = nframes * (size_t)VMAR_PAGE_SIZE;
+
+    sim->mem = aligned_alloc((size_t)VMAR_PAGE_SIZE, bytes);
+    sim->frame_state = calloc(nframes, 1);
+    sim->free_stack = calloc(nframes, sizeof(size_t));
+    if (sim->mem == NULL || sim->frame_state == NULL ||
+        sim->free_stack == NULL) {
+        vmar_sim__pool_fini(sim);
+        return VMAR_ENOMEM;
+    }
+    memset(sim->mem, VMAR_SIM_FRAME_POISON, bytes);
+    sim->nframes = nframes;
+    sim->phys_base = phys_base;
+    /* Push in reverse so that frame 0 is handed out first. */
+    for (size_t i = 0; i < nframes; i++)
+        sim->free_stack[i] = nframes - 1 - i;
+    sim->nfree = nframes;
+    return 0;
+}
+
+void vmar_sim__pool_fini(struct vmar_sim *sim)
+{
+    free(sim->mem);
+    free(sim->frame_state);
+    free(sim->free_stack);
+    sim->mem = NULL;
+    sim->frame_state = NULL;
+    sim->free_stack = NULL;
+    sim->nframes = 0;
+    sim->nfree = 0;
+}
+
+static bool in_pool(const struct vmar_sim *sim, vmar_paddr_t pa)
+{
+    return pa >= sim->phys_base &&
+           (pa - sim->phys_base) / VMAR_PAGE_SIZE < sim->nframes;
+}
+
+static size_t frame_index(const struct vmar_sim *sim, vmar_paddr_t pa)
+{
+    return (size_t)((pa - sim->phys_base) / VMAR_PAGE_SIZE);
+}
+
+static unsigned char *frame_bytes(const struct vmar_sim *sim, size_t i)
+{
+    return sim->mem + i * (size_t)VMAR_PAGE_SIZE;
+}
+
+int vmar_sim__frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
+{
+    struct vmar_sim *sim = ctx;
+    size_t i;
+
+    sim->stats.frame_alloc_calls++;
+    if ((flags & ~(unsigned)(VMAR_FRAME_ZERO | VMAR_FRAME_TABLE)) != 0)
+        vmar_sim__die("frame_alloc: unknown flags %#x", flags);
+    if (vmar_sim__inject(sim, VMAR_SIM_FAIL_FRAME) || sim->nfree == 0)
+        return VMAR_ENOMEM;
+    i = sim->free_stack[--sim->nfree];
+    sim->frame_state[i] = VMAR_SIM_FRAME_LIVE;
+    sim->stats.frames_live++;
+    if (flags & VMAR_FRAME_ZERO)
+        memset(frame_bytes(sim, i), 0, (size_t)VMAR_PAGE_SIZE);
+    *pa = sim->phys_base + (vmar_paddr_t)i * VMAR_PAGE_SIZE;
+    return 0;
+}
+
+void vmar_sim__frame_free(void *ctx, vmar_paddr_t pa)
+{
+    struct vmar_sim *sim = ctx;
+    size_t i;
+
+    if (!in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0)
+        vmar_sim__die("frame_free(%#llx): not a frame of this pool "
+                      "[%#llx, %#llx)",
+                      (unsigned long long)pa,
+                      (unsigned long long)sim->phys_base,
+                      (unsigned long long)(sim->phys_base +
+                                           sim->nframes * VMAR_PAGE_SIZE));
+    i = frame_index(sim, pa);
+    if (sim->frame_state[i] != VMAR_SIM_FRAME_LIVE)
+        vmar_sim__die("frame_free(%#llx): double free (frame %zu is "
+                      "already free)",
+                      (unsigned long long)pa, i);
+    memset(frame_bytes(sim, i), VMAR_SIM_FRAME_POISON, (size_t)VMAR_PAGE_SIZE);
+    sim->frame_state[i] = VMAR_SIM_FRAME_FREE;
+    sim->free_stack[sim->nfree++] = i;
+    sim->stats.frames_live--;
+}
+
+/* Any byte of the pool, free frames included (tests read the poison). */
+void *vmar_sim__phys_to_virt(void *ctx, vmar_paddr_t pa)
+{
+    struct vmar_sim *sim = ctx;
+
+    if (!in_pool(sim, pa))
+        vmar_sim__die("phys_to_virt(%#llx): outside the pool [%#llx, %#llx)",
+                      (unsigned long long)pa,
+                      (unsigned long long)sim->phys_base,
+                      (unsigned long long)(sim->phys_base +
+                                           sim->nframes * VMAR_PAGE_SIZE));
+    return sim->mem + (size_t)(pa - sim->phys_base);
+}
+
+bool vmar_sim_frame_live(const struct vmar_sim *sim, vmar_paddr_t pa)
+{
+    return in_pool(sim, pa) && pa % VMAR_PAGE_SIZE == 0 &&
+           sim->frame_state[frame_index(sim, pa)] == VMAR_SIM_FRAME_LIVE;
+}
+
+/* FNV-1a over 64-bit words instead of bytes (eight times fewer steps), with
+ * a rotation so high bits feed back into low ones. Each step is a
+ * bijection of the state, so any single changed word changes the digest. */
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0x100000001b3u;
+    return (h << 31) | (h >> 33);
+}
+
+uint64_t vmar_sim_digest(const struct vmar_sim *sim)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    size_t live = 0;
+
+    for (size_t i = 0; i < sim->nframes; i++) {
+        const unsigned char *p = frame_bytes(sim, i);
+
+        if (sim->frame_state[i] != VMAR_SIM_FRAME_LIVE)
+            continue;
+        live++;
+        h = mix(h, (uint64_t)i);
+        for (size_t off = 0; off < VMAR_PAGE_SIZE; off += sizeof(uint64_t)) {
+            uint64_t w;
+
+            memcpy(&w, p + off, sizeof(w));
+            h = mix(h, w);
+        }
+    }
+    return mix(h, (uint64_t)live);
+}

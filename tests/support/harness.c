@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+#include "harness.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void vt_setup(struct vt *vt, const struct vmar_space_opts *opts, size_t nframes)
+{
+    struct vmar_sim_opts so = {
+        .nframes = nframes, .seed = 42, .with_random = true, .verbose = true};
+
+    memset(vt, 0, sizeof(*vt));
+    assert_int_equal(vmar_sim_create(&so, &vt->sim), 0);
+    vt->env = vmar_sim_env(vt->sim);
+    if (opts)
+        vt->opts = *opts;
+    vt->opts.env = vt->env;
+    vt->opts.mmu = &vmar_mmu_sim;
+    vt->opts.mmu_config = vt->sim;
+    assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
+    VT_CHECK(vt);
+}
+
+void vt_teardown(struct vt *vt)
+{
+    struct vmar_sim_stats st;
+
+    if (vt->space)
+        vmar_space_destroy(vt->space);
+    vt->space = NULL;
+    vmar_sim_stats(vt->sim, &st);
+    assert_int_equal(st.allocs_live, 0);
+    assert_int_equal(st.frames_live, 0);
+    assert_int_equal(st.leaves_live, 0);
+    vmar_sim_destroy(vt->sim);
+    vt->sim = NULL;
+}
+
+struct strbuf {
+    char *s;
+    size_t len, cap;
+};
+
+static void append_line(void *arg, const char *line)
+{
+    struct strbuf *b = arg;
+    size_t n = strlen(line);
+
+    if (b->len + n + 2 > b->cap) {
+        b->cap = (b->len + n + 2) * 2;
+        b->s = realloc(b->s, b->cap);
+        assert_non_null(b->s);
+    }
+    memcpy(b->s + b->len, line, n);
+    b->len += n;
+    b->s[b->len++] = '\n';
+    b->s[b->len] = '\0';
+}
+
+char *vt_layout(struct vt *vt)
+{
+    struct strbuf b = {NULL, 0, 0};
+
+    b.s = calloc(1, 1);
+    assert_non_null(b.s);
+    vmar_dump(vt->space, append_line, &b);
+    return b.s;
+}
+
+void vt_check_at(struct vt *vt, const char *file, int line)
+{
+    int rc = vmar_check(vt->space);
+    if (rc != 0) {
+        char *l = vt_layout(vt);
+        fprintf(stderr, "%s:%d: vmar_check failed (%s); layout:\n%s", file,
+                line, vmar_errname(rc), l);
+        free(l);
+    }
+    _assert_int_equal((uintmax_t)rc, 0, file, line);
+}
+
+void vt_expect_layout_at(struct vt *vt, const char *expected, const char *file,
+                         int line)
+{
+    char *l = vt_layout(vt);
+    if (strcmp(l, expected) != 0)
+        fprintf(stderr, "%s:%d: layout differs\n--- expected\n%s--- got\n%s",
+                file, line, expected, l);
+    int same = strcmp(l, expected) == 0;
+    free(l);
+    _assert_true((uintmax_t)same, "layout == expected", file, line);
+}
+
+void vt_snap_take(struct vt *vt, struct vt_snap *snap)
+{
+    struct vmar_sim_stats st;
+
+    snap->layout = vt_layout(vt);
+    vmar_stats(vt->space, &snap->stats);
+    snap->digest = vmar_sim_digest(vt->sim);
+    vmar_sim_stats(vt->sim, &st);
+    snap->allocs_live = st.allocs_live;
+    snap->frames_live = st.frames_live;
+}
+
+void vt_snap_free(struct vt_snap *snap)
+{
+    free(snap->layout);
+    snap->layout = NULL;
+}
+
+void vt_expect_unchanged_at(struct vt *vt, struct vt_snap *snap,
+                            const char *file, int line)
+{
+    struct vt_snap now;
+
+    vt_snap_take(vt, &now);
+    if (strcmp(now.layout, snap->layout) != 0)
+        fprintf(stderr, "%s:%d: layout changed\n--- before\n%s--- after\n%s",
+                file, line, snap->layout, now.layout);
+    _assert_true(strcmp(now.layout, snap->layout) == 0, "layout unchanged",
+                 file, line);
+    _assert_true(memcmp(&now.stats, &snap->stats, sizeof(now.stats)) == 0,
+                 "stats unchanged", file, line);
+    _assert_int_equal(now.digest, snap->digest, file, line);
+    _assert_int_equal(now.allocs_live, snap->allocs_live, file, line);
+    _assert_int_equal(now.frames_live, snap->frames_live, file, line);
+    vt_snap_free(&now);
+    vt_snap_free(snap);
+    vt_check_at(vt, file, line);
+}
+
+int vt_map_opts(struct vt *vt, const struct vmar_map_opts *o, vmar_addr_t *out)
+{
+    int rc = vmar_map(vt->space, o, out);
+    VT_CHECK(vt);
+    return rc;
+}
+
+int vt_map(struct vt *vt, vmar_addr_t addr, vmar_size_t size, unsigned prot,
+           enum vmar_place place, unsigned flags, vmar_addr_t *out)
+{
+    struct vmar_map_opts o = {.addr = addr,
+                              .size = size,
+                              .prot = prot,
+                              .place = place,
+                              .flags = flags};
+    return vt_map_opts(vt, &o, out);
+}
+
+int vt_unmap(struct vt *vt, vmar_addr_t addr, vmar_size_t size)
+{
+    int rc = vmar_unmap(vt->space, addr, size);
+    VT_CHECK(vt);
+    return rc;
+}
+
+int vt_protect(struct vt *vt, vmar_addr_t addr, vmar_size_t size, unsigned prot)
+{
+    int rc = vmar_protect(vt->space, addr, size, prot);
+    VT_CHECK(vt);
+    return rc;
+}
+
+uint64_t vt_seed(uint64_t dflt)
+{
+    const char *s = getenv("VMAR_TEST_SEED");
+    uint64_t seed = s ? strtoull(s, NULL, 0) : dflt;
+    fprintf(stderr, "seed: %" PRIu64 " (set VMAR_TEST_SEED to replay)\n", seed);
+    return seed;
+}
+
+uint64_t vt_rand(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
