@@ -24,8 +24,13 @@
 extern "C" {
 #endif
 
+/** Major version of these headers. CMake checks that the three equal
+ *  project(vmar VERSION); vmar/version.h adds the string, the encoded
+ *  number and the run-time vmar_version(). */
 #define VMAR_VERSION_MAJOR 0
+/** Minor version: while the major version is 0 it may break the API. */
 #define VMAR_VERSION_MINOR 1
+/** Patch version: fixes only. */
 #define VMAR_VERSION_PATCH 0
 
 /** An address space. Opaque. */
@@ -67,7 +72,9 @@ struct vmar_space_opts {
      *  mappings (Linux stack_guard_gap). Page multiple. 0: no guard. */
     vmar_size_t stack_guard;
     /** Bits of page-granular randomisation for placement without an
-     *  address (ASLR). Needs env->random. 0: deterministic. At most 40. */
+     *  address (ASLR). Needs env->random. 0: deterministic. At most 40.
+     *  A draw that would shift the window by the whole user range or more
+     *  falls back to the unshifted search (see docs/DESIGN.md). */
     unsigned aslr_bits;
     /** vmar_space_flags. */
     unsigned flags;
@@ -79,6 +86,9 @@ struct vmar_space_opts {
 /**
  * Create an empty address space.
  *
+ * @param opts  what to build it from: env and mmu are required, every
+ *              other zero field means its default (see vmar_space_opts).
+ * @param out   receives the new space on success.
  * Returns: 0 and the space in *out; VMAR_EINVAL for a missing required
  * env member or backend, an ABI mismatch, an unaligned or empty user range,
  * a user range beyond the backend's, aslr_bits > 40 or without
@@ -93,7 +103,11 @@ int vmar_space_create(const struct vmar_space_opts *opts,
 /**
  * Destroy a space: unmap everything, flush, free every frame, page-table
  * page and metadata. The space must not be active on any CPU.
- * Locking: the caller guarantees no other call on the space is running.
+ *
+ * @param space  the space; invalid afterwards.
+ * Locking: the caller guarantees no other call on the space is running
+ *  (the space lock is not taken).
+ * On failure: cannot fail.
  */
 void vmar_space_destroy(struct vmar_space *space);
 
@@ -124,7 +138,10 @@ enum vmar_backing {
 enum vmar_map_flags {
     /** Shared: fork shares the pages instead of copying them. */
     VMAR_MAP_SHARED = 1u << 0,
-    /** Allocate and map every page now instead of on first touch. */
+    /** Allocate and map every page now instead of on first touch (nothing
+     *  for VMAR_PROT_NONE, as Linux). With VMAR_PLACE_FIXED over populated
+     *  pages, the new frames are reserved before the old ones are freed,
+     *  so the call needs both for a moment: the price of all-or-nothing. */
     VMAR_MAP_POPULATE = 1u << 1,
     /** A stack: placement keeps vmar_space_opts::stack_guard free below. */
     VMAR_MAP_STACK = 1u << 2,
@@ -159,17 +176,23 @@ struct vmar_map_opts {
     unsigned flags;
     /** What backs it. */
     enum vmar_backing backing;
-    /** VMAR_BACKING_OBJECT: the object and the byte offset into it. */
+    /** VMAR_BACKING_OBJECT: the memory object. */
     struct vmar_object *object;
+    /** VMAR_BACKING_OBJECT: the byte offset into the object. */
     uint64_t offset;
-    /** VMAR_BACKING_DEVICE: the physical base and cache policy. */
+    /** VMAR_BACKING_DEVICE: the physical base address. */
     vmar_paddr_t paddr;
+    /** VMAR_BACKING_DEVICE: the cache policy. */
     enum vmar_cache cache;
 };
 
 /**
  * Create a mapping.
  *
+ * @param space     the address space.
+ * @param opts      size, placement, permissions, flags and backing; zero
+ *                  fields mean their defaults (see vmar_map_opts).
+ * @param out_addr  receives the start address on success; may be NULL.
  * Returns: 0 and the start address in *out_addr (may be NULL);
  *  VMAR_EINVAL: size zero, unaligned or larger than the user range;
  *   align not a power of two >= page; addr not a multiple of align (HINT,
@@ -191,8 +214,12 @@ int vmar_map(struct vmar_space *space, const struct vmar_map_opts *opts,
 
 /**
  * Remove every mapping in [addr, addr+size); holes are allowed, and
- * mappings that straddle an end are cut.
+ * mappings that straddle an end are cut. Frames of removed pages are freed
+ * after the TLB flush.
  *
+ * @param space  the address space.
+ * @param addr   start of the range, page aligned.
+ * @param size   length of the range in bytes, a non-zero page multiple.
  * Returns: 0; VMAR_EINVAL (unaligned, zero, wrapping, or outside the user
  *  range); VMAR_ENOMEM (cutting a hole in one mapping would exceed the
  *  mapping-count limit, or an allocation failed).
@@ -205,6 +232,10 @@ int vmar_unmap(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size);
  * Change the permissions of [addr, addr+size), splitting mappings at the
  * ends and merging compatible neighbours afterwards.
  *
+ * @param space  the address space.
+ * @param addr   start of the range, page aligned.
+ * @param size   length of the range in bytes, a non-zero page multiple.
+ * @param prot   the new permissions (vmar_prot bits).
  * Returns: 0; VMAR_EINVAL (as vmar_unmap, or unknown prot bits);
  *  VMAR_ENOMEM (a part of the range is not mapped, the mapping-count
  *  limit, or an allocation failed); VMAR_EACCES (prot exceeds some
@@ -222,14 +253,19 @@ struct vmar_mapping_info {
     unsigned prot;     /**< current permissions */
     unsigned max_prot; /**< permissions it may gain */
     unsigned flags;    /**< vmar_map_flags that persist (SHARED, STACK) */
-    enum vmar_backing backing;
+    enum vmar_backing backing; /**< what backs it */
     uint64_t offset; /**< object offset of `start` (0 for anonymous) */
 };
 
 /**
  * The mapping that contains `addr`.
+ *
+ * @param space  the address space.
+ * @param addr   any address (need not be aligned).
+ * @param info   receives the mapping's description on success.
  * Returns: 0 and *info; VMAR_ENOENT when no mapping contains it.
  * Locking: takes the space lock shared. O(log n), allocates nothing.
+ * On failure: *info is untouched.
  */
 int vmar_query(struct vmar_space *space, vmar_addr_t addr,
                struct vmar_mapping_info *info);
@@ -239,8 +275,14 @@ int vmar_query(struct vmar_space *space, vmar_addr_t addr,
  * /proc/pid/smaps when [lo, hi) is one mapping). Not kept per mapping,
  * because a split would have to walk the page table to divide it; this
  * walks only the populated part of the range instead.
+ *
+ * @param space  the address space.
+ * @param lo     start of the range, page aligned.
+ * @param hi     end of the range (exclusive), page aligned, >= lo.
+ * @param bytes  receives the resident byte count on success.
  * Returns: 0 and *bytes; VMAR_EINVAL if lo > hi or either is unaligned.
  * Locking: takes the space lock shared. Cost O(present pages in range).
+ * On failure: *bytes is untouched.
  */
 int vmar_resident(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
                   vmar_size_t *bytes);
@@ -251,9 +293,17 @@ typedef int (*vmar_iterate_fn)(void *arg, const struct vmar_mapping_info *info);
 
 /**
  * Call `fn` for every mapping that intersects [lo, hi), in address order.
+ *
+ * @param space  the address space.
+ * @param lo     start of the range.
+ * @param hi     end of the range (exclusive), >= lo.
+ * @param fn     called once per mapping with `arg` and its description;
+ *               must not call into the same space.
+ * @param arg    passed to `fn` unchanged.
  * Returns: 0 after visiting all; the callback's non-zero value if it
  *  stopped early; VMAR_EINVAL if lo > hi.
  * Locking: takes the space lock shared for the whole walk.
+ * On failure: nothing changes; with VMAR_EINVAL `fn` was not called.
  */
 int vmar_iterate(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
                  vmar_iterate_fn fn, void *arg);
@@ -263,19 +313,31 @@ struct vmar_stats {
     size_t map_count;     /**< number of mappings */
     vmar_size_t total_vm; /**< sum of mapping sizes, bytes */
     vmar_size_t resident; /**< bytes with a present translation */
-    vmar_addr_t user_lo;  /**< the user range */
-    vmar_addr_t user_hi;
+    vmar_addr_t user_lo;  /**< the user range: lowest address */
+    vmar_addr_t user_hi;  /**< one past the highest user address */
 };
 
-/** Read the counters. Locking: shared. */
+/**
+ * Read the counters.
+ *
+ * @param space  the address space.
+ * @param out    receives the counters.
+ * Locking: takes the space lock shared.
+ * On failure: cannot fail.
+ */
 void vmar_stats(struct vmar_space *space, struct vmar_stats *out);
 
 /**
  * Change the limits at run time (setrlimit, sysctl). Existing mappings are
  * kept even if they exceed the new limits; only later growth is refused.
- * Zero means "no limit" for as_limit and VMAR_DEFAULT_MAX_MAP_COUNT for
- * max_map_count.
- * Locking: exclusive.
+ *
+ * @param space          the address space.
+ * @param as_limit       limit on the sum of mapping sizes in bytes;
+ *                       0: no limit.
+ * @param max_map_count  limit on the number of mappings;
+ *                       0: VMAR_DEFAULT_MAX_MAP_COUNT.
+ * Locking: takes the space lock exclusively.
+ * On failure: cannot fail.
  */
 void vmar_set_limits(struct vmar_space *space, vmar_size_t as_limit,
                      size_t max_map_count);
@@ -286,20 +348,31 @@ void vmar_set_limits(struct vmar_space *space, vmar_size_t as_limit,
  * range; no two adjacent mappings that should have merged; map_count,
  * total_vm and resident equal to the sums; every present leaf inside a
  * mapping with permissions within the mapping's.
+ *
+ * @param space  the address space.
  * Returns: 0, or VMAR_ECORRUPT after reporting the first broken rule
  *  through env->log.
- * Locking: shared. Cost O(n + present leaves); for tests and debugging.
+ * Locking: takes the space lock shared. Cost O(n + present leaves); for
+ *  tests and debugging.
+ * On failure: nothing is changed or repaired; env->panic is not called.
  */
 int vmar_check(struct vmar_space *space);
 
-/** Line sink for vmar_dump(): one NUL-terminated line without newline. */
+/** Line sink for vmar_dump(): `arg` as given to vmar_dump() and one
+ *  NUL-terminated line without newline, valid only during the call. */
 typedef void (*vmar_line_fn)(void *arg, const char *line);
 
 /**
  * Emit one line per mapping in /proc/pid/maps format:
  * "00010000-00012000 rw-p 00000000 00:00 0" (s instead of p for shared,
  * and "[stack]" for stacks).
- * Locking: shared.
+ *
+ * @param space  the address space.
+ * @param emit   called once per mapping, in address order; must not call
+ *               into the same space.
+ * @param arg    passed to `emit` unchanged.
+ * Locking: takes the space lock shared for the whole walk.
+ * On failure: cannot fail (lines are formatted on the stack).
  */
 void vmar_dump(struct vmar_space *space, vmar_line_fn emit, void *arg);
 

@@ -3,7 +3,7 @@
  * vmar_map(): every placement mode (ANY top-down and bottom-up, HINT,
  * FIXED_NOREPLACE, FIXED overwriting), alignment, populate, the stack
  * guard, ASLR, exhaustion, and the read side (vmar_query, vmar_iterate,
- * vmar_stats) plus vmar_set_limits.
+ * vmar_resident, vmar_stats) plus vmar_set_limits.
  *
  * Most tests use a small explicit user range [LO, HI) so that the expected
  * layouts are literal /proc/pid/maps text. Every layout-changing call goes
@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KIB ((vmar_size_t)1 << 10)
 #define MIB ((vmar_size_t)1 << 20)
 #define GIB ((vmar_size_t)1 << 30)
 
@@ -31,20 +30,17 @@
 #define X   ((unsigned)VMAR_PROT_EXEC)
 #define RWX ((unsigned)VMAR_PROT_RWX)
 
-#define ANY      VMAR_PLACE_ANY
-#define HINT     VMAR_PLACE_HINT
-#define NOREPL   VMAR_PLACE_FIXED_NOREPLACE
-#define FIXED    VMAR_PLACE_FIXED
+#define ANY    VMAR_PLACE_ANY
+#define HINT   VMAR_PLACE_HINT
+#define NOREPL VMAR_PLACE_FIXED_NOREPLACE
+#define FIXED  VMAR_PLACE_FIXED
 
-/* One /proc/pid/maps line of an anonymous mapping ("start-end" as text). */
-#define LINE(range, perms) range " " perms " 00000000 00:00 0\n"
-/* The same for a stack: vmar_dump pads the path column to 73 characters;
- * with 8-digit addresses the line before the padding is 39 characters. */
-#define STACK_LINE(range, perms)                                               \
-    range " " perms " 00000000 00:00 0"                                        \
-          "                                  [stack]\n"
+/* Expected layouts are /proc/pid/maps text. A stack's line ends in
+ * "[stack]" after padding to column 73; with 8-digit addresses the line
+ * before the padding is 39 characters, so the padding is 34 spaces. */
+#define STK "                                  [stack]"
 
-/* ---- cleanup after a failed test ------------------------------------------ */
+/* ---- cleanup after a failed test ----------------------------------------- */
 
 /*
  * A failed assertion leaves a test before its own teardown. The machines
@@ -111,7 +107,7 @@ static void teardown_vt(struct vt *vt)
     vt_teardown(vt);
 }
 
-/* ---- helpers ------------------------------------------------------------ */
+/* ---- helpers ------------------------------------------------------------- */
 
 static void setup_range(struct vt *vt, vmar_addr_t lo, vmar_addr_t hi,
                         unsigned flags, vmar_size_t guard)
@@ -142,17 +138,17 @@ static void setup_seeded(struct vt *vt, const struct vmar_space_opts *opts,
     VT_CHECK(vt);
 }
 
-static void expect_rc_at(int got, int want, const char *what,
-                         const char *file, int line)
+static void expect_rc_at(int got, int want, const char *what, const char *file,
+                         int line)
 {
     if (got != want) {
-        fprintf(stderr, "%s:%d: %s returned %s (%d), expected %s (%d)\n",
-                file, line, what, vmar_errname(got), got, vmar_errname(want),
-                want);
+        fprintf(stderr, "%s:%d: %s returned %s (%d), expected %s (%d)\n", file,
+                line, what, vmar_errname(got), got, vmar_errname(want), want);
         _fail(file, line);
     }
 }
-#define EXPECT_RC(expr, want) expect_rc_at((expr), (want), #expr, __FILE__, __LINE__)
+#define EXPECT_RC(expr, want)                                                  \
+    expect_rc_at((expr), (want), #expr, __FILE__, __LINE__)
 
 /* Map and assert success; returns the address. */
 static vmar_addr_t map_ok_at(struct vt *vt, const struct vmar_map_opts *o,
@@ -168,20 +164,25 @@ static vmar_addr_t map_ok_at(struct vt *vt, const struct vmar_map_opts *o,
  * designators.) */
 #define MAP(vt_, a_, sz_, pr_, pl_, fl_)                                       \
     map_ok_at((vt_),                                                           \
-              &(struct vmar_map_opts){.addr = (a_), .size = (sz_),             \
-                                      .prot = (pr_), .place = (pl_),           \
+              &(struct vmar_map_opts){.addr = (a_),                            \
+                                      .size = (sz_),                           \
+                                      .prot = (pr_),                           \
+                                      .place = (pl_),                          \
                                       .flags = (fl_)},                         \
               __FILE__, __LINE__)
 #define MAP_ALIGNED(vt_, a_, sz_, al_, pr_, pl_, fl_)                          \
     map_ok_at((vt_),                                                           \
-              &(struct vmar_map_opts){.addr = (a_), .size = (sz_),             \
-                                      .align = (al_), .prot = (pr_),           \
-                                      .place = (pl_), .flags = (fl_)},         \
+              &(struct vmar_map_opts){.addr = (a_),                            \
+                                      .size = (sz_),                           \
+                                      .align = (al_),                          \
+                                      .prot = (pr_),                           \
+                                      .place = (pl_),                          \
+                                      .flags = (fl_)},                         \
               __FILE__, __LINE__)
 
 /* Map expecting the error `want`, and prove the space did not change. */
-static void map_fails_at(struct vt *vt, const struct vmar_map_opts *o,
-                         int want, const char *file, int line)
+static void map_fails_at(struct vt *vt, const struct vmar_map_opts *o, int want,
+                         const char *file, int line)
 {
     struct vt_snap snap;
     vmar_addr_t got = 0x5a5a5000;
@@ -193,8 +194,8 @@ static void map_fails_at(struct vt *vt, const struct vmar_map_opts *o,
     vt_expect_unchanged_at(vt, &snap, file, line);
 }
 #define MAP_FAILS(vt, want, ...)                                               \
-    map_fails_at((vt), &(struct vmar_map_opts){__VA_ARGS__}, (want),          \
-                 __FILE__, __LINE__)
+    map_fails_at((vt), &(struct vmar_map_opts){__VA_ARGS__}, (want), __FILE__, \
+                 __LINE__)
 
 static struct vmar_stats get_stats(struct vt *vt)
 {
@@ -257,24 +258,24 @@ static void test_any_top_down_default(void **state)
     assert_int_equal(MAP(&vt, 0x12345000, 2 * PG, RW, ANY, 0), HI - 2 * PG);
     assert_int_equal(MAP(&vt, LO, PG, R, ANY, 0), HI - 3 * PG);
     assert_int_equal(MAP(&vt, 0, 3 * PG, RW, ANY, 0), HI - 6 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("3fffa000-3fffd000", "rw-p")
-                          LINE("3fffd000-3fffe000", "r--p")
-                          LINE("3fffe000-40000000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "3fffa000-3fffd000 rw-p 00000000 00:00 0\n"
+                          "3fffd000-3fffe000 r--p 00000000 00:00 0\n"
+                          "3fffe000-40000000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 3, 6 * PG, 0);
 
     /* Reopen the one-page hole: a one-page request fills it (highest fit)
      * and, being compatible with both neighbours, merges them. */
     UNMAP(&vt, HI - 3 * PG, PG);
     assert_int_equal(MAP(&vt, 0, PG, RW, ANY, 0), HI - 3 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("3fffa000-40000000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "3fffa000-40000000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 6 * PG, 0);
 
     /* A two-page request cannot use a one-page hole. */
     UNMAP(&vt, HI - 4 * PG, PG);
     assert_int_equal(MAP(&vt, 0, 2 * PG, R, ANY, 0), HI - 8 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("3fff8000-3fffa000", "r--p")
-                          LINE("3fffa000-3fffc000", "rw-p")
-                          LINE("3fffd000-40000000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "3fff8000-3fffa000 r--p 00000000 00:00 0\n"
+                          "3fffa000-3fffc000 rw-p 00000000 00:00 0\n"
+                          "3fffd000-40000000 rw-p 00000000 00:00 0\n");
     teardown_vt(&vt);
 }
 
@@ -309,21 +310,21 @@ static void test_space_bottom_up(void **state)
     assert_int_equal(MAP(&vt, 0, PG, R, ANY, 0), LO + 2 * PG);
     assert_int_equal(MAP(&vt, 0, PG, RW, ANY, VMAR_MAP_TOP_DOWN), HI - PG);
     assert_int_equal(MAP(&vt, 0, PG, RW, ANY, 0), LO + 3 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("00100000-00102000", "rw-p")
-                          LINE("00102000-00103000", "r--p")
-                          LINE("00103000-00104000", "rw-p")
-                          LINE("3ffff000-40000000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "00100000-00102000 rw-p 00000000 00:00 0\n"
+                          "00102000-00103000 r--p 00000000 00:00 0\n"
+                          "00103000-00104000 rw-p 00000000 00:00 0\n"
+                          "3ffff000-40000000 rw-p 00000000 00:00 0\n");
     /* A hole at the bottom is the lowest fit. */
     UNMAP(&vt, LO, PG);
     assert_int_equal(MAP(&vt, 0, PG, RX, ANY, 0), LO);
     /* ... unless it is too small. */
     assert_int_equal(MAP(&vt, 0, 2 * PG, RX, ANY, 0), LO + 4 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("00100000-00101000", "r-xp")
-                          LINE("00101000-00102000", "rw-p")
-                          LINE("00102000-00103000", "r--p")
-                          LINE("00103000-00104000", "rw-p")
-                          LINE("00104000-00106000", "r-xp")
-                          LINE("3ffff000-40000000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "00100000-00101000 r-xp 00000000 00:00 0\n"
+                          "00101000-00102000 rw-p 00000000 00:00 0\n"
+                          "00102000-00103000 r--p 00000000 00:00 0\n"
+                          "00103000-00104000 rw-p 00000000 00:00 0\n"
+                          "00104000-00106000 r-xp 00000000 00:00 0\n"
+                          "3ffff000-40000000 rw-p 00000000 00:00 0\n");
     teardown_vt(&vt);
 }
 
@@ -347,14 +348,14 @@ static void test_per_call_direction(void **state)
     MAP_FAILS(&vt, VMAR_EINVAL, .size = PG, .prot = R, .place = HINT,
               .addr = 0x20000000,
               .flags = VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN);
-    VT_EXPECT_LAYOUT(&vt, LINE("00100000-00102000", "rw-p")
-                          LINE("00102000-00103000", "r--p")
-                          LINE("3fffe000-3ffff000", "rw-p")
-                          LINE("3ffff000-40000000", "r--p"));
+    VT_EXPECT_LAYOUT(&vt, "00100000-00102000 rw-p 00000000 00:00 0\n"
+                          "00102000-00103000 r--p 00000000 00:00 0\n"
+                          "3fffe000-3ffff000 rw-p 00000000 00:00 0\n"
+                          "3ffff000-40000000 r--p 00000000 00:00 0\n");
     teardown_vt(&vt);
 }
 
-/* ---- HINT ----------------------------------------------------------------- */
+/* ---- HINT ---------------------------------------------------------------- */
 
 static void test_hint(void **state)
 {
@@ -374,26 +375,28 @@ static void test_hint(void **state)
     /* Below user_lo, above user_hi, wrapping: fall back. */
     assert_int_equal(MAP(&vt, 0x1000, PG, RW, HINT, 0), HI - 7 * PG);
     assert_int_equal(MAP(&vt, 0x50000000, PG, R, HINT, 0), HI - 8 * PG);
-    assert_int_equal(MAP(&vt, UINT64_C(0xfffffffffffff000), 2 * PG, RW, HINT, 0),
-                     HI - 10 * PG);
+    assert_int_equal(
+        MAP(&vt, UINT64_C(0xfffffffffffff000), 2 * PG, RW, HINT, 0),
+        HI - 10 * PG);
     /* Unaligned hint: invalid, not a fallback. */
     MAP_FAILS(&vt, VMAR_EINVAL, .addr = 0x20000800, .size = PG, .prot = R,
               .place = HINT);
     MAP_FAILS(&vt, VMAR_EINVAL, .addr = 0x20001000, .size = 2 * MIB,
               .align = 2 * MIB, .prot = R, .place = HINT);
     /* Occupied with a per-call bottom-up fallback. */
-    assert_int_equal(MAP(&vt, 0x20000000, PG, RX, HINT, VMAR_MAP_BOTTOM_UP), LO);
+    assert_int_equal(MAP(&vt, 0x20000000, PG, RX, HINT, VMAR_MAP_BOTTOM_UP),
+                     LO);
     /* Exactly at user_lo + page, free. */
     assert_int_equal(MAP(&vt, LO + PG, PG, R, HINT, 0), LO + PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("00100000-00101000", "r-xp")
-                          LINE("00101000-00102000", "r--p")
-                          LINE("1fffe000-20000000", "r-xp")
-                          LINE("20000000-20002000", "rw-p")
-                          LINE("3fff6000-3fff8000", "rw-p")
-                          LINE("3fff8000-3fff9000", "r--p")
-                          LINE("3fff9000-3fffa000", "rw-p")
-                          LINE("3fffa000-3fffe000", "r-xp")
-                          LINE("3fffe000-40000000", "r--p"));
+    VT_EXPECT_LAYOUT(&vt, "00100000-00101000 r-xp 00000000 00:00 0\n"
+                          "00101000-00102000 r--p 00000000 00:00 0\n"
+                          "1fffe000-20000000 r-xp 00000000 00:00 0\n"
+                          "20000000-20002000 rw-p 00000000 00:00 0\n"
+                          "3fff6000-3fff8000 rw-p 00000000 00:00 0\n"
+                          "3fff8000-3fff9000 r--p 00000000 00:00 0\n"
+                          "3fff9000-3fffa000 rw-p 00000000 00:00 0\n"
+                          "3fffa000-3fffe000 r-xp 00000000 00:00 0\n"
+                          "3fffe000-40000000 r--p 00000000 00:00 0\n");
     teardown_vt(&vt);
 }
 
@@ -409,13 +412,13 @@ static void test_hint_bottom_up_space(void **state)
     assert_int_equal(MAP(&vt, 0x30002000, 4 * PG, R, HINT, 0), LO);
     assert_int_equal(MAP(&vt, 0x30002000, PG, R, HINT, VMAR_MAP_TOP_DOWN),
                      HI - PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("00100000-00104000", "r--p")
-                          LINE("30000000-30004000", "rw-p")
-                          LINE("3ffff000-40000000", "r--p"));
+    VT_EXPECT_LAYOUT(&vt, "00100000-00104000 r--p 00000000 00:00 0\n"
+                          "30000000-30004000 rw-p 00000000 00:00 0\n"
+                          "3ffff000-40000000 r--p 00000000 00:00 0\n");
     teardown_vt(&vt);
 }
 
-/* ---- FIXED_NOREPLACE ------------------------------------------------------ */
+/* ---- FIXED_NOREPLACE ----------------------------------------------------- */
 
 static void test_fixed_noreplace(void **state)
 {
@@ -441,13 +444,13 @@ static void test_fixed_noreplace(void **state)
     /* Adjacent is fine; compatible neighbours merge. */
     assert_int_equal(MAP(&vt, 0x20004000, 2 * PG, R, NOREPL, 0), 0x20004000);
     assert_int_equal(MAP(&vt, 0x20006000, PG, R, NOREPL, 0), 0x20006000);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20004000", "rw-p")
-                          LINE("20004000-20007000", "r--p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-p 00000000 00:00 0\n"
+                          "20004000-20007000 r--p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 7 * PG, 0);
     teardown_vt(&vt);
 }
 
-/* ---- FIXED: overwriting --------------------------------------------------- */
+/* ---- FIXED: overwriting -------------------------------------------------- */
 
 /* A FIXED over the start of a mapping (and the free space below it), then
  * over its end (and the free space above it). */
@@ -459,13 +462,13 @@ static void test_fixed_overwrite_prefix_suffix(void **state)
     setup_range(&vt, LO, HI, 0, 0);
     MAP(&vt, 0x20000000, 8 * PG, RW, FIXED, 0);
     assert_int_equal(MAP(&vt, 0x1fffe000, 4 * PG, R, FIXED, 0), 0x1fffe000);
-    VT_EXPECT_LAYOUT(&vt, LINE("1fffe000-20002000", "r--p")
-                          LINE("20002000-20008000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "1fffe000-20002000 r--p 00000000 00:00 0\n"
+                          "20002000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 10 * PG, 0);
     assert_int_equal(MAP(&vt, 0x20006000, 4 * PG, RX, FIXED, 0), 0x20006000);
-    VT_EXPECT_LAYOUT(&vt, LINE("1fffe000-20002000", "r--p")
-                          LINE("20002000-20006000", "rw-p")
-                          LINE("20006000-2000a000", "r-xp"));
+    VT_EXPECT_LAYOUT(&vt, "1fffe000-20002000 r--p 00000000 00:00 0\n"
+                          "20002000-20006000 rw-p 00000000 00:00 0\n"
+                          "20006000-2000a000 r-xp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 3, 12 * PG, 0);
     teardown_vt(&vt);
 }
@@ -480,12 +483,12 @@ static void test_fixed_overwrite_middle(void **state)
     setup_range(&vt, LO, HI, 0, 0);
     MAP(&vt, 0x20000000, 8 * PG, RW, FIXED, 0);
     assert_int_equal(MAP(&vt, 0x20002000, 2 * PG, R, FIXED, 0), 0x20002000);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20002000", "rw-p")
-                          LINE("20002000-20004000", "r--p")
-                          LINE("20004000-20008000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20002000 rw-p 00000000 00:00 0\n"
+                          "20002000-20004000 r--p 00000000 00:00 0\n"
+                          "20004000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 3, 8 * PG, 0);
     MAP(&vt, 0x20002000, 2 * PG, RW, FIXED, 0);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20008000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 8 * PG, 0);
     teardown_vt(&vt);
 }
@@ -500,12 +503,12 @@ static void test_fixed_overwrite_exact(void **state)
     MAP(&vt, 0x20000000, 4 * PG, RW, FIXED, 0);
     MAP(&vt, 0x20008000, 4 * PG, RW, FIXED, 0);
     assert_int_equal(MAP(&vt, 0x20000000, 4 * PG, R, FIXED, 0), 0x20000000);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20004000", "r--p")
-                          LINE("20008000-2000c000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20004000 r--p 00000000 00:00 0\n"
+                          "20008000-2000c000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 8 * PG, 0);
     MAP(&vt, 0x20008000, 4 * PG, RW, FIXED, VMAR_MAP_STACK | VMAR_MAP_SHARED);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20004000", "r--p")
-                          STACK_LINE("20008000-2000c000", "rw-s"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20004000 r--p 00000000 00:00 0\n"
+                          "20008000-2000c000 rw-s 00000000 00:00 0" STK "\n");
     EXPECT_STATS(&vt, 2, 8 * PG, 0);
     struct vmar_mapping_info i = QUERY(&vt, 0x2000b000);
     assert_int_equal(i.flags, VMAR_MAP_STACK | VMAR_MAP_SHARED);
@@ -527,13 +530,13 @@ static void test_fixed_overwrite_several(void **state)
     MAP(&vt, a + 9 * PG, 2 * PG, RW, FIXED, 0);
     EXPECT_STATS(&vt, 4, 7 * PG, 0);
     assert_int_equal(MAP(&vt, a + PG, 9 * PG, X, FIXED, 0), a + PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20001000", "rw-p")
-                          LINE("20001000-2000a000", "--xp")
-                          LINE("2000a000-2000b000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20001000 rw-p 00000000 00:00 0\n"
+                          "20001000-2000a000 --xp 00000000 00:00 0\n"
+                          "2000a000-2000b000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 3, 11 * PG, 0);
     /* The same range with the outer pieces' attributes: one mapping. */
     MAP(&vt, a + PG, 9 * PG, RW, FIXED, 0);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-2000b000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-2000b000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 11 * PG, 0);
     teardown_vt(&vt);
 }
@@ -547,18 +550,18 @@ static void test_fixed_invalid_range(void **state)
     setup_range(&vt, LO, HI, 0, 0);
     MAP(&vt, HI - 4 * PG, 4 * PG, RW, FIXED, 0);
     MAP(&vt, LO, 4 * PG, RW, FIXED, 0);
-    MAP_FAILS(&vt, VMAR_EINVAL, .addr = HI - 2 * PG, .size = 4 * PG,
-              .prot = R, .place = FIXED);
-    MAP_FAILS(&vt, VMAR_EINVAL, .addr = LO - 2 * PG, .size = 4 * PG,
-              .prot = R, .place = FIXED);
+    MAP_FAILS(&vt, VMAR_EINVAL, .addr = HI - 2 * PG, .size = 4 * PG, .prot = R,
+              .place = FIXED);
+    MAP_FAILS(&vt, VMAR_EINVAL, .addr = LO - 2 * PG, .size = 4 * PG, .prot = R,
+              .place = FIXED);
     MAP_FAILS(&vt, VMAR_EINVAL, .addr = UINT64_C(0xffffffffffffe000),
               .size = 4 * PG, .prot = R, .place = FIXED);
     MAP_FAILS(&vt, VMAR_EINVAL, .addr = LO + 0x800, .size = PG, .prot = R,
               .place = FIXED);
     MAP_FAILS(&vt, VMAR_EINVAL, .addr = LO + PG, .size = 2 * MIB,
               .align = 2 * MIB, .prot = R, .place = FIXED);
-    VT_EXPECT_LAYOUT(&vt, LINE("00100000-00104000", "rw-p")
-                          LINE("3fffc000-40000000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "00100000-00104000 rw-p 00000000 00:00 0\n"
+                          "3fffc000-40000000 rw-p 00000000 00:00 0\n");
     teardown_vt(&vt);
 }
 
@@ -591,16 +594,16 @@ static void test_map_invalid_args(void **state)
     MAP_FAILS(&vt, VMAR_ENOTSUP, .size = PG, .prot = R,
               .backing = VMAR_BACKING_DEVICE, .paddr = 0x100000000);
     /* A failing FIXED replaces nothing. */
-    MAP_FAILS(&vt, VMAR_EACCES, .addr = 0x20000000, .size = 4 * PG,
-              .prot = RW, .deny_prot = VMAR_PROT_WRITE, .place = FIXED);
+    MAP_FAILS(&vt, VMAR_EACCES, .addr = 0x20000000, .size = 4 * PG, .prot = RW,
+              .deny_prot = VMAR_PROT_WRITE, .place = FIXED);
     /* out_addr may be NULL on success. */
     assert_int_equal(vt_map(&vt, 0, PG, R, ANY, 0, NULL), 0);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20004000", "rw-p")
-                          LINE("3ffff000-40000000", "r--p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-p 00000000 00:00 0\n"
+                          "3ffff000-40000000 r--p 00000000 00:00 0\n");
     teardown_vt(&vt);
 }
 
-/* ---- alignment ------------------------------------------------------------ */
+/* ---- alignment ----------------------------------------------------------- */
 
 static void test_align_2m(void **state)
 {
@@ -628,13 +631,13 @@ static void test_align_2m(void **state)
     assert_int_equal(a, HI - 8 * MIB);
     MAP_FAILS(&vt, VMAR_EINVAL, .addr = 0x10100000, .size = 2 * MIB,
               .align = 2 * MIB, .prot = R, .place = HINT);
-    VT_EXPECT_LAYOUT(&vt, LINE("00010000-00011000", "rw-p")
-                          LINE("00200000-00600000", "rw-p")
-                          LINE("10000000-10200000", "rw-p")
-                          LINE("3f800000-3fa00000", "r--p")
-                          LINE("3fa00000-3fc00000", "r-xp")
-                          LINE("3fdff000-3fe00000", "r--p")
-                          LINE("3fe00000-40000000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "00010000-00011000 rw-p 00000000 00:00 0\n"
+                          "00200000-00600000 rw-p 00000000 00:00 0\n"
+                          "10000000-10200000 rw-p 00000000 00:00 0\n"
+                          "3f800000-3fa00000 r--p 00000000 00:00 0\n"
+                          "3fa00000-3fc00000 r-xp 00000000 00:00 0\n"
+                          "3fdff000-3fe00000 r--p 00000000 00:00 0\n"
+                          "3fe00000-40000000 rw-p 00000000 00:00 0\n");
     teardown_vt(&vt);
 }
 
@@ -668,19 +671,19 @@ static void test_align_1g(void **state)
     /* A FIXED 1 GiB-aligned request must be aligned too. */
     MAP_FAILS(&vt, VMAR_EINVAL, .addr = 20 * GIB + PG, .size = GIB,
               .align = GIB, .prot = R, .place = FIXED);
-    VT_EXPECT_LAYOUT(&vt, LINE("40000000-80000000", "rw-p")
-                          LINE("80001000-80002000", "r-xp")
-                          LINE("c0000000-100000000", "r--p")
-                          LINE("100000000-140000000", "rw-p")
-                          LINE("280000000-2c0000000", "r-xp")
-                          LINE("f00000000-f40000000", "r-xp")
-                          LINE("f40000000-fc0000000", "r--p")
-                          LINE("fc0000000-1000000000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "40000000-80000000 rw-p 00000000 00:00 0\n"
+                          "80001000-80002000 r-xp 00000000 00:00 0\n"
+                          "c0000000-100000000 r--p 00000000 00:00 0\n"
+                          "100000000-140000000 rw-p 00000000 00:00 0\n"
+                          "280000000-2c0000000 r-xp 00000000 00:00 0\n"
+                          "f00000000-f40000000 r-xp 00000000 00:00 0\n"
+                          "f40000000-fc0000000 r--p 00000000 00:00 0\n"
+                          "fc0000000-1000000000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 8, 8 * GIB + PG, 0);
     teardown_vt(&vt);
 }
 
-/* ---- populate ------------------------------------------------------------- */
+/* ---- populate ------------------------------------------------------------ */
 
 static void test_populate(void **state)
 {
@@ -756,7 +759,7 @@ static void test_fixed_frees_populated_frames(void **state)
      * stays one, four frames come back, the tables stay. */
     MAP(&vt, a + 2 * PG, 4 * PG, RW, FIXED, 0);
     struct vmar_sim_stats s2 = sim_stats(&vt);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20008000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 8 * PG, 4 * PG);
     assert_int_equal(s2.leaves_live, 4);
     assert_int_equal(s2.frames_live, s1.frames_live - 4);
@@ -768,7 +771,7 @@ static void test_fixed_frees_populated_frames(void **state)
      * the emptied tables freed. */
     MAP(&vt, a, 8 * PG, R, FIXED, 0);
     struct vmar_sim_stats s3 = sim_stats(&vt);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20008000", "r--p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20008000 r--p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 8 * PG, 0);
     assert_int_equal(s3.leaves_live, 0);
     assert_int_equal(s3.frames_live, s0.frames_live);
@@ -795,7 +798,7 @@ static void test_fixed_populate_over_populated(void **state)
     MAP(&vt, a, 4 * PG, RW, FIXED, VMAR_MAP_POPULATE);
     struct vmar_sim_stats s1 = sim_stats(&vt);
     MAP(&vt, a, 4 * PG, R, FIXED, VMAR_MAP_POPULATE);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20004000", "r--p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20004000 r--p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 4 * PG, 4 * PG);
     struct vmar_sim_stats s2 = sim_stats(&vt);
     assert_int_equal(s2.leaves_live, 4);
@@ -804,8 +807,8 @@ static void test_fixed_populate_over_populated(void **state)
 
     /* Partly over populated pages, partly over free space. */
     MAP(&vt, a + 2 * PG, 4 * PG, RW, FIXED, VMAR_MAP_POPULATE);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20002000", "r--p")
-                          LINE("20002000-20006000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20002000 r--p 00000000 00:00 0\n"
+                          "20002000-20006000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 6 * PG, 6 * PG);
     assert_int_equal(sim_stats(&vt).leaves_live, 6);
     assert_int_equal(sim_stats(&vt).frames_live, s1.frames_live + 2);
@@ -818,7 +821,7 @@ static void test_fixed_populate_over_populated(void **state)
     teardown_vt(&vt);
 }
 
-/* ---- stack guard ----------------------------------------------------------- */
+/* ---- stack guard --------------------------------------------------------- */
 
 #define GUARD (16 * PG)
 
@@ -849,14 +852,14 @@ static void test_stack_guard_top_down(void **state)
     assert_int_equal(MAP(&vt, 0, 2 * PG, R, ANY, 0), HI - 13 * PG);
     /* Anything larger goes below the second stack's guard [HI-50P, HI-34P). */
     assert_int_equal(MAP(&vt, 0, 16 * PG, R, ANY, 0), HI - 66 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("3ffbe000-3ffce000", "r--p")
-                          STACK_LINE("3ffde000-3ffe2000", "rw-p")
-                          LINE("3ffe2000-3ffe4000", "r--p")
-                          LINE("3ffe4000-3ffe8000", "rw-p")
-                          LINE("3fff3000-3fff5000", "r--p")
-                          LINE("3fff5000-3fff7000", "r-xp")
-                          LINE("3fff7000-3fff8000", "r--p")
-                          STACK_LINE("3fff8000-40000000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "3ffbe000-3ffce000 r--p 00000000 00:00 0\n"
+                          "3ffde000-3ffe2000 rw-p 00000000 00:00 0" STK "\n"
+                          "3ffe2000-3ffe4000 r--p 00000000 00:00 0\n"
+                          "3ffe4000-3ffe8000 rw-p 00000000 00:00 0\n"
+                          "3fff3000-3fff5000 r--p 00000000 00:00 0\n"
+                          "3fff5000-3fff7000 r-xp 00000000 00:00 0\n"
+                          "3fff7000-3fff8000 r--p 00000000 00:00 0\n"
+                          "3fff8000-40000000 rw-p 00000000 00:00 0" STK "\n");
     assert_int_equal(QUERY(&vt, s).flags, VMAR_MAP_STACK);
     assert_int_equal(QUERY(&vt, s2).flags, VMAR_MAP_STACK);
 
@@ -884,17 +887,17 @@ static void test_stack_guard_bottom_up(void **state)
     assert_int_equal(s, LO + 2 * PG + GUARD);
     /* The guard region is not a free gap: the next mapping goes above. */
     assert_int_equal(MAP(&vt, 0, PG, R, ANY, 0), LO + 22 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("00100000-00102000", "rw-p")
-                          STACK_LINE("00112000-00116000", "rw-p")
-                          LINE("00116000-00117000", "r--p"));
+    VT_EXPECT_LAYOUT(&vt, "00100000-00102000 rw-p 00000000 00:00 0\n"
+                          "00112000-00116000 rw-p 00000000 00:00 0" STK "\n"
+                          "00116000-00117000 r--p 00000000 00:00 0\n");
     /* Two stacks that touch are one mapping (same attributes). */
-    assert_int_equal(MAP(&vt, LO + 22 * PG - GUARD - PG, PG, RW, FIXED,
-                         VMAR_MAP_STACK),
-                     LO + 5 * PG);
+    assert_int_equal(
+        MAP(&vt, LO + 22 * PG - GUARD - PG, PG, RW, FIXED, VMAR_MAP_STACK),
+        LO + 5 * PG);
     MAP(&vt, LO + 6 * PG, 12 * PG, RW, FIXED, VMAR_MAP_STACK);
-    VT_EXPECT_LAYOUT(&vt, LINE("00100000-00102000", "rw-p")
-                          STACK_LINE("00105000-00116000", "rw-p")
-                          LINE("00116000-00117000", "r--p"));
+    VT_EXPECT_LAYOUT(&vt, "00100000-00102000 rw-p 00000000 00:00 0\n"
+                          "00105000-00116000 rw-p 00000000 00:00 0" STK "\n"
+                          "00116000-00117000 r--p 00000000 00:00 0\n");
     teardown_vt(&vt);
 }
 
@@ -920,15 +923,15 @@ static void test_stack_guard_hint(void **state)
      * 18-page gap [HI-38P, HI-20P) holds one page plus its guard. */
     assert_int_equal(MAP(&vt, LO + 4 * PG, PG, RW, HINT, VMAR_MAP_STACK),
                      HI - 21 * PG);
-    VT_EXPECT_LAYOUT(&vt, STACK_LINE("3ffd8000-3ffda000", "rw-p")
-                          STACK_LINE("3ffeb000-3ffec000", "rw-p")
-                          LINE("3ffec000-3ffed000", "r--p")
-                          LINE("3ffed000-3ffee000", "r-xp")
-                          STACK_LINE("3fffe000-40000000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "3ffd8000-3ffda000 rw-p 00000000 00:00 0" STK "\n"
+                          "3ffeb000-3ffec000 rw-p 00000000 00:00 0" STK "\n"
+                          "3ffec000-3ffed000 r--p 00000000 00:00 0\n"
+                          "3ffed000-3ffee000 r-xp 00000000 00:00 0\n"
+                          "3fffe000-40000000 rw-p 00000000 00:00 0" STK "\n");
     teardown_vt(&vt);
 }
 
-/* ---- ASLR ------------------------------------------------------------------ */
+/* ---- ASLR ---------------------------------------------------------------- */
 
 #define ASLR_BITS 16u
 #define ASLR_TOP  (UINT64_C(1) << 40) /* 1 TiB */
@@ -991,9 +994,9 @@ static void test_aslr_varies_within_range(void **state)
         assert_int_equal(MAP(&vt, 0, PG, RW, ANY, VMAR_MAP_NO_RANDOM),
                          ASLR_TOP - PG);
         UNMAP(&vt, ASLR_TOP - PG, PG);
-        assert_int_equal(MAP(&vt, 0, PG, RW, ANY,
-                             VMAR_MAP_NO_RANDOM | VMAR_MAP_BOTTOM_UP),
-                         lo);
+        assert_int_equal(
+            MAP(&vt, 0, PG, RW, ANY, VMAR_MAP_NO_RANDOM | VMAR_MAP_BOTTOM_UP),
+            lo);
         UNMAP(&vt, lo, PG);
     }
     /* NO_RANDOM is not kept. */
@@ -1051,7 +1054,8 @@ static void test_aslr_seeds(void **state)
     for (uint64_t seed = 1; seed <= 6; seed++) {
         setup_seeded(&vt, &o, seed);
         first[seed - 1] = MAP(&vt, 0, PG, RW, ANY, 0);
-        assert_true(first[seed - 1] >= ASLR_TOP - (UINT64_C(1) << ASLR_BITS) * PG);
+        assert_true(first[seed - 1] >=
+                    ASLR_TOP - (UINT64_C(1) << ASLR_BITS) * PG);
         teardown_vt(&vt);
     }
     assert_true(count_distinct(first, 6) >= 4);
@@ -1072,8 +1076,10 @@ static void test_aslr_create_invalid(void **state)
 
     assert_int_equal(vmar_sim_create(&so, &sim), 0);
     live_set(sim, NULL);
-    struct vmar_space_opts o = {.env = vmar_sim_env(sim), .mmu = &vmar_mmu_sim,
-                                .mmu_config = sim, .aslr_bits = 8};
+    struct vmar_space_opts o = {.env = vmar_sim_env(sim),
+                                .mmu = &vmar_mmu_sim,
+                                .mmu_config = sim,
+                                .aslr_bits = 8};
     assert_int_equal(vmar_space_create(&o, &sp), VMAR_EINVAL);
     assert_null(sp);
     o.aslr_bits = 0;
@@ -1105,7 +1111,7 @@ static void test_aslr_create_invalid(void **state)
     vmar_sim_destroy(sim);
 }
 
-/* ---- exhaustion ------------------------------------------------------------ */
+/* ---- exhaustion ---------------------------------------------------------- */
 
 static void test_exhaustion(void **state)
 {
@@ -1136,16 +1142,16 @@ static void test_exhaustion(void **state)
     MAP_FAILS(&vt, VMAR_ENOMEM, .size = 2 * PG, .align = 2 * PG, .prot = RW);
     assert_int_equal(MAP(&vt, 0, PG, X, ANY, 0), lo + 5 * PG);
     MAP_FAILS(&vt, VMAR_ENOMEM, .size = PG, .prot = RW);
-    VT_EXPECT_LAYOUT(&vt, LINE("00010000-00014000", "r--p")
-                          LINE("00014000-00015000", "rw-p")
-                          LINE("00015000-00016000", "--xp")
-                          LINE("00016000-00018000", "rw-p")
-                          LINE("00018000-0001c000", "r--p")
-                          LINE("0001c000-00020000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "00010000-00014000 r--p 00000000 00:00 0\n"
+                          "00014000-00015000 rw-p 00000000 00:00 0\n"
+                          "00015000-00016000 --xp 00000000 00:00 0\n"
+                          "00016000-00018000 rw-p 00000000 00:00 0\n"
+                          "00018000-0001c000 r--p 00000000 00:00 0\n"
+                          "0001c000-00020000 rw-p 00000000 00:00 0\n");
     teardown_vt(&vt);
 }
 
-/* ---- query and iterate ----------------------------------------------------- */
+/* ---- query and iterate --------------------------------------------------- */
 
 static void test_query(void **state)
 {
@@ -1156,14 +1162,16 @@ static void test_query(void **state)
 
     setup_range(&vt, LO, HI, 0, 0);
     MAP(&vt, a, 2 * PG, RW, FIXED, 0);
-    assert_int_equal(vt_map_opts(&vt,
-                                 &(struct vmar_map_opts){
-                                     .addr = a + 2 * PG, .size = 3 * PG,
-                                     .prot = R, .place = FIXED,
-                                     .deny_prot = VMAR_PROT_WRITE |
-                                                  VMAR_PROT_EXEC},
-                                 NULL),
-                     0);
+    assert_int_equal(
+        vt_map_opts(&vt,
+                    &(struct vmar_map_opts){.addr = a + 2 * PG,
+                                            .size = 3 * PG,
+                                            .prot = R,
+                                            .place = FIXED,
+                                            .deny_prot = VMAR_PROT_WRITE |
+                                                         VMAR_PROT_EXEC},
+                    NULL),
+        0);
     MAP(&vt, c, PG, RW, FIXED,
         VMAR_MAP_SHARED | VMAR_MAP_STACK | VMAR_MAP_BOTTOM_UP);
 
@@ -1304,14 +1312,12 @@ static void test_iterate(void **state)
                      0);
     assert_int_equal(c.n, 3);
     memset(&c, 0, sizeof(c));
-    assert_int_equal(vmar_iterate(vt.space, a + 3 * PG, a + 8 * PG, collect_fn,
-                                  &c),
-                     0);
+    assert_int_equal(
+        vmar_iterate(vt.space, a + 3 * PG, a + 8 * PG, collect_fn, &c), 0);
     assert_int_equal(c.n, 0);
     memset(&c, 0, sizeof(c));
-    assert_int_equal(vmar_iterate(vt.space, a + 2 * PG, a + 8 * PG + 1,
-                                  collect_fn, &c),
-                     0);
+    assert_int_equal(
+        vmar_iterate(vt.space, a + 2 * PG, a + 8 * PG + 1, collect_fn, &c), 0);
     assert_int_equal(c.n, 2);
     assert_int_equal(c.v[0].start, a + 2 * PG);
     assert_int_equal(c.v[1].start, a + 8 * PG);
@@ -1359,7 +1365,7 @@ static void test_iterate_empty_range(void **state)
     teardown_vt(&vt);
 }
 
-/* ---- stats and limits ------------------------------------------------------- */
+/* ---- stats and limits ---------------------------------------------------- */
 
 static void test_stats(void **state)
 {
@@ -1385,8 +1391,8 @@ static void test_stats(void **state)
     /* Filling the last hole with RW merges with the RW one only. */
     MAP(&vt, a + 7 * PG, PG, RW, FIXED, 0);
     EXPECT_STATS(&vt, 2, 9 * PG, 4 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20007000", "r--p")
-                          LINE("20007000-20009000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20007000 r--p 00000000 00:00 0\n"
+                          "20007000-20009000 rw-p 00000000 00:00 0\n");
     /* A hole through a populated page. */
     UNMAP(&vt, a + 5 * PG, PG);
     EXPECT_STATS(&vt, 3, 8 * PG, 3 * PG);
@@ -1403,7 +1409,8 @@ static void test_set_limits_map_count(void **state)
     const vmar_addr_t a = 0x20000000;
     (void)state;
 
-    struct vmar_space_opts o = {.user_lo = LO, .user_hi = HI, .max_map_count = 2};
+    struct vmar_space_opts o = {
+        .user_lo = LO, .user_hi = HI, .max_map_count = 2};
     setup_vt(&vt, &o, 0);
     MAP(&vt, a, 4 * PG, RW, FIXED, 0);
     MAP(&vt, a + 8 * PG, 4 * PG, R, FIXED, 0);
@@ -1433,8 +1440,8 @@ static void test_set_limits_map_count(void **state)
     MAP(&vt, a, 4 * PG, RX, FIXED, 0);
     EXPECT_STATS(&vt, 2, 12 * PG, 0);
     UNMAP(&vt, a + 4 * PG, 4 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20004000", "r-xp")
-                          LINE("20008000-2000c000", "r--p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20004000 r-xp 00000000 00:00 0\n"
+                          "20008000-2000c000 r--p 00000000 00:00 0\n");
     /* Trimming an end or removing a whole mapping is allowed. */
     UNMAP(&vt, a + 8 * PG, PG);
     UNMAP(&vt, a + 9 * PG, 3 * PG);
@@ -1460,7 +1467,8 @@ static void test_set_limits_as_limit(void **state)
     const vmar_addr_t a = 0x20000000;
     (void)state;
 
-    struct vmar_space_opts o = {.user_lo = LO, .user_hi = HI, .as_limit = 8 * PG};
+    struct vmar_space_opts o = {
+        .user_lo = LO, .user_hi = HI, .as_limit = 8 * PG};
     setup_vt(&vt, &o, 0);
     MAP(&vt, a, 6 * PG, RW, FIXED, 0);
     MAP_FAILS(&vt, VMAR_ENOMEM, .size = 3 * PG, .prot = RW);

@@ -75,7 +75,7 @@ static uint64_t rnd(uint64_t *rng, uint64_t n) /* uniform-ish in [0, n) */
     return vt_rand(rng) % n;
 }
 
-/* ---- cleanup after a failed test ------------------------------------------ */
+/* ---- cleanup after a failed test ----------------------------------------- */
 
 /*
  * A failed assertion leaves a test before its own teardown. The machines
@@ -310,7 +310,7 @@ static bool oracle_hint(const struct gapset *g, vmar_addr_t hint,
     return i < g->n && hint + size <= g->hi[i];
 }
 
-/* ---- random requests ------------------------------------------------------ */
+/* ---- random requests ----------------------------------------------------- */
 
 static vmar_size_t rand_align(uint64_t *rng)
 {
@@ -357,8 +357,8 @@ struct placed {
 struct qctx {
     struct vt *vt;
     struct gapset *gaps;
-    vmar_size_t guard;           /* the space's stack_guard */
-    const vmar_addr_t *stacks;   /* starts of some stack mappings */
+    vmar_size_t guard;         /* the space's stack_guard */
+    const vmar_addr_t *stacks; /* starts of some stack mappings */
     size_t nstacks;
     uint64_t *rng;
     struct tally *t;
@@ -381,7 +381,8 @@ static vmar_addr_t rand_hint(struct qctx *q, vmar_size_t size,
     case 0: /* somewhere in a random gap, fitting or not */
         if (g->n) {
             size_t i = (size_t)rnd(q->rng, g->n);
-            a = g->lo[i] + pre + rnd(q->rng, (g->hi[i] - g->lo[i]) / PG + 1) * PG;
+            a = g->lo[i] + pre +
+                rnd(q->rng, (g->hi[i] - g->lo[i]) / PG + 1) * PG;
             break;
         }
         /* fall through */
@@ -429,13 +430,24 @@ static void query_once(struct qctx *q, unsigned prot)
     unsigned flags = stack ? VMAR_MAP_STACK : 0;
     bool top_down;
     switch (rnd(q->rng, 3)) {
-    case 0: top_down = true; break; /* the space's default */
-    case 1: top_down = true; flags |= VMAR_MAP_TOP_DOWN; break;
-    default: top_down = false; flags |= VMAR_MAP_BOTTOM_UP; break;
+    case 0:
+        top_down = true;
+        break; /* the space's default */
+    case 1:
+        top_down = true;
+        flags |= VMAR_MAP_TOP_DOWN;
+        break;
+    default:
+        top_down = false;
+        flags |= VMAR_MAP_BOTTOM_UP;
+        break;
     }
 
-    struct vmar_map_opts o = {.size = size, .align = align, .prot = prot,
-                              .flags = flags, .place = VMAR_PLACE_ANY};
+    struct vmar_map_opts o = {.size = size,
+                              .align = align,
+                              .prot = prot,
+                              .flags = flags,
+                              .place = VMAR_PLACE_ANY};
     if (size > st.user_hi - st.user_lo) {
         /* Larger than the user range: invalid rather than "no room". */
         struct vt_snap snap;
@@ -462,13 +474,12 @@ static void query_once(struct qctx *q, unsigned prot)
 
     int rc = vmar_map(vt->space, &o, &got);
     if (found && (rc != 0 || got != want))
-        fail_msg("%s size %#" PRIx64 " align %#" PRIx64 " %s%s%s "
-                 "hint %#" PRIx64 ": got rc %s addr %#" PRIx64
-                 ", oracle %#" PRIx64,
-                 o.place == VMAR_PLACE_HINT ? "HINT" : "ANY", size, align,
-                 top_down ? "top-down" : "bottom-up", stack ? " stack" : "",
-                 hint_ok ? " (hint fits)" : "", o.addr, vmar_errname(rc),
-                 got, want);
+        fail_msg(
+            "%s size %#" PRIx64 " align %#" PRIx64 " %s%s%s "
+            "hint %#" PRIx64 ": got rc %s addr %#" PRIx64 ", oracle %#" PRIx64,
+            o.place == VMAR_PLACE_HINT ? "HINT" : "ANY", size, align,
+            top_down ? "top-down" : "bottom-up", stack ? " stack" : "",
+            hint_ok ? " (hint fits)" : "", o.addr, vmar_errname(rc), got, want);
     if (!found && rc != VMAR_ENOMEM)
         fail_msg("%s size %#" PRIx64 " align %#" PRIx64 " %s%s: got rc %s "
                  "addr %#" PRIx64 ", oracle: no fit",
@@ -515,11 +526,11 @@ static void print_tally(const char *what, const struct tally *t)
             "fallback (%zu aimed at guards), %zu no fit, %zu too big; %zu "
             "stacks, %zu past the first gap, %zu aligned >= 2 MiB\n",
             what, t->found_top, t->found_bottom, t->hint_exact,
-            t->hint_fallback, t->guard_hints, t->enomem, t->too_big,
-            t->stacks, t->passed_gaps, t->big_align_found);
+            t->hint_fallback, t->guard_hints, t->enomem, t->too_big, t->stacks,
+            t->passed_gaps, t->big_align_found);
 }
 
-/* ---- 100 000 mappings ------------------------------------------------------ */
+/* ---- 100 000 mappings ---------------------------------------------------- */
 
 struct model {
     vmar_addr_t start, end;
@@ -562,9 +573,8 @@ static void compare_with_model(const struct infos *c, const struct model *m,
             fail_msg("mapping %zu: [%#" PRIx64 ", %#" PRIx64 ") prot %u "
                      "flags %u, expected [%#" PRIx64 ", %#" PRIx64
                      ") prot %u flags %u",
-                     i, c->v[i].start, c->v[i].end, c->v[i].prot,
-                     c->v[i].flags, m[i].start, m[i].end, m[i].prot,
-                     m[i].flags);
+                     i, c->v[i].start, c->v[i].end, c->v[i].prot, c->v[i].flags,
+                     m[i].start, m[i].end, m[i].prot, m[i].flags);
     }
 }
 
@@ -661,14 +671,15 @@ static void test_placement_100k(void **state)
     assert_true(nstacks > N_MAPPINGS / 50);
     assert_true(clipped > 1000 && vanished > 500);
 
-    struct vmar_space_opts so = {.user_hi = user_hi,
-                                 .max_map_count = 300000,
-                                 .stack_guard = BIG_GUARD};
+    struct vmar_space_opts so = {
+        .user_hi = user_hi, .max_map_count = 300000, .stack_guard = BIG_GUARD};
     setup_vt(&vt, &so, 0);
     for (size_t k = 0; k < N_MAPPINGS; k++) {
         const struct model *x = &m[order[k]];
-        struct vmar_map_opts o = {.addr = x->start, .size = x->end - x->start,
-                                  .prot = x->prot, .flags = x->flags,
+        struct vmar_map_opts o = {.addr = x->start,
+                                  .size = x->end - x->start,
+                                  .prot = x->prot,
+                                  .flags = x->flags,
                                   .place = VMAR_PLACE_FIXED};
         vmar_addr_t got = 0;
         int rc = vmar_map(vt.space, &o, &got);
@@ -695,9 +706,15 @@ static void test_placement_100k(void **state)
             big_gaps.n, seconds_since(t0));
 
     /* Phase 1: each placement undone. */
-    struct qctx q = {.vt = &vt, .gaps = &big_gaps, .guard = BIG_GUARD,
-                     .stacks = stacks, .nstacks = nstacks, .rng = &rng,
-                     .t = &t1, .kept = NULL, .nkept = 0};
+    struct qctx q = {.vt = &vt,
+                     .gaps = &big_gaps,
+                     .guard = BIG_GUARD,
+                     .stacks = stacks,
+                     .nstacks = nstacks,
+                     .rng = &rng,
+                     .t = &t1,
+                     .kept = NULL,
+                     .nkept = 0};
     t0 = clock();
     for (size_t i = 0; i < N_UNDONE; i++) {
         query_once(&q, PLACED_PROT);
@@ -740,8 +757,7 @@ static void test_placement_100k(void **state)
     assert_true(t1.guard_hints > 50 && t2.guard_hints > 50);
     assert_true(t1.enomem > 10 && t2.enomem > 10);
     assert_true(t1.stacks > 50 && t2.stacks > 50);
-    assert_true(t1.passed_gaps > N_UNDONE / 10 &&
-                t2.passed_gaps > N_KEPT / 4);
+    assert_true(t1.passed_gaps > N_UNDONE / 10 && t2.passed_gaps > N_KEPT / 4);
     assert_true(t1.big_align_found > 50 && t2.big_align_found > 50);
     /* Top-down searches reached gaps whose top is a stack's guard. */
     size_t against_guard = 0;
@@ -755,9 +771,8 @@ static void test_placement_100k(void **state)
 
     /* Unmapping what phase 2 kept gives back the layout that was built. */
     for (size_t i = 0; i < q.nkept; i++) {
-        assert_int_equal(vmar_unmap(vt.space, big_kept[i].addr,
-                                    big_kept[i].size),
-                         0);
+        assert_int_equal(
+            vmar_unmap(vt.space, big_kept[i].addr, big_kept[i].size), 0);
         if ((i + 1) % 1000 == 0)
             VT_CHECK(&vt);
     }
@@ -772,7 +787,7 @@ static void test_placement_100k(void **state)
     cleanup_heap(state);
 }
 
-/* ---- a small, changing layout ------------------------------------------------ */
+/* ---- a small, changing layout -------------------------------------------- */
 
 #define CHURN_OPS   3000u
 #define CHURN_GUARD (16 * PG)
@@ -833,8 +848,8 @@ static void test_placement_churn(void **state)
     (void)state;
 
     memset(&t, 0, sizeof(t));
-    struct vmar_space_opts so = {.user_lo = ulo, .user_hi = uhi,
-                                 .stack_guard = CHURN_GUARD};
+    struct vmar_space_opts so = {
+        .user_lo = ulo, .user_hi = uhi, .stack_guard = CHURN_GUARD};
     setup_vt(&vt, &so, 0);
 
     /* Random FIXED maps that touch, overlap and merge. */
@@ -857,8 +872,8 @@ static void test_placement_churn(void **state)
              * other mapping has, so it stands alone). */
             bool undo = rnd(&rng, 2) == 0;
             size_t nstacks = 0;
-            churn_stacks = realloc(churn_stacks,
-                                   (cp->n + 1) * sizeof(*churn_stacks));
+            churn_stacks =
+                realloc(churn_stacks, (cp->n + 1) * sizeof(*churn_stacks));
             assert_non_null(churn_stacks);
             for (size_t i = 0; i < cp->n; i++)
                 if (cp->v[i].flags & VMAR_MAP_STACK &&
@@ -866,10 +881,15 @@ static void test_placement_churn(void **state)
                     churn_stacks[nstacks++] = cp->v[i].start;
             gaps_build(&churn_gaps, cp, ulo, uhi, CHURN_GUARD, 0);
             struct placed one;
-            struct qctx q = {.vt = &vt, .gaps = &churn_gaps,
-                             .guard = CHURN_GUARD, .stacks = churn_stacks,
-                             .nstacks = nstacks, .rng = &rng, .t = &t,
-                             .kept = undo ? NULL : &one, .nkept = 0};
+            struct qctx q = {.vt = &vt,
+                             .gaps = &churn_gaps,
+                             .guard = CHURN_GUARD,
+                             .stacks = churn_stacks,
+                             .nstacks = nstacks,
+                             .rng = &rng,
+                             .t = &t,
+                             .kept = undo ? NULL : &one,
+                             .nkept = 0};
             query_once(&q, undo ? PLACED_PROT : rand_prot(&rng));
             VT_CHECK(&vt);
         } else if (kind < 6) {
@@ -884,9 +904,9 @@ static void test_placement_churn(void **state)
             fixed++;
         } else if (kind < 7) {
             int want = meets(cp, a, a + size) ? VMAR_EEXIST : 0;
-            assert_int_equal(vt_map(&vt, a, size, R,
-                                    VMAR_PLACE_FIXED_NOREPLACE, 0, NULL),
-                             want);
+            assert_int_equal(
+                vt_map(&vt, a, size, R, VMAR_PLACE_FIXED_NOREPLACE, 0, NULL),
+                want);
             noreplace_eexist += want != 0;
         } else if (kind < 9) {
             assert_int_equal(vt_unmap(&vt, a, size), 0);

@@ -17,12 +17,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define R   ((unsigned)VMAR_PROT_READ)
-#define W   ((unsigned)VMAR_PROT_WRITE)
-#define X   ((unsigned)VMAR_PROT_EXEC)
-#define RW  (R | W)
-#define RX  (R | X)
-#define RWX ((unsigned)VMAR_PROT_RWX)
+#define R    ((unsigned)VMAR_PROT_READ)
+#define W    ((unsigned)VMAR_PROT_WRITE)
+#define X    ((unsigned)VMAR_PROT_EXEC)
+#define RW   (R | W)
+#define RX   (R | X)
+#define RWX  ((unsigned)VMAR_PROT_RWX)
 #define NONE ((unsigned)VMAR_PROT_NONE)
 
 #define LO ((vmar_addr_t)0x100000)
@@ -30,14 +30,12 @@
 /* The mappings under test start here. */
 #define A ((vmar_addr_t)0x20000000)
 
-#define LINE(range, perms) range " " perms " 00000000 00:00 0\n"
-/* With 8-digit addresses a line is 39 characters before vmar_dump pads
- * the path column to 73. */
-#define STACK_LINE(range, perms)                                               \
-    range " " perms " 00000000 00:00 0"                                        \
-          "                                  [stack]\n"
+/* Expected layouts are /proc/pid/maps text. A stack's line ends in
+ * "[stack]" after padding to column 73; with 8-digit addresses the line
+ * before the padding is 39 characters, so the padding is 34 spaces. */
+#define STK "                                  [stack]"
 
-/* ---- cleanup after a failed test ------------------------------------------ */
+/* ---- cleanup after a failed test ----------------------------------------- */
 
 /*
  * A failed assertion leaves a test before its own teardown. The machines
@@ -104,7 +102,7 @@ static void teardown_vt(struct vt *vt)
     vt_teardown(vt);
 }
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 static void setup(struct vt *vt, vmar_size_t guard)
 {
@@ -114,13 +112,12 @@ static void setup(struct vt *vt, vmar_size_t guard)
     setup_vt(vt, &o, 0);
 }
 
-static void expect_rc_at(int got, int want, const char *what,
-                         const char *file, int line)
+static void expect_rc_at(int got, int want, const char *what, const char *file,
+                         int line)
 {
     if (got != want) {
-        fprintf(stderr, "%s:%d: %s returned %s (%d), expected %s (%d)\n",
-                file, line, what, vmar_errname(got), got, vmar_errname(want),
-                want);
+        fprintf(stderr, "%s:%d: %s returned %s (%d), expected %s (%d)\n", file,
+                line, what, vmar_errname(got), got, vmar_errname(want), want);
         _fail(file, line);
     }
 }
@@ -130,21 +127,27 @@ static void map_at(struct vt *vt, vmar_addr_t addr, vmar_size_t size,
                    unsigned prot, unsigned deny, unsigned flags,
                    const char *file, int line)
 {
-    struct vmar_map_opts o = {.addr = addr, .size = size, .prot = prot,
-                              .deny_prot = deny, .place = VMAR_PLACE_FIXED,
+    struct vmar_map_opts o = {.addr = addr,
+                              .size = size,
+                              .prot = prot,
+                              .deny_prot = deny,
+                              .place = VMAR_PLACE_FIXED,
                               .flags = flags};
     vmar_addr_t got = 0;
 
     expect_rc_at(vt_map_opts(vt, &o, &got), 0, "vmar_map", file, line);
     _assert_int_equal(got, addr, file, line);
 }
-#define MAPF(vt, a_, s_, p_, fl_) map_at((vt), (a_), (s_), (p_), 0, (fl_), __FILE__, __LINE__)
-#define MAPD(vt, a_, s_, p_, d_, fl_) map_at((vt), (a_), (s_), (p_), (d_), (fl_), __FILE__, __LINE__)
+#define MAPF(vt, a_, s_, p_, fl_)                                              \
+    map_at((vt), (a_), (s_), (p_), 0, (fl_), __FILE__, __LINE__)
+#define MAPD(vt, a_, s_, p_, d_, fl_)                                          \
+    map_at((vt), (a_), (s_), (p_), (d_), (fl_), __FILE__, __LINE__)
 
 #define UNMAP(vt, a_, s_)                                                      \
-    expect_rc_at(vt_unmap((vt), (a_), (s_)), 0, "vmar_unmap", __FILE__, __LINE__)
+    expect_rc_at(vt_unmap((vt), (a_), (s_)), 0, "vmar_unmap", __FILE__,        \
+                 __LINE__)
 #define PROTECT(vt, a_, s_, p_)                                                \
-    expect_rc_at(vt_protect((vt), (a_), (s_), (p_)), 0, "vmar_protect",       \
+    expect_rc_at(vt_protect((vt), (a_), (s_), (p_)), 0, "vmar_protect",        \
                  __FILE__, __LINE__)
 
 /* A call that must fail with `want` and change nothing observable. */
@@ -152,7 +155,7 @@ static void map_at(struct vt *vt, vmar_addr_t addr, vmar_size_t size,
     do {                                                                       \
         struct vt_snap snap_;                                                  \
         vt_snap_take((vt), &snap_);                                            \
-        expect_rc_at(vt_unmap((vt), (a_), (s_)), (want), "vmar_unmap",        \
+        expect_rc_at(vt_unmap((vt), (a_), (s_)), (want), "vmar_unmap",         \
                      __FILE__, __LINE__);                                      \
         VT_EXPECT_UNCHANGED((vt), &snap_);                                     \
     } while (0)
@@ -160,7 +163,7 @@ static void map_at(struct vt *vt, vmar_addr_t addr, vmar_size_t size,
     do {                                                                       \
         struct vt_snap snap_;                                                  \
         vt_snap_take((vt), &snap_);                                            \
-        expect_rc_at(vt_protect((vt), (a_), (s_), (p_)), (want),              \
+        expect_rc_at(vt_protect((vt), (a_), (s_), (p_)), (want),               \
                      "vmar_protect", __FILE__, __LINE__);                      \
         VT_EXPECT_UNCHANGED((vt), &snap_);                                     \
     } while (0)
@@ -195,14 +198,14 @@ static unsigned leaf_prot_at(struct vt *vt, vmar_addr_t va, const char *file,
     struct vmar_pte pte;
     vmar_addr_t at = va;
 
-    _assert_int_equal(sp->ops->find_next(sp->mmu, &at, va + PG, &pte), 0,
-                      file, line);
+    _assert_int_equal(sp->ops->find_next(sp->mmu, &at, va + PG, &pte), 0, file,
+                      line);
     _assert_int_equal(at, va, file, line);
     return pte.prot;
 }
 #define LEAF_PROT(vt, va) leaf_prot_at((vt), (va), __FILE__, __LINE__)
 
-/* ---- unmap -------------------------------------------------------------- */
+/* ---- unmap --------------------------------------------------------------- */
 
 /* A hole in one mapping splits it; the leaves in the hole go and their
  * frames are freed. */
@@ -215,8 +218,8 @@ static void test_unmap_hole(void **state)
     MAPF(&vt, A, 8 * PG, RW, VMAR_MAP_POPULATE);
     struct vmar_sim_stats s0 = sim_stats(&vt);
     UNMAP(&vt, A + 2 * PG, 2 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20002000", "rw-p")
-                          LINE("20004000-20008000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20002000 rw-p 00000000 00:00 0\n"
+                          "20004000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 6 * PG, 6 * PG);
     struct vmar_sim_stats s1 = sim_stats(&vt);
     assert_int_equal(s1.leaves_live, 6);
@@ -227,8 +230,8 @@ static void test_unmap_hole(void **state)
     assert_int_equal(LEAF_PROT(&vt, A + 4 * PG), RW);
     /* A one-page hole at the edge of a piece. */
     UNMAP(&vt, A + 4 * PG, PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20002000", "rw-p")
-                          LINE("20005000-20008000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20002000 rw-p 00000000 00:00 0\n"
+                          "20005000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 5 * PG, 5 * PG);
     teardown_vt(&vt);
 }
@@ -242,10 +245,10 @@ static void test_unmap_prefix(void **state)
     MAPF(&vt, A, 8 * PG, RW, 0);
     /* The range may start in free space below the mapping. */
     UNMAP(&vt, A - 4 * PG, 6 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("20002000-20008000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20002000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 6 * PG, 0);
     UNMAP(&vt, A + 2 * PG, PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("20003000-20008000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20003000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 5 * PG, 0);
     teardown_vt(&vt);
 }
@@ -258,11 +261,11 @@ static void test_unmap_suffix(void **state)
     setup(&vt, 0);
     MAPF(&vt, A, 8 * PG, RX, VMAR_MAP_POPULATE);
     UNMAP(&vt, A + 6 * PG, 2 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20006000", "r-xp"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20006000 r-xp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 6 * PG, 6 * PG);
     /* ... and reaching into free space above. */
     UNMAP(&vt, A + 5 * PG, 100 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20005000", "r-xp"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20005000 r-xp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 5 * PG, 5 * PG);
     assert_int_equal(sim_stats(&vt).leaves_live, 5);
     teardown_vt(&vt);
@@ -282,9 +285,9 @@ static void test_unmap_across_several(void **state)
     MAPF(&vt, A + 9 * PG, PG, RW, 0);
     EXPECT_STATS(&vt, 4, 7 * PG, 4 * PG);
     UNMAP(&vt, A + PG, 6 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20001000", "rw-p")
-                          LINE("20007000-20008000", "r-xp")
-                          LINE("20009000-2000a000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20001000 rw-p 00000000 00:00 0\n"
+                          "20007000-20008000 r-xp 00000000 00:00 0\n"
+                          "20009000-2000a000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 3, 3 * PG, 2 * PG);
     assert_int_equal(sim_stats(&vt).leaves_live, 2);
     teardown_vt(&vt);
@@ -308,7 +311,7 @@ static void test_unmap_nothing_mapped(void **state)
     struct vmar_sim_stats s0 = sim_stats(&vt);
     vt_snap_take(&vt, &snap);
     UNMAP(&vt, A + 2 * PG, 6 * PG); /* exactly the hole between them */
-    UNMAP(&vt, LO, A - LO);          /* everything below */
+    UNMAP(&vt, LO, A - LO);         /* everything below */
     UNMAP(&vt, A + 10 * PG, PG);
     VT_EXPECT_UNCHANGED(&vt, &snap);
     struct vmar_sim_stats s1 = sim_stats(&vt);
@@ -357,7 +360,7 @@ static void test_unmap_invalid(void **state)
     UNMAP_FAILS(&vt, VMAR_EINVAL, LO - PG, 2 * PG);
     UNMAP_FAILS(&vt, VMAR_EINVAL, HI - PG, 2 * PG);
     UNMAP_FAILS(&vt, VMAR_EINVAL, UINT64_C(0xfffffffffffff000), 2 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20004000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-p 00000000 00:00 0\n");
     teardown_vt(&vt);
 }
 
@@ -372,8 +375,8 @@ static void test_unmap_hole_in_stack(void **state)
     setup(&vt, 16 * PG);
     MAPF(&vt, HI - 8 * PG, 8 * PG, RW, VMAR_MAP_STACK);
     UNMAP(&vt, HI - 6 * PG, 2 * PG);
-    VT_EXPECT_LAYOUT(&vt, STACK_LINE("3fff8000-3fffa000", "rw-p")
-                          STACK_LINE("3fffc000-40000000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "3fff8000-3fffa000 rw-p 00000000 00:00 0" STK "\n"
+                          "3fffc000-40000000 rw-p 00000000 00:00 0" STK "\n");
     assert_int_equal(vt_map(&vt, 0, PG, R, VMAR_PLACE_ANY, 0, &got), 0);
     assert_int_equal(got, HI - 25 * PG);
     teardown_vt(&vt);
@@ -391,9 +394,9 @@ static void test_protect_middle_then_back(void **state)
     setup(&vt, 0);
     MAPF(&vt, A, 8 * PG, RW, 0);
     PROTECT(&vt, A + 2 * PG, 2 * PG, R);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20002000", "rw-p")
-                          LINE("20002000-20004000", "r--p")
-                          LINE("20004000-20008000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20002000 rw-p 00000000 00:00 0\n"
+                          "20002000-20004000 r--p 00000000 00:00 0\n"
+                          "20004000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 3, 8 * PG, 0);
     struct vmar_mapping_info i;
     assert_int_equal(vmar_query(vt.space, A + 3 * PG, &i), 0);
@@ -402,7 +405,7 @@ static void test_protect_middle_then_back(void **state)
     assert_int_equal(i.prot, R);
     assert_int_equal(i.max_prot, RWX);
     PROTECT(&vt, A + 2 * PG, 2 * PG, RW);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20008000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 8 * PG, 0);
     teardown_vt(&vt);
 }
@@ -415,21 +418,21 @@ static void test_protect_prefix_suffix(void **state)
     setup(&vt, 0);
     MAPF(&vt, A, 8 * PG, RW, 0);
     PROTECT(&vt, A, 2 * PG, R);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20002000", "r--p")
-                          LINE("20002000-20008000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20002000 r--p 00000000 00:00 0\n"
+                          "20002000-20008000 rw-p 00000000 00:00 0\n");
     PROTECT(&vt, A + 6 * PG, 2 * PG, RX);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20002000", "r--p")
-                          LINE("20002000-20006000", "rw-p")
-                          LINE("20006000-20008000", "r-xp"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20002000 r--p 00000000 00:00 0\n"
+                          "20002000-20006000 rw-p 00000000 00:00 0\n"
+                          "20006000-20008000 r-xp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 3, 8 * PG, 0);
     /* Growing the R prefix moves the boundary: still three. */
     PROTECT(&vt, A + 2 * PG, PG, R);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20003000", "r--p")
-                          LINE("20003000-20006000", "rw-p")
-                          LINE("20006000-20008000", "r-xp"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20003000 r--p 00000000 00:00 0\n"
+                          "20003000-20006000 rw-p 00000000 00:00 0\n"
+                          "20006000-20008000 r-xp 00000000 00:00 0\n");
     PROTECT(&vt, A, 3 * PG, RW);
     PROTECT(&vt, A + 6 * PG, 2 * PG, RW);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20008000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 8 * PG, 0);
     teardown_vt(&vt);
 }
@@ -449,13 +452,13 @@ static void test_protect_across_adjacent_merges(void **state)
     EXPECT_STATS(&vt, 4, 8 * PG, 0);
     /* Partial ends: the outer two are cut, the inner ones all become RW. */
     PROTECT(&vt, A + PG, 6 * PG, RW);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20001000", "r--p")
-                          LINE("20001000-20007000", "rw-p")
-                          LINE("20007000-20008000", "---p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20001000 r--p 00000000 00:00 0\n"
+                          "20001000-20007000 rw-p 00000000 00:00 0\n"
+                          "20007000-20008000 ---p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 3, 8 * PG, 0);
     /* All of it. */
     PROTECT(&vt, A, 8 * PG, RX);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20008000", "r-xp"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20008000 r-xp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 8 * PG, 0);
     teardown_vt(&vt);
 }
@@ -476,13 +479,13 @@ static void test_protect_reprotect_split_range(void **state)
     PROTECT(&vt, A, PG, R);
     EXPECT_STATS(&vt, 2, 2 * PG, 2 * PG);
     PROTECT(&vt, A, 2 * PG, RW);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20002000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20002000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 2 * PG, 2 * PG);
     assert_int_equal(LEAF_PROT(&vt, A), RW);
     /* The mirror image: the second changes and merges with the first. */
     PROTECT(&vt, A + PG, PG, R);
     PROTECT(&vt, A, 2 * PG, R);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20002000", "r--p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20002000 r--p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 2 * PG, 2 * PG);
 
     /* Three pieces r / rw / r re-protected whole, both ways. */
@@ -491,13 +494,13 @@ static void test_protect_reprotect_split_range(void **state)
     PROTECT(&vt, A + 19 * PG, PG, R);
     EXPECT_STATS(&vt, 5, 6 * PG, 2 * PG);
     PROTECT(&vt, A + 16 * PG, 4 * PG, R);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20002000", "r--p")
-                          LINE("20010000-20014000", "r--p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20002000 r--p 00000000 00:00 0\n"
+                          "20010000-20014000 r--p 00000000 00:00 0\n");
     PROTECT(&vt, A + 18 * PG, PG, RW);
     EXPECT_STATS(&vt, 4, 6 * PG, 2 * PG);
     PROTECT(&vt, A + 16 * PG, 4 * PG, RW);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20002000", "r--p")
-                          LINE("20010000-20014000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20002000 r--p 00000000 00:00 0\n"
+                          "20010000-20014000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 6 * PG, 2 * PG);
     teardown_vt(&vt);
 }
@@ -528,8 +531,8 @@ static void test_protect_noop_allocates_nothing(void **state)
      * that one: one node allocated (and freed again by the merge). */
     PROTECT(&vt, A + 6 * PG, 4 * PG, RW);
     assert_int_equal(sim_stats(&vt).alloc_calls, s1.alloc_calls + 1);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-2000a000", "rw-p")
-                          LINE("2000a000-2000c000", "r--p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-2000a000 rw-p 00000000 00:00 0\n"
+                          "2000a000-2000c000 r--p 00000000 00:00 0\n");
     teardown_vt(&vt);
 }
 
@@ -560,7 +563,7 @@ static void test_protect_populated_leaves(void **state)
 
     /* Up again, beyond the original (RWX is within max_prot). */
     PROTECT(&vt, A, 8 * PG, RWX);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20008000", "rwxp"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20008000 rwxp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 8 * PG, 8 * PG);
     for (vmar_addr_t va = A; va < A + 8 * PG; va += PG)
         assert_int_equal(LEAF_PROT(&vt, va), RWX);
@@ -593,10 +596,10 @@ static void test_protect_errors(void **state)
     /* Within the maximum works, including exec (only write is denied). */
     PROTECT(&vt, A + 4 * PG, 4 * PG, RX);
     PROTECT(&vt, A + 4 * PG, PG, NONE);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20004000", "rw-p")
-                          LINE("20004000-20005000", "---p")
-                          LINE("20005000-20008000", "r-xp")
-                          LINE("2000a000-2000c000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-p 00000000 00:00 0\n"
+                          "20004000-20005000 ---p 00000000 00:00 0\n"
+                          "20005000-20008000 r-xp 00000000 00:00 0\n"
+                          "2000a000-2000c000 rw-p 00000000 00:00 0\n");
     struct vmar_mapping_info i;
     assert_int_equal(vmar_query(vt.space, A + 4 * PG, &i), 0);
     assert_int_equal(i.max_prot, RX);
@@ -613,15 +616,15 @@ static void test_protect_stack(void **state)
     setup(&vt, 16 * PG);
     MAPF(&vt, A, 8 * PG, RW, VMAR_MAP_STACK);
     PROTECT(&vt, A + 2 * PG, 2 * PG, R);
-    VT_EXPECT_LAYOUT(&vt, STACK_LINE("20000000-20002000", "rw-p")
-                          STACK_LINE("20002000-20004000", "r--p")
-                          STACK_LINE("20004000-20008000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20002000 rw-p 00000000 00:00 0" STK "\n"
+                          "20002000-20004000 r--p 00000000 00:00 0" STK "\n"
+                          "20004000-20008000 rw-p 00000000 00:00 0" STK "\n");
     PROTECT(&vt, A, 8 * PG, RW);
-    VT_EXPECT_LAYOUT(&vt, STACK_LINE("20000000-20008000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20008000 rw-p 00000000 00:00 0" STK "\n");
     teardown_vt(&vt);
 }
 
-/* ---- map next to compatible mappings --------------------------------------- */
+/* ---- map next to compatible mappings ------------------------------------- */
 
 static void test_map_merge_left(void **state)
 {
@@ -632,15 +635,15 @@ static void test_map_merge_left(void **state)
     setup(&vt, 0);
     MAPF(&vt, A, 2 * PG, RW, VMAR_MAP_POPULATE);
     MAPF(&vt, A + 2 * PG, 2 * PG, RW, 0); /* populate is not an attribute */
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20004000", "rw-p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 4 * PG, 2 * PG);
     /* Placement: ANY top-down lands right below the top mapping and merges
      * with it (the new one is on the left). */
     MAPF(&vt, HI - 2 * PG, 2 * PG, R, 0);
     assert_int_equal(vt_map(&vt, 0, 3 * PG, R, VMAR_PLACE_ANY, 0, &got), 0);
     assert_int_equal(got, HI - 5 * PG);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20004000", "rw-p")
-                          LINE("3fffb000-40000000", "r--p"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-p 00000000 00:00 0\n"
+                          "3fffb000-40000000 r--p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 9 * PG, 2 * PG);
     teardown_vt(&vt);
 }
@@ -653,16 +656,18 @@ static void test_map_merge_right(void **state)
     setup(&vt, 0);
     MAPF(&vt, A + 2 * PG, 2 * PG, RX, 0);
     MAPF(&vt, A, 2 * PG, RX, 0);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20004000", "r-xp"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20004000 r-xp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 4 * PG, 0);
     /* NOREPLACE and HINT merge too. */
-    struct vmar_map_opts o = {.addr = A - PG, .size = PG, .prot = RX,
+    struct vmar_map_opts o = {.addr = A - PG,
+                              .size = PG,
+                              .prot = RX,
                               .place = VMAR_PLACE_FIXED_NOREPLACE};
     assert_int_equal(vt_map_opts(&vt, &o, NULL), 0);
     o.addr = A - 2 * PG;
     o.place = VMAR_PLACE_HINT;
     assert_int_equal(vt_map_opts(&vt, &o, NULL), 0);
-    VT_EXPECT_LAYOUT(&vt, LINE("1fffe000-20004000", "r-xp"));
+    VT_EXPECT_LAYOUT(&vt, "1fffe000-20004000 r-xp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 6 * PG, 0);
     teardown_vt(&vt);
 }
@@ -677,14 +682,14 @@ static void test_map_merge_both(void **state)
     MAPF(&vt, A + 3 * PG, PG, RW, VMAR_MAP_SHARED);
     EXPECT_STATS(&vt, 2, 2 * PG, 0);
     MAPF(&vt, A + PG, 2 * PG, RW, VMAR_MAP_SHARED);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20004000", "rw-s"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-s 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 4 * PG, 0);
     /* Replacing the middle with other attributes cuts it into three;
      * replacing it back with matching ones joins all three again. */
     MAPF(&vt, A + PG, 2 * PG, R, 0);
     EXPECT_STATS(&vt, 3, 4 * PG, 0);
     MAPF(&vt, A + PG, 2 * PG, RW, VMAR_MAP_SHARED);
-    VT_EXPECT_LAYOUT(&vt, LINE("20000000-20004000", "rw-s"));
+    VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-s 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 4 * PG, 0);
     teardown_vt(&vt);
 }
@@ -697,12 +702,12 @@ static void test_map_no_merge_incompatible(void **state)
         unsigned prot, deny, flags; /* of the right-hand mapping */
         size_t count;               /* mappings afterwards */
     } rows[] = {
-        {RW, 0, 0, 1},                               /* identical */
-        {R, 0, 0, 2},                                /* prot */
-        {RW, X, 0, 2},                               /* max_prot */
-        {RW, 0, VMAR_MAP_SHARED, 2},                 /* shared */
-        {RW, 0, VMAR_MAP_STACK, 2},                  /* stack */
-        {RW, 0, VMAR_MAP_POPULATE, 1},               /* not kept */
+        {RW, 0, 0, 1},                 /* identical */
+        {R, 0, 0, 2},                  /* prot */
+        {RW, X, 0, 2},                 /* max_prot */
+        {RW, 0, VMAR_MAP_SHARED, 2},   /* shared */
+        {RW, 0, VMAR_MAP_STACK, 2},    /* stack */
+        {RW, 0, VMAR_MAP_POPULATE, 1}, /* not kept */
         {RW, 0, VMAR_MAP_NO_RANDOM | VMAR_MAP_BOTTOM_UP, 1},
     };
     struct vt vt;
@@ -727,8 +732,8 @@ static void test_map_no_merge_incompatible(void **state)
     MAPD(&vt, A, 2 * PG, R, W, VMAR_MAP_SHARED);
     EXPECT_STATS(&vt, 1, 4 * PG, 0);
     MAPD(&vt, A - 2 * PG, 2 * PG, R, W, VMAR_MAP_SHARED | VMAR_MAP_STACK);
-    VT_EXPECT_LAYOUT(&vt, STACK_LINE("1fffe000-20000000", "r--s")
-                          LINE("20000000-20004000", "r--s"));
+    VT_EXPECT_LAYOUT(&vt, "1fffe000-20000000 r--s 00000000 00:00 0" STK "\n"
+                          "20000000-20004000 r--s 00000000 00:00 0\n");
     teardown_vt(&vt);
 }
 
@@ -761,7 +766,10 @@ static void build(struct vmar_mapping *m, const struct attrs *at,
     m->offset = at->offset;
 }
 
-#define ANON(p, mp, fl) {(p), (mp), (fl), VMAR_BACKING_ANON, 0}
+#define ANON(p, mp, fl)                                                        \
+    {                                                                          \
+        (p), (mp), (fl), VMAR_BACKING_ANON, 0                                  \
+    }
 
 static void test_merge_predicate_table(void **state)
 {
@@ -771,31 +779,60 @@ static void test_merge_predicate_table(void **state)
         enum where where;
         bool expected;
     } rows[] = {
-        {"identical, adjacent", ANON(RW, RWX, 0), ANON(RW, RWX, 0), ADJACENT, true},
+        {"identical, adjacent", ANON(RW, RWX, 0), ANON(RW, RWX, 0), ADJACENT,
+         true},
         {"identical, gap", ANON(RW, RWX, 0), ANON(RW, RWX, 0), GAP, false},
-        {"identical, b before a", ANON(RW, RWX, 0), ANON(RW, RWX, 0), REVERSED, false},
-        {"identical, overlapping", ANON(RW, RWX, 0), ANON(RW, RWX, 0), OVERLAP, false},
+        {"identical, b before a", ANON(RW, RWX, 0), ANON(RW, RWX, 0), REVERSED,
+         false},
+        {"identical, overlapping", ANON(RW, RWX, 0), ANON(RW, RWX, 0), OVERLAP,
+         false},
         {"prot differs", ANON(RW, RWX, 0), ANON(R, RWX, 0), ADJACENT, false},
-        {"prot differs (exec)", ANON(R, RWX, 0), ANON(RX, RWX, 0), ADJACENT, false},
+        {"prot differs (exec)", ANON(R, RWX, 0), ANON(RX, RWX, 0), ADJACENT,
+         false},
         {"max_prot differs", ANON(R, RWX, 0), ANON(R, RX, 0), ADJACENT, false},
-        {"max_prot same, restricted", ANON(R, RX, 0), ANON(R, RX, 0), ADJACENT, true},
-        {"both PROT_NONE", ANON(NONE, RWX, 0), ANON(NONE, RWX, 0), ADJACENT, true},
-        {"shared vs private", ANON(RW, RWX, VMAR_MAP_SHARED), ANON(RW, RWX, 0), ADJACENT, false},
-        {"private vs shared", ANON(RW, RWX, 0), ANON(RW, RWX, VMAR_MAP_SHARED), ADJACENT, false},
-        {"both shared", ANON(RW, RWX, VMAR_MAP_SHARED), ANON(RW, RWX, VMAR_MAP_SHARED), ADJACENT, true},
-        {"stack vs not", ANON(RW, RWX, VMAR_MAP_STACK), ANON(RW, RWX, 0), ADJACENT, false},
-        {"not vs stack", ANON(RW, RWX, 0), ANON(RW, RWX, VMAR_MAP_STACK), ADJACENT, false},
-        {"both stack", ANON(RW, RWX, VMAR_MAP_STACK), ANON(RW, RWX, VMAR_MAP_STACK), ADJACENT, true},
-        {"both stack, gap", ANON(RW, RWX, VMAR_MAP_STACK), ANON(RW, RWX, VMAR_MAP_STACK), GAP, false},
-        {"shared stack vs stack", ANON(RW, RWX, VMAR_MAP_SHARED | VMAR_MAP_STACK),
+        {"max_prot same, restricted", ANON(R, RX, 0), ANON(R, RX, 0), ADJACENT,
+         true},
+        {"both PROT_NONE", ANON(NONE, RWX, 0), ANON(NONE, RWX, 0), ADJACENT,
+         true},
+        {"shared vs private", ANON(RW, RWX, VMAR_MAP_SHARED), ANON(RW, RWX, 0),
+         ADJACENT, false},
+        {"private vs shared", ANON(RW, RWX, 0), ANON(RW, RWX, VMAR_MAP_SHARED),
+         ADJACENT, false},
+        {"both shared", ANON(RW, RWX, VMAR_MAP_SHARED),
+         ANON(RW, RWX, VMAR_MAP_SHARED), ADJACENT, true},
+        {"stack vs not", ANON(RW, RWX, VMAR_MAP_STACK), ANON(RW, RWX, 0),
+         ADJACENT, false},
+        {"not vs stack", ANON(RW, RWX, 0), ANON(RW, RWX, VMAR_MAP_STACK),
+         ADJACENT, false},
+        {"both stack", ANON(RW, RWX, VMAR_MAP_STACK),
+         ANON(RW, RWX, VMAR_MAP_STACK), ADJACENT, true},
+        {"both stack, gap", ANON(RW, RWX, VMAR_MAP_STACK),
+         ANON(RW, RWX, VMAR_MAP_STACK), GAP, false},
+        {"shared stack vs stack",
+         ANON(RW, RWX, VMAR_MAP_SHARED | VMAR_MAP_STACK),
          ANON(RW, RWX, VMAR_MAP_STACK), ADJACENT, false},
         {"both shared stack", ANON(R, R, VMAR_MAP_SHARED | VMAR_MAP_STACK),
          ANON(R, R, VMAR_MAP_SHARED | VMAR_MAP_STACK), ADJACENT, true},
-        {"anon vs object", ANON(RW, RWX, 0), {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x2000}, ADJACENT, false},
-        {"object vs anon", {RW, RWX, 0, VMAR_BACKING_OBJECT, 0}, ANON(RW, RWX, 0), ADJACENT, false},
-        {"object, offsets not contiguous", {RW, RWX, 0, VMAR_BACKING_OBJECT, 0},
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x5000}, ADJACENT, false},
-        {"anon vs device", ANON(RW, RWX, 0), {RW, RWX, 0, VMAR_BACKING_DEVICE, 0}, ADJACENT, false},
+        {"anon vs object",
+         ANON(RW, RWX, 0),
+         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x2000},
+         ADJACENT,
+         false},
+        {"object vs anon",
+         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0},
+         ANON(RW, RWX, 0),
+         ADJACENT,
+         false},
+        {"object, offsets not contiguous",
+         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0},
+         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x5000},
+         ADJACENT,
+         false},
+        {"anon vs device",
+         ANON(RW, RWX, 0),
+         {RW, RWX, 0, VMAR_BACKING_DEVICE, 0},
+         ADJACENT,
+         false},
     };
     const vmar_addr_t s = 0x10000, e = 0x12000, len = 0x2000;
     size_t trues = 0, falses = 0;
@@ -806,10 +843,19 @@ static void test_merge_predicate_table(void **state)
         vmar_addr_t bs;
 
         switch (rows[i].where) {
-        case ADJACENT: bs = e; break;
-        case GAP: bs = e + PG; break;
-        case REVERSED: bs = s - len; break;
-        case OVERLAP: default: bs = e - PG; break;
+        case ADJACENT:
+            bs = e;
+            break;
+        case GAP:
+            bs = e + PG;
+            break;
+        case REVERSED:
+            bs = s - len;
+            break;
+        case OVERLAP:
+        default:
+            bs = e - PG;
+            break;
         }
         build(&a, &rows[i].a, s, e);
         build(&b, &rows[i].b, bs, bs + len);
