@@ -33,11 +33,12 @@ mark_as_advanced(VMAR_BASH)
 # A test preset cannot select ctest's memcheck mode, and `ctest --preset
 # valgrind -T memcheck` looks for DartConfiguration.tcl in the source
 # directory. So the valgrind preset sets VMAR_MEMCHECK, which registers one
-# test, `memcheck`, that runs every other test (label lint excepted: scripts
-# gain nothing from valgrind) through `ctest -T memcheck` in this build
-# directory (scripts/memcheck.sh); the test preset `valgrind` runs only that
-# test. Any valgrind error or leak fails an inner test, hence `memcheck`,
-# hence the run, and memcheck.sh prints valgrind's report of it.
+# test, `memcheck`, that runs every other test (labels lint, packaging and
+# docs excepted: scripts, cmake and doxygen gain nothing from valgrind)
+# through `ctest -T memcheck` in this build directory (scripts/memcheck.sh);
+# the test preset `valgrind` runs only that test. Any valgrind error or
+# leak fails an inner test, hence `memcheck`, hence the run, and
+# memcheck.sh prints valgrind's report of it.
 option(VMAR_MEMCHECK "Register the ctest test `memcheck` (see above)" OFF)
 if(VMAR_MEMCHECK)
   if(NOT MEMORYCHECK_COMMAND)

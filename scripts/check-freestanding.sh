@@ -7,8 +7,14 @@
 #       Undefined symbols of ARCHIVE = `NM -u` minus every global symbol that
 #       a member of ARCHIVE defines. Fails if any is outside ALLOWED_SYMBOLS.
 #   check-freestanding.sh includes SRCROOT
-#       Fails if src/core/ or src/mmu/radix.[ch] include anything but
-#       <vmar/*.h> and ALLOWED_HEADERS, and names every libc header it finds.
+#       Fails if src/core/, src/mmu/radix.[ch], src/mmu/hwpt.h or the
+#       hardware backends (src/mmu/x86_64/, src/mmu/riscv64/) include
+#       anything but <vmar/*.h> and ALLOWED_HEADERS, and names every libc
+#       header it finds.
+#   check-freestanding.sh cross PREFIX OUTDIR "CFLAGS" SOURCE...
+#       Cross-compiles SOURCE... with PREFIXgcc and CFLAGS into
+#       OUTDIR/libvmar_freestanding.a (PREFIXar), then runs the symbols
+#       check on it with PREFIXnm. A missing tool is a failure.
 set -euo pipefail
 
 # What any freestanding environment provides (GCC may emit calls to these
@@ -89,7 +95,11 @@ check_includes() {
     [ -d "$root/src/core" ] || die "no $root/src/core"
     cd "$root"
     local files
-    files=$(find src/core -name '*.[ch]' | sort; ls src/mmu/radix.[ch] 2>/dev/null || true)
+    files=$(
+        find src/core -name '*.[ch]' | sort
+        ls src/mmu/radix.[ch] src/mmu/hwpt.h 2>/dev/null || true
+        find src/mmu/x86_64 src/mmu/riscv64 -name '*.[ch]' 2>/dev/null | sort
+    )
     [ -n "$files" ] || die "no freestanding sources under $root"
 
     # shellcheck disable=SC2086 # word splitting of the file list is wanted
@@ -118,6 +128,28 @@ check_includes() {
         }' $files
 }
 
+check_cross() {
+    local prefix=$1 out=$2 cflags=$3 tool src obj objs=()
+    shift 3
+    for tool in gcc ar nm; do
+        command -v "${prefix}$tool" >/dev/null 2>&1 ||
+            die "FAIL: ${prefix}$tool not found (apt-get install gcc-riscv64-unknown-elf; scripts/test.sh installs it)"
+    done
+    mkdir -p "$out"
+    rm -f "$out"/*.o "$out/libvmar_freestanding.a"
+    for src in "$@"; do
+        obj="$out/$(basename "$(dirname "$src")")_$(basename "${src%.c}").o"
+        # shellcheck disable=SC2086 # the flags are a word list
+        "${prefix}gcc" $cflags -c "$src" -o "$obj" || {
+            echo "FAIL: ${prefix}gcc could not compile $src"
+            return 1
+        }
+        objs+=("$obj")
+    done
+    "${prefix}ar" rcs "$out/libvmar_freestanding.a" "${objs[@]}"
+    check_symbols "${prefix}nm" "$out/libvmar_freestanding.a"
+}
+
 case "${1:-}" in
 symbols)
     [ $# -eq 3 ] || die "usage: $0 symbols NM ARCHIVE"
@@ -127,7 +159,12 @@ includes)
     [ $# -eq 2 ] || die "usage: $0 includes SRCROOT"
     check_includes "$2"
     ;;
+cross)
+    [ $# -ge 5 ] || die "usage: $0 cross PREFIX OUTDIR CFLAGS SOURCE..."
+    shift
+    check_cross "$@"
+    ;;
 *)
-    die "usage: $0 symbols NM ARCHIVE | includes SRCROOT"
+    die "usage: $0 symbols NM ARCHIVE | includes SRCROOT | cross PREFIX OUTDIR CFLAGS SOURCE..."
     ;;
 esac

@@ -3,7 +3,8 @@
 #
 # The ctest test `memcheck` (valgrind preset, see cmake/testing.cmake):
 #   memcheck.sh CTEST BUILD_DIR CONFIG JOBS
-# runs every test of BUILD_DIR except labels lint and memcheck under
+# runs every test of BUILD_DIR except labels lint, memcheck, packaging and
+# docs (they run bash, cmake and doxygen, nothing of libvmar) under
 # `ctest -T memcheck` (MEMORYCHECK_COMMAND and its options come from the
 # configure preset, through DartConfiguration.tcl). valgrind's
 # --error-exitcode=1 turns each error or leak into a failed test, and so
@@ -19,7 +20,7 @@ tmp=$dir/Testing/Temporary
 
 rm -f "$tmp"/MemoryChecker.*.log
 rc=0
-"$ctest" --test-dir "$dir" -C "$config" -T memcheck -LE '^(lint|memcheck)$' \
+"$ctest" --test-dir "$dir" -C "$config" -T memcheck -LE '^(lint|memcheck|packaging|docs)$' \
     -j "$jobs" --output-on-failure --no-tests=error || rc=$?
 
 if [ "$rc" -ne 0 ]; then

@@ -3,7 +3,8 @@
 #
 # Configure, build and test libvmar the way CI does (.ci/run calls this):
 #   dev       Debug -O1, warnings as errors: unit tests, demo, freestanding
-#             gate, format check
+#             gate, format check, packaging (install + external consumer)
+#             and docs (Doxygen, no warning allowed)
 #   asan      the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   valgrind  the unit tests and the demo under valgrind memcheck; any
 #             memcheck error or leak fails
@@ -19,7 +20,8 @@ presets=${VMAR_TEST_PRESETS:-dev asan valgrind}
 jobs=${VMAR_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 vmar_ensure_packages cmake ninja-build gcc libc6-dev pkg-config \
-    libcmocka-dev libatomic-ops-dev valgrind clang-format
+    libcmocka-dev libatomic-ops-dev valgrind clang-format \
+    gcc-riscv64-unknown-elf doxygen
 
 summary=()
 npass=0

@@ -87,12 +87,14 @@ struct vmar_env {
     void *(*phys_to_virt)(void *ctx, vmar_paddr_t pa);
 
     /**
-     * Optional, all three together. Acquire or release `lock`, the opaque
-     * per-space lock object given in vmar_space_opts::lock, in `mode`.
+     * Optional, both or neither (vmar_space_create() returns VMAR_EINVAL
+     * for one without the other). Acquire `lock`, the opaque per-space
+     * lock object given in vmar_space_opts::lock, in `mode`.
      * When `lock` is NULL the embedder serialises calls itself (see
      * docs/DESIGN.md, "Locking").
      */
     void (*lock)(void *ctx, void *lock, enum vmar_lock_mode mode);
+    /** Optional, with `lock`: release `lock`, held in `mode`. */
     void (*unlock)(void *ctx, void *lock, enum vmar_lock_mode mode);
 
     /**
@@ -116,6 +118,32 @@ struct vmar_env {
      * instruction (__builtin_trap).
      */
     void (*panic)(void *ctx, const char *msg);
+
+    /* Members below were appended after the first release. An env written
+     * before them leaves them zero (designated initializers), which means
+     * "use the default"; new members are only ever added at the end. */
+
+    /**
+     * Optional. TLB maintenance for the real page-table backends
+     * (vmar_mmu_x86_64_*, vmar_mmu_riscv64_*). Invalidate the cached
+     * translations of [va, va+len) of the page table whose hardware root
+     * value is `root` (the CR3 value of vmar_x86_64_info(), with its PCID,
+     * or the satp value of vmar_riscv64_info(), with its ASID), on every
+     * CPU where that table is or was active, and return when the
+     * invalidation has completed everywhere (send the shootdown IPIs and
+     * wait for them). `len == 0`: the whole table, paging-structure caches
+     * included. A backend passes 0 when a range flush would not drop what
+     * it must (RISC-V after freeing table pages) or when the range is
+     * long.
+     *
+     * When NULL, a backend compiled with its inline-TLB option
+     * (VMAR_X86_64_INLINE_TLB: invlpg / mov cr3; VMAR_RISCV64_INLINE_TLB:
+     * sfence.vma) invalidates on the calling CPU only, which is enough on a
+     * uniprocessor whose current table is this one; without that option
+     * (hosted builds, tests) it only counts the request.
+     */
+    void (*tlb_flush)(void *ctx, uint64_t root, vmar_addr_t va,
+                      vmar_size_t len);
 };
 
 #ifdef __cplusplus

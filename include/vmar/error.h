@@ -31,6 +31,7 @@ extern "C" {
 /** Error codes. Every public function returns 0 or one of these. */
 enum vmar_error {
     VMAR_OK = 0,
+/** Expands one VMAR_ERRNO_MAP() entry into an enumerator VMAR_<name>. */
 #define VMAR_X_ENUM(name, num, msg) VMAR_##name = -(num),
     VMAR_ERRNO_MAP(VMAR_X_ENUM)
 #undef VMAR_X_ENUM
@@ -40,16 +41,21 @@ enum vmar_error {
  * Describe an error code.
  *
  * @param err  0 or a negative VMAR_E* code.
- * Returns: a static string; "unknown error" for codes not in the list.
- * Locking: none.
+ * Returns: a static string ("success" for 0); "unknown error" for codes
+ *  not in the list.
+ * Locking: none; safe from any context (no state, no allocation).
+ * On failure: cannot fail.
  */
 const char *vmar_strerror(int err);
 
 /**
  * The symbolic name of an error code ("VMAR_ENOMEM").
  *
- * Returns: a static string; "VMAR_E?" for codes not in the list.
- * Locking: none.
+ * @param err  0 or a negative VMAR_E* code.
+ * Returns: a static string ("VMAR_OK" for 0); "VMAR_E?" for codes not in
+ *  the list.
+ * Locking: none; safe from any context (no state, no allocation).
+ * On failure: cannot fail.
  */
 const char *vmar_errname(int err);
 

@@ -68,6 +68,7 @@ struct vmar_pte {
     vmar_paddr_t pa; /**< physical address of the page (page aligned) */
     unsigned prot;   /**< vmar_prot bits */
     unsigned flags;  /**< vmar_pte_flags bits */
+    /** cache policy (VMAR_CACHE_WB for RAM) */
     enum vmar_cache cache;
 };
 
@@ -84,7 +85,14 @@ struct vmar_frame_list {
 
 /**
  * Allocate `n` frames with `flags` (vmar_frame_flags) onto `list`.
- * Returns: 0, or VMAR_ENOMEM.
+ *
+ * @param env    the environment whose frame_alloc and phys_to_virt are used.
+ * @param list   the list to add to; the new frames go in front.
+ * @param n      how many frames to add (0: nothing to do).
+ * @param flags  vmar_frame_flags passed to env->frame_alloc.
+ * Returns: 0, or VMAR_ENOMEM when env->frame_alloc fails.
+ * Locking: none of its own; called by a backend from within an operation,
+ *  under the space lock the core holds.
  * On failure: the frames this call allocated are freed; `list` is unchanged.
  */
 int vmar_frame_list_fill(const struct vmar_env *env,
@@ -96,12 +104,28 @@ int vmar_frame_list_fill(const struct vmar_env *env,
  * with VMAR_FRAME_ZERO yields zero-filled frames.
  * Precondition: list->count > 0 (a backend that runs dry broke its own
  * prepare() estimate; the core panics).
+ *
+ * @param env   the environment (phys_to_virt reaches the link word).
+ * @param list  a non-empty list.
+ * Returns: the physical address of the frame; never 0.
+ * Locking: none of its own; called by a backend from within an operation,
+ *  under the space lock the core holds.
+ * On failure: cannot fail; an empty list is a broken invariant and calls
+ *  env->panic.
  */
 vmar_paddr_t vmar_frame_list_pop(const struct vmar_env *env,
                                  struct vmar_frame_list *list);
 
-/** Free every frame on `list` through env->frame_free. Only for frames
- *  that were never visible to the MMU (no flush is needed). */
+/**
+ * Free every frame on `list` through env->frame_free. Only for frames
+ * that were never visible to the MMU (no flush is needed).
+ *
+ * @param env   the environment.
+ * @param list  the list; empty afterwards.
+ * Locking: none of its own; called by a backend from within an operation,
+ *  under the space lock the core holds.
+ * On failure: cannot fail.
+ */
 void vmar_frame_list_release(const struct vmar_env *env,
                              struct vmar_frame_list *list);
 
@@ -115,29 +139,69 @@ void vmar_frame_list_release(const struct vmar_env *env,
  * batch flushes and frees early, then continues.
  */
 struct vmar_tlb_batch {
-    const struct vmar_env *env;
-    const struct vmar_mmu_ops *ops;
-    struct vmar_mmu *mmu;
+    const struct vmar_env *env;     /**< frees go to env->frame_free */
+    const struct vmar_mmu_ops *ops; /**< flushes go to ops->flush */
+    struct vmar_mmu *mmu;           /**< the page table being changed */
     vmar_addr_t lo; /**< lowest address whose translation changed */
     vmar_addr_t hi; /**< one past the highest; lo >= hi when nothing */
     size_t nfree;   /**< used entries of `frames` */
+    /** frames and table pages waiting for the flush */
     vmar_paddr_t frames[VMAR_TLB_BATCH_FRAMES];
 };
 
-/** Start an empty batch for `mmu`. */
+/**
+ * Start an empty batch for `mmu`.
+ *
+ * @param batch  the batch, usually on the caller's stack.
+ * @param env    the environment that frees the queued frames.
+ * @param ops    the backend whose flush() the batch calls.
+ * @param mmu    the page table the batch flushes.
+ * Locking: none of its own; the core starts a batch under the space lock.
+ * On failure: cannot fail.
+ */
 void vmar_tlb_batch_init(struct vmar_tlb_batch *batch,
                          const struct vmar_env *env,
                          const struct vmar_mmu_ops *ops, struct vmar_mmu *mmu);
 
-/** Record that translations in [va, va+len) changed and need a flush. */
+/**
+ * Record that translations in [va, va+len) changed and need a flush. The
+ * batch keeps one range, the smallest that covers every recorded one.
+ *
+ * @param batch  the batch.
+ * @param va     start of the changed range.
+ * @param len    its length in bytes; 0 records nothing.
+ * Locking: none of its own; called by a backend from within an operation,
+ *  under the space lock the core holds.
+ * On failure: cannot fail.
+ */
 void vmar_tlb_batch_add_range(struct vmar_tlb_batch *batch, vmar_addr_t va,
                               vmar_size_t len);
 
-/** Queue a frame or table page to be freed after the next flush. */
+/**
+ * Queue a frame or table page to be freed after the next flush. When the
+ * batch already holds VMAR_TLB_BATCH_FRAMES frames it first finishes
+ * (flushes what was recorded and frees what was queued), so record the
+ * range of a leaf before queueing its frame.
+ *
+ * @param batch  the batch.
+ * @param pa     the frame; no translation to it may be added afterwards.
+ * Locking: none of its own; called by a backend from within an operation,
+ *  under the space lock the core holds.
+ * On failure: cannot fail; never allocates.
+ */
 void vmar_tlb_batch_defer_free(struct vmar_tlb_batch *batch, vmar_paddr_t pa);
 
-/** Flush the recorded range (if any), then free the queued frames. The
- *  batch is empty and reusable afterwards. */
+/**
+ * Flush the recorded range (if any), then free the queued frames. With
+ * frames queued but no range recorded it flushes the whole table (len 0),
+ * which also drops paging-structure caches. The batch is empty and
+ * reusable afterwards.
+ *
+ * @param batch  the batch.
+ * Locking: none of its own; the core finishes a batch under the space
+ *  lock, in the release phase of an operation.
+ * On failure: cannot fail.
+ */
 void vmar_tlb_batch_finish(struct vmar_tlb_batch *batch);
 
 /** What a prepare() call must make infallible. */

@@ -42,13 +42,40 @@ struct vmar_sim_opts {
     bool verbose;
 };
 
-/** Create a machine. Returns 0, VMAR_EINVAL or VMAR_ENOMEM. */
+/**
+ * Create a machine: a pool of frames (from malloc) and an env over it.
+ *
+ * @param opts  the options; NULL or zero fields mean the defaults.
+ * @param out   receives the machine on success.
+ * Returns: 0 and the machine in *out; VMAR_EINVAL when out is NULL,
+ *  phys_base is not page aligned, or the pool does not fit the sim PTE's
+ *  52-bit physical addresses; VMAR_ENOMEM when the host allocation fails.
+ * Locking: none; a machine is not thread-safe, so the caller serialises
+ *  every call on it and on the spaces that use it.
+ * On failure: nothing allocated, *out untouched.
+ */
 int vmar_sim_create(const struct vmar_sim_opts *opts, struct vmar_sim **out);
 
-/** Destroy a machine. Every space using it must be destroyed first. */
+/**
+ * Destroy a machine and free its pool. Every space using it must be
+ * destroyed first.
+ *
+ * @param sim  the machine; invalid afterwards.
+ * Locking: none; a machine is not thread-safe, so the caller serialises
+ *  every call on it and on the spaces that use it.
+ * On failure: cannot fail.
+ */
 void vmar_sim_destroy(struct vmar_sim *sim);
 
-/** The environment of this machine (lives as long as the machine). */
+/**
+ * The environment of this machine, for vmar_space_opts::env.
+ *
+ * @param sim  the machine.
+ * Returns: the env, valid as long as the machine; never NULL.
+ * Locking: none; a machine is not thread-safe, so the caller serialises
+ *  every call on it and on the spaces that use it.
+ * On failure: cannot fail.
+ */
 const struct vmar_env *vmar_sim_env(struct vmar_sim *sim);
 
 /** The sim backend; its mmu_config is the `struct vmar_sim *`. */
@@ -59,15 +86,28 @@ struct vmar_sim_stats {
     size_t alloc_calls;      /**< env->alloc calls (failed ones included) */
     size_t allocs_live;      /**< metadata blocks not yet freed */
     size_t alloc_bytes_live; /**< their total size */
+    /** env->frame_alloc calls (failed ones included) */
     size_t frame_alloc_calls;
     size_t frames_live;    /**< frames allocated (tables included) */
     size_t tables_live;    /**< page-table pages held by sim backends */
     size_t fails_injected; /**< allocations failed on purpose */
+    /** Backend operations the core asked for: prepare, map (one per page),
+     *  unmap, protect, find_next and flush calls. */
+    /**@{*/
     size_t prepares, maps, unmaps, protects, finds, flushes;
+    /**@}*/
     size_t leaves_live; /**< present leaves over all sim backends */
 };
 
-/** Read the counters. */
+/**
+ * Read the counters.
+ *
+ * @param sim  the machine.
+ * @param out  receives the counters.
+ * Locking: none; a machine is not thread-safe, so the caller serialises
+ *  every call on it and on the spaces that use it.
+ * On failure: cannot fail.
+ */
 void vmar_sim_stats(const struct vmar_sim *sim, struct vmar_sim_stats *out);
 
 /** vmar_sim_fail_after() mask: which allocations count. */
@@ -81,6 +121,14 @@ enum vmar_sim_fail_mask {
  * Make the n-th next allocation matching `mask` fail (n = 1: the very
  * next). With `persistent`, every matching allocation after it fails too.
  * n = 0 turns injection off.
+ *
+ * @param sim         the machine.
+ * @param n           which matching allocation fails first; 0: none.
+ * @param mask        vmar_sim_fail_mask bits: which allocations count.
+ * @param persistent  keep failing after the n-th.
+ * Locking: none; a machine is not thread-safe, so the caller serialises
+ *  every call on it and on the spaces that use it.
+ * On failure: cannot fail.
  */
 void vmar_sim_fail_after(struct vmar_sim *sim, size_t n, unsigned mask,
                          bool persistent);
@@ -89,11 +137,151 @@ void vmar_sim_fail_after(struct vmar_sim *sim, size_t n, unsigned mask,
  * A 64-bit digest of the machine's state: which frames are allocated and
  * the content of each allocated frame (page tables included). Two equal
  * digests around a failed call mean it changed no page table and no data.
+ *
+ * @param sim  the machine.
+ * Returns: the digest. Cost: reads every allocated frame.
+ * Locking: none; a machine is not thread-safe, so the caller serialises
+ *  every call on it and on the spaces that use it.
+ * On failure: cannot fail.
  */
 uint64_t vmar_sim_digest(const struct vmar_sim *sim);
 
-/** True when `pa` is an allocated frame of this machine. */
+/**
+ * Whether `pa` is an allocated frame of this machine.
+ *
+ * @param sim  the machine.
+ * @param pa   a physical address (any value).
+ * Returns: true when `pa` is the page-aligned address of an allocated
+ *  frame of the pool, false otherwise.
+ * Locking: none; a machine is not thread-safe, so the caller serialises
+ *  every call on it and on the spaces that use it.
+ * On failure: cannot fail.
+ */
 bool vmar_sim_frame_live(const struct vmar_sim *sim, vmar_paddr_t pa);
+
+/* ---- simulated CPUs with TLBs -------------------------------------- */
+
+struct vmar_space;
+
+/**
+ * A simulated CPU: a TLB model plus the space it runs. Opaque.
+ *
+ * The TLB is fully associative with LRU replacement; each entry caches one
+ * base page of the current space (page -> frame, with the leaf's prot).
+ * Every flush of the space's table reaches the CPU: the sim backend's
+ * flush() directly, the x86_64-* and riscv64-* backends through the
+ * machine env's tlb_flush hook (matched by CR3 / satp value).
+ */
+struct vmar_sim_cpu;
+
+/**
+ * Add a CPU to `sim` with a TLB of `tlb_entries` entries, running no space.
+ *
+ * @param sim          the machine.
+ * @param tlb_entries  TLB size; 0: 32; at most 4096.
+ * @param out          receives the CPU on success.
+ * Returns: 0 and the CPU in *out; VMAR_EINVAL when sim or out is NULL or
+ *  tlb_entries is above 4096; VMAR_ENOMEM when the host allocation fails.
+ * Locking: none; a machine is not thread-safe, so the caller serialises
+ *  every call on it and on the spaces that use it.
+ * On failure: nothing allocated, *out untouched.
+ */
+int vmar_sim_cpu_create(struct vmar_sim *sim, unsigned tlb_entries,
+                        struct vmar_sim_cpu **out);
+
+/**
+ * Remove a CPU. vmar_sim_destroy() removes the CPUs left behind.
+ *
+ * @param cpu  the CPU, or NULL (nothing happens); invalid afterwards. Its
+ *             violations stay counted in vmar_sim_violations().
+ * Locking: none; a machine is not thread-safe, so the caller serialises
+ *  every call on it and on the spaces that use it.
+ * On failure: cannot fail.
+ */
+void vmar_sim_cpu_destroy(struct vmar_sim_cpu *cpu);
+
+/**
+ * Make `space` the CPU's current address space (writing CR3 or satp
+ * without an ASID: the CPU's TLB is emptied). From now on, every flush of
+ * that space's page table must reach this CPU. A space must not be
+ * destroyed while a CPU runs it (the sim backend aborts): switch away
+ * first.
+ *
+ * @param cpu    the CPU.
+ * @param space  a space over this machine's env, or NULL: run no space.
+ * Locking: none; a machine is not thread-safe, so the caller serialises
+ *  every call on it and on the spaces that use it.
+ * On failure: cannot fail; a space of another machine aborts.
+ */
+void vmar_sim_cpu_switch(struct vmar_sim_cpu *cpu, struct vmar_space *space);
+
+/**
+ * Perform a user-mode access of `len` bytes at `va` as hardware would,
+ * page by page: a TLB hit uses the cached translation even if the page
+ * table changed since (and reports a violation if that entry is stale); a
+ * miss walks the space's page table through its backend; a missing or
+ * insufficient translation delivers a page fault to vmar_fault() and
+ * retries, like a trap return. VMAR_ACCESS_READ copies the bytes into
+ * `buf`, VMAR_ACCESS_WRITE copies `buf` into the frames, VMAR_ACCESS_EXEC
+ * reads like READ but needs execute permission.
+ *
+ * A hit is stale when the table no longer maps the page, maps another
+ * frame, or grants less than the entry (whatever this access needs). It
+ * is counted, reported on stderr, and served from the stale entry as
+ * hardware would: a read of a freed frame returns its poison; a write to
+ * a frame no longer allocated is dropped (the pool stays poisoned), one
+ * to an allocated frame lands.
+ *
+ * @param cpu     the CPU; it must run a space.
+ * @param va      first byte; any alignment.
+ * @param access  exactly one vmar_access value.
+ * @param buf     len bytes to read into or write from.
+ * @param len     bytes; 0 does nothing.
+ * Returns: 0; the vmar_fault() error that a kernel would turn into a
+ *  signal (VMAR_ENOENT, VMAR_EACCES, VMAR_ENOMEM), the access having
+ *  stopped at that page; VMAR_EINVAL when the CPU runs no space, access is
+ *  not one value, buf is NULL with len > 0, or [va, va+len) wraps;
+ *  VMAR_ECORRUPT when vmar_fault() returned 0 three times and the table
+ *  still refuses the access (a livelock, reported on stderr);
+ *  VMAR_ENOTSUP for a frame outside the pool (device memory).
+ * Locking: none of its own; vmar_fault() takes the space lock.
+ * On failure: the pages before the failing one were accessed.
+ */
+int vmar_sim_cpu_access(struct vmar_sim_cpu *cpu, vmar_addr_t va,
+                        unsigned access, void *buf, size_t len);
+
+/** TLB counters of one CPU, cumulative since its creation. */
+struct vmar_sim_cpu_stats {
+    size_t hits;   /**< page translations served by the TLB */
+    size_t misses; /**< page translations that walked the table */
+    size_t faults; /**< vmar_fault() calls */
+    /** entries dropped by flushes (a switch empties the TLB uncounted) */
+    size_t invalidations;
+    size_t violations; /**< hits served by a stale entry */
+};
+
+/**
+ * Read a CPU's counters.
+ *
+ * @param cpu  the CPU.
+ * @param out  receives the counters.
+ * Locking: none; a machine is not thread-safe, so the caller serialises
+ *  every call on it and on the spaces that use it.
+ * On failure: cannot fail.
+ */
+void vmar_sim_cpu_stats(const struct vmar_sim_cpu *cpu,
+                        struct vmar_sim_cpu_stats *out);
+
+/**
+ * Stale-TLB violations over every CPU the machine has had (0 is the goal).
+ *
+ * @param sim  the machine.
+ * Returns: the number of accesses served by a stale TLB entry.
+ * Locking: none; a machine is not thread-safe, so the caller serialises
+ *  every call on it and on the spaces that use it.
+ * On failure: cannot fail.
+ */
+size_t vmar_sim_violations(const struct vmar_sim *sim);
 
 #ifdef __cplusplus
 }

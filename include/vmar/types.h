@@ -24,9 +24,10 @@ typedef uint64_t vmar_size_t;
 /** A physical address, as the embedder's frame allocator hands it out. */
 typedef uint64_t vmar_paddr_t;
 
-/** Base page size: every address, size and offset is a multiple of it. */
+/** log2 of the base page size. */
 #define VMAR_PAGE_SHIFT 12u
-#define VMAR_PAGE_SIZE  ((vmar_size_t)1 << VMAR_PAGE_SHIFT)
+/** Base page size: every address, size and offset is a multiple of it. */
+#define VMAR_PAGE_SIZE ((vmar_size_t)1 << VMAR_PAGE_SHIFT)
 
 /**
  * Access permissions. The values are Linux's PROT_* values so a syscall

@@ -17,6 +17,7 @@
 
 #include <vmar/env.h>
 #include <vmar/error.h>
+#include <vmar/fault.h>
 #include <vmar/mmu.h>
 #include <vmar/types.h>
 

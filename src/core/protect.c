@@ -78,7 +78,8 @@ static int protect_locked(struct vmar_space *space, vmar_addr_t lo,
 
     if (rc)
         return rc;
-    if (space->set.count + splits > space->max_map_count)
+    /* Only growth is refused (see docs/DESIGN.md, "Limits"). */
+    if (splits && space->set.count + splits > space->max_map_count)
         return VMAR_ENOMEM;
     rc = vmar__prep_nodes(space, &prep, splits);
     if (!rc)

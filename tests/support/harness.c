@@ -6,6 +6,145 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const struct vt_backend backends[] = {
+    {"sim", &vmar_mmu_sim, false, VT_REF_X86_4L},
+    {"x86_64-4l", &vmar_mmu_x86_64_4l, true, VT_REF_X86_4L},
+    {"x86_64-5l", &vmar_mmu_x86_64_5l, true, VT_REF_X86_5L},
+    {"sv39", &vmar_mmu_riscv64_sv39, true, VT_REF_SV39},
+    {"sv48", &vmar_mmu_riscv64_sv48, true, VT_REF_SV48},
+    {"sv57", &vmar_mmu_riscv64_sv57, true, VT_REF_SV57},
+};
+
+/*
+ * Real backends run through a copy of their ops table whose members count
+ * their calls before forwarding, so tests can assert on backend calls
+ * (maps, unmaps, protects, flushes) on every backend, as the sim counts
+ * them itself. One backend per process, hence the file-scope state.
+ */
+static const struct vmar_mmu_ops *real_ops;
+static struct vmar_mmu_ops counted_ops;
+static struct vmar_sim_stats op_counts;
+
+static int c_prepare(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                     enum vmar_mmu_prep what, struct vmar_frame_list *resv)
+{
+    op_counts.prepares++;
+    return real_ops->prepare(mmu, va, len, what, resv);
+}
+
+static void c_map(struct vmar_mmu *mmu, vmar_addr_t va,
+                  const struct vmar_pte *pte, struct vmar_frame_list *resv)
+{
+    op_counts.maps++;
+    real_ops->map(mmu, va, pte, resv);
+}
+
+static size_t c_unmap(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                      struct vmar_frame_list *resv,
+                      struct vmar_tlb_batch *batch)
+{
+    op_counts.unmaps++;
+    return real_ops->unmap(mmu, va, len, resv, batch);
+}
+
+static void c_protect(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                      unsigned prot, struct vmar_frame_list *resv,
+                      struct vmar_tlb_batch *batch)
+{
+    op_counts.protects++;
+    real_ops->protect(mmu, va, len, prot, resv, batch);
+}
+
+static int c_find_next(const struct vmar_mmu *mmu, vmar_addr_t *va,
+                       vmar_addr_t end, struct vmar_pte *pte)
+{
+    op_counts.finds++;
+    return real_ops->find_next(mmu, va, end, pte);
+}
+
+static void c_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
+{
+    op_counts.flushes++;
+    real_ops->flush(mmu, va, len);
+}
+
+const struct vmar_mmu_ops *vt_backend_ops(void)
+{
+    const struct vt_backend *b = vt_backend();
+
+    if (!b->real)
+        return b->ops;
+    if (real_ops == NULL) {
+        real_ops = b->ops;
+        counted_ops = *b->ops;
+        counted_ops.prepare = c_prepare;
+        counted_ops.map = c_map;
+        counted_ops.unmap = c_unmap;
+        counted_ops.protect = c_protect;
+        counted_ops.find_next = c_find_next;
+        counted_ops.flush = c_flush;
+    }
+    return &counted_ops;
+}
+
+struct vmar_sim_stats vt_stats(struct vt *vt)
+{
+    struct vmar_sim_stats s;
+
+    vmar_sim_stats(vt->sim, &s);
+    if (!vt_backend()->real)
+        return s;
+    s.prepares = op_counts.prepares;
+    s.maps = op_counts.maps;
+    s.unmaps = op_counts.unmaps;
+    s.protects = op_counts.protects;
+    s.finds = op_counts.finds;
+    s.flushes = op_counts.flushes;
+    s.leaves_live = vt->space != NULL ? vt_leaves(vt) : 0;
+    s.tables_live = vt_tables(vt);
+    return s;
+}
+
+const struct vt_backend *vt_backend(void)
+{
+    static const struct vt_backend *chosen;
+    const char *name;
+
+    if (chosen)
+        return chosen;
+    name = getenv("VMAR_TEST_BACKEND");
+    if (name == NULL || *name == '\0')
+        name = "sim";
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+        if (strcmp(backends[i].name, name) == 0)
+            chosen = &backends[i];
+    if (chosen == NULL) {
+        fprintf(stderr, "VMAR_TEST_BACKEND=%s: unknown backend\n", name);
+        abort();
+    }
+    return chosen;
+}
+
+void vt_use_backend(struct vmar_space_opts *o, struct vmar_sim *sim,
+                    struct vt_mmu_cfg *cfg)
+{
+    const struct vt_backend *b = vt_backend();
+
+    memset(cfg, 0, sizeof(*cfg));
+    o->mmu = vt_backend_ops();
+    if (!b->real) {
+        o->mmu_config = sim;
+    } else if (b->ref_mode == VT_REF_X86_4L || b->ref_mode == VT_REF_X86_5L) {
+        cfg->x86.pcid = 0x123; /* shows up in CR3, not in the root */
+        cfg->x86.handle = &cfg->mmu;
+        o->mmu_config = &cfg->x86;
+    } else {
+        cfg->rv.asid = 0x4567; /* shows up in satp, not in the root */
+        cfg->rv.handle = &cfg->mmu;
+        o->mmu_config = &cfg->rv;
+    }
+}
+
 void vt_setup(struct vt *vt, const struct vmar_space_opts *opts, size_t nframes)
 {
     struct vmar_sim_opts so = {
@@ -17,9 +156,9 @@ void vt_setup(struct vt *vt, const struct vmar_space_opts *opts, size_t nframes)
     if (opts)
         vt->opts = *opts;
     vt->opts.env = vt->env;
-    vt->opts.mmu = &vmar_mmu_sim;
-    vt->opts.mmu_config = vt->sim;
+    vt_use_backend(&vt->opts, vt->sim, &vt->cfg);
     assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
+    vt->mmu = vt->cfg.mmu;
     VT_CHECK(vt);
 }
 
@@ -79,6 +218,8 @@ void vt_check_at(struct vt *vt, const char *file, int line)
         free(l);
     }
     _assert_int_equal((uintmax_t)rc, 0, file, line);
+    if (vt->mmu != NULL && vt_backend()->real)
+        vt_refcheck_at(vt, file, line);
 }
 
 void vt_expect_layout_at(struct vt *vt, const char *expected, const char *file,

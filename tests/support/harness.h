@@ -16,21 +16,74 @@
 
 #include <cmocka.h>
 
+#include <vmar/riscv64.h>
 #include <vmar/sim.h>
 #include <vmar/vmar.h>
+#include <vmar/x86_64.h>
+
+#include "refdecode.h"
 
 #define PG ((vmar_size_t)VMAR_PAGE_SIZE)
+
+/*
+ * The backend under test, chosen by the environment variable
+ * VMAR_TEST_BACKEND: sim (default), x86_64-4l, x86_64-5l, sv39, sv48,
+ * sv57. Every backend runs on the sim machine's env: its frame pool is the
+ * host arena that plays physical memory, so the real walkers run bit for
+ * bit. ctest registers the scenario suites once per backend.
+ */
+struct vt_backend {
+    const char *name; /* the VMAR_TEST_BACKEND value */
+    const struct vmar_mmu_ops *ops;
+    bool real;                 /* a hardware format: reference-checked */
+    enum vt_ref_mode ref_mode; /* when real */
+};
+/* The selected backend (aborts on an unknown name). */
+const struct vt_backend *vt_backend(void);
+/* The ops table spaces are given: the sim's own, or for a real backend a
+ * copy whose members count their calls (see vt_stats). */
+const struct vmar_mmu_ops *vt_backend_ops(void);
+/* The selected backend's user_top. */
+#define VT_USER_TOP (vt_backend()->ops->user_top)
+
+/* Backend configuration for one space; must outlive vmar_space_create. */
+struct vt_mmu_cfg {
+    struct vmar_x86_64_config x86;
+    struct vmar_riscv64_config rv;
+    struct vmar_mmu *mmu; /* written by create() through the handle */
+};
+/* Point o->mmu and o->mmu_config at the selected backend over `sim`. */
+void vt_use_backend(struct vmar_space_opts *o, struct vmar_sim *sim,
+                    struct vt_mmu_cfg *cfg);
 
 struct vt {
     struct vmar_sim *sim;
     const struct vmar_env *env;
     struct vmar_space *space;
     struct vmar_space_opts opts; /* what the space was created with */
+    struct vt_mmu_cfg cfg;       /* backend config of opts.mmu_config */
+    struct vmar_mmu *mmu;        /* space's table (real backends), or NULL */
 };
 
+/* The sim machine's counters; for a real backend, the backend-call
+ * counters come from the counting ops table, leaves_live is vt_leaves()
+ * and tables_live vt_tables() of this space. */
+struct vmar_sim_stats vt_stats(struct vt *vt);
+
+/* Present leaves of the space's table, counted through ops->find_next
+ * (the sim's leaves_live counter only follows the sim backend). */
+size_t vt_leaves(struct vt *vt);
+/* Page-table pages of the space: the sim's tables_live for sim, the
+ * reference decoder's count for a real backend. */
+size_t vt_tables(struct vt *vt);
+
+/* Check the raw tables of a real backend against the mapping list with the
+ * reference decoder (tests/support/refdecode_*.c); VT_CHECK calls it. */
+void vt_refcheck_at(struct vt *vt, const char *file, int line);
+
 /* Create a machine of `nframes` frames (0: default) and a space over
- * vmar_mmu_sim. `opts` may be NULL; its env/mmu/mmu_config are filled in.
- * Asserts success. */
+ * the selected backend (vt_backend()). `opts` may be NULL; its
+ * env/mmu/mmu_config are filled in. Asserts success. */
 void vt_setup(struct vt *vt, const struct vmar_space_opts *opts,
               size_t nframes);
 

@@ -157,7 +157,7 @@ static void test_fixture_is_as_described(void **state)
     assert_int_equal(st.resident, FX_RESIDENT_PAGES * PG);
     assert_int_equal(st.user_lo, LO);
     assert_int_equal(st.user_hi, HI);
-    assert_true(HI < vmar_mmu_sim.user_top); /* the range is a strict subset */
+    assert_true(HI < VT_USER_TOP); /* the range is a strict subset */
     vt_teardown(&vt);
 }
 
@@ -1704,7 +1704,7 @@ static void test_default_user_range(void **state)
     struct vt vt;
     struct vmar_stats st;
     struct vt_snap snap;
-    const vmar_addr_t top = vmar_mmu_sim.user_top;
+    const vmar_addr_t top = VT_USER_TOP;
     const vmar_addr_t lo = VMAR_DEFAULT_USER_LO;
     vmar_addr_t got = 0;
 

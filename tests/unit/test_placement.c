@@ -650,7 +650,7 @@ static void test_placement_100k(void **state)
         order[i] = (uint32_t)i;
     }
     const vmar_addr_t user_hi = cur + rnd(&rng, 64) * PG;
-    assert_true(user_hi <= vmar_mmu_sim.user_top);
+    assert_true(user_hi <= VT_USER_TOP);
     for (size_t i = N_MAPPINGS - 1; i > 0; i--) { /* Fisher-Yates */
         size_t j = (size_t)rnd(&rng, i + 1);
         uint32_t tmp = order[i];

@@ -181,12 +181,10 @@ static void expect_stats_at(struct vt *vt, size_t count, vmar_size_t total,
 #define EXPECT_STATS(vt, count, total, resident)                               \
     expect_stats_at((vt), (count), (total), (resident), __FILE__, __LINE__)
 
+/* Backend-aware: real backends' counters come from the harness. */
 static struct vmar_sim_stats sim_stats(struct vt *vt)
 {
-    struct vmar_sim_stats s;
-
-    vmar_sim_stats(vt->sim, &s);
-    return s;
+    return vt_stats(vt);
 }
 
 /* The permissions of the present leaf at `va`, read through the backend's

@@ -2,7 +2,8 @@
 /*
  * The vmar_env of a simulated machine: a counting, checking metadata
  * allocator over malloc, the frame pool, a seeded random source, logging
- * and a panic that aborts. No lock hooks: tests serialise themselves.
+ * and a panic that aborts, and a TLB hook into the simulated CPUs. No
+ * lock hooks: tests serialise themselves.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,15 @@ static void sim_log(void *ctx, enum vmar_log_level level, const char *msg)
         fprintf(stderr, "vmar %s: %s\n", l < 3 ? names[l] : "?", msg);
 }
 
+/* The hardware-format backends (x86_64-*, riscv64-*) running over this
+ * pool send their flushes here, named by CR3 / satp value; the CPUs that
+ * run that table drop the entries, as the shootdown IPIs would. */
+static void sim_tlb_flush(void *ctx, uint64_t root, vmar_addr_t va,
+                          vmar_size_t len)
+{
+    vmar_sim__tlb_flush_root(ctx, root, va, len);
+}
+
 _Noreturn static void sim_panic(void *ctx, const char *msg)
 {
     (void)ctx;
@@ -172,5 +182,6 @@ void vmar_sim__env_init(struct vmar_sim *sim, bool with_random, uint64_t seed)
         .random = with_random ? sim_random : NULL,
         .log = sim_log,
         .panic = sim_panic,
+        .tlb_flush = sim_tlb_flush,
     };
 }

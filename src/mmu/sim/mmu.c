@@ -2,7 +2,8 @@
 /*
  * The vmar_mmu_sim backend: real radix tables in pool frames (the generic
  * walker over the sim format), plus counters for every operation the core
- * asks for. flush() only counts for now; a per-CPU TLB model comes later.
+ * asks for. flush() counts and invalidates the simulated TLBs (cpu.c) of
+ * every CPU running a space over this table.
  */
 #include <vmar/error.h>
 
@@ -71,6 +72,11 @@ static void sim_mmu_destroy(struct vmar_mmu *mmu)
     const struct vmar_env *env = mmu->rx.env;
     size_t tables0 = mmu->rx.tables, leaves0 = mmu->rx.leaves;
 
+    /* The contract: a destroyed table is active on no CPU. A CPU still
+     * running it would translate through freed table pages. */
+    if (vmar_sim__mmu_active(mmu->sim, mmu))
+        vmar_sim__die("destroying a page table that a simulated CPU still "
+                      "runs (vmar_sim_cpu_switch(cpu, NULL) first)");
     vmar_radix_fini(&mmu->rx);
     sync_counts(mmu, tables0, leaves0);
     env->free(env->ctx, mmu, sizeof(*mmu));
@@ -132,9 +138,8 @@ static int sim_mmu_find_next(const struct vmar_mmu *mmu, vmar_addr_t *va,
 
 static void sim_mmu_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
 {
-    (void)va;
-    (void)len;
     mmu->sim->stats.flushes++;
+    vmar_sim__tlb_flush_mmu(mmu->sim, mmu, va, len);
 }
 
 const struct vmar_mmu_ops vmar_mmu_sim = {

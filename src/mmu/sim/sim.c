@@ -71,6 +71,7 @@ void vmar_sim_destroy(struct vmar_sim *sim)
                 "blocks (%zu bytes) still allocated\n",
                 sim->stats.frames_live, sim->stats.allocs_live,
                 sim->stats.alloc_bytes_live);
+    vmar_sim__cpus_fini(sim);
     vmar_sim__pool_fini(sim);
     free(sim);
 }

@@ -3,7 +3,8 @@
  * Private to src/mmu/sim/: the machine behind the opaque struct vmar_sim
  * and the seams between its files (sim.c: lifetime, counters and failure
  * injection; pool.c: physical frames; env.c: the vmar_env callbacks;
- * pte.c: the PTE format; mmu.c: the vmar_mmu_sim backend).
+ * pte.c: the PTE format; mmu.c: the vmar_mmu_sim backend; cpu.c and
+ * cpu_hw.c: the simulated CPUs and their TLBs).
  *
  * Hosted code: uses libc. Not thread safe (one machine, one thread).
  */
@@ -39,6 +40,11 @@ struct vmar_sim {
     size_t *free_stack;         /* indices of free frames; top = next out */
     size_t nfree;
 
+    /* Simulated CPUs (cpu.c), newest first. */
+    struct vmar_sim_cpu *cpus;
+    unsigned cpu_ids;  /* ids handed out, for reports */
+    size_t violations; /* stale TLB hits, CPUs destroyed since included */
+
     /* vmar_sim_fail_after() state. */
     struct {
         unsigned mask;    /* VMAR_SIM_FAIL_* kinds that count; 0: off */
@@ -67,5 +73,23 @@ void *vmar_sim__phys_to_virt(void *ctx, vmar_paddr_t pa);
 
 /* env.c: fill sim->env (frame callbacks from pool.c). */
 void vmar_sim__env_init(struct vmar_sim *sim, bool with_random, uint64_t seed);
+
+/* cpu.c. fini frees the CPUs a test left behind. mmu_active: whether a
+ * CPU runs a space over `mmu` (the table must not be destroyed then).
+ * The flushes invalidate [va, va+len) (len 0: everything) on every CPU
+ * whose current space uses that table: by table (the sim backend) or by
+ * hardware root value (env->tlb_flush of the hardware-format backends). */
+void vmar_sim__cpus_fini(struct vmar_sim *sim);
+bool vmar_sim__mmu_active(const struct vmar_sim *sim,
+                          const struct vmar_mmu *mmu);
+void vmar_sim__tlb_flush_mmu(struct vmar_sim *sim, const struct vmar_mmu *mmu,
+                             vmar_addr_t va, vmar_size_t len);
+void vmar_sim__tlb_flush_root(struct vmar_sim *sim, uint64_t root,
+                              vmar_addr_t va, vmar_size_t len);
+
+/* cpu_hw.c: the CR3 / satp value of a hardware-format backend's table
+ * (struct vmar_mmu of src/mmu/hwpt.h). Only for x86_64-* and riscv64-*
+ * backends; false when there is none. */
+bool vmar_sim__hw_root(const struct vmar_mmu *mmu, uint64_t *root);
 
 #endif /* VMAR_MMU_SIM_IMPL_H */

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file fault.h
+ * @brief The page-fault handler and user-memory access.
+ *
+ * A kernel's trap handler calls vmar_fault() with the faulting address and
+ * the kind of access, then returns to the faulting instruction when it
+ * gets 0, or turns the error into a signal. vmar_read() and vmar_write()
+ * are copy_from_user/copy_to_user for any space (not only the current
+ * one): they fault pages in exactly as a user access would.
+ */
+#ifndef VMAR_FAULT_H
+#define VMAR_FAULT_H
+
+#include <vmar/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vmar_space;
+
+/** The kind of access that faulted (exactly one per call). */
+enum vmar_access {
+    VMAR_ACCESS_READ = 1u << 0,  /**< a load */
+    VMAR_ACCESS_WRITE = 1u << 1, /**< a store (x86: W bit in the error code) */
+    VMAR_ACCESS_EXEC = 1u << 2,  /**< an instruction fetch */
+};
+
+/** vmar_fault() flags. */
+enum vmar_fault_flags {
+    /** The access came from user mode. Kernel-mode accesses to user
+     *  memory (copy_from_user) follow the same rules. */
+    VMAR_FAULT_USER = 1u << 0,
+};
+
+/**
+ * Resolve a page fault at `addr`.
+ *
+ * Anonymous mappings are filled with zeroed frames on first touch. A fault
+ * on a page that is already mapped with enough permission (another CPU
+ * fixed it, or a stale TLB entry) succeeds at once.
+ *
+ * @param space   the faulting address space.
+ * @param addr    the faulting address (any byte of the page).
+ * @param access  one vmar_access value.
+ * @param flags   vmar_fault_flags.
+ * Returns: 0 when the access can be retried;
+ *  VMAR_ENOENT: no mapping contains `addr` (SIGSEGV, SEGV_MAPERR);
+ *  VMAR_EACCES: the mapping does not allow `access` (SIGSEGV,
+ *   SEGV_ACCERR);
+ *  VMAR_ENOMEM: no frame or page-table page could be allocated (the
+ *   kernel's out-of-memory path);
+ *  VMAR_EINVAL: `access` is not exactly one vmar_access value or `flags`
+ *   has unknown bits.
+ * Locking: takes the space lock exclusively for now (parallel faults
+ *  under the shared lock arrive with the concurrency work).
+ * On failure: nothing changed.
+ */
+int vmar_fault(struct vmar_space *space, vmar_addr_t addr, unsigned access,
+               unsigned flags);
+
+/**
+ * Copy `len` bytes from user address `src` of `space` into `dst`
+ * (copy_from_user, /proc/pid/mem reads). Pages are faulted in as a user
+ * read would; the space need not be the current one.
+ *
+ * @param space  the address space to read.
+ * @param src    user address of the first byte.
+ * @param dst    kernel buffer of at least `len` bytes.
+ * @param len    bytes to copy (0 is a no-op).
+ * @param done   if not NULL, receives the number of bytes copied, also on
+ *               failure (the copy stops at the first bad page).
+ * Returns: 0; VMAR_EFAULT at the first page that is not mapped or not
+ *  readable, or when [src, src+len) wraps; VMAR_ENOMEM if a page could not
+ *  be faulted in.
+ * Locking: takes the space lock (exclusively, as vmar_fault) per page.
+ * On failure: bytes before the bad page were copied; the space may have
+ *  gained the pages that were faulted in (as a user access would).
+ */
+int vmar_read(struct vmar_space *space, vmar_addr_t src, void *dst, size_t len,
+              size_t *done);
+
+/**
+ * Copy `len` bytes from `src` to user address `dst` of `space`
+ * (copy_to_user). Pages must be writable by their mapping.
+ *
+ * @param space  the address space to write.
+ * @param dst    user address of the first byte.
+ * @param src    kernel buffer of at least `len` bytes.
+ * @param len    bytes to copy (0 is a no-op).
+ * @param done   if not NULL, receives the number of bytes copied.
+ * Returns: 0; VMAR_EFAULT at the first page that is not mapped or not
+ *  writable, or when the range wraps; VMAR_ENOMEM if a page could not be
+ *  faulted in.
+ * Locking: takes the space lock (exclusively) per page.
+ * On failure: bytes before the bad page were written; pages faulted in
+ *  stay.
+ */
+int vmar_write(struct vmar_space *space, vmar_addr_t dst, const void *src,
+               size_t len, size_t *done);
+
+/**
+ * Zero `len` bytes at user address `dst` of `space` (clear_user, the tail
+ * of an ELF segment). Pages must be writable by their mapping.
+ *
+ * @param space  the address space to write.
+ * @param dst    user address of the first byte.
+ * @param len    bytes to zero (0 is a no-op).
+ * @param done   if not NULL, receives the number of bytes zeroed.
+ * Returns: as vmar_write().
+ * Locking: takes the space lock (exclusively) per page.
+ * On failure: bytes before the bad page were zeroed; pages faulted in
+ *  stay.
+ */
+int vmar_fill_zero(struct vmar_space *space, vmar_addr_t dst, size_t len,
+                   size_t *done);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VMAR_FAULT_H */

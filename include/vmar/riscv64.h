@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file riscv64.h
+ * @brief The RISC-V page-table backends: Sv39, Sv48 and Sv57 (RISC-V
+ *        privileged architecture, "Supervisor-Level ISA", sections
+ *        "Sv32: Page-Based 32-bit Virtual-Memory Systems" for the common
+ *        rules and "Sv39", "Sv48", "Sv57" for each mode).
+ *
+ * One constant ops table per mode, all sharing one code path; user_top
+ * is one page below the top of the lower half (2^38, 2^47 or 2^56 minus
+ * a page), so no user range ends at the non-canonical hole:
+ *  - vmar_mmu_riscv64_sv39: user_top 0x3ffffff000;
+ *  - vmar_mmu_riscv64_sv48: user_top 0x7ffffffff000 (the first-class mode);
+ *  - vmar_mmu_riscv64_sv57: user_top 0xfffffffffff000.
+ *
+ * The config (vmar_space_opts::mmu_config) is a
+ * `const struct vmar_riscv64_config *`, or NULL for the defaults.
+ *
+ * Permissions. W without R is reserved (a page fault), so PROT_WRITE
+ * alone is mapped R|W and PROT_WRITE|PROT_EXEC R|W|X; an RSW bit records
+ * that R was not asked for, and the space reports exactly what the caller
+ * asked for. Execute-only (X alone) is native. PROT_NONE leaves keep their
+ * frame with V clear (see src/mmu/riscv64/rv_pte.h).
+ *
+ * A and D are set when a leaf is made (D when writable): without Svadu
+ * (or with menvcfg.ADUE = 0) the hart raises a page fault on an access
+ * with A = 0 or a store with D = 0 ("Svade"), and libvmar has no handler
+ * for those faults. The cost is that A/D say nothing about real use.
+ *
+ * Cache policy: WB uses PBMT = 0 (the PMA), which every hart supports.
+ * UC, WC and WT use Svpbmt (bits 62:61: UC -> IO, WC and WT -> NC, so WT
+ * reads back as WC); they require Svpbmt with menvcfg.PBMTE = 1, else the
+ * bits are reserved and the access faults.
+ *
+ * TLB: env->tlb_flush when set; else, in builds with
+ * -DVMAR_RISCV64_INLINE_TLB, sfence.vma on the calling hart; else only
+ * counted. After table pages were freed the flush is for the whole ASID:
+ * sfence.vma with an address need not drop cached non-leaf entries.
+ */
+#ifndef VMAR_RISCV64_H
+#define VMAR_RISCV64_H
+
+#include <vmar/mmu.h>
+#include <vmar/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Sv39: 3 levels, 39-bit virtual addresses. */
+extern const struct vmar_mmu_ops vmar_mmu_riscv64_sv39;
+/** Sv48: 4 levels, 48-bit virtual addresses. */
+extern const struct vmar_mmu_ops vmar_mmu_riscv64_sv48;
+/** Sv57: 5 levels, 57-bit virtual addresses. */
+extern const struct vmar_mmu_ops vmar_mmu_riscv64_sv57;
+
+/** Highest ASID (satp.ASID is 16 bits wide in RV64; a hart may implement
+ *  fewer, see ASIDLEN in the privileged spec, "satp"). */
+#define VMAR_RISCV64_ASID_MAX 0xffffu
+
+/** Configuration of one space; zero-initialise, then set what you need. */
+struct vmar_riscv64_config {
+    /** ASID of the space, placed in satp bits 59:44. */
+    uint16_t asid;
+    /** Optional out: where create() stores the space's page table, so that
+     *  vmar_riscv64_info() can be asked for its satp value. */
+    struct vmar_mmu **handle;
+};
+
+/** What vmar_riscv64_info() reports. */
+struct vmar_riscv64_info {
+    vmar_paddr_t root;     /**< physical address of the root table */
+    uint64_t satp;         /**< MODE (8, 9, 10) << 60 | ASID << 44 | root PPN */
+    unsigned levels;       /**< 3, 4 or 5 */
+    uint64_t flushes;      /**< TLB flush requests so far */
+    uint64_t full_flushes; /**< of which whole-ASID flushes */
+};
+
+/**
+ * Describe the page table `mmu` (from vmar_riscv64_config::handle).
+ *
+ * @param mmu  a page table created by one of the vmar_mmu_riscv64_* tables.
+ * @param out  where the description is stored.
+ * Locking: none of its own; reads fields that change only under the
+ *  space lock (the flush counters), so take it at least shared for
+ *  consistent counters. The root and satp value never change.
+ * On failure: cannot fail.
+ */
+void vmar_riscv64_info(const struct vmar_mmu *mmu,
+                       struct vmar_riscv64_info *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VMAR_RISCV64_H */

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file x86_64.h
+ * @brief The x86-64 page-table backends: 4-level (48-bit) and 5-level
+ *        (LA57, 57-bit) paging, Intel SDM Vol. 3A ch. 4.
+ *
+ * Two constant ops tables share all code and differ in their table depth
+ * and user_top (the space's default upper bound, one page below the top
+ * of the lower canonical half, so that no user range ends at the
+ * non-canonical hole):
+ *  - vmar_mmu_x86_64_4l: CR4.LA57 = 0, user_top 0x7ffffffff000;
+ *  - vmar_mmu_x86_64_5l: CR4.LA57 = 1, user_top 0xfffffffffff000.
+ *
+ * The config (vmar_space_opts::mmu_config) is a
+ * `const struct vmar_x86_64_config *`, or NULL for the defaults.
+ *
+ * What the embedder must set up (the backend cannot check it):
+ *  - IA32_EFER.NXE = 1 (execute-disable, bit 63 of every entry, is used
+ *    for every page mapped without VMAR_PROT_EXEC);
+ *  - IA32_PAT programmed as Linux does (SDM Vol. 3A, "Page Attribute
+ *    Table"): PAT0 WB, PAT1 WC, PAT2 UC-, PAT3 UC, PAT4 WB, PAT5 WP,
+ *    PAT6 UC-, PAT7 WT. Cache policies map to PAT entries 0 (WB),
+ *    1 (WC), 3 (UC) and 7 (WT). With the power-on PAT only WB and UC are
+ *    what they say.
+ *
+ * Permissions: x86 has no write-only or execute-only page (a present
+ * page is readable, SDM Vol. 3A §4.6), so W and X imply R in hardware.
+ * The leaf remembers in a software bit that R was not asked for, so the
+ * space reports exactly what the caller asked for. PROT_NONE leaves keep
+ * their frame with P clear (see src/mmu/x86_64/x86_pte.h).
+ *
+ * TLB: env->tlb_flush when set; else, in builds with
+ * -DVMAR_X86_64_INLINE_TLB, invlpg per page or a CR3 reload on the calling
+ * CPU (only right for the CPU's current table); else only counted.
+ */
+#ifndef VMAR_X86_64_H
+#define VMAR_X86_64_H
+
+#include <vmar/mmu.h>
+#include <vmar/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** 4-level paging (48-bit linear addresses). */
+extern const struct vmar_mmu_ops vmar_mmu_x86_64_4l;
+/** 5-level paging (LA57, 57-bit linear addresses). */
+extern const struct vmar_mmu_ops vmar_mmu_x86_64_5l;
+/** The common case: 4-level paging. */
+#define vmar_mmu_x86_64 vmar_mmu_x86_64_4l
+
+/** Highest PCID (CR3 bits 11:0 when CR4.PCIDE = 1, SDM Vol. 3A §4.10.1). */
+#define VMAR_X86_64_PCID_MAX 0xfffu
+
+/** Configuration of one space; zero-initialise, then set what you need. */
+struct vmar_x86_64_config {
+    /** PCID of the space (0..VMAR_X86_64_PCID_MAX), placed in CR3 bits
+     *  11:0. Use 0 when CR4.PCIDE = 0. */
+    uint16_t pcid;
+    /** Optional out: where create() stores the space's page table, so that
+     *  vmar_x86_64_info() can be asked for its CR3 value. */
+    struct vmar_mmu **handle;
+};
+
+/** What vmar_x86_64_info() reports. */
+struct vmar_x86_64_info {
+    vmar_paddr_t root;     /**< physical address of the PML4 (PML5) table */
+    uint64_t cr3;          /**< value to load into CR3: root | PCID */
+    unsigned levels;       /**< 4 or 5 */
+    uint64_t flushes;      /**< TLB flush requests so far */
+    uint64_t full_flushes; /**< of which whole-table flushes */
+};
+
+/**
+ * Describe the page table `mmu` (from vmar_x86_64_config::handle).
+ *
+ * @param mmu  a page table created by vmar_mmu_x86_64_4l or _5l.
+ * @param out  where the description is stored.
+ * Locking: none of its own; reads fields that change only under the
+ *  space lock (the flush counters), so take it at least shared for
+ *  consistent counters. The root and CR3 value never change.
+ * On failure: cannot fail.
+ */
+void vmar_x86_64_info(const struct vmar_mmu *mmu, struct vmar_x86_64_info *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VMAR_X86_64_H */

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Glue shared by the hardware page-table backends (src/mmu/x86_64/,
+ * src/mmu/riscv64/): their struct vmar_mmu and the vmar_mmu_ops members
+ * that are the same on every machine, so that an architecture folder
+ * holds only its PTE format, its constants, its root value (CR3, satp)
+ * and its inline TLB instructions.
+ *
+ * Every walk goes through the generic walker in radix.c; what is here is
+ * bookkeeping around it: range checks against the user top, counters, and
+ * the choice between a range and a full TLB flush.
+ *
+ * The functions are static inline so that each backend's ops table can
+ * point at them without a second library target; each is small.
+ *
+ * Freestanding: compiler headers, <vmar/...>, core/deps.h and radix.h only.
+ */
+#ifndef VMAR_MMU_HWPT_H
+#define VMAR_MMU_HWPT_H
+
+#include <vmar/error.h>
+#include <vmar/mmu.h>
+
+#include "core/deps.h"
+#include "radix.h"
+
+/* Longest range invalidated page by page; beyond it one full flush is
+ * cheaper (Linux x86 tlb_single_page_flush_ceiling is 33 pages). */
+#define VMAR_HWPT_FLUSH_PAGES 32u
+
+/* What differs between machines in the glue. Constant data. */
+struct vmar_hwpt_arch {
+    /* True when a range invalidation may leave a freed table page in a
+     * paging-structure cache, so a flush after unhooking a table must be
+     * full. RISC-V: "sfence.vma rs1" orders only leaf entries for that
+     * address (privileged spec, "Supervisor Memory-Management Fence
+     * Instruction"). x86: INVLPG also drops every paging-structure-cache
+     * entry of the current PCID (SDM Vol. 3A §4.10.4.1), so false. */
+    bool full_flush_after_table_free;
+    /* The calling CPU's invalidation (len 0: the whole table) when the
+     * backend was built with its inline-TLB option; NULL: count only. */
+    void (*local_flush)(uint64_t root, vmar_addr_t va, vmar_size_t len);
+};
+
+/* One address space of a hardware backend. Fields other than rx are
+ * private to hwpt.h and the backend that created it. */
+struct vmar_mmu {
+    struct vmar_radix rx;
+    const struct vmar_hwpt_arch *arch;
+    vmar_addr_t user_top;  /* the ops table's user_top */
+    uint64_t root;         /* hardware root value: CR3 or satp */
+    size_t tables_seen;    /* rx.tables at the last map or flush */
+    bool table_freed;      /* a table page was unhooked since the last flush */
+    uint64_t flushes;      /* flush requests handed on (hook, inline or none) */
+    uint64_t full_flushes; /* of which len == 0 */
+};
+
+/* Allocate the mmu and an empty root table. The caller sets ->root. */
+static inline int vmar_hwpt_create(const struct vmar_env *env,
+                                   const struct vmar_pt_format *fmt,
+                                   const struct vmar_hwpt_arch *arch,
+                                   vmar_addr_t user_top, struct vmar_mmu **out)
+{
+    struct vmar_mmu *mmu;
+
+    mmu = env->alloc(env->ctx, sizeof(*mmu), _Alignof(struct vmar_mmu));
+    if (mmu == NULL)
+        return VMAR_ENOMEM;
+    vmar__memset(mmu, 0, sizeof(*mmu));
+    if (vmar_radix_init(&mmu->rx, fmt, env) != 0) {
+        env->free(env->ctx, mmu, sizeof(*mmu));
+        return VMAR_ENOMEM;
+    }
+    mmu->arch = arch;
+    mmu->user_top = user_top;
+    mmu->tables_seen = mmu->rx.tables;
+    *out = mmu;
+    return 0;
+}
+
+static inline void vmar_hwpt_destroy(struct vmar_mmu *mmu)
+{
+    const struct vmar_env *env = mmu->rx.env;
+
+    vmar_radix_fini(&mmu->rx);
+    env->free(env->ctx, mmu, sizeof(*mmu));
+}
+
+/* Ranges reach the backend validated by the core: one beyond user_top is
+ * a core bug, hence an assertion. */
+static inline void vmar_hwpt_check_user(const struct vmar_mmu *mmu,
+                                        vmar_addr_t va, vmar_size_t len)
+{
+    VMAR_ASSERT(mmu->rx.env, va <= mmu->user_top && len <= mmu->user_top - va);
+}
+
+/* Notice table pages unhooked since the last look: rx.tables only drops
+ * in unmap (which unhooks before it queues, so an early flush inside
+ * unmap sees the drop too) and only grows in map. */
+static inline void vmar_hwpt_note_tables(struct vmar_mmu *mmu)
+{
+    if (mmu->rx.tables < mmu->tables_seen)
+        mmu->table_freed = true;
+    mmu->tables_seen = mmu->rx.tables;
+}
+
+static inline int vmar_hwpt_prepare(struct vmar_mmu *mmu, vmar_addr_t va,
+                                    vmar_size_t len, enum vmar_mmu_prep what,
+                                    struct vmar_frame_list *resv)
+{
+    vmar_hwpt_check_user(mmu, va, len);
+    return vmar_radix_prepare(&mmu->rx, va, len, what, resv);
+}
+
+static inline void vmar_hwpt_map(struct vmar_mmu *mmu, vmar_addr_t va,
+                                 const struct vmar_pte *pte,
+                                 struct vmar_frame_list *resv)
+{
+    vmar_hwpt_check_user(mmu, va, VMAR_PAGE_SIZE);
+    vmar_hwpt_note_tables(mmu);
+    vmar_radix_map(&mmu->rx, va, 0, pte, resv);
+    mmu->tables_seen = mmu->rx.tables;
+}
+
+static inline size_t vmar_hwpt_unmap(struct vmar_mmu *mmu, vmar_addr_t va,
+                                     vmar_size_t len,
+                                     struct vmar_frame_list *resv,
+                                     struct vmar_tlb_batch *batch)
+{
+    (void)resv; /* base pages only: nothing to split */
+    vmar_hwpt_check_user(mmu, va, len);
+    return vmar_radix_unmap(&mmu->rx, va, len, batch);
+}
+
+static inline void vmar_hwpt_protect(struct vmar_mmu *mmu, vmar_addr_t va,
+                                     vmar_size_t len, unsigned prot,
+                                     struct vmar_frame_list *resv,
+                                     struct vmar_tlb_batch *batch)
+{
+    (void)resv; /* base pages only: nothing to split */
+    vmar_hwpt_check_user(mmu, va, len);
+    vmar_radix_protect(&mmu->rx, va, len, prot, batch);
+}
+
+static inline int vmar_hwpt_find_next(const struct vmar_mmu *mmu,
+                                      vmar_addr_t *va, vmar_addr_t end,
+                                      struct vmar_pte *pte)
+{
+    return vmar_radix_find_next(&mmu->rx, va, end, pte);
+}
+
+/*
+ * vmar_mmu_ops::flush: widen to a full flush when the range is long or
+ * when a table page was unhooked on a machine whose range invalidation
+ * keeps non-leaf entries, then hand it to env->tlb_flush, else to the
+ * inline default, else only count it (hosted builds).
+ */
+static inline void vmar_hwpt_flush(struct vmar_mmu *mmu, vmar_addr_t va,
+                                   vmar_size_t len)
+{
+    const struct vmar_env *env = mmu->rx.env;
+
+    vmar_hwpt_note_tables(mmu);
+    if (len > (vmar_size_t)VMAR_HWPT_FLUSH_PAGES * VMAR_PAGE_SIZE ||
+        (mmu->table_freed && mmu->arch->full_flush_after_table_free))
+        len = 0;
+    if (len == 0)
+        va = 0;
+    mmu->table_freed = false;
+    mmu->flushes++;
+    if (len == 0)
+        mmu->full_flushes++;
+    if (env->tlb_flush != NULL)
+        env->tlb_flush(env->ctx, mmu->root, va, len);
+    else if (mmu->arch->local_flush != NULL)
+        mmu->arch->local_flush(mmu->root, va, len);
+}
+
+#endif /* VMAR_MMU_HWPT_H */

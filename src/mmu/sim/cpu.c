@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Simulated CPUs: a TLB model per CPU plus the space it runs, so that
+ * tests perform memory accesses the way hardware does and catch every
+ * translation a flush failed to remove.
+ *
+ * The TLB is fully associative with LRU replacement. An entry caches the
+ * translation of one base page of the CPU's current space (page -> frame,
+ * prot), filled on a walk that allowed the access, exactly as long as
+ * hardware may keep it: until a flush covering it reaches this CPU, or
+ * the CPU switches space (no ASIDs: a switch empties the TLB).
+ *
+ * Stale-entry detector. Every libvmar call completes its flush before it
+ * returns and the machine is single-threaded, so between calls no TLB
+ * entry may translate differently from the page table. On every hit the
+ * entry is checked against a fresh walk; when the table no longer maps the
+ * page, maps another frame, or grants less than the entry, the hit is a
+ * violation: counted per CPU and per machine, and reported on stderr.
+ *
+ * A violating hit is still served from the stale entry, as hardware
+ * would, because what the stale entry exposes is the bug the tests look
+ * for: reads of a freed frame return its poison (VMAR_SIM_FRAME_POISON),
+ * reads of a reused frame return its new owner's bytes. Writes through a
+ * stale entry to a frame that is no longer allocated are dropped, so the
+ * pool's poison and vmar_sim_digest() stay meaningful for the rest of the
+ * test; writes to a frame that is still allocated (a downgrade that was
+ * not flushed, a frame already reused) land, as they would on hardware.
+ *
+ * Flushes reach the CPUs two ways: the sim backend's flush calls
+ * vmar_sim__tlb_flush_mmu() for its table, and the machine's env->tlb_flush
+ * hook (used by the hardware-format backends running over the sim pool)
+ * calls vmar_sim__tlb_flush_root() with the table's CR3 / satp value.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vmar/error.h>
+#include <vmar/fault.h>
+
+#include "core/space.h"
+#include "sim_impl.h"
+
+#define VMAR_SIM_TLB_DEFAULT 32u
+/* A TLB this large is a mistake, not a model of any CPU; the bound also
+ * keeps the allocation size far from overflow. */
+#define VMAR_SIM_TLB_MAX 4096u
+/* Faults the CPU takes on one page of one access before it declares the
+ * handler broken: a handler that returns 0 must leave a translation that
+ * allows the retried access (one retry suffices; more tolerates a handler
+ * that fixes things in steps). */
+#define VMAR_SIM_CPU_RETRIES 3u
+
+#define PAGE_MASK ((vmar_addr_t)VMAR_PAGE_SIZE - 1)
+
+struct tlb_entry {
+    vmar_addr_t va;  /* page address */
+    vmar_paddr_t pa; /* frame */
+    unsigned prot;   /* vmar_prot bits of the leaf when it was walked */
+    uint64_t used;   /* LRU stamp; 0: invalid */
+};
+
+struct vmar_sim_cpu {
+    struct vmar_sim *sim;
+    struct vmar_sim_cpu *next; /* the machine's CPUs */
+    unsigned id;               /* for reports */
+    struct vmar_space *space;  /* current space, NULL: none */
+    bool has_root;             /* root is the space's CR3 / satp value */
+    uint64_t root;
+    uint64_t clock; /* LRU stamps */
+    struct vmar_sim_cpu_stats st;
+    unsigned nentries;
+    struct tlb_entry tlb[];
+};
+
+/* ---- the machine's CPU list ---------------------------------------- */
+
+int vmar_sim_cpu_create(struct vmar_sim *sim, unsigned tlb_entries,
+                        struct vmar_sim_cpu **out)
+{
+    struct vmar_sim_cpu *cpu;
+
+    if (sim == NULL || out == NULL || tlb_entries > VMAR_SIM_TLB_MAX)
+        return VMAR_EINVAL;
+    if (tlb_entries == 0)
+        tlb_entries = VMAR_SIM_TLB_DEFAULT;
+    cpu = calloc(1, sizeof(*cpu) + tlb_entries * sizeof(cpu->tlb[0]));
+    if (cpu == NULL)
+        return VMAR_ENOMEM;
+    cpu->sim = sim;
+    cpu->id = sim->cpu_ids++;
+    cpu->nentries = tlb_entries;
+    cpu->next = sim->cpus;
+    sim->cpus = cpu;
+    *out = cpu;
+    return 0;
+}
+
+void vmar_sim_cpu_destroy(struct vmar_sim_cpu *cpu)
+{
+    struct vmar_sim_cpu **pp;
+
+    if (cpu == NULL)
+        return;
+    for (pp = &cpu->sim->cpus; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == cpu) {
+            *pp = cpu->next;
+            break;
+        }
+    free(cpu);
+}
+
+void vmar_sim__cpus_fini(struct vmar_sim *sim)
+{
+    while (sim->cpus != NULL)
+        vmar_sim_cpu_destroy(sim->cpus);
+}
+
+bool vmar_sim__mmu_active(const struct vmar_sim *sim,
+                          const struct vmar_mmu *mmu)
+{
+    for (const struct vmar_sim_cpu *c = sim->cpus; c != NULL; c = c->next)
+        if (c->space != NULL && c->space->mmu == mmu)
+            return true;
+    return false;
+}
+
+/* ---- switch and invalidation ---------------------------------------- */
+
+static void tlb_clear(struct vmar_sim_cpu *cpu)
+{
+    memset(cpu->tlb, 0, cpu->nentries * sizeof(cpu->tlb[0]));
+}
+
+/* The hardware root value (CR3 with its PCID, satp with its ASID) that a
+ * hardware-format backend passes to env->tlb_flush for this table. The
+ * sim format has none: its flushes arrive through the backend itself. */
+static bool hw_root_of(const struct vmar_space *space, uint64_t *root)
+{
+    const char *name = space->ops->name;
+
+    if (name == NULL)
+        return false;
+    if (strncmp(name, "x86_64-", 7) == 0 || strncmp(name, "riscv64-", 8) == 0)
+        return vmar_sim__hw_root(space->mmu, root);
+    return false;
+}
+
+void vmar_sim_cpu_switch(struct vmar_sim_cpu *cpu, struct vmar_space *space)
+{
+    /* The space's tables live in this machine's pool and its flushes go
+     * to this machine's CPUs; another machine's space cannot run here. */
+    if (space != NULL && space->env->ctx != cpu->sim)
+        vmar_sim__die("cpu%u: switch to a space of another machine", cpu->id);
+    tlb_clear(cpu);
+    cpu->space = space;
+    cpu->has_root = space != NULL && hw_root_of(space, &cpu->root);
+}
+
+/* Drop the entries of [va, va+len) (len 0: all) and count them. */
+static void tlb_invalidate(struct vmar_sim_cpu *cpu, vmar_addr_t va,
+                           vmar_size_t len)
+{
+    vmar_addr_t lo = va & ~PAGE_MASK;
+    /* A range reaching past the top of the address space is clipped. */
+    vmar_addr_t hi = len > ~(vmar_addr_t)0 - va ? ~(vmar_addr_t)0 : va + len;
+
+    for (unsigned i = 0; i < cpu->nentries; i++) {
+        struct tlb_entry *e = &cpu->tlb[i];
+
+        if (e->used == 0 || (len != 0 && (e->va < lo || e->va >= hi)))
+            continue;
+        e->used = 0;
+        cpu->st.invalidations++;
+    }
+}
+
+void vmar_sim__tlb_flush_mmu(struct vmar_sim *sim, const struct vmar_mmu *mmu,
+                             vmar_addr_t va, vmar_size_t len)
+{
+    for (struct vmar_sim_cpu *c = sim->cpus; c != NULL; c = c->next)
+        if (c->space != NULL && c->space->mmu == mmu)
+            tlb_invalidate(c, va, len);
+}
+
+void vmar_sim__tlb_flush_root(struct vmar_sim *sim, uint64_t root,
+                              vmar_addr_t va, vmar_size_t len)
+{
+    for (struct vmar_sim_cpu *c = sim->cpus; c != NULL; c = c->next)
+        if (c->space != NULL && c->has_root && c->root == root)
+            tlb_invalidate(c, va, len);
+}
+
+/* ---- accesses ------------------------------------------------------- */
+
+static unsigned prot_needed(unsigned access)
+{
+    switch (access) {
+    case VMAR_ACCESS_READ:
+        return VMAR_PROT_READ;
+    case VMAR_ACCESS_WRITE:
+        return VMAR_PROT_WRITE;
+    default:
+        return VMAR_PROT_EXEC;
+    }
+}
+
+static const char *access_name(unsigned access)
+{
+    switch (access) {
+    case VMAR_ACCESS_READ:
+        return "read";
+    case VMAR_ACCESS_WRITE:
+        return "write";
+    default:
+        return "exec";
+    }
+}
+
+/* "rwx" with '-' for missing bits; buf holds 4 bytes. */
+static const char *prot_str(unsigned prot, char *buf)
+{
+    buf[0] = (prot & VMAR_PROT_READ) ? 'r' : '-';
+    buf[1] = (prot & VMAR_PROT_WRITE) ? 'w' : '-';
+    buf[2] = (prot & VMAR_PROT_EXEC) ? 'x' : '-';
+    buf[3] = '\0';
+    return buf;
+}
+
+/* The current leaf of `page`, through the space's backend (any format). */
+static bool walk(const struct vmar_space *space, vmar_addr_t page,
+                 struct vmar_pte *pte)
+{
+    vmar_addr_t at = page;
+
+    /* Above user_top the backend translates nothing (and a real walker
+     * may not be asked): no leaf, so the fault handler decides. */
+    if (page >= space->ops->user_top)
+        return false;
+    return space->ops->find_next(space->mmu, &at, page + VMAR_PAGE_SIZE, pte) ==
+               0 &&
+           at == page;
+}
+
+static struct tlb_entry *tlb_lookup(struct vmar_sim_cpu *cpu, vmar_addr_t page)
+{
+    for (unsigned i = 0; i < cpu->nentries; i++)
+        if (cpu->tlb[i].used != 0 && cpu->tlb[i].va == page)
+            return &cpu->tlb[i];
+    return NULL;
+}
+
+/* An invalid entry if any, else the least recently used one. */
+static struct tlb_entry *tlb_victim(struct vmar_sim_cpu *cpu)
+{
+    struct tlb_entry *v = &cpu->tlb[0];
+
+    for (unsigned i = 0; i < cpu->nentries && v->used != 0; i++)
+        if (cpu->tlb[i].used < v->used)
+            v = &cpu->tlb[i];
+    return v;
+}
+
+static bool in_pool(const struct vmar_sim *sim, vmar_paddr_t pa)
+{
+    return pa >= sim->phys_base &&
+           (pa - sim->phys_base) / VMAR_PAGE_SIZE < sim->nframes;
+}
+
+/* Check a hit against the page table; report and count a stale one. */
+static bool check_hit(struct vmar_sim_cpu *cpu, const struct tlb_entry *e,
+                      unsigned access)
+{
+    struct vmar_pte pte;
+    char p1[4], p2[4];
+    bool present = walk(cpu->space, e->va, &pte);
+
+    if (present && pte.pa == e->pa && (e->prot & ~pte.prot) == 0)
+        return false;
+    cpu->st.violations++;
+    cpu->sim->violations++;
+    if (present)
+        fprintf(stderr,
+                "vmar sim: cpu%u: STALE TLB ENTRY used for a %s: va %#llx -> "
+                "pa %#llx %s (frame %s), but the page table maps pa %#llx "
+                "%s\n",
+                cpu->id, access_name(access), (unsigned long long)e->va,
+                (unsigned long long)e->pa, prot_str(e->prot, p1),
+                vmar_sim_frame_live(cpu->sim, e->pa) ? "allocated" : "FREED",
+                (unsigned long long)pte.pa, prot_str(pte.prot, p2));
+    else
+        fprintf(stderr,
+                "vmar sim: cpu%u: STALE TLB ENTRY used for a %s: va %#llx -> "
+                "pa %#llx %s (frame %s), but the page table maps nothing "
+                "there\n",
+                cpu->id, access_name(access), (unsigned long long)e->va,
+                (unsigned long long)e->pa, prot_str(e->prot, p1),
+                vmar_sim_frame_live(cpu->sim, e->pa) ? "allocated" : "FREED");
+    return true;
+}
+
+/*
+ * Translate `page` for `access`: the TLB, else a walk, else a page fault
+ * and a retry. Returns 0 with the frame in *pa and whether it came from a
+ * stale entry in *stale, or the fault handler's error.
+ */
+static int translate(struct vmar_sim_cpu *cpu, vmar_addr_t page,
+                     unsigned access, vmar_paddr_t *pa, bool *stale)
+{
+    const unsigned need = prot_needed(access);
+    struct vmar_space *space = cpu->space;
+    struct tlb_entry *e = tlb_lookup(cpu, page);
+    struct vmar_pte pte;
+
+    if (e != NULL && (e->prot & need) != 0) {
+        cpu->st.hits++;
+        e->used = ++cpu->clock;
+        *pa = e->pa;
+        *stale = check_hit(cpu, e, access);
+        return 0;
+    }
+    /* A cached entry without the right raises a permission fault on
+     * hardware, which drops the entry (x86 invalidates the faulting
+     * page's entries on #PF; RISC-V refetches). Walking anew is the same
+     * as that fault being spurious. */
+    if (e != NULL)
+        e->used = 0;
+    cpu->st.misses++;
+    for (unsigned tries = 0;; tries++) {
+        if (walk(space, page, &pte) && (pte.prot & need) != 0)
+            break;
+        if (tries == VMAR_SIM_CPU_RETRIES) {
+            /* vmar_fault() said "retry" each time, yet the table still
+             * refuses the access: the handler would livelock the CPU. */
+            fprintf(stderr,
+                    "vmar sim: cpu%u: LIVELOCK: %s at va %#llx still faults "
+                    "after %u successful vmar_fault() calls\n",
+                    cpu->id, access_name(access), (unsigned long long)page,
+                    tries);
+            return VMAR_ECORRUPT;
+        }
+        cpu->st.faults++;
+        int rc = vmar_fault(space, page, access, VMAR_FAULT_USER);
+        if (rc != 0)
+            return rc;
+    }
+    e = tlb_victim(cpu);
+    e->va = page;
+    e->pa = pte.pa;
+    e->prot = pte.prot;
+    e->used = ++cpu->clock;
+    *pa = pte.pa;
+    *stale = false;
+    return 0;
+}
+
+int vmar_sim_cpu_access(struct vmar_sim_cpu *cpu, vmar_addr_t va,
+                        unsigned access, void *buf, size_t len)
+{
+    struct vmar_sim *sim;
+    unsigned char *bytes = buf;
+    size_t done = 0;
+
+    if (cpu == NULL || cpu->space == NULL ||
+        (access != VMAR_ACCESS_READ && access != VMAR_ACCESS_WRITE &&
+         access != VMAR_ACCESS_EXEC) ||
+        (len != 0 && buf == NULL) || len > ~(vmar_addr_t)0 - va)
+        return VMAR_EINVAL;
+    sim = cpu->sim;
+    while (done < len) {
+        vmar_addr_t at = va + done;
+        vmar_addr_t page = at & ~PAGE_MASK;
+        size_t off = (size_t)(at - page);
+        size_t n = (size_t)VMAR_PAGE_SIZE - off;
+        vmar_paddr_t pa;
+        bool stale;
+        unsigned char *frame;
+        int rc;
+
+        if (n > len - done)
+            n = len - done;
+        rc = translate(cpu, page, access, &pa, &stale);
+        if (rc != 0)
+            return rc;
+        /* Device memory outside the pool has no bytes to simulate. */
+        if (!in_pool(sim, pa)) {
+            fprintf(stderr,
+                    "vmar sim: cpu%u: va %#llx -> pa %#llx is outside the "
+                    "pool; device memory is not simulated\n",
+                    cpu->id, (unsigned long long)page, (unsigned long long)pa);
+            return VMAR_ENOTSUP;
+        }
+        frame = sim->env.phys_to_virt(sim->env.ctx, pa);
+        if (access != VMAR_ACCESS_WRITE)
+            memcpy(bytes + done, frame + off, n);
+        else if (!stale || vmar_sim_frame_live(sim, pa))
+            memcpy(frame + off, bytes + done, n);
+        done += n;
+    }
+    return 0;
+}
+
+void vmar_sim_cpu_stats(const struct vmar_sim_cpu *cpu,
+                        struct vmar_sim_cpu_stats *out)
+{
+    *out = cpu->st;
+}
+
+size_t vmar_sim_violations(const struct vmar_sim *sim)
+{
+    return sim->violations;
+}

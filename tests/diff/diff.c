@@ -1,0 +1,1638 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The differential driver's engine: apply, compare, generate, shrink,
+ * print and parse. See diff.h for the shape and tests/diff/README.md for
+ * what is compared and why.
+ */
+/* strtok_r, clock_gettime, stat: POSIX, not C11. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "diff.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vmar/sim.h>
+
+#include "model.h"
+
+#define PG ((uint64_t)VMAR_PAGE_SIZE)
+
+struct diff_session {
+    struct vmar_sim *sim;
+    struct vmar_space *space;
+    struct model m;
+    struct diff_opts opts;
+    struct diff_stats *st;
+    size_t base_allocs; /* metadata of an empty space (space, mmu) */
+    size_t nsteps;
+    /* scratch, capacity npages + 1 each */
+    struct model_run *runs, *runs2;
+    struct vmar_mapping_info *infos;
+    size_t nruns; /* model runs after the last step */
+    bool space_failed;
+    char err[2048];
+};
+
+/* ---- random source ------------------------------------------------------ */
+
+void diff_rng_seed(struct diff_rng *r, uint64_t seed)
+{
+    memset(r, 0, sizeof(*r));
+    r->state = seed;
+}
+
+void diff_rng_bytes(struct diff_rng *r, const uint8_t *buf, size_t len)
+{
+    memset(r, 0, sizeof(*r));
+    r->buf = buf;
+    r->len = len;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+uint64_t diff_rng_below(struct diff_rng *r, uint64_t n)
+{
+    if (n <= 1)
+        return 0;
+    if (!r->buf)
+        return splitmix(&r->state) % n;
+    /* Bytes: consume as few as the range needs, so that one mutated byte
+     * changes one choice (what makes the fuzzer's mutations local). */
+    uint64_t v = 0;
+    for (uint64_t span = n - 1; span; span >>= 8) {
+        if (r->pos >= r->len) {
+            r->exhausted = true;
+            return 0;
+        }
+        v = (v << 8) | r->buf[r->pos++];
+    }
+    return v % n;
+}
+
+static uint64_t R(struct diff_rng *r, uint64_t n)
+{
+    return diff_rng_below(r, n);
+}
+
+static bool chance(struct diff_rng *r, unsigned pct)
+{
+    return R(r, 100) < pct;
+}
+
+/* ---- session ------------------------------------------------------------ */
+
+static int fail(struct diff_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fail(struct diff_session *s, const char *fmt, ...)
+{
+    va_list ap;
+    size_t n = strlen(s->err);
+
+    va_start(ap, fmt);
+    vsnprintf(s->err + n, sizeof(s->err) - n, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+const char *diff_error(const struct diff_session *s)
+{
+    return s->err;
+}
+
+static struct diff_stats dummy_stats;
+
+/*
+ * Frames: twice the pages the range can populate (a FIXED populate over
+ * populated pages reserves every new frame before the replaced ones are
+ * freed), plus page tables for a range of at most 64 MiB anywhere (and a
+ * prepare that reserves them twice), so frame exhaustion never happens by
+ * accident: the model cannot predict table pages; injection covers frame
+ * failure.
+ */
+#define SIM_SPARE_FRAMES 256
+
+/*
+ * One machine is kept between sessions: creating one poisons its whole
+ * pool, which made shrinking (thousands of short runs) spend its time in
+ * memset. Reuse is sound because a session starts only when the previous
+ * space was destroyed with nothing live, and every counter the driver
+ * reads is either live or compared as a difference.
+ */
+static struct vmar_sim *cached_sim;
+static size_t cached_nframes;
+
+static struct vmar_sim *sim_get(size_t nframes)
+{
+    struct vmar_sim *sim = NULL;
+
+    if (cached_sim && cached_nframes >= nframes) {
+        sim = cached_sim;
+        cached_sim = NULL;
+        return sim;
+    }
+    diff_cleanup();
+    /* One size for every generated space (at most 4096 pages). */
+    if (nframes < 2 * 4096 + SIM_SPARE_FRAMES)
+        nframes = 2 * 4096 + SIM_SPARE_FRAMES;
+    struct vmar_sim_opts so = {.nframes = nframes, .seed = 1};
+    if (vmar_sim_create(&so, &sim) != 0)
+        return NULL;
+    cached_nframes = nframes;
+    return sim;
+}
+
+static void sim_put(struct vmar_sim *sim, bool clean)
+{
+    if (!clean || cached_sim) {
+        vmar_sim_destroy(sim);
+        return;
+    }
+    cached_sim = sim;
+}
+
+void diff_cleanup(void)
+{
+    if (cached_sim)
+        vmar_sim_destroy(cached_sim);
+    cached_sim = NULL;
+}
+
+int diff_open(struct diff_session **out, const struct diff_space *sp,
+              const struct diff_opts *opts, struct diff_stats *stats)
+{
+    struct diff_session *s = calloc(1, sizeof(*s));
+    struct model_cfg mc = {
+        .user_lo = sp->user_lo,
+        .user_hi = sp->user_hi,
+        .stack_guard = sp->stack_guard,
+        .as_limit = sp->as_limit,
+        .max_map_count = (size_t)sp->max_map_count,
+        .bottom_up = (sp->flags & VMAR_SPACE_BOTTOM_UP) != 0,
+    };
+
+    if (!s)
+        abort();
+    *out = s;
+    s->st = stats ? stats : &dummy_stats;
+    if (opts)
+        s->opts = *opts;
+    if (!s->opts.page_check_every)
+        s->opts.page_check_every = 32;
+    if (!sp->user_lo || model_init(&s->m, &mc) != 0 ||
+        sp->user_hi > vmar_mmu_sim.user_top ||
+        sp->stack_guard > sp->user_hi - sp->user_lo || sp->stack_guard % PG) {
+        fail(s, "space: unusable user range or guard");
+        return -1;
+    }
+    s->sim = sim_get(2 * s->m.npages + SIM_SPARE_FRAMES);
+    if (!s->sim) {
+        fail(s, "vmar_sim_create failed");
+        return -1;
+    }
+    struct vmar_space_opts o = {
+        .env = vmar_sim_env(s->sim),
+        .mmu = &vmar_mmu_sim,
+        .mmu_config = s->sim,
+        .user_lo = sp->user_lo,
+        .user_hi = sp->user_hi,
+        .as_limit = sp->as_limit,
+        .max_map_count = (size_t)sp->max_map_count,
+        .stack_guard = sp->stack_guard,
+        .flags = sp->flags,
+    };
+    int rc = vmar_space_create(&o, &s->space);
+    if (rc) {
+        s->space_failed = true;
+        fail(s, "vmar_space_create: %s", vmar_errname(rc));
+        return -1;
+    }
+    s->runs = calloc(s->m.npages + 1, sizeof(*s->runs));
+    s->runs2 = calloc(s->m.npages + 1, sizeof(*s->runs2));
+    s->infos = calloc(s->m.npages + 1, sizeof(*s->infos));
+    if (!s->runs || !s->runs2 || !s->infos)
+        abort();
+    struct vmar_sim_stats ss;
+    vmar_sim_stats(s->sim, &ss);
+    s->base_allocs = ss.allocs_live;
+    s->st->spaces++;
+    return 0;
+}
+
+int diff_close(struct diff_session *s, char *msg, size_t msglen)
+{
+    int bad = 0;
+
+    if (s->space) {
+        struct vmar_sim_stats ss;
+        vmar_space_destroy(s->space);
+        vmar_sim_stats(s->sim, &ss);
+        if (ss.allocs_live || ss.frames_live || ss.leaves_live ||
+            ss.tables_live)
+            bad = fail(s,
+                       "leak after vmar_space_destroy: allocs %zu frames %zu "
+                       "leaves %zu tables %zu\n",
+                       ss.allocs_live, ss.frames_live, ss.leaves_live,
+                       ss.tables_live);
+    }
+    if (bad && msg && msglen)
+        snprintf(msg, msglen, "%s", s->err);
+    if (s->sim)
+        sim_put(s->sim, !bad && !s->space_failed);
+    model_fini(&s->m);
+    free(s->runs);
+    free(s->runs2);
+    free(s->infos);
+    free(s);
+    return bad;
+}
+
+/* ---- comparison --------------------------------------------------------- */
+
+struct collect {
+    struct vmar_mapping_info *out;
+    size_t n, cap;
+    unsigned stop; /* stop after this many (0: never) */
+};
+
+/* The value the callback stops with: distinctive, so that the driver can
+ * check vmar_iterate returns the callback's own value. */
+#define STOP_VALUE 0x5170
+
+static int collect_fn(void *arg, const struct vmar_mapping_info *info)
+{
+    struct collect *c = arg;
+
+    if (c->n < c->cap)
+        c->out[c->n] = *info;
+    c->n++;
+    return c->stop && c->n >= c->stop ? STOP_VALUE : 0;
+}
+
+static const char *prot_str(unsigned p, char buf[4])
+{
+    buf[0] = p & VMAR_PROT_READ ? 'r' : '-';
+    buf[1] = p & VMAR_PROT_WRITE ? 'w' : '-';
+    buf[2] = p & VMAR_PROT_EXEC ? 'x' : '-';
+    buf[3] = '\0';
+    return buf;
+}
+
+static int info_differs(struct diff_session *s, const char *what,
+                        const struct vmar_mapping_info *got,
+                        const struct model_run *want)
+{
+    char p1[4], p2[4], m1[4], m2[4];
+
+    if (got->start == want->start && got->end == want->end &&
+        got->prot == want->prot && got->max_prot == want->max_prot &&
+        got->flags == want->flags && got->backing == VMAR_BACKING_ANON &&
+        got->offset == 0)
+        return 0;
+    return fail(s,
+                "%s: library [%#" PRIx64 ", %#" PRIx64 ") %s max %s flags %#x "
+                "backing %d offset %#" PRIx64 "; model [%#" PRIx64 ", %#" PRIx64
+                ") %s max %s flags %#x\n",
+                what, got->start, got->end, prot_str(got->prot, p1),
+                prot_str(got->max_prot, m1), got->flags, (int)got->backing,
+                got->offset, want->start, want->end, prot_str(want->prot, p2),
+                prot_str(want->max_prot, m2), want->flags);
+}
+
+/* Everything observable, library against model. */
+static int compare_all(struct diff_session *s, bool page_sweep)
+{
+    struct model *m = &s->m;
+    size_t n = model_runs(m, s->runs);
+    struct collect c = {.out = s->infos, .cap = m->npages + 1};
+    int rc;
+
+    s->nruns = n;
+    rc = vmar_check(s->space);
+    if (rc)
+        return fail(s, "vmar_check: %s\n", vmar_errname(rc));
+    rc = vmar_iterate(s->space, 0, UINT64_MAX, collect_fn, &c);
+    if (rc)
+        return fail(s, "vmar_iterate(all): %s\n", vmar_errname(rc));
+    if (c.n != n)
+        fail(s, "mapping count: library %zu, model %zu\n", c.n, n);
+    for (size_t i = 0; i < n && i < c.n; i++)
+        if (info_differs(s, "mapping", &s->infos[i], &s->runs[i]))
+            return 1;
+    if (c.n != n)
+        return 1;
+
+    struct vmar_stats vs;
+    vmar_stats(s->space, &vs);
+    size_t pop = model_populated(m);
+    if (vs.map_count != n || vs.total_vm != model_total_vm(m) ||
+        vs.resident != pop * PG || vs.user_lo != m->cfg.user_lo ||
+        vs.user_hi != m->cfg.user_hi)
+        return fail(s,
+                    "vmar_stats: count %zu total %#" PRIx64
+                    " resident %#" PRIx64 "; model %zu %#" PRIx64 " %#" PRIx64
+                    "\n",
+                    vs.map_count, vs.total_vm, vs.resident, n,
+                    model_total_vm(m), (uint64_t)(pop * PG));
+
+    for (size_t i = 0; i < n; i++) {
+        vmar_size_t bytes = 0;
+        rc = vmar_resident(s->space, s->runs[i].start, s->runs[i].end, &bytes);
+        if (rc || bytes != s->runs[i].populated * PG)
+            return fail(s,
+                        "vmar_resident [%#" PRIx64 ", %#" PRIx64
+                        "): %s %#" PRIx64 ", model %#" PRIx64 "\n",
+                        s->runs[i].start, s->runs[i].end, vmar_errname(rc),
+                        bytes, (uint64_t)(s->runs[i].populated * PG));
+    }
+    if (page_sweep) {
+        s->st->page_checks++;
+        for (size_t i = 0; i < m->npages; i++) {
+            vmar_addr_t va = m->cfg.user_lo + i * PG;
+            vmar_size_t bytes = 0;
+            rc = vmar_resident(s->space, va, va + PG, &bytes);
+            if (rc || bytes != (m->pg[i].populated ? PG : 0))
+                return fail(
+                    s, "page %#" PRIx64 ": resident %#" PRIx64 ", model %s\n",
+                    va, bytes, m->pg[i].populated ? "present" : "absent");
+        }
+    }
+
+    /* Leaks, live: one metadata block per mapping on top of the empty
+     * space's; one frame per present page plus the page tables. */
+    struct vmar_sim_stats ss;
+    vmar_sim_stats(s->sim, &ss);
+    if (ss.allocs_live != s->base_allocs + n || ss.leaves_live != pop ||
+        ss.frames_live != ss.tables_live + pop)
+        return fail(s,
+                    "sim counters: allocs %zu (want %zu + %zu mappings), "
+                    "leaves %zu frames %zu tables %zu (want %zu present)\n",
+                    ss.allocs_live, s->base_allocs, n, ss.leaves_live,
+                    ss.frames_live, ss.tables_live, pop);
+    return 0;
+}
+
+/* ---- executing one op --------------------------------------------------- */
+
+static void op_to_map_opts(const struct diff_op *op, struct vmar_map_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->addr = op->a;
+    o->size = op->b;
+    o->place = (enum vmar_place)op->place;
+    o->align = op->align;
+    o->prot = op->prot;
+    o->deny_prot = op->deny;
+    o->flags = op->flags;
+    o->backing = (enum vmar_backing)op->backing;
+}
+
+static int lib_mutate(struct diff_session *s, const struct diff_op *op,
+                      vmar_addr_t *addr)
+{
+    struct vmar_map_opts o;
+
+    switch (op->kind) {
+    case DIFF_MAP:
+        op_to_map_opts(op, &o);
+        *addr = UINT64_C(0xdeadbeef000);
+        return vmar_map(s->space, &o, addr);
+    case DIFF_UNMAP:
+        return vmar_unmap(s->space, op->a, op->b);
+    case DIFF_PROTECT:
+        return vmar_protect(s->space, op->a, op->b, op->prot);
+    default:
+        abort();
+    }
+}
+
+static int model_mutate(struct model *m, const struct diff_op *op,
+                        vmar_addr_t *addr)
+{
+    struct vmar_map_opts o;
+
+    switch (op->kind) {
+    case DIFF_MAP:
+        op_to_map_opts(op, &o);
+        *addr = 0;
+        return model_map(m, &o, addr);
+    case DIFF_UNMAP:
+        return model_unmap(m, op->a, op->b);
+    case DIFF_PROTECT:
+        return model_protect(m, op->a, op->b, op->prot);
+    default:
+        abort();
+    }
+}
+
+static void count_outcome(struct diff_session *s, const struct diff_op *op,
+                          int rc)
+{
+    struct diff_stats *st = s->st;
+    const char *why = s->m.why;
+
+    st->by_kind[op->kind]++;
+    if (rc == 0) {
+        st->ok_by_kind[op->kind]++;
+        if (op->kind == DIFF_MAP) {
+            st->map_ok_by_place[op->place & 3]++;
+            st->stack_maps += (op->flags & VMAR_MAP_STACK) != 0;
+            st->populate_maps += (op->flags & VMAR_MAP_POPULATE) != 0;
+            st->aligned_maps += op->align > PG;
+        }
+        return;
+    }
+    switch (rc) {
+    case VMAR_EINVAL:
+        st->einval++;
+        break;
+    case VMAR_EEXIST:
+        st->eexist++;
+        break;
+    case VMAR_ENOTSUP:
+        st->enotsup++;
+        break;
+    case VMAR_ENOENT:
+        st->enoent++;
+        break;
+    case VMAR_EACCES:
+        st->eacces++;
+        st->eacces_max += why && !strcmp(why, "beyond max");
+        break;
+    case VMAR_ENOMEM:
+        if (!why)
+            break;
+        st->nomem_nofit += !strcmp(why, "no fit");
+        st->nomem_as += !strcmp(why, "as limit");
+        st->nomem_count += !strcmp(why, "count limit");
+        st->nomem_hole += !strcmp(why, "hole");
+        break;
+    default:
+        break;
+    }
+}
+
+/* State the library must keep across a failed call. */
+struct snap {
+    uint64_t digest;
+    size_t allocs, frames;
+};
+
+static void snap_take(struct diff_session *s, struct snap *sn)
+{
+    struct vmar_sim_stats ss;
+
+    vmar_sim_stats(s->sim, &ss);
+    sn->digest = vmar_sim_digest(s->sim);
+    sn->allocs = ss.allocs_live;
+    sn->frames = ss.frames_live;
+}
+
+/*
+ * One run of a mutating op with allocation `n` (of `mask`) failing.
+ * Returns 0 and sets *fired when the injected failure hit and the library
+ * reported VMAR_ENOMEM with nothing changed (compared against the model,
+ * which has not applied the op, and against the digest); 1 on a
+ * divergence. When it did not hit, the caller compares normally.
+ */
+static int run_injected(struct diff_session *s, const struct diff_op *op,
+                        uint32_t n, unsigned mask, bool persist,
+                        const struct snap *before, int *lib_rc,
+                        vmar_addr_t *addr, bool *fired)
+{
+    struct vmar_sim_stats a, b;
+
+    vmar_sim_stats(s->sim, &a);
+    vmar_sim_fail_after(s->sim, n, mask, persist);
+    *lib_rc = lib_mutate(s, op, addr);
+    vmar_sim_fail_after(s->sim, 0, 0, false);
+    vmar_sim_stats(s->sim, &b);
+    *fired = b.fails_injected != a.fails_injected;
+    if (!*fired)
+        return 0;
+    s->st->fails_fired++;
+    if (*lib_rc != VMAR_ENOMEM)
+        return fail(s,
+                    "injected allocation failure %u (mask %#x%s) hit but "
+                    "the call returned %s, not VMAR_ENOMEM\n",
+                    n, mask, persist ? ", persistent" : "",
+                    vmar_errname(*lib_rc));
+    struct snap after;
+    snap_take(s, &after);
+    if (after.digest != before->digest || after.allocs != before->allocs ||
+        after.frames != before->frames)
+        return fail(s,
+                    "failed call (allocation %u, mask %#x) changed the "
+                    "machine: digest %#" PRIx64 " -> %#" PRIx64
+                    ", allocs %zu -> %zu, frames %zu -> %zu\n",
+                    n, mask, before->digest, after.digest, before->allocs,
+                    after.allocs, before->frames, after.frames);
+    if (compare_all(s, false))
+        return fail(s, "(after a failed call with allocation %u failing)\n", n);
+    return 0;
+}
+
+static int step_mutate(struct diff_session *s, const struct diff_op *op)
+{
+    vmar_addr_t laddr = 0, maddr = 0;
+    size_t runs_before = s->nruns;
+    int lrc = 0, mrc;
+    bool fired = false;
+
+    if (op->fail_n) {
+        struct snap before;
+        snap_take(s, &before);
+        if (op->fail_n == DIFF_FAIL_EVERY) {
+            s->st->fails_every++;
+            /* 1, 2, ... 16, then growing by half: a populate of many
+             * pages needs one frame per page, and every prefix length
+             * up to 16 plus a geometric sample beyond is what matters. */
+            for (uint32_t n = 1;; n = n < 16 ? n + 1 : n + n / 2) {
+                if (run_injected(s, op, n, op->fail_mask, false, &before, &lrc,
+                                 &laddr, &fired))
+                    return 1;
+                if (!fired)
+                    break;
+            }
+        } else if (run_injected(s, op, op->fail_n, op->fail_mask,
+                                op->fail_persist, &before, &lrc, &laddr,
+                                &fired)) {
+            return 1;
+        } else if (fired) {
+            /* The op did not happen; the model must not apply it. */
+            s->st->by_kind[op->kind]++;
+            return 0;
+        }
+    } else {
+        lrc = lib_mutate(s, op, &laddr);
+    }
+    mrc = model_mutate(&s->m, op, &maddr);
+    count_outcome(s, op, mrc);
+    if (lrc != mrc)
+        return fail(s, "return code: library %s, model %s (%s)\n",
+                    vmar_errname(lrc), vmar_errname(mrc),
+                    s->m.why ? s->m.why : "success");
+    if (op->kind == DIFF_MAP && mrc == 0 && laddr != maddr)
+        return fail(s, "address: library %#" PRIx64 ", model %#" PRIx64 "\n",
+                    laddr, maddr);
+    bool sweep = ++s->nsteps % s->opts.page_check_every == 0;
+    if (compare_all(s, sweep))
+        return 1;
+    if (s->nruns < runs_before + (op->kind == DIFF_MAP && mrc == 0))
+        s->st->merges_seen++;
+    return 0;
+}
+
+static int step_query(struct diff_session *s, const struct diff_op *op)
+{
+    struct vmar_mapping_info info;
+    struct model_run want;
+    int lrc = vmar_query(s->space, op->a, &info);
+    int mrc = model_query(&s->m, op->a, &want);
+
+    s->m.why = NULL;
+    count_outcome(s, op, mrc);
+    if (lrc != mrc)
+        return fail(s, "vmar_query(%#" PRIx64 "): library %s, model %s\n",
+                    op->a, vmar_errname(lrc), vmar_errname(mrc));
+    return mrc == 0 && info_differs(s, "vmar_query", &info, &want);
+}
+
+static int step_resident(struct diff_session *s, const struct diff_op *op)
+{
+    vmar_size_t lb = 0, mb = 0;
+    int lrc = vmar_resident(s->space, op->a, op->b, &lb);
+    int mrc = model_resident(&s->m, op->a, op->b, &mb);
+
+    s->m.why = NULL;
+    count_outcome(s, op, mrc);
+    if (lrc != mrc || (mrc == 0 && lb != mb))
+        return fail(s,
+                    "vmar_resident(%#" PRIx64 ", %#" PRIx64
+                    "): library %s %#" PRIx64 ", model %s %#" PRIx64 "\n",
+                    op->a, op->b, vmar_errname(lrc), lb, vmar_errname(mrc), mb);
+    return 0;
+}
+
+static int step_iterate(struct diff_session *s, const struct diff_op *op)
+{
+    struct collect c = {
+        .out = s->infos, .cap = s->m.npages + 1, .stop = op->stop};
+    int lrc = vmar_iterate(s->space, op->a, op->b, collect_fn, &c);
+    size_t n = model_runs(&s->m, s->runs2), want = 0;
+    int mrc = 0;
+
+    s->m.why = NULL;
+    if (op->a > op->b) {
+        mrc = VMAR_EINVAL;
+        n = 0;
+    }
+    /* Every mapping that intersects [lo, hi), whole, in order; the
+     * callback's non-zero value stops the walk and is returned. */
+    for (size_t i = 0; i < n; i++) {
+        const struct model_run *r = &s->runs2[i];
+        /* [lo, lo) is empty: it meets nothing, even inside a mapping. */
+        if (!(op->a < op->b && r->start < op->b && r->end > op->a))
+            continue;
+        if (want < c.cap && want < c.n &&
+            info_differs(s, "vmar_iterate", &s->infos[want], r))
+            return 1;
+        want++;
+        if (op->stop && want == op->stop) {
+            mrc = STOP_VALUE;
+            s->st->iterate_stops++;
+            break;
+        }
+    }
+    count_outcome(s, op, mrc);
+    if (lrc != mrc || c.n != want)
+        return fail(s,
+                    "vmar_iterate(%#" PRIx64 ", %#" PRIx64
+                    ", stop %u): library rc %d with %zu calls, model rc %d "
+                    "with %zu\n",
+                    op->a, op->b, op->stop, lrc, c.n, mrc, want);
+    return 0;
+}
+
+int diff_step(struct diff_session *s, const struct diff_op *op)
+{
+    s->st->ops++;
+    switch (op->kind) {
+    case DIFF_MAP:
+    case DIFF_UNMAP:
+    case DIFF_PROTECT:
+        return step_mutate(s, op);
+    case DIFF_LIMITS:
+        vmar_set_limits(s->space, op->a, (size_t)op->b);
+        model_set_limits(&s->m, op->a, (size_t)op->b);
+        count_outcome(s, op, 0);
+        return compare_all(s, false);
+    case DIFF_QUERY:
+        return step_query(s, op);
+    case DIFF_RESIDENT:
+        return step_resident(s, op);
+    case DIFF_ITERATE:
+        return step_iterate(s, op);
+    default:
+        return fail(s, "unknown op kind %d\n", (int)op->kind);
+    }
+}
+
+/* ---- generator ---------------------------------------------------------- */
+
+void diff_gen_space(struct diff_rng *r, struct diff_space *sp)
+{
+    static const uint64_t sizes[] = {64, 256, 1024, 4096};
+    const uint64_t top = vmar_mmu_sim.user_top;
+    uint64_t np = sizes[R(r, 10) < 3 ? 0 : R(r, 10) < 9 ? 1 + R(r, 2) : 3];
+    uint64_t len = np * PG;
+
+    memset(sp, 0, sizeof(*sp));
+    switch (R(r, 4)) {
+    case 0: /* Linux's default bottom */
+        sp->user_lo = VMAR_DEFAULT_USER_LO;
+        break;
+    case 1: /* across a 1 GiB boundary: a top-level table changes */
+        sp->user_lo = (UINT64_C(1) << 30) - len / 2;
+        break;
+    case 2: /* the very top of the sim's user range */
+        sp->user_lo = top - len;
+        break;
+    default: /* across some 2 MiB boundary */
+        sp->user_lo = ((1 + R(r, UINT64_C(1) << 20)) << 21) - len / 2;
+        break;
+    }
+    sp->user_hi = sp->user_lo + len;
+    switch (R(r, 3)) {
+    case 0:
+        break;
+    case 1:
+        sp->stack_guard = PG;
+        break;
+    default:
+        sp->stack_guard = (1 + R(r, 16)) * PG;
+        break;
+    }
+    if (chance(r, 25))
+        sp->as_limit = (np / 2 + R(r, np)) * PG;
+    if (chance(r, 25))
+        sp->max_map_count = 2 + R(r, 32);
+    if (chance(r, 30))
+        sp->flags = VMAR_SPACE_BOTTOM_UP;
+}
+
+static const struct model_run *rand_run(struct diff_session *s,
+                                        struct diff_rng *r)
+{
+    return s->nruns ? &s->runs[R(r, s->nruns)] : NULL;
+}
+
+static uint64_t pick_addr(struct diff_session *s, struct diff_rng *r)
+{
+    const struct model_cfg *c = &s->m.cfg;
+    const struct model_run *run = rand_run(s, r);
+    uint64_t np = s->m.npages;
+
+    switch (R(r, 18)) {
+    case 0:
+    case 1:
+        if (run)
+            return run->start;
+        break;
+    case 2:
+    case 3:
+        if (run)
+            return run->end;
+        break;
+    case 4:
+        if (run)
+            return run->start + PG;
+        break;
+    case 5:
+        if (run)
+            return run->end - PG;
+        break;
+    case 6:
+        if (run)
+            return run->start + R(r, (run->end - run->start) / PG) * PG;
+        break;
+    case 7:
+        return c->user_lo;
+    case 8:
+        return c->user_hi - (1 + R(r, 4)) * PG;
+    case 9: /* an aligned address, for alignment limits */
+        return (c->user_lo + R(r, np) * PG) & ~((PG << R(r, 9)) - 1);
+    case 10: /* the user range's edges and beyond, rarely */
+        if (!chance(r, 50))
+            break;
+        switch (R(r, 6)) {
+        case 0:
+            return c->user_lo - PG;
+        case 1:
+            return c->user_hi;
+        case 2:
+            return c->user_hi + PG;
+        case 3:
+            return 0;
+        case 4:
+            return UINT64_MAX & ~(PG - 1);
+        default:
+            return c->user_lo + R(r, np) * PG + 1 + R(r, PG - 1);
+        }
+    default:
+        break;
+    }
+    return c->user_lo + R(r, np) * PG;
+}
+
+static uint64_t pick_size(struct diff_session *s, struct diff_rng *r,
+                          uint64_t addr)
+{
+    const struct model_cfg *c = &s->m.cfg;
+    uint64_t np = s->m.npages;
+    size_t i = 0;
+
+    /* First run that ends above addr. */
+    while (i < s->nruns && s->runs[i].end <= addr)
+        i++;
+    switch (R(r, 13)) {
+    case 0:
+    case 1:
+    case 2:
+        return (1 + R(r, 4)) * PG;
+    case 3: /* to the end of the run at or above */
+        if (i < s->nruns)
+            return s->runs[i].end - addr;
+        break;
+    case 4: /* across several runs and the holes between them */
+        if (i < s->nruns) {
+            size_t j = i + R(r, 4);
+            j = j < s->nruns ? j : s->nruns - 1;
+            return s->runs[j].end - addr;
+        }
+        break;
+    case 5: /* up to the next run: fills a hole exactly */
+        if (i < s->nruns && s->runs[i].start > addr)
+            return s->runs[i].start - addr;
+        break;
+    case 6: { /* the exact size of some hole: an exact fit elsewhere */
+        size_t g = (size_t)R(r, s->nruns + 1);
+        uint64_t lo = g ? s->runs[g - 1].end : c->user_lo;
+        uint64_t hi = g < s->nruns ? s->runs[g].start : c->user_hi;
+        if (hi > lo)
+            return hi - lo;
+        break;
+    }
+    case 7: /* random, mostly inside the user range */
+        if (addr >= c->user_lo && addr < c->user_hi && chance(r, 80))
+            return (1 + R(r, (c->user_hi - addr) / PG)) * PG;
+        return (1 + R(r, np)) * PG;
+    case 8: /* to the top of the user range */
+        if (addr < c->user_hi && addr >= c->user_lo)
+            return c->user_hi - addr;
+        break;
+    case 9: /* sizes at and beyond the limits, rarely */
+        if (!chance(r, 50))
+            break;
+        switch (R(r, 5)) {
+        case 0:
+            return c->user_hi - c->user_lo;
+        case 1:
+            return c->user_hi - c->user_lo + PG;
+        case 2:
+            return 0;
+        case 3:
+            return (1 + R(r, 4)) * PG + 1 + R(r, PG - 1);
+        default:
+            return UINT64_MAX & ~(PG - 1); /* wraps */
+        }
+    default:
+        break;
+    }
+    return (1 + R(r, 16)) * PG;
+}
+
+static unsigned pick_prot(struct diff_rng *r)
+{
+    /* Few distinct values, so neighbours often agree and merge. */
+    if (chance(r, 60))
+        return chance(r, 50) ? VMAR_PROT_READ
+                             : VMAR_PROT_READ | VMAR_PROT_WRITE;
+    if (chance(r, 3))
+        return 8u << R(r, 3); /* unknown bit */
+    return (unsigned)R(r, 8);
+}
+
+static void gen_map(struct diff_session *s, struct diff_rng *r,
+                    struct diff_op *op)
+{
+    static const unsigned places[] = {VMAR_PLACE_ANY,
+                                      VMAR_PLACE_ANY,
+                                      VMAR_PLACE_ANY,
+                                      VMAR_PLACE_HINT,
+                                      VMAR_PLACE_HINT,
+                                      VMAR_PLACE_FIXED_NOREPLACE,
+                                      VMAR_PLACE_FIXED_NOREPLACE,
+                                      VMAR_PLACE_FIXED,
+                                      VMAR_PLACE_FIXED,
+                                      VMAR_PLACE_FIXED};
+
+    op->kind = DIFF_MAP;
+    op->place = places[R(r, 10)];
+    if (chance(r, 1))
+        op->place = 4 + (unsigned)R(r, 3); /* unknown mode */
+    op->a = pick_addr(s, r);
+    op->b = pick_size(s, r, op->a);
+    op->prot = pick_prot(r);
+    if (chance(r, 15)) {
+        /* Mostly a deny set compatible with prot, sometimes not. */
+        op->deny = (unsigned)R(r, 8);
+        if (chance(r, 85))
+            op->deny &= ~op->prot;
+    }
+    if (chance(r, 20))
+        op->flags |= VMAR_MAP_SHARED;
+    if (chance(r, 25))
+        op->flags |= VMAR_MAP_POPULATE;
+    if (chance(r, 15))
+        op->flags |= VMAR_MAP_STACK;
+    if (chance(r, 10))
+        op->flags |= chance(r, 50) ? VMAR_MAP_BOTTOM_UP : VMAR_MAP_TOP_DOWN;
+    if (chance(r, 5))
+        op->flags |= VMAR_MAP_NO_RANDOM;
+    if (chance(r, 1))
+        op->flags |= chance(r, 50) ? VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN
+                                   : 1u << (6 + R(r, 4));
+    if (chance(r, 15)) {
+        op->align = PG << (1 + R(r, 7));
+        if (chance(r, 3))
+            op->align = chance(r, 50) ? PG / 2 : 3 * PG;
+        /* Usually make it valid: size a multiple of align, a fixed or
+         * hinted address aligned. */
+        if (chance(r, 85) && op->align % PG == 0) {
+            op->b = (op->b + op->align - 1) & ~(op->align - 1);
+            if (op->place != VMAR_PLACE_ANY)
+                op->a &= ~(op->align - 1);
+        }
+    } else if (chance(r, 2)) {
+        op->align = PG;
+    }
+    if (chance(r, 2))
+        op->backing = 1 + (unsigned)R(r, 3);
+}
+
+static void gen_mutation_fail(struct diff_rng *r, struct diff_op *op)
+{
+    unsigned pct = (unsigned)R(r, 100);
+
+    if (pct < 4) {
+        op->fail_n = 1 + (uint32_t)R(r, 6);
+        op->fail_mask = 1 + (unsigned)R(r, 3);
+        op->fail_persist = chance(r, 25);
+    } else if (pct < 5) {
+        op->fail_n = DIFF_FAIL_EVERY;
+        op->fail_mask = 1 + (unsigned)R(r, 3);
+    }
+}
+
+void diff_gen_op(struct diff_session *s, struct diff_rng *r, struct diff_op *op)
+{
+    const uint64_t total = model_total_vm(&s->m);
+    const uint64_t window = s->m.npages * PG;
+    unsigned k = (unsigned)R(r, 100);
+
+    memset(op, 0, sizeof(*op));
+    s->nruns = model_runs(&s->m, s->runs);
+    /* Keep the space between a quarter and three quarters full, where
+     * both placement failures and holes are common. */
+    if (total > window / 4 * 3 && k < 35)
+        k += 35;
+    else if (total < window / 4 && k >= 35 && k < 55)
+        k -= 35;
+    if (k < 35) {
+        gen_map(s, r, op);
+    } else if (k < 55) {
+        op->kind = DIFF_UNMAP;
+        op->a = pick_addr(s, r);
+        op->b = pick_size(s, r, op->a);
+    } else if (k < 79) {
+        op->kind = DIFF_PROTECT;
+        op->a = pick_addr(s, r);
+        op->b = pick_size(s, r, op->a);
+        op->prot = pick_prot(r);
+    } else if (k < 83) {
+        uint64_t n = s->nruns;
+        op->kind = DIFF_LIMITS;
+        /* Tight limits refuse most maps, so they come and go: lift them
+         * again half of the time. */
+        if (chance(r, 50))
+            return;
+        switch (R(r, 5)) {
+        case 0:
+            op->a = total;
+            break;
+        case 1:
+            op->a = total + (1 + R(r, 8)) * PG;
+            break;
+        case 2:
+            op->a = total > PG ? total - PG : PG;
+            break;
+        default:
+            op->a = 0;
+            break;
+        }
+        switch (R(r, 6)) {
+        case 0:
+            op->b = n ? n : 1;
+            break;
+        case 1:
+            op->b = n + 1;
+            break;
+        case 2:
+            op->b = n + 2;
+            break;
+        case 3:
+            op->b = n > 1 ? n - 1 : 1;
+            break;
+        default:
+            op->b = 0;
+            break;
+        }
+    } else if (k < 89) {
+        op->kind = DIFF_QUERY;
+        op->a = pick_addr(s, r);
+        if (chance(r, 30))
+            op->a += R(r, PG);
+    } else if (k < 94) {
+        op->kind = DIFF_RESIDENT;
+        op->a = pick_addr(s, r);
+        op->b = pick_addr(s, r);
+        if (op->a > op->b && chance(r, 85)) {
+            uint64_t t = op->a;
+            op->a = op->b;
+            op->b = t;
+        }
+    } else {
+        op->kind = DIFF_ITERATE;
+        op->a = pick_addr(s, r);
+        op->b = pick_addr(s, r);
+        if (op->a > op->b && chance(r, 85)) {
+            uint64_t t = op->a;
+            op->a = op->b;
+            op->b = t;
+        }
+        if (chance(r, 10)) {
+            op->a = 0;
+            op->b = UINT64_MAX;
+        }
+        if (chance(r, 30))
+            op->stop = 1 + (unsigned)R(r, 3);
+    }
+    if (op->kind <= DIFF_PROTECT)
+        gen_mutation_fail(r, op);
+}
+
+/* ---- cases, shrinking --------------------------------------------------- */
+
+void diff_case_push(struct diff_case *c, const struct diff_op *op)
+{
+    if (c->nops == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->ops = realloc(c->ops, c->cap * sizeof(*c->ops));
+        if (!c->ops)
+            abort();
+    }
+    c->ops[c->nops++] = *op;
+}
+
+void diff_case_free(struct diff_case *c)
+{
+    free(c->ops);
+    memset(c, 0, sizeof(*c));
+}
+
+long diff_run_case(const struct diff_case *c, const struct diff_opts *opts,
+                   struct diff_stats *st, char *msg, size_t msglen)
+{
+    struct diff_session *s;
+    long bad = -1;
+
+    if (msglen)
+        msg[0] = '\0';
+    if (diff_open(&s, &c->space, opts, st) != 0) {
+        if (msglen)
+            snprintf(msg, msglen, "%s", diff_error(s));
+        diff_close(s, NULL, 0);
+        return 0;
+    }
+    for (size_t i = 0; i < c->nops && bad < 0; i++)
+        if (diff_step(s, &c->ops[i]))
+            bad = (long)i;
+    if (bad >= 0 && msglen)
+        snprintf(msg, msglen, "%s", diff_error(s));
+    if (diff_close(s, bad < 0 ? msg : NULL, msglen) && bad < 0)
+        bad = (long)c->nops;
+    return bad;
+}
+
+static long trial(const struct diff_case *c, const struct diff_opts *o,
+                  size_t *runs)
+{
+    (*runs)++;
+    return diff_run_case(c, o, NULL, NULL, 0);
+}
+
+/* Keep `t` as the new case when it still diverges; trims it after the
+ * diverging op. */
+static bool keep_if_fails(struct diff_case *c, struct diff_case *t,
+                          const struct diff_opts *o, size_t *runs)
+{
+    long bad = trial(t, o, runs);
+
+    if (bad < 0)
+        return false;
+    if ((size_t)bad < t->nops)
+        t->nops = (size_t)bad + 1;
+    free(c->ops);
+    *c = *t;
+    t->ops = NULL;
+    return true;
+}
+
+static void case_copy(struct diff_case *dst, const struct diff_case *src)
+{
+    dst->space = src->space;
+    dst->nops = src->nops;
+    dst->cap = src->nops ? src->nops : 1;
+    dst->ops = malloc(dst->cap * sizeof(*dst->ops));
+    if (!dst->ops)
+        abort();
+    memcpy(dst->ops, src->ops, src->nops * sizeof(*src->ops));
+}
+
+/* Simpler variants of one op; returns false when variant k does not
+ * apply (or changes nothing). */
+static bool simplify_op(struct diff_op *op, unsigned k)
+{
+    struct diff_op before = *op;
+
+    switch (k) {
+    case 0:
+        op->fail_n = 0;
+        op->fail_mask = 0;
+        op->fail_persist = false;
+        break;
+    case 1:
+        op->fail_persist = false;
+        break;
+    case 2:
+        if (op->kind <= DIFF_PROTECT && op->b > PG && op->b % PG == 0 &&
+            (op->align <= PG || (op->b / 2) % op->align == 0))
+            op->b = (op->b / 2 + PG - 1) & ~(PG - 1);
+        break;
+    case 3:
+        op->align = 0;
+        break;
+    case 4:
+        op->deny = 0;
+        break;
+    case 5:
+        op->stop = 0;
+        break;
+    case 6:
+    case 7:
+    case 8:
+    case 9:
+    case 10:
+    case 11:
+        op->flags &= ~(1u << (k - 6));
+        break;
+    case 12:
+        if (op->kind == DIFF_MAP && op->place != VMAR_PLACE_ANY)
+            op->place = VMAR_PLACE_FIXED;
+        break;
+    case 13:
+        if (op->kind <= DIFF_PROTECT)
+            op->prot = VMAR_PROT_READ;
+        break;
+    case 14:
+        if (op->kind <= DIFF_PROTECT && op->b > PG && op->b % PG == 0 &&
+            op->align <= PG)
+            op->b -= PG;
+        break;
+    default:
+        return false;
+    }
+    return memcmp(&before, op, sizeof(before)) != 0;
+}
+
+size_t diff_shrink(struct diff_case *c, const struct diff_opts *o)
+{
+    const size_t budget = 20000;
+    size_t runs = 0;
+    long bad = trial(c, o, &runs);
+    bool progress = true;
+
+    if (bad < 0)
+        return runs;
+    if ((size_t)bad < c->nops)
+        c->nops = (size_t)bad + 1;
+    while (progress && runs < budget) {
+        progress = false;
+        /* Drop chunks of ops, halving the chunk size (ddmin's
+         * complement step, which is what shortens random sequences). */
+        for (size_t chunk = c->nops / 2 ? c->nops / 2 : 1;; chunk /= 2) {
+            for (size_t at = 0; at + chunk <= c->nops && runs < budget;) {
+                struct diff_case t = {.space = c->space};
+                t.cap = c->nops;
+                t.ops = malloc(t.cap * sizeof(*t.ops));
+                if (!t.ops)
+                    abort();
+                memcpy(t.ops, c->ops, at * sizeof(*t.ops));
+                memcpy(t.ops + at, c->ops + at + chunk,
+                       (c->nops - at - chunk) * sizeof(*t.ops));
+                t.nops = c->nops - chunk;
+                if (keep_if_fails(c, &t, o, &runs))
+                    progress = true;
+                else
+                    at += chunk;
+                free(t.ops);
+            }
+            if (chunk <= 1)
+                break;
+        }
+        /* Simplify each op: no injection, smaller, fewer flags. */
+        for (size_t i = 0; i < c->nops && runs < budget; i++) {
+            for (unsigned k = 0; k < 16 && i < c->nops; k++) {
+                struct diff_case t;
+                case_copy(&t, c);
+                if (simplify_op(&t.ops[i], k) && keep_if_fails(c, &t, o, &runs))
+                    progress = true;
+                free(t.ops);
+            }
+        }
+        /* Simplify the space. */
+        for (unsigned k = 0; k < 4 && runs < budget; k++) {
+            struct diff_case t;
+            case_copy(&t, c);
+            struct diff_space before = t.space;
+            if (k == 0)
+                t.space.as_limit = 0;
+            else if (k == 1)
+                t.space.max_map_count = 0;
+            else if (k == 2)
+                t.space.stack_guard = 0;
+            else
+                t.space.flags = 0;
+            if (memcmp(&before, &t.space, sizeof(before)) &&
+                keep_if_fails(c, &t, o, &runs))
+                progress = true;
+            free(t.ops);
+        }
+    }
+    return runs;
+}
+
+/* ---- text format -------------------------------------------------------- */
+
+static const char *const kind_names[DIFF_NKINDS] = {
+    "map", "unmap", "protect", "limits", "query", "resident", "iterate"};
+static const char *const place_names[4] = {"any", "hint", "noreplace", "fixed"};
+static const char *const place_enums[4] = {"VMAR_PLACE_ANY", "VMAR_PLACE_HINT",
+                                           "VMAR_PLACE_FIXED_NOREPLACE",
+                                           "VMAR_PLACE_FIXED"};
+
+static void print_fail(FILE *f, const struct diff_op *op)
+{
+    static const char *const masks[4] = {"0", "alloc", "frame", "any"};
+
+    if (!op->fail_n)
+        return;
+    if (op->fail_n == DIFF_FAIL_EVERY)
+        fprintf(f, " fail=every:%s", masks[op->fail_mask & 3]);
+    else
+        fprintf(f, " fail=%" PRIu32 ":%s%s", op->fail_n,
+                masks[op->fail_mask & 3], op->fail_persist ? ":persist" : "");
+}
+
+static void print_c(FILE *f, const struct diff_op *op)
+{
+    fprintf(f, "#   ");
+    if (op->fail_n == DIFF_FAIL_EVERY)
+        fprintf(f, "for n = 1.. { vmar_sim_fail_after(sim, n, %#x, false); ",
+                op->fail_mask);
+    else if (op->fail_n)
+        fprintf(f, "vmar_sim_fail_after(sim, %" PRIu32 ", %#x, %s); ",
+                op->fail_n, op->fail_mask, op->fail_persist ? "true" : "false");
+    switch (op->kind) {
+    case DIFF_MAP:
+        fprintf(f,
+                "vmar_map(s, &(struct vmar_map_opts){.addr = %#" PRIx64
+                ", .size = %#" PRIx64 ", .place = ",
+                op->a, op->b);
+        if (op->place < 4)
+            fprintf(f, "%s", place_enums[op->place]);
+        else
+            fprintf(f, "%u", op->place);
+        fprintf(f,
+                ", .align = %#" PRIx64 ", .prot = %#x, .deny_prot = %#x, "
+                ".flags = %#x, .backing = %u}, &addr);",
+                op->align, op->prot, op->deny, op->flags, op->backing);
+        break;
+    case DIFF_UNMAP:
+        fprintf(f, "vmar_unmap(s, %#" PRIx64 ", %#" PRIx64 ");", op->a, op->b);
+        break;
+    case DIFF_PROTECT:
+        fprintf(f, "vmar_protect(s, %#" PRIx64 ", %#" PRIx64 ", %#x);", op->a,
+                op->b, op->prot);
+        break;
+    case DIFF_LIMITS:
+        fprintf(f, "vmar_set_limits(s, %#" PRIx64 ", %" PRIu64 ");", op->a,
+                op->b);
+        break;
+    case DIFF_QUERY:
+        fprintf(f, "vmar_query(s, %#" PRIx64 ", &info);", op->a);
+        break;
+    case DIFF_RESIDENT:
+        fprintf(f, "vmar_resident(s, %#" PRIx64 ", %#" PRIx64 ", &bytes);",
+                op->a, op->b);
+        break;
+    case DIFF_ITERATE:
+        fprintf(f,
+                "vmar_iterate(s, %#" PRIx64 ", %#" PRIx64
+                ", fn /* stops after %u */, arg);",
+                op->a, op->b, op->stop);
+        break;
+    default:
+        break;
+    }
+    if (op->fail_n == DIFF_FAIL_EVERY)
+        fprintf(f, " }");
+    fprintf(f, "\n");
+}
+
+void diff_print_case(FILE *f, const struct diff_case *c, bool c_like)
+{
+    const struct diff_space *sp = &c->space;
+
+    fprintf(f,
+            "space lo=%#" PRIx64 " hi=%#" PRIx64 " guard=%#" PRIx64
+            " as=%#" PRIx64 " count=%" PRIu64 " flags=%#x\n",
+            sp->user_lo, sp->user_hi, sp->stack_guard, sp->as_limit,
+            sp->max_map_count, sp->flags);
+    for (size_t i = 0; i < c->nops; i++) {
+        const struct diff_op *op = &c->ops[i];
+        if (c_like)
+            print_c(f, op);
+        fprintf(f, "%s", op->kind < DIFF_NKINDS ? kind_names[op->kind] : "?");
+        switch (op->kind) {
+        case DIFF_MAP:
+            fprintf(f, " addr=%#" PRIx64 " size=%#" PRIx64 " place=", op->a,
+                    op->b);
+            if (op->place < 4)
+                fprintf(f, "%s", place_names[op->place]);
+            else
+                fprintf(f, "%u", op->place);
+            fprintf(f,
+                    " align=%#" PRIx64 " prot=%#x deny=%#x flags=%#x "
+                    "backing=%u",
+                    op->align, op->prot, op->deny, op->flags, op->backing);
+            break;
+        case DIFF_UNMAP:
+            fprintf(f, " addr=%#" PRIx64 " size=%#" PRIx64, op->a, op->b);
+            break;
+        case DIFF_PROTECT:
+            fprintf(f, " addr=%#" PRIx64 " size=%#" PRIx64 " prot=%#x", op->a,
+                    op->b, op->prot);
+            break;
+        case DIFF_LIMITS:
+            fprintf(f, " as=%#" PRIx64 " count=%" PRIu64, op->a, op->b);
+            break;
+        case DIFF_QUERY:
+            fprintf(f, " addr=%#" PRIx64, op->a);
+            break;
+        case DIFF_RESIDENT:
+            fprintf(f, " lo=%#" PRIx64 " hi=%#" PRIx64, op->a, op->b);
+            break;
+        case DIFF_ITERATE:
+            fprintf(f, " lo=%#" PRIx64 " hi=%#" PRIx64 " stop=%u", op->a, op->b,
+                    op->stop);
+            break;
+        default:
+            break;
+        }
+        print_fail(f, op);
+        fprintf(f, "\n");
+    }
+}
+
+static int parse_fail(const char *v, struct diff_op *op)
+{
+    char buf[64];
+    char *mask, *persist;
+
+    snprintf(buf, sizeof(buf), "%s", v);
+    mask = strchr(buf, ':');
+    if (!mask)
+        return -1;
+    *mask++ = '\0';
+    persist = strchr(mask, ':');
+    if (persist)
+        *persist++ = '\0';
+    op->fail_n = strcmp(buf, "every") == 0 ? DIFF_FAIL_EVERY
+                                           : (uint32_t)strtoul(buf, NULL, 0);
+    if (!strcmp(mask, "alloc"))
+        op->fail_mask = 1;
+    else if (!strcmp(mask, "frame"))
+        op->fail_mask = 2;
+    else if (!strcmp(mask, "any"))
+        op->fail_mask = 3;
+    else
+        return -1;
+    op->fail_persist = persist && !strcmp(persist, "persist");
+    return op->fail_n ? 0 : -1;
+}
+
+/* Set `key` of op or space from `v`; -1 for an unknown key. */
+static int parse_kv(const char *key, const char *v, bool is_space,
+                    struct diff_space *sp, struct diff_op *op)
+{
+    uint64_t x = strtoull(v, NULL, 0);
+
+    if (is_space) {
+        if (!strcmp(key, "lo"))
+            sp->user_lo = x;
+        else if (!strcmp(key, "hi"))
+            sp->user_hi = x;
+        else if (!strcmp(key, "guard"))
+            sp->stack_guard = x;
+        else if (!strcmp(key, "as"))
+            sp->as_limit = x;
+        else if (!strcmp(key, "count"))
+            sp->max_map_count = x;
+        else if (!strcmp(key, "flags"))
+            sp->flags = (unsigned)x;
+        else
+            return -1;
+        return 0;
+    }
+    if (!strcmp(key, "addr") || !strcmp(key, "lo") || !strcmp(key, "as"))
+        op->a = x;
+    else if (!strcmp(key, "size") || !strcmp(key, "hi") ||
+             !strcmp(key, "count"))
+        op->b = x;
+    else if (!strcmp(key, "place")) {
+        op->place = (unsigned)x;
+        for (unsigned i = 0; i < 4; i++)
+            if (!strcmp(v, place_names[i]))
+                op->place = i;
+    } else if (!strcmp(key, "align"))
+        op->align = x;
+    else if (!strcmp(key, "prot"))
+        op->prot = (unsigned)x;
+    else if (!strcmp(key, "deny"))
+        op->deny = (unsigned)x;
+    else if (!strcmp(key, "flags"))
+        op->flags = (unsigned)x;
+    else if (!strcmp(key, "backing"))
+        op->backing = (unsigned)x;
+    else if (!strcmp(key, "stop"))
+        op->stop = (unsigned)x;
+    else if (!strcmp(key, "fail"))
+        return parse_fail(v, op);
+    else
+        return -1;
+    return 0;
+}
+
+int diff_parse_case(FILE *f, const char *name, struct diff_case *c)
+{
+    char line[1024];
+    unsigned lineno = 0;
+    bool have_space = false;
+
+    memset(c, 0, sizeof(*c));
+    while (fgets(line, sizeof(line), f)) {
+        char *hash = strchr(line, '#');
+        char *save = NULL, *tok;
+        struct diff_op op;
+        bool is_space = false;
+
+        lineno++;
+        if (hash)
+            *hash = '\0';
+        tok = strtok_r(line, " \t\r\n", &save);
+        if (!tok)
+            continue;
+        memset(&op, 0, sizeof(op));
+        if (!strcmp(tok, "space")) {
+            is_space = true;
+        } else {
+            op.kind = DIFF_NKINDS;
+            for (int k = 0; k < DIFF_NKINDS; k++)
+                if (!strcmp(tok, kind_names[k]))
+                    op.kind = (enum diff_kind)k;
+            if (op.kind == DIFF_NKINDS || !have_space) {
+                fprintf(stderr, "%s:%u: %s\n", name, lineno,
+                        have_space ? "unknown op" : "expected `space` first");
+                return -1;
+            }
+        }
+        while ((tok = strtok_r(NULL, " \t\r\n", &save))) {
+            char *eq = strchr(tok, '=');
+            if (!eq ||
+                (*eq = '\0', parse_kv(tok, eq + 1, is_space, &c->space, &op))) {
+                fprintf(stderr, "%s:%u: bad field `%s`\n", name, lineno, tok);
+                return -1;
+            }
+        }
+        if (is_space)
+            have_space = true;
+        else
+            diff_case_push(c, &op);
+    }
+    if (!have_space) {
+        fprintf(stderr, "%s: no `space` line\n", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- reporting ---------------------------------------------------------- */
+
+void diff_report(struct diff_case *c, long bad, const char *msg,
+                 const struct diff_opts *o)
+{
+    const char *out = getenv("VMAR_DIFF_OUT");
+    char msg2[2048];
+
+    fprintf(stderr, "DIVERGENCE at op %ld of %zu:\n%s", bad, c->nops, msg);
+    size_t runs = diff_shrink(c, o);
+    long bad2 = diff_run_case(c, o, NULL, msg2, sizeof(msg2));
+    fprintf(stderr,
+            "shrunk in %zu runs to %zu ops (diverges at op %ld):\n%s"
+            "---- reproducer (.ops; save under tests/diff/regress/)\n",
+            runs, c->nops, bad2, msg2);
+    diff_print_case(stderr, c, true);
+    fprintf(stderr, "----\n");
+    if (out && *out) {
+        FILE *f = fopen(out, "w");
+        if (f) {
+            fprintf(f, "# Shrunk reproducer: diverges at op %ld.\n", bad2);
+            for (const char *p = msg2; *p;) {
+                const char *nl = strchr(p, '\n');
+                int n = nl ? (int)(nl - p) : (int)strlen(p);
+                fprintf(f, "# %.*s\n", n, p);
+                p += n + (nl ? 1 : 0);
+            }
+            diff_print_case(f, c, true);
+            fclose(f);
+            fprintf(stderr, "written to %s\n", out);
+        } else {
+            fprintf(stderr, "cannot write %s\n", out);
+        }
+    }
+}
+
+int diff_run_bytes(const uint8_t *data, size_t len)
+{
+    const struct diff_opts o = {.page_check_every = 8};
+    struct diff_rng r;
+    struct diff_case c = {0};
+    struct diff_session *s;
+    char msg[2048];
+    long bad = -1;
+
+    diff_rng_bytes(&r, data, len);
+    diff_gen_space(&r, &c.space);
+    if (diff_open(&s, &c.space, &o, NULL) != 0) {
+        fprintf(stderr, "diff_run_bytes: %s\n", diff_error(s));
+        diff_close(s, NULL, 0);
+        diff_case_free(&c);
+        return 1;
+    }
+    /* A cap keeps one input cheap; longer inputs only add choices. */
+    for (size_t i = 0; i < 2000; i++) {
+        struct diff_op op;
+        diff_gen_op(s, &r, &op);
+        if (r.exhausted)
+            break;
+        diff_case_push(&c, &op);
+        if (diff_step(s, &op)) {
+            bad = (long)i;
+            snprintf(msg, sizeof(msg), "%s", diff_error(s));
+            break;
+        }
+    }
+    if (diff_close(s, bad < 0 ? msg : NULL, sizeof(msg)) && bad < 0)
+        bad = (long)c.nops;
+    if (bad >= 0)
+        diff_report(&c, bad, msg, &o);
+    diff_case_free(&c);
+    return bad >= 0;
+}
+
+/* ---- statistics --------------------------------------------------------- */
+
+/* Every counter, one per line (clang-format keeps that stable). */
+#define STAT_LIST(X)                                                           \
+    X(ops)                                                                     \
+    X(spaces)                                                                  \
+    X(ok_by_kind[DIFF_MAP])                                                    \
+    X(ok_by_kind[DIFF_UNMAP])                                                  \
+    X(ok_by_kind[DIFF_PROTECT])                                                \
+    X(ok_by_kind[DIFF_LIMITS])                                                 \
+    X(ok_by_kind[DIFF_QUERY])                                                  \
+    X(ok_by_kind[DIFF_RESIDENT])                                               \
+    X(ok_by_kind[DIFF_ITERATE])                                                \
+    X(map_ok_by_place[VMAR_PLACE_ANY])                                         \
+    X(map_ok_by_place[VMAR_PLACE_HINT])                                        \
+    X(map_ok_by_place[VMAR_PLACE_FIXED_NOREPLACE])                             \
+    X(map_ok_by_place[VMAR_PLACE_FIXED])                                       \
+    X(einval)                                                                  \
+    X(eacces)                                                                  \
+    X(eacces_max)                                                              \
+    X(eexist)                                                                  \
+    X(enotsup)                                                                 \
+    X(enoent)                                                                  \
+    X(nomem_nofit)                                                             \
+    X(nomem_as)                                                                \
+    X(nomem_count)                                                             \
+    X(nomem_hole)                                                              \
+    X(merges_seen)                                                             \
+    X(stack_maps)                                                              \
+    X(populate_maps)                                                           \
+    X(aligned_maps)                                                            \
+    X(fails_fired)                                                             \
+    X(fails_every)                                                             \
+    X(page_checks)                                                             \
+    X(iterate_stops)
+
+void diff_stats_print(FILE *f, const struct diff_stats *st)
+{
+#define PRINT_STAT(field) fprintf(f, "  %-40s %zu\n", #field, st->field);
+    STAT_LIST(PRINT_STAT)
+#undef PRINT_STAT
+}
+
+int diff_stats_check(const struct diff_stats *st)
+{
+    int bad = 0;
+#define CHECK_STAT(field)                                                      \
+    if (st->field == 0) {                                                      \
+        fprintf(stderr, "coverage: %s never happened\n", #field);              \
+        bad = 1;                                                               \
+    }
+    STAT_LIST(CHECK_STAT)
+#undef CHECK_STAT
+    return bad;
+}

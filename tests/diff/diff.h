@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The differential driver: operation sequences applied to libvmar (sim
+ * backend, public API only) and to the reference model (tests/model/),
+ * compared after every operation. Shared by the random driver
+ * (vmar_diff), the regression replay, the libFuzzer target and its corpus
+ * replay, so that all of them check exactly the same things.
+ *
+ * Adding an operation (fork, remap, fault, clear, ...): a diff_kind, its
+ * fields in diff_op, one case in each of exec (diff.c), the generator, the
+ * text format and the C-like printer; the model gets the same function.
+ */
+#ifndef VMAR_TEST_DIFF_H
+#define VMAR_TEST_DIFF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <vmar/vmar.h>
+
+/* The space an operation sequence runs in (vmar_space_opts subset). */
+struct diff_space {
+    vmar_addr_t user_lo, user_hi; /* explicit, non-zero */
+    vmar_size_t stack_guard;
+    vmar_size_t as_limit;
+    uint64_t max_map_count;
+    unsigned flags; /* vmar_space_flags */
+};
+
+enum diff_kind {
+    DIFF_MAP,
+    DIFF_UNMAP,
+    DIFF_PROTECT,
+    DIFF_LIMITS,
+    DIFF_QUERY,
+    DIFF_RESIDENT,
+    DIFF_ITERATE,
+    DIFF_NKINDS
+};
+
+/* diff_op::fail_n: fail the 1st, 2nd, ... allocation until the operation
+ * gets through, checking "unchanged, nothing leaked" after every failure. */
+#define DIFF_FAIL_EVERY UINT32_MAX
+
+struct diff_op {
+    enum diff_kind kind;
+    /* MAP: addr, size; UNMAP/PROTECT: addr, size; RESIDENT/ITERATE: lo, hi;
+     * LIMITS: as_limit, max_map_count; QUERY: addr. */
+    uint64_t a, b;
+    /* MAP only. */
+    unsigned place, deny, flags, backing;
+    uint64_t align;
+    /* MAP, PROTECT. */
+    unsigned prot;
+    /* ITERATE: the callback stops after this many mappings (0: never). */
+    unsigned stop;
+    /* MAP, UNMAP, PROTECT: allocation failure injection (fail_n = 0: off;
+     * else vmar_sim_fail_after(fail_n, fail_mask, fail_persist)). */
+    uint32_t fail_n;
+    unsigned fail_mask;
+    bool fail_persist;
+};
+
+struct diff_case {
+    struct diff_space space;
+    struct diff_op *ops;
+    size_t nops, cap;
+};
+
+/* What a run saw; the ctest runs assert that every kind of outcome
+ * happened, so a generator that drifts cannot make them pass vacuously. */
+struct diff_stats {
+    size_t ops, spaces;
+    size_t by_kind[DIFF_NKINDS];
+    size_t ok_by_kind[DIFF_NKINDS];
+    size_t map_ok_by_place[4];
+    size_t einval, eacces, eexist, enotsup, enoent;
+    size_t nomem_nofit, nomem_as, nomem_count, nomem_hole, eacces_max;
+    size_t merges_seen; /* ops after which the list had fewer mappings */
+    size_t stack_maps, populate_maps, aligned_maps;
+    size_t fails_fired;   /* injected failures that hit */
+    size_t fails_every;   /* DIFF_FAIL_EVERY sweeps */
+    size_t page_checks;   /* per-page resident sweeps */
+    size_t iterate_stops; /* early stops seen */
+};
+
+/* Random choices: from a splitmix64 state, or from a byte string (the
+ * fuzzer), in which case running out sets `exhausted` and yields zeros. */
+struct diff_rng {
+    uint64_t state;
+    const uint8_t *buf;
+    size_t len, pos;
+    bool exhausted;
+};
+void diff_rng_seed(struct diff_rng *r, uint64_t seed);
+void diff_rng_bytes(struct diff_rng *r, const uint8_t *buf, size_t len);
+/* Uniform-ish in [0, n), n > 0. */
+uint64_t diff_rng_below(struct diff_rng *r, uint64_t n);
+
+struct diff_opts {
+    /* Per-page vmar_resident sweep every this many operations (0: 32). */
+    unsigned page_check_every;
+};
+
+/* One live pair (library + model). */
+struct diff_session;
+
+/* 0, or -1 (message in diff_error) when the space cannot be built. */
+int diff_open(struct diff_session **out, const struct diff_space *sp,
+              const struct diff_opts *opts, struct diff_stats *stats);
+/* Apply one operation to both and compare everything: 0 when they agree,
+ * 1 on a divergence (described by diff_error). */
+int diff_step(struct diff_session *s, const struct diff_op *op);
+/* Destroy both; 1 if the library leaked (described in msg when non-NULL).
+ * Frees the session. */
+int diff_close(struct diff_session *s, char *msg, size_t msglen);
+const char *diff_error(const struct diff_session *s);
+/* Free the machine kept between sessions (at exit, for leak checkers). */
+void diff_cleanup(void);
+
+/* Generators, biased toward boundaries of the current layout. */
+void diff_gen_space(struct diff_rng *r, struct diff_space *sp);
+void diff_gen_op(struct diff_session *s, struct diff_rng *r,
+                 struct diff_op *op);
+
+/* Run a whole case; returns -1 when every step agrees, else the index of
+ * the diverging op (c->nops for a divergence at teardown); the message
+ * goes to msg. */
+long diff_run_case(const struct diff_case *c, const struct diff_opts *opts,
+                   struct diff_stats *st, char *msg, size_t msglen);
+/* Shrink a diverging case in place (delta debugging); returns the number
+ * of test runs spent. */
+size_t diff_shrink(struct diff_case *c, const struct diff_opts *opts);
+
+void diff_case_push(struct diff_case *c, const struct diff_op *op);
+void diff_case_free(struct diff_case *c);
+/* The .ops text format (tests/diff/README.md); with `c_like`, each op is
+ * followed by a comment with the equivalent C call. */
+void diff_print_case(FILE *f, const struct diff_case *c, bool c_like);
+/* 0, or -1 with a message on stderr. */
+int diff_parse_case(FILE *f, const char *name, struct diff_case *c);
+
+/* Report a diverging case: print the message, shrink it, print the
+ * reproducer and write it to $VMAR_DIFF_OUT when set. */
+void diff_report(struct diff_case *c, long bad, const char *msg,
+                 const struct diff_opts *o);
+
+/* Decode bytes into a space and an op sequence (the same generator with
+ * the bytes as its random source) and run the differential check. Returns
+ * 0, or 1 after printing the divergence and the shrunk reproducer. */
+int diff_run_bytes(const uint8_t *data, size_t len);
+
+/* Print the counters; diff_stats_check() returns 0 when every outcome the
+ * generator aims for happened, else 1 after naming the missing ones. */
+void diff_stats_print(FILE *f, const struct diff_stats *st);
+int diff_stats_check(const struct diff_stats *st);
+
+#endif /* VMAR_TEST_DIFF_H */

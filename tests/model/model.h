@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A page-granular reference model of a libvmar space, written to be
+ * obviously correct rather than fast: one record per page of the user
+ * range, and every answer (mapping list, placement, limits) derived from
+ * those records by linear scans.
+ *
+ * Why a flat array over the user range: the differential driver creates
+ * spaces whose user range is small (at most MODEL_MAX_PAGES pages), placed
+ * anywhere in the sim's address space (low, across a 1 GiB boundary, at
+ * user_top). A small range makes exact fits, "no free range" and the
+ * limits easy to reach, and a flat array needs no data structure that
+ * could itself be wrong.
+ *
+ * The model follows include/vmar/vmar.h. Where the header is silent the
+ * choice is written down next to the code (grep "ASSUMPTION").
+ */
+#ifndef VMAR_TEST_MODEL_H
+#define VMAR_TEST_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vmar/vmar.h>
+
+/* Largest user range the model accepts, in pages (64 MiB). */
+#define MODEL_MAX_PAGES 16384u
+
+/* One page. Fork, remap, faults and content tags will add fields here
+ * (backing identity and offset, content tag, copy-on-write state). */
+struct model_page {
+    uint8_t mapped;
+    uint8_t prot;
+    uint8_t max_prot;
+    uint8_t flags;     /* kept vmar_map_flags: SHARED, STACK */
+    uint8_t populated; /* has a present translation */
+};
+
+struct model_cfg {
+    vmar_addr_t user_lo, user_hi; /* exact, already defaulted */
+    vmar_size_t stack_guard;
+    vmar_size_t as_limit; /* 0: none */
+    size_t max_map_count; /* 0: VMAR_DEFAULT_MAX_MAP_COUNT */
+    bool bottom_up;       /* VMAR_SPACE_BOTTOM_UP */
+};
+
+struct model {
+    struct model_cfg cfg; /* max_map_count never 0 here */
+    size_t npages;
+    struct model_page *pg;
+    /* Why the last operation failed ("no fit", "count limit", ...), for
+     * divergence reports and the driver's coverage counters. */
+    const char *why;
+};
+
+/* A mapping as the library must report it: a maximal run of adjacent
+ * mapped pages with identical attributes. */
+struct model_run {
+    vmar_addr_t start, end;
+    unsigned prot, max_prot, flags;
+    size_t populated; /* pages with a present translation */
+};
+
+/* 0, or -1 when the range is not page aligned, empty or too large. */
+int model_init(struct model *m, const struct model_cfg *cfg);
+void model_fini(struct model *m);
+/* dst must be initialised with the same geometry (or zeroed: allocates). */
+int model_copy(struct model *dst, const struct model *src);
+bool model_equal(const struct model *a, const struct model *b);
+
+int model_map(struct model *m, const struct vmar_map_opts *o,
+              vmar_addr_t *out_addr);
+int model_unmap(struct model *m, vmar_addr_t addr, vmar_size_t size);
+int model_protect(struct model *m, vmar_addr_t addr, vmar_size_t size,
+                  unsigned prot);
+void model_set_limits(struct model *m, vmar_size_t as_limit,
+                      size_t max_map_count);
+int model_query(const struct model *m, vmar_addr_t addr, struct model_run *out);
+int model_resident(const struct model *m, vmar_addr_t lo, vmar_addr_t hi,
+                   vmar_size_t *bytes);
+
+/* The mapping list: fills out[] (capacity m->npages) and returns the
+ * count. */
+size_t model_runs(const struct model *m, struct model_run *out);
+vmar_size_t model_total_vm(const struct model *m);
+size_t model_populated(const struct model *m);
+
+#endif /* VMAR_TEST_MODEL_H */

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The reference model checked against hand-computed answers, so that the
+ * differential driver compares the library with something known to be
+ * right for the rules that are easiest to get wrong: placement with
+ * guards, merging, the limits and atomic protect.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "model.h"
+
+#define PG VMAR_PAGE_SIZE
+#define LO ((vmar_addr_t)0x100000)
+#define R  VMAR_PROT_READ
+#define RW (VMAR_PROT_READ | VMAR_PROT_WRITE)
+
+static void init(struct model *m, size_t pages, vmar_size_t guard)
+{
+    struct model_cfg c = {
+        .user_lo = LO, .user_hi = LO + pages * PG, .stack_guard = guard};
+    assert_int_equal(model_init(m, &c), 0);
+}
+
+static int map(struct model *m, vmar_addr_t addr, size_t pages, unsigned prot,
+               enum vmar_place place, unsigned flags, vmar_addr_t *out)
+{
+    struct vmar_map_opts o = {.addr = addr,
+                              .size = pages * PG,
+                              .prot = prot,
+                              .place = place,
+                              .flags = flags};
+    return model_map(m, &o, out);
+}
+
+static size_t nruns(const struct model *m)
+{
+    struct model_run runs[64];
+    assert_true(m->npages <= 64);
+    return model_runs(m, runs);
+}
+
+static void placement(void **state)
+{
+    struct model m;
+    vmar_addr_t a;
+
+    (void)state;
+    init(&m, 16, 0);
+    assert_int_equal(map(&m, 0, 2, R, VMAR_PLACE_ANY, 0, &a), 0);
+    assert_int_equal(a, LO + 14 * PG); /* top-down: highest fit */
+    assert_int_equal(map(&m, 0, 2, R, VMAR_PLACE_ANY, VMAR_MAP_BOTTOM_UP, &a),
+                     0);
+    assert_int_equal(a, LO); /* bottom-up: lowest fit */
+    /* A free hint is taken; a busy one falls back to the search. */
+    assert_int_equal(map(&m, LO + 5 * PG, 1, RW, VMAR_PLACE_HINT, 0, &a), 0);
+    assert_int_equal(a, LO + 5 * PG);
+    assert_int_equal(map(&m, LO + 5 * PG, 1, RW, VMAR_PLACE_HINT, 0, &a), 0);
+    assert_int_equal(a, LO + 13 * PG);
+    /* Alignment is of the absolute address. */
+    struct vmar_map_opts o = {.size = 4 * PG, .align = 4 * PG, .prot = R};
+    assert_int_equal(model_map(&m, &o, &a), 0);
+    assert_int_equal(a, LO + 8 * PG);
+    /* Free now: pages 2-4, 6-7 and 12; 3 fit, 4 do not. */
+    assert_int_equal(map(&m, 0, 4, R, VMAR_PLACE_ANY, 0, &a), VMAR_ENOMEM);
+    assert_int_equal(map(&m, 0, 3, R, VMAR_PLACE_ANY, 0, &a), 0);
+    assert_int_equal(a, LO + 2 * PG);
+    assert_int_equal(map(&m, LO, 1, R, VMAR_PLACE_FIXED_NOREPLACE, 0, &a),
+                     VMAR_EEXIST);
+    model_fini(&m);
+}
+
+static void stack_guard(void **state)
+{
+    struct model m;
+    vmar_addr_t a;
+
+    (void)state;
+    init(&m, 16, 2 * PG);
+    assert_int_equal(
+        map(&m, LO + 14 * PG, 2, RW, VMAR_PLACE_FIXED, VMAR_MAP_STACK, &a), 0);
+    /* Pages 12 and 13 are the stack's guard. */
+    assert_int_equal(map(&m, 0, 1, R, VMAR_PLACE_ANY, 0, &a), 0);
+    assert_int_equal(a, LO + 11 * PG);
+    /* A hint into the guard is refused and searched instead. */
+    assert_int_equal(map(&m, LO + 13 * PG, 1, R, VMAR_PLACE_HINT, 0, &a), 0);
+    assert_int_equal(a, LO + 10 * PG);
+    /* A mapping placed inside the guard (FIXED may) owns the gap below
+     * it: the guard clips only the gap directly below the stack. */
+    assert_int_equal(map(&m, LO + 13 * PG, 1, R, VMAR_PLACE_FIXED, 0, &a), 0);
+    assert_int_equal(map(&m, 0, 1, R, VMAR_PLACE_ANY, 0, &a), 0);
+    assert_int_equal(a, LO + 12 * PG);
+    model_fini(&m);
+
+    /* A new stack needs its own guard free below it. */
+    init(&m, 8, 2 * PG);
+    assert_int_equal(map(&m, LO, 1, R, VMAR_PLACE_FIXED, 0, &a), 0);
+    assert_int_equal(map(&m, 0, 1, RW, VMAR_PLACE_ANY,
+                         VMAR_MAP_STACK | VMAR_MAP_BOTTOM_UP, &a),
+                     0);
+    assert_int_equal(a, LO + 3 * PG);
+    model_fini(&m);
+}
+
+static void merging(void **state)
+{
+    struct model m;
+    vmar_addr_t a;
+
+    (void)state;
+    init(&m, 16, 0);
+    assert_int_equal(map(&m, LO, 2, R, VMAR_PLACE_FIXED, 0, &a), 0);
+    assert_int_equal(map(&m, LO + 2 * PG, 2, R, VMAR_PLACE_FIXED, 0, &a), 0);
+    assert_int_equal(nruns(&m), 1);
+    assert_int_equal(
+        map(&m, LO + 4 * PG, 2, R, VMAR_PLACE_FIXED, VMAR_MAP_SHARED, &a), 0);
+    assert_int_equal(nruns(&m), 2); /* shared differs */
+    assert_int_equal(model_protect(&m, LO + PG, PG, RW), 0);
+    assert_int_equal(nruns(&m), 4);
+    assert_int_equal(model_protect(&m, LO + PG, PG, R), 0);
+    assert_int_equal(nruns(&m), 2);
+    /* POPULATE does not persist and does not split. */
+    assert_int_equal(
+        map(&m, LO + 6 * PG, 2, R, VMAR_PLACE_FIXED, VMAR_MAP_POPULATE, &a), 0);
+    assert_int_equal(nruns(&m), 3);
+    assert_int_equal(model_populated(&m), 2);
+    model_fini(&m);
+}
+
+static void limits(void **state)
+{
+    struct model m;
+    vmar_addr_t a;
+
+    (void)state;
+    init(&m, 16, 0);
+    model_set_limits(&m, 4 * PG, 2);
+    assert_int_equal(map(&m, LO, 2, R, VMAR_PLACE_FIXED, 0, &a), 0);
+    assert_int_equal(map(&m, LO + 4 * PG, 2, RW, VMAR_PLACE_FIXED, 0, &a), 0);
+    /* Third mapping: count limit (counted before merging, so even one
+     * that would merge is refused), after the address-space limit. */
+    assert_int_equal(map(&m, LO + 8 * PG, 1, R, VMAR_PLACE_FIXED, 0, &a),
+                     VMAR_ENOMEM);
+    assert_string_equal(m.why, "as limit");
+    model_set_limits(&m, 0, 2);
+    assert_int_equal(map(&m, LO + 2 * PG, 1, R, VMAR_PLACE_FIXED, 0, &a),
+                     VMAR_ENOMEM);
+    assert_string_equal(m.why, "count limit");
+    /* An overwrite is charged only what it adds. */
+    assert_int_equal(map(&m, LO + 4 * PG, 2, R, VMAR_PLACE_FIXED, 0, &a), 0);
+    model_set_limits(&m, 4 * PG, 2);
+    assert_int_equal(map(&m, LO, 2, RW, VMAR_PLACE_FIXED, 0, &a), 0);
+    /* Punching a hole adds one; a split by protect too. */
+    assert_int_equal(model_unmap(&m, LO + PG, PG), 0); /* trims: ok */
+    assert_int_equal(model_protect(&m, LO, PG, R), 0); /* no split */
+    model_set_limits(&m, 0, 1); /* below current use (2) */
+    assert_int_equal(model_protect(&m, LO, PG, RW), 0); /* adds none */
+    assert_int_equal(model_protect(&m, LO + 4 * PG, PG, RW), VMAR_ENOMEM);
+    assert_int_equal(model_unmap(&m, LO + 4 * PG, 2 * PG), 0);
+    model_fini(&m);
+}
+
+static void protect_atomic(void **state)
+{
+    struct model m;
+    vmar_addr_t a;
+    struct vmar_map_opts o = {.addr = LO,
+                              .size = PG,
+                              .prot = R,
+                              .deny_prot = VMAR_PROT_WRITE,
+                              .place = VMAR_PLACE_FIXED};
+
+    (void)state;
+    init(&m, 16, 0);
+    assert_int_equal(model_map(&m, &o, &a), 0);
+    /* [no-W][hole]: the first problem in address order wins. */
+    assert_int_equal(model_protect(&m, LO, 2 * PG, RW), VMAR_EACCES);
+    o.addr = LO + 3 * PG;
+    assert_int_equal(model_map(&m, &o, &a), 0);
+    assert_int_equal(model_protect(&m, LO + 2 * PG, 2 * PG, RW), VMAR_ENOMEM);
+    assert_int_equal(model_protect(&m, LO + 2 * PG, 2 * PG, R), VMAR_ENOMEM);
+    /* Nothing changed by the failures. */
+    struct model_run r;
+    assert_int_equal(model_query(&m, LO, &r), 0);
+    assert_int_equal(r.prot, R);
+    assert_int_equal(r.max_prot, VMAR_PROT_READ | VMAR_PROT_EXEC);
+    assert_int_equal(model_query(&m, LO + PG, &r), VMAR_ENOENT);
+    model_fini(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(placement),      cmocka_unit_test(stack_guard),
+        cmocka_unit_test(merging),        cmocka_unit_test(limits),
+        cmocka_unit_test(protect_atomic),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/* The fault handler and the user-memory accessors on anonymous memory. */
+#include "harness.h"
+
+#include <string.h>
+
+#define BASE ((vmar_addr_t)0x40000000)
+#define RW   (VMAR_PROT_READ | VMAR_PROT_WRITE)
+
+static vmar_size_t resident(struct vt *vt)
+{
+    struct vmar_stats st;
+    vmar_stats(vt->space, &st);
+    return st.resident;
+}
+
+static void test_demand_zero(void **state)
+{
+    struct vt vt;
+    unsigned char buf[64];
+    size_t done = 1234;
+    (void)state;
+
+    vt_setup(&vt, NULL, 256);
+    assert_int_equal(vt_map(&vt, BASE, 4 * PG, RW, VMAR_PLACE_FIXED, 0, NULL),
+                     0);
+    assert_int_equal(resident(&vt), 0);
+    assert_int_equal(
+        vmar_fault(vt.space, BASE + PG + 17, VMAR_ACCESS_READ, VMAR_FAULT_USER),
+        0);
+    VT_CHECK(&vt);
+    assert_int_equal(resident(&vt), PG);
+    memset(buf, 0xee, sizeof(buf));
+    assert_int_equal(vmar_read(vt.space, BASE + PG, buf, sizeof(buf), &done),
+                     0);
+    assert_int_equal(done, sizeof(buf));
+    for (size_t i = 0; i < sizeof(buf); i++)
+        assert_int_equal(buf[i], 0);
+    /* A second fault on the same page is spurious: nothing allocated. */
+    struct vmar_sim_stats before, after;
+    vmar_sim_stats(vt.sim, &before);
+    assert_int_equal(vmar_fault(vt.space, BASE + PG, VMAR_ACCESS_WRITE, 0), 0);
+    vmar_sim_stats(vt.sim, &after);
+    assert_int_equal(after.frame_alloc_calls, before.frame_alloc_calls);
+    assert_int_equal(after.alloc_calls, before.alloc_calls);
+    assert_int_equal(resident(&vt), PG);
+    VT_CHECK(&vt);
+    vt_teardown(&vt);
+}
+
+static void test_write_read_across_pages_and_mappings(void **state)
+{
+    struct vt vt;
+    unsigned char in[3 * 4096], out[3 * 4096];
+    size_t done;
+    (void)state;
+
+    vt_setup(&vt, NULL, 256);
+    /* Two adjacent mappings with different prot: [BASE, +2PG) rw-,
+     * [+2PG, +4PG) rwx. A copy may cross both. */
+    assert_int_equal(vt_map(&vt, BASE, 2 * PG, RW, VMAR_PLACE_FIXED, 0, NULL),
+                     0);
+    assert_int_equal(vt_map(&vt, BASE + 2 * PG, 2 * PG, VMAR_PROT_RWX,
+                            VMAR_PLACE_FIXED, 0, NULL),
+                     0);
+    for (size_t i = 0; i < sizeof(in); i++)
+        in[i] = (unsigned char)(i * 7 + 3);
+    assert_int_equal(vmar_write(vt.space, BASE + 100, in, sizeof(in), &done),
+                     0);
+    assert_int_equal(done, sizeof(in));
+    VT_CHECK(&vt);
+    assert_int_equal(resident(&vt), 4 * PG); /* touched 4 pages */
+    memset(out, 0, sizeof(out));
+    assert_int_equal(vmar_read(vt.space, BASE + 100, out, sizeof(out), &done),
+                     0);
+    assert_memory_equal(in, out, sizeof(in));
+    /* fill_zero over a page boundary, then read it back. */
+    assert_int_equal(vmar_fill_zero(vt.space, BASE + PG - 8, 16, &done), 0);
+    assert_int_equal(done, 16);
+    assert_int_equal(vmar_read(vt.space, BASE + PG - 8, out, 16, NULL), 0);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(out[i], 0);
+    vt_teardown(&vt);
+}
+
+static void test_errors_stop_at_first_bad_page(void **state)
+{
+    struct vt vt;
+    unsigned char buf[3 * 4096] = {0};
+    size_t done;
+    (void)state;
+
+    vt_setup(&vt, NULL, 256);
+    assert_int_equal(vt_map(&vt, BASE, 2 * PG, RW, VMAR_PLACE_FIXED, 0, NULL),
+                     0);
+    assert_int_equal(vt_map(&vt, BASE + 3 * PG, PG, VMAR_PROT_READ,
+                            VMAR_PLACE_FIXED, 0, NULL),
+                     0);
+    /* A read that runs into the hole at BASE+2PG copies up to it. */
+    assert_int_equal(vmar_read(vt.space, BASE + PG + 10, buf, 2 * PG, &done),
+                     VMAR_EFAULT);
+    assert_int_equal(done, PG - 10);
+    /* A write into the read-only mapping stops at its first byte. */
+    assert_int_equal(vmar_write(vt.space, BASE + 3 * PG, buf, 8, &done),
+                     VMAR_EFAULT);
+    assert_int_equal(done, 0);
+    /* Reading it is fine (demand-zero, read-only leaf). */
+    assert_int_equal(vmar_read(vt.space, BASE + 3 * PG, buf, 8, &done), 0);
+    assert_int_equal(done, 8);
+    /* Wrap-around is a fault, not a wild copy. */
+    assert_int_equal(vmar_read(vt.space, UINT64_MAX - 4, buf, 16, &done),
+                     VMAR_EFAULT);
+    assert_int_equal(done, 0);
+    VT_CHECK(&vt);
+    vt_teardown(&vt);
+}
+
+static void test_fault_codes(void **state)
+{
+    struct vt vt;
+    (void)state;
+
+    vt_setup(&vt, NULL, 256);
+    assert_int_equal(
+        vt_map(&vt, BASE, PG, VMAR_PROT_READ, VMAR_PLACE_FIXED, 0, NULL), 0);
+    assert_int_equal(vt_map(&vt, BASE + 2 * PG, PG, VMAR_PROT_NONE,
+                            VMAR_PLACE_FIXED, 0, NULL),
+                     0);
+    struct vt_snap snap;
+    vt_snap_take(&vt, &snap);
+    assert_int_equal(vmar_fault(vt.space, BASE + PG, VMAR_ACCESS_READ, 0),
+                     VMAR_ENOENT);
+    assert_int_equal(vmar_fault(vt.space, BASE, VMAR_ACCESS_WRITE, 0),
+                     VMAR_EACCES);
+    assert_int_equal(vmar_fault(vt.space, BASE, VMAR_ACCESS_EXEC, 0),
+                     VMAR_EACCES);
+    assert_int_equal(vmar_fault(vt.space, BASE + 2 * PG, VMAR_ACCESS_READ, 0),
+                     VMAR_EACCES);
+    assert_int_equal(
+        vmar_fault(vt.space, BASE, VMAR_ACCESS_READ | VMAR_ACCESS_WRITE, 0),
+        VMAR_EINVAL);
+    assert_int_equal(vmar_fault(vt.space, BASE, 0, 0), VMAR_EINVAL);
+    assert_int_equal(vmar_fault(vt.space, BASE, VMAR_ACCESS_READ, 0x80),
+                     VMAR_EINVAL);
+    assert_int_equal(vmar_fault(NULL, BASE, VMAR_ACCESS_READ, 0), VMAR_EINVAL);
+    VT_EXPECT_UNCHANGED(&vt, &snap);
+    vt_teardown(&vt);
+}
+
+/* A leaf narrower than its mapping is widened, not replaced. */
+static void test_widen_after_protect(void **state)
+{
+    struct vt vt;
+    unsigned char b = 0x5a, r = 0;
+    (void)state;
+
+    vt_setup(&vt, NULL, 256);
+    assert_int_equal(vt_map(&vt, BASE, PG, RW, VMAR_PLACE_FIXED, 0, NULL), 0);
+    assert_int_equal(vmar_write(vt.space, BASE, &b, 1, NULL), 0);
+    assert_int_equal(vt_protect(&vt, BASE, PG, VMAR_PROT_READ), 0);
+    assert_int_equal(vmar_write(vt.space, BASE, &b, 1, NULL), VMAR_EFAULT);
+    assert_int_equal(vt_protect(&vt, BASE, PG, RW), 0);
+    b = 0x77;
+    assert_int_equal(vmar_write(vt.space, BASE, &b, 1, NULL), 0);
+    assert_int_equal(vmar_read(vt.space, BASE, &r, 1, NULL), 0);
+    assert_int_equal(r, 0x77);
+    assert_int_equal(resident(&vt), PG); /* the same frame all along */
+    VT_CHECK(&vt);
+    vt_teardown(&vt);
+}
+
+/* Out of memory at each allocation of a fault: nothing changes. */
+static void test_fault_oom(void **state)
+{
+    struct vt vt;
+    size_t n, failed = 0;
+    (void)state;
+
+    vt_setup(&vt, NULL, 256);
+    /* Far from anything populated (a 1 GiB region of its own near the top
+     * of whatever user range the backend has), so the fault needs new
+     * tables too. */
+    struct vmar_stats st;
+    vmar_stats(vt.space, &st);
+    const vmar_addr_t far =
+        (st.user_hi - 0x40000000) & ~(vmar_addr_t)0x3fffffff;
+    assert_int_equal(vt_map(&vt, far, PG, RW, VMAR_PLACE_FIXED, 0, NULL), 0);
+    for (n = 1; n < 100; n++) {
+        struct vt_snap snap;
+        vt_snap_take(&vt, &snap);
+        vmar_sim_fail_after(vt.sim, n, VMAR_SIM_FAIL_ANY, false);
+        int rc = vmar_fault(vt.space, far, VMAR_ACCESS_WRITE, 0);
+        vmar_sim_fail_after(vt.sim, 0, 0, false);
+        if (rc == 0) {
+            vt_snap_free(&snap);
+            break;
+        }
+        assert_int_equal(rc, VMAR_ENOMEM);
+        VT_EXPECT_UNCHANGED(&vt, &snap);
+        failed++;
+    }
+    assert_true(failed >= 2); /* at least a table page and the frame */
+    assert_int_equal(resident(&vt), PG);
+    VT_CHECK(&vt);
+    vt_teardown(&vt);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_demand_zero),
+        cmocka_unit_test(test_write_read_across_pages_and_mappings),
+        cmocka_unit_test(test_errors_stop_at_first_bad_page),
+        cmocka_unit_test(test_fault_codes),
+        cmocka_unit_test(test_widen_after_protect),
+        cmocka_unit_test(test_fault_oom),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
