@@ -27,6 +27,29 @@ enum vmar_access {
     VMAR_ACCESS_EXEC = 1u << 2,  /**< an instruction fetch */
 };
 
+/**
+ * The permission an access needs: VMAR_PROT_READ, _WRITE or _EXEC for
+ * VMAR_ACCESS_READ, _WRITE or _EXEC (0 for anything else).
+ *
+ * @param access  one vmar_access value.
+ * Returns: a vmar_prot bit, or 0.
+ * Locking: none.
+ * On failure: cannot fail.
+ */
+static inline unsigned vmar_access_prot(unsigned access)
+{
+    switch (access) {
+    case VMAR_ACCESS_READ:
+        return VMAR_PROT_READ;
+    case VMAR_ACCESS_WRITE:
+        return VMAR_PROT_WRITE;
+    case VMAR_ACCESS_EXEC:
+        return VMAR_PROT_EXEC;
+    default:
+        return 0;
+    }
+}
+
 /** vmar_fault() flags. */
 enum vmar_fault_flags {
     /** The access came from user mode. Kernel-mode accesses to user
@@ -51,6 +74,8 @@ enum vmar_fault_flags {
  *   SEGV_ACCERR);
  *  VMAR_ENOMEM: no frame or page-table page could be allocated (the
  *   kernel's out-of-memory path);
+ *  VMAR_EFAULT: a device page has no translation (cannot happen unless a
+ *   backend lost it: device pages are mapped from map to unmap);
  *  VMAR_EINVAL: `access` is not exactly one vmar_access value or `flags`
  *   has unknown bits.
  * Locking: takes the space lock exclusively for now (parallel faults
@@ -71,12 +96,12 @@ int vmar_fault(struct vmar_space *space, vmar_addr_t addr, unsigned access,
  * @param len    bytes to copy (0 is a no-op).
  * @param done   if not NULL, receives the number of bytes copied, also on
  *               failure (the copy stops at the first bad page).
- * Returns: 0; VMAR_EFAULT at the first page that is not mapped or not
- *  readable, or when [src, src+len) wraps; VMAR_ENOMEM if a page could not
- *  be faulted in.
- * Locking: takes the space lock (exclusively, as vmar_fault) per page.
- * On failure: bytes before the bad page were copied; the space may have
- *  gained the pages that were faulted in (as a user access would).
+ * Returns: 0; VMAR_EFAULT at the first page that is not mapped, not
+ *  readable or device memory, or when [src, src+len) wraps; VMAR_ENOMEM if a
+ * page could not be faulted in. Locking: takes the space lock (exclusively, as
+ * vmar_fault) per page. On failure: bytes before the bad page were copied; the
+ * space may have gained the pages that were faulted in (as a user access
+ * would).
  */
 int vmar_read(struct vmar_space *space, vmar_addr_t src, void *dst, size_t len,
               size_t *done);
@@ -90,11 +115,10 @@ int vmar_read(struct vmar_space *space, vmar_addr_t src, void *dst, size_t len,
  * @param src    kernel buffer of at least `len` bytes.
  * @param len    bytes to copy (0 is a no-op).
  * @param done   if not NULL, receives the number of bytes copied.
- * Returns: 0; VMAR_EFAULT at the first page that is not mapped or not
- *  writable, or when the range wraps; VMAR_ENOMEM if a page could not be
- *  faulted in.
- * Locking: takes the space lock (exclusively) per page.
- * On failure: bytes before the bad page were written; pages faulted in
+ * Returns: 0; VMAR_EFAULT at the first page that is not mapped, not
+ *  writable or device memory, or when the range wraps; VMAR_ENOMEM if a page
+ * could not be faulted in. Locking: takes the space lock (exclusively) per
+ * page. On failure: bytes before the bad page were written; pages faulted in
  *  stay.
  */
 int vmar_write(struct vmar_space *space, vmar_addr_t dst, const void *src,

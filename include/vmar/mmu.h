@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /** ABI version of struct vmar_mmu_ops this header describes. */
-#define VMAR_MMU_ABI 1u
+#define VMAR_MMU_ABI 2u
 
 /** A backend's page-table object (one per address space). Opaque. */
 struct vmar_mmu;
@@ -208,14 +208,34 @@ void vmar_tlb_batch_finish(struct vmar_tlb_batch *batch);
 enum vmar_mmu_prep {
     /** map() of any base page in the range. */
     VMAR_PREP_MAP = 1,
-    /** unmap() or protect() of exactly this range (a backend with huge
-     *  leaves reserves the tables to split the leaves at both edges). */
+    /** unmap() or protect() of exactly this range: a backend with huge
+     *  leaves reserves the table pages that splitting every huge leaf
+     *  straddling either edge takes (down to the level where the edge is
+     *  aligned), so that the commit splits without failing. */
     VMAR_PREP_CHANGE = 2,
     /** map() of any base page in the range after an unmap() of the same
      *  range in the same commit (a fixed overwrite that populates): count
      *  every table the range needs as missing, since the unmap may free
      *  tables that are there now. */
     VMAR_PREP_REMAP = 3,
+    /** map_range() with VMAR_MAP_RANGE_HUGE of exactly this range, given
+     *  the table as it is now, for a physical address congruent to `va`
+     *  modulo the largest leaf span the backend maps (1 GiB on x86-64
+     *  and RISC-V): then the leaves map_range picks depend on the range
+     *  only, and the count is exact. For any other physical address, or
+     *  without VMAR_MAP_RANGE_HUGE, VMAR_PREP_MAP (or VMAR_PREP_REMAP
+     *  after an unmap in the same commit) reserves enough: base pages
+     *  need every table a huge leaf would. Appended in ABI 2;
+     *  only for a backend whose map_range is set. */
+    VMAR_PREP_MAP_HUGE = 4,
+};
+
+/** Flags of vmar_mmu_ops::map_range. */
+enum vmar_map_range_flags {
+    /** Huge leaves allowed: where va and pa are both aligned to a leaf
+     *  level's span and the rest of the range covers the span, one leaf
+     *  of that level (the largest such) maps it. Without it: base pages. */
+    VMAR_MAP_RANGE_HUGE = 1u << 0,
 };
 
 /**
@@ -267,8 +287,11 @@ struct vmar_mmu_ops {
     /**
      * Required. Remove every leaf in [va, va+len): record the range on
      * `batch`, queue managed frames and page-table pages that became empty
-     * on `batch`. Returns the number of base pages whose leaves were
-     * removed. Cannot fail.
+     * on `batch`. A huge leaf that the range covers only in part is
+     * split first with table pages from `resv` (prepare(VMAR_PREP_CHANGE)
+     * reserved them; `resv` may be NULL when no huge leaf straddles an
+     * edge) and its whole span recorded on `batch`. Returns the number of
+     * base pages whose leaves were removed. Cannot fail.
      */
     size_t (*unmap)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
                     struct vmar_frame_list *resv, struct vmar_tlb_batch *batch);
@@ -276,7 +299,8 @@ struct vmar_mmu_ops {
     /**
      * Required. Set the permission of every present leaf in [va, va+len) to
      * `prot` (other attributes kept), recording changed ranges on `batch`.
-     * Cannot fail.
+     * Splits partly covered huge leaves first, as unmap() does. Cannot
+     * fail.
      */
     void (*protect)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
                     unsigned prot, struct vmar_frame_list *resv,
@@ -297,6 +321,34 @@ struct vmar_mmu_ops {
      * when the invalidation has completed everywhere.
      */
     void (*flush)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len);
+
+    /*
+     * Members below were appended in ABI 2. The core reads them only from
+     * a backend whose `abi` is at least 2 (an ABI 1 table is shorter), and
+     * only when they are set.
+     */
+
+    /**
+     * Optional (may be NULL: map every page with map()). Map the
+     * physically contiguous range [va, va+len) to [pte->pa, pte->pa+len)
+     * with pte's prot, flags and cache, base pages or, with
+     * VMAR_MAP_RANGE_HUGE in `flags`, the largest leaves the format
+     * holds where va and pa are aligned to the leaf's span
+     * (vmar_map_range_flags). Preconditions: va, pte->pa and len page
+     * aligned, len > 0, no leaf present in the range, and the range
+     * prepared with VMAR_PREP_MAP, VMAR_PREP_REMAP, or (huge, congruent
+     * pa) VMAR_PREP_MAP_HUGE. Installing into empty slots needs no
+     * flush. Cannot fail.
+     *
+     * Managed huge leaves (VMAR_PTE_MANAGED with VMAR_MAP_RANGE_HUGE):
+     * the frames come one base frame at a time from env->frame_alloc and
+     * go back one at a time after unmap, so a managed huge leaf is only
+     * possible when the caller obtained physically contiguous frames
+     * some other way. Device ranges (unmanaged) are the main user.
+     */
+    void (*map_range)(struct vmar_mmu *mmu, vmar_addr_t va,
+                      const struct vmar_pte *pte, vmar_size_t len,
+                      unsigned flags, struct vmar_frame_list *resv);
 };
 
 #ifdef __cplusplus

@@ -131,7 +131,9 @@ enum vmar_backing {
     /** A memory object at `offset` (arrives with the page-fault work;
      *  VMAR_ENOTSUP until then). */
     VMAR_BACKING_OBJECT = 1,
-    /** Device memory at `paddr` (likewise VMAR_ENOTSUP for now). */
+    /** Device (I/O) memory at `paddr` with cache policy `cache`: every
+     *  page is mapped at map time, never resident (not RSS), never freed,
+     *  never merged, and not reachable through vmar_read/vmar_write. */
     VMAR_BACKING_DEVICE = 2,
 };
 
@@ -206,7 +208,10 @@ struct vmar_map_opts {
  *   address-space limit (an overwrite is charged only the bytes it adds)
  *   or past the mapping-count limit (counted before merging; an overwrite
  *   is charged only the mappings it adds); or an allocation failed;
- *  VMAR_ENOTSUP: a backing that is not available yet.
+ *  VMAR_EINVAL also: a device `paddr` that is unaligned or whose range
+ *   wraps, an unknown `cache`, a non-zero `offset` for device memory, or
+ *   `offset`, `paddr` or `cache` set for anonymous memory;
+ *  VMAR_ENOTSUP: VMAR_BACKING_OBJECT (not available yet).
  * Locking: takes the space lock exclusively.
  * On failure: the space is unchanged (a failed FIXED replaces nothing).
  */
@@ -255,7 +260,10 @@ struct vmar_mapping_info {
     unsigned max_prot; /**< permissions it may gain */
     unsigned flags;    /**< vmar_map_flags that persist (SHARED, STACK) */
     enum vmar_backing backing; /**< what backs it */
-    uint64_t offset; /**< object offset of `start` (0 for anonymous) */
+    /** Object offset of `start`; for a device mapping, the physical
+     *  address of `start`; 0 for anonymous memory. */
+    uint64_t offset;
+    enum vmar_cache cache; /**< cache policy (device mappings) */
 };
 
 /**
@@ -273,7 +281,9 @@ int vmar_query(struct vmar_space *space, vmar_addr_t addr,
 
 /**
  * Bytes in [lo, hi) with a present translation (the Rss of
- * /proc/pid/smaps when [lo, hi) is one mapping). Not kept per mapping,
+ * /proc/pid/smaps when [lo, hi) is one anonymous mapping; device pages are
+ * always present and counted here, but not in vmar_stats::resident). Not
+ * kept per mapping,
  * because a split would have to walk the page table to divide it; this
  * walks only the populated part of the range instead.
  *
@@ -313,9 +323,11 @@ int vmar_iterate(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
 struct vmar_stats {
     size_t map_count;     /**< number of mappings */
     vmar_size_t total_vm; /**< sum of mapping sizes, bytes */
-    vmar_size_t resident; /**< bytes with a present translation */
-    vmar_addr_t user_lo;  /**< the user range: lowest address */
-    vmar_addr_t user_hi;  /**< one past the highest user address */
+    /** Resident bytes (RSS): present leaves of anonymous memory; device
+     *  pages are not counted. vmar_resident() counts every translation. */
+    vmar_size_t resident;
+    vmar_addr_t user_lo; /**< the user range: lowest address */
+    vmar_addr_t user_hi; /**< one past the highest user address */
 };
 
 /**

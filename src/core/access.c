@@ -32,6 +32,10 @@ static int copy_page(struct vmar_space *space, vmar_addr_t va, size_t n,
 
     if (rc)
         return rc == VMAR_ENOMEM ? VMAR_ENOMEM : VMAR_EFAULT;
+    /* Device memory is not RAM behind phys_to_virt (Linux refuses
+     * access_process_vm on VM_IO mappings the same way). */
+    if (!(pte.flags & VMAR_PTE_MANAGED))
+        return VMAR_EFAULT;
     unsigned char *page = space->env->phys_to_virt(space->env->ctx, pte.pa);
     unsigned char *p = page + (va & (VMAR_PAGE_SIZE - 1));
     switch (job->dir) {

@@ -69,13 +69,15 @@ static int check_mappings(const struct vmar_space *space)
     return 0;
 }
 
-/* Every present leaf lies in a mapping and grants no more than it; their
- * number is the resident counter. A merge join: O(mappings + leaves). */
+/* Every present leaf lies in a mapping and grants no more than it; device
+ * leaves translate to the mapping's physical range with its cache policy;
+ * the managed ones are counted by the resident counter. A merge join:
+ * O(mappings + leaves). */
 static int check_leaves(const struct vmar_space *space)
 {
     struct vmar_iset_node *n = vmar_iset_first(&space->set);
     vmar_addr_t va = 0;
-    vmar_size_t pages = 0;
+    vmar_size_t pages = 0, device = 0;
     struct vmar_pte pte;
 
     while (space->ops->find_next(space->mmu, &va, space->ops->user_top, &pte) ==
@@ -84,15 +86,29 @@ static int check_leaves(const struct vmar_space *space)
             n = vmar_iset_next(n);
         if (!n || n->start > va)
             return report(space, "present leaf outside every mapping", va);
-        if (pte.prot & ~vmar__mapping_of(n)->prot)
+        const struct vmar_mapping *m = vmar__mapping_of(n);
+        if (pte.prot & ~m->prot)
             return report(space, "leaf grants more than its mapping", va);
-        pages++;
+        if (m->backing == VMAR_BACKING_DEVICE) {
+            if (pte.flags & VMAR_PTE_MANAGED ||
+                pte.pa != m->offset + (va - n->start) || pte.cache != m->cache)
+                return report(space, "device leaf differs from its mapping",
+                              va);
+            device++;
+        } else if (!(pte.flags & VMAR_PTE_MANAGED)) {
+            return report(space, "unmanaged leaf in anonymous memory", va);
+        } else {
+            pages++;
+        }
         va += VMAR_PAGE_SIZE;
         if (va >= space->ops->user_top)
             break;
     }
     if (pages != space->resident)
         return report(space, "resident differs from present leaves", pages);
+    if (device << VMAR_PAGE_SHIFT !=
+        vmar__device_bytes(space, space->user_lo, space->user_hi))
+        return report(space, "a device page has no leaf", device);
     return 0;
 }
 

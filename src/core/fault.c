@@ -16,18 +16,6 @@
 
 #include "mapping.h"
 
-static unsigned prot_needed(unsigned access)
-{
-    switch (access) {
-    case VMAR_ACCESS_READ:
-        return VMAR_PROT_READ;
-    case VMAR_ACCESS_WRITE:
-        return VMAR_PROT_WRITE;
-    default:
-        return VMAR_PROT_EXEC;
-    }
-}
-
 static bool leaf_at(const struct vmar_space *space, vmar_addr_t va,
                     struct vmar_pte *pte)
 {
@@ -65,7 +53,7 @@ int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
                        unsigned access, struct vmar_pte *pte)
 {
     const vmar_addr_t va = addr & ~(VMAR_PAGE_SIZE - 1);
-    const unsigned need = prot_needed(access);
+    const unsigned need = vmar_access_prot(access);
     struct vmar_iset_node *n = vmar_iset_find(&space->set, addr);
     struct vmar_mapping *m;
 
@@ -75,7 +63,11 @@ int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
     if (!(m->prot & need))
         return VMAR_EACCES;
     if (!leaf_at(space, va, pte))
-        return fault_in_anon(space, m, va, pte);
+        /* Device pages are present from map to unmap; a missing one has
+         * nothing to page in. */
+        return m->backing == VMAR_BACKING_DEVICE
+                   ? VMAR_EFAULT
+                   : fault_in_anon(space, m, va, pte);
     if (pte->prot & need)
         return 0;
     /*

@@ -42,9 +42,16 @@ static int map_validate(const struct vmar_space *space,
          o->place == VMAR_PLACE_FIXED_NOREPLACE) &&
         vmar__check_range(space, o->addr, o->size))
         return VMAR_EINVAL;
+    if (o->backing == VMAR_BACKING_DEVICE &&
+        (o->paddr & (VMAR_PAGE_SIZE - 1) || o->paddr + o->size < o->paddr ||
+         (unsigned)o->cache > VMAR_CACHE_UC || o->offset != 0))
+        return VMAR_EINVAL;
+    if (o->backing == VMAR_BACKING_ANON &&
+        (o->offset != 0 || o->paddr != 0 || o->cache != VMAR_CACHE_WB))
+        return VMAR_EINVAL;
     if (o->prot & o->deny_prot)
         return VMAR_EACCES;
-    if (o->backing != VMAR_BACKING_ANON)
+    if (o->backing == VMAR_BACKING_OBJECT)
         return VMAR_ENOTSUP;
     return 0;
 }
@@ -95,9 +102,48 @@ static int map_check_limits(const struct vmar_space *space, vmar_size_t size,
     return 0;
 }
 
-static bool wants_populate(const struct vmar_map_opts *o)
+/* Anonymous pages to allocate now (VMAR_MAP_POPULATE). */
+static bool wants_frames(const struct vmar_map_opts *o)
 {
-    return (o->flags & VMAR_MAP_POPULATE) && o->prot != VMAR_PROT_NONE;
+    return o->backing == VMAR_BACKING_ANON && (o->flags & VMAR_MAP_POPULATE) &&
+           o->prot != VMAR_PROT_NONE;
+}
+
+/* Leaves to install at map time: populated anonymous memory, and device
+ * memory always (it has no fault path: every page is present from map to
+ * unmap, whatever its permissions). */
+static bool maps_now(const struct vmar_map_opts *o)
+{
+    return wants_frames(o) || o->backing == VMAR_BACKING_DEVICE;
+}
+
+/* Largest leaf span the backend may use, from its capabilities. */
+static vmar_size_t largest_leaf(const struct vmar_mmu_ops *ops)
+{
+    if (ops->caps & VMAR_MMU_CAP_HUGE_1G)
+        return (vmar_size_t)1 << 30;
+    if (ops->caps & VMAR_MMU_CAP_HUGE_2M)
+        return (vmar_size_t)1 << 21;
+    return VMAR_PAGE_SIZE;
+}
+
+/*
+ * What to reserve for installing the new mapping's leaves. A fixed
+ * overwrite may free tables in the same commit (REMAP). A device range
+ * that the backend maps with huge leaves gets the exact count when its
+ * physical address is congruent to its address modulo the largest leaf;
+ * otherwise the base-page count, which is always enough.
+ */
+static enum vmar_mmu_prep map_prep_kind(const struct vmar_space *space,
+                                        const struct vmar_map_opts *o,
+                                        vmar_addr_t addr)
+{
+    if (o->place == VMAR_PLACE_FIXED)
+        return VMAR_PREP_REMAP;
+    if (o->backing == VMAR_BACKING_DEVICE && vmar__map_range_op(space->ops) &&
+        ((o->paddr - addr) & (largest_leaf(space->ops) - 1)) == 0)
+        return VMAR_PREP_MAP_HUGE;
+    return VMAR_PREP_MAP;
 }
 
 static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
@@ -110,32 +156,45 @@ static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
     if (!rc && cost->mapped)
         rc = space->ops->prepare(space->mmu, addr, o->size, VMAR_PREP_CHANGE,
                                  &prep->tables);
-    if (!rc && wants_populate(o))
+    if (!rc && maps_now(o))
         rc = space->ops->prepare(space->mmu, addr, o->size,
-                                 o->place == VMAR_PLACE_FIXED ? VMAR_PREP_REMAP
-                                                              : VMAR_PREP_MAP,
-                                 &prep->tables);
-    if (!rc && wants_populate(o))
+                                 map_prep_kind(space, o, addr), &prep->tables);
+    if (!rc && wants_frames(o))
         rc = vmar_frame_list_fill(env, &prep->frames,
                                   (size_t)(o->size >> VMAR_PAGE_SHIFT),
                                   VMAR_FRAME_ZERO);
     return rc;
 }
 
+/* Install every leaf of a new mapping: prepared zeroed frames for
+ * anonymous memory (resident, freed on unmap), or the device range
+ * (unmanaged: never freed, never resident). */
 static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
                          struct vmar_prep *prep)
 {
+    const bool device = m->backing == VMAR_BACKING_DEVICE;
     struct vmar_pte pte = {
         .prot = m->prot,
-        .flags = VMAR_PTE_MANAGED,
-        .cache = VMAR_CACHE_WB,
+        .flags = device ? 0u : (unsigned)VMAR_PTE_MANAGED,
+        .cache = m->cache,
     };
+
+    if (device && vmar__map_range_op(space->ops)) {
+        /* Contiguous physical memory: huge leaves where aligned. */
+        pte.pa = m->offset;
+        vmar__map_range_op(space->ops)(space->mmu, m->node.start, &pte,
+                                       vmar__mapping_size(m),
+                                       VMAR_MAP_RANGE_HUGE, &prep->tables);
+        return;
+    }
 
     for (vmar_addr_t va = m->node.start; va < m->node.end;
          va += VMAR_PAGE_SIZE) {
-        pte.pa = vmar_frame_list_pop(space->env, &prep->frames);
+        pte.pa = device ? m->offset + (va - m->node.start)
+                        : vmar_frame_list_pop(space->env, &prep->frames);
         space->ops->map(space->mmu, va, &pte, &prep->tables);
-        space->resident++;
+        if (!device)
+            space->resident++;
     }
 }
 
@@ -154,10 +213,11 @@ static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
     m->prot = o->prot;
     m->max_prot = VMAR_PROT_RWX & ~o->deny_prot;
     m->backing = o->backing;
-    m->offset = o->offset;
+    m->cache = o->cache;
+    m->offset = o->backing == VMAR_BACKING_DEVICE ? o->paddr : o->offset;
     vmar_iset_insert(&space->set, &m->node);
     space->total_vm += o->size;
-    if (wants_populate(o))
+    if (maps_now(o))
         map_populate(space, m, prep);
     vmar__coalesce(space, addr, addr + o->size);
 }

@@ -136,9 +136,12 @@ void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
 {
     struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi);
 
-    /* One backend call for the whole range: holes hold no leaves. */
+    /* One backend call for the whole range: holes hold no leaves, and
+     * device leaves (always present) are not resident. */
+    const vmar_size_t device = vmar__device_bytes(space, lo, hi);
     space->resident -=
-        space->ops->unmap(space->mmu, lo, hi - lo, &prep->tables, batch);
+        space->ops->unmap(space->mmu, lo, hi - lo, &prep->tables, batch) -
+        (device >> VMAR_PAGE_SHIFT);
     while (m) {
         struct vmar_mapping *next = vmar__mapping_next_in(m, hi);
         vmar_addr_t s = VMAR_MAX(m->node.start, lo);
@@ -162,4 +165,16 @@ void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
         space->total_vm -= e - s;
         m = next;
     }
+}
+
+vmar_size_t vmar__device_bytes(const struct vmar_space *space, vmar_addr_t lo,
+                               vmar_addr_t hi)
+{
+    vmar_size_t bytes = 0;
+
+    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+         m = vmar__mapping_next_in(m, hi))
+        if (m->backing == VMAR_BACKING_DEVICE)
+            bytes += VMAR_MIN(m->node.end, hi) - VMAR_MAX(m->node.start, lo);
+    return bytes;
 }

@@ -21,7 +21,10 @@ struct vmar_mapping {
     unsigned max_prot;          /* what protect may grant */
     unsigned flags;             /* VMAR_MAPPING_KEPT_FLAGS bits */
     enum vmar_backing backing;
-    uint64_t offset; /* backing offset of node.start */
+    enum vmar_cache cache; /* device mappings: the cache policy */
+    /* Backing offset of node.start; for a device mapping, the physical
+     * address of node.start (as Linux's vm_pgoff of a PFN mapping). */
+    uint64_t offset;
 };
 
 #define vmar__mapping_of(n)                                                    \
@@ -86,6 +89,11 @@ struct vmar_carve_cost {
 };
 void vmar__carve_cost(const struct vmar_space *space, vmar_addr_t lo,
                       vmar_addr_t hi, struct vmar_carve_cost *cost);
+
+/* Bytes of device mappings inside [lo, hi): their leaves are always
+ * present but not resident (not RSS). */
+vmar_size_t vmar__device_bytes(const struct vmar_space *space, vmar_addr_t lo,
+                               vmar_addr_t hi);
 
 /* Fill a public description of `m`. */
 void vmar__mapping_info(const struct vmar_mapping *m,

@@ -12,6 +12,7 @@ void vmar__mapping_info(const struct vmar_mapping *m,
     info->flags = m->flags;
     info->backing = m->backing;
     info->offset = m->offset;
+    info->cache = m->cache;
 }
 
 int vmar_query(struct vmar_space *space, vmar_addr_t addr,

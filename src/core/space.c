@@ -57,9 +57,10 @@ static bool env_complete(const struct vmar_env *env)
 
 static bool mmu_usable(const struct vmar_mmu_ops *ops)
 {
-    return ops && ops->abi == VMAR_MMU_ABI && ops->create && ops->destroy &&
-           ops->prepare && ops->map && ops->unmap && ops->protect &&
-           ops->find_next && ops->flush && ops->user_top != 0 &&
+    /* ABI 1 tables end at flush; ABI 2 appended optional members. */
+    return ops && (ops->abi == 1 || ops->abi == VMAR_MMU_ABI) && ops->create &&
+           ops->destroy && ops->prepare && ops->map && ops->unmap &&
+           ops->protect && ops->find_next && ops->flush && ops->user_top != 0 &&
            (ops->user_top & (VMAR_PAGE_SIZE - 1)) == 0;
 }
 
@@ -129,10 +130,13 @@ void vmar_space_destroy(struct vmar_space *space)
 
     /* One unmap over the whole user range: its ends cut no leaf, so it
      * needs no reservation, and empty tables go in the same flush. */
+    const vmar_size_t device =
+        vmar__device_bytes(space, space->user_lo, space->user_hi);
     vmar_tlb_batch_init(&batch, env, space->ops, space->mmu);
     space->resident -=
         space->ops->unmap(space->mmu, space->user_lo,
-                          space->user_hi - space->user_lo, NULL, &batch);
+                          space->user_hi - space->user_lo, NULL, &batch) -
+        (device >> VMAR_PAGE_SHIFT);
     vmar_tlb_batch_finish(&batch);
     while ((n = space->set.root) != NULL)
         vmar__mapping_destroy(space, vmar__mapping_of(n));

@@ -36,6 +36,14 @@ struct vmar_space {
 void vmar__lock(struct vmar_space *space, enum vmar_lock_mode mode);
 void vmar__unlock(struct vmar_space *space, enum vmar_lock_mode mode);
 
+/* The backend's map_range, or NULL (ABI 1 backends do not have it). */
+static inline void (*vmar__map_range_op(const struct vmar_mmu_ops *ops))(
+    struct vmar_mmu *, vmar_addr_t, const struct vmar_pte *, vmar_size_t,
+    unsigned, struct vmar_frame_list *)
+{
+    return ops->abi >= 2 ? ops->map_range : NULL;
+}
+
 /* Report a line through env->log (no-op when unset). */
 void vmar__log(const struct vmar_env *env, enum vmar_log_level level,
                const char *msg);

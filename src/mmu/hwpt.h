@@ -49,7 +49,7 @@ struct vmar_mmu {
     const struct vmar_hwpt_arch *arch;
     vmar_addr_t user_top;  /* the ops table's user_top */
     uint64_t root;         /* hardware root value: CR3 or satp */
-    size_t tables_seen;    /* rx.tables at the last map or flush */
+    size_t unhooked_seen;  /* rx.unhooked at the last flush */
     bool table_freed;      /* a table page was unhooked since the last flush */
     uint64_t flushes;      /* flush requests handed on (hook, inline or none) */
     uint64_t full_flushes; /* of which len == 0 */
@@ -73,7 +73,7 @@ static inline int vmar_hwpt_create(const struct vmar_env *env,
     }
     mmu->arch = arch;
     mmu->user_top = user_top;
-    mmu->tables_seen = mmu->rx.tables;
+    mmu->unhooked_seen = mmu->rx.unhooked;
     *out = mmu;
     return 0;
 }
@@ -94,14 +94,14 @@ static inline void vmar_hwpt_check_user(const struct vmar_mmu *mmu,
     VMAR_ASSERT(mmu->rx.env, va <= mmu->user_top && len <= mmu->user_top - va);
 }
 
-/* Notice table pages unhooked since the last look: rx.tables only drops
- * in unmap (which unhooks before it queues, so an early flush inside
- * unmap sees the drop too) and only grows in map. */
+/* Notice table pages unhooked since the last look: unmap counts them in
+ * rx.unhooked before it queues them, so an early flush inside unmap sees
+ * them too. (rx.tables cannot tell: a split in the same unmap adds one.) */
 static inline void vmar_hwpt_note_tables(struct vmar_mmu *mmu)
 {
-    if (mmu->rx.tables < mmu->tables_seen)
+    if (mmu->rx.unhooked != mmu->unhooked_seen)
         mmu->table_freed = true;
-    mmu->tables_seen = mmu->rx.tables;
+    mmu->unhooked_seen = mmu->rx.unhooked;
 }
 
 static inline int vmar_hwpt_prepare(struct vmar_mmu *mmu, vmar_addr_t va,
@@ -117,9 +117,16 @@ static inline void vmar_hwpt_map(struct vmar_mmu *mmu, vmar_addr_t va,
                                  struct vmar_frame_list *resv)
 {
     vmar_hwpt_check_user(mmu, va, VMAR_PAGE_SIZE);
-    vmar_hwpt_note_tables(mmu);
     vmar_radix_map(&mmu->rx, va, 0, pte, resv);
-    mmu->tables_seen = mmu->rx.tables;
+}
+
+static inline void vmar_hwpt_map_range(struct vmar_mmu *mmu, vmar_addr_t va,
+                                       const struct vmar_pte *pte,
+                                       vmar_size_t len, unsigned flags,
+                                       struct vmar_frame_list *resv)
+{
+    vmar_hwpt_check_user(mmu, va, len);
+    vmar_radix_map_range(&mmu->rx, va, pte, len, flags, resv);
 }
 
 static inline size_t vmar_hwpt_unmap(struct vmar_mmu *mmu, vmar_addr_t va,
@@ -127,9 +134,8 @@ static inline size_t vmar_hwpt_unmap(struct vmar_mmu *mmu, vmar_addr_t va,
                                      struct vmar_frame_list *resv,
                                      struct vmar_tlb_batch *batch)
 {
-    (void)resv; /* base pages only: nothing to split */
     vmar_hwpt_check_user(mmu, va, len);
-    return vmar_radix_unmap(&mmu->rx, va, len, batch);
+    return vmar_radix_unmap(&mmu->rx, va, len, resv, batch);
 }
 
 static inline void vmar_hwpt_protect(struct vmar_mmu *mmu, vmar_addr_t va,
@@ -137,9 +143,8 @@ static inline void vmar_hwpt_protect(struct vmar_mmu *mmu, vmar_addr_t va,
                                      struct vmar_frame_list *resv,
                                      struct vmar_tlb_batch *batch)
 {
-    (void)resv; /* base pages only: nothing to split */
     vmar_hwpt_check_user(mmu, va, len);
-    vmar_radix_protect(&mmu->rx, va, len, prot, batch);
+    vmar_radix_protect(&mmu->rx, va, len, prot, resv, batch);
 }
 
 static inline int vmar_hwpt_find_next(const struct vmar_mmu *mmu,

@@ -10,6 +10,10 @@
  *    visitor on every entry it does not descend into (absent entries and
  *    leaves) and, on the way up, on every non-root table it leaves.
  * prepare, unmap, protect, find_next and fini are visitors of range().
+ * Huge leaves add one thing, split(): before unmap or protect walk a
+ * range, a huge leaf that straddles either edge is replaced by a table of
+ * next-level leaves, recursively down to the level where the edge is
+ * aligned, with table pages that prepare(VMAR_PREP_CHANGE) reserved.
  *
  * Freestanding: compiler headers, <vmar/...> and core/deps.h only.
  */
@@ -55,7 +59,10 @@ static bool format_ok(const struct vmar_pt_format *f)
            f->page_shift == f->bits_per_level + 3 &&
            f->va_bits == f->page_shift + f->levels * f->bits_per_level &&
            f->va_bits < 64 && (f->leaf_levels & 1u) != 0 &&
-           (f->leaf_levels >> f->levels) == 0 && f->present != NULL &&
+           (f->leaf_levels >> f->levels) == 0 &&
+           /* leaf levels are a run from 0, so a split always has a leaf
+            * level right below */
+           (f->leaf_levels & (f->leaf_levels + 1)) == 0 && f->present != NULL &&
            f->is_leaf != NULL && f->leaf_encode != NULL &&
            f->leaf_decode != NULL && f->table_encode != NULL &&
            f->table_decode != NULL;
@@ -70,9 +77,19 @@ static void check_range(const struct vmar_radix *rx, vmar_addr_t va,
                              len <= vmar_radix_limit(rx->fmt) - va);
 }
 
+/* The highest level that may hold a leaf (leaf levels run from 0). */
+static unsigned top_leaf_level(const struct vmar_pt_format *f)
+{
+    unsigned l = 0;
+
+    while (l + 1 < f->levels && ((f->leaf_levels >> (l + 1)) & 1u))
+        l++;
+    return l;
+}
+
 /* True when the entry's part of the range, [lo, hi), is the whole leaf
- * [base, base+span). Splitting a partly covered huge leaf is not written
- * yet, and prepare(VMAR_PREP_CHANGE) reserves nothing for it. */
+ * [base, base+span). unmap and protect split the huge leaves at the two
+ * edges first, so every leaf they visit is whole. */
 static bool covers_whole_leaf(vmar_addr_t lo, vmar_addr_t hi, vmar_addr_t base,
                               vmar_size_t span)
 {
@@ -206,6 +223,7 @@ int vmar_radix_init(struct vmar_radix *rx, const struct vmar_pt_format *fmt,
     rx->root = 0;
     rx->tables = 0;
     rx->leaves = 0;
+    rx->unhooked = 0;
     if (env->frame_alloc(env->ctx, VMAR_FRAME_TABLE | VMAR_FRAME_ZERO,
                          &rx->root) != 0)
         return VMAR_ENOMEM;
@@ -265,19 +283,37 @@ void vmar_radix_fini(struct vmar_radix *rx)
 struct count_visit {
     struct visitor v;
     const struct vmar_pt_format *f;
+    unsigned top; /* highest leaf level map_range may use (0: base pages) */
     size_t missing;
 };
 
-/* Tables on levels below `level` that the pages of [lo, hi) sit in: one
- * table at level l spans the address bits above page_shift+(l+1)*bits. */
+/*
+ * Tables on levels below `level` that mapping [lo, hi) needs when leaves
+ * up to level `top` are used wherever a whole aligned block of their span
+ * fits (what vmar_radix_map_range does). A table at level l covers one
+ * aligned block of span(l+1), so [lo, hi) meets ((hi-1) >> s) - (lo >> s)
+ * + 1 of them (s = page_shift + (l+1) * bits); when l + 1 <= top, the
+ * blocks lying wholly inside [lo, hi) are one leaf each and need no table.
+ */
 static size_t tables_below(const struct vmar_pt_format *f, unsigned level,
-                           vmar_addr_t lo, vmar_addr_t hi)
+                           vmar_addr_t lo, vmar_addr_t hi, unsigned top)
 {
     size_t n = 0;
 
     for (unsigned l = 0; l < level; l++) {
         unsigned shift = f->page_shift + (l + 1) * f->bits_per_level;
-        n += (size_t)(((hi - 1) >> shift) - (lo >> shift) + 1);
+        vmar_addr_t first = lo >> shift, last = (hi - 1) >> shift;
+
+        n += (size_t)(last - first + 1);
+        if (l + 1 <= top) {
+            /* whole blocks: [ceil(lo / block), floor(hi / block)) */
+            vmar_addr_t whole_lo =
+                first + ((lo & (((vmar_addr_t)1 << shift) - 1)) != 0);
+            vmar_addr_t whole_hi = hi >> shift;
+
+            if (whole_hi > whole_lo)
+                n -= (size_t)(whole_hi - whole_lo);
+        }
     }
     return n;
 }
@@ -291,8 +327,160 @@ static bool count_entry(struct visitor *v, uint64_t *slot, unsigned level,
     struct count_visit *c = (struct count_visit *)v;
 
     if (!c->f->present(*slot))
-        c->missing += tables_below(c->f, level, lo, hi);
+        c->missing += tables_below(c->f, level, lo, hi, c->top);
     return false;
+}
+
+/* ---- huge-leaf splits ---------------------------------------------------- */
+
+/* The entry holding one page: a present leaf (slot set) or nothing. */
+struct edge_visit {
+    struct visitor v;
+    const struct vmar_pt_format *f;
+    uint64_t *slot; /* the present leaf, or NULL */
+    unsigned level; /* its level */
+};
+
+static bool edge_entry(struct visitor *v, uint64_t *slot, unsigned level,
+                       vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct edge_visit *e = (struct edge_visit *)v;
+
+    (void)lo;
+    (void)hi;
+    e->slot = e->f->present(*slot) ? slot : NULL;
+    e->level = level;
+    return true;
+}
+
+/* The present leaf whose span holds the page at `page`, if any: a
+ * one-page range() walk, so the lookup shares the descent of every other
+ * operation. */
+static struct edge_visit leaf_at(const struct vmar_radix *rx, vmar_addr_t page)
+{
+    struct edge_visit e = {
+        .v = {.entry = edge_entry, .leave = NULL, .floor = 0},
+        .f = rx->fmt,
+        .slot = NULL,
+        .level = 0,
+    };
+
+    range(rx, page, page + VMAR_PAGE_SIZE, &e.v);
+    return e;
+}
+
+/* The level a split of leaf `e` at `edge` stops at: the highest level
+ * whose span `edge` is aligned to (the leaf's own level when the edge
+ * does not cut it). A split from level L down to k needs L - k tables,
+ * one per level, each the block of span(l+1) holding the edge's page. */
+static unsigned split_floor(const struct vmar_pt_format *f,
+                            const struct edge_visit *e, vmar_addr_t edge)
+{
+    unsigned k = e->level;
+
+    if (e->slot == NULL)
+        return k;
+    while (k > 0 && edge % vmar_radix_span(f, k) != 0)
+        k--;
+    return k;
+}
+
+/* Table pages split_edges() takes for [va, va+len): the tables of the
+ * two edges' splits, less those they share (both edges inside one leaf,
+ * at the levels where both pages lie in the same block). */
+static size_t count_split(const struct vmar_radix *rx, vmar_addr_t va,
+                          vmar_size_t len)
+{
+    const struct vmar_pt_format *f = rx->fmt;
+    vmar_addr_t hi = va + len;
+    struct edge_visit a = leaf_at(rx, va);
+    struct edge_visit b = leaf_at(rx, hi - VMAR_PAGE_SIZE);
+    unsigned ka = split_floor(f, &a, va), kb = split_floor(f, &b, hi);
+    size_t n = (size_t)(a.level - ka) + (size_t)(b.level - kb);
+
+    if (a.slot != NULL && a.slot == b.slot) {
+        for (unsigned l = VMAR_MAX(ka, kb); l < a.level; l++) {
+            unsigned shift = f->page_shift + (l + 1) * f->bits_per_level;
+
+            if (va >> shift == (hi - 1) >> shift)
+                n--;
+        }
+    }
+    return n;
+}
+
+/*
+ * Replace the huge leaf at `slot` (level >= 1, first address `base`) by a
+ * table of next-level leaves with the same attributes, at pa offsets of
+ * the next level's span, and return that table. The table is complete
+ * before the store that links it, so a hardware walker sees either the
+ * huge leaf or the table, and both translate every address alike (a
+ * weakly ordered machine needs a release barrier before the store, as in
+ * walk()). The huge translation may stay cached until a flush, even as
+ * several smaller entries (Intel SDM Vol. 3A §4.10.2.3, "Details of TLB
+ * Use"; §4.10.4.2 asks for an invalidation of every page the changed
+ * entry mapped; RISC-V privileged spec, "Supervisor Memory-Management
+ * Fence Instruction": a leaf entry changed), so its whole span goes on
+ * the batch.
+ */
+static uint64_t *split_leaf(struct vmar_radix *rx, uint64_t *slot,
+                            unsigned level, vmar_addr_t base,
+                            struct vmar_frame_list *resv,
+                            struct vmar_tlb_batch *batch)
+{
+    const struct vmar_pt_format *f = rx->fmt;
+    size_t n = (size_t)1 << f->bits_per_level;
+    vmar_size_t sub = vmar_radix_span(f, level - 1);
+    vmar_paddr_t pa = vmar_frame_list_pop(rx->env, resv);
+    uint64_t *table = table_at(rx, pa);
+    struct vmar_pte pte;
+
+    f->leaf_decode(*slot, level, &pte);
+    for (size_t i = 0; i < n; i++) {
+        struct vmar_pte part = pte;
+
+        part.pa = pte.pa + (vmar_paddr_t)i * sub;
+        table[i] = f->leaf_encode(&part, level - 1);
+    }
+    *slot = f->table_encode(pa, level);
+    rx->tables++;
+    rx->leaves += n - 1;
+    vmar_tlb_batch_add_range(batch, base, vmar_radix_span(f, level));
+    return table;
+}
+
+/* Split the leaf holding `page` until `edge` falls on a leaf boundary. */
+static void split_edge(struct vmar_radix *rx, vmar_addr_t page,
+                       vmar_addr_t edge, struct vmar_frame_list *resv,
+                       struct vmar_tlb_batch *batch)
+{
+    const struct vmar_pt_format *f = rx->fmt;
+    struct edge_visit e = leaf_at(rx, page);
+    uint64_t *slot = e.slot;
+    unsigned level = e.level;
+
+    if (slot == NULL)
+        return;
+    while (level > 0 && edge % vmar_radix_span(f, level) != 0) {
+        vmar_size_t span = vmar_radix_span(f, level);
+        uint64_t *table =
+            split_leaf(rx, slot, level, page & ~(span - 1), resv, batch);
+
+        level--;
+        slot = &table[slot_index(f, page, level)];
+    }
+}
+
+/* Make both edges of [va, va+len) leaf boundaries (count_split() says
+ * how many table pages this pops from `resv`). */
+static void split_edges(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
+                        struct vmar_frame_list *resv,
+                        struct vmar_tlb_batch *batch)
+{
+    if (len == 0 || rx->fmt->leaf_levels == 1u)
+        return;
+    split_edge(rx, va, va, resv, batch);
+    split_edge(rx, va + len - VMAR_PAGE_SIZE, va + len, resv, batch);
 }
 
 size_t vmar_radix_count_missing(const struct vmar_radix *rx, vmar_addr_t va,
@@ -301,20 +489,24 @@ size_t vmar_radix_count_missing(const struct vmar_radix *rx, vmar_addr_t va,
     struct count_visit c = {
         .v = {.entry = count_entry, .leave = NULL, .floor = 1},
         .f = rx->fmt,
+        .top = what == VMAR_PREP_MAP_HUGE ? top_leaf_level(rx->fmt) : 0,
         .missing = 0,
     };
 
     check_range(rx, va, len);
     VMAR_ASSERT(rx->env, what == VMAR_PREP_MAP || what == VMAR_PREP_CHANGE ||
-                             what == VMAR_PREP_REMAP);
-    /* CHANGE: with base-page leaves only, unmap and protect never split a
-     * leaf, so they need no table. */
-    if (what == VMAR_PREP_CHANGE || len == 0)
+                             what == VMAR_PREP_REMAP ||
+                             what == VMAR_PREP_MAP_HUGE);
+    if (len == 0)
         return 0;
+    /* CHANGE: only the splits of huge leaves at the two edges take
+     * tables; the rest of unmap and protect only clears and rewrites. */
+    if (what == VMAR_PREP_CHANGE)
+        return rx->fmt->leaf_levels == 1u ? 0 : count_split(rx, va, len);
     /* REMAP: an unmap of the range in the same commit may free any table
      * below the root that the range touches, so count them all. */
     if (what == VMAR_PREP_REMAP)
-        return tables_below(rx->fmt, rx->fmt->levels - 1, va, va + len);
+        return tables_below(rx->fmt, rx->fmt->levels - 1, va, va + len, 0);
     range(rx, va, va + len, &c.v);
     return c.missing;
 }
@@ -349,6 +541,33 @@ void vmar_radix_map(struct vmar_radix *rx, vmar_addr_t va, unsigned level,
     VMAR_ASSERT(rx->env, w.level == level && !f->present(*w.slot));
     *w.slot = f->leaf_encode(pte, level);
     rx->leaves++;
+}
+
+void vmar_radix_map_range(struct vmar_radix *rx, vmar_addr_t va,
+                          const struct vmar_pte *pte, vmar_size_t len,
+                          unsigned flags, struct vmar_frame_list *resv)
+{
+    const struct vmar_pt_format *f = rx->fmt;
+    unsigned top = (flags & VMAR_MAP_RANGE_HUGE) ? top_leaf_level(f) : 0;
+    struct vmar_pte part = *pte;
+    vmar_size_t off = 0;
+
+    check_range(rx, va, len);
+    VMAR_ASSERT(rx->env, pte->pa % VMAR_PAGE_SIZE == 0);
+    /* Greedy from the left: the largest leaf whose span va and pa are
+     * aligned to and that the rest of the range covers. This puts one
+     * leaf on every maximal aligned block, which tables_below() counts. */
+    while (off < len) {
+        unsigned l = top;
+
+        while (l > 0 && ((va + off) % vmar_radix_span(f, l) != 0 ||
+                         part.pa % vmar_radix_span(f, l) != 0 ||
+                         len - off < vmar_radix_span(f, l)))
+            l--;
+        vmar_radix_map(rx, va + off, l, &part, resv);
+        off += vmar_radix_span(f, l);
+        part.pa += vmar_radix_span(f, l);
+    }
 }
 
 /* ---- unmap -------------------------------------------------------------- */
@@ -410,11 +629,13 @@ static void unmap_leave(struct visitor *v, uint64_t *parent,
     pa = f->table_decode(*parent, level + 1);
     *parent = 0;
     u->rx->tables--;
+    u->rx->unhooked++;
     u->dirty |= bit << 1;
     vmar_tlb_batch_defer_free(u->batch, pa);
 }
 
 size_t vmar_radix_unmap(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
+                        struct vmar_frame_list *resv,
                         struct vmar_tlb_batch *batch)
 {
     struct unmap_visit u = {
@@ -426,6 +647,7 @@ size_t vmar_radix_unmap(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
     };
 
     check_range(rx, va, len);
+    split_edges(rx, va, len, resv, batch);
     range(rx, va, va + len, &u.v);
     return u.pages;
 }
@@ -463,7 +685,8 @@ static bool protect_entry(struct visitor *v, uint64_t *slot, unsigned level,
 }
 
 void vmar_radix_protect(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
-                        unsigned prot, struct vmar_tlb_batch *batch)
+                        unsigned prot, struct vmar_frame_list *resv,
+                        struct vmar_tlb_batch *batch)
 {
     struct protect_visit p = {
         .v = {.entry = protect_entry, .leave = NULL, .floor = 0},
@@ -473,6 +696,7 @@ void vmar_radix_protect(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
     };
 
     check_range(rx, va, len);
+    split_edges(rx, va, len, resv, batch);
     range(rx, va, va + len, &p.v);
 }
 

@@ -30,10 +30,14 @@
  * least one present entry (unmap frees tables that become empty). prepare()
  * relies on it when it counts missing tables.
  *
- * Huge leaves. The format says which levels may hold leaves; map, unmap,
- * protect and find_next handle a leaf at any such level when the range
- * covers it whole. Splitting a partly covered huge leaf is not written yet
- * (prepare(VMAR_PREP_CHANGE) reserves nothing), so it panics.
+ * Huge leaves. The format says which levels may hold leaves (a run from
+ * level 0). map_range picks the largest leaf that fits where va and pa
+ * are aligned; map, unmap, protect and find_next handle a leaf at any
+ * such level. unmap and protect first split every huge leaf that their
+ * range cuts (at either edge) into a table of next-level leaves, down to
+ * the level where the edge is aligned, with table pages reserved by
+ * prepare(VMAR_PREP_CHANGE); the split records the huge leaf's whole span
+ * on the batch. Nothing merges split leaves back into a huge one.
  *
  * Locking: none here; the core serialises as described in vmar/mmu.h.
  */
@@ -67,7 +71,8 @@ struct vmar_pt_format {
     unsigned page_shift;
     /** Translated address bits: page_shift + levels * bits_per_level. */
     unsigned va_bits;
-    /** Bit l set: a leaf may sit at level l. Bit 0 must be set. */
+    /** Bit l set: a leaf may sit at level l. The set bits must be a run
+     *  from bit 0 (a split needs a leaf level right below). */
     uint32_t leaf_levels;
 
     /** True when `w` is present (a leaf or a table pointer). */
@@ -98,6 +103,9 @@ struct vmar_radix {
                             a page leaves this count when unmap unhooks it
                             (it then waits on the batch) */
     size_t leaves;     /**< present leaves, at any level */
+    size_t unhooked;   /**< table pages unmap has unhooked since init
+                            (only grows; a backend compares it to notice
+                            frees, since splits also add tables) */
 };
 
 /** Bytes mapped by one entry at `level` (4 KiB at level 0). */
@@ -135,7 +143,11 @@ void vmar_radix_fini(struct vmar_radix *rx);
  *    page of the range (0 where a huge leaf already covers it);
  *  - VMAR_PREP_REMAP: every non-root table on those paths, present or not
  *    (an unmap of the range before the maps may free any of them);
- *  - VMAR_PREP_CHANGE: 0 (splitting huge leaves is not written yet).
+ *  - VMAR_PREP_MAP_HUGE: exactly the tables missing for
+ *    vmar_radix_map_range(VMAR_MAP_RANGE_HUGE) of the range with a pa
+ *    congruent to va modulo the top leaf level's span;
+ *  - VMAR_PREP_CHANGE: the tables that splitting the huge leaves cut by
+ *    either edge of the range takes (0 when no huge leaf is cut).
  * Reads the table only. Precondition: page-aligned range below the limit.
  */
 size_t vmar_radix_count_missing(const struct vmar_radix *rx, vmar_addr_t va,
@@ -161,7 +173,22 @@ void vmar_radix_map(struct vmar_radix *rx, vmar_addr_t va, unsigned level,
                     const struct vmar_pte *pte, struct vmar_frame_list *resv);
 
 /**
- * vmar_mmu_ops::unmap: clear every leaf in [va, va+len). For each leaf it
+ * vmar_mmu_ops::map_range: map [va, va+len) to [pte->pa, pte->pa+len)
+ * with the largest leaves (up to the top leaf level with
+ * VMAR_MAP_RANGE_HUGE in `flags`, else base pages) whose span va and pa
+ * are aligned to and the rest of the range covers, through
+ * vmar_radix_map. Cannot fail. Preconditions (asserted): page-aligned
+ * va, pa and len, no leaf in the range, and `resv` prepared for it (see
+ * vmar_radix_count_missing).
+ */
+void vmar_radix_map_range(struct vmar_radix *rx, vmar_addr_t va,
+                          const struct vmar_pte *pte, vmar_size_t len,
+                          unsigned flags, struct vmar_frame_list *resv);
+
+/**
+ * vmar_mmu_ops::unmap: split the huge leaves cut by either edge with
+ * tables from `resv` (see above), then clear every leaf in [va, va+len).
+ * For each leaf it
  * records the leaf's span on `batch` and then, when VMAR_PTE_MANAGED, queues
  * its frame(s) with vmar_tlb_batch_defer_free; tables that become empty
  * are unhooked and queued the same way (never the root). Nothing is freed
@@ -169,15 +196,18 @@ void vmar_radix_map(struct vmar_radix *rx, vmar_addr_t va, unsigned level,
  * Returns: the number of base pages whose leaves were removed.
  */
 size_t vmar_radix_unmap(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
+                        struct vmar_frame_list *resv,
                         struct vmar_tlb_batch *batch);
 
 /**
- * vmar_mmu_ops::protect: set the prot of every present leaf in
+ * vmar_mmu_ops::protect: split the huge leaves cut by either edge with
+ * tables from `resv`, then set the prot of every present leaf in
  * [va, va+len), keeping pa, flags and cache; records on `batch` the spans
- * of the leaves whose word changed.
+ * of the split leaves and of the leaves whose word changed.
  */
 void vmar_radix_protect(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
-                        unsigned prot, struct vmar_tlb_batch *batch);
+                        unsigned prot, struct vmar_frame_list *resv,
+                        struct vmar_tlb_batch *batch);
 
 /**
  * vmar_mmu_ops::find_next: the lowest base page in [*va, end) covered by a

@@ -16,13 +16,28 @@
 
 #include <vmar/sim.h>
 
+#include "harness.h"
 #include "model.h"
 
+#undef PG
+#undef fail /* cmocka's; this file has its own */
 #define PG ((uint64_t)VMAR_PAGE_SIZE)
+
+/* Simulated CPUs per session, and their TLB sizes (a tiny one evicts). */
+#define NCPU 2
+static const unsigned cpu_tlb[NCPU] = {4, 64};
+/* Largest user copy the generator makes, plus slack. */
+#define COPY_MAX (8 * PG)
 
 struct diff_session {
     struct vmar_sim *sim;
     struct vmar_space *space;
+    /* The harness's view of the space (backend config, raw tables). */
+    struct vt vt;
+    bool real; /* a hardware page-table format */
+    struct vmar_sim_cpu *cpu[NCPU];
+    size_t base_violations;
+    unsigned char *buf, *want; /* COPY_MAX each */
     struct model m;
     struct diff_opts opts;
     struct diff_stats *st;
@@ -189,7 +204,7 @@ int diff_open(struct diff_session **out, const struct diff_space *sp,
     if (!s->opts.page_check_every)
         s->opts.page_check_every = 32;
     if (!sp->user_lo || model_init(&s->m, &mc) != 0 ||
-        sp->user_hi > vmar_mmu_sim.user_top ||
+        sp->user_hi > vt_backend()->ops->user_top ||
         sp->stack_guard > sp->user_hi - sp->user_lo || sp->stack_guard % PG) {
         fail(s, "space: unusable user range or guard");
         return -1;
@@ -201,8 +216,6 @@ int diff_open(struct diff_session **out, const struct diff_space *sp,
     }
     struct vmar_space_opts o = {
         .env = vmar_sim_env(s->sim),
-        .mmu = &vmar_mmu_sim,
-        .mmu_config = s->sim,
         .user_lo = sp->user_lo,
         .user_hi = sp->user_hi,
         .as_limit = sp->as_limit,
@@ -210,12 +223,29 @@ int diff_open(struct diff_session **out, const struct diff_space *sp,
         .stack_guard = sp->stack_guard,
         .flags = sp->flags,
     };
+    vt_use_backend(&o, s->sim, &s->vt.cfg);
+    s->real = vt_backend()->real;
     int rc = vmar_space_create(&o, &s->space);
     if (rc) {
         s->space_failed = true;
         fail(s, "vmar_space_create: %s", vmar_errname(rc));
         return -1;
     }
+    s->vt.sim = s->sim;
+    s->vt.env = o.env;
+    s->vt.space = s->space;
+    s->vt.opts = o;
+    s->vt.mmu = s->vt.cfg.mmu;
+    for (unsigned i = 0; i < NCPU; i++) {
+        if (vmar_sim_cpu_create(s->sim, cpu_tlb[i], &s->cpu[i]) != 0)
+            abort();
+        vmar_sim_cpu_switch(s->cpu[i], s->space);
+    }
+    s->base_violations = vmar_sim_violations(s->sim);
+    s->buf = malloc(COPY_MAX);
+    s->want = malloc(COPY_MAX);
+    if (!s->buf || !s->want)
+        abort();
     s->runs = calloc(s->m.npages + 1, sizeof(*s->runs));
     s->runs2 = calloc(s->m.npages + 1, sizeof(*s->runs2));
     s->infos = calloc(s->m.npages + 1, sizeof(*s->infos));
@@ -232,6 +262,12 @@ int diff_close(struct diff_session *s, char *msg, size_t msglen)
 {
     int bad = 0;
 
+    for (unsigned i = 0; i < NCPU; i++) {
+        if (s->cpu[i]) {
+            vmar_sim_cpu_switch(s->cpu[i], NULL);
+            vmar_sim_cpu_destroy(s->cpu[i]);
+        }
+    }
     if (s->space) {
         struct vmar_sim_stats ss;
         vmar_space_destroy(s->space);
@@ -249,6 +285,8 @@ int diff_close(struct diff_session *s, char *msg, size_t msglen)
     if (s->sim)
         sim_put(s->sim, !bad && !s->space_failed);
     model_fini(&s->m);
+    free(s->buf);
+    free(s->want);
     free(s->runs);
     free(s->runs2);
     free(s->infos);
@@ -306,6 +344,62 @@ static int info_differs(struct diff_session *s, const char *what,
                 prot_str(got->max_prot, m1), got->flags, (int)got->backing,
                 got->offset, want->start, want->end, prot_str(want->prot, p2),
                 prot_str(want->max_prot, m2), want->flags);
+}
+
+uint64_t diff_tag(uint64_t seed, uint64_t va)
+{
+    uint64_t x = seed ^ (va * UINT64_C(0x9e3779b97f4a7c15));
+    return splitmix(&x) | 1;
+}
+
+const char *diff_backend_name(void)
+{
+    return vt_backend()->name;
+}
+
+/* The byte the model says is at `va` (0 outside mapped pages). */
+static unsigned char model_byte(struct model *m, vmar_addr_t va)
+{
+    const struct model_page *p = model_page_at(m, va);
+    unsigned off = (unsigned)(va % PG);
+
+    if (!p || off >= 8)
+        return 0;
+    return (unsigned char)(p->tag >> (8 * off));
+}
+
+/* Every populated, readable page: its tag in the first 8 bytes, zeros
+ * after them and at its end (vmar_read of a present readable page changes
+ * nothing). */
+static int check_contents(struct diff_session *s)
+{
+    struct model *m = &s->m;
+
+    s->st->content_checks++;
+    for (size_t i = 0; i < m->npages; i++) {
+        const struct model_page *p = &m->pg[i];
+        vmar_addr_t va = m->cfg.user_lo + i * PG;
+        unsigned char b[24];
+        size_t done = 0;
+        if (!p->populated || !(p->prot & VMAR_PROT_READ))
+            continue;
+        int rc = vmar_read(s->space, va, b, 16, &done);
+        if (!rc)
+            rc = vmar_read(s->space, va + PG - 8, b + 16, 8, NULL);
+        if (rc)
+            return fail(s, "content sweep: vmar_read(%#" PRIx64 "): %s\n", va,
+                        vmar_errname(rc));
+        for (unsigned k = 0; k < 24; k++) {
+            unsigned char want = k < 8 ? (unsigned char)(p->tag >> (8 * k)) : 0;
+            if (b[k] != want)
+                return fail(s,
+                            "content sweep: page %#" PRIx64 " byte %u is %#x, "
+                            "model tag %#" PRIx64 "\n",
+                            va, k < 16 ? k : (unsigned)(PG - 24 + k), b[k],
+                            p->tag);
+        }
+    }
+    return 0;
 }
 
 /* Everything observable, library against model. */
@@ -367,17 +461,33 @@ static int compare_all(struct diff_session *s, bool page_sweep)
         }
     }
 
+    if (page_sweep && check_contents(s))
+        return 1;
+    /* A hardware format: the raw tables against the mapping list, decoded
+     * from the manuals (tests/support/refcheck.c; a mismatch fails through
+     * cmocka and exits, without shrinking). */
+    if (page_sweep && s->real)
+        vt_refcheck_at(&s->vt, __FILE__, __LINE__);
+
     /* Leaks, live: one metadata block per mapping on top of the empty
-     * space's; one frame per present page plus the page tables. */
+     * space's; one frame per present page plus the page tables (the sim
+     * backend counts its own tables and leaves; for a hardware format the
+     * reference decoder counts the table pages). */
     struct vmar_sim_stats ss;
     vmar_sim_stats(s->sim, &ss);
-    if (ss.allocs_live != s->base_allocs + n || ss.leaves_live != pop ||
-        ss.frames_live != ss.tables_live + pop)
+    size_t tables = s->real ? vt_tables(&s->vt) : ss.tables_live;
+    size_t leaves = s->real ? pop : ss.leaves_live;
+    if (ss.allocs_live != s->base_allocs + n || leaves != pop ||
+        ss.frames_live != tables + pop)
         return fail(s,
                     "sim counters: allocs %zu (want %zu + %zu mappings), "
                     "leaves %zu frames %zu tables %zu (want %zu present)\n",
-                    ss.allocs_live, s->base_allocs, n, ss.leaves_live,
-                    ss.frames_live, ss.tables_live, pop);
+                    ss.allocs_live, s->base_allocs, n, leaves, ss.frames_live,
+                    tables, pop);
+    size_t v = vmar_sim_violations(s->sim);
+    if (v != s->base_violations)
+        return fail(s, "stale-TLB violations: %zu (see stderr)\n",
+                    v - s->base_violations);
     return 0;
 }
 
@@ -455,6 +565,9 @@ static void count_outcome(struct diff_session *s, const struct diff_op *op,
     case VMAR_EINVAL:
         st->einval++;
         break;
+    case VMAR_EFAULT:
+        st->efault++;
+        break;
     case VMAR_EEXIST:
         st->eexist++;
         break;
@@ -520,6 +633,8 @@ static int run_injected(struct diff_session *s, const struct diff_op *op,
     if (!*fired)
         return 0;
     s->st->fails_fired++;
+    s->st->fired_alloc += mask == VMAR_SIM_FAIL_ALLOC;
+    s->st->fired_frame += mask == VMAR_SIM_FAIL_FRAME;
     if (*lib_rc != VMAR_ENOMEM)
         return fail(s,
                     "injected allocation failure %u (mask %#x%s) hit but "
@@ -541,6 +656,18 @@ static int run_injected(struct diff_session *s, const struct diff_op *op,
     return 0;
 }
 
+/*
+ * The next n of a DIFF_FAIL_EVERY sweep: every n up to SWEEP_EVERY (the
+ * generator keeps swept ops small enough, at most a 16-page populate or a
+ * 4-page copy, that this is every n until success), then growing by half
+ * for hand-written cases with larger ops.
+ */
+#define SWEEP_EVERY 256
+static uint32_t sweep_next(uint32_t n)
+{
+    return n < SWEEP_EVERY ? n + 1 : n + n / 2;
+}
+
 static int step_mutate(struct diff_session *s, const struct diff_op *op)
 {
     vmar_addr_t laddr = 0, maddr = 0;
@@ -553,10 +680,7 @@ static int step_mutate(struct diff_session *s, const struct diff_op *op)
         snap_take(s, &before);
         if (op->fail_n == DIFF_FAIL_EVERY) {
             s->st->fails_every++;
-            /* 1, 2, ... 16, then growing by half: a populate of many
-             * pages needs one frame per page, and every prefix length
-             * up to 16 plus a geometric sample beyond is what matters. */
-            for (uint32_t n = 1;; n = n < 16 ? n + 1 : n + n / 2) {
+            for (uint32_t n = 1;; n = sweep_next(n)) {
                 if (run_injected(s, op, n, op->fail_mask, false, &before, &lrc,
                                  &laddr, &fired))
                     return 1;
@@ -663,6 +787,253 @@ static int step_iterate(struct diff_session *s, const struct diff_op *op)
     return 0;
 }
 
+/* ---- user memory --------------------------------------------------------- */
+
+static bool op_writes(const struct diff_op *op)
+{
+    return op->kind == DIFF_WRITE || op->kind == DIFF_ZERO ||
+           (op->kind == DIFF_CPU && op->access == VMAR_ACCESS_WRITE);
+}
+
+static bool op_reads(const struct diff_op *op)
+{
+    return op->kind == DIFF_READ ||
+           (op->kind == DIFF_CPU && op->access != VMAR_ACCESS_WRITE);
+}
+
+/* What a write op puts at `va`: its page's tag in the first 8 bytes,
+ * zeros elsewhere; vmar_fill_zero zeros. */
+static unsigned char written_byte(const struct diff_op *op, vmar_addr_t va)
+{
+    unsigned off = (unsigned)(va % PG);
+
+    if (op->kind == DIFF_ZERO || off >= 8)
+        return 0;
+    return (unsigned char)(diff_tag(op->tag, va - off) >> (8 * off));
+}
+
+/* Run a user op on the library; *done as reported (copies) or 0. */
+static int lib_user(struct diff_session *s, const struct diff_op *op,
+                    size_t *done)
+{
+    size_t len = (size_t)op->b;
+
+    *done = 0;
+    if (op_writes(op))
+        for (size_t i = 0; i < len; i++)
+            s->buf[i] = written_byte(op, op->a + i);
+    else
+        memset(s->buf, 0xee, len);
+    switch (op->kind) {
+    case DIFF_FAULT:
+        return vmar_fault(s->space, op->a, op->access, op->flags);
+    case DIFF_READ:
+        return vmar_read(s->space, op->a, s->buf, len, done);
+    case DIFF_WRITE:
+        return vmar_write(s->space, op->a, s->buf, len, done);
+    case DIFF_ZERO:
+        return vmar_fill_zero(s->space, op->a, len, done);
+    case DIFF_CPU:
+        return vmar_sim_cpu_access(s->cpu[op->cpu % NCPU], op->a, op->access,
+                                   s->buf, len);
+    default:
+        abort();
+    }
+}
+
+/* The model's answer; *done: bytes accessed before the first bad page. */
+static int model_user(struct diff_session *s, const struct diff_op *op,
+                      uint64_t len, uint64_t *done)
+{
+    struct model *m = &s->m;
+    int rc;
+
+    *done = 0;
+    m->why = NULL;
+    switch (op->kind) {
+    case DIFF_FAULT:
+        return model_fault(m, op->a, op->access, op->flags);
+    case DIFF_READ:
+    case DIFF_WRITE:
+    case DIFF_ZERO:
+        /* fault.h: VMAR_EFAULT when the range wraps (the library's test is
+         * addr + len < addr), else at the first page not mapped or not
+         * readable (writable). */
+        if (op->a + len < op->a) {
+            m->why = "wraps";
+            return VMAR_EFAULT;
+        }
+        rc = model_access(
+            m, op->a, len,
+            op->kind == DIFF_READ ? VMAR_PROT_READ : VMAR_PROT_WRITE, done);
+        return rc ? VMAR_EFAULT : 0;
+    case DIFF_CPU:
+        /* sim.h: EINVAL for a bad access or a wrapping range; else the
+         * vmar_fault() error of the first page that cannot be accessed. */
+        if (vmar_access_prot(op->access) == 0 ||
+            (op->access != VMAR_ACCESS_READ &&
+             op->access != VMAR_ACCESS_WRITE &&
+             op->access != VMAR_ACCESS_EXEC) ||
+            len > UINT64_MAX - op->a) {
+            m->why = "bad access or wraps";
+            return VMAR_EINVAL;
+        }
+        return model_access(m, op->a, len, vmar_access_prot(op->access), done);
+    default:
+        abort();
+    }
+}
+
+/* After the model accessed [a, a+done): apply what a write wrote to the
+ * tags, and check what a read got. */
+static int user_bytes(struct diff_session *s, const struct diff_op *op,
+                      uint64_t done)
+{
+    for (uint64_t i = 0; i < done; i++) {
+        vmar_addr_t va = op->a + i;
+        unsigned off = (unsigned)(va % PG);
+        struct model_page *p = model_page_at(&s->m, va);
+        if (!p)
+            return fail(s, "model: access outside the user range\n");
+        if (op_writes(op)) {
+            if (off < 8) {
+                p->tag &= ~(UINT64_C(0xff) << (8 * off));
+                p->tag |= (uint64_t)written_byte(op, va) << (8 * off);
+            } else if (written_byte(op, va) != 0) {
+                return fail(s, "generator: non-zero byte past a tag\n");
+            }
+            continue;
+        }
+        if (!op_reads(op))
+            continue;
+        unsigned char want = model_byte(&s->m, va);
+        if (s->buf[i] != want)
+            return fail(s,
+                        "content: byte at %#" PRIx64 " read %#x, model %#x "
+                        "(page tag %#" PRIx64 ")\n",
+                        va, s->buf[i], want, p->tag);
+        if (off == 0) {
+            s->st->tags_read += p->tag != 0;
+            s->st->zeros_read += p->tag == 0;
+        }
+    }
+    return 0;
+}
+
+/* One library run of a user op with allocation n (of mask) failing; see
+ * run_injected. A failed copy keeps the pages before the failing one, so
+ * the model applies the prefix the library reports and the machine digest
+ * is compared only when nothing was copied. */
+static int run_injected_user(struct diff_session *s, const struct diff_op *op,
+                             uint32_t n, unsigned mask, bool persist,
+                             int *lib_rc, size_t *ldone, bool *fired)
+{
+    struct vmar_sim_stats a, b;
+    struct snap before, after;
+
+    snap_take(s, &before);
+    vmar_sim_stats(s->sim, &a);
+    vmar_sim_fail_after(s->sim, n, mask, persist);
+    *lib_rc = lib_user(s, op, ldone);
+    vmar_sim_fail_after(s->sim, 0, 0, false);
+    vmar_sim_stats(s->sim, &b);
+    *fired = b.fails_injected != a.fails_injected;
+    if (!*fired)
+        return 0;
+    s->st->fails_fired++;
+    s->st->fired_user++;
+    s->st->fired_alloc += mask == VMAR_SIM_FAIL_ALLOC;
+    s->st->fired_frame += mask == VMAR_SIM_FAIL_FRAME;
+    if (*lib_rc != VMAR_ENOMEM)
+        return fail(s,
+                    "injected allocation failure %u (mask %#x) hit but the "
+                    "call returned %s, not VMAR_ENOMEM\n",
+                    n, mask, vmar_errname(*lib_rc));
+    if (op->kind != DIFF_FAULT) {
+        uint64_t d = 0;
+        if (*ldone >= op->b || (*ldone && (op->a + *ldone) % PG))
+            return fail(s,
+                        "failed copy (allocation %u, mask %#x) reports %zu "
+                        "bytes done of %" PRIu64 ", not a page prefix\n",
+                        n, mask, *ldone, op->b);
+        if (model_access(&s->m, op->a, *ldone,
+                         op->kind == DIFF_READ ? VMAR_PROT_READ
+                                               : VMAR_PROT_WRITE,
+                         &d) != 0 ||
+            d != *ldone)
+            return fail(s,
+                        "failed copy reports %zu bytes done, but the model "
+                        "refuses a page before that\n",
+                        *ldone);
+        if (*ldone)
+            s->st->partial_copies++;
+        if (user_bytes(s, op, *ldone))
+            return 1;
+    }
+    snap_take(s, &after);
+    if ((op->kind == DIFF_FAULT || *ldone == 0) &&
+        (after.digest != before.digest || after.allocs != before.allocs ||
+         after.frames != before.frames))
+        return fail(s,
+                    "failed call (allocation %u, mask %#x) changed the "
+                    "machine: digest %#" PRIx64 " -> %#" PRIx64
+                    ", allocs %zu -> %zu, frames %zu -> %zu\n",
+                    n, mask, before.digest, after.digest, before.allocs,
+                    after.allocs, before.frames, after.frames);
+    if (compare_all(s, false))
+        return fail(s, "(after a failed call with allocation %u failing)\n", n);
+    return 0;
+}
+
+static int step_user(struct diff_session *s, const struct diff_op *op)
+{
+    size_t ldone = 0;
+    uint64_t mdone = 0;
+    int lrc = 0, mrc;
+    bool fired = false;
+
+    if (op->kind != DIFF_FAULT && op->b > COPY_MAX)
+        return fail(s,
+                    "op: length %#" PRIx64 " over the driver's %#" PRIx64 "\n",
+                    op->b, COPY_MAX);
+    if (op->fail_n && op->kind != DIFF_CPU) {
+        if (op->fail_n == DIFF_FAIL_EVERY) {
+            s->st->fails_every++;
+            for (uint32_t n = 1;; n = sweep_next(n)) {
+                if (run_injected_user(s, op, n, op->fail_mask, false, &lrc,
+                                      &ldone, &fired))
+                    return 1;
+                if (!fired)
+                    break;
+            }
+        } else if (run_injected_user(s, op, op->fail_n, op->fail_mask,
+                                     op->fail_persist, &lrc, &ldone, &fired)) {
+            return 1;
+        } else if (fired) {
+            s->st->by_kind[op->kind]++;
+            return 0;
+        }
+    } else {
+        lrc = lib_user(s, op, &ldone);
+    }
+    mrc = model_user(s, op, op->b, &mdone);
+    count_outcome(s, op, mrc);
+    if (lrc != mrc)
+        return fail(s, "return code: library %s, model %s (%s)\n",
+                    vmar_errname(lrc), vmar_errname(mrc),
+                    s->m.why ? s->m.why : "success");
+    if ((op->kind == DIFF_READ || op->kind == DIFF_WRITE ||
+         op->kind == DIFF_ZERO) &&
+        ldone != mdone)
+        return fail(s, "bytes done: library %zu, model %" PRIu64 "\n", ldone,
+                    mdone);
+    if (mdone && mdone < op->b)
+        s->st->partial_copies++;
+    if (user_bytes(s, op, mdone))
+        return 1;
+    return compare_all(s, ++s->nsteps % s->opts.page_check_every == 0);
+}
+
 int diff_step(struct diff_session *s, const struct diff_op *op)
 {
     s->st->ops++;
@@ -682,6 +1053,12 @@ int diff_step(struct diff_session *s, const struct diff_op *op)
         return step_resident(s, op);
     case DIFF_ITERATE:
         return step_iterate(s, op);
+    case DIFF_FAULT:
+    case DIFF_READ:
+    case DIFF_WRITE:
+    case DIFF_ZERO:
+    case DIFF_CPU:
+        return step_user(s, op);
     default:
         return fail(s, "unknown op kind %d\n", (int)op->kind);
     }
@@ -692,7 +1069,15 @@ int diff_step(struct diff_session *s, const struct diff_op *op)
 void diff_gen_space(struct diff_rng *r, struct diff_space *sp)
 {
     static const uint64_t sizes[] = {64, 256, 1024, 4096};
-    const uint64_t top = vmar_mmu_sim.user_top;
+    /* Every address derives from the backend's user range: Sv39 has only
+     * 2^38 bytes, the 5-level formats 2^56 and more. */
+    const uint64_t top = vt_backend()->ops->user_top;
+    /* Boundaries where a higher-level table changes: 1 GiB, 512 GiB,
+     * 256 TiB (the 4-level top), 128 PiB; those below the top. */
+    static const unsigned bounds[] = {30, 39, 47, 48, 56};
+    unsigned nb = 0;
+    while (nb < 5 && (UINT64_C(1) << bounds[nb]) + 4096 * PG < top)
+        nb++;
     uint64_t np = sizes[R(r, 10) < 3 ? 0 : R(r, 10) < 9 ? 1 + R(r, 2) : 3];
     uint64_t len = np * PG;
 
@@ -701,14 +1086,18 @@ void diff_gen_space(struct diff_rng *r, struct diff_space *sp)
     case 0: /* Linux's default bottom */
         sp->user_lo = VMAR_DEFAULT_USER_LO;
         break;
-    case 1: /* across a 1 GiB boundary: a top-level table changes */
-        sp->user_lo = (UINT64_C(1) << 30) - len / 2;
+    case 1: /* across a 1 GiB, 512 GiB, ... boundary: upper tables change */
+        sp->user_lo = (UINT64_C(1) << bounds[R(r, nb)]) - len / 2;
         break;
     case 2: /* the very top of the sim's user range */
         sp->user_lo = top - len;
         break;
-    default: /* across some 2 MiB boundary */
-        sp->user_lo = ((1 + R(r, UINT64_C(1) << 20)) << 21) - len / 2;
+    default: /* across some 2 MiB boundary below 2^41 (or the top) */
+        sp->user_lo = ((1 + R(r, (top >> 21) - 8 < (UINT64_C(1) << 20)
+                                     ? (top >> 21) - 8
+                                     : UINT64_C(1) << 20))
+                       << 21) -
+                      len / 2;
         break;
     }
     sp->user_hi = sp->user_lo + len;
@@ -926,8 +1315,10 @@ static void gen_map(struct diff_session *s, struct diff_rng *r,
     } else if (chance(r, 2)) {
         op->align = PG;
     }
+    /* Objects (not available yet) and an out-of-range value; device
+     * mappings are not in the model yet, so the generator leaves them out. */
     if (chance(r, 2))
-        op->backing = 1 + (unsigned)R(r, 3);
+        op->backing = R(r, 2) ? VMAR_BACKING_OBJECT : 3u;
 }
 
 static void gen_mutation_fail(struct diff_rng *r, struct diff_op *op)
@@ -938,10 +1329,109 @@ static void gen_mutation_fail(struct diff_rng *r, struct diff_op *op)
         op->fail_n = 1 + (uint32_t)R(r, 6);
         op->fail_mask = 1 + (unsigned)R(r, 3);
         op->fail_persist = chance(r, 25);
-    } else if (pct < 5) {
+    } else if (pct < 6) {
+        /* A sweep: every n until success, of metadata (ALLOC) or of
+         * frames (FRAME) separately, sometimes of both in one order. An
+         * op that succeeded cannot be undone, so one op sweeps one mask;
+         * the mix over many ops gives both sweeps for every kind. */
         op->fail_n = DIFF_FAIL_EVERY;
-        op->fail_mask = 1 + (unsigned)R(r, 3);
+        op->fail_mask = chance(r, 10)   ? VMAR_SIM_FAIL_ANY
+                        : chance(r, 50) ? VMAR_SIM_FAIL_ALLOC
+                                        : VMAR_SIM_FAIL_FRAME;
+        /* Keep a sweep affordable: each n re-checks the whole space and
+         * digests every frame. */
+        if (op->kind == DIFF_MAP && (op->flags & VMAR_MAP_POPULATE) &&
+            op->b > 16 * PG && op->b % PG == 0) {
+            op->b = 16 * PG;
+            op->align = 0;
+        }
     }
+}
+
+/* A user address whose page offset is not 1..7 (a tag is written or read
+ * whole; see model.h): a page start, 8 bytes before one, or past the tag. */
+static uint64_t pick_user_addr(struct diff_session *s, struct diff_rng *r)
+{
+    uint64_t page = pick_addr(s, r) & ~(PG - 1);
+
+    switch (R(r, 4)) {
+    case 0:
+        return page - 8;
+    case 1:
+        return page + 8 + R(r, PG - 8);
+    default:
+        return page;
+    }
+}
+
+static uint64_t pick_user_len(struct diff_rng *r, uint64_t a)
+{
+    uint64_t len;
+
+    switch (R(r, 10)) {
+    case 0:
+    case 1: /* one tag (with the 8 bytes before it) */
+        len = (PG - a % PG) % PG + 8;
+        break;
+    case 2:
+    case 3:
+    case 4:
+    case 5: /* whole pages */
+        len = (1 + R(r, 4)) * PG;
+        break;
+    case 6:
+    case 7:
+    case 8: /* anything up to 3 pages */
+        len = 1 + R(r, 3 * PG);
+        break;
+    default:
+        len = chance(r, 50) ? 0 : 1 + R(r, 16);
+        break;
+    }
+    /* End outside a tag too. */
+    if ((a + len) % PG >= 1 && (a + len) % PG < 8)
+        len += 8;
+    return len;
+}
+
+static void gen_user(struct diff_session *s, struct diff_rng *r,
+                     struct diff_op *op)
+{
+    unsigned k = (unsigned)R(r, 100);
+
+    if (k < 20) {
+        op->kind = DIFF_FAULT;
+        op->a = pick_addr(s, r) + (chance(r, 30) ? R(r, PG) : 0);
+        op->access = 1u << R(r, 3);
+        op->flags = chance(r, 50) ? VMAR_FAULT_USER : 0;
+        if (chance(r, 2))
+            op->access = chance(r, 50) ? 0 : 3;
+        if (chance(r, 2))
+            op->flags |= 2;
+    } else {
+        op->kind = k < 38   ? DIFF_READ
+                   : k < 62 ? DIFF_WRITE
+                   : k < 70 ? DIFF_ZERO
+                            : DIFF_CPU;
+        op->a = pick_user_addr(s, r);
+        op->b = pick_user_len(r, op->a);
+        if (chance(r, 1)) { /* wraps */
+            op->a = UINT64_MAX - R(r, 64);
+            op->b = PG;
+        }
+        op->tag = R(r, UINT64_MAX);
+        if (op->kind == DIFF_CPU) {
+            op->access = chance(r, 45)   ? VMAR_ACCESS_READ
+                         : chance(r, 80) ? VMAR_ACCESS_WRITE
+                                         : VMAR_ACCESS_EXEC;
+            op->cpu = (unsigned)R(r, NCPU);
+        }
+        if (op->kind == DIFF_READ || op->kind == DIFF_ZERO ||
+            (op->kind == DIFF_CPU && op->access != VMAR_ACCESS_WRITE))
+            op->tag = 0;
+    }
+    if (op->kind != DIFF_CPU)
+        gen_mutation_fail(r, op);
 }
 
 void diff_gen_op(struct diff_session *s, struct diff_rng *r, struct diff_op *op)
@@ -952,6 +1442,11 @@ void diff_gen_op(struct diff_session *s, struct diff_rng *r, struct diff_op *op)
 
     memset(op, 0, sizeof(*op));
     s->nruns = model_runs(&s->m, s->runs);
+    /* A third of the ops touch user memory. */
+    if (chance(r, 33)) {
+        gen_user(s, r, op);
+        return;
+    }
     /* Keep the space between a quarter and three quarters full, where
      * both placement failures and holes are common. */
     if (total > window / 4 * 3 && k < 35)
@@ -1245,7 +1740,8 @@ size_t diff_shrink(struct diff_case *c, const struct diff_opts *o)
 /* ---- text format -------------------------------------------------------- */
 
 static const char *const kind_names[DIFF_NKINDS] = {
-    "map", "unmap", "protect", "limits", "query", "resident", "iterate"};
+    "map",     "unmap", "protect", "limits", "query", "resident",
+    "iterate", "fault", "read",    "write",  "zero",  "cpu"};
 static const char *const place_names[4] = {"any", "hint", "noreplace", "fixed"};
 static const char *const place_enums[4] = {"VMAR_PLACE_ANY", "VMAR_PLACE_HINT",
                                            "VMAR_PLACE_FIXED_NOREPLACE",
@@ -1312,6 +1808,30 @@ static void print_c(FILE *f, const struct diff_op *op)
                 ", fn /* stops after %u */, arg);",
                 op->a, op->b, op->stop);
         break;
+    case DIFF_FAULT:
+        fprintf(f, "vmar_fault(s, %#" PRIx64 ", %#x, %#x);", op->a, op->access,
+                op->flags);
+        break;
+    case DIFF_READ:
+        fprintf(f, "vmar_read(s, %#" PRIx64 ", buf, %#" PRIx64 ", &done);",
+                op->a, op->b);
+        break;
+    case DIFF_WRITE:
+        fprintf(f,
+                "vmar_write(s, %#" PRIx64 ", tags(%#" PRIx64 "), %#" PRIx64
+                ", &done);",
+                op->a, op->tag, op->b);
+        break;
+    case DIFF_ZERO:
+        fprintf(f, "vmar_fill_zero(s, %#" PRIx64 ", %#" PRIx64 ", &done);",
+                op->a, op->b);
+        break;
+    case DIFF_CPU:
+        fprintf(f,
+                "vmar_sim_cpu_access(cpu%u, %#" PRIx64
+                ", %#x, buf /* tags(%#" PRIx64 ") */, %#" PRIx64 ");",
+                op->cpu, op->a, op->access, op->tag, op->b);
+        break;
     default:
         break;
     }
@@ -1326,9 +1846,9 @@ void diff_print_case(FILE *f, const struct diff_case *c, bool c_like)
 
     fprintf(f,
             "space lo=%#" PRIx64 " hi=%#" PRIx64 " guard=%#" PRIx64
-            " as=%#" PRIx64 " count=%" PRIu64 " flags=%#x\n",
+            " as=%#" PRIx64 " count=%" PRIu64 " flags=%#x backend=%s\n",
             sp->user_lo, sp->user_hi, sp->stack_guard, sp->as_limit,
-            sp->max_map_count, sp->flags);
+            sp->max_map_count, sp->flags, diff_backend_name());
     for (size_t i = 0; i < c->nops; i++) {
         const struct diff_op *op = &c->ops[i];
         if (c_like)
@@ -1366,6 +1886,20 @@ void diff_print_case(FILE *f, const struct diff_case *c, bool c_like)
         case DIFF_ITERATE:
             fprintf(f, " lo=%#" PRIx64 " hi=%#" PRIx64 " stop=%u", op->a, op->b,
                     op->stop);
+            break;
+        case DIFF_FAULT:
+            fprintf(f, " addr=%#" PRIx64 " access=%#x flags=%#x", op->a,
+                    op->access, op->flags);
+            break;
+        case DIFF_READ:
+        case DIFF_WRITE:
+        case DIFF_ZERO:
+        case DIFF_CPU:
+            fprintf(f, " addr=%#" PRIx64 " len=%#" PRIx64, op->a, op->b);
+            if (op->kind == DIFF_CPU)
+                fprintf(f, " cpu=%u access=%#x", op->cpu, op->access);
+            if (op->tag)
+                fprintf(f, " tag=%#" PRIx64, op->tag);
             break;
         default:
             break;
@@ -1421,15 +1955,25 @@ static int parse_kv(const char *key, const char *v, bool is_space,
             sp->max_map_count = x;
         else if (!strcmp(key, "flags"))
             sp->flags = (unsigned)x;
-        else
+        else if (!strcmp(key, "backend")) {
+            /* The process runs one backend: the case's, from here on. */
+            if (vt_backend_select(v) != 0)
+                return -1;
+        } else
             return -1;
         return 0;
     }
     if (!strcmp(key, "addr") || !strcmp(key, "lo") || !strcmp(key, "as"))
         op->a = x;
     else if (!strcmp(key, "size") || !strcmp(key, "hi") ||
-             !strcmp(key, "count"))
+             !strcmp(key, "count") || !strcmp(key, "len"))
         op->b = x;
+    else if (!strcmp(key, "access"))
+        op->access = (unsigned)x;
+    else if (!strcmp(key, "cpu"))
+        op->cpu = (unsigned)x;
+    else if (!strcmp(key, "tag"))
+        op->tag = x;
     else if (!strcmp(key, "place")) {
         op->place = (unsigned)x;
         for (unsigned i = 0; i < 4; i++)
@@ -1615,7 +2159,20 @@ int diff_run_bytes(const uint8_t *data, size_t len)
     X(fails_fired)                                                             \
     X(fails_every)                                                             \
     X(page_checks)                                                             \
-    X(iterate_stops)
+    X(iterate_stops)                                                           \
+    X(ok_by_kind[DIFF_FAULT])                                                  \
+    X(ok_by_kind[DIFF_READ])                                                   \
+    X(ok_by_kind[DIFF_WRITE])                                                  \
+    X(ok_by_kind[DIFF_ZERO])                                                   \
+    X(ok_by_kind[DIFF_CPU])                                                    \
+    X(efault)                                                                  \
+    X(tags_read)                                                               \
+    X(zeros_read)                                                              \
+    X(fired_alloc)                                                             \
+    X(fired_frame)                                                             \
+    X(fired_user)                                                              \
+    X(partial_copies)                                                          \
+    X(content_checks)
 
 void diff_stats_print(FILE *f, const struct diff_stats *st)
 {

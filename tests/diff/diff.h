@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The differential driver: operation sequences applied to libvmar (sim
- * backend, public API only) and to the reference model (tests/model/),
- * compared after every operation. Shared by the random driver
- * (vmar_diff), the regression replay, the libFuzzer target and its corpus
- * replay, so that all of them check exactly the same things.
+ * The differential driver: operation sequences applied to libvmar (any
+ * backend of tests/support/harness.c, public API only) and to the reference
+ * model (tests/model/), compared after every operation. Shared by the random
+ * driver (vmar_diff), the regression replay, the libFuzzer target and its
+ * corpus replay, so that all of them check exactly the same things.
  *
  * Adding an operation (fork, remap, fault, clear, ...): a diff_kind, its
  * fields in diff_op, one case in each of exec (diff.c), the generator, the
@@ -37,6 +37,12 @@ enum diff_kind {
     DIFF_QUERY,
     DIFF_RESIDENT,
     DIFF_ITERATE,
+    /* User memory (vmar/fault.h, vmar/sim.h). */
+    DIFF_FAULT, /* vmar_fault(addr, access, flags) */
+    DIFF_READ,  /* vmar_read(addr, len), bytes checked */
+    DIFF_WRITE, /* vmar_write(addr, len) of tags */
+    DIFF_ZERO,  /* vmar_fill_zero(addr, len) */
+    DIFF_CPU,   /* vmar_sim_cpu_access(cpu, addr, access, len) */
     DIFF_NKINDS
 };
 
@@ -47,17 +53,27 @@ enum diff_kind {
 struct diff_op {
     enum diff_kind kind;
     /* MAP: addr, size; UNMAP/PROTECT: addr, size; RESIDENT/ITERATE: lo, hi;
-     * LIMITS: as_limit, max_map_count; QUERY: addr. */
+     * LIMITS: as_limit, max_map_count; QUERY, FAULT: addr;
+     * READ/WRITE/ZERO/CPU: addr, len in bytes (any alignment). */
     uint64_t a, b;
-    /* MAP only. */
+    /* MAP only; flags also FAULT's vmar_fault_flags. */
     unsigned place, deny, flags, backing;
+    /* FAULT, CPU: the vmar_access value; CPU: which CPU (0 or 1). */
+    unsigned access, cpu;
+    /* WRITE, CPU writes: seed of the page tags written. A page whose first
+     * byte the access covers gets tag diff_tag(tag, page) in its first 8
+     * bytes; every other byte written is zero (see model.h). */
+    uint64_t tag;
     uint64_t align;
     /* MAP, PROTECT. */
     unsigned prot;
     /* ITERATE: the callback stops after this many mappings (0: never). */
     unsigned stop;
-    /* MAP, UNMAP, PROTECT: allocation failure injection (fail_n = 0: off;
-     * else vmar_sim_fail_after(fail_n, fail_mask, fail_persist)). */
+    /* MAP, UNMAP, PROTECT, FAULT, READ, WRITE, ZERO: allocation failure
+     * injection (fail_n = 0: off; else vmar_sim_fail_after(fail_n,
+     * fail_mask, fail_persist)). A user copy that fails keeps the pages
+     * before the failing one (fault.h), so there the model applies the
+     * prefix the library reports as done. */
     uint32_t fail_n;
     unsigned fail_mask;
     bool fail_persist;
@@ -80,10 +96,18 @@ struct diff_stats {
     size_t nomem_nofit, nomem_as, nomem_count, nomem_hole, eacces_max;
     size_t merges_seen; /* ops after which the list had fewer mappings */
     size_t stack_maps, populate_maps, aligned_maps;
-    size_t fails_fired;   /* injected failures that hit */
-    size_t fails_every;   /* DIFF_FAIL_EVERY sweeps */
-    size_t page_checks;   /* per-page resident sweeps */
-    size_t iterate_stops; /* early stops seen */
+    size_t fails_fired;    /* injected failures that hit */
+    size_t fails_every;    /* DIFF_FAIL_EVERY sweeps */
+    size_t page_checks;    /* per-page resident sweeps */
+    size_t iterate_stops;  /* early stops seen */
+    size_t efault;         /* vmar_read/write/fill_zero refused a page */
+    size_t tags_read;      /* pages read back with a written (non-zero) tag */
+    size_t zeros_read;     /* pages read back as zero */
+    size_t fired_alloc;    /* injected metadata failures that hit */
+    size_t fired_frame;    /* injected frame failures that hit */
+    size_t fired_user;     /* ... that hit a fault or a user copy */
+    size_t partial_copies; /* user copies that stopped after some bytes */
+    size_t content_checks; /* periodic sweeps of page contents */
 };
 
 /* Random choices: from a splitmix64 state, or from a byte string (the
@@ -103,6 +127,13 @@ struct diff_opts {
     /* Per-page vmar_resident sweep every this many operations (0: 32). */
     unsigned page_check_every;
 };
+
+/* The tag a write puts into the page at `va` (non-zero). */
+uint64_t diff_tag(uint64_t seed, uint64_t va);
+
+/* The backend spaces are built with: tests/support/harness.c's selection
+ * (vt_backend_select, else VMAR_TEST_BACKEND, else sim). */
+const char *diff_backend_name(void);
 
 /* One live pair (library + model). */
 struct diff_session;

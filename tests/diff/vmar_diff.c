@@ -2,9 +2,14 @@
 /*
  * vmar_diff: the differential driver's command line.
  *
- *   vmar_diff [--ops N] [--seed S] [--seeds K] [--epoch N]
+ *   vmar_diff [--backend B] [--ops N] [--seed S] [--seeds K] [--epoch N]
  *             [--page-check N] [--coverage] [--stats]
- *   vmar_diff --replay FILE.ops...
+ *   vmar_diff [--backend B] --replay FILE.ops...
+ *
+ * The backend B is one of tests/support/harness.c's: sim (default),
+ * x86_64-4l, x86_64-5l, sv39, sv48, sv57; without --backend,
+ * VMAR_TEST_BACKEND chooses. A .ops file's `backend=` overrides it for
+ * that file.
  *
  * Random mode runs N operations for each of the seeds S, S+1, ... S+K-1
  * (VMAR_DIFF_OPS overrides N, VMAR_TEST_SEED overrides S), in spaces of
@@ -26,6 +31,8 @@
 #include <time.h>
 
 #include "diff.h"
+#include "harness.h"
+#undef fail
 
 static double now(void)
 {
@@ -43,11 +50,14 @@ static int replay(int argc, char **argv, const struct diff_opts *o)
         fprintf(stderr, "--replay needs at least one file\n");
         return 2;
     }
+    const char *dflt = diff_backend_name();
+
     for (int i = 0; i < argc; i++) {
         struct diff_case c;
         char msg[2048];
         FILE *f = fopen(argv[i], "r");
 
+        vt_backend_select(dflt);
         if (!f) {
             perror(argv[i]);
             return 2;
@@ -70,7 +80,8 @@ static int replay(int argc, char **argv, const struct diff_opts *o)
             diff_print_case(stderr, &c, true);
             bad = 1;
         } else {
-            printf("%s: %zu ops, library and model agree\n", argv[i], c.nops);
+            printf("%s: %zu ops on %s, library and model agree\n", argv[i],
+                   c.nops, diff_backend_name());
         }
         diff_case_free(&c);
     }
@@ -84,9 +95,10 @@ static int run_seed(uint64_t seed, uint64_t nops, uint64_t epoch,
     uint64_t done = 0, space_no = 0;
     double t0 = now();
 
-    printf("seed %" PRIu64 ": %" PRIu64 " ops (replay: --seed %" PRIu64
-           " --seeds 1 --ops %" PRIu64 "%s)\n",
-           seed, nops, seed, nops, epoch ? " --epoch ..." : "");
+    printf("seed %" PRIu64 ": %" PRIu64 " ops on %s (replay: --backend %s "
+           "--seed %" PRIu64 " --seeds 1 --ops %" PRIu64 "%s)\n",
+           seed, nops, diff_backend_name(), diff_backend_name(), seed, nops,
+           epoch ? " --epoch ..." : "");
     fflush(stdout);
     diff_rng_seed(&r, seed);
     while (done < nops) {
@@ -166,7 +178,12 @@ int main(int argc, char **argv)
         }
         uint64_t x = strtoull(v, NULL, 0);
         i++;
-        if (!strcmp(a, "--ops"))
+        if (!strcmp(a, "--backend")) {
+            if (vt_backend_select(v) != 0) {
+                fprintf(stderr, "--backend %s: unknown backend\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--ops"))
             nops = x;
         else if (!strcmp(a, "--seed"))
             seed = x;
@@ -198,9 +215,9 @@ int main(int argc, char **argv)
         }
     }
     diff_cleanup();
-    printf("total: %zu ops over %" PRIu64 " seeds, %zu spaces, %.1f s, "
-           "no divergence\n",
-           st.ops, nseeds, st.spaces, now() - t0);
+    printf("total: %zu ops on %s over %" PRIu64 " seeds, %zu spaces, "
+           "%.1f s, no divergence\n",
+           st.ops, diff_backend_name(), nseeds, st.spaces, now() - t0);
     if (stats || coverage)
         diff_stats_print(stdout, &st);
     if (coverage && diff_stats_check(&st))

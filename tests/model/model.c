@@ -444,3 +444,57 @@ int model_resident(const struct model *m, vmar_addr_t lo, vmar_addr_t hi,
             *bytes += PG;
     return 0;
 }
+
+struct model_page *model_page_at(struct model *m, vmar_addr_t va)
+{
+    if (va < m->cfg.user_lo || va >= m->cfg.user_hi)
+        return NULL;
+    return &m->pg[(va - m->cfg.user_lo) / PG];
+}
+
+int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
+                unsigned flags)
+{
+    struct model_page *p;
+
+    m->why = NULL;
+    /* fault.h: access is exactly one vmar_access value; flags known. */
+    if (flags & ~(unsigned)VMAR_FAULT_USER ||
+        (access != VMAR_ACCESS_READ && access != VMAR_ACCESS_WRITE &&
+         access != VMAR_ACCESS_EXEC))
+        return fail(m, VMAR_EINVAL, "bad access or flags");
+    p = model_page_at(m, addr);
+    if (!p || !p->mapped)
+        return fail(m, VMAR_ENOENT, "no mapping");
+    if (!(p->prot & vmar_access_prot(access)))
+        return fail(m, VMAR_EACCES, "access denied");
+    p->populated = 1;
+    return 0;
+}
+
+int model_access(struct model *m, vmar_addr_t addr, uint64_t len, unsigned need,
+                 uint64_t *done)
+{
+    uint64_t off = 0;
+
+    m->why = NULL;
+    while (off < len) {
+        vmar_addr_t va = addr + off;
+        uint64_t n = PG - (va % PG);
+        struct model_page *p = model_page_at(m, va);
+        if (n > len - off)
+            n = len - off;
+        if (!p || !p->mapped) {
+            *done = off;
+            return fail(m, VMAR_ENOENT, "no mapping");
+        }
+        if (!(p->prot & need)) {
+            *done = off;
+            return fail(m, VMAR_EACCES, "access denied");
+        }
+        p->populated = 1;
+        off += n;
+    }
+    *done = off;
+    return 0;
+}

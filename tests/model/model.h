@@ -27,14 +27,21 @@
 /* Largest user range the model accepts, in pages (64 MiB). */
 #define MODEL_MAX_PAGES 16384u
 
-/* One page. Fork, remap, faults and content tags will add fields here
- * (backing identity and offset, content tag, copy-on-write state). */
+/* One page. Fork and remap will add fields here (backing identity and
+ * offset, copy-on-write state).
+ *
+ * Content: the driver only ever writes a page's first 8 bytes with a
+ * non-zero tag and every other byte with zeros, so a page's content is
+ * its tag (the first 8 bytes, little-endian) followed by zeros. A new or
+ * demand-zero page has tag 0. */
 struct model_page {
     uint8_t mapped;
     uint8_t prot;
     uint8_t max_prot;
     uint8_t flags;     /* kept vmar_map_flags: SHARED, STACK */
     uint8_t populated; /* has a present translation */
+    uint8_t pad[3];    /* explicit, so that model_equal's memcmp is sound */
+    uint64_t tag;      /* the first 8 bytes; the rest is zero */
 };
 
 struct model_cfg {
@@ -79,6 +86,20 @@ void model_set_limits(struct model *m, vmar_size_t as_limit,
 int model_query(const struct model *m, vmar_addr_t addr, struct model_run *out);
 int model_resident(const struct model *m, vmar_addr_t lo, vmar_addr_t hi,
                    vmar_size_t *bytes);
+
+/* vmar_fault: 0 (the page is now populated), VMAR_EINVAL, VMAR_ENOENT
+ * (no mapping), VMAR_EACCES (the mapping lacks the access's prot). */
+int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
+                unsigned flags);
+/* A user access to [addr, addr+len) page by page, as vmar_read/vmar_write
+ * and a simulated CPU do it: each page must be mapped (else VMAR_ENOENT)
+ * with `need` in its prot (else VMAR_EACCES) and becomes populated. Stops
+ * at the first bad page; *done is the number of bytes before it. The
+ * caller handles a wrapping range. Contents are the caller's (tags). */
+int model_access(struct model *m, vmar_addr_t addr, uint64_t len, unsigned need,
+                 uint64_t *done);
+/* The page containing va, or NULL outside the user range. */
+struct model_page *model_page_at(struct model *m, vmar_addr_t va);
 
 /* The mapping list: fills out[] (capacity m->npages) and returns the
  * count. */

@@ -74,7 +74,7 @@ const struct vmar_mmu_ops *vt_backend_ops(void)
 
     if (!b->real)
         return b->ops;
-    if (real_ops == NULL) {
+    if (real_ops != b->ops) {
         real_ops = b->ops;
         counted_ops = *b->ops;
         counted_ops.prepare = c_prepare;
@@ -105,9 +105,29 @@ struct vmar_sim_stats vt_stats(struct vt *vt)
     return s;
 }
 
+/* Chosen by vt_backend_select(), else from VMAR_TEST_BACKEND on first use. */
+static const struct vt_backend *chosen;
+
+const struct vt_backend *vt_backend_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+        if (strcmp(backends[i].name, name) == 0)
+            return &backends[i];
+    return NULL;
+}
+
+int vt_backend_select(const char *name)
+{
+    const struct vt_backend *b = vt_backend_find(name);
+
+    if (b == NULL)
+        return -1;
+    chosen = b;
+    return 0;
+}
+
 const struct vt_backend *vt_backend(void)
 {
-    static const struct vt_backend *chosen;
     const char *name;
 
     if (chosen)
@@ -115,9 +135,7 @@ const struct vt_backend *vt_backend(void)
     name = getenv("VMAR_TEST_BACKEND");
     if (name == NULL || *name == '\0')
         name = "sim";
-    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
-        if (strcmp(backends[i].name, name) == 0)
-            chosen = &backends[i];
+    chosen = vt_backend_find(name);
     if (chosen == NULL) {
         fprintf(stderr, "VMAR_TEST_BACKEND=%s: unknown backend\n", name);
         abort();

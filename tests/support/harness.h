@@ -40,6 +40,12 @@ struct vt_backend {
 };
 /* The selected backend (aborts on an unknown name). */
 const struct vt_backend *vt_backend(void);
+/* The backend called `name`, or NULL when there is none. */
+const struct vt_backend *vt_backend_find(const char *name);
+/* Select the backend by name, overriding VMAR_TEST_BACKEND (for drivers
+ * with a --backend option); call it while no space exists. Returns 0, or
+ * -1 for an unknown name (the selection is then unchanged). */
+int vt_backend_select(const char *name);
 /* The ops table spaces are given: the sim's own, or for a real backend a
  * copy whose members count their calls (see vt_stats). */
 const struct vmar_mmu_ops *vt_backend_ops(void);

@@ -588,8 +588,8 @@ static void test_map_invalid_args(void **state)
               .deny_prot = VMAR_PROT_WRITE);
     MAP_FAILS(&vt, VMAR_ENOTSUP, .size = PG, .prot = R,
               .backing = VMAR_BACKING_OBJECT);
-    MAP_FAILS(&vt, VMAR_ENOTSUP, .size = PG, .prot = R,
-              .backing = VMAR_BACKING_DEVICE, .paddr = 0x100000000);
+    MAP_FAILS(&vt, VMAR_EINVAL, .size = PG, .prot = R,
+              .backing = VMAR_BACKING_DEVICE, .paddr = 0x100000010);
     /* A failing FIXED replaces nothing. */
     MAP_FAILS(&vt, VMAR_EACCES, .addr = 0x20000000, .size = 4 * PG, .prot = RW,
               .deny_prot = VMAR_PROT_WRITE, .place = FIXED);

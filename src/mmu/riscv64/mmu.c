@@ -114,14 +114,17 @@ void vmar_riscv64_info(const struct vmar_mmu *mmu,
     out->full_flushes = mmu->full_flushes;
 }
 
-/* No HW_AD: A and D are preset (Svade), see vmar/riscv64.h. */
+/* No HW_AD: A and D are preset (Svade), see vmar/riscv64.h. Megapages
+ * and gigapages in every mode (see rv_pte.h). */
+#define RV_CAPS (VMAR_MMU_CAP_NX | VMAR_MMU_CAP_HUGE_2M | VMAR_MMU_CAP_HUGE_1G)
 #define RV_OPS(name_, top_, create_)                                           \
     {                                                                          \
-        .abi = VMAR_MMU_ABI, .name = name_, .caps = VMAR_MMU_CAP_NX,           \
-        .user_top = top_, .create = create_, .destroy = vmar_hwpt_destroy,     \
+        .abi = VMAR_MMU_ABI, .name = name_, .caps = RV_CAPS, .user_top = top_, \
+        .create = create_, .destroy = vmar_hwpt_destroy,                       \
         .prepare = vmar_hwpt_prepare, .map = vmar_hwpt_map,                    \
         .unmap = vmar_hwpt_unmap, .protect = vmar_hwpt_protect,                \
         .find_next = vmar_hwpt_find_next, .flush = vmar_hwpt_flush,            \
+        .map_range = vmar_hwpt_map_range,                                      \
     }
 
 const struct vmar_mmu_ops vmar_mmu_riscv64_sv39 =

@@ -132,13 +132,17 @@ static vmar_paddr_t rv_table_decode(uint64_t w, unsigned level)
     return ppn_to_pa(w);
 }
 
-/* 9 VPN bits per level over 4 KiB pages. Base pages only for now:
- * megapages need the split in prepare(CHANGE). */
+/* 9 VPN bits per level over 4 KiB pages. Leaves at levels 0..2: pages,
+ * megapages and gigapages ("Sv39": "any level of PTE may be a leaf").
+ * Sv48 terapages and Sv57 petapages (levels 3, 4) are legal too but not
+ * enabled: no capability bit names them, x86-64 has no such size, and a
+ * 512 GiB aligned device range is not a use case here; adding bit 3 (4)
+ * to leaf_levels is all it would take. */
 #define RV_FORMAT(name_, levels_)                                              \
     {                                                                          \
         .name = name_, .levels = levels_, .bits_per_level = 9,                 \
         .page_shift = VMAR_PAGE_SHIFT, .va_bits = 12 + 9 * (levels_),          \
-        .leaf_levels = 1u << 0, .present = rv_present, .is_leaf = rv_is_leaf,  \
+        .leaf_levels = 7u, .present = rv_present, .is_leaf = rv_is_leaf,       \
         .leaf_encode = rv_leaf_encode, .leaf_decode = rv_leaf_decode,          \
         .table_encode = rv_table_encode, .table_decode = rv_table_decode,      \
     }

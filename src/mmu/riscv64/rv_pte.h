@@ -10,7 +10,10 @@
  *
  * A PTE with V = 1 and R = W = X = 0 points to the next table; for it
  * D, A and U are reserved and must be 0. Any of R, X set: a leaf, at any
- * level (megapages, gigapages). W = 1 with R = 0 is reserved.
+ * level (megapages, gigapages). W = 1 with R = 0 is reserved. A
+ * superpage's PPN must be aligned to its size: PPN bits below the level
+ * nonzero is a page fault ("Virtual Address Translation Process", step
+ * 6, "misaligned superpage"); leaf_encode masks them off.
  *
  * RSW (bits 9:8, reserved for supervisor software):
  *  - MANAGED: VMAR_PTE_MANAGED;

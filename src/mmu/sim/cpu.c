@@ -193,18 +193,6 @@ void vmar_sim__tlb_flush_root(struct vmar_sim *sim, uint64_t root,
 
 /* ---- accesses ------------------------------------------------------- */
 
-static unsigned prot_needed(unsigned access)
-{
-    switch (access) {
-    case VMAR_ACCESS_READ:
-        return VMAR_PROT_READ;
-    case VMAR_ACCESS_WRITE:
-        return VMAR_PROT_WRITE;
-    default:
-        return VMAR_PROT_EXEC;
-    }
-}
-
 static const char *access_name(unsigned access)
 {
     switch (access) {
@@ -307,7 +295,7 @@ static bool check_hit(struct vmar_sim_cpu *cpu, const struct tlb_entry *e,
 static int translate(struct vmar_sim_cpu *cpu, vmar_addr_t page,
                      unsigned access, vmar_paddr_t *pa, bool *stale)
 {
-    const unsigned need = prot_needed(access);
+    const unsigned need = vmar_access_prot(access);
     struct vmar_space *space = cpu->space;
     struct tlb_entry *e = tlb_lookup(cpu, page);
     struct vmar_pte pte;

@@ -103,6 +103,19 @@ static void sim_mmu_map(struct vmar_mmu *mmu, vmar_addr_t va,
     sync_counts(mmu, tables0, leaves0);
 }
 
+/* Counted in stats.maps as one call (map counts one per page). */
+static void sim_mmu_map_range(struct vmar_mmu *mmu, vmar_addr_t va,
+                              const struct vmar_pte *pte, vmar_size_t len,
+                              unsigned flags, struct vmar_frame_list *resv)
+{
+    size_t tables0 = mmu->rx.tables, leaves0 = mmu->rx.leaves;
+
+    mmu->sim->stats.maps++;
+    check_user(mmu, va, len);
+    vmar_radix_map_range(&mmu->rx, va, pte, len, flags, resv);
+    sync_counts(mmu, tables0, leaves0);
+}
+
 static size_t sim_mmu_unmap(struct vmar_mmu *mmu, vmar_addr_t va,
                             vmar_size_t len, struct vmar_frame_list *resv,
                             struct vmar_tlb_batch *batch)
@@ -110,10 +123,9 @@ static size_t sim_mmu_unmap(struct vmar_mmu *mmu, vmar_addr_t va,
     size_t tables0 = mmu->rx.tables, leaves0 = mmu->rx.leaves;
     size_t pages;
 
-    (void)resv; /* base pages only: nothing to split */
     mmu->sim->stats.unmaps++;
     check_user(mmu, va, len);
-    pages = vmar_radix_unmap(&mmu->rx, va, len, batch);
+    pages = vmar_radix_unmap(&mmu->rx, va, len, resv, batch);
     sync_counts(mmu, tables0, leaves0);
     return pages;
 }
@@ -123,10 +135,12 @@ static void sim_mmu_protect(struct vmar_mmu *mmu, vmar_addr_t va,
                             struct vmar_frame_list *resv,
                             struct vmar_tlb_batch *batch)
 {
-    (void)resv; /* base pages only: nothing to split */
+    size_t tables0 = mmu->rx.tables, leaves0 = mmu->rx.leaves;
+
     mmu->sim->stats.protects++;
     check_user(mmu, va, len);
-    vmar_radix_protect(&mmu->rx, va, len, prot, batch);
+    vmar_radix_protect(&mmu->rx, va, len, prot, resv, batch);
+    sync_counts(mmu, tables0, leaves0); /* a split adds a table */
 }
 
 static int sim_mmu_find_next(const struct vmar_mmu *mmu, vmar_addr_t *va,
@@ -145,7 +159,7 @@ static void sim_mmu_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
 const struct vmar_mmu_ops vmar_mmu_sim = {
     .abi = VMAR_MMU_ABI,
     .name = "sim",
-    .caps = VMAR_MMU_CAP_NX,
+    .caps = VMAR_MMU_CAP_NX | VMAR_MMU_CAP_HUGE_2M | VMAR_MMU_CAP_HUGE_1G,
     .user_top = VMAR_SIM_USER_TOP,
     .create = sim_mmu_create,
     .destroy = sim_mmu_destroy,
@@ -155,4 +169,5 @@ const struct vmar_mmu_ops vmar_mmu_sim = {
     .protect = sim_mmu_protect,
     .find_next = sim_mmu_find_next,
     .flush = sim_mmu_flush,
+    .map_range = sim_mmu_map_range,
 };

@@ -71,7 +71,8 @@ const struct vmar_pt_format vmar_sim_pt_format = {
     .bits_per_level = 9,
     .page_shift = VMAR_PAGE_SHIFT,
     .va_bits = 48,
-    .leaf_levels = 1u << 0, /* base pages only, for now */
+    /* 4 KiB, 2 MiB and 1 GiB leaves, as on x86-64; no 512 GiB ones */
+    .leaf_levels = (1u << 0) | (1u << 1) | (1u << 2),
     .present = sim_present,
     .is_leaf = sim_is_leaf,
     .leaf_encode = sim_leaf_encode,

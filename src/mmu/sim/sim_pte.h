@@ -13,7 +13,9 @@
  *   M      VMAR_PTE_MANAGED, A accessed, D dirty
  *   cache  enum vmar_cache
  *
- * Table pointers are P plus the frame. Only level 0 holds leaves for now.
+ * Table pointers are P plus the frame. Leaves sit at levels 0, 1 and 2
+ * (4 KiB, 2 MiB, 1 GiB) with the same layout; a huge leaf's frame is
+ * aligned to its span.
  * Every field of struct vmar_pte has its own bits, so decode then encode
  * gives back the word (the round trip radix.h asks for).
  */

@@ -98,7 +98,9 @@ void vmar_x86_64_info(const struct vmar_mmu *mmu, struct vmar_x86_64_info *out)
     out->full_flushes = mmu->full_flushes;
 }
 
-#define X86_CAPS (VMAR_MMU_CAP_NX | VMAR_MMU_CAP_HW_AD)
+#define X86_CAPS                                                               \
+    (VMAR_MMU_CAP_NX | VMAR_MMU_CAP_HW_AD | VMAR_MMU_CAP_HUGE_2M |             \
+     VMAR_MMU_CAP_HUGE_1G)
 
 #define X86_OPS(name_, top_, create_)                                          \
     {                                                                          \
@@ -107,9 +109,13 @@ void vmar_x86_64_info(const struct vmar_mmu *mmu, struct vmar_x86_64_info *out)
         .prepare = vmar_hwpt_prepare, .map = vmar_hwpt_map,                    \
         .unmap = vmar_hwpt_unmap, .protect = vmar_hwpt_protect,                \
         .find_next = vmar_hwpt_find_next, .flush = vmar_hwpt_flush,            \
+        .map_range = vmar_hwpt_map_range,                                      \
     }
 
-/* HW_AD: the processor sets A and D itself (SDM Vol. 3A §4.8). */
+/* HW_AD: the processor sets A and D itself (SDM Vol. 3A §4.8). HUGE_1G
+ * assumes CPUID.80000001H:EDX.Page1GB[bit 26] = 1 (SDM Vol. 3A §4.1.4);
+ * an embedder on a CPU without it must not ask map_range for huge
+ * leaves (2 MiB leaves are always there with PAE paging). */
 const struct vmar_mmu_ops vmar_mmu_x86_64_4l =
     X86_OPS("x86_64-4level", X86_USER_TOP_4L, x86_create_4l);
 const struct vmar_mmu_ops vmar_mmu_x86_64_5l =

@@ -136,16 +136,16 @@ static vmar_paddr_t x86_table_decode(uint64_t w, unsigned level)
     return w & VMAR_X86_PTE_ADDR;
 }
 
-/* 9 index bits per level over 4 KiB pages (SDM §4.5.1). Base pages only
- * for now: 2 MiB / 1 GiB leaves need the split in prepare(CHANGE). */
+/* 9 index bits per level over 4 KiB pages (SDM §4.5.1). Leaves at levels
+ * 0..2: 4 KiB PTEs, 2 MiB PDEs and 1 GiB PDPTEs with PS = 1 (Tables 4-16,
+ * 4-18); PS is reserved in a PML4E / PML5E (Tables 4-14, 4-15). */
 #define X86_FORMAT(name_, levels_)                                             \
     {                                                                          \
         .name = name_, .levels = levels_, .bits_per_level = 9,                 \
         .page_shift = VMAR_PAGE_SHIFT, .va_bits = 12 + 9 * (levels_),          \
-        .leaf_levels = 1u << 0, .present = x86_present,                        \
-        .is_leaf = x86_is_leaf, .leaf_encode = x86_leaf_encode,                \
-        .leaf_decode = x86_leaf_decode, .table_encode = x86_table_encode,      \
-        .table_decode = x86_table_decode,                                      \
+        .leaf_levels = 7u, .present = x86_present, .is_leaf = x86_is_leaf,     \
+        .leaf_encode = x86_leaf_encode, .leaf_decode = x86_leaf_decode,        \
+        .table_encode = x86_table_encode, .table_decode = x86_table_decode,    \
     }
 
 const struct vmar_pt_format vmar_x86_pt_format_4l = X86_FORMAT("x86_64-4l", 4);
