@@ -39,9 +39,28 @@
 #define OOM_MAX_N 10000 /* a loop that gets here does not terminate */
 
 #define LO  ((vmar_addr_t)0x100000)
-#define HI  ((vmar_addr_t)0x10000000000) /* 1 TiB */
 #define GIB ((vmar_addr_t)1 << 30)
 #define MIB ((vmar_addr_t)1 << 20)
+
+/*
+ * The user range ends at HI: 1 TiB, or where the backend's user_top is
+ * lower, the highest power of two below it (Sv39: 128 GiB). BIG = HI / 2
+ * is the widest table boundary the range crosses: 512 GiB, the span of a
+ * level-2 table of a 4-level format (on Sv39, 64 GiB, a boundary between
+ * root entries).
+ */
+static vmar_addr_t oom_hi(void)
+{
+    vmar_addr_t hi = (vmar_addr_t)1 << 40;
+
+    while (hi >= VT_USER_TOP)
+        hi >>= 1;
+    return hi;
+}
+#define HI  oom_hi()
+#define BIG (HI / 2) /* 512 GiB where HI is 1 TiB */
+/* vmar_space_create over the sim's own backend (user_top 2^47 - page). */
+#define SIM_HI ((vmar_addr_t)0x10000000000) /* 1 TiB */
 
 /*
  * The starting state of every shape:
@@ -346,279 +365,335 @@ static void oom_loop(const struct oom_case *c, bool persistent)
 
 /* ---- the shapes ---------------------------------------------------------- */
 
-static const struct oom_case c_map_any = {
-    .name = "map ANY",
-    .kind = K_MAP,
-    .map = {.size = 4 * PG, .prot = RW},
-    .must_alloc = true,
-    .want_addr = HI - 4 * PG,
-    .expect = {EM_A, EM_B, EM_C, EM_D, {HI - 4 * PG, HI, "rw-p"}},
-    .nexpect = 5,
-    .resident = FX_RESIDENT,
-};
+static struct oom_case c_map_any(void)
+{
+    return (struct oom_case){
+        .name = "map ANY",
+        .kind = K_MAP,
+        .map = {.size = 4 * PG, .prot = RW},
+        .must_alloc = true,
+        .want_addr = HI - 4 * PG,
+        .expect = {EM_A, EM_B, EM_C, EM_D, {HI - 4 * PG, HI, "rw-p"}},
+        .nexpect = 5,
+        .resident = FX_RESIDENT,
+    };
+}
 
-static const struct oom_case c_map_any_populate = {
-    .name = "map ANY + POPULATE",
-    .kind = K_MAP,
-    .map = {.size = 8 * PG, .prot = RW, .flags = POP},
-    .must_alloc = true,
-    .want_addr = HI - 8 * PG,
-    .expect = {EM_A, EM_B, EM_C, EM_D, {HI - 8 * PG, HI, "rw-p"}},
-    .nexpect = 5,
-    .resident = FX_RESIDENT + 8,
-};
+static struct oom_case c_map_any_populate(void)
+{
+    return (struct oom_case){
+        .name = "map ANY + POPULATE",
+        .kind = K_MAP,
+        .map = {.size = 8 * PG, .prot = RW, .flags = POP},
+        .must_alloc = true,
+        .want_addr = HI - 8 * PG,
+        .expect = {EM_A, EM_B, EM_C, EM_D, {HI - 8 * PG, HI, "rw-p"}},
+        .nexpect = 5,
+        .resident = FX_RESIDENT + 8,
+    };
+}
 
-static const struct oom_case c_map_hint = {
-    .name = "map HINT",
-    .kind = K_MAP,
-    .map = {.size = 4 * PG,
-            .addr = 0x400000,
-            .place = VMAR_PLACE_HINT,
-            .prot = RW},
-    .must_alloc = true,
-    .want_addr = 0x400000,
-    .expect = {EM_A, EM_B, EM_C, EM_D, {0x400000, 0x404000, "rw-p"}},
-    .nexpect = 5,
-    .resident = FX_RESIDENT,
-};
+static struct oom_case c_map_hint(void)
+{
+    return (struct oom_case){
+        .name = "map HINT",
+        .kind = K_MAP,
+        .map = {.size = 4 * PG,
+                .addr = 0x400000,
+                .place = VMAR_PLACE_HINT,
+                .prot = RW},
+        .must_alloc = true,
+        .want_addr = 0x400000,
+        .expect = {EM_A, EM_B, EM_C, EM_D, {0x400000, 0x404000, "rw-p"}},
+        .nexpect = 5,
+        .resident = FX_RESIDENT,
+    };
+}
 
-/* 16 pages across the 512 GiB boundary: a new level-2 table, two level-1
- * and two level-0 tables. */
-static const struct oom_case c_map_hint_populate_512g = {
-    .name = "map HINT + POPULATE across 512 GiB",
-    .kind = K_MAP,
-    .map = {.size = 16 * PG,
-            .addr = 512 * GIB - 8 * PG,
-            .place = VMAR_PLACE_HINT,
-            .prot = RW,
-            .flags = POP},
-    .must_alloc = true,
-    .want_addr = 512 * GIB - 8 * PG,
-    .expect = {EM_A,
-               EM_B,
-               EM_C,
-               EM_D,
-               {512 * GIB - 8 * PG, 512 * GIB + 8 * PG, "rw-p"}},
-    .nexpect = 5,
-    .resident = FX_RESIDENT + 16,
-};
+/* 16 pages across the BIG (512 GiB) boundary: a new level-2 table (Sv39
+ * has only its root at that level), two level-1 and two level-0 tables. */
+static struct oom_case c_map_hint_populate_512g(void)
+{
+    return (struct oom_case){
+        .name = "map HINT + POPULATE across HI / 2 (512 GiB)",
+        .kind = K_MAP,
+        .map = {.size = 16 * PG,
+                .addr = BIG - 8 * PG,
+                .place = VMAR_PLACE_HINT,
+                .prot = RW,
+                .flags = POP},
+        .must_alloc = true,
+        .want_addr = BIG - 8 * PG,
+        .expect =
+            {EM_A, EM_B, EM_C, EM_D, {BIG - 8 * PG, BIG + 8 * PG, "rw-p"}},
+        .nexpect = 5,
+        .resident = FX_RESIDENT + 16,
+    };
+}
 
-static const struct oom_case c_map_noreplace = {
-    .name = "map FIXED_NOREPLACE",
-    .kind = K_MAP,
-    .map = {.size = 4 * PG,
-            .addr = 0x400000,
-            .place = VMAR_PLACE_FIXED_NOREPLACE,
-            .prot = R},
-    .must_alloc = true,
-    .want_addr = 0x400000,
-    .expect = {EM_A, EM_B, EM_C, EM_D, {0x400000, 0x404000, "r--p"}},
-    .nexpect = 5,
-    .resident = FX_RESIDENT,
-};
+static struct oom_case c_map_noreplace(void)
+{
+    return (struct oom_case){
+        .name = "map FIXED_NOREPLACE",
+        .kind = K_MAP,
+        .map = {.size = 4 * PG,
+                .addr = 0x400000,
+                .place = VMAR_PLACE_FIXED_NOREPLACE,
+                .prot = R},
+        .must_alloc = true,
+        .want_addr = 0x400000,
+        .expect = {EM_A, EM_B, EM_C, EM_D, {0x400000, 0x404000, "r--p"}},
+        .nexpect = 5,
+        .resident = FX_RESIDENT,
+    };
+}
 
 /* 64 pages across the 1 GiB boundary (a 2 MiB boundary too): a new
  * level-1 table and two level-0 tables. */
-static const struct oom_case c_map_populate_1g = {
-    .name = "map FIXED_NOREPLACE + POPULATE across 1 GiB",
-    .kind = K_MAP,
-    .map = {.size = 64 * PG,
-            .addr = GIB - 32 * PG,
-            .place = VMAR_PLACE_FIXED_NOREPLACE,
-            .prot = RW,
-            .flags = POP},
-    .must_alloc = true,
-    .want_addr = GIB - 32 * PG,
-    .expect = {EM_A, EM_B, EM_C, EM_D, {GIB - 32 * PG, GIB + 32 * PG, "rw-p"}},
-    .nexpect = 5,
-    .resident = FX_RESIDENT + 64,
-};
+static struct oom_case c_map_populate_1g(void)
+{
+    return (struct oom_case){
+        .name = "map FIXED_NOREPLACE + POPULATE across 1 GiB",
+        .kind = K_MAP,
+        .map = {.size = 64 * PG,
+                .addr = GIB - 32 * PG,
+                .place = VMAR_PLACE_FIXED_NOREPLACE,
+                .prot = RW,
+                .flags = POP},
+        .must_alloc = true,
+        .want_addr = GIB - 32 * PG,
+        .expect =
+            {EM_A, EM_B, EM_C, EM_D, {GIB - 32 * PG, GIB + 32 * PG, "rw-p"}},
+        .nexpect = 5,
+        .resident = FX_RESIDENT + 64,
+    };
+}
 
 /* 16 pages across the 6 MiB boundary: two new level-0 tables. */
-static const struct oom_case c_map_populate_2m = {
-    .name = "map FIXED_NOREPLACE + POPULATE across 6 MiB",
-    .kind = K_MAP,
-    .map = {.size = 16 * PG,
-            .addr = 6 * MIB - 8 * PG,
-            .place = VMAR_PLACE_FIXED_NOREPLACE,
-            .prot = RW,
-            .flags = POP},
-    .must_alloc = true,
-    .want_addr = 6 * MIB - 8 * PG,
-    .expect =
-        {EM_A, EM_B, EM_C, EM_D, {6 * MIB - 8 * PG, 6 * MIB + 8 * PG, "rw-p"}},
-    .nexpect = 5,
-    .resident = FX_RESIDENT + 16,
-};
+static struct oom_case c_map_populate_2m(void)
+{
+    return (struct oom_case){
+        .name = "map FIXED_NOREPLACE + POPULATE across 6 MiB",
+        .kind = K_MAP,
+        .map = {.size = 16 * PG,
+                .addr = 6 * MIB - 8 * PG,
+                .place = VMAR_PLACE_FIXED_NOREPLACE,
+                .prot = RW,
+                .flags = POP},
+        .must_alloc = true,
+        .want_addr = 6 * MIB - 8 * PG,
+        .expect = {EM_A,
+                   EM_B,
+                   EM_C,
+                   EM_D,
+                   {6 * MIB - 8 * PG, 6 * MIB + 8 * PG, "rw-p"}},
+        .nexpect = 5,
+        .resident = FX_RESIDENT + 16,
+    };
+}
 
 /* The middle of C: C is split around the new mapping (two new nodes). */
-static const struct oom_case c_fixed_1 = {
-    .name = "map FIXED over the middle of 1 mapping",
-    .kind = K_MAP,
-    .map = {.size = 4 * PG,
-            .addr = 0x210000,
-            .place = VMAR_PLACE_FIXED,
-            .prot = RW},
-    .must_alloc = true,
-    .want_addr = 0x210000,
-    .expect = {EM_A,
-               EM_B,
-               {B1, 0x210000, "r-xp"},
-               {0x210000, 0x214000, "rw-p"},
-               {0x214000, C1, "r-xp"},
-               EM_D},
-    .nexpect = 6,
-    .resident = FX_RESIDENT - 4,
-};
+static struct oom_case c_fixed_1(void)
+{
+    return (struct oom_case){
+        .name = "map FIXED over the middle of 1 mapping",
+        .kind = K_MAP,
+        .map = {.size = 4 * PG,
+                .addr = 0x210000,
+                .place = VMAR_PLACE_FIXED,
+                .prot = RW},
+        .must_alloc = true,
+        .want_addr = 0x210000,
+        .expect = {EM_A,
+                   EM_B,
+                   {B1, 0x210000, "r-xp"},
+                   {0x210000, 0x214000, "rw-p"},
+                   {0x214000, C1, "r-xp"},
+                   EM_D},
+        .nexpect = 6,
+        .resident = FX_RESIDENT - 4,
+    };
+}
 
 /* A's tail and B's head; the new r-- piece merges with B's rest. */
-static const struct oom_case c_fixed_2 = {
-    .name = "map FIXED over parts of 2 mappings",
-    .kind = K_MAP,
-    .map = {.size = 6 * PG,
-            .addr = 0x204000,
-            .place = VMAR_PLACE_FIXED,
-            .prot = R},
-    .must_alloc = true,
-    .want_addr = 0x204000,
-    .expect = {{A0, 0x204000, "rw-p"}, {0x204000, B1, "r--p"}, EM_C, EM_D},
-    .nexpect = 4,
-    .resident = FX_RESIDENT - 4,
-};
+static struct oom_case c_fixed_2(void)
+{
+    return (struct oom_case){
+        .name = "map FIXED over parts of 2 mappings",
+        .kind = K_MAP,
+        .map = {.size = 6 * PG,
+                .addr = 0x204000,
+                .place = VMAR_PLACE_FIXED,
+                .prot = R},
+        .must_alloc = true,
+        .want_addr = 0x204000,
+        .expect = {{A0, 0x204000, "rw-p"}, {0x204000, B1, "r--p"}, EM_C, EM_D},
+        .nexpect = 4,
+        .resident = FX_RESIDENT - 4,
+    };
+}
 
 /* A's tail, all of B, C's head; the new rw- piece merges with A's rest. */
-static const struct oom_case c_fixed_3 = {
-    .name = "map FIXED over parts of 3 mappings",
-    .kind = K_MAP,
-    .map = {.size = 8 * PG,
-            .addr = 0x206000,
-            .place = VMAR_PLACE_FIXED,
-            .prot = RW},
-    .must_alloc = true,
-    .want_addr = 0x206000,
-    .expect = {{A0, 0x20e000, "rw-p"}, {0x20e000, C1, "r-xp"}, EM_D},
-    .nexpect = 3,
-    .resident = FX_RESIDENT - 4,
-};
+static struct oom_case c_fixed_3(void)
+{
+    return (struct oom_case){
+        .name = "map FIXED over parts of 3 mappings",
+        .kind = K_MAP,
+        .map = {.size = 8 * PG,
+                .addr = 0x206000,
+                .place = VMAR_PLACE_FIXED,
+                .prot = RW},
+        .must_alloc = true,
+        .want_addr = 0x206000,
+        .expect = {{A0, 0x20e000, "rw-p"}, {0x20e000, C1, "r-xp"}, EM_D},
+        .nexpect = 3,
+        .resident = FX_RESIDENT - 4,
+    };
+}
 
 /* Over populated A and C; A's first pages keep the tables alive. */
-static const struct oom_case c_fixed_populate = {
-    .name = "map FIXED + POPULATE over populated mappings",
-    .kind = K_MAP,
-    .map = {.size = 12 * PG,
-            .addr = 0x204000,
-            .place = VMAR_PLACE_FIXED,
-            .prot = RW,
-            .flags = POP},
-    .must_alloc = true,
-    .want_addr = 0x204000,
-    .expect = {{A0, 0x210000, "rw-p"}, {0x210000, C1, "r-xp"}, EM_D},
-    .nexpect = 3,
-    .resident = 4 + 12 + 12,
-};
+static struct oom_case c_fixed_populate(void)
+{
+    return (struct oom_case){
+        .name = "map FIXED + POPULATE over populated mappings",
+        .kind = K_MAP,
+        .map = {.size = 12 * PG,
+                .addr = 0x204000,
+                .place = VMAR_PLACE_FIXED,
+                .prot = RW,
+                .flags = POP},
+        .must_alloc = true,
+        .want_addr = 0x204000,
+        .expect = {{A0, 0x210000, "rw-p"}, {0x210000, C1, "r-xp"}, EM_D},
+        .nexpect = 3,
+        .resident = 4 + 12 + 12,
+    };
+}
 
 /* Replaces every present leaf of the space: the unmap half of the
  * overwrite empties the level-0, level-1 and level-2 tables above A and C,
  * and the populate half needs them again. */
-static const struct oom_case c_fixed_populate_all = {
-    .name = "map FIXED + POPULATE replacing every leaf of its tables",
-    .kind = K_MAP,
-    .map = {.size = C1 - A0,
-            .addr = A0,
-            .place = VMAR_PLACE_FIXED,
-            .prot = RW,
-            .flags = POP},
-    .must_alloc = true,
-    .want_addr = A0,
-    .expect = {{A0, C1, "rw-p"}, EM_D},
-    .nexpect = 2,
-    .resident = (C1 - A0) / 4096,
-};
+static struct oom_case c_fixed_populate_all(void)
+{
+    return (struct oom_case){
+        .name = "map FIXED + POPULATE replacing every leaf of its tables",
+        .kind = K_MAP,
+        .map = {.size = C1 - A0,
+                .addr = A0,
+                .place = VMAR_PLACE_FIXED,
+                .prot = RW,
+                .flags = POP},
+        .must_alloc = true,
+        .want_addr = A0,
+        .expect = {{A0, C1, "rw-p"}, EM_D},
+        .nexpect = 2,
+        .resident = (C1 - A0) / 4096,
+    };
+}
 
-static const struct oom_case c_unmap_hole = {
-    .name = "unmap punching a hole",
-    .kind = K_UNMAP,
-    .addr = 0x210000,
-    .size = 4 * PG,
-    .must_alloc = true,
-    .expect =
-        {EM_A, EM_B, {B1, 0x210000, "r-xp"}, {0x214000, C1, "r-xp"}, EM_D},
-    .nexpect = 5,
-    .resident = FX_RESIDENT - 4,
-};
+static struct oom_case c_unmap_hole(void)
+{
+    return (struct oom_case){
+        .name = "unmap punching a hole",
+        .kind = K_UNMAP,
+        .addr = 0x210000,
+        .size = 4 * PG,
+        .must_alloc = true,
+        .expect =
+            {EM_A, EM_B, {B1, 0x210000, "r-xp"}, {0x214000, C1, "r-xp"}, EM_D},
+        .nexpect = 5,
+        .resident = FX_RESIDENT - 4,
+    };
+}
 
-static const struct oom_case c_unmap_several = {
-    .name = "unmap across several mappings",
-    .kind = K_UNMAP,
-    .addr = 0x204000,
-    .size = 0xc000,
-    .must_alloc = false, /* trims and removes: no node needed */
-    .expect = {{A0, 0x204000, "rw-p"}, {0x210000, C1, "r-xp"}, EM_D},
-    .nexpect = 3,
-    .resident = 4 + 12,
-};
+static struct oom_case c_unmap_several(void)
+{
+    return (struct oom_case){
+        .name = "unmap across several mappings",
+        .kind = K_UNMAP,
+        .addr = 0x204000,
+        .size = 0xc000,
+        .must_alloc = false, /* trims and removes: no node needed */
+        .expect = {{A0, 0x204000, "rw-p"}, {0x210000, C1, "r-xp"}, EM_D},
+        .nexpect = 3,
+        .resident = 4 + 12,
+    };
+}
 
-static const struct oom_case c_unmap_all = {
-    .name = "unmap the whole user range",
-    .kind = K_UNMAP,
-    .addr = LO,
-    .size = HI - LO,
-    .must_alloc = false,
-    .expect = {{0, 0, NULL}},
-    .nexpect = 0,
-    .resident = 0,
-};
+static struct oom_case c_unmap_all(void)
+{
+    return (struct oom_case){
+        .name = "unmap the whole user range",
+        .kind = K_UNMAP,
+        .addr = LO,
+        .size = HI - LO,
+        .must_alloc = false,
+        .expect = {{0, 0, NULL}},
+        .nexpect = 0,
+        .resident = 0,
+    };
+}
 
-static const struct oom_case c_protect_split = {
-    .name = "protect splitting at both ends",
-    .kind = K_PROTECT,
-    .addr = 0x210000,
-    .size = 4 * PG,
-    .prot = RW,
-    .must_alloc = true,
-    .expect = {EM_A,
-               EM_B,
-               {B1, 0x210000, "r-xp"},
-               {0x210000, 0x214000, "rw-p"},
-               {0x214000, C1, "r-xp"},
-               EM_D},
-    .nexpect = 6,
-    .resident = FX_RESIDENT,
-};
+static struct oom_case c_protect_split(void)
+{
+    return (struct oom_case){
+        .name = "protect splitting at both ends",
+        .kind = K_PROTECT,
+        .addr = 0x210000,
+        .size = 4 * PG,
+        .prot = RW,
+        .must_alloc = true,
+        .expect = {EM_A,
+                   EM_B,
+                   {B1, 0x210000, "r-xp"},
+                   {0x210000, 0x214000, "rw-p"},
+                   {0x214000, C1, "r-xp"},
+                   EM_D},
+        .nexpect = 6,
+        .resident = FX_RESIDENT,
+    };
+}
 
 /* Splits A and C, leaves B; the r-- pieces merge into one. */
-static const struct oom_case c_protect_several = {
-    .name = "protect across several mappings",
-    .kind = K_PROTECT,
-    .addr = 0x204000,
-    .size = 0x10000,
-    .prot = R,
-    .must_alloc = true,
-    .expect = {{A0, 0x204000, "rw-p"},
-               {0x204000, 0x214000, "r--p"},
-               {0x214000, C1, "r-xp"},
-               EM_D},
-    .nexpect = 4,
-    .resident = FX_RESIDENT,
-};
+static struct oom_case c_protect_several(void)
+{
+    return (struct oom_case){
+        .name = "protect across several mappings",
+        .kind = K_PROTECT,
+        .addr = 0x204000,
+        .size = 0x10000,
+        .prot = R,
+        .must_alloc = true,
+        .expect = {{A0, 0x204000, "rw-p"},
+                   {0x204000, 0x214000, "r--p"},
+                   {0x214000, C1, "r-xp"},
+                   EM_D},
+        .nexpect = 4,
+        .resident = FX_RESIDENT,
+    };
+}
 
-static const struct oom_case c_protect_whole = {
-    .name = "protect whole mappings (no split)",
-    .kind = K_PROTECT,
-    .addr = A0,
-    .size = C1 - A0,
-    .prot = R,
-    .must_alloc = false,
-    .expect = {{A0, C1, "r--p"}, EM_D},
-    .nexpect = 2,
-    .resident = FX_RESIDENT,
-};
+static struct oom_case c_protect_whole(void)
+{
+    return (struct oom_case){
+        .name = "protect whole mappings (no split)",
+        .kind = K_PROTECT,
+        .addr = A0,
+        .size = C1 - A0,
+        .prot = R,
+        .must_alloc = false,
+        .expect = {{A0, C1, "r--p"}, EM_D},
+        .nexpect = 2,
+        .resident = FX_RESIDENT,
+    };
+}
 
 #define OOM_TEST(fn, c, persistent)                                            \
     static void fn(void **state)                                               \
     {                                                                          \
         (void)state;                                                           \
-        oom_loop(&(c), (persistent));                                          \
+        const struct oom_case oc = (c)();                                      \
+        oom_loop(&oc, (persistent));                                           \
     }
 
 OOM_TEST(test_oom_map_any, c_map_any, false)
@@ -663,7 +738,7 @@ static void oom_space_create(bool persistent)
                                       .mmu = &vmar_mmu_sim,
                                       .mmu_config = sim,
                                       .user_lo = LO,
-                                      .user_hi = HI};
+                                      .user_hi = SIM_HI};
     for (n = 1; n < OOM_MAX_N; n++) {
         struct vmar_sim_stats s0, s1;
         struct vmar_space *sp = sentinel;
@@ -700,10 +775,10 @@ static void oom_space_create(bool persistent)
         struct vmar_stats st;
         vmar_addr_t got = 0;
         assert_int_equal(vmar_map(sp, &mo, &got), 0);
-        assert_int_equal(got, HI - 2 * PG);
+        assert_int_equal(got, SIM_HI - 2 * PG);
         vmar_stats(sp, &st);
         assert_int_equal(st.user_lo, LO);
-        assert_int_equal(st.user_hi, HI);
+        assert_int_equal(st.user_hi, SIM_HI);
         assert_int_equal(st.resident, 2 * PG);
         assert_int_equal(vmar_check(sp), 0);
         vmar_space_destroy(sp);
@@ -773,13 +848,17 @@ static void oom_masked(const struct oom_case *c, unsigned mask)
 static void test_oom_frames_only_map_populate_512g(void **state)
 {
     (void)state;
-    oom_masked(&c_map_hint_populate_512g, VMAR_SIM_FAIL_FRAME);
+    const struct oom_case c = c_map_hint_populate_512g();
+
+    oom_masked(&c, VMAR_SIM_FAIL_FRAME);
 }
 
 static void test_oom_metadata_only_map_fixed_middle(void **state)
 {
     (void)state;
-    oom_masked(&c_fixed_1, VMAR_SIM_FAIL_ALLOC);
+    const struct oom_case c = c_fixed_1();
+
+    oom_masked(&c, VMAR_SIM_FAIL_ALLOC);
 }
 
 /* The sim's panic hook aborts: outside a canary that fails the running
