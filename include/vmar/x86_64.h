@@ -61,6 +61,10 @@ struct vmar_x86_64_config {
     /** Optional out: where create() stores the space's page table, so that
      *  vmar_x86_64_info() can be asked for its CR3 value. */
     struct vmar_mmu **handle;
+    /** Set when CPUID.80000001H:EDX.Page1GB[bit 26] is 0 (SDM Vol. 3A
+     *  §4.1.4): map_range then uses 4 KiB and 2 MiB leaves only. Default
+     *  (false): 1 GiB leaves too. */
+    bool no_1g_pages;
 };
 
 /** What vmar_x86_64_info() reports. */

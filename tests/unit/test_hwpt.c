@@ -206,12 +206,62 @@ static void test_config_checked(void **state)
     vmar_sim_destroy(sim);
 }
 
+/* Map 1 GiB of device memory, 1 GiB aligned, with huge leaves allowed:
+ * the leaf level the reference decoder finds is 2 (1 GiB) by default and
+ * 1 (2 MiB) with no_1g_pages. */
+static unsigned x86_leaf_level_for(bool no_1g)
+{
+    const vmar_size_t gib = (vmar_size_t)1 << 30;
+    struct vmar_sim *sim;
+    struct vmar_sim_opts so = {.nframes = 64};
+    struct vmar_mmu *mmu = NULL, *handle = NULL;
+    struct vmar_x86_64_config cfg = {.handle = &handle, .no_1g_pages = no_1g};
+    struct vmar_frame_list resv = {0, 0};
+    struct vmar_tlb_batch b;
+    struct vmar_x86_64_info in;
+    struct vt_ref_tr tr;
+    const struct vmar_mmu_ops *ops = &vmar_mmu_x86_64_4l;
+    /* Unmanaged, at 1 TiB: nothing dereferences a device address. */
+    struct vmar_pte pte = {.pa = (vmar_paddr_t)1 << 40,
+                           .prot = VMAR_PROT_READ | VMAR_PROT_WRITE,
+                           .cache = VMAR_CACHE_UC};
+
+    assert_int_equal(vmar_sim_create(&so, &sim), 0);
+    const struct vmar_env *env = vmar_sim_env(sim);
+    assert_int_equal(ops->create(env, &cfg, &mmu), 0);
+    assert_int_equal(ops->prepare(mmu, gib, gib, VMAR_PREP_MAP_HUGE, &resv), 0);
+    ops->map_range(mmu, gib, &pte, gib, VMAR_MAP_RANGE_HUGE, &resv);
+    assert_int_equal(resv.count, 0); /* the reservation was exact */
+    vmar_x86_64_info(mmu, &in);
+    struct vt_ref_machine m = {.mode = VT_REF_X86_4L,
+                               .root = in.cr3,
+                               .phys_to_virt = env->phys_to_virt,
+                               .ctx = env->ctx};
+    vt_ref_translate(&m, gib + 0x12345678, &tr);
+    assert_true(tr.present && !tr.bad);
+    assert_int_equal(tr.pa, pte.pa + 0x12345678);
+    vmar_tlb_batch_init(&b, env, ops, mmu);
+    ops->unmap(mmu, gib, gib, NULL, &b);
+    vmar_tlb_batch_finish(&b);
+    ops->destroy(mmu);
+    vmar_sim_destroy(sim);
+    return tr.level;
+}
+
+static void test_x86_no_1g_pages(void **state)
+{
+    (void)state;
+    assert_int_equal(x86_leaf_level_for(false), 2);
+    assert_int_equal(x86_leaf_level_for(true), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_x86_words),
         cmocka_unit_test(test_riscv_words),
         cmocka_unit_test(test_config_checked),
+        cmocka_unit_test(test_x86_no_1g_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,11 +54,15 @@ static const struct vmar_hwpt_arch x86_arch = {
 };
 
 static int x86_create(const struct vmar_env *env, const void *config,
-                      const struct vmar_pt_format *fmt, vmar_addr_t user_top,
-                      struct vmar_mmu **out)
+                      const struct vmar_pt_format *fmt,
+                      const struct vmar_pt_format *fmt_no1g,
+                      vmar_addr_t user_top, struct vmar_mmu **out)
 {
     const struct vmar_x86_64_config *cfg = config;
     uint16_t pcid = cfg != NULL ? cfg->pcid : 0;
+
+    if (cfg != NULL && cfg->no_1g_pages)
+        fmt = fmt_no1g;
     struct vmar_mmu *mmu;
     int rc;
 
@@ -78,15 +82,15 @@ static int x86_create(const struct vmar_env *env, const void *config,
 static int x86_create_4l(const struct vmar_env *env, const void *config,
                          struct vmar_mmu **out)
 {
-    return x86_create(env, config, &vmar_x86_pt_format_4l, X86_USER_TOP_4L,
-                      out);
+    return x86_create(env, config, &vmar_x86_pt_format_4l,
+                      &vmar_x86_pt_format_4l_no1g, X86_USER_TOP_4L, out);
 }
 
 static int x86_create_5l(const struct vmar_env *env, const void *config,
                          struct vmar_mmu **out)
 {
-    return x86_create(env, config, &vmar_x86_pt_format_5l, X86_USER_TOP_5L,
-                      out);
+    return x86_create(env, config, &vmar_x86_pt_format_5l,
+                      &vmar_x86_pt_format_5l_no1g, X86_USER_TOP_5L, out);
 }
 
 void vmar_x86_64_info(const struct vmar_mmu *mmu, struct vmar_x86_64_info *out)
@@ -113,9 +117,10 @@ void vmar_x86_64_info(const struct vmar_mmu *mmu, struct vmar_x86_64_info *out)
     }
 
 /* HW_AD: the processor sets A and D itself (SDM Vol. 3A §4.8). HUGE_1G
- * assumes CPUID.80000001H:EDX.Page1GB[bit 26] = 1 (SDM Vol. 3A §4.1.4);
- * an embedder on a CPU without it must not ask map_range for huge
- * leaves (2 MiB leaves are always there with PAE paging). */
+ * is what the default formats use; on a CPU without
+ * CPUID.80000001H:EDX.Page1GB[bit 26] (SDM Vol. 3A §4.1.4) the embedder
+ * sets vmar_x86_64_config::no_1g_pages and map_range stops at 2 MiB
+ * leaves (always there with 4- and 5-level paging). */
 const struct vmar_mmu_ops vmar_mmu_x86_64_4l =
     X86_OPS("x86_64-4level", X86_USER_TOP_4L, x86_create_4l);
 const struct vmar_mmu_ops vmar_mmu_x86_64_5l =

@@ -139,14 +139,22 @@ static vmar_paddr_t x86_table_decode(uint64_t w, unsigned level)
 /* 9 index bits per level over 4 KiB pages (SDM §4.5.1). Leaves at levels
  * 0..2: 4 KiB PTEs, 2 MiB PDEs and 1 GiB PDPTEs with PS = 1 (Tables 4-16,
  * 4-18); PS is reserved in a PML4E / PML5E (Tables 4-14, 4-15). */
-#define X86_FORMAT(name_, levels_)                                             \
+#define X86_FORMAT(name_, levels_, leaves_)                                    \
     {                                                                          \
         .name = name_, .levels = levels_, .bits_per_level = 9,                 \
         .page_shift = VMAR_PAGE_SHIFT, .va_bits = 12 + 9 * (levels_),          \
-        .leaf_levels = 7u, .present = x86_present, .is_leaf = x86_is_leaf,     \
-        .leaf_encode = x86_leaf_encode, .leaf_decode = x86_leaf_decode,        \
-        .table_encode = x86_table_encode, .table_decode = x86_table_decode,    \
+        .leaf_levels = leaves_, .present = x86_present,                        \
+        .is_leaf = x86_is_leaf, .leaf_encode = x86_leaf_encode,                \
+        .leaf_decode = x86_leaf_decode, .table_encode = x86_table_encode,      \
+        .table_decode = x86_table_decode,                                      \
     }
 
-const struct vmar_pt_format vmar_x86_pt_format_4l = X86_FORMAT("x86_64-4l", 4);
-const struct vmar_pt_format vmar_x86_pt_format_5l = X86_FORMAT("x86_64-5l", 5);
+const struct vmar_pt_format vmar_x86_pt_format_4l =
+    X86_FORMAT("x86_64-4l", 4, 7u);
+const struct vmar_pt_format vmar_x86_pt_format_5l =
+    X86_FORMAT("x86_64-5l", 5, 7u);
+/* For CPUs without 1 GiB pages (CPUID Page1GB = 0): leaves at 0..1. */
+const struct vmar_pt_format vmar_x86_pt_format_4l_no1g =
+    X86_FORMAT("x86_64-4l-no1g", 4, 3u);
+const struct vmar_pt_format vmar_x86_pt_format_5l_no1g =
+    X86_FORMAT("x86_64-5l-no1g", 5, 3u);
