@@ -121,10 +121,13 @@ static struct walk_ret walk(struct vmar_radix *rx, vmar_addr_t va,
 
     while (level > target) {
         if (!f->present(*slot)) {
-            /* The popped table is zero before it becomes reachable. A
-             * weakly ordered machine with a concurrent hardware walker
-             * needs a release barrier before this store (later work). */
-            *slot = f->table_encode(vmar_frame_list_pop(rx->env, resv), level);
+            /* The popped table is zero before it becomes reachable: the
+             * release fence orders those zeroing stores before the link
+             * for a hardware walker on another CPU (RISC-V "fence rw,w";
+             * on x86 stores are already ordered and it costs nothing). */
+            vmar_paddr_t pa = vmar_frame_list_pop(rx->env, resv);
+            __atomic_thread_fence(__ATOMIC_RELEASE);
+            *slot = f->table_encode(pa, level);
             rx->tables++;
         } else if (f->is_leaf(*slot, level)) {
             break;
@@ -414,8 +417,8 @@ static size_t count_split(const struct vmar_radix *rx, vmar_addr_t va,
  * table of next-level leaves with the same attributes, at pa offsets of
  * the next level's span, and return that table. The table is complete
  * before the store that links it, so a hardware walker sees either the
- * huge leaf or the table, and both translate every address alike (a
- * weakly ordered machine needs a release barrier before the store, as in
+ * huge leaf or the table, and both translate every address alike (the
+ * release fence before the store orders the table's contents first, as in
  * walk()). The huge translation may stay cached until a flush, even as
  * several smaller entries (Intel SDM Vol. 3A §4.10.2.3, "Details of TLB
  * Use"; §4.10.4.2 asks for an invalidation of every page the changed
@@ -442,6 +445,7 @@ static uint64_t *split_leaf(struct vmar_radix *rx, uint64_t *slot,
         part.pa = pte.pa + (vmar_paddr_t)i * sub;
         table[i] = f->leaf_encode(&part, level - 1);
     }
+    __atomic_thread_fence(__ATOMIC_RELEASE);
     *slot = f->table_encode(pa, level);
     rx->tables++;
     rx->leaves += n - 1;
