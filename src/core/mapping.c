@@ -135,18 +135,18 @@ void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
                  struct vmar_prep *prep, struct vmar_tlb_batch *batch)
 {
     struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi);
+    /* One backend call for the whole range: holes hold no leaves. Device
+     * leaves (always present) are counted out of it below: not resident. */
+    size_t removed =
+        space->ops->unmap(space->mmu, lo, hi - lo, &prep->tables, batch);
 
-    /* One backend call for the whole range: holes hold no leaves, and
-     * device leaves (always present) are not resident. */
-    const vmar_size_t device = vmar__device_bytes(space, lo, hi);
-    space->resident -=
-        space->ops->unmap(space->mmu, lo, hi - lo, &prep->tables, batch) -
-        (device >> VMAR_PAGE_SHIFT);
     while (m) {
         struct vmar_mapping *next = vmar__mapping_next_in(m, hi);
         vmar_addr_t s = VMAR_MAX(m->node.start, lo);
         vmar_addr_t e = VMAR_MIN(m->node.end, hi);
 
+        if (m->backing == VMAR_BACKING_DEVICE)
+            removed -= (size_t)((e - s) >> VMAR_PAGE_SHIFT);
         if (m->node.start < lo && m->node.end > hi) {
             /* |m ... [lo  hi) ... m|: keep both ends, one new node. */
             vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
@@ -165,6 +165,7 @@ void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
         space->total_vm -= e - s;
         m = next;
     }
+    space->resident -= removed;
 }
 
 vmar_size_t vmar__device_bytes(const struct vmar_space *space, vmar_addr_t lo,

@@ -2087,6 +2087,29 @@ void diff_report(struct diff_case *c, long bad, const char *msg,
     }
 }
 
+long diff_run_generated(struct diff_session *s, struct diff_rng *r,
+                        uint64_t len, struct diff_case *c, char *msg,
+                        size_t msglen)
+{
+    long bad = -1;
+
+    for (uint64_t i = 0; i < len; i++) {
+        struct diff_op op;
+        diff_gen_op(s, r, &op);
+        if (r->exhausted)
+            break;
+        diff_case_push(c, &op);
+        if (diff_step(s, &op)) {
+            bad = (long)i;
+            snprintf(msg, msglen, "%s", diff_error(s));
+            break;
+        }
+    }
+    if (diff_close(s, bad < 0 ? msg : NULL, msglen) && bad < 0)
+        bad = (long)c->nops;
+    return bad;
+}
+
 int diff_run_bytes(const uint8_t *data, size_t len)
 {
     const struct diff_opts o = {.page_check_every = 8};
@@ -2105,20 +2128,7 @@ int diff_run_bytes(const uint8_t *data, size_t len)
         return 1;
     }
     /* A cap keeps one input cheap; longer inputs only add choices. */
-    for (size_t i = 0; i < 2000; i++) {
-        struct diff_op op;
-        diff_gen_op(s, &r, &op);
-        if (r.exhausted)
-            break;
-        diff_case_push(&c, &op);
-        if (diff_step(s, &op)) {
-            bad = (long)i;
-            snprintf(msg, sizeof(msg), "%s", diff_error(s));
-            break;
-        }
-    }
-    if (diff_close(s, bad < 0 ? msg : NULL, sizeof(msg)) && bad < 0)
-        bad = (long)c.nops;
+    bad = diff_run_generated(s, &r, 2000, &c, msg, sizeof(msg));
     if (bad >= 0)
         diff_report(&c, bad, msg, &o);
     diff_case_free(&c);

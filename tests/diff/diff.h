@@ -147,6 +147,14 @@ int diff_step(struct diff_session *s, const struct diff_op *op);
 /* Destroy both; 1 if the library leaked (described in msg when non-NULL).
  * Frees the session. */
 int diff_close(struct diff_session *s, char *msg, size_t msglen);
+
+/* Generate and apply up to `len` ops on `s`, recording each in `c`
+ * (stops early when a byte-fed rng runs dry), then close `s`. Returns the
+ * index of the first diverging op, c->nops when only the final checks in
+ * diff_close failed, or -1 when everything agreed; the reason is in msg. */
+long diff_run_generated(struct diff_session *s, struct diff_rng *r,
+                        uint64_t len, struct diff_case *c, char *msg,
+                        size_t msglen);
 const char *diff_error(const struct diff_session *s);
 /* Free the machine kept between sessions (at exit, for leak checkers). */
 void diff_cleanup(void);

@@ -116,18 +116,7 @@ static int run_seed(uint64_t seed, uint64_t nops, uint64_t epoch,
             diff_close(s, NULL, 0);
             return 1;
         }
-        for (uint64_t i = 0; i < len; i++) {
-            struct diff_op op;
-            diff_gen_op(s, &r, &op);
-            diff_case_push(&c, &op);
-            if (diff_step(s, &op)) {
-                bad = (long)i;
-                snprintf(msg, sizeof(msg), "%s", diff_error(s));
-                break;
-            }
-        }
-        if (diff_close(s, bad < 0 ? msg : NULL, sizeof(msg)) && bad < 0)
-            bad = (long)c.nops;
+        bad = diff_run_generated(s, &r, len, &c, msg, sizeof(msg));
         if (bad >= 0) {
             fprintf(stderr,
                     "seed %" PRIu64 ", space %" PRIu64

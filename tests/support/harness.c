@@ -338,3 +338,26 @@ uint64_t vt_rand(uint64_t *state)
     z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
     return z ^ (z >> 31);
 }
+
+size_t vt_fail_each_allocation(struct vt *vt, int (*op)(struct vt *, void *),
+                               void *arg)
+{
+    size_t failed = 0;
+
+    for (size_t n = 1; n < 10000; n++) {
+        struct vt_snap snap;
+        vt_snap_take(vt, &snap);
+        vmar_sim_fail_after(vt->sim, n, VMAR_SIM_FAIL_ANY, false);
+        int rc = op(vt, arg);
+        vmar_sim_fail_after(vt->sim, 0, 0, false);
+        if (rc == 0) {
+            vt_snap_free(&snap);
+            return failed;
+        }
+        assert_int_equal(rc, VMAR_ENOMEM);
+        VT_EXPECT_UNCHANGED(vt, &snap);
+        failed++;
+    }
+    fail_msg("the operation never succeeded in 10 000 tries");
+    return failed;
+}

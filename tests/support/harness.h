@@ -136,6 +136,16 @@ int vt_unmap(struct vt *vt, vmar_addr_t addr, vmar_size_t size);
 int vt_protect(struct vt *vt, vmar_addr_t addr, vmar_size_t size,
                unsigned prot);
 
+/*
+ * Run `op` with the n-th allocation (metadata or frame) failing, for
+ * n = 1, 2, ... until it succeeds (at most 10 000 tries). Every failure
+ * must be VMAR_ENOMEM and leave the space exactly as it was
+ * (VT_EXPECT_UNCHANGED). Returns how many attempts failed, so the caller
+ * can assert the loop was not vacuous.
+ */
+size_t vt_fail_each_allocation(struct vt *vt, int (*op)(struct vt *, void *),
+                               void *arg);
+
 /* A seed for randomised tests: VMAR_TEST_SEED if set, else `dflt`;
  * printed so a failure can be replayed. */
 uint64_t vt_seed(uint64_t dflt);

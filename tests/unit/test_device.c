@@ -162,31 +162,23 @@ static void test_cpu_reaches_device(void **state)
     vt_teardown(&vt);
 }
 
+static int map_dev_at_base(struct vt *vt, void *arg)
+{
+    return map_dev(vt, BASE, NDEV * PG, ((const struct dev *)arg)->pa,
+                   VMAR_PROT_READ | VMAR_PROT_WRITE);
+}
+
 /* Out of page-table pages while mapping a device: nothing changes. */
 static void test_device_map_oom(void **state)
 {
     struct vt vt;
     struct dev d;
-    size_t n, failed = 0;
     (void)state;
 
     vt_setup(&vt, NULL, 256);
     dev_get(&vt, &d);
-    for (n = 1; n < 100; n++) {
-        struct vt_snap snap;
-        vt_snap_take(&vt, &snap);
-        vmar_sim_fail_after(vt.sim, n, VMAR_SIM_FAIL_ANY, false);
-        int rc = map_dev(&vt, BASE, NDEV * PG, d.pa, RW);
-        vmar_sim_fail_after(vt.sim, 0, 0, false);
-        if (rc == 0) {
-            vt_snap_free(&snap);
-            break;
-        }
-        assert_int_equal(rc, VMAR_ENOMEM);
-        VT_EXPECT_UNCHANGED(&vt, &snap);
-        failed++;
-    }
-    assert_true(failed >= 2); /* the node and at least one table page */
+    /* The node and at least one table page. */
+    assert_true(vt_fail_each_allocation(&vt, map_dev_at_base, &d) >= 2);
     vmar_space_destroy(vt.space);
     vt.space = NULL;
     dev_put(&vt, &d);

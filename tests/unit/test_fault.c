@@ -169,11 +169,16 @@ static void test_widen_after_protect(void **state)
     vt_teardown(&vt);
 }
 
+static int write_fault(struct vt *vt, void *arg)
+{
+    return vmar_fault(vt->space, *(const vmar_addr_t *)arg, VMAR_ACCESS_WRITE,
+                      0);
+}
+
 /* Out of memory at each allocation of a fault: nothing changes. */
 static void test_fault_oom(void **state)
 {
     struct vt vt;
-    size_t n, failed = 0;
     (void)state;
 
     vt_setup(&vt, NULL, 256);
@@ -185,21 +190,8 @@ static void test_fault_oom(void **state)
     const vmar_addr_t far =
         (st.user_hi - 0x40000000) & ~(vmar_addr_t)0x3fffffff;
     assert_int_equal(vt_map(&vt, far, PG, RW, VMAR_PLACE_FIXED, 0, NULL), 0);
-    for (n = 1; n < 100; n++) {
-        struct vt_snap snap;
-        vt_snap_take(&vt, &snap);
-        vmar_sim_fail_after(vt.sim, n, VMAR_SIM_FAIL_ANY, false);
-        int rc = vmar_fault(vt.space, far, VMAR_ACCESS_WRITE, 0);
-        vmar_sim_fail_after(vt.sim, 0, 0, false);
-        if (rc == 0) {
-            vt_snap_free(&snap);
-            break;
-        }
-        assert_int_equal(rc, VMAR_ENOMEM);
-        VT_EXPECT_UNCHANGED(&vt, &snap);
-        failed++;
-    }
-    assert_true(failed >= 2); /* at least a table page and the frame */
+    /* At least a table page and the frame. */
+    assert_true(vt_fail_each_allocation(&vt, write_fault, (void *)&far) >= 2);
     assert_int_equal(resident(&vt), PG);
     VT_CHECK(&vt);
     vt_teardown(&vt);
