@@ -12,14 +12,13 @@
 #  - freestanding_includes: these files include only <vmar/*.h> and the
 #    compiler's <stdint.h>, <stddef.h>, <stdbool.h>; never a libc header.
 #
-# libatomic_ops, if the core adopts it: atomic_ops.h includes <assert.h>,
-# which a bare-metal compiler lacks. The shim would be a build-tree folder,
-# e.g. ${PROJECT_BINARY_DIR}/freestanding-include/, holding an assert.h
-# that maps assert() to nothing (or to VMAR_ASSERT) plus copies of (or
-# links to) /usr/include/atomic_ops.h and /usr/include/atomic_ops/, added
-# with target_include_directories(vmar_freestanding BEFORE PRIVATE ...).
-# Never add the whole host /usr/include: glibc's stdint.h would shadow the
-# compiler's own. Then allow atomic_ops.h in scripts/check-freestanding.sh.
+# libatomic_ops: atomic_ops.h includes <assert.h>, which a bare-metal
+# compiler lacks. The shim is a build-tree folder,
+# ${PROJECT_BINARY_DIR}/freestanding-include/, holding an assert.h that
+# maps assert() to nothing plus links to the host's atomic_ops.h and
+# atomic_ops/; both freestanding builds put it first on their include
+# path. Never add the whole host /usr/include: glibc's stdint.h would
+# shadow the compiler's own.
 option(VMAR_FREESTANDING_CHECK
   "Build the core a second time freestanding and check its symbols" ON)
 if(NOT VMAR_FREESTANDING_CHECK)
@@ -53,7 +52,18 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$"
     ${PROJECT_SOURCE_DIR}/src/mmu/x86_64/pte.c
     ${PROJECT_SOURCE_DIR}/src/mmu/x86_64/mmu.c)
 endif()
+set(_vmar_fs_inc ${PROJECT_BINARY_DIR}/freestanding-include)
+file(MAKE_DIRECTORY ${_vmar_fs_inc})
+file(WRITE ${_vmar_fs_inc}/assert.h
+  "/* SPDX-License-Identifier: MIT */\n"
+  "/* Generated: libatomic_ops' asserts compile to nothing here. */\n"
+  "#ifndef assert\n#define assert(e) ((void)0)\n#endif\n")
+file(CREATE_LINK ${VMAR_ATOMIC_OPS_INCLUDE_DIR}/atomic_ops.h
+  ${_vmar_fs_inc}/atomic_ops.h SYMBOLIC)
+file(CREATE_LINK ${VMAR_ATOMIC_OPS_INCLUDE_DIR}/atomic_ops
+  ${_vmar_fs_inc}/atomic_ops SYMBOLIC)
 add_library(vmar_freestanding STATIC ${VMAR_FREESTANDING_SOURCES})
+target_include_directories(vmar_freestanding BEFORE PRIVATE ${_vmar_fs_inc})
 # Drop what add_compile_options() put on every target (the sanitizers):
 # their runtime calls are exactly what the gate must not see.
 set_property(TARGET vmar_freestanding PROPERTY COMPILE_OPTIONS "")
@@ -85,7 +95,7 @@ set(VMAR_RISCV64_PREFIX "riscv64-unknown-elf-" CACHE STRING
 set(VMAR_RISCV64_FLAGS -march=rv64gc -mabi=lp64d -mcmodel=medany
   -ffreestanding -nostdlib -fno-builtin -fno-common -fno-stack-protector -O2
   -std=c11 ${VMAR_COMMON_WARNINGS} -Wconversion -Wsign-conversion -Werror
-  -DVMAR_RISCV64_INLINE_TLB
+  -DVMAR_RISCV64_INLINE_TLB -I${_vmar_fs_inc}
   -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/src
   -I${PROJECT_SOURCE_DIR}/src/mmu -I${PROJECT_SOURCE_DIR}/src/mmu/riscv64)
 set(VMAR_RISCV64_SOURCES ${VMAR_CORE_SOURCES}

@@ -144,6 +144,19 @@ struct vmar_env {
      */
     void (*tlb_flush)(void *ctx, uint64_t root, vmar_addr_t va,
                       vmar_size_t len);
+
+    /**
+     * Optional, but fork (vmar_fork()), memory objects and copy-on-write
+     * need it: without it they return VMAR_ENOTSUP and every managed
+     * frame has exactly one owner. The address of frame `pa`'s reference
+     * count: one size_t per frame that the embedder reserves (in its page
+     * array, as Linux's struct page holds _refcount) and that only libvmar
+     * and memory objects touch, always with atomic operations, while the
+     * frame is out of the allocator. libvmar sets it to 1 when it takes a
+     * data frame from frame_alloc and calls frame_free when it drops to 0.
+     * Page-table pages do not use it.
+     */
+    size_t *(*frame_refcount)(void *ctx, vmar_paddr_t pa);
 };
 
 #ifdef __cplusplus

@@ -18,6 +18,8 @@ extern "C" {
 #define VMAR_ERRNO_MAP(X)                                                      \
     X(EPERM, 1, "operation not permitted")                                     \
     X(ENOENT, 2, "no mapping at that address")                                 \
+    X(EIO, 5, "the memory object could not supply a page")                     \
+    X(ENXIO, 6, "access beyond the end of the memory object")                  \
     X(ENOMEM, 12, "out of memory, address space or mapping count")             \
     X(EACCES, 13, "permission beyond the mapping's maximum")                   \
     X(EFAULT, 14, "range does not lie in a single suitable mapping")           \

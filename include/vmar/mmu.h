@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /** ABI version of struct vmar_mmu_ops this header describes. */
-#define VMAR_MMU_ABI 2u
+#define VMAR_MMU_ABI 3u
 
 /** A backend's page-table object (one per address space). Opaque. */
 struct vmar_mmu;
@@ -55,9 +55,10 @@ enum vmar_cache {
 
 /** Per-leaf flags in vmar_pte::flags. */
 enum vmar_pte_flags {
-    /** The frame belongs to the space: when the leaf is removed the frame
-     *  is queued on the TLB batch to be freed after the flush. Leaves
-     *  without it (device memory) are never freed by libvmar. */
+    /** The leaf holds a reference to its frame: when the leaf is removed
+     *  the backend queues the frame with vmar_tlb_batch_defer_put(), which
+     *  drops the reference after the flush. Leaves without it (device
+     *  memory) are never freed by libvmar. */
     VMAR_PTE_MANAGED = 1u << 0,
     VMAR_PTE_ACCESSED = 1u << 1, /**< accessed (A) bit */
     VMAR_PTE_DIRTY = 1u << 2,    /**< dirty (D) bit */
@@ -145,8 +146,15 @@ struct vmar_tlb_batch {
     vmar_addr_t lo; /**< lowest address whose translation changed */
     vmar_addr_t hi; /**< one past the highest; lo >= hi when nothing */
     size_t nfree;   /**< used entries of `frames` */
-    /** frames and table pages waiting for the flush */
+    /** frames and table pages waiting for the flush; bit 0 set: a
+     *  reference to drop (vmar_tlb_batch_defer_put), clear: a page to
+     *  free */
     vmar_paddr_t frames[VMAR_TLB_BATCH_FRAMES];
+    /** managed base pages released since init that were private
+     *  anonymous memory; the core's RSS bookkeeping reads it */
+    size_t put_anon;
+    /** ... that were object pages */
+    size_t put_file;
 };
 
 /**
@@ -178,7 +186,8 @@ void vmar_tlb_batch_add_range(struct vmar_tlb_batch *batch, vmar_addr_t va,
                               vmar_size_t len);
 
 /**
- * Queue a frame or table page to be freed after the next flush. When the
+ * Queue a page-table page (or any frame without a reference count) to be
+ * freed after the next flush. When the
  * batch already holds VMAR_TLB_BATCH_FRAMES frames it first finishes
  * (flushes what was recorded and frees what was queued), so record the
  * range of a leaf before queueing its frame.
@@ -190,6 +199,21 @@ void vmar_tlb_batch_add_range(struct vmar_tlb_batch *batch, vmar_addr_t va,
  * On failure: cannot fail; never allocates.
  */
 void vmar_tlb_batch_defer_free(struct vmar_tlb_batch *batch, vmar_paddr_t pa);
+
+/**
+ * Queue the reference a removed managed leaf held on its frame, to be
+ * dropped after the next flush (the frame is freed when that was the last
+ * reference), and count the page as anonymous or file memory in
+ * put_anon / put_file. A backend calls this once per base frame of every
+ * VMAR_PTE_MANAGED leaf it removes, after recording the leaf's range.
+ *
+ * @param batch  the batch.
+ * @param pa     the base frame.
+ * Locking: none of its own; called by a backend from within an operation,
+ *  under the space lock the core holds.
+ * On failure: cannot fail; never allocates.
+ */
+void vmar_tlb_batch_defer_put(struct vmar_tlb_batch *batch, vmar_paddr_t pa);
 
 /**
  * Flush the recorded range (if any), then free the queued frames. With
@@ -229,6 +253,10 @@ enum vmar_mmu_prep {
      *  only for a backend whose map_range is set. */
     VMAR_PREP_MAP_HUGE = 4,
 };
+
+/** Or'ed into the `prot` argument of vmar_mmu_ops::protect: leaves that
+ *  are not writable stay not writable. */
+#define VMAR_PROTECT_KEEP_RO (1u << 8)
 
 /** Flags of vmar_mmu_ops::map_range. */
 enum vmar_map_range_flags {
@@ -286,12 +314,13 @@ struct vmar_mmu_ops {
 
     /**
      * Required. Remove every leaf in [va, va+len): record the range on
-     * `batch`, queue managed frames and page-table pages that became empty
-     * on `batch`. A huge leaf that the range covers only in part is
-     * split first with table pages from `resv` (prepare(VMAR_PREP_CHANGE)
-     * reserved them; `resv` may be NULL when no huge leaf straddles an
-     * edge) and its whole span recorded on `batch`. Returns the number of
-     * base pages whose leaves were removed. Cannot fail.
+     * `batch`, hand the frames of managed leaves to
+     * vmar_tlb_batch_defer_put() and page-table pages that became empty to
+     * vmar_tlb_batch_defer_free(). A huge leaf that the range covers only in
+     * part is split first with table pages from `resv`
+     * (prepare(VMAR_PREP_CHANGE) reserved them; `resv` may be NULL when no huge
+     * leaf straddles an edge) and its whole span recorded on `batch`. Returns
+     * the number of base pages whose leaves were removed. Cannot fail.
      */
     size_t (*unmap)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
                     struct vmar_frame_list *resv, struct vmar_tlb_batch *batch);
@@ -299,6 +328,9 @@ struct vmar_mmu_ops {
     /**
      * Required. Set the permission of every present leaf in [va, va+len) to
      * `prot` (other attributes kept), recording changed ranges on `batch`.
+     * With VMAR_PROTECT_KEEP_RO or'ed into `prot` (ABI 3), a leaf that is
+     * not writable now stays not writable (copy-on-write leaves: only a
+     * fault may make them writable).
      * Splits partly covered huge leaves first, as unmap() does. Cannot
      * fail.
      */
@@ -323,9 +355,10 @@ struct vmar_mmu_ops {
     void (*flush)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len);
 
     /*
-     * Members below were appended in ABI 2. The core reads them only from
-     * a backend whose `abi` is at least 2 (an ABI 1 table is shorter), and
-     * only when they are set.
+     * Members below were appended in ABI 2. The core reads them only when
+     * they are set. ABI 3 (no new member) changed unmap, which now hands
+     * managed frames to vmar_tlb_batch_defer_put(), and protect, which
+     * honours VMAR_PROTECT_KEEP_RO; the core accepts ABI 3 backends only.
      */
 
     /**

@@ -40,6 +40,10 @@ struct vmar_sim_opts {
     bool with_random;
     /** Print env->log messages to stderr. */
     bool verbose;
+    /** Leave env->frame_refcount NULL, as an embedder without per-frame
+     *  reference counts would (fork and object mappings are then
+     *  VMAR_ENOTSUP). */
+    bool no_frame_refcount;
 };
 
 /**

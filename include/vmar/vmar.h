@@ -19,6 +19,7 @@
 #include <vmar/error.h>
 #include <vmar/fault.h>
 #include <vmar/mmu.h>
+#include <vmar/object.h>
 #include <vmar/types.h>
 
 #ifdef __cplusplus
@@ -128,8 +129,9 @@ enum vmar_place {
 enum vmar_backing {
     /** Anonymous zero-filled memory. */
     VMAR_BACKING_ANON = 0,
-    /** A memory object at `offset` (arrives with the page-fault work;
-     *  VMAR_ENOTSUP until then). */
+    /** A memory object (vmar/object.h) from byte `offset` on: shared
+     *  mappings map the object's pages, private ones copy a page on its
+     *  first write. Needs env->frame_refcount. */
     VMAR_BACKING_OBJECT = 1,
     /** Device (I/O) memory at `paddr` with cache policy `cache`: every
      *  page is mapped at map time, never resident (not RSS), never freed,
@@ -154,9 +156,20 @@ enum vmar_map_flags {
     VMAR_MAP_TOP_DOWN = 1u << 4,
     /** No randomisation for this call even when the space has ASLR. */
     VMAR_MAP_NO_RANDOM = 1u << 5,
+    /** Fault-around (object mappings): a read fault also maps up to 16
+     *  object pages around the address that are already in memory,
+     *  within the mapping and one last-level page table. */
+    VMAR_MAP_FAULT_AROUND = 1u << 6,
+    /** vmar_fork() leaves this mapping out of the child (Linux
+     *  MADV_DONTFORK). Also set by vmar_advise(). */
+    VMAR_MAP_DONTFORK = 1u << 7,
+    /** Access-pattern hints (Linux MADV_SEQUENTIAL / MADV_RANDOM, which
+     *  keep mappings with different hints apart). Also set by
+     *  vmar_advise(); at most one of the two. */
+    VMAR_MAP_SEQUENTIAL = 1u << 8,
+    /** See VMAR_MAP_SEQUENTIAL. */
+    VMAR_MAP_RANDOM = 1u << 9,
 };
-
-struct vmar_object; /* a memory object, defined with the page-fault work */
 
 /** Options for vmar_map(). Zero means "default" for every field. */
 struct vmar_map_opts {
@@ -179,7 +192,8 @@ struct vmar_map_opts {
     unsigned flags;
     /** What backs it. */
     enum vmar_backing backing;
-    /** VMAR_BACKING_OBJECT: the memory object. */
+    /** VMAR_BACKING_OBJECT: the memory object; the mapping takes a
+     *  reference (vmar_object_ref()) that it drops when it goes away. */
     struct vmar_object *object;
     /** VMAR_BACKING_OBJECT: the byte offset into the object. */
     uint64_t offset;
@@ -211,7 +225,18 @@ struct vmar_map_opts {
  *  VMAR_EINVAL also: a device `paddr` that is unaligned or whose range
  *   wraps, an unknown `cache`, a non-zero `offset` for device memory, or
  *   `offset`, `paddr` or `cache` set for anonymous memory;
- *  VMAR_ENOTSUP: VMAR_BACKING_OBJECT (not available yet).
+ *  VMAR_EINVAL also: an object mapping without `object`, with an
+ *   `offset` that is not a multiple of the page size and of `align` or
+ *   that wraps with `size`, with `paddr` or `cache` set, or an object
+ *   whose ops are incomplete or of an unknown ABI; RANDOM with
+ *   SEQUENTIAL; FAULT_AROUND on a non-object mapping;
+ *  VMAR_EACCES also: a shared object mapping whose `prot` exceeds the
+ *   object's max_prot, or a private one that asks for READ or EXEC the
+ *   object does not allow (the object's missing permissions are removed
+ *   from the mapping's maximum either way);
+ *  VMAR_ENOTSUP: VMAR_BACKING_OBJECT without env->frame_refcount;
+ *  with VMAR_MAP_POPULATE on an object: the error of ops->commit or
+ *   ops->get_page.
  * Locking: takes the space lock exclusively.
  * On failure: the space is unchanged (a failed FIXED replaces nothing).
  */
@@ -252,6 +277,157 @@ int vmar_unmap(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size);
 int vmar_protect(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size,
                  unsigned prot);
 
+/** vmar_remap() flags: Linux's MREMAP_* values. */
+enum vmar_remap_flags {
+    /** The mapping may move when it cannot grow in place. */
+    VMAR_REMAP_MAYMOVE = 1u << 0,
+    /** Move to `new_addr` exactly, replacing what is there (needs
+     *  MAYMOVE). */
+    VMAR_REMAP_FIXED = 1u << 1,
+    /** Move (needs MAYMOVE) and leave the source mapped but empty
+     *  (private anonymous mappings only; old_size == new_size). */
+    VMAR_REMAP_DONTUNMAP = 1u << 2,
+};
+
+/**
+ * Resize or move a mapping, moving its page-table entries (mremap).
+ *
+ * [old_addr, old_addr+old_size) must lie in mappings that could be one
+ * (compatible and contiguous: a range that spans several such mappings
+ * moves as one). Shrinking unmaps the tail in place. Growing extends in
+ * place when the pages after it are free; otherwise, with
+ * VMAR_REMAP_MAYMOVE, the range moves to a free place (or `new_addr` with
+ * VMAR_REMAP_FIXED), keeping contents, permissions, residency and device
+ * entries; the source is unmapped unless VMAR_REMAP_DONTUNMAP. A moved
+ * mapping merges with compatible neighbours at its new place.
+ *
+ * @param space     the address space.
+ * @param old_addr  start of the source range, page aligned.
+ * @param old_size  its length (rounded up to a page; 0 is refused).
+ * @param new_size  the new length (rounded up to a page), non-zero.
+ * @param flags     vmar_remap_flags.
+ * @param new_addr  the target with VMAR_REMAP_FIXED, else ignored.
+ * @param out_addr  receives the mapping's (possibly new) address; may be
+ *                  NULL.
+ * Returns: 0 and *out_addr;
+ *  VMAR_EINVAL: unaligned old_addr or new_addr, zero or wrapping sizes,
+ *   unknown flags, FIXED or DONTUNMAP without MAYMOVE, DONTUNMAP with a
+ *   size change or on a mapping that is not private anonymous, a FIXED
+ *   target that overlaps the source or leaves the user range;
+ *  VMAR_EFAULT: no mapping at old_addr, the source is not wholly
+ *   mapped by compatible mappings, or a device mapping would grow
+ *   (device ranges never grow);
+ *  VMAR_ENOMEM: cannot grow in place without MAYMOVE, no free range, a
+ *   limit (address space, mapping count), or an allocation failed.
+ * Locking: takes the space lock exclusively.
+ * On failure: the space is unchanged; validation and every allocation
+ *  happen before the first change (the reference shrinks the source
+ *  first and loses it when the move fails).
+ */
+int vmar_remap(struct vmar_space *space, vmar_addr_t old_addr,
+               vmar_size_t old_size, vmar_size_t new_size, unsigned flags,
+               vmar_addr_t new_addr, vmar_addr_t *out_addr);
+
+/**
+ * Grow or shrink a mapping in place (the reference's resize_mapping, with
+ * its FIXME done: the range must lie in a single mapping).
+ *
+ * @param space     the address space.
+ * @param addr      start of a mapping, page aligned.
+ * @param old_size  the mapping's current size, a page multiple.
+ * @param new_size  the new size, a non-zero page multiple.
+ * Returns: 0; VMAR_EINVAL (unaligned or zero sizes, a range that wraps or
+ *  leaves the user range); VMAR_EFAULT ([addr, addr+old_size) is not
+ *  exactly one mapping from its start, or a device mapping would grow);
+ *  VMAR_ENOMEM (the pages after it are not free, a limit, or an
+ *  allocation failed).
+ * Locking: takes the space lock exclusively.
+ * On failure: the space is unchanged.
+ */
+int vmar_resize(struct vmar_space *space, vmar_addr_t addr,
+                vmar_size_t old_size, vmar_size_t new_size);
+
+/** Options for vmar_fork(); zero fields mean their defaults. */
+struct vmar_fork_opts {
+    /** Backend configuration of the child's page table (as
+     *  vmar_space_opts::mmu_config; e.g. its PCID). */
+    const void *mmu_config;
+    /** The child's lock object (vmar_space_opts::lock). */
+    void *lock;
+};
+
+/**
+ * Create a child space that is a copy of `parent` (fork). Private
+ * mappings become copy-on-write in both: the parent's writable leaves are
+ * made read-only, the child maps the same frames read-only, and each
+ * frame's reference count goes up; the first write by either copies the
+ * page, or reuses it when the count shows no one else maps it. Shared
+ * mappings stay shared and writable; device mappings are copied as device
+ * mappings; VMAR_MAP_DONTFORK mappings are left out. The child has the
+ * parent's limits, user range, flags and counters. One TLB flush of the
+ * parent at the end.
+ *
+ * @param parent  the space to copy.
+ * @param opts    the child's backend configuration and lock; may be NULL.
+ * @param out     receives the child.
+ * Returns: 0 and the child in *out; VMAR_ENOMEM; VMAR_ENOTSUP without
+ *  env->frame_refcount; VMAR_EINVAL for a NULL parent or out, or a
+ *  config the backend refuses.
+ * Locking: takes the parent's lock exclusively (its leaves change); the
+ *  child is not visible to anyone until the call returns.
+ * On failure: the parent is exactly as it was (write permissions
+ *  included: they are taken away only after every allocation succeeded),
+ *  and the partial child is freed.
+ */
+int vmar_fork(struct vmar_space *parent, const struct vmar_fork_opts *opts,
+              struct vmar_space **out);
+
+/**
+ * Remove every mapping (exec-time teardown) and keep the space usable:
+ * frames and page-table pages are freed after one flush, counters reset;
+ * limits, user range and flags are kept.
+ *
+ * @param space  the address space.
+ * Returns: 0; VMAR_EINVAL for NULL.
+ * Locking: takes the space lock exclusively.
+ * On failure: cannot fail otherwise.
+ */
+int vmar_clear(struct vmar_space *space);
+
+/** vmar_advise() advice: Linux's MADV_* values. */
+enum vmar_advice {
+    VMAR_ADVISE_NORMAL = 0,     /**< clear RANDOM and SEQUENTIAL */
+    VMAR_ADVISE_RANDOM = 1,     /**< set VMAR_MAP_RANDOM */
+    VMAR_ADVISE_SEQUENTIAL = 2, /**< set VMAR_MAP_SEQUENTIAL */
+    VMAR_ADVISE_WILLNEED = 3,   /**< a hint; nothing to do yet */
+    /** Drop the pages: private memory reads as zero (or as the object)
+     *  again, shared memory is refaulted from its object. */
+    VMAR_ADVISE_DONTNEED = 4,
+    /** Like DONTNEED here (Linux may keep the pages until reclaim). */
+    VMAR_ADVISE_FREE = 8,
+    VMAR_ADVISE_DONTFORK = 10, /**< set VMAR_MAP_DONTFORK */
+    VMAR_ADVISE_DOFORK = 11,   /**< clear VMAR_MAP_DONTFORK */
+};
+
+/**
+ * Give advice about [addr, addr+size) (madvise). Flag-setting advice
+ * splits mappings at the ends and merges afterwards, like vmar_protect().
+ *
+ * @param space   the address space.
+ * @param addr    start of the range, page aligned.
+ * @param size    a non-zero page multiple.
+ * @param advice  one vmar_advice value.
+ * Returns: 0; VMAR_EINVAL (bad range, unknown advice, DONTNEED or FREE
+ *  on a device mapping); VMAR_ENOMEM (a part of the range is not mapped,
+ *  the mapping-count limit, or an allocation failed).
+ * Locking: takes the space lock exclusively.
+ * On failure: the space is unchanged (Linux applies the advice to the
+ *  mapped parts and then returns ENOMEM for a hole; a syscall layer that
+ *  wants that calls this per mapped part).
+ */
+int vmar_advise(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size,
+                int advice);
+
 /** What vmar_query() and vmar_iterate() report about one mapping. */
 struct vmar_mapping_info {
     vmar_addr_t start; /**< first byte */
@@ -264,6 +440,9 @@ struct vmar_mapping_info {
      *  address of `start`; 0 for anonymous memory. */
     uint64_t offset;
     enum vmar_cache cache; /**< cache policy (device mappings) */
+    /** The memory object (object mappings), else NULL. Borrowed: valid
+     *  while the mapping exists. */
+    struct vmar_object *object;
 };
 
 /**
@@ -328,6 +507,12 @@ struct vmar_stats {
     vmar_size_t resident;
     vmar_addr_t user_lo; /**< the user range: lowest address */
     vmar_addr_t user_hi; /**< one past the highest user address */
+    /** The part of `resident` that is private anonymous memory (Linux
+     *  RssAnon): anonymous pages and private copies of object pages. */
+    vmar_size_t resident_anon;
+    /** The part of `resident` that maps object pages (Linux RssFile and
+     *  RssShmem). resident == resident_anon + resident_file. */
+    vmar_size_t resident_file;
 };
 
 /**

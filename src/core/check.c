@@ -7,7 +7,9 @@
  * The first broken rule is reported through env->log with the address
  * where it was found; then VMAR_ECORRUPT is returned.
  */
+#include "atomic.h"
 #include "fmt.h"
+#include "frame.h"
 #include "mapping.h"
 
 static int report(const struct vmar_space *space, const char *rule,
@@ -35,12 +37,21 @@ static const char *mapping_rule(const struct vmar_space *space,
         return "mapping outside the user range";
     if (m->prot & ~m->max_prot || m->max_prot & ~(unsigned)VMAR_PROT_RWX)
         return "prot beyond max_prot";
-    if (m->flags & ~(unsigned)VMAR_MAPPING_KEPT_FLAGS)
+    if (m->flags &
+        ~(unsigned)(VMAR_MAPPING_KEPT_FLAGS | VMAR_MAPPING_COW_SHARED))
         return "unknown mapping flag";
     if (m->node.guard != ((m->flags & VMAR_MAP_STACK) ? space->stack_guard : 0))
         return "guard does not match the stack flag";
-    if (m->backing == VMAR_BACKING_ANON && m->offset != 0)
+    if (m->backing == VMAR_BACKING_ANON && !m->object && m->offset != 0)
         return "anonymous mapping with an offset";
+    if ((m->backing == VMAR_BACKING_OBJECT) != (m->object != NULL) &&
+        !(m->backing == VMAR_BACKING_ANON && vmar__mapping_shared(m)))
+        return "object pointer does not match the backing";
+    if (m->backing == VMAR_BACKING_ANON && vmar__mapping_shared(m) &&
+        !m->object)
+        return "shared anonymous mapping without its object";
+    if (m->object && vmar__atomic_load(&m->object->refs) == 0)
+        return "mapping holds an object with no reference";
     return NULL;
 }
 
@@ -69,16 +80,41 @@ static int check_mappings(const struct vmar_space *space)
     return 0;
 }
 
+/* A managed leaf's frame and write permission agree with its mapping:
+ * a writable leaf of private memory is an anonymous frame no one else
+ * holds (else a write would leak into another space or the object); a
+ * shared mapping never maps anonymous frames. */
+static const char *managed_rule(const struct vmar_space *space,
+                                const struct vmar_mapping *m,
+                                const struct vmar_pte *pte)
+{
+    const struct vmar_env *env = space->env;
+    const bool anon = vmar__frame_is_anon(env, pte->pa);
+
+    if (vmar__frame_refs(env, pte->pa) == 0)
+        return "leaf maps a frame with no reference";
+    if (vmar__mapping_shared(m) && anon && m->object)
+        return "shared mapping maps an anonymous frame";
+    if (vmar__mapping_cow(m) && pte->prot & VMAR_PROT_WRITE &&
+        (!anon || vmar__frame_refs(env, pte->pa) != 1))
+        return "writable leaf on a shared copy-on-write frame";
+    if (!m->object && !anon)
+        return "anonymous memory maps an object page";
+    return NULL;
+}
+
 /* Every present leaf lies in a mapping and grants no more than it; device
  * leaves translate to the mapping's physical range with its cache policy;
- * the managed ones are counted by the resident counter. A merge join:
- * O(mappings + leaves). */
+ * the managed ones obey managed_rule() and are counted by the RSS
+ * counters. A merge join: O(mappings + leaves). */
 static int check_leaves(const struct vmar_space *space)
 {
     struct vmar_iset_node *n = vmar_iset_first(&space->set);
     vmar_addr_t va = 0;
-    vmar_size_t pages = 0, device = 0;
+    size_t anon = 0, file = 0;
+    vmar_size_t device = 0;
     struct vmar_pte pte;
+    const char *why;
 
     while (space->ops->find_next(space->mmu, &va, space->ops->user_top, &pte) ==
            0) {
@@ -97,15 +133,21 @@ static int check_leaves(const struct vmar_space *space)
             device++;
         } else if (!(pte.flags & VMAR_PTE_MANAGED)) {
             return report(space, "unmanaged leaf in anonymous memory", va);
+        } else if ((why = managed_rule(space, m, &pte)) != NULL) {
+            return report(space, why, va);
+        } else if (vmar__frame_is_anon(space->env, pte.pa)) {
+            anon++;
         } else {
-            pages++;
+            file++;
         }
         va += VMAR_PAGE_SIZE;
         if (va >= space->ops->user_top)
             break;
     }
-    if (pages != space->resident)
-        return report(space, "resident differs from present leaves", pages);
+    if (anon != vmar__atomic_load(&space->rss_anon))
+        return report(space, "anonymous RSS differs from the leaves", anon);
+    if (file != vmar__atomic_load(&space->rss_file))
+        return report(space, "file RSS differs from the leaves", file);
     if (device << VMAR_PAGE_SHIFT !=
         vmar__device_bytes(space, space->user_lo, space->user_hi))
         return report(space, "a device page has no leaf", device);

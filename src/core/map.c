@@ -7,16 +7,45 @@
  * every node, table page and frame the commit will use, and the commit
  * (replace what was there, insert, populate, merge) cannot fail.
  */
+#include "frame.h"
 #include "mapping.h"
 #include "placement.h"
 
 #define KNOWN_MAP_FLAGS                                                        \
     (VMAR_MAP_SHARED | VMAR_MAP_POPULATE | VMAR_MAP_STACK |                    \
-     VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM)
+     VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM |             \
+     VMAR_MAP_FAULT_AROUND | VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL |         \
+     VMAR_MAP_RANDOM)
 
 static bool is_pow2(vmar_size_t x)
 {
     return x && !(x & (x - 1));
+}
+
+static bool object_usable(const struct vmar_object *obj)
+{
+    const struct vmar_object_ops *ops = obj->ops;
+
+    return ops && ops->abi == VMAR_OBJECT_ABI && ops->size && ops->get_page &&
+           ops->release;
+}
+
+/* What an object lets a mapping of it do: a shared mapping writes the
+ * object's pages, a private one only its copies. */
+static unsigned object_allows(const struct vmar_map_opts *o)
+{
+    if (o->backing != VMAR_BACKING_OBJECT)
+        return VMAR_PROT_RWX;
+    return o->flags & VMAR_MAP_SHARED
+               ? o->object->max_prot
+               : o->object->max_prot | (unsigned)VMAR_PROT_WRITE;
+}
+
+/* Memory whose frames may be shared between leaves and objects. */
+static bool needs_refcounts(const struct vmar_map_opts *o)
+{
+    return o->backing == VMAR_BACKING_OBJECT ||
+           (o->backing == VMAR_BACKING_ANON && o->flags & VMAR_MAP_SHARED);
 }
 
 /* Argument checks that need no look at the layout. */
@@ -49,9 +78,17 @@ static int map_validate(const struct vmar_space *space,
     if (o->backing == VMAR_BACKING_ANON &&
         (o->offset != 0 || o->paddr != 0 || o->cache != VMAR_CACHE_WB))
         return VMAR_EINVAL;
-    if (o->prot & o->deny_prot)
+    if (o->backing == VMAR_BACKING_OBJECT &&
+        (!o->object || !object_usable(o->object) || o->offset & (*align - 1) ||
+         o->offset + o->size < o->offset || o->paddr != 0 ||
+         o->cache != VMAR_CACHE_WB))
+        return VMAR_EINVAL;
+    if ((o->flags & VMAR_MAP_SEQUENTIAL && o->flags & VMAR_MAP_RANDOM) ||
+        (o->flags & VMAR_MAP_FAULT_AROUND && o->backing != VMAR_BACKING_OBJECT))
+        return VMAR_EINVAL;
+    if (o->prot & o->deny_prot || o->prot & ~object_allows(o))
         return VMAR_EACCES;
-    if (o->backing == VMAR_BACKING_OBJECT)
+    if (needs_refcounts(o) && !space->env->frame_refcount)
         return VMAR_ENOTSUP;
     return 0;
 }
@@ -102,19 +139,68 @@ static int map_check_limits(const struct vmar_space *space, vmar_size_t size,
     return 0;
 }
 
-/* Anonymous pages to allocate now (VMAR_MAP_POPULATE). */
-static bool wants_frames(const struct vmar_map_opts *o)
+static bool populates(const struct vmar_map_opts *o)
 {
-    return o->backing == VMAR_BACKING_ANON && (o->flags & VMAR_MAP_POPULATE) &&
-           o->prot != VMAR_PROT_NONE;
+    return (o->flags & VMAR_MAP_POPULATE) && o->prot != VMAR_PROT_NONE;
 }
 
-/* Leaves to install at map time: populated anonymous memory, and device
- * memory always (it has no fault path: every page is present from map to
- * unmap, whatever its permissions). */
+/* Private anonymous pages to allocate now (VMAR_MAP_POPULATE). */
+static bool wants_frames(const struct vmar_map_opts *o)
+{
+    return o->backing == VMAR_BACKING_ANON && !(o->flags & VMAR_MAP_SHARED) &&
+           populates(o);
+}
+
+/* Object pages (shared anonymous memory included) to map now. */
+static bool wants_pages(const struct vmar_map_opts *o)
+{
+    return needs_refcounts(o) && populates(o);
+}
+
+/* Leaves to install at map time: populated memory, and device memory
+ * always (it has no fault path: every page is present from map to unmap,
+ * whatever its permissions). */
 static bool maps_now(const struct vmar_map_opts *o)
 {
-    return wants_frames(o) || o->backing == VMAR_BACKING_DEVICE;
+    return wants_frames(o) || wants_pages(o) ||
+           o->backing == VMAR_BACKING_DEVICE;
+}
+
+/*
+ * Take a reference to every object page the mapping covers, up to the
+ * object's end (pages past it stay absent: zero-fill or SIGBUS on their
+ * first touch, as for a fault). ops->commit first, when the object has it.
+ */
+static int get_object_pages(struct vmar_space *space,
+                            const struct vmar_map_opts *o,
+                            struct vmar_prep *prep)
+{
+    const struct vmar_env *env = space->env;
+    struct vmar_object *obj = prep->object;
+    const uint64_t offset = o->backing == VMAR_BACKING_OBJECT ? o->offset : 0;
+    const uint64_t end = VMAR_MIN(offset + o->size, obj->ops->size(obj));
+    const uint64_t want = end > offset ? (end - offset) >> VMAR_PAGE_SHIFT : 0;
+    int rc = 0;
+
+    if (want == 0)
+        return 0;
+    if (obj->ops->commit &&
+        (rc = obj->ops->commit(obj, offset, end - offset)) != 0)
+        return rc;
+    if (want > SIZE_MAX / sizeof(vmar_paddr_t))
+        return VMAR_ENOMEM;
+    prep->pages = env->alloc(env->ctx, (size_t)want * sizeof(vmar_paddr_t),
+                             _Alignof(vmar_paddr_t));
+    if (!prep->pages)
+        return VMAR_ENOMEM;
+    prep->pages_cap = (size_t)want;
+    for (uint64_t i = 0; i < want && !rc; i++) {
+        vmar_paddr_t pa;
+        rc = obj->ops->get_page(obj, (offset >> VMAR_PAGE_SHIFT) + i, 0, &pa);
+        if (!rc)
+            prep->pages[prep->npages++] = pa;
+    }
+    return rc;
 }
 
 /* Largest leaf span the backend may use, from its capabilities. */
@@ -153,6 +239,14 @@ static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
     const struct vmar_env *env = space->env;
     int rc = vmar__prep_nodes(space, prep, 1u + cost->needs_node);
 
+    if (!rc && o->backing == VMAR_BACKING_OBJECT) {
+        vmar_object_ref(o->object);
+        prep->object = o->object;
+    } else if (!rc && needs_refcounts(o)) {
+        rc = vmar_memfd_create(env, o->size, &prep->object);
+    }
+    if (!rc && wants_pages(o))
+        rc = get_object_pages(space, o, prep);
     if (!rc && cost->mapped)
         rc = space->ops->prepare(space->mmu, addr, o->size, VMAR_PREP_CHANGE,
                                  &prep->tables);
@@ -164,6 +258,28 @@ static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
                                   (size_t)(o->size >> VMAR_PAGE_SHIFT),
                                   VMAR_FRAME_ZERO);
     return rc;
+}
+
+/* Map the object pages get_object_pages() took, from the mapping's start:
+ * they are file memory (RSS), read-only where a write must fault. */
+static void map_object_pages(struct vmar_space *space,
+                             const struct vmar_mapping *m,
+                             struct vmar_prep *prep)
+{
+    struct vmar_pte pte = {
+        .prot = vmar__mapping_leaf_prot(m, false, false),
+        .flags = VMAR_PTE_MANAGED,
+        .cache = VMAR_CACHE_WB,
+    };
+
+    for (size_t i = 0; i < prep->npages; i++) {
+        pte.pa = prep->pages[i];
+        space->ops->map(space->mmu,
+                        m->node.start + ((vmar_addr_t)i << VMAR_PAGE_SHIFT),
+                        &pte, &prep->tables);
+    }
+    vmar__rss_add(space, 0, prep->npages);
+    prep->npages = 0;
 }
 
 /* Install every leaf of a new mapping: prepared zeroed frames for
@@ -190,12 +306,17 @@ static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
 
     for (vmar_addr_t va = m->node.start; va < m->node.end;
          va += VMAR_PAGE_SIZE) {
-        pte.pa = device ? m->offset + (va - m->node.start)
-                        : vmar_frame_list_pop(space->env, &prep->frames);
+        if (device) {
+            pte.pa = vmar__mapping_offset_of(m, va);
+        } else {
+            pte.pa = vmar_frame_list_pop(space->env, &prep->frames);
+            vmar__frame_adopt(space->env, pte.pa, true);
+        }
         space->ops->map(space->mmu, va, &pte, &prep->tables);
-        if (!device)
-            space->resident++;
     }
+    if (!device)
+        vmar__rss_add(space, (size_t)(vmar__mapping_size(m) >> VMAR_PAGE_SHIFT),
+                      0);
 }
 
 static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
@@ -208,16 +329,20 @@ static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
     struct vmar_mapping *m = vmar__prep_take(space, prep);
     m->node.start = addr;
     m->node.end = addr + o->size;
-    m->flags = o->flags & VMAR_MAPPING_KEPT_FLAGS;
+    vmar__mapping_set_flags(m, o->flags);
     m->node.guard = (m->flags & VMAR_MAP_STACK) ? space->stack_guard : 0;
-    m->prot = o->prot;
-    m->max_prot = VMAR_PROT_RWX & ~o->deny_prot;
-    m->backing = o->backing;
-    m->cache = o->cache;
+    vmar__mapping_set_prot(m, o->prot);
+    m->max_prot = (uint8_t)(VMAR_PROT_RWX & ~o->deny_prot & object_allows(o));
+    m->backing = (uint8_t)o->backing;
+    m->cache = (uint8_t)o->cache;
     m->offset = o->backing == VMAR_BACKING_DEVICE ? o->paddr : o->offset;
+    m->object = prep->object; /* the prepared reference moves here */
+    prep->object = NULL;
     vmar_iset_insert(&space->set, &m->node);
     space->total_vm += o->size;
-    if (maps_now(o))
+    if (wants_pages(o))
+        map_object_pages(space, m, prep);
+    else if (maps_now(o))
         map_populate(space, m, prep);
     vmar__coalesce(space, addr, addr + o->size);
 }

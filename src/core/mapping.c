@@ -10,16 +10,21 @@ bool vmar__mapping_can_merge(const struct vmar_mapping *a,
                              const struct vmar_mapping *b)
 {
     if (a->node.end != b->node.start || a->prot != b->prot ||
-        a->max_prot != b->max_prot || a->flags != b->flags ||
+        a->max_prot != b->max_prot ||
+        (a->flags ^ b->flags) & ~VMAR_MAPPING_COW_SHARED ||
         a->backing != b->backing)
         return false;
     switch (a->backing) {
     case VMAR_BACKING_ANON:
-        return true;
+        if (!a->object && !b->object)
+            return true;
+        /* Shared anonymous memory: one object each mmap (Linux shmem). */
+        /* fall through */
     case VMAR_BACKING_OBJECT:
-        /* Objects arrive with the page-fault work; until then they never
-         * exist, and when they do, identity and offset continuity decide. */
-        return false;
+        /* The same object, continued where `a` ends (Linux's vm_pgoff
+         * rule); the cache policy plays no part for objects. */
+        return a->object == b->object &&
+               vmar__mapping_offset_of(a, a->node.end) == b->offset;
     case VMAR_BACKING_DEVICE:
     default:
         return false;
@@ -51,8 +56,10 @@ void vmar__mapping_split(struct vmar_space *space, struct vmar_mapping *m,
     VMAR_ASSERT(space->env, m->node.start < at && at < m->node.end);
     *tail = *m; /* same attributes, stack guard included */
     tail->node.start = at;
-    if (m->backing != VMAR_BACKING_ANON)
-        tail->offset = m->offset + (at - m->node.start);
+    if (m->object)
+        vmar_object_ref(m->object);
+    if (vmar__mapping_has_offset(m))
+        tail->offset = vmar__mapping_offset_of(m, at);
     /*
      *   before:  |m.start ............................. m.end|
      *   after:   |m.start ...... at)|[at (tail) ........ m.end|
@@ -68,19 +75,26 @@ void vmar__mapping_trim_front(struct vmar_space *space, struct vmar_mapping *m,
                               vmar_addr_t at)
 {
     VMAR_ASSERT(space->env, m->node.start < at && at < m->node.end);
-    if (m->backing != VMAR_BACKING_ANON)
-        m->offset += at - m->node.start;
+    if (vmar__mapping_has_offset(m))
+        m->offset = vmar__mapping_offset_of(m, at);
     m->node.start = at;
     vmar_iset_update(&space->set, &m->node);
 }
 
-void vmar__mapping_destroy(struct vmar_space *space, struct vmar_mapping *m)
+void vmar__mapping_free(struct vmar_space *space, struct vmar_mapping *m)
 {
     const struct vmar_env *env = space->env;
 
+    if (m->object)
+        vmar_object_unref(m->object);
+    env->free(env->ctx, m, sizeof(*m));
+}
+
+void vmar__mapping_destroy(struct vmar_space *space, struct vmar_mapping *m)
+{
     vmar_iset_remove(&space->set, &m->node);
     space->total_vm -= vmar__mapping_size(m);
-    env->free(env->ctx, m, sizeof(*m));
+    vmar__mapping_free(space, m);
 }
 
 void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
@@ -106,8 +120,9 @@ void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
         /* Absorb b into a; a keeps its start, offset and guard, and the
          * bytes stay mapped, so total_vm does not change. */
         vmar_addr_t end = b->node.end;
+        a->flags |= b->flags & VMAR_MAPPING_COW_SHARED;
         vmar_iset_remove(&space->set, &b->node);
-        space->env->free(space->env->ctx, b, sizeof(*b));
+        vmar__mapping_free(space, b);
         a->node.end = end;
         vmar_iset_update(&space->set, &a->node);
     }
@@ -135,18 +150,15 @@ void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
                  struct vmar_prep *prep, struct vmar_tlb_batch *batch)
 {
     struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi);
-    /* One backend call for the whole range: holes hold no leaves. Device
-     * leaves (always present) are counted out of it below: not resident. */
-    size_t removed =
-        space->ops->unmap(space->mmu, lo, hi - lo, &prep->tables, batch);
+
+    /* One backend call for the whole range: holes hold no leaves. */
+    vmar__unmap_leaves(space, lo, hi - lo, &prep->tables, batch);
 
     while (m) {
         struct vmar_mapping *next = vmar__mapping_next_in(m, hi);
         vmar_addr_t s = VMAR_MAX(m->node.start, lo);
         vmar_addr_t e = VMAR_MIN(m->node.end, hi);
 
-        if (m->backing == VMAR_BACKING_DEVICE)
-            removed -= (size_t)((e - s) >> VMAR_PAGE_SHIFT);
         if (m->node.start < lo && m->node.end > hi) {
             /* |m ... [lo  hi) ... m|: keep both ends, one new node. */
             vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
@@ -165,7 +177,6 @@ void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
         space->total_vm -= e - s;
         m = next;
     }
-    space->resident -= removed;
 }
 
 vmar_size_t vmar__device_bytes(const struct vmar_space *space, vmar_addr_t lo,

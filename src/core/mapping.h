@@ -13,19 +13,97 @@
 #include "space.h"
 
 /* vmar_map_flags that a mapping keeps after creation. */
-#define VMAR_MAPPING_KEPT_FLAGS (VMAR_MAP_SHARED | VMAR_MAP_STACK)
+#define VMAR_MAPPING_KEPT_FLAGS                                                \
+    (VMAR_MAP_SHARED | VMAR_MAP_STACK | VMAR_MAP_FAULT_AROUND |                \
+     VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM)
 
+/* Internal flag: the mapping's anonymous frames may be shared with
+ * another space (it or its source went through vmar_fork()), so protect
+ * must not make read-only leaves writable. Not a merge obstacle: a merge
+ * keeps it if either side had it. */
+#define VMAR_MAPPING_COW_SHARED (1u << 15)
+
+/* The attributes are narrow integers so that they share one word after
+ * the node: a mapping is the node plus 24 bytes. Assign through the
+ * setters below (they state the narrowing once). */
 struct vmar_mapping {
     struct vmar_iset_node node; /* [start, end) and the stack guard */
-    unsigned prot;              /* current vmar_prot bits */
-    unsigned max_prot;          /* what protect may grant */
-    unsigned flags;             /* VMAR_MAPPING_KEPT_FLAGS bits */
-    enum vmar_backing backing;
-    enum vmar_cache cache; /* device mappings: the cache policy */
+    uint16_t flags;             /* VMAR_MAPPING_KEPT_FLAGS bits */
+    uint8_t prot;               /* current vmar_prot bits */
+    uint8_t max_prot;           /* what protect may grant */
+    uint8_t backing;            /* enum vmar_backing */
+    uint8_t cache;              /* enum vmar_cache (device mappings) */
     /* Backing offset of node.start; for a device mapping, the physical
      * address of node.start (as Linux's vm_pgoff of a PFN mapping). */
     uint64_t offset;
+    /* Object mappings: the object, with one reference held by this
+     * mapping (each piece of a split holds its own). NULL otherwise. */
+    struct vmar_object *object;
 };
+
+static inline void vmar__mapping_set_prot(struct vmar_mapping *m, unsigned prot)
+{
+    m->prot = (uint8_t)(prot & VMAR_PROT_RWX);
+}
+
+static inline void vmar__mapping_set_flags(struct vmar_mapping *m,
+                                           unsigned flags)
+{
+    m->flags = (uint16_t)((m->flags & VMAR_MAPPING_COW_SHARED) |
+                          (flags & VMAR_MAPPING_KEPT_FLAGS));
+}
+
+static inline bool vmar__mapping_shared(const struct vmar_mapping *m)
+{
+    return (m->flags & VMAR_MAP_SHARED) != 0;
+}
+
+/* Private memory whose leaves may share a frame with another leaf or an
+ * object (copy-on-write): a write to such a leaf needs a fault. */
+static inline bool vmar__mapping_cow(const struct vmar_mapping *m)
+{
+    return m->backing != VMAR_BACKING_DEVICE && !vmar__mapping_shared(m);
+}
+
+/* Leaves whose write permission only a fault may grant: private memory
+ * that may hold shared frames (object pages, frames shared by fork), and
+ * shared pages of an object that hears of writes. A private anonymous
+ * mapping that never went through fork holds only its own frames, so
+ * protect may make them writable directly (no fault per page afterwards,
+ * as Linux does for exclusive anonymous pages). */
+static inline bool vmar__mapping_keep_ro(const struct vmar_mapping *m)
+{
+    if (vmar__mapping_cow(m))
+        return m->object || (m->flags & VMAR_MAPPING_COW_SHARED);
+    return m->object && m->object->ops->notify_write;
+}
+
+/* The offset field means something: object pages (shared anonymous
+ * memory included) or a device's physical address. */
+static inline bool vmar__mapping_has_offset(const struct vmar_mapping *m)
+{
+    return m->object || m->backing == VMAR_BACKING_DEVICE;
+}
+
+/* The permissions a freshly installed leaf gets: the mapping's, without
+ * write where a later write must fault (a private page that is the
+ * object's, a shared page of an object that wants to hear of writes,
+ * unless this is that write). `anon`: the frame is private anonymous. */
+static inline unsigned vmar__mapping_leaf_prot(const struct vmar_mapping *m,
+                                               bool anon, bool write)
+{
+    bool ro = vmar__mapping_shared(m)
+                  ? m->object && m->object->ops->notify_write && !write
+                  : !anon;
+    return ro ? m->prot & ~(unsigned)VMAR_PROT_WRITE : m->prot;
+}
+
+/* Byte offset into the backing of address `va` of `m`. */
+static inline uint64_t vmar__mapping_offset_of(const struct vmar_mapping *m,
+                                               vmar_addr_t va)
+{
+    return m->offset + (va - m->node.start);
+}
 
 #define vmar__mapping_of(n)                                                    \
     ((struct vmar_mapping *)(void *)(((char *)(n)) -                           \
@@ -60,6 +138,9 @@ void vmar__mapping_split(struct vmar_space *space, struct vmar_mapping *m,
  * backing offset consistent. */
 void vmar__mapping_trim_front(struct vmar_space *space, struct vmar_mapping *m,
                               vmar_addr_t at);
+
+/* Free a node that is in no set, dropping its object reference. */
+void vmar__mapping_free(struct vmar_space *space, struct vmar_mapping *m);
 
 /* Remove `m` from the set, uncharge it and free the node. */
 void vmar__mapping_destroy(struct vmar_space *space, struct vmar_mapping *m);

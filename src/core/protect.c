@@ -61,9 +61,12 @@ static void protect_commit(struct vmar_space *space, vmar_addr_t lo,
         }
         if (m->node.end > hi)
             vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
-        m->prot = prot;
+        vmar__mapping_set_prot(m, prot);
         space->ops->protect(space->mmu, m->node.start, vmar__mapping_size(m),
-                            prot, &prep->tables, batch);
+                            prot | (vmar__mapping_keep_ro(m)
+                                        ? (unsigned)VMAR_PROTECT_KEEP_RO
+                                        : 0u),
+                            &prep->tables, batch);
     }
     vmar__coalesce(space, lo, hi);
 }

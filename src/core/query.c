@@ -9,10 +9,11 @@ void vmar__mapping_info(const struct vmar_mapping *m,
     info->end = m->node.end;
     info->prot = m->prot;
     info->max_prot = m->max_prot;
-    info->flags = m->flags;
-    info->backing = m->backing;
+    info->flags = m->flags & VMAR_MAPPING_KEPT_FLAGS;
+    info->backing = (enum vmar_backing)m->backing;
     info->offset = m->offset;
-    info->cache = m->cache;
+    info->cache = (enum vmar_cache)m->cache;
+    info->object = m->object;
 }
 
 int vmar_query(struct vmar_space *space, vmar_addr_t addr,

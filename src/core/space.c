@@ -1,6 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /* Creating and destroying spaces, locking, limits and counters. */
+#include "atomic.h"
 #include "mapping.h"
+
+void vmar__rss_add(struct vmar_space *space, size_t anon, size_t file)
+{
+    if (anon)
+        vmar__atomic_add(&space->rss_anon, anon);
+    if (file)
+        vmar__atomic_add(&space->rss_file, file);
+}
+
+void vmar__unmap_leaves(struct vmar_space *space, vmar_addr_t va,
+                        vmar_size_t len, struct vmar_frame_list *resv,
+                        struct vmar_tlb_batch *batch)
+{
+    const size_t anon = batch->put_anon, file = batch->put_file;
+
+    space->ops->unmap(space->mmu, va, len, resv, batch);
+    vmar__rss_add(space, anon - batch->put_anon, file - batch->put_file);
+}
 
 _Noreturn void vmar__panic(const struct vmar_env *env, const char *msg)
 {
@@ -57,10 +76,11 @@ static bool env_complete(const struct vmar_env *env)
 
 static bool mmu_usable(const struct vmar_mmu_ops *ops)
 {
-    /* ABI 1 tables end at flush; ABI 2 appended optional members. */
-    return ops && (ops->abi == 1 || ops->abi == VMAR_MMU_ABI) && ops->create &&
-           ops->destroy && ops->prepare && ops->map && ops->unmap &&
-           ops->protect && ops->find_next && ops->flush && ops->user_top != 0 &&
+    /* ABI 3 changed what unmap does with managed frames (references,
+     * not frees), so an older backend would free shared frames: refused. */
+    return ops && ops->abi == VMAR_MMU_ABI && ops->create && ops->destroy &&
+           ops->prepare && ops->map && ops->unmap && ops->protect &&
+           ops->find_next && ops->flush && ops->user_top != 0 &&
            (ops->user_top & (VMAR_PAGE_SIZE - 1)) == 0;
 }
 
@@ -130,17 +150,14 @@ void vmar_space_destroy(struct vmar_space *space)
 
     /* One unmap over the whole user range: its ends cut no leaf, so it
      * needs no reservation, and empty tables go in the same flush. */
-    const vmar_size_t device =
-        vmar__device_bytes(space, space->user_lo, space->user_hi);
     vmar_tlb_batch_init(&batch, env, space->ops, space->mmu);
-    space->resident -=
-        space->ops->unmap(space->mmu, space->user_lo,
-                          space->user_hi - space->user_lo, NULL, &batch) -
-        (device >> VMAR_PAGE_SHIFT);
+    vmar__unmap_leaves(space, space->user_lo, space->user_hi - space->user_lo,
+                       NULL, &batch);
     vmar_tlb_batch_finish(&batch);
     while ((n = space->set.root) != NULL)
         vmar__mapping_destroy(space, vmar__mapping_of(n));
-    VMAR_ASSERT(env, space->resident == 0 && space->total_vm == 0);
+    VMAR_ASSERT(env, space->rss_anon == 0 && space->rss_file == 0 &&
+                         space->total_vm == 0);
     space->ops->destroy(space->mmu);
     env->free(env->ctx, space, sizeof(*space));
 }
@@ -150,7 +167,11 @@ void vmar_stats(struct vmar_space *space, struct vmar_stats *out)
     vmar__lock(space, VMAR_LOCK_SHARED);
     out->map_count = space->set.count;
     out->total_vm = space->total_vm;
-    out->resident = space->resident << VMAR_PAGE_SHIFT;
+    const size_t anon = vmar__atomic_load(&space->rss_anon);
+    const size_t file = vmar__atomic_load(&space->rss_file);
+    out->resident_anon = (vmar_size_t)anon << VMAR_PAGE_SHIFT;
+    out->resident_file = (vmar_size_t)file << VMAR_PAGE_SHIFT;
+    out->resident = out->resident_anon + out->resident_file;
     out->user_lo = space->user_lo;
     out->user_hi = space->user_hi;
     vmar__unlock(space, VMAR_LOCK_SHARED);
@@ -204,4 +225,13 @@ void vmar__prep_release(struct vmar_space *space, struct vmar_prep *prep)
                   sizeof(struct vmar_mapping));
     vmar_frame_list_release(env, &prep->tables);
     vmar_frame_list_release(env, &prep->frames);
+    while (prep->npages)
+        vmar_frame_put(env, prep->pages[--prep->npages]);
+    if (prep->pages)
+        env->free(env->ctx, prep->pages,
+                  prep->pages_cap * sizeof(*prep->pages));
+    if (prep->object)
+        vmar_object_unref(prep->object);
+    prep->pages = NULL;
+    prep->object = NULL;
 }

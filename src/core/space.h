@@ -27,8 +27,23 @@ struct vmar_space {
     unsigned aslr_bits;
     unsigned flags;       /* vmar_space_flags */
     vmar_size_t total_vm; /* sum of mapping sizes */
-    vmar_size_t resident; /* present base pages, in pages */
+    /* RSS in pages: present managed leaves whose frame is anonymous
+     * memory / an object page. Atomic: faults may run concurrently. */
+    volatile size_t rss_anon;
+    volatile size_t rss_file;
 };
+
+/* Add signed deltas (two's complement) to the RSS counters. */
+void vmar__rss_add(struct vmar_space *space, size_t anon, size_t file);
+
+/*
+ * ops->unmap of [va, va+len) with the RSS counters following the managed
+ * leaves it removed (counted by the batch as it queues their frames).
+ * Device leaves are not RSS. Cannot fail; `resv` as for ops->unmap.
+ */
+void vmar__unmap_leaves(struct vmar_space *space, vmar_addr_t va,
+                        vmar_size_t len, struct vmar_frame_list *resv,
+                        struct vmar_tlb_batch *batch);
 
 /* Public entry points bracket their work with these. With env->lock set
  * and a lock object given, they take it; otherwise the embedder locks, and
@@ -64,6 +79,14 @@ struct vmar_prep {
     unsigned nnodes;
     struct vmar_frame_list tables; /* page-table pages for the backend */
     struct vmar_frame_list frames; /* data frames (populate) */
+    /* A reference to the object a new mapping will hold (the caller's
+     * object, or a new one for shared anonymous memory); dropped when the
+     * commit did not take it. */
+    struct vmar_object *object;
+    /* Object pages to map (populate), one reference each; the commit
+     * takes them from the end, release drops the rest. */
+    vmar_paddr_t *pages;
+    size_t npages, pages_cap;
 };
 
 /* Allocate `n` more mapping nodes into `prep`. 0 or VMAR_ENOMEM; on

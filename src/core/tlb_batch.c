@@ -6,7 +6,10 @@
  */
 #include <vmar/mmu.h>
 
-#include "deps.h"
+#include "frame.h"
+
+/* Bit 0 of a queued page: drop a reference instead of freeing. */
+#define QUEUED_PUT ((vmar_paddr_t)1)
 
 void vmar_tlb_batch_init(struct vmar_tlb_batch *batch,
                          const struct vmar_env *env,
@@ -18,6 +21,8 @@ void vmar_tlb_batch_init(struct vmar_tlb_batch *batch,
     batch->lo = 1;
     batch->hi = 0;
     batch->nfree = 0;
+    batch->put_anon = 0;
+    batch->put_file = 0;
 }
 
 void vmar_tlb_batch_add_range(struct vmar_tlb_batch *batch, vmar_addr_t va,
@@ -42,6 +47,16 @@ void vmar_tlb_batch_defer_free(struct vmar_tlb_batch *batch, vmar_paddr_t pa)
     batch->frames[batch->nfree++] = pa;
 }
 
+void vmar_tlb_batch_defer_put(struct vmar_tlb_batch *batch, vmar_paddr_t pa)
+{
+    /* Classified now, while our reference keeps the frame ours to read. */
+    if (vmar__frame_is_anon(batch->env, pa))
+        batch->put_anon++;
+    else
+        batch->put_file++;
+    vmar_tlb_batch_defer_free(batch, pa | QUEUED_PUT);
+}
+
 void vmar_tlb_batch_finish(struct vmar_tlb_batch *batch)
 {
     const struct vmar_env *env = batch->env;
@@ -53,8 +68,13 @@ void vmar_tlb_batch_finish(struct vmar_tlb_batch *batch)
          * whose leaves were gone already): flush everything to also drop
          * paging-structure caches. */
         batch->ops->flush(batch->mmu, 0, 0);
-    for (size_t i = 0; i < batch->nfree; i++)
-        env->frame_free(env->ctx, batch->frames[i]);
+    for (size_t i = 0; i < batch->nfree; i++) {
+        vmar_paddr_t pa = batch->frames[i];
+        if (pa & QUEUED_PUT)
+            vmar_frame_put(env, pa & ~QUEUED_PUT);
+        else
+            env->frame_free(env->ctx, pa);
+    }
     batch->lo = 1;
     batch->hi = 0;
     batch->nfree = 0;

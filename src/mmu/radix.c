@@ -608,7 +608,7 @@ static bool unmap_entry(struct visitor *v, uint64_t *slot, unsigned level,
         /* A managed huge leaf is made of base frames, each from
          * env->frame_alloc, so each goes back on its own. */
         for (vmar_size_t off = 0; off < span; off += VMAR_PAGE_SIZE)
-            vmar_tlb_batch_defer_free(u->batch, pte.pa + off);
+            vmar_tlb_batch_defer_put(u->batch, pte.pa + off);
     }
     return false;
 }
@@ -679,7 +679,11 @@ static bool protect_entry(struct visitor *v, uint64_t *slot, unsigned level,
         return false;
     VMAR_ASSERT(p->rx->env, covers_whole_leaf(lo, hi, base, span));
     f->leaf_decode(*slot, level, &pte);
-    pte.prot = p->prot;
+    /* Copy-on-write leaves stay read-only: only a fault may decide. */
+    if (p->prot & VMAR_PROTECT_KEEP_RO && !(pte.prot & VMAR_PROT_WRITE))
+        pte.prot = p->prot & VMAR_PROT_RWX & ~(unsigned)VMAR_PROT_WRITE;
+    else
+        pte.prot = p->prot & VMAR_PROT_RWX;
     w = f->leaf_encode(&pte, level);
     if (w != *slot) {
         *slot = w;

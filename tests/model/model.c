@@ -10,11 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PG   VMAR_PAGE_SIZE
-#define KEPT (VMAR_MAP_SHARED | VMAR_MAP_STACK)
+#define PG VMAR_PAGE_SIZE
+#define KEPT                                                                   \
+    (VMAR_MAP_SHARED | VMAR_MAP_STACK | VMAR_MAP_DONTFORK |                    \
+     VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM)
 #define KNOWN_MAP                                                              \
     (VMAR_MAP_SHARED | VMAR_MAP_POPULATE | VMAR_MAP_STACK |                    \
-     VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM)
+     VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM |             \
+     VMAR_MAP_FAULT_AROUND | VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL |         \
+     VMAR_MAP_RANDOM)
 
 int model_init(struct model *m, const struct model_cfg *cfg)
 {
@@ -33,6 +37,7 @@ int model_init(struct model *m, const struct model_cfg *cfg)
 void model_fini(struct model *m)
 {
     free(m->pg);
+    free(m->obj_frames);
     memset(m, 0, sizeof(*m));
 }
 
@@ -44,17 +49,82 @@ int model_copy(struct model *dst, const struct model *src)
         if (!dst->pg)
             return -1;
     }
+    if (dst->obj_cap < src->obj_cap) {
+        size_t *f = realloc(dst->obj_frames, src->obj_cap * sizeof(*f));
+        if (!f)
+            return -1;
+        dst->obj_frames = f;
+        dst->obj_cap = src->obj_cap;
+    }
+    if (src->obj_cap)
+        memcpy(dst->obj_frames, src->obj_frames,
+               src->obj_cap * sizeof(*src->obj_frames));
+    for (size_t i = src->obj_cap; i < dst->obj_cap; i++)
+        dst->obj_frames[i] = 0;
     dst->cfg = src->cfg;
+    dst->objects = src->objects;
     dst->npages = src->npages;
     memcpy(dst->pg, src->pg, src->npages * sizeof(*src->pg));
     return 0;
 }
 
+static size_t obj_frames_of(const struct model *m, uint64_t id)
+{
+    return id < m->obj_cap ? m->obj_frames[id] : 0;
+}
+
 bool model_equal(const struct model *a, const struct model *b)
 {
-    return a->npages == b->npages &&
+    for (uint64_t id = 1; id <= a->objects || id <= b->objects; id++)
+        if (obj_frames_of(a, id) != obj_frames_of(b, id))
+            return false;
+    return a->npages == b->npages && a->objects == b->objects &&
            memcmp(&a->cfg, &b->cfg, sizeof(a->cfg)) == 0 &&
            memcmp(a->pg, b->pg, a->npages * sizeof(*a->pg)) == 0;
+}
+
+/* A page gets a present translation; a shared object's page its frame. */
+void model_touch(struct model *m, struct model_page *p)
+{
+    if (!p->populated && p->object) {
+        if (p->object >= m->obj_cap) {
+            size_t cap = (size_t)p->object * 2 + 16;
+            size_t *f = realloc(m->obj_frames, cap * sizeof(*f));
+            if (!f)
+                abort();
+            for (size_t i = m->obj_cap; i < cap; i++)
+                f[i] = 0;
+            m->obj_frames = f;
+            m->obj_cap = cap;
+        }
+        m->obj_frames[p->object]++;
+    }
+    p->populated = 1;
+}
+
+size_t model_objects_live(const struct model *m, size_t *frames,
+                          size_t *present_shared)
+{
+    unsigned char *seen = calloc((size_t)m->objects + 1, 1);
+    size_t live = 0;
+
+    if (!seen)
+        abort();
+    *frames = 0;
+    *present_shared = 0;
+    for (size_t i = 0; i < m->npages; i++) {
+        const struct model_page *p = &m->pg[i];
+        if (!p->mapped || !p->object)
+            continue;
+        *present_shared += p->populated;
+        if (!seen[p->object]) {
+            seen[p->object] = 1;
+            live++;
+            *frames += obj_frames_of(m, p->object);
+        }
+    }
+    free(seen);
+    return live;
 }
 
 /* ---- derived views ------------------------------------------------------ */
@@ -67,7 +137,8 @@ static vmar_addr_t addr_of(const struct model *m, size_t i)
 static bool same_attrs(const struct model_page *a, const struct model_page *b)
 {
     return a->mapped && b->mapped && a->prot == b->prot &&
-           a->max_prot == b->max_prot && a->flags == b->flags;
+           a->max_prot == b->max_prot && a->flags == b->flags &&
+           a->object == b->object;
 }
 
 size_t model_runs(const struct model *m, struct model_run *out)
@@ -83,7 +154,8 @@ size_t model_runs(const struct model *m, struct model_run *out)
         struct model_run r = {.start = addr_of(m, i),
                               .prot = m->pg[i].prot,
                               .max_prot = m->pg[i].max_prot,
-                              .flags = m->pg[i].flags};
+                              .flags = m->pg[i].flags,
+                              .offset = m->pg[i].objoff};
         while (j < m->npages && same_attrs(&m->pg[i], &m->pg[j]))
             r.populated += m->pg[j++].populated;
         r.end = addr_of(m, j);
@@ -315,6 +387,12 @@ int model_map(struct model *m, const struct vmar_map_opts *o,
         return fail(m, VMAR_EINVAL, "unaligned addr");
     if (fixed && !range_ok(m, o->addr, o->size))
         return fail(m, VMAR_EINVAL, "fixed range outside user range");
+    /* The driver never passes an object: an object mapping without one. */
+    if (o->backing == VMAR_BACKING_OBJECT)
+        return fail(m, VMAR_EINVAL, "object backing without object");
+    if ((o->flags & VMAR_MAP_SEQUENTIAL && o->flags & VMAR_MAP_RANDOM) ||
+        o->flags & VMAR_MAP_FAULT_AROUND)
+        return fail(m, VMAR_EINVAL, "bad hint or fault-around on anon");
     if (o->prot & o->deny_prot)
         return fail(m, VMAR_EACCES, "prot & deny");
     if (o->backing != VMAR_BACKING_ANON)
@@ -343,14 +421,18 @@ int model_map(struct model *m, const struct vmar_map_opts *o,
     /* ASSUMPTION (vmar.h is silent; Linux behaves so): POPULATE of a
      * PROT_NONE mapping maps nothing, as no access could use the pages. */
     bool populate = (o->flags & VMAR_MAP_POPULATE) && o->prot;
+    uint64_t object = o->flags & VMAR_MAP_SHARED ? ++m->objects : 0;
     for (size_t i = lo; i < hi; i++) {
         m->pg[i] = (struct model_page){
             .mapped = 1,
             .prot = (uint8_t)o->prot,
             .max_prot = (uint8_t)(VMAR_PROT_RWX & ~o->deny_prot),
-            .flags = (uint8_t)(o->flags & KEPT),
-            .populated = populate,
+            .flags = (uint16_t)(o->flags & KEPT),
+            .object = object,
+            .objoff = object ? (uint64_t)(i - lo) * PG : 0,
         };
+        if (populate)
+            model_touch(m, &m->pg[i]);
     }
     if (out_addr)
         *out_addr = addr;
@@ -427,7 +509,8 @@ int model_query(const struct model *m, vmar_addr_t addr, struct model_run *out)
                               .end = addr_of(m, e),
                               .prot = m->pg[i].prot,
                               .max_prot = m->pg[i].max_prot,
-                              .flags = m->pg[i].flags};
+                              .flags = m->pg[i].flags,
+                              .offset = m->pg[s].objoff};
     for (size_t k = s; k < e; k++)
         out->populated += m->pg[k].populated;
     return 0;
@@ -468,7 +551,7 @@ int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
         return fail(m, VMAR_ENOENT, "no mapping");
     if (!(p->prot & vmar_access_prot(access)))
         return fail(m, VMAR_EACCES, "access denied");
-    p->populated = 1;
+    model_touch(m, p);
     return 0;
 }
 
@@ -492,7 +575,7 @@ int model_access(struct model *m, vmar_addr_t addr, uint64_t len, unsigned need,
             *done = off;
             return fail(m, VMAR_EACCES, "access denied");
         }
-        p->populated = 1;
+        model_touch(m, p);
         off += n;
     }
     *done = off;

@@ -38,10 +38,15 @@ struct model_page {
     uint8_t mapped;
     uint8_t prot;
     uint8_t max_prot;
-    uint8_t flags;     /* kept vmar_map_flags: SHARED, STACK */
     uint8_t populated; /* has a present translation */
-    uint8_t pad[3];    /* explicit, so that model_equal's memcmp is sound */
+    uint16_t flags;    /* kept vmar_map_flags: SHARED, STACK, hints */
+    uint8_t pad[2];    /* explicit, so that model_equal's memcmp is sound */
     uint64_t tag;      /* the first 8 bytes; the rest is zero */
+    /* Shared anonymous memory: which vmar_map call made its object (each
+     * call makes one, as Linux's shmem does; pages of different objects
+     * never merge). 0 for private memory. */
+    uint64_t object;
+    uint64_t objoff; /* byte offset of the page in that object */
 };
 
 struct model_cfg {
@@ -56,6 +61,12 @@ struct model {
     struct model_cfg cfg; /* max_map_count never 0 here */
     size_t npages;
     struct model_page *pg;
+    uint64_t objects; /* shared anonymous objects made so far */
+    /* Frames each shared anonymous object holds, by id (index 0 unused):
+     * a page of it gets its frame on first touch and keeps it while the
+     * object lives, mapped or not, as shmem does. */
+    size_t *obj_frames;
+    size_t obj_cap;
     /* Why the last operation failed ("no fit", "count limit", ...), for
      * divergence reports and the driver's coverage counters. */
     const char *why;
@@ -67,6 +78,7 @@ struct model_run {
     vmar_addr_t start, end;
     unsigned prot, max_prot, flags;
     size_t populated; /* pages with a present translation */
+    uint64_t offset;  /* object offset of `start` (shared anonymous) */
 };
 
 /* 0, or -1 when the range is not page aligned, empty or too large. */
@@ -98,6 +110,8 @@ int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
  * caller handles a wrapping range. Contents are the caller's (tags). */
 int model_access(struct model *m, vmar_addr_t addr, uint64_t len, unsigned need,
                  uint64_t *done);
+/* Mark a page present (a fault or an access made it so). */
+void model_touch(struct model *m, struct model_page *p);
 /* The page containing va, or NULL outside the user range. */
 struct model_page *model_page_at(struct model *m, vmar_addr_t va);
 
@@ -106,5 +120,9 @@ struct model_page *model_page_at(struct model *m, vmar_addr_t va);
 size_t model_runs(const struct model *m, struct model_run *out);
 vmar_size_t model_total_vm(const struct model *m);
 size_t model_populated(const struct model *m);
+/* Shared anonymous objects still mapped somewhere, and the frames they
+ * hold (*frames); *present_shared: present pages that map them. */
+size_t model_objects_live(const struct model *m, size_t *frames,
+                          size_t *present_shared);
 
 #endif /* VMAR_TEST_MODEL_H */

@@ -586,7 +586,7 @@ static void test_map_invalid_args(void **state)
               .backing = (enum vmar_backing)3);
     MAP_FAILS(&vt, VMAR_EACCES, .size = PG, .prot = RW,
               .deny_prot = VMAR_PROT_WRITE);
-    MAP_FAILS(&vt, VMAR_ENOTSUP, .size = PG, .prot = R,
+    MAP_FAILS(&vt, VMAR_EINVAL, .size = PG, .prot = R,
               .backing = VMAR_BACKING_OBJECT);
     MAP_FAILS(&vt, VMAR_EINVAL, .size = PG, .prot = R,
               .backing = VMAR_BACKING_DEVICE, .paddr = 0x100000010);

@@ -166,7 +166,8 @@ _Noreturn static void sim_panic(void *ctx, const char *msg)
     vmar_sim__die("panic: %s", msg);
 }
 
-void vmar_sim__env_init(struct vmar_sim *sim, bool with_random, uint64_t seed)
+void vmar_sim__env_init(struct vmar_sim *sim, bool with_random, uint64_t seed,
+                        bool with_refcount)
 {
     sim->rng = seed;
     sim->env = (struct vmar_env){
@@ -183,5 +184,6 @@ void vmar_sim__env_init(struct vmar_sim *sim, bool with_random, uint64_t seed)
         .log = sim_log,
         .panic = sim_panic,
         .tlb_flush = sim_tlb_flush,
+        .frame_refcount = with_refcount ? vmar_sim__frame_refcount : NULL,
     };
 }

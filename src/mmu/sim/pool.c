@@ -23,8 +23,9 @@ int vmar_sim__pool_init(struct vmar_sim *sim, size_t nframes,
     sim->mem = aligned_alloc((size_t)VMAR_PAGE_SIZE, bytes);
     sim->frame_state = calloc(nframes, 1);
     sim->free_stack = calloc(nframes, sizeof(size_t));
+    sim->refcount = calloc(nframes, sizeof(size_t));
     if (sim->mem == NULL || sim->frame_state == NULL ||
-        sim->free_stack == NULL) {
+        sim->free_stack == NULL || sim->refcount == NULL) {
         vmar_sim__pool_fini(sim);
         return VMAR_ENOMEM;
     }
@@ -43,6 +44,8 @@ void vmar_sim__pool_fini(struct vmar_sim *sim)
     free(sim->mem);
     free(sim->frame_state);
     free(sim->free_stack);
+    free(sim->refcount);
+    sim->refcount = NULL;
     sim->mem = NULL;
     sim->frame_state = NULL;
     sim->free_stack = NULL;
@@ -102,10 +105,28 @@ void vmar_sim__frame_free(void *ctx, vmar_paddr_t pa)
         vmar_sim__die("frame_free(%#llx): double free (frame %zu is "
                       "already free)",
                       (unsigned long long)pa, i);
+    /* libvmar clears the word when the last reference goes. */
+    if (sim->refcount[i] != 0)
+        vmar_sim__die("frame_free(%#llx): reference count word is %#zx, "
+                      "not 0",
+                      (unsigned long long)pa, sim->refcount[i]);
     memset(frame_bytes(sim, i), VMAR_SIM_FRAME_POISON, (size_t)VMAR_PAGE_SIZE);
     sim->frame_state[i] = VMAR_SIM_FRAME_FREE;
     sim->free_stack[sim->nfree++] = i;
     sim->stats.frames_live--;
+}
+
+/* The reference-count word of a live frame; reaching one of a free frame
+ * is a use-after-free in libvmar or an object. */
+size_t *vmar_sim__frame_refcount(void *ctx, vmar_paddr_t pa)
+{
+    struct vmar_sim *sim = ctx;
+
+    if (!in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0 ||
+        sim->frame_state[frame_index(sim, pa)] != VMAR_SIM_FRAME_LIVE)
+        vmar_sim__die("frame_refcount(%#llx): not a live frame",
+                      (unsigned long long)pa);
+    return &sim->refcount[frame_index(sim, pa)];
 }
 
 /* Any byte of the pool, free frames included (tests read the poison). */

@@ -54,7 +54,7 @@ int vmar_sim_create(const struct vmar_sim_opts *opts, struct vmar_sim **out)
         return VMAR_ENOMEM;
     }
     sim->verbose = o.verbose;
-    vmar_sim__env_init(sim, o.with_random, o.seed);
+    vmar_sim__env_init(sim, o.with_random, o.seed, !o.no_frame_refcount);
     *out = sim;
     return 0;
 }

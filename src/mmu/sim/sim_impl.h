@@ -37,6 +37,7 @@ struct vmar_sim {
     size_t nframes;
     vmar_paddr_t phys_base;
     unsigned char *frame_state; /* VMAR_SIM_FRAME_* per frame */
+    size_t *refcount;           /* env->frame_refcount words, per frame */
     size_t *free_stack;         /* indices of free frames; top = next out */
     size_t nfree;
 
@@ -70,9 +71,11 @@ void vmar_sim__pool_fini(struct vmar_sim *sim);
 int vmar_sim__frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa);
 void vmar_sim__frame_free(void *ctx, vmar_paddr_t pa);
 void *vmar_sim__phys_to_virt(void *ctx, vmar_paddr_t pa);
+size_t *vmar_sim__frame_refcount(void *ctx, vmar_paddr_t pa);
 
 /* env.c: fill sim->env (frame callbacks from pool.c). */
-void vmar_sim__env_init(struct vmar_sim *sim, bool with_random, uint64_t seed);
+void vmar_sim__env_init(struct vmar_sim *sim, bool with_random, uint64_t seed,
+                        bool with_refcount);
 
 /* cpu.c. fini frees the CPUs a test left behind. mmu_active: whether a
  * CPU runs a space over `mmu` (the table must not be destroyed then).

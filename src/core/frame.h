@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* Frame reference counts: the core's view (public half in vmar/object.h). */
+#ifndef VMAR_CORE_FRAME_H
+#define VMAR_CORE_FRAME_H
+
+#include <vmar/object.h>
+
+#include "deps.h"
+
+/* Take ownership of a frame fresh from env->frame_alloc: its count becomes
+ * 1 (the caller's reference), marked anonymous when `anon`. */
+void vmar__frame_adopt(const struct vmar_env *env, vmar_paddr_t pa, bool anon);
+
+/* The frame is private anonymous memory (always true without
+ * env->frame_refcount). */
+bool vmar__frame_is_anon(const struct vmar_env *env, vmar_paddr_t pa);
+
+/* The frame's reference count (1 without env->frame_refcount). A count of
+ * 1 read by the holder of that reference cannot grow behind its back: no
+ * one else can reach the frame to take another. */
+size_t vmar__frame_refs(const struct vmar_env *env, vmar_paddr_t pa);
+
+#endif /* VMAR_CORE_FRAME_H */
