@@ -155,6 +155,10 @@ struct vmar_tlb_batch {
     size_t put_anon;
     /** ... that were object pages */
     size_t put_file;
+    /** Set by the core (remap): the references of removed managed leaves
+     *  move to new leaves, so vmar_tlb_batch_defer_put() counts them but
+     *  queues nothing. vmar_tlb_batch_init() clears it. */
+    bool transfer;
 };
 
 /**

@@ -169,6 +169,10 @@ enum vmar_map_flags {
     VMAR_MAP_SEQUENTIAL = 1u << 8,
     /** See VMAR_MAP_SEQUENTIAL. */
     VMAR_MAP_RANDOM = 1u << 9,
+    /** Object mappings: a private mapping's pages past the object's end
+     *  fault with VMAR_ENXIO too (Linux's SIGBUS for any file mapping),
+     *  instead of the default zero-fill (the reference's behaviour). */
+    VMAR_MAP_EOF_FAULT = 1u << 10,
 };
 
 /** Options for vmar_map(). Zero means "default" for every field. */
@@ -229,7 +233,7 @@ struct vmar_map_opts {
  *   `offset` that is not a multiple of the page size and of `align` or
  *   that wraps with `size`, with `paddr` or `cache` set, or an object
  *   whose ops are incomplete or of an unknown ABI; RANDOM with
- *   SEQUENTIAL; FAULT_AROUND on a non-object mapping;
+ *   SEQUENTIAL; FAULT_AROUND or EOF_FAULT on a non-object mapping;
  *  VMAR_EACCES also: a shared object mapping whose `prot` exceeds the
  *   object's max_prot, or a private one that asks for READ or EXEC the
  *   object does not allow (the object's missing permissions are removed

@@ -130,10 +130,12 @@ static int fault_absent(struct vmar_space *space, const struct vmar_mapping *m,
                              &tables);
     if (rc)
         return rc;
-    if (!obj || (past_end(m, va) && !vmar__mapping_shared(m))) {
+    const bool eof_zero =
+        !vmar__mapping_shared(m) && !(m->flags & VMAR_MAP_EOF_FAULT);
+    if (!obj || (eof_zero && past_end(m, va))) {
         rc = new_anon_frame(space, 0, &pa); /* demand-zero */
     } else if (past_end(m, va)) {
-        rc = VMAR_ENXIO; /* shared, beyond the end: SIGBUS */
+        rc = VMAR_ENXIO; /* beyond the end: SIGBUS */
     } else {
         const bool write = access == VMAR_ACCESS_WRITE;
         const bool shared = vmar__mapping_shared(m);

@@ -15,7 +15,7 @@
     (VMAR_MAP_SHARED | VMAR_MAP_POPULATE | VMAR_MAP_STACK |                    \
      VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM |             \
      VMAR_MAP_FAULT_AROUND | VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL |         \
-     VMAR_MAP_RANDOM)
+     VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT)
 
 static bool is_pow2(vmar_size_t x)
 {
@@ -84,7 +84,8 @@ static int map_validate(const struct vmar_space *space,
          o->cache != VMAR_CACHE_WB))
         return VMAR_EINVAL;
     if ((o->flags & VMAR_MAP_SEQUENTIAL && o->flags & VMAR_MAP_RANDOM) ||
-        (o->flags & VMAR_MAP_FAULT_AROUND && o->backing != VMAR_BACKING_OBJECT))
+        (o->flags & (VMAR_MAP_FAULT_AROUND | VMAR_MAP_EOF_FAULT) &&
+         o->backing != VMAR_BACKING_OBJECT))
         return VMAR_EINVAL;
     if (o->prot & o->deny_prot || o->prot & ~object_allows(o))
         return VMAR_EACCES;
@@ -203,16 +204,6 @@ static int get_object_pages(struct vmar_space *space,
     return rc;
 }
 
-/* Largest leaf span the backend may use, from its capabilities. */
-static vmar_size_t largest_leaf(const struct vmar_mmu_ops *ops)
-{
-    if (ops->caps & VMAR_MMU_CAP_HUGE_1G)
-        return (vmar_size_t)1 << 30;
-    if (ops->caps & VMAR_MMU_CAP_HUGE_2M)
-        return (vmar_size_t)1 << 21;
-    return VMAR_PAGE_SIZE;
-}
-
 /*
  * What to reserve for installing the new mapping's leaves. A fixed
  * overwrite may free tables in the same commit (REMAP). A device range
@@ -224,12 +215,10 @@ static enum vmar_mmu_prep map_prep_kind(const struct vmar_space *space,
                                         const struct vmar_map_opts *o,
                                         vmar_addr_t addr)
 {
-    if (o->place == VMAR_PLACE_FIXED)
-        return VMAR_PREP_REMAP;
-    if (o->backing == VMAR_BACKING_DEVICE && vmar__map_range_op(space->ops) &&
-        ((o->paddr - addr) & (largest_leaf(space->ops) - 1)) == 0)
-        return VMAR_PREP_MAP_HUGE;
-    return VMAR_PREP_MAP;
+    if (o->backing == VMAR_BACKING_DEVICE)
+        return vmar__device_prep(space, addr, o->paddr,
+                                 o->place == VMAR_PLACE_FIXED);
+    return o->place == VMAR_PLACE_FIXED ? VMAR_PREP_REMAP : VMAR_PREP_MAP;
 }
 
 static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
@@ -288,35 +277,24 @@ static void map_object_pages(struct vmar_space *space,
 static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
                          struct vmar_prep *prep)
 {
-    const bool device = m->backing == VMAR_BACKING_DEVICE;
     struct vmar_pte pte = {
         .prot = m->prot,
-        .flags = device ? 0u : (unsigned)VMAR_PTE_MANAGED,
-        .cache = m->cache,
+        .flags = VMAR_PTE_MANAGED,
+        .cache = VMAR_CACHE_WB,
     };
 
-    if (device && vmar__map_range_op(space->ops)) {
-        /* Contiguous physical memory: huge leaves where aligned. */
-        pte.pa = m->offset;
-        vmar__map_range_op(space->ops)(space->mmu, m->node.start, &pte,
-                                       vmar__mapping_size(m),
-                                       VMAR_MAP_RANGE_HUGE, &prep->tables);
+    if (m->backing == VMAR_BACKING_DEVICE) {
+        vmar__device_install(space, m, m->node.start, m->node.end,
+                             &prep->tables);
         return;
     }
-
     for (vmar_addr_t va = m->node.start; va < m->node.end;
          va += VMAR_PAGE_SIZE) {
-        if (device) {
-            pte.pa = vmar__mapping_offset_of(m, va);
-        } else {
-            pte.pa = vmar_frame_list_pop(space->env, &prep->frames);
-            vmar__frame_adopt(space->env, pte.pa, true);
-        }
+        pte.pa = vmar_frame_list_pop(space->env, &prep->frames);
+        vmar__frame_adopt(space->env, pte.pa, true);
         space->ops->map(space->mmu, va, &pte, &prep->tables);
     }
-    if (!device)
-        vmar__rss_add(space, (size_t)(vmar__mapping_size(m) >> VMAR_PAGE_SHIFT),
-                      0);
+    vmar__rss_add(space, (size_t)(vmar__mapping_size(m) >> VMAR_PAGE_SHIFT), 0);
 }
 
 static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,

@@ -15,7 +15,8 @@
 /* vmar_map_flags that a mapping keeps after creation. */
 #define VMAR_MAPPING_KEPT_FLAGS                                                \
     (VMAR_MAP_SHARED | VMAR_MAP_STACK | VMAR_MAP_FAULT_AROUND |                \
-     VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM)
+     VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM |               \
+     VMAR_MAP_EOF_FAULT)
 
 /* Internal flag: the mapping's anonymous frames may be shared with
  * another space (it or its source went through vmar_fork()), so protect
@@ -162,6 +163,10 @@ void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi);
 void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
                  struct vmar_prep *prep, struct vmar_tlb_batch *batch);
 
+/* vmar_unmap() of [lo, hi) with the lock held: prepare, carve, flush.
+ * 0 or VMAR_ENOMEM (count limit, allocation); unchanged on failure. */
+int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi);
+
 /* What vmar__carve(lo, hi) would do, computed without changing anything. */
 struct vmar_carve_cost {
     bool needs_node;    /* one mapping strictly contains [lo, hi) */
@@ -175,6 +180,23 @@ void vmar__carve_cost(const struct vmar_space *space, vmar_addr_t lo,
  * present but not resident (not RSS). */
 vmar_size_t vmar__device_bytes(const struct vmar_space *space, vmar_addr_t lo,
                                vmar_addr_t hi);
+
+/*
+ * Device memory (device.c). What to reserve for installing the leaves of a
+ * device range at `va` for physical `paddr`: the exact huge-leaf count
+ * when the backend maps ranges and paddr is congruent to va modulo its
+ * largest leaf, else the base-page count (after an unmap of the same range
+ * in the same commit when `after_unmap`).
+ */
+enum vmar_mmu_prep vmar__device_prep(const struct vmar_space *space,
+                                     vmar_addr_t va, vmar_paddr_t paddr,
+                                     bool after_unmap);
+/* Install the leaves of [lo, hi) of device mapping `m` (unmanaged: never
+ * freed, never resident), huge where aligned. Cannot fail: `tables` was
+ * prepared with vmar__device_prep(). */
+void vmar__device_install(struct vmar_space *space,
+                          const struct vmar_mapping *m, vmar_addr_t lo,
+                          vmar_addr_t hi, struct vmar_frame_list *tables);
 
 /* Fill a public description of `m`. */
 void vmar__mapping_info(const struct vmar_mapping *m,

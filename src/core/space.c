@@ -102,6 +102,7 @@ static int space_configure(struct vmar_space *s,
     s->env = o->env;
     s->ops = o->mmu;
     s->lock = o->lock;
+    s->mmu_config = o->mmu_config;
     s->user_lo = lo;
     s->user_hi = hi;
     s->as_limit = o->as_limit;
@@ -142,7 +143,7 @@ int vmar_space_create(const struct vmar_space_opts *opts,
     return 0;
 }
 
-void vmar_space_destroy(struct vmar_space *space)
+void vmar__space_empty(struct vmar_space *space)
 {
     const struct vmar_env *env = space->env;
     struct vmar_tlb_batch batch;
@@ -158,6 +159,13 @@ void vmar_space_destroy(struct vmar_space *space)
         vmar__mapping_destroy(space, vmar__mapping_of(n));
     VMAR_ASSERT(env, space->rss_anon == 0 && space->rss_file == 0 &&
                          space->total_vm == 0);
+}
+
+void vmar_space_destroy(struct vmar_space *space)
+{
+    const struct vmar_env *env = space->env;
+
+    vmar__space_empty(space);
     space->ops->destroy(space->mmu);
     env->free(env->ctx, space, sizeof(*space));
 }

@@ -17,9 +17,10 @@ struct vmar_space {
     const struct vmar_env *env;
     const struct vmar_mmu_ops *ops;
     struct vmar_mmu *mmu;
-    void *lock;           /* embedder's lock object, may be NULL */
-    struct vmar_iset set; /* the mappings, by address */
-    vmar_addr_t user_lo;  /* user range [user_lo, user_hi) */
+    const void *mmu_config; /* what mmu was created from (fork reuses it) */
+    void *lock;             /* embedder's lock object, may be NULL */
+    struct vmar_iset set;   /* the mappings, by address */
+    vmar_addr_t user_lo;    /* user range [user_lo, user_hi) */
     vmar_addr_t user_hi;
     vmar_size_t as_limit; /* 0: unlimited */
     size_t max_map_count;
@@ -32,6 +33,10 @@ struct vmar_space {
     volatile size_t rss_anon;
     volatile size_t rss_file;
 };
+
+/* Unmap every leaf, flush, and destroy every mapping: the space is empty
+ * and its counters zero; the page table stays. Cannot fail. */
+void vmar__space_empty(struct vmar_space *space);
 
 /* Add signed deltas (two's complement) to the RSS counters. */
 void vmar__rss_add(struct vmar_space *space, size_t anon, size_t file);

@@ -23,6 +23,7 @@ void vmar_tlb_batch_init(struct vmar_tlb_batch *batch,
     batch->nfree = 0;
     batch->put_anon = 0;
     batch->put_file = 0;
+    batch->transfer = false;
 }
 
 void vmar_tlb_batch_add_range(struct vmar_tlb_batch *batch, vmar_addr_t va,
@@ -54,7 +55,8 @@ void vmar_tlb_batch_defer_put(struct vmar_tlb_batch *batch, vmar_paddr_t pa)
         batch->put_anon++;
     else
         batch->put_file++;
-    vmar_tlb_batch_defer_free(batch, pa | QUEUED_PUT);
+    if (!batch->transfer)
+        vmar_tlb_batch_defer_free(batch, pa | QUEUED_PUT);
 }
 
 void vmar_tlb_batch_finish(struct vmar_tlb_batch *batch)

@@ -2,8 +2,7 @@
 /* vmar_unmap(): cut [addr, addr+size) out of the layout. */
 #include "mapping.h"
 
-static int unmap_locked(struct vmar_space *space, vmar_addr_t lo,
-                        vmar_addr_t hi)
+int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
 {
     struct vmar_prep prep = {0};
     struct vmar_carve_cost cost;
@@ -36,7 +35,7 @@ int vmar_unmap(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size)
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
     int rc = vmar__check_range(space, addr, size);
     if (!rc)
-        rc = unmap_locked(space, addr, addr + size);
+        rc = vmar__unmap_range(space, addr, addr + size);
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
     return rc;
 }

@@ -18,7 +18,7 @@
     (VMAR_MAP_SHARED | VMAR_MAP_POPULATE | VMAR_MAP_STACK |                    \
      VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM |             \
      VMAR_MAP_FAULT_AROUND | VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL |         \
-     VMAR_MAP_RANDOM)
+     VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT)
 
 int model_init(struct model *m, const struct model_cfg *cfg)
 {
@@ -391,7 +391,7 @@ int model_map(struct model *m, const struct vmar_map_opts *o,
     if (o->backing == VMAR_BACKING_OBJECT)
         return fail(m, VMAR_EINVAL, "object backing without object");
     if ((o->flags & VMAR_MAP_SEQUENTIAL && o->flags & VMAR_MAP_RANDOM) ||
-        o->flags & VMAR_MAP_FAULT_AROUND)
+        o->flags & (VMAR_MAP_FAULT_AROUND | VMAR_MAP_EOF_FAULT))
         return fail(m, VMAR_EINVAL, "bad hint or fault-around on anon");
     if (o->prot & o->deny_prot)
         return fail(m, VMAR_EACCES, "prot & deny");

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmar_advise() (madvise): drop pages, or set per-mapping hints.
+ *
+ * Like vmar_protect(), the whole range is checked before anything
+ * changes; hint changes cut mappings at the range's ends and merge
+ * afterwards, so a hint set and cleared again leaves one mapping.
+ */
+#include "mapping.h"
+
+/* The kept flags `m` has after `advice`. */
+static unsigned advised_flags(const struct vmar_mapping *m, int advice)
+{
+    const unsigned f = m->flags & VMAR_MAPPING_KEPT_FLAGS;
+
+    switch (advice) {
+    case VMAR_ADVISE_NORMAL:
+        return f & ~(unsigned)(VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM);
+    case VMAR_ADVISE_RANDOM:
+        return (f & ~(unsigned)VMAR_MAP_SEQUENTIAL) | VMAR_MAP_RANDOM;
+    case VMAR_ADVISE_SEQUENTIAL:
+        return (f & ~(unsigned)VMAR_MAP_RANDOM) | VMAR_MAP_SEQUENTIAL;
+    case VMAR_ADVISE_DONTFORK:
+        return f | VMAR_MAP_DONTFORK;
+    case VMAR_ADVISE_DOFORK:
+        return f & ~(unsigned)VMAR_MAP_DONTFORK;
+    default:
+        return f;
+    }
+}
+
+static bool known(int advice)
+{
+    switch (advice) {
+    case VMAR_ADVISE_NORMAL:
+    case VMAR_ADVISE_RANDOM:
+    case VMAR_ADVISE_SEQUENTIAL:
+    case VMAR_ADVISE_WILLNEED:
+    case VMAR_ADVISE_DONTNEED:
+    case VMAR_ADVISE_FREE:
+    case VMAR_ADVISE_DONTFORK:
+    case VMAR_ADVISE_DOFORK:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool drops(int advice)
+{
+    return advice == VMAR_ADVISE_DONTNEED || advice == VMAR_ADVISE_FREE;
+}
+
+/* Holes are VMAR_ENOMEM, dropping device pages VMAR_EINVAL; counts the
+ * cuts a hint change needs at the two ends. */
+static int advise_survey(const struct vmar_space *space, vmar_addr_t lo,
+                         vmar_addr_t hi, int advice, unsigned *cuts)
+{
+    vmar_addr_t covered = lo;
+    const struct vmar_mapping *first = NULL, *last = NULL;
+
+    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+         m = vmar__mapping_next_in(m, hi)) {
+        if (m->node.start > covered)
+            return VMAR_ENOMEM;
+        if (drops(advice) && m->backing == VMAR_BACKING_DEVICE)
+            return VMAR_EINVAL;
+        covered = m->node.end;
+        if (!first)
+            first = m;
+        last = m;
+    }
+    if (covered < hi)
+        return VMAR_ENOMEM;
+    *cuts = 0;
+    if (drops(advice) || advice == VMAR_ADVISE_WILLNEED)
+        return 0;
+    if (first->node.start < lo && advised_flags(first, advice) !=
+                                      (first->flags & VMAR_MAPPING_KEPT_FLAGS))
+        (*cuts)++;
+    if (last->node.end > hi &&
+        advised_flags(last, advice) != (last->flags & VMAR_MAPPING_KEPT_FLAGS))
+        (*cuts)++;
+    return 0;
+}
+
+static void advise_hints(struct vmar_space *space, vmar_addr_t lo,
+                         vmar_addr_t hi, int advice, struct vmar_prep *prep)
+{
+    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+         m = vmar__mapping_next_in(m, hi)) {
+        const unsigned want = advised_flags(m, advice);
+        if (want == (m->flags & VMAR_MAPPING_KEPT_FLAGS))
+            continue;
+        if (m->node.start < lo) {
+            struct vmar_mapping *tail = vmar__prep_take(space, prep);
+            vmar__mapping_split(space, m, lo, tail);
+            m = tail;
+        }
+        if (m->node.end > hi)
+            vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
+        vmar__mapping_set_flags(m, want);
+    }
+    vmar__coalesce(space, lo, hi);
+}
+
+static int advise_locked(struct vmar_space *space, vmar_addr_t lo,
+                         vmar_addr_t hi, int advice)
+{
+    struct vmar_prep prep = {0};
+    struct vmar_tlb_batch batch;
+    unsigned cuts = 0;
+    int rc = advise_survey(space, lo, hi, advice, &cuts);
+
+    if (rc || advice == VMAR_ADVISE_WILLNEED)
+        return rc;
+    if (cuts && space->set.count + cuts > space->max_map_count)
+        return VMAR_ENOMEM;
+    rc = vmar__prep_nodes(space, &prep, cuts);
+    if (!rc && drops(advice))
+        rc = space->ops->prepare(space->mmu, lo, hi - lo, VMAR_PREP_CHANGE,
+                                 &prep.tables);
+    if (!rc) {
+        vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
+        if (drops(advice))
+            vmar__unmap_leaves(space, lo, hi - lo, &prep.tables, &batch);
+        else
+            advise_hints(space, lo, hi, advice, &prep);
+        vmar_tlb_batch_finish(&batch);
+    }
+    vmar__prep_release(space, &prep);
+    return rc;
+}
+
+int vmar_advise(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size,
+                int advice)
+{
+    if (!space)
+        return VMAR_EINVAL;
+    vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+    int rc = vmar__check_range(space, addr, size);
+    if (!rc && !known(advice))
+        rc = VMAR_EINVAL;
+    if (!rc)
+        rc = advise_locked(space, addr, addr + size, advice);
+    vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+    return rc;
+}

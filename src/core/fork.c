@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmar_fork(): copy a space, private memory copy-on-write; vmar_clear():
+ * empty a space for exec.
+ *
+ * Fork builds the whole child first, while the parent is only read: the
+ * child's nodes, page tables and leaves (each leaf takes a reference to
+ * the parent's frame). The child is not visible to anyone, so building it
+ * is the prepare phase: on any failure the child is destroyed, which drops
+ * exactly the references it took, and the parent was never changed. Only
+ * then does the commit write-protect the parent's private leaves, which
+ * allocates nothing, with one flush at the end.
+ *
+ *   parent leaf  rw- frame F (count 1)       after fork:
+ *                                            parent r-- F (count 2)
+ *                                            child  r-- F
+ *   the first write on either side copies F (or reuses it once the other
+ *   side has copied and F's count is back to 1).
+ */
+#include "frame.h"
+#include "mapping.h"
+
+static int child_create(struct vmar_space *parent,
+                        const struct vmar_fork_opts *o, struct vmar_space **out)
+{
+    const struct vmar_env *env = parent->env;
+    struct vmar_space *c =
+        env->alloc(env->ctx, sizeof(*c), _Alignof(struct vmar_space));
+    int rc;
+
+    if (!c)
+        return VMAR_ENOMEM;
+    vmar__memset(c, 0, sizeof(*c));
+    c->env = env;
+    c->ops = parent->ops;
+    c->mmu_config = o && o->mmu_config ? o->mmu_config : parent->mmu_config;
+    c->lock = o ? o->lock : NULL;
+    c->user_lo = parent->user_lo;
+    c->user_hi = parent->user_hi;
+    c->as_limit = parent->as_limit;
+    c->max_map_count = parent->max_map_count;
+    c->stack_guard = parent->stack_guard;
+    c->aslr_bits = parent->aslr_bits;
+    c->flags = parent->flags;
+    vmar_iset_init(&c->set);
+    rc = c->ops->create(env, c->mmu_config, &c->mmu);
+    if (rc) {
+        env->free(env->ctx, c, sizeof(*c));
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+/* Give the child a leaf for every present leaf of `m` in the parent: the
+ * same frame with one more reference, read-only in private memory. */
+static int copy_leaves(struct vmar_space *parent, struct vmar_space *child,
+                       const struct vmar_mapping *m)
+{
+    const struct vmar_env *env = parent->env;
+    struct vmar_frame_list tables = {0, 0};
+    vmar_addr_t va = m->node.start;
+    struct vmar_pte pte;
+    int rc = 0;
+
+    if (m->backing == VMAR_BACKING_DEVICE) {
+        rc = child->ops->prepare(
+            child->mmu, m->node.start, vmar__mapping_size(m),
+            vmar__device_prep(child, m->node.start, m->offset, false), &tables);
+        if (!rc)
+            vmar__device_install(child, m, m->node.start, m->node.end, &tables);
+        vmar_frame_list_release(env, &tables);
+        return rc;
+    }
+    while (!rc && va < m->node.end &&
+           parent->ops->find_next(parent->mmu, &va, m->node.end, &pte) == 0) {
+        /* One walk per leaf; the tables it adds serve the next ones. */
+        rc = child->ops->prepare(child->mmu, va, VMAR_PAGE_SIZE, VMAR_PREP_MAP,
+                                 &tables);
+        if (rc)
+            break;
+        const bool anon = vmar__frame_is_anon(env, pte.pa);
+        vmar_frame_get(env, pte.pa);
+        if (vmar__mapping_cow(m))
+            pte.prot &= ~(unsigned)VMAR_PROT_WRITE;
+        child->ops->map(child->mmu, va, &pte, &tables);
+        vmar__rss_add(child, anon ? 1u : 0u, anon ? 0u : 1u);
+        va += VMAR_PAGE_SIZE;
+    }
+    vmar_frame_list_release(env, &tables);
+    return rc;
+}
+
+/* Build the child's layout and tables; the parent is only read. */
+static int fork_build(struct vmar_space *parent, struct vmar_space *child)
+{
+    const struct vmar_env *env = parent->env;
+
+    for (struct vmar_iset_node *n = vmar_iset_first(&parent->set); n;
+         n = vmar_iset_next(n)) {
+        const struct vmar_mapping *m = vmar__mapping_of(n);
+        if (m->flags & VMAR_MAP_DONTFORK)
+            continue;
+        struct vmar_mapping *c =
+            env->alloc(env->ctx, sizeof(*c), _Alignof(struct vmar_mapping));
+        if (!c)
+            return VMAR_ENOMEM;
+        *c = *m;
+        if (vmar__mapping_cow(m))
+            c->flags |= VMAR_MAPPING_COW_SHARED;
+        if (c->object)
+            vmar_object_ref(c->object);
+        vmar_iset_insert(&child->set, &c->node);
+        child->total_vm += vmar__mapping_size(c);
+        int rc = copy_leaves(parent, child, m);
+        if (rc)
+            return rc;
+    }
+    /* DONTFORK holes may leave compatible neighbours: merge them. */
+    vmar__coalesce(child, child->user_lo, child->user_hi);
+    return 0;
+}
+
+/* Make every private leaf of the parent read-only; one flush for all. */
+static void fork_commit(struct vmar_space *parent)
+{
+    struct vmar_tlb_batch batch;
+
+    vmar_tlb_batch_init(&batch, parent->env, parent->ops, parent->mmu);
+    for (struct vmar_iset_node *n = vmar_iset_first(&parent->set); n;
+         n = vmar_iset_next(n)) {
+        struct vmar_mapping *m = vmar__mapping_of(n);
+        if (!vmar__mapping_cow(m) || m->flags & VMAR_MAP_DONTFORK)
+            continue;
+        m->flags |= VMAR_MAPPING_COW_SHARED;
+        /* A mapping's extent never cuts a managed leaf, so no split and
+         * no reservation is needed. */
+        if (m->prot & VMAR_PROT_WRITE)
+            parent->ops->protect(
+                parent->mmu, m->node.start, vmar__mapping_size(m),
+                m->prot & ~(unsigned)VMAR_PROT_WRITE, NULL, &batch);
+    }
+    vmar_tlb_batch_finish(&batch);
+}
+
+int vmar_fork(struct vmar_space *parent, const struct vmar_fork_opts *opts,
+              struct vmar_space **out)
+{
+    struct vmar_space *child = NULL;
+    int rc;
+
+    if (!parent || !out)
+        return VMAR_EINVAL;
+    if (!parent->env->frame_refcount)
+        return VMAR_ENOTSUP;
+    vmar__lock(parent, VMAR_LOCK_EXCLUSIVE);
+    rc = child_create(parent, opts, &child);
+    if (!rc)
+        rc = fork_build(parent, child);
+    if (!rc)
+        fork_commit(parent);
+    vmar__unlock(parent, VMAR_LOCK_EXCLUSIVE);
+    if (rc && child)
+        vmar_space_destroy(child); /* drops what the child took */
+    if (!rc)
+        *out = child;
+    return rc;
+}
+
+int vmar_clear(struct vmar_space *space)
+{
+    if (!space)
+        return VMAR_EINVAL;
+    vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+    vmar__space_empty(space);
+    vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+    return 0;
+}

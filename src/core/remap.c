@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmar_remap() (mremap) and vmar_resize(): shrink, grow in place, or move.
+ *
+ * Every check and every allocation comes before the first change. The
+ * reference shrinks the old mapping before it knows whether the move will
+ * succeed, and loses it when the move fails; here a failed remap leaves
+ * the space as it was.
+ *
+ * A move keeps the frames: leaves are re-entered at the target with the
+ * same frame, permissions and flags, and removed from the source with a
+ * batch in transfer mode (their references move with them, nothing is
+ * freed). Device ranges are re-installed from their physical address.
+ *
+ *   source  [old ........ old+old_size)        target [new .. new+new_size)
+ *   pieces  | A | B |  (a pure move may span several mappings)
+ *   after:  hole (or, with DONTUNMAP, A and B mapped but empty)
+ *           target | A' | B' | (+ growth of the last piece)
+ */
+#include "frame.h"
+#include "mapping.h"
+#include "placement.h"
+
+#define KNOWN_REMAP                                                            \
+    (VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED | VMAR_REMAP_DONTUNMAP)
+
+/* Span of one last-level page table: table reservations are made once per
+ * span the moved leaves land in. */
+#define TABLE_SPAN ((vmar_size_t)1 << 21)
+
+struct remap {
+    vmar_addr_t old, new_addr;
+    vmar_size_t old_size, new_size;
+    unsigned flags;
+    struct vmar_mapping *first;  /* mapping at `old` */
+    size_t pieces;               /* mappings meeting [old, old+old_size) */
+    struct vmar_carve_cost cost; /* of the FIXED target */
+    /* Nodes for DONTUNMAP's target copies, chained through node.parent. */
+    struct vmar_mapping *spare;
+};
+
+static vmar_size_t round_page(vmar_size_t x, bool *overflow)
+{
+    vmar_size_t r = (x + VMAR_PAGE_SIZE - 1) & ~(VMAR_PAGE_SIZE - 1);
+    *overflow = r < x;
+    return r;
+}
+
+/* Argument checks with Linux's errno for each (mm/mremap.c order). */
+static int remap_validate(const struct vmar_space *space, struct remap *r)
+{
+    bool o1, o2;
+
+    if (r->flags & ~(unsigned)KNOWN_REMAP)
+        return VMAR_EINVAL;
+    if (r->flags & (VMAR_REMAP_FIXED | VMAR_REMAP_DONTUNMAP) &&
+        !(r->flags & VMAR_REMAP_MAYMOVE))
+        return VMAR_EINVAL;
+    if (r->flags & VMAR_REMAP_DONTUNMAP && r->old_size != r->new_size)
+        return VMAR_EINVAL;
+    if (r->old & (VMAR_PAGE_SIZE - 1))
+        return VMAR_EINVAL;
+    r->old_size = round_page(r->old_size, &o1);
+    r->new_size = round_page(r->new_size, &o2);
+    if (o1 || o2 || r->old_size == 0 || r->new_size == 0)
+        return VMAR_EINVAL;
+    if (r->flags & VMAR_REMAP_FIXED) {
+        if (r->new_addr & (VMAR_PAGE_SIZE - 1) ||
+            vmar__check_range(space, r->new_addr, r->new_size))
+            return VMAR_EINVAL;
+        if (r->new_addr < r->old + r->old_size &&
+            r->old < r->new_addr + r->new_size)
+            return VMAR_EINVAL; /* overlapping target */
+    }
+    return 0;
+}
+
+/* The source: mapped from `old` on, without holes, by one mapping when
+ * the size changes (several for a pure move). */
+static int remap_source(const struct vmar_space *space, struct remap *r)
+{
+    const vmar_addr_t hi = r->old + r->old_size;
+    vmar_addr_t covered = r->old;
+    struct vmar_iset_node *n;
+
+    if (hi < r->old || r->old < space->user_lo || hi > space->user_hi)
+        return VMAR_EFAULT;
+    n = vmar_iset_find(&space->set, r->old);
+    if (!n)
+        return VMAR_EFAULT;
+    r->first = vmar__mapping_of(n);
+    r->pieces = 0;
+    for (struct vmar_mapping *m = r->first; m;
+         m = vmar__mapping_next_in(m, hi)) {
+        if (m->node.start > covered)
+            return VMAR_EFAULT; /* a hole */
+        if (r->flags & VMAR_REMAP_DONTUNMAP &&
+            (m->backing != VMAR_BACKING_ANON || m->object))
+            return VMAR_EINVAL; /* private anonymous only */
+        covered = m->node.end;
+        r->pieces++;
+    }
+    if (covered < hi)
+        return VMAR_EFAULT;
+    if (r->pieces > 1 && r->old_size != r->new_size)
+        return VMAR_EFAULT;
+    if (r->new_size > r->old_size && r->first->backing == VMAR_BACKING_DEVICE)
+        return VMAR_EFAULT; /* device ranges never grow */
+    return 0;
+}
+
+static bool grows_in_place(const struct vmar_space *space,
+                           const struct remap *r)
+{
+    const vmar_addr_t end = r->old + r->old_size;
+
+    return r->first->node.end == end &&
+           r->new_size - r->old_size <= space->user_hi - end &&
+           !vmar__mapping_first_in(space, end, r->old + r->new_size);
+}
+
+/* Address-space and count limits: only growth is refused. */
+static int remap_limits(const struct vmar_space *space, const struct remap *r,
+                        bool move)
+{
+    vmar_size_t added = r->new_size - VMAR_MIN(r->new_size, r->old_size);
+    size_t count = space->set.count;
+
+    if (move) {
+        if (r->flags & VMAR_REMAP_DONTUNMAP) {
+            added += r->old_size;
+            count += r->pieces;
+        }
+        added -= VMAR_MIN(added, r->cost.mapped);
+        count += 2 + (r->cost.needs_node ? 1u : 0u); /* source cuts */
+        count -= VMAR_MIN(count, r->cost.removed);
+    }
+    if (space->as_limit && added &&
+        (space->total_vm > space->as_limit ||
+         added > space->as_limit - space->total_vm))
+        return VMAR_ENOMEM;
+    if (count > space->max_map_count && count > space->set.count)
+        return VMAR_ENOMEM;
+    return 0;
+}
+
+/* ---- shrink and grow in place ------------------------------------------- */
+
+static int remap_grow_in_place(struct vmar_space *space, struct remap *r)
+{
+    struct vmar_mapping *m = r->first;
+    int rc = remap_limits(space, r, false);
+
+    if (rc)
+        return rc;
+    space->total_vm += r->new_size - r->old_size;
+    m->node.end = r->old + r->new_size;
+    vmar_iset_update(&space->set, &m->node);
+    vmar__coalesce(space, m->node.start, m->node.end);
+    return 0;
+}
+
+/* ---- move -----------------------------------------------------------------
+ */
+
+static void spare_release(struct vmar_space *space, struct remap *r)
+{
+    while (r->spare) {
+        struct vmar_mapping *m = r->spare;
+        r->spare = (struct vmar_mapping *)(void *)m->node.parent;
+        space->env->free(space->env->ctx, m, sizeof(*m));
+    }
+}
+
+static int spare_fill(struct vmar_space *space, struct remap *r, size_t n)
+{
+    const struct vmar_env *env = space->env;
+
+    for (size_t i = 0; i < n; i++) {
+        struct vmar_mapping *m =
+            env->alloc(env->ctx, sizeof(*m), _Alignof(struct vmar_mapping));
+        if (!m)
+            return VMAR_ENOMEM;
+        m->node.parent = (struct vmar_iset_node *)(void *)r->spare;
+        r->spare = m;
+    }
+    return 0;
+}
+
+/* Reserve the target's page tables: once per last-level table span that a
+ * moved leaf lands in (the whole piece for device memory). After a FIXED
+ * carve in the same commit, tables there count as missing (REMAP). */
+static int prepare_target(struct vmar_space *space, const struct remap *r,
+                          vmar_addr_t to, struct vmar_frame_list *tables)
+{
+    const vmar_addr_t lo = r->old,
+                      hi = r->old + VMAR_MIN(r->old_size, r->new_size);
+    const enum vmar_mmu_prep kind =
+        r->cost.mapped ? VMAR_PREP_REMAP : VMAR_PREP_MAP;
+    vmar_addr_t done = 0; /* target span already reserved, 0: none */
+    int rc = 0;
+
+    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi);
+         m && !rc; m = vmar__mapping_next_in(m, hi)) {
+        vmar_addr_t s = VMAR_MAX(m->node.start, lo);
+        vmar_addr_t e = VMAR_MIN(m->node.end, hi);
+        struct vmar_pte pte;
+
+        if (m->backing == VMAR_BACKING_DEVICE) {
+            rc = space->ops->prepare(
+                space->mmu, to + (s - lo), e - s,
+                r->cost.mapped
+                    ? VMAR_PREP_REMAP
+                    : vmar__device_prep(space, to + (s - lo),
+                                        vmar__mapping_offset_of(m, s), false),
+                tables);
+            continue;
+        }
+        while (!rc && s < e &&
+               space->ops->find_next(space->mmu, &s, e, &pte) == 0) {
+            vmar_addr_t t = to + (s - lo);
+            vmar_addr_t span = t & ~(TABLE_SPAN - 1);
+            if (span + 1 != done) {
+                vmar_addr_t a = VMAR_MAX(span, to);
+                vmar_addr_t b = VMAR_MIN(span + TABLE_SPAN, to + (hi - lo));
+                rc = space->ops->prepare(space->mmu, a, b - a, kind, tables);
+                done = span + 1;
+            }
+            s += VMAR_PAGE_SIZE;
+        }
+    }
+    return rc;
+}
+
+static int remap_prepare(struct vmar_space *space, struct remap *r,
+                         vmar_addr_t to, struct vmar_prep *prep)
+{
+    /* Cuts at both ends of the source, one in the target. */
+    int rc = vmar__prep_nodes(space, prep, 2u + (r->cost.needs_node ? 1u : 0u));
+
+    if (!rc && r->flags & VMAR_REMAP_DONTUNMAP)
+        rc = spare_fill(space, r, r->pieces);
+    if (!rc)
+        rc = space->ops->prepare(space->mmu, r->old, r->old_size,
+                                 VMAR_PREP_CHANGE, &prep->tables);
+    if (!rc && r->cost.mapped)
+        rc = space->ops->prepare(space->mmu, to, r->new_size, VMAR_PREP_CHANGE,
+                                 &prep->tables);
+    if (!rc)
+        rc = prepare_target(space, r, to, &prep->tables);
+    return rc;
+}
+
+/* Cut the source's first and last mappings at the range's ends. */
+static void split_source(struct vmar_space *space, const struct remap *r,
+                         struct vmar_prep *prep)
+{
+    const vmar_addr_t hi = r->old + r->old_size;
+    struct vmar_mapping *m = r->first;
+
+    if (m->node.start < r->old) {
+        struct vmar_mapping *tail = vmar__prep_take(space, prep);
+        vmar__mapping_split(space, m, r->old, tail);
+    }
+    m = vmar__mapping_of(vmar_iset_find(&space->set, hi - 1));
+    if (m->node.end > hi)
+        vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
+}
+
+/* Re-enter every present leaf of [lo, hi) at `to`, same frame. */
+static void move_leaves(struct vmar_space *space, vmar_addr_t lo,
+                        vmar_addr_t hi, vmar_addr_t to, struct vmar_prep *prep)
+{
+    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+         m = vmar__mapping_next_in(m, hi)) {
+        vmar_addr_t s = VMAR_MAX(m->node.start, lo);
+        const vmar_addr_t e = VMAR_MIN(m->node.end, hi);
+        struct vmar_pte pte;
+
+        if (m->backing == VMAR_BACKING_DEVICE) {
+            /* A device range is its physical address: install it anew. */
+            struct vmar_mapping at = *m;
+            at.node.start = to + (m->node.start - lo);
+            vmar__device_install(space, &at, to + (s - lo), to + (e - lo),
+                                 &prep->tables);
+            continue;
+        }
+        while (s < e && space->ops->find_next(space->mmu, &s, e, &pte) == 0) {
+            const bool anon = vmar__frame_is_anon(space->env, pte.pa);
+            space->ops->map(space->mmu, to + (s - lo), &pte, &prep->tables);
+            vmar__rss_add(space, anon ? 1u : 0u, anon ? 0u : 1u);
+            s += VMAR_PAGE_SIZE;
+        }
+    }
+}
+
+/* Move the nodes of [lo, hi) to `to` (or copy them, DONTUNMAP). */
+static void move_nodes(struct vmar_space *space, struct remap *r,
+                       vmar_addr_t lo, vmar_addr_t hi, vmar_addr_t to)
+{
+    struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi);
+
+    while (m) {
+        struct vmar_mapping *next = vmar__mapping_next_in(m, hi);
+        struct vmar_mapping *t = m;
+        if (r->flags & VMAR_REMAP_DONTUNMAP) {
+            t = r->spare;
+            r->spare = (struct vmar_mapping *)(void *)t->node.parent;
+            *t = *m;
+            if (t->object)
+                vmar_object_ref(t->object);
+            space->total_vm += vmar__mapping_size(t);
+        } else {
+            vmar_iset_remove(&space->set, &m->node);
+        }
+        t->node.start = to + (m->node.start - lo);
+        t->node.end = to + (m->node.end - lo);
+        vmar_iset_insert(&space->set, &t->node);
+        m = next;
+    }
+}
+
+static void remap_move_commit(struct vmar_space *space, struct remap *r,
+                              vmar_addr_t to, struct vmar_prep *prep)
+{
+    const vmar_size_t len = VMAR_MIN(r->old_size, r->new_size);
+    const vmar_addr_t lo = r->old, hi = r->old + len;
+    struct vmar_tlb_batch batch, moved;
+
+    vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
+    if (r->cost.mapped)
+        vmar__carve(space, to, to + r->new_size, prep, &batch);
+    split_source(space, r, prep);
+    /* A move that also shrinks drops the source's tail first. */
+    if (r->old_size > len)
+        vmar__carve(space, hi, r->old + r->old_size, prep, &batch);
+    move_leaves(space, lo, hi, to, prep);
+    vmar_tlb_batch_init(&moved, space->env, space->ops, space->mmu);
+    moved.transfer = true;
+    vmar__unmap_leaves(space, lo, len, &prep->tables, &moved);
+    move_nodes(space, r, lo, hi, to);
+    if (r->new_size > len) {
+        /* Growth: one piece (checked), whose end moves out. */
+        struct vmar_mapping *last =
+            vmar__mapping_of(vmar_iset_find(&space->set, to + len - 1));
+        last->node.end = to + r->new_size;
+        vmar_iset_update(&space->set, &last->node);
+        space->total_vm += r->new_size - len;
+    }
+    vmar__coalesce(space, to, to + r->new_size);
+    vmar__coalesce(space, lo, r->old + r->old_size);
+    vmar_tlb_batch_finish(&moved);
+    vmar_tlb_batch_finish(&batch);
+}
+
+static int remap_target(const struct vmar_space *space, struct remap *r,
+                        vmar_addr_t *to)
+{
+    if (r->flags & VMAR_REMAP_FIXED) {
+        *to = r->new_addr;
+        vmar__carve_cost(space, *to, *to + r->new_size, &r->cost);
+        return 0;
+    }
+    const struct vmar_map_opts o = {
+        .size = r->new_size,
+        .place = VMAR_PLACE_ANY,
+        .flags = r->first->flags & VMAR_MAP_STACK,
+    };
+    r->cost = (struct vmar_carve_cost){false, 0, 0};
+    return vmar__place(space, &o, VMAR_PAGE_SIZE, to);
+}
+
+static int remap_locked(struct vmar_space *space, struct remap *r,
+                        vmar_addr_t *out)
+{
+    struct vmar_prep prep = {0};
+    vmar_addr_t to;
+    int rc = remap_validate(space, r);
+
+    if (!rc)
+        rc = remap_source(space, r);
+    if (rc)
+        return rc;
+    const bool may_stay =
+        !(r->flags & (VMAR_REMAP_FIXED | VMAR_REMAP_DONTUNMAP));
+    if (may_stay && r->new_size <= r->old_size) {
+        /* Shrink in place: an unmap of the tail. */
+        if (r->new_size < r->old_size)
+            rc = vmar__unmap_range(space, r->old + r->new_size,
+                                   r->old + r->old_size);
+        *out = r->old;
+        return rc;
+    }
+    if (may_stay && grows_in_place(space, r)) {
+        *out = r->old;
+        return remap_grow_in_place(space, r);
+    }
+    if (!(r->flags & VMAR_REMAP_MAYMOVE))
+        return VMAR_ENOMEM;
+    rc = remap_target(space, r, &to);
+    if (!rc)
+        rc = remap_limits(space, r, true);
+    if (!rc)
+        rc = remap_prepare(space, r, to, &prep);
+    if (!rc) {
+        remap_move_commit(space, r, to, &prep);
+        *out = to;
+    }
+    spare_release(space, r);
+    vmar__prep_release(space, &prep);
+    return rc;
+}
+
+int vmar_remap(struct vmar_space *space, vmar_addr_t old_addr,
+               vmar_size_t old_size, vmar_size_t new_size, unsigned flags,
+               vmar_addr_t new_addr, vmar_addr_t *out_addr)
+{
+    struct remap r = {
+        .old = old_addr,
+        .new_addr = new_addr,
+        .old_size = old_size,
+        .new_size = new_size,
+        .flags = flags,
+    };
+    vmar_addr_t at = 0;
+
+    if (!space)
+        return VMAR_EINVAL;
+    vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+    int rc = remap_locked(space, &r, &at);
+    vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+    if (!rc && out_addr)
+        *out_addr = at;
+    return rc;
+}
+
+int vmar_resize(struct vmar_space *space, vmar_addr_t addr,
+                vmar_size_t old_size, vmar_size_t new_size)
+{
+    struct vmar_iset_node *n;
+    int rc;
+
+    if (!space)
+        return VMAR_EINVAL;
+    vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+    rc = vmar__check_range(space, addr, old_size);
+    if (!rc)
+        rc = vmar__check_range(space, addr, new_size);
+    if (!rc) {
+        /* The reference's FIXME: the whole old range, in one mapping. */
+        n = vmar_iset_find(&space->set, addr);
+        if (!n || n->end - addr < old_size)
+            rc = VMAR_EFAULT;
+    }
+    if (!rc) {
+        struct remap r = {.old = addr,
+                          .old_size = old_size,
+                          .new_size = new_size,
+                          .flags = 0};
+        vmar_addr_t at;
+        rc = remap_locked(space, &r, &at);
+    }
+    vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+    return rc;
+}
