@@ -18,6 +18,14 @@
  *                     the permissions so that no two placed pages merge.
  *   query             the mapping containing a random page: vmar_query()
  *                     against mincore() of one page (see PERFORMANCE.md).
+ *   fault_zero        the first write to a page of a mapping (demand-zero:
+ *                     a zeroed frame is mapped), K pages, each in its own
+ *                     mapping: vmar_fault() called directly (no trap)
+ *                     against a store that takes Linux's page fault.
+ *   fault_spur        vmar_fault() again on each of those pages, now
+ *                     present and writable (another CPU won the race, a
+ *                     stale TLB entry). libvmar only: on Linux such a store
+ *                     does not fault.
  *
  * Each scenario runs `reps` times (rep outer, scenarios inner, so a drift
  * of the machine spreads over all of them); the table gives the median,
@@ -44,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vmar/fault.h>
 #include <vmar/sim.h>
 #include <vmar/vmar.h>
 
@@ -282,6 +291,20 @@ static void op_lookup(struct side *s, uintptr_t a)
     }
 }
 
+/* Write to the page at `a`, which is mapped read-write and not present:
+ * for libvmar, what a trap handler does on the page fault of that store;
+ * for Linux, the store itself. */
+static void op_touch(struct side *s, uintptr_t a)
+{
+    if (s->kind == SIDE_LIB) {
+        int rc = vmar_fault(s->sp, a, VMAR_ACCESS_WRITE, VMAR_FAULT_USER);
+        if (rc)
+            die("vmar_fault(%#" PRIxPTR "): %s", a, vmar_strerror(rc));
+    } else {
+        *(volatile unsigned char *)a = 1;
+    }
+}
+
 /* --------------------------------------------------------------- layout */
 
 static struct vmar_sim *the_sim;
@@ -415,6 +438,35 @@ static void run_lookup(struct side *s, size_t n, const size_t *pick, double *ns)
     *ns = region_end(t0, "query", n, m) / (double)m;
 }
 
+/*
+ * First write to one page in each of K mappings (the same K mappings in
+ * every repetition, so that page-table pages, once there, stay on both
+ * sides), then, for libvmar, a second vmar_fault() on each (spurious).
+ * Untimed: unmap and map the K mappings again, which drops the pages and
+ * leaves the layout as it was.
+ */
+static void run_fault(struct side *s, size_t n, const size_t *pick,
+                      double *zero_ns, double *spur_ns)
+{
+    size_t k = cfg.batch < n ? cfg.batch : n;
+    double t0 = region_begin();
+
+    for (size_t i = 0; i < k; i++)
+        op_touch(s, slot(s, pick[i]) + (i % 3) * PG);
+    *zero_ns = region_end(t0, "fault_zero", n, k) / (double)k;
+    *spur_ns = 0;
+    if (s->kind == SIDE_LIB) {
+        t0 = region_begin();
+        for (size_t i = 0; i < k; i++)
+            op_touch(s, slot(s, pick[i]) + (i % 3) * PG);
+        *spur_ns = region_end(t0, "fault_spur", n, k) / (double)k;
+    }
+    for (size_t i = 0; i < k; i++) {
+        op_unmap(s, slot(s, pick[i]), LEN);
+        op_map_fixed(s, slot(s, pick[i]), LEN, PROT_READ | PROT_WRITE);
+    }
+}
+
 /* --------------------------------------------------------------- results */
 
 enum scen {
@@ -426,12 +478,14 @@ enum scen {
     SC_UNMAP_FIXED,
     SC_MAP_ANY,
     SC_QUERY,
+    SC_FAULT_ZERO,
+    SC_FAULT_SPUR,
     SC_COUNT
 };
 
 static const char *const scen_name[SC_COUNT] = {
-    "split_seq", "merge_seq",   "split_rand", "merge_rand",
-    "map_fixed", "unmap_fixed", "map_any",    "query",
+    "split_seq",   "merge_seq", "split_rand", "merge_rand", "map_fixed",
+    "unmap_fixed", "map_any",   "query",      "fault_zero", "fault_spur",
 };
 
 static const char *const scen_op[SC_COUNT] = {
@@ -443,6 +497,8 @@ static const char *const scen_op[SC_COUNT] = {
     "unmap that page",
     "map 1 page anywhere (top-down, a hole)",
     "mapping of a random page",
+    "first write to a page (demand-zero)",
+    "vmar_fault on a present page",
 };
 
 #define SAMPLE_CAP 128
@@ -550,6 +606,7 @@ struct bench {
     struct side s;
     size_t n;
     size_t *seq, *perm, *pick;
+    size_t *fault_pick; /* run_fault's mappings: K distinct indices */
     uintptr_t *addrs;
 };
 
@@ -568,6 +625,9 @@ static void bench_setup(struct bench *b, enum side_kind kind, size_t n)
         b->seq[i] = b->perm[i] = i;
     for (size_t i = 0; i < LOOKUP_ADDR; i++)
         b->pick[i] = (size_t)(rnd() % (3 * n));
+    b->fault_pick = xmalloc(n * sizeof(size_t));
+    memcpy(b->fault_pick, b->seq, n * sizeof(size_t));
+    shuffle(b->fault_pick, n);
 
     if (kind == SIDE_LIB) {
         /* The space's own metadata (and the backend's) is not per
@@ -629,6 +689,10 @@ static void bench_rep(struct bench *b, size_t row_n, bool do_split)
     record(b, SC_MAP_ANY, row_n, x);
     run_lookup(s, b->n, b->pick, &x);
     record(b, SC_QUERY, row_n, x);
+    run_fault(s, b->n, b->fault_pick, &x, &y);
+    record(b, SC_FAULT_ZERO, row_n, x);
+    if (s->kind == SIDE_LIB)
+        record(b, SC_FAULT_SPUR, row_n, y);
 }
 
 static void bench_finish(struct bench *b)
@@ -644,6 +708,7 @@ static void bench_finish(struct bench *b)
     free(b->seq);
     free(b->perm);
     free(b->pick);
+    free(b->fault_pick);
     free(b->addrs);
 }
 
@@ -978,8 +1043,10 @@ int main(int argc, char **argv)
         print_meta();
         printf("lib/(L-f): libvmar against Linux minus the getppid floor "
                "(the kernel-entry share)\n");
+        printf("fault_spur has no Linux column: a store to a present page "
+               "does not fault there\n");
         printf("TODO (not implemented in libvmar yet, no numbers): "
-               "demand-zero fault, fork, remap\n");
+               "fork, remap\n");
         if (cfg.csv)
             write_csv(cfg.csv, &floor_st);
     }

@@ -11,15 +11,19 @@
  * Augmentation. Every node n carries `guard`: bytes below n.start that
  * placement must keep free (stack guard gaps). Its effective start is
  * eff(n) = n.start - n.guard, clamped at 0. The free gap *before* n is
- * [prev.end, eff(n)) where prev is n's in-order predecessor (empty when
- * eff(n) <= prev.end). A guard clips only the gap directly below its node:
- * a mapping already inside the guard stops the stack's growth anyway.
- * Each node caches, for its subtree:
- *   sub_first = eff() of the leftmost node,
- *   sub_end   = end of the rightmost node,
- *   sub_gap   = the largest gap between two consecutive nodes of the
- *               subtree (0 for a single node).
- * These depend only on the subtree, so rotations fix them locally.
+ * [prev.end, eff(n)) where prev is n's in-order predecessor, or [0, eff(n))
+ * for the first node (empty when eff(n) <= prev.end). A guard clips only
+ * the gap directly below its node: a mapping already inside the guard
+ * stops the stack's growth anyway. The set caches
+ *   gap     = the length of the gap before n (n's own, not a subtree's),
+ *   sub_gap = the largest `gap` of the nodes of n's subtree,
+ * and the AVL height. The last gap [last.end, 2^64) belongs to no node.
+ *
+ * Why one gap per node and not a subtree's first/last address (the older
+ * layout): two cached words instead of three keep the node at 72 bytes,
+ * and a change that leaves a subtree's largest gap alone stops the walk
+ * to the root early; the price is that moving an end also changes the
+ * successor's `gap`, which the set finds itself (see vmar_iset_update).
  *
  * Contract: the set never allocates; the caller owns the nodes. Callers
  * guarantee that intervals never overlap. Every function assumes the
@@ -31,14 +35,16 @@
 #include <vmar/types.h>
 
 struct vmar_iset_node {
-    struct vmar_iset_node *left, *right, *parent;
+    /* The lookup reads only these four, so they come first: one cache
+     * line per level whenever the node is 32-byte aligned. */
+    struct vmar_iset_node *left, *right;
     vmar_addr_t start, end; /* the interval; start < end */
-    vmar_size_t guard;      /* free bytes placement keeps below start */
+    struct vmar_iset_node *parent;
+    vmar_size_t guard; /* free bytes placement keeps below start */
     /* maintained by the set, read-only for callers: */
-    vmar_addr_t sub_first;
-    vmar_addr_t sub_end;
-    vmar_size_t sub_gap;
-    int height; /* AVL height, leaf = 1 */
+    vmar_size_t gap;     /* length of the free gap before this node */
+    vmar_size_t sub_gap; /* largest `gap` in this subtree */
+    int height;          /* AVL height, leaf = 1 */
 };
 
 struct vmar_iset {
@@ -65,9 +71,32 @@ void vmar_iset_insert(struct vmar_iset *set, struct vmar_iset_node *node);
 /* Remove `node`, which must be in the set. O(log n). */
 void vmar_iset_remove(struct vmar_iset *set, struct vmar_iset_node *node);
 
-/* Recompute the cached fields from `node` up to the root after the caller
- * changed its start, end or guard without changing its order relative to
- * its neighbours and without creating an overlap. O(log n). */
+/*
+ * Split node at `at` (node.start < at < node.end): node keeps [start, at)
+ * and `tail`, which is not in the set and whose guard the caller has set,
+ * becomes [at, old end). Same result as shrinking node's end, calling
+ * vmar_iset_update() and inserting tail, at a fraction of the cost: no
+ * descent from the root, and no neighbour's gap changes. O(log n), usually
+ * a few nodes.
+ */
+void vmar_iset_split(struct vmar_iset *set, struct vmar_iset_node *node,
+                     vmar_addr_t at, struct vmar_iset_node *tail);
+
+/*
+ * Remove `next`, which must be vmar_iset_next(node), and extend node to
+ * next's end: the inverse of vmar_iset_split (node.end may be below
+ * next.start; the range between becomes node's). Same result as removing
+ * next, moving node's end and calling vmar_iset_update(), without the two
+ * walks that would grow and shrink the gap above next. O(log n).
+ */
+void vmar_iset_merge_next(struct vmar_iset *set, struct vmar_iset_node *node,
+                          struct vmar_iset_node *next);
+
+/* Recompute the cached fields after the caller changed node's start, end
+ * or guard without changing its order relative to its neighbours and
+ * without creating an overlap: node's own gap and its successor's, and
+ * their ancestors up to the first one whose cache comes out unchanged.
+ * O(log n). */
 void vmar_iset_update(struct vmar_iset *set, struct vmar_iset_node *node);
 
 /* The node whose interval contains `addr`, or NULL. O(log n). */

@@ -66,9 +66,7 @@ void vmar__mapping_split(struct vmar_space *space, struct vmar_mapping *m,
      * Every stack piece keeps the guard: below the tail it lies inside m
      * and costs nothing, and it matters again if m is unmapped.
      */
-    m->node.end = at;
-    vmar_iset_update(&space->set, &m->node);
-    vmar_iset_insert(&space->set, &tail->node);
+    vmar_iset_split(&space->set, &m->node, at, &tail->node);
 }
 
 void vmar__mapping_trim_front(struct vmar_space *space, struct vmar_mapping *m,
@@ -119,12 +117,9 @@ void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
         }
         /* Absorb b into a; a keeps its start, offset and guard, and the
          * bytes stay mapped, so total_vm does not change. */
-        vmar_addr_t end = b->node.end;
         a->flags |= b->flags & VMAR_MAPPING_COW_SHARED;
-        vmar_iset_remove(&space->set, &b->node);
+        vmar_iset_merge_next(&space->set, &a->node, &b->node);
         vmar__mapping_free(space, b);
-        a->node.end = end;
-        vmar_iset_update(&space->set, &a->node);
     }
 }
 

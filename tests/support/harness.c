@@ -180,6 +180,45 @@ void vt_setup(struct vt *vt, const struct vmar_space_opts *opts, size_t nframes)
     VT_CHECK(vt);
 }
 
+int vt_fork(struct vt *parent, struct vt *child)
+{
+    struct vmar_fork_opts fo = {0};
+    int rc;
+
+    *child = *parent;
+    child->space = NULL;
+    child->mmu = NULL;
+    child->cfg.mmu = NULL;
+    /* Its own handle, and an address-space id of its own. */
+    if (parent->opts.mmu_config == &parent->cfg.x86) {
+        child->cfg.x86.handle = &child->cfg.mmu;
+        child->cfg.x86.pcid = parent->cfg.x86.pcid + 1;
+        fo.mmu_config = &child->cfg.x86;
+    } else if (parent->opts.mmu_config == &parent->cfg.rv) {
+        child->cfg.rv.handle = &child->cfg.mmu;
+        child->cfg.rv.asid = parent->cfg.rv.asid + 1;
+        fo.mmu_config = &child->cfg.rv;
+    }
+    child->opts.mmu_config =
+        fo.mmu_config ? fo.mmu_config : parent->opts.mmu_config;
+    rc = vmar_fork(parent->space, &fo, &child->space);
+    if (rc == 0) {
+        child->mmu = child->cfg.mmu;
+        VT_CHECK(child);
+    } else {
+        child->space = NULL;
+    }
+    VT_CHECK(parent);
+    return rc;
+}
+
+void vt_child_destroy(struct vt *child)
+{
+    if (child->space)
+        vmar_space_destroy(child->space);
+    child->space = NULL;
+}
+
 void vt_teardown(struct vt *vt)
 {
     struct vmar_sim_stats st;

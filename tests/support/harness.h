@@ -97,6 +97,13 @@ void vt_setup(struct vt *vt, const struct vmar_space_opts *opts,
  * back, then destroy the machine. */
 void vt_teardown(struct vt *vt);
 
+/* Fork `parent` into `child`, a vt over the same machine whose backend
+ * config is its own copy (own handle, PCID/ASID one higher). Returns
+ * vmar_fork()'s code; checks both spaces. Destroy the child with
+ * vt_child_destroy() before the parent's vt_teardown(). */
+int vt_fork(struct vt *parent, struct vt *child);
+void vt_child_destroy(struct vt *child);
+
 /* Assert vmar_check() is clean (prints the layout if not). */
 #define VT_CHECK(vt) vt_check_at((vt), __FILE__, __LINE__)
 void vt_check_at(struct vt *vt, const char *file, int line);

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for the interval set (src/core/interval_set.h): tree shape and
- * lookups on small sets, the guard and window rules of the free-range
- * search at their edges, and two seeded differential tests of
- * vmar_iset_find_free: against a brute-force scan of every gap of a set of
- * over 100 000 nodes, and against trying every x in small byte-granular
- * sets at both ends of the address space.
+ * lookups on small sets, split and merge_next, the guard and window rules
+ * of the free-range search at their edges, and seeded differential tests
+ * of vmar_iset_find_free: against a brute-force scan of every gap of a set
+ * of over 100 000 nodes, against the same model on a few hundred slots with
+ * every op checked (the early-stop retrace), and against trying every x in
+ * small byte-granular sets at both ends of the address space.
  *
  * Every mutation is followed by vmar_iset_check(), except inside the bulk
- * build of the differential test, which checks the first ops one by one and
- * then periodically.
+ * build of the large differential test, which checks the first ops one by
+ * one and then periodically.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -185,9 +186,13 @@ static void test_insert_lookup(void **state)
     assert_null(vmar_iset_lower_bound(&set, 0x30000));
     assert_null(vmar_iset_lower_bound(&set, TOP));
 
-    /* The root caches the whole set: largest gap is [0xa000, 0x20000). */
-    assert_int_equal(set.root->sub_first, 0x1000);
-    assert_int_equal(set.root->sub_end, 0x30000);
+    /* Each node caches the gap below it, from 0 for the first; the root
+     * the largest of all: [0xa000, 0x20000). */
+    assert_int_equal(n[1].gap, 0x1000);
+    assert_int_equal(n[3].gap, 0x1000);
+    assert_int_equal(n[0].gap, 0x3000);
+    assert_int_equal(n[4].gap, 0);
+    assert_int_equal(n[2].gap, 0x16000);
     assert_int_equal(set.root->sub_gap, 0x16000);
 }
 
@@ -200,9 +205,8 @@ static void test_single_node_cache(void **state)
     vmar_iset_init(&set);
     add(&set, &n, 0x5000, 0x6000, 0x2000);
     assert_int_equal(n.height, 1);
-    assert_int_equal(n.sub_first, 0x3000);
-    assert_int_equal(n.sub_end, 0x6000);
-    assert_int_equal(n.sub_gap, 0);
+    assert_int_equal(n.gap, 0x3000); /* [0, eff) with eff = 0x3000 */
+    assert_int_equal(n.sub_gap, 0x3000);
     assert_ptr_equal(vmar_iset_find(&set, 0x5000), &n);
     assert_null(vmar_iset_find(&set, 0x4fff)); /* the guard is not the node */
     del(&set, &n);
@@ -235,7 +239,7 @@ static void test_rotations(void **state)
         assert_order(&set, starts, ROT_N);
         /* An AVL tree of 200 nodes is at most 1.44 * log2(202) high. */
         assert_true(set.root->height <= 10);
-        assert_int_equal(set.root->sub_gap, PG);
+        assert_int_equal(set.root->sub_gap, 2 * PG); /* [0, first) */
         for (i = 0; i < ROT_N; i++)
             del(&set, &n[pass % 2 ? i : (i * 37) % ROT_N]);
         assert_null(set.root);
@@ -268,7 +272,8 @@ static void test_remove(void **state)
     del(&set, r);
     memmove(starts, starts + 1, --live * sizeof(*starts));
     assert_order(&set, starts, live);
-    assert_int_equal(set.root->sub_first, 0x20000);
+    assert_int_equal(vmar_iset_first(&set)->gap, 0x20000);
+    assert_int_equal(set.root->sub_gap, 0x20000);
 
     /* The root, repeatedly; a full AVL root has two children. */
     while (set.root && set.root->left && set.root->right) {
@@ -289,7 +294,7 @@ static void test_remove(void **state)
     live--;
     assert_int_equal(set.count, live);
     if (set.root)
-        assert_true(set.root->sub_end < r->end);
+        assert_true(vmar_iset_last(&set)->end < r->end);
 
     while (set.root)
         del(&set, set.root);
@@ -342,12 +347,14 @@ static void test_update(void **state)
     for (i = 0; i < 7; i++)
         add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x10000,
             (vmar_addr_t)(i + 1) * 0x10000 + 0x1000, 0);
-    assert_int_equal(set.root->sub_gap, 0xf000);
+    assert_int_equal(set.root->sub_gap, 0x10000); /* [0, 0x10000) */
 
-    /* Shrink a leaf's start upward and its end downward. */
+    /* Shrink a leaf's start upward and its end downward: its own gap and
+     * its successor's change. */
     reshape(&set, &n[0], 0x14000, 0x15000, 0);
-    assert_int_equal(set.root->sub_first, 0x14000);
-    assert_int_equal(set.root->sub_gap, 0xf000);
+    assert_int_equal(n[0].gap, 0x14000);
+    assert_int_equal(n[1].gap, 0xb000);
+    assert_int_equal(set.root->sub_gap, 0x14000);
     assert_int_equal(UP(&set, 0, TOP, 0x14000, PG, 0), 0);
     assert_int_equal(UP(&set, 0, TOP, 0x15000, PG, 0), 0x71000);
 
@@ -356,13 +363,15 @@ static void test_update(void **state)
     reshape(&set, &n[3], 0x3c000, 0x40000, 0); /* shrink end, grow start */
     assert_ptr_equal(vmar_iset_find(&set, 0x3c000), &n[3]);
     assert_null(vmar_iset_find(&set, 0x40000));
-    assert_int_equal(set.root->sub_gap, 0x10000); /* [0x40000, 0x50000) */
+    assert_int_equal(n[3].gap, 0xb000);  /* [0x31000, 0x3c000) */
+    assert_int_equal(n[4].gap, 0x10000); /* [0x40000, 0x50000) */
+    assert_int_equal(set.root->sub_gap, 0x14000);
     assert_int_equal(DOWN(&set, 0, 0x80000, 0x10000, PG, 0), 0x40000);
     assert_int_equal(UP(&set, 0x16000, TOP, 0x10000, PG, 0), 0x40000);
 
     /* Grow the last node to the top of the address space. */
     reshape(&set, &n[6], 0x70000, TOP, 0);
-    assert_int_equal(set.root->sub_end, TOP);
+    assert_int_equal(vmar_iset_last(&set)->end, TOP);
     assert_int_equal(DOWN(&set, 0, TOP, PG, PG, 0), 0x6f000);
 
     /* Guards changed in place. */
@@ -373,6 +382,61 @@ static void test_update(void **state)
     assert_int_equal(DOWN(&set, 0x41000, 0x50000, 0xf000, PG, 0), 0x41000);
     for (i = 0; i < 7; i++)
         del(&set, &n[i]);
+}
+
+/* ---- split and merge_next ---------------------------------------------- */
+
+static void test_split_merge_next(void **state)
+{
+    struct vmar_iset set;
+    struct vmar_iset_node n[7], t[7], x;
+    int i;
+
+    (void)state;
+    vmar_iset_init(&set);
+    /* A perfect tree of 7, so both the root (right subtree present) and
+     * leaves (no right child) are split. */
+    for (i = 0; i < 7; i++)
+        add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x10000,
+            (vmar_addr_t)(i + 1) * 0x10000 + 0x4000, 0);
+    for (i = 0; i < 7; i++) {
+        memset(&t[i], 0xa5, sizeof(t[i]));
+        t[i].guard = i == 3 ? 0x2000 : 0; /* a guard inside n: no gap */
+        vmar_iset_split(&set, &n[i], n[i].start + 0x1000, &t[i]);
+        check_set(&set);
+        assert_int_equal(t[i].start, n[i].end);
+        assert_int_equal(t[i].end, n[i].start + 0x4000);
+        assert_int_equal(t[i].gap, 0);
+        assert_ptr_equal(vmar_iset_next(&n[i]), &t[i]);
+        assert_ptr_equal(vmar_iset_find(&set, n[i].start + 0x1000), &t[i]);
+    }
+    assert_int_equal(set.count, 14);
+    /* A tail whose guard reaches below node's start opens no gap. */
+    memset(&x, 0xa5, sizeof(x));
+    x.guard = 0x10000;
+    vmar_iset_split(&set, &t[6], 0x72000, &x);
+    check_set(&set);
+    assert_int_equal(x.gap, 0);
+    assert_int_equal(set.count, 15);
+    vmar_iset_merge_next(&set, &t[6], &x);
+    check_set(&set);
+    for (i = 0; i < 7; i++) {
+        vmar_iset_merge_next(&set, &n[i], &t[i]);
+        check_set(&set);
+        assert_null(t[i].parent);
+        assert_int_equal(n[i].end, n[i].start + 0x4000);
+    }
+    assert_int_equal(set.count, 7);
+
+    /* Merging across a hole: node takes the hole and next's range. */
+    vmar_iset_merge_next(&set, &n[2], &n[3]);
+    check_set(&set);
+    assert_int_equal(n[2].end, 0x44000);
+    assert_ptr_equal(vmar_iset_find(&set, 0x3a000), &n[2]);
+    assert_int_equal(n[4].gap, 0xc000);
+    assert_int_equal(UP(&set, 0x30000, TOP, 0xc000, PG, 0), 0x44000);
+    while (set.root)
+        del(&set, set.root);
 }
 
 /* ---- guards ------------------------------------------------------------- */
@@ -424,8 +488,8 @@ static void test_guard_beyond_prev(void **state)
     add(&set, &a, 0x100000, 0x101000, 0);
     /* eff(b) = 0x80000 lies below a.end (even below a.start). */
     add(&set, &b, 0x200000, 0x201000, 0x180000);
-    assert_int_equal(set.root->sub_gap, 0);
-    assert_int_equal(set.root->sub_first, 0x100000);
+    assert_int_equal(a.gap, 0x100000);
+    assert_int_equal(b.gap, 0);
     /* Nothing fits between a and b at all. */
     assert_int_equal(UP(&set, 0x101000, 0x200000, PG, PG, 0), none);
     assert_int_equal(DOWN(&set, 0x101000, 0x200000, PG, PG, 0), none);
@@ -440,7 +504,7 @@ static void test_guard_beyond_prev(void **state)
     assert_int_equal(UP(&set, 0x101000, 0x200000, 1, 1, 0), none);
     /* One page short of a.end: one page opens. */
     reshape(&set, &b, b.start, b.end, 0x200000 - 0x102000);
-    assert_int_equal(set.root->sub_gap, PG);
+    assert_int_equal(b.gap, PG);
     assert_int_equal(UP(&set, 0x100000, TOP, PG, PG, 0), 0x101000);
     assert_int_equal(UP(&set, 0x100000, TOP, 2 * PG, PG, 0), 0x201000);
 }
@@ -459,7 +523,9 @@ static void test_guard_spans_nodes(void **state)
         add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x10000,
             (vmar_addr_t)(i + 1) * 0x10000 + 0x1000, 0);
     reshape(&set, &n[3], n[3].start, n[3].end, n[3].start);
-    assert_int_equal(set.root->sub_gap, 0xf000);
+    assert_int_equal(n[3].gap, 0);
+    assert_int_equal(n[4].gap, 0xf000);
+    assert_int_equal(set.root->sub_gap, 0x10000); /* [0, 0x10000) */
     assert_int_equal(UP(&set, 0x11000, TOP, 0xf000, PG, 0), 0x11000);
     assert_int_equal(DOWN(&set, 0, 0x50000, 0xf000, PG, 0), 0x41000);
     assert_int_equal(DOWN(&set, 0, 0x41000, 0xf000, PG, 0), 0x21000);
@@ -478,20 +544,20 @@ static void test_guard_clamps_at_zero(void **state)
     (void)state;
     vmar_iset_init(&set);
     add(&set, &a, 0x3000, 0x4000, 0x10000); /* guard > start: eff = 0 */
-    assert_int_equal(a.sub_first, 0);
+    assert_int_equal(a.gap, 0);
     assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0x4000);
     assert_int_equal(DOWN(&set, 0, 0x3000, 1, 1, 0), none);
     reshape(&set, &a, 0x3000, 0x4000, 0x3000); /* guard == start: eff = 0 */
-    assert_int_equal(a.sub_first, 0);
+    assert_int_equal(a.gap, 0);
     assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0x4000);
     reshape(&set, &a, 0x3000, 0x4000, TOP); /* the largest guard */
-    assert_int_equal(a.sub_first, 0);
+    assert_int_equal(a.gap, 0);
     add(&set, &b, 0x8000, 0x9000, TOP);
-    assert_int_equal(set.root->sub_first, 0);
+    assert_int_equal(b.gap, 0);
     assert_int_equal(set.root->sub_gap, 0);
     assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0x9000);
     reshape(&set, &a, 0x3000, 0x4000, 0x1000);
-    assert_int_equal(set.root->sub_first, 0x2000);
+    assert_int_equal(a.gap, 0x2000);
     assert_int_equal(DOWN(&set, 0, TOP, 0x2000, PG, 0), TOP - 0x3000 + 1);
     assert_int_equal(DOWN(&set, 0, 0x9000, 0x2000, PG, 0), 0);
     assert_int_equal(DOWN(&set, 0, 0x9000, 0x2001, 1, 0), none);
@@ -661,8 +727,9 @@ static void test_find_free_near_top(void **state)
     add(&set, &b, ENDPG, TOP, 0);
     assert_int_equal(UP(&set, ENDPG - 4 * PG, TOP, 1, 1, 0), none);
     assert_int_equal(DOWN(&set, 0, TOP, 1, 1, 0), ENDPG - 4 * PG - 1);
-    assert_int_equal(set.root->sub_end, TOP);
-    assert_int_equal(set.root->sub_gap, 0);
+    assert_int_equal(vmar_iset_last(&set)->end, TOP);
+    assert_int_equal(b.gap, 0);
+    assert_int_equal(set.root->sub_gap, ENDPG - 4 * PG); /* [0, a) */
 }
 
 #define FILL_N 64
@@ -682,7 +749,7 @@ static void test_find_free_exhaustion(void **state)
         assert_int_equal(UP(&set, MIB, MIB + FILL_N * PG, PG, PG, 0), s);
         add(&set, &n[i], s, s + PG, 0);
     }
-    assert_int_equal(set.root->sub_gap, 0);
+    assert_int_equal(set.root->sub_gap, MIB); /* only [0, 1 MiB) */
     assert_int_equal(UP(&set, MIB, MIB + FILL_N * PG, PG, PG, 0), none);
     assert_int_equal(DOWN(&set, MIB, MIB + FILL_N * PG, 1, 1, 0), none);
     assert_int_equal(UP(&set, MIB, MIB + FILL_N * PG + PG, PG, PG, 0),
@@ -739,12 +806,12 @@ static void test_check_detects_corruption(void **state)
     r->sub_gap++;
     assert_non_null(vmar_iset_check(&set));
     r->sub_gap--;
-    l->sub_first = 0;
+    l->gap++;
     assert_non_null(vmar_iset_check(&set));
-    l->sub_first = n[0].start;
-    l->sub_end++;
+    l->gap--;
+    l->sub_gap--;
     assert_non_null(vmar_iset_check(&set));
-    l->sub_end--;
+    l->sub_gap++;
     l->height++;
     assert_non_null(vmar_iset_check(&set));
     l->height--;
@@ -814,6 +881,7 @@ struct rstate {
     size_t ngap;
     size_t live;
     size_t ops;
+    bool check_all; /* check after every op, not only the first ones */
 };
 
 static uint64_t rnd(uint64_t *rng) /* splitmix64 */
@@ -892,7 +960,7 @@ static void slots_init(struct rstate *r)
 static void after_op(struct rstate *r)
 {
     r->ops++;
-    if (r->ops <= 2000 || r->ops % 4096 == 0)
+    if (r->check_all || r->ops <= 2000 || r->ops % 4096 == 0)
         check_set(&r->set);
 }
 
@@ -920,6 +988,33 @@ static void op_update(struct rstate *r, struct rslot *s)
     after_op(r);
 }
 
+/*
+ * Split a live slot's interval at a random page with a temporary tail,
+ * check, and merge it back: the model sees no change.
+ */
+static void op_split_merge(struct rstate *r, struct rslot *s)
+{
+    struct vmar_iset_node tail, *n = &s->node;
+    vmar_addr_t end = n->end, pages = (end - n->start) / PG;
+    vmar_addr_t at;
+
+    if (pages < 2)
+        return;
+    at = n->start + (1 + rnd_below(&r->rng, pages - 1)) * PG;
+    memset(&tail, 0xa5, sizeof(tail));
+    tail.guard = rnd_below(&r->rng, 2) ? n->guard : rnd_log(&r->rng, 24) * PG;
+    vmar_iset_split(&r->set, n, at, &tail);
+    assert_int_equal(n->end, at);
+    assert_int_equal(tail.start, at);
+    assert_int_equal(tail.end, end);
+    assert_ptr_equal(vmar_iset_next(n), &tail);
+    after_op(r);
+    vmar_iset_merge_next(&r->set, n, &tail);
+    assert_int_equal(n->end, end);
+    assert_null(tail.parent);
+    after_op(r);
+}
+
 /* One random op on a random slot among the first `n` of the permutation. */
 static void op_random(struct rstate *r, uint32_t n)
 {
@@ -932,6 +1027,8 @@ static void op_random(struct rstate *r, uint32_t n)
         op_update(r, s);
     else if (k < 4)
         op_remove(r, s);
+    else if (k < 5)
+        op_split_merge(r, s);
 }
 
 static void build(struct rstate *r)
@@ -1166,6 +1263,51 @@ static void test_random_differential(void **state)
 }
 
 /*
+ * The retrace stops at the first ancestor whose height and largest gap
+ * come out unchanged, and an update or remove also moves the successor's
+ * gap. A stop one level too early leaves a stale cache that only a later
+ * op would expose, so here every op on a few hundred slots (inserts,
+ * removes, in-place moves of start, end and guard, many of them touching
+ * their neighbours) is followed by a full check, and the set is queried
+ * against the model throughout.
+ */
+#define E_SLOTS 400u
+#define E_OPS   60000u
+
+static void test_random_every_op_checked(void **state)
+{
+    struct rstate *r = calloc(1, sizeof(*r));
+    size_t i, hits = 0;
+
+    (void)state;
+    assert_non_null(r);
+    r->seed = r->rng = test_seed();
+    r->check_all = true;
+    r->slot = calloc(R_SLOTS, sizeof(*r->slot));
+    r->perm = calloc(R_SLOTS, sizeof(*r->perm));
+    r->gap = calloc(R_SLOTS + 1, sizeof(*r->gap));
+    assert_true(r->slot && r->perm && r->gap);
+    vmar_iset_init(&r->set);
+    slots_init(r);
+    for (i = 0; i < E_OPS; i++) {
+        op_random(r, E_SLOTS);
+        if (i % 64 == 0) {
+            model_gaps(r);
+            one_query(r, &hits);
+        }
+    }
+    assert_int_equal(r->set.count, r->live);
+    while (r->set.root) {
+        vmar_iset_remove(&r->set, r->set.root);
+        check_set(&r->set);
+    }
+    free(r->gap);
+    free(r->perm);
+    free(r->slot);
+    free(r);
+}
+
+/*
  * Small sets in a 512-byte universe at the bottom or the very top of the
  * address space, byte-granular, checked against the header's definition
  * by trying every x in the window. This pins the edge arithmetic that the
@@ -1328,6 +1470,7 @@ int main(void)
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_remove_two_children),
         cmocka_unit_test(test_update),
+        cmocka_unit_test(test_split_merge_next),
         cmocka_unit_test(test_guard_clips_gap_below),
         cmocka_unit_test(test_guard_beyond_prev),
         cmocka_unit_test(test_guard_spans_nodes),
@@ -1341,6 +1484,7 @@ int main(void)
         cmocka_unit_test(test_find_free_malformed),
         cmocka_unit_test(test_check_detects_corruption),
         cmocka_unit_test(test_random_differential),
+        cmocka_unit_test(test_random_every_op_checked),
         cmocka_unit_test(test_random_small_exhaustive),
     };
 
