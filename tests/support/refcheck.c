@@ -11,8 +11,11 @@
  *    when writable (no Svade fault on first access).
  *  - The number of such pages equals vmar_resident over the mappings that
  *    are not PROT_NONE; PROT_NONE mappings translate nothing.
+ *    Copy-on-write leaves (private mappings, object mappings) may lack
+ *    the write right the prot asks for; never the other way round.
  *  - Every table page and leaf frame is a live pool frame, and no frame is
- *    used twice.
+ *    used twice unless its reference count covers every use (a page
+ *    shared by two mappings of one object).
  *  - Pages of small mappings are translated one by one, larger mappings
  *    at both ends; holes between mappings (first, middle and last page)
  *    and the page at user_top do not translate.
@@ -27,6 +30,7 @@
 struct rc_map {
     vmar_addr_t start, end;
     unsigned prot;
+    bool may_be_ro; /* a write may still have to fault (copy-on-write) */
 };
 
 struct rc {
@@ -73,7 +77,10 @@ static int collect(void *arg, const struct vmar_mapping_info *info)
 
     c->maps = grow(c->maps, &c->capmaps, c->nmaps, sizeof(*c->maps));
     c->maps[c->nmaps++] = (struct rc_map){
-        .start = info->start, .end = info->end, .prot = info->prot};
+        .start = info->start,
+        .end = info->end,
+        .prot = info->prot,
+        .may_be_ro = !(info->flags & VMAR_MAP_SHARED) || info->object};
     return 0;
 }
 
@@ -104,8 +111,10 @@ static void add_frame(struct rc *c, uint64_t pa)
 
 /* The hardware rights a user access gets for a mapping's prot. */
 static void expect_page(struct rc *c, vmar_addr_t va,
-                        const struct vt_ref_tr *tr, unsigned prot)
+                        const struct vt_ref_tr *tr, const struct rc_map *m)
 {
+    unsigned prot = m->prot;
+
     bool x86 = c->m.mode == VT_REF_X86_4L || c->m.mode == VT_REF_X86_5L;
     bool r = x86 ? true : (prot & (VMAR_PROT_READ | VMAR_PROT_WRITE)) != 0;
 
@@ -114,7 +123,8 @@ static void expect_page(struct rc *c, vmar_addr_t va,
     if (tr->readable != r)
         rc_fail(c, "0x%" PRIx64 ": readable %" PRIu64 ", wrong for the prot",
                 va, tr->readable);
-    if (tr->writable != ((prot & VMAR_PROT_WRITE) != 0))
+    if (tr->writable ? !(prot & VMAR_PROT_WRITE)
+                     : (prot & VMAR_PROT_WRITE) && !m->may_be_ro)
         rc_fail(c, "0x%" PRIx64 ": writable %" PRIu64 ", wrong for the prot",
                 va, tr->writable);
     if (tr->executable != ((prot & VMAR_PROT_EXEC) != 0))
@@ -160,7 +170,7 @@ static bool on_leaf(void *arg, uint64_t va, uint64_t span)
         if (tr.pa % PG != 0)
             rc_fail(c, "0x%" PRIx64 ": unaligned pa 0x%" PRIx64, va + off,
                     tr.pa);
-        expect_page(c, va + off, &tr, m->prot);
+        expect_page(c, va + off, &tr, m);
         add_frame(c, tr.pa);
         c->pages++;
     }
@@ -184,7 +194,7 @@ static bool probe(struct rc *c, vmar_addr_t va, const struct rc_map *m)
                 "0x%" PRIx64 ": a hole or PROT_NONE page translates to "
                 "0x%" PRIx64,
                 va, tr.pa);
-    expect_page(c, va, &tr, m->prot);
+    expect_page(c, va, &tr, m);
     return true;
 }
 
@@ -294,10 +304,17 @@ void vt_refcheck_at(struct vt *vt, const char *file, int line)
                 "accessible mappings are resident for %" PRIu64,
                 c.pages, want);
     qsort(c.frames, c.nframes, sizeof(uint64_t), cmp_u64);
-    for (size_t i = 1; i < c.nframes; i++)
-        if (c.frames[i] == c.frames[i - 1])
+    for (size_t i = 0, k; i < c.nframes; i = k) {
+        for (k = i + 1; k < c.nframes && c.frames[k] == c.frames[i]; k++)
+            ;
+        /* The count word holds references in its low bits. */
+        const size_t refs =
+            *vt->env->frame_refcount(vt->env->ctx, c.frames[i]) &
+            ~((size_t)1 << (sizeof(size_t) * 8 - 1));
+        if (k - i > 1 && refs < k - i)
             rc_fail(&c, "frame 0x%" PRIx64 " used twice (%" PRIu64 ")",
-                    c.frames[i], 0);
+                    c.frames[i], (uint64_t)refs);
+    }
     free(c.maps);
     free(c.frames);
 }
