@@ -19,11 +19,12 @@
 # atomic_ops/; both freestanding builds put it first on their include
 # path. Never add the whole host /usr/include: glibc's stdint.h would
 # shadow the compiler's own.
+#
+# The flag and source lists and the shim come first and exist whatever
+# VMAR_FREESTANDING_CHECK says: the QEMU test kernels (tests/qemu/) build
+# with them too. The option only turns off the archive and its tests.
 option(VMAR_FREESTANDING_CHECK
   "Build the core a second time freestanding and check its symbols" ON)
-if(NOT VMAR_FREESTANDING_CHECK)
-  return()
-endif()
 
 # -O2 whatever the build type: the gate checks what a kernel build emits
 # (at -O2 GCC turns loops and struct copies into memset/memcpy calls).
@@ -62,26 +63,6 @@ file(CREATE_LINK ${VMAR_ATOMIC_OPS_INCLUDE_DIR}/atomic_ops.h
   ${_vmar_fs_inc}/atomic_ops.h SYMBOLIC)
 file(CREATE_LINK ${VMAR_ATOMIC_OPS_INCLUDE_DIR}/atomic_ops
   ${_vmar_fs_inc}/atomic_ops SYMBOLIC)
-add_library(vmar_freestanding STATIC ${VMAR_FREESTANDING_SOURCES})
-target_include_directories(vmar_freestanding BEFORE PRIVATE ${_vmar_fs_inc})
-# Drop what add_compile_options() put on every target (the sanitizers):
-# their runtime calls are exactly what the gate must not see.
-set_property(TARGET vmar_freestanding PROPERTY COMPILE_OPTIONS "")
-target_compile_options(vmar_freestanding PRIVATE ${VMAR_FREESTANDING_FLAGS})
-# The same include paths and definitions as the hosted build of these files,
-# whatever the source owners add to vmar_core and vmar_mmu_radix later.
-target_include_directories(vmar_freestanding PRIVATE
-  $<TARGET_PROPERTY:vmar_core,INCLUDE_DIRECTORIES>
-  $<TARGET_PROPERTY:vmar_mmu_radix,INCLUDE_DIRECTORIES>)
-target_compile_definitions(vmar_freestanding PRIVATE
-  $<TARGET_PROPERTY:vmar_core,COMPILE_DEFINITIONS>
-  $<TARGET_PROPERTY:vmar_mmu_radix,COMPILE_DEFINITIONS>)
-if(_vmar_fs_x86)
-  target_include_directories(vmar_freestanding PRIVATE
-    ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/src/mmu/x86_64)
-  target_compile_definitions(vmar_freestanding PRIVATE VMAR_X86_64_INLINE_TLB)
-endif()
-vmar_strict_warnings(vmar_freestanding)
 
 # The RISC-V cross build: core + radix + the riscv64 backend compiled with
 # Debian's riscv64-unknown-elf-gcc (gcc-riscv64-unknown-elf, installed by
@@ -102,6 +83,31 @@ set(VMAR_RISCV64_SOURCES ${VMAR_CORE_SOURCES}
   ${PROJECT_SOURCE_DIR}/src/mmu/radix.c
   ${PROJECT_SOURCE_DIR}/src/mmu/riscv64/pte.c
   ${PROJECT_SOURCE_DIR}/src/mmu/riscv64/mmu.c)
+
+if(NOT VMAR_FREESTANDING_CHECK)
+  return()
+endif()
+
+add_library(vmar_freestanding STATIC ${VMAR_FREESTANDING_SOURCES})
+target_include_directories(vmar_freestanding BEFORE PRIVATE ${_vmar_fs_inc})
+# Drop what add_compile_options() put on every target (the sanitizers):
+# their runtime calls are exactly what the gate must not see.
+set_property(TARGET vmar_freestanding PROPERTY COMPILE_OPTIONS "")
+target_compile_options(vmar_freestanding PRIVATE ${VMAR_FREESTANDING_FLAGS})
+# The same include paths and definitions as the hosted build of these files,
+# whatever the source owners add to vmar_core and vmar_mmu_radix later.
+target_include_directories(vmar_freestanding PRIVATE
+  $<TARGET_PROPERTY:vmar_core,INCLUDE_DIRECTORIES>
+  $<TARGET_PROPERTY:vmar_mmu_radix,INCLUDE_DIRECTORIES>)
+target_compile_definitions(vmar_freestanding PRIVATE
+  $<TARGET_PROPERTY:vmar_core,COMPILE_DEFINITIONS>
+  $<TARGET_PROPERTY:vmar_mmu_radix,COMPILE_DEFINITIONS>)
+if(_vmar_fs_x86)
+  target_include_directories(vmar_freestanding PRIVATE
+    ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/src/mmu/x86_64)
+  target_compile_definitions(vmar_freestanding PRIVATE VMAR_X86_64_INLINE_TLB)
+endif()
+vmar_strict_warnings(vmar_freestanding)
 
 if(VMAR_BUILD_TESTS)
   if(CMAKE_NM)

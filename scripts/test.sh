@@ -3,11 +3,13 @@
 #
 # Configure, build and test libvmar the way CI does (.ci/run calls this):
 #   dev       Debug -O1, warnings as errors: unit tests, demo, freestanding
-#             gate, format check, packaging (install + external consumer)
-#             and docs (Doxygen, no warning allowed)
+#             gate, format check, packaging (install + external consumer),
+#             docs (Doxygen, no warning allowed) and the QEMU test kernels
+#             (tests/qemu/: x86-64 and RISC-V, label qemu)
 #   asan      the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#             (the QEMU kernels are built without sanitizers)
 #   valgrind  the unit tests and the demo under valgrind memcheck; any
-#             memcheck error or leak fails
+#             memcheck error or leak fails (label qemu is left out)
 # Every preset runs even after a failure; the exit status is non-zero if any
 # step failed. Installs the tools with apt-get first when they are missing.
 # VMAR_TEST_PRESETS="dev asan" limits the run; VMAR_JOBS sets the
@@ -21,7 +23,7 @@ jobs=${VMAR_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 vmar_ensure_packages cmake ninja-build gcc libc6-dev pkg-config \
     libcmocka-dev libatomic-ops-dev valgrind clang-format \
-    gcc-riscv64-unknown-elf doxygen
+    gcc-riscv64-unknown-elf doxygen qemu-system-x86 qemu-system-misc
 
 summary=()
 npass=0

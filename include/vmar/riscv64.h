@@ -32,6 +32,13 @@
  * reads back as WC); they require Svpbmt with menvcfg.PBMTE = 1, else the
  * bits are reserved and the access faults.
  *
+ * The kernel half: libvmar owns the lower half of every root (entries
+ * 0..255) and never walks or frees what the upper half (256..511) holds. Set
+ * vmar_riscv64_config::kernel_root and every new root starts with the
+ * kernel's upper-half entries, so the kernel stays mapped while a space's
+ * satp is loaded. The kernel's leaves need U = 0 (S-mode only); G = 1
+ * lets their translations survive the per-ASID flushes libvmar asks for.
+ *
  * TLB: env->tlb_flush when set; else, in builds with
  * -DVMAR_RISCV64_INLINE_TLB, sfence.vma on the calling hart; else only
  * counted. After table pages were freed the flush is for the whole ASID:
@@ -65,6 +72,25 @@ struct vmar_riscv64_config {
     /** Optional out: where create() stores the space's page table, so that
      *  vmar_riscv64_info() can be asked for its satp value. */
     struct vmar_mmu **handle;
+    /** Physical address of a root table (the kernel's own, of the same
+     *  mode) whose kernel-half entries every new root of this backend
+     *  gets, or 0 for none (the kernel half stays empty). The kernel half
+     *  is the upper half of the root, entries 256..511 in every mode: the
+     *  addresses whose bit va_bits-1 is set, which are outside the
+     *  backend's user range (0xffffffc000000000 and up for Sv39,
+     *  0xffff800000000000 for Sv48, 0xff00000000000000 for Sv57). create
+     *  copies those 256 words once. After that no operation reads or
+     *  follows them and the kernel tables they point to are never written
+     *  or freed: destroy frees the lower half's tables only, then zeroes
+     *  the copies and frees the root. Later changes to the kernel's own
+     *  root entries are not propagated: give every kernel-half root entry
+     *  its next-level table (or make it a leaf) before the first space is
+     *  created, so the shared words never change. Read through
+     *  env->phys_to_virt; must be page aligned, else create fails with
+     *  VMAR_EINVAL. vmar_fork() builds the child's root from
+     *  vmar_fork_opts::mmu_config like any create: set kernel_root there
+     *  too. */
+    vmar_paddr_t kernel_root;
 };
 
 /** What vmar_riscv64_info() reports. */

@@ -14,6 +14,12 @@
  * The config (vmar_space_opts::mmu_config) is a
  * `const struct vmar_x86_64_config *`, or NULL for the defaults.
  *
+ * The kernel half: libvmar owns the lower half of every root (entries
+ * 0..255) and never walks or frees what the upper half (256..511) holds. Set
+ * vmar_x86_64_config::kernel_root and every new root starts with the
+ * kernel's upper-half entries, so the kernel stays mapped while a space's
+ * CR3 is loaded.
+ *
  * What the embedder must set up (the backend cannot check it):
  *  - IA32_EFER.NXE = 1 (execute-disable, bit 63 of every entry, is used
  *    for every page mapped without VMAR_PROT_EXEC);
@@ -65,6 +71,24 @@ struct vmar_x86_64_config {
      *  §4.1.4): map_range then uses 4 KiB and 2 MiB leaves only. Default
      *  (false): 1 GiB leaves too. */
     bool no_1g_pages;
+    /** Physical address of a root table (the kernel's own PML4, or PML5
+     *  with 5-level paging) whose kernel-half entries every new root of
+     *  this backend gets, or 0 for none (the kernel half stays empty).
+     *  The kernel half is root entries 256..511, the upper canonical
+     *  half: 0xffff800000000000 and up with 4-level paging,
+     *  0xff00000000000000 and up with 5-level paging. create copies those
+     *  256 words once. After that no operation reads or follows them and
+     *  the kernel tables they point to are never written or freed:
+     *  destroy frees the lower half's tables only, then zeroes the copies
+     *  and frees the root. Later changes to the kernel's own root entries
+     *  are not propagated: give every kernel-half root entry its
+     *  next-level table before the first space is created (as Linux
+     *  preallocates its kernel PGD/P4D entries), so the shared words
+     *  never change. Read through env->phys_to_virt; must be page
+     *  aligned, else create fails with VMAR_EINVAL. vmar_fork() builds
+     *  the child's root from vmar_fork_opts::mmu_config like any create:
+     *  set kernel_root there too. */
+    vmar_paddr_t kernel_root;
 };
 
 /** What vmar_x86_64_info() reports. */

@@ -28,14 +28,10 @@ static int copy_page(struct vmar_space *space, vmar_addr_t va, size_t n,
     struct vmar_pte pte;
     unsigned access =
         job->dir == COPY_IN ? VMAR_ACCESS_READ : VMAR_ACCESS_WRITE;
-    int rc = vmar__fault_locked(space, va, access, &pte);
+    int rc = vmar__fault_pin(space, va, access, &pte);
 
     if (rc)
         return rc == VMAR_ENOMEM ? VMAR_ENOMEM : VMAR_EFAULT;
-    /* Device memory is not RAM behind phys_to_virt (Linux refuses
-     * access_process_vm on VM_IO mappings the same way). */
-    if (!(pte.flags & VMAR_PTE_MANAGED))
-        return VMAR_EFAULT;
     unsigned char *page = space->env->phys_to_virt(space->env->ctx, pte.pa);
     unsigned char *p = page + (va & (VMAR_PAGE_SIZE - 1));
     switch (job->dir) {
@@ -49,6 +45,8 @@ static int copy_page(struct vmar_space *space, vmar_addr_t va, size_t n,
         vmar__memset(p, 0, n);
         break;
     }
+    if (space->env->frame_refcount)
+        vmar_frame_put(space->env, pte.pa); /* the pin */
     return 0;
 }
 
@@ -64,9 +62,9 @@ static int user_copy(struct vmar_space *space, vmar_addr_t addr, size_t len,
         vmar_addr_t va = addr + off;
         size_t room = (size_t)(VMAR_PAGE_SIZE - (va & (VMAR_PAGE_SIZE - 1)));
         size_t n = VMAR_MIN(room, len - off);
-        vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+        vmar__lock(space, VMAR_LOCK_SHARED);
         rc = copy_page(space, va, n, job, off);
-        vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+        vmar__unlock(space, VMAR_LOCK_SHARED);
         if (!rc)
             off += n;
     }

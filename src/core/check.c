@@ -164,8 +164,11 @@ int vmar_check(struct vmar_space *space)
     vmar__lock(space, VMAR_LOCK_SHARED);
     why = vmar_iset_check(&space->set);
     rc = why ? report(space, why, 0) : check_mappings(space);
-    if (!rc)
+    if (!rc) {
+        vmar__pt_lock(space);
         rc = check_leaves(space);
+        vmar__pt_unlock(space);
+    }
     vmar__unlock(space, VMAR_LOCK_SHARED);
     return rc;
 }

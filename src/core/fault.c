@@ -14,9 +14,19 @@
  *   5. absent: demand-zero (anonymous memory, private pages past the end of
  *      an object), the object's page (shared, or private on a read), or a
  *      private copy of it (private, on a write); then fault-around.
- * Whatever can fail (page-table pages, frames, the object's get_page) is
- * obtained before the first change, so a failed fault leaves the space as
- * it was.
+ *
+ * Concurrency. Faults run under the shared space lock, so the mapping is
+ * stable but the page table is not: several faults may race on it. Every
+ * look at and change of the table happens under the page-table lock (a
+ * spinlock). What may sleep (allocating a data frame, the object's
+ * get_page and notify_write) happens outside it: the fault drops the lock,
+ * obtains the resource, and starts over; if another fault installed the
+ * page meanwhile, the resource goes back (the loser's frame is freed) and
+ * the fault is spurious. Page-table pages are allocated with the lock held
+ * (rare: a missing table), so env->frame_alloc must not sleep then.
+ *
+ * Whatever can fail is obtained before the first change, so a failed
+ * fault leaves the space as it was.
  */
 #include "fault.h"
 
@@ -26,6 +36,25 @@
 /* Pages fault-around considers, as one aligned window (64 KiB, Linux's
  * fault_around_bytes). A window never crosses a last-level table. */
 #define FAULT_AROUND_PAGES 16u
+
+/* What a fault obtained outside the page-table lock. */
+struct fault_res {
+    struct vmar_frame_list tables; /* page-table pages, reserved first */
+    bool prepared;                 /* ... for this fault's page */
+    vmar_paddr_t frame;            /* a fresh frame, not yet visible; 0: none */
+    bool zeroed;                   /* ... allocated zero-filled */
+    vmar_paddr_t page; /* an object page with our reference; 0: none */
+    bool notified;     /* notify_write done for this fault's page */
+};
+
+/* What the locked part decided. */
+enum fault_step {
+    STEP_DONE,       /* finished (rc says how) */
+    STEP_NEED_FRAME, /* obtain a zeroed res.frame, retry */
+    STEP_NEED_COPY,  /* obtain res.frame to copy into, retry */
+    STEP_NEED_PAGE,  /* obtain res.page, retry */
+    STEP_NEED_NOTIFY /* call notify_write, retry */
+};
 
 static bool leaf_at(const struct vmar_space *space, vmar_addr_t va,
                     struct vmar_pte *pte)
@@ -47,23 +76,6 @@ static bool past_end(const struct vmar_mapping *m, vmar_addr_t va)
            VMAR_PAGE_SHIFT;
 }
 
-/* A zeroed (or copied) private frame with one reference, anonymous. */
-static int new_anon_frame(struct vmar_space *space, vmar_paddr_t copy_from,
-                          vmar_paddr_t *pa)
-{
-    const struct vmar_env *env = space->env;
-    struct vmar_frame_list one = {0, 0};
-
-    if (vmar_frame_list_fill(env, &one, 1, copy_from ? 0 : VMAR_FRAME_ZERO))
-        return VMAR_ENOMEM;
-    *pa = vmar_frame_list_pop(env, &one);
-    if (copy_from)
-        vmar__memcpy(env->phys_to_virt(env->ctx, *pa),
-                     env->phys_to_virt(env->ctx, copy_from), VMAR_PAGE_SIZE);
-    vmar__frame_adopt(env, *pa, true);
-    return 0;
-}
-
 static void install(struct vmar_space *space, vmar_addr_t va, vmar_paddr_t pa,
                     unsigned prot, bool anon, struct vmar_frame_list *tables,
                     struct vmar_pte *pte)
@@ -76,12 +88,43 @@ static void install(struct vmar_space *space, vmar_addr_t va, vmar_paddr_t pa,
     vmar__rss_add(space, anon ? 1u : 0u, anon ? 0u : 1u);
 }
 
+/* Give back what the fault did not use. Nothing of it was ever visible. */
+static void res_release(struct vmar_space *space, struct fault_res *res)
+{
+    if (res->frame)
+        space->env->frame_free(space->env->ctx, res->frame);
+    if (res->page)
+        vmar_frame_put(space->env, res->page);
+    vmar_frame_list_release(space->env, &res->tables);
+    res->frame = 0;
+    res->page = 0;
+}
+
+/* Take the prepared frame as private anonymous memory, filled with zeros
+ * or with a copy of `from`. */
+static vmar_paddr_t take_frame(struct vmar_space *space, struct fault_res *res,
+                               vmar_paddr_t from)
+{
+    const struct vmar_env *env = space->env;
+    vmar_paddr_t pa = res->frame;
+    void *dst = env->phys_to_virt(env->ctx, pa);
+
+    if (from)
+        vmar__memcpy(dst, env->phys_to_virt(env->ctx, from), VMAR_PAGE_SIZE);
+    else if (!res->zeroed)
+        vmar__memset(dst, 0, VMAR_PAGE_SIZE);
+    vmar__frame_adopt(env, pa, true);
+    res->frame = 0;
+    return pa;
+}
+
 /*
  * Map up to FAULT_AROUND_PAGES - 1 object pages around `va` that the
  * object already holds, where no leaf is. The window is aligned, inside
  * the mapping and before the object's end; its page-table pages were
  * reserved with the faulting page's (same last-level table), so this
  * cannot fail. Private mappings get them read-only, as a read fault would.
+ * => page-table lock held.
  */
 static void fault_around(struct vmar_space *space, const struct vmar_mapping *m,
                          vmar_addr_t va, struct vmar_frame_list *tables)
@@ -103,82 +146,74 @@ static void fault_around(struct vmar_space *space, const struct vmar_mapping *m,
     }
 }
 
-static bool wants_fault_around(const struct vmar_mapping *m, unsigned access)
+/* An absent page, with the page-table lock held: map what `res` holds, or
+ * say what is missing. */
+static enum fault_step fault_absent(struct vmar_space *space,
+                                    const struct vmar_mapping *m,
+                                    vmar_addr_t va, unsigned access,
+                                    struct fault_res *res, struct vmar_pte *pte,
+                                    int *rc)
 {
-    return m->flags & VMAR_MAP_FAULT_AROUND && access != VMAR_ACCESS_WRITE;
-}
-
-/* An absent page: find or make its frame, then map it. */
-static int fault_absent(struct vmar_space *space, const struct vmar_mapping *m,
-                        vmar_addr_t va, unsigned access, struct vmar_pte *pte)
-{
-    const struct vmar_env *env = space->env;
+    const bool write = access == VMAR_ACCESS_WRITE;
+    const bool shared = vmar__mapping_shared(m);
     struct vmar_object *obj = m->object;
-    struct vmar_frame_list tables = {0, 0};
-    const bool around = obj && wants_fault_around(m, access);
+    const bool around =
+        obj && m->flags & VMAR_MAP_FAULT_AROUND && access != VMAR_ACCESS_WRITE;
     const vmar_size_t span = (vmar_size_t)FAULT_AROUND_PAGES * VMAR_PAGE_SIZE;
-    vmar_paddr_t pa = 0, page = 0;
-    bool anon = true;
-    int rc;
+    struct vmar_frame_list *tables = &res->tables;
+    vmar_paddr_t pa;
+    bool anon;
 
     /* Device pages are present from map to unmap; a missing one has
      * nothing to page in. */
-    if (m->backing == VMAR_BACKING_DEVICE)
-        return VMAR_EFAULT;
-    rc = space->ops->prepare(space->mmu, around ? va & ~(span - 1) : va,
-                             around ? span : VMAR_PAGE_SIZE, VMAR_PREP_MAP,
-                             &tables);
-    if (rc)
-        return rc;
-    const bool eof_zero =
-        !vmar__mapping_shared(m) && !(m->flags & VMAR_MAP_EOF_FAULT);
-    if (!obj || (eof_zero && past_end(m, va))) {
-        rc = new_anon_frame(space, 0, &pa); /* demand-zero */
-    } else if (past_end(m, va)) {
-        rc = VMAR_ENXIO; /* beyond the end: SIGBUS */
+    *rc = 0;
+    if (m->backing == VMAR_BACKING_DEVICE) {
+        *rc = VMAR_EFAULT;
+        return STEP_DONE;
+    }
+    const bool eof = obj && past_end(m, va);
+    if (eof && (shared || m->flags & VMAR_MAP_EOF_FAULT)) {
+        *rc = VMAR_ENXIO; /* beyond the end: SIGBUS */
+        return STEP_DONE;
+    }
+    /* Tables first: a fault that fails for want of a table must not have
+     * made the object read a page. Once is enough: under the shared
+     * space lock tables only appear between two rounds (a copy-on-write
+     * break that empties a table refills it under the same page-table
+     * lock hold), so what was missing then is all that can be missing. */
+    if (!res->prepared) {
+        *rc = space->ops->prepare(space->mmu, around ? va & ~(span - 1) : va,
+                                  around ? span : VMAR_PAGE_SIZE, VMAR_PREP_MAP,
+                                  tables);
+        if (*rc)
+            return STEP_DONE;
+        res->prepared = true;
+    }
+    if (obj && !eof) {
+        if (!res->page)
+            return STEP_NEED_PAGE;
+        if (shared && write && obj->ops->notify_write && !res->notified)
+            return STEP_NEED_NOTIFY;
+    }
+    /* Private memory written, or anonymous/zero-fill: a frame of our own. */
+    const bool own = !obj || eof || (!shared && write);
+    if (own && !res->frame)
+        return !obj || eof ? STEP_NEED_FRAME : STEP_NEED_COPY;
+    if (own) {
+        /* Demand-zero, or a copy of the object's page (whose reference
+         * goes back in res_release: it was never mapped here). */
+        pa = take_frame(space, res, obj && !eof ? res->page : 0);
+        anon = true;
     } else {
-        const bool write = access == VMAR_ACCESS_WRITE;
-        const bool shared = vmar__mapping_shared(m);
-        const uint64_t index = page_index(m, va);
-        rc = obj->ops->get_page(
-            obj, index, shared && write ? VMAR_OBJECT_GET_WRITE : 0u, &page);
-        if (!rc && shared && write && obj->ops->notify_write)
-            rc = obj->ops->notify_write(obj, index);
-        if (!rc && !shared && write) {
-            /* Private write: copy now; the object's page is never mapped
-             * here, so its reference goes back without a flush. */
-            rc = new_anon_frame(space, page, &pa);
-            vmar_frame_put(env, page);
-        } else if (!rc) {
-            pa = page;
-            anon = false;
-        } else if (page) {
-            vmar_frame_put(env, page);
-        }
+        pa = res->page;
+        res->page = 0;
+        anon = false;
     }
-    if (!rc) {
-        install(space, va, pa,
-                vmar__mapping_leaf_prot(m, anon, access == VMAR_ACCESS_WRITE),
-                anon, &tables, pte);
-        if (around && m->backing == VMAR_BACKING_OBJECT)
-            fault_around(space, m, va, &tables);
-    }
-    vmar_frame_list_release(env, &tables);
-    return rc;
-}
-
-/* Replace the present leaf at `va` with `pa` (the commit of a copy). The
- * old leaf's reference is dropped after the flush. */
-static void replace_leaf(struct vmar_space *space, vmar_addr_t va,
-                         vmar_paddr_t pa, unsigned prot,
-                         struct vmar_frame_list *tables, struct vmar_pte *pte)
-{
-    struct vmar_tlb_batch batch;
-
-    vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
-    vmar__unmap_leaves(space, va, VMAR_PAGE_SIZE, tables, &batch);
-    install(space, va, pa, prot, true, tables, pte);
-    vmar_tlb_batch_finish(&batch);
+    install(space, va, pa, vmar__mapping_leaf_prot(m, anon, write), anon,
+            tables, pte);
+    if (around)
+        fault_around(space, m, va, tables);
+    return STEP_DONE;
 }
 
 /* Rewrite the permissions of the present leaf at `va`. */
@@ -193,73 +228,69 @@ static void set_leaf_prot(struct vmar_space *space, vmar_addr_t va,
     pte->prot = prot;
 }
 
-/* A write to a present, read-only leaf of a private mapping. */
-static int cow_break(struct vmar_space *space, const struct vmar_mapping *m,
-                     vmar_addr_t va, struct vmar_pte *pte)
+/* A write to a present, read-only leaf of a private mapping, with the
+ * page-table lock held: reuse the frame when ours alone, else copy. */
+static enum fault_step cow_break(struct vmar_space *space,
+                                 const struct vmar_mapping *m, vmar_addr_t va,
+                                 struct fault_res *res, struct vmar_pte *pte,
+                                 int *rc)
 {
     const struct vmar_env *env = space->env;
     struct vmar_frame_list tables = {0, 0};
-    vmar_paddr_t pa;
-    int rc;
+    struct vmar_tlb_batch batch;
 
-    /* Our reference is the only one: no one else can see a write. */
+    /* Our reference is the only one, and none can appear: the frame is
+     * private to this leaf (fork needs the exclusive lock). */
+    *rc = 0;
     if (vmar__frame_is_anon(env, pte->pa) &&
         vmar__frame_refs(env, pte->pa) == 1) {
         set_leaf_prot(space, va, m->prot, pte);
-        return 0;
+        return STEP_DONE;
     }
+    if (!res->frame)
+        return STEP_NEED_COPY;
     /* REMAP: the unmap of the old leaf may free the table the new one
-     * goes into. A huge leaf is split by that unmap with these tables. */
-    rc = space->ops->prepare(space->mmu, va, VMAR_PAGE_SIZE, VMAR_PREP_REMAP,
-                             &tables);
-    if (!rc)
-        rc = space->ops->prepare(space->mmu, va, VMAR_PAGE_SIZE,
-                                 VMAR_PREP_CHANGE, &tables);
-    if (!rc)
-        rc = new_anon_frame(space, pte->pa, &pa);
-    if (!rc)
-        replace_leaf(space, va, pa, m->prot, &tables, pte);
-    vmar_frame_list_release(env, &tables);
-    return rc;
-}
-
-/* A shared object page mapped read-only so that its first write tells the
- * object (notify_write). */
-static int shared_write(struct vmar_space *space, const struct vmar_mapping *m,
-                        vmar_addr_t va, struct vmar_pte *pte)
-{
-    struct vmar_object *obj = m->object;
-
-    if (obj && obj->ops->notify_write) {
-        int rc = obj->ops->notify_write(obj, page_index(m, va));
-        if (rc)
-            return rc;
+     * goes into; CHANGE: a huge leaf is split by that unmap. */
+    *rc = space->ops->prepare(space->mmu, va, VMAR_PAGE_SIZE, VMAR_PREP_REMAP,
+                              &tables);
+    if (!*rc)
+        *rc = space->ops->prepare(space->mmu, va, VMAR_PAGE_SIZE,
+                                  VMAR_PREP_CHANGE, &tables);
+    if (!*rc) {
+        /* The old frame is alive while its leaf is: copy first. */
+        vmar_paddr_t pa = take_frame(space, res, pte->pa);
+        vmar_tlb_batch_init(&batch, env, space->ops, space->mmu);
+        vmar__unmap_leaves(space, va, VMAR_PAGE_SIZE, &tables, &batch);
+        install(space, va, pa, m->prot, true, &tables, pte);
+        vmar_tlb_batch_finish(&batch);
     }
-    set_leaf_prot(space, va, m->prot, pte);
-    return 0;
+    vmar_frame_list_release(env, &tables);
+    return STEP_DONE;
 }
 
-int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
-                       unsigned access, struct vmar_pte *pte)
+/* One pass with the page-table lock held. */
+static enum fault_step fault_step(struct vmar_space *space,
+                                  const struct vmar_mapping *m, vmar_addr_t va,
+                                  unsigned access, struct fault_res *res,
+                                  struct vmar_pte *pte, int *rc)
 {
-    const vmar_addr_t va = addr & ~(VMAR_PAGE_SIZE - 1);
     const unsigned need = vmar_access_prot(access);
-    struct vmar_iset_node *n = vmar_iset_find(&space->set, addr);
-    struct vmar_mapping *m;
 
-    if (!n)
-        return VMAR_ENOENT;
-    m = vmar__mapping_of(n);
-    if (!(m->prot & need))
-        return VMAR_EACCES;
+    *rc = 0;
     if (!leaf_at(space, va, pte))
-        return fault_absent(space, m, va, access, pte);
+        return fault_absent(space, m, va, access, res, pte, rc);
     if (pte->prot & need)
-        return 0; /* spurious */
+        return STEP_DONE; /* spurious */
     if (need == VMAR_PROT_WRITE && vmar__mapping_cow(m))
-        return cow_break(space, m, va, pte);
-    if (need == VMAR_PROT_WRITE)
-        return shared_write(space, m, va, pte);
+        return cow_break(space, m, va, res, pte, rc);
+    if (need == VMAR_PROT_WRITE) {
+        /* A shared page mapped read-only so that its first write tells
+         * the object (notify_write). */
+        if (m->object && m->object->ops->notify_write && !res->notified)
+            return STEP_NEED_NOTIFY;
+        set_leaf_prot(space, va, m->prot, pte);
+        return STEP_DONE;
+    }
     /* Read or execute on a narrower leaf (after a protect that widened
      * the mapping): widen it, but never to writable where a write must
      * still fault. */
@@ -267,7 +298,105 @@ int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
                   (m->prot & ~(unsigned)VMAR_PROT_WRITE) |
                       (pte->prot & VMAR_PROT_WRITE),
                   pte);
-    return 0;
+    return STEP_DONE;
+}
+
+/* Obtain what the locked pass asked for; may sleep. */
+static int fault_obtain(struct vmar_space *space, const struct vmar_mapping *m,
+                        vmar_addr_t va, unsigned access, enum fault_step step,
+                        struct fault_res *res)
+{
+    struct vmar_object *obj = m->object;
+    const bool write = access == VMAR_ACCESS_WRITE;
+    int rc;
+
+    switch (step) {
+    case STEP_NEED_FRAME:
+    case STEP_NEED_COPY: {
+        /* Zeroed unless it will receive a copy. */
+        const bool zero = step == STEP_NEED_FRAME;
+        struct vmar_frame_list one = {0, 0};
+        if (vmar_frame_list_fill(space->env, &one, 1,
+                                 zero ? VMAR_FRAME_ZERO : 0u))
+            return VMAR_ENOMEM;
+        res->frame = vmar_frame_list_pop(space->env, &one);
+        res->zeroed = zero;
+        return 0;
+    }
+    case STEP_NEED_PAGE:
+        rc = obj->ops->get_page(
+            obj, page_index(m, va),
+            vmar__mapping_shared(m) && write ? VMAR_OBJECT_GET_WRITE : 0u,
+            &res->page);
+        if (rc)
+            res->page = 0;
+        return rc;
+    case STEP_NEED_NOTIFY:
+        rc = obj->ops->notify_write(obj, page_index(m, va));
+        res->notified = rc == 0;
+        return rc;
+    case STEP_DONE:
+    default:
+        return 0;
+    }
+}
+
+int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
+                       unsigned access, struct vmar_pte *pte)
+{
+    const vmar_addr_t va = addr & ~(VMAR_PAGE_SIZE - 1);
+    struct vmar_iset_node *n = vmar_iset_find(&space->set, addr);
+    struct fault_res res = {{0, 0}, false, 0, false, 0, false};
+    enum fault_step step;
+    struct vmar_mapping *m;
+    int rc = 0;
+
+    if (!n)
+        return VMAR_ENOENT;
+    m = vmar__mapping_of(n);
+    if (!(m->prot & vmar_access_prot(access)))
+        return VMAR_EACCES;
+    /* Each round either finishes or obtains one more resource, so it ends
+     * after at most three rounds unless other faults keep changing the
+     * page under us, which only makes the next round spurious. */
+    do {
+        vmar__pt_lock(space);
+        step = fault_step(space, m, va, access, &res, pte, &rc);
+        vmar__pt_unlock(space);
+        if (step != STEP_DONE)
+            rc = fault_obtain(space, m, va, access, step, &res);
+    } while (step != STEP_DONE && rc == 0);
+    res_release(space, &res);
+    return rc;
+}
+
+int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
+                    struct vmar_pte *pte)
+{
+    const vmar_addr_t va = addr & ~(VMAR_PAGE_SIZE - 1);
+    const unsigned need = vmar_access_prot(access);
+
+    for (;;) {
+        int rc = vmar__fault_locked(space, addr, access, pte);
+        if (rc)
+            return rc;
+        /* The page may have changed since the fault let go of the lock;
+         * pin what is there now if it still serves the access. */
+        vmar__pt_lock(space);
+        bool ok = leaf_at(space, va, pte) && (pte->prot & need);
+        bool device = ok && !(pte->flags & VMAR_PTE_MANAGED);
+        /* Without reference counts nothing replaces a frame under the
+         * shared lock (no copy-on-write), so there is nothing to pin. */
+        if (ok && !device && space->env->frame_refcount)
+            vmar_frame_get(space->env, pte->pa);
+        vmar__pt_unlock(space);
+        /* Device memory is not RAM behind phys_to_virt (Linux refuses
+         * access_process_vm on VM_IO mappings the same way). */
+        if (device)
+            return VMAR_EFAULT;
+        if (ok)
+            return 0;
+    }
 }
 
 int vmar_fault(struct vmar_space *space, vmar_addr_t addr, unsigned access,
@@ -279,8 +408,8 @@ int vmar_fault(struct vmar_space *space, vmar_addr_t addr, unsigned access,
         (access != VMAR_ACCESS_READ && access != VMAR_ACCESS_WRITE &&
          access != VMAR_ACCESS_EXEC))
         return VMAR_EINVAL;
-    vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+    vmar__lock(space, VMAR_LOCK_SHARED);
     int rc = vmar__fault_locked(space, addr, access, &pte);
-    vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+    vmar__unlock(space, VMAR_LOCK_SHARED);
     return rc;
 }

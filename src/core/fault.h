@@ -13,4 +13,14 @@
 int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
                        unsigned access, struct vmar_pte *pte);
 
+/*
+ * Fault in the page holding `addr` for `access` and take a reference to
+ * its frame (a pin: the frame outlives a concurrent copy-on-write break or
+ * unmap until vmar_frame_put). VMAR_EFAULT for device memory. Errors as
+ * vmar_fault().
+ * => caller holds the space lock, shared or exclusive.
+ */
+int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
+                    struct vmar_pte *pte);
+
 #endif /* VMAR_CORE_FAULT_H */

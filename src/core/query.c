@@ -56,11 +56,13 @@ int vmar_resident(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
     if (!space || !bytes || lo > hi || (lo | hi) & (VMAR_PAGE_SIZE - 1))
         return VMAR_EINVAL;
     vmar__lock(space, VMAR_LOCK_SHARED);
+    vmar__pt_lock(space);
     hi = VMAR_MIN(hi, space->ops->user_top);
     while (lo < hi && space->ops->find_next(space->mmu, &lo, hi, &pte) == 0) {
         pages++;
         lo += VMAR_PAGE_SIZE;
     }
+    vmar__pt_unlock(space);
     vmar__unlock(space, VMAR_LOCK_SHARED);
     *bytes = pages << VMAR_PAGE_SHIFT;
     return 0;

@@ -32,8 +32,11 @@ struct remap {
     vmar_addr_t old, new_addr;
     vmar_size_t old_size, new_size;
     unsigned flags;
-    struct vmar_mapping *first;  /* mapping at `old` */
-    size_t pieces;               /* mappings meeting [old, old+old_size) */
+    struct vmar_mapping *first; /* mapping at `old` */
+    size_t pieces;              /* mappings meeting [old, old+old_size) */
+    /* Mappings the source's ends cut (0 to 2): each adds a node, and the
+     * count limit charges them, as vmar_map() charges its cuts. */
+    unsigned cuts;
     struct vmar_carve_cost cost; /* of the FIXED target */
     /* Nodes for DONTUNMAP's target copies, chained through node.parent. */
     struct vmar_mapping *spare;
@@ -102,6 +105,9 @@ static int remap_source(const struct vmar_space *space, struct remap *r)
     }
     if (covered < hi)
         return VMAR_EFAULT;
+    /* The last piece ends at `covered`, the first starts at or before old. */
+    r->cuts =
+        (r->first->node.start < r->old ? 1u : 0u) + (covered > hi ? 1u : 0u);
     if (r->pieces > 1 && r->old_size != r->new_size)
         return VMAR_EFAULT;
     if (r->new_size > r->old_size && r->first->backing == VMAR_BACKING_DEVICE)
@@ -132,7 +138,11 @@ static int remap_limits(const struct vmar_space *space, const struct remap *r,
             count += r->pieces;
         }
         added -= VMAR_MIN(added, r->cost.mapped);
-        count += 2 + (r->cost.needs_node ? 1u : 0u); /* source cuts */
+        /* Counted before merging, like vmar_map(): the source's cuts and
+         * a target cut in two; mappings the target replaces go. A FIXED
+         * carve that trims the source's own mapping may make a cut
+         * unnecessary; then this charges one too many, never too few. */
+        count += r->cuts + (r->cost.needs_node ? 1u : 0u);
         count -= VMAR_MIN(count, r->cost.removed);
     }
     if (space->as_limit && added &&
@@ -187,16 +197,26 @@ static int spare_fill(struct vmar_space *space, struct remap *r, size_t n)
     return 0;
 }
 
+/* Whether the commit unmaps anything before it installs the target's
+ * leaves: a FIXED target's old contents, or the tail a shrinking move
+ * drops. Either may free a table the target needs (the target may share
+ * a last-level table with the source's tail), so the target's tables must
+ * then all count as missing (REMAP), not be read from the table as it is
+ * now. */
+static bool carves_first(const struct remap *r)
+{
+    return r->cost.mapped != 0 || r->old_size > r->new_size;
+}
+
 /* Reserve the target's page tables: once per last-level table span that a
- * moved leaf lands in (the whole piece for device memory). After a FIXED
- * carve in the same commit, tables there count as missing (REMAP). */
+ * moved leaf lands in (the whole piece for device memory). */
 static int prepare_target(struct vmar_space *space, const struct remap *r,
                           vmar_addr_t to, struct vmar_frame_list *tables)
 {
     const vmar_addr_t lo = r->old,
                       hi = r->old + VMAR_MIN(r->old_size, r->new_size);
     const enum vmar_mmu_prep kind =
-        r->cost.mapped ? VMAR_PREP_REMAP : VMAR_PREP_MAP;
+        carves_first(r) ? VMAR_PREP_REMAP : VMAR_PREP_MAP;
     vmar_addr_t done = 0; /* target span already reserved, 0: none */
     int rc = 0;
 
@@ -209,7 +229,7 @@ static int prepare_target(struct vmar_space *space, const struct remap *r,
         if (m->backing == VMAR_BACKING_DEVICE) {
             rc = space->ops->prepare(
                 space->mmu, to + (s - lo), e - s,
-                r->cost.mapped
+                carves_first(r)
                     ? VMAR_PREP_REMAP
                     : vmar__device_prep(space, to + (s - lo),
                                         vmar__mapping_offset_of(m, s), false),
@@ -235,13 +255,22 @@ static int prepare_target(struct vmar_space *space, const struct remap *r,
 static int remap_prepare(struct vmar_space *space, struct remap *r,
                          vmar_addr_t to, struct vmar_prep *prep)
 {
-    /* Cuts at both ends of the source, one in the target. */
-    int rc = vmar__prep_nodes(space, prep, 2u + (r->cost.needs_node ? 1u : 0u));
+    const vmar_size_t len = VMAR_MIN(r->old_size, r->new_size);
+    /* The source's cuts, and one for a target inside a mapping. */
+    int rc =
+        vmar__prep_nodes(space, prep, r->cuts + (r->cost.needs_node ? 1u : 0u));
 
     if (!rc && r->flags & VMAR_REMAP_DONTUNMAP)
         rc = spare_fill(space, r, r->pieces);
+    /* The source is unmapped as two ranges when the move also shrinks: the
+     * dropped tail first, then the moved part. A huge leaf (device) that
+     * straddles old+len is split by the first, so both ranges need their
+     * own edge reservations. */
     if (!rc)
-        rc = space->ops->prepare(space->mmu, r->old, r->old_size,
+        rc = space->ops->prepare(space->mmu, r->old, len, VMAR_PREP_CHANGE,
+                                 &prep->tables);
+    if (!rc && r->old_size > len)
+        rc = space->ops->prepare(space->mmu, r->old + len, r->old_size - len,
                                  VMAR_PREP_CHANGE, &prep->tables);
     if (!rc && r->cost.mapped)
         rc = space->ops->prepare(space->mmu, to, r->new_size, VMAR_PREP_CHANGE,
@@ -447,9 +476,11 @@ int vmar_resize(struct vmar_space *space, vmar_addr_t addr,
     if (!rc)
         rc = vmar__check_range(space, addr, new_size);
     if (!rc) {
-        /* The reference's FIXME: the whole old range, in one mapping. */
+        /* The reference's FIXME: [addr, addr+old_size) must be exactly one
+         * mapping. A range inside a mapping would otherwise shrink by
+         * punching a hole in it, which is no resize. */
         n = vmar_iset_find(&space->set, addr);
-        if (!n || n->end - addr < old_size)
+        if (!n || n->start != addr || n->end - addr != old_size)
             rc = VMAR_EFAULT;
     }
     if (!rc) {

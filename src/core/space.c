@@ -3,6 +3,18 @@
 #include "atomic.h"
 #include "mapping.h"
 
+void vmar__pt_lock(struct vmar_space *space)
+{
+    while (!vmar__atomic_cas(&space->pt_lock, 0, 1))
+        while (vmar__atomic_load(&space->pt_lock))
+            ; /* spin on a read: no cache-line ping-pong */
+}
+
+void vmar__pt_unlock(struct vmar_space *space)
+{
+    vmar__atomic_store(&space->pt_lock, 0);
+}
+
 void vmar__rss_add(struct vmar_space *space, size_t anon, size_t file)
 {
     if (anon)

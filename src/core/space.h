@@ -32,7 +32,18 @@ struct vmar_space {
      * memory / an object page. Atomic: faults may run concurrently. */
     volatile size_t rss_anon;
     volatile size_t rss_file;
+    /* The page-table lock: a spinlock (libatomic_ops) that serialises
+     * every read and write of the page table made under the shared space
+     * lock (faults, user-memory access, vmar_resident, vmar_check).
+     * Operations holding the space lock exclusively need not take it. */
+    volatile size_t pt_lock;
 };
+
+/* Take and release the page-table lock (see struct vmar_space). Never
+ * held across a call that may sleep, except env->frame_alloc of a
+ * page-table page (docs/DESIGN.md, "Locking"). */
+void vmar__pt_lock(struct vmar_space *space);
+void vmar__pt_unlock(struct vmar_space *space);
 
 /* Unmap every leaf, flush, and destroy every mapping: the space is empty
  * and its counters zero; the page table stays. Cannot fail. */

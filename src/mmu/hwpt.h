@@ -7,8 +7,9 @@
  * and its inline TLB instructions.
  *
  * Every walk goes through the generic walker in radix.c; what is here is
- * bookkeeping around it: range checks against the user top, counters, and
- * the choice between a range and a full TLB flush.
+ * bookkeeping around it: range checks against the user top, the kernel
+ * half of the root, counters, and the choice between a range and a full
+ * TLB flush.
  *
  * The functions are static inline so that each backend's ops table can
  * point at them without a second library target; each is small.
@@ -55,19 +56,29 @@ struct vmar_mmu {
     uint64_t full_flushes; /* of which len == 0 */
 };
 
-/* Allocate the mmu and an empty root table. The caller sets ->root. */
-static inline int vmar_hwpt_create(const struct vmar_env *env,
-                                   const struct vmar_pt_format *fmt,
-                                   const struct vmar_hwpt_arch *arch,
-                                   vmar_addr_t user_top, struct vmar_mmu **out)
+/*
+ * Allocate the mmu and a root table whose lower half is empty and whose
+ * upper half (root entries 256..511 with 9 bits per level) is the kernel
+ * half: copied from the root table at `kernel_root` when it is not 0, and
+ * never walked or freed (radix.h, "The kernel half"). On x86-64 and
+ * RISC-V the upper half of the root is exactly the upper (negative)
+ * canonical half, which no user range reaches (user_top is below it).
+ * The caller validated kernel_root's alignment and sets ->root.
+ */
+static inline int
+vmar_hwpt_create(const struct vmar_env *env, const struct vmar_pt_format *fmt,
+                 const struct vmar_hwpt_arch *arch, vmar_addr_t user_top,
+                 vmar_paddr_t kernel_root, struct vmar_mmu **out)
 {
+    vmar_addr_t user_end = vmar_radix_limit(fmt) / 2;
     struct vmar_mmu *mmu;
 
+    VMAR_ASSERT(env, user_top <= user_end);
     mmu = env->alloc(env->ctx, sizeof(*mmu), _Alignof(struct vmar_mmu));
     if (mmu == NULL)
         return VMAR_ENOMEM;
     vmar__memset(mmu, 0, sizeof(*mmu));
-    if (vmar_radix_init(&mmu->rx, fmt, env) != 0) {
+    if (vmar_radix_init_split(&mmu->rx, fmt, env, user_end, kernel_root) != 0) {
         env->free(env->ctx, mmu, sizeof(*mmu));
         return VMAR_ENOMEM;
     }

@@ -10,6 +10,8 @@
  *    visitor on every entry it does not descend into (absent entries and
  *    leaves) and, on the way up, on every non-root table it leaves.
  * prepare, unmap, protect, find_next and fini are visitors of range().
+ * Neither loop goes at or above rx->user_end: the root entries there are
+ * the kernel half (radix.h), which nothing here reads, writes or frees.
  * Huge leaves add one thing, split(): before unmap or protect walk a
  * range, a huge leaf that straddles either edge is replaced by a table of
  * next-level leaves, recursively down to the level where the edge is
@@ -68,13 +70,14 @@ static bool format_ok(const struct vmar_pt_format *f)
            f->table_decode != NULL;
 }
 
-/* Ranges come from the core, which validated them: a bad one is a bug. */
+/* Ranges come from the core, which validated them: a bad one is a bug.
+ * The bound is user_end, not 2^va_bits: a range reaching into the kernel
+ * half would walk (and could free) the kernel's tables. */
 static void check_range(const struct vmar_radix *rx, vmar_addr_t va,
                         vmar_size_t len)
 {
     VMAR_ASSERT(rx->env, va % VMAR_PAGE_SIZE == 0 && len % VMAR_PAGE_SIZE == 0);
-    VMAR_ASSERT(rx->env, va <= vmar_radix_limit(rx->fmt) &&
-                             len <= vmar_radix_limit(rx->fmt) - va);
+    VMAR_ASSERT(rx->env, va <= rx->user_end && len <= rx->user_end - va);
 }
 
 /* The highest level that may hold a leaf (leaf levels run from 0). */
@@ -176,7 +179,7 @@ static void range(const struct vmar_radix *rx, vmar_addr_t va, vmar_addr_t end,
     uint64_t *table[VMAR_PT_MAX_LEVELS];
     unsigned level = top;
 
-    VMAR_ASSERT(rx->env, va <= end && end <= vmar_radix_limit(f));
+    VMAR_ASSERT(rx->env, va <= end && end <= rx->user_end);
     table[top] = table_at(rx, rx->root);
     while (va < end) {
         uint64_t *slot = &table[level][slot_index(f, va, level)];
@@ -220,10 +223,33 @@ static bool table_empty(const struct vmar_pt_format *f, const uint64_t *table)
 int vmar_radix_init(struct vmar_radix *rx, const struct vmar_pt_format *fmt,
                     const struct vmar_env *env)
 {
+    return vmar_radix_init_split(rx, fmt, env, vmar_radix_limit(fmt), 0);
+}
+
+/* Index of the first root entry of the kernel half. */
+static size_t kernel_slot(const struct vmar_radix *rx)
+{
+    return (size_t)(rx->user_end >>
+                    (rx->fmt->va_bits - rx->fmt->bits_per_level));
+}
+
+int vmar_radix_init_split(struct vmar_radix *rx,
+                          const struct vmar_pt_format *fmt,
+                          const struct vmar_env *env, vmar_addr_t user_end,
+                          vmar_paddr_t kernel_root)
+{
+    size_t n = (size_t)1 << fmt->bits_per_level;
+    const uint64_t *kernel;
+    uint64_t *root;
+
     VMAR_ASSERT(env, format_ok(fmt));
+    VMAR_ASSERT(env, user_end != 0 && user_end <= vmar_radix_limit(fmt) &&
+                         user_end % vmar_radix_span(fmt, top_level(fmt)) == 0);
+    VMAR_ASSERT(env, kernel_root % VMAR_PAGE_SIZE == 0);
     rx->fmt = fmt;
     rx->env = env;
     rx->root = 0;
+    rx->user_end = user_end;
     rx->tables = 0;
     rx->leaves = 0;
     rx->unhooked = 0;
@@ -231,6 +257,15 @@ int vmar_radix_init(struct vmar_radix *rx, const struct vmar_pt_format *fmt,
                          &rx->root) != 0)
         return VMAR_ENOMEM;
     rx->tables = 1;
+    if (kernel_root == 0)
+        return 0;
+    /* The new root is active nowhere yet, so plain copies suffice. The
+     * words are copied as they are, whatever the format makes of them:
+     * they are the kernel's, and nothing here decodes them again. */
+    root = table_at(rx, rx->root);
+    kernel = table_at(rx, kernel_root);
+    for (size_t i = kernel_slot(rx); i < n; i++)
+        root[i] = kernel[i];
     return 0;
 }
 
@@ -272,9 +307,17 @@ void vmar_radix_fini(struct vmar_radix *rx)
         .v = {.entry = fini_entry, .leave = fini_leave, .floor = 0},
         .rx = rx,
     };
+    size_t n = (size_t)1 << rx->fmt->bits_per_level;
+    uint64_t *root;
 
     VMAR_ASSERT(env, rx->leaves == 0);
-    range(rx, 0, vmar_radix_limit(rx->fmt), &fv.v);
+    /* Only [0, user_end): the kernel half's tables are the kernel's. */
+    range(rx, 0, rx->user_end, &fv.v);
+    /* Drop the copies of the kernel's entries, so the root frame does not
+     * go back to the env holding pointers to the kernel's tables. */
+    root = table_at(rx, rx->root);
+    for (size_t i = kernel_slot(rx); i < n; i++)
+        root[i] = 0;
     env->frame_free(env->ctx, rx->root);
     rx->root = 0;
     rx->tables--;
@@ -538,7 +581,7 @@ void vmar_radix_map(struct vmar_radix *rx, vmar_addr_t va, unsigned level,
 
     VMAR_ASSERT(rx->env, level < f->levels && (f->leaf_levels >> level) & 1u);
     VMAR_ASSERT(rx->env, va % span == 0 && pte->pa % span == 0);
-    VMAR_ASSERT(rx->env, va < vmar_radix_limit(f));
+    VMAR_ASSERT(rx->env, va < rx->user_end);
     w = walk(rx, va, level, resv);
     /* A leaf above `level` or a present slot: the core broke map()'s
      * precondition (it must unmap first). */
@@ -745,8 +788,9 @@ int vmar_radix_find_next(const struct vmar_radix *rx, vmar_addr_t *va,
     };
 
     VMAR_ASSERT(rx->env, *va % VMAR_PAGE_SIZE == 0);
-    /* Nothing is mapped above the limit: callers may pass any end. */
-    end = VMAR_MIN(end, vmar_radix_limit(rx->fmt));
+    /* Nothing of the table's own is mapped at or above user_end (above it
+     * sits the kernel half, never scanned): callers may pass any end. */
+    end = VMAR_MIN(end, rx->user_end);
     if (*va >= end)
         return VMAR_ENOENT;
     range(rx, *va, end, &fv.v);

@@ -21,6 +21,15 @@
  * back. User spaces live in the lower half, so their backends pass
  * addresses through unchanged.
  *
+ * The kernel half. A table may own only a prefix [0, user_end) of that
+ * space (vmar_radix_init_split; the hardware backends pass the lower
+ * half). The root entries at and above user_end belong to the embedder's
+ * kernel: they are copied once from its root at init and then never read,
+ * written, walked or freed by any operation here, so the kernel tables
+ * they point to are shared by every space and owned by none. Every range
+ * an operation takes must lie below user_end (asserted); find_next and
+ * fini stop there.
+ *
  * Tables are exactly one frame (2^bits_per_level eight-byte words ==
  * 2^page_shift bytes). They are reached only through env->phys_to_virt; a
  * physical address is never dereferenced. A word that is not present is
@@ -98,14 +107,16 @@ struct vmar_pt_format {
 struct vmar_radix {
     const struct vmar_pt_format *fmt;
     const struct vmar_env *env;
-    vmar_paddr_t root; /**< the root table page */
-    size_t tables;     /**< table pages linked into the tree, root included;
-                            a page leaves this count when unmap unhooks it
-                            (it then waits on the batch) */
-    size_t leaves;     /**< present leaves, at any level */
-    size_t unhooked;   /**< table pages unmap has unhooked since init
-                            (only grows; a backend compares it to notice
-                            frees, since splits also add tables) */
+    vmar_paddr_t root;    /**< the root table page */
+    vmar_addr_t user_end; /**< one past the last address the walker owns:
+                               2^va_bits, or where the kernel half starts */
+    size_t tables;        /**< table pages linked into the tree, root included;
+                               a page leaves this count when unmap unhooks it
+                               (it then waits on the batch) */
+    size_t leaves;        /**< present leaves, at any level */
+    size_t unhooked;      /**< table pages unmap has unhooked since init
+                               (only grows; a backend compares it to notice
+                               frees, since splits also add tables) */
 };
 
 /** Bytes mapped by one entry at `level` (4 KiB at level 0). */
@@ -131,7 +142,28 @@ int vmar_radix_init(struct vmar_radix *rx, const struct vmar_pt_format *fmt,
                     const struct vmar_env *env);
 
 /**
- * Free every table page, root last, straight through env->frame_free.
+ * vmar_radix_init for a table that shares its upper root entries with a
+ * kernel: the walker owns [0, user_end) only (see "The kernel half"
+ * above). When `kernel_root` is not 0, the root entries whose addresses
+ * are at or above user_end are copied from the root table at that
+ * physical address (read through env->phys_to_virt), so the new table
+ * maps the kernel as that one does; later changes to the kernel's root
+ * entries are not propagated. With kernel_root 0 those entries stay 0.
+ * Preconditions (asserted): `fmt` is well formed, user_end is a non-zero
+ * multiple of the root entries' span no larger than 2^va_bits, and
+ * kernel_root is page aligned.
+ * Returns: 0, or VMAR_ENOMEM with `rx` unusable and nothing allocated.
+ */
+int vmar_radix_init_split(struct vmar_radix *rx,
+                          const struct vmar_pt_format *fmt,
+                          const struct vmar_env *env, vmar_addr_t user_end,
+                          vmar_paddr_t kernel_root);
+
+/**
+ * Free every table page of [0, user_end), root last, straight through
+ * env->frame_free. The kernel half's entries are not followed: the tables
+ * they point to stay the kernel's; their copies in the root are cleared
+ * before the root goes back, so the frame holds no pointer into them.
  * Precondition: no leaf is present and the table is active on no CPU
  * (vmar_mmu_ops::destroy), so no flush is needed.
  */
@@ -148,7 +180,7 @@ void vmar_radix_fini(struct vmar_radix *rx);
  *    congruent to va modulo the top leaf level's span;
  *  - VMAR_PREP_CHANGE: the tables that splitting the huge leaves cut by
  *    either edge of the range takes (0 when no huge leaf is cut).
- * Reads the table only. Precondition: page-aligned range below the limit.
+ * Reads the table only. Precondition: page-aligned range below user_end.
  */
 size_t vmar_radix_count_missing(const struct vmar_radix *rx, vmar_addr_t va,
                                 vmar_size_t len, enum vmar_mmu_prep what);
@@ -214,7 +246,8 @@ void vmar_radix_protect(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
  * present leaf. On success stores the page in *va and its entry in *pte
  * (for a huge leaf, pte->pa is that page's frame inside the leaf).
  * Absent subtrees are skipped whole: the cost follows the populated
- * tables, not the length of the range.
+ * tables, not the length of the range. `end` is clamped to user_end: the
+ * kernel half is never scanned.
  * Returns: 0, or VMAR_ENOENT (then *va and *pte are unchanged).
  */
 int vmar_radix_find_next(const struct vmar_radix *rx, vmar_addr_t *va,

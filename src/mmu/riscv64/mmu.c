@@ -2,7 +2,8 @@
 /*
  * The RISC-V backends: the generic walker over the Sv39/Sv48/Sv57 formats
  * (pte.c) through the shared glue in hwpt.h. What is RISC-V here: the
- * satp value, the user tops of the three modes, and sfence.vma.
+ * satp value, the user tops of the three modes, and sfence.vma. The
+ * kernel half (root entries 256..511 in every mode) is hwpt.h's.
  */
 #include <vmar/error.h>
 #include <vmar/riscv64.h>
@@ -66,12 +67,14 @@ static int rv_create(const struct vmar_env *env, const void *config,
 {
     const struct vmar_riscv64_config *cfg = config;
     uint64_t asid = cfg != NULL ? cfg->asid : 0;
+    vmar_paddr_t kernel_root = cfg != NULL ? cfg->kernel_root : 0;
     struct vmar_mmu *mmu;
     int rc;
 
-    if (env == NULL || out == NULL)
+    /* satp holds the root's PPN, so a root is page aligned. */
+    if (env == NULL || out == NULL || kernel_root % VMAR_PAGE_SIZE != 0)
         return VMAR_EINVAL;
-    rc = vmar_hwpt_create(env, fmt, &rv_arch, user_top, &mmu);
+    rc = vmar_hwpt_create(env, fmt, &rv_arch, user_top, kernel_root, &mmu);
     if (rc != 0)
         return rc;
     mmu->root = mode << RV_SATP_MODE_SHIFT |

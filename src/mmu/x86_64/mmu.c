@@ -3,6 +3,7 @@
  * The x86-64 backends: the generic walker over the x86 formats (pte.c)
  * through the shared glue in hwpt.h. What is x86 here: the CR3 value, the
  * user tops of 4- and 5-level paging, and the inline TLB instructions.
+ * The kernel half (PML4 / PML5 entries 256..511) is hwpt.h's.
  */
 #include <vmar/error.h>
 #include <vmar/x86_64.h>
@@ -60,15 +61,17 @@ static int x86_create(const struct vmar_env *env, const void *config,
 {
     const struct vmar_x86_64_config *cfg = config;
     uint16_t pcid = cfg != NULL ? cfg->pcid : 0;
-
-    if (cfg != NULL && cfg->no_1g_pages)
-        fmt = fmt_no1g;
+    vmar_paddr_t kernel_root = cfg != NULL ? cfg->kernel_root : 0;
     struct vmar_mmu *mmu;
     int rc;
 
-    if (env == NULL || out == NULL || pcid > VMAR_X86_64_PCID_MAX)
+    if (cfg != NULL && cfg->no_1g_pages)
+        fmt = fmt_no1g;
+    /* CR3 holds bits M-1:12 of the root, so a root is page aligned. */
+    if (env == NULL || out == NULL || pcid > VMAR_X86_64_PCID_MAX ||
+        kernel_root % VMAR_PAGE_SIZE != 0)
         return VMAR_EINVAL;
-    rc = vmar_hwpt_create(env, fmt, &x86_arch, user_top, &mmu);
+    rc = vmar_hwpt_create(env, fmt, &x86_arch, user_top, kernel_root, &mmu);
     if (rc != 0)
         return rc;
     /* The root frame is page aligned, so the PCID bits are free. */

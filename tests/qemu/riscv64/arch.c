@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The RISC-V half of the test kernel: console and exit device, the mode
+ * choice, page-fault glue and the kernel half of user spaces.
+ *
+ * Memory (QEMU virt, -m 128M, RAM at 0x80000000): OpenSBI below
+ * 0x80200000, the kernel from 0x80200000, the frame pool 0x80800000 to
+ * 0x84000000, the huge-page scenario's RAM at 0x84000000, the DTB near
+ * the top. The kernel reaches physical 0..4 GiB at KOFF + pa (boot.S).
+ */
+#include <vmar/riscv64.h>
+
+#include "kernel.h"
+
+#define KOFF     0xffffffc000000000ull
+#define PTE_V    1ull
+#define PTE_RWX  0xeull
+#define PTE_PPN  0x003ffffffffffc00ull
+#define UART     0x10000000u /* NS16550A */
+#define SIFIVE_T 0x100000u   /* SiFive test device: exit */
+
+extern uint64_t boot_l2[512], boot_l3[512], boot_l4[512];
+uint64_t user_enter(uint64_t pc, uint64_t arg0, uint64_t arg1);
+_Noreturn void user_return(uint64_t v);
+void arch_main(uint64_t hartid, uint64_t dtb);
+struct frame;
+void trap(struct frame *f);
+
+const vmar_paddr_t arch_device_pa = UART;
+/* UC is Svpbmt's IO type: it needs -cpu rv64,svpbmt=on and menvcfg.PBMTE,
+ * which OpenSBI sets when the hart has Svpbmt. */
+const enum vmar_cache arch_device_cache = VMAR_CACHE_UC;
+const vmar_paddr_t arch_huge_pa = 0x84000000;
+
+/* One reader per CSR: the CSR name is part of the instruction. */
+#define CSR_READER(csr)                                                        \
+    static inline uint64_t read_##csr(void)                                    \
+    {                                                                          \
+        uint64_t v;                                                            \
+        __asm__ volatile("csrr %0, " #csr : "=r"(v));                          \
+        return v;                                                              \
+    }
+CSR_READER(scause)
+CSR_READER(stval)
+CSR_READER(sepc)
+CSR_READER(sstatus)
+
+void *arch_phys_to_virt(vmar_paddr_t pa)
+{
+    if (pa >= (4ull << 30))
+        k_panic("phys_to_virt beyond the 4 GiB direct map");
+    return (void *)(uintptr_t)(KOFF + pa);
+}
+
+void arch_putc(char c)
+{
+    volatile uint8_t *uart = arch_phys_to_virt(UART);
+
+    while (!(uart[5] & 0x20)) /* LSR: THR empty */
+        ;
+    uart[0] = (uint8_t)c;
+}
+
+/* SiFive test device: 0x5555 exits with status 0, (code << 16) | 0x3333
+ * with status code. Status 0 is also what a shutdown or reset gives, so
+ * run.sh also wants "ALL PASS". */
+_Noreturn void arch_exit(bool pass)
+{
+    *(volatile uint32_t *)arch_phys_to_virt(SIFIVE_T) =
+        pass ? 0x5555u : (1u << 16) | 0x3333u;
+    for (;;)
+        __asm__ volatile("wfi");
+}
+
+/* ---- spaces ---------------------------------------------------------- */
+
+static const struct vmar_mmu_ops *mmu = &vmar_mmu_riscv64_sv48;
+static unsigned levels = 4;
+
+const struct vmar_mmu_ops *arch_mmu(void)
+{
+    return mmu;
+}
+
+static uint64_t *boot_root(void)
+{
+    return levels == 3 ? boot_l2 : levels == 4 ? boot_l3 : boot_l4;
+}
+
+#define MAX_SPACES 4
+static struct {
+    struct vmar_space *space;
+    struct vmar_mmu *pt;
+} spaces[MAX_SPACES];
+
+static uint64_t *root_of(struct vmar_space *s, uint64_t *satp)
+{
+    struct vmar_riscv64_info info;
+
+    for (unsigned i = 0; i < MAX_SPACES; i++) {
+        if (spaces[i].space == s) {
+            vmar_riscv64_info(spaces[i].pt, &info);
+            if (satp != NULL)
+                *satp = info.satp;
+            return arch_phys_to_virt(info.root);
+        }
+    }
+    k_panic("unknown space");
+}
+
+/*
+ * The config of every space. kernel_root is the boot table of the mode
+ * (physical: the kernel runs at KOFF + pa): libvmar copies the upper half
+ * of its root (entries 256..511; the kernel's are 256..259 in Sv39 and
+ * 511 in Sv48 and Sv57) into each new root and never walks, frees or
+ * changes what those entries point to, so every space shares the
+ * kernel's tables. boot.S built them before the first space exists and
+ * nothing changes them later, as vmar_riscv64_config::kernel_root asks.
+ */
+static struct vmar_riscv64_config space_config(struct vmar_mmu **pt)
+{
+    return (struct vmar_riscv64_config){
+        .handle = pt, .kernel_root = (uintptr_t)boot_root() - KOFF};
+}
+
+static int adopt(struct vmar_space *s, struct vmar_mmu *pt)
+{
+    for (unsigned i = 0; i < MAX_SPACES; i++) {
+        if (spaces[i].space == NULL) {
+            spaces[i].space = s;
+            spaces[i].pt = pt;
+            return 0;
+        }
+    }
+    vmar_space_destroy(s);
+    return VMAR_ENOMEM;
+}
+
+int arch_space_create(struct vmar_space **out)
+{
+    struct vmar_mmu *pt = NULL;
+    struct vmar_riscv64_config cfg = space_config(&pt);
+    int rc;
+
+    rc = vmar_space_create(&(struct vmar_space_opts){.env = &k_env,
+                                                     .mmu = mmu,
+                                                     .mmu_config = &cfg},
+                           out);
+    return rc != 0 ? rc : adopt(*out, pt);
+}
+
+int arch_space_fork(struct vmar_space *parent, struct vmar_space **out)
+{
+    struct vmar_mmu *pt = NULL;
+    struct vmar_riscv64_config cfg = space_config(&pt);
+    int rc;
+
+    rc = vmar_fork(parent, &(struct vmar_fork_opts){.mmu_config = &cfg}, out);
+    return rc != 0 ? rc : adopt(*out, pt);
+}
+
+/* Every space uses ASID 0, so a switch flushes everything. */
+void arch_switch(struct vmar_space *s)
+{
+    uint64_t satp = 8ull << 60 | ((uintptr_t)boot_l2 - KOFF) >> 12;
+
+    if (s != NULL)
+        root_of(s, &satp);
+    __asm__ volatile("csrw satp, %0\n\tsfence.vma" : : "r"(satp) : "memory");
+    k_current = s;
+}
+
+void arch_tlb_flush(uint64_t root, vmar_addr_t va, vmar_size_t len)
+{
+    uint64_t cur;
+
+    __asm__ volatile("csrr %0, satp" : "=r"(cur));
+    if (root != cur)
+        return;
+    if (len == 0) {
+        __asm__ volatile("sfence.vma" : : : "memory");
+        return;
+    }
+    for (vmar_size_t off = 0; off < len; off += VMAR_PAGE_SIZE)
+        __asm__ volatile("sfence.vma %0, zero" : : "r"(va + off) : "memory");
+}
+
+/* vmar_space_destroy frees the lower half's tables and leaves the
+ * kernel's alone (kernel_root); the hart must not be using the table. */
+void arch_space_destroy(struct vmar_space *s)
+{
+    if (k_current == s)
+        arch_switch(NULL);
+    for (unsigned i = 0; i < MAX_SPACES; i++)
+        if (spaces[i].space == s)
+            spaces[i].space = NULL;
+    vmar_space_destroy(s);
+}
+
+int arch_leaf_level(struct vmar_space *s, vmar_addr_t va)
+{
+    uint64_t *t = root_of(s, NULL);
+
+    for (int level = (int)levels - 1; level >= 0; level--) {
+        uint64_t e = t[(va >> (12 + 9 * level)) & 511];
+
+        if (!(e & PTE_V))
+            return -1;
+        if (e & PTE_RWX)
+            return level;
+        t = arch_phys_to_virt((e & PTE_PPN) << 2);
+    }
+    return -1;
+}
+
+/* ---- user mode and traps -------------------------------------------- */
+
+struct frame {
+    uint64_t x[32]; /* x[2]: the interrupted sp */
+};
+
+static int user_fault; /* the vmar_fault error that ended the user run */
+
+int arch_user_op(enum uop op, vmar_addr_t addr, uint64_t val, uint64_t *out)
+{
+    uint64_t v;
+
+    user_fault = 0;
+    k_fault_streak = 0;
+    v = user_enter(UCODE_VA + UCODE_STRIDE * (unsigned)op, addr, val);
+    if (user_fault != 0)
+        return user_fault;
+    if (out != NULL)
+        *out = v;
+    return 0;
+}
+
+/*
+ * A page fault from U-mode (scause 12 fetch, 13 load, 15 store/AMO): the
+ * glue of docs/PORTING.md section 7. On 0 sret retries the instruction;
+ * an error ends the user run and is reported to arch_user_op (a real
+ * kernel would send SIGSEGV). ecall from U-mode (8) ends the run normally
+ * with the loaded value in a0. Anything else is a kernel bug.
+ */
+void trap(struct frame *f)
+{
+    uint64_t cause = read_scause(), tval = read_stval();
+    bool user = !(read_sstatus() & (1u << 8)); /* SPP */
+
+    if (user && (cause == 12 || cause == 13 || cause == 15)) {
+        unsigned access = cause == 12   ? VMAR_ACCESS_EXEC
+                          : cause == 13 ? VMAR_ACCESS_READ
+                                        : VMAR_ACCESS_WRITE;
+        int rc = k_user_fault(tval, access); /* vmar_fault, counted */
+        if (rc == 0)
+            return;
+        user_fault = rc;
+        user_return(0);
+    }
+    if (user && cause == 8)
+        user_return(f->x[10]);
+    k_puts("trap scause ");
+    k_puthex(cause);
+    k_puts(" sepc ");
+    k_puthex(read_sepc());
+    k_puts(" stval ");
+    k_puthex(tval);
+    arch_putc('\n');
+    k_panic("unexpected trap");
+}
+
+/* The UART from U-mode: LSR says the transmitter is idle, and a line
+ * written to THR appears on the console. */
+const char *arch_device_test(vmar_addr_t va)
+{
+    const char *p = "[U-mode: written through the device mapping]\n";
+    uint64_t lsr = 0;
+
+    if (arch_user_op(UOP_LOAD8, va + 5, 0, &lsr) != 0)
+        return "LSR read faulted";
+    if (!(lsr & 0x20))
+        return "LSR: THR not empty";
+    for (; *p; p++)
+        if (arch_user_op(UOP_STORE8, va, (uint8_t)*p, NULL) != 0)
+            return "THR write faulted";
+    return NULL;
+}
+
+/* The mode comes from QEMU's -append, which lands in the DTB's
+ * /chosen/bootargs: "vmar.mode=sv39" or "sv57"; Sv48 otherwise. A byte
+ * search is enough: no other DTB string contains "vmar.mode=". */
+static void choose_mode(uint64_t dtb)
+{
+    const unsigned char *d = arch_phys_to_virt(dtb);
+    size_t size = (size_t)d[4] << 24 | (size_t)d[5] << 16 | (size_t)d[6] << 8 |
+                  d[7]; /* totalsize, big endian */
+    static const char key[] = "vmar.mode=sv";
+
+    for (size_t i = 0; i + sizeof(key) + 1 < size; i++) {
+        if (memcmp(d + i, key, sizeof(key) - 1) != 0)
+            continue;
+        if (memcmp(d + i + sizeof(key) - 1, "39", 2) == 0) {
+            mmu = &vmar_mmu_riscv64_sv39;
+            levels = 3;
+        } else if (memcmp(d + i + sizeof(key) - 1, "57", 2) == 0) {
+            mmu = &vmar_mmu_riscv64_sv57;
+            levels = 5;
+        }
+        return;
+    }
+}
+
+void arch_main(uint64_t hartid, uint64_t dtb)
+{
+    (void)hartid;
+    choose_mode(dtb);
+    k_env_init(0x80800000, 0x84000000);
+    k_run_scenarios();
+}

@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The x86-64 half of the test kernel: descriptor tables, the serial port,
+ * the exit device, page-fault glue and the kernel half of user spaces.
+ *
+ * Memory (QEMU -m 128M): the kernel at 1 MiB, the frame pool 8..64 MiB,
+ * the huge-page scenario's RAM at 64 MiB. The kernel reaches physical
+ * memory below 1 GiB at KVA + pa (boot.S).
+ */
+#include <vmar/x86_64.h>
+
+#include "kernel.h"
+
+#define KVA     0xffffffff80000000ull
+#define PTE_P   1ull
+#define PTE_PS  (1ull << 7)
+#define PTE_ADR 0x000ffffffffff000ull
+
+/* Linked (and used) at their load address, in the low identity map that
+ * user spaces lack: reach them through arch_phys_to_virt(boot_cr3()). */
+extern uint64_t boot_pml4[512], boot_pml5[512];
+extern const uint64_t trap_vectors[23];
+uint64_t user_enter(uint64_t rip, uint64_t arg0, uint64_t arg1);
+_Noreturn void user_return(uint64_t v);
+void arch_main(uint64_t mbi);
+struct frame;
+void trap(struct frame *f);
+
+const vmar_paddr_t arch_device_pa = 0xb8000; /* VGA text buffer */
+const enum vmar_cache arch_device_cache = VMAR_CACHE_UC;
+const vmar_paddr_t arch_huge_pa = 64u << 20;
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static void wrmsr(uint32_t msr, uint64_t v)
+{
+    __asm__ volatile("wrmsr"
+                     :
+                     : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+void *arch_phys_to_virt(vmar_paddr_t pa)
+{
+    if (pa >= (1ull << 30))
+        k_panic("phys_to_virt beyond the 1 GiB direct map");
+    return (void *)(uintptr_t)(KVA + pa);
+}
+
+void arch_putc(char c)
+{
+    while (!(inb(0x3fd) & 0x20)) /* LSR: THR empty */
+        ;
+    outb(0x3f8, (uint8_t)c);
+}
+
+/* isa-debug-exit (iobase 0xf4): QEMU exits with (v << 1) | 1, so pass is
+ * 33 and fail 35; a triple fault would exit 0, never a pass. */
+_Noreturn void arch_exit(bool pass)
+{
+    outb(0xf4, pass ? 0x10 : 0x11);
+    for (;;)
+        __asm__ volatile("cli; hlt");
+}
+
+/* ---- descriptor tables ---------------------------------------------- */
+
+struct tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+} __attribute__((packed));
+
+static struct tss tss;
+static _Alignas(16) uint64_t gdt[7] = {
+    0,
+    0x00af9a000000ffff, /* 0x08 kernel code, 64-bit */
+    0x00cf92000000ffff, /* 0x10 kernel data */
+    0x00cff2000000ffff, /* 0x18 user data, DPL 3 */
+    0x00affa000000ffff, /* 0x20 user code, 64-bit, DPL 3 */
+    0,                  /* 0x28 TSS, 16 bytes, filled in at run time */
+    0,
+};
+static _Alignas(16) uint64_t idt[256][2];
+/* Traps from ring 3 land here (TSS.RSP0), never on the kernel stack that
+ * user_enter parked. */
+static _Alignas(16) unsigned char trap_stack[16384];
+
+struct __attribute__((packed)) dtr {
+    uint16_t limit;
+    uint64_t base;
+};
+
+static void idt_set(unsigned vec, uint64_t handler, unsigned dpl)
+{
+    idt[vec][0] = (handler & 0xffff) | (0x08ull << 16) |
+                  ((uint64_t)(0x8e | dpl << 5) << 40) |
+                  ((handler >> 16 & 0xffff) << 48);
+    idt[vec][1] = handler >> 32;
+}
+
+/* Reload the GDT at its kernel-half address (the boot GDT sits in the low
+ * identity map, which user spaces lack), the TSS and the IDT. */
+static void descriptors_init(void)
+{
+    uint64_t base = (uint64_t)(uintptr_t)&tss;
+    struct dtr g = {sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt};
+    struct dtr i = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
+
+    tss.rsp[0] = (uint64_t)(uintptr_t)(trap_stack + sizeof(trap_stack));
+    tss.iomap_base = sizeof(tss); /* no I/O bitmap: ring 3 has no ports */
+    gdt[5] = (sizeof(tss) - 1) | (base & 0xffffff) << 16 | 0x89ull << 40 |
+             (base >> 24 & 0xff) << 56;
+    gdt[6] = base >> 32;
+    for (unsigned v = 0; v < 22; v++)
+        idt_set(v, trap_vectors[v], 0);
+    idt_set(0x80, trap_vectors[22], 3); /* the user program's int $0x80 */
+    __asm__ volatile("lgdt %0\n\t"
+                     "pushq $0x08\n\t"
+                     "leaq 1f(%%rip), %%rax\n\t"
+                     "pushq %%rax\n\t"
+                     "lretq\n"
+                     "1:\n\t"
+                     "ltr %w1\n\t"
+                     "lidt %2"
+                     :
+                     : "m"(g), "r"(0x28), "m"(i)
+                     : "rax", "memory");
+}
+
+/* ---- spaces ---------------------------------------------------------- */
+
+static bool la57, has_1g;
+
+const struct vmar_mmu_ops *arch_mmu(void)
+{
+    return la57 ? &vmar_mmu_x86_64_5l : &vmar_mmu_x86_64_4l;
+}
+
+/* Which root belongs to which space: libvmar hands the page table out
+ * through the config's handle at create time. */
+#define MAX_SPACES 4
+static struct {
+    struct vmar_space *space;
+    struct vmar_mmu *pt;
+} spaces[MAX_SPACES];
+
+static struct vmar_mmu *pt_of(struct vmar_space *s)
+{
+    for (unsigned i = 0; i < MAX_SPACES; i++)
+        if (spaces[i].space == s)
+            return spaces[i].pt;
+    k_panic("unknown space");
+}
+
+static uint64_t *root_of(struct vmar_space *s, uint64_t *cr3)
+{
+    struct vmar_x86_64_info info;
+
+    vmar_x86_64_info(pt_of(s), &info);
+    if (cr3 != NULL)
+        *cr3 = info.cr3;
+    return arch_phys_to_virt(info.root);
+}
+
+/* The boot table: the kernel's own root (its symbol is its physical
+ * address, boot.S links it in the low identity map). */
+static uint64_t boot_cr3(void)
+{
+    return (uint64_t)(uintptr_t)(la57 ? boot_pml5 : boot_pml4);
+}
+
+/*
+ * The config of every space. kernel_root is the boot table: libvmar
+ * copies its upper half (PML4 or PML5 entries 256..511, here only 511,
+ * which maps the kernel at KVA) into each new root and never walks, frees
+ * or changes what those entries point to, so every space shares the
+ * kernel's tables. boot.S built them before the first space exists and
+ * nothing changes them later, as vmar_x86_64_config::kernel_root asks.
+ */
+static struct vmar_x86_64_config space_config(struct vmar_mmu **pt)
+{
+    return (struct vmar_x86_64_config){
+        .handle = pt, .no_1g_pages = !has_1g, .kernel_root = boot_cr3()};
+}
+
+static int adopt(struct vmar_space *s, struct vmar_mmu *pt)
+{
+    for (unsigned i = 0; i < MAX_SPACES; i++) {
+        if (spaces[i].space == NULL) {
+            spaces[i].space = s;
+            spaces[i].pt = pt;
+            return 0;
+        }
+    }
+    vmar_space_destroy(s);
+    return VMAR_ENOMEM;
+}
+
+int arch_space_create(struct vmar_space **out)
+{
+    struct vmar_mmu *pt = NULL;
+    struct vmar_x86_64_config cfg = space_config(&pt);
+    int rc;
+
+    rc = vmar_space_create(&(struct vmar_space_opts){.env = &k_env,
+                                                     .mmu = arch_mmu(),
+                                                     .mmu_config = &cfg},
+                           out);
+    return rc != 0 ? rc : adopt(*out, pt);
+}
+
+int arch_space_fork(struct vmar_space *parent, struct vmar_space **out)
+{
+    struct vmar_mmu *pt = NULL;
+    struct vmar_x86_64_config cfg = space_config(&pt);
+    int rc;
+
+    rc = vmar_fork(parent, &(struct vmar_fork_opts){.mmu_config = &cfg}, out);
+    return rc != 0 ? rc : adopt(*out, pt);
+}
+
+void arch_switch(struct vmar_space *s)
+{
+    uint64_t cr3 = boot_cr3();
+
+    if (s != NULL)
+        root_of(s, &cr3);
+    __asm__ volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
+    k_current = s;
+}
+
+void arch_tlb_flush(uint64_t root, vmar_addr_t va, vmar_size_t len)
+{
+    uint64_t cur;
+
+    __asm__ volatile("mov %%cr3, %0" : "=r"(cur));
+    if (root != cur)
+        return;
+    if (len == 0) {
+        __asm__ volatile("mov %0, %%cr3" : : "r"(cur) : "memory");
+        return;
+    }
+    for (vmar_size_t off = 0; off < len; off += VMAR_PAGE_SIZE)
+        __asm__ volatile("invlpg (%0)" : : "r"(va + off) : "memory");
+}
+
+/* vmar_space_destroy frees the lower half's tables and leaves the
+ * kernel's alone (kernel_root); the CPU must not be using the table. */
+void arch_space_destroy(struct vmar_space *s)
+{
+    if (k_current == s)
+        arch_switch(NULL);
+    for (unsigned i = 0; i < MAX_SPACES; i++)
+        if (spaces[i].space == s)
+            spaces[i].space = NULL;
+    vmar_space_destroy(s);
+}
+
+int arch_leaf_level(struct vmar_space *s, vmar_addr_t va)
+{
+    uint64_t *t = root_of(s, NULL);
+
+    for (int level = la57 ? 4 : 3; level >= 0; level--) {
+        uint64_t e = t[(va >> (12 + 9 * level)) & 511];
+
+        if (!(e & PTE_P))
+            return -1;
+        if (level == 0 || (e & PTE_PS))
+            return level;
+        t = arch_phys_to_virt(e & PTE_ADR);
+    }
+    return -1;
+}
+
+/* ---- user mode and traps -------------------------------------------- */
+
+struct frame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+    uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector, err, rip, cs, rflags, rsp, ss;
+};
+
+static int user_fault; /* the vmar_fault error that ended the user run */
+
+int arch_user_op(enum uop op, vmar_addr_t addr, uint64_t val, uint64_t *out)
+{
+    uint64_t v;
+
+    user_fault = 0;
+    k_fault_streak = 0;
+    v = user_enter(UCODE_VA + UCODE_STRIDE * (unsigned)op, addr, val);
+    if (user_fault != 0)
+        return user_fault;
+    if (out != NULL)
+        *out = v;
+    return 0;
+}
+
+/*
+ * #PF from ring 3: the glue of docs/PORTING.md section 7. On 0 the CPU
+ * retries the instruction; an error ends the user run and is reported to
+ * arch_user_op (a real kernel would send SIGSEGV). int $0x80 ends the run
+ * normally with the loaded value in rax. Anything else is a kernel bug.
+ */
+void trap(struct frame *f)
+{
+    uint64_t cr2;
+
+    __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+    if ((f->cs & 3) == 3 && f->vector == 14) {
+        unsigned access = (f->err & 0x10)  ? VMAR_ACCESS_EXEC
+                          : (f->err & 0x2) ? VMAR_ACCESS_WRITE
+                                           : VMAR_ACCESS_READ;
+        int rc = k_user_fault(cr2, access); /* vmar_fault, counted */
+        if (rc == 0)
+            return;
+        user_fault = rc;
+        user_return(0);
+    }
+    if ((f->cs & 3) == 3 && f->vector == 0x80)
+        user_return(f->rax);
+    k_puts("trap ");
+    k_puthex(f->vector);
+    k_puts(" err ");
+    k_puthex(f->err);
+    k_puts(" rip ");
+    k_puthex(f->rip);
+    k_puts(" cr2 ");
+    k_puthex(cr2);
+    arch_putc('\n');
+    k_panic("unexpected trap");
+}
+
+/* VGA text memory: what user mode stores, the device holds. */
+const char *arch_device_test(vmar_addr_t va)
+{
+    const uint64_t cells = 0x2f4b2f4f2f202f55; /* "U OK", white on green */
+    uint64_t v = 0;
+
+    if (arch_user_op(UOP_STORE64, va, cells, NULL) != 0 ||
+        arch_user_op(UOP_LOAD64, va, 0, &v) != 0)
+        return "device access faulted";
+    if (v != cells)
+        return "device read back differs";
+    if (*(volatile uint64_t *)arch_phys_to_virt(arch_device_pa) != cells)
+        return "device memory differs";
+    return NULL;
+}
+
+void arch_main(uint64_t mbi)
+{
+    uint32_t a, b, c, d;
+    uint64_t cr4;
+
+    (void)mbi;
+    descriptors_init();
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    la57 = (cr4 >> 12) & 1;
+    __asm__ volatile("cpuid"
+                     : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+                     : "a"(0x80000001u), "c"(0));
+    has_1g = (d >> 26) & 1; /* CPUID.80000001H:EDX.Page1GB */
+    /* IA32_PAT as Linux programs it, as x86_64.h asks: PAT0 WB, PAT1 WC,
+     * PAT2 UC-, PAT3 UC, PAT4 WB, PAT5 WP, PAT6 UC-, PAT7 WT. */
+    wrmsr(0x277, 0x0407050600070106ull);
+    k_env_init(8u << 20, 64u << 20);
+    k_run_scenarios();
+}
