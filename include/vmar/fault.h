@@ -96,7 +96,8 @@ int vmar_fault(struct vmar_space *space, vmar_addr_t addr, unsigned access,
  * @param len    bytes to copy (0 is a no-op).
  * @param done   if not NULL, receives the number of bytes copied, also on
  *               failure (the copy stops at the first bad page).
- * Returns: 0; VMAR_EFAULT at the first page that is not mapped, not
+ * Returns: 0; VMAR_EACCES when the handle lacks VMAR_RIGHT_READ (nothing
+ *  copied); VMAR_EFAULT at the first page that is not mapped, not
  *  readable or device memory, or when [src, src+len) wraps; VMAR_ENOMEM if a
  * page could not be faulted in. Locking: takes the space lock (exclusively, as
  * vmar_fault) per page. On failure: bytes before the bad page were copied; the
@@ -115,7 +116,8 @@ int vmar_read(struct vmar_space *space, vmar_addr_t src, void *dst, size_t len,
  * @param src    kernel buffer of at least `len` bytes.
  * @param len    bytes to copy (0 is a no-op).
  * @param done   if not NULL, receives the number of bytes copied.
- * Returns: 0; VMAR_EFAULT at the first page that is not mapped, not
+ * Returns: 0; VMAR_EACCES when the handle lacks VMAR_RIGHT_WRITE (nothing
+ *  written); VMAR_EFAULT at the first page that is not mapped, not
  *  writable or device memory, or when the range wraps; VMAR_ENOMEM if a page
  * could not be faulted in. Locking: takes the space lock (exclusively) per
  * page. On failure: bytes before the bad page were written; pages faulted in

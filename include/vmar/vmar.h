@@ -103,15 +103,62 @@ int vmar_space_create(const struct vmar_space_opts *opts,
                       struct vmar_space **out);
 
 /**
- * Destroy a space: unmap everything, flush, free every frame, page-table
- * page and metadata. The space must not be active on any CPU.
+ * Release a handle. The space goes with its last handle (the one
+ * vmar_space_create() returned and every vmar_space_dup()): then
+ * everything is unmapped and flushed, and every frame, page-table page and
+ * metadata block freed. The space must not be active on any CPU then.
  *
- * @param space  the space; invalid afterwards.
+ * @param space  the handle; invalid afterwards.
  * Locking: the caller guarantees no other call on the space is running
- *  (the space lock is not taken).
+ *  when the last handle goes (the space lock is not taken).
  * On failure: cannot fail.
  */
 void vmar_space_destroy(struct vmar_space *space);
+
+/** Rights of a space handle (the reference's Vmar<Rights>). READ, WRITE
+ *  and EXEC have the values of the vmar_prot bits they cover. */
+enum vmar_rights {
+    /** vmar_read(); mappings and protections with VMAR_PROT_READ. */
+    VMAR_RIGHT_READ = 1u << 0,
+    /** vmar_write(), vmar_fill_zero(); mappings and protections with
+     *  VMAR_PROT_WRITE. */
+    VMAR_RIGHT_WRITE = 1u << 1,
+    /** Mappings and protections with VMAR_PROT_EXEC. */
+    VMAR_RIGHT_EXEC = 1u << 2,
+    /** vmar_space_dup(). */
+    VMAR_RIGHT_DUP = 1u << 3,
+    /** What vmar_space_create() gives. */
+    VMAR_RIGHTS_ALL = 0xfu,
+};
+
+/**
+ * Make another handle to the same space with the same or fewer rights.
+ * A mapping made through a handle needs rights covering its permissions
+ * and its maximum permissions (set deny_prot for what the handle lacks);
+ * vmar_protect() needs rights covering the new permissions; vmar_read()
+ * the read right, vmar_write() and vmar_fill_zero() the write right.
+ * Kernels that do not use rights never call this.
+ *
+ * @param space   a handle with VMAR_RIGHT_DUP.
+ * @param rights  vmar_rights bits, a subset of the handle's.
+ * @param out     receives the new handle.
+ * Returns: 0; VMAR_EINVAL (NULL, unknown bits); VMAR_EACCES (no DUP right,
+ *  or rights the handle does not hold); VMAR_ENOMEM.
+ * Locking: none (the handle count is atomic).
+ * On failure: nothing allocated, *out untouched.
+ */
+int vmar_space_dup(struct vmar_space *space, unsigned rights,
+                   struct vmar_space **out);
+
+/**
+ * The rights of a handle.
+ *
+ * @param space  the handle (NULL: 0).
+ * Returns: vmar_rights bits.
+ * Locking: none.
+ * On failure: cannot fail.
+ */
+unsigned vmar_space_rights(const struct vmar_space *space);
 
 /** Where vmar_map() puts a mapping. */
 enum vmar_place {
@@ -220,7 +267,8 @@ struct vmar_map_opts {
  *   FIXED*); unknown flag, prot or deny bits; unknown place or backing;
  *   BOTTOM_UP with TOP_DOWN; a FIXED range that wraps or leaves the user
  *   range;
- *  VMAR_EACCES: prot & deny_prot != 0;
+ *  VMAR_EACCES: prot & deny_prot != 0, or the handle's rights do not
+ *   cover prot and the maximum permissions (vmar_space_dup());
  *  VMAR_EEXIST: FIXED_NOREPLACE over an existing mapping;
  *  VMAR_ENOMEM: no free range; the map would grow the space past the
  *   address-space limit (an overwrite is charged only the bytes it adds)
@@ -274,7 +322,7 @@ int vmar_unmap(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size);
  * Returns: 0; VMAR_EINVAL (as vmar_unmap, or unknown prot bits);
  *  VMAR_ENOMEM (a part of the range is not mapped, the mapping-count
  *  limit, or an allocation failed); VMAR_EACCES (prot exceeds some
- *  mapping's maximum).
+ *  mapping's maximum, or the handle's rights).
  * Locking: takes the space lock exclusively.
  * On failure: the space is unchanged (unlike Linux, no prefix is changed).
  */

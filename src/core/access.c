@@ -50,14 +50,18 @@ static int copy_page(struct vmar_space *space, vmar_addr_t va, size_t n,
     return 0;
 }
 
-static int user_copy(struct vmar_space *space, vmar_addr_t addr, size_t len,
+static int user_copy(struct vmar_space *h, vmar_addr_t addr, size_t len,
                      struct copy_job *job, size_t *done)
 {
+    struct vmar_space *space = vmar__base(h);
     size_t off = 0;
     int rc = 0;
 
     if (!space || addr + len < addr)
         rc = VMAR_EFAULT;
+    else if (!vmar__has_rights(h, job->dir == COPY_IN ? VMAR_RIGHT_READ
+                                                      : VMAR_RIGHT_WRITE))
+        rc = VMAR_EACCES;
     while (!rc && off < len) {
         vmar_addr_t va = addr + off;
         size_t room = (size_t)(VMAR_PAGE_SIZE - (va & (VMAR_PAGE_SIZE - 1)));
@@ -73,23 +77,23 @@ static int user_copy(struct vmar_space *space, vmar_addr_t addr, size_t len,
     return rc;
 }
 
-int vmar_read(struct vmar_space *space, vmar_addr_t src, void *dst, size_t len,
+int vmar_read(struct vmar_space *h, vmar_addr_t src, void *dst, size_t len,
               size_t *done)
 {
     struct copy_job job = {COPY_IN, dst, NULL};
-    return user_copy(space, src, len, &job, done);
+    return user_copy(h, src, len, &job, done);
 }
 
-int vmar_write(struct vmar_space *space, vmar_addr_t dst, const void *src,
+int vmar_write(struct vmar_space *h, vmar_addr_t dst, const void *src,
                size_t len, size_t *done)
 {
     struct copy_job job = {COPY_OUT, NULL, src};
-    return user_copy(space, dst, len, &job, done);
+    return user_copy(h, dst, len, &job, done);
 }
 
-int vmar_fill_zero(struct vmar_space *space, vmar_addr_t dst, size_t len,
+int vmar_fill_zero(struct vmar_space *h, vmar_addr_t dst, size_t len,
                    size_t *done)
 {
     struct copy_job job = {COPY_ZERO, NULL, NULL};
-    return user_copy(space, dst, len, &job, done);
+    return user_copy(h, dst, len, &job, done);
 }

@@ -132,9 +132,10 @@ static int advise_locked(struct vmar_space *space, vmar_addr_t lo,
     return rc;
 }
 
-int vmar_advise(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size,
+int vmar_advise(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
                 int advice)
 {
+    struct vmar_space *space = vmar__base(h);
     if (!space)
         return VMAR_EINVAL;
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);

@@ -154,8 +154,9 @@ static int check_leaves(const struct vmar_space *space)
     return 0;
 }
 
-int vmar_check(struct vmar_space *space)
+int vmar_check(struct vmar_space *h)
 {
+    struct vmar_space *space = vmar__base(h);
     const char *why;
     int rc;
 

@@ -27,8 +27,9 @@ static void format_mapping(struct vmar_line *l, const struct vmar_mapping *m)
     }
 }
 
-void vmar_dump(struct vmar_space *space, vmar_line_fn emit, void *arg)
+void vmar_dump(struct vmar_space *h, vmar_line_fn emit, void *arg)
 {
+    struct vmar_space *space = h->base;
     struct vmar_line l;
 
     vmar__lock(space, VMAR_LOCK_SHARED);

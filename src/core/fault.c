@@ -399,9 +399,10 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
     }
 }
 
-int vmar_fault(struct vmar_space *space, vmar_addr_t addr, unsigned access,
+int vmar_fault(struct vmar_space *h, vmar_addr_t addr, unsigned access,
                unsigned flags)
 {
+    struct vmar_space *space = vmar__base(h);
     struct vmar_pte pte;
 
     if (!space || flags & ~(unsigned)VMAR_FAULT_USER ||

@@ -21,7 +21,8 @@
 #include "mapping.h"
 
 static int child_create(struct vmar_space *parent,
-                        const struct vmar_fork_opts *o, struct vmar_space **out)
+                        const struct vmar_fork_opts *o, unsigned rights,
+                        struct vmar_space **out)
 {
     const struct vmar_env *env = parent->env;
     struct vmar_space *c =
@@ -42,6 +43,9 @@ static int child_create(struct vmar_space *parent,
     c->stack_guard = parent->stack_guard;
     c->aslr_bits = parent->aslr_bits;
     c->flags = parent->flags;
+    c->base = c;
+    c->rights = rights; /* the parent handle's: fork cannot add any */
+    c->handles = 1;
     vmar_iset_init(&c->set);
     rc = c->ops->create(env, c->mmu_config, &c->mmu);
     if (rc) {
@@ -143,9 +147,10 @@ static void fork_commit(struct vmar_space *parent)
     vmar_tlb_batch_finish(&batch);
 }
 
-int vmar_fork(struct vmar_space *parent, const struct vmar_fork_opts *opts,
+int vmar_fork(struct vmar_space *h, const struct vmar_fork_opts *opts,
               struct vmar_space **out)
 {
+    struct vmar_space *parent = vmar__base(h);
     struct vmar_space *child = NULL;
     int rc;
 
@@ -154,7 +159,7 @@ int vmar_fork(struct vmar_space *parent, const struct vmar_fork_opts *opts,
     if (!parent->env->frame_refcount)
         return VMAR_ENOTSUP;
     vmar__lock(parent, VMAR_LOCK_EXCLUSIVE);
-    rc = child_create(parent, opts, &child);
+    rc = child_create(parent, opts, h->rights, &child);
     if (!rc)
         rc = fork_build(parent, child);
     if (!rc)
@@ -167,8 +172,9 @@ int vmar_fork(struct vmar_space *parent, const struct vmar_fork_opts *opts,
     return rc;
 }
 
-int vmar_clear(struct vmar_space *space)
+int vmar_clear(struct vmar_space *h)
 {
+    struct vmar_space *space = vmar__base(h);
     if (!space)
         return VMAR_EINVAL;
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);

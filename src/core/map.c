@@ -326,7 +326,7 @@ static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
 }
 
 static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
-                      vmar_addr_t *out_addr)
+                      unsigned rights, vmar_addr_t *out_addr)
 {
     struct vmar_prep prep = {0};
     struct vmar_carve_cost cost;
@@ -336,6 +336,10 @@ static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
     int rc;
 
     rc = map_validate(space, o, &align);
+    /* The handle's rights cover the permissions and the maximum. */
+    if (!rc && (o->prot | (VMAR_PROT_RWX & ~o->deny_prot & object_allows(o))) &
+                   ~rights)
+        rc = VMAR_EACCES;
     if (!rc)
         rc = map_locate(space, o, align, &addr, &cost);
     if (!rc)
@@ -353,13 +357,14 @@ static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
     return rc;
 }
 
-int vmar_map(struct vmar_space *space, const struct vmar_map_opts *opts,
+int vmar_map(struct vmar_space *h, const struct vmar_map_opts *opts,
              vmar_addr_t *out_addr)
 {
+    struct vmar_space *space = vmar__base(h);
     if (!space || !opts)
         return VMAR_EINVAL;
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
-    int rc = map_locked(space, opts, out_addr);
+    int rc = map_locked(space, opts, h->rights, out_addr);
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
     return rc;
 }

@@ -97,15 +97,18 @@ static int protect_locked(struct vmar_space *space, vmar_addr_t lo,
     return rc;
 }
 
-int vmar_protect(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size,
+int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
                  unsigned prot)
 {
+    struct vmar_space *space = vmar__base(h);
     if (!space)
         return VMAR_EINVAL;
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
     int rc = vmar__check_range(space, addr, size);
     if (!rc && prot & ~(unsigned)VMAR_PROT_RWX)
         rc = VMAR_EINVAL;
+    if (!rc && !vmar__has_rights(h, prot))
+        rc = VMAR_EACCES;
     if (!rc)
         rc = protect_locked(space, addr, addr + size, prot);
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);

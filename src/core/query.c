@@ -16,9 +16,10 @@ void vmar__mapping_info(const struct vmar_mapping *m,
     info->object = m->object;
 }
 
-int vmar_query(struct vmar_space *space, vmar_addr_t addr,
+int vmar_query(struct vmar_space *h, vmar_addr_t addr,
                struct vmar_mapping_info *info)
 {
+    struct vmar_space *space = vmar__base(h);
     if (!space || !info)
         return VMAR_EINVAL;
     vmar__lock(space, VMAR_LOCK_SHARED);
@@ -29,9 +30,10 @@ int vmar_query(struct vmar_space *space, vmar_addr_t addr,
     return n ? 0 : VMAR_ENOENT;
 }
 
-int vmar_iterate(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
+int vmar_iterate(struct vmar_space *h, vmar_addr_t lo, vmar_addr_t hi,
                  vmar_iterate_fn fn, void *arg)
 {
+    struct vmar_space *space = vmar__base(h);
     struct vmar_mapping_info info;
     int rc = 0;
 
@@ -47,9 +49,10 @@ int vmar_iterate(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
     return rc;
 }
 
-int vmar_resident(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
+int vmar_resident(struct vmar_space *h, vmar_addr_t lo, vmar_addr_t hi,
                   vmar_size_t *bytes)
 {
+    struct vmar_space *space = vmar__base(h);
     struct vmar_pte pte;
     vmar_size_t pages = 0;
 

@@ -285,7 +285,10 @@ static void split_source(struct vmar_space *space, const struct remap *r,
                          struct vmar_prep *prep)
 {
     const vmar_addr_t hi = r->old + r->old_size;
-    struct vmar_mapping *m = r->first;
+    /* Looked up again: carving a FIXED target out of the source's own
+     * mapping (before the source) may have cut r->first in two. */
+    struct vmar_mapping *m =
+        vmar__mapping_of(vmar_iset_find(&space->set, r->old));
 
     if (m->node.start < r->old) {
         struct vmar_mapping *tail = vmar__prep_take(space, prep);
@@ -440,10 +443,11 @@ static int remap_locked(struct vmar_space *space, struct remap *r,
     return rc;
 }
 
-int vmar_remap(struct vmar_space *space, vmar_addr_t old_addr,
-               vmar_size_t old_size, vmar_size_t new_size, unsigned flags,
-               vmar_addr_t new_addr, vmar_addr_t *out_addr)
+int vmar_remap(struct vmar_space *h, vmar_addr_t old_addr, vmar_size_t old_size,
+               vmar_size_t new_size, unsigned flags, vmar_addr_t new_addr,
+               vmar_addr_t *out_addr)
 {
+    struct vmar_space *space = vmar__base(h);
     struct remap r = {
         .old = old_addr,
         .new_addr = new_addr,
@@ -463,9 +467,10 @@ int vmar_remap(struct vmar_space *space, vmar_addr_t old_addr,
     return rc;
 }
 
-int vmar_resize(struct vmar_space *space, vmar_addr_t addr,
-                vmar_size_t old_size, vmar_size_t new_size)
+int vmar_resize(struct vmar_space *h, vmar_addr_t addr, vmar_size_t old_size,
+                vmar_size_t new_size)
 {
+    struct vmar_space *space = vmar__base(h);
     struct vmar_iset_node *n;
     int rc;
 

@@ -151,6 +151,9 @@ int vmar_space_create(const struct vmar_space_opts *opts,
         return rc;
     }
     *s = tmp;
+    s->base = s;
+    s->rights = VMAR_RIGHTS_ALL;
+    s->handles = 1;
     *out = s;
     return 0;
 }
@@ -173,17 +176,63 @@ void vmar__space_empty(struct vmar_space *space)
                          space->total_vm == 0);
 }
 
-void vmar_space_destroy(struct vmar_space *space)
+int vmar_space_dup(struct vmar_space *h, unsigned rights,
+                   struct vmar_space **out)
 {
+    struct vmar_space *space = vmar__base(h);
+    struct vmar_space *d;
+
+    if (!space || !out || rights & ~(unsigned)VMAR_RIGHTS_ALL)
+        return VMAR_EINVAL;
+    if (!(h->rights & VMAR_RIGHT_DUP) || rights & ~h->rights)
+        return VMAR_EACCES;
+    d = space->env->alloc(space->env->ctx, sizeof(*d),
+                          _Alignof(struct vmar_space));
+    if (!d)
+        return VMAR_ENOMEM;
+    /* The constant fields, for readers of a handle's env/ops/mmu; the
+     * rest is the base's alone. */
+    vmar__memset(d, 0, sizeof(*d));
+    d->env = space->env;
+    d->ops = space->ops;
+    d->mmu = space->mmu;
+    d->mmu_config = space->mmu_config;
+    d->lock = space->lock;
+    d->base = space;
+    d->rights = rights;
+    vmar__atomic_add(&space->handles, 1);
+    *out = d;
+    return 0;
+}
+
+unsigned vmar_space_rights(const struct vmar_space *h)
+{
+    return h ? h->rights : 0u;
+}
+
+bool vmar__has_rights(const struct vmar_space *h, unsigned rights)
+{
+    return (rights & ~h->rights) == 0;
+}
+
+void vmar_space_destroy(struct vmar_space *h)
+{
+    struct vmar_space *space = h->base;
     const struct vmar_env *env = space->env;
 
+    if (h != space)
+        env->free(env->ctx, h, sizeof(*h));
+    /* The space goes with its last handle. */
+    if (vmar__atomic_add(&space->handles, (size_t)-1) != 1)
+        return;
     vmar__space_empty(space);
     space->ops->destroy(space->mmu);
     env->free(env->ctx, space, sizeof(*space));
 }
 
-void vmar_stats(struct vmar_space *space, struct vmar_stats *out)
+void vmar_stats(struct vmar_space *h, struct vmar_stats *out)
 {
+    struct vmar_space *space = h->base;
     vmar__lock(space, VMAR_LOCK_SHARED);
     out->map_count = space->set.count;
     out->total_vm = space->total_vm;
@@ -197,9 +246,10 @@ void vmar_stats(struct vmar_space *space, struct vmar_stats *out)
     vmar__unlock(space, VMAR_LOCK_SHARED);
 }
 
-void vmar_set_limits(struct vmar_space *space, vmar_size_t as_limit,
+void vmar_set_limits(struct vmar_space *h, vmar_size_t as_limit,
                      size_t max_map_count)
 {
+    struct vmar_space *space = h->base;
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
     space->as_limit = as_limit;
     space->max_map_count =

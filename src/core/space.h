@@ -13,7 +13,17 @@
 
 struct vmar_mapping;
 
+/*
+ * A space and its handles. vmar_space_create() returns the space itself
+ * (base == itself, every right); vmar_space_dup() returns a handle: a copy
+ * of the space's constant fields (env, ops, mmu: what the simulated CPUs
+ * read) whose `base` names the space and whose `rights` may be fewer.
+ * Every public entry point works on base; only `rights` is the handle's.
+ */
 struct vmar_space {
+    struct vmar_space *base; /* the space this handle names */
+    unsigned rights;         /* vmar_rights of this handle */
+    volatile size_t handles; /* base only: live handles, itself included */
     const struct vmar_env *env;
     const struct vmar_mmu_ops *ops;
     struct vmar_mmu *mmu;
@@ -38,6 +48,15 @@ struct vmar_space {
      * Operations holding the space lock exclusively need not take it. */
     volatile size_t pt_lock;
 };
+
+/* The handle holds every right in `rights` (vmar_rights). */
+bool vmar__has_rights(const struct vmar_space *h, unsigned rights);
+
+/* The space a handle names; NULL for NULL. */
+static inline struct vmar_space *vmar__base(struct vmar_space *h)
+{
+    return h ? h->base : NULL;
+}
 
 /* Take and release the page-table lock (see struct vmar_space). Never
  * held across a call that may sleep, except env->frame_alloc of a

@@ -28,8 +28,9 @@ int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
     return rc;
 }
 
-int vmar_unmap(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size)
+int vmar_unmap(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size)
 {
+    struct vmar_space *space = vmar__base(h);
     if (!space)
         return VMAR_EINVAL;
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);

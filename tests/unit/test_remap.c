@@ -577,6 +577,31 @@ static void test_shrink_move_shared_table(void **state)
     vt_teardown(&vt);
 }
 
+/* A FIXED target inside the source's own mapping, below the source: the
+ * carve cuts that mapping before the source is cut (found by the Linux
+ * differential test; it used to trip an assertion). */
+static void test_fixed_inside_own_mapping(void **state)
+{
+    struct vt vt;
+    vmar_addr_t out = 0;
+    char want[256], *p;
+    (void)state;
+
+    vt_setup(&vt, NULL, 0);
+    map_at(&vt, BASE, 17, RW, 0);
+    fill_pages(&vt, BASE + 10 * PG, 4, 0x31);
+    EXPECT_RC(
+        remap(&vt, BASE + 10 * PG, 4 * PG, 4 * PG, RFIXED, BASE + 5 * PG, &out),
+        0);
+    assert_int_equal(out, BASE + 5 * PG);
+    EXPECT_PAGES(&vt, out, 4, 0x31);
+    EXPECT_UNMAPPED(&vt, BASE + 10 * PG);
+    p = line(want, BASE, BASE + 10 * PG, "rw-p", 0);
+    line(p, BASE + 14 * PG, BASE + 17 * PG, "rw-p", 0);
+    VT_EXPECT_LAYOUT(&vt, want);
+    vt_teardown(&vt);
+}
+
 static void test_fixed_replaces(void **state)
 {
     struct vt vt;
@@ -1524,6 +1549,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_oom_move),
         cmocka_unit_test(test_oom_device_shrink_move),
+        cmocka_unit_test(test_fixed_inside_own_mapping),
         cmocka_unit_test(test_tlb_clean),
         cmocka_unit_test(test_tlb_detector),
     };

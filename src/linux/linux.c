@@ -1,0 +1,891 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Linux system-call layer (include/vmar/linux.h).
+ *
+ * Each call follows the structure of the Linux function it stands for
+ * (mm/mmap.c do_mmap, mm/vma.c do_vmi_munmap, mm/mprotect.c
+ * do_mprotect_pkey, mm/mremap.c do_mremap, mm/madvise.c, mm/mincore.c,
+ * mm/mmap.c brk) check by check, so that the first failing check is the
+ * one Linux reports. The core's operations are all-or-nothing; where Linux
+ * applies part of an operation (mprotect and madvise up to a hole, an
+ * mremap that unmaps its target before it fails) the layer calls the core
+ * per piece in Linux's order. Freestanding: only the vmar/ headers.
+ */
+#include <vmar/fault.h>
+#include <vmar/linux.h>
+
+#define PG      ((uint64_t)VMAR_PAGE_SIZE)
+#define PG_MASK (PG - 1)
+
+#define E(name) (-(long)VMAR_LINUX_##name)
+
+/* Linux's PAGE_ALIGN: wraps to 0 for the last page's worth of values. */
+static uint64_t page_align(uint64_t x)
+{
+    return (x + PG_MASK) & ~PG_MASK;
+}
+
+/* The flags that MAP_SHARED silently drops and MAP_SHARED_VALIDATE accepts
+ * (Linux's LEGACY_MAP_MASK). */
+#define LEGACY_MAP_MASK                                                        \
+    (VMAR_LINUX_MAP_SHARED | VMAR_LINUX_MAP_PRIVATE | VMAR_LINUX_MAP_FIXED |   \
+     VMAR_LINUX_MAP_ANONYMOUS | VMAR_LINUX_MAP_DENYWRITE |                     \
+     VMAR_LINUX_MAP_EXECUTABLE | VMAR_LINUX_MAP_UNINITIALIZED |                \
+     VMAR_LINUX_MAP_GROWSDOWN | VMAR_LINUX_MAP_LOCKED |                        \
+     VMAR_LINUX_MAP_NORESERVE | VMAR_LINUX_MAP_POPULATE |                      \
+     VMAR_LINUX_MAP_NONBLOCK | VMAR_LINUX_MAP_STACK | VMAR_LINUX_MAP_HUGETLB)
+
+/* A vmar error is already a negative Linux errno. */
+static long from_vmar(int err)
+{
+    return (long)err;
+}
+
+/* ---- looking at the space ------------------------------------------- */
+
+struct first_arg {
+    struct vmar_mapping_info info;
+    bool found;
+};
+
+static int first_cb(void *arg, const struct vmar_mapping_info *info)
+{
+    struct first_arg *a = arg;
+
+    a->info = *info;
+    a->found = true;
+    return 1;
+}
+
+/* The first mapping that intersects [lo, hi) (Linux's vma_find). */
+static bool first_in(struct vmar_linux_mm *mm, uint64_t lo, uint64_t hi,
+                     struct vmar_mapping_info *out)
+{
+    struct first_arg a = {.found = false};
+
+    if (lo >= hi)
+        return false;
+    (void)vmar_iterate(mm->space, lo, hi, first_cb, &a);
+    if (a.found)
+        *out = a.info;
+    return a.found;
+}
+
+/* The mapping that contains addr (Linux's vma_lookup). */
+static bool lookup(struct vmar_linux_mm *mm, uint64_t addr,
+                   struct vmar_mapping_info *out)
+{
+    return vmar_query(mm->space, addr, out) == 0;
+}
+
+static size_t map_count(struct vmar_linux_mm *mm)
+{
+    struct vmar_stats st;
+
+    vmar_stats(mm->space, &st);
+    return st.map_count;
+}
+
+/* Can [addr, addr+len) be mapped without MAP_FIXED? What Linux's hint
+ * test and vmar's HINT placement agree on: inside the user range and free. */
+static bool range_free(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len)
+{
+    struct vmar_mapping_info info;
+
+    if (addr < mm->min_addr || len > mm->task_size ||
+        addr > mm->task_size - len)
+        return false;
+    return !first_in(mm, addr, addr + len, &info);
+}
+
+/* ---- set-up ---------------------------------------------------------- */
+
+int vmar_linux_mm_init(struct vmar_linux_mm *mm, struct vmar_space *space,
+                       const struct vmar_env *env, vmar_addr_t start_brk,
+                       size_t max_map_count)
+{
+    struct vmar_stats st;
+
+    if (!mm || !space || !env)
+        return (int)E(EINVAL);
+    vmar_stats(space, &st);
+    if (start_brk & PG_MASK || start_brk < st.user_lo ||
+        start_brk >= st.user_hi)
+        return (int)E(EINVAL);
+    mm->space = space;
+    mm->env = env;
+    mm->min_addr = st.user_lo;
+    mm->task_size = st.user_hi;
+    mm->start_brk = start_brk;
+    mm->brk = start_brk;
+    mm->max_map_count =
+        max_map_count ? max_map_count : VMAR_DEFAULT_MAX_MAP_COUNT;
+    return 0;
+}
+
+/* ---- munmap ------------------------------------------------------------ */
+
+/* do_vmi_munmap's checks, then the core on the part inside the user range
+ * (nothing can be mapped below mmap_min_addr). */
+long vmar_linux_munmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len)
+{
+    uint64_t end, lo;
+
+    if (addr & PG_MASK || addr > mm->task_size || len > mm->task_size - addr)
+        return E(EINVAL);
+    end = addr + page_align(len);
+    if (end == addr)
+        return E(EINVAL);
+    lo = addr < mm->min_addr ? mm->min_addr : addr;
+    if (lo >= end)
+        return 0;
+    return from_vmar(vmar_unmap(mm->space, lo, end - lo));
+}
+
+/* ---- mmap -------------------------------------------------------------- */
+
+/* Would a placement of len bytes without MAP_FIXED fail? Linux picks the
+ * address before it validates the map type, so a bad type with no room is
+ * ENOMEM. Probed with a PROT_NONE mapping that is removed at once. */
+static long placement_error(struct vmar_linux_mm *mm, uint64_t hint,
+                            uint64_t len)
+{
+    struct vmar_map_opts o = {.size = len, .prot = VMAR_PROT_NONE};
+    vmar_addr_t at;
+    int rc;
+
+    if (hint && range_free(mm, hint, len))
+        return 0;
+    o.place = VMAR_PLACE_ANY;
+    rc = vmar_map(mm->space, &o, &at);
+    if (rc)
+        return from_vmar(rc);
+    (void)vmar_unmap(mm->space, at, len);
+    return 0;
+}
+
+/* do_mmap()'s checks after the placement, in its order: the flags the
+ * layer does not implement, file_mmap_ok(), the map type and the file's
+ * open mode. Returns 0 or the negative errno; sets *shared, adds to
+ * *deny (permissions the mapping may never gain) and drops the flags
+ * MAP_SHARED ignores from *flags. */
+static long mmap_checks(const struct vmar_linux_file *file, bool anon,
+                        uint64_t len, uint64_t pgoff, uint64_t prot,
+                        uint64_t *flags, bool *shared, unsigned *deny)
+{
+    const uint64_t type = *flags & VMAR_LINUX_MAP_TYPE;
+    /* file_mmap_ok(): MAX_LFS_FILESIZE is LLONG_MAX. */
+    const uint64_t maxsize = (uint64_t)INT64_MAX;
+
+    /* Flags the layer does not implement (docs/LINUX.md): refused where
+     * Linux would first look at them. */
+    if (*flags & (VMAR_LINUX_MAP_LOCKED | VMAR_LINUX_MAP_32BIT))
+        return E(EINVAL);
+    if (anon) {
+        switch (type) {
+        case VMAR_LINUX_MAP_SHARED:
+            *shared = true;
+            /* fall through */
+        case VMAR_LINUX_MAP_PRIVATE:
+            /* Linux supports MAP_GROWSDOWN on private anonymous memory;
+             * the layer refuses it (docs/LINUX.md). */
+            if (*flags & (VMAR_LINUX_MAP_GROWSDOWN | VMAR_LINUX_MAP_HUGETLB))
+                return E(EINVAL);
+            return 0;
+        default: /* MAP_DROPPABLE is not implemented either */
+            return E(EINVAL);
+        }
+    }
+    if (len > maxsize || pgoff > (maxsize - len) >> VMAR_PAGE_SHIFT)
+        return E(EOVERFLOW);
+    switch (type) {
+    case VMAR_LINUX_MAP_SHARED:
+        *flags &= LEGACY_MAP_MASK;
+        /* fall through */
+    case VMAR_LINUX_MAP_SHARED_VALIDATE:
+        if (*flags & ~(uint64_t)LEGACY_MAP_MASK)
+            return E(EOPNOTSUPP);
+        if (prot & VMAR_LINUX_PROT_WRITE && !file->writable)
+            return E(EACCES);
+        *shared = true;
+        if (!file->writable)
+            *deny |= VMAR_PROT_WRITE;
+        /* fall through */
+    case VMAR_LINUX_MAP_PRIVATE:
+        if (!file->readable)
+            return E(EACCES);
+        if (file->noexec) {
+            if (prot & VMAR_LINUX_PROT_EXEC)
+                return E(EPERM);
+            *deny |= VMAR_PROT_EXEC;
+        }
+        if (*flags & VMAR_LINUX_MAP_GROWSDOWN)
+            return E(EINVAL);
+        return 0;
+    default:
+        return E(EINVAL);
+    }
+}
+
+long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
+                     uint64_t prot, uint64_t flags,
+                     const struct vmar_linux_file *file, uint64_t off)
+{
+    const bool anon = (flags & VMAR_LINUX_MAP_ANONYMOUS) != 0;
+    struct vmar_map_opts o = {0};
+    struct vmar_object *shm = NULL;
+    unsigned deny = 0;
+    bool shared = false, cow_populate = false, fixed;
+    uint64_t pgoff;
+    long bad;
+    vmar_addr_t at;
+    int rc;
+
+    /* arch/x86 sys_mmap, then ksys_mmap_pgoff's fget(). */
+    if (off & PG_MASK)
+        return E(EINVAL);
+    if (!anon && !file)
+        return E(EBADF);
+    if (!anon && flags & VMAR_LINUX_MAP_HUGETLB)
+        return E(EINVAL);
+    if (!len)
+        return E(EINVAL);
+    if (flags & VMAR_LINUX_MAP_FIXED_NOREPLACE)
+        flags |= VMAR_LINUX_MAP_FIXED;
+    fixed = (flags & VMAR_LINUX_MAP_FIXED) != 0;
+    if (!fixed) { /* round_hint_to_min() */
+        addr &= ~PG_MASK;
+        if (addr && addr < mm->min_addr)
+            addr = page_align(mm->min_addr);
+    }
+    len = page_align(len);
+    if (!len)
+        return E(ENOMEM);
+    pgoff = off >> VMAR_PAGE_SHIFT;
+    if (pgoff + (len >> VMAR_PAGE_SHIFT) < pgoff)
+        return E(EOVERFLOW);
+    if (map_count(mm) > mm->max_map_count)
+        return E(ENOMEM);
+
+    /* __get_unmapped_area(): the fixed address is checked now, a free
+     * one is picked by the core below (or probed for on an error path). */
+    if (len > mm->task_size)
+        return E(ENOMEM);
+    if (fixed) {
+        if (addr > mm->task_size - len)
+            return E(ENOMEM);
+        if (addr & PG_MASK)
+            return E(EINVAL);
+        if (addr < mm->min_addr)
+            return E(EPERM);
+        if (flags & VMAR_LINUX_MAP_FIXED_NOREPLACE) {
+            struct vmar_mapping_info info;
+
+            if (first_in(mm, addr, addr + len, &info))
+                return E(EEXIST);
+        }
+    }
+
+    /* Every check from here on comes after Linux has picked the address
+     * (__get_unmapped_area()), so without MAP_FIXED a full space is
+     * ENOMEM first: mmap_checks() says what Linux would say next. */
+    bad = mmap_checks(file, anon, len, pgoff, prot, &flags, &shared, &deny);
+    if (bad) {
+        long perr = fixed ? 0 : placement_error(mm, addr, len);
+
+        return perr ? perr : bad;
+    }
+
+    o.size = len;
+    o.prot = (unsigned)(prot & VMAR_PROT_RWX);
+    o.deny_prot = deny;
+    if (fixed)
+        o.place = VMAR_PLACE_FIXED;
+    else if (addr && range_free(mm, addr, len))
+        o.place = VMAR_PLACE_HINT;
+    else
+        o.place = VMAR_PLACE_ANY;
+    o.addr = o.place == VMAR_PLACE_ANY ? 0 : addr;
+    if (shared)
+        o.flags |= VMAR_MAP_SHARED;
+    if ((flags & (VMAR_LINUX_MAP_POPULATE | VMAR_LINUX_MAP_NONBLOCK)) ==
+        VMAR_LINUX_MAP_POPULATE) {
+        /* populate_vma_page_range() write-faults a private writable
+         * mapping to break COW: its file pages are copied now, and later
+         * changes to the file no longer show through. The core's populate
+         * maps the object's pages, so the layer faults them itself. */
+        if (!anon && !shared && prot & VMAR_LINUX_PROT_WRITE)
+            cow_populate = true;
+        else
+            o.flags |= VMAR_MAP_POPULATE;
+    }
+    if (!anon) {
+        o.backing = VMAR_BACKING_OBJECT;
+        o.object = file->object;
+        o.offset = off;
+        /* Linux raises SIGBUS past a file's end in private mappings too;
+         * the core's default zero-fills them. */
+        o.flags |= VMAR_MAP_EOF_FAULT;
+    } else if (shared) {
+        /* Linux's shmem_zero_setup(): a new object of exactly len bytes
+         * per call, so that growing the mapping later reaches past its
+         * end as on Linux. The mapping takes its own reference. */
+        rc = vmar_memfd_create(mm->env, len, &shm);
+        if (rc)
+            return from_vmar(rc);
+        o.backing = VMAR_BACKING_OBJECT;
+        o.object = shm;
+    }
+    rc = vmar_map(mm->space, &o, &at);
+    if (shm)
+        vmar_object_unref(shm);
+    if (rc)
+        return from_vmar(rc);
+    /* Up to the first failure (past the file's end), which Linux
+     * ignores. */
+    for (uint64_t va = at; cow_populate && va < at + len; va += PG)
+        if (vmar_fault(mm->space, va, VMAR_ACCESS_WRITE, 0))
+            break;
+    return (long)at;
+}
+
+/* ---- mprotect ---------------------------------------------------------- */
+
+struct prot_walk {
+    uint64_t next;   /* where the mapped prefix ends so far */
+    uint64_t denied; /* start of the first mapping that refuses, or 0 */
+    unsigned prot;
+    bool hole;
+};
+
+static int prot_cb(void *arg, const struct vmar_mapping_info *info)
+{
+    struct prot_walk *w = arg;
+
+    if (info->start > w->next) {
+        w->hole = true;
+        return 1;
+    }
+    if (w->prot & ~info->max_prot) {
+        w->denied = w->next;
+        return 1;
+    }
+    w->next = info->end;
+    return 0;
+}
+
+long vmar_linux_mprotect(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
+                         uint64_t prot)
+{
+    const uint64_t grows =
+        prot & (VMAR_LINUX_PROT_GROWSDOWN | VMAR_LINUX_PROT_GROWSUP);
+    struct vmar_mapping_info first;
+    struct prot_walk w;
+    uint64_t end, stop;
+    int rc;
+
+    prot &= ~(uint64_t)(VMAR_LINUX_PROT_GROWSDOWN | VMAR_LINUX_PROT_GROWSUP);
+    if (grows == (VMAR_LINUX_PROT_GROWSDOWN | VMAR_LINUX_PROT_GROWSUP))
+        return E(EINVAL);
+    if (addr & PG_MASK)
+        return E(EINVAL);
+    if (!len)
+        return 0;
+    len = page_align(len);
+    end = addr + len;
+    if (end <= addr)
+        return E(ENOMEM);
+    /* arch_validate_prot(): READ, WRITE, EXEC and SEM only. */
+    if (prot & ~(uint64_t)(VMAR_LINUX_PROT_READ | VMAR_LINUX_PROT_WRITE |
+                           VMAR_LINUX_PROT_EXEC | VMAR_LINUX_PROT_SEM))
+        return E(EINVAL);
+    if (!first_in(mm, addr, end, &first))
+        return E(ENOMEM);
+    if (grows & VMAR_LINUX_PROT_GROWSDOWN) {
+        /* No mapping of the layer grows down (MAP_GROWSDOWN is refused),
+         * so this ends in Linux's !(vm_flags & VM_GROWSDOWN) test. */
+        return first.start >= end ? E(ENOMEM) : E(EINVAL);
+    }
+    if (first.start > addr)
+        return E(ENOMEM);
+    if (grows & VMAR_LINUX_PROT_GROWSUP)
+        return E(EINVAL);
+
+    /* Linux walks the mappings in order and stops at the first one that
+     * refuses (EACCES) or at a hole (ENOMEM), leaving the ones before it
+     * changed. One core call over the accepted prefix does the same. */
+    w.next = addr;
+    w.denied = 0;
+    w.prot = (unsigned)(prot & VMAR_PROT_RWX);
+    w.hole = false;
+    (void)vmar_iterate(mm->space, addr, end, prot_cb, &w);
+    stop = w.denied ? w.denied : (w.next < end ? w.next : end);
+    if (stop > addr) {
+        rc = vmar_protect(mm->space, addr, stop - addr, w.prot);
+        if (rc)
+            return from_vmar(rc);
+    }
+    if (w.denied)
+        return E(EACCES);
+    if (stop < end)
+        return E(ENOMEM);
+    return 0;
+}
+
+/* ---- madvise ----------------------------------------------------------- */
+
+static bool advice_known(uint64_t advice)
+{
+    switch (advice) {
+    case VMAR_LINUX_MADV_NORMAL:
+    case VMAR_LINUX_MADV_RANDOM:
+    case VMAR_LINUX_MADV_SEQUENTIAL:
+    case VMAR_LINUX_MADV_WILLNEED:
+    case VMAR_LINUX_MADV_DONTNEED:
+    case VMAR_LINUX_MADV_FREE:
+    case VMAR_LINUX_MADV_DONTFORK:
+    case VMAR_LINUX_MADV_DOFORK:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The advice for one piece [lo, hi) of the mapping `m`. */
+static long advise_piece(struct vmar_linux_mm *mm,
+                         const struct vmar_mapping_info *m, uint64_t lo,
+                         uint64_t hi, uint64_t advice)
+{
+    switch (advice) {
+    case VMAR_LINUX_MADV_WILLNEED:
+        /* Anonymous memory and shmem: Linux only reads back swap. */
+        return 0;
+    case VMAR_LINUX_MADV_FREE:
+        /* Only private anonymous memory; the pages stay until memory
+         * pressure, which the layer never has: nothing to do. */
+        if (m->backing != VMAR_BACKING_ANON)
+            return E(EINVAL);
+        return 0;
+    case VMAR_LINUX_MADV_DONTNEED:
+        if (m->backing == VMAR_BACKING_DEVICE)
+            return E(EINVAL);
+        break;
+    default:
+        break;
+    }
+    return from_vmar(vmar_advise(mm->space, lo, hi - lo, (int)advice));
+}
+
+long vmar_linux_madvise(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
+                        uint64_t advice)
+{
+    struct vmar_mapping_info m;
+    long unmapped = 0, rc;
+    uint64_t end, hi, alen;
+
+    /* is_valid_madvise(), then the empty range. */
+    if (!advice_known(advice))
+        return E(EINVAL);
+    if (addr & PG_MASK)
+        return E(EINVAL);
+    alen = page_align(len);
+    if (len && !alen)
+        return E(EINVAL);
+    end = addr + alen;
+    if (end < addr)
+        return E(EINVAL);
+    if (end == addr)
+        return 0;
+
+    /* madvise_walk_vmas(): holes are skipped and reported at the end. */
+    while (addr < end) {
+        if (!first_in(mm, addr, end, &m))
+            return E(ENOMEM);
+        if (m.start > addr) {
+            unmapped = E(ENOMEM);
+            addr = m.start;
+        }
+        hi = m.end < end ? m.end : end;
+        rc = advise_piece(mm, &m, addr, hi, advice);
+        if (rc)
+            return rc;
+        addr = hi;
+    }
+    return unmapped;
+}
+
+/* ---- mincore ----------------------------------------------------------- */
+
+/* Is page `va` of mapping `m` in memory? A present translation, or for an
+ * object mapping the object's page (Linux's mincore_page() on the page
+ * cache: a shared page stays after MADV_DONTNEED). */
+static unsigned char page_in_core(struct vmar_linux_mm *mm,
+                                  const struct vmar_mapping_info *m,
+                                  uint64_t va)
+{
+    vmar_size_t bytes = 0;
+    vmar_paddr_t pa;
+
+    if (vmar_resident(mm->space, va, va + PG, &bytes) == 0 && bytes)
+        return 1;
+    if (m->backing == VMAR_BACKING_OBJECT && m->object) {
+        const uint64_t index = (m->offset + (va - m->start)) >> VMAR_PAGE_SHIFT;
+        struct vmar_object *obj = m->object;
+
+        if (obj->ops->get_page(obj, index, VMAR_OBJECT_GET_PRESENT, &pa) == 0) {
+            vmar_frame_put(mm->env, pa);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+long vmar_linux_mincore(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
+                        unsigned char *vec)
+{
+    struct vmar_mapping_info m;
+    uint64_t pages, i, va;
+
+    if (addr & PG_MASK)
+        return E(EINVAL);
+    /* access_ok(): the range must end at or below TASK_SIZE. */
+    if (addr + len < addr || addr + len > mm->task_size)
+        return E(ENOMEM);
+    pages = (len >> VMAR_PAGE_SHIFT) + ((len & PG_MASK) != 0);
+    if (pages && !vec)
+        return E(EFAULT);
+    for (i = 0; i < pages; i++) {
+        va = addr + i * PG;
+        if (!lookup(mm, va, &m))
+            return E(ENOMEM);
+        vec[i] = page_in_core(mm, &m, va);
+    }
+    return 0;
+}
+
+/* ---- mremap ------------------------------------------------------------ */
+
+/*
+ * The structure of Linux 6.17+ (mm/mremap.c): check_mremap_params(), then
+ * remap_move() for a pure move (MREMAP_FIXED with old_len == new_len,
+ * which may span several mappings), else vma_lookup() and
+ * check_prep_vma() (remap_is_valid() when the call maps new space), then
+ * mremap_to() or mremap_at().
+ */
+
+static bool is_shared(const struct vmar_mapping_info *m)
+{
+    return (m->flags & VMAR_MAP_SHARED) != 0;
+}
+
+/* Linux's remap_is_valid() for [addr, addr+old_len) of mapping `m`. */
+static long remap_is_valid(const struct vmar_mapping_info *m, uint64_t addr,
+                           uint64_t old_len, uint64_t new_len, uint64_t flags)
+{
+    /* A shrink may cross boundaries in the part it unmaps. */
+    const uint64_t span = new_len < old_len ? new_len : old_len;
+
+    if (!old_len && !is_shared(m))
+        return E(EINVAL); /* duplicating a private mapping */
+    if (flags & VMAR_LINUX_MREMAP_DONTUNMAP &&
+        m->backing == VMAR_BACKING_DEVICE)
+        return E(EINVAL); /* VM_PFNMAP */
+    if (span > m->end - addr)
+        return E(EFAULT);
+    if (new_len == span)
+        return 0;
+    if (m->backing == VMAR_BACKING_DEVICE)
+        return E(EFAULT); /* device ranges never grow */
+    return 0;
+}
+
+/* Map the object pages that `m` maps from `addr` again, at `at` for `len`
+ * bytes, with m's permissions and flags (replacing what is there): the
+ * source Linux leaves behind for MREMAP_DONTUNMAP of an object mapping,
+ * and the copy of a shared mapping that mremap(old_len 0) makes. */
+static int map_like(struct vmar_linux_mm *mm, const struct vmar_mapping_info *m,
+                    uint64_t addr, uint64_t at, uint64_t len)
+{
+    struct vmar_map_opts o = {0};
+
+    o.size = len;
+    o.addr = at;
+    o.place = VMAR_PLACE_FIXED;
+    o.prot = m->prot;
+    o.deny_prot = VMAR_PROT_RWX & ~m->max_prot;
+    o.flags = m->flags & ~(unsigned)VMAR_MAP_STACK;
+    o.backing = VMAR_BACKING_OBJECT;
+    o.object = m->object;
+    o.offset = m->offset + (addr - m->start);
+    return vmar_map(mm->space, &o, NULL);
+}
+
+/* get_unmapped_area() for a move without MREMAP_FIXED: the hint when it
+ * is free, else a free place the core picks, reserved with a PROT_NONE
+ * placeholder that the move replaces. The placeholder may never gain a
+ * permission, which no mapping of the layer is like, so it never merges
+ * with a neighbour: a placeholder merged into the source's mapping trips
+ * a core bug (docs/LINUX.md, open list). */
+static long reserve_target(struct vmar_linux_mm *mm, uint64_t hint,
+                           uint64_t len, uint64_t *target)
+{
+    struct vmar_map_opts o = {
+        .size = len, .prot = VMAR_PROT_NONE, .deny_prot = VMAR_PROT_RWX};
+    vmar_addr_t at;
+    int rc;
+
+    o.place =
+        hint && range_free(mm, hint, len) ? VMAR_PLACE_HINT : VMAR_PLACE_ANY;
+    o.addr = o.place == VMAR_PLACE_HINT ? hint : 0;
+    rc = vmar_map(mm->space, &o, &at);
+    if (rc)
+        return from_vmar(rc);
+    *target = at;
+    return 0;
+}
+
+/* Linux's move_vma(): [addr, addr+old_len) of `m` to `target`, which is
+ * free or reserved. old_len 0 duplicates a shared mapping. */
+static long move_vma(struct vmar_linux_mm *mm,
+                     const struct vmar_mapping_info *m, uint64_t addr,
+                     uint64_t old_len, uint64_t new_len, uint64_t flags,
+                     uint64_t target)
+{
+    unsigned vflags = VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED;
+    bool again = false;
+    vmar_addr_t at;
+    int rc;
+
+    if (!old_len) {
+        rc = map_like(mm, m, addr, target, new_len);
+        return rc ? from_vmar(rc) : (long)target;
+    }
+    if (flags & VMAR_LINUX_MREMAP_DONTUNMAP) {
+        /* The core leaves only private anonymous sources behind; for an
+         * object mapping the layer maps the source again (Linux keeps the
+         * VMA, still backed by the object). */
+        if (is_shared(m) || m->backing != VMAR_BACKING_ANON)
+            again = true;
+        else
+            vflags |= VMAR_REMAP_DONTUNMAP;
+    }
+    if (again)
+        vmar_object_ref(m->object); /* the move may drop the last mapping */
+    rc = vmar_remap(mm->space, addr, old_len, new_len, vflags, target, &at);
+    if (!rc && again)
+        rc = map_like(mm, m, addr, addr, old_len);
+    if (again)
+        vmar_object_unref(m->object);
+    return rc ? from_vmar(rc) : (long)at;
+}
+
+/* Linux's mremap_to(): a move to new_addr (MREMAP_FIXED) or to a place
+ * picked with new_addr as a hint (MREMAP_DONTUNMAP alone). */
+static long mremap_to(struct vmar_linux_mm *mm, uint64_t addr, uint64_t old_len,
+                      uint64_t new_len, uint64_t flags, uint64_t new_addr)
+{
+    const bool fixed = (flags & VMAR_LINUX_MREMAP_FIXED) != 0;
+    struct vmar_mapping_info m;
+    uint64_t target;
+    long rc;
+
+    if (fixed) {
+        rc = vmar_linux_munmap(mm, new_addr, new_len);
+        if (rc)
+            return rc;
+        if (!lookup(mm, addr, &m))
+            return E(EFAULT);
+    }
+    if (old_len > new_len) { /* shrink_vma() */
+        rc = vmar_linux_munmap(mm, addr + new_len, old_len - new_len);
+        if (rc)
+            return rc;
+        old_len = new_len;
+    }
+    if (!lookup(mm, addr, &m))
+        return E(EFAULT);
+    /* vrm_set_new_addr(), then move_vma()'s map-count check. */
+    if (fixed) {
+        if (new_addr < mm->min_addr)
+            return E(EPERM);
+        if (map_count(mm) >= mm->max_map_count - 3)
+            return E(ENOMEM);
+        return move_vma(mm, &m, addr, old_len, new_len, flags, new_addr);
+    }
+    rc = reserve_target(mm, new_addr, new_len, &target);
+    if (rc)
+        return rc;
+    if (map_count(mm) - 1 >= mm->max_map_count - 3)
+        rc = E(ENOMEM);
+    else
+        rc = move_vma(mm, &m, addr, old_len, new_len, flags, target);
+    if (VMAR_LINUX_IS_ERR(rc))
+        (void)vmar_unmap(mm->space, target, new_len);
+    return rc;
+}
+
+/* Linux's remap_move() (6.17+): MREMAP_FIXED without a size change moves
+ * every mapping in [addr, addr+len), keeping the gaps between them; it
+ * stops at the first failure (the moves before it stay). */
+static long remap_move(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
+                       uint64_t flags, uint64_t new_addr)
+{
+    const uint64_t end = addr + len;
+    uint64_t cur = addr, target = new_addr, last_end = 0;
+    struct vmar_mapping_info m;
+    long res = E(EFAULT), rc;
+    bool seen = false;
+
+    while (cur < end && first_in(mm, cur, end, &m)) {
+        const uint64_t lo = m.start > addr ? m.start : addr;
+        const uint64_t hi = m.end < end ? m.end : end;
+        const uint64_t to = target + (seen ? m.start - last_end : 0);
+
+        if (!seen && addr < m.start)
+            return E(EFAULT); /* no gap at the start */
+        last_end = m.end;
+        rc = remap_is_valid(&m, lo, hi - lo, hi - lo, flags);
+        if (!rc)
+            rc = mremap_to(mm, lo, hi - lo, hi - lo, flags, to);
+        if (VMAR_LINUX_IS_ERR(rc))
+            return rc;
+        if (!seen)
+            res = rc;
+        seen = true;
+        target = (uint64_t)rc + (hi - lo);
+        cur = hi;
+    }
+    return res;
+}
+
+/* Linux's mremap_at(): resize where it is, or move to a free place. */
+static long mremap_at(struct vmar_linux_mm *mm,
+                      const struct vmar_mapping_info *m, uint64_t addr,
+                      uint64_t old_len, uint64_t new_len, uint64_t flags)
+{
+    uint64_t target;
+    vmar_addr_t at;
+    long rc;
+
+    if (old_len == new_len)
+        return (long)addr;
+    if (old_len > new_len) {
+        rc = vmar_linux_munmap(mm, addr + new_len, old_len - new_len);
+        return rc ? rc : (long)addr;
+    }
+    /* expand_vma(): in place when [addr, +old_len) ends the mapping and
+     * the pages after it are free (vma_expandable()). */
+    if (old_len && addr + old_len == m->end &&
+        new_len - old_len <= mm->task_size - m->end &&
+        range_free(mm, m->end, new_len - old_len))
+        return vmar_remap(mm->space, addr, old_len, new_len, 0, 0, &at)
+                   ? E(ENOMEM)
+                   : (long)addr;
+    if (!(flags & VMAR_LINUX_MREMAP_MAYMOVE))
+        return E(ENOMEM);
+    rc = reserve_target(mm, 0, new_len, &target);
+    if (rc)
+        return rc;
+    if (map_count(mm) - 1 >= mm->max_map_count - 3)
+        rc = E(ENOMEM);
+    else
+        rc = move_vma(mm, m, addr, old_len, new_len, flags, target);
+    if (VMAR_LINUX_IS_ERR(rc))
+        (void)vmar_unmap(mm->space, target, new_len);
+    return rc;
+}
+
+long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t addr,
+                       uint64_t old_len, uint64_t new_len, uint64_t flags,
+                       uint64_t new_addr)
+{
+    const bool implies_new =
+        (flags & (VMAR_LINUX_MREMAP_FIXED | VMAR_LINUX_MREMAP_DONTUNMAP)) != 0;
+    struct vmar_mapping_info m;
+    long rc;
+
+    old_len = page_align(old_len);
+    new_len = page_align(new_len);
+    /* check_mremap_params() */
+    if (flags &
+        ~(uint64_t)(VMAR_LINUX_MREMAP_FIXED | VMAR_LINUX_MREMAP_MAYMOVE |
+                    VMAR_LINUX_MREMAP_DONTUNMAP))
+        return E(EINVAL);
+    if (addr & PG_MASK)
+        return E(EINVAL);
+    if (!new_len)
+        return E(EINVAL);
+    if (new_len > mm->task_size || new_addr > mm->task_size - new_len)
+        return E(EINVAL);
+    if (implies_new) {
+        if (new_addr & PG_MASK)
+            return E(EINVAL);
+        if (!(flags & VMAR_LINUX_MREMAP_MAYMOVE))
+            return E(EINVAL);
+        if (flags & VMAR_LINUX_MREMAP_DONTUNMAP && old_len != new_len)
+            return E(EINVAL);
+        if (addr + old_len > new_addr && new_addr + new_len > addr)
+            return E(EINVAL);
+        if (map_count(mm) + 2 >= mm->max_map_count - 3)
+            return E(ENOMEM);
+    }
+    if (flags & VMAR_LINUX_MREMAP_FIXED && old_len == new_len)
+        return remap_move(mm, addr, old_len, flags, new_addr);
+
+    /* check_prep_vma() */
+    if (!lookup(mm, addr, &m))
+        return E(EFAULT);
+    if (implies_new || new_len > old_len) {
+        rc = remap_is_valid(&m, addr, old_len, new_len, flags);
+        if (rc)
+            return rc;
+    }
+    if (implies_new)
+        return mremap_to(mm, addr, old_len, new_len, flags, new_addr);
+    return mremap_at(mm, &m, addr, old_len, new_len, flags);
+}
+
+/* ---- brk --------------------------------------------------------------- */
+
+uint64_t vmar_linux_brk(struct vmar_linux_mm *mm, uint64_t brk)
+{
+    struct vmar_map_opts o = {0};
+    struct vmar_mapping_info m;
+    const uint64_t origbrk = mm->brk;
+    uint64_t newbrk, oldbrk;
+
+    if (brk < mm->start_brk)
+        return origbrk;
+    newbrk = page_align(brk);
+    oldbrk = page_align(mm->brk);
+    if (oldbrk == newbrk) {
+        mm->brk = brk;
+        return brk;
+    }
+    if (brk <= mm->brk) {
+        /* Shrinking unmaps [newbrk, oldbrk), but only when something is
+         * mapped there (Linux: "mapping intersects with an existing
+         * non-brk vma" otherwise). */
+        if (!first_in(mm, newbrk, oldbrk, &m))
+            return origbrk;
+        if (vmar_unmap(mm->space, newbrk, oldbrk - newbrk))
+            return origbrk;
+        mm->brk = brk;
+        return brk;
+    }
+    /* check_brk_limits(): the new range must fit below TASK_SIZE. */
+    if (!newbrk || newbrk - oldbrk > mm->task_size ||
+        oldbrk > mm->task_size - (newbrk - oldbrk))
+        return origbrk;
+    /* One free page must stay above the new break. */
+    if (newbrk + PG < newbrk || first_in(mm, oldbrk, newbrk + PG, &m))
+        return origbrk;
+    o.size = newbrk - oldbrk;
+    o.addr = oldbrk;
+    o.place = VMAR_PLACE_FIXED_NOREPLACE;
+    o.prot = VMAR_PROT_READ | VMAR_PROT_WRITE;
+    if (vmar_map(mm->space, &o, NULL))
+        return origbrk;
+    mm->brk = brk;
+    return brk;
+}

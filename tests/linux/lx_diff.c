@@ -1,0 +1,1769 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Linux layer (include/vmar/linux.h) against the host kernel.
+ *
+ * Every operation runs twice: through the layer on a sim space whose user
+ * range is the window [WIN, WIN + NPG pages), and as the real system call
+ * in a forked child, inside the same window at the same address. After
+ * each operation the two are compared: the return value (address, 0 or
+ * -errno), then the window page by page (mapped, permissions, private or
+ * shared, mincore) and the mapping boundaries, and every few operations
+ * the contents of every resident readable page.
+ *
+ * The child: the window is checked free; every other free stretch of its
+ * address space below TASK_SIZE is filled with a PROT_NONE MADV_DONTDUMP
+ * reservation (never merged with a window mapping: its flags differ), so
+ * that a placement without an address can only land in the window, as in
+ * the layer's space; its heap is moved into the window with PR_SET_MM;
+ * CAP_SYS_RAWIO is dropped so that mmap_min_addr applies as to an
+ * ordinary process. After set-up it allocates nothing (no malloc, no
+ * stdio): any allocation could itself land in the window.
+ *
+ * Placements without an address are compared by contract (both succeed
+ * or both fail; the address is page aligned, inside the window and was
+ * free), then the layer's mapping is moved to the kernel's address so
+ * that the sequence goes on from the same state. Deliberate differences
+ * (docs/LINUX.md) are named where they are tolerated; anything else fails.
+ *
+ *   lx_diff directed                       the directed table
+ *   lx_diff random [--seed S] [--ops N]    random sequences (seed printed)
+ *
+ * Exit 0: no undocumented difference; 1: a difference; 77: not Linux.
+ */
+#if !defined(__linux__) || !defined(__x86_64__)
+#include <stdio.h>
+int main(void)
+{
+    printf("SKIP: lx_diff needs an x86-64 Linux host (the kernel is the "
+           "oracle); this is not a pass\n");
+    return 77;
+}
+#else
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+#include <linux/prctl.h>
+
+#include <vmar/fault.h>
+#include <vmar/linux.h>
+#include <vmar/sim.h>
+#include <vmar/vmar.h>
+
+/* ---- the header's values are Linux's -------------------------------- */
+
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08 /* glibc too old to name it */
+#endif
+#ifndef PROT_SEM
+#define PROT_SEM 0x8
+#endif
+
+#define SAME(a, b) _Static_assert((a) == (b), #a " != " #b)
+SAME(VMAR_LINUX_PROT_READ, PROT_READ);
+SAME(VMAR_LINUX_PROT_WRITE, PROT_WRITE);
+SAME(VMAR_LINUX_PROT_EXEC, PROT_EXEC);
+SAME(VMAR_LINUX_PROT_NONE, PROT_NONE);
+SAME(VMAR_LINUX_PROT_GROWSDOWN, PROT_GROWSDOWN);
+SAME(VMAR_LINUX_PROT_GROWSUP, PROT_GROWSUP);
+SAME(VMAR_LINUX_MAP_SHARED, MAP_SHARED);
+SAME(VMAR_LINUX_MAP_PRIVATE, MAP_PRIVATE);
+SAME(VMAR_LINUX_MAP_SHARED_VALIDATE, MAP_SHARED_VALIDATE);
+SAME(VMAR_LINUX_MAP_TYPE, MAP_TYPE);
+SAME(VMAR_LINUX_MAP_FIXED, MAP_FIXED);
+SAME(VMAR_LINUX_MAP_ANONYMOUS, MAP_ANONYMOUS);
+SAME(VMAR_LINUX_MAP_32BIT, MAP_32BIT);
+SAME(VMAR_LINUX_MAP_GROWSDOWN, MAP_GROWSDOWN);
+SAME(VMAR_LINUX_MAP_DENYWRITE, MAP_DENYWRITE);
+SAME(VMAR_LINUX_MAP_EXECUTABLE, MAP_EXECUTABLE);
+SAME(VMAR_LINUX_MAP_LOCKED, MAP_LOCKED);
+SAME(VMAR_LINUX_MAP_NORESERVE, MAP_NORESERVE);
+SAME(VMAR_LINUX_MAP_POPULATE, MAP_POPULATE);
+SAME(VMAR_LINUX_MAP_NONBLOCK, MAP_NONBLOCK);
+SAME(VMAR_LINUX_MAP_STACK, MAP_STACK);
+SAME(VMAR_LINUX_MAP_HUGETLB, MAP_HUGETLB);
+SAME(VMAR_LINUX_MAP_SYNC, MAP_SYNC);
+SAME(VMAR_LINUX_MAP_FIXED_NOREPLACE, MAP_FIXED_NOREPLACE);
+SAME(VMAR_LINUX_MREMAP_MAYMOVE, MREMAP_MAYMOVE);
+SAME(VMAR_LINUX_MREMAP_FIXED, MREMAP_FIXED);
+SAME(VMAR_LINUX_MREMAP_DONTUNMAP, MREMAP_DONTUNMAP);
+SAME(VMAR_LINUX_MADV_NORMAL, MADV_NORMAL);
+SAME(VMAR_LINUX_MADV_RANDOM, MADV_RANDOM);
+SAME(VMAR_LINUX_MADV_SEQUENTIAL, MADV_SEQUENTIAL);
+SAME(VMAR_LINUX_MADV_WILLNEED, MADV_WILLNEED);
+SAME(VMAR_LINUX_MADV_DONTNEED, MADV_DONTNEED);
+SAME(VMAR_LINUX_MADV_FREE, MADV_FREE);
+SAME(VMAR_LINUX_MADV_REMOVE, MADV_REMOVE);
+SAME(VMAR_LINUX_MADV_DONTFORK, MADV_DONTFORK);
+SAME(VMAR_LINUX_MADV_DOFORK, MADV_DOFORK);
+SAME(VMAR_LINUX_MADV_HUGEPAGE, MADV_HUGEPAGE);
+SAME(VMAR_LINUX_MADV_NOHUGEPAGE, MADV_NOHUGEPAGE);
+SAME(VMAR_LINUX_MADV_DONTDUMP, MADV_DONTDUMP);
+SAME(VMAR_LINUX_MADV_DODUMP, MADV_DODUMP);
+SAME(VMAR_LINUX_EPERM, EPERM);
+SAME(VMAR_LINUX_EBADF, EBADF);
+SAME(VMAR_LINUX_EAGAIN, EAGAIN);
+SAME(VMAR_LINUX_ENOMEM, ENOMEM);
+SAME(VMAR_LINUX_EACCES, EACCES);
+SAME(VMAR_LINUX_EFAULT, EFAULT);
+SAME(VMAR_LINUX_EEXIST, EEXIST);
+SAME(VMAR_LINUX_ENODEV, ENODEV);
+SAME(VMAR_LINUX_EINVAL, EINVAL);
+SAME(VMAR_LINUX_EOVERFLOW, EOVERFLOW);
+SAME(VMAR_LINUX_EOPNOTSUPP, EOPNOTSUPP);
+
+/* ---- the window ---------------------------------------------------------- */
+
+#define PGSZ      ((uint64_t)4096)
+#define NPG       512u /* window pages (2 MiB) */
+#define WIN       ((uint64_t)0x300000000000)
+#define WEND      (WIN + NPG * PGSZ)
+#define HEAP      (WIN + 320 * PGSZ) /* start_brk, inside the window */
+#define FILEPG    64u                /* pages of the test file */
+/* x86-64 with 4-level paging: TASK_SIZE of every process. */
+#define TASK_SIZE ((uint64_t)0x7ffffffff000)
+
+/* Symbolic addresses: window offsets and the edges of the user range,
+ * translated for each side (the layer's user range is the window; the
+ * child's is [mmap_min_addr, TASK_SIZE)). */
+#define A_LO      (1ull << 62) /* + off: mmap_min_addr / user_lo */
+#define A_HI      (2ull << 62) /* + off (two's complement): TASK_SIZE / user_hi */
+#define A_ABS     (3ull << 62) /* literal absolute value in low bits */
+#define M62       ((1ull << 62) - 1)
+#define LO(d)     (A_LO | ((uint64_t)(int64_t)(d)&M62)) /* user_lo + d */
+#define HI(d)     (A_HI | ((uint64_t)(int64_t)(d)&M62)) /* user_hi + d */
+#define W(off)    (WIN + (uint64_t)(off))
+#define P(n)      ((uint64_t)(n)*PGSZ)
+
+static uint64_t g_min_addr; /* the host's mmap_min_addr, page aligned */
+
+enum side {
+    VMAR_SIDE,
+    LINUX_SIDE
+};
+
+static uint64_t xlate(uint64_t a, enum side s)
+{
+    uint64_t off = a & ((1ull << 62) - 1);
+
+    switch (a & (3ull << 62)) {
+    case A_LO:
+        return (s == VMAR_SIDE ? WIN : g_min_addr) +
+               (uint64_t)((int64_t)(off << 2) >> 2);
+    case A_HI:
+        /* off is a small negative or positive distance from the top */
+        return (s == VMAR_SIDE ? WEND : TASK_SIZE) +
+               (uint64_t)((int64_t)(off << 2) >> 2);
+    case A_ABS: /* sign-extended: A_ABS + (-P(1) & M62) is -P(1) */
+        return (uint64_t)((int64_t)(off << 2) >> 2);
+    default:
+        return a;
+    }
+}
+
+/* Translate the address arguments of a call (a[0]; mremap's new_addr
+ * a[4]). Lengths, flags and offsets are passed unchanged, so that e.g.
+ * -1 stays -1. */
+static void xlate_args(int is_mremap, uint64_t a[6], enum side s)
+{
+    a[0] = xlate(a[0], s);
+    if (is_mremap)
+        a[4] = xlate(a[4], s);
+}
+
+/* ---- operations ------------------------------------------------------ */
+
+enum op_kind {
+    OP_MMAP,
+    OP_MUNMAP,
+    OP_MPROTECT,
+    OP_MREMAP,
+    OP_MADVISE,
+    OP_MINCORE,
+    OP_BRK,
+    OP_TOUCH_R, /* read one byte; a[1] = nothing */
+    OP_TOUCH_W, /* write a[1] (a byte) */
+    OP_SNAP,    /* child only: report the window */
+    OP_QUIT,
+};
+
+/* File slots: the same test file (memfd) opened read-write, read-only and
+ * write-only; FD_BAD is a closed descriptor. */
+enum {
+    FD_RW = 0,
+    FD_RO = 1,
+    FD_WO = 2,
+    FD_BAD = 3,
+    NFD = 4
+};
+
+struct op {
+    enum op_kind kind;
+    uint64_t a[6];   /* the call's arguments (symbolic addresses) */
+    const char *doc; /* directed rows: the documented difference, or NULL */
+    /* Set by linux_call(): the child snapshots the window right after the
+     * call, in the same round trip (0: no; 1: yes; 2: with contents). */
+    unsigned snap;
+};
+
+/* What a touch returns: 0, or the signal as a negative code. */
+#define T_SEGV    (-1000 - SIGSEGV)
+#define T_BUS     (-1000 - SIGBUS)
+#define T_OTHER   (-2000) /* the layer's access failed otherwise */
+
+/* Page attributes in a snapshot. */
+#define PA_R      0x01u
+#define PA_W      0x02u
+#define PA_X      0x04u
+#define PA_SHARED 0x08u
+#define PA_START  0x10u /* a mapping starts at this page */
+#define PA_MAPPED 0x80u
+
+struct page_snap {
+    uint8_t attr;
+    uint8_t resident;
+    uint8_t hashed;
+    uint8_t pad[5];
+    uint64_t hash;
+};
+
+struct snap {
+    struct page_snap pg[NPG];
+};
+
+static uint64_t fnv(const volatile unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* ---- the child (the oracle) -------------------------------------------- */
+
+static int c_fd[NFD];
+static sigjmp_buf c_jmp;
+static volatile sig_atomic_t c_armed;
+static char c_maps[1 << 20];
+
+static void c_handler(int sig)
+{
+    if (c_armed)
+        siglongjmp(c_jmp, sig);
+    _exit(90);
+}
+
+static int c_write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int c_read_all(int fd, void *buf, size_t n)
+{
+    char *p = buf;
+
+    while (n) {
+        ssize_t r = read(fd, p, n);
+        if (r <= 0)
+            return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* /proc/self/maps into c_maps, without allocating. Returns its length. */
+static size_t c_read_maps(void)
+{
+    int fd = open("/proc/self/maps", O_RDONLY);
+    size_t n = 0;
+    ssize_t r;
+
+    if (fd < 0)
+        _exit(91);
+    while ((r = read(fd, c_maps + n, sizeof(c_maps) - 1 - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    c_maps[n] = 0;
+    return n;
+}
+
+static uint64_t c_hex(const char **s)
+{
+    uint64_t v = 0;
+
+    for (;;) {
+        char c = **s;
+        unsigned d;
+        if (c >= '0' && c <= '9')
+            d = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            d = (unsigned)(c - 'a' + 10);
+        else
+            return v;
+        v = v * 16 + d;
+        (*s)++;
+    }
+}
+
+/* Call fn(start, end, perms) for every line of c_maps. */
+static void c_each_map(void (*fn)(uint64_t, uint64_t, const char *, void *),
+                       void *arg)
+{
+    const char *s = c_maps;
+
+    while (*s) {
+        uint64_t lo = c_hex(&s), hi;
+        s++; /* '-' */
+        hi = c_hex(&s);
+        s++; /* ' ' */
+        fn(lo, hi, s, arg);
+        while (*s && *s != '\n')
+            s++;
+        if (*s)
+            s++;
+    }
+}
+
+struct c_fill {
+    uint64_t prev_end;
+    int bad;
+};
+
+static void c_fill_gap(uint64_t lo, uint64_t hi, struct c_fill *f)
+{
+    if (hi <= lo)
+        return;
+    void *p =
+        mmap((void *)lo, hi - lo, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+             -1, 0);
+    if (p != (void *)lo || madvise(p, hi - lo, MADV_DONTDUMP) != 0)
+        f->bad = 1;
+}
+
+static void c_fill_cb(uint64_t lo, uint64_t hi, const char *perms, void *arg)
+{
+    struct c_fill *f = arg;
+
+    (void)perms;
+    if (lo >= TASK_SIZE)
+        return;
+    if (lo > f->prev_end) {
+        uint64_t a = f->prev_end, b = lo;
+        /* leave the window free */
+        if (a < WIN && b > WIN) {
+            c_fill_gap(a, WIN, f);
+            a = WEND;
+        } else if (a >= WIN && a < WEND) {
+            a = WEND;
+        }
+        if (b > a)
+            c_fill_gap(a, b, f);
+    } else if (hi > WIN && lo < WEND) {
+        f->bad = 2; /* something is in the window */
+    }
+    if (hi > f->prev_end)
+        f->prev_end = hi;
+}
+
+static void __attribute__((noinline)) c_prefault_stack(void)
+{
+    volatile char buf[512 * 1024];
+
+    for (size_t i = 0; i < sizeof(buf); i += 4096)
+        buf[i] = 0;
+}
+
+static int c_drop_rawio(void)
+{
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+
+    if (syscall(SYS_capget, &h, d))
+        return -1;
+    d[CAP_SYS_RAWIO / 32].effective &= ~(1u << (CAP_SYS_RAWIO % 32));
+    return (int)syscall(SYS_capset, &h, d);
+}
+
+static long c_ret(long r)
+{
+    return r == -1 ? -(long)errno : r;
+}
+
+static int64_t c_touch(uint64_t addr, int write, uint8_t val)
+{
+    int sig;
+
+    c_armed = 1;
+    sig = sigsetjmp(c_jmp, 1);
+    if (sig) {
+        c_armed = 0;
+        return -1000 - sig;
+    }
+    if (write)
+        *(volatile uint8_t *)addr = val;
+    else
+        (void)*(volatile uint8_t *)addr;
+    c_armed = 0;
+    return 0;
+}
+
+struct c_snap_arg {
+    struct snap *s;
+};
+
+static void c_snap_cb(uint64_t lo, uint64_t hi, const char *perms, void *arg)
+{
+    struct snap *s = ((struct c_snap_arg *)arg)->s;
+    uint64_t a = lo < WIN ? WIN : lo, b = hi > WEND ? WEND : hi;
+
+    if (a >= b)
+        return;
+    for (uint64_t va = a; va < b; va += PGSZ) {
+        struct page_snap *p = &s->pg[(va - WIN) / PGSZ];
+        p->attr = PA_MAPPED | (perms[0] == 'r' ? PA_R : 0) |
+                  (perms[1] == 'w' ? PA_W : 0) | (perms[2] == 'x' ? PA_X : 0) |
+                  (perms[3] == 's' ? PA_SHARED : 0);
+        if (va == lo)
+            p->attr |= PA_START;
+    }
+}
+
+static struct snap c_s;
+static unsigned char c_vec[NPG];
+
+static void c_snapshot(int content)
+{
+    struct c_snap_arg arg = {&c_s};
+
+    memset(&c_s, 0, sizeof(c_s));
+    c_read_maps();
+    c_each_map(c_snap_cb, &arg);
+    for (unsigned i = 0; i < NPG;) {
+        unsigned j = i;
+        if (!(c_s.pg[i].attr & PA_MAPPED)) {
+            i++;
+            continue;
+        }
+        while (j < NPG && c_s.pg[j].attr & PA_MAPPED)
+            j++;
+        if (mincore((void *)(WIN + i * PGSZ), (j - i) * PGSZ, c_vec + i))
+            _exit(92);
+        i = j;
+    }
+    for (unsigned i = 0; i < NPG; i++) {
+        struct page_snap *p = &c_s.pg[i];
+        if (!(p->attr & PA_MAPPED))
+            continue;
+        p->resident = c_vec[i] & 1;
+        if (content && p->resident && p->attr & PA_R) {
+            int sig;
+            c_armed = 1;
+            sig = sigsetjmp(c_jmp, 1);
+            if (!sig) {
+                p->hash =
+                    fnv((const volatile unsigned char *)(WIN + i * PGSZ), PGSZ);
+                p->hashed = 1;
+            }
+            c_armed = 0;
+        }
+    }
+}
+
+/* Move the heap into the window: PR_SET_MM_MAP, which needs no
+ * CAP_SYS_RESOURCE, with every other field as /proc/self/stat has it. */
+static int c_move_heap(void)
+{
+    char buf[4096], *p, *t, *save;
+    uint64_t v[64];
+    struct prctl_mm_map m;
+    int n = 0;
+    FILE *f = fopen("/proc/self/stat", "r");
+
+    if (!f || !fgets(buf, sizeof(buf), f)) {
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    for (t = strtok_r(p + 2, " ", &save); t && n < 64;
+         t = strtok_r(NULL, " ", &save))
+        v[n++] = strtoull(t, NULL, 10);
+    if (n < 49)
+        return -1;
+#define F(k)      v[(k)-3] /* proc(5) field k; v[0] is field 3 */
+    memset(&m, 0, sizeof(m));
+    m.start_code = F(26);
+    m.end_code = F(27);
+    m.start_stack = F(28);
+    m.start_data = F(45);
+    m.end_data = F(46);
+    m.start_brk = HEAP;
+    m.brk = HEAP;
+    m.arg_start = F(48);
+    m.arg_end = F(49);
+    m.env_start = F(50);
+    m.env_end = F(51);
+    m.exe_fd = (uint32_t)-1;
+#undef F
+    if (prctl(PR_SET_MM, PR_SET_MM_MAP, &m, sizeof(m), 0))
+        return -1;
+    return syscall(SYS_brk, 0) == (long)HEAP ? 0 : -1;
+}
+
+static int c_fd_of(uint64_t slot)
+{
+    return slot < NFD ? c_fd[slot] : -1;
+}
+
+static void child_main(int rfd, int wfd)
+{
+    struct c_fill f = {.prev_end = g_min_addr, .bad = 0};
+    struct sigaction sa;
+    struct op op;
+    int64_t ret;
+    int memfd;
+
+    /* Everything that might allocate happens before the window is the
+     * only free place. */
+    c_prefault_stack();
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = c_handler;
+    sa.sa_flags = SA_NODEFER;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    memfd = (int)syscall(SYS_memfd_create, "lxfile", 0);
+    if (memfd < 0 || ftruncate(memfd, FILEPG * PGSZ))
+        _exit(93);
+    c_fd[FD_RW] = memfd;
+    {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+        c_fd[FD_RO] = open(path, O_RDONLY);
+        c_fd[FD_WO] = open(path, O_WRONLY);
+    }
+    c_fd[FD_BAD] = 1000;
+    close(1000);
+    if (c_fd[FD_RO] < 0 || c_fd[FD_WO] < 0)
+        _exit(94);
+    if (c_move_heap())
+        _exit(95);
+    if (c_drop_rawio())
+        _exit(96);
+    c_read_maps();
+    c_each_map(c_fill_cb, &f);
+    if (f.prev_end < TASK_SIZE && !f.bad) {
+        uint64_t a = f.prev_end;
+        if (a < WEND && a >= WIN)
+            a = WEND;
+        if (a < WIN) {
+            c_fill_gap(a, WIN, &f);
+            a = WEND;
+        }
+        c_fill_gap(a, TASK_SIZE, &f);
+    }
+    if (f.bad)
+        _exit(97);
+    /* The window must now be the only place for a mapping. */
+    {
+        void *p =
+            mmap(NULL, PGSZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED || (uint64_t)p < WIN || (uint64_t)p >= WEND)
+            _exit(98);
+        munmap(p, PGSZ);
+    }
+    ret = 0;
+    if (c_write_all(wfd, &ret, sizeof(ret)))
+        _exit(99);
+
+    while (c_read_all(rfd, &op, sizeof(op)) == 0) {
+        uint64_t *a = op.a;
+        xlate_args(op.kind == OP_MREMAP, a, LINUX_SIDE);
+        switch (op.kind) {
+        case OP_MMAP:
+            ret = c_ret(syscall(SYS_mmap, a[0], a[1], a[2], a[3],
+                                (a[3] & MAP_ANONYMOUS) ? -1 : c_fd_of(a[4]),
+                                a[5]));
+            break;
+        case OP_MUNMAP:
+            ret = c_ret(syscall(SYS_munmap, a[0], a[1]));
+            break;
+        case OP_MPROTECT:
+            ret = c_ret(syscall(SYS_mprotect, a[0], a[1], a[2]));
+            break;
+        case OP_MREMAP:
+            ret = c_ret(syscall(SYS_mremap, a[0], a[1], a[2], a[3], a[4]));
+            break;
+        case OP_MADVISE:
+            ret = c_ret(syscall(SYS_madvise, a[0], a[1], a[2]));
+            break;
+        case OP_MINCORE:
+            memset(c_vec, 0xee, sizeof(c_vec));
+            ret = c_ret(syscall(SYS_mincore, a[0], a[1],
+                                a[1] <= NPG * PGSZ ? c_vec : NULL));
+            break;
+        case OP_BRK:
+            ret = syscall(SYS_brk, a[0]);
+            break;
+        case OP_TOUCH_R:
+        case OP_TOUCH_W:
+            ret = c_touch(a[0], op.kind == OP_TOUCH_W, (uint8_t)a[1]);
+            break;
+        case OP_SNAP:
+            c_snapshot((int)a[0]);
+            if (c_write_all(wfd, &c_s, sizeof(c_s)))
+                _exit(99);
+            continue;
+        case OP_QUIT:
+        default:
+            _exit(0);
+        }
+        if (c_write_all(wfd, &ret, sizeof(ret)))
+            _exit(99);
+        if (op.kind == OP_MINCORE && c_write_all(wfd, c_vec, sizeof(c_vec)))
+            _exit(99);
+        if (op.snap) {
+            c_snapshot(op.snap == 2);
+            if (c_write_all(wfd, &c_s, sizeof(c_s)))
+                _exit(99);
+        }
+    }
+    _exit(0);
+}
+
+/* ---- the parent: both sides ------------------------------------------------
+ */
+
+struct world {
+    pid_t pid;
+    int to, from;
+    struct vmar_sim *sim;
+    struct vmar_space *space;
+    struct vmar_linux_mm mm;
+    struct vmar_object *file;
+    struct vmar_linux_file files[NFD];
+    unsigned char vec[NPG];
+    /* counters */
+    unsigned long ops, diffs, doc_merge, resyncs, contract, doc_known;
+    int64_t last_linux; /* the kernel's result of the last step */
+};
+
+static int verbose;
+
+static void world_close(struct world *w)
+{
+    if (w->pid > 0) {
+        struct op q = {.kind = OP_QUIT};
+        int st;
+        if (write(w->to, &q, sizeof(q)) < 0) {
+            /* the child is gone already */
+        }
+        close(w->to);
+        close(w->from);
+        waitpid(w->pid, &st, 0);
+        w->pid = 0;
+    }
+    if (w->space)
+        vmar_space_destroy(w->space);
+    if (w->file)
+        vmar_object_unref(w->file);
+    if (w->sim)
+        vmar_sim_destroy(w->sim);
+    w->space = NULL;
+    w->sim = NULL;
+    w->file = NULL;
+}
+
+static int world_open(struct world *w)
+{
+    int p1[2], p2[2];
+    int64_t ready;
+    struct vmar_sim_opts so = {.nframes = 16384};
+    struct vmar_space_opts o = {0};
+
+    w->pid = 0;
+    if (vmar_sim_create(&so, &w->sim))
+        return -1;
+    o.env = vmar_sim_env(w->sim);
+    o.mmu = &vmar_mmu_sim;
+    o.mmu_config = w->sim;
+    o.user_lo = WIN;
+    o.user_hi = WEND;
+    if (vmar_space_create(&o, &w->space))
+        return -1;
+    if (vmar_linux_mm_init(&w->mm, w->space, o.env, HEAP, 0))
+        return -1;
+    if (vmar_memfd_create(o.env, FILEPG * PGSZ, &w->file))
+        return -1;
+    w->files[FD_RW] = (struct vmar_linux_file){w->file, true, true, false};
+    w->files[FD_RO] = (struct vmar_linux_file){w->file, true, false, false};
+    w->files[FD_WO] = (struct vmar_linux_file){w->file, false, true, false};
+
+    if (pipe(p1) || pipe(p2))
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    w->pid = fork();
+    if (w->pid < 0)
+        return -1;
+    if (w->pid == 0) {
+        close(p1[1]);
+        close(p2[0]);
+        child_main(p1[0], p2[1]);
+    }
+    close(p1[0]);
+    close(p2[1]);
+    w->to = p1[1];
+    w->from = p2[0];
+    if (c_read_all(w->from, &ready, sizeof(ready))) {
+        int st = 0;
+        waitpid(w->pid, &st, 0);
+        fprintf(stderr,
+                "lx_diff: the oracle child failed to set up (exit %d)\n",
+                WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        w->pid = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static struct snap g_sl; /* the kernel's window after the last call */
+
+/* The call in the child, then its window into g_sl (with the contents of
+ * resident readable pages if `content`). */
+static int64_t linux_call(struct world *w, const struct op *op, int content)
+{
+    struct op o = *op;
+    int64_t ret;
+
+    o.snap = content ? 2 : 1;
+    if (c_write_all(w->to, &o, sizeof(o)) ||
+        c_read_all(w->from, &ret, sizeof(ret)) ||
+        (o.kind == OP_MINCORE && c_read_all(w->from, w->vec, sizeof(w->vec))) ||
+        c_read_all(w->from, &g_sl, sizeof(g_sl))) {
+        fprintf(stderr, "lx_diff: lost the oracle child\n");
+        exit(1);
+    }
+    return ret;
+}
+
+static void linux_snap(struct world *w, struct snap *s, int content)
+{
+    struct op op = {.kind = OP_SNAP, .a = {(uint64_t)content}};
+
+    if (c_write_all(w->to, &op, sizeof(op)) ||
+        c_read_all(w->from, s, sizeof(*s))) {
+        fprintf(stderr, "lx_diff: lost the oracle child\n");
+        exit(1);
+    }
+}
+
+static unsigned char v_vec[NPG];
+
+/* A touch's result: the signal Linux would send for the core's error. */
+static int64_t touch_result(int rc)
+{
+    if (rc == 0)
+        return 0;
+    if (rc == VMAR_ENOENT || rc == VMAR_EACCES)
+        return T_SEGV;
+    if (rc == VMAR_ENXIO || rc == VMAR_EIO)
+        return T_BUS;
+    return T_OTHER; /* ENOMEM or a failed copy: never what Linux does */
+}
+
+static int64_t vmar_call(struct world *w, const struct op *op)
+{
+    uint64_t a[6];
+    struct vmar_linux_mm *mm = &w->mm;
+    int rc;
+
+    memcpy(a, op->a, sizeof(a));
+    xlate_args(op->kind == OP_MREMAP, a, VMAR_SIDE);
+    switch (op->kind) {
+    case OP_MMAP:
+        return vmar_linux_mmap(
+            mm, a[0], a[1], a[2], a[3],
+            a[4] < NFD && a[4] != FD_BAD ? &w->files[a[4]] : NULL, a[5]);
+    case OP_MUNMAP:
+        return vmar_linux_munmap(mm, a[0], a[1]);
+    case OP_MPROTECT:
+        return vmar_linux_mprotect(mm, a[0], a[1], a[2]);
+    case OP_MREMAP:
+        return vmar_linux_mremap(mm, a[0], a[1], a[2], a[3], a[4]);
+    case OP_MADVISE:
+        return vmar_linux_madvise(mm, a[0], a[1], a[2]);
+    case OP_MINCORE:
+        memset(v_vec, 0xee, sizeof(v_vec));
+        return vmar_linux_mincore(mm, a[0], a[1],
+                                  a[1] <= NPG * PGSZ ? v_vec : NULL);
+    case OP_BRK:
+        return (int64_t)vmar_linux_brk(mm, a[0]);
+    case OP_TOUCH_R:
+    case OP_TOUCH_W: {
+        /* A user access: the page fault first (its error is the signal,
+         * ENXIO past an object's end being SIGBUS), then the byte. */
+        uint8_t b = (uint8_t)a[1];
+        rc = vmar_fault(w->space, a[0],
+                        op->kind == OP_TOUCH_W ? VMAR_ACCESS_WRITE
+                                               : VMAR_ACCESS_READ,
+                        VMAR_FAULT_USER);
+        if (rc == 0)
+            rc = op->kind == OP_TOUCH_W
+                     ? vmar_write(w->space, a[0], &b, 1, NULL)
+                     : vmar_read(w->space, a[0], &b, 1, NULL);
+        break;
+    }
+    default:
+        return 0;
+    }
+    return touch_result(rc);
+}
+
+/* docs/LINUX.md "x86 read permission": x86 Linux reads a write-only or
+ * execute-only page; libvmar refuses. After the layer's refusal the read
+ * is done as Linux does it, with READ granted to the page for the moment
+ * (the page is faulted in, or SIGBUS past an object's end), so that both
+ * sides go on from the same state. */
+static int64_t x86_read(struct world *w, uint64_t va)
+{
+    const uint64_t pg = va & ~(PGSZ - 1);
+    struct vmar_mapping_info m;
+    uint8_t b;
+    int rc;
+
+    if (vmar_query(w->space, va, &m) ||
+        vmar_protect(w->space, pg, PGSZ, m.prot | VMAR_PROT_READ))
+        return T_OTHER;
+    rc = vmar_fault(w->space, va, VMAR_ACCESS_READ, VMAR_FAULT_USER);
+    if (rc == 0)
+        rc = vmar_read(w->space, va, &b, 1, NULL);
+    if (vmar_protect(w->space, pg, PGSZ, m.prot))
+        return T_OTHER;
+    return touch_result(rc);
+}
+
+struct v_snap_arg {
+    struct snap *s;
+};
+
+static int v_snap_cb(void *arg, const struct vmar_mapping_info *m)
+{
+    struct snap *s = ((struct v_snap_arg *)arg)->s;
+
+    for (uint64_t va = m->start; va < m->end; va += PGSZ) {
+        struct page_snap *p = &s->pg[(va - WIN) / PGSZ];
+        p->attr = PA_MAPPED | (m->prot & VMAR_PROT_READ ? PA_R : 0) |
+                  (m->prot & VMAR_PROT_WRITE ? PA_W : 0) |
+                  (m->prot & VMAR_PROT_EXEC ? PA_X : 0) |
+                  (m->flags & VMAR_MAP_SHARED ? PA_SHARED : 0);
+        if (va == m->start)
+            p->attr |= PA_START;
+    }
+    return 0;
+}
+
+static void vmar_snap(struct world *w, struct snap *s, int content)
+{
+    struct v_snap_arg arg = {s};
+    static unsigned char page[PGSZ];
+
+    memset(s, 0, sizeof(*s));
+    vmar_iterate(w->space, WIN, WEND, v_snap_cb, &arg);
+    for (unsigned i = 0; i < NPG;) {
+        unsigned j = i;
+        if (!(s->pg[i].attr & PA_MAPPED)) {
+            i++;
+            continue;
+        }
+        while (j < NPG && s->pg[j].attr & PA_MAPPED)
+            j++;
+        if (vmar_linux_mincore(&w->mm, WIN + i * PGSZ, (j - i) * PGSZ,
+                               v_vec + i)) {
+            fprintf(stderr, "lx_diff: layer mincore failed on a mapped run\n");
+            exit(1);
+        }
+        i = j;
+    }
+    for (unsigned i = 0; i < NPG; i++) {
+        struct page_snap *p = &s->pg[i];
+        if (!(p->attr & PA_MAPPED))
+            continue;
+        p->resident = v_vec[i] & 1;
+        if (content && p->resident && p->attr & PA_R &&
+            vmar_read(w->space, WIN + i * PGSZ, page, PGSZ, NULL) == 0) {
+            p->hash = fnv(page, PGSZ);
+            p->hashed = 1;
+        }
+    }
+}
+
+/* ---- comparing ------------------------------------------------------ */
+
+static void op_print(FILE *f, const struct op *op)
+{
+    static const char *names[] = {"mmap",    "munmap",  "mprotect", "mremap",
+                                  "madvise", "mincore", "brk",      "touch_r",
+                                  "touch_w", "snap",    "quit"};
+    fprintf(f, "%s(", names[op->kind]);
+    for (int i = 0; i < 6; i++) {
+        uint64_t v = op->a[i], t = v & (3ull << 62);
+        if (i)
+            fprintf(f, ", ");
+        if (t == 0 && v >= WIN && v <= WEND)
+            fprintf(f, "W+%#" PRIx64, v - WIN);
+        else if (t == A_LO)
+            fprintf(f, "LO%+" PRId64, (int64_t)(v << 2) >> 2);
+        else if (t == A_HI)
+            fprintf(f, "HI%+" PRId64, (int64_t)(v << 2) >> 2);
+        else if (t == A_ABS)
+            fprintf(f, "%#" PRIx64, (uint64_t)(v & ((1ull << 62) - 1)));
+        else
+            fprintf(f, "%#" PRIx64, v);
+    }
+    fprintf(f, ")");
+}
+
+static void fmt_ret(char *buf, size_t n, int64_t r)
+{
+    if (r == T_SEGV)
+        snprintf(buf, n, "SIGSEGV");
+    else if (r == T_BUS)
+        snprintf(buf, n, "SIGBUS");
+    else if (r == T_OTHER)
+        snprintf(buf, n, "access failed (not a signal)");
+    else if (r < 0 && r >= -4095)
+        snprintf(buf, n, "-%s",
+                 strerrorname_np((int)-r) ? strerrorname_np((int)-r) : "?");
+    else if ((uint64_t)r >= WIN && (uint64_t)r <= WEND)
+        snprintf(buf, n, "W+%#" PRIx64, (uint64_t)r - WIN);
+    else
+        snprintf(buf, n, "%#" PRIx64, (uint64_t)r);
+}
+
+static void snap_print(const struct snap *s)
+{
+    for (unsigned i = 0; i < NPG;) {
+        unsigned j = i + 1;
+        uint8_t a = s->pg[i].attr;
+        if (!(a & PA_MAPPED)) {
+            i++;
+            continue;
+        }
+        while (j < NPG && (s->pg[j].attr & ~PA_START) == (a & ~PA_START) &&
+               !(s->pg[j].attr & PA_START))
+            j++;
+        fprintf(stderr, "    W+%05x-W+%05x %c%c%c%c  res:", i * 4096u,
+                j * 4096u, a & PA_R ? 'r' : '-', a & PA_W ? 'w' : '-',
+                a & PA_X ? 'x' : '-', a & PA_SHARED ? 's' : 'p');
+        for (unsigned k = i; k < j && k < i + 32; k++)
+            fputc(s->pg[k].resident ? '1' : '0', stderr);
+        fputc('\n', stderr);
+        i = j;
+    }
+}
+
+static unsigned g_diff_page = NPG; /* where snap_compare() stopped */
+static unsigned long g_total_ops;  /* operations of the run so far */
+
+/* Compare two snapshots; 0 when equal up to documented differences. */
+static int snap_compare(struct world *w, const struct snap *v,
+                        const struct snap *l, const char **why)
+{
+    for (unsigned i = 0; i < NPG; i++) {
+        uint8_t av = v->pg[i].attr, al = l->pg[i].attr;
+        g_diff_page = i;
+        if ((av & ~PA_START) != (al & ~PA_START)) {
+            *why = "page attributes";
+            return -1;
+        }
+        if (!(av & PA_MAPPED))
+            continue;
+        if ((av & PA_START) && !(al & PA_START)) {
+            *why = "the layer splits where Linux merged";
+            return -1;
+        }
+        if (!(av & PA_START) && (al & PA_START) && i > 0)
+            w->doc_merge++; /* docs/LINUX.md "Merging" */
+        if (v->pg[i].resident != l->pg[i].resident) {
+            *why = "mincore";
+            return -1;
+        }
+        if (v->pg[i].hashed && l->pg[i].hashed &&
+            v->pg[i].hash != l->pg[i].hash) {
+            *why = "page contents";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Does the Linux layout have a boundary inside (lo, hi) that the layer
+ * merged away? Then a call that needs one VMA there legitimately differs
+ * (docs/LINUX.md "Merging"). */
+static int linux_only_boundary(const struct snap *v, const struct snap *l,
+                               uint64_t lo, uint64_t hi)
+{
+    if (lo < WIN || hi > WEND || lo >= hi)
+        return 0;
+    for (uint64_t va = lo + PGSZ; va < hi; va += PGSZ) {
+        unsigned i = (unsigned)((va - WIN) / PGSZ);
+        if ((l->pg[i].attr & PA_START) && !(v->pg[i].attr & PA_START))
+            return 1;
+    }
+    return 0;
+}
+
+static struct snap g_sv, g_pv, g_pl;
+
+/* Is [a, a+n) inside the window and free in snapshot s? */
+static int free_in(const struct snap *s, uint64_t a, uint64_t n)
+{
+    if (a & (PGSZ - 1) || a < WIN || a >= WEND || n > WEND - a)
+        return 0;
+    for (uint64_t va = a; va < a + n; va += PGSZ)
+        if (s->pg[(va - WIN) / PGSZ].attr & PA_MAPPED)
+            return 0;
+    return 1;
+}
+
+/* Move the layer's new mapping [from, from+n) to the kernel's address. */
+static int resync(struct world *w, uint64_t from, uint64_t to, uint64_t n)
+{
+    vmar_addr_t at;
+    /* a placeholder that merges with nothing (docs/LINUX.md, open list) */
+    struct vmar_map_opts o = {
+        .size = n, .place = VMAR_PLACE_ANY, .deny_prot = VMAR_PROT_RWX};
+
+    if (from == to)
+        return 0;
+    w->resyncs++;
+    if (to + n <= from || from + n <= to)
+        return vmar_remap(w->space, from, n, n,
+                          VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED, to, &at);
+    /* overlapping: through a temporary place */
+    if (vmar_map(w->space, &o, &at))
+        return -1;
+    if (vmar_remap(w->space, from, n, n, VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED,
+                   at, &at))
+        return -1;
+    return vmar_remap(w->space, at, n, n, VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED,
+                      to, &at);
+}
+
+/* Length of the placement an op asks for when its address is free to
+ * choose, or 0 when the result must be compared exactly. */
+static uint64_t placement_len(const struct op *op, const struct snap *pre)
+{
+    const uint64_t *a = op->a;
+    uint64_t len = (a[1] + PGSZ - 1) & ~(PGSZ - 1);
+
+    if (op->kind == OP_MMAP) {
+        if (a[3] & (MAP_FIXED | MAP_FIXED_NOREPLACE))
+            return 0;
+        uint64_t hint = xlate(a[0], VMAR_SIDE) & ~(PGSZ - 1);
+        if (hint && free_in(pre, hint, len))
+            return 0; /* the hint is taken by both */
+        return len;
+    }
+    if (op->kind == OP_MREMAP && a[3] & MREMAP_MAYMOVE &&
+        !(a[3] & MREMAP_FIXED)) {
+        uint64_t nlen = (a[2] + PGSZ - 1) & ~(PGSZ - 1);
+        if (a[3] & MREMAP_DONTUNMAP && a[4] &&
+            free_in(pre, xlate(a[4], VMAR_SIDE), nlen))
+            return 0;
+        return nlen;
+    }
+    return 0;
+}
+
+/* Run one op on both sides and compare. 0: same; 1: a difference. */
+static int step(struct world *w, const struct op *op, int content)
+{
+    int64_t rv, rl;
+    uint64_t plen;
+    const char *why = NULL;
+    char bv[64], bl[64];
+
+    vmar_snap(w, &g_pv, 0);
+    memcpy(&g_pl, &g_sl, sizeof(g_pl)); /* the kernel's state before */
+    plen = placement_len(op, &g_pv);
+    if (verbose) { /* before the calls: a crash names its operation */
+        fprintf(stderr, "  ");
+        op_print(stderr, op);
+    }
+    rv = vmar_call(w, op);
+    rl = linux_call(w, op, content);
+    w->last_linux = rl;
+    w->ops++;
+    g_total_ops++;
+    fmt_ret(bv, sizeof(bv), rv);
+    fmt_ret(bl, sizeof(bl), rl);
+    if (verbose)
+        fprintf(stderr, " = %s / %s\n", bv, bl);
+
+    if (plen && rv >= 0 && rl >= 0 && (uint64_t)rv != (uint64_t)rl) {
+        /* A free placement: compare by contract, then follow Linux. */
+        w->contract++;
+        if ((uint64_t)rl < WIN || (uint64_t)rl + plen > WEND) {
+            why = "the kernel placed outside the window (oracle set-up)";
+        } else if (!free_in(&g_pv, (uint64_t)rv, plen) &&
+                   !(op->kind == OP_MREMAP)) {
+            why = "the layer's placement was not free";
+        } else if (op->kind == OP_MMAP) {
+            /* Redo the same mmap at the kernel's address. */
+            struct op redo = *op;
+            w->resyncs++;
+            redo.a[0] = (uint64_t)rl;
+            redo.a[3] |= MAP_FIXED;
+            if (vmar_linux_munmap(&w->mm, (uint64_t)rv, plen) ||
+                vmar_call(w, &redo) != rl)
+                why = "could not follow the kernel's placement";
+        } else if (resync(w, (uint64_t)rv, (uint64_t)rl, plen)) {
+            why = "could not follow the kernel's placement";
+        }
+        rv = rl;
+    }
+    if (!why && rv != rl) {
+        /* documented: x86 grants read with write or exec */
+        if (op->kind == OP_TOUCH_R && rv == T_SEGV) {
+            uint64_t va = xlate(op->a[0], VMAR_SIDE);
+            uint8_t at =
+                va >= WIN && va < WEND ? g_pv.pg[(va - WIN) / PGSZ].attr : 0;
+            if (at & PA_MAPPED && !(at & PA_R) && at & (PA_W | PA_X)) {
+                w->doc_known++;
+                rv = x86_read(w, va);
+                fmt_ret(bv, sizeof(bv), rv);
+            }
+        }
+    }
+    if (!why && rv != rl) {
+        if (op->kind == OP_MREMAP && rl == -EFAULT &&
+            linux_only_boundary(&g_pv, &g_pl, xlate(op->a[0], VMAR_SIDE),
+                                xlate(op->a[0], VMAR_SIDE) + op->a[1])) {
+            w->doc_merge++;
+            return 2; /* documented, but the states diverged */
+        }
+        if (op->doc) {
+            w->doc_known++;
+            return 2;
+        }
+        why = "return value";
+    }
+    if (!why && op->kind == OP_MINCORE && rl == 0) {
+        uint64_t n = (op->a[1] + PGSZ - 1) / PGSZ;
+        if (n <= NPG && memcmp(v_vec, w->vec, n))
+            why = "mincore vector";
+    }
+    g_diff_page = NPG;
+    if (!why) {
+        vmar_snap(w, &g_sv, content);
+        if (snap_compare(w, &g_sv, &g_sl, &why) == 0)
+            return 0;
+    } else {
+        vmar_snap(w, &g_sv, 0);
+    }
+    w->diffs++;
+    fprintf(stderr,
+            "DIFFERENCE (%s) at op %lu of the sequence (%lu overall): ", why,
+            w->ops, g_total_ops);
+    op_print(stderr, op);
+    fprintf(stderr, "\n  layer: %s   linux: %s\n", bv, bl);
+    if (g_diff_page < NPG)
+        fprintf(stderr,
+                "  first at page W+%#x: layer attr %#x resident %u hash "
+                "%016" PRIx64 ", linux attr %#x resident %u hash %016" PRIx64
+                "\n",
+                g_diff_page * 4096u, g_sv.pg[g_diff_page].attr,
+                g_sv.pg[g_diff_page].resident, g_sv.pg[g_diff_page].hash,
+                g_sl.pg[g_diff_page].attr, g_sl.pg[g_diff_page].resident,
+                g_sl.pg[g_diff_page].hash);
+    fprintf(stderr, "  layer window before:\n");
+    snap_print(&g_pv);
+    fprintf(stderr, "  layer window after:\n");
+    snap_print(&g_sv);
+    fprintf(stderr, "  linux window after:\n");
+    snap_print(&g_sl);
+    return 1;
+}
+
+/* ---- the directed table ----------------------------------------------- */
+
+#define MM(addr, len, prot, flags, fd, off)                                    \
+    {                                                                          \
+        OP_MMAP, {addr, len, prot, flags, fd, off}, NULL, 0                    \
+    }
+#define MMD(addr, len, prot, flags, fd, off, doc)                              \
+    {                                                                          \
+        OP_MMAP, {addr, len, prot, flags, fd, off}, doc, 0                     \
+    }
+#define UN(addr, len)                                                          \
+    {                                                                          \
+        OP_MUNMAP, {addr, len}, NULL, 0                                        \
+    }
+#define PR(addr, len, prot)                                                    \
+    {                                                                          \
+        OP_MPROTECT, {addr, len, prot}, NULL, 0                                \
+    }
+#define RE(a, ol, nl, fl, na)                                                  \
+    {                                                                          \
+        OP_MREMAP, {a, ol, nl, fl, na}, NULL, 0                                \
+    }
+#define AD(addr, len, adv)                                                     \
+    {                                                                          \
+        OP_MADVISE, {addr, len, adv}, NULL, 0                                  \
+    }
+#define ADD(addr, len, adv, doc)                                               \
+    {                                                                          \
+        OP_MADVISE, {addr, len, adv}, doc, 0                                   \
+    }
+#define MC(addr, len)                                                          \
+    {                                                                          \
+        OP_MINCORE, {addr, len}, NULL, 0                                       \
+    }
+#define BRK(v)                                                                 \
+    {                                                                          \
+        OP_BRK, {v}, NULL, 0                                                   \
+    }
+#define TR(addr)                                                               \
+    {                                                                          \
+        OP_TOUCH_R, {addr}, NULL, 0                                            \
+    }
+#define TW(addr, v)                                                            \
+    {                                                                          \
+        OP_TOUCH_W, {addr, v}, NULL, 0                                         \
+    }
+#define END                                                                    \
+    {                                                                          \
+        OP_QUIT, {0}, NULL, 0                                                  \
+    }
+
+#define PA  (MAP_PRIVATE | MAP_ANONYMOUS)
+#define SA  (MAP_SHARED | MAP_ANONYMOUS)
+#define FX  MAP_FIXED
+#define NR  MAP_FIXED_NOREPLACE
+#define RW_ (PROT_READ | PROT_WRITE)
+#define MV  MREMAP_MAYMOVE
+
+/* Each group runs in a fresh world; rows run in order. */
+static const struct op directed[][40] = {
+    /* mmap: argument checks in Linux's order */
+    {
+        MM(W(0), 0, RW_, PA | FX, 0, 0),             /* zero length */
+        MM(W(0), P(1), RW_, PA | FX, 0, 1),          /* unaligned offset */
+        MM(W(0), 0, RW_, PA | FX, 0, 1),             /* offset before len */
+        MM(W(0), P(1), RW_, MAP_PRIVATE, FD_BAD, 0), /* bad fd */
+        MM(W(0), 0, RW_, MAP_PRIVATE, FD_BAD, 0),    /* bad fd before len */
+        MM(W(0), -1ull, RW_, PA | FX, 0, 0),         /* rounds to 0 */
+        MM(W(0), -P(2), RW_, PA | FX, 0, 0),         /* longer than TASK_SIZE */
+        MM(W(1), P(1), RW_, PA | FX, 0, 0),          /* unaligned fixed */
+        MM(HI(-P(1)), P(2), RW_, PA | FX, 0, 0),     /* past TASK_SIZE */
+        MM(HI(-P(1) + 1), P(2), RW_, PA | FX, 0, 0),
+        MM(LO(-P(1)), P(1), RW_, PA | FX, 0, 0),       /* below mmap_min_addr */
+        MM(A_ABS, P(1), RW_, PA | FX, 0, 0),           /* at 0 */
+        MM(W(0), P(1), RW_, MAP_ANONYMOUS | FX, 0, 0), /* no type */
+        MM(W(0), P(1), RW_, MAP_SHARED_VALIDATE | MAP_ANONYMOUS | FX, 0, 0),
+        MM(W(0), P(1), RW_, 0x0f | MAP_ANONYMOUS | FX, 0, 0),
+        MM(W(0), P(1), RW_, SA | FX | MAP_GROWSDOWN, 0, 0),
+        MMD(W(0), P(1), RW_, PA | FX | MAP_GROWSDOWN, 0, 0, "MAP_GROWSDOWN"),
+        MMD(W(0), P(1), RW_, MAP_DROPPABLE | MAP_ANONYMOUS | FX, 0, 0,
+            "MAP_DROPPABLE"),
+        MM(0, P(1), RW_, MAP_ANONYMOUS, 0, 0), /* no type, no address */
+        MM(W(0), P(1), 0xf0, PA | FX, 0, 0),   /* unknown prot bits */
+        MM(W(P(2)), P(1), RW_, PA | FX | 0x800000, 0, 0), /* unknown flag */
+        END,
+    },
+    /* mmap: fixed, noreplace, hints, rounding, merging */
+    {
+        MM(W(P(4)), P(4), RW_, PA | FX, 0, 0),
+        MM(W(P(6)), P(4), RW_, PA | NR, 0, 0),       /* overlaps: EEXIST */
+        MM(W(P(8)), P(4), RW_, PA | NR, 0, 0),       /* adjacent: merges */
+        MM(W(P(8)), 1, RW_, PA | NR, 0, 0),          /* rounded, EEXIST */
+        MM(W(P(12)), 1, PROT_READ, PA | NR, 0, 0),   /* rounded up */
+        MM(W(P(5)), P(2), PROT_READ, PA | FX, 0, 0), /* replaces in middle */
+        MM(W(P(20)), P(3), RW_, PA, 0, 0),           /* free hint: taken */
+        MM(W(P(21)), P(3), RW_, PA, 0, 0),           /* busy hint: elsewhere */
+        MM(W(P(30)) + 123, P(1), RW_, PA, 0, 0),     /* unaligned hint */
+        MM(LO(-P(1)), P(1), RW_, PA, 0, 0),          /* hint below min */
+        MM(HI(-P(1)), P(2), RW_, PA, 0, 0),          /* hint past top */
+        MM(0, P(3), RW_, PA, 0, 0),                  /* anywhere */
+        MM(0, P(2), PROT_NONE, PA | MAP_NORESERVE, 0, 0),
+        MM(W(P(40)), P(2), RW_, PA | FX | MAP_POPULATE, 0, 0),
+        MM(W(P(42)), P(2), PROT_READ, PA | FX | MAP_POPULATE, 0, 0),
+        MM(W(P(44)), P(2), PROT_NONE, PA | FX | MAP_POPULATE, 0, 0),
+        MM(W(P(46)), P(2), RW_, PA | FX | MAP_POPULATE | MAP_NONBLOCK, 0, 0),
+        TW(W(P(4)), 7),
+        TR(W(P(5))),
+        TW(W(P(5)), 1),
+        TR(W(P(44))),
+        END,
+    },
+    /* shared anonymous memory and files */
+    {
+        MM(W(P(10)), P(4), RW_, SA | FX, 0, 0),
+        MM(W(P(14)), P(4), RW_, SA | FX, 0, 0), /* never merges */
+        TW(W(P(10)), 3),
+        TW(W(P(15)), 4),
+        MM(W(P(20)), P(4), RW_, MAP_SHARED | FX, FD_RW, 0),
+        MM(W(P(24)), P(4), RW_, MAP_SHARED | FX, FD_RW, P(4)), /* merges */
+        TW(W(P(21)), 9),
+        MM(W(P(30)), P(2), PROT_READ, MAP_SHARED | FX, FD_RW, P(1)),
+        TR(W(P(30))),                                       /* sees the write */
+        MM(W(P(40)), P(2), RW_, MAP_SHARED | FX, FD_RO, 0), /* EACCES */
+        MM(W(P(40)), P(2), PROT_READ, MAP_SHARED | FX, FD_RO, 0),
+        PR(W(P(40)), P(2), RW_), /* EACCES: never write */
+        MM(W(P(50)), P(2), RW_, MAP_PRIVATE | FX, FD_RO, 0), /* private ok */
+        TW(W(P(51)), 5),                                     /* copy on write */
+        TR(W(P(21))),
+        MM(W(P(60)), P(2), PROT_READ, MAP_PRIVATE | FX, FD_WO, 0),
+        MM(W(P(60)), P(2), PROT_WRITE, MAP_SHARED | FX, FD_WO, 0),
+        MM(W(P(60)), P(2), PROT_READ, MAP_SHARED_VALIDATE | FX | 0x800000,
+           FD_RW, 0), /* EOPNOTSUPP */
+        MM(W(P(60)), P(2), PROT_READ, MAP_SHARED | FX | 0x800000, FD_RW, 0),
+        MM(W(P(70)), P(2), PROT_READ, MAP_SHARED | FX, FD_RW, P(63)),
+        TR(W(P(70))), /* last file page */
+        TR(W(P(71))), /* past EOF: SIGBUS */
+        MM(W(P(80)), P(1), PROT_READ, MAP_PRIVATE | FX, FD_RW, -P(1)),
+        MM(W(P(80)), P(1), PROT_READ, 0 | FX, FD_RW, 0), /* no type */
+        AD(W(P(10)), P(4), MADV_DONTNEED),               /* shmem keeps pages */
+        TR(W(P(10))),
+        END,
+    },
+    /* munmap */
+    {
+        MM(W(P(8)), P(8), RW_, PA | FX, 0, 0),
+        UN(W(1), P(1)),     /* unaligned */
+        UN(W(0), 0),        /* zero */
+        UN(HI(P(1)), P(1)), /* past TASK_SIZE */
+        UN(HI(-P(1)), P(2)),
+        UN(HI(0), 0),
+        UN(LO(-P(1)), P(1)),  /* below: fine */
+        UN(W(P(10)), P(2)),   /* middle */
+        UN(W(P(0)), P(9)),    /* hole + head */
+        UN(W(P(15)), 1),      /* rounded */
+        UN(W(P(100)), P(50)), /* nothing there */
+        END,
+    },
+    /* mprotect */
+    {
+        MM(W(P(8)), P(8), RW_, PA | FX, 0, 0),
+        MM(W(P(20)), P(4), RW_, PA | FX, 0, 0),
+        PR(W(P(8)) + 1, P(1), PROT_READ), /* unaligned */
+        PR(W(P(8)), 0, PROT_READ),        /* zero: 0 */
+        PR(W(P(200)), 0, PROT_READ),      /* zero, unmapped: 0 */
+        PR(A_ABS + (-P(1) & ((1ull << 62) - 1)), P(4), PROT_READ),
+        PR(W(P(8)), P(1), 0x10),                 /* bad prot */
+        PR(W(P(8)), P(1), PROT_READ | PROT_SEM), /* SEM is fine */
+        PR(W(P(8)), P(1), PROT_GROWSDOWN | PROT_GROWSUP | PROT_READ),
+        PR(W(P(9)), P(1), PROT_GROWSDOWN | PROT_READ),
+        PR(W(P(9)), P(1), PROT_GROWSUP | PROT_READ),
+        PR(W(P(100)), P(1), PROT_GROWSDOWN | PROT_READ),
+        PR(W(P(0)), P(4), PROT_READ),   /* unmapped */
+        PR(W(P(6)), P(4), PROT_READ),   /* starts in a hole */
+        PR(W(P(12)), P(10), PROT_READ), /* prefix applied */
+        PR(W(P(10)), 1, PROT_EXEC),     /* rounded */
+        PR(W(P(8)), P(8), RW_),         /* merges back */
+        TW(W(P(8)), 1),
+        PR(W(P(8)), P(1), PROT_NONE),
+        TR(W(P(8))),
+        PR(W(P(8)), P(1), PROT_WRITE),
+        TR(W(P(8))), /* x86: W implies R */
+        END,
+    },
+    /* mremap */
+    {
+        MM(W(P(8)), P(4), RW_, PA | FX, 0, 0),
+        TW(W(P(8)), 11),
+        RE(W(P(8)), P(4), P(4), 8, 0),                   /* bad flag */
+        RE(W(P(8)) + 1, P(4), P(4), 0, 0),               /* unaligned */
+        RE(W(P(8)), P(4), 0, 0, 0),                      /* zero new */
+        RE(W(P(8)), P(4), -1ull, 0, 0),                  /* new rounds to 0 */
+        RE(W(P(8)), P(4), P(4), MREMAP_FIXED, W(P(40))), /* no MAYMOVE */
+        RE(W(P(8)), P(4), P(4), MV | MREMAP_FIXED, W(P(40)) + 1),
+        RE(W(P(8)), P(4), P(5), MV | MREMAP_DONTUNMAP, 0),
+        RE(W(P(100)), P(4), P(4), 0, 0), /* nothing: EFAULT */
+        RE(W(P(8)), P(4), P(4), 0, 0),   /* same: address */
+        RE(W(P(8)), P(8), P(8), 0, 0),   /* same, too long: ok */
+        RE(W(P(8)), P(8), P(10), 0, 0),  /* too long: EFAULT */
+        RE(W(P(8)), 0, P(4), MV, 0),     /* private dup: EINVAL */
+        RE(W(P(8)), P(4), P(6), 0, 0),   /* grow in place */
+        MM(W(P(16)), P(2), PROT_READ, PA | FX, 0, 0),
+        RE(W(P(8)), P(6), P(9), 0, 0), /* blocked: ENOMEM */
+        RE(W(P(8)), P(6), P(3), 0, 0), /* shrink */
+        RE(W(P(8)), P(3), P(3), MV | MREMAP_FIXED, W(P(9))), /* overlap */
+        RE(W(P(8)), P(3), P(3), MV | MREMAP_FIXED, W(P(40))),
+        TR(W(P(40))),
+        RE(W(P(40)), P(3), P(2), MV | MREMAP_FIXED, W(P(16))), /* shrink+mv */
+        RE(W(P(16)), P(2), P(2), MV | MREMAP_FIXED, HI(-P(1))),
+        RE(W(P(16)), P(2), P(2), MV | MREMAP_FIXED, LO(-P(1))),
+        RE(W(P(16)), P(2), P(2), MV | MREMAP_DONTUNMAP, W(P(60))),
+        TR(W(P(60))),
+        TR(W(P(16))),
+        MM(W(P(80)), P(2), RW_, SA | FX, 0, 0),
+        TW(W(P(80)), 5),
+        RE(W(P(80)), P(2), P(4), 0, 0), /* shmem grows */
+        TR(W(P(83))),                   /* past its end */
+        RE(W(P(80)), P(2), P(2), MV | MREMAP_DONTUNMAP, W(P(90))),
+        TR(W(P(80))),
+        TR(W(P(90))),
+        RE(W(P(90)), 0, P(2), MV, 0), /* shared dup */
+        END,
+    },
+    /* madvise */
+    {
+        MM(W(P(8)), P(8), RW_, PA | FX, 0, 0),
+        TW(W(P(8)), 1),
+        TW(W(P(9)), 2),
+        AD(W(P(8)), P(1), 5),                 /* unknown advice */
+        AD(W(P(8)) + 1, P(1), MADV_DONTNEED), /* unaligned */
+        AD(W(P(8)), -1ull, MADV_DONTNEED),    /* len rounds to 0 */
+        AD(A_ABS + (-P(1) & ((1ull << 62) - 1)), P(2), MADV_NORMAL),
+        AD(W(P(8)), 0, MADV_DONTNEED),    /* zero: 0 */
+        AD(W(P(100)), P(1), MADV_NORMAL), /* unmapped */
+        AD(W(P(8)), P(1), MADV_DONTNEED),
+        TR(W(P(8))),
+        AD(W(P(9)), P(1), MADV_FREE),
+        TR(W(P(9))),
+        AD(W(P(10)), P(2), MADV_RANDOM),
+        AD(W(P(11)), P(2), MADV_SEQUENTIAL),
+        AD(W(P(8)), P(8), MADV_NORMAL), /* merges back */
+        AD(W(P(12)), P(2), MADV_DONTFORK),
+        AD(W(P(12)), P(2), MADV_DOFORK),
+        AD(W(P(6)), P(4), MADV_WILLNEED), /* hole first */
+        AD(W(P(14)), P(4), MADV_RANDOM),  /* hole after: applied */
+        MM(W(P(20)), P(2), RW_, SA | FX, 0, 0),
+        AD(W(P(14)), P(8), MADV_FREE), /* shared: EINVAL */
+        ADD(W(P(8)), P(2), MADV_HUGEPAGE, "madvise advice"),
+        ADD(W(P(8)), P(2), MADV_DONTDUMP, "madvise advice"),
+        END,
+    },
+    /* mincore */
+    {
+        MM(W(P(8)), P(4), RW_, PA | FX, 0, 0),
+        TW(W(P(9)), 1),
+        MC(W(P(8)) + 1, P(1)), /* unaligned */
+        MC(W(P(8)), 0),        /* zero */
+        MC(HI(-P(1)), P(2)),   /* past TASK_SIZE */
+        MC(W(P(8)), P(4)),
+        MC(W(P(8)), P(3) + 1), /* rounded */
+        MC(W(P(6)), P(4)),     /* hole first */
+        MC(W(P(10)), P(4)),    /* hole after */
+        END,
+    },
+    /* brk */
+    {
+        BRK(0),           /* query */
+        BRK(HEAP - P(1)), /* below start */
+        BRK(HEAP + 100),  /* grow, unaligned */
+        TW(HEAP + 5, 1),
+        BRK(HEAP + P(4)),
+        BRK(HEAP + P(4) - 1), /* same page: moves */
+        BRK(HEAP + P(2)),     /* shrink */
+        MM(HEAP + P(8), P(2), RW_, PA | FX, 0, 0),
+        BRK(HEAP + P(7)), /* needs a free page */
+        BRK(HEAP + P(8)), /* into the mapping */
+        BRK(HEAP + P(6)), /* just fits */
+        UN(HEAP, P(6)),
+        BRK(HEAP + P(1)), /* shrink over nothing */
+        BRK(HEAP + P(7)),
+        BRK(WEND + P(1)), /* past the window */
+        BRK(HEAP),
+        END,
+    },
+};
+
+static int run_directed(void)
+{
+    struct world w;
+    int fails = 0;
+    unsigned rows = 0;
+
+    memset(&w, 0, sizeof(w));
+    for (size_t g = 0; g < sizeof(directed) / sizeof(directed[0]); g++) {
+        memset(&w, 0, sizeof(w));
+        if (world_open(&w)) {
+            world_close(&w);
+            return 1;
+        }
+        vmar_snap(&w, &g_sv, 1);
+        linux_snap(&w, &g_sl, 1);
+        for (const struct op *op = directed[g]; op->kind != OP_QUIT; op++) {
+            int r = step(&w, op, 1);
+            rows++;
+            if (r == 1)
+                fails++;
+            if (r == 2 && op->doc) {
+                printf("  documented difference (%s): ", op->doc);
+                op_print(stdout, op);
+                printf("\n");
+                /* Undo what the kernel did so that the rows after it
+                 * start from the same state. */
+                if (op->kind == OP_MMAP && w.last_linux >= 0) {
+                    struct op un = {
+                        OP_MUNMAP, {(uint64_t)w.last_linux, op->a[1]}, NULL, 0};
+                    (void)linux_call(&w, &un, 0);
+                }
+            }
+        }
+        world_close(&w);
+    }
+    printf("directed: %u rows, %d undocumented differences\n", rows, fails);
+    return fails ? 1 : 0;
+}
+
+/* ---- random sequences -----------------------------------------------------
+ */
+
+static uint64_t rng(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+#define R(n) (rng(s) % (n))
+
+static uint64_t r_len(uint64_t *s, uint64_t at_page)
+{
+    uint64_t max = NPG - at_page, n = 1 + R(R(4) ? 8 : 40);
+
+    if (n > max)
+        n = max;
+    if (!R(10))
+        return n * PGSZ - R(PGSZ - 1) - 1 + 1; /* unaligned, rounds to n */
+    return n * PGSZ;
+}
+
+static struct op r_op(uint64_t *s)
+{
+    struct op op = {0};
+    uint64_t pg = R(NPG), len = r_len(s, pg), *a = op.a;
+    unsigned k = (unsigned)R(100);
+
+    a[0] = W(P(pg));
+    a[1] = len;
+    if (k < 26) {
+        static const uint64_t prots[] = {PROT_NONE,  PROT_READ,
+                                         RW_,        PROT_READ | PROT_EXEC,
+                                         PROT_WRITE, RW_ | PROT_EXEC};
+        unsigned place = (unsigned)R(20);
+        op.kind = OP_MMAP;
+        a[2] = prots[R(6)];
+        a[3] = R(4) ? MAP_PRIVATE : MAP_SHARED;
+        if (!R(40))
+            a[3] = R(2) ? 0 : MAP_SHARED_VALIDATE;
+        a[3] |= MAP_ANONYMOUS;
+        if (!R(6)) {
+            a[3] &= ~(uint64_t)MAP_ANONYMOUS;
+            a[4] = R(NFD);
+            a[5] = P(R(FILEPG));
+        }
+        if (place < 8)
+            a[3] |= MAP_FIXED;
+        else if (place < 12)
+            a[3] |= MAP_FIXED_NOREPLACE;
+        else if (place < 16)
+            ; /* hint */
+        else
+            a[0] = 0;
+        if (!R(8))
+            a[3] |= MAP_NORESERVE;
+        if (!R(8))
+            a[3] |= MAP_POPULATE;
+        if (!R(50))
+            a[1] = 0;
+    } else if (k < 36) {
+        op.kind = OP_MUNMAP;
+    } else if (k < 50) {
+        static const uint64_t prots[] = {
+            PROT_NONE, PROT_READ, RW_, PROT_READ | PROT_EXEC, PROT_WRITE, 0x10};
+        op.kind = OP_MPROTECT;
+        a[2] = prots[R(6)];
+    } else if (k < 60) {
+        uint64_t npg = R(NPG), nlen = r_len(s, npg);
+        op.kind = OP_MREMAP;
+        a[2] = R(3) ? nlen : len;
+        a[3] = R(4) ? MREMAP_MAYMOVE : 0;
+        if (!R(3)) {
+            a[3] |= MREMAP_MAYMOVE | MREMAP_FIXED;
+            a[4] = W(P(npg));
+            if (a[2] > WEND - a[4])
+                a[2] = WEND - a[4];
+        } else if (!R(6)) {
+            a[3] |= MREMAP_MAYMOVE | MREMAP_DONTUNMAP;
+            a[2] = len;
+            a[4] = R(2) ? W(P(npg)) : 0;
+            if (a[4] && a[2] > WEND - a[4])
+                a[4] = 0;
+        }
+    } else if (k < 72) {
+        static const uint64_t adv[] = {
+            MADV_NORMAL,   MADV_RANDOM,   MADV_SEQUENTIAL,
+            MADV_WILLNEED, MADV_DONTNEED, MADV_FREE,
+            MADV_DONTFORK, MADV_DOFORK,   6};
+        op.kind = OP_MADVISE;
+        a[2] = adv[R(9)];
+    } else if (k < 76) {
+        op.kind = OP_MINCORE;
+    } else if (k < 82) {
+        op.kind = OP_BRK;
+        a[0] = HEAP + R(48 * PGSZ);
+        if (!R(8))
+            a[0] = R(2) ? 0 : HEAP - PGSZ;
+    } else if (k < 90) {
+        op.kind = OP_TOUCH_R;
+        a[0] = W(P(pg) + R(PGSZ));
+        a[1] = 0;
+    } else {
+        op.kind = OP_TOUCH_W;
+        a[0] = W(P(pg) + R(PGSZ));
+        a[1] = R(256);
+    }
+    if (op.kind != OP_TOUCH_R && op.kind != OP_TOUCH_W && op.kind != OP_BRK &&
+        !R(40)) {
+        /* An unaligned address, kept from crossing the window's end,
+         * which plays TASK_SIZE only in the layer. */
+        uint64_t u = 1 + R(PGSZ - 1);
+        a[0] += u;
+        if (a[0] >= WIN + PGSZ &&
+            a[0] + ((a[1] + PGSZ - 1) & ~(PGSZ - 1)) > WEND)
+            a[0] -= PGSZ;
+    }
+    return op;
+}
+
+static int run_random(uint64_t seed, unsigned long nops, unsigned seqlen)
+{
+    struct world w;
+    unsigned long done = 0, seqs = 0, cut = 0, fails = 0, diffs_doc = 0;
+    unsigned long merge = 0, resyncs = 0, contract = 0;
+    uint64_t st = seed;
+
+    printf("random: seed %" PRIu64 " (rerun: lx_diff random --seed %" PRIu64
+           " --ops %lu)\n",
+           seed, seed, nops);
+    while (done < nops) {
+        memset(&w, 0, sizeof(w));
+        if (world_open(&w)) {
+            world_close(&w);
+            return 1;
+        }
+        seqs++;
+        vmar_snap(&w, &g_sv, 1);
+        linux_snap(&w, &g_sl, 1);
+        for (unsigned i = 0; i < seqlen && done < nops; i++) {
+            struct op op = r_op(&st);
+            int r = step(&w, &op, (i % 16) == 15);
+            done++;
+            if (r == 1) {
+                fails++;
+                break;
+            }
+            if (r == 2) {
+                cut++;
+                break;
+            }
+        }
+        merge += w.doc_merge;
+        resyncs += w.resyncs;
+        contract += w.contract;
+        diffs_doc += w.doc_known;
+        world_close(&w);
+        if (fails)
+            break;
+    }
+    printf("random: %lu operations in %lu sequences; %lu undocumented "
+           "differences; documented: %lu merge-boundary pages, %lu other, "
+           "%lu sequences cut short by a merge difference; %lu free "
+           "placements compared by contract (%lu followed)\n",
+           done, seqs, fails, merge, diffs_doc, cut, contract, resyncs);
+    return fails ? 1 : 0;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static int read_min_addr(void)
+{
+    FILE *f = fopen("/proc/sys/vm/mmap_min_addr", "r");
+    unsigned long v = 0;
+
+    if (!f || fscanf(f, "%lu", &v) != 1) {
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    g_min_addr = (v + PGSZ - 1) & ~(PGSZ - 1);
+    if (!g_min_addr)
+        g_min_addr = PGSZ;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct utsname u;
+    uint64_t seed = 1;
+    unsigned long nops = 20000;
+    unsigned seqlen = 1000;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2) {
+        fprintf(stderr, "usage: lx_diff directed | random [--seed S] "
+                        "[--ops N] [--seqlen L] [-v]\n");
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+            seed = strtoull(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--ops") && i + 1 < argc)
+            nops = strtoul(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--seqlen") && i + 1 < argc)
+            seqlen = (unsigned)strtoul(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "-v"))
+            verbose = 1;
+    }
+    if (read_min_addr()) {
+        printf("SKIP: cannot read /proc/sys/vm/mmap_min_addr\n");
+        return 77;
+    }
+    uname(&u);
+    printf("oracle: %s %s %s, mmap_min_addr %#" PRIx64 ", window %#" PRIx64
+           "-%#" PRIx64 "\n",
+           u.sysname, u.release, u.machine, g_min_addr, WIN, WEND);
+    if (!strcmp(argv[1], "directed"))
+        return run_directed();
+    if (!strcmp(argv[1], "random"))
+        return run_random(seed, nops, seqlen);
+    return 2;
+}
+
+#endif /* __linux__ && __x86_64__ */
