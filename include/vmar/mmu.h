@@ -130,6 +130,10 @@ vmar_paddr_t vmar_frame_list_pop(const struct vmar_env *env,
 void vmar_frame_list_release(const struct vmar_env *env,
                              struct vmar_frame_list *list);
 
+/** Pages of recorded range beyond which vmar_tlb_batch_finish() flushes
+ *  the whole table instead of the range. */
+#define VMAR_TLB_BATCH_RANGE_MAX 32u
+
 /** Frames a batch holds before it flushes early (on the caller's stack). */
 #define VMAR_TLB_BATCH_FRAMES 32u
 
@@ -220,7 +224,8 @@ void vmar_tlb_batch_defer_free(struct vmar_tlb_batch *batch, vmar_paddr_t pa);
 void vmar_tlb_batch_defer_put(struct vmar_tlb_batch *batch, vmar_paddr_t pa);
 
 /**
- * Flush the recorded range (if any), then free the queued frames. With
+ * Flush the recorded range (if any; the whole table when it spans more
+ * than VMAR_TLB_BATCH_RANGE_MAX pages), then free the queued frames. With
  * frames queued but no range recorded it flushes the whole table (len 0),
  * which also drops paging-structure caches. The batch is empty and
  * reusable afterwards.

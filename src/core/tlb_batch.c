@@ -63,8 +63,13 @@ void vmar_tlb_batch_finish(struct vmar_tlb_batch *batch)
 {
     const struct vmar_env *env = batch->env;
 
-    if (batch->lo < batch->hi)
+    if (batch->lo < batch->hi &&
+        batch->hi - batch->lo <= VMAR_TLB_BATCH_RANGE_MAX * VMAR_PAGE_SIZE)
         batch->ops->flush(batch->mmu, batch->lo, batch->hi - batch->lo);
+    else if (batch->lo < batch->hi)
+        /* Past the threshold one full flush is cheaper than page-by-page
+         * invalidation (Linux: tlb_single_page_flush_ceiling = 33). */
+        batch->ops->flush(batch->mmu, 0, 0);
     else if (batch->nfree)
         /* Frames queued with no recorded range (e.g. an emptied table
          * whose leaves were gone already): flush everything to also drop

@@ -696,6 +696,74 @@ static void test_detector_protect(void **state)
     assert_int_equal(vmar_sim_violations(c->vt.sim), v0);
 }
 
+/* fork write-protects the parent's private leaves: without the flush, a
+ * CPU's cached writable entry lets a write reach the frame the child now
+ * shares, and the detector says so. With it, the write faults and copies. */
+static void test_detector_fork(void **state)
+{
+    struct cx *c = *state;
+    struct vt child;
+    unsigned char b = 0;
+
+    c->broken_on_purpose = true;
+    map_fixed(c, BASE, 1, RW);
+    poke(c->cpu[0], BASE, 0x81);
+    flaky_skip = 1;
+    assert_int_equal(vt_fork(&c->vt, &child), 0);
+    assert_int_equal(flaky_skipped, 1);
+    b = 0x82;
+    assert_int_equal(acc(c->cpu[0], BASE, WR, &b, 1), 0);
+    assert_int_equal(vmar_sim_violations(c->vt.sim), 1);
+    /* The write leaked into the child's copy: exactly what COW prevents. */
+    assert_int_equal(vmar_read(child.space, BASE, &b, 1, NULL), 0);
+    assert_int_equal(b, 0x82);
+    vt_child_destroy(&child);
+
+    /* The correct flush: the write faults, copies, the child keeps 0x83. */
+    vmar_sim_cpu_switch(c->cpu[0], c->vt.space);
+    size_t v0 = vmar_sim_violations(c->vt.sim);
+    poke(c->cpu[0], BASE, 0x83);
+    assert_int_equal(vt_fork(&c->vt, &child), 0);
+    b = 0x84;
+    assert_int_equal(acc(c->cpu[0], BASE, WR, &b, 1), 0);
+    assert_int_equal(vmar_read(child.space, BASE, &b, 1, NULL), 0);
+    assert_int_equal(b, 0x83);
+    assert_int_equal(vmar_sim_violations(c->vt.sim), v0);
+    vt_child_destroy(&child);
+}
+
+/* A batch past VMAR_TLB_BATCH_RANGE_MAX pages flushes the whole table:
+ * every CPU's cached entries of the space go, in one flush. */
+static void test_batch_full_flush(void **state)
+{
+    struct cx *c = *state;
+    const unsigned n = VMAR_TLB_BATCH_RANGE_MAX + 1;
+
+    /* Every other page populated: fewer frames than the batch holds, so
+     * the only flush is the one at the end. */
+    map_fixed(c, BASE, n + 1, RW);
+    for (unsigned i = 0; i < n; i += 2)
+        poke(c->cpu[0], BASE + i * PG, 1);
+    poke(c->cpu[0], BASE + n * PG, 1);
+    struct vmar_sim_stats s0 = vt_stats(&c->vt);
+    assert_int_equal(vt_unmap(&c->vt, BASE, n * PG), 0);
+    assert_int_equal(vt_stats(&c->vt).flushes - s0.flushes, 1);
+    /* The page outside the range was dropped too: it misses and walks. */
+    struct vmar_sim_cpu_stats t0 = cstats(c->cpu[0]);
+    assert_int_equal(peek(c->cpu[0], BASE + n * PG), 1);
+    assert_int_equal(cstats(c->cpu[0]).misses - t0.misses, 1);
+    /* At the threshold the range is flushed: that entry stays cached. */
+    map_fixed(c, BASE, n, RW);
+    for (unsigned i = 0; i < n; i += 2)
+        poke(c->cpu[0], BASE + i * PG, 1);
+    poke(c->cpu[0], BASE + n * PG, 1);
+    assert_int_equal(vt_unmap(&c->vt, BASE, (n - 1) * PG), 0);
+    t0 = cstats(c->cpu[0]);
+    assert_int_equal(peek(c->cpu[0], BASE + n * PG), 1);
+    assert_int_equal(cstats(c->cpu[0]).hits - t0.hits, 1);
+    assert_int_equal(vmar_sim_violations(c->vt.sim), 0);
+}
+
 /* The whole test file's sequences on the flaky backend with nothing
  * skipped: the wrapper itself is not what makes the detector fire. */
 static void test_detector_quiet_when_flushed(void **state)
@@ -857,6 +925,8 @@ int main(void)
         T(test_bad_args),
         TF(test_detector_unmap),
         TF(test_detector_protect),
+        TF(test_detector_fork),
+        T(test_batch_full_flush),
         TF(test_detector_quiet_when_flushed),
         T(test_user_copy),
         T(test_user_copy_then_cpu),
