@@ -26,7 +26,7 @@ trap 'rm -rf "$tmp"' EXIT
 # The op column is quoted and holds commas: drop it before splitting.
 sed -E 's/"[^"]*"/op/' "$csv" >"$tmp/all.csv"
 scenarios=(split_seq merge_seq split_rand merge_rand map_fixed unmap_fixed
-    map_any query fault_zero fault_spur)
+    map_any query fault_zero fault_spur fault_mt1 fault_mt2)
 floor=$(awk -F, 'NR > 1 && $3 == "ns/op" && $13 != "" { print $13; exit }' \
     "$tmp/all.csv")
 for s in "${scenarios[@]}"; do
@@ -38,9 +38,9 @@ for s in "${scenarios[@]}"; do
 done
 
 {
-    echo "set terminal pngcairo size 2000,1000 font 'sans,10'"
+    echo "set terminal pngcairo size 2400,1000 font 'sans,10'"
     echo "set output '$png'"
-    echo "set multiplot layout 2,5 title 'libvmar (sim backend) vs Linux" \
+    echo "set multiplot layout 2,6 title 'libvmar (sim backend) vs Linux" \
         "syscalls: ns per operation against number of mappings'"
     echo "set logscale xy"
     echo "set xlabel 'mappings (N)'"

@@ -26,6 +26,14 @@
  *                     present and writable (another CPU won the race, a
  *                     stale TLB entry). libvmar only: on Linux such a store
  *                     does not fault.
+ *   fault_mt1,        fault throughput with 1 and 2 threads: each thread
+ *   fault_mt2         calls vmar_fault() (write, demand-zero) on K distinct
+ *                     pages of its own half of one mapping in one space
+ *                     over the sim's locked env (faults take the space
+ *                     lock shared and race on the page-table lock). One op
+ *                     = one fault; ns/op is wall time over all faults of
+ *                     all threads (its inverse, faults/s, is printed too).
+ *                     N is K per thread. libvmar only, not in --callgrind.
  *
  * Each scenario runs `reps` times (rep outer, scenarios inner, so a drift
  * of the machine spreads over all of them); the table gives the median,
@@ -40,6 +48,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -480,12 +489,15 @@ enum scen {
     SC_QUERY,
     SC_FAULT_ZERO,
     SC_FAULT_SPUR,
+    SC_FAULT_MT1,
+    SC_FAULT_MT2,
     SC_COUNT
 };
 
 static const char *const scen_name[SC_COUNT] = {
-    "split_seq",   "merge_seq", "split_rand", "merge_rand", "map_fixed",
-    "unmap_fixed", "map_any",   "query",      "fault_zero", "fault_spur",
+    "split_seq",  "merge_seq",   "split_rand", "merge_rand",
+    "map_fixed",  "unmap_fixed", "map_any",    "query",
+    "fault_zero", "fault_spur",  "fault_mt1",  "fault_mt2",
 };
 
 static const char *const scen_op[SC_COUNT] = {
@@ -499,6 +511,8 @@ static const char *const scen_op[SC_COUNT] = {
     "mapping of a random page",
     "first write to a page (demand-zero)",
     "vmar_fault on a present page",
+    "demand-zero fault, 1 thread",
+    "demand-zero fault, 2 threads",
 };
 
 #define SAMPLE_CAP 128
@@ -710,6 +724,95 @@ static void bench_finish(struct bench *b)
     free(b->pick);
     free(b->fault_pick);
     free(b->addrs);
+}
+
+/* ------------------------------------------------ fault throughput (MT) */
+
+#define MT_BASE ((uintptr_t)0x200000000)
+
+struct mt_arg {
+    struct vmar_space *sp;
+    uintptr_t lo; /* first page of this thread's half */
+    size_t pages; /* K */
+    pthread_barrier_t *go;
+};
+
+static void *mt_main(void *p)
+{
+    struct mt_arg *a = p;
+
+    pthread_barrier_wait(a->go); /* start together */
+    for (size_t i = 0; i < a->pages; i++) {
+        int rc = vmar_fault(a->sp, a->lo + i * PG, VMAR_ACCESS_WRITE,
+                            VMAR_FAULT_USER);
+        if (rc)
+            die("vmar_fault(%#" PRIxPTR "): %s", a->lo + i * PG,
+                vmar_strerror(rc));
+    }
+    return NULL;
+}
+
+/* One space over the locked env, one mapping of 2 * K pages; per
+ * repetition and thread count: fault K pages per thread, timed from the
+ * common start to the last join, then unmap and map again (untimed). */
+static void measure_fault_mt(void)
+{
+    const size_t k = cfg.quick ? 256 : 2048;
+    struct vmar_sim_lock *lock;
+    struct vmar_space *sp;
+    struct vmar_space_opts o = {.env = vmar_sim_env_locked(the_sim),
+                                .mmu = &vmar_mmu_sim,
+                                .mmu_config = the_sim};
+    struct vmar_map_opts m = {.addr = MT_BASE,
+                              .size = 2 * k * PG,
+                              .place = VMAR_PLACE_FIXED,
+                              .prot = VMAR_PROT_READ | VMAR_PROT_WRITE};
+    int rc;
+
+    if (vmar_sim_lock_create(&lock))
+        die("vmar_sim_lock_create failed");
+    o.lock = lock;
+    rc = vmar_space_create(&o, &sp);
+    if (rc)
+        die("vmar_space_create: %s", vmar_strerror(rc));
+    for (unsigned rep = 0; rep < cfg.reps; rep++) {
+        for (unsigned nt = 1; nt <= 2; nt++) {
+            pthread_barrier_t go;
+            pthread_t th[2];
+            struct mt_arg a[2];
+
+            rc = vmar_map(sp, &m, NULL);
+            if (rc)
+                die("vmar_map: %s", vmar_strerror(rc));
+            pthread_barrier_init(&go, NULL, nt + 1);
+            for (unsigned t = 0; t < nt; t++) {
+                a[t] = (struct mt_arg){sp, MT_BASE + t * k * PG, k, &go};
+                if (pthread_create(&th[t], NULL, mt_main, &a[t]))
+                    die("pthread_create failed");
+            }
+            double t0 = now_ns();
+            pthread_barrier_wait(&go);
+            for (unsigned t = 0; t < nt; t++)
+                pthread_join(th[t], NULL);
+            double ns = (now_ns() - t0) / (double)(nt * k);
+            pthread_barrier_destroy(&go);
+            struct row *r = row_get(nt == 1 ? SC_FAULT_MT1 : SC_FAULT_MT2, k);
+            sample_add(&r->lib, ns);
+            rc = vmar_unmap(sp, MT_BASE, 2 * k * PG);
+            if (rc)
+                die("vmar_unmap: %s", vmar_strerror(rc));
+        }
+    }
+    if (vmar_check(sp) != 0)
+        die("fault_mt: vmar_check failed");
+    vmar_space_destroy(sp);
+    vmar_sim_lock_destroy(lock);
+    struct stat3 s1 = sample_stat(&row_get(SC_FAULT_MT1, k)->lib);
+    struct stat3 s2 = sample_stat(&row_get(SC_FAULT_MT2, k)->lib);
+    printf("fault throughput (locked env, %zu faults per thread, median of "
+           "%u): 1 thread %.2f M faults/s, 2 threads %.2f M faults/s "
+           "(x%.2f)\n",
+           k, cfg.reps, 1e3 / s1.med, 1e3 / s2.med, s1.med / s2.med);
 }
 
 /* The syscall floor, sampled once per repetition all through the run. */
@@ -1027,6 +1130,9 @@ int main(int argc, char **argv)
         last_row_n = n;
     }
 
+    if (!cfg.callgrind)
+        measure_fault_mt();
+
     if (cfg.callgrind) {
         printf("done: one callgrind dump per scenario and size\n");
     } else {
@@ -1045,6 +1151,8 @@ int main(int argc, char **argv)
                "(the kernel-entry share)\n");
         printf("fault_spur has no Linux column: a store to a present page "
                "does not fault there\n");
+        printf("fault_mt1/fault_mt2: N is faults per thread; ns/op is wall "
+               "time per fault over all threads (1e3/ns = M faults/s)\n");
         printf("TODO (not implemented in libvmar yet, no numbers): "
                "fork, remap\n");
         if (cfg.csv)

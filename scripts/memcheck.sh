@@ -21,7 +21,7 @@ tmp=$dir/Testing/Temporary
 
 rm -f "$tmp"/MemoryChecker.*.log
 rc=0
-"$ctest" --test-dir "$dir" -C "$config" -T memcheck -LE '^(lint|memcheck|packaging|docs|qemu)$' \
+"$ctest" --test-dir "$dir" -C "$config" -T memcheck -LE '^(lint|memcheck|packaging|docs|qemu|concurrency)$' \
     -j "$jobs" --output-on-failure --no-tests=error || rc=$?
 
 if [ "$rc" -ne 0 ]; then

@@ -10,6 +10,7 @@
 #             (the QEMU kernels are built without sanitizers)
 #   valgrind  the unit tests and the demo under valgrind memcheck; any
 #             memcheck error or leak fails (label qemu is left out)
+#   tsan      ThreadSanitizer over the concurrency tests (label concurrency)
 # Every preset runs even after a failure; the exit status is non-zero if any
 # step failed. Installs the tools with apt-get first when they are missing.
 # VMAR_TEST_PRESETS="dev asan" limits the run; VMAR_JOBS sets the
@@ -18,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/ensure-packages.sh
 
-presets=${VMAR_TEST_PRESETS:-dev asan valgrind}
+presets=${VMAR_TEST_PRESETS:-dev asan valgrind tsan}
 jobs=${VMAR_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 vmar_ensure_packages cmake ninja-build gcc libc6-dev pkg-config \
@@ -39,11 +40,14 @@ for p in $presets; do
     if cmake --preset "$p"; then
         step="build"
         echo "==== [$p] build"
-        if cmake --build --preset "$p" -j "$jobs"; then
+        # tsan: only what the concurrency tests need.
+        targets=() only=()
+        [ "$p" = tsan ] && targets=(--target test_concurrency) only=(-L concurrency)
+        if cmake --build --preset "$p" -j "$jobs" "${targets[@]}"; then
             step="test"
             echo "==== [$p] ctest --preset $p -j $jobs"
             # The test preset adds --output-on-failure and --no-tests=error.
-            if ctest --preset "$p" -j "$jobs" 2>&1 | tee "$log"; then
+            if ctest --preset "$p" -j "$jobs" "${only[@]}" 2>&1 | tee "$log"; then
                 step="ok"
             fi
         fi

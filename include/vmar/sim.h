@@ -12,6 +12,14 @@
  * backend `vmar_mmu_sim` keeps real radix page tables in pool frames
  * (the generic walker of src/mmu/ with a simple neutral PTE format) and
  * counts every operation the core asks of it.
+ *
+ * Threads: a machine is thread-safe. Its allocator, frame pool, failure
+ * injection, counters, CPUs and the sim backend's tables take pthread
+ * mutexes of their own (src/mmu/sim/sim_impl.h has the lock order), so
+ * several threads may fault and access one space concurrently while
+ * another changes its layout, provided the space is created over
+ * vmar_sim_env_locked() with a vmar_sim_lock. Single-threaded behaviour
+ * and output are the same as without threads.
  */
 #ifndef VMAR_SIM_H
 #define VMAR_SIM_H
@@ -54,8 +62,7 @@ struct vmar_sim_opts {
  * Returns: 0 and the machine in *out; VMAR_EINVAL when out is NULL,
  *  phys_base is not page aligned, or the pool does not fit the sim PTE's
  *  52-bit physical addresses; VMAR_ENOMEM when the host allocation fails.
- * Locking: none; a machine is not thread-safe, so the caller serialises
- *  every call on it and on the spaces that use it.
+ * Locking: none needed (the machine is new).
  * On failure: nothing allocated, *out untouched.
  */
 int vmar_sim_create(const struct vmar_sim_opts *opts, struct vmar_sim **out);
@@ -65,8 +72,8 @@ int vmar_sim_create(const struct vmar_sim_opts *opts, struct vmar_sim **out);
  * destroyed first.
  *
  * @param sim  the machine; invalid afterwards.
- * Locking: none; a machine is not thread-safe, so the caller serialises
- *  every call on it and on the spaces that use it.
+ * Locking: none taken; no other thread may use the machine, its CPUs or
+ *  its spaces any more.
  * On failure: cannot fail.
  */
 void vmar_sim_destroy(struct vmar_sim *sim);
@@ -76,11 +83,79 @@ void vmar_sim_destroy(struct vmar_sim *sim);
  *
  * @param sim  the machine.
  * Returns: the env, valid as long as the machine; never NULL.
- * Locking: none; a machine is not thread-safe, so the caller serialises
- *  every call on it and on the spaces that use it.
+ * Locking: none (the env never changes); thread-safe. The env's callbacks
+ *  are thread-safe (each takes the machine's internal mutex), but the env
+ *  has no lock hooks: spaces over it are serialised by their users.
  * On failure: cannot fail.
  */
 const struct vmar_env *vmar_sim_env(struct vmar_sim *sim);
+
+/**
+ * The same environment plus lock hooks: env->lock / env->unlock take a
+ * `struct vmar_sim_lock` (a pthread reader-writer lock, writer-preferring)
+ * in the mode libvmar asks for, and env->lock_held checks that the calling
+ * thread holds it. Give each space its own lock object in
+ * vmar_space_opts::lock (and vmar_fork_opts::lock); a space given none is
+ * serialised by its user, as over vmar_sim_env(). When a call releases
+ * the lock, every page-table change it made must have been flushed; a
+ * change left unflushed is reported on stderr ("MISSED FLUSH") and counted
+ * in vmar_sim_violations().
+ *
+ * @param sim  the machine.
+ * Returns: the env, valid as long as the machine; never NULL.
+ * Locking: none (the env never changes); thread-safe.
+ * On failure: cannot fail.
+ */
+const struct vmar_env *vmar_sim_env_locked(struct vmar_sim *sim);
+
+/** A space lock for vmar_sim_env_locked(). Opaque. */
+struct vmar_sim_lock;
+
+/**
+ * Create a space lock for vmar_sim_env_locked(), independent of any
+ * machine.
+ *
+ * @param out  receives the lock on success.
+ * Returns: 0 and the lock in *out; VMAR_EINVAL when out is NULL;
+ *  VMAR_ENOMEM when the host allocation or pthread_rwlock_init fails.
+ * Locking: none; thread-safe.
+ * On failure: nothing allocated, *out untouched.
+ */
+int vmar_sim_lock_create(struct vmar_sim_lock **out);
+
+/**
+ * Destroy a space lock. Destroy the space that uses it first.
+ *
+ * @param lock  the lock, or NULL (nothing happens); invalid afterwards.
+ * Locking: the lock must not be held (aborts if it is).
+ * On failure: cannot fail.
+ */
+void vmar_sim_lock_destroy(struct vmar_sim_lock *lock);
+
+/**
+ * A frame-allocation hook (vmar_sim_set_frame_hook()): called at the start
+ * of every env->frame_alloc, with that call's vmar_frame_flags, outside
+ * the machine's locks, on the allocating thread. It may block (a test
+ * lines threads up at a barrier) but must not call back into the machine's
+ * env.
+ *
+ * @param arg    the pointer given to vmar_sim_set_frame_hook().
+ * @param flags  the allocation's vmar_frame_flags.
+ */
+typedef void (*vmar_sim_frame_hook)(void *arg, unsigned flags);
+
+/**
+ * Install (or with NULL remove) the frame-allocation hook.
+ *
+ * @param sim   the machine.
+ * @param hook  called by every later env->frame_alloc; NULL: none.
+ * @param arg   handed to the hook.
+ * Locking: takes the machine's internal mutex; thread-safe. An allocation
+ *  already past the hook is not affected.
+ * On failure: cannot fail.
+ */
+void vmar_sim_set_frame_hook(struct vmar_sim *sim, vmar_sim_frame_hook hook,
+                             void *arg);
 
 /** The sim backend; its mmu_config is the `struct vmar_sim *`. */
 extern const struct vmar_mmu_ops vmar_mmu_sim;
@@ -108,8 +183,8 @@ struct vmar_sim_stats {
  *
  * @param sim  the machine.
  * @param out  receives the counters.
- * Locking: none; a machine is not thread-safe, so the caller serialises
- *  every call on it and on the spaces that use it.
+ * Locking: takes the machine's internal mutex, so the counters are one
+ *  consistent snapshot; thread-safe.
  * On failure: cannot fail.
  */
 void vmar_sim_stats(const struct vmar_sim *sim, struct vmar_sim_stats *out);
@@ -130,8 +205,8 @@ enum vmar_sim_fail_mask {
  * @param n           which matching allocation fails first; 0: none.
  * @param mask        vmar_sim_fail_mask bits: which allocations count.
  * @param persistent  keep failing after the n-th.
- * Locking: none; a machine is not thread-safe, so the caller serialises
- *  every call on it and on the spaces that use it.
+ * Locking: takes the machine's internal mutex; thread-safe. With several
+ *  threads allocating, which allocation is the n-th depends on timing.
  * On failure: cannot fail.
  */
 void vmar_sim_fail_after(struct vmar_sim *sim, size_t n, unsigned mask,
@@ -144,8 +219,9 @@ void vmar_sim_fail_after(struct vmar_sim *sim, size_t n, unsigned mask,
  *
  * @param sim  the machine.
  * Returns: the digest. Cost: reads every allocated frame.
- * Locking: none; a machine is not thread-safe, so the caller serialises
- *  every call on it and on the spaces that use it.
+ * Locking: takes the machine's internal mutex (no frame is allocated or
+ *  freed meanwhile); meaningful only while no other thread writes to
+ *  frames (accesses, faults, layout changes), which the caller ensures.
  * On failure: cannot fail.
  */
 uint64_t vmar_sim_digest(const struct vmar_sim *sim);
@@ -157,8 +233,7 @@ uint64_t vmar_sim_digest(const struct vmar_sim *sim);
  * @param pa   a physical address (any value).
  * Returns: true when `pa` is the page-aligned address of an allocated
  *  frame of the pool, false otherwise.
- * Locking: none; a machine is not thread-safe, so the caller serialises
- *  every call on it and on the spaces that use it.
+ * Locking: takes the machine's internal mutex; thread-safe.
  * On failure: cannot fail.
  */
 bool vmar_sim_frame_live(const struct vmar_sim *sim, vmar_paddr_t pa);
@@ -186,8 +261,7 @@ struct vmar_sim_cpu;
  * @param out          receives the CPU on success.
  * Returns: 0 and the CPU in *out; VMAR_EINVAL when sim or out is NULL or
  *  tlb_entries is above 4096; VMAR_ENOMEM when the host allocation fails.
- * Locking: none; a machine is not thread-safe, so the caller serialises
- *  every call on it and on the spaces that use it.
+ * Locking: takes the machine's internal mutexes; thread-safe.
  * On failure: nothing allocated, *out untouched.
  */
 int vmar_sim_cpu_create(struct vmar_sim *sim, unsigned tlb_entries,
@@ -198,8 +272,8 @@ int vmar_sim_cpu_create(struct vmar_sim *sim, unsigned tlb_entries,
  *
  * @param cpu  the CPU, or NULL (nothing happens); invalid afterwards. Its
  *             violations stay counted in vmar_sim_violations().
- * Locking: none; a machine is not thread-safe, so the caller serialises
- *  every call on it and on the spaces that use it.
+ * Locking: takes the machine's CPU-list mutex; thread-safe, but no
+ *  thread may be using this CPU.
  * On failure: cannot fail.
  */
 void vmar_sim_cpu_destroy(struct vmar_sim_cpu *cpu);
@@ -213,8 +287,8 @@ void vmar_sim_cpu_destroy(struct vmar_sim_cpu *cpu);
  *
  * @param cpu    the CPU.
  * @param space  a space over this machine's env, or NULL: run no space.
- * Locking: none; a machine is not thread-safe, so the caller serialises
- *  every call on it and on the spaces that use it.
+ * Locking: takes the CPU's mutex (flushes from other threads may arrive
+ *  at any time); one thread at a time drives a CPU (switch and access).
  * On failure: cannot fail; a space of another machine aborts.
  */
 void vmar_sim_cpu_switch(struct vmar_sim_cpu *cpu, struct vmar_space *space);
@@ -246,9 +320,18 @@ void vmar_sim_cpu_switch(struct vmar_sim_cpu *cpu, struct vmar_space *space);
  *  stopped at that page; VMAR_EINVAL when the CPU runs no space, access is
  *  not one value, buf is NULL with len > 0, or [va, va+len) wraps;
  *  VMAR_ECORRUPT when vmar_fault() returned 0 three times and the table
- *  still refuses the access (a livelock, reported on stderr);
+ *  still refuses the access (a livelock, reported on stderr; a fault
+ *  whose work another thread's change of the page undid, as a fork
+ *  write-protecting it again, does not count);
  *  VMAR_ENOTSUP for a frame outside the pool (device memory).
- * Locking: none of its own; vmar_fault() takes the space lock.
+ * Locking: one thread at a time drives a CPU. Takes the CPU's mutex
+ *  around each page's translation and copy (a flush from another thread
+ *  waits for it, as a shootdown waits for the IPI) and releases it around
+ *  vmar_fault(), which takes the space lock shared. With several threads,
+ *  a hit on an entry whose leaf another thread changed but has not
+ *  flushed yet is served from the entry and not counted: that race is
+ *  legal on hardware (sim backend only; the hardware-format backends over
+ *  the sim are for one thread).
  * On failure: the pages before the failing one were accessed.
  */
 int vmar_sim_cpu_access(struct vmar_sim_cpu *cpu, vmar_addr_t va,
@@ -269,8 +352,7 @@ struct vmar_sim_cpu_stats {
  *
  * @param cpu  the CPU.
  * @param out  receives the counters.
- * Locking: none; a machine is not thread-safe, so the caller serialises
- *  every call on it and on the spaces that use it.
+ * Locking: takes the CPU's mutex; thread-safe.
  * On failure: cannot fail.
  */
 void vmar_sim_cpu_stats(const struct vmar_sim_cpu *cpu,
@@ -281,8 +363,7 @@ void vmar_sim_cpu_stats(const struct vmar_sim_cpu *cpu,
  *
  * @param sim  the machine.
  * Returns: the number of accesses served by a stale TLB entry.
- * Locking: none; a machine is not thread-safe, so the caller serialises
- *  every call on it and on the spaces that use it.
+ * Locking: takes the machine's internal mutex; thread-safe.
  * On failure: cannot fail.
  */
 size_t vmar_sim_violations(const struct vmar_sim *sim);

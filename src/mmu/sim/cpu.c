@@ -11,11 +11,26 @@
  * the CPU switches space (no ASIDs: a switch empties the TLB).
  *
  * Stale-entry detector. Every libvmar call completes its flush before it
- * returns and the machine is single-threaded, so between calls no TLB
- * entry may translate differently from the page table. On every hit the
- * entry is checked against a fresh walk; when the table no longer maps the
- * page, maps another frame, or grants less than the entry, the hit is a
- * violation: counted per CPU and per machine, and reported on stderr.
+ * returns, so between calls no TLB entry may translate differently from
+ * the page table. On every hit the entry is checked against a fresh walk;
+ * when the table no longer maps the page, maps another frame, or grants
+ * less than the entry, the hit is a violation: counted per CPU and per
+ * machine, and reported on stderr. With several threads, a hit may race
+ * with another thread's call that changed the leaf and has not flushed
+ * yet; hardware allows that, so such a hit is served but not counted (the
+ * sim backend records the changed range until its flush: sim.c,
+ * "unflushed ranges").
+ *
+ * Threads. Each CPU is driven by one thread at a time (its accesses and
+ * switches), while flushes from any thread invalidate its TLB. The CPU's
+ * mutex covers its TLB, space and counters; an access holds it from the
+ * translation through the copy, so a flush waits for accesses in flight,
+ * as a shootdown waits for the IPI's acknowledgement. Walks run without
+ * it (a flush may come from inside a table change, which holds the
+ * table's lock: src/mmu/sim/sim_impl.h has the lock order), so the CPU
+ * notes which page it is walking and a flush covering that page marks the
+ * walk as overtaken: its result is thrown away and the translation starts
+ * over, as if the invalidation had arrived first.
  *
  * A violating hit is still served from the stale entry, as hardware
  * would, because what the stale entry exposes is the bug the tests look
@@ -62,10 +77,16 @@ struct tlb_entry {
 
 struct vmar_sim_cpu {
     struct vmar_sim *sim;
-    struct vmar_sim_cpu *next; /* the machine's CPUs */
+    struct vmar_sim_cpu *next; /* the machine's CPUs; under cpus_lock */
     unsigned id;               /* for reports */
-    struct vmar_space *space;  /* current space, NULL: none */
-    bool has_root;             /* root is the space's CR3 / satp value */
+    pthread_mutex_t lock;      /* everything below */
+    bool walking;              /* a walk of walk_va is under way */
+    bool overtaken;            /* ... and a flush covered it meanwhile */
+    bool overtaken_by_other;   /* ... one from another thread */
+    pthread_t walker;          /* the thread that drives the CPU */
+    vmar_addr_t walk_va;
+    struct vmar_space *space; /* current space, NULL: none */
+    bool has_root;            /* root is the space's CR3 / satp value */
     uint64_t root;
     uint64_t clock; /* LRU stamps */
     struct vmar_sim_cpu_stats st;
@@ -87,11 +108,22 @@ int vmar_sim_cpu_create(struct vmar_sim *sim, unsigned tlb_entries,
     cpu = calloc(1, sizeof(*cpu) + tlb_entries * sizeof(cpu->tlb[0]));
     if (cpu == NULL)
         return VMAR_ENOMEM;
+    if (pthread_mutex_init(&cpu->lock, NULL) != 0) {
+        free(cpu);
+        return VMAR_ENOMEM;
+    }
     cpu->sim = sim;
-    cpu->id = sim->cpu_ids++;
     cpu->nentries = tlb_entries;
+    vmar_sim__lock(&sim->lock);
+    cpu->id = sim->cpu_ids++;
+    /* From now on a TLB may cache a translation that a change by another
+     * thread leaves stale until its flush. */
+    sim->track_unflushed = true;
+    vmar_sim__unlock(&sim->lock);
+    vmar_sim__lock(&sim->cpus_lock);
     cpu->next = sim->cpus;
     sim->cpus = cpu;
+    vmar_sim__unlock(&sim->cpus_lock);
     *out = cpu;
     return 0;
 }
@@ -102,11 +134,14 @@ void vmar_sim_cpu_destroy(struct vmar_sim_cpu *cpu)
 
     if (cpu == NULL)
         return;
+    vmar_sim__lock(&cpu->sim->cpus_lock);
     for (pp = &cpu->sim->cpus; *pp != NULL; pp = &(*pp)->next)
         if (*pp == cpu) {
             *pp = cpu->next;
             break;
         }
+    vmar_sim__unlock(&cpu->sim->cpus_lock);
+    pthread_mutex_destroy(&cpu->lock);
     free(cpu);
 }
 
@@ -119,10 +154,17 @@ void vmar_sim__cpus_fini(struct vmar_sim *sim)
 bool vmar_sim__mmu_active(const struct vmar_sim *sim,
                           const struct vmar_mmu *mmu)
 {
-    for (const struct vmar_sim_cpu *c = sim->cpus; c != NULL; c = c->next)
-        if (c->space != NULL && c->space->mmu == mmu)
-            return true;
-    return false;
+    struct vmar_sim *s = (struct vmar_sim *)sim; /* for the lock only */
+    bool active = false;
+
+    vmar_sim__lock(&s->cpus_lock);
+    for (struct vmar_sim_cpu *c = s->cpus; c != NULL && !active; c = c->next) {
+        vmar_sim__lock(&c->lock);
+        active = c->space != NULL && c->space->mmu == mmu;
+        vmar_sim__unlock(&c->lock);
+    }
+    vmar_sim__unlock(&s->cpus_lock);
+    return active;
 }
 
 /* ---- switch and invalidation ---------------------------------------- */
@@ -152,12 +194,15 @@ void vmar_sim_cpu_switch(struct vmar_sim_cpu *cpu, struct vmar_space *space)
      * to this machine's CPUs; another machine's space cannot run here. */
     if (space != NULL && space->env->ctx != cpu->sim)
         vmar_sim__die("cpu%u: switch to a space of another machine", cpu->id);
+    vmar_sim__lock(&cpu->lock);
     tlb_clear(cpu);
     cpu->space = space;
     cpu->has_root = space != NULL && hw_root_of(space, &cpu->root);
+    vmar_sim__unlock(&cpu->lock);
 }
 
-/* Drop the entries of [va, va+len) (len 0: all) and count them. */
+/* Drop the entries of [va, va+len) (len 0: all) and count them; a walk
+ * of a page in the range is overtaken. => cpu->lock held. */
 static void tlb_invalidate(struct vmar_sim_cpu *cpu, vmar_addr_t va,
                            vmar_size_t len)
 {
@@ -165,6 +210,12 @@ static void tlb_invalidate(struct vmar_sim_cpu *cpu, vmar_addr_t va,
     /* A range reaching past the top of the address space is clipped. */
     vmar_addr_t hi = len > ~(vmar_addr_t)0 - va ? ~(vmar_addr_t)0 : va + len;
 
+    if (cpu->walking &&
+        (len == 0 || (cpu->walk_va >= lo && cpu->walk_va < hi))) {
+        cpu->overtaken = true;
+        if (!pthread_equal(pthread_self(), cpu->walker))
+            cpu->overtaken_by_other = true;
+    }
     for (unsigned i = 0; i < cpu->nentries; i++) {
         struct tlb_entry *e = &cpu->tlb[i];
 
@@ -178,17 +229,27 @@ static void tlb_invalidate(struct vmar_sim_cpu *cpu, vmar_addr_t va,
 void vmar_sim__tlb_flush_mmu(struct vmar_sim *sim, const struct vmar_mmu *mmu,
                              vmar_addr_t va, vmar_size_t len)
 {
-    for (struct vmar_sim_cpu *c = sim->cpus; c != NULL; c = c->next)
+    vmar_sim__lock(&sim->cpus_lock);
+    for (struct vmar_sim_cpu *c = sim->cpus; c != NULL; c = c->next) {
+        vmar_sim__lock(&c->lock);
         if (c->space != NULL && c->space->mmu == mmu)
             tlb_invalidate(c, va, len);
+        vmar_sim__unlock(&c->lock);
+    }
+    vmar_sim__unlock(&sim->cpus_lock);
 }
 
 void vmar_sim__tlb_flush_root(struct vmar_sim *sim, uint64_t root,
                               vmar_addr_t va, vmar_size_t len)
 {
-    for (struct vmar_sim_cpu *c = sim->cpus; c != NULL; c = c->next)
+    vmar_sim__lock(&sim->cpus_lock);
+    for (struct vmar_sim_cpu *c = sim->cpus; c != NULL; c = c->next) {
+        vmar_sim__lock(&c->lock);
         if (c->space != NULL && c->has_root && c->root == root)
             tlb_invalidate(c, va, len);
+        vmar_sim__unlock(&c->lock);
+    }
+    vmar_sim__unlock(&sim->cpus_lock);
 }
 
 /* ---- accesses ------------------------------------------------------- */
@@ -255,18 +316,37 @@ static bool in_pool(const struct vmar_sim *sim, vmar_paddr_t pa)
            (pa - sim->phys_base) / VMAR_PAGE_SIZE < sim->nframes;
 }
 
-/* Check a hit against the page table; report and count a stale one. */
-static bool check_hit(struct vmar_sim_cpu *cpu, const struct tlb_entry *e,
-                      unsigned access)
+/* Start a walk of `page` without the CPU lock. => cpu->lock held; the
+ * caller drops it next. */
+static void walk_begin(struct vmar_sim_cpu *cpu, vmar_addr_t page)
 {
-    struct vmar_pte pte;
-    char p1[4], p2[4];
-    bool present = walk(cpu->space, e->va, &pte);
+    cpu->walking = true;
+    cpu->overtaken = false;
+    cpu->overtaken_by_other = false;
+    cpu->walker = pthread_self();
+    cpu->walk_va = page;
+}
 
-    if (present && pte.pa == e->pa && (e->prot & ~pte.prot) == 0)
-        return false;
+/* Retake the CPU lock after a walk; true when a flush of the page came in
+ * meanwhile, so what the walk saw may be older than the flush. */
+static bool walk_end(struct vmar_sim_cpu *cpu)
+{
+    vmar_sim__lock(&cpu->lock);
+    cpu->walking = false;
+    return cpu->overtaken;
+}
+
+/* Report and count a hit on a stale entry. => cpu->lock held. */
+static void report_stale(struct vmar_sim_cpu *cpu, const struct tlb_entry *e,
+                         unsigned access, bool present,
+                         const struct vmar_pte *pte)
+{
+    char p1[4], p2[4];
+
     cpu->st.violations++;
+    vmar_sim__lock(&cpu->sim->lock);
     cpu->sim->violations++;
+    vmar_sim__unlock(&cpu->sim->lock);
     if (present)
         fprintf(stderr,
                 "vmar sim: cpu%u: STALE TLB ENTRY used for a %s: va %#llx -> "
@@ -275,7 +355,7 @@ static bool check_hit(struct vmar_sim_cpu *cpu, const struct tlb_entry *e,
                 cpu->id, access_name(access), (unsigned long long)e->va,
                 (unsigned long long)e->pa, prot_str(e->prot, p1),
                 vmar_sim_frame_live(cpu->sim, e->pa) ? "allocated" : "FREED",
-                (unsigned long long)pte.pa, prot_str(pte.prot, p2));
+                (unsigned long long)pte->pa, prot_str(pte->prot, p2));
     else
         fprintf(stderr,
                 "vmar sim: cpu%u: STALE TLB ENTRY used for a %s: va %#llx -> "
@@ -284,40 +364,81 @@ static bool check_hit(struct vmar_sim_cpu *cpu, const struct tlb_entry *e,
                 cpu->id, access_name(access), (unsigned long long)e->va,
                 (unsigned long long)e->pa, prot_str(e->prot, p1),
                 vmar_sim_frame_live(cpu->sim, e->pa) ? "allocated" : "FREED");
-    return true;
 }
 
 /*
  * Translate `page` for `access`: the TLB, else a walk, else a page fault
- * and a retry. Returns 0 with the frame in *pa and whether it came from a
- * stale entry in *stale, or the fault handler's error.
+ * and a retry. Returns 0 with the frame in *pa, whether it came from a
+ * stale entry in *stale, and cpu->lock held (the caller copies, then
+ * unlocks); or the fault handler's error, without the lock.
  */
 static int translate(struct vmar_sim_cpu *cpu, vmar_addr_t page,
                      unsigned access, vmar_paddr_t *pa, bool *stale)
 {
     const unsigned need = vmar_access_prot(access);
     struct vmar_space *space = cpu->space;
-    struct tlb_entry *e = tlb_lookup(cpu, page);
+    bool missed = false;
+    unsigned tries = 0;
     struct vmar_pte pte;
 
-    if (e != NULL && (e->prot & need) != 0) {
-        cpu->st.hits++;
-        e->used = ++cpu->clock;
-        *pa = e->pa;
-        *stale = check_hit(cpu, e, access);
-        return 0;
-    }
-    /* A cached entry without the right raises a permission fault on
-     * hardware, which drops the entry (x86 invalidates the faulting
-     * page's entries on #PF; RISC-V refetches). Walking anew is the same
-     * as that fault being spurious. */
-    if (e != NULL)
-        e->used = 0;
-    cpu->st.misses++;
-    for (unsigned tries = 0;; tries++) {
-        if (walk(space, page, &pte) && (pte.prot & need) != 0)
-            break;
+    for (;;) {
+        vmar_sim__lock(&cpu->lock);
+        struct tlb_entry *e = tlb_lookup(cpu, page);
+
+        if (e != NULL && (e->prot & need) != 0) {
+            const struct tlb_entry seen = *e;
+
+            /* Check the hit against the table. */
+            walk_begin(cpu, page);
+            vmar_sim__unlock(&cpu->lock);
+            bool present = walk(space, page, &pte);
+            bool bad =
+                !present || pte.pa != seen.pa || (seen.prot & ~pte.prot) != 0;
+            /* Only sim tables record unflushed ranges; for the others
+             * nothing matches and no hit is excused. */
+            bool excused =
+                bad && vmar_sim__unflushed_excused(cpu->sim, space->mmu, page);
+            if (walk_end(cpu)) {
+                vmar_sim__unlock(&cpu->lock);
+                continue; /* the entry may be gone: translate anew */
+            }
+            cpu->st.hits++;
+            e->used = ++cpu->clock;
+            *pa = e->pa;
+            *stale = bad;
+            if (bad && !excused)
+                report_stale(cpu, &seen, access, present, &pte);
+            return 0;
+        }
+        /* A cached entry without the right raises a permission fault on
+         * hardware, which drops the entry (x86 invalidates the faulting
+         * page's entries on #PF; RISC-V refetches). Walking anew is the
+         * same as that fault being spurious. */
+        if (e != NULL)
+            e->used = 0;
+        if (!missed)
+            cpu->st.misses++;
+        missed = true;
+        walk_begin(cpu, page);
+        vmar_sim__unlock(&cpu->lock);
+        bool ok = walk(space, page, &pte) && (pte.prot & need) != 0;
+        bool overtaken = walk_end(cpu);
+        if (overtaken) {
+            vmar_sim__unlock(&cpu->lock);
+            continue;
+        }
+        if (ok) {
+            e = tlb_victim(cpu);
+            e->va = page;
+            e->pa = pte.pa;
+            e->prot = pte.prot;
+            e->used = ++cpu->clock;
+            *pa = pte.pa;
+            *stale = false;
+            return 0;
+        }
         if (tries == VMAR_SIM_CPU_RETRIES) {
+            vmar_sim__unlock(&cpu->lock);
             /* vmar_fault() said "retry" each time, yet the table still
              * refuses the access: the handler would livelock the CPU. */
             fprintf(stderr,
@@ -327,19 +448,23 @@ static int translate(struct vmar_sim_cpu *cpu, vmar_addr_t page,
                     tries);
             return VMAR_ECORRUPT;
         }
+        tries++;
         cpu->st.faults++;
+        /* The handler flushes, and flushes take this lock. The fault
+         * counts as a walk of the page: when another thread's change of
+         * the page (a fork write-protecting it again, say) flushes it
+         * meanwhile, the handler's work was undone by someone else and
+         * the retry is not a sign of livelock. */
+        walk_begin(cpu, page);
+        vmar_sim__unlock(&cpu->lock);
         int rc = vmar_fault(space, page, access, VMAR_FAULT_USER);
+        walk_end(cpu);
+        if (cpu->overtaken_by_other)
+            tries = 0;
+        vmar_sim__unlock(&cpu->lock);
         if (rc != 0)
             return rc;
     }
-    e = tlb_victim(cpu);
-    e->va = page;
-    e->pa = pte.pa;
-    e->prot = pte.prot;
-    e->used = ++cpu->clock;
-    *pa = pte.pa;
-    *stale = false;
-    return 0;
 }
 
 int vmar_sim_cpu_access(struct vmar_sim_cpu *cpu, vmar_addr_t va,
@@ -372,17 +497,21 @@ int vmar_sim_cpu_access(struct vmar_sim_cpu *cpu, vmar_addr_t va,
             return rc;
         /* Device memory outside the pool has no bytes to simulate. */
         if (!in_pool(sim, pa)) {
+            vmar_sim__unlock(&cpu->lock);
             fprintf(stderr,
                     "vmar sim: cpu%u: va %#llx -> pa %#llx is outside the "
                     "pool; device memory is not simulated\n",
                     cpu->id, (unsigned long long)page, (unsigned long long)pa);
             return VMAR_ENOTSUP;
         }
+        /* Still under the CPU lock: a flush of this page waits for the
+         * copy, so the frame cannot be freed under it. */
         frame = sim->env.phys_to_virt(sim->env.ctx, pa);
         if (access != VMAR_ACCESS_WRITE)
             memcpy(bytes + done, frame + off, n);
         else if (!stale || vmar_sim_frame_live(sim, pa))
             memcpy(frame + off, bytes + done, n);
+        vmar_sim__unlock(&cpu->lock);
         done += n;
     }
     return 0;
@@ -391,10 +520,20 @@ int vmar_sim_cpu_access(struct vmar_sim_cpu *cpu, vmar_addr_t va,
 void vmar_sim_cpu_stats(const struct vmar_sim_cpu *cpu,
                         struct vmar_sim_cpu_stats *out)
 {
-    *out = cpu->st;
+    struct vmar_sim_cpu *c = (struct vmar_sim_cpu *)cpu; /* for the lock */
+
+    vmar_sim__lock(&c->lock);
+    *out = c->st;
+    vmar_sim__unlock(&c->lock);
 }
 
 size_t vmar_sim_violations(const struct vmar_sim *sim)
 {
-    return sim->violations;
+    struct vmar_sim *s = (struct vmar_sim *)sim; /* for the lock only */
+    size_t n;
+
+    vmar_sim__lock(&s->lock);
+    n = s->violations;
+    vmar_sim__unlock(&s->lock);
+    return n;
 }

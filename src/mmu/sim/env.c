@@ -2,9 +2,13 @@
 /*
  * The vmar_env of a simulated machine: a counting, checking metadata
  * allocator over malloc, the frame pool, a seeded random source, logging
- * and a panic that aborts, and a TLB hook into the simulated CPUs. No
- * lock hooks: tests serialise themselves.
+ * and a panic that aborts, and a TLB hook into the simulated CPUs. The
+ * plain env has no lock hooks (its users serialise themselves); the locked
+ * env adds reader-writer locks for spaces given a vmar_sim_lock.
  */
+/* pthread_rwlockattr_setkind_np (writer preference). */
+#define _GNU_SOURCE
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,31 +74,37 @@ static void set_link(unsigned char *base, bool next, unsigned char *to)
 static void *sim_alloc(void *ctx, size_t size, size_t align)
 {
     struct vmar_sim *sim = ctx;
-    struct block_hdr hdr = {VMAR_SIM_MAGIC_LIVE, size, NULL, sim->blocks};
+    struct block_hdr hdr = {VMAR_SIM_MAGIC_LIVE, size, NULL, NULL};
     size_t total;
     unsigned char *base;
 
-    sim->stats.alloc_calls++;
     if (align == 0 || (align & (align - 1)) != 0 || align > VMAR_SIM_MAX_ALIGN)
         vmar_sim__die("alloc(%zu, align %zu): alignment must be a power "
                       "of two of at most %u",
                       size, align, VMAR_SIM_MAX_ALIGN);
-    if (vmar_sim__inject(sim, VMAR_SIM_FAIL_ALLOC))
+    vmar_sim__lock(&sim->lock);
+    sim->stats.alloc_calls++;
+    if (vmar_sim__inject(sim, VMAR_SIM_FAIL_ALLOC) ||
+        size > SIZE_MAX - 2 * VMAR_SIM_HDR) {
+        vmar_sim__unlock(&sim->lock);
         return NULL;
-    if (size > SIZE_MAX - 2 * VMAR_SIM_HDR)
-        return NULL;
+    }
     /* aligned_alloc wants a multiple of the alignment. */
     total = (VMAR_SIM_HDR + size + VMAR_SIM_MAX_ALIGN - 1) &
             ~(size_t)(VMAR_SIM_MAX_ALIGN - 1);
     base = aligned_alloc(VMAR_SIM_MAX_ALIGN, total);
-    if (base == NULL)
+    if (base == NULL) {
+        vmar_sim__unlock(&sim->lock);
         return NULL;
+    }
+    hdr.next = sim->blocks;
     put_hdr(base, &hdr);
     if (sim->blocks != NULL)
         set_link(sim->blocks, false, base);
     sim->blocks = base;
     sim->stats.allocs_live++;
     sim->stats.alloc_bytes_live += size;
+    vmar_sim__unlock(&sim->lock);
     return base + VMAR_SIM_HDR;
 }
 
@@ -107,6 +117,9 @@ static void sim_free(void *ctx, void *ptr, size_t size)
     if (ptr == NULL)
         return;
     base = (unsigned char *)ptr - VMAR_SIM_HDR;
+    /* The header and the links are the list's: check and unlink under
+     * the lock, so two frees of one block cannot both pass the check. */
+    vmar_sim__lock(&sim->lock);
     hdr = get_hdr(base);
     if (hdr.magic == VMAR_SIM_MAGIC_DEAD)
         vmar_sim__die("free(%p, %zu): double free", ptr, size);
@@ -127,6 +140,7 @@ static void sim_free(void *ctx, void *ptr, size_t size)
     memset(ptr, VMAR_SIM_ALLOC_POISON, size);
     sim->stats.allocs_live--;
     sim->stats.alloc_bytes_live -= size;
+    vmar_sim__unlock(&sim->lock);
     free(base);
 }
 
@@ -134,7 +148,11 @@ static void sim_free(void *ctx, void *ptr, size_t size)
 static uint64_t sim_random(void *ctx)
 {
     struct vmar_sim *sim = ctx;
-    uint64_t z = (sim->rng += 0x9e3779b97f4a7c15u);
+    uint64_t z;
+
+    vmar_sim__lock(&sim->lock);
+    z = (sim->rng += 0x9e3779b97f4a7c15u);
+    vmar_sim__unlock(&sim->lock);
 
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
@@ -166,6 +184,113 @@ _Noreturn static void sim_panic(void *ctx, const char *msg)
     vmar_sim__die("panic: %s", msg);
 }
 
+/* ---- the locked env ------------------------------------------------ */
+
+struct vmar_sim_lock {
+    pthread_rwlock_t rw;
+};
+
+/* The locks this thread holds, for lock_held: a thread holds few locks at
+ * once (one space's, or a parent's during fork). */
+#define HELD_MAX 8u
+static _Thread_local struct {
+    const struct vmar_sim_lock *lock;
+    enum vmar_lock_mode mode;
+} held[HELD_MAX];
+static _Thread_local unsigned nheld;
+
+int vmar_sim_lock_create(struct vmar_sim_lock **out)
+{
+    struct vmar_sim_lock *l;
+    pthread_rwlockattr_t attr;
+    int rc;
+
+    if (out == NULL)
+        return VMAR_EINVAL;
+    l = calloc(1, sizeof(*l));
+    if (l == NULL || pthread_rwlockattr_init(&attr) != 0) {
+        free(l);
+        return VMAR_ENOMEM;
+    }
+    /* glibc's default prefers readers: with faults arriving back to back
+     * on several CPUs, a layout change would starve. Kernels favour the
+     * writer (Linux's mmap_lock is a fair rwsem). */
+    pthread_rwlockattr_setkind_np(&attr,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    rc = pthread_rwlock_init(&l->rw, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (rc != 0) {
+        free(l);
+        return VMAR_ENOMEM;
+    }
+    *out = l;
+    return 0;
+}
+
+void vmar_sim_lock_destroy(struct vmar_sim_lock *lock)
+{
+    if (lock == NULL)
+        return;
+    if (pthread_rwlock_destroy(&lock->rw) != 0)
+        vmar_sim__die("vmar_sim_lock_destroy: the lock is held");
+    free(lock);
+}
+
+static void sim_lock(void *ctx, void *lock, enum vmar_lock_mode mode)
+{
+    struct vmar_sim_lock *l = lock;
+    int rc;
+
+    (void)ctx;
+    if (nheld == HELD_MAX)
+        vmar_sim__die("lock: this thread holds %u space locks", nheld);
+    rc = mode == VMAR_LOCK_EXCLUSIVE ? pthread_rwlock_wrlock(&l->rw)
+                                     : pthread_rwlock_rdlock(&l->rw);
+    if (rc != 0)
+        vmar_sim__die("lock(%p, %d): %s", lock, (int)mode, strerror(rc));
+    held[nheld].lock = l;
+    held[nheld].mode = mode;
+    nheld++;
+}
+
+static void sim_unlock(void *ctx, void *lock, enum vmar_lock_mode mode)
+{
+    struct vmar_sim_lock *l = lock;
+    unsigned i = nheld;
+    int rc;
+
+    while (i > 0 && (held[i - 1].lock != l || held[i - 1].mode != mode))
+        i--;
+    if (i == 0)
+        vmar_sim__die("unlock(%p, %d): not held in that mode by this thread",
+                      lock, (int)mode);
+    /* Every flush of the call must be done before it lets go. */
+    vmar_sim__unflushed_missed(ctx);
+    held[i - 1] = held[--nheld];
+    rc = pthread_rwlock_unlock(&l->rw);
+    if (rc != 0)
+        vmar_sim__die("unlock(%p, %d): %s", lock, (int)mode, strerror(rc));
+}
+
+static bool sim_lock_held(void *ctx, void *lock, enum vmar_lock_mode mode)
+{
+    (void)ctx;
+    /* A space without a lock object: its user serialises, as with the
+     * plain env; nothing to check. */
+    if (lock == NULL)
+        return true;
+    for (unsigned i = 0; i < nheld; i++)
+        if (held[i].lock == lock &&
+            (held[i].mode == VMAR_LOCK_EXCLUSIVE || mode == VMAR_LOCK_SHARED))
+            return true;
+    return false;
+}
+
+const struct vmar_env *vmar_sim_env_locked(struct vmar_sim *sim)
+{
+    return &sim->env_locked;
+}
+
 void vmar_sim__env_init(struct vmar_sim *sim, bool with_random, uint64_t seed,
                         bool with_refcount)
 {
@@ -186,4 +311,8 @@ void vmar_sim__env_init(struct vmar_sim *sim, bool with_random, uint64_t seed,
         .tlb_flush = sim_tlb_flush,
         .frame_refcount = with_refcount ? vmar_sim__frame_refcount : NULL,
     };
+    sim->env_locked = sim->env;
+    sim->env_locked.lock = sim_lock;
+    sim->env_locked.unlock = sim_unlock;
+    sim->env_locked.lock_held = sim_lock_held;
 }

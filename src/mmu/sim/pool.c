@@ -72,16 +72,30 @@ static unsigned char *frame_bytes(const struct vmar_sim *sim, size_t i)
 int vmar_sim__frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
 {
     struct vmar_sim *sim = ctx;
+    vmar_sim_frame_hook hook;
+    void *hook_arg;
     size_t i;
 
-    sim->stats.frame_alloc_calls++;
     if ((flags & ~(unsigned)(VMAR_FRAME_ZERO | VMAR_FRAME_TABLE)) != 0)
         vmar_sim__die("frame_alloc: unknown flags %#x", flags);
-    if (vmar_sim__inject(sim, VMAR_SIM_FAIL_FRAME) || sim->nfree == 0)
+    vmar_sim__lock(&sim->lock);
+    hook = sim->frame_hook;
+    hook_arg = sim->frame_hook_arg;
+    vmar_sim__unlock(&sim->lock);
+    /* Outside the lock: the hook may block (a test lining threads up). */
+    if (hook != NULL)
+        hook(hook_arg, flags);
+    vmar_sim__lock(&sim->lock);
+    sim->stats.frame_alloc_calls++;
+    if (vmar_sim__inject(sim, VMAR_SIM_FAIL_FRAME) || sim->nfree == 0) {
+        vmar_sim__unlock(&sim->lock);
         return VMAR_ENOMEM;
+    }
     i = sim->free_stack[--sim->nfree];
     sim->frame_state[i] = VMAR_SIM_FRAME_LIVE;
     sim->stats.frames_live++;
+    vmar_sim__unlock(&sim->lock);
+    /* The frame is the caller's from here on. */
     if (flags & VMAR_FRAME_ZERO)
         memset(frame_bytes(sim, i), 0, (size_t)VMAR_PAGE_SIZE);
     *pa = sim->phys_base + (vmar_paddr_t)i * VMAR_PAGE_SIZE;
@@ -101,19 +115,25 @@ void vmar_sim__frame_free(void *ctx, vmar_paddr_t pa)
                       (unsigned long long)(sim->phys_base +
                                            sim->nframes * VMAR_PAGE_SIZE));
     i = frame_index(sim, pa);
+    /* Checked, poisoned and pushed in one critical section: two frees of
+     * one frame cannot both pass the check. */
+    vmar_sim__lock(&sim->lock);
     if (sim->frame_state[i] != VMAR_SIM_FRAME_LIVE)
         vmar_sim__die("frame_free(%#llx): double free (frame %zu is "
                       "already free)",
                       (unsigned long long)pa, i);
-    /* libvmar clears the word when the last reference goes. */
-    if (sim->refcount[i] != 0)
+    /* libvmar clears the word when the last reference goes. The word is
+     * libvmar's, written with atomics: read it the same way. */
+    size_t refs = __atomic_load_n(&sim->refcount[i], __ATOMIC_ACQUIRE);
+    if (refs != 0)
         vmar_sim__die("frame_free(%#llx): reference count word is %#zx, "
                       "not 0",
-                      (unsigned long long)pa, sim->refcount[i]);
+                      (unsigned long long)pa, refs);
     memset(frame_bytes(sim, i), VMAR_SIM_FRAME_POISON, (size_t)VMAR_PAGE_SIZE);
     sim->frame_state[i] = VMAR_SIM_FRAME_FREE;
     sim->free_stack[sim->nfree++] = i;
     sim->stats.frames_live--;
+    vmar_sim__unlock(&sim->lock);
 }
 
 /* The reference-count word of a live frame; reaching one of a free frame
@@ -122,8 +142,7 @@ size_t *vmar_sim__frame_refcount(void *ctx, vmar_paddr_t pa)
 {
     struct vmar_sim *sim = ctx;
 
-    if (!in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0 ||
-        sim->frame_state[frame_index(sim, pa)] != VMAR_SIM_FRAME_LIVE)
+    if (!vmar_sim_frame_live(sim, pa))
         vmar_sim__die("frame_refcount(%#llx): not a live frame",
                       (unsigned long long)pa);
     return &sim->refcount[frame_index(sim, pa)];
@@ -145,8 +164,15 @@ void *vmar_sim__phys_to_virt(void *ctx, vmar_paddr_t pa)
 
 bool vmar_sim_frame_live(const struct vmar_sim *sim, vmar_paddr_t pa)
 {
-    return in_pool(sim, pa) && pa % VMAR_PAGE_SIZE == 0 &&
-           sim->frame_state[frame_index(sim, pa)] == VMAR_SIM_FRAME_LIVE;
+    struct vmar_sim *s = (struct vmar_sim *)sim; /* for the lock only */
+    bool live;
+
+    if (!in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0)
+        return false;
+    vmar_sim__lock(&s->lock);
+    live = sim->frame_state[frame_index(sim, pa)] == VMAR_SIM_FRAME_LIVE;
+    vmar_sim__unlock(&s->lock);
+    return live;
 }
 
 /* FNV-1a over 64-bit words instead of bytes (eight times fewer steps), with
@@ -160,9 +186,13 @@ static uint64_t mix(uint64_t h, uint64_t w)
 
 uint64_t vmar_sim_digest(const struct vmar_sim *sim)
 {
+    struct vmar_sim *s = (struct vmar_sim *)sim; /* for the lock only */
     uint64_t h = 0xcbf29ce484222325u;
     size_t live = 0;
 
+    /* The lock keeps the set of frames still; their bytes are only still
+     * when no other thread writes (see sim.h). */
+    vmar_sim__lock(&s->lock);
     for (size_t i = 0; i < sim->nframes; i++) {
         const unsigned char *p = frame_bytes(sim, i);
 
@@ -177,5 +207,6 @@ uint64_t vmar_sim_digest(const struct vmar_sim *sim)
             h = mix(h, w);
         }
     }
+    vmar_sim__unlock(&s->lock);
     return mix(h, (uint64_t)live);
 }

@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Concurrency (issue 6): many threads in one address space on the sim
+ * backend, each driving its own simulated CPU, under the sim's locked env
+ * (vmar_sim_env_locked(): faults take the space lock shared, layout
+ * changes exclusive).
+ *
+ * test_same_page_race: two faults on one absent page, lined up with the
+ * sim's frame hook so that both allocate a frame: exactly one is
+ * installed, the loser's goes back, the counters stay exact.
+ *
+ * test_stress: N_ACCESS threads fault and access pages they own (tag
+ * bytes checked on every read), two of them also share pages (one they
+ * both write in disjoint slots, and a region the layout thread keeps
+ * replacing, so that both keep faulting on the same fresh pages), while
+ * one thread maps, unmaps, protects, remaps and forks other ranges (the
+ * forks write-protect the owned pages, so the owners take copy-on-write
+ * faults). Afterwards vmar_check is clean, RSS is exact, no stale TLB
+ * entry was used, and nothing leaked (vt_teardown).
+ *
+ * Bounded in time: VMAR_TEST_SECONDS (default 2) of stress. Randomised:
+ * the seed is printed; VMAR_TEST_SEED replays the choices (the thread
+ * interleaving is the scheduler's).
+ *
+ * cmocka's assertions longjmp and are for the main thread only: worker
+ * threads count and print their failures, the main thread asserts them.
+ */
+/* clock_gettime, pthread barriers and timed waits under -std=c11. */
+#define _GNU_SOURCE
+
+#include "harness.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <vmar/error.h>
+#include <vmar/fault.h>
+
+#define RW (VMAR_PROT_READ | VMAR_PROT_WRITE)
+#define RD VMAR_ACCESS_READ
+#define WR VMAR_ACCESS_WRITE
+
+/* ---- fixture: a machine, a locked space, CPUs ---------------------- */
+
+#define MAX_CPUS 8
+
+struct cc {
+    struct vt vt;
+    struct vmar_sim_lock *lock;
+    struct vmar_sim_cpu *cpu[MAX_CPUS];
+    unsigned ncpu;
+};
+
+static void cc_setup(struct cc *c, size_t nframes, unsigned ncpu)
+{
+    struct vmar_sim_opts so = {
+        .nframes = nframes, .seed = 42, .with_random = true, .verbose = true};
+
+    memset(c, 0, sizeof(*c));
+    assert_int_equal(vmar_sim_create(&so, &c->vt.sim), 0);
+    assert_int_equal(vmar_sim_lock_create(&c->lock), 0);
+    /* The locked env: the space lock is a real rwlock taken by libvmar. */
+    c->vt.env = vmar_sim_env_locked(c->vt.sim);
+    c->vt.opts.env = c->vt.env;
+    c->vt.opts.mmu = &vmar_mmu_sim;
+    c->vt.opts.mmu_config = c->vt.sim;
+    c->vt.opts.lock = c->lock;
+    assert_int_equal(vmar_space_create(&c->vt.opts, &c->vt.space), 0);
+    c->ncpu = ncpu;
+    for (unsigned i = 0; i < ncpu; i++) {
+        assert_int_equal(vmar_sim_cpu_create(c->vt.sim, 0, &c->cpu[i]), 0);
+        vmar_sim_cpu_switch(c->cpu[i], c->vt.space);
+    }
+}
+
+static void cc_teardown(struct cc *c)
+{
+    for (unsigned i = 0; i < c->ncpu; i++) {
+        vmar_sim_cpu_switch(c->cpu[i], NULL);
+        vmar_sim_cpu_destroy(c->cpu[i]);
+    }
+    vmar_space_destroy(c->vt.space);
+    c->vt.space = NULL;
+    vmar_sim_lock_destroy(c->lock);
+    vt_teardown(&c->vt); /* asserts every frame and block came back */
+}
+
+static void map_fixed(struct cc *c, vmar_addr_t addr, size_t pages)
+{
+    struct vmar_map_opts o = {.addr = addr,
+                              .size = pages * PG,
+                              .place = VMAR_PLACE_FIXED,
+                              .prot = RW};
+
+    assert_int_equal(vmar_map(c->vt.space, &o, NULL), 0);
+}
+
+/* RSS exact: the counters equal the translations present. */
+static void expect_rss_exact(struct cc *c)
+{
+    struct vmar_stats st;
+    vmar_size_t bytes = 0;
+
+    vmar_stats(c->vt.space, &st);
+    assert_int_equal(vmar_resident(c->vt.space, st.user_lo, st.user_hi, &bytes),
+                     0);
+    assert_int_equal(st.resident, bytes);
+    assert_int_equal(st.resident_anon + st.resident_file, st.resident);
+}
+
+/* ---- two faults on one absent page --------------------------------- */
+
+/* The frame hook holds each data-frame allocation (a demand-zero fault
+ * asks for exactly VMAR_FRAME_ZERO; table pages add VMAR_FRAME_TABLE)
+ * until two have arrived: both faults then own a frame for the page. */
+struct rendezvous {
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    unsigned arrived;
+    bool timed_out;
+};
+
+static void rendezvous_hook(void *arg, unsigned flags)
+{
+    struct rendezvous *r = arg;
+    struct timespec until;
+
+    if (flags != VMAR_FRAME_ZERO)
+        return;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10; /* a broken fault path fails, it does not hang */
+    pthread_mutex_lock(&r->m);
+    r->arrived++;
+    pthread_cond_broadcast(&r->cv);
+    while (r->arrived < 2 && !r->timed_out)
+        if (pthread_cond_timedwait(&r->cv, &r->m, &until) != 0)
+            r->timed_out = true;
+    pthread_mutex_unlock(&r->m);
+}
+
+struct racer {
+    struct vmar_sim_cpu *cpu;
+    vmar_addr_t va;
+    unsigned char buf[64];
+    int rc;
+};
+
+static void *racer_main(void *arg)
+{
+    struct racer *r = arg;
+
+    r->rc = vmar_sim_cpu_access(r->cpu, r->va, RD, r->buf, sizeof(r->buf));
+    return NULL;
+}
+
+static void test_same_page_race(void **state)
+{
+    struct cc c;
+    struct rendezvous rv = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                            0, false};
+    const vmar_addr_t base = 0x40000000;
+    struct racer r[2];
+    pthread_t th[2];
+    struct vmar_sim_stats s0, s1;
+    struct vmar_stats st;
+    vmar_size_t bytes = 0;
+    unsigned char zero[64] = {0};
+    uint64_t one = 1;
+
+    (void)state;
+    cc_setup(&c, 0, 2);
+    map_fixed(&c, base, 2);
+    /* The neighbour's fault builds the tables, so the race below needs
+     * nothing but its data frame. */
+    assert_int_equal(vmar_write(c.vt.space, base + PG, &one, sizeof(one), NULL),
+                     0);
+    vmar_sim_stats(c.vt.sim, &s0);
+    vmar_sim_set_frame_hook(c.vt.sim, rendezvous_hook, &rv);
+    for (int i = 0; i < 2; i++) {
+        r[i] = (struct racer){.cpu = c.cpu[i], .va = base, .rc = -1};
+        memset(r[i].buf, 0xee, sizeof(r[i].buf));
+        assert_int_equal(pthread_create(&th[i], NULL, racer_main, &r[i]), 0);
+    }
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    vmar_sim_set_frame_hook(c.vt.sim, NULL, NULL);
+    vmar_sim_stats(c.vt.sim, &s1);
+
+    assert_false(rv.timed_out);
+    assert_int_equal(rv.arrived, 2);
+    for (int i = 0; i < 2; i++) {
+        struct vmar_sim_cpu_stats cs;
+
+        assert_int_equal(r[i].rc, 0);
+        assert_memory_equal(r[i].buf, zero, sizeof(zero));
+        vmar_sim_cpu_stats(c.cpu[i], &cs);
+        assert_int_equal(cs.faults, 1);
+    }
+    /* Both faults allocated; one frame was installed, the other freed. */
+    assert_int_equal(s1.frame_alloc_calls, s0.frame_alloc_calls + 2);
+    assert_int_equal(s1.frames_live, s0.frames_live + 1);
+    assert_int_equal(s1.leaves_live, s0.leaves_live + 1);
+    vmar_stats(c.vt.space, &st);
+    assert_int_equal(st.resident, 2 * PG);
+    assert_int_equal(st.resident_anon, 2 * PG);
+    assert_int_equal(vmar_resident(c.vt.space, base, base + 2 * PG, &bytes), 0);
+    assert_int_equal(bytes, 2 * PG);
+    VT_CHECK(&c.vt);
+    assert_int_equal(vmar_sim_violations(c.vt.sim), 0);
+    cc_teardown(&c);
+}
+
+/* ---- the stress test ----------------------------------------------- */
+
+#define N_ACCESS     4
+#define OWN_PAGES    48
+#define OWN_BASE     ((vmar_addr_t)0x10000000) /* + t * OWN_STRIDE */
+#define OWN_STRIDE   ((vmar_addr_t)0x01000000)
+#define SHARED_PAGE  ((vmar_addr_t)0x20000000) /* written by threads 0, 1 */
+#define HAMMER_BASE  ((vmar_addr_t)0x21000000) /* read by threads 0, 1 */
+#define HAMMER_PAGES 8
+#define LAYOUT_BASE  ((vmar_addr_t)0x30000000) /* the layout thread's */
+#define LAYOUT_PAGES 256
+#define REMAP_DEST   ((vmar_addr_t)0x38000000)
+
+struct stress {
+    struct cc *c;
+    uint64_t seed;
+    struct timespec deadline;
+    unsigned long failures; /* __atomic */
+    unsigned long ops[N_ACCESS + 1];
+    unsigned long forks;
+    /* Tag of each owned page: what its first 8 bytes hold (0: never
+     * written, demand-zero). Each thread writes only its own row; the
+     * main thread reads it after the join. */
+    uint64_t tag[N_ACCESS][OWN_PAGES];
+    uint64_t slot[2]; /* threads 0 and 1's last values in SHARED_PAGE */
+};
+
+static bool past(const struct timespec *deadline)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec ||
+           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+#define FAIL(s, ...)                                                           \
+    do {                                                                       \
+        fprintf(stderr, "FAIL: " __VA_ARGS__);                                 \
+        __atomic_add_fetch(&(s)->failures, 1, __ATOMIC_RELAXED);               \
+    } while (0)
+
+struct worker {
+    struct stress *s;
+    unsigned t;
+};
+
+static void *access_main(void *arg)
+{
+    struct worker *w = arg;
+    struct stress *s = w->s;
+    struct vmar_sim_cpu *cpu = s->c->cpu[w->t];
+    const vmar_addr_t own = OWN_BASE + w->t * OWN_STRIDE;
+    uint64_t rng = s->seed ^ (0x1000 + w->t);
+    uint64_t version = 0;
+    int rc;
+
+    while (!past(&s->deadline)) {
+        uint64_t r = vt_rand(&rng);
+        unsigned p = (unsigned)(r % OWN_PAGES);
+        vmar_addr_t va = own + p * PG + ((r >> 8) % (PG / 8 - 1)) * 8;
+        uint64_t v = 0;
+
+        s->ops[w->t]++;
+        /* Every page's first word is its tag; the rest is zero or what
+         * this thread wrote, which is not checked (the tag is). */
+        rc = vmar_sim_cpu_access(cpu, own + p * PG, RD, &v, sizeof(v));
+        if (rc != 0 || v != s->tag[w->t][p])
+            FAIL(s, "thread %u page %u: read rc %d tag %#llx, expected %#llx\n",
+                 w->t, p, rc, (unsigned long long)v,
+                 (unsigned long long)s->tag[w->t][p]);
+        if ((r >> 32) % 2 == 0) {
+            v = ((uint64_t)(w->t + 1) << 56) | ((uint64_t)p << 40) | ++version;
+            rc = vmar_sim_cpu_access(cpu, own + p * PG, WR, &v, sizeof(v));
+            if (rc != 0)
+                FAIL(s, "thread %u page %u: write rc %d\n", w->t, p, rc);
+            else
+                s->tag[w->t][p] = v;
+        } else if (va != own + p * PG) {
+            /* Another word of the page: exercises more of the frame. */
+            rc = vmar_sim_cpu_access(cpu, va, RD, &v, sizeof(v));
+            if (rc != 0)
+                FAIL(s, "thread %u: read at %#llx rc %d\n", w->t,
+                     (unsigned long long)va, rc);
+        }
+        if (w->t >= 2)
+            continue;
+        /* Threads 0 and 1 share a page, each writing its own slot. */
+        vmar_addr_t slot = SHARED_PAGE + 64 * w->t;
+        rc = vmar_sim_cpu_access(cpu, slot, RD, &v, sizeof(v));
+        if (rc != 0 || v != s->slot[w->t])
+            FAIL(s,
+                 "thread %u shared slot: rc %d value %#llx, expected "
+                 "%#llx\n",
+                 w->t, rc, (unsigned long long)v,
+                 (unsigned long long)s->slot[w->t]);
+        v = r | 1;
+        if (vmar_sim_cpu_access(cpu, slot, WR, &v, sizeof(v)) == 0)
+            s->slot[w->t] = v;
+        else
+            FAIL(s, "thread %u shared slot: write failed\n", w->t);
+        /* ... and both read the hammer region, which the layout thread
+         * keeps replacing: two faults on the same fresh page, over and
+         * over. Its pages are only ever read, so they hold zeros. */
+        vmar_addr_t hv = HAMMER_BASE + ((r >> 16) % HAMMER_PAGES) * PG;
+        rc = vmar_sim_cpu_access(cpu, hv, RD, &v, sizeof(v));
+        if (rc != 0 || v != 0)
+            FAIL(s, "thread %u hammer %#llx: rc %d value %#llx\n", w->t,
+                 (unsigned long long)hv, rc, (unsigned long long)v);
+    }
+    return NULL;
+}
+
+/* A random page-aligned sub-range of the layout area. */
+static void pick_range(uint64_t *rng, vmar_addr_t *addr, vmar_size_t *size)
+{
+    size_t first = (size_t)(vt_rand(rng) % LAYOUT_PAGES);
+    size_t n = 1 + (size_t)(vt_rand(rng) % 16);
+
+    if (first + n > LAYOUT_PAGES)
+        n = LAYOUT_PAGES - first;
+    *addr = LAYOUT_BASE + first * PG;
+    *size = n * PG;
+}
+
+static void *layout_main(void *arg)
+{
+    struct worker *w = arg;
+    struct stress *s = w->s;
+    struct vmar_space *space = s->c->vt.space;
+    uint64_t rng = s->seed ^ 0x2000;
+    unsigned char buf[256];
+
+    while (!past(&s->deadline)) {
+        uint64_t r = vt_rand(&rng);
+        vmar_addr_t a;
+        vmar_size_t n;
+        int rc = 0;
+
+        s->ops[N_ACCESS]++;
+        pick_range(&rng, &a, &n);
+        switch (r % 8) {
+        case 0: { /* map over part of the area */
+            struct vmar_map_opts o = {
+                .addr = a,
+                .size = n,
+                .place = VMAR_PLACE_FIXED,
+                .prot = RW,
+                .flags = (r >> 8) % 4 == 0 ? VMAR_MAP_POPULATE : 0u};
+            rc = vmar_map(space, &o, NULL);
+            break;
+        }
+        case 1:
+            rc = vmar_unmap(space, a, n);
+            break;
+        case 2: /* unmapped parts give VMAR_ENOMEM, like mprotect */
+            rc = vmar_protect(space, a, n,
+                              (r >> 8) % 3 == 0 ? VMAR_PROT_READ : RW);
+            if (rc == VMAR_ENOMEM)
+                rc = 0;
+            break;
+        case 3: /* move a range out and back: page tables move */
+            rc = vmar_remap(space, a, n, n,
+                            VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED, REMAP_DEST,
+                            NULL);
+            if (rc == 0)
+                rc = vmar_remap(space, REMAP_DEST, n, n,
+                                VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED, a, NULL);
+            else if (rc == VMAR_EFAULT)
+                rc = 0; /* not (wholly) mapped there */
+            break;
+        case 4: /* the kernel's own user copies fault too */
+            memset(buf, (int)(r >> 8), sizeof(buf));
+            rc = vmar_write(space, a, buf, sizeof(buf), NULL);
+            if (rc == VMAR_EFAULT)
+                rc = 0;
+            break;
+        case 5: { /* replace the hammer region: fresh zero pages */
+            struct vmar_map_opts o = {.addr = HAMMER_BASE,
+                                      .size = HAMMER_PAGES * PG,
+                                      .place = VMAR_PLACE_FIXED,
+                                      .prot = RW};
+            rc = vmar_map(space, &o, NULL);
+            break;
+        }
+        case 6: { /* fork: write-protects every owned page */
+            struct vmar_sim_lock *cl;
+            struct vmar_space *child;
+
+            if ((r >> 8) % 4 != 0)
+                break;
+            if (vmar_sim_lock_create(&cl) != 0) {
+                FAIL(s, "lock create\n");
+                break;
+            }
+            struct vmar_fork_opts fo = {.mmu_config = s->c->vt.sim, .lock = cl};
+            rc = vmar_fork(space, &fo, &child);
+            if (rc == 0) {
+                s->forks++;
+                if (vmar_check(child) != 0)
+                    FAIL(s, "vmar_check(child) failed\n");
+                vmar_space_destroy(child);
+            }
+            vmar_sim_lock_destroy(cl);
+            break;
+        }
+        default: /* queries run concurrently with the faults */
+            if (vmar_check(space) != 0)
+                FAIL(s, "vmar_check failed mid-run\n");
+            break;
+        }
+        if (rc != 0)
+            FAIL(s, "layout op %u on [%#llx, +%#llx): rc %d\n",
+                 (unsigned)(r % 8), (unsigned long long)a,
+                 (unsigned long long)n, rc);
+    }
+    return NULL;
+}
+
+static double test_seconds(void)
+{
+    const char *e = getenv("VMAR_TEST_SECONDS");
+    double v = e ? strtod(e, NULL) : 2.0;
+
+    return v > 0 ? v : 2.0;
+}
+
+static void test_stress(void **state)
+{
+    static struct stress s; /* large; zeroed */
+    struct cc c;
+    struct worker w[N_ACCESS + 1];
+    pthread_t th[N_ACCESS + 1];
+    double secs = test_seconds();
+    struct timespec t0;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    s.seed = vt_seed((uint64_t)time(NULL));
+    fprintf(stderr,
+            "stress: %u access threads + 1 layout thread, %.1f s "
+            "(set VMAR_TEST_SECONDS to change)\n",
+            N_ACCESS, secs);
+    cc_setup(&c, 16384, N_ACCESS);
+    s.c = &c;
+    for (unsigned t = 0; t < N_ACCESS; t++)
+        map_fixed(&c, OWN_BASE + t * OWN_STRIDE, OWN_PAGES);
+    map_fixed(&c, SHARED_PAGE, 1);
+    map_fixed(&c, HAMMER_BASE, HAMMER_PAGES);
+    map_fixed(&c, LAYOUT_BASE, LAYOUT_PAGES);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    s.deadline = t0;
+    s.deadline.tv_sec += (time_t)secs;
+    s.deadline.tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
+    if (s.deadline.tv_nsec >= 1000000000L) {
+        s.deadline.tv_sec++;
+        s.deadline.tv_nsec -= 1000000000L;
+    }
+    for (unsigned t = 0; t <= N_ACCESS; t++) {
+        w[t] = (struct worker){&s, t};
+        assert_int_equal(
+            pthread_create(&th[t], NULL,
+                           t < N_ACCESS ? access_main : layout_main, &w[t]),
+            0);
+    }
+    for (unsigned t = 0; t <= N_ACCESS; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+
+    fprintf(stderr, "stress: ops per thread:");
+    for (unsigned t = 0; t <= N_ACCESS; t++)
+        fprintf(stderr, " %lu", s.ops[t]);
+    fprintf(stderr, "; forks %lu; violations %zu\n", s.forks,
+            vmar_sim_violations(c.vt.sim));
+    assert_int_equal(s.failures, 0);
+    assert_int_equal(vmar_sim_violations(c.vt.sim), 0);
+    VT_CHECK(&c.vt);
+    expect_rss_exact(&c);
+    /* The owned pages hold what their threads last wrote. */
+    for (unsigned t = 0; t < N_ACCESS; t++)
+        for (unsigned p = 0; p < OWN_PAGES; p++) {
+            uint64_t v = 0;
+
+            assert_int_equal(vmar_read(c.vt.space,
+                                       OWN_BASE + t * OWN_STRIDE + p * PG, &v,
+                                       sizeof(v), NULL),
+                             0);
+            assert_int_equal(v, s.tag[t][p]);
+        }
+    cc_teardown(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_page_race),
+        cmocka_unit_test(test_stress),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
