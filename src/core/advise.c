@@ -92,44 +92,35 @@ static void advise_hints(struct vmar_space *space, vmar_addr_t lo,
         const unsigned want = advised_flags(m, advice);
         if (want == (m->flags & VMAR_MAPPING_KEPT_FLAGS))
             continue;
-        if (m->node.start < lo) {
-            struct vmar_mapping *tail = vmar__prep_take(space, prep);
-            vmar__mapping_split(space, m, lo, tail);
-            m = tail;
-        }
-        if (m->node.end > hi)
-            vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
+        m = vmar__mapping_isolate(space, m, lo, hi, prep);
         vmar__mapping_set_flags(m, want);
     }
     vmar__coalesce(space, lo, hi);
 }
 
+/* The commit of vmar__change_range(): drop the leaves or set the hints. */
+static void advise_commit(struct vmar_space *space, vmar_addr_t lo,
+                          vmar_addr_t hi, const void *arg,
+                          struct vmar_prep *prep, struct vmar_tlb_batch *batch)
+{
+    const int advice = *(const int *)arg;
+
+    if (drops(advice))
+        vmar__unmap_leaves(space, lo, hi - lo, &prep->tables, batch);
+    else
+        advise_hints(space, lo, hi, advice, prep);
+}
+
 static int advise_locked(struct vmar_space *space, vmar_addr_t lo,
                          vmar_addr_t hi, int advice)
 {
-    struct vmar_prep prep = {0};
-    struct vmar_tlb_batch batch;
     unsigned cuts = 0;
     int rc = advise_survey(space, lo, hi, advice, &cuts);
 
     if (rc || advice == VMAR_ADVISE_WILLNEED)
         return rc;
-    if (cuts && space->set.count + cuts > space->max_map_count)
-        return VMAR_ENOMEM;
-    rc = vmar__prep_nodes(space, &prep, cuts);
-    if (!rc && drops(advice))
-        rc = space->ops->prepare(space->mmu, lo, hi - lo, VMAR_PREP_CHANGE,
-                                 &prep.tables);
-    if (!rc) {
-        vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
-        if (drops(advice))
-            vmar__unmap_leaves(space, lo, hi - lo, &prep.tables, &batch);
-        else
-            advise_hints(space, lo, hi, advice, &prep);
-        vmar_tlb_batch_finish(&batch);
-    }
-    vmar__prep_release(space, &prep);
-    return rc;
+    return vmar__change_range(space, lo, hi, cuts, drops(advice), advise_commit,
+                              &advice);
 }
 
 int vmar_advise(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,

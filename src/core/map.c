@@ -131,13 +131,7 @@ static int map_check_limits(const struct vmar_space *space, vmar_size_t size,
     const size_t count =
         space->set.count - cost->removed + 1 + (cost->needs_node ? 1u : 0u);
 
-    if (space->as_limit && added &&
-        (space->total_vm > space->as_limit ||
-         added > space->as_limit - space->total_vm))
-        return VMAR_ENOMEM;
-    if (count > space->max_map_count && count > space->set.count)
-        return VMAR_ENOMEM;
-    return 0;
+    return vmar__check_growth(space, added, count);
 }
 
 static bool populates(const struct vmar_map_opts *o)

@@ -69,6 +69,22 @@ void vmar__mapping_split(struct vmar_space *space, struct vmar_mapping *m,
     vmar_iset_split(&space->set, &m->node, at, &tail->node);
 }
 
+struct vmar_mapping *vmar__mapping_isolate(struct vmar_space *space,
+                                           struct vmar_mapping *m,
+                                           vmar_addr_t lo, vmar_addr_t hi,
+                                           struct vmar_prep *prep)
+{
+    if (m->node.start < lo) {
+        /* Keep [start, lo) as is; continue with the new tail. */
+        struct vmar_mapping *tail = vmar__prep_take(space, prep);
+        vmar__mapping_split(space, m, lo, tail);
+        m = tail;
+    }
+    if (m->node.end > hi)
+        vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
+    return m;
+}
+
 void vmar__mapping_trim_front(struct vmar_space *space, struct vmar_mapping *m,
                               vmar_addr_t at)
 {
@@ -121,6 +137,30 @@ void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
         vmar_iset_merge_next(&space->set, &a->node, &b->node);
         vmar__mapping_free(space, b);
     }
+}
+
+int vmar__change_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
+                       unsigned cuts, bool tables, vmar_change_fn commit,
+                       const void *arg)
+{
+    struct vmar_prep prep = {0};
+    struct vmar_tlb_batch batch;
+    int rc;
+
+    /* Only growth is refused (see docs/DESIGN.md, "Limits"). */
+    if (cuts && space->set.count + cuts > space->max_map_count)
+        return VMAR_ENOMEM;
+    rc = vmar__prep_nodes(space, &prep, cuts);
+    if (!rc && tables)
+        rc = space->ops->prepare(space->mmu, lo, hi - lo, VMAR_PREP_CHANGE,
+                                 &prep.tables);
+    if (!rc) {
+        vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
+        commit(space, lo, hi, arg, &prep, &batch);
+        vmar_tlb_batch_finish(&batch);
+    }
+    vmar__prep_release(space, &prep);
+    return rc;
 }
 
 void vmar__carve_cost(const struct vmar_space *space, vmar_addr_t lo,

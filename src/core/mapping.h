@@ -135,6 +135,13 @@ struct vmar_mapping *vmar__mapping_next_in(const struct vmar_mapping *m,
 void vmar__mapping_split(struct vmar_space *space, struct vmar_mapping *m,
                          vmar_addr_t at, struct vmar_mapping *tail);
 
+/* Cut `m` at lo and hi where they fall inside it (prepared nodes) and
+ * return the piece inside [lo, hi). Cannot fail. */
+struct vmar_mapping *vmar__mapping_isolate(struct vmar_space *space,
+                                           struct vmar_mapping *m,
+                                           vmar_addr_t lo, vmar_addr_t hi,
+                                           struct vmar_prep *prep);
+
 /* Move the start of `m` up to `at` (m.start < at < m.end), keeping the
  * backing offset consistent. */
 void vmar__mapping_trim_front(struct vmar_space *space, struct vmar_mapping *m,
@@ -197,6 +204,22 @@ enum vmar_mmu_prep vmar__device_prep(const struct vmar_space *space,
 void vmar__device_install(struct vmar_space *space,
                           const struct vmar_mapping *m, vmar_addr_t lo,
                           vmar_addr_t hi, struct vmar_frame_list *tables);
+
+/*
+ * The skeleton of an in-place attribute change over [lo, hi) (protect,
+ * advise): refuse `cuts` more mappings past the count limit, prepare the
+ * nodes and (when `tables`) the page-table pages a change of exactly this
+ * range needs, then run `commit` with them and one TLB batch. 0 or
+ * VMAR_ENOMEM; on failure nothing changed.
+ * => caller holds the space lock exclusively.
+ */
+typedef void (*vmar_change_fn)(struct vmar_space *space, vmar_addr_t lo,
+                               vmar_addr_t hi, const void *arg,
+                               struct vmar_prep *prep,
+                               struct vmar_tlb_batch *batch);
+int vmar__change_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
+                       unsigned cuts, bool tables, vmar_change_fn commit,
+                       const void *arg);
 
 /* Fill a public description of `m`. */
 void vmar__mapping_info(const struct vmar_mapping *m,

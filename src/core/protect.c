@@ -46,21 +46,16 @@ static int protect_survey(const struct vmar_space *space, vmar_addr_t lo,
 }
 
 static void protect_commit(struct vmar_space *space, vmar_addr_t lo,
-                           vmar_addr_t hi, unsigned prot,
+                           vmar_addr_t hi, const void *arg,
                            struct vmar_prep *prep, struct vmar_tlb_batch *batch)
 {
+    const unsigned prot = *(const unsigned *)arg;
+
     for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
         if (m->prot == prot)
             continue;
-        if (m->node.start < lo) {
-            /* Keep [start, lo) as is; continue with the new tail. */
-            struct vmar_mapping *tail = vmar__prep_take(space, prep);
-            vmar__mapping_split(space, m, lo, tail);
-            m = tail;
-        }
-        if (m->node.end > hi)
-            vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
+        m = vmar__mapping_isolate(space, m, lo, hi, prep);
         vmar__mapping_set_prot(m, prot);
         space->ops->protect(space->mmu, m->node.start, vmar__mapping_size(m),
                             prot | (vmar__mapping_keep_ro(m)
@@ -74,27 +69,12 @@ static void protect_commit(struct vmar_space *space, vmar_addr_t lo,
 static int protect_locked(struct vmar_space *space, vmar_addr_t lo,
                           vmar_addr_t hi, unsigned prot)
 {
-    struct vmar_prep prep = {0};
-    struct vmar_tlb_batch batch;
     unsigned splits = 0;
     int rc = protect_survey(space, lo, hi, prot, &splits);
 
-    if (rc)
-        return rc;
-    /* Only growth is refused (see docs/DESIGN.md, "Limits"). */
-    if (splits && space->set.count + splits > space->max_map_count)
-        return VMAR_ENOMEM;
-    rc = vmar__prep_nodes(space, &prep, splits);
-    if (!rc)
-        rc = space->ops->prepare(space->mmu, lo, hi - lo, VMAR_PREP_CHANGE,
-                                 &prep.tables);
-    if (!rc) {
-        vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
-        protect_commit(space, lo, hi, prot, &prep, &batch);
-        vmar_tlb_batch_finish(&batch);
-    }
-    vmar__prep_release(space, &prep);
-    return rc;
+    return rc ? rc
+              : vmar__change_range(space, lo, hi, splits, true, protect_commit,
+                                   &prot);
 }
 
 int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,

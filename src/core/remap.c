@@ -145,13 +145,7 @@ static int remap_limits(const struct vmar_space *space, const struct remap *r,
         count += r->cuts + (r->cost.needs_node ? 1u : 0u);
         count -= VMAR_MIN(count, r->cost.removed);
     }
-    if (space->as_limit && added &&
-        (space->total_vm > space->as_limit ||
-         added > space->as_limit - space->total_vm))
-        return VMAR_ENOMEM;
-    if (count > space->max_map_count && count > space->set.count)
-        return VMAR_ENOMEM;
-    return 0;
+    return vmar__check_growth(space, added, count);
 }
 
 /* ---- shrink and grow in place ------------------------------------------- */

@@ -66,6 +66,18 @@ void vmar__unlock(struct vmar_space *space, enum vmar_lock_mode mode)
         env->unlock(env->ctx, space->lock, mode);
 }
 
+int vmar__check_growth(const struct vmar_space *space, vmar_size_t added,
+                       size_t count)
+{
+    if (space->as_limit && added &&
+        (space->total_vm > space->as_limit ||
+         added > space->as_limit - space->total_vm))
+        return VMAR_ENOMEM;
+    if (count > space->max_map_count && count > space->set.count)
+        return VMAR_ENOMEM;
+    return 0;
+}
+
 int vmar__check_range(const struct vmar_space *space, vmar_addr_t addr,
                       vmar_size_t size)
 {

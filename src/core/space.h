@@ -98,6 +98,12 @@ static inline void (*vmar__map_range_op(const struct vmar_mmu_ops *ops))(
 void vmar__log(const struct vmar_env *env, enum vmar_log_level level,
                const char *msg);
 
+/* VMAR_ENOMEM when growing the space by `added` bytes or to `count`
+ * mappings passes a limit (only growth is refused: see docs/DESIGN.md,
+ * "Limits"); else 0. */
+int vmar__check_growth(const struct vmar_space *space, vmar_size_t added,
+                       size_t count);
+
 /* 0 when [addr, addr+size) is page aligned, non-empty, does not wrap and
  * lies inside the user range; VMAR_EINVAL otherwise. */
 int vmar__check_range(const struct vmar_space *space, vmar_addr_t addr,
