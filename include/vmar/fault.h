@@ -74,12 +74,18 @@ enum vmar_fault_flags {
  *   SEGV_ACCERR);
  *  VMAR_ENOMEM: no frame or page-table page could be allocated (the
  *   kernel's out-of-memory path);
+ *  VMAR_ENXIO: the page lies past the end of the mapping's memory object
+ *   in a shared (or VMAR_MAP_EOF_FAULT) mapping (SIGBUS, BUS_ADRERR);
+ *  any other error of the object's get_page or notify_write, e.g.
+ *   VMAR_EIO (SIGBUS);
  *  VMAR_EFAULT: a device page has no translation (cannot happen unless a
  *   backend lost it: device pages are mapped from map to unmap);
  *  VMAR_EINVAL: `access` is not exactly one vmar_access value or `flags`
  *   has unknown bits.
- * Locking: takes the space lock exclusively for now (parallel faults
- *  under the shared lock arrive with the concurrency work).
+ * Locking: takes the space lock shared, so faults run in parallel with
+ *  each other (and queries); the page-table work is serialised by the
+ *  space's page-table spinlock, never held across a sleep except
+ *  env->frame_alloc of a page-table page.
  * On failure: nothing changed.
  */
 int vmar_fault(struct vmar_space *space, vmar_addr_t addr, unsigned access,
@@ -99,7 +105,7 @@ int vmar_fault(struct vmar_space *space, vmar_addr_t addr, unsigned access,
  * Returns: 0; VMAR_EACCES when the handle lacks VMAR_RIGHT_READ (nothing
  *  copied); VMAR_EFAULT at the first page that is not mapped, not
  *  readable or device memory, or when [src, src+len) wraps; VMAR_ENOMEM if a
- * page could not be faulted in. Locking: takes the space lock (exclusively, as
+ * page could not be faulted in. Locking: takes the space lock (shared, as
  * vmar_fault) per page. On failure: bytes before the bad page were copied; the
  * space may have gained the pages that were faulted in (as a user access
  * would).
@@ -119,7 +125,7 @@ int vmar_read(struct vmar_space *space, vmar_addr_t src, void *dst, size_t len,
  * Returns: 0; VMAR_EACCES when the handle lacks VMAR_RIGHT_WRITE (nothing
  *  written); VMAR_EFAULT at the first page that is not mapped, not
  *  writable or device memory, or when the range wraps; VMAR_ENOMEM if a page
- * could not be faulted in. Locking: takes the space lock (exclusively) per
+ * could not be faulted in. Locking: takes the space lock (shared) per
  * page. On failure: bytes before the bad page were written; pages faulted in
  *  stay.
  */
@@ -135,7 +141,7 @@ int vmar_write(struct vmar_space *space, vmar_addr_t dst, const void *src,
  * @param len    bytes to zero (0 is a no-op).
  * @param done   if not NULL, receives the number of bytes zeroed.
  * Returns: as vmar_write().
- * Locking: takes the space lock (exclusively) per page.
+ * Locking: takes the space lock (shared) per page.
  * On failure: bytes before the bad page were zeroed; pages faulted in
  *  stay.
  */
