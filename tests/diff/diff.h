@@ -43,6 +43,13 @@ enum diff_kind {
     DIFF_WRITE, /* vmar_write(addr, len) of tags */
     DIFF_ZERO,  /* vmar_fill_zero(addr, len) */
     DIFF_CPU,   /* vmar_sim_cpu_access(cpu, addr, access, len) */
+    /* Newer operations (vmar.h). */
+    DIFF_ADVISE,  /* vmar_advise(addr, size, advice) */
+    DIFF_REMAP,   /* vmar_remap(addr, size, c, flags, d) */
+    DIFF_RESIZE,  /* vmar_resize(addr, size, c) */
+    DIFF_CLEAR,   /* vmar_clear() */
+    DIFF_FORK,    /* vmar_fork() of space `sp` into the empty slot `a` */
+    DIFF_DESTROY, /* vmar_space_destroy() of space `sp` */
     DIFF_NKINDS
 };
 
@@ -50,13 +57,27 @@ enum diff_kind {
  * gets through, checking "unchanged, nothing leaked" after every failure. */
 #define DIFF_FAIL_EVERY UINT32_MAX
 
+/* Spaces a session can hold at once (forks). */
+#define DIFF_SLOTS 4
+
 struct diff_op {
     enum diff_kind kind;
+    /* The space (slot) it runs in: 0 is the session's first space, the
+     * others are made by DIFF_FORK. An op on an empty slot does nothing
+     * (a shrunk case may have lost the fork). */
+    unsigned sp;
     /* MAP: addr, size; UNMAP/PROTECT: addr, size; RESIDENT/ITERATE: lo, hi;
      * LIMITS: as_limit, max_map_count; QUERY, FAULT: addr;
      * READ/WRITE/ZERO/CPU: addr, len in bytes (any alignment). */
     uint64_t a, b;
-    /* MAP only; flags also FAULT's vmar_fault_flags. */
+    /* REMAP: new_size (c) and new_addr (d); RESIZE: new_size (c);
+     * MAP with VMAR_BACKING_DEVICE: d is the first page of the driver's
+     * device frames (paddr = their base + d pages; cache UC). */
+    uint64_t c, d;
+    /* ADVISE: the vmar_advice value (unknown ones too). */
+    int advice;
+    /* MAP only; REMAP: its vmar_remap_flags; flags also FAULT's
+     * vmar_fault_flags. */
     unsigned place, deny, flags, backing;
     /* FAULT, CPU: the vmar_access value; CPU: which CPU (0 or 1). */
     unsigned access, cpu;
@@ -108,6 +129,19 @@ struct diff_stats {
     size_t fired_user;     /* ... that hit a fault or a user copy */
     size_t partial_copies; /* user copies that stopped after some bytes */
     size_t content_checks; /* periodic sweeps of page contents */
+    /* Newer operations. */
+    size_t advise_drops, advise_hints, advise_dontfork;
+    size_t remap_shrink, remap_grow_in_place, remap_moves, remap_fixed,
+        remap_dontunmap, remap_multi, remap_efault, remap_nogrow;
+    size_t resize_ok, resize_efault;
+    size_t forks, forks_with_cow, destroys, clears, cow_writes;
+    size_t object_shared_reads; /* a shared page read through a fork */
+    size_t device_maps, device_moves, device_cpu;
+    size_t enxio;       /* shared memory past its object's end */
+    size_t fired_cpu;   /* injected failures inside a CPU access */
+    size_t cpu_partial; /* ... after some pages were accessed */
+    size_t fired_fork, fired_remap, fired_advise;
+    size_t multi_space_ops; /* ops while more than one space was live */
 };
 
 /* Random choices: from a splitmix64 state, or from a byte string (the

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The reference model. Every function is a direct transcription of the
- * contract in include/vmar/vmar.h over the page array; nothing is cached,
- * so nothing can go stale. Costs are O(pages) per call, which is what the
- * driver can afford for user ranges of a few thousand pages.
+ * contract in include/vmar/vmar.h over the page array; nothing is cached
+ * but the reference counts of the shared store (each kept by the one
+ * function every page change goes through, pg_set), so nothing else can
+ * go stale. Costs are O(pages) per call, which is what the driver can
+ * afford for user ranges of a few thousand pages.
  */
 #include "model.h"
 
@@ -20,6 +22,116 @@
      VMAR_MAP_FAULT_AROUND | VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL |         \
      VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT)
 
+static void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+static void *xcalloc(size_t n, size_t sz)
+{
+    void *p = calloc(n ? n : 1, sz);
+    if (!p)
+        abort();
+    return p;
+}
+
+/* ---- the shared store ---------------------------------------------------- */
+
+static struct model_store *store_new(void)
+{
+    struct model_store *st = xcalloc(1, sizeof(*st));
+    st->users = 1;
+    return st;
+}
+
+static void store_put(struct model_store *st)
+{
+    if (!st || --st->users)
+        return;
+    for (uint64_t i = 1; i <= st->nobj; i++) {
+        free(st->obj[i].frame);
+        free(st->obj[i].tag);
+    }
+    free(st->obj);
+    free(st->frefs);
+    free(st->dev_tag);
+    free(st);
+}
+
+static uint64_t obj_new(struct model_store *st, size_t pages)
+{
+    uint64_t id = ++st->nobj;
+    if (id >= st->obj_cap) {
+        size_t cap = (size_t)id * 2 + 16;
+        st->obj = xrealloc(st->obj, cap * sizeof(*st->obj));
+        memset(st->obj + st->obj_cap, 0,
+               (cap - st->obj_cap) * sizeof(*st->obj));
+        st->obj_cap = cap;
+    }
+    struct model_obj *o = &st->obj[id];
+    o->pages = pages;
+    o->frame = xcalloc(pages, 1);
+    o->tag = xcalloc(pages, sizeof(*o->tag));
+    st->objs_live++;
+    return id;
+}
+
+static uint64_t frame_new(struct model_store *st)
+{
+    uint64_t id = ++st->nframe;
+    if (id >= st->frefs_cap) {
+        size_t cap = (size_t)id * 2 + 64;
+        st->frefs = xrealloc(st->frefs, cap * sizeof(*st->frefs));
+        memset(st->frefs + st->frefs_cap, 0,
+               (cap - st->frefs_cap) * sizeof(*st->frefs));
+        st->frefs_cap = cap;
+    }
+    return id;
+}
+
+static void refs_take(struct model_store *st, const struct model_page *p)
+{
+    if (p->mapped && p->object)
+        st->obj[p->object].refs++;
+    if (p->populated && p->frame && st->frefs[p->frame]++ == 0)
+        st->frames_live++;
+}
+
+static void refs_drop(struct model_store *st, const struct model_page *p)
+{
+    if (p->mapped && p->object) {
+        struct model_obj *o = &st->obj[p->object];
+        if (--o->refs == 0) {
+            /* Its last mapping went: the library frees it and its frames. */
+            o->dead = true;
+            st->objs_live--;
+            st->obj_frames_live -= o->frames;
+        }
+    }
+    if (p->populated && p->frame && --st->frefs[p->frame] == 0)
+        st->frames_live--;
+}
+
+/* Every change of a page goes through here (new references first, so an
+ * object that stays mapped never looks dead in between). */
+static void pg_set(struct model *m, struct model_page *p,
+                   const struct model_page *v)
+{
+    struct model_page old = *p;
+    refs_take(m->st, v);
+    *p = *v;
+    refs_drop(m->st, &old);
+}
+
+static void pg_clear(struct model *m, struct model_page *p)
+{
+    static const struct model_page zero;
+    pg_set(m, p, &zero);
+}
+
 int model_init(struct model *m, const struct model_cfg *cfg)
 {
     memset(m, 0, sizeof(*m));
@@ -31,14 +143,53 @@ int model_init(struct model *m, const struct model_cfg *cfg)
         m->cfg.max_map_count = VMAR_DEFAULT_MAX_MAP_COUNT;
     m->npages = (size_t)((cfg->user_hi - cfg->user_lo) / PG);
     m->pg = calloc(m->npages, sizeof(*m->pg));
+    m->st = store_new();
     return m->pg ? 0 : -1;
 }
 
 void model_fini(struct model *m)
 {
+    if (m->pg && m->st)
+        for (size_t i = 0; i < m->npages; i++)
+            pg_clear(m, &m->pg[i]);
+    store_put(m->st);
     free(m->pg);
-    free(m->obj_frames);
     memset(m, 0, sizeof(*m));
+}
+
+void model_set_device(struct model *m, vmar_paddr_t base, size_t pages)
+{
+    struct model_store *st = m->st;
+    free(st->dev_tag);
+    st->dev_base = base;
+    st->dev_pages = pages;
+    st->dev_tag = xcalloc(pages, sizeof(*st->dev_tag));
+}
+
+static struct model_store *store_copy(const struct model_store *src)
+{
+    struct model_store *st = xcalloc(1, sizeof(*st));
+    *st = *src;
+    st->users = 1;
+    st->obj = xcalloc(src->obj_cap, sizeof(*st->obj));
+    for (uint64_t i = 1; i <= src->nobj; i++) {
+        const struct model_obj *o = &src->obj[i];
+        st->obj[i] = *o;
+        st->obj[i].frame = xcalloc(o->pages, 1);
+        st->obj[i].tag = xcalloc(o->pages, sizeof(uint64_t));
+        if (o->pages && o->frame) {
+            memcpy(st->obj[i].frame, o->frame, o->pages);
+            memcpy(st->obj[i].tag, o->tag, o->pages * sizeof(uint64_t));
+        }
+    }
+    st->frefs = xcalloc(src->frefs_cap, sizeof(*st->frefs));
+    if (src->frefs_cap)
+        memcpy(st->frefs, src->frefs, src->frefs_cap * sizeof(*st->frefs));
+    st->dev_tag = xcalloc(src->dev_pages, sizeof(*st->dev_tag));
+    if (src->dev_pages)
+        memcpy(st->dev_tag, src->dev_tag,
+               src->dev_pages * sizeof(*st->dev_tag));
+    return st;
 }
 
 int model_copy(struct model *dst, const struct model *src)
@@ -49,82 +200,108 @@ int model_copy(struct model *dst, const struct model *src)
         if (!dst->pg)
             return -1;
     }
-    if (dst->obj_cap < src->obj_cap) {
-        size_t *f = realloc(dst->obj_frames, src->obj_cap * sizeof(*f));
-        if (!f)
-            return -1;
-        dst->obj_frames = f;
-        dst->obj_cap = src->obj_cap;
-    }
-    if (src->obj_cap)
-        memcpy(dst->obj_frames, src->obj_frames,
-               src->obj_cap * sizeof(*src->obj_frames));
-    for (size_t i = src->obj_cap; i < dst->obj_cap; i++)
-        dst->obj_frames[i] = 0;
+    store_put(dst->st);
+    dst->st = store_copy(src->st);
     dst->cfg = src->cfg;
-    dst->objects = src->objects;
     dst->npages = src->npages;
     memcpy(dst->pg, src->pg, src->npages * sizeof(*src->pg));
     return 0;
 }
 
-static size_t obj_frames_of(const struct model *m, uint64_t id)
-{
-    return id < m->obj_cap ? m->obj_frames[id] : 0;
-}
-
 bool model_equal(const struct model *a, const struct model *b)
 {
-    for (uint64_t id = 1; id <= a->objects || id <= b->objects; id++)
-        if (obj_frames_of(a, id) != obj_frames_of(b, id))
+    const struct model_store *x = a->st, *y = b->st;
+
+    if (x->nobj != y->nobj || x->objs_live != y->objs_live ||
+        x->obj_frames_live != y->obj_frames_live ||
+        x->frames_live != y->frames_live || x->dev_pages != y->dev_pages)
+        return false;
+    for (uint64_t id = 1; id <= x->nobj; id++) {
+        const struct model_obj *o = &x->obj[id], *q = &y->obj[id];
+        if (o->pages != q->pages || o->frames != q->frames ||
+            o->refs != q->refs || o->dead != q->dead ||
+            memcmp(o->frame, q->frame, o->pages) ||
+            memcmp(o->tag, q->tag, o->pages * sizeof(uint64_t)))
             return false;
-    return a->npages == b->npages && a->objects == b->objects &&
+    }
+    if (x->dev_pages &&
+        memcmp(x->dev_tag, y->dev_tag, x->dev_pages * sizeof(uint64_t)))
+        return false;
+    return a->npages == b->npages &&
            memcmp(&a->cfg, &b->cfg, sizeof(a->cfg)) == 0 &&
            memcmp(a->pg, b->pg, a->npages * sizeof(*a->pg)) == 0;
 }
 
-/* A page gets a present translation; a shared object's page its frame. */
-void model_touch(struct model *m, struct model_page *p)
+static bool is_device(const struct model_page *p)
 {
-    if (!p->populated && p->object) {
-        if (p->object >= m->obj_cap) {
-            size_t cap = (size_t)p->object * 2 + 16;
-            size_t *f = realloc(m->obj_frames, cap * sizeof(*f));
-            if (!f)
-                abort();
-            for (size_t i = m->obj_cap; i < cap; i++)
-                f[i] = 0;
-            m->obj_frames = f;
-            m->obj_cap = cap;
-        }
-        m->obj_frames[p->object]++;
-    }
-    p->populated = 1;
+    return p->backing == VMAR_BACKING_DEVICE;
 }
 
-size_t model_objects_live(const struct model *m, size_t *frames,
-                          size_t *present_shared)
+/* A page gets a present translation: private memory a frame of its own,
+ * a shared object's page its object's frame (made on first touch). */
+void model_touch(struct model *m, struct model_page *p)
 {
-    unsigned char *seen = calloc((size_t)m->objects + 1, 1);
-    size_t live = 0;
+    struct model_page v = *p;
 
-    if (!seen)
-        abort();
-    *frames = 0;
-    *present_shared = 0;
-    for (size_t i = 0; i < m->npages; i++) {
-        const struct model_page *p = &m->pg[i];
-        if (!p->mapped || !p->object)
-            continue;
-        *present_shared += p->populated;
-        if (!seen[p->object]) {
-            seen[p->object] = 1;
-            live++;
-            *frames += obj_frames_of(m, p->object);
+    if (p->populated)
+        return;
+    v.populated = 1;
+    if (p->object) {
+        struct model_obj *o = &m->st->obj[p->object];
+        size_t k = (size_t)(p->objoff / PG);
+        if (k < o->pages && !o->frame[k]) {
+            o->frame[k] = 1;
+            o->frames++;
+            m->st->obj_frames_live++;
         }
+    } else if (!is_device(p)) {
+        v.frame = frame_new(m->st);
     }
-    free(seen);
-    return live;
+    pg_set(m, p, &v);
+}
+
+/* A write reaches the page: private memory gets a frame of its own (the
+ * copy-on-write break; when no one else mapped the old frame the library
+ * reuses it, which leaves the count of distinct frames the same). */
+static void model_written(struct model *m, struct model_page *p)
+{
+    if (p->object || is_device(p) || !p->populated)
+        return;
+    struct model_page v = *p;
+    v.frame = frame_new(m->st);
+    pg_set(m, p, &v);
+}
+
+uint64_t *model_tag(struct model *m, const struct model_page *p)
+{
+    static uint64_t none;
+    none = 0;
+    if (p->object) {
+        struct model_obj *o = &m->st->obj[p->object];
+        size_t k = (size_t)(p->objoff / PG);
+        return k < o->pages ? &o->tag[k] : &none;
+    }
+    if (is_device(p)) {
+        size_t k = (size_t)((p->objoff - m->st->dev_base) / PG);
+        return k < m->st->dev_pages ? &m->st->dev_tag[k] : &none;
+    }
+    return (uint64_t *)&p->tag;
+}
+
+size_t model_present_shared(const struct model *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->npages; i++)
+        n += m->pg[i].mapped && m->pg[i].object && m->pg[i].populated;
+    return n;
+}
+
+size_t model_present_device(const struct model *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->npages; i++)
+        n += m->pg[i].mapped && is_device(&m->pg[i]);
+    return n;
 }
 
 /* ---- derived views ------------------------------------------------------ */
@@ -134,11 +311,20 @@ static vmar_addr_t addr_of(const struct model *m, size_t i)
     return m->cfg.user_lo + (vmar_addr_t)i * PG;
 }
 
-static bool same_attrs(const struct model_page *a, const struct model_page *b)
+/* Page b, directly after page a, belongs to a's mapping: the library
+ * keeps every mergeable pair merged (mapping.c, vmar__mapping_can_merge):
+ * same permissions, kept flags and backing; shared memory of the same
+ * object at the continuing offset; device memory never (only the pages of
+ * one device mapping are one). */
+static bool joins(const struct model_page *a, const struct model_page *b)
 {
-    return a->mapped && b->mapped && a->prot == b->prot &&
-           a->max_prot == b->max_prot && a->flags == b->flags &&
-           a->object == b->object;
+    if (!a->mapped || !b->mapped || a->prot != b->prot ||
+        a->max_prot != b->max_prot || a->flags != b->flags ||
+        a->backing != b->backing || a->object != b->object)
+        return false;
+    if (is_device(a))
+        return a->node == b->node;
+    return !a->object || b->objoff == a->objoff + PG;
 }
 
 size_t model_runs(const struct model *m, struct model_run *out)
@@ -150,13 +336,15 @@ size_t model_runs(const struct model *m, struct model_run *out)
             i++;
             continue;
         }
-        size_t j = i;
+        size_t j = i + 1;
         struct model_run r = {.start = addr_of(m, i),
                               .prot = m->pg[i].prot,
                               .max_prot = m->pg[i].max_prot,
                               .flags = m->pg[i].flags,
-                              .offset = m->pg[i].objoff};
-        while (j < m->npages && same_attrs(&m->pg[i], &m->pg[j]))
+                              .backing = m->pg[i].backing,
+                              .offset = m->pg[i].objoff,
+                              .populated = m->pg[i].populated};
+        while (j < m->npages && joins(&m->pg[j - 1], &m->pg[j]))
             r.populated += m->pg[j++].populated;
         r.end = addr_of(m, j);
         out[n++] = r;
@@ -170,8 +358,7 @@ static size_t run_count(const struct model *m)
     size_t n = 0;
 
     for (size_t i = 0; i < m->npages; i++)
-        if (m->pg[i].mapped &&
-            (i == 0 || !same_attrs(&m->pg[i - 1], &m->pg[i])))
+        if (m->pg[i].mapped && (i == 0 || !joins(&m->pg[i - 1], &m->pg[i])))
             n++;
     return n;
 }
@@ -190,7 +377,7 @@ size_t model_populated(const struct model *m)
     size_t n = 0;
 
     for (size_t i = 0; i < m->npages; i++)
-        n += m->pg[i].populated;
+        n += m->pg[i].populated && !is_device(&m->pg[i]);
     return n;
 }
 
@@ -199,9 +386,9 @@ static void run_around(const struct model *m, size_t i, size_t *s, size_t *e)
 {
     size_t a = i, b = i + 1;
 
-    while (a > 0 && same_attrs(&m->pg[a - 1], &m->pg[i]))
+    while (a > 0 && joins(&m->pg[a - 1], &m->pg[a]))
         a--;
-    while (b < m->npages && same_attrs(&m->pg[b], &m->pg[i]))
+    while (b < m->npages && joins(&m->pg[b - 1], &m->pg[b]))
         b++;
     *s = a;
     *e = b;
@@ -358,6 +545,30 @@ static bool count_refused(const struct model *m, size_t after)
     return after > m->cfg.max_map_count && after > run_count(m);
 }
 
+/* Device mappings never merge, so the model names each one (node); an
+ * operation that cuts one at page index i gives the part from i on a
+ * name of its own, as the library's split makes a node of its own. */
+static void dev_cut(struct model *m, size_t i)
+{
+    if (i == 0 || i >= m->npages || !m->pg[i].mapped || !is_device(&m->pg[i]) ||
+        !joins(&m->pg[i - 1], &m->pg[i]))
+        return;
+    uint64_t old = m->pg[i].node, id = ++m->st->nnode;
+    for (size_t k = i; k < m->npages && m->pg[k].mapped &&
+                       is_device(&m->pg[k]) && m->pg[k].node == old;
+         k++)
+        m->pg[k].node = id;
+}
+
+/* Remove the pages [lo, hi) (indices). */
+static void carve(struct model *m, size_t lo, size_t hi)
+{
+    dev_cut(m, lo);
+    dev_cut(m, hi);
+    for (size_t i = lo; i < hi; i++)
+        pg_clear(m, &m->pg[i]);
+}
+
 int model_map(struct model *m, const struct vmar_map_opts *o,
               vmar_addr_t *out_addr)
 {
@@ -366,6 +577,7 @@ int model_map(struct model *m, const struct vmar_map_opts *o,
     vmar_addr_t addr = o->addr;
     bool fixed =
         o->place == VMAR_PLACE_FIXED || o->place == VMAR_PLACE_FIXED_NOREPLACE;
+    bool device = o->backing == VMAR_BACKING_DEVICE;
     int rc;
 
     m->why = NULL;
@@ -387,6 +599,12 @@ int model_map(struct model *m, const struct vmar_map_opts *o,
         return fail(m, VMAR_EINVAL, "unaligned addr");
     if (fixed && !range_ok(m, o->addr, o->size))
         return fail(m, VMAR_EINVAL, "fixed range outside user range");
+    if (device && (o->paddr % PG || o->paddr + o->size < o->paddr ||
+                   (unsigned)o->cache > VMAR_CACHE_UC || o->offset))
+        return fail(m, VMAR_EINVAL, "bad device paddr, cache or offset");
+    if (o->backing == VMAR_BACKING_ANON &&
+        (o->offset || o->paddr || o->cache != VMAR_CACHE_WB))
+        return fail(m, VMAR_EINVAL, "offset, paddr or cache on anon");
     /* The driver never passes an object: an object mapping without one. */
     if (o->backing == VMAR_BACKING_OBJECT)
         return fail(m, VMAR_EINVAL, "object backing without object");
@@ -395,8 +613,6 @@ int model_map(struct model *m, const struct vmar_map_opts *o,
         return fail(m, VMAR_EINVAL, "bad hint or fault-around on anon");
     if (o->prot & o->deny_prot)
         return fail(m, VMAR_EACCES, "prot & deny");
-    if (o->backing != VMAR_BACKING_ANON)
-        return fail(m, VMAR_ENOTSUP, "backing");
 
     if (!fixed) {
         rc = place(m, o, align, &addr);
@@ -419,23 +635,48 @@ int model_map(struct model *m, const struct vmar_map_opts *o,
         return fail(m, VMAR_ENOMEM, "count limit");
 
     /* ASSUMPTION (vmar.h is silent; Linux behaves so): POPULATE of a
-     * PROT_NONE mapping maps nothing, as no access could use the pages. */
-    bool populate = (o->flags & VMAR_MAP_POPULATE) && o->prot;
-    uint64_t object = o->flags & VMAR_MAP_SHARED ? ++m->objects : 0;
+     * PROT_NONE mapping maps nothing, as no access could use the pages.
+     * Device memory is present whatever its permissions (vmar.h). */
+    bool populate = (o->flags & VMAR_MAP_POPULATE) && o->prot && !device;
+    uint64_t object = !device && o->flags & VMAR_MAP_SHARED
+                          ? obj_new(m->st, (size_t)(o->size / PG))
+                          : 0;
+    uint64_t node = device ? ++m->st->nnode : 0;
+    carve(m, lo, hi);
     for (size_t i = lo; i < hi; i++) {
-        m->pg[i] = (struct model_page){
+        struct model_page v = {
             .mapped = 1,
             .prot = (uint8_t)o->prot,
             .max_prot = (uint8_t)(VMAR_PROT_RWX & ~o->deny_prot),
             .flags = (uint16_t)(o->flags & KEPT),
+            .backing =
+                (uint8_t)(device ? VMAR_BACKING_DEVICE : VMAR_BACKING_ANON),
+            .populated = device,
             .object = object,
-            .objoff = object ? (uint64_t)(i - lo) * PG : 0,
+            .objoff = object   ? (uint64_t)(i - lo) * PG
+                      : device ? o->paddr + (uint64_t)(i - lo) * PG
+                               : 0,
+            .node = node,
         };
+        pg_set(m, &m->pg[i], &v);
         if (populate)
             model_touch(m, &m->pg[i]);
     }
     if (out_addr)
         *out_addr = addr;
+    return 0;
+}
+
+static int unmap_pages(struct model *m, size_t lo, size_t hi)
+{
+    bool any = false;
+    for (size_t i = lo; i < hi; i++)
+        any |= m->pg[i].mapped;
+    if (!any)
+        return 0;
+    if (count_refused(m, count_after_replace(m, lo, hi, false)))
+        return fail(m, VMAR_ENOMEM, "count limit");
+    carve(m, lo, hi);
     return 0;
 }
 
@@ -445,16 +686,7 @@ int model_unmap(struct model *m, vmar_addr_t addr, vmar_size_t size)
     if (!range_ok(m, addr, size))
         return fail(m, VMAR_EINVAL, "bad range");
     size_t lo = (size_t)((addr - m->cfg.user_lo) / PG);
-    size_t hi = lo + (size_t)(size / PG);
-    bool any = false;
-    for (size_t i = lo; i < hi; i++)
-        any |= m->pg[i].mapped;
-    if (!any)
-        return 0;
-    if (count_refused(m, count_after_replace(m, lo, hi, false)))
-        return fail(m, VMAR_ENOMEM, "count limit");
-    memset(&m->pg[lo], 0, (hi - lo) * sizeof(*m->pg));
-    return 0;
+    return unmap_pages(m, lo, lo + (size_t)(size / PG));
 }
 
 int model_protect(struct model *m, vmar_addr_t addr, vmar_size_t size,
@@ -476,16 +708,361 @@ int model_protect(struct model *m, vmar_addr_t addr, vmar_size_t size,
     /* Before merging, a mapping whose permissions change is cut where it
      * straddles an end of the range; one that already has `prot` is not. */
     size_t splits = 0;
-    if (lo > 0 && same_attrs(&m->pg[lo - 1], &m->pg[lo]) &&
-        m->pg[lo].prot != prot)
-        splits++;
-    if (hi < m->npages && same_attrs(&m->pg[hi - 1], &m->pg[hi]) &&
-        m->pg[hi - 1].prot != prot)
-        splits++;
+    bool cut_lo =
+        lo > 0 && joins(&m->pg[lo - 1], &m->pg[lo]) && m->pg[lo].prot != prot;
+    bool cut_hi = hi < m->npages && joins(&m->pg[hi - 1], &m->pg[hi]) &&
+                  m->pg[hi - 1].prot != prot;
+    splits = (size_t)cut_lo + (size_t)cut_hi;
     if (count_refused(m, run_count(m) + splits))
         return fail(m, VMAR_ENOMEM, "count limit");
+    /* A device mapping cut here stays two (never merged); one whose
+     * permissions do not change is not cut at all. */
+    for (size_t i = lo; i < hi; i++)
+        if (is_device(&m->pg[i]) && m->pg[i].prot != prot &&
+            (i == lo || !joins(&m->pg[i - 1], &m->pg[i])))
+            dev_cut(m, i);
+    for (size_t i = lo; i < hi; i++) {
+        if (is_device(&m->pg[i]) && m->pg[i].prot != prot &&
+            (i + 1 == hi || !joins(&m->pg[i], &m->pg[i + 1])))
+            dev_cut(m, i + 1);
+    }
     for (size_t i = lo; i < hi; i++)
         m->pg[i].prot = (uint8_t)prot;
+    return 0;
+}
+
+/* ---- advise ---------------------------------------------------------------
+ */
+
+static bool advice_known(int advice)
+{
+    switch (advice) {
+    case VMAR_ADVISE_NORMAL:
+    case VMAR_ADVISE_RANDOM:
+    case VMAR_ADVISE_SEQUENTIAL:
+    case VMAR_ADVISE_WILLNEED:
+    case VMAR_ADVISE_DONTNEED:
+    case VMAR_ADVISE_FREE:
+    case VMAR_ADVISE_DONTFORK:
+    case VMAR_ADVISE_DOFORK:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static unsigned advised(unsigned f, int advice)
+{
+    switch (advice) {
+    case VMAR_ADVISE_NORMAL:
+        return f & ~(unsigned)(VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM);
+    case VMAR_ADVISE_RANDOM:
+        return (f & ~(unsigned)VMAR_MAP_SEQUENTIAL) | VMAR_MAP_RANDOM;
+    case VMAR_ADVISE_SEQUENTIAL:
+        return (f & ~(unsigned)VMAR_MAP_RANDOM) | VMAR_MAP_SEQUENTIAL;
+    case VMAR_ADVISE_DONTFORK:
+        return f | VMAR_MAP_DONTFORK;
+    case VMAR_ADVISE_DOFORK:
+        return f & ~(unsigned)VMAR_MAP_DONTFORK;
+    default:
+        return f;
+    }
+}
+
+int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
+                 int advice)
+{
+    const bool drops =
+        advice == VMAR_ADVISE_DONTNEED || advice == VMAR_ADVISE_FREE;
+
+    m->why = NULL;
+    if (!range_ok(m, addr, size) || !advice_known(advice))
+        return fail(m, VMAR_EINVAL, "bad range or advice");
+    size_t lo = (size_t)((addr - m->cfg.user_lo) / PG);
+    size_t hi = lo + (size_t)(size / PG);
+    /* Mapping by mapping in address order: a hole is ENOMEM, dropping a
+     * device mapping's pages EINVAL, whichever comes first. */
+    for (size_t i = lo; i < hi; i++) {
+        if (!m->pg[i].mapped)
+            return fail(m, VMAR_ENOMEM, "hole");
+        if (drops && is_device(&m->pg[i]))
+            return fail(m, VMAR_EINVAL, "drop device pages");
+    }
+    if (advice == VMAR_ADVISE_WILLNEED)
+        return 0;
+    if (drops) {
+        /* Private memory reads as zero again; shared memory refaults
+         * from its object, which keeps the page. */
+        for (size_t i = lo; i < hi; i++) {
+            struct model_page v = m->pg[i];
+            v.populated = 0;
+            if (!v.object) {
+                v.tag = 0;
+                v.frame = 0;
+            }
+            pg_set(m, &m->pg[i], &v);
+        }
+        return 0;
+    }
+    bool cut_lo = lo > 0 && joins(&m->pg[lo - 1], &m->pg[lo]) &&
+                  advised(m->pg[lo].flags, advice) != m->pg[lo].flags;
+    bool cut_hi = hi < m->npages && joins(&m->pg[hi - 1], &m->pg[hi]) &&
+                  advised(m->pg[hi - 1].flags, advice) != m->pg[hi - 1].flags;
+    if (count_refused(m, run_count(m) + (size_t)cut_lo + (size_t)cut_hi))
+        return fail(m, VMAR_ENOMEM, "count limit");
+    for (size_t i = lo; i < hi; i++)
+        if (is_device(&m->pg[i]) &&
+            advised(m->pg[i].flags, advice) != m->pg[i].flags &&
+            (i == lo || !joins(&m->pg[i - 1], &m->pg[i])))
+            dev_cut(m, i);
+    for (size_t i = lo; i < hi; i++)
+        if (is_device(&m->pg[i]) &&
+            advised(m->pg[i].flags, advice) != m->pg[i].flags &&
+            (i + 1 == hi || !joins(&m->pg[i], &m->pg[i + 1])))
+            dev_cut(m, i + 1);
+    for (size_t i = lo; i < hi; i++)
+        m->pg[i].flags = (uint16_t)advised(m->pg[i].flags, advice);
+    return 0;
+}
+
+/* ---- remap, resize --------------------------------------------------------
+ */
+
+/* vmar_remap, transcribed from vmar.h and src/core/remap.c (Linux's
+ * mm/mremap.c errno order), over pages. */
+int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
+                vmar_size_t new_size, unsigned flags, vmar_addr_t new_addr,
+                vmar_addr_t *out_addr)
+{
+    const struct model_cfg *c = &m->cfg;
+    const unsigned known =
+        VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED | VMAR_REMAP_DONTUNMAP;
+    const bool fixed = flags & VMAR_REMAP_FIXED;
+    const bool dontunmap = flags & VMAR_REMAP_DONTUNMAP;
+
+    m->why = NULL;
+    if (flags & ~known)
+        return fail(m, VMAR_EINVAL, "unknown remap flags");
+    if ((fixed || dontunmap) && !(flags & VMAR_REMAP_MAYMOVE))
+        return fail(m, VMAR_EINVAL, "fixed/dontunmap without maymove");
+    if (dontunmap && old_size != new_size)
+        return fail(m, VMAR_EINVAL, "dontunmap resizes");
+    if (old % PG)
+        return fail(m, VMAR_EINVAL, "unaligned old");
+    /* Sizes round up to a page. */
+    vmar_size_t os = (old_size + PG - 1) & ~(vmar_size_t)(PG - 1);
+    vmar_size_t ns = (new_size + PG - 1) & ~(vmar_size_t)(PG - 1);
+    if (os < old_size || ns < new_size || !os || !ns)
+        return fail(m, VMAR_EINVAL, "zero or wrapping size");
+    if (fixed) {
+        if (new_addr % PG || !range_ok(m, new_addr, ns))
+            return fail(m, VMAR_EINVAL, "bad fixed target");
+        if (new_addr < old + os && old < new_addr + ns)
+            return fail(m, VMAR_EINVAL, "target overlaps source");
+    }
+    /* The source: mapped from old on without holes; one mapping when the
+     * size changes, several (any, contiguous) for a pure move. */
+    const vmar_addr_t hi = old + os;
+    if (hi < old || old < c->user_lo || hi > c->user_hi)
+        return fail(m, VMAR_EFAULT, "source outside user range");
+    const size_t lo_i = (size_t)((old - c->user_lo) / PG);
+    const size_t hi_i = (size_t)((hi - c->user_lo) / PG);
+    if (!m->pg[lo_i].mapped)
+        return fail(m, VMAR_EFAULT, "no mapping at old");
+    size_t first_s, first_e, pieces = 0, covered = lo_i, last_e = lo_i;
+    run_around(m, lo_i, &first_s, &first_e);
+    for (size_t i = first_s; i < hi_i;) {
+        size_t s, e;
+        if (!m->pg[i].mapped) {
+            i++;
+            continue;
+        }
+        run_around(m, i, &s, &e);
+        if (s > covered)
+            return fail(m, VMAR_EFAULT, "hole in source");
+        if (dontunmap && (m->pg[i].object || is_device(&m->pg[i])))
+            return fail(m, VMAR_EINVAL, "dontunmap on shared or device");
+        covered = e;
+        last_e = e;
+        pieces++;
+        i = e;
+    }
+    if (covered < hi_i)
+        return fail(m, VMAR_EFAULT, "hole in source");
+    const unsigned cuts =
+        (first_s < lo_i ? 1u : 0u) + (last_e > hi_i ? 1u : 0u);
+    if (pieces > 1 && os != ns)
+        return fail(m, VMAR_EFAULT, "resize across mappings");
+    if (ns > os && is_device(&m->pg[lo_i]))
+        return fail(m, VMAR_EFAULT, "device grows");
+
+    const bool may_stay = !fixed && !dontunmap;
+    if (may_stay && ns <= os) {
+        int rc = 0;
+        if (ns < os)
+            rc = unmap_pages(m, lo_i + (size_t)(ns / PG), hi_i);
+        if (!rc && out_addr)
+            *out_addr = old;
+        return rc;
+    }
+    const vmar_size_t added_grow = ns > os ? ns - os : 0;
+    const vmar_size_t total = model_total_vm(m);
+    const size_t runs = run_count(m);
+    if (may_stay && first_e == hi_i && ns - os <= c->user_hi - hi) {
+        bool free_after = true;
+        for (size_t i = hi_i; i < lo_i + ns / PG; i++)
+            free_after &= !m->pg[i].mapped;
+        if (free_after) {
+            if (c->as_limit && added_grow &&
+                (total > c->as_limit || added_grow > c->as_limit - total))
+                return fail(m, VMAR_ENOMEM, "as limit");
+            const struct model_page *last = &m->pg[hi_i - 1];
+            for (size_t i = hi_i; i < lo_i + ns / PG; i++) {
+                struct model_page v = *last;
+                v.populated = 0;
+                v.tag = 0;
+                v.frame = 0;
+                if (v.object)
+                    v.objoff = last->objoff + (uint64_t)(i - hi_i + 1) * PG;
+                pg_set(m, &m->pg[i], &v);
+            }
+            if (out_addr)
+                *out_addr = old;
+            return 0;
+        }
+    }
+    if (!(flags & VMAR_REMAP_MAYMOVE))
+        return fail(m, VMAR_ENOMEM, "cannot grow in place");
+
+    /* The target: exactly new_addr, or placed like a map of new_size (a
+     * stack keeps its guard) while the source is still mapped. */
+    vmar_addr_t to = new_addr;
+    size_t removed = 0;
+    bool needs_node = false;
+    vmar_size_t tmapped = 0;
+    if (fixed) {
+        size_t tlo = (size_t)((to - c->user_lo) / PG), thi = tlo + ns / PG;
+        for (size_t i = 0; i < m->npages;) {
+            size_t s, e;
+            if (!m->pg[i].mapped) {
+                i++;
+                continue;
+            }
+            run_around(m, i, &s, &e);
+            if (s < thi && e > tlo) {
+                if (s < tlo && e > thi)
+                    needs_node = true;
+                else if (s >= tlo && e <= thi)
+                    removed++;
+            }
+            i = e;
+        }
+        for (size_t i = tlo; i < thi; i++)
+            tmapped += m->pg[i].mapped ? PG : 0;
+    } else {
+        struct vmar_map_opts o = {.size = ns,
+                                  .place = VMAR_PLACE_ANY,
+                                  .flags = m->pg[lo_i].flags & VMAR_MAP_STACK};
+        if (place(m, &o, PG, &to))
+            return fail(m, VMAR_ENOMEM, "no fit");
+    }
+    /* Limits as remap.c's remap_limits counts them (before merging; a
+     * FIXED target that trims the source's own mapping may be charged
+     * one mapping too many, never too few). */
+    vmar_size_t added = added_grow;
+    size_t count = runs;
+    if (dontunmap) {
+        added += os;
+        count += pieces;
+    }
+    added -= added < tmapped ? added : tmapped;
+    count += cuts + (needs_node ? 1u : 0u);
+    count -= count < removed ? count : removed;
+    if (c->as_limit && added &&
+        (total > c->as_limit || added > c->as_limit - total))
+        return fail(m, VMAR_ENOMEM, "as limit");
+    if (count > c->max_map_count && count > runs)
+        return fail(m, VMAR_ENOMEM, "count limit");
+
+    /* Commit: contents, residency, frames and object offsets move with
+     * the pages; the source becomes a hole, or with DONTUNMAP stays
+     * mapped and empty; growth continues the last page. */
+    const size_t len = (size_t)((os < ns ? os : ns) / PG);
+    const size_t tlo = (size_t)((to - c->user_lo) / PG);
+    struct model_page *save = xcalloc(len, sizeof(*save));
+    dev_cut(m, lo_i);
+    dev_cut(m, hi_i);
+    memcpy(save, &m->pg[lo_i], len * sizeof(*save));
+    carve(m, tlo, tlo + (size_t)(ns / PG));
+    for (size_t k = 0; k < len; k++)
+        pg_set(m, &m->pg[tlo + k], &save[k]);
+    for (size_t k = len; k < ns / PG; k++) {
+        struct model_page v = save[len - 1];
+        v.populated = 0;
+        v.tag = 0;
+        v.frame = 0;
+        if (v.object)
+            v.objoff = save[len - 1].objoff + (uint64_t)(k - len + 1) * PG;
+        pg_set(m, &m->pg[tlo + k], &v);
+    }
+    carve(m, lo_i + len, hi_i);
+    for (size_t k = 0; k < len; k++) {
+        if (dontunmap) {
+            struct model_page v = save[k];
+            v.populated = 0;
+            v.tag = 0;
+            v.frame = 0;
+            pg_set(m, &m->pg[lo_i + k], &v);
+        } else {
+            pg_clear(m, &m->pg[lo_i + k]);
+        }
+    }
+    free(save);
+    if (out_addr)
+        *out_addr = to;
+    return 0;
+}
+
+int model_resize(struct model *m, vmar_addr_t addr, vmar_size_t old_size,
+                 vmar_size_t new_size)
+{
+    m->why = NULL;
+    if (!range_ok(m, addr, old_size) || !range_ok(m, addr, new_size))
+        return fail(m, VMAR_EINVAL, "bad range");
+    size_t i = (size_t)((addr - m->cfg.user_lo) / PG), s, e;
+    if (!m->pg[i].mapped)
+        return fail(m, VMAR_EFAULT, "not one mapping");
+    run_around(m, i, &s, &e);
+    if (s != i || (vmar_size_t)(e - s) * PG != old_size)
+        return fail(m, VMAR_EFAULT, "not one mapping");
+    return model_remap(m, addr, old_size, new_size, 0, 0, NULL);
+}
+
+void model_clear(struct model *m)
+{
+    m->why = NULL;
+    for (size_t i = 0; i < m->npages; i++)
+        pg_clear(m, &m->pg[i]);
+}
+
+int model_fork(struct model *child, const struct model *parent)
+{
+    memset(child, 0, sizeof(*child));
+    child->cfg = parent->cfg;
+    child->npages = parent->npages;
+    child->pg = calloc(parent->npages, sizeof(*child->pg));
+    if (!child->pg)
+        return -1;
+    child->st = parent->st;
+    child->st->users++;
+    /* Private pages share their frames (identities) until written; shared
+     * objects are the same objects; device pages are mapped again;
+     * DONTFORK mappings stay behind. */
+    for (size_t i = 0; i < parent->npages; i++) {
+        const struct model_page *p = &parent->pg[i];
+        if (p->mapped && !(p->flags & VMAR_MAP_DONTFORK))
+            pg_set(child, &child->pg[i], p);
+    }
     return 0;
 }
 
@@ -510,12 +1087,14 @@ int model_query(const struct model *m, vmar_addr_t addr, struct model_run *out)
                               .prot = m->pg[i].prot,
                               .max_prot = m->pg[i].max_prot,
                               .flags = m->pg[i].flags,
+                              .backing = m->pg[i].backing,
                               .offset = m->pg[s].objoff};
     for (size_t k = s; k < e; k++)
         out->populated += m->pg[k].populated;
     return 0;
 }
 
+/* Every present translation, device pages included (vmar.h). */
 int model_resident(const struct model *m, vmar_addr_t lo, vmar_addr_t hi,
                    vmar_size_t *bytes)
 {
@@ -535,6 +1114,12 @@ struct model_page *model_page_at(struct model *m, vmar_addr_t va)
     return &m->pg[(va - m->cfg.user_lo) / PG];
 }
 
+/* Shared memory past its object's end (a remap grew it): SIGBUS. */
+static bool past_end(const struct model *m, const struct model_page *p)
+{
+    return p->object && p->objoff / PG >= m->st->obj[p->object].pages;
+}
+
 int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
                 unsigned flags)
 {
@@ -551,12 +1136,16 @@ int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
         return fail(m, VMAR_ENOENT, "no mapping");
     if (!(p->prot & vmar_access_prot(access)))
         return fail(m, VMAR_EACCES, "access denied");
+    if (!p->populated && past_end(m, p))
+        return fail(m, VMAR_ENXIO, "past the object's end");
     model_touch(m, p);
+    if (access == VMAR_ACCESS_WRITE)
+        model_written(m, p);
     return 0;
 }
 
 int model_access(struct model *m, vmar_addr_t addr, uint64_t len, unsigned need,
-                 uint64_t *done)
+                 bool copy, uint64_t *done)
 {
     uint64_t off = 0;
 
@@ -575,7 +1164,17 @@ int model_access(struct model *m, vmar_addr_t addr, uint64_t len, unsigned need,
             *done = off;
             return fail(m, VMAR_EACCES, "access denied");
         }
+        if (!p->populated && past_end(m, p)) {
+            *done = off;
+            return fail(m, VMAR_ENXIO, "past the object's end");
+        }
+        if (copy && is_device(p)) {
+            *done = off;
+            return fail(m, VMAR_EFAULT, "copy from device memory");
+        }
         model_touch(m, p);
+        if (need == VMAR_PROT_WRITE)
+            model_written(m, p);
         off += n;
     }
     *done = off;

@@ -27,26 +27,72 @@
 /* Largest user range the model accepts, in pages (64 MiB). */
 #define MODEL_MAX_PAGES 16384u
 
-/* One page. Fork and remap will add fields here (backing identity and
- * offset, copy-on-write state).
+/* One page.
  *
  * Content: the driver only ever writes a page's first 8 bytes with a
  * non-zero tag and every other byte with zeros, so a page's content is
  * its tag (the first 8 bytes, little-endian) followed by zeros. A new or
- * demand-zero page has tag 0. */
+ * demand-zero page has tag 0. Private memory keeps its tag here; shared
+ * anonymous memory in its object (model_obj, per object offset, so that
+ * a write through one space or one mapping is seen through every other);
+ * device memory in the store's device frames. model_tag() finds it. */
 struct model_page {
     uint8_t mapped;
     uint8_t prot;
     uint8_t max_prot;
-    uint8_t populated; /* has a present translation */
+    uint8_t populated; /* has a present translation (device: always) */
     uint16_t flags;    /* kept vmar_map_flags: SHARED, STACK, hints */
-    uint8_t pad[2];    /* explicit, so that model_equal's memcmp is sound */
-    uint64_t tag;      /* the first 8 bytes; the rest is zero */
+    uint8_t backing;   /* VMAR_BACKING_ANON or VMAR_BACKING_DEVICE */
+    uint8_t pad;       /* explicit, so that model_equal's memcmp is sound */
+    uint64_t tag;      /* private memory: the first 8 bytes */
     /* Shared anonymous memory: which vmar_map call made its object (each
      * call makes one, as Linux's shmem does; pages of different objects
-     * never merge). 0 for private memory. */
+     * never merge, nor pages whose offsets do not continue). 0 for
+     * private memory. */
     uint64_t object;
-    uint64_t objoff; /* byte offset of the page in that object */
+    /* Byte offset of the page in that object; device memory: the page's
+     * physical address. */
+    uint64_t objoff;
+    /* Private memory: identity of the frame behind a populated page. A
+     * fork copies it (parent and child share the frame until either
+     * writes), any write gives the page a new one (a copy-on-write break,
+     * or a reuse when no one else maps it: the count of distinct
+     * identities is the same either way). 0: none. */
+    uint64_t frame;
+    /* Device memory: the mapping (vmar_map call, or piece cut from one)
+     * the page belongs to; device mappings never merge. 0 otherwise. */
+    uint64_t node;
+};
+
+/* One shared anonymous object (memfd): its size and, per page, whether
+ * it holds a frame and the frame's tag. */
+struct model_obj {
+    size_t pages; /* the object's size; pages past it are past its end */
+    uint8_t *frame;
+    uint64_t *tag;
+    size_t refs;   /* mapped pages over every space that map it */
+    size_t frames; /* pages holding a frame */
+    bool dead;     /* no mapping left: the library freed it */
+};
+
+/* What the spaces of one session share (a fork's parent and child):
+ * shared objects, private frame identities, device frames. */
+struct model_store {
+    unsigned users;        /* models using it */
+    struct model_obj *obj; /* by id, index 0 unused */
+    uint64_t nobj;         /* ids handed out */
+    size_t obj_cap;
+    size_t objs_live, obj_frames_live;
+    uint32_t *frefs; /* private frame identity -> pages that map it */
+    uint64_t nframe; /* identities handed out */
+    size_t frefs_cap;
+    size_t frames_live; /* identities mapped by some page */
+    uint64_t nnode;     /* device mapping ids handed out */
+    /* Device memory: frames [dev_base, dev_base + dev_pages * PG) with
+     * their tags (model_set_device). */
+    vmar_paddr_t dev_base;
+    size_t dev_pages;
+    uint64_t *dev_tag;
 };
 
 struct model_cfg {
@@ -61,12 +107,7 @@ struct model {
     struct model_cfg cfg; /* max_map_count never 0 here */
     size_t npages;
     struct model_page *pg;
-    uint64_t objects; /* shared anonymous objects made so far */
-    /* Frames each shared anonymous object holds, by id (index 0 unused):
-     * a page of it gets its frame on first touch and keeps it while the
-     * object lives, mapped or not, as shmem does. */
-    size_t *obj_frames;
-    size_t obj_cap;
+    struct model_store *st; /* shared with forks */
     /* Why the last operation failed ("no fit", "count limit", ...), for
      * divergence reports and the driver's coverage counters. */
     const char *why;
@@ -76,23 +117,39 @@ struct model {
  * mapped pages with identical attributes. */
 struct model_run {
     vmar_addr_t start, end;
-    unsigned prot, max_prot, flags;
+    unsigned prot, max_prot, flags, backing;
     size_t populated; /* pages with a present translation */
-    uint64_t offset;  /* object offset of `start` (shared anonymous) */
+    uint64_t offset;  /* object offset (device: paddr) of `start` */
 };
 
 /* 0, or -1 when the range is not page aligned, empty or too large. */
 int model_init(struct model *m, const struct model_cfg *cfg);
 void model_fini(struct model *m);
-/* dst must be initialised with the same geometry (or zeroed: allocates). */
+/* dst must be initialised with the same geometry (or zeroed: allocates).
+ * A deep copy: dst gets a store of its own (a copy of src's). */
 int model_copy(struct model *dst, const struct model *src);
 bool model_equal(const struct model *a, const struct model *b);
+/* Device memory the driver took from the pool: [base, base + pages * PG),
+ * all zero. Call once, on a fresh model. */
+void model_set_device(struct model *m, vmar_paddr_t base, size_t pages);
 
 int model_map(struct model *m, const struct vmar_map_opts *o,
               vmar_addr_t *out_addr);
 int model_unmap(struct model *m, vmar_addr_t addr, vmar_size_t size);
 int model_protect(struct model *m, vmar_addr_t addr, vmar_size_t size,
                   unsigned prot);
+/* vmar_advise, vmar_remap, vmar_resize, vmar_clear. */
+int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
+                 int advice);
+int model_remap(struct model *m, vmar_addr_t old_addr, vmar_size_t old_size,
+                vmar_size_t new_size, unsigned flags, vmar_addr_t new_addr,
+                vmar_addr_t *out_addr);
+int model_resize(struct model *m, vmar_addr_t addr, vmar_size_t old_size,
+                 vmar_size_t new_size);
+void model_clear(struct model *m);
+/* vmar_fork: child (uninitialised) becomes a copy of parent sharing its
+ * store. 0, or -1 when out of host memory. */
+int model_fork(struct model *child, const struct model *parent);
 void model_set_limits(struct model *m, vmar_size_t as_limit,
                       size_t max_map_count);
 int model_query(const struct model *m, vmar_addr_t addr, struct model_run *out);
@@ -100,29 +157,35 @@ int model_resident(const struct model *m, vmar_addr_t lo, vmar_addr_t hi,
                    vmar_size_t *bytes);
 
 /* vmar_fault: 0 (the page is now populated), VMAR_EINVAL, VMAR_ENOENT
- * (no mapping), VMAR_EACCES (the mapping lacks the access's prot). */
+ * (no mapping), VMAR_EACCES (the mapping lacks the access's prot),
+ * VMAR_ENXIO (shared memory past its object's end). */
 int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
                 unsigned flags);
 /* A user access to [addr, addr+len) page by page, as vmar_read/vmar_write
  * and a simulated CPU do it: each page must be mapped (else VMAR_ENOENT)
- * with `need` in its prot (else VMAR_EACCES) and becomes populated. Stops
- * at the first bad page; *done is the number of bytes before it. The
- * caller handles a wrapping range. Contents are the caller's (tags). */
+ * with `need` in its prot (else VMAR_EACCES), inside its object (else
+ * VMAR_ENXIO), and becomes populated; `need` WRITE gives a private page a
+ * frame of its own. With `copy` (vmar_read/vmar_write) device pages are
+ * refused (VMAR_EFAULT). Stops at the first bad page; *done is the number
+ * of bytes before it. The caller handles a wrapping range. Contents are
+ * the caller's (model_tag). */
 int model_access(struct model *m, vmar_addr_t addr, uint64_t len, unsigned need,
-                 uint64_t *done);
+                 bool copy, uint64_t *done);
 /* Mark a page present (a fault or an access made it so). */
 void model_touch(struct model *m, struct model_page *p);
 /* The page containing va, or NULL outside the user range. */
 struct model_page *model_page_at(struct model *m, vmar_addr_t va);
+/* Where the content (tag) of a mapped page lives. */
+uint64_t *model_tag(struct model *m, const struct model_page *p);
 
 /* The mapping list: fills out[] (capacity m->npages) and returns the
  * count. */
 size_t model_runs(const struct model *m, struct model_run *out);
 vmar_size_t model_total_vm(const struct model *m);
+/* Present pages of anonymous memory (private and shared; not device). */
 size_t model_populated(const struct model *m);
-/* Shared anonymous objects still mapped somewhere, and the frames they
- * hold (*frames); *present_shared: present pages that map them. */
-size_t model_objects_live(const struct model *m, size_t *frames,
-                          size_t *present_shared);
+/* Present pages that map shared objects; present device pages. */
+size_t model_present_shared(const struct model *m);
+size_t model_present_device(const struct model *m);
 
 #endif /* VMAR_TEST_MODEL_H */
