@@ -212,6 +212,29 @@ int vt_fork(struct vt *parent, struct vt *child)
     return rc;
 }
 
+unsigned char vt_peek(struct vt *vt, vmar_addr_t va)
+{
+    unsigned char b = 0xEE;
+    assert_int_equal(vmar_read(vt->space, va, &b, 1, NULL), 0);
+    VT_CHECK(vt);
+    return b;
+}
+
+void vt_poke(struct vt *vt, vmar_addr_t va, unsigned char b)
+{
+    assert_int_equal(vmar_write(vt->space, va, &b, 1, NULL), 0);
+    VT_CHECK(vt);
+}
+
+void vt_expect_rss(struct vt *vt, size_t anon, size_t file)
+{
+    struct vmar_stats s;
+    vmar_stats(vt->space, &s);
+    assert_int_equal(s.resident_anon, anon * PG);
+    assert_int_equal(s.resident_file, file * PG);
+    assert_int_equal(s.resident, (anon + file) * PG);
+}
+
 void vt_child_destroy(struct vt *child)
 {
     if (child->space)

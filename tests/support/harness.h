@@ -104,6 +104,13 @@ void vt_teardown(struct vt *vt);
 int vt_fork(struct vt *parent, struct vt *child);
 void vt_child_destroy(struct vt *child);
 
+/* One byte through vmar_read / vmar_write (faulting as a user access
+ * would), asserting success, then VT_CHECK. */
+unsigned char vt_peek(struct vt *vt, vmar_addr_t va);
+void vt_poke(struct vt *vt, vmar_addr_t va, unsigned char b);
+/* Assert the RSS counters: `anon` and `file` pages, resident their sum. */
+void vt_expect_rss(struct vt *vt, size_t anon, size_t file);
+
 /* Assert vmar_check() is clean (prints the layout if not). */
 #define VT_CHECK(vt) vt_check_at((vt), __FILE__, __LINE__)
 void vt_check_at(struct vt *vt, const char *file, int line);

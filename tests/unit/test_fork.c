@@ -18,28 +18,6 @@
 #define RD VMAR_ACCESS_READ
 #define WR VMAR_ACCESS_WRITE
 
-static unsigned char peek(struct vt *vt, vmar_addr_t va)
-{
-    unsigned char b = 0xEE;
-    assert_int_equal(vmar_read(vt->space, va, &b, 1, NULL), 0);
-    VT_CHECK(vt);
-    return b;
-}
-
-static void poke(struct vt *vt, vmar_addr_t va, unsigned char b)
-{
-    assert_int_equal(vmar_write(vt->space, va, &b, 1, NULL), 0);
-    VT_CHECK(vt);
-}
-
-static void expect_rss(struct vt *vt, size_t anon, size_t file)
-{
-    struct vmar_stats s;
-    vmar_stats(vt->space, &s);
-    assert_int_equal(s.resident_anon, anon * PG);
-    assert_int_equal(s.resident_file, file * PG);
-}
-
 static void map_rw(struct vt *vt, vmar_addr_t at, vmar_size_t size,
                    unsigned flags)
 {
@@ -57,32 +35,32 @@ static void test_fork_cow(void **state)
     vt_setup(&p, NULL, 0);
     map_rw(&p, A, 4 * PG, 0);
     for (unsigned i = 0; i < 4; i++)
-        poke(&p, A + i * PG, (unsigned char)(0x10 + i));
+        vt_poke(&p, A + i * PG, (unsigned char)(0x10 + i));
     size_t frames = vt_stats(&p).frames_live;
     size_t tables = vt_backend()->real ? 0 : vt_tables(&p); /* sim: all */
     assert_int_equal(vt_fork(&p, &c), 0);
     /* The data frames are shared: only the child's tables are new. */
     assert_int_equal(vt_stats(&p).frames_live - frames, vt_tables(&c) - tables);
-    expect_rss(&p, 4, 0);
-    expect_rss(&c, 4, 0);
+    vt_expect_rss(&p, 4, 0);
+    vt_expect_rss(&c, 4, 0);
     VT_EXPECT_LAYOUT(&c, "40000000-40004000 rw-p 00000000 00:00 0\n");
     for (unsigned i = 0; i < 4; i++)
-        assert_int_equal(peek(&c, A + i * PG), 0x10 + i);
-    poke(&c, A + PG, 0x21);     /* child copies page 1 */
-    poke(&p, A + 2 * PG, 0x32); /* parent copies page 2 */
-    assert_int_equal(peek(&p, A + PG), 0x11);
-    assert_int_equal(peek(&c, A + PG), 0x21);
-    assert_int_equal(peek(&p, A + 2 * PG), 0x32);
-    assert_int_equal(peek(&c, A + 2 * PG), 0x12);
-    assert_int_equal(peek(&c, A + 3 * PG), 0x13);
+        assert_int_equal(vt_peek(&c, A + i * PG), 0x10 + i);
+    vt_poke(&c, A + PG, 0x21);     /* child copies page 1 */
+    vt_poke(&p, A + 2 * PG, 0x32); /* parent copies page 2 */
+    assert_int_equal(vt_peek(&p, A + PG), 0x11);
+    assert_int_equal(vt_peek(&c, A + PG), 0x21);
+    assert_int_equal(vt_peek(&p, A + 2 * PG), 0x32);
+    assert_int_equal(vt_peek(&c, A + 2 * PG), 0x12);
+    assert_int_equal(vt_peek(&c, A + 3 * PG), 0x13);
     /* Once the child wrote page 1, the parent's old frame has one
      * reference left: the parent's write reuses it (no new frame). */
     frames = vt_stats(&p).frames_live;
-    poke(&p, A + PG, 0x41);
+    vt_poke(&p, A + PG, 0x41);
     assert_int_equal(vt_stats(&p).frames_live, frames);
-    assert_int_equal(peek(&c, A + PG), 0x21);
-    expect_rss(&p, 4, 0);
-    expect_rss(&c, 4, 0);
+    assert_int_equal(vt_peek(&c, A + PG), 0x21);
+    vt_expect_rss(&p, 4, 0);
+    vt_expect_rss(&c, 4, 0);
     /* Unpopulated pages stay independent. */
     map_rw(&p, B, PG, 0);
     vt_child_destroy(&c);
@@ -97,26 +75,26 @@ static void test_fork_generations(void **state)
 
     vt_setup(&p, NULL, 0);
     map_rw(&p, A, 2 * PG, 0);
-    poke(&p, A, 1);
-    poke(&p, A + PG, 2);
+    vt_poke(&p, A, 1);
+    vt_poke(&p, A + PG, 2);
     assert_int_equal(vt_fork(&p, &c), 0);
-    poke(&c, A, 3);
+    vt_poke(&c, A, 3);
     assert_int_equal(vt_fork(&c, &g), 0);
-    assert_int_equal(peek(&g, A), 3);
-    assert_int_equal(peek(&g, A + PG), 2);
+    assert_int_equal(vt_peek(&g, A), 3);
+    assert_int_equal(vt_peek(&g, A + PG), 2);
     /* The parent exits first: its space goes, the others keep the frames. */
     struct vt keep = p;
     keep.space = NULL;
     vmar_space_destroy(p.space);
     p.space = NULL;
-    assert_int_equal(peek(&c, A + PG), 2);
-    poke(&g, A + PG, 5);
-    assert_int_equal(peek(&c, A + PG), 2);
-    assert_int_equal(peek(&g, A + PG), 5);
-    poke(&c, A + PG, 6);
-    assert_int_equal(peek(&g, A + PG), 5);
-    expect_rss(&c, 2, 0);
-    expect_rss(&g, 2, 0);
+    assert_int_equal(vt_peek(&c, A + PG), 2);
+    vt_poke(&g, A + PG, 5);
+    assert_int_equal(vt_peek(&c, A + PG), 2);
+    assert_int_equal(vt_peek(&g, A + PG), 5);
+    vt_poke(&c, A + PG, 6);
+    assert_int_equal(vt_peek(&g, A + PG), 5);
+    vt_expect_rss(&c, 2, 0);
+    vt_expect_rss(&g, 2, 0);
     vt_child_destroy(&g);
     vt_child_destroy(&c);
     vt_teardown(&keep);
@@ -133,7 +111,7 @@ static void test_fork_kinds(void **state)
 
     vt_setup(&p, NULL, 0);
     map_rw(&p, A, 2 * PG, VMAR_MAP_SHARED);
-    poke(&p, A, 7);
+    vt_poke(&p, A, 7);
     map_rw(&p, A + 4 * PG, PG, VMAR_MAP_DONTFORK);
     map_rw(&p, A + 5 * PG, PG, 0); /* after the DONTFORK hole */
     assert_int_equal(p.env->frame_alloc(p.env->ctx, VMAR_FRAME_ZERO, &dev), 0);
@@ -146,12 +124,12 @@ static void test_fork_kinds(void **state)
                               .cache = VMAR_CACHE_UC};
     assert_int_equal(vt_map_opts(&p, &d, NULL), 0);
     assert_int_equal(vt_fork(&p, &c), 0);
-    poke(&c, A + 1, 8);
-    assert_int_equal(peek(&p, A + 1), 8); /* shared */
-    poke(&p, A + PG, 9);
-    assert_int_equal(peek(&c, A + PG), 9);
-    expect_rss(&p, 0, 2);
-    expect_rss(&c, 0, 2);
+    vt_poke(&c, A + 1, 8);
+    assert_int_equal(vt_peek(&p, A + 1), 8); /* shared */
+    vt_poke(&p, A + PG, 9);
+    assert_int_equal(vt_peek(&c, A + PG), 9);
+    vt_expect_rss(&p, 0, 2);
+    vt_expect_rss(&c, 0, 2);
     assert_int_equal(vmar_query(c.space, A + 4 * PG, &info), VMAR_ENOENT);
     assert_int_equal(vmar_query(c.space, A + 5 * PG, &info), 0);
     assert_int_equal(vmar_query(c.space, B, &info), 0);
@@ -183,18 +161,18 @@ static void test_fork_oom(void **state)
 
     vt_setup(&p, NULL, 0);
     map_rw(&p, A, 4 * PG, 0);
-    poke(&p, A, 1);
-    poke(&p, A + 3 * PG, 2);
+    vt_poke(&p, A, 1);
+    vt_poke(&p, A + 3 * PG, 2);
     map_rw(&p, B, 2 * PG, VMAR_MAP_SHARED);
-    poke(&p, B, 3);
+    vt_poke(&p, B, 3);
     map_rw(&p, B + 0x10000000, PG, 0);
-    poke(&p, B + 0x10000000, 4);
+    vt_poke(&p, B + 0x10000000, 4);
     /* A failed fork must not leave the parent write-protected: writes
      * after it need no copy (no new frame). */
     assert_true(vt_fail_each_allocation(&p, op_fork, NULL) >= 4);
     size_t frames = vt_stats(&p).frames_live;
-    poke(&p, A, 5);
-    poke(&p, A + 3 * PG, 6);
+    vt_poke(&p, A, 5);
+    vt_poke(&p, A + 3 * PG, 6);
     assert_int_equal(vt_stats(&p).frames_live, frames);
     vt_teardown(&p);
 }
@@ -247,12 +225,12 @@ static void test_fork_protect(void **state)
 
     vt_setup(&p, NULL, 0);
     map_rw(&p, A, 2 * PG, 0);
-    poke(&p, A, 1);
+    vt_poke(&p, A, 1);
     assert_int_equal(vt_fork(&p, &c), 0);
     assert_int_equal(vt_protect(&p, A, 2 * PG, R), 0);
     assert_int_equal(vt_protect(&p, A, 2 * PG, RW), 0);
-    poke(&p, A, 2);
-    assert_int_equal(peek(&c, A), 1);
+    vt_poke(&p, A, 2);
+    assert_int_equal(vt_peek(&c, A), 1);
     vt_child_destroy(&c);
     vt_teardown(&p);
 }
@@ -267,8 +245,8 @@ static void test_clear(void **state)
     vt_setup(&vt, NULL, 0);
     map_rw(&vt, A, 4 * PG, 0);
     map_rw(&vt, B, 4 * PG, VMAR_MAP_SHARED);
-    poke(&vt, A, 1);
-    poke(&vt, B, 1);
+    vt_poke(&vt, A, 1);
+    vt_poke(&vt, B, 1);
     vmar_set_limits(vt.space, 64 * PG, 0);
     assert_int_equal(vmar_clear(vt.space), 0);
     VT_CHECK(&vt);
@@ -278,7 +256,7 @@ static void test_clear(void **state)
     assert_int_equal(s.resident, 0);
     assert_int_equal(vt_stats(&vt).frames_live, vt_tables(&vt));
     map_rw(&vt, A, 4 * PG, 0);
-    assert_int_equal(peek(&vt, A), 0);
+    assert_int_equal(vt_peek(&vt, A), 0);
     /* The limits survive. */
     assert_int_equal(
         vt_map(&vt, B, 64 * PG, RW, VMAR_PLACE_FIXED_NOREPLACE, 0, NULL),

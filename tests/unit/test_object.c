@@ -136,29 +136,6 @@ static int map_obj(struct vt *vt, vmar_addr_t at, vmar_size_t size,
     return vt_map_opts(vt, &o, NULL);
 }
 
-static unsigned char peek(struct vt *vt, vmar_addr_t va)
-{
-    unsigned char b = 0xEE;
-    assert_int_equal(vmar_read(vt->space, va, &b, 1, NULL), 0);
-    VT_CHECK(vt);
-    return b;
-}
-
-static void poke(struct vt *vt, vmar_addr_t va, unsigned char b)
-{
-    assert_int_equal(vmar_write(vt->space, va, &b, 1, NULL), 0);
-    VT_CHECK(vt);
-}
-
-static void expect_rss(struct vt *vt, size_t anon, size_t file)
-{
-    struct vmar_stats s;
-    vmar_stats(vt->space, &s);
-    assert_int_equal(s.resident_anon, anon * PG);
-    assert_int_equal(s.resident_file, file * PG);
-    assert_int_equal(s.resident, (anon + file) * PG);
-}
-
 /* ---- tests ----------------------------------------------------------------
  */
 
@@ -177,18 +154,18 @@ static void test_shared_object(void **state)
                      0);
     assert_int_equal(
         map_obj(&vt, B, 4 * PG, RW, VMAR_MAP_SHARED, &t.obj, 4 * PG), 0);
-    assert_int_equal(peek(&vt, A + 5 * PG), 0xA5); /* object content */
-    poke(&vt, B + PG + 9, 0x77);                   /* object page 5 */
-    assert_int_equal(peek(&vt, A + 5 * PG + 9), 0x77);
-    expect_rss(&vt, 0, 2);
+    assert_int_equal(vt_peek(&vt, A + 5 * PG), 0xA5); /* object content */
+    vt_poke(&vt, B + PG + 9, 0x77);                   /* object page 5 */
+    assert_int_equal(vt_peek(&vt, A + 5 * PG + 9), 0x77);
+    vt_expect_rss(&vt, 0, 2);
     tobj_done(&t);
     assert_false(t.released); /* the mappings hold it */
     assert_int_equal(vt_unmap(&vt, A, 8 * PG), 0);
     assert_false(t.released);
-    expect_rss(&vt, 0, 1);
+    vt_expect_rss(&vt, 0, 1);
     assert_int_equal(vt_unmap(&vt, B, 4 * PG), 0);
     assert_true(t.released);
-    expect_rss(&vt, 0, 0);
+    vt_expect_rss(&vt, 0, 0);
     vt_teardown(&vt);
 }
 
@@ -205,21 +182,21 @@ static void test_private_cow(void **state)
     tobj_init(&t, &vt, 4, VMAR_PROT_RWX, &tobj_ops);
     assert_int_equal(map_obj(&vt, A, 4 * PG, RW, 0, &t.obj, 0), 0);
     assert_int_equal(map_obj(&vt, B, 4 * PG, R, VMAR_MAP_SHARED, &t.obj, 0), 0);
-    assert_int_equal(peek(&vt, A + 2 * PG), 0xA2);
-    expect_rss(&vt, 0, 1); /* the object's page, read-only */
-    poke(&vt, A + 2 * PG, 0x11);
-    expect_rss(&vt, 1, 0); /* now a private copy */
-    assert_int_equal(peek(&vt, A + 2 * PG), 0x11);
-    assert_int_equal(peek(&vt, B + 2 * PG), 0xA2); /* object unchanged */
-    expect_rss(&vt, 1, 1);
+    assert_int_equal(vt_peek(&vt, A + 2 * PG), 0xA2);
+    vt_expect_rss(&vt, 0, 1); /* the object's page, read-only */
+    vt_poke(&vt, A + 2 * PG, 0x11);
+    vt_expect_rss(&vt, 1, 0); /* now a private copy */
+    assert_int_equal(vt_peek(&vt, A + 2 * PG), 0x11);
+    assert_int_equal(vt_peek(&vt, B + 2 * PG), 0xA2); /* object unchanged */
+    vt_expect_rss(&vt, 1, 1);
     /* A write fault on an absent page copies straight away. */
-    poke(&vt, A + 3 * PG + 1, 0x22);
-    assert_int_equal(peek(&vt, A + 3 * PG), 0xA3);
-    assert_int_equal(peek(&vt, B + 3 * PG + 1), 0);
-    expect_rss(&vt, 2, 2);
+    vt_poke(&vt, A + 3 * PG + 1, 0x22);
+    assert_int_equal(vt_peek(&vt, A + 3 * PG), 0xA3);
+    assert_int_equal(vt_peek(&vt, B + 3 * PG + 1), 0);
+    vt_expect_rss(&vt, 2, 2);
     /* A second write reuses the private copy in place: no new frame. */
     struct vmar_sim_stats s0 = vt_stats(&vt);
-    poke(&vt, A + 3 * PG + 2, 0x33);
+    vt_poke(&vt, A + 3 * PG + 2, 0x33);
     assert_int_equal(vt_stats(&vt).frames_live, s0.frames_live);
     tobj_done(&t);
     vt_teardown(&vt);
@@ -246,15 +223,15 @@ static void test_past_end(void **state)
     assert_int_equal(vmar_fault(vt.space, A + 2 * PG, RD, VMAR_FAULT_USER),
                      VMAR_ENXIO);
     assert_int_equal(vmar_read(vt.space, A + 3 * PG, &b, 1, NULL), VMAR_EFAULT);
-    assert_int_equal(peek(&vt, B + 3 * PG), 0);
-    expect_rss(&vt, 1, 1);
+    assert_int_equal(vt_peek(&vt, B + 3 * PG), 0);
+    vt_expect_rss(&vt, 1, 1);
     assert_int_equal(vmar_fault(vt.space, B + 10 * PG, WR, VMAR_FAULT_USER),
                      VMAR_ENXIO);
-    assert_int_equal(peek(&vt, B + 9 * PG), 0xA1);
+    assert_int_equal(vt_peek(&vt, B + 9 * PG), 0xA1);
     VT_CHECK(&vt);
     /* Truncation-like growth: the page exists now. */
     t.pages = 4;
-    assert_int_equal(peek(&vt, A + 2 * PG), 0xA2);
+    assert_int_equal(vt_peek(&vt, A + 2 * PG), 0xA2);
     tobj_done(&t);
     vt_teardown(&vt);
 }
@@ -285,8 +262,8 @@ static void test_may_write(void **state)
     assert_int_equal(map_obj(&vt, B, PG, R | VMAR_PROT_EXEC, 0, &t.obj, 0),
                      VMAR_EACCES);
     assert_int_equal(map_obj(&vt, B, 4 * PG, RW, 0, &t.obj, 0), 0);
-    poke(&vt, B, 0x5A);
-    assert_int_equal(peek(&vt, A), 0xA0);
+    vt_poke(&vt, B, 0x5A);
+    assert_int_equal(vt_peek(&vt, A), 0xA0);
     tobj_done(&t);
     vt_teardown(&vt);
 }
@@ -308,33 +285,33 @@ static void test_fault_around(void **state)
                      0);
     for (unsigned i = 0; i < 40; i++)
         if (i != 20)
-            (void)peek(&vt, B + i * PG);
+            (void)vt_peek(&vt, B + i * PG);
     assert_int_equal(vt_unmap(&vt, B, 40 * PG), 0);
 
     assert_int_equal(map_obj(&vt, A, 40 * PG, R, 0, &t.obj, 0), 0);
     assert_int_equal(
         map_obj(&vt, A + 64 * PG, 40 * PG, R, VMAR_MAP_FAULT_AROUND, &t.obj, 0),
         0);
-    (void)peek(&vt, A + 5 * PG);
+    (void)vt_peek(&vt, A + 5 * PG);
     assert_int_equal(vmar_resident(vt.space, A, A + 40 * PG, &res), 0);
     assert_int_equal(res, PG);
     /* Window of page 21 is pages 16..31; page 20 is not in memory. */
     unsigned misses = t.present_misses;
-    assert_int_equal(peek(&vt, A + 64 * PG + 21 * PG), 0xA0 + 21);
+    assert_int_equal(vt_peek(&vt, A + 64 * PG + 21 * PG), 0xA0 + 21);
     assert_int_equal(vmar_resident(vt.space, A + 64 * PG, A + 104 * PG, &res),
                      0);
     assert_int_equal(res, 15 * PG);
     assert_int_equal(t.present_misses, misses + 1);
-    expect_rss(&vt, 0, 16);
+    vt_expect_rss(&vt, 0, 16);
     /* Mapped around pages read the object's content, read-only. */
-    assert_int_equal(peek(&vt, A + 64 * PG + 30 * PG), 0xA0 + 30);
+    assert_int_equal(vt_peek(&vt, A + 64 * PG + 30 * PG), 0xA0 + 30);
     assert_int_equal(vmar_fault(vt.space, A + 64 * PG + 31 * PG, WR, 0),
                      VMAR_EACCES);
     /* Clipped to the mapping: a mapping of pages 36..39 only. */
     assert_int_equal(map_obj(&vt, A + 128 * PG, 4 * PG, R,
                              VMAR_MAP_FAULT_AROUND, &t.obj, 36 * PG),
                      0);
-    (void)peek(&vt, A + 128 * PG);
+    (void)vt_peek(&vt, A + 128 * PG);
     assert_int_equal(vmar_resident(vt.space, A + 128 * PG, A + 132 * PG, &res),
                      0);
     assert_int_equal(res, 4 * PG);
@@ -343,7 +320,7 @@ static void test_fault_around(void **state)
     assert_int_equal(map_obj(&vt, A + 64 * PG, 40 * PG, RW,
                              VMAR_MAP_FAULT_AROUND, &t.obj, 0),
                      0);
-    poke(&vt, A + 64 * PG + 3 * PG, 1);
+    vt_poke(&vt, A + 64 * PG + 3 * PG, 1);
     assert_int_equal(vmar_resident(vt.space, A + 64 * PG, A + 104 * PG, &res),
                      0);
     assert_int_equal(res, PG);
@@ -363,20 +340,20 @@ static void test_notify_write(void **state)
     tobj_init(&t, &vt, 4, VMAR_PROT_RWX, &tobj_notify_ops);
     assert_int_equal(map_obj(&vt, A, 4 * PG, RW, VMAR_MAP_SHARED, &t.obj, 0),
                      0);
-    assert_int_equal(peek(&vt, A), 0xA0);
+    assert_int_equal(vt_peek(&vt, A), 0xA0);
     assert_int_equal(t.notified, 0u);
-    poke(&vt, A + 1, 9);
+    vt_poke(&vt, A + 1, 9);
     assert_int_equal(t.notified, 1u);
-    poke(&vt, A + 2, 9);
+    vt_poke(&vt, A + 2, 9);
     assert_int_equal(t.notified, 1u);
-    poke(&vt, A + PG, 9); /* absent page, write fault: once */
+    vt_poke(&vt, A + PG, 9); /* absent page, write fault: once */
     assert_int_equal(t.notified, 2u);
     /* protect keeps a read-only shared page read-only: the hook must hear
      * of the next write. */
     assert_int_equal(vt_protect(&vt, A, 4 * PG, R), 0);
     assert_int_equal(vt_protect(&vt, A, 4 * PG, RW), 0);
-    (void)peek(&vt, A + 2 * PG);
-    poke(&vt, A + 2 * PG, 1);
+    (void)vt_peek(&vt, A + 2 * PG);
+    vt_poke(&vt, A + 2 * PG, 1);
     assert_int_equal(t.notified, 3u);
     tobj_done(&t);
     vt_teardown(&vt);
@@ -399,7 +376,7 @@ static void test_object_errors(void **state)
     assert_int_equal(vmar_fault(vt.space, A, WR, VMAR_FAULT_USER), VMAR_EIO);
     VT_EXPECT_UNCHANGED(&vt, &snap);
     t.fail_get = 0;
-    assert_int_equal(peek(&vt, A), 0xA0);
+    assert_int_equal(vt_peek(&vt, A), 0xA0);
     /* Bad object arguments. */
     struct vmar_object broken;
     static const struct vmar_object_ops no_get = {
@@ -438,7 +415,7 @@ static void test_populate(void **state)
                      0);
     assert_int_equal(vmar_resident(vt.space, A, A + 8 * PG, &res), 0);
     assert_int_equal(res, 6 * PG);
-    expect_rss(&vt, 0, 6);
+    vt_expect_rss(&vt, 0, 6);
     t.fail_get = VMAR_EIO;
     struct vt_snap snap;
     vt_snap_take(&vt, &snap);
@@ -464,16 +441,16 @@ static void test_memfd(void **state)
     assert_int_equal(mfd->ops->size(mfd), 4 * PG);
     assert_int_equal(map_obj(&vt, A, 4 * PG, RW, VMAR_MAP_SHARED, mfd, 0), 0);
     assert_int_equal(map_obj(&vt, B, 4 * PG, RW, VMAR_MAP_SHARED, mfd, 0), 0);
-    poke(&vt, A + 3 * PG + 7, 0x42);
-    assert_int_equal(peek(&vt, B + 3 * PG + 7), 0x42);
-    assert_int_equal(peek(&vt, B + PG), 0);
-    expect_rss(&vt, 0, 3);
+    vt_poke(&vt, A + 3 * PG + 7, 0x42);
+    assert_int_equal(vt_peek(&vt, B + 3 * PG + 7), 0x42);
+    assert_int_equal(vt_peek(&vt, B + PG), 0);
+    vt_expect_rss(&vt, 0, 3);
     assert_int_equal(vmar_memfd_truncate(mfd, 2 * PG), 0);
     /* A present page stays (its leaf holds the frame); others fault. */
     assert_int_equal(vmar_fault(vt.space, A + 3 * PG, RD, 0), 0);
     assert_int_equal(vmar_fault(vt.space, B + 2 * PG, RD, 0), VMAR_ENXIO);
     assert_int_equal(vmar_memfd_truncate(mfd, 8 * PG), 0);
-    assert_int_equal(peek(&vt, B + 2 * PG), 0);
+    assert_int_equal(vt_peek(&vt, B + 2 * PG), 0);
     vmar_object_unref(mfd);
     /* MAP_SHARED|ANON: an object of its own, visible in vmar_query. */
     assert_int_equal(vt_map(&vt, A + 16 * PG, 2 * PG, RW,
@@ -482,8 +459,8 @@ static void test_memfd(void **state)
     assert_int_equal(vmar_query(vt.space, A + 17 * PG, &info), 0);
     assert_non_null(info.object);
     assert_int_equal(info.backing, VMAR_BACKING_ANON);
-    poke(&vt, A + 17 * PG, 1);
-    expect_rss(&vt, 0, 5);
+    vt_poke(&vt, A + 17 * PG, 1);
+    vt_expect_rss(&vt, 0, 5);
     assert_int_equal(vmar_memfd_create(NULL, PG, &mfd), VMAR_EINVAL);
     assert_int_equal(vmar_memfd_truncate(info.object, 2 * PG), 0);
     vt_teardown(&vt);
@@ -562,9 +539,9 @@ static void test_oom(void **state)
     assert_int_equal(op_map_populate(&vt, &arg), 0);
     assert_true(vt_fail_each_allocation(&vt, op_map_populate, &arg) > 0);
     assert_int_equal(map_obj(&vt, A, 4 * PG, RW, 0, &t.obj, 0), 0);
-    (void)peek(&vt, A + PG); /* the object's page, read-only */
+    (void)vt_peek(&vt, A + PG); /* the object's page, read-only */
     assert_true(vt_fail_each_allocation(&vt, op_cow_fault, &arg) > 0);
-    expect_rss(&vt, 1, 0);
+    vt_expect_rss(&vt, 1, 0);
     tobj_done(&t);
     vt_teardown(&vt);
 }
