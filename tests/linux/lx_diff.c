@@ -4,14 +4,19 @@
  *
  * Every operation runs twice: through the layer on a sim space whose user
  * range is the window [WIN, WIN + NPG pages), and as the real system call
- * in a forked child, inside the same window at the same address. After
+ * in a child process, inside the same window at the same address. After
  * each operation the two are compared: the return value (address, 0 or
  * -errno), then the window page by page (mapped, permissions, private or
  * shared, mincore) and the mapping boundaries, and every few operations
  * the contents of every resident readable page.
  *
- * The child: the window is checked free; every other free stretch of its
- * address space below TASK_SIZE is filled with a PROT_NONE MADV_DONTDUMP
+ * The child is this program run again (fork, then exec of
+ * /proc/self/exe with "oracle-child RFD WFD"), not a plain fork: a fresh
+ * address space holds only the binary, its libraries and a small heap,
+ * and under valgrind (which does not follow exec by default) or a
+ * sanitizer's runtime the oracle runs natively while the layer's side is
+ * checked. The child: the window is checked free; every other free stretch of
+ * its address space below TASK_SIZE is filled with a PROT_NONE MADV_DONTDUMP
  * reservation (never merged with a window mapping: its flags differ), so
  * that a placement without an address can only land in the window, as in
  * the layer's space; its heap is moved into the window with PR_SET_MM;
@@ -677,6 +682,7 @@ struct world {
 };
 
 static int verbose;
+static char g_self[4096]; /* this program, for the oracle child's exec */
 
 static void world_close(struct world *w)
 {
@@ -735,9 +741,13 @@ static int world_open(struct world *w)
     if (w->pid < 0)
         return -1;
     if (w->pid == 0) {
+        char rfd[16], wfd[16];
         close(p1[1]);
         close(p2[0]);
-        child_main(p1[0], p2[1]);
+        snprintf(rfd, sizeof(rfd), "%d", p1[0]);
+        snprintf(wfd, sizeof(wfd), "%d", p2[1]);
+        execl(g_self, g_self, "oracle-child", rfd, wfd, (char *)NULL);
+        _exit(89); /* no exec: the parent reports the set-up failure */
     }
     close(p1[0]);
     close(p2[1]);
@@ -761,9 +771,15 @@ static struct snap g_sl; /* the kernel's window after the last call */
  * resident readable pages if `content`). */
 static int64_t linux_call(struct world *w, const struct op *op, int content)
 {
-    struct op o = *op;
+    struct op o;
     int64_t ret;
 
+    /* Field by field over zeroes: the struct's padding goes down the
+     * pipe too, and must not be uninitialised stack (valgrind). */
+    memset(&o, 0, sizeof(o));
+    o.kind = op->kind;
+    memcpy(o.a, op->a, sizeof(o.a));
+    o.doc = op->doc;
     o.snap = content ? 2 : 1;
     if (c_write_all(w->to, &o, sizeof(o)) ||
         c_read_all(w->from, &ret, sizeof(ret)) ||
@@ -1206,6 +1222,14 @@ static int step(struct world *w, const struct op *op, int content)
                 g_sv.pg[g_diff_page].resident, g_sv.pg[g_diff_page].hash,
                 g_sl.pg[g_diff_page].attr, g_sl.pg[g_diff_page].resident,
                 g_sl.pg[g_diff_page].hash);
+    if (g_diff_page < NPG && !strcmp(why, "mincore")) {
+        /* Ask the kernel again: a different answer now would point at a
+         * transient kernel state rather than at the layer. */
+        static struct snap again;
+        linux_snap(w, &again, 0);
+        fprintf(stderr, "  linux asked again: resident %u\n",
+                again.pg[g_diff_page].resident);
+    }
     fprintf(stderr, "  layer window before:\n");
     snap_print(&g_pv);
     fprintf(stderr, "  layer window after:\n");
@@ -1754,6 +1778,18 @@ int main(int argc, char **argv)
     if (read_min_addr()) {
         printf("SKIP: cannot read /proc/sys/vm/mmap_min_addr\n");
         return 77;
+    }
+    if (!strcmp(argv[1], "oracle-child") && argc == 4) {
+        child_main(atoi(argv[2]), atoi(argv[3]));
+        return 0; /* not reached: child_main exits */
+    }
+    {
+        ssize_t n = readlink("/proc/self/exe", g_self, sizeof(g_self) - 1);
+        if (n <= 0 || (size_t)n >= sizeof(g_self) - 1) {
+            fprintf(stderr, "lx_diff: cannot read /proc/self/exe\n");
+            return 1;
+        }
+        g_self[n] = 0;
     }
     uname(&u);
     printf("oracle: %s %s %s, mmap_min_addr %#" PRIx64 ", window %#" PRIx64
