@@ -5,7 +5,9 @@
 # ns per operation against the number of mappings, libvmar and Linux (at
 # the size it actually ran, vm.max_map_count permitting), both axes
 # logarithmic, with the min-max of the repetitions as error bars and the
-# getppid() syscall floor as a dashed line.
+# getppid() syscall floor as a dashed line. Two panels differ: remap is
+# one size (a 64-page mapping moved), and fork is ns per resident page
+# against the number of resident pages (no syscall floor: it is per page).
 #   benchmarks/plot.sh RESULTS.csv OUT.png
 # Needs gnuplot (Debian: apt-get install gnuplot-nox).
 set -euo pipefail
@@ -26,7 +28,7 @@ trap 'rm -rf "$tmp"' EXIT
 # The op column is quoted and holds commas: drop it before splitting.
 sed -E 's/"[^"]*"/op/' "$csv" >"$tmp/all.csv"
 scenarios=(split_seq merge_seq split_rand merge_rand map_fixed unmap_fixed
-    map_any query fault_zero fault_spur fault_mt1 fault_mt2)
+    map_any query fault_zero fault_spur fault_mt1 fault_mt2 remap fork)
 floor=$(awk -F, 'NR > 1 && $3 == "ns/op" && $13 != "" { print $13; exit }' \
     "$tmp/all.csv")
 for s in "${scenarios[@]}"; do
@@ -38,10 +40,11 @@ for s in "${scenarios[@]}"; do
 done
 
 {
-    echo "set terminal pngcairo size 2400,1000 font 'sans,10'"
+    echo "set terminal pngcairo size 2800,1000 font 'sans,10'"
     echo "set output '$png'"
-    echo "set multiplot layout 2,6 title 'libvmar (sim backend) vs Linux" \
-        "syscalls: ns per operation against number of mappings'"
+    echo "set multiplot layout 2,7 title 'libvmar vs Linux" \
+        "syscalls: ns per operation against number of mappings" \
+        "(fork: ns per page against resident pages)'"
     echo "set logscale xy"
     echo "set xlabel 'mappings (N)'"
     echo "set ylabel 'ns/op'"
@@ -50,6 +53,17 @@ done
     echo "set format x '10^{%T}'"
     echo "set xrange [50:2e6]"
     for s in "${scenarios[@]}"; do
+        case $s in
+        remap)
+            echo "set xrange [16:256]; set xlabel 'pages moved'"
+            echo "set ylabel 'ns/move'" ;;
+        fork)
+            echo "set xrange [100:2e5]; set xlabel 'resident pages'"
+            echo "set ylabel 'ns/page'" ;;
+        *)
+            echo "set xrange [50:2e6]; set xlabel 'mappings (N)'"
+            echo "set ylabel 'ns/op'" ;;
+        esac
         echo "set title '$s' noenhanced"
         plot="plot '$tmp/$s.lib' using 1:2:3:4 with yerrorlines lw 2"
         plot+=" title 'libvmar'"
@@ -57,7 +71,7 @@ done
             plot+=", '$tmp/$s.linux' using 1:2:3:4 with yerrorlines lw 2"
             plot+=" title 'Linux'"
         fi
-        if [ -n "$floor" ]; then
+        if [ -n "$floor" ] && [ "$s" != fork ]; then
             plot+=", $floor with lines dt 2 lc rgb 'gray40'"
             plot+=" title 'getppid floor'"
         fi

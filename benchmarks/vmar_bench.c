@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmar_bench: libvmar (sim backend) side by side with the host kernel's own
- * VMA code, reached through the syscalls, in one process run.
+ * vmar_bench: libvmar (sim backend; x86-64 backend for fork, remap) side by
+ * side with the host kernel's own VMA code, reached through the syscalls, in
+ * one process run.
  *
  * Both sides run the same scenario code over the same layout: N mappings
  * of 3 pages (read-write, anonymous) at a stride of 4 pages, so that the
@@ -34,6 +35,23 @@
  *                     = one fault; ns/op is wall time over all faults of
  *                     all threads (its inverse, faults/s, is printed too).
  *                     N is K per thread. libvmar only, not in --callgrind.
+ *   remap             move a populated 64-page mapping to another place and
+ *                     back, K moves: vmar_remap() (x86-64 backend) against
+ *                     mremap(), both with MAYMOVE|FIXED. One op = one move.
+ *   fork              fork of a space / process with N resident written
+ *                     pages (N = 256, 4096, 65536), per page: vmar_fork()
+ *                     plus the destruction of the child, on the x86-64
+ *                     backend, against fork() + the child's _exit(0) +
+ *                     waitpid() in a freshly exec'd worker (see the fork
+ *                     section below).
+ *
+ * The libvmar side runs over the "embedder env" (--env embed, the default):
+ * the sim machine's env with the hooks a kernel would supply cheaply
+ * replaced, i.e. metadata from bench_slab (a slab/bump allocator),
+ * reference counts in an array (a page array) and, for the x86-64 backend,
+ * frame addresses by an addition (a direct map), without the sim's checks
+ * and mutex. Frame allocation stays the sim's. --env sim: the sim env
+ * unchanged.
  *
  * Each scenario runs `reps` times (rep outer, scenarios inner, so a drift
  * of the machine spreads over all of them); the table gives the median,
@@ -58,12 +76,14 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <vmar/fault.h>
 #include <vmar/sim.h>
 #include <vmar/vmar.h>
+#include <vmar/x86_64.h>
 
 #ifdef VMAR_HAVE_CALLGRIND_H
 #include <valgrind/callgrind.h>
@@ -81,6 +101,13 @@
 
 /* ---------------------------------------------------------------- config */
 
+/* The libvmar side's env (see the top of the file and bench_env()). */
+enum env_kind {
+    ENV_SIM,    /* vmar_sim_env() as it is */
+    ENV_EMBED,  /* embedder hooks; bench_slab over 2 MiB pages */
+    ENV_EMBED4K /* the same, bench_slab over 4 KiB pages */
+};
+
 struct config {
     bool quick;
     bool callgrind;
@@ -91,6 +118,7 @@ struct config {
     size_t floor_calls;
     size_t max_n;
     const char *csv;
+    enum env_kind env;
 };
 
 static struct config cfg = {
@@ -99,6 +127,7 @@ static struct config cfg = {
     .lookups = 200000,
     .floor_calls = 100000,
     .max_n = (size_t)-1,
+    .env = ENV_EMBED,
 };
 
 /* Sizes: placement, query and map_fixed use all; split/merge the first
@@ -192,6 +221,201 @@ static double region_end(double t0, const char *scenario, size_t n, size_t ops)
     (void)ops;
 #endif
     return t;
+}
+
+/* ------------------------------------------------ benchmark allocator */
+
+/*
+ * bench_slab: what a kernel embedder's slab gives libvmar (env->alloc and
+ * env->free are the embedder's hooks), for the libvmar side of the
+ * benchmark unless --env sim. Objects of one size class (the size
+ * rounded up to 16 bytes, up to 1 KiB) come from per-class free lists,
+ * else from a bump pointer through 2 MiB chunks, so that blocks allocated
+ * one after the other are adjacent, without headers. With --env embed
+ * the chunks are backed by 2 MiB pages (MADV_HUGEPAGE), as a kernel's
+ * direct map is; with --env embed4k by 4 KiB pages. Larger blocks go to
+ * aligned_alloc. Single-threaded: fault_mt keeps the sim's locked env.
+ */
+#define SLAB_CHUNK   ((size_t)2 << 20)
+#define SLAB_MAX     1024
+#define SLAB_CLASSES (SLAB_MAX / 16 + 1)
+
+static struct {
+    unsigned char *cur, *end;
+    void *free_list[SLAB_CLASSES];
+    void **chunks;
+    size_t nchunks;
+    size_t bytes_live; /* requested bytes, as the sim's alloc_bytes_live */
+} bslab;
+
+static size_t slab_stride(size_t size)
+{
+    return size ? (size + 15) & ~(size_t)15 : 16;
+}
+
+static void *slab_alloc(void *ctx, size_t size, size_t align)
+{
+    size_t stride = slab_stride(size);
+    size_t calign = stride & -stride; /* carving alignment of the class */
+    void *p;
+
+    (void)ctx;
+    if (calign > 64)
+        calign = 64;
+    if (stride > SLAB_MAX) {
+        p = aligned_alloc(64, (stride + 63) & ~(size_t)63);
+        if (p)
+            bslab.bytes_live += size;
+        return p;
+    }
+    if (align > calign)
+        die("bench_slab: alignment %zu for %zu bytes not supported", align,
+            size);
+    p = bslab.free_list[stride / 16];
+    if (p) {
+        bslab.free_list[stride / 16] = *(void **)p;
+    } else {
+        unsigned char *c =
+            (unsigned char *)(((uintptr_t)bslab.cur + calign - 1) &
+                              ~(uintptr_t)(calign - 1));
+        if (!bslab.cur || c + stride > bslab.end) {
+            void **nc = realloc(bslab.chunks,
+                                (bslab.nchunks + 1) * sizeof(*bslab.chunks));
+            if (!nc)
+                return NULL;
+            bslab.chunks = nc;
+            c = aligned_alloc(SLAB_CHUNK, SLAB_CHUNK);
+            if (!c)
+                return NULL;
+            madvise(c, SLAB_CHUNK,
+                    cfg.env == ENV_EMBED ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+            bslab.chunks[bslab.nchunks++] = c;
+            bslab.end = c + SLAB_CHUNK;
+        }
+        p = c;
+        bslab.cur = c + stride;
+    }
+    bslab.bytes_live += size;
+    return p;
+}
+
+static void slab_free(void *ctx, void *ptr, size_t size)
+{
+    size_t stride = slab_stride(size);
+
+    (void)ctx;
+    if (!ptr)
+        return;
+    bslab.bytes_live -= size;
+    if (stride > SLAB_MAX) {
+        free(ptr);
+        return;
+    }
+    *(void **)ptr = bslab.free_list[stride / 16];
+    bslab.free_list[stride / 16] = ptr;
+}
+
+static void slab_fini(void)
+{
+    for (size_t i = 0; i < bslab.nchunks; i++)
+        free(bslab.chunks[i]);
+    free(bslab.chunks);
+    memset(&bslab, 0, sizeof(bslab));
+}
+
+/*
+ * The frames of a machine as an embedder sees them: phys_to_virt is an
+ * addition (a direct map) and each frame's reference count a word of an
+ * array (a page array), where the sim env checks the address, takes its
+ * mutex and looks the frame's state up. At most two machines at a time
+ * (the_sim and fork's). The sim's own reference-count words stay 0, which
+ * its frame_free checks.
+ */
+#define BENCH_PHYS_BASE ((vmar_paddr_t)0x100000000)
+
+static struct bench_frames {
+    const void *sim;
+    unsigned char *mem; /* frame 0 */
+    size_t *refs;
+} bframes[2];
+
+static struct bench_frames *bframes_of(const void *ctx)
+{
+    return bframes[0].sim == ctx ? &bframes[0] : &bframes[1];
+}
+
+static void *bench_phys_to_virt(void *ctx, vmar_paddr_t pa)
+{
+    return bframes_of(ctx)->mem + (size_t)(pa - BENCH_PHYS_BASE);
+}
+
+static size_t *bench_frame_refcount(void *ctx, vmar_paddr_t pa)
+{
+    return &bframes_of(ctx)
+                ->refs[(size_t)(pa - BENCH_PHYS_BASE) / VMAR_PAGE_SIZE];
+}
+
+/* Create a machine of nframes frames at BENCH_PHYS_BASE. */
+static struct vmar_sim *bench_sim_create(size_t nframes)
+{
+    struct vmar_sim_opts so = {.nframes = nframes,
+                               .phys_base = BENCH_PHYS_BASE};
+    struct vmar_sim *sim;
+    int rc = vmar_sim_create(&so, &sim);
+
+    if (rc)
+        die("vmar_sim_create(%zu frames): %s", nframes, vmar_strerror(rc));
+    if (cfg.env != ENV_SIM) {
+        struct bench_frames *f = !bframes[0].sim ? &bframes[0] : &bframes[1];
+        const struct vmar_env *e = vmar_sim_env(sim);
+        if (f->sim)
+            die("bench_sim_create: more than two machines");
+        f->sim = sim;
+        f->mem = e->phys_to_virt(sim, BENCH_PHYS_BASE);
+        f->refs = calloc(nframes, sizeof(size_t));
+        if (!f->refs)
+            die("out of memory");
+    }
+    return sim;
+}
+
+static void bench_sim_destroy(struct vmar_sim *sim)
+{
+    for (size_t i = 0; i < 2; i++) {
+        if (bframes[i].sim == sim) {
+            free(bframes[i].refs);
+            memset(&bframes[i], 0, sizeof(bframes[i]));
+        }
+    }
+    vmar_sim_destroy(sim);
+}
+
+/* The env of the libvmar side over machine `sim` (from bench_sim_create):
+ * the sim's own, or with the embedder's hooks (bench_slab, page array and,
+ * with `direct_map`, the direct map) in place of the sim's. The sim backend
+ * insists on the sim's own phys_to_virt (a range check, no lock); the
+ * hardware-format backends take any. */
+static const struct vmar_env *bench_env(struct vmar_sim *sim, bool direct_map,
+                                        struct vmar_env *buf)
+{
+    const struct vmar_env *e = vmar_sim_env(sim);
+
+    if (cfg.env == ENV_SIM)
+        return e;
+    *buf = *e;
+    buf->alloc = slab_alloc;
+    buf->free = slab_free;
+    if (direct_map)
+        buf->phys_to_virt = bench_phys_to_virt;
+    buf->frame_refcount = bench_frame_refcount;
+    return buf;
+}
+
+static const char *env_name(void)
+{
+    return cfg.env == ENV_SIM     ? "sim env"
+           : cfg.env == ENV_EMBED ? "embedder env, slab on 2 MiB pages"
+                                  : "embedder env, slab on 4 KiB pages";
 }
 
 /* ------------------------------------------------------------- the sides */
@@ -317,11 +541,14 @@ static void op_touch(struct side *s, uintptr_t a)
 /* --------------------------------------------------------------- layout */
 
 static struct vmar_sim *the_sim;
+static struct vmar_env the_env_buf;
 
 static size_t lib_meta_bytes(void)
 {
     struct vmar_sim_stats st;
 
+    if (cfg.env != ENV_SIM)
+        return bslab.bytes_live;
     vmar_sim_stats(the_sim, &st);
     return st.alloc_bytes_live;
 }
@@ -337,7 +564,7 @@ static void layout_create(struct side *s, size_t n)
 {
     if (s->kind == SIDE_LIB) {
         struct vmar_space_opts o = {
-            .env = vmar_sim_env(the_sim),
+            .env = bench_env(the_sim, false, &the_env_buf),
             .mmu = &vmar_mmu_sim,
             .mmu_config = the_sim,
             .user_hi = LIB_BASE + n * STRIDE,
@@ -491,13 +718,15 @@ enum scen {
     SC_FAULT_SPUR,
     SC_FAULT_MT1,
     SC_FAULT_MT2,
+    SC_REMAP,
+    SC_FORK,
     SC_COUNT
 };
 
 static const char *const scen_name[SC_COUNT] = {
-    "split_seq",  "merge_seq",   "split_rand", "merge_rand",
-    "map_fixed",  "unmap_fixed", "map_any",    "query",
-    "fault_zero", "fault_spur",  "fault_mt1",  "fault_mt2",
+    "split_seq",   "merge_seq", "split_rand", "merge_rand", "map_fixed",
+    "unmap_fixed", "map_any",   "query",      "fault_zero", "fault_spur",
+    "fault_mt1",   "fault_mt2", "remap",      "fork",
 };
 
 static const char *const scen_op[SC_COUNT] = {
@@ -513,7 +742,15 @@ static const char *const scen_op[SC_COUNT] = {
     "vmar_fault on a present page",
     "demand-zero fault, 1 thread",
     "demand-zero fault, 2 threads",
+    "move N populated pages (MAYMOVE|FIXED)",
+    "fork+child teardown, per page (N pages)",
 };
+
+/* The unit of a row: fork's figure is per resident page. */
+static const char *scen_unit(enum scen sc)
+{
+    return sc == SC_FORK ? "ns/page" : "ns/op";
+}
 
 #define SAMPLE_CAP 128
 
@@ -815,6 +1052,312 @@ static void measure_fault_mt(void)
            k, cfg.reps, 1e3 / s1.med, 1e3 / s2.med, s1.med / s2.med);
 }
 
+/* ------------------------------------------------------------ remap move */
+
+#define REMAP_PAGES 64
+#define REMAP_LIB_A ((uintptr_t)0x300000000)
+#define REMAP_GAP   ((uintptr_t)1 << 20) /* B = A + 1 MiB */
+
+/* Move the populated REMAP_PAGES mapping between A and B, K times (K even,
+ * so that it ends at A): one op = one vmar_remap / mremap call with
+ * MAYMOVE|FIXED to the other place. */
+static double run_remap(struct side *s, uintptr_t a, size_t k)
+{
+    const size_t len = REMAP_PAGES * PG;
+    double t0 = region_begin();
+
+    for (size_t i = 0; i < k; i++) {
+        uintptr_t from = (i & 1) ? a + REMAP_GAP : a;
+        uintptr_t to = (i & 1) ? a : a + REMAP_GAP;
+        if (s->kind == SIDE_LIB) {
+            int rc =
+                vmar_remap(s->sp, from, len, len,
+                           VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED, to, NULL);
+            if (rc)
+                die("vmar_remap(%#" PRIxPTR "): %s", from, vmar_strerror(rc));
+        } else {
+            void *p = mremap((void *)from, len, len,
+                             MREMAP_MAYMOVE | MREMAP_FIXED, (void *)to);
+            if (p != (void *)to)
+                die("mremap(%#" PRIxPTR "): %s", from,
+                    p == MAP_FAILED ? strerror(errno) : "moved elsewhere");
+        }
+    }
+    return region_end(t0, "remap", REMAP_PAGES, k) / (double)k;
+}
+
+/* libvmar: a space on the x86-64 4-level backend (as fork: the hardware
+ * page-table format, whose walks take no lock, where the sim backend takes
+ * its table's lock per call) in a machine of its own, over the bench env;
+ * Linux: a free 2 MiB range found by the kernel. Both populate the mapping
+ * (every page written) before the first move. */
+static void measure_remap(void)
+{
+    const size_t k = cfg.quick ? 50 : 1000, len = REMAP_PAGES * PG;
+    struct side lib = {.kind = SIDE_LIB}, lin = {.kind = SIDE_LINUX};
+    struct vmar_sim *sim = bench_sim_create(4 * REMAP_PAGES + 64);
+    struct vmar_x86_64_config xcfg = {.pcid = 1};
+    struct vmar_env envbuf;
+    struct vmar_space_opts o = {.env = bench_env(sim, true, &envbuf),
+                                .mmu = &vmar_mmu_x86_64_4l,
+                                .mmu_config = &xcfg};
+    struct vmar_map_opts m = {.addr = REMAP_LIB_A,
+                              .size = len,
+                              .place = VMAR_PLACE_FIXED,
+                              .prot = VMAR_PROT_READ | VMAR_PROT_WRITE,
+                              .flags = VMAR_MAP_POPULATE};
+    struct vmar_stats st;
+    int rc = vmar_space_create(&o, &lib.sp);
+
+    if (rc)
+        die("vmar_space_create: %s", vmar_strerror(rc));
+    rc = vmar_map(lib.sp, &m, NULL);
+    if (rc)
+        die("vmar_map(populate): %s", vmar_strerror(rc));
+    lib.base = REMAP_LIB_A;
+    if (!cfg.no_linux) {
+        void *p = mmap(NULL, 2 * REMAP_GAP, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            die("mmap: %s", strerror(errno));
+        munmap(p, 2 * REMAP_GAP);
+        lin.base = (uintptr_t)p;
+        op_map_fixed(&lin, lin.base, len, PROT_READ | PROT_WRITE);
+        for (size_t i = 0; i < REMAP_PAGES; i++)
+            ((volatile unsigned char *)lin.base)[i * PG] = 1;
+    }
+    for (unsigned rep = 0; rep < cfg.reps; rep++) {
+        struct row *r;
+        double x;
+        if (!cfg.no_linux && rep % 2) {
+            x = run_remap(&lin, lin.base, k);
+            r = row_get(SC_REMAP, REMAP_PAGES);
+            sample_add(&r->lnx, x);
+            r->linux_n = REMAP_PAGES;
+        }
+        x = run_remap(&lib, lib.base, k);
+        sample_add(&row_get(SC_REMAP, REMAP_PAGES)->lib, x);
+        if (!cfg.no_linux && !(rep % 2)) {
+            x = run_remap(&lin, lin.base, k);
+            r = row_get(SC_REMAP, REMAP_PAGES);
+            sample_add(&r->lnx, x);
+            r->linux_n = REMAP_PAGES;
+        }
+    }
+    vmar_stats(lib.sp, &st);
+    if (st.map_count != 1 || st.resident != len || vmar_check(lib.sp) != 0)
+        die("remap: %zu mappings, %llu bytes resident after the moves",
+            st.map_count, (unsigned long long)st.resident);
+    vmar_space_destroy(lib.sp);
+    bench_sim_destroy(sim);
+    if (!cfg.no_linux) {
+        unsigned char vec[REMAP_PAGES];
+        if (mincore((void *)lin.base, len, vec) != 0)
+            die("mincore: %s", strerror(errno));
+        for (size_t i = 0; i < REMAP_PAGES; i++)
+            if (!(vec[i] & 1))
+                die("remap: Linux page %zu not resident after the moves", i);
+        op_unmap(&lin, lin.base, len);
+    }
+}
+
+/* ------------------------------------------------------------------ fork */
+
+/*
+ * fork per resident page. libvmar: a space on the x86-64 4-level backend
+ * (the hardware page-table format, in frames of a sim machine of its own,
+ * with the sim env's per-frame reference counts) holding one private
+ * anonymous read-write mapping of R pages, all present and written; timed:
+ * vmar_fork() and vmar_space_destroy() of the child. Linux: a worker
+ * process (this program exec'd afresh, so that its resident set is R pages
+ * plus the program itself and not this process's sim pools) with one
+ * private anonymous read-write mapping of R written pages; timed: fork(),
+ * the child's _exit(0) and the parent's waitpid(), which returns after the
+ * child's address space has been torn down. Before every repetition, on
+ * both sides and untimed, every page is written again (a write fault that
+ * reuses the page, the previous fork having write-protected it), so each
+ * fork starts from R writable, dirty pages.
+ */
+#define FORK_LIB_BASE ((uintptr_t)0x400000000)
+
+static const size_t full_fork_rs[] = {256, 4096, 65536};
+static const size_t quick_fork_rs[] = {16, 256};
+
+static struct sample fork_only[3], fork_free[3]; /* per R: fork, destroy */
+
+static _Noreturn void fork_worker(size_t r, int rfd, int wfd)
+{
+    size_t len = r * PG;
+    unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char cmd;
+
+    if (p == MAP_FAILED)
+        die("fork worker: mmap: %s", strerror(errno));
+    madvise(p, len, MADV_NOHUGEPAGE); /* R base pages, as libvmar's */
+    while (read(rfd, &cmd, 1) == 1 && cmd == 'r') {
+        for (size_t i = 0; i < r; i++)
+            ((volatile unsigned char *)p)[i * PG] = (unsigned char)i;
+        double t0 = now_ns();
+        pid_t pid = fork();
+        if (pid < 0)
+            die("fork: %s", strerror(errno));
+        if (pid == 0)
+            _exit(0);
+        int status;
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0)
+            die("fork worker: child failed");
+        double ns = now_ns() - t0;
+        if (write(wfd, &ns, sizeof(ns)) != (ssize_t)sizeof(ns))
+            die("fork worker: write: %s", strerror(errno));
+    }
+    exit(0);
+}
+
+struct worker {
+    pid_t pid;
+    int wfd, rfd; /* to and from the worker */
+};
+
+static void worker_start(struct worker *w, size_t r)
+{
+    int to[2], from[2];
+    char self[4096], rs[32], rfd[16], wfd[16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+    if (n <= 0)
+        die("readlink(/proc/self/exe): %s", strerror(errno));
+    self[n] = 0;
+    if (pipe(to) != 0 || pipe(from) != 0)
+        die("pipe: %s", strerror(errno));
+    snprintf(rs, sizeof(rs), "%zu", r);
+    snprintf(rfd, sizeof(rfd), "%d", to[0]);
+    snprintf(wfd, sizeof(wfd), "%d", from[1]);
+    fflush(NULL);
+    w->pid = fork();
+    if (w->pid < 0)
+        die("fork: %s", strerror(errno));
+    if (w->pid == 0) {
+        char *argv[] = {self, "--fork-worker", rs, rfd, wfd, NULL};
+        close(to[1]);
+        close(from[0]);
+        execv(self, argv);
+        _exit(127);
+    }
+    close(to[0]);
+    close(from[1]);
+    w->wfd = to[1];
+    w->rfd = from[0];
+}
+
+static double worker_rep(struct worker *w)
+{
+    double ns;
+
+    if (write(w->wfd, "r", 1) != 1 ||
+        read(w->rfd, &ns, sizeof(ns)) != (ssize_t)sizeof(ns))
+        die("fork worker failed");
+    return ns;
+}
+
+static void worker_stop(struct worker *w)
+{
+    int status;
+
+    if (write(w->wfd, "q", 1) != 1)
+        die("fork worker: %s", strerror(errno));
+    close(w->wfd);
+    close(w->rfd);
+    if (waitpid(w->pid, &status, 0) != w->pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0)
+        die("fork worker exited abnormally");
+}
+
+static void lib_fork_rep(struct vmar_space *sp, size_t r, size_t idx)
+{
+    struct vmar_x86_64_config ccfg = {.pcid = 2};
+    struct vmar_fork_opts fo = {.mmu_config = &ccfg};
+    struct vmar_space *child;
+
+    for (size_t i = 0; i < r; i++) {
+        int rc = vmar_fault(sp, FORK_LIB_BASE + i * PG, VMAR_ACCESS_WRITE,
+                            VMAR_FAULT_USER);
+        if (rc)
+            die("vmar_fault: %s", vmar_strerror(rc));
+    }
+    double t0 = region_begin();
+    int rc = vmar_fork(sp, &fo, &child);
+    if (rc)
+        die("vmar_fork: %s", vmar_strerror(rc));
+    double t1 = now_ns();
+    vmar_space_destroy(child);
+    double t = region_end(t0, "fork", r, r);
+    sample_add(&row_get(SC_FORK, r)->lib, t / (double)r);
+    sample_add(&fork_only[idx], (t1 - t0) / (double)r);
+    sample_add(&fork_free[idx], (t - (t1 - t0)) / (double)r);
+}
+
+static void measure_fork(void)
+{
+    const size_t *rs = cfg.quick ? quick_fork_rs : full_fork_rs;
+
+    for (size_t idx = 0; idx < 3 && !(cfg.quick && idx == 2); idx++) {
+        size_t r = rs[idx];
+        struct vmar_x86_64_config pcfg = {.pcid = 1};
+        struct vmar_map_opts m = {.addr = FORK_LIB_BASE,
+                                  .size = r * PG,
+                                  .place = VMAR_PLACE_FIXED,
+                                  .prot = VMAR_PROT_READ | VMAR_PROT_WRITE,
+                                  .flags = VMAR_MAP_POPULATE};
+        struct vmar_sim *sim;
+        struct vmar_env envbuf;
+        struct vmar_space *sp;
+        struct vmar_stats st;
+        struct worker w;
+        int rc;
+
+        if (r > cfg.max_n)
+            continue;
+        sim = bench_sim_create(r + r / 128 + 256);
+        struct vmar_space_opts o = {.env = bench_env(sim, true, &envbuf),
+                                    .mmu = &vmar_mmu_x86_64_4l,
+                                    .mmu_config = &pcfg};
+        rc = vmar_space_create(&o, &sp);
+        if (rc)
+            die("vmar_space_create(x86_64): %s", vmar_strerror(rc));
+        rc = vmar_map(sp, &m, NULL);
+        if (rc)
+            die("vmar_map(%zu pages, populate): %s", r, vmar_strerror(rc));
+        if (!cfg.no_linux)
+            worker_start(&w, r);
+        for (unsigned rep = 0; rep < cfg.reps; rep++) {
+            struct row *row;
+            if (!cfg.no_linux && rep % 2) {
+                double ns = worker_rep(&w);
+                row = row_get(SC_FORK, r);
+                sample_add(&row->lnx, ns / (double)r);
+                row->linux_n = r;
+            }
+            lib_fork_rep(sp, r, idx);
+            if (!cfg.no_linux && !(rep % 2)) {
+                double ns = worker_rep(&w);
+                row = row_get(SC_FORK, r);
+                sample_add(&row->lnx, ns / (double)r);
+                row->linux_n = r;
+            }
+        }
+        if (!cfg.no_linux)
+            worker_stop(&w);
+        vmar_stats(sp, &st);
+        if (st.resident != r * PG || vmar_check(sp) != 0)
+            die("fork: parent has %llu bytes resident, expected %zu",
+                (unsigned long long)st.resident, r * PG);
+        vmar_space_destroy(sp);
+        bench_sim_destroy(sim);
+    }
+}
+
 /* The syscall floor, sampled once per repetition all through the run. */
 static struct sample floor_sample;
 
@@ -917,7 +1460,7 @@ static void print_table(FILE *out, const struct stat3 *floor_st)
                 snprintf(nb, sizeof(nb), "%zu%s", r->linux_n,
                          r->linux_n < r->n ? "*" : "");
                 snprintf(rb, sizeof(rb), "%.3f", l.med / x.med);
-                if (x.med > floor_st->med)
+                if (x.med > floor_st->med && sc != SC_FORK)
                     snprintf(fb, sizeof(fb), "%.3f",
                              l.med / (x.med - floor_st->med));
                 else
@@ -948,8 +1491,8 @@ static void write_csv(const char *path, const struct stat3 *floor_st)
             if (r->sc != sc)
                 continue;
             struct stat3 l = sample_stat(&r->lib), x = sample_stat(&r->lnx);
-            fprintf(f, "%s,\"%s\",ns/op,%zu,%.2f,%.2f,%.2f,", scen_name[sc],
-                    scen_op[sc], r->n, l.med, l.min, l.max);
+            fprintf(f, "%s,\"%s\",%s,%zu,%.2f,%.2f,%.2f,", scen_name[sc],
+                    scen_op[sc], scen_unit(sc), r->n, l.med, l.min, l.max);
             if (r->lnx.n)
                 fprintf(f, "%zu,%.2f,%.2f,%.2f,%.4f,%.2f\n", r->linux_n, x.med,
                         x.min, x.max, l.med / x.med, floor_st->med);
@@ -980,8 +1523,9 @@ static void print_meta(void)
 
     uname(&u);
     if (meta.lib_n)
-        printf("metadata per mapping: libvmar %.1f bytes (sim alloc_bytes_live "
-               "delta over %zu mappings, allocator headers excluded)\n",
+        printf("metadata per mapping: libvmar %.1f bytes (growth of the bytes "
+               "requested from env->alloc over %zu mappings, allocator "
+               "overhead excluded)\n",
                (double)meta.lib_bytes / (double)meta.lib_n, meta.lib_n);
     if (meta.slab_ok && meta.linux_n) {
         double vma = (double)meta.vma_delta * (double)meta.vma_objsize /
@@ -1005,18 +1549,75 @@ static void print_meta(void)
     }
 }
 
+static void print_fork_notes(void)
+{
+    const size_t *rs = cfg.quick ? quick_fork_rs : full_fork_rs;
+    size_t lo = 0, hi = 0;
+    struct stat3 llo = {0}, lhi = {0}, xlo = {0}, xhi = {0};
+
+    printf("remap: N = pages moved per call; libvmar on the x86-64 4-level "
+           "backend (sim frames)\n");
+    printf("fork: N = resident pages; libvmar on the x86-64 4-level backend "
+           "(sim frames), timed vmar_fork + vmar_space_destroy(child); Linux "
+           "timed fork + child _exit(0) + waitpid in a fresh worker process "
+           "with N written pages; lib/(L-f) does not apply\n");
+    for (size_t idx = 0; idx < 3 && !(cfg.quick && idx == 2); idx++) {
+        size_t r = rs[idx];
+        struct row *row;
+        if (r > cfg.max_n)
+            continue;
+        row = row_get(SC_FORK, r);
+        struct stat3 a = sample_stat(&fork_only[idx]);
+        struct stat3 b = sample_stat(&fork_free[idx]);
+        printf("fork: N = %zu: vmar_fork alone %.1f ns/page, child destroy "
+               "%.1f ns/page (medians)\n",
+               r, a.med, b.med);
+        if (!lo) {
+            lo = r;
+            llo = sample_stat(&row->lib);
+            xlo = sample_stat(&row->lnx);
+        }
+        hi = r;
+        lhi = sample_stat(&row->lib);
+        xhi = sample_stat(&row->lnx);
+    }
+    if (lo && hi > lo) {
+        double dl =
+            (lhi.med * (double)hi - llo.med * (double)lo) / (double)(hi - lo);
+        printf("fork: marginal cost per page from N = %zu to %zu (medians): "
+               "libvmar %.1f ns",
+               lo, hi, dl);
+        if (xlo.med > 0 && xhi.med > 0) {
+            double dx = (xhi.med * (double)hi - xlo.med * (double)lo) /
+                        (double)(hi - lo);
+            if (dx > 0)
+                printf(", Linux %.1f ns, ratio %.3f; Linux's fixed cost "
+                       "(fork of the worker without its N pages) ~%.0f ns",
+                       dx, dl / dx, xlo.med * (double)lo - dx * (double)lo);
+            else
+                printf(", Linux: none measurable (noise)");
+        }
+        printf("\n");
+    }
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: vmar_bench [--quick] [--reps R] [--max-n N] [--csv FILE]\n"
-            "                  [--no-linux] [--callgrind]\n"
+            "                  [--no-linux] [--env embed|embed4k|sim] "
+            "[--callgrind]\n"
             "  --quick      tiny sizes (the ctest smoke test)\n"
             "  --reps R     repetitions per scenario (default 5, max %d)\n"
             "  --max-n N    skip sizes above N\n"
             "  --csv FILE   also write the results as CSV\n"
             "  --no-linux   libvmar side only\n"
+            "  --env E      libvmar's env: embed (default: slab allocator on\n"
+            "               2 MiB pages, page-array refcounts, direct-map\n"
+            "               phys_to_virt on x86-64), embed4k (the slab on\n"
+            "               4 KiB pages) or sim (the sim env unchanged)\n"
             "  --callgrind  instruction counts: run under callgrind.sh\n",
             MAX_REPS);
 }
@@ -1049,6 +1650,16 @@ static void parse_args(int argc, char **argv)
                 die("--reps: 1..%d", MAX_REPS);
         } else if (!strcmp(a, "--max-n") && i + 1 < argc) {
             cfg.max_n = parse_size(argv[++i]);
+        } else if (!strcmp(a, "--env") && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (!strcmp(v, "embed"))
+                cfg.env = ENV_EMBED;
+            else if (!strcmp(v, "embed4k"))
+                cfg.env = ENV_EMBED4K;
+            else if (!strcmp(v, "sim"))
+                cfg.env = ENV_SIM;
+            else
+                die("--env: embed, embed4k or sim");
         } else if (!strcmp(a, "--csv") && i + 1 < argc) {
             cfg.csv = argv[++i];
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -1078,38 +1689,38 @@ int main(int argc, char **argv)
 {
     const size_t *ns;
     size_t nns, split_max;
-    struct vmar_sim_opts so = {.nframes = 8192};
     struct utsname u;
     size_t cap = 0, last_linux_n = 0, last_row_n = 0;
-    int rc;
 
+    /* The Linux side of the fork row (worker_start()), not a user option. */
+    if (argc == 5 && !strcmp(argv[1], "--fork-worker"))
+        fork_worker(parse_size(argv[2]), (int)parse_size(argv[3]),
+                    (int)parse_size(argv[4]));
     parse_args(argc, argv);
     ns = cfg.quick ? quick_ns : full_ns;
     nns = cfg.quick ? sizeof(quick_ns) / sizeof(quick_ns[0])
                     : sizeof(full_ns) / sizeof(full_ns[0]);
     split_max = cfg.quick ? quick_split_max : full_split_max;
 
-    rc = vmar_sim_create(&so, &the_sim);
-    if (rc)
-        die("vmar_sim_create: %s", vmar_strerror(rc));
+    the_sim = bench_sim_create(8192);
     uname(&u);
 
     if (!cfg.no_linux) {
         size_t mmc = read_max_map_count(), own = count_own_mappings();
         size_t margin = 2 * cfg.batch + 256; /* batches + malloc's own */
         cap = mmc > own + margin ? mmc - own - margin : 0;
-        printf("vmar_bench: libvmar %d.%d.%d (sim backend) vs Linux %s "
+        printf("vmar_bench: libvmar %d.%d.%d (sim backend, %s) vs Linux %s "
                "syscalls; %u repetitions\n",
                VMAR_VERSION_MAJOR, VMAR_VERSION_MINOR, VMAR_VERSION_PATCH,
-               u.release, cfg.reps);
+               env_name(), u.release, cfg.reps);
         printf("host: vm.max_map_count = %zu (not changed), this process "
                "already has %zu mappings: the Linux side runs at most "
                "N = %zu (rows marked *)\n",
                mmc, own, cap);
     } else {
-        printf("vmar_bench: libvmar %d.%d.%d (sim backend) only%s\n",
+        printf("vmar_bench: libvmar %d.%d.%d (sim backend, %s) only%s\n",
                VMAR_VERSION_MAJOR, VMAR_VERSION_MINOR, VMAR_VERSION_PATCH,
-               cfg.callgrind ? ", callgrind mode" : "");
+               env_name(), cfg.callgrind ? ", callgrind mode" : "");
     }
     fflush(stdout);
 
@@ -1130,6 +1741,8 @@ int main(int argc, char **argv)
         last_row_n = n;
     }
 
+    measure_remap();
+    measure_fork();
     if (!cfg.callgrind)
         measure_fault_mt();
 
@@ -1153,12 +1766,12 @@ int main(int argc, char **argv)
                "does not fault there\n");
         printf("fault_mt1/fault_mt2: N is faults per thread; ns/op is wall "
                "time per fault over all threads (1e3/ns = M faults/s)\n");
-        printf("TODO (not implemented in libvmar yet, no numbers): "
-               "fork, remap\n");
+        print_fork_notes();
         if (cfg.csv)
             write_csv(cfg.csv, &floor_st);
     }
     free(rows);
-    vmar_sim_destroy(the_sim);
+    bench_sim_destroy(the_sim);
+    slab_fini();
     return 0;
 }

@@ -379,13 +379,15 @@ struct vmar_iset_node *vmar_iset_find(const struct vmar_iset *set,
 {
     struct vmar_iset_node *n = set->root;
 
+    /* The direction is a data-dependent select, not a branch: on a random
+     * address each level's branch would be mispredicted half the time. The
+     * containment test is taken once, at the end. */
     while (n) {
-        if (addr < n->start)
-            n = n->left;
-        else if (addr >= n->end)
-            n = n->right;
-        else
+        uintptr_t right = (uintptr_t)0 - (uintptr_t)(addr >= n->start);
+        uintptr_t l = (uintptr_t)n->left, r = (uintptr_t)n->right;
+        if (addr - n->start < n->end - n->start)
             return n;
+        n = (struct vmar_iset_node *)((l & ~right) | (r & right));
     }
     return NULL;
 }
@@ -394,17 +396,17 @@ struct vmar_iset_node *vmar_iset_find(const struct vmar_iset *set,
 struct vmar_iset_node *vmar_iset_lower_bound(const struct vmar_iset *set,
                                              vmar_addr_t addr)
 {
-    struct vmar_iset_node *n = set->root, *best = NULL;
+    struct vmar_iset_node *n = set->root;
+    uintptr_t best = 0;
 
+    /* Branch-free, as vmar_iset_find. */
     while (n) {
-        if (n->end > addr) {
-            best = n;
-            n = n->left;
-        } else {
-            n = n->right;
-        }
+        uintptr_t left = (uintptr_t)0 - (uintptr_t)(n->end > addr);
+        uintptr_t l = (uintptr_t)n->left, r = (uintptr_t)n->right;
+        best = ((uintptr_t)n & left) | (best & ~left);
+        n = (struct vmar_iset_node *)((l & left) | (r & ~left));
     }
-    return best;
+    return (struct vmar_iset_node *)best;
 }
 
 struct vmar_iset_node *vmar_iset_first(const struct vmar_iset *set)
