@@ -3,16 +3,23 @@
 #
 # `cmake --install <build> [--prefix P]` puts:
 #   include/vmar/*.h                      the public headers
-#   lib/libvmar_core.a, libvmar_mmu_radix.a, libvmar_mmu_sim.a, and
-#     libvmar_mmu_x86_64.a / libvmar_mmu_riscv64.a when those targets exist
+#   lib/libvmar_core.a, libvmar_mmu_radix.a, libvmar_mmu_sim.a,
+#     libvmar_linux.a, and libvmar_mmu_x86_64.a / libvmar_mmu_riscv64.a
+#     when those targets exist
 #   lib/cmake/vmar/vmarConfig.cmake, vmarConfigVersion.cmake,
 #     vmarTargets*.cmake                  find_package(vmar 0.1 REQUIRED)
 #   lib/pkgconfig/vmar.pc                 pkg-config --cflags --libs vmar
 #   share/doc/vmar/                       README, CHANGELOG, LICENSE, docs
 # ("lib" is CMAKE_INSTALL_LIBDIR.) Imported targets: vmar::core,
-# vmar::radix, vmar::sim, vmar::x86_64, vmar::riscv64 (when built) and the
-# umbrella vmar::vmar (core + sim) -- the same names the alias targets give
-# an add_subdirectory() or FetchContent user.
+# vmar::radix, vmar::sim, vmar::linux, vmar::x86_64, vmar::riscv64 (when
+# built) and the umbrella vmar::vmar (core + sim) -- the same names the
+# alias targets give an add_subdirectory() or FetchContent user.
+#
+# With VMAR_BUILD_SHARED=ON (cmake/shared.cmake) also lib/libvmar_*.so,
+# .so.MAJOR.MINOR and .so.VERSION next to each archive, exported as
+# vmar::core_shared, vmar::radix_shared, vmar::sim_shared, the backends'
+# vmar::x86_64_shared / vmar::riscv64_shared and vmar::vmar_shared. vmar.pc
+# stays as it is: its -l flags then resolve to the .so.
 #
 # Version compatibility is SameMinorVersion, not SameMajorVersion: while the
 # major version is 0 every minor release may break the API (semver §4), so
@@ -42,6 +49,13 @@ option(VMAR_INSTALL "Generate libvmar's install rules" ${VMAR_TOP_LEVEL})
 # install rules are generated, so every spelling stays consistent.
 set(_vmar_export_targets vmar_core vmar_mmu_radix vmar_mmu_sim)
 set(_vmar_pc_libs "")
+# The Linux syscall layer (src/linux, vmar/linux.h): vmar::linux, first on
+# vmar.pc's link line since it calls the core.
+if(TARGET vmar_linux)
+  list(APPEND _vmar_export_targets vmar_linux)
+  set_target_properties(vmar_linux PROPERTIES EXPORT_NAME linux)
+  set(_vmar_pc_linux "-lvmar_linux ")
+endif()
 foreach(arch x86_64 riscv64)
   if(TARGET vmar_mmu_${arch})
     list(APPEND _vmar_export_targets vmar_mmu_${arch})
@@ -57,6 +71,11 @@ foreach(arch x86_64 riscv64)
   endif()
 endforeach()
 set_target_properties(vmar_all PROPERTIES EXPORT_NAME vmar)
+
+# VMAR_BUILD_SHARED: the shared twins (vmar::core_shared, ...), appended to
+# _vmar_export_targets, and their umbrella to _vmar_export_interfaces.
+set(_vmar_export_interfaces vmar_all)
+include(${PROJECT_SOURCE_DIR}/cmake/shared.cmake)
 
 # The test test_version compares vmar_version() with project(VERSION).
 if(TARGET test_version)
@@ -86,7 +105,7 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/vmar
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.h")
 
-install(TARGETS ${_vmar_export_targets} vmar_all
+install(TARGETS ${_vmar_export_targets} ${_vmar_export_interfaces}
   EXPORT vmarTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -113,7 +132,8 @@ install(FILES
 # vmar.pc is relocatable: its prefix is ${pcfiledir}/<up to the prefix>, so
 # `cmake --install --prefix P` works without reconfiguring. Static archives
 # are linked in dependency order: backends, then radix, then core.
-set(_vmar_pc_libs "-lvmar_mmu_sim${_vmar_pc_libs} -lvmar_mmu_radix -lvmar_core")
+set(_vmar_pc_libs
+  "${_vmar_pc_linux}-lvmar_mmu_sim${_vmar_pc_libs} -lvmar_mmu_radix -lvmar_core")
 set(_vmar_pcdir ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
   set(VMAR_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")

@@ -7,6 +7,20 @@
 #   packaging_pkg_config         ... with pkg-config (CMake and plain cc)
 #   packaging_add_subdirectory   ... with add_subdirectory(<source>)
 #   packaging_fetchcontent       ... with FetchContent (SOURCE_DIR)
+# The static consumers also check that the program needs no libvmar .so.
+# The shared libraries (VMAR_BUILD_SHARED, cmake/shared.cmake):
+#   packaging_shared_install     only when this build has VMAR_BUILD_SHARED
+#                                off: a second configure and build of the
+#                                library alone with it on, installed into
+#                                <build>/packaging/shared/prefix (fixture
+#                                setup). With it on, packaging_install
+#                                installs and checks the .so itself.
+#   packaging_shared_find_package  the consumer against the .so with
+#                                find_package (vmar::core_shared, ...)
+#   packaging_shared_pkg_config  ... with pkg-config (CMake and plain cc)
+# Both check NEEDED (libvmar_core.so.SOVERSION, libvmar_mmu_sim.so...)
+# and where ldd finds them; the install checks SONAMEs, links and that
+# only the public API is exported (nm -D).
 # The consumer builds use this build's generator, compiler and sanitizer
 # flags, so they also pass under the asan and tsan presets. The valgrind
 # preset's memcheck run leaves them out (scripts/memcheck.sh excludes the
@@ -29,13 +43,29 @@ set(_vmar_pkg_env
   "VMAR_PKG_CC=${CMAKE_C_COMPILER}"
   "VMAR_PKG_CFLAGS=${_vmar_pkg_flags}"
   "VMAR_PKG_LDFLAGS=${_vmar_pkg_ldflags}")
+set(_vmar_pkg_nm nm)
+if(CMAKE_NM)
+  set(_vmar_pkg_nm "${CMAKE_NM}")
+endif()
+set(_vmar_pkg_readelf readelf)
+if(CMAKE_READELF)
+  set(_vmar_pkg_readelf "${CMAKE_READELF}")
+endif()
+list(APPEND _vmar_pkg_env
+  "VMAR_PKG_NM=${_vmar_pkg_nm}"
+  "VMAR_PKG_READELF=${_vmar_pkg_readelf}")
 
+set(_vmar_pkg_kind static)
+if(VMAR_BUILD_SHARED)
+  set(_vmar_pkg_kind shared)
+endif()
 add_test(NAME packaging_install
   COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/scripts/check-packaging.sh
     install ${PROJECT_BINARY_DIR} $<CONFIG> ${_vmar_pkg_dir}/prefix
-    ${PROJECT_SOURCE_DIR})
+    ${PROJECT_SOURCE_DIR} ${_vmar_pkg_kind})
 set_tests_properties(packaging_install PROPERTIES
-  LABELS packaging TIMEOUT 120 FIXTURES_SETUP vmar_installed)
+  LABELS packaging TIMEOUT 120 FIXTURES_SETUP vmar_installed
+  ENVIRONMENT "${_vmar_pkg_env}")
 
 foreach(_mode package pkgconfig subdirectory fetchcontent)
   set(_name ${_mode})
@@ -56,4 +86,41 @@ foreach(_mode package pkgconfig subdirectory fetchcontent)
     set_tests_properties(packaging_${_name} PROPERTIES
       FIXTURES_REQUIRED vmar_installed)
   endif()
+endforeach()
+
+# --- the shared libraries ---------------------------------------------------
+# ELF only (cmake/shared.cmake uses a linker version script).
+if(NOT CMAKE_EXECUTABLE_FORMAT STREQUAL "ELF")
+  return()
+endif()
+if(VMAR_BUILD_SHARED)
+  set(_vmar_shared_prefix ${_vmar_pkg_dir}/prefix)
+  set(_vmar_shared_fixture vmar_installed)
+else()
+  set(_vmar_shared_prefix ${_vmar_pkg_dir}/shared/prefix)
+  set(_vmar_shared_fixture vmar_shared_installed)
+  set(_vmar_pkg_build_type "${CMAKE_BUILD_TYPE}")
+  if(NOT _vmar_pkg_build_type)
+    set(_vmar_pkg_build_type Debug)
+  endif()
+  add_test(NAME packaging_shared_install
+    COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/scripts/check-packaging.sh
+      shared-install ${PROJECT_SOURCE_DIR} ${_vmar_shared_prefix}
+      ${_vmar_pkg_dir}/shared/build)
+  set_tests_properties(packaging_shared_install PROPERTIES
+    LABELS packaging TIMEOUT 900 FIXTURES_SETUP vmar_shared_installed
+    ENVIRONMENT "${_vmar_pkg_env};VMAR_PKG_BUILD_TYPE=${_vmar_pkg_build_type};VMAR_PKG_SANITIZE=${VMAR_SANITIZE};VMAR_PKG_WERROR=${VMAR_WERROR}")
+endif()
+foreach(_mode package pkgconfig)
+  set(_name find_package)
+  if(_mode STREQUAL "pkgconfig")
+    set(_name pkg_config)
+  endif()
+  add_test(NAME packaging_shared_${_name}
+    COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/scripts/check-packaging.sh
+      consumer ${_mode}-shared ${PROJECT_SOURCE_DIR} ${_vmar_shared_prefix}
+      ${_vmar_pkg_dir}/shared_${_name})
+  set_tests_properties(packaging_shared_${_name} PROPERTIES
+    LABELS packaging TIMEOUT 600 ENVIRONMENT "${_vmar_pkg_env}"
+    FIXTURES_REQUIRED ${_vmar_shared_fixture})
 endforeach()

@@ -7,6 +7,7 @@
  * add_subdirectory and FetchContent, then run it.
  */
 #include <stdio.h>
+#include <vmar/linux.h>
 #include <vmar/sim.h>
 #include <vmar/version.h>
 #include <vmar/vmar.h>
@@ -55,6 +56,19 @@ int main(void)
     }
     CHECK(vmar_unmap(as, addr, 16 * VMAR_PAGE_SIZE));
     CHECK(vmar_check(as));
+    {
+        /* The Linux layer (vmar::linux, -lvmar_linux): an anonymous
+         * mmap(PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS) and
+         * its munmap, with Linux's flag values. */
+        struct vmar_linux_mm mm;
+        long a;
+        CHECK(vmar_linux_mm_init(&mm, as, vmar_sim_env(sim), addr, 0));
+        a = vmar_linux_mmap(&mm, 0, 4 * VMAR_PAGE_SIZE, 0x3, 0x22, NULL, 0);
+        if (a < 0 || vmar_linux_munmap(&mm, (uint64_t)a, 4 * VMAR_PAGE_SIZE)) {
+            fprintf(stderr, "consumer: the Linux layer failed (%ld)\n", a);
+            return 1;
+        }
+    }
     vmar_space_destroy(as);
     vmar_sim_destroy(sim);
     printf("consumer: libvmar %s OK\n", vmar_version());
