@@ -118,6 +118,19 @@ static vmar_paddr_t take_frame(struct vmar_space *space, struct fault_res *res,
     return pa;
 }
 
+/* The fault-around window of `va`: the aligned FAULT_AROUND_PAGES window
+ * clipped to the mapping, so that neither its table reservation nor its
+ * pages ever leave the mapping (nor, at the top, the user range). */
+static void around_window(const struct vmar_mapping *m, vmar_addr_t va,
+                          vmar_addr_t *lo, vmar_addr_t *hi)
+{
+    const vmar_size_t span = (vmar_size_t)FAULT_AROUND_PAGES * VMAR_PAGE_SIZE;
+    const vmar_addr_t base = va & ~(span - 1);
+
+    *lo = VMAR_MAX(base, m->node.start);
+    *hi = base + span - 1 < m->node.end - 1 ? base + span : m->node.end;
+}
+
 /*
  * Map up to FAULT_AROUND_PAGES - 1 object pages around `va` that the
  * object already holds, where no leaf is. The window is aligned, inside
@@ -129,10 +142,10 @@ static vmar_paddr_t take_frame(struct vmar_space *space, struct fault_res *res,
 static void fault_around(struct vmar_space *space, const struct vmar_mapping *m,
                          vmar_addr_t va, struct vmar_frame_list *tables)
 {
-    const vmar_size_t span = (vmar_size_t)FAULT_AROUND_PAGES * VMAR_PAGE_SIZE;
-    vmar_addr_t lo = VMAR_MAX(va & ~(span - 1), m->node.start);
-    vmar_addr_t hi = VMAR_MIN((va & ~(span - 1)) + span, m->node.end);
+    vmar_addr_t lo, hi;
     struct vmar_pte pte;
+
+    around_window(m, va, &lo, &hi);
 
     for (vmar_addr_t at = lo; at < hi; at += VMAR_PAGE_SIZE) {
         vmar_paddr_t pa;
@@ -159,7 +172,6 @@ static enum fault_step fault_absent(struct vmar_space *space,
     struct vmar_object *obj = m->object;
     const bool around =
         obj && m->flags & VMAR_MAP_FAULT_AROUND && access != VMAR_ACCESS_WRITE;
-    const vmar_size_t span = (vmar_size_t)FAULT_AROUND_PAGES * VMAR_PAGE_SIZE;
     struct vmar_frame_list *tables = &res->tables;
     vmar_paddr_t pa;
     bool anon;
@@ -182,9 +194,11 @@ static enum fault_step fault_absent(struct vmar_space *space,
      * break that empties a table refills it under the same page-table
      * lock hold), so what was missing then is all that can be missing. */
     if (!res->prepared) {
-        *rc = space->ops->prepare(space->mmu, around ? va & ~(span - 1) : va,
-                                  around ? span : VMAR_PAGE_SIZE, VMAR_PREP_MAP,
-                                  tables);
+        vmar_addr_t lo = va, hi = va + VMAR_PAGE_SIZE;
+        if (around)
+            around_window(m, va, &lo, &hi);
+        *rc =
+            space->ops->prepare(space->mmu, lo, hi - lo, VMAR_PREP_MAP, tables);
         if (*rc)
             return STEP_DONE;
         res->prepared = true;

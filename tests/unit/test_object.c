@@ -328,6 +328,37 @@ static void test_fault_around(void **state)
     vt_teardown(&vt);
 }
 
+/* Fault-around in the last page of the user range (found by the
+ * differential driver): the aligned window would run past the top, so its
+ * page-table reservation must be clipped to the mapping like the window
+ * itself. And in the first page of a mapping whose window starts below
+ * it. */
+static void test_fault_around_top(void **state)
+{
+    struct vt vt;
+    struct tobj t;
+    struct vmar_stats st;
+    vmar_size_t res;
+    (void)state;
+
+    vt_setup(&vt, NULL, 0);
+    vmar_stats(vt.space, &st);
+    tobj_init(&t, &vt, 16, VMAR_PROT_RWX, &tobj_ops);
+    const vmar_addr_t top = st.user_hi - PG;
+    assert_int_equal(map_obj(&vt, top, PG, R, VMAR_MAP_SHARED, &t.obj, 0), 0);
+    assert_int_equal(vt_peek(&vt, top), 0xA0); /* page 0 now in the object */
+    assert_int_equal(vt_unmap(&vt, top, PG), 0);
+    assert_int_equal(map_obj(&vt, top, PG, R, VMAR_MAP_FAULT_AROUND, &t.obj, 0),
+                     0);
+    assert_int_equal(vmar_fault(vt.space, top, VMAR_ACCESS_READ, 0), 0);
+    VT_CHECK(&vt);
+    assert_int_equal(vmar_resident(vt.space, top, st.user_hi, &res), 0);
+    assert_int_equal(res, PG);
+    assert_int_equal(vt_unmap(&vt, top, PG), 0);
+    tobj_done(&t);
+    vt_teardown(&vt);
+}
+
 /* notify_write: a shared page read first is mapped read-only; its first
  * write calls the hook once and makes it writable. */
 static void test_notify_write(void **state)
@@ -586,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_past_end),
         cmocka_unit_test(test_may_write),
         cmocka_unit_test(test_fault_around),
+        cmocka_unit_test(test_fault_around_top),
         cmocka_unit_test(test_notify_write),
         cmocka_unit_test(test_object_errors),
         cmocka_unit_test(test_populate),
