@@ -33,6 +33,35 @@ static const unsigned cpu_tlb[NCPU] = {4, 64};
  * backend maps them with a huge leaf. */
 #define DEV_PAGES 16
 
+/*
+ * The driver's own memory object type (an embedder's file, as object.h
+ * describes one): a page array of frames from the env (vmar_frame_new),
+ * allocated on first use; get_page refuses pages at or past size / PG
+ * (a partial last page is past the end, as object.h says), optionally
+ * commit (make a range resident) and notify_write (dirty tracking). The
+ * structure outlives release (the session frees it at the end), so that
+ * the driver can check when the library released it.
+ */
+struct eobj {
+    struct vmar_object obj; /* first: the object is the eobj */
+    struct diff_session *s;
+    const struct vmar_env *env;
+    uint64_t size;
+    size_t npages;
+    vmar_paddr_t *pages;
+    uint8_t *dirty;
+    bool notify;
+    size_t bad; /* get_page fails with VMAR_EIO (SIZE_MAX: none) */
+    bool released;
+    struct eobj *next;
+};
+
+/* The driver's reference to an object of one DIFF_OBJECT slot. */
+struct dobj {
+    struct vmar_object *lib; /* NULL: empty slot */
+    uint64_t mid;            /* the model's id */
+};
+
 /* One space of a session and its model (the first, and forks). */
 struct slot {
     bool live;
@@ -63,6 +92,18 @@ struct diff_session {
     bool forked; /* a fork happened in this session */
     /* Device memory: DEV_PAGES pool frames from dev_base (sim_get). */
     vmar_paddr_t dev_base;
+    /* Caller objects: the slots, the library object of each model id
+     * (NULL: a shared anonymous object the library made), the embedder
+     * objects ever made (freed at close), how many are not released. */
+    struct dobj obj[DIFF_NOBJ];
+    struct vmar_object **objptr;
+    struct eobj **objeo; /* by model id: the eobj, or NULL (a memfd) */
+    size_t objptr_cap;
+    size_t *objnodes; /* scratch: mappings per model id */
+    struct eobj *eobjs;
+    size_t eobj_live;
+    bool in_unref; /* the driver is dropping its own reference */
+    int last_rc;   /* the model's code of the last op (VMAR_DIFF_TRACE) */
     char err[2048];
 };
 
@@ -140,6 +181,179 @@ const char *diff_error(const struct diff_session *s)
 }
 
 static struct diff_stats dummy_stats;
+
+/* ---- the driver's memory object ------------------------------------------ */
+
+static struct eobj *eobj_of(struct vmar_object *obj)
+{
+    return (struct eobj *)(void *)obj;
+}
+
+static uint64_t eobj_size(struct vmar_object *obj)
+{
+    return eobj_of(obj)->size;
+}
+
+static int eobj_get_page(struct vmar_object *obj, uint64_t index,
+                         unsigned flags, vmar_paddr_t *pa)
+{
+    struct eobj *e = eobj_of(obj);
+
+    if (index >= e->npages)
+        return VMAR_ENXIO;
+    if (!e->pages[index]) {
+        if (flags & VMAR_OBJECT_GET_PRESENT)
+            return VMAR_ENOENT;
+        if (index == e->bad)
+            return VMAR_EIO; /* a read error: never in memory */
+        int rc = vmar_frame_new(e->env, &e->pages[index]);
+        if (rc)
+            return rc;
+    }
+    vmar_frame_get(e->env, e->pages[index]);
+    *pa = e->pages[index];
+    return 0;
+}
+
+static int eobj_commit(struct vmar_object *obj, uint64_t offset, uint64_t len)
+{
+    struct eobj *e = eobj_of(obj);
+
+    for (uint64_t k = offset / PG; k < e->npages && k * PG < offset + len;
+         k++) {
+        /* An unreadable page is left for get_page to report. */
+        if (!e->pages[k] && k != e->bad) {
+            int rc = vmar_frame_new(e->env, &e->pages[k]);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int eobj_notify_write(struct vmar_object *obj, uint64_t index)
+{
+    struct eobj *e = eobj_of(obj);
+
+    if (index >= e->npages || !e->pages[index])
+        abort(); /* the library notifies only pages it got */
+    e->dirty[index] = 1;
+    return 0;
+}
+
+static void eobj_release(struct vmar_object *obj)
+{
+    struct eobj *e = eobj_of(obj);
+
+    for (size_t k = 0; k < e->npages; k++)
+        if (e->pages[k])
+            vmar_frame_put(e->env, e->pages[k]);
+    free(e->pages);
+    free(e->dirty);
+    e->pages = NULL;
+    e->dirty = NULL;
+    e->released = true;
+    e->s->eobj_live--;
+    if (!e->s->in_unref)
+        e->s->st->obj_released++;
+}
+
+/* By DIFF_OBJ_COMMIT | DIFF_OBJ_NOTIFY. */
+static const struct vmar_object_ops eobj_ops[4] = {
+    {.abi = VMAR_OBJECT_ABI,
+     .size = eobj_size,
+     .get_page = eobj_get_page,
+     .release = eobj_release},
+    {.abi = VMAR_OBJECT_ABI,
+     .size = eobj_size,
+     .get_page = eobj_get_page,
+     .commit = eobj_commit,
+     .release = eobj_release},
+    {.abi = VMAR_OBJECT_ABI,
+     .size = eobj_size,
+     .get_page = eobj_get_page,
+     .notify_write = eobj_notify_write,
+     .release = eobj_release},
+    {.abi = VMAR_OBJECT_ABI,
+     .size = eobj_size,
+     .get_page = eobj_get_page,
+     .commit = eobj_commit,
+     .notify_write = eobj_notify_write,
+     .release = eobj_release},
+};
+
+/* Object page `k` of the library object of model id `id` holds a frame.
+ * A memfd is asked through its own get_page (VMAR_OBJECT_GET_PRESENT
+ * allocates nothing; the reference it takes is given back). */
+static bool obj_lib_has(struct diff_session *s, uint64_t id, size_t k)
+{
+    struct vmar_object *o = s->objptr[id];
+    vmar_paddr_t pa;
+
+    if (s->objeo[id])
+        return s->objeo[id]->pages && k < s->objeo[id]->npages &&
+               s->objeo[id]->pages[k];
+    if (o->ops->get_page(o, k, VMAR_OBJECT_GET_PRESENT, &pa) != 0)
+        return false;
+    vmar_frame_put(vmar_sim_env(s->sim), pa);
+    return true;
+}
+
+/* The frame of object page k (it holds one). */
+static vmar_paddr_t obj_lib_frame(struct diff_session *s, uint64_t id, size_t k)
+{
+    struct vmar_object *o = s->objptr[id];
+    vmar_paddr_t pa;
+
+    if (s->objeo[id])
+        return s->objeo[id]->pages[k];
+    if (o->ops->get_page(o, k, VMAR_OBJECT_GET_PRESENT, &pa) != 0)
+        return 0;
+    vmar_frame_put(vmar_sim_env(s->sim), pa);
+    return pa;
+}
+
+static void objptr_set(struct diff_session *s, uint64_t id,
+                       struct vmar_object *o, struct eobj *e)
+{
+    if (id >= s->objptr_cap) {
+        size_t cap = (size_t)id * 2 + 16;
+        s->objptr = realloc(s->objptr, cap * sizeof(*s->objptr));
+        s->objeo = realloc(s->objeo, cap * sizeof(*s->objeo));
+        s->objnodes = realloc(s->objnodes, cap * sizeof(*s->objnodes));
+        if (!s->objptr || !s->objeo || !s->objnodes)
+            abort();
+        memset(s->objptr + s->objptr_cap, 0,
+               (cap - s->objptr_cap) * sizeof(*s->objptr));
+        memset(s->objeo + s->objptr_cap, 0,
+               (cap - s->objptr_cap) * sizeof(*s->objeo));
+        s->objptr_cap = cap;
+    }
+    s->objptr[id] = o;
+    s->objeo[id] = e;
+}
+
+/* The library object of a model id, NULL when unknown. */
+static struct vmar_object *objptr_get(const struct diff_session *s, uint64_t id)
+{
+    return id < s->objptr_cap ? s->objptr[id] : NULL;
+}
+
+/* Drop the driver's reference of slot k. */
+static void obj_slot_drop(struct diff_session *s, unsigned k, bool model)
+{
+    struct dobj *d = &s->obj[k];
+
+    if (!d->lib)
+        return;
+    s->in_unref = true;
+    vmar_object_unref(d->lib);
+    s->in_unref = false;
+    if (model)
+        model_object_put(&s->c->m, d->mid);
+    d->lib = NULL;
+    d->mid = 0;
+}
 
 /*
  * Frames: SIM_POOL_PAGES per page the range can populate (a FIXED populate
@@ -361,6 +575,12 @@ int diff_close(struct diff_session *s, char *msg, size_t msglen)
         had_space |= s->sl[i].space != NULL;
         slot_kill(&s->sl[i]);
     }
+    /* The driver's references go last: then every object must be
+     * released (none is mapped any more). */
+    for (unsigned k = 0; k < DIFF_NOBJ; k++)
+        obj_slot_drop(s, k, false);
+    if (s->eobj_live)
+        bad = fail(s, "%zu embedder object(s) never released\n", s->eobj_live);
     if (had_space) {
         struct vmar_sim_stats ss;
         vmar_sim_stats(s->sim, &ss);
@@ -381,6 +601,19 @@ int diff_close(struct diff_session *s, char *msg, size_t msglen)
     free(s->runs);
     free(s->runs2);
     free(s->infos);
+    free(s->objptr);
+    free(s->objeo);
+    free(s->objnodes);
+    while (s->eobjs) {
+        struct eobj *e = s->eobjs;
+        s->eobjs = e->next;
+        if (!e->released) { /* leaked by the library: its frames go with
+                             * the machine (not reused after a leak) */
+            free(e->pages);
+            free(e->dirty);
+        }
+        free(e);
+    }
     free(s);
     return bad;
 }
@@ -477,7 +710,9 @@ static int check_contents(struct diff_session *s, vmar_addr_t lo,
         int rc;
         if (va < lo || va >= hi || !p->populated || !(p->prot & VMAR_PROT_READ))
             continue;
-        if (p->backing == VMAR_BACKING_DEVICE) {
+        /* Device pages, and object pages (through the simulated MMU: the
+         * translation the tables hold), are read by a CPU. */
+        if (p->backing == VMAR_BACKING_DEVICE || p->object) {
             rc = vmar_sim_cpu_access(s->c->cpu[1], va, VMAR_ACCESS_READ, b, 16);
             if (!rc)
                 rc = vmar_sim_cpu_access(s->c->cpu[1], va + PG - 8,
@@ -549,9 +784,20 @@ static int compare_slot(struct diff_session *s, bool page_sweep)
         return fail(s, "vmar_iterate(all): %s\n", vmar_errname(rc));
     if (c.n != n)
         fail(s, "mapping count: library %zu, model %zu\n", c.n, n);
-    for (size_t i = 0; i < n && i < c.n; i++)
+    for (size_t i = 0; i < n && i < c.n; i++) {
         if (info_differs(s, "mapping", &s->infos[i], &s->runs[i]))
             return 1;
+        /* The object: the driver's own for a caller's object, some
+         * object for shared anonymous memory, none otherwise. */
+        const struct vmar_object *want = objptr_get(s, s->runs[i].object);
+        const struct vmar_object *got = s->infos[i].object;
+        if (want ? got != want : (s->runs[i].object != 0) != (got != NULL))
+            return fail(s,
+                        "mapping [%#" PRIx64 ", %#" PRIx64
+                        "): object %p, model object %" PRIu64 " (%p)\n",
+                        s->runs[i].start, s->runs[i].end, (const void *)got,
+                        s->runs[i].object, (const void *)want);
+    }
     if (c.n != n)
         return 1;
     if (compare_stats(s, n))
@@ -600,12 +846,17 @@ static int compare_machine(struct diff_session *s)
     const struct model_store *st = cur->m.st;
 
     vmar_sim_stats(s->sim, &ss);
+    if (s->objptr_cap)
+        memset(s->objnodes, 0, s->objptr_cap * sizeof(*s->objnodes));
     for (unsigned i = 0; i < DIFF_SLOTS; i++) {
         struct slot *sl = &s->sl[i];
         if (!sl->live)
             continue;
         s->c = sl;
         size_t n = model_runs(&sl->m, s->runs2);
+        for (size_t k = 0; k < n; k++)
+            if (s->runs2[k].object < s->objptr_cap)
+                s->objnodes[s->runs2[k].object]++;
         allocs += s->base_allocs + n;
         present += model_populated(&sl->m) + model_present_device(&sl->m);
         if (s->real)
@@ -630,19 +881,91 @@ static int compare_machine(struct diff_session *s)
      */
     size_t want_frames =
         tables + st->frames_live + st->obj_frames_live + (size_t)DEV_PAGES;
-    if (ss.allocs_live != allocs + 2 * st->objs_live || leaves != present ||
+    if (ss.allocs_live != allocs + st->obj_allocs_live || leaves != present ||
         ss.frames_live != want_frames)
         return fail(s,
-                    "sim counters: allocs %zu (want %zu + 2 x %zu objects), "
-                    "leaves %zu (want %zu), frames %zu (want %zu: tables %zu, "
-                    "private %zu, object %zu, device %zu)\n",
-                    ss.allocs_live, allocs, st->objs_live, leaves, present,
-                    ss.frames_live, want_frames, tables, st->frames_live,
-                    st->obj_frames_live, (size_t)DEV_PAGES);
+                    "sim counters: allocs %zu (want %zu + %zu of %zu "
+                    "objects), leaves %zu (want %zu), frames %zu (want %zu: "
+                    "tables %zu, private %zu, object %zu, device %zu)\n",
+                    ss.allocs_live, allocs, st->obj_allocs_live, st->objs_live,
+                    leaves, present, ss.frames_live, want_frames, tables,
+                    st->frames_live, st->obj_frames_live, (size_t)DEV_PAGES);
+    /* The caller's objects: references (the driver's and one per
+     * mapping), released exactly when the model says they died, and
+     * which pages hold a frame (and, with notify_write, which a shared
+     * mapping wrote). */
+    for (uint64_t id = 1; id <= st->nobj && id < s->objptr_cap; id++) {
+        const struct model_obj *o = &st->obj[id];
+        struct vmar_object *lib = s->objptr[id];
+        struct eobj *e = s->objeo[id];
+        if (!lib)
+            continue;
+        if (e && e->released != o->dead)
+            return fail(s, "object %" PRIu64 ": %s by the library, model %s\n",
+                        id, e->released ? "released" : "not released",
+                        o->dead ? "dead" : "alive");
+        if (o->dead)
+            continue;
+        size_t want = s->objnodes[id] + (o->held ? 1u : 0u);
+        if (lib->refs != want)
+            return fail(s,
+                        "object %" PRIu64 ": %zu references, model %zu (%zu "
+                        "mappings%s)\n",
+                        id, (size_t)lib->refs, want, s->objnodes[id],
+                        o->held ? " and the driver's" : "");
+        for (size_t k = 0; k < o->pages; k++) {
+            if (obj_lib_has(s, id, k) != (o->frame[k] != 0))
+                return fail(s,
+                            "object %" PRIu64 " page %zu: %s in the library, "
+                            "%s in the model\n",
+                            id, k, o->frame[k] ? "absent" : "present",
+                            o->frame[k] ? "present" : "absent");
+            if (e && e->notify && e->dirty[k] != o->dirty[k])
+                return fail(s,
+                            "object %" PRIu64 " page %zu: notify_write %s, "
+                            "model %s\n",
+                            id, k, e->dirty[k] ? "called" : "not called",
+                            o->dirty[k] ? "written" : "not written");
+        }
+    }
     size_t v = vmar_sim_violations(s->sim);
     if (v != s->base_violations)
         return fail(s, "stale-TLB violations: %zu (see stderr)\n",
                     v - s->base_violations);
+    return 0;
+}
+
+/* The pages of the caller's objects, read from their frames: the model's
+ * tag, zeros after it (whether or not anything maps them). */
+static int check_objects(struct diff_session *s)
+{
+    const struct model_store *st = s->c->m.st;
+    const struct vmar_env *env = vmar_sim_env(s->sim);
+
+    for (uint64_t id = 1; id <= st->nobj && id < s->objptr_cap; id++) {
+        const struct model_obj *o = &st->obj[id];
+        if (!s->objptr[id] || o->dead)
+            continue;
+        for (size_t k = 0; k < o->pages; k++) {
+            if (!o->frame[k])
+                continue;
+            vmar_paddr_t pa = obj_lib_frame(s, id, k);
+            const unsigned char *b =
+                pa ? env->phys_to_virt(env->ctx, pa) : NULL;
+            if (!b)
+                return fail(s, "object %" PRIu64 " page %zu: no frame\n", id,
+                            k);
+            for (size_t j = 0; j < PG; j++) {
+                unsigned char want =
+                    j < 8 ? (unsigned char)(o->tag[k] >> (8 * j)) : 0;
+                if (b[j] != want)
+                    return fail(s,
+                                "object %" PRIu64 " page %zu byte %zu is %#x, "
+                                "model tag %#" PRIx64 "\n",
+                                id, k, j, b[j], o->tag[k]);
+            }
+        }
+    }
     return 0;
 }
 
@@ -665,6 +988,8 @@ static int compare_all(struct diff_session *s, bool page_sweep)
     }
     if (compare_slot(s, page_sweep))
         return 1;
+    if (page_sweep && check_objects(s))
+        return 1;
     return compare_machine(s);
 }
 
@@ -686,6 +1011,17 @@ static void op_to_map_opts(const struct diff_session *s,
         o->paddr = s->dev_base + op->d * PG;
         o->cache = VMAR_CACHE_UC;
     }
+    o->offset = op->offset;
+    if (op->obj >= 1 && op->obj <= DIFF_NOBJ)
+        o->object = s->obj[op->obj - 1].lib;
+}
+
+/* The model id of a MAP's object (0: none). */
+static uint64_t op_mid(const struct diff_session *s, const struct diff_op *op)
+{
+    if (op->obj < 1 || op->obj > DIFF_NOBJ || !s->obj[op->obj - 1].lib)
+        return 0;
+    return s->obj[op->obj - 1].mid;
 }
 
 /* The child slot of a DIFF_FORK, or NULL when it cannot be one. */
@@ -775,7 +1111,7 @@ static int model_mutate(struct diff_session *s, const struct diff_op *op,
     case DIFF_MAP:
         op_to_map_opts(s, op, &o);
         *addr = 0;
-        return model_map(m, &o, addr);
+        return model_map_obj(m, &o, op_mid(s, op), addr);
     case DIFF_UNMAP:
         return model_unmap(m, op->a, op->b);
     case DIFF_PROTECT:
@@ -806,6 +1142,7 @@ static void count_outcome(struct diff_session *s, const struct diff_op *op,
     struct diff_stats *st = s->st;
     const char *why = s->c->m.why;
 
+    s->last_rc = rc;
     st->by_kind[op->kind]++;
     if (rc == 0) {
         st->ok_by_kind[op->kind]++;
@@ -836,6 +1173,9 @@ static void count_outcome(struct diff_session *s, const struct diff_op *op,
     case VMAR_ENXIO:
         st->enxio++;
         break;
+    case VMAR_EIO:
+        st->obj_eio++;
+        break;
     case VMAR_EACCES:
         st->eacces++;
         st->eacces_max += why && !strcmp(why, "beyond max");
@@ -851,6 +1191,38 @@ static void count_outcome(struct diff_session *s, const struct diff_op *op,
     default:
         break;
     }
+}
+
+/*
+ * Object pages the library allocated that the model does not know of: a
+ * failed call may leave them (a private write fault gets the object's
+ * page before its copy fails; a populate's commit or get_page fills the
+ * object's cache before a later allocation fails). The page cache is the
+ * object's, not the space's, so this is no leak: the model adopts them.
+ * Returns how many, or -1 (a divergence) for a page the library lost.
+ */
+static long obj_resync(struct diff_session *s)
+{
+    struct model *m = &s->c->m;
+    const struct model_store *st = m->st;
+    long added = 0;
+
+    for (uint64_t id = 1; id <= st->nobj && id < s->objptr_cap; id++) {
+        const struct model_obj *o = &st->obj[id];
+        if (!s->objptr[id] || o->dead)
+            continue;
+        for (size_t k = 0; k < o->pages; k++) {
+            bool lib = obj_lib_has(s, id, k);
+            if (lib && !o->frame[k]) {
+                model_object_has_frame(m, id, k);
+                added++;
+            } else if (!lib && o->frame[k]) {
+                fail(s, "object %" PRIu64 " page %zu lost its frame\n", id, k);
+                return -1;
+            }
+        }
+    }
+    return added;
 }
 
 /* State the library must keep across a failed call. */
@@ -878,8 +1250,8 @@ static void snap_take(struct diff_session *s, struct snap *sn)
  */
 static int run_injected(struct diff_session *s, const struct diff_op *op,
                         uint32_t n, unsigned mask, bool persist,
-                        const struct snap *before, int *lib_rc,
-                        vmar_addr_t *addr, bool *fired)
+                        struct snap *before, int *lib_rc, vmar_addr_t *addr,
+                        bool *fired)
 {
     struct vmar_sim_stats a, b;
 
@@ -906,17 +1278,27 @@ static int run_injected(struct diff_session *s, const struct diff_op *op,
                     n, mask, persist ? ", persistent" : "",
                     vmar_errname(*lib_rc));
     struct snap after;
+    long added = obj_resync(s);
+    if (added < 0)
+        return 1;
+    s->st->fired_object += added > 0;
     snap_take(s, &after);
-    if (after.digest != before->digest || after.allocs != before->allocs ||
-        after.frames != before->frames)
+    /* Object pages left behind change the digest (new frames), so then
+     * only the counts: the frames by exactly those pages. */
+    if ((added == 0 && after.digest != before->digest) ||
+        after.allocs != before->allocs ||
+        after.frames != before->frames + (size_t)added)
         return fail(s,
                     "failed call (allocation %u, mask %#x) changed the "
                     "machine: digest %#" PRIx64 " -> %#" PRIx64
-                    ", allocs %zu -> %zu, frames %zu -> %zu\n",
+                    ", allocs %zu -> %zu, frames %zu -> %zu (object pages "
+                    "left: %ld)\n",
                     n, mask, before->digest, after.digest, before->allocs,
-                    after.allocs, before->frames, after.frames);
+                    after.allocs, before->frames, after.frames, added);
     if (compare_all(s, false))
         return fail(s, "(after a failed call with allocation %u failing)\n", n);
+    if (added)
+        *before = after; /* the next round of a sweep starts from here */
     return 0;
 }
 
@@ -948,6 +1330,12 @@ static bool page_is_device(struct diff_session *s, uint64_t va)
     return p && p->mapped && p->backing == VMAR_BACKING_DEVICE;
 }
 
+static bool page_is_object(struct diff_session *s, uint64_t va)
+{
+    const struct model_page *p = model_page_at(&s->c->m, va);
+    return p && p->mapped && p->backing == VMAR_BACKING_OBJECT;
+}
+
 static bool has_private_present(const struct model *m)
 {
     for (size_t i = 0; i < m->npages; i++)
@@ -958,7 +1346,8 @@ static bool has_private_present(const struct model *m)
 
 /* Coverage of the newer operations, once they agreed. */
 static void count_new(struct diff_session *s, const struct diff_op *op, int rc,
-                      uint64_t addr, size_t pieces, bool device, bool cow)
+                      uint64_t addr, size_t pieces, bool device, bool cow,
+                      bool objsrc)
 {
     struct diff_stats *st = s->st;
     const char *why = s->c->m.why;
@@ -966,6 +1355,12 @@ static void count_new(struct diff_session *s, const struct diff_op *op, int rc,
     switch (op->kind) {
     case DIFF_MAP:
         st->device_maps += rc == 0 && op->backing == VMAR_BACKING_DEVICE;
+        if (rc == 0 && op->backing == VMAR_BACKING_OBJECT) {
+            st->obj_maps_shared += (op->flags & VMAR_MAP_SHARED) != 0;
+            st->obj_maps_private += !(op->flags & VMAR_MAP_SHARED);
+        }
+        st->obj_eacces += rc == VMAR_EACCES && why &&
+                          !strcmp(why, "beyond the object's max_prot");
         break;
     case DIFF_ADVISE:
         if (rc)
@@ -991,6 +1386,7 @@ static void count_new(struct diff_session *s, const struct diff_op *op, int rc,
             break;
         }
         st->remap_moves++;
+        st->obj_moves += objsrc;
         st->remap_fixed += (op->flags & VMAR_REMAP_FIXED) != 0;
         st->remap_dontunmap += (op->flags & VMAR_REMAP_DONTUNMAP) != 0;
         st->remap_multi += pieces > 1;
@@ -1003,6 +1399,7 @@ static void count_new(struct diff_session *s, const struct diff_op *op, int rc,
     case DIFF_FORK:
         st->forks += rc == 0;
         st->forks_with_cow += rc == 0 && cow;
+        st->obj_forks += rc == 0 && objsrc;
         break;
     default:
         break;
@@ -1014,16 +1411,21 @@ static int step_mutate(struct diff_session *s, const struct diff_op *op)
     vmar_addr_t laddr = 0, maddr = 0;
     size_t runs_before = s->nruns, pieces = 0;
     int lrc = 0, mrc;
-    bool fired = false, device = false, cow = false;
+    bool fired = false, device = false, cow = false, objsrc = false;
 
     if (op->kind == DIFF_FORK && !fork_child(s, op))
         return 0; /* no slot for the child (a shrunk case): nothing */
     if (op->kind == DIFF_REMAP) {
         pieces = runs_meeting(s, op->a, op->a + op->b);
         device = page_is_device(s, op->a);
+        objsrc = page_is_object(s, op->a);
     }
-    if (op->kind == DIFF_FORK)
+    if (op->kind == DIFF_FORK) {
         cow = has_private_present(&s->c->m);
+        for (size_t i = 0; i < s->c->m.npages && !objsrc; i++)
+            objsrc = s->c->m.pg[i].mapped &&
+                     s->c->m.pg[i].backing == VMAR_BACKING_OBJECT;
+    }
     if (op->fail_n) {
         struct snap before;
         snap_take(s, &before);
@@ -1066,7 +1468,7 @@ static int step_mutate(struct diff_session *s, const struct diff_op *op)
         slot_cpus(s, fork_child_done(s, op));
         s->forked = true;
     }
-    count_new(s, op, mrc, maddr, pieces, device, cow);
+    count_new(s, op, mrc, maddr, pieces, device, cow, objsrc);
     bool sweep = ++s->nsteps % s->opts.page_check_every == 0;
     if (compare_all(s, sweep))
         return 1;
@@ -1079,8 +1481,11 @@ static int step_mutate(struct diff_session *s, const struct diff_op *op)
         if (bad)
             return fail(s, "(the forked child)\n");
     }
-    if (s->nruns < runs_before + (op->kind == DIFF_MAP && mrc == 0))
+    if (s->nruns < runs_before + (op->kind == DIFF_MAP && mrc == 0)) {
         s->st->merges_seen++;
+        s->st->obj_merges +=
+            op->kind == DIFF_MAP && op->backing == VMAR_BACKING_OBJECT;
+    }
     return 0;
 }
 
@@ -1095,6 +1500,127 @@ static int step_clear(struct diff_session *s, const struct diff_op *op)
         return fail(s, "vmar_clear: %s\n", vmar_errname(lrc));
     s->st->clears++;
     return compare_all(s, ++s->nsteps % s->opts.page_check_every == 0);
+}
+
+/* Largest object the driver makes (bytes). */
+#define OBJ_MAX (64 * 1024 * PG)
+
+/* DIFF_OBJECT: drop the driver's reference of the slot (the object lives
+ * on while mapped), then make a new object there unless the kind is DROP. */
+static int step_object(struct diff_session *s, const struct diff_op *op)
+{
+    struct model *m = &s->c->m;
+    const struct vmar_env *env = vmar_sim_env(s->sim);
+    struct dobj *d;
+    int rc = 0;
+
+    if (op->obj < 1 || op->obj > DIFF_NOBJ || op->c > DIFF_OBJ_TRUNCATE ||
+        op->b > OBJ_MAX)
+        return fail(s,
+                    "op: object slot %u, kind %" PRIu64 " or size %#" PRIx64
+                    " out of the driver's range\n",
+                    op->obj, op->c, op->b);
+    d = &s->obj[op->obj - 1];
+    m->why = NULL;
+    if (op->c == DIFF_OBJ_TRUNCATE) {
+        /* A memfd changes size (every space that maps it sees it); the
+         * embedder object is no built-in one: EINVAL, nothing changes. */
+        if (!d->lib)
+            return 0;
+        int lrc = vmar_memfd_truncate(d->lib, op->b);
+        int mrc = s->objeo[d->mid] ? VMAR_EINVAL : 0;
+        count_outcome(s, op, mrc);
+        if (lrc != mrc)
+            return fail(s, "vmar_memfd_truncate(%#" PRIx64 "): %s, model %s\n",
+                        op->b, vmar_errname(lrc), vmar_errname(mrc));
+        if (mrc == 0) {
+            struct model *ms[DIFF_SLOTS];
+            size_t n = 0, orphans = 0;
+            for (unsigned i = 0; i < DIFF_SLOTS; i++)
+                if (s->sl[i].live)
+                    ms[n++] = &s->sl[i].m;
+            model_object_truncate(ms, n, d->mid,
+                                  (size_t)((op->b + PG - 1) / PG));
+            for (size_t j = 0; j < n; j++)
+                for (size_t i = 0; i < ms[j]->npages; i++)
+                    orphans += ms[j]->pg[i].orphan;
+            s->st->obj_truncates++;
+            s->st->obj_orphans += orphans != 0;
+        }
+        return compare_all(s, false);
+    }
+    obj_slot_drop(s, op->obj - 1, true);
+    if (op->c == DIFF_OBJ_MEMFD) {
+        size_t pages = (size_t)((op->b + PG - 1) / PG);
+        if (op->fail_n && op->fail_n != DIFF_FAIL_EVERY) {
+            /* A failed create allocates nothing and makes no object (the
+             * slot stays empty: the op did not happen). */
+            struct vmar_sim_stats a, b;
+            struct snap before, after;
+            struct vmar_object *none = NULL;
+            snap_take(s, &before);
+            vmar_sim_stats(s->sim, &a);
+            vmar_sim_fail_after(s->sim, op->fail_n, op->fail_mask,
+                                op->fail_persist);
+            rc = vmar_memfd_create(env, op->b, &none);
+            vmar_sim_fail_after(s->sim, 0, 0, false);
+            vmar_sim_stats(s->sim, &b);
+            if (b.fails_injected != a.fails_injected) {
+                s->st->fails_fired++;
+                s->st->fired_alloc += op->fail_mask == VMAR_SIM_FAIL_ALLOC;
+                s->st->fired_frame += op->fail_mask == VMAR_SIM_FAIL_FRAME;
+                snap_take(s, &after);
+                if (rc != VMAR_ENOMEM || none ||
+                    after.digest != before.digest ||
+                    after.allocs != before.allocs ||
+                    after.frames != before.frames)
+                    return fail(s,
+                                "failed vmar_memfd_create (allocation %u): "
+                                "%s, object %p, allocs %zu -> %zu\n",
+                                op->fail_n, vmar_errname(rc), (void *)none,
+                                before.allocs, after.allocs);
+                s->st->obj_create_fails++;
+                s->st->by_kind[op->kind]++;
+                return compare_all(s, false);
+            }
+            if (rc)
+                return fail(s, "vmar_memfd_create(%#" PRIx64 "): %s\n", op->b,
+                            vmar_errname(rc));
+            d->lib = none;
+        } else {
+            rc = vmar_memfd_create(env, op->b, &d->lib);
+        }
+        if (rc)
+            return fail(s, "vmar_memfd_create(%#" PRIx64 "): %s\n", op->b,
+                        vmar_errname(rc));
+        d->mid = model_object_new(m, pages, VMAR_PROT_RWX, pages ? 2 : 1);
+        objptr_set(s, d->mid, d->lib, NULL);
+    } else if (op->c == DIFF_OBJ_EMBED) {
+        struct eobj *e = calloc(1, sizeof(*e));
+        if (!e)
+            abort();
+        e->s = s;
+        e->env = env;
+        e->size = op->b;
+        e->npages = (size_t)(op->b / PG);
+        e->pages = calloc(e->npages ? e->npages : 1, sizeof(*e->pages));
+        e->dirty = calloc(e->npages ? e->npages : 1, 1);
+        if (!e->pages || !e->dirty)
+            abort();
+        e->notify = (op->flags & DIFF_OBJ_NOTIFY) != 0;
+        e->bad = op->flags & DIFF_OBJ_BAD ? (size_t)op->d : SIZE_MAX;
+        e->next = s->eobjs;
+        s->eobjs = e;
+        s->eobj_live++;
+        vmar_object_init(&e->obj, &eobj_ops[op->flags & 3], op->prot);
+        d->lib = &e->obj;
+        d->mid = model_object_new(m, e->npages, op->prot, 0);
+        model_object_config(m, d->mid, e->bad,
+                            (op->flags & DIFF_OBJ_COMMIT) != 0);
+        objptr_set(s, d->mid, d->lib, e);
+    }
+    count_outcome(s, op, 0);
+    return compare_all(s, false);
 }
 
 /* Destroy one space (never the last: a shrunk case may try). */
@@ -1317,6 +1843,13 @@ static int user_bytes_from(struct diff_session *s, const struct diff_op *op,
                         "(page tag %#" PRIx64 ")\n",
                         va, s->buf[i], want, *tag);
         if (off == 0) {
+            const struct model_obj *o =
+                p->object ? &s->c->m.st->obj[p->object] : NULL;
+            bool own = !(p->flags & VMAR_MAP_SHARED) && p->frame;
+            if (o && o->caller && !(p->flags & VMAR_MAP_SHARED) &&
+                p->objoff / PG >= o->pages)
+                s->st->obj_zero_eof++;
+            s->st->obj_tag_reads += o && o->caller && !own && *tag;
             s->st->tags_read += *tag != 0;
             s->st->zeros_read += *tag == 0;
             s->st->object_shared_reads +=
@@ -1422,6 +1955,10 @@ static int run_injected_user(struct diff_session *s, const struct diff_op *op,
                     "injected allocation failure %u (mask %#x) hit but the "
                     "call returned %s, not VMAR_ENOMEM\n",
                     n, mask, vmar_errname(*lib_rc));
+    long added = obj_resync(s);
+    if (added < 0)
+        return 1;
+    s->st->fired_object += added > 0;
     if (op->kind == DIFF_CPU) {
         if (cpu_prefix(s, op, ldone))
             return 1;
@@ -1453,8 +1990,9 @@ static int run_injected_user(struct diff_session *s, const struct diff_op *op,
      * no digest for CPU writes (tests/diff/regress/cpu_write_cow_reuse). */
     if ((op->kind == DIFF_FAULT || *ldone == 0) &&
         !(op->kind == DIFF_CPU && op_writes(op)) &&
-        (after.digest != before.digest || after.allocs != before.allocs ||
-         after.frames != before.frames))
+        ((added == 0 && after.digest != before.digest) ||
+         after.allocs != before.allocs ||
+         after.frames != before.frames + (size_t)added))
         return fail(s,
                     "failed call (allocation %u, mask %#x) changed the "
                     "machine: digest %#" PRIx64 " -> %#" PRIx64
@@ -1499,6 +2037,11 @@ static int step_user(struct diff_session *s, const struct diff_op *op)
     }
     mrc = model_user(s, op, op->b, &mdone);
     count_outcome(s, op, mrc);
+    if (s->c->m.why && !strcmp(s->c->m.why, "past the object's end")) {
+        const struct model_page *p = model_page_at(
+            &s->c->m, op->kind == DIFF_FAULT ? op->a : op->a + mdone);
+        s->st->obj_eof_enxio += p && !(p->flags & VMAR_MAP_SHARED);
+    }
     if (lrc != mrc)
         return fail(s, "return code: library %s, model %s (%s)\n",
                     vmar_errname(lrc), vmar_errname(mrc),
@@ -1515,6 +2058,9 @@ static int step_user(struct diff_session *s, const struct diff_op *op)
     return compare_all(s, ++s->nsteps % s->opts.page_check_every == 0);
 }
 
+static int step_dispatch(struct diff_session *s, const struct diff_op *op);
+static const char *const kind_names[DIFF_NKINDS];
+
 int diff_step(struct diff_session *s, const struct diff_op *op)
 {
     /* The op's space; an empty slot (a shrunk case lost the fork): skip. */
@@ -1523,6 +2069,35 @@ int diff_step(struct diff_session *s, const struct diff_op *op)
     s->c = &s->sl[op->sp];
     s->st->ops++;
     s->st->multi_space_ops += live_slots(s) > 1;
+
+    /* The model's own coverage counters of the op's space. */
+    struct slot *sl = s->c;
+    const struct model before = sl->m;
+    s->last_rc = 0;
+    sl->m.why = NULL;
+    int rc = step_dispatch(s, op);
+    /* VMAR_DIFF_TRACE=1: each op's outcome on stderr (what a replayed
+     * case actually exercised). */
+    static int trace = -1;
+    if (trace < 0)
+        trace = getenv("VMAR_DIFF_TRACE") != NULL;
+    if (trace)
+        fprintf(stderr, "op %zu (space %u, %s): %s%s%s%s\n", s->st->ops - 1,
+                op->sp, op->kind < DIFF_NKINDS ? kind_names[op->kind] : "?",
+                vmar_errname(s->last_rc), sl->live && sl->m.why ? " (" : "",
+                sl->live && sl->m.why ? sl->m.why : "",
+                sl->live && sl->m.why ? ")" : "");
+    if (sl->live) {
+        s->st->obj_around += sl->m.faulted_around - before.faulted_around;
+        s->st->obj_copies += sl->m.obj_copies - before.obj_copies;
+        s->st->obj_reverts += sl->m.obj_reverts - before.obj_reverts;
+        s->st->obj_dirty += sl->m.obj_dirtied - before.obj_dirtied;
+    }
+    return rc;
+}
+
+static int step_dispatch(struct diff_session *s, const struct diff_op *op)
+{
     switch (op->kind) {
     case DIFF_MAP:
     case DIFF_UNMAP:
@@ -1540,6 +2115,8 @@ int diff_step(struct diff_session *s, const struct diff_op *op)
         return step_mutate(s, op);
     case DIFF_CLEAR:
         return step_clear(s, op);
+    case DIFF_OBJECT:
+        return step_object(s, op);
     case DIFF_DESTROY:
         return step_destroy(s, op);
     case DIFF_LIMITS:
@@ -1658,6 +2235,18 @@ static uint64_t pick_addr(struct diff_session *s, struct diff_rng *r)
         return c->user_lo;
     case 8:
         return c->user_hi - (1 + R(r, 4)) * PG;
+    case 11:
+    case 12: { /* a page of a caller's object mapping */
+        size_t obj[64], n = 0;
+        for (size_t i = 0; i < s->nruns && n < 64; i++)
+            if (s->runs[i].backing == VMAR_BACKING_OBJECT)
+                obj[n++] = i;
+        if (n) {
+            const struct model_run *o = &s->runs[obj[R(r, n)]];
+            return o->start + R(r, (o->end - o->start) / PG) * PG;
+        }
+        break;
+    }
     case 9: /* an aligned address, for alignment limits */
         return (c->user_lo + R(r, np) * PG) & ~((PG << R(r, 9)) - 1);
     case 10: /* the user range's edges and beyond, rarely */
@@ -1761,6 +2350,9 @@ static unsigned pick_prot(struct diff_rng *r)
     return (unsigned)R(r, 8);
 }
 
+static void gen_object_map(struct diff_session *s, struct diff_rng *r,
+                           struct diff_op *op);
+
 static void gen_map(struct diff_session *s, struct diff_rng *r,
                     struct diff_op *op)
 {
@@ -1838,6 +2430,185 @@ static void gen_map(struct diff_session *s, struct diff_rng *r,
         op->align = 0;
         if (op->place == VMAR_PLACE_ANY && chance(r, 50))
             op->place = VMAR_PLACE_FIXED;
+        return;
+    }
+    if (op->backing == VMAR_BACKING_ANON && chance(r, 30))
+        gen_object_map(s, r, op);
+}
+
+/* DIFF_OBJECT: make a memfd or an embedder object (0 to 64 pages,
+ * sometimes an odd byte size: a memfd rounds it up, the embedder's
+ * partial last page is past its end) in a slot, or drop one. */
+static void gen_object(struct diff_session *s, struct diff_rng *r,
+                       struct diff_op *op)
+{
+    op->kind = DIFF_OBJECT;
+    op->obj = 1 + (unsigned)R(r, DIFF_NOBJ);
+    if (s->obj[op->obj - 1].lib && chance(r, 25)) {
+        op->c = DIFF_OBJ_DROP;
+        return;
+    }
+    if (s->obj[op->obj - 1].lib && chance(r, 35)) {
+        /* Shrink (leaves keep the dropped pages), grow, or an odd size;
+         * an embedder object refuses (EINVAL). */
+        uint64_t pages = s->c->m.st->obj[s->obj[op->obj - 1].mid].pages;
+        op->c = DIFF_OBJ_TRUNCATE;
+        switch (R(r, 6)) {
+        case 0:
+        case 1:
+        case 2:
+            op->b = R(r, pages + 1) * PG;
+            break;
+        case 3: /* by a page or two: leaves near the end stay */
+            op->b = (pages > 2 ? pages - 1 - R(r, 2) : 0) * PG;
+            break;
+        case 4:
+            op->b = (pages + 1 + R(r, 8)) * PG;
+            break;
+        default:
+            op->b = R(r, (pages + 2) * PG);
+            break;
+        }
+        /* Mostly below a page some leaf maps: that leaf keeps it. */
+        const struct model *m = &s->c->m;
+        uint64_t mid = s->obj[op->obj - 1].mid, top = 0;
+        for (size_t i = 0; i < m->npages; i++)
+            if (m->pg[i].populated && m->pg[i].object == mid &&
+                !m->pg[i].frame && m->pg[i].objoff / PG + 1 > top)
+                top = m->pg[i].objoff / PG + 1;
+        if (top && chance(r, 60))
+            op->b = R(r, top) * PG;
+        return;
+    }
+    op->c = R(r, 2);
+    op->b = (chance(r, 5) ? 0 : 1 + R(r, chance(r, 75) ? 16 : 64)) * PG;
+    if (chance(r, 20))
+        op->b += 1 + R(r, PG - 1);
+    if (op->c == DIFF_OBJ_MEMFD && chance(r, 10)) {
+        op->fail_n = 1 + (uint32_t)R(r, 2);
+        op->fail_mask = VMAR_SIM_FAIL_ALLOC;
+    }
+    if (op->c == DIFF_OBJ_EMBED) {
+        op->prot = chance(r, 60) ? VMAR_PROT_RWX : (unsigned)R(r, 8);
+        op->flags = (unsigned)R(r, 4);
+        if (op->b >= PG && chance(r, 25)) {
+            op->flags |= DIFF_OBJ_BAD;
+            op->d = R(r, op->b / PG);
+        }
+    }
+}
+
+/* A map of one of the driver's objects: offsets at 0, near and past the
+ * object's end, sizes to and across it, shared and private, FAULT_AROUND
+ * and EOF_FAULT; or the continuation of a mapping of the same object
+ * (just after or before it, offsets continuing: they must merge). */
+static void gen_object_map(struct diff_session *s, struct diff_rng *r,
+                           struct diff_op *op)
+{
+    unsigned live[DIFF_NOBJ], n = 0;
+    const struct model_store *st = s->c->m.st;
+
+    for (unsigned k = 0; k < DIFF_NOBJ; k++)
+        if (s->obj[k].lib)
+            live[n++] = k;
+    if (n == 0 && !chance(r, 10))
+        return;
+    op->backing = VMAR_BACKING_OBJECT;
+    op->obj = n ? 1 + live[R(r, n)] : 1 + (unsigned)R(r, DIFF_NOBJ);
+    uint64_t mid = op_mid(s, op);
+    uint64_t end = mid ? st->obj[mid].pages * PG : 0;
+
+    if (mid && chance(r, 20)) {
+        /* Continue a mapping of this object. */
+        size_t cand[64], nc = 0;
+        for (size_t i = 0; i < s->nruns && nc < 64; i++)
+            if (s->runs[i].object == mid)
+                cand[nc++] = i;
+        if (nc) {
+            const struct model_run *run = &s->runs[cand[R(r, nc)]];
+            op->b = (1 + R(r, 4)) * PG;
+            op->align = 0;
+            op->place =
+                chance(r, 50) ? VMAR_PLACE_FIXED_NOREPLACE : VMAR_PLACE_FIXED;
+            if (chance(r, 50) || run->offset < op->b || run->start < op->b) {
+                op->a = run->end;
+                op->offset = run->offset + (run->end - run->start);
+            } else {
+                op->a = run->start - op->b;
+                op->offset = run->offset - op->b;
+            }
+            /* Sometimes an offset that does not continue: no merge. */
+            if (chance(r, 15))
+                op->offset += PG;
+            op->prot = run->prot;
+            op->deny = VMAR_PROT_RWX & ~run->max_prot;
+            op->flags = run->flags & ~(unsigned)VMAR_MAP_STACK;
+            if (chance(r, 30))
+                op->flags |= VMAR_MAP_POPULATE;
+            return;
+        }
+    }
+    switch (R(r, 8)) {
+    case 0:
+    case 1:
+    case 2:
+        op->offset = 0;
+        break;
+    case 3: /* near the end */
+        op->offset =
+            end > PG ? end - (1 + R(r, end / PG < 4 ? end / PG : 4)) * PG : 0;
+        break;
+    case 4: /* at or past the end */
+        op->offset = end + R(r, 4) * PG;
+        break;
+    case 5:
+        op->offset = R(r, end / PG + 1) * PG;
+        break;
+    case 6:
+        if (chance(r, 20)) { /* unaligned, or wrapping with the size */
+            op->offset = chance(r, 50) ? PG / 2 : UINT64_MAX & ~(PG - 1);
+            break;
+        }
+        op->offset = R(r, end / PG + 1) * PG;
+        break;
+    default:
+        op->offset = R(r, 2) * PG;
+        break;
+    }
+    switch (R(r, 5)) {
+    case 0: /* to the end */
+        if (end > op->offset)
+            op->b = end - op->offset;
+        break;
+    case 1: /* across it */
+        if (end >= op->offset)
+            op->b = end - op->offset + (1 + R(r, 4)) * PG;
+        break;
+    case 2:
+        op->b = (1 + R(r, 4)) * PG;
+        break;
+    default:
+        break; /* gen_map's size */
+    }
+    if (op->align > PG && op->align % PG == 0 && chance(r, 85)) {
+        op->offset &= ~(op->align - 1);
+        op->b = (op->b + op->align - 1) & ~(op->align - 1);
+    }
+    op->flags &= ~(unsigned)VMAR_MAP_SHARED;
+    if (chance(r, 45))
+        op->flags |= VMAR_MAP_SHARED;
+    if (chance(r, 30))
+        op->flags |= VMAR_MAP_FAULT_AROUND;
+    if (chance(r, 25))
+        op->flags |= VMAR_MAP_EOF_FAULT;
+    if (chance(r, 15))
+        op->flags |= VMAR_MAP_POPULATE;
+    /* Fill an object's cache while failing: the pages it got stay. */
+    if (chance(r, 5) && op->b <= 16 * PG) {
+        op->flags |= VMAR_MAP_POPULATE;
+        op->fail_n = DIFF_FAIL_EVERY;
+        op->fail_mask =
+            chance(r, 70) ? VMAR_SIM_FAIL_FRAME : VMAR_SIM_FAIL_ALLOC;
     }
 }
 
@@ -1854,6 +2625,20 @@ static void gen_advise(struct diff_session *s, struct diff_rng *r,
     op->a = pick_addr(s, r);
     op->b = pick_size(s, r, op->a);
     op->advice = advices[R(r, sizeof(advices) / sizeof(advices[0]))];
+    /* Drop a whole caller's object mapping now and then: private copies
+     * revert to the object's content. */
+    if (chance(r, 20)) {
+        size_t obj[64], n = 0;
+        for (size_t i = 0; i < s->nruns && n < 64; i++)
+            if (s->runs[i].backing == VMAR_BACKING_OBJECT)
+                obj[n++] = i;
+        if (n) {
+            const struct model_run *o = &s->runs[obj[R(r, n)]];
+            op->a = o->start;
+            op->b = o->end - o->start;
+            op->advice = VMAR_ADVISE_DONTNEED;
+        }
+    }
     if (chance(r, 3)) {
         static const int bad[] = {5, 6, 7, 9, 12, 100, -1};
         op->advice = bad[R(r, 7)];
@@ -1928,6 +2713,12 @@ static void gen_remap(struct diff_session *s, struct diff_rng *r,
         op->b = pick_size(s, r, op->a);
     }
     op->c = pick_new_size(s, r, op->a, op->b);
+    /* A move needs a node and tables: fail one more often than the
+     * other ops (gen_mutation_fail still decides most). */
+    if (chance(r, 6)) {
+        op->fail_n = 1 + (uint32_t)R(r, 2);
+        op->fail_mask = VMAR_SIM_FAIL_ANY;
+    }
     if (op->kind == DIFF_RESIZE) {
         if (chance(r, 10))
             op->b = pick_size(s, r, op->a);
@@ -2133,7 +2924,10 @@ void diff_gen_op(struct diff_session *s, struct diff_rng *r, struct diff_op *op)
     else if (total < window / 4 && k >= 30 && k < 46)
         k -= 30;
     if (k < 30) {
-        gen_map(s, r, op);
+        if (chance(r, 6))
+            gen_object(s, r, op);
+        else
+            gen_map(s, r, op);
     } else if (k < 46) {
         op->kind = DIFF_UNMAP;
         op->a = pick_addr(s, r);
@@ -2351,6 +3145,22 @@ static bool simplify_op(struct diff_op *op, unsigned k)
             op->align <= PG)
             op->b -= PG;
         break;
+    case 15: /* FAULT_AROUND, DONTFORK, SEQUENTIAL, RANDOM, EOF_FAULT */
+    case 16:
+    case 17:
+    case 18:
+    case 19:
+        if (op->kind == DIFF_MAP)
+            op->flags &= ~(1u << (k - 9));
+        break;
+    case 20:
+        if (op->kind == DIFF_MAP)
+            op->offset = 0;
+        break;
+    case 21: /* an embedder object without optional ops */
+        if (op->kind == DIFF_OBJECT && op->c == DIFF_OBJ_EMBED)
+            op->flags = 0;
+        break;
     default:
         return false;
     }
@@ -2394,7 +3204,7 @@ size_t diff_shrink(struct diff_case *c, const struct diff_opts *o)
         }
         /* Simplify each op: no injection, smaller, fewer flags. */
         for (size_t i = 0; i < c->nops && runs < budget; i++) {
-            for (unsigned k = 0; k < 16 && i < c->nops; k++) {
+            for (unsigned k = 0; k < 22 && i < c->nops; k++) {
                 struct diff_case t;
                 case_copy(&t, c);
                 if (simplify_op(&t.ops[i], k) && keep_if_fails(c, &t, o, &runs))
@@ -2427,9 +3237,9 @@ size_t diff_shrink(struct diff_case *c, const struct diff_opts *o)
 /* ---- text format -------------------------------------------------------- */
 
 static const char *const kind_names[DIFF_NKINDS] = {
-    "map",     "unmap", "protect", "limits", "query", "resident",
-    "iterate", "fault", "read",    "write",  "zero",  "cpu",
-    "advise",  "remap", "resize",  "clear",  "fork",  "destroy"};
+    "map",    "unmap", "protect", "limits",  "query", "resident", "iterate",
+    "fault",  "read",  "write",   "zero",    "cpu",   "advise",   "remap",
+    "resize", "clear", "fork",    "destroy", "object"};
 static const char *const place_names[4] = {"any", "hint", "noreplace", "fixed"};
 static const char *const place_enums[4] = {"VMAR_PLACE_ANY", "VMAR_PLACE_HINT",
                                            "VMAR_PLACE_FIXED_NOREPLACE",
@@ -2469,8 +3279,33 @@ static void print_c(FILE *f, const struct diff_op *op)
             fprintf(f, "%u", op->place);
         fprintf(f,
                 ", .align = %#" PRIx64 ", .prot = %#x, .deny_prot = %#x, "
-                ".flags = %#x, .backing = %u}, &addr);",
+                ".flags = %#x, .backing = %u",
                 op->align, op->prot, op->deny, op->flags, op->backing);
+        if (op->obj || op->offset)
+            fprintf(f, ", .object = obj[%u], .offset = %#" PRIx64, op->obj,
+                    op->offset);
+        fprintf(f, "}, &addr);");
+        break;
+    case DIFF_OBJECT:
+        if (op->c == DIFF_OBJ_MEMFD)
+            fprintf(f,
+                    "vmar_object_unref(obj[%u]) if set; "
+                    "vmar_memfd_create(env, %#" PRIx64 ", &obj[%u]);",
+                    op->obj, op->b, op->obj);
+        else if (op->c == DIFF_OBJ_EMBED)
+            fprintf(f,
+                    "vmar_object_unref(obj[%u]) if set; obj[%u] = "
+                    "embedder object of %#" PRIx64 " bytes, max_prot %#x, "
+                    "%s%s;",
+                    op->obj, op->obj, op->b, op->prot,
+                    op->flags & DIFF_OBJ_COMMIT ? "commit " : "",
+                    op->flags & DIFF_OBJ_NOTIFY ? "notify_write" : "");
+        else if (op->c == DIFF_OBJ_TRUNCATE)
+            fprintf(f, "vmar_memfd_truncate(obj[%u], %#" PRIx64 ");", op->obj,
+                    op->b);
+        else
+            fprintf(f, "vmar_object_unref(obj[%u]); obj[%u] = NULL;", op->obj,
+                    op->obj);
         break;
     case DIFF_UNMAP:
         fprintf(f, "vmar_unmap(s, %#" PRIx64 ", %#" PRIx64 ");", op->a, op->b);
@@ -2581,6 +3416,17 @@ void diff_print_case(FILE *f, const struct diff_case *c, bool c_like)
                     op->align, op->prot, op->deny, op->flags, op->backing);
             if (op->backing == VMAR_BACKING_DEVICE)
                 fprintf(f, " dev=%" PRIu64, op->d);
+            if (op->obj || op->offset)
+                fprintf(f, " obj=%u off=%#" PRIx64, op->obj, op->offset);
+            break;
+        case DIFF_OBJECT:
+            fprintf(f, " obj=%u kind=%" PRIu64, op->obj, op->c);
+            if (op->c != DIFF_OBJ_DROP)
+                fprintf(f, " size=%#" PRIx64, op->b);
+            if (op->c == DIFF_OBJ_EMBED)
+                fprintf(f, " prot=%#x flags=%#x", op->prot, op->flags);
+            if (op->c == DIFF_OBJ_EMBED && op->flags & DIFF_OBJ_BAD)
+                fprintf(f, " bad=%" PRIu64, op->d);
             break;
         case DIFF_ADVISE:
             fprintf(f, " addr=%#" PRIx64 " size=%#" PRIx64 " advice=%d", op->a,
@@ -2704,9 +3550,14 @@ static int parse_kv(const char *key, const char *v, bool is_space,
     if (!strcmp(key, "addr") || !strcmp(key, "lo") || !strcmp(key, "as") ||
         !strcmp(key, "child"))
         op->a = x;
-    else if (!strcmp(key, "new_size"))
+    else if (!strcmp(key, "new_size") || !strcmp(key, "kind"))
         op->c = x;
-    else if (!strcmp(key, "new_addr") || !strcmp(key, "dev"))
+    else if (!strcmp(key, "obj"))
+        op->obj = (unsigned)x;
+    else if (!strcmp(key, "off"))
+        op->offset = x;
+    else if (!strcmp(key, "new_addr") || !strcmp(key, "dev") ||
+             !strcmp(key, "bad"))
         op->d = x;
     else if (!strcmp(key, "advice"))
         op->advice = (int)strtoll(v, NULL, 0);
@@ -2963,7 +3814,27 @@ int diff_run_bytes(const uint8_t *data, size_t len)
     X(fired_fork)                                                              \
     X(fired_remap)                                                             \
     X(fired_advise)                                                            \
-    X(multi_space_ops)
+    X(multi_space_ops)                                                         \
+    X(ok_by_kind[DIFF_OBJECT])                                                 \
+    X(obj_maps_shared)                                                         \
+    X(obj_maps_private)                                                        \
+    X(obj_eacces)                                                              \
+    X(obj_merges)                                                              \
+    X(obj_zero_eof)                                                            \
+    X(obj_eof_enxio)                                                           \
+    X(obj_copies)                                                              \
+    X(obj_reverts)                                                             \
+    X(obj_around)                                                              \
+    X(obj_released)                                                            \
+    X(obj_tag_reads)                                                           \
+    X(obj_moves)                                                               \
+    X(obj_forks)                                                               \
+    X(obj_dirty)                                                               \
+    X(fired_object)                                                            \
+    X(obj_create_fails)                                                        \
+    X(obj_eio)                                                                 \
+    X(obj_truncates)                                                           \
+    X(obj_orphans)
 
 void diff_stats_print(FILE *f, const struct diff_stats *st)
 {

@@ -50,6 +50,8 @@ enum diff_kind {
     DIFF_CLEAR,   /* vmar_clear() */
     DIFF_FORK,    /* vmar_fork() of space `sp` into the empty slot `a` */
     DIFF_DESTROY, /* vmar_space_destroy() of space `sp` */
+    /* Caller-supplied memory objects (vmar/object.h). */
+    DIFF_OBJECT, /* make (or drop) the driver's object in slot `obj` */
     DIFF_NKINDS
 };
 
@@ -59,6 +61,24 @@ enum diff_kind {
 
 /* Spaces a session can hold at once (forks). */
 #define DIFF_SLOTS 4
+
+/* Memory objects the driver holds at once (DIFF_OBJECT slots 1..N). */
+#define DIFF_NOBJ 4
+
+/* DIFF_OBJECT kinds (diff_op::c). */
+enum diff_obj_kind {
+    DIFF_OBJ_MEMFD = 0, /* vmar_memfd_create(size) */
+    DIFF_OBJ_EMBED = 1, /* the driver's own object type (diff.c) */
+    DIFF_OBJ_DROP = 2,  /* drop the driver's reference */
+    /* vmar_memfd_truncate(size) (EINVAL for an embedder object) */
+    DIFF_OBJ_TRUNCATE = 3,
+};
+
+/* DIFF_OBJECT with DIFF_OBJ_EMBED: diff_op::flags, which optional ops
+ * the object has. */
+#define DIFF_OBJ_COMMIT 1u /* ops->commit */
+#define DIFF_OBJ_NOTIFY 2u /* ops->notify_write (dirty tracking) */
+#define DIFF_OBJ_BAD    4u /* page d cannot be read: get_page VMAR_EIO */
 
 struct diff_op {
     enum diff_kind kind;
@@ -72,8 +92,15 @@ struct diff_op {
     uint64_t a, b;
     /* REMAP: new_size (c) and new_addr (d); RESIZE: new_size (c);
      * MAP with VMAR_BACKING_DEVICE: d is the first page of the driver's
-     * device frames (paddr = their base + d pages; cache UC). */
+     * device frames (paddr = their base + d pages; cache UC).
+     * OBJECT: b is the size in bytes, c the diff_obj_kind, prot the
+     * embedder object's max_prot, flags its DIFF_OBJ_* ops, d its
+     * unreadable page (DIFF_OBJ_BAD). */
     uint64_t c, d;
+    /* MAP, OBJECT: the driver's object slot, 1..DIFF_NOBJ (0: none; an
+     * empty slot passes a NULL object). MAP: the object offset. */
+    unsigned obj;
+    uint64_t offset;
     /* ADVISE: the vmar_advice value (unknown ones too). */
     int advice;
     /* MAP only; REMAP: its vmar_remap_flags; flags also FAULT's
@@ -142,6 +169,25 @@ struct diff_stats {
     size_t cpu_partial; /* ... after some pages were accessed */
     size_t fired_fork, fired_remap, fired_advise;
     size_t multi_space_ops; /* ops while more than one space was live */
+    /* Caller-supplied objects. */
+    size_t obj_maps_shared, obj_maps_private; /* successful object maps */
+    size_t obj_eacces;       /* prot beyond the object's max_prot */
+    size_t obj_merges;       /* an object map merged with a neighbour */
+    size_t obj_zero_eof;     /* private pages past the end read as zero */
+    size_t obj_eof_enxio;    /* ... or refused with VMAR_MAP_EOF_FAULT */
+    size_t obj_copies;       /* private copies of object pages */
+    size_t obj_reverts;      /* DONTNEED dropped a private copy */
+    size_t obj_around;       /* pages mapped by fault-around */
+    size_t obj_released;     /* objects released with their last mapping */
+    size_t obj_tag_reads;    /* written tags read through object pages */
+    size_t obj_moves;        /* remaps of object mappings */
+    size_t obj_forks;        /* forks with object mappings */
+    size_t obj_dirty;        /* shared writes seen by notify_write */
+    size_t fired_object;     /* failed calls that left object pages */
+    size_t obj_create_fails; /* vmar_memfd_create failed by injection */
+    size_t obj_eio;          /* an unreadable object page refused */
+    size_t obj_truncates;    /* memfd truncates (shrink or grow) */
+    size_t obj_orphans;      /* ... after which a leaf kept a dropped page */
 };
 
 /* Random choices: from a splitmix64 state, or from a byte string (the

@@ -13,9 +13,12 @@
 #include <string.h>
 
 #define PG VMAR_PAGE_SIZE
+/* What a mapping keeps (FAULT_AROUND and EOF_FAULT exist only on object
+ * mappings: map refuses them elsewhere). */
 #define KEPT                                                                   \
     (VMAR_MAP_SHARED | VMAR_MAP_STACK | VMAR_MAP_DONTFORK |                    \
-     VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM)
+     VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM | VMAR_MAP_FAULT_AROUND |           \
+     VMAR_MAP_EOF_FAULT)
 #define KNOWN_MAP                                                              \
     (VMAR_MAP_SHARED | VMAR_MAP_POPULATE | VMAR_MAP_STACK |                    \
      VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM |             \
@@ -54,9 +57,11 @@ static void store_put(struct model_store *st)
     for (uint64_t i = 1; i <= st->nobj; i++) {
         free(st->obj[i].frame);
         free(st->obj[i].tag);
+        free(st->obj[i].dirty);
     }
     free(st->obj);
     free(st->frefs);
+    free(st->ftag);
     free(st->dev_tag);
     free(st);
 }
@@ -75,7 +80,13 @@ static uint64_t obj_new(struct model_store *st, size_t pages)
     o->pages = pages;
     o->frame = xcalloc(pages, 1);
     o->tag = xcalloc(pages, sizeof(*o->tag));
+    o->dirty = xcalloc(pages, 1);
+    o->slots = pages;
+    o->max_prot = VMAR_PROT_RWX;
+    o->bad = SIZE_MAX;
+    o->allocs = 2; /* a memfd: itself and its page array */
     st->objs_live++;
+    st->obj_allocs_live += o->allocs;
     return id;
 }
 
@@ -87,6 +98,9 @@ static uint64_t frame_new(struct model_store *st)
         st->frefs = xrealloc(st->frefs, cap * sizeof(*st->frefs));
         memset(st->frefs + st->frefs_cap, 0,
                (cap - st->frefs_cap) * sizeof(*st->frefs));
+        st->ftag = xrealloc(st->ftag, cap * sizeof(*st->ftag));
+        memset(st->ftag + st->frefs_cap, 0,
+               (cap - st->frefs_cap) * sizeof(*st->ftag));
         st->frefs_cap = cap;
     }
     return id;
@@ -100,16 +114,22 @@ static void refs_take(struct model_store *st, const struct model_page *p)
         st->frames_live++;
 }
 
+static void obj_die(struct model_store *st, struct model_obj *o)
+{
+    o->dead = true;
+    st->objs_live--;
+    st->obj_frames_live -= o->frames;
+    st->obj_allocs_live -= o->allocs;
+}
+
 static void refs_drop(struct model_store *st, const struct model_page *p)
 {
     if (p->mapped && p->object) {
         struct model_obj *o = &st->obj[p->object];
-        if (--o->refs == 0) {
-            /* Its last mapping went: the library frees it and its frames. */
-            o->dead = true;
-            st->objs_live--;
-            st->obj_frames_live -= o->frames;
-        }
+        /* Its last mapping went and the caller holds no reference: the
+         * library frees it and its frames. */
+        if (--o->refs == 0 && !o->held)
+            obj_die(st, o);
     }
     if (p->populated && p->frame && --st->frefs[p->frame] == 0)
         st->frames_live--;
@@ -177,14 +197,19 @@ static struct model_store *store_copy(const struct model_store *src)
         st->obj[i] = *o;
         st->obj[i].frame = xcalloc(o->pages, 1);
         st->obj[i].tag = xcalloc(o->pages, sizeof(uint64_t));
+        st->obj[i].dirty = xcalloc(o->pages, 1);
         if (o->pages && o->frame) {
             memcpy(st->obj[i].frame, o->frame, o->pages);
             memcpy(st->obj[i].tag, o->tag, o->pages * sizeof(uint64_t));
+            memcpy(st->obj[i].dirty, o->dirty, o->pages);
         }
     }
     st->frefs = xcalloc(src->frefs_cap, sizeof(*st->frefs));
-    if (src->frefs_cap)
+    st->ftag = xcalloc(src->frefs_cap, sizeof(*st->ftag));
+    if (src->frefs_cap) {
         memcpy(st->frefs, src->frefs, src->frefs_cap * sizeof(*st->frefs));
+        memcpy(st->ftag, src->ftag, src->frefs_cap * sizeof(*st->ftag));
+    }
     st->dev_tag = xcalloc(src->dev_pages, sizeof(*st->dev_tag));
     if (src->dev_pages)
         memcpy(st->dev_tag, src->dev_tag,
@@ -214,13 +239,18 @@ bool model_equal(const struct model *a, const struct model *b)
 
     if (x->nobj != y->nobj || x->objs_live != y->objs_live ||
         x->obj_frames_live != y->obj_frames_live ||
+        x->obj_allocs_live != y->obj_allocs_live ||
         x->frames_live != y->frames_live || x->dev_pages != y->dev_pages)
         return false;
     for (uint64_t id = 1; id <= x->nobj; id++) {
         const struct model_obj *o = &x->obj[id], *q = &y->obj[id];
         if (o->pages != q->pages || o->frames != q->frames ||
-            o->refs != q->refs || o->dead != q->dead ||
+            o->refs != q->refs || o->dead != q->dead || o->held != q->held ||
+            o->caller != q->caller || o->max_prot != q->max_prot ||
+            o->allocs != q->allocs || o->bad != q->bad ||
+            o->slots != q->slots || o->commit != q->commit ||
             memcmp(o->frame, q->frame, o->pages) ||
+            memcmp(o->dirty, q->dirty, o->pages) ||
             memcmp(o->tag, q->tag, o->pages * sizeof(uint64_t)))
             return false;
     }
@@ -237,8 +267,125 @@ static bool is_device(const struct model_page *p)
     return p->backing == VMAR_BACKING_DEVICE;
 }
 
-/* A page gets a present translation: private memory a frame of its own,
- * a shared object's page its object's frame (made on first touch). */
+static bool is_shared(const struct model_page *p)
+{
+    return (p->flags & VMAR_MAP_SHARED) != 0;
+}
+
+/* The object page behind p exists (p is not past its object's end). */
+static bool in_object(const struct model *m, const struct model_page *p)
+{
+    return p->object && p->objoff / PG < m->st->obj[p->object].pages;
+}
+
+static void obj_frame(struct model_store *st, uint64_t id, size_t k)
+{
+    struct model_obj *o = &st->obj[id];
+    if (k < o->pages && !o->frame[k]) {
+        o->frame[k] = 1;
+        o->frames++;
+        if (!o->dead)
+            st->obj_frames_live++;
+    }
+}
+
+void model_object_has_frame(struct model *m, uint64_t obj, size_t index)
+{
+    obj_frame(m->st, obj, index);
+}
+
+uint64_t model_object_new(struct model *m, size_t pages, unsigned max_prot,
+                          size_t allocs)
+{
+    struct model_store *st = m->st;
+    uint64_t id = obj_new(st, pages);
+    struct model_obj *o = &st->obj[id];
+
+    st->obj_allocs_live -= o->allocs;
+    o->allocs = allocs;
+    st->obj_allocs_live += o->allocs;
+    o->max_prot = max_prot & VMAR_PROT_RWX;
+    o->held = true;
+    o->caller = true;
+    return id;
+}
+
+void model_object_config(struct model *m, uint64_t obj, size_t bad, bool commit)
+{
+    m->st->obj[obj].bad = bad;
+    m->st->obj[obj].commit = commit;
+}
+
+void model_object_truncate(struct model *const *ms, size_t n, uint64_t obj,
+                           size_t pages)
+{
+    struct model_store *st = ms[0]->st;
+    struct model_obj *o = &st->obj[obj];
+
+    for (size_t k = pages; k < o->pages; k++) {
+        if (o->frame[k]) {
+            /* Every present leaf that maps the page keeps its frame: one
+             * identity for all of them, whatever space they are in. */
+            uint64_t id = 0;
+            for (size_t j = 0; j < n; j++) {
+                struct model *mm = ms[j];
+                for (size_t i = 0; i < mm->npages; i++) {
+                    struct model_page *q = &mm->pg[i];
+                    if (!q->mapped || q->object != obj || !q->populated ||
+                        q->frame || q->objoff / PG != k)
+                        continue;
+                    if (!id)
+                        id = frame_new(st);
+                    struct model_page v = *q;
+                    v.frame = id;
+                    v.tag = 0;
+                    v.orphan = 1;
+                    st->ftag[id] = o->tag[k];
+                    pg_set(mm, q, &v);
+                }
+            }
+            o->frame[k] = 0;
+            o->frames--;
+            if (!o->dead)
+                st->obj_frames_live--;
+        }
+        o->tag[k] = 0;
+        o->dirty[k] = 0;
+    }
+    if (pages > o->pages) {
+        o->frame = xrealloc(o->frame, pages);
+        o->tag = xrealloc(o->tag, pages * sizeof(*o->tag));
+        o->dirty = xrealloc(o->dirty, pages);
+        memset(o->frame + o->pages, 0, pages - o->pages);
+        memset(o->tag + o->pages, 0, (pages - o->pages) * sizeof(*o->tag));
+        memset(o->dirty + o->pages, 0, pages - o->pages);
+        if (pages > o->slots) {
+            /* The page array grows (from nothing: one block more). */
+            if (!o->slots && !o->dead) {
+                st->obj_allocs_live++;
+                o->allocs++;
+            }
+            o->slots = pages;
+        }
+    }
+    o->pages = pages;
+}
+
+void model_object_put(struct model *m, uint64_t obj)
+{
+    struct model_obj *o = &m->st->obj[obj];
+
+    if (!o->held)
+        return;
+    o->held = false;
+    if (o->refs == 0)
+        obj_die(m->st, o);
+}
+
+/* A page gets a present translation: the object's page (made on first
+ * touch) for shared memory and for a private page of an object before
+ * its end (mapped read-only); otherwise a frame of its own (private
+ * anonymous memory, or zero-fill past a private object's end). */
 void model_touch(struct model *m, struct model_page *p)
 {
     struct model_page v = *p;
@@ -246,28 +393,37 @@ void model_touch(struct model *m, struct model_page *p)
     if (p->populated)
         return;
     v.populated = 1;
-    if (p->object) {
-        struct model_obj *o = &m->st->obj[p->object];
-        size_t k = (size_t)(p->objoff / PG);
-        if (k < o->pages && !o->frame[k]) {
-            o->frame[k] = 1;
-            o->frames++;
-            m->st->obj_frames_live++;
-        }
+    if (in_object(m, p)) {
+        obj_frame(m->st, p->object, (size_t)(p->objoff / PG));
     } else if (!is_device(p)) {
         v.frame = frame_new(m->st);
     }
     pg_set(m, p, &v);
 }
 
-/* A write reaches the page: private memory gets a frame of its own (the
- * copy-on-write break; when no one else mapped the old frame the library
- * reuses it, which leaves the count of distinct frames the same). */
+/* A write reaches the (touched) page: private memory gets a frame of its
+ * own (the copy-on-write break; when no one else mapped the old frame
+ * the library reuses it, which leaves the count of distinct frames the
+ * same); a private page that showed its object's page gets a copy of
+ * it. A shared object page becomes dirty (notify_write). */
 static void model_written(struct model *m, struct model_page *p)
 {
-    if (p->object || is_device(p) || !p->populated)
+    if (is_device(p) || !p->populated)
         return;
+    if (p->object && is_shared(p)) {
+        if (p->orphan)
+            return; /* written in its own frame, no longer the object's */
+        uint8_t *d = &m->st->obj[p->object].dirty[p->objoff / PG];
+        if (in_object(m, p) && !*d) {
+            *d = 1;
+            m->obj_dirtied++;
+        }
+        return;
+    }
     struct model_page v = *p;
+    m->obj_copies += p->object && !p->frame;
+    v.tag = *model_tag(m, p); /* the content the copy starts from */
+    v.orphan = 0;
     v.frame = frame_new(m->st);
     pg_set(m, p, &v);
 }
@@ -276,11 +432,15 @@ uint64_t *model_tag(struct model *m, const struct model_page *p)
 {
     static uint64_t none;
     none = 0;
-    if (p->object) {
+    /* The object's page: shared memory, a private page not yet copied
+     * (not an orphan: those have a frame of their own). */
+    if (p->object && !p->frame) {
         struct model_obj *o = &m->st->obj[p->object];
         size_t k = (size_t)(p->objoff / PG);
         return k < o->pages ? &o->tag[k] : &none;
     }
+    if (p->orphan)
+        return &m->st->ftag[p->frame];
     if (is_device(p)) {
         size_t k = (size_t)((p->objoff - m->st->dev_base) / PG);
         return k < m->st->dev_pages ? &m->st->dev_tag[k] : &none;
@@ -292,7 +452,8 @@ size_t model_present_shared(const struct model *m)
 {
     size_t n = 0;
     for (size_t i = 0; i < m->npages; i++)
-        n += m->pg[i].mapped && m->pg[i].object && m->pg[i].populated;
+        n += m->pg[i].mapped && m->pg[i].object && m->pg[i].populated &&
+             (!m->pg[i].frame || m->pg[i].orphan);
     return n;
 }
 
@@ -343,6 +504,7 @@ size_t model_runs(const struct model *m, struct model_run *out)
                               .flags = m->pg[i].flags,
                               .backing = m->pg[i].backing,
                               .offset = m->pg[i].objoff,
+                              .object = m->pg[i].object,
                               .populated = m->pg[i].populated};
         while (j < m->npages && joins(&m->pg[j - 1], &m->pg[j]))
             r.populated += m->pg[j++].populated;
@@ -572,6 +734,23 @@ static void carve(struct model *m, size_t lo, size_t hi)
 int model_map(struct model *m, const struct vmar_map_opts *o,
               vmar_addr_t *out_addr)
 {
+    return model_map_obj(m, o, 0, out_addr);
+}
+
+/* What an object lets a mapping of it have (vmar.h, object.h): a shared
+ * mapping its max_prot, a private one write too (to its own copies). */
+static unsigned object_allows(const struct model *m,
+                              const struct vmar_map_opts *o, uint64_t obj)
+{
+    if (o->backing != VMAR_BACKING_OBJECT)
+        return VMAR_PROT_RWX;
+    unsigned mp = m->st->obj[obj].max_prot;
+    return o->flags & VMAR_MAP_SHARED ? mp : mp | (unsigned)VMAR_PROT_WRITE;
+}
+
+int model_map_obj(struct model *m, const struct vmar_map_opts *o, uint64_t obj,
+                  vmar_addr_t *out_addr)
+{
     const struct model_cfg *c = &m->cfg;
     vmar_size_t align = o->align ? o->align : PG;
     vmar_addr_t addr = o->addr;
@@ -605,14 +784,21 @@ int model_map(struct model *m, const struct vmar_map_opts *o,
     if (o->backing == VMAR_BACKING_ANON &&
         (o->offset || o->paddr || o->cache != VMAR_CACHE_WB))
         return fail(m, VMAR_EINVAL, "offset, paddr or cache on anon");
-    /* The driver never passes an object: an object mapping without one. */
-    if (o->backing == VMAR_BACKING_OBJECT)
-        return fail(m, VMAR_EINVAL, "object backing without object");
+    const bool object = o->backing == VMAR_BACKING_OBJECT;
+    /* An object mapping: an object, an offset that is a multiple of the
+     * alignment and does not wrap with the size, no device fields. */
+    if (object &&
+        (!obj || o->offset % align || o->offset + o->size < o->offset ||
+         o->paddr || o->cache != VMAR_CACHE_WB))
+        return fail(m, VMAR_EINVAL, "bad object, offset or device field");
     if ((o->flags & VMAR_MAP_SEQUENTIAL && o->flags & VMAR_MAP_RANDOM) ||
-        o->flags & (VMAR_MAP_FAULT_AROUND | VMAR_MAP_EOF_FAULT))
+        (!object && o->flags & (VMAR_MAP_FAULT_AROUND | VMAR_MAP_EOF_FAULT)))
         return fail(m, VMAR_EINVAL, "bad hint or fault-around on anon");
     if (o->prot & o->deny_prot)
         return fail(m, VMAR_EACCES, "prot & deny");
+    const unsigned allows = object_allows(m, o, object ? obj : 0);
+    if (o->prot & ~allows)
+        return fail(m, VMAR_EACCES, "beyond the object's max_prot");
 
     if (!fixed) {
         rc = place(m, o, align, &addr);
@@ -638,28 +824,48 @@ int model_map(struct model *m, const struct vmar_map_opts *o,
      * PROT_NONE mapping maps nothing, as no access could use the pages.
      * Device memory is present whatever its permissions (vmar.h). */
     bool populate = (o->flags & VMAR_MAP_POPULATE) && o->prot && !device;
-    uint64_t object = !device && o->flags & VMAR_MAP_SHARED
-                          ? obj_new(m->st, (size_t)(o->size / PG))
-                          : 0;
+    /* Populating an object: ops->commit of the range first (the
+     * driver's makes every page but an unreadable one resident), then
+     * get_page page by page up to the object's end; an unreadable page
+     * fails the map with its error, and the pages the object got before
+     * stay in its cache (they are the object's, not the space's). */
+    if (populate && object) {
+        struct model_obj *ob = &m->st->obj[obj];
+        size_t first = (size_t)(o->offset / PG);
+        size_t end = (size_t)((o->offset + o->size) / PG);
+        end = end < ob->pages ? end : ob->pages;
+        if (ob->bad >= first && ob->bad < end) {
+            for (size_t k = first; k < (ob->commit ? end : ob->bad); k++)
+                if (k != ob->bad)
+                    obj_frame(m->st, obj, k);
+            return fail(m, VMAR_EIO, "object page unreadable");
+        }
+    }
+    uint64_t id = object ? obj
+                  : !device && o->flags & VMAR_MAP_SHARED
+                      ? obj_new(m->st, (size_t)(o->size / PG))
+                      : 0;
+    const uint64_t base = object ? o->offset : 0;
     uint64_t node = device ? ++m->st->nnode : 0;
     carve(m, lo, hi);
     for (size_t i = lo; i < hi; i++) {
         struct model_page v = {
             .mapped = 1,
             .prot = (uint8_t)o->prot,
-            .max_prot = (uint8_t)(VMAR_PROT_RWX & ~o->deny_prot),
+            .max_prot = (uint8_t)(VMAR_PROT_RWX & ~o->deny_prot & allows),
             .flags = (uint16_t)(o->flags & KEPT),
-            .backing =
-                (uint8_t)(device ? VMAR_BACKING_DEVICE : VMAR_BACKING_ANON),
+            .backing = (uint8_t)o->backing,
             .populated = device,
-            .object = object,
-            .objoff = object   ? (uint64_t)(i - lo) * PG
+            .object = id,
+            .objoff = id       ? base + (uint64_t)(i - lo) * PG
                       : device ? o->paddr + (uint64_t)(i - lo) * PG
                                : 0,
             .node = node,
         };
         pg_set(m, &m->pg[i], &v);
-        if (populate)
+        /* Object pages up to the object's end (those past it stay
+         * absent: zero-fill or ENXIO on their first touch). */
+        if (populate && (!id || in_object(m, &m->pg[i])))
             model_touch(m, &m->pg[i]);
     }
     if (out_addr)
@@ -791,12 +997,14 @@ int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
     if (advice == VMAR_ADVISE_WILLNEED)
         return 0;
     if (drops) {
-        /* Private memory reads as zero again; shared memory refaults
-         * from its object, which keeps the page. */
+        /* Private memory reads as zero (or as its object) again; shared
+         * memory refaults from its object, which keeps the page. */
         for (size_t i = lo; i < hi; i++) {
             struct model_page v = m->pg[i];
             v.populated = 0;
-            if (!v.object) {
+            if (!v.object || !is_shared(&v) || v.orphan) {
+                v.orphan = 0;
+                m->obj_reverts += v.object && v.frame && in_object(m, &v);
                 v.tag = 0;
                 v.frame = 0;
             }
@@ -922,6 +1130,7 @@ int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
                 v.populated = 0;
                 v.tag = 0;
                 v.frame = 0;
+                v.orphan = 0;
                 if (v.object)
                     v.objoff = last->objoff + (uint64_t)(i - hi_i + 1) * PG;
                 pg_set(m, &m->pg[i], &v);
@@ -1001,6 +1210,7 @@ int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
         v.populated = 0;
         v.tag = 0;
         v.frame = 0;
+        v.orphan = 0;
         if (v.object)
             v.objoff = save[len - 1].objoff + (uint64_t)(k - len + 1) * PG;
         pg_set(m, &m->pg[tlo + k], &v);
@@ -1012,6 +1222,7 @@ int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
             v.populated = 0;
             v.tag = 0;
             v.frame = 0;
+            v.orphan = 0;
             pg_set(m, &m->pg[lo_i + k], &v);
         } else {
             pg_clear(m, &m->pg[lo_i + k]);
@@ -1088,7 +1299,8 @@ int model_query(const struct model *m, vmar_addr_t addr, struct model_run *out)
                               .max_prot = m->pg[i].max_prot,
                               .flags = m->pg[i].flags,
                               .backing = m->pg[i].backing,
-                              .offset = m->pg[s].objoff};
+                              .offset = m->pg[s].objoff,
+                              .object = m->pg[i].object};
     for (size_t k = s; k < e; k++)
         out->populated += m->pg[k].populated;
     return 0;
@@ -1114,10 +1326,54 @@ struct model_page *model_page_at(struct model *m, vmar_addr_t va)
     return &m->pg[(va - m->cfg.user_lo) / PG];
 }
 
-/* Shared memory past its object's end (a remap grew it): SIGBUS. */
+/* An absent page past its object's end that may not be zero-filled:
+ * shared memory, or a private mapping with VMAR_MAP_EOF_FAULT (SIGBUS). */
 static bool past_end(const struct model *m, const struct model_page *p)
 {
-    return p->object && p->objoff / PG >= m->st->obj[p->object].pages;
+    return p->object && !p->populated && !in_object(m, p) &&
+           (is_shared(p) || p->flags & VMAR_MAP_EOF_FAULT);
+}
+
+/* A read or execute fault on the absent page i of a FAULT_AROUND object
+ * mapping also maps the pages of its aligned 16-page window, inside the
+ * mapping and before the object's end, whose object page is in memory
+ * and that have no translation (src/core/fault.c, fault_around). */
+static void fault_around(struct model *m, size_t i)
+{
+    const vmar_addr_t span = 16 * PG;
+    size_t s, e;
+
+    run_around(m, i, &s, &e);
+    vmar_addr_t va = addr_of(m, i), w = va & ~(span - 1);
+    vmar_addr_t lo = w > addr_of(m, s) ? w : addr_of(m, s);
+    vmar_addr_t hi = w + span < addr_of(m, e) ? w + span : addr_of(m, e);
+    for (vmar_addr_t at = lo; at < hi; at += PG) {
+        struct model_page *q = &m->pg[(at - m->cfg.user_lo) / PG];
+        if (at == va || q->populated || !in_object(m, q) ||
+            !m->st->obj[q->object].frame[q->objoff / PG])
+            continue;
+        model_touch(m, q);
+        m->faulted_around++;
+    }
+}
+
+/* Touch page p for an access needing `need` (vmar_prot bit). */
+static void touch_for(struct model *m, struct model_page *p, unsigned need)
+{
+    bool around = !p->populated && need != VMAR_PROT_WRITE && p->object &&
+                  p->flags & VMAR_MAP_FAULT_AROUND;
+    model_touch(m, p);
+    if (around)
+        fault_around(m, (size_t)(p - m->pg));
+    if (need == VMAR_PROT_WRITE)
+        model_written(m, p);
+}
+
+/* An absent page whose object page cannot be read (get_page: EIO). */
+static bool unreadable(const struct model *m, const struct model_page *p)
+{
+    return !p->populated && in_object(m, p) &&
+           p->objoff / PG == m->st->obj[p->object].bad;
 }
 
 int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
@@ -1136,11 +1392,11 @@ int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
         return fail(m, VMAR_ENOENT, "no mapping");
     if (!(p->prot & vmar_access_prot(access)))
         return fail(m, VMAR_EACCES, "access denied");
-    if (!p->populated && past_end(m, p))
+    if (past_end(m, p))
         return fail(m, VMAR_ENXIO, "past the object's end");
-    model_touch(m, p);
-    if (access == VMAR_ACCESS_WRITE)
-        model_written(m, p);
+    if (unreadable(m, p))
+        return fail(m, VMAR_EIO, "object page unreadable");
+    touch_for(m, p, vmar_access_prot(access));
     return 0;
 }
 
@@ -1164,17 +1420,19 @@ int model_access(struct model *m, vmar_addr_t addr, uint64_t len, unsigned need,
             *done = off;
             return fail(m, VMAR_EACCES, "access denied");
         }
-        if (!p->populated && past_end(m, p)) {
+        if (past_end(m, p)) {
             *done = off;
             return fail(m, VMAR_ENXIO, "past the object's end");
+        }
+        if (unreadable(m, p)) {
+            *done = off;
+            return fail(m, VMAR_EIO, "object page unreadable");
         }
         if (copy && is_device(p)) {
             *done = off;
             return fail(m, VMAR_EFAULT, "copy from device memory");
         }
-        model_touch(m, p);
-        if (need == VMAR_PROT_WRITE)
-            model_written(m, p);
+        touch_for(m, p, need);
         off += n;
     }
     *done = off;

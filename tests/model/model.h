@@ -41,14 +41,20 @@ struct model_page {
     uint8_t prot;
     uint8_t max_prot;
     uint8_t populated; /* has a present translation (device: always) */
-    uint16_t flags;    /* kept vmar_map_flags: SHARED, STACK, hints */
-    uint8_t backing;   /* VMAR_BACKING_ANON or VMAR_BACKING_DEVICE */
-    uint8_t pad;       /* explicit, so that model_equal's memcmp is sound */
-    uint64_t tag;      /* private memory: the first 8 bytes */
-    /* Shared anonymous memory: which vmar_map call made its object (each
-     * call makes one, as Linux's shmem does; pages of different objects
-     * never merge, nor pages whose offsets do not continue). 0 for
-     * private memory. */
+    uint16_t flags;    /* kept vmar_map_flags: SHARED, STACK, hints,
+                        * FAULT_AROUND, EOF_FAULT (objects) */
+    uint8_t backing;   /* enum vmar_backing */
+    /* The page maps a frame that was its object's until a truncate
+     * dropped it from the object (vmar_memfd_truncate): the leaf keeps
+     * it alive, with `frame` its identity (the store's ftag holds its
+     * content, seen by every page that maps it); still file memory. */
+    uint8_t orphan;
+    uint64_t tag; /* private memory: the first 8 bytes */
+    /* The memory object (an id of the store): for shared anonymous
+     * memory the one its vmar_map call made (each call makes one, as
+     * Linux's shmem does), for VMAR_BACKING_OBJECT the caller's (shared
+     * or private). Pages of different objects never merge, nor pages
+     * whose offsets do not continue. 0: anonymous private or device. */
     uint64_t object;
     /* Byte offset of the page in that object; device memory: the page's
      * physical address. */
@@ -57,22 +63,38 @@ struct model_page {
      * fork copies it (parent and child share the frame until either
      * writes), any write gives the page a new one (a copy-on-write break,
      * or a reuse when no one else maps it: the count of distinct
-     * identities is the same either way). 0: none. */
+     * identities is the same either way). 0: none. A private page of an
+     * object with frame 0 shows the object's page (mapped read-only
+     * when populated); its first write copies it into a frame of its own
+     * (tag copied), and DONTNEED reverts it to the object's content. */
     uint64_t frame;
     /* Device memory: the mapping (vmar_map call, or piece cut from one)
      * the page belongs to; device mappings never merge. 0 otherwise. */
     uint64_t node;
 };
 
-/* One shared anonymous object (memfd): its size and, per page, whether
- * it holds a frame and the frame's tag. */
+/* One memory object: a shared anonymous one (memfd made by a map call)
+ * or a caller's (the driver's vmar_memfd_create or embedder object). Its
+ * size and, per page, whether it holds a frame, the frame's tag and
+ * whether a shared mapping wrote it (notify_write). */
 struct model_obj {
     size_t pages; /* the object's size; pages past it are past its end */
     uint8_t *frame;
     uint64_t *tag;
-    size_t refs;   /* mapped pages over every space that map it */
-    size_t frames; /* pages holding a frame */
-    bool dead;     /* no mapping left: the library freed it */
+    uint8_t *dirty;    /* written through a shared mapping */
+    size_t refs;       /* mapped pages over every space that map it */
+    size_t frames;     /* pages holding a frame */
+    bool dead;         /* no reference left: the library freed it */
+    bool held;         /* the caller (driver) holds a reference */
+    bool caller;       /* a caller's object (VMAR_BACKING_OBJECT) */
+    unsigned max_prot; /* vmar_object::max_prot */
+    size_t slots;      /* a memfd's page array, in pages (truncate) */
+    /* An embedder object's page whose get_page fails with VMAR_EIO
+     * (SIZE_MAX: none), and whether it has a commit op (which makes
+     * every other page of the range resident first). */
+    size_t bad;
+    bool commit;
+    size_t allocs; /* env metadata blocks it holds while alive */
 };
 
 /* What the spaces of one session share (a fork's parent and child):
@@ -83,8 +105,10 @@ struct model_store {
     uint64_t nobj;         /* ids handed out */
     size_t obj_cap;
     size_t objs_live, obj_frames_live;
-    uint32_t *frefs; /* private frame identity -> pages that map it */
-    uint64_t nframe; /* identities handed out */
+    size_t obj_allocs_live; /* metadata blocks of live objects */
+    uint32_t *frefs;        /* private frame identity -> pages that map it */
+    uint64_t *ftag;         /* ... -> content, for orphans (shared by all) */
+    uint64_t nframe;        /* identities handed out */
     size_t frefs_cap;
     size_t frames_live; /* identities mapped by some page */
     uint64_t nnode;     /* device mapping ids handed out */
@@ -111,6 +135,9 @@ struct model {
     /* Why the last operation failed ("no fit", "count limit", ...), for
      * divergence reports and the driver's coverage counters. */
     const char *why;
+    /* Coverage: pages fault-around mapped, private copies of object
+     * pages, private copies DONTNEED dropped, pages first dirtied. */
+    size_t faulted_around, obj_copies, obj_reverts, obj_dirtied;
 };
 
 /* A mapping as the library must report it: a maximal run of adjacent
@@ -120,6 +147,7 @@ struct model_run {
     unsigned prot, max_prot, flags, backing;
     size_t populated; /* pages with a present translation */
     uint64_t offset;  /* object offset (device: paddr) of `start` */
+    uint64_t object;  /* the store's object id, 0: none */
 };
 
 /* 0, or -1 when the range is not page aligned, empty or too large. */
@@ -135,6 +163,33 @@ void model_set_device(struct model *m, vmar_paddr_t base, size_t pages);
 
 int model_map(struct model *m, const struct vmar_map_opts *o,
               vmar_addr_t *out_addr);
+/* vmar_map with VMAR_BACKING_OBJECT of the store's object `obj` (0: no
+ * object; o->object is not looked at). Same as model_map otherwise. */
+int model_map_obj(struct model *m, const struct vmar_map_opts *o, uint64_t obj,
+                  vmar_addr_t *out_addr);
+/* A caller's object of `size` bytes (`pages` pages before its end: a
+ * memfd rounds the size up, an embedder object whose get_page refuses a
+ * partial last page rounds down), with `max_prot` and `allocs` metadata
+ * blocks; the caller holds one reference. Returns its id. */
+uint64_t model_object_new(struct model *m, size_t pages, unsigned max_prot,
+                          size_t allocs);
+/* vmar_memfd_truncate of a caller's memfd to `pages` pages, applied to
+ * the n models that share its store (every live space of the session):
+ * pages past the new end leave the object; a present leaf that maps one
+ * keeps the frame (orphan); growing adds zero pages, and a memfd whose
+ * page array must grow from nothing allocates it. */
+void model_object_truncate(struct model *const *ms, size_t n, uint64_t obj,
+                           size_t pages);
+/* Its page `bad` cannot be read (get_page: VMAR_EIO); `commit`: it has
+ * ops->commit (object.h), which a populate calls first. */
+void model_object_config(struct model *m, uint64_t obj, size_t bad,
+                         bool commit);
+/* The caller drops its reference: the object dies now if nothing maps
+ * it, else with its last mapping. */
+void model_object_put(struct model *m, uint64_t obj);
+/* The object page `index` holds a frame (the library allocated it, e.g.
+ * in a call that failed afterwards); no-op when it already does. */
+void model_object_has_frame(struct model *m, uint64_t obj, size_t index);
 int model_unmap(struct model *m, vmar_addr_t addr, vmar_size_t size);
 int model_protect(struct model *m, vmar_addr_t addr, vmar_size_t size,
                   unsigned prot);
@@ -158,7 +213,8 @@ int model_resident(const struct model *m, vmar_addr_t lo, vmar_addr_t hi,
 
 /* vmar_fault: 0 (the page is now populated), VMAR_EINVAL, VMAR_ENOENT
  * (no mapping), VMAR_EACCES (the mapping lacks the access's prot),
- * VMAR_ENXIO (shared memory past its object's end). */
+ * VMAR_ENXIO (an absent page past its object's end of a shared mapping, or
+ * of a private one with VMAR_MAP_EOF_FAULT). */
 int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
                 unsigned flags);
 /* A user access to [addr, addr+len) page by page, as vmar_read/vmar_write
@@ -184,7 +240,8 @@ size_t model_runs(const struct model *m, struct model_run *out);
 vmar_size_t model_total_vm(const struct model *m);
 /* Present pages of anonymous memory (private and shared; not device). */
 size_t model_populated(const struct model *m);
-/* Present pages that map shared objects; present device pages. */
+/* Present pages that map an object's page (shared, or private not yet
+ * copied: RssFile); present device pages. */
 size_t model_present_shared(const struct model *m);
 size_t model_present_device(const struct model *m);
 

@@ -3,7 +3,8 @@
  * The reference model checked against hand-computed answers, so that the
  * differential driver compares the library with something known to be
  * right for the rules that are easiest to get wrong: placement with
- * guards, merging, the limits and atomic protect.
+ * guards, merging, the limits, atomic protect and caller objects (the
+ * model takes the object by id; o->object is not looked at).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -192,12 +193,89 @@ static void protect_atomic(void **state)
     model_fini(&m);
 }
 
+/* Caller objects: max_prot, offsets, merging, private copy-on-write and
+ * its revert, past the end, lifetime. */
+static void objects(void **state)
+{
+    struct model m;
+    vmar_addr_t a;
+    uint64_t done = 0;
+    struct vmar_map_opts o = {.addr = LO,
+                              .size = 4 * PG,
+                              .prot = RW,
+                              .place = VMAR_PLACE_FIXED,
+                              .flags = VMAR_MAP_SHARED,
+                              .backing = VMAR_BACKING_OBJECT};
+
+    (void)state;
+    init(&m, 32, 0);
+    /* Three pages, read-only: no shared writable map, a private one may. */
+    uint64_t ro = model_object_new(&m, 3, R, 0);
+    assert_int_equal(model_map_obj(&m, &o, ro, &a), VMAR_EACCES);
+    o.flags = 0;
+    assert_int_equal(model_map_obj(&m, &o, ro, &a), 0);
+    struct model_run r;
+    assert_int_equal(model_query(&m, LO, &r), 0);
+    assert_int_equal(r.max_prot, RW); /* no EXEC: the object's */
+    /* No object, an unaligned offset: EINVAL. */
+    assert_int_equal(model_map_obj(&m, &o, 0, &a), VMAR_EINVAL);
+    o.offset = PG / 2;
+    assert_int_equal(model_map_obj(&m, &o, ro, &a), VMAR_EINVAL);
+
+    /* A private write copies the object's page; DONTNEED reverts it. */
+    struct model_page *p;
+    uint64_t rw = model_object_new(&m, 3, VMAR_PROT_RWX, 2);
+    o.offset = 0;
+    o.flags = VMAR_MAP_SHARED;
+    o.addr = LO + 8 * PG;
+    assert_int_equal(model_map_obj(&m, &o, rw, &a), 0);
+    assert_int_equal(
+        model_access(&m, LO + 8 * PG, 8, VMAR_PROT_WRITE, true, &done), 0);
+    *model_tag(&m, model_page_at(&m, LO + 8 * PG)) = 42;
+    o.flags = 0;
+    o.addr = LO + 16 * PG;
+    assert_int_equal(model_map_obj(&m, &o, rw, &a), 0);
+    p = model_page_at(&m, LO + 16 * PG);
+    assert_int_equal(*model_tag(&m, p), 42); /* the object's */
+    assert_int_equal(
+        model_access(&m, LO + 16 * PG, 8, VMAR_PROT_WRITE, true, &done), 0);
+    *model_tag(&m, p) = 7; /* the private copy */
+    assert_int_equal(*model_tag(&m, model_page_at(&m, LO + 8 * PG)), 42);
+    assert_int_equal(model_advise(&m, LO + 16 * PG, PG, VMAR_ADVISE_DONTNEED),
+                     0);
+    assert_int_equal(*model_tag(&m, p), 42);
+    /* Past the end (page 3): private zero-fill, shared ENXIO. */
+    assert_int_equal(model_fault(&m, LO + 19 * PG, VMAR_ACCESS_READ, 0), 0);
+    assert_int_equal(model_fault(&m, LO + 11 * PG, VMAR_ACCESS_READ, 0),
+                     VMAR_ENXIO);
+    /* A continuing offset merges, another one does not. */
+    size_t before = nruns(&m);
+    o.flags = VMAR_MAP_SHARED;
+    o.addr = LO + 12 * PG;
+    o.size = PG;
+    o.offset = 4 * PG;
+    assert_int_equal(model_map_obj(&m, &o, rw, &a), 0);
+    assert_int_equal(nruns(&m), before);
+    o.addr = LO + 13 * PG;
+    o.offset = 7 * PG;
+    assert_int_equal(model_map_obj(&m, &o, rw, &a), 0);
+    assert_int_equal(nruns(&m), before + 1);
+    /* Lifetime: alive while mapped after the caller's reference goes. */
+    model_object_put(&m, rw);
+    assert_false(m.st->obj[rw].dead);
+    assert_int_equal(model_unmap(&m, LO + 8 * PG, 12 * PG), 0);
+    assert_true(m.st->obj[rw].dead);
+    model_object_put(&m, ro);
+    assert_false(m.st->obj[ro].dead);
+    model_fini(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(placement),      cmocka_unit_test(stack_guard),
         cmocka_unit_test(merging),        cmocka_unit_test(limits),
-        cmocka_unit_test(protect_atomic),
+        cmocka_unit_test(protect_atomic), cmocka_unit_test(objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
