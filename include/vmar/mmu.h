@@ -5,8 +5,8 @@
  *        backend uses: reserved frame lists and the deferred TLB batch.
  *
  * Shape: pmap(9). The machine-independent core calls a few range
- * operations (prepare, map, unmap, protect, query, find_next) and one
- * deferred invalidation (flush). A backend is constant data: a
+ * operations (prepare, map, unmap, protect, query, find_next, copy) and
+ * one deferred invalidation (flush). A backend is constant data: a
  * `const struct vmar_mmu_ops` with an ABI version; new members are only
  * ever appended and gated by `abi`.
  *
@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /** ABI version of struct vmar_mmu_ops this header describes. */
-#define VMAR_MMU_ABI 3u
+#define VMAR_MMU_ABI 4u
 
 /** A backend's page-table object (one per address space). Opaque. */
 struct vmar_mmu;
@@ -275,6 +275,21 @@ enum vmar_map_range_flags {
     VMAR_MAP_RANGE_HUGE = 1u << 0,
 };
 
+/** Flags of vmar_mmu_ops::copy. */
+enum vmar_mmu_copy_flags {
+    /** Copy-on-write: the copies are not writable (the source's leaves
+     *  are left as they are; the caller write-protects them later). */
+    VMAR_COPY_COW = 1u << 0,
+};
+
+/**
+ * Called by vmar_mmu_ops::copy once per base frame of every
+ * VMAR_PTE_MANAGED leaf it copies: the new leaf holds a reference to
+ * `pa`, which the callee takes (the backend never touches reference
+ * counts). Must not fail and must not call into either table.
+ */
+typedef void vmar_mmu_take_fn(void *arg, vmar_paddr_t pa);
+
 /**
  * The backend vtable. Backends export one as constant data
  * (e.g. `vmar_mmu_sim`). "Required" members must be non-NULL.
@@ -364,10 +379,11 @@ struct vmar_mmu_ops {
     void (*flush)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len);
 
     /*
-     * Members below were appended in ABI 2. The core reads them only when
-     * they are set. ABI 3 (no new member) changed unmap, which now hands
-     * managed frames to vmar_tlb_batch_defer_put(), and protect, which
-     * honours VMAR_PROTECT_KEEP_RO; the core accepts ABI 3 backends only.
+     * Members below were appended in ABI 2 and later. The core reads them
+     * only when they are set. ABI 3 (no new member) changed unmap, which
+     * now hands managed frames to vmar_tlb_batch_defer_put(), and protect,
+     * which honours VMAR_PROTECT_KEEP_RO. ABI 4 appended copy. The core
+     * accepts ABI 4 backends only.
      */
 
     /**
@@ -391,6 +407,37 @@ struct vmar_mmu_ops {
     void (*map_range)(struct vmar_mmu *mmu, vmar_addr_t va,
                       const struct vmar_pte *pte, vmar_size_t len,
                       unsigned flags, struct vmar_frame_list *resv);
+
+    /**
+     * Optional (ABI 4; NULL: the core copies leaf by leaf with find_next,
+     * prepare and map). Fork's table copy, pmap_copy(9) style: give
+     * `dst` a leaf for every present leaf of `src` whose span lies in
+     * [*va, end), in address order, one leaf table at a time: the same
+     * word (frame, attributes, accessed/dirty bits), except that with
+     * VMAR_COPY_COW in `flags` a writable leaf is copied not writable.
+     * For each base frame of every copied VMAR_PTE_MANAGED leaf it calls
+     * take(arg, pa); the core takes the reference there. `src` is only
+     * read: its leaves, and what a TLB may cache of them, are unchanged.
+     *
+     * Tables come from `resv` only; copy never allocates and cannot
+     * fail. When the next leaf to copy needs more missing tables of
+     * `dst` than `resv` holds, copy stops before that leaf, stores its
+     * address in *va and returns how many tables its path lacks (> 0):
+     * the caller makes `resv` hold that many (prepare(VMAR_PREP_MAP) of
+     * the page at *va does) and calls again from *va. Leaves before *va
+     * are copied and stay, so a caller that gives up instead owns a
+     * consistent, partly copied `dst` (unmap removes it). Returns 0 with
+     * *va = end once the range is done.
+     *
+     * Preconditions: dst and src are tables of this backend with the
+     * same format, va and end page aligned, no leaf present in `dst` in
+     * the range, and no leaf of `src` cut by either end (the core copies
+     * whole mappings). Installing into empty slots needs no flush.
+     */
+    size_t (*copy)(struct vmar_mmu *dst, const struct vmar_mmu *src,
+                   vmar_addr_t *va, vmar_addr_t end, unsigned flags,
+                   struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
+                   void *arg);
 };
 
 #ifdef __cplusplus

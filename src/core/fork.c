@@ -56,19 +56,69 @@ static int child_create(struct vmar_space *parent,
     return 0;
 }
 
-/* Give the child a leaf for every present leaf of `m` in the parent: the
- * same frame with one more reference, read-only in private memory. */
-static int copy_leaves(struct vmar_space *parent, struct vmar_space *child,
-                       const struct vmar_mapping *m)
+/* The references the child's new leaves take (vmar_mmu_ops::copy's
+ * callback), counted for RSS. */
+struct fork_take {
+    const struct vmar_env *env;
+    size_t anon;
+    size_t file;
+};
+
+/* A child leaf's reference (vmar_mmu_ops::copy's callback). vmar_fork
+ * checked that env->frame_refcount is set. */
+static void fork_take(void *arg, vmar_paddr_t pa)
 {
-    const struct vmar_env *env = parent->env;
-    struct vmar_frame_list tables = {0, 0};
+    struct fork_take *t = arg;
+
+    if (vmar__frame_share(t->env, pa))
+        t->anon++;
+    else
+        t->file++;
+}
+
+/* Without ops->copy: one leaf at a time (find_next, prepare, map). */
+static int copy_pages(struct vmar_space *parent, struct vmar_space *child,
+                      const struct vmar_mapping *m, struct fork_take *t,
+                      struct vmar_frame_list *tables)
+{
     vmar_addr_t va = m->node.start;
     struct vmar_pte pte;
     int rc = 0;
 
+    while (va < m->node.end &&
+           parent->ops->find_next(parent->mmu, &va, m->node.end, &pte) == 0) {
+        /* One walk per leaf; the tables it adds serve the next ones. */
+        rc = child->ops->prepare(child->mmu, va, VMAR_PAGE_SIZE, VMAR_PREP_MAP,
+                                 tables);
+        if (rc)
+            break;
+        fork_take(t, pte.pa);
+        if (vmar__mapping_cow(m))
+            pte.prot &= ~(unsigned)VMAR_PROT_WRITE;
+        child->ops->map(child->mmu, va, &pte, tables);
+        va += VMAR_PAGE_SIZE;
+    }
+    return rc;
+}
+
+/* Give the child a leaf for every present leaf of `m` in the parent: the
+ * same frame with one more reference, read-only in private memory. With
+ * ops->copy the backend copies a leaf table per step and stops only when
+ * the child lacks tables, which one prepare of that page provides. What
+ * was copied before a failure stays, as the child's own references: its
+ * destruction drops them. */
+static int copy_leaves(struct vmar_space *parent, struct vmar_space *child,
+                       const struct vmar_mapping *m)
+{
+    const struct vmar_env *env = parent->env;
+    const struct vmar_mmu_ops *ops = child->ops;
+    struct vmar_frame_list tables = {0, 0};
+    struct fork_take t = {env, 0, 0};
+    vmar_addr_t va = m->node.start;
+    int rc = 0;
+
     if (m->backing == VMAR_BACKING_DEVICE) {
-        rc = child->ops->prepare(
+        rc = ops->prepare(
             child->mmu, m->node.start, vmar__mapping_size(m),
             vmar__device_prep(child, m->node.start, m->offset, false), &tables);
         if (!rc)
@@ -76,21 +126,24 @@ static int copy_leaves(struct vmar_space *parent, struct vmar_space *child,
         vmar_frame_list_release(env, &tables);
         return rc;
     }
-    while (!rc && va < m->node.end &&
-           parent->ops->find_next(parent->mmu, &va, m->node.end, &pte) == 0) {
-        /* One walk per leaf; the tables it adds serve the next ones. */
-        rc = child->ops->prepare(child->mmu, va, VMAR_PAGE_SIZE, VMAR_PREP_MAP,
-                                 &tables);
-        if (rc)
-            break;
-        const bool anon = vmar__frame_is_anon(env, pte.pa);
-        vmar_frame_get(env, pte.pa);
-        if (vmar__mapping_cow(m))
-            pte.prot &= ~(unsigned)VMAR_PROT_WRITE;
-        child->ops->map(child->mmu, va, &pte, &tables);
-        vmar__rss_add(child, anon ? 1u : 0u, anon ? 0u : 1u);
-        va += VMAR_PAGE_SIZE;
+    if (ops->copy == NULL) {
+        rc = copy_pages(parent, child, m, &t, &tables);
+    } else {
+        const unsigned flags = vmar__mapping_cow(m) ? VMAR_COPY_COW : 0u;
+
+        size_t need;
+
+        while ((need = ops->copy(child->mmu, parent->mmu, &va, m->node.end,
+                                 flags, &tables, fork_take, &t)) != 0) {
+            rc = ops->prepare(child->mmu, va, VMAR_PAGE_SIZE, VMAR_PREP_MAP,
+                              &tables);
+            if (rc)
+                break;
+            /* else the backend would stop at va again, for ever */
+            VMAR_ASSERT(env, tables.count >= need);
+        }
     }
+    vmar__rss_add(child, t.anon, t.file);
     vmar_frame_list_release(env, &tables);
     return rc;
 }

@@ -44,6 +44,11 @@ void vmar_frame_put(const struct vmar_env *env, vmar_paddr_t pa)
     }
 }
 
+bool vmar__frame_share(const struct vmar_env *env, vmar_paddr_t pa)
+{
+    return (vmar__atomic_add(word_of(env, pa), 1) & VMAR_FRAME_ANON) != 0;
+}
+
 void vmar__frame_adopt(const struct vmar_env *env, vmar_paddr_t pa, bool anon)
 {
     if (env->frame_refcount)

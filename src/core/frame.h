@@ -11,6 +11,13 @@
  * 1 (the caller's reference), marked anonymous when `anon`. */
 void vmar__frame_adopt(const struct vmar_env *env, vmar_paddr_t pa, bool anon);
 
+/* vmar_frame_get() and vmar__frame_is_anon() in one atomic step (fork's
+ * per-leaf path): take a reference and say whether the frame is private
+ * anonymous memory. The marker cannot change while the caller's mapping
+ * holds the frame, so the value before the increment classifies it.
+ * Needs env->frame_refcount. */
+bool vmar__frame_share(const struct vmar_env *env, vmar_paddr_t pa);
+
 /* The frame is private anonymous memory (always true without
  * env->frame_refcount). */
 bool vmar__frame_is_anon(const struct vmar_env *env, vmar_paddr_t pa);

@@ -100,8 +100,9 @@ static bool env_complete(const struct vmar_env *env)
 
 static bool mmu_usable(const struct vmar_mmu_ops *ops)
 {
-    /* ABI 3 changed what unmap does with managed frames (references,
-     * not frees), so an older backend would free shared frames: refused. */
+    /* Exactly this ABI: ABI 3 changed what unmap does with managed frames
+     * (references, not frees), so an older backend would free shared
+     * frames; ABI 4 appended copy (optional: NULL is fine). */
     return ops && ops->abi == VMAR_MMU_ABI && ops->create && ops->destroy &&
            ops->prepare && ops->map && ops->unmap && ops->protect &&
            ops->find_next && ops->flush && ops->user_top != 0 &&

@@ -9,7 +9,10 @@
  *    that meet [va, end), with an explicit stack of tables. It calls a
  *    visitor on every entry it does not descend into (absent entries and
  *    leaves) and, on the way up, on every non-root table it leaves.
- * prepare, unmap, protect, find_next and fini are visitors of range().
+ * prepare, unmap, protect, find_next, copy and fini are visitors of
+ * range(). unmap, protect and copy stop it one level up (floor 1) and
+ * loop over each leaf table's entries themselves: the per-page work is
+ * then one loop step, not one visitor call from the walk.
  * Neither loop goes at or above rx->user_end: the root entries there are
  * the kernel half (radix.h), which nothing here reads, writes or frees.
  * Huge leaves add one thing, split(): before unmap or protect walk a
@@ -627,22 +630,20 @@ struct unmap_visit {
     uint32_t dirty; /* bit l: the current table at level l lost an entry */
 };
 
-static bool unmap_entry(struct visitor *v, uint64_t *slot, unsigned level,
-                        vmar_addr_t lo, vmar_addr_t hi)
+static void unmap_leave(struct visitor *v, uint64_t *parent,
+                        const uint64_t *table, unsigned level);
+
+/* Clear the present leaf word `w` at `level` (first address `base`):
+ * record its span on the batch, then queue its frames. */
+static void unmap_word(struct unmap_visit *u, uint64_t w, unsigned level,
+                       vmar_addr_t base)
 {
-    struct unmap_visit *u = (struct unmap_visit *)v;
     const struct vmar_pt_format *f = u->rx->fmt;
     vmar_size_t span = vmar_radix_span(f, level);
-    vmar_addr_t base = lo & ~(span - 1);
     struct vmar_pte pte;
 
-    if (!f->present(*slot))
-        return false;
-    VMAR_ASSERT(u->rx->env, covers_whole_leaf(lo, hi, base, span));
-    f->leaf_decode(*slot, level, &pte);
-    *slot = 0;
+    f->leaf_decode(w, level, &pte);
     u->rx->leaves--;
-    u->dirty |= 1u << level;
     u->pages += (size_t)(span >> f->page_shift);
     /* Record the range before queueing the frames: a full batch flushes
      * early, and that flush must already cover these translations. */
@@ -653,6 +654,51 @@ static bool unmap_entry(struct visitor *v, uint64_t *slot, unsigned level,
         for (vmar_size_t off = 0; off < span; off += VMAR_PAGE_SIZE)
             vmar_tlb_batch_defer_put(u->batch, pte.pa + off);
     }
+}
+
+/* The entries in [lo, hi) of the leaf table the level-1 slot `slot`
+ * points to (the visitor's floor is 1): one loop, then the table goes
+ * as unmap_leave() would let it go when range() had descended. */
+static void unmap_table(struct unmap_visit *u, uint64_t *slot, vmar_addr_t lo,
+                        vmar_addr_t hi)
+{
+    const struct vmar_pt_format *f = u->rx->fmt;
+    uint64_t *t = table_at(u->rx, f->table_decode(*slot, 1));
+    vmar_addr_t base = lo & ~(vmar_radix_span(f, 1) - 1);
+    size_t i = slot_index(f, lo, 0);
+    size_t n = i + (size_t)((hi - lo) >> f->page_shift);
+
+    for (; i < n; i++) {
+        uint64_t w = t[i];
+
+        if (!f->present(w))
+            continue;
+        t[i] = 0;
+        u->dirty |= 1u;
+        unmap_word(u, w, 0, base + ((vmar_addr_t)i << f->page_shift));
+    }
+    unmap_leave(&u->v, slot, t, 0);
+}
+
+static bool unmap_entry(struct visitor *v, uint64_t *slot, unsigned level,
+                        vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct unmap_visit *u = (struct unmap_visit *)v;
+    const struct vmar_pt_format *f = u->rx->fmt;
+    vmar_size_t span = vmar_radix_span(f, level);
+    vmar_addr_t base = lo & ~(span - 1);
+    uint64_t w = *slot;
+
+    if (!f->present(w))
+        return false;
+    if (level > 0 && !f->is_leaf(w, level)) {
+        unmap_table(u, slot, lo, hi);
+        return false;
+    }
+    VMAR_ASSERT(u->rx->env, covers_whole_leaf(lo, hi, base, span));
+    *slot = 0;
+    u->dirty |= 1u << level;
+    unmap_word(u, w, level, base);
     return false;
 }
 
@@ -686,7 +732,7 @@ size_t vmar_radix_unmap(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
                         struct vmar_tlb_batch *batch)
 {
     struct unmap_visit u = {
-        .v = {.entry = unmap_entry, .leave = unmap_leave, .floor = 0},
+        .v = {.entry = unmap_entry, .leave = unmap_leave, .floor = 1},
         .rx = rx,
         .batch = batch,
         .pages = 0,
@@ -708,6 +754,55 @@ struct protect_visit {
     unsigned prot;
 };
 
+/* The word for the present leaf `w` at `level` with p's permission. */
+static uint64_t protect_word(const struct protect_visit *p, uint64_t w,
+                             unsigned level)
+{
+    const struct vmar_pt_format *f = p->rx->fmt;
+    struct vmar_pte pte;
+
+    f->leaf_decode(w, level, &pte);
+    /* Copy-on-write leaves stay read-only: only a fault may decide. */
+    if (p->prot & VMAR_PROTECT_KEEP_RO && !(pte.prot & VMAR_PROT_WRITE))
+        pte.prot = p->prot & VMAR_PROT_RWX & ~(unsigned)VMAR_PROT_WRITE;
+    else
+        pte.prot = p->prot & VMAR_PROT_RWX;
+    return f->leaf_encode(&pte, level);
+}
+
+/* The entries in [lo, hi) of the leaf table the level-1 word `w` points
+ * to (the visitor's floor is 1): one loop, and one record on the batch
+ * for the run from the first to the last changed leaf (the batch keeps
+ * one covering range anyway). */
+static void protect_table(struct protect_visit *p, uint64_t w, vmar_addr_t lo,
+                          vmar_addr_t hi)
+{
+    const struct vmar_pt_format *f = p->rx->fmt;
+    uint64_t *t = table_at(p->rx, f->table_decode(w, 1));
+    vmar_addr_t base = lo & ~(vmar_radix_span(f, 1) - 1);
+    size_t i = slot_index(f, lo, 0);
+    size_t n = i + (size_t)((hi - lo) >> f->page_shift);
+    size_t first = n, last = 0;
+
+    for (; i < n; i++) {
+        uint64_t old = t[i], nw;
+
+        if (!f->present(old))
+            continue;
+        nw = protect_word(p, old, 0);
+        if (nw != old) {
+            t[i] = nw;
+            if (first == n)
+                first = i;
+            last = i;
+        }
+    }
+    if (first != n)
+        vmar_tlb_batch_add_range(
+            p->batch, base + ((vmar_addr_t)first << f->page_shift),
+            (vmar_size_t)(last - first + 1) << f->page_shift);
+}
+
 static bool protect_entry(struct visitor *v, uint64_t *slot, unsigned level,
                           vmar_addr_t lo, vmar_addr_t hi)
 {
@@ -715,19 +810,16 @@ static bool protect_entry(struct visitor *v, uint64_t *slot, unsigned level,
     const struct vmar_pt_format *f = p->rx->fmt;
     vmar_size_t span = vmar_radix_span(f, level);
     vmar_addr_t base = lo & ~(span - 1);
-    struct vmar_pte pte;
     uint64_t w;
 
     if (!f->present(*slot))
         return false;
+    if (level > 0 && !f->is_leaf(*slot, level)) {
+        protect_table(p, *slot, lo, hi);
+        return false;
+    }
     VMAR_ASSERT(p->rx->env, covers_whole_leaf(lo, hi, base, span));
-    f->leaf_decode(*slot, level, &pte);
-    /* Copy-on-write leaves stay read-only: only a fault may decide. */
-    if (p->prot & VMAR_PROTECT_KEEP_RO && !(pte.prot & VMAR_PROT_WRITE))
-        pte.prot = p->prot & VMAR_PROT_RWX & ~(unsigned)VMAR_PROT_WRITE;
-    else
-        pte.prot = p->prot & VMAR_PROT_RWX;
-    w = f->leaf_encode(&pte, level);
+    w = protect_word(p, *slot, level);
     if (w != *slot) {
         *slot = w;
         vmar_tlb_batch_add_range(p->batch, base, span);
@@ -740,7 +832,7 @@ void vmar_radix_protect(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
                         struct vmar_tlb_batch *batch)
 {
     struct protect_visit p = {
-        .v = {.entry = protect_entry, .leave = NULL, .floor = 0},
+        .v = {.entry = protect_entry, .leave = NULL, .floor = 1},
         .rx = rx,
         .batch = batch,
         .prot = prot,
@@ -798,5 +890,168 @@ int vmar_radix_find_next(const struct vmar_radix *rx, vmar_addr_t *va,
         return VMAR_ENOENT;
     *va = fv.va;
     *pte = fv.pte;
+    return 0;
+}
+
+/* ---- copy --------------------------------------------------------------- */
+
+struct copy_visit {
+    struct visitor v;
+    struct vmar_radix *dst;
+    const struct vmar_radix *src;
+    struct vmar_frame_list *resv;
+    vmar_mmu_take_fn *take;
+    void *arg;
+    bool cow;
+    vmar_addr_t stop; /* the leaf copy stopped before */
+    size_t need;      /* tables its path lacks; 0: not stopped */
+};
+
+/* Tables of `rx` missing on va's path down to `target` (the slot there
+ * must be free: a leaf above it is a broken copy precondition). */
+static size_t path_missing(const struct vmar_radix *rx, vmar_addr_t va,
+                           unsigned target)
+{
+    const struct vmar_pt_format *f = rx->fmt;
+    unsigned level = top_level(f);
+    const uint64_t *table = table_at(rx, rx->root);
+
+    while (level > target) {
+        uint64_t w = table[slot_index(f, va, level)];
+
+        if (!f->present(w))
+            return level - target;
+        VMAR_ASSERT(rx->env, !f->is_leaf(w, level));
+        table = table_at(rx, f->table_decode(w, level));
+        level--;
+    }
+    return 0;
+}
+
+/* dst's slot for the leaf at `va` on `level`, its path linked from
+ * `resv`; NULL (and the stop recorded) when `resv` is short. */
+static uint64_t *copy_slot(struct copy_visit *c, vmar_addr_t va, unsigned level)
+{
+    size_t need = path_missing(c->dst, va, level);
+    struct walk_ret w;
+
+    if (need > c->resv->count) {
+        c->stop = va;
+        c->need = need;
+        return NULL;
+    }
+    w = walk(c->dst, va, level, c->resv);
+    VMAR_ASSERT(c->dst->env,
+                w.level == level && !c->dst->fmt->present(*w.slot));
+    return w.slot;
+}
+
+/* The child's word for the present leaf word `w` at `level`, after
+ * handing the references of a managed leaf to the caller. */
+static uint64_t copy_word(struct copy_visit *c, uint64_t w, unsigned level)
+{
+    const struct vmar_pt_format *f = c->src->fmt;
+    struct vmar_pte pte;
+
+    f->leaf_decode(w, level, &pte);
+    if (pte.flags & VMAR_PTE_MANAGED) {
+        vmar_size_t span = vmar_radix_span(f, level);
+
+        for (vmar_size_t off = 0; off < span; off += VMAR_PAGE_SIZE)
+            c->take(c->arg, pte.pa + off);
+    }
+    if (c->cow && (pte.prot & VMAR_PROT_WRITE)) {
+        pte.prot &= ~(unsigned)VMAR_PROT_WRITE;
+        w = f->leaf_encode(&pte, level);
+    }
+    return w;
+}
+
+/* The entries of the leaf table `w` (a level-1 table word) that lie in
+ * [lo, hi): one descent of dst, at the first present leaf, then a loop.
+ * Every leaf of a leaf table is a base page, so dst's table there holds
+ * them all. Returns true when it stopped for tables. */
+static bool copy_table(struct copy_visit *c, uint64_t w, vmar_addr_t lo,
+                       vmar_addr_t hi)
+{
+    const struct vmar_pt_format *f = c->src->fmt;
+    const uint64_t *s = table_at(c->src, f->table_decode(w, 1));
+    vmar_addr_t base = lo & ~(vmar_radix_span(f, 1) - 1);
+    size_t i = slot_index(f, lo, 0);
+    size_t n = i + (size_t)((hi - lo) >> f->page_shift);
+    size_t added = 0;
+    uint64_t *d;
+
+    while (i < n && !f->present(s[i]))
+        i++;
+    if (i == n)
+        return false;
+    d = copy_slot(c, base + ((vmar_addr_t)i << f->page_shift), 0);
+    if (d == NULL)
+        return true;
+    d -= i; /* dst's leaf table */
+    for (; i < n; i++) {
+        uint64_t sw = s[i];
+
+        if (!f->present(sw))
+            continue;
+        VMAR_ASSERT(c->dst->env, !f->present(d[i]));
+        d[i] = copy_word(c, sw, 0);
+        added++;
+    }
+    c->dst->leaves += added;
+    return false;
+}
+
+static bool copy_entry(struct visitor *v, uint64_t *slot, unsigned level,
+                       vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct copy_visit *c = (struct copy_visit *)v;
+    const struct vmar_pt_format *f = c->src->fmt;
+    vmar_size_t span = vmar_radix_span(f, level);
+    uint64_t w = *slot;
+    uint64_t *d;
+
+    if (!f->present(w))
+        return false;
+    if (level > 0 && !f->is_leaf(w, level))
+        return copy_table(c, w, lo, hi); /* a leaf table (floor 1) */
+    /* A leaf at any level: whole, since no leaf straddles the ends. */
+    VMAR_ASSERT(c->src->env, covers_whole_leaf(lo, hi, lo & ~(span - 1), span));
+    d = copy_slot(c, lo, level);
+    if (d == NULL)
+        return true;
+    *d = copy_word(c, w, level);
+    c->dst->leaves++;
+    return false;
+}
+
+size_t vmar_radix_copy(struct vmar_radix *dst, const struct vmar_radix *src,
+                       vmar_addr_t *va, vmar_addr_t end, unsigned flags,
+                       struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
+                       void *arg)
+{
+    struct copy_visit c = {
+        .v = {.entry = copy_entry, .leave = NULL, .floor = 1},
+        .dst = dst,
+        .src = src,
+        .resv = resv,
+        .take = take,
+        .arg = arg,
+        .cow = (flags & VMAR_COPY_COW) != 0,
+        .stop = 0,
+        .need = 0,
+    };
+
+    VMAR_ASSERT(src->env, dst->fmt == src->fmt &&
+                              dst->user_end == src->user_end && dst != src);
+    VMAR_ASSERT(src->env, *va <= end);
+    check_range(src, *va, end - *va);
+    range(src, *va, end, &c.v);
+    if (c.need != 0) {
+        *va = c.stop;
+        return c.need;
+    }
+    *va = end;
     return 0;
 }

@@ -253,4 +253,23 @@ void vmar_radix_protect(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
 int vmar_radix_find_next(const struct vmar_radix *rx, vmar_addr_t *va,
                          vmar_addr_t end, struct vmar_pte *pte);
 
+/**
+ * vmar_mmu_ops::copy: copy the present leaves of `src` in [*va, end) into
+ * `dst` (see vmar/mmu.h for the whole contract): the same words, without
+ * the write permission under VMAR_COPY_COW, huge leaves as huge leaves
+ * at the same level; take(arg, pa) for each base frame of a managed
+ * leaf. One descent of `dst` per leaf table of `src`, then a loop over
+ * that table's entries. Missing tables of `dst` are popped from `resv`;
+ * when it runs short the copy stops before the leaf that needs them,
+ * sets *va to it and returns how many its path lacks (0: done, *va ==
+ * end). Never allocates, never touches `src`.
+ * Preconditions (asserted): same format and user_end, page-aligned
+ * range below user_end, `dst` empty in the range, no `src` leaf cut by
+ * either end.
+ */
+size_t vmar_radix_copy(struct vmar_radix *dst, const struct vmar_radix *src,
+                       vmar_addr_t *va, vmar_addr_t end, unsigned flags,
+                       struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
+                       void *arg);
+
 #endif /* VMAR_MMU_RADIX_H */

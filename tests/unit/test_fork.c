@@ -11,7 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define A  ((vmar_addr_t)0x40000000)
+#include <vmar/mmu.h>
+#include <vmar/object.h>
+
+#define A ((vmar_addr_t)0x40000000)
+#define C                                                                      \
+    ((vmar_addr_t)0x2000000000) /* another 1 GiB entry, below Sv39's top */
+#define MB ((vmar_size_t)1 << 20)
 #define B  ((vmar_addr_t)0x50000000)
 #define R  VMAR_PROT_READ
 #define RW (VMAR_PROT_READ | VMAR_PROT_WRITE)
@@ -177,6 +183,254 @@ static void test_fork_oom(void **state)
     vt_teardown(&p);
 }
 
+/* A sparse layout over four leaf tables: a 6 MiB private mapping with
+ * pages in three 2 MiB blocks and a one-page mapping in another 1 GiB
+ * region. Returns the pages poked. */
+static size_t sparse_layout(struct vt *p)
+{
+    static const vmar_size_t at[] = {0,      PG,          2 * MB + 5 * PG,
+                                     4 * MB, 6 * MB - PG, 4 * MB + 7 * PG};
+    size_t n = sizeof(at) / sizeof(at[0]);
+
+    map_rw(p, A, 6 * MB, 0);
+    for (size_t i = 0; i < n; i++)
+        vt_poke(p, A + at[i], (unsigned char)(0x30 + i));
+    map_rw(p, C, PG, 0);
+    vt_poke(p, C, 0x3f);
+    return n + 1;
+}
+
+/* Both sides see the layout's bytes; writes on either side stay there. */
+static void sparse_check(struct vt *p, struct vt *c)
+{
+    assert_int_equal(vt_peek(c, A + 2 * MB + 5 * PG), 0x32);
+    assert_int_equal(vt_peek(c, A + 6 * MB - PG), 0x34);
+    assert_int_equal(vt_peek(c, C), 0x3f);
+    vt_poke(c, A + 4 * MB, 0x51);
+    vt_poke(p, A + 4 * MB + 7 * PG, 0x52);
+    assert_int_equal(vt_peek(p, A + 4 * MB), 0x33);
+    assert_int_equal(vt_peek(c, A + 4 * MB + 7 * PG), 0x35);
+    vt_poke(p, C, 0x53);
+    assert_int_equal(vt_peek(c, C), 0x3f);
+}
+
+/* With ops->copy the child's tables come one prepare per leaf table, not
+ * one per page, and the child has exactly the parent's tables. */
+static void test_fork_tables(void **state)
+{
+    struct vt p, c;
+    (void)state;
+
+    vt_setup(&p, NULL, 0);
+    size_t pages = sparse_layout(&p);
+    size_t tables = vt_tables(&p);
+    struct vmar_sim_stats s0 = vt_stats(&p);
+    assert_int_equal(vt_fork(&p, &c), 0);
+    struct vmar_sim_stats s1 = vt_stats(&p);
+    if (vt_backend_ops()->copy != NULL)
+        assert_int_equal(s1.prepares - s0.prepares, 4); /* leaf tables */
+    assert_int_equal(s1.flushes - s0.flushes, 1);
+    /* sim: tables_live is machine-wide */
+    assert_int_equal(vt_tables(&c) - (vt_backend()->real ? 0 : tables), tables);
+    assert_int_equal(vt_leaves(&c), pages);
+    vt_expect_rss(&p, pages, 0);
+    vt_expect_rss(&c, pages, 0);
+    sparse_check(&p, &c);
+    vt_expect_rss(&p, pages, 0);
+    vt_expect_rss(&c, pages, 0);
+    vt_child_destroy(&c);
+    vt_teardown(&p);
+}
+
+/* Allocation failures at every step of a multi-table copy (a prepare
+ * between two leaf tables fails after leaves were copied): the parent is
+ * untouched and the partial child goes without a leak. */
+static void test_fork_tables_oom(void **state)
+{
+    struct vt p, c;
+    (void)state;
+
+    vt_setup(&p, NULL, 0);
+    size_t pages = sparse_layout(&p);
+    assert_true(vt_fail_each_allocation(&p, op_fork, NULL) >= 6);
+    assert_int_equal(vt_fork(&p, &c), 0);
+    vt_expect_rss(&c, pages, 0);
+    sparse_check(&p, &c);
+    vt_child_destroy(&c);
+    vt_teardown(&p);
+}
+
+/* A backend without ops->copy (optional member): the core's leaf-by-leaf
+ * path gives the same child, and fails as cleanly. */
+static void test_fork_without_copy(void **state)
+{
+    static struct vmar_mmu_ops nocopy;
+    struct vt p, c;
+    (void)state;
+
+    vt_setup(&p, NULL, 0);
+    vmar_space_destroy(p.space);
+    nocopy = *p.opts.mmu;
+    nocopy.copy = NULL;
+    p.opts.mmu = &nocopy;
+    assert_int_equal(vmar_space_create(&p.opts, &p.space), 0);
+    p.mmu = p.cfg.mmu;
+    size_t pages = sparse_layout(&p);
+    assert_true(vt_fail_each_allocation(&p, op_fork, NULL) >= 6);
+    struct vmar_sim_stats s0 = vt_stats(&p);
+    assert_int_equal(vt_fork(&p, &c), 0);
+    if (vt_backend()->real) /* the sim counts its own maps */
+        assert_int_equal(vt_stats(&p).maps - s0.maps, pages);
+    vt_expect_rss(&p, pages, 0);
+    vt_expect_rss(&c, pages, 0);
+    sparse_check(&p, &c);
+    vt_child_destroy(&c);
+    vt_teardown(&p);
+}
+
+struct took {
+    const struct vmar_env *env;
+    size_t n;
+    vmar_paddr_t pa[8];
+};
+
+static void take_rec(void *arg, vmar_paddr_t pa)
+{
+    struct took *t = arg;
+
+    assert_true(t->n < 8);
+    t->pa[t->n++] = pa;
+    vmar_frame_get(t->env, pa);
+}
+
+static void map_one(const struct vmar_env *env, const struct vmar_mmu_ops *ops,
+                    struct vmar_mmu *mmu, vmar_addr_t va,
+                    const struct vmar_pte *pte)
+{
+    struct vmar_frame_list resv = {0, 0};
+
+    assert_int_equal(ops->prepare(mmu, va, PG, VMAR_PREP_MAP, &resv), 0);
+    ops->map(mmu, va, pte, &resv);
+    vmar_frame_list_release(env, &resv);
+}
+
+/* The reference count of an object frame (no anonymous marker). */
+static size_t refs(const struct vmar_env *env, vmar_paddr_t pa)
+{
+    return *env->frame_refcount(env->ctx, pa);
+}
+
+static void drop_all(const struct vmar_env *env, const struct vmar_mmu_ops *ops,
+                     struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
+{
+    struct vmar_tlb_batch batch;
+
+    vmar_tlb_batch_init(&batch, env, ops, mmu);
+    ops->unmap(mmu, va, len, NULL, &batch);
+    vmar_tlb_batch_finish(&batch);
+    ops->destroy(mmu);
+}
+
+/* vmar_mmu_ops::copy on its own: huge and base leaves, managed and not,
+ * stops for tables and resumes, leaves the source as it was, takes one
+ * reference per managed base frame, copies nothing from an empty range. */
+static void test_mmu_copy_op(void **state)
+{
+    const vmar_addr_t H = A;          /* 2 MiB huge leaf, unmanaged, rw */
+    const vmar_addr_t L = A + 4 * MB; /* managed base pages */
+    struct vmar_mmu *src, *dst;
+    struct vmar_frame_list resv = {0, 0};
+    struct vt p;
+    (void)state;
+
+    vt_setup(&p, NULL, 0);
+    const struct vmar_mmu_ops *ops = vt_backend_ops();
+    const void *cfg = vt_backend()->real ? NULL : (const void *)p.sim;
+    const struct vmar_env *env = p.env;
+    if (ops->copy == NULL) {
+        vt_teardown(&p);
+        skip();
+    }
+    assert_int_equal(ops->create(env, cfg, &src), 0);
+    assert_int_equal(ops->create(env, cfg, &dst), 0);
+
+    struct vmar_pte huge = {.pa = (vmar_paddr_t)1 << 30,
+                            .prot = RW,
+                            .flags = 0,
+                            .cache = VMAR_CACHE_UC};
+    assert_int_equal(ops->prepare(src, H, 2 * MB, VMAR_PREP_MAP, &resv), 0);
+    ops->map_range(src, H, &huge, 2 * MB, VMAR_MAP_RANGE_HUGE, &resv);
+    vmar_frame_list_release(env, &resv);
+    vmar_paddr_t f[3];
+    const vmar_addr_t fva[3] = {L, L + 3 * PG, L + 2 * MB};
+    const unsigned fprot[3] = {RW, R, RW};
+    for (unsigned i = 0; i < 3; i++) {
+        assert_int_equal(vmar_frame_new(env, &f[i]), 0);
+        struct vmar_pte pte = {.pa = f[i],
+                               .prot = fprot[i],
+                               .flags = VMAR_PTE_MANAGED,
+                               .cache = VMAR_CACHE_WB};
+        map_one(env, ops, src, fva[i], &pte);
+    }
+
+    /* Empty range: nothing copied, no table needed. */
+    struct took t = {.env = env, .n = 0};
+    vmar_addr_t va = A + 8 * MB;
+    assert_int_equal(ops->copy(dst, src, &va, A + 16 * MB, VMAR_COPY_COW, &resv,
+                               take_rec, &t),
+                     0);
+    assert_int_equal(va, A + 16 * MB);
+    assert_int_equal(t.n, 0);
+    assert_int_equal(resv.count, 0);
+
+    /* Starting from an empty reservation: a stop per leaf table. */
+    size_t stops = 0, need;
+    va = A;
+    while ((need = ops->copy(dst, src, &va, A + 8 * MB, VMAR_COPY_COW, &resv,
+                             take_rec, &t)) != 0) {
+        assert_true(need > resv.count);
+        assert_true(stops++ < 8);
+        assert_int_equal(ops->prepare(dst, va, PG, VMAR_PREP_MAP, &resv), 0);
+    }
+    assert_int_equal(va, A + 8 * MB);
+    /* The huge leaf's tables (the prepare of its page also reserved the
+     * leaf table that L then uses), and L+2M's leaf table. */
+    assert_int_equal(stops, 2);
+    vmar_frame_list_release(env, &resv);
+    assert_int_equal(t.n, 3);
+    for (unsigned i = 0; i < 3; i++) {
+        assert_int_equal(t.pa[i], f[i]);
+        assert_int_equal(refs(env, f[i]), 2);
+    }
+
+    /* Leaf for leaf: same frame and attributes, not writable in dst;
+     * the source unchanged. */
+    vmar_addr_t sv = A, dv = A;
+    struct vmar_pte sp, dp;
+    size_t n = 0;
+    while (ops->find_next(src, &sv, A + 8 * MB, &sp) == 0) {
+        assert_int_equal(ops->find_next(dst, &dv, A + 8 * MB, &dp), 0);
+        assert_int_equal(sv, dv);
+        assert_int_equal(sp.pa, dp.pa);
+        assert_int_equal(sp.flags, dp.flags);
+        assert_int_equal(sp.cache, dp.cache);
+        assert_int_equal(dp.prot, sp.prot & ~(unsigned)VMAR_PROT_WRITE);
+        if (sv < H + 2 * MB)
+            assert_int_equal(sp.prot, RW);
+        sv += PG;
+        dv += PG;
+        n++;
+    }
+    assert_int_equal(ops->find_next(dst, &dv, A + 8 * MB, &dp), VMAR_ENOENT);
+    assert_int_equal(n, 512 + 3);
+
+    drop_all(env, ops, dst, A, 8 * MB);
+    for (unsigned i = 0; i < 3; i++)
+        assert_int_equal(refs(env, f[i]), 1);
+    drop_all(env, ops, src, A, 8 * MB); /* frees f[] */
+    vt_teardown(&p);
+}
+
 /* The parent's cached writable translations are gone after fork (one
  * flush): a write through a CPU that cached it faults and copies; no
  * stale hit. Also: exactly one flush of the parent. */
@@ -272,6 +526,10 @@ int main(void)
         cmocka_unit_test(test_fork_generations),
         cmocka_unit_test(test_fork_kinds),
         cmocka_unit_test(test_fork_oom),
+        cmocka_unit_test(test_fork_tables),
+        cmocka_unit_test(test_fork_tables_oom),
+        cmocka_unit_test(test_fork_without_copy),
+        cmocka_unit_test(test_mmu_copy_op),
         cmocka_unit_test(test_fork_tlb),
         cmocka_unit_test(test_fork_protect),
         cmocka_unit_test(test_clear),

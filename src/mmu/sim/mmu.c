@@ -288,6 +288,28 @@ static int sim_mmu_find_next(const struct vmar_mmu *mmu, vmar_addr_t *va,
     return rc;
 }
 
+/* Counted in stats.maps as one call, like map_range. Empty slots only,
+ * so nothing is left unflushed. */
+static size_t sim_mmu_copy(struct vmar_mmu *dst, const struct vmar_mmu *src,
+                           vmar_addr_t *va, vmar_addr_t end, unsigned flags,
+                           struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
+                           void *arg)
+{
+    size_t tables0, leaves0, need;
+    bool locked;
+
+    check_user(dst, *va, end - *va);
+    wr_lock(dst);
+    locked = rd_lock(src);
+    tables0 = dst->rx.tables;
+    leaves0 = dst->rx.leaves;
+    need = vmar_radix_copy(&dst->rx, &src->rx, va, end, flags, resv, take, arg);
+    sync_counts(dst, &dst->sim->stats.maps, tables0, leaves0);
+    rd_unlock(src, locked);
+    wr_unlock(dst);
+    return need;
+}
+
 static void sim_mmu_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
 {
     count(mmu->sim, &mmu->sim->stats.flushes);
@@ -311,4 +333,5 @@ const struct vmar_mmu_ops vmar_mmu_sim = {
     .find_next = sim_mmu_find_next,
     .flush = sim_mmu_flush,
     .map_range = sim_mmu_map_range,
+    .copy = sim_mmu_copy,
 };
