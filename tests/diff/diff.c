@@ -2247,8 +2247,14 @@ static uint64_t pick_addr(struct diff_session *s, struct diff_rng *r)
         }
         break;
     }
-    case 9: /* an aligned address, for alignment limits */
-        return (c->user_lo + R(r, np) * PG) & ~((PG << R(r, 9)) - 1);
+    case 9: { /* an aligned address, for alignment limits */
+        /* One draw per statement: the order in which the operands of one
+         * expression are evaluated is unspecified, and compilers (or one
+         * compiler at two optimisation levels) differ, which would make a
+         * seed generate different sequences in different builds. */
+        const uint64_t page = R(r, np);
+        return (c->user_lo + page * PG) & ~((PG << R(r, 9)) - 1);
+    }
     case 10: /* the user range's edges and beyond, rarely */
         if (!chance(r, 50))
             break;
@@ -2263,8 +2269,10 @@ static uint64_t pick_addr(struct diff_session *s, struct diff_rng *r)
             return 0;
         case 4:
             return UINT64_MAX & ~(PG - 1);
-        default:
-            return c->user_lo + R(r, np) * PG + 1 + R(r, PG - 1);
+        default: {
+            const uint64_t page = R(r, np); /* one draw per statement */
+            return c->user_lo + page * PG + 1 + R(r, PG - 1);
+        }
         }
     default:
         break;
@@ -2328,8 +2336,10 @@ static uint64_t pick_size(struct diff_session *s, struct diff_rng *r,
             return c->user_hi - c->user_lo + PG;
         case 2:
             return 0;
-        case 3:
-            return (1 + R(r, 4)) * PG + 1 + R(r, PG - 1);
+        case 3: {
+            const uint64_t pages = 1 + R(r, 4); /* one draw per statement */
+            return pages * PG + 1 + R(r, PG - 1);
+        }
         default:
             return UINT64_MAX & ~(PG - 1); /* wraps */
         }
@@ -2845,7 +2855,8 @@ static void gen_user(struct diff_session *s, struct diff_rng *r,
 
     if (k < 20) {
         op->kind = DIFF_FAULT;
-        op->a = pick_addr(s, r) + (chance(r, 30) ? R(r, PG) : 0);
+        op->a = pick_addr(s, r); /* one draw per statement */
+        op->a += chance(r, 30) ? R(r, PG) : 0;
         if (chance(r, 25)) {
             /* Shared memory past its object's end (a remap grew it). */
             const struct model *m = &s->c->m;
