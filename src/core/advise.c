@@ -51,15 +51,24 @@ static bool drops(int advice)
     return advice == VMAR_ADVISE_DONTNEED || advice == VMAR_ADVISE_FREE;
 }
 
+/* What the commit gets: the advice, and where the survey found lo (the
+ * set does not change in between). */
+struct advise_arg {
+    int advice;
+    struct vmar_range_pos pos;
+};
+
 /* Holes are VMAR_ENOMEM, dropping device pages VMAR_EINVAL; counts the
  * cuts a hint change needs at the two ends. */
 static int advise_survey(const struct vmar_space *space, vmar_addr_t lo,
-                         vmar_addr_t hi, int advice, unsigned *cuts)
+                         vmar_addr_t hi, struct advise_arg *a, unsigned *cuts)
 {
+    const int advice = a->advice;
     vmar_addr_t covered = lo;
     const struct vmar_mapping *first = NULL, *last = NULL;
 
-    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+    vmar__range_locate(space, lo, &a->pos);
+    for (struct vmar_mapping *m = vmar__range_first_in(&a->pos, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
         if (m->node.start > covered)
             return VMAR_ENOMEM;
@@ -85,9 +94,12 @@ static int advise_survey(const struct vmar_space *space, vmar_addr_t lo,
 }
 
 static void advise_hints(struct vmar_space *space, vmar_addr_t lo,
-                         vmar_addr_t hi, int advice, struct vmar_prep *prep)
+                         vmar_addr_t hi, const struct advise_arg *a,
+                         struct vmar_prep *prep)
 {
-    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+    const int advice = a->advice;
+
+    for (struct vmar_mapping *m = vmar__range_first_in(&a->pos, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
         const unsigned want = advised_flags(m, advice);
         if (want == (m->flags & VMAR_MAPPING_KEPT_FLAGS))
@@ -95,7 +107,8 @@ static void advise_hints(struct vmar_space *space, vmar_addr_t lo,
         m = vmar__mapping_isolate(space, m, lo, hi, prep);
         vmar__mapping_set_flags(m, want);
     }
-    vmar__coalesce(space, lo, hi);
+    /* Only splits happened: the position still tells where to start. */
+    vmar__coalesce_from(space, vmar__coalesce_start(&a->pos, lo), hi);
 }
 
 /* The commit of vmar__change_range(): drop the leaves or set the hints. */
@@ -103,24 +116,25 @@ static void advise_commit(struct vmar_space *space, vmar_addr_t lo,
                           vmar_addr_t hi, const void *arg,
                           struct vmar_prep *prep, struct vmar_tlb_batch *batch)
 {
-    const int advice = *(const int *)arg;
+    const struct advise_arg *a = arg;
 
-    if (drops(advice))
+    if (drops(a->advice))
         vmar__unmap_leaves(space, lo, hi - lo, &prep->tables, batch);
     else
-        advise_hints(space, lo, hi, advice, prep);
+        advise_hints(space, lo, hi, a, prep);
 }
 
 static int advise_locked(struct vmar_space *space, vmar_addr_t lo,
                          vmar_addr_t hi, int advice)
 {
+    struct advise_arg a = {.advice = advice};
     unsigned cuts = 0;
-    int rc = advise_survey(space, lo, hi, advice, &cuts);
+    int rc = advise_survey(space, lo, hi, &a, &cuts);
 
     if (rc || advice == VMAR_ADVISE_WILLNEED)
         return rc;
     return vmar__change_range(space, lo, hi, cuts, drops(advice), advise_commit,
-                              &advice);
+                              &a);
 }
 
 int vmar_advise(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,

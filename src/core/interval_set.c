@@ -235,6 +235,35 @@ void vmar_iset_insert(struct vmar_iset *set, struct vmar_iset_node *node)
 }
 
 /*
+ * The leaf position right after pred: its right child when it has none,
+ * else the left child of its successor (the leftmost node of its right
+ * subtree). That is where a descent by key ends, as the new start lies
+ * between pred's and its successor's.
+ */
+void vmar_iset_insert_after(struct vmar_iset *set, struct vmar_iset_node *pred,
+                            struct vmar_iset_node *node)
+{
+    struct vmar_iset_node **link, *parent, *succ;
+
+    if (!pred) {
+        parent = vmar_iset_first(set);
+        link = parent ? &parent->left : &set->root;
+        succ = parent;
+    } else if (!pred->right) {
+        parent = pred;
+        link = &pred->right;
+        succ = vmar_iset_next(pred);
+    } else {
+        parent = pred->right;
+        while (parent->left)
+            parent = parent->left;
+        link = &parent->left;
+        succ = parent;
+    }
+    vmar__iset_link_leaf(set, node, parent, link, pred, succ, succ != NULL);
+}
+
+/*
  * The tail goes right after node in key order: as node's right child, or
  * as the left child of the leftmost node of node's right subtree. That
  * skips the descent from the root, and since the pair covers what node
@@ -406,6 +435,25 @@ struct vmar_iset_node *vmar_iset_lower_bound(const struct vmar_iset *set,
         best = ((uintptr_t)n & left) | (best & ~left);
         n = (struct vmar_iset_node *)((l & left) | (r & ~left));
     }
+    return (struct vmar_iset_node *)best;
+}
+
+/* The predecessor is the last node the descent leaves to the right. */
+struct vmar_iset_node *vmar_iset_lower_bound_pred(const struct vmar_iset *set,
+                                                  vmar_addr_t addr,
+                                                  struct vmar_iset_node **pred)
+{
+    struct vmar_iset_node *n = set->root;
+    uintptr_t best = 0, before = 0;
+
+    while (n) {
+        uintptr_t left = (uintptr_t)0 - (uintptr_t)(n->end > addr);
+        uintptr_t l = (uintptr_t)n->left, r = (uintptr_t)n->right;
+        best = ((uintptr_t)n & left) | (best & ~left);
+        before = ((uintptr_t)n & ~left) | (before & left);
+        n = (struct vmar_iset_node *)((l & left) | (r & ~left));
+    }
+    *pred = (struct vmar_iset_node *)before;
     return (struct vmar_iset_node *)best;
 }
 

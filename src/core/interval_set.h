@@ -39,12 +39,16 @@ struct vmar_iset_node {
      * line per level whenever the node is 32-byte aligned. */
     struct vmar_iset_node *left, *right;
     vmar_addr_t start, end; /* the interval; start < end */
+    /* What a retrace after a change reads of each node on its way up and
+     * of that node's children comes next, inside the first 64 bytes: one
+     * line besides the lookup's at worst, none when the node is 64-byte
+     * aligned. Maintained by the set, read-only for callers: */
     struct vmar_iset_node *parent;
-    vmar_size_t guard; /* free bytes placement keeps below start */
-    /* maintained by the set, read-only for callers: */
-    vmar_size_t gap;     /* length of the free gap before this node */
     vmar_size_t sub_gap; /* largest `gap` in this subtree */
+    vmar_size_t gap;     /* length of the free gap before this node */
     int height;          /* AVL height, leaf = 1 */
+    /* Set by the caller: */
+    vmar_size_t guard; /* free bytes placement keeps below start */
 };
 
 struct vmar_iset {
@@ -67,6 +71,17 @@ void vmar_iset_init(struct vmar_iset *set);
 /* Insert `node` (start, end, guard set by the caller). O(log n).
  * Precondition: it overlaps no node already in the set. */
 void vmar_iset_insert(struct vmar_iset *set, struct vmar_iset_node *node);
+
+/*
+ * Insert `node` right after `pred` in key order (`pred` NULL: before
+ * every node): the caller knows the node's predecessor, e.g. from
+ * vmar_iset_lower_bound_pred(), and the descent from the root is skipped.
+ * The node lands where vmar_iset_insert() would put it, so the tree comes
+ * out the same. Precondition: pred.end <= node.start and node.end <= the
+ * start of pred's successor (or of the first node when pred is NULL).
+ */
+void vmar_iset_insert_after(struct vmar_iset *set, struct vmar_iset_node *pred,
+                            struct vmar_iset_node *node);
 
 /* Remove `node`, which must be in the set. O(log n). */
 void vmar_iset_remove(struct vmar_iset *set, struct vmar_iset_node *node);
@@ -107,6 +122,12 @@ struct vmar_iset_node *vmar_iset_find(const struct vmar_iset *set,
  * [addr, +inf)), or NULL. O(log n). */
 struct vmar_iset_node *vmar_iset_lower_bound(const struct vmar_iset *set,
                                              vmar_addr_t addr);
+
+/* vmar_iset_lower_bound(), and in *pred its in-order predecessor (the
+ * last node with end <= addr), or NULL: both lie on the one descent. */
+struct vmar_iset_node *vmar_iset_lower_bound_pred(const struct vmar_iset *set,
+                                                  vmar_addr_t addr,
+                                                  struct vmar_iset_node **pred);
 
 struct vmar_iset_node *vmar_iset_first(const struct vmar_iset *set);
 struct vmar_iset_node *vmar_iset_last(const struct vmar_iset *set);

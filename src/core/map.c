@@ -97,21 +97,23 @@ static int map_validate(const struct vmar_space *space,
 /* Decide the address and what replacing it costs. */
 static int map_locate(const struct vmar_space *space,
                       const struct vmar_map_opts *o, vmar_size_t align,
-                      vmar_addr_t *addr, struct vmar_carve_cost *cost)
+                      vmar_addr_t *addr, struct vmar_carve_cost *cost,
+                      struct vmar_range_pos *pos)
 {
     cost->needs_node = false;
     cost->removed = 0;
     cost->mapped = 0;
+    pos->pred = NULL;
+    pos->next = NULL;
     switch (o->place) {
     case VMAR_PLACE_FIXED:
         *addr = o->addr;
-        vmar__carve_cost(space, o->addr, o->addr + o->size, cost);
+        vmar__carve_cost_at(space, o->addr, o->addr + o->size, cost, pos);
         return 0;
     case VMAR_PLACE_FIXED_NOREPLACE:
         *addr = o->addr;
-        return vmar__mapping_first_in(space, o->addr, o->addr + o->size)
-                   ? VMAR_EEXIST
-                   : 0;
+        vmar__range_locate(space, o->addr, pos);
+        return vmar__range_first_in(pos, o->addr + o->size) ? VMAR_EEXIST : 0;
     default:
         return vmar__place(space, o, align, addr);
     }
@@ -291,12 +293,21 @@ static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
     vmar__rss_add(space, (size_t)(vmar__mapping_size(m) >> VMAR_PAGE_SHIFT), 0);
 }
 
+/*
+ * A fixed map knows the new mapping's predecessor from map_locate()'s
+ * descent (the set is unchanged since; the carve says what precedes addr
+ * after it), so neither the insert nor the coalescing descends again.
+ */
 static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
-                       vmar_addr_t addr, struct vmar_prep *prep,
-                       struct vmar_tlb_batch *batch)
+                       vmar_addr_t addr, const struct vmar_range_pos *pos,
+                       struct vmar_prep *prep, struct vmar_tlb_batch *batch)
 {
+    const bool fixed =
+        o->place == VMAR_PLACE_FIXED || o->place == VMAR_PLACE_FIXED_NOREPLACE;
+    struct vmar_iset_node *pred = pos->pred;
+
     if (o->place == VMAR_PLACE_FIXED)
-        vmar__carve(space, addr, addr + o->size, prep, batch);
+        pred = vmar__carve_at(space, addr, addr + o->size, pos, prep, batch);
 
     struct vmar_mapping *m = vmar__prep_take(space, prep);
     m->node.start = addr;
@@ -310,13 +321,19 @@ static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
     m->offset = o->backing == VMAR_BACKING_DEVICE ? o->paddr : o->offset;
     m->object = prep->object; /* the prepared reference moves here */
     prep->object = NULL;
-    vmar_iset_insert(&space->set, &m->node);
+    if (fixed) {
+        vmar_iset_insert_after(&space->set, pred, &m->node);
+    } else {
+        vmar_iset_insert(&space->set, &m->node);
+        pred = vmar_iset_prev(&m->node);
+    }
     space->total_vm += o->size;
     if (wants_pages(o))
         map_object_pages(space, m, prep);
     else if (maps_now(o))
         map_populate(space, m, prep);
-    vmar__coalesce(space, addr, addr + o->size);
+    /* m is the first mapping that ends above addr. */
+    vmar__coalesce_from(space, pred ? pred : &m->node, addr + o->size);
 }
 
 static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
@@ -324,6 +341,7 @@ static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
 {
     struct vmar_prep prep = {0};
     struct vmar_carve_cost cost;
+    struct vmar_range_pos pos;
     struct vmar_tlb_batch batch;
     vmar_size_t align;
     vmar_addr_t addr;
@@ -335,14 +353,14 @@ static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
                    ~rights)
         rc = VMAR_EACCES;
     if (!rc)
-        rc = map_locate(space, o, align, &addr, &cost);
+        rc = map_locate(space, o, align, &addr, &cost, &pos);
     if (!rc)
         rc = map_check_limits(space, o->size, &cost);
     if (!rc)
         rc = map_prepare(space, o, addr, &cost, &prep);
     if (!rc) {
         vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
-        map_commit(space, o, addr, &prep, &batch);
+        map_commit(space, o, addr, &pos, &prep, &batch);
         vmar_tlb_batch_finish(&batch);
         if (out_addr)
             *out_addr = addr;

@@ -45,9 +45,19 @@ struct vmar_mapping *vmar__mapping_first_in(const struct vmar_space *space,
 struct vmar_mapping *vmar__mapping_next_in(const struct vmar_mapping *m,
                                            vmar_addr_t hi)
 {
-    struct vmar_iset_node *n = vmar_iset_next(&m->node);
+    struct vmar_iset_node *n;
 
+    /* Whatever follows starts at or above m's end: no need to find it. */
+    if (m->node.end >= hi)
+        return NULL;
+    n = vmar_iset_next(&m->node);
     return n && n->start < hi ? vmar__mapping_of(n) : NULL;
+}
+
+void vmar__range_locate(const struct vmar_space *space, vmar_addr_t lo,
+                        struct vmar_range_pos *pos)
+{
+    pos->next = vmar_iset_lower_bound_pred(&space->set, lo, &pos->pred);
 }
 
 void vmar__mapping_split(struct vmar_space *space, struct vmar_mapping *m,
@@ -113,14 +123,18 @@ void vmar__mapping_destroy(struct vmar_space *space, struct vmar_mapping *m)
 
 void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
 {
-    struct vmar_iset_node *n = vmar_iset_lower_bound(&space->set, lo);
-    struct vmar_iset_node *p =
-        n ? vmar_iset_prev(n) : vmar_iset_last(&space->set);
+    struct vmar_range_pos pos;
 
-    /* Start one mapping early so the pair straddling `lo` is seen; stop
-     * once a mapping starts beyond `hi`, after testing its left pair. */
-    if (p)
-        n = p;
+    /* Start one mapping early so the pair straddling `lo` is seen. */
+    vmar__range_locate(space, lo, &pos);
+    vmar__coalesce_from(space, pos.pred ? pos.pred : pos.next, hi);
+}
+
+void vmar__coalesce_from(struct vmar_space *space, struct vmar_iset_node *n,
+                         vmar_addr_t hi)
+{
+    /* Stop once a mapping starts beyond `hi`, after testing its left
+     * pair. */
     while (n && n->start <= hi) {
         struct vmar_iset_node *next = vmar_iset_next(n);
         if (!next)
@@ -166,10 +180,20 @@ int vmar__change_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
 void vmar__carve_cost(const struct vmar_space *space, vmar_addr_t lo,
                       vmar_addr_t hi, struct vmar_carve_cost *cost)
 {
+    struct vmar_range_pos pos;
+
+    vmar__carve_cost_at(space, lo, hi, cost, &pos);
+}
+
+void vmar__carve_cost_at(const struct vmar_space *space, vmar_addr_t lo,
+                         vmar_addr_t hi, struct vmar_carve_cost *cost,
+                         struct vmar_range_pos *pos)
+{
     cost->needs_node = false;
     cost->removed = 0;
     cost->mapped = 0;
-    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+    vmar__range_locate(space, lo, pos);
+    for (struct vmar_mapping *m = vmar__range_first_in(pos, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
         vmar_addr_t s = VMAR_MAX(m->node.start, lo);
         vmar_addr_t e = VMAR_MIN(m->node.end, hi);
@@ -184,7 +208,23 @@ void vmar__carve_cost(const struct vmar_space *space, vmar_addr_t lo,
 void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
                  struct vmar_prep *prep, struct vmar_tlb_batch *batch)
 {
-    struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi);
+    struct vmar_range_pos pos;
+
+    vmar__range_locate(space, lo, &pos);
+    (void)vmar__carve_at(space, lo, hi, &pos, prep, batch);
+}
+
+struct vmar_iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
+                                      vmar_addr_t hi,
+                                      const struct vmar_range_pos *pos,
+                                      struct vmar_prep *prep,
+                                      struct vmar_tlb_batch *batch)
+{
+    struct vmar_mapping *m = vmar__range_first_in(pos, hi);
+    /* Only the first mapping can start below lo; it keeps [start, lo)
+     * and becomes lo's predecessor. Every other one ends above lo. */
+    struct vmar_iset_node *pred =
+        m && m->node.start < lo ? &m->node : pos->pred;
 
     /* One backend call for the whole range: holes hold no leaves. */
     vmar__unmap_leaves(space, lo, hi - lo, &prep->tables, batch);
@@ -212,6 +252,7 @@ void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
         space->total_vm -= e - s;
         m = next;
     }
+    return pred;
 }
 
 vmar_size_t vmar__device_bytes(const struct vmar_space *space, vmar_addr_t lo,

@@ -128,6 +128,31 @@ struct vmar_mapping *vmar__mapping_next_in(const struct vmar_mapping *m,
                                            vmar_addr_t hi);
 
 /*
+ * Where a range starting at `lo` sits in the set, from one descent: the
+ * first node that ends above lo (`next`) and the node before it (`pred`),
+ * either NULL at an end. An operation looks its range up once, in its
+ * survey, and hands the position to its commit and to the coalescing that
+ * follows instead of descending again: between the two, the set changes
+ * only in the ways the users below account for.
+ */
+struct vmar_range_pos {
+    struct vmar_iset_node *pred, *next;
+};
+
+void vmar__range_locate(const struct vmar_space *space, vmar_addr_t lo,
+                        struct vmar_range_pos *pos);
+
+/* vmar__mapping_first_in(lo, hi) for the lo that `pos` was located at,
+ * while the set is unchanged. */
+static inline struct vmar_mapping *
+vmar__range_first_in(const struct vmar_range_pos *pos, vmar_addr_t hi)
+{
+    struct vmar_iset_node *n = pos->next;
+
+    return n && n->start < hi ? vmar__mapping_of(n) : NULL;
+}
+
+/*
  * Split `m` at `at` (m.start < at < m.end): `m` keeps [start, at) and
  * `tail`, a prepared node, becomes [at, end) with the same attributes.
  * => caller holds the space lock exclusively. Cannot fail.
@@ -160,6 +185,25 @@ void vmar__mapping_destroy(struct vmar_space *space, struct vmar_mapping *m);
  */
 void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi);
 
+/* vmar__coalesce(lo, hi) when the caller knows where it starts: `start`
+ * is the predecessor of the first mapping that ends above lo, or that
+ * mapping when it has none (NULL: the set is empty). */
+void vmar__coalesce_from(struct vmar_space *space, struct vmar_iset_node *start,
+                         vmar_addr_t hi);
+
+/* The `start` of vmar__coalesce_from() for [lo, hi) when `pos` was
+ * located at lo and the set has since changed only by splits (of the
+ * mapping at `pos->next` at lo, and of mappings inside the range). */
+static inline struct vmar_iset_node *
+vmar__coalesce_start(const struct vmar_range_pos *pos, vmar_addr_t lo)
+{
+    struct vmar_iset_node *n = pos->next;
+
+    if (n && n->end <= lo)
+        return n; /* cut at lo: it now ends there, before the range */
+    return pos->pred ? pos->pred : n;
+}
+
 /*
  * Remove [lo, hi) from the layout: cut straddling mappings, destroy the
  * covered ones, unmap their leaves into `batch`. Needs one prepared node
@@ -182,6 +226,19 @@ struct vmar_carve_cost {
 };
 void vmar__carve_cost(const struct vmar_space *space, vmar_addr_t lo,
                       vmar_addr_t hi, struct vmar_carve_cost *cost);
+/* The same, also storing lo's position for vmar__carve_at(). */
+void vmar__carve_cost_at(const struct vmar_space *space, vmar_addr_t lo,
+                         vmar_addr_t hi, struct vmar_carve_cost *cost,
+                         struct vmar_range_pos *pos);
+
+/* vmar__carve() with lo's position from vmar__carve_cost_at() (the set
+ * unchanged since). Returns the node that precedes lo afterwards (the
+ * last one ending at or below lo), or NULL. */
+struct vmar_iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
+                                      vmar_addr_t hi,
+                                      const struct vmar_range_pos *pos,
+                                      struct vmar_prep *prep,
+                                      struct vmar_tlb_batch *batch);
 
 /* Bytes of device mappings inside [lo, hi): their leaves are always
  * present but not resident (not RSS). */

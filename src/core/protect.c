@@ -14,16 +14,26 @@
  */
 #include "mapping.h"
 
+/* What the commit gets: the permissions, and where the survey found lo
+ * (the set does not change in between). */
+struct protect_arg {
+    unsigned prot;
+    struct vmar_range_pos pos;
+};
+
 /* Walk [lo, hi) in address order and report the first problem: a hole
  * (VMAR_ENOMEM) or a permission beyond a mapping's maximum (VMAR_EACCES).
  * Also count the splits needed at the ends. */
 static int protect_survey(const struct vmar_space *space, vmar_addr_t lo,
-                          vmar_addr_t hi, unsigned prot, unsigned *splits)
+                          vmar_addr_t hi, struct protect_arg *a,
+                          unsigned *splits)
 {
+    const unsigned prot = a->prot;
     vmar_addr_t covered = lo;
     const struct vmar_mapping *first = NULL, *last = NULL;
 
-    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+    vmar__range_locate(space, lo, &a->pos);
+    for (struct vmar_mapping *m = vmar__range_first_in(&a->pos, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
         if (m->node.start > covered)
             return VMAR_ENOMEM;
@@ -49,9 +59,10 @@ static void protect_commit(struct vmar_space *space, vmar_addr_t lo,
                            vmar_addr_t hi, const void *arg,
                            struct vmar_prep *prep, struct vmar_tlb_batch *batch)
 {
-    const unsigned prot = *(const unsigned *)arg;
+    const struct protect_arg *a = arg;
+    const unsigned prot = a->prot;
 
-    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+    for (struct vmar_mapping *m = vmar__range_first_in(&a->pos, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
         if (m->prot == prot)
             continue;
@@ -63,18 +74,20 @@ static void protect_commit(struct vmar_space *space, vmar_addr_t lo,
                                         : 0u),
                             &prep->tables, batch);
     }
-    vmar__coalesce(space, lo, hi);
+    /* Only splits happened: the position still tells where to start. */
+    vmar__coalesce_from(space, vmar__coalesce_start(&a->pos, lo), hi);
 }
 
 static int protect_locked(struct vmar_space *space, vmar_addr_t lo,
                           vmar_addr_t hi, unsigned prot)
 {
+    struct protect_arg a = {.prot = prot};
     unsigned splits = 0;
-    int rc = protect_survey(space, lo, hi, prot, &splits);
+    int rc = protect_survey(space, lo, hi, &a, &splits);
 
     return rc ? rc
               : vmar__change_range(space, lo, hi, splits, true, protect_commit,
-                                   &prot);
+                                   &a);
 }
 
 int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,

@@ -6,10 +6,11 @@ int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
 {
     struct vmar_prep prep = {0};
     struct vmar_carve_cost cost;
+    struct vmar_range_pos pos;
     struct vmar_tlb_batch batch;
     int rc = 0;
 
-    vmar__carve_cost(space, lo, hi, &cost);
+    vmar__carve_cost_at(space, lo, hi, &cost, &pos);
     if (cost.mapped == 0)
         return 0;
     /* Punching a hole in one mapping is the only way unmap adds one. */
@@ -21,7 +22,7 @@ int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
                                  &prep.tables);
     if (!rc) {
         vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
-        vmar__carve(space, lo, hi, &prep, &batch);
+        (void)vmar__carve_at(space, lo, hi, &pos, &prep, &batch);
         vmar_tlb_batch_finish(&batch);
     }
     vmar__prep_release(space, &prep);
