@@ -192,8 +192,12 @@ void vmar_sim_stats(const struct vmar_sim *sim, struct vmar_sim_stats *out);
 /** vmar_sim_fail_after() mask: which allocations count. */
 enum vmar_sim_fail_mask {
     VMAR_SIM_FAIL_ALLOC = 1u << 0, /**< env->alloc */
-    VMAR_SIM_FAIL_FRAME = 1u << 1, /**< env->frame_alloc */
+    VMAR_SIM_FAIL_FRAME = 1u << 1, /**< env->frame_alloc: DATA and TABLE */
     VMAR_SIM_FAIL_ANY = VMAR_SIM_FAIL_ALLOC | VMAR_SIM_FAIL_FRAME,
+    /** env->frame_alloc without VMAR_FRAME_TABLE: data frames only. */
+    VMAR_SIM_FAIL_DATA = 1u << 2,
+    /** env->frame_alloc with VMAR_FRAME_TABLE: page-table pages only. */
+    VMAR_SIM_FAIL_TABLE = 1u << 3,
 };
 
 /**

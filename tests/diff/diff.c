@@ -1266,6 +1266,8 @@ static int run_injected(struct diff_session *s, const struct diff_op *op,
     s->st->fails_fired++;
     s->st->fired_alloc += mask == VMAR_SIM_FAIL_ALLOC;
     s->st->fired_frame += mask == VMAR_SIM_FAIL_FRAME;
+    s->st->fired_data += mask == VMAR_SIM_FAIL_DATA;
+    s->st->fired_table += mask == VMAR_SIM_FAIL_TABLE;
     s->st->fired_fork += op->kind == DIFF_FORK;
     s->st->fired_remap += op->kind == DIFF_REMAP || op->kind == DIFF_RESIZE;
     s->st->fired_advise += op->kind == DIFF_ADVISE;
@@ -1569,6 +1571,8 @@ static int step_object(struct diff_session *s, const struct diff_op *op)
                 s->st->fails_fired++;
                 s->st->fired_alloc += op->fail_mask == VMAR_SIM_FAIL_ALLOC;
                 s->st->fired_frame += op->fail_mask == VMAR_SIM_FAIL_FRAME;
+                s->st->fired_data += op->fail_mask == VMAR_SIM_FAIL_DATA;
+                s->st->fired_table += op->fail_mask == VMAR_SIM_FAIL_TABLE;
                 snap_take(s, &after);
                 if (rc != VMAR_ENOMEM || none ||
                     after.digest != before.digest ||
@@ -1950,6 +1954,8 @@ static int run_injected_user(struct diff_session *s, const struct diff_op *op,
     s->st->fired_user++;
     s->st->fired_alloc += mask == VMAR_SIM_FAIL_ALLOC;
     s->st->fired_frame += mask == VMAR_SIM_FAIL_FRAME;
+    s->st->fired_data += mask == VMAR_SIM_FAIL_DATA;
+    s->st->fired_table += mask == VMAR_SIM_FAIL_TABLE;
     if (*lib_rc != VMAR_ENOMEM)
         return fail(s,
                     "injected allocation failure %u (mask %#x) hit but the "
@@ -2194,6 +2200,17 @@ void diff_gen_space(struct diff_rng *r, struct diff_space *sp)
         sp->max_map_count = 2 + R(r, 32);
     if (chance(r, 30))
         sp->flags = VMAR_SPACE_BOTTOM_UP;
+}
+
+/* Frame failures: of the ops that fail frames (VMAR_SIM_FAIL_FRAME), a
+ * third count page-table pages only and a third data frames only, chosen
+ * from the page of the address already drawn, so that the random stream
+ * stays as it was. */
+static void split_frame_mask(struct diff_op *op)
+{
+    if (op->fail_mask == VMAR_SIM_FAIL_FRAME && op->a / PG % 3 != 0)
+        op->fail_mask =
+            op->a / PG % 3 == 1 ? VMAR_SIM_FAIL_TABLE : VMAR_SIM_FAIL_DATA;
 }
 
 static const struct model_run *rand_run(struct diff_session *s,
@@ -2619,6 +2636,7 @@ static void gen_object_map(struct diff_session *s, struct diff_rng *r,
         op->fail_n = DIFF_FAIL_EVERY;
         op->fail_mask =
             chance(r, 70) ? VMAR_SIM_FAIL_FRAME : VMAR_SIM_FAIL_ALLOC;
+        split_frame_mask(op);
     }
 }
 
@@ -2783,6 +2801,7 @@ static void gen_mutation_fail(struct diff_rng *r, struct diff_op *op)
         op->fail_n = 1 + (uint32_t)R(r, 6);
         op->fail_mask = 1 + (unsigned)R(r, 3);
         op->fail_persist = chance(r, 25);
+        split_frame_mask(op);
     } else if (pct < 6) {
         /* A sweep: every n until success, of metadata (ALLOC) or of
          * frames (FRAME) separately, sometimes of both in one order. An
@@ -2792,6 +2811,7 @@ static void gen_mutation_fail(struct diff_rng *r, struct diff_op *op)
         op->fail_mask = chance(r, 10)   ? VMAR_SIM_FAIL_ANY
                         : chance(r, 50) ? VMAR_SIM_FAIL_ALLOC
                                         : VMAR_SIM_FAIL_FRAME;
+        split_frame_mask(op);
         /* Keep a sweep affordable: each n re-checks the whole space and
          * digests every frame. */
         if (op->kind == DIFF_MAP && (op->flags & VMAR_MAP_POPULATE) &&
@@ -3256,17 +3276,33 @@ static const char *const place_enums[4] = {"VMAR_PLACE_ANY", "VMAR_PLACE_HINT",
                                            "VMAR_PLACE_FIXED_NOREPLACE",
                                            "VMAR_PLACE_FIXED"};
 
+static const char *mask_name(unsigned mask)
+{
+    switch (mask) {
+    case VMAR_SIM_FAIL_ALLOC:
+        return "alloc";
+    case VMAR_SIM_FAIL_FRAME:
+        return "frame";
+    case VMAR_SIM_FAIL_ANY:
+        return "any";
+    case VMAR_SIM_FAIL_DATA:
+        return "data";
+    case VMAR_SIM_FAIL_TABLE:
+        return "table";
+    default:
+        return "0";
+    }
+}
+
 static void print_fail(FILE *f, const struct diff_op *op)
 {
-    static const char *const masks[4] = {"0", "alloc", "frame", "any"};
-
     if (!op->fail_n)
         return;
     if (op->fail_n == DIFF_FAIL_EVERY)
-        fprintf(f, " fail=every:%s", masks[op->fail_mask & 3]);
+        fprintf(f, " fail=every:%s", mask_name(op->fail_mask));
     else
         fprintf(f, " fail=%" PRIu32 ":%s%s", op->fail_n,
-                masks[op->fail_mask & 3], op->fail_persist ? ":persist" : "");
+                mask_name(op->fail_mask), op->fail_persist ? ":persist" : "");
 }
 
 static void print_c(FILE *f, const struct diff_op *op)
@@ -3525,6 +3561,10 @@ static int parse_fail(const char *v, struct diff_op *op)
         op->fail_mask = 2;
     else if (!strcmp(mask, "any"))
         op->fail_mask = 3;
+    else if (!strcmp(mask, "data"))
+        op->fail_mask = VMAR_SIM_FAIL_DATA;
+    else if (!strcmp(mask, "table"))
+        op->fail_mask = VMAR_SIM_FAIL_TABLE;
     else
         return -1;
     op->fail_persist = persist && !strcmp(persist, "persist");
@@ -3788,6 +3828,8 @@ int diff_run_bytes(const uint8_t *data, size_t len)
     X(zeros_read)                                                              \
     X(fired_alloc)                                                             \
     X(fired_frame)                                                             \
+    X(fired_data)                                                              \
+    X(fired_table)                                                             \
     X(fired_user)                                                              \
     X(partial_copies)                                                          \
     X(content_checks)                                                          \

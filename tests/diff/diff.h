@@ -153,6 +153,8 @@ struct diff_stats {
     size_t zeros_read;     /* pages read back as zero */
     size_t fired_alloc;    /* injected metadata failures that hit */
     size_t fired_frame;    /* injected frame failures that hit */
+    size_t fired_data;     /* ... of data frames only (VMAR_SIM_FAIL_DATA) */
+    size_t fired_table;    /* ... of page-table pages only (FAIL_TABLE) */
     size_t fired_user;     /* ... that hit a fault or a user copy */
     size_t partial_copies; /* user copies that stopped after some bytes */
     size_t content_checks; /* periodic sweeps of page contents */

@@ -801,6 +801,19 @@ static void test_fail_after_modes(void **state)
     assert_non_null(p);
     assert_int_equal(env->frame_alloc(env->ctx, 0, &pa[3]), VMAR_ENOMEM);
     env->free(env->ctx, p, 16);
+
+    /* TABLE counts page-table pages only, DATA data frames only. */
+    vmar_sim_fail_after(f->sim, 1, VMAR_SIM_FAIL_TABLE, false);
+    assert_int_equal(env->frame_alloc(env->ctx, 0, &pa[3]), 0);
+    env->frame_free(env->ctx, pa[3]);
+    assert_int_equal(env->frame_alloc(env->ctx, VMAR_FRAME_TABLE, &pa[3]),
+                     VMAR_ENOMEM);
+    vmar_sim_fail_after(f->sim, 1, VMAR_SIM_FAIL_DATA, false);
+    assert_int_equal(env->frame_alloc(env->ctx, VMAR_FRAME_TABLE, &pa[3]), 0);
+    env->frame_free(env->ctx, pa[3]);
+    assert_int_equal(env->frame_alloc(env->ctx, VMAR_FRAME_ZERO, &pa[3]),
+                     VMAR_ENOMEM);
+    assert_int_equal(stats_of(f).fails_injected, fails0 + 6);
     for (int i = 0; i < 3; i++)
         env->frame_free(env->ctx, pa[i]);
 }

@@ -87,7 +87,12 @@ int vmar_sim__frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
         hook(hook_arg, flags);
     vmar_sim__lock(&sim->lock);
     sim->stats.frame_alloc_calls++;
-    if (vmar_sim__inject(sim, VMAR_SIM_FAIL_FRAME) || sim->nfree == 0) {
+    /* FRAME counts every frame; DATA and TABLE one kind each. */
+    if (vmar_sim__inject(sim,
+                         VMAR_SIM_FAIL_FRAME |
+                             (flags & VMAR_FRAME_TABLE ? VMAR_SIM_FAIL_TABLE
+                                                       : VMAR_SIM_FAIL_DATA)) ||
+        sim->nfree == 0) {
         vmar_sim__unlock(&sim->lock);
         return VMAR_ENOMEM;
     }

@@ -130,7 +130,9 @@ void vmar_sim_fail_after(struct vmar_sim *sim, size_t n, unsigned mask,
                          bool persistent)
 {
     vmar_sim__lock(&sim->lock);
-    sim->fail.mask = n != 0 ? (mask & VMAR_SIM_FAIL_ANY) : 0;
+    sim->fail.mask = n != 0 ? (mask & (VMAR_SIM_FAIL_ANY | VMAR_SIM_FAIL_DATA |
+                                       VMAR_SIM_FAIL_TABLE))
+                            : 0;
     sim->fail.countdown = n;
     sim->fail.persistent = persistent;
     sim->fail.tripped = false;
