@@ -2175,13 +2175,17 @@ void diff_gen_space(struct diff_rng *r, struct diff_space *sp)
     case 2: /* the very top of the sim's user range */
         sp->user_lo = top - len;
         break;
-    default: /* across some 2 MiB boundary below 2^41 (or the top) */
-        sp->user_lo = ((1 + R(r, (top >> 21) - 8 < (UINT64_C(1) << 20)
-                                     ? (top >> 21) - 8
-                                     : UINT64_C(1) << 20))
-                       << 21) -
-                      len / 2;
+    default: { /* across some 2 MiB boundary below 2^41 (or the top) */
+        const uint64_t b = (1 + R(r, (top >> 21) - 8 < (UINT64_C(1) << 20)
+                                         ? (top >> 21) - 8
+                                         : UINT64_C(1) << 20))
+                           << 21;
+        /* The lowest boundaries have less than len / 2 below them (a
+         * byte-fed rng that ran dry draws 0): start there, not at 0 or
+         * below it. */
+        sp->user_lo = b > len / 2 ? b - len / 2 : b;
         break;
+    }
     }
     sp->user_hi = sp->user_lo + len;
     switch (R(r, 3)) {
