@@ -133,8 +133,9 @@ static int advise_locked(struct vmar_space *space, vmar_addr_t lo,
 
     if (rc || advice == VMAR_ADVISE_WILLNEED)
         return rc;
-    return vmar__change_range(space, lo, hi, cuts, drops(advice), advise_commit,
-                              &a);
+    /* Dropping refuses device mappings, the only ones with huge leaves,
+     * so no change here splits one: no page-table pages to prepare. */
+    return vmar__change_range(space, lo, hi, cuts, false, advise_commit, &a);
 }
 
 int vmar_advise(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,

@@ -232,7 +232,7 @@ static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
     }
     if (!rc && wants_pages(o))
         rc = get_object_pages(space, o, prep);
-    if (!rc && cost->mapped)
+    if (!rc && cost->tables)
         rc = space->ops->prepare(space->mmu, addr, o->size, VMAR_PREP_CHANGE,
                                  &prep->tables);
     if (!rc && maps_now(o))

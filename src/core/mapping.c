@@ -189,12 +189,17 @@ void vmar__carve_cost_at(const struct vmar_space *space, vmar_addr_t lo,
                          vmar_addr_t hi, struct vmar_carve_cost *cost,
                          struct vmar_range_pos *pos)
 {
+    const struct vmar_mapping *first = NULL, *last = NULL;
+
     cost->needs_node = false;
     cost->removed = 0;
     cost->mapped = 0;
     vmar__range_locate(space, lo, pos);
     for (struct vmar_mapping *m = vmar__range_first_in(pos, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
+        if (!first)
+            first = m;
+        last = m;
         vmar_addr_t s = VMAR_MAX(m->node.start, lo);
         vmar_addr_t e = VMAR_MIN(m->node.end, hi);
         cost->mapped += e - s;
@@ -203,6 +208,7 @@ void vmar__carve_cost_at(const struct vmar_space *space, vmar_addr_t lo,
         else if (m->node.start >= lo && m->node.end <= hi)
             cost->removed++;
     }
+    cost->tables = vmar__edges_may_split(first, last, lo, hi);
 }
 
 void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,

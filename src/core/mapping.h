@@ -86,6 +86,35 @@ static inline bool vmar__mapping_has_offset(const struct vmar_mapping *m)
     return m->object || m->backing == VMAR_BACKING_DEVICE;
 }
 
+/*
+ * Whether the backend may hold huge leaves for m. Only device mappings get
+ * them (device.c maps contiguous physical memory with map_range(HUGE));
+ * every other mapping is entered page by page. Fork and remap keep a
+ * mapping's backing, so this holds for its whole life.
+ */
+static inline bool vmar__mapping_may_huge(const struct vmar_mapping *m)
+{
+    return m->backing == VMAR_BACKING_DEVICE;
+}
+
+/*
+ * Whether a change of the leaves of exactly [lo, hi) may have to split a
+ * huge leaf, i.e. needs prepare(VMAR_PREP_CHANGE): `first` and `last` are
+ * the mappings whose leaves change at the two ends (NULL: none there). A
+ * leaf never spans two mappings, so only a huge-capable mapping that
+ * reaches below lo or above hi can have a leaf straddling an edge. Skipping
+ * the backend's walk otherwise is what the mmu contract allows (`resv` is
+ * then empty) and saves the prepare of every protect and unmap of
+ * ordinary memory.
+ */
+static inline bool vmar__edges_may_split(const struct vmar_mapping *first,
+                                         const struct vmar_mapping *last,
+                                         vmar_addr_t lo, vmar_addr_t hi)
+{
+    return (first && first->node.start < lo && vmar__mapping_may_huge(first)) ||
+           (last && last->node.end > hi && vmar__mapping_may_huge(last));
+}
+
 /* The permissions a freshly installed leaf gets: the mapping's, without
  * write where a later write must fault (a private page that is the
  * object's, a shared page of an object that wants to hear of writes,
@@ -221,6 +250,7 @@ int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi);
 /* What vmar__carve(lo, hi) would do, computed without changing anything. */
 struct vmar_carve_cost {
     bool needs_node;    /* one mapping strictly contains [lo, hi) */
+    bool tables;        /* a huge leaf may straddle lo or hi */
     size_t removed;     /* mappings entirely inside [lo, hi) */
     vmar_size_t mapped; /* bytes of [lo, hi) currently mapped */
 };

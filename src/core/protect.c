@@ -18,6 +18,7 @@
  * (the set does not change in between). */
 struct protect_arg {
     unsigned prot;
+    bool tables; /* a huge leaf may straddle a cut end */
     struct vmar_range_pos pos;
 };
 
@@ -52,6 +53,10 @@ static int protect_survey(const struct vmar_space *space, vmar_addr_t lo,
         (*splits)++;
     if (last->node.end > hi && last->prot != prot)
         (*splits)++;
+    /* An end mapping whose permissions stay is not cut, so its leaves
+     * are not touched at lo or hi. */
+    a->tables = vmar__edges_may_split(first->prot != prot ? first : NULL,
+                                      last->prot != prot ? last : NULL, lo, hi);
     return 0;
 }
 
@@ -86,8 +91,8 @@ static int protect_locked(struct vmar_space *space, vmar_addr_t lo,
     int rc = protect_survey(space, lo, hi, &a, &splits);
 
     return rc ? rc
-              : vmar__change_range(space, lo, hi, splits, true, protect_commit,
-                                   &a);
+              : vmar__change_range(space, lo, hi, splits, a.tables,
+                                   protect_commit, &a);
 }
 
 int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,

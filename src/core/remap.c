@@ -266,7 +266,7 @@ static int remap_prepare(struct vmar_space *space, struct remap *r,
     if (!rc && r->old_size > len)
         rc = space->ops->prepare(space->mmu, r->old + len, r->old_size - len,
                                  VMAR_PREP_CHANGE, &prep->tables);
-    if (!rc && r->cost.mapped)
+    if (!rc && r->cost.tables)
         rc = space->ops->prepare(space->mmu, to, r->new_size, VMAR_PREP_CHANGE,
                                  &prep->tables);
     if (!rc)
@@ -392,7 +392,7 @@ static int remap_target(const struct vmar_space *space, struct remap *r,
         .place = VMAR_PLACE_ANY,
         .flags = r->first->flags & VMAR_MAP_STACK,
     };
-    r->cost = (struct vmar_carve_cost){false, 0, 0};
+    r->cost = (struct vmar_carve_cost){0};
     return vmar__place(space, &o, VMAR_PAGE_SIZE, to);
 }
 

@@ -17,7 +17,7 @@ int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
     if (cost.needs_node && space->set.count + 1 > space->max_map_count)
         return VMAR_ENOMEM;
     rc = vmar__prep_nodes(space, &prep, cost.needs_node);
-    if (!rc)
+    if (!rc && cost.tables)
         rc = space->ops->prepare(space->mmu, lo, hi - lo, VMAR_PREP_CHANGE,
                                  &prep.tables);
     if (!rc) {

@@ -186,6 +186,53 @@ static void test_device_map_oom(void **state)
 }
 
 /*
+ * Page-table pages are prepared for a protect or unmap only where a cut
+ * end falls inside a device mapping (the only kind with huge leaves);
+ * cutting ordinary memory asks the backend for nothing.
+ */
+static void test_prepare_only_for_device_cuts(void **state)
+{
+    const vmar_addr_t dev_at = BASE + 0x100000;
+    struct vt vt;
+    struct dev d;
+    size_t p0;
+    (void)state;
+
+    vt_setup(&vt, NULL, 256);
+    dev_get(&vt, &d);
+    assert_int_equal(vt_map(&vt, BASE, 8 * PG, RW, VMAR_PLACE_FIXED, 0, NULL),
+                     0);
+    assert_int_equal(map_dev(&vt, dev_at, NDEV * PG, d.pa, RW), 0);
+    p0 = vt_stats(&vt).prepares;
+    assert_int_equal(vt_protect(&vt, BASE + 2 * PG, PG, VMAR_PROT_READ), 0);
+    assert_int_equal(vt_unmap(&vt, BASE + 5 * PG, PG), 0);
+    /* A range that ends inside the device mapping but does not change
+     * it there (same permissions): not cut, nothing to prepare. */
+    assert_int_equal(vt_protect(&vt, BASE, dev_at + PG - BASE, RW),
+                     VMAR_ENOMEM); /* the hole at BASE + 5 pages */
+    assert_int_equal(vt_protect(&vt, dev_at, NDEV * PG, VMAR_PROT_READ), 0);
+    assert_int_equal(vt_stats(&vt).prepares, p0);
+    /* Cutting the device mapping: one prepare each. */
+    assert_int_equal(vt_protect(&vt, dev_at + PG, PG, RW), 0);
+    assert_int_equal(vt_stats(&vt).prepares, p0 + 1);
+    assert_int_equal(vt_unmap(&vt, dev_at + 2 * PG, PG), 0);
+    assert_int_equal(vt_stats(&vt).prepares, p0 + 2);
+    /* Ending on the boundary of a device piece cuts nothing. */
+    assert_int_equal(vt_unmap(&vt, BASE, dev_at + PG - BASE), 0);
+    assert_int_equal(vt_stats(&vt).prepares, p0 + 2);
+    vmar_space_destroy(vt.space);
+    vt.space = NULL;
+    dev_put(&vt, &d);
+    vt_teardown(&vt);
+}
+
+static int protect_page_300(struct vt *vt, void *arg)
+{
+    (void)arg;
+    return vt_protect(vt, BASE + 300 * PG, PG, VMAR_PROT_READ);
+}
+
+/*
  * A 2 MiB device range, congruent to its address: one huge leaf where the
  * backend has them; protecting a page in the middle splits it, and every
  * translation stays right (vmar_check and, on hardware formats, the
@@ -221,7 +268,9 @@ static void test_device_huge(void **state)
     vmar_sim_stats(vt.sim, &after);
     if (strcmp(vt_backend()->name, "sim") == 0)
         assert_int_equal(after.leaves_live - before.leaves_live, 1);
-    assert_int_equal(vt_protect(&vt, BASE + 300 * PG, PG, VMAR_PROT_READ), 0);
+    /* Two nodes, and the table page the split of the huge leaf takes:
+     * each allocation failing leaves everything as it was. */
+    assert_true(vt_fail_each_allocation(&vt, protect_page_300, NULL) >= 3);
     assert_int_equal(vmar_sim_cpu_create(vt.sim, 0, &cpu), 0);
     vmar_sim_cpu_switch(cpu, vt.space);
     assert_int_equal(
@@ -250,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_cpu_reaches_device),
         cmocka_unit_test(test_device_map_oom),
         cmocka_unit_test(test_device_huge),
+        cmocka_unit_test(test_prepare_only_for_device_cuts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
