@@ -100,9 +100,7 @@ static int map_locate(const struct vmar_space *space,
                       vmar_addr_t *addr, struct vmar_carve_cost *cost,
                       struct vmar_range_pos *pos)
 {
-    cost->needs_node = false;
-    cost->removed = 0;
-    cost->mapped = 0;
+    *cost = (struct vmar_carve_cost){0};
     pos->pred = NULL;
     pos->next = NULL;
     switch (o->place) {

@@ -191,9 +191,7 @@ void vmar__carve_cost_at(const struct vmar_space *space, vmar_addr_t lo,
 {
     const struct vmar_mapping *first = NULL, *last = NULL;
 
-    cost->needs_node = false;
-    cost->removed = 0;
-    cost->mapped = 0;
+    *cost = (struct vmar_carve_cost){0};
     vmar__range_locate(space, lo, pos);
     for (struct vmar_mapping *m = vmar__range_first_in(pos, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
