@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The interval set: an intrusive AVL tree with parent pointers, keyed by
- * start, augmented with each node's own gap and its subtree's largest gap
- * (see interval_set.h).
+ * start, augmented with each node's own gap and its two subtrees' largest
+ * gaps (see interval_set.h).
  *
  * Every mutation first sets the `gap` of the (at most two) nodes whose
- * predecessor's end or own effective start changed, then walks up from the
- * lowest changed node, fixing heights, sub_gap and balance, and stops at
- * the first node whose height and sub_gap come out as they were: from
- * there up nothing an ancestor reads has changed. The nodes whose `gap`
- * changed get a walk of their own (vmar__iset_pull_up), since the first
- * walk may stop below them.
+ * predecessor's end or own effective start changed, then changes the
+ * shape and walks up from the lowest changed position: balance factors
+ * while the subtree's height changes, and the parent's summary slot
+ * (lsub or rsub) of the node below while that summary changes. A node
+ * whose `gap` changed gets a walk of its own (vmar__iset_pull_up), since
+ * the first walk may stop below it. Every step reads and writes only the
+ * path: a node and the one it came from, never a sibling, except for the
+ * sibling a removal rotates up.
  */
 #include "interval_set.h"
 #include "deps.h"
@@ -22,16 +24,37 @@
  */
 #define VMAR__ISET_MAX_HEIGHT 96
 
+#define VMAR__ISET_BAL ((uintptr_t)3)
+
 typedef struct vmar_iset_node vmar__iset_node;
 
-static int vmar__iset_height(const vmar__iset_node *n)
+/* Balance factor: height(right) - height(left), stored plus one. */
+static int vmar__iset_bal(const vmar__iset_node *n)
 {
-    return n ? n->height : 0;
+    return (int)(n->parent_bal & VMAR__ISET_BAL) - 1;
 }
 
-static vmar_size_t vmar__iset_sub_gap(const vmar__iset_node *n)
+static void vmar__iset_set_bal(vmar__iset_node *n, int bal)
 {
-    return n ? n->sub_gap : 0;
+    n->parent_bal =
+        (n->parent_bal & ~VMAR__ISET_BAL) | (uintptr_t)(unsigned)(bal + 1);
+}
+
+static void vmar__iset_set_parent(vmar__iset_node *n, vmar__iset_node *p)
+{
+    n->parent_bal = (uintptr_t)p | (n->parent_bal & VMAR__ISET_BAL);
+}
+
+static void vmar__iset_set_parent_bal(vmar__iset_node *n, vmar__iset_node *p,
+                                      int bal)
+{
+    n->parent_bal = (uintptr_t)p | (uintptr_t)(unsigned)(bal + 1);
+}
+
+/* The largest gap of subtree n; 0 for an empty one. */
+static vmar_size_t vmar__iset_sub(const vmar__iset_node *n)
+{
+    return n ? vmar_iset_sub_gap(n) : 0;
 }
 
 /* eff(n) of the header: the lowest address the node keeps from placement. */
@@ -53,34 +76,21 @@ static vmar_size_t vmar__iset_gap_after(const vmar__iset_node *pred,
     return vmar__iset_gap(pred ? pred->end : 0, vmar__iset_eff(n));
 }
 
-/* Recompute n's height and sub_gap; its children must be current. */
-static void vmar__iset_pull(vmar__iset_node *n)
-{
-    const vmar__iset_node *l = n->left, *r = n->right;
-    vmar_size_t g = n->gap;
-    int hl = vmar__iset_height(l), hr = vmar__iset_height(r);
-
-    g = VMAR_MAX(g, vmar__iset_sub_gap(l));
-    g = VMAR_MAX(g, vmar__iset_sub_gap(r));
-    n->sub_gap = g;
-    n->height = 1 + VMAR_MAX(hl, hr);
-}
-
 /*
- * Pull n and its ancestors after n's `gap` changed, stopping above the
- * first node whose sub_gap comes out unchanged (heights cannot change
- * here: the shape is the same). Every other node must be current with
- * respect to its children.
+ * n's summary changed (its gap or a slot of its own): store it in its
+ * parent's slot for n, and go on up while a stored slot changes. Every
+ * slot not on this path must be current.
  */
 static void vmar__iset_pull_up(vmar__iset_node *n)
 {
-    vmar_size_t old = n->sub_gap;
+    for (vmar__iset_node *p = vmar_iset_parent(n); p;
+         n = p, p = vmar_iset_parent(p)) {
+        vmar_size_t sub = vmar_iset_sub_gap(n);
+        vmar_size_t *slot = p->left == n ? &p->lsub : &p->rsub;
 
-    vmar__iset_pull(n);
-    while (n->sub_gap != old && n->parent) {
-        n = n->parent;
-        old = n->sub_gap;
-        vmar__iset_pull(n);
+        if (*slot == sub)
+            return;
+        *slot = sub;
     }
 }
 
@@ -98,83 +108,159 @@ static void vmar__iset_replace_child(struct vmar_iset *set,
         parent->right = new_;
 }
 
-/* Rotations touch only x and its child y, so only those two are pulled. */
+/*
+ * Rotations. `xb` and `yb` are the balances of x and of the child y that
+ * moves up, as the caller knows them: xb may be +-2, and inside a double
+ * rotation yb may be +-2 too, which the two stored bits cannot hold. So
+ * x's new balance (always -1..1) is stored and y's is returned in *top
+ * for the caller to store or pass on. Links and both slots come out
+ * right; the rotated subtree holds the same gaps as before, so the slot
+ * above stays right.
+ *
+ * Left at x (y = x.right, with children B and C; x's left A):
+ *   new x.bal = b - a              = xb - 1 - max(yb, 0)
+ *   new y.bal = c - (1 + max(a,b)) = yb - 1 + min(new x.bal, 0)
+ * and the mirror image for a right rotation.
+ */
 static vmar__iset_node *vmar__iset_rotate_left(struct vmar_iset *set,
-                                               vmar__iset_node *x)
+                                               vmar__iset_node *x, int xb,
+                                               int yb, int *top)
 {
-    vmar__iset_node *y = x->right;
+    vmar__iset_node *y = x->right, *p = vmar_iset_parent(x), *b = y->left;
 
-    x->right = y->left;
-    if (y->left)
-        y->left->parent = x;
-    y->parent = x->parent;
-    vmar__iset_replace_child(set, x->parent, x, y);
+    x->right = b;
+    x->rsub = y->lsub;
+    if (b)
+        vmar__iset_set_parent(b, x);
     y->left = x;
-    x->parent = y;
-    vmar__iset_pull(x);
-    vmar__iset_pull(y);
+    vmar__iset_replace_child(set, p, x, y);
+    xb = xb - 1 - VMAR_MAX(yb, 0);
+    *top = yb - 1 + VMAR_MIN(xb, 0);
+    vmar__iset_set_parent_bal(x, y, xb);
+    vmar__iset_set_parent_bal(y, p, 0);
+    y->lsub = vmar_iset_sub_gap(x);
     return y;
 }
 
 static vmar__iset_node *vmar__iset_rotate_right(struct vmar_iset *set,
-                                                vmar__iset_node *x)
+                                                vmar__iset_node *x, int xb,
+                                                int yb, int *top)
 {
-    vmar__iset_node *y = x->left;
+    vmar__iset_node *y = x->left, *p = vmar_iset_parent(x), *b = y->right;
 
-    x->left = y->right;
-    if (y->right)
-        y->right->parent = x;
-    y->parent = x->parent;
-    vmar__iset_replace_child(set, x->parent, x, y);
+    x->left = b;
+    x->lsub = y->rsub;
+    if (b)
+        vmar__iset_set_parent(b, x);
     y->right = x;
-    x->parent = y;
-    vmar__iset_pull(x);
-    vmar__iset_pull(y);
+    vmar__iset_replace_child(set, p, x, y);
+    xb = xb + 1 - VMAR_MIN(yb, 0);
+    *top = yb + 1 + VMAR_MAX(xb, 0);
+    vmar__iset_set_parent_bal(x, y, xb);
+    vmar__iset_set_parent_bal(y, p, 0);
+    y->rsub = vmar_iset_sub_gap(x);
     return y;
 }
 
-/*
- * Pull n and restore the AVL balance at n. Returns the node now at n's
- * position (n itself, or the child rotated above it).
- * => n's children are balanced and current.
- */
-static vmar__iset_node *vmar__iset_rebalance(struct vmar_iset *set,
-                                             vmar__iset_node *n)
+/* Restore the balance at x, whose balance is xb = +-2: a single or double
+ * rotation. Returns the node now at x's position. */
+static vmar__iset_node *vmar__iset_rotate(struct vmar_iset *set,
+                                          vmar__iset_node *x, int xb)
 {
-    vmar__iset_node *l = n->left, *r = n->right;
-    int bf = vmar__iset_height(l) - vmar__iset_height(r);
+    vmar__iset_node *r;
+    int yb, top;
 
-    if (bf > 1) {
-        if (vmar__iset_height(l->left) < vmar__iset_height(l->right))
-            vmar__iset_rotate_left(set, l);
-        return vmar__iset_rotate_right(set, n);
+    if (xb < 0) {
+        yb = vmar__iset_bal(x->left);
+        if (yb > 0)
+            vmar__iset_rotate_left(set, x->left, yb,
+                                   vmar__iset_bal(x->left->right), &yb);
+        r = vmar__iset_rotate_right(set, x, xb, yb, &top);
+    } else {
+        yb = vmar__iset_bal(x->right);
+        if (yb < 0)
+            vmar__iset_rotate_right(set, x->right, yb,
+                                    vmar__iset_bal(x->right->left), &yb);
+        r = vmar__iset_rotate_left(set, x, xb, yb, &top);
     }
-    if (bf < -1) {
-        if (vmar__iset_height(r->right) < vmar__iset_height(r->left))
-            vmar__iset_rotate_right(set, r);
-        return vmar__iset_rotate_left(set, n);
-    }
-    vmar__iset_pull(n);
-    return n;
+    vmar__iset_set_bal(r, top);
+    return r;
 }
 
 /*
- * Rebalance from n up after an insert or remove below n. n's stored height
- * and sub_gap must still describe its position before the change (what
- * its parent last read): once the node at a position comes out with the
- * same height and sub_gap, no ancestor has anything to recompute or
- * rebalance, and the walk stops.
+ * After leaf c was linked: walk up while the subtree's height grew. A
+ * node that comes out balanced, or a rotation, ends the growth; from
+ * there only summaries move.
  */
-static void vmar__iset_retrace(struct vmar_iset *set, vmar__iset_node *n)
+static void vmar__iset_retrace_insert(struct vmar_iset *set, vmar__iset_node *c)
 {
-    while (n) {
-        int old_h = n->height;
-        vmar_size_t old_g = n->sub_gap;
+    vmar__iset_node *p;
 
-        n = vmar__iset_rebalance(set, n);
-        if (n->height == old_h && n->sub_gap == old_g)
+    while ((p = vmar_iset_parent(c)) != NULL) {
+        int b;
+
+        if (p->left == c) {
+            p->lsub = vmar_iset_sub_gap(c);
+            b = vmar__iset_bal(p) - 1;
+        } else {
+            p->rsub = vmar_iset_sub_gap(c);
+            b = vmar__iset_bal(p) + 1;
+        }
+        if (b == 0) {
+            vmar__iset_set_bal(p, 0);
+            vmar__iset_pull_up(p);
             return;
-        n = n->parent;
+        }
+        if (b == 1 || b == -1) {
+            vmar__iset_set_bal(p, b);
+            c = p;
+            continue;
+        }
+        vmar__iset_pull_up(vmar__iset_rotate(set, p, b));
+        return;
+    }
+}
+
+/*
+ * After the subtree on one side of p (`left`) got one level shorter, with
+ * p's child pointer on that side already updated: walk up while heights
+ * shrink. A node left leaning by one keeps its height and ends it; so
+ * does a rotation around a balanced sibling.
+ */
+static void vmar__iset_retrace_remove(struct vmar_iset *set, vmar__iset_node *p,
+                                      bool left)
+{
+    while (p) {
+        vmar__iset_node *g = vmar_iset_parent(p);
+        const bool p_left = g && g->left == p;
+        int b;
+
+        if (left) {
+            p->lsub = vmar__iset_sub(p->left);
+            b = vmar__iset_bal(p) + 1;
+        } else {
+            p->rsub = vmar__iset_sub(p->right);
+            b = vmar__iset_bal(p) - 1;
+        }
+        if (b == 1 || b == -1) {
+            vmar__iset_set_bal(p, b);
+            vmar__iset_pull_up(p);
+            return;
+        }
+        if (b == 0) {
+            vmar__iset_set_bal(p, 0);
+        } else {
+            const vmar__iset_node *y = b > 0 ? p->right : p->left;
+            const bool same_height = vmar__iset_bal(y) == 0;
+
+            p = vmar__iset_rotate(set, p, b);
+            if (same_height) {
+                vmar__iset_pull_up(p);
+                return;
+            }
+        }
+        p = g;
+        left = p_left;
     }
 }
 
@@ -185,14 +271,9 @@ void vmar_iset_init(struct vmar_iset *set)
 }
 
 /*
- * The new node is a leaf, so its neighbours are ancestors: the last node
- * the descent left to the right (pred) and to the left (succ). Only succ's
- * gap changes besides the new node's own.
- */
-/*
- * Hang `node` below `parent` (or as the root) as a leaf whose in-order
- * neighbours are pred and succ, and repair the caches. succ's gap is the
- * only other one that can change; `succ_moved` says whether it did.
+ * Hang `node` below `parent` (or as the root) at `link` as a leaf whose
+ * in-order neighbours are pred and succ, and repair the caches. succ's gap
+ * is the only other one that can change; `succ_moved` says whether it did.
  */
 static void vmar__iset_link_leaf(struct vmar_iset *set,
                                  struct vmar_iset_node *node,
@@ -203,15 +284,15 @@ static void vmar__iset_link_leaf(struct vmar_iset *set,
 {
     node->left = NULL;
     node->right = NULL;
-    node->parent = parent;
-    node->height = 1;
+    vmar__iset_set_parent_bal(node, parent, 0);
+    node->lsub = 0;
+    node->rsub = 0;
     node->gap = vmar__iset_gap_after(pred, node);
-    node->sub_gap = node->gap;
     *link = node;
     set->count++;
     if (succ_moved)
         succ->gap = vmar__iset_gap_after(node, succ);
-    vmar__iset_retrace(set, parent);
+    vmar__iset_retrace_insert(set, node);
     if (succ_moved)
         vmar__iset_pull_up(succ);
 }
@@ -285,75 +366,74 @@ void vmar_iset_split(struct vmar_iset *set, struct vmar_iset_node *node,
 }
 
 /*
- * Move z's in-order successor y (the leftmost node of z's right subtree)
- * into z's place; y takes over z's height and sub_gap, which describe the
- * position before the removal (see vmar__iset_retrace). Returns the lowest
- * node whose subtree changed.
+ * Unlink z, whose successor is succ (NULL when z has no right child is
+ * fine: only the two-children case uses it), and rebalance. With two
+ * children, succ (the leftmost node of z's right subtree, no left child)
+ * takes z's place, balance and left summary:
  *
- *        z                y
- *       / \              / \
- *      a   r            a   r
- *         /      =>        /
- *       ...              ...
- *       /                /
- *      y                x
+ *        z                succ
+ *       / \              /  \
+ *      a   r            a    r
+ *         /      =>         /
+ *       ...               ...
+ *       /                 /
+ *     succ               x
  *       \
  *        x
+ *
+ * Its right summary is z's: the retrace from succ's old parent corrects
+ * it on the way up if succ's own gap was the largest there, and otherwise
+ * it stays right.
  */
-static vmar__iset_node *vmar__iset_splice_successor(struct vmar_iset *set,
-                                                    vmar__iset_node *z,
-                                                    vmar__iset_node *y)
+static void vmar__iset_unlink(struct vmar_iset *set, vmar__iset_node *z,
+                              vmar__iset_node *succ)
 {
-    vmar__iset_node *fix;
+    vmar__iset_node *p = vmar_iset_parent(z);
 
-    if (y->parent == z) {
-        fix = y;
+    if (z->left && z->right) {
+        vmar__iset_node *y = succ, *fix;
+        bool left;
+
+        if (y == z->right) {
+            fix = y;
+            left = false;
+        } else {
+            fix = vmar_iset_parent(y);
+            left = true;
+            fix->left = y->right;
+            if (y->right)
+                vmar__iset_set_parent(y->right, fix);
+            y->right = z->right;
+            vmar__iset_set_parent(z->right, y);
+            y->rsub = z->rsub;
+        }
+        y->left = z->left;
+        vmar__iset_set_parent(z->left, y);
+        y->lsub = z->lsub;
+        vmar__iset_set_parent_bal(y, p, vmar__iset_bal(z));
+        vmar__iset_replace_child(set, p, z, y);
+        vmar__iset_retrace_remove(set, fix, left);
     } else {
-        fix = y->parent;
-        fix->left = y->right;
-        if (y->right)
-            y->right->parent = fix;
-        y->right = z->right;
-        z->right->parent = y;
+        vmar__iset_node *child = z->left ? z->left : z->right;
+        const bool left = p && p->left == z;
+
+        if (child)
+            vmar__iset_set_parent(child, p);
+        vmar__iset_replace_child(set, p, z, child);
+        if (p)
+            vmar__iset_retrace_remove(set, p, left);
     }
-    y->left = z->left;
-    z->left->parent = y;
-    y->parent = z->parent;
-    y->height = z->height;
-    y->sub_gap = z->sub_gap;
-    vmar__iset_replace_child(set, z->parent, z, y);
-    return fix;
+    set->count--;
+    /* A removed node keeps no links into the tree it left. */
+    z->left = NULL;
+    z->right = NULL;
+    z->parent_bal = 0;
 }
 
 /*
  * Only the successor's gap changes: it now starts at the predecessor's
- * end. The successor sits on the retrace path or just below its start
- * (when it replaces a leaf's parent), so its own pull_up is short.
+ * end. Its walk runs after the shape settled.
  */
-/* Unlink node, whose successor is succ, and rebalance. */
-static void vmar__iset_unlink(struct vmar_iset *set, vmar__iset_node *node,
-                              vmar__iset_node *succ)
-{
-    vmar__iset_node *fix;
-
-    if (node->left && node->right) {
-        fix = vmar__iset_splice_successor(set, node, succ);
-    } else {
-        vmar__iset_node *child = node->left ? node->left : node->right;
-
-        if (child)
-            child->parent = node->parent;
-        vmar__iset_replace_child(set, node->parent, node, child);
-        fix = node->parent;
-    }
-    set->count--;
-    /* A removed node keeps no links into the tree it left. */
-    node->left = NULL;
-    node->right = NULL;
-    node->parent = NULL;
-    vmar__iset_retrace(set, fix);
-}
-
 void vmar_iset_remove(struct vmar_iset *set, struct vmar_iset_node *node)
 {
     vmar__iset_node *pred = vmar_iset_prev(node);
@@ -381,8 +461,8 @@ void vmar_iset_merge_next(struct vmar_iset *set, struct vmar_iset_node *node,
 /*
  * A changed start or guard moves node's own gap, a changed end its
  * successor's; both are recomputed (finding the neighbours is amortised
- * O(1) and cheaper than asking the caller which field moved). Heights
- * cannot change.
+ * O(1) and cheaper than asking the caller which field moved). The shape
+ * does not change.
  */
 void vmar_iset_update(struct vmar_iset *set, struct vmar_iset_node *node)
 {
@@ -484,9 +564,10 @@ struct vmar_iset_node *vmar_iset_next(const struct vmar_iset_node *node)
             n = n->left;
         return n;
     }
-    while (node->parent && node->parent->right == node)
-        node = node->parent;
-    return node->parent;
+    for (n = vmar_iset_parent(node); n && n->right == node;
+         n = vmar_iset_parent(n))
+        node = n;
+    return n;
 }
 
 struct vmar_iset_node *vmar_iset_prev(const struct vmar_iset_node *node)
@@ -498,9 +579,10 @@ struct vmar_iset_node *vmar_iset_prev(const struct vmar_iset_node *node)
             n = n->right;
         return n;
     }
-    while (node->parent && node->parent->left == node)
-        node = node->parent;
-    return node->parent;
+    for (n = vmar_iset_parent(node); n && n->left == node;
+         n = vmar_iset_parent(n))
+        node = n;
+    return n;
 }
 
 /* ---- free-range search ------------------------------------------------ */
@@ -566,31 +648,32 @@ static bool vmar__iset_fit_own(const struct vmar__iset_search *s,
  * are entered in vain: the search is O(log n).
  */
 static bool vmar__iset_may_fit(const struct vmar__iset_search *s,
-                               const vmar__iset_node *t, vmar_addr_t lb,
-                               vmar_addr_t ub)
+                               vmar_size_t sub, vmar_addr_t lb, vmar_addr_t ub)
 {
     vmar_addr_t lo = VMAR_MAX(lb, s->q->lo), hi = VMAR_MIN(ub, s->q->hi);
 
-    return t->sub_gap >= s->need && hi > lo && hi - lo >= s->need;
+    return sub >= s->need && hi > lo && hi - lo >= s->need;
 }
 
 /*
- * Search the gaps of subtree t in address order (reversed when top-down)
- * and stop at the first fit. Recursion depth is the tree height.
+ * Search the gaps of subtree t, whose largest gap is `sub` (from its
+ * parent's slot: a subtree that cannot fit is never read), in address
+ * order (reversed when top-down) and stop at the first fit. Recursion
+ * depth is the tree height.
  */
 static bool vmar__iset_search(const struct vmar__iset_search *s,
-                              const vmar__iset_node *t, vmar_addr_t lb,
-                              vmar_addr_t ub)
+                              const vmar__iset_node *t, vmar_size_t sub,
+                              vmar_addr_t lb, vmar_addr_t ub)
 {
-    if (!t || !vmar__iset_may_fit(s, t, lb, ub))
+    if (!t || !vmar__iset_may_fit(s, sub, lb, ub))
         return false;
     if (s->q->top_down)
-        return vmar__iset_search(s, t->right, t->end, ub) ||
+        return vmar__iset_search(s, t->right, t->rsub, t->end, ub) ||
                vmar__iset_fit_own(s, t) ||
-               vmar__iset_search(s, t->left, lb, t->start);
-    return vmar__iset_search(s, t->left, lb, t->start) ||
+               vmar__iset_search(s, t->left, t->lsub, lb, t->start);
+    return vmar__iset_search(s, t->left, t->lsub, lb, t->start) ||
            vmar__iset_fit_own(s, t) ||
-           vmar__iset_search(s, t->right, t->end, ub);
+           vmar__iset_search(s, t->right, t->rsub, t->end, ub);
 }
 
 /*
@@ -605,6 +688,7 @@ bool vmar_iset_find_free(const struct vmar_iset *set,
     struct vmar__iset_search s;
     const vmar__iset_node *last = vmar_iset_last(set);
     vmar_addr_t top = last ? last->end : 0;
+    const vmar_size_t root_sub = vmar__iset_sub(set->root);
 
     if (q->size == 0 || q->align == 0 || (q->align & (q->align - 1)))
         return false;
@@ -616,12 +700,19 @@ bool vmar_iset_find_free(const struct vmar_iset *set,
     s.out = out;
     if (q->top_down)
         return vmar__iset_fit_gap(&s, top, UINT64_MAX) ||
-               vmar__iset_search(&s, set->root, 0, UINT64_MAX);
-    return vmar__iset_search(&s, set->root, 0, UINT64_MAX) ||
+               vmar__iset_search(&s, set->root, root_sub, 0, UINT64_MAX);
+    return vmar__iset_search(&s, set->root, root_sub, 0, UINT64_MAX) ||
            vmar__iset_fit_gap(&s, top, UINT64_MAX);
 }
 
 /* ---- checker ---------------------------------------------------------- */
+
+int vmar_iset_height(const struct vmar_iset_node *n)
+{
+    if (!n)
+        return 0;
+    return 1 + VMAR_MAX(vmar_iset_height(n->left), vmar_iset_height(n->right));
+}
 
 struct vmar__iset_walk {
     const vmar__iset_node *prev; /* in-order predecessor of the next visit */
@@ -635,20 +726,23 @@ static const char *vmar__iset_check_links(const vmar__iset_node *n,
 {
     if (depth > VMAR__ISET_MAX_HEIGHT)
         return "iset: tree deeper than any AVL tree can be";
-    if (n->parent != parent)
+    if (vmar_iset_parent(n) != parent)
         return "iset: parent link does not match the tree";
     /* With parents checked, this also rules out cycles. */
     if (n->left && n->left == n->right)
         return "iset: left and right child are the same node";
     if (n->start >= n->end)
         return "iset: interval is empty or inverted";
+    if ((n->parent_bal & VMAR__ISET_BAL) == VMAR__ISET_BAL)
+        return "iset: balance field holds no balance";
     return NULL;
 }
 
 /*
- * In-order walk: recomputes n's height and sub_gap into *height and *gap
- * from the nodes alone and compares them with the cache; on failure sets
- * w->err and leaves *height and *gap undefined.
+ * In-order walk: recomputes the height and largest gap of n's subtree into
+ * *height and *gap from the nodes alone and compares n's cache with its
+ * children's; on failure sets w->err and leaves *height and *gap
+ * undefined.
  */
 static void vmar__iset_check_node(const vmar__iset_node *n,
                                   const vmar__iset_node *parent, int depth,
@@ -682,12 +776,12 @@ static void vmar__iset_check_node(const vmar__iset_node *n,
         return;
     *height = 1 + VMAR_MAX(lh, rh);
     *gap = VMAR_MAX(n->gap, VMAR_MAX(lg, rg));
-    if (n->height != *height)
-        w->err = "iset: cached height is wrong";
-    else if (lh - rh > 1 || rh - lh > 1)
+    if (lh - rh > 1 || rh - lh > 1)
         w->err = "iset: AVL balance violated";
-    else if (n->sub_gap != *gap)
-        w->err = "iset: sub_gap is wrong";
+    else if (vmar__iset_bal(n) != rh - lh)
+        w->err = "iset: cached balance factor is wrong";
+    else if (n->lsub != lg || n->rsub != rg)
+        w->err = "iset: cached subtree gap is wrong";
 }
 
 const char *vmar_iset_check(const struct vmar_iset *set)

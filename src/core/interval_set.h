@@ -15,15 +15,19 @@
  * for the first node (empty when eff(n) <= prev.end). A guard clips only
  * the gap directly below its node: a mapping already inside the guard
  * stops the stack's growth anyway. The set caches
- *   gap     = the length of the gap before n (n's own, not a subtree's),
- *   sub_gap = the largest `gap` of the nodes of n's subtree,
- * and the AVL height. The last gap [last.end, 2^64) belongs to no node.
+ *   gap        = the length of the gap before n (n's own),
+ *   lsub, rsub = the largest `gap` in n's left and right subtree (0 for
+ *                an empty one),
+ * and n's AVL balance factor, packed into the low bits of its parent
+ * pointer. The last gap [last.end, 2^64) belongs to no node.
  *
- * Why one gap per node and not a subtree's first/last address (the older
- * layout): two cached words instead of three keep the node at 72 bytes,
- * and a change that leaves a subtree's largest gap alone stops the walk
- * to the root early; the price is that moving an end also changes the
- * successor's `gap`, which the set finds itself (see vmar_iset_update).
+ * Why the children's summaries live in the parent (and a balance factor
+ * instead of a height): a change below walks up its path of ancestors and
+ * must read nothing else. With a per-node height and subtree maximum,
+ * every step also read the sibling's, a node the descent never touched:
+ * at 60 000 mappings that was a cache miss per level, about half of the
+ * misses of a protect or map (docs/PERFORMANCE.md). The node stays at 72
+ * bytes.
  *
  * Contract: the set never allocates; the caller owns the nodes. Callers
  * guarantee that intervals never overlap. Every function assumes the
@@ -39,17 +43,34 @@ struct vmar_iset_node {
      * line per level whenever the node is 32-byte aligned. */
     struct vmar_iset_node *left, *right;
     vmar_addr_t start, end; /* the interval; start < end */
-    /* What a retrace after a change reads of each node on its way up and
-     * of that node's children comes next, inside the first 64 bytes: one
-     * line besides the lookup's at worst, none when the node is 64-byte
-     * aligned. Maintained by the set, read-only for callers: */
-    struct vmar_iset_node *parent;
-    vmar_size_t sub_gap; /* largest `gap` in this subtree */
-    vmar_size_t gap;     /* length of the free gap before this node */
-    int height;          /* AVL height, leaf = 1 */
+    /* What a retrace after a change reads and writes of each node on its
+     * way up, inside the first 64 bytes. Maintained by the set, read-only
+     * for callers (vmar_iset_parent(), vmar_iset_sub_gap()): */
+    uintptr_t parent_bal; /* parent pointer | (balance + 1), see above */
+    vmar_size_t lsub;     /* largest `gap` in the left subtree */
+    vmar_size_t rsub;     /* largest `gap` in the right subtree */
+    vmar_size_t gap;      /* length of the free gap before this node */
     /* Set by the caller: */
     vmar_size_t guard; /* free bytes placement keeps below start */
 };
+
+/* The balance factor takes the two low bits of the parent pointer. */
+_Static_assert(_Alignof(struct vmar_iset_node) >= 4,
+               "iset nodes must leave two pointer bits free");
+
+static inline struct vmar_iset_node *
+vmar_iset_parent(const struct vmar_iset_node *n)
+{
+    return (struct vmar_iset_node *)(n->parent_bal & ~(uintptr_t)3);
+}
+
+/* The largest `gap` in n's subtree, n's own included. */
+static inline vmar_size_t vmar_iset_sub_gap(const struct vmar_iset_node *n)
+{
+    vmar_size_t g = n->gap > n->lsub ? n->gap : n->lsub;
+
+    return g > n->rsub ? g : n->rsub;
+}
 
 struct vmar_iset {
     struct vmar_iset_node *root;
@@ -152,9 +173,13 @@ struct vmar_iset_node *vmar_iset_prev(const struct vmar_iset_node *node);
 bool vmar_iset_find_free(const struct vmar_iset *set,
                          const struct vmar_iset_query *q, vmar_addr_t *out);
 
+/* The height of n's subtree (a leaf is 1; NULL is 0), counted: O(size of
+ * the subtree), for tests and diagnostics. */
+int vmar_iset_height(const struct vmar_iset_node *n);
+
 /*
  * Check every structural invariant: parent links, order and disjointness,
- * AVL heights and balance, every cached field recomputed from scratch, and
+ * AVL balance, every cached field recomputed from scratch, and
  * count. Returns NULL when all hold, else a static string naming the first
  * broken rule. O(n).
  */

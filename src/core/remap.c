@@ -38,7 +38,7 @@ struct remap {
      * count limit charges them, as vmar_map() charges its cuts. */
     unsigned cuts;
     struct vmar_carve_cost cost; /* of the FIXED target */
-    /* Nodes for DONTUNMAP's target copies, chained through node.parent. */
+    /* Nodes for DONTUNMAP's target copies, chained through node.left. */
     struct vmar_mapping *spare;
 };
 
@@ -171,7 +171,7 @@ static void spare_release(struct vmar_space *space, struct remap *r)
 {
     while (r->spare) {
         struct vmar_mapping *m = r->spare;
-        r->spare = (struct vmar_mapping *)(void *)m->node.parent;
+        r->spare = (struct vmar_mapping *)(void *)m->node.left;
         space->env->free(space->env->ctx, m, sizeof(*m));
     }
 }
@@ -185,7 +185,7 @@ static int spare_fill(struct vmar_space *space, struct remap *r, size_t n)
             env->alloc(env->ctx, sizeof(*m), _Alignof(struct vmar_mapping));
         if (!m)
             return VMAR_ENOMEM;
-        m->node.parent = (struct vmar_iset_node *)(void *)r->spare;
+        m->node.left = (struct vmar_iset_node *)(void *)r->spare;
         r->spare = m;
     }
     return 0;
@@ -331,7 +331,7 @@ static void move_nodes(struct vmar_space *space, struct remap *r,
         struct vmar_mapping *t = m;
         if (r->flags & VMAR_REMAP_DONTUNMAP) {
             t = r->spare;
-            r->spare = (struct vmar_mapping *)(void *)t->node.parent;
+            r->spare = (struct vmar_mapping *)(void *)t->node.left;
             *t = *m;
             if (t->object)
                 vmar_object_ref(t->object);

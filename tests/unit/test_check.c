@@ -81,12 +81,20 @@ static void test_tree_augmentation(void **state)
     (void)state;
     setup3(&vt, NULL);
     struct vmar_iset_node *root = vt.space->set.root;
-    root->sub_gap += PG;
+    root->lsub += PG;
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
-    root->sub_gap -= PG;
-    root->height++;
+    root->lsub -= PG;
+    root->rsub += PG;
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
-    root->height--;
+    root->rsub -= PG;
+    assert_int_equal(root->parent_bal & 3, 1); /* balanced: 0, stored + 1 */
+    /* The balance factor (low bits of parent_bal): 0 -> +1, and the
+     * value no balance has. */
+    root->parent_bal += 1;
+    assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
+    root->parent_bal += 1;
+    assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
+    root->parent_bal -= 2;
     VT_CHECK(&vt);
     vt_teardown(&vt);
 }

@@ -58,7 +58,7 @@ static void del(struct vmar_iset *set, struct vmar_iset_node *n)
 {
     vmar_iset_remove(set, n);
     check_set(set);
-    assert_null(n->parent);
+    assert_null(vmar_iset_parent(n));
     assert_null(n->left);
     assert_null(n->right);
 }
@@ -193,7 +193,7 @@ static void test_insert_lookup(void **state)
     assert_int_equal(n[0].gap, 0x3000);
     assert_int_equal(n[4].gap, 0);
     assert_int_equal(n[2].gap, 0x16000);
-    assert_int_equal(set.root->sub_gap, 0x16000);
+    assert_int_equal(vmar_iset_sub_gap(set.root), 0x16000);
 }
 
 static void test_single_node_cache(void **state)
@@ -204,9 +204,9 @@ static void test_single_node_cache(void **state)
     (void)state;
     vmar_iset_init(&set);
     add(&set, &n, 0x5000, 0x6000, 0x2000);
-    assert_int_equal(n.height, 1);
+    assert_int_equal(vmar_iset_height(&n), 1);
     assert_int_equal(n.gap, 0x3000); /* [0, eff) with eff = 0x3000 */
-    assert_int_equal(n.sub_gap, 0x3000);
+    assert_int_equal(vmar_iset_sub_gap(&n), 0x3000);
     assert_ptr_equal(vmar_iset_find(&set, 0x5000), &n);
     assert_null(vmar_iset_find(&set, 0x4fff)); /* the guard is not the node */
     del(&set, &n);
@@ -238,8 +238,8 @@ static void test_rotations(void **state)
         }
         assert_order(&set, starts, ROT_N);
         /* An AVL tree of 200 nodes is at most 1.44 * log2(202) high. */
-        assert_true(set.root->height <= 10);
-        assert_int_equal(set.root->sub_gap, 2 * PG); /* [0, first) */
+        assert_true(vmar_iset_height(set.root) <= 10);
+        assert_int_equal(vmar_iset_sub_gap(set.root), 2 * PG); /* [0, first) */
         for (i = 0; i < ROT_N; i++)
             del(&set, &n[pass % 2 ? i : (i * 37) % ROT_N]);
         assert_null(set.root);
@@ -273,7 +273,7 @@ static void test_remove(void **state)
     memmove(starts, starts + 1, --live * sizeof(*starts));
     assert_order(&set, starts, live);
     assert_int_equal(vmar_iset_first(&set)->gap, 0x20000);
-    assert_int_equal(set.root->sub_gap, 0x20000);
+    assert_int_equal(vmar_iset_sub_gap(set.root), 0x20000);
 
     /* The root, repeatedly; a full AVL root has two children. */
     while (set.root && set.root->left && set.root->right) {
@@ -331,7 +331,7 @@ static void test_remove_two_children(void **state)
     assert_null(n[5].left);
     del(&set, mid);
     assert_order(&set, after2, 5);
-    assert_int_equal(set.root->sub_gap, 0x2800);
+    assert_int_equal(vmar_iset_sub_gap(set.root), 0x2800);
 }
 
 /* ---- update ------------------------------------------------------------- */
@@ -347,14 +347,14 @@ static void test_update(void **state)
     for (i = 0; i < 7; i++)
         add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x10000,
             (vmar_addr_t)(i + 1) * 0x10000 + 0x1000, 0);
-    assert_int_equal(set.root->sub_gap, 0x10000); /* [0, 0x10000) */
+    assert_int_equal(vmar_iset_sub_gap(set.root), 0x10000); /* [0, 0x10000) */
 
     /* Shrink a leaf's start upward and its end downward: its own gap and
      * its successor's change. */
     reshape(&set, &n[0], 0x14000, 0x15000, 0);
     assert_int_equal(n[0].gap, 0x14000);
     assert_int_equal(n[1].gap, 0xb000);
-    assert_int_equal(set.root->sub_gap, 0x14000);
+    assert_int_equal(vmar_iset_sub_gap(set.root), 0x14000);
     assert_int_equal(UP(&set, 0, TOP, 0x14000, PG, 0), 0);
     assert_int_equal(UP(&set, 0, TOP, 0x15000, PG, 0), 0x71000);
 
@@ -365,7 +365,7 @@ static void test_update(void **state)
     assert_null(vmar_iset_find(&set, 0x40000));
     assert_int_equal(n[3].gap, 0xb000);  /* [0x31000, 0x3c000) */
     assert_int_equal(n[4].gap, 0x10000); /* [0x40000, 0x50000) */
-    assert_int_equal(set.root->sub_gap, 0x14000);
+    assert_int_equal(vmar_iset_sub_gap(set.root), 0x14000);
     assert_int_equal(DOWN(&set, 0, 0x80000, 0x10000, PG, 0), 0x40000);
     assert_int_equal(UP(&set, 0x16000, TOP, 0x10000, PG, 0), 0x40000);
 
@@ -423,7 +423,7 @@ static void test_split_merge_next(void **state)
     for (i = 0; i < 7; i++) {
         vmar_iset_merge_next(&set, &n[i], &t[i]);
         check_set(&set);
-        assert_null(t[i].parent);
+        assert_null(vmar_iset_parent(&t[i]));
         assert_int_equal(n[i].end, n[i].start + 0x4000);
     }
     assert_int_equal(set.count, 7);
@@ -451,7 +451,8 @@ static void test_guard_clips_gap_below(void **state)
     add(&set, &a, 0x1000, 0x2000, 0);
     add(&set, &b, 0x10000, 0x11000, 0x4000); /* gap below: [0x2000, 0xc000) */
     add(&set, &c, 0x20000, 0x21000, 0);
-    assert_int_equal(set.root->sub_gap, 0xf000); /* [0x11000, 0x20000) */
+    assert_int_equal(vmar_iset_sub_gap(set.root),
+                     0xf000); /* [0x11000, 0x20000) */
 
     assert_int_equal(UP(&set, 0, TOP, 0xa000, PG, 0), 0x2000);
     assert_int_equal(DOWN(&set, 0, 0x10000, 0xa000, PG, 0), 0x2000);
@@ -467,14 +468,14 @@ static void test_guard_clips_gap_below(void **state)
     /* Guard exactly the gap: it closes. */
     reshape(&set, &b, b.start, b.end, 0xe000);
     assert_int_equal(UP(&set, 0x2000, 0x10000, PG, 1, 0), none);
-    assert_int_equal(set.root->sub_gap, 0xf000);
+    assert_int_equal(vmar_iset_sub_gap(set.root), 0xf000);
     /* A guard on c shrinks the largest gap, and the root sees it. */
     reshape(&set, &c, c.start, c.end, 0x8000);
-    assert_int_equal(set.root->sub_gap, 0x7000);
+    assert_int_equal(vmar_iset_sub_gap(set.root), 0x7000);
     assert_int_equal(DOWN(&set, 0, 0x20000, PG, PG, 0), 0x17000);
     del(&set, &b);
     /* b's guard went with b: [0x2000, 0x18000) is one gap now. */
-    assert_int_equal(set.root->sub_gap, 0x16000);
+    assert_int_equal(vmar_iset_sub_gap(set.root), 0x16000);
     assert_int_equal(UP(&set, 0, TOP, 0x16000, PG, 0), 0x2000);
 }
 
@@ -525,7 +526,7 @@ static void test_guard_spans_nodes(void **state)
     reshape(&set, &n[3], n[3].start, n[3].end, n[3].start);
     assert_int_equal(n[3].gap, 0);
     assert_int_equal(n[4].gap, 0xf000);
-    assert_int_equal(set.root->sub_gap, 0x10000); /* [0, 0x10000) */
+    assert_int_equal(vmar_iset_sub_gap(set.root), 0x10000); /* [0, 0x10000) */
     assert_int_equal(UP(&set, 0x11000, TOP, 0xf000, PG, 0), 0x11000);
     assert_int_equal(DOWN(&set, 0, 0x50000, 0xf000, PG, 0), 0x41000);
     assert_int_equal(DOWN(&set, 0, 0x41000, 0xf000, PG, 0), 0x21000);
@@ -554,7 +555,7 @@ static void test_guard_clamps_at_zero(void **state)
     assert_int_equal(a.gap, 0);
     add(&set, &b, 0x8000, 0x9000, TOP);
     assert_int_equal(b.gap, 0);
-    assert_int_equal(set.root->sub_gap, 0);
+    assert_int_equal(vmar_iset_sub_gap(set.root), 0);
     assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0x9000);
     reshape(&set, &a, 0x3000, 0x4000, 0x1000);
     assert_int_equal(a.gap, 0x2000);
@@ -729,7 +730,7 @@ static void test_find_free_near_top(void **state)
     assert_int_equal(DOWN(&set, 0, TOP, 1, 1, 0), ENDPG - 4 * PG - 1);
     assert_int_equal(vmar_iset_last(&set)->end, TOP);
     assert_int_equal(b.gap, 0);
-    assert_int_equal(set.root->sub_gap, ENDPG - 4 * PG); /* [0, a) */
+    assert_int_equal(vmar_iset_sub_gap(set.root), ENDPG - 4 * PG); /* [0, a) */
 }
 
 #define FILL_N 64
@@ -749,7 +750,7 @@ static void test_find_free_exhaustion(void **state)
         assert_int_equal(UP(&set, MIB, MIB + FILL_N * PG, PG, PG, 0), s);
         add(&set, &n[i], s, s + PG, 0);
     }
-    assert_int_equal(set.root->sub_gap, MIB); /* only [0, 1 MiB) */
+    assert_int_equal(vmar_iset_sub_gap(set.root), MIB); /* only [0, 1 MiB) */
     assert_int_equal(UP(&set, MIB, MIB + FILL_N * PG, PG, PG, 0), none);
     assert_int_equal(DOWN(&set, MIB, MIB + FILL_N * PG, 1, 1, 0), none);
     assert_int_equal(UP(&set, MIB, MIB + FILL_N * PG + PG, PG, PG, 0),
@@ -803,21 +804,29 @@ static void test_check_detects_corruption(void **state)
     r = set.root;
     l = r->left;
 
-    r->sub_gap++;
+    r->lsub++;
     assert_non_null(vmar_iset_check(&set));
-    r->sub_gap--;
+    r->lsub--;
+    r->rsub++;
+    assert_non_null(vmar_iset_check(&set));
+    r->rsub--;
     l->gap++;
     assert_non_null(vmar_iset_check(&set));
     l->gap--;
-    l->sub_gap--;
+    l->lsub--;
     assert_non_null(vmar_iset_check(&set));
-    l->sub_gap++;
-    l->height++;
+    l->lsub++;
+    /* The balance factor in the low bits: wrong, then no balance at all. */
+    saved = *l;
+    l->parent_bal =
+        (l->parent_bal & ~(uintptr_t)3) | ((l->parent_bal & 3) == 1 ? 2u : 1u);
     assert_non_null(vmar_iset_check(&set));
-    l->height--;
-    l->parent = NULL;
+    l->parent_bal |= 3;
     assert_non_null(vmar_iset_check(&set));
-    l->parent = r;
+    l->parent_bal = saved.parent_bal;
+    l->parent_bal &= 3; /* parent NULL, balance kept */
+    assert_non_null(vmar_iset_check(&set));
+    l->parent_bal = saved.parent_bal;
     set.count++;
     assert_non_null(vmar_iset_check(&set));
     set.count--;
@@ -1011,7 +1020,7 @@ static void op_split_merge(struct rstate *r, struct rslot *s)
     after_op(r);
     vmar_iset_merge_next(&r->set, n, &tail);
     assert_int_equal(n->end, end);
-    assert_null(tail.parent);
+    assert_null(vmar_iset_parent(&tail));
     after_op(r);
 }
 
@@ -1263,7 +1272,7 @@ static void test_random_differential(void **state)
 }
 
 /*
- * The retrace stops at the first ancestor whose height and largest gap
+ * The retrace stops at the first ancestor whose height and stored summary
  * come out unchanged, and an update or remove also moves the successor's
  * gap. A stop one level too early leaves a stale cache that only a later
  * op would expose, so here every op on a few hundred slots (inserts,
