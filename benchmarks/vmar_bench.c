@@ -963,6 +963,67 @@ static void bench_finish(struct bench *b)
     free(b->addrs);
 }
 
+/* ----------------------------------------------------- memory latency */
+
+/*
+ * The machine's price of a cache miss: one dependent load after another
+ * through a random cyclic order of the cache lines of a buffer of `bytes`
+ * (2 MiB-aligned, THP asked for, so TLB reach matters as little as it
+ * does for the slab). A lookup among N mappings whose nodes overflow a
+ * cache level pays about this per level that misses; the table's
+ * lookup figures are read against it in docs/PERFORMANCE.md.
+ */
+static double mem_latency_ns(size_t bytes)
+{
+    const size_t line = 64, n = bytes / line, loads = 2000000;
+    const size_t huge = (size_t)2 << 20;
+    size_t *order = xmalloc(n * sizeof(*order));
+    char *raw = mmap(NULL, bytes + huge, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *buf;
+    void **p;
+    double t0, ns;
+
+    if (raw == MAP_FAILED)
+        die("mem_latency: out of memory");
+    buf = (char *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
+    (void)madvise(buf, bytes, MADV_HUGEPAGE);
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    shuffle(order, n);
+    for (size_t i = 0; i < n; i++)
+        *(void **)(buf + order[i] * line) = buf + order[(i + 1) % n] * line;
+    p = (void **)(buf + order[0] * line);
+    for (size_t i = 0; i < n; i++) /* warm: every line once */
+        p = (void **)*p;
+    t0 = now_ns();
+    for (size_t i = 0; i < loads; i++)
+        p = (void **)*p;
+    ns = (now_ns() - t0) / (double)loads;
+    if (!p) /* keeps the chase from being optimised away */
+        die("mem_latency: broken chain");
+    munmap(raw, bytes + huge);
+    free(order);
+    return ns;
+}
+
+static void print_mem_latency(void)
+{
+    static const size_t kib[] = {32, 256, 1024, 4096, 8192, 16384, 65536};
+
+    printf("memory latency (dependent loads over a random cycle of the "
+           "64-byte lines of a buffer):");
+    for (size_t i = 0; i < sizeof(kib) / sizeof(kib[0]); i++) {
+        double ns = mem_latency_ns(kib[i] << 10);
+        if (kib[i] >= 1024)
+            printf(" %zu MiB %.1f ns%s", kib[i] >> 10, ns,
+                   i + 1 < sizeof(kib) / sizeof(kib[0]) ? "," : "\n");
+        else
+            printf(" %zu KiB %.1f ns,", kib[i], ns);
+    }
+    fflush(stdout);
+}
+
 /* ------------------------------------------------ fault throughput (MT) */
 
 #define MT_BASE ((uintptr_t)0x200000000)
@@ -1722,6 +1783,8 @@ int main(int argc, char **argv)
                VMAR_VERSION_MAJOR, VMAR_VERSION_MINOR, VMAR_VERSION_PATCH,
                env_name(), cfg.callgrind ? ", callgrind mode" : "");
     }
+    if (!cfg.callgrind && !cfg.quick)
+        print_mem_latency();
     fflush(stdout);
 
     for (size_t i = 0; i < nns; i++) {
