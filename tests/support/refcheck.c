@@ -21,6 +21,7 @@
  *    and the page at user_top do not translate.
  */
 #include <inttypes.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,12 @@ struct rc {
     size_t tables;
     const char *file;
     int line;
+    /* Report mode (vt_refcheck, vt_tables_checked): a mismatch is written
+     * to msg and unwinds to *out instead of failing the cmocka test, so a
+     * caller such as the differential driver can still shrink its case. */
+    jmp_buf *out;
+    char *msg;
+    size_t msglen;
 };
 
 static void *grow(void *p, size_t *cap, size_t n, size_t elem)
@@ -63,6 +70,21 @@ static void *grow(void *p, size_t *cap, size_t n, size_t elem)
 
 static void rc_fail(struct rc *c, const char *fmt, uint64_t a, uint64_t b)
 {
+    free(c->maps);
+    free(c->frames);
+    if (c->out) {
+        int n = snprintf(c->msg, c->msglen,
+                         "reference decoder (%s): ", vt_backend()->name);
+        if (n >= 0 && (size_t)n < c->msglen) {
+            size_t k = (size_t)n;
+            n = snprintf(c->msg + k, c->msglen - k, fmt, a, b);
+            if (n >= 0 && k + (size_t)n + 1 < c->msglen)
+                snprintf(c->msg + k + (size_t)n, c->msglen - k - (size_t)n,
+                         "\n");
+        }
+        longjmp(*c->out, 1);
+    }
+
     char *l = vt_layout(c->vt);
 
     fprintf(stderr, "%s:%d: reference decoder (%s): ", c->file, c->line,
@@ -70,8 +92,6 @@ static void rc_fail(struct rc *c, const char *fmt, uint64_t a, uint64_t b)
     fprintf(stderr, fmt, a, b);
     fprintf(stderr, "\nlayout:\n%s", l);
     free(l);
-    free(c->maps);
-    free(c->frames);
     _fail(c->file, c->line);
 }
 
@@ -242,93 +262,152 @@ static void rc_init(struct rc *c, struct vt *vt, const char *file, int line)
     c->m.ctx = vt->env->ctx;
 }
 
+/* Report mode: the caller calls setjmp(*out) itself, since the frame it
+ * unwinds to must still be live when a check fails. */
+static void rc_init_report(struct rc *c, struct vt *vt, jmp_buf *out, char *msg,
+                           size_t len)
+{
+    rc_init(c, vt, __FILE__, __LINE__);
+    c->out = out;
+    c->msg = msg;
+    c->msglen = len;
+}
+
+/* The table pages of a real backend's space, walked by the decoder. */
+static size_t count_tables(struct rc *c)
+{
+    struct vt_ref_visitor v = {.table = on_table, .leaf = NULL, .arg = c};
+
+    vt_ref_enumerate(&c->m, &v);
+    free(c->frames);
+    return c->tables;
+}
+
 size_t vt_tables(struct vt *vt)
 {
     struct vmar_sim_stats st;
     struct rc c;
-    struct vt_ref_visitor v = {.table = on_table, .leaf = NULL};
 
     if (vt->mmu == NULL || !vt_backend()->real) {
         vmar_sim_stats(vt->sim, &st);
         return st.tables_live;
     }
     rc_init(&c, vt, __FILE__, __LINE__);
-    v.arg = &c;
-    vt_ref_enumerate(&c.m, &v);
-    free(c.frames);
-    return c.tables;
+    return count_tables(&c);
 }
 
-void vt_refcheck_at(struct vt *vt, const char *file, int line)
+int vt_tables_checked(struct vt *vt, size_t *tables, char *msg, size_t len)
 {
+    struct vmar_sim_stats st;
+    jmp_buf out;
     struct rc c;
+
+    if (vt->mmu == NULL || !vt_backend()->real) {
+        vmar_sim_stats(vt->sim, &st);
+        *tables = st.tables_live;
+        return 0;
+    }
+    rc_init_report(&c, vt, &out, msg, len);
+    if (setjmp(out))
+        return 1;
+    *tables = count_tables(&c);
+    return 0;
+}
+
+static void refcheck(struct rc *c)
+{
+    struct vt *vt = c->vt;
     struct vt_ref_visitor v = {.table = on_table, .leaf = on_leaf};
     vmar_addr_t top = vt->opts.mmu->user_top, prev = 0;
     vmar_size_t want = 0;
+    int rc;
 
-    rc_init(&c, vt, file, line);
-    v.arg = &c;
-    _assert_int_equal(vmar_iterate(vt->space, 0, ~(vmar_addr_t)0, collect, &c),
-                      0, file, line);
-    vt_ref_enumerate(&c.m, &v);
+    v.arg = c;
+    rc = vmar_iterate(vt->space, 0, ~(vmar_addr_t)0, collect, c);
+    if (rc)
+        rc_fail(c, "vmar_iterate: error -%" PRIu64 " (at 0x%" PRIx64 ")",
+                (uint64_t)-rc, 0);
+    vt_ref_enumerate(&c->m, &v);
 
-    for (size_t i = 0; i < c.nmaps; i++) {
-        const struct rc_map *m = &c.maps[i];
+    for (size_t i = 0; i < c->nmaps; i++) {
+        const struct rc_map *m = &c->maps[i];
         vmar_size_t res = 0, npages = (m->end - m->start) / PG, seen = 0;
 
-        _assert_int_equal(vmar_resident(vt->space, m->start, m->end, &res), 0,
-                          file, line);
+        rc = vmar_resident(vt->space, m->start, m->end, &res);
+        if (rc)
+            rc_fail(c, "vmar_resident at 0x%" PRIx64 ": -%" PRIu64, m->start,
+                    (uint64_t)-rc);
         if (m->prot != VMAR_PROT_NONE && !m->lenient)
             want += res / PG;
         /* The hole below this mapping: its first, middle and last page. */
         if (m->start > prev) {
-            probe(&c, prev, NULL);
-            probe(&c, prev + (m->start - prev) / PG / 2 * PG, NULL);
-            probe(&c, m->start - PG, NULL);
+            probe(c, prev, NULL);
+            probe(c, prev + (m->start - prev) / PG / 2 * PG, NULL);
+            probe(c, m->start - PG, NULL);
         }
         prev = m->end;
         if (npages <= 512) {
             for (vmar_addr_t va = m->start; va < m->end; va += PG)
-                seen += probe(&c, va, m);
+                seen += probe(c, va, m);
             if (m->prot != VMAR_PROT_NONE &&
                 (m->lenient ? seen * PG > res : seen * PG != res))
-                rc_fail(&c,
+                rc_fail(c,
                         "mapping at 0x%" PRIx64 ": the tables translate "
                         "%" PRIu64 " pages, vmar_resident disagrees",
                         m->start, seen);
         } else {
             for (vmar_addr_t k = 0; k < 32 * PG; k += PG) {
-                probe(&c, m->start + k, m);
-                probe(&c, m->end - PG - k, m);
+                probe(c, m->start + k, m);
+                probe(c, m->end - PG - k, m);
             }
         }
     }
     if (top > prev) {
-        probe(&c, prev, NULL);
-        probe(&c, top - PG, NULL);
+        probe(c, prev, NULL);
+        probe(c, top - PG, NULL);
     }
     /* The page at user_top and the top of the lower half translate
      * nothing (no leaf outside the user range). */
-    probe(&c, top, NULL);
-    if (c.pages - c.lenient_pages != want)
-        rc_fail(&c,
+    probe(c, top, NULL);
+    if (c->pages - c->lenient_pages != want)
+        rc_fail(c,
                 "the raw tables translate %" PRIu64 " user pages, the "
                 "accessible mappings are resident for %" PRIu64,
-                c.pages, want);
-    qsort(c.frames, c.nframes, sizeof(uint64_t), cmp_u64);
-    for (size_t i = 0, k; i < c.nframes; i = k) {
-        for (k = i + 1; k < c.nframes && c.frames[k] == c.frames[i]; k++)
+                c->pages, want);
+    qsort(c->frames, c->nframes, sizeof(uint64_t), cmp_u64);
+    for (size_t i = 0, k; i < c->nframes; i = k) {
+        for (k = i + 1; k < c->nframes && c->frames[k] == c->frames[i]; k++)
             ;
         /* The count word holds references in its low bits. */
         const size_t refs =
-            *vt->env->frame_refcount(vt->env->ctx, c.frames[i]) &
+            *vt->env->frame_refcount(vt->env->ctx, c->frames[i]) &
             ~((size_t)1 << (sizeof(size_t) * 8 - 1));
         if (k - i > 1 && refs < k - i)
-            rc_fail(&c, "frame 0x%" PRIx64 " used twice (%" PRIu64 ")",
-                    c.frames[i], (uint64_t)refs);
+            rc_fail(c, "frame 0x%" PRIx64 " used twice (%" PRIu64 ")",
+                    c->frames[i], (uint64_t)refs);
     }
-    free(c.maps);
-    free(c.frames);
+    free(c->maps);
+    free(c->frames);
+}
+
+void vt_refcheck_at(struct vt *vt, const char *file, int line)
+{
+    struct rc c;
+
+    rc_init(&c, vt, file, line);
+    refcheck(&c);
+}
+
+int vt_refcheck(struct vt *vt, char *msg, size_t len)
+{
+    jmp_buf out;
+    struct rc c;
+
+    rc_init_report(&c, vt, &out, msg, len);
+    if (setjmp(out))
+        return 1;
+    refcheck(&c);
+    return 0;
 }
 
 size_t vt_leaves(struct vt *vt)
