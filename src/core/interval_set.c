@@ -197,15 +197,12 @@ static void vmar__iset_retrace_insert(struct vmar_iset *set, vmar__iset_node *c)
     vmar__iset_node *p;
 
     while ((p = vmar_iset_parent(c)) != NULL) {
-        int b;
+        /* The side is a coin flip on random keys: selects, not branches. */
+        const bool left = p->left == c;
+        vmar_size_t *slot = left ? &p->lsub : &p->rsub;
+        const int b = vmar__iset_bal(p) + (left ? -1 : 1);
 
-        if (p->left == c) {
-            p->lsub = vmar_iset_sub_gap(c);
-            b = vmar__iset_bal(p) - 1;
-        } else {
-            p->rsub = vmar_iset_sub_gap(c);
-            b = vmar__iset_bal(p) + 1;
-        }
+        *slot = vmar_iset_sub_gap(c);
         if (b == 0) {
             vmar__iset_set_bal(p, 0);
             vmar__iset_pull_up(p);
