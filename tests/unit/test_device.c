@@ -202,14 +202,17 @@ static void test_prepare_only_for_device_cuts(void **state)
     dev_get(&vt, &d);
     assert_int_equal(vt_map(&vt, BASE, 8 * PG, RW, VMAR_PLACE_FIXED, 0, NULL),
                      0);
+    /* Ordinary memory right below the device (they never merge). */
+    assert_int_equal(
+        vt_map(&vt, dev_at - 2 * PG, 2 * PG, RW, VMAR_PLACE_FIXED, 0, NULL), 0);
     assert_int_equal(map_dev(&vt, dev_at, NDEV * PG, d.pa, RW), 0);
     p0 = vt_stats(&vt).prepares;
     assert_int_equal(vt_protect(&vt, BASE + 2 * PG, PG, VMAR_PROT_READ), 0);
     assert_int_equal(vt_unmap(&vt, BASE + 5 * PG, PG), 0);
     /* A range that ends inside the device mapping but does not change
      * it there (same permissions): not cut, nothing to prepare. */
-    assert_int_equal(vt_protect(&vt, BASE, dev_at + PG - BASE, RW),
-                     VMAR_ENOMEM); /* the hole at BASE + 5 pages */
+    assert_int_equal(vt_protect(&vt, dev_at - 2 * PG, 3 * PG, RW), 0);
+    /* The whole device mapping: no cut either. */
     assert_int_equal(vt_protect(&vt, dev_at, NDEV * PG, VMAR_PROT_READ), 0);
     assert_int_equal(vt_stats(&vt).prepares, p0);
     /* Cutting the device mapping: one prepare each. */
