@@ -149,6 +149,16 @@ static inline size_t vmar_hwpt_unmap(struct vmar_mmu *mmu, vmar_addr_t va,
     return vmar_radix_unmap(&mmu->rx, va, len, resv, batch);
 }
 
+static inline size_t vmar_hwpt_copy(struct vmar_mmu *dst,
+                                    const struct vmar_mmu *src, vmar_addr_t *va,
+                                    vmar_addr_t end, unsigned flags,
+                                    struct vmar_frame_list *resv,
+                                    vmar_mmu_take_fn *take, void *arg)
+{
+    vmar_hwpt_check_user(dst, *va, end - *va);
+    return vmar_radix_copy(&dst->rx, &src->rx, va, end, flags, resv, take, arg);
+}
+
 static inline void vmar_hwpt_protect(struct vmar_mmu *mmu, vmar_addr_t va,
                                      vmar_size_t len, unsigned prot,
                                      struct vmar_frame_list *resv,

@@ -117,16 +117,6 @@ void vmar_riscv64_info(const struct vmar_mmu *mmu,
     out->full_flushes = mmu->full_flushes;
 }
 
-/* vmar_mmu_ops::copy (hwpt.h has the other members' glue). */
-static size_t rv_copy(struct vmar_mmu *dst, const struct vmar_mmu *src,
-                      vmar_addr_t *va, vmar_addr_t end, unsigned flags,
-                      struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
-                      void *arg)
-{
-    vmar_hwpt_check_user(dst, *va, end - *va);
-    return vmar_radix_copy(&dst->rx, &src->rx, va, end, flags, resv, take, arg);
-}
-
 /* No HW_AD: A and D are preset (Svade), see vmar/riscv64.h. Megapages
  * and gigapages in every mode (see rv_pte.h). */
 #define RV_CAPS (VMAR_MMU_CAP_NX | VMAR_MMU_CAP_HUGE_2M | VMAR_MMU_CAP_HUGE_1G)
@@ -137,7 +127,7 @@ static size_t rv_copy(struct vmar_mmu *dst, const struct vmar_mmu *src,
         .prepare = vmar_hwpt_prepare, .map = vmar_hwpt_map,                    \
         .unmap = vmar_hwpt_unmap, .protect = vmar_hwpt_protect,                \
         .find_next = vmar_hwpt_find_next, .flush = vmar_hwpt_flush,            \
-        .map_range = vmar_hwpt_map_range, .copy = rv_copy,                     \
+        .map_range = vmar_hwpt_map_range, .copy = vmar_hwpt_copy,              \
     }
 
 const struct vmar_mmu_ops vmar_mmu_riscv64_sv39 =
