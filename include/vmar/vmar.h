@@ -565,6 +565,12 @@ struct vmar_stats {
     /** The part of `resident` that maps object pages (Linux RssFile and
      *  RssShmem). resident == resident_anon + resident_file. */
     vmar_size_t resident_file;
+    /** Index nodes of the mapping index the space holds through
+     *  vmar_env::alloc, spares included (vmar_stats::index_node_size
+     *  bytes each): with the mappings themselves, the metadata that grows
+     *  with the layout. */
+    size_t index_nodes;
+    size_t index_node_size; /**< bytes per index node */
 };
 
 /**

@@ -4,7 +4,8 @@
  *
  * The core is freestanding: it may include only the compiler's own headers.
  * Byte operations go to compiler builtins (GCC and clang may still emit
- * calls to memset/memcpy, which every freestanding environment provides).
+ * calls to memset/memcpy/memmove, which every freestanding environment
+ * provides).
  * An embedder can replace this file with -DVMAR_DEPS_HEADER="myfile.h".
  */
 #ifndef VMAR_CORE_DEPS_H
@@ -18,8 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define vmar__memset(d, c, n) __builtin_memset((d), (c), (n))
-#define vmar__memcpy(d, s, n) __builtin_memcpy((d), (s), (n))
+#define vmar__memset(d, c, n)  __builtin_memset((d), (c), (n))
+#define vmar__memcpy(d, s, n)  __builtin_memcpy((d), (s), (n))
+#define vmar__memmove(d, s, n) __builtin_memmove((d), (s), (n))
 
 #define VMAR_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define VMAR_UNLIKELY(x) __builtin_expect(!!(x), 0)

@@ -152,12 +152,15 @@ static int copy_leaves(struct vmar_space *parent, struct vmar_space *child,
 static int fork_build(struct vmar_space *parent, struct vmar_space *child)
 {
     const struct vmar_env *env = parent->env;
+    struct vmar_iset_node *last = NULL; /* the child's, in address order */
 
     for (struct vmar_iset_node *n = vmar_iset_first(&parent->set); n;
          n = vmar_iset_next(n)) {
         const struct vmar_mapping *m = vmar__mapping_of(n);
         if (m->flags & VMAR_MAP_DONTFORK)
             continue;
+        if (vmar__index_reserve(child, 1))
+            return VMAR_ENOMEM;
         struct vmar_mapping *c =
             env->alloc(env->ctx, sizeof(*c), _Alignof(struct vmar_mapping));
         if (!c)
@@ -167,7 +170,9 @@ static int fork_build(struct vmar_space *parent, struct vmar_space *child)
             c->flags |= VMAR_MAPPING_COW_SHARED;
         if (c->object)
             vmar_object_ref(c->object);
-        vmar_iset_insert(&child->set, &c->node);
+        /* Appended: the parent's order is the child's. */
+        vmar_iset_insert_after(&child->set, last, &c->node);
+        last = &c->node;
         child->total_vm += vmar__mapping_size(c);
         int rc = copy_leaves(parent, child, m);
         if (rc)
@@ -175,6 +180,7 @@ static int fork_build(struct vmar_space *parent, struct vmar_space *child)
     }
     /* DONTFORK holes may leave compatible neighbours: merge them. */
     vmar__coalesce(child, child->user_lo, child->user_hi);
+    child->index_added = child->index_keep = 0; /* the child keeps them */
     return 0;
 }
 

@@ -1,596 +1,646 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The interval set: an intrusive AVL tree with parent pointers, keyed by
- * start, augmented with each node's own gap and its two subtrees' largest
- * gaps (see interval_set.h).
+ * The interval set: a B+tree over the elements' start addresses, augmented
+ * with the gap before each element and each subtree's largest gap (see
+ * interval_set.h).
  *
- * Every mutation first sets the `gap` of the (at most two) nodes whose
- * predecessor's end or own effective start changed, then changes the
- * shape and walks up from the lowest changed position: balance factors
- * while the subtree's height changes, and the parent's summary slot
- * (lsub or rsub) of the node below while that summary changes. A node
- * whose `gap` changed gets a walk of its own (vmar__iset_pull_up), since
- * the first walk may stop below it. Every step reads and writes only the
- * path: a node and the one it came from, never a sibling, except for the
- * sibling a removal rotates up.
+ * Shape. Every leaf is at level 0 and every root-to-leaf path has `levels`
+ * nodes. A node other than the root holds VMAR__ISET_MIN..FANOUT slots;
+ * a leaf root holds at least one, an inner root at least two. An inner
+ * node's key[i] is the first key of its child i and gap[i] the largest gap
+ * of that child's subtree (the child's "summary").
+ *
+ * Changes. A slot is inserted into a full node by splitting it (an index
+ * node from the spares), the new node's slot going into the parent the
+ * same way, up to a new root. A node left with fewer than MIN slots
+ * borrows one from a sibling that can spare it or merges with one (giving
+ * an index node back to the spares), the parent losing a slot the same
+ * way, down to a root with one child, which is removed. Any other change
+ * of a node's first key or largest gap is carried up by
+ * vmar__iset_fix_up(), which stops at the first ancestor whose slot comes
+ * out unchanged. A change reads and writes the index nodes on its path and
+ * at most one sibling per level, and the elements it adds or removes plus
+ * their immediate neighbours (whose gaps change); moving slots between
+ * leaves also rewrites the moved elements' leaf pointers.
+ *
+ * Splits. A full node splits in half, except when the new slot goes at
+ * its very end or start: then the new node gets only MIN slots and the
+ * old one stays nearly full. Address-ordered insertion (a layout built up
+ * or down, a run of splits) thereby fills nodes to FANOUT - MIN + 1 of
+ * FANOUT instead of half, which is what keeps the index near 30 bytes per
+ * element. MIN is small (3) for the same reason and so that a split
+ * followed by removals does not merge the halves straight back.
  */
 #include "interval_set.h"
 #include "deps.h"
 
-/*
- * No AVL tree of fewer than 2^64 nodes is taller than 1.44 * 64 levels; a
- * deeper path can only come from a corrupted tree, so the checker stops there
- * instead of recursing without bound.
- */
-#define VMAR__ISET_MAX_HEIGHT 96
+#define VMAR__ISET_B   VMAR_ISET_FANOUT
+#define VMAR__ISET_MIN 3u
+/* Deeper than any tree of 2^64 elements at the minimum fill. */
+#define VMAR__ISET_MAX_LEVELS 64
 
-#define VMAR__ISET_BAL ((uintptr_t)3)
+_Static_assert(VMAR__ISET_B >= 2 * VMAR__ISET_MIN + 1,
+               "a split must leave both halves at the minimum fill");
 
+typedef struct vmar_iset_index vmar__iset_x;
 typedef struct vmar_iset_node vmar__iset_node;
 
-/* Balance factor: height(right) - height(left), stored plus one. */
-static int vmar__iset_bal(const vmar__iset_node *n)
-{
-    return (int)(n->parent_bal & VMAR__ISET_BAL) - 1;
-}
+/* ---- gaps ------------------------------------------------------------- */
 
-static void vmar__iset_set_bal(vmar__iset_node *n, int bal)
-{
-    n->parent_bal =
-        (n->parent_bal & ~VMAR__ISET_BAL) | (uintptr_t)(unsigned)(bal + 1);
-}
-
-static void vmar__iset_set_parent(vmar__iset_node *n, vmar__iset_node *p)
-{
-    n->parent_bal = (uintptr_t)p | (n->parent_bal & VMAR__ISET_BAL);
-}
-
-static void vmar__iset_set_parent_bal(vmar__iset_node *n, vmar__iset_node *p,
-                                      int bal)
-{
-    n->parent_bal = (uintptr_t)p | (uintptr_t)(unsigned)(bal + 1);
-}
-
-/* The largest gap of subtree n; 0 for an empty one. */
-static vmar_size_t vmar__iset_sub(const vmar__iset_node *n)
-{
-    return n ? vmar_iset_sub_gap(n) : 0;
-}
-
-/* eff(n) of the header: the lowest address the node keeps from placement. */
+/* eff(n): the lowest address the element keeps from placement. */
 static vmar_addr_t vmar__iset_eff(const vmar__iset_node *n)
 {
     return n->start > n->guard ? n->start - n->guard : 0;
 }
 
-/* Length of the free range [a, b); empty when a guard reaches below a. */
-static vmar_size_t vmar__iset_gap(vmar_addr_t a, vmar_addr_t b)
-{
-    return b > a ? b - a : 0;
-}
-
-/* The gap before n when `pred` (NULL: none) is its predecessor. */
+/* The gap before n when `pred` (NULL: none) is its predecessor; empty when
+ * a guard reaches below pred's end. */
 static vmar_size_t vmar__iset_gap_after(const vmar__iset_node *pred,
                                         const vmar__iset_node *n)
 {
-    return vmar__iset_gap(pred ? pred->end : 0, vmar__iset_eff(n));
+    const vmar_addr_t a = pred ? pred->end : 0, b = vmar__iset_eff(n);
+
+    return b > a ? b - a : 0;
 }
 
-/*
- * n's summary changed (its gap or a slot of its own): store it in its
- * parent's slot for n, and go on up while a stored slot changes. Every
- * slot not on this path must be current.
- */
-static void vmar__iset_pull_up(vmar__iset_node *n)
-{
-    for (vmar__iset_node *p = vmar_iset_parent(n); p;
-         n = p, p = vmar_iset_parent(p)) {
-        vmar_size_t sub = vmar_iset_sub_gap(n);
-        vmar_size_t *slot = p->left == n ? &p->lsub : &p->rsub;
+/* ---- index nodes ------------------------------------------------------ */
 
-        if (*slot == sub)
-            return;
-        *slot = sub;
-    }
+static vmar__iset_node *vmar__iset_elem(const vmar__iset_x *x, unsigned i)
+{
+    return (vmar__iset_node *)x->ptr[i];
 }
 
-/* Point what referred to `old` (its parent's slot or the root) at `new_`. */
-static void vmar__iset_replace_child(struct vmar_iset *set,
-                                     vmar__iset_node *parent,
-                                     const vmar__iset_node *old,
-                                     vmar__iset_node *new_)
+static vmar__iset_x *vmar__iset_child(const vmar__iset_x *x, unsigned i)
 {
-    if (!parent)
-        set->root = new_;
-    else if (parent->left == old)
-        parent->left = new_;
-    else
-        parent->right = new_;
+    return (vmar__iset_x *)x->ptr[i];
 }
 
-/*
- * Rotations. `xb` and `yb` are the balances of x and of the child y that
- * moves up, as the caller knows them: xb may be +-2, and inside a double
- * rotation yb may be +-2 too, which the two stored bits cannot hold. So
- * x's new balance (always -1..1) is stored and y's is returned in *top
- * for the caller to store or pass on. Links and both slots come out
- * right; the rotated subtree holds the same gaps as before, so the slot
- * above stays right.
- *
- * Left at x (y = x.right, with children B and C; x's left A):
- *   new x.bal = b - a              = xb - 1 - max(yb, 0)
- *   new y.bal = c - (1 + max(a,b)) = yb - 1 + min(new x.bal, 0)
- * and the mirror image for a right rotation.
- */
-static vmar__iset_node *vmar__iset_rotate_left(struct vmar_iset *set,
-                                               vmar__iset_node *x, int xb,
-                                               int yb, int *top)
+/* The summary of x in its parent: its largest gap. */
+static vmar_size_t vmar__iset_max(const vmar__iset_x *x)
 {
-    vmar__iset_node *y = x->right, *p = vmar_iset_parent(x), *b = y->left;
+    vmar_size_t m = 0;
 
-    x->right = b;
-    x->rsub = y->lsub;
-    if (b)
-        vmar__iset_set_parent(b, x);
-    y->left = x;
-    vmar__iset_replace_child(set, p, x, y);
-    xb = xb - 1 - VMAR_MAX(yb, 0);
-    *top = yb - 1 + VMAR_MIN(xb, 0);
-    vmar__iset_set_parent_bal(x, y, xb);
-    vmar__iset_set_parent_bal(y, p, 0);
-    y->lsub = vmar_iset_sub_gap(x);
-    return y;
+    for (unsigned i = 0; i < x->count; i++)
+        m = x->gap[i] > m ? x->gap[i] : m;
+    return m;
 }
 
-static vmar__iset_node *vmar__iset_rotate_right(struct vmar_iset *set,
-                                                vmar__iset_node *x, int xb,
-                                                int yb, int *top)
+/* Number of keys <= a: the slot to descend into is that minus one. The
+ * keys ascend, so the count is the position of the first larger key; a
+ * full count instead of an early exit has no branch to mispredict. */
+static unsigned vmar__iset_rank(const vmar__iset_x *x, vmar_addr_t a)
 {
-    vmar__iset_node *y = x->left, *p = vmar_iset_parent(x), *b = y->right;
+    unsigned r = 0;
 
-    x->left = b;
-    x->lsub = y->rsub;
-    if (b)
-        vmar__iset_set_parent(b, x);
-    y->right = x;
-    vmar__iset_replace_child(set, p, x, y);
-    xb = xb + 1 - VMAR_MIN(yb, 0);
-    *top = yb + 1 + VMAR_MAX(xb, 0);
-    vmar__iset_set_parent_bal(x, y, xb);
-    vmar__iset_set_parent_bal(y, p, 0);
-    y->rsub = vmar_iset_sub_gap(x);
-    return y;
-}
-
-/* Restore the balance at x, whose balance is xb = +-2: a single or double
- * rotation. Returns the node now at x's position. */
-static vmar__iset_node *vmar__iset_rotate(struct vmar_iset *set,
-                                          vmar__iset_node *x, int xb)
-{
-    vmar__iset_node *r;
-    int yb, top;
-
-    if (xb < 0) {
-        yb = vmar__iset_bal(x->left);
-        if (yb > 0)
-            vmar__iset_rotate_left(set, x->left, yb,
-                                   vmar__iset_bal(x->left->right), &yb);
-        r = vmar__iset_rotate_right(set, x, xb, yb, &top);
-    } else {
-        yb = vmar__iset_bal(x->right);
-        if (yb < 0)
-            vmar__iset_rotate_right(set, x->right, yb,
-                                    vmar__iset_bal(x->right->left), &yb);
-        r = vmar__iset_rotate_left(set, x, xb, yb, &top);
-    }
-    vmar__iset_set_bal(r, top);
+    for (unsigned i = 0; i < x->count; i++)
+        r += x->key[i] <= a;
     return r;
 }
 
-/*
- * After leaf c was linked: walk up while the subtree's height grew. A
- * node that comes out balanced, or a rotation, ends the growth; from
- * there only summaries move.
- */
-static void vmar__iset_retrace_insert(struct vmar_iset *set, vmar__iset_node *c)
+/* The slot of pointer p in x (p must be there). */
+static unsigned vmar__iset_slot(const vmar__iset_x *x, const void *p)
 {
-    vmar__iset_node *p;
+    unsigned i = 0;
 
-    while ((p = vmar_iset_parent(c)) != NULL) {
-        /* The side is a coin flip on random keys: selects, not branches. */
-        const bool left = p->left == c;
-        vmar_size_t *slot = left ? &p->lsub : &p->rsub;
-        const int b = vmar__iset_bal(p) + (left ? -1 : 1);
+    while (x->ptr[i] != p)
+        i++;
+    return i;
+}
 
-        *slot = vmar_iset_sub_gap(c);
-        if (b == 0) {
-            vmar__iset_set_bal(p, 0);
-            vmar__iset_pull_up(p);
-            return;
-        }
-        if (b == 1 || b == -1) {
-            vmar__iset_set_bal(p, b);
-            c = p;
-            continue;
-        }
-        vmar__iset_pull_up(vmar__iset_rotate(set, p, b));
-        return;
-    }
+/* Point the occupant of slot i back at x: an element's leaf, or a child's
+ * parent. */
+static void vmar__iset_adopt(vmar__iset_x *x, unsigned i)
+{
+    if (x->level)
+        vmar__iset_child(x, i)->parent = x;
+    else
+        vmar__iset_elem(x, i)->leaf = x;
+}
+
+static void vmar__iset_put(vmar__iset_x *x, unsigned i, vmar_addr_t key,
+                           vmar_size_t gap, void *ptr)
+{
+    x->key[i] = key;
+    x->gap[i] = gap;
+    x->ptr[i] = ptr;
+}
+
+/* Move n slots from `from` at j to `to` at i (to may be from). */
+static void vmar__iset_move(vmar__iset_x *to, unsigned i,
+                            const vmar__iset_x *from, unsigned j, unsigned n)
+{
+    vmar__memmove(&to->key[i], &from->key[j], n * sizeof(to->key[0]));
+    vmar__memmove(&to->gap[i], &from->gap[j], n * sizeof(to->gap[0]));
+    vmar__memmove(&to->ptr[i], &from->ptr[j], n * sizeof(to->ptr[0]));
+}
+
+static vmar__iset_x *vmar__iset_take(struct vmar_iset *set, unsigned level)
+{
+    vmar__iset_x *x = set->spare;
+
+    VMAR_ASSERT(NULL, x != NULL); /* the caller reserved too few spares */
+    set->spare = x->parent;
+    set->nspare--;
+    set->nodes++;
+    x->parent = x->prev = x->next = NULL;
+    x->count = 0;
+    x->level = level;
+    return x;
+}
+
+static void vmar__iset_give(struct vmar_iset *set, vmar__iset_x *x)
+{
+    x->parent = set->spare;
+    set->spare = x;
+    set->nspare++;
+}
+
+/* A node leaves the tree for the spares. */
+static void vmar__iset_drop(struct vmar_iset *set, vmar__iset_x *x)
+{
+    set->nodes--;
+    vmar__iset_give(set, x);
 }
 
 /*
- * After the subtree on one side of p (`left`) got one level shorter, with
- * p's child pointer on that side already updated: walk up while heights
- * shrink. A node left leaning by one keeps its height and ends it; so
- * does a rotation around a balanced sibling.
+ * x's first key or largest gap may have changed: rewrite its slot in each
+ * ancestor while the slot changes.
  */
-static void vmar__iset_retrace_remove(struct vmar_iset *set, vmar__iset_node *p,
-                                      bool left)
+static void vmar__iset_fix_up(vmar__iset_x *x)
 {
-    while (p) {
-        vmar__iset_node *g = vmar_iset_parent(p);
-        const bool p_left = g && g->left == p;
-        int b;
+    for (vmar__iset_x *p = x->parent; p; x = p, p = p->parent) {
+        const unsigned s = vmar__iset_slot(p, x);
+        const vmar_size_t g = vmar__iset_max(x);
 
-        if (left) {
-            p->lsub = vmar__iset_sub(p->left);
-            b = vmar__iset_bal(p) + 1;
-        } else {
-            p->rsub = vmar__iset_sub(p->right);
-            b = vmar__iset_bal(p) - 1;
-        }
-        if (b == 1 || b == -1) {
-            vmar__iset_set_bal(p, b);
-            vmar__iset_pull_up(p);
+        if (p->key[s] == x->key[0] && p->gap[s] == g)
             return;
-        }
-        if (b == 0) {
-            vmar__iset_set_bal(p, 0);
-        } else {
-            const vmar__iset_node *y = b > 0 ? p->right : p->left;
-            const bool same_height = vmar__iset_bal(y) == 0;
-
-            p = vmar__iset_rotate(set, p, b);
-            if (same_height) {
-                vmar__iset_pull_up(p);
-                return;
-            }
-        }
-        p = g;
-        left = p_left;
+        p->key[s] = x->key[0];
+        p->gap[s] = g;
     }
+}
+
+/* Rewrite the slot of child x in its parent p (at s) from x itself. */
+static void vmar__iset_resum(vmar__iset_x *p, unsigned s, const vmar__iset_x *x)
+{
+    p->key[s] = x->key[0];
+    p->gap[s] = vmar__iset_max(x);
+}
+
+/* Link y after x on their level. */
+static void vmar__iset_link_after(vmar__iset_x *x, vmar__iset_x *y)
+{
+    y->prev = x;
+    y->next = x->next;
+    if (y->next)
+        y->next->prev = y;
+    x->next = y;
+}
+
+static void vmar__iset_unlink(vmar__iset_x *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+}
+
+/*
+ * Insert slot (key, gap, ptr) at position pos of x, splitting x (and its
+ * ancestors) when full. Leaves every summary above correct.
+ */
+static void vmar__iset_insert_at(struct vmar_iset *set, vmar__iset_x *x,
+                                 unsigned pos, vmar_addr_t key, vmar_size_t gap,
+                                 void *ptr)
+{
+    if (x->count < VMAR__ISET_B) {
+        vmar__iset_move(x, pos + 1, x, pos, x->count - pos);
+        vmar__iset_put(x, pos, key, gap, ptr);
+        x->count++;
+        vmar__iset_adopt(x, pos);
+        vmar__iset_fix_up(x);
+        return;
+    }
+    /* Full: x keeps `left` of the B + 1 slots, y gets the rest. */
+    const unsigned total = VMAR__ISET_B + 1;
+    const unsigned left = pos == VMAR__ISET_B ? total - VMAR__ISET_MIN
+                          : pos == 0          ? VMAR__ISET_MIN
+                                              : total / 2;
+    vmar__iset_x *y = vmar__iset_take(set, x->level);
+
+    if (pos < left) {
+        /* The new slot stays in x: y takes x's slots from left - 1 on. */
+        vmar__iset_move(y, 0, x, left - 1, VMAR__ISET_B - (left - 1));
+        y->count = VMAR__ISET_B - (left - 1);
+        x->count = left - 1;
+        vmar__iset_move(x, pos + 1, x, pos, x->count - pos);
+        vmar__iset_put(x, pos, key, gap, ptr);
+        x->count++;
+        vmar__iset_adopt(x, pos);
+    } else {
+        /* The new slot goes to y at pos - left. */
+        const unsigned before = pos - left, after = VMAR__ISET_B - pos;
+        vmar__iset_move(y, 0, x, left, before);
+        vmar__iset_put(y, before, key, gap, ptr);
+        vmar__iset_move(y, before + 1, x, pos, after);
+        y->count = before + 1 + after;
+        x->count = left;
+    }
+    for (unsigned i = 0; i < y->count; i++)
+        vmar__iset_adopt(y, i);
+    vmar__iset_link_after(x, y);
+
+    vmar__iset_x *p = x->parent;
+    if (!p) {
+        /* x was the root: a new root above x and y. */
+        p = vmar__iset_take(set, x->level + 1);
+        vmar__iset_put(p, 0, x->key[0], vmar__iset_max(x), x);
+        vmar__iset_put(p, 1, y->key[0], vmar__iset_max(y), y);
+        p->count = 2;
+        x->parent = y->parent = p;
+        set->root = p;
+        set->levels++;
+        return;
+    }
+    const unsigned s = vmar__iset_slot(p, x);
+    vmar__iset_resum(p, s, x);
+    vmar__iset_insert_at(set, p, s + 1, y->key[0], vmar__iset_max(y), y);
+}
+
+/*
+ * Remove slot pos of x; refill x from a sibling or merge it with one when
+ * it falls below the minimum; collapse a root with one child. Leaves
+ * every summary above correct.
+ */
+static void vmar__iset_remove_at(struct vmar_iset *set, vmar__iset_x *x,
+                                 unsigned pos)
+{
+    x->count--;
+    vmar__iset_move(x, pos, x, pos + 1, x->count - pos);
+    if (!x->parent) {
+        if (x->count == 0 || (x->level && x->count == 1)) {
+            set->root = x->count ? vmar__iset_child(x, 0) : NULL;
+            if (set->root)
+                set->root->parent = NULL;
+            set->levels--;
+            vmar__iset_drop(set, x);
+        }
+        return;
+    }
+    if (x->count >= VMAR__ISET_MIN) {
+        vmar__iset_fix_up(x);
+        return;
+    }
+    vmar__iset_x *p = x->parent;
+    const unsigned s = vmar__iset_slot(p, x);
+    vmar__iset_x *l = s > 0 ? vmar__iset_child(p, s - 1) : NULL;
+    vmar__iset_x *r = s + 1 < p->count ? vmar__iset_child(p, s + 1) : NULL;
+
+    if (l && l->count > VMAR__ISET_MIN) {
+        /* Borrow l's last slot. */
+        vmar__iset_move(x, 1, x, 0, x->count);
+        vmar__iset_move(x, 0, l, l->count - 1, 1);
+        l->count--;
+        x->count++;
+        vmar__iset_adopt(x, 0);
+        vmar__iset_resum(p, s - 1, l);
+        vmar__iset_resum(p, s, x);
+        vmar__iset_fix_up(p);
+    } else if (r && r->count > VMAR__ISET_MIN) {
+        /* Borrow r's first slot. */
+        vmar__iset_move(x, x->count, r, 0, 1);
+        x->count++;
+        vmar__iset_adopt(x, x->count - 1);
+        r->count--;
+        vmar__iset_move(r, 0, r, 1, r->count);
+        vmar__iset_resum(p, s, x);
+        vmar__iset_resum(p, s + 1, r);
+        vmar__iset_fix_up(p);
+    } else if (l) {
+        /* Merge x into l: at most 2 * MIN - 1 slots. */
+        vmar__iset_move(l, l->count, x, 0, x->count);
+        for (unsigned i = l->count; i < l->count + x->count; i++)
+            vmar__iset_adopt(l, i);
+        l->count += x->count;
+        vmar__iset_unlink(x);
+        vmar__iset_drop(set, x);
+        vmar__iset_resum(p, s - 1, l);
+        vmar__iset_remove_at(set, p, s);
+    } else {
+        /* x is its parent's first child: merge r into x. */
+        VMAR_ASSERT(NULL, r != NULL); /* a non-root parent has two children */
+        vmar__iset_move(x, x->count, r, 0, r->count);
+        for (unsigned i = x->count; i < x->count + r->count; i++)
+            vmar__iset_adopt(x, i);
+        x->count += r->count;
+        vmar__iset_unlink(r);
+        vmar__iset_drop(set, r);
+        vmar__iset_resum(p, s, x);
+        vmar__iset_remove_at(set, p, s + 1);
+    }
+}
+
+/* ---- elements --------------------------------------------------------- */
+
+/* The element before / after slot i of leaf x, in key order. */
+static vmar__iset_node *vmar__iset_before(const vmar__iset_x *x, unsigned i)
+{
+    if (i > 0)
+        return vmar__iset_elem(x, i - 1);
+    return x->prev ? vmar__iset_elem(x->prev, x->prev->count - 1) : NULL;
+}
+
+static vmar__iset_node *vmar__iset_after(const vmar__iset_x *x, unsigned i)
+{
+    if (i + 1 < x->count)
+        return vmar__iset_elem(x, i + 1);
+    return x->next ? vmar__iset_elem(x->next, 0) : NULL;
+}
+
+/* Store n's gap (its leaf's slot) and carry the change up. */
+static void vmar__iset_set_gap(vmar__iset_node *n, vmar_size_t gap)
+{
+    vmar__iset_x *x = n->leaf;
+    const unsigned i = vmar__iset_slot(x, n);
+
+    if (x->gap[i] == gap)
+        return;
+    x->gap[i] = gap;
+    vmar__iset_fix_up(x);
+}
+
+/* The leaf reached by following slot `first ? 0 : last` from the root. */
+static vmar__iset_x *vmar__iset_edge_leaf(const struct vmar_iset *set,
+                                          bool first)
+{
+    vmar__iset_x *x = set->root;
+
+    while (x && x->level)
+        x = vmar__iset_child(x, first ? 0 : x->count - 1);
+    return x;
+}
+
+/* The leaf whose key range holds a: the last slot with key <= a at every
+ * level (slot 0 when none, which only the leftmost path can see). */
+static vmar__iset_x *vmar__iset_descend(const struct vmar_iset *set,
+                                        vmar_addr_t a)
+{
+    vmar__iset_x *x = set->root;
+
+    while (x->level) {
+        const unsigned r = vmar__iset_rank(x, a);
+        x = vmar__iset_child(x, r ? r - 1 : 0);
+    }
+    return x;
 }
 
 void vmar_iset_init(struct vmar_iset *set)
 {
     set->root = NULL;
     set->count = 0;
+    set->levels = 0;
+    set->nodes = 0;
+    set->gen = 0;
+    set->nspare = 0;
+    set->spare = NULL;
 }
 
 /*
- * Hang `node` below `parent` (or as the root) at `link` as a leaf whose
- * in-order neighbours are pred and succ, and repair the caches. succ's gap
- * is the only other one that can change; `succ_moved` says whether it did.
+ * An insert splits at most one node per level and adds at most one root,
+ * so it takes at most h + 1 index nodes, h the number of levels before it.
+ * h grows only by a root split, and an insert adds at most one child to
+ * the root, which starts with two after a split and splits again at
+ * FANOUT + 1: after the first root split, each further one takes at least
+ * FANOUT - 1 inserts. So k inserts need at most
+ *   k (levels + 1) + (k - 1) (1 + (k - 1) / (FANOUT - 1)).
+ * Independently, a tree of n elements whose non-root nodes hold at least
+ * MIN slots has at most 2 + log_MIN(n / 2) levels, whichever is smaller
+ * (large k: a move of many mappings at once).
  */
-static void vmar__iset_link_leaf(struct vmar_iset *set,
-                                 struct vmar_iset_node *node,
-                                 struct vmar_iset_node *parent,
-                                 struct vmar_iset_node **link,
-                                 const struct vmar_iset_node *pred,
-                                 struct vmar_iset_node *succ, bool succ_moved)
+size_t vmar_iset_spares_for(const struct vmar_iset *set, size_t inserts)
 {
-    node->left = NULL;
-    node->right = NULL;
-    vmar__iset_set_parent_bal(node, parent, 0);
-    node->lsub = 0;
-    node->rsub = 0;
-    node->gap = vmar__iset_gap_after(pred, node);
-    *link = node;
+    const size_t k = inserts;
+    size_t by_splits, by_size, h = 2;
+
+    if (!k)
+        return 0;
+    by_splits =
+        k * (set->levels + 1) + (k - 1) * (1 + (k - 1) / (VMAR__ISET_B - 1));
+    for (size_t n = (set->count + k) / 2; n >= VMAR__ISET_MIN;
+         n /= VMAR__ISET_MIN)
+        h++;
+    by_size = k * (h + 1);
+    return by_splits < by_size ? by_splits : by_size;
+}
+
+size_t vmar_iset_spares_needed(const struct vmar_iset *set, size_t inserts)
+{
+    const size_t need = vmar_iset_spares_for(set, inserts);
+
+    return need > set->nspare ? need - set->nspare : 0;
+}
+
+void vmar_iset_spare_add(struct vmar_iset *set, struct vmar_iset_index *x)
+{
+    vmar__iset_give(set, x);
+}
+
+struct vmar_iset_index *vmar_iset_spare_take(struct vmar_iset *set)
+{
+    vmar__iset_x *x = set->spare;
+
+    if (x) {
+        set->spare = x->parent;
+        set->nspare--;
+    }
+    return x;
+}
+
+/* Insert node at slot pos of leaf x (NULL: the set is empty) and set its
+ * gap and its successor's. */
+static void vmar__iset_insert_elem(struct vmar_iset *set, vmar__iset_x *x,
+                                   unsigned pos, vmar__iset_node *node)
+{
+    vmar__iset_node *pred = NULL, *succ = NULL;
+
+    if (!x) {
+        x = set->root = vmar__iset_take(set, 0);
+        set->levels = 1;
+    } else {
+        pred = pos ? vmar__iset_elem(x, pos - 1) : vmar__iset_before(x, 0);
+        succ = pos < x->count ? vmar__iset_elem(x, pos)
+                              : vmar__iset_after(x, x->count - 1);
+    }
+    vmar__iset_insert_at(set, x, pos, node->start,
+                         vmar__iset_gap_after(pred, node), node);
     set->count++;
-    if (succ_moved)
-        succ->gap = vmar__iset_gap_after(node, succ);
-    vmar__iset_retrace_insert(set, node);
-    if (succ_moved)
-        vmar__iset_pull_up(succ);
+    set->gen++;
+    if (succ)
+        vmar__iset_set_gap(succ, vmar__iset_gap_after(node, succ));
 }
 
 void vmar_iset_insert(struct vmar_iset *set, struct vmar_iset_node *node)
 {
-    struct vmar_iset_node **link = &set->root;
-    struct vmar_iset_node *parent = NULL, *pred = NULL, *succ = NULL;
+    vmar__iset_x *x = set->root ? vmar__iset_descend(set, node->start) : NULL;
 
-    while (*link) {
-        parent = *link;
-        if (node->start < parent->start) {
-            succ = parent;
-            link = &parent->left;
-        } else {
-            pred = parent;
-            link = &parent->right;
-        }
-    }
-    vmar__iset_link_leaf(set, node, parent, link, pred, succ, succ != NULL);
+    vmar__iset_insert_elem(set, x, x ? vmar__iset_rank(x, node->start) : 0,
+                           node);
 }
 
-/*
- * The leaf position right after pred: its right child when it has none,
- * else the left child of its successor (the leftmost node of its right
- * subtree). That is where a descent by key ends, as the new start lies
- * between pred's and its successor's.
- */
 void vmar_iset_insert_after(struct vmar_iset *set, struct vmar_iset_node *pred,
                             struct vmar_iset_node *node)
 {
-    struct vmar_iset_node **link, *parent, *succ;
-
-    if (!pred) {
-        parent = vmar_iset_first(set);
-        link = parent ? &parent->left : &set->root;
-        succ = parent;
-    } else if (!pred->right) {
-        parent = pred;
-        link = &pred->right;
-        succ = vmar_iset_next(pred);
+    if (pred) {
+        vmar__iset_x *x = pred->leaf;
+        vmar__iset_insert_elem(set, x, vmar__iset_slot(x, pred) + 1, node);
     } else {
-        parent = pred->right;
-        while (parent->left)
-            parent = parent->left;
-        link = &parent->left;
-        succ = parent;
+        vmar__iset_insert_elem(set, vmar__iset_edge_leaf(set, true), 0, node);
     }
-    vmar__iset_link_leaf(set, node, parent, link, pred, succ, succ != NULL);
 }
 
-/*
- * The tail goes right after node in key order: as node's right child, or
- * as the left child of the leftmost node of node's right subtree. That
- * skips the descent from the root, and since the pair covers what node
- * covered, only the tail's own gap is new (usually 0).
- */
+void vmar_iset_remove(struct vmar_iset *set, struct vmar_iset_node *node)
+{
+    vmar__iset_x *x = node->leaf;
+    const unsigned i = vmar__iset_slot(x, node);
+    vmar__iset_node *pred = vmar__iset_before(x, i);
+    vmar__iset_node *succ = vmar__iset_after(x, i);
+
+    vmar__iset_remove_at(set, x, i);
+    set->count--;
+    set->gen++;
+    node->leaf = NULL;
+    if (succ)
+        vmar__iset_set_gap(succ, vmar__iset_gap_after(pred, succ));
+}
+
+/* The tail's gap is empty (it starts where node ends), and no other gap
+ * changes: the successor still follows the same end. */
 void vmar_iset_split(struct vmar_iset *set, struct vmar_iset_node *node,
                      vmar_addr_t at, struct vmar_iset_node *tail)
 {
-    struct vmar_iset_node *parent = node, **link = &node->right;
+    vmar__iset_x *x = node->leaf;
 
     tail->start = at;
     tail->end = node->end;
     node->end = at;
-    while (*link) {
-        parent = *link;
-        link = &parent->left;
-    }
-    vmar__iset_link_leaf(set, tail, parent, link, node, NULL, false);
+    vmar__iset_insert_at(set, x, vmar__iset_slot(x, node) + 1, at,
+                         vmar__iset_gap_after(node, tail), tail);
+    set->count++;
+    set->gen++;
 }
 
-/*
- * Unlink z, whose successor is succ (NULL when z has no right child is
- * fine: only the two-children case uses it), and rebalance. With two
- * children, succ (the leftmost node of z's right subtree, no left child)
- * takes z's place, balance and left summary:
- *
- *        z                succ
- *       / \              /  \
- *      a   r            a    r
- *         /      =>         /
- *       ...               ...
- *       /                 /
- *     succ               x
- *       \
- *        x
- *
- * Its right summary is z's: the retrace from succ's old parent corrects
- * it on the way up if succ's own gap was the largest there, and otherwise
- * it stays right.
- */
-static void vmar__iset_unlink(struct vmar_iset *set, vmar__iset_node *z,
-                              vmar__iset_node *succ)
-{
-    vmar__iset_node *p = vmar_iset_parent(z);
-
-    if (z->left && z->right) {
-        vmar__iset_node *y = succ, *fix;
-        bool left;
-
-        if (y == z->right) {
-            fix = y;
-            left = false;
-        } else {
-            fix = vmar_iset_parent(y);
-            left = true;
-            fix->left = y->right;
-            if (y->right)
-                vmar__iset_set_parent(y->right, fix);
-            y->right = z->right;
-            vmar__iset_set_parent(z->right, y);
-            y->rsub = z->rsub;
-        }
-        y->left = z->left;
-        vmar__iset_set_parent(z->left, y);
-        y->lsub = z->lsub;
-        vmar__iset_set_parent_bal(y, p, vmar__iset_bal(z));
-        vmar__iset_replace_child(set, p, z, y);
-        vmar__iset_retrace_remove(set, fix, left);
-    } else {
-        vmar__iset_node *child = z->left ? z->left : z->right;
-        const bool left = p && p->left == z;
-
-        if (child)
-            vmar__iset_set_parent(child, p);
-        vmar__iset_replace_child(set, p, z, child);
-        if (p)
-            vmar__iset_retrace_remove(set, p, left);
-    }
-    set->count--;
-    /* A removed node keeps no links into the tree it left. */
-    z->left = NULL;
-    z->right = NULL;
-    z->parent_bal = 0;
-}
-
-/*
- * Only the successor's gap changes: it now starts at the predecessor's
- * end. Its walk runs after the shape settled.
- */
-void vmar_iset_remove(struct vmar_iset *set, struct vmar_iset_node *node)
-{
-    vmar__iset_node *pred = vmar_iset_prev(node);
-    vmar__iset_node *succ = vmar_iset_next(node);
-
-    if (succ)
-        succ->gap = vmar__iset_gap_after(pred, succ);
-    vmar__iset_unlink(set, node, succ);
-    if (succ)
-        vmar__iset_pull_up(succ);
-}
-
-/*
- * node takes over next's range; the gap above next keeps its lower end
- * (next.end), so apart from the structural removal nothing changes but
- * the disappearance of next's own gap, which the retrace sees.
- */
+/* next's gap goes with it; its successor still follows the same end. */
 void vmar_iset_merge_next(struct vmar_iset *set, struct vmar_iset_node *node,
                           struct vmar_iset_node *next)
 {
+    vmar__iset_x *x = next->leaf;
+
     node->end = next->end;
-    vmar__iset_unlink(set, next, next->right ? vmar_iset_next(next) : NULL);
+    vmar__iset_remove_at(set, x, vmar__iset_slot(x, next));
+    set->count--;
+    set->gen++;
+    next->leaf = NULL;
 }
 
-/*
- * A changed start or guard moves node's own gap, a changed end its
- * successor's; both are recomputed (finding the neighbours is amortised
- * O(1) and cheaper than asking the caller which field moved). The shape
- * does not change.
- */
 void vmar_iset_update(struct vmar_iset *set, struct vmar_iset_node *node)
 {
-    vmar__iset_node *succ = vmar_iset_next(node);
-    vmar_size_t gap = vmar__iset_gap_after(vmar_iset_prev(node), node);
+    vmar__iset_x *x = node->leaf;
+    const unsigned i = vmar__iset_slot(x, node);
+    vmar__iset_node *succ = vmar__iset_after(x, i);
 
-    (void)set;
-    if (gap != node->gap) {
-        node->gap = gap;
-        vmar__iset_pull_up(node);
-    }
-    if (succ) {
-        gap = vmar__iset_gap_after(node, succ);
-        if (gap != succ->gap) {
-            succ->gap = gap;
-            vmar__iset_pull_up(succ);
-        }
-    }
+    set->gen++;
+    x->key[i] = node->start;
+    x->gap[i] = vmar__iset_gap_after(vmar__iset_before(x, i), node);
+    vmar__iset_fix_up(x);
+    if (succ)
+        vmar__iset_set_gap(succ, vmar__iset_gap_after(node, succ));
 }
+
+/* ---- lookups ---------------------------------------------------------- */
 
 struct vmar_iset_node *vmar_iset_find(const struct vmar_iset *set,
                                       vmar_addr_t addr)
 {
-    struct vmar_iset_node *n = set->root;
+    if (!set->root)
+        return NULL;
+    const vmar__iset_x *x = vmar__iset_descend(set, addr);
+    const unsigned r = vmar__iset_rank(x, addr);
+    vmar__iset_node *n = r ? vmar__iset_elem(x, r - 1) : NULL;
 
-    /* The direction is a data-dependent select, not a branch: on a random
-     * address each level's branch would be mispredicted half the time. The
-     * containment test is taken once, at the end. */
-    while (n) {
-        uintptr_t right = (uintptr_t)0 - (uintptr_t)(addr >= n->start);
-        uintptr_t l = (uintptr_t)n->left, r = (uintptr_t)n->right;
-        if (addr - n->start < n->end - n->start)
-            return n;
-        n = (struct vmar_iset_node *)((l & ~right) | (r & right));
-    }
-    return NULL;
+    return n && addr < n->end ? n : NULL;
 }
 
-/* Ends increase in key order because the intervals are disjoint. */
-struct vmar_iset_node *vmar_iset_lower_bound(const struct vmar_iset *set,
-                                             vmar_addr_t addr)
-{
-    struct vmar_iset_node *n = set->root;
-    uintptr_t best = 0;
-
-    /* Branch-free, as vmar_iset_find. */
-    while (n) {
-        uintptr_t left = (uintptr_t)0 - (uintptr_t)(n->end > addr);
-        uintptr_t l = (uintptr_t)n->left, r = (uintptr_t)n->right;
-        best = ((uintptr_t)n & left) | (best & ~left);
-        n = (struct vmar_iset_node *)((l & left) | (r & ~left));
-    }
-    return (struct vmar_iset_node *)best;
-}
-
-/* The predecessor is the last node the descent leaves to the right. */
 struct vmar_iset_node *vmar_iset_lower_bound_pred(const struct vmar_iset *set,
                                                   vmar_addr_t addr,
                                                   struct vmar_iset_node **pred)
 {
-    struct vmar_iset_node *n = set->root;
-    uintptr_t best = 0, before = 0;
-
-    while (n) {
-        uintptr_t left = (uintptr_t)0 - (uintptr_t)(n->end > addr);
-        uintptr_t l = (uintptr_t)n->left, r = (uintptr_t)n->right;
-        best = ((uintptr_t)n & left) | (best & ~left);
-        before = ((uintptr_t)n & ~left) | (before & left);
-        n = (struct vmar_iset_node *)((l & left) | (r & ~left));
+    *pred = NULL;
+    if (!set->root)
+        return NULL;
+    const vmar__iset_x *x = vmar__iset_descend(set, addr);
+    const unsigned r = vmar__iset_rank(x, addr);
+    if (!r) /* below every key: x is the first leaf */
+        return vmar__iset_elem(x, 0);
+    vmar__iset_node *n = vmar__iset_elem(x, r - 1);
+    if (addr < n->end) {
+        *pred = vmar__iset_before(x, r - 1);
+        return n;
     }
-    *pred = (struct vmar_iset_node *)before;
-    return (struct vmar_iset_node *)best;
+    *pred = n;
+    return vmar__iset_after(x, r - 1);
+}
+
+struct vmar_iset_node *vmar_iset_lower_bound(const struct vmar_iset *set,
+                                             vmar_addr_t addr)
+{
+    struct vmar_iset_node *pred;
+
+    return vmar_iset_lower_bound_pred(set, addr, &pred);
 }
 
 struct vmar_iset_node *vmar_iset_first(const struct vmar_iset *set)
 {
-    struct vmar_iset_node *n = set->root;
+    const vmar__iset_x *x = vmar__iset_edge_leaf(set, true);
 
-    while (n && n->left)
-        n = n->left;
-    return n;
+    return x ? vmar__iset_elem(x, 0) : NULL;
 }
 
 struct vmar_iset_node *vmar_iset_last(const struct vmar_iset *set)
 {
-    struct vmar_iset_node *n = set->root;
+    const vmar__iset_x *x = vmar__iset_edge_leaf(set, false);
 
-    while (n && n->right)
-        n = n->right;
-    return n;
+    return x ? vmar__iset_elem(x, x->count - 1) : NULL;
 }
 
 struct vmar_iset_node *vmar_iset_next(const struct vmar_iset_node *node)
 {
-    struct vmar_iset_node *n = node->right;
+    const vmar__iset_x *x = node->leaf;
 
-    if (n) {
-        while (n->left)
-            n = n->left;
-        return n;
-    }
-    for (n = vmar_iset_parent(node); n && n->right == node;
-         n = vmar_iset_parent(n))
-        node = n;
-    return n;
+    return vmar__iset_after(x, vmar__iset_slot(x, node));
 }
 
 struct vmar_iset_node *vmar_iset_prev(const struct vmar_iset_node *node)
 {
-    struct vmar_iset_node *n = node->left;
+    const vmar__iset_x *x = node->leaf;
 
-    if (n) {
-        while (n->right)
-            n = n->right;
-        return n;
-    }
-    for (n = vmar_iset_parent(node); n && n->left == node;
-         n = vmar_iset_parent(n))
-        node = n;
-    return n;
+    return vmar__iset_before(x, vmar__iset_slot(x, node));
+}
+
+vmar_size_t vmar_iset_max_gap(const struct vmar_iset *set)
+{
+    return set->root ? vmar__iset_max(set->root) : 0;
 }
 
 /* ---- free-range search ------------------------------------------------ */
 
 /*
  * The search walks subtrees together with bounds on their gaps: every gap
- * of a node x of subtree t, [pred(x).end, eff(x)), lies inside [lb, ub),
- * where lb is the end of t's in-order predecessor (0 for none) and ub the
- * start of its successor (UINT64_MAX for none). The header's last gap ends
- * at 2^64, but every fit satisfies x + size <= hi <= UINT64_MAX, so ending
- * it at UINT64_MAX loses no fit and keeps the arithmetic in 64 bits.
+ * of an element of subtree t lies inside [lb, ub). For child i of an inner
+ * node, the gap of its first element starts at the end of an element of
+ * child i - 1, so at or above key[i - 1], and every other gap ends below
+ * the first key of child i + 1: [key[i - 1], key[i + 1]), the parent's
+ * bounds at the ends. The header's last gap ends at 2^64, but every fit
+ * satisfies x + size <= hi <= UINT64_MAX, so ending it at UINT64_MAX loses
+ * no fit and keeps the arithmetic in 64 bits.
  */
 struct vmar__iset_search {
     const struct vmar_iset_query *q;
@@ -628,21 +678,12 @@ static bool vmar__iset_fit_gap(const struct vmar__iset_search *s, vmar_addr_t a,
     return true;
 }
 
-/* The gap before t, [eff(t) - gap, eff(t)); nothing when it is empty. */
-static bool vmar__iset_fit_own(const struct vmar__iset_search *s,
-                               const vmar__iset_node *t)
-{
-    vmar_addr_t eff = vmar__iset_eff(t);
-
-    return t->gap >= s->need && vmar__iset_fit_gap(s, eff - t->gap, eff);
-}
-
 /*
- * Whether subtree t, whose gaps lie in [lb, ub), can hold a fit: its span
- * must meet the window in at least `need` bytes and its largest gap must
- * be that long. With page-multiple queries a subtree inside the window
- * that passes always holds a fit, so only subtrees that straddle lo or hi
- * are entered in vain: the search is O(log n).
+ * Whether a subtree whose gaps lie in [lb, ub) and whose largest gap is
+ * `sub` can hold a fit: its span must meet the window in at least `need`
+ * bytes and its largest gap must be that long. With page-multiple queries
+ * a subtree inside the window that passes always holds a fit, so only
+ * subtrees that straddle lo or hi are entered in vain: O(log n).
  */
 static bool vmar__iset_may_fit(const struct vmar__iset_search *s,
                                vmar_size_t sub, vmar_addr_t lb, vmar_addr_t ub)
@@ -652,25 +693,50 @@ static bool vmar__iset_may_fit(const struct vmar__iset_search *s,
     return sub >= s->need && hi > lo && hi - lo >= s->need;
 }
 
-/*
- * Search the gaps of subtree t, whose largest gap is `sub` (from its
- * parent's slot: a subtree that cannot fit is never read), in address
- * order (reversed when top-down) and stop at the first fit. Recursion
- * depth is the tree height.
- */
-static bool vmar__iset_search(const struct vmar__iset_search *s,
-                              const vmar__iset_node *t, vmar_size_t sub,
-                              vmar_addr_t lb, vmar_addr_t ub)
+/* Slot i of x: the gap before element i, [eff - gap, eff). */
+static bool vmar__iset_fit_elem(const struct vmar__iset_search *s,
+                                const vmar__iset_x *x, unsigned i)
 {
-    if (!t || !vmar__iset_may_fit(s, sub, lb, ub))
+    if (x->gap[i] < s->need)
         return false;
-    if (s->q->top_down)
-        return vmar__iset_search(s, t->right, t->rsub, t->end, ub) ||
-               vmar__iset_fit_own(s, t) ||
-               vmar__iset_search(s, t->left, t->lsub, lb, t->start);
-    return vmar__iset_search(s, t->left, t->lsub, lb, t->start) ||
-           vmar__iset_fit_own(s, t) ||
-           vmar__iset_search(s, t->right, t->rsub, t->end, ub);
+    const vmar_addr_t eff = vmar__iset_eff(vmar__iset_elem(x, i));
+    return vmar__iset_fit_gap(s, eff - x->gap[i], eff);
+}
+
+/* Search x's slot i (an element, or a child's subtree within [lb, ub) of
+ * x's own bounds). */
+static bool vmar__iset_search(const struct vmar__iset_search *s,
+                              const vmar__iset_x *x, vmar_addr_t lb,
+                              vmar_addr_t ub);
+
+static bool vmar__iset_search_slot(const struct vmar__iset_search *s,
+                                   const vmar__iset_x *x, unsigned i,
+                                   vmar_addr_t lb, vmar_addr_t ub)
+{
+    if (!x->level)
+        return vmar__iset_fit_elem(s, x, i);
+    const vmar_addr_t clb = i > 0 ? x->key[i - 1] : lb;
+    const vmar_addr_t cub = i + 1 < x->count ? x->key[i + 1] : ub;
+    return vmar__iset_may_fit(s, x->gap[i], clb, cub) &&
+           vmar__iset_search(s, vmar__iset_child(x, i), clb, cub);
+}
+
+/* x's gaps in address order (reversed when top-down); the first fit
+ * wins. Recursion depth is the number of levels. */
+static bool vmar__iset_search(const struct vmar__iset_search *s,
+                              const vmar__iset_x *x, vmar_addr_t lb,
+                              vmar_addr_t ub)
+{
+    if (s->q->top_down) {
+        for (unsigned i = x->count; i-- > 0;)
+            if (vmar__iset_search_slot(s, x, i, lb, ub))
+                return true;
+    } else {
+        for (unsigned i = 0; i < x->count; i++)
+            if (vmar__iset_search_slot(s, x, i, lb, ub))
+                return true;
+    }
+    return false;
 }
 
 /*
@@ -684,8 +750,8 @@ bool vmar_iset_find_free(const struct vmar_iset *set,
 {
     struct vmar__iset_search s;
     const vmar__iset_node *last = vmar_iset_last(set);
-    vmar_addr_t top = last ? last->end : 0;
-    const vmar_size_t root_sub = vmar__iset_sub(set->root);
+    const vmar_addr_t top = last ? last->end : 0;
+    const vmar__iset_x *root = set->root;
 
     if (q->size == 0 || q->align == 0 || (q->align & (q->align - 1)))
         return false;
@@ -695,102 +761,118 @@ bool vmar_iset_find_free(const struct vmar_iset *set,
     s.need = q->size + q->pre;
     s.mask = q->align - 1;
     s.out = out;
+    const bool in_tree =
+        root && vmar__iset_may_fit(&s, vmar__iset_max(root), 0, top);
     if (q->top_down)
         return vmar__iset_fit_gap(&s, top, UINT64_MAX) ||
-               vmar__iset_search(&s, set->root, root_sub, 0, UINT64_MAX);
-    return vmar__iset_search(&s, set->root, root_sub, 0, UINT64_MAX) ||
+               (in_tree && vmar__iset_search(&s, root, 0, top));
+    return (in_tree && vmar__iset_search(&s, root, 0, top)) ||
            vmar__iset_fit_gap(&s, top, UINT64_MAX);
 }
 
 /* ---- checker ---------------------------------------------------------- */
 
-int vmar_iset_height(const struct vmar_iset_node *n)
+size_t vmar_iset_index_nodes(const struct vmar_iset *set)
 {
-    if (!n)
-        return 0;
-    return 1 + VMAR_MAX(vmar_iset_height(n->left), vmar_iset_height(n->right));
+    size_t n = 0;
+
+    /* Level by level along the sibling links. */
+    for (const vmar__iset_x *row = set->root; row;
+         row = row->level ? vmar__iset_child(row, 0) : NULL)
+        for (const vmar__iset_x *x = row; x; x = x->next)
+            n++;
+    return n;
 }
 
 struct vmar__iset_walk {
-    const vmar__iset_node *prev; /* in-order predecessor of the next visit */
+    const vmar__iset_x *last[VMAR__ISET_MAX_LEVELS]; /* per level */
+    const vmar__iset_node *prev; /* the element visited last */
     size_t count;
-    const char *err;
 };
 
-static const char *vmar__iset_check_links(const vmar__iset_node *n,
-                                          const vmar__iset_node *parent,
-                                          int depth)
+static const char *vmar__iset_check_leaf(const vmar__iset_x *x,
+                                         struct vmar__iset_walk *w)
 {
-    if (depth > VMAR__ISET_MAX_HEIGHT)
-        return "iset: tree deeper than any AVL tree can be";
-    if (vmar_iset_parent(n) != parent)
-        return "iset: parent link does not match the tree";
-    /* With parents checked, this also rules out cycles. */
-    if (n->left && n->left == n->right)
-        return "iset: left and right child are the same node";
-    if (n->start >= n->end)
-        return "iset: interval is empty or inverted";
-    if ((n->parent_bal & VMAR__ISET_BAL) == VMAR__ISET_BAL)
-        return "iset: balance field holds no balance";
+    for (unsigned i = 0; i < x->count; i++) {
+        const vmar__iset_node *n = vmar__iset_elem(x, i);
+        if (!n)
+            return "iset: leaf slot without an element";
+        if (n->leaf != x)
+            return "iset: element's leaf pointer does not match the tree";
+        if (n->start >= n->end)
+            return "iset: interval is empty or inverted";
+        if (x->key[i] != n->start)
+            return "iset: leaf key differs from the element's start";
+        if (w->prev && w->prev->end > n->start)
+            return "iset: intervals overlap or are out of order";
+        if (x->gap[i] != vmar__iset_gap_after(w->prev, n))
+            return "iset: cached gap is stale";
+        w->prev = n;
+        w->count++;
+    }
     return NULL;
 }
 
-/*
- * In-order walk: recomputes the height and largest gap of n's subtree into
- * *height and *gap from the nodes alone and compares n's cache with its
- * children's; on failure sets w->err and leaves *height and *gap
- * undefined.
- */
-static void vmar__iset_check_node(const vmar__iset_node *n,
-                                  const vmar__iset_node *parent, int depth,
-                                  struct vmar__iset_walk *w, int *height,
-                                  vmar_size_t *gap)
+static const char *vmar__iset_check_x(const vmar__iset_x *x,
+                                      const vmar__iset_x *parent,
+                                      unsigned level, struct vmar__iset_walk *w)
 {
-    int lh = 0, rh = 0;
-    vmar_size_t lg = 0, rg = 0;
+    const char *err = NULL;
 
-    *height = 0;
-    *gap = 0;
-    if (!n)
-        return;
-    w->err = vmar__iset_check_links(n, parent, depth);
-    if (!w->err)
-        vmar__iset_check_node(n->left, n, depth + 1, w, &lh, &lg);
-    if (w->err)
-        return;
-    if (w->prev && w->prev->end > n->start) {
-        w->err = "iset: intervals out of order or overlapping";
-        return;
+    if (x->level != level)
+        return "iset: node at the wrong level";
+    if (x->parent != parent)
+        return "iset: parent link does not match the tree";
+    if (x->count > VMAR__ISET_B || x->count < (parent  ? VMAR__ISET_MIN
+                                               : level ? 2u
+                                                       : 1u))
+        return "iset: node fill out of bounds";
+    if (x->prev != w->last[level] || (x->prev && x->prev->next != x))
+        return "iset: sibling links do not match the tree";
+    w->last[level] = x;
+    for (unsigned i = 1; i < x->count; i++)
+        if (x->key[i - 1] >= x->key[i])
+            return "iset: keys do not ascend";
+    if (!level)
+        return vmar__iset_check_leaf(x, w);
+    for (unsigned i = 0; i < x->count && !err; i++) {
+        const vmar__iset_x *c = vmar__iset_child(x, i);
+        if (!c)
+            return "iset: inner slot without a child";
+        err = vmar__iset_check_x(c, x, level - 1, w);
+        if (!err && (x->key[i] != c->key[0] || x->gap[i] != vmar__iset_max(c)))
+            err = "iset: inner slot's key or gap is stale";
     }
-    if (n->gap != vmar__iset_gap_after(w->prev, n)) {
-        w->err = "iset: gap is wrong";
-        return;
-    }
-    w->prev = n;
-    w->count++;
-    vmar__iset_check_node(n->right, n, depth + 1, w, &rh, &rg);
-    if (w->err)
-        return;
-    *height = 1 + VMAR_MAX(lh, rh);
-    *gap = VMAR_MAX(n->gap, VMAR_MAX(lg, rg));
-    if (lh - rh > 1 || rh - lh > 1)
-        w->err = "iset: AVL balance violated";
-    else if (vmar__iset_bal(n) != rh - lh)
-        w->err = "iset: cached balance factor is wrong";
-    else if (n->lsub != lg || n->rsub != rg)
-        w->err = "iset: cached subtree gap is wrong";
+    return err;
 }
 
 const char *vmar_iset_check(const struct vmar_iset *set)
 {
-    struct vmar__iset_walk w = {NULL, 0, NULL};
-    int height;
-    vmar_size_t gap;
+    struct vmar__iset_walk w = {.prev = NULL, .count = 0};
+    const char *err = NULL;
+    size_t spares = 0;
 
-    vmar__iset_check_node(set->root, NULL, 1, &w, &height, &gap);
-    if (w.err)
-        return w.err;
+    if (!set->root != !set->levels || (!set->root && set->count))
+        return "iset: root, levels and count disagree";
+    if (set->levels > VMAR__ISET_MAX_LEVELS)
+        return "iset: more levels than any tree can have";
+    for (unsigned l = 0; l < VMAR__ISET_MAX_LEVELS; l++)
+        w.last[l] = NULL;
+    if (set->root)
+        err = vmar__iset_check_x(set->root, NULL, set->levels - 1, &w);
+    if (err)
+        return err;
+    for (unsigned l = 0; l < set->levels; l++)
+        if (w.last[l]->next)
+            return "iset: sibling links run past the last node";
     if (w.count != set->count)
-        return "iset: count does not match the number of nodes";
+        return "iset: count does not match the tree";
+    if (vmar_iset_index_nodes(set) != set->nodes)
+        return "iset: index node count does not match the tree";
+    for (const vmar__iset_x *x = set->spare; x && spares <= set->nspare;
+         x = x->parent)
+        spares++;
+    if (spares != set->nspare)
+        return "iset: spare list and its count disagree";
     return NULL;
 }

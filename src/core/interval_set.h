@@ -1,80 +1,92 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The interval set: an intrusive AVL tree of disjoint half-open intervals
- * [start, end), keyed by start, augmented so that free-range search is
- * O(log n).
+ * The interval set: disjoint half-open intervals [start, end) keyed by
+ * start, indexed by a B+tree whose nodes hold up to VMAR_ISET_FANOUT keys,
+ * augmented so that free-range search is O(log n).
  *
  * Why half-open and 64-bit: every user range ends at or below 2^57 on any
  * supported MMU, so `end` never overflows; callers reject ranges that wrap
  * before they reach the set.
  *
- * Augmentation. Every node n carries `guard`: bytes below n.start that
- * placement must keep free (stack guard gaps). Its effective start is
+ * Why a B+tree and not a binary tree whose nodes are the mappings (the
+ * design until session 5): a lookup among 60 000 mappings descended ~17
+ * levels, one mapping per level, and the lower levels' mappings were out
+ * of the cache: six of the fourteen cache misses of a random split
+ * (docs/PERFORMANCE.md). Here a descent reads four or five index nodes,
+ * whose keys are packed (the index is ~40 bytes per mapping and the inner
+ * levels ~1/10 of that), and then touches only the one mapping it finds.
+ *
+ * The elements are `struct vmar_iset_node`s embedded in the caller's
+ * objects (the mappings). The leaves hold, per element, its start (the
+ * key), a pointer to it and the length of the free gap before it; an inner
+ * node holds, per child, the child's first key and the largest gap in the
+ * child's subtree. Each element points back at its leaf, so in-order
+ * neighbours and removal need no descent.
+ *
+ * Gaps. Every element n carries `guard`: bytes below n.start that placement
+ * must keep free (stack guard gaps). Its effective start is
  * eff(n) = n.start - n.guard, clamped at 0. The free gap *before* n is
  * [prev.end, eff(n)) where prev is n's in-order predecessor, or [0, eff(n))
- * for the first node (empty when eff(n) <= prev.end). A guard clips only
- * the gap directly below its node: a mapping already inside the guard
- * stops the stack's growth anyway. The set caches
- *   gap        = the length of the gap before n (n's own),
- *   lsub, rsub = the largest `gap` in n's left and right subtree (0 for
- *                an empty one),
- * and n's AVL balance factor, packed into the low bits of its parent
- * pointer. The last gap [last.end, 2^64) belongs to no node.
+ * for the first element (empty when eff(n) <= prev.end). A guard clips only
+ * the gap directly below its element. The last gap [last.end, 2^64)
+ * belongs to no element.
  *
- * Why the children's summaries live in the parent (and a balance factor
- * instead of a height): a change below walks up its path of ancestors and
- * must read nothing else. With a per-node height and subtree maximum,
- * every step also read the sibling's, a node the descent never touched:
- * at 60 000 mappings that was a cache miss per level, about half of the
- * misses of a protect or map (docs/PERFORMANCE.md). The node stays at 72
- * bytes.
+ * Memory. The set allocates nothing itself: index nodes come from a list
+ * of spares that the caller fills before a change (vmar_iset_spares_needed,
+ * vmar_iset_spare_add) and empties when it likes (vmar_iset_spare_take).
+ * An insert takes the index nodes it needs from the spares, a removal gives
+ * back the ones it frees, so a change, once its spares are there, cannot
+ * fail. Inserting with too few spares is a contract violation (it panics).
  *
- * Contract: the set never allocates; the caller owns the nodes. Callers
- * guarantee that intervals never overlap. Every function assumes the
- * caller holds the space lock (shared for lookups, exclusive for changes).
+ * Contract: callers guarantee that intervals never overlap. Every function
+ * assumes the caller holds the space lock (shared for lookups, exclusive
+ * for changes and for the spare list).
  */
 #ifndef VMAR_CORE_INTERVAL_SET_H
 #define VMAR_CORE_INTERVAL_SET_H
 
 #include <vmar/types.h>
 
+/* Keys per index node. 16 keeps a node's keys in two cache lines and an
+ * index node at 416 bytes. */
+#define VMAR_ISET_FANOUT 16
+
+struct vmar_iset_index;
+
+/* An element: 32 bytes, embedded in the caller's object. */
 struct vmar_iset_node {
-    /* The lookup reads only these four, so they come first: one cache
-     * line per level whenever the node is 32-byte aligned. */
-    struct vmar_iset_node *left, *right;
-    vmar_addr_t start, end; /* the interval; start < end */
-    /* What a retrace after a change reads and writes of each node on its
-     * way up, inside the first 64 bytes. Maintained by the set, read-only
-     * for callers (vmar_iset_parent(), vmar_iset_sub_gap()): */
-    uintptr_t parent_bal; /* parent pointer | (balance + 1), see above */
-    vmar_size_t lsub;     /* largest `gap` in the left subtree */
-    vmar_size_t rsub;     /* largest `gap` in the right subtree */
-    vmar_size_t gap;      /* length of the free gap before this node */
-    /* Set by the caller: */
-    vmar_size_t guard; /* free bytes placement keeps below start */
+    vmar_addr_t start, end; /* the interval; start < end. Set by the caller */
+    vmar_size_t guard;      /* free bytes placement keeps below start */
+    /* Maintained by the set: the leaf that holds this element. */
+    struct vmar_iset_index *leaf;
 };
 
-/* The balance factor takes the two low bits of the parent pointer. */
-_Static_assert(_Alignof(struct vmar_iset_node) >= 4,
-               "iset nodes must leave two pointer bits free");
-
-static inline struct vmar_iset_node *
-vmar_iset_parent(const struct vmar_iset_node *n)
-{
-    return (struct vmar_iset_node *)(n->parent_bal & ~(uintptr_t)3);
-}
-
-/* The largest `gap` in n's subtree, n's own included. */
-static inline vmar_size_t vmar_iset_sub_gap(const struct vmar_iset_node *n)
-{
-    vmar_size_t g = n->gap > n->lsub ? n->gap : n->lsub;
-
-    return g > n->rsub ? g : n->rsub;
-}
+/*
+ * An index node: a leaf (level 0) or an inner node. Slot i holds key[i]
+ * (the element's start, or the child's first key), gap[i] (the gap before
+ * the element, or the largest gap in the child's subtree) and ptr[i] (the
+ * element or the child). Keys ascend. `prev` and `next` link the nodes of
+ * one level in key order. Read-only outside interval_set.c except for the
+ * checker and tests.
+ */
+struct vmar_iset_index {
+    struct vmar_iset_index *parent; /* NULL for the root; spare-list link */
+    struct vmar_iset_index *prev, *next;
+    uint32_t count; /* slots in use: 1..FANOUT (the root may hold 1) */
+    uint32_t level; /* 0: leaf */
+    vmar_addr_t key[VMAR_ISET_FANOUT];
+    vmar_size_t gap[VMAR_ISET_FANOUT];
+    void *ptr[VMAR_ISET_FANOUT];
+};
 
 struct vmar_iset {
-    struct vmar_iset_node *root;
-    size_t count;
+    struct vmar_iset_index *root; /* NULL when empty */
+    size_t count;                 /* elements */
+    unsigned levels;              /* 0 when empty, 1: the root is a leaf */
+    size_t nodes;                 /* index nodes in the tree */
+    size_t gen;                   /* bumped by every change of the set */
+    size_t nspare;
+    struct vmar_iset_index *spare; /* chained through `parent` */
 };
 
 /* A free-range query for vmar_iset_find_free(). */
@@ -89,31 +101,45 @@ struct vmar_iset_query {
 
 void vmar_iset_init(struct vmar_iset *set);
 
+/*
+ * Spares. vmar_iset_spares_needed(set, k): how many more spare index nodes
+ * the set must hold so that any k inserts (vmar_iset_insert, _insert_after,
+ * _split), interleaved with any removals, cannot run out. 0 when it has
+ * enough. The memory handed to vmar_iset_spare_add() is
+ * sizeof(struct vmar_iset_index) bytes aligned to its alignment; the set
+ * owns it until vmar_iset_spare_take() returns it (NULL: no spare left).
+ */
+size_t vmar_iset_spares_needed(const struct vmar_iset *set, size_t inserts);
+/* The spares k inserts may need in all (what vmar_iset_spares_needed()
+ * compares nspare with). */
+size_t vmar_iset_spares_for(const struct vmar_iset *set, size_t inserts);
+void vmar_iset_spare_add(struct vmar_iset *set, struct vmar_iset_index *x);
+struct vmar_iset_index *vmar_iset_spare_take(struct vmar_iset *set);
+
 /* Insert `node` (start, end, guard set by the caller). O(log n).
- * Precondition: it overlaps no node already in the set. */
+ * Precondition: it overlaps no node already in the set; spares. */
 void vmar_iset_insert(struct vmar_iset *set, struct vmar_iset_node *node);
 
 /*
  * Insert `node` right after `pred` in key order (`pred` NULL: before
  * every node): the caller knows the node's predecessor, e.g. from
  * vmar_iset_lower_bound_pred(), and the descent from the root is skipped.
- * The node lands where vmar_iset_insert() would put it, so the tree comes
- * out the same. Precondition: pred.end <= node.start and node.end <= the
- * start of pred's successor (or of the first node when pred is NULL).
+ * Precondition: pred.end <= node.start and node.end <= the start of
+ * pred's successor (or of the first node when pred is NULL).
  */
 void vmar_iset_insert_after(struct vmar_iset *set, struct vmar_iset_node *pred,
                             struct vmar_iset_node *node);
 
-/* Remove `node`, which must be in the set. O(log n). */
+/* Remove `node`, which must be in the set. O(log n); frees index nodes
+ * onto the spare list. */
 void vmar_iset_remove(struct vmar_iset *set, struct vmar_iset_node *node);
 
 /*
  * Split node at `at` (node.start < at < node.end): node keeps [start, at)
  * and `tail`, which is not in the set and whose guard the caller has set,
  * becomes [at, old end). Same result as shrinking node's end, calling
- * vmar_iset_update() and inserting tail, at a fraction of the cost: no
- * descent from the root, and no neighbour's gap changes. O(log n), usually
- * a few nodes.
+ * vmar_iset_update() and inserting tail, without a descent and without
+ * touching any other element. Counts as one insert for the spares.
  */
 void vmar_iset_split(struct vmar_iset *set, struct vmar_iset_node *node,
                      vmar_addr_t at, struct vmar_iset_node *tail);
@@ -121,17 +147,14 @@ void vmar_iset_split(struct vmar_iset *set, struct vmar_iset_node *node,
 /*
  * Remove `next`, which must be vmar_iset_next(node), and extend node to
  * next's end: the inverse of vmar_iset_split (node.end may be below
- * next.start; the range between becomes node's). Same result as removing
- * next, moving node's end and calling vmar_iset_update(), without the two
- * walks that would grow and shrink the gap above next. O(log n).
+ * next.start; the range between becomes node's).
  */
 void vmar_iset_merge_next(struct vmar_iset *set, struct vmar_iset_node *node,
                           struct vmar_iset_node *next);
 
-/* Recompute the cached fields after the caller changed node's start, end
- * or guard without changing its order relative to its neighbours and
- * without creating an overlap: node's own gap and its successor's, and
- * their ancestors up to the first one whose cache comes out unchanged.
+/* Recompute what the set keeps of node after the caller changed its start,
+ * end or guard without changing its order relative to its neighbours and
+ * without creating an overlap: its key, its own gap and its successor's.
  * O(log n). */
 void vmar_iset_update(struct vmar_iset *set, struct vmar_iset_node *node);
 
@@ -145,14 +168,14 @@ struct vmar_iset_node *vmar_iset_lower_bound(const struct vmar_iset *set,
                                              vmar_addr_t addr);
 
 /* vmar_iset_lower_bound(), and in *pred its in-order predecessor (the
- * last node with end <= addr), or NULL: both lie on the one descent. */
+ * last node with end <= addr), or NULL: both from the one descent. */
 struct vmar_iset_node *vmar_iset_lower_bound_pred(const struct vmar_iset *set,
                                                   vmar_addr_t addr,
                                                   struct vmar_iset_node **pred);
 
 struct vmar_iset_node *vmar_iset_first(const struct vmar_iset *set);
 struct vmar_iset_node *vmar_iset_last(const struct vmar_iset *set);
-/* In-order neighbours, NULL at the ends. Amortised O(1). */
+/* In-order neighbours, NULL at the ends. O(1): the element's leaf. */
 struct vmar_iset_node *vmar_iset_next(const struct vmar_iset_node *node);
 struct vmar_iset_node *vmar_iset_prev(const struct vmar_iset_node *node);
 
@@ -173,15 +196,18 @@ struct vmar_iset_node *vmar_iset_prev(const struct vmar_iset_node *node);
 bool vmar_iset_find_free(const struct vmar_iset *set,
                          const struct vmar_iset_query *q, vmar_addr_t *out);
 
-/* The height of n's subtree (a leaf is 1; NULL is 0), counted: O(size of
- * the subtree), for tests and diagnostics. */
-int vmar_iset_height(const struct vmar_iset_node *n);
+/* The largest gap of any node (0 when empty; the last gap not counted). */
+vmar_size_t vmar_iset_max_gap(const struct vmar_iset *set);
+
+/* Index nodes in the tree (spares not counted), counted by walking it:
+ * O(n), for tests; set->nodes is the same, kept. */
+size_t vmar_iset_index_nodes(const struct vmar_iset *set);
 
 /*
- * Check every structural invariant: parent links, order and disjointness,
- * AVL balance, every cached field recomputed from scratch, and
- * count. Returns NULL when all hold, else a static string naming the first
- * broken rule. O(n).
+ * Check every structural invariant: levels, fill, parent, leaf and
+ * sibling links, key order and disjointness, every cached key and gap
+ * recomputed from the elements, count and the spare list. Returns NULL
+ * when all hold, else a static string naming the first broken rule. O(n).
  */
 const char *vmar_iset_check(const struct vmar_iset *set);
 

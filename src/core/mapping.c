@@ -119,6 +119,7 @@ void vmar__mapping_destroy(struct vmar_space *space, struct vmar_mapping *m)
     vmar_iset_remove(&space->set, &m->node);
     space->total_vm -= vmar__mapping_size(m);
     vmar__mapping_free(space, m);
+    vmar__index_slack(space);
 }
 
 void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
@@ -150,6 +151,7 @@ void vmar__coalesce_from(struct vmar_space *space, struct vmar_iset_node *n,
         a->flags |= b->flags & VMAR_MAPPING_COW_SHARED;
         vmar_iset_merge_next(&space->set, &a->node, &b->node);
         vmar__mapping_free(space, b);
+        vmar__index_slack(space);
     }
 }
 

@@ -38,7 +38,7 @@ struct remap {
      * count limit charges them, as vmar_map() charges its cuts. */
     unsigned cuts;
     struct vmar_carve_cost cost; /* of the FIXED target */
-    /* Nodes for DONTUNMAP's target copies, chained through node.left. */
+    /* Nodes for DONTUNMAP's target copies, chained through node.leaf. */
     struct vmar_mapping *spare;
 };
 
@@ -171,7 +171,7 @@ static void spare_release(struct vmar_space *space, struct remap *r)
 {
     while (r->spare) {
         struct vmar_mapping *m = r->spare;
-        r->spare = (struct vmar_mapping *)(void *)m->node.left;
+        r->spare = (struct vmar_mapping *)(void *)m->node.leaf;
         space->env->free(space->env->ctx, m, sizeof(*m));
     }
 }
@@ -185,7 +185,7 @@ static int spare_fill(struct vmar_space *space, struct remap *r, size_t n)
             env->alloc(env->ctx, sizeof(*m), _Alignof(struct vmar_mapping));
         if (!m)
             return VMAR_ENOMEM;
-        m->node.left = (struct vmar_iset_node *)(void *)r->spare;
+        m->node.leaf = (struct vmar_iset_index *)(void *)r->spare;
         r->spare = m;
     }
     return 0;
@@ -256,6 +256,9 @@ static int remap_prepare(struct vmar_space *space, struct remap *r,
 
     if (!rc && r->flags & VMAR_REMAP_DONTUNMAP)
         rc = spare_fill(space, r, r->pieces);
+    /* The move inserts every piece again at the target (or a copy of it). */
+    if (!rc)
+        rc = vmar__index_reserve(space, prep->nnodes + r->pieces);
     /* The source is unmapped as two ranges when the move also shrinks: the
      * dropped tail first, then the moved part. A huge leaf (device) that
      * straddles old+len is split by the first, so both ranges need their
@@ -331,7 +334,7 @@ static void move_nodes(struct vmar_space *space, struct remap *r,
         struct vmar_mapping *t = m;
         if (r->flags & VMAR_REMAP_DONTUNMAP) {
             t = r->spare;
-            r->spare = (struct vmar_mapping *)(void *)t->node.left;
+            r->spare = (struct vmar_mapping *)(void *)t->node.leaf;
             *t = *m;
             if (t->object)
                 vmar_object_ref(t->object);

@@ -183,7 +183,7 @@ void vmar__space_empty(struct vmar_space *space)
     vmar__unmap_leaves(space, space->user_lo, space->user_hi - space->user_lo,
                        NULL, &batch);
     vmar_tlb_batch_finish(&batch);
-    while ((n = space->set.root) != NULL)
+    while ((n = vmar_iset_last(&space->set)) != NULL)
         vmar__mapping_destroy(space, vmar__mapping_of(n));
     VMAR_ASSERT(env, space->rss_anon == 0 && space->rss_file == 0 &&
                          space->total_vm == 0);
@@ -239,6 +239,7 @@ void vmar_space_destroy(struct vmar_space *h)
     if (vmar__atomic_add(&space->handles, (size_t)-1) != 1)
         return;
     vmar__space_empty(space);
+    vmar__index_trim(space, 0);
     space->ops->destroy(space->mmu);
     env->free(env->ctx, space, sizeof(*space));
 }
@@ -256,6 +257,8 @@ void vmar_stats(struct vmar_space *h, struct vmar_stats *out)
     out->resident = out->resident_anon + out->resident_file;
     out->user_lo = space->user_lo;
     out->user_hi = space->user_hi;
+    out->index_nodes = space->set.nodes + space->set.nspare;
+    out->index_node_size = sizeof(struct vmar_iset_index);
     vmar__unlock(space, VMAR_LOCK_SHARED);
 }
 
@@ -268,6 +271,55 @@ void vmar_set_limits(struct vmar_space *h, vmar_size_t as_limit,
     space->max_map_count =
         max_map_count ? max_map_count : VMAR_DEFAULT_MAX_MAP_COUNT;
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+}
+
+/* Free the n spares on top of the list. */
+static void vmar__index_drop(struct vmar_space *space, size_t n)
+{
+    while (n--)
+        space->env->free(space->env->ctx, vmar_iset_spare_take(&space->set),
+                         sizeof(struct vmar_iset_index));
+}
+
+int vmar__index_reserve(struct vmar_space *space, size_t inserts)
+{
+    const struct vmar_env *env = space->env;
+    const size_t had = space->set.nspare;
+    size_t k = vmar_iset_spares_needed(&space->set, inserts);
+
+    space->index_keep = VMAR_MAX(space->index_keep, inserts);
+    if (!space->index_added)
+        space->index_gen = space->set.gen;
+    while (k--) {
+        struct vmar_iset_index *x =
+            env->alloc(env->ctx, sizeof(*x), _Alignof(struct vmar_iset_index));
+        if (!x) {
+            const size_t added = space->set.nspare - had;
+            vmar__index_drop(space, added);
+            space->index_added -= added;
+            return VMAR_ENOMEM;
+        }
+        vmar_iset_spare_add(&space->set, x);
+        space->index_added++;
+    }
+    return 0;
+}
+
+void vmar__index_trim(struct vmar_space *space, size_t inserts)
+{
+    const size_t keep =
+        inserts ? vmar_iset_spares_for(&space->set, inserts) : 0;
+
+    if (space->set.nspare > keep)
+        vmar__index_drop(space, space->set.nspare - keep);
+}
+
+void vmar__index_slack(struct vmar_space *space)
+{
+    const size_t keep = VMAR_MAX(space->index_keep, (size_t)VMAR_PREP_NODES);
+
+    if (space->set.nspare > 2 * vmar_iset_spares_for(&space->set, keep))
+        vmar__index_trim(space, keep);
 }
 
 int vmar__prep_nodes(struct vmar_space *space, struct vmar_prep *prep,
@@ -286,6 +338,12 @@ int vmar__prep_nodes(struct vmar_space *space, struct vmar_prep *prep,
             return VMAR_ENOMEM;
         }
         prep->nodes[prep->nnodes++] = m;
+    }
+    if (n && vmar__index_reserve(space, prep->nnodes)) {
+        while (prep->nnodes > had)
+            env->free(env->ctx, prep->nodes[--prep->nnodes],
+                      sizeof(struct vmar_mapping));
+        return VMAR_ENOMEM;
     }
     return 0;
 }
@@ -306,6 +364,13 @@ void vmar__prep_release(struct vmar_space *space, struct vmar_prep *prep)
     while (prep->nnodes)
         env->free(env->ctx, prep->nodes[--prep->nnodes],
                   sizeof(struct vmar_mapping));
+    /* An operation that failed (or changed nothing) gives back the spares
+     * it added: they are on top of the list, untouched, since only a
+     * change of the set takes or returns spares. */
+    if (space->index_added && space->set.gen == space->index_gen)
+        vmar__index_drop(space, space->index_added);
+    space->index_added = 0;
+    space->index_keep = 0;
     vmar_frame_list_release(env, &prep->tables);
     vmar_frame_list_release(env, &prep->frames);
     while (prep->npages)

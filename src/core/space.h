@@ -47,6 +47,13 @@ struct vmar_space {
      * lock (faults, user-memory access, vmar_resident, vmar_check).
      * Operations holding the space lock exclusively need not take it. */
     volatile size_t pt_lock;
+    /* The running operation's index reservation: the inserts it reserved
+     * for (see vmar__index_slack), the spares it allocated and the set's
+     * generation before (vmar__prep_release gives them back when the set
+     * has not changed since: the operation failed). 0 between operations. */
+    size_t index_keep;
+    size_t index_added;
+    size_t index_gen;
 };
 
 /* The handle holds every right in `rights` (vmar_rights). */
@@ -130,7 +137,27 @@ struct vmar_prep {
     size_t npages, pages_cap;
 };
 
-/* Allocate `n` more mapping nodes into `prep`. 0 or VMAR_ENOMEM; on
+/*
+ * Index nodes of the interval set (interval_set.h): make sure the set holds
+ * enough spares for `inserts` inserts. 0 or VMAR_ENOMEM; on failure the
+ * spares are as before. vmar__index_trim() frees spares beyond what
+ * `inserts` inserts need (0: all of them).
+ */
+int vmar__index_reserve(struct vmar_space *space, size_t inserts);
+void vmar__index_trim(struct vmar_space *space, size_t inserts);
+
+/*
+ * After a removal in a commit: free spares beyond twice what the running
+ * operation reserved (at least VMAR_PREP_NODES inserts' worth), keeping
+ * the operation's reservation and enough for the next operation, so that
+ * a split and a merge taking turns do not allocate and free an index node
+ * each time. Only commits remove, so a failed operation never frees
+ * spares: it leaves the allocator exactly as it found it.
+ */
+void vmar__index_slack(struct vmar_space *space);
+
+/* Allocate `n` more mapping nodes into `prep`, and the index spares for
+ * inserting every node `prep` then holds. 0 or VMAR_ENOMEM; on
  * failure `prep` keeps what it had. */
 int vmar__prep_nodes(struct vmar_space *space, struct vmar_prep *prep,
                      unsigned n);

@@ -860,7 +860,11 @@ static int compare_machine(struct diff_session *s)
         for (size_t k = 0; k < n; k++)
             if (s->runs2[k].object < s->objptr_cap)
                 s->objnodes[s->runs2[k].object]++;
-        allocs += s->base_allocs + n;
+        /* The mapping index's nodes, spares included, are the space's own
+         * business (how many depends on its shape): taken from its stats. */
+        struct vmar_stats vs;
+        vmar_stats(sl->space, &vs);
+        allocs += s->base_allocs + n + vs.index_nodes;
         present += model_populated(&sl->m) + model_present_device(&sl->m);
         if (s->real) {
             char why[512];
@@ -883,7 +887,8 @@ static int compare_machine(struct diff_session *s)
         tables = ss.tables_live;
     size_t leaves = s->real ? present : ss.leaves_live;
     /*
-     * Metadata: one block per mapping on top of each empty space's, and
+     * Metadata: one block per mapping and per index node on top of each
+     * empty space's, and
      * two (itself and its page array) per live shared object. Frames: the
      * page tables, one per distinct private frame (a fork shares them
      * until a write), the frames of live objects (one per page ever
@@ -2976,6 +2981,13 @@ static void gen_user(struct diff_session *s, struct diff_rng *r,
                          : chance(r, 80) ? VMAR_ACCESS_WRITE
                                          : VMAR_ACCESS_EXEC;
             op->cpu = (unsigned)R(r, NCPU);
+            /* A data frame failing after the first page: the partial
+             * access (cpu_partial), too rare otherwise to be seen for
+             * sure in a run of 25 000 ops. */
+            if (op->b > PG && chance(r, 3)) {
+                op->fail_n = 2 + (uint32_t)R(r, 3);
+                op->fail_mask = VMAR_SIM_FAIL_DATA;
+            }
         }
         if (op->kind == DIFF_READ || op->kind == DIFF_ZERO ||
             (op->kind == DIFF_CPU && op->access != VMAR_ACCESS_WRITE))

@@ -75,26 +75,77 @@ static void test_counters(void **state)
     vt_teardown(&vt);
 }
 
-static void test_tree_augmentation(void **state)
+/*
+ * The interval set's index (a B+tree, core/interval_set.h): cached leaf
+ * gaps and keys, inner keys and gaps, an element's back pointer to its
+ * leaf and a leaf's slot count, first with the three mappings in one leaf
+ * (the root), then with enough mappings for inner nodes. vmar_check()
+ * runs vmar_iset_check(); each fact is restored so the space is torn
+ * down through an intact index.
+ */
+#define IDX_EXTRA 40
+
+static void test_index_corruption(void **state)
 {
     struct vt vt;
+    struct vmar_iset *set;
+    struct vmar_iset_index *leaf, *leaf2, *root;
+    struct vmar_iset_node *e;
+    uint32_t count;
+    int i;
     (void)state;
     setup3(&vt, NULL);
-    struct vmar_iset_node *root = vt.space->set.root;
-    root->lsub += PG;
+    set = &vt.space->set;
+    assert_int_equal(set->levels, 1); /* one leaf, the root */
+    leaf = set->root;
+    assert_int_equal(leaf->count, 3);
+    leaf->gap[1] += PG;
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
-    root->lsub -= PG;
-    root->rsub += PG;
+    leaf->gap[1] -= PG;
+    leaf->key[2] += PG;
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
-    root->rsub -= PG;
-    assert_int_equal(root->parent_bal & 3, 1); /* balanced: 0, stored + 1 */
-    /* The balance factor (low bits of parent_bal): 0 -> +1, and the
-     * value no balance has. */
-    root->parent_bal += 1;
+    leaf->key[2] -= PG;
+    e = leaf->ptr[1];
+    e->leaf = NULL;
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
-    root->parent_bal += 1;
+    e->leaf = leaf;
+    leaf->count--; /* the last mapping drops out of the index */
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
-    root->parent_bal -= 2;
+    leaf->count++;
+    VT_CHECK(&vt);
+
+    /* Mappings with holes between them (no merging) until the index has
+     * inner nodes. */
+    for (i = 0; i < IDX_EXTRA; i++)
+        assert_int_equal(vt_map(&vt, BASE + (vmar_addr_t)(64 + 2 * i) * PG, PG,
+                                VMAR_PROT_READ, VMAR_PLACE_FIXED, 0, NULL),
+                         0);
+    assert_true(set->levels >= 2);
+    root = set->root;
+    assert_true(root->count >= 2);
+    root->key[1] += PG;
+    assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
+    root->key[1] -= PG;
+    root->gap[0] += PG;
+    assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
+    root->gap[0] -= PG;
+    VT_CHECK(&vt);
+
+    /* A leaf other than the root: the back pointer to a sibling leaf,
+     * and a slot count one short (its last element drops out). */
+    e = vmar_iset_find(set, BASE + 64 * PG + 2 * (IDX_EXTRA / 2) * PG);
+    assert_non_null(e);
+    leaf = e->leaf;
+    leaf2 = leaf->next ? leaf->next : leaf->prev;
+    assert_non_null(leaf2);
+    e->leaf = leaf2;
+    assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
+    e->leaf = leaf;
+    VT_CHECK(&vt);
+    count = leaf->count;
+    leaf->count = count - 1;
+    assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
+    leaf->count = count;
     VT_CHECK(&vt);
     vt_teardown(&vt);
 }
@@ -181,7 +232,7 @@ int main(void)
         cmocka_unit_test(test_clean),
         cmocka_unit_test(test_unmerged_neighbours),
         cmocka_unit_test(test_counters),
-        cmocka_unit_test(test_tree_augmentation),
+        cmocka_unit_test(test_index_corruption),
         cmocka_unit_test(test_prot_beyond_max),
         cmocka_unit_test(test_stray_and_excess_leaves),
         cmocka_unit_test(test_guard_mismatch),

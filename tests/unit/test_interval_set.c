@@ -1,16 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for the interval set (src/core/interval_set.h): tree shape and
- * lookups on small sets, split and merge_next, the guard and window rules
- * of the free-range search at their edges, and seeded differential tests
- * of vmar_iset_find_free: against a brute-force scan of every gap of a set
- * of over 100 000 nodes, against the same model on a few hundred slots with
- * every op checked (the early-stop retrace), and against trying every x in
- * small byte-granular sets at both ends of the address space.
+ * Unit tests for the interval set (src/core/interval_set.h): lookups,
+ * neighbours, update, split and merge_next on small sets; the B+tree's
+ * shape (levels, fill, index nodes, leaf back pointers, the cached keys and
+ * gaps) on sets of one to a few thousand elements built in ascending,
+ * descending and scattered order and emptied again; the spare-node
+ * contract; the guard and window rules of the free-range search at their
+ * edges; and seeded differential tests of vmar_iset_find_free and the
+ * lookups: against a brute-force scan of every gap of a set of over
+ * 100 000 elements, against the same model on a few thousand slots with
+ * every op checked, and against trying every x in small byte-granular sets
+ * at both ends of the address space.
  *
- * Every mutation is followed by vmar_iset_check(), except inside the bulk
- * build of the large differential test, which checks the first ops one by
- * one and then periodically.
+ * Every mutation is followed by check_set(): vmar_iset_check(), plus this
+ * file's own walk of the index (so a checker that misses a rule does not
+ * hide a broken tree) and the index-node balance: the set allocates
+ * nothing, so the index nodes in use plus its spares are exactly the ones
+ * this file handed it. That balance is kept in one counter, so each test
+ * keeps one set alive at a time and ends with finish(), which empties the
+ * set, takes every spare back and frees it (the tests run under Valgrind
+ * memcheck and ASan, which would report anything left).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,7 +42,171 @@
 #define TOP   UINT64_MAX     /* the highest address; hi may be this */
 #define ENDPG (TOP - PG + 1) /* 2^64 - page: the last page's start */
 
-/* ---- helpers ------------------------------------------------------------ */
+/* ---- spares ------------------------------------------------------------- */
+
+/* Index nodes handed to the live set and not yet taken back. */
+static size_t g_index_out;
+
+static struct vmar_iset_index *index_alloc(void)
+{
+    size_t align = _Alignof(struct vmar_iset_index);
+    size_t size = (sizeof(struct vmar_iset_index) + align - 1) / align * align;
+    struct vmar_iset_index *x = aligned_alloc(align, size);
+
+    assert_non_null(x);
+    /* Garbage, not zeros: the set must initialise every field it reads. */
+    memset(x, 0xa5, size);
+    g_index_out++;
+    return x;
+}
+
+/* Top the spares up so that `inserts` inserts cannot run out. */
+static void spares(struct vmar_iset *set, size_t inserts)
+{
+    size_t k = vmar_iset_spares_needed(set, inserts);
+
+    while (k--)
+        vmar_iset_spare_add(set, index_alloc());
+    assert_int_equal(vmar_iset_spares_needed(set, inserts), 0);
+}
+
+/* Take every spare back and free it. */
+static void spares_free(struct vmar_iset *set)
+{
+    struct vmar_iset_index *x;
+
+    while ((x = vmar_iset_spare_take(set))) {
+        free(x);
+        assert_true(g_index_out > 0);
+        g_index_out--;
+    }
+    assert_int_equal(set->nspare, 0);
+    assert_null(set->spare);
+}
+
+/* ---- an independent walk of the index ----------------------------------- */
+
+static vmar_addr_t eff_start(const struct vmar_iset_node *n)
+{
+    return n->guard >= n->start ? 0 : n->start - n->guard;
+}
+
+/* The gap before n by the header's definition, from its neighbours. */
+static vmar_size_t model_gap(const struct vmar_iset_node *prev,
+                             const struct vmar_iset_node *n)
+{
+    vmar_addr_t lo = prev ? prev->end : 0, eff = eff_start(n);
+
+    return eff > lo ? eff - lo : 0;
+}
+
+/* The fill interval_set.c keeps in every node but the root (a leaf root
+ * holds at least one slot, an inner root at least two): what bounds the
+ * levels, and so the cost of a descent. */
+#define MIN_FILL 3u
+
+struct walk {
+    const struct vmar_iset_node *prev; /* the last element seen */
+    size_t elements, nodes;
+    const struct vmar_iset_index *level_last[64]; /* per level, in order */
+    const char *err;
+};
+
+#define WALK_FAIL(w, msg)                                                      \
+    do {                                                                       \
+        if (!(w)->err)                                                         \
+            (w)->err = (msg);                                                  \
+        return 0;                                                              \
+    } while (0)
+
+/* Walks x's subtree in key order; returns its largest gap. */
+static vmar_size_t walk_node(struct walk *w, const struct vmar_iset_index *x,
+                             const struct vmar_iset_index *parent,
+                             uint32_t level)
+{
+    vmar_size_t max = 0;
+    uint32_t i;
+
+    if (w->nodes++ > 1000000)
+        WALK_FAIL(w, "walk: too many index nodes (a cycle?)");
+    if (x->parent != parent)
+        WALK_FAIL(w, "walk: parent pointer");
+    if (x->level != level)
+        WALK_FAIL(w, "walk: level");
+    if (x->count > VMAR_ISET_FANOUT || x->count < (parent  ? MIN_FILL
+                                                   : level ? 2u
+                                                           : 1u))
+        WALK_FAIL(w, "walk: fill out of bounds");
+    if (x->prev != w->level_last[level])
+        WALK_FAIL(w, "walk: prev link");
+    if (w->level_last[level] && w->level_last[level]->next != x)
+        WALK_FAIL(w, "walk: next link");
+    w->level_last[level] = x;
+    for (i = 0; i < x->count; i++) {
+        vmar_size_t g;
+
+        if (level == 0) {
+            const struct vmar_iset_node *n = x->ptr[i];
+
+            if (n->leaf != x)
+                WALK_FAIL(w, "walk: element's leaf pointer");
+            if (n->start >= n->end)
+                WALK_FAIL(w, "walk: empty element");
+            if (w->prev && w->prev->end > n->start)
+                WALK_FAIL(w, "walk: elements out of order or overlapping");
+            if (x->key[i] != n->start)
+                WALK_FAIL(w, "walk: leaf key is not the element's start");
+            g = model_gap(w->prev, n);
+            if (x->gap[i] != g)
+                WALK_FAIL(w, "walk: leaf gap");
+            w->prev = n;
+            w->elements++;
+        } else {
+            const struct vmar_iset_index *c = x->ptr[i];
+
+            g = walk_node(w, c, x, level - 1);
+            if (w->err)
+                return 0;
+            if (x->gap[i] != g)
+                WALK_FAIL(w, "walk: inner gap is not the child's largest");
+            if (x->key[i] != c->key[0])
+                WALK_FAIL(w, "walk: inner key is not the child's first");
+        }
+        if (g > max)
+            max = g;
+    }
+    return max;
+}
+
+static void shape_check(const struct vmar_iset *set)
+{
+    struct walk w;
+    vmar_size_t max = 0;
+    unsigned l;
+
+    memset(&w, 0, sizeof(w));
+    if (!set->root) {
+        assert_int_equal(set->count, 0);
+        assert_int_equal(set->levels, 0);
+        assert_int_equal(vmar_iset_max_gap(set), 0);
+        assert_int_equal(vmar_iset_index_nodes(set), 0);
+        assert_null(vmar_iset_first(set));
+        assert_null(vmar_iset_last(set));
+    } else {
+        assert_true(set->levels >= 1 && set->levels < 64);
+        max = walk_node(&w, set->root, NULL, set->levels - 1);
+        if (w.err)
+            fail_msg("%s", w.err);
+        assert_int_equal(w.elements, set->count);
+        assert_int_equal(w.nodes, vmar_iset_index_nodes(set));
+        assert_int_equal(max, vmar_iset_max_gap(set));
+        for (l = 0; l < set->levels; l++)
+            assert_null(w.level_last[l]->next);
+        assert_ptr_equal(vmar_iset_last(set), w.prev);
+    }
+    /* The set allocates nothing and loses nothing. */
+    assert_int_equal(vmar_iset_index_nodes(set) + set->nspare, g_index_out);
+}
 
 static void check_set(const struct vmar_iset *set)
 {
@@ -41,26 +214,49 @@ static void check_set(const struct vmar_iset *set)
 
     if (err)
         fail_msg("vmar_iset_check: %s", err);
+    shape_check(set);
 }
+
+/* The gap the set keeps for element n (its slot in its leaf). */
+static vmar_size_t node_gap(const struct vmar_iset_node *n)
+{
+    const struct vmar_iset_index *leaf = n->leaf;
+    uint32_t i;
+
+    assert_non_null(leaf);
+    for (i = 0; i < leaf->count; i++)
+        if (leaf->ptr[i] == n)
+            return leaf->gap[i];
+    fail_msg("element %#" PRIx64 " is not in its leaf", n->start);
+    return 0;
+}
+
+/* ---- changes ------------------------------------------------------------ */
 
 static void add(struct vmar_iset *set, struct vmar_iset_node *n,
                 vmar_addr_t start, vmar_addr_t end, vmar_size_t guard)
 {
+    size_t count = set->count;
+
     memset(n, 0xa5, sizeof(*n)); /* the set must not read stale fields */
     n->start = start;
     n->end = end;
     n->guard = guard;
+    spares(set, 1);
     vmar_iset_insert(set, n);
     check_set(set);
+    assert_int_equal(set->count, count + 1);
+    assert_ptr_equal(vmar_iset_find(set, start), n);
 }
 
 static void del(struct vmar_iset *set, struct vmar_iset_node *n)
 {
+    size_t count = set->count;
+
     vmar_iset_remove(set, n);
     check_set(set);
-    assert_null(vmar_iset_parent(n));
-    assert_null(n->left);
-    assert_null(n->right);
+    assert_int_equal(set->count, count - 1);
+    assert_ptr_not_equal(vmar_iset_find(set, n->start), n);
 }
 
 static void reshape(struct vmar_iset *set, struct vmar_iset_node *n,
@@ -71,6 +267,17 @@ static void reshape(struct vmar_iset *set, struct vmar_iset_node *n,
     n->guard = guard;
     vmar_iset_update(set, n);
     check_set(set);
+}
+
+/* Empty the set, last element first or first element first, and free the
+ * spares: every index node comes back. */
+static void finish(struct vmar_iset *set)
+{
+    while (set->root)
+        del(set, set->count % 2 ? vmar_iset_first(set) : vmar_iset_last(set));
+    assert_int_equal(set->levels, 0);
+    spares_free(set);
+    assert_int_equal(g_index_out, 0);
 }
 
 /* Run a query; returns the result, or `none` when nothing fits. */
@@ -95,7 +302,8 @@ static vmar_addr_t ff(const struct vmar_iset *set, vmar_addr_t lo,
 #define DOWN(set, lo, hi, size, align, pre)                                    \
     ff((set), (lo), (hi), (size), (align), (pre), true)
 
-/* Assert the in-order sequence of starts equals `starts` (n entries). */
+/* Assert the in-order sequence of starts equals `starts` (n entries),
+ * walking first..next and last..prev. */
 static void assert_order(const struct vmar_iset *set, const vmar_addr_t *starts,
                          size_t n)
 {
@@ -117,7 +325,6 @@ static void assert_order(const struct vmar_iset *set, const vmar_addr_t *starts,
     }
     assert_null(it);
 }
-
 /* ---- small sets: lookups ------------------------------------------------ */
 
 static void test_empty(void **state)
@@ -133,6 +340,14 @@ static void test_empty(void **state)
     assert_null(vmar_iset_find(&set, 0));
     assert_null(vmar_iset_find(&set, TOP));
     assert_null(vmar_iset_lower_bound(&set, 0));
+    assert_int_equal(set.levels, 0);
+    assert_int_equal(set.count, 0);
+    assert_int_equal(vmar_iset_max_gap(&set), 0);
+    assert_int_equal(vmar_iset_index_nodes(&set), 0);
+    /* No insert needs nothing; the first insert needs its leaf. */
+    assert_int_equal(vmar_iset_spares_needed(&set, 0), 0);
+    assert_true(vmar_iset_spares_needed(&set, 1) >= 1);
+    assert_null(vmar_iset_spare_take(&set));
     /* The whole space is one gap; x + size may reach hi = 2^64 - 1 only. */
     assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0);
     assert_int_equal(DOWN(&set, 0, TOP, PG, PG, 0), TOP - 2 * PG + 1);
@@ -142,6 +357,7 @@ static void test_empty(void **state)
     assert_int_equal(DOWN(&set, 0, TOP, TOP, 1, 0), 0);
     assert_int_equal(UP(&set, 0, TOP, TOP, 1, 1), none);
     assert_int_equal(UP(&set, 1, TOP, TOP, 1, 0), none);
+    finish(&set);
 }
 
 static void test_insert_lookup(void **state)
@@ -188,12 +404,64 @@ static void test_insert_lookup(void **state)
 
     /* Each node caches the gap below it, from 0 for the first; the root
      * the largest of all: [0xa000, 0x20000). */
-    assert_int_equal(n[1].gap, 0x1000);
-    assert_int_equal(n[3].gap, 0x1000);
-    assert_int_equal(n[0].gap, 0x3000);
-    assert_int_equal(n[4].gap, 0);
-    assert_int_equal(n[2].gap, 0x16000);
-    assert_int_equal(vmar_iset_sub_gap(set.root), 0x16000);
+    assert_int_equal(node_gap(&n[1]), 0x1000);
+    assert_int_equal(node_gap(&n[3]), 0x1000);
+    assert_int_equal(node_gap(&n[0]), 0x3000);
+    assert_int_equal(node_gap(&n[4]), 0);
+    assert_int_equal(node_gap(&n[2]), 0x16000);
+    assert_int_equal(vmar_iset_max_gap(&set), 0x16000);
+    /* Five elements fit one leaf: the root. */
+    assert_int_equal(set.levels, 1);
+    assert_int_equal(vmar_iset_index_nodes(&set), 1);
+    assert_ptr_equal(n[0].leaf, set.root);
+    finish(&set);
+}
+
+/* lower_bound_pred: the lower bound of lower_bound and, from the same
+ * descent, its predecessor, also across leaf boundaries. */
+static void test_lower_bound_pred(void **state)
+{
+    struct vmar_iset set;
+    struct vmar_iset_node n[3], *pred, *lb;
+
+    (void)state;
+    vmar_iset_init(&set);
+    pred = &n[0]; /* must be overwritten with NULL */
+    assert_null(vmar_iset_lower_bound_pred(&set, 0x5000, &pred));
+    assert_null(pred);
+    add(&set, &n[0], 0x1000, 0x2000, 0);
+    add(&set, &n[1], 0x2000, 0x3000, 0); /* touches n[0] */
+    add(&set, &n[2], 0x8000, 0x9000, 0x4000);
+    lb = vmar_iset_lower_bound_pred(&set, 0, &pred);
+    assert_ptr_equal(lb, &n[0]);
+    assert_null(pred);
+    lb = vmar_iset_lower_bound_pred(&set, 0x1000, &pred);
+    assert_ptr_equal(lb, &n[0]);
+    assert_null(pred);
+    lb = vmar_iset_lower_bound_pred(&set, 0x1fff, &pred);
+    assert_ptr_equal(lb, &n[0]);
+    assert_null(pred);
+    /* At n[1].start, n[0] ends: it is the predecessor. */
+    lb = vmar_iset_lower_bound_pred(&set, 0x2000, &pred);
+    assert_ptr_equal(lb, &n[1]);
+    assert_ptr_equal(pred, &n[0]);
+    lb = vmar_iset_lower_bound_pred(&set, 0x3000, &pred);
+    assert_ptr_equal(lb, &n[2]);
+    assert_ptr_equal(pred, &n[1]);
+    /* Inside n[2]'s guard: the guard is not the element. */
+    lb = vmar_iset_lower_bound_pred(&set, 0x7fff, &pred);
+    assert_ptr_equal(lb, &n[2]);
+    assert_ptr_equal(pred, &n[1]);
+    lb = vmar_iset_lower_bound_pred(&set, 0x8fff, &pred);
+    assert_ptr_equal(lb, &n[2]);
+    assert_ptr_equal(pred, &n[1]);
+    lb = vmar_iset_lower_bound_pred(&set, 0x9000, &pred);
+    assert_null(lb);
+    assert_ptr_equal(pred, &n[2]);
+    lb = vmar_iset_lower_bound_pred(&set, TOP, &pred);
+    assert_null(lb);
+    assert_ptr_equal(pred, &n[2]);
+    finish(&set);
 }
 
 static void test_single_node_cache(void **state)
@@ -204,20 +472,36 @@ static void test_single_node_cache(void **state)
     (void)state;
     vmar_iset_init(&set);
     add(&set, &n, 0x5000, 0x6000, 0x2000);
-    assert_int_equal(vmar_iset_height(&n), 1);
-    assert_int_equal(n.gap, 0x3000); /* [0, eff) with eff = 0x3000 */
-    assert_int_equal(vmar_iset_sub_gap(&n), 0x3000);
+    /* One leaf, the root, holding one slot. */
+    assert_int_equal(set.levels, 1);
+    assert_int_equal(vmar_iset_index_nodes(&set), 1);
+    assert_ptr_equal(n.leaf, set.root);
+    assert_int_equal(set.root->count, 1);
+    assert_int_equal(set.root->level, 0);
+    assert_null(set.root->parent);
+    assert_int_equal(node_gap(&n), 0x3000); /* [0, eff) with eff = 0x3000 */
+    assert_int_equal(vmar_iset_max_gap(&set), 0x3000);
     assert_ptr_equal(vmar_iset_find(&set, 0x5000), &n);
     assert_null(vmar_iset_find(&set, 0x4fff)); /* the guard is not the node */
+    assert_null(vmar_iset_next(&n));
+    assert_null(vmar_iset_prev(&n));
     del(&set, &n);
     assert_null(set.root);
     assert_int_equal(set.count, 0);
+    assert_int_equal(set.levels, 0);
+    /* The leaf went back to the spares. */
+    assert_true(set.nspare >= 1);
+    finish(&set);
 }
 
 #define ROT_N 200
 
-/* Ascending, descending and zig-zag inserts hit all four rotation cases. */
-static void test_rotations(void **state)
+/* Ascending, descending, zig-zag and scattered inserts split leaves at
+ * their ends and in their middles; the removals (in two orders) empty
+ * leaves at both ends and inside. 200 elements need at least two levels
+ * (one leaf holds 16) and, as splits leave nodes at least a quarter full,
+ * at most four. */
+static void test_insert_orders(void **state)
 {
     struct vmar_iset set;
     struct vmar_iset_node n[ROT_N];
@@ -237,23 +521,26 @@ static void test_rotations(void **state)
             add(&set, &n[k], starts[k], starts[k] + PG, 0);
         }
         assert_order(&set, starts, ROT_N);
-        /* An AVL tree of 200 nodes is at most 1.44 * log2(202) high. */
-        assert_true(vmar_iset_height(set.root) <= 10);
-        assert_int_equal(vmar_iset_sub_gap(set.root), 2 * PG); /* [0, first) */
+        assert_true(set.levels >= 2 && set.levels <= 4);
+        assert_true(vmar_iset_index_nodes(&set) >= ROT_N / VMAR_ISET_FANOUT);
+        assert_int_equal(vmar_iset_max_gap(&set), 2 * PG); /* [0, first) */
         for (i = 0; i < ROT_N; i++)
             del(&set, &n[pass % 2 ? i : (i * 37) % ROT_N]);
         assert_null(set.root);
+        finish(&set);
     }
 }
 
 /* ---- remove ------------------------------------------------------------- */
 
-#define RM_N 15
+#define RM_N 60
 
+/* Removals at the first, the middle and the last position, in a set of
+ * four or more leaves that shrinks to one. */
 static void test_remove(void **state)
 {
     struct vmar_iset set;
-    struct vmar_iset_node n[RM_N], *r, *succ;
+    struct vmar_iset_node n[RM_N], *r, *succ, *pred, *p;
     vmar_addr_t starts[RM_N];
     size_t live = RM_N, i;
 
@@ -264,21 +551,23 @@ static void test_remove(void **state)
         add(&set, &n[i], starts[i], starts[i] + 0x1000, 0);
     }
     assert_order(&set, starts, RM_N);
+    assert_true(set.levels >= 2);
 
-    /* A leaf. */
+    /* The first element; the gap cache follows. */
     r = vmar_iset_first(&set);
-    assert_null(r->left);
-    assert_null(r->right);
     del(&set, r);
     memmove(starts, starts + 1, --live * sizeof(*starts));
     assert_order(&set, starts, live);
-    assert_int_equal(vmar_iset_first(&set)->gap, 0x20000);
-    assert_int_equal(vmar_iset_sub_gap(set.root), 0x20000);
+    assert_int_equal(node_gap(vmar_iset_first(&set)), 0x20000);
+    assert_int_equal(vmar_iset_max_gap(&set), 0x20000);
 
-    /* The root, repeatedly; a full AVL root has two children. */
-    while (set.root && set.root->left && set.root->right) {
-        r = set.root;
+    /* The middle one, repeatedly, until a handful is left: leaves empty
+     * or merge and the levels collapse. */
+    while (live > 4) {
+        for (r = vmar_iset_first(&set), i = 0; i < live / 2; i++)
+            r = vmar_iset_next(r);
         succ = vmar_iset_next(r);
+        pred = vmar_iset_prev(r);
         del(&set, r);
         for (i = 0; starts[i] != r->start; i++)
             ;
@@ -286,52 +575,85 @@ static void test_remove(void **state)
         assert_order(&set, starts, live);
         assert_null(vmar_iset_find(&set, r->start));
         assert_ptr_equal(vmar_iset_lower_bound(&set, r->start), succ);
+        assert_ptr_equal(vmar_iset_lower_bound_pred(&set, r->start, &p), succ);
+        assert_ptr_equal(p, pred);
+        assert_int_equal(node_gap(succ), succ->start - pred->end);
     }
+    assert_int_equal(set.levels, 1);
 
-    /* The last node; the gap cache follows. */
+    /* The last element; the gap cache follows. */
     r = vmar_iset_last(&set);
     del(&set, r);
     live--;
     assert_int_equal(set.count, live);
-    if (set.root)
-        assert_true(vmar_iset_last(&set)->end < r->end);
-
-    while (set.root)
-        del(&set, set.root);
-    assert_int_equal(set.count, 0);
+    assert_true(vmar_iset_last(&set)->end < r->end);
+    finish(&set);
 }
 
-/* Remove a node with two children whose successor is deep in the right
- * subtree (not its direct child), and one whose successor is its child. */
-static void test_remove_two_children(void **state)
+/*
+ * Changes at a leaf's edges: removing or moving a leaf's first element
+ * changes the keys its ancestors keep (checked by every check_set), and
+ * removing or changing a leaf's last element changes the gap of its
+ * successor, which lives in the next leaf.
+ */
+#define EDGE_N 200
+
+static void test_leaf_edges(void **state)
 {
     struct vmar_iset set;
-    struct vmar_iset_node n[7], *mid;
-    static const vmar_addr_t after1[] = {0x1000, 0x2000, 0x3000,
-                                         0x5000, 0x6000, 0x7000};
-    static const vmar_addr_t after2[] = {0x1000, 0x2000, 0x3000, 0x6000,
-                                         0x7000};
-    int i;
+    struct vmar_iset_node n[EDGE_N], *r, *succ, *pred, *p;
+    size_t i, firsts = 0, lasts = 0;
 
     (void)state;
     vmar_iset_init(&set);
-    /* Ascending 1..7 gives a perfect tree rooted at 4. */
-    for (i = 0; i < 7; i++)
-        add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x1000,
-            (vmar_addr_t)(i + 1) * 0x1000 + 0x800, 0);
-    assert_ptr_equal(set.root, &n[3]);
-    assert_ptr_equal(n[5].left, &n[4]); /* successor of 4 is 5, deep */
-    del(&set, &n[3]);
-    assert_ptr_equal(set.root, &n[4]);
-    assert_order(&set, after1, 6);
+    for (i = 0; i < EDGE_N; i++)
+        add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x10000,
+            (vmar_addr_t)(i + 1) * 0x10000 + 0x1000, 0);
+    assert_true(set.levels >= 2);
 
-    /* Now remove 5, the new root: its successor 6 is its right child. */
-    mid = set.root;
-    assert_ptr_equal(mid->right, &n[5]);
-    assert_null(n[5].left);
-    del(&set, mid);
-    assert_order(&set, after2, 5);
-    assert_int_equal(vmar_iset_sub_gap(set.root), 0x2800);
+    /* Move each leaf's first element down by a page (a new key for the
+     * ancestors) and its last element's end up by a page (a smaller gap
+     * for the successor in the next leaf). */
+    for (r = vmar_iset_first(&set); r; r = vmar_iset_next(r)) {
+        pred = vmar_iset_prev(r);
+        succ = vmar_iset_next(r);
+        if (r->leaf->ptr[0] == r && pred) {
+            reshape(&set, r, r->start - PG, r->end, 0);
+            assert_int_equal(r->leaf->key[0], r->start);
+            assert_int_equal(node_gap(r), r->start - pred->end);
+            firsts++;
+        }
+        if (r->leaf->ptr[r->leaf->count - 1] == r && succ) {
+            reshape(&set, r, r->start, r->end + PG, 0);
+            assert_ptr_not_equal(succ->leaf, r->leaf);
+            assert_int_equal(node_gap(succ), succ->start - r->end);
+            lasts++;
+        }
+    }
+    assert_true(firsts >= 1 && lasts >= 1);
+
+    /* Remove leaves' first elements, then leaves' last elements, while
+     * there are any besides the set's first and last. */
+    for (;;) {
+        for (r = vmar_iset_next(vmar_iset_first(&set)); r;
+             r = vmar_iset_next(r))
+            if (vmar_iset_next(r) &&
+                (r->leaf->ptr[0] == r || r->leaf->ptr[r->leaf->count - 1] == r))
+                break;
+        if (!r)
+            break;
+        pred = vmar_iset_prev(r);
+        succ = vmar_iset_next(r);
+        del(&set, r);
+        assert_ptr_equal(vmar_iset_next(pred), succ);
+        assert_ptr_equal(vmar_iset_prev(succ), pred);
+        assert_ptr_equal(vmar_iset_lower_bound_pred(&set, r->start, &p), succ);
+        assert_ptr_equal(p, pred);
+        assert_int_equal(node_gap(succ), succ->start - pred->end);
+    }
+    /* Left: one leaf, or two whose only elements are the ends. */
+    assert_true(set.count <= VMAR_ISET_FANOUT);
+    finish(&set);
 }
 
 /* ---- update ------------------------------------------------------------- */
@@ -347,25 +669,25 @@ static void test_update(void **state)
     for (i = 0; i < 7; i++)
         add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x10000,
             (vmar_addr_t)(i + 1) * 0x10000 + 0x1000, 0);
-    assert_int_equal(vmar_iset_sub_gap(set.root), 0x10000); /* [0, 0x10000) */
+    assert_int_equal(vmar_iset_max_gap(&set), 0x10000); /* [0, 0x10000) */
 
     /* Shrink a leaf's start upward and its end downward: its own gap and
      * its successor's change. */
     reshape(&set, &n[0], 0x14000, 0x15000, 0);
-    assert_int_equal(n[0].gap, 0x14000);
-    assert_int_equal(n[1].gap, 0xb000);
-    assert_int_equal(vmar_iset_sub_gap(set.root), 0x14000);
+    assert_int_equal(node_gap(&n[0]), 0x14000);
+    assert_int_equal(node_gap(&n[1]), 0xb000);
+    assert_int_equal(vmar_iset_max_gap(&set), 0x14000);
     assert_int_equal(UP(&set, 0, TOP, 0x14000, PG, 0), 0);
     assert_int_equal(UP(&set, 0, TOP, 0x15000, PG, 0), 0x71000);
 
-    /* Grow the root downward so it leaves a bigger gap above it. */
+    /* Grow n[3] downward so it leaves a bigger gap above it. */
     reshape(&set, &n[3], 0x40000, 0x41000, 0);
     reshape(&set, &n[3], 0x3c000, 0x40000, 0); /* shrink end, grow start */
     assert_ptr_equal(vmar_iset_find(&set, 0x3c000), &n[3]);
     assert_null(vmar_iset_find(&set, 0x40000));
-    assert_int_equal(n[3].gap, 0xb000);  /* [0x31000, 0x3c000) */
-    assert_int_equal(n[4].gap, 0x10000); /* [0x40000, 0x50000) */
-    assert_int_equal(vmar_iset_sub_gap(set.root), 0x14000);
+    assert_int_equal(node_gap(&n[3]), 0xb000);  /* [0x31000, 0x3c000) */
+    assert_int_equal(node_gap(&n[4]), 0x10000); /* [0x40000, 0x50000) */
+    assert_int_equal(vmar_iset_max_gap(&set), 0x14000);
     assert_int_equal(DOWN(&set, 0, 0x80000, 0x10000, PG, 0), 0x40000);
     assert_int_equal(UP(&set, 0x16000, TOP, 0x10000, PG, 0), 0x40000);
 
@@ -382,6 +704,7 @@ static void test_update(void **state)
     assert_int_equal(DOWN(&set, 0x41000, 0x50000, 0xf000, PG, 0), 0x41000);
     for (i = 0; i < 7; i++)
         del(&set, &n[i]);
+    finish(&set);
 }
 
 /* ---- split and merge_next ---------------------------------------------- */
@@ -394,19 +717,19 @@ static void test_split_merge_next(void **state)
 
     (void)state;
     vmar_iset_init(&set);
-    /* A perfect tree of 7, so both the root (right subtree present) and
-     * leaves (no right child) are split. */
+    /* The first, middle and last elements of a leaf are split. */
     for (i = 0; i < 7; i++)
         add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x10000,
             (vmar_addr_t)(i + 1) * 0x10000 + 0x4000, 0);
     for (i = 0; i < 7; i++) {
         memset(&t[i], 0xa5, sizeof(t[i]));
         t[i].guard = i == 3 ? 0x2000 : 0; /* a guard inside n: no gap */
+        spares(&set, 1);
         vmar_iset_split(&set, &n[i], n[i].start + 0x1000, &t[i]);
         check_set(&set);
         assert_int_equal(t[i].start, n[i].end);
         assert_int_equal(t[i].end, n[i].start + 0x4000);
-        assert_int_equal(t[i].gap, 0);
+        assert_int_equal(node_gap(&t[i]), 0);
         assert_ptr_equal(vmar_iset_next(&n[i]), &t[i]);
         assert_ptr_equal(vmar_iset_find(&set, n[i].start + 0x1000), &t[i]);
     }
@@ -414,16 +737,17 @@ static void test_split_merge_next(void **state)
     /* A tail whose guard reaches below node's start opens no gap. */
     memset(&x, 0xa5, sizeof(x));
     x.guard = 0x10000;
+    spares(&set, 1);
     vmar_iset_split(&set, &t[6], 0x72000, &x);
     check_set(&set);
-    assert_int_equal(x.gap, 0);
+    assert_int_equal(node_gap(&x), 0);
     assert_int_equal(set.count, 15);
     vmar_iset_merge_next(&set, &t[6], &x);
     check_set(&set);
     for (i = 0; i < 7; i++) {
         vmar_iset_merge_next(&set, &n[i], &t[i]);
         check_set(&set);
-        assert_null(vmar_iset_parent(&t[i]));
+        assert_ptr_equal(vmar_iset_next(&n[i]), i < 6 ? &n[i + 1] : NULL);
         assert_int_equal(n[i].end, n[i].start + 0x4000);
     }
     assert_int_equal(set.count, 7);
@@ -433,10 +757,75 @@ static void test_split_merge_next(void **state)
     check_set(&set);
     assert_int_equal(n[2].end, 0x44000);
     assert_ptr_equal(vmar_iset_find(&set, 0x3a000), &n[2]);
-    assert_int_equal(n[4].gap, 0xc000);
+    assert_int_equal(node_gap(&n[4]), 0xc000);
     assert_int_equal(UP(&set, 0x30000, TOP, 0xc000, PG, 0), 0x44000);
-    while (set.root)
-        del(&set, set.root);
+    finish(&set);
+}
+
+/*
+ * Split one element page by page, from the top down (each tail lands
+ * right after the element: the same leaf slot every time) and from the
+ * bottom up (each tail lands at the end): the leaf fills and splits and
+ * the tree grows levels without a descent. Then merge it back together,
+ * which empties and merges the leaves again.
+ */
+#define SPLIT_PAGES 600
+
+static void test_split_many(void **state)
+{
+    struct vmar_iset set;
+    struct vmar_iset_node lo, hi, *t = calloc(SPLIT_PAGES, sizeof(*t));
+    struct vmar_iset_node *a, *b;
+    const vmar_addr_t base = 0x100000;
+    int pass, i;
+
+    (void)state;
+    assert_non_null(t);
+    for (pass = 0; pass < 2; pass++) {
+        vmar_iset_init(&set);
+        add(&set, &lo, PG, 2 * PG, 0); /* neighbours on both sides */
+        add(&set, &hi, base + (SPLIT_PAGES + 4) * PG,
+            base + (SPLIT_PAGES + 5) * PG, 0);
+        add(&set, &t[0], base, base + SPLIT_PAGES * PG, PG);
+        for (i = 1; i < SPLIT_PAGES; i++) {
+            /* Pass 0: t[0] gives its last page to t[i]; pass 1: t[i - 1]
+             * keeps its first page and gives the rest to t[i]. */
+            a = pass == 0 ? &t[0] : &t[i - 1];
+            memset(&t[i], 0xa5, sizeof(t[i]));
+            t[i].guard = 0;
+            spares(&set, 1);
+            vmar_iset_split(&set, a, pass == 0 ? a->end - PG : a->start + PG,
+                            &t[i]);
+            check_set(&set);
+            assert_ptr_equal(vmar_iset_next(a), &t[i]);
+            assert_int_equal(node_gap(&t[i]), 0);
+        }
+        assert_int_equal(set.count, SPLIT_PAGES + 2);
+        /* Two levels hold at most 16 * 16 elements. */
+        assert_true(set.levels >= 3);
+        for (i = 0; i < SPLIT_PAGES; i++)
+            assert_ptr_equal(vmar_iset_find(&set, base + (vmar_addr_t)i * PG),
+                             pass == 0 && i ? &t[SPLIT_PAGES - i] : &t[i]);
+        /* Merge back: pass 0 always at t[0] (the front of the run), pass 1
+         * from the top of the run down. */
+        for (i = 1; i < SPLIT_PAGES; i++) {
+            a = pass == 0 ? &t[0] : &t[SPLIT_PAGES - 1 - i];
+            b = vmar_iset_next(a);
+            vmar_iset_merge_next(&set, a, b);
+            check_set(&set);
+            assert_ptr_equal(vmar_iset_next(a), pass == 0 && i < SPLIT_PAGES - 1
+                                                    ? &t[SPLIT_PAGES - 1 - i]
+                                                    : &hi);
+        }
+        assert_int_equal(set.count, 3);
+        assert_int_equal(t[0].start, base);
+        assert_int_equal(t[0].end, base + SPLIT_PAGES * PG);
+        assert_int_equal(node_gap(&t[0]), base - PG - 2 * PG);
+        /* Three elements: the levels collapsed back to one leaf. */
+        assert_int_equal(set.levels, 1);
+        finish(&set);
+    }
+    free(t);
 }
 
 /* ---- guards ------------------------------------------------------------- */
@@ -451,8 +840,7 @@ static void test_guard_clips_gap_below(void **state)
     add(&set, &a, 0x1000, 0x2000, 0);
     add(&set, &b, 0x10000, 0x11000, 0x4000); /* gap below: [0x2000, 0xc000) */
     add(&set, &c, 0x20000, 0x21000, 0);
-    assert_int_equal(vmar_iset_sub_gap(set.root),
-                     0xf000); /* [0x11000, 0x20000) */
+    assert_int_equal(vmar_iset_max_gap(&set), 0xf000); /* [0x11000, 0x20000) */
 
     assert_int_equal(UP(&set, 0, TOP, 0xa000, PG, 0), 0x2000);
     assert_int_equal(DOWN(&set, 0, 0x10000, 0xa000, PG, 0), 0x2000);
@@ -468,15 +856,16 @@ static void test_guard_clips_gap_below(void **state)
     /* Guard exactly the gap: it closes. */
     reshape(&set, &b, b.start, b.end, 0xe000);
     assert_int_equal(UP(&set, 0x2000, 0x10000, PG, 1, 0), none);
-    assert_int_equal(vmar_iset_sub_gap(set.root), 0xf000);
+    assert_int_equal(vmar_iset_max_gap(&set), 0xf000);
     /* A guard on c shrinks the largest gap, and the root sees it. */
     reshape(&set, &c, c.start, c.end, 0x8000);
-    assert_int_equal(vmar_iset_sub_gap(set.root), 0x7000);
+    assert_int_equal(vmar_iset_max_gap(&set), 0x7000);
     assert_int_equal(DOWN(&set, 0, 0x20000, PG, PG, 0), 0x17000);
     del(&set, &b);
     /* b's guard went with b: [0x2000, 0x18000) is one gap now. */
-    assert_int_equal(vmar_iset_sub_gap(set.root), 0x16000);
+    assert_int_equal(vmar_iset_max_gap(&set), 0x16000);
     assert_int_equal(UP(&set, 0, TOP, 0x16000, PG, 0), 0x2000);
+    finish(&set);
 }
 
 static void test_guard_beyond_prev(void **state)
@@ -489,8 +878,8 @@ static void test_guard_beyond_prev(void **state)
     add(&set, &a, 0x100000, 0x101000, 0);
     /* eff(b) = 0x80000 lies below a.end (even below a.start). */
     add(&set, &b, 0x200000, 0x201000, 0x180000);
-    assert_int_equal(a.gap, 0x100000);
-    assert_int_equal(b.gap, 0);
+    assert_int_equal(node_gap(&a), 0x100000);
+    assert_int_equal(node_gap(&b), 0);
     /* Nothing fits between a and b at all. */
     assert_int_equal(UP(&set, 0x101000, 0x200000, PG, PG, 0), none);
     assert_int_equal(DOWN(&set, 0x101000, 0x200000, PG, PG, 0), none);
@@ -505,9 +894,10 @@ static void test_guard_beyond_prev(void **state)
     assert_int_equal(UP(&set, 0x101000, 0x200000, 1, 1, 0), none);
     /* One page short of a.end: one page opens. */
     reshape(&set, &b, b.start, b.end, 0x200000 - 0x102000);
-    assert_int_equal(b.gap, PG);
+    assert_int_equal(node_gap(&b), PG);
     assert_int_equal(UP(&set, 0x100000, TOP, PG, PG, 0), 0x101000);
     assert_int_equal(UP(&set, 0x100000, TOP, 2 * PG, PG, 0), 0x201000);
+    finish(&set);
 }
 
 /* A guard reaching below several earlier nodes still clips only the gap
@@ -520,13 +910,13 @@ static void test_guard_spans_nodes(void **state)
 
     (void)state;
     vmar_iset_init(&set);
-    for (i = 4; i >= 0; i--) /* descending: root 4, left subtree 1..3 */
+    for (i = 4; i >= 0; i--) /* descending */
         add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x10000,
             (vmar_addr_t)(i + 1) * 0x10000 + 0x1000, 0);
     reshape(&set, &n[3], n[3].start, n[3].end, n[3].start);
-    assert_int_equal(n[3].gap, 0);
-    assert_int_equal(n[4].gap, 0xf000);
-    assert_int_equal(vmar_iset_sub_gap(set.root), 0x10000); /* [0, 0x10000) */
+    assert_int_equal(node_gap(&n[3]), 0);
+    assert_int_equal(node_gap(&n[4]), 0xf000);
+    assert_int_equal(vmar_iset_max_gap(&set), 0x10000); /* [0, 0x10000) */
     assert_int_equal(UP(&set, 0x11000, TOP, 0xf000, PG, 0), 0x11000);
     assert_int_equal(DOWN(&set, 0, 0x50000, 0xf000, PG, 0), 0x41000);
     assert_int_equal(DOWN(&set, 0, 0x41000, 0xf000, PG, 0), 0x21000);
@@ -535,6 +925,7 @@ static void test_guard_spans_nodes(void **state)
     assert_int_equal(UP(&set, 0x31000, TOP, PG, PG, 0), 0x41000);
     for (i = 0; i < 5; i++)
         del(&set, &n[i]);
+    finish(&set);
 }
 
 static void test_guard_clamps_at_zero(void **state)
@@ -545,23 +936,24 @@ static void test_guard_clamps_at_zero(void **state)
     (void)state;
     vmar_iset_init(&set);
     add(&set, &a, 0x3000, 0x4000, 0x10000); /* guard > start: eff = 0 */
-    assert_int_equal(a.gap, 0);
+    assert_int_equal(node_gap(&a), 0);
     assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0x4000);
     assert_int_equal(DOWN(&set, 0, 0x3000, 1, 1, 0), none);
     reshape(&set, &a, 0x3000, 0x4000, 0x3000); /* guard == start: eff = 0 */
-    assert_int_equal(a.gap, 0);
+    assert_int_equal(node_gap(&a), 0);
     assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0x4000);
     reshape(&set, &a, 0x3000, 0x4000, TOP); /* the largest guard */
-    assert_int_equal(a.gap, 0);
+    assert_int_equal(node_gap(&a), 0);
     add(&set, &b, 0x8000, 0x9000, TOP);
-    assert_int_equal(b.gap, 0);
-    assert_int_equal(vmar_iset_sub_gap(set.root), 0);
+    assert_int_equal(node_gap(&b), 0);
+    assert_int_equal(vmar_iset_max_gap(&set), 0);
     assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0x9000);
     reshape(&set, &a, 0x3000, 0x4000, 0x1000);
-    assert_int_equal(a.gap, 0x2000);
+    assert_int_equal(node_gap(&a), 0x2000);
     assert_int_equal(DOWN(&set, 0, TOP, 0x2000, PG, 0), TOP - 0x3000 + 1);
     assert_int_equal(DOWN(&set, 0, 0x9000, 0x2000, PG, 0), 0);
     assert_int_equal(DOWN(&set, 0, 0x9000, 0x2001, 1, 0), none);
+    finish(&set);
 }
 
 /* ---- find_free ---------------------------------------------------------- */
@@ -596,6 +988,7 @@ static void test_find_free_directions(void **state)
     assert_int_equal(DOWN(&set, 0, 8 * GIB, 5 * GIB - PG, PG, 0), 3 * GIB + PG);
     assert_int_equal(UP(&set, 0, 8 * GIB, 5 * GIB, PG, 0), none);
     assert_int_equal(UP(&set, 0, TOP, 5 * GIB, PG, 0), 8 * GIB + PG);
+    finish(&set);
 }
 
 static void test_find_free_alignment(void **state)
@@ -637,6 +1030,7 @@ static void test_find_free_alignment(void **state)
     assert_int_equal(
         UP(&set, ((vmar_addr_t)1 << 63) + 1, TOP, 1, (vmar_size_t)1 << 63, 0),
         none);
+    finish(&set);
 }
 
 static void test_find_free_pre(void **state)
@@ -664,6 +1058,7 @@ static void test_find_free_pre(void **state)
     /* size + pre overflowing the space finds nothing. */
     assert_int_equal(UP(&set, 0, TOP, TOP, 1, TOP), none);
     assert_int_equal(UP(&set, 0, TOP, PG, PG, TOP - PG + 1), none);
+    finish(&set);
 }
 
 static void test_find_free_window_edges(void **state)
@@ -703,6 +1098,7 @@ static void test_find_free_window_edges(void **state)
     assert_int_equal(DOWN(&set, ENDPG, TOP, 1, 1, 0), TOP - 1);
     assert_int_equal(UP(&set, ENDPG + 1, TOP, 1, PG, 0), none);
     assert_int_equal(UP(&set, TOP - 1, TOP, 1, 1, 0), TOP - 1);
+    finish(&set);
 }
 
 static void test_find_free_near_top(void **state)
@@ -729,8 +1125,9 @@ static void test_find_free_near_top(void **state)
     assert_int_equal(UP(&set, ENDPG - 4 * PG, TOP, 1, 1, 0), none);
     assert_int_equal(DOWN(&set, 0, TOP, 1, 1, 0), ENDPG - 4 * PG - 1);
     assert_int_equal(vmar_iset_last(&set)->end, TOP);
-    assert_int_equal(b.gap, 0);
-    assert_int_equal(vmar_iset_sub_gap(set.root), ENDPG - 4 * PG); /* [0, a) */
+    assert_int_equal(node_gap(&b), 0);
+    assert_int_equal(vmar_iset_max_gap(&set), ENDPG - 4 * PG); /* [0, a) */
+    finish(&set);
 }
 
 #define FILL_N 64
@@ -750,7 +1147,7 @@ static void test_find_free_exhaustion(void **state)
         assert_int_equal(UP(&set, MIB, MIB + FILL_N * PG, PG, PG, 0), s);
         add(&set, &n[i], s, s + PG, 0);
     }
-    assert_int_equal(vmar_iset_sub_gap(set.root), MIB); /* only [0, 1 MiB) */
+    assert_int_equal(vmar_iset_max_gap(&set), MIB); /* only [0, 1 MiB) */
     assert_int_equal(UP(&set, MIB, MIB + FILL_N * PG, PG, PG, 0), none);
     assert_int_equal(DOWN(&set, MIB, MIB + FILL_N * PG, 1, 1, 0), none);
     assert_int_equal(UP(&set, MIB, MIB + FILL_N * PG + PG, PG, PG, 0),
@@ -771,6 +1168,7 @@ static void test_find_free_exhaustion(void **state)
     assert_int_equal(DOWN(&set, 0, TOP, 1, 1, 0), none);
     del(&set, &all);
     assert_int_equal(UP(&set, 0, TOP, 1, 1, 0), 0);
+    finish(&set);
 }
 
 static void test_find_free_malformed(void **state)
@@ -784,16 +1182,314 @@ static void test_find_free_malformed(void **state)
     assert_int_equal(UP(&set, 0, TOP, 0, PG, 0), none);
     assert_int_equal(UP(&set, 0, TOP, PG, 0, 0), none);
     assert_int_equal(UP(&set, 0, TOP, PG, 3 * PG, 0), none);
+    finish(&set);
+}
+
+/* ---- deterministic orders at 1000 --------------------------------------- */
+
+#define DET_N 1000
+
+static void assert_live_order(const struct vmar_iset *set,
+                              const struct vmar_iset_node *n, const bool *live,
+                              size_t count)
+{
+    static vmar_addr_t starts[DET_N];
+    size_t i, k = 0;
+
+    for (i = 0; i < count; i++)
+        if (live[i])
+            starts[k++] = n[i].start;
+    assert_order(set, starts, k);
+}
+
+/*
+ * 1000 elements inserted in ascending, then (second pass) descending
+ * order; then every other one removed, then the rest, in the same
+ * direction. After every step: the checks, and the walks first..next and
+ * last..prev. Two levels hold at most 256 elements, so 1000 need three;
+ * with nodes at least a quarter full after splits, at most four.
+ */
+static void test_ordered_1000(void **state)
+{
+    struct vmar_iset set;
+    struct vmar_iset_node *n = calloc(DET_N, sizeof(*n));
+    bool *live = calloc(DET_N, sizeof(*live));
+    unsigned max_levels = 0;
+    int pass, j, i;
+
+    (void)state;
+    assert_true(n && live);
+    for (pass = 0; pass < 2; pass++) {
+        vmar_iset_init(&set);
+        for (j = 0; j < DET_N; j++) {
+            i = pass == 0 ? j : DET_N - 1 - j;
+            add(&set, &n[i], (vmar_addr_t)(i + 1) * 2 * PG,
+                (vmar_addr_t)(i + 1) * 2 * PG + PG, 0);
+            live[i] = true;
+            assert_live_order(&set, n, live, DET_N);
+            assert_ptr_equal(pass == 0 ? vmar_iset_last(&set)
+                                       : vmar_iset_first(&set),
+                             &n[i]);
+            if (set.levels > max_levels)
+                max_levels = set.levels;
+        }
+        assert_true(set.levels >= 3 && set.levels <= 4);
+        assert_int_equal(vmar_iset_max_gap(&set), 2 * PG);
+        /* Every other one: each leaf loses half its elements. */
+        for (j = 0; j < DET_N; j++) {
+            i = pass == 0 ? j : DET_N - 1 - j;
+            if (i % 2 == 0)
+                continue;
+            del(&set, &n[i]);
+            live[i] = false;
+            assert_live_order(&set, n, live, DET_N);
+            /* The successor's gap now spans the removed element. */
+            if (i + 1 < DET_N)
+                assert_int_equal(node_gap(&n[i + 1]), 3 * PG);
+        }
+        assert_int_equal(set.count, DET_N / 2);
+        assert_int_equal(vmar_iset_max_gap(&set), 3 * PG);
+        assert_true(set.levels <= 4);
+        /* The rest: leaves empty one after the other, levels collapse. */
+        for (j = 0; j < DET_N; j++) {
+            i = pass == 0 ? j : DET_N - 1 - j;
+            if (!live[i])
+                continue;
+            del(&set, &n[i]);
+            live[i] = false;
+            assert_live_order(&set, n, live, DET_N);
+        }
+        assert_null(set.root);
+        assert_int_equal(set.levels, 0);
+        finish(&set);
+    }
+    assert_true(max_levels <= 4);
+    free(live);
+    free(n);
+}
+
+/* ---- insert_after ------------------------------------------------------- */
+
+/*
+ * insert_after with the predecessor from lower_bound_pred, at the front
+ * (pred NULL), at the back, and over and over at the same place (every
+ * leaf split there, and up), agrees with insert.
+ */
+#define IA_N 700
+
+static void test_insert_after(void **state)
+{
+    struct vmar_iset set;
+    struct vmar_iset_node *n = calloc(IA_N, sizeof(*n)), *lb, *pred;
+    bool *live = calloc(IA_N, sizeof(*live));
+    int i, j, k;
+
+    (void)state;
+    assert_true(n && live);
+    vmar_iset_init(&set);
+    /* Order: the middle, then outwards alternately, then the rest from
+     * the front: every kind of position. */
+    for (j = 0; j < IA_N; j++) {
+        if (j < IA_N / 2)
+            i = IA_N / 2 + (j % 2 ? (j + 1) / 2 : -(j / 2));
+        else
+            for (i = 0; live[i]; i++)
+                ;
+        memset(&n[i], 0xa5, sizeof(n[i]));
+        n[i].start = (vmar_addr_t)(i + 1) * 4 * PG;
+        n[i].end = n[i].start + 2 * PG;
+        n[i].guard = i % 5 ? 0 : PG;
+        lb = vmar_iset_lower_bound_pred(&set, n[i].start, &pred);
+        /* The model: the nearest live neighbours. */
+        for (k = i - 1; k >= 0 && !live[k]; k--)
+            ;
+        assert_ptr_equal(pred, k >= 0 ? &n[k] : NULL);
+        for (k = i + 1; k < IA_N && !live[k]; k++)
+            ;
+        assert_ptr_equal(lb, k < IA_N ? &n[k] : NULL);
+        spares(&set, 1);
+        vmar_iset_insert_after(&set, pred, &n[i]);
+        live[i] = true;
+        check_set(&set);
+        assert_ptr_equal(vmar_iset_prev(&n[i]), pred);
+        assert_ptr_equal(vmar_iset_next(&n[i]), lb);
+        assert_ptr_equal(vmar_iset_find(&set, n[i].start + PG), &n[i]);
+        if (pred)
+            assert_ptr_equal(vmar_iset_next(pred), &n[i]);
+        else
+            assert_ptr_equal(vmar_iset_first(&set), &n[i]);
+    }
+    assert_live_order(&set, n, live, IA_N);
+    assert_true(set.levels >= 3);
+    finish(&set);
+    free(live);
+    free(n);
+}
+
+/* ---- spares ------------------------------------------------------------- */
+
+/*
+ * vmar_iset_spares_needed(set, k) is honoured: after topping up for k,
+ * any k inserts (insert, insert_after, split), interleaved with removals,
+ * find their index nodes (running out traps). The inserts are aimed: many
+ * at one place, so that one leaf and its ancestors split again and again,
+ * or scattered; on sets built ascending, descending and scattered, from
+ * empty to a few thousand elements.
+ */
+#define SP_SLOTS  3000
+#define SP_ROUNDS 48
+
+struct sp {
+    uint64_t rng;
+    struct vmar_iset set;
+    struct vmar_iset_node node[SP_SLOTS], tail[SP_SLOTS];
+    bool live[SP_SLOTS], tlive[SP_SLOTS];
+};
+
+static uint64_t rnd(uint64_t *rng);
+static uint64_t rnd_below(uint64_t *rng, uint64_t n);
+
+/* The element that ends last below slot i, or NULL. */
+static struct vmar_iset_node *sp_pred(struct sp *t, int i)
+{
+    for (i--; i >= 0; i--)
+        if (t->live[i])
+            return t->tlive[i] ? &t->tail[i] : &t->node[i];
+    return NULL;
+}
+
+static void sp_insert(struct sp *t, int i)
+{
+    struct vmar_iset_node *n = &t->node[i];
+
+    memset(n, 0xa5, sizeof(*n));
+    n->start = (vmar_addr_t)(i + 1) * 4 * PG;
+    n->end = n->start + 2 * PG;
+    n->guard = rnd_below(&t->rng, 4) ? 0 : PG;
+    if (rnd_below(&t->rng, 2))
+        vmar_iset_insert_after(&t->set, sp_pred(t, i), n);
+    else
+        vmar_iset_insert(&t->set, n);
+    t->live[i] = true;
+}
+
+static void sp_remove(struct sp *t, int i)
+{
+    if (t->tlive[i])
+        vmar_iset_remove(&t->set, &t->tail[i]);
+    vmar_iset_remove(&t->set, &t->node[i]);
+    t->live[i] = t->tlive[i] = false;
+}
+
+/* A free slot: the first at or after `at` (wrapping), or -1. */
+static int sp_free_slot(const struct sp *t, int at)
+{
+    int k;
+
+    for (k = 0; k < SP_SLOTS; k++)
+        if (!t->live[(at + k) % SP_SLOTS])
+            return (at + k) % SP_SLOTS;
+    return -1;
+}
+
+static void test_spares_honoured(void **state)
+{
+    struct sp *t = calloc(1, sizeof(*t));
+    size_t round, j, k, built, most = 0;
+    int i, at, k2;
+
+    (void)state;
+    assert_non_null(t);
+    t->rng = 0x7370617265730000u; /* fixed: the aimed cases are the point */
+    for (round = 0; round < SP_ROUNDS; round++) {
+        memset(t->live, 0, sizeof(t->live));
+        memset(t->tlive, 0, sizeof(t->tlive));
+        vmar_iset_init(&t->set);
+        built = round % 8 == 0 ? 0 : rnd_below(&t->rng, SP_SLOTS / 2);
+        for (j = 0; j < built; j++) {
+            i = round % 3 == 0 ? (int)j * 2
+                : round % 3 == 1
+                    ? SP_SLOTS - 1 - (int)j * 2
+                    : sp_free_slot(t, (int)rnd_below(&t->rng, SP_SLOTS));
+            spares(&t->set, 1);
+            sp_insert(t, i);
+        }
+        check_set(&t->set);
+
+        /* Top up for k inserts, then no more. */
+        k = 1 + rnd_below(&t->rng, round % 4 == 0 ? 400 : 40);
+        spares(&t->set, k);
+        at = (int)rnd_below(&t->rng, SP_SLOTS);
+        for (j = 0; j < k;) {
+            size_t nspare = t->set.nspare;
+            unsigned op = (unsigned)rnd_below(&t->rng, 8);
+
+            if (op == 0 && t->set.count) { /* a removal: not counted */
+                i = (int)rnd_below(&t->rng, SP_SLOTS);
+                while (!t->live[i])
+                    i = (i + 1) % SP_SLOTS;
+                sp_remove(t, i);
+                check_set(&t->set);
+                assert_true(t->set.nspare >= nspare);
+                continue;
+            }
+            if (op == 1) { /* split an element without a tail */
+                i = (int)rnd_below(&t->rng, SP_SLOTS);
+                for (k2 = 0; k2 < SP_SLOTS && !(t->live[i] && !t->tlive[i]);
+                     k2++)
+                    i = (i + 1) % SP_SLOTS;
+                if (t->live[i] && !t->tlive[i]) {
+                    memset(&t->tail[i], 0xa5, sizeof(t->tail[i]));
+                    t->tail[i].guard = 0;
+                    vmar_iset_split(&t->set, &t->node[i], t->node[i].start + PG,
+                                    &t->tail[i]);
+                    t->tlive[i] = true;
+                    j++;
+                    check_set(&t->set);
+                    assert_true(t->set.nspare <= nspare);
+                    continue;
+                }
+            }
+            /* Mostly aimed at one place; else anywhere. */
+            i = sp_free_slot(t,
+                             op < 6 ? at : (int)rnd_below(&t->rng, SP_SLOTS));
+            assert_true(i >= 0);
+            sp_insert(t, i);
+            j++;
+            check_set(&t->set);
+            assert_true(t->set.nspare <= nspare);
+            if (nspare - t->set.nspare > most)
+                most = nspare - t->set.nspare;
+        }
+        /* Empty it in a scattered order. */
+        for (j = 0; j < SP_SLOTS; j++) {
+            i = (int)((j * 1237) % SP_SLOTS); /* 1237 is prime */
+            if (t->live[i])
+                sp_remove(t, i);
+        }
+        check_set(&t->set);
+        finish(&t->set);
+    }
+    /* Some insert split more than a leaf. */
+    assert_true(most >= 2);
+    free(t);
 }
 
 /* ---- the checker catches corruption ------------------------------------- */
 
-#define CHK_N 7
+#define CHK_N 40
+
+static void expect_corrupt(const struct vmar_iset *set, const char *what)
+{
+    if (!vmar_iset_check(set))
+        fail_msg("vmar_iset_check missed: %s", what);
+}
 
 static void test_check_detects_corruption(void **state)
 {
     struct vmar_iset set;
-    struct vmar_iset_node n[CHK_N], *r, *l, saved;
+    struct vmar_iset_node n[CHK_N], saved, *e;
+    struct vmar_iset_index *root, *leaf, *leaf2, copy;
     int i;
 
     (void)state;
@@ -801,56 +1497,108 @@ static void test_check_detects_corruption(void **state)
     for (i = 0; i < CHK_N; i++)
         add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x10000,
             (vmar_addr_t)(i + 1) * 0x10000 + 0x1000, 0);
-    r = set.root;
-    l = r->left;
+    spares(&set, 4); /* a spare list to count */
+    assert_true(set.levels >= 2);
+    root = set.root;
+    assert_true(root->count >= 2);
+    leaf = n[CHK_N / 2].leaf;
+    leaf2 = leaf->next;
+    assert_non_null(leaf2);
+    assert_true(leaf->count >= 2);
 
-    r->lsub++;
-    assert_non_null(vmar_iset_check(&set));
-    r->lsub--;
-    r->rsub++;
-    assert_non_null(vmar_iset_check(&set));
-    r->rsub--;
-    l->gap++;
-    assert_non_null(vmar_iset_check(&set));
-    l->gap--;
-    l->lsub--;
-    assert_non_null(vmar_iset_check(&set));
-    l->lsub++;
-    /* The balance factor in the low bits: wrong, then no balance at all. */
-    saved = *l;
-    l->parent_bal =
-        (l->parent_bal & ~(uintptr_t)3) | ((l->parent_bal & 3) == 1 ? 2u : 1u);
-    assert_non_null(vmar_iset_check(&set));
-    l->parent_bal |= 3;
-    assert_non_null(vmar_iset_check(&set));
-    l->parent_bal = saved.parent_bal;
-    l->parent_bal &= 3; /* parent NULL, balance kept */
-    assert_non_null(vmar_iset_check(&set));
-    l->parent_bal = saved.parent_bal;
+    /* Cached leaf fields. */
+    leaf->gap[1]++;
+    expect_corrupt(&set, "leaf gap");
+    leaf->gap[1]--;
+    leaf->key[1]++;
+    expect_corrupt(&set, "leaf key");
+    leaf->key[1]--;
+    /* Cached inner fields. */
+    root->key[1]++;
+    expect_corrupt(&set, "inner key");
+    root->key[1]--;
+    root->gap[0]++;
+    expect_corrupt(&set, "inner gap");
+    root->gap[0]--;
+    check_set(&set);
+
+    /* Links. */
+    e = leaf->ptr[0];
+    e->leaf = leaf2;
+    expect_corrupt(&set, "element's leaf pointer");
+    e->leaf = NULL;
+    expect_corrupt(&set, "element's leaf pointer NULL");
+    e->leaf = leaf;
+    copy = *leaf;
+    leaf->parent = leaf2;
+    expect_corrupt(&set, "parent pointer");
+    *leaf = copy;
+    leaf->next = NULL;
+    expect_corrupt(&set, "next link");
+    *leaf = copy;
+    leaf->next = leaf;
+    expect_corrupt(&set, "next link to itself");
+    *leaf = copy;
+    leaf->prev = leaf2;
+    expect_corrupt(&set, "prev link");
+    *leaf = copy;
+    leaf->level = 1;
+    expect_corrupt(&set, "level");
+    *leaf = copy;
+    check_set(&set);
+
+    /* Fill and order. */
+    leaf->count--;
+    expect_corrupt(&set, "leaf count - 1 (an element lost)");
+    leaf->count = 0;
+    expect_corrupt(&set, "leaf count 0");
+    *leaf = copy;
+    leaf->ptr[0] = copy.ptr[1];
+    leaf->ptr[1] = copy.ptr[0];
+    leaf->key[0] = copy.key[1];
+    leaf->key[1] = copy.key[0];
+    expect_corrupt(&set, "two elements swapped");
+    *leaf = copy;
+    check_set(&set);
+
+    /* The set's own fields. */
     set.count++;
-    assert_non_null(vmar_iset_check(&set));
+    expect_corrupt(&set, "count");
     set.count--;
+    set.levels++;
+    expect_corrupt(&set, "levels + 1");
+    set.levels -= 2;
+    expect_corrupt(&set, "levels - 1");
+    set.levels++;
+    set.nspare++;
+    expect_corrupt(&set, "nspare");
+    set.nspare--;
     check_set(&set);
 
-    /* Changing a field without vmar_iset_update() is caught. */
-    saved = *l->left;
-    l->left->guard = 0x1000;
-    assert_non_null(vmar_iset_check(&set));
-    *l->left = saved;
-    l->left->end = l->start + 1; /* overlap */
-    assert_non_null(vmar_iset_check(&set));
-    *l->left = saved;
-    l->left->end = l->left->start; /* empty */
-    assert_non_null(vmar_iset_check(&set));
-    *l->left = saved;
+    /* Changing an element without vmar_iset_update() is caught. */
+    e = &n[CHK_N / 2];
+    saved = *e;
+    e->guard = 0x1000;
+    expect_corrupt(&set, "guard changed");
+    *e = saved;
+    e->end = n[CHK_N / 2 + 1].start + 1; /* overlap */
+    expect_corrupt(&set, "overlap");
+    *e = saved;
+    e->end = e->start; /* empty */
+    expect_corrupt(&set, "empty element");
+    *e = saved;
     check_set(&set);
 
-    /* A cycle (both children the same node) must not hang the checker. */
-    saved = *l;
-    l->right = l->left;
-    assert_non_null(vmar_iset_check(&set));
-    *l = saved;
+    /* A cycle (one child in two slots) must not hang the checker. */
+    copy = *root;
+    root->ptr[1] = root->ptr[0];
+    expect_corrupt(&set, "child in two slots");
+    *root = copy;
+    root->parent = root;
+    expect_corrupt(&set, "root's parent");
+    *root = copy;
     check_set(&set);
+    finish(&set);
 }
 
 /* ---- randomized differential test --------------------------------------- */
@@ -891,6 +1639,7 @@ struct rstate {
     size_t live;
     size_t ops;
     bool check_all; /* check after every op, not only the first ones */
+    unsigned max_levels;
 };
 
 static uint64_t rnd(uint64_t *rng) /* splitmix64 */
@@ -969,14 +1718,92 @@ static void slots_init(struct rstate *r)
 static void after_op(struct rstate *r)
 {
     r->ops++;
-    if (r->check_all || r->ops <= 2000 || r->ops % 4096 == 0)
+    if (r->set.levels > r->max_levels)
+        r->max_levels = r->set.levels;
+    if (r->check_all || r->ops <= 2000 || r->live <= 2000 || r->ops % 4096 == 0)
         check_set(&r->set);
 }
 
+/* The model's neighbours of slot i: the nearest live slots below and
+ * above, or NULL. */
+static struct vmar_iset_node *model_below(struct rstate *r, size_t i)
+{
+    while (i-- > 0)
+        if (r->slot[i].live)
+            return &r->slot[i].node;
+    return NULL;
+}
+
+static struct vmar_iset_node *model_above(struct rstate *r, size_t i)
+{
+    for (i++; i < R_SLOTS; i++)
+        if (r->slot[i].live)
+            return &r->slot[i].node;
+    return NULL;
+}
+
+/* The last slot whose range starts at or below addr, or R_SLOTS when
+ * none does (slots are in address order). */
+static size_t model_slot(const struct rstate *r, vmar_addr_t addr)
+{
+    size_t lo = 0, hi = R_SLOTS;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (r->slot[mid].lo <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? lo - 1 : R_SLOTS;
+}
+
+/* find, lower_bound and lower_bound_pred against the model at addr. */
+static void model_lookup(struct rstate *r, vmar_addr_t addr)
+{
+    size_t i = model_slot(r, addr);
+    struct vmar_iset_node *find = NULL, *lb, *pred, *got_pred;
+    const struct rslot *s = i < R_SLOTS ? &r->slot[i] : NULL;
+
+    if (s && s->live && s->node.end > addr) {
+        lb = (struct vmar_iset_node *)&s->node;
+        pred = model_below(r, i);
+        if (s->node.start <= addr)
+            find = lb;
+    } else if (s) {
+        pred = s->live ? (struct vmar_iset_node *)&s->node : model_below(r, i);
+        lb = model_above(r, i);
+    } else { /* below every slot */
+        pred = NULL;
+        lb = model_above(r, (size_t)-1);
+    }
+    if (vmar_iset_find(&r->set, addr) != find ||
+        vmar_iset_lower_bound(&r->set, addr) != lb ||
+        vmar_iset_lower_bound_pred(&r->set, addr, &got_pred) != lb ||
+        got_pred != pred)
+        fail_msg("seed %#" PRIx64 ": lookup at %#" PRIx64 " disagrees with "
+                 "the model",
+                 r->seed, addr);
+}
+
+/* Insert into slot s, half the time with insert_after and the
+ * predecessor that lower_bound_pred gives (checked against the model). */
 static void op_insert(struct rstate *r, struct rslot *s)
 {
+    size_t i = (size_t)(s - r->slot);
+    struct vmar_iset_node *pred, *lb;
+
     slot_place(r, s);
-    vmar_iset_insert(&r->set, &s->node);
+    spares(&r->set, 1);
+    if (rnd_below(&r->rng, 2)) {
+        lb = vmar_iset_lower_bound_pred(&r->set, s->node.start, &pred);
+        assert_ptr_equal(pred, model_below(r, i));
+        assert_ptr_equal(lb, model_above(r, i));
+        vmar_iset_insert_after(&r->set, pred, &s->node);
+    } else {
+        vmar_iset_insert(&r->set, &s->node);
+    }
     s->live = true;
     r->live++;
     after_op(r);
@@ -1012,6 +1839,7 @@ static void op_split_merge(struct rstate *r, struct rslot *s)
     at = n->start + (1 + rnd_below(&r->rng, pages - 1)) * PG;
     memset(&tail, 0xa5, sizeof(tail));
     tail.guard = rnd_below(&r->rng, 2) ? n->guard : rnd_log(&r->rng, 24) * PG;
+    spares(&r->set, 1);
     vmar_iset_split(&r->set, n, at, &tail);
     assert_int_equal(n->end, at);
     assert_int_equal(tail.start, at);
@@ -1020,16 +1848,24 @@ static void op_split_merge(struct rstate *r, struct rslot *s)
     after_op(r);
     vmar_iset_merge_next(&r->set, n, &tail);
     assert_int_equal(n->end, end);
-    assert_null(vmar_iset_parent(&tail));
+    assert_ptr_equal(vmar_iset_next(n), model_above(r, (size_t)(s - r->slot)));
     after_op(r);
 }
 
-/* One random op on a random slot among the first `n` of the permutation. */
-static void op_random(struct rstate *r, uint32_t n)
+/* One random op on a random slot among the first `n` of the permutation;
+ * when `shrink`, mostly removals. */
+static void op_random(struct rstate *r, uint32_t n, bool shrink)
 {
     struct rslot *s = &r->slot[r->perm[rnd_below(&r->rng, n)]];
     unsigned k = (unsigned)rnd_below(&r->rng, 8);
 
+    if (shrink) {
+        if (s->live && k < 6)
+            op_remove(r, s);
+        else if (!s->live && k == 0)
+            op_insert(r, s);
+        return;
+    }
     if (!s->live)
         op_insert(r, s);
     else if (k < 3)
@@ -1189,6 +2025,28 @@ static void rnd_query(struct rstate *r, struct vmar_iset_query *q)
     q->top_down = rnd_below(&r->rng, 2);
 }
 
+/* Remove every live slot among the first n of the permutation, in a
+ * fresh random order: leaves empty in no particular order and the levels
+ * collapse one by one. */
+static void drain(struct rstate *r, uint32_t n)
+{
+    uint32_t i, j, t;
+
+    for (i = n - 1; i > 0; i--) {
+        j = (uint32_t)rnd_below(&r->rng, i + 1);
+        t = r->perm[i];
+        r->perm[i] = r->perm[j];
+        r->perm[j] = t;
+    }
+    for (i = 0; i < n; i++)
+        if (r->slot[r->perm[i]].live)
+            op_remove(r, &r->slot[r->perm[i]]);
+    check_set(&r->set);
+    assert_int_equal(r->live, 0);
+    assert_null(r->set.root);
+    assert_int_equal(r->set.levels, 0);
+}
+
 static void one_query(struct rstate *r, size_t *hits)
 {
     struct vmar_iset_query q;
@@ -1248,7 +2106,7 @@ static void test_random_differential(void **state)
     for (round = 0; round < R_ROUNDS; round++) {
         if (round > 0) {
             for (i = 0; i < 5000; i++)
-                op_random(r, R_SLOTS);
+                op_random(r, R_SLOTS, false);
             check_set(&r->set);
             assert_int_equal(r->set.count, r->live);
         }
@@ -1259,12 +2117,16 @@ static void test_random_differential(void **state)
     /* Guard against a generator that only ever asks impossible questions. */
     assert_true(hits > R_QUERIES / 4);
     assert_true(hits < R_QUERIES);
-    printf("[ INFO     ] %zu live nodes, %zu ops, %zu/%u queries fit\n",
-           r->live, r->ops, hits, R_QUERIES);
+    for (i = 0; i < R_QUERIES; i++)
+        model_lookup(r, rnd_addr(r));
+    printf("[ INFO     ] %zu live nodes, %u levels, %zu index nodes, %zu ops, "
+           "%zu/%u queries fit\n",
+           r->live, r->set.levels, vmar_iset_index_nodes(&r->set), r->ops, hits,
+           R_QUERIES);
+    assert_true(r->set.levels >= 4); /* three hold at most 16^3 = 4096 */
 
-    while (r->set.root)
-        vmar_iset_remove(&r->set, r->set.root);
-    check_set(&r->set);
+    drain(r, R_SLOTS);
+    finish(&r->set);
     free(r->gap);
     free(r->perm);
     free(r->slot);
@@ -1272,21 +2134,24 @@ static void test_random_differential(void **state)
 }
 
 /*
- * The retrace stops at the first ancestor whose height and stored summary
- * come out unchanged, and an update or remove also moves the successor's
- * gap. A stop one level too early leaves a stale cache that only a later
- * op would expose, so here every op on a few hundred slots (inserts,
- * removes, in-place moves of start, end and guard, many of them touching
+ * A change moves cached keys and gaps up the index, and an update or
+ * remove also moves the successor's gap, which may live in another leaf;
+ * splits, borrows and merges of index nodes move slots between nodes. A
+ * stale cache shows only in a later op, so here every op on a couple of
+ * thousand slots (three or four levels: inserts, removes, splits and
+ * merges, in-place moves of start, end and guard, many of them touching
  * their neighbours) is followed by a full check, and the set is queried
- * against the model throughout.
+ * against the model throughout: it grows, is drained in random order to
+ * empty, grows again, shrinks, and is drained again.
  */
-#define E_SLOTS 400u
-#define E_OPS   60000u
+#define E_SLOTS 2000u
+#define E_OPS   12000u
 
 static void test_random_every_op_checked(void **state)
 {
     struct rstate *r = calloc(1, sizeof(*r));
     size_t i, hits = 0;
+    int phase;
 
     (void)state;
     assert_non_null(r);
@@ -1298,18 +2163,24 @@ static void test_random_every_op_checked(void **state)
     assert_true(r->slot && r->perm && r->gap);
     vmar_iset_init(&r->set);
     slots_init(r);
-    for (i = 0; i < E_OPS; i++) {
-        op_random(r, E_SLOTS);
-        if (i % 64 == 0) {
-            model_gaps(r);
-            one_query(r, &hits);
+    model_gaps(r);
+    for (phase = 0; phase < 4; phase++) {
+        r->max_levels = 0;
+        for (i = 0; i < E_OPS; i++) {
+            op_random(r, E_SLOTS, phase == 3);
+            model_lookup(r, rnd_addr(r));
+            if (i % 32 == 0) {
+                model_gaps(r);
+                one_query(r, &hits);
+            }
         }
+        assert_int_equal(r->set.count, r->live);
+        if (phase != 3) /* ~1800 live: two levels hold 256 */
+            assert_true(r->max_levels >= 3);
+        if (phase % 2)
+            drain(r, E_SLOTS);
     }
-    assert_int_equal(r->set.count, r->live);
-    while (r->set.root) {
-        vmar_iset_remove(&r->set, r->set.root);
-        check_set(&r->set);
-    }
+    finish(&r->set);
     free(r->gap);
     free(r->perm);
     free(r->slot);
@@ -1368,9 +2239,21 @@ static void small_build(struct small *t)
         order[j] = k;
     }
     for (i = 0; i < t->n; i++) {
+        spares(&t->set, 1);
         vmar_iset_insert(&t->set, &t->node[order[i]]);
         check_set(&t->set);
     }
+}
+
+static void small_clear(struct small *t)
+{
+    size_t i;
+
+    for (i = 0; i < t->n; i++) {
+        vmar_iset_remove(&t->set, &t->node[i]);
+        check_set(&t->set);
+    }
+    finish(&t->set);
 }
 
 /* Whether [a, b) lies inside one free gap of the header's definition. */
@@ -1463,38 +2346,52 @@ static void test_random_small_exhaustive(void **state)
             for (i = 0; i < 10; i++, total++)
                 small_query(t, &hits);
         }
+        small_clear(t);
     }
     assert_true(hits > total / 4 && hits < total - total / 4);
     printf("[ INFO     ] %u/%u queries fit\n", hits, total);
     free(t);
 }
 
+/* A test that failed left its set behind: start the count afresh. */
+static int reset(void **state)
+{
+    (void)state;
+    g_index_out = 0;
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_insert_lookup),
-        cmocka_unit_test(test_single_node_cache),
-        cmocka_unit_test(test_rotations),
-        cmocka_unit_test(test_remove),
-        cmocka_unit_test(test_remove_two_children),
-        cmocka_unit_test(test_update),
-        cmocka_unit_test(test_split_merge_next),
-        cmocka_unit_test(test_guard_clips_gap_below),
-        cmocka_unit_test(test_guard_beyond_prev),
-        cmocka_unit_test(test_guard_spans_nodes),
-        cmocka_unit_test(test_guard_clamps_at_zero),
-        cmocka_unit_test(test_find_free_directions),
-        cmocka_unit_test(test_find_free_alignment),
-        cmocka_unit_test(test_find_free_pre),
-        cmocka_unit_test(test_find_free_window_edges),
-        cmocka_unit_test(test_find_free_near_top),
-        cmocka_unit_test(test_find_free_exhaustion),
-        cmocka_unit_test(test_find_free_malformed),
-        cmocka_unit_test(test_check_detects_corruption),
-        cmocka_unit_test(test_random_differential),
-        cmocka_unit_test(test_random_every_op_checked),
-        cmocka_unit_test(test_random_small_exhaustive),
+        cmocka_unit_test_setup(test_empty, reset),
+        cmocka_unit_test_setup(test_insert_lookup, reset),
+        cmocka_unit_test_setup(test_lower_bound_pred, reset),
+        cmocka_unit_test_setup(test_single_node_cache, reset),
+        cmocka_unit_test_setup(test_insert_orders, reset),
+        cmocka_unit_test_setup(test_remove, reset),
+        cmocka_unit_test_setup(test_leaf_edges, reset),
+        cmocka_unit_test_setup(test_update, reset),
+        cmocka_unit_test_setup(test_split_merge_next, reset),
+        cmocka_unit_test_setup(test_split_many, reset),
+        cmocka_unit_test_setup(test_guard_clips_gap_below, reset),
+        cmocka_unit_test_setup(test_guard_beyond_prev, reset),
+        cmocka_unit_test_setup(test_guard_spans_nodes, reset),
+        cmocka_unit_test_setup(test_guard_clamps_at_zero, reset),
+        cmocka_unit_test_setup(test_find_free_directions, reset),
+        cmocka_unit_test_setup(test_find_free_alignment, reset),
+        cmocka_unit_test_setup(test_find_free_pre, reset),
+        cmocka_unit_test_setup(test_find_free_window_edges, reset),
+        cmocka_unit_test_setup(test_find_free_near_top, reset),
+        cmocka_unit_test_setup(test_find_free_exhaustion, reset),
+        cmocka_unit_test_setup(test_find_free_malformed, reset),
+        cmocka_unit_test_setup(test_ordered_1000, reset),
+        cmocka_unit_test_setup(test_insert_after, reset),
+        cmocka_unit_test_setup(test_spares_honoured, reset),
+        cmocka_unit_test_setup(test_check_detects_corruption, reset),
+        cmocka_unit_test_setup(test_random_differential, reset),
+        cmocka_unit_test_setup(test_random_every_op_checked, reset),
+        cmocka_unit_test_setup(test_random_small_exhaustive, reset),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
