@@ -13,8 +13,8 @@
  * levels, one mapping per level, and the lower levels' mappings were out
  * of the cache: six of the fourteen cache misses of a random split
  * (docs/PERFORMANCE.md). Here a descent reads four or five index nodes,
- * whose keys are packed (the index is ~40 bytes per mapping and the inner
- * levels ~1/10 of that), and then touches only the one mapping it finds.
+ * whose keys are packed (the index is 30-40 bytes per mapping, the inner
+ * levels ~1/15 of that), and then touches only the one mapping it finds.
  *
  * The elements are `struct vmar_iset_node`s embedded in the caller's
  * objects (the mappings). The leaves hold, per element, its start (the
