@@ -103,11 +103,13 @@ static unsigned vmar__iset_rank(const vmar__iset_x *x, vmar_addr_t a)
     __builtin_prefetch(&x->ptr[VMAR__ISET_B - 1]);
     a = a < UINT64_MAX ? a : UINT64_MAX - 1;
     const unsigned half = x->key[7] <= a ? 8u : 0u;
-    unsigned r = half;
+    const vmar_addr_t *k = &x->key[half];
 
-    for (unsigned i = 0; i < 8; i++)
-        r += x->key[half + i] <= a;
-    return r;
+    /* Written out: GCC keeps a loop here, at three times the instructions. */
+    return half + (unsigned)(k[0] <= a) + (unsigned)(k[1] <= a) +
+           (unsigned)(k[2] <= a) + (unsigned)(k[3] <= a) +
+           (unsigned)(k[4] <= a) + (unsigned)(k[5] <= a) +
+           (unsigned)(k[6] <= a) + (unsigned)(k[7] <= a);
 }
 
 /* The slot of pointer p in x (p must be there). */
