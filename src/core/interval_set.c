@@ -292,6 +292,27 @@ static void vmar__iset_insert_at(struct vmar_iset *set, vmar__iset_x *x,
     vmar__iset_insert_at(set, p, s + 1, y->key[0], vmar__iset_max(y), y);
 }
 
+static void vmar__iset_remove_at(struct vmar_iset *set, vmar__iset_x *x,
+                                 unsigned pos);
+
+/*
+ * Merge r, the child at slot s + 1 of p, into l, the child at slot s (at
+ * most 2 * MIN - 1 slots in all, since one of them is below MIN and the
+ * other cannot spare a slot), and remove r's slot from p.
+ */
+static void vmar__iset_merge(struct vmar_iset *set, vmar__iset_x *p, unsigned s,
+                             vmar__iset_x *l, vmar__iset_x *r)
+{
+    vmar__iset_move(l, l->count, r, 0, r->count);
+    for (unsigned i = l->count; i < l->count + r->count; i++)
+        vmar__iset_adopt(l, i);
+    l->count += r->count;
+    vmar__iset_unlink(r);
+    vmar__iset_drop(set, r);
+    vmar__iset_resum(p, s, l);
+    vmar__iset_remove_at(set, p, s + 1);
+}
+
 /*
  * Remove slot pos of x; refill x from a sibling or merge it with one when
  * it falls below the minimum; collapse a root with one child. Leaves
@@ -342,26 +363,12 @@ static void vmar__iset_remove_at(struct vmar_iset *set, vmar__iset_x *x,
         vmar__iset_resum(p, s + 1, r);
         vmar__iset_fix_up(p);
     } else if (l) {
-        /* Merge x into l: at most 2 * MIN - 1 slots. */
-        vmar__iset_move(l, l->count, x, 0, x->count);
-        for (unsigned i = l->count; i < l->count + x->count; i++)
-            vmar__iset_adopt(l, i);
-        l->count += x->count;
-        vmar__iset_unlink(x);
-        vmar__iset_drop(set, x);
-        vmar__iset_resum(p, s - 1, l);
-        vmar__iset_remove_at(set, p, s);
+        vmar__iset_merge(set, p, s - 1, l, x);
     } else {
-        /* x is its parent's first child: merge r into x. */
-        VMAR_ASSERT(NULL, r != NULL); /* a non-root parent has two children */
-        vmar__iset_move(x, x->count, r, 0, r->count);
-        for (unsigned i = x->count; i < x->count + r->count; i++)
-            vmar__iset_adopt(x, i);
-        x->count += r->count;
-        vmar__iset_unlink(r);
-        vmar__iset_drop(set, r);
-        vmar__iset_resum(p, s, x);
-        vmar__iset_remove_at(set, p, s + 1);
+        /* x is its parent's first child, so r exists: a non-root parent
+         * has two children. */
+        VMAR_ASSERT(NULL, r != NULL);
+        vmar__iset_merge(set, p, s, x, r);
     }
 }
 
