@@ -168,7 +168,7 @@ static vmar__iset_x *vmar__iset_take(struct vmar_iset *set, unsigned level)
     set->nspare--;
     set->nodes++;
     x->parent = x->prev = x->next = NULL;
-    x->count = VMAR__ISET_B;
+    x->count = VMAR__ISET_B; /* whatever it held: empty every slot */
     vmar__iset_shrink(x, 0);
     x->level = level;
     return x;
@@ -461,13 +461,7 @@ static vmar__iset_x *vmar__iset_descend(const struct vmar_iset *set,
 
 void vmar_iset_init(struct vmar_iset *set)
 {
-    set->root = NULL;
-    set->count = 0;
-    set->levels = 0;
-    set->nodes = 0;
-    set->gen = 0;
-    set->nspare = 0;
-    set->spare = NULL;
+    *set = (struct vmar_iset){0};
 }
 
 /*
@@ -646,8 +640,10 @@ struct vmar_iset_node *vmar_iset_lower_bound_pred(const struct vmar_iset *set,
     if (!set->root)
         return NULL;
     const vmar__iset_x *x = vmar__iset_descend(set, addr);
-    /* The callers go on to change the range here: the leaf's gaps and
-     * header come along with its slots. */
+    /* Most callers (vmar__range_locate) go on to change the range here:
+     * the leaf's gaps and header come along with its slots. Measured
+     * (interleaved runs): without it a random split or map at 60 000
+     * mappings is ~60% slower; a read-only caller pays 3 instructions. */
     __builtin_prefetch(&x->gap[0]);
     __builtin_prefetch(&x->gap[VMAR__ISET_B / 2]);
     __builtin_prefetch(&x->parent);
