@@ -791,19 +791,24 @@ static bool vmar__iset_search_slot(const struct vmar__iset_search *s,
            vmar__iset_search(s, vmar__iset_child(x, i), clb, cub);
 }
 
-/* x's gaps in address order (reversed when top-down); the first fit
- * wins. Recursion depth is the number of levels. */
+/* x's slots in address order (reversed when top-down); the first fit
+ * wins. A slot whose gap (an element's, or a child's largest) is short is
+ * passed over by one compare before any bounds arithmetic or call: in a
+ * space full of small holes most are. Recursion depth is the number of
+ * levels. */
 static bool vmar__iset_search(const struct vmar__iset_search *s,
                               const vmar__iset_x *x, vmar_addr_t lb,
                               vmar_addr_t ub)
 {
+    const vmar_size_t need = s->need;
+
     if (s->q->top_down) {
         for (unsigned i = x->count; i-- > 0;)
-            if (vmar__iset_search_slot(s, x, i, lb, ub))
+            if (x->gap[i] >= need && vmar__iset_search_slot(s, x, i, lb, ub))
                 return true;
     } else {
         for (unsigned i = 0; i < x->count; i++)
-            if (vmar__iset_search_slot(s, x, i, lb, ub))
+            if (x->gap[i] >= need && vmar__iset_search_slot(s, x, i, lb, ub))
                 return true;
     }
     return false;
