@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmar_bench: libvmar (sim backend; x86-64 backend for fork, remap) side by
- * side with the host kernel's own VMA code, reached through the syscalls, in
- * one process run.
+ * vmar_bench: libvmar (sim or x86-64 backend, --mmu; x86-64 for fork and remap)
+ * side by side with the host kernel's own VMA code, reached through the
+ * syscalls, in one process run.
  *
  * Both sides run the same scenario code over the same layout: N mappings
  * of 3 pages (read-write, anonymous) at a stride of 4 pages, so that the
@@ -108,6 +108,13 @@ enum env_kind {
     ENV_EMBED4K /* the same, bench_slab over 4 KiB pages */
 };
 
+/* The backend of the layout scenarios (split/merge, map/unmap, placement,
+ * query, faults; see --mmu). */
+enum mmu_kind {
+    MMU_SIM, /* vmar_mmu_sim: the test backend (table lock, TLB records) */
+    MMU_X86 /* vmar_mmu_x86_64_4l over the sim's frames: what a kernel embeds */
+};
+
 struct config {
     bool quick;
     bool callgrind;
@@ -119,6 +126,7 @@ struct config {
     size_t max_n;
     const char *csv;
     enum env_kind env;
+    enum mmu_kind mmu;
 };
 
 static struct config cfg = {
@@ -128,6 +136,7 @@ static struct config cfg = {
     .floor_calls = 100000,
     .max_n = (size_t)-1,
     .env = ENV_EMBED,
+    .mmu = MMU_SIM,
 };
 
 /* Sizes: placement, query and map_fixed use all; split/merge the first
@@ -411,6 +420,11 @@ static const struct vmar_env *bench_env(struct vmar_sim *sim, bool direct_map,
     return buf;
 }
 
+static const char *mmu_name(void)
+{
+    return cfg.mmu == MMU_X86 ? "x86-64 4-level" : "sim";
+}
+
 static const char *env_name(void)
 {
     return cfg.env == ENV_SIM     ? "sim env"
@@ -563,10 +577,12 @@ static size_t lib_meta_bytes(void)
 static void layout_create(struct side *s, size_t n)
 {
     if (s->kind == SIDE_LIB) {
+        static struct vmar_x86_64_config xcfg = {.pcid = 3};
+        const bool x86 = cfg.mmu == MMU_X86;
         struct vmar_space_opts o = {
-            .env = bench_env(the_sim, false, &the_env_buf),
-            .mmu = &vmar_mmu_sim,
-            .mmu_config = the_sim,
+            .env = bench_env(the_sim, x86, &the_env_buf),
+            .mmu = x86 ? &vmar_mmu_x86_64_4l : &vmar_mmu_sim,
+            .mmu_config = x86 ? (const void *)&xcfg : (const void *)the_sim,
             .user_hi = LIB_BASE + n * STRIDE,
             .max_map_count = 2 * n + 4 * cfg.batch + 1024,
         };
@@ -1669,7 +1685,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: vmar_bench [--quick] [--reps R] [--max-n N] [--csv FILE]\n"
             "                  [--no-linux] [--env embed|embed4k|sim] "
-            "[--callgrind]\n"
+            "[--mmu sim|x86_64] [--callgrind]\n"
             "  --quick      tiny sizes (the ctest smoke test)\n"
             "  --reps R     repetitions per scenario (default 5, max %d)\n"
             "  --max-n N    skip sizes above N\n"
@@ -1679,6 +1695,13 @@ static void usage(FILE *f)
             "               2 MiB pages, page-array refcounts, direct-map\n"
             "               phys_to_virt on x86-64), embed4k (the slab on\n"
             "               4 KiB pages) or sim (the sim env unchanged)\n"
+            "  --mmu B      backend of the layout scenarios (split/merge,\n"
+            "               map/unmap, placement, query, faults): sim\n"
+            "               (default: the test backend, which takes its\n"
+            "               table lock and records TLB state per call) or\n"
+            "               x86_64 (the 4-level backend a kernel embeds, on\n"
+            "               the sim's frames); fork and remap always x86_64,\n"
+            "               fault_mt always sim (its locked env)\n"
             "  --callgrind  instruction counts: run under callgrind.sh\n",
             MAX_REPS);
 }
@@ -1721,6 +1744,14 @@ static void parse_args(int argc, char **argv)
                 cfg.env = ENV_SIM;
             else
                 die("--env: embed, embed4k or sim");
+        } else if (!strcmp(a, "--mmu") && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (!strcmp(v, "sim"))
+                cfg.mmu = MMU_SIM;
+            else if (!strcmp(v, "x86_64"))
+                cfg.mmu = MMU_X86;
+            else
+                die("--mmu: sim or x86_64");
         } else if (!strcmp(a, "--csv") && i + 1 < argc) {
             cfg.csv = argv[++i];
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -1770,18 +1801,18 @@ int main(int argc, char **argv)
         size_t mmc = read_max_map_count(), own = count_own_mappings();
         size_t margin = 2 * cfg.batch + 256; /* batches + malloc's own */
         cap = mmc > own + margin ? mmc - own - margin : 0;
-        printf("vmar_bench: libvmar %d.%d.%d (sim backend, %s) vs Linux %s "
+        printf("vmar_bench: libvmar %d.%d.%d (%s backend, %s) vs Linux %s "
                "syscalls; %u repetitions\n",
                VMAR_VERSION_MAJOR, VMAR_VERSION_MINOR, VMAR_VERSION_PATCH,
-               env_name(), u.release, cfg.reps);
+               mmu_name(), env_name(), u.release, cfg.reps);
         printf("host: vm.max_map_count = %zu (not changed), this process "
                "already has %zu mappings: the Linux side runs at most "
                "N = %zu (rows marked *)\n",
                mmc, own, cap);
     } else {
-        printf("vmar_bench: libvmar %d.%d.%d (sim backend, %s) only%s\n",
+        printf("vmar_bench: libvmar %d.%d.%d (%s backend, %s) only%s\n",
                VMAR_VERSION_MAJOR, VMAR_VERSION_MINOR, VMAR_VERSION_PATCH,
-               env_name(), cfg.callgrind ? ", callgrind mode" : "");
+               mmu_name(), env_name(), cfg.callgrind ? ", callgrind mode" : "");
     }
     fflush(stdout);
 
