@@ -5,7 +5,7 @@
  *        backend uses: reserved frame lists and the deferred TLB batch.
  *
  * Shape: pmap(9). The machine-independent core calls a few range
- * operations (prepare, map, unmap, protect, query, find_next, copy) and
+ * operations (prepare, map, unmap, protect, query, find_next, copy, move) and
  * one deferred invalidation (flush). A backend is constant data: a
  * `const struct vmar_mmu_ops` with an ABI version; new members are only
  * ever appended and gated by `abi`.
@@ -17,8 +17,8 @@
  *  - TLB rule: unhook, invalidate, then free. unmap() never frees a frame or
  *    a table page itself; it hands them to the batch, which frees them only
  *    after flush() has run.
- *  - The core holds the space lock exclusively around map, unmap, protect
- *    and prepare, and at least shared around query and find_next.
+ *  - The core holds the space lock exclusively around map, unmap, protect,
+ *    prepare and move, and at least shared around query and find_next.
  */
 #ifndef VMAR_MMU_H
 #define VMAR_MMU_H
@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /** ABI version of struct vmar_mmu_ops this header describes. */
-#define VMAR_MMU_ABI 4u
+#define VMAR_MMU_ABI 5u
 
 /** A backend's page-table object (one per address space). Opaque. */
 struct vmar_mmu;
@@ -286,7 +286,9 @@ enum vmar_mmu_copy_flags {
  * Called by vmar_mmu_ops::copy once per base frame of every
  * VMAR_PTE_MANAGED leaf it copies: the new leaf holds a reference to
  * `pa`, which the callee takes (the backend never touches reference
- * counts). Must not fail and must not call into either table.
+ * counts). Also called by vmar_mmu_ops::move once per base page it
+ * installs (no reference changes hands there). Must not fail and must
+ * not call into either table.
  */
 typedef void vmar_mmu_take_fn(void *arg, vmar_paddr_t pa);
 
@@ -382,8 +384,8 @@ struct vmar_mmu_ops {
      * Members below were appended in ABI 2 and later. The core reads them
      * only when they are set. ABI 3 (no new member) changed unmap, which
      * now hands managed frames to vmar_tlb_batch_defer_put(), and protect,
-     * which honours VMAR_PROTECT_KEEP_RO. ABI 4 appended copy. The core
-     * accepts ABI 4 backends only.
+     * which honours VMAR_PROTECT_KEEP_RO. ABI 4 appended copy, ABI 5
+     * move. The core accepts ABI 5 backends only.
      */
 
     /**
@@ -438,6 +440,37 @@ struct vmar_mmu_ops {
                    vmar_addr_t *va, vmar_addr_t end, unsigned flags,
                    struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
                    void *arg);
+
+    /**
+     * Optional (ABI 5; NULL: the core moves page by page with find_next
+     * and map). Remap's leaf move, one leaf table at a time: for every
+     * present leaf of `mmu` whose pages lie in [va, va+len), install at
+     * to + (x - va), for each of its pages x in the range, a base-page
+     * leaf with the same frame and attributes (prot, flags, cache, and
+     * accessed/dirty as far as the format keeps them). A huge leaf is
+     * installed as base pages, as map() would; one cut by either end
+     * contributes only its pages inside the range (the core never passes
+     * one today: huge leaves are only in device mappings, which it
+     * installs anew itself; its prepare(VMAR_PREP_CHANGE) of the source
+     * only reserves the edge splits, which the later unmap performs).
+     * Calls moved(arg, pa) once per base page installed, in address
+     * order; the core counts RSS there.
+     *
+     * The source leaves are left as they are, references included: the
+     * core removes them afterwards with unmap() on a batch in transfer
+     * mode, so each reference moves from the old leaf to the new one and
+     * move itself takes none. Tables come from `resv` only (what
+     * prepare(VMAR_PREP_MAP or VMAR_PREP_REMAP) reserved for every
+     * target leaf-table span a leaf lands in); move never allocates and
+     * cannot fail (a short `resv` is a broken invariant: it panics).
+     *
+     * Preconditions: va, to and len page aligned, len > 0, [va, va+len)
+     * and [to, to+len) disjoint and both below user_top, and no leaf
+     * present in the target. Installing into empty slots needs no flush.
+     */
+    void (*move)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                 vmar_addr_t to, struct vmar_frame_list *resv,
+                 vmar_mmu_take_fn *moved, void *arg);
 };
 
 #ifdef __cplusplus

@@ -240,7 +240,9 @@ static int prepare_target(struct vmar_space *space, const struct remap *r,
                 rc = space->ops->prepare(space->mmu, a, b - a, kind, tables);
                 done = span + 1;
             }
-            s += VMAR_PAGE_SIZE;
+            /* The rest of this target span is reserved: go on from the
+             * source page that lands past it (one find_next per span). */
+            s = VMAR_MAX(s + VMAR_PAGE_SIZE, lo + (span + TABLE_SPAN - to));
         }
     }
     return rc;
@@ -296,10 +298,32 @@ static void split_source(struct vmar_space *space, const struct remap *r,
         vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
 }
 
-/* Re-enter every present leaf of [lo, hi) at `to`, same frame. */
+/* RSS of the pages ops->move installed, added once per move_leaves. */
+struct move_rss {
+    const struct vmar_env *env;
+    size_t anon, file;
+};
+
+/* ops->move's callback: the page's RSS moves with it (the transfer-mode
+ * unmap of the source takes it off again). */
+static void move_count(void *arg, vmar_paddr_t pa)
+{
+    struct move_rss *c = arg;
+
+    if (vmar__frame_is_anon(c->env, pa))
+        c->anon++;
+    else
+        c->file++;
+}
+
+/* Re-enter every present leaf of [lo, hi) at `to`, same frame: one
+ * ops->move per mapping piece (a leaf table per step), or without it one
+ * find_next and one map per page. */
 static void move_leaves(struct vmar_space *space, vmar_addr_t lo,
                         vmar_addr_t hi, vmar_addr_t to, struct vmar_prep *prep)
 {
+    struct move_rss rss = {space->env, 0, 0};
+
     for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
         vmar_addr_t s = VMAR_MAX(m->node.start, lo);
@@ -314,13 +338,18 @@ static void move_leaves(struct vmar_space *space, vmar_addr_t lo,
                                  &prep->tables);
             continue;
         }
+        if (space->ops->move != NULL) {
+            space->ops->move(space->mmu, s, e - s, to + (s - lo), &prep->tables,
+                             move_count, &rss);
+            continue;
+        }
         while (s < e && space->ops->find_next(space->mmu, &s, e, &pte) == 0) {
-            const bool anon = vmar__frame_is_anon(space->env, pte.pa);
             space->ops->map(space->mmu, to + (s - lo), &pte, &prep->tables);
-            vmar__rss_add(space, anon ? 1u : 0u, anon ? 0u : 1u);
+            move_count(&rss, pte.pa);
             s += VMAR_PAGE_SIZE;
         }
     }
+    vmar__rss_add(space, rss.anon, rss.file);
 }
 
 /* Move the nodes of [lo, hi) to `to` (or copy them, DONTUNMAP). */

@@ -159,6 +159,16 @@ static inline size_t vmar_hwpt_copy(struct vmar_mmu *dst,
     return vmar_radix_copy(&dst->rx, &src->rx, va, end, flags, resv, take, arg);
 }
 
+static inline void vmar_hwpt_move(struct vmar_mmu *mmu, vmar_addr_t va,
+                                  vmar_size_t len, vmar_addr_t to,
+                                  struct vmar_frame_list *resv,
+                                  vmar_mmu_take_fn *moved, void *arg)
+{
+    vmar_hwpt_check_user(mmu, va, len);
+    vmar_hwpt_check_user(mmu, to, len);
+    vmar_radix_move(&mmu->rx, va, len, to, resv, moved, arg);
+}
+
 static inline void vmar_hwpt_protect(struct vmar_mmu *mmu, vmar_addr_t va,
                                      vmar_size_t len, unsigned prot,
                                      struct vmar_frame_list *resv,

@@ -9,10 +9,10 @@
  *    that meet [va, end), with an explicit stack of tables. It calls a
  *    visitor on every entry it does not descend into (absent entries and
  *    leaves) and, on the way up, on every non-root table it leaves.
- * prepare, unmap, protect, find_next, copy and fini are visitors of
- * range(). unmap, protect and copy stop it one level up (floor 1) and
- * loop over each leaf table's entries themselves: the per-page work is
- * then one loop step, not one visitor call from the walk.
+ * prepare, unmap, protect, find_next, copy, move and fini are visitors
+ * of range(). unmap, protect, copy and move stop it one level up (floor
+ * 1) and loop over each leaf table's entries themselves: the per-page
+ * work is then one loop step, not one visitor call from the walk.
  * Neither loop goes at or above rx->user_end: the root entries there are
  * the kernel half (radix.h), which nothing here reads, writes or frees.
  * Huge leaves add one thing, split(): before unmap or protect walk a
@@ -207,6 +207,29 @@ static void range(const struct vmar_radix *rx, vmar_addr_t va, vmar_addr_t end,
             level++;
         }
     }
+}
+
+/* What a floor-1 visitor gets of one leaf table: the table the level-1
+ * word points to, the address its slot 0 maps, and its slots
+ * [first, end), those of the entry's part [lo, hi) of the range. */
+struct leaf_slots {
+    uint64_t *t;
+    vmar_addr_t base;
+    size_t first, end;
+};
+
+static struct leaf_slots leaf_slots(const struct vmar_radix *rx, uint64_t w,
+                                    vmar_addr_t lo, vmar_addr_t hi)
+{
+    const struct vmar_pt_format *f = rx->fmt;
+    size_t first = slot_index(f, lo, 0);
+
+    return (struct leaf_slots){
+        .t = table_at(rx, f->table_decode(w, 1)),
+        .base = lo & ~(vmar_radix_span(f, 1) - 1),
+        .first = first,
+        .end = first + (size_t)((hi - lo) >> f->page_shift),
+    };
 }
 
 /* True when no word of the table is set. The walker writes absent entries
@@ -663,19 +686,17 @@ static void unmap_table(struct unmap_visit *u, uint64_t *slot, vmar_addr_t lo,
                         vmar_addr_t hi)
 {
     const struct vmar_pt_format *f = u->rx->fmt;
-    uint64_t *t = table_at(u->rx, f->table_decode(*slot, 1));
-    vmar_addr_t base = lo & ~(vmar_radix_span(f, 1) - 1);
-    size_t i = slot_index(f, lo, 0);
-    size_t n = i + (size_t)((hi - lo) >> f->page_shift);
+    const struct leaf_slots ls = leaf_slots(u->rx, *slot, lo, hi);
+    uint64_t *t = ls.t;
 
-    for (; i < n; i++) {
+    for (size_t i = ls.first; i < ls.end; i++) {
         uint64_t w = t[i];
 
         if (!f->present(w))
             continue;
         t[i] = 0;
         u->dirty |= 1u;
-        unmap_word(u, w, 0, base + ((vmar_addr_t)i << f->page_shift));
+        unmap_word(u, w, 0, ls.base + ((vmar_addr_t)i << f->page_shift));
     }
     unmap_leave(&u->v, slot, t, 0);
 }
@@ -778,13 +799,11 @@ static void protect_table(struct protect_visit *p, uint64_t w, vmar_addr_t lo,
                           vmar_addr_t hi)
 {
     const struct vmar_pt_format *f = p->rx->fmt;
-    uint64_t *t = table_at(p->rx, f->table_decode(w, 1));
-    vmar_addr_t base = lo & ~(vmar_radix_span(f, 1) - 1);
-    size_t i = slot_index(f, lo, 0);
-    size_t n = i + (size_t)((hi - lo) >> f->page_shift);
-    size_t first = n, last = 0;
+    const struct leaf_slots ls = leaf_slots(p->rx, w, lo, hi);
+    uint64_t *t = ls.t;
+    size_t n = ls.end, first = n, last = 0;
 
-    for (; i < n; i++) {
+    for (size_t i = ls.first; i < n; i++) {
         uint64_t old = t[i], nw;
 
         if (!f->present(old))
@@ -799,7 +818,7 @@ static void protect_table(struct protect_visit *p, uint64_t w, vmar_addr_t lo,
     }
     if (first != n)
         vmar_tlb_batch_add_range(
-            p->batch, base + ((vmar_addr_t)first << f->page_shift),
+            p->batch, ls.base + ((vmar_addr_t)first << f->page_shift),
             (vmar_size_t)(last - first + 1) << f->page_shift);
 }
 
@@ -975,10 +994,9 @@ static bool copy_table(struct copy_visit *c, uint64_t w, vmar_addr_t lo,
                        vmar_addr_t hi)
 {
     const struct vmar_pt_format *f = c->src->fmt;
-    const uint64_t *s = table_at(c->src, f->table_decode(w, 1));
-    vmar_addr_t base = lo & ~(vmar_radix_span(f, 1) - 1);
-    size_t i = slot_index(f, lo, 0);
-    size_t n = i + (size_t)((hi - lo) >> f->page_shift);
+    const struct leaf_slots ls = leaf_slots(c->src, w, lo, hi);
+    const uint64_t *s = ls.t;
+    size_t i = ls.first, n = ls.end;
     size_t added = 0;
     uint64_t *d;
 
@@ -986,7 +1004,7 @@ static bool copy_table(struct copy_visit *c, uint64_t w, vmar_addr_t lo,
         i++;
     if (i == n)
         return false;
-    d = copy_slot(c, base + ((vmar_addr_t)i << f->page_shift), 0);
+    d = copy_slot(c, ls.base + ((vmar_addr_t)i << f->page_shift), 0);
     if (d == NULL)
         return true;
     d -= i; /* dst's leaf table */
@@ -1054,4 +1072,124 @@ size_t vmar_radix_copy(struct vmar_radix *dst, const struct vmar_radix *src,
     }
     *va = end;
     return 0;
+}
+
+/* ---- move --------------------------------------------------------------- */
+
+/*
+ * Source and target are in the same table, so move creates tables (walk
+ * from `resv`) while range() is visiting the source. That is safe because
+ * walk only ever fills absent slots (it never frees or replaces a table,
+ * so the path range() holds stays valid), and range() looks only at the
+ * entries of each table that meet [va, va+len), reading each slot when it
+ * reaches it: a table walk linked is then either outside that range or,
+ * when it meets it, holds no leaf inside it (the target is disjoint from
+ * the source, so every leaf move installs lies outside [va, va+len)),
+ * so range() finds nothing to move there. The cached target table stays
+ * valid for the same reason: nothing here unhooks or frees a table.
+ */
+struct move_visit {
+    struct visitor v;
+    struct vmar_radix *rx;
+    struct vmar_frame_list *resv;
+    vmar_mmu_take_fn *moved;
+    void *arg;
+    vmar_addr_t delta; /* to - va: target address minus source address */
+    /* The target leaf table of the last install and the address of its
+     * first slot: consecutive leaves land in one table, so the walk from
+     * the root happens once per target leaf table, not once per page. */
+    uint64_t *table;
+    vmar_addr_t table_base;
+};
+
+/* Install the base-page leaf word `w` of frame `pa` at target `t`. */
+static void move_install(struct move_visit *m, vmar_addr_t t, uint64_t w,
+                         vmar_paddr_t pa)
+{
+    const struct vmar_pt_format *f = m->rx->fmt;
+    vmar_addr_t base = t & ~(vmar_radix_span(f, 1) - 1);
+    uint64_t *d;
+
+    if (m->table == NULL || base != m->table_base) {
+        struct walk_ret r = walk(m->rx, t, 0, m->resv);
+
+        /* A leaf above level 0 covers t: the target was not empty. */
+        VMAR_ASSERT(m->rx->env, r.level == 0);
+        m->table = r.slot - slot_index(f, t, 0);
+        m->table_base = base;
+    }
+    d = &m->table[slot_index(f, t, 0)];
+    VMAR_ASSERT(m->rx->env, !f->present(*d));
+    *d = w;
+    m->rx->leaves++;
+    m->moved(m->arg, pa);
+}
+
+/* The present entries in [lo, hi) of the leaf table the level-1 word `w`
+ * points to: a leaf table holds base pages only, so each word is
+ * installed as it is (the same word is the same leaf at any address). */
+static void move_table(struct move_visit *m, uint64_t w, vmar_addr_t lo,
+                       vmar_addr_t hi)
+{
+    const struct vmar_pt_format *f = m->rx->fmt;
+    const struct leaf_slots ls = leaf_slots(m->rx, w, lo, hi);
+
+    for (size_t i = ls.first; i < ls.end; i++) {
+        uint64_t sw = ls.t[i];
+        struct vmar_pte pte;
+
+        if (!f->present(sw))
+            continue;
+        f->leaf_decode(sw, 0, &pte);
+        move_install(m, ls.base + ((vmar_addr_t)i << f->page_shift) + m->delta,
+                     sw, pte.pa);
+    }
+}
+
+static bool move_entry(struct visitor *v, uint64_t *slot, unsigned level,
+                       vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct move_visit *m = (struct move_visit *)v;
+    const struct vmar_pt_format *f = m->rx->fmt;
+    vmar_size_t span = vmar_radix_span(f, level);
+    uint64_t w = *slot;
+    struct vmar_pte pte;
+
+    if (!f->present(w))
+        return false;
+    if (level > 0 && !f->is_leaf(w, level)) {
+        move_table(m, w, lo, hi); /* a leaf table (floor 1) */
+        return false;
+    }
+    /* A leaf at any level, as base pages: only its pages in [lo, hi),
+     * so a huge leaf cut by either end moves its part in the range. */
+    f->leaf_decode(w, level, &pte);
+    pte.pa += lo - (lo & ~(span - 1));
+    for (vmar_addr_t x = lo; x < hi; x += VMAR_PAGE_SIZE) {
+        move_install(m, x + m->delta, f->leaf_encode(&pte, 0), pte.pa);
+        pte.pa += VMAR_PAGE_SIZE;
+    }
+    return false;
+}
+
+void vmar_radix_move(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
+                     vmar_addr_t to, struct vmar_frame_list *resv,
+                     vmar_mmu_take_fn *moved, void *arg)
+{
+    struct move_visit m = {
+        .v = {.entry = move_entry, .leave = NULL, .floor = 1},
+        .rx = rx,
+        .resv = resv,
+        .moved = moved,
+        .arg = arg,
+        .delta = to - va,
+        .table = NULL,
+        .table_base = 0,
+    };
+
+    check_range(rx, va, len);
+    check_range(rx, to, len);
+    /* Disjoint: range() must never meet a leaf that move installed. */
+    VMAR_ASSERT(rx->env, len > 0 && (va + len <= to || to + len <= va));
+    range(rx, va, va + len, &m.v);
 }

@@ -272,4 +272,21 @@ size_t vmar_radix_copy(struct vmar_radix *dst, const struct vmar_radix *src,
                        struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
                        void *arg);
 
+/**
+ * vmar_mmu_ops::move: for every present leaf of `rx` in [va, va+len),
+ * install base-page leaves at to + (x - va) with the same frame and
+ * attributes (see vmar/mmu.h for the whole contract); a huge leaf goes
+ * as base pages, only its pages inside the range. moved(arg, pa) once
+ * per base page installed, in address order. The source is not touched.
+ * One descent per target leaf table (cached across consecutive leaves),
+ * a loop over each source leaf table. Missing target tables are popped
+ * from `resv`; never allocates, cannot fail.
+ * Preconditions (asserted): va, to, len page aligned, len > 0, both
+ * ranges below user_end and disjoint, no leaf present in the target
+ * (and `resv` holds what its tables lack).
+ */
+void vmar_radix_move(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
+                     vmar_addr_t to, struct vmar_frame_list *resv,
+                     vmar_mmu_take_fn *moved, void *arg);
+
 #endif /* VMAR_MMU_RADIX_H */

@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vmar/mmu.h>
+#include <vmar/object.h>
+
 #define R    ((unsigned)VMAR_PROT_READ)
 #define W    ((unsigned)VMAR_PROT_WRITE)
 #define RW   (R | W)
@@ -93,6 +96,21 @@ static void map_at(struct vt *vt, vmar_addr_t at, size_t pages, unsigned prot,
 
     EXPECT_RC(vt_map(vt, at, pages * PG, prot, FIXED, flags, &got), 0);
     assert_int_equal(got, at);
+}
+
+/* A shared read-write mapping of `obj` from offset 0. */
+static void map_shared(struct vt *vt, vmar_addr_t at, size_t pages,
+                       struct vmar_object *obj)
+{
+    struct vmar_map_opts o = {.addr = at,
+                              .size = pages * PG,
+                              .prot = RW,
+                              .place = FIXED,
+                              .flags = VMAR_MAP_SHARED,
+                              .backing = VMAR_BACKING_OBJECT,
+                              .object = obj};
+
+    EXPECT_RC(vt_map_opts(vt, &o, NULL), 0);
 }
 
 static unsigned char page_byte(unsigned seed, size_t i)
@@ -1075,16 +1093,8 @@ static void test_shared_object_move(void **state)
     without_refdecoder(&vt); /* the object's pages are mapped twice */
     cpu_new(&vt, &cpu);
     assert_int_equal(vmar_memfd_create(vt.env, 4 * PG, &obj), 0);
-    struct vmar_map_opts o = {.addr = BASE,
-                              .size = 4 * PG,
-                              .prot = RW,
-                              .place = FIXED,
-                              .flags = VMAR_MAP_SHARED,
-                              .backing = VMAR_BACKING_OBJECT,
-                              .object = obj};
-    EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
-    o.addr = BASE + 32 * PG;
-    EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
+    map_shared(&vt, BASE, 4, obj);
+    map_shared(&vt, BASE + 32 * PG, 4, obj);
     fill_pages(&vt, BASE, 4, 18);
     EXPECT_PAGES(&vt, BASE + 32 * PG, 4, 18);
     const struct vmar_stats before = stats_of(&vt);
@@ -1525,6 +1535,338 @@ static void test_tlb_detector(void **state)
     vt_teardown(&vt);
 }
 
+/* ---- ops->move and the page loop ------------------------------------------
+ */
+
+#define MOVED_MAX 520
+
+struct moved_rec {
+    size_t n;
+    vmar_paddr_t pa[MOVED_MAX];
+};
+
+static void moved_rec_fn(void *arg, vmar_paddr_t pa)
+{
+    struct moved_rec *m = arg;
+
+    assert_true(m->n < MOVED_MAX);
+    m->pa[m->n++] = pa;
+}
+
+static void op_map(const struct vmar_env *env, const struct vmar_mmu_ops *ops,
+                   struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                   const struct vmar_pte *pte)
+{
+    struct vmar_frame_list resv = {0, 0};
+
+    assert_int_equal(ops->prepare(mmu, va, len, VMAR_PREP_MAP, &resv), 0);
+    ops->map_range(mmu, va, pte, len, len == MB2 ? VMAR_MAP_RANGE_HUGE : 0,
+                   &resv);
+    vmar_frame_list_release(env, &resv);
+}
+
+/* Unmap [va, va+len) of a bare table; `transfer` as remap's source. */
+static size_t op_unmap(const struct vmar_env *env,
+                       const struct vmar_mmu_ops *ops, struct vmar_mmu *mmu,
+                       vmar_addr_t va, vmar_size_t len, bool transfer)
+{
+    struct vmar_tlb_batch batch;
+    size_t pages;
+
+    vmar_tlb_batch_init(&batch, env, ops, mmu);
+    batch.transfer = transfer;
+    pages = ops->unmap(mmu, va, len, NULL, &batch);
+    vmar_tlb_batch_finish(&batch);
+    return pages;
+}
+
+static void expect_same_pte(const struct vmar_pte *a, const struct vmar_pte *b)
+{
+    assert_int_equal(a->pa, b->pa);
+    assert_int_equal(a->prot, b->prot);
+    assert_int_equal(a->flags, b->flags);
+    assert_int_equal(a->cache, b->cache);
+}
+
+/* Every present page of [va, va+len) of `mmu`, in order (at most `max`). */
+static size_t op_leaves(const struct vmar_mmu_ops *ops, struct vmar_mmu *mmu,
+                        vmar_addr_t lo, vmar_addr_t hi, vmar_addr_t *at,
+                        struct vmar_pte *pte, size_t max)
+{
+    size_t n = 0;
+
+    while (n < max && ops->find_next(mmu, &lo, hi, &pte[n]) == 0) {
+        at[n++] = lo;
+        lo += PG;
+    }
+    return n;
+}
+
+/*
+ * vmar_mmu_ops::move on its own, on a bare table of the selected backend:
+ * base leaves on both sides of leaf-table boundaries and a 2 MiB huge
+ * leaf, moved to a target that is not table aligned (each source leaf
+ * table lands in two target ones). Every leaf arrives as a base page with
+ * the source's frame and attributes; the source and the leaves just
+ * outside the range are unchanged; the target's four leaf tables come
+ * from the reservation; moved() sees every base page once, in order; the
+ * leaf count follows (the sim's counter here, and on every backend the
+ * destroy, which asserts that unmapping everything leaves none). A huge
+ * leaf cut by the range moves only its pages inside.
+ */
+static void test_mmu_move_op(void **state)
+{
+    const vmar_addr_t S = BASE + MB2;               /* source, 6 MiB */
+    const vmar_size_t LEN = 3 * MB2;                /* [S, S + 6M) */
+    const vmar_addr_t H = S + 2 * MB2;              /* huge leaf in it */
+    const vmar_addr_t T = BASE + 64 * MB2 + 3 * PG; /* target */
+    const vmar_addr_t H2 = BASE + 16 * MB2;         /* huge leaf, cut */
+    const vmar_addr_t T2 = BASE + 80 * MB2 + PG;
+    const vmar_paddr_t HPA = (vmar_paddr_t)1 << 30;
+    const vmar_addr_t fva[6] = {S - PG,           S,      S + MB2 - PG, S + MB2,
+                                S + MB2 + 5 * PG, S + LEN};
+    const unsigned fprot[6] = {RW, RW, R, RW, R | VMAR_PROT_EXEC, RW};
+    const unsigned fflags[6] = {
+        0, VMAR_PTE_ACCESSED | VMAR_PTE_DIRTY, VMAR_PTE_ACCESSED, 0, 0, 0};
+    const enum vmar_cache fcache[6] = {VMAR_CACHE_WB, VMAR_CACHE_WB,
+                                       VMAR_CACHE_WT, VMAR_CACHE_WB,
+                                       VMAR_CACHE_WB, VMAR_CACHE_WB};
+    static vmar_addr_t sat[MOVED_MAX], sat1[MOVED_MAX], tat[MOVED_MAX];
+    static struct vmar_pte spte[MOVED_MAX], spte1[MOVED_MAX], tpte[MOVED_MAX];
+    static struct moved_rec rec;
+    struct vmar_frame_list resv = {0, 0};
+    struct vmar_mmu *mmu;
+    vmar_paddr_t f[6];
+    struct vt vt;
+    (void)state;
+
+    vt_setup(&vt, NULL, 0);
+    const struct vmar_mmu_ops *ops = vt_backend_ops();
+    const void *cfg = vt_backend()->real ? NULL : (const void *)vt.sim;
+    const struct vmar_env *env = vt.env;
+    /* Every backend of this tree implements move (the NULL fallback is
+     * test_move_op_matches_loop's other half). */
+    assert_non_null(ops->move);
+    assert_int_equal(ops->create(env, cfg, &mmu), 0);
+    for (unsigned i = 0; i < 6; i++) {
+        assert_int_equal(vmar_frame_new(env, &f[i]), 0);
+        struct vmar_pte pte = {.pa = f[i],
+                               .prot = fprot[i],
+                               .flags = VMAR_PTE_MANAGED | fflags[i],
+                               .cache = fcache[i]};
+        op_map(env, ops, mmu, fva[i], PG, &pte);
+    }
+    struct vmar_pte huge = {
+        .pa = HPA, .prot = RW, .flags = 0, .cache = VMAR_CACHE_UC};
+    op_map(env, ops, mmu, H, MB2, &huge);
+    huge.pa = HPA + MB2;
+    op_map(env, ops, mmu, H2, MB2, &huge);
+    size_t ns = op_leaves(ops, mmu, S, S + LEN, sat, spte, MOVED_MAX);
+    assert_int_equal(ns, 4 + 512);
+
+    /* An empty range moves nothing and takes no table. */
+    rec.n = 0;
+    ops->move(mmu, S + LEN + PG, 4 * MB2, T, &resv, moved_rec_fn, &rec);
+    assert_int_equal(rec.n, 0);
+
+    struct vmar_sim_stats s0 = vt_stats(&vt);
+    assert_int_equal(ops->prepare(mmu, T, LEN, VMAR_PREP_MAP, &resv), 0);
+    assert_int_equal(resv.count, 4); /* T is 3 pages past a table start */
+    ops->move(mmu, S, LEN, T, &resv, moved_rec_fn, &rec);
+    assert_int_equal(resv.count, 0);
+    if (!vt_backend()->real) {
+        struct vmar_sim_stats s1 = vt_stats(&vt);
+        /* the source's huge leaf is still one leaf */
+        assert_int_equal(s1.leaves_live - s0.leaves_live, 4 + 512);
+        assert_int_equal(s1.tables_live - s0.tables_live, 4);
+    }
+
+    /* moved(): each base page once, in address order. */
+    assert_int_equal(rec.n, 4 + 512);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(rec.pa[i], f[i + 1]);
+    for (unsigned i = 0; i < 512; i++)
+        assert_int_equal(rec.pa[4 + i], HPA + i * PG);
+
+    /* The target: page for page the source's entry, base pages only. */
+    size_t nt = op_leaves(ops, mmu, T - PG, T + LEN + PG, tat, tpte, MOVED_MAX);
+    assert_int_equal(nt, ns);
+    for (size_t i = 0; i < nt; i++) {
+        assert_int_equal(tat[i] - T, sat[i] - S);
+        expect_same_pte(&tpte[i], &spte[i]);
+    }
+    /* The source, its neighbours included, is as it was. */
+    size_t n1 =
+        op_leaves(ops, mmu, S - PG, S + LEN + PG, sat1, spte1, MOVED_MAX);
+    assert_int_equal(n1, ns + 2);
+    assert_int_equal(sat1[0], S - PG);
+    assert_int_equal(sat1[n1 - 1], S + LEN);
+    for (size_t i = 0; i < ns; i++) {
+        assert_int_equal(sat1[i + 1], sat[i]);
+        expect_same_pte(&spte1[i + 1], &spte[i]);
+    }
+
+    /* A huge leaf cut at both ends: only the pages in the range. */
+    rec.n = 0;
+    assert_int_equal(ops->prepare(mmu, T2, 4 * PG, VMAR_PREP_MAP, &resv), 0);
+    ops->move(mmu, H2 + 3 * PG, 4 * PG, T2, &resv, moved_rec_fn, &rec);
+    assert_int_equal(resv.count, 0);
+    assert_int_equal(rec.n, 4);
+    nt = op_leaves(ops, mmu, T2 - PG, T2 + MB2, tat, tpte, MOVED_MAX);
+    assert_int_equal(nt, 4);
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(rec.pa[i], HPA + MB2 + (3 + i) * PG);
+        assert_int_equal(tat[i], T2 + i * PG);
+        assert_int_equal(tpte[i].pa, HPA + MB2 + (3 + i) * PG);
+        assert_int_equal(tpte[i].prot, RW);
+        assert_int_equal(tpte[i].cache, VMAR_CACHE_UC);
+    }
+
+    /* The references moved: the source goes in transfer mode and the
+     * frames keep theirs; the target's unmap drops them. */
+    assert_int_equal(op_unmap(env, ops, mmu, S, LEN, true), 516);
+    for (unsigned i = 1; i < 5; i++)
+        assert_int_equal(*env->frame_refcount(env->ctx, f[i]), 1);
+    assert_int_equal(op_unmap(env, ops, mmu, T, LEN, false), 516);
+    assert_int_equal(op_unmap(env, ops, mmu, T2, 4 * PG, false), 4);
+    assert_int_equal(op_unmap(env, ops, mmu, H2, MB2, false), 512);
+    assert_int_equal(op_unmap(env, ops, mmu, S - PG, PG, false), 1);
+    assert_int_equal(op_unmap(env, ops, mmu, S + LEN, PG, false), 1);
+    ops->destroy(mmu); /* asserts that no leaf is left */
+    vt_teardown(&vt);  /* asserts every frame came back */
+}
+
+/* Two copies of the selected backend's ops whose find_next, map and move
+ * count their calls: path 0 without move (the core's page loop), path 1
+ * with it. */
+static const struct vmar_mmu_ops *paths_base;
+static struct vmar_mmu_ops paths_ops[2];
+static size_t paths_finds, paths_maps, paths_moves;
+
+static int paths_find_next(const struct vmar_mmu *mmu, vmar_addr_t *va,
+                           vmar_addr_t end, struct vmar_pte *pte)
+{
+    paths_finds++;
+    return paths_base->find_next(mmu, va, end, pte);
+}
+
+static void paths_map(struct vmar_mmu *mmu, vmar_addr_t va,
+                      const struct vmar_pte *pte, struct vmar_frame_list *resv)
+{
+    paths_maps++;
+    paths_base->map(mmu, va, pte, resv);
+}
+
+static void paths_move_op(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                          vmar_addr_t to, struct vmar_frame_list *resv,
+                          vmar_mmu_take_fn *moved, void *arg)
+{
+    paths_moves++;
+    paths_base->move(mmu, va, len, to, resv, moved, arg);
+}
+
+/* A space over paths_ops[path]. Both paths' spaces are made the same way,
+ * so the two machines allocate the same frames in the same order. */
+static void paths_setup(struct vt *vt, unsigned path)
+{
+    vt_setup(vt, NULL, 0);
+    vmar_space_destroy(vt->space);
+    paths_base = vt->opts.mmu;
+    paths_ops[path] = *paths_base;
+    paths_ops[path].find_next = paths_find_next;
+    paths_ops[path].map = paths_map;
+    paths_ops[path].move = path == 0 ? NULL : paths_move_op;
+    vt->opts.mmu = &paths_ops[path];
+    assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
+    vt->mmu = vt->cfg.mmu;
+}
+
+/* Resident pages of the anonymous mapping of paths_move, by page index. */
+static const size_t paths_anon[6] = {0, 511, 512, 517, 1031, 1535};
+
+/*
+ * Three pieces moved by one remap: 6 MiB of anonymous memory with pages
+ * on both sides of leaf-table boundaries, 4 read-only pages, and a shared
+ * object (file RSS) with two resident pages; to a target 3 pages past a
+ * table boundary in an empty GiB.
+ */
+static void paths_move(struct vt *vt, struct vmar_object *obj, vmar_addr_t to,
+                       size_t calls[3])
+{
+    const vmar_addr_t B = BASE + 3 * MB2, C = B + 4 * PG;
+    vmar_addr_t out = 0;
+
+    map_at(vt, BASE, 3 * 512, RW, 0);
+    for (size_t i = 0; i < 6; i++)
+        fill_pages(vt, BASE + paths_anon[i] * PG, 1, (unsigned)(40 + i));
+    map_at(vt, B, 4, RW, 0);
+    fill_pages(vt, B, 4, 50);
+    EXPECT_RC(vt_protect(vt, B, 4 * PG, R), 0);
+    map_shared(vt, C, 4, obj);
+    fill_pages(vt, C, 2, 60);
+    paths_finds = paths_maps = paths_moves = 0;
+    EXPECT_RC(vmar_remap(vt->space, BASE, C + 4 * PG - BASE, C + 4 * PG - BASE,
+                         RFIXED, to, &out),
+              0);
+    calls[0] = paths_finds;
+    calls[1] = paths_maps;
+    calls[2] = paths_moves;
+    VT_CHECK(vt);
+    assert_int_equal(out, to);
+    const struct vmar_stats st = stats_of(vt);
+    assert_int_equal(st.resident_anon, 10 * PG);
+    assert_int_equal(st.resident_file, 2 * PG);
+    for (size_t i = 0; i < 6; i++)
+        EXPECT_PAGES(vt, to + paths_anon[i] * PG, 1, (unsigned)(40 + i));
+    EXPECT_ZERO(vt, to + PG, 1);
+    EXPECT_PAGES(vt, to + (B - BASE), 4, 50);
+    EXPECT_PAGES(vt, to + (C - BASE), 2, 60);
+    EXPECT_UNMAPPED(vt, BASE);
+    EXPECT_UNMAPPED(vt, C);
+}
+
+/*
+ * A remap with ops->move and the same remap through the core's page loop
+ * (a backend whose move is NULL) end in the same space: layout, counters
+ * (RSS anon and file), contents, and, since both machines allocate alike,
+ * the same digest of every frame and page table, so bit-identical tables.
+ * The backend calls show which path ran: move makes none of the per-page
+ * find_next/map calls, and prepare_target looks up one page per target
+ * leaf-table span (4 in the anonymous piece, 1 in each other) instead of
+ * every page.
+ */
+static void test_move_op_matches_loop(void **state)
+{
+    const vmar_addr_t to = BASE + 2 * ((vmar_addr_t)1 << 30) + 3 * PG;
+    struct vt vt[2];
+    struct vmar_object *obj[2];
+    size_t calls[2][3];
+    struct vt_snap snap;
+    (void)state;
+
+    for (unsigned p = 0; p < 2; p++) {
+        paths_setup(&vt[p], p);
+        assert_int_equal(vmar_memfd_create(vt[p].env, 4 * PG, &obj[p]), 0);
+        paths_move(&vt[p], obj[p], to, calls[p]);
+    }
+    /* Loop: 6 lookups for the reservation, then one per page (12) and
+     * the miss that ends the object piece; a map per page. */
+    assert_int_equal(calls[0][0], 6 + 12 + 1);
+    assert_int_equal(calls[0][1], 12);
+    assert_int_equal(calls[0][2], 0);
+    /* move: the reservation's 6 lookups, then one move per piece. */
+    assert_int_equal(calls[1][0], 6);
+    assert_int_equal(calls[1][1], 0);
+    assert_int_equal(calls[1][2], 3);
+
+    vt_snap_take(&vt[0], &snap);
+    VT_EXPECT_UNCHANGED(&vt[1], &snap);
+    for (unsigned p = 0; p < 2; p++) {
+        vmar_object_unref(obj[p]);
+        vt_teardown(&vt[p]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1552,6 +1894,8 @@ int main(void)
         cmocka_unit_test(test_fixed_inside_own_mapping),
         cmocka_unit_test(test_tlb_clean),
         cmocka_unit_test(test_tlb_detector),
+        cmocka_unit_test(test_mmu_move_op),
+        cmocka_unit_test(test_move_op_matches_loop),
     };
 
     fprintf(stderr, "backend: %s\n", vt_backend()->name);

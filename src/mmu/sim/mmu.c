@@ -310,6 +310,24 @@ static size_t sim_mmu_copy(struct vmar_mmu *dst, const struct vmar_mmu *src,
     return need;
 }
 
+/* Counted in stats.maps as one call, like copy. Empty slots only, so
+ * nothing is left unflushed. */
+static void sim_mmu_move(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                         vmar_addr_t to, struct vmar_frame_list *resv,
+                         vmar_mmu_take_fn *moved, void *arg)
+{
+    size_t tables0, leaves0;
+
+    check_user(mmu, va, len);
+    check_user(mmu, to, len);
+    wr_lock(mmu);
+    tables0 = mmu->rx.tables;
+    leaves0 = mmu->rx.leaves;
+    vmar_radix_move(&mmu->rx, va, len, to, resv, moved, arg);
+    sync_counts(mmu, &mmu->sim->stats.maps, tables0, leaves0);
+    wr_unlock(mmu);
+}
+
 static void sim_mmu_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
 {
     count(mmu->sim, &mmu->sim->stats.flushes);
@@ -334,4 +352,5 @@ const struct vmar_mmu_ops vmar_mmu_sim = {
     .flush = sim_mmu_flush,
     .map_range = sim_mmu_map_range,
     .copy = sim_mmu_copy,
+    .move = sim_mmu_move,
 };
