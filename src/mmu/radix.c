@@ -466,7 +466,9 @@ static size_t count_split(const struct vmar_radix *rx, vmar_addr_t va,
     const struct vmar_pt_format *f = rx->fmt;
     vmar_addr_t hi = va + len;
     struct edge_visit a = leaf_at(rx, va);
-    struct edge_visit b = leaf_at(rx, hi - VMAR_PAGE_SIZE);
+    /* One page (the common protect and unmap): both edges are its. */
+    struct edge_visit b =
+        len == VMAR_PAGE_SIZE ? a : leaf_at(rx, hi - VMAR_PAGE_SIZE);
     unsigned ka = split_floor(f, &a, va), kb = split_floor(f, &b, hi);
     size_t n = (size_t)(a.level - ka) + (size_t)(b.level - kb);
 
@@ -522,8 +524,10 @@ static uint64_t *split_leaf(struct vmar_radix *rx, uint64_t *slot,
     return table;
 }
 
-/* Split the leaf holding `page` until `edge` falls on a leaf boundary. */
-static void split_edge(struct vmar_radix *rx, vmar_addr_t page,
+/* Split the leaf holding `page` until `edge` falls on a leaf boundary.
+ * Returns false when no leaf above level 0 held the page (nothing to
+ * split for any edge of it). */
+static bool split_edge(struct vmar_radix *rx, vmar_addr_t page,
                        vmar_addr_t edge, struct vmar_frame_list *resv,
                        struct vmar_tlb_batch *batch)
 {
@@ -532,8 +536,8 @@ static void split_edge(struct vmar_radix *rx, vmar_addr_t page,
     uint64_t *slot = e.slot;
     unsigned level = e.level;
 
-    if (slot == NULL)
-        return;
+    if (slot == NULL || level == 0)
+        return false;
     while (level > 0 && edge % vmar_radix_span(f, level) != 0) {
         vmar_size_t span = vmar_radix_span(f, level);
         uint64_t *table =
@@ -542,17 +546,20 @@ static void split_edge(struct vmar_radix *rx, vmar_addr_t page,
         level--;
         slot = &table[slot_index(f, page, level)];
     }
+    return true;
 }
 
 /* Make both edges of [va, va+len) leaf boundaries (count_split() says
- * how many table pages this pops from `resv`). */
+ * how many table pages this pops from `resv`). A one-page range that no
+ * huge leaf covers is looked up once. */
 static void split_edges(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
                         struct vmar_frame_list *resv,
                         struct vmar_tlb_batch *batch)
 {
     if (len == 0 || rx->fmt->leaf_levels == 1u)
         return;
-    split_edge(rx, va, va, resv, batch);
+    if (!split_edge(rx, va, va, resv, batch) && len == VMAR_PAGE_SIZE)
+        return;
     split_edge(rx, va + len - VMAR_PAGE_SIZE, va + len, resv, batch);
 }
 

@@ -360,6 +360,28 @@ static void test_protect_splits_2m(void **state)
     expect_at(f, mid, DEV + MIB, 0, true);
 }
 
+/* One page at a huge leaf's first or last page: one of its edges is a
+ * boundary of the leaf already, the other is not, so the split must still
+ * happen (a one-page range looks its page up once only when no huge leaf
+ * holds it). */
+static void test_one_page_at_leaf_ends(void **state)
+{
+    struct fx *f = *state;
+    const vmar_addr_t last = VA + 4 * MIB - PG;
+
+    map_huge(f, VA, DEV, 4 * MIB, 0);
+    change(f, VA, PG, VMAR_PROT_READ, 1, NULL, NULL);
+    expect_at(f, VA, DEV, 0, false);
+    expect_at(f, VA + PG, DEV + PG, 0, true);
+    expect_at(f, VA + 2 * MIB, DEV + 2 * MIB, 1, true);
+    assert_int_equal(change(f, last, PG, -1, 1, NULL, NULL), 1);
+    expect_hole(f, last);
+    expect_at(f, last - PG, DEV + 4 * MIB - 2 * PG, 0, true);
+    /* Base pages now: one page needs no table. */
+    change(f, VA + PG, PG, VMAR_PROT_READ, 0, NULL, NULL);
+    expect_at(f, VA + PG, DEV + PG, 0, false);
+}
+
 static void test_protect_splits_1g(void **state)
 {
     struct fx *f = *state;
@@ -538,6 +560,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_map_range_pa_alignment_rules,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_protect_splits_2m, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_one_page_at_leaf_ends, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_protect_splits_1g, setup,
                                         teardown),
