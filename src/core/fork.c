@@ -56,29 +56,19 @@ static int child_create(struct vmar_space *parent,
     return 0;
 }
 
-/* The references the child's new leaves take (vmar_mmu_ops::copy's
- * callback), counted for RSS. */
-struct fork_take {
-    const struct vmar_env *env;
-    size_t anon;
-    size_t file;
-};
-
-/* A child leaf's reference (vmar_mmu_ops::copy's callback). vmar_fork
- * checked that env->frame_refcount is set. */
+/* A child leaf's reference (vmar_mmu_ops::copy's callback), counted for
+ * the child's RSS in a struct vmar__rss_tally. vmar_fork checked that
+ * env->frame_refcount is set. */
 static void fork_take(void *arg, vmar_paddr_t pa)
 {
-    struct fork_take *t = arg;
+    struct vmar__rss_tally *t = arg;
 
-    if (vmar__frame_share(t->env, pa))
-        t->anon++;
-    else
-        t->file++;
+    vmar__rss_tally_add(t, vmar__frame_share(t->env, pa));
 }
 
 /* Without ops->copy: one leaf at a time (find_next, prepare, map). */
 static int copy_pages(struct vmar_space *parent, struct vmar_space *child,
-                      const struct vmar_mapping *m, struct fork_take *t,
+                      const struct vmar_mapping *m, struct vmar__rss_tally *t,
                       struct vmar_frame_list *tables)
 {
     vmar_addr_t va = m->node.start;
@@ -113,7 +103,7 @@ static int copy_leaves(struct vmar_space *parent, struct vmar_space *child,
     const struct vmar_env *env = parent->env;
     const struct vmar_mmu_ops *ops = child->ops;
     struct vmar_frame_list tables = {0, 0};
-    struct fork_take t = {env, 0, 0};
+    struct vmar__rss_tally t = {env, 0, 0};
     vmar_addr_t va = m->node.start;
     int rc = 0;
 

@@ -298,22 +298,14 @@ static void split_source(struct vmar_space *space, const struct remap *r,
         vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
 }
 
-/* RSS of the pages ops->move installed, added once per move_leaves. */
-struct move_rss {
-    const struct vmar_env *env;
-    size_t anon, file;
-};
-
 /* ops->move's callback: the page's RSS moves with it (the transfer-mode
- * unmap of the source takes it off again). */
+ * unmap of the source takes it off again), tallied in a struct
+ * vmar__rss_tally and added once per move_leaves. */
 static void move_count(void *arg, vmar_paddr_t pa)
 {
-    struct move_rss *c = arg;
+    struct vmar__rss_tally *t = arg;
 
-    if (vmar__frame_is_anon(c->env, pa))
-        c->anon++;
-    else
-        c->file++;
+    vmar__rss_tally_add(t, vmar__frame_is_anon(t->env, pa));
 }
 
 /* Re-enter every present leaf of [lo, hi) at `to`, same frame: one
@@ -322,7 +314,7 @@ static void move_count(void *arg, vmar_paddr_t pa)
 static void move_leaves(struct vmar_space *space, vmar_addr_t lo,
                         vmar_addr_t hi, vmar_addr_t to, struct vmar_prep *prep)
 {
-    struct move_rss rss = {space->env, 0, 0};
+    struct vmar__rss_tally rss = {space->env, 0, 0};
 
     for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
          m = vmar__mapping_next_in(m, hi)) {

@@ -78,6 +78,22 @@ void vmar__space_empty(struct vmar_space *space);
 /* Add signed deltas (two's complement) to the RSS counters. */
 void vmar__rss_add(struct vmar_space *space, size_t anon, size_t file);
 
+/* Pages a backend reported through a vmar_mmu_take_fn (ops->copy's take,
+ * ops->move's moved), split as the RSS counters are; the caller adds
+ * them with vmar__rss_add() once the backend call returns. */
+struct vmar__rss_tally {
+    const struct vmar_env *env;
+    size_t anon, file;
+};
+
+static inline void vmar__rss_tally_add(struct vmar__rss_tally *t, bool anon)
+{
+    if (anon)
+        t->anon++;
+    else
+        t->file++;
+}
+
 /*
  * ops->unmap of [va, va+len) with the RSS counters following the managed
  * leaves it removed (counted by the batch as it queues their frames).
