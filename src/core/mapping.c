@@ -134,9 +134,12 @@ void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
 void vmar__coalesce_from(struct vmar_space *space, struct vmar_iset_node *n,
                          vmar_addr_t hi)
 {
-    /* Stop once a mapping starts beyond `hi`, after testing its left
-     * pair. */
-    while (n && n->start <= hi) {
+    /* Only a pair that meets at or below `hi` can have become mergeable:
+     * a mapping that ends above hi either starts there (untouched) or
+     * straddles it (left whole, or cut at hi), and so does its successor.
+     * Stopping there keeps a random split or merge from reading the
+     * untouched neighbour's mapping, a cache miss among many mappings. */
+    while (n && n->end <= hi) {
         struct vmar_iset_node *next = vmar_iset_next(n);
         if (!next)
             break;

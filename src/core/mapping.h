@@ -208,9 +208,11 @@ void vmar__mapping_free(struct vmar_space *space, struct vmar_mapping *m);
 void vmar__mapping_destroy(struct vmar_space *space, struct vmar_mapping *m);
 
 /*
- * Merge every mergeable neighbouring pair among the mappings that meet
- * [lo, hi] and their immediate neighbours, freeing the absorbed nodes.
- * Call after a change to [lo, hi) to restore "no mergeable neighbours".
+ * Merge every mergeable neighbouring pair that meets at an address in
+ * [lo, hi], freeing the absorbed nodes. Call after a change to [lo, hi)
+ * (attributes changed only inside it, cuts only at lo and hi) to restore
+ * "no mergeable neighbours": every other pair was apart before and is
+ * unchanged.
  */
 void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi);
 
