@@ -96,5 +96,14 @@ for f in "$out"/callgrind.out.*; do
             printf "%-12s %9d %7d %14d %10.0f %8.2f %8.2f\n", s, n, k, ir,
                 ir / k, d1 / k, ll / k
         }' "$f"
-done | sort -k1,1 -k2,2n -s
+done | sort -k1,1 -k2,2n -s >"$out/table"
+# Every region the benchmark marked must have left one row with counts.
+dumps=$(grep -l '^desc: Trigger: Client Request: scenario=' \
+    "$out"/callgrind.out.* 2>/dev/null | wc -l)
+rows=$(awk '$4 > 0' "$out/table" | wc -l)
+cat "$out/table"
 echo "(dumps and logs: $out)"
+if [ "$dumps" -eq 0 ] || [ "$rows" -ne "$dumps" ]; then
+    echo "callgrind.sh: $dumps marked regions, $rows rows with counts" >&2
+    exit 1
+fi
