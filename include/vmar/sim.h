@@ -52,6 +52,14 @@ struct vmar_sim_opts {
      *  reference counts would (fork and object mappings are then
      *  VMAR_ENOTSUP). */
     bool no_frame_refcount;
+    /** Back the pool with 2 MiB host pages where the host offers them
+     *  (Linux: a 2 MiB-aligned pool and madvise(MADV_HUGEPAGE)), as a
+     *  kernel's direct map is. Benchmarks want it: on 4 KiB pages every
+     *  frame the pool hands out is a host TLB entry, and in a virtual
+     *  machine that shadows page tables, a host fault whenever the
+     *  process's other mappings churned. Elsewhere, or when the host
+     *  declines, the pool is on ordinary pages; never an error. */
+    bool huge_pages;
 };
 
 /**

@@ -7,20 +7,41 @@
  * makes a use-after-free hit live data quickly). Free frames hold poison,
  * so only VMAR_FRAME_ZERO promises zeros.
  */
+#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <vmar/error.h>
 
 #include "sim_impl.h"
 
+#define VMAR_SIM_HUGE ((size_t)2 << 20)
+
+/* The pool's host memory: page aligned, or with `huge` 2 MiB aligned and
+ * a multiple of 2 MiB (aligned_alloc wants a multiple of the alignment)
+ * with the kernel asked for huge pages. Only a hint: the pool works on
+ * whatever pages the host gives it. */
+static unsigned char *pool_mem(size_t bytes, bool huge)
+{
+    if (!huge)
+        return aligned_alloc((size_t)VMAR_PAGE_SIZE, bytes);
+    bytes = (bytes + VMAR_SIM_HUGE - 1) & ~(VMAR_SIM_HUGE - 1);
+    unsigned char *mem = aligned_alloc(VMAR_SIM_HUGE, bytes);
+#ifdef MADV_HUGEPAGE
+    if (mem != NULL)
+        (void)madvise(mem, bytes, MADV_HUGEPAGE);
+#endif
+    return mem;
+}
+
 int vmar_sim__pool_init(struct vmar_sim *sim, size_t nframes,
-                        vmar_paddr_t phys_base)
+                        vmar_paddr_t phys_base, bool huge_pages)
 {
     size_t bytes = nframes * (size_t)VMAR_PAGE_SIZE;
 
-    sim->mem = aligned_alloc((size_t)VMAR_PAGE_SIZE, bytes);
+    sim->mem = pool_mem(bytes, huge_pages);
     sim->frame_state = calloc(nframes, 1);
     sim->free_stack = calloc(nframes, sizeof(size_t));
     sim->refcount = calloc(nframes, sizeof(size_t));

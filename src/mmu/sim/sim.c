@@ -78,7 +78,7 @@ int vmar_sim_create(const struct vmar_sim_opts *opts, struct vmar_sim **out)
         free(sim);
         return VMAR_ENOMEM;
     }
-    if (vmar_sim__pool_init(sim, o.nframes, o.phys_base) != 0) {
+    if (vmar_sim__pool_init(sim, o.nframes, o.phys_base, o.huge_pages) != 0) {
         pthread_mutex_destroy(&sim->cpus_lock);
         pthread_mutex_destroy(&sim->lock);
         free(sim);

@@ -114,7 +114,7 @@ bool vmar_sim__inject(struct vmar_sim *sim, unsigned kind);
 
 /* pool.c. init returns 0 or VMAR_ENOMEM; fini frees the pool. */
 int vmar_sim__pool_init(struct vmar_sim *sim, size_t nframes,
-                        vmar_paddr_t phys_base);
+                        vmar_paddr_t phys_base, bool huge_pages);
 void vmar_sim__pool_fini(struct vmar_sim *sim);
 int vmar_sim__frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa);
 void vmar_sim__frame_free(void *ctx, vmar_paddr_t pa);
