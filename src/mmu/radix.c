@@ -244,6 +244,88 @@ static bool table_empty(const struct vmar_pt_format *f, const uint64_t *table)
     return true;
 }
 
+/* ---- leaf tables, a decode per kind of word -------------------------- */
+
+/*
+ * The frame field of a level-0 leaf word, from three encodes: the bits
+ * that frame 1 and the highest 52-bit frame set beyond frame 0's word. It
+ * counts only as one run whose lowest bit is frame 1 (radix.h); else
+ * leaf_addr stays 0, and every word is its own kind below.
+ */
+static void find_leaf_addr(struct vmar_radix *rx)
+{
+    const struct vmar_pt_format *f = rx->fmt;
+    struct vmar_pte p = {.prot = VMAR_PROT_READ, .cache = VMAR_CACHE_WB};
+    const uint64_t w0 = f->leaf_encode(&p, 0);
+
+    p.pa = VMAR_PAGE_SIZE;
+    const uint64_t unit = f->leaf_encode(&p, 0) ^ w0;
+    p.pa = ((vmar_paddr_t)1 << 52) - VMAR_PAGE_SIZE;
+    const uint64_t all = f->leaf_encode(&p, 0) ^ w0;
+    const uint64_t run = unit ? all / unit : 0;
+
+    rx->leaf_addr = 0;
+    rx->leaf_addr_shift = 0;
+    if (unit != 0 && (unit & (unit - 1)) == 0 && all % unit == 0 &&
+        (run & (run + 1)) == 0) {
+        rx->leaf_addr = all;
+        /* A loop, not __builtin_ctzll: that is a libgcc call on RV64
+         * without Zbb, and this runs once per space. */
+        while ((unit >> rx->leaf_addr_shift) != 1)
+            rx->leaf_addr_shift++;
+    }
+}
+
+/*
+ * A loop over one leaf table's words (copy, protect, unmap, move) decodes
+ * a word only when it differs from the last one decoded outside the frame
+ * field; such words decode alike but for the frame, whose difference is
+ * that of the fields. A fork of a table of 512 private pages thus decodes
+ * one word, not 512 (docs/PERFORMANCE.md). `out` is the loop's result for
+ * the decoded word, outside the frame field; a result word carries the
+ * frame of its input.
+ */
+struct leaf_memo {
+    uint64_t addr, key; /* frame field; the decoded word outside it */
+    uint64_t w;         /* the decoded word */
+    struct vmar_pte pte;
+    uint64_t out;
+    bool valid;
+};
+
+static void memo_init(struct leaf_memo *m, const struct vmar_radix *rx)
+{
+    m->addr = rx->leaf_addr;
+    m->valid = false;
+}
+
+/* Whether `w` decodes as the memo's word does, but for the frame. */
+static bool memo_hit(const struct leaf_memo *m, uint64_t w)
+{
+    return m->valid && (w & ~m->addr) == m->key;
+}
+
+/* Decode `w` into the memo; the caller sets m->out. */
+static void memo_fill(struct leaf_memo *m, const struct vmar_radix *rx,
+                      uint64_t w)
+{
+    rx->fmt->leaf_decode(w, 0, &m->pte);
+    m->w = w;
+    m->key = w & ~m->addr;
+    m->valid = true;
+}
+
+/* The frame of `w`, a hit. Unsigned arithmetic: the difference may be
+ * negative, and wraps back. */
+static vmar_paddr_t memo_pa(const struct leaf_memo *m,
+                            const struct vmar_radix *rx, uint64_t w)
+{
+    const unsigned s = rx->leaf_addr_shift;
+
+    return m->pte.pa + ((((w & m->addr) >> s) - ((m->w & m->addr) >> s))
+                        << VMAR_PAGE_SHIFT);
+}
+
 /* ---- create and destroy ------------------------------------------------ */
 
 int vmar_radix_init(struct vmar_radix *rx, const struct vmar_pt_format *fmt,
@@ -279,6 +361,7 @@ int vmar_radix_init_split(struct vmar_radix *rx,
     rx->tables = 0;
     rx->leaves = 0;
     rx->unhooked = 0;
+    find_leaf_addr(rx);
     if (env->frame_alloc(env->ctx, VMAR_FRAME_TABLE | VMAR_FRAME_ZERO,
                          &rx->root) != 0)
         return VMAR_ENOMEM;
@@ -665,25 +748,32 @@ static void unmap_leave(struct visitor *v, uint64_t *parent,
 
 /* Clear the present leaf word `w` at `level` (first address `base`):
  * record its span on the batch, then queue its frames. */
-static void unmap_word(struct unmap_visit *u, uint64_t w, unsigned level,
-                       vmar_addr_t base)
+static void unmap_leaf(struct unmap_visit *u, vmar_paddr_t pa, unsigned flags,
+                       unsigned level, vmar_addr_t base)
 {
     const struct vmar_pt_format *f = u->rx->fmt;
     vmar_size_t span = vmar_radix_span(f, level);
-    struct vmar_pte pte;
 
-    f->leaf_decode(w, level, &pte);
     u->rx->leaves--;
     u->pages += (size_t)(span >> f->page_shift);
     /* Record the range before queueing the frames: a full batch flushes
      * early, and that flush must already cover these translations. */
     vmar_tlb_batch_add_range(u->batch, base, span);
-    if (pte.flags & VMAR_PTE_MANAGED) {
+    if (flags & VMAR_PTE_MANAGED) {
         /* A managed huge leaf is made of base frames, each from
          * env->frame_alloc, so each goes back on its own. */
         for (vmar_size_t off = 0; off < span; off += VMAR_PAGE_SIZE)
-            vmar_tlb_batch_defer_put(u->batch, pte.pa + off);
+            vmar_tlb_batch_defer_put(u->batch, pa + off);
     }
+}
+
+static void unmap_word(struct unmap_visit *u, uint64_t w, unsigned level,
+                       vmar_addr_t base)
+{
+    struct vmar_pte pte;
+
+    u->rx->fmt->leaf_decode(w, level, &pte);
+    unmap_leaf(u, pte.pa, pte.flags, level, base);
 }
 
 /* The entries in [lo, hi) of the leaf table the level-1 slot `slot`
@@ -695,7 +785,9 @@ static void unmap_table(struct unmap_visit *u, uint64_t *slot, vmar_addr_t lo,
     const struct vmar_pt_format *f = u->rx->fmt;
     const struct leaf_slots ls = leaf_slots(u->rx, *slot, lo, hi);
     uint64_t *t = ls.t;
+    struct leaf_memo m;
 
+    memo_init(&m, u->rx);
     for (size_t i = ls.first; i < ls.end; i++) {
         uint64_t w = t[i];
 
@@ -703,7 +795,10 @@ static void unmap_table(struct unmap_visit *u, uint64_t *slot, vmar_addr_t lo,
             continue;
         t[i] = 0;
         u->dirty |= 1u;
-        unmap_word(u, w, 0, ls.base + ((vmar_addr_t)i << f->page_shift));
+        if (!memo_hit(&m, w))
+            memo_fill(&m, u->rx, w);
+        unmap_leaf(u, memo_pa(&m, u->rx, w), m.pte.flags, 0,
+                   ls.base + ((vmar_addr_t)i << f->page_shift));
     }
     unmap_leave(&u->v, slot, t, 0);
 }
@@ -783,19 +878,24 @@ struct protect_visit {
 };
 
 /* The word for the present leaf `w` at `level` with p's permission. */
-static uint64_t protect_word(const struct protect_visit *p, uint64_t w,
-                             unsigned level)
+static uint64_t protect_pte(const struct protect_visit *p, struct vmar_pte pte,
+                            unsigned level)
 {
-    const struct vmar_pt_format *f = p->rx->fmt;
-    struct vmar_pte pte;
-
-    f->leaf_decode(w, level, &pte);
     /* Copy-on-write leaves stay read-only: only a fault may decide. */
     if (p->prot & VMAR_PROTECT_KEEP_RO && !(pte.prot & VMAR_PROT_WRITE))
         pte.prot = p->prot & VMAR_PROT_RWX & ~(unsigned)VMAR_PROT_WRITE;
     else
         pte.prot = p->prot & VMAR_PROT_RWX;
-    return f->leaf_encode(&pte, level);
+    return p->rx->fmt->leaf_encode(&pte, level);
+}
+
+static uint64_t protect_word(const struct protect_visit *p, uint64_t w,
+                             unsigned level)
+{
+    struct vmar_pte pte;
+
+    p->rx->fmt->leaf_decode(w, level, &pte);
+    return protect_pte(p, pte, level);
 }
 
 /* The entries in [lo, hi) of the leaf table the level-1 word `w` points
@@ -809,13 +909,19 @@ static void protect_table(struct protect_visit *p, uint64_t w, vmar_addr_t lo,
     const struct leaf_slots ls = leaf_slots(p->rx, w, lo, hi);
     uint64_t *t = ls.t;
     size_t n = ls.end, first = n, last = 0;
+    struct leaf_memo m;
 
+    memo_init(&m, p->rx);
     for (size_t i = ls.first; i < n; i++) {
         uint64_t old = t[i], nw;
 
         if (!f->present(old))
             continue;
-        nw = protect_word(p, old, 0);
+        if (!memo_hit(&m, old)) {
+            memo_fill(&m, p->rx, old);
+            m.out = protect_pte(p, m.pte, 0) & ~m.addr;
+        }
+        nw = m.out | (old & m.addr);
         if (nw != old) {
             t[i] = nw;
             if (first == n)
@@ -974,23 +1080,36 @@ static uint64_t *copy_slot(struct copy_visit *c, vmar_addr_t va, unsigned level)
 
 /* The child's word for the present leaf word `w` at `level`, after
  * handing the references of a managed leaf to the caller. */
-static uint64_t copy_word(struct copy_visit *c, uint64_t w, unsigned level)
+/* The child's word for the parent's leaf `w` (decoded: `pte`). */
+static uint64_t copy_out(const struct copy_visit *c, uint64_t w,
+                         struct vmar_pte pte, unsigned level)
 {
-    const struct vmar_pt_format *f = c->src->fmt;
-    struct vmar_pte pte;
-
-    f->leaf_decode(w, level, &pte);
-    if (pte.flags & VMAR_PTE_MANAGED) {
-        vmar_size_t span = vmar_radix_span(f, level);
-
-        for (vmar_size_t off = 0; off < span; off += VMAR_PAGE_SIZE)
-            c->take(c->arg, pte.pa + off);
-    }
     if (c->cow && (pte.prot & VMAR_PROT_WRITE)) {
         pte.prot &= ~(unsigned)VMAR_PROT_WRITE;
-        w = f->leaf_encode(&pte, level);
+        w = c->src->fmt->leaf_encode(&pte, level);
     }
     return w;
+}
+
+/* Take a reference to each base frame of a managed leaf at `pa`. */
+static void copy_take(struct copy_visit *c, vmar_paddr_t pa, unsigned flags,
+                      unsigned level)
+{
+    if (flags & VMAR_PTE_MANAGED) {
+        vmar_size_t span = vmar_radix_span(c->src->fmt, level);
+
+        for (vmar_size_t off = 0; off < span; off += VMAR_PAGE_SIZE)
+            c->take(c->arg, pa + off);
+    }
+}
+
+static uint64_t copy_word(struct copy_visit *c, uint64_t w, unsigned level)
+{
+    struct vmar_pte pte;
+
+    c->src->fmt->leaf_decode(w, level, &pte);
+    copy_take(c, pte.pa, pte.flags, level);
+    return copy_out(c, w, pte, level);
 }
 
 /* The entries of the leaf table `w` (a level-1 table word) that lie in
@@ -1005,6 +1124,7 @@ static bool copy_table(struct copy_visit *c, uint64_t w, vmar_addr_t lo,
     const uint64_t *s = ls.t;
     size_t i = ls.first, n = ls.end;
     size_t added = 0;
+    struct leaf_memo m;
     uint64_t *d;
 
     while (i < n && !f->present(s[i]))
@@ -1015,13 +1135,19 @@ static bool copy_table(struct copy_visit *c, uint64_t w, vmar_addr_t lo,
     if (d == NULL)
         return true;
     d -= i; /* dst's leaf table */
+    memo_init(&m, c->src);
     for (; i < n; i++) {
         uint64_t sw = s[i];
 
         if (!f->present(sw))
             continue;
         VMAR_ASSERT(c->dst->env, !f->present(d[i]));
-        d[i] = copy_word(c, sw, 0);
+        if (!memo_hit(&m, sw)) {
+            memo_fill(&m, c->src, sw);
+            m.out = copy_out(c, sw, m.pte, 0) & ~m.addr;
+        }
+        copy_take(c, memo_pa(&m, c->src, sw), m.pte.flags, 0);
+        d[i] = m.out | (sw & m.addr);
         added++;
     }
     c->dst->leaves += added;
@@ -1140,16 +1266,18 @@ static void move_table(struct move_visit *m, uint64_t w, vmar_addr_t lo,
 {
     const struct vmar_pt_format *f = m->rx->fmt;
     const struct leaf_slots ls = leaf_slots(m->rx, w, lo, hi);
+    struct leaf_memo lm;
 
+    memo_init(&lm, m->rx);
     for (size_t i = ls.first; i < ls.end; i++) {
         uint64_t sw = ls.t[i];
-        struct vmar_pte pte;
 
         if (!f->present(sw))
             continue;
-        f->leaf_decode(sw, 0, &pte);
+        if (!memo_hit(&lm, sw))
+            memo_fill(&lm, m->rx, sw);
         move_install(m, ls.base + ((vmar_addr_t)i << f->page_shift) + m->delta,
-                     sw, pte.pa);
+                     sw, memo_pa(&lm, m->rx, sw));
     }
 }
 

@@ -68,6 +68,12 @@
  * leaf_encode(leaf_decode(w, l), l) must give back `w`, so the walker can
  * rewrite one attribute (protect) through the neutral form. Bits the
  * neutral form cannot carry must therefore be derived or constant.
+ *
+ * Frame field: leaf_encode at level 0 must put pa >> page_shift into one
+ * run of bits, whatever the other fields are, and derive no other bit
+ * from pa. The walker then handles a leaf table's words that differ only
+ * there with one decode (struct vmar_radix's leaf_addr); a format that
+ * does otherwise still works, with a decode per word.
  */
 struct vmar_pt_format {
     /** Short name for diagnostics ("sim-4level"). */
@@ -117,6 +123,10 @@ struct vmar_radix {
     size_t unhooked;      /**< table pages unmap has unhooked since init
                                (only grows; a backend compares it to notice
                                frees, since splits also add tables) */
+    uint64_t leaf_addr;   /**< the frame field of a level-0 leaf word (see
+                               vmar_pt_format), found at init; 0 when the
+                               format has none */
+    unsigned leaf_addr_shift; /**< its lowest bit */
 };
 
 /** Bytes mapped by one entry at `level` (4 KiB at level 0). */
