@@ -430,6 +430,135 @@ static void test_mmu_copy_op(void **state)
     vt_teardown(&p);
 }
 
+/* Takes for test_copy_protect_unmap_mixed_table. */
+struct took_many {
+    const struct vmar_env *env;
+    size_t n;
+    vmar_paddr_t pa[64];
+};
+
+static void take_many(void *arg, vmar_paddr_t pa)
+{
+    struct took_many *t = arg;
+
+    assert_true(t->n < 64);
+    t->pa[t->n++] = pa;
+    vmar_frame_get(t->env, pa);
+}
+
+/*
+ * The per-page loops over one leaf table (copy, protect, unmap) decode a
+ * word only when it differs from the last decoded one outside the frame,
+ * and derive the frame from the difference of the fields. Here one table
+ * holds 64 leaves whose frames run down, jump and repeat no order, and
+ * whose kinds (managed or not, permissions, cache policy) come in runs and
+ * come back after other kinds: every leaf must keep its own frame and its
+ * own attributes through a COW copy and a protect, every managed frame be
+ * taken once and put back once.
+ */
+static void test_copy_protect_unmap_mixed_table(void **state)
+{
+    enum {
+        N = 64
+    };
+    struct vmar_mmu *src, *dst;
+    struct vmar_frame_list resv = {0, 0};
+    struct vt p;
+    (void)state;
+
+    vt_setup(&p, NULL, 0);
+    const struct vmar_mmu_ops *ops = vt_backend_ops();
+    const void *cfg = vt_backend()->real ? NULL : (const void *)p.sim;
+    const struct vmar_env *env = p.env;
+    assert_int_equal(ops->create(env, cfg, &src), 0);
+    assert_int_equal(ops->create(env, cfg, &dst), 0);
+
+    struct vmar_pte want[N];
+    for (unsigned i = 0; i < N; i++) {
+        const unsigned kind = (i / 3 + i / 17) % 4; /* runs, and returns */
+        struct vmar_pte pte = {.prot = RW, .cache = VMAR_CACHE_WB};
+        if (kind == 3) {
+            /* Unmanaged (a device-like frame): high, descending, with a
+             * jump in the middle. */
+            pte.pa = ((vmar_paddr_t)1 << 32) - (vmar_paddr_t)(i + 1) * PG -
+                     (i > N / 2 ? 64 * MB : 0);
+            pte.cache = VMAR_CACHE_UC;
+        } else {
+            assert_int_equal(vmar_frame_new(env, &pte.pa), 0);
+            pte.flags = VMAR_PTE_MANAGED;
+            pte.prot = kind == 1 ? R : kind == 2 ? (R | VMAR_PROT_EXEC) : RW;
+        }
+        want[i] = pte;
+    }
+    /* Map in an order unrelated to the frames' (stride 5 through 64). */
+    for (unsigned k = 0; k < N; k++) {
+        const unsigned i = (k * 5) % N;
+        map_one(env, ops, src, A + i * PG, &want[i]);
+    }
+
+    struct took_many t = {.env = env, .n = 0};
+    vmar_addr_t va = A;
+    size_t need;
+    while ((need = ops->copy(dst, src, &va, A + N * PG, VMAR_COPY_COW, &resv,
+                             take_many, &t)) != 0)
+        assert_int_equal(ops->prepare(dst, va, PG, VMAR_PREP_MAP, &resv), 0);
+    vmar_frame_list_release(env, &resv);
+
+    /* Takes in address order, one per managed leaf, of its frame. */
+    size_t managed = 0;
+    for (unsigned i = 0; i < N; i++) {
+        if (!(want[i].flags & VMAR_PTE_MANAGED))
+            continue;
+        assert_true(managed < t.n);
+        assert_int_equal(t.pa[managed], want[i].pa);
+        assert_int_equal(refs(env, want[i].pa), 2);
+        managed++;
+    }
+    assert_int_equal(t.n, managed);
+
+    /* Each leaf of both sides, as mapped; the child's not writable. */
+    for (unsigned i = 0; i < N; i++) {
+        vmar_addr_t sv = A + i * PG, dv = sv;
+        struct vmar_pte sp, dp;
+        assert_int_equal(ops->find_next(src, &sv, sv + PG, &sp), 0);
+        assert_int_equal(ops->find_next(dst, &dv, dv + PG, &dp), 0);
+        assert_int_equal(sp.pa, want[i].pa);
+        assert_int_equal(sp.prot, want[i].prot);
+        assert_int_equal(sp.flags & VMAR_PTE_MANAGED, want[i].flags);
+        assert_int_equal(sp.cache, want[i].cache);
+        assert_int_equal(dp.pa, want[i].pa);
+        assert_int_equal(dp.prot, want[i].prot & ~(unsigned)VMAR_PROT_WRITE);
+        assert_int_equal(dp.flags & VMAR_PTE_MANAGED, want[i].flags);
+        assert_int_equal(dp.cache, want[i].cache);
+    }
+
+    /* Protect the parent's whole table read-only: frames and the other
+     * attributes stay. */
+    struct vmar_tlb_batch batch;
+    vmar_tlb_batch_init(&batch, env, ops, src);
+    assert_int_equal(ops->prepare(src, A, N * PG, VMAR_PREP_CHANGE, &resv), 0);
+    ops->protect(src, A, N * PG, R, &resv, &batch);
+    vmar_tlb_batch_finish(&batch);
+    vmar_frame_list_release(env, &resv);
+    for (unsigned i = 0; i < N; i++) {
+        vmar_addr_t sv = A + i * PG;
+        struct vmar_pte sp;
+        assert_int_equal(ops->find_next(src, &sv, sv + PG, &sp), 0);
+        assert_int_equal(sp.pa, want[i].pa);
+        assert_int_equal(sp.prot, R);
+        assert_int_equal(sp.flags & VMAR_PTE_MANAGED, want[i].flags);
+        assert_int_equal(sp.cache, want[i].cache);
+    }
+
+    /* Unmapping the child puts back exactly its references. */
+    drop_all(env, ops, dst, A, N * PG);
+    for (unsigned i = 0; i < N; i++)
+        if (want[i].flags & VMAR_PTE_MANAGED)
+            assert_int_equal(refs(env, want[i].pa), 1);
+    drop_all(env, ops, src, A, N * PG); /* frees the managed frames */
+    vt_teardown(&p);
+}
+
 /* The parent's cached writable translations are gone after fork (one
  * flush): a write through a CPU that cached it faults and copies; no
  * stale hit. Also: exactly one flush of the parent. */
@@ -529,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_fork_tables_oom),
         cmocka_unit_test(test_fork_without_copy),
         cmocka_unit_test(test_mmu_copy_op),
+        cmocka_unit_test(test_copy_protect_unmap_mixed_table),
         cmocka_unit_test(test_fork_tlb),
         cmocka_unit_test(test_fork_protect),
         cmocka_unit_test(test_clear),
