@@ -291,14 +291,14 @@ static void test_fork_without_copy(void **state)
 struct took {
     const struct vmar_env *env;
     size_t n;
-    vmar_paddr_t pa[8];
+    vmar_paddr_t pa[64];
 };
 
 static void take_rec(void *arg, vmar_paddr_t pa)
 {
     struct took *t = arg;
 
-    assert_true(t->n < 8);
+    assert_true(t->n < sizeof(t->pa) / sizeof(t->pa[0]));
     t->pa[t->n++] = pa;
     vmar_frame_get(t->env, pa);
 }
@@ -430,22 +430,6 @@ static void test_mmu_copy_op(void **state)
     vt_teardown(&p);
 }
 
-/* Takes for test_copy_protect_unmap_mixed_table. */
-struct took_many {
-    const struct vmar_env *env;
-    size_t n;
-    vmar_paddr_t pa[64];
-};
-
-static void take_many(void *arg, vmar_paddr_t pa)
-{
-    struct took_many *t = arg;
-
-    assert_true(t->n < 64);
-    t->pa[t->n++] = pa;
-    vmar_frame_get(t->env, pa);
-}
-
 /*
  * The per-page loops over one leaf table (copy, protect, unmap) decode a
  * word only when it differs from the last decoded one outside the frame,
@@ -496,11 +480,11 @@ static void test_copy_protect_unmap_mixed_table(void **state)
         map_one(env, ops, src, A + i * PG, &want[i]);
     }
 
-    struct took_many t = {.env = env, .n = 0};
+    struct took t = {.env = env, .n = 0};
     vmar_addr_t va = A;
     size_t need;
     while ((need = ops->copy(dst, src, &va, A + N * PG, VMAR_COPY_COW, &resv,
-                             take_many, &t)) != 0)
+                             take_rec, &t)) != 0)
         assert_int_equal(ops->prepare(dst, va, PG, VMAR_PREP_MAP, &resv), 0);
     vmar_frame_list_release(env, &resv);
 
