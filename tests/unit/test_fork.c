@@ -331,6 +331,25 @@ static void drop_all(const struct vmar_env *env, const struct vmar_mmu_ops *ops,
     ops->destroy(mmu);
 }
 
+/* A harness space (for its env and backend) and two bare tables of that
+ * backend, as the ops-level tests below use them. */
+struct bare2 {
+    struct vt p;
+    const struct vmar_mmu_ops *ops;
+    const struct vmar_env *env;
+    struct vmar_mmu *src, *dst;
+};
+
+static void bare2_setup(struct bare2 *b)
+{
+    vt_setup(&b->p, NULL, 0);
+    b->ops = vt_backend_ops();
+    b->env = b->p.env;
+    const void *cfg = vt_backend()->real ? NULL : (const void *)b->p.sim;
+    assert_int_equal(b->ops->create(b->env, cfg, &b->src), 0);
+    assert_int_equal(b->ops->create(b->env, cfg, &b->dst), 0);
+}
+
 /* vmar_mmu_ops::copy on its own: huge and base leaves, managed and not,
  * stops for tables and resumes, leaves the source as it was, takes one
  * reference per managed base frame, copies nothing from an empty range. */
@@ -338,20 +357,17 @@ static void test_mmu_copy_op(void **state)
 {
     const vmar_addr_t H = A;          /* 2 MiB huge leaf, unmanaged, rw */
     const vmar_addr_t L = A + 4 * MB; /* managed base pages */
-    struct vmar_mmu *src, *dst;
     struct vmar_frame_list resv = {0, 0};
-    struct vt p;
+    struct bare2 b;
     (void)state;
 
-    vt_setup(&p, NULL, 0);
-    const struct vmar_mmu_ops *ops = vt_backend_ops();
-    const void *cfg = vt_backend()->real ? NULL : (const void *)p.sim;
-    const struct vmar_env *env = p.env;
+    bare2_setup(&b);
+    const struct vmar_mmu_ops *ops = b.ops;
+    const struct vmar_env *env = b.env;
+    struct vmar_mmu *src = b.src, *dst = b.dst;
     /* Every backend of this tree implements copy (the NULL fallback has
      * its own test, test_fork_without_copy). */
     assert_non_null(ops->copy);
-    assert_int_equal(ops->create(env, cfg, &src), 0);
-    assert_int_equal(ops->create(env, cfg, &dst), 0);
 
     struct vmar_pte huge = {.pa = (vmar_paddr_t)1 << 30,
                             .prot = RW,
@@ -427,7 +443,7 @@ static void test_mmu_copy_op(void **state)
     for (unsigned i = 0; i < 3; i++)
         assert_int_equal(refs(env, f[i]), 1);
     drop_all(env, ops, src, A, 8 * MB); /* frees f[] */
-    vt_teardown(&p);
+    vt_teardown(&b.p);
 }
 
 /*
@@ -445,17 +461,14 @@ static void test_copy_protect_unmap_mixed_table(void **state)
     enum {
         N = 64
     };
-    struct vmar_mmu *src, *dst;
-    struct vmar_frame_list resv = {0, 0};
-    struct vt p;
+    struct bare2 b;
     (void)state;
 
-    vt_setup(&p, NULL, 0);
-    const struct vmar_mmu_ops *ops = vt_backend_ops();
-    const void *cfg = vt_backend()->real ? NULL : (const void *)p.sim;
-    const struct vmar_env *env = p.env;
-    assert_int_equal(ops->create(env, cfg, &src), 0);
-    assert_int_equal(ops->create(env, cfg, &dst), 0);
+    bare2_setup(&b);
+    struct vmar_mmu *src = b.src, *dst = b.dst;
+    const struct vmar_env *env = b.env;
+    const struct vmar_mmu_ops *ops = b.ops;
+    struct vmar_frame_list resv = {0, 0};
 
     struct vmar_pte want[N];
     for (unsigned i = 0; i < N; i++) {
@@ -540,7 +553,7 @@ static void test_copy_protect_unmap_mixed_table(void **state)
         if (want[i].flags & VMAR_PTE_MANAGED)
             assert_int_equal(refs(env, want[i].pa), 1);
     drop_all(env, ops, src, A, N * PG); /* frees the managed frames */
-    vt_teardown(&p);
+    vt_teardown(&b.p);
 }
 
 /* The parent's cached writable translations are gone after fork (one
