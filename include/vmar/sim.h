@@ -55,10 +55,11 @@ struct vmar_sim_opts {
     /** Back the pool with 2 MiB host pages where the host offers them
      *  (Linux: a 2 MiB-aligned pool and madvise(MADV_HUGEPAGE)), as a
      *  kernel's direct map is. Benchmarks want it: on 4 KiB pages every
-     *  frame the pool hands out is a host TLB entry, and in a virtual
-     *  machine that shadows page tables, a host fault whenever the
-     *  process's other mappings churned. Elsewhere, or when the host
-     *  declines, the pool is on ordinary pages; never an error. */
+     *  frame is a host TLB entry of its own, and in this project's
+     *  benchmark guest (a VM that shadows page tables) zeroing a frame
+     *  cost microseconds after the process's other mappings churned
+     *  (docs/PERFORMANCE.md). Elsewhere, or when the host declines, the
+     *  pool is on ordinary pages; never an error. */
     bool huge_pages;
 };
 

@@ -135,10 +135,11 @@ void vmar__coalesce_from(struct vmar_space *space, struct vmar_iset_node *n,
                          vmar_addr_t hi)
 {
     /* Only a pair that meets at or below `hi` can have become mergeable:
-     * a mapping that ends above hi either starts there (untouched) or
-     * straddles it (left whole, or cut at hi), and so does its successor.
-     * Stopping there keeps a random split or merge from reading the
-     * untouched neighbour's mapping, a cache miss among many mappings. */
+     * a mapping that still ends above hi was not changed (a change cuts
+     * at hi), nor was its successor, so the two were apart before and
+     * still are. Stopping there keeps a random split or merge from
+     * reading the untouched neighbour's mapping, a cache miss among many
+     * mappings. */
     while (n && n->end <= hi) {
         struct vmar_iset_node *next = vmar_iset_next(n);
         if (!next)

@@ -1078,8 +1078,6 @@ static uint64_t *copy_slot(struct copy_visit *c, vmar_addr_t va, unsigned level)
     return w.slot;
 }
 
-/* The child's word for the present leaf word `w` at `level`, after
- * handing the references of a managed leaf to the caller. */
 /* The child's word for the parent's leaf `w` (decoded: `pte`). */
 static uint64_t copy_out(const struct copy_visit *c, uint64_t w,
                          struct vmar_pte pte, unsigned level)
@@ -1103,6 +1101,8 @@ static void copy_take(struct copy_visit *c, vmar_paddr_t pa, unsigned flags,
     }
 }
 
+/* The child's word for the present leaf word `w` at `level`, after
+ * handing the references of a managed leaf to the caller. */
 static uint64_t copy_word(struct copy_visit *c, uint64_t w, unsigned level)
 {
     struct vmar_pte pte;
