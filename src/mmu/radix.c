@@ -286,26 +286,22 @@ static void find_leaf_addr(struct vmar_radix *rx)
  * frame of its input.
  */
 struct leaf_memo {
-    uint64_t addr, key; /* frame field; the decoded word outside it */
-    uint64_t w;         /* the decoded word */
+    uint64_t addr;  /* the frame field (rx->leaf_addr) */
+    unsigned shift; /* its lowest bit */
+    bool valid;
+    uint64_t key; /* the decoded word outside the frame field */
+    uint64_t w;   /* the decoded word */
     struct vmar_pte pte;
     uint64_t out;
-    bool valid;
 };
 
 static void memo_init(struct leaf_memo *m, const struct vmar_radix *rx)
 {
     m->addr = rx->leaf_addr;
+    m->shift = rx->leaf_addr_shift;
     m->valid = false;
 }
 
-/* Whether `w` decodes as the memo's word does, but for the frame. */
-static bool memo_hit(const struct leaf_memo *m, uint64_t w)
-{
-    return m->valid && (w & ~m->addr) == m->key;
-}
-
-/* Decode `w` into the memo; the caller sets m->out. */
 static void memo_fill(struct leaf_memo *m, const struct vmar_radix *rx,
                       uint64_t w)
 {
@@ -315,15 +311,26 @@ static void memo_fill(struct leaf_memo *m, const struct vmar_radix *rx,
     m->valid = true;
 }
 
-/* The frame of `w`, a hit. Unsigned arithmetic: the difference may be
- * negative, and wraps back. */
-static vmar_paddr_t memo_pa(const struct leaf_memo *m,
-                            const struct vmar_radix *rx, uint64_t w)
+/* Make the memo describe the level-0 leaf word `w`: decode it unless it
+ * differs from the memo's word only in the frame. True when it decoded,
+ * and the caller must then set m->out. The test is kept apart from the
+ * decode so that it inlines into the loops. */
+static inline bool memo_load(struct leaf_memo *m, const struct vmar_radix *rx,
+                             uint64_t w)
 {
-    const unsigned s = rx->leaf_addr_shift;
+    if (m->valid && (w & ~m->addr) == m->key)
+        return false;
+    memo_fill(m, rx, w);
+    return true;
+}
 
-    return m->pte.pa + ((((w & m->addr) >> s) - ((m->w & m->addr) >> s))
-                        << VMAR_PAGE_SHIFT);
+/* The frame of `w`, which memo_load() just took. Unsigned arithmetic:
+ * the difference of the fields may be negative, and wraps back. */
+static vmar_paddr_t memo_pa(const struct leaf_memo *m, uint64_t w)
+{
+    return m->pte.pa +
+           ((((w & m->addr) >> m->shift) - ((m->w & m->addr) >> m->shift))
+            << VMAR_PAGE_SHIFT);
 }
 
 /* ---- create and destroy ------------------------------------------------ */
@@ -795,9 +802,8 @@ static void unmap_table(struct unmap_visit *u, uint64_t *slot, vmar_addr_t lo,
             continue;
         t[i] = 0;
         u->dirty |= 1u;
-        if (!memo_hit(&m, w))
-            memo_fill(&m, u->rx, w);
-        unmap_leaf(u, memo_pa(&m, u->rx, w), m.pte.flags, 0,
+        memo_load(&m, u->rx, w);
+        unmap_leaf(u, memo_pa(&m, w), m.pte.flags, 0,
                    ls.base + ((vmar_addr_t)i << f->page_shift));
     }
     unmap_leave(&u->v, slot, t, 0);
@@ -917,10 +923,8 @@ static void protect_table(struct protect_visit *p, uint64_t w, vmar_addr_t lo,
 
         if (!f->present(old))
             continue;
-        if (!memo_hit(&m, old)) {
-            memo_fill(&m, p->rx, old);
+        if (memo_load(&m, p->rx, old))
             m.out = protect_pte(p, m.pte, 0) & ~m.addr;
-        }
         nw = m.out | (old & m.addr);
         if (nw != old) {
             t[i] = nw;
@@ -1142,11 +1146,9 @@ static bool copy_table(struct copy_visit *c, uint64_t w, vmar_addr_t lo,
         if (!f->present(sw))
             continue;
         VMAR_ASSERT(c->dst->env, !f->present(d[i]));
-        if (!memo_hit(&m, sw)) {
-            memo_fill(&m, c->src, sw);
+        if (memo_load(&m, c->src, sw))
             m.out = copy_out(c, sw, m.pte, 0) & ~m.addr;
-        }
-        copy_take(c, memo_pa(&m, c->src, sw), m.pte.flags, 0);
+        copy_take(c, memo_pa(&m, sw), m.pte.flags, 0);
         d[i] = m.out | (sw & m.addr);
         added++;
     }
@@ -1274,10 +1276,9 @@ static void move_table(struct move_visit *m, uint64_t w, vmar_addr_t lo,
 
         if (!f->present(sw))
             continue;
-        if (!memo_hit(&lm, sw))
-            memo_fill(&lm, m->rx, sw);
+        memo_load(&lm, m->rx, sw);
         move_install(m, ls.base + ((vmar_addr_t)i << f->page_shift) + m->delta,
-                     sw, memo_pa(&lm, m->rx, sw));
+                     sw, memo_pa(&lm, sw));
     }
 }
 
