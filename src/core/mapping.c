@@ -159,30 +159,6 @@ void vmar__coalesce_from(struct vmar_space *space, struct vmar_iset_node *n,
     }
 }
 
-int vmar__change_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
-                       unsigned cuts, bool tables, vmar_change_fn commit,
-                       const void *arg)
-{
-    struct vmar_prep prep = {0};
-    struct vmar_tlb_batch batch;
-    int rc;
-
-    /* Only growth is refused (see docs/DESIGN.md, "Limits"). */
-    if (cuts && space->set.count + cuts > space->max_map_count)
-        return VMAR_ENOMEM;
-    rc = vmar__prep_nodes(space, &prep, cuts);
-    if (!rc && tables)
-        rc = space->ops->prepare(space->mmu, lo, hi - lo, VMAR_PREP_CHANGE,
-                                 &prep.tables);
-    if (!rc) {
-        vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
-        commit(space, lo, hi, arg, &prep, &batch);
-        vmar_tlb_batch_finish(&batch);
-    }
-    vmar__prep_release(space, &prep);
-    return rc;
-}
-
 void vmar__carve_cost(const struct vmar_space *space, vmar_addr_t lo,
                       vmar_addr_t hi, struct vmar_carve_cost *cost)
 {

@@ -236,6 +236,32 @@ vmar__coalesce_start(const struct vmar_range_pos *pos, vmar_addr_t lo)
 }
 
 /*
+ * A change over every mapping of [lo, hi) that keeps the layout's bytes:
+ * vmar_protect() (new permissions) and vmar_advise() (hint flags, dropping
+ * pages, or only the check). The range is surveyed first, so a hole
+ * (VMAR_ENOMEM) or a refusing mapping fails the call before anything
+ * changes; then the nodes the two ends' cuts need (and, for new
+ * permissions, the page-table pages a huge leaf straddling a cut end
+ * needs) are prepared; then each mapping whose attributes differ is cut
+ * to the range and changed, and the range coalesced. Plain data, so the
+ * per-mapping tests inline.
+ */
+struct vmar_attr_change {
+    bool set_prot;       /* permissions become `prot`; beyond a mapping's
+                            max_prot is VMAR_EACCES */
+    unsigned prot;       /* VMAR_PROT_* */
+    unsigned clear, set; /* else: kept flags f become (f & ~clear) | set */
+    bool drop;           /* else: unmap the leaves (pages) of the range; a
+                            device mapping in it is VMAR_EINVAL */
+};
+
+/* 0, VMAR_ENOMEM (a hole, the mapping-count limit, a failed prepare) or
+ * the refusal above; on failure nothing changed. With nothing to change,
+ * only the survey runs. => caller holds the space lock exclusively. */
+int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
+                      const struct vmar_attr_change *c);
+
+/*
  * Remove [lo, hi) from the layout: cut straddling mappings, destroy the
  * covered ones, unmap their leaves into `batch`. Needs one prepared node
  * when a single mapping strictly contains the range (see
@@ -293,22 +319,6 @@ enum vmar_mmu_prep vmar__device_prep(const struct vmar_space *space,
 void vmar__device_install(struct vmar_space *space,
                           const struct vmar_mapping *m, vmar_addr_t lo,
                           vmar_addr_t hi, struct vmar_frame_list *tables);
-
-/*
- * The skeleton of an in-place attribute change over [lo, hi) (protect,
- * advise): refuse `cuts` more mappings past the count limit, prepare the
- * nodes and (when `tables`) the page-table pages a change of exactly this
- * range needs, then run `commit` with them and one TLB batch. 0 or
- * VMAR_ENOMEM; on failure nothing changed.
- * => caller holds the space lock exclusively.
- */
-typedef void (*vmar_change_fn)(struct vmar_space *space, vmar_addr_t lo,
-                               vmar_addr_t hi, const void *arg,
-                               struct vmar_prep *prep,
-                               struct vmar_tlb_batch *batch);
-int vmar__change_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
-                       unsigned cuts, bool tables, vmar_change_fn commit,
-                       const void *arg);
 
 /* Fill a public description of `m`. */
 void vmar__mapping_info(const struct vmar_mapping *m,

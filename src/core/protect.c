@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmar_protect(): change permissions over a range, atomically.
+ * vmar_protect(): change permissions over a range, atomically; and the
+ * in-place change it shares with vmar_advise() (vmar__attr_change).
  *
  * Linux changes mappings one by one and may stop half-way (a hole is
  * ENOMEM after earlier mappings changed). Here every mapping is checked
@@ -14,85 +15,113 @@
  */
 #include "mapping.h"
 
-/* What the commit gets: the permissions, and where the survey found lo
- * (the set does not change in between). */
-struct protect_arg {
-    unsigned prot;
-    bool tables; /* a huge leaf may straddle a cut end */
-    struct vmar_range_pos pos;
-};
-
-/* Walk [lo, hi) in address order and report the first problem: a hole
- * (VMAR_ENOMEM) or a permission beyond a mapping's maximum (VMAR_EACCES).
- * Also count the splits needed at the ends. */
-static int protect_survey(const struct vmar_space *space, vmar_addr_t lo,
-                          vmar_addr_t hi, struct protect_arg *a,
-                          unsigned *splits)
+static unsigned attr_flags(const struct vmar_mapping *m,
+                           const struct vmar_attr_change *c)
 {
-    const unsigned prot = a->prot;
+    return ((m->flags & VMAR_MAPPING_KEPT_FLAGS) & ~c->clear) | c->set;
+}
+
+static bool attr_differs(const struct vmar_mapping *m,
+                         const struct vmar_attr_change *c)
+{
+    if (c->set_prot)
+        return m->prot != c->prot;
+    return attr_flags(m, c) != (m->flags & VMAR_MAPPING_KEPT_FLAGS);
+}
+
+/* Walk [lo, hi): VMAR_ENOMEM at a hole, else the first refusal, else 0
+ * with `pos` located at lo, the splits the ends need in `cuts` (an end
+ * mapping that keeps its attributes is not cut) and in `tables` whether a
+ * cut may split a huge leaf. Reads only. */
+static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
+                       vmar_addr_t hi, const struct vmar_attr_change *c,
+                       struct vmar_range_pos *pos, unsigned *cuts, bool *tables)
+{
     vmar_addr_t covered = lo;
     const struct vmar_mapping *first = NULL, *last = NULL;
 
-    vmar__range_locate(space, lo, &a->pos);
-    for (struct vmar_mapping *m = vmar__range_first_in(&a->pos, hi); m;
+    vmar__range_locate(space, lo, pos);
+    for (struct vmar_mapping *m = vmar__range_first_in(pos, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
         if (m->node.start > covered)
             return VMAR_ENOMEM;
-        if (prot & ~m->max_prot)
+        if (c->set_prot && c->prot & ~m->max_prot)
             return VMAR_EACCES;
+        if (c->drop && m->backing == VMAR_BACKING_DEVICE)
+            return VMAR_EINVAL;
         covered = m->node.end;
         if (!first)
             first = m;
         last = m;
     }
-    if (covered < hi)
+    if (covered < hi || !first || !last) /* lo < hi: a hole, or empty */
         return VMAR_ENOMEM;
-    /* Only a mapping whose permissions change needs cutting at an end. */
-    *splits = 0;
-    if (first->node.start < lo && first->prot != prot)
-        (*splits)++;
-    if (last->node.end > hi && last->prot != prot)
-        (*splits)++;
-    /* An end mapping whose permissions stay is not cut, so its leaves
-     * are not touched at lo or hi. */
-    a->tables = vmar__edges_may_split(first->prot != prot ? first : NULL,
-                                      last->prot != prot ? last : NULL, lo, hi);
+    first = first->node.start < lo && attr_differs(first, c) ? first : NULL;
+    last = last->node.end > hi && attr_differs(last, c) ? last : NULL;
+    *cuts = (first ? 1u : 0u) + (last ? 1u : 0u);
+    /* Only new permissions touch leaves; an end not cut keeps its own.
+     * Dropping refuses device mappings, the only ones with huge leaves,
+     * so it splits none either. */
+    *tables = c->set_prot && vmar__edges_may_split(first, last, lo, hi);
     return 0;
 }
 
-static void protect_commit(struct vmar_space *space, vmar_addr_t lo,
-                           vmar_addr_t hi, const void *arg,
-                           struct vmar_prep *prep, struct vmar_tlb_batch *batch)
+/* Cut each mapping whose attributes differ to [lo, hi) (prepared nodes),
+ * change it, coalesce. `pos` is the survey's: the set is unchanged. */
+static void attr_commit(struct vmar_space *space, vmar_addr_t lo,
+                        vmar_addr_t hi, const struct vmar_attr_change *c,
+                        const struct vmar_range_pos *pos,
+                        struct vmar_prep *prep, struct vmar_tlb_batch *batch)
 {
-    const struct protect_arg *a = arg;
-    const unsigned prot = a->prot;
-
-    for (struct vmar_mapping *m = vmar__range_first_in(&a->pos, hi); m;
+    for (struct vmar_mapping *m = vmar__range_first_in(pos, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
-        if (m->prot == prot)
+        if (!attr_differs(m, c))
             continue;
         m = vmar__mapping_isolate(space, m, lo, hi, prep);
-        vmar__mapping_set_prot(m, prot);
+        if (!c->set_prot) {
+            vmar__mapping_set_flags(m, attr_flags(m, c));
+            continue;
+        }
+        vmar__mapping_set_prot(m, c->prot);
         space->ops->protect(space->mmu, m->node.start, vmar__mapping_size(m),
-                            prot | (vmar__mapping_keep_ro(m)
-                                        ? (unsigned)VMAR_PROTECT_KEEP_RO
-                                        : 0u),
+                            c->prot | (vmar__mapping_keep_ro(m)
+                                           ? (unsigned)VMAR_PROTECT_KEEP_RO
+                                           : 0u),
                             &prep->tables, batch);
     }
     /* Only splits happened: the position still tells where to start. */
-    vmar__coalesce_from(space, vmar__coalesce_start(&a->pos, lo), hi);
+    vmar__coalesce_from(space, vmar__coalesce_start(pos, lo), hi);
 }
 
-static int protect_locked(struct vmar_space *space, vmar_addr_t lo,
-                          vmar_addr_t hi, unsigned prot)
+int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
+                      const struct vmar_attr_change *c)
 {
-    struct protect_arg a = {.prot = prot};
-    unsigned splits = 0;
-    int rc = protect_survey(space, lo, hi, &a, &splits);
+    struct vmar_range_pos pos;
+    struct vmar_prep prep = {0};
+    struct vmar_tlb_batch batch;
+    unsigned cuts;
+    bool tables;
+    int rc = attr_survey(space, lo, hi, c, &pos, &cuts, &tables);
 
-    return rc ? rc
-              : vmar__change_range(space, lo, hi, splits, a.tables,
-                                   protect_commit, &a);
+    if (rc || (!c->set_prot && !(c->clear | c->set) && !c->drop))
+        return rc; /* refused, or a check only (WILLNEED) */
+    /* Only growth is refused (see docs/DESIGN.md, "Limits"). */
+    if (cuts && space->set.count + cuts > space->max_map_count)
+        return VMAR_ENOMEM;
+    rc = vmar__prep_nodes(space, &prep, cuts);
+    if (!rc && tables)
+        rc = space->ops->prepare(space->mmu, lo, hi - lo, VMAR_PREP_CHANGE,
+                                 &prep.tables);
+    if (!rc) {
+        vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
+        if (c->drop)
+            vmar__unmap_leaves(space, lo, hi - lo, &prep.tables, &batch);
+        else
+            attr_commit(space, lo, hi, c, &pos, &prep, &batch);
+        vmar_tlb_batch_finish(&batch);
+    }
+    vmar__prep_release(space, &prep);
+    return rc;
 }
 
 int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
@@ -108,7 +137,11 @@ int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
     if (!rc && !vmar__has_rights(h, prot))
         rc = VMAR_EACCES;
     if (!rc)
-        rc = protect_locked(space, addr, addr + size, prot);
+        rc = vmar__attr_change(space, addr, addr + size,
+                               &(struct vmar_attr_change){
+                                   .set_prot = true,
+                                   .prot = prot,
+                               });
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
     return rc;
 }
