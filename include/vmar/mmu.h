@@ -344,8 +344,9 @@ struct vmar_mmu_ops {
      * vmar_tlb_batch_defer_put() and page-table pages that became empty to
      * vmar_tlb_batch_defer_free(). A huge leaf that the range covers only in
      * part is split first with table pages from `resv`
-     * (prepare(VMAR_PREP_CHANGE) reserved them; `resv` may be NULL when no huge
-     * leaf straddles an edge) and its whole span recorded on `batch`. Returns
+     * (prepare(VMAR_PREP_CHANGE) reserved them; `resv` is NULL or empty
+     * only when no huge leaf straddles an edge, and a backend may then skip
+     * looking for one) and its whole span recorded on `batch`. Returns
      * the number of base pages whose leaves were removed. Cannot fail.
      */
     size_t (*unmap)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,

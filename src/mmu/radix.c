@@ -641,12 +641,16 @@ static bool split_edge(struct vmar_radix *rx, vmar_addr_t page,
 
 /* Make both edges of [va, va+len) leaf boundaries (count_split() says
  * how many table pages this pops from `resv`). A one-page range that no
- * huge leaf covers is looked up once. */
+ * huge leaf covers is looked up once. No reservation means nothing to
+ * split (every split takes a table page, and prepare(CHANGE) reserved one
+ * for each): the contract lets the caller say so with a NULL or empty
+ * `resv`, and the walks to the two edges, ~90 of the ~2 300 instructions
+ * of a one-page protect among 10 000 mappings, are skipped. */
 static void split_edges(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
                         struct vmar_frame_list *resv,
                         struct vmar_tlb_batch *batch)
 {
-    if (len == 0 || rx->fmt->leaf_levels == 1u)
+    if (len == 0 || rx->fmt->leaf_levels == 1u || !resv || !resv->count)
         return;
     if (!split_edge(rx, va, va, resv, batch) && len == VMAR_PAGE_SIZE)
         return;
