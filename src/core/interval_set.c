@@ -55,12 +55,18 @@ static vmar_addr_t vmar__iset_eff(const vmar__iset_node *n)
 
 /* The gap before n when `pred` (NULL: none) is its predecessor; empty when
  * a guard reaches below pred's end. */
+static vmar_size_t vmar__iset_gap_above(vmar_addr_t below,
+                                        const vmar__iset_node *n)
+{
+    const vmar_addr_t b = vmar__iset_eff(n);
+
+    return b > below ? b - below : 0;
+}
+
 static vmar_size_t vmar__iset_gap_after(const vmar__iset_node *pred,
                                         const vmar__iset_node *n)
 {
-    const vmar_addr_t a = pred ? pred->end : 0, b = vmar__iset_eff(n);
-
-    return b > a ? b - a : 0;
+    return vmar__iset_gap_above(pred ? pred->end : 0, n);
 }
 
 /* ---- index nodes ------------------------------------------------------ */
@@ -534,25 +540,36 @@ struct vmar_iset_index *vmar_iset_spare_take(struct vmar_iset *set)
 
 /* Insert node at slot pos of leaf x (NULL: the set is empty) and set its
  * gap and its successor's. */
-static void vmar__iset_insert_elem(struct vmar_iset *set, vmar__iset_x *x,
-                                   unsigned pos, vmar__iset_node *node)
+/* Insert node at slot pos of leaf x (NULL: the set is empty) with the gap
+ * below it already known; the successor's gap follows. */
+static void vmar__iset_insert_gap(struct vmar_iset *set, vmar__iset_x *x,
+                                  unsigned pos, vmar__iset_node *node,
+                                  vmar_size_t gap)
 {
-    vmar__iset_node *pred = NULL, *succ = NULL;
+    vmar__iset_node *succ = NULL;
 
     if (!x) {
         x = set->root = vmar__iset_take(set, 0);
         set->levels = 1;
     } else {
-        pred = pos ? vmar__iset_elem(x, pos - 1) : vmar__iset_before(x, 0);
         succ = pos < x->count ? vmar__iset_elem(x, pos)
                               : vmar__iset_after(x, x->count - 1);
     }
-    vmar__iset_leaf_insert(set, x, pos, node->start,
-                           vmar__iset_gap_after(pred, node), node);
+    vmar__iset_leaf_insert(set, x, pos, node->start, gap, node);
     set->count++;
     set->gen++;
     if (succ)
         vmar__iset_set_gap(succ, vmar__iset_gap_after(node, succ));
+}
+
+static void vmar__iset_insert_elem(struct vmar_iset *set, vmar__iset_x *x,
+                                   unsigned pos, vmar__iset_node *node)
+{
+    const vmar__iset_node *pred = !x    ? NULL
+                                  : pos ? vmar__iset_elem(x, pos - 1)
+                                        : vmar__iset_before(x, 0);
+
+    vmar__iset_insert_gap(set, x, pos, node, vmar__iset_gap_after(pred, node));
 }
 
 void vmar_iset_insert(struct vmar_iset *set, struct vmar_iset_node *node)
@@ -572,6 +589,18 @@ void vmar_iset_insert_after(struct vmar_iset *set, struct vmar_iset_node *pred,
     } else {
         vmar__iset_insert_elem(set, vmar__iset_edge_leaf(set, true), 0, node);
     }
+}
+
+void vmar_iset_insert_hinted(struct vmar_iset *set,
+                             const struct vmar_iset_hint *hint,
+                             struct vmar_iset_node *node)
+{
+    if (hint->gen != set->gen) {
+        vmar_iset_insert(set, node);
+        return;
+    }
+    vmar__iset_insert_gap(set, hint->leaf, hint->slot, node,
+                          vmar__iset_gap_above(hint->below, node));
 }
 
 void vmar_iset_remove(struct vmar_iset *set, struct vmar_iset_node *node)
@@ -731,6 +760,7 @@ struct vmar__iset_search {
     vmar_size_t need; /* size + pre: the shortest gap that can hold a fit */
     vmar_size_t mask; /* align - 1 */
     vmar_addr_t *out;
+    struct vmar_iset_hint *hint; /* NULL: not wanted */
 };
 
 /*
@@ -784,7 +814,14 @@ static bool vmar__iset_fit_elem(const struct vmar__iset_search *s,
     if (x->gap[i] < s->need)
         return false;
     const vmar_addr_t eff = vmar__iset_eff(vmar__iset_elem(x, i));
-    return vmar__iset_fit_gap(s, eff - x->gap[i], eff);
+    if (!vmar__iset_fit_gap(s, eff - x->gap[i], eff))
+        return false;
+    if (s->hint) {
+        s->hint->leaf = (struct vmar_iset_index *)x;
+        s->hint->slot = i;
+        s->hint->below = eff - x->gap[i];
+    }
+    return true;
 }
 
 /* Search x's slot i (an element, or a child's subtree within [lb, ub) of
@@ -834,8 +871,24 @@ static bool vmar__iset_search(const struct vmar__iset_search *s,
  * last gap, [last.end, 2^64) (the whole space when the set is empty),
  * belongs to no node and is tried first top-down, last bottom-up.
  */
+/* The last gap, [top, 2^64): a fit there goes after the last element. */
+static bool vmar__iset_fit_top(const struct vmar__iset_search *s,
+                               const struct vmar_iset *set, vmar_addr_t top)
+{
+    if (!vmar__iset_fit_gap(s, top, UINT64_MAX))
+        return false;
+    if (s->hint) {
+        vmar__iset_x *x = vmar__iset_edge_leaf(set, false);
+        s->hint->leaf = x;
+        s->hint->slot = x ? x->count : 0;
+        s->hint->below = top;
+    }
+    return true;
+}
+
 bool vmar_iset_find_free(const struct vmar_iset *set,
-                         const struct vmar_iset_query *q, vmar_addr_t *out)
+                         const struct vmar_iset_query *q, vmar_addr_t *out,
+                         struct vmar_iset_hint *hint)
 {
     struct vmar__iset_search s;
     const vmar__iset_node *last = vmar_iset_last(set);
@@ -850,13 +903,16 @@ bool vmar_iset_find_free(const struct vmar_iset *set,
     s.need = q->size + q->pre;
     s.mask = q->align - 1;
     s.out = out;
+    s.hint = hint;
+    if (hint)
+        hint->gen = set->gen;
     const bool in_tree =
         root && vmar__iset_may_fit(&s, vmar__iset_max(root), 0, top);
     if (q->top_down)
-        return vmar__iset_fit_gap(&s, top, UINT64_MAX) ||
+        return vmar__iset_fit_top(&s, set, top) ||
                (in_tree && vmar__iset_search(&s, root, 0, top));
     return (in_tree && vmar__iset_search(&s, root, 0, top)) ||
-           vmar__iset_fit_gap(&s, top, UINT64_MAX);
+           vmar__iset_fit_top(&s, set, top);
 }
 
 /* ---- checker ---------------------------------------------------------- */

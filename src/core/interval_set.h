@@ -98,6 +98,21 @@ struct vmar_iset {
     struct vmar_iset_index *spare; /* chained through `parent` */
 };
 
+/*
+ * Where vmar_iset_find_free() found its fit (filled when a hint is asked
+ * for and the search succeeds): the leaf and slot a node placed in that
+ * hole takes, and the end of the node below the hole (0: none), so that
+ * vmar_iset_insert_hinted() needs no descent and reads no neighbour for
+ * the new node's gap. Valid while the set is unchanged (`gen`); a stale
+ * hint is ignored.
+ */
+struct vmar_iset_hint {
+    struct vmar_iset_index *leaf; /* NULL: the set is empty */
+    unsigned slot;
+    vmar_addr_t below;
+    size_t gen;
+};
+
 /* A free-range query for vmar_iset_find_free(). */
 struct vmar_iset_query {
     vmar_addr_t lo, hi; /* window: the result lies in [lo, hi) */
@@ -128,6 +143,14 @@ struct vmar_iset_index *vmar_iset_spare_take(struct vmar_iset *set);
 /* Insert `node` (start, end, guard set by the caller). O(log n).
  * Precondition: it overlaps no node already in the set; spares. */
 void vmar_iset_insert(struct vmar_iset *set, struct vmar_iset_node *node);
+
+/* vmar_iset_insert() of a node inside the hole that vmar_iset_find_free()
+ * returned `hint` for, without a descent when the set has not changed
+ * since (else it descends). Precondition: as vmar_iset_insert(), and the
+ * node lies in that hole. */
+void vmar_iset_insert_hinted(struct vmar_iset *set,
+                             const struct vmar_iset_hint *hint,
+                             struct vmar_iset_node *node);
 
 /*
  * Insert `node` right after `pred` in key order (`pred` NULL: before
@@ -203,7 +226,8 @@ struct vmar_iset_node *vmar_iset_prev(const struct vmar_iset_node *node);
  * that are large enough but cannot hold an aligned fit.
  */
 bool vmar_iset_find_free(const struct vmar_iset *set,
-                         const struct vmar_iset_query *q, vmar_addr_t *out);
+                         const struct vmar_iset_query *q, vmar_addr_t *out,
+                         struct vmar_iset_hint *hint);
 
 /* The largest gap of any node (0 when empty; the last gap not counted). */
 vmar_size_t vmar_iset_max_gap(const struct vmar_iset *set);

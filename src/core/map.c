@@ -98,7 +98,7 @@ static int map_validate(const struct vmar_space *space,
 static int map_locate(const struct vmar_space *space,
                       const struct vmar_map_opts *o, vmar_size_t align,
                       vmar_addr_t *addr, struct vmar_carve_cost *cost,
-                      struct vmar_range_pos *pos)
+                      struct vmar_range_pos *pos, struct vmar_iset_hint *hint)
 {
     *cost = (struct vmar_carve_cost){0};
     pos->pred = NULL;
@@ -113,7 +113,7 @@ static int map_locate(const struct vmar_space *space,
         vmar__range_locate(space, o->addr, pos);
         return vmar__range_first_in(pos, o->addr + o->size) ? VMAR_EEXIST : 0;
     default:
-        return vmar__place(space, o, align, addr);
+        return vmar__place(space, o, align, addr, hint);
     }
 }
 
@@ -294,10 +294,12 @@ static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
 /*
  * A fixed map knows the new mapping's predecessor from map_locate()'s
  * descent (the set is unchanged since; the carve says what precedes addr
- * after it), so neither the insert nor the coalescing descends again.
+ * after it), and a placed one where the search found its hole, so neither
+ * the insert nor the coalescing descends again.
  */
 static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
                        vmar_addr_t addr, const struct vmar_range_pos *pos,
+                       const struct vmar_iset_hint *hint,
                        struct vmar_prep *prep, struct vmar_tlb_batch *batch)
 {
     const bool fixed =
@@ -322,7 +324,7 @@ static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
     if (fixed) {
         vmar_iset_insert_after(&space->set, pred, &m->node);
     } else {
-        vmar_iset_insert(&space->set, &m->node);
+        vmar_iset_insert_hinted(&space->set, hint, &m->node);
         pred = vmar_iset_prev(&m->node);
     }
     space->total_vm += o->size;
@@ -340,6 +342,7 @@ static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
     struct vmar_prep prep = {0};
     struct vmar_carve_cost cost;
     struct vmar_range_pos pos;
+    struct vmar_iset_hint hint; /* set by placement, read only after it */
     struct vmar_tlb_batch batch;
     vmar_size_t align;
     vmar_addr_t addr;
@@ -351,14 +354,14 @@ static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
                    ~rights)
         rc = VMAR_EACCES;
     if (!rc)
-        rc = map_locate(space, o, align, &addr, &cost, &pos);
+        rc = map_locate(space, o, align, &addr, &cost, &pos, &hint);
     if (!rc)
         rc = map_check_limits(space, o->size, &cost);
     if (!rc)
         rc = map_prepare(space, o, addr, &cost, &prep);
     if (!rc) {
         vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
-        map_commit(space, o, addr, &pos, &prep, &batch);
+        map_commit(space, o, addr, &pos, &hint, &prep, &batch);
         vmar_tlb_batch_finish(&batch);
         if (out_addr)
             *out_addr = addr;

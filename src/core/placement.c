@@ -28,7 +28,8 @@ static vmar_size_t guard_for(const struct vmar_space *space, unsigned flags)
 /* The hint is usable when it is the only candidate of a query whose
  * window is exactly [hint - pre, hint + size). */
 static bool hint_fits(const struct vmar_space *space,
-                      const struct vmar_iset_query *base, vmar_addr_t hint)
+                      const struct vmar_iset_query *base, vmar_addr_t hint,
+                      struct vmar_iset_hint *where)
 {
     struct vmar_iset_query q = *base;
     vmar_addr_t got;
@@ -38,7 +39,7 @@ static bool hint_fits(const struct vmar_space *space,
         return false;
     q.lo = hint - q.pre;
     q.hi = hint + q.size;
-    return vmar_iset_find_free(&space->set, &q, &got) && got == hint;
+    return vmar_iset_find_free(&space->set, &q, &got, where) && got == hint;
 }
 
 static vmar_size_t random_shift(const struct vmar_space *space, unsigned flags)
@@ -53,7 +54,8 @@ static vmar_size_t random_shift(const struct vmar_space *space, unsigned flags)
 }
 
 int vmar__place(const struct vmar_space *space, const struct vmar_map_opts *o,
-                vmar_size_t align, vmar_addr_t *out)
+                vmar_size_t align, vmar_addr_t *out,
+                struct vmar_iset_hint *where)
 {
     struct vmar_iset_query q = {
         .lo = space->user_lo,
@@ -64,7 +66,7 @@ int vmar__place(const struct vmar_space *space, const struct vmar_map_opts *o,
         .top_down = want_top_down(space, o->flags),
     };
 
-    if (o->place == VMAR_PLACE_HINT && hint_fits(space, &q, o->addr)) {
+    if (o->place == VMAR_PLACE_HINT && hint_fits(space, &q, o->addr, where)) {
         *out = o->addr;
         return 0;
     }
@@ -75,8 +77,8 @@ int vmar__place(const struct vmar_space *space, const struct vmar_map_opts *o,
             narrow.hi = q.hi - shift;
         else if (!q.top_down && shift < q.hi - q.lo)
             narrow.lo = q.lo + shift;
-        if (vmar_iset_find_free(&space->set, &narrow, out))
+        if (vmar_iset_find_free(&space->set, &narrow, out, where))
             return 0;
     }
-    return vmar_iset_find_free(&space->set, &q, out) ? 0 : VMAR_ENOMEM;
+    return vmar_iset_find_free(&space->set, &q, out, where) ? 0 : VMAR_ENOMEM;
 }

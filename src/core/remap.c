@@ -417,7 +417,7 @@ static int remap_target(const struct vmar_space *space, struct remap *r,
         .flags = r->first->flags & VMAR_MAP_STACK,
     };
     r->cost = (struct vmar_carve_cost){0};
-    return vmar__place(space, &o, VMAR_PAGE_SIZE, to);
+    return vmar__place(space, &o, VMAR_PAGE_SIZE, to, NULL);
 }
 
 static int remap_locked(struct vmar_space *space, struct remap *r,

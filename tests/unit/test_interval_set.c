@@ -290,7 +290,7 @@ static vmar_addr_t ff(const struct vmar_iset *set, vmar_addr_t lo,
     struct vmar_iset_query q = {lo, hi, size, align, pre, top_down};
     vmar_addr_t x = none;
 
-    if (!vmar_iset_find_free(set, &q, &x)) {
+    if (!vmar_iset_find_free(set, &q, &x, NULL)) {
         assert_int_equal(x, none); /* *out untouched on failure */
         return none;
     }
@@ -414,6 +414,69 @@ static void test_insert_lookup(void **state)
     assert_int_equal(set.levels, 1);
     assert_int_equal(vmar_iset_index_nodes(&set), 1);
     assert_ptr_equal(n[0].leaf, set.root);
+    finish(&set);
+}
+
+/* Insert a one-page node at `start` through `hint`, then check. */
+static void put_hinted(struct vmar_iset *set, const struct vmar_iset_hint *hint,
+                       struct vmar_iset_node *n, vmar_addr_t start,
+                       vmar_size_t guard)
+{
+    memset(n, 0xa5, sizeof(*n)); /* the set must not read stale fields */
+    n->start = start;
+    n->end = start + PG;
+    n->guard = guard;
+    spares(set, 1);
+    vmar_iset_insert_hinted(set, hint, n);
+    check_set(set);
+}
+
+/* A hint from a free-range search places the insert without a descent;
+ * one the set has changed since is not used (the slot it names now holds
+ * another element), the insert descends instead. The top gap and the
+ * empty set have hints too. */
+static void test_insert_hinted(void **state)
+{
+    struct vmar_iset set;
+    struct vmar_iset_node n[4];
+    struct vmar_iset_hint hint, stale;
+    struct vmar_iset_query q = {.hi = TOP, .size = PG, .align = PG};
+    vmar_addr_t got;
+
+    (void)state;
+    vmar_iset_init(&set);
+    /* Empty: the whole space is the top gap. */
+    q.lo = 0x10000;
+    assert_true(vmar_iset_find_free(&set, &q, &got, &hint));
+    assert_int_equal(got, 0x10000);
+    assert_null(hint.leaf);
+    put_hinted(&set, &hint, &n[0], got, 0);
+    assert_int_equal(node_gap(&n[0]), 0x10000);
+    /* Above the last element. */
+    q.lo = 0x20000;
+    assert_true(vmar_iset_find_free(&set, &q, &got, &hint));
+    assert_ptr_equal(hint.leaf, set.root);
+    assert_int_equal(hint.slot, 1);
+    assert_int_equal(hint.below, 0x11000);
+    put_hinted(&set, &hint, &n[1], got, 0);
+    assert_int_equal(node_gap(&n[1]), 0x20000 - 0x11000);
+    /* In the hole between them, with a guard below the new element. */
+    q.lo = 0x12000;
+    q.hi = 0x15000;
+    q.pre = 0x2000;
+    assert_true(vmar_iset_find_free(&set, &q, &got, &hint));
+    assert_int_equal(got, 0x14000);
+    assert_int_equal(hint.slot, 1);
+    assert_int_equal(hint.below, 0x11000);
+    stale = hint;
+    put_hinted(&set, &hint, &n[2], got, 0x2000);
+    assert_int_equal(node_gap(&n[2]), 0x12000 - 0x11000);
+    assert_int_equal(node_gap(&n[1]), 0x20000 - 0x15000);
+    /* The stale hint still names slot 1, now n[2]'s: not used. */
+    put_hinted(&set, &stale, &n[3], 0x18000, 0);
+    assert_ptr_equal(vmar_iset_next(&n[2]), &n[3]);
+    assert_ptr_equal(vmar_iset_next(&n[3]), &n[1]);
+    assert_int_equal(node_gap(&n[3]), 0x18000 - 0x15000);
     finish(&set);
 }
 
@@ -1638,6 +1701,7 @@ struct rstate {
     size_t ngap;
     size_t live;
     size_t ops;
+    size_t hinted;  /* inserts through vmar_iset_insert_hinted() */
     bool check_all; /* check after every op, not only the first ones */
     unsigned max_levels;
 };
@@ -1787,16 +1851,41 @@ static void model_lookup(struct rstate *r, vmar_addr_t addr)
                  r->seed, addr);
 }
 
-/* Insert into slot s, half the time with insert_after and the
- * predecessor that lower_bound_pred gives (checked against the model). */
+/* The hint of a query whose only fit is n's own range, as placement
+ * asks before a map; false when that range is not free (a neighbour's
+ * guard may cover it). */
+static bool exact_hint(struct rstate *r, const struct vmar_iset_node *n,
+                       struct vmar_iset_hint *hint)
+{
+    struct vmar_iset_query q = {
+        .lo = n->start,
+        .hi = n->end,
+        .size = n->end - n->start,
+        .align = PG,
+        .top_down = rnd_below(&r->rng, 2),
+    };
+    vmar_addr_t got;
+
+    return vmar_iset_find_free(&r->set, &q, &got, hint) && got == n->start;
+}
+
+/* Insert into slot s: a third of the time with insert_after and the
+ * predecessor that lower_bound_pred gives (checked against the model), a
+ * third with the hint of a free-range search for exactly its range when
+ * that range is free (a placed map), else by descent. */
 static void op_insert(struct rstate *r, struct rslot *s)
 {
     size_t i = (size_t)(s - r->slot);
     struct vmar_iset_node *pred, *lb;
+    struct vmar_iset_hint hint;
+    const unsigned how = (unsigned)rnd_below(&r->rng, 3);
 
     slot_place(r, s);
     spares(&r->set, 1);
-    if (rnd_below(&r->rng, 2)) {
+    if (how == 1 && exact_hint(r, &s->node, &hint)) {
+        vmar_iset_insert_hinted(&r->set, &hint, &s->node);
+        r->hinted++;
+    } else if (how == 0) {
         lb = vmar_iset_lower_bound_pred(&r->set, s->node.start, &pred);
         assert_ptr_equal(pred, model_below(r, i));
         assert_ptr_equal(lb, model_above(r, i));
@@ -2049,12 +2138,14 @@ static void drain(struct rstate *r, uint32_t n)
 
 static void one_query(struct rstate *r, size_t *hits)
 {
+    struct vmar_iset_hint hint;
     struct vmar_iset_query q;
     vmar_addr_t got = none, want = 0;
     bool ok, ref;
 
     rnd_query(r, &q);
-    ok = vmar_iset_find_free(&r->set, &q, &got);
+    ok = vmar_iset_find_free(&r->set, &q, &got,
+                             rnd_below(&r->rng, 2) ? &hint : NULL);
     ref = ref_find(r, &q, &want);
     if (ok != ref || (ok && got != want) || (ok && !ref_valid(r, &q, got)))
         fail_msg("seed %#" PRIx64 ": lo %#" PRIx64 " hi %#" PRIx64
@@ -2120,9 +2211,10 @@ static void test_random_differential(void **state)
     for (i = 0; i < R_QUERIES; i++)
         model_lookup(r, rnd_addr(r));
     printf("[ INFO     ] %zu live nodes, %u levels, %zu index nodes, %zu ops, "
-           "%zu/%u queries fit\n",
+           "%zu/%u queries fit, %zu hinted inserts\n",
            r->live, r->set.levels, vmar_iset_index_nodes(&r->set), r->ops, hits,
-           R_QUERIES);
+           R_QUERIES, r->hinted);
+    assert_true(r->hinted > r->ops / 20);
     assert_true(r->set.levels >= 4); /* three hold at most 16^3 = 4096 */
 
     drain(r, R_SLOTS);
@@ -2175,6 +2267,7 @@ static void test_random_every_op_checked(void **state)
             }
         }
         assert_int_equal(r->set.count, r->live);
+        assert_true(r->hinted > 0);
         if (phase != 3) /* ~1800 live: two levels hold 256 */
             assert_true(r->max_levels >= 3);
         if (phase % 2)
@@ -2313,7 +2406,7 @@ static void small_query(struct small *t, unsigned *hits)
     q.align = (vmar_size_t)1 << srnd(t, 7);
     q.pre = srnd(t, 3) ? 0 : srnd(t, 40);
     q.top_down = srnd(t, 2);
-    ok = vmar_iset_find_free(&t->set, &q, &got);
+    ok = vmar_iset_find_free(&t->set, &q, &got, NULL);
     ref = small_ref(t, &q, &want);
     if (ok != ref || (ok && got != want))
         fail_msg("lo %#" PRIx64 " hi %#" PRIx64 " size %" PRIu64
@@ -2366,6 +2459,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_empty, reset),
         cmocka_unit_test_setup(test_insert_lookup, reset),
+        cmocka_unit_test_setup(test_insert_hinted, reset),
         cmocka_unit_test_setup(test_lower_bound_pred, reset),
         cmocka_unit_test_setup(test_single_node_cache, reset),
         cmocka_unit_test_setup(test_insert_orders, reset),
