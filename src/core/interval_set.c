@@ -538,8 +538,6 @@ struct vmar_iset_index *vmar_iset_spare_take(struct vmar_iset *set)
     return x;
 }
 
-/* Insert node at slot pos of leaf x (NULL: the set is empty) and set its
- * gap and its successor's. */
 /* Insert node at slot pos of leaf x (NULL: the set is empty) with the gap
  * below it already known; the successor's gap follows. */
 static void vmar__iset_insert_gap(struct vmar_iset *set, vmar__iset_x *x,
@@ -865,12 +863,6 @@ static bool vmar__iset_search(const struct vmar__iset_search *s,
     return false;
 }
 
-/*
- * Malformed queries (size 0, an alignment that is not a power of two) and
- * queries whose size + pre exceeds the address space find nothing. The
- * last gap, [last.end, 2^64) (the whole space when the set is empty),
- * belongs to no node and is tried first top-down, last bottom-up.
- */
 /* The last gap, [top, 2^64): a fit there goes after the last element. */
 static bool vmar__iset_fit_top(const struct vmar__iset_search *s,
                                const struct vmar_iset *set, vmar_addr_t top)
@@ -886,6 +878,12 @@ static bool vmar__iset_fit_top(const struct vmar__iset_search *s,
     return true;
 }
 
+/*
+ * Malformed queries (size 0, an alignment that is not a power of two) and
+ * queries whose size + pre exceeds the address space find nothing. The
+ * last gap, [last.end, 2^64) (the whole space when the set is empty),
+ * belongs to no node and is tried first top-down, last bottom-up.
+ */
 bool vmar_iset_find_free(const struct vmar_iset *set,
                          const struct vmar_iset_query *q, vmar_addr_t *out,
                          struct vmar_iset_hint *hint)
