@@ -632,6 +632,37 @@ void vmar_iset_split(struct vmar_iset *set, struct vmar_iset_node *node,
     set->gen++;
 }
 
+/* Two splits of one node in one slot shift when its leaf has room for
+ * both new slots; their gaps are empty (each starts where the piece below
+ * ends), so nothing above the leaf changes. Else the two splits. */
+void vmar_iset_split3(struct vmar_iset *set, struct vmar_iset_node *node,
+                      vmar_addr_t a, struct vmar_iset_node *mid, vmar_addr_t b,
+                      struct vmar_iset_node *tail)
+{
+    vmar__iset_x *x = node->leaf;
+
+    if (x->count + 2 > VMAR__ISET_B) {
+        vmar_iset_split(set, node, a, mid);
+        vmar_iset_split(set, mid, b, tail);
+        return;
+    }
+    const unsigned pos = vmar__iset_slot(x, node) + 1;
+
+    mid->start = a;
+    mid->end = b;
+    tail->start = b;
+    tail->end = node->end;
+    node->end = a;
+    vmar__iset_move(x, pos + 2, x, pos, x->count - pos);
+    vmar__iset_put(x, pos, a, vmar__iset_gap_after(node, mid), mid);
+    vmar__iset_put(x, pos + 1, b, vmar__iset_gap_after(mid, tail), tail);
+    x->count += 2;
+    vmar__iset_adopt(x, pos);
+    vmar__iset_adopt(x, pos + 1);
+    set->count += 2;
+    set->gen++;
+}
+
 /* next's gap goes with it; its successor still follows the same end. */
 void vmar_iset_merge_next(struct vmar_iset *set, struct vmar_iset_node *node,
                           struct vmar_iset_node *next)

@@ -176,6 +176,14 @@ void vmar_iset_remove(struct vmar_iset *set, struct vmar_iset_node *node);
 void vmar_iset_split(struct vmar_iset *set, struct vmar_iset_node *node,
                      vmar_addr_t at, struct vmar_iset_node *tail);
 
+/* vmar_iset_split(node, a, mid) then vmar_iset_split(mid, b, tail)
+ * (node.start < a < b < node.end; mid's and tail's guards set by the
+ * caller), in one slot shift when the leaf has room. Counts as two
+ * inserts for the spares. */
+void vmar_iset_split3(struct vmar_iset *set, struct vmar_iset_node *node,
+                      vmar_addr_t a, struct vmar_iset_node *mid, vmar_addr_t b,
+                      struct vmar_iset_node *tail);
+
 /*
  * Remove `next`, which must be vmar_iset_next(node), and extend node to
  * next's end: the inverse of vmar_iset_split (node.end may be below

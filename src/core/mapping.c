@@ -60,22 +60,30 @@ void vmar__range_locate(const struct vmar_space *space, vmar_addr_t lo,
     pos->next = vmar_iset_lower_bound_pred(&space->set, lo, &pos->pred);
 }
 
+/* `piece` becomes m's attributes from `at` on (m.start < at < m.end), with
+ * its own reference on m's object; the index is the caller's. */
+static void mapping_copy_from(const struct vmar_mapping *m, vmar_addr_t at,
+                              struct vmar_mapping *piece)
+{
+    *piece = *m; /* same attributes, stack guard included */
+    piece->node.start = at;
+    if (m->object)
+        vmar_object_ref(m->object);
+    if (vmar__mapping_has_offset(m))
+        piece->offset = vmar__mapping_offset_of(m, at);
+}
+
 void vmar__mapping_split(struct vmar_space *space, struct vmar_mapping *m,
                          vmar_addr_t at, struct vmar_mapping *tail)
 {
     VMAR_ASSERT(space->env, m->node.start < at && at < m->node.end);
-    *tail = *m; /* same attributes, stack guard included */
-    tail->node.start = at;
-    if (m->object)
-        vmar_object_ref(m->object);
-    if (vmar__mapping_has_offset(m))
-        tail->offset = vmar__mapping_offset_of(m, at);
     /*
      *   before:  |m.start ............................. m.end|
      *   after:   |m.start ...... at)|[at (tail) ........ m.end|
      * Every stack piece keeps the guard: below the tail it lies inside m
      * and costs nothing, and it matters again if m is unmapped.
      */
+    mapping_copy_from(m, at, tail);
     vmar_iset_split(&space->set, &m->node, at, &tail->node);
 }
 
@@ -84,6 +92,18 @@ struct vmar_mapping *vmar__mapping_isolate(struct vmar_space *space,
                                            vmar_addr_t lo, vmar_addr_t hi,
                                            struct vmar_prep *prep)
 {
+    if (m->node.start < lo && m->node.end > hi) {
+        /* Both cuts inside m (a change in its middle): the two new pieces
+         * enter the index together, one slot shift for both. */
+        struct vmar_mapping *mid = vmar__prep_take(space, prep);
+        struct vmar_mapping *tail = vmar__prep_take(space, prep);
+
+        mapping_copy_from(m, lo, mid);
+        mapping_copy_from(m, hi, tail);
+        vmar_iset_split3(&space->set, &m->node, lo, &mid->node, hi,
+                         &tail->node);
+        return mid;
+    }
     if (m->node.start < lo) {
         /* Keep [start, lo) as is; continue with the new tail. */
         struct vmar_mapping *tail = vmar__prep_take(space, prep);

@@ -1702,6 +1702,7 @@ struct rstate {
     size_t live;
     size_t ops;
     size_t hinted;  /* inserts through vmar_iset_insert_hinted() */
+    size_t split3;  /* vmar_iset_split3() calls */
     bool check_all; /* check after every op, not only the first ones */
     unsigned max_levels;
 };
@@ -1914,8 +1915,44 @@ static void op_update(struct rstate *r, struct rslot *s)
 }
 
 /*
+ * Split a live slot's interval in three at two random pages with
+ * vmar_iset_split3 (temporary middle and tail), check, and merge them
+ * back: the model sees no change. Full leaves take the two-split path,
+ * the others the one-shift path.
+ */
+static void op_split3_merge(struct rstate *r, struct rslot *s)
+{
+    struct vmar_iset_node mid, tail, *n = &s->node;
+    const vmar_addr_t end = n->end, pages = (end - n->start) / PG;
+    const vmar_addr_t a = n->start + (1 + rnd_below(&r->rng, pages - 2)) * PG;
+    const vmar_addr_t b = a + (1 + rnd_below(&r->rng, (end - a) / PG - 1)) * PG;
+
+    memset(&mid, 0xa5, sizeof(mid));
+    memset(&tail, 0xa5, sizeof(tail));
+    mid.guard = n->guard;
+    tail.guard = rnd_below(&r->rng, 2) ? n->guard : rnd_log(&r->rng, 24) * PG;
+    spares(&r->set, 2);
+    vmar_iset_split3(&r->set, n, a, &mid, b, &tail);
+    assert_int_equal(n->end, a);
+    assert_int_equal(mid.start, a);
+    assert_int_equal(mid.end, b);
+    assert_int_equal(tail.start, b);
+    assert_int_equal(tail.end, end);
+    assert_ptr_equal(vmar_iset_next(n), &mid);
+    assert_ptr_equal(vmar_iset_next(&mid), &tail);
+    r->split3++;
+    after_op(r);
+    vmar_iset_merge_next(&r->set, n, &mid);
+    vmar_iset_merge_next(&r->set, n, &tail);
+    assert_int_equal(n->end, end);
+    assert_ptr_equal(vmar_iset_next(n), model_above(r, (size_t)(s - r->slot)));
+    after_op(r);
+}
+
+/*
  * Split a live slot's interval at a random page with a temporary tail,
- * check, and merge it back: the model sees no change.
+ * check, and merge it back: the model sees no change. Half of the
+ * intervals of three pages or more are split in three instead.
  */
 static void op_split_merge(struct rstate *r, struct rslot *s)
 {
@@ -1925,6 +1962,10 @@ static void op_split_merge(struct rstate *r, struct rslot *s)
 
     if (pages < 2)
         return;
+    if (pages >= 3 && rnd_below(&r->rng, 2)) {
+        op_split3_merge(r, s);
+        return;
+    }
     at = n->start + (1 + rnd_below(&r->rng, pages - 1)) * PG;
     memset(&tail, 0xa5, sizeof(tail));
     tail.guard = rnd_below(&r->rng, 2) ? n->guard : rnd_log(&r->rng, 24) * PG;
@@ -2215,6 +2256,7 @@ static void test_random_differential(void **state)
            r->live, r->set.levels, vmar_iset_index_nodes(&r->set), r->ops, hits,
            R_QUERIES, r->hinted);
     assert_true(r->hinted > r->ops / 20);
+    assert_true(r->split3 > 0);
     assert_true(r->set.levels >= 4); /* three hold at most 16^3 = 4096 */
 
     drain(r, R_SLOTS);
@@ -2267,7 +2309,7 @@ static void test_random_every_op_checked(void **state)
             }
         }
         assert_int_equal(r->set.count, r->live);
-        assert_true(r->hinted > 0);
+        assert_true(r->hinted > 0 && r->split3 > 0);
         if (phase != 3) /* ~1800 live: two levels hold 256 */
             assert_true(r->max_levels >= 3);
         if (phase % 2)
