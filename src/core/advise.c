@@ -15,7 +15,7 @@ static bool advice_change(int advice, struct vmar_attr_change *c)
 {
     const unsigned seq = VMAR_MAP_SEQUENTIAL, rnd = VMAR_MAP_RANDOM;
 
-    *c = (struct vmar_attr_change){0};
+    *c = (struct vmar_attr_change){.kind = VMAR_ATTR_FLAGS};
     switch (advice) {
     case VMAR_ADVISE_NORMAL:
         c->clear = seq | rnd;
@@ -36,9 +36,10 @@ static bool advice_change(int advice, struct vmar_attr_change *c)
         return true;
     case VMAR_ADVISE_DONTNEED:
     case VMAR_ADVISE_FREE:
-        c->drop = true;
+        c->kind = VMAR_ATTR_DROP;
         return true;
     case VMAR_ADVISE_WILLNEED:
+        c->kind = VMAR_ATTR_CHECK;
         return true;
     default:
         return false;

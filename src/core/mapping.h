@@ -246,13 +246,18 @@ vmar__coalesce_start(const struct vmar_range_pos *pos, vmar_addr_t lo)
  * to the range and changed, and the range coalesced. Plain data, so the
  * per-mapping tests inline.
  */
+enum vmar_attr_kind {
+    VMAR_ATTR_PROT,  /* new permissions; beyond a max_prot is VMAR_EACCES */
+    VMAR_ATTR_FLAGS, /* kept flags f become (f & ~clear) | set */
+    VMAR_ATTR_DROP,  /* unmap the range's pages; a device mapping in it is
+                        VMAR_EINVAL */
+    VMAR_ATTR_CHECK, /* the survey only (WILLNEED) */
+};
+
 struct vmar_attr_change {
-    bool set_prot;       /* permissions become `prot`; beyond a mapping's
-                            max_prot is VMAR_EACCES */
-    unsigned prot;       /* VMAR_PROT_* */
-    unsigned clear, set; /* else: kept flags f become (f & ~clear) | set */
-    bool drop;           /* else: unmap the leaves (pages) of the range; a
-                            device mapping in it is VMAR_EINVAL */
+    enum vmar_attr_kind kind;
+    unsigned prot;       /* VMAR_ATTR_PROT: VMAR_PROT_* */
+    unsigned clear, set; /* VMAR_ATTR_FLAGS */
 };
 
 /* 0, VMAR_ENOMEM (a hole, the mapping-count limit, a failed prepare) or

@@ -24,9 +24,14 @@ static unsigned attr_flags(const struct vmar_mapping *m,
 static bool attr_differs(const struct vmar_mapping *m,
                          const struct vmar_attr_change *c)
 {
-    if (c->set_prot)
+    switch (c->kind) {
+    case VMAR_ATTR_PROT:
         return m->prot != c->prot;
-    return attr_flags(m, c) != (m->flags & VMAR_MAPPING_KEPT_FLAGS);
+    case VMAR_ATTR_FLAGS:
+        return attr_flags(m, c) != (m->flags & VMAR_MAPPING_KEPT_FLAGS);
+    default:
+        return false;
+    }
 }
 
 /* Walk [lo, hi): VMAR_ENOMEM at a hole, else the first refusal, else 0
@@ -45,16 +50,18 @@ static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
          m = vmar__mapping_next_in(m, hi)) {
         if (m->node.start > covered)
             return VMAR_ENOMEM;
-        if (c->set_prot && c->prot & ~m->max_prot)
+        if (c->kind == VMAR_ATTR_PROT && c->prot & ~m->max_prot)
             return VMAR_EACCES;
-        if (c->drop && m->backing == VMAR_BACKING_DEVICE)
+        if (c->kind == VMAR_ATTR_DROP && m->backing == VMAR_BACKING_DEVICE)
             return VMAR_EINVAL;
         covered = m->node.end;
         if (!first)
             first = m;
         last = m;
     }
-    if (covered < hi || !first || !last) /* lo < hi: a hole, or empty */
+    /* With lo < hi, covered reaches hi only past a mapping: the NULL tests
+     * add nothing but say so to the compiler. */
+    if (covered < hi || !first || !last)
         return VMAR_ENOMEM;
     first = first->node.start < lo && attr_differs(first, c) ? first : NULL;
     last = last->node.end > hi && attr_differs(last, c) ? last : NULL;
@@ -62,7 +69,8 @@ static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
     /* Only new permissions touch leaves; an end not cut keeps its own.
      * Dropping refuses device mappings, the only ones with huge leaves,
      * so it splits none either. */
-    *tables = c->set_prot && vmar__edges_may_split(first, last, lo, hi);
+    *tables =
+        c->kind == VMAR_ATTR_PROT && vmar__edges_may_split(first, last, lo, hi);
     return 0;
 }
 
@@ -78,7 +86,7 @@ static void attr_commit(struct vmar_space *space, vmar_addr_t lo,
         if (!attr_differs(m, c))
             continue;
         m = vmar__mapping_isolate(space, m, lo, hi, prep);
-        if (!c->set_prot) {
+        if (c->kind == VMAR_ATTR_FLAGS) {
             vmar__mapping_set_flags(m, attr_flags(m, c));
             continue;
         }
@@ -103,8 +111,8 @@ int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
     bool tables;
     int rc = attr_survey(space, lo, hi, c, &pos, &cuts, &tables);
 
-    if (rc || (!c->set_prot && !(c->clear | c->set) && !c->drop))
-        return rc; /* refused, or a check only (WILLNEED) */
+    if (rc || c->kind == VMAR_ATTR_CHECK)
+        return rc;
     /* Only growth is refused (see docs/DESIGN.md, "Limits"). */
     if (cuts && space->set.count + cuts > space->max_map_count)
         return VMAR_ENOMEM;
@@ -114,7 +122,7 @@ int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
                                  &prep.tables);
     if (!rc) {
         vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
-        if (c->drop)
+        if (c->kind == VMAR_ATTR_DROP)
             vmar__unmap_leaves(space, lo, hi - lo, &prep.tables, &batch);
         else
             attr_commit(space, lo, hi, c, &pos, &prep, &batch);
@@ -139,7 +147,7 @@ int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
     if (!rc)
         rc = vmar__attr_change(space, addr, addr + size,
                                &(struct vmar_attr_change){
-                                   .set_prot = true,
+                                   .kind = VMAR_ATTR_PROT,
                                    .prot = prot,
                                });
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
