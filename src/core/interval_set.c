@@ -471,22 +471,25 @@ static vmar__iset_node *vmar__iset_after(const vmar__iset_x *x, unsigned i)
  * either (measured: one cache line less per map or unmap among many
  * mappings, docs/PERFORMANCE.md).
  */
-static void vmar__iset_set_gap(vmar__iset_node *n, vmar_size_t gap)
+static void vmar__iset_set_gap_at(vmar__iset_x *x, unsigned i, vmar_size_t gap)
 {
-    vmar__iset_x *x = n->leaf;
-    const unsigned i = vmar__iset_slot(x, n);
-
     const vmar_size_t old = x->gap[i];
     if (old == gap)
         return;
     x->gap[i] = gap;
     /* The largest gap moves only if the old or the new one exceeds every
-     * other slot's. */
-    vmar_size_t others = 0;
+     * other slot's; the first other slot at least as large settles it
+     * (in most leaves one of the first few). */
+    const vmar_size_t hi = old > gap ? old : gap;
     for (unsigned j = 0; j < x->count; j++)
-        others = j != i && x->gap[j] > others ? x->gap[j] : others;
-    if (old > others || gap > others)
-        vmar__iset_fix_up(x);
+        if (j != i && x->gap[j] >= hi)
+            return;
+    vmar__iset_fix_up(x);
+}
+
+static void vmar__iset_set_gap(vmar__iset_node *n, vmar_size_t gap)
+{
+    vmar__iset_set_gap_at(n->leaf, vmar__iset_slot(n->leaf, n), gap);
 }
 
 /* The leaf reached by following slot `first ? 0 : last` from the root. */
@@ -592,8 +595,16 @@ static void vmar__iset_insert_gap(struct vmar_iset *set, vmar__iset_x *x,
     vmar__iset_leaf_insert(set, x, pos, node->start, gap, node);
     set->count++;
     set->gen++;
-    if (succ)
-        vmar__iset_set_gap(succ, vmar__iset_gap_after(node, succ));
+    if (!succ)
+        return;
+    /* Unless the insert split x, succ sits right after node, at pos + 1
+     * (an element is in one slot only, so the pointer test suffices). */
+    const vmar_size_t g = vmar__iset_gap_after(node, succ);
+    vmar__iset_x *l = node->leaf;
+    if (pos + 1 < l->count && l->ptr[pos + 1] == succ)
+        vmar__iset_set_gap_at(l, pos + 1, g);
+    else
+        vmar__iset_set_gap(succ, g);
 }
 
 static void vmar__iset_insert_elem(struct vmar_iset *set, vmar__iset_x *x,
@@ -648,8 +659,16 @@ void vmar_iset_remove(struct vmar_iset *set, struct vmar_iset_node *node)
     set->count--;
     set->gen++;
     node->leaf = NULL;
-    if (succ)
-        vmar__iset_set_gap(succ, vmar__iset_gap_after(pred, succ));
+    if (!succ)
+        return;
+    /* Unless the removal merged or refilled x (which may now be a spare),
+     * succ moved down into node's slot. */
+    const vmar_size_t g = vmar__iset_gap_after(pred, succ);
+    vmar__iset_x *l = succ->leaf;
+    if (l == x && i < l->count && l->ptr[i] == succ)
+        vmar__iset_set_gap_at(l, i, g);
+    else
+        vmar__iset_set_gap(succ, g);
 }
 
 /* The tail's gap is empty (it starts where node ends), and no other gap
