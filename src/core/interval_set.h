@@ -73,10 +73,12 @@ struct vmar_iset_node {
  * Layout: a descent reads the keys (independent loads, fetched together)
  * and the pointer of its pick, which it prefetches with them; the gaps
  * and the header, which only changes and free-range searches read, come
- * after. The node is not forced to cache-line alignment: measured, the
- * 448-byte line-aligned variant made random lookups at 60 000 mappings
- * about twice as slow as this 416-byte one on the benchmark machine
- * (docs/PERFORMANCE.md), for reasons the guest's lack of counters hides.
+ * after. The node is not forced to cache-line alignment: a 448-byte
+ * line-aligned variant (keys and pointers in two lines each) measured
+ * twice as slow for random lookups in session 5 and within the noise
+ * (-10% to +5% per row over ten interleaved pairs) in session 9, after
+ * the descent began prefetching both halves of the keys; it costs 32
+ * bytes a node (docs/PERFORMANCE.md).
  */
 struct vmar_iset_index {
     vmar_addr_t key[VMAR_ISET_FANOUT];
