@@ -44,6 +44,10 @@
  *                     backend, against fork() + the child's _exit(0) +
  *                     waitpid() in a freshly exec'd worker (see the fork
  *                     section below).
+ *   index after churn the index nodes of the largest layout that the
+ *                     split and merge scenarios ran on, when built and
+ *                     after all their repetitions (libvmar only; printed
+ *                     after the metadata per mapping).
  *
  * The libvmar side runs over the "embedder env" (--env embed, the default):
  * the sim machine's env with the hooks a kernel would supply cheaply
@@ -866,6 +870,27 @@ struct meta {
 
 static struct meta meta;
 
+/*
+ * The index after churn: index nodes of the largest layout the split and
+ * merge scenarios ran on, when built and after all its repetitions (the
+ * same mappings, each split in three and merged back cfg.reps times in
+ * each order), so that a removal rule that lets the index grow with churn
+ * shows in every run.
+ */
+static struct {
+    size_t n, built, churned, node_size;
+} churn;
+
+static size_t lib_index_nodes(struct side *s, size_t *node_size)
+{
+    struct vmar_stats st;
+
+    vmar_stats(s->sp, &st);
+    if (node_size)
+        *node_size = st.index_node_size;
+    return st.index_nodes;
+}
+
 /* Active objects and object size of a slab cache (root only). */
 static bool slab_read(const char *name, long *active, size_t *objsize)
 {
@@ -894,6 +919,7 @@ static bool slab_read(const char *name, long *active, size_t *objsize)
 struct bench {
     struct side s;
     size_t n;
+    size_t built_nodes; /* libvmar: index nodes of the fresh layout */
     size_t *seq, *perm, *pick;
     size_t *fault_pick; /* run_fault's mappings: K distinct indices */
     uintptr_t *addrs;
@@ -924,6 +950,7 @@ static void bench_setup(struct bench *b, enum side_kind kind, size_t n)
         layout_create(&b->s, n);
         size_t meta0 = lib_meta_bytes();
         layout_fill(&b->s, n);
+        b->built_nodes = lib_index_nodes(&b->s, NULL);
         if (n >= meta.lib_n) {
             meta.lib_n = n;
             meta.lib_bytes = lib_meta_bytes() - meta0;
@@ -984,7 +1011,7 @@ static void bench_rep(struct bench *b, size_t row_n, bool do_split)
         record(b, SC_FAULT_SPUR, row_n, y);
 }
 
-static void bench_finish(struct bench *b)
+static void bench_finish(struct bench *b, bool did_split)
 {
     if (b->s.kind == SIDE_LIB) {
         struct vmar_stats st;
@@ -992,6 +1019,11 @@ static void bench_finish(struct bench *b)
         if (st.map_count != b->n || vmar_check(b->s.sp) != 0)
             die("libvmar layout changed: %zu mappings, expected %zu",
                 st.map_count, b->n);
+        if (did_split && b->n >= churn.n) {
+            churn.n = b->n;
+            churn.built = b->built_nodes;
+            churn.churned = lib_index_nodes(&b->s, &churn.node_size);
+        }
     }
     layout_teardown(&b->s, b->n);
     free(b->seq);
@@ -1491,9 +1523,9 @@ static void measure(size_t row_n, size_t lib_n, size_t lin_n, bool do_split)
         if (lin_n)
             measure_floor();
     }
-    bench_finish(&lib);
+    bench_finish(&lib, do_split);
     if (lin_n)
-        bench_finish(&lin);
+        bench_finish(&lin, do_split);
 }
 
 /* Reuse the Linux results of row size from_n (measured at the cap) for the
@@ -1626,6 +1658,14 @@ static void print_meta(void)
                "requested from env->alloc over %zu mappings, allocator "
                "overhead excluded)\n",
                (double)meta.lib_bytes / (double)meta.lib_n, meta.lib_n);
+    if (churn.n)
+        printf("index after churn: libvmar %zu mappings after the split and "
+               "merge rounds: %zu index nodes of %zu bytes (%.1f bytes per "
+               "mapping), %zu when built (%.1f)\n",
+               churn.n, churn.churned, churn.node_size,
+               (double)(churn.churned * churn.node_size) / (double)churn.n,
+               churn.built,
+               (double)(churn.built * churn.node_size) / (double)churn.n);
     if (meta.slab_ok && meta.linux_n) {
         double vma = (double)meta.vma_delta * (double)meta.vma_objsize /
                      (double)meta.linux_n;
