@@ -48,6 +48,11 @@
  *                     split and merge scenarios ran on, when built and
  *                     after all their repetitions (libvmar only; printed
  *                     after the metadata per mapping).
+ *   memory latency,   the machine's price of a miss (dependent loads over
+ *   lookup floor      buffers of 32 KiB to 64 MiB) and the two dependent
+ *                     misses of an ideal lookup with no descent, at 1 000,
+ *                     100 000 and 1 000 000 mappings; printed last, not
+ *                     with --quick or --callgrind.
  *
  * The libvmar side runs over the "embedder env" (--env embed, the default):
  * the sim machine's env with the hooks a kernel would supply cheaply
@@ -1043,21 +1048,35 @@ static void bench_finish(struct bench *b, bool did_split)
  * cache level pays about this per level that misses; the table's
  * lookup figures are read against it in docs/PERFORMANCE.md.
  */
+#define PROBE_HUGE ((size_t)2 << 20)
+
+/* A probe buffer of `bytes` on 2 MiB-aligned memory with THP asked for;
+ * *raw is what probe_free() unmaps. */
+static char *probe_alloc(size_t bytes, char **raw)
+{
+    *raw = mmap(NULL, bytes + PROBE_HUGE, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (*raw == MAP_FAILED)
+        die("probe: out of memory");
+    char *buf = (char *)(((uintptr_t)*raw + PROBE_HUGE - 1) &
+                         ~(uintptr_t)(PROBE_HUGE - 1));
+    (void)madvise(buf, bytes, MADV_HUGEPAGE);
+    return buf;
+}
+
+static void probe_free(char *raw, size_t bytes)
+{
+    munmap(raw, bytes + PROBE_HUGE);
+}
+
 static double mem_latency_ns(size_t bytes)
 {
     const size_t line = 64, n = bytes / line, loads = 2000000;
-    const size_t huge = (size_t)2 << 20;
     size_t *order = xmalloc(n * sizeof(*order));
-    char *raw = mmap(NULL, bytes + huge, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    char *buf;
+    char *raw, *buf = probe_alloc(bytes, &raw);
     void **p;
     double t0, ns;
 
-    if (raw == MAP_FAILED)
-        die("mem_latency: out of memory");
-    buf = (char *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
-    (void)madvise(buf, bytes, MADV_HUGEPAGE);
     for (size_t i = 0; i < n; i++)
         order[i] = i;
     shuffle(order, n);
@@ -1072,8 +1091,71 @@ static double mem_latency_ns(size_t bytes)
     ns = (now_ns() - t0) / (double)loads;
     if (!p) /* keeps the chase from being optimised away */
         die("mem_latency: broken chain");
-    munmap(raw, bytes + huge);
+    probe_free(raw, bytes);
     free(order);
+    return ns;
+}
+
+/*
+ * The floor of a lookup among n mappings on this machine, for the query
+ * rows: leaves that hold 14 keys and pointers as the interval set's do
+ * (arrays of 16, unused keys UINT64_MAX) over 64-byte mapping records like
+ * the slab's, the leaf of mapping k found by arithmetic (no index above
+ * the leaves at all), and random mapped addresses looked up independently
+ * of each other, as in the query scenario. Each lookup counts the leaf's
+ * keys at or below the address, follows the pointer and reads the record:
+ * the two dependent misses of any lookup that returns a mapping's
+ * attributes, with no descent, lock, call or prefetch. Its growth from
+ * 1 000 to 1 000 000 mappings is the machine's, not an index's.
+ */
+struct floor_map {
+    uint64_t start, end, attr[6];
+};
+struct floor_leaf {
+    uint64_t key[16];
+    const struct floor_map *ptr[16];
+};
+
+static double lookup_floor_ns(size_t n)
+{
+    const size_t per = 14, nl = (n + per - 1) / per, q = 2000000;
+    const size_t mbytes = n * sizeof(struct floor_map);
+    const size_t lbytes = nl * sizeof(struct floor_leaf);
+    char *mraw, *lraw;
+    struct floor_map *m = (void *)probe_alloc(mbytes, &mraw);
+    struct floor_leaf *l = (void *)probe_alloc(lbytes, &lraw);
+    size_t *pick = xmalloc(LOOKUP_ADDR * sizeof(*pick));
+    uint64_t sum = 0;
+    double t0, ns;
+
+    for (size_t i = 0; i < nl; i++)
+        for (size_t j = 0; j < 16; j++)
+            l[i].key[j] = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        m[i].start = (uint64_t)i * STRIDE;
+        m[i].end = m[i].start + LEN;
+        l[i / per].key[i % per] = m[i].start;
+        l[i / per].ptr[i % per] = &m[i];
+    }
+    for (size_t i = 0; i < LOOKUP_ADDR; i++)
+        pick[i] = (size_t)(rnd() % n);
+    t0 = now_ns();
+    for (size_t i = 0; i < q; i++) {
+        const size_t k = pick[i & (LOOKUP_ADDR - 1)];
+        const uint64_t a = (uint64_t)k * STRIDE + (i % 3) * PG;
+        const struct floor_leaf *x = &l[k / per];
+        unsigned r = 0;
+
+        for (unsigned j = 0; j < 16; j++)
+            r += x->key[j] <= a;
+        sum += x->ptr[r - 1]->end;
+    }
+    ns = (now_ns() - t0) / (double)q;
+    if (sum == 0) /* keeps the loop from being optimised away */
+        die("lookup floor: no lookups");
+    free(pick);
+    probe_free(lraw, lbytes);
+    probe_free(mraw, mbytes);
     return ns;
 }
 
@@ -1091,6 +1173,13 @@ static void print_mem_latency(void)
         else
             printf(" %zu KiB %.1f ns,", kib[i], ns);
     }
+    static const size_t fn[] = {1000, 100000, 1000000};
+    printf("lookup floor (leaf keys, pointer, 64-byte record, the leaf "
+           "found by arithmetic; independent lookups; no descent, lock, "
+           "call or prefetch):");
+    for (size_t i = 0; i < sizeof(fn) / sizeof(fn[0]); i++)
+        printf(" %zu mappings %.1f ns%s", fn[i], lookup_floor_ns(fn[i]),
+               i + 1 < sizeof(fn) / sizeof(fn[0]) ? "," : "\n");
     fflush(stdout);
 }
 
