@@ -386,8 +386,9 @@ static void vmar__iset_remove_at(struct vmar_iset *set, vmar__iset_x *x,
         vmar__iset_merge(set, p, s, x, r, x);
     } else if (x->count >= VMAR__ISET_MIN) {
         vmar__iset_fix_up(x);
-    } else if (l && l->count > VMAR__ISET_MIN) {
-        /* Borrow l's last slot. */
+    } else if (l) {
+        /* Borrow l's last slot: it could not take x's, so it holds more
+         * than MERGE_MAX - MIN >= MIN (the static assertion above). */
         vmar__iset_move(x, 1, x, 0, x->count);
         vmar__iset_move(x, 0, l, l->count - 1, 1);
         vmar__iset_shrink(l, l->count - 1);
@@ -396,8 +397,10 @@ static void vmar__iset_remove_at(struct vmar_iset *set, vmar__iset_x *x,
         vmar__iset_resum(p, s - 1, l);
         vmar__iset_resum(p, s, x);
         vmar__iset_fix_up(p);
-    } else if (r && r->count > VMAR__ISET_MIN) {
-        /* Borrow r's first slot. */
+    } else {
+        /* Borrow r's first slot (x is its parent's first child, and a
+         * non-root parent has two: r exists, and spares one as l would). */
+        VMAR_ASSERT(NULL, r != NULL);
         vmar__iset_move(x, x->count, r, 0, 1);
         x->count++;
         vmar__iset_adopt(x, x->count - 1);
@@ -406,11 +409,6 @@ static void vmar__iset_remove_at(struct vmar_iset *set, vmar__iset_x *x,
         vmar__iset_resum(p, s, x);
         vmar__iset_resum(p, s + 1, r);
         vmar__iset_fix_up(p);
-    } else {
-        /* Unreachable: x has a sibling (a non-root parent has two
-         * children), and one that cannot merge with x has more than
-         * MERGE_MAX - MIN slots to spare (the static assertion above). */
-        VMAR_ASSERT(NULL, false);
     }
 }
 
@@ -487,9 +485,17 @@ static void vmar__iset_set_gap_at(vmar__iset_x *x, unsigned i, vmar_size_t gap)
     vmar__iset_fix_up(x);
 }
 
-static void vmar__iset_set_gap(vmar__iset_node *n, vmar_size_t gap)
+/* The same for element n, which the caller expects at slot `guess` of its
+ * leaf (an insert or removal next to it just put it there), else found by
+ * a scan: a split or merge of the leaf may have moved it. */
+static void vmar__iset_set_gap(vmar__iset_node *n, unsigned guess,
+                               vmar_size_t gap)
 {
-    vmar__iset_set_gap_at(n->leaf, vmar__iset_slot(n->leaf, n), gap);
+    vmar__iset_x *x = n->leaf;
+    const unsigned i =
+        guess < x->count && x->ptr[guess] == n ? guess : vmar__iset_slot(x, n);
+
+    vmar__iset_set_gap_at(x, i, gap);
 }
 
 /* The leaf reached by following slot `first ? 0 : last` from the root. */
@@ -595,16 +601,8 @@ static void vmar__iset_insert_gap(struct vmar_iset *set, vmar__iset_x *x,
     vmar__iset_leaf_insert(set, x, pos, node->start, gap, node);
     set->count++;
     set->gen++;
-    if (!succ)
-        return;
-    /* Unless the insert split x, succ sits right after node, at pos + 1
-     * (an element is in one slot only, so the pointer test suffices). */
-    const vmar_size_t g = vmar__iset_gap_after(node, succ);
-    vmar__iset_x *l = node->leaf;
-    if (pos + 1 < l->count && l->ptr[pos + 1] == succ)
-        vmar__iset_set_gap_at(l, pos + 1, g);
-    else
-        vmar__iset_set_gap(succ, g);
+    if (succ)
+        vmar__iset_set_gap(succ, pos + 1, vmar__iset_gap_after(node, succ));
 }
 
 static void vmar__iset_insert_elem(struct vmar_iset *set, vmar__iset_x *x,
@@ -659,16 +657,8 @@ void vmar_iset_remove(struct vmar_iset *set, struct vmar_iset_node *node)
     set->count--;
     set->gen++;
     node->leaf = NULL;
-    if (!succ)
-        return;
-    /* Unless the removal merged or refilled x (which may now be a spare),
-     * succ moved down into node's slot. */
-    const vmar_size_t g = vmar__iset_gap_after(pred, succ);
-    vmar__iset_x *l = succ->leaf;
-    if (l == x && i < l->count && l->ptr[i] == succ)
-        vmar__iset_set_gap_at(l, i, g);
-    else
-        vmar__iset_set_gap(succ, g);
+    if (succ)
+        vmar__iset_set_gap(succ, i, vmar__iset_gap_after(pred, succ));
 }
 
 /* The tail's gap is empty (it starts where node ends), and no other gap
@@ -742,7 +732,7 @@ void vmar_iset_update(struct vmar_iset *set, struct vmar_iset_node *node)
     x->gap[i] = vmar__iset_gap_after(vmar__iset_before(x, i), node);
     vmar__iset_fix_up(x);
     if (succ)
-        vmar__iset_set_gap(succ, vmar__iset_gap_after(node, succ));
+        vmar__iset_set_gap(succ, i + 1, vmar__iset_gap_after(node, succ));
 }
 
 /* ---- lookups ---------------------------------------------------------- */
