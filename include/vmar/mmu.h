@@ -310,7 +310,9 @@ struct vmar_mmu_ops {
 
     /**
      * Required. Create an empty page table. `config` is backend specific
-     * (vmar_space_opts::mmu_config). Returns 0, VMAR_ENOMEM or VMAR_EINVAL.
+     * (vmar_space_opts::mmu_config, vmar_fork_opts::mmu_config) and valid
+     * only during the call: copy what is needed later. `env` outlives the
+     * table. Returns 0, VMAR_ENOMEM or VMAR_EINVAL.
      */
     int (*create)(const struct vmar_env *env, const void *config,
                   struct vmar_mmu **out);

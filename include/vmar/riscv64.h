@@ -65,7 +65,12 @@ extern const struct vmar_mmu_ops vmar_mmu_riscv64_sv57;
  *  fewer, see ASIDLEN in the privileged spec, "satp"). */
 #define VMAR_RISCV64_ASID_MAX 0xffffu
 
-/** Configuration of one space; zero-initialise, then set what you need. */
+/**
+ * Configuration of one space; zero-initialise, then set what you need.
+ * Read only during create (vmar_space_create(), vmar_fork()): libvmar keeps
+ * no pointer to it, and writes *handle once, before create returns. A
+ * child of vmar_fork() needs a config of its own (its own id and handle).
+ */
 struct vmar_riscv64_config {
     /** ASID of the space, placed in satp bits 59:44. */
     uint16_t asid;

@@ -166,7 +166,9 @@ typedef void (*vmar_sim_frame_hook)(void *arg, unsigned flags);
 void vmar_sim_set_frame_hook(struct vmar_sim *sim, vmar_sim_frame_hook hook,
                              void *arg);
 
-/** The sim backend; its mmu_config is the `struct vmar_sim *`. */
+/** The sim backend; its mmu_config is the `struct vmar_sim *`, which the
+ *  page table keeps: the machine must outlive every space on it. Give the
+ *  same machine as vmar_fork_opts::mmu_config to fork. */
 extern const struct vmar_mmu_ops vmar_mmu_sim;
 
 /** Counters, cumulative since creation unless marked "live". */

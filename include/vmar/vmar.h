@@ -55,11 +55,19 @@ enum vmar_space_flags {
  * so designated initializers name only what differs.
  */
 struct vmar_space_opts {
-    /** Required. The environment; must outlive the space. */
+    /** Required. The environment; libvmar keeps this pointer, so the
+     *  struct must outlive the space and every handle and child of it. */
     const struct vmar_env *env;
-    /** Required. The MMU backend, e.g. &vmar_mmu_sim. */
+    /** Required. The MMU backend, e.g. `&vmar_mmu_sim`; kept like env
+     *  (normally constant data). */
     const struct vmar_mmu_ops *mmu;
-    /** Backend configuration passed to mmu->create (backend specific). */
+    /** Backend configuration passed to mmu->create (backend specific).
+     *  Read only during vmar_space_create(): libvmar keeps no pointer to
+     *  it, so it may live on the caller's stack. What the backend needs
+     *  later it copies; what the config points to (the sim machine, a
+     *  handle to fill) follows the backend header's rules. A space
+     *  created with a non-NULL config forks only with the child's own
+     *  (vmar_fork_opts::mmu_config). */
     const void *mmu_config;
     /** Lowest user address, page aligned. 0: VMAR_DEFAULT_USER_LO. */
     vmar_addr_t user_lo;
@@ -81,7 +89,8 @@ struct vmar_space_opts {
     /** vmar_space_flags. */
     unsigned flags;
     /** The embedder's lock object for this space, passed to env->lock.
-     *  NULL: the embedder serialises calls itself. */
+     *  NULL: the embedder serialises calls itself. Kept: it must outlive
+     *  the space. */
     void *lock;
 };
 
@@ -244,7 +253,8 @@ struct vmar_map_opts {
     /** What backs it. */
     enum vmar_backing backing;
     /** VMAR_BACKING_OBJECT: the memory object; the mapping takes a
-     *  reference (vmar_object_ref()) that it drops when it goes away. */
+     *  reference (vmar_object_ref()) that it drops when it goes away, so
+     *  the caller's own reference may go once the call returns. */
     struct vmar_object *object;
     /** VMAR_BACKING_OBJECT: the byte offset into the object. */
     uint64_t offset;
@@ -401,10 +411,15 @@ int vmar_resize(struct vmar_space *space, vmar_addr_t addr,
 
 /** Options for vmar_fork(); zero fields mean their defaults. */
 struct vmar_fork_opts {
-    /** Backend configuration of the child's page table (as
-     *  vmar_space_opts::mmu_config; e.g. its PCID). */
+    /** Backend configuration of the child's page table, read only
+     *  during the call (as vmar_space_opts::mmu_config): its own PCID or
+     *  ASID, its own handle, its kernel_root. Required when the parent
+     *  was created with a non-NULL config, since libvmar keeps no pointer
+     *  to that one; NULL otherwise creates the child with the backend's
+     *  defaults, as the parent was. */
     const void *mmu_config;
-    /** The child's lock object (vmar_space_opts::lock). */
+    /** The child's lock object (vmar_space_opts::lock); kept, so it must
+     *  outlive the child. */
     void *lock;
 };
 
@@ -423,8 +438,9 @@ struct vmar_fork_opts {
  * @param opts    the child's backend configuration and lock; may be NULL.
  * @param out     receives the child.
  * Returns: 0 and the child in *out; VMAR_ENOMEM; VMAR_ENOTSUP without
- *  env->frame_refcount; VMAR_EINVAL for a NULL parent or out, or a
- *  config the backend refuses.
+ *  env->frame_refcount; VMAR_EINVAL for a NULL parent or out, a parent
+ *  created with a config and no opts->mmu_config, or a config the
+ *  backend refuses.
  * Locking: takes the parent's lock exclusively (its leaves change); the
  *  child is not visible to anyone until the call returns.
  * On failure: the parent is exactly as it was (write permissions
@@ -493,7 +509,9 @@ struct vmar_mapping_info {
     uint64_t offset;
     enum vmar_cache cache; /**< cache policy (device mappings) */
     /** The memory object (object mappings), else NULL. Borrowed: valid
-     *  while the mapping exists. */
+     *  only while the mapping exists, which a change of the space by any
+     *  thread may end; to use it later, make sure no change can run and
+     *  take vmar_object_ref(). */
     struct vmar_object *object;
 };
 

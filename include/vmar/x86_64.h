@@ -59,7 +59,12 @@ extern const struct vmar_mmu_ops vmar_mmu_x86_64_5l;
 /** Highest PCID (CR3 bits 11:0 when CR4.PCIDE = 1, SDM Vol. 3A §4.10.1). */
 #define VMAR_X86_64_PCID_MAX 0xfffu
 
-/** Configuration of one space; zero-initialise, then set what you need. */
+/**
+ * Configuration of one space; zero-initialise, then set what you need.
+ * Read only during create (vmar_space_create(), vmar_fork()): libvmar keeps
+ * no pointer to it, and writes *handle once, before create returns. A
+ * child of vmar_fork() needs a config of its own (its own id and handle).
+ */
 struct vmar_x86_64_config {
     /** PCID of the space (0..VMAR_X86_64_PCID_MAX), placed in CR3 bits
      *  11:0. Use 0 when CR4.PCIDE = 0. */

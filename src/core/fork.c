@@ -25,16 +25,18 @@ static int child_create(struct vmar_space *parent,
                         struct vmar_space **out)
 {
     const struct vmar_env *env = parent->env;
-    struct vmar_space *c =
-        env->alloc(env->ctx, sizeof(*c), _Alignof(struct vmar_space));
+    const void *config = o ? o->mmu_config : NULL;
+    struct vmar_space *c;
     int rc;
+
+    c = env->alloc(env->ctx, sizeof(*c), _Alignof(struct vmar_space));
 
     if (!c)
         return VMAR_ENOMEM;
     vmar__memset(c, 0, sizeof(*c));
     c->env = env;
     c->ops = parent->ops;
-    c->mmu_config = o && o->mmu_config ? o->mmu_config : parent->mmu_config;
+    c->mmu_configured = config != NULL;
     c->lock = o ? o->lock : NULL;
     c->user_lo = parent->user_lo;
     c->user_hi = parent->user_hi;
@@ -47,7 +49,7 @@ static int child_create(struct vmar_space *parent,
     c->rights = rights; /* the parent handle's: fork cannot add any */
     c->handles = 1;
     vmar_iset_init(&c->set);
-    rc = c->ops->create(env, c->mmu_config, &c->mmu);
+    rc = c->ops->create(env, config, &c->mmu);
     if (rc) {
         env->free(env->ctx, c, sizeof(*c));
         return rc;
@@ -204,6 +206,10 @@ int vmar_fork(struct vmar_space *h, const struct vmar_fork_opts *opts,
     int rc;
 
     if (!parent || !out)
+        return VMAR_EINVAL;
+    /* A configured parent's config named its own identity (PCID/ASID,
+     * handle) and need not live any more: the child's must be given. */
+    if (parent->mmu_configured && !(opts && opts->mmu_config))
         return VMAR_EINVAL;
     if (!parent->env->frame_refcount)
         return VMAR_ENOTSUP;

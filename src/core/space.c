@@ -129,7 +129,7 @@ static int space_configure(struct vmar_space *s,
     s->env = o->env;
     s->ops = o->mmu;
     s->lock = o->lock;
-    s->mmu_config = o->mmu_config;
+    s->mmu_configured = o->mmu_config != NULL;
     s->user_lo = lo;
     s->user_hi = hi;
     s->as_limit = o->as_limit;
@@ -211,7 +211,6 @@ int vmar_space_dup(struct vmar_space *h, unsigned rights,
     d->env = space->env;
     d->ops = space->ops;
     d->mmu = space->mmu;
-    d->mmu_config = space->mmu_config;
     d->lock = space->lock;
     d->base = space;
     d->rights = rights;

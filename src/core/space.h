@@ -27,10 +27,12 @@ struct vmar_space {
     const struct vmar_env *env;
     const struct vmar_mmu_ops *ops;
     struct vmar_mmu *mmu;
-    const void *mmu_config; /* what mmu was created from (fork reuses it) */
-    void *lock;             /* embedder's lock object, may be NULL */
-    struct vmar_iset set;   /* the mappings, by address */
-    vmar_addr_t user_lo;    /* user range [user_lo, user_hi) */
+    /* Whether mmu was created from a non-NULL config. libvmar keeps no
+     * pointer to a config: vmar_fork() then needs the child's own. */
+    bool mmu_configured;
+    void *lock;           /* embedder's lock object, may be NULL */
+    struct vmar_iset set; /* the mappings, by address */
+    vmar_addr_t user_lo;  /* user range [user_lo, user_hi) */
     vmar_addr_t user_hi;
     vmar_size_t as_limit; /* 0: unlimited */
     size_t max_map_count;

@@ -1058,25 +1058,14 @@ static struct slot *fork_child_done(struct diff_session *s,
 static int lib_fork(struct diff_session *s, struct slot *ch, unsigned idx)
 {
     struct slot *p = s->c;
-    struct vmar_fork_opts fo = {0};
+    unsigned id =
+        (p->vt.opts.mmu_config == &p->vt.cfg.rv ? s->asid0 : s->pcid0) + idx;
+    struct vmar_fork_opts fo = {
+        .mmu_config = vt_child_config(&p->vt, &ch->vt, id),
+    };
     int rc;
 
-    ch->vt = p->vt;
     ch->space = NULL;
-    ch->vt.space = NULL;
-    ch->vt.mmu = NULL;
-    ch->vt.cfg.mmu = NULL;
-    if (p->vt.opts.mmu_config == &p->vt.cfg.x86) {
-        ch->vt.cfg.x86.handle = &ch->vt.cfg.mmu;
-        ch->vt.cfg.x86.pcid = s->pcid0 + idx;
-        fo.mmu_config = &ch->vt.cfg.x86;
-    } else if (p->vt.opts.mmu_config == &p->vt.cfg.rv) {
-        ch->vt.cfg.rv.handle = &ch->vt.cfg.mmu;
-        ch->vt.cfg.rv.asid = s->asid0 + idx;
-        fo.mmu_config = &ch->vt.cfg.rv;
-    }
-    ch->vt.opts.mmu_config =
-        fo.mmu_config ? fo.mmu_config : p->vt.opts.mmu_config;
     rc = vmar_fork(p->space, &fo, &ch->space);
     if (rc == 0) {
         ch->vt.space = ch->space;

@@ -180,28 +180,36 @@ void vt_setup(struct vt *vt, const struct vmar_space_opts *opts, size_t nframes)
     VT_CHECK(vt);
 }
 
-int vt_fork(struct vt *parent, struct vt *child)
+const void *vt_child_config(const struct vt *parent, struct vt *child,
+                            unsigned id)
 {
-    struct vmar_fork_opts fo = {0};
-    int rc;
-
     *child = *parent;
     child->space = NULL;
     child->mmu = NULL;
     child->cfg.mmu = NULL;
-    /* Its own handle, and an address-space id of its own. */
     if (parent->opts.mmu_config == &parent->cfg.x86) {
         child->cfg.x86.handle = &child->cfg.mmu;
-        child->cfg.x86.pcid = parent->cfg.x86.pcid + 1;
-        fo.mmu_config = &child->cfg.x86;
+        child->cfg.x86.pcid = (uint16_t)id;
+        child->opts.mmu_config = &child->cfg.x86;
     } else if (parent->opts.mmu_config == &parent->cfg.rv) {
         child->cfg.rv.handle = &child->cfg.mmu;
-        child->cfg.rv.asid = parent->cfg.rv.asid + 1;
-        fo.mmu_config = &child->cfg.rv;
+        child->cfg.rv.asid = (uint16_t)id;
+        child->opts.mmu_config = &child->cfg.rv;
     }
-    child->opts.mmu_config =
-        fo.mmu_config ? fo.mmu_config : parent->opts.mmu_config;
-    rc = vmar_fork(parent->space, &fo, &child->space);
+    return child->opts.mmu_config;
+}
+
+int vt_fork(struct vt *parent, struct vt *child)
+{
+    /* An address-space id of its own: one above the parent's. */
+    unsigned id = parent->opts.mmu_config == &parent->cfg.rv
+                      ? parent->cfg.rv.asid + 1u
+                      : parent->cfg.x86.pcid + 1u;
+    struct vmar_fork_opts fo = {
+        .mmu_config = vt_child_config(parent, child, id),
+    };
+    int rc = vmar_fork(parent->space, &fo, &child->space);
+
     if (rc == 0) {
         child->mmu = child->cfg.mmu;
         VT_CHECK(child);

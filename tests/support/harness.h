@@ -109,6 +109,11 @@ void vt_teardown(struct vt *vt);
  * vmar_fork()'s code; checks both spaces. Destroy the child with
  * vt_child_destroy() before the parent's vt_teardown(). */
 int vt_fork(struct vt *parent, struct vt *child);
+/* Make `child` a copy of `parent` (no space yet) whose backend config is
+ * its own: its own handle, and PCID/ASID `id` on a real backend; the sim's
+ * config is the machine. Returns what vmar_fork_opts::mmu_config takes. */
+const void *vt_child_config(const struct vt *parent, struct vt *child,
+                            unsigned id);
 void vt_child_destroy(struct vt *child);
 
 /* One byte through vmar_read / vmar_write (faulting as a user access

@@ -73,6 +73,46 @@ static void test_fork_cow(void **state)
     vt_teardown(&p);
 }
 
+/* libvmar keeps no pointer to a space's backend config: once the space
+ * exists, the config may go (it is poisoned here while the space is used),
+ * and a fork of a configured space needs the child's own config instead
+ * of reusing the parent's (its PCID/ASID and handle are the parent's). */
+static void test_fork_config_lifetime(void **state)
+{
+    struct vt p, c;
+    struct vt_mmu_cfg saved;
+    struct vmar_space *child = NULL;
+    (void)state;
+
+    vt_setup(&p, NULL, 0);
+    map_rw(&p, A, 2 * PG, 0);
+    saved = p.cfg;
+    memset(&p.cfg.x86, 0xa5, sizeof(p.cfg.x86));
+    memset(&p.cfg.rv, 0xa5, sizeof(p.cfg.rv));
+    p.cfg.mmu = saved.mmu;
+    vt_poke(&p, A, 0x5a);
+    assert_int_equal(vt_protect(&p, A + PG, PG, R), 0);
+    char *before = vt_layout(&p);
+    p.cfg = saved; /* alive again: a fork must still not reuse it */
+    assert_int_equal(vmar_fork(p.space, NULL, &child), VMAR_EINVAL);
+    assert_null(child);
+    assert_int_equal(
+        vmar_fork(p.space, &(struct vmar_fork_opts){.lock = NULL}, &child),
+        VMAR_EINVAL);
+    assert_null(child);
+    VT_EXPECT_LAYOUT(&p, before);
+    free(before);
+    assert_ptr_equal(p.cfg.mmu, saved.mmu); /* the handle was not reused */
+    vt_expect_rss(&p, 1, 0);
+    assert_int_equal(vt_fork(&p, &c), 0);
+    assert_ptr_equal(p.cfg.mmu, saved.mmu);
+    assert_int_equal(vt_peek(&c, A), 0x5a);
+    vt_poke(&c, A, 0x6b);
+    assert_int_equal(vt_peek(&p, A), 0x5a);
+    vt_child_destroy(&c);
+    vt_teardown(&p);
+}
+
 /* Three generations, and a parent that exits first. */
 static void test_fork_generations(void **state)
 {
@@ -648,6 +688,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fork_cow),
+        cmocka_unit_test(test_fork_config_lifetime),
         cmocka_unit_test(test_fork_generations),
         cmocka_unit_test(test_fork_kinds),
         cmocka_unit_test(test_fork_oom),

@@ -523,7 +523,9 @@ static void test_no_refcount(void **state)
                                                       .flags = VMAR_MAP_SHARED},
                               &a),
                      VMAR_ENOTSUP);
-    assert_int_equal(vmar_fork(s, NULL, &child), VMAR_ENOTSUP);
+    assert_int_equal(
+        vmar_fork(s, &(struct vmar_fork_opts){.mmu_config = sim}, &child),
+        VMAR_ENOTSUP);
     /* Private anonymous memory works as before. */
     assert_int_equal(
         vmar_map(s, &(struct vmar_map_opts){.size = 4 * PG, .prot = RW}, &a),

@@ -276,24 +276,13 @@ static void without_refdecoder(struct vt *vt)
  * same per-child backend configuration, then vmar_fork(). */
 static int fork_unchecked(struct vt *parent, struct vt *child)
 {
-    struct vmar_fork_opts fo = {0};
+    struct vmar_fork_opts fo;
     int rc;
 
     without_refdecoder(parent);
-    *child = *parent;
-    child->space = NULL;
-    child->cfg.mmu = NULL;
-    if (parent->opts.mmu_config == &parent->cfg.x86) {
-        child->cfg.x86.handle = &child->cfg.mmu;
-        child->cfg.x86.pcid = parent->cfg.x86.pcid + 1;
-        fo.mmu_config = &child->cfg.x86;
-    } else if (parent->opts.mmu_config == &parent->cfg.rv) {
-        child->cfg.rv.handle = &child->cfg.mmu;
-        child->cfg.rv.asid = parent->cfg.rv.asid + 1;
-        fo.mmu_config = &child->cfg.rv;
-    }
-    child->opts.mmu_config =
-        fo.mmu_config ? fo.mmu_config : parent->opts.mmu_config;
+    fo = (struct vmar_fork_opts){
+        .mmu_config = vt_child_config(parent, child, 1),
+    };
     rc = vmar_fork(parent->space, &fo, &child->space);
     if (rc)
         child->space = NULL;

@@ -133,7 +133,9 @@ static void test_fork_keeps_rights(void **state)
 
     vt_setup(&vt, NULL, 0);
     assert_int_equal(vmar_space_dup(vt.space, VMAR_RIGHT_READ, &h), 0);
-    assert_int_equal(vmar_fork(h, NULL, &child), 0); /* the sim's config */
+    assert_int_equal(
+        vmar_fork(h, &(struct vmar_fork_opts){.mmu_config = vt.sim}, &child),
+        0);
     assert_int_equal(vmar_space_rights(child), VMAR_RIGHT_READ);
     vmar_space_destroy(child);
     vmar_space_destroy(h);
