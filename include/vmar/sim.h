@@ -325,6 +325,13 @@ void vmar_sim_cpu_switch(struct vmar_sim_cpu *cpu, struct vmar_space *space);
  * a frame no longer allocated is dropped (the pool stays poisoned), one
  * to an allocated frame lands.
  *
+ * CPUs may access the same bytes at the same time, as the threads of a
+ * user program may: the frames are read and written with relaxed atomic
+ * accesses (each aligned 8-byte word in one access, so it never tears;
+ * other bytes one by one), so such races are defined and
+ * ThreadSanitizer does not report them. The library's own copies
+ * (vmar_read(), vmar_write(), copy-on-write) are plain memory accesses.
+ *
  * @param cpu     the CPU; it must run a space.
  * @param va      first byte; any alignment.
  * @param access  exactly one vmar_access value.

@@ -18,6 +18,15 @@
  * faults). Afterwards vmar_check is clean, RSS is exact, no stale TLB
  * entry was used, and nothing leaked (vt_teardown).
  *
+ * test_shared_pages: SHARE_CPUS threads, each driving a CPU, write and
+ * read the same words and bytes of the same pages (a user program racing
+ * with itself), while another thread drops the pages, maps fresh ones
+ * over them and forks, so that every CPU keeps faulting on them. Reads
+ * see zero or whole words of the right page (an aligned word never
+ * tears); under ThreadSanitizer the simulated user memory is no data race
+ * (the CPUs copy with relaxed atomics: src/mmu/sim/cpu.c). Half the
+ * stress test's time.
+ *
  * Bounded in time: VMAR_TEST_SECONDS (default 2) of stress. Randomised:
  * the seed is printed; VMAR_TEST_SEED replays the choices (the thread
  * interleaving is the scheduler's).
@@ -505,11 +514,286 @@ static void test_stress(void **state)
     cc_teardown(&c);
 }
 
+/* ---- CPUs sharing user pages --------------------------------------- */
+
+#define SHARE_CPUS    4
+#define SHARE_BASE    ((vmar_addr_t)0x50000000)
+#define SHARE_PAGES   4
+#define SHARE_WORD_AT 2048 /* each page's word area: SHARE_WORDS words */
+#define SHARE_WORDS   64
+#define SHARE_RUN_MAX 64 /* byte runs: up to this long, any alignment */
+#define SHARE_MAGIC   0x5au
+#define SHARE_BYTE0   0xa0u /* thread t writes bytes SHARE_BYTE0 + t */
+
+struct share {
+    struct cc *c;
+    uint64_t seed;
+    struct timespec deadline;
+    unsigned long failures; /* __atomic */
+    unsigned long ops[SHARE_CPUS + 1];
+    unsigned long forks, dropped, replaced;
+};
+
+/* What thread t writes into word w of page p: the page and word say
+ * where it belongs, so a read proves the frame is the page's and that the
+ * word did not tear (two writers' halves would disagree on the thread or
+ * the count). */
+static uint64_t share_word(unsigned p, unsigned w, unsigned t, uint32_t n)
+{
+    return (uint64_t)SHARE_MAGIC << 56 | (uint64_t)p << 48 | (uint64_t)w << 40 |
+           (uint64_t)t << 32 | n;
+}
+
+static bool share_word_ok(uint64_t v, unsigned p, unsigned w)
+{
+    return v == 0 || ((v >> 40) == share_word(p, w, 0, 0) >> 40 &&
+                      ((v >> 32) & 0xff) < SHARE_CPUS);
+}
+
+/* Byte `off` of the shared range (any byte outside a word area) holds 0
+ * (demand zero, or dropped) or some thread's run byte. */
+static bool share_byte_ok(vmar_size_t off, unsigned char b)
+{
+    size_t in_page = (size_t)(off % PG);
+
+    if (in_page >= SHARE_WORD_AT && in_page < SHARE_WORD_AT + 8 * SHARE_WORDS)
+        return true; /* a word's byte: share_word_ok() judges it */
+    return b == 0 || (b >= SHARE_BYTE0 && b < SHARE_BYTE0 + SHARE_CPUS);
+}
+
+/* Check `n` bytes read at offset `off` of the shared range. */
+static bool share_bytes_ok(vmar_size_t off, const unsigned char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        vmar_size_t at = off + i;
+        size_t in_page = (size_t)(at % PG);
+
+        if (!share_byte_ok(at, b[i]))
+            return false;
+        if (in_page >= SHARE_WORD_AT &&
+            in_page < SHARE_WORD_AT + 8 * SHARE_WORDS && in_page % 8 == 0 &&
+            i + 8 <= n) {
+            uint64_t v;
+
+            memcpy(&v, b + i, sizeof(v));
+            if (!share_word_ok(v, (unsigned)(at / PG),
+                               (unsigned)((in_page - SHARE_WORD_AT) / 8)))
+                return false;
+        }
+    }
+    return true;
+}
+
+static struct timespec deadline_after(double secs)
+{
+    struct timespec t;
+    long long ns;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    ns = (long long)t.tv_nsec + (long long)(secs * 1e9);
+    t.tv_sec += (time_t)(ns / 1000000000LL);
+    t.tv_nsec = (long)(ns % 1000000000LL);
+    return t;
+}
+
+struct share_worker {
+    struct share *s;
+    unsigned t;
+};
+
+/* Every CPU reads and writes the same words and the same bytes of every
+ * shared page: aligned words, byte runs of any alignment that may cross
+ * into the next page, whole pages. */
+static void *share_access_main(void *arg)
+{
+    struct share_worker *w = arg;
+    struct share *s = w->s;
+    struct vmar_sim_cpu *cpu = s->c->cpu[w->t];
+    uint64_t rng = s->seed ^ (0x3000 + w->t);
+    const vmar_size_t span = SHARE_PAGES * PG;
+    const size_t runs_at = SHARE_WORD_AT + 8 * SHARE_WORDS;
+    unsigned char buf[PG];
+    uint32_t n = 0;
+
+    while (!past(&s->deadline)) {
+        uint64_t r = vt_rand(&rng);
+        unsigned p = (unsigned)(r % SHARE_PAGES);
+        unsigned word = (unsigned)((r >> 8) % SHARE_WORDS);
+        vmar_size_t off = p * PG + SHARE_WORD_AT + 8 * word;
+        size_t len = 8;
+        unsigned access = WR;
+        int rc;
+
+        s->ops[w->t]++;
+        switch ((r >> 16) % 8) {
+        case 0:
+        case 1:
+        case 2: { /* write a word */
+            uint64_t v = share_word(p, word, w->t, ++n);
+
+            memcpy(buf, &v, sizeof(v));
+            break;
+        }
+        case 3:
+        case 4:
+        case 5: /* write a byte run after the word area */
+            off = p * PG + runs_at + (r >> 24) % (PG - runs_at);
+            len = 1 + (size_t)((r >> 40) % SHARE_RUN_MAX);
+            if (len > span - off)
+                len = (size_t)(span - off);
+            memset(buf, (int)(SHARE_BYTE0 + w->t), len);
+            break;
+        case 6: /* read a word */
+            access = RD;
+            break;
+        default: /* read the whole page */
+            off = p * PG;
+            len = PG;
+            access = RD;
+            break;
+        }
+        rc = vmar_sim_cpu_access(cpu, SHARE_BASE + off, access, buf, len);
+        if (rc != 0)
+            FAIL(s, "thread %u: access %u of %zu bytes at +%#llx: rc %d\n",
+                 w->t, access, len, (unsigned long long)off, rc);
+        else if (access == RD && !share_bytes_ok(off, buf, len))
+            FAIL(s,
+                 "thread %u: read of %zu bytes at +%#llx: foreign or torn "
+                 "data\n",
+                 w->t, len, (unsigned long long)off);
+    }
+    return NULL;
+}
+
+/* Makes the CPUs fault on the shared pages again and again: drops them
+ * (demand-zero refaults), maps fresh pages over some, forks (write faults
+ * break copy-on-write while the child keeps the old frames), checks. */
+static void *share_fault_main(void *arg)
+{
+    struct share_worker *w = arg;
+    struct share *s = w->s;
+    struct vmar_space *space = s->c->vt.space;
+    struct vmar_space *child = NULL;
+    struct vmar_sim_lock *child_lock = NULL;
+    uint64_t rng = s->seed ^ 0x4000;
+
+    while (!past(&s->deadline)) {
+        uint64_t r = vt_rand(&rng);
+        unsigned first = (unsigned)(r % SHARE_PAGES);
+        unsigned np = 1 + (unsigned)((r >> 8) % (SHARE_PAGES - first));
+        vmar_addr_t a = SHARE_BASE + first * PG;
+        int rc = 0;
+
+        s->ops[SHARE_CPUS]++;
+        switch ((r >> 16) % 4) {
+        case 0:
+            rc = vmar_advise(space, a, np * PG, VMAR_ADVISE_DONTNEED);
+            s->dropped += rc == 0;
+            break;
+        case 1: {
+            struct vmar_map_opts o = {.addr = a,
+                                      .size = np * PG,
+                                      .place = VMAR_PLACE_FIXED,
+                                      .prot = RW};
+            rc = vmar_map(space, &o, NULL);
+            s->replaced += rc == 0;
+            break;
+        }
+        case 2: { /* the previous child goes, a new one shares the frames */
+            if (child != NULL)
+                vmar_space_destroy(child);
+            child = NULL;
+            if (child_lock == NULL && vmar_sim_lock_create(&child_lock) != 0) {
+                FAIL(s, "lock create\n");
+                break;
+            }
+            struct vmar_fork_opts fo = {.mmu_config = s->c->vt.sim,
+                                        .lock = child_lock};
+            rc = vmar_fork(space, &fo, &child);
+            s->forks += rc == 0;
+            break;
+        }
+        default:
+            if (vmar_check(space) != 0)
+                FAIL(s, "vmar_check failed mid-run\n");
+            break;
+        }
+        if (rc != 0)
+            FAIL(s, "fault thread: op %u on [%#llx, +%u pages): rc %d\n",
+                 (unsigned)((r >> 16) % 4), (unsigned long long)a, np, rc);
+    }
+    if (child != NULL)
+        vmar_space_destroy(child);
+    if (child_lock != NULL)
+        vmar_sim_lock_destroy(child_lock);
+    return NULL;
+}
+
+static void test_shared_pages(void **state)
+{
+    static struct share s; /* zeroed */
+    struct cc c;
+    struct share_worker w[SHARE_CPUS + 1];
+    pthread_t th[SHARE_CPUS + 1];
+    double secs = test_seconds() / 2;
+    unsigned char page[PG];
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    s.seed = vt_seed((uint64_t)time(NULL));
+    fprintf(stderr,
+            "shared pages: %u CPUs on %u pages + 1 fault thread, %.1f s\n",
+            SHARE_CPUS, SHARE_PAGES, secs);
+    cc_setup(&c, 0, SHARE_CPUS);
+    s.c = &c;
+    map_fixed(&c, SHARE_BASE, SHARE_PAGES);
+    s.deadline = deadline_after(secs);
+    for (unsigned t = 0; t <= SHARE_CPUS; t++) {
+        w[t] = (struct share_worker){&s, t};
+        assert_int_equal(pthread_create(&th[t], NULL,
+                                        t < SHARE_CPUS ? share_access_main
+                                                       : share_fault_main,
+                                        &w[t]),
+                         0);
+    }
+    for (unsigned t = 0; t <= SHARE_CPUS; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+
+    fprintf(stderr, "shared pages: ops per thread:");
+    for (unsigned t = 0; t <= SHARE_CPUS; t++)
+        fprintf(stderr, " %lu", s.ops[t]);
+    fprintf(stderr, "; forks %lu, drops %lu, replacements %lu\n", s.forks,
+            s.dropped, s.replaced);
+    assert_int_equal(s.failures, 0);
+    /* Every thread ran; the CPUs took faults (which of them took the
+     * first touches is the scheduler's choice). */
+    size_t faults = 0;
+    for (unsigned t = 0; t <= SHARE_CPUS; t++)
+        assert_true(s.ops[t] > 0);
+    for (unsigned t = 0; t < SHARE_CPUS; t++) {
+        struct vmar_sim_cpu_stats cs;
+
+        vmar_sim_cpu_stats(c.cpu[t], &cs);
+        faults += cs.faults;
+    }
+    assert_true(faults > 0);
+    assert_int_equal(vmar_sim_violations(c.vt.sim), 0);
+    VT_CHECK(&c.vt);
+    expect_rss_exact(&c);
+    for (unsigned p = 0; p < SHARE_PAGES; p++) {
+        assert_int_equal(
+            vmar_read(c.vt.space, SHARE_BASE + p * PG, page, PG, NULL), 0);
+        assert_true(share_bytes_ok(p * PG, page, PG));
+    }
+    cc_teardown(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_page_race),
         cmocka_unit_test(test_stress),
+        cmocka_unit_test(test_shared_pages),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

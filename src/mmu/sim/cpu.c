@@ -254,6 +254,61 @@ void vmar_sim__tlb_flush_root(struct vmar_sim *sim, uint64_t root,
 
 /* ---- accesses ------------------------------------------------------- */
 
+/*
+ * Copies between a frame and the caller's buffer. Simulated user memory is
+ * shared by every CPU that runs the space, and the program on them may
+ * race with itself (two threads writing one word is the program's
+ * business, not a defect of the library or of the simulator), so the
+ * frame side is read and written with relaxed atomic accesses: such races
+ * are defined behaviour here, and ThreadSanitizer keeps reporting the
+ * races that are defects (the library's and the tests' own data). Like
+ * hardware, an aligned 8-byte word is copied in one access, so a racing
+ * read sees one writer's word, never a mix; other bytes are copied one at
+ * a time. Relaxed: ordering between CPUs comes from the CPU locks and the
+ * library's locks, as it would from the program's own fences and locks.
+ * The library's user copies (vmar_read, vmar_write, copy-on-write, zero
+ * fill) stay plain, as in a kernel: a test that races them with a CPU's
+ * access to the same bytes is still a data race.
+ */
+typedef uint64_t frame_word __attribute__((may_alias));
+
+static void frame_read(unsigned char *dst, const unsigned char *frame, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n)
+        if ((uintptr_t)(frame + i) % sizeof(frame_word) == 0 &&
+            n - i >= sizeof(frame_word)) {
+            frame_word w = __atomic_load_n((const frame_word *)(frame + i),
+                                           __ATOMIC_RELAXED);
+
+            memcpy(dst + i, &w, sizeof(w));
+            i += sizeof(w);
+        } else {
+            dst[i] = __atomic_load_n(frame + i, __ATOMIC_RELAXED);
+            i++;
+        }
+}
+
+static void frame_write(unsigned char *frame, const unsigned char *src,
+                        size_t n)
+{
+    size_t i = 0;
+
+    while (i < n)
+        if ((uintptr_t)(frame + i) % sizeof(frame_word) == 0 &&
+            n - i >= sizeof(frame_word)) {
+            frame_word w;
+
+            memcpy(&w, src + i, sizeof(w));
+            __atomic_store_n((frame_word *)(frame + i), w, __ATOMIC_RELAXED);
+            i += sizeof(w);
+        } else {
+            __atomic_store_n(frame + i, src[i], __ATOMIC_RELAXED);
+            i++;
+        }
+}
+
 static const char *access_name(unsigned access)
 {
     switch (access) {
@@ -508,9 +563,9 @@ int vmar_sim_cpu_access(struct vmar_sim_cpu *cpu, vmar_addr_t va,
          * copy, so the frame cannot be freed under it. */
         frame = sim->env.phys_to_virt(sim->env.ctx, pa);
         if (access != VMAR_ACCESS_WRITE)
-            memcpy(bytes + done, frame + off, n);
+            frame_read(bytes + done, frame + off, n);
         else if (!stale || vmar_sim_frame_live(sim, pa))
-            memcpy(frame + off, bytes + done, n);
+            frame_write(frame + off, bytes + done, n);
         vmar_sim__unlock(&cpu->lock);
         done += n;
     }
