@@ -71,7 +71,8 @@ enum vmar_fault_flags {
  * Returns: 0 when the access can be retried;
  *  VMAR_ENOENT: no mapping contains `addr` (SIGSEGV, SEGV_MAPERR);
  *  VMAR_EACCES: the mapping does not allow `access` (SIGSEGV,
- *   SEGV_ACCERR);
+ *   SEGV_ACCERR), or the handle lacks the access's right
+ *   (VMAR_RIGHT_READ, _WRITE or _EXEC: vmar_access_prot() of it);
  *  VMAR_ENOMEM: no frame or page-table page could be allocated (the
  *   kernel's out-of-memory path);
  *  VMAR_ENXIO: the page lies past the end of the mapping's memory object

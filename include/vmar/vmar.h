@@ -124,15 +124,53 @@ int vmar_space_create(const struct vmar_space_opts *opts,
  */
 void vmar_space_destroy(struct vmar_space *space);
 
-/** Rights of a space handle (the reference's Vmar<Rights>). READ, WRITE
- *  and EXEC have the values of the vmar_prot bits they cover. */
+/**
+ * Rights of a space handle (the reference's Vmar<Rights>). READ, WRITE
+ * and EXEC have the values of the vmar_prot bits they cover.
+ *
+ * What each operation needs (docs/DESIGN.md, "Rights", gives the reasons).
+ * A missing right is VMAR_EACCES before anything changes. In short: READ
+ * to see or copy contents, WRITE to change or destroy them (unmapping and
+ * replacing included), EXEC to fetch instructions; granting a permission
+ * needs its right; looking at the layout needs none.
+ *
+ * | Operation                              | Rights the handle needs       |
+ * |----------------------------------------|-------------------------------|
+ * | vmar_map, ANY / HINT / FIXED_NOREPLACE | the bits of prot and of the   |
+ * |  (any backing, POPULATE or not)        |  maximum (RWX minus deny_prot |
+ * |                                        |  minus what an object denies) |
+ * | vmar_map, VMAR_PLACE_FIXED             | the same, and WRITE (it       |
+ * |                                        |  replaces what is there)      |
+ * | vmar_protect                           | the bits of the new prot      |
+ * |                                        |  (lowering needs none)        |
+ * | vmar_unmap, vmar_clear                 | WRITE                         |
+ * | vmar_remap, vmar_resize                | WRITE                         |
+ * | vmar_advise DONTNEED, FREE             | WRITE (zeroes private memory) |
+ * | vmar_advise NORMAL, RANDOM, SEQUENTIAL,| none (hints: no contents     |
+ * |  WILLNEED, DONTFORK, DOFORK            |  change, no access granted)   |
+ * | vmar_fault                             | READ, WRITE or EXEC: the      |
+ * |                                        |  right of `access`            |
+ * | vmar_read                              | READ                          |
+ * | vmar_write, vmar_fill_zero             | WRITE                         |
+ * | vmar_fork                              | READ (the child, a copy, gets |
+ * |                                        |  the handle's rights)         |
+ * | vmar_space_dup                         | DUP and every right it gives  |
+ * | vmar_query, vmar_iterate,              | none (the layout and counters,|
+ * |  vmar_resident, vmar_stats, vmar_dump, |  not the contents)            |
+ * |  vmar_check, vmar_space_rights         |                               |
+ * | vmar_set_limits                        | none (cannot fail: a kernel   |
+ * |                                        |  keeps it to its own handle)  |
+ * | vmar_space_destroy                     | none (drops this handle)      |
+ */
 enum vmar_rights {
-    /** vmar_read(); mappings and protections with VMAR_PROT_READ. */
+    /** vmar_read(), read faults, vmar_fork(); mappings and protections
+     *  with VMAR_PROT_READ. */
     VMAR_RIGHT_READ = 1u << 0,
-    /** vmar_write(), vmar_fill_zero(); mappings and protections with
-     *  VMAR_PROT_WRITE. */
+    /** vmar_write(), vmar_fill_zero(), write faults; unmap, clear, remap,
+     *  resize, FIXED maps, DONTNEED/FREE advice; mappings and protections
+     *  with VMAR_PROT_WRITE. */
     VMAR_RIGHT_WRITE = 1u << 1,
-    /** Mappings and protections with VMAR_PROT_EXEC. */
+    /** Exec faults; mappings and protections with VMAR_PROT_EXEC. */
     VMAR_RIGHT_EXEC = 1u << 2,
     /** vmar_space_dup(). */
     VMAR_RIGHT_DUP = 1u << 3,
@@ -142,10 +180,9 @@ enum vmar_rights {
 
 /**
  * Make another handle to the same space with the same or fewer rights.
- * A mapping made through a handle needs rights covering its permissions
- * and its maximum permissions (set deny_prot for what the handle lacks);
- * vmar_protect() needs rights covering the new permissions; vmar_read()
- * the read right, vmar_write() and vmar_fill_zero() the write right.
+ * What each operation needs of a handle is the table at vmar_rights; e.g.
+ * a mapping made through a handle needs rights covering its permissions
+ * and its maximum permissions (set deny_prot for what the handle lacks).
  * Kernels that do not use rights never call this.
  *
  * @param space   a handle with VMAR_RIGHT_DUP.
@@ -278,7 +315,8 @@ struct vmar_map_opts {
  *   BOTTOM_UP with TOP_DOWN; a FIXED range that wraps or leaves the user
  *   range;
  *  VMAR_EACCES: prot & deny_prot != 0, or the handle's rights do not
- *   cover prot and the maximum permissions (vmar_space_dup());
+ *   cover prot and the maximum permissions, or lack WRITE for
+ *   VMAR_PLACE_FIXED (the table at vmar_rights);
  *  VMAR_EEXIST: FIXED_NOREPLACE over an existing mapping;
  *  VMAR_ENOMEM: no free range; the map would grow the space past the
  *   address-space limit (an overwrite is charged only the bytes it adds)
@@ -313,9 +351,10 @@ int vmar_map(struct vmar_space *space, const struct vmar_map_opts *opts,
  * @param space  the address space.
  * @param addr   start of the range, page aligned.
  * @param size   length of the range in bytes, a non-zero page multiple.
- * Returns: 0; VMAR_EINVAL (unaligned, zero, wrapping, or outside the user
- *  range); VMAR_ENOMEM (cutting a hole in one mapping would exceed the
- *  mapping-count limit, or an allocation failed).
+ * Returns: 0; VMAR_EACCES (the handle lacks VMAR_RIGHT_WRITE, even for a
+ *  range with nothing mapped); VMAR_EINVAL (unaligned, zero, wrapping, or
+ *  outside the user range); VMAR_ENOMEM (cutting a hole in one mapping
+ *  would exceed the mapping-count limit, or an allocation failed).
  * Locking: takes the space lock exclusively.
  * On failure: the space is unchanged.
  */
@@ -332,7 +371,7 @@ int vmar_unmap(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size);
  * Returns: 0; VMAR_EINVAL (as vmar_unmap, or unknown prot bits);
  *  VMAR_ENOMEM (a part of the range is not mapped, the mapping-count
  *  limit, or an allocation failed); VMAR_EACCES (prot exceeds some
- *  mapping's maximum, or the handle's rights).
+ *  mapping's maximum, or the handle's rights do not cover prot).
  * Locking: takes the space lock exclusively.
  * On failure: the space is unchanged (unlike Linux, no prefix is changed).
  */
@@ -380,7 +419,8 @@ enum vmar_remap_flags {
  *   mapped by compatible mappings, or a device mapping would grow
  *   (device ranges never grow);
  *  VMAR_ENOMEM: cannot grow in place without MAYMOVE, no free range, a
- *   limit (address space, mapping count), or an allocation failed.
+ *   limit (address space, mapping count), or an allocation failed;
+ *  VMAR_EACCES: the handle lacks VMAR_RIGHT_WRITE.
  * Locking: takes the space lock exclusively.
  * On failure: the space is unchanged; validation and every allocation
  *  happen before the first change (the reference shrinks the source
@@ -402,7 +442,7 @@ int vmar_remap(struct vmar_space *space, vmar_addr_t old_addr,
  *  leaves the user range); VMAR_EFAULT ([addr, addr+old_size) is not
  *  exactly one mapping from its start, or a device mapping would grow);
  *  VMAR_ENOMEM (the pages after it are not free, a limit, or an
- *  allocation failed).
+ *  allocation failed); VMAR_EACCES (the handle lacks VMAR_RIGHT_WRITE).
  * Locking: takes the space lock exclusively.
  * On failure: the space is unchanged.
  */
@@ -440,7 +480,9 @@ struct vmar_fork_opts {
  * Returns: 0 and the child in *out; VMAR_ENOMEM; VMAR_ENOTSUP without
  *  env->frame_refcount; VMAR_EINVAL for a NULL parent or out, a parent
  *  created with a config and no opts->mmu_config, or a config the
- *  backend refuses.
+ *  backend refuses; VMAR_EACCES when the handle lacks VMAR_RIGHT_READ
+ *  (the child is a copy of the contents; its one handle has the parent
+ *  handle's rights).
  * Locking: takes the parent's lock exclusively (its leaves change); the
  *  child is not visible to anyone until the call returns.
  * On failure: the parent is exactly as it was (write permissions
@@ -456,9 +498,10 @@ int vmar_fork(struct vmar_space *parent, const struct vmar_fork_opts *opts,
  * limits, user range and flags are kept.
  *
  * @param space  the address space.
- * Returns: 0; VMAR_EINVAL for NULL.
+ * Returns: 0; VMAR_EINVAL for NULL; VMAR_EACCES when the handle lacks
+ *  VMAR_RIGHT_WRITE.
  * Locking: takes the space lock exclusively.
- * On failure: cannot fail otherwise.
+ * On failure: the space is unchanged (nothing else can fail).
  */
 int vmar_clear(struct vmar_space *space);
 
@@ -487,7 +530,9 @@ enum vmar_advice {
  * @param advice  one vmar_advice value.
  * Returns: 0; VMAR_EINVAL (bad range, unknown advice, DONTNEED or FREE
  *  on a device mapping); VMAR_ENOMEM (a part of the range is not mapped,
- *  the mapping-count limit, or an allocation failed).
+ *  the mapping-count limit, or an allocation failed); VMAR_EACCES
+ *  (DONTNEED or FREE through a handle without VMAR_RIGHT_WRITE: dropping
+ *  zeroes private memory; hints need no right).
  * Locking: takes the space lock exclusively.
  * On failure: the space is unchanged (Linux applies the advice to the
  *  mapped parts and then returns ENOMEM for a hole; a syscall layer that

@@ -59,9 +59,9 @@ static int user_copy(struct vmar_space *h, vmar_addr_t addr, size_t len,
 
     if (!space || addr + len < addr)
         rc = VMAR_EFAULT;
-    else if (!vmar__has_rights(h, job->dir == COPY_IN ? VMAR_RIGHT_READ
-                                                      : VMAR_RIGHT_WRITE))
-        rc = VMAR_EACCES;
+    else
+        rc = vmar__check_rights(h, job->dir == COPY_IN ? VMAR_RIGHT_READ
+                                                       : VMAR_RIGHT_WRITE);
     while (!rc && off < len) {
         vmar_addr_t va = addr + off;
         size_t room = (size_t)(VMAR_PAGE_SIZE - (va & (VMAR_PAGE_SIZE - 1)));

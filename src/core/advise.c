@@ -57,6 +57,10 @@ int vmar_advise(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
     int rc = vmar__check_range(space, addr, size);
     if (!rc && !advice_change(advice, &c))
         rc = VMAR_EINVAL;
+    /* Dropping pages zeroes private memory, as vmar_fill_zero() would;
+     * hints change no contents. */
+    if (!rc && c.kind == VMAR_ATTR_DROP)
+        rc = vmar__check_rights(h, VMAR_RIGHT_WRITE);
     if (!rc)
         rc = vmar__attr_change(space, addr, addr + size, &c);
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);

@@ -423,8 +423,12 @@ int vmar_fault(struct vmar_space *h, vmar_addr_t addr, unsigned access,
         (access != VMAR_ACCESS_READ && access != VMAR_ACCESS_WRITE &&
          access != VMAR_ACCESS_EXEC))
         return VMAR_EINVAL;
+    /* The access's right: vmar_rights bits equal the vmar_prot bits. */
+    int rc = vmar__check_rights(h, vmar_access_prot(access));
+    if (rc)
+        return rc;
     vmar__lock(space, VMAR_LOCK_SHARED);
-    int rc = vmar__fault_locked(space, addr, access, &pte);
+    rc = vmar__fault_locked(space, addr, access, &pte);
     vmar__unlock(space, VMAR_LOCK_SHARED);
     return rc;
 }

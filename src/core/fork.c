@@ -211,6 +211,9 @@ int vmar_fork(struct vmar_space *h, const struct vmar_fork_opts *opts,
      * handle) and need not live any more: the child's must be given. */
     if (parent->mmu_configured && !(opts && opts->mmu_config))
         return VMAR_EINVAL;
+    rc = vmar__check_rights(h, VMAR_RIGHT_READ); /* the child is a copy */
+    if (rc)
+        return rc;
     if (!parent->env->frame_refcount)
         return VMAR_ENOTSUP;
     vmar__lock(parent, VMAR_LOCK_EXCLUSIVE);
@@ -232,6 +235,9 @@ int vmar_clear(struct vmar_space *h)
     struct vmar_space *space = vmar__base(h);
     if (!space)
         return VMAR_EINVAL;
+    int rc = vmar__check_rights(h, VMAR_RIGHT_WRITE);
+    if (rc)
+        return rc;
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
     vmar__space_empty(space);
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);

@@ -336,8 +336,16 @@ static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
     vmar__coalesce_from(space, pred ? pred : &m->node, addr + o->size);
 }
 
+/* The rights a map needs (vmar.h, "Rights"): its permissions and its
+ * maximum, and WRITE for FIXED, which replaces what is there. */
+static unsigned map_rights(const struct vmar_map_opts *o)
+{
+    return o->prot | (VMAR_PROT_RWX & ~o->deny_prot & object_allows(o)) |
+           (o->place == VMAR_PLACE_FIXED ? (unsigned)VMAR_RIGHT_WRITE : 0u);
+}
+
 static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
-                      unsigned rights, vmar_addr_t *out_addr)
+                      const struct vmar_space *h, vmar_addr_t *out_addr)
 {
     struct vmar_prep prep = {0};
     struct vmar_carve_cost cost;
@@ -349,10 +357,8 @@ static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
     int rc;
 
     rc = map_validate(space, o, &align);
-    /* The handle's rights cover the permissions and the maximum. */
-    if (!rc && (o->prot | (VMAR_PROT_RWX & ~o->deny_prot & object_allows(o))) &
-                   ~rights)
-        rc = VMAR_EACCES;
+    if (!rc)
+        rc = vmar__check_rights(h, map_rights(o));
     if (!rc)
         rc = map_locate(space, o, align, &addr, &cost, &pos, &hint);
     if (!rc)
@@ -377,7 +383,7 @@ int vmar_map(struct vmar_space *h, const struct vmar_map_opts *opts,
     if (!space || !opts)
         return VMAR_EINVAL;
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
-    int rc = map_locked(space, opts, h->rights, out_addr);
+    int rc = map_locked(space, opts, h, out_addr);
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
     return rc;
 }

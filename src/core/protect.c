@@ -142,8 +142,8 @@ int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
     int rc = vmar__check_range(space, addr, size);
     if (!rc && prot & ~(unsigned)VMAR_PROT_RWX)
         rc = VMAR_EINVAL;
-    if (!rc && !vmar__has_rights(h, prot))
-        rc = VMAR_EACCES;
+    if (!rc) /* the new permissions only: lowering them needs no right */
+        rc = vmar__check_rights(h, prot);
     if (!rc)
         rc = vmar__attr_change(space, addr, addr + size,
                                &(struct vmar_attr_change){

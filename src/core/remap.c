@@ -477,8 +477,11 @@ int vmar_remap(struct vmar_space *h, vmar_addr_t old_addr, vmar_size_t old_size,
 
     if (!space)
         return VMAR_EINVAL;
+    int rc = vmar__check_rights(h, VMAR_RIGHT_WRITE);
+    if (rc)
+        return rc;
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
-    int rc = remap_locked(space, &r, &at);
+    rc = remap_locked(space, &r, &at);
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
     if (!rc && out_addr)
         *out_addr = at;
@@ -494,6 +497,9 @@ int vmar_resize(struct vmar_space *h, vmar_addr_t addr, vmar_size_t old_size,
 
     if (!space)
         return VMAR_EINVAL;
+    rc = vmar__check_rights(h, VMAR_RIGHT_WRITE);
+    if (rc)
+        return rc;
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
     rc = vmar__check_range(space, addr, old_size);
     if (!rc)

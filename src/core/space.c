@@ -196,11 +196,13 @@ int vmar_space_dup(struct vmar_space *h, unsigned rights,
 {
     struct vmar_space *space = vmar__base(h);
     struct vmar_space *d;
+    int rc;
 
     if (!space || !out || rights & ~(unsigned)VMAR_RIGHTS_ALL)
         return VMAR_EINVAL;
-    if (!(h->rights & VMAR_RIGHT_DUP) || rights & ~h->rights)
-        return VMAR_EACCES;
+    rc = vmar__check_rights(h, VMAR_RIGHT_DUP | rights);
+    if (rc)
+        return rc;
     d = space->env->alloc(space->env->ctx, sizeof(*d),
                           _Alignof(struct vmar_space));
     if (!d)
@@ -224,9 +226,15 @@ unsigned vmar_space_rights(const struct vmar_space *h)
     return h ? h->rights : 0u;
 }
 
-bool vmar__has_rights(const struct vmar_space *h, unsigned rights)
+/* map, protect and vmar_fault ask for rights by permission bits. */
+_Static_assert((unsigned)VMAR_RIGHT_READ == (unsigned)VMAR_PROT_READ &&
+                   (unsigned)VMAR_RIGHT_WRITE == (unsigned)VMAR_PROT_WRITE &&
+                   (unsigned)VMAR_RIGHT_EXEC == (unsigned)VMAR_PROT_EXEC,
+               "vmar_rights and vmar_prot bits differ");
+
+int vmar__check_rights(const struct vmar_space *h, unsigned need)
 {
-    return (rights & ~h->rights) == 0;
+    return need & ~h->rights ? VMAR_EACCES : 0;
 }
 
 void vmar_space_destroy(struct vmar_space *h)

@@ -58,8 +58,11 @@ struct vmar_space {
     size_t index_gen;
 };
 
-/* The handle holds every right in `rights` (vmar_rights). */
-bool vmar__has_rights(const struct vmar_space *h, unsigned rights);
+/* The rights check of every public entry point (the table in vmar.h,
+ * "Rights"): 0 when the handle holds every right in `need` (vmar_rights
+ * bits), else VMAR_EACCES. Entry points call it before their first change,
+ * so a refusal leaves the space as it was. */
+int vmar__check_rights(const struct vmar_space *h, unsigned need);
 
 /* The space a handle names; NULL for NULL. */
 static inline struct vmar_space *vmar__base(struct vmar_space *h)

@@ -34,8 +34,11 @@ int vmar_unmap(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size)
     struct vmar_space *space = vmar__base(h);
     if (!space)
         return VMAR_EINVAL;
+    int rc = vmar__check_rights(h, VMAR_RIGHT_WRITE);
+    if (rc)
+        return rc;
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
-    int rc = vmar__check_range(space, addr, size);
+    rc = vmar__check_range(space, addr, size);
     if (!rc)
         rc = vmar__unmap_range(space, addr, addr + size);
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
