@@ -278,6 +278,10 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
             return E(EINVAL);
         if (addr < mm->min_addr)
             return E(EPERM);
+        /* do_mmap()'s EEXIST comes before the checks below: looked up
+         * here for the errno order only. The map itself is one atomic
+         * VMAR_PLACE_FIXED_NOREPLACE step, which refuses a mapping made
+         * since by another thread (EEXIST too). */
         if (flags & VMAR_LINUX_MAP_FIXED_NOREPLACE) {
             struct vmar_mapping_info info;
 
@@ -299,7 +303,9 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
     o.size = len;
     o.prot = (unsigned)(prot & VMAR_PROT_RWX);
     o.deny_prot = deny;
-    if (fixed)
+    if (flags & VMAR_LINUX_MAP_FIXED_NOREPLACE)
+        o.place = VMAR_PLACE_FIXED_NOREPLACE;
+    else if (fixed)
         o.place = VMAR_PLACE_FIXED;
     else if (addr && range_free(mm, addr, len))
         o.place = VMAR_PLACE_HINT;
@@ -600,17 +606,20 @@ static long remap_is_valid(const struct vmar_mapping_info *m, uint64_t addr,
 }
 
 /* Map the object pages that `m` maps from `addr` again, at `at` for `len`
- * bytes, with m's permissions and flags (replacing what is there): the
- * source Linux leaves behind for MREMAP_DONTUNMAP of an object mapping,
- * and the copy of a shared mapping that mremap(old_len 0) makes. */
+ * bytes, with m's permissions and flags, placed with `place`: the source
+ * Linux leaves behind for MREMAP_DONTUNMAP of an object mapping (into the
+ * range the move just vacated: NOREPLACE, so that a mapping another
+ * thread made there meanwhile is kept), and the copy of a shared mapping
+ * that mremap(old_len 0) makes (over the target: FIXED). */
 static int map_like(struct vmar_linux_mm *mm, const struct vmar_mapping_info *m,
-                    uint64_t addr, uint64_t at, uint64_t len)
+                    uint64_t addr, uint64_t at, uint64_t len,
+                    enum vmar_place place)
 {
     struct vmar_map_opts o = {0};
 
     o.size = len;
     o.addr = at;
-    o.place = VMAR_PLACE_FIXED;
+    o.place = place;
     o.prot = m->prot;
     o.deny_prot = VMAR_PROT_RWX & ~m->max_prot;
     o.flags = m->flags & ~(unsigned)VMAR_MAP_STACK;
@@ -657,7 +666,7 @@ static long move_vma(struct vmar_linux_mm *mm,
     int rc;
 
     if (!old_len) {
-        rc = map_like(mm, m, addr, target, new_len);
+        rc = map_like(mm, m, addr, target, new_len, VMAR_PLACE_FIXED);
         return rc ? from_vmar(rc) : (long)target;
     }
     if (flags & VMAR_LINUX_MREMAP_DONTUNMAP) {
@@ -673,7 +682,7 @@ static long move_vma(struct vmar_linux_mm *mm,
         vmar_object_ref(m->object); /* the move may drop the last mapping */
     rc = vmar_remap(mm->space, addr, old_len, new_len, vflags, target, &at);
     if (!rc && again)
-        rc = map_like(mm, m, addr, addr, old_len);
+        rc = map_like(mm, m, addr, addr, old_len, VMAR_PLACE_FIXED_NOREPLACE);
     if (again)
         vmar_object_unref(m->object);
     return rc ? from_vmar(rc) : (long)at;
