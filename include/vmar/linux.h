@@ -164,6 +164,11 @@ struct vmar_linux_mm {
     /** vm.max_map_count, for mremap's up-front check; keep it equal to
      *  the space's max_map_count. */
     size_t max_map_count;
+    /** RLIMIT_AS in bytes (0: none, vmar_linux_mm_init()'s value), for
+     *  the checks Linux makes before the core would apply the limit
+     *  (mremap's, before a MREMAP_FIXED target is unmapped); keep it
+     *  equal to the space's as_limit (vmar_set_limits()). */
+    vmar_size_t as_limit;
 };
 
 /**
@@ -177,7 +182,8 @@ struct vmar_linux_mm {
  *                       user range); the break starts there.
  * @param max_map_count  the space's mapping-count limit (0: the default,
  *                       VMAR_DEFAULT_MAX_MAP_COUNT).
- * Returns: 0; -VMAR_LINUX_EINVAL for a NULL argument or a start_brk that
+ * Returns: 0 (mm->as_limit is 0, no limit: set it with the space's
+ *  as_limit); -VMAR_LINUX_EINVAL for a NULL argument or a start_brk that
  *  is unaligned or outside the user range.
  * Locking: none (reads the space's counters under its lock).
  * On failure: *mm is untouched.

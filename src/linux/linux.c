@@ -78,6 +78,22 @@ static bool lookup(struct vmar_linux_mm *mm, uint64_t addr,
     return vmar_query(mm->space, addr, out) == 0;
 }
 
+/* Linux's may_expand_vm() for RLIMIT_AS: can the space take `bytes`
+ * more? (The core applies the same limit when the bytes are mapped; this
+ * answers it where Linux asks, before the steps that come first.) */
+static bool may_expand(struct vmar_linux_mm *mm, uint64_t bytes)
+{
+    struct vmar_stats st;
+
+    if (!mm->as_limit)
+        return true;
+    vmar_stats(mm->space, &st);
+    return st.total_vm <= mm->as_limit && bytes <= mm->as_limit - st.total_vm;
+}
+
+/* The mapping count. Linux compares it with max_map_count - 3 and the
+ * like in int; the layer writes those tests as map_count + k >= max, so
+ * that a max_map_count below 3 does not wrap. */
 static size_t map_count(struct vmar_linux_mm *mm)
 {
     struct vmar_stats st;
@@ -120,6 +136,7 @@ int vmar_linux_mm_init(struct vmar_linux_mm *mm, struct vmar_space *space,
     mm->brk = start_brk;
     mm->max_map_count =
         max_map_count ? max_map_count : VMAR_DEFAULT_MAX_MAP_COUNT;
+    mm->as_limit = 0;
     return 0;
 }
 
@@ -144,23 +161,43 @@ long vmar_linux_munmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len)
 
 /* ---- mmap -------------------------------------------------------------- */
 
+/* A gap of len bytes in the user range? Only the layout is read: the
+ * core's free-gap search falls back to the whole user range, so a
+ * placement without MAP_FIXED fails exactly when no gap is long enough.
+ * The limits (as_limit, max_map_count) play no part here, as in Linux's
+ * get_unmapped_area(). */
+struct room_walk {
+    uint64_t next; /* end of the last mapping seen */
+    uint64_t len;
+    bool found;
+};
+
+static int room_cb(void *arg, const struct vmar_mapping_info *info)
+{
+    struct room_walk *w = arg;
+
+    if (info->start - w->next >= w->len) {
+        w->found = true;
+        return 1;
+    }
+    w->next = info->end;
+    return 0;
+}
+
 /* Would a placement of len bytes without MAP_FIXED fail? Linux picks the
- * address before it validates the map type, so a bad type with no room is
- * ENOMEM. Probed with a PROT_NONE mapping that is removed at once. */
+ * address (__get_unmapped_area()) before it validates the map type, so a
+ * bad type with no room is ENOMEM; with room it is the type's error,
+ * whatever the limits, which Linux applies later (mmap_region()). */
 static long placement_error(struct vmar_linux_mm *mm, uint64_t hint,
                             uint64_t len)
 {
-    struct vmar_map_opts o = {.size = len, .prot = VMAR_PROT_NONE};
-    vmar_addr_t at;
-    int rc;
+    struct room_walk w = {.next = mm->min_addr, .len = len, .found = false};
 
     if (hint && range_free(mm, hint, len))
         return 0;
-    o.place = VMAR_PLACE_ANY;
-    rc = vmar_map(mm->space, &o, &at);
-    if (rc)
-        return from_vmar(rc);
-    (void)vmar_unmap(mm->space, at, len);
+    (void)vmar_iterate(mm->space, mm->min_addr, mm->task_size, room_cb, &w);
+    if (!w.found && mm->task_size - w.next < len)
+        return E(ENOMEM);
     return 0;
 }
 
@@ -713,18 +750,21 @@ static long mremap_to(struct vmar_linux_mm *mm, uint64_t addr, uint64_t old_len,
     }
     if (!lookup(mm, addr, &m))
         return E(EFAULT);
+    /* The source that MREMAP_DONTUNMAP leaves is charged again. */
+    if (flags & VMAR_LINUX_MREMAP_DONTUNMAP && !may_expand(mm, old_len))
+        return E(ENOMEM);
     /* vrm_set_new_addr(), then move_vma()'s map-count check. */
     if (fixed) {
         if (new_addr < mm->min_addr)
             return E(EPERM);
-        if (map_count(mm) >= mm->max_map_count - 3)
+        if (map_count(mm) + 3 >= mm->max_map_count)
             return E(ENOMEM);
         return move_vma(mm, &m, addr, old_len, new_len, flags, new_addr);
     }
     rc = reserve_target(mm, new_addr, new_len, &target);
     if (rc)
         return rc;
-    if (map_count(mm) - 1 >= mm->max_map_count - 3)
+    if (map_count(mm) + 2 >= mm->max_map_count)
         rc = E(ENOMEM);
     else
         rc = move_vma(mm, &m, addr, old_len, new_len, flags, target);
@@ -795,7 +835,7 @@ static long mremap_at(struct vmar_linux_mm *mm,
     rc = reserve_target(mm, 0, new_len, &target);
     if (rc)
         return rc;
-    if (map_count(mm) - 1 >= mm->max_map_count - 3)
+    if (map_count(mm) + 2 >= mm->max_map_count)
         rc = E(ENOMEM);
     else
         rc = move_vma(mm, m, addr, old_len, new_len, flags, target);
@@ -835,7 +875,7 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t addr,
             return E(EINVAL);
         if (addr + old_len > new_addr && new_addr + new_len > addr)
             return E(EINVAL);
-        if (map_count(mm) + 2 >= mm->max_map_count - 3)
+        if (map_count(mm) + 5 >= mm->max_map_count)
             return E(ENOMEM);
     }
     if (flags & VMAR_LINUX_MREMAP_FIXED && old_len == new_len)
@@ -848,6 +888,10 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t addr,
         rc = remap_is_valid(&m, addr, old_len, new_len, flags);
         if (rc)
             return rc;
+        /* check_prep_vma()'s may_expand_vm(): before a MREMAP_FIXED
+         * target is unmapped. */
+        if (new_len > old_len && !may_expand(mm, new_len - old_len))
+            return E(ENOMEM);
     }
     if (implies_new)
         return mremap_to(mm, addr, old_len, new_len, flags, new_addr);
