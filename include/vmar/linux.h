@@ -18,6 +18,25 @@
  * address below user_lo is refused as Linux refuses one below
  * mmap_min_addr for an unprivileged process (EPERM), and user_hi is
  * TASK_SIZE.
+ *
+ * Threading. Each call is a sequence of core calls, each under the space
+ * lock (vmar_env::lock), with no lock held across them; struct
+ * vmar_linux_mm (the break) has no lock of its own. Linux holds mmap_lock
+ * for writing over a whole call, and the layer gives Linux's results only
+ * under the same rule: the embedder serialises the calls on one mm (one
+ * mutex per process around the layer's calls, or one caller). Faults,
+ * vmar_read()/vmar_write() and the query calls may run beside them.
+ * Unserialised calls (a layer call beside another, or beside direct core
+ * calls on the same space) stay memory-safe and keep every core
+ * invariant, and a call never replaces a mapping it was not asked to
+ * replace: MAP_FIXED_NOREPLACE, brk growth and the source that
+ * MREMAP_DONTUNMAP leaves behind are each mapped in one
+ * VMAR_PLACE_FIXED_NOREPLACE step (EEXIST, or brk's failure, when another
+ * thread mapped there first). What such calls do not give is Linux's
+ * atomicity: a multi-step call (mprotect or madvise over several
+ * mappings, mremap, a placement followed by the map) can interleave with
+ * another thread's change, and its errno then reflects the state each of
+ * its steps saw; brk's updates of mm->brk race.
  */
 #ifndef VMAR_LINUX_H
 #define VMAR_LINUX_H
@@ -145,6 +164,11 @@ struct vmar_linux_mm {
     /** vm.max_map_count, for mremap's up-front check; keep it equal to
      *  the space's max_map_count. */
     size_t max_map_count;
+    /** RLIMIT_AS in bytes (0: none, vmar_linux_mm_init()'s value), for
+     *  the checks Linux makes before the core would apply the limit
+     *  (mremap's, before a MREMAP_FIXED target is unmapped); keep it
+     *  equal to the space's as_limit (vmar_set_limits()). */
+    vmar_size_t as_limit;
 };
 
 /**
@@ -158,7 +182,8 @@ struct vmar_linux_mm {
  *                       user range); the break starts there.
  * @param max_map_count  the space's mapping-count limit (0: the default,
  *                       VMAR_DEFAULT_MAX_MAP_COUNT).
- * Returns: 0; -VMAR_LINUX_EINVAL for a NULL argument or a start_brk that
+ * Returns: 0 (mm->as_limit is 0, no limit: set it with the space's
+ *  as_limit); -VMAR_LINUX_EINVAL for a NULL argument or a start_brk that
  *  is unaligned or outside the user range.
  * Locking: none (reads the space's counters under its lock).
  * On failure: *mm is untouched.
@@ -199,7 +224,8 @@ int vmar_linux_mm_init(struct vmar_linux_mm *mm, struct vmar_space *space,
  *  MAP_SHARED_VALIDATE), MAP_GROWSDOWN, and the flags the layer does not
  *  implement (MAP_HUGETLB, MAP_LOCKED, MAP_32BIT, MAP_DROPPABLE, MAP_SYNC:
  *  docs/LINUX.md); -ENOMEM for the limits and allocation failures.
- * Locking: the space lock, through the core's calls.
+ * Locking: the space lock, through the core's calls; the caller
+ *  serialises the calls on one mm ("Threading" above).
  * On failure: the space is unchanged, except that a failed MAP_FIXED may
  *  have unmapped the old range (as Linux); with MAP_POPULATE a failure to
  *  populate is ignored, as Linux does (a private writable file mapping is
@@ -218,7 +244,8 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
  * @param len   length (rounded up to a page).
  * Returns: 0; -EINVAL (unaligned, zero length, past TASK_SIZE); -ENOMEM
  *  (splitting a mapping would exceed the mapping-count limit).
- * Locking: the space lock, through the core's calls.
+ * Locking: the space lock, through the core's calls; the caller
+ *  serialises the calls on one mm ("Threading" above).
  * On failure: the space is unchanged.
  */
 long vmar_linux_munmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len);
@@ -235,7 +262,8 @@ long vmar_linux_munmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len);
  *  PROT_GROWSDOWN/UP: no mapping here grows); -ENOMEM (the range wraps,
  *  or a part of it is not mapped); -EACCES (beyond a mapping's maximum,
  *  e.g. write to a shared mapping of a read-only file).
- * Locking: the space lock, through the core's calls.
+ * Locking: the space lock, through the core's calls; the caller
+ *  serialises the calls on one mm ("Threading" above).
  * On failure: the mapped prefix before the failure point has the new
  *  permissions; nothing after it changed.
  */
@@ -264,7 +292,8 @@ long vmar_linux_mprotect(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
  *  mapping, or a pure move whose range starts in a hole); -EPERM (a
  *  MREMAP_FIXED target below mmap_min_addr); -ENOMEM (cannot grow in
  *  place without MAYMOVE, no free range, limits).
- * Locking: the space lock, through the core's calls.
+ * Locking: the space lock, through the core's calls; the caller
+ *  serialises the calls on one mm ("Threading" above).
  * On failure: as Linux, a MREMAP_FIXED target may already be unmapped, a
  *  shrinking move may already have shrunk the source, and a pure move
  *  keeps the mappings it moved before the failure.
@@ -285,7 +314,8 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t old_addr,
  * Returns: 0; -EINVAL (unknown or unimplemented advice, unaligned start,
  *  a wrapping range, MADV_FREE on a shared mapping); -ENOMEM (a hole in
  *  the range, or the mapping-count limit).
- * Locking: the space lock, through the core's calls.
+ * Locking: the space lock, through the core's calls; the caller
+ *  serialises the calls on one mm ("Threading" above).
  * On failure: the mappings before the failure point have the advice.
  */
 long vmar_linux_madvise(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
@@ -301,7 +331,8 @@ long vmar_linux_madvise(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
  * @param vec   receives one byte per page.
  * Returns: 0; -EINVAL (unaligned); -ENOMEM (the range leaves TASK_SIZE or
  *  a page is not mapped); -EFAULT (vec is NULL with a non-zero length).
- * Locking: the space lock, through the core's calls.
+ * Locking: the space lock, through the core's calls; the caller
+ *  serialises the calls on one mm ("Threading" above).
  * On failure: vec holds the bytes of the pages before the hole.
  */
 long vmar_linux_mincore(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
@@ -317,7 +348,8 @@ long vmar_linux_mincore(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
  *             for the current one).
  * Returns: the new break on success; the current break, unchanged, on
  *  any failure (as Linux: brk never returns an errno).
- * Locking: the space lock, through the core's calls.
+ * Locking: the space lock, through the core's calls; the caller
+ *  serialises the calls on one mm ("Threading" above).
  * On failure: nothing changes.
  */
 uint64_t vmar_linux_brk(struct vmar_linux_mm *mm, uint64_t brk);

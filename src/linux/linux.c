@@ -78,6 +78,22 @@ static bool lookup(struct vmar_linux_mm *mm, uint64_t addr,
     return vmar_query(mm->space, addr, out) == 0;
 }
 
+/* Linux's may_expand_vm() for RLIMIT_AS: can the space take `bytes`
+ * more? (The core applies the same limit when the bytes are mapped; this
+ * answers it where Linux asks, before the steps that come first.) */
+static bool may_expand(struct vmar_linux_mm *mm, uint64_t bytes)
+{
+    struct vmar_stats st;
+
+    if (!mm->as_limit)
+        return true;
+    vmar_stats(mm->space, &st);
+    return st.total_vm <= mm->as_limit && bytes <= mm->as_limit - st.total_vm;
+}
+
+/* The mapping count. Linux compares it with max_map_count - 3 and the
+ * like in int; the layer writes those tests as map_count + k >= max, so
+ * that a max_map_count below 3 does not wrap. */
 static size_t map_count(struct vmar_linux_mm *mm)
 {
     struct vmar_stats st;
@@ -120,6 +136,7 @@ int vmar_linux_mm_init(struct vmar_linux_mm *mm, struct vmar_space *space,
     mm->brk = start_brk;
     mm->max_map_count =
         max_map_count ? max_map_count : VMAR_DEFAULT_MAX_MAP_COUNT;
+    mm->as_limit = 0;
     return 0;
 }
 
@@ -144,23 +161,43 @@ long vmar_linux_munmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len)
 
 /* ---- mmap -------------------------------------------------------------- */
 
+/* A gap of len bytes in the user range? Only the layout is read: the
+ * core's free-gap search falls back to the whole user range, so a
+ * placement without MAP_FIXED fails exactly when no gap is long enough.
+ * The limits (as_limit, max_map_count) play no part here, as in Linux's
+ * get_unmapped_area(). */
+struct room_walk {
+    uint64_t next; /* end of the last mapping seen */
+    uint64_t len;
+    bool found;
+};
+
+static int room_cb(void *arg, const struct vmar_mapping_info *info)
+{
+    struct room_walk *w = arg;
+
+    if (info->start - w->next >= w->len) {
+        w->found = true;
+        return 1;
+    }
+    w->next = info->end;
+    return 0;
+}
+
 /* Would a placement of len bytes without MAP_FIXED fail? Linux picks the
- * address before it validates the map type, so a bad type with no room is
- * ENOMEM. Probed with a PROT_NONE mapping that is removed at once. */
+ * address (__get_unmapped_area()) before it validates the map type, so a
+ * bad type with no room is ENOMEM; with room it is the type's error,
+ * whatever the limits, which Linux applies later (mmap_region()). */
 static long placement_error(struct vmar_linux_mm *mm, uint64_t hint,
                             uint64_t len)
 {
-    struct vmar_map_opts o = {.size = len, .prot = VMAR_PROT_NONE};
-    vmar_addr_t at;
-    int rc;
+    struct room_walk w = {.next = mm->min_addr, .len = len, .found = false};
 
     if (hint && range_free(mm, hint, len))
         return 0;
-    o.place = VMAR_PLACE_ANY;
-    rc = vmar_map(mm->space, &o, &at);
-    if (rc)
-        return from_vmar(rc);
-    (void)vmar_unmap(mm->space, at, len);
+    (void)vmar_iterate(mm->space, mm->min_addr, mm->task_size, room_cb, &w);
+    if (!w.found && mm->task_size - w.next < len)
+        return E(ENOMEM);
     return 0;
 }
 
@@ -278,6 +315,10 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
             return E(EINVAL);
         if (addr < mm->min_addr)
             return E(EPERM);
+        /* do_mmap()'s EEXIST comes before the checks below: looked up
+         * here for the errno order only. The map itself is one atomic
+         * VMAR_PLACE_FIXED_NOREPLACE step, which refuses a mapping made
+         * since by another thread (EEXIST too). */
         if (flags & VMAR_LINUX_MAP_FIXED_NOREPLACE) {
             struct vmar_mapping_info info;
 
@@ -299,7 +340,9 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
     o.size = len;
     o.prot = (unsigned)(prot & VMAR_PROT_RWX);
     o.deny_prot = deny;
-    if (fixed)
+    if (flags & VMAR_LINUX_MAP_FIXED_NOREPLACE)
+        o.place = VMAR_PLACE_FIXED_NOREPLACE;
+    else if (fixed)
         o.place = VMAR_PLACE_FIXED;
     else if (addr && range_free(mm, addr, len))
         o.place = VMAR_PLACE_HINT;
@@ -600,17 +643,20 @@ static long remap_is_valid(const struct vmar_mapping_info *m, uint64_t addr,
 }
 
 /* Map the object pages that `m` maps from `addr` again, at `at` for `len`
- * bytes, with m's permissions and flags (replacing what is there): the
- * source Linux leaves behind for MREMAP_DONTUNMAP of an object mapping,
- * and the copy of a shared mapping that mremap(old_len 0) makes. */
+ * bytes, with m's permissions and flags, placed with `place`: the source
+ * Linux leaves behind for MREMAP_DONTUNMAP of an object mapping (into the
+ * range the move just vacated: NOREPLACE, so that a mapping another
+ * thread made there meanwhile is kept), and the copy of a shared mapping
+ * that mremap(old_len 0) makes (over the target: FIXED). */
 static int map_like(struct vmar_linux_mm *mm, const struct vmar_mapping_info *m,
-                    uint64_t addr, uint64_t at, uint64_t len)
+                    uint64_t addr, uint64_t at, uint64_t len,
+                    enum vmar_place place)
 {
     struct vmar_map_opts o = {0};
 
     o.size = len;
     o.addr = at;
-    o.place = VMAR_PLACE_FIXED;
+    o.place = place;
     o.prot = m->prot;
     o.deny_prot = VMAR_PROT_RWX & ~m->max_prot;
     o.flags = m->flags & ~(unsigned)VMAR_MAP_STACK;
@@ -657,7 +703,7 @@ static long move_vma(struct vmar_linux_mm *mm,
     int rc;
 
     if (!old_len) {
-        rc = map_like(mm, m, addr, target, new_len);
+        rc = map_like(mm, m, addr, target, new_len, VMAR_PLACE_FIXED);
         return rc ? from_vmar(rc) : (long)target;
     }
     if (flags & VMAR_LINUX_MREMAP_DONTUNMAP) {
@@ -673,7 +719,7 @@ static long move_vma(struct vmar_linux_mm *mm,
         vmar_object_ref(m->object); /* the move may drop the last mapping */
     rc = vmar_remap(mm->space, addr, old_len, new_len, vflags, target, &at);
     if (!rc && again)
-        rc = map_like(mm, m, addr, addr, old_len);
+        rc = map_like(mm, m, addr, addr, old_len, VMAR_PLACE_FIXED_NOREPLACE);
     if (again)
         vmar_object_unref(m->object);
     return rc ? from_vmar(rc) : (long)at;
@@ -704,18 +750,21 @@ static long mremap_to(struct vmar_linux_mm *mm, uint64_t addr, uint64_t old_len,
     }
     if (!lookup(mm, addr, &m))
         return E(EFAULT);
+    /* The source that MREMAP_DONTUNMAP leaves is charged again. */
+    if (flags & VMAR_LINUX_MREMAP_DONTUNMAP && !may_expand(mm, old_len))
+        return E(ENOMEM);
     /* vrm_set_new_addr(), then move_vma()'s map-count check. */
     if (fixed) {
         if (new_addr < mm->min_addr)
             return E(EPERM);
-        if (map_count(mm) >= mm->max_map_count - 3)
+        if (map_count(mm) + 3 >= mm->max_map_count)
             return E(ENOMEM);
         return move_vma(mm, &m, addr, old_len, new_len, flags, new_addr);
     }
     rc = reserve_target(mm, new_addr, new_len, &target);
     if (rc)
         return rc;
-    if (map_count(mm) - 1 >= mm->max_map_count - 3)
+    if (map_count(mm) + 2 >= mm->max_map_count)
         rc = E(ENOMEM);
     else
         rc = move_vma(mm, &m, addr, old_len, new_len, flags, target);
@@ -786,7 +835,7 @@ static long mremap_at(struct vmar_linux_mm *mm,
     rc = reserve_target(mm, 0, new_len, &target);
     if (rc)
         return rc;
-    if (map_count(mm) - 1 >= mm->max_map_count - 3)
+    if (map_count(mm) + 2 >= mm->max_map_count)
         rc = E(ENOMEM);
     else
         rc = move_vma(mm, m, addr, old_len, new_len, flags, target);
@@ -826,7 +875,7 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t addr,
             return E(EINVAL);
         if (addr + old_len > new_addr && new_addr + new_len > addr)
             return E(EINVAL);
-        if (map_count(mm) + 2 >= mm->max_map_count - 3)
+        if (map_count(mm) + 5 >= mm->max_map_count)
             return E(ENOMEM);
     }
     if (flags & VMAR_LINUX_MREMAP_FIXED && old_len == new_len)
@@ -839,6 +888,10 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t addr,
         rc = remap_is_valid(&m, addr, old_len, new_len, flags);
         if (rc)
             return rc;
+        /* check_prep_vma()'s may_expand_vm(): before a MREMAP_FIXED
+         * target is unmapped. */
+        if (new_len > old_len && !may_expand(mm, new_len - old_len))
+            return E(ENOMEM);
     }
     if (implies_new)
         return mremap_to(mm, addr, old_len, new_len, flags, new_addr);

@@ -56,6 +56,7 @@ int main(void)
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -202,7 +203,12 @@ enum op_kind {
     OP_BRK,
     OP_TOUCH_R, /* read one byte; a[1] = nothing */
     OP_TOUCH_W, /* write a[1] (a byte) */
-    OP_SNAP,    /* child only: report the window */
+    /* Limits: a[0] is the headroom both sides get, in bytes of address
+     * space (RLIMIT_AS / as_limit) or in mappings (vm.max_map_count /
+     * max_map_count) above what each side uses now. */
+    OP_LIMIT_AS,
+    OP_LIMIT_MAPS,
+    OP_SNAP, /* child only: report the window */
     OP_QUIT,
 };
 
@@ -264,7 +270,7 @@ static uint64_t fnv(const volatile unsigned char *p, size_t n)
 static int c_fd[NFD];
 static sigjmp_buf c_jmp;
 static volatile sig_atomic_t c_armed;
-static char c_maps[1 << 20];
+static char c_maps[16 << 20]; /* 65 530 mappings at the map limit */
 
 static void c_handler(int sig)
 {
@@ -301,10 +307,10 @@ static int c_read_all(int fd, void *buf, size_t n)
     return 0;
 }
 
-/* /proc/self/maps into c_maps, without allocating. Returns its length. */
-static size_t c_read_maps(void)
+/* A whole file into c_maps, without allocating. Returns its length. */
+static size_t c_read_file(const char *path)
 {
-    int fd = open("/proc/self/maps", O_RDONLY);
+    int fd = open(path, O_RDONLY);
     size_t n = 0;
     ssize_t r;
 
@@ -315,6 +321,12 @@ static size_t c_read_maps(void)
     close(fd);
     c_maps[n] = 0;
     return n;
+}
+
+/* /proc/self/maps into c_maps. Returns its length. */
+static size_t c_read_maps(void)
+{
+    return c_read_file("/proc/self/maps");
 }
 
 static uint64_t c_hex(const char **s)
@@ -544,6 +556,73 @@ static int c_move_heap(void)
     return syscall(SYS_brk, 0) == (long)HEAP ? 0 : -1;
 }
 
+/* The value after `key` in c_maps (decimal), or -1. */
+static long c_field(const char *key)
+{
+    const char *s = strstr(c_maps, key);
+
+    return s ? strtol(s + strlen(key), NULL, 10) : -1;
+}
+
+/* RLIMIT_AS = total_vm (VmSize) + `room` bytes; the hard limit stays, so
+ * that the process can raise it again. (uint64_t)-1: the hard limit. */
+static long c_limit_as(uint64_t room)
+{
+    struct rlimit rl;
+    long kb;
+
+    c_read_file("/proc/self/status");
+    kb = c_field("VmSize:");
+    if (kb < 0 || getrlimit(RLIMIT_AS, &rl))
+        return -EIO;
+    rl.rlim_cur = room == (uint64_t)-1 ? rl.rlim_max : (rlim_t)kb * 1024 + room;
+    return setrlimit(RLIMIT_AS, &rl) ? -(long)errno : 0;
+}
+
+/* mm->map_count: the lines of /proc/self/maps but the gate area. */
+static long c_map_count(void)
+{
+    size_t n = c_read_maps();
+    long lines = 0;
+
+    for (size_t i = 0; i < n; i++)
+        lines += c_maps[i] == '\n';
+    return strstr(c_maps, "[vsyscall]") ? lines - 1 : lines;
+}
+
+/* Leave `room` mappings below vm.max_map_count, a host-wide sysctl that
+ * is not changed: the child adds mappings of its own instead, outside
+ * the window, by splitting the PROT_NONE reservation that starts at
+ * WEND. Every PROT_READ page inside it adds two; for an odd count its
+ * first page adds one (the window's mappings never merge with it: the
+ * reservation is VM_DONTDUMP). Once per child (the directed groups each
+ * get a fresh one). */
+static long c_limit_maps(uint64_t room)
+{
+    long max = -1, need, count = c_map_count();
+    char buf[32] = {0};
+    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY);
+
+    /* a small read: sysctl files refuse a read as large as c_maps */
+    if (fd >= 0 && read(fd, buf, sizeof(buf) - 1) > 0)
+        max = strtol(buf, NULL, 10);
+    if (fd >= 0)
+        close(fd);
+    need = max - count - (long)room;
+    if (max <= 0 || need < 0)
+        return -EIO;
+    if (need & 1) {
+        if (mprotect((void *)WEND, PGSZ, PROT_READ))
+            return -(long)errno;
+        need--;
+    }
+    for (long i = 0; i < need / 2; i++)
+        if (mprotect((void *)(WEND + (uint64_t)(3 * i + 2) * PGSZ), PGSZ,
+                     PROT_READ))
+            return -(long)errno;
+    return c_map_count() == max - (long)room ? 0 : -EIO;
+}
+
 static int c_fd_of(uint64_t slot)
 {
     return slot < NFD ? c_fd[slot] : -1;
@@ -642,6 +721,12 @@ static void child_main(int rfd, int wfd)
         case OP_TOUCH_W:
             ret = c_touch(a[0], op.kind == OP_TOUCH_W, (uint8_t)a[1]);
             break;
+        case OP_LIMIT_AS:
+            ret = c_limit_as(a[0]);
+            break;
+        case OP_LIMIT_MAPS:
+            ret = c_limit_maps(a[0]);
+            break;
         case OP_SNAP:
             c_snapshot((int)a[0]);
             if (c_write_all(wfd, &c_s, sizeof(c_s)))
@@ -678,7 +763,9 @@ struct world {
     unsigned char vec[NPG];
     /* counters */
     unsigned long ops, diffs, doc_merge, resyncs, contract, doc_known;
-    int64_t last_linux; /* the kernel's result of the last step */
+    int64_t last_linux;   /* the kernel's result of the last step */
+    vmar_size_t as_limit; /* the layer's limits (OP_LIMIT_*); 0: none */
+    size_t max_maps;
 };
 
 static int verbose;
@@ -843,6 +930,21 @@ static int64_t vmar_call(struct world *w, const struct op *op)
                                   a[1] <= NPG * PGSZ ? v_vec : NULL);
     case OP_BRK:
         return (int64_t)vmar_linux_brk(mm, a[0]);
+    case OP_LIMIT_AS:
+    case OP_LIMIT_MAPS: {
+        /* The same headroom above what the layer's space uses now. */
+        struct vmar_stats st;
+        vmar_stats(w->space, &st);
+        if (op->kind == OP_LIMIT_AS)
+            w->as_limit = a[0] == (uint64_t)-1 ? 0 : st.total_vm + a[0];
+        else
+            w->max_maps = st.map_count + a[0];
+        mm->max_map_count =
+            w->max_maps ? w->max_maps : VMAR_DEFAULT_MAX_MAP_COUNT;
+        mm->as_limit = w->as_limit;
+        vmar_set_limits(w->space, w->as_limit, w->max_maps);
+        return 0;
+    }
     case OP_TOUCH_R:
     case OP_TOUCH_W: {
         /* A user access: the page fault first (its error is the signal,
@@ -946,9 +1048,10 @@ static void vmar_snap(struct world *w, struct snap *s, int content)
 
 static void op_print(FILE *f, const struct op *op)
 {
-    static const char *names[] = {"mmap",    "munmap",  "mprotect", "mremap",
-                                  "madvise", "mincore", "brk",      "touch_r",
-                                  "touch_w", "snap",    "quit"};
+    static const char *names[] = {
+        "mmap",       "munmap", "mprotect", "mremap",  "madvise",
+        "mincore",    "brk",    "touch_r",  "touch_w", "limit_as",
+        "limit_maps", "snap",   "quit"};
     fprintf(f, "%s(", names[op->kind]);
     for (int i = 0; i < 6; i++) {
         uint64_t v = op->a[i], t = v & (3ull << 62);
@@ -1285,6 +1388,14 @@ static int step(struct world *w, const struct op *op, int content)
     {                                                                          \
         OP_TOUCH_W, {addr, v}, NULL, 0                                         \
     }
+#define LIM_AS(room)                                                           \
+    {                                                                          \
+        OP_LIMIT_AS, {room}, NULL, 0                                           \
+    }
+#define LIM_MAPS(room)                                                         \
+    {                                                                          \
+        OP_LIMIT_MAPS, {room}, NULL, 0                                         \
+    }
 #define END                                                                    \
     {                                                                          \
         OP_QUIT, {0}, NULL, 0                                                  \
@@ -1500,6 +1611,79 @@ static const struct op directed[][40] = {
         MC(W(P(8)), P(3) + 1), /* rounded */
         MC(W(P(6)), P(4)),     /* hole first */
         MC(W(P(10)), P(4)),    /* hole after */
+        END,
+    },
+    /* at the address-space limit (RLIMIT_AS / as_limit): the argument
+     * checks, placement and EEXIST come first */
+    {
+        MM(W(P(8)), P(4), RW_, PA | FX, 0, 0),
+        MM(W(P(60)), P(5), PROT_READ, PA | FX, 0, 0),
+        BRK(HEAP + P(1)),
+        LIM_AS(0),
+        MM(0, P(1), RW_, 0x0f | MAP_ANONYMOUS, 0, 0), /* bad type: EINVAL */
+        MM(0, P(1), RW_, MAP_ANONYMOUS, 0, 0),        /* no type: EINVAL */
+        MM(W(P(20)), P(1), RW_, MAP_ANONYMOUS | FX, 0, 0),
+        MM(W(P(20)), P(1), RW_, MAP_ANONYMOUS | NR, 0, 0),
+        MM(0, P(1), RW_, MAP_DROPPABLE | MAP_ANONYMOUS | MAP_SHARED, 0, 0),
+        MM(0, P(1), RW_, MAP_PRIVATE, FD_BAD, 0),     /* EBADF */
+        MM(0, P(1), RW_, MAP_SHARED, FD_RO, 0),       /* EACCES */
+        MM(0, P(1), RW_, 0x0f, FD_RW, 0),             /* bad type, file */
+        MM(W(P(8)), P(1), RW_, PA | NR, 0, 0),        /* EEXIST */
+        MM(W(P(20)), P(1), RW_, PA | FX, 0, 0),       /* ENOMEM */
+        MM(0, P(1), RW_, PA, 0, 0),                   /* ENOMEM */
+        MM(0, P(1), PROT_READ, MAP_SHARED, FD_RO, 0), /* ENOMEM */
+        MM(W(P(8)), P(4), PROT_READ, PA | FX, 0, 0),  /* adds nothing */
+        MM(W(P(8)), P(5), PROT_READ, PA | FX, 0, 0),  /* one page more */
+        RE(W(P(8)), P(4), P(5), 0, 0),                /* ENOMEM */
+        RE(W(P(8)), P(4), P(5), MV, 0),               /* ENOMEM */
+        RE(W(P(8)), P(4), P(5), MV | MREMAP_FIXED, W(P(60))), /* target kept */
+        RE(W(P(8)), P(1), P(1), MV | MREMAP_DONTUNMAP, 0),    /* ENOMEM */
+        RE(W(P(8)), P(4), P(4), MV | MREMAP_FIXED, W(P(40))), /* a move */
+        RE(W(P(40)), P(4), P(2), 0, 0),                       /* shrink */
+        BRK(HEAP + P(3)), /* fails: the old break */
+        LIM_AS(P(1)),
+        RE(W(P(40)), P(2), P(3), 0, 0), /* the one page: in place */
+        MM(W(P(100)), P(1), RW_, PA | FX, 0, 0),
+        UN(W(P(40)), P(1)),
+        MM(W(P(100)), P(1), RW_, PA | FX, 0, 0),
+        LIM_AS(-1ull),
+        MM(W(P(100)), P(1), RW_, PA | FX, 0, 0),
+        END,
+    },
+    /* at the mapping-count limit (vm.max_map_count): Linux's do_mmap
+     * refuses only above it, so the checks before mmap_region() decide */
+    {
+        MM(W(P(8)), P(4), RW_, PA | FX, 0, 0),
+        MM(W(P(20)), P(4), RW_, PA | FX, 0, 0),
+        LIM_MAPS(0),
+        MM(0, P(1), RW_, 0x0f | MAP_ANONYMOUS, 0, 0), /* bad type: EINVAL */
+        MM(0, P(1), RW_, MAP_ANONYMOUS, 0, 0),
+        MM(W(P(40)), P(1), RW_, MAP_ANONYMOUS | FX, 0, 0),
+        MM(0, P(1), RW_, 0x0f, FD_RW, 0),
+        MM(0, P(1), RW_, MAP_SHARED, FD_RO, 0), /* EACCES */
+        MM(W(P(8)), P(1), RW_, PA | NR, 0, 0),  /* EEXIST */
+        MMD(W(P(12)), P(2), RW_, PA | FX, 0, 0, "max_map_count + 1"),
+        MM(W(P(8)), P(4), PROT_READ, PA | FX, 0, 0), /* replaces: ok */
+        UN(W(P(21)), P(1)),                          /* split: ENOMEM */
+        PR(W(P(21)), P(1), PROT_READ),               /* split: ENOMEM */
+        UN(W(P(20)), P(1)),                          /* head: ok */
+        RE(W(P(8)), P(4), P(4), MV | MREMAP_FIXED, W(P(60))), /* ENOMEM */
+        RE(W(P(8)), P(4), P(6), MV, 0),                       /* in place: ok */
+        RE(W(P(8)), P(6), P(30), MV, 0), /* must move: ENOMEM */
+        END,
+    },
+    /* a boundary Linux keeps and the layer merges (docs/LINUX.md,
+     * "Merging"): a resize across it is EFAULT on Linux; the layer gives
+     * ENOMEM without MREMAP_MAYMOVE where the merged mapping extends past
+     * the old range, and grows in place where it ends there */
+    {
+        MM(W(P(8)), P(4), RW_, PA | FX, 0, 0),
+        TW(W(P(8)), 1),
+        MM(W(P(20)), P(4), RW_, PA | FX, 0, 0),
+        TW(W(P(20)), 2),
+        RE(W(P(20)), P(4), P(4), MV | MREMAP_FIXED, W(P(12))),
+        RE(W(P(8)), P(6), P(8), 0, 0),  /* layer: ENOMEM */
+        RE(W(P(8)), P(8), P(10), 0, 0), /* layer: grows (last row) */
         END,
     },
     /* brk */
