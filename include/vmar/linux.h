@@ -176,15 +176,18 @@ struct vmar_linux_mm {
  *
  * @param mm             the state to initialise.
  * @param space          the process's space (its user range gives
- *                       mmap_min_addr and TASK_SIZE).
+ *                       mmap_min_addr and TASK_SIZE): a handle with
+ *                       at least VMAR_RIGHT_READ, _WRITE and _EXEC, since
+ *                       Linux's calls never fail for want of a right.
  * @param env            the space's environment.
  * @param start_brk      where the heap starts (page aligned, inside the
  *                       user range); the break starts there.
  * @param max_map_count  the space's mapping-count limit (0: the default,
  *                       VMAR_DEFAULT_MAX_MAP_COUNT).
  * Returns: 0 (mm->as_limit is 0, no limit: set it with the space's
- *  as_limit); -VMAR_LINUX_EINVAL for a NULL argument or a start_brk that
- *  is unaligned or outside the user range.
+ *  as_limit); -VMAR_LINUX_EINVAL for a NULL argument, a handle without
+ *  READ, WRITE and EXEC, or a start_brk that is unaligned or outside the
+ *  user range.
  * Locking: none (reads the space's counters under its lock).
  * On failure: *mm is untouched.
  */

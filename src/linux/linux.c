@@ -116,6 +116,9 @@ static bool range_free(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len)
 
 /* ---- set-up ---------------------------------------------------------- */
 
+/* The rights every call of the layer may need on the space's handle. */
+#define LINUX_RIGHTS (VMAR_RIGHT_READ | VMAR_RIGHT_WRITE | VMAR_RIGHT_EXEC)
+
 int vmar_linux_mm_init(struct vmar_linux_mm *mm, struct vmar_space *space,
                        const struct vmar_env *env, vmar_addr_t start_brk,
                        size_t max_map_count)
@@ -123,6 +126,10 @@ int vmar_linux_mm_init(struct vmar_linux_mm *mm, struct vmar_space *space,
     struct vmar_stats st;
 
     if (!mm || !space || !env)
+        return (int)E(EINVAL);
+    /* Linux has no handle rights: a missing one would surface as an
+     * EACCES that munmap, MAP_FIXED or a fault never return there. */
+    if ((vmar_space_rights(space) & LINUX_RIGHTS) != LINUX_RIGHTS)
         return (int)E(EINVAL);
     vmar_stats(space, &st);
     if (start_brk & PG_MASK || start_brk < st.user_lo ||
