@@ -148,11 +148,15 @@ static void fault_around(struct vmar_space *space, const struct vmar_mapping *m,
     around_window(m, va, &lo, &hi);
 
     for (vmar_addr_t at = lo; at < hi; at += VMAR_PAGE_SIZE) {
-        vmar_paddr_t pa;
+        vmar_paddr_t pa = 0;
+        int rc;
         if (at == va || past_end(m, at) || leaf_at(space, at, &pte))
             continue;
-        if (m->object->ops->get_page(m->object, page_index(m, at),
-                                     VMAR_OBJECT_GET_PRESENT, &pa) != 0)
+        /* A page the object refuses, or should not have offered, is
+         * simply not mapped ahead: its own fault reports it. */
+        rc = m->object->ops->get_page(m->object, page_index(m, at),
+                                      VMAR_OBJECT_GET_PRESENT, &pa);
+        if (vmar__object_page(space->env, rc, pa) != 0)
             continue;
         install(space, at, pa, vmar__mapping_leaf_prot(m, false, false), false,
                 tables, &pte);
@@ -348,13 +352,14 @@ static int fault_obtain(struct vmar_space *space, const struct vmar_mapping *m,
             obj, page_index(m, va),
             vmar__mapping_shared(m) && write ? VMAR_OBJECT_GET_WRITE : 0u,
             &res->page);
+        rc = vmar__object_page(space->env, rc, res->page);
         if (rc)
             res->page = 0;
         return rc;
     case STEP_NEED_NOTIFY:
         rc = obj->ops->notify_write(obj, page_index(m, va));
         res->notified = rc == 0;
-        return rc;
+        return rc > 0 ? VMAR_EIO : rc; /* not a VMAR_E* code */
     case STEP_DONE:
     default:
         return 0;
