@@ -44,6 +44,11 @@
  *                     backend, against fork() + the child's _exit(0) +
  *                     waitpid() in a freshly exec'd worker (see the fork
  *                     section below).
+ *   cow               a write to a page that fork shares (copy-on-write
+ *                     break: a new frame, the copy, the leaf rewritten),
+ *                     K pages of a child: vmar_fault() on the x86-64
+ *                     backend; also env->frame_alloc calls per fault.
+ *                     libvmar only.
  *   index after churn the index nodes of the largest layout that the
  *                     split and merge scenarios ran on, when built and
  *                     after all their repetitions (libvmar only; printed
@@ -142,6 +147,7 @@ struct config {
     bool callgrind;
     bool callgrind_cache; /* warm simulated caches (implies callgrind) */
     bool no_linux;
+    const char *only; /* --only: one group of rows, NULL: all */
     unsigned reps;
     size_t batch;   /* K: ops per timed batch */
     size_t lookups; /* queries per repetition */
@@ -767,13 +773,14 @@ enum scen {
     SC_FAULT_MT2,
     SC_REMAP,
     SC_FORK,
+    SC_COW,
     SC_COUNT
 };
 
 static const char *const scen_name[SC_COUNT] = {
     "split_seq",   "merge_seq", "split_rand", "merge_rand", "map_fixed",
     "unmap_fixed", "map_any",   "query",      "fault_zero", "fault_spur",
-    "fault_mt1",   "fault_mt2", "remap",      "fork",
+    "fault_mt1",   "fault_mt2", "remap",      "fork",       "cow",
 };
 
 static const char *const scen_op[SC_COUNT] = {
@@ -791,6 +798,7 @@ static const char *const scen_op[SC_COUNT] = {
     "demand-zero fault, 2 threads",
     "move N populated pages (MAYMOVE|FIXED)",
     "fork+child teardown, per page (N pages)",
+    "write to a page fork shares (copy)",
 };
 
 /* The unit of a row: fork's figure is per resident page. */
@@ -1578,6 +1586,79 @@ static void measure_fork(void)
     }
 }
 
+/* ------------------------------------------------------------------- cow */
+
+/*
+ * Copy-on-write break. libvmar: a space on the x86-64 4-level backend (as
+ * fork) with K private pages, all written; per repetition, untimed: the
+ * parent's pages written again (reused in place) and vmar_fork(); timed:
+ * vmar_fault(write) on each of the child's K pages, each a copy into a new
+ * frame; untimed: the child destroyed. The env->frame_alloc calls of the
+ * timed part are counted too: one data frame per fault, plus any
+ * page-table page a break takes.
+ */
+#define COW_LIB_BASE ((uintptr_t)0x400000000)
+
+static double cow_allocs = -1; /* frame_alloc calls per fault; -1: not run */
+
+static void cow_fault_all(struct vmar_space *sp, size_t k)
+{
+    for (size_t i = 0; i < k; i++) {
+        int rc = vmar_fault(sp, COW_LIB_BASE + i * PG, VMAR_ACCESS_WRITE,
+                            VMAR_FAULT_USER);
+        if (rc)
+            die("vmar_fault(cow): %s", vmar_strerror(rc));
+    }
+}
+
+static void measure_cow(void)
+{
+    const size_t k = cfg.quick ? 64 : 1024;
+    struct vmar_sim *sim = bench_sim_create(2 * k + 256);
+    struct vmar_x86_64_config pcfg = {.pcid = 1}, ccfg = {.pcid = 2};
+    struct vmar_fork_opts fo = {.mmu_config = &ccfg};
+    struct vmar_env envbuf;
+    struct vmar_space_opts o = {.env = bench_env(sim, true, &envbuf),
+                                .mmu = &vmar_mmu_x86_64_4l,
+                                .mmu_config = &pcfg};
+    struct vmar_map_opts m = {.addr = COW_LIB_BASE,
+                              .size = k * PG,
+                              .place = VMAR_PLACE_FIXED,
+                              .prot = VMAR_PROT_READ | VMAR_PROT_WRITE,
+                              .flags = VMAR_MAP_POPULATE};
+    struct vmar_space *sp, *child;
+    struct vmar_sim_stats s0, s1;
+    struct vmar_stats st;
+    int rc = vmar_space_create(&o, &sp);
+
+    if (rc)
+        die("vmar_space_create(x86_64): %s", vmar_strerror(rc));
+    rc = vmar_map(sp, &m, NULL);
+    if (rc)
+        die("vmar_map(%zu pages, populate): %s", k, vmar_strerror(rc));
+    for (unsigned rep = 0; rep < cfg.reps; rep++) {
+        cow_fault_all(sp, k);
+        rc = vmar_fork(sp, &fo, &child);
+        if (rc)
+            die("vmar_fork: %s", vmar_strerror(rc));
+        vmar_sim_stats(sim, &s0);
+        double t0 = region_begin();
+        cow_fault_all(child, k);
+        double t = region_end(t0, "cow", k, k);
+        vmar_sim_stats(sim, &s1);
+        cow_allocs =
+            (double)(s1.frame_alloc_calls - s0.frame_alloc_calls) / (double)k;
+        sample_add(&row_get(SC_COW, k)->lib, t / (double)k);
+        vmar_stats(child, &st);
+        if (st.resident_anon != k * PG || vmar_check(child) != 0)
+            die("cow: child has %llu anonymous bytes, expected %zu",
+                (unsigned long long)st.resident_anon, k * PG);
+        vmar_space_destroy(child);
+    }
+    vmar_space_destroy(sp);
+    bench_sim_destroy(sim);
+}
+
 /* The syscall floor, sampled once per repetition all through the run. */
 static struct sample floor_sample;
 
@@ -1835,14 +1916,16 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: vmar_bench [--quick] [--reps R] [--max-n N] [--csv FILE]\n"
-            "                  [--no-linux] [--env embed|embed4k|sim] "
-            "[--mmu sim|x86_64]\n"
+            "                  [--no-linux] [--only G] "
+            "[--env embed|embed4k|sim] [--mmu sim|x86_64]\n"
             "                  [--callgrind | --callgrind-cache]\n"
             "  --quick      tiny sizes (the ctest smoke test)\n"
             "  --reps R     repetitions per scenario (default 5, max %d)\n"
             "  --max-n N    skip sizes above N\n"
             "  --csv FILE   also write the results as CSV\n"
             "  --no-linux   libvmar side only\n"
+            "  --only G     one group of rows: layout (split/merge to\n"
+            "               fault_spur), remap, fork, cow or fault_mt\n"
             "  --env E      libvmar's env: embed (default: slab allocator and\n"
             "               frame pool on 2 MiB pages, page-array refcounts,\n"
             "               direct-map phys_to_virt on x86-64), embed4k (slab\n"
@@ -1860,6 +1943,12 @@ static void usage(FILE *f)
             "               the same with warm simulated caches: run under\n"
             "               callgrind.sh --cache\n",
             MAX_REPS);
+}
+
+/* The group of rows `g` runs (--only). */
+static bool group(const char *g)
+{
+    return !cfg.only || !strcmp(cfg.only, g);
 }
 
 static size_t parse_size(const char *s)
@@ -1886,6 +1975,12 @@ static void parse_args(int argc, char **argv)
             cfg.callgrind = cfg.callgrind_cache = true;
         } else if (!strcmp(a, "--no-linux")) {
             cfg.no_linux = true;
+        } else if (!strcmp(a, "--only") && i + 1 < argc) {
+            cfg.only = argv[++i];
+            if (strcmp(cfg.only, "layout") && strcmp(cfg.only, "remap") &&
+                strcmp(cfg.only, "fork") && strcmp(cfg.only, "cow") &&
+                strcmp(cfg.only, "fault_mt"))
+                die("--only: layout, remap, fork, cow or fault_mt");
         } else if (!strcmp(a, "--reps") && i + 1 < argc) {
             cfg.reps = (unsigned)parse_size(argv[++i]);
             if (cfg.reps < 1 || cfg.reps > MAX_REPS)
@@ -1974,7 +2069,7 @@ int main(int argc, char **argv)
     }
     fflush(stdout);
 
-    for (size_t i = 0; i < nns; i++) {
+    for (size_t i = 0; i < nns && group("layout"); i++) {
         size_t n = ns[i];
         if (n > cfg.max_n)
             continue;
@@ -1991,14 +2086,18 @@ int main(int argc, char **argv)
         last_row_n = n;
     }
 
-    measure_remap();
-    measure_fork();
-    if (!cfg.callgrind)
+    if (group("remap"))
+        measure_remap();
+    if (group("fork"))
+        measure_fork();
+    if (group("cow"))
+        measure_cow();
+    if (!cfg.callgrind && group("fault_mt"))
         measure_fault_mt();
 
     /* Last: its buffers (up to 64 MiB of huge pages) measurably slowed
      * the scenarios' memory-bound rows when it ran first. */
-    if (!cfg.callgrind && !cfg.quick)
+    if (!cfg.callgrind && !cfg.quick && !cfg.only)
         print_mem_latency();
 
     if (cfg.callgrind) {
@@ -2021,7 +2120,13 @@ int main(int argc, char **argv)
                "does not fault there\n");
         printf("fault_mt1/fault_mt2: N is faults per thread; ns/op is wall "
                "time per fault over all threads (1e3/ns = M faults/s)\n");
-        print_fork_notes();
+        if (group("fork"))
+            print_fork_notes();
+        if (cow_allocs >= 0)
+            printf("cow: N = pages written in the child; libvmar on the "
+                   "x86-64 4-level backend (sim frames), %.2f env->frame_alloc "
+                   "calls per fault; no Linux column\n",
+                   cow_allocs);
         if (cfg.csv)
             write_csv(cfg.csv, &floor_st);
     }

@@ -5,10 +5,10 @@
  *        backend uses: reserved frame lists and the deferred TLB batch.
  *
  * Shape: pmap(9). The machine-independent core calls a few range
- * operations (prepare, map, unmap, protect, query, find_next, copy, move) and
- * one deferred invalidation (flush). A backend is constant data: a
- * `const struct vmar_mmu_ops` with an ABI version; new members are only
- * ever appended and gated by `abi`.
+ * operations (prepare, map, unmap, protect, query, find_next, copy, move),
+ * one leaf rewrite (replace) and one deferred invalidation (flush). A backend
+ * is constant data: a `const struct vmar_mmu_ops` with an ABI version; new
+ * members are only ever appended and gated by `abi`.
  *
  * The rules a backend must keep are stated in docs/CONTRACT.md. In short:
  *  - prepare() is the only operation that may fail. After it succeeds, map,
@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /** ABI version of struct vmar_mmu_ops this header describes. */
-#define VMAR_MMU_ABI 5u
+#define VMAR_MMU_ABI 6u
 
 /** A backend's page-table object (one per address space). Opaque. */
 struct vmar_mmu;
@@ -388,7 +388,7 @@ struct vmar_mmu_ops {
      * only when they are set. ABI 3 (no new member) changed unmap, which
      * now hands managed frames to vmar_tlb_batch_defer_put(), and protect,
      * which honours VMAR_PROTECT_KEEP_RO. ABI 4 appended copy, ABI 5
-     * move. The core accepts ABI 5 backends only.
+     * move, ABI 6 replace. The core accepts ABI 6 backends only.
      */
 
     /**
@@ -474,6 +474,30 @@ struct vmar_mmu_ops {
     void (*move)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
                  vmar_addr_t to, struct vmar_frame_list *resv,
                  vmar_mmu_take_fn *moved, void *arg);
+
+    /**
+     * Required (ABI 6). Give the present base-page leaf at `va` the frame
+     * and attributes of `pte` (pa, prot, flags, cache) in place, as
+     * pmap_enter(9) does over an existing mapping: a copy-on-write break
+     * moves a page to its private copy so. The leaf's table stays where
+     * it is, so replace takes no table page and cannot fail (no prepare).
+     *
+     * Break before make, then the TLB rule: the backend clears the leaf,
+     * records the page on `batch`, queues the old frame with
+     * vmar_tlb_batch_defer_put() when the old leaf was VMAR_PTE_MANAGED,
+     * finishes the batch (vmar_tlb_batch_finish(): the flush, then the
+     * old reference is dropped, and anything the caller queued before
+     * goes with it) and only then writes the new leaf. No CPU ever
+     * translates `va` to both frames at once, and the new leaf needs no
+     * flush of its own: the batch is empty on return, but its put_anon /
+     * put_file count the old frame.
+     *
+     * Preconditions: va page aligned and below user_top, a level-0 leaf
+     * present at va (the core never replaces part of a huge leaf), and
+     * pte->pa page aligned.
+     */
+    void (*replace)(struct vmar_mmu *mmu, vmar_addr_t va,
+                    const struct vmar_pte *pte, struct vmar_tlb_batch *batch);
 };
 
 #ifdef __cplusplus

@@ -70,6 +70,25 @@ struct vmar_object_ops {
      *  (only with VMAR_OBJECT_GET_PRESENT) when it is not in memory;
      *  VMAR_ENOMEM; VMAR_EIO (a read failed). Any error reaches the
      *  faulting thread (a kernel turns ENXIO and EIO into SIGBUS).
+     *
+     * The frame must be an object page: a page-aligned, non-zero frame
+     * whose count includes the reference handed over, and never one that
+     * libvmar marked as private anonymous memory (a frame of some
+     * space's anonymous mapping, saved and offered again: copy it into a
+     * frame of the object's own instead). libvmar checks what it cheaply
+     * can and refuses the page with VMAR_EIO ("the memory object could
+     * not supply a page": SIGBUS for the fault, the error of a
+     * VMAR_MAP_POPULATE map; fault-around just skips it), the space
+     * unchanged:
+     *  - a frame with the private-anonymous marker: the reference handed
+     *    over is dropped (vmar_frame_put());
+     *  - *pa 0 or not page aligned, or a count of 0 (no reference handed
+     *    over), or env->frame_refcount returning NULL for it: nothing is
+     *    dropped (there is no reference libvmar could name);
+     *  - a positive return (not a VMAR_E* code): VMAR_EIO; no page.
+     * Mistakes it cannot see (a page-table page, a frame whose count
+     * lacks the caller's reference but holds the object's) break
+     * invariants later.
      */
     int (*get_page)(struct vmar_object *obj, uint64_t index, unsigned flags,
                     vmar_paddr_t *pa);
@@ -77,7 +96,8 @@ struct vmar_object_ops {
     /**
      * Optional. Make [offset, offset+len) resident now (Zircon's commit,
      * Linux's populate), called by vmar_map() with VMAR_MAP_POPULATE before
-     * it changes anything. Returns 0 or an error that fails the map.
+     * it changes anything. Returns 0 or an error that fails the map (a
+     * positive value becomes VMAR_EIO).
      */
     int (*commit)(struct vmar_object *obj, uint64_t offset, uint64_t len);
 
@@ -86,7 +106,8 @@ struct vmar_object_ops {
      * mapping (Linux's page_mkwrite): the object may mark it dirty. An
      * object with this hook gets its pages mapped read-only on a read
      * fault, so that the first write faults and calls it. Returns 0, or an
-     * error that the write fault returns (the page stays read-only).
+     * error that the write fault returns (the page stays read-only; a
+     * positive value becomes VMAR_EIO).
      */
     int (*notify_write)(struct vmar_object *obj, uint64_t index);
 
@@ -162,7 +183,9 @@ void vmar_frame_get(const struct vmar_env *env, vmar_paddr_t pa);
 /**
  * Drop a reference to a frame; the last one returns it to
  * env->frame_free. The caller guarantees that no TLB may still hold a
- * translation that this reference stood for.
+ * translation that this reference stood for, and that it holds the
+ * reference: dropping one that does not exist (a count of 0) is a broken
+ * invariant, reported through env->panic.
  *
  * @param env  the environment.
  * @param pa   the frame.

@@ -336,7 +336,8 @@ struct vmar_map_opts {
  *   from the mapping's maximum either way);
  *  VMAR_ENOTSUP: VMAR_BACKING_OBJECT without env->frame_refcount;
  *  with VMAR_MAP_POPULATE on an object: the error of ops->commit or
- *   ops->get_page.
+ *   ops->get_page, or VMAR_EIO for a page get_page must not return
+ *   (vmar/object.h).
  * Locking: takes the space lock exclusively.
  * On failure: the space is unchanged (a failed FIXED replaces nothing).
  */

@@ -148,11 +148,15 @@ static void fault_around(struct vmar_space *space, const struct vmar_mapping *m,
     around_window(m, va, &lo, &hi);
 
     for (vmar_addr_t at = lo; at < hi; at += VMAR_PAGE_SIZE) {
-        vmar_paddr_t pa;
+        vmar_paddr_t pa = 0;
+        int rc;
         if (at == va || past_end(m, at) || leaf_at(space, at, &pte))
             continue;
-        if (m->object->ops->get_page(m->object, page_index(m, at),
-                                     VMAR_OBJECT_GET_PRESENT, &pa) != 0)
+        /* A page the object refuses, or should not have offered, is
+         * simply not mapped ahead: its own fault reports it. */
+        rc = m->object->ops->get_page(m->object, page_index(m, at),
+                                      VMAR_OBJECT_GET_PRESENT, &pa);
+        if (vmar__object_page(space->env, rc, pa) != 0)
             continue;
         install(space, at, pa, vmar__mapping_leaf_prot(m, false, false), false,
                 tables, &pte);
@@ -190,9 +194,9 @@ static enum fault_step fault_absent(struct vmar_space *space,
     }
     /* Tables first: a fault that fails for want of a table must not have
      * made the object read a page. Once is enough: under the shared
-     * space lock tables only appear between two rounds (a copy-on-write
-     * break that empties a table refills it under the same page-table
-     * lock hold), so what was missing then is all that can be missing. */
+     * space lock tables only appear between two rounds (nothing frees
+     * one: a copy-on-write break rewrites its leaf in place), so what
+     * was missing then is all that can be missing. */
     if (!res->prepared) {
         vmar_addr_t lo = va, hi = va + VMAR_PAGE_SIZE;
         if (around)
@@ -242,6 +246,29 @@ static void set_leaf_prot(struct vmar_space *space, vmar_addr_t va,
     pte->prot = prot;
 }
 
+/* Give the present leaf at `va` the fresh private copy in res->frame.
+ * The leaf table is there, so nothing here can fail: replace() rewrites
+ * the one leaf in place, flushes, and only then drops the old frame's
+ * reference (which the copy read first). */
+static void cow_copy(struct vmar_space *space, const struct vmar_mapping *m,
+                     vmar_addr_t va, struct fault_res *res,
+                     struct vmar_pte *pte)
+{
+    struct vmar_tlb_batch batch;
+    vmar_paddr_t pa = take_frame(space, res, pte->pa);
+
+    pte->pa = pa;
+    pte->prot = m->prot;
+    pte->flags = VMAR_PTE_MANAGED;
+    pte->cache = VMAR_CACHE_WB;
+    vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
+    space->ops->replace(space->mmu, va, pte, &batch);
+    vmar_tlb_batch_finish(&batch);
+    /* One anonymous page in, the old frame out (as an unmap counts it). */
+    vmar__rss_add(space, (size_t)1 - batch.put_anon,
+                  (size_t)0 - batch.put_file);
+}
+
 /* A write to a present, read-only leaf of a private mapping, with the
  * page-table lock held: reuse the frame when ours alone, else copy. */
 static enum fault_step cow_break(struct vmar_space *space,
@@ -250,8 +277,6 @@ static enum fault_step cow_break(struct vmar_space *space,
                                  int *rc)
 {
     const struct vmar_env *env = space->env;
-    struct vmar_frame_list tables = {0, 0};
-    struct vmar_tlb_batch batch;
 
     /* Our reference is the only one, and none can appear: the frame is
      * private to this leaf (fork needs the exclusive lock). */
@@ -263,22 +288,7 @@ static enum fault_step cow_break(struct vmar_space *space,
     }
     if (!res->frame)
         return STEP_NEED_COPY;
-    /* REMAP: the unmap of the old leaf may free the table the new one
-     * goes into; CHANGE: a huge leaf is split by that unmap. */
-    *rc = space->ops->prepare(space->mmu, va, VMAR_PAGE_SIZE, VMAR_PREP_REMAP,
-                              &tables);
-    if (!*rc)
-        *rc = space->ops->prepare(space->mmu, va, VMAR_PAGE_SIZE,
-                                  VMAR_PREP_CHANGE, &tables);
-    if (!*rc) {
-        /* The old frame is alive while its leaf is: copy first. */
-        vmar_paddr_t pa = take_frame(space, res, pte->pa);
-        vmar_tlb_batch_init(&batch, env, space->ops, space->mmu);
-        vmar__unmap_leaves(space, va, VMAR_PAGE_SIZE, &tables, &batch);
-        install(space, va, pa, m->prot, true, &tables, pte);
-        vmar_tlb_batch_finish(&batch);
-    }
-    vmar_frame_list_release(env, &tables);
+    cow_copy(space, m, va, res, pte);
     return STEP_DONE;
 }
 
@@ -342,13 +352,14 @@ static int fault_obtain(struct vmar_space *space, const struct vmar_mapping *m,
             obj, page_index(m, va),
             vmar__mapping_shared(m) && write ? VMAR_OBJECT_GET_WRITE : 0u,
             &res->page);
+        rc = vmar__object_page(space->env, rc, res->page);
         if (rc)
             res->page = 0;
         return rc;
     case STEP_NEED_NOTIFY:
         rc = obj->ops->notify_write(obj, page_index(m, va));
         res->notified = rc == 0;
-        return rc;
+        return rc > 0 ? VMAR_EIO : rc; /* not a VMAR_E* code */
     case STEP_DONE:
     default:
         return 0;

@@ -80,3 +80,27 @@ size_t vmar__frame_refs(const struct vmar_env *env, vmar_paddr_t pa)
         return 1;
     return vmar__atomic_load(word_of(env, pa)) & ~VMAR_FRAME_ANON;
 }
+
+int vmar__object_page(const struct vmar_env *env, int rc, vmar_paddr_t pa)
+{
+    volatile size_t *word;
+    size_t v;
+
+    if (rc)
+        return rc < 0 ? rc : VMAR_EIO;
+    if (pa == 0 || pa & (VMAR_PAGE_SIZE - 1))
+        return VMAR_EIO;
+    if (!env->frame_refcount)
+        return 0;
+    word = word_of(env, pa);
+    if (!word)
+        return VMAR_EIO;
+    v = vmar__atomic_load(word);
+    if ((v & ~VMAR_FRAME_ANON) == 0)
+        return VMAR_EIO;
+    if (v & VMAR_FRAME_ANON) {
+        vmar_frame_put(env, pa);
+        return VMAR_EIO;
+    }
+    return 0;
+}

@@ -27,4 +27,22 @@ bool vmar__frame_is_anon(const struct vmar_env *env, vmar_paddr_t pa);
  * one else can reach the frame to take another. */
 size_t vmar__frame_refs(const struct vmar_env *env, vmar_paddr_t pa);
 
+/* Vet what an object's get_page returned: `rc` and, when it is 0, the
+ * frame `pa` with the caller's reference (vmar/object.h). Returns 0 when
+ * the page may be mapped; otherwise the error for the operation, with
+ * the space untouched and the reference given back where there is one:
+ *  - rc < 0: rc itself (the object's error; no page);
+ *  - rc > 0, not a VMAR_E* code: VMAR_EIO;
+ *  - pa 0 or not page aligned (names no frame): VMAR_EIO, nothing
+ *    dropped (no frame to drop it on, and frame_refcount is never
+ *    called on it);
+ *  - with env->frame_refcount: no word for pa (NULL), or a count of 0
+ *    (no reference was handed over): VMAR_EIO, nothing dropped;
+ *  - the private-anonymous marker (a frame of some space's anonymous
+ *    memory, which an object page must never be: RSS and vmar_check
+ *    tell the two apart by it): VMAR_EIO, the reference dropped with
+ *    vmar_frame_put() (the last one frees the frame).
+ * Cost: one load of the count word. */
+int vmar__object_page(const struct vmar_env *env, int rc, vmar_paddr_t pa);
+
 #endif /* VMAR_CORE_FRAME_H */

@@ -181,7 +181,7 @@ static int get_object_pages(struct vmar_space *space,
         return 0;
     if (obj->ops->commit &&
         (rc = obj->ops->commit(obj, offset, end - offset)) != 0)
-        return rc;
+        return rc > 0 ? VMAR_EIO : rc; /* not a VMAR_E* code */
     if (want > SIZE_MAX / sizeof(vmar_paddr_t))
         return VMAR_ENOMEM;
     prep->pages = env->alloc(env->ctx, (size_t)want * sizeof(vmar_paddr_t),
@@ -190,8 +190,9 @@ static int get_object_pages(struct vmar_space *space,
         return VMAR_ENOMEM;
     prep->pages_cap = (size_t)want;
     for (uint64_t i = 0; i < want && !rc; i++) {
-        vmar_paddr_t pa;
+        vmar_paddr_t pa = 0;
         rc = obj->ops->get_page(obj, (offset >> VMAR_PAGE_SHIFT) + i, 0, &pa);
+        rc = vmar__object_page(env, rc, pa);
         if (!rc)
             prep->pages[prep->npages++] = pa;
     }

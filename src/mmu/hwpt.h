@@ -178,6 +178,14 @@ static inline void vmar_hwpt_protect(struct vmar_mmu *mmu, vmar_addr_t va,
     vmar_radix_protect(&mmu->rx, va, len, prot, resv, batch);
 }
 
+static inline void vmar_hwpt_replace(struct vmar_mmu *mmu, vmar_addr_t va,
+                                     const struct vmar_pte *pte,
+                                     struct vmar_tlb_batch *batch)
+{
+    vmar_hwpt_check_user(mmu, va, VMAR_PAGE_SIZE);
+    vmar_radix_replace(&mmu->rx, va, pte, batch);
+}
+
 static inline int vmar_hwpt_find_next(const struct vmar_mmu *mmu,
                                       vmar_addr_t *va, vmar_addr_t end,
                                       struct vmar_pte *pte)

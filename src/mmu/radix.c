@@ -9,9 +9,9 @@
  *    that meet [va, end), with an explicit stack of tables. It calls a
  *    visitor on every entry it does not descend into (absent entries and
  *    leaves) and, on the way up, on every non-root table it leaves.
- * prepare, unmap, protect, find_next, copy, move and fini are visitors
- * of range(). unmap, protect, copy and move stop it one level up (floor
- * 1) and loop over each leaf table's entries themselves: the per-page
+ * prepare, unmap, protect, find_next, copy, move, replace and fini are
+ * visitors of range(). unmap, protect, copy and move stop it one level up
+ * (floor 1) and loop over each leaf table's entries themselves: the per-page
  * work is then one loop step, not one visitor call from the walk.
  * Neither loop goes at or above rx->user_end: the root entries there are
  * the kernel half (radix.h), which nothing here reads, writes or frees.
@@ -876,6 +876,35 @@ size_t vmar_radix_unmap(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
     split_edges(rx, va, len, resv, batch);
     range(rx, va, va + len, &u.v);
     return u.pages;
+}
+
+/* ---- replace ------------------------------------------------------------ */
+
+void vmar_radix_replace(struct vmar_radix *rx, vmar_addr_t va,
+                        const struct vmar_pte *pte,
+                        struct vmar_tlb_batch *batch)
+{
+    const struct vmar_pt_format *f = rx->fmt;
+    struct edge_visit e;
+    struct vmar_pte old;
+
+    check_range(rx, va, VMAR_PAGE_SIZE);
+    VMAR_ASSERT(rx->env, pte->pa % VMAR_PAGE_SIZE == 0);
+    e = leaf_at(rx, va);
+    /* No leaf, or a huge one: the core broke replace()'s precondition. */
+    VMAR_ASSERT(rx->env, e.slot != NULL && e.level == 0);
+    f->leaf_decode(*e.slot, 0, &old);
+    /* Break: the slot reads as absent until every CPU has dropped the old
+     * translation, so none can use the old frame while another already
+     * writes the new one. The table keeps its slot (an empty leaf table
+     * for a moment is fine: nothing frees it under us). */
+    *e.slot = 0;
+    vmar_tlb_batch_add_range(batch, va, VMAR_PAGE_SIZE);
+    if (old.flags & VMAR_PTE_MANAGED)
+        vmar_tlb_batch_defer_put(batch, old.pa);
+    vmar_tlb_batch_finish(batch);
+    /* Make: an absent slot becomes present, which needs no flush. */
+    *e.slot = f->leaf_encode(pte, 0);
 }
 
 /* ---- protect ------------------------------------------------------------ */

@@ -252,6 +252,18 @@ void vmar_radix_protect(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
                         struct vmar_tlb_batch *batch);
 
 /**
+ * vmar_mmu_ops::replace: give the level-0 leaf at `va` the word for `pte`,
+ * break before make: clear it, record the page on `batch`, queue the old
+ * frame (managed leaves), finish the batch, then write the new word. No
+ * table page is taken or freed; `leaves` and `tables` do not change.
+ * Preconditions (asserted): va page aligned below user_end, a level-0 leaf
+ * present there, pte->pa page aligned.
+ */
+void vmar_radix_replace(struct vmar_radix *rx, vmar_addr_t va,
+                        const struct vmar_pte *pte,
+                        struct vmar_tlb_batch *batch);
+
+/**
  * vmar_mmu_ops::find_next: the lowest base page in [*va, end) covered by a
  * present leaf. On success stores the page in *va and its entry in *pte
  * (for a huge leaf, pte->pa is that page's frame inside the leaf).

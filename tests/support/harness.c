@@ -55,6 +55,14 @@ static void c_protect(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
     real_ops->protect(mmu, va, len, prot, resv, batch);
 }
 
+/* One page installed: counted with the maps, as the sim counts it. */
+static void c_replace(struct vmar_mmu *mmu, vmar_addr_t va,
+                      const struct vmar_pte *pte, struct vmar_tlb_batch *batch)
+{
+    op_counts.maps++;
+    real_ops->replace(mmu, va, pte, batch);
+}
+
 static int c_find_next(const struct vmar_mmu *mmu, vmar_addr_t *va,
                        vmar_addr_t end, struct vmar_pte *pte)
 {
@@ -82,6 +90,7 @@ const struct vmar_mmu_ops *vt_backend_ops(void)
         counted_ops.unmap = c_unmap;
         counted_ops.protect = c_protect;
         counted_ops.find_next = c_find_next;
+        counted_ops.replace = c_replace;
         counted_ops.flush = c_flush;
     }
     return &counted_ops;

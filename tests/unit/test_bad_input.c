@@ -1322,6 +1322,7 @@ MUT(m_no_unmap, c->ops.unmap = NULL)
 MUT(m_no_protect, c->ops.protect = NULL)
 MUT(m_no_find_next, c->ops.find_next = NULL)
 MUT(m_no_flush, c->ops.flush = NULL)
+MUT(m_no_replace, c->ops.replace = NULL)
 MUT(m_top_0, c->ops.user_top = 0)
 MUT(m_top_unaligned, c->ops.user_top = SIM_TOP - 8)
 MUT(m_top_small, c->ops.user_top = (vmar_addr_t)1 << 30)
@@ -1415,6 +1416,7 @@ static const struct create_case create_cases[] = {
     {"create: backend without protect", m_no_protect, VMAR_EINVAL, 0, 0},
     {"create: backend without find_next", m_no_find_next, VMAR_EINVAL, 0, 0},
     {"create: backend without flush", m_no_flush, VMAR_EINVAL, 0, 0},
+    {"create: backend without replace", m_no_replace, VMAR_EINVAL, 0, 0},
     {"create: backend user_top 0", m_top_0, VMAR_EINVAL, 0, 0},
     {"create: backend user_top unaligned", m_top_unaligned, VMAR_EINVAL, 0, 0},
     {"create: backend user_top 1 GiB, default range", m_top_small, 0,

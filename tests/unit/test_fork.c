@@ -223,6 +223,70 @@ static void test_fork_oom(void **state)
     vt_teardown(&p);
 }
 
+/* A write to a present copy-on-write leaf succeeds without trying to
+ * allocate a page-table page (every try fails and is counted). */
+static void cow_write(struct vt *vt, vmar_addr_t va, unsigned char b)
+{
+    size_t fails = vt_stats(vt).fails_injected;
+
+    assert_int_equal(vmar_write(vt->space, va, &b, 1, NULL), 0);
+    VT_CHECK(vt);
+    assert_int_equal(vt_stats(vt).fails_injected, fails);
+}
+
+/* A copy-on-write break rewrites the one leaf in place: it takes no
+ * page-table page (none is allocated, none freed), so it succeeds while
+ * every table allocation fails, on the frames fork shares and on an
+ * object's page under a private mapping alike. */
+static void test_fork_cow_no_tables(void **state)
+{
+    struct vt p, c;
+    struct vmar_object *obj;
+    (void)state;
+
+    vt_setup(&p, NULL, 0);
+    map_rw(&p, A, 2 * PG, 0);
+    vt_poke(&p, A, 0x11);
+    vt_poke(&p, A + PG, 0x12);
+    assert_int_equal(vmar_memfd_create(p.env, PG, &obj), 0);
+    struct vmar_map_opts o = {.addr = B,
+                              .size = PG,
+                              .place = VMAR_PLACE_FIXED_NOREPLACE,
+                              .prot = RW,
+                              .backing = VMAR_BACKING_OBJECT,
+                              .object = obj};
+    assert_int_equal(vt_map_opts(&p, &o, NULL), 0);
+    vmar_object_unref(obj);              /* the mapping holds it */
+    assert_int_equal(vt_peek(&p, B), 0); /* the object's page, read-only */
+    assert_int_equal(vt_fork(&p, &c), 0);
+    size_t tables = vt_tables(&c);
+    size_t frames = vt_stats(&p).frames_live;
+
+    vmar_sim_fail_after(p.sim, 1, VMAR_SIM_FAIL_TABLE, true);
+    cow_write(&c, A, 0x21);
+    cow_write(&c, A + PG, 0x22);
+    cow_write(&c, B, 0x23);
+    /* The parent's frames now have one reference each: reused. */
+    cow_write(&p, A, 0x31);
+    /* The object's page is the object's: copied. */
+    cow_write(&p, B, 0x33);
+    vmar_sim_fail_after(p.sim, 0, 0, false);
+
+    assert_int_equal(vt_tables(&c), tables);
+    /* Three copies for the child, one for the parent's object page. */
+    assert_int_equal(vt_stats(&p).frames_live, frames + 4);
+    assert_int_equal(vt_peek(&c, A), 0x21);
+    assert_int_equal(vt_peek(&c, A + PG), 0x22);
+    assert_int_equal(vt_peek(&c, B), 0x23);
+    assert_int_equal(vt_peek(&p, A), 0x31);
+    assert_int_equal(vt_peek(&p, A + PG), 0x12);
+    assert_int_equal(vt_peek(&p, B), 0x33);
+    vt_expect_rss(&c, 3, 0);
+    vt_expect_rss(&p, 3, 0);
+    vt_child_destroy(&c);
+    vt_teardown(&p);
+}
+
 /* A sparse layout over four leaf tables: a 6 MiB private mapping with
  * pages in three 2 MiB blocks and a one-page mapping in another 1 GiB
  * region. Returns the pages poked. */
@@ -692,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_fork_generations),
         cmocka_unit_test(test_fork_kinds),
         cmocka_unit_test(test_fork_oom),
+        cmocka_unit_test(test_fork_cow_no_tables),
         cmocka_unit_test(test_fork_tables),
         cmocka_unit_test(test_fork_tables_oom),
         cmocka_unit_test(test_fork_without_copy),

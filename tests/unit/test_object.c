@@ -13,6 +13,7 @@
 
 #define A         ((vmar_addr_t)0x40000000)
 #define B         ((vmar_addr_t)0x50000000)
+#define C         ((vmar_addr_t)0x60000000)
 #define R         VMAR_PROT_READ
 #define RW        (VMAR_PROT_READ | VMAR_PROT_WRITE)
 #define RD        VMAR_ACCESS_READ
@@ -20,6 +21,21 @@
 #define MAX_PAGES 64
 
 /* ---- a test object: an embedder's page cache in miniature ---------------- */
+
+/* What a misbehaving get_page hands back for page bad_index. */
+enum tobj_bad {
+    BAD_NONE,
+    BAD_ANON,      /* a frame marked private anonymous, with a reference */
+    BAD_ZERO,      /* pa 0 */
+    BAD_UNALIGNED, /* an address inside a frame, not its start */
+    BAD_NOREF,     /* a frame whose count is 0: no reference handed over */
+    BAD_RC,        /* a positive return, not a VMAR_E* code */
+    BAD_COUNT
+};
+
+/* Calls of the bad page's get_page after which the object gives up with
+ * VMAR_EBUSY: a library that loops on the answer fails instead of hanging. */
+#define BAD_GETS_MAX 50u
 
 struct tobj {
     struct vmar_object obj; /* first */
@@ -29,6 +45,10 @@ struct tobj {
     unsigned gets, present_misses; /* get_page calls, GET_PRESENT misses */
     unsigned notified;             /* notify_write calls */
     int fail_get;                  /* error get_page returns, 0: none */
+    enum tobj_bad bad;             /* how page bad_index misbehaves */
+    uint64_t bad_index;
+    unsigned bad_gets; /* get_page calls for it */
+    vmar_paddr_t raw;  /* BAD_NOREF's frame, straight from frame_alloc */
     bool released;
 };
 
@@ -42,6 +62,58 @@ static uint64_t tobj_size(struct vmar_object *o)
     return tobj_of(o)->pages * PG;
 }
 
+/* The private-anonymous marker libvmar keeps in the count word's top bit
+ * (docs/CONTRACT.md), as on a frame saved from an anonymous mapping. */
+#define ANON_MARKER ((size_t)1 << (sizeof(size_t) * 8 - 1))
+
+static size_t *refword(const struct vmar_env *env, vmar_paddr_t pa)
+{
+    return env->frame_refcount(env->ctx, pa);
+}
+
+/* Bring the bad page into the object (its state, not a space's: tests
+ * call it before they take a snapshot). */
+static void tobj_bad_frame(struct tobj *t)
+{
+    const struct vmar_env *env = t->env;
+    const uint64_t index = t->bad_index;
+
+    if (t->bad == BAD_NOREF) {
+        if (!t->raw)
+            assert_int_equal(
+                env->frame_alloc(env->ctx, VMAR_FRAME_ZERO, &t->raw), 0);
+    } else if (!t->pa[index]) {
+        assert_int_equal(vmar_frame_new(env, &t->pa[index]), 0);
+        if (t->bad == BAD_ANON)
+            __atomic_or_fetch(refword(env, t->pa[index]), ANON_MARKER,
+                              __ATOMIC_SEQ_CST);
+    }
+}
+
+static int tobj_get_bad(struct tobj *t, uint64_t index, vmar_paddr_t *pa)
+{
+    if (++t->bad_gets > BAD_GETS_MAX)
+        return VMAR_EBUSY;
+    if (t->bad == BAD_RC)
+        return 1;
+    if (t->bad == BAD_ZERO) {
+        *pa = 0;
+        return 0;
+    }
+    tobj_bad_frame(t);
+    if (t->bad == BAD_NOREF) {
+        *pa = t->raw;
+        return 0;
+    }
+    if (t->bad == BAD_UNALIGNED) {
+        *pa = t->pa[index] + 0x100;
+        return 0;
+    }
+    vmar_frame_get(t->env, t->pa[index]); /* BAD_ANON: a real reference */
+    *pa = t->pa[index];
+    return 0;
+}
+
 static int tobj_get(struct vmar_object *o, uint64_t index, unsigned flags,
                     vmar_paddr_t *pa)
 {
@@ -50,6 +122,8 @@ static int tobj_get(struct vmar_object *o, uint64_t index, unsigned flags,
     t->gets++;
     if (t->fail_get)
         return t->fail_get;
+    if (t->bad != BAD_NONE && index == t->bad_index)
+        return tobj_get_bad(t, index, pa);
     assert_true(index < t->pages); /* libvmar checks the end first */
     if (!t->pa[index]) {
         if (flags & VMAR_OBJECT_GET_PRESENT) {
@@ -83,6 +157,9 @@ static void tobj_release(struct vmar_object *o)
         if (t->pa[i])
             vmar_frame_put(t->env, t->pa[i]);
     memset(t->pa, 0, sizeof(t->pa));
+    if (t->raw)
+        t->env->frame_free(t->env->ctx, t->raw);
+    t->raw = 0;
     t->released = true;
 }
 
@@ -430,6 +507,84 @@ static void test_object_errors(void **state)
     vt_teardown(&vt);
 }
 
+/* One fault on page `index` of the mapping at `at`, which the object
+ * answers wrongly: VMAR_EIO after exactly one get_page call, the space
+ * unchanged. */
+static void bad_fault(struct vt *vt, struct tobj *t, vmar_addr_t at,
+                      unsigned access)
+{
+    struct vt_snap snap;
+
+    vt_snap_take(vt, &snap);
+    t->bad_gets = 0;
+    assert_int_equal(vmar_fault(vt->space, at, access, VMAR_FAULT_USER),
+                     VMAR_EIO);
+    assert_int_equal(t->bad_gets, 1);
+    VT_EXPECT_UNCHANGED(vt, &snap);
+}
+
+/* get_page answers that the library can tell are wrong (a frame of some
+ * space's anonymous memory, an address that names no frame, a frame with
+ * no reference for the caller, a positive return): each fault, populate
+ * and fault-around refuses the page with VMAR_EIO, leaves the space as it
+ * was and gives back the reference when there is one, so the counters,
+ * vmar_check and the final teardown stay right. */
+static void test_bad_object_pages(void **state)
+{
+    (void)state;
+
+    for (int bad = BAD_ANON; bad < BAD_COUNT; bad++) {
+        struct vt vt;
+        struct tobj t;
+        struct vt_snap snap;
+        size_t word = 0;
+
+        vt_setup(&vt, NULL, 0);
+        tobj_init(&t, &vt, 4, VMAR_PROT_RWX, &tobj_ops);
+        t.bad = (enum tobj_bad)bad;
+        t.bad_index = 1;
+        tobj_bad_frame(&t);
+        if (bad == BAD_ANON)
+            word = *refword(vt.env, t.pa[1]); /* the object's reference */
+        assert_int_equal(map_obj(&vt, A, 4 * PG, RW, 0, &t.obj, 0), 0);
+        assert_int_equal(
+            map_obj(&vt, B, 4 * PG, RW, VMAR_MAP_SHARED, &t.obj, 0), 0);
+        bad_fault(&vt, &t, A + PG, RD);
+        bad_fault(&vt, &t, A + PG, WR); /* private: a copy of it */
+        bad_fault(&vt, &t, B + PG, RD);
+        bad_fault(&vt, &t, B + PG, WR);
+        if (bad == BAD_ANON)
+            assert_int_equal(*refword(vt.env, t.pa[1]), word);
+        /* Good pages still work; fault-around skips the bad one. */
+        assert_int_equal(vt_peek(&vt, A), 0xA0);
+        assert_int_equal(map_obj(&vt, A + 8 * PG, 4 * PG, R,
+                                 VMAR_MAP_FAULT_AROUND, &t.obj, 0),
+                         0);
+        /* Page 2, and around it 0 (in memory), 1 (bad, asked once) and
+         * 3 (not in memory). */
+        t.bad_gets = 0;
+        assert_int_equal(vt_peek(&vt, A + 10 * PG), 0xA2);
+        assert_int_equal(t.bad_gets, 1);
+        vmar_size_t bytes = 0;
+        assert_int_equal(
+            vmar_resident(vt.space, A + 8 * PG, A + 12 * PG, &bytes), 0);
+        assert_int_equal(bytes, 2 * PG);
+        if (bad == BAD_ANON)
+            assert_int_equal(*refword(vt.env, t.pa[1]), word);
+        /* POPULATE fails the map as a fault would. */
+        vt_snap_take(&vt, &snap);
+        assert_int_equal(
+            map_obj(&vt, C, 4 * PG, R, VMAR_MAP_POPULATE, &t.obj, 0), VMAR_EIO);
+        VT_EXPECT_UNCHANGED(&vt, &snap);
+        if (bad == BAD_ANON)
+            assert_int_equal(*refword(vt.env, t.pa[1]), word);
+        vt_expect_rss(&vt, 0, 3); /* page 0 at A, pages 0 and 2 at A+8 */
+        tobj_done(&t);
+        vt_teardown(&vt); /* every frame back, no panic */
+        assert_true(t.released);
+    }
+}
+
 /* POPULATE maps every page up to the object's end at map time; a failed
  * get_page fails the map with nothing changed. */
 static void test_populate(void **state)
@@ -622,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_fault_around_top),
         cmocka_unit_test(test_notify_write),
         cmocka_unit_test(test_object_errors),
+        cmocka_unit_test(test_bad_object_pages),
         cmocka_unit_test(test_populate),
         cmocka_unit_test(test_memfd),
         cmocka_unit_test(test_no_refcount),

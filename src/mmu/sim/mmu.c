@@ -328,6 +328,25 @@ static void sim_mmu_move(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
     wr_unlock(mmu);
 }
 
+/* Counted in stats.maps (one page installed). The page is recorded as
+ * unflushed from before the change; the flush inside clears it. */
+static void sim_mmu_replace(struct vmar_mmu *mmu, vmar_addr_t va,
+                            const struct vmar_pte *pte,
+                            struct vmar_tlb_batch *batch)
+{
+    size_t tables0, leaves0;
+
+    check_user(mmu, va, VMAR_PAGE_SIZE);
+    vmar_sim__unflushed_mark(mmu->sim, mmu, va, va + VMAR_PAGE_SIZE);
+    wr_lock(mmu);
+    tables0 = mmu->rx.tables;
+    leaves0 = mmu->rx.leaves;
+    vmar_radix_replace(&mmu->rx, va, pte, batch);
+    sync_counts(mmu, &mmu->sim->stats.maps, tables0, leaves0);
+    wr_unlock(mmu);
+    vmar_sim__unflushed_settle(mmu->sim, mmu, va, va + VMAR_PAGE_SIZE, batch);
+}
+
 static void sim_mmu_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
 {
     count(mmu->sim, &mmu->sim->stats.flushes);
@@ -353,4 +372,5 @@ const struct vmar_mmu_ops vmar_mmu_sim = {
     .map_range = sim_mmu_map_range,
     .copy = sim_mmu_copy,
     .move = sim_mmu_move,
+    .replace = sim_mmu_replace,
 };
