@@ -353,4 +353,5 @@ const struct vmar_mmu_ops vmar_mmu_sim = {
     .map_range = sim_mmu_map_range,
     .copy = sim_mmu_copy,
     .move = sim_mmu_move,
+    .pa_top = VMAR_SIM_PA_LIMIT,
 };
