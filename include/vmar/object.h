@@ -70,6 +70,11 @@ struct vmar_object_ops {
      *  (only with VMAR_OBJECT_GET_PRESENT) when it is not in memory;
      *  VMAR_ENOMEM; VMAR_EIO (a read failed). Any error reaches the
      *  faulting thread (a kernel turns ENXIO and EIO into SIGBUS).
+     * The frame must lie below the pa_top of every backend that maps
+     * the object (vmar/mmu.h): libvmar drops the reference of one at or
+     * above it and fails the fault or populate with VMAR_EIO (fault-around
+     * leaves it out), rather than let the entry truncate it to another
+     * frame.
      */
     int (*get_page)(struct vmar_object *obj, uint64_t index, unsigned flags,
                     vmar_paddr_t *pa);
