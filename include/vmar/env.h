@@ -68,7 +68,10 @@ struct vmar_env {
     /**
      * Required. Allocate one physical frame of VMAR_PAGE_SIZE bytes, page
      * aligned, and store its address in `*pa`. `flags` is a mask of
-     * vmar_frame_flags. Returns 0 or VMAR_ENOMEM.
+     * vmar_frame_flags. Returns 0 or VMAR_ENOMEM. The frame must lie
+     * below the pa_top of every backend used with this env (vmar/mmu.h:
+     * 2^52 on x86-64, 2^56 on RISC-V): libvmar panics when a frame it is
+     * about to enter into a page table (a data or table page) does not.
      */
     int (*frame_alloc)(void *ctx, unsigned flags, vmar_paddr_t *pa);
 

@@ -79,7 +79,8 @@ enum vmar_fault_flags {
  *   in a shared (or VMAR_MAP_EOF_FAULT) mapping (SIGBUS, BUS_ADRERR);
  *  any other error of the object's get_page or notify_write, e.g.
  *   VMAR_EIO (SIGBUS), which is also the answer to a page get_page must
- *   not return (vmar/object.h: e.g. a private-anonymous frame);
+ *   not return (vmar/object.h: e.g. a private-anonymous frame, or one at
+ *   or above the backend's pa_top, vmar/mmu.h, which no entry can hold);
  *  VMAR_EFAULT: a device page has no translation (cannot happen unless a
  *   backend lost it: device pages are mapped from map to unmap);
  *  VMAR_EINVAL: `access` is not exactly one vmar_access value or `flags`

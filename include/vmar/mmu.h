@@ -388,7 +388,7 @@ struct vmar_mmu_ops {
      * only when they are set. ABI 3 (no new member) changed unmap, which
      * now hands managed frames to vmar_tlb_batch_defer_put(), and protect,
      * which honours VMAR_PROTECT_KEEP_RO. ABI 4 appended copy, ABI 5
-     * move, ABI 6 replace. The core accepts ABI 6 backends only.
+     * move, ABI 6 replace and pa_top. The core accepts ABI 6 backends only.
      */
 
     /**
@@ -498,6 +498,19 @@ struct vmar_mmu_ops {
      */
     void (*replace)(struct vmar_mmu *mmu, vmar_addr_t va,
                     const struct vmar_pte *pte, struct vmar_tlb_batch *batch);
+
+    /**
+     * Required (ABI 6; non-zero, page aligned). One past the highest
+     * physical address the backend's entries can hold: a frame at or
+     * above it would lose its high bits in the entry and map another
+     * frame. 2^52 for x86-64 (MAXPHYADDR's architectural maximum, bits
+     * 51:12 of an entry) and the sim, 2^56 for RISC-V (a 44-bit PPN).
+     * vmar_map() refuses device memory that reaches past it
+     * (VMAR_EINVAL), a fault refuses an object page at or above it
+     * (VMAR_EIO), and a frame from env->frame_alloc at or above it
+     * breaks the env contract (panic); see docs/CONTRACT.md.
+     */
+    vmar_paddr_t pa_top;
 };
 
 #ifdef __cplusplus

@@ -89,6 +89,12 @@ struct vmar_object_ops {
      * Mistakes it cannot see (a page-table page, a frame whose count
      * lacks the caller's reference but holds the object's) break
      * invariants later.
+     *
+     * The frame must lie below the pa_top of every backend that maps
+     * the object (vmar/mmu.h): libvmar drops the reference of one at or
+     * above it and fails the fault or populate with VMAR_EIO (fault-around
+     * leaves it out), rather than let the entry truncate it to another
+     * frame.
      */
     int (*get_page)(struct vmar_object *obj, uint64_t index, unsigned flags,
                     vmar_paddr_t *pa);

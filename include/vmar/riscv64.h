@@ -12,6 +12,8 @@
  *  - vmar_mmu_riscv64_sv39: user_top 0x3ffffff000;
  *  - vmar_mmu_riscv64_sv48: user_top 0x7ffffffff000 (the first-class mode);
  *  - vmar_mmu_riscv64_sv57: user_top 0xfffffffffff000.
+ * In every mode pa_top is 2^56 (a 44-bit PPN): vmar_map() refuses device
+ * memory reaching past it.
  *
  * The config (vmar_space_opts::mmu_config) is a
  * `const struct vmar_riscv64_config *`, or NULL for the defaults.

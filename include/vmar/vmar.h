@@ -295,7 +295,8 @@ struct vmar_map_opts {
     struct vmar_object *object;
     /** VMAR_BACKING_OBJECT: the byte offset into the object. */
     uint64_t offset;
-    /** VMAR_BACKING_DEVICE: the physical base address. */
+    /** VMAR_BACKING_DEVICE: the physical base address; the range must
+     *  end at or below the backend's vmar_mmu_ops::pa_top. */
     vmar_paddr_t paddr;
     /** VMAR_BACKING_DEVICE: the cache policy. */
     enum vmar_cache cache;
@@ -322,9 +323,11 @@ struct vmar_map_opts {
  *   address-space limit (an overwrite is charged only the bytes it adds)
  *   or past the mapping-count limit (counted before merging; an overwrite
  *   is charged only the mappings it adds); or an allocation failed;
- *  VMAR_EINVAL also: a device `paddr` that is unaligned or whose range
- *   wraps, an unknown `cache`, a non-zero `offset` for device memory, or
- *   `offset`, `paddr` or `cache` set for anonymous memory;
+ *  VMAR_EINVAL also: a device `paddr` that is unaligned, whose range
+ *   wraps or reaches past the backend's pa_top (vmar/mmu.h: the highest
+ *   physical address its entries hold, plus one), an unknown `cache`, a
+ *   non-zero `offset` for device memory, or `offset`, `paddr` or `cache`
+ *   set for anonymous memory;
  *  VMAR_EINVAL also: an object mapping without `object`, with an
  *   `offset` that is not a multiple of the page size and of `align` or
  *   that wraps with `size`, with `paddr` or `cache` set, or an object
@@ -337,7 +340,7 @@ struct vmar_map_opts {
  *  VMAR_ENOTSUP: VMAR_BACKING_OBJECT without env->frame_refcount;
  *  with VMAR_MAP_POPULATE on an object: the error of ops->commit or
  *   ops->get_page, or VMAR_EIO for a page get_page must not return
- *   (vmar/object.h).
+ *   (vmar/object.h; one at or above the backend's pa_top included).
  * Locking: takes the space lock exclusively.
  * On failure: the space is unchanged (a failed FIXED replaces nothing).
  */

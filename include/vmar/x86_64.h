@@ -29,6 +29,14 @@
  *    1 (WC), 3 (UC) and 7 (WT). With the power-on PAT only WB and UC are
  *    what they say.
  *
+ * Physical addresses: pa_top is 2^52, the architectural maximum of
+ * MAXPHYADDR (entry bits 51:12), so vmar_map() refuses device memory
+ * reaching past it. A CPU's own MAXPHYADDR (CPUID.80000008H:EAX[7:0]) may
+ * be smaller; the bits from it to 51 are reserved, and an access through
+ * such a leaf raises a page fault with the RSVD flag rather than reach
+ * another frame. Device addresses between the two are the embedder's to
+ * refuse.
+ *
  * Permissions: x86 has no write-only or execute-only page (a present
  * page is readable, SDM Vol. 3A §4.6), so W and X imply R in hardware.
  * The leaf remembers in a software bit that R was not asked for, so the

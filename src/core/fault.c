@@ -158,6 +158,10 @@ static void fault_around(struct vmar_space *space, const struct vmar_mapping *m,
                                       VMAR_OBJECT_GET_PRESENT, &pa);
         if (vmar__object_page(space->env, rc, pa) != 0)
             continue;
+        if (!vmar__pa_fits(space, pa)) {
+            vmar_frame_put(space->env, pa); /* as the fault would refuse it */
+            continue;
+        }
         install(space, at, pa, vmar__mapping_leaf_prot(m, false, false), false,
                 tables, &pte);
     }
@@ -344,6 +348,7 @@ static int fault_obtain(struct vmar_space *space, const struct vmar_mapping *m,
                                  zero ? VMAR_FRAME_ZERO : 0u))
             return VMAR_ENOMEM;
         res->frame = vmar_frame_list_pop(space->env, &one);
+        vmar__check_new_frame(space, res->frame);
         res->zeroed = zero;
         return 0;
     }
@@ -355,6 +360,8 @@ static int fault_obtain(struct vmar_space *space, const struct vmar_mapping *m,
         rc = vmar__object_page(space->env, rc, res->page);
         if (rc)
             res->page = 0;
+        if (!rc && !vmar__pa_fits(space, res->page))
+            rc = VMAR_EIO; /* res_release() drops the reference */
         return rc;
     case STEP_NEED_NOTIFY:
         rc = obj->ops->notify_write(obj, page_index(m, va));

@@ -71,8 +71,10 @@ static int map_validate(const struct vmar_space *space,
          o->place == VMAR_PLACE_FIXED_NOREPLACE) &&
         vmar__check_range(space, o->addr, o->size))
         return VMAR_EINVAL;
+    /* The whole range below pa_top: the leaves could not hold more. */
     if (o->backing == VMAR_BACKING_DEVICE &&
         (o->paddr & (VMAR_PAGE_SIZE - 1) || o->paddr + o->size < o->paddr ||
+         o->paddr + o->size > space->ops->pa_top ||
          (unsigned)o->cache > VMAR_CACHE_UC || o->offset != 0))
         return VMAR_EINVAL;
     if (o->backing == VMAR_BACKING_ANON &&
@@ -195,6 +197,8 @@ static int get_object_pages(struct vmar_space *space,
         rc = vmar__object_page(env, rc, pa);
         if (!rc)
             prep->pages[prep->npages++] = pa;
+        if (!rc && !vmar__pa_fits(space, pa))
+            rc = VMAR_EIO; /* vmar__prep_release() drops it */
     }
     return rc;
 }
@@ -286,6 +290,7 @@ static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
     for (vmar_addr_t va = m->node.start; va < m->node.end;
          va += VMAR_PAGE_SIZE) {
         pte.pa = vmar_frame_list_pop(space->env, &prep->frames);
+        vmar__check_new_frame(space, pte.pa);
         vmar__frame_adopt(space->env, pte.pa, true);
         space->ops->map(space->mmu, va, &pte, &prep->tables);
     }

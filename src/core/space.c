@@ -103,13 +103,14 @@ static bool mmu_usable(const struct vmar_mmu_ops *ops)
     /* Exactly this ABI: ABI 3 changed what unmap does with managed frames
      * (references, not frees), so an older backend would free shared
      * frames; ABI 4 appended copy and ABI 5 move (both optional: NULL is
-     * fine), ABI 6 replace (required: copy-on-write breaks use it), and
-     * every in-tree backend is rebuilt with the header, so accepting only
-     * the newest costs nothing and keeps one contract. */
+     * fine), ABI 6 the required replace (copy-on-write breaks use it) and
+     * pa_top, and every in-tree backend is rebuilt with the header, so
+     * accepting only the newest costs nothing and keeps one contract. */
     return ops && ops->abi == VMAR_MMU_ABI && ops->create && ops->destroy &&
            ops->prepare && ops->map && ops->unmap && ops->protect &&
            ops->find_next && ops->flush && ops->replace && ops->user_top != 0 &&
-           (ops->user_top & (VMAR_PAGE_SIZE - 1)) == 0;
+           (ops->user_top & (VMAR_PAGE_SIZE - 1)) == 0 && ops->pa_top != 0 &&
+           (ops->pa_top & (VMAR_PAGE_SIZE - 1)) == 0;
 }
 
 /* Validate `o` and fill the limits of `s`. No side effects. */

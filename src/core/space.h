@@ -122,6 +122,30 @@ static inline void (*vmar__map_range_op(const struct vmar_mmu_ops *ops))(
     return ops->abi >= 2 ? ops->map_range : NULL;
 }
 
+/*
+ * Physical addresses the core puts into leaves must lie below the
+ * backend's pa_top (vmar/mmu.h): the entry would drop the bits above and
+ * map another frame. A device range is checked by vmar_map() (VMAR_EINVAL;
+ * remap, fork and splits only reuse a checked range, never grow it), an
+ * object's page when get_page returns it (VMAR_EIO), and a data frame
+ * from env->frame_alloc when the core takes it (a broken env contract:
+ * panic; the backend checks its table pages the same way).
+ */
+static inline bool vmar__pa_fits(const struct vmar_space *space,
+                                 vmar_paddr_t pa)
+{
+    return pa < space->ops->pa_top;
+}
+
+/* A data frame fresh from env->frame_alloc (see above). */
+static inline void vmar__check_new_frame(const struct vmar_space *space,
+                                         vmar_paddr_t pa)
+{
+    if (VMAR_UNLIKELY(!vmar__pa_fits(space, pa)))
+        vmar__panic(space->env, "env->frame_alloc returned a frame at or "
+                                "above the backend's pa_top");
+}
+
 /* Report a line through env->log (no-op when unset). */
 void vmar__log(const struct vmar_env *env, enum vmar_log_level level,
                const char *msg);

@@ -55,6 +55,26 @@ static uint64_t *table_at(const struct vmar_radix *rx, vmar_paddr_t pa)
     return rx->env->phys_to_virt(rx->env->ctx, pa);
 }
 
+/* A frame from env->frame_alloc that becomes a table page. The env
+ * contract (vmar/env.h) keeps it below the format's pa_top; one above
+ * would link another frame as the table, so it is asserted here, once per
+ * table page (a rare path), rather than trusted. */
+static void check_table_page(const struct vmar_radix *rx, vmar_paddr_t pa)
+{
+    if (VMAR_UNLIKELY(pa >= rx->fmt->pa_top))
+        vmar__panic(rx->env, "radix: env->frame_alloc returned a table page "
+                             "at or above the format's pa_top");
+}
+
+static vmar_paddr_t pop_table_page(const struct vmar_radix *rx,
+                                   struct vmar_frame_list *resv)
+{
+    vmar_paddr_t pa = vmar_frame_list_pop(rx->env, resv);
+
+    check_table_page(rx, pa);
+    return pa;
+}
+
 /* A table is one frame of 8-byte words; the walker's own checks rely on
  * it, so a malformed format is an invariant failure, not bad input. */
 static bool format_ok(const struct vmar_pt_format *f)
@@ -67,7 +87,8 @@ static bool format_ok(const struct vmar_pt_format *f)
            (f->leaf_levels >> f->levels) == 0 &&
            /* leaf levels are a run from 0, so a split always has a leaf
             * level right below */
-           (f->leaf_levels & (f->leaf_levels + 1)) == 0 && f->present != NULL &&
+           (f->leaf_levels & (f->leaf_levels + 1)) == 0 && f->pa_top != 0 &&
+           f->pa_top % VMAR_PAGE_SIZE == 0 && f->present != NULL &&
            f->is_leaf != NULL && f->leaf_encode != NULL &&
            f->leaf_decode != NULL && f->table_encode != NULL &&
            f->table_decode != NULL;
@@ -131,7 +152,7 @@ static struct walk_ret walk(struct vmar_radix *rx, vmar_addr_t va,
              * release fence orders those zeroing stores before the link
              * for a hardware walker on another CPU (RISC-V "fence rw,w";
              * on x86 stores are already ordered and it costs nothing). */
-            vmar_paddr_t pa = vmar_frame_list_pop(rx->env, resv);
+            vmar_paddr_t pa = pop_table_page(rx, resv);
             __atomic_thread_fence(__ATOMIC_RELEASE);
             *slot = f->table_encode(pa, level);
             rx->tables++;
@@ -372,6 +393,7 @@ int vmar_radix_init_split(struct vmar_radix *rx,
     if (env->frame_alloc(env->ctx, VMAR_FRAME_TABLE | VMAR_FRAME_ZERO,
                          &rx->root) != 0)
         return VMAR_ENOMEM;
+    check_table_page(rx, rx->root);
     rx->tables = 1;
     if (kernel_root == 0)
         return 0;
@@ -595,7 +617,7 @@ static uint64_t *split_leaf(struct vmar_radix *rx, uint64_t *slot,
     const struct vmar_pt_format *f = rx->fmt;
     size_t n = (size_t)1 << f->bits_per_level;
     vmar_size_t sub = vmar_radix_span(f, level - 1);
-    vmar_paddr_t pa = vmar_frame_list_pop(rx->env, resv);
+    vmar_paddr_t pa = pop_table_page(rx, resv);
     uint64_t *table = table_at(rx, pa);
     struct vmar_pte pte;
 

@@ -89,6 +89,9 @@ struct vmar_pt_format {
     /** Bit l set: a leaf may sit at level l. The set bits must be a run
      *  from bit 0 (a split needs a leaf level right below). */
     uint32_t leaf_levels;
+    /** One past the highest physical address an entry holds (the
+     *  backend's vmar_mmu_ops::pa_top); page aligned, non-zero. */
+    vmar_paddr_t pa_top;
 
     /** True when `w` is present (a leaf or a table pointer). */
     bool (*present)(uint64_t w);

@@ -35,6 +35,10 @@ struct rc_map {
     /* Write-only and copy-on-write: a read-only leaf of it has no right
      * left, so it is present for vmar_resident but translates nothing. */
     bool lenient;
+    /* Device memory: each page translates to its own physical address
+     * (offset is the start's), which need not be a pool frame. */
+    bool device;
+    vmar_paddr_t offset;
 };
 
 struct rc {
@@ -106,7 +110,9 @@ static int collect(void *arg, const struct vmar_mapping_info *info)
         .prot = info->prot,
         .may_be_ro = !(info->flags & VMAR_MAP_SHARED) || info->object,
         .lenient = (!(info->flags & VMAR_MAP_SHARED) || info->object) &&
-                   info->prot == VMAR_PROT_WRITE};
+                   info->prot == VMAR_PROT_WRITE,
+        .device = info->backing == VMAR_BACKING_DEVICE,
+        .offset = info->offset};
     return 0;
 }
 
@@ -201,7 +207,11 @@ static bool on_leaf(void *arg, uint64_t va, uint64_t span)
             rc_fail(c, "0x%" PRIx64 ": unaligned pa 0x%" PRIx64, va + off,
                     tr.pa);
         expect_page(c, va + off, &tr, m);
-        add_frame(c, tr.pa);
+        if (m->device && tr.pa != m->offset + (va + off - m->start))
+            rc_fail(c, "0x%" PRIx64 ": device page translates to 0x%" PRIx64,
+                    va + off, tr.pa);
+        if (!m->device) /* no reference, maybe no pool frame */
+            add_frame(c, tr.pa);
         c->pages++;
         c->lenient_pages += m->lenient;
     }

@@ -403,6 +403,13 @@ static void test_map_table(void **state)
         MAPC("map: device paddr range wraps", VMAR_EINVAL, .size = 2 * PG,
              .addr = FREE0, .place = NOREPLACE, .prot = RW,
              .backing = VMAR_BACKING_DEVICE, .paddr = UINT64_MAX - PG + 1),
+        MAPC("map: device paddr at 2^56 (above every pa_top)", VMAR_EINVAL,
+             .size = PG, .addr = FREE0, .place = NOREPLACE, .prot = RW,
+             .backing = VMAR_BACKING_DEVICE, .paddr = (vmar_paddr_t)1 << 56),
+        MAPC("map: device range past 2^56", VMAR_EINVAL, .size = 2 * PG,
+             .addr = A0, .place = FIXED, .prot = RW,
+             .backing = VMAR_BACKING_DEVICE,
+             .paddr = ((vmar_paddr_t)1 << 56) - PG),
         MAPC("map: device unknown cache policy", VMAR_EINVAL, .size = PG,
              .addr = FREE0, .place = NOREPLACE, .prot = RW,
              .backing = VMAR_BACKING_DEVICE, .paddr = 0x100000000,
@@ -1326,6 +1333,8 @@ MUT(m_no_replace, c->ops.replace = NULL)
 MUT(m_top_0, c->ops.user_top = 0)
 MUT(m_top_unaligned, c->ops.user_top = SIM_TOP - 8)
 MUT(m_top_small, c->ops.user_top = (vmar_addr_t)1 << 30)
+MUT(m_pa_top_0, c->ops.pa_top = 0)
+MUT(m_pa_top_unaligned, c->ops.pa_top = ((vmar_paddr_t)1 << 52) - 8)
 MUT(m_top_small_hi_above, {
     c->ops.user_top = (vmar_addr_t)1 << 30;
     c->opts.user_hi = ((vmar_addr_t)1 << 30) + PG;
@@ -1419,6 +1428,8 @@ static const struct create_case create_cases[] = {
     {"create: backend without replace", m_no_replace, VMAR_EINVAL, 0, 0},
     {"create: backend user_top 0", m_top_0, VMAR_EINVAL, 0, 0},
     {"create: backend user_top unaligned", m_top_unaligned, VMAR_EINVAL, 0, 0},
+    {"create: backend pa_top 0", m_pa_top_0, VMAR_EINVAL, 0, 0},
+    {"create: backend pa_top unaligned", m_pa_top_unaligned, VMAR_EINVAL, 0, 0},
     {"create: backend user_top 1 GiB, default range", m_top_small, 0,
      VMAR_DEFAULT_USER_LO, (vmar_addr_t)1 << 30},
     {"create: user_hi above a 1 GiB backend user_top", m_top_small_hi_above,

@@ -6,11 +6,17 @@
  *
  * The "device" is a run of pool frames taken straight from the env, so
  * the reference decoders of the hardware backends can check it like RAM.
+ *
+ * Also every other physical address that reaches a leaf, against the
+ * backend's pa_top: device ranges (VMAR_EINVAL), object pages (VMAR_EIO)
+ * and frames from env->frame_alloc (a panic).
  */
 #include "harness.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define BASE ((vmar_addr_t)0x40000000)
 #define RW   (VMAR_PROT_READ | VMAR_PROT_WRITE)
@@ -295,6 +301,397 @@ static void test_device_huge(void **state)
     vt_teardown(&vt);
 }
 
+/* The selected backend's pa_top: one past the highest physical address
+ * its entries hold. */
+static vmar_paddr_t pa_top(void)
+{
+    return vt_backend()->ops->pa_top;
+}
+
+static int map_dev_fixed(struct vt *vt, vmar_addr_t at, vmar_size_t size,
+                         vmar_paddr_t pa)
+{
+    return map_dev(vt, at, size, pa, VMAR_PROT_READ);
+}
+
+/* A device map reaching past pa_top fails with VMAR_EINVAL and changes
+ * nothing; the snapshot also covers the frames and tables. */
+static void expect_refused(struct vt *vt, vmar_addr_t at, vmar_size_t size,
+                           vmar_paddr_t pa)
+{
+    struct vt_snap snap;
+
+    vt_snap_take(vt, &snap);
+    assert_int_equal(map_dev_fixed(vt, at, size, pa), VMAR_EINVAL);
+    VT_EXPECT_UNCHANGED(vt, &snap);
+}
+
+/*
+ * Device memory up to pa_top maps (the last page, and huge leaves ending
+ * there); a range that reaches past it is refused, whole, with the space
+ * as it was (a fixed map over anonymous memory keeps that memory). The
+ * entry would otherwise drop the high bits and map another frame: issue
+ * 22's 0x10000100004000 mapped frame 0x100004000 of a 52-bit backend.
+ */
+static void test_device_pa_top(void **state)
+{
+    const vmar_paddr_t top = pa_top();
+    const vmar_paddr_t issue = (vmar_paddr_t)0x10000100004000;
+    const vmar_size_t huge = (vmar_size_t)1 << 21, giga = (vmar_size_t)1 << 30;
+    struct vmar_mapping_info info;
+    struct vt vt;
+    (void)state;
+
+    /* A fixed map reserves tables for base pages: 514 for 1 GiB. */
+    vt_setup(&vt, NULL, 1024);
+    assert_true(top != 0 && top % PG == 0);
+
+    /* The last page below pa_top: mapped exactly there. */
+    assert_int_equal(map_dev_fixed(&vt, BASE, PG, top - PG), 0);
+    assert_int_equal(vmar_query(vt.space, BASE, &info), 0);
+    assert_int_equal(info.offset, top - PG);
+    assert_int_equal(vt_unmap(&vt, BASE, PG), 0);
+
+    /* At pa_top, far above it, and straddling it: refused. */
+    expect_refused(&vt, BASE, PG, top);
+    expect_refused(&vt, BASE, PG, top + 0x4000);
+    expect_refused(&vt, BASE, PG, ~(vmar_paddr_t)0 & ~(vmar_paddr_t)(PG - 1));
+    expect_refused(&vt, BASE, 2 * PG, top - PG);
+
+    /* Over private data: refused, the data stays (it was what the
+     * truncated device leaf exposed). */
+    assert_int_equal(vt_map(&vt, BASE, 4 * PG, RW, VMAR_PLACE_FIXED,
+                            VMAR_MAP_POPULATE, NULL),
+                     0);
+    vt_poke(&vt, BASE + PG, 0x5a);
+    if (issue + PG > top) {
+        expect_refused(&vt, BASE, 4 * PG, issue);
+    } else {
+        /* 56-bit backends hold it: mapped as asked. */
+        assert_int_equal(map_dev_fixed(&vt, BASE, 4 * PG, issue), 0);
+        assert_int_equal(vmar_query(vt.space, BASE + PG, &info), 0);
+        assert_int_equal(info.offset, issue);
+        assert_int_equal(vt_map(&vt, BASE, 4 * PG, RW, VMAR_PLACE_FIXED,
+                                VMAR_MAP_POPULATE, NULL),
+                         0);
+        vt_poke(&vt, BASE + PG, 0x5a);
+    }
+    expect_refused(&vt, BASE, 4 * PG, top - 2 * PG);
+    assert_int_equal(vt_peek(&vt, BASE + PG), 0x5a);
+    assert_int_equal(vt_unmap(&vt, BASE, 4 * PG), 0);
+
+    /* Huge leaves ending at pa_top map; one more page past it does not. */
+    assert_int_equal(map_dev_fixed(&vt, BASE, huge, top - huge), 0);
+    assert_int_equal(map_dev_fixed(&vt, BASE + giga, giga, top - giga), 0);
+    assert_int_equal(vmar_query(vt.space, BASE + giga + giga - PG, &info), 0);
+    assert_int_equal(info.offset, top - giga);
+    assert_int_equal(vt_unmap(&vt, BASE, 2 * giga), 0);
+    expect_refused(&vt, BASE, huge, top - huge / 2);
+    expect_refused(&vt, BASE, giga, top - giga + huge);
+    vt_teardown(&vt);
+}
+
+/* A device mapping at the top of the physical range moves and forks
+ * with its address; it never grows (past pa_top or anywhere). */
+static void test_device_pa_top_remap(void **state)
+{
+    const vmar_paddr_t top = pa_top();
+    struct vmar_mapping_info info;
+    struct vt_snap snap;
+    struct vt vt, child;
+    vmar_addr_t at = 0;
+    (void)state;
+
+    vt_setup(&vt, NULL, 256);
+    assert_int_equal(map_dev_fixed(&vt, BASE, 2 * PG, top - 2 * PG), 0);
+    vt_snap_take(&vt, &snap);
+    assert_int_equal(
+        vmar_remap(vt.space, BASE, 2 * PG, 3 * PG, VMAR_REMAP_MAYMOVE, 0, &at),
+        VMAR_EFAULT);
+    assert_int_equal(vmar_resize(vt.space, BASE, 2 * PG, 3 * PG), VMAR_EFAULT);
+    VT_EXPECT_UNCHANGED(&vt, &snap);
+    assert_int_equal(vmar_remap(vt.space, BASE, 2 * PG, 2 * PG,
+                                VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED,
+                                BASE + 16 * PG, &at),
+                     0);
+    VT_CHECK(&vt);
+    assert_int_equal(at, BASE + 16 * PG);
+    assert_int_equal(vmar_query(vt.space, BASE + 17 * PG, &info), 0);
+    assert_int_equal(info.offset, top - 2 * PG);
+    assert_int_equal(vt_fork(&vt, &child), 0);
+    assert_int_equal(vmar_query(child.space, BASE + 17 * PG, &info), 0);
+    assert_int_equal(info.offset, top - 2 * PG);
+    vt_child_destroy(&child);
+    vt_teardown(&vt);
+}
+
+/* ---- object pages ---------------------------------------------------- */
+
+/* The env the next space gets (a wrapped sim env) and the original. */
+static struct vmar_env wrapped_env;
+static const struct vmar_env *sim_env;
+
+/* vt_setup() over wrapped_env: the sim env with `wrap` applied. */
+static void setup_wrapped(struct vt *vt, void (*wrap)(struct vmar_env *))
+{
+    struct vmar_sim_opts so = {.nframes = 256, .seed = 42, .verbose = true};
+
+    memset(vt, 0, sizeof(*vt));
+    assert_int_equal(vmar_sim_create(&so, &vt->sim), 0);
+    sim_env = vmar_sim_env(vt->sim);
+    wrapped_env = *sim_env;
+    wrap(&wrapped_env);
+    vt->env = &wrapped_env;
+    vt->opts.env = &wrapped_env;
+    vt_use_backend(&vt->opts, vt->sim, &vt->cfg);
+    assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
+    vt->mmu = vt->cfg.mmu;
+    VT_CHECK(vt);
+}
+
+/* The count of every frame at or above pa_top (there are none in the
+ * pool): the object's own reference keeps it at 1 or more. */
+static size_t high_refs;
+
+static size_t *high_refcount(void *ctx, vmar_paddr_t pa)
+{
+    if (pa >= pa_top())
+        return &high_refs;
+    return sim_env->frame_refcount(ctx, pa);
+}
+
+static void wrap_refcount(struct vmar_env *env)
+{
+    env->frame_refcount = high_refcount;
+}
+
+/* Four pages: page 0 is at pa_top, the others are pool frames. */
+struct high_obj {
+    struct vmar_object obj;
+    const struct vmar_env *env;
+    vmar_paddr_t pages[4];
+};
+
+static uint64_t high_size(struct vmar_object *obj)
+{
+    (void)obj;
+    return 4 * PG;
+}
+
+static int high_get_page(struct vmar_object *obj, uint64_t index,
+                         unsigned flags, vmar_paddr_t *pa)
+{
+    struct high_obj *h = (struct high_obj *)obj;
+
+    (void)flags;
+    if (index >= 4)
+        return VMAR_ENXIO;
+    vmar_frame_get(h->env, h->pages[index]);
+    *pa = h->pages[index];
+    return 0;
+}
+
+static void high_release(struct vmar_object *obj)
+{
+    (void)obj; /* the test drops the pages */
+}
+
+static const struct vmar_object_ops high_ops = {
+    .abi = VMAR_OBJECT_ABI,
+    .size = high_size,
+    .get_page = high_get_page,
+    .release = high_release,
+};
+
+static int map_high(struct vt *vt, struct high_obj *h, unsigned flags)
+{
+    struct vmar_map_opts o = {.addr = BASE,
+                              .size = 4 * PG,
+                              .prot = RW,
+                              .place = VMAR_PLACE_FIXED,
+                              .flags = flags,
+                              .backing = VMAR_BACKING_OBJECT,
+                              .object = &h->obj};
+    return vt_map_opts(vt, &o, NULL);
+}
+
+/*
+ * An object page at or above pa_top: the fault (shared or private, read
+ * or write) and a populating map fail with VMAR_EIO, the space as it was
+ * and the page's reference dropped; fault-around leaves it out.
+ */
+static void test_object_page_above_pa_top(void **state)
+{
+    static const unsigned kinds[] = {VMAR_MAP_SHARED, 0};
+    struct high_obj h = {.pages = {0}};
+    struct vt_snap snap;
+    vmar_size_t bytes;
+    struct vt vt;
+    (void)state;
+
+    setup_wrapped(&vt, wrap_refcount);
+    h.env = vt.env;
+    h.pages[0] = pa_top();
+    high_refs = 1;
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(vmar_frame_new(vt.env, &h.pages[i]), 0);
+    vmar_object_init(&h.obj, &high_ops, VMAR_PROT_RWX);
+
+    for (size_t k = 0; k < 2; k++) {
+        assert_int_equal(map_high(&vt, &h, kinds[k]), 0);
+        vt_snap_take(&vt, &snap);
+        assert_int_equal(vmar_fault(vt.space, BASE, VMAR_ACCESS_READ, 0),
+                         VMAR_EIO);
+        assert_int_equal(vmar_fault(vt.space, BASE, VMAR_ACCESS_WRITE, 0),
+                         VMAR_EIO);
+        VT_EXPECT_UNCHANGED(&vt, &snap);
+        assert_int_equal(high_refs, 1);
+        assert_int_equal(vt_unmap(&vt, BASE, 4 * PG), 0);
+    }
+
+    /* Populate: refused before anything changed. */
+    vt_snap_take(&vt, &snap);
+    assert_int_equal(map_high(&vt, &h, VMAR_MAP_SHARED | VMAR_MAP_POPULATE),
+                     VMAR_EIO);
+    VT_EXPECT_UNCHANGED(&vt, &snap);
+    assert_int_equal(high_refs, 1);
+
+    /* Fault-around maps pages 1..3, not page 0. */
+    assert_int_equal(map_high(&vt, &h, VMAR_MAP_SHARED | VMAR_MAP_FAULT_AROUND),
+                     0);
+    assert_int_equal(vmar_fault(vt.space, BASE + 2 * PG, VMAR_ACCESS_READ, 0),
+                     0);
+    VT_CHECK(&vt);
+    assert_int_equal(vmar_resident(vt.space, BASE, BASE + 4 * PG, &bytes), 0);
+    assert_int_equal(bytes, 3 * PG);
+    assert_int_equal(vmar_resident(vt.space, BASE, BASE + PG, &bytes), 0);
+    assert_int_equal(bytes, 0);
+    assert_int_equal(high_refs, 1);
+    assert_int_equal(vt_unmap(&vt, BASE, 4 * PG), 0);
+
+    vmar_object_unref(&h.obj);
+    for (int i = 1; i < 4; i++)
+        vmar_frame_put(vt.env, h.pages[i]);
+    vt_teardown(&vt);
+}
+
+/* ---- frames from env->frame_alloc ------------------------------------ */
+
+/* Once armed, frame_alloc hands out pool frames moved up by pa_top, and
+ * the other callbacks move them back: the frame an entry truncated to
+ * pa_top's bits is the one the env meant, so nothing but the check can
+ * notice. */
+static bool armed;
+
+static vmar_paddr_t untag(vmar_paddr_t pa)
+{
+    return pa & (pa_top() - 1);
+}
+
+static int tag_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
+{
+    int rc = sim_env->frame_alloc(ctx, flags, pa);
+
+    if (rc == 0 && armed)
+        *pa += pa_top();
+    return rc;
+}
+
+static void tag_free(void *ctx, vmar_paddr_t pa)
+{
+    sim_env->frame_free(ctx, untag(pa));
+}
+
+static void *tag_phys_to_virt(void *ctx, vmar_paddr_t pa)
+{
+    return sim_env->phys_to_virt(ctx, untag(pa));
+}
+
+static size_t *tag_refcount(void *ctx, vmar_paddr_t pa)
+{
+    return sim_env->frame_refcount(ctx, untag(pa));
+}
+
+/* The child's panic hook: which check fired is the exit status. */
+_Noreturn static void exit_panic(void *ctx, const char *msg)
+{
+    (void)ctx;
+    if (strstr(msg, "table page") && strstr(msg, "pa_top"))
+        _exit(40);
+    if (strstr(msg, "frame_alloc") && strstr(msg, "pa_top"))
+        _exit(41);
+    _exit(42);
+}
+
+static void wrap_alloc(struct vmar_env *env)
+{
+    env->frame_alloc = tag_alloc;
+    env->frame_free = tag_free;
+    env->phys_to_virt = tag_phys_to_virt;
+    env->frame_refcount = tag_refcount;
+    env->panic = exit_panic;
+}
+
+/* In a child process, armed once the space exists: map a device page
+ * (`tables`: its new tables are the first armed frames), or fault in an
+ * anonymous page whose tables are already there. Returns the exit status
+ * (0: no panic). */
+static int child_status(bool tables)
+{
+    int status = 0;
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct vmar_map_opts o = {.addr = BASE,
+                                  .size = 2 * PG,
+                                  .prot = RW,
+                                  .place = VMAR_PLACE_FIXED};
+        vmar_paddr_t dev;
+        struct vt vt;
+
+        armed = false;
+        setup_wrapped(&vt, wrap_alloc);
+        if (sim_env->frame_alloc(sim_env->ctx, 0, &dev) != 0)
+            _exit(43);
+        if (tables) {
+            o.backing = VMAR_BACKING_DEVICE;
+            o.paddr = dev;
+            o.size = PG;
+            armed = true;
+            (void)vmar_map(vt.space, &o, NULL);
+            _exit(0);
+        }
+        if (vmar_map(vt.space, &o, NULL) != 0 ||
+            vmar_fault(vt.space, BASE, VMAR_ACCESS_WRITE, 0) != 0)
+            _exit(44);
+        armed = true;
+        (void)vmar_fault(vt.space, BASE + PG, VMAR_ACCESS_WRITE, 0);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/*
+ * A frame from env->frame_alloc at or above pa_top breaks the env
+ * contract: the entry would drop its high bits. The backend's table pages
+ * and the core's data frames are checked where they become entries, and
+ * the library panics (an env that hands out frames the MMU cannot reach
+ * is no input to refuse). The sim backend takes only the sim's own
+ * frame_alloc, so it has nothing to run here.
+ */
+static void test_env_frame_above_pa_top(void **state)
+{
+    (void)state;
+
+    if (!vt_backend()->real)
+        skip();
+    assert_int_equal(child_status(true), 40);
+    assert_int_equal(child_status(false), 41);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +700,10 @@ int main(void)
         cmocka_unit_test(test_device_map_oom),
         cmocka_unit_test(test_device_huge),
         cmocka_unit_test(test_prepare_only_for_device_cuts),
+        cmocka_unit_test(test_device_pa_top),
+        cmocka_unit_test(test_device_pa_top_remap),
+        cmocka_unit_test(test_object_page_above_pa_top),
+        cmocka_unit_test(test_env_frame_above_pa_top),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,6 +129,7 @@ void vmar_riscv64_info(const struct vmar_mmu *mmu,
         .find_next = vmar_hwpt_find_next, .flush = vmar_hwpt_flush,            \
         .map_range = vmar_hwpt_map_range, .copy = vmar_hwpt_copy,              \
         .move = vmar_hwpt_move, .replace = vmar_hwpt_replace,                  \
+        .pa_top = VMAR_RV_PA_TOP,                                              \
     }
 
 const struct vmar_mmu_ops vmar_mmu_riscv64_sv39 =

@@ -145,6 +145,7 @@ static vmar_paddr_t rv_table_decode(uint64_t w, unsigned level)
         .leaf_levels = 7u, .present = rv_present, .is_leaf = rv_is_leaf,       \
         .leaf_encode = rv_leaf_encode, .leaf_decode = rv_leaf_decode,          \
         .table_encode = rv_table_encode, .table_decode = rv_table_decode,      \
+        .pa_top = VMAR_RV_PA_TOP,                                              \
     }
 
 const struct vmar_pt_format vmar_rv_pt_format_sv39 = RV_FORMAT("sv39", 3);

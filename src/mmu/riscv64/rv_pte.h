@@ -51,6 +51,8 @@
 /* PPN, bits 53:10 (44 bits): PTE.PPN = pa >> 12. */
 #define VMAR_RV_PTE_PPN_SHIFT 10u
 #define VMAR_RV_PTE_PPN_MASK  ((uint64_t)0x003ffffffffffc00)
+/* One past the highest physical address an entry holds: 2^(44 + 12). */
+#define VMAR_RV_PA_TOP ((uint64_t)1 << 56)
 
 /* Svpbmt, bits 62:61: 0 PMA, 1 NC (non-cacheable, idempotent, weakly
  * ordered), 2 IO (non-cacheable, non-idempotent, strongly ordered). */

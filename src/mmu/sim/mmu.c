@@ -373,4 +373,5 @@ const struct vmar_mmu_ops vmar_mmu_sim = {
     .copy = sim_mmu_copy,
     .move = sim_mmu_move,
     .replace = sim_mmu_replace,
+    .pa_top = VMAR_SIM_PA_LIMIT,
 };

@@ -73,6 +73,7 @@ const struct vmar_pt_format vmar_sim_pt_format = {
     .va_bits = 48,
     /* 4 KiB, 2 MiB and 1 GiB leaves, as on x86-64; no 512 GiB ones */
     .leaf_levels = (1u << 0) | (1u << 1) | (1u << 2),
+    .pa_top = VMAR_SIM_PA_LIMIT,
     .present = sim_present,
     .is_leaf = sim_is_leaf,
     .leaf_encode = sim_leaf_encode,

@@ -146,7 +146,7 @@ static vmar_paddr_t x86_table_decode(uint64_t w, unsigned level)
         .leaf_levels = leaves_, .present = x86_present,                        \
         .is_leaf = x86_is_leaf, .leaf_encode = x86_leaf_encode,                \
         .leaf_decode = x86_leaf_decode, .table_encode = x86_table_encode,      \
-        .table_decode = x86_table_decode,                                      \
+        .table_decode = x86_table_decode, .pa_top = VMAR_X86_PA_TOP,           \
     }
 
 const struct vmar_pt_format vmar_x86_pt_format_4l =

@@ -48,6 +48,9 @@
 /* Address bits 51:12 (M-1:12 with MAXPHYADDR M <= 52, SDM §4.1.4). */
 #define VMAR_X86_PTE_ADDR ((uint64_t)0x000ffffffffff000)
 #define VMAR_X86_PTE_XD   ((uint64_t)1 << 63) /* execute-disable (NX) */
+/* One past the highest physical address an entry holds: 2^52, the
+ * architectural maximum of MAXPHYADDR. */
+#define VMAR_X86_PA_TOP ((uint64_t)1 << 52)
 
 /* Software bits, "Ignored" in Tables 4-14..4-20. */
 #define VMAR_X86_PTE_SW_MANAGED  ((uint64_t)1 << 9)
