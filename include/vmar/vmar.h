@@ -491,7 +491,10 @@ struct vmar_mapping_info {
     /** Object offset of `start`; for a device mapping, the physical
      *  address of `start`; 0 for anonymous memory. */
     uint64_t offset;
-    enum vmar_cache cache; /**< cache policy (device mappings) */
+    /** Cache policy of a device mapping, as asked for at map time (the
+     *  backend may store it as another: vmar_mmu_ops::cache_as); WB
+     *  otherwise. */
+    enum vmar_cache cache;
     /** The memory object (object mappings), else NULL. Borrowed: valid
      *  while the mapping exists. */
     struct vmar_object *object;

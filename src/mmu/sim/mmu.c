@@ -353,4 +353,6 @@ const struct vmar_mmu_ops vmar_mmu_sim = {
     .map_range = sim_mmu_map_range,
     .copy = sim_mmu_copy,
     .move = sim_mmu_move,
+    /* The PTE keeps the enum itself (sim_pte.h). */
+    .cache_as = {VMAR_CACHE_WB, VMAR_CACHE_WT, VMAR_CACHE_WC, VMAR_CACHE_UC},
 };

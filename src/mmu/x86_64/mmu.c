@@ -118,6 +118,8 @@ void vmar_x86_64_info(const struct vmar_mmu *mmu, struct vmar_x86_64_info *out)
         .find_next = vmar_hwpt_find_next, .flush = vmar_hwpt_flush,            \
         .map_range = vmar_hwpt_map_range, .copy = vmar_hwpt_copy,              \
         .move = vmar_hwpt_move,                                                \
+        .cache_as = {VMAR_CACHE_WB, VMAR_CACHE_WT, VMAR_CACHE_WC,              \
+                     VMAR_CACHE_UC}, /* every policy has its PAT entry */      \
     }
 
 /* HW_AD: the processor sets A and D itself (SDM Vol. 3A §4.8). HUGE_1G
