@@ -606,7 +606,11 @@ void vmar_set_limits(struct vmar_space *space, vmar_size_t as_limit,
  * augmented gap field recomputed; no overlap; every mapping inside the user
  * range; no two adjacent mappings that should have merged; map_count,
  * total_vm and resident equal to the sums; every present leaf inside a
- * mapping with permissions within the mapping's.
+ * mapping with permissions within the mapping's; a device leaf at the
+ * mapping's physical address with its cache policy as the backend stores
+ * it (vmar_mmu_ops::cache_as); a writable private leaf the only reference
+ * to its frame (a user copy's pin is no reference: the check is exact
+ * beside concurrent faults and copies).
  *
  * @param space  the address space.
  * Returns: 0, or VMAR_ECORRUPT after reporting the first broken rule

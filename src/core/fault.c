@@ -254,10 +254,12 @@ static enum fault_step cow_break(struct vmar_space *space,
     struct vmar_tlb_batch batch;
 
     /* Our reference is the only one, and none can appear: the frame is
-     * private to this leaf (fork needs the exclusive lock). */
+     * private to this leaf (fork needs the exclusive lock). A pin, even
+     * our own copy's, also forces the copy: it may be another space's
+     * copy still reading what was its page (frame.c). */
     *rc = 0;
     if (vmar__frame_is_anon(env, pte->pa) &&
-        vmar__frame_refs(env, pte->pa) == 1) {
+        vmar__frame_exclusive(env, pte->pa)) {
         set_leaf_prot(space, va, m->prot, pte);
         return STEP_DONE;
     }
@@ -402,7 +404,7 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
         /* Without reference counts nothing replaces a frame under the
          * shared lock (no copy-on-write), so there is nothing to pin. */
         if (ok && !device && space->env->frame_refcount)
-            vmar_frame_get(space->env, pte->pa);
+            vmar__frame_pin(space->env, pte->pa);
         vmar__pt_unlock(space);
         /* Device memory is not RAM behind phys_to_virt (Linux refuses
          * access_process_vm on VM_IO mappings the same way). */
