@@ -157,7 +157,9 @@ struct vmar_env {
      * and memory objects touch, always with atomic operations, while the
      * frame is out of the allocator. libvmar sets it to 1 when it takes a
      * data frame from frame_alloc and calls frame_free when it drops to 0.
-     * Page-table pages do not use it.
+     * Treat the value as opaque: besides the references it holds marks of
+     * libvmar's own (private anonymous memory; the pins of user copies in
+     * progress, docs/DESIGN.md). Page-table pages do not use it.
      */
     size_t *(*frame_refcount)(void *ctx, vmar_paddr_t pa);
 };

@@ -53,6 +53,9 @@ enum vmar_cache {
     VMAR_CACHE_UC = 3, /**< uncached (device memory) */
 };
 
+/** Number of vmar_cache policies (the size of vmar_mmu_ops::cache_as). */
+#define VMAR_CACHE_POLICIES 4u
+
 /** Per-leaf flags in vmar_pte::flags. */
 enum vmar_pte_flags {
     /** The leaf holds a reference to its frame: when the leaf is removed
@@ -384,11 +387,12 @@ struct vmar_mmu_ops {
     void (*flush)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len);
 
     /*
-     * Members below were appended in ABI 2 and later. The core reads them
-     * only when they are set. ABI 3 (no new member) changed unmap, which
-     * now hands managed frames to vmar_tlb_batch_defer_put(), and protect,
-     * which honours VMAR_PROTECT_KEEP_RO. ABI 4 appended copy, ABI 5
-     * move, ABI 6 replace and pa_top. The core accepts ABI 6 backends only.
+     * Members below were appended in ABI 2 and later. The core reads the
+     * optional ones only when they are set. ABI 3 (no new member) changed
+     * unmap, which now hands managed frames to vmar_tlb_batch_defer_put(),
+     * and protect, which honours VMAR_PROTECT_KEEP_RO. ABI 4 appended
+     * copy, ABI 5 move, ABI 6 replace, pa_top and cache_as. The core accepts
+     * ABI 6 backends only.
      */
 
     /**
@@ -511,6 +515,21 @@ struct vmar_mmu_ops {
      * breaks the env contract (panic); see docs/CONTRACT.md.
      */
     vmar_paddr_t pa_top;
+
+    /**
+     * Required (ABI 6). How the format represents each cache policy,
+     * indexed by enum vmar_cache: a leaf made by map() or map_range()
+     * with pte->cache == c reads back from find_next() (and keeps through
+     * protect, copy and move) as cache_as[c]. The identity where the
+     * format has every policy; a format without one stores another
+     * (RISC-V Svpbmt has no write-through: cache_as[VMAR_CACHE_WT] is
+     * VMAR_CACHE_WC). cache_as[VMAR_CACHE_WB] must be VMAR_CACHE_WB and
+     * every entry a vmar_cache value, else vmar_space_create() refuses
+     * the backend (VMAR_EINVAL). The space reports the policy the caller
+     * asked for (vmar_mapping_info::cache); vmar_check() holds a device
+     * leaf to cache_as of it.
+     */
+    uint8_t cache_as[VMAR_CACHE_POLICIES];
 };
 
 #ifdef __cplusplus

@@ -31,7 +31,8 @@
  *
  * Cache policy: WB uses PBMT = 0 (the PMA), which every hart supports.
  * UC, WC and WT use Svpbmt (bits 62:61: UC -> IO, WC and WT -> NC, so WT
- * reads back as WC); they require Svpbmt with menvcfg.PBMTE = 1, else the
+ * reads back as WC, which the ops tables declare in cache_as; the space
+ * still reports WT); they require Svpbmt with menvcfg.PBMTE = 1, else the
  * bits are reserved and the access faults.
  *
  * The kernel half: libvmar owns the lower half of every root (entries

@@ -556,7 +556,10 @@ struct vmar_mapping_info {
     /** Object offset of `start`; for a device mapping, the physical
      *  address of `start`; 0 for anonymous memory. */
     uint64_t offset;
-    enum vmar_cache cache; /**< cache policy (device mappings) */
+    /** Cache policy of a device mapping, as asked for at map time (the
+     *  backend may store it as another: vmar_mmu_ops::cache_as); WB
+     *  otherwise. */
+    enum vmar_cache cache;
     /** The memory object (object mappings), else NULL. Borrowed: valid
      *  only while the mapping exists, which a change of the space by any
      *  thread may end; to use it later, make sure no change can run and
@@ -670,7 +673,11 @@ void vmar_set_limits(struct vmar_space *space, vmar_size_t as_limit,
  * augmented gap field recomputed; no overlap; every mapping inside the user
  * range; no two adjacent mappings that should have merged; map_count,
  * total_vm and resident equal to the sums; every present leaf inside a
- * mapping with permissions within the mapping's.
+ * mapping with permissions within the mapping's; a device leaf at the
+ * mapping's physical address with its cache policy as the backend stores
+ * it (vmar_mmu_ops::cache_as); a writable private leaf the only reference
+ * to its frame (a user copy's pin is no reference: the check is exact
+ * beside concurrent faults and copies).
  *
  * @param space  the address space.
  * Returns: 0, or VMAR_ECORRUPT after reporting the first broken rule

@@ -8,6 +8,7 @@
  * the target space need not be the one the CPU runs.
  */
 #include "fault.h"
+#include "frame.h"
 
 enum copy_dir {
     COPY_IN,
@@ -46,7 +47,7 @@ static int copy_page(struct vmar_space *space, vmar_addr_t va, size_t n,
         break;
     }
     if (space->env->frame_refcount)
-        vmar_frame_put(space->env, pte.pa); /* the pin */
+        vmar__frame_unpin(space->env, pte.pa);
     return 0;
 }
 

@@ -42,6 +42,9 @@ static const char *mapping_rule(const struct vmar_space *space,
         return "unknown mapping flag";
     if (m->node.guard != ((m->flags & VMAR_MAP_STACK) ? space->stack_guard : 0))
         return "guard does not match the stack flag";
+    if (m->cache > VMAR_CACHE_UC ||
+        (m->backing != VMAR_BACKING_DEVICE && m->cache != VMAR_CACHE_WB))
+        return "unknown cache policy, or one on memory";
     if (m->backing == VMAR_BACKING_ANON && !m->object && m->offset != 0)
         return "anonymous mapping with an offset";
     if ((m->backing == VMAR_BACKING_OBJECT) != (m->object != NULL) &&
@@ -104,7 +107,8 @@ static const char *managed_rule(const struct vmar_space *space,
 }
 
 /* Every present leaf lies in a mapping and grants no more than it; device
- * leaves translate to the mapping's physical range with its cache policy;
+ * leaves translate to the mapping's physical range with its cache policy
+ * as the backend stores it (vmar_mmu_ops::cache_as);
  * the managed ones obey managed_rule() and are counted by the RSS
  * counters. A merge join: O(mappings + leaves). */
 static int check_leaves(const struct vmar_space *space)
@@ -127,7 +131,8 @@ static int check_leaves(const struct vmar_space *space)
             return report(space, "leaf grants more than its mapping", va);
         if (m->backing == VMAR_BACKING_DEVICE) {
             if (pte.flags & VMAR_PTE_MANAGED ||
-                pte.pa != m->offset + (va - n->start) || pte.cache != m->cache)
+                pte.pa != m->offset + (va - n->start) ||
+                pte.cache != space->ops->cache_as[m->cache])
                 return report(space, "device leaf differs from its mapping",
                               va);
             device++;

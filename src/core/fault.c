@@ -156,12 +156,8 @@ static void fault_around(struct vmar_space *space, const struct vmar_mapping *m,
          * simply not mapped ahead: its own fault reports it. */
         rc = m->object->ops->get_page(m->object, page_index(m, at),
                                       VMAR_OBJECT_GET_PRESENT, &pa);
-        if (vmar__object_page(space->env, rc, pa) != 0)
+        if (vmar__object_page(space->env, space->ops->pa_top, rc, pa) != 0)
             continue;
-        if (!vmar__pa_fits(space, pa)) {
-            vmar_frame_put(space->env, pa); /* as the fault would refuse it */
-            continue;
-        }
         install(space, at, pa, vmar__mapping_leaf_prot(m, false, false), false,
                 tables, &pte);
     }
@@ -283,10 +279,12 @@ static enum fault_step cow_break(struct vmar_space *space,
     const struct vmar_env *env = space->env;
 
     /* Our reference is the only one, and none can appear: the frame is
-     * private to this leaf (fork needs the exclusive lock). */
+     * private to this leaf (fork needs the exclusive lock). A pin, even
+     * our own copy's, also forces the copy: it may be another space's
+     * copy still reading what was its page (frame.c). */
     *rc = 0;
     if (vmar__frame_is_anon(env, pte->pa) &&
-        vmar__frame_refs(env, pte->pa) == 1) {
+        vmar__frame_exclusive(env, pte->pa)) {
         set_leaf_prot(space, va, m->prot, pte);
         return STEP_DONE;
     }
@@ -357,11 +355,9 @@ static int fault_obtain(struct vmar_space *space, const struct vmar_mapping *m,
             obj, page_index(m, va),
             vmar__mapping_shared(m) && write ? VMAR_OBJECT_GET_WRITE : 0u,
             &res->page);
-        rc = vmar__object_page(space->env, rc, res->page);
+        rc = vmar__object_page(space->env, space->ops->pa_top, rc, res->page);
         if (rc)
             res->page = 0;
-        if (!rc && !vmar__pa_fits(space, res->page))
-            rc = VMAR_EIO; /* res_release() drops the reference */
         return rc;
     case STEP_NEED_NOTIFY:
         rc = obj->ops->notify_write(obj, page_index(m, va));
@@ -420,7 +416,7 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
         /* Without reference counts nothing replaces a frame under the
          * shared lock (no copy-on-write), so there is nothing to pin. */
         if (ok && !device && space->env->frame_refcount)
-            vmar_frame_get(space->env, pte->pa);
+            vmar__frame_pin(space->env, pte->pa);
         vmar__pt_unlock(space);
         /* Device memory is not RAM behind phys_to_virt (Linux refuses
          * access_process_vm on VM_IO mappings the same way). */

@@ -14,9 +14,10 @@ int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
                        unsigned access, struct vmar_pte *pte);
 
 /*
- * Fault in the page holding `addr` for `access` and take a reference to
- * its frame (a pin: the frame outlives a concurrent copy-on-write break or
- * unmap until vmar_frame_put). VMAR_EFAULT for device memory. Errors as
+ * Fault in the page holding `addr` for `access` and pin its frame
+ * (vmar__frame_pin: the frame outlives a concurrent copy-on-write break
+ * until vmar__frame_unpin, and a pin is no reference, so it is not taken
+ * for sharing by vmar_check). VMAR_EFAULT for device memory. Errors as
  * vmar_fault().
  * => caller holds the space lock, shared or exclusive.
  */

@@ -2,8 +2,9 @@
 /*
  * Frame reference counts (env->frame_refcount) and the anonymous marker.
  *
- * The word env->frame_refcount returns holds the count in its low bits and
- * VMAR_FRAME_ANON in its top bit: libvmar sets the marker on the frames it
+ * The word env->frame_refcount returns holds three fields: the reference
+ * count in its low half, the pin count above it, and VMAR_FRAME_ANON in
+ * its top bit. libvmar sets the marker on the frames it
  * allocates for private anonymous memory (demand-zero pages, copies made
  * by copy-on-write) and never on object pages. That marker is what makes
  * the anonymous/file split of RSS exact without a page-table bit (RISC-V
@@ -11,13 +12,32 @@
  * mapping whether the page is the object's (copy) or its own (reuse when
  * no one else holds it), as Linux's PageAnon does.
  *
- * Without frame_refcount every managed frame has one owner: a put frees.
+ * References are the owners: every leaf that maps the frame, an object's
+ * cache, a fault's page in hand. Pins are a user copy's short hold
+ * (vmar_read/vmar_write/vmar_fill_zero, vmar__fault_pin): they keep the
+ * frame alive, but they are not sharing, so vmar_check counts references
+ * only (a private writable leaf holds the only reference, whatever copies
+ * are running). A copy-on-write break reuses a frame only when it holds
+ * the only reference and there is no pin (vmar__frame_exclusive): a pin
+ * can be another space's, whose leaf a break of its own replaced while
+ * its copy still reads the frame; writing in place would show it this
+ * space's later data. Both fields live in one word so that one atomic
+ * operation reads them together and the one that brings both to zero
+ * frees the frame.
+ *
+ * Without frame_refcount every managed frame has one owner: a put frees
+ * (and nothing pins: nothing replaces a frame under the shared lock).
  */
 #include "frame.h"
 
 #include "atomic.h"
 
 #define VMAR_FRAME_ANON ((size_t)1 << (sizeof(size_t) * 8 - 1))
+/* 32 bits of references and 31 of pins with a 64-bit size_t. */
+#define FRAME_PIN_SHIFT (sizeof(size_t) * 4)
+#define FRAME_PIN       ((size_t)1 << FRAME_PIN_SHIFT)
+#define FRAME_REFS      (FRAME_PIN - 1)
+#define FRAME_PINS      (~VMAR_FRAME_ANON & ~FRAME_REFS)
 
 static volatile size_t *word_of(const struct vmar_env *env, vmar_paddr_t pa)
 {
@@ -29,19 +49,40 @@ void vmar_frame_get(const struct vmar_env *env, vmar_paddr_t pa)
     vmar__atomic_add(word_of(env, pa), 1);
 }
 
+/* Drop `one` (1: a reference, FRAME_PIN: a pin) from its `field`; the
+ * drop that leaves neither references nor pins frees the frame. */
+static void frame_drop(const struct vmar_env *env, vmar_paddr_t pa, size_t one,
+                       size_t field)
+{
+    size_t old = vmar__atomic_add(word_of(env, pa), (size_t)0 - one);
+
+    VMAR_ASSERT(env, (old & field) != 0);
+    if ((old & ~VMAR_FRAME_ANON) == one) {
+        /* Leave the word clean for the frame's next owner. */
+        vmar__atomic_store(word_of(env, pa), 0);
+        env->frame_free(env->ctx, pa);
+    }
+}
+
 void vmar_frame_put(const struct vmar_env *env, vmar_paddr_t pa)
 {
     if (!env->frame_refcount) {
         env->frame_free(env->ctx, pa);
         return;
     }
-    size_t old = vmar__atomic_add(word_of(env, pa), (size_t)-1);
-    VMAR_ASSERT(env, (old & ~VMAR_FRAME_ANON) != 0);
-    if ((old & ~VMAR_FRAME_ANON) == 1) {
-        /* Leave the word clean for the frame's next owner. */
-        vmar__atomic_store(word_of(env, pa), 0);
-        env->frame_free(env->ctx, pa);
-    }
+    frame_drop(env, pa, 1, FRAME_REFS);
+}
+
+void vmar__frame_pin(const struct vmar_env *env, vmar_paddr_t pa)
+{
+    size_t old = vmar__atomic_add(word_of(env, pa), FRAME_PIN);
+
+    VMAR_ASSERT(env, (old & FRAME_PINS) != FRAME_PINS); /* no overflow */
+}
+
+void vmar__frame_unpin(const struct vmar_env *env, vmar_paddr_t pa)
+{
+    frame_drop(env, pa, FRAME_PIN, FRAME_PINS);
 }
 
 bool vmar__frame_share(const struct vmar_env *env, vmar_paddr_t pa)
@@ -78,10 +119,18 @@ size_t vmar__frame_refs(const struct vmar_env *env, vmar_paddr_t pa)
 {
     if (!env->frame_refcount)
         return 1;
-    return vmar__atomic_load(word_of(env, pa)) & ~VMAR_FRAME_ANON;
+    return vmar__atomic_load(word_of(env, pa)) & FRAME_REFS;
 }
 
-int vmar__object_page(const struct vmar_env *env, int rc, vmar_paddr_t pa)
+bool vmar__frame_exclusive(const struct vmar_env *env, vmar_paddr_t pa)
+{
+    if (!env->frame_refcount)
+        return true;
+    return (vmar__atomic_load(word_of(env, pa)) & ~VMAR_FRAME_ANON) == 1;
+}
+
+int vmar__object_page(const struct vmar_env *env, vmar_paddr_t pa_top, int rc,
+                      vmar_paddr_t pa)
 {
     volatile size_t *word;
     size_t v;
@@ -90,15 +139,19 @@ int vmar__object_page(const struct vmar_env *env, int rc, vmar_paddr_t pa)
         return rc < 0 ? rc : VMAR_EIO;
     if (pa == 0 || pa & (VMAR_PAGE_SIZE - 1))
         return VMAR_EIO;
-    if (!env->frame_refcount)
-        return 0;
+    if (!env->frame_refcount) {
+        if (pa < pa_top)
+            return 0;
+        vmar_frame_put(env, pa);
+        return VMAR_EIO;
+    }
     word = word_of(env, pa);
     if (!word)
         return VMAR_EIO;
     v = vmar__atomic_load(word);
-    if ((v & ~VMAR_FRAME_ANON) == 0)
+    if ((v & FRAME_REFS) == 0)
         return VMAR_EIO;
-    if (v & VMAR_FRAME_ANON) {
+    if (v & VMAR_FRAME_ANON || pa >= pa_top) {
         vmar_frame_put(env, pa);
         return VMAR_EIO;
     }

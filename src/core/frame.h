@@ -22,9 +22,10 @@ bool vmar__frame_share(const struct vmar_env *env, vmar_paddr_t pa);
  * env->frame_refcount). */
 bool vmar__frame_is_anon(const struct vmar_env *env, vmar_paddr_t pa);
 
-/* The frame's reference count (1 without env->frame_refcount). A count of
- * 1 read by the holder of that reference cannot grow behind its back: no
- * one else can reach the frame to take another. */
+/* The frame's reference count, pins not included (1 without
+ * env->frame_refcount). A count of 1 read by the holder of that reference
+ * cannot grow behind its back: no one else can reach the frame to take
+ * another. */
 size_t vmar__frame_refs(const struct vmar_env *env, vmar_paddr_t pa);
 
 /* Vet what an object's get_page returned: `rc` and, when it is 0, the
@@ -40,9 +41,30 @@ size_t vmar__frame_refs(const struct vmar_env *env, vmar_paddr_t pa);
  *    (no reference was handed over): VMAR_EIO, nothing dropped;
  *  - the private-anonymous marker (a frame of some space's anonymous
  *    memory, which an object page must never be: RSS and vmar_check
- *    tell the two apart by it): VMAR_EIO, the reference dropped with
- *    vmar_frame_put() (the last one frees the frame).
- * Cost: one load of the count word. */
-int vmar__object_page(const struct vmar_env *env, int rc, vmar_paddr_t pa);
+ *    tell the two apart by it), or pa at or above `pa_top` (the
+ *    backend's vmar_mmu_ops::pa_top: no entry can hold it): VMAR_EIO,
+ *    the reference dropped with vmar_frame_put() (the last one frees the
+ *    frame).
+ * Cost: one load of the count word and one compare. */
+int vmar__object_page(const struct vmar_env *env, vmar_paddr_t pa_top, int rc,
+                      vmar_paddr_t pa);
+
+/* Pin a frame for a user copy: it stays allocated until the unpin, but
+ * the pin is no reference (vmar__frame_refs does not count it). Taken
+ * with the page-table lock held, from a present leaf that maps the frame
+ * (so no pin appears on a frame that no leaf of the pinning space maps).
+ * Needs env->frame_refcount. */
+void vmar__frame_pin(const struct vmar_env *env, vmar_paddr_t pa);
+
+/* Drop a pin; frees the frame when neither a reference nor a pin is left.
+ * A full barrier: the copy's accesses to the frame come before it. */
+void vmar__frame_unpin(const struct vmar_env *env, vmar_paddr_t pa);
+
+/* The caller's reference is the only reference and no copy pins the frame
+ * (true without env->frame_refcount): what a copy-on-write break needs to
+ * write the frame in place. One acquire load: a copy that unpinned before
+ * it finished reading first. With the page-table lock of the only space
+ * whose leaf maps the frame held, neither can appear afterwards. */
+bool vmar__frame_exclusive(const struct vmar_env *env, vmar_paddr_t pa);
 
 #endif /* VMAR_CORE_FRAME_H */

@@ -194,11 +194,9 @@ static int get_object_pages(struct vmar_space *space,
     for (uint64_t i = 0; i < want && !rc; i++) {
         vmar_paddr_t pa = 0;
         rc = obj->ops->get_page(obj, (offset >> VMAR_PAGE_SHIFT) + i, 0, &pa);
-        rc = vmar__object_page(env, rc, pa);
+        rc = vmar__object_page(env, space->ops->pa_top, rc, pa);
         if (!rc)
             prep->pages[prep->npages++] = pa;
-        if (!rc && !vmar__pa_fits(space, pa))
-            rc = VMAR_EIO; /* vmar__prep_release() drops it */
     }
     return rc;
 }

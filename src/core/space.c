@@ -98,19 +98,29 @@ static bool env_complete(const struct vmar_env *env)
     return !env->lock == !env->unlock;
 }
 
+/* Each policy stored as a policy, and RAM's write-back as itself. */
+static bool cache_as_valid(const struct vmar_mmu_ops *ops)
+{
+    for (unsigned c = 0; c < VMAR_CACHE_POLICIES; c++)
+        if (ops->cache_as[c] > VMAR_CACHE_UC)
+            return false;
+    return ops->cache_as[VMAR_CACHE_WB] == VMAR_CACHE_WB;
+}
+
 static bool mmu_usable(const struct vmar_mmu_ops *ops)
 {
     /* Exactly this ABI: ABI 3 changed what unmap does with managed frames
      * (references, not frees), so an older backend would free shared
      * frames; ABI 4 appended copy and ABI 5 move (both optional: NULL is
-     * fine), ABI 6 the required replace (copy-on-write breaks use it) and
-     * pa_top, and every in-tree backend is rebuilt with the header, so
-     * accepting only the newest costs nothing and keeps one contract. */
+     * fine), ABI 6 the required replace (copy-on-write breaks use it),
+     * pa_top and cache_as, and every in-tree backend is rebuilt with the
+     * header, so accepting only the newest costs nothing and keeps one
+     * contract. */
     return ops && ops->abi == VMAR_MMU_ABI && ops->create && ops->destroy &&
            ops->prepare && ops->map && ops->unmap && ops->protect &&
            ops->find_next && ops->flush && ops->replace && ops->user_top != 0 &&
            (ops->user_top & (VMAR_PAGE_SIZE - 1)) == 0 && ops->pa_top != 0 &&
-           (ops->pa_top & (VMAR_PAGE_SIZE - 1)) == 0;
+           (ops->pa_top & (VMAR_PAGE_SIZE - 1)) == 0 && cache_as_valid(ops);
 }
 
 /* Validate `o` and fill the limits of `s`. No side effects. */

@@ -658,17 +658,19 @@ static int info_differs(struct diff_session *s, const char *what,
     if (got->start == want->start && got->end == want->end &&
         got->prot == want->prot && got->max_prot == want->max_prot &&
         got->flags == want->flags && (unsigned)got->backing == want->backing &&
-        got->offset == want->offset)
+        got->offset == want->offset && (unsigned)got->cache == want->cache)
         return 0;
     return fail(s,
                 "%s: library [%#" PRIx64 ", %#" PRIx64 ") %s max %s flags %#x "
-                "backing %d offset %#" PRIx64 "; model [%#" PRIx64 ", %#" PRIx64
-                ") %s max %s flags %#x backing %u offset %#" PRIx64 "\n",
+                "backing %d offset %#" PRIx64 " cache %d; model [%#" PRIx64
+                ", %#" PRIx64
+                ") %s max %s flags %#x backing %u offset %#" PRIx64
+                " cache %u\n",
                 what, got->start, got->end, prot_str(got->prot, p1),
                 prot_str(got->max_prot, m1), got->flags, (int)got->backing,
-                got->offset, want->start, want->end, prot_str(want->prot, p2),
-                prot_str(want->max_prot, m2), want->flags, want->backing,
-                want->offset);
+                got->offset, (int)got->cache, want->start, want->end,
+                prot_str(want->prot, p2), prot_str(want->max_prot, m2),
+                want->flags, want->backing, want->offset, want->cache);
 }
 
 uint64_t diff_tag(uint64_t seed, uint64_t va)
@@ -1024,7 +1026,7 @@ static void op_to_map_opts(const struct diff_session *s,
     o->backing = (enum vmar_backing)op->backing;
     if (o->backing == VMAR_BACKING_DEVICE) {
         o->paddr = s->dev_base + op->d * PG;
-        o->cache = VMAR_CACHE_UC;
+        o->cache = (enum vmar_cache)op->cache;
     }
     o->offset = op->offset;
     if (op->obj >= 1 && op->obj <= DIFF_NOBJ)
@@ -1361,6 +1363,9 @@ static void count_new(struct diff_session *s, const struct diff_op *op, int rc,
     switch (op->kind) {
     case DIFF_MAP:
         st->device_maps += rc == 0 && op->backing == VMAR_BACKING_DEVICE;
+        /* The policy RISC-V stores as another (vmar_mmu_ops::cache_as). */
+        st->device_maps_wt += rc == 0 && op->backing == VMAR_BACKING_DEVICE &&
+                              op->cache == VMAR_CACHE_WT;
         if (rc == 0 && op->backing == VMAR_BACKING_OBJECT) {
             st->obj_maps_shared += (op->flags & VMAR_MAP_SHARED) != 0;
             st->obj_maps_private += !(op->flags & VMAR_MAP_SHARED);
@@ -2510,6 +2515,7 @@ static void gen_map(struct diff_session *s, struct diff_rng *r,
         op->backing = VMAR_BACKING_DEVICE;
         op->b = np * PG;
         op->d = d;
+        op->cache = (unsigned)R(r, 4);
         op->align = 0;
         if (op->place == VMAR_PLACE_ANY && chance(r, 50))
             op->place = VMAR_PLACE_FIXED;
@@ -3394,6 +3400,9 @@ static void print_c(FILE *f, const struct diff_op *op)
         if (op->obj || op->offset)
             fprintf(f, ", .object = obj[%u], .offset = %#" PRIx64, op->obj,
                     op->offset);
+        if (op->backing == VMAR_BACKING_DEVICE)
+            fprintf(f, ", .paddr = dev + %#" PRIx64 ", .cache = %u", op->d * PG,
+                    op->cache);
         fprintf(f, "}, &addr);");
         break;
     case DIFF_OBJECT:
@@ -3525,7 +3534,7 @@ void diff_print_case(FILE *f, const struct diff_case *c, bool c_like)
                     "backing=%u",
                     op->align, op->prot, op->deny, op->flags, op->backing);
             if (op->backing == VMAR_BACKING_DEVICE)
-                fprintf(f, " dev=%" PRIu64, op->d);
+                fprintf(f, " dev=%" PRIu64 " cache=%u", op->d, op->cache);
             if (op->obj || op->offset)
                 fprintf(f, " obj=%u off=%#" PRIx64, op->obj, op->offset);
             break;
@@ -3703,6 +3712,8 @@ static int parse_kv(const char *key, const char *v, bool is_space,
         op->backing = (unsigned)x;
     else if (!strcmp(key, "stop"))
         op->stop = (unsigned)x;
+    else if (!strcmp(key, "cache"))
+        op->cache = (unsigned)x;
     else if (!strcmp(key, "fail"))
         return parse_fail(v, op);
     else
@@ -3922,6 +3933,7 @@ int diff_run_bytes(const uint8_t *data, size_t len)
     X(cow_writes)                                                              \
     X(object_shared_reads)                                                     \
     X(device_maps)                                                             \
+    X(device_maps_wt)                                                          \
     X(device_moves)                                                            \
     X(device_cpu)                                                              \
     X(enxio)                                                                   \

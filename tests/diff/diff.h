@@ -92,7 +92,7 @@ struct diff_op {
     uint64_t a, b;
     /* REMAP: new_size (c) and new_addr (d); RESIZE: new_size (c);
      * MAP with VMAR_BACKING_DEVICE: d is the first page of the driver's
-     * device frames (paddr = their base + d pages; cache UC).
+     * device frames (paddr = their base + d pages), `cache` its policy.
      * OBJECT: b is the size in bytes, c the diff_obj_kind, prot the
      * embedder object's max_prot, flags its DIFF_OBJ_* ops, d its
      * unreadable page (DIFF_OBJ_BAD). */
@@ -113,6 +113,10 @@ struct diff_op {
      * bytes; every other byte written is zero (see model.h). */
     uint64_t tag;
     uint64_t align;
+    /* MAP with VMAR_BACKING_DEVICE: the enum vmar_cache policy, every one
+     * on every backend (a backend may store one as another:
+     * vmar_mmu_ops::cache_as; the space reports what was asked). */
+    unsigned cache;
     /* MAP, PROTECT. */
     unsigned prot;
     /* ITERATE: the callback stops after this many mappings (0: never). */
@@ -165,7 +169,7 @@ struct diff_stats {
     size_t resize_ok, resize_efault;
     size_t forks, forks_with_cow, destroys, clears, cow_writes;
     size_t object_shared_reads; /* a shared page read through a fork */
-    size_t device_maps, device_moves, device_cpu;
+    size_t device_maps, device_maps_wt, device_moves, device_cpu;
     size_t enxio;       /* shared memory past its object's end */
     size_t fired_cpu;   /* injected failures inside a CPU access */
     size_t cpu_partial; /* ... after some pages were accessed */

@@ -505,6 +505,7 @@ size_t model_runs(const struct model *m, struct model_run *out)
                               .backing = m->pg[i].backing,
                               .offset = m->pg[i].objoff,
                               .object = m->pg[i].object,
+                              .cache = m->pg[i].cache,
                               .populated = m->pg[i].populated};
         while (j < m->npages && joins(&m->pg[j - 1], &m->pg[j]))
             r.populated += m->pg[j++].populated;
@@ -861,6 +862,7 @@ int model_map_obj(struct model *m, const struct vmar_map_opts *o, uint64_t obj,
                       : device ? o->paddr + (uint64_t)(i - lo) * PG
                                : 0,
             .node = node,
+            .cache = (uint8_t)(device ? o->cache : VMAR_CACHE_WB),
         };
         pg_set(m, &m->pg[i], &v);
         /* Object pages up to the object's end (those past it stay
@@ -1300,7 +1302,8 @@ int model_query(const struct model *m, vmar_addr_t addr, struct model_run *out)
                               .flags = m->pg[i].flags,
                               .backing = m->pg[i].backing,
                               .offset = m->pg[s].objoff,
-                              .object = m->pg[i].object};
+                              .object = m->pg[i].object,
+                              .cache = m->pg[i].cache};
     for (size_t k = s; k < e; k++)
         out->populated += m->pg[k].populated;
     return 0;

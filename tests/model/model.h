@@ -49,7 +49,8 @@ struct model_page {
      * it alive, with `frame` its identity (the store's ftag holds its
      * content, seen by every page that maps it); still file memory. */
     uint8_t orphan;
-    uint64_t tag; /* private memory: the first 8 bytes */
+    uint8_t cache; /* enum vmar_cache: the device mapping's policy */
+    uint64_t tag;  /* private memory: the first 8 bytes */
     /* The memory object (an id of the store): for shared anonymous
      * memory the one its vmar_map call made (each call makes one, as
      * Linux's shmem does), for VMAR_BACKING_OBJECT the caller's (shared
@@ -148,6 +149,7 @@ struct model_run {
     size_t populated; /* pages with a present translation */
     uint64_t offset;  /* object offset (device: paddr) of `start` */
     uint64_t object;  /* the store's object id, 0: none */
+    unsigned cache;   /* enum vmar_cache, as asked (WB but for devices) */
 };
 
 /* 0, or -1 when the range is not page aligned, empty or too large. */

@@ -1331,6 +1331,8 @@ MUT(m_no_find_next, c->ops.find_next = NULL)
 MUT(m_no_flush, c->ops.flush = NULL)
 MUT(m_no_replace, c->ops.replace = NULL)
 MUT(m_top_0, c->ops.user_top = 0)
+MUT(m_cache_as_bad, c->ops.cache_as[VMAR_CACHE_WT] = VMAR_CACHE_UC + 1)
+MUT(m_cache_as_wb, c->ops.cache_as[VMAR_CACHE_WB] = VMAR_CACHE_UC)
 MUT(m_top_unaligned, c->ops.user_top = SIM_TOP - 8)
 MUT(m_top_small, c->ops.user_top = (vmar_addr_t)1 << 30)
 MUT(m_pa_top_0, c->ops.pa_top = 0)
@@ -1423,6 +1425,9 @@ static const struct create_case create_cases[] = {
     {"create: backend without map", m_no_map, VMAR_EINVAL, 0, 0},
     {"create: backend without unmap", m_no_unmap, VMAR_EINVAL, 0, 0},
     {"create: backend without protect", m_no_protect, VMAR_EINVAL, 0, 0},
+    {"create: backend stores a policy as none", m_cache_as_bad, VMAR_EINVAL, 0,
+     0},
+    {"create: backend stores RAM's WB as UC", m_cache_as_wb, VMAR_EINVAL, 0, 0},
     {"create: backend without find_next", m_no_find_next, VMAR_EINVAL, 0, 0},
     {"create: backend without flush", m_no_flush, VMAR_EINVAL, 0, 0},
     {"create: backend without replace", m_no_replace, VMAR_EINVAL, 0, 0},

@@ -9,13 +9,21 @@
  * sim's frame hook so that both allocate a frame: exactly one is
  * installed, the loser's goes back, the counters stay exact.
  *
+ * test_check_beside_copies: a user copy (vmar_read, vmar_write,
+ * vmar_fill_zero) is held inside its copy, with its frame pinned, while
+ * vmar_check runs: a pin is no sharing, so the check stays clean; and a
+ * copy-on-write break does not reuse a frame another space's copy still
+ * reads.
+ *
  * test_stress: N_ACCESS threads fault and access pages they own (tag
- * bytes checked on every read), two of them also share pages (one they
+ * bytes checked on every read; two of them also through vmar_read and
+ * vmar_write), two of them also share pages (one they
  * both write in disjoint slots, and a region the layout thread keeps
  * replacing, so that both keep faulting on the same fresh pages), while
  * one thread maps, unmaps, protects, remaps and forks other ranges (the
  * forks write-protect the owned pages, so the owners take copy-on-write
- * faults). Afterwards vmar_check is clean, RSS is exact, no stale TLB
+ * faults), and one more thread runs vmar_check over and over beside all
+ * of them. Afterwards vmar_check is clean, RSS is exact, no stale TLB
  * entry was used, and nothing leaked (vt_teardown).
  *
  * test_shared_pages: SHARE_CPUS threads, each driving a CPU, write and
@@ -222,6 +230,187 @@ static void test_same_page_race(void **state)
     cc_teardown(&c);
 }
 
+/* ---- vmar_check beside a user copy --------------------------------- */
+
+/* A user copy of a present page reaches its frame's count word
+ * (env->frame_refcount) twice: to pin the frame, before it takes the pin,
+ * and to drop the pin after its copy. This env's frame_refcount holds the
+ * thread `held` at its second call (armed) until the main thread lets it
+ * go: a window in which the pin is certainly taken and the copy not done.
+ * (The sim backend insists on its own phys_to_virt, else that would be
+ * the place.) The pages are present and allow the copy beforehand, so
+ * the copy's fault is spurious and reaches no count word itself. */
+static struct pin_window {
+    const struct vmar_env *base;
+    struct vmar_env env;
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    pthread_t held;
+    unsigned calls;
+    bool armed, inside, release, timed_out;
+} pw = {.m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* Wait on pw.cv until *flag; false after 10 s (a broken test fails, it
+ * does not hang). => pw.m held. */
+static bool pw_wait(const bool *flag)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    while (!*flag && !pw.timed_out)
+        if (pthread_cond_timedwait(&pw.cv, &pw.m, &until) != 0)
+            pw.timed_out = true;
+    return *flag;
+}
+
+static size_t *pw_frame_refcount(void *ctx, vmar_paddr_t pa)
+{
+    pthread_mutex_lock(&pw.m);
+    if (pw.armed && pthread_equal(pthread_self(), pw.held) && ++pw.calls == 2) {
+        pw.armed = false;
+        pw.inside = true;
+        pthread_cond_broadcast(&pw.cv);
+        pw_wait(&pw.release);
+    }
+    pthread_mutex_unlock(&pw.m);
+    return pw.base->frame_refcount(ctx, pa);
+}
+
+enum pw_copy {
+    PW_READ,
+    PW_WRITE,
+    PW_ZERO
+};
+
+struct pw_job {
+    struct vmar_space *space;
+    vmar_addr_t va;
+    enum pw_copy kind;
+    uint64_t v; /* read into, or written from */
+    int rc;
+};
+
+static void *pw_copier(void *arg)
+{
+    struct pw_job *j = arg;
+
+    switch (j->kind) {
+    case PW_READ:
+        j->rc = vmar_read(j->space, j->va, &j->v, sizeof(j->v), NULL);
+        break;
+    case PW_WRITE:
+        j->rc = vmar_write(j->space, j->va, &j->v, sizeof(j->v), NULL);
+        break;
+    case PW_ZERO:
+        j->rc = vmar_fill_zero(j->space, j->va, sizeof(j->v), NULL);
+        break;
+    }
+    return NULL;
+}
+
+/* Start `j` on a thread and return once it is inside its copy. */
+static void pw_hold(struct pw_job *j, pthread_t *th)
+{
+    pthread_mutex_lock(&pw.m);
+    pw.inside = pw.release = false;
+    pw.calls = 0;
+    pw.armed = true;
+    assert_int_equal(pthread_create(th, NULL, pw_copier, j), 0);
+    pw.held = *th;
+    pthread_cond_broadcast(&pw.cv);
+    assert_true(pw_wait(&pw.inside));
+    pthread_mutex_unlock(&pw.m);
+}
+
+static void pw_let_go(pthread_t th)
+{
+    pthread_mutex_lock(&pw.m);
+    pw.release = true;
+    pthread_cond_broadcast(&pw.cv);
+    pthread_mutex_unlock(&pw.m);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_false(pw.timed_out);
+}
+
+/* A space of the fixture's machine on the holding env, with its lock. */
+static struct vmar_space *pw_space(struct cc *c, struct vmar_sim_lock **lock)
+{
+    struct vmar_space_opts o = c->vt.opts;
+    struct vmar_space *space;
+
+    pw.base = c->vt.env;
+    pw.env = *c->vt.env;
+    pw.env.frame_refcount = pw_frame_refcount;
+    pw.timed_out = false;
+    assert_int_equal(vmar_sim_lock_create(lock), 0);
+    o.env = &pw.env;
+    o.lock = *lock;
+    assert_int_equal(vmar_space_create(&o, &space), 0);
+    return space;
+}
+
+static void test_check_beside_copies(void **state)
+{
+    const vmar_addr_t va = 0x40000000;
+    struct vmar_sim_lock *lock, *child_lock;
+    struct vmar_space *space, *child;
+    struct cc c;
+    pthread_t th;
+    uint64_t v;
+    (void)state;
+
+    cc_setup(&c, 0, 0);
+    space = pw_space(&c, &lock);
+    struct vmar_map_opts o = {
+        .addr = va, .size = PG, .place = VMAR_PLACE_FIXED, .prot = RW};
+    assert_int_equal(vmar_map(space, &o, NULL), 0);
+    v = 0x1111;
+    assert_int_equal(vmar_write(space, va, &v, sizeof(v), NULL), 0);
+
+    /* A private writable page, pinned by each kind of copy in turn: its
+     * one reference is the leaf's, the pin is no sharing. */
+    static const enum pw_copy kinds[] = {PW_READ, PW_WRITE, PW_ZERO};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        struct pw_job j = {space, va, kinds[k], 0x2222, -1};
+        pw_hold(&j, &th);
+        assert_int_equal(vmar_check(space), 0);
+        pw_let_go(th);
+        assert_int_equal(j.rc, 0);
+    }
+
+    /* Another space's copy still reads the frame its own write just
+     * replaced: the frame's only reference is this space's leaf, but the
+     * pin forbids the copy-on-write break to reuse it in place, else that
+     * copy would read this space's data written after the fork. */
+    v = 0xaaaa;
+    assert_int_equal(vmar_write(space, va, &v, sizeof(v), NULL), 0);
+    assert_int_equal(vmar_sim_lock_create(&child_lock), 0);
+    struct vmar_fork_opts fo = {.mmu_config = c.vt.sim, .lock = child_lock};
+    assert_int_equal(vmar_fork(space, &fo, &child), 0);
+    struct pw_job j = {child, va, PW_READ, 0, -1};
+    pw_hold(&j, &th);
+    v = 0xbbbb;
+    assert_int_equal(vmar_write(child, va, &v, sizeof(v), NULL), 0);
+    v = 0xcccc;
+    assert_int_equal(vmar_write(space, va, &v, sizeof(v), NULL), 0);
+    assert_int_equal(vmar_check(space), 0);
+    assert_int_equal(vmar_check(child), 0);
+    pw_let_go(th);
+    assert_int_equal(j.rc, 0);
+    assert_int_equal(j.v, 0xaaaa);
+    assert_int_equal(vmar_read(child, va, &v, sizeof(v), NULL), 0);
+    assert_int_equal(v, 0xbbbb);
+    assert_int_equal(vmar_read(space, va, &v, sizeof(v), NULL), 0);
+    assert_int_equal(v, 0xcccc);
+
+    vmar_space_destroy(child);
+    vmar_sim_lock_destroy(child_lock);
+    vmar_space_destroy(space);
+    vmar_sim_lock_destroy(lock);
+    cc_teardown(&c);
+}
+
 /* ---- the stress test ----------------------------------------------- */
 
 #define N_ACCESS     4
@@ -241,7 +430,7 @@ struct stress {
     struct timespec deadline;
     unsigned long failures; /* __atomic */
     unsigned long ops[N_ACCESS + 1];
-    unsigned long forks;
+    unsigned long forks, checks;
     /* Tag of each owned page: what its first 8 bytes hold (0: never
      * written, demand-zero). Each thread writes only its own row; the
      * main thread reads it after the join. */
@@ -268,6 +457,31 @@ struct worker {
     struct stress *s;
     unsigned t;
 };
+
+/* Threads 2 and 3 also go through the kernel's user copies, a whole page
+ * each (the copy pins the frame throughout, beside the checker thread's
+ * vmar_check). A write keeps the page's shape: its tag, then zeros. */
+static void kernel_copies(struct stress *s, unsigned t, vmar_addr_t page,
+                          uint64_t *tag, uint64_t r)
+{
+    uint64_t buf[PG / sizeof(uint64_t)];
+    int rc = vmar_read(s->c->vt.space, page, buf, sizeof(buf), NULL);
+
+    if (rc != 0 || buf[0] != *tag)
+        FAIL(s, "thread %u: vmar_read %#llx rc %d tag %#llx, expected %#llx\n",
+             t, (unsigned long long)page, rc, (unsigned long long)buf[0],
+             (unsigned long long)*tag);
+    if ((r >> 40) % 2 == 0)
+        return;
+    memset(buf, 0, sizeof(buf));
+    buf[0] = ((uint64_t)(t + 1) << 56) | (r >> 41 << 1) | 1;
+    rc = vmar_write(s->c->vt.space, page, buf, sizeof(buf), NULL);
+    if (rc != 0)
+        FAIL(s, "thread %u: vmar_write %#llx rc %d\n", t,
+             (unsigned long long)page, rc);
+    else
+        *tag = buf[0];
+}
 
 static void *access_main(void *arg)
 {
@@ -307,8 +521,10 @@ static void *access_main(void *arg)
                 FAIL(s, "thread %u: read at %#llx rc %d\n", w->t,
                      (unsigned long long)va, rc);
         }
-        if (w->t >= 2)
+        if (w->t >= 2) {
+            kernel_copies(s, w->t, own + p * PG, &s->tag[w->t][p], r);
             continue;
+        }
         /* Threads 0 and 1 share a page, each writing its own slot. */
         vmar_addr_t slot = SHARED_PAGE + 64 * w->t;
         rc = vmar_sim_cpu_access(cpu, slot, RD, &v, sizeof(v));
@@ -331,6 +547,20 @@ static void *access_main(void *arg)
         if (rc != 0 || v != 0)
             FAIL(s, "thread %u hammer %#llx: rc %d value %#llx\n", w->t,
                  (unsigned long long)hv, rc, (unsigned long long)v);
+    }
+    return NULL;
+}
+
+/* vmar_check over and over, beside the faults, the CPUs' accesses, the
+ * kernel copies and the layout changes. */
+static void *check_main(void *arg)
+{
+    struct stress *s = ((struct worker *)arg)->s;
+
+    while (!past(&s->deadline)) {
+        s->checks++;
+        if (vmar_check(s->c->vt.space) != 0)
+            FAIL(s, "vmar_check failed beside the others\n");
     }
     return NULL;
 }
@@ -453,8 +683,9 @@ static void test_stress(void **state)
 {
     static struct stress s; /* large; zeroed */
     struct cc c;
-    struct worker w[N_ACCESS + 1];
-    pthread_t th[N_ACCESS + 1];
+    /* N_ACCESS access threads, the layout thread, the checker. */
+    struct worker w[N_ACCESS + 2];
+    pthread_t th[N_ACCESS + 2];
     double secs = test_seconds();
     struct timespec t0;
 
@@ -462,8 +693,8 @@ static void test_stress(void **state)
     memset(&s, 0, sizeof(s));
     s.seed = vt_seed((uint64_t)time(NULL));
     fprintf(stderr,
-            "stress: %u access threads + 1 layout thread, %.1f s "
-            "(set VMAR_TEST_SECONDS to change)\n",
+            "stress: %u access threads + 1 layout thread + 1 checker, "
+            "%.1f s (set VMAR_TEST_SECONDS to change)\n",
             N_ACCESS, secs);
     cc_setup(&c, 16384, N_ACCESS);
     s.c = &c;
@@ -481,21 +712,23 @@ static void test_stress(void **state)
         s.deadline.tv_sec++;
         s.deadline.tv_nsec -= 1000000000L;
     }
-    for (unsigned t = 0; t <= N_ACCESS; t++) {
+    for (unsigned t = 0; t <= N_ACCESS + 1; t++) {
         w[t] = (struct worker){&s, t};
-        assert_int_equal(
-            pthread_create(&th[t], NULL,
-                           t < N_ACCESS ? access_main : layout_main, &w[t]),
-            0);
+        assert_int_equal(pthread_create(&th[t], NULL,
+                                        t < N_ACCESS    ? access_main
+                                        : t == N_ACCESS ? layout_main
+                                                        : check_main,
+                                        &w[t]),
+                         0);
     }
-    for (unsigned t = 0; t <= N_ACCESS; t++)
+    for (unsigned t = 0; t <= N_ACCESS + 1; t++)
         assert_int_equal(pthread_join(th[t], NULL), 0);
 
     fprintf(stderr, "stress: ops per thread:");
     for (unsigned t = 0; t <= N_ACCESS; t++)
         fprintf(stderr, " %lu", s.ops[t]);
-    fprintf(stderr, "; forks %lu; violations %zu\n", s.forks,
-            vmar_sim_violations(c.vt.sim));
+    fprintf(stderr, "; forks %lu; checks %lu; violations %zu\n", s.forks,
+            s.checks, vmar_sim_violations(c.vt.sim));
     assert_int_equal(s.failures, 0);
     assert_int_equal(vmar_sim_violations(c.vt.sim), 0);
     VT_CHECK(&c.vt);
@@ -792,6 +1025,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_page_race),
+        cmocka_unit_test(test_check_beside_copies),
         cmocka_unit_test(test_stress),
         cmocka_unit_test(test_shared_pages),
     };

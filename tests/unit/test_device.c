@@ -61,8 +61,8 @@ static void dev_put(struct vt *vt, struct dev *d)
         vt->env->frame_free(vt->env->ctx, d->got[i]);
 }
 
-static int map_dev(struct vt *vt, vmar_addr_t at, vmar_size_t size,
-                   vmar_paddr_t pa, unsigned prot)
+static int map_dev_cache(struct vt *vt, vmar_addr_t at, vmar_size_t size,
+                         vmar_paddr_t pa, unsigned prot, enum vmar_cache cache)
 {
     struct vmar_map_opts o = {.addr = at,
                               .size = size,
@@ -70,8 +70,14 @@ static int map_dev(struct vt *vt, vmar_addr_t at, vmar_size_t size,
                               .place = VMAR_PLACE_FIXED,
                               .backing = VMAR_BACKING_DEVICE,
                               .paddr = pa,
-                              .cache = VMAR_CACHE_UC};
+                              .cache = cache};
     return vt_map_opts(vt, &o, NULL);
+}
+
+static int map_dev(struct vt *vt, vmar_addr_t at, vmar_size_t size,
+                   vmar_paddr_t pa, unsigned prot)
+{
+    return map_dev_cache(vt, at, size, pa, prot, VMAR_CACHE_UC);
 }
 
 static void test_map_query_protect_unmap(void **state)
@@ -130,6 +136,54 @@ static void test_map_query_protect_unmap(void **state)
     vt.space = NULL;
     for (int k = 0; k < NDEV; k++)
         assert_true(vmar_sim_frame_live(vt.sim, d.pa + (vmar_paddr_t)k * PG));
+    dev_put(&vt, &d);
+    vt_teardown(&vt);
+}
+
+static int expect_cache(void *arg, const struct vmar_mapping_info *info)
+{
+    assert_int_equal(info->cache, *(const enum vmar_cache *)arg);
+    return 0;
+}
+
+/* Every policy, on every backend: the space reports the policy asked for
+ * (query, iterate) through map, protect, remap and fork, and vmar_check
+ * (VT_CHECK after each step) accepts the leaves however the backend
+ * stores the policy (RISC-V stores WT as WC: vmar_mmu_ops::cache_as). */
+static void test_every_cache_policy(void **state)
+{
+    const vmar_addr_t to = BASE + 64 * PG;
+    struct vmar_mapping_info info;
+    struct vt vt, child;
+    vmar_addr_t at;
+    struct dev d;
+    (void)state;
+
+    vt_setup(&vt, NULL, 256);
+    dev_get(&vt, &d);
+    for (enum vmar_cache c = VMAR_CACHE_WB; c <= VMAR_CACHE_UC; c++) {
+        assert_int_equal(map_dev_cache(&vt, BASE, NDEV * PG, d.pa, RW, c), 0);
+        assert_int_equal(vmar_query(vt.space, BASE, &info), 0);
+        assert_int_equal(info.cache, c);
+        /* A protect rewrites leaves in place and splits the mapping. */
+        assert_int_equal(vt_protect(&vt, BASE + PG, PG, VMAR_PROT_READ), 0);
+        assert_int_equal(vmar_query(vt.space, BASE + PG, &info), 0);
+        assert_int_equal(info.cache, c);
+        /* A remap installs the leaves anew; a fork copies them. */
+        assert_int_equal(vmar_remap(vt.space, BASE, NDEV * PG, NDEV * PG,
+                                    VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED, to,
+                                    &at),
+                         0);
+        VT_CHECK(&vt);
+        assert_int_equal(at, to);
+        assert_int_equal(vt_fork(&vt, &child), 0);
+        assert_int_equal(
+            vmar_iterate(child.space, 0, VT_USER_TOP, expect_cache, &c), 0);
+        vt_child_destroy(&child);
+        assert_int_equal(
+            vmar_iterate(vt.space, 0, VT_USER_TOP, expect_cache, &c), 0);
+        assert_int_equal(vt_unmap(&vt, to, NDEV * PG), 0);
+    }
     dev_put(&vt, &d);
     vt_teardown(&vt);
 }
@@ -696,6 +750,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_map_query_protect_unmap),
+        cmocka_unit_test(test_every_cache_policy),
         cmocka_unit_test(test_cpu_reaches_device),
         cmocka_unit_test(test_device_map_oom),
         cmocka_unit_test(test_device_huge),

@@ -120,6 +120,12 @@ void vmar_riscv64_info(const struct vmar_mmu *mmu,
 /* No HW_AD: A and D are preset (Svade), see vmar/riscv64.h. Megapages
  * and gigapages in every mode (see rv_pte.h). */
 #define RV_CAPS (VMAR_MMU_CAP_NX | VMAR_MMU_CAP_HUGE_2M | VMAR_MMU_CAP_HUGE_1G)
+/* What pbmt_of() (pte.c) makes of each policy, as cache_of() reads it
+ * back: Svpbmt has no write-through type, so WT is stored as NC (WC). */
+#define RV_CACHE_AS                                                            \
+    {                                                                          \
+        VMAR_CACHE_WB, VMAR_CACHE_WC, VMAR_CACHE_WC, VMAR_CACHE_UC             \
+    }
 #define RV_OPS(name_, top_, create_)                                           \
     {                                                                          \
         .abi = VMAR_MMU_ABI, .name = name_, .caps = RV_CAPS, .user_top = top_, \
@@ -129,7 +135,7 @@ void vmar_riscv64_info(const struct vmar_mmu *mmu,
         .find_next = vmar_hwpt_find_next, .flush = vmar_hwpt_flush,            \
         .map_range = vmar_hwpt_map_range, .copy = vmar_hwpt_copy,              \
         .move = vmar_hwpt_move, .replace = vmar_hwpt_replace,                  \
-        .pa_top = VMAR_RV_PA_TOP,                                              \
+        .pa_top = VMAR_RV_PA_TOP, .cache_as = RV_CACHE_AS,                     \
     }
 
 const struct vmar_mmu_ops vmar_mmu_riscv64_sv39 =

@@ -374,4 +374,6 @@ const struct vmar_mmu_ops vmar_mmu_sim = {
     .move = sim_mmu_move,
     .replace = sim_mmu_replace,
     .pa_top = VMAR_SIM_PA_LIMIT,
+    /* The PTE keeps the enum itself (sim_pte.h). */
+    .cache_as = {VMAR_CACHE_WB, VMAR_CACHE_WT, VMAR_CACHE_WC, VMAR_CACHE_UC},
 };

@@ -119,6 +119,8 @@ void vmar_x86_64_info(const struct vmar_mmu *mmu, struct vmar_x86_64_info *out)
         .map_range = vmar_hwpt_map_range, .copy = vmar_hwpt_copy,              \
         .move = vmar_hwpt_move, .replace = vmar_hwpt_replace,                  \
         .pa_top = VMAR_X86_PA_TOP,                                             \
+        .cache_as = {VMAR_CACHE_WB, VMAR_CACHE_WT, VMAR_CACHE_WC,              \
+                     VMAR_CACHE_UC}, /* every policy has its PAT entry */      \
     }
 
 /* HW_AD: the processor sets A and D itself (SDM Vol. 3A §4.8). HUGE_1G
