@@ -122,9 +122,8 @@ struct vmar_env {
      */
     void (*panic)(void *ctx, const char *msg);
 
-    /* Members below were appended after the first release. An env written
-     * before them leaves them zero (designated initializers), which means
-     * "use the default"; new members are only ever added at the end. */
+    /* The members below are optional: an env that leaves them zero
+     * (designated initializers) gets the default each one states. */
 
     /**
      * Optional. TLB maintenance for the real page-table backends

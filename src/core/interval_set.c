@@ -467,7 +467,7 @@ static vmar__iset_node *vmar__iset_after(const vmar__iset_x *x, unsigned i)
  * leave the leaf's largest gap as it was: then nothing above changes, and
  * the parent's gap line, which the descent did not read, is not read
  * either (measured: one cache line less per map or unmap among many
- * mappings, docs/PERFORMANCE.md).
+ * mappings, docs/perf/history.md).
  */
 static void vmar__iset_set_gap_at(vmar__iset_x *x, unsigned i, vmar_size_t gap)
 {

@@ -8,11 +8,11 @@
  * supported MMU, so `end` never overflows; callers reject ranges that wrap
  * before they reach the set.
  *
- * Why a B+tree and not a binary tree whose nodes are the mappings (the
- * design until session 5): a lookup among 60 000 mappings descended ~17
- * levels, one mapping per level, and the lower levels' mappings were out
- * of the cache: six of the fourteen cache misses of a random split
- * (docs/PERFORMANCE.md). Here a descent reads four or five index nodes,
+ * Why a B+tree and not a binary tree whose nodes are the mappings: such a
+ * tree descends ~17 levels among 60 000 mappings, one mapping per level,
+ * and the lower levels' mappings are out of the cache (six of the
+ * fourteen cache misses of a random split, measured; docs/perf/history.md).
+ * Here a descent reads four or five index nodes,
  * whose keys are packed (the index is 30-40 bytes per mapping, the inner
  * levels ~1/15 of that), and then touches only the one mapping it finds.
  *
@@ -75,10 +75,8 @@ struct vmar_iset_node {
  * and the header, which only changes and free-range searches read, come
  * after. The node is not forced to cache-line alignment: a 448-byte
  * line-aligned variant (keys and pointers in two lines each) measured
- * twice as slow for random lookups in session 5 and within the noise
- * (-10% to +5% per row over ten interleaved pairs) in session 9, after
- * the descent began prefetching both halves of the keys; it costs 32
- * bytes a node (docs/PERFORMANCE.md).
+ * within the noise once the descent prefetches both halves of the keys,
+ * and costs 32 bytes a node (docs/perf/history.md).
  */
 struct vmar_iset_index {
     vmar_addr_t key[VMAR_ISET_FANOUT];
