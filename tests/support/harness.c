@@ -172,13 +172,18 @@ void vt_use_backend(struct vmar_space_opts *o, struct vmar_sim *sim,
     }
 }
 
-void vt_setup(struct vt *vt, const struct vmar_space_opts *opts, size_t nframes)
+/* vt_setup_seeded, the machine registered with vt_live_set() as soon as
+ * it exists when `track` (so a failed space creation leaks nothing). */
+static void setup(struct vt *vt, const struct vmar_space_opts *opts,
+                  size_t nframes, uint64_t seed, bool track)
 {
     struct vmar_sim_opts so = {
-        .nframes = nframes, .seed = 42, .with_random = true, .verbose = true};
+        .nframes = nframes, .seed = seed, .with_random = true, .verbose = true};
 
     memset(vt, 0, sizeof(*vt));
     assert_int_equal(vmar_sim_create(&so, &vt->sim), 0);
+    if (track)
+        vt_live_set(vt->sim, NULL);
     vt->env = vmar_sim_env(vt->sim);
     if (opts)
         vt->opts = *opts;
@@ -186,7 +191,38 @@ void vt_setup(struct vt *vt, const struct vmar_space_opts *opts, size_t nframes)
     vt_use_backend(&vt->opts, vt->sim, &vt->cfg);
     assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
     vt->mmu = vt->cfg.mmu;
+    if (track)
+        vt_live_set(vt->sim, vt->space);
     VT_CHECK(vt);
+}
+
+void vt_setup(struct vt *vt, const struct vmar_space_opts *opts, size_t nframes)
+{
+    setup(vt, opts, nframes, 42, false);
+}
+
+void vt_setup_seeded(struct vt *vt, const struct vmar_space_opts *opts,
+                     size_t nframes, uint64_t seed)
+{
+    setup(vt, opts, nframes, seed, false);
+}
+
+void vt_setup_tracked(struct vt *vt, const struct vmar_space_opts *opts,
+                      size_t nframes)
+{
+    setup(vt, opts, nframes, 42, true);
+}
+
+void vt_setup_seeded_tracked(struct vt *vt, const struct vmar_space_opts *opts,
+                             size_t nframes, uint64_t seed)
+{
+    setup(vt, opts, nframes, seed, true);
+}
+
+void vt_teardown_tracked(struct vt *vt)
+{
+    vt_live_drop(vt->sim);
+    vt_teardown(vt);
 }
 
 const void *vt_child_config(const struct vt *parent, struct vt *child,

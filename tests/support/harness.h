@@ -100,9 +100,35 @@ int vt_refcheck(struct vt *vt, char *msg, size_t len);
 void vt_setup(struct vt *vt, const struct vmar_space_opts *opts,
               size_t nframes);
 
+/* vt_setup() with the machine's random source seeded with `seed`
+ * (vt_setup() uses 42). */
+void vt_setup_seeded(struct vt *vt, const struct vmar_space_opts *opts,
+                     size_t nframes, uint64_t seed);
+
 /* Destroy the space and assert that every metadata block and frame came
  * back, then destroy the machine. */
 void vt_teardown(struct vt *vt);
+
+/*
+ * Cleanup after a failed test (tests/support/cleanup.c). A failed
+ * assertion leaves a test before its own teardown. The machines and
+ * spaces it registered here are released by the cmocka teardown
+ * vt_cleanup, so that valgrind reports only the library's leaks. At most
+ * VT_MAX_LIVE machines are registered at a time.
+ */
+#define VT_MAX_LIVE 4
+/* Remember `sim` (and its space, NULL for none) or update its entry. */
+void vt_live_set(struct vmar_sim *sim, struct vmar_space *space);
+/* Forget `sim` (the test destroys it itself). */
+void vt_live_drop(struct vmar_sim *sim);
+/* cmocka teardown: destroy every machine still registered, and its space. */
+int vt_cleanup(void **state);
+/* vt_setup / vt_setup_seeded / vt_teardown, registered. */
+void vt_setup_tracked(struct vt *vt, const struct vmar_space_opts *opts,
+                      size_t nframes);
+void vt_setup_seeded_tracked(struct vt *vt, const struct vmar_space_opts *opts,
+                             size_t nframes, uint64_t seed);
+void vt_teardown_tracked(struct vt *vt);
 
 /* Fork `parent` into `child`, a vt over the same machine whose backend
  * config is its own copy (own handle, PCID/ASID one higher). Returns

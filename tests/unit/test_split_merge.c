@@ -35,73 +35,6 @@
  * before the padding is 39 characters, so the padding is 34 spaces. */
 #define STK "                                  [stack]"
 
-/* ---- cleanup after a failed test ----------------------------------------- */
-
-/*
- * A failed assertion leaves a test before its own teardown. The machines
- * and spaces it created are remembered here and released by the per-test
- * teardown fixture, so that valgrind reports only the library's leaks.
- */
-#define MAX_LIVE 4
-static struct {
-    struct vmar_sim *sim;
-    struct vmar_space *space;
-} live[MAX_LIVE];
-
-/* Remember `sim` (and its space, NULL for none) or update its entry. */
-static void live_set(struct vmar_sim *sim, struct vmar_space *space)
-{
-    size_t i, slot = MAX_LIVE;
-
-    for (i = 0; i < MAX_LIVE; i++) {
-        if (live[i].sim == sim)
-            break;
-        if (!live[i].sim && slot == MAX_LIVE)
-            slot = i;
-    }
-    if (i == MAX_LIVE)
-        i = slot;
-    assert_true(i < MAX_LIVE);
-    live[i].sim = sim;
-    live[i].space = space;
-}
-
-static void live_drop(struct vmar_sim *sim)
-{
-    for (size_t i = 0; i < MAX_LIVE; i++)
-        if (live[i].sim == sim)
-            live[i].sim = NULL, live[i].space = NULL;
-}
-
-static int cleanup(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < MAX_LIVE; i++) {
-        if (!live[i].sim)
-            continue;
-        if (live[i].space)
-            vmar_space_destroy(live[i].space);
-        vmar_sim_destroy(live[i].sim);
-        live[i].sim = NULL;
-        live[i].space = NULL;
-    }
-    return 0;
-}
-
-/* vt_setup / vt_teardown, tracked. */
-static void setup_vt(struct vt *vt, const struct vmar_space_opts *opts,
-                     size_t nframes)
-{
-    vt_setup(vt, opts, nframes);
-    live_set(vt->sim, vt->space);
-}
-
-static void teardown_vt(struct vt *vt)
-{
-    live_drop(vt->sim);
-    vt_teardown(vt);
-}
-
 /* ---- helpers ------------------------------------------------------------- */
 
 static void setup(struct vt *vt, vmar_size_t guard)
@@ -109,7 +42,7 @@ static void setup(struct vt *vt, vmar_size_t guard)
     struct vmar_space_opts o = {
         .user_lo = LO, .user_hi = HI, .stack_guard = guard};
 
-    setup_vt(vt, &o, 0);
+    vt_setup_tracked(vt, &o, 0);
 }
 
 static void expect_rc_at(int got, int want, const char *what, const char *file,
@@ -231,7 +164,7 @@ static void test_unmap_hole(void **state)
     VT_EXPECT_LAYOUT(&vt, "20000000-20002000 rw-p 00000000 00:00 0\n"
                           "20005000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 5 * PG, 5 * PG);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_unmap_prefix(void **state)
@@ -248,7 +181,7 @@ static void test_unmap_prefix(void **state)
     UNMAP(&vt, A + 2 * PG, PG);
     VT_EXPECT_LAYOUT(&vt, "20003000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 5 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_unmap_suffix(void **state)
@@ -266,7 +199,7 @@ static void test_unmap_suffix(void **state)
     VT_EXPECT_LAYOUT(&vt, "20000000-20005000 r-xp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 5 * PG, 5 * PG);
     assert_int_equal(sim_stats(&vt).leaves_live, 5);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* One range across several mappings and the holes between them: the outer
@@ -288,7 +221,7 @@ static void test_unmap_across_several(void **state)
                           "20009000-2000a000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 3, 3 * PG, 2 * PG);
     assert_int_equal(sim_stats(&vt).leaves_live, 2);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Unmapping where nothing is mapped succeeds and does nothing at all. */
@@ -316,7 +249,7 @@ static void test_unmap_nothing_mapped(void **state)
     assert_int_equal(s1.alloc_calls, s0.alloc_calls);
     assert_int_equal(s1.frame_alloc_calls, s0.frame_alloc_calls);
     assert_int_equal(s1.flushes, s0.flushes);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_unmap_whole(void **state)
@@ -342,7 +275,7 @@ static void test_unmap_whole(void **state)
     VT_EXPECT_LAYOUT(&vt, "");
     EXPECT_STATS(&vt, 0, 0, 0);
     assert_int_equal(sim_stats(&vt).frames_live, s0.frames_live);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_unmap_invalid(void **state)
@@ -359,7 +292,7 @@ static void test_unmap_invalid(void **state)
     UNMAP_FAILS(&vt, VMAR_EINVAL, HI - PG, 2 * PG);
     UNMAP_FAILS(&vt, VMAR_EINVAL, UINT64_C(0xfffffffffffff000), 2 * PG);
     VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* A hole in a stack leaves two stack pieces, each with the guard below it:
@@ -377,7 +310,7 @@ static void test_unmap_hole_in_stack(void **state)
                           "3fffc000-40000000 rw-p 00000000 00:00 0" STK "\n");
     assert_int_equal(vt_map(&vt, 0, PG, R, VMAR_PLACE_ANY, 0, &got), 0);
     assert_int_equal(got, HI - 25 * PG);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* ---- protect ------------------------------------------------------------- */
@@ -405,7 +338,7 @@ static void test_protect_middle_then_back(void **state)
     PROTECT(&vt, A + 2 * PG, 2 * PG, RW);
     VT_EXPECT_LAYOUT(&vt, "20000000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 8 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_protect_prefix_suffix(void **state)
@@ -432,7 +365,7 @@ static void test_protect_prefix_suffix(void **state)
     PROTECT(&vt, A + 6 * PG, 2 * PG, RW);
     VT_EXPECT_LAYOUT(&vt, "20000000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 8 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Adjacent mappings that differ only in prot become mergeable when one
@@ -458,7 +391,7 @@ static void test_protect_across_adjacent_merges(void **state)
     PROTECT(&vt, A, 8 * PG, RX);
     VT_EXPECT_LAYOUT(&vt, "20000000-20008000 r-xp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 8 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /*
@@ -500,7 +433,7 @@ static void test_protect_reprotect_split_range(void **state)
     VT_EXPECT_LAYOUT(&vt, "20000000-20002000 r--p 00000000 00:00 0\n"
                           "20010000-20014000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 6 * PG, 2 * PG);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Protecting to the permissions a range already has splits nothing,
@@ -531,7 +464,7 @@ static void test_protect_noop_allocates_nothing(void **state)
     assert_int_equal(sim_stats(&vt).alloc_calls, s1.alloc_calls + 1);
     VT_EXPECT_LAYOUT(&vt, "20000000-2000a000 rw-p 00000000 00:00 0\n"
                           "2000a000-2000c000 r--p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Protect rewrites the leaves of populated pages: they follow the mapping
@@ -568,7 +501,7 @@ static void test_protect_populated_leaves(void **state)
     struct vmar_sim_stats s1 = sim_stats(&vt);
     assert_int_equal(s1.leaves_live, 8);
     assert_int_equal(s1.frames_live, s0.frames_live);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Failing protects change nothing: a hole, a permission beyond a
@@ -601,7 +534,7 @@ static void test_protect_errors(void **state)
     struct vmar_mapping_info i;
     assert_int_equal(vmar_query(vt.space, A + 4 * PG, &i), 0);
     assert_int_equal(i.max_prot, RX);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* A stack cut by protect keeps [stack] (and its guard) in every piece and
@@ -619,7 +552,7 @@ static void test_protect_stack(void **state)
                           "20004000-20008000 rw-p 00000000 00:00 0" STK "\n");
     PROTECT(&vt, A, 8 * PG, RW);
     VT_EXPECT_LAYOUT(&vt, "20000000-20008000 rw-p 00000000 00:00 0" STK "\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* ---- map next to compatible mappings ------------------------------------- */
@@ -643,7 +576,7 @@ static void test_map_merge_left(void **state)
     VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-p 00000000 00:00 0\n"
                           "3fffb000-40000000 r--p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 9 * PG, 2 * PG);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_map_merge_right(void **state)
@@ -667,7 +600,7 @@ static void test_map_merge_right(void **state)
     assert_int_equal(vt_map_opts(&vt, &o, NULL), 0);
     VT_EXPECT_LAYOUT(&vt, "1fffe000-20004000 r-xp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 6 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_map_merge_both(void **state)
@@ -689,7 +622,7 @@ static void test_map_merge_both(void **state)
     MAPF(&vt, A + PG, 2 * PG, RW, 0);
     VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 4 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 
     /* Shared anonymous memory is one object per map call (Linux's shmem):
      * neighbours from different calls never merge, the pieces of one call
@@ -705,7 +638,7 @@ static void test_map_merge_both(void **state)
     VT_EXPECT_LAYOUT(&vt, "20000000-20001000 rw-s 00000000 00:00 0\n"
                           "20001000-20002000 rw-s 00000000 00:00 0\n"
                           "20002000-20005000 rw-s 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Neighbours that differ in any kept attribute stay apart; identical ones
@@ -748,7 +681,7 @@ static void test_map_no_merge_incompatible(void **state)
     MAPD(&vt, A - 2 * PG, 2 * PG, R, W, VMAR_MAP_DONTFORK | VMAR_MAP_STACK);
     VT_EXPECT_LAYOUT(&vt, "1fffe000-20000000 r--p 00000000 00:00 0" STK "\n"
                           "20000000-20004000 r--p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* ---- the merge predicate, table-driven ----------------------------------- */
@@ -927,27 +860,30 @@ static void test_merge_predicate_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_unmap_hole, cleanup),
-        cmocka_unit_test_teardown(test_unmap_prefix, cleanup),
-        cmocka_unit_test_teardown(test_unmap_suffix, cleanup),
-        cmocka_unit_test_teardown(test_unmap_across_several, cleanup),
-        cmocka_unit_test_teardown(test_unmap_nothing_mapped, cleanup),
-        cmocka_unit_test_teardown(test_unmap_whole, cleanup),
-        cmocka_unit_test_teardown(test_unmap_invalid, cleanup),
-        cmocka_unit_test_teardown(test_unmap_hole_in_stack, cleanup),
-        cmocka_unit_test_teardown(test_protect_middle_then_back, cleanup),
-        cmocka_unit_test_teardown(test_protect_prefix_suffix, cleanup),
-        cmocka_unit_test_teardown(test_protect_across_adjacent_merges, cleanup),
-        cmocka_unit_test_teardown(test_protect_reprotect_split_range, cleanup),
-        cmocka_unit_test_teardown(test_protect_noop_allocates_nothing, cleanup),
-        cmocka_unit_test_teardown(test_protect_populated_leaves, cleanup),
-        cmocka_unit_test_teardown(test_protect_errors, cleanup),
-        cmocka_unit_test_teardown(test_protect_stack, cleanup),
-        cmocka_unit_test_teardown(test_map_merge_left, cleanup),
-        cmocka_unit_test_teardown(test_map_merge_right, cleanup),
-        cmocka_unit_test_teardown(test_map_merge_both, cleanup),
-        cmocka_unit_test_teardown(test_map_no_merge_incompatible, cleanup),
-        cmocka_unit_test_teardown(test_merge_predicate_table, cleanup),
+        cmocka_unit_test_teardown(test_unmap_hole, vt_cleanup),
+        cmocka_unit_test_teardown(test_unmap_prefix, vt_cleanup),
+        cmocka_unit_test_teardown(test_unmap_suffix, vt_cleanup),
+        cmocka_unit_test_teardown(test_unmap_across_several, vt_cleanup),
+        cmocka_unit_test_teardown(test_unmap_nothing_mapped, vt_cleanup),
+        cmocka_unit_test_teardown(test_unmap_whole, vt_cleanup),
+        cmocka_unit_test_teardown(test_unmap_invalid, vt_cleanup),
+        cmocka_unit_test_teardown(test_unmap_hole_in_stack, vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_middle_then_back, vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_prefix_suffix, vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_across_adjacent_merges,
+                                  vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_reprotect_split_range,
+                                  vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_noop_allocates_nothing,
+                                  vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_populated_leaves, vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_errors, vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_stack, vt_cleanup),
+        cmocka_unit_test_teardown(test_map_merge_left, vt_cleanup),
+        cmocka_unit_test_teardown(test_map_merge_right, vt_cleanup),
+        cmocka_unit_test_teardown(test_map_merge_both, vt_cleanup),
+        cmocka_unit_test_teardown(test_map_no_merge_incompatible, vt_cleanup),
+        cmocka_unit_test_teardown(test_merge_predicate_table, vt_cleanup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
