@@ -16,14 +16,28 @@ static const struct vt_backend backends[] = {
 };
 
 /*
- * Real backends run through a copy of their ops table whose members count
- * their calls before forwarding, so tests can assert on backend calls
- * (maps, unmaps, protects, flushes) on every backend, as the sim counts
- * them itself. One backend per process, hence the file-scope state.
+ * Spaces run through a copy of their backend's ops table. Its create
+ * records the table it made, so a test can reach a space's table through
+ * the ops as the core does (vt->table). On a real backend the members
+ * also count their calls before forwarding, so tests can assert on
+ * backend calls (maps, unmaps, protects, flushes) on every backend, as
+ * the sim counts them itself. One backend per process, hence the
+ * file-scope state.
  */
 static const struct vmar_mmu_ops *real_ops;
 static struct vmar_mmu_ops counted_ops;
 static struct vmar_sim_stats op_counts;
+static struct vmar_mmu *last_created;
+
+static int c_create(const struct vmar_env *env, const void *config,
+                    struct vmar_mmu **out)
+{
+    int rc = real_ops->create(env, config, out);
+
+    if (rc == 0)
+        last_created = *out;
+    return rc;
+}
 
 static int c_prepare(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
                      enum vmar_mmu_prep what, struct vmar_frame_list *resv)
@@ -80,11 +94,12 @@ const struct vmar_mmu_ops *vt_backend_ops(void)
 {
     const struct vt_backend *b = vt_backend();
 
-    if (!b->real)
-        return b->ops;
-    if (real_ops != b->ops) {
-        real_ops = b->ops;
-        counted_ops = *b->ops;
+    if (real_ops == b->ops)
+        return &counted_ops;
+    real_ops = b->ops;
+    counted_ops = *b->ops;
+    counted_ops.create = c_create;
+    if (b->real) {
         counted_ops.prepare = c_prepare;
         counted_ops.map = c_map;
         counted_ops.unmap = c_unmap;
@@ -189,8 +204,10 @@ static void setup(struct vt *vt, const struct vmar_space_opts *opts,
         vt->opts = *opts;
     vt->opts.env = vt->env;
     vt_use_backend(&vt->opts, vt->sim, &vt->cfg);
+    last_created = NULL;
     assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
     vt->mmu = vt->cfg.mmu;
+    vt->table = last_created;
     if (track)
         vt_live_set(vt->sim, vt->space);
     VT_CHECK(vt);
@@ -231,6 +248,7 @@ const void *vt_child_config(const struct vt *parent, struct vt *child,
     *child = *parent;
     child->space = NULL;
     child->mmu = NULL;
+    child->table = NULL;
     child->cfg.mmu = NULL;
     if (parent->opts.mmu_config == &parent->cfg.x86) {
         child->cfg.x86.handle = &child->cfg.mmu;
@@ -253,10 +271,13 @@ int vt_fork(struct vt *parent, struct vt *child)
     struct vmar_fork_opts fo = {
         .mmu_config = vt_child_config(parent, child, id),
     };
-    int rc = vmar_fork(parent->space, &fo, &child->space);
+    int rc;
 
+    last_created = NULL;
+    rc = vmar_fork(parent->space, &fo, &child->space);
     if (rc == 0) {
         child->mmu = child->cfg.mmu;
+        child->table = last_created;
         VT_CHECK(child);
     } else {
         child->space = NULL;

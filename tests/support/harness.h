@@ -69,6 +69,9 @@ struct vt {
     struct vmar_space_opts opts; /* what the space was created with */
     struct vt_mmu_cfg cfg;       /* backend config of opts.mmu_config */
     struct vmar_mmu *mmu;        /* space's table (real backends), or NULL */
+    /* The space's table on every backend, as the ops' create returned it
+     * (vt_setup, vt_fork): what vt->opts.mmu's members take. */
+    struct vmar_mmu *table;
 };
 
 /* The sim machine's counters; for a real backend, the backend-call
@@ -85,6 +88,12 @@ size_t vt_tables(struct vt *vt);
 /* vt_tables that reports a table frame the decoder finds dead instead of
  * failing the test: 0 and *tables set, or 1 with the reason in msg. */
 int vt_tables_checked(struct vt *vt, size_t *tables, char *msg, size_t len);
+
+/* The references a frame's count word holds, pins and libvmar's marks
+ * not included: the word is opaque to an embedder (vmar/env.h), so this
+ * is the one piece of support code that needs the core's private headers
+ * (tests/whitebox/frame_refs.c). */
+size_t vt_frame_refs(const struct vmar_env *env, vmar_paddr_t pa);
 
 /* Check the raw tables of a real backend against the mapping list with the
  * reference decoder (tests/support/refdecode_*.c); VT_CHECK calls it. */

@@ -2,8 +2,8 @@
 /*
  * Split and merge: vmar_unmap() and vmar_protect() cutting mappings at the
  * ends of their range, vmar_protect() and vmar_map() merging compatible
- * neighbours afterwards, and a table-driven test of the merge predicate
- * (vmar__mapping_can_merge, src/core/mapping.h) on hand-built mappings.
+ * neighbours afterwards (the merge predicate itself, on hand-built
+ * mappings: tests/whitebox/test_merge_predicate.c).
  *
  * Layouts are compared as /proc/pid/maps text; every call goes through the
  * harness wrappers, which run vmar_check() (no overlap, no mergeable
@@ -11,8 +11,6 @@
  * mapping's permissions) after it.
  */
 #include "harness.h"
-
-#include "core/mapping.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -125,12 +123,11 @@ static struct vmar_sim_stats sim_stats(struct vt *vt)
 static unsigned leaf_prot_at(struct vt *vt, vmar_addr_t va, const char *file,
                              int line)
 {
-    struct vmar_space *sp = vt->space;
     struct vmar_pte pte;
     vmar_addr_t at = va;
 
-    _assert_int_equal(sp->ops->find_next(sp->mmu, &at, va + PG, &pte), 0, file,
-                      line);
+    _assert_int_equal(vt->opts.mmu->find_next(vt->table, &at, va + PG, &pte), 0,
+                      file, line);
     _assert_int_equal(at, va, file, line);
     return pte.prot;
 }
@@ -684,179 +681,6 @@ static void test_map_no_merge_incompatible(void **state)
     vt_teardown_tracked(&vt);
 }
 
-/* ---- the merge predicate, table-driven ----------------------------------- */
-
-struct attrs {
-    unsigned prot, max_prot, flags;
-    enum vmar_backing backing;
-    uint64_t offset;
-    int object; /* 0: none, 1 or 2: one of two distinct objects */
-};
-
-static struct vmar_object pred_objects[3];
-
-enum where {
-    ADJACENT, /* a = [0x10000, 0x12000), b = [0x12000, 0x14000) */
-    GAP,      /* b starts one page after a ends */
-    REVERSED, /* b = [0xe000, 0x10000): b ends where a starts */
-    OVERLAP,  /* b starts one page before a ends */
-};
-
-static void build(struct vmar_mapping *m, const struct attrs *at,
-                  vmar_addr_t start, vmar_addr_t end)
-{
-    memset(m, 0xa5, sizeof(*m)); /* the predicate must not read the rest */
-    m->node.start = start;
-    m->node.end = end;
-    m->node.guard = (at->flags & VMAR_MAP_STACK) ? 16 * PG : 0;
-    m->prot = at->prot;
-    m->max_prot = at->max_prot;
-    m->flags = at->flags;
-    m->backing = at->backing;
-    m->offset = at->offset;
-    m->object = at->object ? &pred_objects[at->object] : NULL;
-}
-
-#define ANON(p, mp, fl)                                                        \
-    {                                                                          \
-        (p), (mp), (fl), VMAR_BACKING_ANON, 0, 0                               \
-    }
-
-static void test_merge_predicate_table(void **state)
-{
-    static const struct {
-        const char *what;
-        struct attrs a, b;
-        enum where where;
-        bool expected;
-    } rows[] = {
-        {"identical, adjacent", ANON(RW, RWX, 0), ANON(RW, RWX, 0), ADJACENT,
-         true},
-        {"identical, gap", ANON(RW, RWX, 0), ANON(RW, RWX, 0), GAP, false},
-        {"identical, b before a", ANON(RW, RWX, 0), ANON(RW, RWX, 0), REVERSED,
-         false},
-        {"identical, overlapping", ANON(RW, RWX, 0), ANON(RW, RWX, 0), OVERLAP,
-         false},
-        {"prot differs", ANON(RW, RWX, 0), ANON(R, RWX, 0), ADJACENT, false},
-        {"prot differs (exec)", ANON(R, RWX, 0), ANON(RX, RWX, 0), ADJACENT,
-         false},
-        {"max_prot differs", ANON(R, RWX, 0), ANON(R, RX, 0), ADJACENT, false},
-        {"max_prot same, restricted", ANON(R, RX, 0), ANON(R, RX, 0), ADJACENT,
-         true},
-        {"both PROT_NONE", ANON(NONE, RWX, 0), ANON(NONE, RWX, 0), ADJACENT,
-         true},
-        {"shared vs private", ANON(RW, RWX, VMAR_MAP_SHARED), ANON(RW, RWX, 0),
-         ADJACENT, false},
-        {"private vs shared", ANON(RW, RWX, 0), ANON(RW, RWX, VMAR_MAP_SHARED),
-         ADJACENT, false},
-        {"both shared, no object", ANON(RW, RWX, VMAR_MAP_SHARED),
-         ANON(RW, RWX, VMAR_MAP_SHARED), ADJACENT, true},
-        {"shared anonymous, one object, contiguous",
-         {RW, RWX, VMAR_MAP_SHARED, VMAR_BACKING_ANON, 0, 1},
-         {RW, RWX, VMAR_MAP_SHARED, VMAR_BACKING_ANON, 0x2000, 1},
-         ADJACENT,
-         true},
-        {"shared anonymous, two objects",
-         {RW, RWX, VMAR_MAP_SHARED, VMAR_BACKING_ANON, 0, 1},
-         {RW, RWX, VMAR_MAP_SHARED, VMAR_BACKING_ANON, 0x2000, 2},
-         ADJACENT,
-         false},
-        {"object, contiguous",
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x1000, 1},
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x3000, 1},
-         ADJACENT,
-         true},
-        {"object, two objects",
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x1000, 1},
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x3000, 2},
-         ADJACENT,
-         false},
-        {"stack vs not", ANON(RW, RWX, VMAR_MAP_STACK), ANON(RW, RWX, 0),
-         ADJACENT, false},
-        {"not vs stack", ANON(RW, RWX, 0), ANON(RW, RWX, VMAR_MAP_STACK),
-         ADJACENT, false},
-        {"both stack", ANON(RW, RWX, VMAR_MAP_STACK),
-         ANON(RW, RWX, VMAR_MAP_STACK), ADJACENT, true},
-        {"both stack, gap", ANON(RW, RWX, VMAR_MAP_STACK),
-         ANON(RW, RWX, VMAR_MAP_STACK), GAP, false},
-        {"shared stack vs stack",
-         ANON(RW, RWX, VMAR_MAP_SHARED | VMAR_MAP_STACK),
-         ANON(RW, RWX, VMAR_MAP_STACK), ADJACENT, false},
-        {"both shared stack", ANON(R, R, VMAR_MAP_SHARED | VMAR_MAP_STACK),
-         ANON(R, R, VMAR_MAP_SHARED | VMAR_MAP_STACK), ADJACENT, true},
-        {"anon vs object",
-         ANON(RW, RWX, 0),
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x2000, 1},
-         ADJACENT,
-         false},
-        {"object vs anon",
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0, 1},
-         ANON(RW, RWX, 0),
-         ADJACENT,
-         false},
-        {"object, offsets not contiguous",
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0, 1},
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x5000, 1},
-         ADJACENT,
-         false},
-        {"anon vs device",
-         ANON(RW, RWX, 0),
-         {RW, RWX, 0, VMAR_BACKING_DEVICE, 0, 0},
-         ADJACENT,
-         false},
-    };
-    const vmar_addr_t s = 0x10000, e = 0x12000, len = 0x2000;
-    size_t trues = 0, falses = 0;
-    (void)state;
-
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        struct vmar_mapping a, b;
-        vmar_addr_t bs;
-
-        switch (rows[i].where) {
-        case ADJACENT:
-            bs = e;
-            break;
-        case GAP:
-            bs = e + PG;
-            break;
-        case REVERSED:
-            bs = s - len;
-            break;
-        case OVERLAP:
-        default:
-            bs = e - PG;
-            break;
-        }
-        build(&a, &rows[i].a, s, e);
-        build(&b, &rows[i].b, bs, bs + len);
-        bool got = vmar__mapping_can_merge(&a, &b);
-        if (got != rows[i].expected)
-            fail_msg("row %zu (%s): can_merge = %d, expected %d", i,
-                     rows[i].what, got, rows[i].expected);
-        /* The predicate is about the ordered pair (a then b): a mergeable
-         * pair swapped is never mergeable (b does not end where a starts). */
-        if (rows[i].where == ADJACENT && vmar__mapping_can_merge(&b, &a))
-            fail_msg("row %zu (%s): swapped pair reported mergeable", i,
-                     rows[i].what);
-        /* Symmetric in attributes: swapping the attributes of an adjacent
-         * pair gives the same answer. */
-        if (rows[i].where == ADJACENT && !rows[i].a.object &&
-            !rows[i].b.object) {
-            build(&a, &rows[i].b, s, e);
-            build(&b, &rows[i].a, e, e + len);
-            if (vmar__mapping_can_merge(&a, &b) != rows[i].expected)
-                fail_msg("row %zu (%s): not symmetric in attributes", i,
-                         rows[i].what);
-        }
-        if (rows[i].expected)
-            trues++;
-        else
-            falses++;
-    }
-    assert_true(trues >= 5 && falses >= 10);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -883,7 +707,6 @@ int main(void)
         cmocka_unit_test_teardown(test_map_merge_right, vt_cleanup),
         cmocka_unit_test_teardown(test_map_merge_both, vt_cleanup),
         cmocka_unit_test_teardown(test_map_no_merge_incompatible, vt_cleanup),
-        cmocka_unit_test_teardown(test_merge_predicate_table, vt_cleanup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
