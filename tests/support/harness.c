@@ -187,10 +187,24 @@ void vt_use_backend(struct vmar_space_opts *o, struct vmar_sim *sim,
     }
 }
 
+struct vt_flaky vt_flaky;
+static const struct vmar_mmu_ops *flaky_real;
+static struct vmar_mmu_ops flaky_ops;
+
+static void flaky_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
+{
+    if (vt_flaky.skip > 0) {
+        vt_flaky.skip--;
+        vt_flaky.skipped++;
+        return;
+    }
+    flaky_real->flush(mmu, va, len);
+}
+
 /* vt_setup_seeded, the machine registered with vt_live_set() as soon as
  * it exists when `track` (so a failed space creation leaks nothing). */
 static void setup(struct vt *vt, const struct vmar_space_opts *opts,
-                  size_t nframes, uint64_t seed, bool track)
+                  size_t nframes, uint64_t seed, bool track, bool flaky)
 {
     struct vmar_sim_opts so = {
         .nframes = nframes, .seed = seed, .with_random = true, .verbose = true};
@@ -204,6 +218,13 @@ static void setup(struct vt *vt, const struct vmar_space_opts *opts,
         vt->opts = *opts;
     vt->opts.env = vt->env;
     vt_use_backend(&vt->opts, vt->sim, &vt->cfg);
+    if (flaky) {
+        flaky_real = vt->opts.mmu;
+        flaky_ops = *vt->opts.mmu;
+        flaky_ops.flush = flaky_flush;
+        vt_flaky = (struct vt_flaky){0, 0};
+        vt->opts.mmu = &flaky_ops;
+    }
     last_created = NULL;
     assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
     vt->mmu = vt->cfg.mmu;
@@ -215,25 +236,30 @@ static void setup(struct vt *vt, const struct vmar_space_opts *opts,
 
 void vt_setup(struct vt *vt, const struct vmar_space_opts *opts, size_t nframes)
 {
-    setup(vt, opts, nframes, 42, false);
+    setup(vt, opts, nframes, 42, false, false);
 }
 
 void vt_setup_seeded(struct vt *vt, const struct vmar_space_opts *opts,
                      size_t nframes, uint64_t seed)
 {
-    setup(vt, opts, nframes, seed, false);
+    setup(vt, opts, nframes, seed, false, false);
 }
 
 void vt_setup_tracked(struct vt *vt, const struct vmar_space_opts *opts,
                       size_t nframes)
 {
-    setup(vt, opts, nframes, 42, true);
+    setup(vt, opts, nframes, 42, true, false);
 }
 
 void vt_setup_seeded_tracked(struct vt *vt, const struct vmar_space_opts *opts,
                              size_t nframes, uint64_t seed)
 {
-    setup(vt, opts, nframes, seed, true);
+    setup(vt, opts, nframes, seed, true, false);
+}
+
+void vt_setup_flaky(struct vt *vt)
+{
+    setup(vt, NULL, 0, 42, false, true);
 }
 
 void vt_teardown_tracked(struct vt *vt)
@@ -424,6 +450,97 @@ void vt_expect_unchanged_at(struct vt *vt, struct vt_snap *snap,
     _assert_int_equal(now.frames_live, snap->frames_live, file, line);
     vt_snap_free(&now);
     vt_snap_free(snap);
+    vt_check_at(vt, file, line);
+}
+
+void vt_expect_rc_at(int got, int want, const char *what, const char *file,
+                     int line)
+{
+    if (got != want) {
+        fprintf(stderr, "%s:%d: %s returned %s (%d), expected %s (%d)\n", file,
+                line, what, vmar_errname(got), got, vmar_errname(want), want);
+        _fail(file, line);
+    }
+}
+
+void vt_map_fixed(struct vt *vt, vmar_addr_t at, size_t pages, unsigned prot,
+                  unsigned flags)
+{
+    vmar_addr_t got = 0;
+
+    VT_EXPECT_RC(
+        vt_map(vt, at, pages * PG, prot, VMAR_PLACE_FIXED, flags, &got), 0);
+    assert_int_equal(got, at);
+}
+
+struct vmar_stats vt_space_stats(struct vt *vt)
+{
+    struct vmar_stats st;
+
+    vmar_stats(vt->space, &st);
+    return st;
+}
+
+size_t vt_frames_live(struct vt *vt)
+{
+    struct vmar_sim_stats s;
+
+    vmar_sim_stats(vt->sim, &s);
+    return s.frames_live;
+}
+
+void vt_without_refdecoder(struct vt *vt)
+{
+    vt->mmu = NULL;
+}
+
+unsigned char vt_page_byte(unsigned seed, size_t i)
+{
+    return (unsigned char)(seed + 17 * i + 1);
+}
+
+void vt_fill_pages(struct vt *vt, vmar_addr_t at, size_t pages, unsigned seed)
+{
+    static unsigned char buf[VMAR_PAGE_SIZE];
+    size_t done = 0;
+
+    for (size_t i = 0; i < pages; i++) {
+        memset(buf, vt_page_byte(seed, i), sizeof(buf));
+        assert_int_equal(
+            vmar_write(vt->space, at + i * PG, buf, sizeof(buf), &done), 0);
+        assert_int_equal(done, PG);
+    }
+    VT_CHECK(vt);
+}
+
+bool vt_all_bytes(const unsigned char *p, size_t n, unsigned char v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != v)
+            return false;
+    return true;
+}
+
+void vt_expect_pages_at(struct vt *vt, vmar_addr_t at, size_t pages,
+                        unsigned seed, bool zero, const char *file, int line)
+{
+    static unsigned char buf[VMAR_PAGE_SIZE];
+    size_t done = 0;
+
+    for (size_t i = 0; i < pages; i++) {
+        unsigned char want = zero ? 0 : vt_page_byte(seed, i);
+        memset(buf, 0xee, sizeof(buf));
+        _assert_int_equal(
+            vmar_read(vt->space, at + i * PG, buf, sizeof(buf), &done), 0, file,
+            line);
+        _assert_int_equal(done, PG, file, line);
+        if (!vt_all_bytes(buf, sizeof(buf), want)) {
+            fprintf(stderr, "%s:%d: page %zu at %#llx: byte %#x, want %#x\n",
+                    file, line, i, (unsigned long long)(at + i * PG), buf[0],
+                    want);
+            _fail(file, line);
+        }
+    }
     vt_check_at(vt, file, line);
 }
 

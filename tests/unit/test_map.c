@@ -51,18 +51,6 @@ static void setup_range(struct vt *vt, vmar_addr_t lo, vmar_addr_t hi,
     vt_setup_tracked(vt, &o, 0);
 }
 
-static void expect_rc_at(int got, int want, const char *what, const char *file,
-                         int line)
-{
-    if (got != want) {
-        fprintf(stderr, "%s:%d: %s returned %s (%d), expected %s (%d)\n", file,
-                line, what, vmar_errname(got), got, vmar_errname(want), want);
-        _fail(file, line);
-    }
-}
-#define EXPECT_RC(expr, want)                                                  \
-    expect_rc_at((expr), (want), #expr, __FILE__, __LINE__)
-
 /* Map and assert success; returns the address. */
 static vmar_addr_t map_ok_at(struct vt *vt, const struct vmar_map_opts *o,
                              const char *file, int line)
@@ -70,7 +58,7 @@ static vmar_addr_t map_ok_at(struct vt *vt, const struct vmar_map_opts *o,
     vmar_addr_t got = 0x5a5a5000;
     int rc = vt_map_opts(vt, o, &got);
 
-    expect_rc_at(rc, 0, "vmar_map", file, line);
+    vt_expect_rc_at(rc, 0, "vmar_map", file, line);
     return got;
 }
 /* (Parameter names must not be field names: they would replace the
@@ -102,7 +90,7 @@ static void map_fails_at(struct vt *vt, const struct vmar_map_opts *o, int want,
 
     vt_snap_take(vt, &snap);
     int rc = vt_map_opts(vt, o, &got);
-    expect_rc_at(rc, want, "vmar_map", file, line);
+    vt_expect_rc_at(rc, want, "vmar_map", file, line);
     _assert_int_equal(got, 0x5a5a5000, file, line); /* *out untouched */
     vt_expect_unchanged_at(vt, &snap, file, line);
 }
@@ -143,8 +131,8 @@ static struct vmar_mapping_info query_ok_at(struct vt *vt, vmar_addr_t addr,
     struct vmar_mapping_info info;
 
     memset(&info, 0xa5, sizeof(info));
-    expect_rc_at(vmar_query(vt->space, addr, &info), 0, "vmar_query", file,
-                 line);
+    vt_expect_rc_at(vmar_query(vt->space, addr, &info), 0, "vmar_query", file,
+                    line);
     return info;
 }
 #define QUERY(vt, addr) query_ok_at((vt), (addr), __FILE__, __LINE__)
@@ -152,7 +140,7 @@ static struct vmar_mapping_info query_ok_at(struct vt *vt, vmar_addr_t addr,
 static void unmap_ok_at(struct vt *vt, vmar_addr_t a, vmar_size_t s,
                         const char *file, int line)
 {
-    expect_rc_at(vt_unmap(vt, a, s), 0, "vmar_unmap", file, line);
+    vt_expect_rc_at(vt_unmap(vt, a, s), 0, "vmar_unmap", file, line);
 }
 #define UNMAP(vt, a, s) unmap_ok_at((vt), (a), (s), __FILE__, __LINE__)
 
@@ -1120,8 +1108,8 @@ static vmar_size_t resident_at(struct vt *vt, vmar_addr_t lo, vmar_addr_t hi,
 {
     vmar_size_t bytes = 0x5a5a5a5a;
 
-    expect_rc_at(vmar_resident(vt->space, lo, hi, &bytes), 0, "vmar_resident",
-                 file, line);
+    vt_expect_rc_at(vmar_resident(vt->space, lo, hi, &bytes), 0,
+                    "vmar_resident", file, line);
     return bytes;
 }
 #define RESIDENT(vt, lo, hi) resident_at((vt), (lo), (hi), __FILE__, __LINE__)
@@ -1339,10 +1327,10 @@ static void test_set_limits_map_count(void **state)
               .place = FIXED);
     vmar_set_limits(vt.space, 0, 2);
     vt_snap_take(&vt, &snap);
-    EXPECT_RC(vt_unmap(&vt, a + PG, PG), VMAR_ENOMEM);
+    VT_EXPECT_RC(vt_unmap(&vt, a + PG, PG), VMAR_ENOMEM);
     VT_EXPECT_UNCHANGED(&vt, &snap);
     vt_snap_take(&vt, &snap);
-    EXPECT_RC(vt_protect(&vt, a + PG, PG, R), VMAR_ENOMEM);
+    VT_EXPECT_RC(vt_protect(&vt, a + PG, PG, R), VMAR_ENOMEM);
     VT_EXPECT_UNCHANGED(&vt, &snap);
     /* A FIXED over both whole mappings replaces two by one. */
     MAP(&vt, a, 12 * PG, R, FIXED, 0);

@@ -43,16 +43,6 @@ static void setup(struct vt *vt, vmar_size_t guard)
     vt_setup_tracked(vt, &o, 0);
 }
 
-static void expect_rc_at(int got, int want, const char *what, const char *file,
-                         int line)
-{
-    if (got != want) {
-        fprintf(stderr, "%s:%d: %s returned %s (%d), expected %s (%d)\n", file,
-                line, what, vmar_errname(got), got, vmar_errname(want), want);
-        _fail(file, line);
-    }
-}
-
 /* Fixed map with all options; asserts success. */
 static void map_at(struct vt *vt, vmar_addr_t addr, vmar_size_t size,
                    unsigned prot, unsigned deny, unsigned flags,
@@ -66,7 +56,7 @@ static void map_at(struct vt *vt, vmar_addr_t addr, vmar_size_t size,
                               .flags = flags};
     vmar_addr_t got = 0;
 
-    expect_rc_at(vt_map_opts(vt, &o, &got), 0, "vmar_map", file, line);
+    vt_expect_rc_at(vt_map_opts(vt, &o, &got), 0, "vmar_map", file, line);
     _assert_int_equal(got, addr, file, line);
 }
 #define MAPF(vt, a_, s_, p_, fl_)                                              \
@@ -75,27 +65,27 @@ static void map_at(struct vt *vt, vmar_addr_t addr, vmar_size_t size,
     map_at((vt), (a_), (s_), (p_), (d_), (fl_), __FILE__, __LINE__)
 
 #define UNMAP(vt, a_, s_)                                                      \
-    expect_rc_at(vt_unmap((vt), (a_), (s_)), 0, "vmar_unmap", __FILE__,        \
-                 __LINE__)
+    vt_expect_rc_at(vt_unmap((vt), (a_), (s_)), 0, "vmar_unmap", __FILE__,     \
+                    __LINE__)
 #define PROTECT(vt, a_, s_, p_)                                                \
-    expect_rc_at(vt_protect((vt), (a_), (s_), (p_)), 0, "vmar_protect",        \
-                 __FILE__, __LINE__)
+    vt_expect_rc_at(vt_protect((vt), (a_), (s_), (p_)), 0, "vmar_protect",     \
+                    __FILE__, __LINE__)
 
 /* A call that must fail with `want` and change nothing observable. */
 #define UNMAP_FAILS(vt, want, a_, s_)                                          \
     do {                                                                       \
         struct vt_snap snap_;                                                  \
         vt_snap_take((vt), &snap_);                                            \
-        expect_rc_at(vt_unmap((vt), (a_), (s_)), (want), "vmar_unmap",         \
-                     __FILE__, __LINE__);                                      \
+        vt_expect_rc_at(vt_unmap((vt), (a_), (s_)), (want), "vmar_unmap",      \
+                        __FILE__, __LINE__);                                   \
         VT_EXPECT_UNCHANGED((vt), &snap_);                                     \
     } while (0)
 #define PROTECT_FAILS(vt, want, a_, s_, p_)                                    \
     do {                                                                       \
         struct vt_snap snap_;                                                  \
         vt_snap_take((vt), &snap_);                                            \
-        expect_rc_at(vt_protect((vt), (a_), (s_), (p_)), (want),               \
-                     "vmar_protect", __FILE__, __LINE__);                      \
+        vt_expect_rc_at(vt_protect((vt), (a_), (s_), (p_)), (want),            \
+                        "vmar_protect", __FILE__, __LINE__);                   \
         VT_EXPECT_UNCHANGED((vt), &snap_);                                     \
     } while (0)
 
