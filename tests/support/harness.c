@@ -16,14 +16,28 @@ static const struct vt_backend backends[] = {
 };
 
 /*
- * Real backends run through a copy of their ops table whose members count
- * their calls before forwarding, so tests can assert on backend calls
- * (maps, unmaps, protects, flushes) on every backend, as the sim counts
- * them itself. One backend per process, hence the file-scope state.
+ * Spaces run through a copy of their backend's ops table. Its create
+ * records the table it made, so a test can reach a space's table through
+ * the ops as the core does (vt->table). On a real backend the members
+ * also count their calls before forwarding, so tests can assert on
+ * backend calls (maps, unmaps, protects, flushes) on every backend, as
+ * the sim counts them itself. One backend per process, hence the
+ * file-scope state.
  */
 static const struct vmar_mmu_ops *real_ops;
 static struct vmar_mmu_ops counted_ops;
 static struct vmar_sim_stats op_counts;
+static struct vmar_mmu *last_created;
+
+static int c_create(const struct vmar_env *env, const void *config,
+                    struct vmar_mmu **out)
+{
+    int rc = real_ops->create(env, config, out);
+
+    if (rc == 0)
+        last_created = *out;
+    return rc;
+}
 
 static int c_prepare(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
                      enum vmar_mmu_prep what, struct vmar_frame_list *resv)
@@ -80,11 +94,12 @@ const struct vmar_mmu_ops *vt_backend_ops(void)
 {
     const struct vt_backend *b = vt_backend();
 
-    if (!b->real)
-        return b->ops;
-    if (real_ops != b->ops) {
-        real_ops = b->ops;
-        counted_ops = *b->ops;
+    if (real_ops == b->ops)
+        return &counted_ops;
+    real_ops = b->ops;
+    counted_ops = *b->ops;
+    counted_ops.create = c_create;
+    if (b->real) {
         counted_ops.prepare = c_prepare;
         counted_ops.map = c_map;
         counted_ops.unmap = c_unmap;
@@ -172,21 +187,85 @@ void vt_use_backend(struct vmar_space_opts *o, struct vmar_sim *sim,
     }
 }
 
-void vt_setup(struct vt *vt, const struct vmar_space_opts *opts, size_t nframes)
+struct vt_flaky vt_flaky;
+static const struct vmar_mmu_ops *flaky_real;
+static struct vmar_mmu_ops flaky_ops;
+
+static void flaky_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
+{
+    if (vt_flaky.skip > 0) {
+        vt_flaky.skip--;
+        vt_flaky.skipped++;
+        return;
+    }
+    flaky_real->flush(mmu, va, len);
+}
+
+/* vt_setup_seeded, the machine registered with vt_live_set() as soon as
+ * it exists when `track` (so a failed space creation leaks nothing). */
+static void setup(struct vt *vt, const struct vmar_space_opts *opts,
+                  size_t nframes, uint64_t seed, bool track, bool flaky)
 {
     struct vmar_sim_opts so = {
-        .nframes = nframes, .seed = 42, .with_random = true, .verbose = true};
+        .nframes = nframes, .seed = seed, .with_random = true, .verbose = true};
 
     memset(vt, 0, sizeof(*vt));
     assert_int_equal(vmar_sim_create(&so, &vt->sim), 0);
+    if (track)
+        vt_live_set(vt->sim, NULL);
     vt->env = vmar_sim_env(vt->sim);
     if (opts)
         vt->opts = *opts;
     vt->opts.env = vt->env;
     vt_use_backend(&vt->opts, vt->sim, &vt->cfg);
+    if (flaky) {
+        flaky_real = vt->opts.mmu;
+        flaky_ops = *vt->opts.mmu;
+        flaky_ops.flush = flaky_flush;
+        vt_flaky = (struct vt_flaky){0, 0};
+        vt->opts.mmu = &flaky_ops;
+    }
+    last_created = NULL;
     assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
     vt->mmu = vt->cfg.mmu;
+    vt->table = last_created;
+    if (track)
+        vt_live_set(vt->sim, vt->space);
     VT_CHECK(vt);
+}
+
+void vt_setup(struct vt *vt, const struct vmar_space_opts *opts, size_t nframes)
+{
+    setup(vt, opts, nframes, 42, false, false);
+}
+
+void vt_setup_seeded(struct vt *vt, const struct vmar_space_opts *opts,
+                     size_t nframes, uint64_t seed)
+{
+    setup(vt, opts, nframes, seed, false, false);
+}
+
+void vt_setup_tracked(struct vt *vt, const struct vmar_space_opts *opts,
+                      size_t nframes)
+{
+    setup(vt, opts, nframes, 42, true, false);
+}
+
+void vt_setup_seeded_tracked(struct vt *vt, const struct vmar_space_opts *opts,
+                             size_t nframes, uint64_t seed)
+{
+    setup(vt, opts, nframes, seed, true, false);
+}
+
+void vt_setup_flaky(struct vt *vt)
+{
+    setup(vt, NULL, 0, 42, false, true);
+}
+
+void vt_teardown_tracked(struct vt *vt)
+{
+    vt_live_drop(vt->sim);
+    vt_teardown(vt);
 }
 
 const void *vt_child_config(const struct vt *parent, struct vt *child,
@@ -195,6 +274,7 @@ const void *vt_child_config(const struct vt *parent, struct vt *child,
     *child = *parent;
     child->space = NULL;
     child->mmu = NULL;
+    child->table = NULL;
     child->cfg.mmu = NULL;
     if (parent->opts.mmu_config == &parent->cfg.x86) {
         child->cfg.x86.handle = &child->cfg.mmu;
@@ -217,10 +297,13 @@ int vt_fork(struct vt *parent, struct vt *child)
     struct vmar_fork_opts fo = {
         .mmu_config = vt_child_config(parent, child, id),
     };
-    int rc = vmar_fork(parent->space, &fo, &child->space);
+    int rc;
 
+    last_created = NULL;
+    rc = vmar_fork(parent->space, &fo, &child->space);
     if (rc == 0) {
         child->mmu = child->cfg.mmu;
+        child->table = last_created;
         VT_CHECK(child);
     } else {
         child->space = NULL;
@@ -367,6 +450,97 @@ void vt_expect_unchanged_at(struct vt *vt, struct vt_snap *snap,
     _assert_int_equal(now.frames_live, snap->frames_live, file, line);
     vt_snap_free(&now);
     vt_snap_free(snap);
+    vt_check_at(vt, file, line);
+}
+
+void vt_expect_rc_at(int got, int want, const char *what, const char *file,
+                     int line)
+{
+    if (got != want) {
+        fprintf(stderr, "%s:%d: %s returned %s (%d), expected %s (%d)\n", file,
+                line, what, vmar_errname(got), got, vmar_errname(want), want);
+        _fail(file, line);
+    }
+}
+
+void vt_map_fixed(struct vt *vt, vmar_addr_t at, size_t pages, unsigned prot,
+                  unsigned flags)
+{
+    vmar_addr_t got = 0;
+
+    VT_EXPECT_RC(
+        vt_map(vt, at, pages * PG, prot, VMAR_PLACE_FIXED, flags, &got), 0);
+    assert_int_equal(got, at);
+}
+
+struct vmar_stats vt_space_stats(struct vt *vt)
+{
+    struct vmar_stats st;
+
+    vmar_stats(vt->space, &st);
+    return st;
+}
+
+size_t vt_frames_live(struct vt *vt)
+{
+    struct vmar_sim_stats s;
+
+    vmar_sim_stats(vt->sim, &s);
+    return s.frames_live;
+}
+
+void vt_without_refdecoder(struct vt *vt)
+{
+    vt->mmu = NULL;
+}
+
+unsigned char vt_page_byte(unsigned seed, size_t i)
+{
+    return (unsigned char)(seed + 17 * i + 1);
+}
+
+void vt_fill_pages(struct vt *vt, vmar_addr_t at, size_t pages, unsigned seed)
+{
+    static unsigned char buf[VMAR_PAGE_SIZE];
+    size_t done = 0;
+
+    for (size_t i = 0; i < pages; i++) {
+        memset(buf, vt_page_byte(seed, i), sizeof(buf));
+        assert_int_equal(
+            vmar_write(vt->space, at + i * PG, buf, sizeof(buf), &done), 0);
+        assert_int_equal(done, PG);
+    }
+    VT_CHECK(vt);
+}
+
+bool vt_all_bytes(const unsigned char *p, size_t n, unsigned char v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != v)
+            return false;
+    return true;
+}
+
+void vt_expect_pages_at(struct vt *vt, vmar_addr_t at, size_t pages,
+                        unsigned seed, bool zero, const char *file, int line)
+{
+    static unsigned char buf[VMAR_PAGE_SIZE];
+    size_t done = 0;
+
+    for (size_t i = 0; i < pages; i++) {
+        unsigned char want = zero ? 0 : vt_page_byte(seed, i);
+        memset(buf, 0xee, sizeof(buf));
+        _assert_int_equal(
+            vmar_read(vt->space, at + i * PG, buf, sizeof(buf), &done), 0, file,
+            line);
+        _assert_int_equal(done, PG, file, line);
+        if (!vt_all_bytes(buf, sizeof(buf), want)) {
+            fprintf(stderr, "%s:%d: page %zu at %#llx: byte %#x, want %#x\n",
+                    file, line, i, (unsigned long long)(at + i * PG), buf[0],
+                    want);
+            _fail(file, line);
+        }
+    }
     vt_check_at(vt, file, line);
 }
 

@@ -69,6 +69,9 @@ struct vt {
     struct vmar_space_opts opts; /* what the space was created with */
     struct vt_mmu_cfg cfg;       /* backend config of opts.mmu_config */
     struct vmar_mmu *mmu;        /* space's table (real backends), or NULL */
+    /* The space's table on every backend, as the ops' create returned it
+     * (vt_setup, vt_fork): what vt->opts.mmu's members take. */
+    struct vmar_mmu *table;
 };
 
 /* The sim machine's counters; for a real backend, the backend-call
@@ -86,6 +89,12 @@ size_t vt_tables(struct vt *vt);
  * failing the test: 0 and *tables set, or 1 with the reason in msg. */
 int vt_tables_checked(struct vt *vt, size_t *tables, char *msg, size_t len);
 
+/* The references a frame's count word holds, pins and libvmar's marks
+ * not included: the word is opaque to an embedder (vmar/env.h), so this
+ * is the one piece of support code that needs the core's private headers
+ * (tests/whitebox/frame_refs.c). */
+size_t vt_frame_refs(const struct vmar_env *env, vmar_paddr_t pa);
+
 /* Check the raw tables of a real backend against the mapping list with the
  * reference decoder (tests/support/refdecode_*.c); VT_CHECK calls it. */
 void vt_refcheck_at(struct vt *vt, const char *file, int line);
@@ -100,9 +109,52 @@ int vt_refcheck(struct vt *vt, char *msg, size_t len);
 void vt_setup(struct vt *vt, const struct vmar_space_opts *opts,
               size_t nframes);
 
+/* vt_setup() with the machine's random source seeded with `seed`
+ * (vt_setup() uses 42). */
+void vt_setup_seeded(struct vt *vt, const struct vmar_space_opts *opts,
+                     size_t nframes, uint64_t seed);
+
+/*
+ * vt_setup(opts NULL, default frames) with the space on a copy of the
+ * selected backend's ops whose flush() skips the next vt_flaky.skip calls
+ * (counting them in vt_flaky.skipped): the bug the sim CPUs' stale-TLB
+ * detector exists to catch (a frame freed, or a permission downgrade
+ * returned, while a CPU still caches the old translation). Everything
+ * else, the name included, is the real backend's, so the hardware
+ * backends still reach the CPUs through env->tlb_flush when the flush
+ * does happen. Both counters start at 0.
+ */
+struct vt_flaky {
+    unsigned skip;    /* flushes still to skip */
+    unsigned skipped; /* flushes skipped so far */
+};
+extern struct vt_flaky vt_flaky;
+void vt_setup_flaky(struct vt *vt);
+
 /* Destroy the space and assert that every metadata block and frame came
  * back, then destroy the machine. */
 void vt_teardown(struct vt *vt);
+
+/*
+ * Cleanup after a failed test (tests/support/cleanup.c). A failed
+ * assertion leaves a test before its own teardown. The machines and
+ * spaces it registered here are released by the cmocka teardown
+ * vt_cleanup, so that valgrind reports only the library's leaks. At most
+ * VT_MAX_LIVE machines are registered at a time.
+ */
+#define VT_MAX_LIVE 4
+/* Remember `sim` (and its space, NULL for none) or update its entry. */
+void vt_live_set(struct vmar_sim *sim, struct vmar_space *space);
+/* Forget `sim` (the test destroys it itself). */
+void vt_live_drop(struct vmar_sim *sim);
+/* cmocka teardown: destroy every machine still registered, and its space. */
+int vt_cleanup(void **state);
+/* vt_setup / vt_setup_seeded / vt_teardown, registered. */
+void vt_setup_tracked(struct vt *vt, const struct vmar_space_opts *opts,
+                      size_t nframes);
+void vt_setup_seeded_tracked(struct vt *vt, const struct vmar_space_opts *opts,
+                             size_t nframes, uint64_t seed);
+void vt_teardown_tracked(struct vt *vt);
 
 /* Fork `parent` into `child`, a vt over the same machine whose backend
  * config is its own copy (own handle, PCID/ASID one higher). Returns
@@ -152,6 +204,46 @@ void vt_snap_take(struct vt *vt, struct vt_snap *snap);
 void vt_expect_unchanged_at(struct vt *vt, struct vt_snap *snap,
                             const char *file, int line);
 void vt_snap_free(struct vt_snap *snap);
+
+/* Fail the test at file:line, naming `what` and both codes by name,
+ * unless got == want. */
+#define VT_EXPECT_RC(call, want)                                               \
+    vt_expect_rc_at((call), (want), #call, __FILE__, __LINE__)
+void vt_expect_rc_at(int got, int want, const char *what, const char *file,
+                     int line);
+
+/* vmar_map of `pages` pages at exactly `at` (VMAR_PLACE_FIXED); asserts
+ * success, then VT_CHECK. */
+void vt_map_fixed(struct vt *vt, vmar_addr_t at, size_t pages, unsigned prot,
+                  unsigned flags);
+/* vmar_stats of the space. */
+struct vmar_stats vt_space_stats(struct vt *vt);
+/* Frames of the machine in use (vmar_sim_stats). */
+size_t vt_frames_live(struct vt *vt);
+/*
+ * The reference decoder (refcheck.c) assumes every frame is mapped once
+ * per space and every leaf of a writable mapping is writable: shared
+ * object pages mapped twice and copy-on-write leaves break both. A test
+ * that builds those calls this: VT_CHECK then runs vmar_check() only.
+ */
+void vt_without_refdecoder(struct vt *vt);
+
+/* Page contents for data tests: page i of a run filled with `seed` holds
+ * vt_page_byte(seed, i) in every byte. */
+unsigned char vt_page_byte(unsigned seed, size_t i);
+/* Fill page i of [at, at + pages) with vt_page_byte(seed, i) through
+ * vmar_write (which faults the pages in), then VT_CHECK. */
+void vt_fill_pages(struct vt *vt, vmar_addr_t at, size_t pages, unsigned seed);
+/* Page i of [at, at + pages) holds vt_page_byte(seed, i) everywhere, or
+ * zero everywhere when `zero`; read with vmar_read, then VT_CHECK. */
+#define VT_EXPECT_PAGES(vt, at, pages, seed)                                   \
+    vt_expect_pages_at((vt), (at), (pages), (seed), false, __FILE__, __LINE__)
+#define VT_EXPECT_ZERO(vt, at, pages)                                          \
+    vt_expect_pages_at((vt), (at), (pages), 0, true, __FILE__, __LINE__)
+void vt_expect_pages_at(struct vt *vt, vmar_addr_t at, size_t pages,
+                        unsigned seed, bool zero, const char *file, int line);
+/* All `n` bytes at p equal v. */
+bool vt_all_bytes(const unsigned char *p, size_t n, unsigned char v);
 
 /* vmar_map with a one-line option set; returns the code, stores the
  * address in *addr when non-NULL, then checks invariants. */

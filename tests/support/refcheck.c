@@ -388,11 +388,7 @@ static void refcheck(struct rc *c)
     for (size_t i = 0, k; i < c->nframes; i = k) {
         for (k = i + 1; k < c->nframes && c->frames[k] == c->frames[i]; k++)
             ;
-        /* The count word holds references in its low half (pins and
-         * the anonymous marker above: src/core/frame.c). */
-        const size_t refs =
-            *vt->env->frame_refcount(vt->env->ctx, c->frames[i]) &
-            (((size_t)1 << (sizeof(size_t) * 4)) - 1);
+        const size_t refs = vt_frame_refs(vt->env, c->frames[i]);
         if (k - i > 1 && refs < k - i)
             rc_fail(c, "frame 0x%" PRIx64 " used twice (%" PRIu64 ")",
                     c->frames[i], (uint64_t)refs);

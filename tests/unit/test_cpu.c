@@ -37,29 +37,6 @@
 
 /* ---- a flush that can be made to go missing ------------------------ */
 
-/*
- * A copy of the selected backend's ops whose flush() skips the next call
- * when armed: the bug the stale-TLB detector exists to catch (a frame
- * freed, or a permission downgrade returned, while a CPU still caches the
- * old translation). Everything else, the name included, is the real
- * backend's, so the hardware backends still reach the CPUs through
- * env->tlb_flush when the flush does happen.
- */
-static const struct vmar_mmu_ops *flaky_real;
-static struct vmar_mmu_ops flaky_ops;
-static unsigned flaky_skip; /* flushes still to skip */
-static unsigned flaky_skipped;
-
-static void flaky_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
-{
-    if (flaky_skip > 0) {
-        flaky_skip--;
-        flaky_skipped++;
-        return;
-    }
-    flaky_real->flush(mmu, va, len);
-}
-
 /* ---- fixture ------------------------------------------------------- */
 
 struct cx {
@@ -88,29 +65,14 @@ static int setup(void **state)
     return 0;
 }
 
-/* The same, but the space runs on the flaky copy of the backend. The
- * space is created as vt_setup() does, with the ops swapped. */
+/* The same, but the space runs on the flaky copy of the backend
+ * (vt_setup_flaky). */
 static int setup_flaky(void **state)
 {
     struct cx *c = calloc(1, sizeof(*c));
-    struct vt *vt;
-    struct vmar_sim_opts so = {.seed = 42, .verbose = true};
 
     assert_non_null(c);
-    vt = &c->vt;
-    assert_int_equal(vmar_sim_create(&so, &vt->sim), 0);
-    vt->env = vmar_sim_env(vt->sim);
-    vt->opts.env = vt->env;
-    vt_use_backend(&vt->opts, vt->sim, &vt->cfg);
-    flaky_real = vt->opts.mmu;
-    flaky_ops = *vt->opts.mmu;
-    flaky_ops.flush = flaky_flush;
-    flaky_skip = 0;
-    flaky_skipped = 0;
-    vt->opts.mmu = &flaky_ops;
-    assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
-    vt->mmu = vt->cfg.mmu;
-    VT_CHECK(vt);
+    vt_setup_flaky(&c->vt);
     cpus_create(c, 0);
     *state = c;
     return 0;
@@ -159,14 +121,6 @@ static unsigned char peek(struct vmar_sim_cpu *cpu, vmar_addr_t va)
 static void poke(struct vmar_sim_cpu *cpu, vmar_addr_t va, unsigned char b)
 {
     assert_int_equal(acc(cpu, va, WR, &b, 1), 0);
-}
-
-static bool all_bytes(const unsigned char *p, size_t n, unsigned char v)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != v)
-            return false;
-    return true;
 }
 
 static void pattern(unsigned char *p, size_t n, unsigned seed)
@@ -223,7 +177,7 @@ static void test_demand_zero(void **state)
     assert_int_equal(s0.misses, 1);
     assert_int_equal(s0.hits, 0);
     assert_int_equal(acc(c->cpu[0], BASE, RD, buf, (size_t)PG), 0);
-    assert_true(all_bytes(buf, (size_t)PG, 0));
+    assert_true(vt_all_bytes(buf, (size_t)PG, 0));
     assert_int_equal(cstats(c->cpu[0]).hits, 1);
     EXPECT_RESIDENT(c, 1);
 
@@ -382,7 +336,7 @@ static void test_fixed_overwrite_zero(void **state)
     EXPECT_RESIDENT(c, 0);
     memset(buf, 0xee, sizeof(buf));
     assert_int_equal(acc(c->cpu[0], BASE, RD, buf, 2 * (size_t)PG), 0);
-    assert_true(all_bytes(buf, sizeof(buf), 0));
+    assert_true(vt_all_bytes(buf, sizeof(buf), 0));
     assert_int_equal(peek(c->cpu[1], BASE + 17), 0);
     EXPECT_RESIDENT(c, 2);
 
@@ -442,9 +396,9 @@ static void test_boundaries(void **state)
     memset(buf, 0, sizeof(buf));
     assert_int_equal(acc(c->cpu[0], BASE + 4 * PG - 8, RD, buf, 16),
                      VMAR_ENOENT);
-    assert_true(all_bytes(buf, 8, 0x3c));
+    assert_true(vt_all_bytes(buf, 8, 0x3c));
     assert_int_equal(acc(c->cpu[0], BASE + 5 * PG, RD, buf, (size_t)PG), 0);
-    assert_true(all_bytes(buf, (size_t)PG, 0));
+    assert_true(vt_all_bytes(buf, (size_t)PG, 0));
     EXPECT_RESIDENT(c, 5);
     assert_int_equal(acc(c->cpu[1], BASE + 5 * PG + 1, WR, pat, 10),
                      VMAR_EACCES);
@@ -629,9 +583,9 @@ static void test_detector_unmap(void **state)
     poke(c->cpu[0], BASE + 1, 0x61);
     poke(c->cpu[1], BASE + PG, 0x62);
 
-    flaky_skip = 1;
+    vt_flaky.skip = 1;
     assert_int_equal(vt_unmap(&c->vt, BASE, PG), 0);
-    assert_int_equal(flaky_skipped, 1);
+    assert_int_equal(vt_flaky.skipped, 1);
     EXPECT_RESIDENT(c, 1);
     /* CPU 0 still caches the translation of a freed frame: reading it is
      * a violation, and shows the poison of the freed frame. */
@@ -656,7 +610,7 @@ static void test_detector_unmap(void **state)
     assert_int_equal(acc(c->cpu[0], BASE + 1, RD, &b, 1), VMAR_ENOENT);
     assert_int_equal(acc(c->cpu[0], BASE + 2, WR, &b, 1), VMAR_ENOENT);
     assert_int_equal(vmar_sim_violations(c->vt.sim), v0);
-    assert_int_equal(flaky_skipped, 1);
+    assert_int_equal(vt_flaky.skipped, 1);
 }
 
 static void test_detector_protect(void **state)
@@ -668,7 +622,7 @@ static void test_detector_protect(void **state)
     map_fixed(c, BASE, 1, RW);
     poke(c->cpu[0], BASE, 0x71);
 
-    flaky_skip = 1;
+    vt_flaky.skip = 1;
     assert_int_equal(vt_protect(&c->vt, BASE, PG, R), 0);
     /* CPU 1 had nothing cached: it walks the new table, no violation. */
     assert_int_equal(peek(c->cpu[1], BASE), 0x71);
@@ -708,9 +662,9 @@ static void test_detector_fork(void **state)
     c->broken_on_purpose = true;
     map_fixed(c, BASE, 1, RW);
     poke(c->cpu[0], BASE, 0x81);
-    flaky_skip = 1;
+    vt_flaky.skip = 1;
     assert_int_equal(vt_fork(&c->vt, &child), 0);
-    assert_int_equal(flaky_skipped, 1);
+    assert_int_equal(vt_flaky.skipped, 1);
     b = 0x82;
     assert_int_equal(acc(c->cpu[0], BASE, WR, &b, 1), 0);
     assert_int_equal(vmar_sim_violations(c->vt.sim), 1);
@@ -781,7 +735,7 @@ static void test_detector_quiet_when_flushed(void **state)
     map_fixed(c, BASE + PG, 3, RW);
     assert_int_equal(peek(c->cpu[1], BASE + PG), 0);
     assert_int_equal(peek(c->cpu[0], BASE), 0);
-    assert_int_equal(flaky_skipped, 0);
+    assert_int_equal(vt_flaky.skipped, 0);
 }
 
 /* ---- vmar_read / vmar_write / vmar_fill_zero ------------------------ */
@@ -830,7 +784,7 @@ static void test_user_copy(void **state)
         vmar_read(c->vt.space, BASE + 4 * PG - 100, buf, 300, &done),
         VMAR_EFAULT);
     assert_int_equal(done, 100);
-    assert_true(all_bytes(buf, 100, 0xc3));
+    assert_true(vt_all_bytes(buf, 100, 0xc3));
     assert_int_equal(
         vmar_fill_zero(c->vt.space, BASE + 4 * PG - 50, 300, &done),
         VMAR_EFAULT);
@@ -847,7 +801,7 @@ static void test_user_copy(void **state)
     /* Read-only: readable (faulted in, zero), not writable. */
     assert_int_equal(vmar_read(c->vt.space, BASE + 5 * PG, buf, 10, &done), 0);
     assert_int_equal(done, 10);
-    assert_true(all_bytes(buf, 10, 0));
+    assert_true(vt_all_bytes(buf, 10, 0));
     EXPECT_RESIDENT(c, 5);
     assert_int_equal(vmar_write(c->vt.space, BASE + 5 * PG, pat, 10, &done),
                      VMAR_EFAULT);
@@ -870,7 +824,7 @@ static void test_user_copy(void **state)
     assert_int_equal(acc(c->cpu[0], BASE + PG - 11, RD, buf, 22), 0);
     /* The byte before keeps what the first vmar_write put there. */
     assert_int_equal(buf[0], (unsigned char)((PG / 2 - 11) * 7 + 5));
-    assert_true(all_bytes(buf + 1, 20, 0));
+    assert_true(vt_all_bytes(buf + 1, 20, 0));
 
     /* Edge cases: nothing to do; a range that wraps. */
     done = 9;

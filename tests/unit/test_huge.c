@@ -25,8 +25,6 @@
 #include <vmar/error.h>
 #include <vmar/mmu.h>
 
-#include "radix.h"
-
 #define MIB ((vmar_addr_t)1 << 20)
 #define GIB ((vmar_addr_t)1 << 30)
 /* 1 GiB aligned and below every backend's user_top (Sv39: 256 GiB). */
@@ -36,6 +34,10 @@
 
 #define RW (VMAR_PROT_READ | VMAR_PROT_WRITE)
 
+/* The machine's pool: 2048 frames from 4 GiB. */
+#define POOL_FRAMES 2048u
+#define POOL_BASE   ((vmar_paddr_t)1 << 32)
+
 struct fx {
     struct vmar_sim *sim;
     struct vmar_env env; /* the sim's env, TLB hook counting */
@@ -43,7 +45,8 @@ struct fx {
     struct vmar_mmu *mmu;
     struct vt_mmu_cfg cfg;
     struct vt_ref_machine ref;
-    size_t frames0; /* frames_live before create */
+    vmar_paddr_t sim_root; /* the sim backend's root table (sim only) */
+    size_t frames0;        /* frames_live before create */
 };
 
 static size_t hook_calls;
@@ -66,6 +69,25 @@ static struct vmar_sim_stats stats(const struct fx *f)
     return s;
 }
 
+/*
+ * The one frame of the pool in use right after create(): a radix
+ * backend's root table. So the sim format is decoded here from its root
+ * without reading the backend's private struct (the hardware backends
+ * report their roots through the public info functions). 0 when not
+ * exactly one frame is live.
+ */
+static vmar_paddr_t only_live_frame(const struct fx *f)
+{
+    vmar_paddr_t found = 0;
+
+    if (stats(f).frames_live != 1)
+        return 0;
+    for (vmar_paddr_t i = 0; i < POOL_FRAMES; i++)
+        if (vmar_sim_frame_live(f->sim, POOL_BASE + i * VMAR_PAGE_SIZE))
+            found = POOL_BASE + i * VMAR_PAGE_SIZE;
+    return found;
+}
+
 /* Flushes the backend asked for: the env hook (hardware formats) or the
  * sim backend's own counter. */
 static size_t flushes(const struct fx *f)
@@ -76,7 +98,7 @@ static size_t flushes(const struct fx *f)
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    struct vmar_sim_opts so = {.nframes = 2048};
+    struct vmar_sim_opts so = {.nframes = POOL_FRAMES, .phys_base = POOL_BASE};
     const void *cfg;
 
     if (f == NULL || vmar_sim_create(&so, &f->sim) != 0)
@@ -96,6 +118,8 @@ static int setup(void **state)
     else
         cfg = &f->cfg.rv;
     if (f->be->ops->create(&f->env, cfg, &f->mmu) != 0)
+        return -1;
+    if (!f->be->real && (f->sim_root = only_live_frame(f)) == 0)
         return -1;
     if (f->be->real) {
         f->ref.mode = f->be->ref_mode;
@@ -190,9 +214,7 @@ static void translate(const struct fx *f, vmar_addr_t va, struct vt_ref_tr *out)
                      (unsigned long long)va, out->why);
         return;
     }
-    /* The sim backend's struct vmar_mmu starts with its walker. */
-    sim_translate(f, ((const struct vmar_radix *)(const void *)f->mmu)->root,
-                  va, out);
+    sim_translate(f, f->sim_root, va, out);
 }
 
 /* va must translate to pa with a leaf at `level` and the given write

@@ -40,73 +40,6 @@
  * before the padding is 39 characters, so the padding is 34 spaces. */
 #define STK "                                  [stack]"
 
-/* ---- cleanup after a failed test ----------------------------------------- */
-
-/*
- * A failed assertion leaves a test before its own teardown. The machines
- * and spaces it created are remembered here and released by the per-test
- * teardown fixture, so that valgrind reports only the library's leaks.
- */
-#define MAX_LIVE 4
-static struct {
-    struct vmar_sim *sim;
-    struct vmar_space *space;
-} live[MAX_LIVE];
-
-/* Remember `sim` (and its space, NULL for none) or update its entry. */
-static void live_set(struct vmar_sim *sim, struct vmar_space *space)
-{
-    size_t i, slot = MAX_LIVE;
-
-    for (i = 0; i < MAX_LIVE; i++) {
-        if (live[i].sim == sim)
-            break;
-        if (!live[i].sim && slot == MAX_LIVE)
-            slot = i;
-    }
-    if (i == MAX_LIVE)
-        i = slot;
-    assert_true(i < MAX_LIVE);
-    live[i].sim = sim;
-    live[i].space = space;
-}
-
-static void live_drop(struct vmar_sim *sim)
-{
-    for (size_t i = 0; i < MAX_LIVE; i++)
-        if (live[i].sim == sim)
-            live[i].sim = NULL, live[i].space = NULL;
-}
-
-static int cleanup(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < MAX_LIVE; i++) {
-        if (!live[i].sim)
-            continue;
-        if (live[i].space)
-            vmar_space_destroy(live[i].space);
-        vmar_sim_destroy(live[i].sim);
-        live[i].sim = NULL;
-        live[i].space = NULL;
-    }
-    return 0;
-}
-
-/* vt_setup / vt_teardown, tracked. */
-static void setup_vt(struct vt *vt, const struct vmar_space_opts *opts,
-                     size_t nframes)
-{
-    vt_setup(vt, opts, nframes);
-    live_set(vt->sim, vt->space);
-}
-
-static void teardown_vt(struct vt *vt)
-{
-    live_drop(vt->sim);
-    vt_teardown(vt);
-}
-
 /* ---- helpers ------------------------------------------------------------- */
 
 static void setup_range(struct vt *vt, vmar_addr_t lo, vmar_addr_t hi,
@@ -115,40 +48,8 @@ static void setup_range(struct vt *vt, vmar_addr_t lo, vmar_addr_t hi,
     struct vmar_space_opts o = {
         .user_lo = lo, .user_hi = hi, .flags = flags, .stack_guard = guard};
 
-    setup_vt(vt, &o, 0);
+    vt_setup_tracked(vt, &o, 0);
 }
-
-/* Like vt_setup(), but the machine's random source is seeded with `seed`. */
-static void setup_seeded(struct vt *vt, const struct vmar_space_opts *opts,
-                         uint64_t seed)
-{
-    struct vmar_sim_opts so = {
-        .seed = seed, .with_random = true, .verbose = true};
-
-    memset(vt, 0, sizeof(*vt));
-    assert_int_equal(vmar_sim_create(&so, &vt->sim), 0);
-    live_set(vt->sim, NULL);
-    vt->env = vmar_sim_env(vt->sim);
-    vt->opts = *opts;
-    vt->opts.env = vt->env;
-    vt_use_backend(&vt->opts, vt->sim, &vt->cfg);
-    assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
-    vt->mmu = vt->cfg.mmu;
-    live_set(vt->sim, vt->space);
-    VT_CHECK(vt);
-}
-
-static void expect_rc_at(int got, int want, const char *what, const char *file,
-                         int line)
-{
-    if (got != want) {
-        fprintf(stderr, "%s:%d: %s returned %s (%d), expected %s (%d)\n", file,
-                line, what, vmar_errname(got), got, vmar_errname(want), want);
-        _fail(file, line);
-    }
-}
-#define EXPECT_RC(expr, want)                                                  \
-    expect_rc_at((expr), (want), #expr, __FILE__, __LINE__)
 
 /* Map and assert success; returns the address. */
 static vmar_addr_t map_ok_at(struct vt *vt, const struct vmar_map_opts *o,
@@ -157,7 +58,7 @@ static vmar_addr_t map_ok_at(struct vt *vt, const struct vmar_map_opts *o,
     vmar_addr_t got = 0x5a5a5000;
     int rc = vt_map_opts(vt, o, &got);
 
-    expect_rc_at(rc, 0, "vmar_map", file, line);
+    vt_expect_rc_at(rc, 0, "vmar_map", file, line);
     return got;
 }
 /* (Parameter names must not be field names: they would replace the
@@ -189,7 +90,7 @@ static void map_fails_at(struct vt *vt, const struct vmar_map_opts *o, int want,
 
     vt_snap_take(vt, &snap);
     int rc = vt_map_opts(vt, o, &got);
-    expect_rc_at(rc, want, "vmar_map", file, line);
+    vt_expect_rc_at(rc, want, "vmar_map", file, line);
     _assert_int_equal(got, 0x5a5a5000, file, line); /* *out untouched */
     vt_expect_unchanged_at(vt, &snap, file, line);
 }
@@ -230,8 +131,8 @@ static struct vmar_mapping_info query_ok_at(struct vt *vt, vmar_addr_t addr,
     struct vmar_mapping_info info;
 
     memset(&info, 0xa5, sizeof(info));
-    expect_rc_at(vmar_query(vt->space, addr, &info), 0, "vmar_query", file,
-                 line);
+    vt_expect_rc_at(vmar_query(vt->space, addr, &info), 0, "vmar_query", file,
+                    line);
     return info;
 }
 #define QUERY(vt, addr) query_ok_at((vt), (addr), __FILE__, __LINE__)
@@ -239,7 +140,7 @@ static struct vmar_mapping_info query_ok_at(struct vt *vt, vmar_addr_t addr,
 static void unmap_ok_at(struct vt *vt, vmar_addr_t a, vmar_size_t s,
                         const char *file, int line)
 {
-    expect_rc_at(vt_unmap(vt, a, s), 0, "vmar_unmap", file, line);
+    vt_expect_rc_at(vt_unmap(vt, a, s), 0, "vmar_unmap", file, line);
 }
 #define UNMAP(vt, a, s) unmap_ok_at((vt), (a), (s), __FILE__, __LINE__)
 
@@ -274,7 +175,7 @@ static void test_any_top_down_default(void **state)
     VT_EXPECT_LAYOUT(&vt, "3fff8000-3fffa000 r--p 00000000 00:00 0\n"
                           "3fffa000-3fffc000 rw-p 00000000 00:00 0\n"
                           "3fffd000-40000000 rw-p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* With no explicit range the space spans [VMAR_DEFAULT_USER_LO,
@@ -284,7 +185,7 @@ static void test_any_default_user_range(void **state)
     struct vt vt;
     (void)state;
 
-    setup_vt(&vt, NULL, 0);
+    vt_setup_tracked(&vt, NULL, 0);
     struct vmar_stats s = get_stats(&vt);
     assert_int_equal(s.user_lo, VMAR_DEFAULT_USER_LO);
     assert_int_equal(s.user_hi, VT_USER_TOP);
@@ -292,7 +193,7 @@ static void test_any_default_user_range(void **state)
     assert_int_equal(MAP(&vt, 0, PG, R, ANY, VMAR_MAP_BOTTOM_UP),
                      VMAR_DEFAULT_USER_LO);
     EXPECT_STATS(&vt, 2, 5 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* VMAR_SPACE_BOTTOM_UP makes ANY take the lowest fit; VMAR_MAP_TOP_DOWN
@@ -322,7 +223,7 @@ static void test_space_bottom_up(void **state)
                           "00103000-00104000 rw-p 00000000 00:00 0\n"
                           "00104000-00106000 r-xp 00000000 00:00 0\n"
                           "3ffff000-40000000 rw-p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Per-call direction flags in a top-down space; they do not persist in the
@@ -349,7 +250,7 @@ static void test_per_call_direction(void **state)
                           "00102000-00103000 r--p 00000000 00:00 0\n"
                           "3fffe000-3ffff000 rw-p 00000000 00:00 0\n"
                           "3ffff000-40000000 r--p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* ---- HINT ---------------------------------------------------------------- */
@@ -394,7 +295,7 @@ static void test_hint(void **state)
                           "3fff9000-3fffa000 rw-p 00000000 00:00 0\n"
                           "3fffa000-3fffe000 r-xp 00000000 00:00 0\n"
                           "3fffe000-40000000 r--p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* A hint in a bottom-up space that is free is exact; occupied falls back
@@ -412,7 +313,7 @@ static void test_hint_bottom_up_space(void **state)
     VT_EXPECT_LAYOUT(&vt, "00100000-00104000 r--p 00000000 00:00 0\n"
                           "30000000-30004000 rw-p 00000000 00:00 0\n"
                           "3ffff000-40000000 r--p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* ---- FIXED_NOREPLACE ----------------------------------------------------- */
@@ -444,7 +345,7 @@ static void test_fixed_noreplace(void **state)
     VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-p 00000000 00:00 0\n"
                           "20004000-20007000 r--p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 7 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* ---- FIXED: overwriting -------------------------------------------------- */
@@ -467,7 +368,7 @@ static void test_fixed_overwrite_prefix_suffix(void **state)
                           "20002000-20006000 rw-p 00000000 00:00 0\n"
                           "20006000-2000a000 r-xp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 3, 12 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* A FIXED strictly inside one mapping splits it into three; mapping the
@@ -487,7 +388,7 @@ static void test_fixed_overwrite_middle(void **state)
     MAP(&vt, 0x20002000, 2 * PG, RW, FIXED, 0);
     VT_EXPECT_LAYOUT(&vt, "20000000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 8 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* A FIXED over exactly one mapping replaces it (attributes and flags). */
@@ -509,7 +410,7 @@ static void test_fixed_overwrite_exact(void **state)
     EXPECT_STATS(&vt, 2, 8 * PG, 0);
     struct vmar_mapping_info i = QUERY(&vt, 0x2000b000);
     assert_int_equal(i.flags, VMAR_MAP_STACK | VMAR_MAP_SHARED);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* A FIXED spanning several mappings and the holes between them: the first
@@ -535,7 +436,7 @@ static void test_fixed_overwrite_several(void **state)
     MAP(&vt, a + PG, 9 * PG, RW, FIXED, 0);
     VT_EXPECT_LAYOUT(&vt, "20000000-2000b000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 11 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* A FIXED that is invalid replaces nothing. */
@@ -559,7 +460,7 @@ static void test_fixed_invalid_range(void **state)
               .align = 2 * MIB, .prot = R, .place = FIXED);
     VT_EXPECT_LAYOUT(&vt, "00100000-00104000 rw-p 00000000 00:00 0\n"
                           "3fffc000-40000000 rw-p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Argument checks: each bad option is refused with the documented code and
@@ -597,7 +498,7 @@ static void test_map_invalid_args(void **state)
     assert_int_equal(vt_map(&vt, 0, PG, R, ANY, 0, NULL), 0);
     VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-p 00000000 00:00 0\n"
                           "3ffff000-40000000 r--p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* ---- alignment ----------------------------------------------------------- */
@@ -635,7 +536,7 @@ static void test_align_2m(void **state)
                           "3fa00000-3fc00000 r-xp 00000000 00:00 0\n"
                           "3fdff000-3fe00000 r--p 00000000 00:00 0\n"
                           "3fe00000-40000000 rw-p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_align_1g(void **state)
@@ -677,7 +578,7 @@ static void test_align_1g(void **state)
                           "f40000000-fc0000000 r--p 00000000 00:00 0\n"
                           "fc0000000-1000000000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 8, 8 * GIB + PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* ---- populate ------------------------------------------------------------ */
@@ -714,7 +615,7 @@ static void test_populate(void **state)
     EXPECT_STATS(&vt, 1, 8 * PG, 8 * PG);
     assert_int_equal(sim_stats(&vt).frames_live, s1.frames_live);
     assert_int_equal(sim_stats(&vt).leaves_live, 8);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Populate needs a frame per page; when the machine has too few, the map
@@ -725,7 +626,7 @@ static void test_populate_out_of_frames(void **state)
     struct vmar_space_opts o = {.user_lo = LO, .user_hi = HI};
     (void)state;
 
-    setup_vt(&vt, &o, 64);
+    vt_setup_tracked(&vt, &o, 64);
     MAP_FAILS(&vt, VMAR_ENOMEM, .addr = 0x20000000, .size = 100 * PG,
               .prot = RW, .place = FIXED, .flags = VMAR_MAP_POPULATE);
     MAP_FAILS(&vt, VMAR_ENOMEM, .size = 100 * PG, .prot = RW,
@@ -735,7 +636,7 @@ static void test_populate_out_of_frames(void **state)
     EXPECT_STATS(&vt, 1, 40 * PG, 40 * PG);
     MAP_FAILS(&vt, VMAR_ENOMEM, .size = 40 * PG, .prot = RW,
               .flags = VMAR_MAP_POPULATE);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* A FIXED over populated pages unmaps them and, after the flush, frees
@@ -774,7 +675,7 @@ static void test_fixed_frees_populated_frames(void **state)
     assert_int_equal(s3.frames_live, s0.frames_live);
     assert_int_equal(s3.tables_live, s0.tables_live);
     assert_true(s3.flushes > s2.flushes);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /*
@@ -815,7 +716,7 @@ static void test_fixed_populate_over_populated(void **state)
     EXPECT_STATS(&vt, 1, 6 * PG, 0);
     assert_int_equal(sim_stats(&vt).frames_live, s0.frames_live);
     assert_int_equal(sim_stats(&vt).tables_live, s0.tables_live);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* ---- stack guard --------------------------------------------------------- */
@@ -864,7 +765,7 @@ static void test_stack_guard_top_down(void **state)
      * guard for placement. */
     UNMAP(&vt, HI - 13 * PG, 13 * PG);
     assert_int_equal(MAP(&vt, 0, 24 * PG, R, ANY, 0), HI - 24 * PG);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_stack_guard_bottom_up(void **state)
@@ -895,7 +796,7 @@ static void test_stack_guard_bottom_up(void **state)
     VT_EXPECT_LAYOUT(&vt, "00100000-00102000 rw-p 00000000 00:00 0\n"
                           "00105000-00116000 rw-p 00000000 00:00 0" STK "\n"
                           "00116000-00117000 r--p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* A stack hint is taken only when its guard is free too. */
@@ -925,7 +826,7 @@ static void test_stack_guard_hint(void **state)
                           "3ffec000-3ffed000 r--p 00000000 00:00 0\n"
                           "3ffed000-3ffee000 r-xp 00000000 00:00 0\n"
                           "3fffe000-40000000 rw-p 00000000 00:00 0" STK "\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* ---- ASLR ---------------------------------------------------------------- */
@@ -954,7 +855,7 @@ static void test_aslr_varies_within_range(void **state)
     (void)state;
 
     struct vmar_space_opts o = {.user_hi = ASLR_TOP, .aslr_bits = ASLR_BITS};
-    setup_vt(&vt, &o, 0);
+    vt_setup_tracked(&vt, &o, 0);
     const vmar_addr_t lo = VMAR_DEFAULT_USER_LO;
 
     /* Top-down: a page-aligned address within span below the top. */
@@ -1003,7 +904,7 @@ static void test_aslr_varies_within_range(void **state)
     assert_int_equal(MAP(&vt, 0x40000000, PG, R, HINT, 0), 0x40000000);
     /* FIXED is not randomised. */
     assert_int_equal(MAP(&vt, 0x50000000, PG, R, FIXED, 0), 0x50000000);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* When the randomly narrowed window has no room, placement falls back to
@@ -1017,7 +918,7 @@ static void test_aslr_narrow_window_falls_back(void **state)
     size_t narrowed = 0;
     (void)state;
 
-    setup_vt(&vt, &o, 0);
+    vt_setup_tracked(&vt, &o, 0);
     /* 40 of 64 pages: the window [lo, hi - shift) holds it only for a
      * shift of at most 24 pages (of 0..31). */
     for (size_t i = 0; i < 48; i++) {
@@ -1037,7 +938,7 @@ static void test_aslr_narrow_window_falls_back(void **state)
     assert_true(count_distinct(got, 48) >= 4);
     /* The whole range still fits in one request. */
     assert_int_equal(MAP(&vt, 0, 64 * PG, RW, ANY, 0), lo);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Different machine seeds give different layouts; the same seed the same. */
@@ -1049,16 +950,16 @@ static void test_aslr_seeds(void **state)
     (void)state;
 
     for (uint64_t seed = 1; seed <= 6; seed++) {
-        setup_seeded(&vt, &o, seed);
+        vt_setup_seeded_tracked(&vt, &o, 0, seed);
         first[seed - 1] = MAP(&vt, 0, PG, RW, ANY, 0);
         assert_true(first[seed - 1] >=
                     ASLR_TOP - (UINT64_C(1) << ASLR_BITS) * PG);
-        teardown_vt(&vt);
+        vt_teardown_tracked(&vt);
     }
     assert_true(count_distinct(first, 6) >= 4);
-    setup_seeded(&vt, &o, 3);
+    vt_setup_seeded_tracked(&vt, &o, 0, 3);
     again = MAP(&vt, 0, PG, RW, ANY, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
     assert_int_equal(again, first[2]);
 }
 
@@ -1072,7 +973,7 @@ static void test_aslr_create_invalid(void **state)
     (void)state;
 
     assert_int_equal(vmar_sim_create(&so, &sim), 0);
-    live_set(sim, NULL);
+    vt_live_set(sim, NULL);
     struct vmar_space_opts o = {.env = vmar_sim_env(sim),
                                 .mmu = &vmar_mmu_sim,
                                 .mmu_config = sim,
@@ -1081,17 +982,17 @@ static void test_aslr_create_invalid(void **state)
     assert_null(sp);
     o.aslr_bits = 0;
     assert_int_equal(vmar_space_create(&o, &sp), 0);
-    live_set(sim, NULL);
+    vt_live_set(sim, NULL);
     vmar_space_destroy(sp);
     vmar_sim_stats(sim, &st);
     assert_int_equal(st.allocs_live, 0);
     assert_int_equal(st.frames_live, 0);
-    live_drop(sim);
+    vt_live_drop(sim);
     vmar_sim_destroy(sim);
 
     so.with_random = true;
     assert_int_equal(vmar_sim_create(&so, &sim), 0);
-    live_set(sim, NULL);
+    vt_live_set(sim, NULL);
     o.env = vmar_sim_env(sim);
     o.mmu_config = sim;
     o.aslr_bits = 41;
@@ -1104,7 +1005,7 @@ static void test_aslr_create_invalid(void **state)
     vmar_sim_stats(sim, &st);
     assert_int_equal(st.allocs_live, 0);
     assert_int_equal(st.frames_live, 0);
-    live_drop(sim);
+    vt_live_drop(sim);
     vmar_sim_destroy(sim);
 }
 
@@ -1145,7 +1046,7 @@ static void test_exhaustion(void **state)
                           "00016000-00018000 rw-p 00000000 00:00 0\n"
                           "00018000-0001c000 r--p 00000000 00:00 0\n"
                           "0001c000-00020000 rw-p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* ---- query and iterate --------------------------------------------------- */
@@ -1199,7 +1100,7 @@ static void test_query(void **state)
     assert_int_equal(vmar_query(vt.space, 0, &i), VMAR_ENOENT);
     assert_int_equal(vmar_query(vt.space, c + PG, &i), VMAR_ENOENT);
     assert_int_equal(vmar_query(vt.space, UINT64_MAX, &i), VMAR_ENOENT);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static vmar_size_t resident_at(struct vt *vt, vmar_addr_t lo, vmar_addr_t hi,
@@ -1207,8 +1108,8 @@ static vmar_size_t resident_at(struct vt *vt, vmar_addr_t lo, vmar_addr_t hi,
 {
     vmar_size_t bytes = 0x5a5a5a5a;
 
-    expect_rc_at(vmar_resident(vt->space, lo, hi, &bytes), 0, "vmar_resident",
-                 file, line);
+    vt_expect_rc_at(vmar_resident(vt->space, lo, hi, &bytes), 0,
+                    "vmar_resident", file, line);
     return bytes;
 }
 #define RESIDENT(vt, lo, hi) resident_at((vt), (lo), (hi), __FILE__, __LINE__)
@@ -1253,7 +1154,7 @@ static void test_resident(void **state)
     assert_int_equal(vmar_resident(vt.space, a, a + PG + 1, &bytes),
                      VMAR_EINVAL);
     assert_int_equal(bytes, 0x5a5a5a5a);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 struct collect {
@@ -1341,7 +1242,7 @@ static void test_iterate(void **state)
     assert_int_equal(vmar_iterate(vt.space, a + PG, a, collect_fn, &c),
                      VMAR_EINVAL);
     assert_int_equal(c.n, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* [x, x) is empty, so it intersects no mapping, even one containing x. */
@@ -1359,7 +1260,7 @@ static void test_iterate_empty_range(void **state)
     assert_int_equal(c.n, 0);
     assert_int_equal(vmar_iterate(vt.space, a + PG, a + PG, collect_fn, &c), 0);
     assert_int_equal(c.n, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* ---- stats and limits ---------------------------------------------------- */
@@ -1396,7 +1297,7 @@ static void test_stats(void **state)
     s = get_stats(&vt);
     assert_int_equal(s.user_lo, LO);
     assert_int_equal(s.user_hi, HI);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_set_limits_map_count(void **state)
@@ -1408,7 +1309,7 @@ static void test_set_limits_map_count(void **state)
 
     struct vmar_space_opts o = {
         .user_lo = LO, .user_hi = HI, .max_map_count = 2};
-    setup_vt(&vt, &o, 0);
+    vt_setup_tracked(&vt, &o, 0);
     MAP(&vt, a, 4 * PG, RW, FIXED, 0);
     MAP(&vt, a + 8 * PG, 4 * PG, R, FIXED, 0);
     MAP_FAILS(&vt, VMAR_ENOMEM, .size = PG, .prot = RW);
@@ -1426,10 +1327,10 @@ static void test_set_limits_map_count(void **state)
               .place = FIXED);
     vmar_set_limits(vt.space, 0, 2);
     vt_snap_take(&vt, &snap);
-    EXPECT_RC(vt_unmap(&vt, a + PG, PG), VMAR_ENOMEM);
+    VT_EXPECT_RC(vt_unmap(&vt, a + PG, PG), VMAR_ENOMEM);
     VT_EXPECT_UNCHANGED(&vt, &snap);
     vt_snap_take(&vt, &snap);
-    EXPECT_RC(vt_protect(&vt, a + PG, PG, R), VMAR_ENOMEM);
+    VT_EXPECT_RC(vt_protect(&vt, a + PG, PG, R), VMAR_ENOMEM);
     VT_EXPECT_UNCHANGED(&vt, &snap);
     /* A FIXED over both whole mappings replaces two by one. */
     MAP(&vt, a, 12 * PG, R, FIXED, 0);
@@ -1455,7 +1356,7 @@ static void test_set_limits_map_count(void **state)
     for (int i = 0; i < 8; i++)
         MAP(&vt, 0, PG, (i & 1) ? R : RW, ANY, 0);
     EXPECT_STATS(&vt, 10, 13 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_set_limits_as_limit(void **state)
@@ -1466,7 +1367,7 @@ static void test_set_limits_as_limit(void **state)
 
     struct vmar_space_opts o = {
         .user_lo = LO, .user_hi = HI, .as_limit = 8 * PG};
-    setup_vt(&vt, &o, 0);
+    vt_setup_tracked(&vt, &o, 0);
     MAP(&vt, a, 6 * PG, RW, FIXED, 0);
     MAP_FAILS(&vt, VMAR_ENOMEM, .size = 3 * PG, .prot = RW);
     MAP(&vt, 0, 2 * PG, RW, ANY, 0);
@@ -1491,46 +1392,50 @@ static void test_set_limits_as_limit(void **state)
     vmar_set_limits(vt.space, 0, 0);
     MAP(&vt, 0, 1000 * PG, RW, ANY, 0);
     EXPECT_STATS(&vt, 3, 1004 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_any_top_down_default, cleanup),
-        cmocka_unit_test_teardown(test_any_default_user_range, cleanup),
-        cmocka_unit_test_teardown(test_space_bottom_up, cleanup),
-        cmocka_unit_test_teardown(test_per_call_direction, cleanup),
-        cmocka_unit_test_teardown(test_hint, cleanup),
-        cmocka_unit_test_teardown(test_hint_bottom_up_space, cleanup),
-        cmocka_unit_test_teardown(test_fixed_noreplace, cleanup),
-        cmocka_unit_test_teardown(test_fixed_overwrite_prefix_suffix, cleanup),
-        cmocka_unit_test_teardown(test_fixed_overwrite_middle, cleanup),
-        cmocka_unit_test_teardown(test_fixed_overwrite_exact, cleanup),
-        cmocka_unit_test_teardown(test_fixed_overwrite_several, cleanup),
-        cmocka_unit_test_teardown(test_fixed_invalid_range, cleanup),
-        cmocka_unit_test_teardown(test_map_invalid_args, cleanup),
-        cmocka_unit_test_teardown(test_align_2m, cleanup),
-        cmocka_unit_test_teardown(test_align_1g, cleanup),
-        cmocka_unit_test_teardown(test_populate, cleanup),
-        cmocka_unit_test_teardown(test_populate_out_of_frames, cleanup),
-        cmocka_unit_test_teardown(test_fixed_frees_populated_frames, cleanup),
-        cmocka_unit_test_teardown(test_fixed_populate_over_populated, cleanup),
-        cmocka_unit_test_teardown(test_stack_guard_top_down, cleanup),
-        cmocka_unit_test_teardown(test_stack_guard_bottom_up, cleanup),
-        cmocka_unit_test_teardown(test_stack_guard_hint, cleanup),
-        cmocka_unit_test_teardown(test_aslr_varies_within_range, cleanup),
-        cmocka_unit_test_teardown(test_aslr_narrow_window_falls_back, cleanup),
-        cmocka_unit_test_teardown(test_aslr_seeds, cleanup),
-        cmocka_unit_test_teardown(test_aslr_create_invalid, cleanup),
-        cmocka_unit_test_teardown(test_exhaustion, cleanup),
-        cmocka_unit_test_teardown(test_query, cleanup),
-        cmocka_unit_test_teardown(test_resident, cleanup),
-        cmocka_unit_test_teardown(test_iterate, cleanup),
-        cmocka_unit_test_teardown(test_iterate_empty_range, cleanup),
-        cmocka_unit_test_teardown(test_stats, cleanup),
-        cmocka_unit_test_teardown(test_set_limits_map_count, cleanup),
-        cmocka_unit_test_teardown(test_set_limits_as_limit, cleanup),
+        cmocka_unit_test_teardown(test_any_top_down_default, vt_cleanup),
+        cmocka_unit_test_teardown(test_any_default_user_range, vt_cleanup),
+        cmocka_unit_test_teardown(test_space_bottom_up, vt_cleanup),
+        cmocka_unit_test_teardown(test_per_call_direction, vt_cleanup),
+        cmocka_unit_test_teardown(test_hint, vt_cleanup),
+        cmocka_unit_test_teardown(test_hint_bottom_up_space, vt_cleanup),
+        cmocka_unit_test_teardown(test_fixed_noreplace, vt_cleanup),
+        cmocka_unit_test_teardown(test_fixed_overwrite_prefix_suffix,
+                                  vt_cleanup),
+        cmocka_unit_test_teardown(test_fixed_overwrite_middle, vt_cleanup),
+        cmocka_unit_test_teardown(test_fixed_overwrite_exact, vt_cleanup),
+        cmocka_unit_test_teardown(test_fixed_overwrite_several, vt_cleanup),
+        cmocka_unit_test_teardown(test_fixed_invalid_range, vt_cleanup),
+        cmocka_unit_test_teardown(test_map_invalid_args, vt_cleanup),
+        cmocka_unit_test_teardown(test_align_2m, vt_cleanup),
+        cmocka_unit_test_teardown(test_align_1g, vt_cleanup),
+        cmocka_unit_test_teardown(test_populate, vt_cleanup),
+        cmocka_unit_test_teardown(test_populate_out_of_frames, vt_cleanup),
+        cmocka_unit_test_teardown(test_fixed_frees_populated_frames,
+                                  vt_cleanup),
+        cmocka_unit_test_teardown(test_fixed_populate_over_populated,
+                                  vt_cleanup),
+        cmocka_unit_test_teardown(test_stack_guard_top_down, vt_cleanup),
+        cmocka_unit_test_teardown(test_stack_guard_bottom_up, vt_cleanup),
+        cmocka_unit_test_teardown(test_stack_guard_hint, vt_cleanup),
+        cmocka_unit_test_teardown(test_aslr_varies_within_range, vt_cleanup),
+        cmocka_unit_test_teardown(test_aslr_narrow_window_falls_back,
+                                  vt_cleanup),
+        cmocka_unit_test_teardown(test_aslr_seeds, vt_cleanup),
+        cmocka_unit_test_teardown(test_aslr_create_invalid, vt_cleanup),
+        cmocka_unit_test_teardown(test_exhaustion, vt_cleanup),
+        cmocka_unit_test_teardown(test_query, vt_cleanup),
+        cmocka_unit_test_teardown(test_resident, vt_cleanup),
+        cmocka_unit_test_teardown(test_iterate, vt_cleanup),
+        cmocka_unit_test_teardown(test_iterate_empty_range, vt_cleanup),
+        cmocka_unit_test_teardown(test_stats, vt_cleanup),
+        cmocka_unit_test_teardown(test_set_limits_map_count, vt_cleanup),
+        cmocka_unit_test_teardown(test_set_limits_as_limit, vt_cleanup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,73 +75,6 @@ static uint64_t rnd(uint64_t *rng, uint64_t n) /* uniform-ish in [0, n) */
     return vt_rand(rng) % n;
 }
 
-/* ---- cleanup after a failed test ----------------------------------------- */
-
-/*
- * A failed assertion leaves a test before its own teardown. The machines
- * and spaces it created are remembered here and released by the per-test
- * teardown fixture, so that valgrind reports only the library's leaks.
- */
-#define MAX_LIVE 4
-static struct {
-    struct vmar_sim *sim;
-    struct vmar_space *space;
-} live[MAX_LIVE];
-
-/* Remember `sim` (and its space, NULL for none) or update its entry. */
-static void live_set(struct vmar_sim *sim, struct vmar_space *space)
-{
-    size_t i, slot = MAX_LIVE;
-
-    for (i = 0; i < MAX_LIVE; i++) {
-        if (live[i].sim == sim)
-            break;
-        if (!live[i].sim && slot == MAX_LIVE)
-            slot = i;
-    }
-    if (i == MAX_LIVE)
-        i = slot;
-    assert_true(i < MAX_LIVE);
-    live[i].sim = sim;
-    live[i].space = space;
-}
-
-static void live_drop(struct vmar_sim *sim)
-{
-    for (size_t i = 0; i < MAX_LIVE; i++)
-        if (live[i].sim == sim)
-            live[i].sim = NULL, live[i].space = NULL;
-}
-
-static int cleanup(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < MAX_LIVE; i++) {
-        if (!live[i].sim)
-            continue;
-        if (live[i].space)
-            vmar_space_destroy(live[i].space);
-        vmar_sim_destroy(live[i].sim);
-        live[i].sim = NULL;
-        live[i].space = NULL;
-    }
-    return 0;
-}
-
-/* vt_setup / vt_teardown, tracked. */
-static void setup_vt(struct vt *vt, const struct vmar_space_opts *opts,
-                     size_t nframes)
-{
-    vt_setup(vt, opts, nframes);
-    live_set(vt->sim, vt->space);
-}
-
-static void teardown_vt(struct vt *vt)
-{
-    live_drop(vt->sim);
-    vt_teardown(vt);
-}
-
 /* ---- the oracle ---------------------------------------------------------- */
 
 struct infos {
@@ -614,7 +547,7 @@ static int cleanup_heap(void **state)
     memset(&big_infos, 0, sizeof(big_infos));
     gaps_free(&big_gaps);
     gaps_free(&big_gaps2);
-    return cleanup(state);
+    return vt_cleanup(state);
 }
 
 static void test_placement_100k(void **state)
@@ -690,7 +623,7 @@ again:
 
     struct vmar_space_opts so = {
         .user_hi = user_hi, .max_map_count = 300000, .stack_guard = BIG_GUARD};
-    setup_vt(&vt, &so, 0);
+    vt_setup_tracked(&vt, &so, 0);
     for (size_t k = 0; k < N_MAPPINGS; k++) {
         const struct model *x = &m[order[k]];
         struct vmar_map_opts o = {.addr = x->start,
@@ -800,7 +733,7 @@ again:
     collect(&vt, cp);
     compare_with_model(cp, m, N_MAPPINGS);
 
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
     cleanup_heap(state);
 }
 
@@ -848,7 +781,7 @@ static int cleanup_churn(void **state)
     gaps_free(&churn_gaps);
     free(churn_stacks);
     churn_stacks = NULL;
-    return cleanup(state);
+    return vt_cleanup(state);
 }
 
 static void test_placement_churn(void **state)
@@ -867,7 +800,7 @@ static void test_placement_churn(void **state)
     memset(&t, 0, sizeof(t));
     struct vmar_space_opts so = {
         .user_lo = ulo, .user_hi = uhi, .stack_guard = CHURN_GUARD};
-    setup_vt(&vt, &so, 0);
+    vt_setup_tracked(&vt, &so, 0);
 
     /* Random FIXED maps that touch, overlap and merge. */
     for (size_t i = 0; i < 600; i++) {
@@ -960,7 +893,7 @@ static void test_placement_churn(void **state)
     assert_true(noreplace_eexist > 10 && protect_enomem > 10 &&
                 protects > protect_enomem + 10);
 
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
     cleanup_churn(state);
 }
 

@@ -38,18 +38,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static void expect_rc_at(int got, int want, const char *what, const char *file,
-                         int line)
-{
-    if (got != want) {
-        fprintf(stderr, "%s:%d: %s returned %s (%d), expected %s (%d)\n", file,
-                line, what, vmar_errname(got), got, vmar_errname(want), want);
-        _fail(file, line);
-    }
-}
-#define EXPECT_RC(call, want)                                                  \
-    expect_rc_at((call), (want), #call, __FILE__, __LINE__)
-
 /* The operations under test, each followed by the invariant check. */
 static int remap(struct vt *vt, vmar_addr_t old, vmar_size_t osz,
                  vmar_size_t nsz, unsigned flags, vmar_addr_t new_addr,
@@ -74,7 +62,7 @@ static int resize(struct vt *vt, vmar_addr_t addr, vmar_size_t osz,
         struct vt_snap snap_;                                                  \
         vmar_addr_t out_ = 0x1234;                                             \
         vt_snap_take((vt), &snap_);                                            \
-        EXPECT_RC(                                                             \
+        VT_EXPECT_RC(                                                          \
             remap((vt), (old), (osz), (nsz), (flags), (new_addr), &out_),      \
             (want));                                                           \
         assert_int_equal(out_, 0x1234);                                        \
@@ -85,18 +73,9 @@ static int resize(struct vt *vt, vmar_addr_t addr, vmar_size_t osz,
     do {                                                                       \
         struct vt_snap snap_;                                                  \
         vt_snap_take((vt), &snap_);                                            \
-        EXPECT_RC(resize((vt), (addr), (osz), (nsz)), (want));                 \
+        VT_EXPECT_RC(resize((vt), (addr), (osz), (nsz)), (want));              \
         VT_EXPECT_UNCHANGED((vt), &snap_);                                     \
     } while (0)
-
-static void map_at(struct vt *vt, vmar_addr_t at, size_t pages, unsigned prot,
-                   unsigned flags)
-{
-    vmar_addr_t got = 0;
-
-    EXPECT_RC(vt_map(vt, at, pages * PG, prot, FIXED, flags, &got), 0);
-    assert_int_equal(got, at);
-}
 
 /* A shared read-write mapping of `obj` from offset 0. */
 static void map_shared(struct vt *vt, vmar_addr_t at, size_t pages,
@@ -110,70 +89,10 @@ static void map_shared(struct vt *vt, vmar_addr_t at, size_t pages,
                               .backing = VMAR_BACKING_OBJECT,
                               .object = obj};
 
-    EXPECT_RC(vt_map_opts(vt, &o, NULL), 0);
+    VT_EXPECT_RC(vt_map_opts(vt, &o, NULL), 0);
 }
 
-static unsigned char page_byte(unsigned seed, size_t i)
-{
-    return (unsigned char)(seed + 17 * i + 1);
-}
-
-/* Fill page i of [at, at + pages) with page_byte(seed, i), through the
- * kernel's copy routine (which faults the pages in). */
-static void fill_pages(struct vt *vt, vmar_addr_t at, size_t pages,
-                       unsigned seed)
-{
-    static unsigned char buf[VMAR_PAGE_SIZE];
-    size_t done = 0;
-
-    for (size_t i = 0; i < pages; i++) {
-        memset(buf, page_byte(seed, i), sizeof(buf));
-        assert_int_equal(
-            vmar_write(vt->space, at + i * PG, buf, sizeof(buf), &done), 0);
-        assert_int_equal(done, PG);
-    }
-    VT_CHECK(vt);
-}
-
-static bool all_bytes(const unsigned char *p, size_t n, unsigned char v)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != v)
-            return false;
-    return true;
-}
-
-/* Page i of [at, at + pages) holds page_byte(seed, i) everywhere, or zero
- * everywhere when `zero`; read with vmar_read. */
-#define EXPECT_PAGES(vt, at, pages, seed)                                      \
-    expect_pages_at((vt), (at), (pages), (seed), false, __FILE__, __LINE__)
-#define EXPECT_ZERO(vt, at, pages)                                             \
-    expect_pages_at((vt), (at), (pages), 0, true, __FILE__, __LINE__)
-static void expect_pages_at(struct vt *vt, vmar_addr_t at, size_t pages,
-                            unsigned seed, bool zero, const char *file,
-                            int line)
-{
-    static unsigned char buf[VMAR_PAGE_SIZE];
-    size_t done = 0;
-
-    for (size_t i = 0; i < pages; i++) {
-        unsigned char want = zero ? 0 : page_byte(seed, i);
-        memset(buf, 0xee, sizeof(buf));
-        _assert_int_equal(
-            vmar_read(vt->space, at + i * PG, buf, sizeof(buf), &done), 0, file,
-            line);
-        _assert_int_equal(done, PG, file, line);
-        if (!all_bytes(buf, sizeof(buf), want)) {
-            fprintf(stderr, "%s:%d: page %zu at %#llx: byte %#x, want %#x\n",
-                    file, line, i, (unsigned long long)(at + i * PG), buf[0],
-                    want);
-            _fail(file, line);
-        }
-    }
-    vt_check_at(vt, file, line);
-}
-
-/* The same through a simulated CPU (TLB, walk, fault). */
+/* VT_EXPECT_PAGES through a simulated CPU (TLB, walk, fault). */
 #define EXPECT_CPU_PAGES(vt, cpu, at, pages, seed)                             \
     expect_cpu_pages_at((vt), (cpu), (at), (pages), (seed), false, __FILE__,   \
                         __LINE__)
@@ -186,12 +105,12 @@ static void expect_cpu_pages_at(struct vt *vt, struct vmar_sim_cpu *cpu,
     static unsigned char buf[VMAR_PAGE_SIZE];
 
     for (size_t i = 0; i < pages; i++) {
-        unsigned char want = zero ? 0 : page_byte(seed, i);
+        unsigned char want = zero ? 0 : vt_page_byte(seed, i);
         memset(buf, 0xee, sizeof(buf));
         _assert_int_equal(
             vmar_sim_cpu_access(cpu, at + i * PG, RD, buf, sizeof(buf)), 0,
             file, line);
-        if (!all_bytes(buf, sizeof(buf), want)) {
+        if (!vt_all_bytes(buf, sizeof(buf), want)) {
             fprintf(stderr,
                     "%s:%d: cpu: page %zu at %#llx: byte %#x, want %#x\n", file,
                     line, i, (unsigned long long)(at + i * PG), buf[0], want);
@@ -201,33 +120,17 @@ static void expect_cpu_pages_at(struct vt *vt, struct vmar_sim_cpu *cpu,
     vt_check_at(vt, file, line);
 }
 
-static struct vmar_stats stats_of(struct vt *vt)
-{
-    struct vmar_stats st;
-
-    vmar_stats(vt->space, &st);
-    return st;
-}
-
-static size_t frames_live(struct vt *vt)
-{
-    struct vmar_sim_stats s;
-
-    vmar_sim_stats(vt->sim, &s);
-    return s.frames_live;
-}
-
 /* Frames that are not page tables of `vt` (nor of `child`, if any): data
  * frames, whatever tables a move creates or frees. */
 static size_t data_frames(struct vt *vt, struct vt *child)
 {
-    return frames_live(vt) - vt_tables(vt) - (child ? vt_tables(child) : 0);
+    return vt_frames_live(vt) - vt_tables(vt) - (child ? vt_tables(child) : 0);
 }
 
 #define EXPECT_UNMAPPED(vt, at)                                                \
     do {                                                                       \
         struct vmar_mapping_info i_;                                           \
-        EXPECT_RC(vmar_query((vt)->space, (at), &i_), VMAR_ENOENT);            \
+        VT_EXPECT_RC(vmar_query((vt)->space, (at), &i_), VMAR_ENOENT);         \
     } while (0)
 
 static struct vmar_mapping_info query(struct vt *vt, vmar_addr_t at)
@@ -235,7 +138,7 @@ static struct vmar_mapping_info query(struct vt *vt, vmar_addr_t at)
     struct vmar_mapping_info info;
 
     memset(&info, 0, sizeof(info));
-    EXPECT_RC(vmar_query(vt->space, at, &info), 0);
+    VT_EXPECT_RC(vmar_query(vt->space, at, &info), 0);
     return info;
 }
 
@@ -261,25 +164,15 @@ static void cpu_del(struct vmar_sim_cpu *cpu)
     vmar_sim_cpu_destroy(cpu);
 }
 
-/*
- * The reference decoder (tests/support/refcheck.c) assumes every frame is
- * mapped once per space and every leaf of a writable mapping is writable:
- * shared object pages mapped twice and copy-on-write leaves break both.
- * Tests that build those run with vmar_check() only on real backends.
- */
-static void without_refdecoder(struct vt *vt)
-{
-    vt->mmu = NULL;
-}
-
-/* vt_fork() without the reference decoder on either side (see above): the
- * same per-child backend configuration, then vmar_fork(). */
+/* vt_fork() without the reference decoder on either side
+ * (vt_without_refdecoder): the same per-child backend configuration, then
+ * vmar_fork(). */
 static int fork_unchecked(struct vt *parent, struct vt *child)
 {
     struct vmar_fork_opts fo;
     int rc;
 
-    without_refdecoder(parent);
+    vt_without_refdecoder(parent);
     fo = (struct vmar_fork_opts){
         .mmu_config = vt_child_config(parent, child, 1),
     };
@@ -323,7 +216,7 @@ static void dev_get(struct vt *vt, struct dev *d, size_t n, vmar_size_t align)
     assert_true(d->pa != 0);
     for (size_t k = 0; k < n; k++)
         memset(vt->env->phys_to_virt(vt->env->ctx, d->pa + k * PG),
-               page_byte(0x40, k), PG);
+               vt_page_byte(0x40, k), PG);
 }
 
 static void dev_put(struct vt *vt, struct dev *d)
@@ -356,37 +249,37 @@ static void test_shrink_in_place(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, BASE, 4, RW, 0);
-    fill_pages(&vt, BASE, 4, 1);
+    vt_map_fixed(&vt, BASE, 4, RW, 0);
+    vt_fill_pages(&vt, BASE, 4, 1);
     size_t frames = data_frames(&vt, NULL);
-    assert_int_equal(stats_of(&vt).resident, 4 * PG);
+    assert_int_equal(vt_space_stats(&vt).resident, 4 * PG);
 
-    EXPECT_RC(remap(&vt, BASE, 4 * PG, 2 * PG, 0, 0, &out), 0);
+    VT_EXPECT_RC(remap(&vt, BASE, 4 * PG, 2 * PG, 0, 0, &out), 0);
     assert_int_equal(out, BASE);
     line(want, BASE, BASE + 2 * PG, "rw-p", 0);
     VT_EXPECT_LAYOUT(&vt, want);
-    EXPECT_PAGES(&vt, BASE, 2, 1);
+    VT_EXPECT_PAGES(&vt, BASE, 2, 1);
     EXPECT_UNMAPPED(&vt, BASE + 2 * PG);
-    assert_int_equal(stats_of(&vt).resident, 2 * PG);
-    assert_int_equal(stats_of(&vt).total_vm, 2 * PG);
+    assert_int_equal(vt_space_stats(&vt).resident, 2 * PG);
+    assert_int_equal(vt_space_stats(&vt).total_vm, 2 * PG);
     assert_int_equal(data_frames(&vt, NULL), frames - 2); /* the tail's */
 
     /* Same size: nothing to do, even with MAYMOVE (new_addr ignored). */
     out = 0;
-    EXPECT_RC(remap(&vt, BASE, 2 * PG, 2 * PG, MAYMOVE, 0x12345, &out), 0);
+    VT_EXPECT_RC(remap(&vt, BASE, 2 * PG, 2 * PG, MAYMOVE, 0x12345, &out), 0);
     assert_int_equal(out, BASE);
     VT_EXPECT_LAYOUT(&vt, want);
 
     /* Sizes are rounded up to a page. */
-    EXPECT_RC(remap(&vt, BASE, 2 * PG - 5, PG - 100, 0, 0, &out), 0);
+    VT_EXPECT_RC(remap(&vt, BASE, 2 * PG - 5, PG - 100, 0, 0, &out), 0);
     assert_int_equal(out, BASE);
     line(want, BASE, BASE + PG, "rw-p", 0);
     VT_EXPECT_LAYOUT(&vt, want);
-    EXPECT_PAGES(&vt, BASE, 1, 1);
+    VT_EXPECT_PAGES(&vt, BASE, 1, 1);
 
     /* A range inside a mapping shrinks by cutting its tail out. */
-    map_at(&vt, BASE + 16 * PG, 8, RW, 0);
-    EXPECT_RC(remap(&vt, BASE + 16 * PG, 4 * PG, 2 * PG, 0, 0, &out), 0);
+    vt_map_fixed(&vt, BASE + 16 * PG, 8, RW, 0);
+    VT_EXPECT_RC(remap(&vt, BASE + 16 * PG, 4 * PG, 2 * PG, 0, 0, &out), 0);
     char *p = line(want, BASE, BASE + PG, "rw-p", 0);
     p = line(p, BASE + 16 * PG, BASE + 18 * PG, "rw-p", 0);
     line(p, BASE + 20 * PG, BASE + 24 * PG, "rw-p", 0);
@@ -402,34 +295,34 @@ static void test_grow_in_place(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, BASE, 2, RW, 0);
-    fill_pages(&vt, BASE, 2, 2);
+    vt_map_fixed(&vt, BASE, 2, RW, 0);
+    vt_fill_pages(&vt, BASE, 2, 2);
     size_t frames = data_frames(&vt, NULL);
 
-    EXPECT_RC(remap(&vt, BASE, 2 * PG, 5 * PG, 0, 0, &out), 0);
+    VT_EXPECT_RC(remap(&vt, BASE, 2 * PG, 5 * PG, 0, 0, &out), 0);
     assert_int_equal(out, BASE);
     line(want, BASE, BASE + 5 * PG, "rw-p", 0);
     VT_EXPECT_LAYOUT(&vt, want);
-    EXPECT_PAGES(&vt, BASE, 2, 2);
+    VT_EXPECT_PAGES(&vt, BASE, 2, 2);
     assert_int_equal(data_frames(&vt, NULL), frames); /* nothing copied */
-    EXPECT_ZERO(&vt, BASE + 2 * PG, 3);
-    assert_int_equal(stats_of(&vt).total_vm, 5 * PG);
-    assert_int_equal(stats_of(&vt).resident, 5 * PG);
+    VT_EXPECT_ZERO(&vt, BASE + 2 * PG, 3);
+    assert_int_equal(vt_space_stats(&vt).total_vm, 5 * PG);
+    assert_int_equal(vt_space_stats(&vt).resident, 5 * PG);
 
     /* Growing up to a compatible neighbour merges with it. */
-    map_at(&vt, BASE + 8 * PG, 2, RW, 0);
-    fill_pages(&vt, BASE + 8 * PG, 2, 9);
-    EXPECT_RC(remap(&vt, BASE, 5 * PG, 8 * PG, MAYMOVE, 0, &out), 0);
+    vt_map_fixed(&vt, BASE + 8 * PG, 2, RW, 0);
+    vt_fill_pages(&vt, BASE + 8 * PG, 2, 9);
+    VT_EXPECT_RC(remap(&vt, BASE, 5 * PG, 8 * PG, MAYMOVE, 0, &out), 0);
     assert_int_equal(out, BASE);
     line(want, BASE, BASE + 10 * PG, "rw-p", 0);
     VT_EXPECT_LAYOUT(&vt, want);
-    EXPECT_PAGES(&vt, BASE, 2, 2);
-    EXPECT_PAGES(&vt, BASE + 8 * PG, 2, 9);
-    assert_int_equal(stats_of(&vt).map_count, 1);
+    VT_EXPECT_PAGES(&vt, BASE, 2, 2);
+    VT_EXPECT_PAGES(&vt, BASE + 8 * PG, 2, 9);
+    assert_int_equal(vt_space_stats(&vt).map_count, 1);
 
     /* ...and up to an incompatible one stays apart. */
-    map_at(&vt, BASE + 12 * PG, 1, R, 0);
-    EXPECT_RC(remap(&vt, BASE, 10 * PG, 12 * PG, 0, 0, &out), 0);
+    vt_map_fixed(&vt, BASE + 12 * PG, 1, R, 0);
+    VT_EXPECT_RC(remap(&vt, BASE, 10 * PG, 12 * PG, 0, 0, &out), 0);
     p = line(want, BASE, BASE + 12 * PG, "rw-p", 0);
     line(p, BASE + 12 * PG, BASE + 13 * PG, "r--p", 0);
     VT_EXPECT_LAYOUT(&vt, want);
@@ -442,19 +335,19 @@ static void test_grow_blocked(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, BASE, 2, RW, 0);
-    map_at(&vt, BASE + 3 * PG, 1, R, 0);
-    fill_pages(&vt, BASE, 2, 3);
+    vt_map_fixed(&vt, BASE, 2, RW, 0);
+    vt_map_fixed(&vt, BASE + 3 * PG, 1, R, 0);
+    vt_fill_pages(&vt, BASE, 2, 3);
     /* One page fits, two do not: without MAYMOVE, ENOMEM. */
     EXPECT_REMAP_FAILS(&vt, BASE, 2 * PG, 4 * PG, 0, 0, VMAR_ENOMEM);
     /* A range that is not the mapping's tail cannot grow in place. */
-    map_at(&vt, BASE + 8 * PG, 4, RW, 0);
+    vt_map_fixed(&vt, BASE + 8 * PG, 4, RW, 0);
     EXPECT_REMAP_FAILS(&vt, BASE + 8 * PG, 2 * PG, 3 * PG, 0, 0, VMAR_ENOMEM);
     /* Nor past the top of the user range. */
-    vmar_addr_t top = stats_of(&vt).user_hi;
-    map_at(&vt, top - 2 * PG, 2, RW, 0);
+    vmar_addr_t top = vt_space_stats(&vt).user_hi;
+    vt_map_fixed(&vt, top - 2 * PG, 2, RW, 0);
     EXPECT_REMAP_FAILS(&vt, top - 2 * PG, 2 * PG, 3 * PG, 0, 0, VMAR_ENOMEM);
-    EXPECT_PAGES(&vt, BASE, 2, 3);
+    VT_EXPECT_PAGES(&vt, BASE, 2, 3);
     vt_teardown(&vt);
 }
 
@@ -471,24 +364,25 @@ static void test_maymove(void **state)
 
     vt_setup(&vt, NULL, 0);
     cpu_new(&vt, &cpu);
-    map_at(&vt, BASE, 3, RW, 0);
-    map_at(&vt, BASE + 3 * PG, 1, R, 0); /* blocks growth in place */
-    fill_pages(&vt, BASE, 3, 4);
+    vt_map_fixed(&vt, BASE, 3, RW, 0);
+    vt_map_fixed(&vt, BASE + 3 * PG, 1, R, 0); /* blocks growth in place */
+    vt_fill_pages(&vt, BASE, 3, 4);
     EXPECT_CPU_PAGES(&vt, cpu, BASE, 3, 4); /* the TLB caches the source */
-    const struct vmar_stats before = stats_of(&vt);
+    const struct vmar_stats before = vt_space_stats(&vt);
     const size_t frames = data_frames(&vt, NULL);
     assert_int_equal(before.resident, 3 * PG);
 
-    EXPECT_RC(remap(&vt, BASE, 3 * PG, 5 * PG, MAYMOVE, 0, &out), 0);
+    VT_EXPECT_RC(remap(&vt, BASE, 3 * PG, 5 * PG, MAYMOVE, 0, &out), 0);
     assert_true(out != BASE);
     assert_true(out % PG == 0);
-    EXPECT_PAGES(&vt, out, 3, 4);
+    VT_EXPECT_PAGES(&vt, out, 3, 4);
     EXPECT_CPU_PAGES(&vt, cpu, out, 3, 4);
-    EXPECT_ZERO(&vt, out + 3 * PG, 2);
+    VT_EXPECT_ZERO(&vt, out + 3 * PG, 2);
     EXPECT_UNMAPPED(&vt, BASE);
     EXPECT_UNMAPPED(&vt, BASE + 2 * PG);
-    EXPECT_RC(vmar_sim_cpu_access(cpu, BASE + 5, RD, &b, 1), VMAR_ENOENT);
-    EXPECT_RC(vmar_sim_cpu_access(cpu, BASE + 2 * PG, WR, &b, 1), VMAR_ENOENT);
+    VT_EXPECT_RC(vmar_sim_cpu_access(cpu, BASE + 5, RD, &b, 1), VMAR_ENOENT);
+    VT_EXPECT_RC(vmar_sim_cpu_access(cpu, BASE + 2 * PG, WR, &b, 1),
+                 VMAR_ENOENT);
     assert_int_equal(vmar_sim_violations(vt.sim), 0);
     /* The frames moved: none copied, none freed (two zero pages were
      * faulted in by the reads above). */
@@ -501,15 +395,15 @@ static void test_maymove(void **state)
         line(p, BASE + 3 * PG, BASE + 4 * PG, "r--p", 0);
     }
     VT_EXPECT_LAYOUT(&vt, want);
-    assert_int_equal(stats_of(&vt).total_vm, 6 * PG);
+    assert_int_equal(vt_space_stats(&vt).total_vm, 6 * PG);
 
     /* A pure move keeps RSS exactly, by kind. */
-    const struct vmar_stats mid = stats_of(&vt);
+    const struct vmar_stats mid = vt_space_stats(&vt);
     vmar_addr_t again = 0;
-    EXPECT_RC(remap(&vt, out, 5 * PG, 5 * PG, RFIXED, BASE + 64 * PG, &again),
-              0);
+    VT_EXPECT_RC(
+        remap(&vt, out, 5 * PG, 5 * PG, RFIXED, BASE + 64 * PG, &again), 0);
     assert_int_equal(again, BASE + 64 * PG);
-    const struct vmar_stats after = stats_of(&vt);
+    const struct vmar_stats after = vt_space_stats(&vt);
     assert_int_equal(after.resident, mid.resident);
     assert_int_equal(after.resident_anon, mid.resident_anon);
     assert_int_equal(after.resident_file, mid.resident_file);
@@ -533,9 +427,9 @@ static void test_move_part(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, BASE, 6, RW, 0);
-    fill_pages(&vt, BASE, 6, 5);
-    EXPECT_RC(
+    vt_map_fixed(&vt, BASE, 6, RW, 0);
+    vt_fill_pages(&vt, BASE, 6, 5);
+    VT_EXPECT_RC(
         remap(&vt, BASE + 2 * PG, 2 * PG, 3 * PG, RFIXED, BASE + 32 * PG, &out),
         0);
     assert_int_equal(out, BASE + 32 * PG);
@@ -543,20 +437,20 @@ static void test_move_part(void **state)
     p = line(p, BASE + 4 * PG, BASE + 6 * PG, "rw-p", 0);
     line(p, BASE + 32 * PG, BASE + 35 * PG, "rw-p", 0);
     VT_EXPECT_LAYOUT(&vt, want);
-    EXPECT_PAGES(&vt, BASE, 2, 5);
-    EXPECT_PAGES(&vt, out, 2, 5 + 2 * 17);
-    EXPECT_ZERO(&vt, out + 2 * PG, 1);
-    EXPECT_PAGES(&vt, BASE + 4 * PG, 2, 5 + 4 * 17);
+    VT_EXPECT_PAGES(&vt, BASE, 2, 5);
+    VT_EXPECT_PAGES(&vt, out, 2, 5 + 2 * 17);
+    VT_EXPECT_ZERO(&vt, out + 2 * PG, 1);
+    VT_EXPECT_PAGES(&vt, BASE + 4 * PG, 2, 5 + 4 * 17);
 
     /* Move-and-shrink (FIXED): the source's tail is dropped. */
     size_t frames = data_frames(&vt, NULL);
-    EXPECT_RC(
+    VT_EXPECT_RC(
         remap(&vt, BASE + 4 * PG, 2 * PG, PG, RFIXED, BASE + 40 * PG, &out), 0);
     assert_int_equal(out, BASE + 40 * PG);
-    EXPECT_PAGES(&vt, out, 1, 5 + 4 * 17);
+    VT_EXPECT_PAGES(&vt, out, 1, 5 + 4 * 17);
     EXPECT_UNMAPPED(&vt, BASE + 5 * PG);
     assert_int_equal(data_frames(&vt, NULL), frames - 1);
-    assert_int_equal(stats_of(&vt).total_vm, 6 * PG);
+    assert_int_equal(vt_space_stats(&vt).total_vm, 6 * PG);
     vt_teardown(&vt);
 }
 
@@ -570,17 +464,17 @@ static void test_shrink_move_shared_table(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, src, 2, RW, 0);
-    fill_pages(&vt, src, 2, 6);
+    vt_map_fixed(&vt, src, 2, RW, 0);
+    vt_fill_pages(&vt, src, 2, 6);
     /* The tail page is alone in the table of [BASE+2M, BASE+4M); the
      * target lies in that table too. */
-    EXPECT_RC(remap(&vt, src, 2 * PG, PG, RFIXED, BASE + MB2 + 256 * PG, &out),
-              0);
+    VT_EXPECT_RC(
+        remap(&vt, src, 2 * PG, PG, RFIXED, BASE + MB2 + 256 * PG, &out), 0);
     assert_int_equal(out, BASE + MB2 + 256 * PG);
-    EXPECT_PAGES(&vt, out, 1, 6);
+    VT_EXPECT_PAGES(&vt, out, 1, 6);
     EXPECT_UNMAPPED(&vt, src);
     EXPECT_UNMAPPED(&vt, src + PG);
-    assert_int_equal(stats_of(&vt).resident, PG);
+    assert_int_equal(vt_space_stats(&vt).resident, PG);
     vt_teardown(&vt);
 }
 
@@ -595,13 +489,13 @@ static void test_fixed_inside_own_mapping(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, BASE, 17, RW, 0);
-    fill_pages(&vt, BASE + 10 * PG, 4, 0x31);
-    EXPECT_RC(
+    vt_map_fixed(&vt, BASE, 17, RW, 0);
+    vt_fill_pages(&vt, BASE + 10 * PG, 4, 0x31);
+    VT_EXPECT_RC(
         remap(&vt, BASE + 10 * PG, 4 * PG, 4 * PG, RFIXED, BASE + 5 * PG, &out),
         0);
     assert_int_equal(out, BASE + 5 * PG);
-    EXPECT_PAGES(&vt, out, 4, 0x31);
+    VT_EXPECT_PAGES(&vt, out, 4, 0x31);
     EXPECT_UNMAPPED(&vt, BASE + 10 * PG);
     p = line(want, BASE, BASE + 10 * PG, "rw-p", 0);
     line(p, BASE + 14 * PG, BASE + 17 * PG, "rw-p", 0);
@@ -618,43 +512,43 @@ static void test_fixed_replaces(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, BASE, 2, RW, 0);
-    fill_pages(&vt, BASE, 2, 7);
+    vt_map_fixed(&vt, BASE, 2, RW, 0);
+    vt_fill_pages(&vt, BASE, 2, 7);
     /* The target: 4 populated read-only pages with their own bytes. */
-    map_at(&vt, tgt, 4, RW, VMAR_MAP_POPULATE);
-    fill_pages(&vt, tgt, 4, 0x80);
+    vt_map_fixed(&vt, tgt, 4, RW, VMAR_MAP_POPULATE);
+    vt_fill_pages(&vt, tgt, 4, 0x80);
     assert_int_equal(vt_protect(&vt, tgt, 4 * PG, R), 0);
     const size_t frames = data_frames(&vt, NULL);
-    assert_int_equal(stats_of(&vt).resident, 6 * PG);
+    assert_int_equal(vt_space_stats(&vt).resident, 6 * PG);
 
     /* Into the middle of the target mapping: it is cut in two. */
-    EXPECT_RC(remap(&vt, BASE, 2 * PG, 2 * PG, RFIXED, tgt + PG, &out), 0);
+    VT_EXPECT_RC(remap(&vt, BASE, 2 * PG, 2 * PG, RFIXED, tgt + PG, &out), 0);
     assert_int_equal(out, tgt + PG);
     p = line(want, tgt, tgt + PG, "r--p", 0);
     p = line(p, tgt + PG, tgt + 3 * PG, "rw-p", 0);
     line(p, tgt + 3 * PG, tgt + 4 * PG, "r--p", 0);
     VT_EXPECT_LAYOUT(&vt, want);
-    EXPECT_PAGES(&vt, out, 2, 7);
-    EXPECT_PAGES(&vt, tgt, 1, 0x80);
-    EXPECT_PAGES(&vt, tgt + 3 * PG, 1, 0x80 + 3 * 17);
+    VT_EXPECT_PAGES(&vt, out, 2, 7);
+    VT_EXPECT_PAGES(&vt, tgt, 1, 0x80);
+    VT_EXPECT_PAGES(&vt, tgt + 3 * PG, 1, 0x80 + 3 * 17);
     EXPECT_UNMAPPED(&vt, BASE);
     /* The two replaced pages' frames were freed. */
     assert_int_equal(data_frames(&vt, NULL), frames - 2);
-    assert_int_equal(stats_of(&vt).resident, 4 * PG);
-    assert_int_equal(stats_of(&vt).total_vm, 4 * PG);
-    assert_int_equal(stats_of(&vt).map_count, 3);
+    assert_int_equal(vt_space_stats(&vt).resident, 4 * PG);
+    assert_int_equal(vt_space_stats(&vt).total_vm, 4 * PG);
+    assert_int_equal(vt_space_stats(&vt).map_count, 3);
 
     /* Over several mappings and a hole, growing too. */
-    map_at(&vt, BASE + 64 * PG, 1, RW, 0);
-    fill_pages(&vt, BASE + 64 * PG, 1, 0x33);
-    EXPECT_RC(
+    vt_map_fixed(&vt, BASE + 64 * PG, 1, RW, 0);
+    vt_fill_pages(&vt, BASE + 64 * PG, 1, 0x33);
+    VT_EXPECT_RC(
         remap(&vt, BASE + 64 * PG, PG, 8 * PG, RFIXED, tgt - 2 * PG, &out), 0);
     assert_int_equal(out, tgt - 2 * PG);
     line(want, out, out + 8 * PG, "rw-p", 0);
     VT_EXPECT_LAYOUT(&vt, want);
-    EXPECT_PAGES(&vt, out, 1, 0x33);
-    EXPECT_ZERO(&vt, out + PG, 7);
-    assert_int_equal(stats_of(&vt).total_vm, 8 * PG);
+    VT_EXPECT_PAGES(&vt, out, 1, 0x33);
+    VT_EXPECT_ZERO(&vt, out + PG, 7);
+    assert_int_equal(vt_space_stats(&vt).total_vm, 8 * PG);
     vt_teardown(&vt);
 }
 
@@ -664,8 +558,8 @@ static void test_fixed_overlap(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, BASE, 8, RW, 0);
-    fill_pages(&vt, BASE, 8, 8);
+    vt_map_fixed(&vt, BASE, 8, RW, 0);
+    vt_fill_pages(&vt, BASE, 8, 8);
     /* Target overlapping the source from above, from below, exactly, and
      * by growing into it. */
     EXPECT_REMAP_FAILS(&vt, BASE + 2 * PG, 2 * PG, 2 * PG, RFIXED,
@@ -678,11 +572,11 @@ static void test_fixed_overlap(void **state)
                        VMAR_EINVAL);
     /* Adjacent on either side is fine. */
     vmar_addr_t out = 0;
-    EXPECT_RC(
+    VT_EXPECT_RC(
         remap(&vt, BASE + 2 * PG, 2 * PG, 2 * PG, RFIXED, BASE + 4 * PG, &out),
         0);
     assert_int_equal(out, BASE + 4 * PG);
-    EXPECT_PAGES(&vt, BASE + 4 * PG, 2, 8 + 2 * 17);
+    VT_EXPECT_PAGES(&vt, BASE + 4 * PG, 2, 8 + 2 * 17);
     char want[128];
     char *p = line(want, BASE, BASE + 2 * PG, "rw-p", 0);
     line(p, BASE + 4 * PG, BASE + 8 * PG, "rw-p", 0);
@@ -702,39 +596,39 @@ static void test_dontunmap(void **state)
 
     vt_setup(&vt, NULL, 0);
     cpu_new(&vt, &cpu);
-    map_at(&vt, BASE, 3, RW, 0);
-    fill_pages(&vt, BASE, 3, 10);
+    vt_map_fixed(&vt, BASE, 3, RW, 0);
+    vt_fill_pages(&vt, BASE, 3, 10);
     EXPECT_CPU_PAGES(&vt, cpu, BASE, 3, 10);
     const size_t frames = data_frames(&vt, NULL);
 
-    EXPECT_RC(remap(&vt, BASE, 3 * PG, 3 * PG, DONTUNMAP, 0, &out), 0);
+    VT_EXPECT_RC(remap(&vt, BASE, 3 * PG, 3 * PG, DONTUNMAP, 0, &out), 0);
     assert_true(out != BASE);
     /* Source mapped, empty; target has the contents. */
     struct vmar_mapping_info info = query(&vt, BASE + PG);
     assert_int_equal(info.start, BASE);
     assert_int_equal(info.end, BASE + 3 * PG);
     assert_int_equal(info.prot, RW);
-    assert_int_equal(stats_of(&vt).resident, 3 * PG);
-    assert_int_equal(stats_of(&vt).total_vm, 6 * PG);
+    assert_int_equal(vt_space_stats(&vt).resident, 3 * PG);
+    assert_int_equal(vt_space_stats(&vt).total_vm, 6 * PG);
     assert_int_equal(data_frames(&vt, NULL), frames);
-    EXPECT_PAGES(&vt, out, 3, 10);
+    VT_EXPECT_PAGES(&vt, out, 3, 10);
     EXPECT_CPU_PAGES(&vt, cpu, out, 3, 10);
     EXPECT_CPU_ZERO(&vt, cpu, BASE, 1); /* the cached entry went away */
-    EXPECT_ZERO(&vt, BASE + PG, 2);
-    assert_int_equal(stats_of(&vt).resident, 6 * PG);
+    VT_EXPECT_ZERO(&vt, BASE + PG, 2);
+    assert_int_equal(vt_space_stats(&vt).resident, 6 * PG);
     assert_int_equal(vmar_sim_violations(vt.sim), 0);
 
     /* With FIXED, over part of a mapping in the middle of another one. */
-    map_at(&vt, BASE + 32 * PG, 4, RW, 0);
-    fill_pages(&vt, BASE + 32 * PG, 4, 11);
-    EXPECT_RC(remap(&vt, BASE + 33 * PG, 2 * PG, 2 * PG,
-                    DONTUNMAP | VMAR_REMAP_FIXED, BASE + 64 * PG, &out),
-              0);
+    vt_map_fixed(&vt, BASE + 32 * PG, 4, RW, 0);
+    vt_fill_pages(&vt, BASE + 32 * PG, 4, 11);
+    VT_EXPECT_RC(remap(&vt, BASE + 33 * PG, 2 * PG, 2 * PG,
+                       DONTUNMAP | VMAR_REMAP_FIXED, BASE + 64 * PG, &out),
+                 0);
     assert_int_equal(out, BASE + 64 * PG);
-    EXPECT_PAGES(&vt, out, 2, 11 + 17);
-    EXPECT_PAGES(&vt, BASE + 32 * PG, 1, 11);
-    EXPECT_ZERO(&vt, BASE + 33 * PG, 2);
-    EXPECT_PAGES(&vt, BASE + 35 * PG, 1, 11 + 3 * 17);
+    VT_EXPECT_PAGES(&vt, out, 2, 11 + 17);
+    VT_EXPECT_PAGES(&vt, BASE + 32 * PG, 1, 11);
+    VT_EXPECT_ZERO(&vt, BASE + 33 * PG, 2);
+    VT_EXPECT_PAGES(&vt, BASE + 35 * PG, 1, 11 + 3 * 17);
     /* The source pieces merged back into one mapping. */
     info = query(&vt, BASE + 33 * PG);
     assert_int_equal(info.start, BASE + 32 * PG);
@@ -752,8 +646,8 @@ static void test_dontunmap_einval(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, BASE, 2, RW, VMAR_MAP_SHARED); /* shared anonymous */
-    fill_pages(&vt, BASE, 2, 12);
+    vt_map_fixed(&vt, BASE, 2, RW, VMAR_MAP_SHARED); /* shared anonymous */
+    vt_fill_pages(&vt, BASE, 2, 12);
     EXPECT_REMAP_FAILS(&vt, BASE, 2 * PG, 2 * PG, DONTUNMAP, 0, VMAR_EINVAL);
     assert_int_equal(vmar_memfd_create(vt.env, 4 * PG, &obj), 0);
     struct vmar_map_opts o = {.addr = BASE + 16 * PG,
@@ -762,22 +656,22 @@ static void test_dontunmap_einval(void **state)
                               .place = FIXED,
                               .backing = VMAR_BACKING_OBJECT,
                               .object = obj};
-    EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0); /* private object mapping */
+    VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0); /* private object mapping */
     EXPECT_REMAP_FAILS(&vt, BASE + 16 * PG, 2 * PG, 2 * PG, DONTUNMAP, 0,
                        VMAR_EINVAL);
     o.flags = VMAR_MAP_SHARED;
     o.addr = BASE + 32 * PG;
-    EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
+    VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
     EXPECT_REMAP_FAILS(&vt, BASE + 32 * PG, 2 * PG, 2 * PG, DONTUNMAP, 0,
                        VMAR_EINVAL);
     /* A size change with DONTUNMAP, either way. */
-    map_at(&vt, BASE + 48 * PG, 4, RW, 0);
+    vt_map_fixed(&vt, BASE + 48 * PG, 4, RW, 0);
     EXPECT_REMAP_FAILS(&vt, BASE + 48 * PG, 2 * PG, 3 * PG, DONTUNMAP, 0,
                        VMAR_EINVAL);
     EXPECT_REMAP_FAILS(&vt, BASE + 48 * PG, 2 * PG, PG, DONTUNMAP, 0,
                        VMAR_EINVAL);
     /* A move spanning a private anonymous and a shared mapping. */
-    map_at(&vt, BASE + 2 * PG, 2, RW, 0);
+    vt_map_fixed(&vt, BASE + 2 * PG, 2, RW, 0);
     EXPECT_REMAP_FAILS(&vt, BASE + PG, 2 * PG, 2 * PG, DONTUNMAP, 0,
                        VMAR_EINVAL);
     vmar_object_unref(obj);
@@ -793,11 +687,11 @@ static void test_errno_table(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, BASE, 4, RW, 0);
-    map_at(&vt, BASE + 4 * PG, 2, R, 0);
-    map_at(&vt, BASE + 8 * PG, 2, RW, 0);
-    fill_pages(&vt, BASE, 4, 13);
-    const vmar_addr_t top = stats_of(&vt).user_hi;
+    vt_map_fixed(&vt, BASE, 4, RW, 0);
+    vt_map_fixed(&vt, BASE + 4 * PG, 2, R, 0);
+    vt_map_fixed(&vt, BASE + 8 * PG, 2, RW, 0);
+    vt_fill_pages(&vt, BASE, 4, 13);
+    const vmar_addr_t top = vt_space_stats(&vt).user_hi;
 
     /* EINVAL */
     EXPECT_REMAP_FAILS(&vt, BASE + 1, PG, PG, 0, 0, VMAR_EINVAL);
@@ -841,7 +735,7 @@ static void test_errno_table(void **state)
 
     /* A device never grows, not even with MAYMOVE; shrinking is fine. */
     dev_get(&vt, &d, NDEV, PG);
-    EXPECT_RC(map_dev(&vt, BASE + 64 * PG, NDEV * PG, d.pa, RW), 0);
+    VT_EXPECT_RC(map_dev(&vt, BASE + 64 * PG, NDEV * PG, d.pa, RW), 0);
     EXPECT_REMAP_FAILS(&vt, BASE + 64 * PG, NDEV * PG, (NDEV + 1) * PG, 0, 0,
                        VMAR_EFAULT);
     EXPECT_REMAP_FAILS(&vt, BASE + 64 * PG, NDEV * PG, (NDEV + 1) * PG, MAYMOVE,
@@ -854,7 +748,7 @@ static void test_errno_table(void **state)
     /* NULL space. */
     assert_int_equal(vmar_remap(NULL, BASE, PG, PG, 0, 0, NULL), VMAR_EINVAL);
     assert_int_equal(vmar_resize(NULL, BASE, PG, PG), VMAR_EINVAL);
-    EXPECT_PAGES(&vt, BASE, 4, 13);
+    VT_EXPECT_PAGES(&vt, BASE, 4, 13);
     vmar_space_destroy(vt.space);
     vt.space = NULL;
     dev_put(&vt, &d);
@@ -871,34 +765,34 @@ static void test_merge_after_move(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, BASE, 2, RW, 0);
-    map_at(&vt, BASE + 16 * PG, 2, RW, 0);
-    map_at(&vt, BASE + 20 * PG, 2, RW, 0);
-    fill_pages(&vt, BASE, 2, 14);
-    fill_pages(&vt, BASE + 16 * PG, 2, 15);
-    fill_pages(&vt, BASE + 20 * PG, 2, 16);
+    vt_map_fixed(&vt, BASE, 2, RW, 0);
+    vt_map_fixed(&vt, BASE + 16 * PG, 2, RW, 0);
+    vt_map_fixed(&vt, BASE + 20 * PG, 2, RW, 0);
+    vt_fill_pages(&vt, BASE, 2, 14);
+    vt_fill_pages(&vt, BASE + 16 * PG, 2, 15);
+    vt_fill_pages(&vt, BASE + 20 * PG, 2, 16);
     /* Into the gap between two compatible neighbours: all three merge. */
-    EXPECT_RC(remap(&vt, BASE, 2 * PG, 2 * PG, RFIXED, BASE + 18 * PG, &out),
-              0);
+    VT_EXPECT_RC(remap(&vt, BASE, 2 * PG, 2 * PG, RFIXED, BASE + 18 * PG, &out),
+                 0);
     line(want, BASE + 16 * PG, BASE + 22 * PG, "rw-p", 0);
     VT_EXPECT_LAYOUT(&vt, want);
-    assert_int_equal(stats_of(&vt).map_count, 1);
-    EXPECT_PAGES(&vt, BASE + 16 * PG, 2, 15);
-    EXPECT_PAGES(&vt, BASE + 18 * PG, 2, 14);
-    EXPECT_PAGES(&vt, BASE + 20 * PG, 2, 16);
+    assert_int_equal(vt_space_stats(&vt).map_count, 1);
+    VT_EXPECT_PAGES(&vt, BASE + 16 * PG, 2, 15);
+    VT_EXPECT_PAGES(&vt, BASE + 18 * PG, 2, 14);
+    VT_EXPECT_PAGES(&vt, BASE + 20 * PG, 2, 16);
 
     /* Next to an incompatible neighbour (other prot, shared): apart. */
-    map_at(&vt, BASE + 40 * PG, 2, R, 0);
-    map_at(&vt, BASE + 44 * PG, 2, RW, VMAR_MAP_SHARED);
-    EXPECT_RC(remap(&vt, BASE + 20 * PG, 2 * PG, 2 * PG, RFIXED, BASE + 42 * PG,
-                    &out),
-              0);
+    vt_map_fixed(&vt, BASE + 40 * PG, 2, R, 0);
+    vt_map_fixed(&vt, BASE + 44 * PG, 2, RW, VMAR_MAP_SHARED);
+    VT_EXPECT_RC(remap(&vt, BASE + 20 * PG, 2 * PG, 2 * PG, RFIXED,
+                       BASE + 42 * PG, &out),
+                 0);
     p = line(want, BASE + 16 * PG, BASE + 20 * PG, "rw-p", 0);
     p = line(p, BASE + 40 * PG, BASE + 42 * PG, "r--p", 0);
     p = line(p, BASE + 42 * PG, BASE + 44 * PG, "rw-p", 0);
     line(p, BASE + 44 * PG, BASE + 46 * PG, "rw-s", 0);
     VT_EXPECT_LAYOUT(&vt, want);
-    EXPECT_PAGES(&vt, BASE + 42 * PG, 2, 16);
+    VT_EXPECT_PAGES(&vt, BASE + 42 * PG, 2, 16);
     vt_teardown(&vt);
 }
 
@@ -915,12 +809,12 @@ static void test_move_spanning_mappings(void **state)
 
     vt_setup(&vt, NULL, 0);
     cpu_new(&vt, &cpu);
-    map_at(&vt, BASE, 6, RW, 0);
-    fill_pages(&vt, BASE, 6, 17);
+    vt_map_fixed(&vt, BASE, 6, RW, 0);
+    vt_fill_pages(&vt, BASE, 6, 17);
     assert_int_equal(vt_protect(&vt, BASE + 3 * PG, 3 * PG, R), 0);
-    const struct vmar_stats before = stats_of(&vt);
+    const struct vmar_stats before = vt_space_stats(&vt);
 
-    EXPECT_RC(
+    VT_EXPECT_RC(
         remap(&vt, BASE + PG, 4 * PG, 4 * PG, RFIXED, BASE + 64 * PG, &out), 0);
     assert_int_equal(out, BASE + 64 * PG);
     p = line(want, BASE, BASE + PG, "rw-p", 0);
@@ -928,20 +822,21 @@ static void test_move_spanning_mappings(void **state)
     p = line(p, out, out + 2 * PG, "rw-p", 0);
     line(p, out + 2 * PG, out + 4 * PG, "r--p", 0);
     VT_EXPECT_LAYOUT(&vt, want);
-    EXPECT_PAGES(&vt, out, 4, 17 + 17);
+    VT_EXPECT_PAGES(&vt, out, 4, 17 + 17);
     EXPECT_CPU_PAGES(&vt, cpu, out, 4, 17 + 17);
-    EXPECT_PAGES(&vt, BASE, 1, 17);
-    EXPECT_PAGES(&vt, BASE + 5 * PG, 1, 17 + 5 * 17);
+    VT_EXPECT_PAGES(&vt, BASE, 1, 17);
+    VT_EXPECT_PAGES(&vt, BASE + 5 * PG, 1, 17 + 5 * 17);
     /* Permissions moved with the pages. */
     b = 1;
-    EXPECT_RC(vmar_sim_cpu_access(cpu, out + PG, WR, &b, 1), 0);
-    EXPECT_RC(vmar_sim_cpu_access(cpu, out + 2 * PG, WR, &b, 1), VMAR_EACCES);
-    assert_int_equal(stats_of(&vt).resident, before.resident);
-    assert_int_equal(stats_of(&vt).total_vm, before.total_vm);
-    assert_int_equal(stats_of(&vt).map_count, 4);
+    VT_EXPECT_RC(vmar_sim_cpu_access(cpu, out + PG, WR, &b, 1), 0);
+    VT_EXPECT_RC(vmar_sim_cpu_access(cpu, out + 2 * PG, WR, &b, 1),
+                 VMAR_EACCES);
+    assert_int_equal(vt_space_stats(&vt).resident, before.resident);
+    assert_int_equal(vt_space_stats(&vt).total_vm, before.total_vm);
+    assert_int_equal(vt_space_stats(&vt).map_count, 4);
 
     /* The same without FIXED (the core places it). */
-    EXPECT_RC(remap(&vt, out, 4 * PG, 4 * PG, MAYMOVE, 0, &out), 0);
+    VT_EXPECT_RC(remap(&vt, out, 4 * PG, 4 * PG, MAYMOVE, 0, &out), 0);
     assert_int_equal(out, BASE + 64 * PG); /* nothing to do: same size */
     assert_int_equal(vmar_sim_violations(vt.sim), 0);
     cpu_del(cpu);
@@ -963,10 +858,10 @@ static void test_device_move(void **state)
     vt_setup(&vt, NULL, 0);
     dev_get(&vt, &d, NDEV, PG);
     cpu_new(&vt, &cpu);
-    EXPECT_RC(map_dev(&vt, BASE, NDEV * PG, d.pa, RW), 0);
+    VT_EXPECT_RC(map_dev(&vt, BASE, NDEV * PG, d.pa, RW), 0);
     EXPECT_CPU_PAGES(&vt, cpu, BASE, NDEV, 0x40);
 
-    EXPECT_RC(
+    VT_EXPECT_RC(
         remap(&vt, BASE, NDEV * PG, NDEV * PG, RFIXED, BASE + 64 * PG, &out),
         0);
     assert_int_equal(out, BASE + 64 * PG);
@@ -976,16 +871,16 @@ static void test_device_move(void **state)
     assert_int_equal(info.offset, d.pa);
     assert_int_equal(info.cache, VMAR_CACHE_UC);
     EXPECT_CPU_PAGES(&vt, cpu, out, NDEV, 0x40);
-    EXPECT_RC(vmar_sim_cpu_access(cpu, BASE, RD, &b, 1), VMAR_ENOENT);
+    VT_EXPECT_RC(vmar_sim_cpu_access(cpu, BASE, RD, &b, 1), VMAR_ENOENT);
     EXPECT_UNMAPPED(&vt, BASE);
-    assert_int_equal(stats_of(&vt).resident, 0);
+    assert_int_equal(vt_space_stats(&vt).resident, 0);
     assert_int_equal(vmar_resident(vt.space, out, out + NDEV * PG, &bytes), 0);
     assert_int_equal(bytes, NDEV * PG);
 
     /* The middle two pages move on: their physical address follows. */
-    EXPECT_RC(remap(&vt, out + PG, 2 * PG, 2 * PG, MAYMOVE | VMAR_REMAP_FIXED,
-                    BASE + 128 * PG, &out),
-              0);
+    VT_EXPECT_RC(remap(&vt, out + PG, 2 * PG, 2 * PG,
+                       MAYMOVE | VMAR_REMAP_FIXED, BASE + 128 * PG, &out),
+                 0);
     info = query(&vt, BASE + 128 * PG);
     assert_int_equal(info.offset, d.pa + PG);
     assert_int_equal(info.end, BASE + 130 * PG);
@@ -995,13 +890,13 @@ static void test_device_move(void **state)
     EXPECT_CPU_PAGES(&vt, cpu, BASE + 67 * PG, 1, 0x40 + 3 * 17);
     /* A write through the moved mapping lands in the device. */
     b = 0xd7;
-    EXPECT_RC(vmar_sim_cpu_access(cpu, BASE + 129 * PG + 3, WR, &b, 1), 0);
+    VT_EXPECT_RC(vmar_sim_cpu_access(cpu, BASE + 129 * PG + 3, WR, &b, 1), 0);
     unsigned char *dev2 =
         vt.env->phys_to_virt(vt.env->ctx, d.pa + 2 * (vmar_paddr_t)PG);
     assert_int_equal(dev2[3], 0xd7);
 
     /* Shrinking a device in place is allowed. */
-    EXPECT_RC(resize(&vt, BASE + 128 * PG, 2 * PG, PG), 0);
+    VT_EXPECT_RC(resize(&vt, BASE + 128 * PG, 2 * PG, PG), 0);
     EXPECT_UNMAPPED(&vt, BASE + 129 * PG);
     assert_int_equal(vmar_sim_violations(vt.sim), 0);
     for (size_t k = 0; k < NDEV; k++)
@@ -1028,11 +923,11 @@ static void test_device_huge_move(void **state)
     vt_setup(&vt, NULL, 0);
     dev_get(&vt, &d, MB2 / PG, MB2);
     cpu_new(&vt, &cpu);
-    EXPECT_RC(map_dev(&vt, BASE, MB2, d.pa, RW), 0);
+    VT_EXPECT_RC(map_dev(&vt, BASE, MB2, d.pa, RW), 0);
     vmar_sim_stats(vt.sim, &s0);
     EXPECT_CPU_PAGES(&vt, cpu, BASE + 300 * PG, 1, 0x40 + 300 * 17);
 
-    EXPECT_RC(remap(&vt, BASE, MB2, MB2, RFIXED, BASE + 2 * MB2, &out), 0);
+    VT_EXPECT_RC(remap(&vt, BASE, MB2, MB2, RFIXED, BASE + 2 * MB2, &out), 0);
     assert_int_equal(out, BASE + 2 * MB2);
     vmar_sim_stats(vt.sim, &s1);
     if (sim)
@@ -1043,19 +938,20 @@ static void test_device_huge_move(void **state)
     EXPECT_UNMAPPED(&vt, BASE + 300 * PG);
 
     /* Move-and-shrink to half: the huge leaf is cut at the new end. */
-    EXPECT_RC(remap(&vt, out, MB2, MB2 / 2, RFIXED, BASE + 4 * MB2, &out), 0);
+    VT_EXPECT_RC(remap(&vt, out, MB2, MB2 / 2, RFIXED, BASE + 4 * MB2, &out),
+                 0);
     assert_int_equal(out, BASE + 4 * MB2);
     EXPECT_CPU_PAGES(&vt, cpu, out + 200 * PG, 1, 0x40 + 200 * 17);
     EXPECT_UNMAPPED(&vt, out + MB2 / 2);
     EXPECT_UNMAPPED(&vt, BASE + 2 * MB2);
     vmar_size_t bytes = 0;
-    assert_int_equal(vmar_resident(vt.space, stats_of(&vt).user_lo,
-                                   stats_of(&vt).user_hi, &bytes),
+    assert_int_equal(vmar_resident(vt.space, vt_space_stats(&vt).user_lo,
+                                   vt_space_stats(&vt).user_hi, &bytes),
                      0);
     assert_int_equal(bytes, MB2 / 2);
 
     /* Part of it to an unaligned place: base pages, same bytes. */
-    EXPECT_RC(
+    VT_EXPECT_RC(
         remap(&vt, out + 16 * PG, 8 * PG, 8 * PG, RFIXED, BASE + 5 * PG, &out),
         0);
     assert_int_equal(query(&vt, BASE + 5 * PG).offset, d.pa + 16 * PG);
@@ -1079,40 +975,40 @@ static void test_shared_object_move(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    without_refdecoder(&vt); /* the object's pages are mapped twice */
+    vt_without_refdecoder(&vt); /* the object's pages are mapped twice */
     cpu_new(&vt, &cpu);
     assert_int_equal(vmar_memfd_create(vt.env, 4 * PG, &obj), 0);
     map_shared(&vt, BASE, 4, obj);
     map_shared(&vt, BASE + 32 * PG, 4, obj);
-    fill_pages(&vt, BASE, 4, 18);
-    EXPECT_PAGES(&vt, BASE + 32 * PG, 4, 18);
-    const struct vmar_stats before = stats_of(&vt);
+    vt_fill_pages(&vt, BASE, 4, 18);
+    VT_EXPECT_PAGES(&vt, BASE + 32 * PG, 4, 18);
+    const struct vmar_stats before = vt_space_stats(&vt);
     assert_int_equal(before.resident_file, 8 * PG);
     assert_int_equal(before.resident_anon, 0);
 
     /* The last three pages move and grow by one. */
-    EXPECT_RC(
+    VT_EXPECT_RC(
         remap(&vt, BASE + PG, 3 * PG, 4 * PG, RFIXED, BASE + 64 * PG, &out), 0);
     assert_int_equal(out, BASE + 64 * PG);
     struct vmar_mapping_info info = query(&vt, out);
     assert_ptr_equal(info.object, obj);
     assert_int_equal(info.offset, PG);
     assert_true(info.flags & VMAR_MAP_SHARED);
-    assert_int_equal(stats_of(&vt).resident_file, before.resident_file);
-    assert_int_equal(stats_of(&vt).resident_anon, 0);
-    EXPECT_PAGES(&vt, out, 3, 18 + 17);
+    assert_int_equal(vt_space_stats(&vt).resident_file, before.resident_file);
+    assert_int_equal(vt_space_stats(&vt).resident_anon, 0);
+    VT_EXPECT_PAGES(&vt, out, 3, 18 + 17);
     EXPECT_CPU_PAGES(&vt, cpu, out, 3, 18 + 17);
     /* Still shared: writes through the moved range show in the other
      * mapping and the other way round. */
-    fill_pages(&vt, out, 3, 19);
-    EXPECT_PAGES(&vt, BASE + 33 * PG, 3, 19);
-    fill_pages(&vt, BASE + 32 * PG, 4, 20);
+    vt_fill_pages(&vt, out, 3, 19);
+    VT_EXPECT_PAGES(&vt, BASE + 33 * PG, 3, 19);
+    vt_fill_pages(&vt, BASE + 32 * PG, 4, 20);
     EXPECT_CPU_PAGES(&vt, cpu, out, 3, 20 + 17);
-    EXPECT_PAGES(&vt, BASE, 1, 20);
+    VT_EXPECT_PAGES(&vt, BASE, 1, 20);
     /* The grown page is past the object's end: SIGBUS for a shared
      * mapping, as Linux. */
     unsigned char b = 0;
-    EXPECT_RC(vmar_sim_cpu_access(cpu, out + 3 * PG, RD, &b, 1), VMAR_ENXIO);
+    VT_EXPECT_RC(vmar_sim_cpu_access(cpu, out + 3 * PG, RD, &b, 1), VMAR_ENXIO);
     assert_int_equal(vmar_sim_violations(vt.sim), 0);
     cpu_del(cpu);
     vmar_object_unref(obj);
@@ -1126,47 +1022,47 @@ static void test_fork_then_move(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, BASE, 4, RW, 0);
-    fill_pages(&vt, BASE, 4, 21);
-    EXPECT_RC(fork_unchecked(&vt, &child), 0);
+    vt_map_fixed(&vt, BASE, 4, RW, 0);
+    vt_fill_pages(&vt, BASE, 4, 21);
+    VT_EXPECT_RC(fork_unchecked(&vt, &child), 0);
     const size_t frames = data_frames(&vt, &child);
 
     /* The parent moves its COW mapping; no frame is copied. */
-    EXPECT_RC(remap(&vt, BASE, 4 * PG, 6 * PG, RFIXED, BASE + 64 * PG, &out),
-              0);
+    VT_EXPECT_RC(remap(&vt, BASE, 4 * PG, 6 * PG, RFIXED, BASE + 64 * PG, &out),
+                 0);
     assert_int_equal(out, BASE + 64 * PG);
     VT_CHECK(&child);
     assert_int_equal(data_frames(&vt, &child), frames);
-    EXPECT_PAGES(&vt, out, 4, 21);
-    EXPECT_PAGES(&child, BASE, 4, 21);
+    VT_EXPECT_PAGES(&vt, out, 4, 21);
+    VT_EXPECT_PAGES(&child, BASE, 4, 21);
 
     /* A write in the child copies its page: the parent keeps the old. */
-    fill_pages(&child, BASE + PG, 1, 22);
+    vt_fill_pages(&child, BASE + PG, 1, 22);
     VT_CHECK(&vt);
-    EXPECT_PAGES(&vt, out + PG, 1, 21 + 17);
-    EXPECT_PAGES(&child, BASE + PG, 1, 22);
+    VT_EXPECT_PAGES(&vt, out + PG, 1, 21 + 17);
+    VT_EXPECT_PAGES(&child, BASE + PG, 1, 22);
     assert_int_equal(data_frames(&vt, &child), frames + 1);
     /* And a write in the parent at the new place: the child keeps the
      * old. */
-    fill_pages(&vt, out + 2 * PG, 1, 23);
+    vt_fill_pages(&vt, out + 2 * PG, 1, 23);
     VT_CHECK(&child);
-    EXPECT_PAGES(&child, BASE + 2 * PG, 1, 21 + 2 * 17);
-    EXPECT_PAGES(&vt, out + 2 * PG, 1, 23);
+    VT_EXPECT_PAGES(&child, BASE + 2 * PG, 1, 21 + 2 * 17);
+    VT_EXPECT_PAGES(&vt, out + 2 * PG, 1, 23);
     assert_int_equal(data_frames(&vt, &child), frames + 2);
     /* The untouched pages are still one frame each, for both. */
-    EXPECT_PAGES(&child, BASE, 1, 21);
-    EXPECT_PAGES(&vt, out + 3 * PG, 1, 21 + 3 * 17);
+    VT_EXPECT_PAGES(&child, BASE, 1, 21);
+    VT_EXPECT_PAGES(&vt, out + 3 * PG, 1, 21 + 3 * 17);
     assert_int_equal(data_frames(&vt, &child), frames + 2);
 
     /* The child moves too; then the parent drops its copy. */
-    EXPECT_RC(
+    VT_EXPECT_RC(
         remap(&child, BASE, 4 * PG, 4 * PG, RFIXED, BASE + 128 * PG, &out), 0);
-    EXPECT_RC(vt_unmap(&vt, BASE + 64 * PG, 6 * PG), 0);
-    EXPECT_PAGES(&child, BASE + 128 * PG, 1, 21);
-    EXPECT_PAGES(&child, BASE + 129 * PG, 1, 22);
-    EXPECT_PAGES(&child, BASE + 130 * PG, 1, 21 + 2 * 17);
-    fill_pages(&child, BASE + 128 * PG, 4, 24); /* reuses or copies */
-    EXPECT_PAGES(&child, BASE + 128 * PG, 4, 24);
+    VT_EXPECT_RC(vt_unmap(&vt, BASE + 64 * PG, 6 * PG), 0);
+    VT_EXPECT_PAGES(&child, BASE + 128 * PG, 1, 21);
+    VT_EXPECT_PAGES(&child, BASE + 129 * PG, 1, 22);
+    VT_EXPECT_PAGES(&child, BASE + 130 * PG, 1, 21 + 2 * 17);
+    vt_fill_pages(&child, BASE + 128 * PG, 4, 24); /* reuses or copies */
+    VT_EXPECT_PAGES(&child, BASE + 128 * PG, 4, 24);
     vt_child_destroy(&child);
     vt_teardown(&vt);
 }
@@ -1180,22 +1076,22 @@ static void test_resize(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, BASE, 4, RW, 0);
-    fill_pages(&vt, BASE, 4, 25);
-    EXPECT_RC(resize(&vt, BASE, 4 * PG, 2 * PG), 0);
+    vt_map_fixed(&vt, BASE, 4, RW, 0);
+    vt_fill_pages(&vt, BASE, 4, 25);
+    VT_EXPECT_RC(resize(&vt, BASE, 4 * PG, 2 * PG), 0);
     line(want, BASE, BASE + 2 * PG, "rw-p", 0);
     VT_EXPECT_LAYOUT(&vt, want);
-    assert_int_equal(stats_of(&vt).resident, 2 * PG);
-    EXPECT_RC(resize(&vt, BASE, 2 * PG, 6 * PG), 0);
+    assert_int_equal(vt_space_stats(&vt).resident, 2 * PG);
+    VT_EXPECT_RC(resize(&vt, BASE, 2 * PG, 6 * PG), 0);
     line(want, BASE, BASE + 6 * PG, "rw-p", 0);
     VT_EXPECT_LAYOUT(&vt, want);
-    EXPECT_PAGES(&vt, BASE, 2, 25);
-    EXPECT_ZERO(&vt, BASE + 2 * PG, 4); /* the dropped pages are gone */
+    VT_EXPECT_PAGES(&vt, BASE, 2, 25);
+    VT_EXPECT_ZERO(&vt, BASE + 2 * PG, 4); /* the dropped pages are gone */
 
     /* Blocked: ENOMEM, never a move. */
-    map_at(&vt, BASE + 8 * PG, 1, R, 0);
+    vt_map_fixed(&vt, BASE + 8 * PG, 1, R, 0);
     EXPECT_RESIZE_FAILS(&vt, BASE, 6 * PG, 9 * PG, VMAR_ENOMEM);
-    EXPECT_RC(resize(&vt, BASE, 6 * PG, 8 * PG), 0);
+    VT_EXPECT_RC(resize(&vt, BASE, 6 * PG, 8 * PG), 0);
     p = line(want, BASE, BASE + 8 * PG, "rw-p", 0);
     line(p, BASE + 8 * PG, BASE + 9 * PG, "r--p", 0);
     VT_EXPECT_LAYOUT(&vt, want);
@@ -1217,11 +1113,11 @@ static void test_resize(void **state)
     /* The address-space limit: growth past it is refused, shrinking and
      * growth up to it are not. */
     vmar_set_limits(vt.space, 12 * PG, 0);
-    EXPECT_RC(resize(&vt, BASE + 8 * PG, PG, 4 * PG), 0);
+    VT_EXPECT_RC(resize(&vt, BASE + 8 * PG, PG, 4 * PG), 0);
     EXPECT_RESIZE_FAILS(&vt, BASE + 8 * PG, 4 * PG, 5 * PG, VMAR_ENOMEM);
-    EXPECT_RC(resize(&vt, BASE + 8 * PG, 4 * PG, 3 * PG), 0);
-    EXPECT_RC(resize(&vt, BASE + 8 * PG, 3 * PG, 4 * PG), 0);
-    assert_int_equal(stats_of(&vt).total_vm, 12 * PG);
+    VT_EXPECT_RC(resize(&vt, BASE + 8 * PG, 4 * PG, 3 * PG), 0);
+    VT_EXPECT_RC(resize(&vt, BASE + 8 * PG, 3 * PG, 4 * PG), 0);
+    assert_int_equal(vt_space_stats(&vt).total_vm, 12 * PG);
     vt_teardown(&vt);
 }
 
@@ -1234,29 +1130,32 @@ static void test_limits(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, BASE, 4, RW, 0);
-    map_at(&vt, BASE + 8 * PG, 2, R, 0);
-    fill_pages(&vt, BASE, 4, 26);
+    vt_map_fixed(&vt, BASE, 4, RW, 0);
+    vt_map_fixed(&vt, BASE + 8 * PG, 2, R, 0);
+    vt_fill_pages(&vt, BASE, 4, 26);
 
     /* Address space: 8 pages. A pure move adds nothing; growth does. */
     vmar_set_limits(vt.space, 8 * PG, 0);
-    EXPECT_RC(remap(&vt, BASE, 4 * PG, 4 * PG, RFIXED, BASE + 32 * PG, &out),
-              0);
+    VT_EXPECT_RC(remap(&vt, BASE, 4 * PG, 4 * PG, RFIXED, BASE + 32 * PG, &out),
+                 0);
     EXPECT_REMAP_FAILS(&vt, BASE + 32 * PG, 4 * PG, 7 * PG, MAYMOVE, 0,
                        VMAR_ENOMEM);
     EXPECT_REMAP_FAILS(&vt, BASE + 32 * PG, 4 * PG, 4 * PG, DONTUNMAP, 0,
                        VMAR_ENOMEM);
-    EXPECT_RC(remap(&vt, BASE + 32 * PG, 4 * PG, 6 * PG, MAYMOVE, 0, &out), 0);
+    VT_EXPECT_RC(remap(&vt, BASE + 32 * PG, 4 * PG, 6 * PG, MAYMOVE, 0, &out),
+                 0);
     /* Replacing mapped bytes pays for them: a move-and-grow over the R
      * mapping fits. */
-    EXPECT_RC(remap(&vt, out, 6 * PG, 8 * PG, RFIXED, BASE + 8 * PG, &out), 0);
-    assert_int_equal(stats_of(&vt).total_vm, 8 * PG);
-    EXPECT_PAGES(&vt, out, 4, 26);
+    VT_EXPECT_RC(remap(&vt, out, 6 * PG, 8 * PG, RFIXED, BASE + 8 * PG, &out),
+                 0);
+    assert_int_equal(vt_space_stats(&vt).total_vm, 8 * PG);
+    VT_EXPECT_PAGES(&vt, out, 4, 26);
 
     /* Mapping count: moving a whole mapping adds none. */
     vmar_set_limits(vt.space, 0, 1);
-    EXPECT_RC(remap(&vt, out, 8 * PG, 8 * PG, RFIXED, BASE + 64 * PG, &out), 0);
-    EXPECT_RC(
+    VT_EXPECT_RC(remap(&vt, out, 8 * PG, 8 * PG, RFIXED, BASE + 64 * PG, &out),
+                 0);
+    VT_EXPECT_RC(
         remap(&vt, out, 8 * PG, 8 * PG, MAYMOVE | VMAR_REMAP_FIXED, BASE, &out),
         0);
     assert_int_equal(out, BASE);
@@ -1267,17 +1166,17 @@ static void test_limits(void **state)
     EXPECT_REMAP_FAILS(&vt, BASE + 2 * PG, 2 * PG, 2 * PG, RFIXED,
                        BASE + 64 * PG, VMAR_ENOMEM);
     /* Its tail adds one. */
-    EXPECT_RC(
+    VT_EXPECT_RC(
         remap(&vt, BASE + 6 * PG, 2 * PG, 2 * PG, RFIXED, BASE + 64 * PG, &out),
         0);
-    EXPECT_PAGES(&vt, BASE, 4, 26);
-    assert_int_equal(stats_of(&vt).map_count, 2);
+    VT_EXPECT_PAGES(&vt, BASE, 4, 26);
+    assert_int_equal(vt_space_stats(&vt).map_count, 2);
     /* DONTUNMAP of a whole mapping adds one. */
     EXPECT_REMAP_FAILS(&vt, BASE, 6 * PG, 6 * PG, DONTUNMAP, 0, VMAR_ENOMEM);
     vmar_set_limits(vt.space, 0, 3);
-    EXPECT_RC(remap(&vt, BASE, 6 * PG, 6 * PG, DONTUNMAP, 0, &out), 0);
-    EXPECT_PAGES(&vt, out, 4, 26);
-    EXPECT_ZERO(&vt, BASE, 4);
+    VT_EXPECT_RC(remap(&vt, BASE, 6 * PG, 6 * PG, DONTUNMAP, 0, &out), 0);
+    VT_EXPECT_PAGES(&vt, out, 4, 26);
+    VT_EXPECT_ZERO(&vt, BASE, 4);
     vt_teardown(&vt);
 }
 
@@ -1304,8 +1203,8 @@ static void test_oom_move(void **state)
     (void)state;
 
     vt_setup(&vt, NULL, 0);
-    map_at(&vt, BASE, 8, RW, 0);
-    fill_pages(&vt, BASE, 8, 27);
+    vt_map_fixed(&vt, BASE, 8, RW, 0);
+    vt_fill_pages(&vt, BASE, 8, 27);
 
     /* The middle, growing, to a place the core picks (fresh tables). */
     struct mv m = {
@@ -1313,15 +1212,15 @@ static void test_oom_move(void **state)
     failed = vt_fail_each_allocation(&vt, op_remap, &m);
     VT_CHECK(&vt);
     assert_true(failed >= 3); /* two nodes and at least one table */
-    EXPECT_PAGES(&vt, m.out, 3, 27 + 2 * 17);
-    EXPECT_ZERO(&vt, m.out + 3 * PG, 2);
-    EXPECT_PAGES(&vt, BASE, 2, 27);
-    EXPECT_PAGES(&vt, BASE + 5 * PG, 3, 27 + 5 * 17);
+    VT_EXPECT_PAGES(&vt, m.out, 3, 27 + 2 * 17);
+    VT_EXPECT_ZERO(&vt, m.out + 3 * PG, 2);
+    VT_EXPECT_PAGES(&vt, BASE, 2, 27);
+    VT_EXPECT_PAGES(&vt, BASE + 5 * PG, 3, 27 + 5 * 17);
     EXPECT_UNMAPPED(&vt, BASE + 2 * PG);
 
     /* FIXED into the middle of populated pages, with a table to create. */
-    map_at(&vt, BASE + 64 * MB2, 8, RW, VMAR_MAP_POPULATE);
-    fill_pages(&vt, BASE + 64 * MB2, 8, 28);
+    vt_map_fixed(&vt, BASE + 64 * MB2, 8, RW, VMAR_MAP_POPULATE);
+    vt_fill_pages(&vt, BASE + 64 * MB2, 8, 28);
     struct mv f = {.old = BASE,
                    .osz = 2 * PG,
                    .nsz = 2 * PG,
@@ -1331,9 +1230,9 @@ static void test_oom_move(void **state)
     VT_CHECK(&vt);
     assert_true(failed >= 2);
     assert_int_equal(f.out, BASE + 64 * MB2 + 3 * PG);
-    EXPECT_PAGES(&vt, f.out, 2, 27);
-    EXPECT_PAGES(&vt, BASE + 64 * MB2, 3, 28);
-    EXPECT_PAGES(&vt, BASE + 64 * MB2 + 5 * PG, 3, 28 + 5 * 17);
+    VT_EXPECT_PAGES(&vt, f.out, 2, 27);
+    VT_EXPECT_PAGES(&vt, BASE + 64 * MB2, 3, 28);
+    VT_EXPECT_PAGES(&vt, BASE + 64 * MB2 + 5 * PG, 3, 28 + 5 * 17);
 
     /* DONTUNMAP from the middle of a mapping. */
     struct mv d = {
@@ -1341,18 +1240,18 @@ static void test_oom_move(void **state)
     failed = vt_fail_each_allocation(&vt, op_remap, &d);
     VT_CHECK(&vt);
     assert_true(failed >= 3); /* two cuts, a copy node, a table */
-    EXPECT_PAGES(&vt, d.out, 1, 27 + 6 * 17);
-    EXPECT_ZERO(&vt, BASE + 6 * PG, 1);
-    EXPECT_PAGES(&vt, BASE + 7 * PG, 1, 27 + 7 * 17);
+    VT_EXPECT_PAGES(&vt, d.out, 1, 27 + 6 * 17);
+    VT_EXPECT_ZERO(&vt, BASE + 6 * PG, 1);
+    VT_EXPECT_PAGES(&vt, BASE + 7 * PG, 1, 27 + 7 * 17);
 
     /* Grow in place: nothing to allocate, nothing fails. */
-    map_at(&vt, BASE + 256 * PG, 1, RW, 0);
-    fill_pages(&vt, BASE + 256 * PG, 1, 29);
+    vt_map_fixed(&vt, BASE + 256 * PG, 1, RW, 0);
+    vt_fill_pages(&vt, BASE + 256 * PG, 1, 29);
     struct mv g = {.old = BASE + 256 * PG, .osz = PG, .nsz = 3 * PG};
     assert_int_equal(vt_fail_each_allocation(&vt, op_remap, &g), 0);
     VT_CHECK(&vt);
     assert_int_equal(g.out, BASE + 256 * PG);
-    EXPECT_PAGES(&vt, g.out, 1, 29);
+    VT_EXPECT_PAGES(&vt, g.out, 1, 29);
     assert_int_equal(query(&vt, g.out).end, BASE + 259 * PG);
     vt_teardown(&vt);
 }
@@ -1366,7 +1265,7 @@ static void test_oom_device_shrink_move(void **state)
 
     vt_setup(&vt, NULL, 0);
     dev_get(&vt, &d, MB2 / PG, MB2);
-    EXPECT_RC(map_dev(&vt, BASE, MB2, d.pa, RW), 0);
+    VT_EXPECT_RC(map_dev(&vt, BASE, MB2, d.pa, RW), 0);
     struct mv m = {.old = BASE,
                    .osz = MB2,
                    .nsz = MB2 / 2 + PG,
@@ -1402,76 +1301,43 @@ static void test_tlb_clean(void **state)
     vt_setup(&vt, NULL, 0);
     cpu_new(&vt, &c0);
     cpu_new(&vt, &c1);
-    map_at(&vt, BASE, 4, RW, 0);
-    map_at(&vt, BASE + 16 * PG, 4, RW, 0);
-    fill_pages(&vt, BASE, 4, 29);
-    fill_pages(&vt, BASE + 16 * PG, 4, 30);
+    vt_map_fixed(&vt, BASE, 4, RW, 0);
+    vt_map_fixed(&vt, BASE + 16 * PG, 4, RW, 0);
+    vt_fill_pages(&vt, BASE, 4, 29);
+    vt_fill_pages(&vt, BASE + 16 * PG, 4, 30);
     EXPECT_CPU_PAGES(&vt, c0, BASE, 4, 29);
     EXPECT_CPU_PAGES(&vt, c1, BASE + 16 * PG, 4, 30);
     EXPECT_CPU_PAGES(&vt, c1, BASE, 4, 29);
 
     /* FIXED over pages c1 caches: c1 must see the moved bytes. */
-    EXPECT_RC(remap(&vt, BASE, 2 * PG, 2 * PG, RFIXED, BASE + 17 * PG, &out),
-              0);
+    VT_EXPECT_RC(remap(&vt, BASE, 2 * PG, 2 * PG, RFIXED, BASE + 17 * PG, &out),
+                 0);
     EXPECT_CPU_PAGES(&vt, c1, BASE + 17 * PG, 2, 29);
     EXPECT_CPU_PAGES(&vt, c0, BASE + 17 * PG, 2, 29);
-    EXPECT_RC(vmar_sim_cpu_access(c0, BASE, RD, &b, 1), VMAR_ENOENT);
-    EXPECT_RC(vmar_sim_cpu_access(c1, BASE + PG, WR, &b, 1), VMAR_ENOENT);
+    VT_EXPECT_RC(vmar_sim_cpu_access(c0, BASE, RD, &b, 1), VMAR_ENOENT);
+    VT_EXPECT_RC(vmar_sim_cpu_access(c1, BASE + PG, WR, &b, 1), VMAR_ENOENT);
     /* Shrink in place: the cached tail faults. */
-    EXPECT_RC(remap(&vt, BASE + 16 * PG, 4 * PG, 2 * PG, 0, 0, &out), 0);
-    EXPECT_RC(vmar_sim_cpu_access(c1, BASE + 19 * PG, RD, &b, 1), VMAR_ENOENT);
+    VT_EXPECT_RC(remap(&vt, BASE + 16 * PG, 4 * PG, 2 * PG, 0, 0, &out), 0);
+    VT_EXPECT_RC(vmar_sim_cpu_access(c1, BASE + 19 * PG, RD, &b, 1),
+                 VMAR_ENOENT);
     EXPECT_CPU_PAGES(&vt, c1, BASE + 17 * PG, 1, 29);
     /* DONTUNMAP: the cached source reads zero on both CPUs. */
     EXPECT_CPU_PAGES(&vt, c0, BASE + 2 * PG, 2, 29 + 2 * 17);
-    EXPECT_RC(remap(&vt, BASE + 2 * PG, 2 * PG, 2 * PG, DONTUNMAP, 0, &out), 0);
+    VT_EXPECT_RC(remap(&vt, BASE + 2 * PG, 2 * PG, 2 * PG, DONTUNMAP, 0, &out),
+                 0);
     EXPECT_CPU_ZERO(&vt, c0, BASE + 2 * PG, 2);
     EXPECT_CPU_ZERO(&vt, c1, BASE + 2 * PG, 2);
     EXPECT_CPU_PAGES(&vt, c1, out, 2, 29 + 2 * 17);
     /* Writes on one CPU at the new place show on the other. */
     b = 0x5c;
-    EXPECT_RC(vmar_sim_cpu_access(c0, out + 7, WR, &b, 1), 0);
+    VT_EXPECT_RC(vmar_sim_cpu_access(c0, out + 7, WR, &b, 1), 0);
     b = 0;
-    EXPECT_RC(vmar_sim_cpu_access(c1, out + 7, RD, &b, 1), 0);
+    VT_EXPECT_RC(vmar_sim_cpu_access(c1, out + 7, RD, &b, 1), 0);
     assert_int_equal(b, 0x5c);
     assert_int_equal(vmar_sim_violations(vt.sim), 0);
     cpu_del(c0);
     cpu_del(c1);
     vt_teardown(&vt);
-}
-
-/* A backend whose flush() can be told to skip calls (as in test_cpu.c). */
-static const struct vmar_mmu_ops *flaky_real;
-static struct vmar_mmu_ops flaky_ops;
-static unsigned flaky_skip, flaky_skipped;
-
-static void flaky_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
-{
-    if (flaky_skip > 0) {
-        flaky_skip--;
-        flaky_skipped++;
-        return;
-    }
-    flaky_real->flush(mmu, va, len);
-}
-
-static void setup_flaky(struct vt *vt)
-{
-    struct vmar_sim_opts so = {.seed = 42, .verbose = true};
-
-    memset(vt, 0, sizeof(*vt));
-    assert_int_equal(vmar_sim_create(&so, &vt->sim), 0);
-    vt->env = vmar_sim_env(vt->sim);
-    vt->opts.env = vt->env;
-    vt_use_backend(&vt->opts, vt->sim, &vt->cfg);
-    flaky_real = vt->opts.mmu;
-    flaky_ops = *vt->opts.mmu;
-    flaky_ops.flush = flaky_flush;
-    flaky_skip = 0;
-    flaky_skipped = 0;
-    vt->opts.mmu = &flaky_ops;
-    assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
-    vt->mmu = vt->cfg.mmu;
-    VT_CHECK(vt);
 }
 
 static void test_tlb_detector(void **state)
@@ -1482,42 +1348,42 @@ static void test_tlb_detector(void **state)
     unsigned char b = 0;
     (void)state;
 
-    setup_flaky(&vt);
+    vt_setup_flaky(&vt);
     cpu_new(&vt, &cpu);
-    map_at(&vt, BASE, 2, RW, 0);
-    fill_pages(&vt, BASE, 2, 31);
+    vt_map_fixed(&vt, BASE, 2, RW, 0);
+    vt_fill_pages(&vt, BASE, 2, 31);
     EXPECT_CPU_PAGES(&vt, cpu, BASE, 2, 31);
 
     /* The move's flush goes missing: the CPU still translates the old
      * address with the cached entry, which the detector reports. */
-    flaky_skip = 1;
-    EXPECT_RC(remap(&vt, BASE, 2 * PG, 2 * PG, RFIXED, BASE + 32 * PG, &out),
-              0);
-    assert_int_equal(flaky_skipped, 1);
-    EXPECT_RC(vmar_sim_cpu_access(cpu, BASE + 3, RD, &b, 1), 0);
-    assert_int_equal(b, page_byte(31, 0)); /* the frame lives on, moved */
+    vt_flaky.skip = 1;
+    VT_EXPECT_RC(remap(&vt, BASE, 2 * PG, 2 * PG, RFIXED, BASE + 32 * PG, &out),
+                 0);
+    assert_int_equal(vt_flaky.skipped, 1);
+    VT_EXPECT_RC(vmar_sim_cpu_access(cpu, BASE + 3, RD, &b, 1), 0);
+    assert_int_equal(b, vt_page_byte(31, 0)); /* the frame lives on, moved */
     assert_int_equal(vmar_sim_violations(vt.sim), 1);
 
     /* The same move with its flush: no violation. */
     vmar_sim_cpu_switch(cpu, vt.space); /* forget the stale entries */
     const size_t v0 = vmar_sim_violations(vt.sim);
     EXPECT_CPU_PAGES(&vt, cpu, out, 2, 31);
-    EXPECT_RC(remap(&vt, out, 2 * PG, 2 * PG, RFIXED, BASE, &out), 0);
-    EXPECT_RC(vmar_sim_cpu_access(cpu, BASE + 32 * PG + 3, RD, &b, 1),
-              VMAR_ENOENT);
+    VT_EXPECT_RC(remap(&vt, out, 2 * PG, 2 * PG, RFIXED, BASE, &out), 0);
+    VT_EXPECT_RC(vmar_sim_cpu_access(cpu, BASE + 32 * PG + 3, RD, &b, 1),
+                 VMAR_ENOENT);
     EXPECT_CPU_PAGES(&vt, cpu, BASE, 2, 31);
     assert_int_equal(vmar_sim_violations(vt.sim), v0);
 
     /* A FIXED move over cached pages whose flush is skipped: the CPU
      * reads the replaced, freed frame (poison). */
-    map_at(&vt, BASE + 64 * PG, 2, RW, 0);
-    fill_pages(&vt, BASE + 64 * PG, 2, 32);
+    vt_map_fixed(&vt, BASE + 64 * PG, 2, RW, 0);
+    vt_fill_pages(&vt, BASE + 64 * PG, 2, 32);
     EXPECT_CPU_PAGES(&vt, cpu, BASE + 64 * PG, 2, 32);
-    flaky_skip = 2;
-    EXPECT_RC(remap(&vt, BASE, 2 * PG, 2 * PG, RFIXED, BASE + 64 * PG, &out),
-              0);
-    assert_int_equal(flaky_skipped, 3);
-    EXPECT_RC(vmar_sim_cpu_access(cpu, BASE + 64 * PG, RD, &b, 1), 0);
+    vt_flaky.skip = 2;
+    VT_EXPECT_RC(remap(&vt, BASE, 2 * PG, 2 * PG, RFIXED, BASE + 64 * PG, &out),
+                 0);
+    assert_int_equal(vt_flaky.skipped, 3);
+    VT_EXPECT_RC(vmar_sim_cpu_access(cpu, BASE + 64 * PG, RD, &b, 1), 0);
     assert_int_equal(b, 0x5a); /* VMAR_SIM_FRAME_POISON */
     assert_true(vmar_sim_violations(vt.sim) > v0);
     cpu_del(cpu);
@@ -1785,31 +1651,31 @@ static void paths_move(struct vt *vt, struct vmar_object *obj, vmar_addr_t to,
     const vmar_addr_t B = BASE + 3 * MB2, C = B + 4 * PG;
     vmar_addr_t out = 0;
 
-    map_at(vt, BASE, 3 * 512, RW, 0);
+    vt_map_fixed(vt, BASE, 3 * 512, RW, 0);
     for (size_t i = 0; i < 6; i++)
-        fill_pages(vt, BASE + paths_anon[i] * PG, 1, (unsigned)(40 + i));
-    map_at(vt, B, 4, RW, 0);
-    fill_pages(vt, B, 4, 50);
-    EXPECT_RC(vt_protect(vt, B, 4 * PG, R), 0);
+        vt_fill_pages(vt, BASE + paths_anon[i] * PG, 1, (unsigned)(40 + i));
+    vt_map_fixed(vt, B, 4, RW, 0);
+    vt_fill_pages(vt, B, 4, 50);
+    VT_EXPECT_RC(vt_protect(vt, B, 4 * PG, R), 0);
     map_shared(vt, C, 4, obj);
-    fill_pages(vt, C, 2, 60);
+    vt_fill_pages(vt, C, 2, 60);
     paths_finds = paths_maps = paths_moves = 0;
-    EXPECT_RC(vmar_remap(vt->space, BASE, C + 4 * PG - BASE, C + 4 * PG - BASE,
-                         RFIXED, to, &out),
-              0);
+    VT_EXPECT_RC(vmar_remap(vt->space, BASE, C + 4 * PG - BASE,
+                            C + 4 * PG - BASE, RFIXED, to, &out),
+                 0);
     calls[0] = paths_finds;
     calls[1] = paths_maps;
     calls[2] = paths_moves;
     VT_CHECK(vt);
     assert_int_equal(out, to);
-    const struct vmar_stats st = stats_of(vt);
+    const struct vmar_stats st = vt_space_stats(vt);
     assert_int_equal(st.resident_anon, 10 * PG);
     assert_int_equal(st.resident_file, 2 * PG);
     for (size_t i = 0; i < 6; i++)
-        EXPECT_PAGES(vt, to + paths_anon[i] * PG, 1, (unsigned)(40 + i));
-    EXPECT_ZERO(vt, to + PG, 1);
-    EXPECT_PAGES(vt, to + (B - BASE), 4, 50);
-    EXPECT_PAGES(vt, to + (C - BASE), 2, 60);
+        VT_EXPECT_PAGES(vt, to + paths_anon[i] * PG, 1, (unsigned)(40 + i));
+    VT_EXPECT_ZERO(vt, to + PG, 1);
+    VT_EXPECT_PAGES(vt, to + (B - BASE), 4, 50);
+    VT_EXPECT_PAGES(vt, to + (C - BASE), 2, 60);
     EXPECT_UNMAPPED(vt, BASE);
     EXPECT_UNMAPPED(vt, C);
 }

@@ -2,10 +2,9 @@
 /*
  * The simulated machine and the vmar_mmu_sim backend, driven through the
  * mmu ops directly (no core space): frame pool, env, failure injection,
- * digest, and the generic radix walker underneath.
+ * digest. The generic radix walker underneath, driven directly:
+ * tests/whitebox/test_radix.c.
  */
-#define _POSIX_C_SOURCE 200809L
-
 /* cmocka needs these first; its own block keeps include sorting away. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,20 +13,15 @@
 
 #include <cmocka.h>
 
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <vmar/error.h>
 #include <vmar/mmu.h>
 #include <vmar/object.h>
 #include <vmar/sim.h>
 
-#include "mmu/sim/sim_pte.h"
-#include "radix.h"
+#include "death.h"
 
 #define PAGE    ((vmar_addr_t)VMAR_PAGE_SIZE)
 #define MIB     ((vmar_addr_t)1 << 20)
@@ -645,18 +639,6 @@ static void test_protect_changes_prot_only(void **state)
 
 /* ---- find_next ----------------------------------------------------------- */
 
-/* Counts phys_to_virt calls: one per table the walker enters. */
-static struct {
-    const struct vmar_env *real;
-    size_t calls;
-} ptv;
-
-static void *counting_phys_to_virt(void *ctx, vmar_paddr_t pa)
-{
-    ptv.calls++;
-    return ptv.real->phys_to_virt(ctx, pa);
-}
-
 static void test_find_next_skips_holes(void **state)
 {
     struct fx *f = *state;
@@ -664,9 +646,6 @@ static void test_find_next_skips_holes(void **state)
     vmar_paddr_t pas[3];
     struct vmar_pte pte = {0}, keep;
     vmar_addr_t va;
-    struct vmar_env counting = *f->env;
-    struct vmar_radix rx;
-    struct vmar_frame_list resv = {0};
 
     for (int i = 0; i < 3; i++)
         map_pages(f, at[i], 1, i == 0 ? 3 : (i == 1 ? 2 : 3), &pas[i]);
@@ -692,39 +671,6 @@ static void test_find_next_skips_holes(void **state)
     va = at[2];
     assert_int_equal(ops->find_next(f->mmu, &va, UINT64_MAX, &pte), 0);
     assert_int_equal(va, at[2]);
-
-    /* Cost: walking 128 TiB enters only populated tables. An empty tree
-     * is one read of the root. */
-    ptv.real = f->env;
-    counting.phys_to_virt = counting_phys_to_virt;
-    assert_int_equal(vmar_radix_init(&rx, &vmar_sim_pt_format, &counting), 0);
-    va = 0;
-    ptv.calls = 0;
-    assert_int_equal(vmar_radix_find_next(&rx, &va, TOP, &pte), VMAR_ENOENT);
-    assert_int_equal(ptv.calls, 1);
-    for (int i = 0; i < 3; i++) {
-        struct vmar_pte p = {.pa = pas[i], .prot = VMAR_PROT_READ};
-
-        assert_int_equal(
-            vmar_radix_prepare(&rx, at[i], PAGE, VMAR_PREP_MAP, &resv), 0);
-        vmar_radix_map(&rx, at[i], 0, &p, &resv);
-    }
-    for (va = 0;; va += PAGE) {
-        ptv.calls = 0;
-        if (vmar_radix_find_next(&rx, &va, TOP, &pte) != 0)
-            break;
-        assert_true(ptv.calls <= 2 * 4); /* at most two root-to-leaf paths */
-    }
-    assert_int_equal(va, TOP);
-    {
-        struct vmar_tlb_batch b;
-
-        vmar_tlb_batch_init(&b, &counting, ops, f->mmu);
-        assert_int_equal(vmar_radix_unmap(&rx, 0, TOP, NULL, &b), 3);
-        vmar_tlb_batch_finish(&b);
-    }
-    vmar_radix_fini(&rx);
-    assert_int_equal(rx.tables, 0);
 }
 
 /* ---- failure injection --------------------------------------------------- */
@@ -1019,63 +965,6 @@ static void test_op_counters(void **state)
     assert_int_equal(s.frame_alloc_calls, s0.frame_alloc_calls + 5);
 }
 
-/* ---- huge leaves in the walker (format with 2 MiB leaves) ---------------- */
-
-static void test_walker_huge_leaf(void **state)
-{
-    struct fx *f = *state;
-    struct vmar_pt_format huge = vmar_sim_pt_format;
-    struct vmar_radix rx;
-    struct vmar_frame_list resv = {0};
-    struct vmar_pte pte = {.pa = (vmar_paddr_t)64 * GIB, /* device memory */
-                           .prot = VMAR_PROT_READ | VMAR_PROT_WRITE,
-                           .flags = 0,
-                           .cache = VMAR_CACHE_UC};
-    struct vmar_tlb_batch b;
-    vmar_addr_t va;
-
-    huge.leaf_levels = (1u << 0) | (1u << 1);
-    assert_int_equal(vmar_radix_init(&rx, &huge, f->env), 0);
-    /* prepare counts for base pages, so it over-reserves the L0 table. */
-    assert_int_equal(
-        vmar_radix_prepare(&rx, 2 * MIB, 2 * MIB, VMAR_PREP_MAP, &resv), 0);
-    assert_int_equal(resv.count, 3);
-    vmar_radix_map(&rx, 2 * MIB, 1, &pte, &resv);
-    assert_int_equal(resv.count, 1);
-    vmar_frame_list_release(f->env, &resv);
-    assert_int_equal(rx.tables, 3);
-    assert_int_equal(rx.leaves, 1);
-    assert_int_equal(
-        vmar_radix_count_missing(&rx, 2 * MIB, 2 * MIB, VMAR_PREP_MAP), 0);
-
-    va = 2 * MIB + 3 * PAGE;
-    assert_int_equal(vmar_radix_find_next(&rx, &va, TOP, &pte), 0);
-    assert_int_equal(va, 2 * MIB + 3 * PAGE);
-    assert_int_equal(pte.pa, 64 * GIB + 3 * PAGE);
-    va = 0;
-    assert_int_equal(vmar_radix_find_next(&rx, &va, TOP, &pte), 0);
-    assert_int_equal(va, 2 * MIB);
-
-    vmar_tlb_batch_init(&b, f->env, ops, f->mmu);
-    vmar_radix_protect(&rx, 0, GIB, VMAR_PROT_READ, NULL, &b);
-    assert_int_equal(b.lo, 2 * MIB);
-    assert_int_equal(b.hi, 4 * MIB);
-    vmar_tlb_batch_finish(&b);
-    va = 0;
-    assert_int_equal(vmar_radix_find_next(&rx, &va, TOP, &pte), 0);
-    assert_int_equal(pte.prot, VMAR_PROT_READ);
-    assert_int_equal(pte.cache, VMAR_CACHE_UC);
-
-    vmar_tlb_batch_init(&b, f->env, ops, f->mmu);
-    assert_int_equal(vmar_radix_unmap(&rx, 0, GIB, NULL, &b), 512);
-    assert_int_equal(b.nfree, 2); /* L1 and L2 tables; the frame is not ours */
-    vmar_tlb_batch_finish(&b);
-    assert_int_equal(rx.tables, 1);
-    assert_int_equal(rx.leaves, 0);
-    vmar_radix_fini(&rx);
-    assert_int_equal(stats_of(f).frames_live, f->base.frames_live + 1);
-}
-
 /* ---- contract violations abort loudly ------------------------------------ */
 
 enum death {
@@ -1084,10 +973,9 @@ enum death {
     DIE_PHYS_TO_VIRT,
     DIE_FREE_SIZE,
     DIE_MAP_TWICE,
-    DIE_HUGE_SPLIT,
 };
 
-static void die_in_child(enum death how)
+static void die_in_child(int how)
 {
     struct vmar_sim *sim;
     const struct vmar_env *env;
@@ -1100,7 +988,7 @@ static void die_in_child(enum death how)
     if (vmar_sim_create(NULL, &sim) != 0)
         return;
     env = vmar_sim_env(sim);
-    switch (how) {
+    switch ((enum death)how) {
     case DIE_FRAME_DOUBLE_FREE:
         env->frame_alloc(env->ctx, 0, &pa);
         env->frame_free(env->ctx, pa);
@@ -1123,68 +1011,18 @@ static void die_in_child(enum death how)
         ops->map(mmu, 0, &pte, &resv);
         ops->map(mmu, 0, &pte, &resv);
         break;
-    case DIE_HUGE_SPLIT: {
-        struct vmar_pt_format huge = vmar_sim_pt_format;
-        struct vmar_radix rx;
-        struct vmar_tlb_batch b;
-
-        huge.leaf_levels = 3;
-        vmar_radix_init(&rx, &huge, env);
-        vmar_radix_prepare(&rx, 0, 2 * MIB, VMAR_PREP_MAP, &resv);
-        pte.pa = 0;
-        vmar_radix_map(&rx, 0, 1, &pte, &resv);
-        /* Cutting the 2 MiB leaf needs a table that was not reserved
-         * (prepare(VMAR_PREP_CHANGE) was skipped): an empty reservation
-         * says no huge leaf straddles an edge, so the walk meets the 2 MiB
-         * leaf only partly covered, and refuses to remove it. */
-        vmar_frame_list_release(env, &resv);
-        vmar_tlb_batch_init(&b, env, ops, NULL);
-        vmar_radix_unmap(&rx, PAGE, PAGE, &resv, &b);
-        break;
     }
-    }
-}
-
-/* Run `how` in a child; it must abort with `msg` on stderr. */
-static void expect_death(enum death how, const char *msg)
-{
-    int fds[2], status;
-    pid_t pid;
-    char buf[8192];
-    size_t len = 0;
-    ssize_t r;
-
-    assert_int_equal(pipe(fds), 0);
-    fflush(NULL);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], STDERR_FILENO);
-        die_in_child(how);
-        _exit(0); /* survived: the parent fails the test */
-    }
-    close(fds[1]);
-    while ((r = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-        len += (size_t)r;
-    buf[len] = '\0';
-    close(fds[0]);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
-        fail_msg("child did not abort (status %#x), stderr: %s", status, buf);
-    if (strstr(buf, msg) == NULL)
-        fail_msg("expected \"%s\" on stderr, got: %s", msg, buf);
 }
 
 static void test_contract_violations_abort(void **state)
 {
     (void)state;
-    expect_death(DIE_FRAME_DOUBLE_FREE, "double free");
-    expect_death(DIE_FRAME_FOREIGN, "not a frame of this pool");
-    expect_death(DIE_PHYS_TO_VIRT, "outside the pool");
-    expect_death(DIE_FREE_SIZE, "size mismatch");
-    expect_death(DIE_MAP_TWICE, "assertion failed");
-    expect_death(DIE_HUGE_SPLIT, "covers_whole_leaf");
+    vt_expect_death(die_in_child, DIE_FRAME_DOUBLE_FREE, "double free");
+    vt_expect_death(die_in_child, DIE_FRAME_FOREIGN,
+                    "not a frame of this pool");
+    vt_expect_death(die_in_child, DIE_PHYS_TO_VIRT, "outside the pool");
+    vt_expect_death(die_in_child, DIE_FREE_SIZE, "size mismatch");
+    vt_expect_death(die_in_child, DIE_MAP_TWICE, "assertion failed");
 }
 
 int main(void)
@@ -1225,7 +1063,6 @@ int main(void)
                                         teardown),
         cmocka_unit_test(test_env_hooks),
         cmocka_unit_test_setup_teardown(test_op_counters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_walker_huge_leaf, setup, teardown),
         cmocka_unit_test(test_contract_violations_abort),
     };
 

@@ -2,8 +2,8 @@
 /*
  * Split and merge: vmar_unmap() and vmar_protect() cutting mappings at the
  * ends of their range, vmar_protect() and vmar_map() merging compatible
- * neighbours afterwards, and a table-driven test of the merge predicate
- * (vmar__mapping_can_merge, src/core/mapping.h) on hand-built mappings.
+ * neighbours afterwards (the merge predicate itself, on hand-built
+ * mappings: tests/whitebox/test_merge_predicate.c).
  *
  * Layouts are compared as /proc/pid/maps text; every call goes through the
  * harness wrappers, which run vmar_check() (no overlap, no mergeable
@@ -11,8 +11,6 @@
  * mapping's permissions) after it.
  */
 #include "harness.h"
-
-#include "core/mapping.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -35,73 +33,6 @@
  * before the padding is 39 characters, so the padding is 34 spaces. */
 #define STK "                                  [stack]"
 
-/* ---- cleanup after a failed test ----------------------------------------- */
-
-/*
- * A failed assertion leaves a test before its own teardown. The machines
- * and spaces it created are remembered here and released by the per-test
- * teardown fixture, so that valgrind reports only the library's leaks.
- */
-#define MAX_LIVE 4
-static struct {
-    struct vmar_sim *sim;
-    struct vmar_space *space;
-} live[MAX_LIVE];
-
-/* Remember `sim` (and its space, NULL for none) or update its entry. */
-static void live_set(struct vmar_sim *sim, struct vmar_space *space)
-{
-    size_t i, slot = MAX_LIVE;
-
-    for (i = 0; i < MAX_LIVE; i++) {
-        if (live[i].sim == sim)
-            break;
-        if (!live[i].sim && slot == MAX_LIVE)
-            slot = i;
-    }
-    if (i == MAX_LIVE)
-        i = slot;
-    assert_true(i < MAX_LIVE);
-    live[i].sim = sim;
-    live[i].space = space;
-}
-
-static void live_drop(struct vmar_sim *sim)
-{
-    for (size_t i = 0; i < MAX_LIVE; i++)
-        if (live[i].sim == sim)
-            live[i].sim = NULL, live[i].space = NULL;
-}
-
-static int cleanup(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < MAX_LIVE; i++) {
-        if (!live[i].sim)
-            continue;
-        if (live[i].space)
-            vmar_space_destroy(live[i].space);
-        vmar_sim_destroy(live[i].sim);
-        live[i].sim = NULL;
-        live[i].space = NULL;
-    }
-    return 0;
-}
-
-/* vt_setup / vt_teardown, tracked. */
-static void setup_vt(struct vt *vt, const struct vmar_space_opts *opts,
-                     size_t nframes)
-{
-    vt_setup(vt, opts, nframes);
-    live_set(vt->sim, vt->space);
-}
-
-static void teardown_vt(struct vt *vt)
-{
-    live_drop(vt->sim);
-    vt_teardown(vt);
-}
-
 /* ---- helpers ------------------------------------------------------------- */
 
 static void setup(struct vt *vt, vmar_size_t guard)
@@ -109,17 +40,7 @@ static void setup(struct vt *vt, vmar_size_t guard)
     struct vmar_space_opts o = {
         .user_lo = LO, .user_hi = HI, .stack_guard = guard};
 
-    setup_vt(vt, &o, 0);
-}
-
-static void expect_rc_at(int got, int want, const char *what, const char *file,
-                         int line)
-{
-    if (got != want) {
-        fprintf(stderr, "%s:%d: %s returned %s (%d), expected %s (%d)\n", file,
-                line, what, vmar_errname(got), got, vmar_errname(want), want);
-        _fail(file, line);
-    }
+    vt_setup_tracked(vt, &o, 0);
 }
 
 /* Fixed map with all options; asserts success. */
@@ -135,7 +56,7 @@ static void map_at(struct vt *vt, vmar_addr_t addr, vmar_size_t size,
                               .flags = flags};
     vmar_addr_t got = 0;
 
-    expect_rc_at(vt_map_opts(vt, &o, &got), 0, "vmar_map", file, line);
+    vt_expect_rc_at(vt_map_opts(vt, &o, &got), 0, "vmar_map", file, line);
     _assert_int_equal(got, addr, file, line);
 }
 #define MAPF(vt, a_, s_, p_, fl_)                                              \
@@ -144,27 +65,27 @@ static void map_at(struct vt *vt, vmar_addr_t addr, vmar_size_t size,
     map_at((vt), (a_), (s_), (p_), (d_), (fl_), __FILE__, __LINE__)
 
 #define UNMAP(vt, a_, s_)                                                      \
-    expect_rc_at(vt_unmap((vt), (a_), (s_)), 0, "vmar_unmap", __FILE__,        \
-                 __LINE__)
+    vt_expect_rc_at(vt_unmap((vt), (a_), (s_)), 0, "vmar_unmap", __FILE__,     \
+                    __LINE__)
 #define PROTECT(vt, a_, s_, p_)                                                \
-    expect_rc_at(vt_protect((vt), (a_), (s_), (p_)), 0, "vmar_protect",        \
-                 __FILE__, __LINE__)
+    vt_expect_rc_at(vt_protect((vt), (a_), (s_), (p_)), 0, "vmar_protect",     \
+                    __FILE__, __LINE__)
 
 /* A call that must fail with `want` and change nothing observable. */
 #define UNMAP_FAILS(vt, want, a_, s_)                                          \
     do {                                                                       \
         struct vt_snap snap_;                                                  \
         vt_snap_take((vt), &snap_);                                            \
-        expect_rc_at(vt_unmap((vt), (a_), (s_)), (want), "vmar_unmap",         \
-                     __FILE__, __LINE__);                                      \
+        vt_expect_rc_at(vt_unmap((vt), (a_), (s_)), (want), "vmar_unmap",      \
+                        __FILE__, __LINE__);                                   \
         VT_EXPECT_UNCHANGED((vt), &snap_);                                     \
     } while (0)
 #define PROTECT_FAILS(vt, want, a_, s_, p_)                                    \
     do {                                                                       \
         struct vt_snap snap_;                                                  \
         vt_snap_take((vt), &snap_);                                            \
-        expect_rc_at(vt_protect((vt), (a_), (s_), (p_)), (want),               \
-                     "vmar_protect", __FILE__, __LINE__);                      \
+        vt_expect_rc_at(vt_protect((vt), (a_), (s_), (p_)), (want),            \
+                        "vmar_protect", __FILE__, __LINE__);                   \
         VT_EXPECT_UNCHANGED((vt), &snap_);                                     \
     } while (0)
 
@@ -192,12 +113,11 @@ static struct vmar_sim_stats sim_stats(struct vt *vt)
 static unsigned leaf_prot_at(struct vt *vt, vmar_addr_t va, const char *file,
                              int line)
 {
-    struct vmar_space *sp = vt->space;
     struct vmar_pte pte;
     vmar_addr_t at = va;
 
-    _assert_int_equal(sp->ops->find_next(sp->mmu, &at, va + PG, &pte), 0, file,
-                      line);
+    _assert_int_equal(vt->opts.mmu->find_next(vt->table, &at, va + PG, &pte), 0,
+                      file, line);
     _assert_int_equal(at, va, file, line);
     return pte.prot;
 }
@@ -231,7 +151,7 @@ static void test_unmap_hole(void **state)
     VT_EXPECT_LAYOUT(&vt, "20000000-20002000 rw-p 00000000 00:00 0\n"
                           "20005000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 5 * PG, 5 * PG);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_unmap_prefix(void **state)
@@ -248,7 +168,7 @@ static void test_unmap_prefix(void **state)
     UNMAP(&vt, A + 2 * PG, PG);
     VT_EXPECT_LAYOUT(&vt, "20003000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 5 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_unmap_suffix(void **state)
@@ -266,7 +186,7 @@ static void test_unmap_suffix(void **state)
     VT_EXPECT_LAYOUT(&vt, "20000000-20005000 r-xp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 5 * PG, 5 * PG);
     assert_int_equal(sim_stats(&vt).leaves_live, 5);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* One range across several mappings and the holes between them: the outer
@@ -288,7 +208,7 @@ static void test_unmap_across_several(void **state)
                           "20009000-2000a000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 3, 3 * PG, 2 * PG);
     assert_int_equal(sim_stats(&vt).leaves_live, 2);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Unmapping where nothing is mapped succeeds and does nothing at all. */
@@ -316,7 +236,7 @@ static void test_unmap_nothing_mapped(void **state)
     assert_int_equal(s1.alloc_calls, s0.alloc_calls);
     assert_int_equal(s1.frame_alloc_calls, s0.frame_alloc_calls);
     assert_int_equal(s1.flushes, s0.flushes);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_unmap_whole(void **state)
@@ -342,7 +262,7 @@ static void test_unmap_whole(void **state)
     VT_EXPECT_LAYOUT(&vt, "");
     EXPECT_STATS(&vt, 0, 0, 0);
     assert_int_equal(sim_stats(&vt).frames_live, s0.frames_live);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_unmap_invalid(void **state)
@@ -359,7 +279,7 @@ static void test_unmap_invalid(void **state)
     UNMAP_FAILS(&vt, VMAR_EINVAL, HI - PG, 2 * PG);
     UNMAP_FAILS(&vt, VMAR_EINVAL, UINT64_C(0xfffffffffffff000), 2 * PG);
     VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* A hole in a stack leaves two stack pieces, each with the guard below it:
@@ -377,7 +297,7 @@ static void test_unmap_hole_in_stack(void **state)
                           "3fffc000-40000000 rw-p 00000000 00:00 0" STK "\n");
     assert_int_equal(vt_map(&vt, 0, PG, R, VMAR_PLACE_ANY, 0, &got), 0);
     assert_int_equal(got, HI - 25 * PG);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* ---- protect ------------------------------------------------------------- */
@@ -405,7 +325,7 @@ static void test_protect_middle_then_back(void **state)
     PROTECT(&vt, A + 2 * PG, 2 * PG, RW);
     VT_EXPECT_LAYOUT(&vt, "20000000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 8 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_protect_prefix_suffix(void **state)
@@ -432,7 +352,7 @@ static void test_protect_prefix_suffix(void **state)
     PROTECT(&vt, A + 6 * PG, 2 * PG, RW);
     VT_EXPECT_LAYOUT(&vt, "20000000-20008000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 8 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Adjacent mappings that differ only in prot become mergeable when one
@@ -458,7 +378,7 @@ static void test_protect_across_adjacent_merges(void **state)
     PROTECT(&vt, A, 8 * PG, RX);
     VT_EXPECT_LAYOUT(&vt, "20000000-20008000 r-xp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 8 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /*
@@ -500,7 +420,7 @@ static void test_protect_reprotect_split_range(void **state)
     VT_EXPECT_LAYOUT(&vt, "20000000-20002000 r--p 00000000 00:00 0\n"
                           "20010000-20014000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 6 * PG, 2 * PG);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Protecting to the permissions a range already has splits nothing,
@@ -531,7 +451,7 @@ static void test_protect_noop_allocates_nothing(void **state)
     assert_int_equal(sim_stats(&vt).alloc_calls, s1.alloc_calls + 1);
     VT_EXPECT_LAYOUT(&vt, "20000000-2000a000 rw-p 00000000 00:00 0\n"
                           "2000a000-2000c000 r--p 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Protect rewrites the leaves of populated pages: they follow the mapping
@@ -568,7 +488,7 @@ static void test_protect_populated_leaves(void **state)
     struct vmar_sim_stats s1 = sim_stats(&vt);
     assert_int_equal(s1.leaves_live, 8);
     assert_int_equal(s1.frames_live, s0.frames_live);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Failing protects change nothing: a hole, a permission beyond a
@@ -601,7 +521,7 @@ static void test_protect_errors(void **state)
     struct vmar_mapping_info i;
     assert_int_equal(vmar_query(vt.space, A + 4 * PG, &i), 0);
     assert_int_equal(i.max_prot, RX);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* A stack cut by protect keeps [stack] (and its guard) in every piece and
@@ -619,7 +539,7 @@ static void test_protect_stack(void **state)
                           "20004000-20008000 rw-p 00000000 00:00 0" STK "\n");
     PROTECT(&vt, A, 8 * PG, RW);
     VT_EXPECT_LAYOUT(&vt, "20000000-20008000 rw-p 00000000 00:00 0" STK "\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* ---- map next to compatible mappings ------------------------------------- */
@@ -643,7 +563,7 @@ static void test_map_merge_left(void **state)
     VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-p 00000000 00:00 0\n"
                           "3fffb000-40000000 r--p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 2, 9 * PG, 2 * PG);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_map_merge_right(void **state)
@@ -667,7 +587,7 @@ static void test_map_merge_right(void **state)
     assert_int_equal(vt_map_opts(&vt, &o, NULL), 0);
     VT_EXPECT_LAYOUT(&vt, "1fffe000-20004000 r-xp 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 6 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 static void test_map_merge_both(void **state)
@@ -689,7 +609,7 @@ static void test_map_merge_both(void **state)
     MAPF(&vt, A + PG, 2 * PG, RW, 0);
     VT_EXPECT_LAYOUT(&vt, "20000000-20004000 rw-p 00000000 00:00 0\n");
     EXPECT_STATS(&vt, 1, 4 * PG, 0);
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 
     /* Shared anonymous memory is one object per map call (Linux's shmem):
      * neighbours from different calls never merge, the pieces of one call
@@ -705,7 +625,7 @@ static void test_map_merge_both(void **state)
     VT_EXPECT_LAYOUT(&vt, "20000000-20001000 rw-s 00000000 00:00 0\n"
                           "20001000-20002000 rw-s 00000000 00:00 0\n"
                           "20002000-20005000 rw-s 00000000 00:00 0\n");
-    teardown_vt(&vt);
+    vt_teardown_tracked(&vt);
 }
 
 /* Neighbours that differ in any kept attribute stay apart; identical ones
@@ -748,206 +668,35 @@ static void test_map_no_merge_incompatible(void **state)
     MAPD(&vt, A - 2 * PG, 2 * PG, R, W, VMAR_MAP_DONTFORK | VMAR_MAP_STACK);
     VT_EXPECT_LAYOUT(&vt, "1fffe000-20000000 r--p 00000000 00:00 0" STK "\n"
                           "20000000-20004000 r--p 00000000 00:00 0\n");
-    teardown_vt(&vt);
-}
-
-/* ---- the merge predicate, table-driven ----------------------------------- */
-
-struct attrs {
-    unsigned prot, max_prot, flags;
-    enum vmar_backing backing;
-    uint64_t offset;
-    int object; /* 0: none, 1 or 2: one of two distinct objects */
-};
-
-static struct vmar_object pred_objects[3];
-
-enum where {
-    ADJACENT, /* a = [0x10000, 0x12000), b = [0x12000, 0x14000) */
-    GAP,      /* b starts one page after a ends */
-    REVERSED, /* b = [0xe000, 0x10000): b ends where a starts */
-    OVERLAP,  /* b starts one page before a ends */
-};
-
-static void build(struct vmar_mapping *m, const struct attrs *at,
-                  vmar_addr_t start, vmar_addr_t end)
-{
-    memset(m, 0xa5, sizeof(*m)); /* the predicate must not read the rest */
-    m->node.start = start;
-    m->node.end = end;
-    m->node.guard = (at->flags & VMAR_MAP_STACK) ? 16 * PG : 0;
-    m->prot = at->prot;
-    m->max_prot = at->max_prot;
-    m->flags = at->flags;
-    m->backing = at->backing;
-    m->offset = at->offset;
-    m->object = at->object ? &pred_objects[at->object] : NULL;
-}
-
-#define ANON(p, mp, fl)                                                        \
-    {                                                                          \
-        (p), (mp), (fl), VMAR_BACKING_ANON, 0, 0                               \
-    }
-
-static void test_merge_predicate_table(void **state)
-{
-    static const struct {
-        const char *what;
-        struct attrs a, b;
-        enum where where;
-        bool expected;
-    } rows[] = {
-        {"identical, adjacent", ANON(RW, RWX, 0), ANON(RW, RWX, 0), ADJACENT,
-         true},
-        {"identical, gap", ANON(RW, RWX, 0), ANON(RW, RWX, 0), GAP, false},
-        {"identical, b before a", ANON(RW, RWX, 0), ANON(RW, RWX, 0), REVERSED,
-         false},
-        {"identical, overlapping", ANON(RW, RWX, 0), ANON(RW, RWX, 0), OVERLAP,
-         false},
-        {"prot differs", ANON(RW, RWX, 0), ANON(R, RWX, 0), ADJACENT, false},
-        {"prot differs (exec)", ANON(R, RWX, 0), ANON(RX, RWX, 0), ADJACENT,
-         false},
-        {"max_prot differs", ANON(R, RWX, 0), ANON(R, RX, 0), ADJACENT, false},
-        {"max_prot same, restricted", ANON(R, RX, 0), ANON(R, RX, 0), ADJACENT,
-         true},
-        {"both PROT_NONE", ANON(NONE, RWX, 0), ANON(NONE, RWX, 0), ADJACENT,
-         true},
-        {"shared vs private", ANON(RW, RWX, VMAR_MAP_SHARED), ANON(RW, RWX, 0),
-         ADJACENT, false},
-        {"private vs shared", ANON(RW, RWX, 0), ANON(RW, RWX, VMAR_MAP_SHARED),
-         ADJACENT, false},
-        {"both shared, no object", ANON(RW, RWX, VMAR_MAP_SHARED),
-         ANON(RW, RWX, VMAR_MAP_SHARED), ADJACENT, true},
-        {"shared anonymous, one object, contiguous",
-         {RW, RWX, VMAR_MAP_SHARED, VMAR_BACKING_ANON, 0, 1},
-         {RW, RWX, VMAR_MAP_SHARED, VMAR_BACKING_ANON, 0x2000, 1},
-         ADJACENT,
-         true},
-        {"shared anonymous, two objects",
-         {RW, RWX, VMAR_MAP_SHARED, VMAR_BACKING_ANON, 0, 1},
-         {RW, RWX, VMAR_MAP_SHARED, VMAR_BACKING_ANON, 0x2000, 2},
-         ADJACENT,
-         false},
-        {"object, contiguous",
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x1000, 1},
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x3000, 1},
-         ADJACENT,
-         true},
-        {"object, two objects",
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x1000, 1},
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x3000, 2},
-         ADJACENT,
-         false},
-        {"stack vs not", ANON(RW, RWX, VMAR_MAP_STACK), ANON(RW, RWX, 0),
-         ADJACENT, false},
-        {"not vs stack", ANON(RW, RWX, 0), ANON(RW, RWX, VMAR_MAP_STACK),
-         ADJACENT, false},
-        {"both stack", ANON(RW, RWX, VMAR_MAP_STACK),
-         ANON(RW, RWX, VMAR_MAP_STACK), ADJACENT, true},
-        {"both stack, gap", ANON(RW, RWX, VMAR_MAP_STACK),
-         ANON(RW, RWX, VMAR_MAP_STACK), GAP, false},
-        {"shared stack vs stack",
-         ANON(RW, RWX, VMAR_MAP_SHARED | VMAR_MAP_STACK),
-         ANON(RW, RWX, VMAR_MAP_STACK), ADJACENT, false},
-        {"both shared stack", ANON(R, R, VMAR_MAP_SHARED | VMAR_MAP_STACK),
-         ANON(R, R, VMAR_MAP_SHARED | VMAR_MAP_STACK), ADJACENT, true},
-        {"anon vs object",
-         ANON(RW, RWX, 0),
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x2000, 1},
-         ADJACENT,
-         false},
-        {"object vs anon",
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0, 1},
-         ANON(RW, RWX, 0),
-         ADJACENT,
-         false},
-        {"object, offsets not contiguous",
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0, 1},
-         {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x5000, 1},
-         ADJACENT,
-         false},
-        {"anon vs device",
-         ANON(RW, RWX, 0),
-         {RW, RWX, 0, VMAR_BACKING_DEVICE, 0, 0},
-         ADJACENT,
-         false},
-    };
-    const vmar_addr_t s = 0x10000, e = 0x12000, len = 0x2000;
-    size_t trues = 0, falses = 0;
-    (void)state;
-
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        struct vmar_mapping a, b;
-        vmar_addr_t bs;
-
-        switch (rows[i].where) {
-        case ADJACENT:
-            bs = e;
-            break;
-        case GAP:
-            bs = e + PG;
-            break;
-        case REVERSED:
-            bs = s - len;
-            break;
-        case OVERLAP:
-        default:
-            bs = e - PG;
-            break;
-        }
-        build(&a, &rows[i].a, s, e);
-        build(&b, &rows[i].b, bs, bs + len);
-        bool got = vmar__mapping_can_merge(&a, &b);
-        if (got != rows[i].expected)
-            fail_msg("row %zu (%s): can_merge = %d, expected %d", i,
-                     rows[i].what, got, rows[i].expected);
-        /* The predicate is about the ordered pair (a then b): a mergeable
-         * pair swapped is never mergeable (b does not end where a starts). */
-        if (rows[i].where == ADJACENT && vmar__mapping_can_merge(&b, &a))
-            fail_msg("row %zu (%s): swapped pair reported mergeable", i,
-                     rows[i].what);
-        /* Symmetric in attributes: swapping the attributes of an adjacent
-         * pair gives the same answer. */
-        if (rows[i].where == ADJACENT && !rows[i].a.object &&
-            !rows[i].b.object) {
-            build(&a, &rows[i].b, s, e);
-            build(&b, &rows[i].a, e, e + len);
-            if (vmar__mapping_can_merge(&a, &b) != rows[i].expected)
-                fail_msg("row %zu (%s): not symmetric in attributes", i,
-                         rows[i].what);
-        }
-        if (rows[i].expected)
-            trues++;
-        else
-            falses++;
-    }
-    assert_true(trues >= 5 && falses >= 10);
+    vt_teardown_tracked(&vt);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_unmap_hole, cleanup),
-        cmocka_unit_test_teardown(test_unmap_prefix, cleanup),
-        cmocka_unit_test_teardown(test_unmap_suffix, cleanup),
-        cmocka_unit_test_teardown(test_unmap_across_several, cleanup),
-        cmocka_unit_test_teardown(test_unmap_nothing_mapped, cleanup),
-        cmocka_unit_test_teardown(test_unmap_whole, cleanup),
-        cmocka_unit_test_teardown(test_unmap_invalid, cleanup),
-        cmocka_unit_test_teardown(test_unmap_hole_in_stack, cleanup),
-        cmocka_unit_test_teardown(test_protect_middle_then_back, cleanup),
-        cmocka_unit_test_teardown(test_protect_prefix_suffix, cleanup),
-        cmocka_unit_test_teardown(test_protect_across_adjacent_merges, cleanup),
-        cmocka_unit_test_teardown(test_protect_reprotect_split_range, cleanup),
-        cmocka_unit_test_teardown(test_protect_noop_allocates_nothing, cleanup),
-        cmocka_unit_test_teardown(test_protect_populated_leaves, cleanup),
-        cmocka_unit_test_teardown(test_protect_errors, cleanup),
-        cmocka_unit_test_teardown(test_protect_stack, cleanup),
-        cmocka_unit_test_teardown(test_map_merge_left, cleanup),
-        cmocka_unit_test_teardown(test_map_merge_right, cleanup),
-        cmocka_unit_test_teardown(test_map_merge_both, cleanup),
-        cmocka_unit_test_teardown(test_map_no_merge_incompatible, cleanup),
-        cmocka_unit_test_teardown(test_merge_predicate_table, cleanup),
+        cmocka_unit_test_teardown(test_unmap_hole, vt_cleanup),
+        cmocka_unit_test_teardown(test_unmap_prefix, vt_cleanup),
+        cmocka_unit_test_teardown(test_unmap_suffix, vt_cleanup),
+        cmocka_unit_test_teardown(test_unmap_across_several, vt_cleanup),
+        cmocka_unit_test_teardown(test_unmap_nothing_mapped, vt_cleanup),
+        cmocka_unit_test_teardown(test_unmap_whole, vt_cleanup),
+        cmocka_unit_test_teardown(test_unmap_invalid, vt_cleanup),
+        cmocka_unit_test_teardown(test_unmap_hole_in_stack, vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_middle_then_back, vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_prefix_suffix, vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_across_adjacent_merges,
+                                  vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_reprotect_split_range,
+                                  vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_noop_allocates_nothing,
+                                  vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_populated_leaves, vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_errors, vt_cleanup),
+        cmocka_unit_test_teardown(test_protect_stack, vt_cleanup),
+        cmocka_unit_test_teardown(test_map_merge_left, vt_cleanup),
+        cmocka_unit_test_teardown(test_map_merge_right, vt_cleanup),
+        cmocka_unit_test_teardown(test_map_merge_both, vt_cleanup),
+        cmocka_unit_test_teardown(test_map_no_merge_incompatible, vt_cleanup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
