@@ -37,13 +37,13 @@ static int copy_page(struct vmar_space *space, vmar_addr_t va, size_t n,
     unsigned char *p = page + (va & (VMAR_PAGE_SIZE - 1));
     switch (job->dir) {
     case COPY_IN:
-        vmar__memcpy(job->kbuf + off, p, n);
+        VMAR_MEMCPY(job->kbuf + off, p, n);
         break;
     case COPY_OUT:
-        vmar__memcpy(p, job->ksrc + off, n);
+        VMAR_MEMCPY(p, job->ksrc + off, n);
         break;
     case COPY_ZERO:
-        vmar__memset(p, 0, n);
+        VMAR_MEMSET(p, 0, n);
         break;
     }
     if (space->env->frame_refcount)

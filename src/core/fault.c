@@ -110,9 +110,9 @@ static vmar_paddr_t take_frame(struct vmar_space *space, struct fault_res *res,
     void *dst = env->phys_to_virt(env->ctx, pa);
 
     if (from)
-        vmar__memcpy(dst, env->phys_to_virt(env->ctx, from), VMAR_PAGE_SIZE);
+        VMAR_MEMCPY(dst, env->phys_to_virt(env->ctx, from), VMAR_PAGE_SIZE);
     else if (!res->zeroed)
-        vmar__memset(dst, 0, VMAR_PAGE_SIZE);
+        VMAR_MEMSET(dst, 0, VMAR_PAGE_SIZE);
     vmar__frame_adopt(env, pa, true);
     res->frame = 0;
     return pa;

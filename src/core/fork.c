@@ -33,7 +33,7 @@ static int child_create(struct vmar_space *parent,
 
     if (!c)
         return VMAR_ENOMEM;
-    vmar__memset(c, 0, sizeof(*c));
+    VMAR_MEMSET(c, 0, sizeof(*c));
     c->env = env;
     c->ops = parent->ops;
     c->mmu_configured = config != NULL;

@@ -33,21 +33,6 @@ void vmar__unmap_leaves(struct vmar_space *space, vmar_addr_t va,
     vmar__rss_add(space, anon - batch->put_anon, file - batch->put_file);
 }
 
-_Noreturn void vmar__panic(const struct vmar_env *env, const char *msg)
-{
-    if (env && env->panic)
-        env->panic(env->ctx, msg);
-    /* A panic hook must not return; if it does, or there is none, stop. */
-    __builtin_trap();
-}
-
-void vmar__log(const struct vmar_env *env, enum vmar_log_level level,
-               const char *msg)
-{
-    if (env->log)
-        env->log(env->ctx, level, msg);
-}
-
 void vmar__lock(struct vmar_space *space, enum vmar_lock_mode mode)
 {
     const struct vmar_env *env = space->env;
@@ -161,7 +146,7 @@ int vmar_space_create(const struct vmar_space_opts *opts,
 
     if (!opts || !out || !env_complete(opts->env) || !mmu_usable(opts->mmu))
         return VMAR_EINVAL;
-    vmar__memset(&tmp, 0, sizeof(tmp));
+    VMAR_MEMSET(&tmp, 0, sizeof(tmp));
     rc = space_configure(&tmp, opts);
     if (rc)
         return rc;
@@ -221,7 +206,7 @@ int vmar_space_dup(struct vmar_space *h, unsigned rights,
         return VMAR_ENOMEM;
     /* The constant fields, for readers of a handle's env/ops/mmu; the
      * rest is the base's alone. */
-    vmar__memset(d, 0, sizeof(*d));
+    VMAR_MEMSET(d, 0, sizeof(*d));
     d->env = space->env;
     d->ops = space->ops;
     d->mmu = space->mmu;
@@ -374,7 +359,7 @@ struct vmar_mapping *vmar__prep_take(struct vmar_space *space,
 {
     VMAR_ASSERT(space->env, prep->nnodes > 0);
     struct vmar_mapping *m = prep->nodes[--prep->nnodes];
-    vmar__memset(m, 0, sizeof(*m));
+    VMAR_MEMSET(m, 0, sizeof(*m));
     return m;
 }
 

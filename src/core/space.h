@@ -142,13 +142,9 @@ static inline void vmar__check_new_frame(const struct vmar_space *space,
                                          vmar_paddr_t pa)
 {
     if (VMAR_UNLIKELY(!vmar__pa_fits(space, pa)))
-        vmar__panic(space->env, "env->frame_alloc returned a frame at or "
-                                "above the backend's pa_top");
+        vmar_panic(space->env, "env->frame_alloc returned a frame at or "
+                               "above the backend's pa_top");
 }
-
-/* Report a line through env->log (no-op when unset). */
-void vmar__log(const struct vmar_env *env, enum vmar_log_level level,
-               const char *msg);
 
 /* VMAR_ENOMEM when growing the space by `added` bytes or to `count`
  * mappings passes a limit (only growth is refused: see docs/DESIGN.md,
