@@ -120,7 +120,7 @@ static int check_leaves(const struct vmar_space *space)
     struct vmar_pte pte;
     const char *why;
 
-    while (space->ops->find_next(space->mmu, &va, space->ops->user_top, &pte) ==
+    while (vmar__pmap_find_next(space, &va, vmar__pmap_user_top(space), &pte) ==
            0) {
         while (n && n->end <= va)
             n = vmar_iset_next(n);
@@ -132,7 +132,8 @@ static int check_leaves(const struct vmar_space *space)
         if (m->backing == VMAR_BACKING_DEVICE) {
             if (pte.flags & VMAR_PTE_MANAGED ||
                 pte.pa != m->offset + (va - n->start) ||
-                pte.cache != space->ops->cache_as[m->cache])
+                pte.cache !=
+                    vmar__pmap_cache_as(space, (enum vmar_cache)m->cache))
                 return report(space, "device leaf differs from its mapping",
                               va);
             device++;
@@ -146,7 +147,7 @@ static int check_leaves(const struct vmar_space *space)
             file++;
         }
         va += VMAR_PAGE_SIZE;
-        if (va >= space->ops->user_top)
+        if (va >= vmar__pmap_user_top(space))
             break;
     }
     if (anon != vmar__atomic_load(&space->rss_anon))

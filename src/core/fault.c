@@ -61,8 +61,7 @@ static bool leaf_at(const struct vmar_space *space, vmar_addr_t va,
 {
     vmar_addr_t at = va;
 
-    return space->ops->find_next(space->mmu, &at, va + VMAR_PAGE_SIZE, pte) ==
-           0;
+    return vmar__pmap_find_next(space, &at, va + VMAR_PAGE_SIZE, pte) == 0;
 }
 
 static uint64_t page_index(const struct vmar_mapping *m, vmar_addr_t va)
@@ -84,7 +83,7 @@ static void install(struct vmar_space *space, vmar_addr_t va, vmar_paddr_t pa,
     pte->prot = prot;
     pte->flags = VMAR_PTE_MANAGED;
     pte->cache = VMAR_CACHE_WB;
-    space->ops->map(space->mmu, va, pte, tables);
+    vmar__pmap_map(space, va, pte, tables);
     vmar__rss_add(space, anon ? 1u : 0u, anon ? 0u : 1u);
 }
 
@@ -156,7 +155,8 @@ static void fault_around(struct vmar_space *space, const struct vmar_mapping *m,
          * simply not mapped ahead: its own fault reports it. */
         rc = m->object->ops->get_page(m->object, page_index(m, at),
                                       VMAR_OBJECT_GET_PRESENT, &pa);
-        if (vmar__object_page(space->env, space->ops->pa_top, rc, pa) != 0)
+        if (vmar__object_page(space->env, vmar__pmap_pa_top(space), rc, pa) !=
+            0)
             continue;
         install(space, at, pa, vmar__mapping_leaf_prot(m, false, false), false,
                 tables, &pte);
@@ -201,8 +201,7 @@ static enum fault_step fault_absent(struct vmar_space *space,
         vmar_addr_t lo = va, hi = va + VMAR_PAGE_SIZE;
         if (around)
             around_window(m, va, &lo, &hi);
-        *rc =
-            space->ops->prepare(space->mmu, lo, hi - lo, VMAR_PREP_MAP, tables);
+        *rc = vmar__pmap_prepare(space, lo, hi - lo, VMAR_PREP_MAP, tables);
         if (*rc)
             return STEP_DONE;
         res->prepared = true;
@@ -238,11 +237,11 @@ static enum fault_step fault_absent(struct vmar_space *space,
 static void set_leaf_prot(struct vmar_space *space, vmar_addr_t va,
                           unsigned prot, struct vmar_pte *pte)
 {
-    struct vmar_tlb_batch batch;
+    struct vmar__tlb batch;
 
-    vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
-    space->ops->protect(space->mmu, va, VMAR_PAGE_SIZE, prot, NULL, &batch);
-    vmar_tlb_batch_finish(&batch);
+    vmar__tlb_init(&batch, space);
+    vmar__pmap_protect(space, va, VMAR_PAGE_SIZE, prot, NULL, &batch);
+    vmar__tlb_finish(&batch);
     pte->prot = prot;
 }
 
@@ -254,16 +253,16 @@ static void cow_copy(struct vmar_space *space, const struct vmar_mapping *m,
                      vmar_addr_t va, struct fault_res *res,
                      struct vmar_pte *pte)
 {
-    struct vmar_tlb_batch batch;
+    struct vmar__tlb batch;
     vmar_paddr_t pa = take_frame(space, res, pte->pa);
 
     pte->pa = pa;
     pte->prot = m->prot;
     pte->flags = VMAR_PTE_MANAGED;
     pte->cache = VMAR_CACHE_WB;
-    vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
-    space->ops->replace(space->mmu, va, pte, &batch);
-    vmar_tlb_batch_finish(&batch);
+    vmar__tlb_init(&batch, space);
+    vmar__pmap_replace(space, va, pte, &batch);
+    vmar__tlb_finish(&batch);
     /* One anonymous page in, the old frame out (as an unmap counts it). */
     vmar__rss_add(space, (size_t)1 - batch.put_anon,
                   (size_t)0 - batch.put_file);
@@ -355,7 +354,8 @@ static int fault_obtain(struct vmar_space *space, const struct vmar_mapping *m,
             obj, page_index(m, va),
             vmar__mapping_shared(m) && write ? VMAR_OBJECT_GET_WRITE : 0u,
             &res->page);
-        rc = vmar__object_page(space->env, space->ops->pa_top, rc, res->page);
+        rc = vmar__object_page(space->env, vmar__pmap_pa_top(space), rc,
+                               res->page);
         if (rc)
             res->page = 0;
         return rc;

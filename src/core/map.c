@@ -74,7 +74,7 @@ static int map_validate(const struct vmar_space *space,
     /* The whole range below pa_top: the leaves could not hold more. */
     if (o->backing == VMAR_BACKING_DEVICE &&
         (o->paddr & (VMAR_PAGE_SIZE - 1) || o->paddr + o->size < o->paddr ||
-         o->paddr + o->size > space->ops->pa_top ||
+         o->paddr + o->size > vmar__pmap_pa_top(space) ||
          (unsigned)o->cache > VMAR_CACHE_UC || o->offset != 0))
         return VMAR_EINVAL;
     if (o->backing == VMAR_BACKING_ANON &&
@@ -194,7 +194,7 @@ static int get_object_pages(struct vmar_space *space,
     for (uint64_t i = 0; i < want && !rc; i++) {
         vmar_paddr_t pa = 0;
         rc = obj->ops->get_page(obj, (offset >> VMAR_PAGE_SHIFT) + i, 0, &pa);
-        rc = vmar__object_page(env, space->ops->pa_top, rc, pa);
+        rc = vmar__object_page(env, vmar__pmap_pa_top(space), rc, pa);
         if (!rc)
             prep->pages[prep->npages++] = pa;
     }
@@ -234,11 +234,11 @@ static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
     if (!rc && wants_pages(o))
         rc = get_object_pages(space, o, prep);
     if (!rc && cost->tables)
-        rc = space->ops->prepare(space->mmu, addr, o->size, VMAR_PREP_CHANGE,
-                                 &prep->tables);
+        rc = vmar__pmap_prepare(space, addr, o->size, VMAR_PREP_CHANGE,
+                                &prep->tables);
     if (!rc && maps_now(o))
-        rc = space->ops->prepare(space->mmu, addr, o->size,
-                                 map_prep_kind(space, o, addr), &prep->tables);
+        rc = vmar__pmap_prepare(space, addr, o->size,
+                                map_prep_kind(space, o, addr), &prep->tables);
     if (!rc && wants_frames(o))
         rc = vmar_frame_list_fill(env, &prep->frames,
                                   (size_t)(o->size >> VMAR_PAGE_SHIFT),
@@ -260,9 +260,9 @@ static void map_object_pages(struct vmar_space *space,
 
     for (size_t i = 0; i < prep->npages; i++) {
         pte.pa = prep->pages[i];
-        space->ops->map(space->mmu,
-                        m->node.start + ((vmar_addr_t)i << VMAR_PAGE_SHIFT),
-                        &pte, &prep->tables);
+        vmar__pmap_map(space,
+                       m->node.start + ((vmar_addr_t)i << VMAR_PAGE_SHIFT),
+                       &pte, &prep->tables);
     }
     vmar__rss_add(space, 0, prep->npages);
     prep->npages = 0;
@@ -290,7 +290,7 @@ static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
         pte.pa = vmar_frame_list_pop(space->env, &prep->frames);
         vmar__check_new_frame(space, pte.pa);
         vmar__frame_adopt(space->env, pte.pa, true);
-        space->ops->map(space->mmu, va, &pte, &prep->tables);
+        vmar__pmap_map(space, va, &pte, &prep->tables);
     }
     vmar__rss_add(space, (size_t)(vmar__mapping_size(m) >> VMAR_PAGE_SHIFT), 0);
 }
@@ -304,7 +304,7 @@ static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
 static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
                        vmar_addr_t addr, const struct vmar_range_pos *pos,
                        const struct vmar_iset_hint *hint,
-                       struct vmar_prep *prep, struct vmar_tlb_batch *batch)
+                       struct vmar_prep *prep, struct vmar__tlb *batch)
 {
     const bool fixed =
         o->place == VMAR_PLACE_FIXED || o->place == VMAR_PLACE_FIXED_NOREPLACE;
@@ -355,7 +355,7 @@ static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
     struct vmar_carve_cost cost;
     struct vmar_range_pos pos;
     struct vmar_iset_hint hint; /* set by placement, read only after it */
-    struct vmar_tlb_batch batch;
+    struct vmar__tlb batch;
     vmar_size_t align;
     vmar_addr_t addr;
     int rc;
@@ -370,9 +370,9 @@ static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
     if (!rc)
         rc = map_prepare(space, o, addr, &cost, &prep);
     if (!rc) {
-        vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
+        vmar__tlb_init(&batch, space);
         map_commit(space, o, addr, &pos, &hint, &prep, &batch);
-        vmar_tlb_batch_finish(&batch);
+        vmar__tlb_finish(&batch);
         if (out_addr)
             *out_addr = addr;
     }

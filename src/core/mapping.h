@@ -10,7 +10,8 @@
 #ifndef VMAR_CORE_MAPPING_H
 #define VMAR_CORE_MAPPING_H
 
-#include "space.h"
+#include "pmap.h"
+#include "prep.h"
 
 /* vmar_map_flags that a mapping keeps after creation. */
 #define VMAR_MAPPING_KEPT_FLAGS                                                \
@@ -274,7 +275,7 @@ int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
  * => caller holds the space lock exclusively. Cannot fail.
  */
 void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
-                 struct vmar_prep *prep, struct vmar_tlb_batch *batch);
+                 struct vmar_prep *prep, struct vmar__tlb *batch);
 
 /* vmar_unmap() of [lo, hi) with the lock held: prepare, carve, flush.
  * 0 or VMAR_ENOMEM (count limit, allocation); unchanged on failure. */
@@ -301,7 +302,7 @@ struct vmar_iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
                                       vmar_addr_t hi,
                                       const struct vmar_range_pos *pos,
                                       struct vmar_prep *prep,
-                                      struct vmar_tlb_batch *batch);
+                                      struct vmar__tlb *batch);
 
 /* Bytes of device mappings inside [lo, hi): their leaves are always
  * present but not resident (not RSS). */
