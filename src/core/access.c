@@ -22,7 +22,9 @@ struct copy_job {
     const unsigned char *ksrc;
 };
 
-/* Copy the part of one page that [va, va+n) covers. */
+/* Copy the part of one page that [va, va+n) covers.
+ * => caller holds the space lock, shared or exclusive, not the
+ *    page-table lock. */
 static int copy_page(struct vmar_space *space, vmar_addr_t va, size_t n,
                      struct copy_job *job, size_t off)
 {

@@ -56,6 +56,9 @@ enum fault_step {
     STEP_NEED_NOTIFY /* call notify_write, retry */
 };
 
+/* The present leaf at `va`, if any.
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock. */
 static bool leaf_at(const struct vmar_space *space, vmar_addr_t va,
                     struct vmar_pte *pte)
 {
@@ -75,6 +78,9 @@ static bool past_end(const struct vmar_mapping *m, vmar_addr_t va)
            VMAR_PAGE_SHIFT;
 }
 
+/* Install a managed leaf for `pa` at `va` and count it in RSS.
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock. */
 static void install(struct vmar_space *space, vmar_addr_t va, vmar_paddr_t pa,
                     unsigned prot, bool anon, struct vmar_frame_list *tables,
                     struct vmar_pte *pte)
@@ -87,7 +93,8 @@ static void install(struct vmar_space *space, vmar_addr_t va, vmar_paddr_t pa,
     vmar__rss_add(space, anon ? 1u : 0u, anon ? 0u : 1u);
 }
 
-/* Give back what the fault did not use. Nothing of it was ever visible. */
+/* Give back what the fault did not use. Nothing of it was ever visible.
+ * => caller holds the space lock, not the page-table lock. */
 static void res_release(struct vmar_space *space, struct fault_res *res)
 {
     if (res->frame)
@@ -136,7 +143,8 @@ static void around_window(const struct vmar_mapping *m, vmar_addr_t va,
  * the mapping and before the object's end; its page-table pages were
  * reserved with the faulting page's (same last-level table), so this
  * cannot fail. Private mappings get them read-only, as a read fault would.
- * => page-table lock held.
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock.
  */
 static void fault_around(struct vmar_space *space, const struct vmar_mapping *m,
                          vmar_addr_t va, struct vmar_frame_list *tables)
@@ -163,8 +171,9 @@ static void fault_around(struct vmar_space *space, const struct vmar_mapping *m,
     }
 }
 
-/* An absent page, with the page-table lock held: map what `res` holds, or
- * say what is missing. */
+/* An absent page: map what `res` holds, or say what is missing.
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock. */
 static enum fault_step fault_absent(struct vmar_space *space,
                                     const struct vmar_mapping *m,
                                     vmar_addr_t va, unsigned access,
@@ -233,7 +242,9 @@ static enum fault_step fault_absent(struct vmar_space *space,
     return STEP_DONE;
 }
 
-/* Rewrite the permissions of the present leaf at `va`. */
+/* Rewrite the permissions of the present leaf at `va`.
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock. */
 static void set_leaf_prot(struct vmar_space *space, vmar_addr_t va,
                           unsigned prot, struct vmar_pte *pte)
 {
@@ -248,7 +259,9 @@ static void set_leaf_prot(struct vmar_space *space, vmar_addr_t va,
 /* Give the present leaf at `va` the fresh private copy in res->frame.
  * The leaf table is there, so nothing here can fail: replace() rewrites
  * the one leaf in place, flushes, and only then drops the old frame's
- * reference (which the copy read first). */
+ * reference (which the copy read first).
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock. */
 static void cow_copy(struct vmar_space *space, const struct vmar_mapping *m,
                      vmar_addr_t va, struct fault_res *res,
                      struct vmar_pte *pte)
@@ -268,8 +281,10 @@ static void cow_copy(struct vmar_space *space, const struct vmar_mapping *m,
                   (size_t)0 - batch.put_file);
 }
 
-/* A write to a present, read-only leaf of a private mapping, with the
- * page-table lock held: reuse the frame when ours alone, else copy. */
+/* A write to a present, read-only leaf of a private mapping: reuse the
+ * frame when ours alone, else copy.
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock. */
 static enum fault_step cow_break(struct vmar_space *space,
                                  const struct vmar_mapping *m, vmar_addr_t va,
                                  struct fault_res *res, struct vmar_pte *pte,
@@ -293,7 +308,9 @@ static enum fault_step cow_break(struct vmar_space *space,
     return STEP_DONE;
 }
 
-/* One pass with the page-table lock held. */
+/* One pass of a fault.
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock. */
 static enum fault_step fault_step(struct vmar_space *space,
                                   const struct vmar_mapping *m, vmar_addr_t va,
                                   unsigned access, struct fault_res *res,
@@ -326,7 +343,9 @@ static enum fault_step fault_step(struct vmar_space *space,
     return STEP_DONE;
 }
 
-/* Obtain what the locked pass asked for; may sleep. */
+/* Obtain what the locked pass asked for; may sleep.
+ * => caller holds the space lock shared or exclusive, not the page-table
+ *    lock. */
 static int fault_obtain(struct vmar_space *space, const struct vmar_mapping *m,
                         vmar_addr_t va, unsigned access, enum fault_step step,
                         struct fault_res *res)

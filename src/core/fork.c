@@ -22,6 +22,7 @@
 #include "pmap.h"
 #include "prep.h"
 
+/* => caller holds the space lock exclusively. */
 static int child_create(struct vmar_space *parent,
                         const struct vmar_fork_opts *o, unsigned rights,
                         struct vmar_space **out)
@@ -100,7 +101,8 @@ static int copy_leaves(struct vmar_space *parent, struct vmar_space *child,
     return rc;
 }
 
-/* Build the child's layout and tables; the parent is only read. */
+/* Build the child's layout and tables; the parent is only read.
+ * => caller holds the space lock exclusively. */
 static int fork_build(struct vmar_space *parent, struct vmar_space *child)
 {
     const struct vmar_env *env = parent->env;
@@ -136,7 +138,8 @@ static int fork_build(struct vmar_space *parent, struct vmar_space *child)
     return 0;
 }
 
-/* Make every private leaf of the parent read-only; one flush for all. */
+/* Make every private leaf of the parent read-only; one flush for all.
+ * => caller holds the space lock exclusively. */
 static void fork_commit(struct vmar_space *parent)
 {
     struct vmar__tlb batch;

@@ -96,7 +96,8 @@ static int map_validate(const struct vmar_space *space,
     return 0;
 }
 
-/* Decide the address and what replacing it costs. */
+/* Decide the address and what replacing it costs.
+ * => caller holds the space lock exclusively. */
 static int map_locate(const struct vmar_space *space,
                       const struct vmar_map_opts *o, vmar_size_t align,
                       vmar_addr_t *addr, struct vmar_carve_cost *cost,
@@ -125,7 +126,7 @@ static int map_locate(const struct vmar_space *space,
  * merging, as Linux's split_vma counts). Growth past a limit is refused;
  * a map that adds nothing passes even when the limit was lowered below
  * current use (Linux refuses that case too; nothing grows, so we don't).
- */
+ * => caller holds the space lock exclusively. */
 static int map_check_limits(const struct vmar_space *space, vmar_size_t size,
                             const struct vmar_carve_cost *cost)
 {
@@ -167,7 +168,7 @@ static bool maps_now(const struct vmar_map_opts *o)
  * Take a reference to every object page the mapping covers, up to the
  * object's end (pages past it stay absent: zero-fill or SIGBUS on their
  * first touch, as for a fault). ops->commit first, when the object has it.
- */
+ * => caller holds the space lock exclusively. */
 static int get_object_pages(struct vmar_space *space,
                             const struct vmar_map_opts *o,
                             struct vmar_prep *prep)
@@ -218,6 +219,7 @@ static enum vmar_mmu_prep map_prep_kind(const struct vmar_space *space,
     return o->place == VMAR_PLACE_FIXED ? VMAR_PREP_REMAP : VMAR_PREP_MAP;
 }
 
+/* => caller holds the space lock exclusively. */
 static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
                        vmar_addr_t addr, const struct vmar_carve_cost *cost,
                        struct vmar_prep *prep)
@@ -247,7 +249,8 @@ static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
 }
 
 /* Map the object pages get_object_pages() took, from the mapping's start:
- * they are file memory (RSS), read-only where a write must fault. */
+ * they are file memory (RSS), read-only where a write must fault.
+ * => caller holds the space lock exclusively. */
 static void map_object_pages(struct vmar_space *space,
                              const struct vmar_mapping *m,
                              struct vmar_prep *prep)
@@ -270,7 +273,8 @@ static void map_object_pages(struct vmar_space *space,
 
 /* Install every leaf of a new mapping: prepared zeroed frames for
  * anonymous memory (resident, freed on unmap), or the device range
- * (unmanaged: never freed, never resident). */
+ * (unmanaged: never freed, never resident).
+ * => caller holds the space lock exclusively. */
 static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
                          struct vmar_prep *prep)
 {
@@ -300,7 +304,7 @@ static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
  * descent (the set is unchanged since; the carve says what precedes addr
  * after it), and a placed one where the search found its hole, so neither
  * the insert nor the coalescing descends again.
- */
+ * => caller holds the space lock exclusively. */
 static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
                        vmar_addr_t addr, const struct vmar_range_pos *pos,
                        const struct vmar_iset_hint *hint,
@@ -348,6 +352,7 @@ static unsigned map_rights(const struct vmar_map_opts *o)
            (o->place == VMAR_PLACE_FIXED ? (unsigned)VMAR_RIGHT_WRITE : 0u);
 }
 
+/* => caller holds the space lock exclusively. */
 static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
                       const struct vmar_space *h, vmar_addr_t *out_addr)
 {

@@ -37,7 +37,8 @@ static bool attr_differs(const struct vmar_mapping *m,
 /* Walk [lo, hi): VMAR_ENOMEM at a hole, else the first refusal, else 0
  * with `pos` located at lo, the splits the ends need in `cuts` (an end
  * mapping that keeps its attributes is not cut) and in `tables` whether a
- * cut may split a huge leaf. Reads only. */
+ * cut may split a huge leaf. Reads only.
+ * => caller holds the space lock exclusively. */
 static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
                        vmar_addr_t hi, const struct vmar_attr_change *c,
                        struct vmar_range_pos *pos, unsigned *cuts, bool *tables)
@@ -75,7 +76,8 @@ static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
 }
 
 /* Cut each mapping whose attributes differ to [lo, hi) (prepared nodes),
- * change it, coalesce. `pos` is the survey's: the set is unchanged. */
+ * change it, coalesce. `pos` is the survey's: the set is unchanged.
+ * => caller holds the space lock exclusively. */
 static void attr_commit(struct vmar_space *space, vmar_addr_t lo,
                         vmar_addr_t hi, const struct vmar_attr_change *c,
                         const struct vmar_range_pos *pos,

@@ -79,7 +79,8 @@ static int remap_validate(const struct vmar_space *space, struct remap *r)
 }
 
 /* The source: mapped from `old` on, without holes, by one mapping when
- * the size changes (several for a pure move). */
+ * the size changes (several for a pure move).
+ * => caller holds the space lock exclusively. */
 static int remap_source(const struct vmar_space *space, struct remap *r)
 {
     const vmar_addr_t hi = r->old + r->old_size;
@@ -115,6 +116,7 @@ static int remap_source(const struct vmar_space *space, struct remap *r)
     return 0;
 }
 
+/* => caller holds the space lock exclusively. */
 static bool grows_in_place(const struct vmar_space *space,
                            const struct remap *r)
 {
@@ -125,7 +127,8 @@ static bool grows_in_place(const struct vmar_space *space,
            !vmar__mapping_first_in(space, end, r->old + r->new_size);
 }
 
-/* Address-space and count limits: only growth is refused. */
+/* Address-space and count limits: only growth is refused.
+ * => caller holds the space lock exclusively. */
 static int remap_limits(const struct vmar_space *space, const struct remap *r,
                         bool move)
 {
@@ -148,8 +151,8 @@ static int remap_limits(const struct vmar_space *space, const struct remap *r,
     return vmar__check_growth(space, added, count);
 }
 
-/* ---- shrink and grow in place ------------------------------------------- */
-
+/* ---- shrink and grow in place -------------------------------------------
+ * => caller holds the space lock exclusively. */
 static int remap_grow_in_place(struct vmar_space *space, struct remap *r)
 {
     struct vmar_mapping *m = r->first;
@@ -165,8 +168,7 @@ static int remap_grow_in_place(struct vmar_space *space, struct remap *r)
 }
 
 /* ---- move -----------------------------------------------------------------
- */
-
+ * => caller holds the space lock exclusively. */
 static void spare_release(struct vmar_space *space, struct remap *r)
 {
     while (r->spare) {
@@ -176,6 +178,7 @@ static void spare_release(struct vmar_space *space, struct remap *r)
     }
 }
 
+/* => caller holds the space lock exclusively. */
 static int spare_fill(struct vmar_space *space, struct remap *r, size_t n)
 {
     const struct vmar_env *env = space->env;
@@ -203,7 +206,8 @@ static bool carves_first(const struct remap *r)
 }
 
 /* Reserve the target's page tables: once per last-level table span that a
- * moved leaf lands in (the whole piece for device memory). */
+ * moved leaf lands in (the whole piece for device memory).
+ * => caller holds the space lock exclusively. */
 static int prepare_target(struct vmar_space *space, const struct remap *r,
                           vmar_addr_t to, struct vmar_frame_list *tables)
 {
@@ -247,6 +251,7 @@ static int prepare_target(struct vmar_space *space, const struct remap *r,
     return rc;
 }
 
+/* => caller holds the space lock exclusively. */
 static int remap_prepare(struct vmar_space *space, struct remap *r,
                          vmar_addr_t to, struct vmar_prep *prep)
 {
@@ -278,7 +283,8 @@ static int remap_prepare(struct vmar_space *space, struct remap *r,
     return rc;
 }
 
-/* Cut the source's first and last mappings at the range's ends. */
+/* Cut the source's first and last mappings at the range's ends.
+ * => caller holds the space lock exclusively. */
 static void split_source(struct vmar_space *space, const struct remap *r,
                          struct vmar_prep *prep)
 {
@@ -334,7 +340,8 @@ static void move_leaves(struct vmar_space *space, vmar_addr_t lo,
     vmar__rss_add(space, rss.anon, rss.file);
 }
 
-/* Move the nodes of [lo, hi) to `to` (or copy them, DONTUNMAP). */
+/* Move the nodes of [lo, hi) to `to` (or copy them, DONTUNMAP).
+ * => caller holds the space lock exclusively. */
 static void move_nodes(struct vmar_space *space, struct remap *r,
                        vmar_addr_t lo, vmar_addr_t hi, vmar_addr_t to)
 {
@@ -360,6 +367,7 @@ static void move_nodes(struct vmar_space *space, struct remap *r,
     }
 }
 
+/* => caller holds the space lock exclusively. */
 static void remap_move_commit(struct vmar_space *space, struct remap *r,
                               vmar_addr_t to, struct vmar_prep *prep)
 {
@@ -393,6 +401,7 @@ static void remap_move_commit(struct vmar_space *space, struct remap *r,
     vmar__tlb_finish(&batch);
 }
 
+/* => caller holds the space lock exclusively. */
 static int remap_target(const struct vmar_space *space, struct remap *r,
                         vmar_addr_t *to)
 {
@@ -410,6 +419,7 @@ static int remap_target(const struct vmar_space *space, struct remap *r,
     return vmar__place(space, &o, VMAR_PAGE_SIZE, to, NULL);
 }
 
+/* => caller holds the space lock exclusively. */
 static int remap_locked(struct vmar_space *space, struct remap *r,
                         vmar_addr_t *out)
 {
