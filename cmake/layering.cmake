@@ -7,11 +7,10 @@
 if(NOT VMAR_BUILD_TESTS)
   return()
 endif()
+# The toolchain's nm (CMake finds it with the compiler), else the host's.
+set(_vmar_layering_nm nm)
 if(CMAKE_NM)
   set(_vmar_layering_nm "${CMAKE_NM}")
-else()
-  find_program(VMAR_NM NAMES nm REQUIRED)
-  set(_vmar_layering_nm "${VMAR_NM}")
 endif()
 add_test(NAME layering
   COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/scripts/check-layering.sh
