@@ -70,8 +70,8 @@ prefix_version() { # PREFIX
 # chain libvmar_X.so -> .so.SOVERSION (the SONAME) -> .so.VERSION, and
 # the exports: exactly the public functions and objects the archive
 # defines, no internal symbol (vmar__*, vmar_sim__*, vmar_iset_*, ...)
-# except vmar__panic from the core and the radix walker's vmar_radix_*,
-# which libvmar's other libraries call.
+# except the radix walker's vmar_radix_*, which libvmar's other
+# libraries call.
 check_shared() { # PREFIX
     local prefix=$1 ver sov libdir public a lib so f bad=0
     ver=$(prefix_version "$prefix")
@@ -100,7 +100,6 @@ check_shared() { # PREFIX
             sed 's/@.*//' | sort -u)
         allowed=$public
         case "$lib" in
-        libvmar_core) allowed=$(printf '%s\nvmar__panic\n' "$allowed") ;;
         libvmar_mmu_radix)
             allowed=$(printf '%s\n%s\n' "$allowed" \
                 "$(grep -E '^vmar_radix_' <<<"$exports" || true)")

@@ -140,11 +140,16 @@ void vmar_frame_list_release(const struct vmar_env *env,
 /** Frames a batch holds before it flushes early (on the caller's stack). */
 #define VMAR_TLB_BATCH_FRAMES 32u
 
+/** The core's bookkeeping around a batch it started (private). */
+struct vmar__tlb;
+
 /**
  * Deferred TLB invalidation plus the frames waiting for it (Linux
  * mmu_gather, pmap_update). Lives on the stack of the operation that
  * changed translations. Queueing never fails: when the array is full the
- * batch flushes and frees early, then continues.
+ * batch flushes and frees early, then continues. A backend reads `lo`
+ * and `hi` at most; it changes the batch only through the functions
+ * below.
  */
 struct vmar_tlb_batch {
     const struct vmar_env *env;     /**< frees go to env->frame_free */
@@ -157,15 +162,11 @@ struct vmar_tlb_batch {
      *  reference to drop (vmar_tlb_batch_defer_put), clear: a page to
      *  free */
     vmar_paddr_t frames[VMAR_TLB_BATCH_FRAMES];
-    /** managed base pages released since init that were private
-     *  anonymous memory; the core's RSS bookkeeping reads it */
-    size_t put_anon;
-    /** ... that were object pages */
-    size_t put_file;
-    /** Set by the core (remap): the references of removed managed leaves
-     *  move to new leaves, so vmar_tlb_batch_defer_put() counts them but
-     *  queues nothing. vmar_tlb_batch_init() clears it. */
-    bool transfer;
+    /** The core's wrapper of a batch it started, where
+     *  vmar_tlb_batch_defer_put() counts the pages it is given (the RSS
+     *  bookkeeping); NULL after vmar_tlb_batch_init(). A backend never
+     *  touches it. */
+    struct vmar__tlb *core;
 };
 
 /**
@@ -214,8 +215,9 @@ void vmar_tlb_batch_defer_free(struct vmar_tlb_batch *batch, vmar_paddr_t pa);
 /**
  * Queue the reference a removed managed leaf held on its frame, to be
  * dropped after the next flush (the frame is freed when that was the last
- * reference), and count the page as anonymous or file memory in
- * put_anon / put_file. A backend calls this once per base frame of every
+ * reference). In a batch the core started, the core also counts the page
+ * for its RSS, and during remap's move (the reference moves to a new
+ * leaf) queues nothing. A backend calls this once per base frame of every
  * VMAR_PTE_MANAGED leaf it removes, after recording the leaf's range.
  *
  * @param batch  the batch.
@@ -464,11 +466,11 @@ struct vmar_mmu_ops {
      * order; the core counts RSS there.
      *
      * The source leaves are left as they are, references included: the
-     * core removes them afterwards with unmap() on a batch in transfer
-     * mode, so each reference moves from the old leaf to the new one and
-     * move itself takes none. Tables come from `resv` only (what
-     * prepare(VMAR_PREP_MAP or VMAR_PREP_REMAP) reserved for every
-     * target leaf-table span a leaf lands in); move never allocates and
+     * core removes them afterwards with unmap() on a batch whose
+     * vmar_tlb_batch_defer_put() queues nothing, so each reference moves from
+     * the old leaf to the new one and move itself takes none. Tables come from
+     * `resv` only (what prepare(VMAR_PREP_MAP or VMAR_PREP_REMAP) reserved for
+     * every target leaf-table span a leaf lands in); move never allocates and
      * cannot fail (a short `resv` is a broken invariant: it panics).
      *
      * Preconditions: va, to and len page aligned, len > 0, [va, va+len)
@@ -493,8 +495,8 @@ struct vmar_mmu_ops {
      * old reference is dropped, and anything the caller queued before
      * goes with it) and only then writes the new leaf. No CPU ever
      * translates `va` to both frames at once, and the new leaf needs no
-     * flush of its own: the batch is empty on return, but its put_anon /
-     * put_file count the old frame.
+     * flush of its own: the batch is empty on return (the core's
+     * bookkeeping has counted the old frame).
      *
      * Preconditions: va page aligned and below user_top, a level-0 leaf
      * present at va (the core never replaces part of a huge leaf), and

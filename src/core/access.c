@@ -22,7 +22,9 @@ struct copy_job {
     const unsigned char *ksrc;
 };
 
-/* Copy the part of one page that [va, va+n) covers. */
+/* Copy the part of one page that [va, va+n) covers.
+ * => caller holds the space lock, shared or exclusive, not the
+ *    page-table lock. */
 static int copy_page(struct vmar_space *space, vmar_addr_t va, size_t n,
                      struct copy_job *job, size_t off)
 {
@@ -37,13 +39,13 @@ static int copy_page(struct vmar_space *space, vmar_addr_t va, size_t n,
     unsigned char *p = page + (va & (VMAR_PAGE_SIZE - 1));
     switch (job->dir) {
     case COPY_IN:
-        vmar__memcpy(job->kbuf + off, p, n);
+        VMAR_MEMCPY(job->kbuf + off, p, n);
         break;
     case COPY_OUT:
-        vmar__memcpy(p, job->ksrc + off, n);
+        VMAR_MEMCPY(p, job->ksrc + off, n);
         break;
     case COPY_ZERO:
-        vmar__memset(p, 0, n);
+        VMAR_MEMSET(p, 0, n);
         break;
     }
     if (space->env->frame_refcount)

@@ -26,6 +26,7 @@ static int report(const struct vmar_space *space, const char *rule,
     return VMAR_ECORRUPT;
 }
 
+/* => caller holds the space lock, shared or exclusive. */
 static const char *mapping_rule(const struct vmar_space *space,
                                 const struct vmar_mapping *m)
 {
@@ -58,7 +59,8 @@ static const char *mapping_rule(const struct vmar_space *space,
     return NULL;
 }
 
-/* Mappings one by one, neighbours pairwise, counters as sums. */
+/* Mappings one by one, neighbours pairwise, counters as sums.
+ * => caller holds the space lock, shared or exclusive. */
 static int check_mappings(const struct vmar_space *space)
 {
     vmar_size_t total = 0;
@@ -86,7 +88,9 @@ static int check_mappings(const struct vmar_space *space)
 /* A managed leaf's frame and write permission agree with its mapping:
  * a writable leaf of private memory is an anonymous frame no one else
  * holds (else a write would leak into another space or the object); a
- * shared mapping never maps anonymous frames. */
+ * shared mapping never maps anonymous frames.
+ * => caller holds the space lock, shared or exclusive, and the
+ *    page-table lock. */
 static const char *managed_rule(const struct vmar_space *space,
                                 const struct vmar_mapping *m,
                                 const struct vmar_pte *pte)
@@ -110,7 +114,9 @@ static const char *managed_rule(const struct vmar_space *space,
  * leaves translate to the mapping's physical range with its cache policy
  * as the backend stores it (vmar_mmu_ops::cache_as);
  * the managed ones obey managed_rule() and are counted by the RSS
- * counters. A merge join: O(mappings + leaves). */
+ * counters. A merge join: O(mappings + leaves).
+ * => caller holds the space lock, shared or exclusive, and the
+ *    page-table lock. */
 static int check_leaves(const struct vmar_space *space)
 {
     struct vmar_iset_node *n = vmar_iset_first(&space->set);
@@ -120,7 +126,7 @@ static int check_leaves(const struct vmar_space *space)
     struct vmar_pte pte;
     const char *why;
 
-    while (space->ops->find_next(space->mmu, &va, space->ops->user_top, &pte) ==
+    while (vmar__pmap_find_next(space, &va, vmar__pmap_user_top(space), &pte) ==
            0) {
         while (n && n->end <= va)
             n = vmar_iset_next(n);
@@ -132,7 +138,8 @@ static int check_leaves(const struct vmar_space *space)
         if (m->backing == VMAR_BACKING_DEVICE) {
             if (pte.flags & VMAR_PTE_MANAGED ||
                 pte.pa != m->offset + (va - n->start) ||
-                pte.cache != space->ops->cache_as[m->cache])
+                pte.cache !=
+                    vmar__pmap_cache_as(space, (enum vmar_cache)m->cache))
                 return report(space, "device leaf differs from its mapping",
                               va);
             device++;
@@ -146,7 +153,7 @@ static int check_leaves(const struct vmar_space *space)
             file++;
         }
         va += VMAR_PAGE_SIZE;
-        if (va >= space->ops->user_top)
+        if (va >= vmar__pmap_user_top(space))
             break;
     }
     if (anon != vmar__atomic_load(&space->rss_anon))

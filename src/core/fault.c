@@ -56,13 +56,15 @@ enum fault_step {
     STEP_NEED_NOTIFY /* call notify_write, retry */
 };
 
+/* The present leaf at `va`, if any.
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock. */
 static bool leaf_at(const struct vmar_space *space, vmar_addr_t va,
                     struct vmar_pte *pte)
 {
     vmar_addr_t at = va;
 
-    return space->ops->find_next(space->mmu, &at, va + VMAR_PAGE_SIZE, pte) ==
-           0;
+    return vmar__pmap_find_next(space, &at, va + VMAR_PAGE_SIZE, pte) == 0;
 }
 
 static uint64_t page_index(const struct vmar_mapping *m, vmar_addr_t va)
@@ -76,6 +78,9 @@ static bool past_end(const struct vmar_mapping *m, vmar_addr_t va)
            VMAR_PAGE_SHIFT;
 }
 
+/* Install a managed leaf for `pa` at `va` and count it in RSS.
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock. */
 static void install(struct vmar_space *space, vmar_addr_t va, vmar_paddr_t pa,
                     unsigned prot, bool anon, struct vmar_frame_list *tables,
                     struct vmar_pte *pte)
@@ -84,11 +89,12 @@ static void install(struct vmar_space *space, vmar_addr_t va, vmar_paddr_t pa,
     pte->prot = prot;
     pte->flags = VMAR_PTE_MANAGED;
     pte->cache = VMAR_CACHE_WB;
-    space->ops->map(space->mmu, va, pte, tables);
+    vmar__pmap_map(space, va, pte, tables);
     vmar__rss_add(space, anon ? 1u : 0u, anon ? 0u : 1u);
 }
 
-/* Give back what the fault did not use. Nothing of it was ever visible. */
+/* Give back what the fault did not use. Nothing of it was ever visible.
+ * => caller holds the space lock, not the page-table lock. */
 static void res_release(struct vmar_space *space, struct fault_res *res)
 {
     if (res->frame)
@@ -110,9 +116,9 @@ static vmar_paddr_t take_frame(struct vmar_space *space, struct fault_res *res,
     void *dst = env->phys_to_virt(env->ctx, pa);
 
     if (from)
-        vmar__memcpy(dst, env->phys_to_virt(env->ctx, from), VMAR_PAGE_SIZE);
+        VMAR_MEMCPY(dst, env->phys_to_virt(env->ctx, from), VMAR_PAGE_SIZE);
     else if (!res->zeroed)
-        vmar__memset(dst, 0, VMAR_PAGE_SIZE);
+        VMAR_MEMSET(dst, 0, VMAR_PAGE_SIZE);
     vmar__frame_adopt(env, pa, true);
     res->frame = 0;
     return pa;
@@ -137,7 +143,8 @@ static void around_window(const struct vmar_mapping *m, vmar_addr_t va,
  * the mapping and before the object's end; its page-table pages were
  * reserved with the faulting page's (same last-level table), so this
  * cannot fail. Private mappings get them read-only, as a read fault would.
- * => page-table lock held.
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock.
  */
 static void fault_around(struct vmar_space *space, const struct vmar_mapping *m,
                          vmar_addr_t va, struct vmar_frame_list *tables)
@@ -156,15 +163,17 @@ static void fault_around(struct vmar_space *space, const struct vmar_mapping *m,
          * simply not mapped ahead: its own fault reports it. */
         rc = m->object->ops->get_page(m->object, page_index(m, at),
                                       VMAR_OBJECT_GET_PRESENT, &pa);
-        if (vmar__object_page(space->env, space->ops->pa_top, rc, pa) != 0)
+        if (vmar__object_page(space->env, vmar__pmap_pa_top(space), rc, pa) !=
+            0)
             continue;
         install(space, at, pa, vmar__mapping_leaf_prot(m, false, false), false,
                 tables, &pte);
     }
 }
 
-/* An absent page, with the page-table lock held: map what `res` holds, or
- * say what is missing. */
+/* An absent page: map what `res` holds, or say what is missing.
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock. */
 static enum fault_step fault_absent(struct vmar_space *space,
                                     const struct vmar_mapping *m,
                                     vmar_addr_t va, unsigned access,
@@ -201,8 +210,7 @@ static enum fault_step fault_absent(struct vmar_space *space,
         vmar_addr_t lo = va, hi = va + VMAR_PAGE_SIZE;
         if (around)
             around_window(m, va, &lo, &hi);
-        *rc =
-            space->ops->prepare(space->mmu, lo, hi - lo, VMAR_PREP_MAP, tables);
+        *rc = vmar__pmap_prepare(space, lo, hi - lo, VMAR_PREP_MAP, tables);
         if (*rc)
             return STEP_DONE;
         res->prepared = true;
@@ -234,43 +242,49 @@ static enum fault_step fault_absent(struct vmar_space *space,
     return STEP_DONE;
 }
 
-/* Rewrite the permissions of the present leaf at `va`. */
+/* Rewrite the permissions of the present leaf at `va`.
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock. */
 static void set_leaf_prot(struct vmar_space *space, vmar_addr_t va,
                           unsigned prot, struct vmar_pte *pte)
 {
-    struct vmar_tlb_batch batch;
+    struct vmar__tlb batch;
 
-    vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
-    space->ops->protect(space->mmu, va, VMAR_PAGE_SIZE, prot, NULL, &batch);
-    vmar_tlb_batch_finish(&batch);
+    vmar__tlb_init(&batch, space);
+    vmar__pmap_protect(space, va, VMAR_PAGE_SIZE, prot, NULL, &batch);
+    vmar__tlb_finish(&batch);
     pte->prot = prot;
 }
 
 /* Give the present leaf at `va` the fresh private copy in res->frame.
  * The leaf table is there, so nothing here can fail: replace() rewrites
  * the one leaf in place, flushes, and only then drops the old frame's
- * reference (which the copy read first). */
+ * reference (which the copy read first).
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock. */
 static void cow_copy(struct vmar_space *space, const struct vmar_mapping *m,
                      vmar_addr_t va, struct fault_res *res,
                      struct vmar_pte *pte)
 {
-    struct vmar_tlb_batch batch;
+    struct vmar__tlb batch;
     vmar_paddr_t pa = take_frame(space, res, pte->pa);
 
     pte->pa = pa;
     pte->prot = m->prot;
     pte->flags = VMAR_PTE_MANAGED;
     pte->cache = VMAR_CACHE_WB;
-    vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
-    space->ops->replace(space->mmu, va, pte, &batch);
-    vmar_tlb_batch_finish(&batch);
+    vmar__tlb_init(&batch, space);
+    vmar__pmap_replace(space, va, pte, &batch);
+    vmar__tlb_finish(&batch);
     /* One anonymous page in, the old frame out (as an unmap counts it). */
     vmar__rss_add(space, (size_t)1 - batch.put_anon,
                   (size_t)0 - batch.put_file);
 }
 
-/* A write to a present, read-only leaf of a private mapping, with the
- * page-table lock held: reuse the frame when ours alone, else copy. */
+/* A write to a present, read-only leaf of a private mapping: reuse the
+ * frame when ours alone, else copy.
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock. */
 static enum fault_step cow_break(struct vmar_space *space,
                                  const struct vmar_mapping *m, vmar_addr_t va,
                                  struct fault_res *res, struct vmar_pte *pte,
@@ -294,7 +308,9 @@ static enum fault_step cow_break(struct vmar_space *space,
     return STEP_DONE;
 }
 
-/* One pass with the page-table lock held. */
+/* One pass of a fault.
+ * => caller holds the space lock shared or exclusive, and the page-table
+ *    lock. */
 static enum fault_step fault_step(struct vmar_space *space,
                                   const struct vmar_mapping *m, vmar_addr_t va,
                                   unsigned access, struct fault_res *res,
@@ -327,7 +343,9 @@ static enum fault_step fault_step(struct vmar_space *space,
     return STEP_DONE;
 }
 
-/* Obtain what the locked pass asked for; may sleep. */
+/* Obtain what the locked pass asked for; may sleep.
+ * => caller holds the space lock shared or exclusive, not the page-table
+ *    lock. */
 static int fault_obtain(struct vmar_space *space, const struct vmar_mapping *m,
                         vmar_addr_t va, unsigned access, enum fault_step step,
                         struct fault_res *res)
@@ -355,7 +373,8 @@ static int fault_obtain(struct vmar_space *space, const struct vmar_mapping *m,
             obj, page_index(m, va),
             vmar__mapping_shared(m) && write ? VMAR_OBJECT_GET_WRITE : 0u,
             &res->page);
-        rc = vmar__object_page(space->env, space->ops->pa_top, rc, res->page);
+        rc = vmar__object_page(space->env, vmar__pmap_pa_top(space), rc,
+                               res->page);
         if (rc)
             res->page = 0;
         return rc;

@@ -8,7 +8,8 @@
 /*
  * Make the page holding `addr` accessible for `access` (one vmar_access
  * bit) and return its present leaf in *pte. Errors as vmar_fault().
- * => caller holds the space lock exclusively.
+ * => caller holds the space lock, shared or exclusive, and not the
+ *    page-table lock (taken and dropped inside, around each round).
  */
 int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
                        unsigned access, struct vmar_pte *pte);
@@ -19,7 +20,8 @@ int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
  * until vmar__frame_unpin, and a pin is no reference, so it is not taken
  * for sharing by vmar_check). VMAR_EFAULT for device memory. Errors as
  * vmar_fault().
- * => caller holds the space lock, shared or exclusive.
+ * => caller holds the space lock, shared or exclusive, and not the
+ *    page-table lock.
  */
 int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
                     struct vmar_pte *pte);

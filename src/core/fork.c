@@ -19,7 +19,10 @@
  */
 #include "frame.h"
 #include "mapping.h"
+#include "pmap.h"
+#include "prep.h"
 
+/* => caller holds the space lock exclusively. */
 static int child_create(struct vmar_space *parent,
                         const struct vmar_fork_opts *o, unsigned rights,
                         struct vmar_space **out)
@@ -33,7 +36,7 @@ static int child_create(struct vmar_space *parent,
 
     if (!c)
         return VMAR_ENOMEM;
-    vmar__memset(c, 0, sizeof(*c));
+    VMAR_MEMSET(c, 0, sizeof(*c));
     c->env = env;
     c->ops = parent->ops;
     c->mmu_configured = config != NULL;
@@ -49,7 +52,7 @@ static int child_create(struct vmar_space *parent,
     c->rights = rights; /* the parent handle's: fork cannot add any */
     c->handles = 1;
     vmar_iset_init(&c->set);
-    rc = c->ops->create(env, config, &c->mmu);
+    rc = vmar__pmap_create(env, c->ops, config, &c->mmu);
     if (rc) {
         env->free(env->ctx, c, sizeof(*c));
         return rc;
@@ -68,79 +71,38 @@ static void fork_take(void *arg, vmar_paddr_t pa)
     vmar__rss_tally_add(t, vmar__frame_share(t->env, pa));
 }
 
-/* Without ops->copy: one leaf at a time (find_next, prepare, map). */
-static int copy_pages(struct vmar_space *parent, struct vmar_space *child,
-                      const struct vmar_mapping *m, struct vmar__rss_tally *t,
-                      struct vmar_frame_list *tables)
-{
-    vmar_addr_t va = m->node.start;
-    struct vmar_pte pte;
-    int rc = 0;
-
-    while (va < m->node.end &&
-           parent->ops->find_next(parent->mmu, &va, m->node.end, &pte) == 0) {
-        /* One walk per leaf; the tables it adds serve the next ones. */
-        rc = child->ops->prepare(child->mmu, va, VMAR_PAGE_SIZE, VMAR_PREP_MAP,
-                                 tables);
-        if (rc)
-            break;
-        fork_take(t, pte.pa);
-        if (vmar__mapping_cow(m))
-            pte.prot &= ~(unsigned)VMAR_PROT_WRITE;
-        child->ops->map(child->mmu, va, &pte, tables);
-        va += VMAR_PAGE_SIZE;
-    }
-    return rc;
-}
-
 /* Give the child a leaf for every present leaf of `m` in the parent: the
- * same frame with one more reference, read-only in private memory. With
- * ops->copy the backend copies a leaf table per step and stops only when
- * the child lacks tables, which one prepare of that page provides. What
+ * same frame with one more reference, read-only in private memory. What
  * was copied before a failure stays, as the child's own references: its
- * destruction drops them. */
+ * destruction drops them.
+ * => caller holds the parent's space lock exclusively. */
 static int copy_leaves(struct vmar_space *parent, struct vmar_space *child,
                        const struct vmar_mapping *m)
 {
     const struct vmar_env *env = parent->env;
-    const struct vmar_mmu_ops *ops = child->ops;
     struct vmar_frame_list tables = {0, 0};
     struct vmar__rss_tally t = {env, 0, 0};
-    vmar_addr_t va = m->node.start;
     int rc = 0;
 
     if (m->backing == VMAR_BACKING_DEVICE) {
-        rc = ops->prepare(
-            child->mmu, m->node.start, vmar__mapping_size(m),
+        rc = vmar__pmap_prepare(
+            child, m->node.start, vmar__mapping_size(m),
             vmar__device_prep(child, m->node.start, m->offset, false), &tables);
         if (!rc)
             vmar__device_install(child, m, m->node.start, m->node.end, &tables);
         vmar_frame_list_release(env, &tables);
         return rc;
     }
-    if (ops->copy == NULL) {
-        rc = copy_pages(parent, child, m, &t, &tables);
-    } else {
-        const unsigned flags = vmar__mapping_cow(m) ? VMAR_COPY_COW : 0u;
-
-        size_t need;
-
-        while ((need = ops->copy(child->mmu, parent->mmu, &va, m->node.end,
-                                 flags, &tables, fork_take, &t)) != 0) {
-            rc = ops->prepare(child->mmu, va, VMAR_PAGE_SIZE, VMAR_PREP_MAP,
-                              &tables);
-            if (rc)
-                break;
-            /* else the backend would stop at va again, for ever */
-            VMAR_ASSERT(env, tables.count >= need);
-        }
-    }
+    rc = vmar__pmap_copy(child, parent, m->node.start, m->node.end,
+                         vmar__mapping_cow(m) ? VMAR_COPY_COW : 0u, &tables,
+                         fork_take, &t);
     vmar__rss_add(child, t.anon, t.file);
     vmar_frame_list_release(env, &tables);
     return rc;
 }
 
-/* Build the child's layout and tables; the parent is only read. */
+/* Build the child's layout and tables; the parent is only read.
+ * => caller holds the space lock exclusively. */
 static int fork_build(struct vmar_space *parent, struct vmar_space *child)
 {
     const struct vmar_env *env = parent->env;
@@ -176,12 +138,13 @@ static int fork_build(struct vmar_space *parent, struct vmar_space *child)
     return 0;
 }
 
-/* Make every private leaf of the parent read-only; one flush for all. */
+/* Make every private leaf of the parent read-only; one flush for all.
+ * => caller holds the space lock exclusively. */
 static void fork_commit(struct vmar_space *parent)
 {
-    struct vmar_tlb_batch batch;
+    struct vmar__tlb batch;
 
-    vmar_tlb_batch_init(&batch, parent->env, parent->ops, parent->mmu);
+    vmar__tlb_init(&batch, parent);
     for (struct vmar_iset_node *n = vmar_iset_first(&parent->set); n;
          n = vmar_iset_next(n)) {
         struct vmar_mapping *m = vmar__mapping_of(n);
@@ -191,11 +154,11 @@ static void fork_commit(struct vmar_space *parent)
         /* A mapping's extent never cuts a managed leaf, so no split and
          * no reservation is needed. */
         if (m->prot & VMAR_PROT_WRITE)
-            parent->ops->protect(
-                parent->mmu, m->node.start, vmar__mapping_size(m),
-                m->prot & ~(unsigned)VMAR_PROT_WRITE, NULL, &batch);
+            vmar__pmap_protect(parent, m->node.start, vmar__mapping_size(m),
+                               m->prot & ~(unsigned)VMAR_PROT_WRITE, NULL,
+                               &batch);
     }
-    vmar_tlb_batch_finish(&batch);
+    vmar__tlb_finish(&batch);
 }
 
 int vmar_fork(struct vmar_space *h, const struct vmar_fork_opts *opts,

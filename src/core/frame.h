@@ -53,7 +53,8 @@ int vmar__object_page(const struct vmar_env *env, vmar_paddr_t pa_top, int rc,
  * the pin is no reference (vmar__frame_refs does not count it). Taken
  * with the page-table lock held, from a present leaf that maps the frame
  * (so no pin appears on a frame that no leaf of the pinning space maps).
- * Needs env->frame_refcount. */
+ * Needs env->frame_refcount.
+ * => caller holds the space lock shared and the page-table lock. */
 void vmar__frame_pin(const struct vmar_env *env, vmar_paddr_t pa);
 
 /* Drop a pin; frees the frame when neither a reference nor a pin is left.

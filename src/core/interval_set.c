@@ -176,9 +176,9 @@ static void vmar__iset_put(vmar__iset_x *x, unsigned i, vmar_addr_t key,
 static void vmar__iset_move(vmar__iset_x *to, unsigned i,
                             const vmar__iset_x *from, unsigned j, unsigned n)
 {
-    vmar__memmove(&to->key[i], &from->key[j], n * sizeof(to->key[0]));
-    vmar__memmove(&to->ptr[i], &from->ptr[j], n * sizeof(to->ptr[0]));
-    vmar__memmove(&to->gap[i], &from->gap[j], n * sizeof(to->gap[0]));
+    VMAR_MEMMOVE(&to->key[i], &from->key[j], n * sizeof(to->key[0]));
+    VMAR_MEMMOVE(&to->ptr[i], &from->ptr[j], n * sizeof(to->ptr[0]));
+    VMAR_MEMMOVE(&to->gap[i], &from->gap[j], n * sizeof(to->gap[0]));
 }
 
 /* Set x's count to n and empty the slots from n on (see rank). */

@@ -74,7 +74,7 @@ static int map_validate(const struct vmar_space *space,
     /* The whole range below pa_top: the leaves could not hold more. */
     if (o->backing == VMAR_BACKING_DEVICE &&
         (o->paddr & (VMAR_PAGE_SIZE - 1) || o->paddr + o->size < o->paddr ||
-         o->paddr + o->size > space->ops->pa_top ||
+         o->paddr + o->size > vmar__pmap_pa_top(space) ||
          (unsigned)o->cache > VMAR_CACHE_UC || o->offset != 0))
         return VMAR_EINVAL;
     if (o->backing == VMAR_BACKING_ANON &&
@@ -96,7 +96,8 @@ static int map_validate(const struct vmar_space *space,
     return 0;
 }
 
-/* Decide the address and what replacing it costs. */
+/* Decide the address and what replacing it costs.
+ * => caller holds the space lock exclusively. */
 static int map_locate(const struct vmar_space *space,
                       const struct vmar_map_opts *o, vmar_size_t align,
                       vmar_addr_t *addr, struct vmar_carve_cost *cost,
@@ -125,7 +126,7 @@ static int map_locate(const struct vmar_space *space,
  * merging, as Linux's split_vma counts). Growth past a limit is refused;
  * a map that adds nothing passes even when the limit was lowered below
  * current use (Linux refuses that case too; nothing grows, so we don't).
- */
+ * => caller holds the space lock exclusively. */
 static int map_check_limits(const struct vmar_space *space, vmar_size_t size,
                             const struct vmar_carve_cost *cost)
 {
@@ -167,7 +168,7 @@ static bool maps_now(const struct vmar_map_opts *o)
  * Take a reference to every object page the mapping covers, up to the
  * object's end (pages past it stay absent: zero-fill or SIGBUS on their
  * first touch, as for a fault). ops->commit first, when the object has it.
- */
+ * => caller holds the space lock exclusively. */
 static int get_object_pages(struct vmar_space *space,
                             const struct vmar_map_opts *o,
                             struct vmar_prep *prep)
@@ -194,7 +195,7 @@ static int get_object_pages(struct vmar_space *space,
     for (uint64_t i = 0; i < want && !rc; i++) {
         vmar_paddr_t pa = 0;
         rc = obj->ops->get_page(obj, (offset >> VMAR_PAGE_SHIFT) + i, 0, &pa);
-        rc = vmar__object_page(env, space->ops->pa_top, rc, pa);
+        rc = vmar__object_page(env, vmar__pmap_pa_top(space), rc, pa);
         if (!rc)
             prep->pages[prep->npages++] = pa;
     }
@@ -218,6 +219,7 @@ static enum vmar_mmu_prep map_prep_kind(const struct vmar_space *space,
     return o->place == VMAR_PLACE_FIXED ? VMAR_PREP_REMAP : VMAR_PREP_MAP;
 }
 
+/* => caller holds the space lock exclusively. */
 static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
                        vmar_addr_t addr, const struct vmar_carve_cost *cost,
                        struct vmar_prep *prep)
@@ -234,11 +236,11 @@ static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
     if (!rc && wants_pages(o))
         rc = get_object_pages(space, o, prep);
     if (!rc && cost->tables)
-        rc = space->ops->prepare(space->mmu, addr, o->size, VMAR_PREP_CHANGE,
-                                 &prep->tables);
+        rc = vmar__pmap_prepare(space, addr, o->size, VMAR_PREP_CHANGE,
+                                &prep->tables);
     if (!rc && maps_now(o))
-        rc = space->ops->prepare(space->mmu, addr, o->size,
-                                 map_prep_kind(space, o, addr), &prep->tables);
+        rc = vmar__pmap_prepare(space, addr, o->size,
+                                map_prep_kind(space, o, addr), &prep->tables);
     if (!rc && wants_frames(o))
         rc = vmar_frame_list_fill(env, &prep->frames,
                                   (size_t)(o->size >> VMAR_PAGE_SHIFT),
@@ -247,7 +249,8 @@ static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
 }
 
 /* Map the object pages get_object_pages() took, from the mapping's start:
- * they are file memory (RSS), read-only where a write must fault. */
+ * they are file memory (RSS), read-only where a write must fault.
+ * => caller holds the space lock exclusively. */
 static void map_object_pages(struct vmar_space *space,
                              const struct vmar_mapping *m,
                              struct vmar_prep *prep)
@@ -260,9 +263,9 @@ static void map_object_pages(struct vmar_space *space,
 
     for (size_t i = 0; i < prep->npages; i++) {
         pte.pa = prep->pages[i];
-        space->ops->map(space->mmu,
-                        m->node.start + ((vmar_addr_t)i << VMAR_PAGE_SHIFT),
-                        &pte, &prep->tables);
+        vmar__pmap_map(space,
+                       m->node.start + ((vmar_addr_t)i << VMAR_PAGE_SHIFT),
+                       &pte, &prep->tables);
     }
     vmar__rss_add(space, 0, prep->npages);
     prep->npages = 0;
@@ -270,7 +273,8 @@ static void map_object_pages(struct vmar_space *space,
 
 /* Install every leaf of a new mapping: prepared zeroed frames for
  * anonymous memory (resident, freed on unmap), or the device range
- * (unmanaged: never freed, never resident). */
+ * (unmanaged: never freed, never resident).
+ * => caller holds the space lock exclusively. */
 static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
                          struct vmar_prep *prep)
 {
@@ -290,7 +294,7 @@ static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
         pte.pa = vmar_frame_list_pop(space->env, &prep->frames);
         vmar__check_new_frame(space, pte.pa);
         vmar__frame_adopt(space->env, pte.pa, true);
-        space->ops->map(space->mmu, va, &pte, &prep->tables);
+        vmar__pmap_map(space, va, &pte, &prep->tables);
     }
     vmar__rss_add(space, (size_t)(vmar__mapping_size(m) >> VMAR_PAGE_SHIFT), 0);
 }
@@ -300,11 +304,11 @@ static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
  * descent (the set is unchanged since; the carve says what precedes addr
  * after it), and a placed one where the search found its hole, so neither
  * the insert nor the coalescing descends again.
- */
+ * => caller holds the space lock exclusively. */
 static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
                        vmar_addr_t addr, const struct vmar_range_pos *pos,
                        const struct vmar_iset_hint *hint,
-                       struct vmar_prep *prep, struct vmar_tlb_batch *batch)
+                       struct vmar_prep *prep, struct vmar__tlb *batch)
 {
     const bool fixed =
         o->place == VMAR_PLACE_FIXED || o->place == VMAR_PLACE_FIXED_NOREPLACE;
@@ -348,6 +352,7 @@ static unsigned map_rights(const struct vmar_map_opts *o)
            (o->place == VMAR_PLACE_FIXED ? (unsigned)VMAR_RIGHT_WRITE : 0u);
 }
 
+/* => caller holds the space lock exclusively. */
 static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
                       const struct vmar_space *h, vmar_addr_t *out_addr)
 {
@@ -355,7 +360,7 @@ static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
     struct vmar_carve_cost cost;
     struct vmar_range_pos pos;
     struct vmar_iset_hint hint; /* set by placement, read only after it */
-    struct vmar_tlb_batch batch;
+    struct vmar__tlb batch;
     vmar_size_t align;
     vmar_addr_t addr;
     int rc;
@@ -370,9 +375,9 @@ static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
     if (!rc)
         rc = map_prepare(space, o, addr, &cost, &prep);
     if (!rc) {
-        vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
+        vmar__tlb_init(&batch, space);
         map_commit(space, o, addr, &pos, &hint, &prep, &batch);
-        vmar_tlb_batch_finish(&batch);
+        vmar__tlb_finish(&batch);
         if (out_addr)
             *out_addr = addr;
     }

@@ -212,7 +212,7 @@ void vmar__carve_cost_at(const struct vmar_space *space, vmar_addr_t lo,
 }
 
 void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
-                 struct vmar_prep *prep, struct vmar_tlb_batch *batch)
+                 struct vmar_prep *prep, struct vmar__tlb *batch)
 {
     struct vmar_range_pos pos;
 
@@ -224,7 +224,7 @@ struct vmar_iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
                                       vmar_addr_t hi,
                                       const struct vmar_range_pos *pos,
                                       struct vmar_prep *prep,
-                                      struct vmar_tlb_batch *batch)
+                                      struct vmar__tlb *batch)
 {
     struct vmar_mapping *m = vmar__range_first_in(pos, hi);
     /* Only the first mapping can start below lo; it keeps [start, lo)
@@ -233,7 +233,7 @@ struct vmar_iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
         m && m->node.start < lo ? &m->node : pos->pred;
 
     /* One backend call for the whole range: holes hold no leaves. */
-    vmar__unmap_leaves(space, lo, hi - lo, &prep->tables, batch);
+    vmar__pmap_unmap(space, lo, hi - lo, &prep->tables, batch);
 
     while (m) {
         struct vmar_mapping *next = vmar__mapping_next_in(m, hi);

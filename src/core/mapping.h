@@ -10,7 +10,8 @@
 #ifndef VMAR_CORE_MAPPING_H
 #define VMAR_CORE_MAPPING_H
 
-#include "space.h"
+#include "pmap.h"
+#include "prep.h"
 
 /* vmar_map_flags that a mapping keeps after creation. */
 #define VMAR_MAPPING_KEPT_FLAGS                                                \
@@ -146,11 +147,15 @@ static inline vmar_size_t vmar__mapping_size(const struct vmar_mapping *m)
 
 /* True when `a` ends where `b` starts and every attribute allows the two
  * to be one mapping (same prot, max_prot, flags and backing; for objects,
- * contiguous offsets). */
+ * contiguous offsets).
+ * => caller holds the space lock, shared or exclusive.
+ */
 bool vmar__mapping_can_merge(const struct vmar_mapping *a,
                              const struct vmar_mapping *b);
 
-/* First and next mapping overlapping [lo, hi); NULL when done. */
+/* First and next mapping overlapping [lo, hi); NULL when done.
+ * => caller holds the space lock, shared or exclusive.
+ */
 struct vmar_mapping *vmar__mapping_first_in(const struct vmar_space *space,
                                             vmar_addr_t lo, vmar_addr_t hi);
 struct vmar_mapping *vmar__mapping_next_in(const struct vmar_mapping *m,
@@ -163,6 +168,7 @@ struct vmar_mapping *vmar__mapping_next_in(const struct vmar_mapping *m,
  * survey, and hands the position to its commit and to the coalescing that
  * follows instead of descending again: between the two, the set changes
  * only in the ways the users below account for.
+ * => caller holds the space lock, shared or exclusive.
  */
 struct vmar_range_pos {
     struct vmar_iset_node *pred, *next;
@@ -190,21 +196,29 @@ void vmar__mapping_split(struct vmar_space *space, struct vmar_mapping *m,
                          vmar_addr_t at, struct vmar_mapping *tail);
 
 /* Cut `m` at lo and hi where they fall inside it (prepared nodes) and
- * return the piece inside [lo, hi). Cannot fail. */
+ * return the piece inside [lo, hi). Cannot fail.
+ * => caller holds the space lock exclusively.
+ */
 struct vmar_mapping *vmar__mapping_isolate(struct vmar_space *space,
                                            struct vmar_mapping *m,
                                            vmar_addr_t lo, vmar_addr_t hi,
                                            struct vmar_prep *prep);
 
 /* Move the start of `m` up to `at` (m.start < at < m.end), keeping the
- * backing offset consistent. */
+ * backing offset consistent.
+ * => caller holds the space lock exclusively.
+ */
 void vmar__mapping_trim_front(struct vmar_space *space, struct vmar_mapping *m,
                               vmar_addr_t at);
 
-/* Free a node that is in no set, dropping its object reference. */
+/* Free a node that is in no set, dropping its object reference.
+ * => caller holds the space lock exclusively.
+ */
 void vmar__mapping_free(struct vmar_space *space, struct vmar_mapping *m);
 
-/* Remove `m` from the set, uncharge it and free the node. */
+/* Remove `m` from the set, uncharge it and free the node.
+ * => caller holds the space lock exclusively.
+ */
 void vmar__mapping_destroy(struct vmar_space *space, struct vmar_mapping *m);
 
 /*
@@ -213,12 +227,15 @@ void vmar__mapping_destroy(struct vmar_space *space, struct vmar_mapping *m);
  * (attributes changed only inside it, cuts only at lo and hi) to restore
  * "no mergeable neighbours": every other pair was apart before and is
  * unchanged.
+ * => caller holds the space lock exclusively.
  */
 void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi);
 
 /* vmar__coalesce(lo, hi) when the caller knows where it starts: `start`
  * is the predecessor of the first mapping that ends above lo, or that
- * mapping when it has none (NULL: the set is empty). */
+ * mapping when it has none (NULL: the set is empty).
+ * => caller holds the space lock exclusively.
+ */
 void vmar__coalesce_from(struct vmar_space *space, struct vmar_iset_node *start,
                          vmar_addr_t hi);
 
@@ -274,10 +291,12 @@ int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
  * => caller holds the space lock exclusively. Cannot fail.
  */
 void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
-                 struct vmar_prep *prep, struct vmar_tlb_batch *batch);
+                 struct vmar_prep *prep, struct vmar__tlb *batch);
 
 /* vmar_unmap() of [lo, hi) with the lock held: prepare, carve, flush.
- * 0 or VMAR_ENOMEM (count limit, allocation); unchanged on failure. */
+ * 0 or VMAR_ENOMEM (count limit, allocation); unchanged on failure.
+ * => caller holds the space lock exclusively.
+ */
 int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi);
 
 /* What vmar__carve(lo, hi) would do, computed without changing anything. */
@@ -285,26 +304,34 @@ struct vmar_carve_cost {
     bool needs_node;    /* one mapping strictly contains [lo, hi) */
     bool tables;        /* a huge leaf may straddle lo or hi */
     size_t removed;     /* mappings entirely inside [lo, hi) */
-    vmar_size_t mapped; /* bytes of [lo, hi) currently mapped */
+    vmar_size_t mapped; /* bytes of [lo, hi) currently mapped
+                         * => caller holds the space lock, shared or exclusive.
+                         */
 };
 void vmar__carve_cost(const struct vmar_space *space, vmar_addr_t lo,
                       vmar_addr_t hi, struct vmar_carve_cost *cost);
-/* The same, also storing lo's position for vmar__carve_at(). */
+/* The same, also storing lo's position for vmar__carve_at().
+ * => caller holds the space lock, shared or exclusive.
+ */
 void vmar__carve_cost_at(const struct vmar_space *space, vmar_addr_t lo,
                          vmar_addr_t hi, struct vmar_carve_cost *cost,
                          struct vmar_range_pos *pos);
 
 /* vmar__carve() with lo's position from vmar__carve_cost_at() (the set
  * unchanged since). Returns the node that precedes lo afterwards (the
- * last one ending at or below lo), or NULL. */
+ * last one ending at or below lo), or NULL.
+ * => caller holds the space lock exclusively.
+ */
 struct vmar_iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
                                       vmar_addr_t hi,
                                       const struct vmar_range_pos *pos,
                                       struct vmar_prep *prep,
-                                      struct vmar_tlb_batch *batch);
+                                      struct vmar__tlb *batch);
 
 /* Bytes of device mappings inside [lo, hi): their leaves are always
- * present but not resident (not RSS). */
+ * present but not resident (not RSS).
+ * => caller holds the space lock, shared or exclusive.
+ */
 vmar_size_t vmar__device_bytes(const struct vmar_space *space, vmar_addr_t lo,
                                vmar_addr_t hi);
 
@@ -314,18 +341,24 @@ vmar_size_t vmar__device_bytes(const struct vmar_space *space, vmar_addr_t lo,
  * when the backend maps ranges and paddr is congruent to va modulo its
  * largest leaf, else the base-page count (after an unmap of the same range
  * in the same commit when `after_unmap`).
+ * Reads the backend's constant description only: no lock.
  */
 enum vmar_mmu_prep vmar__device_prep(const struct vmar_space *space,
                                      vmar_addr_t va, vmar_paddr_t paddr,
                                      bool after_unmap);
 /* Install the leaves of [lo, hi) of device mapping `m` (unmanaged: never
  * freed, never resident), huge where aligned. Cannot fail: `tables` was
- * prepared with vmar__device_prep(). */
+ * prepared with vmar__device_prep().
+ * => caller holds the space lock exclusively (or builds fork's child,
+ *    which no one else reaches yet).
+ */
 void vmar__device_install(struct vmar_space *space,
                           const struct vmar_mapping *m, vmar_addr_t lo,
                           vmar_addr_t hi, struct vmar_frame_list *tables);
 
-/* Fill a public description of `m`. */
+/* Fill a public description of `m`.
+ * => caller holds the space lock, shared or exclusive.
+ */
 void vmar__mapping_info(const struct vmar_mapping *m,
                         struct vmar_mapping_info *info);
 

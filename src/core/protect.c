@@ -37,7 +37,8 @@ static bool attr_differs(const struct vmar_mapping *m,
 /* Walk [lo, hi): VMAR_ENOMEM at a hole, else the first refusal, else 0
  * with `pos` located at lo, the splits the ends need in `cuts` (an end
  * mapping that keeps its attributes is not cut) and in `tables` whether a
- * cut may split a huge leaf. Reads only. */
+ * cut may split a huge leaf. Reads only.
+ * => caller holds the space lock exclusively. */
 static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
                        vmar_addr_t hi, const struct vmar_attr_change *c,
                        struct vmar_range_pos *pos, unsigned *cuts, bool *tables)
@@ -75,11 +76,12 @@ static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
 }
 
 /* Cut each mapping whose attributes differ to [lo, hi) (prepared nodes),
- * change it, coalesce. `pos` is the survey's: the set is unchanged. */
+ * change it, coalesce. `pos` is the survey's: the set is unchanged.
+ * => caller holds the space lock exclusively. */
 static void attr_commit(struct vmar_space *space, vmar_addr_t lo,
                         vmar_addr_t hi, const struct vmar_attr_change *c,
                         const struct vmar_range_pos *pos,
-                        struct vmar_prep *prep, struct vmar_tlb_batch *batch)
+                        struct vmar_prep *prep, struct vmar__tlb *batch)
 {
     for (struct vmar_mapping *m = vmar__range_first_in(pos, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
@@ -91,11 +93,11 @@ static void attr_commit(struct vmar_space *space, vmar_addr_t lo,
             continue;
         }
         vmar__mapping_set_prot(m, c->prot);
-        space->ops->protect(space->mmu, m->node.start, vmar__mapping_size(m),
-                            c->prot | (vmar__mapping_keep_ro(m)
-                                           ? (unsigned)VMAR_PROTECT_KEEP_RO
-                                           : 0u),
-                            &prep->tables, batch);
+        vmar__pmap_protect(space, m->node.start, vmar__mapping_size(m),
+                           c->prot | (vmar__mapping_keep_ro(m)
+                                          ? (unsigned)VMAR_PROTECT_KEEP_RO
+                                          : 0u),
+                           &prep->tables, batch);
     }
     /* Only splits happened: the position still tells where to start. */
     vmar__coalesce_from(space, vmar__coalesce_start(pos, lo), hi);
@@ -106,7 +108,7 @@ int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
 {
     struct vmar_range_pos pos;
     struct vmar_prep prep = {0};
-    struct vmar_tlb_batch batch;
+    struct vmar__tlb batch;
     unsigned cuts;
     bool tables;
     int rc = attr_survey(space, lo, hi, c, &pos, &cuts, &tables);
@@ -118,15 +120,15 @@ int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
         return VMAR_ENOMEM;
     rc = vmar__prep_nodes(space, &prep, cuts);
     if (!rc && tables)
-        rc = space->ops->prepare(space->mmu, lo, hi - lo, VMAR_PREP_CHANGE,
-                                 &prep.tables);
+        rc = vmar__pmap_prepare(space, lo, hi - lo, VMAR_PREP_CHANGE,
+                                &prep.tables);
     if (!rc) {
-        vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
+        vmar__tlb_init(&batch, space);
         if (c->kind == VMAR_ATTR_DROP)
-            vmar__unmap_leaves(space, lo, hi - lo, &prep.tables, &batch);
+            vmar__pmap_unmap(space, lo, hi - lo, &prep.tables, &batch);
         else
             attr_commit(space, lo, hi, c, &pos, &prep, &batch);
-        vmar_tlb_batch_finish(&batch);
+        vmar__tlb_finish(&batch);
     }
     vmar__prep_release(space, &prep);
     return rc;

@@ -60,8 +60,8 @@ int vmar_resident(struct vmar_space *h, vmar_addr_t lo, vmar_addr_t hi,
         return VMAR_EINVAL;
     vmar__lock(space, VMAR_LOCK_SHARED);
     vmar__pt_lock(space);
-    hi = VMAR_MIN(hi, space->ops->user_top);
-    while (lo < hi && space->ops->find_next(space->mmu, &lo, hi, &pte) == 0) {
+    hi = VMAR_MIN(hi, vmar__pmap_user_top(space));
+    while (lo < hi && vmar__pmap_find_next(space, &lo, hi, &pte) == 0) {
         pages++;
         lo += VMAR_PAGE_SIZE;
     }

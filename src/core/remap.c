@@ -79,7 +79,8 @@ static int remap_validate(const struct vmar_space *space, struct remap *r)
 }
 
 /* The source: mapped from `old` on, without holes, by one mapping when
- * the size changes (several for a pure move). */
+ * the size changes (several for a pure move).
+ * => caller holds the space lock exclusively. */
 static int remap_source(const struct vmar_space *space, struct remap *r)
 {
     const vmar_addr_t hi = r->old + r->old_size;
@@ -115,6 +116,7 @@ static int remap_source(const struct vmar_space *space, struct remap *r)
     return 0;
 }
 
+/* => caller holds the space lock exclusively. */
 static bool grows_in_place(const struct vmar_space *space,
                            const struct remap *r)
 {
@@ -125,7 +127,8 @@ static bool grows_in_place(const struct vmar_space *space,
            !vmar__mapping_first_in(space, end, r->old + r->new_size);
 }
 
-/* Address-space and count limits: only growth is refused. */
+/* Address-space and count limits: only growth is refused.
+ * => caller holds the space lock exclusively. */
 static int remap_limits(const struct vmar_space *space, const struct remap *r,
                         bool move)
 {
@@ -148,8 +151,8 @@ static int remap_limits(const struct vmar_space *space, const struct remap *r,
     return vmar__check_growth(space, added, count);
 }
 
-/* ---- shrink and grow in place ------------------------------------------- */
-
+/* ---- shrink and grow in place -------------------------------------------
+ * => caller holds the space lock exclusively. */
 static int remap_grow_in_place(struct vmar_space *space, struct remap *r)
 {
     struct vmar_mapping *m = r->first;
@@ -165,8 +168,7 @@ static int remap_grow_in_place(struct vmar_space *space, struct remap *r)
 }
 
 /* ---- move -----------------------------------------------------------------
- */
-
+ * => caller holds the space lock exclusively. */
 static void spare_release(struct vmar_space *space, struct remap *r)
 {
     while (r->spare) {
@@ -176,6 +178,7 @@ static void spare_release(struct vmar_space *space, struct remap *r)
     }
 }
 
+/* => caller holds the space lock exclusively. */
 static int spare_fill(struct vmar_space *space, struct remap *r, size_t n)
 {
     const struct vmar_env *env = space->env;
@@ -203,7 +206,8 @@ static bool carves_first(const struct remap *r)
 }
 
 /* Reserve the target's page tables: once per last-level table span that a
- * moved leaf lands in (the whole piece for device memory). */
+ * moved leaf lands in (the whole piece for device memory).
+ * => caller holds the space lock exclusively. */
 static int prepare_target(struct vmar_space *space, const struct remap *r,
                           vmar_addr_t to, struct vmar_frame_list *tables)
 {
@@ -221,8 +225,8 @@ static int prepare_target(struct vmar_space *space, const struct remap *r,
         struct vmar_pte pte;
 
         if (m->backing == VMAR_BACKING_DEVICE) {
-            rc = space->ops->prepare(
-                space->mmu, to + (s - lo), e - s,
+            rc = vmar__pmap_prepare(
+                space, to + (s - lo), e - s,
                 carves_first(r)
                     ? VMAR_PREP_REMAP
                     : vmar__device_prep(space, to + (s - lo),
@@ -230,14 +234,13 @@ static int prepare_target(struct vmar_space *space, const struct remap *r,
                 tables);
             continue;
         }
-        while (!rc && s < e &&
-               space->ops->find_next(space->mmu, &s, e, &pte) == 0) {
+        while (!rc && s < e && vmar__pmap_find_next(space, &s, e, &pte) == 0) {
             vmar_addr_t t = to + (s - lo);
             vmar_addr_t span = t & ~(TABLE_SPAN - 1);
             if (span + 1 != done) {
                 vmar_addr_t a = VMAR_MAX(span, to);
                 vmar_addr_t b = VMAR_MIN(span + TABLE_SPAN, to + (hi - lo));
-                rc = space->ops->prepare(space->mmu, a, b - a, kind, tables);
+                rc = vmar__pmap_prepare(space, a, b - a, kind, tables);
                 done = span + 1;
             }
             /* The rest of this target span is reserved: go on from the
@@ -248,6 +251,7 @@ static int prepare_target(struct vmar_space *space, const struct remap *r,
     return rc;
 }
 
+/* => caller holds the space lock exclusively. */
 static int remap_prepare(struct vmar_space *space, struct remap *r,
                          vmar_addr_t to, struct vmar_prep *prep)
 {
@@ -266,20 +270,21 @@ static int remap_prepare(struct vmar_space *space, struct remap *r,
      * straddles old+len is split by the first, so both ranges need their
      * own edge reservations. */
     if (!rc)
-        rc = space->ops->prepare(space->mmu, r->old, len, VMAR_PREP_CHANGE,
-                                 &prep->tables);
+        rc = vmar__pmap_prepare(space, r->old, len, VMAR_PREP_CHANGE,
+                                &prep->tables);
     if (!rc && r->old_size > len)
-        rc = space->ops->prepare(space->mmu, r->old + len, r->old_size - len,
-                                 VMAR_PREP_CHANGE, &prep->tables);
+        rc = vmar__pmap_prepare(space, r->old + len, r->old_size - len,
+                                VMAR_PREP_CHANGE, &prep->tables);
     if (!rc && r->cost.tables)
-        rc = space->ops->prepare(space->mmu, to, r->new_size, VMAR_PREP_CHANGE,
-                                 &prep->tables);
+        rc = vmar__pmap_prepare(space, to, r->new_size, VMAR_PREP_CHANGE,
+                                &prep->tables);
     if (!rc)
         rc = prepare_target(space, r, to, &prep->tables);
     return rc;
 }
 
-/* Cut the source's first and last mappings at the range's ends. */
+/* Cut the source's first and last mappings at the range's ends.
+ * => caller holds the space lock exclusively. */
 static void split_source(struct vmar_space *space, const struct remap *r,
                          struct vmar_prep *prep)
 {
@@ -298,7 +303,7 @@ static void split_source(struct vmar_space *space, const struct remap *r,
         vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
 }
 
-/* ops->move's callback: the page's RSS moves with it (the transfer-mode
+/* vmar__pmap_move()'s callback: the page's RSS moves with it (the transfer-mode
  * unmap of the source takes it off again), tallied in a struct
  * vmar__rss_tally and added once per move_leaves. */
 static void move_count(void *arg, vmar_paddr_t pa)
@@ -308,9 +313,9 @@ static void move_count(void *arg, vmar_paddr_t pa)
     vmar__rss_tally_add(t, vmar__frame_is_anon(t->env, pa));
 }
 
-/* Re-enter every present leaf of [lo, hi) at `to`, same frame: one
- * ops->move per mapping piece (a leaf table per step), or without it one
- * find_next and one map per page. */
+/* Re-enter every present leaf of [lo, hi) at `to`, same frame (device
+ * ranges from their physical address).
+ * => caller holds the space lock exclusively. */
 static void move_leaves(struct vmar_space *space, vmar_addr_t lo,
                         vmar_addr_t hi, vmar_addr_t to, struct vmar_prep *prep)
 {
@@ -318,9 +323,8 @@ static void move_leaves(struct vmar_space *space, vmar_addr_t lo,
 
     for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
-        vmar_addr_t s = VMAR_MAX(m->node.start, lo);
+        const vmar_addr_t s = VMAR_MAX(m->node.start, lo);
         const vmar_addr_t e = VMAR_MIN(m->node.end, hi);
-        struct vmar_pte pte;
 
         if (m->backing == VMAR_BACKING_DEVICE) {
             /* A device range is its physical address: install it anew. */
@@ -330,21 +334,14 @@ static void move_leaves(struct vmar_space *space, vmar_addr_t lo,
                                  &prep->tables);
             continue;
         }
-        if (space->ops->move != NULL) {
-            space->ops->move(space->mmu, s, e - s, to + (s - lo), &prep->tables,
-                             move_count, &rss);
-            continue;
-        }
-        while (s < e && space->ops->find_next(space->mmu, &s, e, &pte) == 0) {
-            space->ops->map(space->mmu, to + (s - lo), &pte, &prep->tables);
-            move_count(&rss, pte.pa);
-            s += VMAR_PAGE_SIZE;
-        }
+        vmar__pmap_move(space, s, e - s, to + (s - lo), &prep->tables,
+                        move_count, &rss);
     }
     vmar__rss_add(space, rss.anon, rss.file);
 }
 
-/* Move the nodes of [lo, hi) to `to` (or copy them, DONTUNMAP). */
+/* Move the nodes of [lo, hi) to `to` (or copy them, DONTUNMAP).
+ * => caller holds the space lock exclusively. */
 static void move_nodes(struct vmar_space *space, struct remap *r,
                        vmar_addr_t lo, vmar_addr_t hi, vmar_addr_t to)
 {
@@ -370,14 +367,15 @@ static void move_nodes(struct vmar_space *space, struct remap *r,
     }
 }
 
+/* => caller holds the space lock exclusively. */
 static void remap_move_commit(struct vmar_space *space, struct remap *r,
                               vmar_addr_t to, struct vmar_prep *prep)
 {
     const vmar_size_t len = VMAR_MIN(r->old_size, r->new_size);
     const vmar_addr_t lo = r->old, hi = r->old + len;
-    struct vmar_tlb_batch batch, moved;
+    struct vmar__tlb batch, moved;
 
-    vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
+    vmar__tlb_init(&batch, space);
     if (r->cost.mapped)
         vmar__carve(space, to, to + r->new_size, prep, &batch);
     split_source(space, r, prep);
@@ -385,9 +383,9 @@ static void remap_move_commit(struct vmar_space *space, struct remap *r,
     if (r->old_size > len)
         vmar__carve(space, hi, r->old + r->old_size, prep, &batch);
     move_leaves(space, lo, hi, to, prep);
-    vmar_tlb_batch_init(&moved, space->env, space->ops, space->mmu);
+    vmar__tlb_init(&moved, space);
     moved.transfer = true;
-    vmar__unmap_leaves(space, lo, len, &prep->tables, &moved);
+    vmar__pmap_unmap(space, lo, len, &prep->tables, &moved);
     move_nodes(space, r, lo, hi, to);
     if (r->new_size > len) {
         /* Growth: one piece (checked), whose end moves out. */
@@ -399,10 +397,11 @@ static void remap_move_commit(struct vmar_space *space, struct remap *r,
     }
     vmar__coalesce(space, to, to + r->new_size);
     vmar__coalesce(space, lo, r->old + r->old_size);
-    vmar_tlb_batch_finish(&moved);
-    vmar_tlb_batch_finish(&batch);
+    vmar__tlb_finish(&moved);
+    vmar__tlb_finish(&batch);
 }
 
+/* => caller holds the space lock exclusively. */
 static int remap_target(const struct vmar_space *space, struct remap *r,
                         vmar_addr_t *to)
 {
@@ -420,6 +419,7 @@ static int remap_target(const struct vmar_space *space, struct remap *r,
     return vmar__place(space, &o, VMAR_PAGE_SIZE, to, NULL);
 }
 
+/* => caller holds the space lock exclusively. */
 static int remap_locked(struct vmar_space *space, struct remap *r,
                         vmar_addr_t *out)
 {

@@ -7,7 +7,7 @@ int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
     struct vmar_prep prep = {0};
     struct vmar_carve_cost cost;
     struct vmar_range_pos pos;
-    struct vmar_tlb_batch batch;
+    struct vmar__tlb batch;
     int rc = 0;
 
     vmar__carve_cost_at(space, lo, hi, &cost, &pos);
@@ -18,12 +18,12 @@ int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
         return VMAR_ENOMEM;
     rc = vmar__prep_nodes(space, &prep, cost.needs_node);
     if (!rc && cost.tables)
-        rc = space->ops->prepare(space->mmu, lo, hi - lo, VMAR_PREP_CHANGE,
-                                 &prep.tables);
+        rc = vmar__pmap_prepare(space, lo, hi - lo, VMAR_PREP_CHANGE,
+                                &prep.tables);
     if (!rc) {
-        vmar_tlb_batch_init(&batch, space->env, space->ops, space->mmu);
+        vmar__tlb_init(&batch, space);
         (void)vmar__carve_at(space, lo, hi, &pos, &prep, &batch);
-        vmar_tlb_batch_finish(&batch);
+        vmar__tlb_finish(&batch);
     }
     vmar__prep_release(space, &prep);
     return rc;

@@ -14,15 +14,15 @@
  * The functions are static inline so that each backend's ops table can
  * point at them without a second library target; each is small.
  *
- * Freestanding: compiler headers, <vmar/...>, core/deps.h and radix.h only.
+ * Freestanding: compiler headers, <vmar/...> and radix.h only.
  */
 #ifndef VMAR_MMU_HWPT_H
 #define VMAR_MMU_HWPT_H
 
+#include <vmar/backend.h>
 #include <vmar/error.h>
 #include <vmar/mmu.h>
 
-#include "core/deps.h"
 #include "radix.h"
 
 /* Longest range invalidated page by page; beyond it one full flush is
@@ -77,7 +77,7 @@ vmar_hwpt_create(const struct vmar_env *env, const struct vmar_pt_format *fmt,
     mmu = env->alloc(env->ctx, sizeof(*mmu), _Alignof(struct vmar_mmu));
     if (mmu == NULL)
         return VMAR_ENOMEM;
-    vmar__memset(mmu, 0, sizeof(*mmu));
+    VMAR_MEMSET(mmu, 0, sizeof(*mmu));
     if (vmar_radix_init_split(&mmu->rx, fmt, env, user_end, kernel_root) != 0) {
         env->free(env->ctx, mmu, sizeof(*mmu));
         return VMAR_ENOMEM;

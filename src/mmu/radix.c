@@ -20,13 +20,12 @@
  * next-level leaves, recursively down to the level where the edge is
  * aligned, with table pages that prepare(VMAR_PREP_CHANGE) reserved.
  *
- * Freestanding: compiler headers, <vmar/...> and core/deps.h only.
+ * Freestanding: compiler headers and <vmar/...> only.
  */
 #include "radix.h"
 
+#include <vmar/backend.h>
 #include <vmar/error.h>
-
-#include "core/deps.h"
 
 /* ---- format arithmetic ------------------------------------------------ */
 
@@ -62,8 +61,8 @@ static uint64_t *table_at(const struct vmar_radix *rx, vmar_paddr_t pa)
 static void check_table_page(const struct vmar_radix *rx, vmar_paddr_t pa)
 {
     if (VMAR_UNLIKELY(pa >= rx->fmt->pa_top))
-        vmar__panic(rx->env, "radix: env->frame_alloc returned a table page "
-                             "at or above the format's pa_top");
+        vmar_panic(rx->env, "radix: env->frame_alloc returned a table page "
+                            "at or above the format's pa_top");
 }
 
 static vmar_paddr_t pop_table_page(const struct vmar_radix *rx,

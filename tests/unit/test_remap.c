@@ -1420,16 +1420,23 @@ static void op_map(const struct vmar_env *env, const struct vmar_mmu_ops *ops,
     vmar_frame_list_release(env, &resv);
 }
 
-/* Unmap [va, va+len) of a bare table; `transfer` as remap's source. */
+/* Unmap [va, va+len) of a bare table; `transfer` as remap's source: the
+ * references of the managed leaves stay with their frames (the core's
+ * batch queues none; here each gets one more first, which the unmap
+ * drops). */
 static size_t op_unmap(const struct vmar_env *env,
                        const struct vmar_mmu_ops *ops, struct vmar_mmu *mmu,
                        vmar_addr_t va, vmar_size_t len, bool transfer)
 {
     struct vmar_tlb_batch batch;
+    struct vmar_pte pte;
     size_t pages;
 
+    for (vmar_addr_t at = va;
+         transfer && ops->find_next(mmu, &at, va + len, &pte) == 0; at += PG)
+        if (pte.flags & VMAR_PTE_MANAGED)
+            vmar_frame_get(env, pte.pa);
     vmar_tlb_batch_init(&batch, env, ops, mmu);
-    batch.transfer = transfer;
     pages = ops->unmap(mmu, va, len, NULL, &batch);
     vmar_tlb_batch_finish(&batch);
     return pages;

@@ -5,10 +5,10 @@
  * satp value, the user tops of the three modes, and sfence.vma. The
  * kernel half (root entries 256..511 in every mode) is hwpt.h's.
  */
+#include <vmar/backend.h>
 #include <vmar/error.h>
 #include <vmar/riscv64.h>
 
-#include "core/deps.h"
 #include "hwpt.h"
 #include "radix.h"
 #include "rv_pte.h"

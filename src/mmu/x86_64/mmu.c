@@ -5,10 +5,10 @@
  * user tops of 4- and 5-level paging, and the inline TLB instructions.
  * The kernel half (PML4 / PML5 entries 256..511) is hwpt.h's.
  */
+#include <vmar/backend.h>
 #include <vmar/error.h>
 #include <vmar/x86_64.h>
 
-#include "core/deps.h"
 #include "hwpt.h"
 #include "radix.h"
 #include "x86_pte.h"

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The seam to the backend (pmap.h): the operations with a fallback for
+ * an optional vmar_mmu_ops member, the backend check, the RSS counters
+ * the leaves drive, and the deferred TLB flush.
+ *
+ * The flush's rule: unhook, invalidate, then free. A frame or table page
+ * queued on a batch reaches env->frame_free only after ops->flush has
+ * covered every range recorded before it.
+ */
+#include "pmap.h"
+
+#include "atomic.h"
+#include "frame.h"
+
+/* ---- the backend's description ------------------------------------------ */
+
+/* Each policy stored as a policy, and RAM's write-back as itself. */
+static bool cache_as_valid(const struct vmar_mmu_ops *ops)
+{
+    for (unsigned c = 0; c < VMAR_CACHE_POLICIES; c++)
+        if (ops->cache_as[c] > VMAR_CACHE_UC)
+            return false;
+    return ops->cache_as[VMAR_CACHE_WB] == VMAR_CACHE_WB;
+}
+
+bool vmar__pmap_usable(const struct vmar_mmu_ops *ops)
+{
+    /* Exactly this ABI: ABI 3 changed what unmap does with managed frames
+     * (references, not frees), so an older backend would free shared
+     * frames; ABI 4 appended copy and ABI 5 move (both optional: NULL is
+     * fine), ABI 6 the required replace (copy-on-write breaks use it),
+     * pa_top and cache_as, and every in-tree backend is rebuilt with the
+     * header, so accepting only the newest costs nothing and keeps one
+     * contract. */
+    return ops && ops->abi == VMAR_MMU_ABI && ops->create && ops->destroy &&
+           ops->prepare && ops->map && ops->unmap && ops->protect &&
+           ops->find_next && ops->flush && ops->replace && ops->user_top != 0 &&
+           (ops->user_top & (VMAR_PAGE_SIZE - 1)) == 0 && ops->pa_top != 0 &&
+           (ops->pa_top & (VMAR_PAGE_SIZE - 1)) == 0 && cache_as_valid(ops);
+}
+
+vmar_size_t vmar__pmap_range_span(const struct vmar_space *space)
+{
+    const struct vmar_mmu_ops *ops = space->ops;
+
+    if (!ops->map_range)
+        return 0;
+    if (ops->caps & VMAR_MMU_CAP_HUGE_1G)
+        return (vmar_size_t)1 << 30;
+    if (ops->caps & VMAR_MMU_CAP_HUGE_2M)
+        return (vmar_size_t)1 << 21;
+    return VMAR_PAGE_SIZE;
+}
+
+/* ---- operations ------------------------------------------------------------
+ */
+
+void vmar__rss_add(struct vmar_space *space, size_t anon, size_t file)
+{
+    if (anon)
+        vmar__atomic_add(&space->rss_anon, anon);
+    if (file)
+        vmar__atomic_add(&space->rss_file, file);
+}
+
+void vmar__pmap_map_range(struct vmar_space *space, vmar_addr_t va,
+                          const struct vmar_pte *pte, vmar_size_t len,
+                          unsigned flags, struct vmar_frame_list *resv)
+{
+    struct vmar_pte page = *pte;
+
+    if (space->ops->map_range) {
+        space->ops->map_range(space->mmu, va, pte, len, flags, resv);
+        return;
+    }
+    for (vmar_size_t off = 0; off < len; off += VMAR_PAGE_SIZE) {
+        page.pa = pte->pa + off;
+        space->ops->map(space->mmu, va + off, &page, resv);
+    }
+}
+
+void vmar__pmap_unmap(struct vmar_space *space, vmar_addr_t va, vmar_size_t len,
+                      struct vmar_frame_list *resv, struct vmar__tlb *t)
+{
+    const size_t anon = t->put_anon, file = t->put_file;
+
+    space->ops->unmap(space->mmu, va, len, resv, &t->b);
+    vmar__rss_add(space, anon - t->put_anon, file - t->put_file);
+}
+
+/* Without ops->copy: one leaf at a time (find_next, prepare, map). */
+static int copy_pages(struct vmar_space *dst, const struct vmar_space *src,
+                      vmar_addr_t va, vmar_addr_t end, unsigned flags,
+                      struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
+                      void *arg)
+{
+    struct vmar_pte pte;
+
+    while (va < end && vmar__pmap_find_next(src, &va, end, &pte) == 0) {
+        /* One walk per leaf; the tables it adds serve the next ones. */
+        int rc =
+            vmar__pmap_prepare(dst, va, VMAR_PAGE_SIZE, VMAR_PREP_MAP, resv);
+        if (rc)
+            return rc;
+        if (pte.flags & VMAR_PTE_MANAGED)
+            take(arg, pte.pa);
+        if (flags & VMAR_COPY_COW)
+            pte.prot &= ~(unsigned)VMAR_PROT_WRITE;
+        vmar__pmap_map(dst, va, &pte, resv);
+        va += VMAR_PAGE_SIZE;
+    }
+    return 0;
+}
+
+int vmar__pmap_copy(struct vmar_space *dst, const struct vmar_space *src,
+                    vmar_addr_t va, vmar_addr_t end, unsigned flags,
+                    struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
+                    void *arg)
+{
+    const struct vmar_mmu_ops *ops = dst->ops;
+    size_t need;
+
+    if (ops->copy == NULL)
+        return copy_pages(dst, src, va, end, flags, resv, take, arg);
+    /* The backend stops only when `dst` lacks tables for the leaf at va,
+     * which one prepare of that page provides. */
+    while ((need = ops->copy(dst->mmu, src->mmu, &va, end, flags, resv, take,
+                             arg)) != 0) {
+        int rc =
+            ops->prepare(dst->mmu, va, VMAR_PAGE_SIZE, VMAR_PREP_MAP, resv);
+        if (rc)
+            return rc;
+        /* else the backend would stop at va again, for ever */
+        VMAR_ASSERT(dst->env, resv->count >= need);
+    }
+    return 0;
+}
+
+void vmar__pmap_move(struct vmar_space *space, vmar_addr_t va, vmar_size_t len,
+                     vmar_addr_t to, struct vmar_frame_list *resv,
+                     vmar_mmu_take_fn *moved, void *arg)
+{
+    const vmar_addr_t end = va + len;
+    vmar_addr_t s = va;
+    struct vmar_pte pte;
+
+    if (space->ops->move != NULL) {
+        space->ops->move(space->mmu, va, len, to, resv, moved, arg);
+        return;
+    }
+    while (s < end && space->ops->find_next(space->mmu, &s, end, &pte) == 0) {
+        space->ops->map(space->mmu, to + (s - va), &pte, resv);
+        moved(arg, pte.pa);
+        s += VMAR_PAGE_SIZE;
+    }
+}
+
+/* ---- the deferred TLB flush (public half: vmar/mmu.h) ---------------------
+ */
+
+/* Bit 0 of a queued page: drop a reference instead of freeing. */
+#define QUEUED_PUT ((vmar_paddr_t)1)
+
+void vmar_tlb_batch_init(struct vmar_tlb_batch *batch,
+                         const struct vmar_env *env,
+                         const struct vmar_mmu_ops *ops, struct vmar_mmu *mmu)
+{
+    batch->env = env;
+    batch->ops = ops;
+    batch->mmu = mmu;
+    batch->lo = 1;
+    batch->hi = 0;
+    batch->nfree = 0;
+    batch->core = NULL;
+}
+
+void vmar_tlb_batch_add_range(struct vmar_tlb_batch *batch, vmar_addr_t va,
+                              vmar_size_t len)
+{
+    if (len == 0)
+        return;
+    if (batch->lo >= batch->hi) {
+        batch->lo = va;
+        batch->hi = va + len;
+        return;
+    }
+    batch->lo = VMAR_MIN(batch->lo, va);
+    batch->hi = VMAR_MAX(batch->hi, va + len);
+}
+
+void vmar_tlb_batch_defer_free(struct vmar_tlb_batch *batch, vmar_paddr_t pa)
+{
+    /* Full: pay for an early flush rather than fail or allocate. */
+    if (batch->nfree == VMAR_TLB_BATCH_FRAMES)
+        vmar_tlb_batch_finish(batch);
+    batch->frames[batch->nfree++] = pa;
+}
+
+void vmar_tlb_batch_defer_put(struct vmar_tlb_batch *batch, vmar_paddr_t pa)
+{
+    struct vmar__tlb *t = batch->core;
+
+    if (t) {
+        /* Classified now, while our reference keeps the frame ours to
+         * read. */
+        if (vmar__frame_is_anon(batch->env, pa))
+            t->put_anon++;
+        else
+            t->put_file++;
+        if (t->transfer)
+            return;
+    }
+    vmar_tlb_batch_defer_free(batch, pa | QUEUED_PUT);
+}
+
+void vmar_tlb_batch_finish(struct vmar_tlb_batch *batch)
+{
+    const struct vmar_env *env = batch->env;
+
+    if (batch->lo < batch->hi &&
+        batch->hi - batch->lo <= VMAR_TLB_BATCH_RANGE_MAX * VMAR_PAGE_SIZE)
+        batch->ops->flush(batch->mmu, batch->lo, batch->hi - batch->lo);
+    else if (batch->lo < batch->hi)
+        /* Past the threshold one full flush is cheaper than page-by-page
+         * invalidation (Linux: tlb_single_page_flush_ceiling = 33). */
+        batch->ops->flush(batch->mmu, 0, 0);
+    else if (batch->nfree)
+        /* Frames queued with no recorded range (e.g. an emptied table
+         * whose leaves were gone already): flush everything to also drop
+         * paging-structure caches. */
+        batch->ops->flush(batch->mmu, 0, 0);
+    for (size_t i = 0; i < batch->nfree; i++) {
+        vmar_paddr_t pa = batch->frames[i];
+        if (pa & QUEUED_PUT)
+            vmar_frame_put(env, pa & ~QUEUED_PUT);
+        else
+            env->frame_free(env->ctx, pa);
+    }
+    batch->lo = 1;
+    batch->hi = 0;
+    batch->nfree = 0;
+}

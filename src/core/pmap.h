@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The core's one way to the backend, pmap(9)'s place in UVM: every call
+ * of a vmar_mmu_ops member is here or in pmap.c, each optional
+ * operation's fallback is written once in pmap.c, and the TLB batch the
+ * core changes translations under is the private wrapper below. Every
+ * other core file reaches the page table through vmar__pmap_*().
+ *
+ * Lock contract (docs/DESIGN.md, "Locking"): a function that changes the
+ * table needs the space lock exclusively, or shared with the page-table
+ * lock held (faults); one that only reads it needs the space lock at
+ * least shared, plus the page-table lock when the space lock is shared.
+ * The wrappers in this header are static inline: the call costs what the
+ * indirect call through ops costs, nothing more.
+ */
+#ifndef VMAR_CORE_PMAP_H
+#define VMAR_CORE_PMAP_H
+
+#include <vmar/mmu.h>
+
+#include "space.h"
+
+/*
+ * A TLB batch as the core uses it: the public batch (what a backend
+ * reads and fills, vmar/mmu.h) plus the core's bookkeeping of what the
+ * backend queued. vmar__tlb_init() points b.core here, so that
+ * vmar_tlb_batch_defer_put() counts into it. Lives on the stack of the
+ * operation; never copied.
+ */
+struct vmar__tlb {
+    struct vmar_tlb_batch b;
+    /* managed base pages queued since init that were private anonymous
+     * memory / object pages: the RSS bookkeeping reads them */
+    size_t put_anon;
+    size_t put_file;
+    /* Remap's move: the references of removed managed leaves move to new
+     * leaves, so defer_put counts them but queues nothing. */
+    bool transfer;
+};
+
+/* Start an empty batch for the space's table.
+ * => caller holds the space lock (exclusive, or shared with the
+ *    page-table lock) until vmar__tlb_finish(). */
+static inline void vmar__tlb_init(struct vmar__tlb *t, struct vmar_space *space)
+{
+    vmar_tlb_batch_init(&t->b, space->env, space->ops, space->mmu);
+    t->b.core = t;
+    t->put_anon = 0;
+    t->put_file = 0;
+    t->transfer = false;
+}
+
+/* Flush what was recorded, then free and drop what was queued
+ * (vmar_tlb_batch_finish()). => caller holds what vmar__tlb_init()
+ * needed. */
+static inline void vmar__tlb_finish(struct vmar__tlb *t)
+{
+    vmar_tlb_batch_finish(&t->b);
+}
+
+/* Pages a backend reported through a vmar_mmu_take_fn (copy's take,
+ * move's moved), split as the RSS counters are; the caller adds them
+ * with vmar__rss_add() once the call returns. */
+struct vmar__rss_tally {
+    const struct vmar_env *env;
+    size_t anon, file;
+};
+
+static inline void vmar__rss_tally_add(struct vmar__rss_tally *t, bool anon)
+{
+    if (anon)
+        t->anon++;
+    else
+        t->file++;
+}
+
+/* Add signed deltas (two's complement) to the RSS counters: present
+ * managed leaves of anonymous memory / of object pages. Atomic: faults
+ * change them under the shared space lock. */
+void vmar__rss_add(struct vmar_space *space, size_t anon, size_t file);
+
+/* ---- the backend's description ------------------------------------------ */
+
+/* Whether `ops` is a backend this core can drive: the ABI it was built
+ * for, every required member, page-aligned user_top and pa_top, and a
+ * cache_as table that stores each policy as a policy (vmar/mmu.h). */
+bool vmar__pmap_usable(const struct vmar_mmu_ops *ops);
+
+/* One past the highest user address the backend translates. */
+static inline vmar_addr_t vmar__pmap_user_top(const struct vmar_space *space)
+{
+    return space->ops->user_top;
+}
+
+/* One past the highest physical address a leaf can hold. */
+static inline vmar_paddr_t vmar__pmap_pa_top(const struct vmar_space *space)
+{
+    return space->ops->pa_top;
+}
+
+/* The policy a leaf made with cache policy `c` reads back as. */
+static inline enum vmar_cache
+vmar__pmap_cache_as(const struct vmar_space *space, enum vmar_cache c)
+{
+    return (enum vmar_cache)space->ops->cache_as[c];
+}
+
+/*
+ * Physical addresses the core puts into leaves must lie below the
+ * backend's pa_top (vmar/mmu.h): the entry would drop the bits above and
+ * map another frame. A device range is checked by vmar_map() (VMAR_EINVAL;
+ * remap, fork and splits only reuse a checked range, never grow it), an
+ * object's page when get_page returns it (VMAR_EIO), and a data frame
+ * from env->frame_alloc when the core takes it (a broken env contract:
+ * panic; the backend checks its table pages the same way).
+ */
+static inline bool vmar__pa_fits(const struct vmar_space *space,
+                                 vmar_paddr_t pa)
+{
+    return pa < vmar__pmap_pa_top(space);
+}
+
+/* A data frame fresh from env->frame_alloc (see above). */
+static inline void vmar__check_new_frame(const struct vmar_space *space,
+                                         vmar_paddr_t pa)
+{
+    if (VMAR_UNLIKELY(!vmar__pa_fits(space, pa)))
+        vmar_panic(space->env, "env->frame_alloc returned a frame at or "
+                               "above the backend's pa_top");
+}
+
+/* The span map_range() aligns huge leaves to (the largest leaf the
+ * backend's caps allow), or 0 when the backend has no map_range. */
+vmar_size_t vmar__pmap_range_span(const struct vmar_space *space);
+
+/* ---- the table's life -----------------------------------------------------
+ */
+
+/* ops->create for a space that is being built (not yet visible: no lock).
+ * 0, VMAR_ENOMEM or VMAR_EINVAL; *out is set only on success. */
+static inline int vmar__pmap_create(const struct vmar_env *env,
+                                    const struct vmar_mmu_ops *ops,
+                                    const void *config, struct vmar_mmu **out)
+{
+    return ops->create(env, config, out);
+}
+
+/* ops->destroy: the space is empty and flushed, and no one else can
+ * reach it (its last handle is going). */
+static inline void vmar__pmap_destroy(struct vmar_space *space)
+{
+    space->ops->destroy(space->mmu);
+}
+
+/* ---- operations ------------------------------------------------------------
+ */
+
+/* Reserve in `resv` the table pages `what` on [va, va+len) may need.
+ * 0 or VMAR_ENOMEM (`resv` unchanged).
+ * => caller holds the space lock exclusively, or shared with the
+ *    page-table lock (a fault). */
+static inline int vmar__pmap_prepare(struct vmar_space *space, vmar_addr_t va,
+                                     vmar_size_t len, enum vmar_mmu_prep what,
+                                     struct vmar_frame_list *resv)
+{
+    return space->ops->prepare(space->mmu, va, len, what, resv);
+}
+
+/* Install one base-page leaf where none is; tables from `resv`.
+ * => caller holds the space lock exclusively, or shared with the
+ *    page-table lock. */
+static inline void vmar__pmap_map(struct vmar_space *space, vmar_addr_t va,
+                                  const struct vmar_pte *pte,
+                                  struct vmar_frame_list *resv)
+{
+    space->ops->map(space->mmu, va, pte, resv);
+}
+
+/* Map [va, va+len) to the contiguous [pte->pa, pte->pa+len): with
+ * ops->map_range (huge leaves where aligned, with VMAR_MAP_RANGE_HUGE),
+ * else page by page with map(). Cannot fail.
+ * => caller holds the space lock exclusively. */
+void vmar__pmap_map_range(struct vmar_space *space, vmar_addr_t va,
+                          const struct vmar_pte *pte, vmar_size_t len,
+                          unsigned flags, struct vmar_frame_list *resv);
+
+/* Remove every leaf of [va, va+len) into `t`, the RSS counters following
+ * the managed leaves removed (device leaves are not RSS). Cannot fail;
+ * `resv` as for ops->unmap.
+ * => caller holds the space lock exclusively. */
+void vmar__pmap_unmap(struct vmar_space *space, vmar_addr_t va, vmar_size_t len,
+                      struct vmar_frame_list *resv, struct vmar__tlb *t);
+
+/* Set the permissions of the present leaves of [va, va+len) (`prot` may
+ * carry VMAR_PROTECT_KEEP_RO). Cannot fail.
+ * => caller holds the space lock exclusively, or shared with the
+ *    page-table lock (one page, a fault). */
+static inline void vmar__pmap_protect(struct vmar_space *space, vmar_addr_t va,
+                                      vmar_size_t len, unsigned prot,
+                                      struct vmar_frame_list *resv,
+                                      struct vmar__tlb *t)
+{
+    space->ops->protect(space->mmu, va, len, prot, resv, &t->b);
+}
+
+/* The lowest present leaf in [*va, end): 0 with *va and *pte set, or
+ * VMAR_ENOENT.
+ * => caller holds the space lock exclusively, or shared with the
+ *    page-table lock. */
+static inline int vmar__pmap_find_next(const struct vmar_space *space,
+                                       vmar_addr_t *va, vmar_addr_t end,
+                                       struct vmar_pte *pte)
+{
+    return space->ops->find_next(space->mmu, va, end, pte);
+}
+
+/* Give the present base-page leaf at `va` the frame and attributes of
+ * `pte`, break before make; `t` is finished on return and counts the old
+ * frame. Cannot fail.
+ * => caller holds the space lock shared and the page-table lock (a
+ *    fault), or the space lock exclusively. */
+static inline void vmar__pmap_replace(struct vmar_space *space, vmar_addr_t va,
+                                      const struct vmar_pte *pte,
+                                      struct vmar__tlb *t)
+{
+    space->ops->replace(space->mmu, va, pte, &t->b);
+}
+
+/* Fork's copy: give `dst` a leaf for every present leaf of `src` in
+ * [va, end), not writable with VMAR_COPY_COW, calling take(arg, pa) for
+ * each managed base frame. With ops->copy a leaf table per step,
+ * otherwise leaf by leaf; the tables come from `resv`, refilled with
+ * prepare(VMAR_PREP_MAP) whenever the backend lacks some. 0 or
+ * VMAR_ENOMEM; what was copied before a failure stays in `dst`.
+ * => caller holds the space lock of `src` exclusively; `dst` is not
+ *    visible to anyone yet. */
+int vmar__pmap_copy(struct vmar_space *dst, const struct vmar_space *src,
+                    vmar_addr_t va, vmar_addr_t end, unsigned flags,
+                    struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
+                    void *arg);
+
+/* Remap's move: a base-page leaf at to + (x - va) for every page x of a
+ * present leaf in [va, va+len), same frame and attributes, calling
+ * moved(arg, pa) once per page installed; the source leaves stay (a
+ * transfer-mode unmap removes them). With ops->move a leaf table per
+ * step, otherwise page by page with find_next and map. Cannot fail:
+ * the target's tables were prepared into `resv`.
+ * => caller holds the space lock exclusively. */
+void vmar__pmap_move(struct vmar_space *space, vmar_addr_t va, vmar_size_t len,
+                     vmar_addr_t to, struct vmar_frame_list *resv,
+                     vmar_mmu_take_fn *moved, void *arg);
+
+#endif /* VMAR_CORE_PMAP_H */

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* The prepare phase's bundle and the index reservation (prep.h). */
+#include "prep.h"
+
+#include "mapping.h"
+
+/* Free the n spares on top of the list. */
+static void vmar__index_drop(struct vmar_space *space, size_t n)
+{
+    while (n--)
+        space->env->free(space->env->ctx, vmar_iset_spare_take(&space->set),
+                         sizeof(struct vmar_iset_index));
+}
+
+int vmar__index_reserve(struct vmar_space *space, size_t inserts)
+{
+    const struct vmar_env *env = space->env;
+    const size_t had = space->set.nspare;
+    size_t k = vmar_iset_spares_needed(&space->set, inserts);
+
+    space->index_keep = VMAR_MAX(space->index_keep, inserts);
+    if (!space->index_added)
+        space->index_gen = space->set.gen;
+    while (k--) {
+        struct vmar_iset_index *x =
+            env->alloc(env->ctx, sizeof(*x), _Alignof(struct vmar_iset_index));
+        if (!x) {
+            const size_t added = space->set.nspare - had;
+            vmar__index_drop(space, added);
+            space->index_added -= added;
+            return VMAR_ENOMEM;
+        }
+        vmar_iset_spare_add(&space->set, x);
+        space->index_added++;
+    }
+    return 0;
+}
+
+void vmar__index_trim(struct vmar_space *space, size_t inserts)
+{
+    const size_t keep =
+        inserts ? vmar_iset_spares_for(&space->set, inserts) : 0;
+
+    if (space->set.nspare > keep)
+        vmar__index_drop(space, space->set.nspare - keep);
+}
+
+void vmar__index_slack(struct vmar_space *space)
+{
+    const size_t keep = VMAR_MAX(space->index_keep, (size_t)VMAR_PREP_NODES);
+
+    if (space->set.nspare > 2 * vmar_iset_spares_for(&space->set, keep))
+        vmar__index_trim(space, keep);
+}
+
+int vmar__prep_nodes(struct vmar_space *space, struct vmar_prep *prep,
+                     unsigned n)
+{
+    const struct vmar_env *env = space->env;
+    unsigned had = prep->nnodes;
+
+    VMAR_ASSERT(env, had + n <= VMAR_PREP_NODES);
+    for (unsigned i = 0; i < n; i++) {
+        struct vmar_mapping *m =
+            env->alloc(env->ctx, sizeof(*m), _Alignof(struct vmar_mapping));
+        if (!m) {
+            while (prep->nnodes > had)
+                env->free(env->ctx, prep->nodes[--prep->nnodes], sizeof(*m));
+            return VMAR_ENOMEM;
+        }
+        prep->nodes[prep->nnodes++] = m;
+    }
+    if (n && vmar__index_reserve(space, prep->nnodes)) {
+        while (prep->nnodes > had)
+            env->free(env->ctx, prep->nodes[--prep->nnodes],
+                      sizeof(struct vmar_mapping));
+        return VMAR_ENOMEM;
+    }
+    return 0;
+}
+
+struct vmar_mapping *vmar__prep_take(struct vmar_space *space,
+                                     struct vmar_prep *prep)
+{
+    VMAR_ASSERT(space->env, prep->nnodes > 0);
+    struct vmar_mapping *m = prep->nodes[--prep->nnodes];
+    VMAR_MEMSET(m, 0, sizeof(*m));
+    return m;
+}
+
+void vmar__prep_release(struct vmar_space *space, struct vmar_prep *prep)
+{
+    const struct vmar_env *env = space->env;
+
+    while (prep->nnodes)
+        env->free(env->ctx, prep->nodes[--prep->nnodes],
+                  sizeof(struct vmar_mapping));
+    /* An operation that failed (or changed nothing) gives back the spares
+     * it added: they are on top of the list, untouched, since only a
+     * change of the set takes or returns spares. */
+    if (space->index_added && space->set.gen == space->index_gen)
+        vmar__index_drop(space, space->index_added);
+    space->index_added = 0;
+    space->index_keep = 0;
+    vmar_frame_list_release(env, &prep->tables);
+    vmar_frame_list_release(env, &prep->frames);
+    while (prep->npages)
+        vmar_frame_put(env, prep->pages[--prep->npages]);
+    if (prep->pages)
+        env->free(env->ctx, prep->pages,
+                  prep->pages_cap * sizeof(*prep->pages));
+    if (prep->object)
+        vmar_object_unref(prep->object);
+    prep->pages = NULL;
+    prep->object = NULL;
+}
