@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /** ABI version of struct vmar_mmu_ops this header describes. */
-#define VMAR_MMU_ABI 6u
+#define VMAR_MMU_ABI 1u
 
 /** A backend's page-table object (one per address space). Opaque. */
 struct vmar_mmu;
@@ -263,8 +263,8 @@ enum vmar_mmu_prep {
      *  only, and the count is exact. For any other physical address, or
      *  without VMAR_MAP_RANGE_HUGE, VMAR_PREP_MAP (or VMAR_PREP_REMAP
      *  after an unmap in the same commit) reserves enough: base pages
-     *  need every table a huge leaf would. Appended in ABI 2;
-     *  only for a backend whose map_range is set. */
+     *  need every table a huge leaf would. Only for a backend whose
+     *  map_range is set. */
     VMAR_PREP_MAP_HUGE = 4,
 };
 
@@ -302,7 +302,11 @@ typedef void vmar_mmu_take_fn(void *arg, vmar_paddr_t pa);
  * (e.g. `vmar_mmu_sim`). "Required" members must be non-NULL.
  */
 struct vmar_mmu_ops {
-    /** VMAR_MMU_ABI at the time the backend was written. */
+    /** VMAR_MMU_ABI of the <vmar/mmu.h> the backend was built against.
+     *  vmar_space_create() refuses 0 (VMAR_EINVAL) and an ABI newer than
+     *  its own (VMAR_ENOTSUP): such a backend may rely on members or rules
+     *  this core lacks. Members appended by a later ABI will be read only
+     *  when `abi` reaches that ABI, so an older backend keeps working. */
     uint32_t abi;
     /** Short name for logs and dumps ("sim", "x86_64-4level"). */
     const char *name;
@@ -362,7 +366,7 @@ struct vmar_mmu_ops {
     /**
      * Required. Set the permission of every present leaf in [va, va+len) to
      * `prot` (other attributes kept), recording changed ranges on `batch`.
-     * With VMAR_PROTECT_KEEP_RO or'ed into `prot` (ABI 3), a leaf that is
+     * With VMAR_PROTECT_KEEP_RO or'ed into `prot`, a leaf that is
      * not writable now stays not writable (copy-on-write leaves: only a
      * fault may make them writable).
      * Splits partly covered huge leaves first, as unmap() does. Cannot
@@ -388,15 +392,6 @@ struct vmar_mmu_ops {
      */
     void (*flush)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len);
 
-    /*
-     * Members below were appended in ABI 2 and later. The core reads the
-     * optional ones only when they are set. ABI 3 (no new member) changed
-     * unmap, which now hands managed frames to vmar_tlb_batch_defer_put(),
-     * and protect, which honours VMAR_PROTECT_KEEP_RO. ABI 4 appended
-     * copy, ABI 5 move, ABI 6 replace, pa_top and cache_as. The core accepts
-     * ABI 6 backends only.
-     */
-
     /**
      * Optional (may be NULL: map every page with map()). Map the
      * physically contiguous range [va, va+len) to [pte->pa, pte->pa+len)
@@ -420,7 +415,7 @@ struct vmar_mmu_ops {
                       unsigned flags, struct vmar_frame_list *resv);
 
     /**
-     * Optional (ABI 4; NULL: the core copies leaf by leaf with find_next,
+     * Optional (NULL: the core copies leaf by leaf with find_next,
      * prepare and map). Fork's table copy, pmap_copy(9) style: give
      * `dst` a leaf for every present leaf of `src` whose span lies in
      * [*va, end), in address order, one leaf table at a time: the same
@@ -451,7 +446,7 @@ struct vmar_mmu_ops {
                    void *arg);
 
     /**
-     * Optional (ABI 5; NULL: the core moves page by page with find_next
+     * Optional (NULL: the core moves page by page with find_next
      * and map). Remap's leaf move, one leaf table at a time: for every
      * present leaf of `mmu` whose pages lie in [va, va+len), install at
      * to + (x - va), for each of its pages x in the range, a base-page
@@ -482,7 +477,7 @@ struct vmar_mmu_ops {
                  vmar_mmu_take_fn *moved, void *arg);
 
     /**
-     * Required (ABI 6). Give the present base-page leaf at `va` the frame
+     * Required. Give the present base-page leaf at `va` the frame
      * and attributes of `pte` (pa, prot, flags, cache) in place, as
      * pmap_enter(9) does over an existing mapping: a copy-on-write break
      * moves a page to its private copy so. The leaf's table stays where
@@ -506,7 +501,7 @@ struct vmar_mmu_ops {
                     const struct vmar_pte *pte, struct vmar_tlb_batch *batch);
 
     /**
-     * Required (ABI 6; non-zero, page aligned). One past the highest
+     * Required (non-zero, page aligned). One past the highest
      * physical address the backend's entries can hold: a frame at or
      * above it would lose its high bits in the entry and map another
      * frame. 2^52 for x86-64 (MAXPHYADDR's architectural maximum, bits
@@ -519,7 +514,7 @@ struct vmar_mmu_ops {
     vmar_paddr_t pa_top;
 
     /**
-     * Required (ABI 6). How the format represents each cache policy,
+     * Required. How the format represents each cache policy,
      * indexed by enum vmar_cache: a leaf made by map() or map_range()
      * with pte->cache == c reads back from find_next() (and keeps through
      * protect, copy and move) as cache_as[c]. The identity where the

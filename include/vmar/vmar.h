@@ -100,8 +100,10 @@ struct vmar_space_opts {
  * @param opts  what to build it from: env and mmu are required, every
  *              other zero field means its default (see vmar_space_opts).
  * @param out   receives the new space on success.
- * Returns: 0 and the space in *out; VMAR_EINVAL for a missing required
- * env member or backend, an ABI mismatch, an unaligned or empty user range,
+ * Returns: 0 and the space in *out; VMAR_ENOTSUP for a backend built for
+ * a newer VMAR_MMU_ABI than this library's (logged); VMAR_EINVAL for a
+ * missing required env member, a backend without a required member or
+ * with ABI 0, an unaligned or empty user range,
  * a user range beyond the backend's, aslr_bits > 40 or without
  * env->random, a stack_guard that is unaligned or larger than the user
  * range, or unknown flags; VMAR_ENOMEM.

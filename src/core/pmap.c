@@ -24,20 +24,29 @@ static bool cache_as_valid(const struct vmar_mmu_ops *ops)
     return ops->cache_as[VMAR_CACHE_WB] == VMAR_CACHE_WB;
 }
 
-bool vmar__pmap_usable(const struct vmar_mmu_ops *ops)
+int vmar__pmap_usable(const struct vmar_env *env,
+                      const struct vmar_mmu_ops *ops)
 {
-    /* Exactly this ABI: ABI 3 changed what unmap does with managed frames
-     * (references, not frees), so an older backend would free shared
-     * frames; ABI 4 appended copy and ABI 5 move (both optional: NULL is
-     * fine), ABI 6 the required replace (copy-on-write breaks use it),
-     * pa_top and cache_as, and every in-tree backend is rebuilt with the
-     * header, so accepting only the newest costs nothing and keeps one
-     * contract. */
-    return ops && ops->abi == VMAR_MMU_ABI && ops->create && ops->destroy &&
-           ops->prepare && ops->map && ops->unmap && ops->protect &&
-           ops->find_next && ops->flush && ops->replace && ops->user_top != 0 &&
-           (ops->user_top & (VMAR_PAGE_SIZE - 1)) == 0 && ops->pa_top != 0 &&
-           (ops->pa_top & (VMAR_PAGE_SIZE - 1)) == 0 && cache_as_valid(ops);
+    if (!ops || ops->abi == 0)
+        return VMAR_EINVAL;
+    /* A backend built against a newer <vmar/mmu.h> may rely on members or
+     * rules this core does not know: refuse it by name, not as bad input.
+     * An older ABI keeps working: members appended later are read only
+     * when ops->abi reaches the ABI that appended them. */
+    if (ops->abi > VMAR_MMU_ABI) {
+        vmar__log(env, VMAR_LOG_ERROR,
+                  "vmar_space_create: the MMU backend was built for a newer "
+                  "VMAR_MMU_ABI than this libvmar's; rebuild it against "
+                  "this <vmar/mmu.h>");
+        return VMAR_ENOTSUP;
+    }
+    if (!ops->create || !ops->destroy || !ops->prepare || !ops->map ||
+        !ops->unmap || !ops->protect || !ops->find_next || !ops->flush ||
+        !ops->replace || ops->user_top == 0 ||
+        (ops->user_top & (VMAR_PAGE_SIZE - 1)) != 0 || ops->pa_top == 0 ||
+        (ops->pa_top & (VMAR_PAGE_SIZE - 1)) != 0 || !cache_as_valid(ops))
+        return VMAR_EINVAL;
+    return 0;
 }
 
 vmar_size_t vmar__pmap_range_span(const struct vmar_space *space)

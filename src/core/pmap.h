@@ -81,10 +81,13 @@ void vmar__rss_add(struct vmar_space *space, size_t anon, size_t file);
 
 /* ---- the backend's description ------------------------------------------ */
 
-/* Whether `ops` is a backend this core can drive: the ABI it was built
- * for, every required member, page-aligned user_top and pa_top, and a
- * cache_as table that stores each policy as a policy (vmar/mmu.h). */
-bool vmar__pmap_usable(const struct vmar_mmu_ops *ops);
+/* Whether `ops` is a backend this core can drive: 0; VMAR_ENOTSUP (logged
+ * through `env`, which may lack a log) when it was built for a newer
+ * VMAR_MMU_ABI; VMAR_EINVAL for NULL, ABI 0, a missing required member,
+ * an unaligned or zero user_top or pa_top, or a cache_as table that does
+ * not store each policy as a policy (vmar/mmu.h). */
+int vmar__pmap_usable(const struct vmar_env *env,
+                      const struct vmar_mmu_ops *ops);
 
 /* One past the highest user address the backend translates. */
 static inline vmar_addr_t vmar__pmap_user_top(const struct vmar_space *space)

@@ -51,9 +51,11 @@ int vmar_space_create(const struct vmar_space_opts *opts,
     struct vmar_space tmp;
     int rc;
 
-    if (!opts || !out || !env_complete(opts->env) ||
-        !vmar__pmap_usable(opts->mmu))
+    if (!opts || !out || !env_complete(opts->env))
         return VMAR_EINVAL;
+    rc = vmar__pmap_usable(opts->env, opts->mmu);
+    if (rc)
+        return rc;
     VMAR_MEMSET(&tmp, 0, sizeof(tmp));
     rc = space_configure(&tmp, opts);
     if (rc)
