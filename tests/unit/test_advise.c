@@ -162,7 +162,7 @@ static const char *one(char *buf, size_t n)
  * twice or a read-only leaf in a writable mapping (copy-on-write). */
 static void without_refdecoder(struct vt *vt)
 {
-    vt->mmu = NULL;
+    vt->refcheck = false;
 }
 
 /* ---- dropping pages ------------------------------------------------------ */

@@ -109,7 +109,7 @@ static int setup_flaky(void **state)
     flaky_skipped = 0;
     vt->opts.mmu = &flaky_ops;
     assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
-    vt->mmu = vt->cfg.mmu;
+    vt->refcheck = vt_backend()->real;
     VT_CHECK(vt);
     cpus_create(c, 0);
     *state = c;

@@ -86,8 +86,6 @@ static int setup(void **state)
     f->be = vt_backend();
     f->frames0 = stats(f).frames_live;
     hook_calls = 0;
-    f->cfg.x86.handle = &f->cfg.mmu;
-    f->cfg.rv.handle = &f->cfg.mmu;
     if (!f->be->real)
         cfg = f->sim;
     else if (f->be->ref_mode == VT_REF_X86_4L ||
@@ -98,18 +96,13 @@ static int setup(void **state)
     if (f->be->ops->create(&f->env, cfg, &f->mmu) != 0)
         return -1;
     if (f->be->real) {
+        struct vmar_mmu_activation act;
+
+        f->be->ops->activation(f->mmu, &act);
         f->ref.mode = f->be->ref_mode;
         f->ref.phys_to_virt = f->env.phys_to_virt;
         f->ref.ctx = f->env.ctx;
-        if (cfg == &f->cfg.x86) {
-            struct vmar_x86_64_info in;
-            vmar_x86_64_info(f->mmu, &in);
-            f->ref.root = in.cr3;
-        } else {
-            struct vmar_riscv64_info in;
-            vmar_riscv64_info(f->mmu, &in);
-            f->ref.root = in.satp;
-        }
+        f->ref.root = act.value; /* CR3 or satp */
     }
     *state = f;
     return 0;

@@ -133,7 +133,7 @@ static void setup_seeded(struct vt *vt, const struct vmar_space_opts *opts,
     vt->opts.env = vt->env;
     vt_use_backend(&vt->opts, vt->sim, &vt->cfg);
     assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
-    vt->mmu = vt->cfg.mmu;
+    vt->refcheck = vt_backend()->real;
     live_set(vt->sim, vt->space);
     VT_CHECK(vt);
 }

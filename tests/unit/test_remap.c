@@ -269,7 +269,7 @@ static void cpu_del(struct vmar_sim_cpu *cpu)
  */
 static void without_refdecoder(struct vt *vt)
 {
-    vt->mmu = NULL;
+    vt->refcheck = false;
 }
 
 /* vt_fork() without the reference decoder on either side (see above): the
@@ -1470,7 +1470,7 @@ static void setup_flaky(struct vt *vt)
     flaky_skipped = 0;
     vt->opts.mmu = &flaky_ops;
     assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
-    vt->mmu = vt->cfg.mmu;
+    vt->refcheck = vt_backend()->real;
     VT_CHECK(vt);
 }
 
@@ -1767,7 +1767,7 @@ static void paths_setup(struct vt *vt, unsigned path)
     paths_ops[path].move = path == 0 ? NULL : paths_move_op;
     vt->opts.mmu = &paths_ops[path];
     assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
-    vt->mmu = vt->cfg.mmu;
+    vt->refcheck = vt_backend()->real;
 }
 
 /* Resident pages of the anonymous mapping of paths_move, by page index. */

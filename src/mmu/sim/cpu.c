@@ -174,22 +174,10 @@ static void tlb_clear(struct vmar_sim_cpu *cpu)
     memset(cpu->tlb, 0, cpu->nentries * sizeof(cpu->tlb[0]));
 }
 
-/* The hardware root value (CR3 with its PCID, satp with its ASID) that a
- * hardware-format backend passes to env->tlb_flush for this table. The
- * sim format has none: its flushes arrive through the backend itself. */
-static bool hw_root_of(const struct vmar_space *space, uint64_t *root)
-{
-    const char *name = space->ops->name;
-
-    if (name == NULL)
-        return false;
-    if (strncmp(name, "x86_64-", 7) == 0 || strncmp(name, "riscv64-", 8) == 0)
-        return vmar_sim__hw_root(space->mmu, root);
-    return false;
-}
-
 void vmar_sim_cpu_switch(struct vmar_sim_cpu *cpu, struct vmar_space *space)
 {
+    struct vmar_mmu_activation act;
+
     /* The space's tables live in this machine's pool and its flushes go
      * to this machine's CPUs; another machine's space cannot run here. */
     if (space != NULL && space->env->ctx != cpu->sim)
@@ -197,7 +185,9 @@ void vmar_sim_cpu_switch(struct vmar_sim_cpu *cpu, struct vmar_space *space)
     vmar_sim__lock(&cpu->lock);
     tlb_clear(cpu);
     cpu->space = space;
-    cpu->has_root = space != NULL && hw_root_of(space, &cpu->root);
+    /* The value the space's flushes name in env->tlb_flush. */
+    cpu->has_root = space != NULL && vmar_space_activation(space, &act) == 0;
+    cpu->root = cpu->has_root ? act.value : 0;
     vmar_sim__unlock(&cpu->lock);
 }
 

@@ -356,6 +356,14 @@ static void sim_mmu_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
     vmar_sim__unflushed_flushed(mmu->sim, mmu, va, len);
 }
 
+/* No translation register to load: the value is the root's address. */
+static void sim_mmu_activation(const struct vmar_mmu *mmu,
+                               struct vmar_mmu_activation *out)
+{
+    out->root = mmu->rx.root;
+    out->value = mmu->rx.root;
+}
+
 const struct vmar_mmu_ops vmar_mmu_sim = {
     .abi = VMAR_MMU_ABI,
     .name = "sim",
@@ -376,4 +384,5 @@ const struct vmar_mmu_ops vmar_mmu_sim = {
     .pa_top = VMAR_SIM_PA_LIMIT,
     /* The PTE keeps the enum itself (sim_pte.h). */
     .cache_as = {VMAR_CACHE_WB, VMAR_CACHE_WT, VMAR_CACHE_WC, VMAR_CACHE_UC},
+    .activation = sim_mmu_activation,
 };

@@ -3,8 +3,8 @@
  * Private to src/mmu/sim/: the machine behind the opaque struct vmar_sim
  * and the seams between its files (sim.c: lifetime, counters and failure
  * injection; pool.c: physical frames; env.c: the vmar_env callbacks;
- * pte.c: the PTE format; mmu.c: the vmar_mmu_sim backend; cpu.c and
- * cpu_hw.c: the simulated CPUs and their TLBs).
+ * pte.c: the PTE format; mmu.c: the vmar_mmu_sim backend; cpu.c: the
+ * simulated CPUs and their TLBs).
  *
  * Hosted code: uses libc and pthreads. Thread safe: a kernel runs many
  * threads in one address space, so the machine must take concurrent
@@ -163,10 +163,5 @@ void vmar_sim__unflushed_missed(struct vmar_sim *sim);
 /* Lock and unlock that abort on error (a broken mutex is a test bug). */
 void vmar_sim__lock(pthread_mutex_t *m);
 void vmar_sim__unlock(pthread_mutex_t *m);
-
-/* cpu_hw.c: the CR3 / satp value of a hardware-format backend's table
- * (struct vmar_mmu of src/mmu/hwpt.h). Only for x86_64-* and riscv64-*
- * backends; false when there is none. */
-bool vmar_sim__hw_root(const struct vmar_mmu *mmu, uint64_t *root);
 
 #endif /* VMAR_MMU_SIM_IMPL_H */
