@@ -15,7 +15,7 @@
  * and the decoders never dereference a leaf's frame. Translations of the
  * hardware formats come from the reference decoders
  * (tests/support/refdecode_*.c); the sim format is decoded here from its
- * layout in src/mmu/sim/sim_pte.h.
+ * layout in src/mmu/sim/backend/sim_pte.h.
  */
 #include "harness.h"
 
@@ -142,7 +142,7 @@ static size_t levels(const struct fx *f)
     }
 }
 
-/* The sim format (src/mmu/sim/sim_pte.h): P bit 0, L bit 1, prot bits
+/* The sim format (src/mmu/sim/backend/sim_pte.h): P bit 0, L bit 1, prot bits
  * 4:2 (R, W, X), frame bits 51:12; 4 levels of 9 bits. */
 static void sim_translate(const struct fx *f, uint64_t root, vmar_addr_t va,
                           struct vt_ref_tr *out)

@@ -26,7 +26,7 @@
 #include <vmar/object.h>
 #include <vmar/sim.h>
 
-#include "mmu/sim/sim_pte.h"
+#include "mmu/sim/backend/sim_pte.h"
 #include "radix.h"
 
 #define PAGE    ((vmar_addr_t)VMAR_PAGE_SIZE)
