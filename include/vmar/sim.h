@@ -187,9 +187,10 @@ struct vmar_sim_stats {
     size_t frames_live;    /**< frames allocated (tables included) */
     size_t tables_live;    /**< page-table pages held by sim backends */
     size_t fails_injected; /**< allocations failed on purpose */
-    /** Backend operations the core asked for: prepare, map (one per page
-     *  installed, replace included), unmap, protect, find_next and flush
-     *  calls. */
+    /** Backend operations the core asked for, as backends report them
+     *  (vmar_sim_count(); the sim backend does): prepare, map (one per
+     *  page installed, replace included), unmap, protect, find_next and
+     *  flush calls. */
     /**@{*/
     size_t prepares, maps, unmaps, protects, finds, flushes;
     /**@}*/
