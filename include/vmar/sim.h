@@ -410,7 +410,7 @@ size_t vmar_sim_violations(const struct vmar_sim *sim);
  * to the machine, which then counts it in vmar_sim_stats and checks its
  * flushes on the simulated CPUs. The sim backend does all of it; the
  * hardware-format backends do none (their flushes reach the CPUs through
- * env->tlb_flush, which calls vmar_sim_tlb_flush()). A table is named by
+ * env->tlb_flush). A table is named by
  * its activation value (vmar_mmu_activation::value), the name the CPUs
  * know it by.
  */
@@ -487,9 +487,11 @@ void vmar_sim_change_end(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
 /**
  * Invalidate the TLB entries of [va, va+len) (len 0: all) of `table` on
  * every CPU that runs it, then drop the records of changes there
- * (vmar_sim_change_begin()), whichever thread made them. The machine's
- * env->tlb_flush calls it; a backend that does not flush through
- * env->tlb_flush calls it from its flush(). A backend also calls it with
+ * (vmar_sim_change_begin()), whichever thread made them. A backend that
+ * records changes calls it from its flush(); the machine's
+ * env->tlb_flush invalidates the CPUs the same way but leaves the
+ * records alone (backends flushing through it record none). A backend
+ * also calls it with
  * len 0 when it destroys a table, so that records a missed flush left
  * cannot match a later table with the same value.
  *

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What every other file of the machine uses and that uses nothing of the
- * machine: the abort path, mutex wrappers, the counters (those a backend
- * reports included) and failure injection.
+ * machine: the abort path, the counters (those a backend reports
+ * included) and failure injection.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,22 +24,6 @@ void vmar_sim__die(const char *fmt, ...)
     abort();
 }
 
-void vmar_sim__lock(pthread_mutex_t *m)
-{
-    int rc = pthread_mutex_lock(m);
-
-    if (rc != 0)
-        vmar_sim__die("pthread_mutex_lock: %s", strerror(rc));
-}
-
-void vmar_sim__unlock(pthread_mutex_t *m)
-{
-    int rc = pthread_mutex_unlock(m);
-
-    if (rc != 0)
-        vmar_sim__die("pthread_mutex_unlock: %s", strerror(rc));
-}
-
 void vmar_sim_stats(const struct vmar_sim *sim, struct vmar_sim_stats *out)
 {
     /* The lock is state, not part of the machine's value: const callers
@@ -51,37 +35,26 @@ void vmar_sim_stats(const struct vmar_sim *sim, struct vmar_sim_stats *out)
     vmar_sim__unlock(&s->lock);
 }
 
-/* The counter of `op`, or NULL for VMAR_SIM_OP_NONE. */
-static size_t *op_counter(struct vmar_sim_stats *st, enum vmar_sim_op op)
-{
-    switch (op) {
-    case VMAR_SIM_OP_NONE:
-        return NULL;
-    case VMAR_SIM_OP_PREPARE:
-        return &st->prepares;
-    case VMAR_SIM_OP_MAP:
-        return &st->maps;
-    case VMAR_SIM_OP_UNMAP:
-        return &st->unmaps;
-    case VMAR_SIM_OP_PROTECT:
-        return &st->protects;
-    case VMAR_SIM_OP_FIND:
-        return &st->finds;
-    case VMAR_SIM_OP_FLUSH:
-        return &st->flushes;
-    }
-    vmar_sim__die("vmar_sim_count: unknown operation %d", (int)op);
-}
+/* Where each vmar_sim_op counts in vmar_sim_stats: a table rather than
+ * a switch, since the sim backend counts every operation it performs.
+ * VMAR_SIM_OP_NONE counts nothing: it is never looked up. */
+static const size_t op_offset[] = {
+    [VMAR_SIM_OP_PREPARE] = offsetof(struct vmar_sim_stats, prepares),
+    [VMAR_SIM_OP_MAP] = offsetof(struct vmar_sim_stats, maps),
+    [VMAR_SIM_OP_UNMAP] = offsetof(struct vmar_sim_stats, unmaps),
+    [VMAR_SIM_OP_PROTECT] = offsetof(struct vmar_sim_stats, protects),
+    [VMAR_SIM_OP_FIND] = offsetof(struct vmar_sim_stats, finds),
+    [VMAR_SIM_OP_FLUSH] = offsetof(struct vmar_sim_stats, flushes),
+};
 
 void vmar_sim_count(struct vmar_sim *sim, enum vmar_sim_op op, ptrdiff_t tables,
                     ptrdiff_t leaves)
 {
-    size_t *n;
-
+    if ((unsigned)op >= sizeof(op_offset) / sizeof(op_offset[0]))
+        vmar_sim__die("vmar_sim_count: unknown operation %d", (int)op);
     vmar_sim__lock(&sim->lock);
-    n = op_counter(&sim->stats, op);
-    if (n != NULL)
-        (*n)++;
+    if (op != VMAR_SIM_OP_NONE)
+        (*(size_t *)(void *)((unsigned char *)&sim->stats + op_offset[op]))++;
     /* Unsigned wrap-around adds a negative delta. */
     sim->stats.tables_live += (size_t)tables;
     sim->stats.leaves_live += (size_t)leaves;

@@ -220,8 +220,8 @@ static void tlb_invalidate(struct vmar_sim_cpu *cpu, vmar_addr_t va,
     }
 }
 
-void vmar_sim_tlb_flush(struct vmar_sim *sim, uint64_t table, vmar_addr_t va,
-                        vmar_size_t len)
+void vmar_sim__cpus_invalidate(struct vmar_sim *sim, uint64_t table,
+                               vmar_addr_t va, vmar_size_t len)
 {
     vmar_sim__lock(&sim->cpus_lock);
     for (struct vmar_sim_cpu *c = sim->cpus; c != NULL; c = c->next) {
@@ -231,6 +231,12 @@ void vmar_sim_tlb_flush(struct vmar_sim *sim, uint64_t table, vmar_addr_t va,
         vmar_sim__unlock(&c->lock);
     }
     vmar_sim__unlock(&sim->cpus_lock);
+}
+
+void vmar_sim_tlb_flush(struct vmar_sim *sim, uint64_t table, vmar_addr_t va,
+                        vmar_size_t len)
+{
+    vmar_sim__cpus_invalidate(sim, table, va, len);
     /* The records after the CPUs: until every CPU has dropped the
      * entries, a hit on them is still a legal race. */
     vmar_sim__unflushed_flushed(sim, table, va, len);

@@ -171,11 +171,12 @@ static void sim_log(void *ctx, enum vmar_log_level level, const char *msg)
 
 /* Backends that flush through the env (the hardware-format ones) name
  * the table by its activation value (CR3, satp); the CPUs that run that
- * table drop the entries, as the shootdown IPIs would. */
+ * table drop the entries, as the shootdown IPIs would. Such backends
+ * record no changes (vmar/sim.h), so there are no records to drop. */
 static void sim_tlb_flush(void *ctx, uint64_t root, vmar_addr_t va,
                           vmar_size_t len)
 {
-    vmar_sim_tlb_flush(ctx, root, va, len);
+    vmar_sim__cpus_invalidate(ctx, root, va, len);
 }
 
 _Noreturn static void sim_panic(void *ctx, const char *msg)

@@ -11,8 +11,8 @@
  * (scripts/check-sim-layers.sh) holds both, and that its files call each
  * other in one direction only, lowest first:
  *
- *   base.c       the abort path, mutex wrappers, counters, failure
- *                injection (calls nothing of the machine)
+ *   base.c       the abort path, counters, failure injection (calls
+ *                nothing of the machine)
  *   pool.c       physical frames                      (base)
  *   unflushed.c  records of changes not yet flushed   (base)
  *   cpu.c        CPUs and TLBs, the flush entry point (base, pool,
@@ -45,6 +45,7 @@
 #define VMAR_SIM_MACHINE_H
 
 #include <pthread.h>
+#include <string.h>
 
 #include <vmar/sim.h>
 
@@ -125,9 +126,23 @@ struct vmar_sim {
 _Noreturn void vmar_sim__die(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
-/* Lock and unlock that abort on error (a broken mutex is a test bug). */
-void vmar_sim__lock(pthread_mutex_t *m);
-void vmar_sim__unlock(pthread_mutex_t *m);
+/* Lock and unlock that abort on error (a broken mutex is a test bug).
+ * Inline: the machine takes its lock on every allocation and count. */
+static inline void vmar_sim__lock(pthread_mutex_t *m)
+{
+    int rc = pthread_mutex_lock(m);
+
+    if (rc != 0)
+        vmar_sim__die("pthread_mutex_lock: %s", strerror(rc));
+}
+
+static inline void vmar_sim__unlock(pthread_mutex_t *m)
+{
+    int rc = pthread_mutex_unlock(m);
+
+    if (rc != 0)
+        vmar_sim__die("pthread_mutex_unlock: %s", strerror(rc));
+}
 
 /* Decide whether this allocation of `kind` (VMAR_SIM_FAIL_ALLOC or
  * VMAR_SIM_FAIL_FRAME) fails on purpose; counts it when it does.
@@ -166,9 +181,13 @@ void vmar_sim__unflushed_fini(struct vmar_sim *sim);
 
 /* ---- cpu.c ---------------------------------------------------------- */
 
-/* Free the CPUs a test left behind. vmar_sim_tlb_flush() is the flush
- * entry point of every backend. */
+/* Free the CPUs a test left behind. invalidate: drop the entries of
+ * [va, va+len) (len 0: all) of `table` on every CPU that runs it, the
+ * change records left alone: env->tlb_flush's half of
+ * vmar_sim_tlb_flush(), for backends that record no changes. */
 void vmar_sim__cpus_fini(struct vmar_sim *sim);
+void vmar_sim__cpus_invalidate(struct vmar_sim *sim, uint64_t table,
+                               vmar_addr_t va, vmar_size_t len);
 
 /* ---- env.c ---------------------------------------------------------- */
 
