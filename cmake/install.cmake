@@ -4,14 +4,15 @@
 # `cmake --install <build> [--prefix P]` puts:
 #   include/vmar/*.h                      the public headers
 #   lib/libvmar_core.a, libvmar_mmu_radix.a, libvmar_mmu_sim.a,
-#     libvmar_linux.a, and libvmar_mmu_x86_64.a / libvmar_mmu_riscv64.a
+#     libvmar_sim_machine.a, libvmar_linux.a, and libvmar_mmu_x86_64.a / libvmar_mmu_riscv64.a
 #     when those targets exist
 #   lib/cmake/vmar/vmarConfig.cmake, vmarConfigVersion.cmake,
 #     vmarTargets*.cmake                  find_package(vmar 0.1 REQUIRED)
 #   lib/pkgconfig/vmar.pc                 pkg-config --cflags --libs vmar
 #   share/doc/vmar/                       README, CHANGELOG, LICENSE, docs
 # ("lib" is CMAKE_INSTALL_LIBDIR.) Imported targets: vmar::core,
-# vmar::radix, vmar::sim, vmar::linux, vmar::x86_64, vmar::riscv64 (when
+# vmar::radix, vmar::sim (the sim backend, which links the simulated
+# machine vmar::sim_machine), vmar::linux, vmar::x86_64, vmar::riscv64 (when
 # built) and the umbrella vmar::vmar (core + sim) -- the same names the
 # alias targets give an add_subdirectory() or FetchContent user.
 #
@@ -47,7 +48,8 @@ option(VMAR_INSTALL "Generate libvmar's install rules" ${VMAR_TOP_LEVEL})
 
 # Export names: vmar_core -> vmar::core, and so on. Set whether or not
 # install rules are generated, so every spelling stays consistent.
-set(_vmar_export_targets vmar_core vmar_mmu_radix vmar_mmu_sim)
+set(_vmar_export_targets vmar_core vmar_mmu_radix vmar_sim_machine
+  vmar_mmu_sim)
 set(_vmar_pc_libs "")
 # The Linux syscall layer (src/linux, vmar/linux.h): vmar::linux, first on
 # vmar.pc's link line since it calls the core.
@@ -65,6 +67,7 @@ endforeach()
 set_target_properties(vmar_core PROPERTIES EXPORT_NAME core)
 set_target_properties(vmar_mmu_radix PROPERTIES EXPORT_NAME radix)
 set_target_properties(vmar_mmu_sim PROPERTIES EXPORT_NAME sim)
+set_target_properties(vmar_sim_machine PROPERTIES EXPORT_NAME sim_machine)
 foreach(arch x86_64 riscv64)
   if(TARGET vmar_mmu_${arch})
     set_target_properties(vmar_mmu_${arch} PROPERTIES EXPORT_NAME ${arch})
@@ -133,7 +136,7 @@ install(FILES
 # `cmake --install --prefix P` works without reconfiguring. Static archives
 # are linked in dependency order: backends, then radix, then core.
 set(_vmar_pc_libs
-  "${_vmar_pc_linux}-lvmar_mmu_sim${_vmar_pc_libs} -lvmar_mmu_radix -lvmar_core")
+  "${_vmar_pc_linux}-lvmar_mmu_sim -lvmar_sim_machine${_vmar_pc_libs} -lvmar_mmu_radix -lvmar_core")
 set(_vmar_pcdir ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
   set(VMAR_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")

@@ -15,6 +15,7 @@ add_test(NAME readme_example
   COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/scripts/check-readme-example.sh
     ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_BINARY_DIR}/readme-example
     ${CMAKE_C_COMPILER} "${_vmar_readme_flags}" ${PROJECT_SOURCE_DIR}/include
-    $<TARGET_FILE:vmar_mmu_sim> $<TARGET_FILE:vmar_mmu_radix>
+    $<TARGET_FILE:vmar_mmu_sim> $<TARGET_FILE:vmar_sim_machine>
+    $<TARGET_FILE:vmar_mmu_radix>
     $<TARGET_FILE:vmar_core>)
 set_tests_properties(readme_example PROPERTIES LABELS docs TIMEOUT 60)

@@ -8,12 +8,13 @@
 # vmar_X_shared built from the same sources with the same include
 # directories, definitions and warnings, plus -fPIC:
 #   libvmar_core.so, libvmar_mmu_radix.so, libvmar_mmu_sim.so,
+#   libvmar_sim_machine.so,
 #   libvmar_mmu_x86_64.so, libvmar_mmu_riscv64.so (the backends when built)
 # exported as vmar::core_shared, vmar::radix_shared, vmar::sim_shared,
 # vmar::x86_64_shared, vmar::riscv64_shared and the umbrella
 # vmar::vmar_shared (core + sim), each linking the shared twins of what
-# its archive links (vmar::sim_shared -> core_shared, radix_shared,
-# Threads). The same names exist as ALIAS targets for add_subdirectory()
+# its archive links (vmar::sim_shared -> sim_machine_shared, radix_shared;
+# vmar::sim_machine_shared -> core_shared, Threads). The same names exist as ALIAS targets for add_subdirectory()
 # and FetchContent users.
 #
 # Versions: VERSION is the project version; SOVERSION is MAJOR.MINOR

@@ -142,7 +142,8 @@ do_install() {
         f=include/vmar/${f##*/}
         [ -f "$prefix/$f" ] || missing+=("$f")
     done
-    for f in libvmar_core.a libvmar_mmu_radix.a libvmar_mmu_sim.a libvmar_linux.a \
+    for f in libvmar_core.a libvmar_mmu_radix.a libvmar_mmu_sim.a \
+        libvmar_sim_machine.a libvmar_linux.a \
         cmake/vmar/vmarConfig.cmake cmake/vmar/vmarConfigVersion.cmake \
         cmake/vmar/vmarTargets.cmake pkgconfig/vmar.pc; do
         compgen -G "$prefix/lib*/$f" >/dev/null ||

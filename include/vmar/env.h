@@ -129,8 +129,8 @@ struct vmar_env {
      * Optional. TLB maintenance for the real page-table backends
      * (vmar_mmu_x86_64_*, vmar_mmu_riscv64_*). Invalidate the cached
      * translations of [va, va+len) of the page table whose hardware root
-     * value is `root` (the CR3 value of vmar_x86_64_info(), with its PCID,
-     * or the satp value of vmar_riscv64_info(), with its ASID), on every
+     * value is `root` (vmar_mmu_activation::value of vmar_space_activation():
+     * the CR3 value with its PCID, or the satp value with its ASID), on every
      * CPU where that table is or was active, and return when the
      * invalidation has completed everywhere (send the shootdown IPIs and
      * wait for them). `len == 0`: the whole table, paging-structure caches

@@ -298,6 +298,21 @@ enum vmar_mmu_copy_flags {
 typedef void vmar_mmu_take_fn(void *arg, vmar_paddr_t pa);
 
 /**
+ * What a CPU loads to run a page table (pmap_activate(9)): filled by
+ * vmar_mmu_ops::activation, reported by vmar_space_activation().
+ */
+struct vmar_mmu_activation {
+    /** Physical address of the root table. */
+    vmar_paddr_t root;
+    /** The value to load into the translation register: CR3 (the root
+     *  and the PCID) on x86-64, satp (MODE, ASID and the root's PPN) on
+     *  RISC-V, the root's address on a machine without such a register.
+     *  A backend's flushes name the table by this value in
+     *  env->tlb_flush, so it also tells which CPUs a flush is for. */
+    uint64_t value;
+};
+
+/**
  * The backend vtable. Backends export one as constant data
  * (e.g. `vmar_mmu_sim`). "Required" members must be non-NULL.
  */
@@ -527,6 +542,16 @@ struct vmar_mmu_ops {
      * leaf to cache_as of it.
      */
     uint8_t cache_as[VMAR_CACHE_POLICIES];
+
+    /**
+     * Optional (NULL: vmar_space_activation() returns VMAR_ENOTSUP).
+     * Describe what a CPU loads to run `mmu`: its root table's physical
+     * address and the register value (vmar_mmu_activation). Both are
+     * fixed when the table is created and never change, so the core
+     * calls it without any lock. Cannot fail.
+     */
+    void (*activation)(const struct vmar_mmu *mmu,
+                       struct vmar_mmu_activation *out);
 };
 
 #ifdef __cplusplus

@@ -43,9 +43,10 @@
  * lets their translations survive the per-ASID flushes libvmar asks for.
  *
  * TLB: env->tlb_flush when set; else, in builds with
- * -DVMAR_RISCV64_INLINE_TLB, sfence.vma on the calling hart; else only
- * counted. After table pages were freed the flush is for the whole ASID:
- * sfence.vma with an address need not drop cached non-leaf entries.
+ * -DVMAR_RISCV64_INLINE_TLB, sfence.vma on the calling hart; else nothing
+ * (hosted builds, where no hart runs the table). After table pages were freed
+ * the flush is for the whole ASID: sfence.vma with an address need not drop
+ * cached non-leaf entries.
  */
 #ifndef VMAR_RISCV64_H
 #define VMAR_RISCV64_H
@@ -71,15 +72,12 @@ extern const struct vmar_mmu_ops vmar_mmu_riscv64_sv57;
 /**
  * Configuration of one space; zero-initialise, then set what you need.
  * Read only during create (vmar_space_create(), vmar_fork()): libvmar keeps
- * no pointer to it, and writes *handle once, before create returns. A
- * child of vmar_fork() needs a config of its own (its own id and handle).
+ * no pointer to it. A child of vmar_fork() needs a config of its own (its
+ * own ASID). vmar_space_activation() gives the space's satp value.
  */
 struct vmar_riscv64_config {
     /** ASID of the space, placed in satp bits 59:44. */
     uint16_t asid;
-    /** Optional out: where create() stores the space's page table, so that
-     *  vmar_riscv64_info() can be asked for its satp value. */
-    struct vmar_mmu **handle;
     /** Physical address of a root table (the kernel's own, of the same
      *  mode) whose kernel-half entries every new root of this backend
      *  gets, or 0 for none (the kernel half stays empty). The kernel half
@@ -100,28 +98,6 @@ struct vmar_riscv64_config {
      *  too. */
     vmar_paddr_t kernel_root;
 };
-
-/** What vmar_riscv64_info() reports. */
-struct vmar_riscv64_info {
-    vmar_paddr_t root;     /**< physical address of the root table */
-    uint64_t satp;         /**< MODE (8, 9, 10) << 60 | ASID << 44 | root PPN */
-    unsigned levels;       /**< 3, 4 or 5 */
-    uint64_t flushes;      /**< TLB flush requests so far */
-    uint64_t full_flushes; /**< of which whole-ASID flushes */
-};
-
-/**
- * Describe the page table `mmu` (from vmar_riscv64_config::handle).
- *
- * @param mmu  a page table created by one of the vmar_mmu_riscv64_* tables.
- * @param out  where the description is stored.
- * Locking: none of its own; reads fields that change only under the
- *  space lock (the flush counters), so take it at least shared for
- *  consistent counters. The root and satp value never change.
- * On failure: cannot fail.
- */
-void vmar_riscv64_info(const struct vmar_mmu *mmu,
-                       struct vmar_riscv64_info *out);
 
 #ifdef __cplusplus
 }

@@ -2,20 +2,26 @@
 /**
  * @file sim.h
  * @brief The simulated machine: a pool of physical frames, an environment
- *        over it and the `vmar_mmu_sim` backend. Hosted (uses libc); for
- *        tests, the demo and benchmarks, never for kernels.
+ *        over it and CPUs with TLBs; and the `vmar_mmu_sim` backend.
+ *        Hosted (uses libc); for tests, the demo and benchmarks, never for
+ *        kernels.
  *
  * One `struct vmar_sim` is one simulated machine. vmar_sim_env() returns a
  * `struct vmar_env` whose metadata allocator counts and can be made to
  * fail, whose frames come from the pool (freed frames are poisoned and
  * double frees abort), and whose phys_to_virt points into the pool. The
- * backend `vmar_mmu_sim` keeps real radix page tables in pool frames
- * (the generic walker of src/mmu/ with a simple neutral PTE format) and
- * counts every operation the core asks of it.
+ * machine (src/mmu/sim/machine/, library vmar::sim_machine) uses only the
+ * public API, so it runs spaces of any backend whose tables live in its
+ * pool. The backend `vmar_mmu_sim` (src/mmu/sim/backend/, vmar::sim,
+ * which brings the machine along) keeps real radix page tables in pool
+ * frames (the generic walker of src/mmu/ with a simple neutral PTE
+ * format) and reports every operation the core asks of it to the machine
+ * (see "Backends reporting to the machine" below).
  *
  * Threads: a machine is thread-safe. Its allocator, frame pool, failure
  * injection, counters, CPUs and the sim backend's tables take pthread
- * mutexes of their own (src/mmu/sim/sim_impl.h has the lock order), so
+ * mutexes of their own (src/mmu/sim/machine/machine.h has the lock
+ * order), so
  * several threads may fault and access one space concurrently while
  * another changes its layout, provided the space is created over
  * vmar_sim_env_locked() with a vmar_sim_lock. Single-threaded behaviour
@@ -181,9 +187,10 @@ struct vmar_sim_stats {
     size_t frames_live;    /**< frames allocated (tables included) */
     size_t tables_live;    /**< page-table pages held by sim backends */
     size_t fails_injected; /**< allocations failed on purpose */
-    /** Backend operations the core asked for: prepare, map (one per page
-     *  installed, replace included), unmap, protect, find_next and flush
-     *  calls. */
+    /** Backend operations the core asked for, as backends report them
+     *  (vmar_sim_count(); the sim backend does): prepare, map (one per
+     *  page installed, replace included), unmap, protect, find_next and
+     *  flush calls. */
     /**@{*/
     size_t prepares, maps, unmaps, protects, finds, flushes;
     /**@}*/
@@ -263,9 +270,11 @@ struct vmar_space;
  *
  * The TLB is fully associative with LRU replacement; each entry caches one
  * base page of the current space (page -> frame, with the leaf's prot).
- * Every flush of the space's table reaches the CPU: the sim backend's
- * flush() directly, the x86_64-* and riscv64-* backends through the
- * machine env's tlb_flush hook (matched by CR3 / satp value).
+ * Every flush of the space's table reaches the CPU, matched by the value
+ * vmar_space_activation() reports for the space (CR3, satp, the sim
+ * table's root): the hardware-format backends' flushes through the
+ * machine env's tlb_flush hook, the sim backend's through
+ * vmar_sim_tlb_flush().
  */
 struct vmar_sim_cpu;
 
@@ -302,10 +311,13 @@ void vmar_sim_cpu_destroy(struct vmar_sim_cpu *cpu);
  * first.
  *
  * @param cpu    the CPU.
- * @param space  a space over this machine's env, or NULL: run no space.
+ * @param space  a space whose backend has vmar_mmu_ops::activation and
+ *               whose root table is a frame of this machine, or NULL:
+ *               run no space.
  * Locking: takes the CPU's mutex (flushes from other threads may arrive
  *  at any time); one thread at a time drives a CPU (switch and access).
- * On failure: cannot fail; a space of another machine aborts.
+ * On failure: cannot fail; a space without an activation or whose root
+ *  is no allocated frame of this machine aborts.
  */
 void vmar_sim_cpu_switch(struct vmar_sim_cpu *cpu, struct vmar_space *space);
 
@@ -390,6 +402,124 @@ void vmar_sim_cpu_stats(const struct vmar_sim_cpu *cpu,
  * On failure: cannot fail.
  */
 size_t vmar_sim_violations(const struct vmar_sim *sim);
+
+/* ---- backends reporting to the machine ------------------------------ */
+
+/*
+ * A backend whose tables live in the machine's pool may report its work
+ * to the machine, which then counts it in vmar_sim_stats and checks its
+ * flushes on the simulated CPUs. The sim backend does all of it; the
+ * hardware-format backends do none (their flushes reach the CPUs through
+ * env->tlb_flush). A table is named by
+ * its activation value (vmar_mmu_activation::value), the name the CPUs
+ * know it by.
+ */
+
+/** The backend operations vmar_sim_count() counts: members of
+ *  vmar_sim_stats. */
+enum vmar_sim_op {
+    VMAR_SIM_OP_NONE = 0, /**< no operation counter, only the deltas */
+    VMAR_SIM_OP_PREPARE,  /**< vmar_sim_stats::prepares */
+    VMAR_SIM_OP_MAP,      /**< vmar_sim_stats::maps */
+    VMAR_SIM_OP_UNMAP,    /**< vmar_sim_stats::unmaps */
+    VMAR_SIM_OP_PROTECT,  /**< vmar_sim_stats::protects */
+    VMAR_SIM_OP_FIND,     /**< vmar_sim_stats::finds */
+    VMAR_SIM_OP_FLUSH,    /**< vmar_sim_stats::flushes */
+};
+
+/**
+ * Count one backend operation and what it changed in the backend's page
+ * tables: vmar_sim_stats::tables_live and leaves_live move by `tables`
+ * and `leaves`.
+ *
+ * @param sim     the machine.
+ * @param op      the counter that goes up by one; VMAR_SIM_OP_NONE: none.
+ * @param tables  page-table pages the operation added (negative: freed).
+ * @param leaves  present leaves it added (negative: removed).
+ * Locking: takes the machine's internal mutex; thread-safe.
+ * On failure: cannot fail; an op outside enum vmar_sim_op aborts.
+ */
+void vmar_sim_count(struct vmar_sim *sim, enum vmar_sim_op op, ptrdiff_t tables,
+                    ptrdiff_t leaves);
+
+/**
+ * Record that the calling thread is about to change the translations of
+ * [lo, hi) of `table` (unmap, protect, replace). Until a flush covers
+ * them, a CPU driven by another thread may still hit its TLB entries
+ * there, which hardware allows: the stale-TLB detector excuses such hits.
+ * Pair every call with vmar_sim_change_end().
+ *
+ * @param sim    the machine.
+ * @param table  the table's activation value.
+ * @param lo     first address of the change.
+ * @param hi     one past the last; lo >= hi records nothing.
+ * Locking: takes the machine's internal mutex; thread-safe. Records are
+ *  kept only once the machine has had a CPU (before, no TLB holds
+ *  anything).
+ * On failure: cannot fail (out of host memory aborts).
+ */
+void vmar_sim_change_begin(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
+                           vmar_addr_t hi);
+
+/**
+ * End the change begun on [lo, hi): of the calling thread's records of
+ * `table` there, only [pending_lo, pending_hi) stays, what the change has
+ * yet to flush (the batch's range). A record the thread still holds when
+ * it releases a space lock of vmar_sim_env_locked() is a missed flush:
+ * reported on stderr ("MISSED FLUSH") and counted in
+ * vmar_sim_violations().
+ *
+ * @param sim         the machine.
+ * @param table       the table's activation value.
+ * @param lo          as given to vmar_sim_change_begin().
+ * @param hi          as given to vmar_sim_change_begin().
+ * @param pending_lo  first address still to flush.
+ * @param pending_hi  one past the last; pending_lo >= pending_hi: none.
+ * Locking: takes the machine's internal mutex; thread-safe. The cut and
+ *  the new record are one step: a CPU never sees the change made and its
+ *  record gone.
+ * On failure: cannot fail (out of host memory aborts).
+ */
+void vmar_sim_change_end(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
+                         vmar_addr_t hi, vmar_addr_t pending_lo,
+                         vmar_addr_t pending_hi);
+
+/**
+ * Invalidate the TLB entries of [va, va+len) (len 0: all) of `table` on
+ * every CPU that runs it, then drop the records of changes there
+ * (vmar_sim_change_begin()), whichever thread made them. A backend that
+ * records changes calls it from its flush(); the machine's
+ * env->tlb_flush invalidates the CPUs the same way but leaves the
+ * records alone (backends flushing through it record none). A backend
+ * also calls it with
+ * len 0 when it destroys a table, so that records a missed flush left
+ * cannot match a later table with the same value.
+ *
+ * @param sim    the machine.
+ * @param table  the table's activation value.
+ * @param va     first address.
+ * @param len    bytes; 0: the whole table. A range past the top of the
+ *               address space is clipped.
+ * Locking: takes the CPU-list mutex, each CPU's mutex (waiting for the
+ *  access in flight on it, as a shootdown waits for its IPI), then the
+ *  machine's internal mutex; thread-safe. The caller may hold its own
+ *  table locks (they come first in the lock order).
+ * On failure: cannot fail.
+ */
+void vmar_sim_tlb_flush(struct vmar_sim *sim, uint64_t table, vmar_addr_t va,
+                        vmar_size_t len);
+
+/**
+ * Whether a CPU of the machine runs a space whose table is `table`. A
+ * backend asks before it frees a table, which must be active on no CPU.
+ *
+ * @param sim    the machine.
+ * @param table  the table's activation value.
+ * Returns: true when some CPU's current space has that activation value.
+ * Locking: takes the CPU-list mutex and each CPU's mutex; thread-safe.
+ * On failure: cannot fail.
+ */
+bool vmar_sim_table_running(const struct vmar_sim *sim, uint64_t table);
 
 #ifdef __cplusplus
 }

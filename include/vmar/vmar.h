@@ -160,6 +160,8 @@ void vmar_space_destroy(struct vmar_space *space);
  * | vmar_query, vmar_iterate,              | none (the layout and counters,|
  * |  vmar_resident, vmar_stats, vmar_dump, |  not the contents)            |
  * |  vmar_check, vmar_space_rights         |                               |
+ * | vmar_space_activation,                 | none (what the hardware sees; |
+ * |  vmar_space_translate                  |  a kernel keeps it to itself) |
  * | vmar_set_limits                        | none (cannot fail: a kernel   |
  * |                                        |  keeps it to its own handle)  |
  * | vmar_space_destroy                     | none (drops this handle)      |
@@ -207,6 +209,46 @@ int vmar_space_dup(struct vmar_space *space, unsigned rights,
  * On failure: cannot fail.
  */
 unsigned vmar_space_rights(const struct vmar_space *space);
+
+/**
+ * What a CPU loads to run the space (pmap_activate(9)): its root table's
+ * physical address and the translation register's value (CR3 with the
+ * PCID on x86-64, satp with MODE and ASID on RISC-V; see
+ * vmar_mmu_activation). Both are fixed for the life of the space; a
+ * kernel reads them once, when it switches to the space.
+ *
+ * @param space  the space (any handle of it).
+ * @param out    receives the description.
+ * Returns: 0; VMAR_EINVAL when space or out is NULL; VMAR_ENOTSUP when
+ *  the space's backend has no vmar_mmu_ops::activation.
+ * Locking: none (nothing it reads ever changes).
+ * On failure: *out untouched.
+ */
+int vmar_space_activation(struct vmar_space *space,
+                          struct vmar_mmu_activation *out);
+
+/**
+ * The leaf that translates the page holding `va`, as a CPU's page-table
+ * walk finds it on a TLB miss (pmap_extract(9)): frame, permission,
+ * attributes. For simulated hardware (vmar/sim.h) and debuggers; the
+ * kernel's own accesses go through vmar_fault(), vmar_read() and
+ * vmar_write().
+ *
+ * @param space  the space (any handle of it).
+ * @param va     any address; its page is looked up.
+ * @param out    receives the leaf; pa is the page's own frame, inside a
+ *               huge leaf too.
+ * Returns: 0 and the leaf; VMAR_ENOENT when no leaf maps the page (or the
+ *  page is at or above the backend's user_top); VMAR_EINVAL when space or
+ *  out is NULL.
+ * Locking: takes no lock, as a hardware walker takes none: the result is
+ *  consistent only when no other thread changes the table meanwhile (the
+ *  caller holds the space lock at least shared), or with a backend whose
+ *  find_next is safe against concurrent changes (the sim backend's is).
+ * On failure: *out untouched.
+ */
+int vmar_space_translate(struct vmar_space *space, vmar_addr_t va,
+                         struct vmar_pte *out);
 
 /** Where vmar_map() puts a mapping. */
 enum vmar_place {
@@ -459,7 +501,7 @@ int vmar_resize(struct vmar_space *space, vmar_addr_t addr,
 struct vmar_fork_opts {
     /** Backend configuration of the child's page table, read only
      *  during the call (as vmar_space_opts::mmu_config): its own PCID or
-     *  ASID, its own handle, its kernel_root. Required when the parent
+     *  ASID, its kernel_root. Required when the parent
      *  was created with a non-NULL config, since libvmar keeps no pointer
      *  to that one; NULL otherwise creates the child with the backend's
      *  defaults, as the parent was. */

@@ -45,7 +45,8 @@
  *
  * TLB: env->tlb_flush when set; else, in builds with
  * -DVMAR_X86_64_INLINE_TLB, invlpg per page or a CR3 reload on the calling
- * CPU (only right for the CPU's current table); else only counted.
+ * CPU (only right for the CPU's current table); else nothing (hosted
+ * builds, where no CPU runs the table).
  */
 #ifndef VMAR_X86_64_H
 #define VMAR_X86_64_H
@@ -70,16 +71,13 @@ extern const struct vmar_mmu_ops vmar_mmu_x86_64_5l;
 /**
  * Configuration of one space; zero-initialise, then set what you need.
  * Read only during create (vmar_space_create(), vmar_fork()): libvmar keeps
- * no pointer to it, and writes *handle once, before create returns. A
- * child of vmar_fork() needs a config of its own (its own id and handle).
+ * no pointer to it. A child of vmar_fork() needs a config of its own (its
+ * own PCID). vmar_space_activation() gives the space's CR3 value.
  */
 struct vmar_x86_64_config {
     /** PCID of the space (0..VMAR_X86_64_PCID_MAX), placed in CR3 bits
      *  11:0. Use 0 when CR4.PCIDE = 0. */
     uint16_t pcid;
-    /** Optional out: where create() stores the space's page table, so that
-     *  vmar_x86_64_info() can be asked for its CR3 value. */
-    struct vmar_mmu **handle;
     /** Set when CPUID.80000001H:EDX.Page1GB[bit 26] is 0 (SDM Vol. 3A
      *  §4.1.4): map_range then uses 4 KiB and 2 MiB leaves only. Default
      *  (false): 1 GiB leaves too. */
@@ -103,27 +101,6 @@ struct vmar_x86_64_config {
      *  set kernel_root there too. */
     vmar_paddr_t kernel_root;
 };
-
-/** What vmar_x86_64_info() reports. */
-struct vmar_x86_64_info {
-    vmar_paddr_t root;     /**< physical address of the PML4 (PML5) table */
-    uint64_t cr3;          /**< value to load into CR3: root | PCID */
-    unsigned levels;       /**< 4 or 5 */
-    uint64_t flushes;      /**< TLB flush requests so far */
-    uint64_t full_flushes; /**< of which whole-table flushes */
-};
-
-/**
- * Describe the page table `mmu` (from vmar_x86_64_config::handle).
- *
- * @param mmu  a page table created by vmar_mmu_x86_64_4l or _5l.
- * @param out  where the description is stored.
- * Locking: none of its own; reads fields that change only under the
- *  space lock (the flush counters), so take it at least shared for
- *  consistent counters. The root and CR3 value never change.
- * On failure: cannot fail.
- */
-void vmar_x86_64_info(const struct vmar_mmu *mmu, struct vmar_x86_64_info *out);
 
 #ifdef __cplusplus
 }

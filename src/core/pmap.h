@@ -217,6 +217,29 @@ static inline int vmar__pmap_find_next(const struct vmar_space *space,
     return space->ops->find_next(space->mmu, va, end, pte);
 }
 
+/* The lowest present leaf in [*va, end) as a hardware walk would find it
+ * (vmar_space_translate): find_next with no lock held, which the walkers
+ * allow because they read each table word once.
+ * => caller holds nothing. */
+static inline int vmar__pmap_walk(const struct vmar_space *space,
+                                  vmar_addr_t *va, vmar_addr_t end,
+                                  struct vmar_pte *pte)
+{
+    return space->ops->find_next(space->mmu, va, end, pte);
+}
+
+/* What a CPU loads to run the space: 0, or VMAR_ENOTSUP for a backend
+ * without the optional activation. Never changes for a space.
+ * => caller holds nothing. */
+static inline int vmar__pmap_activation(const struct vmar_space *space,
+                                        struct vmar_mmu_activation *out)
+{
+    if (space->ops->activation == NULL)
+        return VMAR_ENOTSUP;
+    space->ops->activation(space->mmu, out);
+    return 0;
+}
+
 /* Give the present base-page leaf at `va` the frame and attributes of
  * `pte`, break before make; `t` is finished on return and counts the old
  * frame. Cannot fail.

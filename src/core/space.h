@@ -18,8 +18,8 @@ struct vmar_mapping;
 /*
  * A space and its handles. vmar_space_create() returns the space itself
  * (base == itself, every right); vmar_space_dup() returns a handle: a copy
- * of the space's constant fields (env, ops, mmu: what the simulated CPUs
- * read) whose `base` names the space and whose `rights` may be fewer.
+ * of the space's constant fields (env, ops, mmu) whose `base` names the
+ * space and whose `rights` may be fewer.
  * Every public entry point works on base; only `rights` is the handle's.
  */
 struct vmar_space {

@@ -186,6 +186,15 @@ static inline void vmar_hwpt_replace(struct vmar_mmu *mmu, vmar_addr_t va,
     vmar_radix_replace(&mmu->rx, va, pte, batch);
 }
 
+/* vmar_mmu_ops::activation: the root and the value the backend set at
+ * create (CR3 or satp), the one its flushes name in env->tlb_flush. */
+static inline void vmar_hwpt_activation(const struct vmar_mmu *mmu,
+                                        struct vmar_mmu_activation *out)
+{
+    out->root = mmu->rx.root;
+    out->value = mmu->root;
+}
+
 static inline int vmar_hwpt_find_next(const struct vmar_mmu *mmu,
                                       vmar_addr_t *va, vmar_addr_t end,
                                       struct vmar_pte *pte)

@@ -546,7 +546,7 @@ int diff_open(struct diff_session **out, const struct diff_space *sp,
     s->c->vt.env = o.env;
     s->c->vt.space = s->c->space;
     s->c->vt.opts = o;
-    s->c->vt.mmu = s->c->vt.cfg.mmu;
+    s->c->vt.refcheck = vt_backend()->real;
     slot_cpus(s, s->c);
     s->base_violations = vmar_sim_violations(s->sim);
     s->buf = malloc(COPY_MAX);
@@ -1071,7 +1071,7 @@ static int lib_fork(struct diff_session *s, struct slot *ch, unsigned idx)
     rc = vmar_fork(p->space, &fo, &ch->space);
     if (rc == 0) {
         ch->vt.space = ch->space;
-        ch->vt.mmu = ch->vt.cfg.mmu;
+        ch->vt.refcheck = vt_backend()->real;
     } else {
         ch->space = NULL;
     }

@@ -100,7 +100,7 @@ static void intruder_run(uint64_t flags)
                                        .lock = &dummy_lock,
                                        .user_lo = LO,
                                        .user_hi = HI};
-    vt.mmu = NULL;
+    vt.refcheck = false;
     assert_int_equal(vmar_space_create(&vt.opts, &vt.space), 0);
     assert_int_equal(vmar_linux_mm_init(&mm, vt.space, &env, LO + 256 * PG, 0),
                      0);
@@ -229,7 +229,7 @@ static void test_noreplace_threads(void **state)
                                        .lock = lock,
                                        .user_lo = LO,
                                        .user_hi = HI};
-    vt.mmu = NULL;
+    vt.refcheck = false;
     assert_int_equal(vmar_space_create(&vt.opts, &vt.space), 0);
     r->space = vt.space;
     assert_int_equal(

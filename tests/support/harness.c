@@ -178,11 +178,9 @@ void vt_use_backend(struct vmar_space_opts *o, struct vmar_sim *sim,
         o->mmu_config = sim;
     } else if (b->ref_mode == VT_REF_X86_4L || b->ref_mode == VT_REF_X86_5L) {
         cfg->x86.pcid = 0x123; /* shows up in CR3, not in the root */
-        cfg->x86.handle = &cfg->mmu;
         o->mmu_config = &cfg->x86;
     } else {
         cfg->rv.asid = 0x4567; /* shows up in satp, not in the root */
-        cfg->rv.handle = &cfg->mmu;
         o->mmu_config = &cfg->rv;
     }
 }
@@ -227,7 +225,7 @@ static void setup(struct vt *vt, const struct vmar_space_opts *opts,
     }
     last_created = NULL;
     assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
-    vt->mmu = vt->cfg.mmu;
+    vt->refcheck = vt_backend()->real;
     vt->table = last_created;
     if (track)
         vt_live_set(vt->sim, vt->space);
@@ -273,15 +271,12 @@ const void *vt_child_config(const struct vt *parent, struct vt *child,
 {
     *child = *parent;
     child->space = NULL;
-    child->mmu = NULL;
+    child->refcheck = false;
     child->table = NULL;
-    child->cfg.mmu = NULL;
     if (parent->opts.mmu_config == &parent->cfg.x86) {
-        child->cfg.x86.handle = &child->cfg.mmu;
         child->cfg.x86.pcid = (uint16_t)id;
         child->opts.mmu_config = &child->cfg.x86;
     } else if (parent->opts.mmu_config == &parent->cfg.rv) {
-        child->cfg.rv.handle = &child->cfg.mmu;
         child->cfg.rv.asid = (uint16_t)id;
         child->opts.mmu_config = &child->cfg.rv;
     }
@@ -302,7 +297,7 @@ int vt_fork(struct vt *parent, struct vt *child)
     last_created = NULL;
     rc = vmar_fork(parent->space, &fo, &child->space);
     if (rc == 0) {
-        child->mmu = child->cfg.mmu;
+        child->refcheck = vt_backend()->real;
         child->table = last_created;
         VT_CHECK(child);
     } else {
@@ -398,7 +393,7 @@ void vt_check_at(struct vt *vt, const char *file, int line)
         free(l);
     }
     _assert_int_equal((uintmax_t)rc, 0, file, line);
-    if (vt->mmu != NULL && vt_backend()->real)
+    if (vt->refcheck && vt_backend()->real)
         vt_refcheck_at(vt, file, line);
 }
 
@@ -491,7 +486,7 @@ size_t vt_frames_live(struct vt *vt)
 
 void vt_without_refdecoder(struct vt *vt)
 {
-    vt->mmu = NULL;
+    vt->refcheck = false;
 }
 
 unsigned char vt_page_byte(unsigned seed, size_t i)

@@ -56,7 +56,6 @@ const struct vmar_mmu_ops *vt_backend_ops(void);
 struct vt_mmu_cfg {
     struct vmar_x86_64_config x86;
     struct vmar_riscv64_config rv;
-    struct vmar_mmu *mmu; /* written by create() through the handle */
 };
 /* Point o->mmu and o->mmu_config at the selected backend over `sim`. */
 void vt_use_backend(struct vmar_space_opts *o, struct vmar_sim *sim,
@@ -68,10 +67,13 @@ struct vt {
     struct vmar_space *space;
     struct vmar_space_opts opts; /* what the space was created with */
     struct vt_mmu_cfg cfg;       /* backend config of opts.mmu_config */
-    struct vmar_mmu *mmu;        /* space's table (real backends), or NULL */
     /* The space's table on every backend, as the ops' create returned it
      * (vt_setup, vt_fork): what vt->opts.mmu's members take. */
     struct vmar_mmu *table;
+    /* Check the raw tables of a real backend (VT_CHECK, vt_tables); a
+     * test that builds its space itself sets it, one that changes the
+     * tables behind libvmar's back clears it. */
+    bool refcheck;
 };
 
 /* The sim machine's counters; for a real backend, the backend-call
@@ -157,12 +159,12 @@ void vt_setup_seeded_tracked(struct vt *vt, const struct vmar_space_opts *opts,
 void vt_teardown_tracked(struct vt *vt);
 
 /* Fork `parent` into `child`, a vt over the same machine whose backend
- * config is its own copy (own handle, PCID/ASID one higher). Returns
+ * config is its own copy (PCID/ASID one higher). Returns
  * vmar_fork()'s code; checks both spaces. Destroy the child with
  * vt_child_destroy() before the parent's vt_teardown(). */
 int vt_fork(struct vt *parent, struct vt *child);
 /* Make `child` a copy of `parent` (no space yet) whose backend config is
- * its own: its own handle, and PCID/ASID `id` on a real backend; the sim's
+ * its own: PCID/ASID `id` on a real backend; the sim's
  * config is the machine. Returns what vmar_fork_opts::mmu_config takes. */
 const void *vt_child_config(const struct vt *parent, struct vt *child,
                             unsigned id);

@@ -32,7 +32,7 @@
  * over them and forks, so that every CPU keeps faulting on them. Reads
  * see zero or whole words of the right page (an aligned word never
  * tears); under ThreadSanitizer the simulated user memory is no data race
- * (the CPUs copy with relaxed atomics: src/mmu/sim/cpu.c). Half the
+ * (the CPUs copy with relaxed atomics: src/mmu/sim/machine/cpu.c). Half the
  * stress test's time.
  *
  * Bounded in time: VMAR_TEST_SECONDS (default 2) of stress. Randomised:

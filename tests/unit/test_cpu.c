@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Simulated CPUs with TLBs (src/mmu/sim/cpu.c) running spaces of the
+ * Simulated CPUs with TLBs (src/mmu/sim/machine/cpu.c) running spaces of the
  * selected backend: accesses as hardware performs them (TLB, walk, page
  * fault, retry) with real bytes in the frames, the flush discipline
  * checked by the stale-TLB detector, and the kernel's user-copy routines
@@ -862,6 +862,43 @@ static void test_user_copy_then_cpu(void **state)
     EXPECT_RESIDENT(c, 0);
 }
 
+/* ---- the walk the CPUs use ----------------------------------------- */
+
+/* vmar_space_translate() reports the leaf a CPU's walk finds: nothing
+ * before the first touch, outside mappings and at or above user_top; after
+ * a CPU's write, the frame holding the written byte and the permission the
+ * mapping gives. */
+static void test_translate(void **state)
+{
+    struct cx *c = *state;
+    struct vmar_pte pte, untouched = {.pa = 1, .prot = 7};
+    const unsigned char *frame;
+
+    map_fixed(c, BASE, 2, RW);
+    pte = untouched;
+    assert_int_equal(vmar_space_translate(c->vt.space, BASE + PG, &pte),
+                     VMAR_ENOENT);
+    assert_memory_equal(&pte, &untouched, sizeof(pte));
+    poke(c->cpu[0], BASE + PG + 9, 0x3c);
+    assert_int_equal(vmar_space_translate(c->vt.space, BASE + PG + 9, &pte), 0);
+    assert_int_equal(pte.pa % PG, 0);
+    assert_true(vmar_sim_frame_live(c->vt.sim, pte.pa));
+    frame = c->vt.env->phys_to_virt(c->vt.env->ctx, pte.pa);
+    assert_int_equal(frame[9], 0x3c);
+    assert_int_equal(pte.prot, RW);
+    pte = untouched;
+    assert_int_equal(vmar_space_translate(c->vt.space, BASE + 2 * PG, &pte),
+                     VMAR_ENOENT);
+    assert_int_equal(vmar_space_translate(c->vt.space, VT_USER_TOP, &pte),
+                     VMAR_ENOENT);
+    assert_int_equal(vmar_space_translate(c->vt.space, ~(vmar_addr_t)0, &pte),
+                     VMAR_ENOENT);
+    assert_memory_equal(&pte, &untouched, sizeof(pte));
+    assert_int_equal(vmar_space_translate(NULL, BASE, &pte), VMAR_EINVAL);
+    assert_int_equal(vmar_space_translate(c->vt.space, BASE, NULL),
+                     VMAR_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -884,6 +921,7 @@ int main(void)
         TF(test_detector_quiet_when_flushed),
         T(test_user_copy),
         T(test_user_copy_then_cpu),
+        T(test_translate),
 #undef T
 #undef TF
     };

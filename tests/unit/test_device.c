@@ -499,7 +499,7 @@ static void setup_wrapped(struct vt *vt, void (*wrap)(struct vmar_env *))
     vt->opts.env = &wrapped_env;
     vt_use_backend(&vt->opts, vt->sim, &vt->cfg);
     assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
-    vt->mmu = vt->cfg.mmu;
+    vt->refcheck = vt_backend()->real;
     VT_CHECK(vt);
 }
 

@@ -15,7 +15,7 @@
  * and the decoders never dereference a leaf's frame. Translations of the
  * hardware formats come from the reference decoders
  * (tests/support/refdecode_*.c); the sim format is decoded here from its
- * layout in src/mmu/sim/sim_pte.h.
+ * layout in src/mmu/sim/backend/sim_pte.h.
  */
 #include "harness.h"
 
@@ -108,8 +108,6 @@ static int setup(void **state)
     f->be = vt_backend();
     f->frames0 = stats(f).frames_live;
     hook_calls = 0;
-    f->cfg.x86.handle = &f->cfg.mmu;
-    f->cfg.rv.handle = &f->cfg.mmu;
     if (!f->be->real)
         cfg = f->sim;
     else if (f->be->ref_mode == VT_REF_X86_4L ||
@@ -122,18 +120,13 @@ static int setup(void **state)
     if (!f->be->real && (f->sim_root = only_live_frame(f)) == 0)
         return -1;
     if (f->be->real) {
+        struct vmar_mmu_activation act;
+
+        f->be->ops->activation(f->mmu, &act);
         f->ref.mode = f->be->ref_mode;
         f->ref.phys_to_virt = f->env.phys_to_virt;
         f->ref.ctx = f->env.ctx;
-        if (cfg == &f->cfg.x86) {
-            struct vmar_x86_64_info in;
-            vmar_x86_64_info(f->mmu, &in);
-            f->ref.root = in.cr3;
-        } else {
-            struct vmar_riscv64_info in;
-            vmar_riscv64_info(f->mmu, &in);
-            f->ref.root = in.satp;
-        }
+        f->ref.root = act.value; /* CR3 or satp */
     }
     *state = f;
     return 0;
@@ -173,7 +166,7 @@ static size_t levels(const struct fx *f)
     }
 }
 
-/* The sim format (src/mmu/sim/sim_pte.h): P bit 0, L bit 1, prot bits
+/* The sim format (src/mmu/sim/backend/sim_pte.h): P bit 0, L bit 1, prot bits
  * 4:2 (R, W, X), frame bits 51:12; 4 levels of 9 bits. */
 static void sim_translate(const struct fx *f, uint64_t root, vmar_addr_t va,
                           struct vt_ref_tr *out)

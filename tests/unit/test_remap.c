@@ -1640,7 +1640,7 @@ static void paths_setup(struct vt *vt, unsigned path)
     paths_ops[path].move = path == 0 ? NULL : paths_move_op;
     vt->opts.mmu = &paths_ops[path];
     assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
-    vt->mmu = vt->cfg.mmu;
+    vt->refcheck = vt_backend()->real;
 }
 
 /* Resident pages of the anonymous mapping of paths_move, by page index. */

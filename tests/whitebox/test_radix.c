@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The generic radix walker (src/mmu/radix.h) driven directly over the sim
- * machine's pool, with the sim page-table format (src/mmu/sim/sim_pte.h):
- * what no backend's ops expose. How many tables find_next enters, 2 MiB
- * leaves in a format that allows them, and the abort when a walk would
- * have to cut a huge leaf it holds no table for. White-box: the walker's
- * counters and its format descriptor are internal. The sim backend's ops
- * over the same walker: tests/unit/test_sim.c.
+ * machine's pool, with the sim page-table format
+ * (src/mmu/sim/backend/sim_pte.h): what no backend's ops expose. How many
+ * tables find_next enters, 2 MiB leaves in a format that allows them, and the
+ * abort when a walk would have to cut a huge leaf it holds no table for.
+ * White-box: the walker's counters and its format descriptor are internal. The
+ * sim backend's ops over the same walker: tests/unit/test_sim.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,7 +22,7 @@
 #include <vmar/sim.h>
 
 #include "death.h"
-#include "mmu/sim/sim_pte.h"
+#include "mmu/sim/backend/sim_pte.h"
 #include "radix.h"
 
 #define PAGE ((vmar_addr_t)VMAR_PAGE_SIZE)

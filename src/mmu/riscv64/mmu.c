@@ -80,8 +80,6 @@ static int rv_create(const struct vmar_env *env, const void *config,
     mmu->root = mode << RV_SATP_MODE_SHIFT |
                 ((asid << RV_SATP_ASID_SHIFT) & RV_SATP_ASID_MASK) |
                 ((mmu->rx.root >> 12) & RV_SATP_PPN_MASK);
-    if (cfg != NULL && cfg->handle != NULL)
-        *cfg->handle = mmu;
     *out = mmu;
     return 0;
 }
@@ -107,16 +105,6 @@ static int rv_create_sv57(const struct vmar_env *env, const void *config,
                      RV_SATP_MODE_SV57, out);
 }
 
-void vmar_riscv64_info(const struct vmar_mmu *mmu,
-                       struct vmar_riscv64_info *out)
-{
-    out->root = mmu->rx.root;
-    out->satp = mmu->root;
-    out->levels = mmu->rx.fmt->levels;
-    out->flushes = mmu->flushes;
-    out->full_flushes = mmu->full_flushes;
-}
-
 /* No HW_AD: A and D are preset (Svade), see vmar/riscv64.h. Megapages
  * and gigapages in every mode (see rv_pte.h). */
 #define RV_CAPS (VMAR_MMU_CAP_NX | VMAR_MMU_CAP_HUGE_2M | VMAR_MMU_CAP_HUGE_1G)
@@ -136,6 +124,7 @@ void vmar_riscv64_info(const struct vmar_mmu *mmu,
         .map_range = vmar_hwpt_map_range, .copy = vmar_hwpt_copy,              \
         .move = vmar_hwpt_move, .replace = vmar_hwpt_replace,                  \
         .pa_top = VMAR_RV_PA_TOP, .cache_as = RV_CACHE_AS,                     \
+        .activation = vmar_hwpt_activation,                                    \
     }
 
 const struct vmar_mmu_ops vmar_mmu_riscv64_sv39 =

@@ -76,8 +76,6 @@ static int x86_create(const struct vmar_env *env, const void *config,
         return rc;
     /* The root frame is page aligned, so the PCID bits are free. */
     mmu->root = (mmu->rx.root & X86_CR3_ADDR) | (pcid & X86_CR3_PCID);
-    if (cfg != NULL && cfg->handle != NULL)
-        *cfg->handle = mmu;
     *out = mmu;
     return 0;
 }
@@ -96,15 +94,6 @@ static int x86_create_5l(const struct vmar_env *env, const void *config,
                       &vmar_x86_pt_format_5l_no1g, X86_USER_TOP_5L, out);
 }
 
-void vmar_x86_64_info(const struct vmar_mmu *mmu, struct vmar_x86_64_info *out)
-{
-    out->root = mmu->rx.root;
-    out->cr3 = mmu->root;
-    out->levels = mmu->rx.fmt->levels;
-    out->flushes = mmu->flushes;
-    out->full_flushes = mmu->full_flushes;
-}
-
 #define X86_CAPS                                                               \
     (VMAR_MMU_CAP_NX | VMAR_MMU_CAP_HW_AD | VMAR_MMU_CAP_HUGE_2M |             \
      VMAR_MMU_CAP_HUGE_1G)
@@ -121,6 +110,7 @@ void vmar_x86_64_info(const struct vmar_mmu *mmu, struct vmar_x86_64_info *out)
         .pa_top = VMAR_X86_PA_TOP,                                             \
         .cache_as = {VMAR_CACHE_WB, VMAR_CACHE_WT, VMAR_CACHE_WC,              \
                      VMAR_CACHE_UC}, /* every policy has its PAT entry */      \
+            .activation = vmar_hwpt_activation,                                \
     }
 
 /* HW_AD: the processor sets A and D itself (SDM Vol. 3A §4.8). HUGE_1G

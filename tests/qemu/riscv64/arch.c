@@ -87,25 +87,16 @@ static uint64_t *boot_root(void)
     return levels == 3 ? boot_l2 : levels == 4 ? boot_l3 : boot_l4;
 }
 
-#define MAX_SPACES 4
-static struct {
-    struct vmar_space *space;
-    struct vmar_mmu *pt;
-} spaces[MAX_SPACES];
-
+/* A space's root table, and in *satp (when not NULL) the value to load. */
 static uint64_t *root_of(struct vmar_space *s, uint64_t *satp)
 {
-    struct vmar_riscv64_info info;
+    struct vmar_mmu_activation act;
 
-    for (unsigned i = 0; i < MAX_SPACES; i++) {
-        if (spaces[i].space == s) {
-            vmar_riscv64_info(spaces[i].pt, &info);
-            if (satp != NULL)
-                *satp = info.satp;
-            return arch_phys_to_virt(info.root);
-        }
-    }
-    k_panic("unknown space");
+    if (vmar_space_activation(s, &act) != 0)
+        k_panic("no activation for the space");
+    if (satp != NULL)
+        *satp = act.value;
+    return arch_phys_to_virt(act.root);
 }
 
 /*
@@ -117,46 +108,27 @@ static uint64_t *root_of(struct vmar_space *s, uint64_t *satp)
  * kernel's tables. boot.S built them before the first space exists and
  * nothing changes them later, as vmar_riscv64_config::kernel_root asks.
  */
-static struct vmar_riscv64_config space_config(struct vmar_mmu **pt)
+static struct vmar_riscv64_config space_config(void)
 {
-    return (struct vmar_riscv64_config){
-        .handle = pt, .kernel_root = (uintptr_t)boot_root() - KOFF};
-}
-
-static int adopt(struct vmar_space *s, struct vmar_mmu *pt)
-{
-    for (unsigned i = 0; i < MAX_SPACES; i++) {
-        if (spaces[i].space == NULL) {
-            spaces[i].space = s;
-            spaces[i].pt = pt;
-            return 0;
-        }
-    }
-    vmar_space_destroy(s);
-    return VMAR_ENOMEM;
+    return (struct vmar_riscv64_config){.kernel_root =
+                                            (uintptr_t)boot_root() - KOFF};
 }
 
 int arch_space_create(struct vmar_space **out)
 {
-    struct vmar_mmu *pt = NULL;
-    struct vmar_riscv64_config cfg = space_config(&pt);
-    int rc;
+    struct vmar_riscv64_config cfg = space_config();
 
-    rc = vmar_space_create(&(struct vmar_space_opts){.env = &k_env,
-                                                     .mmu = mmu,
-                                                     .mmu_config = &cfg},
-                           out);
-    return rc != 0 ? rc : adopt(*out, pt);
+    return vmar_space_create(&(struct vmar_space_opts){.env = &k_env,
+                                                       .mmu = mmu,
+                                                       .mmu_config = &cfg},
+                             out);
 }
 
 int arch_space_fork(struct vmar_space *parent, struct vmar_space **out)
 {
-    struct vmar_mmu *pt = NULL;
-    struct vmar_riscv64_config cfg = space_config(&pt);
-    int rc;
+    struct vmar_riscv64_config cfg = space_config();
 
-    rc = vmar_fork(parent, &(struct vmar_fork_opts){.mmu_config = &cfg}, out);
-    return rc != 0 ? rc : adopt(*out, pt);
+    return vmar_fork(parent, &(struct vmar_fork_opts){.mmu_config = &cfg}, out);
 }
 
 /* Every space uses ASID 0, so a switch flushes everything. */
@@ -191,9 +163,6 @@ void arch_space_destroy(struct vmar_space *s)
 {
     if (k_current == s)
         arch_switch(NULL);
-    for (unsigned i = 0; i < MAX_SPACES; i++)
-        if (spaces[i].space == s)
-            spaces[i].space = NULL;
     vmar_space_destroy(s);
 }
 

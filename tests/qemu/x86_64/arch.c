@@ -151,30 +151,16 @@ const struct vmar_mmu_ops *arch_mmu(void)
     return la57 ? &vmar_mmu_x86_64_5l : &vmar_mmu_x86_64_4l;
 }
 
-/* Which root belongs to which space: libvmar hands the page table out
- * through the config's handle at create time. */
-#define MAX_SPACES 4
-static struct {
-    struct vmar_space *space;
-    struct vmar_mmu *pt;
-} spaces[MAX_SPACES];
-
-static struct vmar_mmu *pt_of(struct vmar_space *s)
-{
-    for (unsigned i = 0; i < MAX_SPACES; i++)
-        if (spaces[i].space == s)
-            return spaces[i].pt;
-    k_panic("unknown space");
-}
-
+/* A space's root table, and in *cr3 (when not NULL) the value to load. */
 static uint64_t *root_of(struct vmar_space *s, uint64_t *cr3)
 {
-    struct vmar_x86_64_info info;
+    struct vmar_mmu_activation act;
 
-    vmar_x86_64_info(pt_of(s), &info);
+    if (vmar_space_activation(s, &act) != 0)
+        k_panic("no activation for the space");
     if (cr3 != NULL)
-        *cr3 = info.cr3;
-    return arch_phys_to_virt(info.root);
+        *cr3 = act.value;
+    return arch_phys_to_virt(act.root);
 }
 
 /* The boot table: the kernel's own root (its symbol is its physical
@@ -192,46 +178,27 @@ static uint64_t boot_cr3(void)
  * kernel's tables. boot.S built them before the first space exists and
  * nothing changes them later, as vmar_x86_64_config::kernel_root asks.
  */
-static struct vmar_x86_64_config space_config(struct vmar_mmu **pt)
+static struct vmar_x86_64_config space_config(void)
 {
-    return (struct vmar_x86_64_config){
-        .handle = pt, .no_1g_pages = !has_1g, .kernel_root = boot_cr3()};
-}
-
-static int adopt(struct vmar_space *s, struct vmar_mmu *pt)
-{
-    for (unsigned i = 0; i < MAX_SPACES; i++) {
-        if (spaces[i].space == NULL) {
-            spaces[i].space = s;
-            spaces[i].pt = pt;
-            return 0;
-        }
-    }
-    vmar_space_destroy(s);
-    return VMAR_ENOMEM;
+    return (struct vmar_x86_64_config){.no_1g_pages = !has_1g,
+                                       .kernel_root = boot_cr3()};
 }
 
 int arch_space_create(struct vmar_space **out)
 {
-    struct vmar_mmu *pt = NULL;
-    struct vmar_x86_64_config cfg = space_config(&pt);
-    int rc;
+    struct vmar_x86_64_config cfg = space_config();
 
-    rc = vmar_space_create(&(struct vmar_space_opts){.env = &k_env,
-                                                     .mmu = arch_mmu(),
-                                                     .mmu_config = &cfg},
-                           out);
-    return rc != 0 ? rc : adopt(*out, pt);
+    return vmar_space_create(&(struct vmar_space_opts){.env = &k_env,
+                                                       .mmu = arch_mmu(),
+                                                       .mmu_config = &cfg},
+                             out);
 }
 
 int arch_space_fork(struct vmar_space *parent, struct vmar_space **out)
 {
-    struct vmar_mmu *pt = NULL;
-    struct vmar_x86_64_config cfg = space_config(&pt);
-    int rc;
+    struct vmar_x86_64_config cfg = space_config();
 
-    rc = vmar_fork(parent, &(struct vmar_fork_opts){.mmu_config = &cfg}, out);
-    return rc != 0 ? rc : adopt(*out, pt);
+    return vmar_fork(parent, &(struct vmar_fork_opts){.mmu_config = &cfg}, out);
 }
 
 void arch_switch(struct vmar_space *s)
@@ -265,9 +232,6 @@ void arch_space_destroy(struct vmar_space *s)
 {
     if (k_current == s)
         arch_switch(NULL);
-    for (unsigned i = 0; i < MAX_SPACES; i++)
-        if (spaces[i].space == s)
-            spaces[i].space = NULL;
     vmar_space_destroy(s);
 }
 

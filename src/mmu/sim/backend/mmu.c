@@ -1,28 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The vmar_mmu_sim backend: real radix tables in pool frames (the generic
- * walker over the sim format), plus counters for every operation the core
- * asks for. flush() counts and invalidates the simulated TLBs (cpu.c) of
- * every CPU running a space over this table.
+ * The vmar_mmu_sim backend: real radix tables in the frames of a
+ * simulated machine (the generic walker over the sim format). It reports
+ * to the machine through the public functions of vmar/sim.h: every
+ * operation the core asks for is counted (vmar_sim_count), every change
+ * of translations is recorded until its flush (vmar_sim_change_begin and
+ * _end), and flush() reaches the simulated CPUs (vmar_sim_tlb_flush).
+ * The machine knows the table by its activation value, the root's
+ * physical address. Hosted: the backend uses libc and pthreads, and sees
+ * only public headers and the walker's radix.h.
  *
  * Thread safety: the core serialises the operations that change a table
  * (the exclusive space lock, or its page-table lock under the shared
  * one), but the simulated CPUs walk the table on their own, as hardware
  * does. Real hardware sees each entry written atomically; here a rwlock
  * per table gives the walker the same guarantee: changes write-lock it,
- * find_next read-locks it. unmap and protect also record the range they
- * change until its flush (sim.c, "unflushed ranges").
+ * find_next read-locks it. It comes first in the machine's lock order
+ * (src/mmu/sim/machine/machine.h).
  */
 /* pthread_rwlock_t under -std=c11. */
 #define _GNU_SOURCE
 
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <vmar/error.h>
+#include <vmar/sim.h>
 
-#include "core/deps.h"
 #include "radix.h"
-#include "sim_impl.h"
 #include "sim_pte.h"
 
 /* One past the highest user address: the 48-bit lower half minus its top
@@ -35,6 +42,25 @@ struct vmar_mmu {
     pthread_rwlock_t lock; /* see above */
 };
 
+/* A broken pthread object must stop a test loudly: env->panic (the
+ * machine's prints "vmar sim: panic: ..." and aborts). Cold, so that the
+ * lock wrappers stay small enough to inline. */
+_Noreturn __attribute__((cold)) static void fail(const struct vmar_mmu *mmu,
+                                                 const char *what, int rc)
+{
+    char msg[160];
+
+    snprintf(msg, sizeof(msg), "sim mmu: %s: %s", what, strerror(rc));
+    mmu->rx.env->panic(mmu->rx.env->ctx, msg);
+    abort(); /* env->panic does not return */
+}
+
+/* The name the machine and its CPUs know the table by (activation). */
+static uint64_t table_of(const struct vmar_mmu *mmu)
+{
+    return mmu->rx.root;
+}
+
 /* The table this thread holds for writing, if any. A flush may come from
  * inside unmap (an early batch flush), and a flush hook may walk the
  * table (test_sim's checking flush does): that walk runs under the write
@@ -46,7 +72,7 @@ static void wr_lock(struct vmar_mmu *mmu)
     int rc = pthread_rwlock_wrlock(&mmu->lock);
 
     if (rc != 0)
-        vmar_sim__die("sim mmu: pthread_rwlock_wrlock: %s", strerror(rc));
+        fail(mmu, "pthread_rwlock_wrlock", rc);
     wr_held = mmu;
 }
 
@@ -57,7 +83,7 @@ static void wr_unlock(struct vmar_mmu *mmu)
     wr_held = NULL;
     rc = pthread_rwlock_unlock(&mmu->lock);
     if (rc != 0)
-        vmar_sim__die("sim mmu: pthread_rwlock_unlock: %s", strerror(rc));
+        fail(mmu, "pthread_rwlock_unlock", rc);
 }
 
 /* Returns whether it took the lock (not when this thread writes it). */
@@ -70,7 +96,7 @@ static bool rd_lock(const struct vmar_mmu *mmu)
     /* Locking changes no state of the table: const callers may. */
     rc = pthread_rwlock_rdlock((pthread_rwlock_t *)&mmu->lock);
     if (rc != 0)
-        vmar_sim__die("sim mmu: pthread_rwlock_rdlock: %s", strerror(rc));
+        fail(mmu, "pthread_rwlock_rdlock", rc);
     return true;
 }
 
@@ -82,42 +108,40 @@ static void rd_unlock(const struct vmar_mmu *mmu, bool locked)
         return;
     rc = pthread_rwlock_unlock((pthread_rwlock_t *)&mmu->lock);
     if (rc != 0)
-        vmar_sim__die("sim mmu: pthread_rwlock_unlock: %s", strerror(rc));
+        fail(mmu, "pthread_rwlock_unlock", rc);
 }
 
-/* Count one operation (a member of the machine's stats) and fold the
- * walker's own counts into the machine-wide live counters: call with the
- * counts from before the operation. Unsigned wrap-around makes the
- * arithmetic right in both directions. => mmu->lock held for writing
- * (rx.tables and rx.leaves are stable). */
-static void sync_counts(struct vmar_mmu *mmu, size_t *op, size_t tables0,
-                        size_t leaves0)
+/* Count one operation and fold the walker's own counts into the
+ * machine's live counters: call with the counts from before the
+ * operation. => mmu->lock held for writing (rx.tables and rx.leaves are
+ * stable). */
+static void sync_counts(struct vmar_mmu *mmu, enum vmar_sim_op op,
+                        size_t tables0, size_t leaves0)
 {
-    struct vmar_sim_stats *st = &mmu->sim->stats;
-
-    vmar_sim__lock(&mmu->sim->lock);
-    if (op != NULL)
-        (*op)++;
-    st->tables_live = st->tables_live - tables0 + mmu->rx.tables;
-    st->leaves_live = st->leaves_live - leaves0 + mmu->rx.leaves;
-    vmar_sim__unlock(&mmu->sim->lock);
+    vmar_sim_count(mmu->sim, op, (ptrdiff_t)(mmu->rx.tables - tables0),
+                   (ptrdiff_t)(mmu->rx.leaves - leaves0));
 }
 
-/* Count one operation that changes no live counter. */
-static void count(struct vmar_sim *sim, size_t *op)
+/* The change of [lo, hi) is made: what `batch` (may be NULL) still has to
+ * flush stays recorded. */
+static void change_end(struct vmar_mmu *mmu, vmar_addr_t lo, vmar_addr_t hi,
+                       const struct vmar_tlb_batch *batch)
 {
-    vmar_sim__lock(&sim->lock);
-    (*op)++;
-    vmar_sim__unlock(&sim->lock);
+    vmar_sim_change_end(mmu->sim, table_of(mmu), lo, hi,
+                        batch != NULL ? batch->lo : 0,
+                        batch != NULL ? batch->hi : 0);
 }
 
 /* Ranges reach the backend validated by the core: a range beyond
- * user_top is a core bug, hence an assertion. */
+ * user_top is a core bug, hence an assertion (env->panic, as the core's
+ * own). */
 static void check_user(const struct vmar_mmu *mmu, vmar_addr_t va,
                        vmar_size_t len)
 {
-    VMAR_ASSERT(mmu->rx.env,
-                va <= VMAR_SIM_USER_TOP && len <= VMAR_SIM_USER_TOP - va);
+    const struct vmar_env *env = mmu->rx.env;
+
+    if (va > VMAR_SIM_USER_TOP || len > VMAR_SIM_USER_TOP - va)
+        env->panic(env->ctx, "sim mmu: range beyond user_top");
 }
 
 /* Writer-preferring: every TLB hit walks (the stale-entry check), so with
@@ -162,7 +186,7 @@ static int sim_mmu_create(const struct vmar_env *env, const void *config,
         return VMAR_ENOMEM;
     }
     mmu->sim = sim;
-    sync_counts(mmu, NULL, 0, 0);
+    sync_counts(mmu, VMAR_SIM_OP_NONE, 0, 0);
     *out = mmu;
     return 0;
 }
@@ -170,20 +194,22 @@ static int sim_mmu_create(const struct vmar_env *env, const void *config,
 static void sim_mmu_destroy(struct vmar_mmu *mmu)
 {
     const struct vmar_env *env = mmu->rx.env;
+    const uint64_t table = table_of(mmu);
     size_t tables0 = mmu->rx.tables, leaves0 = mmu->rx.leaves;
 
     /* The contract: a destroyed table is active on no CPU. A CPU still
      * running it would translate through freed table pages. */
-    if (vmar_sim__mmu_active(mmu->sim, mmu))
-        vmar_sim__die("destroying a page table that a simulated CPU still "
-                      "runs (vmar_sim_cpu_switch(cpu, NULL) first)");
+    if (vmar_sim_table_running(mmu->sim, table))
+        env->panic(env->ctx, "sim mmu: destroying a page table that a "
+                             "simulated CPU still runs "
+                             "(vmar_sim_cpu_switch(cpu, NULL) first)");
     wr_lock(mmu);
     vmar_radix_fini(&mmu->rx);
-    sync_counts(mmu, NULL, tables0, leaves0);
+    sync_counts(mmu, VMAR_SIM_OP_NONE, tables0, leaves0);
     wr_unlock(mmu);
     /* Records left by missed flushes must not match a later table that
-     * reuses this address. */
-    vmar_sim__unflushed_flushed(mmu->sim, mmu, 0, 0);
+     * reuses this root (no CPU runs this one: nothing else happens). */
+    vmar_sim_tlb_flush(mmu->sim, table, 0, 0);
     pthread_rwlock_destroy(&mmu->lock);
     env->free(env->ctx, mmu, sizeof(*mmu));
 }
@@ -194,7 +220,7 @@ static int sim_mmu_prepare(struct vmar_mmu *mmu, vmar_addr_t va,
 {
     int rc;
 
-    count(mmu->sim, &mmu->sim->stats.prepares);
+    vmar_sim_count(mmu->sim, VMAR_SIM_OP_PREPARE, 0, 0);
     check_user(mmu, va, len);
     wr_lock(mmu);
     rc = vmar_radix_prepare(&mmu->rx, va, len, what, resv);
@@ -213,7 +239,7 @@ static void sim_mmu_map(struct vmar_mmu *mmu, vmar_addr_t va,
     tables0 = mmu->rx.tables;
     leaves0 = mmu->rx.leaves;
     vmar_radix_map(&mmu->rx, va, 0, pte, resv);
-    sync_counts(mmu, &mmu->sim->stats.maps, tables0, leaves0);
+    sync_counts(mmu, VMAR_SIM_OP_MAP, tables0, leaves0);
     wr_unlock(mmu);
 }
 
@@ -229,7 +255,7 @@ static void sim_mmu_map_range(struct vmar_mmu *mmu, vmar_addr_t va,
     tables0 = mmu->rx.tables;
     leaves0 = mmu->rx.leaves;
     vmar_radix_map_range(&mmu->rx, va, pte, len, flags, resv);
-    sync_counts(mmu, &mmu->sim->stats.maps, tables0, leaves0);
+    sync_counts(mmu, VMAR_SIM_OP_MAP, tables0, leaves0);
     wr_unlock(mmu);
 }
 
@@ -244,14 +270,14 @@ static size_t sim_mmu_unmap(struct vmar_mmu *mmu, vmar_addr_t va,
     /* Recorded before the change, settled to what the batch still has to
      * flush after it; an early flush inside the walker (a full batch)
      * clears its part in between. */
-    vmar_sim__unflushed_mark(mmu->sim, mmu, va, va + len);
+    vmar_sim_change_begin(mmu->sim, table_of(mmu), va, va + len);
     wr_lock(mmu);
     tables0 = mmu->rx.tables;
     leaves0 = mmu->rx.leaves;
     pages = vmar_radix_unmap(&mmu->rx, va, len, resv, batch);
-    sync_counts(mmu, &mmu->sim->stats.unmaps, tables0, leaves0);
+    sync_counts(mmu, VMAR_SIM_OP_UNMAP, tables0, leaves0);
     wr_unlock(mmu);
-    vmar_sim__unflushed_settle(mmu->sim, mmu, va, va + len, batch);
+    change_end(mmu, va, va + len, batch);
     return pages;
 }
 
@@ -263,15 +289,15 @@ static void sim_mmu_protect(struct vmar_mmu *mmu, vmar_addr_t va,
     size_t tables0, leaves0;
 
     check_user(mmu, va, len);
-    vmar_sim__unflushed_mark(mmu->sim, mmu, va, va + len); /* as unmap */
+    vmar_sim_change_begin(mmu->sim, table_of(mmu), va, va + len); /* as unmap */
     wr_lock(mmu);
     tables0 = mmu->rx.tables;
     leaves0 = mmu->rx.leaves;
     vmar_radix_protect(&mmu->rx, va, len, prot, resv, batch);
     /* a split adds a table */
-    sync_counts(mmu, &mmu->sim->stats.protects, tables0, leaves0);
+    sync_counts(mmu, VMAR_SIM_OP_PROTECT, tables0, leaves0);
     wr_unlock(mmu);
-    vmar_sim__unflushed_settle(mmu->sim, mmu, va, va + len, batch);
+    change_end(mmu, va, va + len, batch);
 }
 
 static int sim_mmu_find_next(const struct vmar_mmu *mmu, vmar_addr_t *va,
@@ -281,7 +307,7 @@ static int sim_mmu_find_next(const struct vmar_mmu *mmu, vmar_addr_t *va,
 
     bool locked;
 
-    count(mmu->sim, &mmu->sim->stats.finds);
+    vmar_sim_count(mmu->sim, VMAR_SIM_OP_FIND, 0, 0);
     locked = rd_lock(mmu);
     rc = vmar_radix_find_next(&mmu->rx, va, end, pte);
     rd_unlock(mmu, locked);
@@ -304,7 +330,7 @@ static size_t sim_mmu_copy(struct vmar_mmu *dst, const struct vmar_mmu *src,
     tables0 = dst->rx.tables;
     leaves0 = dst->rx.leaves;
     need = vmar_radix_copy(&dst->rx, &src->rx, va, end, flags, resv, take, arg);
-    sync_counts(dst, &dst->sim->stats.maps, tables0, leaves0);
+    sync_counts(dst, VMAR_SIM_OP_MAP, tables0, leaves0);
     rd_unlock(src, locked);
     wr_unlock(dst);
     return need;
@@ -324,7 +350,7 @@ static void sim_mmu_move(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
     tables0 = mmu->rx.tables;
     leaves0 = mmu->rx.leaves;
     vmar_radix_move(&mmu->rx, va, len, to, resv, moved, arg);
-    sync_counts(mmu, &mmu->sim->stats.maps, tables0, leaves0);
+    sync_counts(mmu, VMAR_SIM_OP_MAP, tables0, leaves0);
     wr_unlock(mmu);
 }
 
@@ -337,23 +363,28 @@ static void sim_mmu_replace(struct vmar_mmu *mmu, vmar_addr_t va,
     size_t tables0, leaves0;
 
     check_user(mmu, va, VMAR_PAGE_SIZE);
-    vmar_sim__unflushed_mark(mmu->sim, mmu, va, va + VMAR_PAGE_SIZE);
+    vmar_sim_change_begin(mmu->sim, table_of(mmu), va, va + VMAR_PAGE_SIZE);
     wr_lock(mmu);
     tables0 = mmu->rx.tables;
     leaves0 = mmu->rx.leaves;
     vmar_radix_replace(&mmu->rx, va, pte, batch);
-    sync_counts(mmu, &mmu->sim->stats.maps, tables0, leaves0);
+    sync_counts(mmu, VMAR_SIM_OP_MAP, tables0, leaves0);
     wr_unlock(mmu);
-    vmar_sim__unflushed_settle(mmu->sim, mmu, va, va + VMAR_PAGE_SIZE, batch);
+    change_end(mmu, va, va + VMAR_PAGE_SIZE, batch);
 }
 
 static void sim_mmu_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
 {
-    count(mmu->sim, &mmu->sim->stats.flushes);
-    /* The CPUs first, the records after: until every CPU has dropped the
-     * entries, a hit on them is still a legal race. */
-    vmar_sim__tlb_flush_mmu(mmu->sim, mmu, va, len);
-    vmar_sim__unflushed_flushed(mmu->sim, mmu, va, len);
+    vmar_sim_count(mmu->sim, VMAR_SIM_OP_FLUSH, 0, 0);
+    vmar_sim_tlb_flush(mmu->sim, table_of(mmu), va, len);
+}
+
+/* No translation register to load: the value is the root's address. */
+static void sim_mmu_activation(const struct vmar_mmu *mmu,
+                               struct vmar_mmu_activation *out)
+{
+    out->root = mmu->rx.root;
+    out->value = mmu->rx.root;
 }
 
 const struct vmar_mmu_ops vmar_mmu_sim = {
@@ -376,4 +407,5 @@ const struct vmar_mmu_ops vmar_mmu_sim = {
     .pa_top = VMAR_SIM_PA_LIMIT,
     /* The PTE keeps the enum itself (sim_pte.h). */
     .cache_as = {VMAR_CACHE_WB, VMAR_CACHE_WT, VMAR_CACHE_WC, VMAR_CACHE_UC},
+    .activation = sim_mmu_activation,
 };

@@ -15,7 +15,7 @@
 
 #include <vmar/error.h>
 
-#include "sim_impl.h"
+#include "machine.h"
 
 #define VMAR_SIM_HUGE ((size_t)2 << 20)
 
@@ -74,7 +74,7 @@ void vmar_sim__pool_fini(struct vmar_sim *sim)
     sim->nfree = 0;
 }
 
-static bool in_pool(const struct vmar_sim *sim, vmar_paddr_t pa)
+bool vmar_sim__in_pool(const struct vmar_sim *sim, vmar_paddr_t pa)
 {
     return pa >= sim->phys_base &&
            (pa - sim->phys_base) / VMAR_PAGE_SIZE < sim->nframes;
@@ -133,7 +133,7 @@ void vmar_sim__frame_free(void *ctx, vmar_paddr_t pa)
     struct vmar_sim *sim = ctx;
     size_t i;
 
-    if (!in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0)
+    if (!vmar_sim__in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0)
         vmar_sim__die("frame_free(%#llx): not a frame of this pool "
                       "[%#llx, %#llx)",
                       (unsigned long long)pa,
@@ -179,7 +179,7 @@ void *vmar_sim__phys_to_virt(void *ctx, vmar_paddr_t pa)
 {
     struct vmar_sim *sim = ctx;
 
-    if (!in_pool(sim, pa))
+    if (!vmar_sim__in_pool(sim, pa))
         vmar_sim__die("phys_to_virt(%#llx): outside the pool [%#llx, %#llx)",
                       (unsigned long long)pa,
                       (unsigned long long)sim->phys_base,
@@ -193,7 +193,7 @@ bool vmar_sim_frame_live(const struct vmar_sim *sim, vmar_paddr_t pa)
     struct vmar_sim *s = (struct vmar_sim *)sim; /* for the lock only */
     bool live;
 
-    if (!in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0)
+    if (!vmar_sim__in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0)
         return false;
     vmar_sim__lock(&s->lock);
     live = sim->frame_state[frame_index(sim, pa)] == VMAR_SIM_FRAME_LIVE;

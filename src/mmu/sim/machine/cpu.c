@@ -18,8 +18,7 @@
  * machine, and reported on stderr. With several threads, a hit may race
  * with another thread's call that changed the leaf and has not flushed
  * yet; hardware allows that, so such a hit is served but not counted (the
- * sim backend records the changed range until its flush: sim.c,
- * "unflushed ranges").
+ * sim backend records the changed range until its flush: unflushed.c).
  *
  * Threads. Each CPU is driven by one thread at a time (its accesses and
  * switches), while flushes from any thread invalidate its TLB. The CPU's
@@ -27,7 +26,7 @@
  * translation through the copy, so a flush waits for accesses in flight,
  * as a shootdown waits for the IPI's acknowledgement. Walks run without
  * it (a flush may come from inside a table change, which holds the
- * table's lock: src/mmu/sim/sim_impl.h has the lock order), so the CPU
+ * table's lock: machine.h has the lock order), so the CPU
  * notes which page it is walking and a flush covering that page marks the
  * walk as overtaken: its result is thrown away and the translation starts
  * over, as if the invalidation had arrived first.
@@ -41,10 +40,12 @@
  * test; writes to a frame that is still allocated (a downgrade that was
  * not flushed, a frame already reused) land, as they would on hardware.
  *
- * Flushes reach the CPUs two ways: the sim backend's flush calls
- * vmar_sim__tlb_flush_mmu() for its table, and the machine's env->tlb_flush
- * hook (used by the hardware-format backends running over the sim pool)
- * calls vmar_sim__tlb_flush_root() with the table's CR3 / satp value.
+ * The CPUs know a space only through the public API: the value
+ * vmar_space_activation() reports names its table (CR3, satp, the sim
+ * table's root), vmar_space_translate() is the walk, vmar_fault() the
+ * trap. Every flush arrives at vmar_sim_tlb_flush() named by that value:
+ * from the machine's env->tlb_flush (the hardware-format backends) or
+ * from the backend itself (the sim backend).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,9 +53,9 @@
 
 #include <vmar/error.h>
 #include <vmar/fault.h>
+#include <vmar/vmar.h>
 
-#include "core/space.h"
-#include "sim_impl.h"
+#include "machine.h"
 
 #define VMAR_SIM_TLB_DEFAULT 32u
 /* A TLB this large is a mistake, not a model of any CPU; the bound also
@@ -86,9 +87,8 @@ struct vmar_sim_cpu {
     pthread_t walker;          /* the thread that drives the CPU */
     vmar_addr_t walk_va;
     struct vmar_space *space; /* current space, NULL: none */
-    bool has_root;            /* root is the space's CR3 / satp value */
-    uint64_t root;
-    uint64_t clock; /* LRU stamps */
+    uint64_t root;            /* its activation value, when space is set */
+    uint64_t clock;           /* LRU stamps */
     struct vmar_sim_cpu_stats st;
     unsigned nentries;
     struct tlb_entry tlb[];
@@ -151,8 +151,7 @@ void vmar_sim__cpus_fini(struct vmar_sim *sim)
         vmar_sim_cpu_destroy(sim->cpus);
 }
 
-bool vmar_sim__mmu_active(const struct vmar_sim *sim,
-                          const struct vmar_mmu *mmu)
+bool vmar_sim_table_running(const struct vmar_sim *sim, uint64_t table)
 {
     struct vmar_sim *s = (struct vmar_sim *)sim; /* for the lock only */
     bool active = false;
@@ -160,7 +159,7 @@ bool vmar_sim__mmu_active(const struct vmar_sim *sim,
     vmar_sim__lock(&s->cpus_lock);
     for (struct vmar_sim_cpu *c = s->cpus; c != NULL && !active; c = c->next) {
         vmar_sim__lock(&c->lock);
-        active = c->space != NULL && c->space->mmu == mmu;
+        active = c->space != NULL && c->root == table;
         vmar_sim__unlock(&c->lock);
     }
     vmar_sim__unlock(&s->cpus_lock);
@@ -174,30 +173,25 @@ static void tlb_clear(struct vmar_sim_cpu *cpu)
     memset(cpu->tlb, 0, cpu->nentries * sizeof(cpu->tlb[0]));
 }
 
-/* The hardware root value (CR3 with its PCID, satp with its ASID) that a
- * hardware-format backend passes to env->tlb_flush for this table. The
- * sim format has none: its flushes arrive through the backend itself. */
-static bool hw_root_of(const struct vmar_space *space, uint64_t *root)
-{
-    const char *name = space->ops->name;
-
-    if (name == NULL)
-        return false;
-    if (strncmp(name, "x86_64-", 7) == 0 || strncmp(name, "riscv64-", 8) == 0)
-        return vmar_sim__hw_root(space->mmu, root);
-    return false;
-}
-
 void vmar_sim_cpu_switch(struct vmar_sim_cpu *cpu, struct vmar_space *space)
 {
-    /* The space's tables live in this machine's pool and its flushes go
-     * to this machine's CPUs; another machine's space cannot run here. */
-    if (space != NULL && space->env->ctx != cpu->sim)
-        vmar_sim__die("cpu%u: switch to a space of another machine", cpu->id);
+    struct vmar_mmu_activation act = {0, 0};
+
+    /* What the CPU loads: the value every flush of the table names. The
+     * root must be a frame of this machine, whose pool holds the tables
+     * and whose CPUs the flushes reach. */
+    if (space != NULL && vmar_space_activation(space, &act) != 0)
+        vmar_sim__die("cpu%u: the space's backend has no activation "
+                      "(vmar_mmu_ops::activation): a CPU cannot run it",
+                      cpu->id);
+    if (space != NULL && !vmar_sim_frame_live(cpu->sim, act.root))
+        vmar_sim__die("cpu%u: switch to a space whose root %#llx is no frame "
+                      "of this machine",
+                      cpu->id, (unsigned long long)act.root);
     vmar_sim__lock(&cpu->lock);
     tlb_clear(cpu);
     cpu->space = space;
-    cpu->has_root = space != NULL && hw_root_of(space, &cpu->root);
+    cpu->root = act.value;
     vmar_sim__unlock(&cpu->lock);
 }
 
@@ -226,30 +220,26 @@ static void tlb_invalidate(struct vmar_sim_cpu *cpu, vmar_addr_t va,
     }
 }
 
-void vmar_sim__tlb_flush_mmu(struct vmar_sim *sim, const struct vmar_mmu *mmu,
-                             vmar_addr_t va, vmar_size_t len)
+void vmar_sim__cpus_invalidate(struct vmar_sim *sim, uint64_t table,
+                               vmar_addr_t va, vmar_size_t len)
 {
     vmar_sim__lock(&sim->cpus_lock);
     for (struct vmar_sim_cpu *c = sim->cpus; c != NULL; c = c->next) {
         vmar_sim__lock(&c->lock);
-        if (c->space != NULL && c->space->mmu == mmu)
+        if (c->space != NULL && c->root == table)
             tlb_invalidate(c, va, len);
         vmar_sim__unlock(&c->lock);
     }
     vmar_sim__unlock(&sim->cpus_lock);
 }
 
-void vmar_sim__tlb_flush_root(struct vmar_sim *sim, uint64_t root,
-                              vmar_addr_t va, vmar_size_t len)
+void vmar_sim_tlb_flush(struct vmar_sim *sim, uint64_t table, vmar_addr_t va,
+                        vmar_size_t len)
 {
-    vmar_sim__lock(&sim->cpus_lock);
-    for (struct vmar_sim_cpu *c = sim->cpus; c != NULL; c = c->next) {
-        vmar_sim__lock(&c->lock);
-        if (c->space != NULL && c->has_root && c->root == root)
-            tlb_invalidate(c, va, len);
-        vmar_sim__unlock(&c->lock);
-    }
-    vmar_sim__unlock(&sim->cpus_lock);
+    vmar_sim__cpus_invalidate(sim, table, va, len);
+    /* The records after the CPUs: until every CPU has dropped the
+     * entries, a hit on them is still a legal race. */
+    vmar_sim__unflushed_flushed(sim, table, va, len);
 }
 
 /* ---- accesses ------------------------------------------------------- */
@@ -331,19 +321,12 @@ static const char *prot_str(unsigned prot, char *buf)
     return buf;
 }
 
-/* The current leaf of `page`, through the space's backend (any format). */
-static bool walk(const struct vmar_space *space, vmar_addr_t page,
+/* The current leaf of `page`, through the space's backend (any format);
+ * none above its user_top, so the fault handler decides there. */
+static bool walk(struct vmar_space *space, vmar_addr_t page,
                  struct vmar_pte *pte)
 {
-    vmar_addr_t at = page;
-
-    /* Above user_top the backend translates nothing (and a real walker
-     * may not be asked): no leaf, so the fault handler decides. */
-    if (page >= space->ops->user_top)
-        return false;
-    return space->ops->find_next(space->mmu, &at, page + VMAR_PAGE_SIZE, pte) ==
-               0 &&
-           at == page;
+    return vmar_space_translate(space, page, pte) == 0;
 }
 
 static struct tlb_entry *tlb_lookup(struct vmar_sim_cpu *cpu, vmar_addr_t page)
@@ -363,12 +346,6 @@ static struct tlb_entry *tlb_victim(struct vmar_sim_cpu *cpu)
         if (cpu->tlb[i].used < v->used)
             v = &cpu->tlb[i];
     return v;
-}
-
-static bool in_pool(const struct vmar_sim *sim, vmar_paddr_t pa)
-{
-    return pa >= sim->phys_base &&
-           (pa - sim->phys_base) / VMAR_PAGE_SIZE < sim->nframes;
 }
 
 /* Start a walk of `page` without the CPU lock. => cpu->lock held; the
@@ -452,7 +429,7 @@ static int translate(struct vmar_sim_cpu *cpu, vmar_addr_t page,
             /* Only sim tables record unflushed ranges; for the others
              * nothing matches and no hit is excused. */
             bool excused =
-                bad && vmar_sim__unflushed_excused(cpu->sim, space->mmu, page);
+                bad && vmar_sim__unflushed_excused(cpu->sim, cpu->root, page);
             if (walk_end(cpu)) {
                 vmar_sim__unlock(&cpu->lock);
                 continue; /* the entry may be gone: translate anew */
@@ -551,7 +528,7 @@ int vmar_sim_cpu_access(struct vmar_sim_cpu *cpu, vmar_addr_t va,
         if (rc != 0)
             return rc;
         /* Device memory outside the pool has no bytes to simulate. */
-        if (!in_pool(sim, pa)) {
+        if (!vmar_sim__in_pool(sim, pa)) {
             vmar_sim__unlock(&cpu->lock);
             fprintf(stderr,
                     "vmar sim: cpu%u: va %#llx -> pa %#llx is outside the "

@@ -15,7 +15,7 @@
 
 #include <vmar/error.h>
 
-#include "sim_impl.h"
+#include "machine.h"
 
 /*
  * Every metadata block is preceded by a header of VMAR_SIM_HDR bytes (the
@@ -169,13 +169,14 @@ static void sim_log(void *ctx, enum vmar_log_level level, const char *msg)
         fprintf(stderr, "vmar %s: %s\n", l < 3 ? names[l] : "?", msg);
 }
 
-/* The hardware-format backends (x86_64-*, riscv64-*) running over this
- * pool send their flushes here, named by CR3 / satp value; the CPUs that
- * run that table drop the entries, as the shootdown IPIs would. */
+/* Backends that flush through the env (the hardware-format ones) name
+ * the table by its activation value (CR3, satp); the CPUs that run that
+ * table drop the entries, as the shootdown IPIs would. Such backends
+ * record no changes (vmar/sim.h), so there are no records to drop. */
 static void sim_tlb_flush(void *ctx, uint64_t root, vmar_addr_t va,
                           vmar_size_t len)
 {
-    vmar_sim__tlb_flush_root(ctx, root, va, len);
+    vmar_sim__cpus_invalidate(ctx, root, va, len);
 }
 
 _Noreturn static void sim_panic(void *ctx, const char *msg)

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What every other file of the machine uses and that uses nothing of the
+ * machine: the abort path, the counters (those a backend reports
+ * included) and failure injection.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine.h"
+
+void vmar_sim__die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("vmar sim: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    abort();
+}
+
+void vmar_sim_stats(const struct vmar_sim *sim, struct vmar_sim_stats *out)
+{
+    /* The lock is state, not part of the machine's value: const callers
+     * may still take it. */
+    struct vmar_sim *s = (struct vmar_sim *)sim;
+
+    vmar_sim__lock(&s->lock);
+    *out = s->stats;
+    vmar_sim__unlock(&s->lock);
+}
+
+/* Where each vmar_sim_op counts in vmar_sim_stats: a table rather than
+ * a switch, since the sim backend counts every operation it performs.
+ * VMAR_SIM_OP_NONE counts nothing: it is never looked up. */
+static const size_t op_offset[] = {
+    [VMAR_SIM_OP_PREPARE] = offsetof(struct vmar_sim_stats, prepares),
+    [VMAR_SIM_OP_MAP] = offsetof(struct vmar_sim_stats, maps),
+    [VMAR_SIM_OP_UNMAP] = offsetof(struct vmar_sim_stats, unmaps),
+    [VMAR_SIM_OP_PROTECT] = offsetof(struct vmar_sim_stats, protects),
+    [VMAR_SIM_OP_FIND] = offsetof(struct vmar_sim_stats, finds),
+    [VMAR_SIM_OP_FLUSH] = offsetof(struct vmar_sim_stats, flushes),
+};
+
+void vmar_sim_count(struct vmar_sim *sim, enum vmar_sim_op op, ptrdiff_t tables,
+                    ptrdiff_t leaves)
+{
+    if ((unsigned)op >= sizeof(op_offset) / sizeof(op_offset[0]))
+        vmar_sim__die("vmar_sim_count: unknown operation %d", (int)op);
+    vmar_sim__lock(&sim->lock);
+    if (op != VMAR_SIM_OP_NONE)
+        (*(size_t *)(void *)((unsigned char *)&sim->stats + op_offset[op]))++;
+    /* Unsigned wrap-around adds a negative delta. */
+    sim->stats.tables_live += (size_t)tables;
+    sim->stats.leaves_live += (size_t)leaves;
+    vmar_sim__unlock(&sim->lock);
+}
+
+void vmar_sim_fail_after(struct vmar_sim *sim, size_t n, unsigned mask,
+                         bool persistent)
+{
+    vmar_sim__lock(&sim->lock);
+    sim->fail.mask = n != 0 ? (mask & (VMAR_SIM_FAIL_ANY | VMAR_SIM_FAIL_DATA |
+                                       VMAR_SIM_FAIL_TABLE))
+                            : 0;
+    sim->fail.countdown = n;
+    sim->fail.persistent = persistent;
+    sim->fail.tripped = false;
+    vmar_sim__unlock(&sim->lock);
+}
+
+void vmar_sim_set_frame_hook(struct vmar_sim *sim, vmar_sim_frame_hook hook,
+                             void *arg)
+{
+    vmar_sim__lock(&sim->lock);
+    sim->frame_hook = hook;
+    sim->frame_hook_arg = arg;
+    vmar_sim__unlock(&sim->lock);
+}
+
+/* Allocations that do not match the mask neither fail nor count. */
+bool vmar_sim__inject(struct vmar_sim *sim, unsigned kind)
+{
+    if ((sim->fail.mask & kind) == 0)
+        return false;
+    if (!sim->fail.tripped) {
+        if (--sim->fail.countdown != 0)
+            return false;
+        if (sim->fail.persistent)
+            sim->fail.tripped = true;
+        else
+            sim->fail.mask = 0; /* one-shot: injection is over */
+    }
+    sim->stats.fails_injected++;
+    return true;
+}

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/mmu/sim/machine/: the machine behind the opaque struct
+ * vmar_sim and the seams between its files.
+ *
+ * The machine sees only the public headers (<vmar/...>) and libc: it runs
+ * spaces of any backend through vmar_space_activation(),
+ * vmar_space_translate() and vmar_fault(), and a backend reports to it
+ * through the functions of vmar/sim.h, "backends reporting to the
+ * machine". It never names a backend. The ctest test `sim_layers`
+ * (scripts/check-sim-layers.sh) holds both, and that its files call each
+ * other in one direction only, lowest first:
+ *
+ *   base.c       the abort path, counters, failure injection (calls
+ *                nothing of the machine)
+ *   pool.c       physical frames                      (base)
+ *   unflushed.c  records of changes not yet flushed   (base)
+ *   cpu.c        CPUs and TLBs, the flush entry point (base, pool,
+ *                                                      unflushed)
+ *   env.c        the vmar_env callbacks and locks     (base, pool,
+ *                                                      unflushed, cpu)
+ *   sim.c        create and destroy                   (all of the above)
+ *
+ * Hosted code: uses libc and pthreads. Thread safe: a kernel runs many
+ * threads in one address space, so the machine takes concurrent faults,
+ * accesses and layout changes.
+ *
+ * Locks, in the order they nest (a thread holding one may take only those
+ * below it):
+ *   1. a backend's own table locks (the sim backend's rwlock per table):
+ *      held around its table changes and walks, which report to the
+ *      machine and may flush.
+ *   2. vmar_sim::cpus_lock: the CPU list.
+ *   3. vmar_sim_cpu::lock (cpu.c): one CPU's TLB, space and counters. An
+ *      access holds it from its translation to its copy, so a flush (which
+ *      takes it) waits for accesses in flight, like a shootdown IPI. It is
+ *      never held across a walk: a walk made without it is validated
+ *      afterwards (see cpu.c), which keeps order 1 -> 3.
+ *   4. vmar_sim::lock: everything else of the machine (counters, metadata
+ *      allocator, frame pool, failure injection, random source, violation
+ *      count, unflushed records). A leaf: nothing is taken under it, and
+ *      no callback runs under it.
+ */
+#ifndef VMAR_SIM_MACHINE_H
+#define VMAR_SIM_MACHINE_H
+
+#include <pthread.h>
+#include <string.h>
+
+#include <vmar/sim.h>
+
+/* Per-frame state in vmar_sim::frame_state. */
+enum {
+    VMAR_SIM_FRAME_FREE = 0,
+    VMAR_SIM_FRAME_LIVE = 1,
+};
+
+/* Poison bytes: freed frames (and frames never allocated) and freed
+ * metadata blocks, so stale reads show up as recognisable garbage. */
+#define VMAR_SIM_FRAME_POISON 0x5a
+#define VMAR_SIM_ALLOC_POISON 0x6b
+
+/* One past the highest physical address of the pool: 52 bits, the most
+ * an x86-64 entry holds and what the sim backend's entries hold too, so
+ * that every backend can map every frame. */
+#define VMAR_SIM_PHYS_LIMIT ((vmar_paddr_t)1 << 52)
+
+/* A range of a table (by activation value) whose translations changed
+ * and whose flush has not been done yet, by thread `owner`. A stale TLB
+ * hit there on another thread races with that change and is legal; see
+ * unflushed.c. */
+struct vmar_sim_unflushed {
+    uint64_t table;
+    vmar_addr_t lo, hi;
+    pthread_t owner;
+};
+
+struct vmar_sim {
+    struct vmar_env env;        /* ctx == this machine */
+    struct vmar_env env_locked; /* env plus the lock hooks (env.c) */
+    pthread_mutex_t lock;       /* see the lock order above */
+    pthread_mutex_t cpus_lock;
+    struct vmar_sim_stats stats;
+    bool verbose;
+    uint64_t rng;          /* splitmix64 state for env->random */
+    unsigned char *blocks; /* live metadata blocks (env.c), by base */
+
+    /* The physical pool: frame i is at phys_base + i * VMAR_PAGE_SIZE and
+     * its bytes at mem + i * VMAR_PAGE_SIZE. */
+    unsigned char *mem;
+    size_t nframes;
+    vmar_paddr_t phys_base;
+    unsigned char *frame_state; /* VMAR_SIM_FRAME_* per frame */
+    size_t *refcount;           /* env->frame_refcount words, per frame */
+    size_t *free_stack;         /* indices of free frames; top = next out */
+    size_t nfree;
+
+    /* Simulated CPUs (cpu.c), newest first; under cpus_lock. */
+    struct vmar_sim_cpu *cpus;
+    unsigned cpu_ids;  /* ids handed out, for reports; under lock */
+    size_t violations; /* stale TLB hits, CPUs destroyed since included */
+
+    /* Unflushed records (under lock), kept once a CPU exists (before, no
+     * TLB can hold anything). */
+    bool track_unflushed;
+    struct vmar_sim_unflushed *unflushed;
+    size_t nunflushed, unflushed_cap;
+
+    /* vmar_sim_set_frame_hook(); under lock, called outside it. */
+    vmar_sim_frame_hook frame_hook;
+    void *frame_hook_arg;
+
+    /* vmar_sim_fail_after() state. */
+    struct {
+        unsigned mask;    /* VMAR_SIM_FAIL_* kinds that count; 0: off */
+        size_t countdown; /* matching allocations until the first failure */
+        bool persistent;  /* keep failing after the first failure */
+        bool tripped;     /* persistent and already failing */
+    } fail;
+};
+
+/* ---- base.c --------------------------------------------------------- */
+
+/* Print "vmar sim: <message>" on stderr and abort. For broken contracts
+ * (double free, foreign address) that must stop a test loudly. */
+_Noreturn void vmar_sim__die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* Lock and unlock that abort on error (a broken mutex is a test bug).
+ * Inline: the machine takes its lock on every allocation and count. */
+static inline void vmar_sim__lock(pthread_mutex_t *m)
+{
+    int rc = pthread_mutex_lock(m);
+
+    if (rc != 0)
+        vmar_sim__die("pthread_mutex_lock: %s", strerror(rc));
+}
+
+static inline void vmar_sim__unlock(pthread_mutex_t *m)
+{
+    int rc = pthread_mutex_unlock(m);
+
+    if (rc != 0)
+        vmar_sim__die("pthread_mutex_unlock: %s", strerror(rc));
+}
+
+/* Decide whether this allocation of `kind` (VMAR_SIM_FAIL_ALLOC or
+ * VMAR_SIM_FAIL_FRAME) fails on purpose; counts it when it does.
+ * => sim->lock held. */
+bool vmar_sim__inject(struct vmar_sim *sim, unsigned kind);
+
+/* ---- pool.c --------------------------------------------------------- */
+
+/* init returns 0 or VMAR_ENOMEM; fini frees the pool. The rest are the
+ * env's frame callbacks (ctx is the machine). */
+int vmar_sim__pool_init(struct vmar_sim *sim, size_t nframes,
+                        vmar_paddr_t phys_base, bool huge_pages);
+void vmar_sim__pool_fini(struct vmar_sim *sim);
+int vmar_sim__frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa);
+void vmar_sim__frame_free(void *ctx, vmar_paddr_t pa);
+void *vmar_sim__phys_to_virt(void *ctx, vmar_paddr_t pa);
+size_t *vmar_sim__frame_refcount(void *ctx, vmar_paddr_t pa);
+/* Whether `pa` lies in the pool (any byte, allocated or not). */
+bool vmar_sim__in_pool(const struct vmar_sim *sim, vmar_paddr_t pa);
+
+/* ---- unflushed.c ---------------------------------------------------- */
+
+/* vmar_sim_change_begin/_end are the public half. flushed: a flush of
+ * [va, va+len) (len 0: all) of `table` completed on every CPU: every
+ * thread's records there go. excused: whether a stale hit on `page`
+ * races with another thread's unflushed change. missed: at the end of a
+ * locked call, the calling thread's leftovers are missed flushes:
+ * reported, counted as violations, dropped. Each takes sim->lock. fini
+ * frees the records. */
+void vmar_sim__unflushed_flushed(struct vmar_sim *sim, uint64_t table,
+                                 vmar_addr_t va, vmar_size_t len);
+bool vmar_sim__unflushed_excused(struct vmar_sim *sim, uint64_t table,
+                                 vmar_addr_t page);
+void vmar_sim__unflushed_missed(struct vmar_sim *sim);
+void vmar_sim__unflushed_fini(struct vmar_sim *sim);
+
+/* ---- cpu.c ---------------------------------------------------------- */
+
+/* Free the CPUs a test left behind. invalidate: drop the entries of
+ * [va, va+len) (len 0: all) of `table` on every CPU that runs it, the
+ * change records left alone: env->tlb_flush's half of
+ * vmar_sim_tlb_flush(), for backends that record no changes. */
+void vmar_sim__cpus_fini(struct vmar_sim *sim);
+void vmar_sim__cpus_invalidate(struct vmar_sim *sim, uint64_t table,
+                               vmar_addr_t va, vmar_size_t len);
+
+/* ---- env.c ---------------------------------------------------------- */
+
+/* Fill sim->env and sim->env_locked (frame callbacks from pool.c). */
+void vmar_sim__env_init(struct vmar_sim *sim, bool with_random, uint64_t seed,
+                        bool with_refcount);
+
+#endif /* VMAR_SIM_MACHINE_H */
