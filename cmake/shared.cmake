@@ -24,9 +24,9 @@
 #
 # Exports: the linker version script cmake/vmar.map.in exports the
 # functions and objects declared in include/vmar/*.h and hides the rest:
-# vmar__* internals, vmar_sim__*, the interval set (vmar_iset_*), the
+# vmar__* internals, vmar__sim_*, the interval set (vmar__iset_*), the
 # page-table formats. The one exception, needed across libvmar's own
-# libraries, is vmar_radix_* (the walker). This
+# libraries, is vmar__radix_* (the walker). This
 # needs no export macros in the headers; the cost is that calls inside a
 # library to an exported function go through the PLT.
 #

@@ -69,8 +69,8 @@ prefix_version() { # PREFIX
 # The shared libraries in PREFIX: one per installed archive, the link
 # chain libvmar_X.so -> .so.SOVERSION (the SONAME) -> .so.VERSION, and
 # the exports: exactly the public functions and objects the archive
-# defines, no internal symbol (vmar__*, vmar_sim__*, vmar_iset_*, ...)
-# except the radix walker's vmar_radix_*, which libvmar's other
+# defines, no internal symbol (vmar__*, vmar__sim_*, vmar__iset_*, ...)
+# except the radix walker's vmar__radix_*, which libvmar's other
 # libraries call.
 check_shared() { # PREFIX
     local prefix=$1 ver sov libdir public a lib so f bad=0
@@ -102,7 +102,7 @@ check_shared() { # PREFIX
         case "$lib" in
         libvmar_mmu_radix)
             allowed=$(printf '%s\n%s\n' "$allowed" \
-                "$(grep -E '^vmar_radix_' <<<"$exports" || true)")
+                "$(grep -E '^vmar__radix_' <<<"$exports" || true)")
             ;;
         esac
         allowed=$(sort -u <<<"$allowed")

@@ -11,11 +11,11 @@
 /* The change `advice` makes: hints are kept flags to clear and set,
  * dropping unmaps the pages, WILLNEED only checks the range (there is no
  * backing store to read ahead from). False for unknown advice. */
-static bool advice_change(int advice, struct vmar_attr_change *c)
+static bool advice_change(int advice, struct vmar__attr_change *c)
 {
     const unsigned seq = VMAR_MAP_SEQUENTIAL, rnd = VMAR_MAP_RANDOM;
 
-    *c = (struct vmar_attr_change){.kind = VMAR_ATTR_FLAGS};
+    *c = (struct vmar__attr_change){.kind = VMAR_ATTR_FLAGS};
     switch (advice) {
     case VMAR_ADVISE_NORMAL:
         c->clear = seq | rnd;
@@ -50,7 +50,7 @@ int vmar_advise(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
                 int advice)
 {
     struct vmar_space *space = vmar__base(h);
-    struct vmar_attr_change c;
+    struct vmar__attr_change c;
     if (!space)
         return VMAR_EINVAL;
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);

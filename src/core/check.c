@@ -15,7 +15,7 @@
 static int report(const struct vmar_space *space, const char *rule,
                   vmar_addr_t where)
 {
-    struct vmar_line l;
+    struct vmar__line l;
 
     vmar__line_reset(&l);
     vmar__line_str(&l, "vmar_check: ");
@@ -28,7 +28,7 @@ static int report(const struct vmar_space *space, const char *rule,
 
 /* => caller holds the space lock, shared or exclusive. */
 static const char *mapping_rule(const struct vmar_space *space,
-                                const struct vmar_mapping *m)
+                                const struct vmar__mapping *m)
 {
     const vmar_addr_t s = m->node.start, e = m->node.end;
 
@@ -67,10 +67,10 @@ static int check_mappings(const struct vmar_space *space)
     size_t count = 0;
     const char *why;
 
-    for (struct vmar_iset_node *n = vmar_iset_first(&space->set); n;
-         n = vmar_iset_next(n)) {
-        const struct vmar_mapping *m = vmar__mapping_of(n);
-        struct vmar_iset_node *next = vmar_iset_next(n);
+    for (struct vmar__iset_node *n = vmar__iset_first(&space->set); n;
+         n = vmar__iset_next(n)) {
+        const struct vmar__mapping *m = vmar__mapping_of(n);
+        struct vmar__iset_node *next = vmar__iset_next(n);
         if ((why = mapping_rule(space, m)) != NULL)
             return report(space, why, n->start);
         if (next && vmar__mapping_can_merge(m, vmar__mapping_of(next)))
@@ -92,7 +92,7 @@ static int check_mappings(const struct vmar_space *space)
  * => caller holds the space lock, shared or exclusive, and the
  *    page-table lock. */
 static const char *managed_rule(const struct vmar_space *space,
-                                const struct vmar_mapping *m,
+                                const struct vmar__mapping *m,
                                 const struct vmar_pte *pte)
 {
     const struct vmar_env *env = space->env;
@@ -119,7 +119,7 @@ static const char *managed_rule(const struct vmar_space *space,
  *    page-table lock. */
 static int check_leaves(const struct vmar_space *space)
 {
-    struct vmar_iset_node *n = vmar_iset_first(&space->set);
+    struct vmar__iset_node *n = vmar__iset_first(&space->set);
     vmar_addr_t va = 0;
     size_t anon = 0, file = 0;
     vmar_size_t device = 0;
@@ -129,10 +129,10 @@ static int check_leaves(const struct vmar_space *space)
     while (vmar__pmap_find_next(space, &va, vmar__pmap_user_top(space), &pte) ==
            0) {
         while (n && n->end <= va)
-            n = vmar_iset_next(n);
+            n = vmar__iset_next(n);
         if (!n || n->start > va)
             return report(space, "present leaf outside every mapping", va);
-        const struct vmar_mapping *m = vmar__mapping_of(n);
+        const struct vmar__mapping *m = vmar__mapping_of(n);
         if (pte.prot & ~m->prot)
             return report(space, "leaf grants more than its mapping", va);
         if (m->backing == VMAR_BACKING_DEVICE) {
@@ -175,7 +175,7 @@ int vmar_check(struct vmar_space *h)
     if (!space)
         return VMAR_EINVAL;
     vmar__lock(space, VMAR_LOCK_SHARED);
-    why = vmar_iset_check(&space->set);
+    why = vmar__iset_check(&space->set);
     rc = why ? report(space, why, 0) : check_mappings(space);
     if (!rc) {
         vmar__pt_lock(space);

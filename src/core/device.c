@@ -21,7 +21,7 @@ enum vmar_mmu_prep vmar__device_prep(const struct vmar_space *space,
 }
 
 void vmar__device_install(struct vmar_space *space,
-                          const struct vmar_mapping *m, vmar_addr_t lo,
+                          const struct vmar__mapping *m, vmar_addr_t lo,
                           vmar_addr_t hi, struct vmar_frame_list *tables)
 {
     struct vmar_pte pte = {

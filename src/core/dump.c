@@ -6,7 +6,7 @@
 #include "fmt.h"
 #include "mapping.h"
 
-static void format_mapping(struct vmar_line *l, const struct vmar_mapping *m)
+static void format_mapping(struct vmar__line *l, const struct vmar__mapping *m)
 {
     vmar__line_reset(l);
     vmar__line_hex(l, m->node.start, 8);
@@ -30,11 +30,11 @@ static void format_mapping(struct vmar_line *l, const struct vmar_mapping *m)
 void vmar_dump(struct vmar_space *h, vmar_line_fn emit, void *arg)
 {
     struct vmar_space *space = h->base;
-    struct vmar_line l;
+    struct vmar__line l;
 
     vmar__lock(space, VMAR_LOCK_SHARED);
-    for (struct vmar_iset_node *n = vmar_iset_first(&space->set); n;
-         n = vmar_iset_next(n)) {
+    for (struct vmar__iset_node *n = vmar__iset_first(&space->set); n;
+         n = vmar__iset_next(n)) {
         format_mapping(&l, vmar__mapping_of(n));
         emit(arg, l.buf);
     }

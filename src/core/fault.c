@@ -67,12 +67,12 @@ static bool leaf_at(const struct vmar_space *space, vmar_addr_t va,
     return vmar__pmap_find_next(space, &at, va + VMAR_PAGE_SIZE, pte) == 0;
 }
 
-static uint64_t page_index(const struct vmar_mapping *m, vmar_addr_t va)
+static uint64_t page_index(const struct vmar__mapping *m, vmar_addr_t va)
 {
     return vmar__mapping_offset_of(m, va) >> VMAR_PAGE_SHIFT;
 }
 
-static bool past_end(const struct vmar_mapping *m, vmar_addr_t va)
+static bool past_end(const struct vmar__mapping *m, vmar_addr_t va)
 {
     return page_index(m, va) >= m->object->ops->size(m->object) >>
            VMAR_PAGE_SHIFT;
@@ -127,7 +127,7 @@ static vmar_paddr_t take_frame(struct vmar_space *space, struct fault_res *res,
 /* The fault-around window of `va`: the aligned FAULT_AROUND_PAGES window
  * clipped to the mapping, so that neither its table reservation nor its
  * pages ever leave the mapping (nor, at the top, the user range). */
-static void around_window(const struct vmar_mapping *m, vmar_addr_t va,
+static void around_window(const struct vmar__mapping *m, vmar_addr_t va,
                           vmar_addr_t *lo, vmar_addr_t *hi)
 {
     const vmar_size_t span = (vmar_size_t)FAULT_AROUND_PAGES * VMAR_PAGE_SIZE;
@@ -146,8 +146,9 @@ static void around_window(const struct vmar_mapping *m, vmar_addr_t va,
  * => caller holds the space lock shared or exclusive, and the page-table
  *    lock.
  */
-static void fault_around(struct vmar_space *space, const struct vmar_mapping *m,
-                         vmar_addr_t va, struct vmar_frame_list *tables)
+static void fault_around(struct vmar_space *space,
+                         const struct vmar__mapping *m, vmar_addr_t va,
+                         struct vmar_frame_list *tables)
 {
     vmar_addr_t lo, hi;
     struct vmar_pte pte;
@@ -175,7 +176,7 @@ static void fault_around(struct vmar_space *space, const struct vmar_mapping *m,
  * => caller holds the space lock shared or exclusive, and the page-table
  *    lock. */
 static enum fault_step fault_absent(struct vmar_space *space,
-                                    const struct vmar_mapping *m,
+                                    const struct vmar__mapping *m,
                                     vmar_addr_t va, unsigned access,
                                     struct fault_res *res, struct vmar_pte *pte,
                                     int *rc)
@@ -262,7 +263,7 @@ static void set_leaf_prot(struct vmar_space *space, vmar_addr_t va,
  * reference (which the copy read first).
  * => caller holds the space lock shared or exclusive, and the page-table
  *    lock. */
-static void cow_copy(struct vmar_space *space, const struct vmar_mapping *m,
+static void cow_copy(struct vmar_space *space, const struct vmar__mapping *m,
                      vmar_addr_t va, struct fault_res *res,
                      struct vmar_pte *pte)
 {
@@ -286,7 +287,7 @@ static void cow_copy(struct vmar_space *space, const struct vmar_mapping *m,
  * => caller holds the space lock shared or exclusive, and the page-table
  *    lock. */
 static enum fault_step cow_break(struct vmar_space *space,
-                                 const struct vmar_mapping *m, vmar_addr_t va,
+                                 const struct vmar__mapping *m, vmar_addr_t va,
                                  struct fault_res *res, struct vmar_pte *pte,
                                  int *rc)
 {
@@ -312,7 +313,7 @@ static enum fault_step cow_break(struct vmar_space *space,
  * => caller holds the space lock shared or exclusive, and the page-table
  *    lock. */
 static enum fault_step fault_step(struct vmar_space *space,
-                                  const struct vmar_mapping *m, vmar_addr_t va,
+                                  const struct vmar__mapping *m, vmar_addr_t va,
                                   unsigned access, struct fault_res *res,
                                   struct vmar_pte *pte, int *rc)
 {
@@ -346,7 +347,7 @@ static enum fault_step fault_step(struct vmar_space *space,
 /* Obtain what the locked pass asked for; may sleep.
  * => caller holds the space lock shared or exclusive, not the page-table
  *    lock. */
-static int fault_obtain(struct vmar_space *space, const struct vmar_mapping *m,
+static int fault_obtain(struct vmar_space *space, const struct vmar__mapping *m,
                         vmar_addr_t va, unsigned access, enum fault_step step,
                         struct fault_res *res)
 {
@@ -392,10 +393,10 @@ int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
                        unsigned access, struct vmar_pte *pte)
 {
     const vmar_addr_t va = addr & ~(VMAR_PAGE_SIZE - 1);
-    struct vmar_iset_node *n = vmar_iset_find(&space->set, addr);
+    struct vmar__iset_node *n = vmar__iset_find(&space->set, addr);
     struct fault_res res = {{0, 0}, false, 0, false, 0, false};
     enum fault_step step;
-    struct vmar_mapping *m;
+    struct vmar__mapping *m;
     int rc = 0;
 
     if (!n)

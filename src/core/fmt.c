@@ -3,26 +3,26 @@
  * output is truncated, never overflowed. */
 #include "fmt.h"
 
-void vmar__line_reset(struct vmar_line *l)
+void vmar__line_reset(struct vmar__line *l)
 {
     l->len = 0;
     l->buf[0] = '\0';
 }
 
-void vmar__line_char(struct vmar_line *l, char c)
+void vmar__line_char(struct vmar__line *l, char c)
 {
     if (l->len + 1 < sizeof(l->buf))
         l->buf[l->len++] = c;
     l->buf[l->len] = '\0';
 }
 
-void vmar__line_str(struct vmar_line *l, const char *s)
+void vmar__line_str(struct vmar__line *l, const char *s)
 {
     while (*s)
         vmar__line_char(l, *s++);
 }
 
-void vmar__line_hex(struct vmar_line *l, uint64_t v, unsigned width)
+void vmar__line_hex(struct vmar__line *l, uint64_t v, unsigned width)
 {
     char tmp[16];
     unsigned n = 0;
@@ -37,7 +37,7 @@ void vmar__line_hex(struct vmar_line *l, uint64_t v, unsigned width)
         vmar__line_char(l, tmp[--n]);
 }
 
-void vmar__line_pad(struct vmar_line *l, size_t col)
+void vmar__line_pad(struct vmar__line *l, size_t col)
 {
     while (l->len < col && l->len + 1 < sizeof(l->buf))
         vmar__line_char(l, ' ');

@@ -7,17 +7,17 @@
 
 #define VMAR_LINE_MAX 160
 
-struct vmar_line {
+struct vmar__line {
     char buf[VMAR_LINE_MAX]; /* always NUL-terminated after each put */
     size_t len;
 };
 
-void vmar__line_reset(struct vmar_line *l);
-void vmar__line_char(struct vmar_line *l, char c);
-void vmar__line_str(struct vmar_line *l, const char *s);
+void vmar__line_reset(struct vmar__line *l);
+void vmar__line_char(struct vmar__line *l, char c);
+void vmar__line_str(struct vmar__line *l, const char *s);
 /* Lower-case hex with at least `width` digits (zero padded). */
-void vmar__line_hex(struct vmar_line *l, uint64_t v, unsigned width);
+void vmar__line_hex(struct vmar__line *l, uint64_t v, unsigned width);
 /* Pad with spaces up to column `col`. */
-void vmar__line_pad(struct vmar_line *l, size_t col);
+void vmar__line_pad(struct vmar__line *l, size_t col);
 
 #endif /* VMAR_CORE_FMT_H */

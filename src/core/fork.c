@@ -51,7 +51,7 @@ static int child_create(struct vmar_space *parent,
     c->base = c;
     c->rights = rights; /* the parent handle's: fork cannot add any */
     c->handles = 1;
-    vmar_iset_init(&c->set);
+    vmar__iset_init(&c->set);
     rc = vmar__pmap_create(env, c->ops, config, &c->mmu);
     if (rc) {
         env->free(env->ctx, c, sizeof(*c));
@@ -77,7 +77,7 @@ static void fork_take(void *arg, vmar_paddr_t pa)
  * destruction drops them.
  * => caller holds the parent's space lock exclusively. */
 static int copy_leaves(struct vmar_space *parent, struct vmar_space *child,
-                       const struct vmar_mapping *m)
+                       const struct vmar__mapping *m)
 {
     const struct vmar_env *env = parent->env;
     struct vmar_frame_list tables = {0, 0};
@@ -106,17 +106,17 @@ static int copy_leaves(struct vmar_space *parent, struct vmar_space *child,
 static int fork_build(struct vmar_space *parent, struct vmar_space *child)
 {
     const struct vmar_env *env = parent->env;
-    struct vmar_iset_node *last = NULL; /* the child's, in address order */
+    struct vmar__iset_node *last = NULL; /* the child's, in address order */
 
-    for (struct vmar_iset_node *n = vmar_iset_first(&parent->set); n;
-         n = vmar_iset_next(n)) {
-        const struct vmar_mapping *m = vmar__mapping_of(n);
+    for (struct vmar__iset_node *n = vmar__iset_first(&parent->set); n;
+         n = vmar__iset_next(n)) {
+        const struct vmar__mapping *m = vmar__mapping_of(n);
         if (m->flags & VMAR_MAP_DONTFORK)
             continue;
         if (vmar__index_reserve(child, 1))
             return VMAR_ENOMEM;
-        struct vmar_mapping *c =
-            env->alloc(env->ctx, sizeof(*c), _Alignof(struct vmar_mapping));
+        struct vmar__mapping *c =
+            env->alloc(env->ctx, sizeof(*c), _Alignof(struct vmar__mapping));
         if (!c)
             return VMAR_ENOMEM;
         *c = *m;
@@ -125,7 +125,7 @@ static int fork_build(struct vmar_space *parent, struct vmar_space *child)
         if (c->object)
             vmar_object_ref(c->object);
         /* Appended: the parent's order is the child's. */
-        vmar_iset_insert_after(&child->set, last, &c->node);
+        vmar__iset_insert_after(&child->set, last, &c->node);
         last = &c->node;
         child->total_vm += vmar__mapping_size(c);
         int rc = copy_leaves(parent, child, m);
@@ -145,9 +145,9 @@ static void fork_commit(struct vmar_space *parent)
     struct vmar__tlb batch;
 
     vmar__tlb_init(&batch, parent);
-    for (struct vmar_iset_node *n = vmar_iset_first(&parent->set); n;
-         n = vmar_iset_next(n)) {
-        struct vmar_mapping *m = vmar__mapping_of(n);
+    for (struct vmar__iset_node *n = vmar__iset_first(&parent->set); n;
+         n = vmar__iset_next(n)) {
+        struct vmar__mapping *m = vmar__mapping_of(n);
         if (!vmar__mapping_cow(m) || m->flags & VMAR_MAP_DONTFORK)
             continue;
         m->flags |= VMAR_MAPPING_COW_SHARED;

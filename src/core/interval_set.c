@@ -63,8 +63,8 @@ _Static_assert(VMAR__ISET_MERGE_MAX >= 2 * VMAR__ISET_MIN &&
                "spare a slot; a node just under LOW and a split's half do "
                "not merge");
 
-typedef struct vmar_iset_index vmar__iset_x;
-typedef struct vmar_iset_node vmar__iset_node;
+typedef struct vmar__iset_index vmar__iset_x;
+typedef struct vmar__iset_node vmar__iset_node;
 
 /* ---- gaps ------------------------------------------------------------- */
 
@@ -191,7 +191,7 @@ static void vmar__iset_shrink(vmar__iset_x *x, unsigned n)
     x->count = n;
 }
 
-static vmar__iset_x *vmar__iset_take(struct vmar_iset *set, unsigned level)
+static vmar__iset_x *vmar__iset_take(struct vmar__iset *set, unsigned level)
 {
     vmar__iset_x *x = set->spare;
 
@@ -206,7 +206,7 @@ static vmar__iset_x *vmar__iset_take(struct vmar_iset *set, unsigned level)
     return x;
 }
 
-static void vmar__iset_give(struct vmar_iset *set, vmar__iset_x *x)
+static void vmar__iset_give(struct vmar__iset *set, vmar__iset_x *x)
 {
     x->parent = set->spare;
     set->spare = x;
@@ -214,7 +214,7 @@ static void vmar__iset_give(struct vmar_iset *set, vmar__iset_x *x)
 }
 
 /* A node leaves the tree for the spares. */
-static void vmar__iset_drop(struct vmar_iset *set, vmar__iset_x *x)
+static void vmar__iset_drop(struct vmar__iset *set, vmar__iset_x *x)
 {
     set->nodes--;
     vmar__iset_give(set, x);
@@ -266,7 +266,7 @@ static void vmar__iset_unlink(vmar__iset_x *x)
  * Insert slot (key, gap, ptr) at position pos of x, splitting x (and its
  * ancestors) when full. Leaves every summary above correct.
  */
-static void vmar__iset_insert_at(struct vmar_iset *set, vmar__iset_x *x,
+static void vmar__iset_insert_at(struct vmar__iset *set, vmar__iset_x *x,
                                  unsigned pos, vmar_addr_t key, vmar_size_t gap,
                                  void *ptr)
 {
@@ -324,7 +324,7 @@ static void vmar__iset_insert_at(struct vmar_iset *set, vmar__iset_x *x,
     vmar__iset_insert_at(set, p, s + 1, y->key[0], vmar__iset_max(y), y);
 }
 
-static void vmar__iset_remove_at(struct vmar_iset *set, vmar__iset_x *x,
+static void vmar__iset_remove_at(struct vmar__iset *set, vmar__iset_x *x,
                                  unsigned pos);
 
 /*
@@ -332,8 +332,8 @@ static void vmar__iset_remove_at(struct vmar_iset *set, vmar__iset_x *x,
  * MERGE_MAX slots in all), moving the slots of `from` (l or r, the
  * underfull one) into the other, and remove `from`'s slot from p.
  */
-static void vmar__iset_merge(struct vmar_iset *set, vmar__iset_x *p, unsigned s,
-                             vmar__iset_x *l, vmar__iset_x *r,
+static void vmar__iset_merge(struct vmar__iset *set, vmar__iset_x *p,
+                             unsigned s, vmar__iset_x *l, vmar__iset_x *r,
                              vmar__iset_x *from)
 {
     vmar__iset_x *to = from == l ? r : l;
@@ -356,7 +356,7 @@ static void vmar__iset_merge(struct vmar_iset *set, vmar__iset_x *p, unsigned s,
  * it falls below the minimum; collapse a root with one child. Leaves
  * every summary above correct.
  */
-static void vmar__iset_remove_at(struct vmar_iset *set, vmar__iset_x *x,
+static void vmar__iset_remove_at(struct vmar__iset *set, vmar__iset_x *x,
                                  unsigned pos)
 {
     vmar__iset_move(x, pos, x, pos + 1, x->count - 1 - pos);
@@ -418,7 +418,7 @@ static void vmar__iset_remove_at(struct vmar_iset *set, vmar__iset_x *x,
  * merged neighbour) changes neither x's first key nor its largest gap, so
  * unless x must split or refill, nothing above needs to hear of it.
  */
-static void vmar__iset_leaf_insert(struct vmar_iset *set, vmar__iset_x *x,
+static void vmar__iset_leaf_insert(struct vmar__iset *set, vmar__iset_x *x,
                                    unsigned pos, vmar_addr_t key,
                                    vmar_size_t gap, void *ptr)
 {
@@ -432,7 +432,7 @@ static void vmar__iset_leaf_insert(struct vmar_iset *set, vmar__iset_x *x,
     vmar__iset_adopt(x, pos);
 }
 
-static void vmar__iset_leaf_remove(struct vmar_iset *set, vmar__iset_x *x,
+static void vmar__iset_leaf_remove(struct vmar__iset *set, vmar__iset_x *x,
                                    unsigned pos)
 {
     if (pos == 0 || x->gap[pos] != 0 ||
@@ -499,7 +499,7 @@ static void vmar__iset_set_gap(vmar__iset_node *n, unsigned guess,
 }
 
 /* The leaf reached by following slot `first ? 0 : last` from the root. */
-static vmar__iset_x *vmar__iset_edge_leaf(const struct vmar_iset *set,
+static vmar__iset_x *vmar__iset_edge_leaf(const struct vmar__iset *set,
                                           bool first)
 {
     vmar__iset_x *x = set->root;
@@ -511,7 +511,7 @@ static vmar__iset_x *vmar__iset_edge_leaf(const struct vmar_iset *set,
 
 /* The leaf whose key range holds a: the last slot with key <= a at every
  * level (slot 0 when none, which only the leftmost path can see). */
-static vmar__iset_x *vmar__iset_descend(const struct vmar_iset *set,
+static vmar__iset_x *vmar__iset_descend(const struct vmar__iset *set,
                                         vmar_addr_t a)
 {
     vmar__iset_x *x = set->root;
@@ -524,9 +524,9 @@ static vmar__iset_x *vmar__iset_descend(const struct vmar_iset *set,
     return x;
 }
 
-void vmar_iset_init(struct vmar_iset *set)
+void vmar__iset_init(struct vmar__iset *set)
 {
-    *set = (struct vmar_iset){0};
+    *set = (struct vmar__iset){0};
 }
 
 /*
@@ -541,7 +541,7 @@ void vmar_iset_init(struct vmar_iset *set)
  * MIN slots has at most 2 + log_MIN(n / 2) levels, whichever is smaller
  * (large k: a move of many mappings at once).
  */
-size_t vmar_iset_spares_for(const struct vmar_iset *set, size_t inserts)
+size_t vmar__iset_spares_for(const struct vmar__iset *set, size_t inserts)
 {
     const size_t k = inserts;
     size_t by_splits, by_size, h = 2;
@@ -560,19 +560,19 @@ size_t vmar_iset_spares_for(const struct vmar_iset *set, size_t inserts)
     return by_splits < by_size ? by_splits : by_size;
 }
 
-size_t vmar_iset_spares_needed(const struct vmar_iset *set, size_t inserts)
+size_t vmar__iset_spares_needed(const struct vmar__iset *set, size_t inserts)
 {
-    const size_t need = vmar_iset_spares_for(set, inserts);
+    const size_t need = vmar__iset_spares_for(set, inserts);
 
     return need > set->nspare ? need - set->nspare : 0;
 }
 
-void vmar_iset_spare_add(struct vmar_iset *set, struct vmar_iset_index *x)
+void vmar__iset_spare_add(struct vmar__iset *set, struct vmar__iset_index *x)
 {
     vmar__iset_give(set, x);
 }
 
-struct vmar_iset_index *vmar_iset_spare_take(struct vmar_iset *set)
+struct vmar__iset_index *vmar__iset_spare_take(struct vmar__iset *set)
 {
     vmar__iset_x *x = set->spare;
 
@@ -585,7 +585,7 @@ struct vmar_iset_index *vmar_iset_spare_take(struct vmar_iset *set)
 
 /* Insert node at slot pos of leaf x (NULL: the set is empty) with the gap
  * below it already known; the successor's gap follows. */
-static void vmar__iset_insert_gap(struct vmar_iset *set, vmar__iset_x *x,
+static void vmar__iset_insert_gap(struct vmar__iset *set, vmar__iset_x *x,
                                   unsigned pos, vmar__iset_node *node,
                                   vmar_size_t gap)
 {
@@ -605,7 +605,7 @@ static void vmar__iset_insert_gap(struct vmar_iset *set, vmar__iset_x *x,
         vmar__iset_set_gap(succ, pos + 1, vmar__iset_gap_after(node, succ));
 }
 
-static void vmar__iset_insert_elem(struct vmar_iset *set, vmar__iset_x *x,
+static void vmar__iset_insert_elem(struct vmar__iset *set, vmar__iset_x *x,
                                    unsigned pos, vmar__iset_node *node)
 {
     const vmar__iset_node *pred = !x    ? NULL
@@ -615,7 +615,7 @@ static void vmar__iset_insert_elem(struct vmar_iset *set, vmar__iset_x *x,
     vmar__iset_insert_gap(set, x, pos, node, vmar__iset_gap_after(pred, node));
 }
 
-void vmar_iset_insert(struct vmar_iset *set, struct vmar_iset_node *node)
+void vmar__iset_insert(struct vmar__iset *set, struct vmar__iset_node *node)
 {
     vmar__iset_x *x = set->root ? vmar__iset_descend(set, node->start) : NULL;
 
@@ -623,8 +623,9 @@ void vmar_iset_insert(struct vmar_iset *set, struct vmar_iset_node *node)
                            node);
 }
 
-void vmar_iset_insert_after(struct vmar_iset *set, struct vmar_iset_node *pred,
-                            struct vmar_iset_node *node)
+void vmar__iset_insert_after(struct vmar__iset *set,
+                             struct vmar__iset_node *pred,
+                             struct vmar__iset_node *node)
 {
     if (pred) {
         vmar__iset_x *x = pred->leaf;
@@ -634,19 +635,19 @@ void vmar_iset_insert_after(struct vmar_iset *set, struct vmar_iset_node *pred,
     }
 }
 
-void vmar_iset_insert_hinted(struct vmar_iset *set,
-                             const struct vmar_iset_hint *hint,
-                             struct vmar_iset_node *node)
+void vmar__iset_insert_hinted(struct vmar__iset *set,
+                              const struct vmar__iset_hint *hint,
+                              struct vmar__iset_node *node)
 {
     if (hint->gen != set->gen) {
-        vmar_iset_insert(set, node);
+        vmar__iset_insert(set, node);
         return;
     }
     vmar__iset_insert_gap(set, hint->leaf, hint->slot, node,
                           vmar__iset_gap_above(hint->below, node));
 }
 
-void vmar_iset_remove(struct vmar_iset *set, struct vmar_iset_node *node)
+void vmar__iset_remove(struct vmar__iset *set, struct vmar__iset_node *node)
 {
     vmar__iset_x *x = node->leaf;
     const unsigned i = vmar__iset_slot(x, node);
@@ -663,8 +664,8 @@ void vmar_iset_remove(struct vmar_iset *set, struct vmar_iset_node *node)
 
 /* The tail's gap is empty (it starts where node ends), and no other gap
  * changes: the successor still follows the same end. */
-void vmar_iset_split(struct vmar_iset *set, struct vmar_iset_node *node,
-                     vmar_addr_t at, struct vmar_iset_node *tail)
+void vmar__iset_split(struct vmar__iset *set, struct vmar__iset_node *node,
+                      vmar_addr_t at, struct vmar__iset_node *tail)
 {
     vmar__iset_x *x = node->leaf;
 
@@ -680,15 +681,15 @@ void vmar_iset_split(struct vmar_iset *set, struct vmar_iset_node *node,
 /* Two splits of one node in one slot shift when its leaf has room for
  * both new slots; their gaps are empty (each starts where the piece below
  * ends), so nothing above the leaf changes. Else the two splits. */
-void vmar_iset_split3(struct vmar_iset *set, struct vmar_iset_node *node,
-                      vmar_addr_t a, struct vmar_iset_node *mid, vmar_addr_t b,
-                      struct vmar_iset_node *tail)
+void vmar__iset_split3(struct vmar__iset *set, struct vmar__iset_node *node,
+                       vmar_addr_t a, struct vmar__iset_node *mid,
+                       vmar_addr_t b, struct vmar__iset_node *tail)
 {
     vmar__iset_x *x = node->leaf;
 
     if (x->count + 2 > VMAR__ISET_B) {
-        vmar_iset_split(set, node, a, mid);
-        vmar_iset_split(set, mid, b, tail);
+        vmar__iset_split(set, node, a, mid);
+        vmar__iset_split(set, mid, b, tail);
         return;
     }
     const unsigned pos = vmar__iset_slot(x, node) + 1;
@@ -709,8 +710,8 @@ void vmar_iset_split3(struct vmar_iset *set, struct vmar_iset_node *node,
 }
 
 /* next's gap goes with it; its successor still follows the same end. */
-void vmar_iset_merge_next(struct vmar_iset *set, struct vmar_iset_node *node,
-                          struct vmar_iset_node *next)
+void vmar__iset_merge_next(struct vmar__iset *set, struct vmar__iset_node *node,
+                           struct vmar__iset_node *next)
 {
     vmar__iset_x *x = next->leaf;
 
@@ -721,7 +722,7 @@ void vmar_iset_merge_next(struct vmar_iset *set, struct vmar_iset_node *node,
     next->leaf = NULL;
 }
 
-void vmar_iset_update(struct vmar_iset *set, struct vmar_iset_node *node)
+void vmar__iset_update(struct vmar__iset *set, struct vmar__iset_node *node)
 {
     vmar__iset_x *x = node->leaf;
     const unsigned i = vmar__iset_slot(x, node);
@@ -737,8 +738,8 @@ void vmar_iset_update(struct vmar_iset *set, struct vmar_iset_node *node)
 
 /* ---- lookups ---------------------------------------------------------- */
 
-struct vmar_iset_node *vmar_iset_find(const struct vmar_iset *set,
-                                      vmar_addr_t addr)
+struct vmar__iset_node *vmar__iset_find(const struct vmar__iset *set,
+                                        vmar_addr_t addr)
 {
     if (!set->root)
         return NULL;
@@ -749,9 +750,9 @@ struct vmar_iset_node *vmar_iset_find(const struct vmar_iset *set,
     return n && addr < n->end ? n : NULL;
 }
 
-struct vmar_iset_node *vmar_iset_lower_bound_pred(const struct vmar_iset *set,
-                                                  vmar_addr_t addr,
-                                                  struct vmar_iset_node **pred)
+struct vmar__iset_node *
+vmar__iset_lower_bound_pred(const struct vmar__iset *set, vmar_addr_t addr,
+                            struct vmar__iset_node **pred)
 {
     *pred = NULL;
     if (!set->root)
@@ -776,43 +777,43 @@ struct vmar_iset_node *vmar_iset_lower_bound_pred(const struct vmar_iset *set,
     return vmar__iset_after(x, r - 1);
 }
 
-struct vmar_iset_node *vmar_iset_lower_bound(const struct vmar_iset *set,
-                                             vmar_addr_t addr)
+struct vmar__iset_node *vmar__iset_lower_bound(const struct vmar__iset *set,
+                                               vmar_addr_t addr)
 {
-    struct vmar_iset_node *pred;
+    struct vmar__iset_node *pred;
 
-    return vmar_iset_lower_bound_pred(set, addr, &pred);
+    return vmar__iset_lower_bound_pred(set, addr, &pred);
 }
 
-struct vmar_iset_node *vmar_iset_first(const struct vmar_iset *set)
+struct vmar__iset_node *vmar__iset_first(const struct vmar__iset *set)
 {
     const vmar__iset_x *x = vmar__iset_edge_leaf(set, true);
 
     return x ? vmar__iset_elem(x, 0) : NULL;
 }
 
-struct vmar_iset_node *vmar_iset_last(const struct vmar_iset *set)
+struct vmar__iset_node *vmar__iset_last(const struct vmar__iset *set)
 {
     const vmar__iset_x *x = vmar__iset_edge_leaf(set, false);
 
     return x ? vmar__iset_elem(x, x->count - 1) : NULL;
 }
 
-struct vmar_iset_node *vmar_iset_next(const struct vmar_iset_node *node)
+struct vmar__iset_node *vmar__iset_next(const struct vmar__iset_node *node)
 {
     const vmar__iset_x *x = node->leaf;
 
     return vmar__iset_after(x, vmar__iset_slot(x, node));
 }
 
-struct vmar_iset_node *vmar_iset_prev(const struct vmar_iset_node *node)
+struct vmar__iset_node *vmar__iset_prev(const struct vmar__iset_node *node)
 {
     const vmar__iset_x *x = node->leaf;
 
     return vmar__iset_before(x, vmar__iset_slot(x, node));
 }
 
-vmar_size_t vmar_iset_max_gap(const struct vmar_iset *set)
+vmar_size_t vmar__iset_max_gap(const struct vmar__iset *set)
 {
     return set->root ? vmar__iset_max(set->root) : 0;
 }
@@ -830,11 +831,11 @@ vmar_size_t vmar_iset_max_gap(const struct vmar_iset *set)
  * no fit and keeps the arithmetic in 64 bits.
  */
 struct vmar__iset_search {
-    const struct vmar_iset_query *q;
+    const struct vmar__iset_query *q;
     vmar_size_t need; /* size + pre: the shortest gap that can hold a fit */
     vmar_size_t mask; /* align - 1 */
     vmar_addr_t *out;
-    struct vmar_iset_hint *hint; /* NULL: not wanted */
+    struct vmar__iset_hint *hint; /* NULL: not wanted */
 };
 
 /*
@@ -845,7 +846,7 @@ struct vmar__iset_search {
 static bool vmar__iset_fit_gap(const struct vmar__iset_search *s, vmar_addr_t a,
                                vmar_addr_t b)
 {
-    const struct vmar_iset_query *q = s->q;
+    const struct vmar__iset_query *q = s->q;
     vmar_addr_t lo = VMAR_MAX(a, q->lo), hi = VMAR_MIN(b, q->hi);
     vmar_addr_t first, last, x;
 
@@ -891,7 +892,7 @@ static bool vmar__iset_fit_elem(const struct vmar__iset_search *s,
     if (!vmar__iset_fit_gap(s, eff - x->gap[i], eff))
         return false;
     if (s->hint) {
-        s->hint->leaf = (struct vmar_iset_index *)x;
+        s->hint->leaf = (struct vmar__iset_index *)x;
         s->hint->slot = i;
         s->hint->below = eff - x->gap[i];
     }
@@ -941,7 +942,7 @@ static bool vmar__iset_search(const struct vmar__iset_search *s,
 
 /* The last gap, [top, 2^64): a fit there goes after the last element. */
 static bool vmar__iset_fit_top(const struct vmar__iset_search *s,
-                               const struct vmar_iset *set, vmar_addr_t top)
+                               const struct vmar__iset *set, vmar_addr_t top)
 {
     if (!vmar__iset_fit_gap(s, top, UINT64_MAX))
         return false;
@@ -960,12 +961,12 @@ static bool vmar__iset_fit_top(const struct vmar__iset_search *s,
  * last gap, [last.end, 2^64) (the whole space when the set is empty),
  * belongs to no node and is tried first top-down, last bottom-up.
  */
-bool vmar_iset_find_free(const struct vmar_iset *set,
-                         const struct vmar_iset_query *q, vmar_addr_t *out,
-                         struct vmar_iset_hint *hint)
+bool vmar__iset_find_free(const struct vmar__iset *set,
+                          const struct vmar__iset_query *q, vmar_addr_t *out,
+                          struct vmar__iset_hint *hint)
 {
     struct vmar__iset_search s;
-    const vmar__iset_node *last = vmar_iset_last(set);
+    const vmar__iset_node *last = vmar__iset_last(set);
     const vmar_addr_t top = last ? last->end : 0;
     const vmar__iset_x *root = set->root;
 
@@ -991,7 +992,7 @@ bool vmar_iset_find_free(const struct vmar_iset *set,
 
 /* ---- checker ---------------------------------------------------------- */
 
-size_t vmar_iset_index_nodes(const struct vmar_iset *set)
+size_t vmar__iset_index_nodes(const struct vmar__iset *set)
 {
     size_t n = 0;
 
@@ -1068,7 +1069,7 @@ static const char *vmar__iset_check_x(const vmar__iset_x *x,
     return err;
 }
 
-const char *vmar_iset_check(const struct vmar_iset *set)
+const char *vmar__iset_check(const struct vmar__iset *set)
 {
     struct vmar__iset_walk w = {.prev = NULL, .count = 0};
     const char *err = NULL;
@@ -1089,7 +1090,7 @@ const char *vmar_iset_check(const struct vmar_iset *set)
             return "iset: sibling links run past the last node";
     if (w.count != set->count)
         return "iset: count does not match the tree";
-    if (vmar_iset_index_nodes(set) != set->nodes)
+    if (vmar__iset_index_nodes(set) != set->nodes)
         return "iset: index node count does not match the tree";
     for (const vmar__iset_x *x = set->spare; x && spares <= set->nspare;
          x = x->parent)

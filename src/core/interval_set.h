@@ -16,7 +16,7 @@
  * whose keys are packed (the index is 30-40 bytes per mapping, the inner
  * levels ~1/15 of that), and then touches only the one mapping it finds.
  *
- * The elements are `struct vmar_iset_node`s embedded in the caller's
+ * The elements are `struct vmar__iset_node`s embedded in the caller's
  * objects (the mappings). The leaves hold, per element, its start (the
  * key), a pointer to it and the length of the free gap before it; an inner
  * node holds, per child, the child's first key and the largest gap in the
@@ -32,8 +32,8 @@
  * belongs to no element.
  *
  * Memory. The set allocates nothing itself: index nodes come from a list
- * of spares that the caller fills before a change (vmar_iset_spares_needed,
- * vmar_iset_spare_add) and empties when it likes (vmar_iset_spare_take).
+ * of spares that the caller fills before a change (vmar__iset_spares_needed,
+ * vmar__iset_spare_add) and empties when it likes (vmar__iset_spare_take).
  * An insert takes the index nodes it needs from the spares, a removal gives
  * back the ones it frees, so a change, once its spares are there, cannot
  * fail. Inserting with too few spares is a contract violation (it panics).
@@ -51,14 +51,14 @@
  * the whole node (with pointers, gaps and header) is 416 bytes. */
 #define VMAR_ISET_FANOUT 16
 
-struct vmar_iset_index;
+struct vmar__iset_index;
 
 /* An element: 32 bytes, embedded in the caller's object. */
-struct vmar_iset_node {
+struct vmar__iset_node {
     vmar_addr_t start, end; /* the interval; start < end. Set by the caller */
     vmar_size_t guard;      /* free bytes placement keeps below start */
     /* Maintained by the set: the leaf that holds this element. */
-    struct vmar_iset_index *leaf;
+    struct vmar__iset_index *leaf;
 };
 
 /*
@@ -78,43 +78,43 @@ struct vmar_iset_node {
  * within the noise once the descent prefetches both halves of the keys,
  * and costs 32 bytes a node (docs/perf/history.md).
  */
-struct vmar_iset_index {
+struct vmar__iset_index {
     vmar_addr_t key[VMAR_ISET_FANOUT];
     void *ptr[VMAR_ISET_FANOUT];
     vmar_size_t gap[VMAR_ISET_FANOUT];
-    struct vmar_iset_index *parent; /* NULL for the root; spare-list link */
-    struct vmar_iset_index *prev, *next;
+    struct vmar__iset_index *parent; /* NULL for the root; spare-list link */
+    struct vmar__iset_index *prev, *next;
     uint32_t count; /* slots in use: 1..FANOUT (the root may hold 1) */
     uint32_t level; /* 0: leaf */
 };
 
-struct vmar_iset {
-    struct vmar_iset_index *root; /* NULL when empty */
-    size_t count;                 /* elements */
-    unsigned levels;              /* 0 when empty, 1: the root is a leaf */
-    size_t nodes;                 /* index nodes in the tree */
-    size_t gen;                   /* bumped by every change of the set */
+struct vmar__iset {
+    struct vmar__iset_index *root; /* NULL when empty */
+    size_t count;                  /* elements */
+    unsigned levels;               /* 0 when empty, 1: the root is a leaf */
+    size_t nodes;                  /* index nodes in the tree */
+    size_t gen;                    /* bumped by every change of the set */
     size_t nspare;
-    struct vmar_iset_index *spare; /* chained through `parent` */
+    struct vmar__iset_index *spare; /* chained through `parent` */
 };
 
 /*
- * Where vmar_iset_find_free() found its fit (filled when a hint is asked
+ * Where vmar__iset_find_free() found its fit (filled when a hint is asked
  * for and the search succeeds): the leaf and slot a node placed in that
  * hole takes, and the end of the node below the hole (0: none), so that
- * vmar_iset_insert_hinted() needs no descent and reads no neighbour for
+ * vmar__iset_insert_hinted() needs no descent and reads no neighbour for
  * the new node's gap. Valid while the set is unchanged (`gen`); a stale
  * hint is ignored.
  */
-struct vmar_iset_hint {
-    struct vmar_iset_index *leaf; /* NULL: the set is empty */
+struct vmar__iset_hint {
+    struct vmar__iset_index *leaf; /* NULL: the set is empty */
     unsigned slot;
     vmar_addr_t below;
     size_t gen;
 };
 
-/* A free-range query for vmar_iset_find_free(). */
-struct vmar_iset_query {
+/* A free-range query for vmar__iset_find_free(). */
+struct vmar__iset_query {
     vmar_addr_t lo, hi; /* window: the result lies in [lo, hi) */
     vmar_size_t size;   /* bytes wanted, > 0 */
     vmar_size_t align;  /* power of two; the result is a multiple of it */
@@ -123,101 +123,102 @@ struct vmar_iset_query {
     bool top_down;      /* highest fit when true, lowest fit when false */
 };
 
-void vmar_iset_init(struct vmar_iset *set);
+void vmar__iset_init(struct vmar__iset *set);
 
 /*
- * Spares. vmar_iset_spares_needed(set, k): how many more spare index nodes
- * the set must hold so that any k inserts (vmar_iset_insert, _insert_after,
+ * Spares. vmar__iset_spares_needed(set, k): how many more spare index nodes
+ * the set must hold so that any k inserts (vmar__iset_insert, _insert_after,
  * _split), interleaved with any removals, cannot run out. 0 when it has
- * enough. The memory handed to vmar_iset_spare_add() is
- * sizeof(struct vmar_iset_index) bytes aligned to its alignment; the set
- * owns it until vmar_iset_spare_take() returns it (NULL: no spare left).
+ * enough. The memory handed to vmar__iset_spare_add() is
+ * sizeof(struct vmar__iset_index) bytes aligned to its alignment; the set
+ * owns it until vmar__iset_spare_take() returns it (NULL: no spare left).
  */
-size_t vmar_iset_spares_needed(const struct vmar_iset *set, size_t inserts);
-/* The spares k inserts may need in all (what vmar_iset_spares_needed()
+size_t vmar__iset_spares_needed(const struct vmar__iset *set, size_t inserts);
+/* The spares k inserts may need in all (what vmar__iset_spares_needed()
  * compares nspare with). */
-size_t vmar_iset_spares_for(const struct vmar_iset *set, size_t inserts);
-void vmar_iset_spare_add(struct vmar_iset *set, struct vmar_iset_index *x);
-struct vmar_iset_index *vmar_iset_spare_take(struct vmar_iset *set);
+size_t vmar__iset_spares_for(const struct vmar__iset *set, size_t inserts);
+void vmar__iset_spare_add(struct vmar__iset *set, struct vmar__iset_index *x);
+struct vmar__iset_index *vmar__iset_spare_take(struct vmar__iset *set);
 
 /* Insert `node` (start, end, guard set by the caller). O(log n).
  * Precondition: it overlaps no node already in the set; spares. */
-void vmar_iset_insert(struct vmar_iset *set, struct vmar_iset_node *node);
+void vmar__iset_insert(struct vmar__iset *set, struct vmar__iset_node *node);
 
-/* vmar_iset_insert() of a node inside the hole that vmar_iset_find_free()
+/* vmar__iset_insert() of a node inside the hole that vmar__iset_find_free()
  * returned `hint` for, without a descent when the set has not changed
- * since (else it descends). Precondition: as vmar_iset_insert(), and the
+ * since (else it descends). Precondition: as vmar__iset_insert(), and the
  * node lies in that hole. */
-void vmar_iset_insert_hinted(struct vmar_iset *set,
-                             const struct vmar_iset_hint *hint,
-                             struct vmar_iset_node *node);
+void vmar__iset_insert_hinted(struct vmar__iset *set,
+                              const struct vmar__iset_hint *hint,
+                              struct vmar__iset_node *node);
 
 /*
  * Insert `node` right after `pred` in key order (`pred` NULL: before
  * every node): the caller knows the node's predecessor, e.g. from
- * vmar_iset_lower_bound_pred(), and the descent from the root is skipped.
+ * vmar__iset_lower_bound_pred(), and the descent from the root is skipped.
  * Precondition: pred.end <= node.start and node.end <= the start of
  * pred's successor (or of the first node when pred is NULL).
  */
-void vmar_iset_insert_after(struct vmar_iset *set, struct vmar_iset_node *pred,
-                            struct vmar_iset_node *node);
+void vmar__iset_insert_after(struct vmar__iset *set,
+                             struct vmar__iset_node *pred,
+                             struct vmar__iset_node *node);
 
 /* Remove `node`, which must be in the set. O(log n); frees index nodes
  * onto the spare list. */
-void vmar_iset_remove(struct vmar_iset *set, struct vmar_iset_node *node);
+void vmar__iset_remove(struct vmar__iset *set, struct vmar__iset_node *node);
 
 /*
  * Split node at `at` (node.start < at < node.end): node keeps [start, at)
  * and `tail`, which is not in the set and whose guard the caller has set,
  * becomes [at, old end). Same result as shrinking node's end, calling
- * vmar_iset_update() and inserting tail, without a descent and without
+ * vmar__iset_update() and inserting tail, without a descent and without
  * touching any other element. Counts as one insert for the spares.
  */
-void vmar_iset_split(struct vmar_iset *set, struct vmar_iset_node *node,
-                     vmar_addr_t at, struct vmar_iset_node *tail);
+void vmar__iset_split(struct vmar__iset *set, struct vmar__iset_node *node,
+                      vmar_addr_t at, struct vmar__iset_node *tail);
 
-/* vmar_iset_split(node, a, mid) then vmar_iset_split(mid, b, tail)
+/* vmar__iset_split(node, a, mid) then vmar__iset_split(mid, b, tail)
  * (node.start < a < b < node.end; mid's and tail's guards set by the
  * caller), in one slot shift when the leaf has room. Counts as two
  * inserts for the spares. */
-void vmar_iset_split3(struct vmar_iset *set, struct vmar_iset_node *node,
-                      vmar_addr_t a, struct vmar_iset_node *mid, vmar_addr_t b,
-                      struct vmar_iset_node *tail);
+void vmar__iset_split3(struct vmar__iset *set, struct vmar__iset_node *node,
+                       vmar_addr_t a, struct vmar__iset_node *mid,
+                       vmar_addr_t b, struct vmar__iset_node *tail);
 
 /*
- * Remove `next`, which must be vmar_iset_next(node), and extend node to
- * next's end: the inverse of vmar_iset_split (node.end may be below
+ * Remove `next`, which must be vmar__iset_next(node), and extend node to
+ * next's end: the inverse of vmar__iset_split (node.end may be below
  * next.start; the range between becomes node's).
  */
-void vmar_iset_merge_next(struct vmar_iset *set, struct vmar_iset_node *node,
-                          struct vmar_iset_node *next);
+void vmar__iset_merge_next(struct vmar__iset *set, struct vmar__iset_node *node,
+                           struct vmar__iset_node *next);
 
 /* Recompute what the set keeps of node after the caller changed its start,
  * end or guard without changing its order relative to its neighbours and
  * without creating an overlap: its key, its own gap and its successor's.
  * O(log n). */
-void vmar_iset_update(struct vmar_iset *set, struct vmar_iset_node *node);
+void vmar__iset_update(struct vmar__iset *set, struct vmar__iset_node *node);
 
 /* The node whose interval contains `addr`, or NULL. O(log n). */
-struct vmar_iset_node *vmar_iset_find(const struct vmar_iset *set,
-                                      vmar_addr_t addr);
+struct vmar__iset_node *vmar__iset_find(const struct vmar__iset *set,
+                                        vmar_addr_t addr);
 
 /* The lowest node with end > addr (the first node that meets
  * [addr, +inf)), or NULL. O(log n). */
-struct vmar_iset_node *vmar_iset_lower_bound(const struct vmar_iset *set,
-                                             vmar_addr_t addr);
+struct vmar__iset_node *vmar__iset_lower_bound(const struct vmar__iset *set,
+                                               vmar_addr_t addr);
 
-/* vmar_iset_lower_bound(), and in *pred its in-order predecessor (the
+/* vmar__iset_lower_bound(), and in *pred its in-order predecessor (the
  * last node with end <= addr), or NULL: both from the one descent. */
-struct vmar_iset_node *vmar_iset_lower_bound_pred(const struct vmar_iset *set,
-                                                  vmar_addr_t addr,
-                                                  struct vmar_iset_node **pred);
+struct vmar__iset_node *
+vmar__iset_lower_bound_pred(const struct vmar__iset *set, vmar_addr_t addr,
+                            struct vmar__iset_node **pred);
 
-struct vmar_iset_node *vmar_iset_first(const struct vmar_iset *set);
-struct vmar_iset_node *vmar_iset_last(const struct vmar_iset *set);
+struct vmar__iset_node *vmar__iset_first(const struct vmar__iset *set);
+struct vmar__iset_node *vmar__iset_last(const struct vmar__iset *set);
 /* In-order neighbours, NULL at the ends. O(1): the element's leaf. */
-struct vmar_iset_node *vmar_iset_next(const struct vmar_iset_node *node);
-struct vmar_iset_node *vmar_iset_prev(const struct vmar_iset_node *node);
+struct vmar__iset_node *vmar__iset_next(const struct vmar__iset_node *node);
+struct vmar__iset_node *vmar__iset_prev(const struct vmar__iset_node *node);
 
 /*
  * Find an address x such that
@@ -233,16 +234,16 @@ struct vmar_iset_node *vmar_iset_prev(const struct vmar_iset_node *node);
  * it holds a gap of at least size + pre); larger alignments may visit gaps
  * that are large enough but cannot hold an aligned fit.
  */
-bool vmar_iset_find_free(const struct vmar_iset *set,
-                         const struct vmar_iset_query *q, vmar_addr_t *out,
-                         struct vmar_iset_hint *hint);
+bool vmar__iset_find_free(const struct vmar__iset *set,
+                          const struct vmar__iset_query *q, vmar_addr_t *out,
+                          struct vmar__iset_hint *hint);
 
 /* The largest gap of any node (0 when empty; the last gap not counted). */
-vmar_size_t vmar_iset_max_gap(const struct vmar_iset *set);
+vmar_size_t vmar__iset_max_gap(const struct vmar__iset *set);
 
 /* Index nodes in the tree (spares not counted), counted by walking it:
  * O(n), for tests; set->nodes is the same, kept. */
-size_t vmar_iset_index_nodes(const struct vmar_iset *set);
+size_t vmar__iset_index_nodes(const struct vmar__iset *set);
 
 /*
  * Check every structural invariant: levels, fill, parent, leaf and
@@ -250,6 +251,6 @@ size_t vmar_iset_index_nodes(const struct vmar_iset *set);
  * recomputed from the elements, count and the spare list. Returns NULL
  * when all hold, else a static string naming the first broken rule. O(n).
  */
-const char *vmar_iset_check(const struct vmar_iset *set);
+const char *vmar__iset_check(const struct vmar__iset *set);
 
 #endif /* VMAR_CORE_INTERVAL_SET_H */

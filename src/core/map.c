@@ -100,10 +100,10 @@ static int map_validate(const struct vmar_space *space,
  * => caller holds the space lock exclusively. */
 static int map_locate(const struct vmar_space *space,
                       const struct vmar_map_opts *o, vmar_size_t align,
-                      vmar_addr_t *addr, struct vmar_carve_cost *cost,
-                      struct vmar_range_pos *pos, struct vmar_iset_hint *hint)
+                      vmar_addr_t *addr, struct vmar__carve_cost *cost,
+                      struct vmar__range_pos *pos, struct vmar__iset_hint *hint)
 {
-    *cost = (struct vmar_carve_cost){0};
+    *cost = (struct vmar__carve_cost){0};
     pos->pred = NULL;
     pos->next = NULL;
     switch (o->place) {
@@ -128,7 +128,7 @@ static int map_locate(const struct vmar_space *space,
  * current use (Linux refuses that case too; nothing grows, so we don't).
  * => caller holds the space lock exclusively. */
 static int map_check_limits(const struct vmar_space *space, vmar_size_t size,
-                            const struct vmar_carve_cost *cost)
+                            const struct vmar__carve_cost *cost)
 {
     const vmar_size_t added = size - cost->mapped;
     const size_t count =
@@ -171,7 +171,7 @@ static bool maps_now(const struct vmar_map_opts *o)
  * => caller holds the space lock exclusively. */
 static int get_object_pages(struct vmar_space *space,
                             const struct vmar_map_opts *o,
-                            struct vmar_prep *prep)
+                            struct vmar__prep *prep)
 {
     const struct vmar_env *env = space->env;
     struct vmar_object *obj = prep->object;
@@ -221,8 +221,8 @@ static enum vmar_mmu_prep map_prep_kind(const struct vmar_space *space,
 
 /* => caller holds the space lock exclusively. */
 static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
-                       vmar_addr_t addr, const struct vmar_carve_cost *cost,
-                       struct vmar_prep *prep)
+                       vmar_addr_t addr, const struct vmar__carve_cost *cost,
+                       struct vmar__prep *prep)
 {
     const struct vmar_env *env = space->env;
     int rc = vmar__prep_nodes(space, prep, 1u + cost->needs_node);
@@ -252,8 +252,8 @@ static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
  * they are file memory (RSS), read-only where a write must fault.
  * => caller holds the space lock exclusively. */
 static void map_object_pages(struct vmar_space *space,
-                             const struct vmar_mapping *m,
-                             struct vmar_prep *prep)
+                             const struct vmar__mapping *m,
+                             struct vmar__prep *prep)
 {
     struct vmar_pte pte = {
         .prot = vmar__mapping_leaf_prot(m, false, false),
@@ -275,8 +275,8 @@ static void map_object_pages(struct vmar_space *space,
  * anonymous memory (resident, freed on unmap), or the device range
  * (unmanaged: never freed, never resident).
  * => caller holds the space lock exclusively. */
-static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
-                         struct vmar_prep *prep)
+static void map_populate(struct vmar_space *space,
+                         const struct vmar__mapping *m, struct vmar__prep *prep)
 {
     struct vmar_pte pte = {
         .prot = m->prot,
@@ -306,18 +306,18 @@ static void map_populate(struct vmar_space *space, const struct vmar_mapping *m,
  * the insert nor the coalescing descends again.
  * => caller holds the space lock exclusively. */
 static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
-                       vmar_addr_t addr, const struct vmar_range_pos *pos,
-                       const struct vmar_iset_hint *hint,
-                       struct vmar_prep *prep, struct vmar__tlb *batch)
+                       vmar_addr_t addr, const struct vmar__range_pos *pos,
+                       const struct vmar__iset_hint *hint,
+                       struct vmar__prep *prep, struct vmar__tlb *batch)
 {
     const bool fixed =
         o->place == VMAR_PLACE_FIXED || o->place == VMAR_PLACE_FIXED_NOREPLACE;
-    struct vmar_iset_node *pred = pos->pred;
+    struct vmar__iset_node *pred = pos->pred;
 
     if (o->place == VMAR_PLACE_FIXED)
         pred = vmar__carve_at(space, addr, addr + o->size, pos, prep, batch);
 
-    struct vmar_mapping *m = vmar__prep_take(space, prep);
+    struct vmar__mapping *m = vmar__prep_take(space, prep);
     m->node.start = addr;
     m->node.end = addr + o->size;
     vmar__mapping_set_flags(m, o->flags);
@@ -330,10 +330,10 @@ static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
     m->object = prep->object; /* the prepared reference moves here */
     prep->object = NULL;
     if (fixed) {
-        vmar_iset_insert_after(&space->set, pred, &m->node);
+        vmar__iset_insert_after(&space->set, pred, &m->node);
     } else {
-        vmar_iset_insert_hinted(&space->set, hint, &m->node);
-        pred = vmar_iset_prev(&m->node);
+        vmar__iset_insert_hinted(&space->set, hint, &m->node);
+        pred = vmar__iset_prev(&m->node);
     }
     space->total_vm += o->size;
     if (wants_pages(o))
@@ -356,10 +356,10 @@ static unsigned map_rights(const struct vmar_map_opts *o)
 static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
                       const struct vmar_space *h, vmar_addr_t *out_addr)
 {
-    struct vmar_prep prep = {0};
-    struct vmar_carve_cost cost;
-    struct vmar_range_pos pos;
-    struct vmar_iset_hint hint; /* set by placement, read only after it */
+    struct vmar__prep prep = {0};
+    struct vmar__carve_cost cost;
+    struct vmar__range_pos pos;
+    struct vmar__iset_hint hint; /* set by placement, read only after it */
     struct vmar__tlb batch;
     vmar_size_t align;
     vmar_addr_t addr;

@@ -6,8 +6,8 @@
  */
 #include "mapping.h"
 
-bool vmar__mapping_can_merge(const struct vmar_mapping *a,
-                             const struct vmar_mapping *b)
+bool vmar__mapping_can_merge(const struct vmar__mapping *a,
+                             const struct vmar__mapping *b)
 {
     if (a->node.end != b->node.start || a->prot != b->prot ||
         a->max_prot != b->max_prot ||
@@ -31,39 +31,39 @@ bool vmar__mapping_can_merge(const struct vmar_mapping *a,
     }
 }
 
-struct vmar_mapping *vmar__mapping_first_in(const struct vmar_space *space,
-                                            vmar_addr_t lo, vmar_addr_t hi)
+struct vmar__mapping *vmar__mapping_first_in(const struct vmar_space *space,
+                                             vmar_addr_t lo, vmar_addr_t hi)
 {
-    struct vmar_iset_node *n;
+    struct vmar__iset_node *n;
 
     if (lo >= hi)
         return NULL; /* an empty range meets nothing */
-    n = vmar_iset_lower_bound(&space->set, lo);
+    n = vmar__iset_lower_bound(&space->set, lo);
     return n && n->start < hi ? vmar__mapping_of(n) : NULL;
 }
 
-struct vmar_mapping *vmar__mapping_next_in(const struct vmar_mapping *m,
-                                           vmar_addr_t hi)
+struct vmar__mapping *vmar__mapping_next_in(const struct vmar__mapping *m,
+                                            vmar_addr_t hi)
 {
-    struct vmar_iset_node *n;
+    struct vmar__iset_node *n;
 
     /* Whatever follows starts at or above m's end: no need to find it. */
     if (m->node.end >= hi)
         return NULL;
-    n = vmar_iset_next(&m->node);
+    n = vmar__iset_next(&m->node);
     return n && n->start < hi ? vmar__mapping_of(n) : NULL;
 }
 
 void vmar__range_locate(const struct vmar_space *space, vmar_addr_t lo,
-                        struct vmar_range_pos *pos)
+                        struct vmar__range_pos *pos)
 {
-    pos->next = vmar_iset_lower_bound_pred(&space->set, lo, &pos->pred);
+    pos->next = vmar__iset_lower_bound_pred(&space->set, lo, &pos->pred);
 }
 
 /* `piece` becomes m's attributes from `at` on (m.start < at < m.end), with
  * its own reference on m's object; the index is the caller's. */
-static void mapping_copy_from(const struct vmar_mapping *m, vmar_addr_t at,
-                              struct vmar_mapping *piece)
+static void mapping_copy_from(const struct vmar__mapping *m, vmar_addr_t at,
+                              struct vmar__mapping *piece)
 {
     *piece = *m; /* same attributes, stack guard included */
     piece->node.start = at;
@@ -73,8 +73,8 @@ static void mapping_copy_from(const struct vmar_mapping *m, vmar_addr_t at,
         piece->offset = vmar__mapping_offset_of(m, at);
 }
 
-void vmar__mapping_split(struct vmar_space *space, struct vmar_mapping *m,
-                         vmar_addr_t at, struct vmar_mapping *tail)
+void vmar__mapping_split(struct vmar_space *space, struct vmar__mapping *m,
+                         vmar_addr_t at, struct vmar__mapping *tail)
 {
     VMAR_ASSERT(space->env, m->node.start < at && at < m->node.end);
     /*
@@ -84,29 +84,29 @@ void vmar__mapping_split(struct vmar_space *space, struct vmar_mapping *m,
      * and costs nothing, and it matters again if m is unmapped.
      */
     mapping_copy_from(m, at, tail);
-    vmar_iset_split(&space->set, &m->node, at, &tail->node);
+    vmar__iset_split(&space->set, &m->node, at, &tail->node);
 }
 
-struct vmar_mapping *vmar__mapping_isolate(struct vmar_space *space,
-                                           struct vmar_mapping *m,
-                                           vmar_addr_t lo, vmar_addr_t hi,
-                                           struct vmar_prep *prep)
+struct vmar__mapping *vmar__mapping_isolate(struct vmar_space *space,
+                                            struct vmar__mapping *m,
+                                            vmar_addr_t lo, vmar_addr_t hi,
+                                            struct vmar__prep *prep)
 {
     if (m->node.start < lo && m->node.end > hi) {
         /* Both cuts inside m (a change in its middle): the two new pieces
          * enter the index together, one slot shift for both. */
-        struct vmar_mapping *mid = vmar__prep_take(space, prep);
-        struct vmar_mapping *tail = vmar__prep_take(space, prep);
+        struct vmar__mapping *mid = vmar__prep_take(space, prep);
+        struct vmar__mapping *tail = vmar__prep_take(space, prep);
 
         mapping_copy_from(m, lo, mid);
         mapping_copy_from(m, hi, tail);
-        vmar_iset_split3(&space->set, &m->node, lo, &mid->node, hi,
-                         &tail->node);
+        vmar__iset_split3(&space->set, &m->node, lo, &mid->node, hi,
+                          &tail->node);
         return mid;
     }
     if (m->node.start < lo) {
         /* Keep [start, lo) as is; continue with the new tail. */
-        struct vmar_mapping *tail = vmar__prep_take(space, prep);
+        struct vmar__mapping *tail = vmar__prep_take(space, prep);
         vmar__mapping_split(space, m, lo, tail);
         m = tail;
     }
@@ -115,17 +115,17 @@ struct vmar_mapping *vmar__mapping_isolate(struct vmar_space *space,
     return m;
 }
 
-void vmar__mapping_trim_front(struct vmar_space *space, struct vmar_mapping *m,
+void vmar__mapping_trim_front(struct vmar_space *space, struct vmar__mapping *m,
                               vmar_addr_t at)
 {
     VMAR_ASSERT(space->env, m->node.start < at && at < m->node.end);
     if (vmar__mapping_has_offset(m))
         m->offset = vmar__mapping_offset_of(m, at);
     m->node.start = at;
-    vmar_iset_update(&space->set, &m->node);
+    vmar__iset_update(&space->set, &m->node);
 }
 
-void vmar__mapping_free(struct vmar_space *space, struct vmar_mapping *m)
+void vmar__mapping_free(struct vmar_space *space, struct vmar__mapping *m)
 {
     const struct vmar_env *env = space->env;
 
@@ -134,9 +134,9 @@ void vmar__mapping_free(struct vmar_space *space, struct vmar_mapping *m)
     env->free(env->ctx, m, sizeof(*m));
 }
 
-void vmar__mapping_destroy(struct vmar_space *space, struct vmar_mapping *m)
+void vmar__mapping_destroy(struct vmar_space *space, struct vmar__mapping *m)
 {
-    vmar_iset_remove(&space->set, &m->node);
+    vmar__iset_remove(&space->set, &m->node);
     space->total_vm -= vmar__mapping_size(m);
     vmar__mapping_free(space, m);
     vmar__index_slack(space);
@@ -144,14 +144,14 @@ void vmar__mapping_destroy(struct vmar_space *space, struct vmar_mapping *m)
 
 void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
 {
-    struct vmar_range_pos pos;
+    struct vmar__range_pos pos;
 
     /* Start one mapping early so the pair straddling `lo` is seen. */
     vmar__range_locate(space, lo, &pos);
     vmar__coalesce_from(space, pos.pred ? pos.pred : pos.next, hi);
 }
 
-void vmar__coalesce_from(struct vmar_space *space, struct vmar_iset_node *n,
+void vmar__coalesce_from(struct vmar_space *space, struct vmar__iset_node *n,
                          vmar_addr_t hi)
 {
     /* Only a pair that meets at or below `hi` can have become mergeable:
@@ -161,11 +161,11 @@ void vmar__coalesce_from(struct vmar_space *space, struct vmar_iset_node *n,
      * reading the untouched neighbour's mapping, a cache miss among many
      * mappings. */
     while (n && n->end <= hi) {
-        struct vmar_iset_node *next = vmar_iset_next(n);
+        struct vmar__iset_node *next = vmar__iset_next(n);
         if (!next)
             break;
-        struct vmar_mapping *a = vmar__mapping_of(n);
-        struct vmar_mapping *b = vmar__mapping_of(next);
+        struct vmar__mapping *a = vmar__mapping_of(n);
+        struct vmar__mapping *b = vmar__mapping_of(next);
         if (!vmar__mapping_can_merge(a, b)) {
             n = next;
             continue;
@@ -173,29 +173,29 @@ void vmar__coalesce_from(struct vmar_space *space, struct vmar_iset_node *n,
         /* Absorb b into a; a keeps its start, offset and guard, and the
          * bytes stay mapped, so total_vm does not change. */
         a->flags |= b->flags & VMAR_MAPPING_COW_SHARED;
-        vmar_iset_merge_next(&space->set, &a->node, &b->node);
+        vmar__iset_merge_next(&space->set, &a->node, &b->node);
         vmar__mapping_free(space, b);
         vmar__index_slack(space);
     }
 }
 
 void vmar__carve_cost(const struct vmar_space *space, vmar_addr_t lo,
-                      vmar_addr_t hi, struct vmar_carve_cost *cost)
+                      vmar_addr_t hi, struct vmar__carve_cost *cost)
 {
-    struct vmar_range_pos pos;
+    struct vmar__range_pos pos;
 
     vmar__carve_cost_at(space, lo, hi, cost, &pos);
 }
 
 void vmar__carve_cost_at(const struct vmar_space *space, vmar_addr_t lo,
-                         vmar_addr_t hi, struct vmar_carve_cost *cost,
-                         struct vmar_range_pos *pos)
+                         vmar_addr_t hi, struct vmar__carve_cost *cost,
+                         struct vmar__range_pos *pos)
 {
-    const struct vmar_mapping *first = NULL, *last = NULL;
+    const struct vmar__mapping *first = NULL, *last = NULL;
 
-    *cost = (struct vmar_carve_cost){0};
+    *cost = (struct vmar__carve_cost){0};
     vmar__range_locate(space, lo, pos);
-    for (struct vmar_mapping *m = vmar__range_first_in(pos, hi); m;
+    for (struct vmar__mapping *m = vmar__range_first_in(pos, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
         if (!first)
             first = m;
@@ -212,31 +212,31 @@ void vmar__carve_cost_at(const struct vmar_space *space, vmar_addr_t lo,
 }
 
 void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
-                 struct vmar_prep *prep, struct vmar__tlb *batch)
+                 struct vmar__prep *prep, struct vmar__tlb *batch)
 {
-    struct vmar_range_pos pos;
+    struct vmar__range_pos pos;
 
     vmar__range_locate(space, lo, &pos);
     (void)vmar__carve_at(space, lo, hi, &pos, prep, batch);
 }
 
-struct vmar_iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
-                                      vmar_addr_t hi,
-                                      const struct vmar_range_pos *pos,
-                                      struct vmar_prep *prep,
-                                      struct vmar__tlb *batch)
+struct vmar__iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
+                                       vmar_addr_t hi,
+                                       const struct vmar__range_pos *pos,
+                                       struct vmar__prep *prep,
+                                       struct vmar__tlb *batch)
 {
-    struct vmar_mapping *m = vmar__range_first_in(pos, hi);
+    struct vmar__mapping *m = vmar__range_first_in(pos, hi);
     /* Only the first mapping can start below lo; it keeps [start, lo)
      * and becomes lo's predecessor. Every other one ends above lo. */
-    struct vmar_iset_node *pred =
+    struct vmar__iset_node *pred =
         m && m->node.start < lo ? &m->node : pos->pred;
 
     /* One backend call for the whole range: holes hold no leaves. */
     vmar__pmap_unmap(space, lo, hi - lo, &prep->tables, batch);
 
     while (m) {
-        struct vmar_mapping *next = vmar__mapping_next_in(m, hi);
+        struct vmar__mapping *next = vmar__mapping_next_in(m, hi);
         vmar_addr_t s = VMAR_MAX(m->node.start, lo);
         vmar_addr_t e = VMAR_MIN(m->node.end, hi);
 
@@ -244,10 +244,10 @@ struct vmar_iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
             /* |m ... [lo  hi) ... m|: keep both ends, one new node. */
             vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
             m->node.end = lo;
-            vmar_iset_update(&space->set, &m->node);
+            vmar__iset_update(&space->set, &m->node);
         } else if (m->node.start < lo) {
             m->node.end = lo;
-            vmar_iset_update(&space->set, &m->node);
+            vmar__iset_update(&space->set, &m->node);
         } else if (m->node.end > hi) {
             vmar__mapping_trim_front(space, m, hi);
         } else {
@@ -266,7 +266,7 @@ vmar_size_t vmar__device_bytes(const struct vmar_space *space, vmar_addr_t lo,
 {
     vmar_size_t bytes = 0;
 
-    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+    for (struct vmar__mapping *m = vmar__mapping_first_in(space, lo, hi); m;
          m = vmar__mapping_next_in(m, hi))
         if (m->backing == VMAR_BACKING_DEVICE)
             bytes += VMAR_MIN(m->node.end, hi) - VMAR_MAX(m->node.start, lo);

@@ -28,13 +28,13 @@
 /* The attributes are narrow integers so that they share one word after
  * the node: a mapping is the node plus 24 bytes. Assign through the
  * setters below (they state the narrowing once). */
-struct vmar_mapping {
-    struct vmar_iset_node node; /* [start, end) and the stack guard */
-    uint16_t flags;             /* VMAR_MAPPING_KEPT_FLAGS bits */
-    uint8_t prot;               /* current vmar_prot bits */
-    uint8_t max_prot;           /* what protect may grant */
-    uint8_t backing;            /* enum vmar_backing */
-    uint8_t cache;              /* enum vmar_cache (device mappings) */
+struct vmar__mapping {
+    struct vmar__iset_node node; /* [start, end) and the stack guard */
+    uint16_t flags;              /* VMAR_MAPPING_KEPT_FLAGS bits */
+    uint8_t prot;                /* current vmar_prot bits */
+    uint8_t max_prot;            /* what protect may grant */
+    uint8_t backing;             /* enum vmar_backing */
+    uint8_t cache;               /* enum vmar_cache (device mappings) */
     /* Backing offset of node.start; for a device mapping, the physical
      * address of node.start (as Linux's vm_pgoff of a PFN mapping). */
     uint64_t offset;
@@ -43,26 +43,27 @@ struct vmar_mapping {
     struct vmar_object *object;
 };
 
-static inline void vmar__mapping_set_prot(struct vmar_mapping *m, unsigned prot)
+static inline void vmar__mapping_set_prot(struct vmar__mapping *m,
+                                          unsigned prot)
 {
     m->prot = (uint8_t)(prot & VMAR_PROT_RWX);
 }
 
-static inline void vmar__mapping_set_flags(struct vmar_mapping *m,
+static inline void vmar__mapping_set_flags(struct vmar__mapping *m,
                                            unsigned flags)
 {
     m->flags = (uint16_t)((m->flags & VMAR_MAPPING_COW_SHARED) |
                           (flags & VMAR_MAPPING_KEPT_FLAGS));
 }
 
-static inline bool vmar__mapping_shared(const struct vmar_mapping *m)
+static inline bool vmar__mapping_shared(const struct vmar__mapping *m)
 {
     return (m->flags & VMAR_MAP_SHARED) != 0;
 }
 
 /* Private memory whose leaves may share a frame with another leaf or an
  * object (copy-on-write): a write to such a leaf needs a fault. */
-static inline bool vmar__mapping_cow(const struct vmar_mapping *m)
+static inline bool vmar__mapping_cow(const struct vmar__mapping *m)
 {
     return m->backing != VMAR_BACKING_DEVICE && !vmar__mapping_shared(m);
 }
@@ -73,7 +74,7 @@ static inline bool vmar__mapping_cow(const struct vmar_mapping *m)
  * mapping that never went through fork holds only its own frames, so
  * protect may make them writable directly (no fault per page afterwards,
  * as Linux does for exclusive anonymous pages). */
-static inline bool vmar__mapping_keep_ro(const struct vmar_mapping *m)
+static inline bool vmar__mapping_keep_ro(const struct vmar__mapping *m)
 {
     if (vmar__mapping_cow(m))
         return m->object || (m->flags & VMAR_MAPPING_COW_SHARED);
@@ -82,7 +83,7 @@ static inline bool vmar__mapping_keep_ro(const struct vmar_mapping *m)
 
 /* The offset field means something: object pages (shared anonymous
  * memory included) or a device's physical address. */
-static inline bool vmar__mapping_has_offset(const struct vmar_mapping *m)
+static inline bool vmar__mapping_has_offset(const struct vmar__mapping *m)
 {
     return m->object || m->backing == VMAR_BACKING_DEVICE;
 }
@@ -93,7 +94,7 @@ static inline bool vmar__mapping_has_offset(const struct vmar_mapping *m)
  * every other mapping is entered page by page. Fork and remap keep a
  * mapping's backing, so this holds for its whole life.
  */
-static inline bool vmar__mapping_may_huge(const struct vmar_mapping *m)
+static inline bool vmar__mapping_may_huge(const struct vmar__mapping *m)
 {
     return m->backing == VMAR_BACKING_DEVICE;
 }
@@ -108,8 +109,8 @@ static inline bool vmar__mapping_may_huge(const struct vmar_mapping *m)
  * then empty) and saves the prepare of every protect and unmap of
  * ordinary memory.
  */
-static inline bool vmar__edges_may_split(const struct vmar_mapping *first,
-                                         const struct vmar_mapping *last,
+static inline bool vmar__edges_may_split(const struct vmar__mapping *first,
+                                         const struct vmar__mapping *last,
                                          vmar_addr_t lo, vmar_addr_t hi)
 {
     return (first && first->node.start < lo && vmar__mapping_may_huge(first)) ||
@@ -120,7 +121,7 @@ static inline bool vmar__edges_may_split(const struct vmar_mapping *first,
  * write where a later write must fault (a private page that is the
  * object's, a shared page of an object that wants to hear of writes,
  * unless this is that write). `anon`: the frame is private anonymous. */
-static inline unsigned vmar__mapping_leaf_prot(const struct vmar_mapping *m,
+static inline unsigned vmar__mapping_leaf_prot(const struct vmar__mapping *m,
                                                bool anon, bool write)
 {
     bool ro = vmar__mapping_shared(m)
@@ -130,17 +131,17 @@ static inline unsigned vmar__mapping_leaf_prot(const struct vmar_mapping *m,
 }
 
 /* Byte offset into the backing of address `va` of `m`. */
-static inline uint64_t vmar__mapping_offset_of(const struct vmar_mapping *m,
+static inline uint64_t vmar__mapping_offset_of(const struct vmar__mapping *m,
                                                vmar_addr_t va)
 {
     return m->offset + (va - m->node.start);
 }
 
 #define vmar__mapping_of(n)                                                    \
-    ((struct vmar_mapping *)(void *)(((char *)(n)) -                           \
-                                     offsetof(struct vmar_mapping, node)))
+    ((struct vmar__mapping *)(void *)(((char *)(n)) -                          \
+                                      offsetof(struct vmar__mapping, node)))
 
-static inline vmar_size_t vmar__mapping_size(const struct vmar_mapping *m)
+static inline vmar_size_t vmar__mapping_size(const struct vmar__mapping *m)
 {
     return m->node.end - m->node.start;
 }
@@ -150,16 +151,16 @@ static inline vmar_size_t vmar__mapping_size(const struct vmar_mapping *m)
  * contiguous offsets).
  * => caller holds the space lock, shared or exclusive.
  */
-bool vmar__mapping_can_merge(const struct vmar_mapping *a,
-                             const struct vmar_mapping *b);
+bool vmar__mapping_can_merge(const struct vmar__mapping *a,
+                             const struct vmar__mapping *b);
 
 /* First and next mapping overlapping [lo, hi); NULL when done.
  * => caller holds the space lock, shared or exclusive.
  */
-struct vmar_mapping *vmar__mapping_first_in(const struct vmar_space *space,
-                                            vmar_addr_t lo, vmar_addr_t hi);
-struct vmar_mapping *vmar__mapping_next_in(const struct vmar_mapping *m,
-                                           vmar_addr_t hi);
+struct vmar__mapping *vmar__mapping_first_in(const struct vmar_space *space,
+                                             vmar_addr_t lo, vmar_addr_t hi);
+struct vmar__mapping *vmar__mapping_next_in(const struct vmar__mapping *m,
+                                            vmar_addr_t hi);
 
 /*
  * Where a range starting at `lo` sits in the set, from one descent: the
@@ -170,19 +171,19 @@ struct vmar_mapping *vmar__mapping_next_in(const struct vmar_mapping *m,
  * only in the ways the users below account for.
  * => caller holds the space lock, shared or exclusive.
  */
-struct vmar_range_pos {
-    struct vmar_iset_node *pred, *next;
+struct vmar__range_pos {
+    struct vmar__iset_node *pred, *next;
 };
 
 void vmar__range_locate(const struct vmar_space *space, vmar_addr_t lo,
-                        struct vmar_range_pos *pos);
+                        struct vmar__range_pos *pos);
 
 /* vmar__mapping_first_in(lo, hi) for the lo that `pos` was located at,
  * while the set is unchanged. */
-static inline struct vmar_mapping *
-vmar__range_first_in(const struct vmar_range_pos *pos, vmar_addr_t hi)
+static inline struct vmar__mapping *
+vmar__range_first_in(const struct vmar__range_pos *pos, vmar_addr_t hi)
 {
-    struct vmar_iset_node *n = pos->next;
+    struct vmar__iset_node *n = pos->next;
 
     return n && n->start < hi ? vmar__mapping_of(n) : NULL;
 }
@@ -192,34 +193,34 @@ vmar__range_first_in(const struct vmar_range_pos *pos, vmar_addr_t hi)
  * `tail`, a prepared node, becomes [at, end) with the same attributes.
  * => caller holds the space lock exclusively. Cannot fail.
  */
-void vmar__mapping_split(struct vmar_space *space, struct vmar_mapping *m,
-                         vmar_addr_t at, struct vmar_mapping *tail);
+void vmar__mapping_split(struct vmar_space *space, struct vmar__mapping *m,
+                         vmar_addr_t at, struct vmar__mapping *tail);
 
 /* Cut `m` at lo and hi where they fall inside it (prepared nodes) and
  * return the piece inside [lo, hi). Cannot fail.
  * => caller holds the space lock exclusively.
  */
-struct vmar_mapping *vmar__mapping_isolate(struct vmar_space *space,
-                                           struct vmar_mapping *m,
-                                           vmar_addr_t lo, vmar_addr_t hi,
-                                           struct vmar_prep *prep);
+struct vmar__mapping *vmar__mapping_isolate(struct vmar_space *space,
+                                            struct vmar__mapping *m,
+                                            vmar_addr_t lo, vmar_addr_t hi,
+                                            struct vmar__prep *prep);
 
 /* Move the start of `m` up to `at` (m.start < at < m.end), keeping the
  * backing offset consistent.
  * => caller holds the space lock exclusively.
  */
-void vmar__mapping_trim_front(struct vmar_space *space, struct vmar_mapping *m,
+void vmar__mapping_trim_front(struct vmar_space *space, struct vmar__mapping *m,
                               vmar_addr_t at);
 
 /* Free a node that is in no set, dropping its object reference.
  * => caller holds the space lock exclusively.
  */
-void vmar__mapping_free(struct vmar_space *space, struct vmar_mapping *m);
+void vmar__mapping_free(struct vmar_space *space, struct vmar__mapping *m);
 
 /* Remove `m` from the set, uncharge it and free the node.
  * => caller holds the space lock exclusively.
  */
-void vmar__mapping_destroy(struct vmar_space *space, struct vmar_mapping *m);
+void vmar__mapping_destroy(struct vmar_space *space, struct vmar__mapping *m);
 
 /*
  * Merge every mergeable neighbouring pair that meets at an address in
@@ -236,16 +237,16 @@ void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi);
  * mapping when it has none (NULL: the set is empty).
  * => caller holds the space lock exclusively.
  */
-void vmar__coalesce_from(struct vmar_space *space, struct vmar_iset_node *start,
-                         vmar_addr_t hi);
+void vmar__coalesce_from(struct vmar_space *space,
+                         struct vmar__iset_node *start, vmar_addr_t hi);
 
 /* The `start` of vmar__coalesce_from() for [lo, hi) when `pos` was
  * located at lo and the set has since changed only by splits (of the
  * mapping at `pos->next` at lo, and of mappings inside the range). */
-static inline struct vmar_iset_node *
-vmar__coalesce_start(const struct vmar_range_pos *pos, vmar_addr_t lo)
+static inline struct vmar__iset_node *
+vmar__coalesce_start(const struct vmar__range_pos *pos, vmar_addr_t lo)
 {
-    struct vmar_iset_node *n = pos->next;
+    struct vmar__iset_node *n = pos->next;
 
     if (n && n->end <= lo)
         return n; /* cut at lo: it now ends there, before the range */
@@ -263,7 +264,7 @@ vmar__coalesce_start(const struct vmar_range_pos *pos, vmar_addr_t lo)
  * to the range and changed, and the range coalesced. Plain data, so the
  * per-mapping tests inline.
  */
-enum vmar_attr_kind {
+enum vmar__attr_kind {
     VMAR_ATTR_PROT,  /* new permissions; beyond a max_prot is VMAR_EACCES */
     VMAR_ATTR_FLAGS, /* kept flags f become (f & ~clear) | set */
     VMAR_ATTR_DROP,  /* unmap the range's pages; a device mapping in it is
@@ -271,8 +272,8 @@ enum vmar_attr_kind {
     VMAR_ATTR_CHECK, /* the survey only (WILLNEED) */
 };
 
-struct vmar_attr_change {
-    enum vmar_attr_kind kind;
+struct vmar__attr_change {
+    enum vmar__attr_kind kind;
     unsigned prot;       /* VMAR_ATTR_PROT: VMAR_PROT_* */
     unsigned clear, set; /* VMAR_ATTR_FLAGS */
 };
@@ -281,7 +282,7 @@ struct vmar_attr_change {
  * the refusal above; on failure nothing changed. With nothing to change,
  * only the survey runs. => caller holds the space lock exclusively. */
 int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
-                      const struct vmar_attr_change *c);
+                      const struct vmar__attr_change *c);
 
 /*
  * Remove [lo, hi) from the layout: cut straddling mappings, destroy the
@@ -291,7 +292,7 @@ int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
  * => caller holds the space lock exclusively. Cannot fail.
  */
 void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
-                 struct vmar_prep *prep, struct vmar__tlb *batch);
+                 struct vmar__prep *prep, struct vmar__tlb *batch);
 
 /* vmar_unmap() of [lo, hi) with the lock held: prepare, carve, flush.
  * 0 or VMAR_ENOMEM (count limit, allocation); unchanged on failure.
@@ -300,7 +301,7 @@ void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
 int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi);
 
 /* What vmar__carve(lo, hi) would do, computed without changing anything. */
-struct vmar_carve_cost {
+struct vmar__carve_cost {
     bool needs_node;    /* one mapping strictly contains [lo, hi) */
     bool tables;        /* a huge leaf may straddle lo or hi */
     size_t removed;     /* mappings entirely inside [lo, hi) */
@@ -309,24 +310,24 @@ struct vmar_carve_cost {
                          */
 };
 void vmar__carve_cost(const struct vmar_space *space, vmar_addr_t lo,
-                      vmar_addr_t hi, struct vmar_carve_cost *cost);
+                      vmar_addr_t hi, struct vmar__carve_cost *cost);
 /* The same, also storing lo's position for vmar__carve_at().
  * => caller holds the space lock, shared or exclusive.
  */
 void vmar__carve_cost_at(const struct vmar_space *space, vmar_addr_t lo,
-                         vmar_addr_t hi, struct vmar_carve_cost *cost,
-                         struct vmar_range_pos *pos);
+                         vmar_addr_t hi, struct vmar__carve_cost *cost,
+                         struct vmar__range_pos *pos);
 
 /* vmar__carve() with lo's position from vmar__carve_cost_at() (the set
  * unchanged since). Returns the node that precedes lo afterwards (the
  * last one ending at or below lo), or NULL.
  * => caller holds the space lock exclusively.
  */
-struct vmar_iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
-                                      vmar_addr_t hi,
-                                      const struct vmar_range_pos *pos,
-                                      struct vmar_prep *prep,
-                                      struct vmar__tlb *batch);
+struct vmar__iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
+                                       vmar_addr_t hi,
+                                       const struct vmar__range_pos *pos,
+                                       struct vmar__prep *prep,
+                                       struct vmar__tlb *batch);
 
 /* Bytes of device mappings inside [lo, hi): their leaves are always
  * present but not resident (not RSS).
@@ -353,13 +354,13 @@ enum vmar_mmu_prep vmar__device_prep(const struct vmar_space *space,
  *    which no one else reaches yet).
  */
 void vmar__device_install(struct vmar_space *space,
-                          const struct vmar_mapping *m, vmar_addr_t lo,
+                          const struct vmar__mapping *m, vmar_addr_t lo,
                           vmar_addr_t hi, struct vmar_frame_list *tables);
 
 /* Fill a public description of `m`.
  * => caller holds the space lock, shared or exclusive.
  */
-void vmar__mapping_info(const struct vmar_mapping *m,
+void vmar__mapping_info(const struct vmar__mapping *m,
                         struct vmar_mapping_info *info);
 
 #endif /* VMAR_CORE_MAPPING_H */

@@ -28,10 +28,10 @@ static vmar_size_t guard_for(const struct vmar_space *space, unsigned flags)
 /* The hint is usable when it is the only candidate of a query whose
  * window is exactly [hint - pre, hint + size). */
 static bool hint_fits(const struct vmar_space *space,
-                      const struct vmar_iset_query *base, vmar_addr_t hint,
-                      struct vmar_iset_hint *where)
+                      const struct vmar__iset_query *base, vmar_addr_t hint,
+                      struct vmar__iset_hint *where)
 {
-    struct vmar_iset_query q = *base;
+    struct vmar__iset_query q = *base;
     vmar_addr_t got;
 
     if (hint < space->user_lo || hint - space->user_lo < q.pre ||
@@ -39,7 +39,7 @@ static bool hint_fits(const struct vmar_space *space,
         return false;
     q.lo = hint - q.pre;
     q.hi = hint + q.size;
-    return vmar_iset_find_free(&space->set, &q, &got, where) && got == hint;
+    return vmar__iset_find_free(&space->set, &q, &got, where) && got == hint;
 }
 
 static vmar_size_t random_shift(const struct vmar_space *space, unsigned flags)
@@ -55,9 +55,9 @@ static vmar_size_t random_shift(const struct vmar_space *space, unsigned flags)
 
 int vmar__place(const struct vmar_space *space, const struct vmar_map_opts *o,
                 vmar_size_t align, vmar_addr_t *out,
-                struct vmar_iset_hint *where)
+                struct vmar__iset_hint *where)
 {
-    struct vmar_iset_query q = {
+    struct vmar__iset_query q = {
         .lo = space->user_lo,
         .hi = space->user_hi,
         .size = o->size,
@@ -72,13 +72,13 @@ int vmar__place(const struct vmar_space *space, const struct vmar_map_opts *o,
     }
     vmar_size_t shift = random_shift(space, o->flags);
     if (shift) {
-        struct vmar_iset_query narrow = q;
+        struct vmar__iset_query narrow = q;
         if (q.top_down && shift < q.hi - q.lo)
             narrow.hi = q.hi - shift;
         else if (!q.top_down && shift < q.hi - q.lo)
             narrow.lo = q.lo + shift;
-        if (vmar_iset_find_free(&space->set, &narrow, out, where))
+        if (vmar__iset_find_free(&space->set, &narrow, out, where))
             return 0;
     }
-    return vmar_iset_find_free(&space->set, &q, out, where) ? 0 : VMAR_ENOMEM;
+    return vmar__iset_find_free(&space->set, &q, out, where) ? 0 : VMAR_ENOMEM;
 }

@@ -12,12 +12,12 @@
  * range, top-down or bottom-up, randomised when the space has ASLR.
  * Returns 0 and *out, or VMAR_ENOMEM when nothing fits. O(log n), no side
  * effects (env->random may be called). `where` (may be NULL) receives the
- * hole's place in the index for vmar_iset_insert_hinted(), which then
+ * hole's place in the index for vmar__iset_insert_hinted(), which then
  * needs no second descent.
  * => caller holds the space lock exclusively.
  */
 int vmar__place(const struct vmar_space *space, const struct vmar_map_opts *o,
                 vmar_size_t align, vmar_addr_t *out,
-                struct vmar_iset_hint *where);
+                struct vmar__iset_hint *where);
 
 #endif /* VMAR_CORE_PLACEMENT_H */

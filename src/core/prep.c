@@ -8,29 +8,29 @@
 static void vmar__index_drop(struct vmar_space *space, size_t n)
 {
     while (n--)
-        space->env->free(space->env->ctx, vmar_iset_spare_take(&space->set),
-                         sizeof(struct vmar_iset_index));
+        space->env->free(space->env->ctx, vmar__iset_spare_take(&space->set),
+                         sizeof(struct vmar__iset_index));
 }
 
 int vmar__index_reserve(struct vmar_space *space, size_t inserts)
 {
     const struct vmar_env *env = space->env;
     const size_t had = space->set.nspare;
-    size_t k = vmar_iset_spares_needed(&space->set, inserts);
+    size_t k = vmar__iset_spares_needed(&space->set, inserts);
 
     space->index_keep = VMAR_MAX(space->index_keep, inserts);
     if (!space->index_added)
         space->index_gen = space->set.gen;
     while (k--) {
-        struct vmar_iset_index *x =
-            env->alloc(env->ctx, sizeof(*x), _Alignof(struct vmar_iset_index));
+        struct vmar__iset_index *x =
+            env->alloc(env->ctx, sizeof(*x), _Alignof(struct vmar__iset_index));
         if (!x) {
             const size_t added = space->set.nspare - had;
             vmar__index_drop(space, added);
             space->index_added -= added;
             return VMAR_ENOMEM;
         }
-        vmar_iset_spare_add(&space->set, x);
+        vmar__iset_spare_add(&space->set, x);
         space->index_added++;
     }
     return 0;
@@ -39,7 +39,7 @@ int vmar__index_reserve(struct vmar_space *space, size_t inserts)
 void vmar__index_trim(struct vmar_space *space, size_t inserts)
 {
     const size_t keep =
-        inserts ? vmar_iset_spares_for(&space->set, inserts) : 0;
+        inserts ? vmar__iset_spares_for(&space->set, inserts) : 0;
 
     if (space->set.nspare > keep)
         vmar__index_drop(space, space->set.nspare - keep);
@@ -49,11 +49,11 @@ void vmar__index_slack(struct vmar_space *space)
 {
     const size_t keep = VMAR_MAX(space->index_keep, (size_t)VMAR_PREP_NODES);
 
-    if (space->set.nspare > 2 * vmar_iset_spares_for(&space->set, keep))
+    if (space->set.nspare > 2 * vmar__iset_spares_for(&space->set, keep))
         vmar__index_trim(space, keep);
 }
 
-int vmar__prep_nodes(struct vmar_space *space, struct vmar_prep *prep,
+int vmar__prep_nodes(struct vmar_space *space, struct vmar__prep *prep,
                      unsigned n)
 {
     const struct vmar_env *env = space->env;
@@ -61,8 +61,8 @@ int vmar__prep_nodes(struct vmar_space *space, struct vmar_prep *prep,
 
     VMAR_ASSERT(env, had + n <= VMAR_PREP_NODES);
     for (unsigned i = 0; i < n; i++) {
-        struct vmar_mapping *m =
-            env->alloc(env->ctx, sizeof(*m), _Alignof(struct vmar_mapping));
+        struct vmar__mapping *m =
+            env->alloc(env->ctx, sizeof(*m), _Alignof(struct vmar__mapping));
         if (!m) {
             while (prep->nnodes > had)
                 env->free(env->ctx, prep->nodes[--prep->nnodes], sizeof(*m));
@@ -73,28 +73,28 @@ int vmar__prep_nodes(struct vmar_space *space, struct vmar_prep *prep,
     if (n && vmar__index_reserve(space, prep->nnodes)) {
         while (prep->nnodes > had)
             env->free(env->ctx, prep->nodes[--prep->nnodes],
-                      sizeof(struct vmar_mapping));
+                      sizeof(struct vmar__mapping));
         return VMAR_ENOMEM;
     }
     return 0;
 }
 
-struct vmar_mapping *vmar__prep_take(struct vmar_space *space,
-                                     struct vmar_prep *prep)
+struct vmar__mapping *vmar__prep_take(struct vmar_space *space,
+                                      struct vmar__prep *prep)
 {
     VMAR_ASSERT(space->env, prep->nnodes > 0);
-    struct vmar_mapping *m = prep->nodes[--prep->nnodes];
+    struct vmar__mapping *m = prep->nodes[--prep->nnodes];
     VMAR_MEMSET(m, 0, sizeof(*m));
     return m;
 }
 
-void vmar__prep_release(struct vmar_space *space, struct vmar_prep *prep)
+void vmar__prep_release(struct vmar_space *space, struct vmar__prep *prep)
 {
     const struct vmar_env *env = space->env;
 
     while (prep->nnodes)
         env->free(env->ctx, prep->nodes[--prep->nnodes],
-                  sizeof(struct vmar_mapping));
+                  sizeof(struct vmar__mapping));
     /* An operation that failed (or changed nothing) gives back the spares
      * it added: they are on top of the list, untouched, since only a
      * change of the set takes or returns spares. */

@@ -17,8 +17,8 @@
  * not use is returned by vmar__prep_release().
  */
 #define VMAR_PREP_NODES 3
-struct vmar_prep {
-    struct vmar_mapping *nodes[VMAR_PREP_NODES];
+struct vmar__prep {
+    struct vmar__mapping *nodes[VMAR_PREP_NODES];
     unsigned nnodes;
     struct vmar_frame_list tables; /* page-table pages for the backend */
     struct vmar_frame_list frames; /* data frames (populate) */
@@ -58,15 +58,15 @@ void vmar__index_slack(struct vmar_space *space);
  * inserting every node `prep` then holds. 0 or VMAR_ENOMEM; on
  * failure `prep` keeps what it had.
  * => caller holds the space lock exclusively. */
-int vmar__prep_nodes(struct vmar_space *space, struct vmar_prep *prep,
+int vmar__prep_nodes(struct vmar_space *space, struct vmar__prep *prep,
                      unsigned n);
 /* Take a prepared node; the commit asked for it, so one must be there.
  * => caller holds the space lock exclusively. */
-struct vmar_mapping *vmar__prep_take(struct vmar_space *space,
-                                     struct vmar_prep *prep);
+struct vmar__mapping *vmar__prep_take(struct vmar_space *space,
+                                      struct vmar__prep *prep);
 /* Free everything left in `prep`, and the index spares the operation
  * added when it changed nothing (it failed).
  * => caller holds the space lock exclusively. */
-void vmar__prep_release(struct vmar_space *space, struct vmar_prep *prep);
+void vmar__prep_release(struct vmar_space *space, struct vmar__prep *prep);
 
 #endif /* VMAR_CORE_PREP_H */

@@ -15,14 +15,14 @@
  */
 #include "mapping.h"
 
-static unsigned attr_flags(const struct vmar_mapping *m,
-                           const struct vmar_attr_change *c)
+static unsigned attr_flags(const struct vmar__mapping *m,
+                           const struct vmar__attr_change *c)
 {
     return ((m->flags & VMAR_MAPPING_KEPT_FLAGS) & ~c->clear) | c->set;
 }
 
-static bool attr_differs(const struct vmar_mapping *m,
-                         const struct vmar_attr_change *c)
+static bool attr_differs(const struct vmar__mapping *m,
+                         const struct vmar__attr_change *c)
 {
     switch (c->kind) {
     case VMAR_ATTR_PROT:
@@ -40,14 +40,15 @@ static bool attr_differs(const struct vmar_mapping *m,
  * cut may split a huge leaf. Reads only.
  * => caller holds the space lock exclusively. */
 static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
-                       vmar_addr_t hi, const struct vmar_attr_change *c,
-                       struct vmar_range_pos *pos, unsigned *cuts, bool *tables)
+                       vmar_addr_t hi, const struct vmar__attr_change *c,
+                       struct vmar__range_pos *pos, unsigned *cuts,
+                       bool *tables)
 {
     vmar_addr_t covered = lo;
-    const struct vmar_mapping *first = NULL, *last = NULL;
+    const struct vmar__mapping *first = NULL, *last = NULL;
 
     vmar__range_locate(space, lo, pos);
-    for (struct vmar_mapping *m = vmar__range_first_in(pos, hi); m;
+    for (struct vmar__mapping *m = vmar__range_first_in(pos, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
         if (m->node.start > covered)
             return VMAR_ENOMEM;
@@ -79,11 +80,11 @@ static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
  * change it, coalesce. `pos` is the survey's: the set is unchanged.
  * => caller holds the space lock exclusively. */
 static void attr_commit(struct vmar_space *space, vmar_addr_t lo,
-                        vmar_addr_t hi, const struct vmar_attr_change *c,
-                        const struct vmar_range_pos *pos,
-                        struct vmar_prep *prep, struct vmar__tlb *batch)
+                        vmar_addr_t hi, const struct vmar__attr_change *c,
+                        const struct vmar__range_pos *pos,
+                        struct vmar__prep *prep, struct vmar__tlb *batch)
 {
-    for (struct vmar_mapping *m = vmar__range_first_in(pos, hi); m;
+    for (struct vmar__mapping *m = vmar__range_first_in(pos, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
         if (!attr_differs(m, c))
             continue;
@@ -104,10 +105,10 @@ static void attr_commit(struct vmar_space *space, vmar_addr_t lo,
 }
 
 int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
-                      const struct vmar_attr_change *c)
+                      const struct vmar__attr_change *c)
 {
-    struct vmar_range_pos pos;
-    struct vmar_prep prep = {0};
+    struct vmar__range_pos pos;
+    struct vmar__prep prep = {0};
     struct vmar__tlb batch;
     unsigned cuts;
     bool tables;
@@ -148,7 +149,7 @@ int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
         rc = vmar__check_rights(h, prot);
     if (!rc)
         rc = vmar__attr_change(space, addr, addr + size,
-                               &(struct vmar_attr_change){
+                               &(struct vmar__attr_change){
                                    .kind = VMAR_ATTR_PROT,
                                    .prot = prot,
                                });

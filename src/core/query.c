@@ -2,7 +2,7 @@
 /* Lookups: O(log n), allocation free, under the shared lock. */
 #include "mapping.h"
 
-void vmar__mapping_info(const struct vmar_mapping *m,
+void vmar__mapping_info(const struct vmar__mapping *m,
                         struct vmar_mapping_info *info)
 {
     info->start = m->node.start;
@@ -23,7 +23,7 @@ int vmar_query(struct vmar_space *h, vmar_addr_t addr,
     if (!space || !info)
         return VMAR_EINVAL;
     vmar__lock(space, VMAR_LOCK_SHARED);
-    struct vmar_iset_node *n = vmar_iset_find(&space->set, addr);
+    struct vmar__iset_node *n = vmar__iset_find(&space->set, addr);
     if (n)
         vmar__mapping_info(vmar__mapping_of(n), info);
     vmar__unlock(space, VMAR_LOCK_SHARED);
@@ -40,7 +40,7 @@ int vmar_iterate(struct vmar_space *h, vmar_addr_t lo, vmar_addr_t hi,
     if (!space || !fn || lo > hi)
         return VMAR_EINVAL;
     vmar__lock(space, VMAR_LOCK_SHARED);
-    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi);
+    for (struct vmar__mapping *m = vmar__mapping_first_in(space, lo, hi);
          m && !rc; m = vmar__mapping_next_in(m, hi)) {
         vmar__mapping_info(m, &info);
         rc = fn(arg, &info);

@@ -32,14 +32,14 @@ struct remap {
     vmar_addr_t old, new_addr;
     vmar_size_t old_size, new_size;
     unsigned flags;
-    struct vmar_mapping *first; /* mapping at `old` */
-    size_t pieces;              /* mappings meeting [old, old+old_size) */
+    struct vmar__mapping *first; /* mapping at `old` */
+    size_t pieces;               /* mappings meeting [old, old+old_size) */
     /* Mappings the source's ends cut (0 to 2): each adds a node, and the
      * count limit charges them, as vmar_map() charges its cuts. */
     unsigned cuts;
-    struct vmar_carve_cost cost; /* of the FIXED target */
+    struct vmar__carve_cost cost; /* of the FIXED target */
     /* Nodes for DONTUNMAP's target copies, chained through node.leaf. */
-    struct vmar_mapping *spare;
+    struct vmar__mapping *spare;
 };
 
 static vmar_size_t round_page(vmar_size_t x, bool *overflow)
@@ -85,16 +85,16 @@ static int remap_source(const struct vmar_space *space, struct remap *r)
 {
     const vmar_addr_t hi = r->old + r->old_size;
     vmar_addr_t covered = r->old;
-    struct vmar_iset_node *n;
+    struct vmar__iset_node *n;
 
     if (hi < r->old || r->old < space->user_lo || hi > space->user_hi)
         return VMAR_EFAULT;
-    n = vmar_iset_find(&space->set, r->old);
+    n = vmar__iset_find(&space->set, r->old);
     if (!n)
         return VMAR_EFAULT;
     r->first = vmar__mapping_of(n);
     r->pieces = 0;
-    for (struct vmar_mapping *m = r->first; m;
+    for (struct vmar__mapping *m = r->first; m;
          m = vmar__mapping_next_in(m, hi)) {
         if (m->node.start > covered)
             return VMAR_EFAULT; /* a hole */
@@ -155,14 +155,14 @@ static int remap_limits(const struct vmar_space *space, const struct remap *r,
  * => caller holds the space lock exclusively. */
 static int remap_grow_in_place(struct vmar_space *space, struct remap *r)
 {
-    struct vmar_mapping *m = r->first;
+    struct vmar__mapping *m = r->first;
     int rc = remap_limits(space, r, false);
 
     if (rc)
         return rc;
     space->total_vm += r->new_size - r->old_size;
     m->node.end = r->old + r->new_size;
-    vmar_iset_update(&space->set, &m->node);
+    vmar__iset_update(&space->set, &m->node);
     vmar__coalesce(space, m->node.start, m->node.end);
     return 0;
 }
@@ -172,8 +172,8 @@ static int remap_grow_in_place(struct vmar_space *space, struct remap *r)
 static void spare_release(struct vmar_space *space, struct remap *r)
 {
     while (r->spare) {
-        struct vmar_mapping *m = r->spare;
-        r->spare = (struct vmar_mapping *)(void *)m->node.leaf;
+        struct vmar__mapping *m = r->spare;
+        r->spare = (struct vmar__mapping *)(void *)m->node.leaf;
         space->env->free(space->env->ctx, m, sizeof(*m));
     }
 }
@@ -184,11 +184,11 @@ static int spare_fill(struct vmar_space *space, struct remap *r, size_t n)
     const struct vmar_env *env = space->env;
 
     for (size_t i = 0; i < n; i++) {
-        struct vmar_mapping *m =
-            env->alloc(env->ctx, sizeof(*m), _Alignof(struct vmar_mapping));
+        struct vmar__mapping *m =
+            env->alloc(env->ctx, sizeof(*m), _Alignof(struct vmar__mapping));
         if (!m)
             return VMAR_ENOMEM;
-        m->node.leaf = (struct vmar_iset_index *)(void *)r->spare;
+        m->node.leaf = (struct vmar__iset_index *)(void *)r->spare;
         r->spare = m;
     }
     return 0;
@@ -218,7 +218,7 @@ static int prepare_target(struct vmar_space *space, const struct remap *r,
     vmar_addr_t done = 0; /* target span already reserved, 0: none */
     int rc = 0;
 
-    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi);
+    for (struct vmar__mapping *m = vmar__mapping_first_in(space, lo, hi);
          m && !rc; m = vmar__mapping_next_in(m, hi)) {
         vmar_addr_t s = VMAR_MAX(m->node.start, lo);
         vmar_addr_t e = VMAR_MIN(m->node.end, hi);
@@ -253,7 +253,7 @@ static int prepare_target(struct vmar_space *space, const struct remap *r,
 
 /* => caller holds the space lock exclusively. */
 static int remap_prepare(struct vmar_space *space, struct remap *r,
-                         vmar_addr_t to, struct vmar_prep *prep)
+                         vmar_addr_t to, struct vmar__prep *prep)
 {
     const vmar_size_t len = VMAR_MIN(r->old_size, r->new_size);
     /* The source's cuts, and one for a target inside a mapping. */
@@ -286,19 +286,19 @@ static int remap_prepare(struct vmar_space *space, struct remap *r,
 /* Cut the source's first and last mappings at the range's ends.
  * => caller holds the space lock exclusively. */
 static void split_source(struct vmar_space *space, const struct remap *r,
-                         struct vmar_prep *prep)
+                         struct vmar__prep *prep)
 {
     const vmar_addr_t hi = r->old + r->old_size;
     /* Looked up again: carving a FIXED target out of the source's own
      * mapping (before the source) may have cut r->first in two. */
-    struct vmar_mapping *m =
-        vmar__mapping_of(vmar_iset_find(&space->set, r->old));
+    struct vmar__mapping *m =
+        vmar__mapping_of(vmar__iset_find(&space->set, r->old));
 
     if (m->node.start < r->old) {
-        struct vmar_mapping *tail = vmar__prep_take(space, prep);
+        struct vmar__mapping *tail = vmar__prep_take(space, prep);
         vmar__mapping_split(space, m, r->old, tail);
     }
-    m = vmar__mapping_of(vmar_iset_find(&space->set, hi - 1));
+    m = vmar__mapping_of(vmar__iset_find(&space->set, hi - 1));
     if (m->node.end > hi)
         vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
 }
@@ -317,18 +317,18 @@ static void move_count(void *arg, vmar_paddr_t pa)
  * ranges from their physical address).
  * => caller holds the space lock exclusively. */
 static void move_leaves(struct vmar_space *space, vmar_addr_t lo,
-                        vmar_addr_t hi, vmar_addr_t to, struct vmar_prep *prep)
+                        vmar_addr_t hi, vmar_addr_t to, struct vmar__prep *prep)
 {
     struct vmar__rss_tally rss = {space->env, 0, 0};
 
-    for (struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+    for (struct vmar__mapping *m = vmar__mapping_first_in(space, lo, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
         const vmar_addr_t s = VMAR_MAX(m->node.start, lo);
         const vmar_addr_t e = VMAR_MIN(m->node.end, hi);
 
         if (m->backing == VMAR_BACKING_DEVICE) {
             /* A device range is its physical address: install it anew. */
-            struct vmar_mapping at = *m;
+            struct vmar__mapping at = *m;
             at.node.start = to + (m->node.start - lo);
             vmar__device_install(space, &at, to + (s - lo), to + (e - lo),
                                  &prep->tables);
@@ -345,31 +345,31 @@ static void move_leaves(struct vmar_space *space, vmar_addr_t lo,
 static void move_nodes(struct vmar_space *space, struct remap *r,
                        vmar_addr_t lo, vmar_addr_t hi, vmar_addr_t to)
 {
-    struct vmar_mapping *m = vmar__mapping_first_in(space, lo, hi);
+    struct vmar__mapping *m = vmar__mapping_first_in(space, lo, hi);
 
     while (m) {
-        struct vmar_mapping *next = vmar__mapping_next_in(m, hi);
-        struct vmar_mapping *t = m;
+        struct vmar__mapping *next = vmar__mapping_next_in(m, hi);
+        struct vmar__mapping *t = m;
         if (r->flags & VMAR_REMAP_DONTUNMAP) {
             t = r->spare;
-            r->spare = (struct vmar_mapping *)(void *)t->node.leaf;
+            r->spare = (struct vmar__mapping *)(void *)t->node.leaf;
             *t = *m;
             if (t->object)
                 vmar_object_ref(t->object);
             space->total_vm += vmar__mapping_size(t);
         } else {
-            vmar_iset_remove(&space->set, &m->node);
+            vmar__iset_remove(&space->set, &m->node);
         }
         t->node.start = to + (m->node.start - lo);
         t->node.end = to + (m->node.end - lo);
-        vmar_iset_insert(&space->set, &t->node);
+        vmar__iset_insert(&space->set, &t->node);
         m = next;
     }
 }
 
 /* => caller holds the space lock exclusively. */
 static void remap_move_commit(struct vmar_space *space, struct remap *r,
-                              vmar_addr_t to, struct vmar_prep *prep)
+                              vmar_addr_t to, struct vmar__prep *prep)
 {
     const vmar_size_t len = VMAR_MIN(r->old_size, r->new_size);
     const vmar_addr_t lo = r->old, hi = r->old + len;
@@ -389,10 +389,10 @@ static void remap_move_commit(struct vmar_space *space, struct remap *r,
     move_nodes(space, r, lo, hi, to);
     if (r->new_size > len) {
         /* Growth: one piece (checked), whose end moves out. */
-        struct vmar_mapping *last =
-            vmar__mapping_of(vmar_iset_find(&space->set, to + len - 1));
+        struct vmar__mapping *last =
+            vmar__mapping_of(vmar__iset_find(&space->set, to + len - 1));
         last->node.end = to + r->new_size;
-        vmar_iset_update(&space->set, &last->node);
+        vmar__iset_update(&space->set, &last->node);
         space->total_vm += r->new_size - len;
     }
     vmar__coalesce(space, to, to + r->new_size);
@@ -415,7 +415,7 @@ static int remap_target(const struct vmar_space *space, struct remap *r,
         .place = VMAR_PLACE_ANY,
         .flags = r->first->flags & VMAR_MAP_STACK,
     };
-    r->cost = (struct vmar_carve_cost){0};
+    r->cost = (struct vmar__carve_cost){0};
     return vmar__place(space, &o, VMAR_PAGE_SIZE, to, NULL);
 }
 
@@ -423,7 +423,7 @@ static int remap_target(const struct vmar_space *space, struct remap *r,
 static int remap_locked(struct vmar_space *space, struct remap *r,
                         vmar_addr_t *out)
 {
-    struct vmar_prep prep = {0};
+    struct vmar__prep prep = {0};
     vmar_addr_t to;
     int rc = remap_validate(space, r);
 
@@ -492,7 +492,7 @@ int vmar_resize(struct vmar_space *h, vmar_addr_t addr, vmar_size_t old_size,
                 vmar_size_t new_size)
 {
     struct vmar_space *space = vmar__base(h);
-    struct vmar_iset_node *n;
+    struct vmar__iset_node *n;
     int rc;
 
     if (!space)
@@ -508,7 +508,7 @@ int vmar_resize(struct vmar_space *h, vmar_addr_t addr, vmar_size_t old_size,
         /* The reference's FIXME: [addr, addr+old_size) must be exactly one
          * mapping. A range inside a mapping would otherwise shrink by
          * punching a hole in it, which is no resize. */
-        n = vmar_iset_find(&space->set, addr);
+        n = vmar__iset_find(&space->set, addr);
         if (!n || n->start != addr || n->end - addr != old_size)
             rc = VMAR_EFAULT;
     }

@@ -60,7 +60,7 @@ int vmar_space_create(const struct vmar_space_opts *opts,
     rc = space_configure(&tmp, opts);
     if (rc)
         return rc;
-    vmar_iset_init(&tmp.set);
+    vmar__iset_init(&tmp.set);
 
     const struct vmar_env *env = opts->env;
     struct vmar_space *s =
@@ -84,7 +84,7 @@ void vmar__space_empty(struct vmar_space *space)
 {
     const struct vmar_env *env = space->env;
     struct vmar__tlb batch;
-    struct vmar_iset_node *n;
+    struct vmar__iset_node *n;
 
     /* One unmap over the whole user range: its ends cut no leaf, so it
      * needs no reservation, and empty tables go in the same flush. */
@@ -92,7 +92,7 @@ void vmar__space_empty(struct vmar_space *space)
     vmar__pmap_unmap(space, space->user_lo, space->user_hi - space->user_lo,
                      NULL, &batch);
     vmar__tlb_finish(&batch);
-    while ((n = vmar_iset_last(&space->set)) != NULL)
+    while ((n = vmar__iset_last(&space->set)) != NULL)
         vmar__mapping_destroy(space, vmar__mapping_of(n));
     VMAR_ASSERT(env, space->rss_anon == 0 && space->rss_file == 0 &&
                          space->total_vm == 0);
@@ -163,7 +163,7 @@ void vmar_stats(struct vmar_space *h, struct vmar_stats *out)
     out->user_lo = space->user_lo;
     out->user_hi = space->user_hi;
     out->index_nodes = space->set.nodes + space->set.nspare;
-    out->index_node_size = sizeof(struct vmar_iset_index);
+    out->index_node_size = sizeof(struct vmar__iset_index);
     vmar__unlock(space, VMAR_LOCK_SHARED);
 }
 

@@ -13,7 +13,7 @@
 #include "deps.h"
 #include "interval_set.h"
 
-struct vmar_mapping;
+struct vmar__mapping;
 
 /*
  * A space and its handles. vmar_space_create() returns the space itself
@@ -32,9 +32,9 @@ struct vmar_space {
     /* Whether mmu was created from a non-NULL config. libvmar keeps no
      * pointer to a config: vmar_fork() then needs the child's own. */
     bool mmu_configured;
-    void *lock;           /* embedder's lock object, may be NULL */
-    struct vmar_iset set; /* the mappings, by address */
-    vmar_addr_t user_lo;  /* user range [user_lo, user_hi) */
+    void *lock;            /* embedder's lock object, may be NULL */
+    struct vmar__iset set; /* the mappings, by address */
+    vmar_addr_t user_lo;   /* user range [user_lo, user_hi) */
     vmar_addr_t user_hi;
     vmar_size_t as_limit; /* 0: unlimited */
     size_t max_map_count;

@@ -4,9 +4,9 @@
 
 int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
 {
-    struct vmar_prep prep = {0};
-    struct vmar_carve_cost cost;
-    struct vmar_range_pos pos;
+    struct vmar__prep prep = {0};
+    struct vmar__carve_cost cost;
+    struct vmar__range_pos pos;
     struct vmar__tlb batch;
     int rc = 0;
 

@@ -30,7 +30,7 @@
 #define VMAR_HWPT_FLUSH_PAGES 32u
 
 /* What differs between machines in the glue. Constant data. */
-struct vmar_hwpt_arch {
+struct vmar__hwpt_arch {
     /* True when a range invalidation may leave a freed table page in a
      * paging-structure cache, so a flush after unhooking a table must be
      * full. RISC-V: "sfence.vma rs1" orders only leaf entries for that
@@ -46,8 +46,8 @@ struct vmar_hwpt_arch {
 /* One address space of a hardware backend. Fields other than rx are
  * private to hwpt.h and the backend that created it. */
 struct vmar_mmu {
-    struct vmar_radix rx;
-    const struct vmar_hwpt_arch *arch;
+    struct vmar__radix rx;
+    const struct vmar__hwpt_arch *arch;
     vmar_addr_t user_top;  /* the ops table's user_top */
     uint64_t root;         /* hardware root value: CR3 or satp */
     size_t unhooked_seen;  /* rx.unhooked at the last flush */
@@ -66,11 +66,11 @@ struct vmar_mmu {
  * The caller validated kernel_root's alignment and sets ->root.
  */
 static inline int
-vmar_hwpt_create(const struct vmar_env *env, const struct vmar_pt_format *fmt,
-                 const struct vmar_hwpt_arch *arch, vmar_addr_t user_top,
-                 vmar_paddr_t kernel_root, struct vmar_mmu **out)
+vmar__hwpt_create(const struct vmar_env *env, const struct vmar__pt_format *fmt,
+                  const struct vmar__hwpt_arch *arch, vmar_addr_t user_top,
+                  vmar_paddr_t kernel_root, struct vmar_mmu **out)
 {
-    vmar_addr_t user_end = vmar_radix_limit(fmt) / 2;
+    vmar_addr_t user_end = vmar__radix_limit(fmt) / 2;
     struct vmar_mmu *mmu;
 
     VMAR_ASSERT(env, user_top <= user_end);
@@ -78,7 +78,8 @@ vmar_hwpt_create(const struct vmar_env *env, const struct vmar_pt_format *fmt,
     if (mmu == NULL)
         return VMAR_ENOMEM;
     VMAR_MEMSET(mmu, 0, sizeof(*mmu));
-    if (vmar_radix_init_split(&mmu->rx, fmt, env, user_end, kernel_root) != 0) {
+    if (vmar__radix_init_split(&mmu->rx, fmt, env, user_end, kernel_root) !=
+        0) {
         env->free(env->ctx, mmu, sizeof(*mmu));
         return VMAR_ENOMEM;
     }
@@ -89,18 +90,18 @@ vmar_hwpt_create(const struct vmar_env *env, const struct vmar_pt_format *fmt,
     return 0;
 }
 
-static inline void vmar_hwpt_destroy(struct vmar_mmu *mmu)
+static inline void vmar__hwpt_destroy(struct vmar_mmu *mmu)
 {
     const struct vmar_env *env = mmu->rx.env;
 
-    vmar_radix_fini(&mmu->rx);
+    vmar__radix_fini(&mmu->rx);
     env->free(env->ctx, mmu, sizeof(*mmu));
 }
 
 /* Ranges reach the backend validated by the core: one beyond user_top is
  * a core bug, hence an assertion. */
-static inline void vmar_hwpt_check_user(const struct vmar_mmu *mmu,
-                                        vmar_addr_t va, vmar_size_t len)
+static inline void vmar__hwpt_check_user(const struct vmar_mmu *mmu,
+                                         vmar_addr_t va, vmar_size_t len)
 {
     VMAR_ASSERT(mmu->rx.env, va <= mmu->user_top && len <= mmu->user_top - va);
 }
@@ -108,98 +109,98 @@ static inline void vmar_hwpt_check_user(const struct vmar_mmu *mmu,
 /* Notice table pages unhooked since the last look: unmap counts them in
  * rx.unhooked before it queues them, so an early flush inside unmap sees
  * them too. (rx.tables cannot tell: a split in the same unmap adds one.) */
-static inline void vmar_hwpt_note_tables(struct vmar_mmu *mmu)
+static inline void vmar__hwpt_note_tables(struct vmar_mmu *mmu)
 {
     if (mmu->rx.unhooked != mmu->unhooked_seen)
         mmu->table_freed = true;
     mmu->unhooked_seen = mmu->rx.unhooked;
 }
 
-static inline int vmar_hwpt_prepare(struct vmar_mmu *mmu, vmar_addr_t va,
-                                    vmar_size_t len, enum vmar_mmu_prep what,
-                                    struct vmar_frame_list *resv)
+static inline int vmar__hwpt_prepare(struct vmar_mmu *mmu, vmar_addr_t va,
+                                     vmar_size_t len, enum vmar_mmu_prep what,
+                                     struct vmar_frame_list *resv)
 {
-    vmar_hwpt_check_user(mmu, va, len);
-    return vmar_radix_prepare(&mmu->rx, va, len, what, resv);
+    vmar__hwpt_check_user(mmu, va, len);
+    return vmar__radix_prepare(&mmu->rx, va, len, what, resv);
 }
 
-static inline void vmar_hwpt_map(struct vmar_mmu *mmu, vmar_addr_t va,
-                                 const struct vmar_pte *pte,
-                                 struct vmar_frame_list *resv)
+static inline void vmar__hwpt_map(struct vmar_mmu *mmu, vmar_addr_t va,
+                                  const struct vmar_pte *pte,
+                                  struct vmar_frame_list *resv)
 {
-    vmar_hwpt_check_user(mmu, va, VMAR_PAGE_SIZE);
-    vmar_radix_map(&mmu->rx, va, 0, pte, resv);
+    vmar__hwpt_check_user(mmu, va, VMAR_PAGE_SIZE);
+    vmar__radix_map(&mmu->rx, va, 0, pte, resv);
 }
 
-static inline void vmar_hwpt_map_range(struct vmar_mmu *mmu, vmar_addr_t va,
-                                       const struct vmar_pte *pte,
-                                       vmar_size_t len, unsigned flags,
-                                       struct vmar_frame_list *resv)
+static inline void vmar__hwpt_map_range(struct vmar_mmu *mmu, vmar_addr_t va,
+                                        const struct vmar_pte *pte,
+                                        vmar_size_t len, unsigned flags,
+                                        struct vmar_frame_list *resv)
 {
-    vmar_hwpt_check_user(mmu, va, len);
-    vmar_radix_map_range(&mmu->rx, va, pte, len, flags, resv);
+    vmar__hwpt_check_user(mmu, va, len);
+    vmar__radix_map_range(&mmu->rx, va, pte, len, flags, resv);
 }
 
-static inline size_t vmar_hwpt_unmap(struct vmar_mmu *mmu, vmar_addr_t va,
-                                     vmar_size_t len,
-                                     struct vmar_frame_list *resv,
-                                     struct vmar_tlb_batch *batch)
+static inline size_t vmar__hwpt_unmap(struct vmar_mmu *mmu, vmar_addr_t va,
+                                      vmar_size_t len,
+                                      struct vmar_frame_list *resv,
+                                      struct vmar_tlb_batch *batch)
 {
-    vmar_hwpt_check_user(mmu, va, len);
-    return vmar_radix_unmap(&mmu->rx, va, len, resv, batch);
+    vmar__hwpt_check_user(mmu, va, len);
+    return vmar__radix_unmap(&mmu->rx, va, len, resv, batch);
 }
 
-static inline size_t vmar_hwpt_copy(struct vmar_mmu *dst,
-                                    const struct vmar_mmu *src, vmar_addr_t *va,
-                                    vmar_addr_t end, unsigned flags,
-                                    struct vmar_frame_list *resv,
-                                    vmar_mmu_take_fn *take, void *arg)
+static inline size_t
+vmar__hwpt_copy(struct vmar_mmu *dst, const struct vmar_mmu *src,
+                vmar_addr_t *va, vmar_addr_t end, unsigned flags,
+                struct vmar_frame_list *resv, vmar_mmu_take_fn *take, void *arg)
 {
-    vmar_hwpt_check_user(dst, *va, end - *va);
-    return vmar_radix_copy(&dst->rx, &src->rx, va, end, flags, resv, take, arg);
+    vmar__hwpt_check_user(dst, *va, end - *va);
+    return vmar__radix_copy(&dst->rx, &src->rx, va, end, flags, resv, take,
+                            arg);
 }
 
-static inline void vmar_hwpt_move(struct vmar_mmu *mmu, vmar_addr_t va,
-                                  vmar_size_t len, vmar_addr_t to,
-                                  struct vmar_frame_list *resv,
-                                  vmar_mmu_take_fn *moved, void *arg)
+static inline void vmar__hwpt_move(struct vmar_mmu *mmu, vmar_addr_t va,
+                                   vmar_size_t len, vmar_addr_t to,
+                                   struct vmar_frame_list *resv,
+                                   vmar_mmu_take_fn *moved, void *arg)
 {
-    vmar_hwpt_check_user(mmu, va, len);
-    vmar_hwpt_check_user(mmu, to, len);
-    vmar_radix_move(&mmu->rx, va, len, to, resv, moved, arg);
+    vmar__hwpt_check_user(mmu, va, len);
+    vmar__hwpt_check_user(mmu, to, len);
+    vmar__radix_move(&mmu->rx, va, len, to, resv, moved, arg);
 }
 
-static inline void vmar_hwpt_protect(struct vmar_mmu *mmu, vmar_addr_t va,
-                                     vmar_size_t len, unsigned prot,
-                                     struct vmar_frame_list *resv,
-                                     struct vmar_tlb_batch *batch)
+static inline void vmar__hwpt_protect(struct vmar_mmu *mmu, vmar_addr_t va,
+                                      vmar_size_t len, unsigned prot,
+                                      struct vmar_frame_list *resv,
+                                      struct vmar_tlb_batch *batch)
 {
-    vmar_hwpt_check_user(mmu, va, len);
-    vmar_radix_protect(&mmu->rx, va, len, prot, resv, batch);
+    vmar__hwpt_check_user(mmu, va, len);
+    vmar__radix_protect(&mmu->rx, va, len, prot, resv, batch);
 }
 
-static inline void vmar_hwpt_replace(struct vmar_mmu *mmu, vmar_addr_t va,
-                                     const struct vmar_pte *pte,
-                                     struct vmar_tlb_batch *batch)
+static inline void vmar__hwpt_replace(struct vmar_mmu *mmu, vmar_addr_t va,
+                                      const struct vmar_pte *pte,
+                                      struct vmar_tlb_batch *batch)
 {
-    vmar_hwpt_check_user(mmu, va, VMAR_PAGE_SIZE);
-    vmar_radix_replace(&mmu->rx, va, pte, batch);
+    vmar__hwpt_check_user(mmu, va, VMAR_PAGE_SIZE);
+    vmar__radix_replace(&mmu->rx, va, pte, batch);
 }
 
 /* vmar_mmu_ops::activation: the root and the value the backend set at
  * create (CR3 or satp), the one its flushes name in env->tlb_flush. */
-static inline void vmar_hwpt_activation(const struct vmar_mmu *mmu,
-                                        struct vmar_mmu_activation *out)
+static inline void vmar__hwpt_activation(const struct vmar_mmu *mmu,
+                                         struct vmar_mmu_activation *out)
 {
     out->root = mmu->rx.root;
     out->value = mmu->root;
 }
 
-static inline int vmar_hwpt_find_next(const struct vmar_mmu *mmu,
-                                      vmar_addr_t *va, vmar_addr_t end,
-                                      struct vmar_pte *pte)
+static inline int vmar__hwpt_find_next(const struct vmar_mmu *mmu,
+                                       vmar_addr_t *va, vmar_addr_t end,
+                                       struct vmar_pte *pte)
 {
-    return vmar_radix_find_next(&mmu->rx, va, end, pte);
+    return vmar__radix_find_next(&mmu->rx, va, end, pte);
 }
 
 /*
@@ -208,12 +209,12 @@ static inline int vmar_hwpt_find_next(const struct vmar_mmu *mmu,
  * keeps non-leaf entries, then hand it to env->tlb_flush, else to the
  * inline default, else only count it (hosted builds).
  */
-static inline void vmar_hwpt_flush(struct vmar_mmu *mmu, vmar_addr_t va,
-                                   vmar_size_t len)
+static inline void vmar__hwpt_flush(struct vmar_mmu *mmu, vmar_addr_t va,
+                                    vmar_size_t len)
 {
     const struct vmar_env *env = mmu->rx.env;
 
-    vmar_hwpt_note_tables(mmu);
+    vmar__hwpt_note_tables(mmu);
     if (len > (vmar_size_t)VMAR_HWPT_FLUSH_PAGES * VMAR_PAGE_SIZE ||
         (mmu->table_freed && mmu->arch->full_flush_after_table_free))
         len = 0;

@@ -29,13 +29,13 @@
 
 /* ---- format arithmetic ------------------------------------------------ */
 
-static unsigned top_level(const struct vmar_pt_format *f)
+static unsigned top_level(const struct vmar__pt_format *f)
 {
     return f->levels - 1;
 }
 
 /* Index of va's entry in its table at `level`. */
-static size_t slot_index(const struct vmar_pt_format *f, vmar_addr_t va,
+static size_t slot_index(const struct vmar__pt_format *f, vmar_addr_t va,
                          unsigned level)
 {
     unsigned shift = f->page_shift + level * f->bits_per_level;
@@ -44,12 +44,13 @@ static size_t slot_index(const struct vmar_pt_format *f, vmar_addr_t va,
     return (size_t)((va >> shift) & mask);
 }
 
-static bool is_table(const struct vmar_pt_format *f, uint64_t w, unsigned level)
+static bool is_table(const struct vmar__pt_format *f, uint64_t w,
+                     unsigned level)
 {
     return level > 0 && f->present(w) && !f->is_leaf(w, level);
 }
 
-static uint64_t *table_at(const struct vmar_radix *rx, vmar_paddr_t pa)
+static uint64_t *table_at(const struct vmar__radix *rx, vmar_paddr_t pa)
 {
     return rx->env->phys_to_virt(rx->env->ctx, pa);
 }
@@ -58,14 +59,14 @@ static uint64_t *table_at(const struct vmar_radix *rx, vmar_paddr_t pa)
  * contract (vmar/env.h) keeps it below the format's pa_top; one above
  * would link another frame as the table, so it is asserted here, once per
  * table page (a rare path), rather than trusted. */
-static void check_table_page(const struct vmar_radix *rx, vmar_paddr_t pa)
+static void check_table_page(const struct vmar__radix *rx, vmar_paddr_t pa)
 {
     if (VMAR_UNLIKELY(pa >= rx->fmt->pa_top))
         vmar_panic(rx->env, "radix: env->frame_alloc returned a table page "
                             "at or above the format's pa_top");
 }
 
-static vmar_paddr_t pop_table_page(const struct vmar_radix *rx,
+static vmar_paddr_t pop_table_page(const struct vmar__radix *rx,
                                    struct vmar_frame_list *resv)
 {
     vmar_paddr_t pa = vmar_frame_list_pop(rx->env, resv);
@@ -76,7 +77,7 @@ static vmar_paddr_t pop_table_page(const struct vmar_radix *rx,
 
 /* A table is one frame of 8-byte words; the walker's own checks rely on
  * it, so a malformed format is an invariant failure, not bad input. */
-static bool format_ok(const struct vmar_pt_format *f)
+static bool format_ok(const struct vmar__pt_format *f)
 {
     return f->levels >= 1 && f->levels <= VMAR_PT_MAX_LEVELS &&
            f->page_shift == VMAR_PAGE_SHIFT && f->bits_per_level >= 1 &&
@@ -96,7 +97,7 @@ static bool format_ok(const struct vmar_pt_format *f)
 /* Ranges come from the core, which validated them: a bad one is a bug.
  * The bound is user_end, not 2^va_bits: a range reaching into the kernel
  * half would walk (and could free) the kernel's tables. */
-static void check_range(const struct vmar_radix *rx, vmar_addr_t va,
+static void check_range(const struct vmar__radix *rx, vmar_addr_t va,
                         vmar_size_t len)
 {
     VMAR_ASSERT(rx->env, va % VMAR_PAGE_SIZE == 0 && len % VMAR_PAGE_SIZE == 0);
@@ -104,7 +105,7 @@ static void check_range(const struct vmar_radix *rx, vmar_addr_t va,
 }
 
 /* The highest level that may hold a leaf (leaf levels run from 0). */
-static unsigned top_leaf_level(const struct vmar_pt_format *f)
+static unsigned top_leaf_level(const struct vmar__pt_format *f)
 {
     unsigned l = 0;
 
@@ -137,10 +138,10 @@ struct walk_ret {
  * Loop invariant: `table` is the table at `level` on va's path.
  * => caller holds the space lock exclusively
  */
-static struct walk_ret walk(struct vmar_radix *rx, vmar_addr_t va,
+static struct walk_ret walk(struct vmar__radix *rx, vmar_addr_t va,
                             unsigned target, struct vmar_frame_list *resv)
 {
-    const struct vmar_pt_format *f = rx->fmt;
+    const struct vmar__pt_format *f = rx->fmt;
     unsigned level = top_level(f);
     uint64_t *table = table_at(rx, rx->root);
     uint64_t *slot = &table[slot_index(f, va, level)];
@@ -194,10 +195,10 @@ struct visitor {
  * Loop invariant: table[level..top] is the path to the entry holding va,
  * and every entry below va in range has been visited.
  */
-static void range(const struct vmar_radix *rx, vmar_addr_t va, vmar_addr_t end,
+static void range(const struct vmar__radix *rx, vmar_addr_t va, vmar_addr_t end,
                   struct visitor *v)
 {
-    const struct vmar_pt_format *f = rx->fmt;
+    const struct vmar__pt_format *f = rx->fmt;
     const unsigned top = top_level(f);
     uint64_t *table[VMAR_PT_MAX_LEVELS];
     unsigned level = top;
@@ -206,7 +207,7 @@ static void range(const struct vmar_radix *rx, vmar_addr_t va, vmar_addr_t end,
     table[top] = table_at(rx, rx->root);
     while (va < end) {
         uint64_t *slot = &table[level][slot_index(f, va, level)];
-        vmar_size_t span = vmar_radix_span(f, level);
+        vmar_size_t span = vmar__radix_span(f, level);
         vmar_addr_t next = (va & ~(span - 1)) + span;
 
         if (level > v->floor && is_table(f, *slot, level)) {
@@ -238,15 +239,15 @@ struct leaf_slots {
     size_t first, end;
 };
 
-static struct leaf_slots leaf_slots(const struct vmar_radix *rx, uint64_t w,
+static struct leaf_slots leaf_slots(const struct vmar__radix *rx, uint64_t w,
                                     vmar_addr_t lo, vmar_addr_t hi)
 {
-    const struct vmar_pt_format *f = rx->fmt;
+    const struct vmar__pt_format *f = rx->fmt;
     size_t first = slot_index(f, lo, 0);
 
     return (struct leaf_slots){
         .t = table_at(rx, f->table_decode(w, 1)),
-        .base = lo & ~(vmar_radix_span(f, 1) - 1),
+        .base = lo & ~(vmar__radix_span(f, 1) - 1),
         .first = first,
         .end = first + (size_t)((hi - lo) >> f->page_shift),
     };
@@ -254,7 +255,7 @@ static struct leaf_slots leaf_slots(const struct vmar_radix *rx, uint64_t w,
 
 /* True when no word of the table is set. The walker writes absent entries
  * as 0, and a non-zero absent word (a future swap entry) keeps its table. */
-static bool table_empty(const struct vmar_pt_format *f, const uint64_t *table)
+static bool table_empty(const struct vmar__pt_format *f, const uint64_t *table)
 {
     size_t n = (size_t)1 << f->bits_per_level;
 
@@ -272,9 +273,9 @@ static bool table_empty(const struct vmar_pt_format *f, const uint64_t *table)
  * counts only as one run whose lowest bit is frame 1 (radix.h); else
  * leaf_addr stays 0, and every word is its own kind below.
  */
-static void find_leaf_addr(struct vmar_radix *rx)
+static void find_leaf_addr(struct vmar__radix *rx)
 {
-    const struct vmar_pt_format *f = rx->fmt;
+    const struct vmar__pt_format *f = rx->fmt;
     struct vmar_pte p = {.prot = VMAR_PROT_READ, .cache = VMAR_CACHE_WB};
     const uint64_t w0 = f->leaf_encode(&p, 0);
 
@@ -315,14 +316,14 @@ struct leaf_memo {
     uint64_t out;
 };
 
-static void memo_init(struct leaf_memo *m, const struct vmar_radix *rx)
+static void memo_init(struct leaf_memo *m, const struct vmar__radix *rx)
 {
     m->addr = rx->leaf_addr;
     m->shift = rx->leaf_addr_shift;
     m->valid = false;
 }
 
-static void memo_fill(struct leaf_memo *m, const struct vmar_radix *rx,
+static void memo_fill(struct leaf_memo *m, const struct vmar__radix *rx,
                       uint64_t w)
 {
     rx->fmt->leaf_decode(w, 0, &m->pte);
@@ -335,7 +336,7 @@ static void memo_fill(struct leaf_memo *m, const struct vmar_radix *rx,
  * differs from the memo's word only in the frame. True when it decoded,
  * and the caller must then set m->out. The test is kept apart from the
  * decode so that it inlines into the loops. */
-static inline bool memo_load(struct leaf_memo *m, const struct vmar_radix *rx,
+static inline bool memo_load(struct leaf_memo *m, const struct vmar__radix *rx,
                              uint64_t w)
 {
     if (m->valid && (w & ~m->addr) == m->key)
@@ -355,31 +356,31 @@ static vmar_paddr_t memo_pa(const struct leaf_memo *m, uint64_t w)
 
 /* ---- create and destroy ------------------------------------------------ */
 
-int vmar_radix_init(struct vmar_radix *rx, const struct vmar_pt_format *fmt,
-                    const struct vmar_env *env)
+int vmar__radix_init(struct vmar__radix *rx, const struct vmar__pt_format *fmt,
+                     const struct vmar_env *env)
 {
-    return vmar_radix_init_split(rx, fmt, env, vmar_radix_limit(fmt), 0);
+    return vmar__radix_init_split(rx, fmt, env, vmar__radix_limit(fmt), 0);
 }
 
 /* Index of the first root entry of the kernel half. */
-static size_t kernel_slot(const struct vmar_radix *rx)
+static size_t kernel_slot(const struct vmar__radix *rx)
 {
     return (size_t)(rx->user_end >>
                     (rx->fmt->va_bits - rx->fmt->bits_per_level));
 }
 
-int vmar_radix_init_split(struct vmar_radix *rx,
-                          const struct vmar_pt_format *fmt,
-                          const struct vmar_env *env, vmar_addr_t user_end,
-                          vmar_paddr_t kernel_root)
+int vmar__radix_init_split(struct vmar__radix *rx,
+                           const struct vmar__pt_format *fmt,
+                           const struct vmar_env *env, vmar_addr_t user_end,
+                           vmar_paddr_t kernel_root)
 {
     size_t n = (size_t)1 << fmt->bits_per_level;
     const uint64_t *kernel;
     uint64_t *root;
 
     VMAR_ASSERT(env, format_ok(fmt));
-    VMAR_ASSERT(env, user_end != 0 && user_end <= vmar_radix_limit(fmt) &&
-                         user_end % vmar_radix_span(fmt, top_level(fmt)) == 0);
+    VMAR_ASSERT(env, user_end != 0 && user_end <= vmar__radix_limit(fmt) &&
+                         user_end % vmar__radix_span(fmt, top_level(fmt)) == 0);
     VMAR_ASSERT(env, kernel_root % VMAR_PAGE_SIZE == 0);
     rx->fmt = fmt;
     rx->env = env;
@@ -408,7 +409,7 @@ int vmar_radix_init_split(struct vmar_radix *rx,
 
 struct fini_visit {
     struct visitor v;
-    struct vmar_radix *rx;
+    struct vmar__radix *rx;
 };
 
 static bool fini_entry(struct visitor *v, uint64_t *slot, unsigned level,
@@ -437,7 +438,7 @@ static void fini_leave(struct visitor *v, uint64_t *parent,
     fv->rx->tables--;
 }
 
-void vmar_radix_fini(struct vmar_radix *rx)
+void vmar__radix_fini(struct vmar__radix *rx)
 {
     const struct vmar_env *env = rx->env;
     struct fini_visit fv = {
@@ -465,7 +466,7 @@ void vmar_radix_fini(struct vmar_radix *rx)
 
 struct count_visit {
     struct visitor v;
-    const struct vmar_pt_format *f;
+    const struct vmar__pt_format *f;
     unsigned top; /* highest leaf level map_range may use (0: base pages) */
     size_t missing;
 };
@@ -473,12 +474,12 @@ struct count_visit {
 /*
  * Tables on levels below `level` that mapping [lo, hi) needs when leaves
  * up to level `top` are used wherever a whole aligned block of their span
- * fits (what vmar_radix_map_range does). A table at level l covers one
+ * fits (what vmar__radix_map_range does). A table at level l covers one
  * aligned block of span(l+1), so [lo, hi) meets ((hi-1) >> s) - (lo >> s)
  * + 1 of them (s = page_shift + (l+1) * bits); when l + 1 <= top, the
  * blocks lying wholly inside [lo, hi) are one leaf each and need no table.
  */
-static size_t tables_below(const struct vmar_pt_format *f, unsigned level,
+static size_t tables_below(const struct vmar__pt_format *f, unsigned level,
                            vmar_addr_t lo, vmar_addr_t hi, unsigned top)
 {
     size_t n = 0;
@@ -519,7 +520,7 @@ static bool count_entry(struct visitor *v, uint64_t *slot, unsigned level,
 /* The entry holding one page: a present leaf (slot set) or nothing. */
 struct edge_visit {
     struct visitor v;
-    const struct vmar_pt_format *f;
+    const struct vmar__pt_format *f;
     uint64_t *slot; /* the present leaf, or NULL */
     unsigned level; /* its level */
 };
@@ -539,7 +540,7 @@ static bool edge_entry(struct visitor *v, uint64_t *slot, unsigned level,
 /* The present leaf whose span holds the page at `page`, if any: a
  * one-page range() walk, so the lookup shares the descent of every other
  * operation. */
-static struct edge_visit leaf_at(const struct vmar_radix *rx, vmar_addr_t page)
+static struct edge_visit leaf_at(const struct vmar__radix *rx, vmar_addr_t page)
 {
     struct edge_visit e = {
         .v = {.entry = edge_entry, .leave = NULL, .floor = 0},
@@ -556,14 +557,14 @@ static struct edge_visit leaf_at(const struct vmar_radix *rx, vmar_addr_t page)
  * whose span `edge` is aligned to (the leaf's own level when the edge
  * does not cut it). A split from level L down to k needs L - k tables,
  * one per level, each the block of span(l+1) holding the edge's page. */
-static unsigned split_floor(const struct vmar_pt_format *f,
+static unsigned split_floor(const struct vmar__pt_format *f,
                             const struct edge_visit *e, vmar_addr_t edge)
 {
     unsigned k = e->level;
 
     if (e->slot == NULL)
         return k;
-    while (k > 0 && edge % vmar_radix_span(f, k) != 0)
+    while (k > 0 && edge % vmar__radix_span(f, k) != 0)
         k--;
     return k;
 }
@@ -571,10 +572,10 @@ static unsigned split_floor(const struct vmar_pt_format *f,
 /* Table pages split_edges() takes for [va, va+len): the tables of the
  * two edges' splits, less those they share (both edges inside one leaf,
  * at the levels where both pages lie in the same block). */
-static size_t count_split(const struct vmar_radix *rx, vmar_addr_t va,
+static size_t count_split(const struct vmar__radix *rx, vmar_addr_t va,
                           vmar_size_t len)
 {
-    const struct vmar_pt_format *f = rx->fmt;
+    const struct vmar__pt_format *f = rx->fmt;
     vmar_addr_t hi = va + len;
     struct edge_visit a = leaf_at(rx, va);
     /* One page (the common protect and unmap): both edges are its. */
@@ -608,14 +609,14 @@ static size_t count_split(const struct vmar_radix *rx, vmar_addr_t va,
  * Fence Instruction": a leaf entry changed), so its whole span goes on
  * the batch.
  */
-static uint64_t *split_leaf(struct vmar_radix *rx, uint64_t *slot,
+static uint64_t *split_leaf(struct vmar__radix *rx, uint64_t *slot,
                             unsigned level, vmar_addr_t base,
                             struct vmar_frame_list *resv,
                             struct vmar_tlb_batch *batch)
 {
-    const struct vmar_pt_format *f = rx->fmt;
+    const struct vmar__pt_format *f = rx->fmt;
     size_t n = (size_t)1 << f->bits_per_level;
-    vmar_size_t sub = vmar_radix_span(f, level - 1);
+    vmar_size_t sub = vmar__radix_span(f, level - 1);
     vmar_paddr_t pa = pop_table_page(rx, resv);
     uint64_t *table = table_at(rx, pa);
     struct vmar_pte pte;
@@ -631,26 +632,26 @@ static uint64_t *split_leaf(struct vmar_radix *rx, uint64_t *slot,
     *slot = f->table_encode(pa, level);
     rx->tables++;
     rx->leaves += n - 1;
-    vmar_tlb_batch_add_range(batch, base, vmar_radix_span(f, level));
+    vmar_tlb_batch_add_range(batch, base, vmar__radix_span(f, level));
     return table;
 }
 
 /* Split the leaf holding `page` until `edge` falls on a leaf boundary.
  * Returns false when no leaf above level 0 held the page (nothing to
  * split for any edge of it). */
-static bool split_edge(struct vmar_radix *rx, vmar_addr_t page,
+static bool split_edge(struct vmar__radix *rx, vmar_addr_t page,
                        vmar_addr_t edge, struct vmar_frame_list *resv,
                        struct vmar_tlb_batch *batch)
 {
-    const struct vmar_pt_format *f = rx->fmt;
+    const struct vmar__pt_format *f = rx->fmt;
     struct edge_visit e = leaf_at(rx, page);
     uint64_t *slot = e.slot;
     unsigned level = e.level;
 
     if (slot == NULL || level == 0)
         return false;
-    while (level > 0 && edge % vmar_radix_span(f, level) != 0) {
-        vmar_size_t span = vmar_radix_span(f, level);
+    while (level > 0 && edge % vmar__radix_span(f, level) != 0) {
+        vmar_size_t span = vmar__radix_span(f, level);
         uint64_t *table =
             split_leaf(rx, slot, level, page & ~(span - 1), resv, batch);
 
@@ -667,7 +668,7 @@ static bool split_edge(struct vmar_radix *rx, vmar_addr_t page,
  * for each): the contract lets the caller say so with a NULL or empty
  * `resv`, and the walks to the two edges, ~90 of the ~2 300 instructions
  * of a one-page protect among 10 000 mappings, are skipped. */
-static void split_edges(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
+static void split_edges(struct vmar__radix *rx, vmar_addr_t va, vmar_size_t len,
                         struct vmar_frame_list *resv,
                         struct vmar_tlb_batch *batch)
 {
@@ -678,8 +679,8 @@ static void split_edges(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
     split_edge(rx, va + len - VMAR_PAGE_SIZE, va + len, resv, batch);
 }
 
-size_t vmar_radix_count_missing(const struct vmar_radix *rx, vmar_addr_t va,
-                                vmar_size_t len, enum vmar_mmu_prep what)
+size_t vmar__radix_count_missing(const struct vmar__radix *rx, vmar_addr_t va,
+                                 vmar_size_t len, enum vmar_mmu_prep what)
 {
     struct count_visit c = {
         .v = {.entry = count_entry, .leave = NULL, .floor = 1},
@@ -706,11 +707,11 @@ size_t vmar_radix_count_missing(const struct vmar_radix *rx, vmar_addr_t va,
     return c.missing;
 }
 
-int vmar_radix_prepare(const struct vmar_radix *rx, vmar_addr_t va,
-                       vmar_size_t len, enum vmar_mmu_prep what,
-                       struct vmar_frame_list *resv)
+int vmar__radix_prepare(const struct vmar__radix *rx, vmar_addr_t va,
+                        vmar_size_t len, enum vmar_mmu_prep what,
+                        struct vmar_frame_list *resv)
 {
-    size_t n = vmar_radix_count_missing(rx, va, len, what);
+    size_t n = vmar__radix_count_missing(rx, va, len, what);
 
     if (n == 0)
         return 0;
@@ -720,11 +721,11 @@ int vmar_radix_prepare(const struct vmar_radix *rx, vmar_addr_t va,
 
 /* ---- map ---------------------------------------------------------------- */
 
-void vmar_radix_map(struct vmar_radix *rx, vmar_addr_t va, unsigned level,
-                    const struct vmar_pte *pte, struct vmar_frame_list *resv)
+void vmar__radix_map(struct vmar__radix *rx, vmar_addr_t va, unsigned level,
+                     const struct vmar_pte *pte, struct vmar_frame_list *resv)
 {
-    const struct vmar_pt_format *f = rx->fmt;
-    vmar_size_t span = vmar_radix_span(f, level);
+    const struct vmar__pt_format *f = rx->fmt;
+    vmar_size_t span = vmar__radix_span(f, level);
     struct walk_ret w;
 
     VMAR_ASSERT(rx->env, level < f->levels && (f->leaf_levels >> level) & 1u);
@@ -738,11 +739,11 @@ void vmar_radix_map(struct vmar_radix *rx, vmar_addr_t va, unsigned level,
     rx->leaves++;
 }
 
-void vmar_radix_map_range(struct vmar_radix *rx, vmar_addr_t va,
-                          const struct vmar_pte *pte, vmar_size_t len,
-                          unsigned flags, struct vmar_frame_list *resv)
+void vmar__radix_map_range(struct vmar__radix *rx, vmar_addr_t va,
+                           const struct vmar_pte *pte, vmar_size_t len,
+                           unsigned flags, struct vmar_frame_list *resv)
 {
-    const struct vmar_pt_format *f = rx->fmt;
+    const struct vmar__pt_format *f = rx->fmt;
     unsigned top = (flags & VMAR_MAP_RANGE_HUGE) ? top_leaf_level(f) : 0;
     struct vmar_pte part = *pte;
     vmar_size_t off = 0;
@@ -755,13 +756,13 @@ void vmar_radix_map_range(struct vmar_radix *rx, vmar_addr_t va,
     while (off < len) {
         unsigned l = top;
 
-        while (l > 0 && ((va + off) % vmar_radix_span(f, l) != 0 ||
-                         part.pa % vmar_radix_span(f, l) != 0 ||
-                         len - off < vmar_radix_span(f, l)))
+        while (l > 0 && ((va + off) % vmar__radix_span(f, l) != 0 ||
+                         part.pa % vmar__radix_span(f, l) != 0 ||
+                         len - off < vmar__radix_span(f, l)))
             l--;
-        vmar_radix_map(rx, va + off, l, &part, resv);
-        off += vmar_radix_span(f, l);
-        part.pa += vmar_radix_span(f, l);
+        vmar__radix_map(rx, va + off, l, &part, resv);
+        off += vmar__radix_span(f, l);
+        part.pa += vmar__radix_span(f, l);
     }
 }
 
@@ -769,7 +770,7 @@ void vmar_radix_map_range(struct vmar_radix *rx, vmar_addr_t va,
 
 struct unmap_visit {
     struct visitor v;
-    struct vmar_radix *rx;
+    struct vmar__radix *rx;
     struct vmar_tlb_batch *batch;
     size_t pages;
     uint32_t dirty; /* bit l: the current table at level l lost an entry */
@@ -783,8 +784,8 @@ static void unmap_leave(struct visitor *v, uint64_t *parent,
 static void unmap_leaf(struct unmap_visit *u, vmar_paddr_t pa, unsigned flags,
                        unsigned level, vmar_addr_t base)
 {
-    const struct vmar_pt_format *f = u->rx->fmt;
-    vmar_size_t span = vmar_radix_span(f, level);
+    const struct vmar__pt_format *f = u->rx->fmt;
+    vmar_size_t span = vmar__radix_span(f, level);
 
     u->rx->leaves--;
     u->pages += (size_t)(span >> f->page_shift);
@@ -814,7 +815,7 @@ static void unmap_word(struct unmap_visit *u, uint64_t w, unsigned level,
 static void unmap_table(struct unmap_visit *u, uint64_t *slot, vmar_addr_t lo,
                         vmar_addr_t hi)
 {
-    const struct vmar_pt_format *f = u->rx->fmt;
+    const struct vmar__pt_format *f = u->rx->fmt;
     const struct leaf_slots ls = leaf_slots(u->rx, *slot, lo, hi);
     uint64_t *t = ls.t;
     struct leaf_memo m;
@@ -838,8 +839,8 @@ static bool unmap_entry(struct visitor *v, uint64_t *slot, unsigned level,
                         vmar_addr_t lo, vmar_addr_t hi)
 {
     struct unmap_visit *u = (struct unmap_visit *)v;
-    const struct vmar_pt_format *f = u->rx->fmt;
-    vmar_size_t span = vmar_radix_span(f, level);
+    const struct vmar__pt_format *f = u->rx->fmt;
+    vmar_size_t span = vmar__radix_span(f, level);
     vmar_addr_t base = lo & ~(span - 1);
     uint64_t w = *slot;
 
@@ -864,7 +865,7 @@ static void unmap_leave(struct visitor *v, uint64_t *parent,
                         const uint64_t *table, unsigned level)
 {
     struct unmap_visit *u = (struct unmap_visit *)v;
-    const struct vmar_pt_format *f = u->rx->fmt;
+    const struct vmar__pt_format *f = u->rx->fmt;
     uint32_t bit = 1u << level;
     vmar_paddr_t pa;
 
@@ -881,9 +882,9 @@ static void unmap_leave(struct visitor *v, uint64_t *parent,
     vmar_tlb_batch_defer_free(u->batch, pa);
 }
 
-size_t vmar_radix_unmap(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
-                        struct vmar_frame_list *resv,
-                        struct vmar_tlb_batch *batch)
+size_t vmar__radix_unmap(struct vmar__radix *rx, vmar_addr_t va,
+                         vmar_size_t len, struct vmar_frame_list *resv,
+                         struct vmar_tlb_batch *batch)
 {
     struct unmap_visit u = {
         .v = {.entry = unmap_entry, .leave = unmap_leave, .floor = 1},
@@ -901,11 +902,11 @@ size_t vmar_radix_unmap(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
 
 /* ---- replace ------------------------------------------------------------ */
 
-void vmar_radix_replace(struct vmar_radix *rx, vmar_addr_t va,
-                        const struct vmar_pte *pte,
-                        struct vmar_tlb_batch *batch)
+void vmar__radix_replace(struct vmar__radix *rx, vmar_addr_t va,
+                         const struct vmar_pte *pte,
+                         struct vmar_tlb_batch *batch)
 {
-    const struct vmar_pt_format *f = rx->fmt;
+    const struct vmar__pt_format *f = rx->fmt;
     struct edge_visit e;
     struct vmar_pte old;
 
@@ -932,7 +933,7 @@ void vmar_radix_replace(struct vmar_radix *rx, vmar_addr_t va,
 
 struct protect_visit {
     struct visitor v;
-    const struct vmar_radix *rx;
+    const struct vmar__radix *rx;
     struct vmar_tlb_batch *batch;
     unsigned prot;
 };
@@ -965,7 +966,7 @@ static uint64_t protect_word(const struct protect_visit *p, uint64_t w,
 static void protect_table(struct protect_visit *p, uint64_t w, vmar_addr_t lo,
                           vmar_addr_t hi)
 {
-    const struct vmar_pt_format *f = p->rx->fmt;
+    const struct vmar__pt_format *f = p->rx->fmt;
     const struct leaf_slots ls = leaf_slots(p->rx, w, lo, hi);
     uint64_t *t = ls.t;
     size_t n = ls.end, first = n, last = 0;
@@ -997,8 +998,8 @@ static bool protect_entry(struct visitor *v, uint64_t *slot, unsigned level,
                           vmar_addr_t lo, vmar_addr_t hi)
 {
     struct protect_visit *p = (struct protect_visit *)v;
-    const struct vmar_pt_format *f = p->rx->fmt;
-    vmar_size_t span = vmar_radix_span(f, level);
+    const struct vmar__pt_format *f = p->rx->fmt;
+    vmar_size_t span = vmar__radix_span(f, level);
     vmar_addr_t base = lo & ~(span - 1);
     uint64_t w;
 
@@ -1017,9 +1018,10 @@ static bool protect_entry(struct visitor *v, uint64_t *slot, unsigned level,
     return false;
 }
 
-void vmar_radix_protect(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
-                        unsigned prot, struct vmar_frame_list *resv,
-                        struct vmar_tlb_batch *batch)
+void vmar__radix_protect(struct vmar__radix *rx, vmar_addr_t va,
+                         vmar_size_t len, unsigned prot,
+                         struct vmar_frame_list *resv,
+                         struct vmar_tlb_batch *batch)
 {
     struct protect_visit p = {
         .v = {.entry = protect_entry, .leave = NULL, .floor = 1},
@@ -1037,7 +1039,7 @@ void vmar_radix_protect(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
 
 struct find_visit {
     struct visitor v;
-    const struct vmar_pt_format *f;
+    const struct vmar__pt_format *f;
     vmar_addr_t va;
     struct vmar_pte pte;
     bool found;
@@ -1047,7 +1049,7 @@ static bool find_entry(struct visitor *v, uint64_t *slot, unsigned level,
                        vmar_addr_t lo, vmar_addr_t hi)
 {
     struct find_visit *fv = (struct find_visit *)v;
-    vmar_size_t span = vmar_radix_span(fv->f, level);
+    vmar_size_t span = vmar__radix_span(fv->f, level);
 
     (void)hi;
     if (!fv->f->present(*slot))
@@ -1059,8 +1061,8 @@ static bool find_entry(struct visitor *v, uint64_t *slot, unsigned level,
     return true;
 }
 
-int vmar_radix_find_next(const struct vmar_radix *rx, vmar_addr_t *va,
-                         vmar_addr_t end, struct vmar_pte *pte)
+int vmar__radix_find_next(const struct vmar__radix *rx, vmar_addr_t *va,
+                          vmar_addr_t end, struct vmar_pte *pte)
 {
     struct find_visit fv = {
         .v = {.entry = find_entry, .leave = NULL, .floor = 0},
@@ -1087,8 +1089,8 @@ int vmar_radix_find_next(const struct vmar_radix *rx, vmar_addr_t *va,
 
 struct copy_visit {
     struct visitor v;
-    struct vmar_radix *dst;
-    const struct vmar_radix *src;
+    struct vmar__radix *dst;
+    const struct vmar__radix *src;
     struct vmar_frame_list *resv;
     vmar_mmu_take_fn *take;
     void *arg;
@@ -1099,10 +1101,10 @@ struct copy_visit {
 
 /* Tables of `rx` missing on va's path down to `target` (the slot there
  * must be free: a leaf above it is a broken copy precondition). */
-static size_t path_missing(const struct vmar_radix *rx, vmar_addr_t va,
+static size_t path_missing(const struct vmar__radix *rx, vmar_addr_t va,
                            unsigned target)
 {
-    const struct vmar_pt_format *f = rx->fmt;
+    const struct vmar__pt_format *f = rx->fmt;
     unsigned level = top_level(f);
     const uint64_t *table = table_at(rx, rx->root);
 
@@ -1152,7 +1154,7 @@ static void copy_take(struct copy_visit *c, vmar_paddr_t pa, unsigned flags,
                       unsigned level)
 {
     if (flags & VMAR_PTE_MANAGED) {
-        vmar_size_t span = vmar_radix_span(c->src->fmt, level);
+        vmar_size_t span = vmar__radix_span(c->src->fmt, level);
 
         for (vmar_size_t off = 0; off < span; off += VMAR_PAGE_SIZE)
             c->take(c->arg, pa + off);
@@ -1177,7 +1179,7 @@ static uint64_t copy_word(struct copy_visit *c, uint64_t w, unsigned level)
 static bool copy_table(struct copy_visit *c, uint64_t w, vmar_addr_t lo,
                        vmar_addr_t hi)
 {
-    const struct vmar_pt_format *f = c->src->fmt;
+    const struct vmar__pt_format *f = c->src->fmt;
     const struct leaf_slots ls = leaf_slots(c->src, w, lo, hi);
     const uint64_t *s = ls.t;
     size_t i = ls.first, n = ls.end;
@@ -1214,8 +1216,8 @@ static bool copy_entry(struct visitor *v, uint64_t *slot, unsigned level,
                        vmar_addr_t lo, vmar_addr_t hi)
 {
     struct copy_visit *c = (struct copy_visit *)v;
-    const struct vmar_pt_format *f = c->src->fmt;
-    vmar_size_t span = vmar_radix_span(f, level);
+    const struct vmar__pt_format *f = c->src->fmt;
+    vmar_size_t span = vmar__radix_span(f, level);
     uint64_t w = *slot;
     uint64_t *d;
 
@@ -1233,10 +1235,10 @@ static bool copy_entry(struct visitor *v, uint64_t *slot, unsigned level,
     return false;
 }
 
-size_t vmar_radix_copy(struct vmar_radix *dst, const struct vmar_radix *src,
-                       vmar_addr_t *va, vmar_addr_t end, unsigned flags,
-                       struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
-                       void *arg)
+size_t vmar__radix_copy(struct vmar__radix *dst, const struct vmar__radix *src,
+                        vmar_addr_t *va, vmar_addr_t end, unsigned flags,
+                        struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
+                        void *arg)
 {
     struct copy_visit c = {
         .v = {.entry = copy_entry, .leave = NULL, .floor = 1},
@@ -1279,7 +1281,7 @@ size_t vmar_radix_copy(struct vmar_radix *dst, const struct vmar_radix *src,
  */
 struct move_visit {
     struct visitor v;
-    struct vmar_radix *rx;
+    struct vmar__radix *rx;
     struct vmar_frame_list *resv;
     vmar_mmu_take_fn *moved;
     void *arg;
@@ -1295,8 +1297,8 @@ struct move_visit {
 static void move_install(struct move_visit *m, vmar_addr_t t, uint64_t w,
                          vmar_paddr_t pa)
 {
-    const struct vmar_pt_format *f = m->rx->fmt;
-    vmar_addr_t base = t & ~(vmar_radix_span(f, 1) - 1);
+    const struct vmar__pt_format *f = m->rx->fmt;
+    vmar_addr_t base = t & ~(vmar__radix_span(f, 1) - 1);
     uint64_t *d;
 
     if (m->table == NULL || base != m->table_base) {
@@ -1320,7 +1322,7 @@ static void move_install(struct move_visit *m, vmar_addr_t t, uint64_t w,
 static void move_table(struct move_visit *m, uint64_t w, vmar_addr_t lo,
                        vmar_addr_t hi)
 {
-    const struct vmar_pt_format *f = m->rx->fmt;
+    const struct vmar__pt_format *f = m->rx->fmt;
     const struct leaf_slots ls = leaf_slots(m->rx, w, lo, hi);
     struct leaf_memo lm;
 
@@ -1340,8 +1342,8 @@ static bool move_entry(struct visitor *v, uint64_t *slot, unsigned level,
                        vmar_addr_t lo, vmar_addr_t hi)
 {
     struct move_visit *m = (struct move_visit *)v;
-    const struct vmar_pt_format *f = m->rx->fmt;
-    vmar_size_t span = vmar_radix_span(f, level);
+    const struct vmar__pt_format *f = m->rx->fmt;
+    vmar_size_t span = vmar__radix_span(f, level);
     uint64_t w = *slot;
     struct vmar_pte pte;
 
@@ -1362,9 +1364,9 @@ static bool move_entry(struct visitor *v, uint64_t *slot, unsigned level,
     return false;
 }
 
-void vmar_radix_move(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
-                     vmar_addr_t to, struct vmar_frame_list *resv,
-                     vmar_mmu_take_fn *moved, void *arg)
+void vmar__radix_move(struct vmar__radix *rx, vmar_addr_t va, vmar_size_t len,
+                      vmar_addr_t to, struct vmar_frame_list *resv,
+                      vmar_mmu_take_fn *moved, void *arg)
 {
     struct move_visit m = {
         .v = {.entry = move_entry, .leave = NULL, .floor = 1},

@@ -3,9 +3,9 @@
  * The generic radix page-table walker, shared by every backend.
  *
  * A multi-level page table is written once here and described per machine
- * by a constant `struct vmar_pt_format` (levels, bits per level, which
+ * by a constant `struct vmar__pt_format` (levels, bits per level, which
  * levels may hold leaves, and the encoding of the 64-bit hardware word).
- * A backend embeds a `struct vmar_radix` in its `struct vmar_mmu` and
+ * A backend embeds a `struct vmar__radix` in its `struct vmar_mmu` and
  * implements most vmar_mmu_ops members as one call each.
  *
  * Levels are numbered from the bottom: level 0 entries map base pages,
@@ -22,7 +22,7 @@
  * addresses through unchanged.
  *
  * The kernel half. A table may own only a prefix [0, user_end) of that
- * space (vmar_radix_init_split; the hardware backends pass the lower
+ * space (vmar__radix_init_split; the hardware backends pass the lower
  * half). The root entries at and above user_end belong to the embedder's
  * kernel: they are copied once from its root at init and then never read,
  * written, walked or freed by any operation here, so the kernel tables
@@ -72,10 +72,10 @@
  * Frame field: leaf_encode at level 0 must put pa >> page_shift into one
  * run of bits, whatever the other fields are, and derive no other bit
  * from pa. The walker then handles a leaf table's words that differ only
- * there with one decode (struct vmar_radix's leaf_addr); a format that
+ * there with one decode (struct vmar__radix's leaf_addr); a format that
  * does otherwise still works, with a decode per word.
  */
-struct vmar_pt_format {
+struct vmar__pt_format {
     /** Short name for diagnostics ("sim-4level"). */
     const char *name;
     /** Table levels, 1..VMAR_PT_MAX_LEVELS; the root is level levels-1. */
@@ -113,8 +113,8 @@ struct vmar_pt_format {
  * One page table. A backend embeds it in its struct vmar_mmu. Fields are
  * read-only outside radix.c.
  */
-struct vmar_radix {
-    const struct vmar_pt_format *fmt;
+struct vmar__radix {
+    const struct vmar__pt_format *fmt;
     const struct vmar_env *env;
     vmar_paddr_t root;    /**< the root table page */
     vmar_addr_t user_end; /**< one past the last address the walker owns:
@@ -127,20 +127,20 @@ struct vmar_radix {
                                (only grows; a backend compares it to notice
                                frees, since splits also add tables) */
     uint64_t leaf_addr;   /**< the frame field of a level-0 leaf word (see
-                               vmar_pt_format), found at init; 0 when the
+                               vmar__pt_format), found at init; 0 when the
                                format has none */
     unsigned leaf_addr_shift; /**< its lowest bit */
 };
 
 /** Bytes mapped by one entry at `level` (4 KiB at level 0). */
-static inline vmar_size_t vmar_radix_span(const struct vmar_pt_format *fmt,
-                                          unsigned level)
+static inline vmar_size_t vmar__radix_span(const struct vmar__pt_format *fmt,
+                                           unsigned level)
 {
     return (vmar_size_t)1 << (fmt->page_shift + level * fmt->bits_per_level);
 }
 
 /** One past the highest address the format translates (2^va_bits). */
-static inline vmar_addr_t vmar_radix_limit(const struct vmar_pt_format *fmt)
+static inline vmar_addr_t vmar__radix_limit(const struct vmar__pt_format *fmt)
 {
     return (vmar_addr_t)1 << fmt->va_bits;
 }
@@ -151,11 +151,11 @@ static inline vmar_addr_t vmar_radix_limit(const struct vmar_pt_format *fmt)
  * Precondition: `fmt` is well formed (asserted).
  * Returns: 0, or VMAR_ENOMEM with `rx` unusable and nothing allocated.
  */
-int vmar_radix_init(struct vmar_radix *rx, const struct vmar_pt_format *fmt,
-                    const struct vmar_env *env);
+int vmar__radix_init(struct vmar__radix *rx, const struct vmar__pt_format *fmt,
+                     const struct vmar_env *env);
 
 /**
- * vmar_radix_init for a table that shares its upper root entries with a
+ * vmar__radix_init for a table that shares its upper root entries with a
  * kernel: the walker owns [0, user_end) only (see "The kernel half"
  * above). When `kernel_root` is not 0, the root entries whose addresses
  * are at or above user_end are copied from the root table at that
@@ -167,10 +167,10 @@ int vmar_radix_init(struct vmar_radix *rx, const struct vmar_pt_format *fmt,
  * kernel_root is page aligned.
  * Returns: 0, or VMAR_ENOMEM with `rx` unusable and nothing allocated.
  */
-int vmar_radix_init_split(struct vmar_radix *rx,
-                          const struct vmar_pt_format *fmt,
-                          const struct vmar_env *env, vmar_addr_t user_end,
-                          vmar_paddr_t kernel_root);
+int vmar__radix_init_split(struct vmar__radix *rx,
+                           const struct vmar__pt_format *fmt,
+                           const struct vmar_env *env, vmar_addr_t user_end,
+                           vmar_paddr_t kernel_root);
 
 /**
  * Free every table page of [0, user_end), root last, straight through
@@ -180,7 +180,7 @@ int vmar_radix_init_split(struct vmar_radix *rx,
  * Precondition: no leaf is present and the table is active on no CPU
  * (vmar_mmu_ops::destroy), so no flush is needed.
  */
-void vmar_radix_fini(struct vmar_radix *rx);
+void vmar__radix_fini(struct vmar__radix *rx);
 
 /**
  * Count the table pages that `what` on [va, va+len) could need:
@@ -189,23 +189,23 @@ void vmar_radix_fini(struct vmar_radix *rx);
  *  - VMAR_PREP_REMAP: every non-root table on those paths, present or not
  *    (an unmap of the range before the maps may free any of them);
  *  - VMAR_PREP_MAP_HUGE: exactly the tables missing for
- *    vmar_radix_map_range(VMAR_MAP_RANGE_HUGE) of the range with a pa
+ *    vmar__radix_map_range(VMAR_MAP_RANGE_HUGE) of the range with a pa
  *    congruent to va modulo the top leaf level's span;
  *  - VMAR_PREP_CHANGE: the tables that splitting the huge leaves cut by
  *    either edge of the range takes (0 when no huge leaf is cut).
  * Reads the table only. Precondition: page-aligned range below user_end.
  */
-size_t vmar_radix_count_missing(const struct vmar_radix *rx, vmar_addr_t va,
-                                vmar_size_t len, enum vmar_mmu_prep what);
+size_t vmar__radix_count_missing(const struct vmar__radix *rx, vmar_addr_t va,
+                                 vmar_size_t len, enum vmar_mmu_prep what);
 
 /**
  * vmar_mmu_ops::prepare: count as above and put that many zeroed table
  * frames on `resv` with vmar_frame_list_fill.
  * Returns: 0, or VMAR_ENOMEM with `resv` and the table unchanged.
  */
-int vmar_radix_prepare(const struct vmar_radix *rx, vmar_addr_t va,
-                       vmar_size_t len, enum vmar_mmu_prep what,
-                       struct vmar_frame_list *resv);
+int vmar__radix_prepare(const struct vmar__radix *rx, vmar_addr_t va,
+                        vmar_size_t len, enum vmar_mmu_prep what,
+                        struct vmar_frame_list *resv);
 
 /**
  * Install one leaf at `va` on `level` (0 for a base page), linking missing
@@ -214,21 +214,21 @@ int vmar_radix_prepare(const struct vmar_radix *rx, vmar_addr_t va,
  * aligned to the level's span, the slot is empty and no huge leaf covers
  * it, and `resv` holds the tables the walk lacks (prepare(VMAR_PREP_MAP)).
  */
-void vmar_radix_map(struct vmar_radix *rx, vmar_addr_t va, unsigned level,
-                    const struct vmar_pte *pte, struct vmar_frame_list *resv);
+void vmar__radix_map(struct vmar__radix *rx, vmar_addr_t va, unsigned level,
+                     const struct vmar_pte *pte, struct vmar_frame_list *resv);
 
 /**
  * vmar_mmu_ops::map_range: map [va, va+len) to [pte->pa, pte->pa+len)
  * with the largest leaves (up to the top leaf level with
  * VMAR_MAP_RANGE_HUGE in `flags`, else base pages) whose span va and pa
  * are aligned to and the rest of the range covers, through
- * vmar_radix_map. Cannot fail. Preconditions (asserted): page-aligned
+ * vmar__radix_map. Cannot fail. Preconditions (asserted): page-aligned
  * va, pa and len, no leaf in the range, and `resv` prepared for it (see
- * vmar_radix_count_missing).
+ * vmar__radix_count_missing).
  */
-void vmar_radix_map_range(struct vmar_radix *rx, vmar_addr_t va,
-                          const struct vmar_pte *pte, vmar_size_t len,
-                          unsigned flags, struct vmar_frame_list *resv);
+void vmar__radix_map_range(struct vmar__radix *rx, vmar_addr_t va,
+                           const struct vmar_pte *pte, vmar_size_t len,
+                           unsigned flags, struct vmar_frame_list *resv);
 
 /**
  * vmar_mmu_ops::unmap: split the huge leaves cut by either edge with
@@ -240,9 +240,9 @@ void vmar_radix_map_range(struct vmar_radix *rx, vmar_addr_t va,
  * here. Ranges without present leaves are not recorded.
  * Returns: the number of base pages whose leaves were removed.
  */
-size_t vmar_radix_unmap(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
-                        struct vmar_frame_list *resv,
-                        struct vmar_tlb_batch *batch);
+size_t vmar__radix_unmap(struct vmar__radix *rx, vmar_addr_t va,
+                         vmar_size_t len, struct vmar_frame_list *resv,
+                         struct vmar_tlb_batch *batch);
 
 /**
  * vmar_mmu_ops::protect: split the huge leaves cut by either edge with
@@ -250,9 +250,10 @@ size_t vmar_radix_unmap(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
  * [va, va+len), keeping pa, flags and cache; records on `batch` the spans
  * of the split leaves and of the leaves whose word changed.
  */
-void vmar_radix_protect(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
-                        unsigned prot, struct vmar_frame_list *resv,
-                        struct vmar_tlb_batch *batch);
+void vmar__radix_protect(struct vmar__radix *rx, vmar_addr_t va,
+                         vmar_size_t len, unsigned prot,
+                         struct vmar_frame_list *resv,
+                         struct vmar_tlb_batch *batch);
 
 /**
  * vmar_mmu_ops::replace: give the level-0 leaf at `va` the word for `pte`,
@@ -262,9 +263,9 @@ void vmar_radix_protect(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
  * Preconditions (asserted): va page aligned below user_end, a level-0 leaf
  * present there, pte->pa page aligned.
  */
-void vmar_radix_replace(struct vmar_radix *rx, vmar_addr_t va,
-                        const struct vmar_pte *pte,
-                        struct vmar_tlb_batch *batch);
+void vmar__radix_replace(struct vmar__radix *rx, vmar_addr_t va,
+                         const struct vmar_pte *pte,
+                         struct vmar_tlb_batch *batch);
 
 /**
  * vmar_mmu_ops::find_next: the lowest base page in [*va, end) covered by a
@@ -275,8 +276,8 @@ void vmar_radix_replace(struct vmar_radix *rx, vmar_addr_t va,
  * kernel half is never scanned.
  * Returns: 0, or VMAR_ENOENT (then *va and *pte are unchanged).
  */
-int vmar_radix_find_next(const struct vmar_radix *rx, vmar_addr_t *va,
-                         vmar_addr_t end, struct vmar_pte *pte);
+int vmar__radix_find_next(const struct vmar__radix *rx, vmar_addr_t *va,
+                          vmar_addr_t end, struct vmar_pte *pte);
 
 /**
  * vmar_mmu_ops::copy: copy the present leaves of `src` in [*va, end) into
@@ -292,10 +293,10 @@ int vmar_radix_find_next(const struct vmar_radix *rx, vmar_addr_t *va,
  * range below user_end, `dst` empty in the range, no `src` leaf cut by
  * either end.
  */
-size_t vmar_radix_copy(struct vmar_radix *dst, const struct vmar_radix *src,
-                       vmar_addr_t *va, vmar_addr_t end, unsigned flags,
-                       struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
-                       void *arg);
+size_t vmar__radix_copy(struct vmar__radix *dst, const struct vmar__radix *src,
+                        vmar_addr_t *va, vmar_addr_t end, unsigned flags,
+                        struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
+                        void *arg);
 
 /**
  * vmar_mmu_ops::move: for every present leaf of `rx` in [va, va+len),
@@ -310,8 +311,8 @@ size_t vmar_radix_copy(struct vmar_radix *dst, const struct vmar_radix *src,
  * ranges below user_end and disjoint, no leaf present in the target
  * (and `resv` holds what its tables lack).
  */
-void vmar_radix_move(struct vmar_radix *rx, vmar_addr_t va, vmar_size_t len,
-                     vmar_addr_t to, struct vmar_frame_list *resv,
-                     vmar_mmu_take_fn *moved, void *arg);
+void vmar__radix_move(struct vmar__radix *rx, vmar_addr_t va, vmar_size_t len,
+                      vmar_addr_t to, struct vmar_frame_list *resv,
+                      vmar_mmu_take_fn *moved, void *arg);
 
 #endif /* VMAR_MMU_RADIX_H */

@@ -903,7 +903,7 @@ static int64_t touch_result(int rc)
     return T_OTHER; /* ENOMEM or a failed copy: never what Linux does */
 }
 
-static int64_t vmar_call(struct world *w, const struct op *op)
+static int64_t lib_call(struct world *w, const struct op *op)
 {
     uint64_t a[6];
     struct vmar_linux_mm *mm = &w->mm;
@@ -1009,7 +1009,7 @@ static int v_snap_cb(void *arg, const struct vmar_mapping_info *m)
     return 0;
 }
 
-static void vmar_snap(struct world *w, struct snap *s, int content)
+static void lib_snap(struct world *w, struct snap *s, int content)
 {
     struct v_snap_arg arg = {s};
     static unsigned char page[PGSZ];
@@ -1232,14 +1232,14 @@ static int step(struct world *w, const struct op *op, int content)
     const char *why = NULL;
     char bv[64], bl[64];
 
-    vmar_snap(w, &g_pv, 0);
+    lib_snap(w, &g_pv, 0);
     memcpy(&g_pl, &g_sl, sizeof(g_pl)); /* the kernel's state before */
     plen = placement_len(op, &g_pv);
     if (verbose) { /* before the calls: a crash names its operation */
         fprintf(stderr, "  ");
         op_print(stderr, op);
     }
-    rv = vmar_call(w, op);
+    rv = lib_call(w, op);
     rl = linux_call(w, op, content);
     w->last_linux = rl;
     w->ops++;
@@ -1264,7 +1264,7 @@ static int step(struct world *w, const struct op *op, int content)
             redo.a[0] = (uint64_t)rl;
             redo.a[3] |= MAP_FIXED;
             if (vmar_linux_munmap(&w->mm, (uint64_t)rv, plen) ||
-                vmar_call(w, &redo) != rl)
+                lib_call(w, &redo) != rl)
                 why = "could not follow the kernel's placement";
         } else if (resync(w, (uint64_t)rv, (uint64_t)rl, plen)) {
             why = "could not follow the kernel's placement";
@@ -1304,11 +1304,11 @@ static int step(struct world *w, const struct op *op, int content)
     }
     g_diff_page = NPG;
     if (!why) {
-        vmar_snap(w, &g_sv, content);
+        lib_snap(w, &g_sv, content);
         if (snap_compare(w, &g_sv, &g_sl, &why) == 0)
             return 0;
     } else {
-        vmar_snap(w, &g_sv, 0);
+        lib_snap(w, &g_sv, 0);
     }
     w->diffs++;
     fprintf(stderr,
@@ -1721,7 +1721,7 @@ static int run_directed(void)
             world_close(&w);
             return 1;
         }
-        vmar_snap(&w, &g_sv, 1);
+        lib_snap(&w, &g_sv, 1);
         linux_snap(&w, &g_sl, 1);
         for (const struct op *op = directed[g]; op->kind != OP_QUIT; op++) {
             int r = step(&w, op, 1);
@@ -1886,7 +1886,7 @@ static int run_random(uint64_t seed, unsigned long nops, unsigned seqlen)
             return 1;
         }
         seqs++;
-        vmar_snap(&w, &g_sv, 1);
+        lib_snap(&w, &g_sv, 1);
         linux_snap(&w, &g_sl, 1);
         for (unsigned i = 0; i < seqlen && done < nops; i++) {
             struct op op = r_op(&st);

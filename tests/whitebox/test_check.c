@@ -10,9 +10,9 @@
 
 #define BASE ((vmar_addr_t)0x40000000)
 
-static struct vmar_mapping *mapping_at(struct vt *vt, vmar_addr_t addr)
+static struct vmar__mapping *mapping_at(struct vt *vt, vmar_addr_t addr)
 {
-    struct vmar_iset_node *n = vmar_iset_find(&vt->space->set, addr);
+    struct vmar__iset_node *n = vmar__iset_find(&vt->space->set, addr);
     assert_non_null(n);
     return vmar__mapping_of(n);
 }
@@ -46,7 +46,7 @@ static void test_unmerged_neighbours(void **state)
     struct vt vt;
     (void)state;
     setup3(&vt, NULL);
-    struct vmar_mapping *m = mapping_at(&vt, BASE + 2 * PG);
+    struct vmar__mapping *m = mapping_at(&vt, BASE + 2 * PG);
     m->prot = VMAR_PROT_READ; /* now equal to both neighbours */
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
     m->prot = VMAR_PROT_READ | VMAR_PROT_WRITE;
@@ -80,7 +80,7 @@ static void test_counters(void **state)
  * gaps and keys, inner keys and gaps, an element's back pointer to its
  * leaf and a leaf's slot count, first with the three mappings in one leaf
  * (the root), then with enough mappings for inner nodes. vmar_check()
- * runs vmar_iset_check(); each fact is restored so the space is torn
+ * runs vmar__iset_check(); each fact is restored so the space is torn
  * down through an intact index.
  */
 #define IDX_EXTRA 40
@@ -88,9 +88,9 @@ static void test_counters(void **state)
 static void test_index_corruption(void **state)
 {
     struct vt vt;
-    struct vmar_iset *set;
-    struct vmar_iset_index *leaf, *leaf2, *root;
-    struct vmar_iset_node *e;
+    struct vmar__iset *set;
+    struct vmar__iset_index *leaf, *leaf2, *root;
+    struct vmar__iset_node *e;
     uint32_t count;
     int i;
     (void)state;
@@ -133,7 +133,7 @@ static void test_index_corruption(void **state)
 
     /* A leaf other than the root: the back pointer to a sibling leaf,
      * and a slot count one short (its last element drops out). */
-    e = vmar_iset_find(set, BASE + 64 * PG + 2 * (IDX_EXTRA / 2) * PG);
+    e = vmar__iset_find(set, BASE + 64 * PG + 2 * (IDX_EXTRA / 2) * PG);
     assert_non_null(e);
     leaf = e->leaf;
     leaf2 = leaf->next ? leaf->next : leaf->prev;
@@ -155,7 +155,7 @@ static void test_prot_beyond_max(void **state)
     struct vt vt;
     (void)state;
     setup3(&vt, NULL);
-    struct vmar_mapping *m = mapping_at(&vt, BASE);
+    struct vmar__mapping *m = mapping_at(&vt, BASE);
     m->max_prot = VMAR_PROT_NONE;
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
     m->max_prot = VMAR_PROT_RWX;
@@ -215,13 +215,13 @@ static void test_guard_mismatch(void **state)
                             VMAR_PROT_READ | VMAR_PROT_WRITE, VMAR_PLACE_FIXED,
                             VMAR_MAP_STACK, NULL),
                      0);
-    struct vmar_mapping *m = mapping_at(&vt, BASE + 64 * PG);
+    struct vmar__mapping *m = mapping_at(&vt, BASE + 64 * PG);
     assert_int_equal(m->node.guard, 4 * PG);
     m->node.guard = 0;
-    vmar_iset_update(&vt.space->set, &m->node);
+    vmar__iset_update(&vt.space->set, &m->node);
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
     m->node.guard = 4 * PG;
-    vmar_iset_update(&vt.space->set, &m->node);
+    vmar__iset_update(&vt.space->set, &m->node);
     VT_CHECK(&vt);
     vt_teardown(&vt);
 }

@@ -6,13 +6,13 @@
  * gaps) on sets of one to a few thousand elements built in ascending,
  * descending and scattered order and emptied again; the spare-node
  * contract; the guard and window rules of the free-range search at their
- * edges; and seeded differential tests of vmar_iset_find_free and the
+ * edges; and seeded differential tests of vmar__iset_find_free and the
  * lookups: against a brute-force scan of every gap of a set of over
  * 100 000 elements, against the same model on a few thousand slots with
  * every op checked, and against trying every x in small byte-granular sets
  * at both ends of the address space.
  *
- * Every mutation is followed by check_set(): vmar_iset_check(), plus this
+ * Every mutation is followed by check_set(): vmar__iset_check(), plus this
  * file's own walk of the index (so a checker that misses a rule does not
  * hide a broken tree) and the index-node balance: the set allocates
  * nothing, so the index nodes in use plus its spares are exactly the ones
@@ -47,11 +47,11 @@
 /* Index nodes handed to the live set and not yet taken back. */
 static size_t g_index_out;
 
-static struct vmar_iset_index *index_alloc(void)
+static struct vmar__iset_index *index_alloc(void)
 {
-    size_t align = _Alignof(struct vmar_iset_index);
-    size_t size = (sizeof(struct vmar_iset_index) + align - 1) / align * align;
-    struct vmar_iset_index *x = aligned_alloc(align, size);
+    size_t align = _Alignof(struct vmar__iset_index);
+    size_t size = (sizeof(struct vmar__iset_index) + align - 1) / align * align;
+    struct vmar__iset_index *x = aligned_alloc(align, size);
 
     assert_non_null(x);
     /* Garbage, not zeros: the set must initialise every field it reads. */
@@ -61,21 +61,21 @@ static struct vmar_iset_index *index_alloc(void)
 }
 
 /* Top the spares up so that `inserts` inserts cannot run out. */
-static void spares(struct vmar_iset *set, size_t inserts)
+static void spares(struct vmar__iset *set, size_t inserts)
 {
-    size_t k = vmar_iset_spares_needed(set, inserts);
+    size_t k = vmar__iset_spares_needed(set, inserts);
 
     while (k--)
-        vmar_iset_spare_add(set, index_alloc());
-    assert_int_equal(vmar_iset_spares_needed(set, inserts), 0);
+        vmar__iset_spare_add(set, index_alloc());
+    assert_int_equal(vmar__iset_spares_needed(set, inserts), 0);
 }
 
 /* Take every spare back and free it. */
-static void spares_free(struct vmar_iset *set)
+static void spares_free(struct vmar__iset *set)
 {
-    struct vmar_iset_index *x;
+    struct vmar__iset_index *x;
 
-    while ((x = vmar_iset_spare_take(set))) {
+    while ((x = vmar__iset_spare_take(set))) {
         free(x);
         assert_true(g_index_out > 0);
         g_index_out--;
@@ -86,14 +86,14 @@ static void spares_free(struct vmar_iset *set)
 
 /* ---- an independent walk of the index ----------------------------------- */
 
-static vmar_addr_t eff_start(const struct vmar_iset_node *n)
+static vmar_addr_t eff_start(const struct vmar__iset_node *n)
 {
     return n->guard >= n->start ? 0 : n->start - n->guard;
 }
 
 /* The gap before n by the header's definition, from its neighbours. */
-static vmar_size_t model_gap(const struct vmar_iset_node *prev,
-                             const struct vmar_iset_node *n)
+static vmar_size_t model_gap(const struct vmar__iset_node *prev,
+                             const struct vmar__iset_node *n)
 {
     vmar_addr_t lo = prev ? prev->end : 0, eff = eff_start(n);
 
@@ -106,9 +106,9 @@ static vmar_size_t model_gap(const struct vmar_iset_node *prev,
 #define MIN_FILL 3u
 
 struct walk {
-    const struct vmar_iset_node *prev; /* the last element seen */
+    const struct vmar__iset_node *prev; /* the last element seen */
     size_t elements, nodes;
-    const struct vmar_iset_index *level_last[64]; /* per level, in order */
+    const struct vmar__iset_index *level_last[64]; /* per level, in order */
     const char *err;
 };
 
@@ -120,8 +120,8 @@ struct walk {
     } while (0)
 
 /* Walks x's subtree in key order; returns its largest gap. */
-static vmar_size_t walk_node(struct walk *w, const struct vmar_iset_index *x,
-                             const struct vmar_iset_index *parent,
+static vmar_size_t walk_node(struct walk *w, const struct vmar__iset_index *x,
+                             const struct vmar__iset_index *parent,
                              uint32_t level)
 {
     vmar_size_t max = 0;
@@ -146,7 +146,7 @@ static vmar_size_t walk_node(struct walk *w, const struct vmar_iset_index *x,
         vmar_size_t g;
 
         if (level == 0) {
-            const struct vmar_iset_node *n = x->ptr[i];
+            const struct vmar__iset_node *n = x->ptr[i];
 
             if (n->leaf != x)
                 WALK_FAIL(w, "walk: element's leaf pointer");
@@ -162,7 +162,7 @@ static vmar_size_t walk_node(struct walk *w, const struct vmar_iset_index *x,
             w->prev = n;
             w->elements++;
         } else {
-            const struct vmar_iset_index *c = x->ptr[i];
+            const struct vmar__iset_index *c = x->ptr[i];
 
             g = walk_node(w, c, x, level - 1);
             if (w->err)
@@ -178,7 +178,7 @@ static vmar_size_t walk_node(struct walk *w, const struct vmar_iset_index *x,
     return max;
 }
 
-static void shape_check(const struct vmar_iset *set)
+static void shape_check(const struct vmar__iset *set)
 {
     struct walk w;
     vmar_size_t max = 0;
@@ -188,39 +188,39 @@ static void shape_check(const struct vmar_iset *set)
     if (!set->root) {
         assert_int_equal(set->count, 0);
         assert_int_equal(set->levels, 0);
-        assert_int_equal(vmar_iset_max_gap(set), 0);
-        assert_int_equal(vmar_iset_index_nodes(set), 0);
-        assert_null(vmar_iset_first(set));
-        assert_null(vmar_iset_last(set));
+        assert_int_equal(vmar__iset_max_gap(set), 0);
+        assert_int_equal(vmar__iset_index_nodes(set), 0);
+        assert_null(vmar__iset_first(set));
+        assert_null(vmar__iset_last(set));
     } else {
         assert_true(set->levels >= 1 && set->levels < 64);
         max = walk_node(&w, set->root, NULL, set->levels - 1);
         if (w.err)
             fail_msg("%s", w.err);
         assert_int_equal(w.elements, set->count);
-        assert_int_equal(w.nodes, vmar_iset_index_nodes(set));
-        assert_int_equal(max, vmar_iset_max_gap(set));
+        assert_int_equal(w.nodes, vmar__iset_index_nodes(set));
+        assert_int_equal(max, vmar__iset_max_gap(set));
         for (l = 0; l < set->levels; l++)
             assert_null(w.level_last[l]->next);
-        assert_ptr_equal(vmar_iset_last(set), w.prev);
+        assert_ptr_equal(vmar__iset_last(set), w.prev);
     }
     /* The set allocates nothing and loses nothing. */
-    assert_int_equal(vmar_iset_index_nodes(set) + set->nspare, g_index_out);
+    assert_int_equal(vmar__iset_index_nodes(set) + set->nspare, g_index_out);
 }
 
-static void check_set(const struct vmar_iset *set)
+static void check_set(const struct vmar__iset *set)
 {
-    const char *err = vmar_iset_check(set);
+    const char *err = vmar__iset_check(set);
 
     if (err)
-        fail_msg("vmar_iset_check: %s", err);
+        fail_msg("vmar__iset_check: %s", err);
     shape_check(set);
 }
 
 /* The gap the set keeps for element n (its slot in its leaf). */
-static vmar_size_t node_gap(const struct vmar_iset_node *n)
+static vmar_size_t node_gap(const struct vmar__iset_node *n)
 {
-    const struct vmar_iset_index *leaf = n->leaf;
+    const struct vmar__iset_index *leaf = n->leaf;
     uint32_t i;
 
     assert_non_null(leaf);
@@ -233,7 +233,7 @@ static vmar_size_t node_gap(const struct vmar_iset_node *n)
 
 /* ---- changes ------------------------------------------------------------ */
 
-static void add(struct vmar_iset *set, struct vmar_iset_node *n,
+static void add(struct vmar__iset *set, struct vmar__iset_node *n,
                 vmar_addr_t start, vmar_addr_t end, vmar_size_t guard)
 {
     size_t count = set->count;
@@ -243,38 +243,38 @@ static void add(struct vmar_iset *set, struct vmar_iset_node *n,
     n->end = end;
     n->guard = guard;
     spares(set, 1);
-    vmar_iset_insert(set, n);
+    vmar__iset_insert(set, n);
     check_set(set);
     assert_int_equal(set->count, count + 1);
-    assert_ptr_equal(vmar_iset_find(set, start), n);
+    assert_ptr_equal(vmar__iset_find(set, start), n);
 }
 
-static void del(struct vmar_iset *set, struct vmar_iset_node *n)
+static void del(struct vmar__iset *set, struct vmar__iset_node *n)
 {
     size_t count = set->count;
 
-    vmar_iset_remove(set, n);
+    vmar__iset_remove(set, n);
     check_set(set);
     assert_int_equal(set->count, count - 1);
-    assert_ptr_not_equal(vmar_iset_find(set, n->start), n);
+    assert_ptr_not_equal(vmar__iset_find(set, n->start), n);
 }
 
-static void reshape(struct vmar_iset *set, struct vmar_iset_node *n,
+static void reshape(struct vmar__iset *set, struct vmar__iset_node *n,
                     vmar_addr_t start, vmar_addr_t end, vmar_size_t guard)
 {
     n->start = start;
     n->end = end;
     n->guard = guard;
-    vmar_iset_update(set, n);
+    vmar__iset_update(set, n);
     check_set(set);
 }
 
 /* Empty the set, last element first or first element first, and free the
  * spares: every index node comes back. */
-static void finish(struct vmar_iset *set)
+static void finish(struct vmar__iset *set)
 {
     while (set->root)
-        del(set, set->count % 2 ? vmar_iset_first(set) : vmar_iset_last(set));
+        del(set, set->count % 2 ? vmar__iset_first(set) : vmar__iset_last(set));
     assert_int_equal(set->levels, 0);
     spares_free(set);
     assert_int_equal(g_index_out, 0);
@@ -283,14 +283,14 @@ static void finish(struct vmar_iset *set)
 /* Run a query; returns the result, or `none` when nothing fits. */
 static const vmar_addr_t none = 0x4e4f4e45; /* not page-aligned: no result */
 
-static vmar_addr_t ff(const struct vmar_iset *set, vmar_addr_t lo,
+static vmar_addr_t ff(const struct vmar__iset *set, vmar_addr_t lo,
                       vmar_addr_t hi, vmar_size_t size, vmar_size_t align,
                       vmar_size_t pre, bool top_down)
 {
-    struct vmar_iset_query q = {lo, hi, size, align, pre, top_down};
+    struct vmar__iset_query q = {lo, hi, size, align, pre, top_down};
     vmar_addr_t x = none;
 
-    if (!vmar_iset_find_free(set, &q, &x, NULL)) {
+    if (!vmar__iset_find_free(set, &q, &x, NULL)) {
         assert_int_equal(x, none); /* *out untouched on failure */
         return none;
     }
@@ -304,24 +304,24 @@ static vmar_addr_t ff(const struct vmar_iset *set, vmar_addr_t lo,
 
 /* Assert the in-order sequence of starts equals `starts` (n entries),
  * walking first..next and last..prev. */
-static void assert_order(const struct vmar_iset *set, const vmar_addr_t *starts,
-                         size_t n)
+static void assert_order(const struct vmar__iset *set,
+                         const vmar_addr_t *starts, size_t n)
 {
-    const struct vmar_iset_node *it = vmar_iset_first(set);
+    const struct vmar__iset_node *it = vmar__iset_first(set);
     size_t i;
 
     assert_int_equal(set->count, n);
     for (i = 0; i < n; i++) {
         assert_non_null(it);
         assert_int_equal(it->start, starts[i]);
-        it = vmar_iset_next(it);
+        it = vmar__iset_next(it);
     }
     assert_null(it);
-    it = vmar_iset_last(set);
+    it = vmar__iset_last(set);
     for (i = n; i-- > 0;) {
         assert_non_null(it);
         assert_int_equal(it->start, starts[i]);
-        it = vmar_iset_prev(it);
+        it = vmar__iset_prev(it);
     }
     assert_null(it);
 }
@@ -329,25 +329,25 @@ static void assert_order(const struct vmar_iset *set, const vmar_addr_t *starts,
 
 static void test_empty(void **state)
 {
-    struct vmar_iset set;
+    struct vmar__iset set;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     check_set(&set);
     assert_null(set.root);
-    assert_null(vmar_iset_first(&set));
-    assert_null(vmar_iset_last(&set));
-    assert_null(vmar_iset_find(&set, 0));
-    assert_null(vmar_iset_find(&set, TOP));
-    assert_null(vmar_iset_lower_bound(&set, 0));
+    assert_null(vmar__iset_first(&set));
+    assert_null(vmar__iset_last(&set));
+    assert_null(vmar__iset_find(&set, 0));
+    assert_null(vmar__iset_find(&set, TOP));
+    assert_null(vmar__iset_lower_bound(&set, 0));
     assert_int_equal(set.levels, 0);
     assert_int_equal(set.count, 0);
-    assert_int_equal(vmar_iset_max_gap(&set), 0);
-    assert_int_equal(vmar_iset_index_nodes(&set), 0);
+    assert_int_equal(vmar__iset_max_gap(&set), 0);
+    assert_int_equal(vmar__iset_index_nodes(&set), 0);
     /* No insert needs nothing; the first insert needs its leaf. */
-    assert_int_equal(vmar_iset_spares_needed(&set, 0), 0);
-    assert_true(vmar_iset_spares_needed(&set, 1) >= 1);
-    assert_null(vmar_iset_spare_take(&set));
+    assert_int_equal(vmar__iset_spares_needed(&set, 0), 0);
+    assert_true(vmar__iset_spares_needed(&set, 1) >= 1);
+    assert_null(vmar__iset_spare_take(&set));
     /* The whole space is one gap; x + size may reach hi = 2^64 - 1 only. */
     assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0);
     assert_int_equal(DOWN(&set, 0, TOP, PG, PG, 0), TOP - 2 * PG + 1);
@@ -362,45 +362,45 @@ static void test_empty(void **state)
 
 static void test_insert_lookup(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[5];
+    struct vmar__iset set;
+    struct vmar__iset_node n[5];
     static const vmar_addr_t order[] = {0x1000, 0x3000, 0x8000, 0x9000,
                                         0x20000};
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     add(&set, &n[0], 0x8000, 0x9000, 0);
     add(&set, &n[1], 0x1000, 0x2000, 0);
     add(&set, &n[2], 0x20000, 0x30000, 0);
     add(&set, &n[3], 0x3000, 0x5000, 0);
     add(&set, &n[4], 0x9000, 0xa000, 0); /* touches n[0]: no gap */
     assert_order(&set, order, 5);
-    assert_ptr_equal(vmar_iset_first(&set), &n[1]);
-    assert_ptr_equal(vmar_iset_last(&set), &n[2]);
+    assert_ptr_equal(vmar__iset_first(&set), &n[1]);
+    assert_ptr_equal(vmar__iset_last(&set), &n[2]);
 
-    assert_null(vmar_iset_find(&set, 0));
-    assert_null(vmar_iset_find(&set, 0xfff));
-    assert_ptr_equal(vmar_iset_find(&set, 0x1000), &n[1]);
-    assert_ptr_equal(vmar_iset_find(&set, 0x1fff), &n[1]);
-    assert_null(vmar_iset_find(&set, 0x2000));
-    assert_ptr_equal(vmar_iset_find(&set, 0x4abc), &n[3]);
-    assert_ptr_equal(vmar_iset_find(&set, 0x8fff), &n[0]);
-    assert_ptr_equal(vmar_iset_find(&set, 0x9000), &n[4]);
-    assert_null(vmar_iset_find(&set, 0xa000));
-    assert_ptr_equal(vmar_iset_find(&set, 0x2ffff), &n[2]);
-    assert_null(vmar_iset_find(&set, 0x30000));
-    assert_null(vmar_iset_find(&set, TOP));
+    assert_null(vmar__iset_find(&set, 0));
+    assert_null(vmar__iset_find(&set, 0xfff));
+    assert_ptr_equal(vmar__iset_find(&set, 0x1000), &n[1]);
+    assert_ptr_equal(vmar__iset_find(&set, 0x1fff), &n[1]);
+    assert_null(vmar__iset_find(&set, 0x2000));
+    assert_ptr_equal(vmar__iset_find(&set, 0x4abc), &n[3]);
+    assert_ptr_equal(vmar__iset_find(&set, 0x8fff), &n[0]);
+    assert_ptr_equal(vmar__iset_find(&set, 0x9000), &n[4]);
+    assert_null(vmar__iset_find(&set, 0xa000));
+    assert_ptr_equal(vmar__iset_find(&set, 0x2ffff), &n[2]);
+    assert_null(vmar__iset_find(&set, 0x30000));
+    assert_null(vmar__iset_find(&set, TOP));
 
-    assert_ptr_equal(vmar_iset_lower_bound(&set, 0), &n[1]);
-    assert_ptr_equal(vmar_iset_lower_bound(&set, 0x1fff), &n[1]);
-    assert_ptr_equal(vmar_iset_lower_bound(&set, 0x2000), &n[3]);
-    assert_ptr_equal(vmar_iset_lower_bound(&set, 0x4000), &n[3]);
-    assert_ptr_equal(vmar_iset_lower_bound(&set, 0x5000), &n[0]);
-    assert_ptr_equal(vmar_iset_lower_bound(&set, 0x9000), &n[4]);
-    assert_ptr_equal(vmar_iset_lower_bound(&set, 0xa000), &n[2]);
-    assert_ptr_equal(vmar_iset_lower_bound(&set, 0x2ffff), &n[2]);
-    assert_null(vmar_iset_lower_bound(&set, 0x30000));
-    assert_null(vmar_iset_lower_bound(&set, TOP));
+    assert_ptr_equal(vmar__iset_lower_bound(&set, 0), &n[1]);
+    assert_ptr_equal(vmar__iset_lower_bound(&set, 0x1fff), &n[1]);
+    assert_ptr_equal(vmar__iset_lower_bound(&set, 0x2000), &n[3]);
+    assert_ptr_equal(vmar__iset_lower_bound(&set, 0x4000), &n[3]);
+    assert_ptr_equal(vmar__iset_lower_bound(&set, 0x5000), &n[0]);
+    assert_ptr_equal(vmar__iset_lower_bound(&set, 0x9000), &n[4]);
+    assert_ptr_equal(vmar__iset_lower_bound(&set, 0xa000), &n[2]);
+    assert_ptr_equal(vmar__iset_lower_bound(&set, 0x2ffff), &n[2]);
+    assert_null(vmar__iset_lower_bound(&set, 0x30000));
+    assert_null(vmar__iset_lower_bound(&set, TOP));
 
     /* Each node caches the gap below it, from 0 for the first; the root
      * the largest of all: [0xa000, 0x20000). */
@@ -409,17 +409,18 @@ static void test_insert_lookup(void **state)
     assert_int_equal(node_gap(&n[0]), 0x3000);
     assert_int_equal(node_gap(&n[4]), 0);
     assert_int_equal(node_gap(&n[2]), 0x16000);
-    assert_int_equal(vmar_iset_max_gap(&set), 0x16000);
+    assert_int_equal(vmar__iset_max_gap(&set), 0x16000);
     /* Five elements fit one leaf: the root. */
     assert_int_equal(set.levels, 1);
-    assert_int_equal(vmar_iset_index_nodes(&set), 1);
+    assert_int_equal(vmar__iset_index_nodes(&set), 1);
     assert_ptr_equal(n[0].leaf, set.root);
     finish(&set);
 }
 
 /* Insert a one-page node at `start` through `hint`, then check. */
-static void put_hinted(struct vmar_iset *set, const struct vmar_iset_hint *hint,
-                       struct vmar_iset_node *n, vmar_addr_t start,
+static void put_hinted(struct vmar__iset *set,
+                       const struct vmar__iset_hint *hint,
+                       struct vmar__iset_node *n, vmar_addr_t start,
                        vmar_size_t guard)
 {
     memset(n, 0xa5, sizeof(*n)); /* the set must not read stale fields */
@@ -427,7 +428,7 @@ static void put_hinted(struct vmar_iset *set, const struct vmar_iset_hint *hint,
     n->end = start + PG;
     n->guard = guard;
     spares(set, 1);
-    vmar_iset_insert_hinted(set, hint, n);
+    vmar__iset_insert_hinted(set, hint, n);
     check_set(set);
 }
 
@@ -437,24 +438,24 @@ static void put_hinted(struct vmar_iset *set, const struct vmar_iset_hint *hint,
  * empty set have hints too. */
 static void test_insert_hinted(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[4];
-    struct vmar_iset_hint hint, stale;
-    struct vmar_iset_query q = {.hi = TOP, .size = PG, .align = PG};
+    struct vmar__iset set;
+    struct vmar__iset_node n[4];
+    struct vmar__iset_hint hint, stale;
+    struct vmar__iset_query q = {.hi = TOP, .size = PG, .align = PG};
     vmar_addr_t got;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     /* Empty: the whole space is the top gap. */
     q.lo = 0x10000;
-    assert_true(vmar_iset_find_free(&set, &q, &got, &hint));
+    assert_true(vmar__iset_find_free(&set, &q, &got, &hint));
     assert_int_equal(got, 0x10000);
     assert_null(hint.leaf);
     put_hinted(&set, &hint, &n[0], got, 0);
     assert_int_equal(node_gap(&n[0]), 0x10000);
     /* Above the last element. */
     q.lo = 0x20000;
-    assert_true(vmar_iset_find_free(&set, &q, &got, &hint));
+    assert_true(vmar__iset_find_free(&set, &q, &got, &hint));
     assert_ptr_equal(hint.leaf, set.root);
     assert_int_equal(hint.slot, 1);
     assert_int_equal(hint.below, 0x11000);
@@ -464,7 +465,7 @@ static void test_insert_hinted(void **state)
     q.lo = 0x12000;
     q.hi = 0x15000;
     q.pre = 0x2000;
-    assert_true(vmar_iset_find_free(&set, &q, &got, &hint));
+    assert_true(vmar__iset_find_free(&set, &q, &got, &hint));
     assert_int_equal(got, 0x14000);
     assert_int_equal(hint.slot, 1);
     assert_int_equal(hint.below, 0x11000);
@@ -474,8 +475,8 @@ static void test_insert_hinted(void **state)
     assert_int_equal(node_gap(&n[1]), 0x20000 - 0x15000);
     /* The stale hint still names slot 1, now n[2]'s: not used. */
     put_hinted(&set, &stale, &n[3], 0x18000, 0);
-    assert_ptr_equal(vmar_iset_next(&n[2]), &n[3]);
-    assert_ptr_equal(vmar_iset_next(&n[3]), &n[1]);
+    assert_ptr_equal(vmar__iset_next(&n[2]), &n[3]);
+    assert_ptr_equal(vmar__iset_next(&n[3]), &n[1]);
     assert_int_equal(node_gap(&n[3]), 0x18000 - 0x15000);
     finish(&set);
 }
@@ -484,44 +485,44 @@ static void test_insert_hinted(void **state)
  * descent, its predecessor, also across leaf boundaries. */
 static void test_lower_bound_pred(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[3], *pred, *lb;
+    struct vmar__iset set;
+    struct vmar__iset_node n[3], *pred, *lb;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     pred = &n[0]; /* must be overwritten with NULL */
-    assert_null(vmar_iset_lower_bound_pred(&set, 0x5000, &pred));
+    assert_null(vmar__iset_lower_bound_pred(&set, 0x5000, &pred));
     assert_null(pred);
     add(&set, &n[0], 0x1000, 0x2000, 0);
     add(&set, &n[1], 0x2000, 0x3000, 0); /* touches n[0] */
     add(&set, &n[2], 0x8000, 0x9000, 0x4000);
-    lb = vmar_iset_lower_bound_pred(&set, 0, &pred);
+    lb = vmar__iset_lower_bound_pred(&set, 0, &pred);
     assert_ptr_equal(lb, &n[0]);
     assert_null(pred);
-    lb = vmar_iset_lower_bound_pred(&set, 0x1000, &pred);
+    lb = vmar__iset_lower_bound_pred(&set, 0x1000, &pred);
     assert_ptr_equal(lb, &n[0]);
     assert_null(pred);
-    lb = vmar_iset_lower_bound_pred(&set, 0x1fff, &pred);
+    lb = vmar__iset_lower_bound_pred(&set, 0x1fff, &pred);
     assert_ptr_equal(lb, &n[0]);
     assert_null(pred);
     /* At n[1].start, n[0] ends: it is the predecessor. */
-    lb = vmar_iset_lower_bound_pred(&set, 0x2000, &pred);
+    lb = vmar__iset_lower_bound_pred(&set, 0x2000, &pred);
     assert_ptr_equal(lb, &n[1]);
     assert_ptr_equal(pred, &n[0]);
-    lb = vmar_iset_lower_bound_pred(&set, 0x3000, &pred);
+    lb = vmar__iset_lower_bound_pred(&set, 0x3000, &pred);
     assert_ptr_equal(lb, &n[2]);
     assert_ptr_equal(pred, &n[1]);
     /* Inside n[2]'s guard: the guard is not the element. */
-    lb = vmar_iset_lower_bound_pred(&set, 0x7fff, &pred);
+    lb = vmar__iset_lower_bound_pred(&set, 0x7fff, &pred);
     assert_ptr_equal(lb, &n[2]);
     assert_ptr_equal(pred, &n[1]);
-    lb = vmar_iset_lower_bound_pred(&set, 0x8fff, &pred);
+    lb = vmar__iset_lower_bound_pred(&set, 0x8fff, &pred);
     assert_ptr_equal(lb, &n[2]);
     assert_ptr_equal(pred, &n[1]);
-    lb = vmar_iset_lower_bound_pred(&set, 0x9000, &pred);
+    lb = vmar__iset_lower_bound_pred(&set, 0x9000, &pred);
     assert_null(lb);
     assert_ptr_equal(pred, &n[2]);
-    lb = vmar_iset_lower_bound_pred(&set, TOP, &pred);
+    lb = vmar__iset_lower_bound_pred(&set, TOP, &pred);
     assert_null(lb);
     assert_ptr_equal(pred, &n[2]);
     finish(&set);
@@ -529,25 +530,25 @@ static void test_lower_bound_pred(void **state)
 
 static void test_single_node_cache(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n;
+    struct vmar__iset set;
+    struct vmar__iset_node n;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     add(&set, &n, 0x5000, 0x6000, 0x2000);
     /* One leaf, the root, holding one slot. */
     assert_int_equal(set.levels, 1);
-    assert_int_equal(vmar_iset_index_nodes(&set), 1);
+    assert_int_equal(vmar__iset_index_nodes(&set), 1);
     assert_ptr_equal(n.leaf, set.root);
     assert_int_equal(set.root->count, 1);
     assert_int_equal(set.root->level, 0);
     assert_null(set.root->parent);
     assert_int_equal(node_gap(&n), 0x3000); /* [0, eff) with eff = 0x3000 */
-    assert_int_equal(vmar_iset_max_gap(&set), 0x3000);
-    assert_ptr_equal(vmar_iset_find(&set, 0x5000), &n);
-    assert_null(vmar_iset_find(&set, 0x4fff)); /* the guard is not the node */
-    assert_null(vmar_iset_next(&n));
-    assert_null(vmar_iset_prev(&n));
+    assert_int_equal(vmar__iset_max_gap(&set), 0x3000);
+    assert_ptr_equal(vmar__iset_find(&set, 0x5000), &n);
+    assert_null(vmar__iset_find(&set, 0x4fff)); /* the guard is not the node */
+    assert_null(vmar__iset_next(&n));
+    assert_null(vmar__iset_prev(&n));
     del(&set, &n);
     assert_null(set.root);
     assert_int_equal(set.count, 0);
@@ -566,8 +567,8 @@ static void test_single_node_cache(void **state)
  * at most four. */
 static void test_insert_orders(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[ROT_N];
+    struct vmar__iset set;
+    struct vmar__iset_node n[ROT_N];
     vmar_addr_t starts[ROT_N];
     int pass, i;
 
@@ -575,7 +576,7 @@ static void test_insert_orders(void **state)
     for (i = 0; i < ROT_N; i++)
         starts[i] = (vmar_addr_t)(i + 1) * 2 * PG;
     for (pass = 0; pass < 4; pass++) {
-        vmar_iset_init(&set);
+        vmar__iset_init(&set);
         for (i = 0; i < ROT_N; i++) {
             int k = pass == 0   ? i
                     : pass == 1 ? ROT_N - 1 - i
@@ -585,8 +586,8 @@ static void test_insert_orders(void **state)
         }
         assert_order(&set, starts, ROT_N);
         assert_true(set.levels >= 2 && set.levels <= 4);
-        assert_true(vmar_iset_index_nodes(&set) >= ROT_N / VMAR_ISET_FANOUT);
-        assert_int_equal(vmar_iset_max_gap(&set), 2 * PG); /* [0, first) */
+        assert_true(vmar__iset_index_nodes(&set) >= ROT_N / VMAR_ISET_FANOUT);
+        assert_int_equal(vmar__iset_max_gap(&set), 2 * PG); /* [0, first) */
         for (i = 0; i < ROT_N; i++)
             del(&set, &n[pass % 2 ? i : (i * 37) % ROT_N]);
         assert_null(set.root);
@@ -602,13 +603,13 @@ static void test_insert_orders(void **state)
  * four or more leaves that shrinks to one. */
 static void test_remove(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[RM_N], *r, *succ, *pred, *p;
+    struct vmar__iset set;
+    struct vmar__iset_node n[RM_N], *r, *succ, *pred, *p;
     vmar_addr_t starts[RM_N];
     size_t live = RM_N, i;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     for (i = 0; i < RM_N; i++) {
         starts[i] = (vmar_addr_t)(i + 1) * 0x10000;
         add(&set, &n[i], starts[i], starts[i] + 0x1000, 0);
@@ -617,39 +618,39 @@ static void test_remove(void **state)
     assert_true(set.levels >= 2);
 
     /* The first element; the gap cache follows. */
-    r = vmar_iset_first(&set);
+    r = vmar__iset_first(&set);
     del(&set, r);
     memmove(starts, starts + 1, --live * sizeof(*starts));
     assert_order(&set, starts, live);
-    assert_int_equal(node_gap(vmar_iset_first(&set)), 0x20000);
-    assert_int_equal(vmar_iset_max_gap(&set), 0x20000);
+    assert_int_equal(node_gap(vmar__iset_first(&set)), 0x20000);
+    assert_int_equal(vmar__iset_max_gap(&set), 0x20000);
 
     /* The middle one, repeatedly, until a handful is left: leaves empty
      * or merge and the levels collapse. */
     while (live > 4) {
-        for (r = vmar_iset_first(&set), i = 0; i < live / 2; i++)
-            r = vmar_iset_next(r);
-        succ = vmar_iset_next(r);
-        pred = vmar_iset_prev(r);
+        for (r = vmar__iset_first(&set), i = 0; i < live / 2; i++)
+            r = vmar__iset_next(r);
+        succ = vmar__iset_next(r);
+        pred = vmar__iset_prev(r);
         del(&set, r);
         for (i = 0; starts[i] != r->start; i++)
             ;
         memmove(starts + i, starts + i + 1, (--live - i) * sizeof(*starts));
         assert_order(&set, starts, live);
-        assert_null(vmar_iset_find(&set, r->start));
-        assert_ptr_equal(vmar_iset_lower_bound(&set, r->start), succ);
-        assert_ptr_equal(vmar_iset_lower_bound_pred(&set, r->start, &p), succ);
+        assert_null(vmar__iset_find(&set, r->start));
+        assert_ptr_equal(vmar__iset_lower_bound(&set, r->start), succ);
+        assert_ptr_equal(vmar__iset_lower_bound_pred(&set, r->start, &p), succ);
         assert_ptr_equal(p, pred);
         assert_int_equal(node_gap(succ), succ->start - pred->end);
     }
     assert_int_equal(set.levels, 1);
 
     /* The last element; the gap cache follows. */
-    r = vmar_iset_last(&set);
+    r = vmar__iset_last(&set);
     del(&set, r);
     live--;
     assert_int_equal(set.count, live);
-    assert_true(vmar_iset_last(&set)->end < r->end);
+    assert_true(vmar__iset_last(&set)->end < r->end);
     finish(&set);
 }
 
@@ -663,12 +664,12 @@ static void test_remove(void **state)
 
 static void test_leaf_edges(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[EDGE_N], *r, *succ, *pred, *p;
+    struct vmar__iset set;
+    struct vmar__iset_node n[EDGE_N], *r, *succ, *pred, *p;
     size_t i, firsts = 0, lasts = 0;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     for (i = 0; i < EDGE_N; i++)
         add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x10000,
             (vmar_addr_t)(i + 1) * 0x10000 + 0x1000, 0);
@@ -677,9 +678,9 @@ static void test_leaf_edges(void **state)
     /* Move each leaf's first element down by a page (a new key for the
      * ancestors) and its last element's end up by a page (a smaller gap
      * for the successor in the next leaf). */
-    for (r = vmar_iset_first(&set); r; r = vmar_iset_next(r)) {
-        pred = vmar_iset_prev(r);
-        succ = vmar_iset_next(r);
+    for (r = vmar__iset_first(&set); r; r = vmar__iset_next(r)) {
+        pred = vmar__iset_prev(r);
+        succ = vmar__iset_next(r);
         if (r->leaf->ptr[0] == r && pred) {
             reshape(&set, r, r->start - PG, r->end, 0);
             assert_int_equal(r->leaf->key[0], r->start);
@@ -698,19 +699,19 @@ static void test_leaf_edges(void **state)
     /* Remove leaves' first elements, then leaves' last elements, while
      * there are any besides the set's first and last. */
     for (;;) {
-        for (r = vmar_iset_next(vmar_iset_first(&set)); r;
-             r = vmar_iset_next(r))
-            if (vmar_iset_next(r) &&
+        for (r = vmar__iset_next(vmar__iset_first(&set)); r;
+             r = vmar__iset_next(r))
+            if (vmar__iset_next(r) &&
                 (r->leaf->ptr[0] == r || r->leaf->ptr[r->leaf->count - 1] == r))
                 break;
         if (!r)
             break;
-        pred = vmar_iset_prev(r);
-        succ = vmar_iset_next(r);
+        pred = vmar__iset_prev(r);
+        succ = vmar__iset_next(r);
         del(&set, r);
-        assert_ptr_equal(vmar_iset_next(pred), succ);
-        assert_ptr_equal(vmar_iset_prev(succ), pred);
-        assert_ptr_equal(vmar_iset_lower_bound_pred(&set, r->start, &p), succ);
+        assert_ptr_equal(vmar__iset_next(pred), succ);
+        assert_ptr_equal(vmar__iset_prev(succ), pred);
+        assert_ptr_equal(vmar__iset_lower_bound_pred(&set, r->start, &p), succ);
         assert_ptr_equal(p, pred);
         assert_int_equal(node_gap(succ), succ->start - pred->end);
     }
@@ -723,40 +724,40 @@ static void test_leaf_edges(void **state)
 
 static void test_update(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[7];
+    struct vmar__iset set;
+    struct vmar__iset_node n[7];
     int i;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     for (i = 0; i < 7; i++)
         add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x10000,
             (vmar_addr_t)(i + 1) * 0x10000 + 0x1000, 0);
-    assert_int_equal(vmar_iset_max_gap(&set), 0x10000); /* [0, 0x10000) */
+    assert_int_equal(vmar__iset_max_gap(&set), 0x10000); /* [0, 0x10000) */
 
     /* Shrink a leaf's start upward and its end downward: its own gap and
      * its successor's change. */
     reshape(&set, &n[0], 0x14000, 0x15000, 0);
     assert_int_equal(node_gap(&n[0]), 0x14000);
     assert_int_equal(node_gap(&n[1]), 0xb000);
-    assert_int_equal(vmar_iset_max_gap(&set), 0x14000);
+    assert_int_equal(vmar__iset_max_gap(&set), 0x14000);
     assert_int_equal(UP(&set, 0, TOP, 0x14000, PG, 0), 0);
     assert_int_equal(UP(&set, 0, TOP, 0x15000, PG, 0), 0x71000);
 
     /* Grow n[3] downward so it leaves a bigger gap above it. */
     reshape(&set, &n[3], 0x40000, 0x41000, 0);
     reshape(&set, &n[3], 0x3c000, 0x40000, 0); /* shrink end, grow start */
-    assert_ptr_equal(vmar_iset_find(&set, 0x3c000), &n[3]);
-    assert_null(vmar_iset_find(&set, 0x40000));
+    assert_ptr_equal(vmar__iset_find(&set, 0x3c000), &n[3]);
+    assert_null(vmar__iset_find(&set, 0x40000));
     assert_int_equal(node_gap(&n[3]), 0xb000);  /* [0x31000, 0x3c000) */
     assert_int_equal(node_gap(&n[4]), 0x10000); /* [0x40000, 0x50000) */
-    assert_int_equal(vmar_iset_max_gap(&set), 0x14000);
+    assert_int_equal(vmar__iset_max_gap(&set), 0x14000);
     assert_int_equal(DOWN(&set, 0, 0x80000, 0x10000, PG, 0), 0x40000);
     assert_int_equal(UP(&set, 0x16000, TOP, 0x10000, PG, 0), 0x40000);
 
     /* Grow the last node to the top of the address space. */
     reshape(&set, &n[6], 0x70000, TOP, 0);
-    assert_int_equal(vmar_iset_last(&set)->end, TOP);
+    assert_int_equal(vmar__iset_last(&set)->end, TOP);
     assert_int_equal(DOWN(&set, 0, TOP, PG, PG, 0), 0x6f000);
 
     /* Guards changed in place. */
@@ -774,12 +775,12 @@ static void test_update(void **state)
 
 static void test_split_merge_next(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[7], t[7], x;
+    struct vmar__iset set;
+    struct vmar__iset_node n[7], t[7], x;
     int i;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     /* The first, middle and last elements of a leaf are split. */
     for (i = 0; i < 7; i++)
         add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x10000,
@@ -788,38 +789,38 @@ static void test_split_merge_next(void **state)
         memset(&t[i], 0xa5, sizeof(t[i]));
         t[i].guard = i == 3 ? 0x2000 : 0; /* a guard inside n: no gap */
         spares(&set, 1);
-        vmar_iset_split(&set, &n[i], n[i].start + 0x1000, &t[i]);
+        vmar__iset_split(&set, &n[i], n[i].start + 0x1000, &t[i]);
         check_set(&set);
         assert_int_equal(t[i].start, n[i].end);
         assert_int_equal(t[i].end, n[i].start + 0x4000);
         assert_int_equal(node_gap(&t[i]), 0);
-        assert_ptr_equal(vmar_iset_next(&n[i]), &t[i]);
-        assert_ptr_equal(vmar_iset_find(&set, n[i].start + 0x1000), &t[i]);
+        assert_ptr_equal(vmar__iset_next(&n[i]), &t[i]);
+        assert_ptr_equal(vmar__iset_find(&set, n[i].start + 0x1000), &t[i]);
     }
     assert_int_equal(set.count, 14);
     /* A tail whose guard reaches below node's start opens no gap. */
     memset(&x, 0xa5, sizeof(x));
     x.guard = 0x10000;
     spares(&set, 1);
-    vmar_iset_split(&set, &t[6], 0x72000, &x);
+    vmar__iset_split(&set, &t[6], 0x72000, &x);
     check_set(&set);
     assert_int_equal(node_gap(&x), 0);
     assert_int_equal(set.count, 15);
-    vmar_iset_merge_next(&set, &t[6], &x);
+    vmar__iset_merge_next(&set, &t[6], &x);
     check_set(&set);
     for (i = 0; i < 7; i++) {
-        vmar_iset_merge_next(&set, &n[i], &t[i]);
+        vmar__iset_merge_next(&set, &n[i], &t[i]);
         check_set(&set);
-        assert_ptr_equal(vmar_iset_next(&n[i]), i < 6 ? &n[i + 1] : NULL);
+        assert_ptr_equal(vmar__iset_next(&n[i]), i < 6 ? &n[i + 1] : NULL);
         assert_int_equal(n[i].end, n[i].start + 0x4000);
     }
     assert_int_equal(set.count, 7);
 
     /* Merging across a hole: node takes the hole and next's range. */
-    vmar_iset_merge_next(&set, &n[2], &n[3]);
+    vmar__iset_merge_next(&set, &n[2], &n[3]);
     check_set(&set);
     assert_int_equal(n[2].end, 0x44000);
-    assert_ptr_equal(vmar_iset_find(&set, 0x3a000), &n[2]);
+    assert_ptr_equal(vmar__iset_find(&set, 0x3a000), &n[2]);
     assert_int_equal(node_gap(&n[4]), 0xc000);
     assert_int_equal(UP(&set, 0x30000, TOP, 0xc000, PG, 0), 0x44000);
     finish(&set);
@@ -836,16 +837,16 @@ static void test_split_merge_next(void **state)
 
 static void test_split_many(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node lo, hi, *t = calloc(SPLIT_PAGES, sizeof(*t));
-    struct vmar_iset_node *a, *b;
+    struct vmar__iset set;
+    struct vmar__iset_node lo, hi, *t = calloc(SPLIT_PAGES, sizeof(*t));
+    struct vmar__iset_node *a, *b;
     const vmar_addr_t base = 0x100000;
     int pass, i;
 
     (void)state;
     assert_non_null(t);
     for (pass = 0; pass < 2; pass++) {
-        vmar_iset_init(&set);
+        vmar__iset_init(&set);
         add(&set, &lo, PG, 2 * PG, 0); /* neighbours on both sides */
         add(&set, &hi, base + (SPLIT_PAGES + 4) * PG,
             base + (SPLIT_PAGES + 5) * PG, 0);
@@ -857,28 +858,29 @@ static void test_split_many(void **state)
             memset(&t[i], 0xa5, sizeof(t[i]));
             t[i].guard = 0;
             spares(&set, 1);
-            vmar_iset_split(&set, a, pass == 0 ? a->end - PG : a->start + PG,
-                            &t[i]);
+            vmar__iset_split(&set, a, pass == 0 ? a->end - PG : a->start + PG,
+                             &t[i]);
             check_set(&set);
-            assert_ptr_equal(vmar_iset_next(a), &t[i]);
+            assert_ptr_equal(vmar__iset_next(a), &t[i]);
             assert_int_equal(node_gap(&t[i]), 0);
         }
         assert_int_equal(set.count, SPLIT_PAGES + 2);
         /* Two levels hold at most 16 * 16 elements. */
         assert_true(set.levels >= 3);
         for (i = 0; i < SPLIT_PAGES; i++)
-            assert_ptr_equal(vmar_iset_find(&set, base + (vmar_addr_t)i * PG),
+            assert_ptr_equal(vmar__iset_find(&set, base + (vmar_addr_t)i * PG),
                              pass == 0 && i ? &t[SPLIT_PAGES - i] : &t[i]);
         /* Merge back: pass 0 always at t[0] (the front of the run), pass 1
          * from the top of the run down. */
         for (i = 1; i < SPLIT_PAGES; i++) {
             a = pass == 0 ? &t[0] : &t[SPLIT_PAGES - 1 - i];
-            b = vmar_iset_next(a);
-            vmar_iset_merge_next(&set, a, b);
+            b = vmar__iset_next(a);
+            vmar__iset_merge_next(&set, a, b);
             check_set(&set);
-            assert_ptr_equal(vmar_iset_next(a), pass == 0 && i < SPLIT_PAGES - 1
-                                                    ? &t[SPLIT_PAGES - 1 - i]
-                                                    : &hi);
+            assert_ptr_equal(vmar__iset_next(a),
+                             pass == 0 && i < SPLIT_PAGES - 1
+                                 ? &t[SPLIT_PAGES - 1 - i]
+                                 : &hi);
         }
         assert_int_equal(set.count, 3);
         assert_int_equal(t[0].start, base);
@@ -903,8 +905,8 @@ static void test_split_many(void **state)
 #define CHURN 3000
 static void test_churn_stays_dense(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node *t = calloc(3 * CHURN, sizeof(*t));
+    struct vmar__iset set;
+    struct vmar__iset_node *t = calloc(3 * CHURN, sizeof(*t));
     size_t *order = calloc(CHURN, sizeof(*order));
     const size_t batch = CHURN / 10;
     size_t built, pass, b, i, j, tmp;
@@ -913,16 +915,16 @@ static void test_churn_stays_dense(void **state)
     (void)state;
     assert_non_null(t);
     assert_non_null(order);
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     for (i = 0; i < CHURN; i++) {
         t[i].start = (vmar_addr_t)(i + 1) * 4 * PG;
         t[i].end = t[i].start + 3 * PG;
         spares(&set, 1);
-        vmar_iset_insert(&set, &t[i]);
+        vmar__iset_insert(&set, &t[i]);
         order[i] = i;
     }
     check_set(&set);
-    built = vmar_iset_index_nodes(&set);
+    built = vmar__iset_index_nodes(&set);
     for (pass = 0; pass < 2; pass++) {
         if (pass == 1) { /* Fisher-Yates with an xorshift */
             for (i = CHURN - 1; i > 0; i--) {
@@ -933,28 +935,28 @@ static void test_churn_stays_dense(void **state)
         }
         for (b = 0; b < CHURN; b += batch) {
             for (i = b; i < b + batch; i++) {
-                struct vmar_iset_node *n = &t[order[i]];
-                struct vmar_iset_node *mid = &t[CHURN + 2 * order[i]];
+                struct vmar__iset_node *n = &t[order[i]];
+                struct vmar__iset_node *mid = &t[CHURN + 2 * order[i]];
 
                 spares(&set, 2);
-                vmar_iset_split3(&set, n, n->start + PG, mid, n->start + 2 * PG,
-                                 mid + 1);
+                vmar__iset_split3(&set, n, n->start + PG, mid,
+                                  n->start + 2 * PG, mid + 1);
             }
             check_set(&set);
             assert_int_equal(set.count, CHURN + 2 * batch);
             for (i = b; i < b + batch; i++) {
-                struct vmar_iset_node *n = &t[order[i]];
+                struct vmar__iset_node *n = &t[order[i]];
 
-                vmar_iset_merge_next(&set, n, vmar_iset_next(n));
-                vmar_iset_merge_next(&set, n, vmar_iset_next(n));
+                vmar__iset_merge_next(&set, n, vmar__iset_next(n));
+                vmar__iset_merge_next(&set, n, vmar__iset_next(n));
             }
             check_set(&set);
             assert_int_equal(set.count, CHURN);
         }
-        assert_true(vmar_iset_index_nodes(&set) * 4 <= built * 7);
+        assert_true(vmar__iset_index_nodes(&set) * 4 <= built * 7);
     }
     for (i = 0; i < CHURN; i++)
-        assert_ptr_equal(vmar_iset_find(&set, t[i].start + 2 * PG), &t[i]);
+        assert_ptr_equal(vmar__iset_find(&set, t[i].start + 2 * PG), &t[i]);
     finish(&set);
     free(order);
     free(t);
@@ -964,15 +966,15 @@ static void test_churn_stays_dense(void **state)
 
 static void test_guard_clips_gap_below(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node a, b, c;
+    struct vmar__iset set;
+    struct vmar__iset_node a, b, c;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     add(&set, &a, 0x1000, 0x2000, 0);
     add(&set, &b, 0x10000, 0x11000, 0x4000); /* gap below: [0x2000, 0xc000) */
     add(&set, &c, 0x20000, 0x21000, 0);
-    assert_int_equal(vmar_iset_max_gap(&set), 0xf000); /* [0x11000, 0x20000) */
+    assert_int_equal(vmar__iset_max_gap(&set), 0xf000); /* [0x11000, 0x20000) */
 
     assert_int_equal(UP(&set, 0, TOP, 0xa000, PG, 0), 0x2000);
     assert_int_equal(DOWN(&set, 0, 0x10000, 0xa000, PG, 0), 0x2000);
@@ -988,25 +990,25 @@ static void test_guard_clips_gap_below(void **state)
     /* Guard exactly the gap: it closes. */
     reshape(&set, &b, b.start, b.end, 0xe000);
     assert_int_equal(UP(&set, 0x2000, 0x10000, PG, 1, 0), none);
-    assert_int_equal(vmar_iset_max_gap(&set), 0xf000);
+    assert_int_equal(vmar__iset_max_gap(&set), 0xf000);
     /* A guard on c shrinks the largest gap, and the root sees it. */
     reshape(&set, &c, c.start, c.end, 0x8000);
-    assert_int_equal(vmar_iset_max_gap(&set), 0x7000);
+    assert_int_equal(vmar__iset_max_gap(&set), 0x7000);
     assert_int_equal(DOWN(&set, 0, 0x20000, PG, PG, 0), 0x17000);
     del(&set, &b);
     /* b's guard went with b: [0x2000, 0x18000) is one gap now. */
-    assert_int_equal(vmar_iset_max_gap(&set), 0x16000);
+    assert_int_equal(vmar__iset_max_gap(&set), 0x16000);
     assert_int_equal(UP(&set, 0, TOP, 0x16000, PG, 0), 0x2000);
     finish(&set);
 }
 
 static void test_guard_beyond_prev(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node a, b;
+    struct vmar__iset set;
+    struct vmar__iset_node a, b;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     add(&set, &a, 0x100000, 0x101000, 0);
     /* eff(b) = 0x80000 lies below a.end (even below a.start). */
     add(&set, &b, 0x200000, 0x201000, 0x180000);
@@ -1036,19 +1038,19 @@ static void test_guard_beyond_prev(void **state)
  * directly below its own node; the gaps it spans stay usable. */
 static void test_guard_spans_nodes(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[5];
+    struct vmar__iset set;
+    struct vmar__iset_node n[5];
     int i;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     for (i = 4; i >= 0; i--) /* descending */
         add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x10000,
             (vmar_addr_t)(i + 1) * 0x10000 + 0x1000, 0);
     reshape(&set, &n[3], n[3].start, n[3].end, n[3].start);
     assert_int_equal(node_gap(&n[3]), 0);
     assert_int_equal(node_gap(&n[4]), 0xf000);
-    assert_int_equal(vmar_iset_max_gap(&set), 0x10000); /* [0, 0x10000) */
+    assert_int_equal(vmar__iset_max_gap(&set), 0x10000); /* [0, 0x10000) */
     assert_int_equal(UP(&set, 0x11000, TOP, 0xf000, PG, 0), 0x11000);
     assert_int_equal(DOWN(&set, 0, 0x50000, 0xf000, PG, 0), 0x41000);
     assert_int_equal(DOWN(&set, 0, 0x41000, 0xf000, PG, 0), 0x21000);
@@ -1062,11 +1064,11 @@ static void test_guard_spans_nodes(void **state)
 
 static void test_guard_clamps_at_zero(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node a, b;
+    struct vmar__iset set;
+    struct vmar__iset_node a, b;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     add(&set, &a, 0x3000, 0x4000, 0x10000); /* guard > start: eff = 0 */
     assert_int_equal(node_gap(&a), 0);
     assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0x4000);
@@ -1078,7 +1080,7 @@ static void test_guard_clamps_at_zero(void **state)
     assert_int_equal(node_gap(&a), 0);
     add(&set, &b, 0x8000, 0x9000, TOP);
     assert_int_equal(node_gap(&b), 0);
-    assert_int_equal(vmar_iset_max_gap(&set), 0);
+    assert_int_equal(vmar__iset_max_gap(&set), 0);
     assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0x9000);
     reshape(&set, &a, 0x3000, 0x4000, 0x1000);
     assert_int_equal(node_gap(&a), 0x2000);
@@ -1091,9 +1093,9 @@ static void test_guard_clamps_at_zero(void **state)
 /* ---- find_free ---------------------------------------------------------- */
 
 /* Three mappings at 1 GiB, 3 GiB and 8 GiB, one page each. */
-static void three_nodes(struct vmar_iset *set, struct vmar_iset_node n[3])
+static void three_nodes(struct vmar__iset *set, struct vmar__iset_node n[3])
 {
-    vmar_iset_init(set);
+    vmar__iset_init(set);
     add(set, &n[0], 1 * GIB, 1 * GIB + PG, 0);
     add(set, &n[1], 3 * GIB, 3 * GIB + PG, 0);
     add(set, &n[2], 8 * GIB, 8 * GIB + PG, 0);
@@ -1101,8 +1103,8 @@ static void three_nodes(struct vmar_iset *set, struct vmar_iset_node n[3])
 
 static void test_find_free_directions(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[3];
+    struct vmar__iset set;
+    struct vmar__iset_node n[3];
 
     (void)state;
     three_nodes(&set, n);
@@ -1125,8 +1127,8 @@ static void test_find_free_directions(void **state)
 
 static void test_find_free_alignment(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[3];
+    struct vmar__iset set;
+    struct vmar__iset_node n[3];
 
     (void)state;
     three_nodes(&set, n);
@@ -1167,8 +1169,8 @@ static void test_find_free_alignment(void **state)
 
 static void test_find_free_pre(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[3];
+    struct vmar__iset set;
+    struct vmar__iset_node n[3];
 
     (void)state;
     three_nodes(&set, n);
@@ -1195,8 +1197,8 @@ static void test_find_free_pre(void **state)
 
 static void test_find_free_window_edges(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[3];
+    struct vmar__iset set;
+    struct vmar__iset_node n[3];
     const vmar_addr_t g0 = GIB + PG, g1 = 3 * GIB; /* a gap */
 
     (void)state;
@@ -1235,11 +1237,11 @@ static void test_find_free_window_edges(void **state)
 
 static void test_find_free_near_top(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node a, b;
+    struct vmar__iset set;
+    struct vmar__iset_node a, b;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     /* The last mapping ends one page below 2^64: [2^64 - page, 2^64) is the
      * end gap, of which only [.., 2^64 - 1) is reachable. */
     add(&set, &a, ENDPG - 4 * PG, ENDPG, 0);
@@ -1256,9 +1258,9 @@ static void test_find_free_near_top(void **state)
     add(&set, &b, ENDPG, TOP, 0);
     assert_int_equal(UP(&set, ENDPG - 4 * PG, TOP, 1, 1, 0), none);
     assert_int_equal(DOWN(&set, 0, TOP, 1, 1, 0), ENDPG - 4 * PG - 1);
-    assert_int_equal(vmar_iset_last(&set)->end, TOP);
+    assert_int_equal(vmar__iset_last(&set)->end, TOP);
     assert_int_equal(node_gap(&b), 0);
-    assert_int_equal(vmar_iset_max_gap(&set), ENDPG - 4 * PG); /* [0, a) */
+    assert_int_equal(vmar__iset_max_gap(&set), ENDPG - 4 * PG); /* [0, a) */
     finish(&set);
 }
 
@@ -1266,12 +1268,12 @@ static void test_find_free_near_top(void **state)
 
 static void test_find_free_exhaustion(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[FILL_N], all;
+    struct vmar__iset set;
+    struct vmar__iset_node n[FILL_N], all;
     int i;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     /* Fill [1 MiB, 1 MiB + 64 pages) page by page: the window is full. */
     for (i = 0; i < FILL_N; i++) {
         vmar_addr_t s = MIB + (vmar_addr_t)i * PG;
@@ -1279,7 +1281,7 @@ static void test_find_free_exhaustion(void **state)
         assert_int_equal(UP(&set, MIB, MIB + FILL_N * PG, PG, PG, 0), s);
         add(&set, &n[i], s, s + PG, 0);
     }
-    assert_int_equal(vmar_iset_max_gap(&set), MIB); /* only [0, 1 MiB) */
+    assert_int_equal(vmar__iset_max_gap(&set), MIB); /* only [0, 1 MiB) */
     assert_int_equal(UP(&set, MIB, MIB + FILL_N * PG, PG, PG, 0), none);
     assert_int_equal(DOWN(&set, MIB, MIB + FILL_N * PG, 1, 1, 0), none);
     assert_int_equal(UP(&set, MIB, MIB + FILL_N * PG + PG, PG, PG, 0),
@@ -1305,10 +1307,10 @@ static void test_find_free_exhaustion(void **state)
 
 static void test_find_free_malformed(void **state)
 {
-    struct vmar_iset set;
+    struct vmar__iset set;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     /* The header requires size > 0 and a power-of-two alignment; the set
      * answers "no fit" instead of misbehaving. */
     assert_int_equal(UP(&set, 0, TOP, 0, PG, 0), none);
@@ -1321,8 +1323,8 @@ static void test_find_free_malformed(void **state)
 
 #define DET_N 1000
 
-static void assert_live_order(const struct vmar_iset *set,
-                              const struct vmar_iset_node *n, const bool *live,
+static void assert_live_order(const struct vmar__iset *set,
+                              const struct vmar__iset_node *n, const bool *live,
                               size_t count)
 {
     static vmar_addr_t starts[DET_N];
@@ -1343,8 +1345,8 @@ static void assert_live_order(const struct vmar_iset *set,
  */
 static void test_ordered_1000(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node *n = calloc(DET_N, sizeof(*n));
+    struct vmar__iset set;
+    struct vmar__iset_node *n = calloc(DET_N, sizeof(*n));
     bool *live = calloc(DET_N, sizeof(*live));
     unsigned max_levels = 0;
     int pass, j, i;
@@ -1352,21 +1354,21 @@ static void test_ordered_1000(void **state)
     (void)state;
     assert_true(n && live);
     for (pass = 0; pass < 2; pass++) {
-        vmar_iset_init(&set);
+        vmar__iset_init(&set);
         for (j = 0; j < DET_N; j++) {
             i = pass == 0 ? j : DET_N - 1 - j;
             add(&set, &n[i], (vmar_addr_t)(i + 1) * 2 * PG,
                 (vmar_addr_t)(i + 1) * 2 * PG + PG, 0);
             live[i] = true;
             assert_live_order(&set, n, live, DET_N);
-            assert_ptr_equal(pass == 0 ? vmar_iset_last(&set)
-                                       : vmar_iset_first(&set),
+            assert_ptr_equal(pass == 0 ? vmar__iset_last(&set)
+                                       : vmar__iset_first(&set),
                              &n[i]);
             if (set.levels > max_levels)
                 max_levels = set.levels;
         }
         assert_true(set.levels >= 3 && set.levels <= 4);
-        assert_int_equal(vmar_iset_max_gap(&set), 2 * PG);
+        assert_int_equal(vmar__iset_max_gap(&set), 2 * PG);
         /* Every other one: each leaf loses half its elements. */
         for (j = 0; j < DET_N; j++) {
             i = pass == 0 ? j : DET_N - 1 - j;
@@ -1380,7 +1382,7 @@ static void test_ordered_1000(void **state)
                 assert_int_equal(node_gap(&n[i + 1]), 3 * PG);
         }
         assert_int_equal(set.count, DET_N / 2);
-        assert_int_equal(vmar_iset_max_gap(&set), 3 * PG);
+        assert_int_equal(vmar__iset_max_gap(&set), 3 * PG);
         assert_true(set.levels <= 4);
         /* The rest: leaves empty one after the other, levels collapse. */
         for (j = 0; j < DET_N; j++) {
@@ -1411,14 +1413,14 @@ static void test_ordered_1000(void **state)
 
 static void test_insert_after(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node *n = calloc(IA_N, sizeof(*n)), *lb, *pred;
+    struct vmar__iset set;
+    struct vmar__iset_node *n = calloc(IA_N, sizeof(*n)), *lb, *pred;
     bool *live = calloc(IA_N, sizeof(*live));
     int i, j, k;
 
     (void)state;
     assert_true(n && live);
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     /* Order: the middle, then outwards alternately, then the rest from
      * the front: every kind of position. */
     for (j = 0; j < IA_N; j++) {
@@ -1431,7 +1433,7 @@ static void test_insert_after(void **state)
         n[i].start = (vmar_addr_t)(i + 1) * 4 * PG;
         n[i].end = n[i].start + 2 * PG;
         n[i].guard = i % 5 ? 0 : PG;
-        lb = vmar_iset_lower_bound_pred(&set, n[i].start, &pred);
+        lb = vmar__iset_lower_bound_pred(&set, n[i].start, &pred);
         /* The model: the nearest live neighbours. */
         for (k = i - 1; k >= 0 && !live[k]; k--)
             ;
@@ -1440,16 +1442,16 @@ static void test_insert_after(void **state)
             ;
         assert_ptr_equal(lb, k < IA_N ? &n[k] : NULL);
         spares(&set, 1);
-        vmar_iset_insert_after(&set, pred, &n[i]);
+        vmar__iset_insert_after(&set, pred, &n[i]);
         live[i] = true;
         check_set(&set);
-        assert_ptr_equal(vmar_iset_prev(&n[i]), pred);
-        assert_ptr_equal(vmar_iset_next(&n[i]), lb);
-        assert_ptr_equal(vmar_iset_find(&set, n[i].start + PG), &n[i]);
+        assert_ptr_equal(vmar__iset_prev(&n[i]), pred);
+        assert_ptr_equal(vmar__iset_next(&n[i]), lb);
+        assert_ptr_equal(vmar__iset_find(&set, n[i].start + PG), &n[i]);
         if (pred)
-            assert_ptr_equal(vmar_iset_next(pred), &n[i]);
+            assert_ptr_equal(vmar__iset_next(pred), &n[i]);
         else
-            assert_ptr_equal(vmar_iset_first(&set), &n[i]);
+            assert_ptr_equal(vmar__iset_first(&set), &n[i]);
     }
     assert_live_order(&set, n, live, IA_N);
     assert_true(set.levels >= 3);
@@ -1461,7 +1463,7 @@ static void test_insert_after(void **state)
 /* ---- spares ------------------------------------------------------------- */
 
 /*
- * vmar_iset_spares_needed(set, k) is honoured: after topping up for k,
+ * vmar__iset_spares_needed(set, k) is honoured: after topping up for k,
  * any k inserts (insert, insert_after, split), interleaved with removals,
  * find their index nodes (running out traps). The inserts are aimed: many
  * at one place, so that one leaf and its ancestors split again and again,
@@ -1473,8 +1475,8 @@ static void test_insert_after(void **state)
 
 struct sp {
     uint64_t rng;
-    struct vmar_iset set;
-    struct vmar_iset_node node[SP_SLOTS], tail[SP_SLOTS];
+    struct vmar__iset set;
+    struct vmar__iset_node node[SP_SLOTS], tail[SP_SLOTS];
     bool live[SP_SLOTS], tlive[SP_SLOTS];
 };
 
@@ -1482,7 +1484,7 @@ static uint64_t rnd(uint64_t *rng);
 static uint64_t rnd_below(uint64_t *rng, uint64_t n);
 
 /* The element that ends last below slot i, or NULL. */
-static struct vmar_iset_node *sp_pred(struct sp *t, int i)
+static struct vmar__iset_node *sp_pred(struct sp *t, int i)
 {
     for (i--; i >= 0; i--)
         if (t->live[i])
@@ -1492,24 +1494,24 @@ static struct vmar_iset_node *sp_pred(struct sp *t, int i)
 
 static void sp_insert(struct sp *t, int i)
 {
-    struct vmar_iset_node *n = &t->node[i];
+    struct vmar__iset_node *n = &t->node[i];
 
     memset(n, 0xa5, sizeof(*n));
     n->start = (vmar_addr_t)(i + 1) * 4 * PG;
     n->end = n->start + 2 * PG;
     n->guard = rnd_below(&t->rng, 4) ? 0 : PG;
     if (rnd_below(&t->rng, 2))
-        vmar_iset_insert_after(&t->set, sp_pred(t, i), n);
+        vmar__iset_insert_after(&t->set, sp_pred(t, i), n);
     else
-        vmar_iset_insert(&t->set, n);
+        vmar__iset_insert(&t->set, n);
     t->live[i] = true;
 }
 
 static void sp_remove(struct sp *t, int i)
 {
     if (t->tlive[i])
-        vmar_iset_remove(&t->set, &t->tail[i]);
-    vmar_iset_remove(&t->set, &t->node[i]);
+        vmar__iset_remove(&t->set, &t->tail[i]);
+    vmar__iset_remove(&t->set, &t->node[i]);
     t->live[i] = t->tlive[i] = false;
 }
 
@@ -1536,7 +1538,7 @@ static void test_spares_honoured(void **state)
     for (round = 0; round < SP_ROUNDS; round++) {
         memset(t->live, 0, sizeof(t->live));
         memset(t->tlive, 0, sizeof(t->tlive));
-        vmar_iset_init(&t->set);
+        vmar__iset_init(&t->set);
         built = round % 8 == 0 ? 0 : rnd_below(&t->rng, SP_SLOTS / 2);
         for (j = 0; j < built; j++) {
             i = round % 3 == 0 ? (int)j * 2
@@ -1573,8 +1575,8 @@ static void test_spares_honoured(void **state)
                 if (t->live[i] && !t->tlive[i]) {
                     memset(&t->tail[i], 0xa5, sizeof(t->tail[i]));
                     t->tail[i].guard = 0;
-                    vmar_iset_split(&t->set, &t->node[i], t->node[i].start + PG,
-                                    &t->tail[i]);
+                    vmar__iset_split(&t->set, &t->node[i],
+                                     t->node[i].start + PG, &t->tail[i]);
                     t->tlive[i] = true;
                     j++;
                     check_set(&t->set);
@@ -1611,21 +1613,21 @@ static void test_spares_honoured(void **state)
 
 #define CHK_N 40
 
-static void expect_corrupt(const struct vmar_iset *set, const char *what)
+static void expect_corrupt(const struct vmar__iset *set, const char *what)
 {
-    if (!vmar_iset_check(set))
-        fail_msg("vmar_iset_check missed: %s", what);
+    if (!vmar__iset_check(set))
+        fail_msg("vmar__iset_check missed: %s", what);
 }
 
 static void test_check_detects_corruption(void **state)
 {
-    struct vmar_iset set;
-    struct vmar_iset_node n[CHK_N], saved, *e;
-    struct vmar_iset_index *root, *leaf, *leaf2, copy;
+    struct vmar__iset set;
+    struct vmar__iset_node n[CHK_N], saved, *e;
+    struct vmar__iset_index *root, *leaf, *leaf2, copy;
     int i;
 
     (void)state;
-    vmar_iset_init(&set);
+    vmar__iset_init(&set);
     for (i = 0; i < CHK_N; i++)
         add(&set, &n[i], (vmar_addr_t)(i + 1) * 0x10000,
             (vmar_addr_t)(i + 1) * 0x10000 + 0x1000, 0);
@@ -1707,7 +1709,7 @@ static void test_check_detects_corruption(void **state)
     set.nspare--;
     check_set(&set);
 
-    /* Changing an element without vmar_iset_update() is caught. */
+    /* Changing an element without vmar__iset_update() is caught. */
     e = &n[CHK_N / 2];
     saved = *e;
     e->guard = 0x1000;
@@ -1749,7 +1751,7 @@ static void test_check_detects_corruption(void **state)
 struct rslot {
     vmar_addr_t lo, hi; /* the slot's range */
     bool live;
-    struct vmar_iset_node node;
+    struct vmar__iset_node node;
 };
 
 /* A gap of the model, with its end as 2^64 for the last one. */
@@ -1763,15 +1765,15 @@ struct rgap {
 struct rstate {
     uint64_t seed;
     uint64_t rng;
-    struct vmar_iset set;
+    struct vmar__iset set;
     struct rslot *slot;
     uint32_t *perm;
     struct rgap *gap;
     size_t ngap;
     size_t live;
     size_t ops;
-    size_t hinted;  /* inserts through vmar_iset_insert_hinted() */
-    size_t split3;  /* vmar_iset_split3() calls */
+    size_t hinted;  /* inserts through vmar__iset_insert_hinted() */
+    size_t split3;  /* vmar__iset_split3() calls */
     bool check_all; /* check after every op, not only the first ones */
     unsigned max_levels;
 };
@@ -1860,7 +1862,7 @@ static void after_op(struct rstate *r)
 
 /* The model's neighbours of slot i: the nearest live slots below and
  * above, or NULL. */
-static struct vmar_iset_node *model_below(struct rstate *r, size_t i)
+static struct vmar__iset_node *model_below(struct rstate *r, size_t i)
 {
     while (i-- > 0)
         if (r->slot[i].live)
@@ -1868,7 +1870,7 @@ static struct vmar_iset_node *model_below(struct rstate *r, size_t i)
     return NULL;
 }
 
-static struct vmar_iset_node *model_above(struct rstate *r, size_t i)
+static struct vmar__iset_node *model_above(struct rstate *r, size_t i)
 {
     for (i++; i < R_SLOTS; i++)
         if (r->slot[i].live)
@@ -1897,24 +1899,24 @@ static size_t model_slot(const struct rstate *r, vmar_addr_t addr)
 static void model_lookup(struct rstate *r, vmar_addr_t addr)
 {
     size_t i = model_slot(r, addr);
-    struct vmar_iset_node *find = NULL, *lb, *pred, *got_pred;
+    struct vmar__iset_node *find = NULL, *lb, *pred, *got_pred;
     const struct rslot *s = i < R_SLOTS ? &r->slot[i] : NULL;
 
     if (s && s->live && s->node.end > addr) {
-        lb = (struct vmar_iset_node *)&s->node;
+        lb = (struct vmar__iset_node *)&s->node;
         pred = model_below(r, i);
         if (s->node.start <= addr)
             find = lb;
     } else if (s) {
-        pred = s->live ? (struct vmar_iset_node *)&s->node : model_below(r, i);
+        pred = s->live ? (struct vmar__iset_node *)&s->node : model_below(r, i);
         lb = model_above(r, i);
     } else { /* below every slot */
         pred = NULL;
         lb = model_above(r, (size_t)-1);
     }
-    if (vmar_iset_find(&r->set, addr) != find ||
-        vmar_iset_lower_bound(&r->set, addr) != lb ||
-        vmar_iset_lower_bound_pred(&r->set, addr, &got_pred) != lb ||
+    if (vmar__iset_find(&r->set, addr) != find ||
+        vmar__iset_lower_bound(&r->set, addr) != lb ||
+        vmar__iset_lower_bound_pred(&r->set, addr, &got_pred) != lb ||
         got_pred != pred)
         fail_msg("seed %#" PRIx64 ": lookup at %#" PRIx64 " disagrees with "
                  "the model",
@@ -1924,10 +1926,10 @@ static void model_lookup(struct rstate *r, vmar_addr_t addr)
 /* The hint of a query whose only fit is n's own range, as placement
  * asks before a map; false when that range is not free (a neighbour's
  * guard may cover it). */
-static bool exact_hint(struct rstate *r, const struct vmar_iset_node *n,
-                       struct vmar_iset_hint *hint)
+static bool exact_hint(struct rstate *r, const struct vmar__iset_node *n,
+                       struct vmar__iset_hint *hint)
 {
-    struct vmar_iset_query q = {
+    struct vmar__iset_query q = {
         .lo = n->start,
         .hi = n->end,
         .size = n->end - n->start,
@@ -1936,7 +1938,7 @@ static bool exact_hint(struct rstate *r, const struct vmar_iset_node *n,
     };
     vmar_addr_t got;
 
-    return vmar_iset_find_free(&r->set, &q, &got, hint) && got == n->start;
+    return vmar__iset_find_free(&r->set, &q, &got, hint) && got == n->start;
 }
 
 /* Insert into slot s: a third of the time with insert_after and the
@@ -1946,22 +1948,22 @@ static bool exact_hint(struct rstate *r, const struct vmar_iset_node *n,
 static void op_insert(struct rstate *r, struct rslot *s)
 {
     size_t i = (size_t)(s - r->slot);
-    struct vmar_iset_node *pred, *lb;
-    struct vmar_iset_hint hint;
+    struct vmar__iset_node *pred, *lb;
+    struct vmar__iset_hint hint;
     const unsigned how = (unsigned)rnd_below(&r->rng, 3);
 
     slot_place(r, s);
     spares(&r->set, 1);
     if (how == 1 && exact_hint(r, &s->node, &hint)) {
-        vmar_iset_insert_hinted(&r->set, &hint, &s->node);
+        vmar__iset_insert_hinted(&r->set, &hint, &s->node);
         r->hinted++;
     } else if (how == 0) {
-        lb = vmar_iset_lower_bound_pred(&r->set, s->node.start, &pred);
+        lb = vmar__iset_lower_bound_pred(&r->set, s->node.start, &pred);
         assert_ptr_equal(pred, model_below(r, i));
         assert_ptr_equal(lb, model_above(r, i));
-        vmar_iset_insert_after(&r->set, pred, &s->node);
+        vmar__iset_insert_after(&r->set, pred, &s->node);
     } else {
-        vmar_iset_insert(&r->set, &s->node);
+        vmar__iset_insert(&r->set, &s->node);
     }
     s->live = true;
     r->live++;
@@ -1970,7 +1972,7 @@ static void op_insert(struct rstate *r, struct rslot *s)
 
 static void op_remove(struct rstate *r, struct rslot *s)
 {
-    vmar_iset_remove(&r->set, &s->node);
+    vmar__iset_remove(&r->set, &s->node);
     s->live = false;
     r->live--;
     after_op(r);
@@ -1979,19 +1981,19 @@ static void op_remove(struct rstate *r, struct rslot *s)
 static void op_update(struct rstate *r, struct rslot *s)
 {
     slot_place(r, s); /* stays inside its slot: order is kept */
-    vmar_iset_update(&r->set, &s->node);
+    vmar__iset_update(&r->set, &s->node);
     after_op(r);
 }
 
 /*
  * Split a live slot's interval in three at two random pages with
- * vmar_iset_split3 (temporary middle and tail), check, and merge them
+ * vmar__iset_split3 (temporary middle and tail), check, and merge them
  * back: the model sees no change. Full leaves take the two-split path,
  * the others the one-shift path.
  */
 static void op_split3_merge(struct rstate *r, struct rslot *s)
 {
-    struct vmar_iset_node mid, tail, *n = &s->node;
+    struct vmar__iset_node mid, tail, *n = &s->node;
     const vmar_addr_t end = n->end, pages = (end - n->start) / PG;
     const vmar_addr_t a = n->start + (1 + rnd_below(&r->rng, pages - 2)) * PG;
     const vmar_addr_t b = a + (1 + rnd_below(&r->rng, (end - a) / PG - 1)) * PG;
@@ -2001,20 +2003,20 @@ static void op_split3_merge(struct rstate *r, struct rslot *s)
     mid.guard = n->guard;
     tail.guard = rnd_below(&r->rng, 2) ? n->guard : rnd_log(&r->rng, 24) * PG;
     spares(&r->set, 2);
-    vmar_iset_split3(&r->set, n, a, &mid, b, &tail);
+    vmar__iset_split3(&r->set, n, a, &mid, b, &tail);
     assert_int_equal(n->end, a);
     assert_int_equal(mid.start, a);
     assert_int_equal(mid.end, b);
     assert_int_equal(tail.start, b);
     assert_int_equal(tail.end, end);
-    assert_ptr_equal(vmar_iset_next(n), &mid);
-    assert_ptr_equal(vmar_iset_next(&mid), &tail);
+    assert_ptr_equal(vmar__iset_next(n), &mid);
+    assert_ptr_equal(vmar__iset_next(&mid), &tail);
     r->split3++;
     after_op(r);
-    vmar_iset_merge_next(&r->set, n, &mid);
-    vmar_iset_merge_next(&r->set, n, &tail);
+    vmar__iset_merge_next(&r->set, n, &mid);
+    vmar__iset_merge_next(&r->set, n, &tail);
     assert_int_equal(n->end, end);
-    assert_ptr_equal(vmar_iset_next(n), model_above(r, (size_t)(s - r->slot)));
+    assert_ptr_equal(vmar__iset_next(n), model_above(r, (size_t)(s - r->slot)));
     after_op(r);
 }
 
@@ -2025,7 +2027,7 @@ static void op_split3_merge(struct rstate *r, struct rslot *s)
  */
 static void op_split_merge(struct rstate *r, struct rslot *s)
 {
-    struct vmar_iset_node tail, *n = &s->node;
+    struct vmar__iset_node tail, *n = &s->node;
     vmar_addr_t end = n->end, pages = (end - n->start) / PG;
     vmar_addr_t at;
 
@@ -2039,15 +2041,15 @@ static void op_split_merge(struct rstate *r, struct rslot *s)
     memset(&tail, 0xa5, sizeof(tail));
     tail.guard = rnd_below(&r->rng, 2) ? n->guard : rnd_log(&r->rng, 24) * PG;
     spares(&r->set, 1);
-    vmar_iset_split(&r->set, n, at, &tail);
+    vmar__iset_split(&r->set, n, at, &tail);
     assert_int_equal(n->end, at);
     assert_int_equal(tail.start, at);
     assert_int_equal(tail.end, end);
-    assert_ptr_equal(vmar_iset_next(n), &tail);
+    assert_ptr_equal(vmar__iset_next(n), &tail);
     after_op(r);
-    vmar_iset_merge_next(&r->set, n, &tail);
+    vmar__iset_merge_next(&r->set, n, &tail);
     assert_int_equal(n->end, end);
-    assert_ptr_equal(vmar_iset_next(n), model_above(r, (size_t)(s - r->slot)));
+    assert_ptr_equal(vmar__iset_next(n), model_above(r, (size_t)(s - r->slot)));
     after_op(r);
 }
 
@@ -2099,7 +2101,7 @@ static void model_gaps(struct rstate *r)
 
     r->ngap = 0;
     for (i = 0; i < R_SLOTS; i++) {
-        const struct vmar_iset_node *n = &r->slot[i].node;
+        const struct vmar__iset_node *n = &r->slot[i].node;
         vmar_addr_t eff = n->guard >= n->start ? 0 : n->start - n->guard;
 
         if (!r->slot[i].live)
@@ -2115,7 +2117,7 @@ static void model_gaps(struct rstate *r)
 }
 
 /* Whether x satisfies every condition of the header, in 128 bits. */
-static bool ref_valid(const struct rstate *r, const struct vmar_iset_query *q,
+static bool ref_valid(const struct rstate *r, const struct vmar__iset_query *q,
                       vmar_addr_t x)
 {
     u128 lo_edge = (u128)x - q->pre, hi_edge = (u128)x + q->size;
@@ -2147,7 +2149,7 @@ static size_t ref_first_gap(const struct rstate *r, vmar_addr_t addr)
 
 /* Brute force: the best x of every gap that meets the window, then the
  * best over those gaps. */
-static bool ref_find(const struct rstate *r, const struct vmar_iset_query *q,
+static bool ref_find(const struct rstate *r, const struct vmar__iset_query *q,
                      vmar_addr_t *out)
 {
     bool found = false;
@@ -2196,7 +2198,7 @@ static vmar_addr_t rnd_addr(struct rstate *r)
     }
 }
 
-static void rnd_query(struct rstate *r, struct vmar_iset_query *q)
+static void rnd_query(struct rstate *r, struct vmar__iset_query *q)
 {
     unsigned k = (unsigned)rnd_below(&r->rng, 4);
 
@@ -2248,14 +2250,14 @@ static void drain(struct rstate *r, uint32_t n)
 
 static void one_query(struct rstate *r, size_t *hits)
 {
-    struct vmar_iset_hint hint;
-    struct vmar_iset_query q;
+    struct vmar__iset_hint hint;
+    struct vmar__iset_query q;
     vmar_addr_t got = none, want = 0;
     bool ok, ref;
 
     rnd_query(r, &q);
-    ok = vmar_iset_find_free(&r->set, &q, &got,
-                             rnd_below(&r->rng, 2) ? &hint : NULL);
+    ok = vmar__iset_find_free(&r->set, &q, &got,
+                              rnd_below(&r->rng, 2) ? &hint : NULL);
     ref = ref_find(r, &q, &want);
     if (ok != ref || (ok && got != want) || (ok && !ref_valid(r, &q, got)))
         fail_msg("seed %#" PRIx64 ": lo %#" PRIx64 " hi %#" PRIx64
@@ -2298,7 +2300,7 @@ static void test_random_differential(void **state)
     r->perm = calloc(R_SLOTS, sizeof(*r->perm));
     r->gap = calloc(R_SLOTS + 1, sizeof(*r->gap));
     assert_true(r->slot && r->perm && r->gap);
-    vmar_iset_init(&r->set);
+    vmar__iset_init(&r->set);
     slots_init(r);
     build(r);
     assert_true(r->live >= R_MIN_LIVE);
@@ -2322,8 +2324,8 @@ static void test_random_differential(void **state)
         model_lookup(r, rnd_addr(r));
     printf("[ INFO     ] %zu live nodes, %u levels, %zu index nodes, %zu ops, "
            "%zu/%u queries fit, %zu hinted inserts\n",
-           r->live, r->set.levels, vmar_iset_index_nodes(&r->set), r->ops, hits,
-           R_QUERIES, r->hinted);
+           r->live, r->set.levels, vmar__iset_index_nodes(&r->set), r->ops,
+           hits, R_QUERIES, r->hinted);
     assert_true(r->hinted > r->ops / 20);
     assert_true(r->split3 > 0);
     assert_true(r->set.levels >= 4); /* three hold at most 16^3 = 4096 */
@@ -2364,7 +2366,7 @@ static void test_random_every_op_checked(void **state)
     r->perm = calloc(R_SLOTS, sizeof(*r->perm));
     r->gap = calloc(R_SLOTS + 1, sizeof(*r->gap));
     assert_true(r->slot && r->perm && r->gap);
-    vmar_iset_init(&r->set);
+    vmar__iset_init(&r->set);
     slots_init(r);
     model_gaps(r);
     for (phase = 0; phase < 4; phase++) {
@@ -2404,8 +2406,8 @@ static void test_random_every_op_checked(void **state)
 struct small {
     uint64_t rng;
     vmar_addr_t base;
-    struct vmar_iset set;
-    struct vmar_iset_node node[S_NODES]; /* in address order */
+    struct vmar__iset set;
+    struct vmar__iset_node node[S_NODES]; /* in address order */
     size_t n;
 };
 
@@ -2419,10 +2421,10 @@ static void small_build(struct small *t)
     vmar_addr_t at = srnd(t, 24);
     size_t order[S_NODES], i;
 
-    vmar_iset_init(&t->set);
+    vmar__iset_init(&t->set);
     for (t->n = 0; t->n < S_NODES; t->n++) {
         vmar_addr_t start = at + srnd(t, 40), len = 1 + srnd(t, 40);
-        struct vmar_iset_node *n = &t->node[t->n];
+        struct vmar__iset_node *n = &t->node[t->n];
 
         if (start + len > S_SPAN - 1) /* at the top, end may be TOP */
             break;
@@ -2444,7 +2446,7 @@ static void small_build(struct small *t)
     }
     for (i = 0; i < t->n; i++) {
         spares(&t->set, 1);
-        vmar_iset_insert(&t->set, &t->node[order[i]]);
+        vmar__iset_insert(&t->set, &t->node[order[i]]);
         check_set(&t->set);
     }
 }
@@ -2454,7 +2456,7 @@ static void small_clear(struct small *t)
     size_t i;
 
     for (i = 0; i < t->n; i++) {
-        vmar_iset_remove(&t->set, &t->node[i]);
+        vmar__iset_remove(&t->set, &t->node[i]);
         check_set(&t->set);
     }
     finish(&t->set);
@@ -2467,7 +2469,7 @@ static bool small_free(const struct small *t, u128 a, u128 b)
     size_t i;
 
     for (i = 0; i <= t->n; i++) {
-        const struct vmar_iset_node *n = &t->node[i];
+        const struct vmar__iset_node *n = &t->node[i];
         u128 eff = (u128)1 << 64;
 
         if (i < t->n)
@@ -2480,7 +2482,7 @@ static bool small_free(const struct small *t, u128 a, u128 b)
     return false;
 }
 
-static bool small_ref(const struct small *t, const struct vmar_iset_query *q,
+static bool small_ref(const struct small *t, const struct vmar__iset_query *q,
                       vmar_addr_t *out)
 {
     bool found = false;
@@ -2501,7 +2503,7 @@ static bool small_ref(const struct small *t, const struct vmar_iset_query *q,
 
 static void small_query(struct small *t, unsigned *hits)
 {
-    struct vmar_iset_query q;
+    struct vmar__iset_query q;
     vmar_addr_t got = none, want = 0;
     bool ok, ref;
 
@@ -2517,7 +2519,7 @@ static void small_query(struct small *t, unsigned *hits)
     q.align = (vmar_size_t)1 << srnd(t, 7);
     q.pre = srnd(t, 3) ? 0 : srnd(t, 40);
     q.top_down = srnd(t, 2);
-    ok = vmar_iset_find_free(&t->set, &q, &got, NULL);
+    ok = vmar__iset_find_free(&t->set, &q, &got, NULL);
     ref = small_ref(t, &q, &want);
     if (ok != ref || (ok && got != want))
         fail_msg("lo %#" PRIx64 " hi %#" PRIx64 " size %" PRIu64
@@ -2542,10 +2544,10 @@ static void test_random_small_exhaustive(void **state)
         for (i = 0; i < 40; i++, total++)
             small_query(t, &hits);
         if (t->n) { /* drop the guard of one node and ask again */
-            struct vmar_iset_node *n = &t->node[srnd(t, t->n)];
+            struct vmar__iset_node *n = &t->node[srnd(t, t->n)];
 
             n->guard = 0;
-            vmar_iset_update(&t->set, n);
+            vmar__iset_update(&t->set, n);
             check_set(&t->set);
             for (i = 0; i < 10; i++, total++)
                 small_query(t, &hits);

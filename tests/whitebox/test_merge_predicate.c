@@ -36,7 +36,7 @@ enum where {
     OVERLAP,  /* b starts one page before a ends */
 };
 
-static void build(struct vmar_mapping *m, const struct attrs *at,
+static void build(struct vmar__mapping *m, const struct attrs *at,
                   vmar_addr_t start, vmar_addr_t end)
 {
     memset(m, 0xa5, sizeof(*m)); /* the predicate must not read the rest */
@@ -144,7 +144,7 @@ static void test_merge_predicate_table(void **state)
     (void)state;
 
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        struct vmar_mapping a, b;
+        struct vmar__mapping a, b;
         vmar_addr_t bs;
 
         switch (rows[i].where) {

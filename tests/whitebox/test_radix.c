@@ -70,7 +70,7 @@ static void test_find_next_cost(void **state)
     const vmar_addr_t at[3] = {PAGE, 256 * GIB + 5 * PAGE, TOP - PAGE};
     struct vmar_sim *sim;
     struct vmar_env counting;
-    struct vmar_radix rx;
+    struct vmar__radix rx;
     struct vmar_frame_list resv = {0};
     struct vmar_tlb_batch b;
     struct vmar_pte pte;
@@ -87,22 +87,22 @@ static void test_find_next_cost(void **state)
 
     /* Walking 128 TiB enters only populated tables. An empty tree is one
      * read of the root. */
-    assert_int_equal(vmar_radix_init(&rx, &vmar_sim_pt_format, &counting), 0);
+    assert_int_equal(vmar__radix_init(&rx, &vmar__sim_pt_format, &counting), 0);
     va = 0;
     ptv.calls = 0;
-    assert_int_equal(vmar_radix_find_next(&rx, &va, TOP, &pte), VMAR_ENOENT);
+    assert_int_equal(vmar__radix_find_next(&rx, &va, TOP, &pte), VMAR_ENOENT);
     assert_int_equal(ptv.calls, 1);
     for (int i = 0; i < 3; i++) {
         struct vmar_pte p = {.pa = pas[i], .prot = VMAR_PROT_READ};
 
         assert_int_equal(
-            vmar_radix_prepare(&rx, at[i], PAGE, VMAR_PREP_MAP, &resv), 0);
-        vmar_radix_map(&rx, at[i], 0, &p, &resv);
+            vmar__radix_prepare(&rx, at[i], PAGE, VMAR_PREP_MAP, &resv), 0);
+        vmar__radix_map(&rx, at[i], 0, &p, &resv);
     }
     assert_int_equal(resv.count, 0);
     for (va = 0;; va += PAGE) {
         ptv.calls = 0;
-        if (vmar_radix_find_next(&rx, &va, TOP, &pte) != 0)
+        if (vmar__radix_find_next(&rx, &va, TOP, &pte) != 0)
             break;
         assert_true(ptv.calls <= 2 * 4); /* at most two root-to-leaf paths */
     }
@@ -110,9 +110,9 @@ static void test_find_next_cost(void **state)
 
     /* Unmanaged leaves: unmap frees the tables, not the frames. */
     vmar_tlb_batch_init(&b, &counting, &no_tlb, NULL);
-    assert_int_equal(vmar_radix_unmap(&rx, 0, TOP, NULL, &b), 3);
+    assert_int_equal(vmar__radix_unmap(&rx, 0, TOP, NULL, &b), 3);
     vmar_tlb_batch_finish(&b);
-    vmar_radix_fini(&rx);
+    vmar__radix_fini(&rx);
     assert_int_equal(rx.tables, 0);
     assert_int_equal(frames_live(sim), 3);
     for (int i = 0; i < 3; i++)
@@ -125,10 +125,10 @@ static void test_find_next_cost(void **state)
 
 static void test_walker_huge_leaf(void **state)
 {
-    struct vmar_pt_format huge = vmar_sim_pt_format;
+    struct vmar__pt_format huge = vmar__sim_pt_format;
     struct vmar_sim *sim;
     const struct vmar_env *env;
-    struct vmar_radix rx;
+    struct vmar__radix rx;
     struct vmar_frame_list resv = {0};
     struct vmar_pte pte = {.pa = (vmar_paddr_t)64 * GIB, /* device memory */
                            .prot = VMAR_PROT_READ | VMAR_PROT_WRITE,
@@ -141,46 +141,46 @@ static void test_walker_huge_leaf(void **state)
     assert_int_equal(vmar_sim_create(NULL, &sim), 0);
     env = vmar_sim_env(sim);
     huge.leaf_levels = (1u << 0) | (1u << 1);
-    assert_int_equal(vmar_radix_init(&rx, &huge, env), 0);
+    assert_int_equal(vmar__radix_init(&rx, &huge, env), 0);
     /* prepare counts for base pages, so it over-reserves the L0 table. */
     assert_int_equal(
-        vmar_radix_prepare(&rx, 2 * MIB, 2 * MIB, VMAR_PREP_MAP, &resv), 0);
+        vmar__radix_prepare(&rx, 2 * MIB, 2 * MIB, VMAR_PREP_MAP, &resv), 0);
     assert_int_equal(resv.count, 3);
-    vmar_radix_map(&rx, 2 * MIB, 1, &pte, &resv);
+    vmar__radix_map(&rx, 2 * MIB, 1, &pte, &resv);
     assert_int_equal(resv.count, 1);
     vmar_frame_list_release(env, &resv);
     assert_int_equal(rx.tables, 3);
     assert_int_equal(rx.leaves, 1);
     assert_int_equal(
-        vmar_radix_count_missing(&rx, 2 * MIB, 2 * MIB, VMAR_PREP_MAP), 0);
+        vmar__radix_count_missing(&rx, 2 * MIB, 2 * MIB, VMAR_PREP_MAP), 0);
 
     va = 2 * MIB + 3 * PAGE;
-    assert_int_equal(vmar_radix_find_next(&rx, &va, TOP, &pte), 0);
+    assert_int_equal(vmar__radix_find_next(&rx, &va, TOP, &pte), 0);
     assert_int_equal(va, 2 * MIB + 3 * PAGE);
     assert_int_equal(pte.pa, 64 * GIB + 3 * PAGE);
     va = 0;
-    assert_int_equal(vmar_radix_find_next(&rx, &va, TOP, &pte), 0);
+    assert_int_equal(vmar__radix_find_next(&rx, &va, TOP, &pte), 0);
     assert_int_equal(va, 2 * MIB);
 
     vmar_tlb_batch_init(&b, env, &no_tlb, NULL);
-    vmar_radix_protect(&rx, 0, GIB, VMAR_PROT_READ, NULL, &b);
+    vmar__radix_protect(&rx, 0, GIB, VMAR_PROT_READ, NULL, &b);
     assert_int_equal(b.lo, 2 * MIB);
     assert_int_equal(b.hi, 4 * MIB);
     flushes = 0;
     vmar_tlb_batch_finish(&b);
     assert_int_equal(flushes, 1);
     va = 0;
-    assert_int_equal(vmar_radix_find_next(&rx, &va, TOP, &pte), 0);
+    assert_int_equal(vmar__radix_find_next(&rx, &va, TOP, &pte), 0);
     assert_int_equal(pte.prot, VMAR_PROT_READ);
     assert_int_equal(pte.cache, VMAR_CACHE_UC);
 
     vmar_tlb_batch_init(&b, env, &no_tlb, NULL);
-    assert_int_equal(vmar_radix_unmap(&rx, 0, GIB, NULL, &b), 512);
+    assert_int_equal(vmar__radix_unmap(&rx, 0, GIB, NULL, &b), 512);
     assert_int_equal(b.nfree, 2); /* L1 and L2 tables; the frame is not ours */
     vmar_tlb_batch_finish(&b);
     assert_int_equal(rx.tables, 1);
     assert_int_equal(rx.leaves, 0);
-    vmar_radix_fini(&rx);
+    vmar__radix_fini(&rx);
     assert_int_equal(frames_live(sim), 0);
     vmar_sim_destroy(sim);
 }
@@ -189,12 +189,12 @@ static void test_walker_huge_leaf(void **state)
 
 static void cut_huge_leaf_unprepared(int how)
 {
-    struct vmar_pt_format huge = vmar_sim_pt_format;
+    struct vmar__pt_format huge = vmar__sim_pt_format;
     struct vmar_frame_list resv = {0};
     struct vmar_pte pte = {.prot = VMAR_PROT_READ};
     const struct vmar_env *env;
     struct vmar_sim *sim;
-    struct vmar_radix rx;
+    struct vmar__radix rx;
     struct vmar_tlb_batch b;
 
     (void)how;
@@ -202,17 +202,17 @@ static void cut_huge_leaf_unprepared(int how)
         return;
     env = vmar_sim_env(sim);
     huge.leaf_levels = 3;
-    vmar_radix_init(&rx, &huge, env);
-    vmar_radix_prepare(&rx, 0, 2 * MIB, VMAR_PREP_MAP, &resv);
+    vmar__radix_init(&rx, &huge, env);
+    vmar__radix_prepare(&rx, 0, 2 * MIB, VMAR_PREP_MAP, &resv);
     pte.pa = 0;
-    vmar_radix_map(&rx, 0, 1, &pte, &resv);
+    vmar__radix_map(&rx, 0, 1, &pte, &resv);
     /* Cutting the 2 MiB leaf needs a table that was not reserved
      * (prepare(VMAR_PREP_CHANGE) was skipped): an empty reservation says
      * no huge leaf straddles an edge, so the walk meets the 2 MiB leaf
      * only partly covered, and refuses to remove it. */
     vmar_frame_list_release(env, &resv);
     vmar_tlb_batch_init(&b, env, &no_tlb, NULL);
-    vmar_radix_unmap(&rx, PAGE, PAGE, &resv, &b);
+    vmar__radix_unmap(&rx, PAGE, PAGE, &resv, &b);
 }
 
 static void test_huge_split_unprepared_aborts(void **state)

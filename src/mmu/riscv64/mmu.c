@@ -56,13 +56,13 @@ static void rv_local_flush(uint64_t satp, vmar_addr_t va, vmar_size_t len)
 #define RV_LOCAL_FLUSH NULL /* hosted: count only */
 #endif
 
-static const struct vmar_hwpt_arch rv_arch = {
+static const struct vmar__hwpt_arch rv_arch = {
     .full_flush_after_table_free = true,
     .local_flush = RV_LOCAL_FLUSH,
 };
 
 static int rv_create(const struct vmar_env *env, const void *config,
-                     const struct vmar_pt_format *fmt, vmar_addr_t user_top,
+                     const struct vmar__pt_format *fmt, vmar_addr_t user_top,
                      uint64_t mode, struct vmar_mmu **out)
 {
     const struct vmar_riscv64_config *cfg = config;
@@ -74,7 +74,7 @@ static int rv_create(const struct vmar_env *env, const void *config,
     /* satp holds the root's PPN, so a root is page aligned. */
     if (env == NULL || out == NULL || kernel_root % VMAR_PAGE_SIZE != 0)
         return VMAR_EINVAL;
-    rc = vmar_hwpt_create(env, fmt, &rv_arch, user_top, kernel_root, &mmu);
+    rc = vmar__hwpt_create(env, fmt, &rv_arch, user_top, kernel_root, &mmu);
     if (rc != 0)
         return rc;
     mmu->root = mode << RV_SATP_MODE_SHIFT |
@@ -87,21 +87,21 @@ static int rv_create(const struct vmar_env *env, const void *config,
 static int rv_create_sv39(const struct vmar_env *env, const void *config,
                           struct vmar_mmu **out)
 {
-    return rv_create(env, config, &vmar_rv_pt_format_sv39, RV_USER_TOP_SV39,
+    return rv_create(env, config, &vmar__rv_pt_format_sv39, RV_USER_TOP_SV39,
                      RV_SATP_MODE_SV39, out);
 }
 
 static int rv_create_sv48(const struct vmar_env *env, const void *config,
                           struct vmar_mmu **out)
 {
-    return rv_create(env, config, &vmar_rv_pt_format_sv48, RV_USER_TOP_SV48,
+    return rv_create(env, config, &vmar__rv_pt_format_sv48, RV_USER_TOP_SV48,
                      RV_SATP_MODE_SV48, out);
 }
 
 static int rv_create_sv57(const struct vmar_env *env, const void *config,
                           struct vmar_mmu **out)
 {
-    return rv_create(env, config, &vmar_rv_pt_format_sv57, RV_USER_TOP_SV57,
+    return rv_create(env, config, &vmar__rv_pt_format_sv57, RV_USER_TOP_SV57,
                      RV_SATP_MODE_SV57, out);
 }
 
@@ -117,14 +117,14 @@ static int rv_create_sv57(const struct vmar_env *env, const void *config,
 #define RV_OPS(name_, top_, create_)                                           \
     {                                                                          \
         .abi = VMAR_MMU_ABI, .name = name_, .caps = RV_CAPS, .user_top = top_, \
-        .create = create_, .destroy = vmar_hwpt_destroy,                       \
-        .prepare = vmar_hwpt_prepare, .map = vmar_hwpt_map,                    \
-        .unmap = vmar_hwpt_unmap, .protect = vmar_hwpt_protect,                \
-        .find_next = vmar_hwpt_find_next, .flush = vmar_hwpt_flush,            \
-        .map_range = vmar_hwpt_map_range, .copy = vmar_hwpt_copy,              \
-        .move = vmar_hwpt_move, .replace = vmar_hwpt_replace,                  \
+        .create = create_, .destroy = vmar__hwpt_destroy,                      \
+        .prepare = vmar__hwpt_prepare, .map = vmar__hwpt_map,                  \
+        .unmap = vmar__hwpt_unmap, .protect = vmar__hwpt_protect,              \
+        .find_next = vmar__hwpt_find_next, .flush = vmar__hwpt_flush,          \
+        .map_range = vmar__hwpt_map_range, .copy = vmar__hwpt_copy,            \
+        .move = vmar__hwpt_move, .replace = vmar__hwpt_replace,                \
         .pa_top = VMAR_RV_PA_TOP, .cache_as = RV_CACHE_AS,                     \
-        .activation = vmar_hwpt_activation,                                    \
+        .activation = vmar__hwpt_activation,                                   \
     }
 
 const struct vmar_mmu_ops vmar_mmu_riscv64_sv39 =

@@ -148,6 +148,6 @@ static vmar_paddr_t rv_table_decode(uint64_t w, unsigned level)
         .pa_top = VMAR_RV_PA_TOP,                                              \
     }
 
-const struct vmar_pt_format vmar_rv_pt_format_sv39 = RV_FORMAT("sv39", 3);
-const struct vmar_pt_format vmar_rv_pt_format_sv48 = RV_FORMAT("sv48", 4);
-const struct vmar_pt_format vmar_rv_pt_format_sv57 = RV_FORMAT("sv57", 5);
+const struct vmar__pt_format vmar__rv_pt_format_sv39 = RV_FORMAT("sv39", 3);
+const struct vmar__pt_format vmar__rv_pt_format_sv48 = RV_FORMAT("sv48", 4);
+const struct vmar__pt_format vmar__rv_pt_format_sv57 = RV_FORMAT("sv57", 5);

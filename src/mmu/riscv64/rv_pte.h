@@ -65,8 +65,8 @@
 /* N (Svnapot), bit 63: reserved 0 here (no NAPOT mappings). */
 #define VMAR_RV_PTE_N ((uint64_t)1 << 63)
 
-extern const struct vmar_pt_format vmar_rv_pt_format_sv39;
-extern const struct vmar_pt_format vmar_rv_pt_format_sv48;
-extern const struct vmar_pt_format vmar_rv_pt_format_sv57;
+extern const struct vmar__pt_format vmar__rv_pt_format_sv39;
+extern const struct vmar__pt_format vmar__rv_pt_format_sv48;
+extern const struct vmar__pt_format vmar__rv_pt_format_sv57;
 
 #endif /* VMAR_MMU_RV_PTE_H */

@@ -49,14 +49,14 @@ static void x86_local_flush(uint64_t cr3, vmar_addr_t va, vmar_size_t len)
 #define X86_LOCAL_FLUSH NULL /* hosted: count only */
 #endif
 
-static const struct vmar_hwpt_arch x86_arch = {
+static const struct vmar__hwpt_arch x86_arch = {
     .full_flush_after_table_free = false,
     .local_flush = X86_LOCAL_FLUSH,
 };
 
 static int x86_create(const struct vmar_env *env, const void *config,
-                      const struct vmar_pt_format *fmt,
-                      const struct vmar_pt_format *fmt_no1g,
+                      const struct vmar__pt_format *fmt,
+                      const struct vmar__pt_format *fmt_no1g,
                       vmar_addr_t user_top, struct vmar_mmu **out)
 {
     const struct vmar_x86_64_config *cfg = config;
@@ -71,7 +71,7 @@ static int x86_create(const struct vmar_env *env, const void *config,
     if (env == NULL || out == NULL || pcid > VMAR_X86_64_PCID_MAX ||
         kernel_root % VMAR_PAGE_SIZE != 0)
         return VMAR_EINVAL;
-    rc = vmar_hwpt_create(env, fmt, &x86_arch, user_top, kernel_root, &mmu);
+    rc = vmar__hwpt_create(env, fmt, &x86_arch, user_top, kernel_root, &mmu);
     if (rc != 0)
         return rc;
     /* The root frame is page aligned, so the PCID bits are free. */
@@ -83,15 +83,15 @@ static int x86_create(const struct vmar_env *env, const void *config,
 static int x86_create_4l(const struct vmar_env *env, const void *config,
                          struct vmar_mmu **out)
 {
-    return x86_create(env, config, &vmar_x86_pt_format_4l,
-                      &vmar_x86_pt_format_4l_no1g, X86_USER_TOP_4L, out);
+    return x86_create(env, config, &vmar__x86_pt_format_4l,
+                      &vmar__x86_pt_format_4l_no1g, X86_USER_TOP_4L, out);
 }
 
 static int x86_create_5l(const struct vmar_env *env, const void *config,
                          struct vmar_mmu **out)
 {
-    return x86_create(env, config, &vmar_x86_pt_format_5l,
-                      &vmar_x86_pt_format_5l_no1g, X86_USER_TOP_5L, out);
+    return x86_create(env, config, &vmar__x86_pt_format_5l,
+                      &vmar__x86_pt_format_5l_no1g, X86_USER_TOP_5L, out);
 }
 
 #define X86_CAPS                                                               \
@@ -101,16 +101,16 @@ static int x86_create_5l(const struct vmar_env *env, const void *config,
 #define X86_OPS(name_, top_, create_)                                          \
     {                                                                          \
         .abi = VMAR_MMU_ABI, .name = name_, .caps = X86_CAPS,                  \
-        .user_top = top_, .create = create_, .destroy = vmar_hwpt_destroy,     \
-        .prepare = vmar_hwpt_prepare, .map = vmar_hwpt_map,                    \
-        .unmap = vmar_hwpt_unmap, .protect = vmar_hwpt_protect,                \
-        .find_next = vmar_hwpt_find_next, .flush = vmar_hwpt_flush,            \
-        .map_range = vmar_hwpt_map_range, .copy = vmar_hwpt_copy,              \
-        .move = vmar_hwpt_move, .replace = vmar_hwpt_replace,                  \
+        .user_top = top_, .create = create_, .destroy = vmar__hwpt_destroy,    \
+        .prepare = vmar__hwpt_prepare, .map = vmar__hwpt_map,                  \
+        .unmap = vmar__hwpt_unmap, .protect = vmar__hwpt_protect,              \
+        .find_next = vmar__hwpt_find_next, .flush = vmar__hwpt_flush,          \
+        .map_range = vmar__hwpt_map_range, .copy = vmar__hwpt_copy,            \
+        .move = vmar__hwpt_move, .replace = vmar__hwpt_replace,                \
         .pa_top = VMAR_X86_PA_TOP,                                             \
         .cache_as = {VMAR_CACHE_WB, VMAR_CACHE_WT, VMAR_CACHE_WC,              \
                      VMAR_CACHE_UC}, /* every policy has its PAT entry */      \
-            .activation = vmar_hwpt_activation,                                \
+            .activation = vmar__hwpt_activation,                               \
     }
 
 /* HW_AD: the processor sets A and D itself (SDM Vol. 3A §4.8). HUGE_1G

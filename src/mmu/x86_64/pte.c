@@ -149,12 +149,12 @@ static vmar_paddr_t x86_table_decode(uint64_t w, unsigned level)
         .table_decode = x86_table_decode, .pa_top = VMAR_X86_PA_TOP,           \
     }
 
-const struct vmar_pt_format vmar_x86_pt_format_4l =
+const struct vmar__pt_format vmar__x86_pt_format_4l =
     X86_FORMAT("x86_64-4l", 4, 7u);
-const struct vmar_pt_format vmar_x86_pt_format_5l =
+const struct vmar__pt_format vmar__x86_pt_format_5l =
     X86_FORMAT("x86_64-5l", 5, 7u);
 /* For CPUs without 1 GiB pages (CPUID Page1GB = 0): leaves at 0..1. */
-const struct vmar_pt_format vmar_x86_pt_format_4l_no1g =
+const struct vmar__pt_format vmar__x86_pt_format_4l_no1g =
     X86_FORMAT("x86_64-4l-no1g", 4, 3u);
-const struct vmar_pt_format vmar_x86_pt_format_5l_no1g =
+const struct vmar__pt_format vmar__x86_pt_format_5l_no1g =
     X86_FORMAT("x86_64-5l-no1g", 5, 3u);

@@ -70,9 +70,9 @@
 #define VMAR_X86_PAT_UC 3u
 #define VMAR_X86_PAT_WT 7u
 
-extern const struct vmar_pt_format vmar_x86_pt_format_4l;
-extern const struct vmar_pt_format vmar_x86_pt_format_4l_no1g;
-extern const struct vmar_pt_format vmar_x86_pt_format_5l_no1g;
-extern const struct vmar_pt_format vmar_x86_pt_format_5l;
+extern const struct vmar__pt_format vmar__x86_pt_format_4l;
+extern const struct vmar__pt_format vmar__x86_pt_format_4l_no1g;
+extern const struct vmar__pt_format vmar__x86_pt_format_5l_no1g;
+extern const struct vmar__pt_format vmar__x86_pt_format_5l;
 
 #endif /* VMAR_MMU_X86_PTE_H */

@@ -37,7 +37,7 @@
 #define VMAR_SIM_USER_TOP ((vmar_addr_t)0x7ffffffff000)
 
 struct vmar_mmu {
-    struct vmar_radix rx;
+    struct vmar__radix rx;
     struct vmar_sim *sim;
     pthread_rwlock_t lock; /* see above */
 };
@@ -180,7 +180,7 @@ static int sim_mmu_create(const struct vmar_env *env, const void *config,
         env->free(env->ctx, mmu, sizeof(*mmu));
         return VMAR_ENOMEM;
     }
-    if (vmar_radix_init(&mmu->rx, &vmar_sim_pt_format, env) != 0) {
+    if (vmar__radix_init(&mmu->rx, &vmar__sim_pt_format, env) != 0) {
         pthread_rwlock_destroy(&mmu->lock);
         env->free(env->ctx, mmu, sizeof(*mmu));
         return VMAR_ENOMEM;
@@ -204,7 +204,7 @@ static void sim_mmu_destroy(struct vmar_mmu *mmu)
                              "simulated CPU still runs "
                              "(vmar_sim_cpu_switch(cpu, NULL) first)");
     wr_lock(mmu);
-    vmar_radix_fini(&mmu->rx);
+    vmar__radix_fini(&mmu->rx);
     sync_counts(mmu, VMAR_SIM_OP_NONE, tables0, leaves0);
     wr_unlock(mmu);
     /* Records left by missed flushes must not match a later table that
@@ -223,7 +223,7 @@ static int sim_mmu_prepare(struct vmar_mmu *mmu, vmar_addr_t va,
     vmar_sim_count(mmu->sim, VMAR_SIM_OP_PREPARE, 0, 0);
     check_user(mmu, va, len);
     wr_lock(mmu);
-    rc = vmar_radix_prepare(&mmu->rx, va, len, what, resv);
+    rc = vmar__radix_prepare(&mmu->rx, va, len, what, resv);
     wr_unlock(mmu);
     return rc;
 }
@@ -238,7 +238,7 @@ static void sim_mmu_map(struct vmar_mmu *mmu, vmar_addr_t va,
     wr_lock(mmu);
     tables0 = mmu->rx.tables;
     leaves0 = mmu->rx.leaves;
-    vmar_radix_map(&mmu->rx, va, 0, pte, resv);
+    vmar__radix_map(&mmu->rx, va, 0, pte, resv);
     sync_counts(mmu, VMAR_SIM_OP_MAP, tables0, leaves0);
     wr_unlock(mmu);
 }
@@ -254,7 +254,7 @@ static void sim_mmu_map_range(struct vmar_mmu *mmu, vmar_addr_t va,
     wr_lock(mmu);
     tables0 = mmu->rx.tables;
     leaves0 = mmu->rx.leaves;
-    vmar_radix_map_range(&mmu->rx, va, pte, len, flags, resv);
+    vmar__radix_map_range(&mmu->rx, va, pte, len, flags, resv);
     sync_counts(mmu, VMAR_SIM_OP_MAP, tables0, leaves0);
     wr_unlock(mmu);
 }
@@ -274,7 +274,7 @@ static size_t sim_mmu_unmap(struct vmar_mmu *mmu, vmar_addr_t va,
     wr_lock(mmu);
     tables0 = mmu->rx.tables;
     leaves0 = mmu->rx.leaves;
-    pages = vmar_radix_unmap(&mmu->rx, va, len, resv, batch);
+    pages = vmar__radix_unmap(&mmu->rx, va, len, resv, batch);
     sync_counts(mmu, VMAR_SIM_OP_UNMAP, tables0, leaves0);
     wr_unlock(mmu);
     change_end(mmu, va, va + len, batch);
@@ -293,7 +293,7 @@ static void sim_mmu_protect(struct vmar_mmu *mmu, vmar_addr_t va,
     wr_lock(mmu);
     tables0 = mmu->rx.tables;
     leaves0 = mmu->rx.leaves;
-    vmar_radix_protect(&mmu->rx, va, len, prot, resv, batch);
+    vmar__radix_protect(&mmu->rx, va, len, prot, resv, batch);
     /* a split adds a table */
     sync_counts(mmu, VMAR_SIM_OP_PROTECT, tables0, leaves0);
     wr_unlock(mmu);
@@ -309,7 +309,7 @@ static int sim_mmu_find_next(const struct vmar_mmu *mmu, vmar_addr_t *va,
 
     vmar_sim_count(mmu->sim, VMAR_SIM_OP_FIND, 0, 0);
     locked = rd_lock(mmu);
-    rc = vmar_radix_find_next(&mmu->rx, va, end, pte);
+    rc = vmar__radix_find_next(&mmu->rx, va, end, pte);
     rd_unlock(mmu, locked);
     return rc;
 }
@@ -329,7 +329,8 @@ static size_t sim_mmu_copy(struct vmar_mmu *dst, const struct vmar_mmu *src,
     locked = rd_lock(src);
     tables0 = dst->rx.tables;
     leaves0 = dst->rx.leaves;
-    need = vmar_radix_copy(&dst->rx, &src->rx, va, end, flags, resv, take, arg);
+    need =
+        vmar__radix_copy(&dst->rx, &src->rx, va, end, flags, resv, take, arg);
     sync_counts(dst, VMAR_SIM_OP_MAP, tables0, leaves0);
     rd_unlock(src, locked);
     wr_unlock(dst);
@@ -349,7 +350,7 @@ static void sim_mmu_move(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
     wr_lock(mmu);
     tables0 = mmu->rx.tables;
     leaves0 = mmu->rx.leaves;
-    vmar_radix_move(&mmu->rx, va, len, to, resv, moved, arg);
+    vmar__radix_move(&mmu->rx, va, len, to, resv, moved, arg);
     sync_counts(mmu, VMAR_SIM_OP_MAP, tables0, leaves0);
     wr_unlock(mmu);
 }
@@ -367,7 +368,7 @@ static void sim_mmu_replace(struct vmar_mmu *mmu, vmar_addr_t va,
     wr_lock(mmu);
     tables0 = mmu->rx.tables;
     leaves0 = mmu->rx.leaves;
-    vmar_radix_replace(&mmu->rx, va, pte, batch);
+    vmar__radix_replace(&mmu->rx, va, pte, batch);
     sync_counts(mmu, VMAR_SIM_OP_MAP, tables0, leaves0);
     wr_unlock(mmu);
     change_end(mmu, va, va + VMAR_PAGE_SIZE, batch);

@@ -65,7 +65,7 @@ static vmar_paddr_t sim_table_decode(uint64_t w, unsigned level)
     return w & VMAR_SIM_PTE_PA_MASK;
 }
 
-const struct vmar_pt_format vmar_sim_pt_format = {
+const struct vmar__pt_format vmar__sim_pt_format = {
     .name = "sim-4level",
     .levels = 4,
     .bits_per_level = 9,

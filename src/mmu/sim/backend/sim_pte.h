@@ -41,6 +41,6 @@
 #define VMAR_SIM_PA_LIMIT ((uint64_t)1 << 52)
 
 /* The format vmar_mmu_sim uses (also handy for walker tests). */
-extern const struct vmar_pt_format vmar_sim_pt_format;
+extern const struct vmar__pt_format vmar__sim_pt_format;
 
 #endif /* VMAR_MMU_SIM_PTE_H */

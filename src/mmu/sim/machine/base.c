@@ -11,7 +11,7 @@
 
 #include "machine.h"
 
-void vmar_sim__die(const char *fmt, ...)
+void vmar__sim_die(const char *fmt, ...)
 {
     va_list ap;
 
@@ -30,9 +30,9 @@ void vmar_sim_stats(const struct vmar_sim *sim, struct vmar_sim_stats *out)
      * may still take it. */
     struct vmar_sim *s = (struct vmar_sim *)sim;
 
-    vmar_sim__lock(&s->lock);
+    vmar__sim_lock(&s->lock);
     *out = s->stats;
-    vmar_sim__unlock(&s->lock);
+    vmar__sim_unlock(&s->lock);
 }
 
 /* Where each vmar_sim_op counts in vmar_sim_stats: a table rather than
@@ -51,40 +51,40 @@ void vmar_sim_count(struct vmar_sim *sim, enum vmar_sim_op op, ptrdiff_t tables,
                     ptrdiff_t leaves)
 {
     if ((unsigned)op >= sizeof(op_offset) / sizeof(op_offset[0]))
-        vmar_sim__die("vmar_sim_count: unknown operation %d", (int)op);
-    vmar_sim__lock(&sim->lock);
+        vmar__sim_die("vmar_sim_count: unknown operation %d", (int)op);
+    vmar__sim_lock(&sim->lock);
     if (op != VMAR_SIM_OP_NONE)
         (*(size_t *)(void *)((unsigned char *)&sim->stats + op_offset[op]))++;
     /* Unsigned wrap-around adds a negative delta. */
     sim->stats.tables_live += (size_t)tables;
     sim->stats.leaves_live += (size_t)leaves;
-    vmar_sim__unlock(&sim->lock);
+    vmar__sim_unlock(&sim->lock);
 }
 
 void vmar_sim_fail_after(struct vmar_sim *sim, size_t n, unsigned mask,
                          bool persistent)
 {
-    vmar_sim__lock(&sim->lock);
+    vmar__sim_lock(&sim->lock);
     sim->fail.mask = n != 0 ? (mask & (VMAR_SIM_FAIL_ANY | VMAR_SIM_FAIL_DATA |
                                        VMAR_SIM_FAIL_TABLE))
                             : 0;
     sim->fail.countdown = n;
     sim->fail.persistent = persistent;
     sim->fail.tripped = false;
-    vmar_sim__unlock(&sim->lock);
+    vmar__sim_unlock(&sim->lock);
 }
 
 void vmar_sim_set_frame_hook(struct vmar_sim *sim, vmar_sim_frame_hook hook,
                              void *arg)
 {
-    vmar_sim__lock(&sim->lock);
+    vmar__sim_lock(&sim->lock);
     sim->frame_hook = hook;
     sim->frame_hook_arg = arg;
-    vmar_sim__unlock(&sim->lock);
+    vmar__sim_unlock(&sim->lock);
 }
 
 /* Allocations that do not match the mask neither fail nor count. */
-bool vmar_sim__inject(struct vmar_sim *sim, unsigned kind)
+bool vmar__sim_inject(struct vmar_sim *sim, unsigned kind)
 {
     if ((sim->fail.mask & kind) == 0)
         return false;

@@ -114,16 +114,16 @@ int vmar_sim_cpu_create(struct vmar_sim *sim, unsigned tlb_entries,
     }
     cpu->sim = sim;
     cpu->nentries = tlb_entries;
-    vmar_sim__lock(&sim->lock);
+    vmar__sim_lock(&sim->lock);
     cpu->id = sim->cpu_ids++;
     /* From now on a TLB may cache a translation that a change by another
      * thread leaves stale until its flush. */
     sim->track_unflushed = true;
-    vmar_sim__unlock(&sim->lock);
-    vmar_sim__lock(&sim->cpus_lock);
+    vmar__sim_unlock(&sim->lock);
+    vmar__sim_lock(&sim->cpus_lock);
     cpu->next = sim->cpus;
     sim->cpus = cpu;
-    vmar_sim__unlock(&sim->cpus_lock);
+    vmar__sim_unlock(&sim->cpus_lock);
     *out = cpu;
     return 0;
 }
@@ -134,18 +134,18 @@ void vmar_sim_cpu_destroy(struct vmar_sim_cpu *cpu)
 
     if (cpu == NULL)
         return;
-    vmar_sim__lock(&cpu->sim->cpus_lock);
+    vmar__sim_lock(&cpu->sim->cpus_lock);
     for (pp = &cpu->sim->cpus; *pp != NULL; pp = &(*pp)->next)
         if (*pp == cpu) {
             *pp = cpu->next;
             break;
         }
-    vmar_sim__unlock(&cpu->sim->cpus_lock);
+    vmar__sim_unlock(&cpu->sim->cpus_lock);
     pthread_mutex_destroy(&cpu->lock);
     free(cpu);
 }
 
-void vmar_sim__cpus_fini(struct vmar_sim *sim)
+void vmar__sim_cpus_fini(struct vmar_sim *sim)
 {
     while (sim->cpus != NULL)
         vmar_sim_cpu_destroy(sim->cpus);
@@ -156,13 +156,13 @@ bool vmar_sim_table_running(const struct vmar_sim *sim, uint64_t table)
     struct vmar_sim *s = (struct vmar_sim *)sim; /* for the lock only */
     bool active = false;
 
-    vmar_sim__lock(&s->cpus_lock);
+    vmar__sim_lock(&s->cpus_lock);
     for (struct vmar_sim_cpu *c = s->cpus; c != NULL && !active; c = c->next) {
-        vmar_sim__lock(&c->lock);
+        vmar__sim_lock(&c->lock);
         active = c->space != NULL && c->root == table;
-        vmar_sim__unlock(&c->lock);
+        vmar__sim_unlock(&c->lock);
     }
-    vmar_sim__unlock(&s->cpus_lock);
+    vmar__sim_unlock(&s->cpus_lock);
     return active;
 }
 
@@ -181,18 +181,18 @@ void vmar_sim_cpu_switch(struct vmar_sim_cpu *cpu, struct vmar_space *space)
      * root must be a frame of this machine, whose pool holds the tables
      * and whose CPUs the flushes reach. */
     if (space != NULL && vmar_space_activation(space, &act) != 0)
-        vmar_sim__die("cpu%u: the space's backend has no activation "
+        vmar__sim_die("cpu%u: the space's backend has no activation "
                       "(vmar_mmu_ops::activation): a CPU cannot run it",
                       cpu->id);
     if (space != NULL && !vmar_sim_frame_live(cpu->sim, act.root))
-        vmar_sim__die("cpu%u: switch to a space whose root %#llx is no frame "
+        vmar__sim_die("cpu%u: switch to a space whose root %#llx is no frame "
                       "of this machine",
                       cpu->id, (unsigned long long)act.root);
-    vmar_sim__lock(&cpu->lock);
+    vmar__sim_lock(&cpu->lock);
     tlb_clear(cpu);
     cpu->space = space;
     cpu->root = act.value;
-    vmar_sim__unlock(&cpu->lock);
+    vmar__sim_unlock(&cpu->lock);
 }
 
 /* Drop the entries of [va, va+len) (len 0: all) and count them; a walk
@@ -220,26 +220,26 @@ static void tlb_invalidate(struct vmar_sim_cpu *cpu, vmar_addr_t va,
     }
 }
 
-void vmar_sim__cpus_invalidate(struct vmar_sim *sim, uint64_t table,
+void vmar__sim_cpus_invalidate(struct vmar_sim *sim, uint64_t table,
                                vmar_addr_t va, vmar_size_t len)
 {
-    vmar_sim__lock(&sim->cpus_lock);
+    vmar__sim_lock(&sim->cpus_lock);
     for (struct vmar_sim_cpu *c = sim->cpus; c != NULL; c = c->next) {
-        vmar_sim__lock(&c->lock);
+        vmar__sim_lock(&c->lock);
         if (c->space != NULL && c->root == table)
             tlb_invalidate(c, va, len);
-        vmar_sim__unlock(&c->lock);
+        vmar__sim_unlock(&c->lock);
     }
-    vmar_sim__unlock(&sim->cpus_lock);
+    vmar__sim_unlock(&sim->cpus_lock);
 }
 
 void vmar_sim_tlb_flush(struct vmar_sim *sim, uint64_t table, vmar_addr_t va,
                         vmar_size_t len)
 {
-    vmar_sim__cpus_invalidate(sim, table, va, len);
+    vmar__sim_cpus_invalidate(sim, table, va, len);
     /* The records after the CPUs: until every CPU has dropped the
      * entries, a hit on them is still a legal race. */
-    vmar_sim__unflushed_flushed(sim, table, va, len);
+    vmar__sim_unflushed_flushed(sim, table, va, len);
 }
 
 /* ---- accesses ------------------------------------------------------- */
@@ -363,7 +363,7 @@ static void walk_begin(struct vmar_sim_cpu *cpu, vmar_addr_t page)
  * meanwhile, so what the walk saw may be older than the flush. */
 static bool walk_end(struct vmar_sim_cpu *cpu)
 {
-    vmar_sim__lock(&cpu->lock);
+    vmar__sim_lock(&cpu->lock);
     cpu->walking = false;
     return cpu->overtaken;
 }
@@ -376,9 +376,9 @@ static void report_stale(struct vmar_sim_cpu *cpu, const struct tlb_entry *e,
     char p1[4], p2[4];
 
     cpu->st.violations++;
-    vmar_sim__lock(&cpu->sim->lock);
+    vmar__sim_lock(&cpu->sim->lock);
     cpu->sim->violations++;
-    vmar_sim__unlock(&cpu->sim->lock);
+    vmar__sim_unlock(&cpu->sim->lock);
     if (present)
         fprintf(stderr,
                 "vmar sim: cpu%u: STALE TLB ENTRY used for a %s: va %#llx -> "
@@ -414,7 +414,7 @@ static int translate(struct vmar_sim_cpu *cpu, vmar_addr_t page,
     struct vmar_pte pte;
 
     for (;;) {
-        vmar_sim__lock(&cpu->lock);
+        vmar__sim_lock(&cpu->lock);
         struct tlb_entry *e = tlb_lookup(cpu, page);
 
         if (e != NULL && (e->prot & need) != 0) {
@@ -422,16 +422,16 @@ static int translate(struct vmar_sim_cpu *cpu, vmar_addr_t page,
 
             /* Check the hit against the table. */
             walk_begin(cpu, page);
-            vmar_sim__unlock(&cpu->lock);
+            vmar__sim_unlock(&cpu->lock);
             bool present = walk(space, page, &pte);
             bool bad =
                 !present || pte.pa != seen.pa || (seen.prot & ~pte.prot) != 0;
             /* Only sim tables record unflushed ranges; for the others
              * nothing matches and no hit is excused. */
             bool excused =
-                bad && vmar_sim__unflushed_excused(cpu->sim, cpu->root, page);
+                bad && vmar__sim_unflushed_excused(cpu->sim, cpu->root, page);
             if (walk_end(cpu)) {
-                vmar_sim__unlock(&cpu->lock);
+                vmar__sim_unlock(&cpu->lock);
                 continue; /* the entry may be gone: translate anew */
             }
             cpu->st.hits++;
@@ -452,11 +452,11 @@ static int translate(struct vmar_sim_cpu *cpu, vmar_addr_t page,
             cpu->st.misses++;
         missed = true;
         walk_begin(cpu, page);
-        vmar_sim__unlock(&cpu->lock);
+        vmar__sim_unlock(&cpu->lock);
         bool ok = walk(space, page, &pte) && (pte.prot & need) != 0;
         bool overtaken = walk_end(cpu);
         if (overtaken) {
-            vmar_sim__unlock(&cpu->lock);
+            vmar__sim_unlock(&cpu->lock);
             continue;
         }
         if (ok) {
@@ -470,7 +470,7 @@ static int translate(struct vmar_sim_cpu *cpu, vmar_addr_t page,
             return 0;
         }
         if (tries == VMAR_SIM_CPU_RETRIES) {
-            vmar_sim__unlock(&cpu->lock);
+            vmar__sim_unlock(&cpu->lock);
             /* vmar_fault() said "retry" each time, yet the table still
              * refuses the access: the handler would livelock the CPU. */
             fprintf(stderr,
@@ -488,12 +488,12 @@ static int translate(struct vmar_sim_cpu *cpu, vmar_addr_t page,
          * meanwhile, the handler's work was undone by someone else and
          * the retry is not a sign of livelock. */
         walk_begin(cpu, page);
-        vmar_sim__unlock(&cpu->lock);
+        vmar__sim_unlock(&cpu->lock);
         int rc = vmar_fault(space, page, access, VMAR_FAULT_USER);
         walk_end(cpu);
         if (cpu->overtaken_by_other)
             tries = 0;
-        vmar_sim__unlock(&cpu->lock);
+        vmar__sim_unlock(&cpu->lock);
         if (rc != 0)
             return rc;
     }
@@ -528,8 +528,8 @@ int vmar_sim_cpu_access(struct vmar_sim_cpu *cpu, vmar_addr_t va,
         if (rc != 0)
             return rc;
         /* Device memory outside the pool has no bytes to simulate. */
-        if (!vmar_sim__in_pool(sim, pa)) {
-            vmar_sim__unlock(&cpu->lock);
+        if (!vmar__sim_in_pool(sim, pa)) {
+            vmar__sim_unlock(&cpu->lock);
             fprintf(stderr,
                     "vmar sim: cpu%u: va %#llx -> pa %#llx is outside the "
                     "pool; device memory is not simulated\n",
@@ -543,7 +543,7 @@ int vmar_sim_cpu_access(struct vmar_sim_cpu *cpu, vmar_addr_t va,
             frame_read(bytes + done, frame + off, n);
         else if (!stale || vmar_sim_frame_live(sim, pa))
             frame_write(frame + off, bytes + done, n);
-        vmar_sim__unlock(&cpu->lock);
+        vmar__sim_unlock(&cpu->lock);
         done += n;
     }
     return 0;
@@ -554,9 +554,9 @@ void vmar_sim_cpu_stats(const struct vmar_sim_cpu *cpu,
 {
     struct vmar_sim_cpu *c = (struct vmar_sim_cpu *)cpu; /* for the lock */
 
-    vmar_sim__lock(&c->lock);
+    vmar__sim_lock(&c->lock);
     *out = c->st;
-    vmar_sim__unlock(&c->lock);
+    vmar__sim_unlock(&c->lock);
 }
 
 size_t vmar_sim_violations(const struct vmar_sim *sim)
@@ -564,8 +564,8 @@ size_t vmar_sim_violations(const struct vmar_sim *sim)
     struct vmar_sim *s = (struct vmar_sim *)sim; /* for the lock only */
     size_t n;
 
-    vmar_sim__lock(&s->lock);
+    vmar__sim_lock(&s->lock);
     n = s->violations;
-    vmar_sim__unlock(&s->lock);
+    vmar__sim_unlock(&s->lock);
     return n;
 }

@@ -79,14 +79,14 @@ static void *sim_alloc(void *ctx, size_t size, size_t align)
     unsigned char *base;
 
     if (align == 0 || (align & (align - 1)) != 0 || align > VMAR_SIM_MAX_ALIGN)
-        vmar_sim__die("alloc(%zu, align %zu): alignment must be a power "
+        vmar__sim_die("alloc(%zu, align %zu): alignment must be a power "
                       "of two of at most %u",
                       size, align, VMAR_SIM_MAX_ALIGN);
-    vmar_sim__lock(&sim->lock);
+    vmar__sim_lock(&sim->lock);
     sim->stats.alloc_calls++;
-    if (vmar_sim__inject(sim, VMAR_SIM_FAIL_ALLOC) ||
+    if (vmar__sim_inject(sim, VMAR_SIM_FAIL_ALLOC) ||
         size > SIZE_MAX - 2 * VMAR_SIM_HDR) {
-        vmar_sim__unlock(&sim->lock);
+        vmar__sim_unlock(&sim->lock);
         return NULL;
     }
     /* aligned_alloc wants a multiple of the alignment. */
@@ -94,7 +94,7 @@ static void *sim_alloc(void *ctx, size_t size, size_t align)
             ~(size_t)(VMAR_SIM_MAX_ALIGN - 1);
     base = aligned_alloc(VMAR_SIM_MAX_ALIGN, total);
     if (base == NULL) {
-        vmar_sim__unlock(&sim->lock);
+        vmar__sim_unlock(&sim->lock);
         return NULL;
     }
     hdr.next = sim->blocks;
@@ -104,7 +104,7 @@ static void *sim_alloc(void *ctx, size_t size, size_t align)
     sim->blocks = base;
     sim->stats.allocs_live++;
     sim->stats.alloc_bytes_live += size;
-    vmar_sim__unlock(&sim->lock);
+    vmar__sim_unlock(&sim->lock);
     return base + VMAR_SIM_HDR;
 }
 
@@ -119,14 +119,14 @@ static void sim_free(void *ctx, void *ptr, size_t size)
     base = (unsigned char *)ptr - VMAR_SIM_HDR;
     /* The header and the links are the list's: check and unlink under
      * the lock, so two frees of one block cannot both pass the check. */
-    vmar_sim__lock(&sim->lock);
+    vmar__sim_lock(&sim->lock);
     hdr = get_hdr(base);
     if (hdr.magic == VMAR_SIM_MAGIC_DEAD)
-        vmar_sim__die("free(%p, %zu): double free", ptr, size);
+        vmar__sim_die("free(%p, %zu): double free", ptr, size);
     if (hdr.magic != VMAR_SIM_MAGIC_LIVE)
-        vmar_sim__die("free(%p, %zu): not a block from env->alloc", ptr, size);
+        vmar__sim_die("free(%p, %zu): not a block from env->alloc", ptr, size);
     if (hdr.size != size)
-        vmar_sim__die("free(%p, %zu): size mismatch, the block was "
+        vmar__sim_die("free(%p, %zu): size mismatch, the block was "
                       "allocated with %zu bytes",
                       ptr, size, hdr.size);
     if (hdr.prev != NULL)
@@ -140,7 +140,7 @@ static void sim_free(void *ctx, void *ptr, size_t size)
     memset(ptr, VMAR_SIM_ALLOC_POISON, size);
     sim->stats.allocs_live--;
     sim->stats.alloc_bytes_live -= size;
-    vmar_sim__unlock(&sim->lock);
+    vmar__sim_unlock(&sim->lock);
     free(base);
 }
 
@@ -150,9 +150,9 @@ static uint64_t sim_random(void *ctx)
     struct vmar_sim *sim = ctx;
     uint64_t z;
 
-    vmar_sim__lock(&sim->lock);
+    vmar__sim_lock(&sim->lock);
     z = (sim->rng += 0x9e3779b97f4a7c15u);
-    vmar_sim__unlock(&sim->lock);
+    vmar__sim_unlock(&sim->lock);
 
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
@@ -176,13 +176,13 @@ static void sim_log(void *ctx, enum vmar_log_level level, const char *msg)
 static void sim_tlb_flush(void *ctx, uint64_t root, vmar_addr_t va,
                           vmar_size_t len)
 {
-    vmar_sim__cpus_invalidate(ctx, root, va, len);
+    vmar__sim_cpus_invalidate(ctx, root, va, len);
 }
 
 _Noreturn static void sim_panic(void *ctx, const char *msg)
 {
     (void)ctx;
-    vmar_sim__die("panic: %s", msg);
+    vmar__sim_die("panic: %s", msg);
 }
 
 /* ---- the locked env ------------------------------------------------ */
@@ -233,7 +233,7 @@ void vmar_sim_lock_destroy(struct vmar_sim_lock *lock)
     if (lock == NULL)
         return;
     if (pthread_rwlock_destroy(&lock->rw) != 0)
-        vmar_sim__die("vmar_sim_lock_destroy: the lock is held");
+        vmar__sim_die("vmar_sim_lock_destroy: the lock is held");
     free(lock);
 }
 
@@ -244,11 +244,11 @@ static void sim_lock(void *ctx, void *lock, enum vmar_lock_mode mode)
 
     (void)ctx;
     if (nheld == HELD_MAX)
-        vmar_sim__die("lock: this thread holds %u space locks", nheld);
+        vmar__sim_die("lock: this thread holds %u space locks", nheld);
     rc = mode == VMAR_LOCK_EXCLUSIVE ? pthread_rwlock_wrlock(&l->rw)
                                      : pthread_rwlock_rdlock(&l->rw);
     if (rc != 0)
-        vmar_sim__die("lock(%p, %d): %s", lock, (int)mode, strerror(rc));
+        vmar__sim_die("lock(%p, %d): %s", lock, (int)mode, strerror(rc));
     held[nheld].lock = l;
     held[nheld].mode = mode;
     nheld++;
@@ -263,14 +263,14 @@ static void sim_unlock(void *ctx, void *lock, enum vmar_lock_mode mode)
     while (i > 0 && (held[i - 1].lock != l || held[i - 1].mode != mode))
         i--;
     if (i == 0)
-        vmar_sim__die("unlock(%p, %d): not held in that mode by this thread",
+        vmar__sim_die("unlock(%p, %d): not held in that mode by this thread",
                       lock, (int)mode);
     /* Every flush of the call must be done before it lets go. */
-    vmar_sim__unflushed_missed(ctx);
+    vmar__sim_unflushed_missed(ctx);
     held[i - 1] = held[--nheld];
     rc = pthread_rwlock_unlock(&l->rw);
     if (rc != 0)
-        vmar_sim__die("unlock(%p, %d): %s", lock, (int)mode, strerror(rc));
+        vmar__sim_die("unlock(%p, %d): %s", lock, (int)mode, strerror(rc));
 }
 
 static bool sim_lock_held(void *ctx, void *lock, enum vmar_lock_mode mode)
@@ -292,7 +292,7 @@ const struct vmar_env *vmar_sim_env_locked(struct vmar_sim *sim)
     return &sim->env_locked;
 }
 
-void vmar_sim__env_init(struct vmar_sim *sim, bool with_random, uint64_t seed,
+void vmar__sim_env_init(struct vmar_sim *sim, bool with_random, uint64_t seed,
                         bool with_refcount)
 {
     sim->rng = seed;
@@ -300,9 +300,9 @@ void vmar_sim__env_init(struct vmar_sim *sim, bool with_random, uint64_t seed,
         .ctx = sim,
         .alloc = sim_alloc,
         .free = sim_free,
-        .frame_alloc = vmar_sim__frame_alloc,
-        .frame_free = vmar_sim__frame_free,
-        .phys_to_virt = vmar_sim__phys_to_virt,
+        .frame_alloc = vmar__sim_frame_alloc,
+        .frame_free = vmar__sim_frame_free,
+        .phys_to_virt = vmar__sim_phys_to_virt,
         .lock = NULL,
         .unlock = NULL,
         .lock_held = NULL,
@@ -310,7 +310,7 @@ void vmar_sim__env_init(struct vmar_sim *sim, bool with_random, uint64_t seed,
         .log = sim_log,
         .panic = sim_panic,
         .tlb_flush = sim_tlb_flush,
-        .frame_refcount = with_refcount ? vmar_sim__frame_refcount : NULL,
+        .frame_refcount = with_refcount ? vmar__sim_frame_refcount : NULL,
     };
     sim->env_locked = sim->env;
     sim->env_locked.lock = sim_lock;

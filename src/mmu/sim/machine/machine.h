@@ -69,7 +69,7 @@ enum {
  * and whose flush has not been done yet, by thread `owner`. A stale TLB
  * hit there on another thread races with that change and is legal; see
  * unflushed.c. */
-struct vmar_sim_unflushed {
+struct vmar__sim_unflushed {
     uint64_t table;
     vmar_addr_t lo, hi;
     pthread_t owner;
@@ -103,7 +103,7 @@ struct vmar_sim {
     /* Unflushed records (under lock), kept once a CPU exists (before, no
      * TLB can hold anything). */
     bool track_unflushed;
-    struct vmar_sim_unflushed *unflushed;
+    struct vmar__sim_unflushed *unflushed;
     size_t nunflushed, unflushed_cap;
 
     /* vmar_sim_set_frame_hook(); under lock, called outside it. */
@@ -123,45 +123,45 @@ struct vmar_sim {
 
 /* Print "vmar sim: <message>" on stderr and abort. For broken contracts
  * (double free, foreign address) that must stop a test loudly. */
-_Noreturn void vmar_sim__die(const char *fmt, ...)
+_Noreturn void vmar__sim_die(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
 /* Lock and unlock that abort on error (a broken mutex is a test bug).
  * Inline: the machine takes its lock on every allocation and count. */
-static inline void vmar_sim__lock(pthread_mutex_t *m)
+static inline void vmar__sim_lock(pthread_mutex_t *m)
 {
     int rc = pthread_mutex_lock(m);
 
     if (rc != 0)
-        vmar_sim__die("pthread_mutex_lock: %s", strerror(rc));
+        vmar__sim_die("pthread_mutex_lock: %s", strerror(rc));
 }
 
-static inline void vmar_sim__unlock(pthread_mutex_t *m)
+static inline void vmar__sim_unlock(pthread_mutex_t *m)
 {
     int rc = pthread_mutex_unlock(m);
 
     if (rc != 0)
-        vmar_sim__die("pthread_mutex_unlock: %s", strerror(rc));
+        vmar__sim_die("pthread_mutex_unlock: %s", strerror(rc));
 }
 
 /* Decide whether this allocation of `kind` (VMAR_SIM_FAIL_ALLOC or
  * VMAR_SIM_FAIL_FRAME) fails on purpose; counts it when it does.
  * => sim->lock held. */
-bool vmar_sim__inject(struct vmar_sim *sim, unsigned kind);
+bool vmar__sim_inject(struct vmar_sim *sim, unsigned kind);
 
 /* ---- pool.c --------------------------------------------------------- */
 
 /* init returns 0 or VMAR_ENOMEM; fini frees the pool. The rest are the
  * env's frame callbacks (ctx is the machine). */
-int vmar_sim__pool_init(struct vmar_sim *sim, size_t nframes,
+int vmar__sim_pool_init(struct vmar_sim *sim, size_t nframes,
                         vmar_paddr_t phys_base, bool huge_pages);
-void vmar_sim__pool_fini(struct vmar_sim *sim);
-int vmar_sim__frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa);
-void vmar_sim__frame_free(void *ctx, vmar_paddr_t pa);
-void *vmar_sim__phys_to_virt(void *ctx, vmar_paddr_t pa);
-size_t *vmar_sim__frame_refcount(void *ctx, vmar_paddr_t pa);
+void vmar__sim_pool_fini(struct vmar_sim *sim);
+int vmar__sim_frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa);
+void vmar__sim_frame_free(void *ctx, vmar_paddr_t pa);
+void *vmar__sim_phys_to_virt(void *ctx, vmar_paddr_t pa);
+size_t *vmar__sim_frame_refcount(void *ctx, vmar_paddr_t pa);
 /* Whether `pa` lies in the pool (any byte, allocated or not). */
-bool vmar_sim__in_pool(const struct vmar_sim *sim, vmar_paddr_t pa);
+bool vmar__sim_in_pool(const struct vmar_sim *sim, vmar_paddr_t pa);
 
 /* ---- unflushed.c ---------------------------------------------------- */
 
@@ -172,12 +172,12 @@ bool vmar_sim__in_pool(const struct vmar_sim *sim, vmar_paddr_t pa);
  * locked call, the calling thread's leftovers are missed flushes:
  * reported, counted as violations, dropped. Each takes sim->lock. fini
  * frees the records. */
-void vmar_sim__unflushed_flushed(struct vmar_sim *sim, uint64_t table,
+void vmar__sim_unflushed_flushed(struct vmar_sim *sim, uint64_t table,
                                  vmar_addr_t va, vmar_size_t len);
-bool vmar_sim__unflushed_excused(struct vmar_sim *sim, uint64_t table,
+bool vmar__sim_unflushed_excused(struct vmar_sim *sim, uint64_t table,
                                  vmar_addr_t page);
-void vmar_sim__unflushed_missed(struct vmar_sim *sim);
-void vmar_sim__unflushed_fini(struct vmar_sim *sim);
+void vmar__sim_unflushed_missed(struct vmar_sim *sim);
+void vmar__sim_unflushed_fini(struct vmar_sim *sim);
 
 /* ---- cpu.c ---------------------------------------------------------- */
 
@@ -185,14 +185,14 @@ void vmar_sim__unflushed_fini(struct vmar_sim *sim);
  * [va, va+len) (len 0: all) of `table` on every CPU that runs it, the
  * change records left alone: env->tlb_flush's half of
  * vmar_sim_tlb_flush(), for backends that record no changes. */
-void vmar_sim__cpus_fini(struct vmar_sim *sim);
-void vmar_sim__cpus_invalidate(struct vmar_sim *sim, uint64_t table,
+void vmar__sim_cpus_fini(struct vmar_sim *sim);
+void vmar__sim_cpus_invalidate(struct vmar_sim *sim, uint64_t table,
                                vmar_addr_t va, vmar_size_t len);
 
 /* ---- env.c ---------------------------------------------------------- */
 
 /* Fill sim->env and sim->env_locked (frame callbacks from pool.c). */
-void vmar_sim__env_init(struct vmar_sim *sim, bool with_random, uint64_t seed,
+void vmar__sim_env_init(struct vmar_sim *sim, bool with_random, uint64_t seed,
                         bool with_refcount);
 
 #endif /* VMAR_SIM_MACHINE_H */

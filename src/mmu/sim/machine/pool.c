@@ -36,7 +36,7 @@ static unsigned char *pool_mem(size_t bytes, bool huge)
     return mem;
 }
 
-int vmar_sim__pool_init(struct vmar_sim *sim, size_t nframes,
+int vmar__sim_pool_init(struct vmar_sim *sim, size_t nframes,
                         vmar_paddr_t phys_base, bool huge_pages)
 {
     size_t bytes = nframes * (size_t)VMAR_PAGE_SIZE;
@@ -47,7 +47,7 @@ int vmar_sim__pool_init(struct vmar_sim *sim, size_t nframes,
     sim->refcount = calloc(nframes, sizeof(size_t));
     if (sim->mem == NULL || sim->frame_state == NULL ||
         sim->free_stack == NULL || sim->refcount == NULL) {
-        vmar_sim__pool_fini(sim);
+        vmar__sim_pool_fini(sim);
         return VMAR_ENOMEM;
     }
     memset(sim->mem, VMAR_SIM_FRAME_POISON, bytes);
@@ -60,7 +60,7 @@ int vmar_sim__pool_init(struct vmar_sim *sim, size_t nframes,
     return 0;
 }
 
-void vmar_sim__pool_fini(struct vmar_sim *sim)
+void vmar__sim_pool_fini(struct vmar_sim *sim)
 {
     free(sim->mem);
     free(sim->frame_state);
@@ -74,7 +74,7 @@ void vmar_sim__pool_fini(struct vmar_sim *sim)
     sim->nfree = 0;
 }
 
-bool vmar_sim__in_pool(const struct vmar_sim *sim, vmar_paddr_t pa)
+bool vmar__sim_in_pool(const struct vmar_sim *sim, vmar_paddr_t pa)
 {
     return pa >= sim->phys_base &&
            (pa - sim->phys_base) / VMAR_PAGE_SIZE < sim->nframes;
@@ -90,7 +90,7 @@ static unsigned char *frame_bytes(const struct vmar_sim *sim, size_t i)
     return sim->mem + i * (size_t)VMAR_PAGE_SIZE;
 }
 
-int vmar_sim__frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
+int vmar__sim_frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
 {
     struct vmar_sim *sim = ctx;
     vmar_sim_frame_hook hook;
@@ -98,29 +98,29 @@ int vmar_sim__frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
     size_t i;
 
     if ((flags & ~(unsigned)(VMAR_FRAME_ZERO | VMAR_FRAME_TABLE)) != 0)
-        vmar_sim__die("frame_alloc: unknown flags %#x", flags);
-    vmar_sim__lock(&sim->lock);
+        vmar__sim_die("frame_alloc: unknown flags %#x", flags);
+    vmar__sim_lock(&sim->lock);
     hook = sim->frame_hook;
     hook_arg = sim->frame_hook_arg;
-    vmar_sim__unlock(&sim->lock);
+    vmar__sim_unlock(&sim->lock);
     /* Outside the lock: the hook may block (a test lining threads up). */
     if (hook != NULL)
         hook(hook_arg, flags);
-    vmar_sim__lock(&sim->lock);
+    vmar__sim_lock(&sim->lock);
     sim->stats.frame_alloc_calls++;
     /* FRAME counts every frame; DATA and TABLE one kind each. */
-    if (vmar_sim__inject(sim,
+    if (vmar__sim_inject(sim,
                          VMAR_SIM_FAIL_FRAME |
                              (flags & VMAR_FRAME_TABLE ? VMAR_SIM_FAIL_TABLE
                                                        : VMAR_SIM_FAIL_DATA)) ||
         sim->nfree == 0) {
-        vmar_sim__unlock(&sim->lock);
+        vmar__sim_unlock(&sim->lock);
         return VMAR_ENOMEM;
     }
     i = sim->free_stack[--sim->nfree];
     sim->frame_state[i] = VMAR_SIM_FRAME_LIVE;
     sim->stats.frames_live++;
-    vmar_sim__unlock(&sim->lock);
+    vmar__sim_unlock(&sim->lock);
     /* The frame is the caller's from here on. */
     if (flags & VMAR_FRAME_ZERO)
         memset(frame_bytes(sim, i), 0, (size_t)VMAR_PAGE_SIZE);
@@ -128,13 +128,13 @@ int vmar_sim__frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
     return 0;
 }
 
-void vmar_sim__frame_free(void *ctx, vmar_paddr_t pa)
+void vmar__sim_frame_free(void *ctx, vmar_paddr_t pa)
 {
     struct vmar_sim *sim = ctx;
     size_t i;
 
-    if (!vmar_sim__in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0)
-        vmar_sim__die("frame_free(%#llx): not a frame of this pool "
+    if (!vmar__sim_in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0)
+        vmar__sim_die("frame_free(%#llx): not a frame of this pool "
                       "[%#llx, %#llx)",
                       (unsigned long long)pa,
                       (unsigned long long)sim->phys_base,
@@ -143,44 +143,44 @@ void vmar_sim__frame_free(void *ctx, vmar_paddr_t pa)
     i = frame_index(sim, pa);
     /* Checked, poisoned and pushed in one critical section: two frees of
      * one frame cannot both pass the check. */
-    vmar_sim__lock(&sim->lock);
+    vmar__sim_lock(&sim->lock);
     if (sim->frame_state[i] != VMAR_SIM_FRAME_LIVE)
-        vmar_sim__die("frame_free(%#llx): double free (frame %zu is "
+        vmar__sim_die("frame_free(%#llx): double free (frame %zu is "
                       "already free)",
                       (unsigned long long)pa, i);
     /* libvmar clears the word when the last reference goes. The word is
      * libvmar's, written with atomics: read it the same way. */
     size_t refs = __atomic_load_n(&sim->refcount[i], __ATOMIC_ACQUIRE);
     if (refs != 0)
-        vmar_sim__die("frame_free(%#llx): reference count word is %#zx, "
+        vmar__sim_die("frame_free(%#llx): reference count word is %#zx, "
                       "not 0",
                       (unsigned long long)pa, refs);
     memset(frame_bytes(sim, i), VMAR_SIM_FRAME_POISON, (size_t)VMAR_PAGE_SIZE);
     sim->frame_state[i] = VMAR_SIM_FRAME_FREE;
     sim->free_stack[sim->nfree++] = i;
     sim->stats.frames_live--;
-    vmar_sim__unlock(&sim->lock);
+    vmar__sim_unlock(&sim->lock);
 }
 
 /* The reference-count word of a live frame; reaching one of a free frame
  * is a use-after-free in libvmar or an object. */
-size_t *vmar_sim__frame_refcount(void *ctx, vmar_paddr_t pa)
+size_t *vmar__sim_frame_refcount(void *ctx, vmar_paddr_t pa)
 {
     struct vmar_sim *sim = ctx;
 
     if (!vmar_sim_frame_live(sim, pa))
-        vmar_sim__die("frame_refcount(%#llx): not a live frame",
+        vmar__sim_die("frame_refcount(%#llx): not a live frame",
                       (unsigned long long)pa);
     return &sim->refcount[frame_index(sim, pa)];
 }
 
 /* Any byte of the pool, free frames included (tests read the poison). */
-void *vmar_sim__phys_to_virt(void *ctx, vmar_paddr_t pa)
+void *vmar__sim_phys_to_virt(void *ctx, vmar_paddr_t pa)
 {
     struct vmar_sim *sim = ctx;
 
-    if (!vmar_sim__in_pool(sim, pa))
-        vmar_sim__die("phys_to_virt(%#llx): outside the pool [%#llx, %#llx)",
+    if (!vmar__sim_in_pool(sim, pa))
+        vmar__sim_die("phys_to_virt(%#llx): outside the pool [%#llx, %#llx)",
                       (unsigned long long)pa,
                       (unsigned long long)sim->phys_base,
                       (unsigned long long)(sim->phys_base +
@@ -193,11 +193,11 @@ bool vmar_sim_frame_live(const struct vmar_sim *sim, vmar_paddr_t pa)
     struct vmar_sim *s = (struct vmar_sim *)sim; /* for the lock only */
     bool live;
 
-    if (!vmar_sim__in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0)
+    if (!vmar__sim_in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0)
         return false;
-    vmar_sim__lock(&s->lock);
+    vmar__sim_lock(&s->lock);
     live = sim->frame_state[frame_index(sim, pa)] == VMAR_SIM_FRAME_LIVE;
-    vmar_sim__unlock(&s->lock);
+    vmar__sim_unlock(&s->lock);
     return live;
 }
 
@@ -218,7 +218,7 @@ uint64_t vmar_sim_digest(const struct vmar_sim *sim)
 
     /* The lock keeps the set of frames still; their bytes are only still
      * when no other thread writes (see sim.h). */
-    vmar_sim__lock(&s->lock);
+    vmar__sim_lock(&s->lock);
     for (size_t i = 0; i < sim->nframes; i++) {
         const unsigned char *p = frame_bytes(sim, i);
 
@@ -233,6 +233,6 @@ uint64_t vmar_sim_digest(const struct vmar_sim *sim)
             h = mix(h, w);
         }
     }
-    vmar_sim__unlock(&s->lock);
+    vmar__sim_unlock(&s->lock);
     return mix(h, (uint64_t)live);
 }

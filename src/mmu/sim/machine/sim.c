@@ -44,14 +44,14 @@ int vmar_sim_create(const struct vmar_sim_opts *opts, struct vmar_sim **out)
         free(sim);
         return VMAR_ENOMEM;
     }
-    if (vmar_sim__pool_init(sim, o.nframes, o.phys_base, o.huge_pages) != 0) {
+    if (vmar__sim_pool_init(sim, o.nframes, o.phys_base, o.huge_pages) != 0) {
         pthread_mutex_destroy(&sim->cpus_lock);
         pthread_mutex_destroy(&sim->lock);
         free(sim);
         return VMAR_ENOMEM;
     }
     sim->verbose = o.verbose;
-    vmar_sim__env_init(sim, o.with_random, o.seed, !o.no_frame_refcount);
+    vmar__sim_env_init(sim, o.with_random, o.seed, !o.no_frame_refcount);
     *out = sim;
     return 0;
 }
@@ -68,9 +68,9 @@ void vmar_sim_destroy(struct vmar_sim *sim)
                 "blocks (%zu bytes) still allocated\n",
                 sim->stats.frames_live, sim->stats.allocs_live,
                 sim->stats.alloc_bytes_live);
-    vmar_sim__cpus_fini(sim);
-    vmar_sim__pool_fini(sim);
-    vmar_sim__unflushed_fini(sim);
+    vmar__sim_cpus_fini(sim);
+    vmar__sim_pool_fini(sim);
+    vmar__sim_unflushed_fini(sim);
     pthread_mutex_destroy(&sim->cpus_lock);
     pthread_mutex_destroy(&sim->lock);
     free(sim);

@@ -37,12 +37,12 @@ static void unflushed_add(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
         void *p = realloc(sim->unflushed, cap * sizeof(*sim->unflushed));
 
         if (p == NULL)
-            vmar_sim__die("out of host memory for unflushed ranges");
+            vmar__sim_die("out of host memory for unflushed ranges");
         sim->unflushed = p;
         sim->unflushed_cap = cap;
     }
     sim->unflushed[sim->nunflushed++] =
-        (struct vmar_sim_unflushed){table, lo, hi, owner};
+        (struct vmar__sim_unflushed){table, lo, hi, owner};
 }
 
 /* Take [lo, hi) out of the records of `table` (only `owner`'s when
@@ -53,7 +53,7 @@ static void unflushed_cut(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
     size_t n = sim->nunflushed, out = 0;
 
     for (size_t i = 0; i < n; i++) {
-        struct vmar_sim_unflushed u = sim->unflushed[i];
+        struct vmar__sim_unflushed u = sim->unflushed[i];
 
         if (u.table != table || (only_owner && !same_thread(u.owner, owner)) ||
             u.hi <= lo || u.lo >= hi) {
@@ -64,7 +64,7 @@ static void unflushed_cut(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
          * it goes to the end, past the part still to scan. */
         if (u.lo < lo)
             sim->unflushed[out++] =
-                (struct vmar_sim_unflushed){u.table, u.lo, lo, u.owner};
+                (struct vmar__sim_unflushed){u.table, u.lo, lo, u.owner};
         if (u.hi > hi)
             unflushed_add(sim, u.table, hi, u.hi, u.owner);
     }
@@ -78,10 +78,10 @@ static void unflushed_cut(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
 void vmar_sim_change_begin(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
                            vmar_addr_t hi)
 {
-    vmar_sim__lock(&sim->lock);
+    vmar__sim_lock(&sim->lock);
     if (sim->track_unflushed)
         unflushed_add(sim, table, lo, hi, pthread_self());
-    vmar_sim__unlock(&sim->lock);
+    vmar__sim_unlock(&sim->lock);
 }
 
 void vmar_sim_change_end(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
@@ -90,52 +90,52 @@ void vmar_sim_change_end(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
 {
     pthread_t self = pthread_self();
 
-    vmar_sim__lock(&sim->lock);
+    vmar__sim_lock(&sim->lock);
     if (sim->track_unflushed) {
         /* Both in one critical section: a walker must never find the
          * change made and the record gone. */
         unflushed_cut(sim, table, lo, hi, true, self);
         unflushed_add(sim, table, pending_lo, pending_hi, self);
     }
-    vmar_sim__unlock(&sim->lock);
+    vmar__sim_unlock(&sim->lock);
 }
 
-void vmar_sim__unflushed_flushed(struct vmar_sim *sim, uint64_t table,
+void vmar__sim_unflushed_flushed(struct vmar_sim *sim, uint64_t table,
                                  vmar_addr_t va, vmar_size_t len)
 {
     vmar_addr_t hi =
         len == 0 || len > ~(vmar_addr_t)0 - va ? ~(vmar_addr_t)0 : va + len;
 
-    vmar_sim__lock(&sim->lock);
+    vmar__sim_lock(&sim->lock);
     unflushed_cut(sim, table, len == 0 ? 0 : va, hi, false, pthread_self());
-    vmar_sim__unlock(&sim->lock);
+    vmar__sim_unlock(&sim->lock);
 }
 
-bool vmar_sim__unflushed_excused(struct vmar_sim *sim, uint64_t table,
+bool vmar__sim_unflushed_excused(struct vmar_sim *sim, uint64_t table,
                                  vmar_addr_t page)
 {
     pthread_t self = pthread_self();
     bool excused = false;
 
-    vmar_sim__lock(&sim->lock);
+    vmar__sim_lock(&sim->lock);
     for (size_t i = 0; i < sim->nunflushed && !excused; i++) {
-        const struct vmar_sim_unflushed *u = &sim->unflushed[i];
+        const struct vmar__sim_unflushed *u = &sim->unflushed[i];
 
         excused = u->table == table && !same_thread(u->owner, self) &&
                   u->lo <= page && page < u->hi;
     }
-    vmar_sim__unlock(&sim->lock);
+    vmar__sim_unlock(&sim->lock);
     return excused;
 }
 
-void vmar_sim__unflushed_missed(struct vmar_sim *sim)
+void vmar__sim_unflushed_missed(struct vmar_sim *sim)
 {
     pthread_t self = pthread_self();
     size_t out = 0;
 
-    vmar_sim__lock(&sim->lock);
+    vmar__sim_lock(&sim->lock);
     for (size_t i = 0; i < sim->nunflushed; i++) {
-        struct vmar_sim_unflushed u = sim->unflushed[i];
+        struct vmar__sim_unflushed u = sim->unflushed[i];
 
         if (!same_thread(u.owner, self)) {
             sim->unflushed[out++] = u;
@@ -148,10 +148,10 @@ void vmar_sim__unflushed_missed(struct vmar_sim *sim)
                 (unsigned long long)u.lo, (unsigned long long)u.hi);
     }
     sim->nunflushed = out;
-    vmar_sim__unlock(&sim->lock);
+    vmar__sim_unlock(&sim->lock);
 }
 
-void vmar_sim__unflushed_fini(struct vmar_sim *sim)
+void vmar__sim_unflushed_fini(struct vmar_sim *sim)
 {
     free(sim->unflushed);
     sim->unflushed = NULL;
