@@ -64,7 +64,7 @@ struct vmar_sim_opts {
      *  frame is a host TLB entry of its own, and in this project's
      *  benchmark guest (a VM that shadows page tables) zeroing a frame
      *  cost microseconds after the process's other mappings churned
-     *  (docs/PERFORMANCE.md). Elsewhere, or when the host declines, the
+     *  (docs/perf/history.md). Elsewhere, or when the host declines, the
      *  pool is on ordinary pages; never an error. */
     bool huge_pages;
 };

@@ -302,7 +302,7 @@ static void find_leaf_addr(struct vmar__radix *rx)
  * a word only when it differs from the last one decoded outside the frame
  * field; such words decode alike but for the frame, whose difference is
  * that of the fields. A fork of a table of 512 private pages thus decodes
- * one word, not 512 (docs/PERFORMANCE.md). `out` is the loop's result for
+ * one word, not 512. `out` is the loop's result for
  * the decoded word, outside the frame field; a result word carries the
  * frame of its input.
  */

@@ -234,11 +234,12 @@ void vmar__radix_map_range(struct vmar__radix *rx, vmar_addr_t va,
  * vmar_mmu_ops::unmap: split the huge leaves cut by either edge with
  * tables from `resv` (see above), then clear every leaf in [va, va+len).
  * For each leaf it
- * records the leaf's span on `batch` and then, when VMAR_PTE_MANAGED, queues
- * its frame(s) with vmar_tlb_batch_defer_free; tables that become empty
- * are unhooked and queued the same way (never the root). Nothing is freed
- * here. Ranges without present leaves are not recorded.
- * Returns: the number of base pages whose leaves were removed.
+ * records the leaf's span on `batch` and then, when VMAR_PTE_MANAGED, hands
+ * its frame(s) to vmar_tlb_batch_defer_put (references, dropped after the
+ * flush); tables that become empty are unhooked and queued with
+ * vmar_tlb_batch_defer_free (never the root). Nothing is freed here. Ranges
+ * without present leaves are not recorded. Returns: the number of base pages
+ * whose leaves were removed.
  */
 size_t vmar__radix_unmap(struct vmar__radix *rx, vmar_addr_t va,
                          vmar_size_t len, struct vmar_frame_list *resv,

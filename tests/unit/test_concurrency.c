@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Concurrency (issue 6): many threads in one address space on the sim
+ * Concurrency: many threads in one address space on the sim
  * backend, each driving its own simulated CPU, under the sim's locked env
  * (vmar_sim_env_locked(): faults take the space lock shared, layout
  * changes exclusive).
