@@ -323,10 +323,15 @@ static const char *prot_str(unsigned prot, char *buf)
 
 /* The current leaf of `page`, through the space's backend (any format);
  * none above its user_top, so the fault handler decides there. */
+/* The leaf a hardware walk finds for `page`: true with *pte set, or
+ * false with *pte zeroed (so that no caller reads an unset entry). */
 static bool walk(struct vmar_space *space, vmar_addr_t page,
                  struct vmar_pte *pte)
 {
-    return vmar_space_translate(space, page, pte) == 0;
+    if (vmar_space_translate(space, page, pte) == 0)
+        return true;
+    memset(pte, 0, sizeof(*pte));
+    return false;
 }
 
 static struct tlb_entry *tlb_lookup(struct vmar_sim_cpu *cpu, vmar_addr_t page)
