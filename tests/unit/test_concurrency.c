@@ -35,6 +35,15 @@
  * (the CPUs copy with relaxed atomics: src/mmu/sim/machine/cpu.c). Half the
  * stress test's time.
  *
+ * test_frame_caches: the machine's per-thread frame caches keep the
+ * pool's promises across threads: frames freed on one thread (into its
+ * cache) are free in the stats and allocated on another, poisoned and
+ * zeroed on request; a thread that exits gives its cache back in order;
+ * an allocation fails only when no frame is free in any cache; and two
+ * threads allocating and freeing at once over a pool that their cached
+ * frames would exhaust never see VMAR_ENOMEM, with the counters exact
+ * afterwards.
+ *
  * Bounded in time: VMAR_TEST_SECONDS (default 2) of stress. Randomised:
  * the seed is printed; VMAR_TEST_SEED replays the choices (the thread
  * interleaving is the scheduler's).
@@ -1021,6 +1030,183 @@ static void test_shared_pages(void **state)
     cc_teardown(&c);
 }
 
+/* ---- per-thread frame caches ----------------------------------------- */
+
+#define FC_FRAMES 8u
+
+struct fc_job {
+    const struct vmar_env *env;
+    struct vmar_sim *sim;
+    vmar_paddr_t pa[FC_FRAMES];
+    size_t n;       /* frames allocated (allocate) or to free (free) */
+    bool free_them; /* free pa[0..n) in order, then exit */
+    int last_rc;    /* allocate: the call after the pool ran dry */
+    unsigned bad;   /* bytes not zero in a VMAR_FRAME_ZERO frame */
+};
+
+static void *fc_main(void *arg)
+{
+    struct fc_job *j = arg;
+
+    if (j->free_them) {
+        for (size_t i = 0; i < j->n; i++)
+            j->env->frame_free(j->env->ctx, j->pa[i]);
+        return NULL;
+    }
+    for (j->n = 0; j->n < FC_FRAMES; j->n++) {
+        if (j->env->frame_alloc(j->env->ctx, VMAR_FRAME_ZERO, &j->pa[j->n]) !=
+            0)
+            break;
+        const unsigned char *b = j->env->phys_to_virt(j->env->ctx, j->pa[j->n]);
+        for (size_t k = 0; k < PG; k++)
+            j->bad += b[k] != 0;
+    }
+    j->last_rc = j->env->frame_alloc(j->env->ctx, 0, &j->pa[0]);
+    return NULL;
+}
+
+static void fc_run(struct fc_job *j)
+{
+    pthread_t th;
+
+    assert_int_equal(pthread_create(&th, NULL, fc_main, j), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+}
+
+static struct vmar_sim_stats fc_stats(struct vmar_sim *sim)
+{
+    struct vmar_sim_stats st;
+
+    vmar_sim_stats(sim, &st);
+    return st;
+}
+
+/* Two threads allocating and freeing at once over a pool their caches
+ * alone could hold: each holds at most FC_HOLD frames, the pool has
+ * FC_SLACK more, so an allocation may never fail. */
+#define FC_HOLD   40u
+#define FC_SLACK  8u
+#define FC_ROUNDS 2000u
+
+struct fc_churn {
+    const struct vmar_env *env;
+    unsigned seed;
+    unsigned enomem, bad;
+};
+
+static void *fc_churn_main(void *arg)
+{
+    struct fc_churn *c = arg;
+    vmar_paddr_t pa[FC_HOLD];
+    uint64_t rng = c->seed;
+
+    for (unsigned r = 0; r < FC_ROUNDS; r++) {
+        rng = rng * 6364136223846793005u + 1442695040888963407u;
+        size_t n = 1 + (size_t)(rng >> 33) % FC_HOLD, got = 0;
+
+        for (; got < n; got++) {
+            if (c->env->frame_alloc(c->env->ctx, 0, &pa[got]) != 0) {
+                c->enomem++;
+                break;
+            }
+            unsigned char *b = c->env->phys_to_virt(c->env->ctx, pa[got]);
+            c->bad += b[0] != 0x5a || b[PG - 1] != 0x5a; /* poisoned */
+            b[0] = (unsigned char)c->seed;
+        }
+        for (size_t i = 0; i < got; i++)
+            c->env->frame_free(c->env->ctx, pa[i]);
+    }
+    return NULL;
+}
+
+static void test_frame_caches(void **state)
+{
+    struct vmar_sim_opts so = {.nframes = FC_FRAMES};
+    struct vmar_sim *sim;
+    const struct vmar_env *env;
+    struct fc_job a = {0}, b = {0}, fr = {0};
+    vmar_paddr_t pa;
+
+    (void)state;
+    assert_int_equal(vmar_sim_create(&so, &sim), 0);
+    env = vmar_sim_env_locked(sim);
+    a.env = b.env = fr.env = env;
+
+    /* A thread takes every frame; the next call fails: nothing is free. */
+    fc_run(&a);
+    assert_int_equal(a.n, FC_FRAMES);
+    assert_int_equal(a.last_rc, VMAR_ENOMEM);
+    assert_int_equal(a.bad, 0);
+    assert_int_equal(fc_stats(sim).frames_live, FC_FRAMES);
+    assert_int_equal(fc_stats(sim).frame_alloc_calls, FC_FRAMES + 1);
+
+    /* The main thread frees them into its cache: free in the stats. */
+    for (size_t i = 0; i < FC_FRAMES; i++) {
+        memset(env->phys_to_virt(env->ctx, a.pa[i]), 0x33, PG);
+        env->frame_free(env->ctx, a.pa[i]);
+        assert_false(vmar_sim_frame_live(sim, a.pa[i]));
+    }
+    assert_int_equal(fc_stats(sim).frames_live, 0);
+
+    /* Another thread gets all of them out of the main thread's cache,
+     * zeroed; only then does the pool run dry. */
+    fc_run(&b);
+    assert_int_equal(b.n, FC_FRAMES);
+    assert_int_equal(b.last_rc, VMAR_ENOMEM);
+    assert_int_equal(b.bad, 0);
+    assert_int_equal(fc_stats(sim).frames_live, FC_FRAMES);
+    assert_int_equal(fc_stats(sim).frame_alloc_calls, 2 * (FC_FRAMES + 1));
+
+    /* A third thread frees them and exits: its cache goes back in order,
+     * so the main thread gets the last one freed first, poisoned. */
+    memcpy(fr.pa, b.pa, sizeof(b.pa));
+    fr.n = FC_FRAMES;
+    fr.free_them = true;
+    fc_run(&fr);
+    assert_int_equal(fc_stats(sim).frames_live, 0);
+    for (size_t i = FC_FRAMES; i-- > 0;) {
+        const unsigned char *p;
+
+        assert_int_equal(env->frame_alloc(env->ctx, 0, &pa), 0);
+        assert_int_equal(pa, b.pa[i]);
+        p = env->phys_to_virt(env->ctx, pa);
+        assert_int_equal(p[0], 0x5a);
+        assert_int_equal(p[PG - 1], 0x5a);
+    }
+    assert_int_equal(env->frame_alloc(env->ctx, 0, &pa), VMAR_ENOMEM);
+    for (size_t i = 0; i < FC_FRAMES; i++)
+        env->frame_free(env->ctx, b.pa[i]);
+    assert_int_equal(fc_stats(sim).frames_live, 0);
+    assert_int_equal(fc_stats(sim).frame_alloc_calls, 3 * (FC_FRAMES + 1));
+    vmar_sim_destroy(sim);
+
+    /* Two threads at once, the pool smaller than their caches. */
+    so.nframes = 2 * FC_HOLD + FC_SLACK;
+    assert_int_equal(vmar_sim_create(&so, &sim), 0);
+    env = vmar_sim_env_locked(sim);
+    struct fc_churn ch[2] = {{env, 1, 0, 0}, {env, 2, 0, 0}};
+    pthread_t th[2];
+    for (unsigned t = 0; t < 2; t++)
+        assert_int_equal(pthread_create(&th[t], NULL, fc_churn_main, &ch[t]),
+                         0);
+    for (unsigned t = 0; t < 2; t++) {
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+        assert_int_equal(ch[t].enomem, 0);
+        assert_int_equal(ch[t].bad, 0);
+    }
+    assert_int_equal(fc_stats(sim).frames_live, 0);
+    /* Every frame is back on the free stack: one thread gets them all. */
+    vmar_paddr_t all[2 * FC_HOLD + FC_SLACK];
+    for (size_t i = 0; i < so.nframes; i++)
+        assert_int_equal(env->frame_alloc(env->ctx, 0, &all[i]), 0);
+    assert_int_equal(env->frame_alloc(env->ctx, 0, &pa), VMAR_ENOMEM);
+    assert_int_equal(fc_stats(sim).frames_live, so.nframes);
+    for (size_t i = 0; i < so.nframes; i++)
+        env->frame_free(env->ctx, all[i]);
+    assert_int_equal(fc_stats(sim).frames_live, 0);
+    vmar_sim_destroy(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1028,6 +1214,7 @@ int main(void)
         cmocka_unit_test(test_check_beside_copies),
         cmocka_unit_test(test_stress),
         cmocka_unit_test(test_shared_pages),
+        cmocka_unit_test(test_frame_caches),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

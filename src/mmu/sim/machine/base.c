@@ -24,17 +24,6 @@ void vmar__sim_die(const char *fmt, ...)
     abort();
 }
 
-void vmar_sim_stats(const struct vmar_sim *sim, struct vmar_sim_stats *out)
-{
-    /* The lock is state, not part of the machine's value: const callers
-     * may still take it. */
-    struct vmar_sim *s = (struct vmar_sim *)sim;
-
-    vmar__sim_lock(&s->lock);
-    *out = s->stats;
-    vmar__sim_unlock(&s->lock);
-}
-
 /* Where each vmar_sim_op counts in vmar_sim_stats: a table rather than
  * a switch, since the sim backend counts every operation it performs.
  * VMAR_SIM_OP_NONE counts nothing: it is never looked up. */
@@ -71,6 +60,7 @@ void vmar_sim_fail_after(struct vmar_sim *sim, size_t n, unsigned mask,
     sim->fail.countdown = n;
     sim->fail.persistent = persistent;
     sim->fail.tripped = false;
+    vmar__sim_frame_slow_update(sim);
     vmar__sim_unlock(&sim->lock);
 }
 
@@ -80,7 +70,15 @@ void vmar_sim_set_frame_hook(struct vmar_sim *sim, vmar_sim_frame_hook hook,
     vmar__sim_lock(&sim->lock);
     sim->frame_hook = hook;
     sim->frame_hook_arg = arg;
+    vmar__sim_frame_slow_update(sim);
     vmar__sim_unlock(&sim->lock);
+}
+
+void vmar__sim_frame_slow_update(struct vmar_sim *sim)
+{
+    __atomic_store_n(&sim->frame_slow,
+                     sim->frame_hook != NULL || sim->fail.mask != 0,
+                     __ATOMIC_RELAXED);
 }
 
 /* Allocations that do not match the mask neither fail nor count. */
@@ -93,8 +91,10 @@ bool vmar__sim_inject(struct vmar_sim *sim, unsigned kind)
             return false;
         if (sim->fail.persistent)
             sim->fail.tripped = true;
-        else
+        else {
             sim->fail.mask = 0; /* one-shot: injection is over */
+            vmar__sim_frame_slow_update(sim);
+        }
     }
     sim->stats.fails_injected++;
     return true;

@@ -37,9 +37,12 @@
  *      never held across a walk: a walk made without it is validated
  *      afterwards (see cpu.c), which keeps order 1 -> 3.
  *   4. vmar_sim::lock: everything else of the machine (counters, metadata
- *      allocator, frame pool, failure injection, random source, violation
- *      count, unflushed records). A leaf: nothing is taken under it, and
- *      no callback runs under it.
+ *      allocator, the frame pool's free stack and cache list, failure
+ *      injection, random source, violation count, unflushed records). No
+ *      callback runs under it; only 5 is taken under it.
+ *   5. vmar__sim_cache::lock (pool.c): one thread's frame cache. Its
+ *      thread takes it alone on the fast path; a refill, drain, reclaim
+ *      or read of the counters takes sim->lock first. A leaf.
  */
 #ifndef VMAR_SIM_MACHINE_H
 #define VMAR_SIM_MACHINE_H
@@ -75,6 +78,25 @@ struct vmar__sim_unflushed {
     pthread_t owner;
 };
 
+/* Frames one thread's cache holds at most; a full cache drains half of
+ * them to the free stack, an empty one refills half from it. */
+#define VMAR_SIM_CACHE_MAX 64u
+
+/* One thread's frame cache (pool.c): a magazine of free frames its thread
+ * allocates from and frees to under `lock` alone, so that threads
+ * faulting in parallel share no lock until a cache runs empty or full.
+ * Frames in a cache are free (state FREE, poisoned) and count as free in
+ * the stats. Owned by the machine (in sim->caches, under sim->lock);
+ * returned at thread exit (the key's destructor) or machine destroy. */
+struct vmar__sim_cache {
+    struct vmar_sim *sim;
+    struct vmar__sim_cache *prev, *next; /* sim->caches; under sim->lock */
+    pthread_mutex_t lock;                /* what follows */
+    size_t calls;                        /* env->frame_alloc calls served */
+    size_t n;                            /* frames held; top = next out */
+    size_t frames[VMAR_SIM_CACHE_MAX];
+};
+
 struct vmar_sim {
     struct vmar_env env;        /* ctx == this machine */
     struct vmar_env env_locked; /* env plus the lock hooks (env.c) */
@@ -94,6 +116,17 @@ struct vmar_sim {
     size_t *refcount;           /* env->frame_refcount words, per frame */
     size_t *free_stack;         /* indices of free frames; top = next out */
     size_t nfree;
+    /* Per-thread frame caches: the key's value is the thread's cache for
+     * this machine (none while has_key is false: every allocation takes
+     * sim->lock). The free stack and the caches stacked on it behave as
+     * one stack to a single thread (see pool.c). */
+    pthread_key_t cache_key;
+    bool has_key;
+    struct vmar__sim_cache *caches; /* under lock */
+    /* Set (atomically, under lock) while a frame hook is installed or
+     * failure injection is armed: allocations then take the locked path,
+     * which counts every call in order. */
+    bool frame_slow;
 
     /* Simulated CPUs (cpu.c), newest first; under cpus_lock. */
     struct vmar_sim_cpu *cpus;
@@ -148,6 +181,10 @@ static inline void vmar__sim_unlock(pthread_mutex_t *m)
  * VMAR_SIM_FAIL_FRAME) fails on purpose; counts it when it does.
  * => sim->lock held. */
 bool vmar__sim_inject(struct vmar_sim *sim, unsigned kind);
+
+/* Recompute sim->frame_slow from the hook and the injection state.
+ * => sim->lock held. */
+void vmar__sim_frame_slow_update(struct vmar_sim *sim);
 
 /* ---- pool.c --------------------------------------------------------- */
 

@@ -19,6 +19,9 @@
 
 #define VMAR_SIM_HUGE ((size_t)2 << 20)
 
+static void cache_exit(void *p);
+static void caches_fini(struct vmar_sim *sim);
+
 /* The pool's host memory: page aligned, or with `huge` 2 MiB aligned and
  * a multiple of 2 MiB (aligned_alloc wants a multiple of the alignment)
  * with the kernel asked for huge pages. Only a hint: the pool works on
@@ -57,11 +60,14 @@ int vmar__sim_pool_init(struct vmar_sim *sim, size_t nframes,
     for (size_t i = 0; i < nframes; i++)
         sim->free_stack[i] = nframes - 1 - i;
     sim->nfree = nframes;
+    /* Without a key (the host ran out), every thread uses the stack. */
+    sim->has_key = pthread_key_create(&sim->cache_key, cache_exit) == 0;
     return 0;
 }
 
 void vmar__sim_pool_fini(struct vmar_sim *sim)
 {
+    caches_fini(sim);
     free(sim->mem);
     free(sim->frame_state);
     free(sim->free_stack);
@@ -90,15 +96,196 @@ static unsigned char *frame_bytes(const struct vmar_sim *sim, size_t i)
     return sim->mem + i * (size_t)VMAR_PAGE_SIZE;
 }
 
-int vmar__sim_frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
+/* ---- per-thread caches ----------------------------------------------
+ *
+ * To one thread, the free stack with its cache on top is one stack: a
+ * refill moves the top of the free stack under the (empty) cache's
+ * bottom, in order, and a drain moves the bottom of the cache onto the
+ * top of the free stack, in order. So a single thread gets frames in
+ * exactly the order the free stack alone would give (last freed, first
+ * reused; frame 0 first on a new machine), whatever the cache size.
+ *
+ * Cache locks nest only under sim->lock (one reclaim at a time); without
+ * it a thread takes its own cache's lock alone.
+ *
+ * Exhaustion: a thread whose cache and the free stack are empty reclaims
+ * every other thread's cache into the free stack before it reports
+ * VMAR_ENOMEM, so an allocation fails only when no frame is free
+ * anywhere. */
+
+static void cache_lock(struct vmar__sim_cache *c)
 {
-    struct vmar_sim *sim = ctx;
+    vmar__sim_lock(&c->lock);
+}
+
+static void cache_unlock(struct vmar__sim_cache *c)
+{
+    vmar__sim_unlock(&c->lock);
+}
+
+/* Move the bottom `k` frames of `c` onto the free stack.
+ * => sim->lock and c->lock held. */
+static void cache_drain(struct vmar_sim *sim, struct vmar__sim_cache *c,
+                        size_t k)
+{
+    memcpy(&sim->free_stack[sim->nfree], c->frames, k * sizeof(size_t));
+    sim->nfree += k;
+    memmove(c->frames, &c->frames[k], (c->n - k) * sizeof(size_t));
+    c->n -= k;
+}
+
+/* Refill the empty cache `c` with up to half a cache from the top of the
+ * free stack, reclaiming the other caches first when the stack is empty.
+ * => sim->lock and c->lock held. */
+static void cache_refill(struct vmar_sim *sim, struct vmar__sim_cache *c)
+{
+    size_t k;
+
+    if (sim->nfree == 0) {
+        for (struct vmar__sim_cache *o = sim->caches; o != NULL; o = o->next) {
+            if (o == c)
+                continue;
+            cache_lock(o);
+            cache_drain(sim, o, o->n);
+            cache_unlock(o);
+        }
+    }
+    k = sim->nfree < VMAR_SIM_CACHE_MAX / 2 ? sim->nfree
+                                            : VMAR_SIM_CACHE_MAX / 2;
+    sim->nfree -= k;
+    memcpy(c->frames, &sim->free_stack[sim->nfree], k * sizeof(size_t));
+    c->n = k;
+}
+
+/* Return cache `c` to its machine and free it. => sim->lock held. */
+static void cache_retire(struct vmar_sim *sim, struct vmar__sim_cache *c)
+{
+    cache_lock(c);
+    cache_drain(sim, c, c->n);
+    sim->stats.frame_alloc_calls += c->calls;
+    cache_unlock(c);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        sim->caches = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* The key's destructor: a thread that exits gives its frames back. */
+static void cache_exit(void *p)
+{
+    struct vmar__sim_cache *c = p;
+    struct vmar_sim *sim = c->sim;
+
+    vmar__sim_lock(&sim->lock);
+    cache_retire(sim, c);
+    vmar__sim_unlock(&sim->lock);
+}
+
+/* The calling thread's cache, created on its first use; NULL when the
+ * machine has no key or the host is out of memory (the caller then works
+ * on the free stack under sim->lock). */
+static struct vmar__sim_cache *cache_get(struct vmar_sim *sim)
+{
+    struct vmar__sim_cache *c;
+
+    if (!sim->has_key)
+        return NULL;
+    c = pthread_getspecific(sim->cache_key);
+    if (c != NULL)
+        return c;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    if (pthread_mutex_init(&c->lock, NULL) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->sim = sim;
+    vmar__sim_lock(&sim->lock);
+    c->next = sim->caches;
+    if (c->next != NULL)
+        c->next->prev = c;
+    sim->caches = c;
+    vmar__sim_unlock(&sim->lock);
+    if (pthread_setspecific(sim->cache_key, c) != 0) {
+        vmar__sim_lock(&sim->lock);
+        cache_retire(sim, c);
+        vmar__sim_unlock(&sim->lock);
+        return NULL;
+    }
+    return c;
+}
+
+static void caches_fini(struct vmar_sim *sim)
+{
+    if (!sim->has_key)
+        return;
+    /* After the delete no thread's destructor runs for this machine. */
+    pthread_key_delete(sim->cache_key);
+    sim->has_key = false;
+    vmar__sim_lock(&sim->lock);
+    while (sim->caches != NULL)
+        cache_retire(sim, sim->caches);
+    vmar__sim_unlock(&sim->lock);
+}
+
+void vmar_sim_stats(const struct vmar_sim *sim, struct vmar_sim_stats *out)
+{
+    /* The lock is state, not part of the machine's value: const callers
+     * may still take it. */
+    struct vmar_sim *s = (struct vmar_sim *)sim;
+    size_t cached = 0;
+
+    vmar__sim_lock(&s->lock);
+    *out = s->stats;
+    for (struct vmar__sim_cache *c = s->caches; c != NULL; c = c->next) {
+        cache_lock(c);
+        cached += c->n;
+        out->frame_alloc_calls += c->calls;
+        cache_unlock(c);
+    }
+    /* Cached frames are free: live is what neither holds. */
+    out->frames_live = s->nframes - s->nfree - cached;
+    vmar__sim_unlock(&s->lock);
+}
+
+/* ---- allocation and free ------------------------------------------- */
+
+/* Take a frame for the caller: from the cache `c` (NULL: none) or the free
+ * stack. Returns the frame's index, or SIZE_MAX when no frame is free
+ * anywhere. => sim->lock held. */
+static size_t take_locked(struct vmar_sim *sim, struct vmar__sim_cache *c)
+{
+    size_t i = SIZE_MAX;
+
+    if (c == NULL) {
+        if (sim->nfree != 0)
+            i = sim->free_stack[--sim->nfree];
+        return i;
+    }
+    cache_lock(c);
+    if (c->n == 0)
+        cache_refill(sim, c);
+    if (c->n != 0)
+        i = c->frames[--c->n];
+    cache_unlock(c);
+    return i;
+}
+
+/* The locked path: the hook, failure injection, a refill. Every call is
+ * counted in sim->stats, in order. Returns as take_locked(), or SIZE_MAX
+ * for an injected failure. */
+static size_t alloc_slow(struct vmar_sim *sim, struct vmar__sim_cache *c,
+                         unsigned flags)
+{
     vmar_sim_frame_hook hook;
     void *hook_arg;
-    size_t i;
+    size_t i = SIZE_MAX;
 
-    if ((flags & ~(unsigned)(VMAR_FRAME_ZERO | VMAR_FRAME_TABLE)) != 0)
-        vmar__sim_die("frame_alloc: unknown flags %#x", flags);
     vmar__sim_lock(&sim->lock);
     hook = sim->frame_hook;
     hook_arg = sim->frame_hook_arg;
@@ -109,18 +296,41 @@ int vmar__sim_frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
     vmar__sim_lock(&sim->lock);
     sim->stats.frame_alloc_calls++;
     /* FRAME counts every frame; DATA and TABLE one kind each. */
-    if (vmar__sim_inject(sim,
-                         VMAR_SIM_FAIL_FRAME |
-                             (flags & VMAR_FRAME_TABLE ? VMAR_SIM_FAIL_TABLE
-                                                       : VMAR_SIM_FAIL_DATA)) ||
-        sim->nfree == 0) {
-        vmar__sim_unlock(&sim->lock);
-        return VMAR_ENOMEM;
-    }
-    i = sim->free_stack[--sim->nfree];
-    sim->frame_state[i] = VMAR_SIM_FRAME_LIVE;
-    sim->stats.frames_live++;
+    if (!vmar__sim_inject(sim,
+                          VMAR_SIM_FAIL_FRAME |
+                              (flags & VMAR_FRAME_TABLE ? VMAR_SIM_FAIL_TABLE
+                                                        : VMAR_SIM_FAIL_DATA)))
+        i = take_locked(sim, c);
     vmar__sim_unlock(&sim->lock);
+    return i;
+}
+
+int vmar__sim_frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
+{
+    struct vmar_sim *sim = ctx;
+    struct vmar__sim_cache *c;
+    size_t i = SIZE_MAX;
+
+    if ((flags & ~(unsigned)(VMAR_FRAME_ZERO | VMAR_FRAME_TABLE)) != 0)
+        vmar__sim_die("frame_alloc: unknown flags %#x", flags);
+    c = cache_get(sim);
+    /* The fast path: this thread's cache under its own lock. */
+    if (c != NULL && !__atomic_load_n(&sim->frame_slow, __ATOMIC_RELAXED)) {
+        cache_lock(c);
+        if (c->n != 0) {
+            i = c->frames[--c->n];
+            c->calls++;
+        }
+        cache_unlock(c);
+    }
+    if (i == SIZE_MAX)
+        i = alloc_slow(sim, c, flags);
+    if (i == SIZE_MAX)
+        return VMAR_ENOMEM;
+    /* Relaxed: the frame reaches another thread only through a lock or
+     * libvmar's own ordering, which orders this store too. */
+    __atomic_store_n(&sim->frame_state[i], VMAR_SIM_FRAME_LIVE,
+                     __ATOMIC_RELAXED);
     /* The frame is the caller's from here on. */
     if (flags & VMAR_FRAME_ZERO)
         memset(frame_bytes(sim, i), 0, (size_t)VMAR_PAGE_SIZE);
@@ -131,6 +341,7 @@ int vmar__sim_frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
 void vmar__sim_frame_free(void *ctx, vmar_paddr_t pa)
 {
     struct vmar_sim *sim = ctx;
+    struct vmar__sim_cache *c;
     size_t i;
 
     if (!vmar__sim_in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0)
@@ -141,10 +352,9 @@ void vmar__sim_frame_free(void *ctx, vmar_paddr_t pa)
                       (unsigned long long)(sim->phys_base +
                                            sim->nframes * VMAR_PAGE_SIZE));
     i = frame_index(sim, pa);
-    /* Checked, poisoned and pushed in one critical section: two frees of
-     * one frame cannot both pass the check. */
-    vmar__sim_lock(&sim->lock);
-    if (sim->frame_state[i] != VMAR_SIM_FRAME_LIVE)
+    /* One atomic exchange: two frees of one frame cannot both pass. */
+    if (__atomic_exchange_n(&sim->frame_state[i], VMAR_SIM_FRAME_FREE,
+                            __ATOMIC_RELAXED) != VMAR_SIM_FRAME_LIVE)
         vmar__sim_die("frame_free(%#llx): double free (frame %zu is "
                       "already free)",
                       (unsigned long long)pa, i);
@@ -155,10 +365,28 @@ void vmar__sim_frame_free(void *ctx, vmar_paddr_t pa)
         vmar__sim_die("frame_free(%#llx): reference count word is %#zx, "
                       "not 0",
                       (unsigned long long)pa, refs);
+    /* Still ours: no cache or stack holds the frame yet. */
     memset(frame_bytes(sim, i), VMAR_SIM_FRAME_POISON, (size_t)VMAR_PAGE_SIZE);
-    sim->frame_state[i] = VMAR_SIM_FRAME_FREE;
-    sim->free_stack[sim->nfree++] = i;
-    sim->stats.frames_live--;
+    c = cache_get(sim);
+    if (c != NULL) {
+        cache_lock(c);
+        if (c->n < VMAR_SIM_CACHE_MAX) {
+            c->frames[c->n++] = i;
+            cache_unlock(c);
+            return;
+        }
+        cache_unlock(c);
+    }
+    vmar__sim_lock(&sim->lock);
+    if (c != NULL) {
+        cache_lock(c);
+        if (c->n == VMAR_SIM_CACHE_MAX)
+            cache_drain(sim, c, VMAR_SIM_CACHE_MAX / 2);
+        c->frames[c->n++] = i;
+        cache_unlock(c);
+    } else {
+        sim->free_stack[sim->nfree++] = i;
+    }
     vmar__sim_unlock(&sim->lock);
 }
 
@@ -196,7 +424,8 @@ bool vmar_sim_frame_live(const struct vmar_sim *sim, vmar_paddr_t pa)
     if (!vmar__sim_in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0)
         return false;
     vmar__sim_lock(&s->lock);
-    live = sim->frame_state[frame_index(sim, pa)] == VMAR_SIM_FRAME_LIVE;
+    live = __atomic_load_n(&sim->frame_state[frame_index(sim, pa)],
+                           __ATOMIC_RELAXED) == VMAR_SIM_FRAME_LIVE;
     vmar__sim_unlock(&s->lock);
     return live;
 }
@@ -222,7 +451,8 @@ uint64_t vmar_sim_digest(const struct vmar_sim *sim)
     for (size_t i = 0; i < sim->nframes; i++) {
         const unsigned char *p = frame_bytes(sim, i);
 
-        if (sim->frame_state[i] != VMAR_SIM_FRAME_LIVE)
+        if (__atomic_load_n(&sim->frame_state[i], __ATOMIC_RELAXED) !=
+            VMAR_SIM_FRAME_LIVE)
             continue;
         live++;
         h = mix(h, (uint64_t)i);
