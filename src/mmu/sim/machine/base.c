@@ -41,13 +41,32 @@ void vmar_sim_count(struct vmar_sim *sim, enum vmar_sim_op op, ptrdiff_t tables,
 {
     if ((unsigned)op >= sizeof(op_offset) / sizeof(op_offset[0]))
         vmar__sim_die("vmar_sim_count: unknown operation %d", (int)op);
-    vmar__sim_lock(&sim->lock);
+    /* Relaxed atomics, no lock: backends count on every table operation
+     * of every fault, and vmar__sim_stats_copy reads them. */
     if (op != VMAR_SIM_OP_NONE)
-        (*(size_t *)(void *)((unsigned char *)&sim->stats + op_offset[op]))++;
+        __atomic_fetch_add(
+            (size_t *)(void *)((unsigned char *)&sim->stats + op_offset[op]), 1,
+            __ATOMIC_RELAXED);
     /* Unsigned wrap-around adds a negative delta. */
-    sim->stats.tables_live += (size_t)tables;
-    sim->stats.leaves_live += (size_t)leaves;
-    vmar__sim_unlock(&sim->lock);
+    if (tables != 0)
+        __atomic_fetch_add(&sim->stats.tables_live, (size_t)tables,
+                           __ATOMIC_RELAXED);
+    if (leaves != 0)
+        __atomic_fetch_add(&sim->stats.leaves_live, (size_t)leaves,
+                           __ATOMIC_RELAXED);
+}
+
+_Static_assert(sizeof(struct vmar_sim_stats) % sizeof(size_t) == 0,
+               "the stats are size_t counters only");
+
+void vmar__sim_stats_copy(const struct vmar_sim *sim,
+                          struct vmar_sim_stats *out)
+{
+    const size_t *from = (const size_t *)(const void *)&sim->stats;
+    size_t *to = (size_t *)(void *)out;
+
+    for (size_t i = 0; i < sizeof(*out) / sizeof(size_t); i++)
+        to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
 }
 
 void vmar_sim_fail_after(struct vmar_sim *sim, size_t n, unsigned mask,

@@ -102,7 +102,7 @@ struct vmar_sim {
     struct vmar_env env_locked; /* env plus the lock hooks (env.c) */
     pthread_mutex_t lock;       /* see the lock order above */
     pthread_mutex_t cpus_lock;
-    struct vmar_sim_stats stats;
+    struct vmar_sim_stats stats; /* the backend-reported ones atomic */
     bool verbose;
     uint64_t rng;          /* splitmix64 state for env->random */
     unsigned char *blocks; /* live metadata blocks (env.c), by base */
@@ -181,6 +181,11 @@ static inline void vmar__sim_unlock(pthread_mutex_t *m)
  * VMAR_SIM_FAIL_FRAME) fails on purpose; counts it when it does.
  * => sim->lock held. */
 bool vmar__sim_inject(struct vmar_sim *sim, unsigned kind);
+
+/* Copy the counters: those vmar_sim_count() adds to without the lock
+ * with atomic loads. => sim->lock held (the other counters). */
+void vmar__sim_stats_copy(const struct vmar_sim *sim,
+                          struct vmar_sim_stats *out);
 
 /* Recompute sim->frame_slow from the hook and the injection state.
  * => sim->lock held. */

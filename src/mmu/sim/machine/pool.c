@@ -241,7 +241,7 @@ void vmar_sim_stats(const struct vmar_sim *sim, struct vmar_sim_stats *out)
     size_t cached = 0;
 
     vmar__sim_lock(&s->lock);
-    *out = s->stats;
+    vmar__sim_stats_copy(s, out);
     for (struct vmar__sim_cache *c = s->caches; c != NULL; c = c->next) {
         cache_lock(c);
         cached += c->n;
@@ -418,16 +418,12 @@ void *vmar__sim_phys_to_virt(void *ctx, vmar_paddr_t pa)
 
 bool vmar_sim_frame_live(const struct vmar_sim *sim, vmar_paddr_t pa)
 {
-    struct vmar_sim *s = (struct vmar_sim *)sim; /* for the lock only */
-    bool live;
-
+    /* No lock: the state byte is atomic (env->frame_refcount asks this
+     * on every reference taken or dropped). */
     if (!vmar__sim_in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0)
         return false;
-    vmar__sim_lock(&s->lock);
-    live = __atomic_load_n(&sim->frame_state[frame_index(sim, pa)],
+    return __atomic_load_n(&sim->frame_state[frame_index(sim, pa)],
                            __ATOMIC_RELAXED) == VMAR_SIM_FRAME_LIVE;
-    vmar__sim_unlock(&s->lock);
-    return live;
 }
 
 /* FNV-1a over 64-bit words instead of bytes (eight times fewer steps), with

@@ -26,6 +26,13 @@ static bool same_thread(pthread_t a, pthread_t b)
     return pthread_equal(a, b) != 0;
 }
 
+/* Written under sim->lock, atomically: vmar__sim_unflushed_missed reads
+ * it without the lock. => sim->lock held. */
+static void set_count(struct vmar_sim *sim, size_t n)
+{
+    __atomic_store_n(&sim->nunflushed, n, __ATOMIC_RELAXED);
+}
+
 /* => sim->lock held. */
 static void unflushed_add(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
                           vmar_addr_t hi, pthread_t owner)
@@ -41,8 +48,9 @@ static void unflushed_add(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
         sim->unflushed = p;
         sim->unflushed_cap = cap;
     }
-    sim->unflushed[sim->nunflushed++] =
+    sim->unflushed[sim->nunflushed] =
         (struct vmar__sim_unflushed){table, lo, hi, owner};
+    set_count(sim, sim->nunflushed + 1);
 }
 
 /* Take [lo, hi) out of the records of `table` (only `owner`'s when
@@ -72,7 +80,7 @@ static void unflushed_cut(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
     if (sim->nunflushed > n)
         memmove(sim->unflushed + out, sim->unflushed + n,
                 (sim->nunflushed - n) * sizeof(*sim->unflushed));
-    sim->nunflushed = out + (sim->nunflushed - n);
+    set_count(sim, out + (sim->nunflushed - n));
 }
 
 void vmar_sim_change_begin(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
@@ -133,6 +141,11 @@ void vmar__sim_unflushed_missed(struct vmar_sim *sim)
     pthread_t self = pthread_self();
     size_t out = 0;
 
+    /* Every space unlock asks. Without the lock: this thread's own
+     * records were added by this thread, so a count of 0 it reads is no
+     * older than they are. */
+    if (__atomic_load_n(&sim->nunflushed, __ATOMIC_RELAXED) == 0)
+        return;
     vmar__sim_lock(&sim->lock);
     for (size_t i = 0; i < sim->nunflushed; i++) {
         struct vmar__sim_unflushed u = sim->unflushed[i];
@@ -147,7 +160,7 @@ void vmar__sim_unflushed_missed(struct vmar_sim *sim)
                 "not flushed when the space lock was released\n",
                 (unsigned long long)u.lo, (unsigned long long)u.hi);
     }
-    sim->nunflushed = out;
+    set_count(sim, out);
     vmar__sim_unlock(&sim->lock);
 }
 
