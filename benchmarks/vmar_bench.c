@@ -31,7 +31,9 @@
  *   fault_mt2         calls vmar_fault() (write, demand-zero) on K distinct
  *                     pages of its own half of one mapping in one space
  *                     over the sim's locked env (faults take the space
- *                     lock shared and race on the page-table lock). One op
+ *                     lock shared and race on the page-table lock; frames
+ *                     come from per-thread caches, counters are atomic,
+ *                     so no machine mutex is shared). One op
  *                     = one fault; ns/op is wall time over all faults of
  *                     all threads (its inverse, faults/s, is printed too).
  *                     N is K per thread. libvmar only, not in --callgrind.
@@ -278,7 +280,9 @@ static double region_end(double t0, const char *scenario, size_t n, size_t ops)
  * one after the other are adjacent, without headers. With --env embed
  * the chunks are backed by 2 MiB pages (MADV_HUGEPAGE), as a kernel's
  * direct map is; with --env embed4k by 4 KiB pages. Larger blocks go to
- * aligned_alloc. Single-threaded: fault_mt keeps the sim's locked env.
+ * aligned_alloc. Single-threaded: fault_mt keeps the sim's locked env,
+ * whose frames come from per-thread caches (a fault takes no machine-wide
+ * lock: vmar/sim.h), so its rows measure libvmar's own locks.
  */
 #define SLAB_CHUNK   ((size_t)2 << 20)
 #define SLAB_MAX     1024

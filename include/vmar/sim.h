@@ -26,6 +26,24 @@
  * another changes its layout, provided the space is created over
  * vmar_sim_env_locked() with a vmar_sim_lock. Single-threaded behaviour
  * and output are the same as without threads.
+ *
+ * Frames come from per-thread caches, so that threads faulting in
+ * parallel share no machine-wide lock: each thread allocates from and
+ * frees to a cache of its own (up to 64 free frames) under that cache's
+ * own mutex, and takes the machine's mutex only to refill an empty cache
+ * (half a cache from the free pool) or drain a full one (half to it).
+ * Frames in a cache are free: poisoned, not live, not counted in
+ * frames_live. To one thread the pool with its cache behaves as one
+ * stack, so single-threaded frame order is the pool's (last freed, first
+ * reused). An allocation that finds its cache and the pool empty first
+ * reclaims every other thread's cache, so VMAR_ENOMEM means that no frame
+ * is free anywhere. A thread that exits returns its cache (a pthread key
+ * destructor, run before pthread_join() returns); vmar_sim_destroy()
+ * returns the caches of threads still alive. While a frame hook is
+ * installed or failure injection armed, every frame allocation takes the
+ * machine's mutex, so the n-th allocation is well defined. The backend
+ * counters (vmar_sim_count()) are relaxed atomics and the frames' state
+ * is read without a lock (vmar_sim_frame_live(), env->frame_refcount).
  */
 #ifndef VMAR_SIM_H
 #define VMAR_SIM_H
@@ -99,7 +117,8 @@ void vmar_sim_destroy(struct vmar_sim *sim);
  * @param sim  the machine.
  * Returns: the env, valid as long as the machine; never NULL.
  * Locking: none (the env never changes); thread-safe. The env's callbacks
- *  are thread-safe (each takes the machine's internal mutex), but the env
+ *  are thread-safe (metadata under the machine's internal mutex, frames
+ *  from the calling thread's cache: see "Threads" above), but the env
  *  has no lock hooks: spaces over it are serialised by their users.
  * On failure: cannot fail.
  */
@@ -114,7 +133,9 @@ const struct vmar_env *vmar_sim_env(struct vmar_sim *sim);
  * serialised by its user, as over vmar_sim_env(). When a call releases
  * the lock, every page-table change it made must have been flushed; a
  * change left unflushed is reported on stderr ("MISSED FLUSH") and counted
- * in vmar_sim_violations().
+ * in vmar_sim_violations(). Its frame callbacks are the same as
+ * vmar_sim_env()'s: per-thread caches, no machine-wide lock on a fault
+ * (see "Threads" above), so benchmarks over it measure libvmar's locks.
  *
  * @param sim  the machine.
  * Returns: the env, valid as long as the machine; never NULL.
@@ -166,7 +187,8 @@ typedef void (*vmar_sim_frame_hook)(void *arg, unsigned flags);
  * @param hook  called by every later env->frame_alloc; NULL: none.
  * @param arg   handed to the hook.
  * Locking: takes the machine's internal mutex; thread-safe. An allocation
- *  already past the hook is not affected.
+ *  already past the hook is not affected. While a hook is installed,
+ *  every frame allocation takes the machine's internal mutex.
  * On failure: cannot fail.
  */
 void vmar_sim_set_frame_hook(struct vmar_sim *sim, vmar_sim_frame_hook hook,
@@ -202,8 +224,11 @@ struct vmar_sim_stats {
  *
  * @param sim  the machine.
  * @param out  receives the counters.
- * Locking: takes the machine's internal mutex, so the counters are one
- *  consistent snapshot; thread-safe.
+ * Locking: takes the machine's internal mutex and each thread cache's;
+ *  thread-safe. Exact when no other thread allocates, frees or counts
+ *  meanwhile (a test's teardown); read while they do, each counter is a
+ *  value it had. Frames held in threads' caches are free: frames_live
+ *  counts only frames handed out, frame_alloc_calls every call.
  * On failure: cannot fail.
  */
 void vmar_sim_stats(const struct vmar_sim *sim, struct vmar_sim_stats *out);
@@ -230,6 +255,9 @@ enum vmar_sim_fail_mask {
  * @param persistent  keep failing after the n-th.
  * Locking: takes the machine's internal mutex; thread-safe. With several
  *  threads allocating, which allocation is the n-th depends on timing.
+ *  While armed, every frame allocation takes the machine's internal
+ *  mutex (no per-thread cache shortcut), so single-threaded the n-th is
+ *  exact.
  * On failure: cannot fail.
  */
 void vmar_sim_fail_after(struct vmar_sim *sim, size_t n, unsigned mask,
@@ -255,8 +283,9 @@ uint64_t vmar_sim_digest(const struct vmar_sim *sim);
  * @param sim  the machine.
  * @param pa   a physical address (any value).
  * Returns: true when `pa` is the page-aligned address of an allocated
- *  frame of the pool, false otherwise.
- * Locking: takes the machine's internal mutex; thread-safe.
+ *  frame of the pool, false otherwise (a frame in a thread's cache is
+ *  free).
+ * Locking: none (an atomic read of the frame's state); thread-safe.
  * On failure: cannot fail.
  */
 bool vmar_sim_frame_live(const struct vmar_sim *sim, vmar_paddr_t pa);
@@ -436,7 +465,7 @@ enum vmar_sim_op {
  * @param op      the counter that goes up by one; VMAR_SIM_OP_NONE: none.
  * @param tables  page-table pages the operation added (negative: freed).
  * @param leaves  present leaves it added (negative: removed).
- * Locking: takes the machine's internal mutex; thread-safe.
+ * Locking: none (relaxed atomic additions); thread-safe.
  * On failure: cannot fail; an op outside enum vmar_sim_op aborts.
  */
 void vmar_sim_count(struct vmar_sim *sim, enum vmar_sim_op op, ptrdiff_t tables,

@@ -36,13 +36,15 @@
  *      takes it) waits for accesses in flight, like a shootdown IPI. It is
  *      never held across a walk: a walk made without it is validated
  *      afterwards (see cpu.c), which keeps order 1 -> 3.
- *   4. vmar_sim::lock: everything else of the machine (counters, metadata
+ *   4. vmar_sim::lock: everything else of the machine (counters but the
+ *      backend-reported ones, which are atomic; metadata
  *      allocator, the frame pool's free stack and cache list, failure
  *      injection, random source, violation count, unflushed records). No
  *      callback runs under it; only 5 is taken under it.
  *   5. vmar__sim_cache::lock (pool.c): one thread's frame cache. Its
  *      thread takes it alone on the fast path; a refill, drain, reclaim
- *      or read of the counters takes sim->lock first. A leaf.
+ *      or read of the counters takes sim->lock first. A leaf: a thread
+ *      holds at most one cache's lock.
  */
 #ifndef VMAR_SIM_MACHINE_H
 #define VMAR_SIM_MACHINE_H

@@ -105,8 +105,8 @@ static unsigned char *frame_bytes(const struct vmar_sim *sim, size_t i)
  * exactly the order the free stack alone would give (last freed, first
  * reused; frame 0 first on a new machine), whatever the cache size.
  *
- * Cache locks nest only under sim->lock (one reclaim at a time); without
- * it a thread takes its own cache's lock alone.
+ * Cache locks never nest: a thread holds at most one, under sim->lock or
+ * (its own cache's, on the fast path) alone.
  *
  * Exhaustion: a thread whose cache and the free stack are empty reclaims
  * every other thread's cache into the free stack before it reports
@@ -134,22 +134,23 @@ static void cache_drain(struct vmar_sim *sim, struct vmar__sim_cache *c,
     c->n -= k;
 }
 
+/* Move every cache's frames onto the free stack, one cache lock at a
+ * time. => sim->lock held, no cache lock. */
+static void caches_reclaim(struct vmar_sim *sim)
+{
+    for (struct vmar__sim_cache *o = sim->caches; o != NULL; o = o->next) {
+        cache_lock(o);
+        cache_drain(sim, o, o->n);
+        cache_unlock(o);
+    }
+}
+
 /* Refill the empty cache `c` with up to half a cache from the top of the
- * free stack, reclaiming the other caches first when the stack is empty.
- * => sim->lock and c->lock held. */
+ * free stack. => sim->lock and c->lock held. */
 static void cache_refill(struct vmar_sim *sim, struct vmar__sim_cache *c)
 {
     size_t k;
 
-    if (sim->nfree == 0) {
-        for (struct vmar__sim_cache *o = sim->caches; o != NULL; o = o->next) {
-            if (o == c)
-                continue;
-            cache_lock(o);
-            cache_drain(sim, o, o->n);
-            cache_unlock(o);
-        }
-    }
     k = sim->nfree < VMAR_SIM_CACHE_MAX / 2 ? sim->nfree
                                             : VMAR_SIM_CACHE_MAX / 2;
     sim->nfree -= k;
@@ -267,9 +268,18 @@ static size_t take_locked(struct vmar_sim *sim, struct vmar__sim_cache *c)
             i = sim->free_stack[--sim->nfree];
         return i;
     }
+    /* Only this thread fills c, and a reclaim only empties it, under
+     * sim->lock, which this thread holds: empty now, empty below. */
     cache_lock(c);
-    if (c->n == 0)
-        cache_refill(sim, c);
+    if (c->n != 0)
+        i = c->frames[--c->n];
+    cache_unlock(c);
+    if (i != SIZE_MAX)
+        return i;
+    if (sim->nfree == 0)
+        caches_reclaim(sim);
+    cache_lock(c);
+    cache_refill(sim, c);
     if (c->n != 0)
         i = c->frames[--c->n];
     cache_unlock(c);
