@@ -358,14 +358,16 @@ static int fault_obtain(struct vmar_space *space, const struct vmar__mapping *m,
     switch (step) {
     case STEP_NEED_FRAME:
     case STEP_NEED_COPY: {
-        /* Zeroed unless it will receive a copy. */
+        /* Zeroed unless it will receive a copy: the env zeroes (it may
+         * keep pre-zeroed pages), and take_frame() then writes nothing.
+         * One frame straight from the env, no list to link it on. */
         const bool zero = step == STEP_NEED_FRAME;
-        struct vmar_frame_list one = {0, 0};
-        if (vmar_frame_list_fill(space->env, &one, 1,
-                                 zero ? VMAR_FRAME_ZERO : 0u))
+        vmar_paddr_t pa;
+        if (space->env->frame_alloc(space->env->ctx,
+                                    zero ? VMAR_FRAME_ZERO : 0u, &pa) != 0)
             return VMAR_ENOMEM;
-        res->frame = vmar_frame_list_pop(space->env, &one);
-        vmar__check_new_frame(space, res->frame);
+        vmar__check_new_frame(space, pa);
+        res->frame = pa;
         res->zeroed = zero;
         return 0;
     }

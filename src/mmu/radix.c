@@ -166,6 +166,37 @@ static struct walk_ret walk(struct vmar__radix *rx, vmar_addr_t va,
     return (struct walk_ret){.slot = slot, .level = level};
 }
 
+/*
+ * Where a one-page descent for va stops: the first entry on va's path that
+ * is absent or a leaf, or the entry at `floor`, each table word read once.
+ * What a range() over that one page would visit, without the visitor's
+ * indirect calls: the fault path asks one-page questions (find_next,
+ * prepare, replace of a page), three or four of them per fault.
+ */
+struct point {
+    uint64_t *slot;
+    uint64_t w; /* *slot as read */
+    unsigned level;
+};
+
+static struct point point_at(const struct vmar__radix *rx, vmar_addr_t va,
+                             unsigned floor)
+{
+    const struct vmar__pt_format *f = rx->fmt;
+    unsigned level = top_level(f);
+    uint64_t *table = table_at(rx, rx->root);
+
+    for (;;) {
+        uint64_t *slot = &table[slot_index(f, va, level)];
+        uint64_t w = *slot;
+
+        if (level <= floor || !f->present(w) || f->is_leaf(w, level))
+            return (struct point){.slot = slot, .w = w, .level = level};
+        table = table_at(rx, f->table_decode(w, level));
+        level--;
+    }
+}
+
 /* ---- the range walk ------------------------------------------------------ */
 
 struct visitor;
@@ -519,38 +550,20 @@ static bool count_entry(struct visitor *v, uint64_t *slot, unsigned level,
 
 /* The entry holding one page: a present leaf (slot set) or nothing. */
 struct edge_visit {
-    struct visitor v;
-    const struct vmar__pt_format *f;
     uint64_t *slot; /* the present leaf, or NULL */
     unsigned level; /* its level */
 };
 
-static bool edge_entry(struct visitor *v, uint64_t *slot, unsigned level,
-                       vmar_addr_t lo, vmar_addr_t hi)
-{
-    struct edge_visit *e = (struct edge_visit *)v;
-
-    (void)lo;
-    (void)hi;
-    e->slot = e->f->present(*slot) ? slot : NULL;
-    e->level = level;
-    return true;
-}
-
 /* The present leaf whose span holds the page at `page`, if any: a
- * one-page range() walk, so the lookup shares the descent of every other
- * operation. */
+ * one-page descent (point_at). */
 static struct edge_visit leaf_at(const struct vmar__radix *rx, vmar_addr_t page)
 {
-    struct edge_visit e = {
-        .v = {.entry = edge_entry, .leave = NULL, .floor = 0},
-        .f = rx->fmt,
-        .slot = NULL,
-        .level = 0,
-    };
+    const struct point p = point_at(rx, page, 0);
 
-    range(rx, page, page + VMAR_PAGE_SIZE, &e.v);
-    return e;
+    return (struct edge_visit){
+        .slot = rx->fmt->present(p.w) ? p.slot : NULL,
+        .level = p.level,
+    };
 }
 
 /* The level a split of leaf `e` at `edge` stops at: the highest level
@@ -703,6 +716,13 @@ size_t vmar__radix_count_missing(const struct vmar__radix *rx, vmar_addr_t va,
      * below the root that the range touches, so count them all. */
     if (what == VMAR_PREP_REMAP)
         return tables_below(rx->fmt, rx->fmt->levels - 1, va, va + len, 0);
+    if (what == VMAR_PREP_MAP && len == VMAR_PAGE_SIZE) {
+        /* One page (a fault): an absent entry at level L lacks the L
+         * tables below it (tables_below() of one page); a leaf or a
+         * level-1 table lacks none. */
+        const struct point p = point_at(rx, va, 1);
+        return rx->fmt->present(p.w) ? 0 : p.level;
+    }
     range(rx, va, va + len, &c.v);
     return c.missing;
 }
@@ -1077,6 +1097,16 @@ int vmar__radix_find_next(const struct vmar__radix *rx, vmar_addr_t *va,
     end = VMAR_MIN(end, rx->user_end);
     if (*va >= end)
         return VMAR_ENOENT;
+    if (end - *va == VMAR_PAGE_SIZE) {
+        /* One page (a fault's look at its page): the leaf covering it,
+         * if any, by a point descent. */
+        const struct point p = point_at(rx, *va, 0);
+        if (!rx->fmt->present(p.w))
+            return VMAR_ENOENT;
+        rx->fmt->leaf_decode(p.w, p.level, pte);
+        pte->pa += *va & (vmar__radix_span(rx->fmt, p.level) - 1);
+        return 0;
+    }
     range(rx, *va, end, &fv.v);
     if (!fv.found)
         return VMAR_ENOENT;
