@@ -1084,13 +1084,6 @@ static bool find_entry(struct visitor *v, uint64_t *slot, unsigned level,
 int vmar__radix_find_next(const struct vmar__radix *rx, vmar_addr_t *va,
                           vmar_addr_t end, struct vmar_pte *pte)
 {
-    struct find_visit fv = {
-        .v = {.entry = find_entry, .leave = NULL, .floor = 0},
-        .f = rx->fmt,
-        .va = 0,
-        .found = false,
-    };
-
     VMAR_ASSERT(rx->env, *va % VMAR_PAGE_SIZE == 0);
     /* Nothing of the table's own is mapped at or above user_end (above it
      * sits the kernel half, never scanned): callers may pass any end. */
@@ -1107,6 +1100,12 @@ int vmar__radix_find_next(const struct vmar__radix *rx, vmar_addr_t *va,
         pte->pa += *va & (vmar__radix_span(rx->fmt, p.level) - 1);
         return 0;
     }
+    struct find_visit fv = {
+        .v = {.entry = find_entry, .leave = NULL, .floor = 0},
+        .f = rx->fmt,
+        .va = 0,
+        .found = false,
+    };
     range(rx, *va, end, &fv.v);
     if (!fv.found)
         return VMAR_ENOENT;
