@@ -32,6 +32,7 @@
 
 #include "frame.h"
 #include "mapping.h"
+#include "objcall.h"
 
 /* Pages fault-around considers, as one aligned window (64 KiB, Linux's
  * fault_around_bytes). A window never crosses a last-level table. */
@@ -74,8 +75,7 @@ static uint64_t page_index(const struct vmar__mapping *m, vmar_addr_t va)
 
 static bool past_end(const struct vmar__mapping *m, vmar_addr_t va)
 {
-    return page_index(m, va) >= m->object->ops->size(m->object) >>
-           VMAR_PAGE_SHIFT;
+    return page_index(m, va) >= vmar__obj_size(m->object) >> VMAR_PAGE_SHIFT;
 }
 
 /* Install a managed leaf for `pa` at `va` and count it in RSS.
@@ -162,10 +162,10 @@ static void fault_around(struct vmar_space *space,
             continue;
         /* A page the object refuses, or should not have offered, is
          * simply not mapped ahead: its own fault reports it. */
-        rc = m->object->ops->get_page(m->object, page_index(m, at),
-                                      VMAR_OBJECT_GET_PRESENT, &pa);
-        if (vmar__object_page(space->env, vmar__pmap_pa_top(space), rc, pa) !=
-            0)
+        rc =
+            vmar__obj_get_page(space->env, vmar__pmap_pa_top(space), m->object,
+                               page_index(m, at), VMAR_OBJECT_GET_PRESENT, &pa);
+        if (rc != 0)
             continue;
         install(space, at, pa, vmar__mapping_leaf_prot(m, false, false), false,
                 tables, &pte);
@@ -219,7 +219,7 @@ static enum fault_step fault_absent(struct vmar_space *space,
     if (obj && !eof) {
         if (!res->page)
             return STEP_NEED_PAGE;
-        if (shared && write && obj->ops->notify_write && !res->notified)
+        if (shared && write && vmar__obj_notifies(obj) && !res->notified)
             return STEP_NEED_NOTIFY;
     }
     /* Private memory written, or anonymous/zero-fill: a frame of our own. */
@@ -329,7 +329,7 @@ static enum fault_step fault_step(struct vmar_space *space,
     if (need == VMAR_PROT_WRITE) {
         /* A shared page mapped read-only so that its first write tells
          * the object (notify_write). */
-        if (m->object && m->object->ops->notify_write && !res->notified)
+        if (m->object && vmar__obj_notifies(m->object) && !res->notified)
             return STEP_NEED_NOTIFY;
         set_leaf_prot(space, va, m->prot, pte);
         return STEP_DONE;
@@ -372,19 +372,14 @@ static int fault_obtain(struct vmar_space *space, const struct vmar__mapping *m,
         return 0;
     }
     case STEP_NEED_PAGE:
-        rc = obj->ops->get_page(
-            obj, page_index(m, va),
+        return vmar__obj_get_page(
+            space->env, vmar__pmap_pa_top(space), obj, page_index(m, va),
             vmar__mapping_shared(m) && write ? VMAR_OBJECT_GET_WRITE : 0u,
             &res->page);
-        rc = vmar__object_page(space->env, vmar__pmap_pa_top(space), rc,
-                               res->page);
-        if (rc)
-            res->page = 0;
-        return rc;
     case STEP_NEED_NOTIFY:
-        rc = obj->ops->notify_write(obj, page_index(m, va));
+        rc = vmar__obj_notify_write(obj, page_index(m, va));
         res->notified = rc == 0;
-        return rc > 0 ? VMAR_EIO : rc; /* not a VMAR_E* code */
+        return rc;
     case STEP_DONE:
     default:
         return 0;

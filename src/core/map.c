@@ -9,6 +9,7 @@
  */
 #include "frame.h"
 #include "mapping.h"
+#include "objcall.h"
 #include "placement.h"
 
 #define KNOWN_MAP_FLAGS                                                        \
@@ -20,14 +21,6 @@
 static bool is_pow2(vmar_size_t x)
 {
     return x && !(x & (x - 1));
-}
-
-static bool object_usable(const struct vmar_object *obj)
-{
-    const struct vmar_object_ops *ops = obj->ops;
-
-    return ops && ops->abi == VMAR_OBJECT_ABI && ops->size && ops->get_page &&
-           ops->release;
 }
 
 /* What an object lets a mapping of it do: a shared mapping writes the
@@ -81,9 +74,9 @@ static int map_validate(const struct vmar_space *space,
         (o->offset != 0 || o->paddr != 0 || o->cache != VMAR_CACHE_WB))
         return VMAR_EINVAL;
     if (o->backing == VMAR_BACKING_OBJECT &&
-        (!o->object || !object_usable(o->object) || o->offset & (*align - 1) ||
-         o->offset + o->size < o->offset || o->paddr != 0 ||
-         o->cache != VMAR_CACHE_WB))
+        (!o->object || !vmar__obj_usable(o->object) ||
+         o->offset & (*align - 1) || o->offset + o->size < o->offset ||
+         o->paddr != 0 || o->cache != VMAR_CACHE_WB))
         return VMAR_EINVAL;
     if ((o->flags & VMAR_MAP_SEQUENTIAL && o->flags & VMAR_MAP_RANDOM) ||
         (o->flags & (VMAR_MAP_FAULT_AROUND | VMAR_MAP_EOF_FAULT) &&
@@ -167,7 +160,7 @@ static bool maps_now(const struct vmar_map_opts *o)
 /*
  * Take a reference to every object page the mapping covers, up to the
  * object's end (pages past it stay absent: zero-fill or SIGBUS on their
- * first touch, as for a fault). ops->commit first, when the object has it.
+ * first touch, as for a fault). The object's commit first, when it has one.
  * => caller holds the space lock exclusively. */
 static int get_object_pages(struct vmar_space *space,
                             const struct vmar_map_opts *o,
@@ -176,15 +169,15 @@ static int get_object_pages(struct vmar_space *space,
     const struct vmar_env *env = space->env;
     struct vmar_object *obj = prep->object;
     const uint64_t offset = o->backing == VMAR_BACKING_OBJECT ? o->offset : 0;
-    const uint64_t end = VMAR_MIN(offset + o->size, obj->ops->size(obj));
+    const uint64_t end = VMAR_MIN(offset + o->size, vmar__obj_size(obj));
     const uint64_t want = end > offset ? (end - offset) >> VMAR_PAGE_SHIFT : 0;
     int rc = 0;
 
     if (want == 0)
         return 0;
-    if (obj->ops->commit &&
-        (rc = obj->ops->commit(obj, offset, end - offset)) != 0)
-        return rc > 0 ? VMAR_EIO : rc; /* not a VMAR_E* code */
+    rc = vmar__obj_commit(obj, offset, end - offset);
+    if (rc)
+        return rc;
     if (want > SIZE_MAX / sizeof(vmar_paddr_t))
         return VMAR_ENOMEM;
     prep->pages = env->alloc(env->ctx, (size_t)want * sizeof(vmar_paddr_t),
@@ -194,8 +187,8 @@ static int get_object_pages(struct vmar_space *space,
     prep->pages_cap = (size_t)want;
     for (uint64_t i = 0; i < want && !rc; i++) {
         vmar_paddr_t pa = 0;
-        rc = obj->ops->get_page(obj, (offset >> VMAR_PAGE_SHIFT) + i, 0, &pa);
-        rc = vmar__object_page(env, vmar__pmap_pa_top(space), rc, pa);
+        rc = vmar__obj_get_page(env, vmar__pmap_pa_top(space), obj,
+                                (offset >> VMAR_PAGE_SHIFT) + i, 0, &pa);
         if (!rc)
             prep->pages[prep->npages++] = pa;
     }

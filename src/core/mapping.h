@@ -10,6 +10,7 @@
 #ifndef VMAR_CORE_MAPPING_H
 #define VMAR_CORE_MAPPING_H
 
+#include "objcall.h"
 #include "pmap.h"
 #include "prep.h"
 
@@ -78,7 +79,7 @@ static inline bool vmar__mapping_keep_ro(const struct vmar__mapping *m)
 {
     if (vmar__mapping_cow(m))
         return m->object || (m->flags & VMAR_MAPPING_COW_SHARED);
-    return m->object && m->object->ops->notify_write;
+    return m->object && vmar__obj_notifies(m->object);
 }
 
 /* The offset field means something: object pages (shared anonymous
@@ -125,7 +126,7 @@ static inline unsigned vmar__mapping_leaf_prot(const struct vmar__mapping *m,
                                                bool anon, bool write)
 {
     bool ro = vmar__mapping_shared(m)
-                  ? m->object && m->object->ops->notify_write && !write
+                  ? m->object && vmar__obj_notifies(m->object) && !write
                   : !anon;
     return ro ? m->prot & ~(unsigned)VMAR_PROT_WRITE : m->prot;
 }
