@@ -3,10 +3,10 @@
  * The one place the core calls a memory object's operations
  * (struct vmar_object_ops), as pmap.h is for the MMU backend: each
  * optional operation's absence and each answer that is not a VMAR_E* code
- * are handled here once. The object's release is called by object.c,
- * where its reference count lives.
+ * are handled here once. The inline wrappers cost what the direct call
+ * did; the out-of-line ones (usable, get_page) live in object.c with the
+ * release, which the object's reference count calls.
  *
- * The wrappers are static inline: the call costs what the direct call did.
  * Objects run their own locking; none of these takes a libvmar lock.
  */
 #ifndef VMAR_CORE_OBJCALL_H

@@ -734,14 +734,14 @@ static int child_status(bool tables)
  * and the core's data frames are checked where they become entries, and
  * the library panics (an env that hands out frames the MMU cannot reach
  * is no input to refuse). The sim backend takes only the sim's own
- * frame_alloc, so it has nothing to run here.
+ * frame_alloc, whose pool lies below pa_top, so main() runs this on the
+ * hardware backends only.
  */
 static void test_env_frame_above_pa_top(void **state)
 {
     (void)state;
 
-    if (!vt_backend()->real)
-        skip();
+    assert_true(vt_backend()->real);
     assert_int_equal(child_status(true), 40);
     assert_int_equal(child_status(false), 41);
 }
@@ -760,5 +760,8 @@ int main(void)
         cmocka_unit_test(test_object_page_above_pa_top),
         cmocka_unit_test(test_env_frame_above_pa_top),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* The last test needs a backend that takes any env (see above). */
+    const size_t n = sizeof(tests) / sizeof(tests[0]) - !vt_backend()->real;
+
+    return _cmocka_run_group_tests("test_device", tests, n, NULL, NULL);
 }
