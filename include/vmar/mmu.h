@@ -43,7 +43,29 @@ enum vmar_mmu_caps {
     VMAR_MMU_CAP_HUGE_2M = 1u << 1, /**< 2 MiB leaves */
     VMAR_MMU_CAP_HUGE_1G = 1u << 2, /**< 1 GiB leaves */
     VMAR_MMU_CAP_HW_AD = 1u << 3,   /**< hardware sets accessed/dirty */
+    /** Split page-table locks: the backend allows concurrent calls on
+     *  different leaf blocks under the shared space lock (see
+     *  VMAR_MMU_LEAF_BLOCK and docs/CONTRACT.md, "Concurrency"). Without
+     *  it the core serialises every such call of a space. */
+    VMAR_MMU_CAP_SPLIT_PT = 1u << 4,
 };
+
+/**
+ * The span of one leaf block: the addresses one last-level table maps in
+ * every supported format (512 eight-byte entries of 4 KiB pages). The
+ * core's page-table locks cover aligned blocks of this size: under the
+ * shared space lock it never runs two calls at once whose ranges meet
+ * the same block. A backend with VMAR_MMU_CAP_SPLIT_PT must then allow
+ * these calls to run at once on different blocks of one table:
+ * find_next, prepare(VMAR_PREP_MAP), map, protect and replace, each with
+ * a range inside one block. What that asks of it (docs/CONTRACT.md,
+ * "Concurrency"): a missing upper-level table is linked with a
+ * compare-and-swap (the loser puts its page back on its reservation and
+ * uses the winner's), every entry is read and written as one atomic word,
+ * a new table's zeroed contents are visible before the word that links
+ * it (release), and no table is unlinked or freed under the shared lock.
+ */
+#define VMAR_MMU_LEAF_BLOCK ((vmar_size_t)1 << 21)
 
 /** Cache policy of a leaf. Write-back is the default for RAM. */
 enum vmar_cache {
