@@ -156,9 +156,11 @@ static int check_leaves(const struct vmar_space *space)
         if (va >= vmar__pmap_user_top(space))
             break;
     }
-    if (anon != vmar__atomic_load(&space->rss_anon))
+    size_t rss_anon, rss_file;
+    vmar__rss_read(space, &rss_anon, &rss_file);
+    if (anon != rss_anon)
         return report(space, "anonymous RSS differs from the leaves", anon);
-    if (file != vmar__atomic_load(&space->rss_file))
+    if (file != rss_file)
         return report(space, "file RSS differs from the leaves", file);
     if (device << VMAR_PAGE_SHIFT !=
         vmar__device_bytes(space, space->user_lo, space->user_hi))
@@ -178,9 +180,9 @@ int vmar_check(struct vmar_space *h)
     why = vmar__iset_check(&space->set);
     rc = why ? report(space, why, 0) : check_mappings(space);
     if (!rc) {
-        vmar__pt_lock(space);
+        vmar__pt_lock_all(space);
         rc = check_leaves(space);
-        vmar__pt_unlock(space);
+        vmar__pt_unlock_all(space);
     }
     vmar__unlock(space, VMAR_LOCK_SHARED);
     return rc;

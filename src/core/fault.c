@@ -90,7 +90,7 @@ static void install(struct vmar_space *space, vmar_addr_t va, vmar_paddr_t pa,
     pte->flags = VMAR_PTE_MANAGED;
     pte->cache = VMAR_CACHE_WB;
     vmar__pmap_map(space, va, pte, tables);
-    vmar__rss_add(space, anon ? 1u : 0u, anon ? 0u : 1u);
+    vmar__rss_add_at(space, va, anon ? 1u : 0u, anon ? 0u : 1u);
 }
 
 /* Give back what the fault did not use. Nothing of it was ever visible.
@@ -278,8 +278,8 @@ static void cow_copy(struct vmar_space *space, const struct vmar__mapping *m,
     vmar__pmap_replace(space, va, pte, &batch);
     vmar__tlb_finish(&batch);
     /* One anonymous page in, the old frame out (as an unmap counts it). */
-    vmar__rss_add(space, (size_t)1 - batch.put_anon,
-                  (size_t)0 - batch.put_file);
+    vmar__rss_add_at(space, va, (size_t)1 - batch.put_anon,
+                     (size_t)0 - batch.put_file);
 }
 
 /* A write to a present, read-only leaf of a private mapping: reuse the
@@ -405,9 +405,9 @@ int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
      * after at most three rounds unless other faults keep changing the
      * page under us, which only makes the next round spurious. */
     do {
-        vmar__pt_lock(space);
+        vmar__pt_lock(space, va);
         step = fault_step(space, m, va, access, &res, pte, &rc);
-        vmar__pt_unlock(space);
+        vmar__pt_unlock(space, va);
         if (step != STEP_DONE)
             rc = fault_obtain(space, m, va, access, step, &res);
     } while (step != STEP_DONE && rc == 0);
@@ -427,14 +427,14 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
             return rc;
         /* The page may have changed since the fault let go of the lock;
          * pin what is there now if it still serves the access. */
-        vmar__pt_lock(space);
+        vmar__pt_lock(space, va);
         bool ok = leaf_at(space, va, pte) && (pte->prot & need);
         bool device = ok && !(pte->flags & VMAR_PTE_MANAGED);
         /* Without reference counts nothing replaces a frame under the
          * shared lock (no copy-on-write), so there is nothing to pin. */
         if (ok && !device && space->env->frame_refcount)
             vmar__frame_pin(space->env, pte->pa);
-        vmar__pt_unlock(space);
+        vmar__pt_unlock(space, va);
         /* Device memory is not RAM behind phys_to_virt (Linux refuses
          * access_process_vm on VM_IO mappings the same way). */
         if (device)

@@ -52,8 +52,14 @@ static int child_create(struct vmar_space *parent,
     c->rights = rights; /* the parent handle's: fork cannot add any */
     c->handles = 1;
     vmar__iset_init(&c->set);
+    rc = vmar__pt_init(c);
+    if (rc) {
+        env->free(env->ctx, c, sizeof(*c));
+        return rc;
+    }
     rc = vmar__pmap_create(env, c->ops, config, &c->mmu);
     if (rc) {
+        vmar__pt_fini(c);
         env->free(env->ctx, c, sizeof(*c));
         return rc;
     }

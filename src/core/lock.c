@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The space lock (the embedder's, through the env) and the page-table
- * lock (a spinlock of the core's). */
+/* The space lock (the embedder's, through the env), the page-table lock
+ * stripes (spinlocks of the core's) and the RSS counters they carry. */
 #include "atomic.h"
 #include "space.h"
 
@@ -22,14 +22,91 @@ void vmar__unlock(struct vmar_space *space, enum vmar_lock_mode mode)
         env->unlock(env->ctx, space->lock, mode);
 }
 
-void vmar__pt_lock(struct vmar_space *space)
+int vmar__pt_init(struct vmar_space *space)
 {
-    while (!vmar__atomic_cas(&space->pt_lock, 0, 1))
-        while (vmar__atomic_load(&space->pt_lock))
+    const struct vmar_env *env = space->env;
+    const size_t n =
+        space->ops->caps & VMAR_MMU_CAP_SPLIT_PT ? VMAR__PT_STRIPES : 1u;
+    struct vmar__pt_stripe *pt =
+        env->alloc(env->ctx, n * sizeof(*pt), VMAR__CACHE_LINE);
+
+    if (!pt)
+        return VMAR_ENOMEM;
+    VMAR_MEMSET(pt, 0, n * sizeof(*pt));
+    space->pt = pt;
+    space->pt_mask = n - 1;
+    return 0;
+}
+
+void vmar__pt_fini(struct vmar_space *space)
+{
+    const struct vmar_env *env = space->env;
+
+    env->free(env->ctx, space->pt, (space->pt_mask + 1) * sizeof(*space->pt));
+    space->pt = NULL;
+}
+
+static void stripe_lock(struct vmar__pt_stripe *st)
+{
+    while (!vmar__atomic_cas(&st->lock, 0, 1))
+        while (vmar__atomic_load(&st->lock))
             ; /* spin on a read: no cache-line ping-pong */
 }
 
-void vmar__pt_unlock(struct vmar_space *space)
+static void stripe_unlock(struct vmar__pt_stripe *st)
 {
-    vmar__atomic_store(&space->pt_lock, 0);
+    vmar__atomic_store(&st->lock, 0);
+}
+
+void vmar__pt_lock(struct vmar_space *space, vmar_addr_t va)
+{
+    stripe_lock(vmar__pt_stripe(space, va));
+}
+
+void vmar__pt_unlock(struct vmar_space *space, vmar_addr_t va)
+{
+    stripe_unlock(vmar__pt_stripe(space, va));
+}
+
+void vmar__pt_lock_all(struct vmar_space *space)
+{
+    for (size_t i = 0; i <= space->pt_mask; i++)
+        stripe_lock(&space->pt[i]);
+}
+
+void vmar__pt_unlock_all(struct vmar_space *space)
+{
+    for (size_t i = space->pt_mask + 1; i-- > 0;)
+        stripe_unlock(&space->pt[i]);
+}
+
+static void rss_add_to(struct vmar__pt_stripe *st, size_t anon, size_t file)
+{
+    if (anon)
+        vmar__atomic_add(&st->rss_anon, anon);
+    if (file)
+        vmar__atomic_add(&st->rss_file, file);
+}
+
+void vmar__rss_add_at(struct vmar_space *space, vmar_addr_t va, size_t anon,
+                      size_t file)
+{
+    rss_add_to(vmar__pt_stripe(space, va), anon, file);
+}
+
+void vmar__rss_add(struct vmar_space *space, size_t anon, size_t file)
+{
+    rss_add_to(&space->pt[0], anon, file);
+}
+
+void vmar__rss_read(const struct vmar_space *space, size_t *anon, size_t *file)
+{
+    size_t a = 0, f = 0;
+
+    for (size_t i = 0; i <= space->pt_mask; i++) {
+        a += vmar__atomic_load(&space->pt[i].rss_anon);
+        f += vmar__atomic_load(&space->pt[i].rss_file);
+    }
+    *anon = a;
+    *file = f;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The seam to the backend (pmap.h): the operations with a fallback for
- * an optional vmar_mmu_ops member, the backend check, the RSS counters
- * the leaves drive, and the deferred TLB flush.
+ * an optional vmar_mmu_ops member, the backend check and the deferred
+ * TLB flush.
  *
  * The flush's rule: unhook, invalidate, then free. A frame or table page
  * queued on a batch reaches env->frame_free only after ops->flush has
@@ -64,14 +64,6 @@ vmar_size_t vmar__pmap_range_span(const struct vmar_space *space)
 
 /* ---- operations ------------------------------------------------------------
  */
-
-void vmar__rss_add(struct vmar_space *space, size_t anon, size_t file)
-{
-    if (anon)
-        vmar__atomic_add(&space->rss_anon, anon);
-    if (file)
-        vmar__atomic_add(&space->rss_file, file);
-}
 
 void vmar__pmap_map_range(struct vmar_space *space, vmar_addr_t va,
                           const struct vmar_pte *pte, vmar_size_t len,

@@ -74,11 +74,6 @@ static inline void vmar__rss_tally_add(struct vmar__rss_tally *t, bool anon)
         t->file++;
 }
 
-/* Add signed deltas (two's complement) to the RSS counters: present
- * managed leaves of anonymous memory / of object pages. Atomic: faults
- * change them under the shared space lock. */
-void vmar__rss_add(struct vmar_space *space, size_t anon, size_t file);
-
 /* ---- the backend's description ------------------------------------------ */
 
 /* Whether `ops` is a backend this core can drive: 0; VMAR_ENOTSUP (logged

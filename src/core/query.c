@@ -59,13 +59,13 @@ int vmar_resident(struct vmar_space *h, vmar_addr_t lo, vmar_addr_t hi,
     if (!space || !bytes || lo > hi || (lo | hi) & (VMAR_PAGE_SIZE - 1))
         return VMAR_EINVAL;
     vmar__lock(space, VMAR_LOCK_SHARED);
-    vmar__pt_lock(space);
+    vmar__pt_lock_all(space);
     hi = VMAR_MIN(hi, vmar__pmap_user_top(space));
     while (lo < hi && vmar__pmap_find_next(space, &lo, hi, &pte) == 0) {
         pages++;
         lo += VMAR_PAGE_SIZE;
     }
-    vmar__pt_unlock(space);
+    vmar__pt_unlock_all(space);
     vmar__unlock(space, VMAR_LOCK_SHARED);
     *bytes = pages << VMAR_PAGE_SHIFT;
     return 0;

@@ -67,8 +67,14 @@ int vmar_space_create(const struct vmar_space_opts *opts,
         env->alloc(env->ctx, sizeof(*s), _Alignof(struct vmar_space));
     if (!s)
         return VMAR_ENOMEM;
+    rc = vmar__pt_init(&tmp);
+    if (rc) {
+        env->free(env->ctx, s, sizeof(*s));
+        return rc;
+    }
     rc = vmar__pmap_create(env, opts->mmu, opts->mmu_config, &tmp.mmu);
     if (rc) {
+        vmar__pt_fini(&tmp);
         env->free(env->ctx, s, sizeof(*s));
         return rc;
     }
@@ -94,8 +100,9 @@ void vmar__space_empty(struct vmar_space *space)
     vmar__tlb_finish(&batch);
     while ((n = vmar__iset_last(&space->set)) != NULL)
         vmar__mapping_destroy(space, vmar__mapping_of(n));
-    VMAR_ASSERT(env, space->rss_anon == 0 && space->rss_file == 0 &&
-                         space->total_vm == 0);
+    size_t anon, file;
+    vmar__rss_read(space, &anon, &file);
+    VMAR_ASSERT(env, anon == 0 && file == 0 && space->total_vm == 0);
 }
 
 int vmar_space_dup(struct vmar_space *h, unsigned rights,
@@ -146,6 +153,7 @@ void vmar_space_destroy(struct vmar_space *h)
     vmar__space_empty(space);
     vmar__index_trim(space, 0);
     vmar__pmap_destroy(space);
+    vmar__pt_fini(space);
     env->free(env->ctx, space, sizeof(*space));
 }
 
@@ -155,8 +163,8 @@ void vmar_stats(struct vmar_space *h, struct vmar_stats *out)
     vmar__lock(space, VMAR_LOCK_SHARED);
     out->map_count = space->set.count;
     out->total_vm = space->total_vm;
-    const size_t anon = vmar__atomic_load(&space->rss_anon);
-    const size_t file = vmar__atomic_load(&space->rss_file);
+    size_t anon, file;
+    vmar__rss_read(space, &anon, &file);
     out->resident_anon = (vmar_size_t)anon << VMAR_PAGE_SHIFT;
     out->resident_file = (vmar_size_t)file << VMAR_PAGE_SHIFT;
     out->resident = out->resident_anon + out->resident_file;

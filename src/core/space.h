@@ -8,12 +8,42 @@
 #ifndef VMAR_CORE_SPACE_H
 #define VMAR_CORE_SPACE_H
 
+#include <vmar/mmu.h>
 #include <vmar/vmar.h>
 
 #include "deps.h"
 #include "interval_set.h"
 
 struct vmar__mapping;
+
+/*
+ * One stripe of the page-table locks: a spinlock (libatomic_ops) and this
+ * stripe's share of the RSS, alone on a cache line, so that faults on
+ * different leaf blocks write no common line.
+ *
+ * The lock serialises the table work made under the shared space lock
+ * (faults, user-memory access, vmar_resident, vmar_check) on the leaf
+ * blocks (VMAR_MMU_LEAF_BLOCK) that hash to the stripe: block b takes
+ * stripe b & pt_mask. With a backend that has VMAR_MMU_CAP_SPLIT_PT a
+ * space has VMAR__PT_STRIPES of them, so faults on neighbouring blocks
+ * never share one; otherwise one, which covers the whole table.
+ * Operations holding the space lock exclusively take none.
+ *
+ * RSS in pages: present managed leaves whose frame is anonymous memory /
+ * an object page, spread over the stripes (a fault adds to the stripe it
+ * holds, every other change to stripe 0). Only the sum means anything:
+ * one stripe's share may wrap below zero. Atomic adds: a stripe's share
+ * is also read without its lock (vmar_stats).
+ */
+#define VMAR__PT_STRIPES 16u
+#define VMAR__CACHE_LINE 64u
+
+struct vmar__pt_stripe {
+    volatile size_t lock;
+    volatile size_t rss_anon;
+    volatile size_t rss_file;
+    unsigned char pad[VMAR__CACHE_LINE - 3 * sizeof(size_t)];
+};
 
 /*
  * A space and its handles. vmar_space_create() returns the space itself
@@ -42,15 +72,10 @@ struct vmar_space {
     unsigned aslr_bits;
     unsigned flags;       /* vmar_space_flags */
     vmar_size_t total_vm; /* sum of mapping sizes */
-    /* RSS in pages: present managed leaves whose frame is anonymous
-     * memory / an object page. Atomic: faults may run concurrently. */
-    volatile size_t rss_anon;
-    volatile size_t rss_file;
-    /* The page-table lock: a spinlock (libatomic_ops) that serialises
-     * every read and write of the page table made under the shared space
-     * lock (faults, user-memory access, vmar_resident, vmar_check).
-     * Operations holding the space lock exclusively need not take it. */
-    volatile size_t pt_lock;
+    /* The page-table locks and the RSS counters (lock.c): pt_mask + 1
+     * stripes, one cache line each. */
+    struct vmar__pt_stripe *pt;
+    size_t pt_mask;
     /* The running operation's index reservation: the inserts it reserved
      * for (see vmar__index_slack), the spares it allocated and the set's
      * generation before (vmar__prep_release gives them back when the set
@@ -74,13 +99,46 @@ static inline struct vmar_space *vmar__base(struct vmar_space *h)
 void vmar__lock(struct vmar_space *space, enum vmar_lock_mode mode);
 void vmar__unlock(struct vmar_space *space, enum vmar_lock_mode mode);
 
-/* Take and release the page-table lock (see struct vmar_space). Never
- * held across a call that may sleep, except env->frame_alloc of a
- * page-table page (docs/DESIGN.md, "Locking").
+/* Allocate the page-table lock stripes of `space` (space->env and
+ * space->ops set): VMAR__PT_STRIPES with a VMAR_MMU_CAP_SPLIT_PT backend,
+ * else one. Returns 0 or VMAR_ENOMEM (nothing allocated). */
+int vmar__pt_init(struct vmar_space *space);
+
+/* Free them. Precondition: no lock held, no fault running. */
+void vmar__pt_fini(struct vmar_space *space);
+
+/* The stripe covering the leaf block of `va`. */
+static inline struct vmar__pt_stripe *vmar__pt_stripe(struct vmar_space *space,
+                                                      vmar_addr_t va)
+{
+    return &space->pt[(va / VMAR_MMU_LEAF_BLOCK) & space->pt_mask];
+}
+
+/* Take and release the page-table lock of the leaf block holding `va`.
+ * Never held across a call that may sleep, except env->frame_alloc of a
+ * page-table page (docs/DESIGN.md, "Locking"). A caller holds at most
+ * one stripe, or all of them (vmar__pt_lock_all).
  * => caller holds the space lock shared (with it exclusive, no one else
- *    touches the table and the page-table lock is not needed). */
-void vmar__pt_lock(struct vmar_space *space);
-void vmar__pt_unlock(struct vmar_space *space);
+ *    touches the table and the page-table locks are not needed). */
+void vmar__pt_lock(struct vmar_space *space, vmar_addr_t va);
+void vmar__pt_unlock(struct vmar_space *space, vmar_addr_t va);
+
+/* Take every stripe, in index order (the lock order), for work that
+ * spans blocks (vmar_check's walk, vmar_resident); release them all.
+ * => caller holds the space lock shared and no stripe. */
+void vmar__pt_lock_all(struct vmar_space *space);
+void vmar__pt_unlock_all(struct vmar_space *space);
+
+/* Add signed deltas (two's complement) to the RSS counters: to the
+ * stripe of `va`, whose lock the caller holds (a fault), or with
+ * vmar__rss_add to stripe 0 (any other caller). Atomic, never fails. */
+void vmar__rss_add_at(struct vmar_space *space, vmar_addr_t va, size_t anon,
+                      size_t file);
+void vmar__rss_add(struct vmar_space *space, size_t anon, size_t file);
+
+/* The RSS in pages: the sum over the stripes. Exact when no fault runs
+ * (the exclusive space lock, or every stripe held); a snapshot otherwise. */
+void vmar__rss_read(const struct vmar_space *space, size_t *anon, size_t *file);
 
 /* ---- args.c ------------------------------------------------------------- */
 

@@ -62,12 +62,12 @@ static void test_counters(void **state)
     vt.space->total_vm += PG;
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
     vt.space->total_vm -= PG;
-    vt.space->rss_anon++;
+    vt.space->pt[0].rss_anon++;
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
-    vt.space->rss_anon--;
-    vt.space->rss_file++;
+    vt.space->pt[0].rss_anon--;
+    vt.space->pt[0].rss_file++;
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
-    vt.space->rss_file--;
+    vt.space->pt[0].rss_file--;
     vt.space->set.count++;
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
     vt.space->set.count--;
@@ -186,11 +186,12 @@ static void test_stray_and_excess_leaves(void **state)
         1 | ((size_t)1 << (sizeof(size_t) * 8 - 1));
     s->ops->map(s->mmu, stray, &pte, &resv);
     vmar_frame_list_release(vt.env, &resv);
-    s->rss_anon++; /* keep the counter right so only the position is wrong */
+    s->pt[0]
+        .rss_anon++; /* keep the counter right so only the position is wrong */
     assert_int_equal(vmar_check(s), VMAR_ECORRUPT);
     vmar_tlb_batch_init(&batch, vt.env, s->ops, s->mmu);
     s->ops->unmap(s->mmu, stray, PG, NULL, &batch);
-    s->rss_anon--; /* the stray page, anonymous, is gone again */
+    s->pt[0].rss_anon--; /* the stray page, anonymous, is gone again */
     vmar_tlb_batch_finish(&batch);
     VT_CHECK(&vt);
 
