@@ -46,6 +46,14 @@ struct fault_res {
     bool zeroed;                   /* ... allocated zero-filled */
     vmar_paddr_t page; /* an object page with our reference; 0: none */
     bool notified;     /* notify_write done for this fault's page */
+    /* The object call to make (set by the round that asks for a page or a
+     * notification) and what `page` and `notified` belong to: the object,
+     * the page's index and the get_page flags. A gated fault (which may
+     * outlive the mapping between rounds) holds a reference to `obj`. */
+    struct vmar_object *obj;
+    uint64_t index;
+    unsigned get_flags;
+    bool obj_ref;
 };
 
 /* What the locked part decided. */
@@ -102,8 +110,12 @@ static void res_release(struct vmar_space *space, struct fault_res *res)
     if (res->page)
         vmar_frame_put(space->env, res->page);
     vmar_frame_list_release(space->env, &res->tables);
+    if (res->obj_ref)
+        vmar_object_unref(res->obj);
     res->frame = 0;
     res->page = 0;
+    res->obj = NULL;
+    res->obj_ref = false;
 }
 
 /* Take the prepared frame as private anonymous memory, filled with zeros
@@ -344,15 +356,38 @@ static enum fault_step fault_step(struct vmar_space *space,
     return STEP_DONE;
 }
 
-/* Obtain what the locked pass asked for; may sleep.
- * => caller holds the space lock shared or exclusive, not the page-table
- *    lock. */
-static int fault_obtain(struct vmar_space *space, const struct vmar__mapping *m,
-                        vmar_addr_t va, unsigned access, enum fault_step step,
+/* Record in `res` the object call the step asks for (the mapping is
+ * stable now, perhaps not when the call is made). A gated fault takes a
+ * reference to the object, so that it outlives the mapping and its
+ * address names no other object until the fault ends.
+ * => caller holds the space lock or is inside the gate. */
+static void fault_want(const struct vmar__mapping *m, vmar_addr_t va,
+                       unsigned access, enum fault_step step, bool gated,
+                       struct fault_res *res)
+{
+    if (step != STEP_NEED_PAGE && step != STEP_NEED_NOTIFY)
+        return;
+    if (res->obj != m->object) {
+        if (res->obj_ref)
+            vmar_object_unref(res->obj);
+        res->obj = m->object;
+        res->obj_ref = gated;
+        if (gated)
+            vmar_object_ref(res->obj);
+    }
+    res->index = page_index(m, va);
+    res->get_flags = vmar__mapping_shared(m) && access == VMAR_ACCESS_WRITE
+                         ? VMAR_OBJECT_GET_WRITE
+                         : 0u;
+}
+
+/* Obtain what the locked pass asked for; may sleep. Reads no mapping:
+ * the object call is the one fault_want() recorded.
+ * => caller holds neither the page-table lock nor the gate (the space
+ *    lock it may hold, shared or exclusive). */
+static int fault_obtain(struct vmar_space *space, enum fault_step step,
                         struct fault_res *res)
 {
-    struct vmar_object *obj = m->object;
-    const bool write = access == VMAR_ACCESS_WRITE;
     int rc;
 
     switch (step) {
@@ -372,12 +407,11 @@ static int fault_obtain(struct vmar_space *space, const struct vmar__mapping *m,
         return 0;
     }
     case STEP_NEED_PAGE:
-        return vmar__obj_get_page(
-            space->env, vmar__pmap_pa_top(space), obj, page_index(m, va),
-            vmar__mapping_shared(m) && write ? VMAR_OBJECT_GET_WRITE : 0u,
-            &res->page);
+        return vmar__obj_get_page(space->env, vmar__pmap_pa_top(space),
+                                  res->obj, res->index, res->get_flags,
+                                  &res->page);
     case STEP_NEED_NOTIFY:
-        rc = vmar__obj_notify_write(obj, page_index(m, va));
+        rc = vmar__obj_notify_write(res->obj, res->index);
         res->notified = rc == 0;
         return rc;
     case STEP_DONE:
@@ -386,31 +420,136 @@ static int fault_obtain(struct vmar_space *space, const struct vmar__mapping *m,
     }
 }
 
-int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
-                       unsigned access, struct vmar_pte *pte)
+/* The mapping that serves `access` at `addr`: 0 with *out set, or
+ * VMAR_ENOENT / VMAR_EACCES.
+ * => caller holds the space lock or is inside the gate. */
+static int fault_lookup(struct vmar_space *space, vmar_addr_t addr,
+                        unsigned access, struct vmar__mapping **out)
 {
-    const vmar_addr_t va = addr & ~(VMAR_PAGE_SIZE - 1);
     struct vmar__iset_node *n = vmar__iset_find(&space->set, addr);
-    struct fault_res res = {{0, 0}, false, 0, false, 0, false};
-    enum fault_step step;
-    struct vmar__mapping *m;
-    int rc = 0;
 
     if (!n)
         return VMAR_ENOENT;
-    m = vmar__mapping_of(n);
-    if (!(m->prot & vmar_access_prot(access)))
-        return VMAR_EACCES;
+    *out = vmar__mapping_of(n);
+    return (*out)->prot & vmar_access_prot(access) ? 0 : VMAR_EACCES;
+}
+
+/* Keep of `res` what still serves the fault at `va` in `m`, found again
+ * after the layout may have changed: the fresh frame always (anonymous
+ * and never visible); the object page and the notification only for the
+ * same object, index and get_page flags; the table reservation is
+ * counted again (what it holds stays, spare pages go back at the end).
+ * => caller holds the space lock or is inside the gate. */
+static void res_revalidate(struct vmar_space *space,
+                           const struct vmar__mapping *m, vmar_addr_t va,
+                           unsigned access, struct fault_res *res)
+{
+    const unsigned get_flags =
+        vmar__mapping_shared(m) && access == VMAR_ACCESS_WRITE
+            ? VMAR_OBJECT_GET_WRITE
+            : 0u;
+
+    res->prepared = false;
+    if (!res->page && !res->notified)
+        return;
+    if (m->object == res->obj && m->backing != VMAR_BACKING_DEVICE &&
+        page_index(m, va) == res->index && get_flags == res->get_flags)
+        return;
+    if (res->page)
+        vmar_frame_put(space->env, res->page);
+    res->page = 0;
+    res->notified = false;
+}
+
+/* Rounds of a fault until it is done or fails, the mapping looked up
+ * first (and what `res` holds from earlier rounds checked against it).
+ * => caller holds the space lock, shared or exclusive, and not the
+ *    page-table lock. */
+static int fault_rounds(struct vmar_space *space, vmar_addr_t addr,
+                        unsigned access, struct fault_res *res,
+                        struct vmar_pte *pte)
+{
+    const vmar_addr_t va = addr & ~(VMAR_PAGE_SIZE - 1);
+    struct vmar__mapping *m;
+    enum fault_step step;
+    int rc = fault_lookup(space, addr, access, &m);
+
+    if (rc)
+        return rc;
+    res_revalidate(space, m, va, access, res);
     /* Each round either finishes or obtains one more resource, so it ends
      * after at most three rounds unless other faults keep changing the
      * page under us, which only makes the next round spurious. */
     do {
         vmar__pt_lock(space, va);
+        step = fault_step(space, m, va, access, res, pte, &rc);
+        vmar__pt_unlock(space, va);
+        if (step != STEP_DONE) {
+            fault_want(m, va, access, step, false, res);
+            rc = fault_obtain(space, step, res);
+        }
+    } while (step != STEP_DONE && rc == 0);
+    return rc;
+}
+
+/*
+ * A fault under the gate (lock.c) instead of the space lock. Each round
+ * runs inside the gate of va's leaf block: no layout change runs then,
+ * so the mapping found is stable for the round. Between rounds the fault
+ * leaves the gate to obtain what may sleep; when a layout change ran
+ * meanwhile (the gate's sequence moved), the next round looks the
+ * mapping up again and res_revalidate() keeps only what still fits. When
+ * a layout change holds the gate, the fault waits for it on the space
+ * lock, shared, and finishes there as vmar__fault_locked() does.
+ * => caller holds nothing; vmar__gated(space).
+ */
+static int fault_gated(struct vmar_space *space, vmar_addr_t addr,
+                       unsigned access, struct vmar_pte *pte)
+{
+    const vmar_addr_t va = addr & ~(VMAR_PAGE_SIZE - 1);
+    struct fault_res res = {.obj = NULL};
+    struct vmar__mapping *m = NULL;
+    size_t seq, seen = 1; /* odd: no mapping looked up yet */
+    enum fault_step step;
+    int rc;
+
+    for (;;) {
+        if (!vmar__gate_enter(space, va, &seq)) {
+            vmar__lock(space, VMAR_LOCK_SHARED);
+            rc = fault_rounds(space, addr, access, &res, pte);
+            vmar__unlock(space, VMAR_LOCK_SHARED);
+            break;
+        }
+        if (seq != seen) {
+            rc = fault_lookup(space, addr, access, &m);
+            if (rc) {
+                vmar__gate_exit(space, va);
+                break;
+            }
+            res_revalidate(space, m, va, access, &res);
+            seen = seq;
+        }
+        vmar__pt_lock(space, va);
         step = fault_step(space, m, va, access, &res, pte, &rc);
         vmar__pt_unlock(space, va);
-        if (step != STEP_DONE)
-            rc = fault_obtain(space, m, va, access, step, &res);
-    } while (step != STEP_DONE && rc == 0);
+        fault_want(m, va, access, step, true, &res);
+        vmar__gate_exit(space, va);
+        if (step == STEP_DONE)
+            break;
+        rc = fault_obtain(space, step, &res);
+        if (rc)
+            break;
+    }
+    res_release(space, &res);
+    return rc;
+}
+
+int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
+                       unsigned access, struct vmar_pte *pte)
+{
+    struct fault_res res = {.obj = NULL};
+    int rc = fault_rounds(space, addr, access, &res, pte);
+
     res_release(space, &res);
     return rc;
 }
@@ -458,6 +597,8 @@ int vmar_fault(struct vmar_space *h, vmar_addr_t addr, unsigned access,
     int rc = vmar__check_rights(h, vmar_access_prot(access));
     if (rc)
         return rc;
+    if (vmar__gated(space))
+        return fault_gated(space, addr, access, &pte);
     vmar__lock(space, VMAR_LOCK_SHARED);
     rc = vmar__fault_locked(space, addr, access, &pte);
     vmar__unlock(space, VMAR_LOCK_SHARED);

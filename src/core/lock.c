@@ -4,22 +4,66 @@
 #include "atomic.h"
 #include "space.h"
 
+/* Close the fault gate and wait until no fault is inside. The sequence
+ * goes odd with a full barrier before the counts are read, and a fault
+ * adds itself (full barrier) before it reads the sequence: of the two,
+ * at least one sees the other, so no fault is inside once every count
+ * reads zero, and none enters until gate_open. A fault never sleeps
+ * inside, so the wait is short.
+ * => caller holds the space lock exclusively. */
+static void gate_close(struct vmar_space *space)
+{
+    vmar__atomic_add(&space->gate_seq, 1);
+    for (size_t i = 0; i <= space->pt_mask; i++)
+        while (vmar__atomic_load(&space->pt[i].readers))
+            ; /* a fault finishing its round */
+}
+
+/* => caller holds the space lock exclusively and closed the gate. */
+static void gate_open(struct vmar_space *space)
+{
+    vmar__atomic_add(&space->gate_seq, 1);
+}
+
 void vmar__lock(struct vmar_space *space, enum vmar_lock_mode mode)
 {
     const struct vmar_env *env = space->env;
 
-    if (env->lock && space->lock)
+    if (vmar__gated(space)) {
         env->lock(env->ctx, space->lock, mode);
-    else if (env->lock_held)
+        if (mode == VMAR_LOCK_EXCLUSIVE)
+            gate_close(space);
+    } else if (env->lock_held) {
         VMAR_ASSERT(env, env->lock_held(env->ctx, space->lock, mode));
+    }
 }
 
 void vmar__unlock(struct vmar_space *space, enum vmar_lock_mode mode)
 {
     const struct vmar_env *env = space->env;
 
-    if (env->lock && space->lock)
+    if (vmar__gated(space)) {
+        if (mode == VMAR_LOCK_EXCLUSIVE)
+            gate_open(space);
         env->unlock(env->ctx, space->lock, mode);
+    }
+}
+
+bool vmar__gate_enter(struct vmar_space *space, vmar_addr_t va, size_t *seq)
+{
+    struct vmar__pt_stripe *st = vmar__pt_stripe(space, va);
+
+    vmar__atomic_add(&st->readers, 1);
+    *seq = vmar__atomic_load(&space->gate_seq);
+    if (!(*seq & 1))
+        return true;
+    vmar__atomic_add(&st->readers, (size_t)-1);
+    return false;
+}
+
+void vmar__gate_exit(struct vmar_space *space, vmar_addr_t va)
+{
+    vmar__atomic_add(&vmar__pt_stripe(space, va)->readers, (size_t)-1);
 }
 
 int vmar__pt_init(struct vmar_space *space)

@@ -40,9 +40,10 @@ struct vmar__mapping;
 
 struct vmar__pt_stripe {
     volatile size_t lock;
+    volatile size_t readers; /* faults inside the gate (see gate_seq) */
     volatile size_t rss_anon;
     volatile size_t rss_file;
-    unsigned char pad[VMAR__CACHE_LINE - 3 * sizeof(size_t)];
+    unsigned char pad[VMAR__CACHE_LINE - 4 * sizeof(size_t)];
 };
 
 /*
@@ -76,6 +77,14 @@ struct vmar_space {
      * stripes, one cache line each. */
     struct vmar__pt_stripe *pt;
     size_t pt_mask;
+    /* The fault gate (lock.c), used when libvmar takes the space lock
+     * itself (env->lock and a lock object): vmar_fault() does not take
+     * the space lock but counts itself in its stripe's `readers`; a
+     * holder of the exclusive lock makes gate_seq odd and waits until
+     * every stripe's count is zero before it changes anything, and makes
+     * it even again before it lets go. Faults thus write no line of the
+     * space's own. Only exclusive holders write gate_seq. */
+    volatile size_t gate_seq;
     /* The running operation's index reservation: the inserts it reserved
      * for (see vmar__index_slack), the spares it allocated and the set's
      * generation before (vmar__prep_release gives them back when the set
@@ -122,6 +131,23 @@ static inline struct vmar__pt_stripe *vmar__pt_stripe(struct vmar_space *space,
  *    touches the table and the page-table locks are not needed). */
 void vmar__pt_lock(struct vmar_space *space, vmar_addr_t va);
 void vmar__pt_unlock(struct vmar_space *space, vmar_addr_t va);
+
+/* Whether faults use the gate instead of the shared space lock: libvmar
+ * takes the space lock itself. Constant for the space's life. */
+static inline bool vmar__gated(const struct vmar_space *space)
+{
+    return space->env->lock && space->lock;
+}
+
+/* Enter the gate of the leaf block holding `va`: true, with the gate's
+ * sequence in *seq (even), when no exclusive holder is in or waiting;
+ * false (nothing held) when one is: take the space lock shared instead,
+ * which waits for it. Inside, the mappings and the index do not change.
+ * A fault may leave and enter again; a different *seq says a layout
+ * change ran in between. Precondition: vmar__gated(space). */
+bool vmar__gate_enter(struct vmar_space *space, vmar_addr_t va, size_t *seq);
+/* Leave it (the same `va`). Never held across a call that may sleep. */
+void vmar__gate_exit(struct vmar_space *space, vmar_addr_t va);
 
 /* Take every stripe, in index order (the lock order), for work that
  * spans blocks (vmar_check's walk, vmar_resident); release them all.
