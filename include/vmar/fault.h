@@ -85,10 +85,17 @@ enum vmar_fault_flags {
  *   backend lost it: device pages are mapped from map to unmap);
  *  VMAR_EINVAL: `access` is not exactly one vmar_access value or `flags`
  *   has unknown bits.
- * Locking: takes the space lock shared, so faults run in parallel with
- *  each other (and queries); the page-table work is serialised by the
- *  space's page-table spinlock, never held across a sleep except
- *  env->frame_alloc of a page-table page.
+ * Locking: when libvmar takes the space lock itself (env->lock and
+ *  vmar_space_opts::lock), enters the fault gate of the page's 2 MiB leaf
+ *  block instead (docs/DESIGN.md, "Locking"): faults run in parallel with
+ *  each other and with queries, and write no cache line that faults on
+ *  other blocks write; a layout change (the exclusive lock) waits for the
+ *  faults inside and holds new ones off, which then wait for it on the
+ *  space lock, shared. Otherwise (the embedder locks) takes the space lock
+ *  shared. The page-table work is serialised per leaf block by a
+ *  page-table spinlock, never held across a sleep except
+ *  env->frame_alloc of a page-table page; what may sleep (a data frame,
+ *  the object's get_page and notify_write) runs outside the gate.
  * On failure: nothing changed.
  */
 int vmar_fault(struct vmar_space *space, vmar_addr_t addr, unsigned access,

@@ -637,7 +637,8 @@ int vmar_query(struct vmar_space *space, vmar_addr_t addr,
  * @param hi     end of the range (exclusive), page aligned, >= lo.
  * @param bytes  receives the resident byte count on success.
  * Returns: 0 and *bytes; VMAR_EINVAL if lo > hi or either is unaligned.
- * Locking: takes the space lock shared. Cost O(present pages in range).
+ * Locking: takes the space lock shared and every page-table lock stripe.
+ *  Cost O(present pages in range).
  * On failure: *bytes is untouched.
  */
 int vmar_resident(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
@@ -726,8 +727,8 @@ void vmar_set_limits(struct vmar_space *space, vmar_size_t as_limit,
  * @param space  the address space.
  * Returns: 0, or VMAR_ECORRUPT after reporting the first broken rule
  *  through env->log.
- * Locking: takes the space lock shared. Cost O(n + present leaves); for
- *  tests and debugging.
+ * Locking: takes the space lock shared, and every page-table lock stripe
+ *  for the leaf walk. Cost O(n + present leaves); for tests and debugging.
  * On failure: nothing is changed or repaired; env->panic is not called.
  */
 int vmar_check(struct vmar_space *space);

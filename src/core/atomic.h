@@ -4,7 +4,7 @@
  * a freestanding build needs no library, only its headers and an assert.h
  * shim where the compiler has none: cmake/freestanding.cmake).
  *
- * Every counter that a fault running under the shared space lock may
+ * Every counter that a fault (under the shared space lock or the gate) may
  * change (frame references, RSS, object references) goes through these.
  * They are full barriers: a count that reaches zero frees memory, and the
  * free must see every write made while the reference was held.

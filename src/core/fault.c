@@ -15,15 +15,18 @@
  *      an object), the object's page (shared, or private on a read), or a
  *      private copy of it (private, on a write); then fault-around.
  *
- * Concurrency. Faults run under the shared space lock, so the mapping is
- * stable but the page table is not: several faults may race on it. Every
- * look at and change of the table happens under the page-table lock (a
- * spinlock). What may sleep (allocating a data frame, the object's
- * get_page and notify_write) happens outside it: the fault drops the lock,
- * obtains the resource, and starts over; if another fault installed the
- * page meanwhile, the resource goes back (the loser's frame is freed) and
- * the fault is spurious. Page-table pages are allocated with the lock held
- * (rare: a missing table), so env->frame_alloc must not sleep then.
+ * Concurrency. Faults run under the shared space lock or inside the fault
+ * gate (lock.c), so the mapping is stable for a round but the page table
+ * is not: several faults may race on it. Every look at and change of the
+ * table happens under the page-table lock of the leaf block (a spinlock
+ * stripe). What may sleep (allocating a data frame, the object's get_page
+ * and notify_write) happens outside it, and outside the gate: the fault
+ * drops them, obtains the resource, and starts over; if another fault
+ * installed the page meanwhile, the resource goes back (the loser's frame
+ * is freed) and the fault is spurious; if a layout change ran meanwhile
+ * (gated faults only), the mapping is looked up again. Page-table pages
+ * are allocated with the stripe held (rare: a missing table), so
+ * env->frame_alloc must not sleep then.
  *
  * Whatever can fail is obtained before the first change, so a failed
  * fault leaves the space as it was.
@@ -215,10 +218,12 @@ static enum fault_step fault_absent(struct vmar_space *space,
         return STEP_DONE;
     }
     /* Tables first: a fault that fails for want of a table must not have
-     * made the object read a page. Once is enough: under the shared
-     * space lock tables only appear between two rounds (nothing frees
-     * one: a copy-on-write break rewrites its leaf in place), so what
-     * was missing then is all that can be missing. */
+     * made the object read a page. Once is enough while no layout change
+     * runs (under the shared space lock, or rounds of a gated fault with
+     * one gate sequence): tables only appear between two rounds (nothing
+     * else frees one: a copy-on-write break rewrites its leaf in place),
+     * so what was missing then is all that can be missing. A layout
+     * change in between clears `prepared` (res_revalidate). */
     if (!res->prepared) {
         vmar_addr_t lo = va, hi = va + VMAR_PAGE_SIZE;
         if (around)

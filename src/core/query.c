@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Lookups: O(log n), allocation free, under the shared lock. */
+/* Lookups: O(log n), allocation free, under the shared lock (and every
+ * page-table lock stripe for vmar_resident's leaf walk). */
 #include "mapping.h"
 
 void vmar__mapping_info(const struct vmar__mapping *m,
