@@ -161,6 +161,22 @@ struct vmar_env {
      * progress, docs/DESIGN.md). Page-table pages do not use it.
      */
     size_t *(*frame_refcount)(void *ctx, vmar_paddr_t pa);
+
+    /**
+     * Optional. Return `n` frames at once (1 <= n <= 32), as `n` calls of
+     * frame_free would, under the same rule (after the flush that removed
+     * every translation to them). libvmar gives back the frames a TLB
+     * batch frees (an unmap's, a space's teardown: up to
+     * VMAR_TLB_BATCH_FRAMES per flush) and the spare frames of a
+     * reservation this way, so that a kernel can put them on its per-CPU
+     * free list under one acquisition of whatever guards it (Linux's
+     * release_pages()). When NULL, frame_free is called per frame.
+     *
+     * frame_alloc and frame_free are called from every CPU at once (one
+     * data frame per demand-zero or copy-on-write fault, outside every
+     * libvmar lock); a kernel serves them from per-CPU page lists.
+     */
+    void (*frame_free_batch)(void *ctx, const vmar_paddr_t *pa, size_t n);
 };
 
 #ifdef __cplusplus

@@ -49,28 +49,49 @@ void vmar_frame_get(const struct vmar_env *env, vmar_paddr_t pa)
     vmar__atomic_add(word_of(env, pa), 1);
 }
 
-/* Drop `one` (1: a reference, FRAME_PIN: a pin) from its `field`; the
- * drop that leaves neither references nor pins frees the frame. */
-static void frame_drop(const struct vmar_env *env, vmar_paddr_t pa, size_t one,
-                       size_t field)
+/* Drop `one` (1: a reference, FRAME_PIN: a pin) from its `field`; true
+ * for the drop that leaves neither references nor pins, which cleans the
+ * word: the caller then frees the frame. */
+static bool frame_drop_last(const struct vmar_env *env, vmar_paddr_t pa,
+                            size_t one, size_t field)
 {
     size_t old = vmar__atomic_add(word_of(env, pa), (size_t)0 - one);
 
     VMAR_ASSERT(env, (old & field) != 0);
-    if ((old & ~VMAR_FRAME_ANON) == one) {
-        /* Leave the word clean for the frame's next owner. */
-        vmar__atomic_store(word_of(env, pa), 0);
+    if ((old & ~VMAR_FRAME_ANON) != one)
+        return false;
+    /* Leave the word clean for the frame's next owner. */
+    vmar__atomic_store(word_of(env, pa), 0);
+    return true;
+}
+
+static void frame_drop(const struct vmar_env *env, vmar_paddr_t pa, size_t one,
+                       size_t field)
+{
+    if (frame_drop_last(env, pa, one, field))
         env->frame_free(env->ctx, pa);
-    }
+}
+
+bool vmar__frame_release(const struct vmar_env *env, vmar_paddr_t pa)
+{
+    return !env->frame_refcount || frame_drop_last(env, pa, 1, FRAME_REFS);
 }
 
 void vmar_frame_put(const struct vmar_env *env, vmar_paddr_t pa)
 {
-    if (!env->frame_refcount) {
+    if (vmar__frame_release(env, pa))
         env->frame_free(env->ctx, pa);
+}
+
+void vmar__frames_free(const struct vmar_env *env, const vmar_paddr_t *pa,
+                       size_t n)
+{
+    if (n && env->frame_free_batch) {
+        env->frame_free_batch(env->ctx, pa, n);
         return;
     }
-    frame_drop(env, pa, 1, FRAME_REFS);
+    for (size_t i = 0; i < n; i++)
+        env->frame_free(env->ctx, pa[i]);
 }
 
 void vmar__frame_pin(const struct vmar_env *env, vmar_paddr_t pa)

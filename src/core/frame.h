@@ -49,6 +49,21 @@ size_t vmar__frame_refs(const struct vmar_env *env, vmar_paddr_t pa);
 int vmar__object_page(const struct vmar_env *env, vmar_paddr_t pa_top, int rc,
                       vmar_paddr_t pa);
 
+/* vmar_frame_put() without the free: drop the caller's reference and
+ * return true when it was the last (no reference and no pin left; the
+ * count word is clean), so that the caller frees the frame, perhaps with
+ * others (vmar__frames_free). Always true without env->frame_refcount. */
+bool vmar__frame_release(const struct vmar_env *env, vmar_paddr_t pa);
+
+/* Give `n` frames (at most VMAR_FRAMES_BATCH) back to the env: one
+ * env->frame_free_batch call when it has one, else frame_free for each.
+ * Only for frames no translation reaches any more (the TLB rule). */
+#define VMAR_FRAMES_BATCH 32u
+_Static_assert(VMAR_TLB_BATCH_FRAMES <= VMAR_FRAMES_BATCH,
+               "a TLB batch frees its frames in one call");
+void vmar__frames_free(const struct vmar_env *env, const vmar_paddr_t *pa,
+                       size_t n);
+
 /* Pin a frame for a user copy: it stays allocated until the unpin, but
  * the pin is no reference (vmar__frame_refs does not count it). Taken
  * with the page-table lock held, from a present leaf that maps the frame

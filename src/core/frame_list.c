@@ -7,6 +7,7 @@
 #include <vmar/mmu.h>
 
 #include "deps.h"
+#include "frame.h"
 
 static vmar_paddr_t *link_of(const struct vmar_env *env, vmar_paddr_t pa)
 {
@@ -56,8 +57,12 @@ vmar_paddr_t vmar_frame_list_pop(const struct vmar_env *env,
 void vmar_frame_list_release(const struct vmar_env *env,
                              struct vmar_frame_list *list)
 {
+    vmar_paddr_t pa[VMAR_FRAMES_BATCH];
+
     while (list->count) {
-        vmar_paddr_t pa = vmar_frame_list_pop(env, list);
-        env->frame_free(env->ctx, pa);
+        size_t n = 0;
+        while (list->count && n < VMAR_FRAMES_BATCH)
+            pa[n++] = vmar_frame_list_pop(env, list);
+        vmar__frames_free(env, pa, n);
     }
 }

@@ -231,13 +231,17 @@ void vmar_tlb_batch_finish(struct vmar_tlb_batch *batch)
          * whose leaves were gone already): flush everything to also drop
          * paging-structure caches. */
         batch->ops->flush(batch->mmu, 0, 0);
+    /* The frames to free, gathered in place at the array's front: table
+     * pages, and frames whose last reference goes here. */
+    size_t n = 0;
     for (size_t i = 0; i < batch->nfree; i++) {
         vmar_paddr_t pa = batch->frames[i];
-        if (pa & QUEUED_PUT)
-            vmar_frame_put(env, pa & ~QUEUED_PUT);
-        else
-            env->frame_free(env->ctx, pa);
+        if (!(pa & QUEUED_PUT))
+            batch->frames[n++] = pa;
+        else if (vmar__frame_release(env, pa & ~QUEUED_PUT))
+            batch->frames[n++] = pa & ~QUEUED_PUT;
     }
+    vmar__frames_free(env, batch->frames, n);
     batch->lo = 1;
     batch->hi = 0;
     batch->nfree = 0;

@@ -681,6 +681,7 @@ static void wrap_alloc(struct vmar_env *env)
 {
     env->frame_alloc = tag_alloc;
     env->frame_free = tag_free;
+    env->frame_free_batch = NULL; /* every free untagged by tag_free */
     env->phys_to_virt = tag_phys_to_virt;
     env->frame_refcount = tag_refcount;
     env->panic = exit_panic;

@@ -2,6 +2,7 @@
 /* The fault handler and the user-memory accessors on anonymous memory. */
 #include "harness.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #define BASE ((vmar_addr_t)0x40000000)
@@ -197,6 +198,79 @@ static void test_fault_oom(void **state)
     vt_teardown(&vt);
 }
 
+/* ---- frames given back in batches (vmar_env::frame_free_batch) ------ */
+
+static const struct vmar_env *fb_sim; /* the sim's env, wrapped below */
+static size_t fb_single, fb_batches, fb_batched, fb_largest;
+
+static void fb_free(void *ctx, vmar_paddr_t pa)
+{
+    fb_single++;
+    fb_sim->frame_free(ctx, pa);
+}
+
+static void fb_free_batch(void *ctx, const vmar_paddr_t *pa, size_t n)
+{
+    assert_true(n >= 1 && n <= 32);
+    fb_batches++;
+    fb_batched += n;
+    if (n > fb_largest)
+        fb_largest = n;
+    for (size_t i = 0; i < n; i++)
+        fb_sim->frame_free(ctx, pa[i]);
+}
+
+/* 100 faulted pages, then one unmap: with frame_free_batch the frames
+ * (and the emptied tables) go back in calls of at most 32 frames, none
+ * through frame_free; without it, one frame_free per frame. Either way
+ * every frame comes back (vt_teardown). */
+static void fb_run(bool batch)
+{
+    struct vmar_sim_opts so = {.nframes = 512, .seed = 42, .verbose = true};
+    struct vmar_env env;
+    struct vt vt;
+
+    memset(&vt, 0, sizeof(vt));
+    assert_int_equal(vmar_sim_create(&so, &vt.sim), 0);
+    fb_sim = vmar_sim_env(vt.sim);
+    env = *fb_sim;
+    env.frame_free = fb_free;
+    env.frame_free_batch = batch ? fb_free_batch : NULL;
+    vt.env = &env;
+    vt.opts.env = &env;
+    vt_use_backend(&vt.opts, vt.sim, &vt.cfg);
+    assert_int_equal(vmar_space_create(&vt.opts, &vt.space), 0);
+    vt.refcheck = vt_backend()->real;
+    assert_int_equal(vt_map(&vt, BASE, 100 * PG, RW, VMAR_PLACE_FIXED, 0, NULL),
+                     0);
+    for (unsigned i = 0; i < 100; i++)
+        assert_int_equal(vmar_fault(vt.space, BASE + i * PG, VMAR_ACCESS_WRITE,
+                                    VMAR_FAULT_USER),
+                         0);
+    VT_CHECK(&vt);
+    fb_single = fb_batches = fb_batched = fb_largest = 0;
+    assert_int_equal(vmar_unmap(vt.space, BASE, 100 * PG), 0);
+    VT_CHECK(&vt);
+    if (batch) {
+        /* 100 data frames and at least the leaf table. */
+        assert_int_equal(fb_single, 0);
+        assert_true(fb_batched >= 101);
+        assert_int_equal(fb_largest, 32);
+        assert_true(fb_batches >= 4 && fb_batches <= fb_batched / 32 + 2);
+    } else {
+        assert_int_equal(fb_batches, 0);
+        assert_true(fb_single >= 101);
+    }
+    vt_teardown(&vt);
+}
+
+static void test_frame_free_batch(void **state)
+{
+    (void)state;
+    fb_run(true);
+    fb_run(false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_fault_codes),
         cmocka_unit_test(test_widen_after_protect),
         cmocka_unit_test(test_fault_oom),
+        cmocka_unit_test(test_frame_free_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

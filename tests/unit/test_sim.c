@@ -537,6 +537,7 @@ static void test_unmap_early_flush_covers_frames(void **state)
 
     checking.flush = checking_flush;
     env.frame_free = checking_frame_free;
+    env.frame_free_batch = NULL; /* every free through the check */
     map_pages(f, va, 100, 4, pas);
     memset(&rule, 0, sizeof(rule));
     rule.f = f;

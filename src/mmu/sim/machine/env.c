@@ -287,6 +287,14 @@ static bool sim_lock_held(void *ctx, void *lock, enum vmar_lock_mode mode)
     return false;
 }
 
+/* frame_free_batch: the frames one by one, each checked as frame_free
+ * checks it (a batch is a way of calling, not a different rule). */
+static void sim_frame_free_batch(void *ctx, const vmar_paddr_t *pa, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        vmar__sim_frame_free(ctx, pa[i]);
+}
+
 const struct vmar_env *vmar_sim_env_locked(struct vmar_sim *sim)
 {
     return &sim->env_locked;
@@ -311,6 +319,7 @@ void vmar__sim_env_init(struct vmar_sim *sim, bool with_random, uint64_t seed,
         .panic = sim_panic,
         .tlb_flush = sim_tlb_flush,
         .frame_refcount = with_refcount ? vmar__sim_frame_refcount : NULL,
+        .frame_free_batch = sim_frame_free_batch,
     };
     sim->env_locked = sim->env;
     sim->env_locked.lock = sim_lock;
