@@ -5,9 +5,12 @@
 # ns per operation against the number of mappings, libvmar and Linux (at
 # the size it actually ran, vm.max_map_count permitting), both axes
 # logarithmic, with the min-max of the repetitions as error bars and the
-# getppid() syscall floor as a dashed line. Two panels differ: remap is
-# one size (a 64-page mapping moved), and fork is ns per resident page
-# against the number of resident pages (no syscall floor: it is per page).
+# getppid() syscall floor as a dashed line. Three panels differ: remap is
+# one size (a 64-page mapping moved), fork is ns per resident page against
+# the number of resident pages, and fault_cow ns per fault against the
+# pages written in the forked child (neither with the syscall floor). The
+# fault throughput rows (mt_*) have one size per thread count and are not
+# plotted: vmar_bench prints their rates and scaling.
 #   benchmarks/plot.sh RESULTS.csv OUT.png
 # Needs gnuplot (Debian: apt-get install gnuplot-nox).
 set -euo pipefail
@@ -28,7 +31,7 @@ trap 'rm -rf "$tmp"' EXIT
 # The op column is quoted and holds commas: drop it before splitting.
 sed -E 's/"[^"]*"/op/' "$csv" >"$tmp/all.csv"
 scenarios=(split_seq merge_seq split_rand merge_rand map_fixed unmap_fixed
-    map_any query fault_zero fault_spur fault_mt1 fault_mt2 remap fork)
+    map_any query fault_zero fault_spur remap fork fault_cow)
 floor=$(awk -F, 'NR > 1 && $3 == "ns/op" && $13 != "" { print $13; exit }' \
     "$tmp/all.csv")
 for s in "${scenarios[@]}"; do
@@ -44,7 +47,8 @@ done
     echo "set output '$png'"
     echo "set multiplot layout 2,7 title 'libvmar vs Linux" \
         "syscalls: ns per operation against number of mappings" \
-        "(fork: ns per page against resident pages)'"
+        "(fork: ns per page against resident pages;" \
+        "fault_cow: against pages written)'"
     echo "set logscale xy"
     echo "set xlabel 'mappings (N)'"
     echo "set ylabel 'ns/op'"
@@ -60,6 +64,9 @@ done
         fork)
             echo "set xrange [100:2e5]; set xlabel 'resident pages'"
             echo "set ylabel 'ns/page'" ;;
+        fault_cow)
+            echo "set xrange [30:3e4]; set xlabel 'pages written in the child'"
+            echo "set ylabel 'ns/fault'" ;;
         *)
             echo "set xrange [50:2e6]; set xlabel 'mappings (N)'"
             echo "set ylabel 'ns/op'" ;;
@@ -71,7 +78,7 @@ done
             plot+=", '$tmp/$s.linux' using 1:2:3:4 with yerrorlines lw 2"
             plot+=" title 'Linux'"
         fi
-        if [ -n "$floor" ] && [ "$s" != fork ]; then
+        if [ -n "$floor" ] && [ "$s" != fork ] && [ "$s" != fault_cow ]; then
             plot+=", $floor with lines dt 2 lc rgb 'gray40'"
             plot+=" title 'getppid floor'"
         fi

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmar_bench: libvmar (sim or x86-64 backend, --mmu; x86-64 for fork and remap)
- * side by side with the host kernel's own VMA code, reached through the
- * syscalls, in one process run.
+ * vmar_bench: libvmar (sim or x86-64 backend, --mmu; x86-64 for fork, remap
+ * and fault_cow) side by side with the host kernel's own VMA code, reached
+ * through the syscalls and page faults, in one process run.
  *
  * Both sides run the same scenario code over the same layout: N mappings
  * of 3 pages (read-write, anonymous) at a stride of 4 pages, so that the
@@ -27,16 +27,27 @@
  *                     present and writable (another CPU won the race, a
  *                     stale TLB entry). libvmar only: on Linux such a store
  *                     does not fault.
- *   fault_mt1,        fault throughput with 1 and 2 threads: each thread
- *   fault_mt2         calls vmar_fault() (write, demand-zero) on K distinct
- *                     pages of its own half of one mapping in one space
- *                     over the sim's locked env (faults take the space
- *                     lock shared and race on the page-table lock; frames
- *                     come from per-thread caches, counters are atomic,
- *                     so no machine mutex is shared). One op
- *                     = one fault; ns/op is wall time over all faults of
- *                     all threads (its inverse, faults/s, is printed too).
- *                     N is K per thread. libvmar only, not in --callgrind.
+ *   mt_sepT,          fault throughput with T threads (T = 1, 2, then
+ *   mt_oneT,          doubling up to the online CPUs, and their count),
+ *   mt_churnT         K = 2048 demand-zero write faults per thread (--quick:
+ *                     256): in mt_sep each thread's pages are a mapping of
+ *                     its own; in mt_one all are in one mapping, each
+ *                     thread's in 2 MiB blocks (leaf tables) of its own;
+ *                     mt_churn is mt_one while one more thread maps and
+ *                     unmaps a page 1 GiB away in a loop. libvmar: one
+ *                     space on the --mmu backend over the sim's locked env
+ *                     (faults take the space lock shared; frames come
+ *                     from per-thread caches), vmar_fault() per page;
+ *                     Linux: pthreads of this process storing to fresh
+ *                     anonymous mappings of the same layout, the layout
+ *                     thread doing mmap/munmap. One op = one fault; ns/op
+ *                     is wall time from the threads' common start to the
+ *                     last join over all faults of all threads. N is K
+ *                     per thread; the scenario name ends in T (mt_sep2,
+ *                     in the table and the CSV).
+ *                     The notes give M faults/s, the scaling against
+ *                     1 thread and mt_churn against mt_one (see the fault
+ *                     throughput section below). Not in --callgrind.
  *   remap             move a populated 64-page mapping to another place and
  *                     back, K moves: vmar_remap() (x86-64 backend) against
  *                     mremap(), both with MAYMOVE|FIXED. One op = one move.
@@ -46,11 +57,13 @@
  *                     backend, against fork() + the child's _exit(0) +
  *                     waitpid() in a freshly exec'd worker (see the fork
  *                     section below).
- *   cow               a write to a page that fork shares (copy-on-write
- *                     break: a new frame, the copy, the leaf rewritten),
- *                     K pages of a child: vmar_fault() on the x86-64
- *                     backend; also env->frame_alloc calls per fault.
- *                     libvmar only.
+ *   fault_cow         the first write to a page that fork shares
+ *                     (copy-on-write break: a new frame, the copy, the
+ *                     leaf rewritten), N = 1 000 and 10 000 pages of a
+ *                     child: vmar_fault() on the x86-64 backend (also
+ *                     env->frame_alloc calls per fault) against the
+ *                     stores of a child forked by a freshly exec'd worker
+ *                     that wrote the N pages (see the fault_cow section).
  *   index after churn the index nodes of the largest layout that the
  *                     split and merge scenarios ran on, when built and
  *                     after all their repetitions (libvmar only; printed
@@ -96,7 +109,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -280,9 +295,9 @@ static double region_end(double t0, const char *scenario, size_t n, size_t ops)
  * one after the other are adjacent, without headers. With --env embed
  * the chunks are backed by 2 MiB pages (MADV_HUGEPAGE), as a kernel's
  * direct map is; with --env embed4k by 4 KiB pages. Larger blocks go to
- * aligned_alloc. Single-threaded: fault_mt keeps the sim's locked env,
- * whose frames come from per-thread caches (a fault takes no machine-wide
- * lock: vmar/sim.h), so its rows measure libvmar's own locks.
+ * aligned_alloc. Single-threaded: the mt_* rows keep the sim's locked
+ * env, whose frames come from per-thread caches (a fault takes no
+ * machine-wide lock: vmar/sim.h), so they measure libvmar's own locks.
  */
 #define SLAB_CHUNK   ((size_t)2 << 20)
 #define SLAB_MAX     1024
@@ -598,6 +613,9 @@ static void op_touch(struct side *s, uintptr_t a)
 static struct vmar_sim *the_sim;
 static struct vmar_env the_env_buf;
 
+/* The x86-64 backend's config of the --mmu x86_64 rows (layout, mt_*). */
+static const struct vmar_x86_64_config layout_xcfg = {.pcid = 3};
+
 static size_t lib_meta_bytes(void)
 {
     struct vmar_sim_stats st;
@@ -618,12 +636,12 @@ static size_t lib_meta_bytes(void)
 static void layout_create(struct side *s, size_t n)
 {
     if (s->kind == SIDE_LIB) {
-        static struct vmar_x86_64_config xcfg = {.pcid = 3};
         const bool x86 = cfg.mmu == MMU_X86;
         struct vmar_space_opts o = {
             .env = bench_env(the_sim, x86, &the_env_buf),
             .mmu = x86 ? &vmar_mmu_x86_64_4l : &vmar_mmu_sim,
-            .mmu_config = x86 ? (const void *)&xcfg : (const void *)the_sim,
+            .mmu_config =
+                x86 ? (const void *)&layout_xcfg : (const void *)the_sim,
             .user_hi = LIB_BASE + n * STRIDE,
             .max_map_count = 2 * n + 4 * cfg.batch + 1024,
         };
@@ -773,18 +791,20 @@ enum scen {
     SC_QUERY,
     SC_FAULT_ZERO,
     SC_FAULT_SPUR,
-    SC_FAULT_MT1,
-    SC_FAULT_MT2,
+    SC_MT_SEP,
+    SC_MT_ONE,
+    SC_MT_CHURN,
     SC_REMAP,
     SC_FORK,
-    SC_COW,
+    SC_FAULT_COW,
     SC_COUNT
 };
 
 static const char *const scen_name[SC_COUNT] = {
-    "split_seq",   "merge_seq", "split_rand", "merge_rand", "map_fixed",
-    "unmap_fixed", "map_any",   "query",      "fault_zero", "fault_spur",
-    "fault_mt1",   "fault_mt2", "remap",      "fork",       "cow",
+    "split_seq",  "merge_seq",   "split_rand", "merge_rand",
+    "map_fixed",  "unmap_fixed", "map_any",    "query",
+    "fault_zero", "fault_spur",  "mt_sep",     "mt_one",
+    "mt_churn",   "remap",       "fork",       "fault_cow",
 };
 
 static const char *const scen_op[SC_COUNT] = {
@@ -798,17 +818,27 @@ static const char *const scen_op[SC_COUNT] = {
     "mapping of a random page",
     "first write to a page (demand-zero)",
     "vmar_fault on a present page",
-    "demand-zero fault, 1 thread",
-    "demand-zero fault, 2 threads",
+    "demand-zero fault, own mapping each",
+    "demand-zero fault, one mapping",
+    "as mt_one, plus a map/unmap loop",
     "move N populated pages (MAYMOVE|FIXED)",
     "fork+child teardown, per page (N pages)",
-    "write to a page fork shares (copy)",
+    "first write to a page fork shares",
 };
 
 /* The unit of a row: fork's figure is per resident page. */
 static const char *scen_unit(enum scen sc)
 {
     return sc == SC_FORK ? "ns/page" : "ns/op";
+}
+
+/* Whether lib/(L-f) means anything: not per page of a fork, nor for
+ * Linux figures that are page faults in a child or in several threads
+ * (no syscall entry to take off). */
+static bool scen_floor_applies(enum scen sc)
+{
+    return sc != SC_FORK && sc != SC_FAULT_COW && sc != SC_MT_SEP &&
+           sc != SC_MT_ONE && sc != SC_MT_CHURN;
 }
 
 #define SAMPLE_CAP 128
@@ -821,6 +851,7 @@ struct sample {
 struct row {
     enum scen sc;
     size_t n;
+    unsigned nt; /* threads of an mt_* row (its name's suffix), else 0 */
     struct sample lib;
     size_t linux_n; /* 0: not measured */
     struct sample lnx;
@@ -829,10 +860,11 @@ struct row {
 static struct row *rows;
 static size_t nrows;
 
-static struct row *row_get(enum scen sc, size_t n)
+/* The row of scenario sc at size n with nt threads (0: not an mt_* row). */
+static struct row *row_get_nt(enum scen sc, size_t n, unsigned nt)
 {
     for (size_t i = 0; i < nrows; i++)
-        if (rows[i].sc == sc && rows[i].n == n)
+        if (rows[i].sc == sc && rows[i].n == n && rows[i].nt == nt)
             return &rows[i];
     rows = realloc(rows, (nrows + 1) * sizeof(*rows));
     if (!rows)
@@ -840,7 +872,23 @@ static struct row *row_get(enum scen sc, size_t n)
     memset(&rows[nrows], 0, sizeof(*rows));
     rows[nrows].sc = sc;
     rows[nrows].n = n;
+    rows[nrows].nt = nt;
     return &rows[nrows++];
+}
+
+static struct row *row_get(enum scen sc, size_t n)
+{
+    return row_get_nt(sc, n, 0);
+}
+
+/* A row's scenario name: the mt_* rows carry their thread count
+ * (mt_sep2). */
+static const char *row_name(const struct row *r, char *buf, size_t len)
+{
+    if (!r->nt)
+        return scen_name[r->sc];
+    snprintf(buf, len, "%s%u", scen_name[r->sc], r->nt);
+    return buf;
 }
 
 static void sample_add(struct sample *s, double v)
@@ -1197,94 +1245,416 @@ static void print_mem_latency(void)
 
 /* ------------------------------------------------ fault throughput (MT) */
 
-#define MT_BASE ((uintptr_t)0x200000000)
+/*
+ * Fault throughput with n threads (n = 1, 2, then doubling while below
+ * the online CPUs, and their count), K demand-zero write faults per
+ * thread, in three layouts, at the same offsets from each side's base:
+ *  mt_sep    thread t faults the K pages of a mapping of its own at
+ *            t * (span + 2 MiB), span being K pages rounded up to 2 MiB
+ *            (the gap keeps the mappings from merging; no two threads
+ *            share a leaf table);
+ *  mt_one    one mapping of n * span; thread t faults the first K pages
+ *            of [t * span, (t + 1) * span), 2 MiB blocks (leaf tables)
+ *            that no other thread touches;
+ *  mt_churn  mt_one, plus a layout thread that maps and unmaps one page
+ *            1 GiB above the largest faulting range, in a loop that
+ *            starts before the faulting threads are released and ends
+ *            when they are done (the pairs of the timed region are
+ *            counted).
+ * libvmar: one space over the sim's locked env (a vmar_sim_lock; frames
+ * from per-thread caches) on the --mmu backend, in a machine of its own
+ * sized for the largest n; each page is a vmar_fault(write). Linux:
+ * threads of this process store one byte per page into fresh
+ * MAP_PRIVATE | MAP_ANONYMOUS mappings (MADV_NOHUGEPAGE: 4 KiB faults, as
+ * libvmar's) placed with MAP_FIXED in a PROT_NONE reservation, so that
+ * nothing else of the process lands in the layout; the layout thread's
+ * page is a one-page hole of the reservation, mapped with
+ * MAP_FIXED_NOREPLACE and unmapped. Timed, both sides: from the release
+ * of a barrier that the faulting threads wait at (the layout thread is
+ * already in its loop) to the last join of a faulting thread; ns/op is
+ * that time over the n * K faults (its inverse is the rate). Untimed, after
+ * every run: libvmar's space must hold the n * K pages and pass vmar_check();
+ * then the mappings are dropped (on Linux by mapping the range PROT_NONE
+ * again).
+ */
+#define MT_BASE      ((uintptr_t)0x200000000)
+#define MT_BLOCK     ((uintptr_t)2 << 20) /* the span of one leaf table */
+#define MT_CHURN_GAP ((uintptr_t)1 << 30)
+#define MT_COUNTS    24 /* thread counts: 1, 2, 4, ..., and the CPUs */
 
-struct mt_arg {
-    struct vmar_space *sp;
-    uintptr_t lo; /* first page of this thread's half */
-    size_t pages; /* K */
-    pthread_barrier_t *go;
+enum mt_layout {
+    MT_SEP,
+    MT_ONE,
+    MT_CHURN,
+    MT_LAYOUTS
 };
 
-static void *mt_main(void *p)
+static const enum scen mt_scen[MT_LAYOUTS] = {SC_MT_SEP, SC_MT_ONE,
+                                              SC_MT_CHURN};
+
+static struct {
+    bool ran;
+    long cpus;
+    size_t k;       /* faults per thread */
+    uintptr_t span; /* a thread's range: K pages rounded up to MT_BLOCK */
+    unsigned nts[MT_COUNTS], nnt;
+    uintptr_t fault_bytes; /* from the base: every layout's mappings */
+    uintptr_t churn_off;   /* the layout thread's page, from the base */
+    struct sample pairs[2][MT_COUNTS]; /* [side][count]: pairs per ms */
+} mt;
+
+/* Offset of thread t's pages from the base. */
+static uintptr_t mt_off(enum mt_layout l, unsigned t)
+{
+    return (uintptr_t)t * (l == MT_SEP ? mt.span + MT_BLOCK : mt.span);
+}
+
+/* What one run's threads share. */
+struct mt_ctx {
+    enum side_kind kind;
+    struct vmar_space *sp;
+    uintptr_t churn_page;
+    pthread_barrier_t go; /* the faulting threads and the timer */
+    atomic_uint left;     /* faulting threads not done yet */
+    atomic_size_t pairs;  /* the layout thread's map+unmap pairs so far */
+};
+
+struct mt_arg {
+    struct mt_ctx *c;
+    uintptr_t lo; /* this thread's first page */
+};
+
+static void *mt_fault_main(void *p)
 {
     struct mt_arg *a = p;
+    struct mt_ctx *c = a->c;
 
-    pthread_barrier_wait(a->go); /* start together */
-    for (size_t i = 0; i < a->pages; i++) {
-        int rc = vmar_fault(a->sp, a->lo + i * PG, VMAR_ACCESS_WRITE,
-                            VMAR_FAULT_USER);
+    pthread_barrier_wait(&c->go); /* start together */
+    for (size_t i = 0; i < mt.k; i++) {
+        uintptr_t va = a->lo + i * PG;
+        if (c->kind == SIDE_LINUX) {
+            *(volatile unsigned char *)va = 1;
+            continue;
+        }
+        int rc = vmar_fault(c->sp, va, VMAR_ACCESS_WRITE, VMAR_FAULT_USER);
         if (rc)
-            die("vmar_fault(%#" PRIxPTR "): %s", a->lo + i * PG,
-                vmar_strerror(rc));
+            die("vmar_fault(%#" PRIxPTR "): %s", va, vmar_strerror(rc));
+    }
+    atomic_fetch_sub_explicit(&c->left, 1, memory_order_release);
+    return NULL;
+}
+
+/* The layout thread: it is in its loop before the faulting threads are
+ * released, so that it churns through the whole timed region however
+ * late a woken thread gets a CPU, and stops when they are done. */
+static void *mt_churn_main(void *p)
+{
+    struct mt_ctx *c = p;
+    struct side s = {.kind = c->kind, .sp = c->sp};
+    size_t pairs = 0;
+
+    while (atomic_load_explicit(&c->left, memory_order_acquire)) {
+        op_map_fixed(&s, c->churn_page, PG, PROT_READ | PROT_WRITE);
+        op_unmap(&s, c->churn_page, PG);
+        atomic_store_explicit(&c->pairs, ++pairs, memory_order_relaxed);
     }
     return NULL;
 }
 
-/* One space over the locked env, one mapping of 2 * K pages; per
- * repetition and thread count: fault K pages per thread, timed from the
- * common start to the last join, then unmap and map again (untimed). */
-static void measure_fault_mt(void)
+/* One timed run of layout l with nt faulting threads on one side, its
+ * mappings in place at base; returns ns per fault and, for mt_churn, the
+ * layout thread's map+unmap pairs of the timed region in *pairs. */
+static double mt_run(enum side_kind kind, struct vmar_space *sp, uintptr_t base,
+                     enum mt_layout l, unsigned nt, size_t *pairs)
 {
-    const size_t k = cfg.quick ? 256 : 2048;
-    struct vmar_sim_lock *lock;
-    struct vmar_space *sp;
-    struct vmar_space_opts o = {.env = vmar_sim_env_locked(the_sim),
-                                .mmu = &vmar_mmu_sim,
-                                .mmu_config = the_sim};
-    struct vmar_map_opts m = {.addr = MT_BASE,
-                              .size = 2 * k * PG,
+    const bool layout_thread = l == MT_CHURN;
+    struct mt_ctx c = {
+        .kind = kind, .sp = sp, .churn_page = base + mt.churn_off};
+    struct mt_arg *a = xmalloc(nt * sizeof(*a));
+    pthread_t *th = xmalloc((nt + 1) * sizeof(*th));
+
+    atomic_init(&c.left, nt);
+    atomic_init(&c.pairs, 0);
+    if (pthread_barrier_init(&c.go, NULL, nt + 1))
+        die("pthread_barrier_init failed");
+    for (unsigned t = 0; t < nt; t++) {
+        a[t] = (struct mt_arg){&c, base + mt_off(l, t)};
+        if (pthread_create(&th[t], NULL, mt_fault_main, &a[t]))
+            die("pthread_create failed");
+    }
+    size_t pairs0 = 0;
+    if (layout_thread) {
+        if (pthread_create(&th[nt], NULL, mt_churn_main, &c))
+            die("pthread_create failed");
+        while (!atomic_load_explicit(&c.pairs, memory_order_relaxed))
+            sched_yield(); /* until it is in its loop */
+        pairs0 = atomic_load_explicit(&c.pairs, memory_order_relaxed);
+    }
+    double t0 = now_ns();
+    pthread_barrier_wait(&c.go);
+    for (unsigned t = 0; t < nt; t++)
+        pthread_join(th[t], NULL);
+    double ns = (now_ns() - t0) / (double)(nt * mt.k);
+    if (layout_thread) {
+        *pairs = atomic_load_explicit(&c.pairs, memory_order_relaxed) - pairs0;
+        pthread_join(th[nt], NULL);
+    }
+    pthread_barrier_destroy(&c.go);
+    free(th);
+    free(a);
+    return ns;
+}
+
+static double mt_lib_rep(struct vmar_space *sp, enum mt_layout l, unsigned nt,
+                         size_t *pairs)
+{
+    const unsigned nmaps = l == MT_SEP ? nt : 1;
+    struct vmar_map_opts m = {.size = l == MT_SEP ? mt.k * PG : nt * mt.span,
                               .place = VMAR_PLACE_FIXED,
                               .prot = VMAR_PROT_READ | VMAR_PROT_WRITE};
+    struct vmar_stats st;
     int rc;
 
+    for (unsigned t = 0; t < nmaps; t++) {
+        m.addr = MT_BASE + mt_off(l, t);
+        rc = vmar_map(sp, &m, NULL);
+        if (rc)
+            die("vmar_map(%#" PRIxPTR "): %s", (uintptr_t)m.addr,
+                vmar_strerror(rc));
+    }
+    double ns = mt_run(SIDE_LIB, sp, MT_BASE, l, nt, pairs);
+    vmar_stats(sp, &st);
+    if (st.map_count != nmaps || st.resident != nt * mt.k * PG ||
+        vmar_check(sp) != 0)
+        die("%s%u: %zu mappings, %llu bytes resident after the run",
+            scen_name[mt_scen[l]], nt, st.map_count,
+            (unsigned long long)st.resident);
+    rc = vmar_unmap(sp, MT_BASE, mt.fault_bytes);
+    if (rc)
+        die("vmar_unmap: %s", vmar_strerror(rc));
+    return ns;
+}
+
+static double mt_linux_rep(uintptr_t base, enum mt_layout l, unsigned nt,
+                           size_t *pairs)
+{
+    const unsigned nmaps = l == MT_SEP ? nt : 1;
+    const size_t len = l == MT_SEP ? mt.k * PG : nt * mt.span;
+
+    for (unsigned t = 0; t < nmaps; t++) {
+        void *want = (void *)(base + mt_off(l, t));
+        void *p = mmap(want, len, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        if (p != want)
+            die("mmap(%p, MAP_FIXED): %s", want, strerror(errno));
+        madvise(p, len, MADV_NOHUGEPAGE);
+    }
+    double ns = mt_run(SIDE_LINUX, NULL, base, l, nt, pairs);
+    if (mmap((void *)base, mt.fault_bytes, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+             0) != (void *)base)
+        die("mmap(PROT_NONE, MAP_FIXED): %s", strerror(errno));
+    return ns;
+}
+
+/* The thread counts: 1, 2, doubling while below the online CPUs, and
+ * their count. */
+static void mt_counts(void)
+{
+    unsigned top;
+
+    mt.cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (mt.cpus < 1)
+        mt.cpus = 1;
+    top = mt.cpus > 2 ? (unsigned)mt.cpus : 2;
+    mt.nnt = 0;
+    for (unsigned n = 1; n < top && mt.nnt < MT_COUNTS - 1; n *= 2)
+        mt.nts[mt.nnt++] = n;
+    mt.nts[mt.nnt++] = top;
+}
+
+static void mt_record(enum side_kind kind, enum mt_layout l, unsigned idx,
+                      double ns, size_t pairs)
+{
+    struct row *r = row_get_nt(mt_scen[l], mt.k, mt.nts[idx]);
+
+    if (kind == SIDE_LIB) {
+        sample_add(&r->lib, ns);
+    } else {
+        sample_add(&r->lnx, ns);
+        r->linux_n = mt.k;
+    }
+    if (l == MT_CHURN) /* ns * faults = the run's wall time */
+        sample_add(&mt.pairs[kind == SIDE_LINUX][idx],
+                   (double)pairs * 1e6 / (ns * mt.nts[idx] * (double)mt.k));
+}
+
+static void measure_fault_mt(void)
+{
+    const bool x86 = cfg.mmu == MMU_X86;
+    unsigned top;
+    size_t frames;
+    uintptr_t lin_base = 0, lin_raw = 0, lin_bytes = 0;
+    struct vmar_sim *sim;
+    struct vmar_sim_lock *lock;
+    struct vmar_space *sp;
+    int rc;
+
+    mt_counts();
+    top = mt.nts[mt.nnt - 1];
+    mt.k = cfg.quick ? 256 : 2048;
+    mt.span = (mt.k * PG + MT_BLOCK - 1) & ~(MT_BLOCK - 1);
+    mt.fault_bytes = (uintptr_t)top * (mt.span + MT_BLOCK);
+    mt.churn_off = mt.fault_bytes + MT_CHURN_GAP;
+    mt.ran = true;
+    /* The data frames of the largest run, a leaf table per 2 MiB, the
+     * upper tables and what the threads' frame caches may hold. */
+    frames = top * (mt.k + mt.span / MT_BLOCK + 64) + 256;
+    sim = bench_sim_create(frames);
     if (vmar_sim_lock_create(&lock))
         die("vmar_sim_lock_create failed");
-    o.lock = lock;
+    struct vmar_space_opts o = {
+        .env = vmar_sim_env_locked(sim),
+        .mmu = x86 ? &vmar_mmu_x86_64_4l : &vmar_mmu_sim,
+        .mmu_config = x86 ? (const void *)&layout_xcfg : (const void *)sim,
+        .lock = lock};
     rc = vmar_space_create(&o, &sp);
     if (rc)
         die("vmar_space_create: %s", vmar_strerror(rc));
+    if (!cfg.no_linux) {
+        /* The reservation: the layout, the gap, the churn page (a hole)
+         * and at least one page above it, from a 2 MiB boundary. */
+        lin_bytes = mt.churn_off + 2 * PG + MT_BLOCK;
+        void *p = mmap(NULL, lin_bytes, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            die("mmap(%zu bytes, PROT_NONE): %s", (size_t)lin_bytes,
+                strerror(errno));
+        lin_raw = (uintptr_t)p;
+        lin_base = (lin_raw + MT_BLOCK - 1) & ~(MT_BLOCK - 1);
+        if (munmap((void *)(lin_base + mt.churn_off), PG) != 0)
+            die("munmap: %s", strerror(errno));
+    }
     for (unsigned rep = 0; rep < cfg.reps; rep++) {
-        for (unsigned nt = 1; nt <= 2; nt++) {
-            pthread_barrier_t go;
-            pthread_t th[2];
-            struct mt_arg a[2];
-
-            rc = vmar_map(sp, &m, NULL);
-            if (rc)
-                die("vmar_map: %s", vmar_strerror(rc));
-            pthread_barrier_init(&go, NULL, nt + 1);
-            for (unsigned t = 0; t < nt; t++) {
-                a[t] = (struct mt_arg){sp, MT_BASE + t * k * PG, k, &go};
-                if (pthread_create(&th[t], NULL, mt_main, &a[t]))
-                    die("pthread_create failed");
+        for (enum mt_layout l = 0; l < MT_LAYOUTS; l++) {
+            for (unsigned i = 0; i < mt.nnt; i++) {
+                unsigned nt = mt.nts[i];
+                size_t pairs = 0;
+                double ns;
+                if (!cfg.no_linux && rep % 2) {
+                    ns = mt_linux_rep(lin_base, l, nt, &pairs);
+                    mt_record(SIDE_LINUX, l, i, ns, pairs);
+                }
+                ns = mt_lib_rep(sp, l, nt, &pairs);
+                mt_record(SIDE_LIB, l, i, ns, pairs);
+                if (!cfg.no_linux && !(rep % 2)) {
+                    ns = mt_linux_rep(lin_base, l, nt, &pairs);
+                    mt_record(SIDE_LINUX, l, i, ns, pairs);
+                }
             }
-            double t0 = now_ns();
-            pthread_barrier_wait(&go);
-            for (unsigned t = 0; t < nt; t++)
-                pthread_join(th[t], NULL);
-            double ns = (now_ns() - t0) / (double)(nt * k);
-            pthread_barrier_destroy(&go);
-            struct row *r = row_get(nt == 1 ? SC_FAULT_MT1 : SC_FAULT_MT2, k);
-            sample_add(&r->lib, ns);
-            rc = vmar_unmap(sp, MT_BASE, 2 * k * PG);
-            if (rc)
-                die("vmar_unmap: %s", vmar_strerror(rc));
         }
     }
-    if (vmar_check(sp) != 0)
-        die("fault_mt: vmar_check failed");
+    if (!cfg.no_linux && munmap((void *)lin_raw, lin_bytes) != 0)
+        die("munmap: %s", strerror(errno));
     vmar_space_destroy(sp);
     vmar_sim_lock_destroy(lock);
-    struct stat3 s1 = sample_stat(&row_get(SC_FAULT_MT1, k)->lib);
-    struct stat3 s2 = sample_stat(&row_get(SC_FAULT_MT2, k)->lib);
-    printf("fault throughput (locked env, %zu faults per thread, median of "
-           "%u): 1 thread %.2f M faults/s, 2 threads %.2f M faults/s "
-           "(x%.2f)\n",
-           k, cfg.reps, 1e3 / s1.med, 1e3 / s2.med, s1.med / s2.med);
+    bench_sim_destroy(sim);
+}
+
+/* The median rate of a row's side in M faults/s, 0 if not measured. */
+static double mt_rate(enum mt_layout l, unsigned idx, bool linux_side)
+{
+    struct row *r = row_get_nt(mt_scen[l], mt.k, mt.nts[idx]);
+    struct stat3 s = sample_stat(linux_side ? &r->lnx : &r->lib);
+
+    return s.med > 0 ? 1e3 / s.med : 0;
+}
+
+static void print_mt_notes(void)
+{
+    static const char *const side_name[2] = {"libvmar", "Linux"};
+
+    printf("mt_*: N = K faults per thread, the name's suffix the faulting "
+           "threads; ns/op is wall time over all faults; libvmar on the %s "
+           "backend over the sim's locked env\n",
+           mmu_name());
+    printf("fault throughput, M faults/s (medians; xS: against 1 thread):\n");
+    for (enum mt_layout l = 0; l < MT_LAYOUTS; l++) {
+        for (int lx = 0; lx < 2 && !(lx && cfg.no_linux); lx++) {
+            double r1 = mt_rate(l, 0, lx);
+            printf("  %-9s %-8s", scen_name[mt_scen[l]], side_name[lx]);
+            for (unsigned i = 0; i < mt.nnt; i++) {
+                double r = mt_rate(l, i, lx);
+                printf("%s %u: %.2f", i ? "," : "", mt.nts[i], r);
+                if (i)
+                    printf(" (x%.2f)", r1 > 0 ? r / r1 : 0);
+            }
+            printf("\n");
+        }
+    }
+    printf("mt_churn against mt_one at the same threads (goal: keeps >= "
+           "0.8x of its rate):");
+    for (int lx = 0; lx < 2 && !(lx && cfg.no_linux); lx++) {
+        printf("%s %s", lx ? ";" : "", side_name[lx]);
+        for (unsigned i = 0; i < mt.nnt; i++) {
+            double one = mt_rate(MT_ONE, i, lx);
+            printf("%s %u: x%.2f", i ? "," : "", mt.nts[i],
+                   one > 0 ? mt_rate(MT_CHURN, i, lx) / one : 0);
+        }
+    }
+    printf("\nmt_churn's layout thread, map+unmap pairs per ms of the "
+           "timed run (median; 0: it got no CPU):");
+    for (int lx = 0; lx < 2 && !(lx && cfg.no_linux); lx++) {
+        printf("%s %s", lx ? ";" : "", side_name[lx]);
+        for (unsigned i = 0; i < mt.nnt; i++)
+            printf("%s %u: %.0f", i ? "," : "", mt.nts[i],
+                   sample_stat(&mt.pairs[lx][i]).med);
+    }
+    printf("\n");
+    for (unsigned i = 0; i < mt.nnt; i++) {
+        if ((long)mt.nts[i] + 1 > mt.cpus) {
+            printf("mt_churn from %u threads on: %u + 1 threads on %ld "
+                   "CPUs, the layout thread takes CPU time from the "
+                   "faulting ones\n",
+                   mt.nts[i], mt.nts[i], mt.cpus);
+            break;
+        }
+    }
 }
 
 /* ------------------------------------------------------------ remap move */
+
+/*
+ * The libvmar side of remap, fork and fault_cow: a machine of `frames`
+ * frames and in it a space on the x86-64 4-level backend (the hardware
+ * page-table format, whose walks take no lock, where the sim backend takes
+ * its table's lock per call) over the bench env, *envbuf holding it, with
+ * one private read-write mapping of `pages` pages at `base`, all present
+ * and written (VMAR_MAP_POPULATE).
+ */
+static struct vmar_sim *x86_populated(size_t frames, uintptr_t base,
+                                      size_t pages, struct vmar_env *envbuf,
+                                      struct vmar_space **sp)
+{
+    static const struct vmar_x86_64_config pcfg = {.pcid = 1};
+    struct vmar_sim *sim = bench_sim_create(frames);
+    struct vmar_space_opts o = {.env = bench_env(sim, true, envbuf),
+                                .mmu = &vmar_mmu_x86_64_4l,
+                                .mmu_config = &pcfg};
+    struct vmar_map_opts m = {.addr = base,
+                              .size = pages * PG,
+                              .place = VMAR_PLACE_FIXED,
+                              .prot = VMAR_PROT_READ | VMAR_PROT_WRITE,
+                              .flags = VMAR_MAP_POPULATE};
+    int rc = vmar_space_create(&o, sp);
+
+    if (rc)
+        die("vmar_space_create(x86_64): %s", vmar_strerror(rc));
+    rc = vmar_map(*sp, &m, NULL);
+    if (rc)
+        die("vmar_map(%zu pages, populate): %s", pages, vmar_strerror(rc));
+    return sim;
+}
 
 #define REMAP_PAGES 64
 #define REMAP_LIB_A ((uintptr_t)0x300000000)
@@ -1318,35 +1688,19 @@ static double run_remap(struct side *s, uintptr_t a, size_t k)
     return region_end(t0, "remap", REMAP_PAGES, k) / (double)k;
 }
 
-/* libvmar: a space on the x86-64 4-level backend (as fork: the hardware
- * page-table format, whose walks take no lock, where the sim backend takes
- * its table's lock per call) in a machine of its own, over the bench env;
- * Linux: a free 2 MiB range found by the kernel. Both populate the mapping
- * (every page written) before the first move. */
+/* libvmar: x86_populated(); Linux: a free 2 MiB range found by the
+ * kernel. Both populate the mapping (every page written) before the first
+ * move. */
 static void measure_remap(void)
 {
     const size_t k = cfg.quick ? 50 : 1000, len = REMAP_PAGES * PG;
-    struct side lib = {.kind = SIDE_LIB}, lin = {.kind = SIDE_LINUX};
-    struct vmar_sim *sim = bench_sim_create(4 * REMAP_PAGES + 64);
-    struct vmar_x86_64_config xcfg = {.pcid = 1};
+    struct side lib = {.kind = SIDE_LIB, .base = REMAP_LIB_A},
+                lin = {.kind = SIDE_LINUX};
     struct vmar_env envbuf;
-    struct vmar_space_opts o = {.env = bench_env(sim, true, &envbuf),
-                                .mmu = &vmar_mmu_x86_64_4l,
-                                .mmu_config = &xcfg};
-    struct vmar_map_opts m = {.addr = REMAP_LIB_A,
-                              .size = len,
-                              .place = VMAR_PLACE_FIXED,
-                              .prot = VMAR_PROT_READ | VMAR_PROT_WRITE,
-                              .flags = VMAR_MAP_POPULATE};
+    struct vmar_sim *sim = x86_populated(4 * REMAP_PAGES + 64, REMAP_LIB_A,
+                                         REMAP_PAGES, &envbuf, &lib.sp);
     struct vmar_stats st;
-    int rc = vmar_space_create(&o, &lib.sp);
 
-    if (rc)
-        die("vmar_space_create: %s", vmar_strerror(rc));
-    rc = vmar_map(lib.sp, &m, NULL);
-    if (rc)
-        die("vmar_map(populate): %s", vmar_strerror(rc));
-    lib.base = REMAP_LIB_A;
     if (!cfg.no_linux) {
         void *p = mmap(NULL, 2 * REMAP_GAP, PROT_NONE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -1452,7 +1806,9 @@ struct worker {
     int wfd, rfd; /* to and from the worker */
 };
 
-static void worker_start(struct worker *w, size_t r)
+/* Start a worker: this program exec'd with `mode` (--fork-worker or
+ * --cow-worker), its size r and the ends of two pipes. */
+static void worker_start(struct worker *w, const char *mode, size_t r)
 {
     int to[2], from[2];
     char self[4096], rs[32], rfd[16], wfd[16];
@@ -1471,7 +1827,7 @@ static void worker_start(struct worker *w, size_t r)
     if (w->pid < 0)
         die("fork: %s", strerror(errno));
     if (w->pid == 0) {
-        char *argv[] = {self, "--fork-worker", rs, rfd, wfd, NULL};
+        char *argv[] = {self, (char *)mode, rs, rfd, wfd, NULL};
         close(to[1]);
         close(from[0]);
         execv(self, argv);
@@ -1483,14 +1839,26 @@ static void worker_start(struct worker *w, size_t r)
     w->rfd = from[0];
 }
 
+/* One repetition of the worker: the time it reports. */
 static double worker_rep(struct worker *w)
 {
     double ns;
 
     if (write(w->wfd, "r", 1) != 1 ||
         read(w->rfd, &ns, sizeof(ns)) != (ssize_t)sizeof(ns))
-        die("fork worker failed");
+        die("worker failed");
     return ns;
+}
+
+/* One repetition of the worker as Linux's sample of row (sc, n): the
+ * time it reports divided by div. */
+static void worker_sample(struct worker *w, enum scen sc, size_t n, double div)
+{
+    double ns = worker_rep(w);
+    struct row *row = row_get(sc, n);
+
+    sample_add(&row->lnx, ns / div);
+    row->linux_n = n;
 }
 
 static void worker_stop(struct worker *w)
@@ -1498,12 +1866,12 @@ static void worker_stop(struct worker *w)
     int status;
 
     if (write(w->wfd, "q", 1) != 1)
-        die("fork worker: %s", strerror(errno));
+        die("worker: %s", strerror(errno));
     close(w->wfd);
     close(w->rfd);
     if (waitpid(w->pid, &status, 0) != w->pid || !WIFEXITED(status) ||
         WEXITSTATUS(status) != 0)
-        die("fork worker exited abnormally");
+        die("worker exited abnormally");
 }
 
 static void lib_fork_rep(struct vmar_space *sp, size_t r, size_t idx)
@@ -1536,48 +1904,23 @@ static void measure_fork(void)
 
     for (size_t idx = 0; idx < 3 && !(cfg.quick && idx == 2); idx++) {
         size_t r = rs[idx];
-        struct vmar_x86_64_config pcfg = {.pcid = 1};
-        struct vmar_map_opts m = {.addr = FORK_LIB_BASE,
-                                  .size = r * PG,
-                                  .place = VMAR_PLACE_FIXED,
-                                  .prot = VMAR_PROT_READ | VMAR_PROT_WRITE,
-                                  .flags = VMAR_MAP_POPULATE};
         struct vmar_sim *sim;
         struct vmar_env envbuf;
         struct vmar_space *sp;
         struct vmar_stats st;
         struct worker w;
-        int rc;
 
         if (r > cfg.max_n)
             continue;
-        sim = bench_sim_create(r + r / 128 + 256);
-        struct vmar_space_opts o = {.env = bench_env(sim, true, &envbuf),
-                                    .mmu = &vmar_mmu_x86_64_4l,
-                                    .mmu_config = &pcfg};
-        rc = vmar_space_create(&o, &sp);
-        if (rc)
-            die("vmar_space_create(x86_64): %s", vmar_strerror(rc));
-        rc = vmar_map(sp, &m, NULL);
-        if (rc)
-            die("vmar_map(%zu pages, populate): %s", r, vmar_strerror(rc));
+        sim = x86_populated(r + r / 128 + 256, FORK_LIB_BASE, r, &envbuf, &sp);
         if (!cfg.no_linux)
-            worker_start(&w, r);
+            worker_start(&w, "--fork-worker", r);
         for (unsigned rep = 0; rep < cfg.reps; rep++) {
-            struct row *row;
-            if (!cfg.no_linux && rep % 2) {
-                double ns = worker_rep(&w);
-                row = row_get(SC_FORK, r);
-                sample_add(&row->lnx, ns / (double)r);
-                row->linux_n = r;
-            }
+            if (!cfg.no_linux && rep % 2)
+                worker_sample(&w, SC_FORK, r, (double)r);
             lib_fork_rep(sp, r, idx);
-            if (!cfg.no_linux && !(rep % 2)) {
-                double ns = worker_rep(&w);
-                row = row_get(SC_FORK, r);
-                sample_add(&row->lnx, ns / (double)r);
-                row->linux_n = r;
-            }
+            if (!cfg.no_linux && !(rep % 2))
+                worker_sample(&w, SC_FORK, r, (double)r);
         }
         if (!cfg.no_linux)
             worker_stop(&w);
@@ -1590,20 +1933,74 @@ static void measure_fork(void)
     }
 }
 
-/* ------------------------------------------------------------------- cow */
+/* ------------------------------------------------------------- fault_cow */
 
 /*
- * Copy-on-write break. libvmar: a space on the x86-64 4-level backend (as
- * fork) with K private pages, all written; per repetition, untimed: the
- * parent's pages written again (reused in place) and vmar_fork(); timed:
- * vmar_fault(write) on each of the child's K pages, each a copy into a new
- * frame; untimed: the child destroyed. The env->frame_alloc calls of the
- * timed part are counted too: one data frame per fault, plus any
- * page-table page a break takes.
+ * Copy-on-write break: the first write to each of K pages that a fork
+ * shares between parent and child (a new frame, the copy, the leaf
+ * rewritten), K = 1 000 and 10 000. libvmar: a space on the x86-64 4-level
+ * backend (as fork) with K private pages, all written; per repetition,
+ * untimed: the parent's pages written again (reused in place) and
+ * vmar_fork(); timed: vmar_fault(write) on each of the child's K pages;
+ * untimed: the child checked and destroyed. The env->frame_alloc calls of
+ * the timed part are counted too: one data frame per fault, plus any
+ * page-table page a break takes. Linux: a worker process (this program
+ * exec'd afresh, as fork's, so that the fork copies little besides the K
+ * pages) with one private anonymous mapping of K pages (MADV_NOHUGEPAGE);
+ * per repetition it writes every page (untimed), forks, and the child
+ * times its first store to each page (a write-protection fault that
+ * copies the page, the parent holding it too), sends the time per page
+ * through a pipe and _exits.
  */
 #define COW_LIB_BASE ((uintptr_t)0x400000000)
 
-static double cow_allocs = -1; /* frame_alloc calls per fault; -1: not run */
+static const size_t full_cow_ks[] = {1000, 10000};
+static const size_t quick_cow_ks[] = {64, 256};
+#define COW_KS 2
+
+/* frame_alloc calls per fault, per size; -1: not run. */
+static double cow_allocs[COW_KS] = {-1, -1};
+
+static _Noreturn void cow_worker(size_t k, int rfd, int wfd)
+{
+    size_t len = k * PG;
+    volatile unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char cmd;
+
+    if (p == MAP_FAILED)
+        die("cow worker: mmap: %s", strerror(errno));
+    madvise((void *)p, len, MADV_NOHUGEPAGE); /* K base pages, as libvmar's */
+    while (read(rfd, &cmd, 1) == 1 && cmd == 'r') {
+        int fds[2], status;
+        double ns;
+        for (size_t i = 0; i < k; i++)
+            p[i * PG] = (unsigned char)i;
+        if (pipe(fds) != 0)
+            die("cow worker: pipe: %s", strerror(errno));
+        pid_t pid = fork();
+        if (pid < 0)
+            die("fork: %s", strerror(errno));
+        if (pid == 0) {
+            double t0 = now_ns();
+            for (size_t i = 0; i < k; i++)
+                p[i * PG] = (unsigned char)(i + 1);
+            ns = (now_ns() - t0) / (double)k;
+            _exit(write(fds[1], &ns, sizeof(ns)) == (ssize_t)sizeof(ns) ? 0
+                                                                        : 1);
+        }
+        close(fds[1]);
+        if (read(fds[0], &ns, sizeof(ns)) != (ssize_t)sizeof(ns))
+            die("cow worker: no time from the child");
+        close(fds[0]);
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0)
+            die("cow worker: child failed");
+        if (write(wfd, &ns, sizeof(ns)) != (ssize_t)sizeof(ns))
+            die("cow worker: write: %s", strerror(errno));
+    }
+    exit(0);
+}
 
 static void cow_fault_all(struct vmar_space *sp, size_t k)
 {
@@ -1615,52 +2012,66 @@ static void cow_fault_all(struct vmar_space *sp, size_t k)
     }
 }
 
-static void measure_cow(void)
+static void lib_cow_rep(struct vmar_sim *sim, struct vmar_space *sp, size_t k,
+                        size_t idx)
 {
-    const size_t k = cfg.quick ? 64 : 1024;
-    struct vmar_sim *sim = bench_sim_create(2 * k + 256);
-    struct vmar_x86_64_config pcfg = {.pcid = 1}, ccfg = {.pcid = 2};
+    struct vmar_x86_64_config ccfg = {.pcid = 2};
     struct vmar_fork_opts fo = {.mmu_config = &ccfg};
-    struct vmar_env envbuf;
-    struct vmar_space_opts o = {.env = bench_env(sim, true, &envbuf),
-                                .mmu = &vmar_mmu_x86_64_4l,
-                                .mmu_config = &pcfg};
-    struct vmar_map_opts m = {.addr = COW_LIB_BASE,
-                              .size = k * PG,
-                              .place = VMAR_PLACE_FIXED,
-                              .prot = VMAR_PROT_READ | VMAR_PROT_WRITE,
-                              .flags = VMAR_MAP_POPULATE};
-    struct vmar_space *sp, *child;
+    struct vmar_space *child;
     struct vmar_sim_stats s0, s1;
     struct vmar_stats st;
-    int rc = vmar_space_create(&o, &sp);
+    int rc;
 
+    cow_fault_all(sp, k);
+    rc = vmar_fork(sp, &fo, &child);
     if (rc)
-        die("vmar_space_create(x86_64): %s", vmar_strerror(rc));
-    rc = vmar_map(sp, &m, NULL);
-    if (rc)
-        die("vmar_map(%zu pages, populate): %s", k, vmar_strerror(rc));
-    for (unsigned rep = 0; rep < cfg.reps; rep++) {
-        cow_fault_all(sp, k);
-        rc = vmar_fork(sp, &fo, &child);
-        if (rc)
-            die("vmar_fork: %s", vmar_strerror(rc));
-        vmar_sim_stats(sim, &s0);
-        double t0 = region_begin();
-        cow_fault_all(child, k);
-        double t = region_end(t0, "cow", k, k);
-        vmar_sim_stats(sim, &s1);
-        cow_allocs =
-            (double)(s1.frame_alloc_calls - s0.frame_alloc_calls) / (double)k;
-        sample_add(&row_get(SC_COW, k)->lib, t / (double)k);
-        vmar_stats(child, &st);
-        if (st.resident_anon != k * PG || vmar_check(child) != 0)
-            die("cow: child has %llu anonymous bytes, expected %zu",
-                (unsigned long long)st.resident_anon, k * PG);
-        vmar_space_destroy(child);
+        die("vmar_fork: %s", vmar_strerror(rc));
+    vmar_sim_stats(sim, &s0);
+    double t0 = region_begin();
+    cow_fault_all(child, k);
+    double t = region_end(t0, "fault_cow", k, k);
+    vmar_sim_stats(sim, &s1);
+    cow_allocs[idx] =
+        (double)(s1.frame_alloc_calls - s0.frame_alloc_calls) / (double)k;
+    sample_add(&row_get(SC_FAULT_COW, k)->lib, t / (double)k);
+    vmar_stats(child, &st);
+    if (st.resident_anon != k * PG || vmar_check(child) != 0)
+        die("fault_cow: child has %llu anonymous bytes, expected %zu",
+            (unsigned long long)st.resident_anon, k * PG);
+    vmar_space_destroy(child);
+}
+
+static void measure_cow(void)
+{
+    const size_t *ks = cfg.quick ? quick_cow_ks : full_cow_ks;
+
+    for (size_t idx = 0; idx < COW_KS; idx++) {
+        const size_t k = ks[idx];
+        struct vmar_sim *sim;
+        struct vmar_env envbuf;
+        struct vmar_space *sp;
+        struct worker w;
+
+        if (k > cfg.max_n)
+            continue;
+        sim =
+            x86_populated(2 * k + k / 256 + 256, COW_LIB_BASE, k, &envbuf, &sp);
+        if (!cfg.no_linux)
+            worker_start(&w, "--cow-worker", k);
+        for (unsigned rep = 0; rep < cfg.reps; rep++) {
+            if (!cfg.no_linux && rep % 2)
+                worker_sample(&w, SC_FAULT_COW, k, 1);
+            lib_cow_rep(sim, sp, k, idx);
+            if (!cfg.no_linux && !(rep % 2))
+                worker_sample(&w, SC_FAULT_COW, k, 1);
+        }
+        if (!cfg.no_linux)
+            worker_stop(&w);
+        if (vmar_check(sp) != 0)
+            die("fault_cow: vmar_check of the parent failed");
+        vmar_space_destroy(sp);
+        bench_sim_destroy(sim);
     }
-    vmar_space_destroy(sp);
-    bench_sim_destroy(sim);
 }
 
 /* The syscall floor, sampled once per repetition all through the run. */
@@ -1707,7 +2118,7 @@ static void measure(size_t row_n, size_t lib_n, size_t lin_n, bool do_split)
 static void copy_linux(size_t from_n, size_t to_n)
 {
     for (size_t i = 0; i < nrows; i++) {
-        if (rows[i].n != from_n || !rows[i].lnx.n)
+        if (rows[i].n != from_n || rows[i].nt || !rows[i].lnx.n)
             continue;
         struct sample lnx = rows[i].lnx;
         size_t linux_n = rows[i].linux_n;
@@ -1757,7 +2168,7 @@ static void print_table(FILE *out, const struct stat3 *floor_st)
             if (r->sc != sc)
                 continue;
             struct stat3 l = sample_stat(&r->lib), x = sample_stat(&r->lnx);
-            char lb[64], xb[64], nb[32], rb[16], fb[16];
+            char lb[64], xb[64], nb[32], rb[16], fb[16], name[32];
             snprintf(lb, sizeof(lb), "%.1f [%.1f-%.1f]", l.med, l.min, l.max);
             if (r->lnx.n) {
                 snprintf(xb, sizeof(xb), "%.1f [%.1f-%.1f]", x.med, x.min,
@@ -1765,7 +2176,7 @@ static void print_table(FILE *out, const struct stat3 *floor_st)
                 snprintf(nb, sizeof(nb), "%zu%s", r->linux_n,
                          r->linux_n < r->n ? "*" : "");
                 snprintf(rb, sizeof(rb), "%.3f", l.med / x.med);
-                if (x.med > floor_st->med && sc != SC_FORK)
+                if (x.med > floor_st->med && scen_floor_applies(sc))
                     snprintf(fb, sizeof(fb), "%.3f",
                              l.med / (x.med - floor_st->med));
                 else
@@ -1777,7 +2188,8 @@ static void print_table(FILE *out, const struct stat3 *floor_st)
                 snprintf(fb, sizeof(fb), "-");
             }
             fprintf(out, "%-12s %-37s %8zu %27s %8s %27s %9s %9s\n",
-                    scen_name[sc], scen_op[sc], r->n, lb, nb, xb, rb, fb);
+                    row_name(r, name, sizeof(name)), scen_op[sc], r->n, lb, nb,
+                    xb, rb, fb);
         }
     }
 }
@@ -1796,8 +2208,10 @@ static void write_csv(const char *path, const struct stat3 *floor_st)
             if (r->sc != sc)
                 continue;
             struct stat3 l = sample_stat(&r->lib), x = sample_stat(&r->lnx);
-            fprintf(f, "%s,\"%s\",%s,%zu,%.2f,%.2f,%.2f,", scen_name[sc],
-                    scen_op[sc], scen_unit(sc), r->n, l.med, l.min, l.max);
+            char name[32];
+            fprintf(f, "%s,\"%s\",%s,%zu,%.2f,%.2f,%.2f,",
+                    row_name(r, name, sizeof(name)), scen_op[sc], scen_unit(sc),
+                    r->n, l.med, l.min, l.max);
             if (r->lnx.n)
                 fprintf(f, "%zu,%.2f,%.2f,%.2f,%.4f,%.2f\n", r->linux_n, x.med,
                         x.min, x.max, l.med / x.med, floor_st->med);
@@ -1914,6 +2328,21 @@ static void print_fork_notes(void)
     }
 }
 
+static void print_cow_notes(void)
+{
+    const size_t *ks = cfg.quick ? quick_cow_ks : full_cow_ks;
+
+    printf("fault_cow: N = pages written in the child; libvmar on the "
+           "x86-64 4-level backend (sim frames), env->frame_alloc calls "
+           "per fault:");
+    for (size_t idx = 0, n = 0; idx < COW_KS; idx++)
+        if (cow_allocs[idx] >= 0)
+            printf("%s N = %zu: %.2f", n++ ? "," : "", ks[idx],
+                   cow_allocs[idx]);
+    printf("; Linux: a child of a freshly exec'd worker that wrote the N "
+           "pages times its first store to each\n");
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void usage(FILE *f)
@@ -1929,7 +2358,8 @@ static void usage(FILE *f)
             "  --csv FILE   also write the results as CSV\n"
             "  --no-linux   libvmar side only\n"
             "  --only G     one group of rows: layout (split/merge to\n"
-            "               fault_spur), remap, fork, cow or fault_mt\n"
+            "               fault_spur), remap, fork, fault_cow (or cow)\n"
+            "               or fault_mt (mt_sep, mt_one, mt_churn)\n"
             "  --env E      libvmar's env: embed (default: slab allocator and\n"
             "               frame pool on 2 MiB pages, page-array refcounts,\n"
             "               direct-map phys_to_virt on x86-64), embed4k (slab\n"
@@ -1940,8 +2370,9 @@ static void usage(FILE *f)
             "               (default: the test backend, which takes its\n"
             "               table lock and records TLB state per call) or\n"
             "               x86_64 (the 4-level backend a kernel embeds, on\n"
-            "               the sim's frames); fork and remap always x86_64,\n"
-            "               fault_mt always sim (its locked env)\n"
+            "               the sim's frames), also of the fault_mt rows\n"
+            "               (over the sim's locked env); fork, remap and\n"
+            "               fault_cow always x86_64\n"
             "  --callgrind  instruction counts: run under callgrind.sh\n"
             "  --callgrind-cache\n"
             "               the same with warm simulated caches: run under\n"
@@ -1981,10 +2412,13 @@ static void parse_args(int argc, char **argv)
             cfg.no_linux = true;
         } else if (!strcmp(a, "--only") && i + 1 < argc) {
             cfg.only = argv[++i];
+            if (!strcmp(cfg.only, "cow")) /* the group's former name */
+                cfg.only = "fault_cow";
             if (strcmp(cfg.only, "layout") && strcmp(cfg.only, "remap") &&
-                strcmp(cfg.only, "fork") && strcmp(cfg.only, "cow") &&
+                strcmp(cfg.only, "fork") && strcmp(cfg.only, "fault_cow") &&
                 strcmp(cfg.only, "fault_mt"))
-                die("--only: layout, remap, fork, cow or fault_mt");
+                die("--only: layout, remap, fork, fault_cow (cow) or "
+                    "fault_mt");
         } else if (!strcmp(a, "--reps") && i + 1 < argc) {
             cfg.reps = (unsigned)parse_size(argv[++i]);
             if (cfg.reps < 1 || cfg.reps > MAX_REPS)
@@ -2041,10 +2475,14 @@ int main(int argc, char **argv)
     struct utsname u;
     size_t cap = 0, last_linux_n = 0, last_row_n = 0;
 
-    /* The Linux side of the fork row (worker_start()), not a user option. */
+    /* The Linux side of the fork and fault_cow rows (worker_start()),
+     * not user options. */
     if (argc == 5 && !strcmp(argv[1], "--fork-worker"))
         fork_worker(parse_size(argv[2]), (int)parse_size(argv[3]),
                     (int)parse_size(argv[4]));
+    if (argc == 5 && !strcmp(argv[1], "--cow-worker"))
+        cow_worker(parse_size(argv[2]), (int)parse_size(argv[3]),
+                   (int)parse_size(argv[4]));
     parse_args(argc, argv);
     ns = cfg.quick ? quick_ns : full_ns;
     nns = cfg.quick ? sizeof(quick_ns) / sizeof(quick_ns[0])
@@ -2094,7 +2532,7 @@ int main(int argc, char **argv)
         measure_remap();
     if (group("fork"))
         measure_fork();
-    if (group("cow"))
+    if (group("fault_cow"))
         measure_cow();
     if (!cfg.callgrind && group("fault_mt"))
         measure_fault_mt();
@@ -2122,15 +2560,12 @@ int main(int argc, char **argv)
                "(the kernel-entry share)\n");
         printf("fault_spur has no Linux column: a store to a present page "
                "does not fault there\n");
-        printf("fault_mt1/fault_mt2: N is faults per thread; ns/op is wall "
-               "time per fault over all threads (1e3/ns = M faults/s)\n");
+        if (mt.ran)
+            print_mt_notes();
         if (group("fork"))
             print_fork_notes();
-        if (cow_allocs >= 0)
-            printf("cow: N = pages written in the child; libvmar on the "
-                   "x86-64 4-level backend (sim frames), %.2f env->frame_alloc "
-                   "calls per fault; no Linux column\n",
-                   cow_allocs);
+        if (group("fault_cow"))
+            print_cow_notes();
         if (cfg.csv)
             write_csv(cfg.csv, &floor_st);
     }
