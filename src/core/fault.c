@@ -515,11 +515,18 @@ static int fault_gated(struct vmar_space *space, vmar_addr_t addr,
     struct fault_res res = {.obj = NULL};
     struct vmar__mapping *m = NULL;
     size_t seq, seen = 1; /* odd: no mapping looked up yet */
+    unsigned tries = 0;
     enum fault_step step;
     int rc;
 
     for (;;) {
         if (!vmar__gate_enter(space, va, &seq)) {
+            /* Most layout changes are short: wait a little for the gate
+             * to open, a few times, before sleeping on the space lock
+             * (where a writer-preferring lock and a busy layout thread
+             * could hold the fault off for long). */
+            if (tries++ < VMAR__GATE_TRIES && vmar__gate_wait(space))
+                continue;
             vmar__lock(space, VMAR_LOCK_SHARED);
             rc = fault_rounds(space, addr, access, &res, pte);
             vmar__unlock(space, VMAR_LOCK_SHARED);

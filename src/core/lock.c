@@ -61,6 +61,14 @@ bool vmar__gate_enter(struct vmar_space *space, vmar_addr_t va, size_t *seq)
     return false;
 }
 
+bool vmar__gate_wait(const struct vmar_space *space)
+{
+    for (unsigned i = 0; i < VMAR__GATE_SPIN; i++)
+        if (!(vmar__atomic_load(&space->gate_seq) & 1))
+            return true;
+    return false;
+}
+
 void vmar__gate_exit(struct vmar_space *space, vmar_addr_t va)
 {
     vmar__atomic_add(&vmar__pt_stripe(space, va)->readers, (size_t)-1);

@@ -149,6 +149,14 @@ bool vmar__gate_enter(struct vmar_space *space, vmar_addr_t va, size_t *seq);
 /* Leave it (the same `va`). Never held across a call that may sleep. */
 void vmar__gate_exit(struct vmar_space *space, vmar_addr_t va);
 
+/* Spin a bounded while (VMAR__GATE_SPIN reads of the sequence) for the
+ * gate to open: true when it did (enter again; it may have closed once
+ * more), false when the layout change goes on (sleep on the space lock
+ * instead). A fault tries at most VMAR__GATE_TRIES times. */
+#define VMAR__GATE_SPIN  4096u
+#define VMAR__GATE_TRIES 8u
+bool vmar__gate_wait(const struct vmar_space *space);
+
 /* Take every stripe, in index order (the lock order), for work that
  * spans blocks (vmar_check's walk, vmar_resident); release them all.
  * => caller holds the space lock shared and no stripe. */
