@@ -1,9 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Concurrency: many threads in one address space on the sim
- * backend, each driving its own simulated CPU, under the sim's locked env
- * (vmar_sim_env_locked(): faults take the space lock shared, layout
- * changes exclusive).
+ * Concurrency: many threads in one address space, each driving its own
+ * simulated CPU, under the sim's locked env (vmar_sim_env_locked():
+ * faults take the space lock shared and the page-table lock of their
+ * 2 MiB leaf block, layout changes take the space lock exclusively).
+ * Every scenario runs on the backend the harness selects
+ * (VMAR_TEST_BACKEND; ctest runs the suite once per backend), with the
+ * stale-TLB detector of the CPUs on: afterwards no CPU used a
+ * translation a flush should have removed (vmar_sim_violations() is 0),
+ * vmar_check is clean (on a hardware format the reference decoder
+ * agrees with the raw tables), RSS is exact and nothing leaked
+ * (vt_teardown). The suite holds for both page-table lock modes: one
+ * lock for the whole table, and with VMAR_MMU_CAP_SPLIT_PT one per leaf
+ * block, where the backend runs faults on different blocks at once.
+ *
+ * The CPUs walk the tables without the space lock, as hardware does. The
+ * sim backend keeps its walks safe beside its own changes, and records
+ * each change of translations until its flush, so that a CPU's hit in
+ * that window, legal on hardware, is not counted as stale. The hardware
+ * formats do neither on the sim, so the suite runs them through a guard
+ * (see "the hardware formats under the simulated CPUs"): a walk never
+ * overlaps a call that frees a table or, without VMAR_MMU_CAP_SPLIT_PT,
+ * one that writes entries; with it, faults write entries beside the
+ * walks and beside each other, as the contract's single-word access
+ * allows.
  *
  * test_same_page_race: two faults on one absent page, lined up with the
  * sim's frame hook so that both allocate a frame: exactly one is
@@ -15,16 +35,15 @@
  * copy-on-write break does not reuse a frame another space's copy still
  * reads.
  *
- * test_stress: N_ACCESS threads fault and access pages they own (tag
- * bytes checked on every read; two of them also through vmar_read and
- * vmar_write), two of them also share pages (one they
- * both write in disjoint slots, and a region the layout thread keeps
- * replacing, so that both keep faulting on the same fresh pages), while
- * one thread maps, unmaps, protects, remaps and forks other ranges (the
- * forks write-protect the owned pages, so the owners take copy-on-write
- * faults), and one more thread runs vmar_check over and over beside all
- * of them. Afterwards vmar_check is clean, RSS is exact, no stale TLB
- * entry was used, and nothing leaked (vt_teardown).
+ * test_stress: N_ACCESS threads fault and access pages they own, in
+ * neighbouring leaf blocks (tag bytes checked on every read; two of them
+ * also through vmar_read and vmar_write), two of them also share pages
+ * (one they both write in disjoint slots, and a region the layout thread
+ * keeps replacing, so that both keep faulting on the same fresh pages of
+ * one leaf table), while one thread maps, unmaps, protects, remaps and
+ * forks other ranges (the forks write-protect the owned pages, so the
+ * owners take copy-on-write faults), and one more thread runs vmar_check
+ * over and over beside all of them.
  *
  * test_shared_pages: SHARE_CPUS threads, each driving a CPU, write and
  * read the same words and bytes of the same pages (a user program racing
@@ -32,8 +51,7 @@
  * over them and forks, so that every CPU keeps faulting on them. Reads
  * see zero or whole words of the right page (an aligned word never
  * tears); under ThreadSanitizer the simulated user memory is no data race
- * (the CPUs copy with relaxed atomics: src/mmu/sim/machine/cpu.c). Half the
- * stress test's time.
+ * (the CPUs copy with relaxed atomics: src/mmu/sim/machine/cpu.c).
  *
  * test_frame_caches: the machine's per-thread frame caches keep the
  * pool's promises across threads: frames freed on one thread (into its
@@ -44,9 +62,11 @@
  * frames would exhaust never see VMAR_ENOMEM, with the counters exact
  * afterwards.
  *
- * Bounded in time: VMAR_TEST_SECONDS (default 2) of stress. Randomised:
- * the seed is printed; VMAR_TEST_SEED replays the choices (the thread
- * interleaving is the scheduler's).
+ * Bounded in time: VMAR_TEST_SECONDS (default 2) shared by the timed
+ * scenarios (stress half of it, shared pages a quarter), so that one
+ * run per backend stays short under every preset. Randomised: each scenario
+ * prints its seed; VMAR_TEST_SEED replays the choices (the thread interleaving
+ * is the scheduler's).
  *
  * cmocka's assertions longjmp and are for the main thread only: worker
  * threads count and print their failures, the main thread asserts them.
@@ -69,6 +89,261 @@
 #define RD VMAR_ACCESS_READ
 #define WR VMAR_ACCESS_WRITE
 
+/* ---- the hardware formats under the simulated CPUs ------------------ */
+
+/*
+ * A simulated CPU walks its space's table through vmar_space_translate(),
+ * that is the backend's find_next, without any lock of libvmar's, as a
+ * hardware walker does. On hardware, each entry is one word the walker
+ * reads at once, and a table is freed only after the flush, which waits
+ * for the walks in flight (the IPI). On the sim, a walk is a function
+ * call that a flush does not wait for, and the hardware formats read
+ * plain memory. So their ops table is wrapped here: one reader-writer
+ * lock (writer-preferring, so that walks cannot starve a fault) that
+ * walks (find_next) and prepare read-lock, and the calls that may free a
+ * table or rewrite many entries (unmap, copy, move, map_range, destroy)
+ * write-lock. map, protect and replace write-lock it too, unless the
+ * backend has VMAR_MMU_CAP_SPLIT_PT: then the core runs them at once on
+ * different blocks under the shared space lock, with every entry one
+ * atomic word (docs/CONTRACT.md, "Concurrency"), and they only read-lock
+ * it, so they run beside each other and beside the walks as they would
+ * on hardware (ThreadSanitizer judges the words). The wrapper also
+ * records each change of translations until its flush, as the sim
+ * backend does (vmar_sim_change_begin, _end), so that a CPU's hit in
+ * that window is excused and a missed flush is reported.
+ *
+ * One guard per process: the scenarios run one after the other, and
+ * every table of a scenario (the space's and its forks') shares it.
+ */
+static struct {
+    const struct vmar_mmu_ops *real;
+    struct vmar_sim *sim;
+    struct vmar_mmu_ops ops;
+    pthread_rwlock_t lock;
+    bool ready;
+} guard;
+
+/* Whether this thread holds the guard for writing: a flush inside a
+ * change (a full batch, replace's own) must not wait for itself. */
+static _Thread_local bool guard_writing;
+
+static void guard_write(void)
+{
+    if (pthread_rwlock_wrlock(&guard.lock) != 0)
+        abort();
+    guard_writing = true;
+}
+
+static void guard_write_end(void)
+{
+    guard_writing = false;
+    pthread_rwlock_unlock(&guard.lock);
+}
+
+/* Take the guard for a reading call; returns whether it was taken. */
+static bool guard_read(void)
+{
+    if (guard_writing)
+        return false;
+    if (pthread_rwlock_rdlock(&guard.lock) != 0)
+        abort();
+    return true;
+}
+
+static void guard_read_end(bool taken)
+{
+    if (taken)
+        pthread_rwlock_unlock(&guard.lock);
+}
+
+/* A call the core makes under the shared space lock (map, protect,
+ * replace): beside walks and other faults only with split locks. */
+static bool guard_shared(void)
+{
+    if ((guard.real->caps & VMAR_MMU_CAP_SPLIT_PT) == 0) {
+        guard_write();
+        return true;
+    }
+    return guard_read();
+}
+
+static void guard_shared_end(bool taken)
+{
+    if (!taken)
+        return;
+    if (guard_writing)
+        guard_write_end();
+    else
+        guard_read_end(true);
+}
+
+/* The name the CPUs and the machine know `mmu` by. */
+static uint64_t guard_table(const struct vmar_mmu *mmu)
+{
+    struct vmar_mmu_activation a;
+
+    guard.real->activation(mmu, &a);
+    return a.value;
+}
+
+static void guard_change_end(struct vmar_mmu *mmu, vmar_addr_t lo,
+                             vmar_addr_t hi, const struct vmar_tlb_batch *batch)
+{
+    vmar_sim_change_end(guard.sim, guard_table(mmu), lo, hi,
+                        batch != NULL ? batch->lo : 0,
+                        batch != NULL ? batch->hi : 0);
+}
+
+static void g_destroy(struct vmar_mmu *mmu)
+{
+    uint64_t table = guard_table(mmu);
+
+    guard_write();
+    guard.real->destroy(mmu);
+    guard_write_end();
+    /* Records a missed flush left must not match a later table. */
+    vmar_sim_tlb_flush(guard.sim, table, 0, 0);
+}
+
+static int g_prepare(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                     enum vmar_mmu_prep what, struct vmar_frame_list *resv)
+{
+    bool taken = guard_read();
+    int rc = guard.real->prepare(mmu, va, len, what, resv);
+
+    guard_read_end(taken);
+    return rc;
+}
+
+static void g_map(struct vmar_mmu *mmu, vmar_addr_t va,
+                  const struct vmar_pte *pte, struct vmar_frame_list *resv)
+{
+    bool taken = guard_shared();
+
+    guard.real->map(mmu, va, pte, resv);
+    guard_shared_end(taken);
+}
+
+static size_t g_unmap(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                      struct vmar_frame_list *resv,
+                      struct vmar_tlb_batch *batch)
+{
+    size_t pages;
+
+    vmar_sim_change_begin(guard.sim, guard_table(mmu), va, va + len);
+    guard_write();
+    pages = guard.real->unmap(mmu, va, len, resv, batch);
+    guard_write_end();
+    guard_change_end(mmu, va, va + len, batch);
+    return pages;
+}
+
+static void g_protect(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                      unsigned prot, struct vmar_frame_list *resv,
+                      struct vmar_tlb_batch *batch)
+{
+    bool taken;
+
+    vmar_sim_change_begin(guard.sim, guard_table(mmu), va, va + len);
+    taken = guard_shared();
+    guard.real->protect(mmu, va, len, prot, resv, batch);
+    guard_shared_end(taken);
+    guard_change_end(mmu, va, va + len, batch);
+}
+
+static int g_find_next(const struct vmar_mmu *mmu, vmar_addr_t *va,
+                       vmar_addr_t end, struct vmar_pte *pte)
+{
+    bool taken = guard_read();
+    int rc = guard.real->find_next(mmu, va, end, pte);
+
+    guard_read_end(taken);
+    return rc;
+}
+
+/* The backend's flush reaches the CPUs through env->tlb_flush; this one
+ * also drops the records of the changes it covers. */
+static void g_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
+{
+    guard.real->flush(mmu, va, len);
+    vmar_sim_tlb_flush(guard.sim, guard_table(mmu), va, len);
+}
+
+static void g_map_range(struct vmar_mmu *mmu, vmar_addr_t va,
+                        const struct vmar_pte *pte, vmar_size_t len,
+                        unsigned flags, struct vmar_frame_list *resv)
+{
+    guard_write();
+    guard.real->map_range(mmu, va, pte, len, flags, resv);
+    guard_write_end();
+}
+
+static size_t g_copy(struct vmar_mmu *dst, const struct vmar_mmu *src,
+                     vmar_addr_t *va, vmar_addr_t end, unsigned flags,
+                     struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
+                     void *arg)
+{
+    size_t lack;
+
+    guard_write();
+    lack = guard.real->copy(dst, src, va, end, flags, resv, take, arg);
+    guard_write_end();
+    return lack;
+}
+
+static void g_move(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                   vmar_addr_t to, struct vmar_frame_list *resv,
+                   vmar_mmu_take_fn *moved, void *arg)
+{
+    guard_write();
+    guard.real->move(mmu, va, len, to, resv, moved, arg);
+    guard_write_end();
+}
+
+static void g_replace(struct vmar_mmu *mmu, vmar_addr_t va,
+                      const struct vmar_pte *pte, struct vmar_tlb_batch *batch)
+{
+    bool taken;
+
+    vmar_sim_change_begin(guard.sim, guard_table(mmu), va, va + PG);
+    taken = guard_shared();
+    guard.real->replace(mmu, va, pte, batch);
+    guard_shared_end(taken);
+    guard_change_end(mmu, va, va + PG, batch);
+}
+
+/* `real` wrapped for the CPUs of `sim`. */
+static const struct vmar_mmu_ops *guard_ops(const struct vmar_mmu_ops *real,
+                                            struct vmar_sim *sim)
+{
+    if (!guard.ready) {
+        pthread_rwlockattr_t attr;
+
+        assert_int_equal(pthread_rwlockattr_init(&attr), 0);
+        pthread_rwlockattr_setkind_np(
+            &attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        assert_int_equal(pthread_rwlock_init(&guard.lock, &attr), 0);
+        pthread_rwlockattr_destroy(&attr);
+        guard.ready = true;
+    }
+    assert_non_null(real->activation);
+    guard.real = real;
+    guard.sim = sim;
+    guard.ops = *real;
+    guard.ops.destroy = g_destroy;
+    guard.ops.prepare = g_prepare;
+    guard.ops.map = g_map;
+    guard.ops.unmap = g_unmap;
+    guard.ops.protect = g_protect;
+    guard.ops.find_next = g_find_next;
+    guard.ops.flush = g_flush;
+    guard.ops.replace = g_replace;
+    guard.ops.map_range = real->map_range ? g_map_range : NULL;
+    guard.ops.copy = real->copy ? g_copy : NULL;
+    guard.ops.move = real->move ? g_move : NULL;
+    return &guard.ops;
+}
+
 /* ---- fixture: a machine, a locked space, CPUs ---------------------- */
 
 #define MAX_CPUS 8
@@ -80,6 +355,9 @@ struct cc {
     unsigned ncpu;
 };
 
+/* A space over the selected backend (vt_use_backend): the sim's as it
+ * is, a hardware format's through the guard above. The raw ops, not the
+ * harness's counting copy: its counters are not for threads. */
 static void cc_setup(struct cc *c, size_t nframes, unsigned ncpu)
 {
     struct vmar_sim_opts so = {
@@ -91,10 +369,12 @@ static void cc_setup(struct cc *c, size_t nframes, unsigned ncpu)
     /* The locked env: the space lock is a real rwlock taken by libvmar. */
     c->vt.env = vmar_sim_env_locked(c->vt.sim);
     c->vt.opts.env = c->vt.env;
-    c->vt.opts.mmu = &vmar_mmu_sim;
-    c->vt.opts.mmu_config = c->vt.sim;
+    vt_use_backend(&c->vt.opts, c->vt.sim, &c->vt.cfg);
+    if (vt_backend()->real)
+        c->vt.opts.mmu = guard_ops(vt_backend()->ops, c->vt.sim);
     c->vt.opts.lock = c->lock;
     assert_int_equal(vmar_space_create(&c->vt.opts, &c->vt.space), 0);
+    c->vt.refcheck = vt_backend()->real;
     c->ncpu = ncpu;
     for (unsigned i = 0; i < ncpu; i++) {
         assert_int_equal(vmar_sim_cpu_create(c->vt.sim, 0, &c->cpu[i]), 0);
@@ -112,6 +392,19 @@ static void cc_teardown(struct cc *c)
     c->vt.space = NULL;
     vmar_sim_lock_destroy(c->lock);
     vt_teardown(&c->vt); /* asserts every frame and block came back */
+}
+
+/* Fork `parent`, a space of the fixture's machine, into *child under
+ * `lock`; the child's backend config is its own (vt_child_config: on a
+ * hardware format another PCID or ASID). Any thread may call it. */
+static int cc_fork(struct cc *c, struct vmar_space *parent,
+                   struct vmar_sim_lock *lock, struct vmar_space **child)
+{
+    struct vt cv;
+    struct vmar_fork_opts fo = {.lock = lock};
+
+    fo.mmu_config = vt_child_config(&c->vt, &cv, 0x42);
+    return vmar_fork(parent, &fo, child);
 }
 
 static void map_fixed(struct cc *c, vmar_addr_t addr, size_t pages)
@@ -135,6 +428,128 @@ static void expect_rss_exact(struct cc *c)
                      0);
     assert_int_equal(st.resident, bytes);
     assert_int_equal(st.resident_anon + st.resident_file, st.resident);
+}
+
+/* ---- threads ------------------------------------------------------- */
+
+static double test_seconds(void)
+{
+    const char *e = getenv("VMAR_TEST_SECONDS");
+    double v = e ? strtod(e, NULL) : 2.0;
+
+    return v > 0 ? v : 2.0;
+}
+
+static struct timespec deadline_after(double secs)
+{
+    struct timespec t;
+    long long ns;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    ns = (long long)t.tv_nsec + (long long)(secs * 1e9);
+    t.tv_sec += (time_t)(ns / 1000000000LL);
+    t.tv_nsec = (long)(ns % 1000000000LL);
+    return t;
+}
+
+/* The threads' loops are do-while: each runs at least once, however
+ * slow the host (under valgrind a thread may not be scheduled before the
+ * deadline). */
+static bool past(const struct timespec *deadline)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec ||
+           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+#define FAIL(s, ...)                                                           \
+    do {                                                                       \
+        fprintf(stderr, "FAIL: " __VA_ARGS__);                                 \
+        __atomic_add_fetch(&(s)->failures, 1, __ATOMIC_RELAXED);               \
+    } while (0)
+
+/* A scenario's threads: thread t of `s` runs with a struct job {s, t}. */
+struct job {
+    void *s;
+    unsigned t;
+};
+
+typedef void *(*job_main)(void *);
+
+#define MAX_JOBS (MAX_CPUS + 2)
+
+struct jobs {
+    struct job job[MAX_JOBS];
+    pthread_t th[MAX_JOBS];
+    unsigned n;
+};
+
+/* Start `workers` threads running `worker` (threads 0 to workers - 1),
+ * then `layout` and `checker` when not NULL. */
+static void jobs_start(struct jobs *j, void *s, unsigned workers,
+                       job_main worker, job_main layout, job_main checker)
+{
+    const job_main extra[2] = {layout, checker};
+
+    j->n = 0;
+    for (unsigned t = 0; t < workers + 2; t++) {
+        job_main fn = t < workers ? worker : extra[t - workers];
+
+        if (fn == NULL)
+            continue;
+        assert_true(j->n < MAX_JOBS);
+        j->job[j->n] = (struct job){s, j->n};
+        assert_int_equal(pthread_create(&j->th[j->n], NULL, fn, &j->job[j->n]),
+                         0);
+        j->n++;
+    }
+}
+
+static void jobs_join(struct jobs *j)
+{
+    for (unsigned t = 0; t < j->n; t++)
+        assert_int_equal(pthread_join(j->th[t], NULL), 0);
+}
+
+/* A timed scenario: set *deadline `secs` ahead, run the threads as
+ * jobs_start would start them until they all stop, and print
+ * "<what>: ops per thread: n0 n1 ..." (without the line's end) from
+ * ops[0 .. nops). */
+static void jobs_run(void *s, struct timespec *deadline, double secs,
+                     unsigned workers, job_main worker, job_main layout,
+                     job_main checker, const char *what,
+                     const unsigned long *ops, unsigned nops)
+{
+    struct jobs jobs;
+
+    *deadline = deadline_after(secs);
+    jobs_start(&jobs, s, workers, worker, layout, checker);
+    jobs_join(&jobs);
+    fprintf(stderr, "%s: ops per thread:", what);
+    for (unsigned t = 0; t < nops; t++)
+        fprintf(stderr, " %lu", ops[t]);
+}
+
+/* After a timed scenario: each of its `n` threads ran (ops[t] counts
+ * thread t's loops), the CPUs took faults (which of them took the first
+ * touches is the scheduler's choice), and none used a stale
+ * translation. */
+static void expect_ran(struct cc *c, const unsigned long *ops, unsigned n)
+{
+    size_t faults = 0;
+
+    for (unsigned t = 0; t < n; t++)
+        assert_true(ops[t] > 0);
+    for (unsigned i = 0; i < c->ncpu; i++) {
+        struct vmar_sim_cpu_stats cs;
+
+        vmar_sim_cpu_stats(c->cpu[i], &cs);
+        faults += cs.faults;
+    }
+    assert_true(faults > 0);
+    assert_int_equal(vmar_sim_violations(c->vt.sim), 0);
 }
 
 /* ---- two faults on one absent page --------------------------------- */
@@ -203,7 +618,7 @@ static void test_same_page_race(void **state)
      * nothing but its data frame. */
     assert_int_equal(vmar_write(c.vt.space, base + PG, &one, sizeof(one), NULL),
                      0);
-    vmar_sim_stats(c.vt.sim, &s0);
+    s0 = vt_stats(&c.vt); /* leaves counted on every backend */
     vmar_sim_set_frame_hook(c.vt.sim, rendezvous_hook, &rv);
     for (int i = 0; i < 2; i++) {
         r[i] = (struct racer){.cpu = c.cpu[i], .va = base, .rc = -1};
@@ -213,7 +628,7 @@ static void test_same_page_race(void **state)
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_join(th[i], NULL), 0);
     vmar_sim_set_frame_hook(c.vt.sim, NULL, NULL);
-    vmar_sim_stats(c.vt.sim, &s1);
+    s1 = vt_stats(&c.vt);
 
     assert_false(rv.timed_out);
     assert_int_equal(rv.arrived, 2);
@@ -395,8 +810,7 @@ static void test_check_beside_copies(void **state)
     v = 0xaaaa;
     assert_int_equal(vmar_write(space, va, &v, sizeof(v), NULL), 0);
     assert_int_equal(vmar_sim_lock_create(&child_lock), 0);
-    struct vmar_fork_opts fo = {.mmu_config = c.vt.sim, .lock = child_lock};
-    assert_int_equal(vmar_fork(space, &fo, &child), 0);
+    assert_int_equal(cc_fork(&c, space, child_lock, &child), 0);
     struct pw_job j = {child, va, PW_READ, 0, -1};
     pw_hold(&j, &th);
     v = 0xbbbb;
@@ -425,7 +839,7 @@ static void test_check_beside_copies(void **state)
 #define N_ACCESS     4
 #define OWN_PAGES    48
 #define OWN_BASE     ((vmar_addr_t)0x10000000) /* + t * OWN_STRIDE */
-#define OWN_STRIDE   ((vmar_addr_t)0x01000000)
+#define OWN_STRIDE   VMAR_MMU_LEAF_BLOCK       /* neighbouring leaf blocks */
 #define SHARED_PAGE  ((vmar_addr_t)0x20000000) /* written by threads 0, 1 */
 #define HAMMER_BASE  ((vmar_addr_t)0x21000000) /* read by threads 0, 1 */
 #define HAMMER_PAGES 8
@@ -445,26 +859,6 @@ struct stress {
      * main thread reads it after the join. */
     uint64_t tag[N_ACCESS][OWN_PAGES];
     uint64_t slot[2]; /* threads 0 and 1's last values in SHARED_PAGE */
-};
-
-static bool past(const struct timespec *deadline)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > deadline->tv_sec ||
-           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
-}
-
-#define FAIL(s, ...)                                                           \
-    do {                                                                       \
-        fprintf(stderr, "FAIL: " __VA_ARGS__);                                 \
-        __atomic_add_fetch(&(s)->failures, 1, __ATOMIC_RELAXED);               \
-    } while (0)
-
-struct worker {
-    struct stress *s;
-    unsigned t;
 };
 
 /* Threads 2 and 3 also go through the kernel's user copies, a whole page
@@ -494,7 +888,7 @@ static void kernel_copies(struct stress *s, unsigned t, vmar_addr_t page,
 
 static void *access_main(void *arg)
 {
-    struct worker *w = arg;
+    struct job *w = arg;
     struct stress *s = w->s;
     struct vmar_sim_cpu *cpu = s->c->cpu[w->t];
     const vmar_addr_t own = OWN_BASE + w->t * OWN_STRIDE;
@@ -502,7 +896,7 @@ static void *access_main(void *arg)
     uint64_t version = 0;
     int rc;
 
-    while (!past(&s->deadline)) {
+    do {
         uint64_t r = vt_rand(&rng);
         unsigned p = (unsigned)(r % OWN_PAGES);
         vmar_addr_t va = own + p * PG + ((r >> 8) % (PG / 8 - 1)) * 8;
@@ -556,7 +950,7 @@ static void *access_main(void *arg)
         if (rc != 0 || v != 0)
             FAIL(s, "thread %u hammer %#llx: rc %d value %#llx\n", w->t,
                  (unsigned long long)hv, rc, (unsigned long long)v);
-    }
+    } while (!past(&s->deadline));
     return NULL;
 }
 
@@ -564,13 +958,13 @@ static void *access_main(void *arg)
  * kernel copies and the layout changes. */
 static void *check_main(void *arg)
 {
-    struct stress *s = ((struct worker *)arg)->s;
+    struct stress *s = ((struct job *)arg)->s;
 
-    while (!past(&s->deadline)) {
+    do {
         s->checks++;
         if (vmar_check(s->c->vt.space) != 0)
             FAIL(s, "vmar_check failed beside the others\n");
-    }
+    } while (!past(&s->deadline));
     return NULL;
 }
 
@@ -588,13 +982,13 @@ static void pick_range(uint64_t *rng, vmar_addr_t *addr, vmar_size_t *size)
 
 static void *layout_main(void *arg)
 {
-    struct worker *w = arg;
+    struct job *w = arg;
     struct stress *s = w->s;
     struct vmar_space *space = s->c->vt.space;
     uint64_t rng = s->seed ^ 0x2000;
     unsigned char buf[256];
 
-    while (!past(&s->deadline)) {
+    do {
         uint64_t r = vt_rand(&rng);
         vmar_addr_t a;
         vmar_size_t n;
@@ -656,8 +1050,7 @@ static void *layout_main(void *arg)
                 FAIL(s, "lock create\n");
                 break;
             }
-            struct vmar_fork_opts fo = {.mmu_config = s->c->vt.sim, .lock = cl};
-            rc = vmar_fork(space, &fo, &child);
+            rc = cc_fork(s->c, space, cl, &child);
             if (rc == 0) {
                 s->forks++;
                 if (vmar_check(child) != 0)
@@ -676,27 +1069,15 @@ static void *layout_main(void *arg)
             FAIL(s, "layout op %u on [%#llx, +%#llx): rc %d\n",
                  (unsigned)(r % 8), (unsigned long long)a,
                  (unsigned long long)n, rc);
-    }
+    } while (!past(&s->deadline));
     return NULL;
-}
-
-static double test_seconds(void)
-{
-    const char *e = getenv("VMAR_TEST_SECONDS");
-    double v = e ? strtod(e, NULL) : 2.0;
-
-    return v > 0 ? v : 2.0;
 }
 
 static void test_stress(void **state)
 {
     static struct stress s; /* large; zeroed */
     struct cc c;
-    /* N_ACCESS access threads, the layout thread, the checker. */
-    struct worker w[N_ACCESS + 2];
-    pthread_t th[N_ACCESS + 2];
-    double secs = test_seconds();
-    struct timespec t0;
+    double secs = test_seconds() / 2;
 
     (void)state;
     memset(&s, 0, sizeof(s));
@@ -713,33 +1094,12 @@ static void test_stress(void **state)
     map_fixed(&c, HAMMER_BASE, HAMMER_PAGES);
     map_fixed(&c, LAYOUT_BASE, LAYOUT_PAGES);
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    s.deadline = t0;
-    s.deadline.tv_sec += (time_t)secs;
-    s.deadline.tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
-    if (s.deadline.tv_nsec >= 1000000000L) {
-        s.deadline.tv_sec++;
-        s.deadline.tv_nsec -= 1000000000L;
-    }
-    for (unsigned t = 0; t <= N_ACCESS + 1; t++) {
-        w[t] = (struct worker){&s, t};
-        assert_int_equal(pthread_create(&th[t], NULL,
-                                        t < N_ACCESS    ? access_main
-                                        : t == N_ACCESS ? layout_main
-                                                        : check_main,
-                                        &w[t]),
-                         0);
-    }
-    for (unsigned t = 0; t <= N_ACCESS + 1; t++)
-        assert_int_equal(pthread_join(th[t], NULL), 0);
-
-    fprintf(stderr, "stress: ops per thread:");
-    for (unsigned t = 0; t <= N_ACCESS; t++)
-        fprintf(stderr, " %lu", s.ops[t]);
+    jobs_run(&s, &s.deadline, secs, N_ACCESS, access_main, layout_main,
+             check_main, "stress", s.ops, N_ACCESS + 1);
     fprintf(stderr, "; forks %lu; checks %lu; violations %zu\n", s.forks,
             s.checks, vmar_sim_violations(c.vt.sim));
     assert_int_equal(s.failures, 0);
-    assert_int_equal(vmar_sim_violations(c.vt.sim), 0);
+    expect_ran(&c, s.ops, N_ACCESS + 1);
     VT_CHECK(&c.vt);
     expect_rss_exact(&c);
     /* The owned pages hold what their threads last wrote. */
@@ -826,29 +1186,12 @@ static bool share_bytes_ok(vmar_size_t off, const unsigned char *b, size_t n)
     return true;
 }
 
-static struct timespec deadline_after(double secs)
-{
-    struct timespec t;
-    long long ns;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    ns = (long long)t.tv_nsec + (long long)(secs * 1e9);
-    t.tv_sec += (time_t)(ns / 1000000000LL);
-    t.tv_nsec = (long)(ns % 1000000000LL);
-    return t;
-}
-
-struct share_worker {
-    struct share *s;
-    unsigned t;
-};
-
 /* Every CPU reads and writes the same words and the same bytes of every
  * shared page: aligned words, byte runs of any alignment that may cross
  * into the next page, whole pages. */
 static void *share_access_main(void *arg)
 {
-    struct share_worker *w = arg;
+    struct job *w = arg;
     struct share *s = w->s;
     struct vmar_sim_cpu *cpu = s->c->cpu[w->t];
     uint64_t rng = s->seed ^ (0x3000 + w->t);
@@ -857,7 +1200,7 @@ static void *share_access_main(void *arg)
     unsigned char buf[PG];
     uint32_t n = 0;
 
-    while (!past(&s->deadline)) {
+    do {
         uint64_t r = vt_rand(&rng);
         unsigned p = (unsigned)(r % SHARE_PAGES);
         unsigned word = (unsigned)((r >> 8) % SHARE_WORDS);
@@ -903,7 +1246,7 @@ static void *share_access_main(void *arg)
                  "thread %u: read of %zu bytes at +%#llx: foreign or torn "
                  "data\n",
                  w->t, len, (unsigned long long)off);
-    }
+    } while (!past(&s->deadline));
     return NULL;
 }
 
@@ -912,14 +1255,14 @@ static void *share_access_main(void *arg)
  * break copy-on-write while the child keeps the old frames), checks. */
 static void *share_fault_main(void *arg)
 {
-    struct share_worker *w = arg;
+    struct job *w = arg;
     struct share *s = w->s;
     struct vmar_space *space = s->c->vt.space;
     struct vmar_space *child = NULL;
     struct vmar_sim_lock *child_lock = NULL;
     uint64_t rng = s->seed ^ 0x4000;
 
-    while (!past(&s->deadline)) {
+    do {
         uint64_t r = vt_rand(&rng);
         unsigned first = (unsigned)(r % SHARE_PAGES);
         unsigned np = 1 + (unsigned)((r >> 8) % (SHARE_PAGES - first));
@@ -949,9 +1292,7 @@ static void *share_fault_main(void *arg)
                 FAIL(s, "lock create\n");
                 break;
             }
-            struct vmar_fork_opts fo = {.mmu_config = s->c->vt.sim,
-                                        .lock = child_lock};
-            rc = vmar_fork(space, &fo, &child);
+            rc = cc_fork(s->c, space, child_lock, &child);
             s->forks += rc == 0;
             break;
         }
@@ -963,7 +1304,7 @@ static void *share_fault_main(void *arg)
         if (rc != 0)
             FAIL(s, "fault thread: op %u on [%#llx, +%u pages): rc %d\n",
                  (unsigned)((r >> 16) % 4), (unsigned long long)a, np, rc);
-    }
+    } while (!past(&s->deadline));
     if (child != NULL)
         vmar_space_destroy(child);
     if (child_lock != NULL)
@@ -975,9 +1316,7 @@ static void test_shared_pages(void **state)
 {
     static struct share s; /* zeroed */
     struct cc c;
-    struct share_worker w[SHARE_CPUS + 1];
-    pthread_t th[SHARE_CPUS + 1];
-    double secs = test_seconds() / 2;
+    double secs = test_seconds() / 4;
     unsigned char page[PG];
 
     (void)state;
@@ -989,37 +1328,12 @@ static void test_shared_pages(void **state)
     cc_setup(&c, 0, SHARE_CPUS);
     s.c = &c;
     map_fixed(&c, SHARE_BASE, SHARE_PAGES);
-    s.deadline = deadline_after(secs);
-    for (unsigned t = 0; t <= SHARE_CPUS; t++) {
-        w[t] = (struct share_worker){&s, t};
-        assert_int_equal(pthread_create(&th[t], NULL,
-                                        t < SHARE_CPUS ? share_access_main
-                                                       : share_fault_main,
-                                        &w[t]),
-                         0);
-    }
-    for (unsigned t = 0; t <= SHARE_CPUS; t++)
-        assert_int_equal(pthread_join(th[t], NULL), 0);
-
-    fprintf(stderr, "shared pages: ops per thread:");
-    for (unsigned t = 0; t <= SHARE_CPUS; t++)
-        fprintf(stderr, " %lu", s.ops[t]);
+    jobs_run(&s, &s.deadline, secs, SHARE_CPUS, share_access_main,
+             share_fault_main, NULL, "shared pages", s.ops, SHARE_CPUS + 1);
     fprintf(stderr, "; forks %lu, drops %lu, replacements %lu\n", s.forks,
             s.dropped, s.replaced);
     assert_int_equal(s.failures, 0);
-    /* Every thread ran; the CPUs took faults (which of them took the
-     * first touches is the scheduler's choice). */
-    size_t faults = 0;
-    for (unsigned t = 0; t <= SHARE_CPUS; t++)
-        assert_true(s.ops[t] > 0);
-    for (unsigned t = 0; t < SHARE_CPUS; t++) {
-        struct vmar_sim_cpu_stats cs;
-
-        vmar_sim_cpu_stats(c.cpu[t], &cs);
-        faults += cs.faults;
-    }
-    assert_true(faults > 0);
-    assert_int_equal(vmar_sim_violations(c.vt.sim), 0);
+    expect_ran(&c, s.ops, SHARE_CPUS + 1);
     VT_CHECK(&c.vt);
     expect_rss_exact(&c);
     for (unsigned p = 0; p < SHARE_PAGES; p++) {
