@@ -53,6 +53,29 @@
  * tears); under ThreadSanitizer the simulated user memory is no data race
  * (the CPUs copy with relaxed atomics: src/mmu/sim/machine/cpu.c).
  *
+ * test_split_tables: SPLIT_THREADS threads each write pages of their own
+ * leaf block of one mapping; the blocks are neighbours, half of them on
+ * either side of a 1 GiB boundary inside a top-level slot nothing else
+ * uses, so that every table above them is missing and the threads race
+ * to link the same upper tables (with VMAR_MMU_CAP_SPLIT_PT the frame
+ * hook lines their first table allocations up). Between rounds the
+ * mapping is unmapped (every table goes again) and mapped anew. After
+ * each round every page is present with a frame of its own and its tag,
+ * RSS is exact, the table pages are exactly those the blocks need
+ * (counted per level from the format's depth), frames_live is the pages
+ * plus those tables (no table page of a lost race stays allocated), and
+ * after the unmap the table count and frames are back where they were.
+ *
+ * test_layout_races: RACE_CPUS threads fault on one mapping (across a
+ * leaf-block boundary) while a layout thread unmaps and remaps parts of
+ * that very mapping, maps fresh pages over it, protects it (read-only,
+ * none, writable), moves parts out and back (vmar_remap), forks and
+ * drops its pages (VMAR_ADVISE_DONTNEED), and a checker thread runs
+ * vmar_check throughout. A fault may be refused (VMAR_ENOENT in a hole,
+ * VMAR_EACCES under a protection) and nothing else; every read that
+ * succeeds sees zero or a tag written for that page (each thread's own
+ * word: zero or the last value it wrote), and zero everywhere else.
+ *
  * test_frame_caches: the machine's per-thread frame caches keep the
  * pool's promises across threads: frames freed on one thread (into its
  * cache) are free in the stats and allocated on another, poisoned and
@@ -63,10 +86,11 @@
  * afterwards.
  *
  * Bounded in time: VMAR_TEST_SECONDS (default 2) shared by the timed
- * scenarios (stress half of it, shared pages a quarter), so that one
- * run per backend stays short under every preset. Randomised: each scenario
- * prints its seed; VMAR_TEST_SEED replays the choices (the thread interleaving
- * is the scheduler's).
+ * scenarios (stress half of it, shared pages and layout races a quarter
+ * each, split tables at most a quarter), so that one run per backend
+ * stays short under every preset. Randomised: each scenario prints its
+ * seed; VMAR_TEST_SEED replays the choices (the thread interleaving is
+ * the scheduler's).
  *
  * cmocka's assertions longjmp and are for the main thread only: worker
  * threads count and print their failures, the main thread asserts them.
@@ -405,6 +429,25 @@ static int cc_fork(struct cc *c, struct vmar_space *parent,
 
     fo.mmu_config = vt_child_config(&c->vt, &cv, 0x42);
     return vmar_fork(parent, &fo, child);
+}
+
+/* Fork `space` (cc_fork), check the child and destroy it: 0, or the
+ * first error of the lock, the fork or vmar_check(child). */
+static int cc_fork_checked(struct cc *c, struct vmar_space *space)
+{
+    struct vmar_sim_lock *lock;
+    struct vmar_space *child;
+    int rc = vmar_sim_lock_create(&lock);
+
+    if (rc != 0)
+        return rc;
+    rc = cc_fork(c, space, lock, &child);
+    if (rc == 0) {
+        rc = vmar_check(child);
+        vmar_space_destroy(child);
+    }
+    vmar_sim_lock_destroy(lock);
+    return rc;
 }
 
 static void map_fixed(struct cc *c, vmar_addr_t addr, size_t pages)
@@ -1040,26 +1083,12 @@ static void *layout_main(void *arg)
             rc = vmar_map(space, &o, NULL);
             break;
         }
-        case 6: { /* fork: write-protects every owned page */
-            struct vmar_sim_lock *cl;
-            struct vmar_space *child;
-
+        case 6: /* fork: write-protects every owned page */
             if ((r >> 8) % 4 != 0)
                 break;
-            if (vmar_sim_lock_create(&cl) != 0) {
-                FAIL(s, "lock create\n");
-                break;
-            }
-            rc = cc_fork(s->c, space, cl, &child);
-            if (rc == 0) {
-                s->forks++;
-                if (vmar_check(child) != 0)
-                    FAIL(s, "vmar_check(child) failed\n");
-                vmar_space_destroy(child);
-            }
-            vmar_sim_lock_destroy(cl);
+            rc = cc_fork_checked(s->c, space);
+            s->forks += rc == 0;
             break;
-        }
         default: /* queries run concurrently with the faults */
             if (vmar_check(space) != 0)
                 FAIL(s, "vmar_check failed mid-run\n");
@@ -1344,6 +1373,571 @@ static void test_shared_pages(void **state)
     cc_teardown(&c);
 }
 
+/* ---- neighbouring leaf blocks under missing upper tables ----------- */
+
+#define SPLIT_THREADS 4 /* blocks: half below a 1 GiB boundary, half above */
+#define SPLIT_PAGES   8 /* pages each thread writes in its block */
+#define SPLIT_ROUNDS  300
+#define SPLIT_MAGIC   0x5bu
+#define LEAF_PAGES    ((unsigned)(VMAR_MMU_LEAF_BLOCK / PG))
+
+struct split {
+    struct cc *c;
+    uint64_t seed;
+    vmar_addr_t lo; /* the mapping: SPLIT_THREADS blocks from here */
+    unsigned round; /* set by the main thread before `go` */
+    bool stop;      /* ... likewise: the workers return */
+    bool line_up;   /* the frame hook lines up first table pages */
+    pthread_barrier_t go, done;
+    unsigned long failures; /* __atomic */
+    /* The line-up (split_hook), under m. */
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    unsigned arrived;
+    bool gave_up;           /* a worker stopped waiting this round */
+    unsigned long lined_up; /* rounds in which all waited at once */
+};
+
+/* Whether this worker has yet to allocate its first table page of the
+ * round (split_hook). */
+static _Thread_local bool split_first_table;
+
+/* Depth of a format whose user range ends at `user_top`: 9 bits a level
+ * above the 12-bit page, the root included (the sim and x86-64 4-level
+ * and Sv48: 4; Sv39: 3; 5-level and Sv57: 5). */
+static unsigned format_levels(vmar_addr_t user_top)
+{
+    unsigned bits = 12;
+
+    while (bits < 64 && ((vmar_addr_t)1 << bits) < user_top)
+        bits++;
+    return (bits - 12 + 8) / 9;
+}
+
+/* A 1 GiB boundary in the middle of the user range, 1 GiB into a slot of
+ * the root table that nothing else of the suite uses: the blocks on
+ * either side of it have no table below the root yet, and on a format of
+ * four levels or more they share every table above their 1 GiB ones. */
+static vmar_addr_t split_center(unsigned levels, vmar_addr_t user_top)
+{
+    const vmar_addr_t slot = (vmar_addr_t)1 << (12 + 9 * (levels - 1));
+
+    return user_top / slot / 2 * slot + ((vmar_addr_t)1 << 30);
+}
+
+/* The tables below the root that faults in the SPLIT_THREADS blocks from
+ * `lo` link: per level, one for each span of that level's tables the
+ * blocks meet (a level-l table maps 2^(21 + 9l) bytes). */
+static size_t split_tables_needed(vmar_addr_t lo, unsigned levels)
+{
+    size_t n = 0;
+
+    for (unsigned l = 0; l + 1 < levels; l++) {
+        const unsigned shift = 21 + 9 * l;
+
+        for (unsigned t = 0; t < SPLIT_THREADS; t++) {
+            vmar_addr_t b = lo + t * VMAR_MMU_LEAF_BLOCK;
+
+            n += t == 0 || b >> shift != (b - VMAR_MMU_LEAF_BLOCK) >> shift;
+        }
+    }
+    return n;
+}
+
+/* Page k of thread t's block: pages 0, 73, ..., 511 (73 is prime to
+ * 512): both ends of the leaf table and spread between them. */
+static vmar_addr_t split_page(const struct split *s, unsigned t, unsigned k)
+{
+    return s->lo + t * VMAR_MMU_LEAF_BLOCK +
+           (vmar_addr_t)((k * 73u) % LEAF_PAGES) * PG;
+}
+
+static uint64_t split_tag(unsigned round, unsigned t, unsigned k)
+{
+    return (uint64_t)SPLIT_MAGIC << 56 | (uint64_t)round << 24 | t << 8 | k;
+}
+
+/* The frame hook, with split page-table locks only: each worker's first
+ * table page of a round waits until every worker has asked for one, so
+ * that all of them have found the upper tables missing before any links
+ * one. Without split locks the one page-table lock is held here and the
+ * others cannot arrive; a backend may also serialise its prepare calls
+ * by a lock of its own. So a worker waits 20 ms at most; then the round
+ * runs as it comes, and the main thread stops lining rounds up. */
+static void split_hook(void *arg, unsigned flags)
+{
+    struct split *s = arg;
+    struct timespec until;
+
+    if ((flags & VMAR_FRAME_TABLE) == 0 || !split_first_table)
+        return;
+    split_first_table = false;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 20 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->m);
+    if (++s->arrived == SPLIT_THREADS) {
+        s->lined_up += !s->gave_up;
+        pthread_cond_broadcast(&s->cv);
+    }
+    while (s->arrived < SPLIT_THREADS && !s->gave_up)
+        if (pthread_cond_timedwait(&s->cv, &s->m, &until) != 0)
+            s->gave_up = true;
+    pthread_mutex_unlock(&s->m);
+}
+
+/* Each round: write a tag into every own page, in an order of the
+ * round's own, then read them all back. */
+static void *split_main(void *arg)
+{
+    struct job *w = arg;
+    struct split *s = w->s;
+    struct vmar_sim_cpu *cpu = s->c->cpu[w->t];
+
+    for (;;) {
+        unsigned order[SPLIT_PAGES];
+        uint64_t rng, v;
+        int rc;
+
+        pthread_barrier_wait(&s->go);
+        if (s->stop)
+            return NULL;
+        rng = s->seed ^ ((uint64_t)s->round << 8) ^ w->t;
+        for (unsigned k = 0; k < SPLIT_PAGES; k++)
+            order[k] = k;
+        for (unsigned k = SPLIT_PAGES - 1; k > 0; k--) {
+            unsigned j = (unsigned)(vt_rand(&rng) % (k + 1));
+            unsigned x = order[k];
+
+            order[k] = order[j];
+            order[j] = x;
+        }
+        split_first_table = s->line_up;
+        for (unsigned i = 0; i < SPLIT_PAGES; i++) {
+            v = split_tag(s->round, w->t, order[i]);
+            rc = vmar_sim_cpu_access(cpu, split_page(s, w->t, order[i]), WR, &v,
+                                     sizeof(v));
+            if (rc != 0)
+                FAIL(s, "split thread %u page %u: write rc %d\n", w->t,
+                     order[i], rc);
+        }
+        split_first_table = false;
+        for (unsigned k = 0; k < SPLIT_PAGES; k++) {
+            v = 0;
+            rc = vmar_sim_cpu_access(cpu, split_page(s, w->t, k), RD, &v,
+                                     sizeof(v));
+            if (rc != 0 || v != split_tag(s->round, w->t, k))
+                FAIL(s, "split thread %u page %u: read rc %d tag %#llx\n", w->t,
+                     k, rc, (unsigned long long)v);
+        }
+        pthread_barrier_wait(&s->done);
+    }
+}
+
+/* After a round, on the main thread (the workers wait at `go`): every
+ * page present, writable, a live frame of its own, holding its tag; RSS
+ * exact; the check and the reference decoder clean; exactly the tables
+ * the blocks need; no frame beyond pages and tables. */
+static void split_check_round(struct split *s, size_t tables0, size_t frames0,
+                              size_t need)
+{
+    struct cc *c = s->c;
+    vmar_paddr_t pa[SPLIT_THREADS * SPLIT_PAGES];
+    const size_t pages = SPLIT_THREADS * SPLIT_PAGES;
+    struct vmar_stats st;
+    vmar_size_t bytes = 0;
+    size_t tables = 0;
+    char msg[256];
+
+    for (unsigned t = 0; t < SPLIT_THREADS; t++)
+        for (unsigned k = 0; k < SPLIT_PAGES; k++) {
+            vmar_addr_t va = split_page(s, t, k);
+            size_t i = t * SPLIT_PAGES + k;
+            struct vmar_pte pte;
+            uint64_t v = 0;
+
+            if (vmar_space_translate(c->vt.space, va, &pte) != 0 ||
+                !(pte.prot & VMAR_PROT_WRITE) ||
+                !vmar_sim_frame_live(c->vt.sim, pte.pa)) {
+                FAIL(s,
+                     "split round %u: page %#llx not present and "
+                     "writable\n",
+                     s->round, (unsigned long long)va);
+                pa[i] = 0;
+                continue;
+            }
+            pa[i] = pte.pa;
+            for (size_t j = 0; j < i; j++)
+                if (pa[j] == pa[i])
+                    FAIL(s,
+                         "split round %u: pages %zu and %zu share frame "
+                         "%#llx\n",
+                         s->round, j, i, (unsigned long long)pa[i]);
+            if (vmar_read(c->vt.space, va, &v, sizeof(v), NULL) != 0 ||
+                v != split_tag(s->round, t, k))
+                FAIL(s, "split round %u: page %#llx holds %#llx\n", s->round,
+                     (unsigned long long)va, (unsigned long long)v);
+        }
+    vmar_stats(c->vt.space, &st);
+    if (vmar_resident(c->vt.space, st.user_lo, st.user_hi, &bytes) != 0 ||
+        st.resident != pages * PG || bytes != st.resident ||
+        st.resident_anon != st.resident)
+        FAIL(s,
+             "split round %u: RSS %llu (anon %llu), resident %llu, "
+             "expected %zu pages\n",
+             s->round, (unsigned long long)st.resident,
+             (unsigned long long)st.resident_anon, (unsigned long long)bytes,
+             pages);
+    if (vmar_check(c->vt.space) != 0)
+        FAIL(s, "split round %u: vmar_check failed\n", s->round);
+    if (vt_backend()->real && vt_refcheck(&c->vt, msg, sizeof(msg)) != 0)
+        FAIL(s, "split round %u: %s", s->round, msg);
+    if (vt_tables_checked(&c->vt, &tables, msg, sizeof(msg)) != 0)
+        FAIL(s, "split round %u: %s", s->round, msg);
+    else if (tables != tables0 + need)
+        FAIL(s, "split round %u: %zu table pages, expected %zu + %zu\n",
+             s->round, tables, tables0, need);
+    if (vt_frames_live(&c->vt) != frames0 + pages + need)
+        FAIL(s, "split round %u: %zu frames live, expected %zu + %zu + %zu\n",
+             s->round, vt_frames_live(&c->vt), frames0, pages, need);
+}
+
+static void test_split_tables(void **state)
+{
+    static struct split s; /* zeroed */
+    struct cc c;
+    struct jobs jobs;
+    const size_t size = SPLIT_THREADS * VMAR_MMU_LEAF_BLOCK;
+    struct timespec deadline;
+    struct vmar_sim_stats a0, a1;
+    size_t tables0, frames0, need, spares = 0, tables = 0;
+    unsigned levels, round;
+    char msg[256];
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    s.seed = vt_seed((uint64_t)time(NULL));
+    cc_setup(&c, 0, SPLIT_THREADS);
+    s.c = &c;
+    levels = format_levels(VT_USER_TOP);
+    s.lo = split_center(levels, VT_USER_TOP) -
+           SPLIT_THREADS / 2 * VMAR_MMU_LEAF_BLOCK;
+    need = split_tables_needed(s.lo, levels);
+    s.line_up = (c.vt.opts.mmu->caps & VMAR_MMU_CAP_SPLIT_PT) != 0;
+    fprintf(stderr,
+            "split tables: %u threads in neighbouring blocks from %#llx, "
+            "%u-level tables, %zu to link each round, %s\n",
+            SPLIT_THREADS, (unsigned long long)s.lo, levels, need,
+            s.line_up ? "split page-table locks" : "one page-table lock");
+    assert_int_equal(pthread_mutex_init(&s.m, NULL), 0);
+    assert_int_equal(pthread_cond_init(&s.cv, NULL), 0);
+    assert_int_equal(pthread_barrier_init(&s.go, NULL, SPLIT_THREADS + 1), 0);
+    assert_int_equal(pthread_barrier_init(&s.done, NULL, SPLIT_THREADS + 1), 0);
+    tables0 = vt_tables(&c.vt);
+    frames0 = vt_frames_live(&c.vt);
+    if (s.line_up)
+        vmar_sim_set_frame_hook(c.vt.sim, split_hook, &s);
+    jobs_start(&jobs, &s, SPLIT_THREADS, split_main, NULL, NULL);
+    deadline = deadline_after(test_seconds() / 4);
+    for (round = 0; round < SPLIT_ROUNDS && s.failures == 0 &&
+                    (round == 0 || !past(&deadline));
+         round++) {
+        struct vmar_map_opts o = {
+            .addr = s.lo, .size = size, .place = VMAR_PLACE_FIXED, .prot = RW};
+
+        if (vmar_map(c.vt.space, &o, NULL) != 0) {
+            FAIL(&s, "split round %u: map failed\n", round);
+            break;
+        }
+        s.round = round;
+        pthread_mutex_lock(&s.m);
+        s.line_up = s.line_up && !s.gave_up;
+        s.arrived = 0;
+        pthread_mutex_unlock(&s.m);
+        vmar_sim_stats(c.vt.sim, &a0);
+        pthread_barrier_wait(&s.go);
+        pthread_barrier_wait(&s.done);
+        vmar_sim_stats(c.vt.sim, &a1);
+        /* Table pages allocated but not linked: a fault whose tables
+         * another one linked first gave them back (split_check_round
+         * checks that none stayed allocated). */
+        if (a1.frame_alloc_calls - a0.frame_alloc_calls >=
+            SPLIT_THREADS * SPLIT_PAGES + need)
+            spares += a1.frame_alloc_calls - a0.frame_alloc_calls -
+                      SPLIT_THREADS * SPLIT_PAGES - need;
+        split_check_round(&s, tables0, frames0, need);
+        /* Every table of the blocks goes with the last leaf under it. */
+        if (vmar_unmap(c.vt.space, s.lo, size) != 0)
+            FAIL(&s, "split round %u: unmap failed\n", round);
+        else if (vt_tables_checked(&c.vt, &tables, msg, sizeof(msg)) != 0)
+            FAIL(&s, "split round %u: %s", round, msg);
+        else if (tables != tables0 || vt_frames_live(&c.vt) != frames0)
+            FAIL(&s,
+                 "split round %u: after the unmap %zu tables (%zu "
+                 "before), %zu frames live (%zu before)\n",
+                 round, tables, tables0, vt_frames_live(&c.vt), frames0);
+    }
+    s.stop = true;
+    pthread_barrier_wait(&s.go);
+    jobs_join(&jobs);
+    vmar_sim_set_frame_hook(c.vt.sim, NULL, NULL);
+    fprintf(stderr,
+            "split tables: %u rounds (%lu with the first table pages lined "
+            "up), %zu spare table pages given back\n",
+            round, s.lined_up, spares);
+    pthread_barrier_destroy(&s.go);
+    pthread_barrier_destroy(&s.done);
+    pthread_cond_destroy(&s.cv);
+    pthread_mutex_destroy(&s.m);
+    assert_int_equal(s.failures, 0);
+    assert_true(round > 0);
+    assert_int_equal(vmar_sim_violations(c.vt.sim), 0);
+    VT_CHECK(&c.vt);
+    expect_rss_exact(&c);
+    cc_teardown(&c);
+}
+
+/* ---- faults racing layout changes of their own mapping ------------- */
+
+#define RACE_CPUS  3
+#define RACE_PAGES 48
+/* Across a leaf-block boundary: 16 pages below it, 32 above. */
+#define RACE_BASE  ((vmar_addr_t)0x60000000 + VMAR_MMU_LEAF_BLOCK - 16 * PG)
+#define RACE_DEST  ((vmar_addr_t)0x68000000) /* where remap moves to */
+#define RACE_MAGIC 0x5cu
+#define RACE_KINDS 7 /* layout changes: see race_layout_main */
+
+struct race {
+    struct cc *c;
+    uint64_t seed;
+    struct timespec deadline;
+    unsigned long failures; /* __atomic */
+    unsigned long ops[RACE_CPUS + 2];
+    unsigned long refused[RACE_CPUS]; /* VMAR_ENOENT, VMAR_EACCES */
+    unsigned long changes[RACE_KINDS];
+    /* Word t of page p is thread t's: what it last wrote there, 0 once
+     * it read 0 (the page was dropped or replaced since). Each thread
+     * keeps its own row; the main thread reads them after the join. */
+    uint64_t own[RACE_CPUS][RACE_PAGES];
+};
+
+static uint64_t race_tag(unsigned p, unsigned t, uint32_t n)
+{
+    return (uint64_t)RACE_MAGIC << 56 | (uint64_t)p << 40 | (uint64_t)t << 32 |
+           n;
+}
+
+/* Thread t's word of page p as it read it: 0 or its last write. */
+static void race_own_seen(struct race *s, unsigned t, unsigned p, uint64_t v)
+{
+    if (v != 0 && v != s->own[t][p])
+        FAIL(s,
+             "race thread %u page %u: own word %#llx, expected %#llx or "
+             "0\n",
+             t, p, (unsigned long long)v, (unsigned long long)s->own[t][p]);
+    if (v == 0)
+        s->own[t][p] = 0;
+}
+
+/* A whole page as thread t read it: each thread's word 0 or a tag of
+ * that thread for this page (its own: see race_own_seen), zero elsewhere. */
+static void race_page_seen(struct race *s, unsigned t, unsigned p,
+                           const uint64_t *w)
+{
+    for (unsigned u = 0; u < PG / sizeof(uint64_t); u++) {
+        if (u == t)
+            race_own_seen(s, t, p, w[u]);
+        else if (u < RACE_CPUS
+                     ? w[u] != 0 && w[u] >> 32 != race_tag(p, u, 0) >> 32
+                     : w[u] != 0)
+            FAIL(s, "race thread %u page %u: word %u holds %#llx\n", t, p, u,
+                 (unsigned long long)w[u]);
+    }
+}
+
+/* Writes its word, reads it, reads whole pages; a refusal (a hole, a
+ * protection) is counted, any other error fails. */
+static void *race_access_main(void *arg)
+{
+    struct job *w = arg;
+    struct race *s = w->s;
+    const unsigned t = w->t;
+    struct vmar_sim_cpu *cpu = s->c->cpu[t];
+    uint64_t rng = s->seed ^ (0x5000 + t);
+    uint64_t page[PG / sizeof(uint64_t)];
+    uint32_t n = 0;
+
+    do {
+        uint64_t r = vt_rand(&rng);
+        unsigned p = (unsigned)(r % RACE_PAGES);
+        vmar_addr_t va = RACE_BASE + p * PG;
+        uint64_t v = 0;
+        int rc;
+
+        s->ops[t]++;
+        switch ((r >> 8) % 4) {
+        case 0:
+        case 1:
+            v = race_tag(p, t, ++n);
+            rc = vmar_sim_cpu_access(cpu, va + 8 * t, WR, &v, sizeof(v));
+            if (rc == 0)
+                s->own[t][p] = v;
+            break;
+        case 2:
+            rc = vmar_sim_cpu_access(cpu, va + 8 * t, RD, &v, sizeof(v));
+            if (rc == 0)
+                race_own_seen(s, t, p, v);
+            break;
+        default:
+            rc = vmar_sim_cpu_access(cpu, va, RD, page, PG);
+            if (rc == 0)
+                race_page_seen(s, t, p, page);
+            break;
+        }
+        if (rc == VMAR_ENOENT || rc == VMAR_EACCES)
+            s->refused[t]++;
+        else if (rc != 0)
+            FAIL(s, "race thread %u page %u: access rc %d\n", t, p, rc);
+    } while (!past(&s->deadline));
+    return NULL;
+}
+
+/* Changes the layout of the very pages the CPUs fault on: a part of the
+ * mapping or all of it. */
+static void *race_layout_main(void *arg)
+{
+    struct race *s = ((struct job *)arg)->s;
+    struct vmar_space *space = s->c->vt.space;
+    uint64_t rng = s->seed ^ 0x6000;
+    static const unsigned prots[] = {VMAR_PROT_READ, VMAR_PROT_NONE, RW, RW};
+
+    do {
+        uint64_t r = vt_rand(&rng);
+        unsigned first = (unsigned)(r % RACE_PAGES);
+        unsigned np = 1 + (unsigned)((r >> 8) % (RACE_PAGES - first));
+        unsigned kind = (unsigned)((r >> 24) % RACE_KINDS);
+        struct vmar_map_opts o = {.place = VMAR_PLACE_FIXED, .prot = RW};
+        vmar_addr_t a;
+        vmar_size_t n;
+        int rc = 0;
+
+        if ((r >> 16) % 4 == 0) { /* the whole mapping */
+            first = 0;
+            np = RACE_PAGES;
+        }
+        a = RACE_BASE + first * PG;
+        n = np * PG;
+        o.addr = a;
+        o.size = n;
+        s->ops[RACE_CPUS]++;
+        switch (kind) {
+        case 0: /* a hole, then fresh pages */
+            rc = vmar_unmap(space, a, n);
+            if (rc == 0)
+                rc = vmar_map(space, &o, NULL);
+            break;
+        case 1: /* fresh pages over the old ones */
+            rc = vmar_map(space, &o, NULL);
+            break;
+        case 2:
+            rc = vmar_protect(space, a, n, prots[(r >> 32) % 4]);
+            break;
+        case 3: /* out and back: the leaves move twice */
+            rc = vmar_remap(space, a, n, n,
+                            VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED, RACE_DEST,
+                            NULL);
+            if (rc == VMAR_EFAULT) {
+                rc = 0; /* the range spans mappings of different prot */
+                kind = RACE_KINDS - 1;
+            } else if (rc == 0) {
+                rc = vmar_remap(space, RACE_DEST, n, n,
+                                VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED, a, NULL);
+            }
+            break;
+        case 4: /* write-protects every page: copy-on-write faults */
+            rc = cc_fork_checked(s->c, space);
+            break;
+        case 5:
+            rc = vmar_advise(space, a, n, VMAR_ADVISE_DONTNEED);
+            break;
+        default:
+            rc = vmar_check(space);
+            break;
+        }
+        if (rc != 0)
+            FAIL(s, "race layout change %u on [%#llx, +%u pages): rc %d\n",
+                 kind, (unsigned long long)a, np, rc);
+        else
+            s->changes[kind]++;
+    } while (!past(&s->deadline));
+    return NULL;
+}
+
+static void *race_check_main(void *arg)
+{
+    struct race *s = ((struct job *)arg)->s;
+
+    do {
+        s->ops[RACE_CPUS + 1]++;
+        if (vmar_check(s->c->vt.space) != 0)
+            FAIL(s, "vmar_check failed beside the races\n");
+    } while (!past(&s->deadline));
+    return NULL;
+}
+
+static void test_layout_races(void **state)
+{
+    static struct race s; /* zeroed */
+    struct cc c;
+    double secs = test_seconds() / 4;
+    uint64_t page[PG / sizeof(uint64_t)];
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    s.seed = vt_seed((uint64_t)time(NULL));
+    fprintf(stderr,
+            "layout races: %u CPUs on %u pages, 1 layout thread, 1 checker, "
+            "%.1f s\n",
+            RACE_CPUS, RACE_PAGES, secs);
+    cc_setup(&c, 0, RACE_CPUS);
+    s.c = &c;
+    map_fixed(&c, RACE_BASE, RACE_PAGES);
+    jobs_run(&s, &s.deadline, secs, RACE_CPUS, race_access_main,
+             race_layout_main, race_check_main, "layout races", s.ops,
+             RACE_CPUS + 2);
+    fprintf(stderr, "; refused:");
+    for (unsigned t = 0; t < RACE_CPUS; t++)
+        fprintf(stderr, " %lu", s.refused[t]);
+    fprintf(stderr,
+            "; unmap+map %lu, map over %lu, protect %lu, remap %lu, fork "
+            "%lu, dontneed %lu, check %lu\n",
+            s.changes[0], s.changes[1], s.changes[2], s.changes[3],
+            s.changes[4], s.changes[5], s.changes[6]);
+    assert_int_equal(s.failures, 0);
+    expect_ran(&c, s.ops, RACE_CPUS + 2);
+    /* Readable again everywhere: protections go, contents stay. */
+    assert_int_equal(vmar_protect(c.vt.space, RACE_BASE, RACE_PAGES * PG, RW),
+                     0);
+    VT_CHECK(&c.vt);
+    expect_rss_exact(&c);
+    for (unsigned p = 0; p < RACE_PAGES; p++) {
+        assert_int_equal(
+            vmar_read(c.vt.space, RACE_BASE + p * PG, page, sizeof(page), NULL),
+            0);
+        for (unsigned u = 0; u < PG / sizeof(uint64_t); u++) {
+            uint64_t want = u < RACE_CPUS ? s.own[u][p] : 0;
+
+            if (page[u] != 0 && page[u] != want)
+                fail_msg("page %u word %u: %#llx, expected %#llx or 0", p, u,
+                         (unsigned long long)page[u], (unsigned long long)want);
+        }
+    }
+    cc_teardown(&c);
+}
+
 /* ---- per-thread frame caches ----------------------------------------- */
 
 #define FC_FRAMES 8u
@@ -1528,6 +2122,8 @@ int main(void)
         cmocka_unit_test(test_check_beside_copies),
         cmocka_unit_test(test_stress),
         cmocka_unit_test(test_shared_pages),
+        cmocka_unit_test(test_split_tables),
+        cmocka_unit_test(test_layout_races),
         cmocka_unit_test(test_frame_caches),
     };
 
