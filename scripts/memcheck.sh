@@ -22,8 +22,8 @@ set -euo pipefail
 ctest=$1 dir=$2 config=$3 jobs=$4
 tmp=$dir/Testing/Temporary
 
-# The concurrency stress test runs 1 s instead of 2 under valgrind, which
-# serialises threads (--fair-sched=yes in the preset lets every thread
+# The concurrency suite (per backend) gets 1 s instead of 2 under valgrind
+# (its timed scenarios share that budget), which serialises threads (--fair-sched=yes in the preset lets every thread
 # run); the linux tests' oracle child execs itself, so the kernel side runs
 # natively and only the layer's side is under valgrind.
 export VMAR_TEST_SECONDS=1
