@@ -20,12 +20,93 @@
  * next-level leaves, recursively down to the level where the edge is
  * aligned, with table pages that prepare(VMAR_PREP_CHANGE) reserved.
  *
- * Freestanding: compiler headers and <vmar/...> only.
+ * Concurrency (vmar/mmu.h, VMAR_MMU_CAP_SPLIT_PT). Under the shared space
+ * lock, find_next, prepare(VMAR_PREP_MAP), map, protect and replace run
+ * at once on different 2 MiB leaf blocks; everything else runs alone.
+ * What lets them share the upper tables:
+ *  - every entry is read with one atomic load and written with one atomic
+ *    store (pt_* below), so a walker never sees a torn word;
+ *  - a word that walk() or point_at() may follow to a table is loaded with
+ *    acquire, and a word that makes an entry present (a leaf, or a table
+ *    whose contents were written first) is stored with release: a walker
+ *    that finds it sees what it points to. A cleared word publishes
+ *    nothing and is stored relaxed, as are leaf words that loops read;
+ *  - a missing table is linked by a compare-and-swap of the absent word
+ *    (link_table()); the loser gives its page back to its own `resv`,
+ *    clean, and goes on under the winner's table. Tables are unlinked
+ *    only by unmap and fini, which run alone, so what a walker found
+ *    stays;
+ *  - the counters in struct vmar__radix change by atomic additions, once
+ *    per table page or once per call, never per base page: map() counts
+ *    no leaf (its caller does, radix.h), so a fault shares no counter.
+ * On x86-64 these loads and stores are plain moves and only a missing
+ * table costs a locked instruction; on RISC-V acquire and release add a
+ * fence.
+ *
+ * Freestanding: compiler headers, <vmar/...> and libatomic_ops (header-
+ * only for what is used here) only.
  */
 #include "radix.h"
 
+#include <atomic_ops.h>
+
 #include <vmar/backend.h>
 #include <vmar/error.h>
+
+/* ---- entry access --------------------------------------------------- */
+
+_Static_assert(sizeof(AO_t) == sizeof(uint64_t), "AO_t is not a table word");
+_Static_assert(sizeof(AO_t) == sizeof(size_t), "AO_t is not a counter");
+
+/* A word that is not followed to a table (a leaf in a loop, a slot about
+ * to be overwritten). */
+static inline uint64_t pt_read(const uint64_t *slot)
+{
+    return (uint64_t)AO_load((const volatile AO_t *)slot);
+}
+
+/* A word that may be followed to a table: the table's contents are read
+ * after it. */
+static inline uint64_t pt_read_acq(const uint64_t *slot)
+{
+    return (uint64_t)AO_load_acquire((const volatile AO_t *)slot);
+}
+
+/* A word that publishes nothing: 0, or any word of a table no walker can
+ * reach yet. */
+static inline void pt_set(uint64_t *slot, uint64_t w)
+{
+    AO_store((volatile AO_t *)slot, (AO_t)w);
+}
+
+/* A present word: what it points to (a table's contents, a frame's) was
+ * written before. */
+static inline void pt_publish(uint64_t *slot, uint64_t w)
+{
+    AO_store_release((volatile AO_t *)slot, (AO_t)w);
+}
+
+/* Replace `old` by `w` unless another walker changed the word first;
+ * returns the word found (== old: replaced). A full barrier: release for
+ * the new table's contents, acquire for the winner's. */
+static inline uint64_t pt_cas(uint64_t *slot, uint64_t old, uint64_t w)
+{
+    return (uint64_t)AO_fetch_compare_and_swap_full((volatile AO_t *)slot,
+                                                    (AO_t)old, (AO_t)w);
+}
+
+/* Add `d` (two's complement for a subtraction) to a counter of struct
+ * vmar__radix. No order: nothing is published through a count. */
+static inline void count_add(size_t *c, size_t d)
+{
+    (void)AO_fetch_and_add((volatile AO_t *)c, (AO_t)d);
+}
+
+/* A counter's value; exact when no call that changes it runs. */
+static inline size_t count_get(const size_t *c)
+{
+    return (size_t)AO_load((const volatile AO_t *)c);
+}
 
 /* ---- format arithmetic ------------------------------------------------ */
 
@@ -131,12 +212,65 @@ struct walk_ret {
     unsigned level;
 };
 
+/* Give the unused table page `pa` back to `resv`, as
+ * vmar_frame_list_fill() links its frames: through the first word, which
+ * vmar_frame_list_pop() clears again. The rest of the page is still the
+ * zeros prepare put there. */
+static void push_table_page(const struct vmar__radix *rx,
+                            struct vmar_frame_list *resv, vmar_paddr_t pa)
+{
+    vmar_paddr_t *link = (vmar_paddr_t *)table_at(rx, pa);
+
+    *link = resv->head;
+    resv->head = pa;
+    resv->count++;
+}
+
+/*
+ * Link a table at `level` into the absent `slot` with a page from `resv`,
+ * or find the one another call linked. Under the shared lock
+ * another block's map may link the same slot at the same time: the
+ * compare-and-swap lets one win, and the loser puts its page back on its
+ * own `resv` (prepare's count for it stays an over-count, as vmar/mmu.h
+ * allows) and goes on under the winner's table. The page is zero, as
+ * prepare gave it, before the swap publishes it. Not on the fault path's
+ * common case (the tables are there), hence out of line.
+ */
+static __attribute__((noinline)) void link_table(struct vmar__radix *rx,
+                                                 uint64_t *slot, unsigned level,
+                                                 struct vmar_frame_list *resv)
+{
+    const struct vmar__pt_format *f = rx->fmt;
+    vmar_paddr_t pa = pop_table_page(rx, resv);
+    /* An absent table slot is 0 (the walker writes no other absent word
+     * above the leaves). */
+    uint64_t found = pt_cas(slot, 0, f->table_encode(pa, level));
+
+    if (found == 0) {
+        count_add(&rx->tables, 1);
+        return;
+    }
+    push_table_page(rx, resv, pa);
+    count_add(&rx->lost_links, 1);
+    /* Only a table goes into an upper slot under the shared lock (huge
+     * leaves come from map_range, which runs alone). */
+    VMAR_ASSERT(rx->env, f->present(found) && !f->is_leaf(found, level));
+}
+
 /*
  * Descend to va's slot at `target`, linking every missing table on the
  * way with a frame popped from `resv` (zeroed by prepare, so it reads as
  * empty). Stops early at a leaf above `target` (a huge leaf covers va).
+ * The tables it linked are what it took from `resv`. A slot on the way
+ * is read for each question rather than its word kept across the
+ * format's calls (a register and a spill less on the fault path): once
+ * present, a slot above `target` keeps its word until unmap, which runs
+ * alone. Only the read whose table is followed needs acquire, and the
+ * reads before it stay relaxed, so that the compiler keeps the format's
+ * calls through memory operands.
  * Loop invariant: `table` is the table at `level` on va's path.
- * => caller holds the space lock exclusively
+ * => caller holds the space lock exclusively, or shared with va's leaf
+ *    block's lock (the slots above level 1 are then shared: link_table)
  */
 static struct walk_ret walk(struct vmar__radix *rx, vmar_addr_t va,
                             unsigned target, struct vmar_frame_list *resv)
@@ -147,19 +281,11 @@ static struct walk_ret walk(struct vmar__radix *rx, vmar_addr_t va,
     uint64_t *slot = &table[slot_index(f, va, level)];
 
     while (level > target) {
-        if (!f->present(*slot)) {
-            /* The popped table is zero before it becomes reachable: the
-             * release fence orders those zeroing stores before the link
-             * for a hardware walker on another CPU (RISC-V "fence rw,w";
-             * on x86 stores are already ordered and it costs nothing). */
-            vmar_paddr_t pa = pop_table_page(rx, resv);
-            __atomic_thread_fence(__ATOMIC_RELEASE);
-            *slot = f->table_encode(pa, level);
-            rx->tables++;
-        } else if (f->is_leaf(*slot, level)) {
+        if (VMAR_UNLIKELY(!f->present(pt_read(slot))))
+            link_table(rx, slot, level, resv);
+        else if (f->is_leaf(pt_read(slot), level))
             break;
-        }
-        table = table_at(rx, f->table_decode(*slot, level));
+        table = table_at(rx, f->table_decode(pt_read_acq(slot), level));
         level--;
         slot = &table[slot_index(f, va, level)];
     }
@@ -188,7 +314,7 @@ static struct point point_at(const struct vmar__radix *rx, vmar_addr_t va,
 
     for (;;) {
         uint64_t *slot = &table[slot_index(f, va, level)];
-        uint64_t w = *slot;
+        uint64_t w = pt_read_acq(slot);
 
         if (level <= floor || !f->present(w) || f->is_leaf(w, level))
             return (struct point){.slot = slot, .w = w, .level = level};
@@ -202,10 +328,13 @@ static struct point point_at(const struct vmar__radix *rx, vmar_addr_t va,
 struct visitor;
 
 /* Called on an entry the walk does not descend into: absent, a leaf, or a
- * table below the visitor's floor. [lo, hi) is the entry's part of the
- * range. Returning true stops the walk at once (no further leave calls). */
-typedef bool visit_entry_fn(struct visitor *v, uint64_t *slot, unsigned level,
-                            vmar_addr_t lo, vmar_addr_t hi);
+ * table below the visitor's floor; `w` is *slot as the walk read it (once:
+ * under the shared lock a word of another block may change meanwhile,
+ * and a visitor works on what was read). [lo, hi) is the entry's part of
+ * the range. Returning true stops the walk at once (no further leave
+ * calls). */
+typedef bool visit_entry_fn(struct visitor *v, uint64_t *slot, uint64_t w,
+                            unsigned level, vmar_addr_t lo, vmar_addr_t hi);
 
 /* Called once the walk has passed the last entry in range of the non-root
  * table `table` at `level`; `parent` is the slot that points to it. */
@@ -238,15 +367,21 @@ static void range(const struct vmar__radix *rx, vmar_addr_t va, vmar_addr_t end,
     table[top] = table_at(rx, rx->root);
     while (va < end) {
         uint64_t *slot = &table[level][slot_index(f, va, level)];
+        /* Acquire: above level 0 a word may be a table, which the walk or
+         * a floor-1 visitor reads next (at level 0 it is a plain move on
+         * x86-64 all the same, and a fence on RISC-V). */
+        uint64_t w = pt_read_acq(slot);
         vmar_size_t span = vmar__radix_span(f, level);
         vmar_addr_t next = (va & ~(span - 1)) + span;
 
-        if (level > v->floor && is_table(f, *slot, level)) {
-            table[level - 1] = table_at(rx, f->table_decode(*slot, level));
+        /* 0 is absent in every format: no call for the empty slots a
+         * sparse range is mostly made of. */
+        if (level > v->floor && w != 0 && is_table(f, w, level)) {
+            table[level - 1] = table_at(rx, f->table_decode(w, level));
             level--;
             continue;
         }
-        if (v->entry(v, slot, level, va, VMAR_MIN(next, end)))
+        if (v->entry(v, slot, w, level, va, VMAR_MIN(next, end)))
             return;
         va = next;
         /* Leave every table va ran off the end of, or all at the end. */
@@ -285,7 +420,10 @@ static struct leaf_slots leaf_slots(const struct vmar__radix *rx, uint64_t w,
 }
 
 /* True when no word of the table is set. The walker writes absent entries
- * as 0, and a non-zero absent word (a future swap entry) keeps its table. */
+ * as 0, and a non-zero absent word (a future swap entry) keeps its table.
+ * Plain reads, which the compiler may merge: only unmap asks, and it runs
+ * alone (the exclusive lock), so nothing writes the table meanwhile (a
+ * hardware or simulated walk only reads). */
 static bool table_empty(const struct vmar__pt_format *f, const uint64_t *table)
 {
     size_t n = (size_t)1 << f->bits_per_level;
@@ -420,6 +558,7 @@ int vmar__radix_init_split(struct vmar__radix *rx,
     rx->tables = 0;
     rx->leaves = 0;
     rx->unhooked = 0;
+    rx->lost_links = 0;
     find_leaf_addr(rx);
     if (env->frame_alloc(env->ctx, VMAR_FRAME_TABLE | VMAR_FRAME_ZERO,
                          &rx->root) != 0)
@@ -428,13 +567,13 @@ int vmar__radix_init_split(struct vmar__radix *rx,
     rx->tables = 1;
     if (kernel_root == 0)
         return 0;
-    /* The new root is active nowhere yet, so plain copies suffice. The
+    /* The new root is active nowhere yet, so nothing is published. The
      * words are copied as they are, whatever the format makes of them:
      * they are the kernel's, and nothing here decodes them again. */
     root = table_at(rx, rx->root);
     kernel = table_at(rx, kernel_root);
     for (size_t i = kernel_slot(rx); i < n; i++)
-        root[i] = kernel[i];
+        pt_set(&root[i], pt_read(&kernel[i]));
     return 0;
 }
 
@@ -443,15 +582,18 @@ struct fini_visit {
     struct vmar__radix *rx;
 };
 
-static bool fini_entry(struct visitor *v, uint64_t *slot, unsigned level,
-                       vmar_addr_t lo, vmar_addr_t hi)
+/* Every entry is absent (destroy's precondition; the walk checks the
+ * table itself, since rx->leaves does not count map's leaves). */
+static bool fini_entry(struct visitor *v, uint64_t *slot, uint64_t w,
+                       unsigned level, vmar_addr_t lo, vmar_addr_t hi)
 {
     struct fini_visit *fv = (struct fini_visit *)v;
 
+    (void)slot;
     (void)level;
     (void)lo;
     (void)hi;
-    VMAR_ASSERT(fv->rx->env, !fv->rx->fmt->present(*slot));
+    VMAR_ASSERT(fv->rx->env, !fv->rx->fmt->present(w));
     return false;
 }
 
@@ -461,12 +603,12 @@ static void fini_leave(struct visitor *v, uint64_t *parent,
 {
     struct fini_visit *fv = (struct fini_visit *)v;
     const struct vmar_env *env = fv->rx->env;
-    vmar_paddr_t pa = fv->rx->fmt->table_decode(*parent, level + 1);
+    vmar_paddr_t pa = fv->rx->fmt->table_decode(pt_read(parent), level + 1);
 
     (void)table;
-    *parent = 0;
+    pt_set(parent, 0);
     env->frame_free(env->ctx, pa);
-    fv->rx->tables--;
+    count_add(&fv->rx->tables, (size_t)-1);
 }
 
 void vmar__radix_fini(struct vmar__radix *rx)
@@ -479,18 +621,17 @@ void vmar__radix_fini(struct vmar__radix *rx)
     size_t n = (size_t)1 << rx->fmt->bits_per_level;
     uint64_t *root;
 
-    VMAR_ASSERT(env, rx->leaves == 0);
     /* Only [0, user_end): the kernel half's tables are the kernel's. */
     range(rx, 0, rx->user_end, &fv.v);
     /* Drop the copies of the kernel's entries, so the root frame does not
      * go back to the env holding pointers to the kernel's tables. */
     root = table_at(rx, rx->root);
     for (size_t i = kernel_slot(rx); i < n; i++)
-        root[i] = 0;
+        pt_set(&root[i], 0);
     env->frame_free(env->ctx, rx->root);
     rx->root = 0;
-    rx->tables--;
-    VMAR_ASSERT(env, rx->tables == 0);
+    count_add(&rx->tables, (size_t)-1);
+    VMAR_ASSERT(env, count_get(&rx->tables) == 0);
 }
 
 /* ---- prepare ------------------------------------------------------------ */
@@ -536,12 +677,13 @@ static size_t tables_below(const struct vmar__pt_format *f, unsigned level,
 /* An absent entry at `level` lacks the whole path below it. Present
  * entries lack nothing: a leaf covers its range already, and a level-1
  * table (the floor) is the last table any base page needs. */
-static bool count_entry(struct visitor *v, uint64_t *slot, unsigned level,
-                        vmar_addr_t lo, vmar_addr_t hi)
+static bool count_entry(struct visitor *v, uint64_t *slot, uint64_t w,
+                        unsigned level, vmar_addr_t lo, vmar_addr_t hi)
 {
     struct count_visit *c = (struct count_visit *)v;
 
-    if (!c->f->present(*slot))
+    (void)slot;
+    if (!c->f->present(w))
         c->missing += tables_below(c->f, level, lo, hi, c->top);
     return false;
 }
@@ -551,6 +693,7 @@ static bool count_entry(struct visitor *v, uint64_t *slot, unsigned level,
 /* The entry holding one page: a present leaf (slot set) or nothing. */
 struct edge_visit {
     uint64_t *slot; /* the present leaf, or NULL */
+    uint64_t w;     /* its word */
     unsigned level; /* its level */
 };
 
@@ -562,6 +705,7 @@ static struct edge_visit leaf_at(const struct vmar__radix *rx, vmar_addr_t page)
 
     return (struct edge_visit){
         .slot = rx->fmt->present(p.w) ? p.slot : NULL,
+        .w = p.w,
         .level = p.level,
     };
 }
@@ -614,8 +758,8 @@ static size_t count_split(const struct vmar__radix *rx, vmar_addr_t va,
  * the next level's span, and return that table. The table is complete
  * before the store that links it, so a hardware walker sees either the
  * huge leaf or the table, and both translate every address alike (the
- * release fence before the store orders the table's contents first, as in
- * walk()). The huge translation may stay cached until a flush, even as
+ * store is a release: the table's contents come first, as in
+ * link_table()). The huge translation may stay cached until a flush, even as
  * several smaller entries (Intel SDM Vol. 3A §4.10.2.3, "Details of TLB
  * Use"; §4.10.4.2 asks for an invalidation of every page the changed
  * entry mapped; RISC-V privileged spec, "Supervisor Memory-Management
@@ -634,17 +778,16 @@ static uint64_t *split_leaf(struct vmar__radix *rx, uint64_t *slot,
     uint64_t *table = table_at(rx, pa);
     struct vmar_pte pte;
 
-    f->leaf_decode(*slot, level, &pte);
+    f->leaf_decode(pt_read(slot), level, &pte);
     for (size_t i = 0; i < n; i++) {
         struct vmar_pte part = pte;
 
         part.pa = pte.pa + (vmar_paddr_t)i * sub;
-        table[i] = f->leaf_encode(&part, level - 1);
+        pt_set(&table[i], f->leaf_encode(&part, level - 1));
     }
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    *slot = f->table_encode(pa, level);
-    rx->tables++;
-    rx->leaves += n - 1;
+    pt_publish(slot, f->table_encode(pa, level));
+    count_add(&rx->tables, 1);
+    count_add(&rx->leaves, n - 1);
     vmar_tlb_batch_add_range(batch, base, vmar__radix_span(f, level));
     return table;
 }
@@ -754,9 +897,9 @@ void vmar__radix_map(struct vmar__radix *rx, vmar_addr_t va, unsigned level,
     w = walk(rx, va, level, resv);
     /* A leaf above `level` or a present slot: the core broke map()'s
      * precondition (it must unmap first). */
-    VMAR_ASSERT(rx->env, w.level == level && !f->present(*w.slot));
-    *w.slot = f->leaf_encode(pte, level);
-    rx->leaves++;
+    VMAR_ASSERT(rx->env, w.level == level && !f->present(pt_read(w.slot)));
+    /* The frame's contents (the core zeroed or filled it) come before. */
+    pt_publish(w.slot, f->leaf_encode(pte, level));
 }
 
 void vmar__radix_map_range(struct vmar__radix *rx, vmar_addr_t va,
@@ -767,6 +910,7 @@ void vmar__radix_map_range(struct vmar__radix *rx, vmar_addr_t va,
     unsigned top = (flags & VMAR_MAP_RANGE_HUGE) ? top_leaf_level(f) : 0;
     struct vmar_pte part = *pte;
     vmar_size_t off = 0;
+    size_t leaves = 0;
 
     check_range(rx, va, len);
     VMAR_ASSERT(rx->env, pte->pa % VMAR_PAGE_SIZE == 0);
@@ -781,9 +925,11 @@ void vmar__radix_map_range(struct vmar__radix *rx, vmar_addr_t va,
                          len - off < vmar__radix_span(f, l)))
             l--;
         vmar__radix_map(rx, va + off, l, &part, resv);
+        leaves++;
         off += vmar__radix_span(f, l);
         part.pa += vmar__radix_span(f, l);
     }
+    count_add(&rx->leaves, leaves);
 }
 
 /* ---- unmap -------------------------------------------------------------- */
@@ -793,6 +939,10 @@ struct unmap_visit {
     struct vmar__radix *rx;
     struct vmar_tlb_batch *batch;
     size_t pages;
+    /* pages of the huge leaves removed beyond one each: pages less this
+     * is the leaves removed, counted in rx at the end (a count per leaf
+     * would cost the per-page loop an instruction) */
+    size_t huge_extra;
     uint32_t dirty; /* bit l: the current table at level l lost an entry */
 };
 
@@ -807,7 +957,6 @@ static void unmap_leaf(struct unmap_visit *u, vmar_paddr_t pa, unsigned flags,
     const struct vmar__pt_format *f = u->rx->fmt;
     vmar_size_t span = vmar__radix_span(f, level);
 
-    u->rx->leaves--;
     u->pages += (size_t)(span >> f->page_shift);
     /* Record the range before queueing the frames: a full batch flushes
      * early, and that flush must already cover these translations. */
@@ -832,21 +981,21 @@ static void unmap_word(struct unmap_visit *u, uint64_t w, unsigned level,
 /* The entries in [lo, hi) of the leaf table the level-1 slot `slot`
  * points to (the visitor's floor is 1): one loop, then the table goes
  * as unmap_leave() would let it go when range() had descended. */
-static void unmap_table(struct unmap_visit *u, uint64_t *slot, vmar_addr_t lo,
-                        vmar_addr_t hi)
+static void unmap_table(struct unmap_visit *u, uint64_t *slot, uint64_t w1,
+                        vmar_addr_t lo, vmar_addr_t hi)
 {
     const struct vmar__pt_format *f = u->rx->fmt;
-    const struct leaf_slots ls = leaf_slots(u->rx, *slot, lo, hi);
+    const struct leaf_slots ls = leaf_slots(u->rx, w1, lo, hi);
     uint64_t *t = ls.t;
     struct leaf_memo m;
 
     memo_init(&m, u->rx);
     for (size_t i = ls.first; i < ls.end; i++) {
-        uint64_t w = t[i];
+        uint64_t w = pt_read(&t[i]);
 
         if (!f->present(w))
             continue;
-        t[i] = 0;
+        pt_set(&t[i], 0);
         u->dirty |= 1u;
         memo_load(&m, u->rx, w);
         unmap_leaf(u, memo_pa(&m, w), m.pte.flags, 0,
@@ -855,23 +1004,23 @@ static void unmap_table(struct unmap_visit *u, uint64_t *slot, vmar_addr_t lo,
     unmap_leave(&u->v, slot, t, 0);
 }
 
-static bool unmap_entry(struct visitor *v, uint64_t *slot, unsigned level,
-                        vmar_addr_t lo, vmar_addr_t hi)
+static bool unmap_entry(struct visitor *v, uint64_t *slot, uint64_t w,
+                        unsigned level, vmar_addr_t lo, vmar_addr_t hi)
 {
     struct unmap_visit *u = (struct unmap_visit *)v;
     const struct vmar__pt_format *f = u->rx->fmt;
     vmar_size_t span = vmar__radix_span(f, level);
     vmar_addr_t base = lo & ~(span - 1);
-    uint64_t w = *slot;
 
     if (!f->present(w))
         return false;
     if (level > 0 && !f->is_leaf(w, level)) {
-        unmap_table(u, slot, lo, hi);
+        unmap_table(u, slot, w, lo, hi);
         return false;
     }
     VMAR_ASSERT(u->rx->env, covers_whole_leaf(lo, hi, base, span));
-    *slot = 0;
+    pt_set(slot, 0);
+    u->huge_extra += (size_t)(span >> f->page_shift) - 1;
     u->dirty |= 1u << level;
     unmap_word(u, w, level, base);
     return false;
@@ -894,10 +1043,10 @@ static void unmap_leave(struct visitor *v, uint64_t *parent,
     u->dirty &= ~bit;
     if (!table_empty(f, table))
         return;
-    pa = f->table_decode(*parent, level + 1);
-    *parent = 0;
-    u->rx->tables--;
-    u->rx->unhooked++;
+    pa = f->table_decode(pt_read(parent), level + 1);
+    pt_set(parent, 0);
+    count_add(&u->rx->tables, (size_t)-1);
+    count_add(&u->rx->unhooked, 1);
     u->dirty |= bit << 1;
     vmar_tlb_batch_defer_free(u->batch, pa);
 }
@@ -911,12 +1060,14 @@ size_t vmar__radix_unmap(struct vmar__radix *rx, vmar_addr_t va,
         .rx = rx,
         .batch = batch,
         .pages = 0,
+        .huge_extra = 0,
         .dirty = 0,
     };
 
     check_range(rx, va, len);
     split_edges(rx, va, len, resv, batch);
     range(rx, va, va + len, &u.v);
+    count_add(&rx->leaves, u.huge_extra - u.pages);
     return u.pages;
 }
 
@@ -935,18 +1086,19 @@ void vmar__radix_replace(struct vmar__radix *rx, vmar_addr_t va,
     e = leaf_at(rx, va);
     /* No leaf, or a huge one: the core broke replace()'s precondition. */
     VMAR_ASSERT(rx->env, e.slot != NULL && e.level == 0);
-    f->leaf_decode(*e.slot, 0, &old);
+    f->leaf_decode(e.w, 0, &old);
     /* Break: the slot reads as absent until every CPU has dropped the old
      * translation, so none can use the old frame while another already
      * writes the new one. The table keeps its slot (an empty leaf table
      * for a moment is fine: nothing frees it under us). */
-    *e.slot = 0;
+    pt_set(e.slot, 0);
     vmar_tlb_batch_add_range(batch, va, VMAR_PAGE_SIZE);
     if (old.flags & VMAR_PTE_MANAGED)
         vmar_tlb_batch_defer_put(batch, old.pa);
     vmar_tlb_batch_finish(batch);
-    /* Make: an absent slot becomes present, which needs no flush. */
-    *e.slot = f->leaf_encode(pte, 0);
+    /* Make: an absent slot becomes present, which needs no flush. The
+     * new frame's contents (the copy) come before. */
+    pt_publish(e.slot, f->leaf_encode(pte, 0));
 }
 
 /* ---- protect ------------------------------------------------------------ */
@@ -994,7 +1146,7 @@ static void protect_table(struct protect_visit *p, uint64_t w, vmar_addr_t lo,
 
     memo_init(&m, p->rx);
     for (size_t i = ls.first; i < n; i++) {
-        uint64_t old = t[i], nw;
+        uint64_t old = pt_read(&t[i]), nw;
 
         if (!f->present(old))
             continue;
@@ -1002,7 +1154,9 @@ static void protect_table(struct protect_visit *p, uint64_t w, vmar_addr_t lo,
             m.out = protect_pte(p, m.pte, 0) & ~m.addr;
         nw = m.out | (old & m.addr);
         if (nw != old) {
-            t[i] = nw;
+            /* A release like every present word: a permission granted
+             * here lets a walker reach the frame's contents. */
+            pt_publish(&t[i], nw);
             if (first == n)
                 first = i;
             last = i;
@@ -1014,35 +1168,37 @@ static void protect_table(struct protect_visit *p, uint64_t w, vmar_addr_t lo,
             (vmar_size_t)(last - first + 1) << f->page_shift);
 }
 
-static bool protect_entry(struct visitor *v, uint64_t *slot, unsigned level,
-                          vmar_addr_t lo, vmar_addr_t hi)
+static bool protect_entry(struct visitor *v, uint64_t *slot, uint64_t w,
+                          unsigned level, vmar_addr_t lo, vmar_addr_t hi)
 {
     struct protect_visit *p = (struct protect_visit *)v;
     const struct vmar__pt_format *f = p->rx->fmt;
     vmar_size_t span = vmar__radix_span(f, level);
     vmar_addr_t base = lo & ~(span - 1);
-    uint64_t w;
+    uint64_t nw;
 
-    if (!f->present(*slot))
+    if (!f->present(w))
         return false;
-    if (level > 0 && !f->is_leaf(*slot, level)) {
-        protect_table(p, *slot, lo, hi);
+    if (level > 0 && !f->is_leaf(w, level)) {
+        protect_table(p, w, lo, hi);
         return false;
     }
     VMAR_ASSERT(p->rx->env, covers_whole_leaf(lo, hi, base, span));
-    w = protect_word(p, *slot, level);
-    if (w != *slot) {
-        *slot = w;
+    nw = protect_word(p, w, level);
+    if (nw != w) {
+        pt_publish(slot, nw);
         vmar_tlb_batch_add_range(p->batch, base, span);
     }
     return false;
 }
 
-void vmar__radix_protect(struct vmar__radix *rx, vmar_addr_t va,
-                         vmar_size_t len, unsigned prot,
-                         struct vmar_frame_list *resv,
-                         struct vmar_tlb_batch *batch)
+size_t vmar__radix_protect(struct vmar__radix *rx, vmar_addr_t va,
+                           vmar_size_t len, unsigned prot,
+                           struct vmar_frame_list *resv,
+                           struct vmar_tlb_batch *batch)
 {
+    /* Every page protect takes from `resv` is a split's table. */
+    const size_t spare = resv != NULL ? resv->count : 0;
     struct protect_visit p = {
         .v = {.entry = protect_entry, .leave = NULL, .floor = 1},
         .rx = rx,
@@ -1053,6 +1209,7 @@ void vmar__radix_protect(struct vmar__radix *rx, vmar_addr_t va,
     check_range(rx, va, len);
     split_edges(rx, va, len, resv, batch);
     range(rx, va, va + len, &p.v);
+    return spare - (resv != NULL ? resv->count : 0);
 }
 
 /* ---- find_next ---------------------------------------------------------- */
@@ -1065,16 +1222,17 @@ struct find_visit {
     bool found;
 };
 
-static bool find_entry(struct visitor *v, uint64_t *slot, unsigned level,
-                       vmar_addr_t lo, vmar_addr_t hi)
+static bool find_entry(struct visitor *v, uint64_t *slot, uint64_t w,
+                       unsigned level, vmar_addr_t lo, vmar_addr_t hi)
 {
     struct find_visit *fv = (struct find_visit *)v;
     vmar_size_t span = vmar__radix_span(fv->f, level);
 
+    (void)slot;
     (void)hi;
-    if (!fv->f->present(*slot))
+    if (!fv->f->present(w))
         return false;
-    fv->f->leaf_decode(*slot, level, &fv->pte);
+    fv->f->leaf_decode(w, level, &fv->pte);
     fv->pte.pa += lo - (lo & ~(span - 1)); /* the page inside a huge leaf */
     fv->va = lo;
     fv->found = true;
@@ -1138,7 +1296,7 @@ static size_t path_missing(const struct vmar__radix *rx, vmar_addr_t va,
     const uint64_t *table = table_at(rx, rx->root);
 
     while (level > target) {
-        uint64_t w = table[slot_index(f, va, level)];
+        uint64_t w = pt_read_acq(&table[slot_index(f, va, level)]);
 
         if (!f->present(w))
             return level - target;
@@ -1163,7 +1321,7 @@ static uint64_t *copy_slot(struct copy_visit *c, vmar_addr_t va, unsigned level)
     }
     w = walk(c->dst, va, level, c->resv);
     VMAR_ASSERT(c->dst->env,
-                w.level == level && !c->dst->fmt->present(*w.slot));
+                w.level == level && !c->dst->fmt->present(pt_read(w.slot)));
     return w.slot;
 }
 
@@ -1216,7 +1374,7 @@ static bool copy_table(struct copy_visit *c, uint64_t w, vmar_addr_t lo,
     struct leaf_memo m;
     uint64_t *d;
 
-    while (i < n && !f->present(s[i]))
+    while (i < n && !f->present(pt_read(&s[i])))
         i++;
     if (i == n)
         return false;
@@ -1226,28 +1384,27 @@ static bool copy_table(struct copy_visit *c, uint64_t w, vmar_addr_t lo,
     d -= i; /* dst's leaf table */
     memo_init(&m, c->src);
     for (; i < n; i++) {
-        uint64_t sw = s[i];
+        uint64_t sw = pt_read(&s[i]);
 
         if (!f->present(sw))
             continue;
-        VMAR_ASSERT(c->dst->env, !f->present(d[i]));
+        VMAR_ASSERT(c->dst->env, !f->present(pt_read(&d[i])));
         if (memo_load(&m, c->src, sw))
             m.out = copy_out(c, sw, m.pte, 0) & ~m.addr;
         copy_take(c, memo_pa(&m, sw), m.pte.flags, 0);
-        d[i] = m.out | (sw & m.addr);
+        pt_publish(&d[i], m.out | (sw & m.addr));
         added++;
     }
-    c->dst->leaves += added;
+    count_add(&c->dst->leaves, added);
     return false;
 }
 
-static bool copy_entry(struct visitor *v, uint64_t *slot, unsigned level,
-                       vmar_addr_t lo, vmar_addr_t hi)
+static bool copy_entry(struct visitor *v, uint64_t *slot, uint64_t w,
+                       unsigned level, vmar_addr_t lo, vmar_addr_t hi)
 {
     struct copy_visit *c = (struct copy_visit *)v;
     const struct vmar__pt_format *f = c->src->fmt;
     vmar_size_t span = vmar__radix_span(f, level);
-    uint64_t w = *slot;
     uint64_t *d;
 
     if (!f->present(w))
@@ -1256,11 +1413,12 @@ static bool copy_entry(struct visitor *v, uint64_t *slot, unsigned level,
         return copy_table(c, w, lo, hi); /* a leaf table (floor 1) */
     /* A leaf at any level: whole, since no leaf straddles the ends. */
     VMAR_ASSERT(c->src->env, covers_whole_leaf(lo, hi, lo & ~(span - 1), span));
+    (void)slot;
     d = copy_slot(c, lo, level);
     if (d == NULL)
         return true;
-    *d = copy_word(c, w, level);
-    c->dst->leaves++;
+    pt_publish(d, copy_word(c, w, level));
+    count_add(&c->dst->leaves, 1);
     return false;
 }
 
@@ -1320,6 +1478,7 @@ struct move_visit {
      * the root happens once per target leaf table, not once per page. */
     uint64_t *table;
     vmar_addr_t table_base;
+    size_t leaves; /* installed, counted in rx at the end */
 };
 
 /* Install the base-page leaf word `w` of frame `pa` at target `t`. */
@@ -1339,9 +1498,9 @@ static void move_install(struct move_visit *m, vmar_addr_t t, uint64_t w,
         m->table_base = base;
     }
     d = &m->table[slot_index(f, t, 0)];
-    VMAR_ASSERT(m->rx->env, !f->present(*d));
-    *d = w;
-    m->rx->leaves++;
+    VMAR_ASSERT(m->rx->env, !f->present(pt_read(d)));
+    pt_publish(d, w);
+    m->leaves++;
     m->moved(m->arg, pa);
 }
 
@@ -1357,7 +1516,7 @@ static void move_table(struct move_visit *m, uint64_t w, vmar_addr_t lo,
 
     memo_init(&lm, m->rx);
     for (size_t i = ls.first; i < ls.end; i++) {
-        uint64_t sw = ls.t[i];
+        uint64_t sw = pt_read(&ls.t[i]);
 
         if (!f->present(sw))
             continue;
@@ -1367,15 +1526,15 @@ static void move_table(struct move_visit *m, uint64_t w, vmar_addr_t lo,
     }
 }
 
-static bool move_entry(struct visitor *v, uint64_t *slot, unsigned level,
-                       vmar_addr_t lo, vmar_addr_t hi)
+static bool move_entry(struct visitor *v, uint64_t *slot, uint64_t w,
+                       unsigned level, vmar_addr_t lo, vmar_addr_t hi)
 {
     struct move_visit *m = (struct move_visit *)v;
     const struct vmar__pt_format *f = m->rx->fmt;
     vmar_size_t span = vmar__radix_span(f, level);
-    uint64_t w = *slot;
     struct vmar_pte pte;
 
+    (void)slot;
     if (!f->present(w))
         return false;
     if (level > 0 && !f->is_leaf(w, level)) {
@@ -1406,6 +1565,7 @@ void vmar__radix_move(struct vmar__radix *rx, vmar_addr_t va, vmar_size_t len,
         .delta = to - va,
         .table = NULL,
         .table_base = 0,
+        .leaves = 0,
     };
 
     check_range(rx, va, len);
@@ -1413,4 +1573,5 @@ void vmar__radix_move(struct vmar__radix *rx, vmar_addr_t va, vmar_size_t len,
     /* Disjoint: range() must never meet a leaf that move installed. */
     VMAR_ASSERT(rx->env, len > 0 && (va + len <= to || to + len <= va));
     range(rx, va, va + len, &m.v);
+    count_add(&rx->leaves, m.leaves);
 }

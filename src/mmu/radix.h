@@ -37,7 +37,9 @@
  *
  * Invariant kept by every operation: every table except the root holds at
  * least one present entry (unmap frees tables that become empty). prepare()
- * relies on it when it counts missing tables.
+ * relies on it when it counts missing tables. (While a map runs, the
+ * tables it has linked may be empty until its leaf is in; another call
+ * that sees one just finds the table there, which stays.)
  *
  * Huge leaves. The format says which levels may hold leaves (a run from
  * level 0). map_range picks the largest leaf that fits where va and pa
@@ -48,7 +50,15 @@
  * prepare(VMAR_PREP_CHANGE); the split records the huge leaf's whole span
  * on the batch. Nothing merges split leaves back into a huge one.
  *
- * Locking: none here; the core serialises as described in vmar/mmu.h.
+ * Locking: none here; the core serialises as described in vmar/mmu.h,
+ * and with VMAR_MMU_CAP_SPLIT_PT it runs find_next, prepare(VMAR_PREP_MAP),
+ * map, protect and replace at once on different 2 MiB leaf blocks under
+ * its shared lock. The walker allows that (radix.c, "Concurrency"): each
+ * entry is one atomic word, a missing upper table is linked by a
+ * compare-and-swap (the loser's page goes back on its `resv`), and
+ * nothing unlinks a table but unmap and fini, which run alone. A hardware
+ * or simulated walker may read the table at any time; it reads each word
+ * once, atomically, and never frees anything.
  */
 #ifndef VMAR_MMU_RADIX_H
 #define VMAR_MMU_RADIX_H
@@ -111,7 +121,9 @@ struct vmar__pt_format {
 
 /**
  * One page table. A backend embeds it in its struct vmar_mmu. Fields are
- * read-only outside radix.c.
+ * read-only outside radix.c. The counters change by atomic additions
+ * (several calls may change them at once: see "Locking" above); read one
+ * while no call that changes it runs and it is exact.
  */
 struct vmar__radix {
     const struct vmar__pt_format *fmt;
@@ -122,13 +134,21 @@ struct vmar__radix {
     size_t tables;        /**< table pages linked into the tree, root included;
                                a page leaves this count when unmap unhooks it
                                (it then waits on the batch) */
-    size_t leaves;        /**< present leaves, at any level */
-    size_t unhooked;      /**< table pages unmap has unhooked since init
-                               (only grows; a backend compares it to notice
-                               frees, since splits also add tables) */
-    uint64_t leaf_addr;   /**< the frame field of a level-0 leaf word (see
-                               vmar__pt_format), found at init; 0 when the
-                               format has none */
+    /** Present leaves, at any level, less those vmar__radix_map()
+     *  installed: map counts no leaf (its caller does, if it counts), so
+     *  that a fault changes no counter shared by every thread. A net
+     *  count that may wrap below zero; how it changes across a call
+     *  other than map is exact (a backend's statistics fold that in). */
+    size_t leaves;
+    size_t unhooked;          /**< table pages unmap has unhooked since init
+                                   (only grows; a backend compares it to notice
+                                   frees, since splits also add tables) */
+    size_t lost_links;        /**< tables a walk did not link because another
+                                   call linked the slot first (only grows;
+                                   statistics) */
+    uint64_t leaf_addr;       /**< the frame field of a level-0 leaf word (see
+                                   vmar__pt_format), found at init; 0 when the
+                                   format has none */
     unsigned leaf_addr_shift; /**< its lowest bit */
 };
 
@@ -174,7 +194,8 @@ int vmar__radix_init_split(struct vmar__radix *rx,
 
 /**
  * Free every table page of [0, user_end), root last, straight through
- * env->frame_free. The kernel half's entries are not followed: the tables
+ * env->frame_free, checking that no leaf is left and that rx->tables
+ * counted every page. The kernel half's entries are not followed: the tables
  * they point to stay the kernel's; their copies in the root are cleared
  * before the root goes back, so the frame holds no pointer into them.
  * Precondition: no leaf is present and the table is active on no CPU
@@ -209,7 +230,12 @@ int vmar__radix_prepare(const struct vmar__radix *rx, vmar_addr_t va,
 
 /**
  * Install one leaf at `va` on `level` (0 for a base page), linking missing
- * tables popped from `resv`. Cannot fail.
+ * tables popped from `resv`. Cannot fail. A table that another call links
+ * first (under the shared lock, another leaf block's map) is used as it
+ * is, and the page popped for it goes back on `resv`: the tables this
+ * call linked are exactly the pages it took from `resv`.
+ * Counts those tables in rx->tables but not the leaf in rx->leaves (see
+ * there): a caller that counts leaves adds one.
  * Preconditions (asserted): `level` may hold leaves, va and pte->pa are
  * aligned to the level's span, the slot is empty and no huge leaf covers
  * it, and `resv` holds the tables the walk lacks (prepare(VMAR_PREP_MAP)).
@@ -250,11 +276,14 @@ size_t vmar__radix_unmap(struct vmar__radix *rx, vmar_addr_t va,
  * tables from `resv`, then set the prot of every present leaf in
  * [va, va+len), keeping pa, flags and cache; records on `batch` the spans
  * of the split leaves and of the leaves whose word changed.
+ * Returns: the number of splits, each of which linked one table and
+ * turned one leaf into 2^bits_per_level (a caller that runs beside other
+ * calls accounts them from this, not from the shared counters).
  */
-void vmar__radix_protect(struct vmar__radix *rx, vmar_addr_t va,
-                         vmar_size_t len, unsigned prot,
-                         struct vmar_frame_list *resv,
-                         struct vmar_tlb_batch *batch);
+size_t vmar__radix_protect(struct vmar__radix *rx, vmar_addr_t va,
+                           vmar_size_t len, unsigned prot,
+                           struct vmar_frame_list *resv,
+                           struct vmar_tlb_batch *batch);
 
 /**
  * vmar_mmu_ops::replace: give the level-0 leaf at `va` the word for `pte`,

@@ -228,18 +228,19 @@ static int sim_mmu_prepare(struct vmar_mmu *mmu, vmar_addr_t va,
     return rc;
 }
 
+/* The walker does not count the leaf: the pages map took from `resv` are
+ * the tables it linked, and the leaf is one. */
 static void sim_mmu_map(struct vmar_mmu *mmu, vmar_addr_t va,
                         const struct vmar_pte *pte,
                         struct vmar_frame_list *resv)
 {
-    size_t tables0, leaves0;
+    const size_t spare = resv->count;
 
     check_user(mmu, va, VMAR_PAGE_SIZE);
     wr_lock(mmu);
-    tables0 = mmu->rx.tables;
-    leaves0 = mmu->rx.leaves;
     vmar__radix_map(&mmu->rx, va, 0, pte, resv);
-    sync_counts(mmu, VMAR_SIM_OP_MAP, tables0, leaves0);
+    vmar_sim_count(mmu->sim, VMAR_SIM_OP_MAP, (ptrdiff_t)(spare - resv->count),
+                   1);
     wr_unlock(mmu);
 }
 
