@@ -8,8 +8,8 @@
  *
  * Every walk goes through the generic walker in radix.c; what is here is
  * bookkeeping around it: range checks against the user top, the kernel
- * half of the root, counters, and the choice between a range and a full
- * TLB flush.
+ * half of the root, and the choice between a range and a full TLB
+ * flush.
  *
  * The functions are static inline so that each backend's ops table can
  * point at them without a second library target; each is small.
@@ -44,16 +44,20 @@ struct vmar__hwpt_arch {
 };
 
 /* One address space of a hardware backend. Fields other than rx are
- * private to hwpt.h and the backend that created it. */
+ * private to hwpt.h and the backend that created it.
+ *
+ * Concurrency (VMAR_MMU_CAP_SPLIT_PT, which both backends set): the walk
+ * is radix.c's, safe for calls on different leaf blocks at once. The
+ * glue adds no counter that such calls would share: a map's leaf is
+ * counted nowhere (radix.h), and the only state written after create,
+ * unhooked_seen, changes only when unmap has unhooked a table, which it
+ * does alone (the exclusive lock), its flushes included. */
 struct vmar_mmu {
     struct vmar__radix rx;
     const struct vmar__hwpt_arch *arch;
-    vmar_addr_t user_top;  /* the ops table's user_top */
-    uint64_t root;         /* hardware root value: CR3 or satp */
-    size_t unhooked_seen;  /* rx.unhooked at the last flush */
-    bool table_freed;      /* a table page was unhooked since the last flush */
-    uint64_t flushes;      /* flush requests handed on (hook, inline or none) */
-    uint64_t full_flushes; /* of which len == 0 */
+    vmar_addr_t user_top; /* the ops table's user_top */
+    uint64_t root;        /* hardware root value: CR3 or satp */
+    size_t unhooked_seen; /* rx.unhooked at the last flush */
 };
 
 /*
@@ -106,14 +110,20 @@ static inline void vmar__hwpt_check_user(const struct vmar_mmu *mmu,
     VMAR_ASSERT(mmu->rx.env, va <= mmu->user_top && len <= mmu->user_top - va);
 }
 
-/* Notice table pages unhooked since the last look: unmap counts them in
- * rx.unhooked before it queues them, so an early flush inside unmap sees
- * them too. (rx.tables cannot tell: a split in the same unmap adds one.) */
-static inline void vmar__hwpt_note_tables(struct vmar_mmu *mmu)
+/* Whether table pages were unhooked since the last flush: unmap counts
+ * them in rx.unhooked before it queues them, so an early flush inside
+ * unmap sees them too. (rx.tables cannot tell: a split in the same unmap
+ * adds one.) Every unhook is followed by a flush before the exclusive
+ * lock goes, so under the shared lock the two are equal and this only
+ * reads: flushes of different blocks may run at once. */
+static inline bool vmar__hwpt_tables_freed(struct vmar_mmu *mmu)
 {
-    if (mmu->rx.unhooked != mmu->unhooked_seen)
-        mmu->table_freed = true;
-    mmu->unhooked_seen = mmu->rx.unhooked;
+    size_t unhooked = mmu->rx.unhooked;
+
+    if (unhooked == mmu->unhooked_seen)
+        return false;
+    mmu->unhooked_seen = unhooked;
+    return true;
 }
 
 static inline int vmar__hwpt_prepare(struct vmar_mmu *mmu, vmar_addr_t va,
@@ -124,6 +134,7 @@ static inline int vmar__hwpt_prepare(struct vmar_mmu *mmu, vmar_addr_t va,
     return vmar__radix_prepare(&mmu->rx, va, len, what, resv);
 }
 
+/* The leaf is counted nowhere (radix.h): nothing here needs the count. */
 static inline void vmar__hwpt_map(struct vmar_mmu *mmu, vmar_addr_t va,
                                   const struct vmar_pte *pte,
                                   struct vmar_frame_list *resv)
@@ -176,7 +187,7 @@ static inline void vmar__hwpt_protect(struct vmar_mmu *mmu, vmar_addr_t va,
                                       struct vmar_tlb_batch *batch)
 {
     vmar__hwpt_check_user(mmu, va, len);
-    vmar__radix_protect(&mmu->rx, va, len, prot, resv, batch);
+    (void)vmar__radix_protect(&mmu->rx, va, len, prot, resv, batch);
 }
 
 static inline void vmar__hwpt_replace(struct vmar_mmu *mmu, vmar_addr_t va,
@@ -207,23 +218,19 @@ static inline int vmar__hwpt_find_next(const struct vmar_mmu *mmu,
  * vmar_mmu_ops::flush: widen to a full flush when the range is long or
  * when a table page was unhooked on a machine whose range invalidation
  * keeps non-leaf entries, then hand it to env->tlb_flush, else to the
- * inline default, else only count it (hosted builds).
+ * inline default, else do nothing (hosted builds).
  */
 static inline void vmar__hwpt_flush(struct vmar_mmu *mmu, vmar_addr_t va,
                                     vmar_size_t len)
 {
     const struct vmar_env *env = mmu->rx.env;
 
-    vmar__hwpt_note_tables(mmu);
-    if (len > (vmar_size_t)VMAR_HWPT_FLUSH_PAGES * VMAR_PAGE_SIZE ||
-        (mmu->table_freed && mmu->arch->full_flush_after_table_free))
+    if (vmar__hwpt_tables_freed(mmu) && mmu->arch->full_flush_after_table_free)
+        len = 0;
+    if (len > (vmar_size_t)VMAR_HWPT_FLUSH_PAGES * VMAR_PAGE_SIZE)
         len = 0;
     if (len == 0)
         va = 0;
-    mmu->table_freed = false;
-    mmu->flushes++;
-    if (len == 0)
-        mmu->full_flushes++;
     if (env->tlb_flush != NULL)
         env->tlb_flush(env->ctx, mmu->root, va, len);
     else if (mmu->arch->local_flush != NULL)

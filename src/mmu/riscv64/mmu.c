@@ -106,8 +106,12 @@ static int rv_create_sv57(const struct vmar_env *env, const void *config,
 }
 
 /* No HW_AD: A and D are preset (Svade), see vmar/riscv64.h. Megapages
- * and gigapages in every mode (see rv_pte.h). */
-#define RV_CAPS (VMAR_MMU_CAP_NX | VMAR_MMU_CAP_HUGE_2M | VMAR_MMU_CAP_HUGE_1G)
+ * and gigapages in every mode (see rv_pte.h). SPLIT_PT: the walker and
+ * hwpt.h allow calls on different leaf blocks at once (radix.c,
+ * "Concurrency"). */
+#define RV_CAPS                                                                \
+    (VMAR_MMU_CAP_NX | VMAR_MMU_CAP_HUGE_2M | VMAR_MMU_CAP_HUGE_1G |           \
+     VMAR_MMU_CAP_SPLIT_PT)
 /* What pbmt_of() (pte.c) makes of each policy, as cache_of() reads it
  * back: Svpbmt has no write-through type, so WT is stored as NC (WC). */
 #define RV_CACHE_AS                                                            \

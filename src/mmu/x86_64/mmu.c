@@ -96,7 +96,7 @@ static int x86_create_5l(const struct vmar_env *env, const void *config,
 
 #define X86_CAPS                                                               \
     (VMAR_MMU_CAP_NX | VMAR_MMU_CAP_HW_AD | VMAR_MMU_CAP_HUGE_2M |             \
-     VMAR_MMU_CAP_HUGE_1G)
+     VMAR_MMU_CAP_HUGE_1G | VMAR_MMU_CAP_SPLIT_PT)
 
 #define X86_OPS(name_, top_, create_)                                          \
     {                                                                          \
@@ -113,7 +113,9 @@ static int x86_create_5l(const struct vmar_env *env, const void *config,
             .activation = vmar__hwpt_activation,                               \
     }
 
-/* HW_AD: the processor sets A and D itself (SDM Vol. 3A §4.8). HUGE_1G
+/* SPLIT_PT: the walker and hwpt.h allow calls on different leaf blocks at
+ * once (radix.c, "Concurrency"). HW_AD: the processor sets A and D
+ * itself (SDM Vol. 3A §4.8). HUGE_1G
  * is what the default formats use; on a CPU without
  * CPUID.80000001H:EDX.Page1GB[bit 26] (SDM Vol. 3A §4.1.4) the embedder
  * sets vmar_x86_64_config::no_1g_pages and map_range stops at 2 MiB
