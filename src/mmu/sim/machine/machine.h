@@ -73,11 +73,14 @@ enum {
 /* A range of a table (by activation value) whose translations changed
  * and whose flush has not been done yet, by thread `owner`. A stale TLB
  * hit there on another thread races with that change and is legal; see
- * unflushed.c. */
+ * unflushed.c. `changing`: the owner's change is still under way
+ * (between vmar_sim_change_begin and _end), so only the owner's flushes
+ * drop it. */
 struct vmar__sim_unflushed {
     uint64_t table;
     vmar_addr_t lo, hi;
     pthread_t owner;
+    bool changing;
 };
 
 /* Frames one thread's cache holds at most; a full cache drains half of
@@ -210,9 +213,10 @@ bool vmar__sim_in_pool(const struct vmar_sim *sim, vmar_paddr_t pa);
 /* ---- unflushed.c ---------------------------------------------------- */
 
 /* vmar_sim_change_begin/_end are the public half. flushed: a flush of
- * [va, va+len) (len 0: all) of `table` completed on every CPU: every
- * thread's records there go. excused: whether a stale hit on `page`
- * races with another thread's unflushed change. missed: at the end of a
+ * [va, va+len) (len 0: all) of `table` completed on every CPU: the
+ * records there go, but those of other threads' changes still under way
+ * (their stores may follow the flush). excused: whether a stale hit on
+ * `page` races with another thread's unflushed change. missed: at the end of a
  * locked call, the calling thread's leftovers are missed flushes:
  * reported, counted as violations, dropped. Each takes sim->lock. fini
  * frees the records. */

@@ -14,6 +14,14 @@
  * two calls of one thread nothing may be unflushed, which keeps the
  * single-threaded detector exactly as strict as before. A record still
  * there when its thread releases the space lock is a missed flush.
+ *
+ * With split page-table locks, threads change different leaf blocks at
+ * once, and one thread's flush may cover another's block (a long range
+ * becomes a flush of the whole table). Such a flush ends only the records
+ * of changes already made: a change still under way (between
+ * vmar_sim_change_begin and _end) may store after the flush, so its
+ * record stays until its own thread ends it, which keeps what its batch
+ * has still to flush.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +43,7 @@ static void set_count(struct vmar_sim *sim, size_t n)
 
 /* => sim->lock held. */
 static void unflushed_add(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
-                          vmar_addr_t hi, pthread_t owner)
+                          vmar_addr_t hi, pthread_t owner, bool changing)
 {
     if (lo >= hi)
         return;
@@ -49,12 +57,13 @@ static void unflushed_add(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
         sim->unflushed_cap = cap;
     }
     sim->unflushed[sim->nunflushed] =
-        (struct vmar__sim_unflushed){table, lo, hi, owner};
+        (struct vmar__sim_unflushed){table, lo, hi, owner, changing};
     set_count(sim, sim->nunflushed + 1);
 }
 
-/* Take [lo, hi) out of the records of `table` (only `owner`'s when
- * only_owner). => sim->lock held. */
+/* Take [lo, hi) out of the records of `table` that are `owner`'s, and
+ * unless only_owner of those of other threads whose change is made.
+ * => sim->lock held. */
 static void unflushed_cut(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
                           vmar_addr_t hi, bool only_owner, pthread_t owner)
 {
@@ -62,8 +71,9 @@ static void unflushed_cut(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
 
     for (size_t i = 0; i < n; i++) {
         struct vmar__sim_unflushed u = sim->unflushed[i];
+        bool mine = same_thread(u.owner, owner);
 
-        if (u.table != table || (only_owner && !same_thread(u.owner, owner)) ||
+        if (u.table != table || (!mine && (only_owner || u.changing)) ||
             u.hi <= lo || u.lo >= hi) {
             sim->unflushed[out++] = u;
             continue;
@@ -71,10 +81,10 @@ static void unflushed_cut(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
         /* What stays left of the cut keeps the slot; what stays right of
          * it goes to the end, past the part still to scan. */
         if (u.lo < lo)
-            sim->unflushed[out++] =
-                (struct vmar__sim_unflushed){u.table, u.lo, lo, u.owner};
+            sim->unflushed[out++] = (struct vmar__sim_unflushed){
+                u.table, u.lo, lo, u.owner, u.changing};
         if (u.hi > hi)
-            unflushed_add(sim, u.table, hi, u.hi, u.owner);
+            unflushed_add(sim, u.table, hi, u.hi, u.owner, u.changing);
     }
     /* Move the right-hand pieces appended past n down behind the kept. */
     if (sim->nunflushed > n)
@@ -88,7 +98,7 @@ void vmar_sim_change_begin(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
 {
     vmar__sim_lock(&sim->lock);
     if (sim->track_unflushed)
-        unflushed_add(sim, table, lo, hi, pthread_self());
+        unflushed_add(sim, table, lo, hi, pthread_self(), true);
     vmar__sim_unlock(&sim->lock);
 }
 
@@ -103,7 +113,7 @@ void vmar_sim_change_end(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
         /* Both in one critical section: a walker must never find the
          * change made and the record gone. */
         unflushed_cut(sim, table, lo, hi, true, self);
-        unflushed_add(sim, table, pending_lo, pending_hi, self);
+        unflushed_add(sim, table, pending_lo, pending_hi, self, false);
     }
     vmar__sim_unlock(&sim->lock);
 }
