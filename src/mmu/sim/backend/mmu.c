@@ -7,24 +7,31 @@
  * of translations is recorded until its flush (vmar_sim_change_begin and
  * _end), and flush() reaches the simulated CPUs (vmar_sim_tlb_flush).
  * The machine knows the table by its activation value, the root's
- * physical address. Hosted: the backend uses libc and pthreads, and sees
- * only public headers and the walker's radix.h.
+ * physical address. Hosted code that sees only public headers and the
+ * walker's radix.h.
  *
- * Thread safety: the core serialises the operations that change a table
- * (the exclusive space lock, or its page-table lock under the shared
- * one), but the simulated CPUs walk the table on their own, as hardware
- * does. Real hardware sees each entry written atomically; here a rwlock
- * per table gives the walker the same guarantee: changes write-lock it,
- * find_next read-locks it. It comes first in the machine's lock order
- * (src/mmu/sim/machine/machine.h).
+ * Thread safety: the core calls as vmar/mmu.h says. Under its shared
+ * space lock it runs find_next, prepare, map, protect, replace and flush
+ * at once on different 2 MiB leaf blocks (VMAR_MMU_CAP_SPLIT_PT), the
+ * other calls alone; and the simulated CPUs walk the table at any time,
+ * as hardware does (vmar_space_translate() takes no lock). None of it
+ * needs a lock here:
+ *  - the walker reads and writes every entry as one atomic word, with
+ *    release and acquire where a word publishes a table or a frame, and
+ *    links a missing table with a compare-and-swap (src/mmu/radix.c,
+ *    "Concurrency"), so a CPU's walk sees each word whole;
+ *  - a CPU walks under its own mutex, which a flush takes (cpu.c), so
+ *    once the flush before a table page's free has run, no walk is left
+ *    in that page: the pool may poison and hand it out again;
+ *  - the counts reach the machine as each call's own change: what map
+ *    and protect return (the walker's counters are shared by the calls
+ *    running beside them), and for a call that runs alone how the
+ *    walker's counters moved across it.
+ * The stale-TLB detector's records (vmar_sim_change_begin and _end) are
+ * per thread, and a flush by one thread leaves alone the changes other
+ * threads have under way (machine/unflushed.c).
  */
-/* pthread_rwlock_t under -std=c11. */
-#define _GNU_SOURCE
-
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
 
 #include <vmar/error.h>
 #include <vmar/sim.h>
@@ -39,21 +46,7 @@
 struct vmar_mmu {
     struct vmar__radix rx;
     struct vmar_sim *sim;
-    pthread_rwlock_t lock; /* see above */
 };
-
-/* A broken pthread object must stop a test loudly: env->panic (the
- * machine's prints "vmar sim: panic: ..." and aborts). Cold, so that the
- * lock wrappers stay small enough to inline. */
-_Noreturn __attribute__((cold)) static void fail(const struct vmar_mmu *mmu,
-                                                 const char *what, int rc)
-{
-    char msg[160];
-
-    snprintf(msg, sizeof(msg), "sim mmu: %s: %s", what, strerror(rc));
-    mmu->rx.env->panic(mmu->rx.env->ctx, msg);
-    abort(); /* env->panic does not return */
-}
 
 /* The name the machine and its CPUs know the table by (activation). */
 static uint64_t table_of(const struct vmar_mmu *mmu)
@@ -61,65 +54,29 @@ static uint64_t table_of(const struct vmar_mmu *mmu)
     return mmu->rx.root;
 }
 
-/* The table this thread holds for writing, if any. A flush may come from
- * inside unmap (an early batch flush), and a flush hook may walk the
- * table (test_sim's checking flush does): that walk runs under the write
- * lock already and must not wait for itself. */
-static _Thread_local const struct vmar_mmu *wr_held;
+/* The walker's counters before a call that runs alone (anything but
+ * find_next, prepare, map, protect, replace and flush). */
+struct counts {
+    size_t tables, leaves;
+};
 
-static void wr_lock(struct vmar_mmu *mmu)
+static struct counts counts_of(const struct vmar_mmu *mmu)
 {
-    int rc = pthread_rwlock_wrlock(&mmu->lock);
-
-    if (rc != 0)
-        fail(mmu, "pthread_rwlock_wrlock", rc);
-    wr_held = mmu;
+    return (struct counts){
+        __atomic_load_n(&mmu->rx.tables, __ATOMIC_RELAXED),
+        __atomic_load_n(&mmu->rx.leaves, __ATOMIC_RELAXED),
+    };
 }
 
-static void wr_unlock(struct vmar_mmu *mmu)
+/* Count one operation that ran alone and fold how it moved the walker's
+ * counters into the machine's live counters. */
+static void count_since(struct vmar_mmu *mmu, enum vmar_sim_op op,
+                        struct counts before)
 {
-    int rc;
+    struct counts now = counts_of(mmu);
 
-    wr_held = NULL;
-    rc = pthread_rwlock_unlock(&mmu->lock);
-    if (rc != 0)
-        fail(mmu, "pthread_rwlock_unlock", rc);
-}
-
-/* Returns whether it took the lock (not when this thread writes it). */
-static bool rd_lock(const struct vmar_mmu *mmu)
-{
-    int rc;
-
-    if (wr_held == mmu)
-        return false;
-    /* Locking changes no state of the table: const callers may. */
-    rc = pthread_rwlock_rdlock((pthread_rwlock_t *)&mmu->lock);
-    if (rc != 0)
-        fail(mmu, "pthread_rwlock_rdlock", rc);
-    return true;
-}
-
-static void rd_unlock(const struct vmar_mmu *mmu, bool locked)
-{
-    int rc;
-
-    if (!locked)
-        return;
-    rc = pthread_rwlock_unlock((pthread_rwlock_t *)&mmu->lock);
-    if (rc != 0)
-        fail(mmu, "pthread_rwlock_unlock", rc);
-}
-
-/* Count one operation and fold the walker's own counts into the
- * machine's live counters: call with the counts from before the
- * operation. => mmu->lock held for writing (rx.tables and rx.leaves are
- * stable). */
-static void sync_counts(struct vmar_mmu *mmu, enum vmar_sim_op op,
-                        size_t tables0, size_t leaves0)
-{
-    vmar_sim_count(mmu->sim, op, (ptrdiff_t)(mmu->rx.tables - tables0),
-                   (ptrdiff_t)(mmu->rx.leaves - leaves0));
+    vmar_sim_count(mmu->sim, op, (ptrdiff_t)(now.tables - before.tables),
+                   (ptrdiff_t)(now.leaves - before.leaves));
 }
 
 /* The change of [lo, hi) is made: what `batch` (may be NULL) still has to
@@ -144,22 +101,6 @@ static void check_user(const struct vmar_mmu *mmu, vmar_addr_t va,
         env->panic(env->ctx, "sim mmu: range beyond user_top");
 }
 
-/* Writer-preferring: every TLB hit walks (the stale-entry check), so with
- * glibc's default reader preference the CPUs would starve a change. */
-static int rwlock_init(pthread_rwlock_t *lock)
-{
-    pthread_rwlockattr_t attr;
-    int rc;
-
-    if (pthread_rwlockattr_init(&attr) != 0)
-        return VMAR_ENOMEM;
-    pthread_rwlockattr_setkind_np(&attr,
-                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    rc = pthread_rwlock_init(lock, &attr);
-    pthread_rwlockattr_destroy(&attr);
-    return rc != 0 ? VMAR_ENOMEM : 0;
-}
-
 static int sim_mmu_create(const struct vmar_env *env, const void *config,
                           struct vmar_mmu **out)
 {
@@ -176,17 +117,12 @@ static int sim_mmu_create(const struct vmar_env *env, const void *config,
     mmu = env->alloc(env->ctx, sizeof(*mmu), _Alignof(struct vmar_mmu));
     if (mmu == NULL)
         return VMAR_ENOMEM;
-    if (rwlock_init(&mmu->lock) != 0) {
-        env->free(env->ctx, mmu, sizeof(*mmu));
-        return VMAR_ENOMEM;
-    }
     if (vmar__radix_init(&mmu->rx, &vmar__sim_pt_format, env) != 0) {
-        pthread_rwlock_destroy(&mmu->lock);
         env->free(env->ctx, mmu, sizeof(*mmu));
         return VMAR_ENOMEM;
     }
     mmu->sim = sim;
-    sync_counts(mmu, VMAR_SIM_OP_NONE, 0, 0);
+    count_since(mmu, VMAR_SIM_OP_NONE, (struct counts){0, 0});
     *out = mmu;
     return 0;
 }
@@ -195,7 +131,7 @@ static void sim_mmu_destroy(struct vmar_mmu *mmu)
 {
     const struct vmar_env *env = mmu->rx.env;
     const uint64_t table = table_of(mmu);
-    size_t tables0 = mmu->rx.tables, leaves0 = mmu->rx.leaves;
+    const struct counts before = counts_of(mmu);
 
     /* The contract: a destroyed table is active on no CPU. A CPU still
      * running it would translate through freed table pages. */
@@ -203,14 +139,11 @@ static void sim_mmu_destroy(struct vmar_mmu *mmu)
         env->panic(env->ctx, "sim mmu: destroying a page table that a "
                              "simulated CPU still runs "
                              "(vmar_sim_cpu_switch(cpu, NULL) first)");
-    wr_lock(mmu);
     vmar__radix_fini(&mmu->rx);
-    sync_counts(mmu, VMAR_SIM_OP_NONE, tables0, leaves0);
-    wr_unlock(mmu);
+    count_since(mmu, VMAR_SIM_OP_NONE, before);
     /* Records left by missed flushes must not match a later table that
      * reuses this root (no CPU runs this one: nothing else happens). */
     vmar_sim_tlb_flush(mmu->sim, table, 0, 0);
-    pthread_rwlock_destroy(&mmu->lock);
     env->free(env->ctx, mmu, sizeof(*mmu));
 }
 
@@ -218,18 +151,14 @@ static int sim_mmu_prepare(struct vmar_mmu *mmu, vmar_addr_t va,
                            vmar_size_t len, enum vmar_mmu_prep what,
                            struct vmar_frame_list *resv)
 {
-    int rc;
-
     vmar_sim_count(mmu->sim, VMAR_SIM_OP_PREPARE, 0, 0);
     check_user(mmu, va, len);
-    wr_lock(mmu);
-    rc = vmar__radix_prepare(&mmu->rx, va, len, what, resv);
-    wr_unlock(mmu);
-    return rc;
+    return vmar__radix_prepare(&mmu->rx, va, len, what, resv);
 }
 
-/* The walker does not count the leaf: the pages map took from `resv` are
- * the tables it linked, and the leaf is one. */
+/* The walker counts neither the leaf nor, shared as its counter is, the
+ * tables for this call alone: the pages map took from `resv` are the
+ * tables it linked. */
 static void sim_mmu_map(struct vmar_mmu *mmu, vmar_addr_t va,
                         const struct vmar_pte *pte,
                         struct vmar_frame_list *resv)
@@ -237,11 +166,9 @@ static void sim_mmu_map(struct vmar_mmu *mmu, vmar_addr_t va,
     const size_t spare = resv->count;
 
     check_user(mmu, va, VMAR_PAGE_SIZE);
-    wr_lock(mmu);
     vmar__radix_map(&mmu->rx, va, 0, pte, resv);
     vmar_sim_count(mmu->sim, VMAR_SIM_OP_MAP, (ptrdiff_t)(spare - resv->count),
                    1);
-    wr_unlock(mmu);
 }
 
 /* Counted in stats.maps as one call (map counts one per page). */
@@ -249,22 +176,18 @@ static void sim_mmu_map_range(struct vmar_mmu *mmu, vmar_addr_t va,
                               const struct vmar_pte *pte, vmar_size_t len,
                               unsigned flags, struct vmar_frame_list *resv)
 {
-    size_t tables0, leaves0;
+    const struct counts before = counts_of(mmu);
 
     check_user(mmu, va, len);
-    wr_lock(mmu);
-    tables0 = mmu->rx.tables;
-    leaves0 = mmu->rx.leaves;
     vmar__radix_map_range(&mmu->rx, va, pte, len, flags, resv);
-    sync_counts(mmu, VMAR_SIM_OP_MAP, tables0, leaves0);
-    wr_unlock(mmu);
+    count_since(mmu, VMAR_SIM_OP_MAP, before);
 }
 
 static size_t sim_mmu_unmap(struct vmar_mmu *mmu, vmar_addr_t va,
                             vmar_size_t len, struct vmar_frame_list *resv,
                             struct vmar_tlb_batch *batch)
 {
-    size_t tables0, leaves0;
+    const struct counts before = counts_of(mmu);
     size_t pages;
 
     check_user(mmu, va, len);
@@ -272,47 +195,36 @@ static size_t sim_mmu_unmap(struct vmar_mmu *mmu, vmar_addr_t va,
      * flush after it; an early flush inside the walker (a full batch)
      * clears its part in between. */
     vmar_sim_change_begin(mmu->sim, table_of(mmu), va, va + len);
-    wr_lock(mmu);
-    tables0 = mmu->rx.tables;
-    leaves0 = mmu->rx.leaves;
     pages = vmar__radix_unmap(&mmu->rx, va, len, resv, batch);
-    sync_counts(mmu, VMAR_SIM_OP_UNMAP, tables0, leaves0);
-    wr_unlock(mmu);
+    count_since(mmu, VMAR_SIM_OP_UNMAP, before);
     change_end(mmu, va, va + len, batch);
     return pages;
 }
 
+/* Under the shared lock, beside other blocks' calls: the splits protect
+ * reports are its whole change of the counts (a table each, and one leaf
+ * become a table's worth). */
 static void sim_mmu_protect(struct vmar_mmu *mmu, vmar_addr_t va,
                             vmar_size_t len, unsigned prot,
                             struct vmar_frame_list *resv,
                             struct vmar_tlb_batch *batch)
 {
-    size_t tables0, leaves0;
+    const size_t per_split = ((size_t)1 << mmu->rx.fmt->bits_per_level) - 1;
+    size_t splits;
 
     check_user(mmu, va, len);
     vmar_sim_change_begin(mmu->sim, table_of(mmu), va, va + len); /* as unmap */
-    wr_lock(mmu);
-    tables0 = mmu->rx.tables;
-    leaves0 = mmu->rx.leaves;
-    vmar__radix_protect(&mmu->rx, va, len, prot, resv, batch);
-    /* a split adds a table */
-    sync_counts(mmu, VMAR_SIM_OP_PROTECT, tables0, leaves0);
-    wr_unlock(mmu);
+    splits = vmar__radix_protect(&mmu->rx, va, len, prot, resv, batch);
+    vmar_sim_count(mmu->sim, VMAR_SIM_OP_PROTECT, (ptrdiff_t)splits,
+                   (ptrdiff_t)(splits * per_split));
     change_end(mmu, va, va + len, batch);
 }
 
 static int sim_mmu_find_next(const struct vmar_mmu *mmu, vmar_addr_t *va,
                              vmar_addr_t end, struct vmar_pte *pte)
 {
-    int rc;
-
-    bool locked;
-
     vmar_sim_count(mmu->sim, VMAR_SIM_OP_FIND, 0, 0);
-    locked = rd_lock(mmu);
-    rc = vmar__radix_find_next(&mmu->rx, va, end, pte);
-    rd_unlock(mmu, locked);
-    return rc;
+    return vmar__radix_find_next(&mmu->rx, va, end, pte);
 }
 
 /* Counted in stats.maps as one call, like map_range. Empty slots only,
@@ -322,19 +234,13 @@ static size_t sim_mmu_copy(struct vmar_mmu *dst, const struct vmar_mmu *src,
                            struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
                            void *arg)
 {
-    size_t tables0, leaves0, need;
-    bool locked;
+    const struct counts before = counts_of(dst);
+    size_t need;
 
     check_user(dst, *va, end - *va);
-    wr_lock(dst);
-    locked = rd_lock(src);
-    tables0 = dst->rx.tables;
-    leaves0 = dst->rx.leaves;
     need =
         vmar__radix_copy(&dst->rx, &src->rx, va, end, flags, resv, take, arg);
-    sync_counts(dst, VMAR_SIM_OP_MAP, tables0, leaves0);
-    rd_unlock(src, locked);
-    wr_unlock(dst);
+    count_since(dst, VMAR_SIM_OP_MAP, before);
     return need;
 }
 
@@ -344,34 +250,25 @@ static void sim_mmu_move(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
                          vmar_addr_t to, struct vmar_frame_list *resv,
                          vmar_mmu_take_fn *moved, void *arg)
 {
-    size_t tables0, leaves0;
+    const struct counts before = counts_of(mmu);
 
     check_user(mmu, va, len);
     check_user(mmu, to, len);
-    wr_lock(mmu);
-    tables0 = mmu->rx.tables;
-    leaves0 = mmu->rx.leaves;
     vmar__radix_move(&mmu->rx, va, len, to, resv, moved, arg);
-    sync_counts(mmu, VMAR_SIM_OP_MAP, tables0, leaves0);
-    wr_unlock(mmu);
+    count_since(mmu, VMAR_SIM_OP_MAP, before);
 }
 
-/* Counted in stats.maps (one page installed). The page is recorded as
- * unflushed from before the change; the flush inside clears it. */
+/* Counted in stats.maps (one page installed; no table or leaf more). The
+ * page is recorded as unflushed from before the change; the flush inside
+ * clears it. */
 static void sim_mmu_replace(struct vmar_mmu *mmu, vmar_addr_t va,
                             const struct vmar_pte *pte,
                             struct vmar_tlb_batch *batch)
 {
-    size_t tables0, leaves0;
-
     check_user(mmu, va, VMAR_PAGE_SIZE);
     vmar_sim_change_begin(mmu->sim, table_of(mmu), va, va + VMAR_PAGE_SIZE);
-    wr_lock(mmu);
-    tables0 = mmu->rx.tables;
-    leaves0 = mmu->rx.leaves;
     vmar__radix_replace(&mmu->rx, va, pte, batch);
-    sync_counts(mmu, VMAR_SIM_OP_MAP, tables0, leaves0);
-    wr_unlock(mmu);
+    vmar_sim_count(mmu->sim, VMAR_SIM_OP_MAP, 0, 0);
     change_end(mmu, va, va + VMAR_PAGE_SIZE, batch);
 }
 

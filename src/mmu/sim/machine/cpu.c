@@ -23,13 +23,18 @@
  * Threads. Each CPU is driven by one thread at a time (its accesses and
  * switches), while flushes from any thread invalidate its TLB. The CPU's
  * mutex covers its TLB, space and counters; an access holds it from the
- * translation through the copy, so a flush waits for accesses in flight,
- * as a shootdown waits for the IPI's acknowledgement. Walks run without
- * it (a flush may come from inside a table change, which holds the
- * table's lock: machine.h has the lock order), so the CPU
- * notes which page it is walking and a flush covering that page marks the
- * walk as overtaken: its result is thrown away and the translation starts
- * over, as if the invalidation had arrived first.
+ * translation (the walk included) through the copy, so a flush waits for
+ * accesses in flight, as a shootdown waits for the IPI's acknowledgement,
+ * and for the walk in flight, as an IPI waits for a hardware walk to
+ * finish. A walk therefore never reads a table page after the flush that
+ * precedes the page's free: the pool may poison the page and hand it out
+ * again (plain writes) without racing a walk. The walk takes no lock
+ * (vmar_space_translate() takes none, nor do the backends' walks), so it
+ * may run under the CPU's mutex whatever a flushing thread holds
+ * (machine.h has the lock order). The fault handler runs without the
+ * mutex: the CPU notes the page it faults on, and a flush of that page
+ * from another thread meanwhile marks the fault as overtaken (see
+ * translate()).
  *
  * A violating hit is still served from the stale entry, as hardware
  * would, because what the stale entry exposes is the bug the tests look
@@ -81,11 +86,11 @@ struct vmar_sim_cpu {
     struct vmar_sim_cpu *next; /* the machine's CPUs; under cpus_lock */
     unsigned id;               /* for reports */
     pthread_mutex_t lock;      /* everything below */
-    bool walking;              /* a walk of walk_va is under way */
-    bool overtaken;            /* ... and a flush covered it meanwhile */
-    bool overtaken_by_other;   /* ... one from another thread */
-    pthread_t walker;          /* the thread that drives the CPU */
-    vmar_addr_t walk_va;
+    bool faulting;             /* a fault on fault_va is under way */
+    bool overtaken_by_other;   /* ... and another thread's flush covered
+                                  the page meanwhile */
+    pthread_t fault_thread;    /* the thread that drives the CPU */
+    vmar_addr_t fault_va;
     struct vmar_space *space; /* current space, NULL: none */
     uint64_t root;            /* its activation value, when space is set */
     uint64_t clock;           /* LRU stamps */
@@ -195,8 +200,9 @@ void vmar_sim_cpu_switch(struct vmar_sim_cpu *cpu, struct vmar_space *space)
     vmar__sim_unlock(&cpu->lock);
 }
 
-/* Drop the entries of [va, va+len) (len 0: all) and count them; a walk
- * of a page in the range is overtaken. => cpu->lock held. */
+/* Drop the entries of [va, va+len) (len 0: all) and count them; a fault
+ * on a page in the range is overtaken by another thread's flush.
+ * => cpu->lock held. */
 static void tlb_invalidate(struct vmar_sim_cpu *cpu, vmar_addr_t va,
                            vmar_size_t len)
 {
@@ -204,12 +210,10 @@ static void tlb_invalidate(struct vmar_sim_cpu *cpu, vmar_addr_t va,
     /* A range reaching past the top of the address space is clipped. */
     vmar_addr_t hi = len > ~(vmar_addr_t)0 - va ? ~(vmar_addr_t)0 : va + len;
 
-    if (cpu->walking &&
-        (len == 0 || (cpu->walk_va >= lo && cpu->walk_va < hi))) {
-        cpu->overtaken = true;
-        if (!pthread_equal(pthread_self(), cpu->walker))
-            cpu->overtaken_by_other = true;
-    }
+    if (cpu->faulting &&
+        (len == 0 || (cpu->fault_va >= lo && cpu->fault_va < hi)) &&
+        !pthread_equal(pthread_self(), cpu->fault_thread))
+        cpu->overtaken_by_other = true;
     for (unsigned i = 0; i < cpu->nentries; i++) {
         struct tlb_entry *e = &cpu->tlb[i];
 
@@ -353,24 +357,22 @@ static struct tlb_entry *tlb_victim(struct vmar_sim_cpu *cpu)
     return v;
 }
 
-/* Start a walk of `page` without the CPU lock. => cpu->lock held; the
- * caller drops it next. */
-static void walk_begin(struct vmar_sim_cpu *cpu, vmar_addr_t page)
+/* Start a fault on `page`, taken without the CPU lock. => cpu->lock held;
+ * the caller drops it next. */
+static void fault_begin(struct vmar_sim_cpu *cpu, vmar_addr_t page)
 {
-    cpu->walking = true;
-    cpu->overtaken = false;
+    cpu->faulting = true;
     cpu->overtaken_by_other = false;
-    cpu->walker = pthread_self();
-    cpu->walk_va = page;
+    cpu->fault_thread = pthread_self();
+    cpu->fault_va = page;
 }
 
-/* Retake the CPU lock after a walk; true when a flush of the page came in
- * meanwhile, so what the walk saw may be older than the flush. */
-static bool walk_end(struct vmar_sim_cpu *cpu)
+/* Retake the CPU lock after a fault (cpu->overtaken_by_other says the
+ * rest). */
+static void fault_end(struct vmar_sim_cpu *cpu)
 {
     vmar__sim_lock(&cpu->lock);
-    cpu->walking = false;
-    return cpu->overtaken;
+    cpu->faulting = false;
 }
 
 /* Report and count a hit on a stale entry. => cpu->lock held. */
@@ -423,28 +425,23 @@ static int translate(struct vmar_sim_cpu *cpu, vmar_addr_t page,
         struct tlb_entry *e = tlb_lookup(cpu, page);
 
         if (e != NULL && (e->prot & need) != 0) {
-            const struct tlb_entry seen = *e;
-
             /* Check the hit against the table. */
-            walk_begin(cpu, page);
-            vmar__sim_unlock(&cpu->lock);
             bool present = walk(space, page, &pte);
             bool bad =
-                !present || pte.pa != seen.pa || (seen.prot & ~pte.prot) != 0;
+                !present || pte.pa != e->pa || (e->prot & ~pte.prot) != 0;
             /* Only sim tables record unflushed ranges; for the others
-             * nothing matches and no hit is excused. */
+             * nothing matches and no hit is excused. The record of a
+             * change this walk saw stays until its flush, which waits
+             * for this lock. */
             bool excused =
                 bad && vmar__sim_unflushed_excused(cpu->sim, cpu->root, page);
-            if (walk_end(cpu)) {
-                vmar__sim_unlock(&cpu->lock);
-                continue; /* the entry may be gone: translate anew */
-            }
+
             cpu->st.hits++;
             e->used = ++cpu->clock;
             *pa = e->pa;
             *stale = bad;
             if (bad && !excused)
-                report_stale(cpu, &seen, access, present, &pte);
+                report_stale(cpu, e, access, present, &pte);
             return 0;
         }
         /* A cached entry without the right raises a permission fault on
@@ -456,15 +453,7 @@ static int translate(struct vmar_sim_cpu *cpu, vmar_addr_t page,
         if (!missed)
             cpu->st.misses++;
         missed = true;
-        walk_begin(cpu, page);
-        vmar__sim_unlock(&cpu->lock);
-        bool ok = walk(space, page, &pte) && (pte.prot & need) != 0;
-        bool overtaken = walk_end(cpu);
-        if (overtaken) {
-            vmar__sim_unlock(&cpu->lock);
-            continue;
-        }
-        if (ok) {
+        if (walk(space, page, &pte) && (pte.prot & need) != 0) {
             e = tlb_victim(cpu);
             e->va = page;
             e->pa = pte.pa;
@@ -487,15 +476,14 @@ static int translate(struct vmar_sim_cpu *cpu, vmar_addr_t page,
         }
         tries++;
         cpu->st.faults++;
-        /* The handler flushes, and flushes take this lock. The fault
-         * counts as a walk of the page: when another thread's change of
-         * the page (a fork write-protecting it again, say) flushes it
-         * meanwhile, the handler's work was undone by someone else and
-         * the retry is not a sign of livelock. */
-        walk_begin(cpu, page);
+        /* The handler flushes, and flushes take this lock. When another
+         * thread's change of the page (a fork write-protecting it again,
+         * say) flushes it meanwhile, the handler's work was undone by
+         * someone else and the retry is not a sign of livelock. */
+        fault_begin(cpu, page);
         vmar__sim_unlock(&cpu->lock);
         int rc = vmar_fault(space, page, access, VMAR_FAULT_USER);
-        walk_end(cpu);
+        fault_end(cpu);
         if (cpu->overtaken_by_other)
             tries = 0;
         vmar__sim_unlock(&cpu->lock);

@@ -27,15 +27,16 @@
  *
  * Locks, in the order they nest (a thread holding one may take only those
  * below it):
- *   1. a backend's own table locks (the sim backend's rwlock per table):
- *      held around its table changes and walks, which report to the
- *      machine and may flush.
+ *   1. the locks of the library and of a backend (the space lock, the
+ *      page-table locks; the sim backend keeps none): held around table
+ *      changes, which report to the machine and may flush. A walk
+ *      (vmar_space_translate()) takes none of them.
  *   2. vmar_sim::cpus_lock: the CPU list.
  *   3. vmar_sim_cpu::lock (cpu.c): one CPU's TLB, space and counters. An
- *      access holds it from its translation to its copy, so a flush (which
- *      takes it) waits for accesses in flight, like a shootdown IPI. It is
- *      never held across a walk: a walk made without it is validated
- *      afterwards (see cpu.c), which keeps order 1 -> 3.
+ *      access holds it from its translation, walk included, to its copy,
+ *      so a flush (which takes it) waits for the accesses and walks in
+ *      flight, like a shootdown IPI. It is not held across vmar_fault(),
+ *      which takes the locks of 1.
  *   4. vmar_sim::lock: everything else of the machine (counters but the
  *      backend-reported ones, which are atomic; metadata
  *      allocator, the frame pool's free stack and cache list, failure
