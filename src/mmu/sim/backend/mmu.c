@@ -289,7 +289,8 @@ static void sim_mmu_activation(const struct vmar_mmu *mmu,
 const struct vmar_mmu_ops vmar_mmu_sim = {
     .abi = VMAR_MMU_ABI,
     .name = "sim",
-    .caps = VMAR_MMU_CAP_NX | VMAR_MMU_CAP_HUGE_2M | VMAR_MMU_CAP_HUGE_1G,
+    .caps = VMAR_MMU_CAP_NX | VMAR_MMU_CAP_HUGE_2M | VMAR_MMU_CAP_HUGE_1G |
+            VMAR_MMU_CAP_SPLIT_PT,
     .user_top = VMAR_SIM_USER_TOP,
     .create = sim_mmu_create,
     .destroy = sim_mmu_destroy,
