@@ -3,8 +3,12 @@
  * The generic radix walker (src/mmu/radix.h) driven directly over the sim
  * machine's pool, with the sim page-table format
  * (src/mmu/sim/backend/sim_pte.h): what no backend's ops expose. How many
- * tables find_next enters, 2 MiB leaves in a format that allows them, and the
- * abort when a walk would have to cut a huge leaf it holds no table for.
+ * tables find_next enters, 2 MiB leaves in a format that allows them, the
+ * abort when a walk would have to cut a huge leaf it holds no table for,
+ * and the calls that may run at once on different 2 MiB leaf blocks
+ * (VMAR_MMU_CAP_SPLIT_PT): a lost table link, deterministic, and threads
+ * racing to link the upper tables they share, in the sim and the x86-64
+ * formats (label concurrency: the tsan preset runs it).
  * White-box: the walker's counters and its format descriptor are internal. The
  * sim backend's ops over the same walker: tests/unit/test_sim.c.
  */
@@ -15,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include <vmar/error.h>
@@ -23,6 +29,7 @@
 
 #include "death.h"
 #include "mmu/sim/backend/sim_pte.h"
+#include "mmu/x86_64/x86_pte.h"
 #include "radix.h"
 
 #define PAGE ((vmar_addr_t)VMAR_PAGE_SIZE)
@@ -49,6 +56,21 @@ static size_t frames_live(struct vmar_sim *sim)
 
     vmar_sim_stats(sim, &s);
     return s.frames_live;
+}
+
+/* A new machine, and in *env a copy of its env whose phys_to_virt is
+ * `ptv`, which reaches the machine's through *real. */
+static struct vmar_sim *sim_hooked(struct vmar_env *env,
+                                   void *(*ptv)(void *ctx, vmar_paddr_t pa),
+                                   const struct vmar_env **real)
+{
+    struct vmar_sim *sim;
+
+    assert_int_equal(vmar_sim_create(NULL, &sim), 0);
+    *real = vmar_sim_env(sim);
+    *env = **real;
+    env->phys_to_virt = ptv;
+    return sim;
 }
 
 /* ---- find_next enters only populated tables ------------------------------ */
@@ -78,10 +100,7 @@ static void test_find_next_cost(void **state)
     vmar_addr_t va;
     (void)state;
 
-    assert_int_equal(vmar_sim_create(NULL, &sim), 0);
-    counting = *vmar_sim_env(sim);
-    ptv.real = vmar_sim_env(sim);
-    counting.phys_to_virt = counting_phys_to_virt;
+    sim = sim_hooked(&counting, counting_phys_to_virt, &ptv.real);
     for (int i = 0; i < 3; i++)
         assert_int_equal(counting.frame_alloc(counting.ctx, 0, &pas[i]), 0);
 
@@ -223,12 +242,384 @@ static void test_huge_split_unprepared_aborts(void **state)
     vt_expect_death(cut_huge_leaf_unprepared, 0, "covers_whole_leaf");
 }
 
+/* ---- a table link lost to another call -------------------------------- */
+
+/* Another map runs on the same upper path right after this one found the
+ * slot absent: phys_to_virt of the page about to be popped for that slot
+ * (vmar_frame_list_pop reaches its link word) maps the other block first,
+ * as a thread on another leaf block may under the shared lock. */
+static struct {
+    const struct vmar_env *real;
+    struct vmar__radix *rx;
+    vmar_paddr_t armed; /* the page whose pop triggers the other map */
+    vmar_addr_t other_va;
+    struct vmar_frame_list *other_resv;
+} race;
+
+static void *racing_phys_to_virt(void *ctx, vmar_paddr_t pa)
+{
+    if (race.armed != 0 && pa == race.armed) {
+        struct vmar_pte p = {.pa = 64 * GIB + PAGE, .prot = VMAR_PROT_READ};
+
+        race.armed = 0;
+        vmar__radix_map(race.rx, race.other_va, 0, &p, race.other_resv);
+    }
+    return race.real->phys_to_virt(ctx, pa);
+}
+
+static void test_lost_link_returns_page(void **state)
+{
+    /* Two blocks of one 1 GiB under one 512 GiB: they share the level-2
+     * and level-1 tables, and both are missing. */
+    const vmar_addr_t a = 512 * GIB + 4 * MIB, b = 512 * GIB + 6 * MIB;
+    struct vmar_frame_list ra = {0}, rb = {0};
+    struct vmar_pte p = {.pa = 64 * GIB, .prot = VMAR_PROT_READ};
+    struct vmar_env env;
+    struct vmar_sim *sim;
+    struct vmar__radix rx;
+    struct vmar_tlb_batch batch;
+    struct vmar_pte out;
+    vmar_addr_t va;
+    (void)state;
+
+    sim = sim_hooked(&env, racing_phys_to_virt, &race.real);
+    assert_int_equal(vmar__radix_init(&rx, &vmar__sim_pt_format, &env), 0);
+    assert_int_equal(vmar__radix_prepare(&rx, a, PAGE, VMAR_PREP_MAP, &ra), 0);
+    assert_int_equal(vmar__radix_prepare(&rx, b, PAGE, VMAR_PREP_MAP, &rb), 0);
+    assert_int_equal(ra.count, 3);
+    assert_int_equal(rb.count, 3);
+    assert_int_equal(frames_live(sim), 7);
+
+    race.rx = &rx;
+    race.armed = ra.head; /* the level-2 table's page */
+    race.other_va = b;
+    race.other_resv = &rb;
+    /* a's walk finds the level-2 slot absent and pops a page; meanwhile
+     * b's map links all three of its tables. a's swap fails: its page
+     * goes back and a goes on under b's tables, linking only its leaf
+     * table. */
+    vmar__radix_map(&rx, a, 0, &p, &ra);
+    assert_int_equal(race.armed, 0);
+    assert_int_equal(rb.count, 0); /* b linked three tables */
+    assert_int_equal(rx.lost_links, 1);
+    assert_int_equal(rx.tables, 1 + 3 + 1);
+    /* a linked one: the lost page is back, whole: a zero page as prepare
+     * gave it, but for the list's link in its first word. */
+    assert_int_equal(ra.count, 2);
+    for (vmar_paddr_t f = ra.head; f != 0;) {
+        const uint64_t *w = race.real->phys_to_virt(race.real->ctx, f);
+
+        for (size_t i = 1; i < 512; i++)
+            assert_int_equal(w[i], 0);
+        f = w[0];
+    }
+    vmar_frame_list_release(&env, &ra);
+    assert_int_equal(frames_live(sim), rx.tables);
+
+    va = a;
+    assert_int_equal(vmar__radix_find_next(&rx, &va, TOP, &out), 0);
+    assert_int_equal(va, a);
+    assert_int_equal(out.pa, 64 * GIB);
+    va += PAGE;
+    assert_int_equal(vmar__radix_find_next(&rx, &va, TOP, &out), 0);
+    assert_int_equal(va, b);
+    assert_int_equal(out.pa, 64 * GIB + PAGE);
+
+    vmar_tlb_batch_init(&batch, &env, &no_tlb, NULL);
+    assert_int_equal(vmar__radix_unmap(&rx, 0, TOP, NULL, &batch), 2);
+    vmar_tlb_batch_finish(&batch);
+    vmar__radix_fini(&rx);
+    assert_int_equal(frames_live(sim), 0);
+    vmar_sim_destroy(sim);
+}
+
+/* ---- threads on different leaf blocks ---------------------------------- */
+
+/*
+ * MT_THREADS threads, each with its own reservation, map MT_PAGES pages
+ * in one 2 MiB block of each of MT_GIBS consecutive 1 GiB regions of a
+ * 512 GiB region that is empty at the start of a round: every level-1
+ * table (one per GiB) and the level-2 table are shared by all of them
+ * and missing, so the threads race to link them. Then each one reads its
+ * blocks back, write-protects them, replaces a page in each, and looks at
+ * another thread's page meanwhile, as a CPU's walk would. Between rounds
+ * the main thread, alone, checks the table and empties it. The threads
+ * leave a spin barrier together, and a thread that pops a table page
+ * (after it read the slot absent, before its swap) yields the CPU, so
+ * that the links race even on few cores; the test runs rounds until some
+ * link was lost (at most MT_MAX).
+ */
+#define MT_THREADS 4u
+#define MT_GIBS    4u
+#define MT_PAGES   8u
+#define MT_ROUNDS  200u
+#define MT_MAX     5000u
+#define MT_BASE    (512 * GIB)
+#define MT_LEAVES  (MT_THREADS * MT_GIBS * MT_PAGES)
+
+/* The threads and the main one wait for each other. */
+struct spin_barrier {
+    unsigned n;
+    unsigned arrived;
+    unsigned gen;
+};
+
+static void spin_wait(struct spin_barrier *b)
+{
+    unsigned gen = __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE);
+
+    if (__atomic_add_fetch(&b->arrived, 1, __ATOMIC_ACQ_REL) == b->n) {
+        __atomic_store_n(&b->arrived, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->gen, gen + 1, __ATOMIC_RELEASE);
+        return;
+    }
+    for (unsigned spins = 0; __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) == gen;
+         spins++)
+        if (spins > 1000)
+            sched_yield(); /* fewer cores than threads */
+}
+
+/* The env of the threads: the machine's, but for a yield when a thread
+ * pops a page off its reservation (vmar_frame_list_pop reaches the page
+ * through phys_to_virt), which in a map is between reading a slot absent
+ * and linking a table there. */
+static const struct vmar_env *mt_real;
+static _Thread_local const struct vmar_frame_list *mt_resv;
+
+static void *mt_phys_to_virt(void *ctx, vmar_paddr_t pa)
+{
+    if (mt_resv != NULL && pa == mt_resv->head)
+        sched_yield();
+    return mt_real->phys_to_virt(ctx, pa);
+}
+
+/* The batches' flushes from several threads: nothing to count. */
+static void quiet_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
+{
+    (void)mmu;
+    (void)va;
+    (void)len;
+}
+
+static const struct vmar_mmu_ops quiet_tlb = {.flush = quiet_flush};
+
+struct mt {
+    struct vmar__radix *rx;
+    const struct vmar_env *env; /* the machine's with mt_phys_to_virt */
+    struct spin_barrier bar;
+    bool stop;      /* set by main between rounds */
+    unsigned round; /* set by main between rounds */
+};
+
+struct mt_thread {
+    struct mt *mt;
+    unsigned id;
+    size_t linked;   /* tables its maps linked, over the run */
+    unsigned errors; /* its failed checks (cmocka asserts on main only) */
+    pthread_t th;
+};
+
+static vmar_addr_t mt_block(unsigned id, unsigned gib)
+{
+    return MT_BASE + (vmar_addr_t)gib * GIB + (vmar_addr_t)id * 2 * MIB;
+}
+
+/* The frame a page maps: distinct per round, thread, region and page;
+ * `again` after the replace. No pool frame: the leaves are unmanaged. */
+static vmar_paddr_t mt_pa(unsigned round, unsigned id, unsigned gib,
+                          unsigned page, bool again)
+{
+    vmar_paddr_t n = ((id * MT_GIBS + gib) * MT_PAGES + page) * 2u + again;
+
+    return (vmar_paddr_t)1 << 40 | (vmar_paddr_t)(round % 64) << 32 | n << 12;
+}
+
+/* One page found as expected: the page itself, its frame and its prot. */
+static bool mt_found(const struct vmar__radix *rx, vmar_addr_t page,
+                     vmar_paddr_t pa, unsigned prot)
+{
+    vmar_addr_t at = page;
+    struct vmar_pte pte;
+
+    return vmar__radix_find_next(rx, &at, page + PAGE, &pte) == 0 &&
+           at == page && pte.pa == pa && pte.prot == prot;
+}
+
+/* Another thread's page 0 of region `g` while that thread changes it:
+ * absent (a replace breaks it for a moment), or one of its two frames. */
+static bool mt_other_ok(const struct vmar__radix *rx, unsigned round,
+                        unsigned id, unsigned g)
+{
+    vmar_addr_t page = mt_block(id, g), at = page;
+    struct vmar_pte pte;
+
+    if (vmar__radix_find_next(rx, &at, page + PAGE, &pte) != 0)
+        return true;
+    return at == page && (pte.pa == mt_pa(round, id, g, 0, false) ||
+                          pte.pa == mt_pa(round, id, g, 0, true));
+}
+
+static void mt_round(struct mt_thread *t, unsigned round)
+{
+    struct vmar__radix *rx = t->mt->rx;
+    const struct vmar_env *env = t->mt->env;
+    const unsigned next = (t->id + 1) % MT_THREADS;
+    struct vmar_frame_list resv = {0};
+    struct vmar_tlb_batch b;
+    size_t spare;
+
+    mt_resv = &resv;
+    for (unsigned g = 0; g < MT_GIBS; g++)
+        if (vmar__radix_prepare(rx, mt_block(t->id, g), MT_PAGES * PAGE,
+                                VMAR_PREP_MAP, &resv) != 0)
+            t->errors++;
+    spin_wait(&t->mt->bar); /* go: every thread at once */
+    spare = resv.count;
+    for (unsigned g = 0; g < MT_GIBS; g++)
+        for (unsigned p = 0; p < MT_PAGES; p++) {
+            struct vmar_pte pte = {.pa = mt_pa(round, t->id, g, p, false),
+                                   .prot = VMAR_PROT_READ | VMAR_PROT_WRITE};
+
+            vmar__radix_map(rx, mt_block(t->id, g) + p * PAGE, 0, &pte, &resv);
+        }
+    /* What the maps took from resv are the tables they linked. */
+    t->linked += spare - resv.count;
+    for (unsigned g = 0; g < MT_GIBS; g++) {
+        const vmar_addr_t blk = mt_block(t->id, g);
+        struct vmar_pte pte = {.pa = mt_pa(round, t->id, g, 0, true),
+                               .prot = VMAR_PROT_READ};
+
+        for (unsigned p = 0; p < MT_PAGES; p++)
+            if (!mt_found(rx, blk + p * PAGE, mt_pa(round, t->id, g, p, false),
+                          VMAR_PROT_READ | VMAR_PROT_WRITE))
+                t->errors++;
+        vmar_tlb_batch_init(&b, env, &quiet_tlb, NULL);
+        vmar__radix_protect(rx, blk, MT_PAGES * PAGE, VMAR_PROT_READ, NULL, &b);
+        vmar_tlb_batch_finish(&b);
+        vmar_tlb_batch_init(&b, env, &quiet_tlb, NULL);
+        vmar__radix_replace(rx, blk, &pte, &b);
+        if (!mt_other_ok(rx, round, next, g))
+            t->errors++;
+    }
+    /* What prepare counted and another thread linked first goes back. */
+    mt_resv = NULL;
+    vmar_frame_list_release(env, &resv);
+}
+
+static void *mt_main(void *arg)
+{
+    struct mt_thread *t = arg;
+    struct mt *mt = t->mt;
+
+    for (;;) {
+        spin_wait(&mt->bar); /* start: the table is empty */
+        if (__atomic_load_n(&mt->stop, __ATOMIC_RELAXED))
+            return NULL;
+        mt_round(t, __atomic_load_n(&mt->round, __ATOMIC_RELAXED));
+        spin_wait(&mt->bar); /* done */
+    }
+}
+
+/* Between rounds, alone: the table holds exactly what the threads left,
+ * and every live frame is a table of the tree; then empty it again. */
+static void mt_check_and_empty(struct vmar_sim *sim, struct vmar__radix *rx,
+                               const struct vmar_env *env, unsigned round)
+{
+    const size_t tables = 1 + 1 + MT_GIBS + MT_THREADS * MT_GIBS;
+    const size_t leaves0 = rx->leaves;
+    size_t n = 0;
+    struct vmar_tlb_batch b;
+
+    for (vmar_addr_t va = 0;; va += PAGE) {
+        struct vmar_pte pte;
+
+        if (vmar__radix_find_next(rx, &va, TOP, &pte) != 0)
+            break;
+        n++;
+    }
+    assert_int_equal(n, MT_LEAVES);
+    for (unsigned id = 0; id < MT_THREADS; id++)
+        for (unsigned g = 0; g < MT_GIBS; g++)
+            for (unsigned p = 0; p < MT_PAGES; p++)
+                assert_true(mt_found(rx, mt_block(id, g) + p * PAGE,
+                                     mt_pa(round, id, g, p, p == 0),
+                                     VMAR_PROT_READ));
+    assert_int_equal(rx->tables, tables);
+    assert_int_equal(frames_live(sim), tables);
+
+    vmar_tlb_batch_init(&b, env, &quiet_tlb, NULL);
+    assert_int_equal(vmar__radix_unmap(rx, MT_BASE, MT_GIBS * GIB, NULL, &b),
+                     MT_LEAVES);
+    vmar_tlb_batch_finish(&b);
+    assert_int_equal(leaves0 - rx->leaves, MT_LEAVES);
+    assert_int_equal(rx->tables, 1);
+    assert_int_equal(frames_live(sim), 1);
+}
+
+static void race_blocks(const struct vmar__pt_format *fmt)
+{
+    struct mt_thread th[MT_THREADS];
+    struct vmar_sim *sim;
+    struct vmar__radix rx;
+    struct vmar_env env;
+    struct mt mt;
+    size_t linked = 0;
+    unsigned round;
+
+    sim = sim_hooked(&env, mt_phys_to_virt, &mt_real);
+    mt = (struct mt){.rx = &rx, .env = &env, .bar = {.n = MT_THREADS + 1}};
+    assert_int_equal(vmar__radix_init(&rx, fmt, mt.env), 0);
+    for (unsigned i = 0; i < MT_THREADS; i++) {
+        th[i] = (struct mt_thread){.mt = &mt, .id = i};
+        assert_int_equal(pthread_create(&th[i].th, NULL, mt_main, &th[i]), 0);
+    }
+    for (round = 0; round < MT_MAX; round++) {
+        if (round >= MT_ROUNDS && rx.lost_links != 0)
+            break;
+        __atomic_store_n(&mt.round, round, __ATOMIC_RELAXED);
+        spin_wait(&mt.bar); /* start */
+        spin_wait(&mt.bar); /* go */
+        spin_wait(&mt.bar); /* done */
+        mt_check_and_empty(sim, &rx, mt.env, round);
+    }
+    __atomic_store_n(&mt.stop, true, __ATOMIC_RELAXED);
+    spin_wait(&mt.bar);
+    for (unsigned i = 0; i < MT_THREADS; i++) {
+        assert_int_equal(pthread_join(th[i].th, NULL), 0);
+        assert_int_equal(th[i].errors, 0);
+        linked += th[i].linked;
+    }
+    /* Each table was linked by exactly one map; the losers linked none. */
+    assert_int_equal(linked, (size_t)round * (1 + MT_GIBS * (1 + MT_THREADS)));
+    print_message("%s: %u rounds, %zu table links lost\n", fmt->name, round,
+                  rx.lost_links);
+    assert_true(rx.lost_links > 0);
+    vmar__radix_fini(&rx);
+    assert_int_equal(frames_live(sim), 0);
+    vmar_sim_destroy(sim);
+}
+
+static void test_race_blocks_sim(void **state)
+{
+    (void)state;
+    race_blocks(&vmar__sim_pt_format);
+}
+
+static void test_race_blocks_x86(void **state)
+{
+    (void)state;
+    race_blocks(&vmar__x86_pt_format_4l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find_next_cost),
         cmocka_unit_test(test_walker_huge_leaf),
         cmocka_unit_test(test_huge_split_unprepared_aborts),
+        cmocka_unit_test(test_lost_link_returns_page),
+        cmocka_unit_test(test_race_blocks_sim),
+        cmocka_unit_test(test_race_blocks_x86),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
