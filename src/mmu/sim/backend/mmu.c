@@ -156,19 +156,26 @@ static int sim_mmu_prepare(struct vmar_mmu *mmu, vmar_addr_t va,
     return vmar__radix_prepare(&mmu->rx, va, len, what, resv);
 }
 
-/* The walker counts neither the leaf nor, shared as its counter is, the
- * tables for this call alone: the pages map took from `resv` are the
+/* The pages of `resv` (NULL: none); what a call took from it is the
  * tables it linked. */
+static size_t spare_of(const struct vmar_frame_list *resv)
+{
+    return resv != NULL ? resv->count : 0;
+}
+
+/* The walker counts neither the leaf nor, shared as its counter is, the
+ * tables for this call alone. A map whose tables are all there may get
+ * no reservation: the walker then never looks at it. */
 static void sim_mmu_map(struct vmar_mmu *mmu, vmar_addr_t va,
                         const struct vmar_pte *pte,
                         struct vmar_frame_list *resv)
 {
-    const size_t spare = resv->count;
+    const size_t spare = spare_of(resv);
 
     check_user(mmu, va, VMAR_PAGE_SIZE);
     vmar__radix_map(&mmu->rx, va, 0, pte, resv);
-    vmar_sim_count(mmu->sim, VMAR_SIM_OP_MAP, (ptrdiff_t)(spare - resv->count),
-                   1);
+    vmar_sim_count(mmu->sim, VMAR_SIM_OP_MAP,
+                   (ptrdiff_t)(spare - spare_of(resv)), 1);
 }
 
 /* Counted in stats.maps as one call (map counts one per page). */
