@@ -19,9 +19,9 @@ if(VMAR_SANITIZE)
   add_compile_options(-fsanitize=${VMAR_SANITIZE} -fno-omit-frame-pointer
     -fno-sanitize-recover=all)
   # GCC warns that TSan does not model stand-alone fences
-  # (__atomic_thread_fence, used by the walker before linking a table for
-  # weakly ordered CPUs); the accesses TSan checks are all locked or atomic,
-  # so the warning is not a finding here.
+  # (__atomic_thread_fence, which libatomic_ops' barrier forms may expand
+  # to); the accesses TSan checks are all locked or atomic, so the warning
+  # is not a finding here.
   if("thread" IN_LIST _vmar_sanitizers AND CMAKE_C_COMPILER_ID STREQUAL "GNU")
     add_compile_options(-Wno-tsan)
   endif()

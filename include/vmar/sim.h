@@ -19,13 +19,15 @@
  * (see "Backends reporting to the machine" below).
  *
  * Threads: a machine is thread-safe. Its allocator, frame pool, failure
- * injection, counters, CPUs and the sim backend's tables take pthread
- * mutexes of their own (src/mmu/sim/machine/machine.h has the lock
- * order), so
- * several threads may fault and access one space concurrently while
- * another changes its layout, provided the space is created over
- * vmar_sim_env_locked() with a vmar_sim_lock. Single-threaded behaviour
- * and output are the same as without threads.
+ * injection and CPUs take pthread mutexes of their own
+ * (src/mmu/sim/machine/machine.h has the lock order); the sim backend's
+ * tables take none: their entries are single atomic words, as hardware
+ * sees them, and the backend has VMAR_MMU_CAP_SPLIT_PT (a CPU walks under
+ * its own mutex, which a flush takes, as a shootdown waits for a walk in
+ * flight). So several threads may fault and access one space
+ * concurrently while another changes its layout, provided the space is
+ * created over vmar_sim_env_locked() with a vmar_sim_lock. Single-threaded
+ * behaviour and output are the same as without threads.
  *
  * Frames come from per-thread caches, so that threads faulting in
  * parallel share no machine-wide lock: each thread allocates from and
@@ -516,7 +518,9 @@ void vmar_sim_change_end(struct vmar_sim *sim, uint64_t table, vmar_addr_t lo,
 /**
  * Invalidate the TLB entries of [va, va+len) (len 0: all) of `table` on
  * every CPU that runs it, then drop the records of changes there
- * (vmar_sim_change_begin()), whichever thread made them. A backend that
+ * (vmar_sim_change_begin()) whichever thread made them, except changes
+ * another thread still has under way (begun, not yet ended): those stay
+ * recorded until their own flush. A backend that
  * records changes calls it from its flush(); the machine's
  * env->tlb_flush invalidates the CPUs the same way but leaves the
  * records alone (backends flushing through it record none). A backend

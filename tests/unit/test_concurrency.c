@@ -120,21 +120,19 @@
  * that is the backend's find_next, without any lock of libvmar's, as a
  * hardware walker does. On hardware, each entry is one word the walker
  * reads at once, and a table is freed only after the flush, which waits
- * for the walks in flight (the IPI). On the sim, a walk is a function
- * call that a flush does not wait for, and the hardware formats read
- * plain memory. So their ops table is wrapped here: one reader-writer
- * lock (writer-preferring, so that walks cannot starve a fault) that
- * walks (find_next) and prepare read-lock, and the calls that may free a
- * table or rewrite many entries (unmap, copy, move, map_range, destroy)
- * write-lock. map, protect and replace write-lock it too, unless the
- * backend has VMAR_MMU_CAP_SPLIT_PT: then the core runs them at once on
- * different blocks under the shared space lock, with every entry one
- * atomic word (docs/CONTRACT.md, "Concurrency"), and they only read-lock
- * it, so they run beside each other and beside the walks as they would
- * on hardware (ThreadSanitizer judges the words). The wrapper also
- * records each change of translations until its flush, as the sim
- * backend does (vmar_sim_change_begin, _end), so that a CPU's hit in
- * that window is excused and a missed flush is reported.
+ * for the walks in flight (the IPI). The sim's CPUs walk under their own
+ * mutex, which a flush through the machine takes, so a flush waits for
+ * the walks in flight there too. A backend with VMAR_MMU_CAP_SPLIT_PT
+ * reads and writes every entry as one atomic word (docs/CONTRACT.md,
+ * "Concurrency"), so its calls run beside the walks and beside each other
+ * as on hardware, and ThreadSanitizer judges the words. A backend
+ * without it may read plain memory: for such a backend the wrapper adds
+ * one reader-writer lock (writer-preferring, so that walks cannot starve
+ * a fault) that walks (find_next) and prepare read-lock and every change
+ * write-locks. The wrapper also records each change of translations
+ * until its flush, as the sim backend does (vmar_sim_change_begin,
+ * _end), so that a CPU's hit in that window is excused and a missed
+ * flush is reported.
  *
  * One guard per process: the scenarios run one after the other, and
  * every table of a scenario (the space's and its forks') shares it.
@@ -151,8 +149,16 @@ static struct {
  * change (a full batch, replace's own) must not wait for itself. */
 static _Thread_local bool guard_writing;
 
+/* Whether the backend needs the lock (see above). */
+static bool guard_locks(void)
+{
+    return (guard.real->caps & VMAR_MMU_CAP_SPLIT_PT) == 0;
+}
+
 static void guard_write(void)
 {
+    if (!guard_locks())
+        return;
     if (pthread_rwlock_wrlock(&guard.lock) != 0)
         abort();
     guard_writing = true;
@@ -160,6 +166,8 @@ static void guard_write(void)
 
 static void guard_write_end(void)
 {
+    if (!guard_locks())
+        return;
     guard_writing = false;
     pthread_rwlock_unlock(&guard.lock);
 }
@@ -167,7 +175,7 @@ static void guard_write_end(void)
 /* Take the guard for a reading call; returns whether it was taken. */
 static bool guard_read(void)
 {
-    if (guard_writing)
+    if (guard_writing || !guard_locks())
         return false;
     if (pthread_rwlock_rdlock(&guard.lock) != 0)
         abort();
@@ -181,14 +189,13 @@ static void guard_read_end(bool taken)
 }
 
 /* A call the core makes under the shared space lock (map, protect,
- * replace): beside walks and other faults only with split locks. */
+ * replace): exclusive of walks and other faults without split locks. */
 static bool guard_shared(void)
 {
-    if ((guard.real->caps & VMAR_MMU_CAP_SPLIT_PT) == 0) {
-        guard_write();
-        return true;
-    }
-    return guard_read();
+    if (!guard_locks())
+        return false;
+    guard_write();
+    return true;
 }
 
 static void guard_shared_end(bool taken)

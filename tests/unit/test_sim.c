@@ -162,7 +162,8 @@ static void test_ops_header(void **state)
     assert_int_equal(ops->abi, VMAR_MMU_ABI);
     assert_string_equal(ops->name, "sim");
     assert_int_equal(ops->caps, VMAR_MMU_CAP_NX | VMAR_MMU_CAP_HUGE_2M |
-                                    VMAR_MMU_CAP_HUGE_1G);
+                                    VMAR_MMU_CAP_HUGE_1G |
+                                    VMAR_MMU_CAP_SPLIT_PT);
     assert_non_null(ops->map_range);
     assert_int_equal(ops->user_top, TOP);
 }
