@@ -1301,6 +1301,7 @@ static struct {
     uintptr_t fault_bytes; /* from the base: every layout's mappings */
     uintptr_t churn_off;   /* the layout thread's page, from the base */
     struct sample pairs[2][MT_COUNTS]; /* [side][count]: pairs per ms */
+    struct sample zero[MT_COUNTS];     /* the zeroing floor, ns per page */
 } mt;
 
 /* Offset of thread t's pages from the base. */
@@ -1489,6 +1490,68 @@ static void mt_record(enum side_kind kind, enum mt_layout l, unsigned idx,
                    (double)pairs * 1e6 / (ns * mt.nts[idx] * (double)mt.k));
 }
 
+/* The zeroing floor: what the memory system allows when every fault
+ * zeroes a page it has not touched lately. Each thread memsets K pages of
+ * a buffer of its own (touched once before, so no page fault is timed),
+ * together, as the faulting threads zero their frames. */
+struct zf_arg {
+    unsigned char *buf;
+    pthread_barrier_t *go;
+};
+
+static void *zf_main(void *p)
+{
+    struct zf_arg *a = p;
+
+    pthread_barrier_wait(a->go);
+    for (size_t i = 0; i < mt.k; i++)
+        memset(a->buf + i * PG, 0, PG);
+    return NULL;
+}
+
+static void measure_zero_floor(void)
+{
+    const unsigned top = mt.nts[mt.nnt - 1];
+    unsigned char **bufs = xmalloc(top * sizeof(*bufs));
+    pthread_t *th = xmalloc(top * sizeof(*th));
+    struct zf_arg *a = xmalloc(top * sizeof(*a));
+
+    for (unsigned t = 0; t < top; t++) {
+        bufs[t] = aligned_alloc(PG, mt.k * PG);
+        if (!bufs[t])
+            die("zeroing floor: out of memory");
+        memset(bufs[t], 1, mt.k * PG);
+    }
+    for (unsigned rep = 0; rep < cfg.reps; rep++) {
+        for (unsigned i = 0; i < mt.nnt; i++) {
+            const unsigned nt = mt.nts[i];
+            pthread_barrier_t go;
+
+            /* Evict the buffers' lines from the caches between runs, as
+             * a frame the pool hands out is cold. */
+            for (unsigned t = 0; t < top; t++)
+                memset(bufs[t], 2, mt.k * PG);
+            pthread_barrier_init(&go, NULL, nt + 1);
+            for (unsigned t = 0; t < nt; t++) {
+                a[t] = (struct zf_arg){bufs[(t + rep) % top], &go};
+                if (pthread_create(&th[t], NULL, zf_main, &a[t]))
+                    die("pthread_create failed");
+            }
+            double t0 = now_ns();
+            pthread_barrier_wait(&go);
+            for (unsigned t = 0; t < nt; t++)
+                pthread_join(th[t], NULL);
+            sample_add(&mt.zero[i], (now_ns() - t0) / (double)(nt * mt.k));
+            pthread_barrier_destroy(&go);
+        }
+    }
+    for (unsigned t = 0; t < top; t++)
+        free(bufs[t]);
+    free(a);
+    free(th);
+    free(bufs);
+}
+
 static void measure_fault_mt(void)
 {
     const bool x86 = cfg.mmu == MMU_X86;
@@ -1558,6 +1621,7 @@ static void measure_fault_mt(void)
         die("munmap: %s", strerror(errno));
     vmar_space_destroy(sp);
     vmar_sim_lock_destroy(lock);
+    measure_zero_floor();
     bench_sim_destroy(sim);
 }
 
@@ -1592,6 +1656,15 @@ static void print_mt_notes(void)
             printf("\n");
         }
     }
+    printf("  zeroing floor (memset of K cold pages per thread, M pages/s):");
+    for (unsigned i = 0; i < mt.nnt; i++) {
+        double z = sample_stat(&mt.zero[i]).med;
+        double z1 = sample_stat(&mt.zero[0]).med;
+        printf("%s %u: %.2f", i ? "," : "", mt.nts[i], z > 0 ? 1e3 / z : 0);
+        if (i)
+            printf(" (x%.2f)", z > 0 ? z1 / z : 0);
+    }
+    printf("\n");
     printf("mt_churn against mt_one at the same threads (goal: keeps >= "
            "0.8x of its rate):");
     for (int lx = 0; lx < 2 && !(lx && cfg.no_linux); lx++) {

@@ -574,6 +574,33 @@ struct vmar_mmu_ops {
      */
     void (*activation)(const struct vmar_mmu *mmu,
                        struct vmar_mmu_activation *out);
+
+    /**
+     * Optional (NULL: the core asks find_next of the one page, then
+     * prepare). One descent to the base page `va` (page aligned, below
+     * user_top): when a leaf covers it, store that page's entry in *pte
+     * (pte->pa the page's frame, inside a huge leaf too) and return 0;
+     * otherwise return VMAR_ENOENT and store in *missing how many table
+     * pages map() of `va` would take from its reservation now (0 when the
+     * leaf table is there; what prepare(VMAR_PREP_MAP) of the page would
+     * reserve). Reads only; called as find_next is (a fault's first look
+     * at its page). Cannot fail otherwise.
+     */
+    int (*probe)(const struct vmar_mmu *mmu, vmar_addr_t va,
+                 struct vmar_pte *pte, size_t *missing);
+
+    /**
+     * Optional (NULL: find_next of the one page, then map). map() of the
+     * base page `va`, unless a leaf covers it already: return 0 after
+     * installing `pte`, or VMAR_EEXIST with the covering leaf's entry for
+     * that page in *found and nothing changed. Preconditions as map()'s,
+     * except that the slot may be taken. One descent: a fault's install
+     * after it obtained its frame with no lock held, when another fault
+     * may have installed the page meanwhile. Cannot fail otherwise.
+     */
+    int (*map_empty)(struct vmar_mmu *mmu, vmar_addr_t va,
+                     const struct vmar_pte *pte, struct vmar_frame_list *resv,
+                     struct vmar_pte *found);
 };
 
 #ifdef __cplusplus

@@ -49,6 +49,12 @@ struct fault_res {
     bool zeroed;                   /* ... allocated zero-filled */
     vmar_paddr_t page; /* an object page with our reference; 0: none */
     bool notified;     /* notify_write done for this fault's page */
+    /* Tables map() of the page lacked at the last look (probe), or
+     * VMAR__MISSING_UNKNOWN; and whether the last round found the page
+     * absent (this round then installs only into an empty slot, and
+     * does not look first). */
+    size_t missing;
+    bool absent;
     /* The object call to make (set by the round that asks for a page or a
      * notification) and what `page` and `notified` belong to: the object,
      * the page's index and the get_page flags. A gated fault (which may
@@ -61,11 +67,12 @@ struct fault_res {
 
 /* What the locked part decided. */
 enum fault_step {
-    STEP_DONE,       /* finished (rc says how) */
-    STEP_NEED_FRAME, /* obtain a zeroed res.frame, retry */
-    STEP_NEED_COPY,  /* obtain res.frame to copy into, retry */
-    STEP_NEED_PAGE,  /* obtain res.page, retry */
-    STEP_NEED_NOTIFY /* call notify_write, retry */
+    STEP_DONE,        /* finished (rc says how) */
+    STEP_NEED_FRAME,  /* obtain a zeroed res.frame, retry */
+    STEP_NEED_COPY,   /* obtain res.frame to copy into, retry */
+    STEP_NEED_PAGE,   /* obtain res.page, retry */
+    STEP_NEED_NOTIFY, /* call notify_write, retry */
+    STEP_PRESENT      /* (fault_absent) a leaf appeared: *pte holds it */
 };
 
 /* The present leaf at `va`, if any.
@@ -89,19 +96,32 @@ static bool past_end(const struct vmar__mapping *m, vmar_addr_t va)
     return page_index(m, va) >= vmar__obj_size(m->object) >> VMAR_PAGE_SHIFT;
 }
 
-/* Install a managed leaf for `pa` at `va` and count it in RSS.
- * => caller holds the space lock shared or exclusive, and the page-table
- *    lock. */
-static void install(struct vmar_space *space, vmar_addr_t va, vmar_paddr_t pa,
-                    unsigned prot, bool anon, struct vmar_frame_list *tables,
-                    struct vmar_pte *pte)
+/* The managed leaf for `pa` with `prot`. */
+static void managed_pte(struct vmar_pte *pte, vmar_paddr_t pa, unsigned prot)
 {
     pte->pa = pa;
     pte->prot = prot;
     pte->flags = VMAR_PTE_MANAGED;
     pte->cache = VMAR_CACHE_WB;
-    vmar__pmap_map(space, va, pte, tables);
+}
+
+/* Install a managed leaf for `pa` at `va` where the table has none, and
+ * count it in RSS: true; false when a leaf is there (another fault put
+ * it there since this fault last looked), with it in *pte.
+ * => caller holds the space lock shared or exclusive, or the gate, and
+ *    the page-table lock. */
+static bool install(struct vmar_space *space, vmar_addr_t va, vmar_paddr_t pa,
+                    unsigned prot, bool anon, struct vmar_frame_list *tables,
+                    struct vmar_pte *pte)
+{
+    struct vmar_pte leaf;
+
+    managed_pte(&leaf, pa, prot);
+    if (vmar__pmap_map_empty(space, va, &leaf, tables, pte) != 0)
+        return false;
+    *pte = leaf;
     vmar__rss_add_at(space, va, anon ? 1u : 0u, anon ? 0u : 1u);
+    return true;
 }
 
 /* Give back what the fault did not use. Nothing of it was ever visible.
@@ -121,10 +141,10 @@ static void res_release(struct vmar_space *space, struct fault_res *res)
     res->obj_ref = false;
 }
 
-/* Take the prepared frame as private anonymous memory, filled with zeros
- * or with a copy of `from`. */
-static vmar_paddr_t take_frame(struct vmar_space *space, struct fault_res *res,
-                               vmar_paddr_t from)
+/* Fill the prepared frame (res->frame) with zeros or with a copy of
+ * `from`; it stays res's until the caller adopts it (fault_adopt). */
+static vmar_paddr_t fill_frame(struct vmar_space *space,
+                               const struct fault_res *res, vmar_paddr_t from)
 {
     const struct vmar_env *env = space->env;
     vmar_paddr_t pa = res->frame;
@@ -134,9 +154,16 @@ static vmar_paddr_t take_frame(struct vmar_space *space, struct fault_res *res,
         VMAR_MEMCPY(dst, env->phys_to_virt(env->ctx, from), VMAR_PAGE_SIZE);
     else if (!res->zeroed)
         VMAR_MEMSET(dst, 0, VMAR_PAGE_SIZE);
-    vmar__frame_adopt(env, pa, true);
-    res->frame = 0;
     return pa;
+}
+
+/* The filled frame is now a leaf's: private anonymous memory with one
+ * reference. Under the page-table lock, so no one reads its count before
+ * (a pin, a copy-on-write check and vmar_check all take the lock). */
+static void fault_adopt(struct vmar_space *space, struct fault_res *res)
+{
+    vmar__frame_adopt(space->env, res->frame, true);
+    res->frame = 0;
 }
 
 /* The fault-around window of `va`: the aligned FAULT_AROUND_PAGES window
@@ -182,8 +209,9 @@ static void fault_around(struct vmar_space *space,
                                page_index(m, at), VMAR_OBJECT_GET_PRESENT, &pa);
         if (rc != 0)
             continue;
-        install(space, at, pa, vmar__mapping_leaf_prot(m, false, false), false,
-                tables, &pte);
+        managed_pte(&pte, pa, vmar__mapping_leaf_prot(m, false, false));
+        vmar__pmap_map(space, at, &pte, tables);
+        vmar__rss_add_at(space, at, 0, 1);
     }
 }
 
@@ -224,15 +252,17 @@ static enum fault_step fault_absent(struct vmar_space *space,
      * else frees one: a copy-on-write break rewrites its leaf in place),
      * so what was missing then is all that can be missing. A layout
      * change in between clears `prepared` (res_revalidate). */
-    if (!res->prepared) {
+    if (!res->prepared && res->missing != 0) {
+        /* The probe's count serves the fault-around window too: it lies
+         * in the page's last-level table. */
         vmar_addr_t lo = va, hi = va + VMAR_PAGE_SIZE;
         if (around)
             around_window(m, va, &lo, &hi);
         *rc = vmar__pmap_prepare(space, lo, hi - lo, VMAR_PREP_MAP, tables);
         if (*rc)
             return STEP_DONE;
-        res->prepared = true;
     }
+    res->prepared = true;
     if (obj && !eof) {
         if (!res->page)
             return STEP_NEED_PAGE;
@@ -243,18 +273,28 @@ static enum fault_step fault_absent(struct vmar_space *space,
     const bool own = !obj || eof || (!shared && write);
     if (own && !res->frame)
         return !obj || eof ? STEP_NEED_FRAME : STEP_NEED_COPY;
+    const vmar_paddr_t from = own && obj && !eof ? res->page : 0;
     if (own) {
         /* Demand-zero, or a copy of the object's page (whose reference
          * goes back in res_release: it was never mapped here). */
-        pa = take_frame(space, res, obj && !eof ? res->page : 0);
+        pa = fill_frame(space, res, from);
         anon = true;
     } else {
         pa = res->page;
-        res->page = 0;
         anon = false;
     }
-    install(space, va, pa, vmar__mapping_leaf_prot(m, anon, write), anon,
-            tables, pte);
+    if (!install(space, va, pa, vmar__mapping_leaf_prot(m, anon, write), anon,
+                 tables, pte)) {
+        /* Another fault was first: what this one holds stays in `res`
+         * (a filled frame is zero only if nothing was copied into it). */
+        if (own)
+            res->zeroed = from == 0;
+        return STEP_PRESENT;
+    }
+    if (own)
+        fault_adopt(space, res);
+    else
+        res->page = 0;
     if (around)
         fault_around(space, m, va, tables);
     return STEP_DONE;
@@ -285,12 +325,10 @@ static void cow_copy(struct vmar_space *space, const struct vmar__mapping *m,
                      struct vmar_pte *pte)
 {
     struct vmar__tlb batch;
-    vmar_paddr_t pa = take_frame(space, res, pte->pa);
+    vmar_paddr_t pa = fill_frame(space, res, pte->pa);
 
-    pte->pa = pa;
-    pte->prot = m->prot;
-    pte->flags = VMAR_PTE_MANAGED;
-    pte->cache = VMAR_CACHE_WB;
+    fault_adopt(space, res);
+    managed_pte(pte, pa, m->prot);
     vmar__tlb_init(&batch, space);
     vmar__pmap_replace(space, va, pte, &batch);
     vmar__tlb_finish(&batch);
@@ -337,8 +375,12 @@ static enum fault_step fault_step(struct vmar_space *space,
     const unsigned need = vmar_access_prot(access);
 
     *rc = 0;
-    if (!leaf_at(space, va, pte))
-        return fault_absent(space, m, va, access, res, pte, rc);
+    if (res->absent || vmar__pmap_probe(space, va, pte, &res->missing) != 0) {
+        enum fault_step step = fault_absent(space, m, va, access, res, pte, rc);
+        res->absent = step != STEP_DONE && step != STEP_PRESENT;
+        if (step != STEP_PRESENT)
+            return step;
+    }
     if (pte->prot & need)
         return STEP_DONE; /* spurious */
     if (need == VMAR_PROT_WRITE && vmar__mapping_cow(m))
@@ -399,7 +441,7 @@ static int fault_obtain(struct vmar_space *space, enum fault_step step,
     case STEP_NEED_FRAME:
     case STEP_NEED_COPY: {
         /* Zeroed unless it will receive a copy: the env zeroes (it may
-         * keep pre-zeroed pages), and take_frame() then writes nothing.
+         * keep pre-zeroed pages), and fill_frame() then writes nothing.
          * One frame straight from the env, no list to link it on. */
         const bool zero = step == STEP_NEED_FRAME;
         vmar_paddr_t pa;
@@ -455,6 +497,7 @@ static void res_revalidate(struct vmar_space *space,
             : 0u;
 
     res->prepared = false;
+    res->absent = false;
     if (!res->page && !res->notified)
         return;
     if (m->object == res->obj && m->backing != VMAR_BACKING_DEVICE &&
@@ -512,7 +555,7 @@ static int fault_gated(struct vmar_space *space, vmar_addr_t addr,
                        unsigned access, struct vmar_pte *pte)
 {
     const vmar_addr_t va = addr & ~(VMAR_PAGE_SIZE - 1);
-    struct fault_res res = {.obj = NULL};
+    struct fault_res res = {.missing = VMAR__MISSING_UNKNOWN};
     struct vmar__mapping *m = NULL;
     size_t seq, seen = 1; /* odd: no mapping looked up yet */
     unsigned tries = 0;
@@ -559,7 +602,7 @@ static int fault_gated(struct vmar_space *space, vmar_addr_t addr,
 int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
                        unsigned access, struct vmar_pte *pte)
 {
-    struct fault_res res = {.obj = NULL};
+    struct fault_res res = {.missing = VMAR__MISSING_UNKNOWN};
     int rc = fault_rounds(space, addr, access, &res, pte);
 
     res_release(space, &res);

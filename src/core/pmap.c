@@ -65,6 +65,20 @@ vmar_size_t vmar__pmap_range_span(const struct vmar_space *space)
 /* ---- operations ------------------------------------------------------------
  */
 
+int vmar__pmap_map_empty(struct vmar_space *space, vmar_addr_t va,
+                         const struct vmar_pte *pte,
+                         struct vmar_frame_list *resv, struct vmar_pte *found)
+{
+    vmar_addr_t at = va;
+
+    if (space->ops->map_empty)
+        return space->ops->map_empty(space->mmu, va, pte, resv, found);
+    if (space->ops->find_next(space->mmu, &at, va + VMAR_PAGE_SIZE, found) == 0)
+        return VMAR_EEXIST;
+    space->ops->map(space->mmu, va, pte, resv);
+    return 0;
+}
+
 void vmar__pmap_map_range(struct vmar_space *space, vmar_addr_t va,
                           const struct vmar_pte *pte, vmar_size_t len,
                           unsigned flags, struct vmar_frame_list *resv)

@@ -212,6 +212,34 @@ static inline int vmar__pmap_find_next(const struct vmar_space *space,
     return space->ops->find_next(space->mmu, va, end, pte);
 }
 
+/* The leaf covering the base page `va`: 0 with *pte set, or VMAR_ENOENT
+ * with *missing the table pages map() of it would take now, or
+ * VMAR__MISSING_UNKNOWN when the backend has no probe (the caller then
+ * asks prepare). One descent with ops->probe, else find_next.
+ * => caller holds the space lock exclusively, or shared with the
+ *    page-table lock. */
+#define VMAR__MISSING_UNKNOWN ((size_t)-1)
+static inline int vmar__pmap_probe(const struct vmar_space *space,
+                                   vmar_addr_t va, struct vmar_pte *pte,
+                                   size_t *missing)
+{
+    vmar_addr_t at = va;
+
+    if (space->ops->probe)
+        return space->ops->probe(space->mmu, va, pte, missing);
+    *missing = VMAR__MISSING_UNKNOWN;
+    return space->ops->find_next(space->mmu, &at, va + VMAR_PAGE_SIZE, pte);
+}
+
+/* Install `pte` at the base page `va` unless a leaf covers it: 0, or
+ * VMAR_EEXIST with that leaf's entry for the page in *found (nothing
+ * changed). ops->map_empty, else find_next then map. Tables from `resv`.
+ * => caller holds the space lock shared with the page-table lock, or
+ *    exclusively. */
+int vmar__pmap_map_empty(struct vmar_space *space, vmar_addr_t va,
+                         const struct vmar_pte *pte,
+                         struct vmar_frame_list *resv, struct vmar_pte *found);
+
 /* The lowest present leaf in [*va, end) as a hardware walk would find it
  * (vmar_space_translate): find_next with no lock held, which the walkers
  * allow because they read each table word once.

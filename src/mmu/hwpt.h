@@ -143,6 +143,15 @@ static inline void vmar__hwpt_map(struct vmar_mmu *mmu, vmar_addr_t va,
     vmar__radix_map(&mmu->rx, va, 0, pte, resv);
 }
 
+static inline int vmar__hwpt_map_empty(struct vmar_mmu *mmu, vmar_addr_t va,
+                                       const struct vmar_pte *pte,
+                                       struct vmar_frame_list *resv,
+                                       struct vmar_pte *found)
+{
+    vmar__hwpt_check_user(mmu, va, VMAR_PAGE_SIZE);
+    return vmar__radix_map_empty(&mmu->rx, va, pte, resv, found);
+}
+
 static inline void vmar__hwpt_map_range(struct vmar_mmu *mmu, vmar_addr_t va,
                                         const struct vmar_pte *pte,
                                         vmar_size_t len, unsigned flags,
@@ -205,6 +214,12 @@ static inline void vmar__hwpt_activation(const struct vmar_mmu *mmu,
 {
     out->root = mmu->rx.root;
     out->value = mmu->root;
+}
+
+static inline int vmar__hwpt_probe(const struct vmar_mmu *mmu, vmar_addr_t va,
+                                   struct vmar_pte *pte, size_t *missing)
+{
+    return vmar__radix_probe(&mmu->rx, va, pte, missing);
 }
 
 static inline int vmar__hwpt_find_next(const struct vmar_mmu *mmu,

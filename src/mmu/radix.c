@@ -902,6 +902,29 @@ void vmar__radix_map(struct vmar__radix *rx, vmar_addr_t va, unsigned level,
     pt_publish(w.slot, f->leaf_encode(pte, level));
 }
 
+int vmar__radix_map_empty(struct vmar__radix *rx, vmar_addr_t va,
+                          const struct vmar_pte *pte,
+                          struct vmar_frame_list *resv, struct vmar_pte *found)
+{
+    const struct vmar__pt_format *f = rx->fmt;
+    struct walk_ret w;
+    uint64_t cur;
+
+    VMAR_ASSERT(rx->env, va % VMAR_PAGE_SIZE == 0 && va < rx->user_end);
+    VMAR_ASSERT(rx->env, pte->pa % VMAR_PAGE_SIZE == 0);
+    w = walk(rx, va, 0, resv);
+    cur = pt_read(w.slot);
+    if (f->present(cur)) {
+        /* A leaf at w.level (a huge one when above 0) covers va. */
+        f->leaf_decode(cur, w.level, found);
+        found->pa += va & (vmar__radix_span(f, w.level) - 1);
+        return VMAR_EEXIST;
+    }
+    /* The frame's contents (the core zeroed or filled it) come before. */
+    pt_publish(w.slot, f->leaf_encode(pte, 0));
+    return 0;
+}
+
 void vmar__radix_map_range(struct vmar__radix *rx, vmar_addr_t va,
                            const struct vmar_pte *pte, vmar_size_t len,
                            unsigned flags, struct vmar_frame_list *resv)
@@ -1237,6 +1260,22 @@ static bool find_entry(struct visitor *v, uint64_t *slot, uint64_t w,
     fv->va = lo;
     fv->found = true;
     return true;
+}
+
+int vmar__radix_probe(const struct vmar__radix *rx, vmar_addr_t va,
+                      struct vmar_pte *pte, size_t *missing)
+{
+    VMAR_ASSERT(rx->env, va % VMAR_PAGE_SIZE == 0 && va < rx->user_end);
+    const struct point p = point_at(rx, va, 0);
+    if (!rx->fmt->present(p.w)) {
+        /* Absent at level L: the L tables below it are missing (none at
+         * level 0: the leaf table is there). */
+        *missing = p.level;
+        return VMAR_ENOENT;
+    }
+    rx->fmt->leaf_decode(p.w, p.level, pte);
+    pte->pa += va & (vmar__radix_span(rx->fmt, p.level) - 1);
+    return 0;
 }
 
 int vmar__radix_find_next(const struct vmar__radix *rx, vmar_addr_t *va,

@@ -310,6 +310,27 @@ int vmar__radix_find_next(const struct vmar__radix *rx, vmar_addr_t *va,
                           vmar_addr_t end, struct vmar_pte *pte);
 
 /**
+ * vmar_mmu_ops::probe: one point descent to the base page `va`. 0 with
+ * the page's entry in *pte when a leaf covers it (pa inside a huge leaf
+ * too), else VMAR_ENOENT with *missing the tables vmar__radix_map of `va`
+ * would link (count_missing of the page, VMAR_PREP_MAP). Reads only.
+ * Precondition: va page aligned, below user_end.
+ */
+int vmar__radix_probe(const struct vmar__radix *rx, vmar_addr_t va,
+                      struct vmar_pte *pte, size_t *missing);
+
+/**
+ * vmar_mmu_ops::map_empty: vmar__radix_map of a base page unless a leaf
+ * covers `va`, in one descent: 0 when installed, VMAR_EEXIST with the
+ * covering leaf's entry for the page in *found (nothing changed; tables
+ * a missing path needed were linked, which only a present leaf rules
+ * out, so none were). Preconditions as vmar__radix_map's but the slot.
+ */
+int vmar__radix_map_empty(struct vmar__radix *rx, vmar_addr_t va,
+                          const struct vmar_pte *pte,
+                          struct vmar_frame_list *resv, struct vmar_pte *found);
+
+/**
  * vmar_mmu_ops::copy: copy the present leaves of `src` in [*va, end) into
  * `dst` (see vmar/mmu.h for the whole contract): the same words, without
  * the write permission under VMAR_COPY_COW, huge leaves as huge leaves

@@ -84,6 +84,28 @@ static int c_find_next(const struct vmar_mmu *mmu, vmar_addr_t *va,
     return real_ops->find_next(mmu, va, end, pte);
 }
 
+/* Counted as the sim counts them: probe with the finds, map_empty with
+ * the maps when it installs and with the finds when a leaf is there. */
+static int c_probe(const struct vmar_mmu *mmu, vmar_addr_t va,
+                   struct vmar_pte *pte, size_t *missing)
+{
+    op_counts.finds++;
+    return real_ops->probe(mmu, va, pte, missing);
+}
+
+static int c_map_empty(struct vmar_mmu *mmu, vmar_addr_t va,
+                       const struct vmar_pte *pte, struct vmar_frame_list *resv,
+                       struct vmar_pte *found)
+{
+    int rc = real_ops->map_empty(mmu, va, pte, resv, found);
+
+    if (rc == 0)
+        op_counts.maps++;
+    else
+        op_counts.finds++;
+    return rc;
+}
+
 static void c_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
 {
     op_counts.flushes++;
@@ -107,6 +129,10 @@ const struct vmar_mmu_ops *vt_backend_ops(void)
         counted_ops.find_next = c_find_next;
         counted_ops.replace = c_replace;
         counted_ops.flush = c_flush;
+        if (b->ops->probe)
+            counted_ops.probe = c_probe;
+        if (b->ops->map_empty)
+            counted_ops.map_empty = c_map_empty;
     }
     return &counted_ops;
 }

@@ -264,6 +264,47 @@ static void fb_run(bool batch)
     vt_teardown(&vt);
 }
 
+/* A backend without the optional probe and map_empty: the core asks
+ * find_next and prepare, then find_next and map, and faults behave the
+ * same (demand-zero, spurious, widened, read then written). */
+static void test_fault_without_probe(void **state)
+{
+    struct vmar_mmu_ops ops;
+    struct vt vt;
+    (void)state;
+
+    memset(&vt, 0, sizeof(vt));
+    struct vmar_sim_opts so = {.nframes = 256, .seed = 42, .verbose = true};
+    assert_int_equal(vmar_sim_create(&so, &vt.sim), 0);
+    vt.env = vmar_sim_env(vt.sim);
+    vt.opts.env = vt.env;
+    vt_use_backend(&vt.opts, vt.sim, &vt.cfg);
+    ops = *vt.opts.mmu;
+    assert_non_null(ops.probe);
+    assert_non_null(ops.map_empty);
+    ops.probe = NULL;
+    ops.map_empty = NULL;
+    vt.opts.mmu = &ops;
+    assert_int_equal(vmar_space_create(&vt.opts, &vt.space), 0);
+    vt.refcheck = vt_backend()->real;
+    assert_int_equal(vt_map(&vt, BASE, 8 * PG, RW, VMAR_PLACE_FIXED, 0, NULL),
+                     0);
+    for (unsigned i = 0; i < 8; i++) {
+        const unsigned access = i & 1 ? VMAR_ACCESS_READ : VMAR_ACCESS_WRITE;
+        assert_int_equal(
+            vmar_fault(vt.space, BASE + i * PG, access, VMAR_FAULT_USER), 0);
+        VT_CHECK(&vt);
+        /* Again: spurious for the same access, a widening write after a
+         * read. */
+        assert_int_equal(vmar_fault(vt.space, BASE + i * PG, VMAR_ACCESS_WRITE,
+                                    VMAR_FAULT_USER),
+                         0);
+        VT_CHECK(&vt);
+    }
+    assert_int_equal(resident(&vt), 8 * PG);
+    vt_teardown(&vt);
+}
+
 static void test_frame_free_batch(void **state)
 {
     (void)state;
@@ -281,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_widen_after_protect),
         cmocka_unit_test(test_fault_oom),
         cmocka_unit_test(test_frame_free_batch),
+        cmocka_unit_test(test_fault_without_probe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -206,6 +206,87 @@ static void test_walker_huge_leaf(void **state)
     vmar_sim_destroy(sim);
 }
 
+/* ---- probe and map_empty: one descent each ------------------------------- */
+
+/* probe's count of missing tables is prepare's for the page, at every
+ * depth the path can stop at; map_empty installs into an empty slot and
+ * reports the leaf it finds otherwise (a base leaf, and a page inside a
+ * huge leaf), changing nothing then. */
+static void test_probe_map_empty(void **state)
+{
+    struct vmar__pt_format huge = vmar__sim_pt_format;
+    struct vmar_sim *sim;
+    const struct vmar_env *env;
+    struct vmar__radix rx;
+    struct vmar_frame_list resv = {0};
+    struct vmar_pte pte = {.prot = VMAR_PROT_READ | VMAR_PROT_WRITE,
+                           .flags = 0,
+                           .cache = VMAR_CACHE_WB};
+    struct vmar_pte got;
+    size_t missing = 99;
+    const vmar_addr_t pages[] = {GIB + 5 * PAGE, GIB + 6 * PAGE,
+                                 GIB + 2 * MIB + 7 * PAGE,
+                                 512 * GIB + 9 * PAGE};
+    const size_t expect[] = {3, 0, 1, 3};
+    (void)state;
+
+    assert_int_equal(vmar_sim_create(NULL, &sim), 0);
+    env = vmar_sim_env(sim);
+    huge.leaf_levels = (1u << 0) | (1u << 1);
+    assert_int_equal(vmar__radix_init(&rx, &huge, env), 0);
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+        const vmar_addr_t va = pages[i];
+        const size_t want =
+            vmar__radix_count_missing(&rx, va, PAGE, VMAR_PREP_MAP);
+        /* A fresh root slot lacks 3 tables, a page beside a leaf none, a
+         * new 2 MiB block under a present L1 table one. */
+        assert_int_equal(want, expect[i]);
+        assert_int_equal(vmar__radix_probe(&rx, va, &got, &missing),
+                         VMAR_ENOENT);
+        assert_int_equal(missing, want);
+        assert_int_equal(
+            vmar__radix_prepare(&rx, va, PAGE, VMAR_PREP_MAP, &resv), 0);
+        assert_int_equal(resv.count, want);
+        pte.pa = (vmar_paddr_t)(i + 1) * 16 * PAGE;
+        assert_int_equal(vmar__radix_map_empty(&rx, va, &pte, &resv, &got), 0);
+        assert_int_equal(resv.count, 0); /* it linked what was missing */
+        assert_int_equal(vmar__radix_probe(&rx, va, &got, &missing), 0);
+        assert_int_equal(got.pa, pte.pa);
+        assert_int_equal(got.prot, pte.prot);
+        /* Taken now: reported, nothing changed. */
+        struct vmar_pte other = pte;
+        other.pa += PAGE;
+        assert_int_equal(vmar__radix_map_empty(&rx, va, &other, &resv, &got),
+                         VMAR_EEXIST);
+        assert_int_equal(got.pa, pte.pa);
+        assert_int_equal(vmar__radix_probe(&rx, va, &got, &missing), 0);
+        assert_int_equal(got.pa, pte.pa);
+    }
+    /* A 2 MiB leaf: every page inside is found, with its own frame. */
+    pte.pa = 64 * GIB;
+    assert_int_equal(
+        vmar__radix_prepare(&rx, 4 * GIB, 2 * MIB, VMAR_PREP_MAP, &resv), 0);
+    vmar__radix_map(&rx, 4 * GIB, 1, &pte, &resv);
+    vmar_frame_list_release(env, &resv);
+    assert_int_equal(vmar__radix_probe(&rx, 4 * GIB + 3 * PAGE, &got, &missing),
+                     0);
+    assert_int_equal(got.pa, 64 * GIB + 3 * PAGE);
+    assert_int_equal(
+        vmar__radix_map_empty(&rx, 4 * GIB + 3 * PAGE, &pte, &resv, &got),
+        VMAR_EEXIST);
+    assert_int_equal(got.pa, 64 * GIB + 3 * PAGE);
+    assert_int_equal(got.cache, VMAR_CACHE_WB);
+
+    struct vmar_tlb_batch b;
+    vmar_tlb_batch_init(&b, env, &no_tlb, NULL);
+    vmar__radix_unmap(&rx, 0, 1024 * GIB, NULL, &b);
+    vmar_tlb_batch_finish(&b);
+    assert_int_equal(rx.tables, 1);
+    vmar__radix_fini(&rx);
+    assert_int_equal(frames_live(sim), 0);
+    vmar_sim_destroy(sim);
+}
+
 /* ---- a huge leaf cut without a reserved table aborts --------------------- */
 
 static void cut_huge_leaf_unprepared(int how)
@@ -616,6 +697,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find_next_cost),
         cmocka_unit_test(test_walker_huge_leaf),
+        cmocka_unit_test(test_probe_map_empty),
         cmocka_unit_test(test_huge_split_unprepared_aborts),
         cmocka_unit_test(test_lost_link_returns_page),
         cmocka_unit_test(test_race_blocks_sim),

@@ -125,6 +125,7 @@ static int rv_create_sv57(const struct vmar_env *env, const void *config,
         .prepare = vmar__hwpt_prepare, .map = vmar__hwpt_map,                  \
         .unmap = vmar__hwpt_unmap, .protect = vmar__hwpt_protect,              \
         .find_next = vmar__hwpt_find_next, .flush = vmar__hwpt_flush,          \
+        .probe = vmar__hwpt_probe, .map_empty = vmar__hwpt_map_empty,          \
         .map_range = vmar__hwpt_map_range, .copy = vmar__hwpt_copy,            \
         .move = vmar__hwpt_move, .replace = vmar__hwpt_replace,                \
         .pa_top = VMAR_RV_PA_TOP, .cache_as = RV_CACHE_AS,                     \

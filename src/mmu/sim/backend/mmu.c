@@ -178,6 +178,25 @@ static void sim_mmu_map(struct vmar_mmu *mmu, vmar_addr_t va,
                    (ptrdiff_t)(spare - spare_of(resv)), 1);
 }
 
+/* Counted as map when it installs, as find_next when it finds a leaf. */
+static int sim_mmu_map_empty(struct vmar_mmu *mmu, vmar_addr_t va,
+                             const struct vmar_pte *pte,
+                             struct vmar_frame_list *resv,
+                             struct vmar_pte *found)
+{
+    const size_t spare = spare_of(resv);
+    int rc;
+
+    check_user(mmu, va, VMAR_PAGE_SIZE);
+    rc = vmar__radix_map_empty(&mmu->rx, va, pte, resv, found);
+    if (rc == 0)
+        vmar_sim_count(mmu->sim, VMAR_SIM_OP_MAP,
+                       (ptrdiff_t)(spare - spare_of(resv)), 1);
+    else
+        vmar_sim_count(mmu->sim, VMAR_SIM_OP_FIND, 0, 0);
+    return rc;
+}
+
 /* Counted in stats.maps as one call (map counts one per page). */
 static void sim_mmu_map_range(struct vmar_mmu *mmu, vmar_addr_t va,
                               const struct vmar_pte *pte, vmar_size_t len,
@@ -225,6 +244,14 @@ static void sim_mmu_protect(struct vmar_mmu *mmu, vmar_addr_t va,
     vmar_sim_count(mmu->sim, VMAR_SIM_OP_PROTECT, (ptrdiff_t)splits,
                    (ptrdiff_t)(splits * per_split));
     change_end(mmu, va, va + len, batch);
+}
+
+/* Counted as a find_next: the same question of one page. */
+static int sim_mmu_probe(const struct vmar_mmu *mmu, vmar_addr_t va,
+                         struct vmar_pte *pte, size_t *missing)
+{
+    vmar_sim_count(mmu->sim, VMAR_SIM_OP_FIND, 0, 0);
+    return vmar__radix_probe(&mmu->rx, va, pte, missing);
 }
 
 static int sim_mmu_find_next(const struct vmar_mmu *mmu, vmar_addr_t *va,
@@ -306,6 +333,8 @@ const struct vmar_mmu_ops vmar_mmu_sim = {
     .unmap = sim_mmu_unmap,
     .protect = sim_mmu_protect,
     .find_next = sim_mmu_find_next,
+    .probe = sim_mmu_probe,
+    .map_empty = sim_mmu_map_empty,
     .flush = sim_mmu_flush,
     .map_range = sim_mmu_map_range,
     .copy = sim_mmu_copy,
