@@ -264,6 +264,43 @@ static void fb_run(bool batch)
     vt_teardown(&vt);
 }
 
+/* Out of memory at each allocation of a fault that takes the fault gate
+ * (libvmar takes the space lock itself: the locked env and a lock
+ * object), far from anything populated so that it needs tables too:
+ * every failure is VMAR_ENOMEM with the space as it was, and the gate is
+ * left open (a layout change afterwards does not wait). */
+static void test_gated_fault_oom(void **state)
+{
+    struct vmar_sim_opts so = {.nframes = 256, .seed = 42, .verbose = true};
+    struct vmar_sim_lock *lock;
+    struct vmar_stats st;
+    struct vt vt;
+    (void)state;
+
+    memset(&vt, 0, sizeof(vt));
+    assert_int_equal(vmar_sim_create(&so, &vt.sim), 0);
+    assert_int_equal(vmar_sim_lock_create(&lock), 0);
+    vt.env = vmar_sim_env_locked(vt.sim);
+    vt.opts.env = vt.env;
+    vt.opts.lock = lock;
+    vt_use_backend(&vt.opts, vt.sim, &vt.cfg);
+    assert_int_equal(vmar_space_create(&vt.opts, &vt.space), 0);
+    vt.refcheck = vt_backend()->real;
+    vmar_stats(vt.space, &st);
+    const vmar_addr_t far =
+        (st.user_hi - 0x40000000) & ~(vmar_addr_t)0x3fffffff;
+    assert_int_equal(vt_map(&vt, far, 2 * PG, RW, VMAR_PLACE_FIXED, 0, NULL),
+                     0);
+    assert_true(vt_fail_each_allocation(&vt, write_fault, (void *)&far) >= 2);
+    assert_int_equal(resident(&vt), PG);
+    assert_int_equal(vt_unmap(&vt, far + PG, PG), 0);
+    VT_CHECK(&vt);
+    vmar_space_destroy(vt.space);
+    vt.space = NULL;
+    vmar_sim_lock_destroy(lock);
+    vt_teardown(&vt);
+}
+
 /* A backend without the optional probe and map_empty: the core asks
  * find_next and prepare, then find_next and map, and faults behave the
  * same (demand-zero, spurious, widened, read then written). */
@@ -323,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_fault_oom),
         cmocka_unit_test(test_frame_free_batch),
         cmocka_unit_test(test_fault_without_probe),
+        cmocka_unit_test(test_gated_fault_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
