@@ -43,10 +43,28 @@ void vmar__unlock(struct vmar_space *space, enum vmar_lock_mode mode)
     const struct vmar_env *env = space->env;
 
     if (vmar__gated(space)) {
-        if (mode == VMAR_LOCK_EXCLUSIVE)
+        if (mode == VMAR_LOCK_EXCLUSIVE &&
+            vmar__atomic_load(&space->gate_seq) & 1)
             gate_open(space);
         env->unlock(env->ctx, space->lock, mode);
     }
+}
+
+void vmar__lock_layout(struct vmar_space *space)
+{
+    const struct vmar_env *env = space->env;
+
+    if (!vmar__gated(space) || !(space->ops->caps & VMAR_MMU_CAP_SPLIT_PT)) {
+        vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+        return;
+    }
+    env->lock(env->ctx, space->lock, VMAR_LOCK_EXCLUSIVE);
+}
+
+void vmar__gate_commit(struct vmar_space *space)
+{
+    if (vmar__gated(space) && !(vmar__atomic_load(&space->gate_seq) & 1))
+        gate_close(space);
 }
 
 bool vmar__gate_enter(struct vmar_space *space, vmar_addr_t va, size_t *seq)

@@ -368,6 +368,7 @@ static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
     if (!rc)
         rc = map_prepare(space, o, addr, &cost, &prep);
     if (!rc) {
+        vmar__gate_commit(space);
         vmar__tlb_init(&batch, space);
         map_commit(space, o, addr, &pos, &hint, &prep, &batch);
         vmar__tlb_finish(&batch);
@@ -384,7 +385,7 @@ int vmar_map(struct vmar_space *h, const struct vmar_map_opts *opts,
     struct vmar_space *space = vmar__base(h);
     if (!space || !opts)
         return VMAR_EINVAL;
-    vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+    vmar__lock_layout(space);
     int rc = map_locked(space, opts, h, out_addr);
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
     return rc;

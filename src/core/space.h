@@ -132,6 +132,19 @@ static inline struct vmar__pt_stripe *vmar__pt_stripe(struct vmar_space *space,
 void vmar__pt_lock(struct vmar_space *space, vmar_addr_t va);
 void vmar__pt_unlock(struct vmar_space *space, vmar_addr_t va);
 
+/* The space lock exclusively for vmar_map() and vmar_unmap(), whose
+ * validate and prepare phases only read the layout and the page table
+ * (faults only read the layout, and a VMAR_MMU_CAP_SPLIT_PT backend lets
+ * prepare run beside their table work): with such a backend the fault
+ * gate stays open until vmar__gate_commit(), so faults elsewhere wait
+ * only for the commit and the release. Otherwise as vmar__lock(). Undone
+ * by vmar__unlock(space, VMAR_LOCK_EXCLUSIVE). */
+void vmar__lock_layout(struct vmar_space *space);
+
+/* Close the fault gate before a commit, unless it is closed already.
+ * => caller holds the space lock exclusively. */
+void vmar__gate_commit(struct vmar_space *space);
+
 /* Whether faults use the gate instead of the shared space lock: libvmar
  * takes the space lock itself. Constant for the space's life. */
 static inline bool vmar__gated(const struct vmar_space *space)

@@ -21,6 +21,7 @@ int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
         rc = vmar__pmap_prepare(space, lo, hi - lo, VMAR_PREP_CHANGE,
                                 &prep.tables);
     if (!rc) {
+        vmar__gate_commit(space);
         vmar__tlb_init(&batch, space);
         (void)vmar__carve_at(space, lo, hi, &pos, &prep, &batch);
         vmar__tlb_finish(&batch);
@@ -37,7 +38,7 @@ int vmar_unmap(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size)
     int rc = vmar__check_rights(h, VMAR_RIGHT_WRITE);
     if (rc)
         return rc;
-    vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+    vmar__lock_layout(space);
     rc = vmar__check_range(space, addr, size);
     if (!rc)
         rc = vmar__unmap_range(space, addr, addr + size);
