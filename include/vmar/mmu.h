@@ -64,6 +64,8 @@ enum vmar_mmu_caps {
  * uses the winner's), every entry is read and written as one atomic word,
  * a new table's zeroed contents are visible before the word that links
  * it (release), and no table is unlinked or freed under the shared lock.
+ * prepare() of any range and kind may also run beside these calls (a
+ * map's or unmap's prepare phase): it only reads the table.
  */
 #define VMAR_MMU_LEAF_BLOCK ((vmar_size_t)1 << 21)
 
