@@ -2,7 +2,7 @@
 /* The space lock (the embedder's, through the env), the page-table lock
  * stripes (spinlocks of the core's) and the RSS counters they carry. */
 #include "atomic.h"
-#include "space.h"
+#include "pmap.h"
 
 /* Close the fault gate and wait until no fault is inside. The sequence
  * goes odd with a full barrier before the counts are read, and a fault
@@ -54,7 +54,7 @@ void vmar__lock_layout(struct vmar_space *space)
 {
     const struct vmar_env *env = space->env;
 
-    if (!vmar__gated(space) || !(space->ops->caps & VMAR_MMU_CAP_SPLIT_PT)) {
+    if (!vmar__gated(space) || !vmar__pmap_split(space)) {
         vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
         return;
     }
@@ -95,8 +95,7 @@ void vmar__gate_exit(struct vmar_space *space, vmar_addr_t va)
 int vmar__pt_init(struct vmar_space *space)
 {
     const struct vmar_env *env = space->env;
-    const size_t n =
-        space->ops->caps & VMAR_MMU_CAP_SPLIT_PT ? VMAR__PT_STRIPES : 1u;
+    const size_t n = vmar__pmap_split(space) ? VMAR__PT_STRIPES : 1u;
     struct vmar__pt_stripe *pt =
         env->alloc(env->ctx, n * sizeof(*pt), VMAR__CACHE_LINE);
 

@@ -84,6 +84,14 @@ static inline void vmar__rss_tally_add(struct vmar__rss_tally *t, bool anon)
 int vmar__pmap_usable(const struct vmar_env *env,
                       const struct vmar_mmu_ops *ops);
 
+/* Whether the backend lets calls on different leaf blocks run at once
+ * (VMAR_MMU_CAP_SPLIT_PT): the page-table lock stripes and the fault
+ * gate's late close follow it. */
+static inline bool vmar__pmap_split(const struct vmar_space *space)
+{
+    return (space->ops->caps & VMAR_MMU_CAP_SPLIT_PT) != 0;
+}
+
 /* One past the highest user address the backend translates. */
 static inline vmar_addr_t vmar__pmap_user_top(const struct vmar_space *space)
 {
