@@ -21,8 +21,9 @@ struct vmar__mapping;
  * stripe's share of the RSS, alone on a cache line, so that faults on
  * different leaf blocks write no common line.
  *
- * The lock serialises the table work made under the shared space lock
- * (faults, user-memory access, vmar_resident, vmar_check) on the leaf
+ * The lock serialises the table work made under the shared space lock or
+ * the fault gate (faults, user-memory access, vmar_resident, vmar_check)
+ * on the leaf
  * blocks (VMAR_MMU_LEAF_BLOCK) that hash to the stripe: block b takes
  * stripe b & pt_mask. With a backend that has VMAR_MMU_CAP_SPLIT_PT a
  * space has VMAR__PT_STRIPES of them, so faults on neighbouring blocks
@@ -81,9 +82,11 @@ struct vmar_space {
      * itself (env->lock and a lock object): vmar_fault() does not take
      * the space lock but counts itself in its stripe's `readers`; a
      * holder of the exclusive lock makes gate_seq odd and waits until
-     * every stripe's count is zero before it changes anything, and makes
-     * it even again before it lets go. Faults thus write no line of the
-     * space's own. Only exclusive holders write gate_seq. */
+     * every stripe's count is zero before it changes anything (right
+     * after taking the lock, or for vmar_map and vmar_unmap before their
+     * commit: vmar__lock_layout), and makes it even again before it lets
+     * go. Faults thus write no line of the space's own. Only exclusive
+     * holders write gate_seq. */
     volatile size_t gate_seq;
     /* The running operation's index reservation: the inserts it reserved
      * for (see vmar__index_slack), the spares it allocated and the set's
