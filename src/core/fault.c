@@ -403,6 +403,15 @@ static enum fault_step fault_step(struct vmar_space *space,
     return STEP_DONE;
 }
 
+/* The get_page flags a fault of `access` in `m` asks with: a write to a
+ * shared mapping writes the object's page itself. */
+static unsigned get_flags_of(const struct vmar__mapping *m, unsigned access)
+{
+    return vmar__mapping_shared(m) && access == VMAR_ACCESS_WRITE
+               ? VMAR_OBJECT_GET_WRITE
+               : 0u;
+}
+
 /* Record in `res` the object call the step asks for (the mapping is
  * stable now, perhaps not when the call is made). A gated fault takes a
  * reference to the object, so that it outlives the mapping and its
@@ -423,9 +432,7 @@ static void fault_want(const struct vmar__mapping *m, vmar_addr_t va,
             vmar_object_ref(res->obj);
     }
     res->index = page_index(m, va);
-    res->get_flags = vmar__mapping_shared(m) && access == VMAR_ACCESS_WRITE
-                         ? VMAR_OBJECT_GET_WRITE
-                         : 0u;
+    res->get_flags = get_flags_of(m, access);
 }
 
 /* Obtain what the locked pass asked for; may sleep. Reads no mapping:
@@ -491,17 +498,14 @@ static void res_revalidate(struct vmar_space *space,
                            const struct vmar__mapping *m, vmar_addr_t va,
                            unsigned access, struct fault_res *res)
 {
-    const unsigned get_flags =
-        vmar__mapping_shared(m) && access == VMAR_ACCESS_WRITE
-            ? VMAR_OBJECT_GET_WRITE
-            : 0u;
+    const unsigned get_flags = get_flags_of(m, access);
 
     res->prepared = false;
     res->absent = false;
     if (!res->page && !res->notified)
         return;
-    if (m->object == res->obj && m->backing != VMAR_BACKING_DEVICE &&
-        page_index(m, va) == res->index && get_flags == res->get_flags)
+    if (m->object == res->obj && page_index(m, va) == res->index &&
+        get_flags == res->get_flags)
         return;
     if (res->page)
         vmar_frame_put(space->env, res->page);

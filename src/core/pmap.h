@@ -92,10 +92,18 @@ static inline bool vmar__pmap_split(const struct vmar_space *space)
     return (space->ops->caps & VMAR_MMU_CAP_SPLIT_PT) != 0;
 }
 
+/* One past the highest user address `ops` translates (before a space
+ * has it: the default and the bound of a new space's user range). */
+static inline vmar_addr_t
+vmar__pmap_ops_user_top(const struct vmar_mmu_ops *ops)
+{
+    return ops->user_top;
+}
+
 /* One past the highest user address the backend translates. */
 static inline vmar_addr_t vmar__pmap_user_top(const struct vmar_space *space)
 {
-    return space->ops->user_top;
+    return vmar__pmap_ops_user_top(space->ops);
 }
 
 /* One past the highest physical address a leaf can hold. */

@@ -20,9 +20,10 @@ static int space_configure(struct vmar_space *s,
                            const struct vmar_space_opts *o)
 {
     const vmar_addr_t lo = o->user_lo ? o->user_lo : VMAR_DEFAULT_USER_LO;
-    const vmar_addr_t hi = o->user_hi ? o->user_hi : o->mmu->user_top;
+    const vmar_addr_t top = vmar__pmap_ops_user_top(o->mmu);
+    const vmar_addr_t hi = o->user_hi ? o->user_hi : top;
 
-    if ((lo | hi) & (VMAR_PAGE_SIZE - 1) || lo >= hi || hi > o->mmu->user_top)
+    if ((lo | hi) & (VMAR_PAGE_SIZE - 1) || lo >= hi || hi > top)
         return VMAR_EINVAL;
     if (o->stack_guard & (VMAR_PAGE_SIZE - 1) || o->stack_guard > hi - lo)
         return VMAR_EINVAL;

@@ -112,8 +112,8 @@ void vmar__lock(struct vmar_space *space, enum vmar_lock_mode mode);
 void vmar__unlock(struct vmar_space *space, enum vmar_lock_mode mode);
 
 /* Allocate the page-table lock stripes of `space` (space->env and
- * space->ops set): VMAR__PT_STRIPES with a VMAR_MMU_CAP_SPLIT_PT backend,
- * else one. Returns 0 or VMAR_ENOMEM (nothing allocated). */
+ * its env and backend set): VMAR__PT_STRIPES with a VMAR_MMU_CAP_SPLIT_PT
+ * backend, else one. Returns 0 or VMAR_ENOMEM (nothing allocated). */
 int vmar__pt_init(struct vmar_space *space);
 
 /* Free them. Precondition: no lock held, no fault running. */
