@@ -364,25 +364,46 @@ static enum fault_step cow_break(struct vmar_space *space,
     return STEP_DONE;
 }
 
-/* One pass of a fault.
- * => caller holds the space lock shared or exclusive, and the page-table
- *    lock. */
+/* The round's look at the page: true with its leaf in *pte when one is
+ * present; false when none is, or when the last round found none (then
+ * the round installs into an empty slot without looking first).
+ * => caller holds the page-table lock, and the space lock or the gate. */
+static bool fault_look(const struct vmar_space *space, vmar_addr_t va,
+                       struct fault_res *res, struct vmar_pte *pte)
+{
+    return !res->absent && vmar__pmap_probe(space, va, pte, &res->missing) == 0;
+}
+
+/* Whether the present leaf `pte` already serves `access`: the fault is
+ * spurious (another CPU or an earlier round fixed it, or the TLB entry
+ * was stale), and needs no mapping: a leaf never allows more than its
+ * mapping does. */
+static bool serves(const struct vmar_pte *pte, unsigned access)
+{
+    return (pte->prot & vmar_access_prot(access)) != 0;
+}
+
+/* One pass of a fault, after fault_look() (`present` and *pte its
+ * answer) found no leaf that serves the access.
+ * => caller holds the space lock shared or exclusive, or the gate, and
+ *    the page-table lock. */
 static enum fault_step fault_step(struct vmar_space *space,
                                   const struct vmar__mapping *m, vmar_addr_t va,
-                                  unsigned access, struct fault_res *res,
-                                  struct vmar_pte *pte, int *rc)
+                                  unsigned access, bool present,
+                                  struct fault_res *res, struct vmar_pte *pte,
+                                  int *rc)
 {
     const unsigned need = vmar_access_prot(access);
 
     *rc = 0;
-    if (res->absent || vmar__pmap_probe(space, va, pte, &res->missing) != 0) {
+    if (!present) {
         enum fault_step step = fault_absent(space, m, va, access, res, pte, rc);
         res->absent = step != STEP_DONE && step != STEP_PRESENT;
         if (step != STEP_PRESENT)
             return step;
     }
-    if (pte->prot & need)
-        return STEP_DONE; /* spurious */
+    if (serves(pte, access))
+        return STEP_DONE; /* a leaf appeared meanwhile */
     if (need == VMAR_PROT_WRITE && vmar__mapping_cow(m))
         return cow_break(space, m, va, res, pte, rc);
     if (need == VMAR_PROT_WRITE) {
@@ -476,7 +497,7 @@ static int fault_obtain(struct vmar_space *space, enum fault_step step,
 
 /* The mapping that serves `access` at `addr`: 0 with *out set, or
  * VMAR_ENOENT / VMAR_EACCES.
- * => caller holds the space lock or is inside the gate. */
+ * => caller holds the space lock or is inside the gate and the index. */
 static int fault_lookup(struct vmar_space *space, vmar_addr_t addr,
                         unsigned access, struct vmar__mapping **out)
 {
@@ -486,6 +507,14 @@ static int fault_lookup(struct vmar_space *space, vmar_addr_t addr,
         return VMAR_ENOENT;
     *out = vmar__mapping_of(n);
     return (*out)->prot & vmar_access_prot(access) ? 0 : VMAR_EACCES;
+}
+
+/* What `res` learnt of the page table (tables prepared, the page found
+ * absent) no longer holds: a layout change may have run since. */
+static void res_forget_table(struct fault_res *res)
+{
+    res->prepared = false;
+    res->absent = false;
 }
 
 /* Keep of `res` what still serves the fault at `va` in `m`, found again
@@ -500,8 +529,6 @@ static void res_revalidate(struct vmar_space *space,
 {
     const unsigned get_flags = get_flags_of(m, access);
 
-    res->prepared = false;
-    res->absent = false;
     if (!res->page && !res->notified)
         return;
     if (m->object == res->obj && page_index(m, va) == res->index &&
@@ -513,8 +540,10 @@ static void res_revalidate(struct vmar_space *space,
     res->notified = false;
 }
 
-/* Rounds of a fault until it is done or fails, the mapping looked up
- * first (and what `res` holds from earlier rounds checked against it).
+/* Rounds of a fault until it is done or fails. The mapping is looked up
+ * once, when the first look at the page finds no leaf that serves the
+ * access (a spurious fault reads no mapping), and what `res` holds from
+ * earlier rounds is checked against it.
  * => caller holds the space lock, shared or exclusive, and not the
  *    page-table lock. */
 static int fault_rounds(struct vmar_space *space, vmar_addr_t addr,
@@ -522,19 +551,32 @@ static int fault_rounds(struct vmar_space *space, vmar_addr_t addr,
                         struct vmar_pte *pte)
 {
     const vmar_addr_t va = addr & ~(VMAR_PAGE_SIZE - 1);
-    struct vmar__mapping *m;
+    struct vmar__mapping *m = NULL;
     enum fault_step step;
-    int rc = fault_lookup(space, addr, access, &m);
+    int rc;
 
-    if (rc)
-        return rc;
-    res_revalidate(space, m, va, access, res);
+    if (addr < space->user_lo || addr >= space->user_hi)
+        return VMAR_ENOENT; /* no mapping there, and no table to look at */
+    res_forget_table(res);
     /* Each round either finishes or obtains one more resource, so it ends
      * after at most three rounds unless other faults keep changing the
      * page under us, which only makes the next round spurious. */
     do {
         vmar__pt_lock(space, va);
-        step = fault_step(space, m, va, access, res, pte, &rc);
+        const bool present = fault_look(space, va, res, pte);
+        if (present && serves(pte, access)) {
+            vmar__pt_unlock(space, va);
+            return 0;
+        }
+        if (!m) {
+            rc = fault_lookup(space, addr, access, &m);
+            if (rc) {
+                vmar__pt_unlock(space, va);
+                return rc;
+            }
+            res_revalidate(space, m, va, access, res);
+        }
+        step = fault_step(space, m, va, access, present, res, pte, &rc);
         vmar__pt_unlock(space, va);
         if (step != STEP_DONE) {
             fault_want(m, va, access, step, false, res);
@@ -544,15 +586,41 @@ static int fault_rounds(struct vmar_space *space, vmar_addr_t addr,
     return rc;
 }
 
+/* Inside the gate of `va`, with its page-table lock: the mapping that
+ * serves `access` at `addr` into *m, from the stripe's cache or else
+ * from the index (which then goes into the cache). 0; VMAR_ENOENT /
+ * VMAR_EACCES; or INDEX_BUSY when a layout change holds the index. */
+#define INDEX_BUSY 1
+static int fault_resolve(struct vmar_space *space, vmar_addr_t addr,
+                         unsigned access, struct vmar__mapping **m)
+{
+    struct vmar__mapping *c = vmar__gate_cached(space, addr);
+    int rc;
+
+    if (c && c->node.start <= addr && addr < c->node.end) {
+        *m = c;
+        return c->prot & vmar_access_prot(access) ? 0 : VMAR_EACCES;
+    }
+    if (!vmar__gate_index_enter(space))
+        return INDEX_BUSY;
+    rc = fault_lookup(space, addr, access, m);
+    if (rc != VMAR_ENOENT)
+        vmar__gate_remember(space, addr, *m);
+    vmar__gate_index_exit(space);
+    return rc;
+}
+
 /*
  * A fault under the gate (lock.c) instead of the space lock. Each round
- * runs inside the gate of va's leaf block: no layout change runs then,
- * so the mapping found is stable for the round. Between rounds the fault
- * leaves the gate to obtain what may sleep; when a layout change ran
- * meanwhile (the gate's sequence moved), the next round looks the
- * mapping up again and res_revalidate() keeps only what still fits. When
- * a layout change holds the gate, the fault waits for it on the space
- * lock, shared, and finishes there as vmar__fault_locked() does.
+ * runs inside the gate of the stripe of va's leaf block: no layout change
+ * runs there then, so the mapping found is stable for the round. The
+ * mapping comes from the stripe's cache, or from the index (entered for
+ * the lookup only). Between rounds the fault leaves the gate to obtain
+ * what may sleep; when a layout change closed the stripe meanwhile (its
+ * sequence moved), the next round finds the mapping again and
+ * res_revalidate() keeps only what still fits. When a layout change
+ * holds the stripe or the index for long, the fault waits for it on the
+ * space lock, shared, and finishes there as vmar__fault_locked() does.
  * => caller holds nothing; vmar__gated(space).
  */
 static int fault_gated(struct vmar_space *space, vmar_addr_t addr,
@@ -561,7 +629,7 @@ static int fault_gated(struct vmar_space *space, vmar_addr_t addr,
     const vmar_addr_t va = addr & ~(VMAR_PAGE_SIZE - 1);
     struct fault_res res = {.missing = VMAR__MISSING_UNKNOWN};
     struct vmar__mapping *m = NULL;
-    size_t seq, seen = 1; /* odd: no mapping looked up yet */
+    size_t seq, seen = 1; /* odd: no mapping found yet */
     unsigned tries = 0;
     enum fault_step step;
     int rc;
@@ -572,33 +640,48 @@ static int fault_gated(struct vmar_space *space, vmar_addr_t addr,
              * to open, a few times, before sleeping on the space lock
              * (where a writer-preferring lock and a busy layout thread
              * could hold the fault off for long). */
-            if (tries++ < VMAR__GATE_TRIES && vmar__gate_wait(space))
+            if (tries++ < VMAR__GATE_TRIES && vmar__gate_wait(space, va))
                 continue;
-            vmar__lock(space, VMAR_LOCK_SHARED);
-            rc = fault_rounds(space, addr, access, &res, pte);
-            vmar__unlock(space, VMAR_LOCK_SHARED);
             break;
-        }
-        if (seq != seen) {
-            rc = fault_lookup(space, addr, access, &m);
-            if (rc) {
-                vmar__gate_exit(space, va);
-                break;
-            }
-            res_revalidate(space, m, va, access, &res);
-            seen = seq;
         }
         vmar__pt_lock(space, va);
-        step = fault_step(space, m, va, access, &res, pte, &rc);
+        if (seq != seen)
+            res_forget_table(&res);
+        const bool present = fault_look(space, va, &res, pte);
+        bool stepped = false;
+        step = STEP_DONE;
+        if (present && serves(pte, access)) {
+            rc = 0;
+        } else if (seq == seen ||
+                   (rc = fault_resolve(space, addr, access, &m)) == 0) {
+            if (seq != seen)
+                res_revalidate(space, m, va, access, &res);
+            seen = seq;
+            step = fault_step(space, m, va, access, present, &res, pte, &rc);
+            stepped = true;
+        }
         vmar__pt_unlock(space, va);
-        fault_want(m, va, access, step, true, &res);
+        if (stepped)
+            fault_want(m, va, access, step, true, &res);
         vmar__gate_exit(space, va);
-        if (step == STEP_DONE)
+        if (rc == INDEX_BUSY) {
+            if (tries++ < VMAR__GATE_TRIES && vmar__gate_index_wait(space))
+                continue;
             break;
+        }
+        if (step == STEP_DONE) {
+            res_release(space, &res);
+            return rc;
+        }
         rc = fault_obtain(space, step, &res);
-        if (rc)
-            break;
+        if (rc) {
+            res_release(space, &res);
+            return rc;
+        }
     }
+    vmar__lock(space, VMAR_LOCK_SHARED);
+    rc = fault_rounds(space, addr, access, &res, pte);
+    vmar__unlock(space, VMAR_LOCK_SHARED);
     res_release(space, &res);
     return rc;
 }
@@ -656,6 +739,9 @@ int vmar_fault(struct vmar_space *h, vmar_addr_t addr, unsigned access,
     int rc = vmar__check_rights(h, vmar_access_prot(access));
     if (rc)
         return rc;
+    /* No mapping outside the user range: the walk below never goes there. */
+    if (addr < space->user_lo || addr >= space->user_hi)
+        return VMAR_ENOENT;
     if (vmar__gated(space))
         return fault_gated(space, addr, access, &pte);
     vmar__lock(space, VMAR_LOCK_SHARED);

@@ -368,7 +368,8 @@ static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
     if (!rc)
         rc = map_prepare(space, o, addr, &cost, &prep);
     if (!rc) {
-        vmar__gate_commit(space);
+        prep.no_table = !vmar__commit_begin(space, addr, addr + o->size,
+                                            o->place == VMAR_PLACE_FIXED);
         vmar__tlb_init(&batch, space);
         map_commit(space, o, addr, &pos, &hint, &prep, &batch);
         vmar__tlb_finish(&batch);

@@ -233,7 +233,8 @@ struct vmar__iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
         m && m->node.start < lo ? &m->node : pos->pred;
 
     /* One backend call for the whole range: holes hold no leaves. */
-    vmar__pmap_unmap(space, lo, hi - lo, &prep->tables, batch);
+    if (!prep->no_table)
+        vmar__pmap_unmap(space, lo, hi - lo, &prep->tables, batch);
 
     while (m) {
         struct vmar__mapping *next = vmar__mapping_next_in(m, hi);
@@ -271,4 +272,21 @@ vmar_size_t vmar__device_bytes(const struct vmar_space *space, vmar_addr_t lo,
         if (m->backing == VMAR_BACKING_DEVICE)
             bytes += VMAR_MIN(m->node.end, hi) - VMAR_MAX(m->node.start, lo);
     return bytes;
+}
+
+bool vmar__commit_begin(struct vmar_space *space, vmar_addr_t lo,
+                        vmar_addr_t hi, bool unmaps)
+{
+    vmar_addr_t slo = lo, shi = hi;
+    struct vmar__iset_node *n;
+
+    if (!vmar__gated(space))
+        return true;
+    /* What a cut trims or a merge joins meets the range or adjoins it. */
+    if (lo > 0 && (n = vmar__iset_find(&space->set, lo - 1)) != NULL)
+        slo = n->start;
+    if ((n = vmar__iset_find(&space->set, hi)) != NULL)
+        shi = n->end;
+    vmar__gate_commit(space, slo, shi);
+    return !unmaps || vmar__gate_unmap(space, lo, hi);
 }

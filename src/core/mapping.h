@@ -301,6 +301,17 @@ void vmar__carve(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
  */
 int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi);
 
+/* Before the commit of a change to the layout over [lo, hi): close the
+ * fault gate over every mapping the change may touch (those meeting the
+ * range, and its neighbours at either end, which a merge may join), with
+ * vmar__gate_commit(). When the commit `unmaps` the range (a carve),
+ * returns whether the backend's unmap must run there
+ * (vmar__gate_unmap(); store the answer's negation in prep->no_table);
+ * otherwise true. Nothing to do when the space is not gated.
+ * => caller holds the space lock exclusively (vmar__lock_layout). */
+bool vmar__commit_begin(struct vmar_space *space, vmar_addr_t lo,
+                        vmar_addr_t hi, bool unmaps);
+
 /* What vmar__carve(lo, hi) would do, computed without changing anything. */
 struct vmar__carve_cost {
     bool needs_node;    /* one mapping strictly contains [lo, hi) */

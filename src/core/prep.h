@@ -30,6 +30,9 @@ struct vmar__prep {
      * takes them from the end, release drops the rest. */
     vmar_paddr_t *pages;
     size_t npages, pages_cap;
+    /* The range the commit carves holds no leaf and no leaf table
+     * (vmar__commit_begin): the carve skips the backend's unmap. */
+    bool no_table;
 };
 
 /*

@@ -17,18 +17,28 @@
 struct vmar__mapping;
 
 /*
- * One stripe of the page-table locks: a spinlock (libatomic_ops) and this
+ * One stripe of the page-table locks and of the fault gate: a spinlock
+ * (libatomic_ops), the gate's state for the stripe's leaf blocks and this
  * stripe's share of the RSS, alone on a cache line, so that faults on
  * different leaf blocks write no common line.
  *
- * The lock serialises the table work made under the shared space lock or
- * the fault gate (faults, user-memory access, vmar_resident, vmar_check)
- * on the leaf
- * blocks (VMAR_MMU_LEAF_BLOCK) that hash to the stripe: block b takes
+ * Blocks. Block b (VMAR_MMU_LEAF_BLOCK bytes, one last-level table) takes
  * stripe b & pt_mask. With a backend that has VMAR_MMU_CAP_SPLIT_PT a
- * space has VMAR__PT_STRIPES of them, so faults on neighbouring blocks
+ * space has VMAR__PT_STRIPES stripes, so faults on neighbouring blocks
  * never share one; otherwise one, which covers the whole table.
- * Operations holding the space lock exclusively take none.
+ *
+ * The lock serialises the table work made under the shared space lock or
+ * inside the gate (faults, user-memory access, vmar_resident, vmar_check)
+ * on the stripe's blocks. Operations holding the space lock exclusively
+ * take none: they close the gate of every stripe whose blocks they change.
+ *
+ * The gate (lock.c): `readers` counts the faults inside, `seq` is odd
+ * while an exclusive holder keeps the stripe closed (it changes a mapping
+ * that covers one of the stripe's blocks, or the page table there), and
+ * `cache` names the mapping the last fault here found (NULL: none), valid
+ * while the stripe stays open: closing a stripe clears it. A fault whose
+ * mapping is in the cache reads no line but its stripe's and the
+ * mapping's.
  *
  * RSS in pages: present managed leaves whose frame is anonymous memory /
  * an object page, spread over the stripes (a fault adds to the stripe it
@@ -41,10 +51,12 @@ struct vmar__mapping;
 
 struct vmar__pt_stripe {
     volatile size_t lock;
-    volatile size_t readers; /* faults inside the gate (see gate_seq) */
+    volatile size_t readers; /* faults inside this stripe's gate */
+    volatile size_t seq;     /* odd: closed */
+    volatile size_t cache;   /* (struct vmar__mapping *) or 0 */
     volatile size_t rss_anon;
     volatile size_t rss_file;
-    unsigned char pad[VMAR__CACHE_LINE - 4 * sizeof(size_t)];
+    unsigned char pad[VMAR__CACHE_LINE - 6 * sizeof(size_t)];
 };
 
 /*
@@ -80,14 +92,22 @@ struct vmar_space {
     size_t pt_mask;
     /* The fault gate (lock.c), used when libvmar takes the space lock
      * itself (env->lock and a lock object): vmar_fault() does not take
-     * the space lock but counts itself in its stripe's `readers`; a
-     * holder of the exclusive lock makes gate_seq odd and waits until
-     * every stripe's count is zero before it changes anything (right
-     * after taking the lock, or for vmar_map and vmar_unmap before their
-     * commit: vmar__lock_layout), and makes it even again before it lets
-     * go. Faults thus write no line of the space's own. Only exclusive
-     * holders write gate_seq. */
+     * the space lock but enters the gate of its stripe (see struct
+     * vmar__pt_stripe). A fault whose mapping is not in its stripe's
+     * cache looks it up in the index, counted in `lookups`, while
+     * gate_seq is even. An exclusive holder closes stripes (each one's
+     * seq odd, then waits until its readers count is zero) and makes
+     * gate_seq odd (then waits until `lookups` is zero) before it
+     * changes anything: every stripe right after taking the lock; for
+     * vmar_map and vmar_unmap, before their commit, only the stripes of
+     * the blocks their change covers (vmar__gate_commit). It reopens
+     * them before it lets go. `closed` (the exclusive holder's alone)
+     * is the mask of closed stripes; gate_seq is odd exactly when it is
+     * not 0. Faults on cached mappings thus read no line of the space's
+     * own, and wait only for changes on their own stripe. */
     volatile size_t gate_seq;
+    volatile size_t lookups;
+    size_t closed;
     /* The running operation's index reservation: the inserts it reserved
      * for (see vmar__index_slack), the spares it allocated and the set's
      * generation before (vmar__prep_release gives them back when the set
@@ -139,14 +159,29 @@ void vmar__pt_unlock(struct vmar_space *space, vmar_addr_t va);
  * validate and prepare phases only read the layout and the page table
  * (faults only read the layout, and a VMAR_MMU_CAP_SPLIT_PT backend lets
  * prepare run beside their table work): with such a backend the fault
- * gate stays open until vmar__gate_commit(), so faults elsewhere wait
- * only for the commit and the release. Otherwise as vmar__lock(). Undone
- * by vmar__unlock(space, VMAR_LOCK_EXCLUSIVE). */
+ * gate stays open until vmar__gate_commit(), so faults wait at most for
+ * the commit and the release, and only on the stripes it closes.
+ * Otherwise as vmar__lock(). Undone by vmar__unlock(space,
+ * VMAR_LOCK_EXCLUSIVE). */
 void vmar__lock_layout(struct vmar_space *space);
 
-/* Close the fault gate before a commit, unless it is closed already.
+/* Before a commit that changes the mappings meeting [lo, hi) (every one
+ * it splits, trims, removes, adds or merges lies inside): close the
+ * stripes of the range's blocks (every stripe when it spans as many
+ * blocks as there are stripes) and the index, unless closed already.
+ * => caller holds the space lock exclusively (vmar__lock_layout). */
+void vmar__gate_commit(struct vmar_space *space, vmar_addr_t lo,
+                       vmar_addr_t hi);
+
+/* Before a commit unmaps [lo, hi), whose stripes vmar__gate_commit()
+ * closed: whether the backend's unmap must run there. False when the
+ * range holds no leaf and no leaf table (probed now, so none can appear:
+ * faults there wait); the commit then skips the unmap. True otherwise,
+ * after closing every stripe: the unmap may free an upper-level table
+ * that faults on other blocks walk. True, closing nothing, when the
+ * space is not gated (its gate is closed whole, or not used).
  * => caller holds the space lock exclusively. */
-void vmar__gate_commit(struct vmar_space *space);
+bool vmar__gate_unmap(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi);
 
 /* Whether faults use the gate instead of the shared space lock: libvmar
  * takes the space lock itself. Constant for the space's life. */
@@ -155,23 +190,41 @@ static inline bool vmar__gated(const struct vmar_space *space)
     return space->env->lock && space->lock;
 }
 
-/* Enter the gate of the leaf block holding `va`: true, with the gate's
- * sequence in *seq (even), when no exclusive holder is in or waiting;
- * false (nothing held) when one is: take the space lock shared instead,
- * which waits for it. Inside, the mappings and the index do not change.
- * A fault may leave and enter again; a different *seq says a layout
- * change ran in between. Precondition: vmar__gated(space). */
+/* Enter the gate of the stripe of `va`: true, with the stripe's sequence
+ * in *seq (even), when the stripe is open; false (nothing held) when an
+ * exclusive holder closed it: vmar__gate_wait(), or take the space lock
+ * shared instead, which waits for the holder. Inside, the mappings that
+ * cover the stripe's blocks and the page table of those blocks change
+ * only under the page-table lock (faults). A fault may leave and enter
+ * again; the same *seq says no layout change closed the stripe in
+ * between. Precondition: vmar__gated(space). */
 bool vmar__gate_enter(struct vmar_space *space, vmar_addr_t va, size_t *seq);
 /* Leave it (the same `va`). Never held across a call that may sleep. */
 void vmar__gate_exit(struct vmar_space *space, vmar_addr_t va);
 
-/* Spin a bounded while (VMAR__GATE_SPIN reads of the sequence) for the
- * gate to open: true when it did (enter again; it may have closed once
- * more), false when the layout change goes on (sleep on the space lock
- * instead). A fault tries at most VMAR__GATE_TRIES times. */
+/* Inside the gate of `va`: the mapping its stripe's cache names (NULL:
+ * none), which is in the set; whether it covers `va` is the caller's to
+ * check. vmar__gate_remember() makes `m` (found by a lookup) the one. */
+struct vmar__mapping *vmar__gate_cached(struct vmar_space *space,
+                                        vmar_addr_t va);
+void vmar__gate_remember(struct vmar_space *space, vmar_addr_t va,
+                         struct vmar__mapping *m);
+
+/* Inside the gate: enter the index for a lookup (true), or false when an
+ * exclusive holder is changing it (vmar__gate_index_wait()). Leave with
+ * vmar__gate_index_exit() before leaving the gate. */
+bool vmar__gate_index_enter(struct vmar_space *space);
+void vmar__gate_index_exit(struct vmar_space *space);
+
+/* Spin a bounded while (VMAR__GATE_SPIN reads) for the stripe of `va`
+ * (vmar__gate_wait) or the index (vmar__gate_index_wait) to open: true
+ * when it did (enter again; it may have closed once more), false when the
+ * layout change goes on (sleep on the space lock instead). A fault tries
+ * at most VMAR__GATE_TRIES times. */
 #define VMAR__GATE_SPIN  4096u
 #define VMAR__GATE_TRIES 8u
-bool vmar__gate_wait(const struct vmar_space *space);
+bool vmar__gate_wait(const struct vmar_space *space, vmar_addr_t va);
+bool vmar__gate_index_wait(const struct vmar_space *space);
 
 /* Take every stripe, in index order (the lock order), for work that
  * spans blocks (vmar_check's walk, vmar_resident); release them all.

@@ -21,7 +21,7 @@ int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
         rc = vmar__pmap_prepare(space, lo, hi - lo, VMAR_PREP_CHANGE,
                                 &prep.tables);
     if (!rc) {
-        vmar__gate_commit(space);
+        prep.no_table = !vmar__commit_begin(space, lo, hi, true);
         vmar__tlb_init(&batch, space);
         (void)vmar__carve_at(space, lo, hi, &pos, &prep, &batch);
         vmar__tlb_finish(&batch);

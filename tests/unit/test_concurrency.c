@@ -76,6 +76,9 @@
  * succeeds sees zero or a tag written for that page (each thread's own
  * word: zero or the last value it wrote), and zero everywhere else.
  *
+ * test_neighbour_churn: faults on one mapping beside map and unmap of
+ * other ranges and at the mapping's ends (see the test).
+ *
  * test_frame_caches: the machine's per-thread frame caches keep the
  * pool's promises across threads: frames freed on one thread (into its
  * cache) are free in the stats and allocated on another, poisoned and
@@ -86,11 +89,11 @@
  * afterwards.
  *
  * Bounded in time: VMAR_TEST_SECONDS (default 2) shared by the timed
- * scenarios (stress half of it, shared pages and layout races a quarter
- * each, split tables at most a quarter), so that one run per backend
- * stays short under every preset. Randomised: each scenario prints its
- * seed; VMAR_TEST_SEED replays the choices (the thread interleaving is
- * the scheduler's).
+ * scenarios (stress half of it; shared pages, layout races and neighbour
+ * churn a quarter each, split tables at most a quarter), so that one run
+ * per backend stays short under every preset. Randomised: each scenario prints
+ * its seed; VMAR_TEST_SEED replays the choices (the thread interleaving is the
+ * scheduler's).
  *
  * cmocka's assertions longjmp and are for the main thread only: worker
  * threads count and print their failures, the main thread asserts them.
@@ -1883,38 +1886,71 @@ static void *race_layout_main(void *arg)
     return NULL;
 }
 
+/* A checker thread's loop: vmar_check until the deadline, each run
+ * counted in *ops, each failure in *failures (__atomic). */
+static void check_until(struct cc *c, const struct timespec *deadline,
+                        unsigned long *ops, unsigned long *failures,
+                        const char *beside)
+{
+    do {
+        (*ops)++;
+        if (vmar_check(c->vt.space) != 0) {
+            fprintf(stderr, "FAIL: vmar_check failed beside %s\n", beside);
+            __atomic_add_fetch(failures, 1, __ATOMIC_RELAXED);
+        }
+    } while (!past(deadline));
+}
+
 static void *race_check_main(void *arg)
 {
     struct race *s = ((struct job *)arg)->s;
 
-    do {
-        s->ops[RACE_CPUS + 1]++;
-        if (vmar_check(s->c->vt.space) != 0)
-            FAIL(s, "vmar_check failed beside the races\n");
-    } while (!past(&s->deadline));
+    check_until(s->c, &s->deadline, &s->ops[RACE_CPUS + 1], &s->failures,
+                "the races");
     return NULL;
+}
+
+/* What test_layout_races and test_neighbour_churn share. */
+struct mapped_run {
+    const char *what;
+    unsigned ncpu;
+    vmar_addr_t base; /* one read-write mapping of `pages` pages here */
+    size_t pages;
+    job_main worker, layout, checker;
+};
+
+/* Set up a machine with r->ncpu CPUs and the mapping, then run the
+ * threads for a quarter of the test time; *c_of and *seed are the
+ * scenario's fields. */
+static void mapped_run(const struct mapped_run *r, void *s, struct cc *c,
+                       struct cc **c_of, uint64_t *seed,
+                       struct timespec *deadline, const unsigned long *ops)
+{
+    const double secs = test_seconds() / 4;
+
+    *seed = vt_seed((uint64_t)time(NULL));
+    fprintf(stderr,
+            "%s: %u CPUs on %zu pages, 1 layout thread, 1 checker, %.1f s\n",
+            r->what, r->ncpu, r->pages, secs);
+    cc_setup(c, 0, r->ncpu);
+    *c_of = c;
+    map_fixed(c, r->base, r->pages);
+    jobs_run(s, deadline, secs, r->ncpu, r->worker, r->layout, r->checker,
+             r->what, ops, r->ncpu + 2);
 }
 
 static void test_layout_races(void **state)
 {
     static struct race s; /* zeroed */
+    static const struct mapped_run run = {
+        "layout races",   RACE_CPUS,        RACE_BASE,      RACE_PAGES,
+        race_access_main, race_layout_main, race_check_main};
     struct cc c;
-    double secs = test_seconds() / 4;
     uint64_t page[PG / sizeof(uint64_t)];
 
     (void)state;
     memset(&s, 0, sizeof(s));
-    s.seed = vt_seed((uint64_t)time(NULL));
-    fprintf(stderr,
-            "layout races: %u CPUs on %u pages, 1 layout thread, 1 checker, "
-            "%.1f s\n",
-            RACE_CPUS, RACE_PAGES, secs);
-    cc_setup(&c, 0, RACE_CPUS);
-    s.c = &c;
-    map_fixed(&c, RACE_BASE, RACE_PAGES);
-    jobs_run(&s, &s.deadline, secs, RACE_CPUS, race_access_main,
-             race_layout_main, race_check_main, "layout races", s.ops,
-             RACE_CPUS + 2);
+    mapped_run(&run, &s, &c, &s.c, &s.seed, &s.deadline, s.ops);
     fprintf(stderr, "; refused:");
     for (unsigned t = 0; t < RACE_CPUS; t++)
         fprintf(stderr, " %lu", s.refused[t]);
@@ -1941,6 +1977,239 @@ static void test_layout_races(void **state)
                 fail_msg("page %u word %u: %#llx, expected %#llx or 0", p, u,
                          (unsigned long long)page[u], (unsigned long long)want);
         }
+    }
+    cc_teardown(&c);
+}
+
+/* ---- faults beside layout changes of other mappings ----------------- */
+
+#define NB_CPUS 2
+/* The faulted mapping: three leaf blocks and 16 pages, from a 1 GiB
+ * boundary, so that the far ranges below share its upper tables. */
+#define NB_BASE  ((vmar_addr_t)0x80000000)
+#define NB_PAGES (3 * 512 + 16)
+#define NB_END   (NB_BASE + NB_PAGES * PG)
+#define NB_MAGIC 0x4eu
+#define NB_KINDS 7 /* layout changes: see nb_layout_main */
+
+struct nb {
+    struct cc *c;
+    uint64_t seed;
+    struct timespec deadline;
+    unsigned long failures; /* __atomic */
+    unsigned long ops[NB_CPUS + 2];
+    unsigned long changes[NB_KINDS];
+    /* Word t of page p of thread t's half: what thread t last wrote
+     * there (0: nothing yet, or dropped since). */
+    uint64_t own[NB_CPUS][NB_PAGES];
+};
+
+static uint64_t nb_tag(unsigned p, unsigned t, uint32_t n)
+{
+    return (uint64_t)NB_MAGIC << 56 | (uint64_t)p << 40 | (uint64_t)t << 32 | n;
+}
+
+/* Thread t's pages of the mapping: its half. */
+#define NB_HALF (NB_PAGES / NB_CPUS)
+
+/* Writes and reads its word of random pages of its half of the mapping,
+ * and now and then drops a run of them (VMAR_ADVISE_DONTNEED), so that
+ * it keeps taking demand-zero faults: every access must succeed and see
+ * what the thread last wrote (0 after a drop). */
+static void *nb_access_main(void *arg)
+{
+    struct job *w = arg;
+    struct nb *s = w->s;
+    const unsigned t = w->t;
+    struct vmar_sim_cpu *cpu = s->c->cpu[t];
+    uint64_t rng = s->seed ^ (0x7000 + t);
+    uint32_t n = 0;
+
+    do {
+        uint64_t r = vt_rand(&rng);
+        unsigned p = t * NB_HALF + (unsigned)(r % NB_HALF);
+        vmar_addr_t va = NB_BASE + p * PG + 8 * t;
+        uint64_t v = 0;
+        int rc;
+
+        s->ops[t]++;
+        if ((r >> 16) % 32 == 0) {
+            unsigned k = 1 + (unsigned)((r >> 24) % 16);
+            if (p + k > (t + 1) * NB_HALF)
+                k = (t + 1) * NB_HALF - p;
+            rc = vmar_advise(s->c->vt.space, NB_BASE + p * PG, k * PG,
+                             VMAR_ADVISE_DONTNEED);
+            if (rc == 0)
+                memset(&s->own[t][p], 0, k * sizeof(s->own[t][p]));
+        } else if ((r >> 16) % 2) {
+            v = nb_tag(p, t, ++n);
+            rc = vmar_sim_cpu_access(cpu, va, WR, &v, sizeof(v));
+            if (rc == 0)
+                s->own[t][p] = v;
+        } else {
+            rc = vmar_sim_cpu_access(cpu, va, RD, &v, sizeof(v));
+            if (rc == 0 && v != s->own[t][p])
+                FAIL(s, "nb thread %u page %u: read %#llx, wrote %#llx\n", t, p,
+                     (unsigned long long)v, (unsigned long long)s->own[t][p]);
+        }
+        if (rc != 0)
+            FAIL(s, "nb thread %u page %u: rc %d\n", t, p, rc);
+    } while (!past(&s->deadline));
+    return NULL;
+}
+
+static void *nb_check_main(void *arg)
+{
+    struct nb *s = ((struct job *)arg)->s;
+
+    check_until(s->c, &s->deadline, &s->ops[NB_CPUS + 1], &s->failures,
+                "the neighbours");
+    return NULL;
+}
+
+/* Map [a, a + n) fixed, read-write, optionally write a byte of each page
+ * (tables and leaves appear), then unmap it. */
+static int nb_map_unmap(struct vmar_space *space, vmar_addr_t a, vmar_size_t n,
+                        bool touch)
+{
+    struct vmar_map_opts o = {
+        .addr = a, .size = n, .place = VMAR_PLACE_FIXED, .prot = RW};
+    const unsigned char one = 1;
+    int rc = vmar_map(space, &o, NULL);
+
+    for (vmar_size_t off = 0; rc == 0 && touch && off < n; off += PG)
+        rc = vmar_write(space, a + off, &one, 1, NULL);
+    if (rc == 0)
+        rc = vmar_unmap(space, a, n);
+    return rc;
+}
+
+/* Changes the layout around the mapping and far from it, never the
+ * mapping's own pages. */
+static void *nb_layout_main(void *arg)
+{
+    struct nb *s = ((struct job *)arg)->s;
+    struct vmar_space *space = s->c->vt.space;
+    uint64_t rng = s->seed ^ 0x8000;
+    /* Far ranges: a block of another stripe, a block of the stripe of the
+     * mapping's first block (its faults wait), a block 1 GiB up (its
+     * upper tables come and go beside the mapping's). */
+    const vmar_addr_t far[] = {NB_BASE + 8 * VMAR_MMU_LEAF_BLOCK,
+                               NB_BASE + 16 * VMAR_MMU_LEAF_BLOCK,
+                               NB_BASE + ((vmar_addr_t)1 << 30)};
+
+    do {
+        uint64_t r = vt_rand(&rng);
+        /* In turn, so that every kind runs however slow the machine. */
+        unsigned kind = (unsigned)(s->ops[NB_CPUS] % NB_KINDS);
+        vmar_addr_t a = far[(r >> 8) % 3] + ((r >> 16) % 64) * PG;
+        vmar_size_t n = (1 + (r >> 24) % 8) * PG;
+        struct vmar_map_opts o = {.size = n, .prot = RW};
+        vmar_addr_t got;
+        int rc = 0;
+
+        s->ops[NB_CPUS]++;
+        switch (kind) {
+        case 0: /* a far map and unmap: no table there */
+            rc = nb_map_unmap(space, a, n, false);
+            break;
+        case 1: /* the same with pages: the unmap frees tables */
+            rc = nb_map_unmap(space, a, n, true);
+            break;
+        case 2: /* grow the mapping at its end (a merge), cut it back */
+            rc = nb_map_unmap(space, NB_END, n, (r >> 32) % 2);
+            break;
+        case 3: /* and at its start */
+            rc = nb_map_unmap(space, NB_BASE - n, n, (r >> 32) % 2);
+            break;
+        case 4: /* fresh pages over populated ones, far */
+            o.addr = a;
+            o.place = VMAR_PLACE_FIXED;
+            rc = nb_map_unmap(space, a, n, true);
+            if (rc == 0)
+                rc = vmar_map(space, &o, NULL);
+            if (rc == 0) {
+                const unsigned char one = 1;
+                rc = vmar_write(space, a, &one, 1, NULL);
+            }
+            if (rc == 0)
+                rc = vmar_map(space, &o, NULL);
+            if (rc == 0)
+                rc = vmar_unmap(space, a, n);
+            break;
+        case 5: /* placed by the library */
+            o.place = VMAR_PLACE_ANY;
+            rc = vmar_map(space, &o, &got);
+            if (rc == 0)
+                rc = vmar_unmap(space, got, n);
+            break;
+        default: /* a whole-space change: every stripe closes */
+            rc = vmar_protect(space, a, n, RW);
+            if (rc == VMAR_ENOMEM)
+                rc = 0; /* nothing mapped there */
+            break;
+        }
+        if (rc != 0)
+            FAIL(s, "nb layout change %u at %#llx (+%llu pages): rc %d\n", kind,
+                 (unsigned long long)a, (unsigned long long)(n / PG), rc);
+        else
+            s->changes[kind]++;
+    } while (!past(&s->deadline) || s->ops[NB_CPUS] < NB_KINDS);
+    return NULL;
+}
+
+/*
+ * test_neighbour_churn: NB_CPUS threads fault on pages of one mapping,
+ * each in its half (each access must succeed and read back exactly the
+ * thread's last write; each thread also drops runs of its pages, so
+ * that it keeps faulting them in) while a layout thread maps and unmaps other
+ * ranges: in blocks of other stripes and of the mapping's own stripe,
+ * with and without pages (page-table pages come and go in the upper
+ * tables the mapping's share), right at either end of the mapping (the
+ * new pages merge into it, and the unmap cuts it back: the mapping
+ * itself changes), fresh pages over populated ones, placed maps, and
+ * protects (which close every stripe); a checker runs vmar_check
+ * throughout. With VMAR_MMU_CAP_SPLIT_PT, map and unmap close only the
+ * stripes of the blocks they change, so this is where the faults run
+ * beside them.
+ */
+static void test_neighbour_churn(void **state)
+{
+    static struct nb s; /* zeroed */
+    static const struct mapped_run run = {
+        "neighbour churn", NB_CPUS,        NB_BASE,      NB_PAGES,
+        nb_access_main,    nb_layout_main, nb_check_main};
+    struct cc c;
+    uint64_t w[NB_CPUS];
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    mapped_run(&run, &s, &c, &s.c, &s.seed, &s.deadline, s.ops);
+    fprintf(stderr,
+            "; far map+unmap %lu, with pages %lu, at the end %lu, at the "
+            "start %lu, over pages %lu, placed %lu, protect %lu\n",
+            s.changes[0], s.changes[1], s.changes[2], s.changes[3],
+            s.changes[4], s.changes[5], s.changes[6]);
+    assert_int_equal(s.failures, 0);
+    expect_ran(&c, s.ops, NB_CPUS + 2);
+    for (unsigned k = 0; k < NB_KINDS; k++)
+        assert_true(s.changes[k] > 0);
+    assert_int_equal(vmar_sim_violations(c.vt.sim), 0);
+    VT_CHECK(&c.vt);
+    expect_rss_exact(&c);
+    /* The mapping is whole again, one mapping, with every word. */
+    struct vmar_mapping_info mi;
+    assert_int_equal(vmar_query(c.vt.space, NB_BASE, &mi), 0);
+    assert_int_equal(mi.start, NB_BASE);
+    assert_int_equal(mi.end, NB_END);
+    for (unsigned p = 0; p < NB_PAGES; p++) {
+        assert_int_equal(
+            vmar_read(c.vt.space, NB_BASE + p * PG, w, sizeof(w), NULL), 0);
+        for (unsigned t = 0; t < NB_CPUS; t++)
+            if (w[t] != (p / NB_HALF == t ? s.own[t][p] : 0))
+                fail_msg("page %u word %u: %#llx, expected %#llx", p, t,
+                         (unsigned long long)w[t],
+                         (unsigned long long)s.own[t][p]);
     }
     cc_teardown(&c);
 }
@@ -2131,6 +2400,7 @@ int main(void)
         cmocka_unit_test(test_shared_pages),
         cmocka_unit_test(test_split_tables),
         cmocka_unit_test(test_layout_races),
+        cmocka_unit_test(test_neighbour_churn),
         cmocka_unit_test(test_frame_caches),
     };
 
