@@ -317,24 +317,23 @@ static void set_leaf_prot(struct vmar_space *space, vmar_addr_t va,
 /* Give the present leaf at `va` the fresh private copy in res->frame.
  * The leaf table is there, so nothing here can fail: replace() rewrites
  * the one leaf in place, flushes, and only then drops the old frame's
- * reference (which the copy read first).
+ * reference (which the copy read first). `old_anon`: the old frame is
+ * private anonymous memory (vmar__frame_cow).
  * => caller holds the space lock shared or exclusive, and the page-table
  *    lock. */
 static void cow_copy(struct vmar_space *space, const struct vmar__mapping *m,
                      vmar_addr_t va, struct fault_res *res,
-                     struct vmar_pte *pte)
+                     struct vmar_pte *pte, bool old_anon)
 {
-    struct vmar__tlb batch;
     vmar_paddr_t pa = fill_frame(space, res, pte->pa);
 
     fault_adopt(space, res);
     managed_pte(pte, pa, m->prot);
-    vmar__tlb_init(&batch, space);
-    vmar__pmap_replace(space, va, pte, &batch);
-    vmar__tlb_finish(&batch);
-    /* One anonymous page in, the old frame out (as an unmap counts it). */
-    vmar__rss_add_at(space, va, (size_t)1 - batch.put_anon,
-                     (size_t)0 - batch.put_file);
+    vmar__pmap_replace(space, va, pte);
+    /* One anonymous page in, the old frame out (as an unmap counts it):
+     * no change when that was anonymous too. */
+    if (!old_anon)
+        vmar__rss_add_at(space, va, 1, (size_t)0 - 1);
 }
 
 /* A write to a present, read-only leaf of a private mapping: reuse the
@@ -346,21 +345,20 @@ static enum fault_step cow_break(struct vmar_space *space,
                                  struct fault_res *res, struct vmar_pte *pte,
                                  int *rc)
 {
-    const struct vmar_env *env = space->env;
-
     /* Our reference is the only one, and none can appear: the frame is
      * private to this leaf (fork needs the exclusive lock). A pin, even
      * our own copy's, also forces the copy: it may be another space's
      * copy still reading what was its page (frame.c). */
+    const enum vmar__cow cow = vmar__frame_cow(space->env, pte->pa);
+
     *rc = 0;
-    if (vmar__frame_is_anon(env, pte->pa) &&
-        vmar__frame_exclusive(env, pte->pa)) {
+    if (cow == VMAR__COW_REUSE) {
         set_leaf_prot(space, va, m->prot, pte);
         return STEP_DONE;
     }
     if (!res->frame)
         return STEP_NEED_COPY;
-    cow_copy(space, m, va, res, pte);
+    cow_copy(space, m, va, res, pte, cow == VMAR__COW_COPY_ANON);
     return STEP_DONE;
 }
 

@@ -18,7 +18,7 @@
  * frame alive, but they are not sharing, so vmar_check counts references
  * only (a private writable leaf holds the only reference, whatever copies
  * are running). A copy-on-write break reuses a frame only when it holds
- * the only reference and there is no pin (vmar__frame_exclusive): a pin
+ * the only reference and there is no pin (vmar__frame_cow): a pin
  * can be another space's, whose leaf a break of its own replaced while
  * its copy still reads the frame; writing in place would show it this
  * space's later data. Both fields live in one word so that one atomic
@@ -143,11 +143,16 @@ size_t vmar__frame_refs(const struct vmar_env *env, vmar_paddr_t pa)
     return vmar__atomic_load(word_of(env, pa)) & FRAME_REFS;
 }
 
-bool vmar__frame_exclusive(const struct vmar_env *env, vmar_paddr_t pa)
+enum vmar__cow vmar__frame_cow(const struct vmar_env *env, vmar_paddr_t pa)
 {
+    size_t v;
+
     if (!env->frame_refcount)
-        return true;
-    return (vmar__atomic_load(word_of(env, pa)) & ~VMAR_FRAME_ANON) == 1;
+        return VMAR__COW_REUSE;
+    v = vmar__atomic_load(word_of(env, pa));
+    if (!(v & VMAR_FRAME_ANON))
+        return VMAR__COW_COPY_FILE;
+    return v == (VMAR_FRAME_ANON | 1) ? VMAR__COW_REUSE : VMAR__COW_COPY_ANON;
 }
 
 int vmar__object_page(const struct vmar_env *env, vmar_paddr_t pa_top, int rc,

@@ -76,11 +76,26 @@ void vmar__frame_pin(const struct vmar_env *env, vmar_paddr_t pa);
  * A full barrier: the copy's accesses to the frame come before it. */
 void vmar__frame_unpin(const struct vmar_env *env, vmar_paddr_t pa);
 
-/* The caller's reference is the only reference and no copy pins the frame
- * (true without env->frame_refcount): what a copy-on-write break needs to
- * write the frame in place. One acquire load: a copy that unpinned before
- * it finished reading first. With the page-table lock of the only space
- * whose leaf maps the frame held, neither can appear afterwards. */
-bool vmar__frame_exclusive(const struct vmar_env *env, vmar_paddr_t pa);
+/* What a copy-on-write break may do with the frame its leaf maps. */
+enum vmar__cow {
+    /* Private anonymous memory, the caller's reference is the only
+     * reference and no copy pins it: write it in place. */
+    VMAR__COW_REUSE,
+    /* Copy it; the frame is private anonymous memory (another space or
+     * a pin still holds it). */
+    VMAR__COW_COPY_ANON,
+    /* Copy it; the frame is an object's page. */
+    VMAR__COW_COPY_FILE,
+};
+
+/* Which of the three the frame is (VMAR__COW_REUSE without
+ * env->frame_refcount), from one acquire load of its word: a copy that
+ * unpinned before it finished reading first. With the page-table lock of
+ * the only space whose leaf maps the frame held, neither a reference nor
+ * a pin can appear afterwards; and the marker cannot change while the
+ * caller's leaf holds the frame, so the kind stays right for the RSS
+ * count of the copy that replaces it.
+ * => caller holds the page-table lock of a leaf that maps `pa`. */
+enum vmar__cow vmar__frame_cow(const struct vmar_env *env, vmar_paddr_t pa);
 
 #endif /* VMAR_CORE_FRAME_H */

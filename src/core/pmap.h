@@ -280,15 +280,20 @@ static inline int vmar__pmap_activation(const struct vmar_space *space,
 }
 
 /* Give the present base-page leaf at `va` the frame and attributes of
- * `pte`, break before make; `t` is finished on return and counts the old
- * frame. Cannot fail.
+ * `pte`, break before make: the old translation is flushed, then the old
+ * frame's reference dropped (the TLB rule), on a batch of this call's
+ * own that the backend finishes. The batch does not classify the old
+ * frame: the caller counts RSS, having read the frame's kind under the
+ * same page-table lock. Cannot fail.
  * => caller holds the space lock shared and the page-table lock (a
  *    fault), or the space lock exclusively. */
 static inline void vmar__pmap_replace(struct vmar_space *space, vmar_addr_t va,
-                                      const struct vmar_pte *pte,
-                                      struct vmar__tlb *t)
+                                      const struct vmar_pte *pte)
 {
-    space->ops->replace(space->mmu, va, pte, &t->b);
+    struct vmar_tlb_batch b;
+
+    vmar_tlb_batch_init(&b, space->env, space->ops, space->mmu);
+    space->ops->replace(space->mmu, va, pte, &b);
 }
 
 /* Fork's copy: give `dst` a leaf for every present leaf of `src` in
