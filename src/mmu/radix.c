@@ -125,10 +125,32 @@ static size_t slot_index(const struct vmar__pt_format *f, vmar_addr_t va,
     return (size_t)((va >> shift) & mask);
 }
 
+/* The format's present, is_leaf and table_decode: bit tests inline when
+ * the format gives its masks (no call per level of a walk), else its
+ * functions. */
+static inline bool fmt_present(const struct vmar__pt_format *f, uint64_t w)
+{
+    return f->table_pa_mask ? (w & f->present_bits) != 0 : f->present(w);
+}
+
+static inline bool fmt_is_leaf(const struct vmar__pt_format *f, uint64_t w,
+                               unsigned level)
+{
+    return f->table_pa_mask ? (w & f->table_bits) != f->table_value
+                            : f->is_leaf(w, level);
+}
+
+static inline vmar_paddr_t fmt_table_pa(const struct vmar__pt_format *f,
+                                        uint64_t w, unsigned level)
+{
+    return f->table_pa_mask ? (w & f->table_pa_mask) << f->table_pa_shift
+                            : f->table_decode(w, level);
+}
+
 static bool is_table(const struct vmar__pt_format *f, uint64_t w,
                      unsigned level)
 {
-    return level > 0 && f->present(w) && !f->is_leaf(w, level);
+    return level > 0 && fmt_present(f, w) && !fmt_is_leaf(f, w, level);
 }
 
 static uint64_t *table_at(const struct vmar__radix *rx, vmar_paddr_t pa)
@@ -254,7 +276,8 @@ static __attribute__((noinline)) void link_table(struct vmar__radix *rx,
     count_add(&rx->lost_links, 1);
     /* Only a table goes into an upper slot under the shared lock (huge
      * leaves come from map_range, which runs alone). */
-    VMAR_ASSERT(rx->env, f->present(found) && !f->is_leaf(found, level));
+    VMAR_ASSERT(rx->env,
+                fmt_present(f, found) && !fmt_is_leaf(f, found, level));
 }
 
 /*
@@ -281,11 +304,11 @@ static struct walk_ret walk(struct vmar__radix *rx, vmar_addr_t va,
     uint64_t *slot = &table[slot_index(f, va, level)];
 
     while (level > target) {
-        if (VMAR_UNLIKELY(!f->present(pt_read(slot))))
+        if (VMAR_UNLIKELY(!fmt_present(f, pt_read(slot))))
             link_table(rx, slot, level, resv);
-        else if (f->is_leaf(pt_read(slot), level))
+        else if (fmt_is_leaf(f, pt_read(slot), level))
             break;
-        table = table_at(rx, f->table_decode(pt_read_acq(slot), level));
+        table = table_at(rx, fmt_table_pa(f, pt_read_acq(slot), level));
         level--;
         slot = &table[slot_index(f, va, level)];
     }
@@ -316,9 +339,9 @@ static struct point point_at(const struct vmar__radix *rx, vmar_addr_t va,
         uint64_t *slot = &table[slot_index(f, va, level)];
         uint64_t w = pt_read_acq(slot);
 
-        if (level <= floor || !f->present(w) || f->is_leaf(w, level))
+        if (level <= floor || !fmt_present(f, w) || fmt_is_leaf(f, w, level))
             return (struct point){.slot = slot, .w = w, .level = level};
-        table = table_at(rx, f->table_decode(w, level));
+        table = table_at(rx, fmt_table_pa(f, w, level));
         level--;
     }
 }
@@ -377,7 +400,7 @@ static void range(const struct vmar__radix *rx, vmar_addr_t va, vmar_addr_t end,
         /* 0 is absent in every format: no call for the empty slots a
          * sparse range is mostly made of. */
         if (level > v->floor && w != 0 && is_table(f, w, level)) {
-            table[level - 1] = table_at(rx, f->table_decode(w, level));
+            table[level - 1] = table_at(rx, fmt_table_pa(f, w, level));
             level--;
             continue;
         }
@@ -412,7 +435,7 @@ static struct leaf_slots leaf_slots(const struct vmar__radix *rx, uint64_t w,
     size_t first = slot_index(f, lo, 0);
 
     return (struct leaf_slots){
-        .t = table_at(rx, f->table_decode(w, 1)),
+        .t = table_at(rx, fmt_table_pa(f, w, 1)),
         .base = lo & ~(vmar__radix_span(f, 1) - 1),
         .first = first,
         .end = first + (size_t)((hi - lo) >> f->page_shift),
@@ -593,7 +616,7 @@ static bool fini_entry(struct visitor *v, uint64_t *slot, uint64_t w,
     (void)level;
     (void)lo;
     (void)hi;
-    VMAR_ASSERT(fv->rx->env, !fv->rx->fmt->present(w));
+    VMAR_ASSERT(fv->rx->env, !fmt_present(fv->rx->fmt, w));
     return false;
 }
 
@@ -603,7 +626,7 @@ static void fini_leave(struct visitor *v, uint64_t *parent,
 {
     struct fini_visit *fv = (struct fini_visit *)v;
     const struct vmar_env *env = fv->rx->env;
-    vmar_paddr_t pa = fv->rx->fmt->table_decode(pt_read(parent), level + 1);
+    vmar_paddr_t pa = fmt_table_pa(fv->rx->fmt, pt_read(parent), level + 1);
 
     (void)table;
     pt_set(parent, 0);
@@ -683,7 +706,7 @@ static bool count_entry(struct visitor *v, uint64_t *slot, uint64_t w,
     struct count_visit *c = (struct count_visit *)v;
 
     (void)slot;
-    if (!c->f->present(w))
+    if (!fmt_present(c->f, w))
         c->missing += tables_below(c->f, level, lo, hi, c->top);
     return false;
 }
@@ -704,7 +727,7 @@ static struct edge_visit leaf_at(const struct vmar__radix *rx, vmar_addr_t page)
     const struct point p = point_at(rx, page, 0);
 
     return (struct edge_visit){
-        .slot = rx->fmt->present(p.w) ? p.slot : NULL,
+        .slot = fmt_present(rx->fmt, p.w) ? p.slot : NULL,
         .w = p.w,
         .level = p.level,
     };
@@ -864,7 +887,7 @@ size_t vmar__radix_count_missing(const struct vmar__radix *rx, vmar_addr_t va,
          * tables below it (tables_below() of one page); a leaf or a
          * level-1 table lacks none. */
         const struct point p = point_at(rx, va, 1);
-        return rx->fmt->present(p.w) ? 0 : p.level;
+        return fmt_present(rx->fmt, p.w) ? 0 : p.level;
     }
     range(rx, va, va + len, &c.v);
     return c.missing;
@@ -897,7 +920,7 @@ void vmar__radix_map(struct vmar__radix *rx, vmar_addr_t va, unsigned level,
     w = walk(rx, va, level, resv);
     /* A leaf above `level` or a present slot: the core broke map()'s
      * precondition (it must unmap first). */
-    VMAR_ASSERT(rx->env, w.level == level && !f->present(pt_read(w.slot)));
+    VMAR_ASSERT(rx->env, w.level == level && !fmt_present(f, pt_read(w.slot)));
     /* The frame's contents (the core zeroed or filled it) come before. */
     pt_publish(w.slot, f->leaf_encode(pte, level));
 }
@@ -914,7 +937,7 @@ int vmar__radix_map_empty(struct vmar__radix *rx, vmar_addr_t va,
     VMAR_ASSERT(rx->env, pte->pa % VMAR_PAGE_SIZE == 0);
     w = walk(rx, va, 0, resv);
     cur = pt_read(w.slot);
-    if (f->present(cur)) {
+    if (fmt_present(f, cur)) {
         /* A leaf at w.level (a huge one when above 0) covers va. */
         f->leaf_decode(cur, w.level, found);
         found->pa += va & (vmar__radix_span(f, w.level) - 1);
@@ -1016,7 +1039,7 @@ static void unmap_table(struct unmap_visit *u, uint64_t *slot, uint64_t w1,
     for (size_t i = ls.first; i < ls.end; i++) {
         uint64_t w = pt_read(&t[i]);
 
-        if (!f->present(w))
+        if (!fmt_present(f, w))
             continue;
         pt_set(&t[i], 0);
         u->dirty |= 1u;
@@ -1035,9 +1058,9 @@ static bool unmap_entry(struct visitor *v, uint64_t *slot, uint64_t w,
     vmar_size_t span = vmar__radix_span(f, level);
     vmar_addr_t base = lo & ~(span - 1);
 
-    if (!f->present(w))
+    if (!fmt_present(f, w))
         return false;
-    if (level > 0 && !f->is_leaf(w, level)) {
+    if (level > 0 && !fmt_is_leaf(f, w, level)) {
         unmap_table(u, slot, w, lo, hi);
         return false;
     }
@@ -1066,7 +1089,7 @@ static void unmap_leave(struct visitor *v, uint64_t *parent,
     u->dirty &= ~bit;
     if (!table_empty(f, table))
         return;
-    pa = f->table_decode(pt_read(parent), level + 1);
+    pa = fmt_table_pa(f, pt_read(parent), level + 1);
     pt_set(parent, 0);
     count_add(&u->rx->tables, (size_t)-1);
     count_add(&u->rx->unhooked, 1);
@@ -1171,7 +1194,7 @@ static void protect_table(struct protect_visit *p, uint64_t w, vmar_addr_t lo,
     for (size_t i = ls.first; i < n; i++) {
         uint64_t old = pt_read(&t[i]), nw;
 
-        if (!f->present(old))
+        if (!fmt_present(f, old))
             continue;
         if (memo_load(&m, p->rx, old))
             m.out = protect_pte(p, m.pte, 0) & ~m.addr;
@@ -1200,9 +1223,9 @@ static bool protect_entry(struct visitor *v, uint64_t *slot, uint64_t w,
     vmar_addr_t base = lo & ~(span - 1);
     uint64_t nw;
 
-    if (!f->present(w))
+    if (!fmt_present(f, w))
         return false;
-    if (level > 0 && !f->is_leaf(w, level)) {
+    if (level > 0 && !fmt_is_leaf(f, w, level)) {
         protect_table(p, w, lo, hi);
         return false;
     }
@@ -1253,7 +1276,7 @@ static bool find_entry(struct visitor *v, uint64_t *slot, uint64_t w,
 
     (void)slot;
     (void)hi;
-    if (!fv->f->present(w))
+    if (!fmt_present(fv->f, w))
         return false;
     fv->f->leaf_decode(w, level, &fv->pte);
     fv->pte.pa += lo - (lo & ~(span - 1)); /* the page inside a huge leaf */
@@ -1267,7 +1290,7 @@ int vmar__radix_probe(const struct vmar__radix *rx, vmar_addr_t va,
 {
     VMAR_ASSERT(rx->env, va % VMAR_PAGE_SIZE == 0 && va < rx->user_end);
     const struct point p = point_at(rx, va, 0);
-    if (!rx->fmt->present(p.w)) {
+    if (!fmt_present(rx->fmt, p.w)) {
         /* Absent at level L: the L tables below it are missing (none at
          * level 0: the leaf table is there). */
         *missing = p.level;
@@ -1291,7 +1314,7 @@ int vmar__radix_find_next(const struct vmar__radix *rx, vmar_addr_t *va,
         /* One page (a fault's look at its page): the leaf covering it,
          * if any, by a point descent. */
         const struct point p = point_at(rx, *va, 0);
-        if (!rx->fmt->present(p.w))
+        if (!fmt_present(rx->fmt, p.w))
             return VMAR_ENOENT;
         rx->fmt->leaf_decode(p.w, p.level, pte);
         pte->pa += *va & (vmar__radix_span(rx->fmt, p.level) - 1);
@@ -1337,10 +1360,10 @@ static size_t path_missing(const struct vmar__radix *rx, vmar_addr_t va,
     while (level > target) {
         uint64_t w = pt_read_acq(&table[slot_index(f, va, level)]);
 
-        if (!f->present(w))
+        if (!fmt_present(f, w))
             return level - target;
-        VMAR_ASSERT(rx->env, !f->is_leaf(w, level));
-        table = table_at(rx, f->table_decode(w, level));
+        VMAR_ASSERT(rx->env, !fmt_is_leaf(f, w, level));
+        table = table_at(rx, fmt_table_pa(f, w, level));
         level--;
     }
     return 0;
@@ -1360,7 +1383,7 @@ static uint64_t *copy_slot(struct copy_visit *c, vmar_addr_t va, unsigned level)
     }
     w = walk(c->dst, va, level, c->resv);
     VMAR_ASSERT(c->dst->env,
-                w.level == level && !c->dst->fmt->present(pt_read(w.slot)));
+                w.level == level && !fmt_present(c->dst->fmt, pt_read(w.slot)));
     return w.slot;
 }
 
@@ -1413,7 +1436,7 @@ static bool copy_table(struct copy_visit *c, uint64_t w, vmar_addr_t lo,
     struct leaf_memo m;
     uint64_t *d;
 
-    while (i < n && !f->present(pt_read(&s[i])))
+    while (i < n && !fmt_present(f, pt_read(&s[i])))
         i++;
     if (i == n)
         return false;
@@ -1425,9 +1448,9 @@ static bool copy_table(struct copy_visit *c, uint64_t w, vmar_addr_t lo,
     for (; i < n; i++) {
         uint64_t sw = pt_read(&s[i]);
 
-        if (!f->present(sw))
+        if (!fmt_present(f, sw))
             continue;
-        VMAR_ASSERT(c->dst->env, !f->present(pt_read(&d[i])));
+        VMAR_ASSERT(c->dst->env, !fmt_present(f, pt_read(&d[i])));
         if (memo_load(&m, c->src, sw))
             m.out = copy_out(c, sw, m.pte, 0) & ~m.addr;
         copy_take(c, memo_pa(&m, sw), m.pte.flags, 0);
@@ -1446,9 +1469,9 @@ static bool copy_entry(struct visitor *v, uint64_t *slot, uint64_t w,
     vmar_size_t span = vmar__radix_span(f, level);
     uint64_t *d;
 
-    if (!f->present(w))
+    if (!fmt_present(f, w))
         return false;
-    if (level > 0 && !f->is_leaf(w, level))
+    if (level > 0 && !fmt_is_leaf(f, w, level))
         return copy_table(c, w, lo, hi); /* a leaf table (floor 1) */
     /* A leaf at any level: whole, since no leaf straddles the ends. */
     VMAR_ASSERT(c->src->env, covers_whole_leaf(lo, hi, lo & ~(span - 1), span));
@@ -1537,7 +1560,7 @@ static void move_install(struct move_visit *m, vmar_addr_t t, uint64_t w,
         m->table_base = base;
     }
     d = &m->table[slot_index(f, t, 0)];
-    VMAR_ASSERT(m->rx->env, !f->present(pt_read(d)));
+    VMAR_ASSERT(m->rx->env, !fmt_present(f, pt_read(d)));
     pt_publish(d, w);
     m->leaves++;
     m->moved(m->arg, pa);
@@ -1557,7 +1580,7 @@ static void move_table(struct move_visit *m, uint64_t w, vmar_addr_t lo,
     for (size_t i = ls.first; i < ls.end; i++) {
         uint64_t sw = pt_read(&ls.t[i]);
 
-        if (!f->present(sw))
+        if (!fmt_present(f, sw))
             continue;
         memo_load(&lm, m->rx, sw);
         move_install(m, ls.base + ((vmar_addr_t)i << f->page_shift) + m->delta,
@@ -1574,9 +1597,9 @@ static bool move_entry(struct visitor *v, uint64_t *slot, uint64_t w,
     struct vmar_pte pte;
 
     (void)slot;
-    if (!f->present(w))
+    if (!fmt_present(f, w))
         return false;
-    if (level > 0 && !f->is_leaf(w, level)) {
+    if (level > 0 && !fmt_is_leaf(f, w, level)) {
         move_table(m, w, lo, hi); /* a leaf table (floor 1) */
         return false;
     }

@@ -117,6 +117,19 @@ struct vmar__pt_format {
     uint64_t (*table_encode)(vmar_paddr_t pa, unsigned level);
     /** The table page a present table word `w` at `level` points to. */
     vmar_paddr_t (*table_decode)(uint64_t w, unsigned level);
+
+    /** Optional: the three functions above as bit tests, which the walker
+     *  then makes inline instead of calling them at every level. Used
+     *  when table_pa_mask is non-zero, and must then agree with them
+     *  (test_radix checks every format): `w` is present iff
+     *  (w & present_bits) != 0; a present `w` at level >= 1 points to a
+     *  table iff (w & table_bits) == table_value; and that table is
+     *  (w & table_pa_mask) << table_pa_shift. */
+    uint64_t present_bits;
+    uint64_t table_bits;
+    uint64_t table_value;
+    uint64_t table_pa_mask;
+    unsigned table_pa_shift;
 };
 
 /**

@@ -28,6 +28,7 @@
 #include <vmar/sim.h>
 
 #include "death.h"
+#include "mmu/riscv64/rv_pte.h"
 #include "mmu/sim/backend/sim_pte.h"
 #include "mmu/x86_64/x86_pte.h"
 #include "radix.h"
@@ -212,7 +213,9 @@ static void test_walker_huge_leaf(void **state)
  * depth the path can stop at; map_empty installs into an empty slot and
  * reports the leaf it finds otherwise (a base leaf, and a page inside a
  * huge leaf), changing nothing then. */
-static void test_probe_map_empty(void **state)
+/* With `masks` false the walker calls the format's functions instead of
+ * testing its bits inline. */
+static void probe_map_empty(bool masks)
 {
     struct vmar__pt_format huge = vmar__sim_pt_format;
     struct vmar_sim *sim;
@@ -228,11 +231,12 @@ static void test_probe_map_empty(void **state)
                                  GIB + 2 * MIB + 7 * PAGE,
                                  512 * GIB + 9 * PAGE};
     const size_t expect[] = {3, 0, 1, 3};
-    (void)state;
 
     assert_int_equal(vmar_sim_create(NULL, &sim), 0);
     env = vmar_sim_env(sim);
     huge.leaf_levels = (1u << 0) | (1u << 1);
+    if (!masks)
+        huge.table_pa_mask = 0;
     assert_int_equal(vmar__radix_init(&rx, &huge, env), 0);
     for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
         const vmar_addr_t va = pages[i];
@@ -285,6 +289,68 @@ static void test_probe_map_empty(void **state)
     vmar__radix_fini(&rx);
     assert_int_equal(frames_live(sim), 0);
     vmar_sim_destroy(sim);
+}
+
+static void test_probe_map_empty(void **state)
+{
+    (void)state;
+    probe_map_empty(true);
+    probe_map_empty(false);
+}
+
+/* ---- the formats' masks agree with their functions ---------------------- */
+
+static void expect_masks_agree(const struct vmar__pt_format *f, uint64_t w)
+{
+    const bool present = f->present(w);
+
+    assert_true(f->table_pa_mask != 0);
+    assert_int_equal((w & f->present_bits) != 0, present);
+    for (unsigned level = 1; present && level < f->levels; level++) {
+        const bool table = !f->is_leaf(w, level);
+        assert_int_equal((w & f->table_bits) == f->table_value, table);
+        if (table)
+            assert_int_equal((w & f->table_pa_mask) << f->table_pa_shift,
+                             f->table_decode(w, level));
+    }
+}
+
+/* Every format of the tree: random words, and the words it encodes
+ * (leaves of every permission at every leaf level, table pointers). */
+static void test_format_masks(void **state)
+{
+    const struct vmar__pt_format *const fmts[] = {
+        &vmar__sim_pt_format,         &vmar__x86_pt_format_4l,
+        &vmar__x86_pt_format_4l_no1g, &vmar__x86_pt_format_5l,
+        &vmar__x86_pt_format_5l_no1g, &vmar__rv_pt_format_sv39,
+        &vmar__rv_pt_format_sv48,     &vmar__rv_pt_format_sv57};
+    uint64_t rng = 0x9e3779b97f4a7c15u;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+        const struct vmar__pt_format *f = fmts[i];
+        for (unsigned n = 0; n < 100000; n++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            expect_masks_agree(f, rng);
+        }
+        expect_masks_agree(f, 0);
+        for (unsigned level = 0; level < f->levels; level++) {
+            const vmar_paddr_t pa = (vmar_paddr_t)1 << (30 + level);
+            if (level > 0)
+                expect_masks_agree(f, f->table_encode(pa, level));
+            if (!(f->leaf_levels >> level & 1))
+                continue;
+            for (unsigned prot = 0; prot <= VMAR_PROT_RWX; prot++) {
+                struct vmar_pte pte = {.pa = pa,
+                                       .prot = prot,
+                                       .flags = VMAR_PTE_MANAGED,
+                                       .cache = VMAR_CACHE_WB};
+                expect_masks_agree(f, f->leaf_encode(&pte, level));
+            }
+        }
+    }
 }
 
 /* ---- a huge leaf cut without a reserved table aborts --------------------- */
@@ -698,6 +764,7 @@ int main(void)
         cmocka_unit_test(test_find_next_cost),
         cmocka_unit_test(test_walker_huge_leaf),
         cmocka_unit_test(test_probe_map_empty),
+        cmocka_unit_test(test_format_masks),
         cmocka_unit_test(test_huge_split_unprepared_aborts),
         cmocka_unit_test(test_lost_link_returns_page),
         cmocka_unit_test(test_race_blocks_sim),

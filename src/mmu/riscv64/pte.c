@@ -146,6 +146,10 @@ static vmar_paddr_t rv_table_decode(uint64_t w, unsigned level)
         .leaf_encode = rv_leaf_encode, .leaf_decode = rv_leaf_decode,          \
         .table_encode = rv_table_encode, .table_decode = rv_table_decode,      \
         .pa_top = VMAR_RV_PA_TOP,                                              \
+        .present_bits = VMAR_RV_PTE_V | VMAR_RV_PTE_SW_PROTNONE,               \
+        .table_bits = VMAR_RV_PTE_V | VMAR_RV_PTE_RWX,                         \
+        .table_value = VMAR_RV_PTE_V, .table_pa_mask = VMAR_RV_PTE_PPN_MASK,   \
+        .table_pa_shift = 12 - VMAR_RV_PTE_PPN_SHIFT,                          \
     }
 
 const struct vmar__pt_format vmar__rv_pt_format_sv39 = RV_FORMAT("sv39", 3);

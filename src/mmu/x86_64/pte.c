@@ -147,6 +147,10 @@ static vmar_paddr_t x86_table_decode(uint64_t w, unsigned level)
         .is_leaf = x86_is_leaf, .leaf_encode = x86_leaf_encode,                \
         .leaf_decode = x86_leaf_decode, .table_encode = x86_table_encode,      \
         .table_decode = x86_table_decode, .pa_top = VMAR_X86_PA_TOP,           \
+        .present_bits = VMAR_X86_PTE_P | VMAR_X86_PTE_SW_PROTNONE,             \
+        .table_bits = VMAR_X86_PTE_PS | VMAR_X86_PTE_SW_PROTNONE,              \
+        .table_value = 0, .table_pa_mask = VMAR_X86_PTE_ADDR,                  \
+        .table_pa_shift = 0,                                                   \
     }
 
 const struct vmar__pt_format vmar__x86_pt_format_4l =

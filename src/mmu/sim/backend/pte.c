@@ -80,4 +80,9 @@ const struct vmar__pt_format vmar__sim_pt_format = {
     .leaf_decode = sim_leaf_decode,
     .table_encode = sim_table_encode,
     .table_decode = sim_table_decode,
+    .present_bits = VMAR_SIM_PTE_PRESENT,
+    .table_bits = VMAR_SIM_PTE_LEAF,
+    .table_value = 0,
+    .table_pa_mask = VMAR_SIM_PTE_PA_MASK,
+    .table_pa_shift = 0,
 };
