@@ -55,7 +55,7 @@
 
 #include <vmar/sim.h>
 
-/* Per-frame state in vmar_sim::frame_state. */
+/* Per-frame state: vmar__sim_frame::state. */
 enum {
     VMAR_SIM_FRAME_FREE = 0,
     VMAR_SIM_FRAME_LIVE = 1,
@@ -103,6 +103,15 @@ struct vmar__sim_cache {
     size_t frames[VMAR_SIM_CACHE_MAX];
 };
 
+/* One frame's record: its state and the word env->frame_refcount hands
+ * out, side by side, so that the records of frames two threads own share
+ * a line only where their runs of frames meet (a state byte array would
+ * put 64 frames' states on each line). */
+struct vmar__sim_frame {
+    size_t refcount;     /* libvmar's, written by it with atomics */
+    unsigned char state; /* VMAR_SIM_FRAME_*, relaxed atomics */
+};
+
 struct vmar_sim {
     struct vmar_env env;        /* ctx == this machine */
     struct vmar_env env_locked; /* env plus the lock hooks (env.c) */
@@ -118,9 +127,8 @@ struct vmar_sim {
     unsigned char *mem;
     size_t nframes;
     vmar_paddr_t phys_base;
-    unsigned char *frame_state; /* VMAR_SIM_FRAME_* per frame */
-    size_t *refcount;           /* env->frame_refcount words, per frame */
-    size_t *free_stack;         /* indices of free frames; top = next out */
+    struct vmar__sim_frame *frames; /* per frame */
+    size_t *free_stack;             /* indices of free frames; top = next out */
     size_t nfree;
     /* Per-thread frame caches: the key's value is the thread's cache for
      * this machine (none while has_key is false: every allocation takes

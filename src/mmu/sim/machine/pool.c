@@ -45,11 +45,9 @@ int vmar__sim_pool_init(struct vmar_sim *sim, size_t nframes,
     size_t bytes = nframes * (size_t)VMAR_PAGE_SIZE;
 
     sim->mem = pool_mem(bytes, huge_pages);
-    sim->frame_state = calloc(nframes, 1);
+    sim->frames = calloc(nframes, sizeof(*sim->frames));
     sim->free_stack = calloc(nframes, sizeof(size_t));
-    sim->refcount = calloc(nframes, sizeof(size_t));
-    if (sim->mem == NULL || sim->frame_state == NULL ||
-        sim->free_stack == NULL || sim->refcount == NULL) {
+    if (sim->mem == NULL || sim->frames == NULL || sim->free_stack == NULL) {
         vmar__sim_pool_fini(sim);
         return VMAR_ENOMEM;
     }
@@ -69,12 +67,10 @@ void vmar__sim_pool_fini(struct vmar_sim *sim)
 {
     caches_fini(sim);
     free(sim->mem);
-    free(sim->frame_state);
+    free(sim->frames);
     free(sim->free_stack);
-    free(sim->refcount);
-    sim->refcount = NULL;
     sim->mem = NULL;
-    sim->frame_state = NULL;
+    sim->frames = NULL;
     sim->free_stack = NULL;
     sim->nframes = 0;
     sim->nfree = 0;
@@ -339,7 +335,7 @@ int vmar__sim_frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
         return VMAR_ENOMEM;
     /* Relaxed: the frame reaches another thread only through a lock or
      * libvmar's own ordering, which orders this store too. */
-    __atomic_store_n(&sim->frame_state[i], VMAR_SIM_FRAME_LIVE,
+    __atomic_store_n(&sim->frames[i].state, VMAR_SIM_FRAME_LIVE,
                      __ATOMIC_RELAXED);
     /* The frame is the caller's from here on. */
     if (flags & VMAR_FRAME_ZERO)
@@ -363,14 +359,14 @@ void vmar__sim_frame_free(void *ctx, vmar_paddr_t pa)
                                            sim->nframes * VMAR_PAGE_SIZE));
     i = frame_index(sim, pa);
     /* One atomic exchange: two frees of one frame cannot both pass. */
-    if (__atomic_exchange_n(&sim->frame_state[i], VMAR_SIM_FRAME_FREE,
+    if (__atomic_exchange_n(&sim->frames[i].state, VMAR_SIM_FRAME_FREE,
                             __ATOMIC_RELAXED) != VMAR_SIM_FRAME_LIVE)
         vmar__sim_die("frame_free(%#llx): double free (frame %zu is "
                       "already free)",
                       (unsigned long long)pa, i);
     /* libvmar clears the word when the last reference goes. The word is
      * libvmar's, written with atomics: read it the same way. */
-    size_t refs = __atomic_load_n(&sim->refcount[i], __ATOMIC_ACQUIRE);
+    size_t refs = __atomic_load_n(&sim->frames[i].refcount, __ATOMIC_ACQUIRE);
     if (refs != 0)
         vmar__sim_die("frame_free(%#llx): reference count word is %#zx, "
                       "not 0",
@@ -409,7 +405,7 @@ size_t *vmar__sim_frame_refcount(void *ctx, vmar_paddr_t pa)
     if (!vmar_sim_frame_live(sim, pa))
         vmar__sim_die("frame_refcount(%#llx): not a live frame",
                       (unsigned long long)pa);
-    return &sim->refcount[frame_index(sim, pa)];
+    return &sim->frames[frame_index(sim, pa)].refcount;
 }
 
 /* Any byte of the pool, free frames included (tests read the poison). */
@@ -432,7 +428,7 @@ bool vmar_sim_frame_live(const struct vmar_sim *sim, vmar_paddr_t pa)
      * on every reference taken or dropped). */
     if (!vmar__sim_in_pool(sim, pa) || pa % VMAR_PAGE_SIZE != 0)
         return false;
-    return __atomic_load_n(&sim->frame_state[frame_index(sim, pa)],
+    return __atomic_load_n(&sim->frames[frame_index(sim, pa)].state,
                            __ATOMIC_RELAXED) == VMAR_SIM_FRAME_LIVE;
 }
 
@@ -457,7 +453,7 @@ uint64_t vmar_sim_digest(const struct vmar_sim *sim)
     for (size_t i = 0; i < sim->nframes; i++) {
         const unsigned char *p = frame_bytes(sim, i);
 
-        if (__atomic_load_n(&sim->frame_state[i], __ATOMIC_RELAXED) !=
+        if (__atomic_load_n(&sim->frames[i].state, __ATOMIC_RELAXED) !=
             VMAR_SIM_FRAME_LIVE)
             continue;
         live++;
