@@ -43,9 +43,12 @@
  * destructor, run before pthread_join() returns); vmar_sim_destroy()
  * returns the caches of threads still alive. While a frame hook is
  * installed or failure injection armed, every frame allocation takes the
- * machine's mutex, so the n-th allocation is well defined. The backend
- * counters (vmar_sim_count()) are relaxed atomics and the frames' state
- * is read without a lock (vmar_sim_frame_live(), env->frame_refcount).
+ * machine's mutex, so the n-th allocation is well defined. Each thread
+ * counts (vmar_sim_count(), its frame allocations) in a share of its
+ * own, beside its cache, which vmar_sim_stats() adds up, and the frames'
+ * state is read without a lock (vmar_sim_frame_live(),
+ * env->frame_refcount): threads faulting in parallel write no line of
+ * the machine's that the others write.
  */
 #ifndef VMAR_SIM_H
 #define VMAR_SIM_H
@@ -229,8 +232,9 @@ struct vmar_sim_stats {
  * Locking: takes the machine's internal mutex and each thread cache's;
  *  thread-safe. Exact when no other thread allocates, frees or counts
  *  meanwhile (a test's teardown); read while they do, each counter is a
- *  value it had. Frames held in threads' caches are free: frames_live
- *  counts only frames handed out, frame_alloc_calls every call.
+ *  sum of the threads' shares, each share a value it had. Frames held
+ *  in threads' caches are free: frames_live counts only frames handed
+ *  out, frame_alloc_calls every call.
  * On failure: cannot fail.
  */
 void vmar_sim_stats(const struct vmar_sim *sim, struct vmar_sim_stats *out);
@@ -467,7 +471,9 @@ enum vmar_sim_op {
  * @param op      the counter that goes up by one; VMAR_SIM_OP_NONE: none.
  * @param tables  page-table pages the operation added (negative: freed).
  * @param leaves  present leaves it added (negative: removed).
- * Locking: none (relaxed atomic additions); thread-safe.
+ * Locking: none but a thread's first call, which takes the machine's
+ *  internal mutex to give the thread its share (relaxed atomics, written
+ *  by that thread only); thread-safe.
  * On failure: cannot fail; an op outside enum vmar_sim_op aborts.
  */
 void vmar_sim_count(struct vmar_sim *sim, enum vmar_sim_op op, ptrdiff_t tables,

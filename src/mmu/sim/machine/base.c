@@ -26,7 +26,7 @@ void vmar__sim_die(const char *fmt, ...)
 
 /* Where each vmar_sim_op counts in vmar_sim_stats: a table rather than
  * a switch, since the sim backend counts every operation it performs.
- * VMAR_SIM_OP_NONE counts nothing: it is never looked up. */
+ * VMAR_SIM_OP_NONE counts nothing: its slot is never added to. */
 static const size_t op_offset[] = {
     [VMAR_SIM_OP_PREPARE] = offsetof(struct vmar_sim_stats, prepares),
     [VMAR_SIM_OP_MAP] = offsetof(struct vmar_sim_stats, maps),
@@ -36,37 +36,63 @@ static const size_t op_offset[] = {
     [VMAR_SIM_OP_FLUSH] = offsetof(struct vmar_sim_stats, flushes),
 };
 
-void vmar_sim_count(struct vmar_sim *sim, enum vmar_sim_op op, ptrdiff_t tables,
-                    ptrdiff_t leaves)
-{
-    if ((unsigned)op >= sizeof(op_offset) / sizeof(op_offset[0]))
-        vmar__sim_die("vmar_sim_count: unknown operation %d", (int)op);
-    /* Relaxed atomics, no lock: backends count on every table operation
-     * of every fault, and vmar__sim_stats_copy reads them. */
-    if (op != VMAR_SIM_OP_NONE)
-        __atomic_fetch_add(
-            (size_t *)(void *)((unsigned char *)&sim->stats + op_offset[op]), 1,
-            __ATOMIC_RELAXED);
-    /* Unsigned wrap-around adds a negative delta. */
-    if (tables != 0)
-        __atomic_fetch_add(&sim->stats.tables_live, (size_t)tables,
-                           __ATOMIC_RELAXED);
-    if (leaves != 0)
-        __atomic_fetch_add(&sim->stats.leaves_live, (size_t)leaves,
-                           __ATOMIC_RELAXED);
-}
-
 _Static_assert(sizeof(struct vmar_sim_stats) % sizeof(size_t) == 0,
                "the stats are size_t counters only");
 
-void vmar__sim_stats_copy(const struct vmar_sim *sim,
-                          struct vmar_sim_stats *out)
-{
-    const size_t *from = (const size_t *)(const void *)&sim->stats;
-    size_t *to = (size_t *)(void *)out;
+#define NWORDS (sizeof(struct vmar_sim_stats) / sizeof(size_t))
 
-    for (size_t i = 0; i < sizeof(*out) / sizeof(size_t); i++)
-        to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+static size_t *word(struct vmar_sim_stats *st, size_t offset)
+{
+    return (size_t *)(void *)((unsigned char *)st + offset);
+}
+
+void vmar__sim_count_into(struct vmar_sim_stats *st, bool shared,
+                          enum vmar_sim_op op, ptrdiff_t tables,
+                          ptrdiff_t leaves)
+{
+    if ((unsigned)op >= sizeof(op_offset) / sizeof(op_offset[0]))
+        vmar__sim_die("vmar_sim_count: unknown operation %d", (int)op);
+
+    const size_t at[3] = {
+        op != VMAR_SIM_OP_NONE ? op_offset[op] : 0,
+        offsetof(struct vmar_sim_stats, tables_live),
+        offsetof(struct vmar_sim_stats, leaves_live),
+    };
+    /* Unsigned wrap-around adds a negative delta. */
+    const size_t by[3] = {op != VMAR_SIM_OP_NONE, (size_t)tables,
+                          (size_t)leaves};
+
+    for (unsigned k = 0; k < 3; k++) {
+        size_t *w = word(st, at[k]);
+
+        if (by[k] == 0)
+            continue;
+        /* Relaxed atomics either way: readers sum without the writer's
+         * lock. Alone, a load and a store: no locked instruction. */
+        if (shared)
+            __atomic_fetch_add(w, by[k], __ATOMIC_RELAXED);
+        else
+            __atomic_store_n(w, __atomic_load_n(w, __ATOMIC_RELAXED) + by[k],
+                             __ATOMIC_RELAXED);
+    }
+}
+
+void vmar__sim_stats_sum(struct vmar_sim_stats *to,
+                         const struct vmar_sim_stats *from, bool shared)
+{
+    const size_t *f = (const size_t *)(const void *)from;
+    size_t *t = (size_t *)(void *)to;
+
+    for (size_t i = 0; i < NWORDS; i++) {
+        size_t v = __atomic_load_n(&f[i], __ATOMIC_RELAXED);
+
+        if (v == 0)
+            continue;
+        if (shared)
+            __atomic_fetch_add(&t[i], v, __ATOMIC_RELAXED);
+        else
+            t[i] += v;
+    }
 }
 
 void vmar_sim_fail_after(struct vmar_sim *sim, size_t n, unsigned mask,

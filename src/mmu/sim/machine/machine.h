@@ -37,15 +37,17 @@
  *      so a flush (which takes it) waits for the accesses and walks in
  *      flight, like a shootdown IPI. It is not held across vmar_fault(),
  *      which takes the locks of 1.
- *   4. vmar_sim::lock: everything else of the machine (counters but the
- *      backend-reported ones, which are atomic; metadata
- *      allocator, the frame pool's free stack and cache list, failure
- *      injection, random source, violation count, unflushed records). No
- *      callback runs under it; only 5 is taken under it.
+ *   4. vmar_sim::lock: everything else of the machine (the counters
+ *      of vmar_sim::stats, which the backend-reported ones reach as
+ *      atomics from threads without a cache; metadata allocator, the
+ *      frame pool's free stack and cache list, failure injection, random
+ *      source, violation count, unflushed records). No callback runs
+ *      under it; only 5 is taken under it.
  *   5. vmar__sim_cache::lock (pool.c): one thread's frame cache. Its
  *      thread takes it alone on the fast path; a refill, drain, reclaim
  *      or read of the counters takes sim->lock first. A leaf: a thread
- *      holds at most one cache's lock.
+ *      holds at most one cache's lock. The cache's counters take no lock:
+ *      only its thread writes them (relaxed atomics), readers sum.
  */
 #ifndef VMAR_SIM_MACHINE_H
 #define VMAR_SIM_MACHINE_H
@@ -88,18 +90,24 @@ struct vmar__sim_unflushed {
  * them to the free stack, an empty one refills half from it. */
 #define VMAR_SIM_CACHE_MAX 64u
 
-/* One thread's frame cache (pool.c): a magazine of free frames its thread
- * allocates from and frees to under `lock` alone, so that threads
- * faulting in parallel share no lock until a cache runs empty or full.
- * Frames in a cache are free (state FREE, poisoned) and count as free in
- * the stats. Owned by the machine (in sim->caches, under sim->lock);
- * returned at thread exit (the key's destructor) or machine destroy. */
+/* One thread's state in a machine (pool.c): a frame cache, a magazine of
+ * free frames its thread allocates from and frees to under `lock` alone,
+ * so that threads faulting in parallel share no lock until a cache runs
+ * empty or full, and the thread's share of the counters. Frames in a
+ * cache are free (state FREE, poisoned) and count as free in the stats.
+ * Owned by the machine (in sim->caches, under sim->lock); returned, its
+ * counts added to sim->stats, at thread exit (the key's destructor) or
+ * machine destroy. */
 struct vmar__sim_cache {
     struct vmar_sim *sim;
     struct vmar__sim_cache *prev, *next; /* sim->caches; under sim->lock */
-    pthread_mutex_t lock;                /* what follows */
-    size_t calls;                        /* env->frame_alloc calls served */
-    size_t n;                            /* frames held; top = next out */
+    /* The thread's counts since the cache was made: vmar_sim_count()'s
+     * and the frame_alloc_calls its cache served. Written by its thread
+     * only, as relaxed atomics (a load and a store); vmar_sim_stats()
+     * adds them up. */
+    struct vmar_sim_stats counts;
+    pthread_mutex_t lock; /* what follows */
+    size_t n;             /* frames held; top = next out */
     size_t frames[VMAR_SIM_CACHE_MAX];
 };
 
@@ -117,7 +125,10 @@ struct vmar_sim {
     struct vmar_env env_locked; /* env plus the lock hooks (env.c) */
     pthread_mutex_t lock;       /* see the lock order above */
     pthread_mutex_t cpus_lock;
-    struct vmar_sim_stats stats; /* the backend-reported ones atomic */
+    /* The counts of threads without a cache, of caches returned, and those
+     * the machine keeps itself (under lock); the backend-reported ones
+     * are relaxed atomics (vmar__sim_count_into). */
+    struct vmar_sim_stats stats;
     bool verbose;
     uint64_t rng;          /* splitmix64 state for env->random */
     unsigned char *blocks; /* live metadata blocks (env.c), by base */
@@ -130,10 +141,10 @@ struct vmar_sim {
     struct vmar__sim_frame *frames; /* per frame */
     size_t *free_stack;             /* indices of free frames; top = next out */
     size_t nfree;
-    /* Per-thread frame caches: the key's value is the thread's cache for
-     * this machine (none while has_key is false: every allocation takes
-     * sim->lock). The free stack and the caches stacked on it behave as
-     * one stack to a single thread (see pool.c). */
+    /* Per-thread caches: the key's value is the thread's cache for this
+     * machine (none while has_key is false: every allocation takes
+     * sim->lock and counts go to sim->stats). The free stack and the caches
+     * stacked on it behave as one stack to a single thread (see pool.c). */
     pthread_key_t cache_key;
     bool has_key;
     struct vmar__sim_cache *caches; /* under lock */
@@ -196,10 +207,18 @@ static inline void vmar__sim_unlock(pthread_mutex_t *m)
  * => sim->lock held. */
 bool vmar__sim_inject(struct vmar_sim *sim, unsigned kind);
 
-/* Copy the counters: those vmar_sim_count() adds to without the lock
- * with atomic loads. => sim->lock held (the other counters). */
-void vmar__sim_stats_copy(const struct vmar_sim *sim,
-                          struct vmar_sim_stats *out);
+/* vmar_sim_count() into the counters `st`: `shared` when other threads
+ * add to them too (atomic additions), else only the calling thread
+ * writes them (relaxed loads and stores). Aborts on an unknown op. */
+void vmar__sim_count_into(struct vmar_sim_stats *st, bool shared,
+                          enum vmar_sim_op op, ptrdiff_t tables,
+                          ptrdiff_t leaves);
+
+/* Add the counters `from` (read with relaxed atomic loads) to `to`:
+ * with atomic additions when `shared`, else plainly (`to` is the
+ * caller's). */
+void vmar__sim_stats_sum(struct vmar_sim_stats *to,
+                         const struct vmar_sim_stats *from, bool shared);
 
 /* Recompute sim->frame_slow from the hook and the injection state.
  * => sim->lock held. */

@@ -154,13 +154,15 @@ static void cache_refill(struct vmar_sim *sim, struct vmar__sim_cache *c)
     c->n = k;
 }
 
-/* Return cache `c` to its machine and free it. => sim->lock held. */
+/* Return cache `c` and its counts to its machine and free it. Its thread
+ * counts no more (it exits, or the machine goes).
+ * => sim->lock held. */
 static void cache_retire(struct vmar_sim *sim, struct vmar__sim_cache *c)
 {
     cache_lock(c);
     cache_drain(sim, c, c->n);
-    sim->stats.frame_alloc_calls += c->calls;
     cache_unlock(c);
+    vmar__sim_stats_sum(&sim->stats, &c->counts, true);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -180,6 +182,16 @@ static void cache_exit(void *p)
     vmar__sim_lock(&sim->lock);
     cache_retire(sim, c);
     vmar__sim_unlock(&sim->lock);
+}
+
+/* One more env->frame_alloc call served by `c`, its thread's cache (only
+ * that thread writes the count; readers load it). */
+static void cache_count_call(struct vmar__sim_cache *c)
+{
+    size_t *n = &c->counts.frame_alloc_calls;
+
+    __atomic_store_n(n, __atomic_load_n(n, __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
 }
 
 /* The calling thread's cache, created on its first use; NULL when the
@@ -230,6 +242,20 @@ static void caches_fini(struct vmar_sim *sim)
     vmar__sim_unlock(&sim->lock);
 }
 
+/* Counted in the calling thread's cache, a line no other thread writes,
+ * rather than in the machine's counters, which every fault of every
+ * thread would pull to its CPU. */
+void vmar_sim_count(struct vmar_sim *sim, enum vmar_sim_op op, ptrdiff_t tables,
+                    ptrdiff_t leaves)
+{
+    struct vmar__sim_cache *c = cache_get(sim);
+
+    if (c != NULL)
+        vmar__sim_count_into(&c->counts, false, op, tables, leaves);
+    else
+        vmar__sim_count_into(&sim->stats, true, op, tables, leaves);
+}
+
 void vmar_sim_stats(const struct vmar_sim *sim, struct vmar_sim_stats *out)
 {
     /* The lock is state, not part of the machine's value: const callers
@@ -237,12 +263,16 @@ void vmar_sim_stats(const struct vmar_sim *sim, struct vmar_sim_stats *out)
     struct vmar_sim *s = (struct vmar_sim *)sim;
     size_t cached = 0;
 
+    memset(out, 0, sizeof(*out));
     vmar__sim_lock(&s->lock);
-    vmar__sim_stats_copy(s, out);
+    /* The machine's counters and every live thread's share (a returned
+     * cache's share is in the machine's: under the lock, nothing is
+     * counted twice or missed). */
+    vmar__sim_stats_sum(out, &s->stats, false);
     for (struct vmar__sim_cache *c = s->caches; c != NULL; c = c->next) {
+        vmar__sim_stats_sum(out, &c->counts, false);
         cache_lock(c);
         cached += c->n;
-        out->frame_alloc_calls += c->calls;
         cache_unlock(c);
     }
     /* Cached frames are free: live is what neither holds. */
@@ -325,7 +355,7 @@ int vmar__sim_frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
         cache_lock(c);
         if (c->n != 0) {
             i = c->frames[--c->n];
-            c->calls++;
+            cache_count_call(c);
         }
         cache_unlock(c);
     }
