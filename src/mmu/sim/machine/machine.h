@@ -48,6 +48,13 @@
  *      or read of the counters takes sim->lock first. A leaf: a thread
  *      holds at most one cache's lock. The cache's counters take no lock:
  *      only its thread writes them (relaxed atomics), readers sum.
+ *
+ * Cache lines: a fault in one thread writes only lines of its own (its
+ * cache, its frames and their records), so that threads faulting in
+ * parallel do not pull lines from each other. What every fault reads
+ * (the envs, the pool's geometry, the key) sits on lines that only
+ * setup and rare changes write; what the slow paths write starts on a
+ * line of its own (vmar_sim::lock).
  */
 #ifndef VMAR_SIM_MACHINE_H
 #define VMAR_SIM_MACHINE_H
@@ -90,6 +97,9 @@ struct vmar__sim_unflushed {
  * them to the free stack, an empty one refills half from it. */
 #define VMAR_SIM_CACHE_MAX 64u
 
+/* What one host cache line holds; the unit of sharing between CPUs. */
+#define VMAR_SIM_LINE 64u
+
 /* One thread's state in a machine (pool.c): a frame cache, a magazine of
  * free frames its thread allocates from and frees to under `lock` alone,
  * so that threads faulting in parallel share no lock until a cache runs
@@ -97,9 +107,10 @@ struct vmar__sim_unflushed {
  * cache are free (state FREE, poisoned) and count as free in the stats.
  * Owned by the machine (in sim->caches, under sim->lock); returned, its
  * counts added to sim->stats, at thread exit (the key's destructor) or
- * machine destroy. */
+ * machine destroy. Line aligned: no other thread's data shares its
+ * lines. */
 struct vmar__sim_cache {
-    struct vmar_sim *sim;
+    _Alignas(VMAR_SIM_LINE) struct vmar_sim *sim;
     struct vmar__sim_cache *prev, *next; /* sim->caches; under sim->lock */
     /* The thread's counts since the cache was made: vmar_sim_count()'s
      * and the frame_alloc_calls its cache served. Written by its thread
@@ -120,18 +131,14 @@ struct vmar__sim_frame {
     unsigned char state; /* VMAR_SIM_FRAME_*, relaxed atomics */
 };
 
+/* Allocated line aligned (vmar_sim_create): the members aligned below
+ * begin lines of their own. */
 struct vmar_sim {
+    /* ---- read on every fault, written at setup (and frame_slow
+     * rarely) ---- */
     struct vmar_env env;        /* ctx == this machine */
     struct vmar_env env_locked; /* env plus the lock hooks (env.c) */
-    pthread_mutex_t lock;       /* see the lock order above */
-    pthread_mutex_t cpus_lock;
-    /* The counts of threads without a cache, of caches returned, and those
-     * the machine keeps itself (under lock); the backend-reported ones
-     * are relaxed atomics (vmar__sim_count_into). */
-    struct vmar_sim_stats stats;
     bool verbose;
-    uint64_t rng;          /* splitmix64 state for env->random */
-    unsigned char *blocks; /* live metadata blocks (env.c), by base */
 
     /* The physical pool: frame i is at phys_base + i * VMAR_PAGE_SIZE and
      * its bytes at mem + i * VMAR_PAGE_SIZE. */
@@ -139,22 +146,30 @@ struct vmar_sim {
     size_t nframes;
     vmar_paddr_t phys_base;
     struct vmar__sim_frame *frames; /* per frame */
-    size_t *free_stack;             /* indices of free frames; top = next out */
-    size_t nfree;
     /* Per-thread caches: the key's value is the thread's cache for this
      * machine (none while has_key is false: every allocation takes
-     * sim->lock and counts go to sim->stats). The free stack and the caches
-     * stacked on it behave as one stack to a single thread (see pool.c). */
+     * sim->lock and counts go to sim->stats). The free stack and the
+     * caches stacked on it behave as one stack to a single thread (see
+     * pool.c). */
     pthread_key_t cache_key;
     bool has_key;
-    struct vmar__sim_cache *caches; /* under lock */
     /* Set (atomically, under lock) while a frame hook is installed or
      * failure injection is armed: allocations then take the locked path,
      * which counts every call in order. */
     bool frame_slow;
 
-    /* Simulated CPUs (cpu.c), newest first; under cpus_lock. */
-    struct vmar_sim_cpu *cpus;
+    /* ---- written on slow paths ---- */
+    _Alignas(VMAR_SIM_LINE) pthread_mutex_t lock; /* see the lock order */
+    /* The counts of threads without a cache, of caches returned, and those
+     * the machine keeps itself (under lock); the backend-reported ones
+     * are relaxed atomics (vmar__sim_count_into). */
+    struct vmar_sim_stats stats;
+    uint64_t rng;          /* splitmix64 state for env->random */
+    unsigned char *blocks; /* live metadata blocks (env.c), by base */
+    size_t *free_stack;    /* indices of free frames; top = next out */
+    size_t nfree;
+    struct vmar__sim_cache *caches; /* under lock */
+
     unsigned cpu_ids;  /* ids handed out, for reports; under lock */
     size_t violations; /* stale TLB hits, CPUs destroyed since included */
 
@@ -175,6 +190,11 @@ struct vmar_sim {
         bool persistent;  /* keep failing after the first failure */
         bool tripped;     /* persistent and already failing */
     } fail;
+
+    /* Simulated CPUs (cpu.c), newest first; under cpus_lock, which
+     * every flush takes. */
+    _Alignas(VMAR_SIM_LINE) pthread_mutex_t cpus_lock;
+    struct vmar_sim_cpu *cpus;
 };
 
 /* ---- base.c --------------------------------------------------------- */

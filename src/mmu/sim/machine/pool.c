@@ -206,9 +206,12 @@ static struct vmar__sim_cache *cache_get(struct vmar_sim *sim)
     c = pthread_getspecific(sim->cache_key);
     if (c != NULL)
         return c;
-    c = calloc(1, sizeof(*c));
+    /* Line aligned, its size a multiple of the line (the type's
+     * alignment): no other allocation shares its lines. */
+    c = aligned_alloc(_Alignof(struct vmar__sim_cache), sizeof(*c));
     if (c == NULL)
         return NULL;
+    memset(c, 0, sizeof(*c));
     if (pthread_mutex_init(&c->lock, NULL) != 0) {
         free(c);
         return NULL;

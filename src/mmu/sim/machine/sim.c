@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <vmar/error.h>
 
@@ -32,9 +33,11 @@ int vmar_sim_create(const struct vmar_sim_opts *opts, struct vmar_sim **out)
         o.phys_base > VMAR_SIM_PHYS_LIMIT - o.nframes * VMAR_PAGE_SIZE)
         return VMAR_EINVAL;
 
-    sim = calloc(1, sizeof(*sim));
+    /* Line aligned, as its layout expects (machine.h). */
+    sim = aligned_alloc(_Alignof(struct vmar_sim), sizeof(*sim));
     if (sim == NULL)
         return VMAR_ENOMEM;
+    memset(sim, 0, sizeof(*sim));
     if (pthread_mutex_init(&sim->lock, NULL) != 0) {
         free(sim);
         return VMAR_ENOMEM;
