@@ -41,9 +41,16 @@ _Static_assert(sizeof(struct vmar_sim_stats) % sizeof(size_t) == 0,
 
 #define NWORDS (sizeof(struct vmar_sim_stats) / sizeof(size_t))
 
-static size_t *word(struct vmar_sim_stats *st, size_t offset)
+/* Add `by` to the counter `w`: atomically when other threads add to it
+ * too, else as a relaxed load and store (no locked instruction). Relaxed
+ * either way: readers sum without the writer's lock. */
+static inline void count_add(size_t *w, size_t by, bool shared)
 {
-    return (size_t *)(void *)((unsigned char *)st + offset);
+    if (shared)
+        __atomic_fetch_add(w, by, __ATOMIC_RELAXED);
+    else
+        __atomic_store_n(w, __atomic_load_n(w, __ATOMIC_RELAXED) + by,
+                         __ATOMIC_RELAXED);
 }
 
 void vmar__sim_count_into(struct vmar_sim_stats *st, bool shared,
@@ -52,29 +59,14 @@ void vmar__sim_count_into(struct vmar_sim_stats *st, bool shared,
 {
     if ((unsigned)op >= sizeof(op_offset) / sizeof(op_offset[0]))
         vmar__sim_die("vmar_sim_count: unknown operation %d", (int)op);
-
-    const size_t at[3] = {
-        op != VMAR_SIM_OP_NONE ? op_offset[op] : 0,
-        offsetof(struct vmar_sim_stats, tables_live),
-        offsetof(struct vmar_sim_stats, leaves_live),
-    };
+    if (op != VMAR_SIM_OP_NONE)
+        count_add((size_t *)(void *)((unsigned char *)st + op_offset[op]), 1,
+                  shared);
     /* Unsigned wrap-around adds a negative delta. */
-    const size_t by[3] = {op != VMAR_SIM_OP_NONE, (size_t)tables,
-                          (size_t)leaves};
-
-    for (unsigned k = 0; k < 3; k++) {
-        size_t *w = word(st, at[k]);
-
-        if (by[k] == 0)
-            continue;
-        /* Relaxed atomics either way: readers sum without the writer's
-         * lock. Alone, a load and a store: no locked instruction. */
-        if (shared)
-            __atomic_fetch_add(w, by[k], __ATOMIC_RELAXED);
-        else
-            __atomic_store_n(w, __atomic_load_n(w, __ATOMIC_RELAXED) + by[k],
-                             __ATOMIC_RELAXED);
-    }
+    if (tables != 0)
+        count_add(&st->tables_live, (size_t)tables, shared);
+    if (leaves != 0)
+        count_add(&st->leaves_live, (size_t)leaves, shared);
 }
 
 void vmar__sim_stats_sum(struct vmar_sim_stats *to,

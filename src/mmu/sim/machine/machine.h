@@ -153,6 +153,7 @@ struct vmar_sim {
      * pool.c). */
     pthread_key_t cache_key;
     bool has_key;
+    uint64_t pool_id; /* unique among the process's machines (pool.c) */
     /* Set (atomically, under lock) while a frame hook is installed or
      * failure injection is armed: allocations then take the locked path,
      * which counts every call in order. */

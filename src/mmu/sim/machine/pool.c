@@ -22,6 +22,33 @@
 static void cache_exit(void *p);
 static void caches_fini(struct vmar_sim *sim);
 
+/* Machine ids handed out: one per pool, never reused. */
+static uint64_t pool_ids;
+
+/* The calling thread's cache in the machine it used last, by the
+ * machine's id: every fault asks for it a few times, and this is cheaper
+ * than pthread_getspecific. An id is never reused, so a destroyed
+ * machine's entry matches no machine; the thread's own key destructor
+ * clears it before the cache goes. */
+static _Thread_local struct {
+    uint64_t id;
+    struct vmar__sim_cache *c;
+} last;
+
+static struct vmar__sim_cache *remember_last(const struct vmar_sim *sim,
+                                             struct vmar__sim_cache *c)
+{
+    last.id = sim->pool_id;
+    last.c = c;
+    return c;
+}
+
+static void forget_last(void)
+{
+    last.id = 0;
+    last.c = NULL;
+}
+
 /* The pool's host memory: page aligned, or with `huge` 2 MiB aligned and
  * a multiple of 2 MiB (aligned_alloc wants a multiple of the alignment)
  * with the kernel asked for huge pages. Only a hint: the pool works on
@@ -58,6 +85,7 @@ int vmar__sim_pool_init(struct vmar_sim *sim, size_t nframes,
     for (size_t i = 0; i < nframes; i++)
         sim->free_stack[i] = nframes - 1 - i;
     sim->nfree = nframes;
+    sim->pool_id = __atomic_add_fetch(&pool_ids, 1, __ATOMIC_RELAXED);
     /* Without a key (the host ran out), every thread uses the stack. */
     sim->has_key = pthread_key_create(&sim->cache_key, cache_exit) == 0;
     return 0;
@@ -179,6 +207,8 @@ static void cache_exit(void *p)
     struct vmar__sim_cache *c = p;
     struct vmar_sim *sim = c->sim;
 
+    if (last.c == c)
+        forget_last();
     vmar__sim_lock(&sim->lock);
     cache_retire(sim, c);
     vmar__sim_unlock(&sim->lock);
@@ -201,11 +231,13 @@ static struct vmar__sim_cache *cache_get(struct vmar_sim *sim)
 {
     struct vmar__sim_cache *c;
 
+    if (last.id == sim->pool_id)
+        return last.c;
     if (!sim->has_key)
         return NULL;
     c = pthread_getspecific(sim->cache_key);
     if (c != NULL)
-        return c;
+        return remember_last(sim, c);
     /* Line aligned, its size a multiple of the line (the type's
      * alignment): no other allocation shares its lines. */
     c = aligned_alloc(_Alignof(struct vmar__sim_cache), sizeof(*c));
@@ -229,7 +261,7 @@ static struct vmar__sim_cache *cache_get(struct vmar_sim *sim)
         vmar__sim_unlock(&sim->lock);
         return NULL;
     }
-    return c;
+    return remember_last(sim, c);
 }
 
 static void caches_fini(struct vmar_sim *sim)
@@ -239,6 +271,10 @@ static void caches_fini(struct vmar_sim *sim)
     /* After the delete no thread's destructor runs for this machine. */
     pthread_key_delete(sim->cache_key);
     sim->has_key = false;
+    /* Nothing may ask for a cache now; should it, id 0 gives none. */
+    if (last.id == sim->pool_id)
+        forget_last();
+    sim->pool_id = 0;
     vmar__sim_lock(&sim->lock);
     while (sim->caches != NULL)
         cache_retire(sim, sim->caches);
