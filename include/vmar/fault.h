@@ -90,8 +90,11 @@ enum vmar_fault_flags {
  *  block instead (docs/DESIGN.md, "Locking"): faults run in parallel with
  *  each other and with queries, and write no cache line that faults on
  *  other blocks write; a layout change (the exclusive lock) waits for the
- *  faults inside and holds new ones off, which then wait for it on the
- *  space lock, shared. Otherwise (the embedder locks) takes the space lock
+ *  faults inside the blocks it changes (every block, except for the
+ *  commit of a vmar_map or of a vmar_unmap of pages never touched, which
+ *  shut out only the blocks of the mappings they change) and holds new
+ *  ones off there, which spin a while and then wait for it on the space
+ *  lock, shared. Otherwise (the embedder locks) takes the space lock
  *  shared. The page-table work is serialised per leaf block by a
  *  page-table spinlock, never held across a sleep except
  *  env->frame_alloc of a page-table page; what may sleep (a data frame,
