@@ -19,6 +19,7 @@ extern "C" {
     X(EPERM, 1, "operation not permitted")                                     \
     X(ENOENT, 2, "no mapping at that address")                                 \
     X(EIO, 5, "the memory object could not supply a page")                     \
+    X(EAGAIN, 11, "retry with the space lock held exclusively")                \
     X(ENXIO, 6, "access beyond the end of the memory object")                  \
     X(ENOMEM, 12, "out of memory, address space or mapping count")             \
     X(EACCES, 13, "permission beyond the mapping's maximum")                   \

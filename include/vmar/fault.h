@@ -55,6 +55,11 @@ enum vmar_fault_flags {
     /** The access came from user mode. Kernel-mode accesses to user
      *  memory (copy_from_user) follow the same rules. */
     VMAR_FAULT_USER = 1u << 0,
+    /** The caller holds the space lock exclusively: a space whose lock
+     *  the embedder takes (no vmar_space_opts::lock) only. A fault that
+     *  must grow a VMAR_MAP_GROWSDOWN mapping grows it then; without the
+     *  flag it returns VMAR_EAGAIN instead (Linux's mmap_lock upgrade). */
+    VMAR_FAULT_EXCLUSIVE = 1u << 1,
 };
 
 /**
@@ -68,8 +73,11 @@ enum vmar_fault_flags {
  * @param addr    the faulting address (any byte of the page).
  * @param access  one vmar_access value.
  * @param flags   vmar_fault_flags.
- * Returns: 0 when the access can be retried;
- *  VMAR_ENOENT: no mapping contains `addr` (SIGSEGV, SEGV_MAPERR);
+ * Returns: 0 when the access can be retried (after growing a
+ *  VMAR_MAP_GROWSDOWN mapping down to `addr` when it lay below one:
+ *  vmar_stats::stack_growths counts it);
+ *  VMAR_ENOENT: no mapping contains `addr`, and none grows down to it
+ *   (SIGSEGV, SEGV_MAPERR);
  *  VMAR_EACCES: the mapping does not allow `access` (SIGSEGV,
  *   SEGV_ACCERR), or the handle lacks the access's right
  *   (VMAR_RIGHT_READ, _WRITE or _EXEC: vmar_access_prot() of it);
@@ -83,8 +91,13 @@ enum vmar_fault_flags {
  *   or above the backend's pa_top, vmar/mmu.h, which no entry can hold);
  *  VMAR_EFAULT: a device page has no translation (cannot happen unless a
  *   backend lost it: device pages are mapped from map to unmap);
- *  VMAR_EINVAL: `access` is not exactly one vmar_access value or `flags`
- *   has unknown bits.
+ *  VMAR_EAGAIN: `addr` lies below a VMAR_MAP_GROWSDOWN mapping that
+ *   must grow, and the embedder holds the space lock (its own) without
+ *   saying it holds it exclusively: nothing changed; call again with the
+ *   lock held exclusively and VMAR_FAULT_EXCLUSIVE;
+ *  VMAR_EINVAL: `access` is not exactly one vmar_access value, `flags`
+ *   has unknown bits, or VMAR_FAULT_EXCLUSIVE for a space whose lock
+ *   libvmar takes.
  * Locking: when libvmar takes the space lock itself (env->lock and
  *  vmar_space_opts::lock), enters the fault gate of the page's 2 MiB leaf
  *  block instead (docs/DESIGN.md, "Locking"): faults run in parallel with
@@ -95,8 +108,10 @@ enum vmar_fault_flags {
  *  shut out only the blocks of the mappings they change) and holds new
  *  ones off there, which spin a while and then wait for it on the space
  *  lock, shared. Otherwise (the embedder locks) takes the space lock
- *  shared. The page-table work is serialised per leaf block by a
- *  page-table spinlock, never held across a sleep except
+ *  shared. Growing a stack is a layout change: the fault takes the space
+ *  lock exclusively for it (libvmar's lock), or needs the embedder's held
+ *  exclusively (VMAR_FAULT_EXCLUSIVE). The page-table work is serialised per
+ * leaf block by a page-table spinlock, never held across a sleep except
  *  env->frame_alloc of a page-table page; what may sleep (a data frame,
  *  the object's get_page and notify_write) runs outside the gate.
  * On failure: nothing changed.

@@ -78,8 +78,10 @@ struct vmar_space_opts {
     vmar_size_t as_limit;
     /** Limit on the number of mappings. 0: VMAR_DEFAULT_MAX_MAP_COUNT. */
     size_t max_map_count;
-    /** Bytes kept free below a VMAR_MAP_STACK mapping when placing other
-     *  mappings (Linux stack_guard_gap). Page multiple. 0: no guard. */
+    /** Bytes kept free below a VMAR_MAP_STACK or VMAR_MAP_GROWSDOWN
+     *  mapping when placing other mappings, and between a grow-down
+     *  mapping and an accessible mapping below it when it grows (Linux
+     *  stack_guard_gap). Page multiple. 0: no guard. */
     vmar_size_t stack_guard;
     /** Bits of page-granular randomisation for placement without an
      *  address (ASLR). Needs env->random. 0: deterministic. At most 40.
@@ -92,6 +94,9 @@ struct vmar_space_opts {
      *  NULL: the embedder serialises calls itself. Kept: it must outlive
      *  the space. */
     void *lock;
+    /** Largest size in bytes a VMAR_MAP_GROWSDOWN mapping may grow to
+     *  (RLIMIT_STACK); 0: no limit. Changed with vmar_set_stack_limit(). */
+    vmar_size_t stack_limit;
 };
 
 /**
@@ -310,6 +315,18 @@ enum vmar_map_flags {
      *  fault with VMAR_ENXIO too (Linux's SIGBUS for any file mapping),
      *  instead of the default zero-fill (the reference's behaviour). */
     VMAR_MAP_EOF_FAULT = 1u << 10,
+    /** A stack that grows down (Linux MAP_GROWSDOWN): private anonymous
+     *  memory only (VMAR_EINVAL otherwise). vmar_fault() of an address
+     *  below it, where no mapping is, first extends it down to that
+     *  page, as Linux's expand_stack(): refused (VMAR_ENOENT, the fault
+     *  of a hole) below user_lo, when an accessible mapping that does
+     *  not grow down would then lie closer below than
+     *  vmar_space_opts::stack_guard, when the mapping would exceed the
+     *  stack limit (vmar_set_stack_limit()) or the space the as_limit.
+     *  Placement keeps the stack guard free below it, as for
+     *  VMAR_MAP_STACK. Kept by the mapping (vmar_mapping_info::flags);
+     *  mappings merge only with mappings that have it too. */
+    VMAR_MAP_GROWSDOWN = 1u << 11,
 };
 
 /** Options for vmar_map(). Zero means "default" for every field. */
@@ -591,11 +608,12 @@ int vmar_advise(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size,
 
 /** What vmar_query() and vmar_iterate() report about one mapping. */
 struct vmar_mapping_info {
-    vmar_addr_t start; /**< first byte */
-    vmar_addr_t end;   /**< one past the last byte */
-    unsigned prot;     /**< current permissions */
-    unsigned max_prot; /**< permissions it may gain */
-    unsigned flags;    /**< vmar_map_flags that persist (SHARED, STACK) */
+    vmar_addr_t start;         /**< first byte */
+    vmar_addr_t end;           /**< one past the last byte */
+    unsigned prot;             /**< current permissions */
+    unsigned max_prot;         /**< permissions it may gain */
+    unsigned flags;            /**< vmar_map_flags that persist (SHARED, STACK,
+                                    GROWSDOWN, ...) */
     enum vmar_backing backing; /**< what backs it */
     /** Object offset of `start`; for a device mapping, the physical
      *  address of `start`; 0 for anonymous memory. */
@@ -686,6 +704,9 @@ struct vmar_stats {
      *  with the layout. */
     size_t index_nodes;
     size_t index_node_size; /**< bytes per index node */
+    /** Times a fault grew a VMAR_MAP_GROWSDOWN mapping, since creation
+     *  (a fork's child starts at 0). */
+    size_t stack_growths;
 };
 
 /**
@@ -712,6 +733,19 @@ void vmar_stats(struct vmar_space *space, struct vmar_stats *out);
  */
 void vmar_set_limits(struct vmar_space *space, vmar_size_t as_limit,
                      size_t max_map_count);
+
+/**
+ * Change the stack limit at run time (setrlimit(RLIMIT_STACK)): the
+ * largest size a VMAR_MAP_GROWSDOWN mapping may grow to. Mappings already
+ * larger are kept; only their growth is refused. A fork's child inherits
+ * it.
+ *
+ * @param space  the address space.
+ * @param limit  bytes; 0: no limit.
+ * Locking: takes the space lock exclusively.
+ * On failure: cannot fail.
+ */
+void vmar_set_stack_limit(struct vmar_space *space, vmar_size_t limit);
 
 /**
  * Check every invariant: tree order, balance and parent links; every

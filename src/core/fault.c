@@ -493,8 +493,14 @@ static int fault_obtain(struct vmar_space *space, enum fault_step step,
     }
 }
 
+/* Internal answer of a fault: no mapping contains the address, but a
+ * VMAR_MAP_GROWSDOWN mapping above it would grow down to it: a layout
+ * change, which vmar_fault() makes under the exclusive lock. */
+#define FAULT_GROW       2
+#define FAULT_GROW_TRIES 4u
+
 /* The mapping that serves `access` at `addr`: 0 with *out set, or
- * VMAR_ENOENT / VMAR_EACCES.
+ * VMAR_ENOENT / VMAR_EACCES / FAULT_GROW.
  * => caller holds the space lock or is inside the gate and the index. */
 static int fault_lookup(struct vmar_space *space, vmar_addr_t addr,
                         unsigned access, struct vmar__mapping **out)
@@ -502,7 +508,7 @@ static int fault_lookup(struct vmar_space *space, vmar_addr_t addr,
     struct vmar__iset_node *n = vmar__iset_find(&space->set, addr);
 
     if (!n)
-        return VMAR_ENOENT;
+        return vmar__stack_below(space, addr) ? FAULT_GROW : VMAR_ENOENT;
     *out = vmar__mapping_of(n);
     return (*out)->prot & vmar_access_prot(access) ? 0 : VMAR_EACCES;
 }
@@ -587,7 +593,8 @@ static int fault_rounds(struct vmar_space *space, vmar_addr_t addr,
 /* Inside the gate of `va`, with its page-table lock: the mapping that
  * serves `access` at `addr` into *m, from the stripe's cache or else
  * from the index (which then goes into the cache). 0; VMAR_ENOENT /
- * VMAR_EACCES; or INDEX_BUSY when a layout change holds the index. */
+ * VMAR_EACCES / FAULT_GROW; or INDEX_BUSY when a layout change holds the
+ * index. */
 #define INDEX_BUSY 1
 static int fault_resolve(struct vmar_space *space, vmar_addr_t addr,
                          unsigned access, struct vmar__mapping **m)
@@ -602,7 +609,7 @@ static int fault_resolve(struct vmar_space *space, vmar_addr_t addr,
     if (!vmar__gate_index_enter(space))
         return INDEX_BUSY;
     rc = fault_lookup(space, addr, access, m);
-    if (rc != VMAR_ENOENT)
+    if (rc == 0 || rc == VMAR_EACCES)
         vmar__gate_remember(space, addr, *m);
     vmar__gate_index_exit(space);
     return rc;
@@ -702,6 +709,10 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
 
     for (;;) {
         int rc = vmar__fault_locked(space, addr, access, pte);
+        /* A user copy does not grow a stack (Linux's GUP no longer
+         * does). */
+        if (rc == FAULT_GROW)
+            return VMAR_ENOENT;
         if (rc)
             return rc;
         /* The page may have changed since the fault let go of the lock;
@@ -729,9 +740,13 @@ int vmar_fault(struct vmar_space *h, vmar_addr_t addr, unsigned access,
     struct vmar_space *space = vmar__base(h);
     struct vmar_pte pte;
 
-    if (!space || flags & ~(unsigned)VMAR_FAULT_USER ||
+    if (!space || flags & ~(unsigned)(VMAR_FAULT_USER | VMAR_FAULT_EXCLUSIVE) ||
         (access != VMAR_ACCESS_READ && access != VMAR_ACCESS_WRITE &&
          access != VMAR_ACCESS_EXEC))
+        return VMAR_EINVAL;
+    const bool gated = vmar__gated(space);
+    const bool exclusive = flags & VMAR_FAULT_EXCLUSIVE;
+    if (gated && exclusive)
         return VMAR_EINVAL;
     /* The access's right: vmar_rights bits equal the vmar_prot bits. */
     int rc = vmar__check_rights(h, vmar_access_prot(access));
@@ -740,10 +755,32 @@ int vmar_fault(struct vmar_space *h, vmar_addr_t addr, unsigned access,
     /* No mapping outside the user range: the walk below never goes there. */
     if (addr < space->user_lo || addr >= space->user_hi)
         return VMAR_ENOENT;
-    if (vmar__gated(space))
-        return fault_gated(space, addr, access, &pte);
-    vmar__lock(space, VMAR_LOCK_SHARED);
-    rc = vmar__fault_locked(space, addr, access, &pte);
-    vmar__unlock(space, VMAR_LOCK_SHARED);
-    return rc;
+    const enum vmar_lock_mode mode =
+        exclusive ? VMAR_LOCK_EXCLUSIVE : VMAR_LOCK_SHARED;
+    for (unsigned grown = 0;; grown++) {
+        if (gated) {
+            rc = fault_gated(space, addr, access, &pte);
+        } else {
+            vmar__lock(space, mode);
+            rc = vmar__fault_locked(space, addr, access, &pte);
+            vmar__unlock(space, mode);
+        }
+        if (rc != FAULT_GROW)
+            return rc;
+        /* A stack to grow: a layout change. With the embedder's lock held
+         * shared, it must take it exclusively and call again. A mapping
+         * that other threads keep unmapping below us may make the fault
+         * start over; a few rounds, then it is a hole. */
+        if (!gated && !exclusive)
+            return VMAR_EAGAIN;
+        if (grown == FAULT_GROW_TRIES)
+            return VMAR_ENOENT;
+        if (gated)
+            vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+        rc = vmar__stack_grow(space, addr);
+        if (gated)
+            vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+        if (rc)
+            return rc;
+    }
 }

@@ -46,6 +46,7 @@ static int child_create(struct vmar_space *parent,
     c->as_limit = parent->as_limit;
     c->max_map_count = parent->max_map_count;
     c->stack_guard = parent->stack_guard;
+    c->stack_limit = parent->stack_limit;
     c->aslr_bits = parent->aslr_bits;
     c->flags = parent->flags;
     c->base = c;

@@ -16,7 +16,7 @@
     (VMAR_MAP_SHARED | VMAR_MAP_POPULATE | VMAR_MAP_STACK |                    \
      VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM |             \
      VMAR_MAP_FAULT_AROUND | VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL |         \
-     VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT)
+     VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT | VMAR_MAP_GROWSDOWN)
 
 static bool is_pow2(vmar_size_t x)
 {
@@ -81,6 +81,10 @@ static int map_validate(const struct vmar_space *space,
     if ((o->flags & VMAR_MAP_SEQUENTIAL && o->flags & VMAR_MAP_RANDOM) ||
         (o->flags & (VMAR_MAP_FAULT_AROUND | VMAR_MAP_EOF_FAULT) &&
          o->backing != VMAR_BACKING_OBJECT))
+        return VMAR_EINVAL;
+    /* Linux grows only private anonymous memory down. */
+    if (o->flags & VMAR_MAP_GROWSDOWN &&
+        (o->backing != VMAR_BACKING_ANON || o->flags & VMAR_MAP_SHARED))
         return VMAR_EINVAL;
     if (o->prot & o->deny_prot || o->prot & ~object_allows(o))
         return VMAR_EACCES;
@@ -314,7 +318,7 @@ static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
     m->node.start = addr;
     m->node.end = addr + o->size;
     vmar__mapping_set_flags(m, o->flags);
-    m->node.guard = (m->flags & VMAR_MAP_STACK) ? space->stack_guard : 0;
+    m->node.guard = vmar__guard_of(space, m->flags);
     vmar__mapping_set_prot(m, o->prot);
     m->max_prot = (uint8_t)(VMAR_PROT_RWX & ~o->deny_prot & object_allows(o));
     m->backing = (uint8_t)o->backing;

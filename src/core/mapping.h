@@ -18,7 +18,7 @@
 #define VMAR_MAPPING_KEPT_FLAGS                                                \
     (VMAR_MAP_SHARED | VMAR_MAP_STACK | VMAR_MAP_FAULT_AROUND |                \
      VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM |               \
-     VMAR_MAP_EOF_FAULT)
+     VMAR_MAP_EOF_FAULT | VMAR_MAP_GROWSDOWN)
 
 /* Internal flag: the mapping's anonymous frames may be shared with
  * another space (it or its source went through vmar_fork()), so protect
@@ -311,6 +311,21 @@ int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi);
  * => caller holds the space lock exclusively (vmar__lock_layout). */
 bool vmar__commit_begin(struct vmar_space *space, vmar_addr_t lo,
                         vmar_addr_t hi, bool unmaps);
+
+/* ---- stack.c ------------------------------------------------------------ */
+
+/* Whether `addr`, which no mapping contains, lies below a
+ * VMAR_MAP_GROWSDOWN mapping: a fault there grows it (vmar__stack_grow).
+ * => caller holds the space lock, shared or exclusive, or is inside the
+ *    gate and the index. */
+bool vmar__stack_below(const struct vmar_space *space, vmar_addr_t addr);
+
+/* Grow the VMAR_MAP_GROWSDOWN mapping above `addr` down to addr's page,
+ * with Linux's checks (vmar_map_flags, VMAR_MAP_GROWSDOWN): 0 when it
+ * grew, or when a mapping contains `addr` by now; VMAR_ENOENT when no
+ * grow-down mapping is above `addr` or a check refuses (nothing changed).
+ * => caller holds the space lock exclusively. */
+int vmar__stack_grow(struct vmar_space *space, vmar_addr_t addr);
 
 /* What vmar__carve(lo, hi) would do, computed without changing anything. */
 struct vmar__carve_cost {

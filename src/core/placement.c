@@ -20,11 +20,6 @@ static bool want_top_down(const struct vmar_space *space, unsigned flags)
     return !(space->flags & VMAR_SPACE_BOTTOM_UP);
 }
 
-static vmar_size_t guard_for(const struct vmar_space *space, unsigned flags)
-{
-    return (flags & VMAR_MAP_STACK) ? space->stack_guard : 0;
-}
-
 /* The hint is usable when it is the only candidate of a query whose
  * window is exactly [hint - pre, hint + size). */
 static bool hint_fits(const struct vmar_space *space,
@@ -62,7 +57,7 @@ int vmar__place(const struct vmar_space *space, const struct vmar_map_opts *o,
         .hi = space->user_hi,
         .size = o->size,
         .align = align,
-        .pre = guard_for(space, o->flags),
+        .pre = vmar__guard_of(space, o->flags),
         .top_down = want_top_down(space, o->flags),
     };
 

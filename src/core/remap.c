@@ -413,7 +413,7 @@ static int remap_target(const struct vmar_space *space, struct remap *r,
     const struct vmar_map_opts o = {
         .size = r->new_size,
         .place = VMAR_PLACE_ANY,
-        .flags = r->first->flags & VMAR_MAP_STACK,
+        .flags = r->first->flags & (VMAR_MAP_STACK | VMAR_MAP_GROWSDOWN),
     };
     r->cost = (struct vmar__carve_cost){0};
     return vmar__place(space, &o, VMAR_PAGE_SIZE, to, NULL);

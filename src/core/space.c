@@ -41,6 +41,7 @@ static int space_configure(struct vmar_space *s,
     s->max_map_count =
         o->max_map_count ? o->max_map_count : VMAR_DEFAULT_MAX_MAP_COUNT;
     s->stack_guard = o->stack_guard;
+    s->stack_limit = o->stack_limit;
     s->aslr_bits = o->aslr_bits;
     s->flags = o->flags;
     return 0;
@@ -173,6 +174,7 @@ void vmar_stats(struct vmar_space *h, struct vmar_stats *out)
     out->user_hi = space->user_hi;
     out->index_nodes = space->set.nodes + space->set.nspare;
     out->index_node_size = sizeof(struct vmar__iset_index);
+    out->stack_growths = space->stack_growths;
     vmar__unlock(space, VMAR_LOCK_SHARED);
 }
 
@@ -184,5 +186,13 @@ void vmar_set_limits(struct vmar_space *h, vmar_size_t as_limit,
     space->as_limit = as_limit;
     space->max_map_count =
         max_map_count ? max_map_count : VMAR_DEFAULT_MAX_MAP_COUNT;
+    vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+}
+
+void vmar_set_stack_limit(struct vmar_space *h, vmar_size_t limit)
+{
+    struct vmar_space *space = h->base;
+    vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+    space->stack_limit = limit;
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
 }

@@ -83,6 +83,8 @@ struct vmar_space {
     vmar_size_t as_limit; /* 0: unlimited */
     size_t max_map_count;
     vmar_size_t stack_guard;
+    vmar_size_t stack_limit; /* 0: none (vmar_set_stack_limit) */
+    size_t stack_growths;    /* vmar_stats::stack_growths */
     unsigned aslr_bits;
     unsigned flags;       /* vmar_space_flags */
     vmar_size_t total_vm; /* sum of mapping sizes */
@@ -116,6 +118,16 @@ struct vmar_space {
     size_t index_added;
     size_t index_gen;
 };
+
+/* The guard gap placement keeps below a mapping with vmar_map_flags
+ * `flags`: the stack guard for a stack (VMAR_MAP_STACK) or a grow-down
+ * mapping, else none. */
+static inline vmar_size_t vmar__guard_of(const struct vmar_space *space,
+                                         unsigned flags)
+{
+    return (flags & (VMAR_MAP_STACK | VMAR_MAP_GROWSDOWN)) ? space->stack_guard
+                                                           : 0;
+}
 
 /* The space a handle names; NULL for NULL. */
 static inline struct vmar_space *vmar__base(struct vmar_space *h)

@@ -231,9 +231,9 @@ static long mmap_checks(const struct vmar_linux_file *file, bool anon,
             *shared = true;
             /* fall through */
         case VMAR_LINUX_MAP_PRIVATE:
-            /* Linux supports MAP_GROWSDOWN on private anonymous memory;
-             * the layer refuses it (docs/LINUX.md). */
-            if (*flags & (VMAR_LINUX_MAP_GROWSDOWN | VMAR_LINUX_MAP_HUGETLB))
+            /* VM_GROWSDOWN is for private anonymous memory only. */
+            if (*flags & VMAR_LINUX_MAP_HUGETLB ||
+                (*shared && *flags & VMAR_LINUX_MAP_GROWSDOWN))
                 return E(EINVAL);
             return 0;
         default: /* MAP_DROPPABLE is not implemented either */
@@ -358,6 +358,8 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
     o.addr = o.place == VMAR_PLACE_ANY ? 0 : addr;
     if (shared)
         o.flags |= VMAR_MAP_SHARED;
+    if (flags & VMAR_LINUX_MAP_GROWSDOWN)
+        o.flags |= VMAR_MAP_GROWSDOWN;
     if ((flags & (VMAR_LINUX_MAP_POPULATE | VMAR_LINUX_MAP_NONBLOCK)) ==
         VMAR_LINUX_MAP_POPULATE) {
         /* populate_vma_page_range() write-faults a private writable
@@ -452,9 +454,13 @@ long vmar_linux_mprotect(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
     if (!first_in(mm, addr, end, &first))
         return E(ENOMEM);
     if (grows & VMAR_LINUX_PROT_GROWSDOWN) {
-        /* No mapping of the layer grows down (MAP_GROWSDOWN is refused),
-         * so this ends in Linux's !(vm_flags & VM_GROWSDOWN) test. */
-        return first.start >= end ? E(ENOMEM) : E(EINVAL);
+        /* Linux: the range reaches down to the start of the first mapping
+         * it meets, which must grow down. */
+        if (first.start >= end)
+            return E(ENOMEM);
+        if (!(first.flags & VMAR_MAP_GROWSDOWN))
+            return E(EINVAL);
+        addr = first.start;
     }
     if (first.start > addr)
         return E(ENOMEM);

@@ -2957,8 +2957,11 @@ static void gen_user(struct diff_session *s, struct diff_rng *r,
         op->flags = chance(r, 50) ? VMAR_FAULT_USER : 0;
         if (chance(r, 2))
             op->access = chance(r, 50) ? 0 : 3;
+        /* An unknown flag; or VMAR_FAULT_EXCLUSIVE, valid here (the
+         * spaces have no libvmar lock) and no different without a
+         * grow-down mapping. */
         if (chance(r, 2))
-            op->flags |= 2;
+            op->flags |= chance(r, 50) ? 1u << 7 : VMAR_FAULT_EXCLUSIVE;
     } else {
         op->kind = k < 38   ? DIFF_READ
                    : k < 62 ? DIFF_WRITE

@@ -835,6 +835,12 @@ static int world_open(struct world *w)
     o.mmu_config = w->sim;
     o.user_lo = WIN;
     o.user_hi = WEND;
+    /* Linux's stack_guard_gap (256 pages, unless the kernel command line
+     * says otherwise) and the child's RLIMIT_STACK, which it inherits. */
+    o.stack_guard = 256 * PGSZ;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        o.stack_limit = rl.rlim_cur;
     if (vmar_space_create(&o, &w->space))
         return -1;
     if (vmar_linux_mm_init(&w->mm, w->space, o.env, HEAP, 0))
@@ -986,11 +992,15 @@ static int64_t lib_call(struct world *w, const struct op *op)
     case OP_TOUCH_W: {
         /* A user access: the page fault first (its error is the signal,
          * ENXIO past an object's end being SIGBUS), then the byte. */
+        const unsigned access =
+            op->kind == OP_TOUCH_W ? VMAR_ACCESS_WRITE : VMAR_ACCESS_READ;
         uint8_t b = (uint8_t)a[1];
-        rc = vmar_fault(w->space, a[0],
-                        op->kind == OP_TOUCH_W ? VMAR_ACCESS_WRITE
-                                               : VMAR_ACCESS_READ,
-                        VMAR_FAULT_USER);
+        rc = vmar_fault(w->space, a[0], access, VMAR_FAULT_USER);
+        /* A stack to grow: the layer's caller holds the space (this
+         * thread alone uses it) and says so. */
+        if (rc == VMAR_EAGAIN)
+            rc = vmar_fault(w->space, a[0], access,
+                            VMAR_FAULT_USER | VMAR_FAULT_EXCLUSIVE);
         if (rc == 0)
             rc = op->kind == OP_TOUCH_W
                      ? vmar_write(w->space, a[0], &b, 1, NULL)
@@ -1535,7 +1545,7 @@ static const struct op directed[][40] = {
         MM(W(0), P(1), RW_, MAP_SHARED_VALIDATE | MAP_ANONYMOUS | FX, 0, 0),
         MM(W(0), P(1), RW_, 0x0f | MAP_ANONYMOUS | FX, 0, 0),
         MM(W(0), P(1), RW_, SA | FX | MAP_GROWSDOWN, 0, 0),
-        MMD(W(0), P(1), RW_, PA | FX | MAP_GROWSDOWN, 0, 0, "MAP_GROWSDOWN"),
+        MM(W(P(8)), P(1), RW_, PA | FX | MAP_GROWSDOWN, 0, 0),
         MMD(W(0), P(1), RW_, MAP_DROPPABLE | MAP_ANONYMOUS | FX, 0, 0,
             "MAP_DROPPABLE"),
         MM(0, P(1), RW_, MAP_ANONYMOUS, 0, 0), /* no type, no address */
@@ -1677,6 +1687,33 @@ static const struct op directed[][40] = {
         TR(W(P(80))),
         TR(W(P(90))),
         RE(W(P(90)), 0, P(2), MV, 0), /* shared dup */
+        END,
+    },
+    /* grow-down stacks: growth by faults, the guard below, mprotect's
+     * PROT_GROWSDOWN */
+    {
+        MM(W(P(100)), P(4), RW_, PA | FX | MAP_GROWSDOWN, 0, 0),
+        TW(W(P(103)), 1), /* inside */
+        TW(W(P(99)), 2),  /* a page below: grows */
+        TR(W(P(90))),     /* further: grows, reads zero */
+        TW(W(P(60)) + 5, 3),
+        PR(W(P(70)), P(1), PROT_GROWSDOWN | PROT_READ), /* from P(60) */
+        TW(W(P(65)), 4), /* read-only now: SIGSEGV */
+        TR(W(P(65))),
+        TW(W(P(55)), 5), /* grows, then SIGSEGV: the write is refused */
+        TR(W(P(54))),
+        MM(W(P(10)), P(1), RW_, PA | FX, 0, 0),
+        TR(W(P(40))), /* 29 pages above it: within the guard, a hole */
+        PR(W(P(10)), P(1), PROT_NONE),
+        TR(W(P(40))), /* inaccessible below: no guard */
+        TR(W(P(11))), /* right onto it */
+        UN(W(P(30)), P(2)),
+        TR(W(P(29))), /* the cut-off part still grows... */
+        TR(W(P(31))), /* ...and so does the upper one, into the hole */
+        MM(W(P(200)), P(2), RW_, PA | FX, 0, 0),
+        TR(W(P(199))), /* no grow-down mapping above */
+        PR(W(P(199)), P(2), PROT_GROWSDOWN | PROT_READ), /* EINVAL */
+        PR(W(P(150)), P(1), PROT_GROWSDOWN | PROT_READ), /* ENOMEM */
         END,
     },
     /* madvise */

@@ -1385,8 +1385,10 @@ int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
     struct model_page *p;
 
     m->why = NULL;
-    /* fault.h: access is exactly one vmar_access value; flags known. */
-    if (flags & ~(unsigned)VMAR_FAULT_USER ||
+    /* fault.h: access is exactly one vmar_access value; flags known
+     * (VMAR_FAULT_EXCLUSIVE is: the model's spaces have no lock of
+     * libvmar's, and no mapping of theirs grows down). */
+    if (flags & ~(unsigned)(VMAR_FAULT_USER | VMAR_FAULT_EXCLUSIVE) ||
         (access != VMAR_ACCESS_READ && access != VMAR_ACCESS_WRITE &&
          access != VMAR_ACCESS_EXEC))
         return fail(m, VMAR_EINVAL, "bad access or flags");

@@ -79,6 +79,9 @@
  * test_neighbour_churn: faults on one mapping beside map and unmap of
  * other ranges and at the mapping's ends (see the test).
  *
+ * test_stack_growth: faults of several threads growing one grow-down
+ * mapping at once (see the test).
+ *
  * test_frame_caches: the machine's per-thread frame caches keep the
  * pool's promises across threads: frames freed on one thread (into its
  * cache) are free in the stats and allocated on another, poisoned and
@@ -2214,6 +2217,99 @@ static void test_neighbour_churn(void **state)
     cc_teardown(&c);
 }
 
+/* ---- faults growing one stack at once -------------------------------- */
+
+#define GROW_THREADS 3
+/* Below every backend's user top (Sv39's is 2^38). */
+#define GROW_TOP   ((vmar_addr_t)0x3000000000)
+#define GROW_PAGES 1024 /* how far below the stack the faults go */
+
+struct grow {
+    struct cc *c;
+    struct timespec deadline;
+    unsigned long failures; /* __atomic */
+    unsigned long ops[GROW_THREADS + 1];
+    vmar_addr_t lowest[GROW_THREADS]; /* lowest page each thread faulted */
+};
+
+/* Write faults at random pages below the stack's top, mostly below its
+ * current start: each must succeed, growing the stack or finding it
+ * grown by another thread. */
+static void *grow_main(void *arg)
+{
+    struct job *w = arg;
+    struct grow *s = w->s;
+    uint64_t rng = 0x9000 + w->t;
+
+    s->lowest[w->t] = GROW_TOP;
+    do {
+        vmar_addr_t va = GROW_TOP - (1 + vt_rand(&rng) % GROW_PAGES) * PG;
+        int rc =
+            vmar_fault(s->c->vt.space, va, VMAR_ACCESS_WRITE, VMAR_FAULT_USER);
+        s->ops[w->t]++;
+        if (rc != 0)
+            FAIL(s, "grow thread %u at %#llx: rc %d\n", w->t,
+                 (unsigned long long)va, rc);
+        else if (va < s->lowest[w->t])
+            s->lowest[w->t] = va;
+    } while (!past(&s->deadline));
+    return NULL;
+}
+
+static void *grow_check_main(void *arg)
+{
+    struct grow *s = ((struct job *)arg)->s;
+
+    check_until(s->c, &s->deadline, &s->ops[GROW_THREADS], &s->failures,
+                "the growing stack");
+    return NULL;
+}
+
+/*
+ * test_stack_growth: GROW_THREADS threads fault below one
+ * VMAR_MAP_GROWSDOWN mapping at once (each growth takes the space lock
+ * exclusively), a checker runs vmar_check throughout: every fault
+ * succeeds, and afterwards the stack is one mapping from the lowest page
+ * any thread faulted to its top, with exact RSS.
+ */
+static void test_stack_growth(void **state)
+{
+    static struct grow s; /* zeroed */
+    struct vmar_map_opts o = {.addr = GROW_TOP - PG,
+                              .size = PG,
+                              .place = VMAR_PLACE_FIXED,
+                              .prot = RW,
+                              .flags = VMAR_MAP_GROWSDOWN};
+    struct vmar_mapping_info mi;
+    struct vmar_stats st;
+    struct cc c;
+    vmar_addr_t lowest = GROW_TOP;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    cc_setup(&c, 0, 0);
+    s.c = &c;
+    assert_int_equal(vmar_map(c.vt.space, &o, NULL), 0);
+    jobs_run(&s, &s.deadline, test_seconds() / 8, GROW_THREADS, grow_main, NULL,
+             grow_check_main, "stack growth", s.ops, GROW_THREADS + 1);
+    fprintf(stderr, "\n");
+    assert_int_equal(s.failures, 0);
+    for (unsigned t = 0; t < GROW_THREADS; t++) {
+        assert_true(s.ops[t] > 0);
+        if (s.lowest[t] < lowest)
+            lowest = s.lowest[t];
+    }
+    assert_int_equal(vmar_query(c.vt.space, GROW_TOP - 1, &mi), 0);
+    assert_int_equal(mi.start, lowest & ~(vmar_addr_t)(PG - 1));
+    assert_int_equal(mi.end, GROW_TOP);
+    vmar_stats(c.vt.space, &st);
+    assert_int_equal(st.map_count, 1);
+    assert_true(st.stack_growths > 0);
+    VT_CHECK(&c.vt);
+    expect_rss_exact(&c);
+    cc_teardown(&c);
+}
+
 /* ---- per-thread frame caches ----------------------------------------- */
 
 #define FC_FRAMES 8u
@@ -2401,6 +2497,7 @@ int main(void)
         cmocka_unit_test(test_split_tables),
         cmocka_unit_test(test_layout_races),
         cmocka_unit_test(test_neighbour_churn),
+        cmocka_unit_test(test_stack_growth),
         cmocka_unit_test(test_frame_caches),
     };
 
