@@ -1637,3 +1637,256 @@ void vmar__radix_move(struct vmar__radix *rx, vmar_addr_t va, vmar_size_t len,
     range(rx, va, va + len, &m.v);
     count_add(&rx->leaves, m.leaves);
 }
+
+/* ---- transfer ----------------------------------------------------------- */
+
+/*
+ * Remap's one-pass move (Linux move_page_tables): each present source
+ * word is cleared and written at its target, a leaf table at a time, and
+ * a whole leaf table whose target is aligned alike is relinked instead
+ * (move_pmd). The words keep their frames' references, so nothing is
+ * taken or dropped; the source ranges go on the batch and the source
+ * tables left empty are unhooked onto it, as unmap does.
+ *
+ * Freeing while the target is being filled. Tables are reserved for the
+ * target as the table is before the call (prepare(VMAR_PREP_MAP)), so a
+ * source table that the target may still land in must stay linked until
+ * the pass is over: else the target would need it again, unreserved. A
+ * table the target lands in has a span that meets both the source and
+ * the disjoint target range, so it holds the source's page nearest the
+ * target (the "edge"): at most one such table per level, all on the
+ * edge's path. Those are checked after the pass (transfer_settle); every
+ * other source table is checked when range() leaves it, as in unmap. A
+ * leaf table that received target words is not empty and is not checked
+ * at all (no scan of its 512 words).
+ *
+ * The walks that link target tables while range() visits the source are
+ * safe as in move (above): they fill only absent slots, outside the
+ * source range. The cached target tables and range()'s path are never
+ * unhooked under them: a table is unhooked only when empty, and a table
+ * on the target's path meets the target range, so it waits for the
+ * settle.
+ */
+struct transfer_visit {
+    struct unmap_visit u; /* first: unmap_leave() unhooks emptied tables */
+    struct vmar_frame_list *resv;
+    vmar_addr_t delta;      /* to - va */
+    vmar_addr_t to, to_end; /* the target range */
+    vmar_addr_t last;       /* lo of the last entry visited */
+    uint32_t deferred;      /* bit l: the edge's table at level l lost
+                               entries; checked by transfer_settle() */
+    size_t added;           /* leaves gained (huge leaves as base pages) */
+};
+
+/* unmap_leave(), except for a table whose span meets the target range:
+ * that one is the edge's (see above) and waits for the settle. */
+static void transfer_leave(struct visitor *v, uint64_t *parent,
+                           const uint64_t *table, unsigned level)
+{
+    struct transfer_visit *x = (struct transfer_visit *)v;
+    const uint32_t bit = 1u << level;
+    const vmar_size_t span = vmar__radix_span(x->u.rx->fmt, level + 1);
+    const vmar_addr_t base = x->last & ~(span - 1);
+
+    if ((x->u.dirty & bit) == 0)
+        return;
+    if (base < x->to_end && x->to < base + span) {
+        x->u.dirty &= ~bit;
+        x->deferred |= bit;
+        return;
+    }
+    unmap_leave(v, parent, table, level);
+}
+
+/* The target leaf table holding the page `t`, its missing path linked
+ * from the reservation. */
+static uint64_t *transfer_target(struct transfer_visit *x, vmar_addr_t t)
+{
+    const struct walk_ret r = walk(x->u.rx, t, 0, x->resv);
+
+    /* A leaf above level 0 covers t: the target was not empty. */
+    VMAR_ASSERT(x->u.rx->env, r.level == 0);
+    return r.slot - slot_index(x->u.rx->fmt, t, 0);
+}
+
+/* Move the whole leaf table of the level-1 slot `slot` (word w1, first
+ * address lo) to the target's level-1 slot: one word written, one
+ * cleared. The leaf table keeps every word and reference. Its span goes
+ * on the batch; past VMAR_TLB_BATCH_RANGE_MAX pages that is a full
+ * flush, which also drops the paging-structure caches that still hold
+ * the cleared upper entry. */
+static void transfer_relink(struct transfer_visit *x, uint64_t *slot,
+                            uint64_t w1, vmar_addr_t lo)
+{
+    struct vmar__radix *rx = x->u.rx;
+    const struct walk_ret r = walk(rx, lo + x->delta, 1, x->resv);
+
+    /* The target is empty, so by radix.h's invariant no table or leaf
+     * is in a slot whose span lies inside it. */
+    VMAR_ASSERT(rx->env,
+                r.level == 1 && !fmt_present(rx->fmt, pt_read(r.slot)));
+    pt_set(slot, 0);
+    pt_publish(r.slot, w1);
+    vmar_tlb_batch_add_range(x->u.batch, lo, vmar__radix_span(rx->fmt, 1));
+    x->u.dirty |= 1u << 1;
+}
+
+/* The present words in [lo, hi) of the leaf table of the level-1 slot
+ * `slot` (word w1): relinked whole when the range covers the table and
+ * the target is aligned alike, else moved word by word, in runs that
+ * land in one target leaf table each. */
+static void transfer_table(struct transfer_visit *x, uint64_t *slot,
+                           uint64_t w1, vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct vmar__radix *rx = x->u.rx;
+    const struct vmar__pt_format *f = rx->fmt;
+    const struct leaf_slots ls = leaf_slots(rx, w1, lo, hi);
+    const size_t n = (size_t)1 << f->bits_per_level;
+    const vmar_size_t span1 = vmar__radix_span(f, 1);
+    uint64_t *s = ls.t;
+    size_t i = ls.first, a = ls.end, b = 0;
+    bool into_self = false;
+
+    if (ls.first == 0 && ls.end == n && x->delta % span1 == 0) {
+        transfer_relink(x, slot, w1, lo);
+        return;
+    }
+    while (i < ls.end) {
+        /* Source slots [i, run) land in one target leaf table, at index
+         * i + k (mod 2^N: k is the target's offset, either sign). */
+        const vmar_addr_t t =
+            ls.base + ((vmar_addr_t)i << f->page_shift) + x->delta;
+        const size_t j = slot_index(f, t, 0);
+        const size_t run = VMAR_MIN(ls.end, i + (n - j));
+        const size_t k = j - i;
+        uint64_t *d = NULL;
+
+        for (; i < run; i++) {
+            const uint64_t w = pt_read(&s[i]);
+
+            if (!fmt_present(f, w))
+                continue;
+            if (d == NULL) {
+                d = transfer_target(
+                    x, ls.base + ((vmar_addr_t)i << f->page_shift) + x->delta);
+                into_self |= d == s;
+            }
+            pt_set(&s[i], 0);
+            /* The frame's contents are the source's: nothing new to
+             * publish, but the word is present, so release as map. */
+            pt_publish(&d[i + k], w);
+            a = VMAR_MIN(a, i);
+            b = i;
+        }
+    }
+    if (a == ls.end)
+        return;
+    vmar_tlb_batch_add_range(x->u.batch,
+                             ls.base + ((vmar_addr_t)a << f->page_shift),
+                             (vmar_size_t)(b - a + 1) << f->page_shift);
+    if (into_self)
+        return; /* holds the target's words: not empty */
+    x->u.dirty |= 1u;
+    transfer_leave(&x->u.v, slot, s, 0);
+}
+
+static bool transfer_entry(struct visitor *v, uint64_t *slot, uint64_t w,
+                           unsigned level, vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct transfer_visit *x = (struct transfer_visit *)v;
+    struct vmar__radix *rx = x->u.rx;
+    const struct vmar__pt_format *f = rx->fmt;
+    const vmar_size_t span = vmar__radix_span(f, level);
+    struct vmar_pte pte;
+    uint64_t *d = NULL;
+
+    x->last = lo;
+    if (!fmt_present(f, w))
+        return false;
+    if (level > 0 && !fmt_is_leaf(f, w, level)) {
+        transfer_table(x, slot, w, lo, hi); /* a leaf table (floor 1) */
+        return false;
+    }
+    /* A leaf (huge, or in a one-level table), whole by the precondition:
+     * its pages go to the target as base pages, as move installs them. */
+    VMAR_ASSERT(rx->env, covers_whole_leaf(lo, hi, lo & ~(span - 1), span));
+    f->leaf_decode(w, level, &pte);
+    pt_set(slot, 0);
+    for (vmar_addr_t p = lo; p < hi; p += VMAR_PAGE_SIZE) {
+        const vmar_addr_t t = p + x->delta;
+
+        if (d == NULL || slot_index(f, t, 0) == 0)
+            d = transfer_target(x, t);
+        VMAR_ASSERT(rx->env, !fmt_present(f, pt_read(&d[slot_index(f, t, 0)])));
+        pt_publish(&d[slot_index(f, t, 0)], f->leaf_encode(&pte, 0));
+        pte.pa += VMAR_PAGE_SIZE;
+    }
+    x->added += (size_t)(span >> f->page_shift) - 1;
+    vmar_tlb_batch_add_range(x->u.batch, lo, span);
+    x->u.dirty |= 1u << level;
+    return false;
+}
+
+/* Check the tables the pass left for later (transfer_leave), bottom-up on
+ * the edge page's path: unhook each that is empty, which may empty its
+ * parent in turn. */
+static void transfer_settle(struct transfer_visit *x, vmar_addr_t edge)
+{
+    struct vmar__radix *rx = x->u.rx;
+    const struct vmar__pt_format *f = rx->fmt;
+    const unsigned top = top_level(f);
+    uint64_t *table[VMAR_PT_MAX_LEVELS], *parent[VMAR_PT_MAX_LEVELS];
+    unsigned level = top;
+
+    if (x->deferred == 0)
+        return;
+    table[top] = table_at(rx, rx->root);
+    while (level > 0) {
+        uint64_t *slot = &table[level][slot_index(f, edge, level)];
+        const uint64_t w = pt_read(slot);
+
+        if (!is_table(f, w, level))
+            break;
+        parent[level - 1] = slot;
+        table[level - 1] = table_at(rx, fmt_table_pa(f, w, level));
+        level--;
+    }
+    /* A deferred table is linked still, and so is its path. */
+    VMAR_ASSERT(rx->env, (x->deferred & ((1u << level) - 1)) == 0);
+    for (unsigned l = level; l < top; l++) {
+        const uint32_t up = 1u << (l + 1);
+
+        if ((x->deferred & (1u << l)) == 0)
+            continue;
+        x->u.dirty = 1u << l;
+        unmap_leave(&x->u.v, parent[l], table[l], l);
+        if (x->u.dirty & up)
+            x->deferred |= up; /* unhooked: the parent lost an entry */
+    }
+}
+
+void vmar__radix_transfer(struct vmar__radix *rx, vmar_addr_t va,
+                          vmar_size_t len, vmar_addr_t to,
+                          struct vmar_frame_list *resv,
+                          struct vmar_tlb_batch *batch)
+{
+    struct transfer_visit x = {
+        .u = {.v = {.entry = transfer_entry,
+                    .leave = transfer_leave,
+                    .floor = 1},
+              .rx = rx,
+              .batch = batch},
+        .resv = resv,
+        .delta = to - va,
+        .to = to,
+        .to_end = to + len,
+    };
+
+    check_range(rx, va, len);
+    check_range(rx, to, len);
+    /* Disjoint: range() must never meet a word the pass wrote. */
+    VMAR_ASSERT(rx->env, len > 0 && (va + len <= to || to + len <= va));
+    range(rx, va, va + len, &x.u.v);
+    transfer_settle(&x, to > va ? va + len - VMAR_PAGE_SIZE : va);
+    count_add(&rx->leaves, x.added);
+}

@@ -379,4 +379,27 @@ void vmar__radix_move(struct vmar__radix *rx, vmar_addr_t va, vmar_size_t len,
                       vmar_addr_t to, struct vmar_frame_list *resv,
                       vmar_mmu_take_fn *moved, void *arg);
 
+/**
+ * vmar_mmu_ops::transfer: move every present leaf of `rx` in [va, va+len)
+ * to to + (x - va) in one pass (see vmar/mmu.h for the whole contract).
+ * A leaf table's words are cleared and written at the target as they
+ * are, frame, attributes and reference alike; a leaf table that the
+ * range covers whole, with `to - va` a multiple of its span, is relinked
+ * under the target's level-1 slot instead. A huge leaf goes as base
+ * pages. The source's ranges are recorded on `batch`, and the source
+ * tables left empty are unhooked and queued with
+ * vmar_tlb_batch_defer_free (those whose span meets the target range
+ * once the pass is over). No reference is taken or dropped. Missing
+ * target tables are popped from `resv`; never allocates, cannot fail.
+ * Preconditions (asserted): va, to, len page aligned, len > 0, both
+ * ranges below user_end and disjoint, no leaf present in the target,
+ * no leaf of the source cut by either end, and `resv` holds what
+ * prepare(VMAR_PREP_MAP) of the target's leaf-table spans that a leaf
+ * lands in reserved with the table as it was before the call.
+ */
+void vmar__radix_transfer(struct vmar__radix *rx, vmar_addr_t va,
+                          vmar_size_t len, vmar_addr_t to,
+                          struct vmar_frame_list *resv,
+                          struct vmar_tlb_batch *batch);
+
 #endif /* VMAR_MMU_RADIX_H */
