@@ -5,7 +5,8 @@
  *        backend uses: reserved frame lists and the deferred TLB batch.
  *
  * Shape: pmap(9). The machine-independent core calls a few range
- * operations (prepare, map, unmap, protect, query, find_next, copy, move),
+ * operations (prepare, map, unmap, protect, query, find_next, copy, move,
+ * transfer),
  * one leaf rewrite (replace) and one deferred invalidation (flush). A backend
  * is constant data: a `const struct vmar_mmu_ops` with an ABI version; new
  * members are only ever appended and gated by `abi`.
@@ -18,7 +19,8 @@
  *    a table page itself; it hands them to the batch, which frees them only
  *    after flush() has run.
  *  - The core holds the space lock exclusively around map, unmap, protect,
- *    prepare and move, and at least shared around query and find_next.
+ *    prepare, move and transfer, and at least shared around query and
+ *    find_next.
  */
 #ifndef VMAR_MMU_H
 #define VMAR_MMU_H
@@ -605,6 +607,49 @@ struct vmar_mmu_ops {
     int (*map_empty)(struct vmar_mmu *mmu, vmar_addr_t va,
                      const struct vmar_pte *pte, struct vmar_frame_list *resv,
                      struct vmar_pte *found);
+
+    /**
+     * Optional (NULL: the core uses move, then unmap of the source on a
+     * batch that drops no reference). Remap's one-pass move, Linux
+     * move_page_tables style: every present leaf of `mmu` whose pages lie
+     * in [va, va+len) goes to to + (x - va) for each of its pages x and
+     * leaves the source. A base-page leaf's word moves as it is (frame,
+     * attributes, accessed/dirty bits): read, cleared at the source,
+     * written at the target, one leaf table per step. Where [va, va+len)
+     * covers a whole leaf table (a VMAR_MMU_LEAF_BLOCK-aligned block) and
+     * `to - va` is a multiple of VMAR_MMU_LEAF_BLOCK, a backend may move
+     * the table itself instead, as Linux moves a PMD: the table pointer
+     * goes from the source's upper entry to the target's. A huge leaf
+     * inside the range is installed at the target as base pages (the
+     * core passes none: huge leaves are only in device mappings, which it
+     * installs anew and unmaps itself).
+     *
+     * References move with the leaves: transfer takes none and hands none
+     * to vmar_tlb_batch_defer_put(), and since source and target are in
+     * one space the RSS does not change (no callback). The source ranges
+     * whose leaves left are recorded on `batch`, and source page-table
+     * pages left empty are unhooked and queued with
+     * vmar_tlb_batch_defer_free(), as unmap() does: the TLB rule holds,
+     * the caller finishes the batch before it frees or reuses anything.
+     * A backend that moves a table records the whole block's span (past
+     * VMAR_TLB_BATCH_RANGE_MAX pages: a full flush, which also drops
+     * paging-structure caches holding the cleared upper entry).
+     *
+     * Tables come from `resv` only: what prepare(VMAR_PREP_MAP, or
+     * VMAR_PREP_REMAP after an unmap in the same commit) reserved, before
+     * the call, for every target leaf-table span a leaf lands in. So a
+     * source table the target may land in stays linked until the target
+     * is done. transfer never allocates and cannot fail (a short `resv`
+     * is a broken invariant: it panics).
+     *
+     * Preconditions: va, to and len page aligned, len > 0, [va, va+len)
+     * and [to, to+len) disjoint and both below user_top, no leaf present
+     * in the target, and no leaf of the source cut by either end. Runs
+     * alone (the core holds the space lock exclusively).
+     */
+    void (*transfer)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                     vmar_addr_t to, struct vmar_frame_list *resv,
+                     struct vmar_tlb_batch *batch);
 };
 
 #ifdef __cplusplus

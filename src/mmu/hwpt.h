@@ -190,6 +190,16 @@ static inline void vmar__hwpt_move(struct vmar_mmu *mmu, vmar_addr_t va,
     vmar__radix_move(&mmu->rx, va, len, to, resv, moved, arg);
 }
 
+static inline void vmar__hwpt_transfer(struct vmar_mmu *mmu, vmar_addr_t va,
+                                       vmar_size_t len, vmar_addr_t to,
+                                       struct vmar_frame_list *resv,
+                                       struct vmar_tlb_batch *batch)
+{
+    vmar__hwpt_check_user(mmu, va, len);
+    vmar__hwpt_check_user(mmu, to, len);
+    vmar__radix_transfer(&mmu->rx, va, len, to, resv, batch);
+}
+
 static inline void vmar__hwpt_protect(struct vmar_mmu *mmu, vmar_addr_t va,
                                       vmar_size_t len, unsigned prot,
                                       struct vmar_frame_list *resv,

@@ -128,8 +128,8 @@ static int rv_create_sv57(const struct vmar_env *env, const void *config,
         .probe = vmar__hwpt_probe, .map_empty = vmar__hwpt_map_empty,          \
         .map_range = vmar__hwpt_map_range, .copy = vmar__hwpt_copy,            \
         .move = vmar__hwpt_move, .replace = vmar__hwpt_replace,                \
-        .pa_top = VMAR_RV_PA_TOP, .cache_as = RV_CACHE_AS,                     \
-        .activation = vmar__hwpt_activation,                                   \
+        .transfer = vmar__hwpt_transfer, .pa_top = VMAR_RV_PA_TOP,             \
+        .cache_as = RV_CACHE_AS, .activation = vmar__hwpt_activation,          \
     }
 
 const struct vmar_mmu_ops vmar_mmu_riscv64_sv39 =

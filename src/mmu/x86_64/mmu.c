@@ -108,7 +108,7 @@ static int x86_create_5l(const struct vmar_env *env, const void *config,
         .probe = vmar__hwpt_probe, .map_empty = vmar__hwpt_map_empty,          \
         .map_range = vmar__hwpt_map_range, .copy = vmar__hwpt_copy,            \
         .move = vmar__hwpt_move, .replace = vmar__hwpt_replace,                \
-        .pa_top = VMAR_X86_PA_TOP,                                             \
+        .transfer = vmar__hwpt_transfer, .pa_top = VMAR_X86_PA_TOP,            \
         .cache_as = {VMAR_CACHE_WB, VMAR_CACHE_WT, VMAR_CACHE_WC,              \
                      VMAR_CACHE_UC}, /* every policy has its PAT entry */      \
             .activation = vmar__hwpt_activation,                               \

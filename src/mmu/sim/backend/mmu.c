@@ -292,6 +292,24 @@ static void sim_mmu_move(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
     count_since(mmu, VMAR_SIM_OP_MAP, before);
 }
 
+/* Counted in stats.unmaps as one call: the change is the source's, which
+ * is recorded as unflushed from before it, as unmap's; the target's slots
+ * were empty. */
+static void sim_mmu_transfer(struct vmar_mmu *mmu, vmar_addr_t va,
+                             vmar_size_t len, vmar_addr_t to,
+                             struct vmar_frame_list *resv,
+                             struct vmar_tlb_batch *batch)
+{
+    const struct counts before = counts_of(mmu);
+
+    check_user(mmu, va, len);
+    check_user(mmu, to, len);
+    vmar_sim_change_begin(mmu->sim, table_of(mmu), va, va + len);
+    vmar__radix_transfer(&mmu->rx, va, len, to, resv, batch);
+    count_since(mmu, VMAR_SIM_OP_UNMAP, before);
+    change_end(mmu, va, va + len, batch);
+}
+
 /* Counted in stats.maps (one page installed; no table or leaf more). The
  * page is recorded as unflushed from before the change; the flush inside
  * clears it. */
@@ -344,4 +362,5 @@ const struct vmar_mmu_ops vmar_mmu_sim = {
     /* The PTE keeps the enum itself (sim_pte.h). */
     .cache_as = {VMAR_CACHE_WB, VMAR_CACHE_WT, VMAR_CACHE_WC, VMAR_CACHE_UC},
     .activation = sim_mmu_activation,
+    .transfer = sim_mmu_transfer,
 };
