@@ -320,4 +320,26 @@ void vmar__pmap_move(struct vmar_space *space, vmar_addr_t va, vmar_size_t len,
                      vmar_addr_t to, struct vmar_frame_list *resv,
                      vmar_mmu_take_fn *moved, void *arg);
 
+/* Whether the backend moves leaves in one pass (ops->transfer): then
+ * vmar__pmap_transfer() may be called. */
+static inline bool vmar__pmap_has_transfer(const struct vmar_space *space)
+{
+    return space->ops->transfer != NULL;
+}
+
+/* Remap's one-pass move (ops->transfer): every present leaf of
+ * [va, va+len) goes to to + (x - va), its reference with it, the source
+ * ranges and the source tables left empty on `t` (nothing is counted:
+ * RSS is the same after a move within the space). No leaf of the source
+ * is cut by either end nor huge (no device mapping). Cannot fail: the
+ * target's tables were prepared into `resv`.
+ * => caller holds the space lock exclusively. */
+static inline void vmar__pmap_transfer(struct vmar_space *space, vmar_addr_t va,
+                                       vmar_size_t len, vmar_addr_t to,
+                                       struct vmar_frame_list *resv,
+                                       struct vmar__tlb *t)
+{
+    space->ops->transfer(space->mmu, va, len, to, resv, &t->b);
+}
+
 #endif /* VMAR_CORE_PMAP_H */

@@ -7,10 +7,14 @@
  * succeed, and loses it when the move fails; here a failed remap leaves
  * the space as it was.
  *
- * A move keeps the frames: leaves are re-entered at the target with the
- * same frame, permissions and flags, and removed from the source with a
- * batch in transfer mode (their references move with them, nothing is
- * freed). Device ranges are re-installed from their physical address.
+ * A move keeps the frames. With the backend's transfer, one pass moves
+ * each leaf word from the source to the target, its reference with it
+ * (whole leaf tables relinked where source and target are aligned alike).
+ * Otherwise, and whenever a piece is device memory, leaves are re-entered
+ * at the target with the same frame, permissions and flags, and removed
+ * from the source with a batch in transfer mode (their references move
+ * with them, nothing is freed); device ranges are re-installed from their
+ * physical address.
  *
  *   source  [old ........ old+old_size)        target [new .. new+new_size)
  *   pieces  | A | B |  (a pure move may span several mappings)
@@ -37,6 +41,7 @@ struct remap {
     /* Mappings the source's ends cut (0 to 2): each adds a node, and the
      * count limit charges them, as vmar_map() charges its cuts. */
     unsigned cuts;
+    bool device; /* a piece is device memory (installed anew at the target) */
     struct vmar__carve_cost cost; /* of the FIXED target */
     /* Nodes for DONTUNMAP's target copies, chained through node.leaf. */
     struct vmar__mapping *spare;
@@ -94,6 +99,7 @@ static int remap_source(const struct vmar_space *space, struct remap *r)
         return VMAR_EFAULT;
     r->first = vmar__mapping_of(n);
     r->pieces = 0;
+    r->device = false;
     for (struct vmar__mapping *m = r->first; m;
          m = vmar__mapping_next_in(m, hi)) {
         if (m->node.start > covered)
@@ -103,6 +109,7 @@ static int remap_source(const struct vmar_space *space, struct remap *r)
             return VMAR_EINVAL; /* private anonymous only */
         covered = m->node.end;
         r->pieces++;
+        r->device |= m->backing == VMAR_BACKING_DEVICE;
     }
     if (covered < hi)
         return VMAR_EFAULT;
@@ -194,6 +201,14 @@ static int spare_fill(struct vmar_space *space, struct remap *r, size_t n)
     return 0;
 }
 
+/* Whether the move goes through the backend's one-pass transfer: not
+ * when a piece is device memory, which is installed anew (it may take or
+ * lose huge leaves at the target) and needs the unmap's edge splits. */
+static bool transfers(const struct vmar_space *space, const struct remap *r)
+{
+    return !r->device && vmar__pmap_has_transfer(space);
+}
+
 /* Whether the commit unmaps anything before it installs the target's
  * leaves: a FIXED target's old contents, or the tail a shrinking move
  * drops. Either may free a table the target needs (the target may share
@@ -268,8 +283,9 @@ static int remap_prepare(struct vmar_space *space, struct remap *r,
     /* The source is unmapped as two ranges when the move also shrinks: the
      * dropped tail first, then the moved part. A huge leaf (device) that
      * straddles old+len is split by the first, so both ranges need their
-     * own edge reservations. */
-    if (!rc)
+     * own edge reservations. A transfer moves the part without unmapping
+     * it, and no huge leaf is in it. */
+    if (!rc && !transfers(space, r))
         rc = vmar__pmap_prepare(space, r->old, len, VMAR_PREP_CHANGE,
                                 &prep->tables);
     if (!rc && r->old_size > len)
@@ -382,10 +398,14 @@ static void remap_move_commit(struct vmar_space *space, struct remap *r,
     /* A move that also shrinks drops the source's tail first. */
     if (r->old_size > len)
         vmar__carve(space, hi, r->old + r->old_size, prep, &batch);
-    move_leaves(space, lo, hi, to, prep);
     vmar__tlb_init(&moved, space);
-    moved.transfer = true;
-    vmar__pmap_unmap(space, lo, len, &prep->tables, &moved);
+    if (transfers(space, r)) {
+        vmar__pmap_transfer(space, lo, len, to, &prep->tables, &moved);
+    } else {
+        move_leaves(space, lo, hi, to, prep);
+        moved.transfer = true;
+        vmar__pmap_unmap(space, lo, len, &prep->tables, &moved);
+    }
     move_nodes(space, r, lo, hi, to);
     if (r->new_size > len) {
         /* Growth: one piece (checked), whose end moves out. */

@@ -1598,12 +1598,12 @@ static void test_mmu_move_op(void **state)
     vt_teardown(&vt);  /* asserts every frame came back */
 }
 
-/* Two copies of the selected backend's ops whose find_next, map and move
- * count their calls: path 0 without move (the core's page loop), path 1
- * with it. */
+/* Three copies of the selected backend's ops whose find_next, map, move
+ * and transfer count their calls: path 0 with neither move nor transfer
+ * (the core's page loop), path 1 with move only, path 2 with transfer. */
 static const struct vmar_mmu_ops *paths_base;
-static struct vmar_mmu_ops paths_ops[2];
-static size_t paths_finds, paths_maps, paths_moves;
+static struct vmar_mmu_ops paths_ops[3];
+static size_t paths_finds, paths_maps, paths_moves, paths_transfers;
 
 static int paths_find_next(const struct vmar_mmu *mmu, vmar_addr_t *va,
                            vmar_addr_t end, struct vmar_pte *pte)
@@ -1627,6 +1627,15 @@ static void paths_move_op(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
     paths_base->move(mmu, va, len, to, resv, moved, arg);
 }
 
+static void paths_transfer_op(struct vmar_mmu *mmu, vmar_addr_t va,
+                              vmar_size_t len, vmar_addr_t to,
+                              struct vmar_frame_list *resv,
+                              struct vmar_tlb_batch *batch)
+{
+    paths_transfers++;
+    paths_base->transfer(mmu, va, len, to, resv, batch);
+}
+
 /* A space over paths_ops[path]. Both paths' spaces are made the same way,
  * so the two machines allocate the same frames in the same order. */
 static void paths_setup(struct vt *vt, unsigned path)
@@ -1638,6 +1647,7 @@ static void paths_setup(struct vt *vt, unsigned path)
     paths_ops[path].find_next = paths_find_next;
     paths_ops[path].map = paths_map;
     paths_ops[path].move = path == 0 ? NULL : paths_move_op;
+    paths_ops[path].transfer = path == 2 ? paths_transfer_op : NULL;
     vt->opts.mmu = &paths_ops[path];
     assert_int_equal(vmar_space_create(&vt->opts, &vt->space), 0);
     vt->refcheck = vt_backend()->real;
@@ -1653,7 +1663,7 @@ static const size_t paths_anon[6] = {0, 511, 512, 517, 1031, 1535};
  * table boundary in an empty GiB.
  */
 static void paths_move(struct vt *vt, struct vmar_object *obj, vmar_addr_t to,
-                       size_t calls[3])
+                       size_t calls[4])
 {
     const vmar_addr_t B = BASE + 3 * MB2, C = B + 4 * PG;
     vmar_addr_t out = 0;
@@ -1666,13 +1676,14 @@ static void paths_move(struct vt *vt, struct vmar_object *obj, vmar_addr_t to,
     VT_EXPECT_RC(vt_protect(vt, B, 4 * PG, R), 0);
     map_shared(vt, C, 4, obj);
     vt_fill_pages(vt, C, 2, 60);
-    paths_finds = paths_maps = paths_moves = 0;
+    paths_finds = paths_maps = paths_moves = paths_transfers = 0;
     VT_EXPECT_RC(vmar_remap(vt->space, BASE, C + 4 * PG - BASE,
                             C + 4 * PG - BASE, RFIXED, to, &out),
                  0);
     calls[0] = paths_finds;
     calls[1] = paths_maps;
     calls[2] = paths_moves;
+    calls[3] = paths_transfers;
     VT_CHECK(vt);
     assert_int_equal(out, to);
     const struct vmar_stats st = vt_space_stats(vt);
@@ -1688,25 +1699,26 @@ static void paths_move(struct vt *vt, struct vmar_object *obj, vmar_addr_t to,
 }
 
 /*
- * A remap with ops->move and the same remap through the core's page loop
- * (a backend whose move is NULL) end in the same space: layout, counters
- * (RSS anon and file), contents, and, since both machines allocate alike,
- * the same digest of every frame and page table, so bit-identical tables.
- * The backend calls show which path ran: move makes none of the per-page
- * find_next/map calls, and prepare_target looks up one page per target
- * leaf-table span (4 in the anonymous piece, 1 in each other) instead of
- * every page.
+ * A remap with ops->transfer, the same remap with ops->move (a backend
+ * without transfer) and through the core's page loop (neither) end in the
+ * same space: layout, counters (RSS anon and file), contents, and, since
+ * the machines allocate alike, the same digest of every frame and page
+ * table, so bit-identical tables. The backend calls show which path ran:
+ * move makes none of the per-page find_next/map calls, and prepare_target
+ * looks up one page per target leaf-table span (4 in the anonymous piece,
+ * 1 in each other) instead of every page; transfer is one call for the
+ * whole range.
  */
 static void test_move_op_matches_loop(void **state)
 {
     const vmar_addr_t to = BASE + 2 * ((vmar_addr_t)1 << 30) + 3 * PG;
-    struct vt vt[2];
-    struct vmar_object *obj[2];
-    size_t calls[2][3];
+    struct vt vt[3];
+    struct vmar_object *obj[3];
+    size_t calls[3][4];
     struct vt_snap snap;
     (void)state;
 
-    for (unsigned p = 0; p < 2; p++) {
+    for (unsigned p = 0; p < 3; p++) {
         paths_setup(&vt[p], p);
         assert_int_equal(vmar_memfd_create(vt[p].env, 4 * PG, &obj[p]), 0);
         paths_move(&vt[p], obj[p], to, calls[p]);
@@ -1716,14 +1728,23 @@ static void test_move_op_matches_loop(void **state)
     assert_int_equal(calls[0][0], 6 + 12 + 1);
     assert_int_equal(calls[0][1], 12);
     assert_int_equal(calls[0][2], 0);
+    assert_int_equal(calls[0][3], 0);
     /* move: the reservation's 6 lookups, then one move per piece. */
     assert_int_equal(calls[1][0], 6);
     assert_int_equal(calls[1][1], 0);
     assert_int_equal(calls[1][2], 3);
+    assert_int_equal(calls[1][3], 0);
+    /* transfer: the same lookups, then one call. */
+    assert_int_equal(calls[2][0], 6);
+    assert_int_equal(calls[2][1], 0);
+    assert_int_equal(calls[2][2], 0);
+    assert_int_equal(calls[2][3], 1);
 
-    vt_snap_take(&vt[0], &snap);
-    VT_EXPECT_UNCHANGED(&vt[1], &snap);
-    for (unsigned p = 0; p < 2; p++) {
+    for (unsigned p = 1; p < 3; p++) {
+        vt_snap_take(&vt[0], &snap); /* VT_EXPECT_UNCHANGED frees it */
+        VT_EXPECT_UNCHANGED(&vt[p], &snap);
+    }
+    for (unsigned p = 0; p < 3; p++) {
         vmar_object_unref(obj[p]);
         vt_teardown(&vt[p]);
     }
