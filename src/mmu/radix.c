@@ -1709,6 +1709,14 @@ static uint64_t *transfer_target(struct transfer_visit *x, vmar_addr_t t)
     return r.slot - slot_index(x->u.rx->fmt, t, 0);
 }
 
+/* fmt_present() with the format's present bits read once by the caller
+ * (`pbits`, 0 when the format gives no masks). */
+static inline bool leaf_present(const struct vmar__pt_format *f, uint64_t pbits,
+                                uint64_t w)
+{
+    return pbits ? (w & pbits) != 0 : f->present(w);
+}
+
 /* Move the whole leaf table of the level-1 slot `slot` (word w1, first
  * address lo) to the target's level-1 slot: one word written, one
  * cleared. The leaf table keeps every word and reference. Its span goes
@@ -1743,6 +1751,9 @@ static void transfer_table(struct transfer_visit *x, uint64_t *slot,
     const struct leaf_slots ls = leaf_slots(rx, w1, lo, hi);
     const size_t n = (size_t)1 << f->bits_per_level;
     const vmar_size_t span1 = vmar__radix_span(f, 1);
+    /* The present test, its mask kept in a register across the stores
+     * (which may alias the format as far as the compiler knows). */
+    const uint64_t pbits = f->table_pa_mask ? f->present_bits : 0;
     uint64_t *s = ls.t;
     size_t i = ls.first, a = ls.end, b = 0;
     bool into_self = false;
@@ -1754,28 +1765,29 @@ static void transfer_table(struct transfer_visit *x, uint64_t *slot,
     while (i < ls.end) {
         /* Source slots [i, run) land in one target leaf table, at index
          * i + k (mod 2^N: k is the target's offset, either sign). */
-        const vmar_addr_t t =
-            ls.base + ((vmar_addr_t)i << f->page_shift) + x->delta;
-        const size_t j = slot_index(f, t, 0);
+        const size_t j = slot_index(
+            f, ls.base + ((vmar_addr_t)i << f->page_shift) + x->delta, 0);
         const size_t run = VMAR_MIN(ls.end, i + (n - j));
         const size_t k = j - i;
-        uint64_t *d = NULL;
+        uint64_t *d;
 
+        while (i < run && !leaf_present(f, pbits, pt_read(&s[i])))
+            i++;
+        if (i == run)
+            continue;
+        d = transfer_target(x, ls.base + ((vmar_addr_t)i << f->page_shift) +
+                                   x->delta);
+        into_self |= d == s;
+        a = VMAR_MIN(a, i);
         for (; i < run; i++) {
             const uint64_t w = pt_read(&s[i]);
 
-            if (!fmt_present(f, w))
+            if (!leaf_present(f, pbits, w))
                 continue;
-            if (d == NULL) {
-                d = transfer_target(
-                    x, ls.base + ((vmar_addr_t)i << f->page_shift) + x->delta);
-                into_self |= d == s;
-            }
             pt_set(&s[i], 0);
             /* The frame's contents are the source's: nothing new to
              * publish, but the word is present, so release as map. */
             pt_publish(&d[i + k], w);
-            a = VMAR_MIN(a, i);
             b = i;
         }
     }
