@@ -758,6 +758,231 @@ static void test_race_blocks_x86(void **state)
     race_blocks(&vmar__x86_pt_format_4l);
 }
 
+/* ---- transfer: one pass, whole tables relinked --------------------------- */
+
+#define XF_MAX 160
+
+/* A transfer case: leaves at va + off[i] (unmanaged, frame XF_PA + i
+ * pages), [va, va+len) moved to `to`; huge: one 2 MiB leaf at va
+ * instead (off unused). */
+struct xf_case {
+    const char *what;
+    vmar_addr_t va, len, to;
+    size_t n;
+    vmar_addr_t off[XF_MAX];
+    bool huge;
+    size_t freed;  /* table pages the transfer queues */
+    size_t tables; /* rx.tables after it */
+};
+
+#define XF_PA ((vmar_paddr_t)64 * GIB)
+#define XF(what_, va_, len_, to_)                                              \
+    (struct xf_case)                                                           \
+    {                                                                          \
+        .what = (what_), .va = (va_), .len = (len_), .to = (to_)               \
+    }
+
+/* Reserve as the core does: prepare(MAP) once per target leaf-table span
+ * that a leaf lands in, before the transfer. */
+static void xf_reserve(struct vmar__radix *rx, const struct xf_case *c,
+                       struct vmar_frame_list *resv)
+{
+    const vmar_addr_t span = 2 * MIB;
+    vmar_addr_t done = 1;
+
+    for (vmar_addr_t x = 0; x < c->len; x += PAGE) {
+        bool lands = c->huge;
+        for (size_t i = 0; !c->huge && i < c->n; i++)
+            lands |= c->off[i] == x;
+        const vmar_addr_t s = (c->to + x) & ~(span - 1);
+        if (!lands || s == done)
+            continue;
+        const vmar_addr_t a = s < c->to ? c->to : s;
+        const vmar_addr_t b =
+            s + span > c->to + c->len ? c->to + c->len : s + span;
+        assert_int_equal(vmar__radix_prepare(rx, a, b - a, VMAR_PREP_MAP, resv),
+                         0);
+        done = s;
+    }
+}
+
+static void xf_run(const struct vmar__pt_format *base, const struct xf_case *c)
+{
+    struct vmar__pt_format fmt = *base;
+    struct vmar_sim *sim;
+    const struct vmar_env *env;
+    struct vmar__radix rx;
+    struct vmar_frame_list resv = {0};
+    struct vmar_pte pte = {.prot = VMAR_PROT_READ | VMAR_PROT_WRITE,
+                           .cache = VMAR_CACHE_UC};
+    struct vmar_pte got;
+    struct vmar_tlb_batch b;
+    const size_t pages = c->huge ? 512 : c->n;
+    size_t leaves0;
+    vmar_addr_t at;
+
+    print_message("transfer, %s: %s\n", fmt.name, c->what);
+    assert_int_equal(vmar_sim_create(NULL, &sim), 0);
+    env = vmar_sim_env(sim);
+    if (c->huge)
+        fmt.leaf_levels = (1u << 0) | (1u << 1);
+    assert_int_equal(vmar__radix_init(&rx, &fmt, env), 0);
+    if (c->huge) {
+        pte.pa = XF_PA;
+        assert_int_equal(
+            vmar__radix_prepare(&rx, c->va, 2 * MIB, VMAR_PREP_MAP, &resv), 0);
+        vmar__radix_map(&rx, c->va, 1, &pte, &resv);
+    }
+    for (size_t i = 0; i < c->n && !c->huge; i++) {
+        pte.pa = XF_PA + i * PAGE;
+        assert_int_equal(vmar__radix_prepare(&rx, c->va + c->off[i], PAGE,
+                                             VMAR_PREP_MAP, &resv),
+                         0);
+        vmar__radix_map(&rx, c->va + c->off[i], 0, &pte, &resv);
+    }
+    vmar_frame_list_release(env, &resv);
+    leaves0 = rx.leaves;
+
+    xf_reserve(&rx, c, &resv);
+    vmar_tlb_batch_init(&b, env, &no_tlb, NULL);
+    vmar__radix_transfer(&rx, c->va, c->len, c->to, &resv, &b);
+    vmar_frame_list_release(env, &resv); /* relinks leave leaf tables */
+    /* Every source page went to its target, with its frame and
+     * attributes; the source range is empty and on the batch. */
+    for (size_t i = 0; i < pages; i++) {
+        const vmar_addr_t x = c->huge ? i * PAGE : c->off[i];
+        at = c->to + x;
+        assert_int_equal(vmar__radix_find_next(&rx, &at, at + PAGE, &got), 0);
+        assert_int_equal(got.pa, XF_PA + i * PAGE);
+        assert_int_equal(got.prot, VMAR_PROT_READ | VMAR_PROT_WRITE);
+        assert_int_equal(got.cache, VMAR_CACHE_UC);
+        assert_true(b.lo <= c->va + x && c->va + x < b.hi);
+    }
+    at = c->va;
+    assert_int_equal(vmar__radix_find_next(&rx, &at, c->va + c->len, &got),
+                     VMAR_ENOENT);
+    at = c->to;
+    for (size_t i = 0; i < pages; i++) {
+        assert_int_equal(vmar__radix_find_next(&rx, &at, c->to + c->len, &got),
+                         0);
+        at += PAGE;
+    }
+    assert_int_equal(vmar__radix_find_next(&rx, &at, c->to + c->len, &got),
+                     VMAR_ENOENT);
+    assert_int_equal(b.nfree, c->freed);
+    /* The cases count a 4-level table's; a 3-level one has no L2. */
+    assert_int_equal(rx.tables, c->tables + fmt.levels - 4);
+    /* A huge leaf became base pages; words moved are leaves still. */
+    assert_int_equal(rx.leaves - leaves0, pages - (c->huge ? 1 : c->n));
+    vmar_tlb_batch_finish(&b);
+
+    vmar_tlb_batch_init(&b, env, &no_tlb, NULL);
+    assert_int_equal(
+        vmar__radix_unmap(&rx, 0, vmar__radix_limit(&fmt), NULL, &b), pages);
+    vmar_tlb_batch_finish(&b);
+    assert_int_equal(rx.tables, 1);
+    vmar__radix_fini(&rx); /* asserts every table page was counted */
+    assert_int_equal(frames_live(sim), 0);
+    vmar_sim_destroy(sim);
+}
+
+/* Offsets i * step for i in [0, n). */
+static void xf_fill(struct xf_case *c, size_t n, vmar_addr_t first,
+                    vmar_addr_t step)
+{
+    c->n = n;
+    for (size_t i = 0; i < n; i++)
+        c->off[i] = first + i * step;
+}
+
+static void transfer_cases(const struct vmar__pt_format *fmt)
+{
+    const vmar_addr_t B = GIB; /* block 0 of the table, 2 MiB each */
+    struct xf_case c;
+
+    /* The benchmark's move: 64 pages to 1 MiB further, one leaf table
+     * for both; no table is taken or freed (root, L2, L1, leaf table). */
+    c = XF("same leaf table", B, 64 * PAGE, B + MIB);
+    xf_fill(&c, 64, 0, PAGE);
+    c.freed = 0, c.tables = 4;
+    xf_run(fmt, &c);
+
+    /* Two whole leaf tables, aligned alike, in the same GiB: relinked,
+     * no table taken or freed. */
+    c = XF("relink, same GiB", B + 4 * MIB, 4 * MIB, B + 64 * MIB);
+    xf_fill(&c, 128, PAGE, 8 * PAGE);
+    c.freed = 0, c.tables = 5;
+    xf_run(fmt, &c);
+
+    /* The same to another GiB: its L1 table comes from the reservation,
+     * and the source's L1 table, left empty, goes. */
+    c = XF("relink, other GiB", B + 4 * MIB, 4 * MIB, 5 * GIB + 4 * MIB);
+    xf_fill(&c, 128, PAGE, 8 * PAGE);
+    c.freed = 1, c.tables = 5;
+    xf_run(fmt, &c);
+
+    /* A whole table and a part of the next, aligned alike: one relinked,
+     * one moved word by word into a new leaf table. */
+    c = XF("relink and part", B + 2 * MIB, 3 * MIB, B + 32 * MIB);
+    xf_fill(&c, 96, 0, 8 * PAGE);
+    c.freed = 1, c.tables = 5;
+    xf_run(fmt, &c);
+
+    /* Unaligned, across a leaf-table boundary, partial tables, into a
+     * GiB without tables: both source leaf tables and their L1 table go,
+     * the target takes an L1 and a leaf table. */
+    c = XF("unaligned, new GiB", B + 2 * MIB - 8 * PAGE, 16 * PAGE,
+           7 * GIB + 7 * PAGE);
+    xf_fill(&c, 8, PAGE, 2 * PAGE);
+    c.freed = 3, c.tables = 4;
+    xf_run(fmt, &c);
+
+    /* The target straddles two target leaf tables from one source
+     * table. */
+    c = XF("one source table, two target tables", B + 8 * MIB, 2 * MIB,
+           B + 32 * MIB + MIB);
+    xf_fill(&c, 128, 0, 4 * PAGE);
+    c.freed = 1, c.tables = 5;
+    xf_run(fmt, &c);
+
+    /* The target below the source, sharing the source's first leaf
+     * table: [B+1M, B+3M) <- [B+3M, B+5M). Block 1's table must stay
+     * linked while block 2's words land in it (reserved as present);
+     * block 2's goes. */
+    c = XF("edge table kept", B + 3 * MIB, 2 * MIB, B + MIB);
+    xf_fill(&c, 64, 0, 8 * PAGE);
+    c.freed = 1, c.tables = 5;
+    xf_run(fmt, &c);
+
+    /* The same with leaves in block 1 only: block 1's table, which the
+     * target was to share, ends empty and goes after the pass. */
+    c = XF("edge table empty", B + 3 * MIB, 2 * MIB, B + MIB);
+    xf_fill(&c, 32, 0, 8 * PAGE);
+    c.freed = 1, c.tables = 4;
+    xf_run(fmt, &c);
+
+    /* The target above the source, sharing its last leaf table. */
+    c = XF("edge table above", B + MIB, 2 * MIB, B + 3 * MIB);
+    xf_fill(&c, 64, 0, 8 * PAGE);
+    c.freed = 1, c.tables = 5;
+    xf_run(fmt, &c);
+
+    /* A 2 MiB leaf moved to an unaligned target: base pages in two new
+     * leaf tables of another GiB; the source's L1 table goes. */
+    c = XF("huge leaf", B + 2 * MIB, 2 * MIB, 2 * GIB + 5 * PAGE);
+    c.huge = true;
+    c.freed = 1, c.tables = 5;
+    xf_run(fmt, &c);
+}
+
+static void test_transfer(void **state)
+{
+    (void)state;
+    transfer_cases(&vmar__sim_pt_format);
+    transfer_cases(&vmar__x86_pt_format_4l);
+    transfer_cases(&vmar__rv_pt_format_sv39);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -769,6 +994,7 @@ int main(void)
         cmocka_unit_test(test_lost_link_returns_page),
         cmocka_unit_test(test_race_blocks_sim),
         cmocka_unit_test(test_race_blocks_x86),
+        cmocka_unit_test(test_transfer),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
