@@ -1390,6 +1390,98 @@ static void test_tlb_detector(void **state)
     vt_teardown(&vt);
 }
 
+/* Pages of test_move_whole_tables' 5 MiB mapping that hold data: both
+ * sides of each leaf-table boundary, and inside each table. */
+static const size_t wt_pages[] = {0, 1, 300, 511, 512, 700, 1023, 1024, 1279};
+#define WT_N (sizeof(wt_pages) / sizeof(wt_pages[0]))
+
+/* Every data page of the 5 MiB mapping at `at` reads its seed on `cpu`
+ * and through the space; the source `from` translates nothing. */
+static void wt_expect(struct vt *vt, struct vmar_sim_cpu *cpu, vmar_addr_t at,
+                      vmar_addr_t from)
+{
+    unsigned char b = 0;
+
+    for (size_t i = 0; i < WT_N; i++) {
+        EXPECT_CPU_PAGES(vt, cpu, at + wt_pages[i] * PG, 1, (unsigned)(70 + i));
+        VT_EXPECT_RC(
+            vmar_sim_cpu_access(cpu, from + wt_pages[i] * PG, RD, &b, 1),
+            VMAR_ENOENT);
+    }
+    assert_int_equal(vt_space_stats(vt).resident_anon, WT_N * PG);
+    assert_int_equal(vmar_sim_violations(vt->sim), 0);
+}
+
+/*
+ * Moves of a populated 5 MiB mapping (two whole leaf tables and a half)
+ * whose pages a CPU has cached: to a target aligned alike in another GiB
+ * (whole tables relinked, the half moved word by word), back to an
+ * unaligned one (every table word by word, across table boundaries), and
+ * to an aligned one whose tables must all be allocated, with each
+ * allocation failing in turn (nothing changes). The CPU sees the data at
+ * the new place at once and nothing at the old (the detector counts no
+ * stale use), and the RSS does not change.
+ */
+static void test_move_whole_tables(void **state)
+{
+    const vmar_addr_t A = BASE + 2 * MB2, T = BASE + ((vmar_addr_t)1 << 30),
+                      U = BASE + 64 * MB2 + 5 * PG;
+    const vmar_size_t len = 5 * ((vmar_size_t)1 << 20);
+    struct vmar_sim_cpu *cpu;
+    vmar_addr_t out = 0;
+    struct vt vt;
+    (void)state;
+
+    vt_setup(&vt, NULL, 0);
+    cpu_new(&vt, &cpu);
+    vt_map_fixed(&vt, A, len / PG, RW, 0);
+    for (size_t i = 0; i < WT_N; i++)
+        vt_fill_pages(&vt, A + wt_pages[i] * PG, 1, (unsigned)(70 + i));
+    for (size_t i = 0; i < WT_N; i++)
+        EXPECT_CPU_PAGES(&vt, cpu, A + wt_pages[i] * PG, 1, (unsigned)(70 + i));
+
+    VT_EXPECT_RC(remap(&vt, A, len, len, RFIXED, T + 4 * MB2, &out), 0);
+    assert_int_equal(out, T + 4 * MB2);
+    wt_expect(&vt, cpu, out, A);
+    EXPECT_UNMAPPED(&vt, A);
+
+    VT_EXPECT_RC(remap(&vt, out, len, len, RFIXED, U, &out), 0);
+    assert_int_equal(out, U);
+    wt_expect(&vt, cpu, U, T + 4 * MB2);
+
+    /* From the unaligned place to an aligned one: word by word again
+     * (the offsets differ), into a GiB without tables. */
+    struct mv m = {.old = U,
+                   .osz = len,
+                   .nsz = len,
+                   .flags = RFIXED,
+                   .new_addr = BASE + 3 * ((vmar_addr_t)1 << 30)};
+    assert_true(vt_fail_each_allocation(&vt, op_remap, &m) >= 3);
+    VT_CHECK(&vt);
+    assert_int_equal(m.out, m.new_addr);
+    wt_expect(&vt, cpu, m.out, U);
+
+    /* Aligned alike again, into a GiB without tables, failing each
+     * allocation: the relinked tables' upper tables come first. */
+    m = (struct mv){.old = m.out,
+                    .osz = len,
+                    .nsz = len,
+                    .flags = RFIXED,
+                    .new_addr = BASE + 5 * ((vmar_addr_t)1 << 30)};
+    assert_true(vt_fail_each_allocation(&vt, op_remap, &m) >= 1);
+    VT_CHECK(&vt);
+    wt_expect(&vt, cpu, m.out, m.old);
+
+    /* DONTUNMAP, aligned alike: the source stays mapped and empty. */
+    VT_EXPECT_RC(remap(&vt, m.out, len, len, DONTUNMAP, 0, &out), 0);
+    VT_EXPECT_ZERO(&vt, m.out, 1);
+    for (size_t i = 0; i < WT_N; i++)
+        VT_EXPECT_PAGES(&vt, out + wt_pages[i] * PG, 1, (unsigned)(70 + i));
+    assert_int_equal(vmar_sim_violations(vt.sim), 0);
+    cpu_del(cpu);
+    vt_teardown(&vt);
+}
+
 /* ---- ops->move and the page loop ------------------------------------------
  */
 
@@ -1777,6 +1869,7 @@ int main(void)
         cmocka_unit_test(test_fixed_inside_own_mapping),
         cmocka_unit_test(test_tlb_clean),
         cmocka_unit_test(test_tlb_detector),
+        cmocka_unit_test(test_move_whole_tables),
         cmocka_unit_test(test_mmu_move_op),
         cmocka_unit_test(test_move_op_matches_loop),
     };
