@@ -337,6 +337,19 @@ static void g_move(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
     guard_write_end();
 }
 
+/* A change of the source's translations, as unmap's; the target's slots
+ * were empty. */
+static void g_transfer(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                       vmar_addr_t to, struct vmar_frame_list *resv,
+                       struct vmar_tlb_batch *batch)
+{
+    vmar_sim_change_begin(guard.sim, guard_table(mmu), va, va + len);
+    guard_write();
+    guard.real->transfer(mmu, va, len, to, resv, batch);
+    guard_write_end();
+    guard_change_end(mmu, va, va + len, batch);
+}
+
 static void g_replace(struct vmar_mmu *mmu, vmar_addr_t va,
                       const struct vmar_pte *pte, struct vmar_tlb_batch *batch)
 {
@@ -378,6 +391,7 @@ static const struct vmar_mmu_ops *guard_ops(const struct vmar_mmu_ops *real,
     guard.ops.map_range = real->map_range ? g_map_range : NULL;
     guard.ops.copy = real->copy ? g_copy : NULL;
     guard.ops.move = real->move ? g_move : NULL;
+    guard.ops.transfer = real->transfer ? g_transfer : NULL;
     return &guard.ops;
 }
 
