@@ -22,6 +22,12 @@
 # vmar::x86_64_shared / vmar::riscv64_shared and vmar::vmar_shared. vmar.pc
 # stays as it is: its -l flags then resolve to the .so.
 #
+# A kernel-only build (VMAR_KERNEL_ONLY, cmake/kernel.cmake) has and
+# installs only libvmar_core.a, libvmar_mmu_radix.a, VMAR_ARCH's backend
+# (and libvmar_linux.a with VMAR_BUILD_LINUX): no sim, no pthread, neither
+# in vmar.pc nor in vmarConfig.cmake; there vmar::vmar is backend + walker
+# + core.
+#
 # Version compatibility is SameMinorVersion, not SameMajorVersion: while the
 # major version is 0 every minor release may break the API (semver §4), so
 # find_package(vmar 0.1) accepts 0.1.x (x >= requested) and refuses 0.2.
@@ -48,9 +54,14 @@ option(VMAR_INSTALL "Generate libvmar's install rules" ${VMAR_TOP_LEVEL})
 
 # Export names: vmar_core -> vmar::core, and so on. Set whether or not
 # install rules are generated, so every spelling stays consistent.
-set(_vmar_export_targets vmar_core vmar_mmu_radix vmar_sim_machine
-  vmar_mmu_sim)
+set(_vmar_export_targets vmar_core vmar_mmu_radix)
+if(TARGET vmar_mmu_sim)
+  list(APPEND _vmar_export_targets vmar_sim_machine vmar_mmu_sim)
+  set_target_properties(vmar_mmu_sim PROPERTIES EXPORT_NAME sim)
+  set_target_properties(vmar_sim_machine PROPERTIES EXPORT_NAME sim_machine)
+endif()
 set(_vmar_pc_libs "")
+set(_vmar_pc_linux "")
 # The Linux syscall layer (src/linux, vmar/linux.h): vmar::linux, first on
 # vmar.pc's link line since it calls the core.
 if(TARGET vmar_linux)
@@ -66,8 +77,6 @@ foreach(arch x86_64 riscv64)
 endforeach()
 set_target_properties(vmar_core PROPERTIES EXPORT_NAME core)
 set_target_properties(vmar_mmu_radix PROPERTIES EXPORT_NAME radix)
-set_target_properties(vmar_mmu_sim PROPERTIES EXPORT_NAME sim)
-set_target_properties(vmar_sim_machine PROPERTIES EXPORT_NAME sim_machine)
 foreach(arch x86_64 riscv64)
   if(TARGET vmar_mmu_${arch})
     set_target_properties(vmar_mmu_${arch} PROPERTIES EXPORT_NAME ${arch})
@@ -104,9 +113,21 @@ set(VMAR_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/vmar CACHE STRING
   "Where vmarConfig.cmake is installed (relative to the prefix)")
 mark_as_advanced(VMAR_INSTALL_CMAKEDIR)
 
+# The headers of what was built: a kernel-only install has no vmar/sim.h,
+# no vmar/linux.h without VMAR_BUILD_LINUX, and only its backend's header.
+set(_vmar_skip_headers "")
+foreach(_h sim:vmar_mmu_sim linux:vmar_linux x86_64:vmar_mmu_x86_64
+    riscv64:vmar_mmu_riscv64)
+  string(REPLACE ":" ";" _h "${_h}")
+  list(GET _h 1 _t)
+  if(NOT TARGET ${_t})
+    list(GET _h 0 _n)
+    list(APPEND _vmar_skip_headers PATTERN "${_n}.h" EXCLUDE)
+  endif()
+endforeach()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/vmar
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-  FILES_MATCHING PATTERN "*.h")
+  FILES_MATCHING PATTERN "*.h" ${_vmar_skip_headers})
 
 install(TARGETS ${_vmar_export_targets} ${_vmar_export_interfaces}
   EXPORT vmarTargets
@@ -118,6 +139,12 @@ install(EXPORT vmarTargets
   NAMESPACE vmar::
   DESTINATION ${VMAR_INSTALL_CMAKEDIR})
 
+# vmar::sim_machine links Threads::Threads; a kernel-only install has no sim.
+set(VMAR_CONFIG_DEPENDENCIES "")
+if(TARGET vmar_mmu_sim)
+  set(VMAR_CONFIG_DEPENDENCIES
+    "find_dependency(Threads) # vmar::sim_machine links Threads::Threads")
+endif()
 configure_package_config_file(
   ${PROJECT_SOURCE_DIR}/cmake/vmarConfig.cmake.in
   ${PROJECT_BINARY_DIR}/vmarConfig.cmake
@@ -135,8 +162,20 @@ install(FILES
 # vmar.pc is relocatable: its prefix is ${pcfiledir}/<up to the prefix>, so
 # `cmake --install --prefix P` works without reconfiguring. Static archives
 # are linked in dependency order: backends, then radix, then core.
+# The sim (hosted builds only) locks with pthread rwlocks: -pthread, and
+# vmarConfig.cmake's find_dependency(Threads).
+set(_vmar_pc_sim "")
+set(_vmar_pc_tail "")
+if(TARGET vmar_mmu_sim)
+  set(_vmar_pc_sim "-lvmar_mmu_sim -lvmar_sim_machine")
+  set(_vmar_pc_tail " -pthread")
+  set(VMAR_PC_DESCRIPTION "core, radix walker, simulator and page-table backends")
+else()
+  set(VMAR_PC_DESCRIPTION "kernel-only: core, radix walker and page-table backend")
+endif()
 set(_vmar_pc_libs
-  "${_vmar_pc_linux}-lvmar_mmu_sim -lvmar_sim_machine${_vmar_pc_libs} -lvmar_mmu_radix -lvmar_core")
+  "${_vmar_pc_linux}${_vmar_pc_sim}${_vmar_pc_libs} -lvmar_mmu_radix -lvmar_core${_vmar_pc_tail}")
+string(STRIP "${_vmar_pc_libs}" _vmar_pc_libs)
 set(_vmar_pcdir ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
   set(VMAR_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
