@@ -88,6 +88,40 @@ foreach(_mode package pkgconfig subdirectory fetchcontent)
   endif()
 endforeach()
 
+# --- the kernel routes (docs/PORTING.md section 1) ---------------------------
+# tests/packaging/kernel-route.sh, per architecture:
+#   kroute_<arch>_install   route 1: the shipped toolchain file, kernel-only,
+#                           build, install into <build>/kroute/<arch>/prefix,
+#                           check what was installed and `nm -u` (fixture
+#                           setup; the QEMU kernels build against it too)
+#   kroute_<arch>_package   a freestanding kmain.c linked against that
+#                           install: find_package and pkg-config
+#   kroute_<arch>_sources   the same kmain.c from Filelists.cmake,
+#                           Filelists.mk and PORTING.md's plain lines
+# None of it sees the sanitizers, so under VMAR_SANITIZE only the install
+# (which tests/qemu needs) runs.
+foreach(_arch x86_64 riscv64)
+  set(_dir ${PROJECT_BINARY_DIR}/kroute/${_arch})
+  add_test(NAME kroute_${_arch}_install
+    COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/tests/packaging/kernel-route.sh
+      install ${_arch} ${PROJECT_SOURCE_DIR} ${_dir})
+  set_tests_properties(kroute_${_arch}_install PROPERTIES
+    LABELS packaging TIMEOUT 300 FIXTURES_SETUP vmar_kroute_${_arch}
+    ENVIRONMENT "${_vmar_pkg_env}")
+  if(NOT VMAR_SANITIZE)
+    add_test(NAME kroute_${_arch}_package
+      COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/tests/packaging/kernel-route.sh
+        package ${_arch} ${PROJECT_SOURCE_DIR} ${_dir}/prefix ${_dir}/package)
+    add_test(NAME kroute_${_arch}_sources
+      COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/tests/packaging/kernel-route.sh
+        sources ${_arch} ${PROJECT_SOURCE_DIR} ${_dir}/sources)
+    set_tests_properties(kroute_${_arch}_package kroute_${_arch}_sources
+      PROPERTIES LABELS packaging TIMEOUT 300 ENVIRONMENT "${_vmar_pkg_env}")
+    set_tests_properties(kroute_${_arch}_package PROPERTIES
+      FIXTURES_REQUIRED vmar_kroute_${_arch})
+  endif()
+endforeach()
+
 # --- the shared libraries ---------------------------------------------------
 # ELF only (cmake/shared.cmake uses a linker version script).
 if(NOT CMAKE_EXECUTABLE_FORMAT STREQUAL "ELF")
