@@ -20,9 +20,10 @@
 # path. Never add the whole host /usr/include: glibc's stdint.h would
 # shadow the compiler's own.
 #
-# The flag and source lists and the shim come first and exist whatever
-# VMAR_FREESTANDING_CHECK says: the QEMU test kernels (tests/qemu/) build
-# with them too. The option only turns off the archive and its tests.
+# (The library targets themselves get the same kind of folder from
+# cmake/atomic_ops.cmake; this one always has the shim, whatever the
+# host compiler has.) The option only turns off the archive and its
+# tests.
 option(VMAR_FREESTANDING_CHECK
   "Build the core a second time freestanding and check its symbols" ON)
 

@@ -25,10 +25,6 @@
 # flags, so they also pass under the asan and tsan presets. The valgrind
 # preset's memcheck run leaves them out (scripts/memcheck.sh excludes the
 # label): valgrind would only watch bash and cmake.
-if(NOT VMAR_INSTALL)
-  return()
-endif()
-
 set(_vmar_pkg_dir ${PROJECT_BINARY_DIR}/packaging)
 set(_vmar_pkg_flags "")
 set(_vmar_pkg_ldflags "")
@@ -54,6 +50,57 @@ endif()
 list(APPEND _vmar_pkg_env
   "VMAR_PKG_NM=${_vmar_pkg_nm}"
   "VMAR_PKG_READELF=${_vmar_pkg_readelf}")
+
+# --- the kernel routes (docs/PORTING.md section 1) ---------------------------
+# (before the VMAR_INSTALL check: they install libvmar themselves)
+# tests/packaging/kernel-route.sh, per architecture:
+#   kroute_<arch>_install   route 1: the shipped toolchain file, kernel-only,
+#                           build, install into <build>/kroute/<arch>/prefix,
+#                           check what was installed and `nm -u` (fixture
+#                           setup; the QEMU kernels build against it too)
+#   kroute_<arch>_package   a freestanding kmain.c linked against that
+#                           install: find_package and pkg-config
+#   kroute_<arch>_sources   the same kmain.c from Filelists.cmake,
+#                           Filelists.mk and PORTING.md's plain lines
+# None of it sees the sanitizers, so under VMAR_SANITIZE only the install
+# runs: tests/qemu builds its kernels against it (fixture vmar_kroute_<arch>).
+foreach(_arch x86_64 riscv64)
+  set(_dir ${PROJECT_BINARY_DIR}/kroute/${_arch})
+  add_test(NAME kroute_${_arch}_install
+    COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/tests/packaging/kernel-route.sh
+      install ${_arch} ${PROJECT_SOURCE_DIR} ${_dir})
+  set_tests_properties(kroute_${_arch}_install PROPERTIES
+    LABELS packaging TIMEOUT 300 FIXTURES_SETUP vmar_kroute_${_arch}
+    ENVIRONMENT "${_vmar_pkg_env}")
+  if(NOT VMAR_SANITIZE)
+    add_test(NAME kroute_${_arch}_package
+      COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/tests/packaging/kernel-route.sh
+        package ${_arch} ${PROJECT_SOURCE_DIR} ${_dir}/prefix ${_dir}/package)
+    add_test(NAME kroute_${_arch}_sources
+      COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/tests/packaging/kernel-route.sh
+        sources ${_arch} ${PROJECT_SOURCE_DIR} ${_dir}/sources)
+    set_tests_properties(kroute_${_arch}_package kroute_${_arch}_sources
+      PROPERTIES LABELS packaging TIMEOUT 300 ENVIRONMENT "${_vmar_pkg_env}")
+    set_tests_properties(kroute_${_arch}_package PROPERTIES
+      FIXTURES_REQUIRED vmar_kroute_${_arch})
+  endif()
+endforeach()
+
+# packaging_uninstalled: the consumer's main.c linked with a plain compiler
+# line from the build tree's vmar-uninstalled.pc (cmake/install.cmake),
+# then run.
+file(MAKE_DIRECTORY ${_vmar_pkg_dir})
+add_test(NAME packaging_uninstalled
+  COMMAND sh -c "export PKG_CONFIG_PATH=\"$1\" PKG_CONFIG_LIBDIR=/nonexistent && \"$2\" $3 \"$4\" $(pkg-config --cflags --libs vmar) $5 -o \"$6\" && \"$6\""
+    sh ${PROJECT_BINARY_DIR} ${CMAKE_C_COMPILER} "${_vmar_pkg_flags}"
+    ${PROJECT_SOURCE_DIR}/tests/packaging/consumer/main.c
+    "${_vmar_pkg_ldflags}" ${_vmar_pkg_dir}/uninstalled-consumer)
+set_tests_properties(packaging_uninstalled PROPERTIES LABELS packaging
+  TIMEOUT 120)
+
+if(NOT VMAR_INSTALL)
+  return()
+endif()
 
 set(_vmar_pkg_kind static)
 if(VMAR_BUILD_SHARED)
@@ -85,40 +132,6 @@ foreach(_mode package pkgconfig subdirectory fetchcontent)
   if(_mode MATCHES "^(package|pkgconfig)$")
     set_tests_properties(packaging_${_name} PROPERTIES
       FIXTURES_REQUIRED vmar_installed)
-  endif()
-endforeach()
-
-# --- the kernel routes (docs/PORTING.md section 1) ---------------------------
-# tests/packaging/kernel-route.sh, per architecture:
-#   kroute_<arch>_install   route 1: the shipped toolchain file, kernel-only,
-#                           build, install into <build>/kroute/<arch>/prefix,
-#                           check what was installed and `nm -u` (fixture
-#                           setup; the QEMU kernels build against it too)
-#   kroute_<arch>_package   a freestanding kmain.c linked against that
-#                           install: find_package and pkg-config
-#   kroute_<arch>_sources   the same kmain.c from Filelists.cmake,
-#                           Filelists.mk and PORTING.md's plain lines
-# None of it sees the sanitizers, so under VMAR_SANITIZE only the install
-# (which tests/qemu needs) runs.
-foreach(_arch x86_64 riscv64)
-  set(_dir ${PROJECT_BINARY_DIR}/kroute/${_arch})
-  add_test(NAME kroute_${_arch}_install
-    COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/tests/packaging/kernel-route.sh
-      install ${_arch} ${PROJECT_SOURCE_DIR} ${_dir})
-  set_tests_properties(kroute_${_arch}_install PROPERTIES
-    LABELS packaging TIMEOUT 300 FIXTURES_SETUP vmar_kroute_${_arch}
-    ENVIRONMENT "${_vmar_pkg_env}")
-  if(NOT VMAR_SANITIZE)
-    add_test(NAME kroute_${_arch}_package
-      COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/tests/packaging/kernel-route.sh
-        package ${_arch} ${PROJECT_SOURCE_DIR} ${_dir}/prefix ${_dir}/package)
-    add_test(NAME kroute_${_arch}_sources
-      COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/tests/packaging/kernel-route.sh
-        sources ${_arch} ${PROJECT_SOURCE_DIR} ${_dir}/sources)
-    set_tests_properties(kroute_${_arch}_package kroute_${_arch}_sources
-      PROPERTIES LABELS packaging TIMEOUT 300 ENVIRONMENT "${_vmar_pkg_env}")
-    set_tests_properties(kroute_${_arch}_package PROPERTIES
-      FIXTURES_REQUIRED vmar_kroute_${_arch})
   endif()
 endforeach()
 
