@@ -27,7 +27,12 @@
  *    Table"): PAT0 WB, PAT1 WC, PAT2 UC-, PAT3 UC, PAT4 WB, PAT5 WP,
  *    PAT6 UC-, PAT7 WT. Cache policies map to PAT entries 0 (WB),
  *    1 (WC), 3 (UC) and 7 (WT). With the power-on PAT only WB and UC are
- *    what they say.
+ *    what they say;
+ *  - CR0.WP = 1, so that ring-0 writes honour read-only entries: with
+ *    WP = 0 (the power-on state) a kernel write straight to a user
+ *    address (a copy_to_user that does not use vmar_write()) goes
+ *    through a read-only or copy-on-write page without the fault that
+ *    vmar_fault() must see, into a frame parent and child share.
  *
  * Physical addresses: pa_top is 2^52, the architectural maximum of
  * MAXPHYADDR (entry bits 51:12), so vmar_map() refuses device memory
