@@ -60,8 +60,11 @@ list(APPEND _vmar_pkg_env
 #                           setup; the QEMU kernels build against it too)
 #   kroute_<arch>_package   a freestanding kmain.c linked against that
 #                           install: find_package and pkg-config
+#                           ... and with libvmar as its add_subdirectory()
 #   kroute_<arch>_sources   the same kmain.c from Filelists.cmake,
 #                           Filelists.mk and PORTING.md's plain lines
+#   kroute_riscv64_errors   bad configurations fail with what to do (one
+#                           architecture is enough)
 # None of it sees the sanitizers, so under VMAR_SANITIZE only the install
 # runs: tests/qemu builds its kernels against it (fixture vmar_kroute_<arch>).
 foreach(_arch x86_64 riscv64)
@@ -97,6 +100,15 @@ add_test(NAME packaging_uninstalled
     "${_vmar_pkg_ldflags}" ${_vmar_pkg_dir}/uninstalled-consumer)
 set_tests_properties(packaging_uninstalled PROPERTIES LABELS packaging
   TIMEOUT 120)
+
+if(NOT VMAR_SANITIZE)
+  add_test(NAME kroute_riscv64_errors
+    COMMAND ${VMAR_BASH} ${PROJECT_SOURCE_DIR}/tests/packaging/kernel-route.sh
+      errors riscv64 ${PROJECT_SOURCE_DIR}
+      ${PROJECT_BINARY_DIR}/kroute/riscv64/errors)
+  set_tests_properties(kroute_riscv64_errors PROPERTIES LABELS packaging
+    TIMEOUT 300 ENVIRONMENT "${_vmar_pkg_env}")
+endif()
 
 if(NOT VMAR_INSTALL)
   return()

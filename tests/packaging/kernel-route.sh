@@ -17,7 +17,12 @@
 #       Route 1, the consumer: tests/packaging/kernel (kmain.c) linked
 #       -nostdlib -static against the install in PREFIX, with
 #       find_package(vmar) and the same toolchain file, and with a plain
-#       compiler line from `pkg-config --cflags --libs vmar`.
+#       compiler line from `pkg-config --cflags --libs vmar`; and the same
+#       kmain.c with libvmar as its add_subdirectory().
+#   kernel-route.sh errors ARCH SOURCE_DIR WORK_DIR
+#       Bad configurations stop CMake with a message saying what to do:
+#       an unknown VMAR_ARCH, libatomic_ops not where it is said to be, a
+#       compiler without its freestanding headers (-nostdinc).
 #   kernel-route.sh sources ARCH SOURCE_DIR WORK_DIR
 #       Route 2 and 3: the same consumer built from the source lists --
 #       Filelists.cmake (vmar_add_kernel_library), Filelists.mk (the
@@ -156,6 +161,39 @@ package)
         -o "$work/kmain-pc.elf" "$src/tests/packaging/kernel/kmain.c" \
         $(pkg-config --libs vmar)
     check_linked "$work/kmain-pc.elf"
+    # libvmar as the kernel's subproject (no install).
+    cmake -S "$src/tests/packaging/kernel" -B "$work/subdir" "${gen[@]}" \
+        -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=Release \
+        -DVMAR_KROUTE_MODE=subdirectory -DVMAR_SOURCE_DIR="$src"
+    cmake --build "$work/subdir"
+    check_linked "$work/subdir/kmain"
+    ;;
+errors)
+    [ $# -eq 4 ] || die "usage: $0 errors ARCH SOURCE_DIR WORK_DIR"
+    work=$4
+    rm -rf "$work"
+    mkdir -p "$work"
+    n=0
+    expect_error() { # PATTERN CMAKE-ARGS...
+        local pattern=$1 log=$work/$n.log
+        shift
+        n=$((n + 1))
+        if cmake -S "$src" -B "$work/b$n" "${gen[@]}" \
+            -DCMAKE_TOOLCHAIN_FILE="$toolchain" "$@" >"$log" 2>&1; then
+            cat "$log"
+            die "configuring with $* succeeded; it must fail"
+        fi
+        grep -q -- "$pattern" <(tr -s ' \n' ' ' <"$log") || {
+            cat "$log"
+            die "configuring with $* failed without saying '$pattern'"
+        }
+        echo "ok: $* -> '$pattern'"
+    }
+    expect_error "Set -DVMAR_ARCH=x86_64 or -DVMAR_ARCH=riscv64" -DVMAR_ARCH=mips
+    expect_error "apt-get install libatomic-ops-dev" \
+        -DVMAR_ATOMIC_OPS_INCLUDE_DIR="$work/nowhere"
+    expect_error "cannot include <stdint.h>" -DCMAKE_C_FLAGS=-nostdinc
+    expect_error "builds static archives only" -DVMAR_BUILD_SHARED=ON
     ;;
 sources)
     [ $# -eq 4 ] || die "usage: $0 sources ARCH SOURCE_DIR WORK_DIR"
