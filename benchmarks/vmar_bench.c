@@ -297,7 +297,8 @@ static double region_end(double t0, const char *scenario, size_t n, size_t ops)
  * direct map is; with --env embed4k by 4 KiB pages. Larger blocks go to
  * aligned_alloc. Single-threaded: the mt_* rows keep the sim's locked
  * env, whose frames come from per-thread caches (a fault takes no
- * machine-wide lock: vmar/sim.h), so they measure libvmar's own locks.
+ * machine-wide lock: vmar/sim.h), with metadata from malloc (mt_alloc),
+ * so they measure libvmar's own locks.
  */
 #define SLAB_CHUNK   ((size_t)2 << 20)
 #define SLAB_MAX     1024
@@ -1552,6 +1553,24 @@ static void measure_zero_floor(void)
     free(bufs);
 }
 
+/* The mt_* rows' metadata: malloc's per-thread arenas, as a kernel's
+ * per-CPU slab caches, instead of the sim env's allocator, which records
+ * every block under the machine's mutex (a layout thread mapping and
+ * unmapping would measure that mutex against the faulting threads' frame
+ * refills). */
+static void *mt_alloc(void *ctx, size_t size, size_t align)
+{
+    (void)ctx;
+    return aligned_alloc(align, (size + align - 1) & ~(align - 1));
+}
+
+static void mt_free(void *ctx, void *p, size_t size)
+{
+    (void)ctx;
+    (void)size;
+    free(p);
+}
+
 static void measure_fault_mt(void)
 {
     const bool x86 = cfg.mmu == MMU_X86;
@@ -1574,10 +1593,14 @@ static void measure_fault_mt(void)
      * upper tables and what the threads' frame caches may hold. */
     frames = top * (mt.k + mt.span / MT_BLOCK + 64) + 256;
     sim = bench_sim_create(frames);
+    static struct vmar_env mt_env;
+    mt_env = *vmar_sim_env_locked(sim);
+    mt_env.alloc = mt_alloc;
+    mt_env.free = mt_free;
     if (vmar_sim_lock_create(&lock))
         die("vmar_sim_lock_create failed");
     struct vmar_space_opts o = {
-        .env = vmar_sim_env_locked(sim),
+        .env = &mt_env,
         .mmu = x86 ? &vmar_mmu_x86_64_4l : &vmar_mmu_sim,
         .mmu_config = x86 ? (const void *)&layout_xcfg : (const void *)sim,
         .lock = lock};

@@ -67,31 +67,36 @@ struct vmar__pt_stripe {
  * Every public entry point works on base; only `rights` is the handle's.
  */
 struct vmar_space {
+    /* What every fault reads, set when the space (or handle) is made and
+     * never written after: the first cache line, which nothing else
+     * shares (faults on a space read no line that layout changes
+     * write). */
     struct vmar_space *base; /* the space this handle names */
     unsigned rights;         /* vmar_rights of this handle */
-    volatile size_t handles; /* base only: live handles, itself included */
+    unsigned flags;          /* vmar_space_flags */
     const struct vmar_env *env;
     const struct vmar_mmu_ops *ops;
     struct vmar_mmu *mmu;
+    void *lock;          /* embedder's lock object, may be NULL */
+    vmar_addr_t user_lo; /* user range [user_lo, user_hi) */
+    vmar_addr_t user_hi;
+    /* The page-table locks and the RSS counters (lock.c): pt_mask + 1
+     * stripes, one cache line each. Also read by every fault. */
+    struct vmar__pt_stripe *pt;
+    size_t pt_mask;
     /* Whether mmu was created from a non-NULL config. libvmar keeps no
      * pointer to a config: vmar_fork() then needs the child's own. */
     bool mmu_configured;
-    void *lock;            /* embedder's lock object, may be NULL */
-    struct vmar__iset set; /* the mappings, by address */
-    vmar_addr_t user_lo;   /* user range [user_lo, user_hi) */
-    vmar_addr_t user_hi;
-    vmar_size_t as_limit; /* 0: unlimited */
-    size_t max_map_count;
+    unsigned aslr_bits;
     vmar_size_t stack_guard;
+    volatile size_t handles; /* base only: live handles, itself included */
+    /* What layout changes write, from a cache line of its own. */
+    _Alignas(VMAR__CACHE_LINE) struct vmar__iset set; /* the mappings */
+    vmar_size_t as_limit;                             /* 0: unlimited */
+    size_t max_map_count;
     vmar_size_t stack_limit; /* 0: none (vmar_set_stack_limit) */
     size_t stack_growths;    /* vmar_stats::stack_growths */
-    unsigned aslr_bits;
-    unsigned flags;       /* vmar_space_flags */
-    vmar_size_t total_vm; /* sum of mapping sizes */
-    /* The page-table locks and the RSS counters (lock.c): pt_mask + 1
-     * stripes, one cache line each. */
-    struct vmar__pt_stripe *pt;
-    size_t pt_mask;
+    vmar_size_t total_vm;    /* sum of mapping sizes */
     /* The fault gate (lock.c), used when libvmar takes the space lock
      * itself (env->lock and a lock object): vmar_fault() does not take
      * the space lock but enters the gate of its stripe (see struct
@@ -106,7 +111,7 @@ struct vmar_space {
      * them before it lets go. `closed` (the exclusive holder's alone)
      * is the mask of closed stripes; gate_seq is odd exactly when it is
      * not 0. Faults on cached mappings thus read no line of the space's
-     * own, and wait only for changes on their own stripe. */
+     * own but the first, and wait only for changes on their own stripe. */
     volatile size_t gate_seq;
     volatile size_t lookups;
     size_t closed;
