@@ -734,19 +734,65 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
     }
 }
 
+/* One fault of vmar_fault(): FAULT_GROW when a stack must grow first.
+ * => caller holds nothing (gated), or the embedder's space lock in
+ *    `mode`. */
+static int fault_once(struct vmar_space *space, vmar_addr_t addr,
+                      unsigned access, enum vmar_lock_mode mode)
+{
+    struct vmar_pte pte;
+    int rc;
+
+    if (vmar__gated(space))
+        return fault_gated(space, addr, access, &pte);
+    vmar__lock(space, mode);
+    rc = vmar__fault_locked(space, addr, access, &pte);
+    vmar__unlock(space, mode);
+    return rc;
+}
+
+/* A fault that found a grow-down mapping above `addr` (FAULT_GROW): grow
+ * it under the exclusive lock and fault again. A mapping that other
+ * threads keep unmapping below us may make the fault start over; after a
+ * few rounds it is a hole.
+ * => caller holds nothing (gated), or the embedder's space lock in
+ *    `mode`. */
+static int fault_grow(struct vmar_space *space, vmar_addr_t addr,
+                      unsigned access, enum vmar_lock_mode mode)
+{
+    const bool gated = vmar__gated(space);
+    int rc = FAULT_GROW;
+
+    /* With the embedder's lock held shared, it must take it exclusively
+     * and call again. */
+    if (!gated && mode != VMAR_LOCK_EXCLUSIVE)
+        return VMAR_EAGAIN;
+    for (unsigned round = 0; rc == FAULT_GROW; round++) {
+        if (round == FAULT_GROW_TRIES)
+            return VMAR_ENOENT;
+        if (gated)
+            vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+        rc = vmar__stack_grow(space, addr);
+        if (gated)
+            vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+        if (rc == 0)
+            rc = fault_once(space, addr, access, mode);
+    }
+    return rc;
+}
+
 int vmar_fault(struct vmar_space *h, vmar_addr_t addr, unsigned access,
                unsigned flags)
 {
     struct vmar_space *space = vmar__base(h);
-    struct vmar_pte pte;
 
     if (!space || flags & ~(unsigned)(VMAR_FAULT_USER | VMAR_FAULT_EXCLUSIVE) ||
         (access != VMAR_ACCESS_READ && access != VMAR_ACCESS_WRITE &&
          access != VMAR_ACCESS_EXEC))
         return VMAR_EINVAL;
-    const bool gated = vmar__gated(space);
-    const bool exclusive = flags & VMAR_FAULT_EXCLUSIVE;
-    if (gated && exclusive)
+    const enum vmar_lock_mode mode =
+        flags & VMAR_FAULT_EXCLUSIVE ? VMAR_LOCK_EXCLUSIVE : VMAR_LOCK_SHARED;
+    if (mode == VMAR_LOCK_EXCLUSIVE && vmar__gated(space))
         return VMAR_EINVAL;
     /* The access's right: vmar_rights bits equal the vmar_prot bits. */
     int rc = vmar__check_rights(h, vmar_access_prot(access));
@@ -755,32 +801,6 @@ int vmar_fault(struct vmar_space *h, vmar_addr_t addr, unsigned access,
     /* No mapping outside the user range: the walk below never goes there. */
     if (addr < space->user_lo || addr >= space->user_hi)
         return VMAR_ENOENT;
-    const enum vmar_lock_mode mode =
-        exclusive ? VMAR_LOCK_EXCLUSIVE : VMAR_LOCK_SHARED;
-    for (unsigned grown = 0;; grown++) {
-        if (gated) {
-            rc = fault_gated(space, addr, access, &pte);
-        } else {
-            vmar__lock(space, mode);
-            rc = vmar__fault_locked(space, addr, access, &pte);
-            vmar__unlock(space, mode);
-        }
-        if (rc != FAULT_GROW)
-            return rc;
-        /* A stack to grow: a layout change. With the embedder's lock held
-         * shared, it must take it exclusively and call again. A mapping
-         * that other threads keep unmapping below us may make the fault
-         * start over; a few rounds, then it is a hole. */
-        if (!gated && !exclusive)
-            return VMAR_EAGAIN;
-        if (grown == FAULT_GROW_TRIES)
-            return VMAR_ENOENT;
-        if (gated)
-            vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
-        rc = vmar__stack_grow(space, addr);
-        if (gated)
-            vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
-        if (rc)
-            return rc;
-    }
+    rc = fault_once(space, addr, access, mode);
+    return rc == FAULT_GROW ? fault_grow(space, addr, access, mode) : rc;
 }
