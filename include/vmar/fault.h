@@ -104,15 +104,15 @@ enum vmar_fault_flags {
  *  each other and with queries, and write no cache line that faults on
  *  other blocks write; a layout change (the exclusive lock) waits for the
  *  faults inside the blocks it changes (every block, except for the
- *  commit of a vmar_map or of a vmar_unmap of pages never touched, which
- *  shut out only the blocks of the mappings they change) and holds new
- *  ones off there, which spin a while and then wait for it on the space
- *  lock, shared. Otherwise (the embedder locks) takes the space lock
- *  shared. Growing a stack is a layout change: the fault takes the space
- *  lock exclusively for it (libvmar's lock), or needs the embedder's held
- *  exclusively (VMAR_FAULT_EXCLUSIVE). The page-table work is serialised per
- * leaf block by a page-table spinlock, never held across a sleep except
- *  env->frame_alloc of a page-table page; what may sleep (a data frame,
+ *  commit of a vmar_map, a vmar_protect, a vmar_advise hint, or an unmap
+ *  or drop of pages never touched, which shut out only the blocks of the
+ *  mappings they change) and holds new ones off there, which spin a while and
+ * then wait for it on the space lock, shared. Otherwise (the embedder locks)
+ * takes the space lock shared. Growing a stack is a layout change: the fault
+ * takes the space lock exclusively for it (libvmar's lock), or needs the
+ * embedder's held exclusively (VMAR_FAULT_EXCLUSIVE). The page-table work is
+ * serialised per leaf block by a page-table spinlock, never held across a sleep
+ * except env->frame_alloc of a page-table page; what may sleep (a data frame,
  *  the object's get_page and notify_write) runs outside the gate.
  * On failure: nothing changed.
  */

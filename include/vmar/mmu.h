@@ -67,9 +67,10 @@ enum vmar_mmu_caps {
  * a new table's zeroed contents are visible before the word that links
  * it (release), and no table is unlinked or freed under the shared lock.
  * prepare() of any range and kind may also run beside these calls (a
- * map's or unmap's prepare phase): it only reads the table; and so may
- * the map, probe and flush calls of a map's or unmap's commit, on
- * blocks that no fault then uses (docs/CONTRACT.md, "Concurrency").
+ * layout change's prepare phase): it only reads the table; and so may
+ * the map, protect, probe and flush calls of the commit of a map, an
+ * unmap, a protect or an advice, on blocks that no fault then uses
+ * (docs/CONTRACT.md, "Concurrency").
  */
 #define VMAR_MMU_LEAF_BLOCK ((vmar_size_t)1 << 21)
 

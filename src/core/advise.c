@@ -53,7 +53,7 @@ int vmar_advise(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
     struct vmar__attr_change c;
     if (!space)
         return VMAR_EINVAL;
-    vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+    vmar__lock_layout(space);
     int rc = vmar__check_range(space, addr, size);
     if (!rc && !advice_change(advice, &c))
         rc = VMAR_EINVAL;

@@ -124,11 +124,15 @@ int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
         rc = vmar__pmap_prepare(space, lo, hi - lo, VMAR_PREP_CHANGE,
                                 &prep.tables);
     if (!rc) {
+        /* Dropping pages changes no mapping, only the table, where the
+         * range has one. */
+        const bool drop = c->kind == VMAR_ATTR_DROP;
+        const bool table = vmar__commit_begin(space, lo, hi, drop);
         vmar__tlb_init(&batch, space);
-        if (c->kind == VMAR_ATTR_DROP)
-            vmar__pmap_unmap(space, lo, hi - lo, &prep.tables, &batch);
-        else
+        if (!drop)
             attr_commit(space, lo, hi, c, &pos, &prep, &batch);
+        else if (table)
+            vmar__pmap_unmap(space, lo, hi - lo, &prep.tables, &batch);
         vmar__tlb_finish(&batch);
     }
     vmar__prep_release(space, &prep);
@@ -141,7 +145,7 @@ int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
     struct vmar_space *space = vmar__base(h);
     if (!space)
         return VMAR_EINVAL;
-    vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
+    vmar__lock_layout(space);
     int rc = vmar__check_range(space, addr, size);
     if (!rc && prot & ~(unsigned)VMAR_PROT_RWX)
         rc = VMAR_EINVAL;

@@ -172,12 +172,13 @@ static inline struct vmar__pt_stripe *vmar__pt_stripe(struct vmar_space *space,
 void vmar__pt_lock(struct vmar_space *space, vmar_addr_t va);
 void vmar__pt_unlock(struct vmar_space *space, vmar_addr_t va);
 
-/* The space lock exclusively for vmar_map() and vmar_unmap(), whose
- * validate and prepare phases only read the layout and the page table
- * (faults only read the layout, and a VMAR_MMU_CAP_SPLIT_PT backend lets
- * prepare run beside their table work): with such a backend the fault
- * gate stays open until vmar__gate_commit(), so faults wait at most for
- * the commit and the release, and only on the stripes it closes.
+/* The space lock exclusively for vmar_map(), vmar_unmap(),
+ * vmar_protect() and vmar_advise(), whose validate and prepare phases
+ * only read the layout and the page table (faults only read the layout,
+ * and a VMAR_MMU_CAP_SPLIT_PT backend lets prepare run beside their
+ * table work): with such a backend the fault gate stays open until
+ * vmar__gate_commit(), so faults wait at most for the commit and the
+ * release, and only on the stripes it closes.
  * Otherwise as vmar__lock(). Undone by vmar__unlock(space,
  * VMAR_LOCK_EXCLUSIVE). */
 void vmar__lock_layout(struct vmar_space *space);

@@ -2007,7 +2007,7 @@ static void test_layout_races(void **state)
 #define NB_PAGES (3 * 512 + 16)
 #define NB_END   (NB_BASE + NB_PAGES * PG)
 #define NB_MAGIC 0x4eu
-#define NB_KINDS 7 /* layout changes: see nb_layout_main */
+#define NB_KINDS 9 /* layout changes: see nb_layout_main */
 
 struct nb {
     struct cc *c;
@@ -2114,6 +2114,7 @@ static void *nb_layout_main(void *arg)
     const vmar_addr_t far[] = {NB_BASE + 8 * VMAR_MMU_LEAF_BLOCK,
                                NB_BASE + 16 * VMAR_MMU_LEAF_BLOCK,
                                NB_BASE + ((vmar_addr_t)1 << 30)};
+    const unsigned char one = 1;
 
     do {
         uint64_t r = vt_rand(&rng);
@@ -2145,10 +2146,8 @@ static void *nb_layout_main(void *arg)
             rc = nb_map_unmap(space, a, n, true);
             if (rc == 0)
                 rc = vmar_map(space, &o, NULL);
-            if (rc == 0) {
-                const unsigned char one = 1;
+            if (rc == 0)
                 rc = vmar_write(space, a, &one, 1, NULL);
-            }
             if (rc == 0)
                 rc = vmar_map(space, &o, NULL);
             if (rc == 0)
@@ -2160,10 +2159,40 @@ static void *nb_layout_main(void *arg)
             if (rc == 0)
                 rc = vmar_unmap(space, got, n);
             break;
-        default: /* a whole-space change: every stripe closes */
-            rc = vmar_protect(space, a, n, RW);
+        case 6: /* protect and advise far pages: cuts, merges, drops */
+            o.addr = a;
+            o.place = VMAR_PLACE_FIXED;
+            rc = vmar_map(space, &o, NULL);
+            if (rc == 0)
+                rc = vmar_write(space, a, &one, 1, NULL);
+            if (rc == 0)
+                rc = vmar_protect(space, a, PG, VMAR_PROT_READ);
+            if (rc == 0)
+                rc = vmar_advise(space, a, n, VMAR_ADVISE_SEQUENTIAL);
+            if (rc == 0)
+                rc = vmar_protect(space, a, PG, RW);
+            if (rc == 0)
+                rc = vmar_advise(space, a, n, VMAR_ADVISE_NORMAL);
+            if (rc == 0)
+                rc = vmar_advise(space, a, n, VMAR_ADVISE_DONTNEED);
+            if (rc == 0)
+                rc = vmar_unmap(space, a, n);
+            break;
+        case 7: /* read-only pages at the mapping's end, then made
+                   writable: the protect merges them into the mapping */
+            o.addr = NB_END;
+            o.place = VMAR_PLACE_FIXED;
+            o.prot = VMAR_PROT_READ;
+            rc = vmar_map(space, &o, NULL);
+            if (rc == 0)
+                rc = vmar_protect(space, NB_END, n, RW);
+            if (rc == 0)
+                rc = vmar_unmap(space, NB_END, n);
+            break;
+        default: /* nothing mapped there: the survey refuses */
+            rc = vmar_protect(space, a + ((vmar_addr_t)1 << 30), n, RW);
             if (rc == VMAR_ENOMEM)
-                rc = 0; /* nothing mapped there */
+                rc = 0;
             break;
         }
         if (rc != 0)
@@ -2184,10 +2213,13 @@ static void *nb_layout_main(void *arg)
  * with and without pages (page-table pages come and go in the upper
  * tables the mapping's share), right at either end of the mapping (the
  * new pages merge into it, and the unmap cuts it back: the mapping
- * itself changes), fresh pages over populated ones, placed maps, and
- * protects (which close every stripe); a checker runs vmar_check
- * throughout. With VMAR_MMU_CAP_SPLIT_PT, map and unmap close only the
- * stripes of the blocks they change, so this is where the faults run
+ * itself changes), fresh pages over populated ones, placed maps,
+ * protects and advice of far pages (cuts, merges, dropped pages),
+ * read-only pages at the mapping's end that a protect merges into it,
+ * and a protect of a hole; a checker runs vmar_check
+ * throughout. With VMAR_MMU_CAP_SPLIT_PT, map, unmap, protect and
+ * advise close only the stripes of the blocks they change (an unmap or
+ * a drop of touched pages closes all), so this is where the faults run
  * beside them.
  */
 static void test_neighbour_churn(void **state)
@@ -2204,9 +2236,11 @@ static void test_neighbour_churn(void **state)
     mapped_run(&run, &s, &c, &s.c, &s.seed, &s.deadline, s.ops);
     fprintf(stderr,
             "; far map+unmap %lu, with pages %lu, at the end %lu, at the "
-            "start %lu, over pages %lu, placed %lu, protect %lu\n",
+            "start %lu, over pages %lu, placed %lu, protect and advise %lu, "
+            "protect merging %lu, protect of a hole %lu\n",
             s.changes[0], s.changes[1], s.changes[2], s.changes[3],
-            s.changes[4], s.changes[5], s.changes[6]);
+            s.changes[4], s.changes[5], s.changes[6], s.changes[7],
+            s.changes[8]);
     assert_int_equal(s.failures, 0);
     expect_ran(&c, s.ops, NB_CPUS + 2);
     for (unsigned k = 0; k < NB_KINDS; k++)
