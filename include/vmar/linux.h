@@ -105,6 +105,8 @@ extern "C" {
 #define VMAR_LINUX_MADV_NOHUGEPAGE 15 /**< MADV_NOHUGEPAGE */
 #define VMAR_LINUX_MADV_DONTDUMP   16 /**< MADV_DONTDUMP */
 #define VMAR_LINUX_MADV_DODUMP     17 /**< MADV_DODUMP */
+#define VMAR_LINUX_MADV_POPULATE_READ  22 /**< MADV_POPULATE_READ */
+#define VMAR_LINUX_MADV_POPULATE_WRITE 23 /**< MADV_POPULATE_WRITE */
 /**@}*/
 
 /** @name Linux's errno values (positive; the calls return them negated) */
@@ -231,9 +233,9 @@ int vmar_linux_mm_init(struct vmar_linux_mm *mm, struct vmar_space *space,
  *  serialises the calls on one mm ("Threading" above).
  * On failure: the space is unchanged, except that a failed MAP_FIXED may
  *  have unmapped the old range (as Linux); with MAP_POPULATE a failure to
- *  populate is ignored, as Linux does (a private writable file mapping is
- *  populated with write faults, which copy the file's pages as Linux's
- *  populate does).
+ *  populate is ignored, as Linux does (a private writable mapping is
+ *  populated with write faults, MADV_POPULATE_WRITE's path, which copy a
+ *  file's pages as Linux's populate does; the rest with read faults).
  */
 long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
                      uint64_t prot, uint64_t flags,
@@ -307,19 +309,25 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t old_addr,
 
 /**
  * madvise(2) for NORMAL, RANDOM, SEQUENTIAL, WILLNEED, DONTNEED, FREE,
- * DONTFORK and DOFORK. As Linux, the advice is applied to the mapped parts
- * of the range and -ENOMEM reported for the holes afterwards.
+ * DONTFORK, DOFORK, POPULATE_READ and POPULATE_WRITE. As Linux, the
+ * advice is applied to the mapped parts of the range and -ENOMEM reported
+ * for the holes afterwards; POPULATE_* instead fault the range in from
+ * its start and stop at the first hole or failure (madvise_populate()).
  *
  * @param mm      the process.
  * @param addr    start, page aligned.
  * @param len     length (rounded up; 0 succeeds).
  * @param advice  a VMAR_LINUX_MADV_* value.
  * Returns: 0; -EINVAL (unknown or unimplemented advice, unaligned start,
- *  a wrapping range, MADV_FREE on a shared mapping); -ENOMEM (a hole in
- *  the range, or the mapping-count limit).
+ *  a wrapping range, MADV_FREE on a shared mapping, POPULATE_* reaching
+ *  device memory or a mapping without the access's permission); -ENOMEM
+ *  (a hole in the range, the mapping-count limit, or a populate out of
+ *  memory); -EFAULT (a populate fault that would raise SIGBUS: past the
+ *  end of a file, or the object failed).
  * Locking: the space lock, through the core's calls; the caller
  *  serialises the calls on one mm ("Threading" above).
- * On failure: the mappings before the failure point have the advice.
+ * On failure: the mappings before the failure point have the advice
+ *  (for POPULATE_*, the pages before it are populated).
  */
 long vmar_linux_madvise(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
                         uint64_t advice);

@@ -153,6 +153,7 @@ void vmar_space_destroy(struct vmar_space *space);
  * | vmar_unmap, vmar_clear                 | WRITE                         |
  * | vmar_remap, vmar_resize                | WRITE                         |
  * | vmar_advise DONTNEED, FREE             | WRITE (zeroes private memory) |
+ * | vmar_advise POPULATE_READ, _WRITE      | READ, WRITE: as vmar_fault    |
  * | vmar_advise NORMAL, RANDOM, SEQUENTIAL,| none (hints: no contents     |
  * |  WILLNEED, DONTFORK, DOFORK            |  change, no access granted)   |
  * | vmar_fault                             | READ, WRITE or EXEC: the      |
@@ -583,6 +584,12 @@ enum vmar_advice {
     VMAR_ADVISE_FREE = 8,
     VMAR_ADVISE_DONTFORK = 10, /**< set VMAR_MAP_DONTFORK */
     VMAR_ADVISE_DOFORK = 11,   /**< clear VMAR_MAP_DONTFORK */
+    /** Fault every page in as a read would (Linux's
+     *  MADV_POPULATE_READ). */
+    VMAR_ADVISE_POPULATE_READ = 22,
+    /** Fault every page in as a write would, breaking copy-on-write
+     *  (MADV_POPULATE_WRITE). */
+    VMAR_ADVISE_POPULATE_WRITE = 23,
 };
 
 /**
@@ -598,10 +605,25 @@ enum vmar_advice {
  *  the mapping-count limit, or an allocation failed); VMAR_EACCES
  *  (DONTNEED or FREE through a handle without VMAR_RIGHT_WRITE: dropping
  *  zeroes private memory; hints need no right).
- * Locking: takes the space lock exclusively.
+ * POPULATE_READ and POPULATE_WRITE fault every page of the range in, in
+ *  order, as vmar_fault() of a read or write would (a write breaks
+ *  copy-on-write); they change no mapping. They return 0; VMAR_EINVAL
+ *  (bad range, or on reaching a device mapping or one without the
+ *  access's permission: Linux's EINVAL); VMAR_ENOMEM (on reaching a
+ *  hole, or a fault could not allocate); VMAR_EACCES (the handle lacks
+ *  VMAR_RIGHT_READ or VMAR_RIGHT_WRITE, the access's right); or the
+ *  fault's error: VMAR_ENXIO past the end of the object of a shared or
+ *  VMAR_MAP_EOF_FAULT mapping, VMAR_EIO or another error of the object
+ *  (Linux's EFAULT for both). On failure the pages before the failing
+ *  one stay populated, as Linux's do; nothing else changes.
+ * Locking: takes the space lock exclusively; POPULATE_READ and
+ *  POPULATE_WRITE take it shared instead, once per mapping they reach,
+ *  and fault as vmar_fault() does under it (what may sleep runs outside
+ *  the page-table locks).
  * On failure: the space is unchanged (Linux applies the advice to the
  *  mapped parts and then returns ENOMEM for a hole; a syscall layer that
- *  wants that calls this per mapped part).
+ *  wants that calls this per mapped part), except for the pages a
+ *  populate faulted in before failing.
  */
 int vmar_advise(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size,
                 int advice);

@@ -6,6 +6,7 @@
  * changes; hint changes cut mappings at the range's ends and merge
  * afterwards, so a hint set and cleared again leaves one mapping.
  */
+#include "fault.h"
 #include "mapping.h"
 
 /* The change `advice` makes: hints are kept flags to clear and set,
@@ -46,6 +47,23 @@ static bool advice_change(int advice, struct vmar__attr_change *c)
     }
 }
 
+/* POPULATE_READ / _WRITE: faults, not a layout change, so under the
+ * space lock shared as vmar_fault()'s (vmar__populate), with the
+ * access's right as vmar_fault() asks. */
+static int advise_populate(struct vmar_space *h, vmar_addr_t addr,
+                           vmar_size_t size, int advice)
+{
+    struct vmar_space *space = vmar__base(h);
+    const unsigned access = advice == VMAR_ADVISE_POPULATE_WRITE
+                                ? VMAR_ACCESS_WRITE
+                                : VMAR_ACCESS_READ;
+    int rc = vmar__check_range(space, addr, size);
+
+    if (!rc)
+        rc = vmar__check_rights(h, vmar_access_prot(access));
+    return rc ? rc : vmar__populate(space, addr, addr + size, access);
+}
+
 int vmar_advise(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
                 int advice)
 {
@@ -53,6 +71,9 @@ int vmar_advise(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
     struct vmar__attr_change c;
     if (!space)
         return VMAR_EINVAL;
+    if (advice == VMAR_ADVISE_POPULATE_READ ||
+        advice == VMAR_ADVISE_POPULATE_WRITE)
+        return advise_populate(h, addr, size, advice);
     vmar__lock_layout(space);
     int rc = vmar__check_range(space, addr, size);
     if (!rc && !advice_change(advice, &c))

@@ -734,6 +734,51 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
     }
 }
 
+/* Populate the pages of one mapping piece [va, hi), under the space lock
+ * held shared: VMAR_EINVAL when the mapping refuses (device memory, or
+ * without the access's permission: Linux's check_vma_flags), else the
+ * first fault's error. The pages before a failure stay. */
+static int populate_piece(struct vmar_space *space,
+                          const struct vmar__mapping *m, vmar_addr_t va,
+                          vmar_addr_t hi, unsigned access)
+{
+    struct vmar_pte pte;
+
+    if (m->backing == VMAR_BACKING_DEVICE || !(m->prot & vmar_access_prot(access)))
+        return VMAR_EINVAL;
+    for (; va < hi; va += VMAR_PAGE_SIZE) {
+        int rc = vmar__fault_locked(space, va, access, &pte);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int vmar__populate(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
+                   unsigned access)
+{
+    int rc = 0;
+
+    /* One mapping per hold of the lock, so that a layout change waits
+     * for at most one mapping's pages; the next mapping is found again
+     * (Linux's GUP also looks the VMA up again after dropping
+     * mmap_lock). */
+    while (lo < hi && rc == 0) {
+        vmar__lock(space, VMAR_LOCK_SHARED);
+        struct vmar__iset_node *n = vmar__iset_find(&space->set, lo);
+        if (!n) {
+            rc = VMAR_ENOMEM; /* a hole: Linux's vma_lookup() fails */
+        } else {
+            const struct vmar__mapping *m = vmar__mapping_of(n);
+            const vmar_addr_t end = VMAR_MIN(m->node.end, hi);
+            rc = populate_piece(space, m, lo, end, access);
+            lo = end;
+        }
+        vmar__unlock(space, VMAR_LOCK_SHARED);
+    }
+    return rc;
+}
+
 /* One fault of vmar_fault(): FAULT_GROW when a stack must grow first.
  * => caller holds nothing (gated), or the embedder's space lock in
  *    `mode`. */

@@ -26,4 +26,17 @@ int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
 int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
                     struct vmar_pte *pte);
 
+/*
+ * Fault in every page of [lo, hi) (page aligned, inside the user range)
+ * for `access` (VMAR_ACCESS_READ or _WRITE), mapping by mapping:
+ * vmar_advise()'s POPULATE_READ and POPULATE_WRITE. Returns 0;
+ * VMAR_ENOMEM at a hole (or when a fault cannot allocate); VMAR_EINVAL
+ * at a device mapping or one without the access's permission; else the
+ * first fault error (vmar_fault()'s: VMAR_ENXIO, VMAR_EIO, ...). The
+ * pages before the failing one stay populated.
+ * => caller holds nothing (the space lock is taken shared per mapping).
+ */
+int vmar__populate(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
+                   unsigned access);
+
 #endif /* VMAR_CORE_FAULT_H */

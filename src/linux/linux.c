@@ -279,7 +279,8 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
     struct vmar_map_opts o = {0};
     struct vmar_object *shm = NULL;
     unsigned deny = 0;
-    bool shared = false, cow_populate = false, fixed;
+    bool shared = false, fixed;
+    int populate = 0;
     uint64_t pgoff;
     long bad;
     vmar_addr_t at;
@@ -363,11 +364,15 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
     if ((flags & (VMAR_LINUX_MAP_POPULATE | VMAR_LINUX_MAP_NONBLOCK)) ==
         VMAR_LINUX_MAP_POPULATE) {
         /* populate_vma_page_range() write-faults a private writable
-         * mapping to break COW: its file pages are copied now, and later
-         * changes to the file no longer show through. The core's populate
-         * maps the object's pages, so the layer faults them itself. */
-        if (!anon && !shared && prot & VMAR_LINUX_PROT_WRITE)
-            cow_populate = true;
+         * mapping to break COW (its file pages are copied now, and later
+         * changes to the file no longer show through) and read-faults
+         * the rest, ignoring errors: the core's populate advice after the
+         * map. What it refuses (FOLL_FORCE reaches exec- or write-only
+         * memory) the core populates at map time. */
+        if (!shared && prot & VMAR_LINUX_PROT_WRITE)
+            populate = VMAR_ADVISE_POPULATE_WRITE;
+        else if (prot & VMAR_LINUX_PROT_READ)
+            populate = VMAR_ADVISE_POPULATE_READ;
         else
             o.flags |= VMAR_MAP_POPULATE;
     }
@@ -393,11 +398,10 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
         vmar_object_unref(shm);
     if (rc)
         return from_vmar(rc);
-    /* Up to the first failure (past the file's end), which Linux
-     * ignores. */
-    for (uint64_t va = at; cow_populate && va < at + len; va += PG)
-        if (vmar_fault(mm->space, va, VMAR_ACCESS_WRITE, 0))
-            break;
+    /* Up to the first failure (past the file's end, or out of memory),
+     * which Linux ignores. */
+    if (populate)
+        (void)vmar_advise(mm->space, at, len, populate);
     return (long)at;
 }
 
@@ -501,6 +505,8 @@ static bool advice_known(uint64_t advice)
     case VMAR_LINUX_MADV_FREE:
     case VMAR_LINUX_MADV_DONTFORK:
     case VMAR_LINUX_MADV_DOFORK:
+    case VMAR_LINUX_MADV_POPULATE_READ:
+    case VMAR_LINUX_MADV_POPULATE_WRITE:
         return true;
     default:
         return false;
@@ -532,6 +538,31 @@ static long advise_piece(struct vmar_linux_mm *mm,
     return from_vmar(vmar_advise(mm->space, lo, hi - lo, (int)advice));
 }
 
+/* madvise_populate(): faultin_page_range() from `addr` on, VMA by VMA,
+ * stopping at the first failure (the pages before it stay); a hole is
+ * -ENOMEM there, not skipped. */
+static long madvise_populate(struct vmar_linux_mm *mm, uint64_t addr,
+                             uint64_t end, uint64_t advice)
+{
+    struct vmar_mapping_info m;
+    int rc;
+
+    while (addr < end) {
+        if (!first_in(mm, addr, end, &m) || m.start > addr)
+            return E(ENOMEM);
+        const uint64_t hi = m.end < end ? m.end : end;
+        rc = vmar_advise(mm->space, addr, hi - addr, (int)advice);
+        /* check_vma_flags() refusals are -EINVAL, a fault's SIGBUS
+         * (VMAR_ENXIO, VMAR_EIO, ...) is -EFAULT. */
+        if (rc == VMAR_EINVAL || rc == VMAR_ENOMEM)
+            return from_vmar(rc);
+        if (rc)
+            return E(EFAULT);
+        addr = hi;
+    }
+    return 0;
+}
+
 long vmar_linux_madvise(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
                         uint64_t advice)
 {
@@ -553,6 +584,9 @@ long vmar_linux_madvise(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
     if (end == addr)
         return 0;
 
+    if (advice == VMAR_LINUX_MADV_POPULATE_READ ||
+        advice == VMAR_LINUX_MADV_POPULATE_WRITE)
+        return madvise_populate(mm, addr, end, advice);
     /* madvise_walk_vmas(): holes are skipped and reported at the end. */
     while (addr < end) {
         if (!first_in(mm, addr, end, &m))
