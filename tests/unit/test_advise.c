@@ -533,6 +533,240 @@ static void test_oom_sweep(void **state)
     vt_teardown(&vt);
 }
 
+/* ---- populate ------------------------------------------------------------ */
+
+/* Resident bytes of [lo, hi). */
+static vmar_size_t resident(struct vt *vt, vmar_addr_t lo, vmar_addr_t hi)
+{
+    vmar_size_t bytes = 0;
+
+    assert_int_equal(vmar_resident(vt->space, lo, hi, &bytes), 0);
+    return bytes;
+}
+
+/* Anonymous memory: every page becomes resident, as zeros; again is a
+ * no-op; layout and hints untouched. */
+static void test_populate_anon(void **state)
+{
+    char want[256];
+    struct vt vt;
+    (void)state;
+
+    vt_setup(&vt, NULL, 0);
+    vt_map_fixed(&vt, BASE, 8, RW, 0);
+    VT_EXPECT_RC(advise(&vt, BASE + PG, 3 * PG, VMAR_ADVISE_POPULATE_READ), 0);
+    assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), 3 * PG);
+    assert_int_equal(resident(&vt, BASE + PG, BASE + 4 * PG), 3 * PG);
+    VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, VMAR_ADVISE_POPULATE_WRITE), 0);
+    assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), 8 * PG);
+    vt_expect_rss(&vt, 8, 0);
+    struct vt_snap snap;
+    vt_snap_take(&vt, &snap);
+    VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, VMAR_ADVISE_POPULATE_WRITE), 0);
+    VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, VMAR_ADVISE_POPULATE_READ), 0);
+    VT_EXPECT_UNCHANGED(&vt, &snap);
+    VT_EXPECT_LAYOUT(&vt, one(want, 8));
+    VT_EXPECT_ZERO(&vt, BASE, 8);
+    vt_teardown(&vt);
+}
+
+/* A private mapping of an object: a read populate maps the object's
+ * pages, a write populate copies them (copy-on-write broken: later
+ * changes to the object no longer show). Shared memory stays shared. */
+static void test_populate_cow(void **state)
+{
+    struct vmar_object *obj;
+    struct vt vt;
+    (void)state;
+
+    vt_setup(&vt, NULL, 0);
+    vt_without_refdecoder(&vt);
+    assert_int_equal(vmar_memfd_create(vt.env, 4 * PG, &obj), 0);
+    struct vmar_map_opts o = {.addr = BASE,
+                              .size = 4 * PG,
+                              .prot = RW,
+                              .place = FIXED,
+                              .flags = VMAR_MAP_SHARED,
+                              .backing = VMAR_BACKING_OBJECT,
+                              .object = obj};
+    VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
+    vt_fill_pages(&vt, BASE, 4, 2);
+    VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, VMAR_ADVISE_DONTNEED), 0);
+    o.addr = BASE + 32 * PG;
+    o.flags = 0;
+    VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0); /* private */
+
+    VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, VMAR_ADVISE_POPULATE_WRITE), 0);
+    VT_EXPECT_RC(
+        advise(&vt, BASE + 32 * PG, 4 * PG, VMAR_ADVISE_POPULATE_READ), 0);
+    vt_expect_rss(&vt, 0, 8);
+    VT_EXPECT_RC(
+        advise(&vt, BASE + 33 * PG, 2 * PG, VMAR_ADVISE_POPULATE_WRITE), 0);
+    vt_expect_rss(&vt, 2, 6);
+    vt_fill_pages(&vt, BASE, 4, 5); /* through the shared mapping */
+    VT_EXPECT_PAGES(&vt, BASE + 32 * PG, 1, 5);
+    VT_EXPECT_PAGES(&vt, BASE + 33 * PG, 2, 2 + 17); /* the copies */
+    VT_EXPECT_PAGES(&vt, BASE + 35 * PG, 1, 5 + 3 * 17);
+    vmar_object_unref(obj);
+    vt_teardown(&vt);
+}
+
+/* Linux's errors: a hole is ENOMEM, device memory and a mapping without
+ * the access's permission EINVAL, past the object's end ENXIO (Linux's
+ * EFAULT); the pages before the failure stay populated, nothing else
+ * changes. */
+static void test_populate_errors(void **state)
+{
+    const int rd = VMAR_ADVISE_POPULATE_READ, wr = VMAR_ADVISE_POPULATE_WRITE;
+    struct vmar_object *obj;
+    struct vt vt;
+    (void)state;
+
+    vt_setup(&vt, NULL, 0);
+    vt_without_refdecoder(&vt);
+    vt_map_fixed(&vt, BASE, 2, RW, 0);
+    vt_map_fixed(&vt, BASE + 3 * PG, 2, RW, 0);
+    vt_map_fixed(&vt, BASE + 5 * PG, 2, R, 0);
+    vt_map_fixed(&vt, BASE + 7 * PG, 1, VMAR_PROT_NONE, 0);
+
+    EXPECT_ADVISE_FAILS(&vt, BASE + 2 * PG, 2 * PG, rd, VMAR_ENOMEM);
+    EXPECT_ADVISE_FAILS(&vt, BASE + 64 * PG, PG, wr, VMAR_ENOMEM);
+    EXPECT_ADVISE_FAILS(&vt, BASE + 7 * PG, PG, rd, VMAR_EINVAL);
+    EXPECT_ADVISE_FAILS(&vt, BASE + 5 * PG, PG, wr, VMAR_EINVAL);
+    EXPECT_ADVISE_FAILS(&vt, BASE + 1, PG, rd, VMAR_EINVAL);
+    EXPECT_ADVISE_FAILS(&vt, BASE, 0, wr, VMAR_EINVAL);
+
+    /* Partial progress: the pages before the hole stay. */
+    VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, wr), VMAR_ENOMEM);
+    assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), 2 * PG);
+    /* ... before the read-only mapping (a write populate). */
+    VT_EXPECT_RC(advise(&vt, BASE + 3 * PG, 4 * PG, wr), VMAR_EINVAL);
+    assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), 4 * PG);
+    /* A read populate passes it, and stops at PROT_NONE. */
+    VT_EXPECT_RC(advise(&vt, BASE + 3 * PG, 5 * PG, rd), VMAR_EINVAL);
+    assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), 6 * PG);
+
+    /* Device memory. */
+    vmar_paddr_t pa = 0;
+    assert_int_equal(vt.env->frame_alloc(vt.env->ctx, VMAR_FRAME_ZERO, &pa), 0);
+    struct vmar_map_opts d = {.addr = BASE + 16 * PG,
+                              .size = PG,
+                              .prot = RW,
+                              .place = FIXED,
+                              .backing = VMAR_BACKING_DEVICE,
+                              .paddr = pa,
+                              .cache = VMAR_CACHE_UC};
+    VT_EXPECT_RC(vt_map_opts(&vt, &d, NULL), 0);
+    EXPECT_ADVISE_FAILS(&vt, BASE + 16 * PG, PG, rd, VMAR_EINVAL);
+    EXPECT_ADVISE_FAILS(&vt, BASE + 16 * PG, PG, wr, VMAR_EINVAL);
+
+    /* Past the object's end of a shared mapping: SIGBUS, after the
+     * object's pages. */
+    assert_int_equal(vmar_memfd_create(vt.env, 2 * PG, &obj), 0);
+    struct vmar_map_opts o = {.addr = BASE + 32 * PG,
+                              .size = 4 * PG,
+                              .prot = RW,
+                              .place = FIXED,
+                              .flags = VMAR_MAP_SHARED,
+                              .backing = VMAR_BACKING_OBJECT,
+                              .object = obj};
+    VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
+    VT_EXPECT_RC(advise(&vt, BASE + 32 * PG, 4 * PG, rd), VMAR_ENXIO);
+    assert_int_equal(resident(&vt, BASE + 32 * PG, BASE + 36 * PG), 2 * PG);
+    EXPECT_ADVISE_FAILS(&vt, BASE + 34 * PG, 2 * PG, wr, VMAR_ENXIO);
+    vmar_object_unref(obj);
+    vt.env->frame_free(vt.env->ctx, pa);
+    vt_teardown(&vt);
+}
+
+/* Populate through a handle without the access's right: VMAR_EACCES. */
+static void test_populate_rights(void **state)
+{
+    struct vmar_space *ro = NULL;
+    struct vt vt;
+    (void)state;
+
+    vt_setup(&vt, NULL, 0);
+    vt_map_fixed(&vt, BASE, 2, RW, 0);
+    assert_int_equal(vmar_space_dup(vt.space, VMAR_RIGHT_READ, &ro), 0);
+    assert_int_equal(
+        vmar_advise(ro, BASE, 2 * PG, VMAR_ADVISE_POPULATE_WRITE), VMAR_EACCES);
+    assert_int_equal(resident(&vt, BASE, BASE + 2 * PG), 0);
+    assert_int_equal(vmar_advise(ro, BASE, 2 * PG, VMAR_ADVISE_POPULATE_READ),
+                     0);
+    assert_int_equal(resident(&vt, BASE, BASE + 2 * PG), 2 * PG);
+    vmar_space_destroy(ro);
+    VT_CHECK(&vt);
+    vt_teardown(&vt);
+}
+
+/* A space for the populate sweep: a private object mapping across a
+ * last-level table boundary, written populate (page-table pages, object
+ * pages, copies) next to anonymous memory. */
+#define SWEEP_AT (BASE + 0x200000 - 2 * PG)
+static void sweep_space(struct vt *vt, struct vmar_object **obj)
+{
+    vt_setup(vt, NULL, 0);
+    vt_without_refdecoder(vt);
+    assert_int_equal(vmar_memfd_create(vt->env, 4 * PG, obj), 0);
+    struct vmar_map_opts o = {.addr = SWEEP_AT,
+                              .size = 4 * PG,
+                              .prot = RW,
+                              .place = FIXED,
+                              .backing = VMAR_BACKING_OBJECT,
+                              .object = *obj};
+    VT_EXPECT_RC(vt_map_opts(vt, &o, NULL), 0);
+    vt_map_fixed(vt, SWEEP_AT + 4 * PG, 4, RW, 0);
+}
+
+/* Allocation failure at every point of a populate: VMAR_ENOMEM with a
+ * populated prefix and vmar_check clean; populating again then ends in
+ * exactly the state (and frame count) of a run that never failed. */
+static void test_populate_oom_sweep(void **state)
+{
+    const vmar_addr_t lo = SWEEP_AT, hi = SWEEP_AT + 8 * PG;
+    struct vmar_object *obj;
+    struct vt vt;
+    (void)state;
+
+    sweep_space(&vt, &obj);
+    VT_EXPECT_RC(advise(&vt, lo, hi - lo, VMAR_ADVISE_POPULATE_WRITE), 0);
+    const size_t frames_ref = vt_frames_live(&vt);
+    vt_expect_rss(&vt, 8, 0);
+    vmar_object_unref(obj);
+    vt_teardown(&vt);
+
+    size_t failed = 0;
+    for (size_t n = 1;; n++) {
+        sweep_space(&vt, &obj);
+        vmar_sim_fail_after(vt.sim, n, VMAR_SIM_FAIL_ANY, false);
+        int rc = vmar_advise(vt.space, lo, hi - lo, VMAR_ADVISE_POPULATE_WRITE);
+        vmar_sim_fail_after(vt.sim, 0, 0, false);
+        VT_CHECK(&vt);
+        const vmar_size_t done = resident(&vt, lo, hi);
+        if (rc == 0) {
+            assert_int_equal(done, hi - lo);
+        } else {
+            VT_EXPECT_RC(rc, VMAR_ENOMEM);
+            failed++;
+            /* A prefix. */
+            assert_int_equal(resident(&vt, lo, lo + done), done);
+            VT_EXPECT_RC(advise(&vt, lo, hi - lo, VMAR_ADVISE_POPULATE_WRITE),
+                         0);
+        }
+        assert_int_equal(vt_frames_live(&vt), frames_ref);
+        vt_expect_rss(&vt, 8, 0);
+        VT_EXPECT_ZERO(&vt, lo, 8);
+        vmar_object_unref(obj);
+        vt_teardown(&vt);
+        if (rc == 0)
+            break;
+        assert_true(n < 1000);
+    }
+    /* Tables, four object pages, four copies, four zero frames at least. */
+    assert_true(failed >= 12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -548,6 +782,11 @@ int main(void)
         cmocka_unit_test(test_einval),
         cmocka_unit_test(test_map_count_limit),
         cmocka_unit_test(test_oom_sweep),
+        cmocka_unit_test(test_populate_anon),
+        cmocka_unit_test(test_populate_cow),
+        cmocka_unit_test(test_populate_errors),
+        cmocka_unit_test(test_populate_rights),
+        cmocka_unit_test(test_populate_oom_sweep),
     };
 
     fprintf(stderr, "backend: %s\n", vt_backend()->name);
