@@ -123,6 +123,8 @@ SAME(VMAR_LINUX_MADV_HUGEPAGE, MADV_HUGEPAGE);
 SAME(VMAR_LINUX_MADV_NOHUGEPAGE, MADV_NOHUGEPAGE);
 SAME(VMAR_LINUX_MADV_DONTDUMP, MADV_DONTDUMP);
 SAME(VMAR_LINUX_MADV_DODUMP, MADV_DODUMP);
+SAME(VMAR_LINUX_MADV_POPULATE_READ, MADV_POPULATE_READ);
+SAME(VMAR_LINUX_MADV_POPULATE_WRITE, MADV_POPULATE_WRITE);
 SAME(VMAR_LINUX_EPERM, EPERM);
 SAME(VMAR_LINUX_EBADF, EBADF);
 SAME(VMAR_LINUX_EAGAIN, EAGAIN);
@@ -1744,6 +1746,59 @@ static const struct op directed[][40] = {
         ADD(W(P(8)), P(2), MADV_DONTDUMP, "madvise advice"),
         END,
     },
+    /* madvise populate: faulted in from the start, up to the first hole
+     * (ENOMEM), a mapping without the access's permission (EINVAL) or a
+     * page past a file's end (EFAULT); the pages before stay */
+    {
+        MM(W(P(8)), P(4), RW_, PA | FX, 0, 0),
+        MM(W(P(12)), P(2), PROT_READ, PA | FX, 0, 0),
+        MM(W(P(14)), P(2), PROT_NONE, PA | FX, 0, 0),
+        MM(W(P(16)), P(2), PROT_EXEC, PA | FX, 0, 0),
+        MM(W(P(18)), P(2), PROT_WRITE, PA | FX, 0, 0),
+        AD(W(P(8)) + 1, P(1), MADV_POPULATE_READ), /* unaligned */
+        AD(W(P(8)), 0, MADV_POPULATE_WRITE),       /* zero */
+        AD(W(P(6)), P(4), MADV_POPULATE_READ),     /* hole first */
+        AD(W(P(8)), P(1), MADV_POPULATE_READ),
+        MC(W(P(8)), P(4)),
+        AD(W(P(9)), P(1), MADV_POPULATE_WRITE),
+        AD(W(P(10)), P(4), MADV_POPULATE_WRITE), /* read-only: EINVAL */
+        MC(W(P(8)), P(8)),
+        AD(W(P(12)), P(3), MADV_POPULATE_READ), /* PROT_NONE: EINVAL */
+        AD(W(P(16)), P(1), MADV_POPULATE_READ), /* exec-only: EINVAL */
+        AD(W(P(18)), P(2), MADV_POPULATE_READ), /* write-only: EINVAL */
+        AD(W(P(18)), P(2), MADV_POPULATE_WRITE),
+        AD(W(P(18)), P(4), MADV_POPULATE_WRITE), /* hole after */
+        MC(W(P(8)), P(12)),
+        TR(W(P(11))),
+        TW(W(P(11)), 3),
+        END,
+    },
+    /* madvise populate of files: shared, private (a write populate
+     * breaks COW), past the end; MAP_POPULATE through the same path */
+    {
+        MM(W(P(30)), P(4), RW_, MAP_SHARED | FX, FD_RW, 0),
+        MM(W(P(40)), P(4), RW_, MAP_PRIVATE | FX, FD_RW, 0),
+        AD(W(P(30)), P(4), MADV_POPULATE_WRITE),
+        AD(W(P(40)), P(2), MADV_POPULATE_READ),
+        AD(W(P(41)), P(2), MADV_POPULATE_WRITE),
+        TW(W(P(30)), 9),
+        TW(W(P(31)), 8),
+        TR(W(P(40))),
+        TR(W(P(41))),
+        MM(W(P(50)), P(FILEPG + 2), RW_, MAP_SHARED | FX, FD_RW, 0),
+        AD(W(P(50)), P(FILEPG + 2), MADV_POPULATE_READ), /* EFAULT */
+        MC(W(P(50)), P(FILEPG + 2)),
+        MM(W(P(50)), P(FILEPG + 2), RW_, MAP_PRIVATE | FX, FD_RW, 0),
+        AD(W(P(50)), P(FILEPG + 2), MADV_POPULATE_WRITE), /* EFAULT */
+        MC(W(P(50)), P(FILEPG + 2)),
+        /* MAP_POPULATE of a private writable file: copies */
+        MM(W(P(70)), P(2), RW_, MAP_PRIVATE | FX | MAP_POPULATE, FD_RW, 0),
+        TW(W(P(30)), 5),
+        TR(W(P(70))),
+        MM(W(P(80)), P(2), PROT_EXEC, PA | FX | MAP_POPULATE, 0, 0),
+        MC(W(P(80)), P(2)),
+        END,
+    },
     /* mincore */
     {
         MM(W(P(8)), P(4), RW_, PA | FX, 0, 0),
@@ -1987,9 +2042,10 @@ static struct op r_op(uint64_t *s)
         static const uint64_t adv[] = {
             MADV_NORMAL,   MADV_RANDOM,   MADV_SEQUENTIAL,
             MADV_WILLNEED, MADV_DONTNEED, MADV_FREE,
-            MADV_DONTFORK, MADV_DOFORK,   6};
+            MADV_DONTFORK, MADV_DOFORK,   6,
+            MADV_POPULATE_READ, MADV_POPULATE_WRITE};
         op.kind = OP_MADVISE;
-        a[2] = adv[R(9)];
+        a[2] = adv[R(11)];
     } else if (k < 76) {
         op.kind = OP_MINCORE;
     } else if (k < 82) {
