@@ -92,19 +92,19 @@ extern "C" {
 /** @name Linux's MADV_* values (the ones the layer implements, and the
  *  others Linux knows, which the layer refuses: docs/LINUX.md) */
 /**@{*/
-#define VMAR_LINUX_MADV_NORMAL     0  /**< MADV_NORMAL */
-#define VMAR_LINUX_MADV_RANDOM     1  /**< MADV_RANDOM */
-#define VMAR_LINUX_MADV_SEQUENTIAL 2  /**< MADV_SEQUENTIAL */
-#define VMAR_LINUX_MADV_WILLNEED   3  /**< MADV_WILLNEED */
-#define VMAR_LINUX_MADV_DONTNEED   4  /**< MADV_DONTNEED */
-#define VMAR_LINUX_MADV_FREE       8  /**< MADV_FREE */
-#define VMAR_LINUX_MADV_REMOVE     9  /**< MADV_REMOVE */
-#define VMAR_LINUX_MADV_DONTFORK   10 /**< MADV_DONTFORK */
-#define VMAR_LINUX_MADV_DOFORK     11 /**< MADV_DOFORK */
-#define VMAR_LINUX_MADV_HUGEPAGE   14 /**< MADV_HUGEPAGE */
-#define VMAR_LINUX_MADV_NOHUGEPAGE 15 /**< MADV_NOHUGEPAGE */
-#define VMAR_LINUX_MADV_DONTDUMP   16 /**< MADV_DONTDUMP */
-#define VMAR_LINUX_MADV_DODUMP     17 /**< MADV_DODUMP */
+#define VMAR_LINUX_MADV_NORMAL         0  /**< MADV_NORMAL */
+#define VMAR_LINUX_MADV_RANDOM         1  /**< MADV_RANDOM */
+#define VMAR_LINUX_MADV_SEQUENTIAL     2  /**< MADV_SEQUENTIAL */
+#define VMAR_LINUX_MADV_WILLNEED       3  /**< MADV_WILLNEED */
+#define VMAR_LINUX_MADV_DONTNEED       4  /**< MADV_DONTNEED */
+#define VMAR_LINUX_MADV_FREE           8  /**< MADV_FREE */
+#define VMAR_LINUX_MADV_REMOVE         9  /**< MADV_REMOVE */
+#define VMAR_LINUX_MADV_DONTFORK       10 /**< MADV_DONTFORK */
+#define VMAR_LINUX_MADV_DOFORK         11 /**< MADV_DOFORK */
+#define VMAR_LINUX_MADV_HUGEPAGE       14 /**< MADV_HUGEPAGE */
+#define VMAR_LINUX_MADV_NOHUGEPAGE     15 /**< MADV_NOHUGEPAGE */
+#define VMAR_LINUX_MADV_DONTDUMP       16 /**< MADV_DONTDUMP */
+#define VMAR_LINUX_MADV_DODUMP         17 /**< MADV_DODUMP */
 #define VMAR_LINUX_MADV_POPULATE_READ  22 /**< MADV_POPULATE_READ */
 #define VMAR_LINUX_MADV_POPULATE_WRITE 23 /**< MADV_POPULATE_WRITE */
 /**@}*/

@@ -744,7 +744,8 @@ static int populate_piece(struct vmar_space *space,
 {
     struct vmar_pte pte;
 
-    if (m->backing == VMAR_BACKING_DEVICE || !(m->prot & vmar_access_prot(access)))
+    if (m->backing == VMAR_BACKING_DEVICE ||
+        !(m->prot & vmar_access_prot(access)))
         return VMAR_EINVAL;
     for (; va < hi; va += VMAR_PAGE_SIZE) {
         int rc = vmar__fault_locked(space, va, access, &pte);

@@ -2040,9 +2040,9 @@ static struct op r_op(uint64_t *s)
         }
     } else if (k < 72) {
         static const uint64_t adv[] = {
-            MADV_NORMAL,   MADV_RANDOM,   MADV_SEQUENTIAL,
-            MADV_WILLNEED, MADV_DONTNEED, MADV_FREE,
-            MADV_DONTFORK, MADV_DOFORK,   6,
+            MADV_NORMAL,        MADV_RANDOM,        MADV_SEQUENTIAL,
+            MADV_WILLNEED,      MADV_DONTNEED,      MADV_FREE,
+            MADV_DONTFORK,      MADV_DOFORK,        6,
             MADV_POPULATE_READ, MADV_POPULATE_WRITE};
         op.kind = OP_MADVISE;
         a[2] = adv[R(11)];

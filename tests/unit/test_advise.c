@@ -597,8 +597,8 @@ static void test_populate_cow(void **state)
     VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0); /* private */
 
     VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, VMAR_ADVISE_POPULATE_WRITE), 0);
-    VT_EXPECT_RC(
-        advise(&vt, BASE + 32 * PG, 4 * PG, VMAR_ADVISE_POPULATE_READ), 0);
+    VT_EXPECT_RC(advise(&vt, BASE + 32 * PG, 4 * PG, VMAR_ADVISE_POPULATE_READ),
+                 0);
     vt_expect_rss(&vt, 0, 8);
     VT_EXPECT_RC(
         advise(&vt, BASE + 33 * PG, 2 * PG, VMAR_ADVISE_POPULATE_WRITE), 0);
@@ -689,8 +689,8 @@ static void test_populate_rights(void **state)
     vt_setup(&vt, NULL, 0);
     vt_map_fixed(&vt, BASE, 2, RW, 0);
     assert_int_equal(vmar_space_dup(vt.space, VMAR_RIGHT_READ, &ro), 0);
-    assert_int_equal(
-        vmar_advise(ro, BASE, 2 * PG, VMAR_ADVISE_POPULATE_WRITE), VMAR_EACCES);
+    assert_int_equal(vmar_advise(ro, BASE, 2 * PG, VMAR_ADVISE_POPULATE_WRITE),
+                     VMAR_EACCES);
     assert_int_equal(resident(&vt, BASE, BASE + 2 * PG), 0);
     assert_int_equal(vmar_advise(ro, BASE, 2 * PG, VMAR_ADVISE_POPULATE_READ),
                      0);
