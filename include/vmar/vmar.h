@@ -150,7 +150,7 @@ void vmar_space_destroy(struct vmar_space *space);
  * |                                        |  replaces what is there)      |
  * | vmar_protect                           | the bits of the new prot      |
  * |                                        |  (lowering needs none)        |
- * | vmar_unmap, vmar_clear                 | WRITE                         |
+ * | vmar_unmap, vmar_clear, vmar_seal      | WRITE                         |
  * | vmar_remap, vmar_resize                | WRITE                         |
  * | vmar_advise DONTNEED, FREE             | WRITE (zeroes private memory) |
  * | vmar_advise POPULATE_READ, _WRITE      | READ, WRITE: as vmar_fault    |
@@ -328,6 +328,20 @@ enum vmar_map_flags {
      *  VMAR_MAP_STACK. Kept by the mapping (vmar_mapping_info::flags);
      *  mappings merge only with mappings that have it too. */
     VMAR_MAP_GROWSDOWN = 1u << 11,
+    /** Sealed (Linux's mseal(), VM_SEALED): the mapping's layout and
+     *  permissions can no longer change. Given at map time or later by
+     *  vmar_seal(); never cleared (only vmar_clear() and destroying the
+     *  space remove sealed mappings). Refused with VMAR_EPERM, with the
+     *  space unchanged: vmar_unmap() of a range meeting it,
+     *  VMAR_PLACE_FIXED over it, vmar_remap() and vmar_resize() of it
+     *  (source or FIXED target), vmar_protect() of it (even to the same
+     *  permissions), and vmar_advise() DONTNEED, FREE and DONTFORK when
+     *  it is private anonymous memory without VMAR_PROT_WRITE (Linux's
+     *  rule: the caller could have zeroed writable memory anyway; object
+     *  and device memory allow them). Other advice, faults, reads and
+     *  writes are unaffected. vmar_fork() keeps the seal in the child.
+     *  Kept by the mapping; mappings merge only with sealed ones. */
+    VMAR_MAP_SEALED = 1u << 14,
 };
 
 /** Options for vmar_map(). Zero means "default" for every field. */
@@ -381,6 +395,7 @@ struct vmar_map_opts {
  *   cover prot and the maximum permissions, or lack WRITE for
  *   VMAR_PLACE_FIXED (the table at vmar_rights);
  *  VMAR_EEXIST: FIXED_NOREPLACE over an existing mapping;
+ *  VMAR_EPERM: FIXED over a sealed mapping (VMAR_MAP_SEALED);
  *  VMAR_ENOMEM: no free range; the map would grow the space past the
  *   address-space limit (an overwrite is charged only the bytes it adds)
  *   or past the mapping-count limit (counted before merging; an overwrite
@@ -420,7 +435,8 @@ int vmar_map(struct vmar_space *space, const struct vmar_map_opts *opts,
  * Returns: 0; VMAR_EACCES (the handle lacks VMAR_RIGHT_WRITE, even for a
  *  range with nothing mapped); VMAR_EINVAL (unaligned, zero, wrapping, or
  *  outside the user range); VMAR_ENOMEM (cutting a hole in one mapping
- *  would exceed the mapping-count limit, or an allocation failed).
+ *  would exceed the mapping-count limit, or an allocation failed);
+ *  VMAR_EPERM (a sealed mapping meets the range, VMAR_MAP_SEALED).
  * Locking: takes the space lock exclusively.
  * On failure: the space is unchanged.
  */
@@ -437,12 +453,32 @@ int vmar_unmap(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size);
  * Returns: 0; VMAR_EINVAL (as vmar_unmap, or unknown prot bits);
  *  VMAR_ENOMEM (a part of the range is not mapped, the mapping-count
  *  limit, or an allocation failed); VMAR_EACCES (prot exceeds some
- *  mapping's maximum, or the handle's rights do not cover prot).
+ *  mapping's maximum, or the handle's rights do not cover prot);
+ *  VMAR_EPERM (a mapping of the range is sealed, VMAR_MAP_SEALED).
  * Locking: takes the space lock exclusively.
  * On failure: the space is unchanged (unlike Linux, no prefix is changed).
  */
 int vmar_protect(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size,
                  unsigned prot);
+
+/**
+ * Seal every mapping of [addr, addr+size) (Linux's mseal()): set
+ * VMAR_MAP_SEALED, which refuses later changes of their layout and
+ * permissions (see that flag). Mappings straddling an end are cut there;
+ * already sealed mappings stay as they are; sealed neighbours merge.
+ *
+ * @param space  the address space.
+ * @param addr   start of the range, page aligned.
+ * @param size   length of the range in bytes, a non-zero page multiple.
+ * Returns: 0; VMAR_EINVAL (as vmar_unmap); VMAR_ENOMEM (a part of the
+ *  range is not mapped, the mapping-count limit, or an allocation
+ *  failed); VMAR_EACCES (the handle lacks VMAR_RIGHT_WRITE: a seal takes
+ *  away the changes the WRITE right allows).
+ * Locking: takes the space lock exclusively.
+ * On failure: the space is unchanged (the whole range is sealed or none
+ *  of it).
+ */
+int vmar_seal(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size);
 
 /** vmar_remap() flags: Linux's MREMAP_* values. */
 enum vmar_remap_flags {
@@ -486,7 +522,9 @@ enum vmar_remap_flags {
  *   (device ranges never grow);
  *  VMAR_ENOMEM: cannot grow in place without MAYMOVE, no free range, a
  *   limit (address space, mapping count), or an allocation failed;
- *  VMAR_EACCES: the handle lacks VMAR_RIGHT_WRITE.
+ *  VMAR_EACCES: the handle lacks VMAR_RIGHT_WRITE;
+ *  VMAR_EPERM: a mapping of the source, or one the FIXED target would
+ *   replace, is sealed (VMAR_MAP_SEALED).
  * Locking: takes the space lock exclusively.
  * On failure: the space is unchanged; validation and every allocation
  *  happen before the first change (the reference shrinks the source
@@ -508,7 +546,8 @@ int vmar_remap(struct vmar_space *space, vmar_addr_t old_addr,
  *  leaves the user range); VMAR_EFAULT ([addr, addr+old_size) is not
  *  exactly one mapping from its start, or a device mapping would grow);
  *  VMAR_ENOMEM (the pages after it are not free, a limit, or an
- *  allocation failed); VMAR_EACCES (the handle lacks VMAR_RIGHT_WRITE).
+ *  allocation failed); VMAR_EACCES (the handle lacks VMAR_RIGHT_WRITE);
+ *  VMAR_EPERM (the mapping is sealed).
  * Locking: takes the space lock exclusively.
  * On failure: the space is unchanged.
  */
@@ -536,7 +575,8 @@ struct vmar_fork_opts {
  * frame's reference count goes up; the first write by either copies the
  * page, or reuses it when the count shows no one else maps it. Shared
  * mappings stay shared and writable; device mappings are copied as device
- * mappings; VMAR_MAP_DONTFORK mappings are left out. The child has the
+ * mappings; VMAR_MAP_DONTFORK mappings are left out; sealed mappings stay
+ * sealed in the child. The child has the
  * parent's limits, user range, flags and counters. One TLB flush of the
  * parent at the end.
  *
@@ -559,7 +599,9 @@ int vmar_fork(struct vmar_space *parent, const struct vmar_fork_opts *opts,
               struct vmar_space **out);
 
 /**
- * Remove every mapping (exec-time teardown) and keep the space usable:
+ * Remove every mapping, sealed ones included (exec-time teardown, as
+ * Linux's exec drops sealed mappings with the old mm) and keep the space
+ * usable:
  * frames and page-table pages are freed after one flush, counters reset;
  * limits, user range and flags are kept.
  *
@@ -604,7 +646,9 @@ enum vmar_advice {
  *  on a device mapping); VMAR_ENOMEM (a part of the range is not mapped,
  *  the mapping-count limit, or an allocation failed); VMAR_EACCES
  *  (DONTNEED or FREE through a handle without VMAR_RIGHT_WRITE: dropping
- *  zeroes private memory; hints need no right).
+ *  zeroes private memory; hints need no right); VMAR_EPERM (DONTNEED,
+ *  FREE or DONTFORK on a sealed read-only private anonymous mapping,
+ *  VMAR_MAP_SEALED).
  * POPULATE_READ and POPULATE_WRITE fault every page of the range in, in
  *  order, as vmar_fault() of a read or write would (a write breaks
  *  copy-on-write); they change no mapping. They return 0; VMAR_EINVAL

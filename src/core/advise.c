@@ -31,6 +31,7 @@ static bool advice_change(int advice, struct vmar__attr_change *c)
         return true;
     case VMAR_ADVISE_DONTFORK:
         c->set = VMAR_MAP_DONTFORK;
+        c->discard = true;
         return true;
     case VMAR_ADVISE_DOFORK:
         c->clear = VMAR_MAP_DONTFORK;
@@ -38,6 +39,7 @@ static bool advice_change(int advice, struct vmar__attr_change *c)
     case VMAR_ADVISE_DONTNEED:
     case VMAR_ADVISE_FREE:
         c->kind = VMAR_ATTR_DROP;
+        c->discard = true;
         return true;
     case VMAR_ADVISE_WILLNEED:
         c->kind = VMAR_ATTR_CHECK;

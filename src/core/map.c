@@ -16,7 +16,8 @@
     (VMAR_MAP_SHARED | VMAR_MAP_POPULATE | VMAR_MAP_STACK |                    \
      VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM |             \
      VMAR_MAP_FAULT_AROUND | VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL |         \
-     VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT | VMAR_MAP_GROWSDOWN)
+     VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT | VMAR_MAP_GROWSDOWN |               \
+     VMAR_MAP_SEALED)
 
 static bool is_pow2(vmar_size_t x)
 {
@@ -107,7 +108,7 @@ static int map_locate(const struct vmar_space *space,
     case VMAR_PLACE_FIXED:
         *addr = o->addr;
         vmar__carve_cost_at(space, o->addr, o->addr + o->size, cost, pos);
-        return 0;
+        return cost->sealed ? VMAR_EPERM : 0;
     case VMAR_PLACE_FIXED_NOREPLACE:
         *addr = o->addr;
         vmar__range_locate(space, o->addr, pos);

@@ -203,6 +203,7 @@ void vmar__carve_cost_at(const struct vmar_space *space, vmar_addr_t lo,
         vmar_addr_t s = VMAR_MAX(m->node.start, lo);
         vmar_addr_t e = VMAR_MIN(m->node.end, hi);
         cost->mapped += e - s;
+        cost->sealed |= vmar__mapping_sealed(m);
         if (m->node.start < lo && m->node.end > hi)
             cost->needs_node = true;
         else if (m->node.start >= lo && m->node.end <= hi)

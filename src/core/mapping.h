@@ -18,7 +18,7 @@
 #define VMAR_MAPPING_KEPT_FLAGS                                                \
     (VMAR_MAP_SHARED | VMAR_MAP_STACK | VMAR_MAP_FAULT_AROUND |                \
      VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM |               \
-     VMAR_MAP_EOF_FAULT | VMAR_MAP_GROWSDOWN)
+     VMAR_MAP_EOF_FAULT | VMAR_MAP_GROWSDOWN | VMAR_MAP_SEALED)
 
 /* Internal flag: the mapping's anonymous frames may be shared with
  * another space (it or its source went through vmar_fork()), so protect
@@ -60,6 +60,21 @@ static inline void vmar__mapping_set_flags(struct vmar__mapping *m,
 static inline bool vmar__mapping_shared(const struct vmar__mapping *m)
 {
     return (m->flags & VMAR_MAP_SHARED) != 0;
+}
+
+static inline bool vmar__mapping_sealed(const struct vmar__mapping *m)
+{
+    return (m->flags & VMAR_MAP_SEALED) != 0;
+}
+
+/* Whether a sealed `m` refuses advice that discards contents or forgets
+ * them at fork (Linux's can_madvise_modify()): only read-only private
+ * anonymous memory, whose contents the caller could not have zeroed by
+ * writing; object and device memory and writable memory allow it. */
+static inline bool vmar__seal_refuses_discard(const struct vmar__mapping *m)
+{
+    return vmar__mapping_sealed(m) && m->backing == VMAR_BACKING_ANON &&
+           !vmar__mapping_shared(m) && !(m->prot & VMAR_PROT_WRITE);
 }
 
 /* Private memory whose leaves may share a frame with another leaf or an
@@ -277,10 +292,17 @@ struct vmar__attr_change {
     enum vmar__attr_kind kind;
     unsigned prot;       /* VMAR_ATTR_PROT: VMAR_PROT_* */
     unsigned clear, set; /* VMAR_ATTR_FLAGS */
+    /* Discarding advice (dropping pages, leaving memory out of a fork):
+     * refused on sealed read-only private anonymous memory
+     * (vmar__seal_refuses_discard()). New permissions are refused on
+     * every sealed mapping. */
+    bool discard;
 };
 
-/* 0, VMAR_ENOMEM (a hole, the mapping-count limit, a failed prepare) or
- * the refusal above; on failure nothing changed. With nothing to change,
+/* 0, VMAR_ENOMEM (a hole, the mapping-count limit, a failed prepare),
+ * VMAR_EPERM (a sealed mapping, as above) or the refusal above, the first
+ * found in address order (a mapping's EACCES before its EPERM, as Linux's
+ * mprotect); on failure nothing changed. With nothing to change,
  * only the survey runs. => caller holds the space lock exclusively. */
 int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
                       const struct vmar__attr_change *c);
@@ -335,6 +357,7 @@ struct vmar__carve_cost {
     vmar_size_t mapped; /* bytes of [lo, hi) currently mapped
                          * => caller holds the space lock, shared or exclusive.
                          */
+    bool sealed; /* a sealed mapping meets [lo, hi): the carve is refused */
 };
 void vmar__carve_cost(const struct vmar_space *space, vmar_addr_t lo,
                       vmar_addr_t hi, struct vmar__carve_cost *cost);

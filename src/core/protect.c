@@ -54,6 +54,9 @@ static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
             return VMAR_ENOMEM;
         if (c->kind == VMAR_ATTR_PROT && c->prot & ~m->max_prot)
             return VMAR_EACCES;
+        if ((c->kind == VMAR_ATTR_PROT && vmar__mapping_sealed(m)) ||
+            (c->discard && vmar__seal_refuses_discard(m)))
+            return VMAR_EPERM;
         if (c->kind == VMAR_ATTR_DROP && m->backing == VMAR_BACKING_DEVICE)
             return VMAR_EINVAL;
         covered = m->node.end;

@@ -104,6 +104,8 @@ static int remap_source(const struct vmar_space *space, struct remap *r)
          m = vmar__mapping_next_in(m, hi)) {
         if (m->node.start > covered)
             return VMAR_EFAULT; /* a hole */
+        if (vmar__mapping_sealed(m))
+            return VMAR_EPERM;
         if (r->flags & VMAR_REMAP_DONTUNMAP &&
             (m->backing != VMAR_BACKING_ANON || m->object))
             return VMAR_EINVAL; /* private anonymous only */
@@ -470,6 +472,8 @@ static int remap_locked(struct vmar_space *space, struct remap *r,
     rc = remap_target(space, r, &to);
     if (!rc)
         rc = remap_limits(space, r, true);
+    if (!rc && r->cost.sealed) /* a FIXED target over a sealed mapping */
+        rc = VMAR_EPERM;
     if (!rc)
         rc = remap_prepare(space, r, to, &prep);
     if (!rc) {

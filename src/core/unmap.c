@@ -16,6 +16,9 @@ int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
     /* Punching a hole in one mapping is the only way unmap adds one. */
     if (cost.needs_node && space->set.count + 1 > space->max_map_count)
         return VMAR_ENOMEM;
+    /* After the count limit, as Linux's vms_gather_munmap_vmas(). */
+    if (cost.sealed)
+        return VMAR_EPERM;
     rc = vmar__prep_nodes(space, &prep, cost.needs_node);
     if (!rc && cost.tables)
         rc = vmar__pmap_prepare(space, lo, hi - lo, VMAR_PREP_CHANGE,
