@@ -109,6 +109,13 @@ extern "C" {
 #define VMAR_LINUX_MADV_POPULATE_WRITE 23 /**< MADV_POPULATE_WRITE */
 /**@}*/
 
+/** @name More MADV_* values the layer refuses; mseal()'s rule names them */
+/**@{*/
+#define VMAR_LINUX_MADV_WIPEONFORK      18  /**< MADV_WIPEONFORK */
+#define VMAR_LINUX_MADV_DONTNEED_LOCKED 24  /**< MADV_DONTNEED_LOCKED */
+#define VMAR_LINUX_MADV_GUARD_INSTALL   102 /**< MADV_GUARD_INSTALL */
+/**@}*/
+
 /** @name Linux's errno values (positive; the calls return them negated) */
 /**@{*/
 #define VMAR_LINUX_EPERM      1  /**< EPERM */
@@ -222,6 +229,7 @@ int vmar_linux_mm_init(struct vmar_linux_mm *mm, struct vmar_space *space,
  *  than TASK_SIZE, a fixed range past TASK_SIZE or no free range;
  *  -EINVAL for an unaligned fixed address; -EPERM for a fixed address
  *  below mmap_min_addr; -EEXIST for MAP_FIXED_NOREPLACE over a mapping;
+ *  -EPERM for MAP_FIXED over a sealed mapping (mseal());
  *  -EOPNOTSUPP for MAP_SHARED_VALIDATE with an unknown flag (files);
  *  -EACCES for a file not open for reading, or a shared writable mapping
  *  of a file not open for writing; -EPERM for PROT_EXEC of a noexec file;
@@ -248,7 +256,8 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
  * @param addr  start, page aligned.
  * @param len   length (rounded up to a page).
  * Returns: 0; -EINVAL (unaligned, zero length, past TASK_SIZE); -ENOMEM
- *  (splitting a mapping would exceed the mapping-count limit).
+ *  (splitting a mapping would exceed the mapping-count limit); -EPERM (a
+ *  sealed mapping meets the range: mseal()).
  * Locking: the space lock, through the core's calls; the caller
  *  serialises the calls on one mm ("Threading" above).
  * On failure: the space is unchanged.
@@ -266,7 +275,8 @@ long vmar_linux_munmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len);
  * Returns: 0; -EINVAL (unaligned, unknown prot bits, both GROWS flags,
  *  PROT_GROWSDOWN/UP: no mapping here grows); -ENOMEM (the range wraps,
  *  or a part of it is not mapped); -EACCES (beyond a mapping's maximum,
- *  e.g. write to a shared mapping of a read-only file).
+ *  e.g. write to a shared mapping of a read-only file); -EPERM (a sealed
+ *  mapping, mseal(); a mapping's EACCES comes first).
  * Locking: the space lock, through the core's calls; the caller
  *  serialises the calls on one mm ("Threading" above).
  * On failure: the mapped prefix before the failure point has the new
@@ -295,13 +305,13 @@ long vmar_linux_mprotect(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
  *  change, overlapping source and target, old_len 0 on a private
  *  mapping); -EFAULT (no mapping at old_addr, the source leaves its
  *  mapping, or a pure move whose range starts in a hole); -EPERM (a
- *  MREMAP_FIXED target below mmap_min_addr); -ENOMEM (cannot grow in
- *  place without MAYMOVE, no free range, limits).
- * Locking: the space lock, through the core's calls; the caller
- *  serialises the calls on one mm ("Threading" above).
- * On failure: as Linux, a MREMAP_FIXED target may already be unmapped, a
- *  shrinking move may already have shrunk the source, and a pure move
- *  keeps the mappings it moved before the failure.
+ *  MREMAP_FIXED target below mmap_min_addr, a sealed source mapping, or
+ *  a MREMAP_FIXED target over a sealed mapping: mseal()); -ENOMEM (cannot grow
+ * in place without MAYMOVE, no free range, limits). Locking: the space lock,
+ * through the core's calls; the caller serialises the calls on one mm
+ * ("Threading" above). On failure: as Linux, a MREMAP_FIXED target may already
+ * be unmapped, a shrinking move may already have shrunk the source, and a pure
+ * move keeps the mappings it moved before the failure.
  */
 long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t old_addr,
                        uint64_t old_len, uint64_t new_len, uint64_t flags,
@@ -323,7 +333,9 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t old_addr,
  *  device memory or a mapping without the access's permission); -ENOMEM
  *  (a hole in the range, the mapping-count limit, or a populate out of
  *  memory); -EFAULT (a populate fault that would raise SIGBUS: past the
- *  end of a file, or the object failed).
+ *  end of a file, or the object failed); -EPERM (discarding advice,
+ *  Linux's is_discard(), on a sealed read-only private anonymous
+ *  mapping: mseal()).
  * Locking: the space lock, through the core's calls; the caller
  *  serialises the calls on one mm ("Threading" above).
  * On failure: the mappings before the failure point have the advice
@@ -364,6 +376,28 @@ long vmar_linux_mincore(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
  * On failure: nothing changes.
  */
 uint64_t vmar_linux_brk(struct vmar_linux_mm *mm, uint64_t brk);
+
+/**
+ * mseal(2) (Linux 6.10): seal every mapping of [addr, addr+len) against
+ * later changes (munmap, mmap MAP_FIXED over it, mremap of it or onto it,
+ * mprotect, discarding madvise on read-only private anonymous memory and
+ * a brk shrink into it: each refused with -EPERM, and fork keeps the
+ * seal). The core's vmar_seal().
+ *
+ * @param mm     the process.
+ * @param addr   start, page aligned.
+ * @param len    length (rounded up; 0 succeeds at once).
+ * @param flags  must be 0.
+ * Returns: 0; -EINVAL (non-zero flags, unaligned start, a length that
+ *  rounds up to 0 or a range that wraps); -ENOMEM (a part of the range
+ *  is not mapped, or the mapping-count limit).
+ * Locking: the space lock, through the core's call; the caller
+ *  serialises the calls on one mm ("Threading" above).
+ * On failure: nothing changes (Linux checks the whole range for holes
+ *  before it seals anything).
+ */
+long vmar_linux_mseal(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
+                      uint64_t flags);
 
 #ifdef __cplusplus
 }

@@ -410,6 +410,7 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
 struct prot_walk {
     uint64_t next;   /* where the mapped prefix ends so far */
     uint64_t denied; /* start of the first mapping that refuses, or 0 */
+    long refusal;    /* its errno: EACCES, or EPERM when sealed */
     unsigned prot;
     bool hole;
 };
@@ -422,8 +423,10 @@ static int prot_cb(void *arg, const struct vmar_mapping_info *info)
         w->hole = true;
         return 1;
     }
-    if (w->prot & ~info->max_prot) {
+    /* do_mprotect_pkey()'s EACCES, then mprotect_fixup()'s seal check. */
+    if (w->prot & ~info->max_prot || info->flags & VMAR_MAP_SEALED) {
         w->denied = w->next;
+        w->refusal = w->prot & ~info->max_prot ? E(EACCES) : E(EPERM);
         return 1;
     }
     w->next = info->end;
@@ -472,7 +475,7 @@ long vmar_linux_mprotect(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
         return E(EINVAL);
 
     /* Linux walks the mappings in order and stops at the first one that
-     * refuses (EACCES) or at a hole (ENOMEM), leaving the ones before it
+     * refuses (EACCES, EPERM) or at a hole (ENOMEM), leaving the ones before it
      * changed. One core call over the accepted prefix does the same. */
     w.next = addr;
     w.denied = 0;
@@ -486,7 +489,7 @@ long vmar_linux_mprotect(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
             return from_vmar(rc);
     }
     if (w.denied)
-        return E(EACCES);
+        return w.refusal;
     if (stop < end)
         return E(ENOMEM);
     return 0;
@@ -513,11 +516,32 @@ static bool advice_known(uint64_t advice)
     }
 }
 
+/* Linux's can_madvise_modify(): advice that discards (is_discard())
+ * is refused on a sealed read-only private anonymous mapping. */
+static bool seal_refuses(const struct vmar_mapping_info *m, uint64_t advice)
+{
+    switch (advice) {
+    case VMAR_LINUX_MADV_FREE:
+    case VMAR_LINUX_MADV_DONTNEED:
+    case VMAR_LINUX_MADV_DONTNEED_LOCKED:
+    case VMAR_LINUX_MADV_REMOVE:
+    case VMAR_LINUX_MADV_DONTFORK:
+    case VMAR_LINUX_MADV_WIPEONFORK:
+    case VMAR_LINUX_MADV_GUARD_INSTALL:
+        return m->flags & VMAR_MAP_SEALED && m->backing == VMAR_BACKING_ANON &&
+               !(m->flags & VMAR_MAP_SHARED) && !(m->prot & VMAR_PROT_WRITE);
+    default:
+        return false;
+    }
+}
+
 /* The advice for one piece [lo, hi) of the mapping `m`. */
 static long advise_piece(struct vmar_linux_mm *mm,
                          const struct vmar_mapping_info *m, uint64_t lo,
                          uint64_t hi, uint64_t advice)
 {
+    if (seal_refuses(m, advice))
+        return E(EPERM);
     switch (advice) {
     case VMAR_LINUX_MADV_WILLNEED:
         /* Anonymous memory and shmem: Linux only reads back swap. */
@@ -840,7 +864,10 @@ static long remap_move(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
         if (!seen && addr < m.start)
             return E(EFAULT); /* no gap at the start */
         last_end = m.end;
-        rc = remap_is_valid(&m, lo, hi - lo, hi - lo, flags);
+        /* check_prep_vma() of each mapping: the seal, then the rest. */
+        rc = m.flags & VMAR_MAP_SEALED
+                 ? E(EPERM)
+                 : remap_is_valid(&m, lo, hi - lo, hi - lo, flags);
         if (!rc)
             rc = mremap_to(mm, lo, hi - lo, hi - lo, flags, to);
         if (VMAR_LINUX_IS_ERR(rc))
@@ -931,6 +958,8 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t addr,
     /* check_prep_vma() */
     if (!lookup(mm, addr, &m))
         return E(EFAULT);
+    if (m.flags & VMAR_MAP_SEALED)
+        return E(EPERM);
     if (implies_new || new_len > old_len) {
         rc = remap_is_valid(&m, addr, old_len, new_len, flags);
         if (rc)
@@ -943,6 +972,33 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t addr,
     if (implies_new)
         return mremap_to(mm, addr, old_len, new_len, flags, new_addr);
     return mremap_at(mm, &m, addr, old_len, new_len, flags);
+}
+
+/* ---- mseal ------------------------------------------------------------- */
+
+/* do_mseal(): the argument checks, then the whole range or nothing (the
+ * core's all-or-nothing survey is Linux's range_contains_unmapped()). */
+long vmar_linux_mseal(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
+                      uint64_t flags)
+{
+    uint64_t alen, end;
+
+    if (flags)
+        return E(EINVAL);
+    if (addr & PG_MASK)
+        return E(EINVAL);
+    alen = page_align(len);
+    if (len && !alen)
+        return E(EINVAL);
+    end = addr + alen;
+    if (end < addr)
+        return E(EINVAL);
+    if (end == addr)
+        return 0;
+    /* Nothing is mapped outside [mmap_min_addr, TASK_SIZE). */
+    if (addr < mm->min_addr || end > mm->task_size)
+        return E(ENOMEM);
+    return from_vmar(vmar_seal(mm->space, addr, alen));
 }
 
 /* ---- brk --------------------------------------------------------------- */

@@ -78,6 +78,9 @@ int main(void)
 #ifndef MAP_DROPPABLE
 #define MAP_DROPPABLE 0x08 /* glibc too old to name it */
 #endif
+#ifndef SYS_mseal
+#define SYS_mseal 462 /* x86-64 and asm-generic alike; glibc too old */
+#endif
 #ifndef PROT_SEM
 #define PROT_SEM 0x8
 #endif
@@ -208,6 +211,7 @@ enum op_kind {
     OP_BRK,
     OP_TOUCH_R, /* read one byte; a[1] = nothing */
     OP_TOUCH_W, /* write a[1] (a byte) */
+    OP_MSEAL,   /* mseal(a[0], a[1], a[2]) */
     /* Limits: a[0] is the headroom both sides get, in bytes of address
      * space (RLIMIT_AS / as_limit) or in mappings (vm.max_map_count /
      * max_map_count) above what each side uses now. */
@@ -745,6 +749,9 @@ static void child_main(int rfd, int wfd)
         case OP_TOUCH_W:
             ret = c_touch(a[0], op.kind == OP_TOUCH_W, (uint8_t)a[1]);
             break;
+        case OP_MSEAL:
+            ret = c_ret(syscall(SYS_mseal, a[0], a[1], a[2]));
+            break;
         case OP_LIMIT_AS:
             ret = c_limit_as(a[0]);
             break;
@@ -975,6 +982,8 @@ static int64_t lib_call(struct world *w, const struct op *op)
                                   a[1] <= NPG * PGSZ ? v_vec : NULL);
     case OP_BRK:
         return (int64_t)vmar_linux_brk(mm, a[0]);
+    case OP_MSEAL:
+        return vmar_linux_mseal(mm, a[0], a[1], a[2]);
     case OP_LIMIT_AS:
     case OP_LIMIT_MAPS: {
         /* The same headroom above what the layer's space uses now. */
@@ -1098,9 +1107,9 @@ static void lib_snap(struct world *w, struct snap *s, int content)
 static void op_print(FILE *f, const struct op *op)
 {
     static const char *names[] = {
-        "mmap",       "munmap", "mprotect", "mremap",  "madvise",
-        "mincore",    "brk",    "touch_r",  "touch_w", "limit_as",
-        "limit_maps", "snap",   "quit"};
+        "mmap",     "munmap",     "mprotect", "mremap",  "madvise",
+        "mincore",  "brk",        "touch_r",  "touch_w", "mseal",
+        "limit_as", "limit_maps", "snap",     "quit"};
     fprintf(f, "%s(", names[op->kind]);
     for (int i = 0; i < 6; i++) {
         uint64_t v = op->a[i], t = v & (3ull << 62);
@@ -1358,6 +1367,14 @@ static int step(struct world *w, const struct op *op, int content)
             uint64_t va = xlate(op->a[0], VMAR_SIDE);
             uint8_t at =
                 va >= WIN && va < WEND ? g_pv.pg[(va - WIN) / PGSZ].attr : 0;
+            struct vmar_mapping_info m;
+            if (at & PA_MAPPED && !(at & PA_R) && at & (PA_W | PA_X) &&
+                !vmar_query(w->space, va, &m) && m.flags & VMAR_MAP_SEALED) {
+                /* x86_read() cannot lend READ to a sealed page: the
+                 * states part (residency), as after a merge difference. */
+                w->doc_known++;
+                return w->memfd_lost ? 3 : 2;
+            }
             if (at & PA_MAPPED && !(at & PA_R) && at & (PA_W | PA_X)) {
                 w->doc_known++;
                 rv = x86_read(w, va);
@@ -1366,7 +1383,10 @@ static int step(struct world *w, const struct op *op, int content)
         }
     }
     if (!why && rv != rl) {
-        if (op->kind == OP_MREMAP && rl == -EFAULT &&
+        /* A pure move stops at the first mapping that fails (EFAULT, or
+         * EPERM at a sealed target), so where the kernel has a boundary
+         * the layer merged away it moves a different prefix. */
+        if (op->kind == OP_MREMAP && (rl == -EFAULT || rl == -EPERM) &&
             linux_only_boundary(&g_pv, &g_pl, xlate(op->a[0], VMAR_SIDE),
                                 xlate(op->a[0], VMAR_SIDE) + op->a[1])) {
             w->doc_merge++;
@@ -1400,6 +1420,14 @@ static int step(struct world *w, const struct op *op, int content)
         lib_snap(w, &g_sv, content);
         if (snap_compare(w, &g_sv, &g_sl, &why) == 0)
             return 0;
+        /* The same EPERM after a pure move that moved a different prefix
+         * (see the return-value case above). */
+        if (op->kind == OP_MREMAP && rl == -EPERM &&
+            linux_only_boundary(&g_pv, &g_pl, xlate(op->a[0], VMAR_SIDE),
+                                xlate(op->a[0], VMAR_SIDE) + op->a[1])) {
+            w->doc_merge++;
+            return 2;
+        }
     } else {
         lib_snap(w, &g_sv, 0);
     }
@@ -1506,6 +1534,10 @@ static int step(struct world *w, const struct op *op, int content)
 #define TW(addr, v)                                                            \
     {                                                                          \
         OP_TOUCH_W, {addr, v}, NULL, 0                                         \
+    }
+#define MS(addr, len, flags)                                                   \
+    {                                                                          \
+        OP_MSEAL, {addr, len, flags}, NULL, 0                                  \
     }
 #define LIM_AS(room)                                                           \
     {                                                                          \
@@ -1905,6 +1937,83 @@ static const struct op directed[][40] = {
         BRK(HEAP),
         END,
     },
+    /* mseal: its errnos, then every call it refuses (EPERM), whole */
+    {
+        MM(W(P(8)), P(8), RW_, PA | FX, 0, 0),
+        TW(W(P(9)), 1),
+        MS(W(P(8)) + 1, P(1), 0),           /* unaligned */
+        MS(W(P(8)), P(1), 1),               /* flags */
+        MS(W(P(8)), -1ull, 0),              /* len rounds to 0 */
+        MS(A_ABS + (-P(1) & M62), P(2), 0), /* wraps */
+        MS(W(P(8)), 0, 0),                  /* zero: 0 */
+        MS(W(P(6)), P(4), 0),               /* hole first: ENOMEM */
+        MS(W(P(14)), P(4), 0),              /* hole after: ENOMEM */
+        UN(W(P(14)), P(2)),                 /* nothing was sealed */
+        MS(W(P(10)), P(2) - 100, 0),        /* rounded; cuts */
+        UN(W(P(11)), P(1)),                 /* inside */
+        UN(W(P(6)), P(5)),                  /* touching */
+        UN(W(P(8)), P(2)),                  /* beside it: 0 */
+        MM(W(P(11)), P(2), RW_, PA | FX, 0, 0),
+        MM(W(P(11)), P(2), RW_, SA | FX, 0, 0),
+        MM(W(P(11)), P(2), RW_, PA | NR, 0, 0), /* EEXIST first */
+        PR(W(P(10)), P(2), RW_),                /* same prot: EPERM */
+        PR(W(P(12)), P(2), PROT_READ),
+        PR(W(P(10)), P(4), PROT_READ),
+        PR(W(P(12)), P(4), RW_), /* applied, then the hole */
+        RE(W(P(10)), P(2), P(1), 0, 0),
+        RE(W(P(10)), P(2), P(4), MV, 0),
+        RE(W(P(10)), P(1), P(1), MV | MREMAP_FIXED, W(P(40))),
+        RE(W(P(10)), P(2), P(2), MV | MREMAP_DONTUNMAP, 0),
+        RE(W(P(12)), P(2), P(2), MV | MREMAP_FIXED, W(P(10))), /* target */
+        RE(W(P(12)), P(2), P(4), MV | MREMAP_FIXED, W(P(40))),
+        RE(W(P(40)), P(2), P(2), MV | MREMAP_FIXED, W(P(10))),
+        AD(W(P(10)), P(2), MADV_DONTNEED), /* writable: allowed */
+        AD(W(P(10)), P(2), MADV_RANDOM),
+        TR(W(P(10))),
+        MS(W(P(10)), P(2), 0), /* again: 0 */
+        MS(W(P(40)), P(4), 0), /* merges with nothing sealed */
+        END,
+    },
+    /* mseal and madvise: discarding advice only on read-only anonymous */
+    {
+        MM(W(P(20)), P(4), RW_, PA | FX, 0, 0),
+        TW(W(P(21)), 3),
+        PR(W(P(20)), P(4), PROT_READ),
+        MS(W(P(20)), P(4), 0),
+        AD(W(P(20)), P(4), MADV_DONTNEED), /* read-only anonymous */
+        AD(W(P(20)), P(4), MADV_FREE),
+        AD(W(P(21)), P(1), MADV_DONTFORK),
+        AD(W(P(18)), P(6), MADV_DONTNEED), /* hole first, then EPERM */
+        AD(W(P(20)), P(4), MADV_WILLNEED),
+        AD(W(P(20)), P(4), MADV_DOFORK),
+        AD(W(P(20)), P(4), MADV_SEQUENTIAL),
+        TR(W(P(21))),
+        MM(W(P(30)), P(2), PROT_READ, SA | FX, 0, 0),
+        MS(W(P(30)), P(2), 0),
+        AD(W(P(30)), P(2), MADV_DONTNEED), /* shmem: allowed */
+        MM(W(P(34)), P(2), PROT_READ, MAP_PRIVATE | FX, FD_RW, 0),
+        MS(W(P(34)), P(2), 0),
+        AD(W(P(34)), P(2), MADV_DONTNEED), /* a file: allowed */
+        MM(W(P(44)), P(1), PROT_READ, MAP_SHARED | FX, FD_RO, 0),
+        MS(W(P(44)), P(1), 0),
+        PR(W(P(44)), P(1), RW_), /* EACCES before EPERM */
+        PR(W(P(44)), P(1), PROT_READ),
+        UN(W(P(0)), P(64)),
+        END,
+    },
+    /* mseal and brk: a sealed heap does not shrink; it still grows */
+    {
+        BRK(HEAP + P(4)),
+        TW(HEAP + 5, 1),
+        MS(HEAP, P(4), 0),
+        BRK(HEAP + P(2)), /* refused: the old break */
+        BRK(HEAP + P(6)), /* a new, unsealed mapping */
+        BRK(HEAP + P(5)),
+        BRK(HEAP + P(3)),
+        MS(HEAP + P(4), P(1), 0),
+        BRK(HEAP + P(4)),
+        END,
+    },
 };
 
 static int run_directed(void)
@@ -2057,10 +2166,13 @@ static struct op r_op(uint64_t *s)
         op.kind = OP_TOUCH_R;
         a[0] = W(P(pg) + R(PGSZ));
         a[1] = 0;
-    } else {
+    } else if (k < 97) {
         op.kind = OP_TOUCH_W;
         a[0] = W(P(pg) + R(PGSZ));
         a[1] = R(256);
+    } else {
+        op.kind = OP_MSEAL; /* rare: a sealed mapping refuses much */
+        a[2] = R(16) ? 0 : 1;
     }
     if (op.kind != OP_TOUCH_R && op.kind != OP_TOUCH_W && op.kind != OP_BRK &&
         !R(40)) {
