@@ -1100,6 +1100,8 @@ static int lib_mutate(struct diff_session *s, const struct diff_op *op,
         return vmar_remap(sp, op->a, op->b, op->c, op->flags, op->d, addr);
     case DIFF_RESIZE:
         return vmar_resize(sp, op->a, op->b, op->c);
+    case DIFF_SEAL:
+        return vmar_seal(sp, op->a, op->b);
     case DIFF_FORK:
         return lib_fork(s, fork_child(s, op), (unsigned)op->a);
     default:
@@ -1129,6 +1131,8 @@ static int model_mutate(struct diff_session *s, const struct diff_op *op,
         return model_remap(m, op->a, op->b, op->c, op->flags, op->d, addr);
     case DIFF_RESIZE:
         return model_resize(m, op->a, op->b, op->c);
+    case DIFF_SEAL:
+        return model_seal(m, op->a, op->b);
     case DIFF_FORK: {
         struct slot *ch = fork_child(s, op);
         m->why = NULL;
@@ -1150,6 +1154,7 @@ static void count_outcome(struct diff_session *s, const struct diff_op *op,
 
     s->last_rc = rc;
     st->by_kind[op->kind]++;
+    st->seal_refusals += rc == VMAR_EPERM;
     if (rc == 0) {
         st->ok_by_kind[op->kind]++;
         if (op->kind == DIFF_MAP) {
@@ -2171,6 +2176,7 @@ static int step_dispatch(struct diff_session *s, const struct diff_op *op)
     case DIFF_ADVISE:
     case DIFF_REMAP:
     case DIFF_RESIZE:
+    case DIFF_SEAL:
     case DIFF_FORK:
         if (op->kind == DIFF_MAP && op->backing == VMAR_BACKING_DEVICE &&
             (op->d > DEV_PAGES || op->b > (DEV_PAGES - op->d) * PG))
@@ -2741,6 +2747,31 @@ static void gen_advise(struct diff_session *s, struct diff_rng *r,
     }
 }
 
+/* Seal a mapping, a part of one, or a range with holes: rare, since a
+ * sealed mapping refuses most later changes (until clear or destroy). */
+static void gen_seal(struct diff_session *s, struct diff_rng *r,
+                     struct diff_op *op)
+{
+    const struct model_run *run = rand_run(s, r);
+
+    op->kind = DIFF_SEAL;
+    if (run && chance(r, 70)) {
+        op->a = run->start;
+        op->b = run->end - run->start;
+        if (chance(r, 40)) { /* a part: cuts */
+            op->a += R(r, op->b / PG) * PG;
+            op->b = (1 + R(r, (run->end - op->a) / PG)) * PG;
+        }
+    } else {
+        op->a = pick_addr(s, r);
+        op->b = pick_size(s, r, op->a);
+    }
+    if (chance(r, 8)) {
+        op->fail_n = 1 + (uint32_t)R(r, 2);
+        op->fail_mask = VMAR_SIM_FAIL_ALLOC;
+    }
+}
+
 /* A new size: the same, smaller, larger, to the end of the range, odd. */
 static uint64_t pick_new_size(struct diff_session *s, struct diff_rng *r,
                               uint64_t addr, uint64_t old)
@@ -3041,7 +3072,10 @@ void diff_gen_op(struct diff_session *s, struct diff_rng *r, struct diff_op *op)
         op->b = pick_size(s, r, op->a);
         op->prot = pick_prot(r);
     } else if (k < 69) {
-        gen_advise(s, r, op);
+        if (chance(r, 6))
+            gen_seal(s, r, op);
+        else
+            gen_advise(s, r, op);
     } else if (k < 79) {
         gen_remap(s, r, op);
     } else if (k < 82) {
@@ -3116,7 +3150,7 @@ void diff_gen_op(struct diff_session *s, struct diff_rng *r, struct diff_op *op)
     }
     if (op->kind <= DIFF_PROTECT || op->kind == DIFF_ADVISE ||
         op->kind == DIFF_REMAP || op->kind == DIFF_RESIZE ||
-        op->kind == DIFF_FORK)
+        op->kind == DIFF_FORK || op->kind == DIFF_SEAL)
         gen_mutation_fail(r, op);
 }
 
@@ -3340,9 +3374,9 @@ size_t diff_shrink(struct diff_case *c, const struct diff_opts *o)
 /* ---- text format -------------------------------------------------------- */
 
 static const char *const kind_names[DIFF_NKINDS] = {
-    "map",    "unmap", "protect", "limits",  "query", "resident", "iterate",
-    "fault",  "read",  "write",   "zero",    "cpu",   "advise",   "remap",
-    "resize", "clear", "fork",    "destroy", "object"};
+    "map",    "unmap", "protect", "limits",  "query",  "resident", "iterate",
+    "fault",  "read",  "write",   "zero",    "cpu",    "advise",   "remap",
+    "resize", "clear", "fork",    "destroy", "object", "seal"};
 static const char *const place_names[4] = {"any", "hint", "noreplace", "fixed"};
 static const char *const place_enums[4] = {"VMAR_PLACE_ANY", "VMAR_PLACE_HINT",
                                            "VMAR_PLACE_FIXED_NOREPLACE",
@@ -3491,6 +3525,9 @@ static void print_c(FILE *f, const struct diff_op *op)
         fprintf(f, "vmar_resize(s, %#" PRIx64 ", %#" PRIx64 ", %#" PRIx64 ");",
                 op->a, op->b, op->c);
         break;
+    case DIFF_SEAL:
+        fprintf(f, "vmar_seal(s, %#" PRIx64 ", %#" PRIx64 ");", op->a, op->b);
+        break;
     case DIFF_CLEAR:
         fprintf(f, "vmar_clear(s);");
         break;
@@ -3572,6 +3609,7 @@ void diff_print_case(FILE *f, const struct diff_case *c, bool c_like)
         case DIFF_DESTROY:
             break;
         case DIFF_UNMAP:
+        case DIFF_SEAL:
             fprintf(f, " addr=%#" PRIx64 " size=%#" PRIx64, op->a, op->b);
             break;
         case DIFF_PROTECT:
@@ -3929,6 +3967,8 @@ int diff_run_bytes(const uint8_t *data, size_t len)
     X(remap_nogrow)                                                            \
     X(resize_ok)                                                               \
     X(resize_efault)                                                           \
+    X(ok_by_kind[DIFF_SEAL])                                                   \
+    X(seal_refusals)                                                           \
     X(forks)                                                                   \
     X(forks_with_cow)                                                          \
     X(destroys)                                                                \

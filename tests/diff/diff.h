@@ -52,6 +52,7 @@ enum diff_kind {
     DIFF_DESTROY, /* vmar_space_destroy() of space `sp` */
     /* Caller-supplied memory objects (vmar/object.h). */
     DIFF_OBJECT, /* make (or drop) the driver's object in slot `obj` */
+    DIFF_SEAL,   /* vmar_seal(addr, size) */
     DIFF_NKINDS
 };
 
@@ -167,6 +168,7 @@ struct diff_stats {
     size_t remap_shrink, remap_grow_in_place, remap_moves, remap_fixed,
         remap_dontunmap, remap_multi, remap_efault, remap_nogrow;
     size_t resize_ok, resize_efault;
+    size_t seal_refusals; /* operations refused by a seal (VMAR_EPERM) */
     size_t forks, forks_with_cow, destroys, clears, cow_writes;
     size_t object_shared_reads; /* a shared page read through a fork */
     size_t device_maps, device_maps_wt, device_moves, device_cpu;

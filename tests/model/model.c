@@ -18,12 +18,12 @@
 #define KEPT                                                                   \
     (VMAR_MAP_SHARED | VMAR_MAP_STACK | VMAR_MAP_DONTFORK |                    \
      VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM | VMAR_MAP_FAULT_AROUND |           \
-     VMAR_MAP_EOF_FAULT)
+     VMAR_MAP_EOF_FAULT | VMAR_MAP_SEALED)
 #define KNOWN_MAP                                                              \
     (VMAR_MAP_SHARED | VMAR_MAP_POPULATE | VMAR_MAP_STACK |                    \
      VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM |             \
      VMAR_MAP_FAULT_AROUND | VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL |         \
-     VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT)
+     VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT | VMAR_MAP_SEALED)
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -732,6 +732,15 @@ static void carve(struct model *m, size_t lo, size_t hi)
         pg_clear(m, &m->pg[i]);
 }
 
+/* A sealed page in [lo, hi) (indices)? */
+static bool any_sealed(const struct model *m, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++)
+        if (m->pg[i].mapped && m->pg[i].flags & VMAR_MAP_SEALED)
+            return true;
+    return false;
+}
+
 int model_map(struct model *m, const struct vmar_map_opts *o,
               vmar_addr_t *out_addr)
 {
@@ -813,6 +822,8 @@ int model_map_obj(struct model *m, const struct vmar_map_opts *o, uint64_t obj,
         mapped += m->pg[i].mapped ? PG : 0;
     if (o->place == VMAR_PLACE_FIXED_NOREPLACE && mapped)
         return fail(m, VMAR_EEXIST, "noreplace overlap");
+    if (o->place == VMAR_PLACE_FIXED && any_sealed(m, lo, hi))
+        return fail(m, VMAR_EPERM, "fixed over a sealed mapping");
     /* Only FIXED can overlap: placement returned a free range. */
     vmar_size_t added = o->size - mapped;
     vmar_size_t total = model_total_vm(m);
@@ -884,6 +895,8 @@ static int unmap_pages(struct model *m, size_t lo, size_t hi)
         return 0;
     if (count_refused(m, count_after_replace(m, lo, hi, false)))
         return fail(m, VMAR_ENOMEM, "count limit");
+    if (any_sealed(m, lo, hi))
+        return fail(m, VMAR_EPERM, "sealed");
     carve(m, lo, hi);
     return 0;
 }
@@ -912,6 +925,8 @@ int model_protect(struct model *m, vmar_addr_t addr, vmar_size_t size,
             return fail(m, VMAR_ENOMEM, "hole");
         if (prot & ~(unsigned)m->pg[i].max_prot)
             return fail(m, VMAR_EACCES, "beyond max");
+        if (m->pg[i].flags & VMAR_MAP_SEALED)
+            return fail(m, VMAR_EPERM, "sealed");
     }
     /* Before merging, a mapping whose permissions change is cut where it
      * straddles an end of the range; one that already has `prot` is not. */
@@ -982,6 +997,9 @@ int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
 {
     const bool drops =
         advice == VMAR_ADVISE_DONTNEED || advice == VMAR_ADVISE_FREE;
+    /* vmar.h, VMAR_MAP_SEALED: discarding advice is refused on sealed
+     * read-only private anonymous memory. */
+    const bool discards = drops || advice == VMAR_ADVISE_DONTFORK;
 
     m->why = NULL;
     if (!range_ok(m, addr, size) || !advice_known(advice))
@@ -993,6 +1011,10 @@ int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
     for (size_t i = lo; i < hi; i++) {
         if (!m->pg[i].mapped)
             return fail(m, VMAR_ENOMEM, "hole");
+        if (discards && m->pg[i].flags & VMAR_MAP_SEALED &&
+            m->pg[i].backing == VMAR_BACKING_ANON && !is_shared(&m->pg[i]) &&
+            !(m->pg[i].prot & VMAR_PROT_WRITE))
+            return fail(m, VMAR_EPERM, "discard sealed read-only anon");
         if (drops && is_device(&m->pg[i]))
             return fail(m, VMAR_EINVAL, "drop device pages");
     }
@@ -1090,6 +1112,8 @@ int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
         run_around(m, i, &s, &e);
         if (s > covered)
             return fail(m, VMAR_EFAULT, "hole in source");
+        if (m->pg[i].flags & VMAR_MAP_SEALED)
+            return fail(m, VMAR_EPERM, "sealed source");
         if (dontunmap && (m->pg[i].object || is_device(&m->pg[i])))
             return fail(m, VMAR_EINVAL, "dontunmap on shared or device");
         covered = e;
@@ -1194,6 +1218,9 @@ int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
         return fail(m, VMAR_ENOMEM, "as limit");
     if (count > c->max_map_count && count > runs)
         return fail(m, VMAR_ENOMEM, "count limit");
+    if (fixed && any_sealed(m, (size_t)((to - c->user_lo) / PG),
+                            (size_t)((to - c->user_lo) / PG) + ns / PG))
+        return fail(m, VMAR_EPERM, "fixed target over a sealed mapping");
 
     /* Commit: contents, residency, frames and object offsets move with
      * the pages; the source becomes a hole, or with DONTUNMAP stays
@@ -1249,6 +1276,38 @@ int model_resize(struct model *m, vmar_addr_t addr, vmar_size_t old_size,
     if (s != i || (vmar_size_t)(e - s) * PG != old_size)
         return fail(m, VMAR_EFAULT, "not one mapping");
     return model_remap(m, addr, old_size, new_size, 0, 0, NULL);
+}
+
+int model_seal(struct model *m, vmar_addr_t addr, vmar_size_t size)
+{
+    const unsigned sl = VMAR_MAP_SEALED;
+
+    m->why = NULL;
+    if (!range_ok(m, addr, size))
+        return fail(m, VMAR_EINVAL, "bad range");
+    size_t lo = (size_t)((addr - m->cfg.user_lo) / PG);
+    size_t hi = lo + (size_t)(size / PG);
+    for (size_t i = lo; i < hi; i++)
+        if (!m->pg[i].mapped)
+            return fail(m, VMAR_ENOMEM, "hole");
+    /* A mapping straddling an end is cut unless it is sealed already. */
+    bool cut_lo =
+        lo > 0 && joins(&m->pg[lo - 1], &m->pg[lo]) && !(m->pg[lo].flags & sl);
+    bool cut_hi = hi < m->npages && joins(&m->pg[hi - 1], &m->pg[hi]) &&
+                  !(m->pg[hi - 1].flags & sl);
+    if (count_refused(m, run_count(m) + (size_t)cut_lo + (size_t)cut_hi))
+        return fail(m, VMAR_ENOMEM, "count limit");
+    for (size_t i = lo; i < hi; i++)
+        if (is_device(&m->pg[i]) && !(m->pg[i].flags & sl) &&
+            (i == lo || !joins(&m->pg[i - 1], &m->pg[i])))
+            dev_cut(m, i);
+    for (size_t i = lo; i < hi; i++)
+        if (is_device(&m->pg[i]) && !(m->pg[i].flags & sl) &&
+            (i + 1 == hi || !joins(&m->pg[i], &m->pg[i + 1])))
+            dev_cut(m, i + 1);
+    for (size_t i = lo; i < hi; i++)
+        m->pg[i].flags = (uint16_t)(m->pg[i].flags | sl);
+    return 0;
 }
 
 void model_clear(struct model *m)

@@ -198,6 +198,9 @@ int model_protect(struct model *m, vmar_addr_t addr, vmar_size_t size,
 /* vmar_advise, vmar_remap, vmar_resize, vmar_clear. */
 int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
                  int advice);
+/* vmar_seal: VMAR_EINVAL, VMAR_ENOMEM (hole, count limit), else every
+ * page of the range gets VMAR_MAP_SEALED. */
+int model_seal(struct model *m, vmar_addr_t addr, vmar_size_t size);
 int model_remap(struct model *m, vmar_addr_t old_addr, vmar_size_t old_size,
                 vmar_size_t new_size, unsigned flags, vmar_addr_t new_addr,
                 vmar_addr_t *out_addr);
