@@ -2166,7 +2166,7 @@ static struct op r_op(uint64_t *s)
         op.kind = OP_TOUCH_R;
         a[0] = W(P(pg) + R(PGSZ));
         a[1] = 0;
-    } else if (k < 97) {
+    } else if (k < 99) {
         op.kind = OP_TOUCH_W;
         a[0] = W(P(pg) + R(PGSZ));
         a[1] = R(256);
