@@ -576,9 +576,8 @@ struct vmar_fork_opts {
  * page, or reuses it when the count shows no one else maps it. Shared
  * mappings stay shared and writable; device mappings are copied as device
  * mappings; VMAR_MAP_DONTFORK mappings are left out; sealed mappings stay
- * sealed in the child. The child has the
- * parent's limits, user range, flags and counters. One TLB flush of the
- * parent at the end.
+ * sealed in the child. The child has the parent's limits, user range,
+ * flags and counters. One TLB flush of the parent at the end.
  *
  * @param parent  the space to copy.
  * @param opts    the child's backend configuration and lock; may be NULL.
@@ -599,9 +598,8 @@ int vmar_fork(struct vmar_space *parent, const struct vmar_fork_opts *opts,
               struct vmar_space **out);
 
 /**
- * Remove every mapping, sealed ones included (exec-time teardown, as
- * Linux's exec drops sealed mappings with the old mm) and keep the space
- * usable:
+ * Remove every mapping, sealed ones included (exec-time teardown: Linux's
+ * exec drops sealed mappings with the old mm), and keep the space usable:
  * frames and page-table pages are freed after one flush, counters reset;
  * limits, user range and flags are kept.
  *
