@@ -270,12 +270,52 @@ static void objects(void **state)
     model_fini(&m);
 }
 
+/* Sealing cuts and merges like a hint; a seal refuses unmap, FIXED,
+ * protect and remap with EPERM, discarding advice only on read-only
+ * private anonymous pages, and a hole makes the seal ENOMEM. */
+static void sealing(void **state)
+{
+    struct model m;
+    vmar_addr_t a;
+
+    (void)state;
+    init(&m, 32, 0);
+    assert_int_equal(map(&m, LO, 8, RW, VMAR_PLACE_FIXED, 0, NULL), 0);
+    assert_int_equal(model_seal(&m, LO + 2 * PG, 2 * PG), 0);
+    assert_int_equal(nruns(&m), 3);
+    assert_int_equal(model_seal(&m, LO, 16 * PG), VMAR_ENOMEM);
+    assert_int_equal(nruns(&m), 3);
+    assert_int_equal(model_unmap(&m, LO + 3 * PG, 4 * PG), VMAR_EPERM);
+    assert_int_equal(map(&m, LO + 3 * PG, 1, RW, VMAR_PLACE_FIXED, 0, NULL),
+                     VMAR_EPERM);
+    assert_int_equal(model_protect(&m, LO + 2 * PG, PG, RW), VMAR_EPERM);
+    assert_int_equal(model_remap(&m, LO + 6 * PG, PG, PG,
+                                 VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED,
+                                 LO + 2 * PG, &a),
+                     VMAR_EPERM);
+    assert_int_equal(model_advise(&m, LO + 2 * PG, PG, VMAR_ADVISE_DONTNEED),
+                     0); /* writable */
+    assert_int_equal(model_unmap(&m, LO + 4 * PG, 4 * PG), 0);
+    assert_int_equal(model_seal(&m, LO, 2 * PG), 0);
+    assert_int_equal(nruns(&m), 1); /* sealed neighbours merge */
+    assert_int_equal(model_protect(&m, LO, 4 * PG, R), VMAR_EPERM);
+    assert_int_equal(
+        map(&m, LO + 8 * PG, 2, R, VMAR_PLACE_FIXED, VMAR_MAP_SEALED, NULL), 0);
+    assert_int_equal(model_advise(&m, LO + 8 * PG, PG, VMAR_ADVISE_FREE),
+                     VMAR_EPERM);
+    assert_int_equal(model_advise(&m, LO + 8 * PG, PG, VMAR_ADVISE_RANDOM), 0);
+    model_clear(&m);
+    assert_int_equal(nruns(&m), 0);
+    model_fini(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(placement),      cmocka_unit_test(stack_guard),
         cmocka_unit_test(merging),        cmocka_unit_test(limits),
         cmocka_unit_test(protect_atomic), cmocka_unit_test(objects),
+        cmocka_unit_test(sealing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
