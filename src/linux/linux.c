@@ -497,6 +497,20 @@ long vmar_linux_mprotect(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
 
 /* ---- madvise ----------------------------------------------------------- */
 
+/* The range checks madvise() and mseal() share after their first one:
+ * an unaligned start, a length that rounds up to 0 or a range that wraps
+ * is EINVAL; otherwise 0 with the page-aligned end in *end (== addr for
+ * an empty range). */
+static long aligned_range(uint64_t addr, uint64_t len, uint64_t *end)
+{
+    const uint64_t alen = page_align(len);
+
+    if (addr & PG_MASK || (len && !alen))
+        return E(EINVAL);
+    *end = addr + alen;
+    return *end < addr ? E(EINVAL) : 0;
+}
+
 static bool advice_known(uint64_t advice)
 {
     switch (advice) {
@@ -592,19 +606,14 @@ long vmar_linux_madvise(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
 {
     struct vmar_mapping_info m;
     long unmapped = 0, rc;
-    uint64_t end, hi, alen;
+    uint64_t end, hi;
 
     /* is_valid_madvise(), then the empty range. */
     if (!advice_known(advice))
         return E(EINVAL);
-    if (addr & PG_MASK)
-        return E(EINVAL);
-    alen = page_align(len);
-    if (len && !alen)
-        return E(EINVAL);
-    end = addr + alen;
-    if (end < addr)
-        return E(EINVAL);
+    long bad = aligned_range(addr, len, &end);
+    if (bad)
+        return bad;
     if (end == addr)
         return 0;
 
@@ -981,24 +990,19 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t addr,
 long vmar_linux_mseal(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
                       uint64_t flags)
 {
-    uint64_t alen, end;
+    uint64_t end;
 
     if (flags)
         return E(EINVAL);
-    if (addr & PG_MASK)
-        return E(EINVAL);
-    alen = page_align(len);
-    if (len && !alen)
-        return E(EINVAL);
-    end = addr + alen;
-    if (end < addr)
-        return E(EINVAL);
+    long bad = aligned_range(addr, len, &end);
+    if (bad)
+        return bad;
     if (end == addr)
         return 0;
     /* Nothing is mapped outside [mmap_min_addr, TASK_SIZE). */
     if (addr < mm->min_addr || end > mm->task_size)
         return E(ENOMEM);
-    return from_vmar(vmar_seal(mm->space, addr, alen));
+    return from_vmar(vmar_seal(mm->space, addr, end - addr));
 }
 
 /* ---- brk --------------------------------------------------------------- */

@@ -128,6 +128,26 @@ static void test_free_anon(void **state)
     drop_anon(VMAR_ADVISE_FREE);
 }
 
+/* A space (no reference decoder: the object's frames are checked by
+ * content) with a memfd of 4 pages in *obj, mapped shared read-write at
+ * BASE; returns the options it was mapped with. */
+static struct vmar_map_opts shared_memfd_setup(struct vt *vt,
+                                               struct vmar_object **obj)
+{
+    vt_setup(vt, NULL, 0);
+    vt_without_refdecoder(vt);
+    assert_int_equal(vmar_memfd_create(vt->env, 4 * PG, obj), 0);
+    struct vmar_map_opts o = {.addr = BASE,
+                              .size = 4 * PG,
+                              .prot = RW,
+                              .place = FIXED,
+                              .flags = VMAR_MAP_SHARED,
+                              .backing = VMAR_BACKING_OBJECT,
+                              .object = *obj};
+    VT_EXPECT_RC(vt_map_opts(vt, &o, NULL), 0);
+    return o;
+}
+
 /* A private mapping of an object: its own copies go, the object's
  * contents show again. A shared mapping keeps the contents. */
 static void test_dontneed_object(void **state)
@@ -136,17 +156,7 @@ static void test_dontneed_object(void **state)
     struct vmar_object *obj;
     (void)state;
 
-    vt_setup(&vt, NULL, 0);
-    vt_without_refdecoder(&vt);
-    assert_int_equal(vmar_memfd_create(vt.env, 4 * PG, &obj), 0);
-    struct vmar_map_opts o = {.addr = BASE,
-                              .size = 4 * PG,
-                              .prot = RW,
-                              .place = FIXED,
-                              .flags = VMAR_MAP_SHARED,
-                              .backing = VMAR_BACKING_OBJECT,
-                              .object = obj};
-    VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
+    struct vmar_map_opts o = shared_memfd_setup(&vt, &obj);
     vt_fill_pages(&vt, BASE, 4, 2); /* the object's contents */
     o.addr = BASE + 32 * PG;
     o.flags = 0;
@@ -579,17 +589,7 @@ static void test_populate_cow(void **state)
     struct vt vt;
     (void)state;
 
-    vt_setup(&vt, NULL, 0);
-    vt_without_refdecoder(&vt);
-    assert_int_equal(vmar_memfd_create(vt.env, 4 * PG, &obj), 0);
-    struct vmar_map_opts o = {.addr = BASE,
-                              .size = 4 * PG,
-                              .prot = RW,
-                              .place = FIXED,
-                              .flags = VMAR_MAP_SHARED,
-                              .backing = VMAR_BACKING_OBJECT,
-                              .object = obj};
-    VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
+    struct vmar_map_opts o = shared_memfd_setup(&vt, &obj);
     vt_fill_pages(&vt, BASE, 4, 2);
     VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, VMAR_ADVISE_DONTNEED), 0);
     o.addr = BASE + 32 * PG;
