@@ -263,25 +263,6 @@ void vmar__pt_unlock_all(struct vmar_space *space)
         stripe_unlock(&space->pt[i]);
 }
 
-static void rss_add_to(struct vmar__pt_stripe *st, size_t anon, size_t file)
-{
-    if (anon)
-        vmar__atomic_add(&st->rss_anon, anon);
-    if (file)
-        vmar__atomic_add(&st->rss_file, file);
-}
-
-void vmar__rss_add_at(struct vmar_space *space, vmar_addr_t va, size_t anon,
-                      size_t file)
-{
-    rss_add_to(vmar__pt_stripe(space, va), anon, file);
-}
-
-void vmar__rss_add(struct vmar_space *space, size_t anon, size_t file)
-{
-    rss_add_to(&space->pt[0], anon, file);
-}
-
 void vmar__rss_read(const struct vmar_space *space, size_t *anon, size_t *file)
 {
     size_t a = 0, f = 0;

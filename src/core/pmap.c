@@ -260,3 +260,125 @@ void vmar_tlb_batch_finish(struct vmar_tlb_batch *batch)
     batch->hi = 0;
     batch->nfree = 0;
 }
+
+/* ---- the wrappers pmap.h declares -------------------------------------- */
+
+void vmar__tlb_init(struct vmar__tlb *t, struct vmar_space *space)
+{
+    vmar_tlb_batch_init(&t->b, space->env, space->ops, space->mmu);
+    t->b.core = t;
+    t->put_anon = 0;
+    t->put_file = 0;
+    t->transfer = false;
+}
+
+bool vmar__pmap_split(const struct vmar_space *space)
+{
+    return (space->ops->caps & VMAR_MMU_CAP_SPLIT_PT) != 0;
+}
+
+vmar_addr_t vmar__pmap_ops_user_top(const struct vmar_mmu_ops *ops)
+{
+    return ops->user_top;
+}
+
+vmar_addr_t vmar__pmap_user_top(const struct vmar_space *space)
+{
+    return vmar__pmap_ops_user_top(space->ops);
+}
+
+vmar_paddr_t vmar__pmap_pa_top(const struct vmar_space *space)
+{
+    return space->ops->pa_top;
+}
+
+enum vmar_cache vmar__pmap_cache_as(const struct vmar_space *space,
+                                    enum vmar_cache c)
+{
+    return (enum vmar_cache)space->ops->cache_as[c];
+}
+
+int vmar__pmap_create(const struct vmar_env *env,
+                      const struct vmar_mmu_ops *ops, const void *config,
+                      struct vmar_mmu **out)
+{
+    return ops->create(env, config, out);
+}
+
+void vmar__pmap_destroy(struct vmar_space *space)
+{
+    space->ops->destroy(space->mmu);
+}
+
+int vmar__pmap_prepare(struct vmar_space *space, vmar_addr_t va,
+                       vmar_size_t len, enum vmar_mmu_prep what,
+                       struct vmar_frame_list *resv)
+{
+    return space->ops->prepare(space->mmu, va, len, what, resv);
+}
+
+void vmar__pmap_map(struct vmar_space *space, vmar_addr_t va,
+                    const struct vmar_pte *pte, struct vmar_frame_list *resv)
+{
+    space->ops->map(space->mmu, va, pte, resv);
+}
+
+void vmar__pmap_protect(struct vmar_space *space, vmar_addr_t va,
+                        vmar_size_t len, unsigned prot,
+                        struct vmar_frame_list *resv, struct vmar__tlb *t)
+{
+    space->ops->protect(space->mmu, va, len, prot, resv, &t->b);
+}
+
+int vmar__pmap_find_next(const struct vmar_space *space, vmar_addr_t *va,
+                         vmar_addr_t end, struct vmar_pte *pte)
+{
+    return space->ops->find_next(space->mmu, va, end, pte);
+}
+
+int vmar__pmap_probe(const struct vmar_space *space, vmar_addr_t va,
+                     struct vmar_pte *pte, size_t *missing)
+{
+    vmar_addr_t at = va;
+
+    if (space->ops->probe)
+        return space->ops->probe(space->mmu, va, pte, missing);
+    *missing = VMAR__MISSING_UNKNOWN;
+    return space->ops->find_next(space->mmu, &at, va + VMAR_PAGE_SIZE, pte);
+}
+
+int vmar__pmap_walk(const struct vmar_space *space, vmar_addr_t *va,
+                    vmar_addr_t end, struct vmar_pte *pte)
+{
+    return space->ops->find_next(space->mmu, va, end, pte);
+}
+
+int vmar__pmap_activation(const struct vmar_space *space,
+                          struct vmar_mmu_activation *out)
+{
+    if (space->ops->activation == NULL)
+        return VMAR_ENOTSUP;
+    space->ops->activation(space->mmu, out);
+    return 0;
+}
+
+void vmar__pmap_replace(struct vmar_space *space, vmar_addr_t va,
+                        const struct vmar_pte *pte)
+{
+    struct vmar_tlb_batch b;
+
+    vmar_tlb_batch_init(&b, space->env, space->ops, space->mmu);
+    space->ops->replace(space->mmu, va, pte, &b);
+}
+
+bool vmar__pmap_has_transfer(const struct vmar_space *space)
+{
+    return space->ops->transfer != NULL;
+}
+
+void vmar__pmap_transfer(struct vmar_space *space, vmar_addr_t va,
+                         vmar_size_t len, vmar_addr_t to,
+                         struct vmar_frame_list *resv, struct vmar__tlb *t)
+{
+    space->ops->transfer(space->mmu, va, len, to, resv, &t->b);
+}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The core's one way to the backend, pmap(9)'s place in UVM: every call
- * of a vmar_mmu_ops member is here or in pmap.c, each optional
+ * of a vmar_mmu_ops member is in pmap.c, each optional
  * operation's fallback is written once in pmap.c, and the TLB batch the
  * core changes translations under is the private wrapper below. Every
  * other core file reaches the page table through vmar__pmap_*().
@@ -10,8 +10,8 @@
  * table needs the space lock exclusively, or shared with the page-table
  * lock held (faults); one that only reads it needs the space lock at
  * least shared, plus the page-table lock when the space lock is shared.
- * The wrappers in this header are static inline: the call costs what the
- * indirect call through ops costs, nothing more.
+ * Only pmap.c calls vmar_mmu_ops members or reads their fields; the
+ * header declares them.
  */
 #ifndef VMAR_CORE_PMAP_H
 #define VMAR_CORE_PMAP_H
@@ -41,14 +41,7 @@ struct vmar__tlb {
 /* Start an empty batch for the space's table.
  * => caller holds the space lock (exclusive, or shared with the
  *    page-table lock) until vmar__tlb_finish(). */
-static inline void vmar__tlb_init(struct vmar__tlb *t, struct vmar_space *space)
-{
-    vmar_tlb_batch_init(&t->b, space->env, space->ops, space->mmu);
-    t->b.core = t;
-    t->put_anon = 0;
-    t->put_file = 0;
-    t->transfer = false;
-}
+void vmar__tlb_init(struct vmar__tlb *t, struct vmar_space *space);
 
 /* Flush what was recorded, then free and drop what was queued
  * (vmar_tlb_batch_finish()). => caller holds what vmar__tlb_init()
@@ -87,37 +80,21 @@ int vmar__pmap_usable(const struct vmar_env *env,
 /* Whether the backend lets calls on different leaf blocks run at once
  * (VMAR_MMU_CAP_SPLIT_PT): the page-table lock stripes and the fault
  * gate's late close follow it. */
-static inline bool vmar__pmap_split(const struct vmar_space *space)
-{
-    return (space->ops->caps & VMAR_MMU_CAP_SPLIT_PT) != 0;
-}
+bool vmar__pmap_split(const struct vmar_space *space);
 
 /* One past the highest user address `ops` translates (before a space
  * has it: the default and the bound of a new space's user range). */
-static inline vmar_addr_t
-vmar__pmap_ops_user_top(const struct vmar_mmu_ops *ops)
-{
-    return ops->user_top;
-}
+vmar_addr_t vmar__pmap_ops_user_top(const struct vmar_mmu_ops *ops);
 
 /* One past the highest user address the backend translates. */
-static inline vmar_addr_t vmar__pmap_user_top(const struct vmar_space *space)
-{
-    return vmar__pmap_ops_user_top(space->ops);
-}
+vmar_addr_t vmar__pmap_user_top(const struct vmar_space *space);
 
 /* One past the highest physical address a leaf can hold. */
-static inline vmar_paddr_t vmar__pmap_pa_top(const struct vmar_space *space)
-{
-    return space->ops->pa_top;
-}
+vmar_paddr_t vmar__pmap_pa_top(const struct vmar_space *space);
 
 /* The policy a leaf made with cache policy `c` reads back as. */
-static inline enum vmar_cache
-vmar__pmap_cache_as(const struct vmar_space *space, enum vmar_cache c)
-{
-    return (enum vmar_cache)space->ops->cache_as[c];
-}
+enum vmar_cache vmar__pmap_cache_as(const struct vmar_space *space,
+                                    enum vmar_cache c);
 
 /*
  * Physical addresses the core puts into leaves must lie below the
@@ -152,19 +129,13 @@ vmar_size_t vmar__pmap_range_span(const struct vmar_space *space);
 
 /* ops->create for a space that is being built (not yet visible: no lock).
  * 0, VMAR_ENOMEM or VMAR_EINVAL; *out is set only on success. */
-static inline int vmar__pmap_create(const struct vmar_env *env,
-                                    const struct vmar_mmu_ops *ops,
-                                    const void *config, struct vmar_mmu **out)
-{
-    return ops->create(env, config, out);
-}
+int vmar__pmap_create(const struct vmar_env *env,
+                      const struct vmar_mmu_ops *ops, const void *config,
+                      struct vmar_mmu **out);
 
 /* ops->destroy: the space is empty and flushed, and no one else can
  * reach it (its last handle is going). */
-static inline void vmar__pmap_destroy(struct vmar_space *space)
-{
-    space->ops->destroy(space->mmu);
-}
+void vmar__pmap_destroy(struct vmar_space *space);
 
 /* ---- operations ------------------------------------------------------------
  */
@@ -173,22 +144,15 @@ static inline void vmar__pmap_destroy(struct vmar_space *space)
  * 0 or VMAR_ENOMEM (`resv` unchanged).
  * => caller holds the space lock exclusively, or shared with the
  *    page-table lock (a fault). */
-static inline int vmar__pmap_prepare(struct vmar_space *space, vmar_addr_t va,
-                                     vmar_size_t len, enum vmar_mmu_prep what,
-                                     struct vmar_frame_list *resv)
-{
-    return space->ops->prepare(space->mmu, va, len, what, resv);
-}
+int vmar__pmap_prepare(struct vmar_space *space, vmar_addr_t va,
+                       vmar_size_t len, enum vmar_mmu_prep what,
+                       struct vmar_frame_list *resv);
 
 /* Install one base-page leaf where none is; tables from `resv`.
  * => caller holds the space lock exclusively, or shared with the
  *    page-table lock. */
-static inline void vmar__pmap_map(struct vmar_space *space, vmar_addr_t va,
-                                  const struct vmar_pte *pte,
-                                  struct vmar_frame_list *resv)
-{
-    space->ops->map(space->mmu, va, pte, resv);
-}
+void vmar__pmap_map(struct vmar_space *space, vmar_addr_t va,
+                    const struct vmar_pte *pte, struct vmar_frame_list *resv);
 
 /* Map [va, va+len) to the contiguous [pte->pa, pte->pa+len): with
  * ops->map_range (huge leaves where aligned, with VMAR_MAP_RANGE_HUGE),
@@ -209,24 +173,16 @@ void vmar__pmap_unmap(struct vmar_space *space, vmar_addr_t va, vmar_size_t len,
  * carry VMAR_PROTECT_KEEP_RO). Cannot fail.
  * => caller holds the space lock exclusively, or shared with the
  *    page-table lock (one page, a fault). */
-static inline void vmar__pmap_protect(struct vmar_space *space, vmar_addr_t va,
-                                      vmar_size_t len, unsigned prot,
-                                      struct vmar_frame_list *resv,
-                                      struct vmar__tlb *t)
-{
-    space->ops->protect(space->mmu, va, len, prot, resv, &t->b);
-}
+void vmar__pmap_protect(struct vmar_space *space, vmar_addr_t va,
+                        vmar_size_t len, unsigned prot,
+                        struct vmar_frame_list *resv, struct vmar__tlb *t);
 
 /* The lowest present leaf in [*va, end): 0 with *va and *pte set, or
  * VMAR_ENOENT.
  * => caller holds the space lock exclusively, or shared with the
  *    page-table lock. */
-static inline int vmar__pmap_find_next(const struct vmar_space *space,
-                                       vmar_addr_t *va, vmar_addr_t end,
-                                       struct vmar_pte *pte)
-{
-    return space->ops->find_next(space->mmu, va, end, pte);
-}
+int vmar__pmap_find_next(const struct vmar_space *space, vmar_addr_t *va,
+                         vmar_addr_t end, struct vmar_pte *pte);
 
 /* The leaf covering the base page `va`: 0 with *pte set, or VMAR_ENOENT
  * with *missing the table pages map() of it would take now, or
@@ -235,17 +191,8 @@ static inline int vmar__pmap_find_next(const struct vmar_space *space,
  * => caller holds the space lock exclusively, or shared with the
  *    page-table lock. */
 #define VMAR__MISSING_UNKNOWN ((size_t)-1)
-static inline int vmar__pmap_probe(const struct vmar_space *space,
-                                   vmar_addr_t va, struct vmar_pte *pte,
-                                   size_t *missing)
-{
-    vmar_addr_t at = va;
-
-    if (space->ops->probe)
-        return space->ops->probe(space->mmu, va, pte, missing);
-    *missing = VMAR__MISSING_UNKNOWN;
-    return space->ops->find_next(space->mmu, &at, va + VMAR_PAGE_SIZE, pte);
-}
+int vmar__pmap_probe(const struct vmar_space *space, vmar_addr_t va,
+                     struct vmar_pte *pte, size_t *missing);
 
 /* Install `pte` at the base page `va` unless a leaf covers it: 0, or
  * VMAR_EEXIST with that leaf's entry for the page in *found (nothing
@@ -260,24 +207,14 @@ int vmar__pmap_map_empty(struct vmar_space *space, vmar_addr_t va,
  * (vmar_space_translate): find_next with no lock held, which the walkers
  * allow because they read each table word once.
  * => caller holds nothing. */
-static inline int vmar__pmap_walk(const struct vmar_space *space,
-                                  vmar_addr_t *va, vmar_addr_t end,
-                                  struct vmar_pte *pte)
-{
-    return space->ops->find_next(space->mmu, va, end, pte);
-}
+int vmar__pmap_walk(const struct vmar_space *space, vmar_addr_t *va,
+                    vmar_addr_t end, struct vmar_pte *pte);
 
 /* What a CPU loads to run the space: 0, or VMAR_ENOTSUP for a backend
  * without the optional activation. Never changes for a space.
  * => caller holds nothing. */
-static inline int vmar__pmap_activation(const struct vmar_space *space,
-                                        struct vmar_mmu_activation *out)
-{
-    if (space->ops->activation == NULL)
-        return VMAR_ENOTSUP;
-    space->ops->activation(space->mmu, out);
-    return 0;
-}
+int vmar__pmap_activation(const struct vmar_space *space,
+                          struct vmar_mmu_activation *out);
 
 /* Give the present base-page leaf at `va` the frame and attributes of
  * `pte`, break before make: the old translation is flushed, then the old
@@ -287,14 +224,8 @@ static inline int vmar__pmap_activation(const struct vmar_space *space,
  * same page-table lock. Cannot fail.
  * => caller holds the space lock shared and the page-table lock (a
  *    fault), or the space lock exclusively. */
-static inline void vmar__pmap_replace(struct vmar_space *space, vmar_addr_t va,
-                                      const struct vmar_pte *pte)
-{
-    struct vmar_tlb_batch b;
-
-    vmar_tlb_batch_init(&b, space->env, space->ops, space->mmu);
-    space->ops->replace(space->mmu, va, pte, &b);
-}
+void vmar__pmap_replace(struct vmar_space *space, vmar_addr_t va,
+                        const struct vmar_pte *pte);
 
 /* Fork's copy: give `dst` a leaf for every present leaf of `src` in
  * [va, end), not writable with VMAR_COPY_COW, calling take(arg, pa) for
@@ -322,10 +253,7 @@ void vmar__pmap_move(struct vmar_space *space, vmar_addr_t va, vmar_size_t len,
 
 /* Whether the backend moves leaves in one pass (ops->transfer): then
  * vmar__pmap_transfer() may be called. */
-static inline bool vmar__pmap_has_transfer(const struct vmar_space *space)
-{
-    return space->ops->transfer != NULL;
-}
+bool vmar__pmap_has_transfer(const struct vmar_space *space);
 
 /* Remap's one-pass move (ops->transfer): every present leaf of
  * [va, va+len) goes to to + (x - va), its reference with it, the source
@@ -334,12 +262,8 @@ static inline bool vmar__pmap_has_transfer(const struct vmar_space *space)
  * is cut by either end nor huge (no device mapping). Cannot fail: the
  * target's tables were prepared into `resv`.
  * => caller holds the space lock exclusively. */
-static inline void vmar__pmap_transfer(struct vmar_space *space, vmar_addr_t va,
-                                       vmar_size_t len, vmar_addr_t to,
-                                       struct vmar_frame_list *resv,
-                                       struct vmar__tlb *t)
-{
-    space->ops->transfer(space->mmu, va, len, to, resv, &t->b);
-}
+void vmar__pmap_transfer(struct vmar_space *space, vmar_addr_t va,
+                         vmar_size_t len, vmar_addr_t to,
+                         struct vmar_frame_list *resv, struct vmar__tlb *t);
 
 #endif /* VMAR_CORE_PMAP_H */

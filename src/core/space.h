@@ -11,6 +11,7 @@
 #include <vmar/mmu.h>
 #include <vmar/vmar.h>
 
+#include "atomic.h"
 #include "deps.h"
 #include "interval_set.h"
 
@@ -253,9 +254,26 @@ void vmar__pt_unlock_all(struct vmar_space *space);
 /* Add signed deltas (two's complement) to the RSS counters: to the
  * stripe of `va`, whose lock the caller holds (a fault), or with
  * vmar__rss_add to stripe 0 (any other caller). Atomic, never fails. */
-void vmar__rss_add_at(struct vmar_space *space, vmar_addr_t va, size_t anon,
-                      size_t file);
-void vmar__rss_add(struct vmar_space *space, size_t anon, size_t file);
+static inline void vmar__rss_add_to(struct vmar__pt_stripe *st, size_t anon,
+                                    size_t file)
+{
+    if (anon)
+        vmar__atomic_add(&st->rss_anon, anon);
+    if (file)
+        vmar__atomic_add(&st->rss_file, file);
+}
+
+static inline void vmar__rss_add_at(struct vmar_space *space, vmar_addr_t va,
+                                    size_t anon, size_t file)
+{
+    vmar__rss_add_to(vmar__pt_stripe(space, va), anon, file);
+}
+
+static inline void vmar__rss_add(struct vmar_space *space, size_t anon,
+                                 size_t file)
+{
+    vmar__rss_add_to(&space->pt[0], anon, file);
+}
 
 /* The RSS in pages: the sum over the stripes. Exact when no fault runs
  * (the exclusive space lock, or every stripe held); a snapshot otherwise. */
