@@ -544,18 +544,18 @@ static void res_revalidate(struct vmar_space *space,
     res->notified = false;
 }
 
-/* Rounds of a fault until it is done or fails. The mapping is looked up
- * once, when the first look at the page finds no leaf that serves the
- * access (a spurious fault reads no mapping), and what `res` holds from
- * earlier rounds is checked against it.
+/* Rounds of a fault until it is done or fails. Unless the caller found
+ * the mapping already (`m`, serving `access` at `addr`; else NULL), it is
+ * looked up once, when the first look at the page finds no leaf that
+ * serves the access (a spurious fault reads no mapping), and what `res`
+ * holds from earlier rounds is checked against it.
  * => caller holds the space lock, shared or exclusive, and not the
  *    page-table lock. */
 static int fault_rounds(struct vmar_space *space, vmar_addr_t addr,
-                        unsigned access, struct fault_res *res,
-                        struct vmar_pte *pte)
+                        unsigned access, struct vmar__mapping *m,
+                        struct fault_res *res, struct vmar_pte *pte)
 {
     const vmar_addr_t va = addr & ~(VMAR_PAGE_SIZE - 1);
-    struct vmar__mapping *m = NULL;
     enum fault_step step;
     int rc;
 
@@ -685,7 +685,7 @@ static int fault_gated(struct vmar_space *space, vmar_addr_t addr,
         }
     }
     vmar__lock(space, VMAR_LOCK_SHARED);
-    rc = fault_rounds(space, addr, access, &res, pte);
+    rc = fault_rounds(space, addr, access, NULL, &res, pte);
     vmar__unlock(space, VMAR_LOCK_SHARED);
     res_release(space, &res);
     return rc;
@@ -695,7 +695,7 @@ int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
                        unsigned access, struct vmar_pte *pte)
 {
     struct fault_res res = {.missing = VMAR__MISSING_UNKNOWN};
-    int rc = fault_rounds(space, addr, access, &res, pte);
+    int rc = fault_rounds(space, addr, access, NULL, &res, pte);
 
     res_release(space, &res);
     return rc;
@@ -738,9 +738,8 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
  * held shared: VMAR_EINVAL when the mapping refuses (device memory, or
  * without the access's permission: Linux's check_vma_flags), else the
  * first fault's error. The pages before a failure stay. */
-static int populate_piece(struct vmar_space *space,
-                          const struct vmar__mapping *m, vmar_addr_t va,
-                          vmar_addr_t hi, unsigned access)
+static int populate_piece(struct vmar_space *space, struct vmar__mapping *m,
+                          vmar_addr_t va, vmar_addr_t hi, unsigned access)
 {
     struct vmar_pte pte;
 
@@ -748,7 +747,10 @@ static int populate_piece(struct vmar_space *space,
         !(m->prot & vmar_access_prot(access)))
         return VMAR_EINVAL;
     for (; va < hi; va += VMAR_PAGE_SIZE) {
-        int rc = vmar__fault_locked(space, va, access, &pte);
+        /* The mapping is known and stays: no lookup per page. */
+        struct fault_res res = {.missing = VMAR__MISSING_UNKNOWN};
+        int rc = fault_rounds(space, va, access, m, &res, &pte);
+        res_release(space, &res);
         if (rc)
             return rc;
     }
@@ -770,7 +772,7 @@ int vmar__populate(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
         if (!n) {
             rc = VMAR_ENOMEM; /* a hole: Linux's vma_lookup() fails */
         } else {
-            const struct vmar__mapping *m = vmar__mapping_of(n);
+            struct vmar__mapping *m = vmar__mapping_of(n);
             const vmar_addr_t end = VMAR_MIN(m->node.end, hi);
             rc = populate_piece(space, m, lo, end, access);
             lo = end;
