@@ -128,6 +128,25 @@ static void test_free_anon(void **state)
     drop_anon(VMAR_ADVISE_FREE);
 }
 
+/* Map one uncached device page at `va` over a fresh frame of the
+ * machine's, which it returns (the caller frees it after the unmap). */
+static vmar_paddr_t map_device_page(struct vt *vt, vmar_addr_t va)
+{
+    vmar_paddr_t pa = 0;
+
+    assert_int_equal(vt->env->frame_alloc(vt->env->ctx, VMAR_FRAME_ZERO, &pa),
+                     0);
+    struct vmar_map_opts o = {.addr = va,
+                              .size = PG,
+                              .prot = RW,
+                              .place = FIXED,
+                              .backing = VMAR_BACKING_DEVICE,
+                              .paddr = pa,
+                              .cache = VMAR_CACHE_UC};
+    VT_EXPECT_RC(vt_map_opts(vt, &o, NULL), 0);
+    return pa;
+}
+
 /* A space (no reference decoder: the object's frames are checked by
  * content) with a memfd of 4 pages in *obj, mapped shared read-write at
  * BASE; returns the options it was mapped with. */
@@ -437,16 +456,7 @@ static void test_einval(void **state)
                      VMAR_EINVAL);
 
     /* Device memory cannot be dropped; hints are fine. */
-    vmar_paddr_t pa = 0;
-    assert_int_equal(vt.env->frame_alloc(vt.env->ctx, VMAR_FRAME_ZERO, &pa), 0);
-    struct vmar_map_opts o = {.addr = BASE + 8 * PG,
-                              .size = PG,
-                              .prot = RW,
-                              .place = FIXED,
-                              .backing = VMAR_BACKING_DEVICE,
-                              .paddr = pa,
-                              .cache = VMAR_CACHE_UC};
-    VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
+    const vmar_paddr_t pa = map_device_page(&vt, BASE + 8 * PG);
     EXPECT_ADVISE_FAILS(&vt, BASE + 8 * PG, PG, VMAR_ADVISE_DONTNEED,
                         VMAR_EINVAL);
     EXPECT_ADVISE_FAILS(&vt, BASE + 8 * PG, PG, VMAR_ADVISE_FREE, VMAR_EINVAL);
@@ -647,16 +657,7 @@ static void test_populate_errors(void **state)
     assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), 6 * PG);
 
     /* Device memory. */
-    vmar_paddr_t pa = 0;
-    assert_int_equal(vt.env->frame_alloc(vt.env->ctx, VMAR_FRAME_ZERO, &pa), 0);
-    struct vmar_map_opts d = {.addr = BASE + 16 * PG,
-                              .size = PG,
-                              .prot = RW,
-                              .place = FIXED,
-                              .backing = VMAR_BACKING_DEVICE,
-                              .paddr = pa,
-                              .cache = VMAR_CACHE_UC};
-    VT_EXPECT_RC(vt_map_opts(&vt, &d, NULL), 0);
+    const vmar_paddr_t pa = map_device_page(&vt, BASE + 16 * PG);
     EXPECT_ADVISE_FAILS(&vt, BASE + 16 * PG, PG, rd, VMAR_EINVAL);
     EXPECT_ADVISE_FAILS(&vt, BASE + 16 * PG, PG, wr, VMAR_EINVAL);
 
