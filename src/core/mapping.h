@@ -24,14 +24,16 @@
  * another space (it or its source went through vmar_fork()), so protect
  * must not make read-only leaves writable. Not a merge obstacle: a merge
  * keeps it if either side had it. */
-#define VMAR_MAPPING_COW_SHARED (1u << 15)
+#define VMAR_MAPPING_COW_SHARED (1u << 31)
 
 /* The attributes are narrow integers so that they share one word after
  * the node: a mapping is the node plus 24 bytes. Assign through the
  * setters below (they state the narrowing once). */
+_Static_assert((unsigned)VMAR_MAPPING_KEPT_FLAGS < VMAR_MAPPING_COW_SHARED,
+               "a kept map flag collides with the internal COW_SHARED bit");
 struct vmar__mapping {
     struct vmar__iset_node node; /* [start, end) and the stack guard */
-    uint16_t flags;              /* VMAR_MAPPING_KEPT_FLAGS bits */
+    uint32_t flags;              /* VMAR_MAPPING_KEPT_FLAGS bits */
     uint8_t prot;                /* current vmar_prot bits */
     uint8_t max_prot;            /* what protect may grant */
     uint8_t backing;             /* enum vmar_backing */
@@ -53,7 +55,7 @@ static inline void vmar__mapping_set_prot(struct vmar__mapping *m,
 static inline void vmar__mapping_set_flags(struct vmar__mapping *m,
                                            unsigned flags)
 {
-    m->flags = (uint16_t)((m->flags & VMAR_MAPPING_COW_SHARED) |
+    m->flags = (uint32_t)((m->flags & VMAR_MAPPING_COW_SHARED) |
                           (flags & VMAR_MAPPING_KEPT_FLAGS));
 }
 
