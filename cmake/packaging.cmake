@@ -90,11 +90,12 @@ foreach(_arch x86_64 riscv64)
 endforeach()
 
 # packaging_uninstalled: the consumer's main.c linked with a plain compiler
-# line from the build tree's vmar-uninstalled.pc (cmake/install.cmake),
-# then run.
+# line from the build tree's vmar-sim-uninstalled.pc (which requires
+# vmar-uninstalled.pc; cmake/install.cmake), then run; vmar alone must
+# name neither the sim nor pthread.
 file(MAKE_DIRECTORY ${_vmar_pkg_dir})
 add_test(NAME packaging_uninstalled
-  COMMAND sh -c "export PKG_CONFIG_PATH=\"$1\" PKG_CONFIG_LIBDIR=/nonexistent && \"$2\" $3 \"$4\" $(pkg-config --cflags --libs vmar) $5 -o \"$6\" && \"$6\""
+  COMMAND sh -c "export PKG_CONFIG_PATH=\"$1\" PKG_CONFIG_LIBDIR=/nonexistent && l=$(pkg-config --libs vmar) && case \"$l\" in *sim*|*pthread*) echo \"vmar-uninstalled.pc names the sim: $l\"; exit 1;; esac && \"$2\" $3 \"$4\" $(pkg-config --cflags --libs vmar-sim) $5 -o \"$6\" && \"$6\""
     sh ${PROJECT_BINARY_DIR} ${CMAKE_C_COMPILER} "${_vmar_pkg_flags}"
     ${PROJECT_SOURCE_DIR}/tests/packaging/consumer/main.c
     "${_vmar_pkg_ldflags}" ${_vmar_pkg_dir}/uninstalled-consumer)

@@ -12,10 +12,11 @@
 #   libvmar_mmu_x86_64.so, libvmar_mmu_riscv64.so (the backends when built)
 # exported as vmar::core_shared, vmar::radix_shared, vmar::sim_shared,
 # vmar::x86_64_shared, vmar::riscv64_shared and the umbrella
-# vmar::vmar_shared (core + sim), each linking the shared twins of what
-# its archive links (vmar::sim_shared -> sim_machine_shared, radix_shared;
-# vmar::sim_machine_shared -> core_shared, Threads). The same names exist as ALIAS targets for add_subdirectory()
-# and FetchContent users.
+# vmar::vmar_shared (backends + walker + core, as vmar::vmar), each
+# linking the shared twins of what its archive links (vmar::sim_shared ->
+# sim_machine_shared, radix_shared; vmar::sim_machine_shared ->
+# core_shared, Threads). The same names exist as ALIAS targets for
+# add_subdirectory() and FetchContent users.
 #
 # Versions: VERSION is the project version; SOVERSION is MAJOR.MINOR
 # while the major version is 0 (a minor release may break the ABI, as
@@ -181,8 +182,13 @@ endforeach()
 
 add_library(vmar_all_shared INTERFACE)
 add_library(vmar::vmar_shared ALIAS vmar_all_shared)
-target_link_libraries(vmar_all_shared INTERFACE vmar_core_shared
-  vmar_mmu_sim_shared)
+foreach(arch x86_64 riscv64)
+  if(TARGET vmar_mmu_${arch}_shared)
+    target_link_libraries(vmar_all_shared INTERFACE vmar_mmu_${arch}_shared)
+  endif()
+endforeach()
+target_link_libraries(vmar_all_shared INTERFACE vmar_mmu_radix_shared
+  vmar_core_shared)
 set_target_properties(vmar_all_shared PROPERTIES EXPORT_NAME vmar_shared)
 
 list(APPEND _vmar_export_targets ${_vmar_shared_targets})

@@ -145,7 +145,7 @@ do_install() {
     for f in libvmar_core.a libvmar_mmu_radix.a libvmar_mmu_sim.a \
         libvmar_sim_machine.a libvmar_linux.a \
         cmake/vmar/vmarConfig.cmake cmake/vmar/vmarConfigVersion.cmake \
-        cmake/vmar/vmarTargets.cmake pkgconfig/vmar.pc; do
+        cmake/vmar/vmarTargets.cmake pkgconfig/vmar.pc pkgconfig/vmar-sim.pc; do
         compgen -G "$prefix/lib*/$f" >/dev/null ||
             compgen -G "$prefix/lib*/*/$f" >/dev/null || missing+=("lib/$f")
     done
@@ -153,7 +153,7 @@ do_install() {
         echo "FAIL: not installed: ${missing[*]}"
         return 1
     fi
-    echo "OK: headers, archives, CMake package and vmar.pc installed"
+    echo "OK: headers, archives, CMake package, vmar.pc and vmar-sim.pc installed"
 
     local so
     so=$(find "$prefix" -name 'libvmar_*.so*' | sort)
@@ -268,7 +268,12 @@ do_consumer() {
         local pcd libs
         pcd=$(pc_dir "$prefix")
         export PKG_CONFIG_PATH="$pcd"
-        libs=$(pkg-config --libs vmar)
+        # vmar.pc is the library alone; vmar-sim.pc adds the simulated
+        # machine (and -pthread) this program runs on.
+        case " $(pkg-config --libs vmar) " in
+        *sim* | *pthread*) die "vmar.pc names the sim or pthread" ;;
+        esac
+        libs=$(pkg-config --libs vmar-sim)
         if [ "$kind" = shared ]; then
             # The linker picks the .so; the program must find them at run
             # time: -rpath here, LD_LIBRARY_PATH or ld.so.conf otherwise.
@@ -277,7 +282,7 @@ do_consumer() {
             # A prefix with both: ask for the archives explicitly.
             libs="-Wl,-Bstatic $libs -Wl,-Bdynamic"
         fi
-        echo "== pkg-config --cflags --libs vmar: $(pkg-config --cflags --libs vmar)"
+        echo "== pkg-config --cflags --libs vmar-sim: $(pkg-config --cflags --libs vmar-sim)"
         echo "== cc ... $libs"
         # shellcheck disable=SC2046,SC2086 # word splitting is wanted
         "$cc" -std=c11 $cflags "$src/tests/packaging/consumer/main.c" \

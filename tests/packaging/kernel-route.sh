@@ -135,6 +135,8 @@ install)
     if grep -nE 'sim|pthread' "$pc"; then
         die "vmar.pc names the sim or pthread"
     fi
+    [ ! -e "$work/prefix/lib/pkgconfig/vmar-sim.pc" ] ||
+        die "a kernel-only install has vmar-sim.pc"
     if grep -rnE 'Threads|vmar_mmu_sim|sim_machine' "$work/prefix/lib/cmake/vmar"; then
         die "the CMake package names the sim or Threads"
     fi
