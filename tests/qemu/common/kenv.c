@@ -17,6 +17,13 @@
  *
  * Reference counts: one size_t per pool frame, as env.h asks of
  * frame_refcount (fork and copy-on-write need them).
+ *
+ * Every CPU calls in at once (faults allocate frames outside libvmar's
+ * locks), so the pool and the heap sit behind one spinlock, and each
+ * space gets a spinning reader-writer lock (env->lock: libvmar locks, and
+ * its faults run beside one another in its fault gate). No IPI handler
+ * takes a lock, so spinning with interrupts on cannot deadlock with a
+ * shootdown.
  */
 #include "kernel.h"
 
@@ -34,25 +41,36 @@ static _Alignas(64) unsigned char heap[HEAP_SIZE];
 static size_t heap_used;
 static void *heap_free[HEAP_CLASS + 1];
 
-struct vmar_space *k_current;
 unsigned long k_faults_resolved;
 unsigned long k_tlb_flushes;
-unsigned k_fault_streak;
+static int pool_lock;
+
+static void spin_lock(int *l)
+{
+    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) != 0)
+        while (__atomic_load_n(l, __ATOMIC_RELAXED) != 0)
+            arch_relax();
+}
+
+static void spin_unlock(int *l)
+{
+    __atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
 
 int k_user_fault(vmar_addr_t addr, unsigned access)
 {
-    static vmar_addr_t last;
-    int rc = vmar_fault(k_current, addr, access, VMAR_FAULT_USER);
+    struct k_cpu *cpu = arch_this_cpu();
+    int rc = vmar_fault(cpu->current, addr, access, VMAR_FAULT_USER);
 
     if (rc != 0)
         return rc;
-    k_faults_resolved++;
-    if (k_fault_streak == 0 || addr >> VMAR_PAGE_SHIFT != last) {
-        last = addr >> VMAR_PAGE_SHIFT;
-        k_fault_streak = 1;
+    __atomic_fetch_add(&k_faults_resolved, 1, __ATOMIC_RELAXED);
+    if (cpu->fault_streak == 0 || addr >> VMAR_PAGE_SHIFT != cpu->fault_last) {
+        cpu->fault_last = addr >> VMAR_PAGE_SHIFT;
+        cpu->fault_streak = 1;
         return 0;
     }
-    return ++k_fault_streak > K_FAULT_RETRIES ? K_EFAULT_LOOP : 0;
+    return ++cpu->fault_streak > K_FAULT_RETRIES ? K_EFAULT_LOOP : 0;
 }
 
 /* ---- console ------------------------------------------------------------ */
@@ -72,7 +90,12 @@ void k_puthex(uint64_t v)
 
 _Noreturn void k_panic(const char *msg)
 {
-    k_puts("PANIC ");
+    static int panic_lock;
+
+    spin_lock(&panic_lock); /* one CPU's message, and its exit */
+    k_puts("PANIC cpu ");
+    k_puthex(arch_this_cpu()->id);
+    arch_putc(' ');
     k_puts(msg);
     k_puts("\nFAIL panic\n");
     arch_exit(false);
@@ -88,15 +111,17 @@ static void *k_alloc(void *ctx, size_t size, size_t align)
     (void)ctx;
     if (align > HEAP_GRAIN || n == 0)
         return NULL;
+    spin_lock(&pool_lock);
     if (n <= HEAP_CLASS && heap_free[n] != NULL) {
         p = heap_free[n];
         heap_free[n] = *(void **)p;
-        return p;
+    } else if (n * HEAP_GRAIN > HEAP_SIZE - heap_used) {
+        p = NULL; /* libvmar turns this into VMAR_ENOMEM */
+    } else {
+        p = heap + heap_used;
+        heap_used += n * HEAP_GRAIN;
     }
-    if (n * HEAP_GRAIN > HEAP_SIZE - heap_used)
-        return NULL; /* libvmar turns this into VMAR_ENOMEM */
-    p = heap + heap_used;
-    heap_used += n * HEAP_GRAIN;
+    spin_unlock(&pool_lock);
     return p;
 }
 
@@ -107,8 +132,10 @@ static void k_free(void *ctx, void *ptr, size_t size)
     (void)ctx;
     if (ptr == NULL || n > HEAP_CLASS)
         return; /* large blocks are not reused: the scenarios have none */
+    spin_lock(&pool_lock);
     *(void **)ptr = heap_free[n];
     heap_free[n] = ptr;
+    spin_unlock(&pool_lock);
 }
 
 static int k_frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
@@ -116,6 +143,7 @@ static int k_frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
     vmar_paddr_t f;
 
     (void)ctx;
+    spin_lock(&pool_lock);
     if (free_head != 0) {
         f = free_head;
         free_head = *(vmar_paddr_t *)arch_phys_to_virt(f);
@@ -123,9 +151,11 @@ static int k_frame_alloc(void *ctx, unsigned flags, vmar_paddr_t *pa)
         f = pool_bump;
         pool_bump += PAGE;
     } else {
+        spin_unlock(&pool_lock);
         return VMAR_ENOMEM;
     }
     nfree--;
+    spin_unlock(&pool_lock);
     if (flags & VMAR_FRAME_ZERO)
         memset(arch_phys_to_virt(f), 0, VMAR_PAGE_SIZE);
     *pa = f;
@@ -139,9 +169,11 @@ static void k_frame_free(void *ctx, vmar_paddr_t pa)
         k_panic("frame_free of a frame outside the pool");
     /* Poison, so that a use after free shows up as wrong contents. */
     memset(arch_phys_to_virt(pa), 0xa5, VMAR_PAGE_SIZE);
+    spin_lock(&pool_lock);
     *(vmar_paddr_t *)arch_phys_to_virt(pa) = free_head;
     free_head = pa;
     nfree++;
+    spin_unlock(&pool_lock);
 }
 
 static size_t *k_frame_refcount(void *ctx, vmar_paddr_t pa)
@@ -162,8 +194,43 @@ static void k_tlb_flush(void *ctx, uint64_t root, vmar_addr_t va,
                         vmar_size_t len)
 {
     (void)ctx;
-    k_tlb_flushes++;
+    __atomic_fetch_add(&k_tlb_flushes, 1, __ATOMIC_RELAXED);
     arch_tlb_flush(root, va, len);
+}
+
+/* env->lock: readers count up, the writer swaps 0 for -1. Readers do not
+ * hold off a waiting writer (no fairness is needed here). */
+static void k_lock(void *ctx, void *lock, enum vmar_lock_mode mode)
+{
+    int *st = &((struct k_rwlock *)lock)->state;
+
+    (void)ctx;
+    for (;;) {
+        int v = __atomic_load_n(st, __ATOMIC_RELAXED);
+
+        if (mode == VMAR_LOCK_EXCLUSIVE) {
+            if (v == 0 &&
+                __atomic_compare_exchange_n(st, &v, -1, false, __ATOMIC_ACQUIRE,
+                                            __ATOMIC_RELAXED))
+                return;
+        } else if (v >= 0 && __atomic_compare_exchange_n(st, &v, v + 1, false,
+                                                         __ATOMIC_ACQUIRE,
+                                                         __ATOMIC_RELAXED)) {
+            return;
+        }
+        arch_relax();
+    }
+}
+
+static void k_unlock(void *ctx, void *lock, enum vmar_lock_mode mode)
+{
+    int *st = &((struct k_rwlock *)lock)->state;
+
+    (void)ctx;
+    if (mode == VMAR_LOCK_EXCLUSIVE)
+        __atomic_store_n(st, 0, __ATOMIC_RELEASE);
+    else
+        __atomic_fetch_sub(st, 1, __ATOMIC_RELEASE);
 }
 
 static void k_log(void *ctx, enum vmar_log_level level, const char *msg)
@@ -181,10 +248,11 @@ static void k_env_panic(void *ctx, const char *msg)
     k_panic(msg);
 }
 
-/* No lock: one CPU, no preemption, so the embedder "serialises" calls by
- * construction (docs/PORTING.md section 5). tlb_flush is the hook an SMP
- * kernel would use for shootdowns; here it only flushes the local TLB. */
+/* libvmar locks (docs/PORTING.md section 5) with k_lock; tlb_flush is the
+ * shootdown (section 4, "SMP"). */
 const struct vmar_env k_env = {
+    .lock = k_lock,
+    .unlock = k_unlock,
     .alloc = k_alloc,
     .free = k_free,
     .frame_alloc = k_frame_alloc,
@@ -207,7 +275,64 @@ void k_env_init(vmar_paddr_t lo, vmar_paddr_t hi)
 
 size_t k_frames_free(void)
 {
-    return nfree;
+    return __atomic_load_n(&nfree, __ATOMIC_RELAXED);
+}
+
+/* ---- space slots -------------------------------------------------------- */
+
+#define MAX_SLOTS 16
+static struct k_slot slots[MAX_SLOTS];
+
+struct k_slot *k_slot_new(void)
+{
+    struct k_slot *s = NULL;
+
+    spin_lock(&pool_lock);
+    for (unsigned i = 0; i < MAX_SLOTS && s == NULL; i++)
+        if (!slots[i].used)
+            s = &slots[i];
+    if (s != NULL)
+        *s = (struct k_slot){.used = true};
+    spin_unlock(&pool_lock);
+    if (s == NULL)
+        k_panic("out of space slots");
+    return s;
+}
+
+struct k_slot *k_slot_of(struct vmar_space *space)
+{
+    for (unsigned i = 0; i < MAX_SLOTS; i++)
+        if (slots[i].used && slots[i].space == space)
+            return &slots[i];
+    k_panic("space without a slot");
+}
+
+int k_slot_commit(struct k_slot *slot, int rc, struct vmar_space **out)
+{
+    if (rc != 0)
+        k_slot_free(slot);
+    else
+        slot->space = *out;
+    return rc;
+}
+
+void k_slot_free(struct k_slot *slot)
+{
+    spin_lock(&pool_lock);
+    slot->used = false;
+    spin_unlock(&pool_lock);
+}
+
+uint16_t k_tag_new(uint16_t max)
+{
+    static uint16_t next;
+    uint16_t t;
+
+    spin_lock(&pool_lock);
+    next = next >= max ? 1 : (uint16_t)(next + 1);
+    t = next;
+    spin_unlock(&pool_lock);
+    return t;
 }
 
 /* ---- byte operations ---------------------------------------------------- */

@@ -302,7 +302,7 @@ static const char *sc_remap_move(struct vmar_space *s)
 /* A space with the user program at UCODE_VA, current in the MMU. The code
  * page is written through vmar_write (copy_to_user) while writable, then
  * made read+exec. */
-static const char *space_new(struct vmar_space **out)
+const char *space_new(struct vmar_space **out)
 {
     struct vmar_space *s;
     size_t len = (size_t)(user_blob_end - user_blob);
@@ -343,6 +343,11 @@ static void run(const char *name, const char *(*fn)(struct vmar_space *))
         why = "frames leaked";
         detail = frames - k_frames_free();
     }
+    k_report(name, why, detail);
+}
+
+void k_report(const char *name, const char *why, uint64_t value)
+{
     if (why == NULL) {
         k_puts("PASS ");
         k_puts(name);
@@ -355,11 +360,11 @@ static void run(const char *name, const char *(*fn)(struct vmar_space *))
     arch_putc(' ');
     k_puts(why);
     arch_putc(' ');
-    if ((int64_t)detail < 0) { /* an error code */
+    if ((int64_t)value < 0) { /* an error code */
         arch_putc('-');
-        detail = -detail;
+        value = -value;
     }
-    k_puthex(detail);
+    k_puthex(value);
     arch_putc('\n');
 }
 
@@ -377,6 +382,8 @@ _Noreturn void k_run_scenarios(void)
     run("huge_split", sc_huge);
     run("fork_cow", sc_fork_cow);
     run("remap_move", sc_remap_move);
+    k_smp_scenarios();
+    k_stream_scenarios();
     if (failures == 0) {
         k_puts("ALL PASS\n");
         arch_exit(true);

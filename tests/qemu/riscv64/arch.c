@@ -7,10 +7,16 @@
  * 0x80200000, the kernel from 0x80200000, the frame pool 0x80800000 to
  * 0x84000000, the huge-page scenario's RAM at 0x84000000, the DTB near
  * the top. The kernel reaches physical 0..4 GiB at KOFF + pa (boot.S).
+ *
+ * Per hart (riscv64/smp.c starts the others): a trap stack whose top word
+ * names the hart's struct k_cpu, which is also tp in the kernel.
+ * Interrupts stay off in S-mode and U-mode: the shootdown is the SBI's
+ * remote fence, which the other harts serve in M-mode.
  */
 #include <vmar/riscv64.h>
 
 #include "kernel.h"
+#include "rv.h"
 
 #define KOFF     0xffffffc000000000ull
 #define PTE_V    1ull
@@ -108,61 +114,64 @@ static uint64_t *root_of(struct vmar_space *s, uint64_t *satp)
  * kernel's tables. boot.S built them before the first space exists and
  * nothing changes them later, as vmar_riscv64_config::kernel_root asks.
  */
-static struct vmar_riscv64_config space_config(void)
+static struct vmar_riscv64_config space_config(struct k_slot *slot)
 {
-    return (struct vmar_riscv64_config){.kernel_root =
-                                            (uintptr_t)boot_root() - KOFF};
+    if (rv_asid_max != 0) {
+        slot->tag = k_tag_new(rv_asid_max);
+        rv_asid_fresh(slot->tag);
+    }
+    return (struct vmar_riscv64_config){
+        .kernel_root = (uintptr_t)boot_root() - KOFF, .asid = slot->tag};
 }
 
 int arch_space_create(struct vmar_space **out)
 {
-    struct vmar_riscv64_config cfg = space_config();
+    struct k_slot *slot = k_slot_new();
+    struct vmar_riscv64_config cfg = space_config(slot);
+    int rc = vmar_space_create(
+        &(struct vmar_space_opts){
+            .env = &k_env, .mmu = mmu, .mmu_config = &cfg, .lock = &slot->lock},
+        out);
 
-    return vmar_space_create(&(struct vmar_space_opts){.env = &k_env,
-                                                       .mmu = mmu,
-                                                       .mmu_config = &cfg},
-                             out);
+    return k_slot_commit(slot, rc, out);
 }
 
 int arch_space_fork(struct vmar_space *parent, struct vmar_space **out)
 {
-    struct vmar_riscv64_config cfg = space_config();
+    struct k_slot *slot = k_slot_new();
+    struct vmar_riscv64_config cfg = space_config(slot);
+    int rc = vmar_fork(
+        parent,
+        &(struct vmar_fork_opts){.mmu_config = &cfg, .lock = &slot->lock}, out);
 
-    return vmar_fork(parent, &(struct vmar_fork_opts){.mmu_config = &cfg}, out);
+    return k_slot_commit(slot, rc, out);
 }
 
-/* Every space uses ASID 0, so a switch flushes everything. */
+/* With ASIDs (rv_asid_max > 0) each space has its own and a switch keeps
+ * the TLB: a fresh ASID was fenced on every hart (rv_asid_fresh), and the
+ * shootdowns keep it coherent since. Without, every switch fences all. */
 void arch_switch(struct vmar_space *s)
 {
     uint64_t satp = 8ull << 60 | ((uintptr_t)boot_l2 - KOFF) >> 12;
 
     if (s != NULL)
         root_of(s, &satp);
-    __asm__ volatile("csrw satp, %0\n\tsfence.vma" : : "r"(satp) : "memory");
     k_current = s;
-}
-
-void arch_tlb_flush(uint64_t root, vmar_addr_t va, vmar_size_t len)
-{
-    uint64_t cur;
-
-    __asm__ volatile("csrr %0, satp" : "=r"(cur));
-    if (root != cur)
-        return;
-    if (len == 0) {
+    __asm__ volatile("csrw satp, %0" : : "r"(satp) : "memory");
+    if (rv_asid_max == 0)
         __asm__ volatile("sfence.vma" : : : "memory");
-        return;
-    }
-    for (vmar_size_t off = 0; off < len; off += VMAR_PAGE_SIZE)
-        __asm__ volatile("sfence.vma %0, zero" : : "r"(va + off) : "memory");
 }
 
 /* vmar_space_destroy frees the lower half's tables and leaves the
- * kernel's alone (kernel_root); the hart must not be using the table. */
+ * kernel's alone (kernel_root); no hart may be using the table. */
 void arch_space_destroy(struct vmar_space *s)
 {
     if (k_current == s)
         arch_switch(NULL);
+    for (unsigned i = 0; i < k_ncpus; i++)
+        if (k_cpus[i].current == s)
+            k_panic("destroying a space another hart runs");
+    k_slot_free(k_slot_of(s));
     vmar_space_destroy(s);
 }
 
@@ -188,20 +197,29 @@ struct frame {
     uint64_t x[32]; /* x[2]: the interrupted sp */
 };
 
-static int user_fault; /* the vmar_fault error that ended the user run */
-
 int arch_user_op(enum uop op, vmar_addr_t addr, uint64_t val, uint64_t *out)
 {
+    struct k_cpu *cpu = arch_this_cpu();
     uint64_t v;
 
-    user_fault = 0;
-    k_fault_streak = 0;
+    cpu->user_fault = 0;
+    cpu->fault_streak = 0;
+    cpu->exec_target = op == UOP_EXEC ? addr : 0;
     v = user_enter(UCODE_VA + UCODE_STRIDE * (unsigned)op, addr, val);
-    if (user_fault != 0)
-        return user_fault;
+    cpu->exec_target = 0;
+    if (cpu->user_fault != 0)
+        return cpu->user_fault;
     if (out != NULL)
         *out = v;
     return 0;
+}
+
+struct k_cpu *arch_this_cpu(void)
+{
+    struct k_cpu *c;
+
+    __asm__ volatile("mv %0, tp" : "=r"(c));
+    return c;
 }
 
 /*
@@ -215,7 +233,12 @@ void trap(struct frame *f)
 {
     uint64_t cause = read_scause(), tval = read_stval();
     bool user = !(read_sstatus() & (1u << 8)); /* SPP */
+    struct k_cpu *cpu = arch_this_cpu();
 
+    /* UOP_EXEC: any trap but the fetch's own page fault at the target
+     * means the instruction there was fetched. */
+    if (user && read_sepc() == cpu->exec_target && cause != 12)
+        user_return(0);
     if (user && (cause == 12 || cause == 13 || cause == 15)) {
         unsigned access = cause == 12   ? VMAR_ACCESS_EXEC
                           : cause == 13 ? VMAR_ACCESS_READ
@@ -223,7 +246,7 @@ void trap(struct frame *f)
         int rc = k_user_fault(tval, access); /* vmar_fault, counted */
         if (rc == 0)
             return;
-        user_fault = rc;
+        cpu->user_fault = rc;
         user_return(0);
     }
     if (user && cause == 8)
@@ -279,10 +302,36 @@ static void choose_mode(uint64_t dtb)
     }
 }
 
+/* Per hart: the trap stack (its top word names the hart's k_cpu), tp. */
+static _Alignas(16) unsigned char trap_stacks[K_MAX_CPUS][16384];
+
+static void cpu_init(struct k_cpu *cpu)
+{
+    uint64_t top = (uint64_t)(uintptr_t)(trap_stacks[cpu->id] + 16384 - 16);
+
+    cpu->self = cpu;
+    *(struct k_cpu **)(uintptr_t)top = cpu;
+    cpu->trap_top = top;
+    __asm__ volatile("mv tp, %0\n\tcsrw sscratch, %1"
+                     :
+                     : "r"(cpu), "r"(top)
+                     : "memory");
+}
+
+/* A secondary hart, from ap_start (boot.S) on its boot stack. */
+_Noreturn void arch_ap_init(struct k_cpu *cpu);
+_Noreturn void arch_ap_init(struct k_cpu *cpu)
+{
+    cpu_init(cpu);
+    k_ap_main(cpu);
+}
+
 void arch_main(uint64_t hartid, uint64_t dtb)
 {
-    (void)hartid;
+    k_cpus[0].hw_id = (unsigned)hartid;
+    cpu_init(&k_cpus[0]);
     choose_mode(dtb);
     k_env_init(0x80800000, 0x84000000);
+    arch_smp_start();
     k_run_scenarios();
 }

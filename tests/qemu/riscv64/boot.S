@@ -13,6 +13,22 @@
 #define KOFF 0xffffffc000000000
 #define LEAF 0xcf /* V|R|W|X|A|D, not U: the kernel half is S-mode only */
 
+/* Paging on with boot_l2 (satp: Sv39, ASID 0), then on to `label` at
+ * its high address: the same code, since it is PC relative. */
+.macro BOOT_PAGING label
+    la t0, boot_l2
+    srli t0, t0, 12
+    li t1, 8 << 60
+    or t0, t0, t1
+    sfence.vma
+    csrw satp, t0
+    sfence.vma
+    la t0, \label
+    li t1, KOFF
+    add t0, t0, t1
+    jr t0
+.endm
+
     .section .text.entry, "ax"
     .globl _start
 _start:
@@ -54,17 +70,7 @@ _start:
     li t3, 511 * 8
     add t3, t0, t3
     sd t2, 0(t3)
-    la t0, boot_l2                /* satp: Sv39, ASID 0, boot_l2 */
-    srli t0, t0, 12
-    li t1, 8 << 60
-    or t0, t0, t1
-    sfence.vma
-    csrw satp, t0
-    sfence.vma
-    la t0, 4f                     /* the same code, at its high address */
-    li t1, KOFF
-    add t0, t0, t1
-    jr t0
+    BOOT_PAGING 4f
 4:  la sp, boot_stack_top         /* PC relative: now high addresses */
     la t0, trap_entry
     csrw stvec, t0
@@ -75,9 +81,11 @@ _start:
     j 5b
 
 /*
- * Every trap: sscratch holds the top of the trap stack while anything
- * else runs, so swapping it with sp gives a stack whatever the user's sp
- * is. trap() gets the 32 saved registers (x0's slot holds nothing; x2's
+ * Every trap: sscratch holds the top of the CPU's trap stack while
+ * anything else runs, so swapping it with sp gives a stack whatever the
+ * user's sp is. The word at that top is the CPU's struct k_cpu, which
+ * becomes tp (the kernel's per-CPU pointer) whatever the interrupted tp
+ * was. trap() gets the 32 saved registers (x0's slot holds nothing; x2's
  * holds the interrupted sp).
  */
     .text
@@ -91,6 +99,7 @@ trap_entry:
     .endr
     csrr t0, sscratch
     sd t0, 16(sp)
+    ld tp, 256(sp)
     mv a0, sp
     call trap
     ld x1, 8(sp)
@@ -103,13 +112,14 @@ trap_entry:
 
 /*
  * uint64_t user_enter(uint64_t pc, uint64_t arg0, uint64_t arg1): run
- * U-mode at pc with a0 = arg0, a1 = arg1 (interrupts stay off) until a
- * trap handler calls user_return(v); then return v. The kernel's
- * callee-saved registers wait in kctx.
+ * U-mode at pc with a0 = arg0, a1 = arg1 (interrupts stay off: remote
+ * fences run in M-mode) until a trap handler calls user_return(v); then
+ * return v. The kernel's callee-saved registers wait in the CPU's
+ * k_cpu::kctx (tp + 24).
  */
     .globl user_enter, user_return
 user_enter:
-    la t0, kctx
+    addi t0, tp, 24
     sd ra, 0(t0)
     sd sp, 8(t0)
     .irp n, 0,1,2,3,4,5,6,7,8,9,10,11
@@ -126,9 +136,9 @@ user_enter:
 /* void user_return(uint64_t v): abandon the trap frame, resume user_enter's
  * caller with v. */
 user_return:
-    la t0, trap_stack_top
+    ld t0, 16(tp)                 /* k_cpu::trap_top */
     csrw sscratch, t0
-    la t0, kctx
+    addi t0, tp, 24
     ld ra, 0(t0)
     ld sp, 8(t0)
     .irp n, 0,1,2,3,4,5,6,7,8,9,10,11
@@ -153,7 +163,28 @@ user_blob:
     .balign 16
     sd a1, 0(a0)                  /* UOP_STORE64 */
     ecall
+    .balign 16
+    jr a0                         /* UOP_EXEC */
 user_blob_end:
+
+/*
+ * A secondary hart, started by SBI HSM hart_start (riscv64/smp.c) at this
+ * physical address with a0 = hart id, a1 = its struct k_cpu (a kernel
+ * address): the boot CPU's Sv39 table, the high half, its own stack
+ * (k_cpu::boot_sp) and tp, then C.
+ */
+    .text
+    .globl ap_start
+ap_start:
+    BOOT_PAGING 1f
+1:  mv tp, a1
+    ld sp, 136(a1)                /* k_cpu::boot_sp */
+    la t0, trap_entry
+    csrw stvec, t0
+    mv a0, a1
+    call arch_ap_init             /* (struct k_cpu *), never returns */
+2:  wfi
+    j 2b
 
     .bss
     .balign 4096
@@ -161,7 +192,6 @@ user_blob_end:
 boot_l2: .skip 4096
 boot_l3: .skip 4096
 boot_l4: .skip 4096
-kctx: .skip 14 * 8
     .balign 16
     .skip 16384
 boot_stack_top:

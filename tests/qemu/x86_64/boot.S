@@ -14,6 +14,16 @@
 #define MB_MAGIC 0x1badb002
 #define MB_FLAGS 0x00010003 /* page align, memory info, a.out kludge */
 
+/* Every data segment register: the kernel data selector. */
+.macro DATA_SEGMENTS
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    mov %ax, %fs
+    mov %ax, %gs
+.endm
+
     .section .multiboot, "a"
     .balign 4
 mb_header:
@@ -110,12 +120,7 @@ start64_low:
 
     .text
 start64:
-    mov $0x10, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    mov %ax, %fs
-    mov %ax, %gs
+    DATA_SEGMENTS
     movabs $boot_stack_top, %rsp
     mov %esi, %ebx               /* zero-extends: upper halves undefined */
     movabs $_bss_start, %rdi
@@ -161,6 +166,8 @@ trap\vec:
     TRAP 20, 0
     TRAP 21, 1
     TRAP 128, 0
+    TRAP 240, 0                  /* K_IPI_VECTOR: shootdown */
+    TRAP 255, 0                  /* local APIC spurious vector */
 
 trap_common:
     push %rax
@@ -201,18 +208,19 @@ trap_common:
     .section .rodata
     .balign 8
     .globl trap_vectors
-trap_vectors:                    /* vectors 0..21, then 128 */
+trap_vectors:                    /* vectors 0..21, then 128, 240, 255 */
     .quad trap0, trap1, trap2, trap3, trap4, trap5, trap6, trap7
     .quad trap8, trap9, trap10, trap11, trap12, trap13, trap14, trap15
     .quad trap16, trap17, trap18, trap19, trap20, trap21, trap128
+    .quad trap240, trap255
 
 /*
  * uint64_t user_enter(uint64_t rip, uint64_t arg0, uint64_t arg1):
- * run ring 3 at rip with rdi = arg0, rsi = arg1 (interrupts off) until a
- * trap handler calls user_return(v); then return v. The kernel's
- * callee-saved registers and stack pointer wait in kctx_rsp; traps from
- * ring 3 run on the TSS RSP0 stack, a different one, so nothing here is
- * overwritten.
+ * run ring 3 at rip with rdi = arg0, rsi = arg1 (interrupts on, for
+ * shootdown IPIs) until a trap handler calls user_return(v); then return
+ * v. The kernel's callee-saved registers and stack pointer wait in the
+ * CPU's k_cpu::kctx_sp (%gs:8); traps from ring 3 run on the CPU's TSS
+ * RSP0 stack, a different one, so nothing here is overwritten.
  */
     .text
     .globl user_enter, user_return
@@ -223,10 +231,10 @@ user_enter:
     push %r13
     push %r14
     push %r15
-    mov %rsp, kctx_rsp(%rip)
+    mov %rsp, %gs:8
     push $0x1b                   /* SS: user data | RPL 3 */
     push $0                      /* RSP: the user program needs no stack */
-    push $0x2                    /* RFLAGS: IF clear */
+    push $0x202                  /* RFLAGS: IF set */
     push $0x23                   /* CS: user code | RPL 3 */
     push %rdi
     mov %rsi, %rdi
@@ -247,9 +255,10 @@ user_enter:
     iretq
 
 /* void user_return(uint64_t v): abandon the trap frame, resume user_enter's
- * caller with v. */
+ * caller with v, interrupts on (the kernel runs with them on). */
 user_return:
-    mov kctx_rsp(%rip), %rsp
+    mov %gs:8, %rsp
+    sti
     mov %rdi, %rax
     pop %r15
     pop %r14
@@ -277,12 +286,82 @@ user_blob:
     .balign 16, 0xcc
     mov %rsi, (%rdi)             /* UOP_STORE64 */
     int $0x80
+    .balign 16, 0xcc
+    jmp *%rdi                    /* UOP_EXEC (rax = 0: see arch_user_op) */
 user_blob_end:
 
-    .bss
+/*
+ * The application processors' start (x86_64/smp.c copies this to
+ * AP_TRAMP, below 1 MiB, and sends INIT-SIPI-SIPI with vector
+ * AP_TRAMP >> 12): real mode at CS = AP_TRAMP >> 4, then protected mode,
+ * long mode with the boot tables (tr_cr3, tr_cr4 as on the boot CPU) and
+ * a jump to ap_start64 with the CPU's struct k_cpu in rdi. Position
+ * dependent on AP_TRAMP only, through label differences.
+ */
+#define AP_TRAMP 0x8000
+#define TR(sym) (AP_TRAMP + (sym) - ap_tramp)
     .balign 16
-kctx_rsp:
+    .globl ap_tramp, ap_tramp_end, tr_cr3, tr_cr4, tr_cpu
+    .code16
+ap_tramp:
+    cli
+    cld
+    mov %cs, %ax
+    mov %ax, %ds
+    lgdtl tr_gdtr - ap_tramp
+    mov %cr0, %eax
+    or $1, %eax
+    mov %eax, %cr0
+    ljmpl $0x08, $TR(tr_32)
+    .code32
+tr_32:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    mov TR(tr_cr4), %eax
+    mov %eax, %cr4
+    mov TR(tr_cr3), %eax
+    mov %eax, %cr3
+    mov $0xc0000080, %ecx
+    rdmsr
+    or $((1 << 8) | (1 << 11)), %eax /* LME, NXE */
+    wrmsr
+    mov %cr0, %eax
+    or $((1 << 31) | (1 << 16) | 1), %eax /* PG, WP, PE */
+    mov %eax, %cr0
+    ljmp $0x18, $TR(tr_64)
+    .code64
+tr_64:
+    mov $TR(tr_cpu), %eax
+    mov (%rax), %rdi
+    movabs $ap_start64, %rax
+    jmp *%rax
+    .balign 8
+tr_gdt:
     .quad 0
+    .quad 0x00cf9a000000ffff     /* 0x08: 32-bit code */
+    .quad 0x00cf92000000ffff     /* 0x10: data */
+    .quad 0x00af9a000000ffff     /* 0x18: 64-bit code */
+tr_gdtr:
+    .word 4 * 8 - 1
+    .long TR(tr_gdt)
+    .balign 8
+tr_cpu: .quad 0                  /* struct k_cpu * of the CPU to start */
+tr_cr3: .long 0
+tr_cr4: .long 0
+ap_tramp_end:
+
+    .text
+/* An AP in long mode on the boot tables: its own stack, then C. */
+ap_start64:
+    DATA_SEGMENTS
+    mov 136(%rdi), %rsp          /* k_cpu::boot_sp */
+    call arch_ap_init            /* (struct k_cpu *), never returns */
+6:  hlt
+    jmp 6b
+
+    .bss
     .balign 4096
     .skip 16384
 boot_stack_top:
