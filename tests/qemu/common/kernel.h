@@ -165,7 +165,8 @@ void arch_wake(unsigned id);
  * included when its bit is set, and return when all are done. */
 void k_on_cpus(uint32_t mask, void (*fn)(void *), void *arg);
 #define K_ALL_CPUS ((uint32_t)((1ull << k_ncpus) - 1))
-/* A barrier for the CPUs of one k_on_cpus call (n of them). */
+/* A barrier for CPUs 0..n-1 (those of one k_on_cpus call); the early
+ * ones halt until the last one wakes them. */
 struct k_barrier {
     unsigned count, sense;
 };

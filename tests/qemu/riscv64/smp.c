@@ -60,13 +60,14 @@ void arch_relax(void)
 
 /* wfi wakes on an interrupt pending in sie (the SBI IPI sets SSIP) even
  * with sstatus.SIE off, so no trap is taken; one that arrives after the
- * look at *word leaves SSIP pending and wfi returns at once. */
+ * look at *word leaves SSIP pending and wfi returns at once. sie.SSIE is
+ * on only here: U-mode takes S-mode interrupts whatever sstatus.SIE. */
 void arch_idle(const unsigned *word, unsigned old)
 {
     __asm__ volatile("csrs sie, %0" : : "r"(2ul));
     if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old)
         __asm__ volatile("wfi" ::: "memory");
-    __asm__ volatile("csrc sip, %0" : : "r"(2ul) : "memory");
+    __asm__ volatile("csrc sie, %0\n\tcsrc sip, %0" : : "r"(2ul) : "memory");
 }
 
 void arch_wake(unsigned id)

@@ -241,29 +241,26 @@ void x86_ipi(void)
 void arch_tlb_flush(uint64_t root, vmar_addr_t va, vmar_size_t len)
 {
     uint64_t flags;
-    struct k_cpu *me;
-    struct flush_req *r;
 
     __asm__ volatile("pushf; pop %0; cli" : "=r"(flags) : : "memory");
-    me = arch_this_cpu();
     local_flush(root, va, len);
     if (flags & 0x200)
         __asm__ volatile("sti");
 #ifndef K_BROKEN_SHOOTDOWN
-    if (k_ncpus == 1)
-        return;
-    if (!(flags & 0x200))
-        k_panic("shootdown with interrupts off");
-    r = &reqs[me->id];
-    r->root = root;
-    r->va = va;
-    r->len = len;
-    __atomic_store_n(&r->pending, K_ALL_CPUS & ~(1u << me->id),
-                     __ATOMIC_RELEASE);
-    apic_icr(0, 0xc0000 | 0x4000 | K_IPI_VECTOR); /* all but self, fixed */
-    while (__atomic_load_n(&r->pending, __ATOMIC_ACQUIRE) != 0)
-        arch_relax();
-#else
-    (void)r;
+    if (k_ncpus > 1) {
+        unsigned self = arch_this_cpu()->id;
+        struct flush_req *r = &reqs[self];
+
+        if (!(flags & 0x200))
+            k_panic("shootdown with interrupts off");
+        r->root = root;
+        r->va = va;
+        r->len = len;
+        __atomic_store_n(&r->pending, K_ALL_CPUS & ~(1u << self),
+                         __ATOMIC_RELEASE);
+        apic_icr(0, 0xc0000 | 0x4000 | K_IPI_VECTOR); /* all but self */
+        while (__atomic_load_n(&r->pending, __ATOMIC_ACQUIRE) != 0)
+            arch_relax();
+    }
 #endif
 }
