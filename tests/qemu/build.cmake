@@ -3,7 +3,7 @@
 # configure SOURCE_DIR (kernel/) in BUILD_DIR with libvmar's TOOLCHAIN file
 # and the kernel-only install in PREFIX, then build kernel.elf/kernel.bin.
 # -D: SOURCE_DIR BUILD_DIR ARCH TOOLCHAIN PREFIX GENERATOR MAKE_PROGRAM
-# WERROR WARNINGS (comma-separated).
+# WERROR WARNINGS (comma-separated) BROKEN (VMAR_QEMU_BROKEN_SHOOTDOWN).
 if(NOT EXISTS "${PREFIX}/lib/cmake/vmar/vmarConfig.cmake")
   message(FATAL_ERROR "no kernel-only libvmar install in ${PREFIX} "
     "(ctest kroute_${ARCH}_install makes it)")
@@ -21,6 +21,7 @@ execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BUILD_DIR}
     -DCMAKE_PREFIX_PATH=${PREFIX} -DCMAKE_FIND_ROOT_PATH=${PREFIX}
     -DVMAR_QEMU_ARCH=${ARCH} -DVMAR_QEMU_WERROR=${WERROR}
     "-DVMAR_QEMU_WARNINGS=${WARNINGS}"
+    -DVMAR_QEMU_BROKEN_SHOOTDOWN=${BROKEN}
   COMMAND_ERROR_IS_FATAL ANY)
 execute_process(COMMAND ${CMAKE_COMMAND} --build ${BUILD_DIR}
   COMMAND_ERROR_IS_FATAL ANY)

@@ -11,14 +11,38 @@
 #       starting "FAIL", and it contains every TEXT. Status alone is not
 #       enough: a triple fault (x86, -no-reboot) and an SBI shutdown or
 #       reset (RISC-V) also exit with 0.
+#   run.sh --stream PROG OPS [--expect TEXT]... STATUS QEMU-COMMAND...
+#       The same, and the random stream must agree with the sim: PROG
+#       (vmar_qemu_stream) runs seed 1 for OPS operations on the host and
+#       its "stream ..." line must appear in the kernel's output (the
+#       caller passes stream.ops=OPS to the kernel).
+#   run.sh --broken QEMU-COMMAND...
+#       The kernel built with VMAR_QEMU_BROKEN_SHOOTDOWN: pass only when
+#       the SMP scenarios caught it, i.e. the output has a CPU's failure
+#       line ("FAIL smp_... cpu ...") and no "ALL PASS".
 #   run.sh --missing WHAT
 #       Fail with a message naming the missing tool: configure registers
 #       this instead of skipping when a compiler or QEMU is absent.
 set -u
 
 expect=""
+broken=0
 while [ $# -gt 0 ]; do
     case $1 in
+    --broken)
+        broken=1
+        shift
+        ;;
+    --stream)
+        if ! line=$("$2" 1 "$3"); then
+            echo "run.sh: FAIL: the stream disagrees with the sim" \
+                "on the host: $line" >&2
+            exit 1
+        fi
+        expect="$expect$line
+"
+        shift 3
+        ;;
     --missing)
         echo "run.sh: FAIL: $2 was not found when CMake configured this" \
             "build; install it and re-run cmake" >&2
@@ -38,14 +62,30 @@ if [ $# -lt 2 ]; then
     echo "usage: run.sh [--expect TEXT]... STATUS QEMU-COMMAND..." >&2
     exit 2
 fi
-want=$1
-shift
+if [ $broken -eq 0 ]; then
+    want=$1
+    shift
+fi
 
 out=$(mktemp) || exit 1
 trap 'rm -f "$out"' EXIT
 timeout 60 "$@" </dev/null >"$out" 2>&1
 status=$?
 cat "$out"
+
+if [ $broken -eq 1 ]; then
+    if grep -q '^ALL PASS' "$out"; then
+        echo "run.sh: FAIL: a broken shootdown passed" >&2
+        exit 1
+    fi
+    if ! grep -q '^FAIL smp_[a-z_]* cpu ' "$out"; then
+        echo "run.sh: FAIL: no CPU reported the broken shootdown" \
+            "(status $status)" >&2
+        exit 1
+    fi
+    echo "run.sh: the broken shootdown was caught (status $status)"
+    exit 0
+fi
 
 fail=0
 if [ "$status" -eq 124 ]; then

@@ -278,6 +278,29 @@ size_t k_frames_free(void)
     return __atomic_load_n(&nfree, __ATOMIC_RELAXED);
 }
 
+uint64_t k_cmdline_num(const char *key, uint64_t def)
+{
+    const char *t;
+    size_t len, klen = 0;
+
+    arch_cmdline(&t, &len);
+    while (key[klen] != 0)
+        klen++;
+    for (size_t i = 0; i + klen < len; i++) {
+        uint64_t v = 0;
+        size_t j = i + klen;
+
+        if (memcmp(t + i, key, klen) != 0)
+            continue;
+        if (t[j] < '0' || t[j] > '9')
+            return def;
+        for (; j < len && t[j] >= '0' && t[j] <= '9'; j++)
+            v = v * 10 + (uint64_t)(t[j] - '0');
+        return v;
+    }
+    return def;
+}
+
 /* ---- space slots -------------------------------------------------------- */
 
 #define MAX_SLOTS 16

@@ -111,7 +111,15 @@ const char *arch_device_test(vmar_addr_t va);
  * frame pool. */
 extern const vmar_paddr_t arch_huge_pa;
 
+/* The boot command line (x86: Multiboot's; RISC-V: the whole DTB, which
+ * holds /chosen/bootargs), as bytes to search. */
+void arch_cmdline(const char **text, size_t *len);
+
 /* ---- provided by common/ ---------------------------------------------- */
+
+/* The decimal number after `key` (e.g. "stream.ops=") on the command
+ * line, or `def`. */
+uint64_t k_cmdline_num(const char *key, uint64_t def);
 
 /* The env shared by every space: frame pool [pool_lo, pool_hi). */
 extern const struct vmar_env k_env;

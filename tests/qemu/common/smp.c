@@ -31,6 +31,7 @@ struct work {
     void (*fn)(void *);
     void *arg;
     unsigned seq, done;
+    unsigned caller; /* woken when done */
 } __attribute__((aligned(64)));
 static struct work work[K_MAX_CPUS];
 
@@ -48,6 +49,7 @@ _Noreturn void k_ap_main(struct k_cpu *cpu)
         }
         w->fn(w->arg);
         __atomic_store_n(&w->done, seq, __ATOMIC_RELEASE);
+        arch_wake(w->caller);
     }
 }
 
@@ -60,16 +62,18 @@ void k_on_cpus(uint32_t mask, void (*fn)(void *), void *arg)
             continue;
         work[i].fn = fn;
         work[i].arg = arg;
+        work[i].caller = self;
         __atomic_store_n(&work[i].seq, work[i].seq + 1, __ATOMIC_RELEASE);
         arch_wake(i);
     }
     if (mask & (1u << self))
         fn(arg);
-    for (unsigned i = 0; i < k_ncpus; i++) {
+    for (unsigned i = 0, done; i < k_ncpus; i++) {
         if (i == self || !(mask & (1u << i)))
             continue;
-        while (__atomic_load_n(&work[i].done, __ATOMIC_ACQUIRE) != work[i].seq)
-            arch_relax();
+        while ((done = __atomic_load_n(&work[i].done, __ATOMIC_ACQUIRE)) !=
+               work[i].seq)
+            arch_idle(&work[i].done, done); /* woken by the worker */
     }
 }
 

@@ -278,6 +278,15 @@ const char *arch_device_test(vmar_addr_t va)
     return NULL;
 }
 
+static const char *dtb_text;
+static size_t dtb_len;
+
+void arch_cmdline(const char **text, size_t *len)
+{
+    *text = dtb_text;
+    *len = dtb_len;
+}
+
 /* The mode comes from QEMU's -append, which lands in the DTB's
  * /chosen/bootargs: "vmar.mode=sv39" or "sv57"; Sv48 otherwise. A byte
  * search is enough: no other DTB string contains "vmar.mode=". */
@@ -288,6 +297,8 @@ static void choose_mode(uint64_t dtb)
                   d[7]; /* totalsize, big endian */
     static const char key[] = "vmar.mode=sv";
 
+    dtb_text = (const char *)d;
+    dtb_len = size;
     for (size_t i = 0; i + sizeof(key) + 1 < size; i++) {
         if (memcmp(d + i, key, sizeof(key) - 1) != 0)
             continue;

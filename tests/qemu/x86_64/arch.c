@@ -421,12 +421,27 @@ uint32_t x86_boot_cr4(void)
     return 1u << 5 | (la57 ? 1u << 12 : 0);
 }
 
+static const char *cmdline;
+
+/* Multiboot's cmdline: the kernel's file name, a space, -append. */
+void arch_cmdline(const char **text, size_t *len)
+{
+    size_t n = 0;
+
+    while (cmdline != NULL && cmdline[n] != 0)
+        n++;
+    *text = cmdline;
+    *len = n;
+}
+
 void arch_main(uint64_t mbi)
 {
+    const uint32_t *info = arch_phys_to_virt(mbi);
     uint32_t a, b, c, d;
     uint64_t cr4;
 
-    (void)mbi;
+    if (info[0] & (1u << 2)) /* flags: cmdline valid */
+        cmdline = arch_phys_to_virt(info[4]);
     __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
     la57 = (cr4 >> 12) & 1;
     __asm__ volatile("cpuid"
