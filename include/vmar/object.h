@@ -29,8 +29,9 @@
 extern "C" {
 #endif
 
-/** ABI version of struct vmar_object_ops this header describes. */
-#define VMAR_OBJECT_ABI 1u
+/** ABI version of struct vmar_object_ops this header describes: 2 added
+ *  `punch`. Objects of ABI 1 are still accepted (without `punch`). */
+#define VMAR_OBJECT_ABI 2u
 
 struct vmar_object;
 
@@ -120,6 +121,17 @@ struct vmar_object_ops {
     /** Required. The last reference was dropped: free the object. Its
      *  page references are the object's to drop (vmar_frame_put()). */
     void (*release)(struct vmar_object *obj);
+
+    /**
+     * Optional (ABI 2). Punch a hole (Linux's fallocate PUNCH_HOLE with
+     * KEEP_SIZE): forget the pages of [offset, offset+len), both page
+     * aligned, so that the next get_page of one gives a zero page; the
+     * size stays. Called by vmar_advise(VMAR_ADVISE_REMOVE) under the
+     * space lock, after that space's leaves of the range are gone (other
+     * mappings' leaves keep their frames alive through their own
+     * references). Cannot fail. Without it REMOVE is VMAR_ENOTSUP.
+     */
+    void (*punch)(struct vmar_object *obj, uint64_t offset, uint64_t len);
 };
 
 /**
@@ -217,6 +229,7 @@ int vmar_frame_new(const struct vmar_env *env, vmar_paddr_t *pa);
  * shmem): pages are zero-filled frames from env, allocated on first use
  * and installed lock-free, so faults from several spaces may race. It
  * starts with one reference (the caller's) and allows every permission.
+ * It has `punch` (vmar_advise(VMAR_ADVISE_REMOVE)).
  *
  * @param env   the environment; needs frame_refcount; must outlive it.
  * @param size  its size in bytes (rounded up to a page); may be 0.

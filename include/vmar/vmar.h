@@ -152,10 +152,13 @@ void vmar_space_destroy(struct vmar_space *space);
  * |                                        |  (lowering needs none)        |
  * | vmar_unmap, vmar_clear, vmar_seal      | WRITE                         |
  * | vmar_remap, vmar_resize                | WRITE                         |
- * | vmar_advise DONTNEED, FREE             | WRITE (zeroes private memory) |
+ * | vmar_advise DONTNEED, FREE, REMOVE     | WRITE (zeroes memory)         |
  * | vmar_advise POPULATE_READ, _WRITE      | READ, WRITE: as vmar_fault    |
  * | vmar_advise NORMAL, RANDOM, SEQUENTIAL,| none (hints: no contents     |
- * |  WILLNEED, DONTFORK, DOFORK            |  change, no access granted)   |
+ * |  WILLNEED, DONTFORK, DOFORK, DONTDUMP, |  change, no access granted)   |
+ * |  DODUMP, HUGEPAGE, NOHUGEPAGE, COLD,   |                               |
+ * |  PAGEOUT, WIPEONFORK, KEEPONFORK;      |                               |
+ * |  vmar_inherit                          |                               |
  * | vmar_fault                             | READ, WRITE or EXEC: the      |
  * |                                        |  right of `access`            |
  * | vmar_read                              | READ                          |
@@ -165,6 +168,8 @@ void vmar_space_destroy(struct vmar_space *space);
  * | vmar_space_dup                         | DUP and every right it gives  |
  * | vmar_query, vmar_iterate,              | none (the layout and counters,|
  * |  vmar_resident, vmar_stats, vmar_dump, |  not the contents)            |
+ * |  vmar_iterate_stats, vmar_smaps,       |                               |
+ * |  vmar_status,                          |                               |
  * |  vmar_check, vmar_space_rights         |                               |
  * | vmar_space_activation,                 | none (what the hardware sees; |
  * |  vmar_space_translate                  |  a kernel keeps it to itself) |
@@ -177,8 +182,8 @@ enum vmar_rights {
      *  with VMAR_PROT_READ. */
     VMAR_RIGHT_READ = 1u << 0,
     /** vmar_write(), vmar_fill_zero(), write faults; unmap, clear, remap,
-     *  resize, FIXED maps, DONTNEED/FREE advice; mappings and protections
-     *  with VMAR_PROT_WRITE. */
+     *  resize, FIXED maps, DONTNEED/FREE/REMOVE advice; mappings and
+     * protections with VMAR_PROT_WRITE. */
     VMAR_RIGHT_WRITE = 1u << 1,
     /** Exec faults; mappings and protections with VMAR_PROT_EXEC. */
     VMAR_RIGHT_EXEC = 1u << 2,
@@ -342,6 +347,27 @@ enum vmar_map_flags {
      *  writes are unaffected. vmar_fork() keeps the seal in the child.
      *  Kept by the mapping; mappings merge only with sealed ones. */
     VMAR_MAP_SEALED = 1u << 14,
+    /** Leave the mapping out of a core dump (Linux MADV_DONTDUMP,
+     *  VM_DONTDUMP): libvmar only keeps it; the embedder's core-dump
+     *  writer reads it (vmar_mapping_info::flags). Also set and cleared
+     *  by vmar_advise(). Kept; mappings merge only with like ones. */
+    VMAR_MAP_DONTDUMP = 1u << 15,
+    /** Huge pages wanted (Linux MADV_HUGEPAGE, VM_HUGEPAGE): kept and
+     *  reported only (anonymous memory is mapped with base pages). At
+     *  most one of HUGEPAGE and NOHUGEPAGE; set by vmar_advise() too.
+     *  Kept; mappings merge only with like ones. */
+    VMAR_MAP_HUGEPAGE = 1u << 16,
+    /** No huge pages (Linux MADV_NOHUGEPAGE and MAP_STACK,
+     *  VM_NOHUGEPAGE): kept and reported, as VMAR_MAP_HUGEPAGE. */
+    VMAR_MAP_NOHUGEPAGE = 1u << 17,
+    /** vmar_fork() gives the child this mapping empty: it reads as zero
+     *  there (Linux MADV_WIPEONFORK, VM_WIPEONFORK; FreeBSD's
+     *  VM_INHERIT_ZERO). Private anonymous memory only (VMAR_EINVAL
+     *  otherwise). The child keeps the flag. VMAR_MAP_DONTFORK, when
+     *  both are set, wins (the child has no mapping there). Set by
+     *  vmar_advise() and vmar_inherit() too. Kept; mappings merge only
+     *  with like ones. */
+    VMAR_MAP_WIPEONFORK = 1u << 18,
 };
 
 /** Options for vmar_map(). Zero means "default" for every field. */
@@ -409,7 +435,9 @@ struct vmar_map_opts {
  *   `offset` that is not a multiple of the page size and of `align` or
  *   that wraps with `size`, with `paddr` or `cache` set, or an object
  *   whose ops are incomplete or of an unknown ABI; RANDOM with
- *   SEQUENTIAL; FAULT_AROUND or EOF_FAULT on a non-object mapping;
+ *   SEQUENTIAL; HUGEPAGE with NOHUGEPAGE; FAULT_AROUND or EOF_FAULT on a
+ *   non-object mapping; GROWSDOWN or WIPEONFORK on anything but private
+ *   anonymous memory;
  *  VMAR_EACCES also: a shared object mapping whose `prot` exceeds the
  *   object's max_prot, or a private one that asks for READ or EXEC the
  *   object does not allow (the object's missing permissions are removed
@@ -575,9 +603,11 @@ struct vmar_fork_opts {
  * frame's reference count goes up; the first write by either copies the
  * page, or reuses it when the count shows no one else maps it. Shared
  * mappings stay shared and writable; device mappings are copied as device
- * mappings; VMAR_MAP_DONTFORK mappings are left out; sealed mappings stay
- * sealed in the child. The child has the parent's limits, user range,
- * flags and counters. One TLB flush of the parent at the end.
+ * mappings; VMAR_MAP_DONTFORK mappings are left out; VMAR_MAP_WIPEONFORK
+ * mappings come to the child empty (zero-fill on its next touch) and the
+ * parent's stay as they are; sealed mappings stay sealed in the child. The
+ * child has the parent's limits, user range, flags and counters. One TLB flush
+ * of the parent at the end.
  *
  * @param parent  the space to copy.
  * @param opts    the child's backend configuration and lock; may be NULL.
@@ -620,10 +650,29 @@ enum vmar_advice {
     /** Drop the pages: private memory reads as zero (or as the object)
      *  again, shared memory is refaulted from its object. */
     VMAR_ADVISE_DONTNEED = 4,
-    /** Like DONTNEED here (Linux may keep the pages until reclaim). */
+    /** Lazy free (Linux MADV_FREE), private anonymous memory only: the
+     *  pages are dropped at once, which is the outcome Linux gives when
+     *  reclaim comes before the next write (without reclaim Linux keeps
+     *  the old contents; a caller may not rely on either). */
     VMAR_ADVISE_FREE = 8,
     VMAR_ADVISE_DONTFORK = 10, /**< set VMAR_MAP_DONTFORK */
     VMAR_ADVISE_DOFORK = 11,   /**< clear VMAR_MAP_DONTFORK */
+    /** Punch a hole in the object behind a shared writable mapping
+     *  (Linux MADV_REMOVE): the object forgets [offset, offset+size) of
+     *  the range (vmar_object_ops::punch) and the range's pages are
+     *  dropped, so they read as zero again. */
+    VMAR_ADVISE_REMOVE = 9,
+    VMAR_ADVISE_HUGEPAGE = 14,   /**< set VMAR_MAP_HUGEPAGE */
+    VMAR_ADVISE_NOHUGEPAGE = 15, /**< set VMAR_MAP_NOHUGEPAGE */
+    VMAR_ADVISE_DONTDUMP = 16,   /**< set VMAR_MAP_DONTDUMP */
+    VMAR_ADVISE_DODUMP = 17,     /**< clear VMAR_MAP_DONTDUMP */
+    VMAR_ADVISE_WIPEONFORK = 18, /**< set VMAR_MAP_WIPEONFORK */
+    VMAR_ADVISE_KEEPONFORK = 19, /**< clear VMAR_MAP_WIPEONFORK */
+    /** Hints that the pages will not be needed soon (Linux MADV_COLD,
+     *  MADV_PAGEOUT): checked, nothing else (there is no reclaim to
+     *  tell). */
+    VMAR_ADVISE_COLD = 20,
+    VMAR_ADVISE_PAGEOUT = 21, /**< see VMAR_ADVISE_COLD */
     /** Fault every page in as a read would (Linux's
      *  MADV_POPULATE_READ). */
     VMAR_ADVISE_POPULATE_READ = 22,
@@ -640,13 +689,26 @@ enum vmar_advice {
  * @param addr    start of the range, page aligned.
  * @param size    a non-zero page multiple.
  * @param advice  one vmar_advice value.
- * Returns: 0; VMAR_EINVAL (bad range, unknown advice, DONTNEED or FREE
- *  on a device mapping); VMAR_ENOMEM (a part of the range is not mapped,
- *  the mapping-count limit, or an allocation failed); VMAR_EACCES
- *  (DONTNEED or FREE through a handle without VMAR_RIGHT_WRITE: dropping
- *  zeroes private memory; hints need no right); VMAR_EPERM (DONTNEED,
- *  FREE or DONTFORK on a sealed read-only private anonymous mapping,
- *  VMAR_MAP_SEALED).
+ * Returns: 0; VMAR_EINVAL (bad range, unknown advice, or advice a
+ *  mapping of the range refuses, as Linux's madvise does: DONTNEED,
+ *  FREE, COLD, PAGEOUT, DODUMP, DOFORK, HUGEPAGE, NOHUGEPAGE,
+ *  WIPEONFORK or REMOVE on a device mapping; FREE on anything but
+ *  private anonymous memory; WIPEONFORK on shared or object memory;
+ *  REMOVE on private anonymous memory); VMAR_ENOMEM (a part of the range
+ *  is not mapped, the mapping-count limit, or an allocation failed);
+ *  VMAR_EACCES (DONTNEED, FREE or REMOVE through a handle without
+ *  VMAR_RIGHT_WRITE: dropping zeroes memory; hints need no right;
+ *  REMOVE on a private object mapping or a shared one that may never be
+ *  writable, Linux's rule); VMAR_ENOTSUP (REMOVE on an object without
+ *  vmar_object_ops::punch: Linux's EOPNOTSUPP); VMAR_EPERM (DONTNEED,
+ *  FREE, REMOVE, DONTFORK or WIPEONFORK on a sealed read-only private
+ *  anonymous mapping, VMAR_MAP_SEALED). Each mapping is checked in
+ *  address order, the seal first, and the first refusal is returned.
+ * REMOVE drops the range's pages and punches the objects of its
+ *  mappings, each over the mapping's part of the range; other mappings of
+ *  the same object, in this space or another, keep the pages they map
+ *  until they drop them (Linux zaps them too: libvmar keeps no reverse
+ *  map from an object to its mappings).
  * POPULATE_READ and POPULATE_WRITE fault every page of the range in, in
  *  order, as vmar_fault() of a read or write would (a write breaks
  *  copy-on-write); they change no mapping. They return 0; VMAR_EINVAL
@@ -670,6 +732,53 @@ enum vmar_advice {
 int vmar_advise(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size,
                 int advice);
 
+/** What vmar_fork() gives the child of a mapping (FreeBSD's minherit(2)
+ *  values). A mapping's setting is its pair of kept flags
+ *  VMAR_MAP_DONTFORK and VMAR_MAP_WIPEONFORK (vmar_mapping_inherit()),
+ *  which Linux's fork advice sets one at a time. */
+enum vmar_inherit {
+    /** The child maps the same pages, and both see every write: what a
+     *  shared or device mapping gets. Neither flag. */
+    VMAR_INHERIT_SHARE = 0,
+    /** The child gets a copy-on-write copy: what a private mapping gets.
+     *  Neither flag. */
+    VMAR_INHERIT_COPY = 1,
+    /** The child has no mapping there: VMAR_MAP_DONTFORK. */
+    VMAR_INHERIT_NONE = 2,
+    /** The child gets the mapping empty, reading as zero (private
+     *  anonymous memory only): VMAR_MAP_WIPEONFORK. */
+    VMAR_INHERIT_ZERO = 3,
+};
+
+/**
+ * Set what vmar_fork() gives the child of every mapping of
+ * [addr, addr+size) (minherit): NONE sets VMAR_MAP_DONTFORK and clears
+ * VMAR_MAP_WIPEONFORK, ZERO the reverse, SHARE and COPY clear both.
+ * Splits mappings at the ends and merges afterwards, as vmar_advise().
+ * SHARE of private memory is refused: its pages are no object that two
+ * spaces could both write, and turning them into one would change the
+ * parent's own copy-on-write sharing with earlier children. COPY of
+ * shared or device memory is refused likewise: fork never copies them
+ * (a copy of a shared object would be a new object).
+ *
+ * @param space    the address space.
+ * @param addr     start of the range, page aligned.
+ * @param size     a non-zero page multiple.
+ * @param inherit  a vmar_inherit value.
+ * Returns: 0; VMAR_EINVAL (bad range, unknown value, SHARE on private
+ *  memory, COPY on shared or device memory, ZERO on anything but private
+ *  anonymous memory); VMAR_ENOMEM (a part of the range is not mapped,
+ *  the mapping-count limit, or an allocation failed); VMAR_EPERM (NONE
+ *  or ZERO on a sealed read-only private anonymous mapping, as
+ *  DONTFORK and WIPEONFORK advice). The first refusal in address order.
+ *  Needs no right (as the fork advice: the parent's contents do not
+ *  change).
+ * Locking: takes the space lock exclusively.
+ * On failure: the space is unchanged.
+ */
+int vmar_inherit(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size,
+                 int inherit);
+
 /** What vmar_query() and vmar_iterate() report about one mapping. */
 struct vmar_mapping_info {
     vmar_addr_t start;         /**< first byte */
@@ -692,6 +801,28 @@ struct vmar_mapping_info {
      *  take vmar_object_ref(). */
     struct vmar_object *object;
 };
+
+/**
+ * What vmar_fork() gives the child of a mapping, from its description
+ * (vmar_inherit): NONE when VMAR_MAP_DONTFORK is set, else ZERO when
+ * VMAR_MAP_WIPEONFORK is, else SHARE for shared and device mappings and
+ * COPY for private ones.
+ *
+ * @param info  a description from vmar_query() or vmar_iterate().
+ * Returns: a vmar_inherit value.
+ * Locking: none (reads `info` only).
+ * On failure: cannot fail.
+ */
+static inline int vmar_mapping_inherit(const struct vmar_mapping_info *info)
+{
+    if (info->flags & VMAR_MAP_DONTFORK)
+        return VMAR_INHERIT_NONE;
+    if (info->flags & VMAR_MAP_WIPEONFORK)
+        return VMAR_INHERIT_ZERO;
+    return info->flags & VMAR_MAP_SHARED || info->backing == VMAR_BACKING_DEVICE
+               ? VMAR_INHERIT_SHARE
+               : VMAR_INHERIT_COPY;
+}
 
 /**
  * The mapping that contains `addr`.
@@ -848,6 +979,106 @@ typedef void (*vmar_line_fn)(void *arg, const char *line);
  * On failure: cannot fail (lines are formatted on the stack).
  */
 void vmar_dump(struct vmar_space *space, vmar_line_fn emit, void *arg);
+
+/**
+ * Per-mapping statistics (Linux's /proc/pid/smaps), from
+ * vmar_iterate_stats(). Byte counts. Only managed leaves count (a device
+ * mapping's Rss is 0, as a PFN mapping's on Linux). A page's "map count"
+ * (how many leaves map its frame) is estimated from the frame's
+ * reference count: every reference of a private anonymous frame is a
+ * leaf's, and an object page's count less one is (the object holds
+ * one); so an object that holds more references, or a page a truncate
+ * dropped from its object, reads as mapped once more or less often.
+ */
+struct vmar_mapping_stats {
+    struct vmar_mapping_info info; /**< the mapping */
+    vmar_size_t size;              /**< end - start */
+    vmar_size_t rss;               /**< pages with a managed leaf */
+    /** Proportional set size: each resident page divided by its map
+     *  count, summed with 12 fraction bits and rounded down to bytes. */
+    vmar_size_t pss;
+    vmar_size_t pss_dirty; /**< the dirty pages' part of pss */
+    /** Resident pages mapped more than once (map count >= 2), clean and
+     *  dirty, and the ones mapped only here. Dirty: the leaf's dirty bit
+     *  (the core sets it on a leaf it installs for a write; hardware sets
+     *  it where the backend lets it; RISC-V leaves are dirty when
+     *  writable), or a private anonymous frame, which has no clean copy
+     *  to fall back on (Linux maps the zero page on a read fault, which
+     *  smaps does not count; libvmar allocates a frame). */
+    vmar_size_t shared_clean;
+    vmar_size_t shared_dirty;  /**< see shared_clean */
+    vmar_size_t private_clean; /**< see shared_clean */
+    vmar_size_t private_dirty; /**< see shared_clean */
+    /** Resident private anonymous frames (Linux's Anonymous: anonymous
+     *  pages and private copies of object pages). */
+    vmar_size_t anonymous;
+    /** Bytes of this mapping locked in memory (Linux's Locked, the Pss of
+     *  an mlocked mapping). 0 until mappings can be locked. */
+    vmar_size_t locked;
+    /** Bytes of resident pages pinned (long-term pins). 0 until pages can
+     *  be pinned. */
+    vmar_size_t pinned;
+};
+
+/** Callback of vmar_iterate_stats(); return non-zero to stop early. Must
+ *  not call into the same space. */
+typedef int (*vmar_stats_fn)(void *arg, const struct vmar_mapping_stats *st);
+
+/**
+ * Call `fn` with the statistics of every mapping that intersects
+ * [lo, hi), in address order (the whole mapping is counted, as smaps
+ * does). Allocates nothing; O(mappings + resident pages).
+ *
+ * @param space  the address space.
+ * @param lo     start of the range.
+ * @param hi     end of the range (exclusive), >= lo.
+ * @param fn     called once per mapping with `arg` and its statistics
+ *               (valid only during the call); must not call into the
+ *               same space.
+ * @param arg    passed to `fn` unchanged.
+ * Returns: 0 after visiting all; the callback's non-zero value if it
+ *  stopped early; VMAR_EINVAL for a NULL space or fn, or lo > hi.
+ * Locking: takes the space lock shared for the whole walk, and every
+ *  page-table lock stripe while it counts one mapping's leaves (released
+ *  before `fn` runs); faults may run between two mappings.
+ * On failure: nothing changes; with VMAR_EINVAL `fn` was not called.
+ */
+int vmar_iterate_stats(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
+                       vmar_stats_fn fn, void *arg);
+
+/**
+ * Emit the space in /proc/pid/smaps form: per mapping its vmar_dump()
+ * line, then "Size:", "KernelPageSize:", "MMUPageSize:", "Rss:", "Pss:",
+ * "Pss_Dirty:", "Shared_Clean:", "Shared_Dirty:", "Private_Clean:",
+ * "Private_Dirty:", "Anonymous:", "LazyFree:" (always 0: FREE drops at
+ * once), "Locked:" lines in Linux's layout ("Rss:" padded to column 16,
+ * the kB value right-aligned in 8) and "VmFlags:" with Linux's
+ * two-letter names (rd wr ex sh mr mw me ms gd pf io sr rr dc de wf dd
+ * hg nh sl; no "ac": libvmar does no commit accounting).
+ *
+ * @param space  the address space.
+ * @param emit   called once per line, in address order; must not call
+ *               into the same space.
+ * @param arg    passed to `emit` unchanged.
+ * Locking: as vmar_iterate_stats().
+ * On failure: cannot fail (lines are formatted on the stack).
+ */
+void vmar_smaps(struct vmar_space *space, vmar_line_fn emit, void *arg);
+
+/**
+ * Emit the memory lines of /proc/pid/status: "VmSize:", "VmLck:",
+ * "VmPin:", "VmRSS:", "RssAnon:", "RssFile:" (object pages, shared
+ * anonymous memory included: Linux's RssFile + RssShmem), each as
+ * Linux prints them ("VmRSS:\t    1528 kB"). VmLck and VmPin are 0
+ * until mappings can be locked and pages pinned.
+ *
+ * @param space  the address space.
+ * @param emit   called once per line; must not call into the same space.
+ * @param arg    passed to `emit` unchanged.
+ * Locking: takes the space lock shared.
+ * On failure: cannot fail.
+ */
+void vmar_status(struct vmar_space *space, vmar_line_fn emit, void *arg);
 
 #ifdef __cplusplus
 }

@@ -6,7 +6,7 @@
 #include "fmt.h"
 #include "mapping.h"
 
-static void format_mapping(struct vmar__line *l, const struct vmar__mapping *m)
+void vmar__mapping_line(struct vmar__line *l, const struct vmar__mapping *m)
 {
     vmar__line_reset(l);
     vmar__line_hex(l, m->node.start, 8);
@@ -35,7 +35,7 @@ void vmar_dump(struct vmar_space *h, vmar_line_fn emit, void *arg)
     vmar__lock(space, VMAR_LOCK_SHARED);
     for (struct vmar__iset_node *n = vmar__iset_first(&space->set); n;
          n = vmar__iset_next(n)) {
-        format_mapping(&l, vmar__mapping_of(n));
+        vmar__mapping_line(&l, vmar__mapping_of(n));
         emit(arg, l.buf);
     }
     vmar__unlock(space, VMAR_LOCK_SHARED);

@@ -107,16 +107,19 @@ static void managed_pte(struct vmar_pte *pte, vmar_paddr_t pa, unsigned prot)
 
 /* Install a managed leaf for `pa` at `va` where the table has none, and
  * count it in RSS: true; false when a leaf is there (another fault put
- * it there since this fault last looked), with it in *pte.
+ * it there since this fault last looked), with it in *pte. `write`: the
+ * leaf is made for a write, so it starts dirty (vmar_mapping_stats).
  * => caller holds the space lock shared or exclusive, or the gate, and
  *    the page-table lock. */
 static bool install(struct vmar_space *space, vmar_addr_t va, vmar_paddr_t pa,
-                    unsigned prot, bool anon, struct vmar_frame_list *tables,
-                    struct vmar_pte *pte)
+                    unsigned prot, bool anon, bool write,
+                    struct vmar_frame_list *tables, struct vmar_pte *pte)
 {
     struct vmar_pte leaf;
 
     managed_pte(&leaf, pa, prot);
+    if (write)
+        leaf.flags |= VMAR_PTE_DIRTY;
     if (vmar__pmap_map_empty(space, va, &leaf, tables, pte) != 0)
         return false;
     *pte = leaf;
@@ -284,7 +287,7 @@ static enum fault_step fault_absent(struct vmar_space *space,
         anon = false;
     }
     if (!install(space, va, pa, vmar__mapping_leaf_prot(m, anon, write), anon,
-                 tables, pte)) {
+                 write, tables, pte)) {
         /* Another fault was first: what this one holds stays in `res`
          * (a filled frame is zero only if nothing was copied into it). */
         if (own)

@@ -37,6 +37,21 @@ void vmar__line_hex(struct vmar__line *l, uint64_t v, unsigned width)
         vmar__line_char(l, tmp[--n]);
 }
 
+void vmar__line_dec(struct vmar__line *l, uint64_t v, unsigned width)
+{
+    char tmp[20]; /* 2^64 - 1 has 20 digits */
+    unsigned n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (unsigned pad = n; pad < width; pad++)
+        vmar__line_char(l, ' ');
+    while (n)
+        vmar__line_char(l, tmp[--n]);
+}
+
 void vmar__line_pad(struct vmar__line *l, size_t col)
 {
     while (l->len < col && l->len + 1 < sizeof(l->buf))

@@ -127,14 +127,20 @@ static int fork_build(struct vmar_space *parent, struct vmar_space *child)
         if (!c)
             return VMAR_ENOMEM;
         *c = *m;
-        if (vmar__mapping_cow(m))
-            c->flags |= VMAR_MAPPING_COW_SHARED;
         if (c->object)
             vmar_object_ref(c->object);
         /* Appended: the parent's order is the child's. */
         vmar__iset_insert_after(&child->set, last, &c->node);
         last = &c->node;
         child->total_vm += vmar__mapping_size(c);
+        /* A wiped mapping comes empty: it shares no frame with anyone
+         * (the parent's own flag stays as it was). */
+        if (m->flags & VMAR_MAP_WIPEONFORK) {
+            c->flags &= ~VMAR_MAPPING_COW_SHARED;
+            continue;
+        }
+        if (vmar__mapping_cow(m))
+            c->flags |= VMAR_MAPPING_COW_SHARED;
         int rc = copy_leaves(parent, child, m);
         if (rc)
             return rc;
@@ -155,7 +161,8 @@ static void fork_commit(struct vmar_space *parent)
     for (struct vmar__iset_node *n = vmar__iset_first(&parent->set); n;
          n = vmar__iset_next(n)) {
         struct vmar__mapping *m = vmar__mapping_of(n);
-        if (!vmar__mapping_cow(m) || m->flags & VMAR_MAP_DONTFORK)
+        if (!vmar__mapping_cow(m) ||
+            m->flags & (VMAR_MAP_DONTFORK | VMAR_MAP_WIPEONFORK))
             continue;
         m->flags |= VMAR_MAPPING_COW_SHARED;
         /* A mapping's extent never cuts a managed leaf, so no split and

@@ -17,7 +17,8 @@
      VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM |             \
      VMAR_MAP_FAULT_AROUND | VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL |         \
      VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT | VMAR_MAP_GROWSDOWN |               \
-     VMAR_MAP_SEALED)
+     VMAR_MAP_SEALED | VMAR_MAP_DONTDUMP | VMAR_MAP_HUGEPAGE |                 \
+     VMAR_MAP_NOHUGEPAGE | VMAR_MAP_WIPEONFORK)
 
 static bool is_pow2(vmar_size_t x)
 {
@@ -83,9 +84,12 @@ static int map_validate(const struct vmar_space *space,
         (o->flags & (VMAR_MAP_FAULT_AROUND | VMAR_MAP_EOF_FAULT) &&
          o->backing != VMAR_BACKING_OBJECT))
         return VMAR_EINVAL;
-    /* Linux grows only private anonymous memory down. */
-    if (o->flags & VMAR_MAP_GROWSDOWN &&
+    /* Linux grows only private anonymous memory down, and wipes only it
+     * on fork. */
+    if (o->flags & (VMAR_MAP_GROWSDOWN | VMAR_MAP_WIPEONFORK) &&
         (o->backing != VMAR_BACKING_ANON || o->flags & VMAR_MAP_SHARED))
+        return VMAR_EINVAL;
+    if (o->flags & VMAR_MAP_HUGEPAGE && o->flags & VMAR_MAP_NOHUGEPAGE)
         return VMAR_EINVAL;
     if (o->prot & o->deny_prot || o->prot & ~object_allows(o))
         return VMAR_EACCES;

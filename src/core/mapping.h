@@ -18,7 +18,9 @@
 #define VMAR_MAPPING_KEPT_FLAGS                                                \
     (VMAR_MAP_SHARED | VMAR_MAP_STACK | VMAR_MAP_FAULT_AROUND |                \
      VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM |               \
-     VMAR_MAP_EOF_FAULT | VMAR_MAP_GROWSDOWN | VMAR_MAP_SEALED)
+     VMAR_MAP_EOF_FAULT | VMAR_MAP_GROWSDOWN | VMAR_MAP_SEALED |               \
+     VMAR_MAP_DONTDUMP | VMAR_MAP_HUGEPAGE | VMAR_MAP_NOHUGEPAGE |             \
+     VMAR_MAP_WIPEONFORK)
 
 /* Internal flag: the mapping's anonymous frames may be shared with
  * another space (it or its source went through vmar_fork()), so protect
@@ -77,6 +79,30 @@ static inline bool vmar__seal_refuses_discard(const struct vmar__mapping *m)
 {
     return vmar__mapping_sealed(m) && m->backing == VMAR_BACKING_ANON &&
            !vmar__mapping_shared(m) && !(m->prot & VMAR_PROT_WRITE);
+}
+
+/* What kind of memory a mapping is, for the advice and inheritance that
+ * some kinds refuse (vmar__attr_change::einval, ::eacces): Linux's
+ * madvise tells them apart by VM_PFNMAP/VM_IO, vm_file and VM_SHARED. */
+enum vmar__kind {
+    VMAR__KIND_DEVICE = 1u << 0,       /* device memory (a PFN mapping) */
+    VMAR__KIND_PRIVATE_ANON = 1u << 1, /* private anonymous memory */
+    VMAR__KIND_PRIVATE_OBJ = 1u << 2,  /* private mapping of an object */
+    VMAR__KIND_SHARED = 1u << 3,       /* shared (object or anonymous) */
+    /* Shared, and may never be writable (Linux's !VM_MAYWRITE); with
+     * VMAR__KIND_SHARED. */
+    VMAR__KIND_SHARED_NOWRITE = 1u << 4,
+};
+
+static inline unsigned vmar__mapping_kind(const struct vmar__mapping *m)
+{
+    if (m->backing == VMAR_BACKING_DEVICE)
+        return VMAR__KIND_DEVICE;
+    if (!vmar__mapping_shared(m))
+        return m->object ? VMAR__KIND_PRIVATE_OBJ : VMAR__KIND_PRIVATE_ANON;
+    return m->max_prot & VMAR_PROT_WRITE
+               ? VMAR__KIND_SHARED
+               : VMAR__KIND_SHARED | VMAR__KIND_SHARED_NOWRITE;
 }
 
 /* Private memory whose leaves may share a frame with another leaf or an
@@ -285,8 +311,8 @@ vmar__coalesce_start(const struct vmar__range_pos *pos, vmar_addr_t lo)
 enum vmar__attr_kind {
     VMAR_ATTR_PROT,  /* new permissions; beyond a max_prot is VMAR_EACCES */
     VMAR_ATTR_FLAGS, /* kept flags f become (f & ~clear) | set */
-    VMAR_ATTR_DROP,  /* unmap the range's pages; a device mapping in it is
-                        VMAR_EINVAL */
+    VMAR_ATTR_DROP,  /* unmap the range's pages (never of device memory:
+                        the caller refuses it through `einval`) */
     VMAR_ATTR_CHECK, /* the survey only (WILLNEED) */
 };
 
@@ -299,13 +325,21 @@ struct vmar__attr_change {
      * (vmar__seal_refuses_discard()). New permissions are refused on
      * every sealed mapping. */
     bool discard;
+    /* vmar__kind bits of the mappings that refuse the change with
+     * VMAR_EINVAL, and then those that refuse it with VMAR_EACCES. */
+    unsigned einval, eacces;
+    /* VMAR_ATTR_DROP: also punch each mapping's part of the range out of
+     * its object (REMOVE); an object that cannot is VMAR_ENOTSUP. */
+    bool punch;
 };
 
 /* 0, VMAR_ENOMEM (a hole, the mapping-count limit, a failed prepare),
- * VMAR_EPERM (a sealed mapping, as above) or the refusal above, the first
- * found in address order (a mapping's EACCES before its EPERM, as Linux's
- * mprotect); on failure nothing changed. With nothing to change,
- * only the survey runs. => caller holds the space lock exclusively. */
+ * VMAR_EPERM (a sealed mapping, as above) or the refusals above, the first
+ * found in address order (per mapping: EACCES for new permissions beyond
+ * its maximum, as Linux's mprotect, then EPERM, as Linux's
+ * can_madvise_modify() comes first, then einval, eacces, ENOTSUP); on
+ * failure nothing changed. With nothing to change, only the survey runs.
+ * => caller holds the space lock exclusively. */
 int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
                       const struct vmar__attr_change *c);
 
@@ -408,6 +442,11 @@ enum vmar_mmu_prep vmar__device_prep(const struct vmar_space *space,
 void vmar__device_install(struct vmar_space *space,
                           const struct vmar__mapping *m, vmar_addr_t lo,
                           vmar_addr_t hi, struct vmar_frame_list *tables);
+
+/* Reset `l` to m's /proc/pid/maps line (vmar_dump(); dump.c).
+ * => caller holds the space lock, shared or exclusive. */
+struct vmar__line;
+void vmar__mapping_line(struct vmar__line *l, const struct vmar__mapping *m);
 
 /* Fill a public description of `m`.
  * => caller holds the space lock, shared or exclusive.

@@ -77,6 +77,23 @@ static void memfd_drop(struct memfd *f, size_t from, size_t to)
     }
 }
 
+/* Punch a hole: forget the pages of [offset, offset+len) (within the
+ * array), so that they are created again, zeroed, on their next use. A
+ * slot is taken with a compare-and-swap: a racing get_page either got
+ * the old frame with its own reference first, or sees the empty slot. */
+static void memfd_punch(struct vmar_object *obj, uint64_t offset, uint64_t len)
+{
+    struct memfd *f = memfd_of(obj);
+    const uint64_t first = offset >> VMAR_PAGE_SHIFT;
+    const uint64_t end = first + (len >> VMAR_PAGE_SHIFT);
+
+    for (uint64_t i = first; i < end && i < f->nslots; i++) {
+        size_t pa = vmar__atomic_load(&f->slots[i]);
+        if (pa && vmar__atomic_cas(&f->slots[i], pa, 0))
+            vmar_frame_put(f->env, (vmar_paddr_t)pa);
+    }
+}
+
 static void memfd_release(struct vmar_object *obj)
 {
     struct memfd *f = memfd_of(obj);
@@ -94,6 +111,7 @@ static const struct vmar_object_ops memfd_ops = {
     .size = memfd_size,
     .get_page = memfd_get_page,
     .release = memfd_release,
+    .punch = memfd_punch,
 };
 
 /* Pages of a byte size, rounded up; false when it does not fit. */

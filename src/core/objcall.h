@@ -55,6 +55,21 @@ static inline int vmar__obj_commit(struct vmar_object *obj, uint64_t offset,
                             : 0;
 }
 
+/* The object can punch holes (vmar_advise REMOVE): `punch` exists only
+ * in ABI 2 tables, an ABI 1 table ends before it. */
+static inline bool vmar__obj_can_punch(const struct vmar_object *obj)
+{
+    return obj->ops->abi >= 2 && obj->ops->punch;
+}
+
+/* Forget [offset, offset+len) of the object. Precondition:
+ * vmar__obj_can_punch(obj). */
+static inline void vmar__obj_punch(struct vmar_object *obj, uint64_t offset,
+                                   uint64_t len)
+{
+    obj->ops->punch(obj, offset, len);
+}
+
 /* Page `index` with a reference for the caller in *pa, vetted by
  * vmar__object_page() against `pa_top` (the backend's) and the frame's
  * count: 0, or the error with *pa 0 and the reference, if any, dropped.

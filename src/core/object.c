@@ -22,8 +22,8 @@ bool vmar__obj_usable(const struct vmar_object *obj)
 {
     const struct vmar_object_ops *ops = obj->ops;
 
-    return ops && ops->abi == VMAR_OBJECT_ABI && ops->size && ops->get_page &&
-           ops->release;
+    return ops && ops->abi >= 1 && ops->abi <= VMAR_OBJECT_ABI && ops->size &&
+           ops->get_page && ops->release;
 }
 
 int vmar__obj_get_page(const struct vmar_env *env, vmar_paddr_t pa_top,

@@ -57,8 +57,13 @@ static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
         if ((c->kind == VMAR_ATTR_PROT && vmar__mapping_sealed(m)) ||
             (c->discard && vmar__seal_refuses_discard(m)))
             return VMAR_EPERM;
-        if (c->kind == VMAR_ATTR_DROP && m->backing == VMAR_BACKING_DEVICE)
+        const unsigned kind = vmar__mapping_kind(m);
+        if (kind & c->einval)
             return VMAR_EINVAL;
+        if (kind & c->eacces)
+            return VMAR_EACCES;
+        if (c->punch && !(m->object && vmar__obj_can_punch(m->object)))
+            return VMAR_ENOTSUP;
         covered = m->node.end;
         if (!first)
             first = m;
@@ -107,6 +112,21 @@ static void attr_commit(struct vmar_space *space, vmar_addr_t lo,
     vmar__coalesce_from(space, vmar__coalesce_start(pos, lo), hi);
 }
 
+/* Punch each mapping's part of [lo, hi) out of its object, once the
+ * space's leaves there are gone. `pos` is the survey's: the set is
+ * unchanged (dropping changes no mapping).
+ * => caller holds the space lock exclusively. */
+static void attr_punch(vmar_addr_t lo, vmar_addr_t hi,
+                       const struct vmar__range_pos *pos)
+{
+    for (struct vmar__mapping *m = vmar__range_first_in(pos, hi); m;
+         m = vmar__mapping_next_in(m, hi)) {
+        const vmar_addr_t s = VMAR_MAX(m->node.start, lo);
+        const vmar_addr_t e = VMAR_MIN(m->node.end, hi);
+        vmar__obj_punch(m->object, vmar__mapping_offset_of(m, s), e - s);
+    }
+}
+
 int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
                       const struct vmar__attr_change *c)
 {
@@ -137,6 +157,8 @@ int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
         else if (table)
             vmar__pmap_unmap(space, lo, hi - lo, &prep.tables, &batch);
         vmar__tlb_finish(&batch);
+        if (c->punch)
+            attr_punch(lo, hi, &pos);
     }
     vmar__prep_release(space, &prep);
     return rc;

@@ -1094,6 +1094,8 @@ static int lib_mutate(struct diff_session *s, const struct diff_op *op,
     case DIFF_PROTECT:
         return vmar_protect(sp, op->a, op->b, op->prot);
     case DIFF_ADVISE:
+        if (op->advice >= MODEL_INHERIT)
+            return vmar_inherit(sp, op->a, op->b, op->advice - MODEL_INHERIT);
         return vmar_advise(sp, op->a, op->b, op->advice);
     case DIFF_REMAP:
         *addr = UINT64_C(0xdeadbeef000);
@@ -1124,8 +1126,19 @@ static int model_mutate(struct diff_session *s, const struct diff_op *op,
         return model_unmap(m, op->a, op->b);
     case DIFF_PROTECT:
         return model_protect(m, op->a, op->b, op->prot);
-    case DIFF_ADVISE:
-        return model_advise(m, op->a, op->b, op->advice);
+    case DIFF_ADVISE: {
+        int rc = model_advise(m, op->a, op->b, op->advice);
+        if (rc == 0 && op->advice == VMAR_ADVISE_REMOVE) {
+            /* The objects forget the pages in every space. */
+            struct model *ms[DIFF_SLOTS];
+            size_t n = 0;
+            for (unsigned i = 0; i < DIFF_SLOTS; i++)
+                if (s->sl[i].live)
+                    ms[n++] = &s->sl[i].m;
+            model_punch(ms, n, m, op->a, op->b);
+        }
+        return rc;
+    }
     case DIFF_REMAP:
         *addr = 0;
         return model_remap(m, op->a, op->b, op->c, op->flags, op->d, addr);
@@ -1384,8 +1397,14 @@ static void count_new(struct diff_session *s, const struct diff_op *op, int rc,
         if (op->advice == VMAR_ADVISE_DONTNEED ||
             op->advice == VMAR_ADVISE_FREE)
             st->advise_drops++;
-        else if (op->advice == VMAR_ADVISE_DONTFORK)
+        else if (op->advice == VMAR_ADVISE_REMOVE)
+            st->advise_removes++;
+        else if (op->advice == VMAR_ADVISE_DONTFORK ||
+                 op->advice == MODEL_INHERIT + VMAR_INHERIT_NONE)
             st->advise_dontfork++;
+        else if (op->advice == VMAR_ADVISE_WIPEONFORK ||
+                 op->advice == MODEL_INHERIT + VMAR_INHERIT_ZERO)
+            st->advise_wipe++;
         else if (op->advice != VMAR_ADVISE_WILLNEED)
             st->advise_hints++;
         break;
@@ -1635,6 +1654,7 @@ static int step_object(struct diff_session *s, const struct diff_op *op)
         d->mid = model_object_new(m, e->npages, op->prot, 0);
         model_object_config(m, d->mid, e->bad,
                             (op->flags & DIFF_OBJ_COMMIT) != 0);
+        model_object_nopunch(m, d->mid);
         objptr_set(s, d->mid, d->lib, e);
     }
     count_outcome(s, op, 0);
@@ -2487,6 +2507,11 @@ static void gen_map(struct diff_session *s, struct diff_rng *r,
         op->flags |= chance(r, 50) ? VMAR_MAP_BOTTOM_UP : VMAR_MAP_TOP_DOWN;
     if (chance(r, 5))
         op->flags |= VMAR_MAP_NO_RANDOM;
+    if (chance(r, 4)) /* kept flags advice sets, now and then refused */
+        op->flags |=
+            chance(r, 50) ? VMAR_MAP_WIPEONFORK : VMAR_MAP_DONTDUMP << R(r, 3);
+    if (chance(r, 1))
+        op->flags |= VMAR_MAP_HUGEPAGE | VMAR_MAP_NOHUGEPAGE;
     if (chance(r, 1))
         op->flags |= chance(r, 50) ? VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN
                                    : 1u << (6 + R(r, 4));
@@ -2708,11 +2733,17 @@ static void gen_object_map(struct diff_session *s, struct diff_rng *r,
     }
 }
 
-static const int advices[] = {VMAR_ADVISE_NORMAL,     VMAR_ADVISE_RANDOM,
-                              VMAR_ADVISE_SEQUENTIAL, VMAR_ADVISE_WILLNEED,
-                              VMAR_ADVISE_DONTNEED,   VMAR_ADVISE_DONTNEED,
-                              VMAR_ADVISE_FREE,       VMAR_ADVISE_DONTFORK,
-                              VMAR_ADVISE_DONTFORK,   VMAR_ADVISE_DOFORK};
+static const int advices[] = {
+    VMAR_ADVISE_NORMAL, VMAR_ADVISE_RANDOM, VMAR_ADVISE_SEQUENTIAL,
+    VMAR_ADVISE_WILLNEED, VMAR_ADVISE_DONTNEED, VMAR_ADVISE_DONTNEED,
+    VMAR_ADVISE_FREE, VMAR_ADVISE_DONTFORK, VMAR_ADVISE_DONTFORK,
+    VMAR_ADVISE_DOFORK, VMAR_ADVISE_REMOVE, VMAR_ADVISE_REMOVE,
+    VMAR_ADVISE_HUGEPAGE, VMAR_ADVISE_NOHUGEPAGE, VMAR_ADVISE_DONTDUMP,
+    VMAR_ADVISE_DODUMP, VMAR_ADVISE_WIPEONFORK, VMAR_ADVISE_WIPEONFORK,
+    VMAR_ADVISE_KEEPONFORK, VMAR_ADVISE_COLD, VMAR_ADVISE_PAGEOUT,
+    /* vmar_inherit (the driver's encoding: MODEL_INHERIT + value). */
+    MODEL_INHERIT + VMAR_INHERIT_SHARE, MODEL_INHERIT + VMAR_INHERIT_COPY,
+    MODEL_INHERIT + VMAR_INHERIT_NONE, MODEL_INHERIT + VMAR_INHERIT_ZERO};
 
 static void gen_advise(struct diff_session *s, struct diff_rng *r,
                        struct diff_op *op)
@@ -2736,8 +2767,10 @@ static void gen_advise(struct diff_session *s, struct diff_rng *r,
         }
     }
     if (chance(r, 3)) {
-        static const int bad[] = {5, 6, 7, 9, 12, 100, -1};
+        static const int bad[] = {5, 6, 7, 12, 13, 100, -1};
         op->advice = bad[R(r, 7)];
+        if (chance(r, 10))
+            op->advice = MODEL_INHERIT + 4; /* an unknown vmar_inherit */
     }
     /* A hint that cuts a mapping needs a node: fail it more often than
      * the other ops (gen_mutation_fail still decides most). */
@@ -3512,8 +3545,12 @@ static void print_c(FILE *f, const struct diff_op *op)
                 op->cpu, op->a, op->access, op->tag, op->b);
         break;
     case DIFF_ADVISE:
-        fprintf(f, "vmar_advise(s, %#" PRIx64 ", %#" PRIx64 ", %d);", op->a,
-                op->b, op->advice);
+        if (op->advice >= MODEL_INHERIT)
+            fprintf(f, "vmar_inherit(s, %#" PRIx64 ", %#" PRIx64 ", %d);",
+                    op->a, op->b, op->advice - MODEL_INHERIT);
+        else
+            fprintf(f, "vmar_advise(s, %#" PRIx64 ", %#" PRIx64 ", %d);", op->a,
+                    op->b, op->advice);
         break;
     case DIFF_REMAP:
         fprintf(f,
@@ -3957,6 +3994,8 @@ int diff_run_bytes(const uint8_t *data, size_t len)
     X(advise_drops)                                                            \
     X(advise_hints)                                                            \
     X(advise_dontfork)                                                         \
+    X(advise_removes)                                                          \
+    X(advise_wipe)                                                             \
     X(remap_shrink)                                                            \
     X(remap_grow_in_place)                                                     \
     X(remap_moves)                                                             \

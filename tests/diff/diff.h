@@ -165,6 +165,7 @@ struct diff_stats {
     size_t content_checks; /* periodic sweeps of page contents */
     /* Newer operations. */
     size_t advise_drops, advise_hints, advise_dontfork;
+    size_t advise_removes, advise_wipe;
     size_t remap_shrink, remap_grow_in_place, remap_moves, remap_fixed,
         remap_dontunmap, remap_multi, remap_efault, remap_nogrow;
     size_t resize_ok, resize_efault;

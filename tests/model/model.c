@@ -18,12 +18,16 @@
 #define KEPT                                                                   \
     (VMAR_MAP_SHARED | VMAR_MAP_STACK | VMAR_MAP_DONTFORK |                    \
      VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM | VMAR_MAP_FAULT_AROUND |           \
-     VMAR_MAP_EOF_FAULT | VMAR_MAP_SEALED)
+     VMAR_MAP_EOF_FAULT | VMAR_MAP_SEALED | MADV_FLAGS)
+/* The flags advice sets that a map may give too. */
+#define MADV_FLAGS                                                             \
+    (VMAR_MAP_DONTDUMP | VMAR_MAP_HUGEPAGE | VMAR_MAP_NOHUGEPAGE |             \
+     VMAR_MAP_WIPEONFORK)
 #define KNOWN_MAP                                                              \
     (VMAR_MAP_SHARED | VMAR_MAP_POPULATE | VMAR_MAP_STACK |                    \
      VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM |             \
      VMAR_MAP_FAULT_AROUND | VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL |         \
-     VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT | VMAR_MAP_SEALED)
+     VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT | VMAR_MAP_SEALED | MADV_FLAGS)
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -316,42 +320,52 @@ void model_object_config(struct model *m, uint64_t obj, size_t bad, bool commit)
     m->st->obj[obj].commit = commit;
 }
 
+/* Object page `k` forgets its frame (truncate, punch): every present
+ * leaf that maps it keeps it as an orphan. */
+static void obj_forget(struct model *const *ms, size_t n, uint64_t obj,
+                       size_t k)
+{
+    struct model_store *st = ms[0]->st;
+    struct model_obj *o = &st->obj[obj];
+
+    if (o->frame[k]) {
+        /* Every present leaf that maps the page keeps its frame: one
+         * identity for all of them, whatever space they are in. */
+        uint64_t id = 0;
+        for (size_t j = 0; j < n; j++) {
+            struct model *mm = ms[j];
+            for (size_t i = 0; i < mm->npages; i++) {
+                struct model_page *q = &mm->pg[i];
+                if (!q->mapped || q->object != obj || !q->populated ||
+                    q->frame || q->objoff / PG != k)
+                    continue;
+                if (!id)
+                    id = frame_new(st);
+                struct model_page v = *q;
+                v.frame = id;
+                v.tag = 0;
+                v.orphan = 1;
+                st->ftag[id] = o->tag[k];
+                pg_set(mm, q, &v);
+            }
+        }
+        o->frame[k] = 0;
+        o->frames--;
+        if (!o->dead)
+            st->obj_frames_live--;
+    }
+    o->tag[k] = 0;
+    o->dirty[k] = 0;
+}
+
 void model_object_truncate(struct model *const *ms, size_t n, uint64_t obj,
                            size_t pages)
 {
     struct model_store *st = ms[0]->st;
     struct model_obj *o = &st->obj[obj];
 
-    for (size_t k = pages; k < o->pages; k++) {
-        if (o->frame[k]) {
-            /* Every present leaf that maps the page keeps its frame: one
-             * identity for all of them, whatever space they are in. */
-            uint64_t id = 0;
-            for (size_t j = 0; j < n; j++) {
-                struct model *mm = ms[j];
-                for (size_t i = 0; i < mm->npages; i++) {
-                    struct model_page *q = &mm->pg[i];
-                    if (!q->mapped || q->object != obj || !q->populated ||
-                        q->frame || q->objoff / PG != k)
-                        continue;
-                    if (!id)
-                        id = frame_new(st);
-                    struct model_page v = *q;
-                    v.frame = id;
-                    v.tag = 0;
-                    v.orphan = 1;
-                    st->ftag[id] = o->tag[k];
-                    pg_set(mm, q, &v);
-                }
-            }
-            o->frame[k] = 0;
-            o->frames--;
-            if (!o->dead)
-                st->obj_frames_live--;
-        }
-        o->tag[k] = 0;
-        o->dirty[k] = 0;
-    }
+    for (size_t k = pages; k < o->pages; k++)
+        obj_forget(ms, n, obj, k);
     if (pages > o->pages) {
         o->frame = xrealloc(o->frame, pages);
         o->tag = xrealloc(o->tag, pages * sizeof(*o->tag));
@@ -804,6 +818,12 @@ int model_map_obj(struct model *m, const struct vmar_map_opts *o, uint64_t obj,
     if ((o->flags & VMAR_MAP_SEQUENTIAL && o->flags & VMAR_MAP_RANDOM) ||
         (!object && o->flags & (VMAR_MAP_FAULT_AROUND | VMAR_MAP_EOF_FAULT)))
         return fail(m, VMAR_EINVAL, "bad hint or fault-around on anon");
+    if ((o->flags & VMAR_MAP_WIPEONFORK &&
+         (o->backing != VMAR_BACKING_ANON || o->flags & VMAR_MAP_SHARED)) ||
+        (o->flags & VMAR_MAP_HUGEPAGE && o->flags & VMAR_MAP_NOHUGEPAGE))
+        return fail(m, VMAR_EINVAL,
+                    "wipe-on-fork beyond private anon or "
+                    "huge with nohuge");
     if (o->prot & o->deny_prot)
         return fail(m, VMAR_EACCES, "prot & deny");
     const unsigned allows = object_allows(m, o, object ? obj : 0);
@@ -865,7 +885,7 @@ int model_map_obj(struct model *m, const struct vmar_map_opts *o, uint64_t obj,
             .mapped = 1,
             .prot = (uint8_t)o->prot,
             .max_prot = (uint8_t)(VMAR_PROT_RWX & ~o->deny_prot & allows),
-            .flags = (uint16_t)(o->flags & KEPT),
+            .flags = (uint32_t)(o->flags & KEPT),
             .backing = (uint8_t)o->backing,
             .populated = device,
             .object = id,
@@ -966,16 +986,30 @@ static bool advice_known(int advice)
     case VMAR_ADVISE_WILLNEED:
     case VMAR_ADVISE_DONTNEED:
     case VMAR_ADVISE_FREE:
+    case VMAR_ADVISE_REMOVE:
     case VMAR_ADVISE_DONTFORK:
     case VMAR_ADVISE_DOFORK:
+    case VMAR_ADVISE_HUGEPAGE:
+    case VMAR_ADVISE_NOHUGEPAGE:
+    case VMAR_ADVISE_DONTDUMP:
+    case VMAR_ADVISE_DODUMP:
+    case VMAR_ADVISE_WIPEONFORK:
+    case VMAR_ADVISE_KEEPONFORK:
+    case VMAR_ADVISE_COLD:
+    case VMAR_ADVISE_PAGEOUT:
         return true;
     default:
         return false;
     }
 }
 
+/* vmar_inherit values are advice here, past every vmar_advice value:
+ * MODEL_INHERIT + the vmar_inherit value. */
 static unsigned advised(unsigned f, int advice)
 {
+    const unsigned fork = VMAR_MAP_DONTFORK | VMAR_MAP_WIPEONFORK;
+    const unsigned huge = VMAR_MAP_HUGEPAGE | VMAR_MAP_NOHUGEPAGE;
+
     switch (advice) {
     case VMAR_ADVISE_NORMAL:
         return f & ~(unsigned)(VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM);
@@ -987,42 +1021,134 @@ static unsigned advised(unsigned f, int advice)
         return f | VMAR_MAP_DONTFORK;
     case VMAR_ADVISE_DOFORK:
         return f & ~(unsigned)VMAR_MAP_DONTFORK;
+    case VMAR_ADVISE_WIPEONFORK:
+        return f | VMAR_MAP_WIPEONFORK;
+    case VMAR_ADVISE_KEEPONFORK:
+        return f & ~(unsigned)VMAR_MAP_WIPEONFORK;
+    case VMAR_ADVISE_DONTDUMP:
+        return f | VMAR_MAP_DONTDUMP;
+    case VMAR_ADVISE_DODUMP:
+        return f & ~(unsigned)VMAR_MAP_DONTDUMP;
+    case VMAR_ADVISE_HUGEPAGE:
+        return (f & ~huge) | VMAR_MAP_HUGEPAGE;
+    case VMAR_ADVISE_NOHUGEPAGE:
+        return (f & ~huge) | VMAR_MAP_NOHUGEPAGE;
+    case MODEL_INHERIT + VMAR_INHERIT_SHARE:
+    case MODEL_INHERIT + VMAR_INHERIT_COPY:
+        return f & ~fork;
+    case MODEL_INHERIT + VMAR_INHERIT_NONE:
+        return (f & ~fork) | VMAR_MAP_DONTFORK;
+    case MODEL_INHERIT + VMAR_INHERIT_ZERO:
+        return (f & ~fork) | VMAR_MAP_WIPEONFORK;
     default:
         return f;
+    }
+}
+
+/* Kinds of memory, for the refusals of model_advise (vmar.h, vmar_advise
+ * and vmar_inherit): device, private anonymous, private object, shared,
+ * shared that may never be written. */
+enum {
+    K_DEV = 1,
+    K_PANON = 2,
+    K_POBJ = 4,
+    K_SHARED = 8,
+    K_SHARED_NOWRITE = 16,
+};
+
+static unsigned page_kind(const struct model_page *p)
+{
+    if (is_device(p))
+        return K_DEV;
+    if (!is_shared(p))
+        return p->object ? K_POBJ : K_PANON;
+    return p->max_prot & VMAR_PROT_WRITE ? K_SHARED
+                                         : K_SHARED | K_SHARED_NOWRITE;
+}
+
+/* What `advice` refuses, by kind: EINVAL, then EACCES. */
+static void advice_refuses(int advice, unsigned *einval, unsigned *eacces)
+{
+    const unsigned not_panon = K_DEV | K_POBJ | K_SHARED;
+
+    *einval = *eacces = 0;
+    switch (advice) {
+    case VMAR_ADVISE_DONTNEED:
+    case VMAR_ADVISE_DOFORK:
+    case VMAR_ADVISE_DODUMP:
+    case VMAR_ADVISE_HUGEPAGE:
+    case VMAR_ADVISE_NOHUGEPAGE:
+    case VMAR_ADVISE_COLD:
+    case VMAR_ADVISE_PAGEOUT:
+        *einval = K_DEV;
+        break;
+    case VMAR_ADVISE_FREE:
+    case VMAR_ADVISE_WIPEONFORK:
+    case MODEL_INHERIT + VMAR_INHERIT_ZERO:
+        *einval = not_panon;
+        break;
+    case VMAR_ADVISE_REMOVE:
+        *einval = K_DEV | K_PANON;
+        *eacces = K_POBJ | K_SHARED_NOWRITE;
+        break;
+    case MODEL_INHERIT + VMAR_INHERIT_SHARE:
+        *einval = K_PANON | K_POBJ;
+        break;
+    case MODEL_INHERIT + VMAR_INHERIT_COPY:
+        *einval = K_DEV | K_SHARED;
+        break;
+    default:
+        break;
     }
 }
 
 int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
                  int advice)
 {
+    const bool remove = advice == VMAR_ADVISE_REMOVE;
     const bool drops =
-        advice == VMAR_ADVISE_DONTNEED || advice == VMAR_ADVISE_FREE;
+        advice == VMAR_ADVISE_DONTNEED || advice == VMAR_ADVISE_FREE || remove;
     /* vmar.h, VMAR_MAP_SEALED: discarding advice is refused on sealed
      * read-only private anonymous memory. */
-    const bool discards = drops || advice == VMAR_ADVISE_DONTFORK;
+    const bool discards = drops || advice == VMAR_ADVISE_DONTFORK ||
+                          advice == VMAR_ADVISE_WIPEONFORK ||
+                          advice == MODEL_INHERIT + VMAR_INHERIT_NONE ||
+                          advice == MODEL_INHERIT + VMAR_INHERIT_ZERO;
+    const bool inherit =
+        advice >= MODEL_INHERIT && advice <= MODEL_INHERIT + VMAR_INHERIT_ZERO;
+    unsigned einval, eacces;
 
     m->why = NULL;
-    if (!range_ok(m, addr, size) || !advice_known(advice))
+    if (!range_ok(m, addr, size) || (!inherit && !advice_known(advice)))
         return fail(m, VMAR_EINVAL, "bad range or advice");
+    advice_refuses(advice, &einval, &eacces);
     size_t lo = (size_t)((addr - m->cfg.user_lo) / PG);
     size_t hi = lo + (size_t)(size / PG);
-    /* Mapping by mapping in address order: a hole is ENOMEM, dropping a
-     * device mapping's pages EINVAL, whichever comes first. */
+    /* Mapping by mapping in address order: a hole is ENOMEM, a seal EPERM,
+     * a kind of memory the advice refuses EINVAL or EACCES, whichever
+     * comes first. */
     for (size_t i = lo; i < hi; i++) {
-        if (!m->pg[i].mapped)
+        const struct model_page *p = &m->pg[i];
+        if (!p->mapped)
             return fail(m, VMAR_ENOMEM, "hole");
-        if (discards && m->pg[i].flags & VMAR_MAP_SEALED &&
-            m->pg[i].backing == VMAR_BACKING_ANON && !is_shared(&m->pg[i]) &&
-            !(m->pg[i].prot & VMAR_PROT_WRITE))
+        if (discards && p->flags & VMAR_MAP_SEALED &&
+            p->backing == VMAR_BACKING_ANON && !is_shared(p) &&
+            !(p->prot & VMAR_PROT_WRITE))
             return fail(m, VMAR_EPERM, "discard sealed read-only anon");
-        if (drops && is_device(&m->pg[i]))
-            return fail(m, VMAR_EINVAL, "drop device pages");
+        if (page_kind(p) & einval)
+            return fail(m, VMAR_EINVAL, "advice this memory refuses");
+        if (page_kind(p) & eacces)
+            return fail(m, VMAR_EACCES, "remove on memory not shared writable");
+        if (remove && m->st->obj[p->object].nopunch)
+            return fail(m, VMAR_ENOTSUP, "remove: the object cannot punch");
     }
-    if (advice == VMAR_ADVISE_WILLNEED)
+    if (advice == VMAR_ADVISE_WILLNEED || advice == VMAR_ADVISE_COLD ||
+        advice == VMAR_ADVISE_PAGEOUT)
         return 0;
     if (drops) {
         /* Private memory reads as zero (or as its object) again; shared
-         * memory refaults from its object, which keeps the page. */
+         * memory refaults from its object, which keeps the page (REMOVE:
+         * model_punch then empties the object's pages). */
         for (size_t i = lo; i < hi; i++) {
             struct model_page v = m->pg[i];
             v.populated = 0;
@@ -1053,8 +1179,27 @@ int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
             (i + 1 == hi || !joins(&m->pg[i], &m->pg[i + 1])))
             dev_cut(m, i + 1);
     for (size_t i = lo; i < hi; i++)
-        m->pg[i].flags = (uint16_t)advised(m->pg[i].flags, advice);
+        m->pg[i].flags = (uint32_t)advised(m->pg[i].flags, advice);
     return 0;
+}
+
+void model_punch(struct model *const *ms, size_t n, struct model *m,
+                 vmar_addr_t addr, vmar_size_t size)
+{
+    size_t lo = (size_t)((addr - m->cfg.user_lo) / PG);
+    size_t hi = lo + (size_t)(size / PG);
+
+    for (size_t i = lo; i < hi; i++) {
+        const struct model_page *p = &m->pg[i];
+        const size_t k = (size_t)(p->objoff / PG);
+        if (k < m->st->obj[p->object].pages)
+            obj_forget(ms, n, p->object, k);
+    }
+}
+
+void model_object_nopunch(struct model *m, uint64_t obj)
+{
+    m->st->obj[obj].nopunch = true;
 }
 
 /* ---- remap, resize --------------------------------------------------------
@@ -1306,7 +1451,7 @@ int model_seal(struct model *m, vmar_addr_t addr, vmar_size_t size)
             (i + 1 == hi || !joins(&m->pg[i], &m->pg[i + 1])))
             dev_cut(m, i + 1);
     for (size_t i = lo; i < hi; i++)
-        m->pg[i].flags = (uint16_t)(m->pg[i].flags | sl);
+        m->pg[i].flags = (uint32_t)(m->pg[i].flags | sl);
     return 0;
 }
 
@@ -1329,11 +1474,19 @@ int model_fork(struct model *child, const struct model *parent)
     child->st->users++;
     /* Private pages share their frames (identities) until written; shared
      * objects are the same objects; device pages are mapped again;
-     * DONTFORK mappings stay behind. */
+     * DONTFORK mappings stay behind, WIPEONFORK ones come empty. */
     for (size_t i = 0; i < parent->npages; i++) {
         const struct model_page *p = &parent->pg[i];
-        if (p->mapped && !(p->flags & VMAR_MAP_DONTFORK))
-            pg_set(child, &child->pg[i], p);
+        if (!p->mapped || p->flags & VMAR_MAP_DONTFORK)
+            continue;
+        struct model_page v = *p;
+        if (p->flags & VMAR_MAP_WIPEONFORK) {
+            /* Private anonymous memory that comes empty. */
+            v.populated = 0;
+            v.frame = 0;
+            v.tag = 0;
+        }
+        pg_set(child, &child->pg[i], &v);
     }
     return 0;
 }

@@ -41,7 +41,7 @@ struct model_page {
     uint8_t prot;
     uint8_t max_prot;
     uint8_t populated; /* has a present translation (device: always) */
-    uint16_t flags;    /* kept vmar_map_flags: SHARED, STACK, hints,
+    uint32_t flags;    /* kept vmar_map_flags: SHARED, STACK, hints,
                         * FAULT_AROUND, EOF_FAULT (objects) */
     uint8_t backing;   /* enum vmar_backing */
     /* The page maps a frame that was its object's until a truncate
@@ -95,6 +95,7 @@ struct model_obj {
      * every other page of the range resident first). */
     size_t bad;
     bool commit;
+    bool nopunch;  /* an embedder object without punch (REMOVE: ENOTSUP) */
     size_t allocs; /* env metadata blocks it holds while alive */
 };
 
@@ -195,9 +196,17 @@ void model_object_has_frame(struct model *m, uint64_t obj, size_t index);
 int model_unmap(struct model *m, vmar_addr_t addr, vmar_size_t size);
 int model_protect(struct model *m, vmar_addr_t addr, vmar_size_t size,
                   unsigned prot);
-/* vmar_advise, vmar_remap, vmar_resize, vmar_clear. */
+/* vmar_advise, vmar_remap, vmar_resize, vmar_clear. vmar_inherit is
+ * model_advise with MODEL_INHERIT + the vmar_inherit value. After a
+ * successful VMAR_ADVISE_REMOVE, model_punch() empties the object pages
+ * of the range (ms: every model of the session, m among them). */
+#define MODEL_INHERIT 1000
 int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
                  int advice);
+void model_punch(struct model *const *ms, size_t n, struct model *m,
+                 vmar_addr_t addr, vmar_size_t size);
+/* The caller's object `obj` has no punch operation (REMOVE: ENOTSUP). */
+void model_object_nopunch(struct model *m, uint64_t obj);
 /* vmar_seal: VMAR_EINVAL, VMAR_ENOMEM (hole, count limit), else every
  * page of the range gets VMAR_MAP_SEALED. */
 int model_seal(struct model *m, vmar_addr_t addr, vmar_size_t size);
