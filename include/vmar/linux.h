@@ -105,13 +105,16 @@ extern "C" {
 #define VMAR_LINUX_MADV_NOHUGEPAGE     15 /**< MADV_NOHUGEPAGE */
 #define VMAR_LINUX_MADV_DONTDUMP       16 /**< MADV_DONTDUMP */
 #define VMAR_LINUX_MADV_DODUMP         17 /**< MADV_DODUMP */
+#define VMAR_LINUX_MADV_WIPEONFORK     18 /**< MADV_WIPEONFORK */
+#define VMAR_LINUX_MADV_KEEPONFORK     19 /**< MADV_KEEPONFORK */
+#define VMAR_LINUX_MADV_COLD           20 /**< MADV_COLD */
+#define VMAR_LINUX_MADV_PAGEOUT        21 /**< MADV_PAGEOUT */
 #define VMAR_LINUX_MADV_POPULATE_READ  22 /**< MADV_POPULATE_READ */
 #define VMAR_LINUX_MADV_POPULATE_WRITE 23 /**< MADV_POPULATE_WRITE */
 /**@}*/
 
 /** @name More MADV_* values the layer refuses; mseal()'s rule names them */
 /**@{*/
-#define VMAR_LINUX_MADV_WIPEONFORK      18  /**< MADV_WIPEONFORK */
 #define VMAR_LINUX_MADV_DONTNEED_LOCKED 24  /**< MADV_DONTNEED_LOCKED */
 #define VMAR_LINUX_MADV_GUARD_INSTALL   102 /**< MADV_GUARD_INSTALL */
 /**@}*/
@@ -319,7 +322,9 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t old_addr,
 
 /**
  * madvise(2) for NORMAL, RANDOM, SEQUENTIAL, WILLNEED, DONTNEED, FREE,
- * DONTFORK, DOFORK, POPULATE_READ and POPULATE_WRITE. As Linux, the
+ * REMOVE, DONTFORK, DOFORK, HUGEPAGE, NOHUGEPAGE, DONTDUMP, DODUMP,
+ * WIPEONFORK, KEEPONFORK, COLD, PAGEOUT, POPULATE_READ and
+ * POPULATE_WRITE (the core's vmar_advise of the same number). As Linux, the
  * advice is applied to the mapped parts of the range and -ENOMEM reported
  * for the holes afterwards; POPULATE_* instead fault the range in from
  * its start and stop at the first hole or failure (madvise_populate()).
@@ -329,13 +334,17 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t old_addr,
  * @param len     length (rounded up; 0 succeeds).
  * @param advice  a VMAR_LINUX_MADV_* value.
  * Returns: 0; -EINVAL (unknown or unimplemented advice, unaligned start,
- *  a wrapping range, MADV_FREE on a shared mapping, POPULATE_* reaching
- *  device memory or a mapping without the access's permission); -ENOMEM
+ *  a wrapping range, MADV_FREE on a shared or file mapping, WIPEONFORK on
+ *  a shared or file mapping, REMOVE on private anonymous memory,
+ *  POPULATE_* reaching device memory or a mapping without the access's
+ *  permission); -EACCES (REMOVE on a private file mapping or a shared
+ *  one whose file is not open for writing); -EOPNOTSUPP (REMOVE on a file
+ *  whose object cannot punch holes); -ENOMEM
  *  (a hole in the range, the mapping-count limit, or a populate out of
  *  memory); -EFAULT (a populate fault that would raise SIGBUS: past the
  *  end of a file, or the object failed); -EPERM (discarding advice,
- *  Linux's is_discard(), on a sealed read-only private anonymous
- *  mapping: mseal()).
+ *  Linux's is_discard(): FREE, DONTNEED, REMOVE, DONTFORK, WIPEONFORK,
+ *  on a sealed read-only private anonymous mapping: mseal()).
  * Locking: the space lock, through the core's calls; the caller
  *  serialises the calls on one mm ("Threading" above).
  * On failure: the mappings before the failure point have the advice

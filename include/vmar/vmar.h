@@ -705,10 +705,12 @@ enum vmar_advice {
  *  anonymous mapping, VMAR_MAP_SEALED). Each mapping is checked in
  *  address order, the seal first, and the first refusal is returned.
  * REMOVE drops the range's pages and punches the objects of its
- *  mappings, each over the mapping's part of the range; other mappings of
- *  the same object, in this space or another, keep the pages they map
- *  until they drop them (Linux zaps them too: libvmar keeps no reverse
- *  map from an object to its mappings).
+ *  mappings, each over the mapping's part of the range; the other
+ *  mappings of those object pages in this space drop them too (a
+ *  private mapping keeps its own copies), as Linux's do; mappings in
+ *  other spaces keep the pages they map until they drop them (Linux zaps
+ *  them too: libvmar keeps no reverse map from an object to the spaces
+ *  that map it).
  * POPULATE_READ and POPULATE_WRITE fault every page of the range in, in
  *  order, as vmar_fault() of a read or write would (a write breaks
  *  copy-on-write); they change no mapping. They return 0; VMAR_EINVAL

@@ -13,6 +13,7 @@
  *   change:  [ A: r-- ][ B: rw- ][ C: r-- ]
  *   protect(r--) back: B changes, then coalescing merges A, B, C again.
  */
+#include "frame.h"
 #include "mapping.h"
 
 static unsigned attr_flags(const struct vmar__mapping *m,
@@ -112,6 +113,47 @@ static void attr_commit(struct vmar_space *space, vmar_addr_t lo,
     vmar__coalesce_from(space, vmar__coalesce_start(pos, lo), hi);
 }
 
+/* REMOVE: the other mappings of the punched objects in this space lose
+ * their leaves of the punched pages too, as Linux's
+ * unmap_mapping_range() zaps every mapping of the file range; a private
+ * mapping keeps its own copies (Linux's even_cows is false), i.e. every
+ * leaf that maps a private anonymous frame. Other spaces keep theirs
+ * (vmar.h). `pos` is the survey's.
+ * => caller holds the space lock exclusively, with every stripe of the
+ *    gate closed. */
+static void punch_zap(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
+                      const struct vmar__range_pos *pos,
+                      struct vmar_frame_list *tables, struct vmar__tlb *batch)
+{
+    for (struct vmar__mapping *m = vmar__range_first_in(pos, hi); m;
+         m = vmar__mapping_next_in(m, hi)) {
+        const vmar_addr_t s = VMAR_MAX(m->node.start, lo);
+        const uint64_t olo = vmar__mapping_offset_of(m, s);
+        const uint64_t ohi = olo + (VMAR_MIN(m->node.end, hi) - s);
+        for (struct vmar__iset_node *n = vmar__iset_first(&space->set); n;
+             n = vmar__iset_next(n)) {
+            const struct vmar__mapping *o = vmar__mapping_of(n);
+            const uint64_t a = VMAR_MAX(olo, o->offset);
+            const uint64_t b = VMAR_MIN(ohi, o->offset + vmar__mapping_size(o));
+            if (o == m || o->object != m->object || a >= b)
+                continue;
+            vmar_addr_t va = o->node.start + (a - o->offset);
+            const vmar_addr_t end = va + (b - a);
+            struct vmar_pte pte;
+            if (vmar__mapping_shared(o)) {
+                vmar__pmap_unmap(space, va, end - va, tables, batch);
+                continue;
+            }
+            while (va < end &&
+                   vmar__pmap_find_next(space, &va, end, &pte) == 0) {
+                if (!vmar__frame_is_anon(space->env, pte.pa))
+                    vmar__pmap_unmap(space, va, VMAR_PAGE_SIZE, tables, batch);
+                va += VMAR_PAGE_SIZE;
+            }
+        }
+    }
+}
+
 /* Punch each mapping's part of [lo, hi) out of its object, once the
  * space's leaves there are gone. `pos` is the survey's: the set is
  * unchanged (dropping changes no mapping).
@@ -150,12 +192,17 @@ int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
         /* Dropping pages changes no mapping, only the table, where the
          * range has one. */
         const bool drop = c->kind == VMAR_ATTR_DROP;
-        const bool table = vmar__commit_begin(space, lo, hi, drop);
+        /* A punch may zap leaves anywhere in the space: the whole gate. */
+        const bool table = c->punch ? vmar__commit_begin(space, space->user_lo,
+                                                         space->user_hi, true)
+                                    : vmar__commit_begin(space, lo, hi, drop);
         vmar__tlb_init(&batch, space);
         if (!drop)
             attr_commit(space, lo, hi, c, &pos, &prep, &batch);
         else if (table)
             vmar__pmap_unmap(space, lo, hi - lo, &prep.tables, &batch);
+        if (c->punch && table)
+            punch_zap(space, lo, hi, &pos, &prep.tables, &batch);
         vmar__tlb_finish(&batch);
         if (c->punch)
             attr_punch(lo, hi, &pos);

@@ -361,6 +361,8 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
         o.flags |= VMAR_MAP_SHARED;
     if (flags & VMAR_LINUX_MAP_GROWSDOWN)
         o.flags |= VMAR_MAP_GROWSDOWN;
+    if (flags & VMAR_LINUX_MAP_STACK) /* calc_vm_flag_bits(), with THP */
+        o.flags |= VMAR_MAP_NOHUGEPAGE;
     if ((flags & (VMAR_LINUX_MAP_POPULATE | VMAR_LINUX_MAP_NONBLOCK)) ==
         VMAR_LINUX_MAP_POPULATE) {
         /* populate_vma_page_range() write-faults a private writable
@@ -524,6 +526,15 @@ static bool advice_known(uint64_t advice)
     case VMAR_LINUX_MADV_DOFORK:
     case VMAR_LINUX_MADV_POPULATE_READ:
     case VMAR_LINUX_MADV_POPULATE_WRITE:
+    case VMAR_LINUX_MADV_REMOVE:
+    case VMAR_LINUX_MADV_HUGEPAGE:
+    case VMAR_LINUX_MADV_NOHUGEPAGE:
+    case VMAR_LINUX_MADV_DONTDUMP:
+    case VMAR_LINUX_MADV_DODUMP:
+    case VMAR_LINUX_MADV_WIPEONFORK:
+    case VMAR_LINUX_MADV_KEEPONFORK:
+    case VMAR_LINUX_MADV_COLD:
+    case VMAR_LINUX_MADV_PAGEOUT:
         return true;
     default:
         return false;
@@ -556,6 +567,11 @@ static long advise_piece(struct vmar_linux_mm *mm,
 {
     if (seal_refuses(m, advice))
         return E(EPERM);
+    /* The rest is the core's advice of the same number, which refuses
+     * what Linux's madvise_vma_behavior() refuses on such a VMA (EINVAL,
+     * and for REMOVE EACCES and EOPNOTSUPP, i.e. VMAR_ENOTSUP). COLD and
+     * PAGEOUT are hints without reclaim or swap (Linux's pages stay
+     * resident, or in the page cache, without swap). */
     switch (advice) {
     case VMAR_LINUX_MADV_WILLNEED:
         /* Anonymous memory and shmem: Linux only reads back swap. */

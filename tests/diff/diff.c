@@ -2763,7 +2763,9 @@ static void gen_advise(struct diff_session *s, struct diff_rng *r,
             const struct model_run *o = &s->runs[obj[R(r, n)]];
             op->a = o->start;
             op->b = o->end - o->start;
-            op->advice = VMAR_ADVISE_DONTNEED;
+            /* Or punch it: other mappings and spaces of the object. */
+            op->advice =
+                chance(r, 30) ? VMAR_ADVISE_REMOVE : VMAR_ADVISE_DONTNEED;
         }
     }
     if (chance(r, 3)) {

@@ -126,6 +126,10 @@ SAME(VMAR_LINUX_MADV_HUGEPAGE, MADV_HUGEPAGE);
 SAME(VMAR_LINUX_MADV_NOHUGEPAGE, MADV_NOHUGEPAGE);
 SAME(VMAR_LINUX_MADV_DONTDUMP, MADV_DONTDUMP);
 SAME(VMAR_LINUX_MADV_DODUMP, MADV_DODUMP);
+SAME(VMAR_LINUX_MADV_WIPEONFORK, MADV_WIPEONFORK);
+SAME(VMAR_LINUX_MADV_KEEPONFORK, MADV_KEEPONFORK);
+SAME(VMAR_LINUX_MADV_COLD, MADV_COLD);
+SAME(VMAR_LINUX_MADV_PAGEOUT, MADV_PAGEOUT);
 SAME(VMAR_LINUX_MADV_POPULATE_READ, MADV_POPULATE_READ);
 SAME(VMAR_LINUX_MADV_POPULATE_WRITE, MADV_POPULATE_WRITE);
 SAME(VMAR_LINUX_EPERM, EPERM);
@@ -894,10 +898,30 @@ static int world_open(struct world *w)
 
 static struct snap g_sl; /* the kernel's window after the last call */
 
-/* Note which pages of the test file the kernel has in snapshot `l`. No
- * operation of the test removes file pages (no truncation, hole punch or
- * MADV_REMOVE), so a page the kernel had and now lacks was dropped by
- * the kernel itself (docs/LINUX.md "Notes"): w->memfd_lost. */
+static int64_t file_index(struct world *w, unsigned pg);
+
+/* MADV_REMOVE punched the test-file pages its range maps (in the layer,
+ * whose mappings the call leaves as they were), even when it fails later
+ * (a hole is ENOMEM after the mapped parts had the advice): the kernel
+ * may lack them afterwards by right, not by loss. */
+static void memfd_punched(struct world *w, const struct op *op)
+{
+    if (op->kind != OP_MADVISE || op->a[2] != MADV_REMOVE)
+        return;
+    const uint64_t lo = op->a[0], len = (op->a[1] + PGSZ - 1) & ~(PGSZ - 1);
+    for (uint64_t va = lo; va - lo < len && va >= WIN && va < WEND;
+         va += PGSZ) {
+        int64_t fi = file_index(w, (unsigned)((va - WIN) / PGSZ));
+        if (fi >= 0 && fi < 64)
+            w->memfd_ever &= ~(1ull << fi);
+    }
+}
+
+/* Note which pages of the test file the kernel has in snapshot `l`. The
+ * only operation of the test that removes file pages is MADV_REMOVE
+ * (memfd_punched() forgets what it removed), so any other page the
+ * kernel had and now lacks was dropped by the kernel itself
+ * (docs/LINUX.md "Notes"): w->memfd_lost. */
 static void memfd_seen(struct world *w, const struct snap *l)
 {
     w->memfd_lost |= w->memfd_ever & ~l->memfd;
@@ -925,6 +949,7 @@ static int64_t linux_call(struct world *w, const struct op *op, int content)
         fprintf(stderr, "lx_diff: lost the oracle child\n");
         exit(1);
     }
+    memfd_punched(w, op);
     memfd_seen(w, &g_sl);
     return ret;
 }
@@ -1293,7 +1318,8 @@ static void memfd_lost_print(const struct world *w, const struct op *op)
                "op %lu of the sequence, %lu overall: ",
                i, w->ops, g_total_ops);
         op_print(stdout, op);
-        printf("); no operation removes file pages: the sequence ends\n");
+        printf("); no other operation removes file pages: the sequence "
+               "ends\n");
     }
 }
 
@@ -1774,8 +1800,83 @@ static const struct op directed[][40] = {
         AD(W(P(14)), P(4), MADV_RANDOM),  /* hole after: applied */
         MM(W(P(20)), P(2), RW_, SA | FX, 0, 0),
         AD(W(P(14)), P(8), MADV_FREE), /* shared: EINVAL */
-        ADD(W(P(8)), P(2), MADV_HUGEPAGE, "madvise advice"),
-        ADD(W(P(8)), P(2), MADV_DONTDUMP, "madvise advice"),
+        AD(W(P(8)), P(2), MADV_HUGEPAGE),
+        AD(W(P(8)), P(2), MADV_DONTDUMP),
+        END,
+    },
+    /* madvise: the flag advice (split and merged as VMA flags), fork
+     * inheritance, COLD/PAGEOUT and REMOVE, with every errno on every
+     * kind of mapping (private and shared anonymous, shared and private
+     * file, the read-only fd, sealed) */
+    {
+        MM(W(P(8)), P(8), RW_, PA | FX, 0, 0),
+        TW(W(P(8)), 1),
+        TW(W(P(12)), 2),
+        AD(W(P(9)), P(2), MADV_DONTDUMP),
+        AD(W(P(10)), P(2), MADV_HUGEPAGE),
+        AD(W(P(11)), P(2), MADV_NOHUGEPAGE), /* replaces HUGEPAGE */
+        AD(W(P(12)), P(2), MADV_WIPEONFORK),
+        AD(W(P(13)), P(1), MADV_DONTFORK), /* both: a third kind */
+        AD(W(P(8)), P(8), MADV_DODUMP),
+        AD(W(P(8)), P(8), MADV_KEEPONFORK),
+        AD(W(P(8)), P(8), MADV_DOFORK),
+        AD(W(P(8)), P(8), MADV_COLD),
+        AD(W(P(8)), P(8), MADV_PAGEOUT),
+        TR(W(P(12))), /* PAGEOUT kept it (no swap) */
+        AD(W(P(8)), P(8), MADV_HUGEPAGE),
+        AD(W(P(8)), P(8), MADV_NOHUGEPAGE), /* one mapping again */
+        AD(W(P(8)), P(8), MADV_REMOVE),     /* private anonymous: EINVAL */
+        AD(W(P(6)), P(4), MADV_WIPEONFORK), /* hole first: ENOMEM */
+        AD(W(P(8)), P(1), 6),               /* unknown */
+        AD(W(P(8)) + 1, P(1), MADV_COLD),   /* unaligned */
+        MM(W(P(20)), P(4), RW_, SA | FX, 0, 0),
+        TW(W(P(20)), 3),
+        TW(W(P(21)), 4),
+        AD(W(P(20)), P(4), MADV_WIPEONFORK), /* shared: EINVAL */
+        AD(W(P(20)), P(4), MADV_KEEPONFORK),
+        AD(W(P(21)), P(1), MADV_REMOVE), /* shmem: the page is punched */
+        TR(W(P(21))),
+        TR(W(P(20))),
+        AD(W(P(16)), P(8), MADV_REMOVE), /* private first: EINVAL */
+        END,
+    },
+    /* madvise REMOVE and the others on files, read-only fds, sealed
+     * memory; MAP_STACK's VM_NOHUGEPAGE */
+    {
+        MM(W(P(30)), P(4), RW_, MAP_SHARED | FX, FD_RW, 0),
+        TW(W(P(30)), 5),
+        TW(W(P(31)), 6),
+        AD(W(P(30)), P(4), MADV_WIPEONFORK), /* file: EINVAL */
+        AD(W(P(30)), P(4), MADV_FREE),       /* file: EINVAL */
+        AD(W(P(31)), P(1), MADV_REMOVE),     /* the file's page */
+        TR(W(P(31))),
+        TR(W(P(30))),
+        MM(W(P(36)), P(2), PROT_READ, MAP_SHARED | FX, FD_RW, 0),
+        AD(W(P(36)), P(2), MADV_REMOVE), /* read-only, writable fd: 0 */
+        MM(W(P(40)), P(2), PROT_READ, MAP_SHARED | FX, FD_RO, 0),
+        AD(W(P(40)), P(2), MADV_REMOVE), /* read-only fd: EACCES */
+        AD(W(P(40)), P(2), MADV_DODUMP),
+        MM(W(P(44)), P(2), RW_, MAP_PRIVATE | FX, FD_RW, 0),
+        TW(W(P(44)), 7),
+        AD(W(P(44)), P(2), MADV_REMOVE), /* private file: EACCES */
+        AD(W(P(44)), P(2), MADV_WIPEONFORK),
+        AD(W(P(44)), P(2), MADV_COLD),
+        AD(W(P(44)), P(2), MADV_PAGEOUT),
+        MM(W(P(50)), P(2), PROT_READ, PA | FX, 0, 0),
+        MS(W(P(50)), P(2), 0),
+        AD(W(P(50)), P(2), MADV_REMOVE),     /* sealed: EPERM first */
+        AD(W(P(50)), P(2), MADV_WIPEONFORK), /* EPERM */
+        AD(W(P(50)), P(2), MADV_DONTDUMP),
+        AD(W(P(50)), P(2), MADV_HUGEPAGE),
+        AD(W(P(50)), P(2), MADV_KEEPONFORK),
+        AD(W(P(50)), P(2), MADV_COLD),
+        MM(W(P(54)), P(2), RW_, PA | FX, 0, 0),
+        MS(W(P(54)), P(2), 0),
+        AD(W(P(54)), P(2), MADV_WIPEONFORK), /* writable: allowed */
+        AD(W(P(54)), P(2), MADV_REMOVE),     /* EINVAL */
+        MM(W(P(58)), P(2), RW_, PA | MAP_STACK | FX, 0, 0),
+        MM(W(P(60)), P(2), RW_, PA | FX, 0, 0), /* apart: VM_NOHUGEPAGE */
+        AD(W(P(60)), P(2), MADV_NOHUGEPAGE),    /* merges */
         END,
     },
     /* madvise populate: faulted in from the start, up to the first hole
@@ -2149,12 +2250,16 @@ static struct op r_op(uint64_t *s)
         }
     } else if (k < 72) {
         static const uint64_t adv[] = {
-            MADV_NORMAL,        MADV_RANDOM,        MADV_SEQUENTIAL,
-            MADV_WILLNEED,      MADV_DONTNEED,      MADV_FREE,
-            MADV_DONTFORK,      MADV_DOFORK,        6,
-            MADV_POPULATE_READ, MADV_POPULATE_WRITE};
+            MADV_NORMAL,        MADV_RANDOM,         MADV_SEQUENTIAL,
+            MADV_WILLNEED,      MADV_DONTNEED,       MADV_FREE,
+            MADV_DONTFORK,      MADV_DOFORK,         6,
+            MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_REMOVE,
+            MADV_HUGEPAGE,      MADV_NOHUGEPAGE,     MADV_DONTDUMP,
+            MADV_DODUMP,        MADV_WIPEONFORK,     MADV_KEEPONFORK,
+            MADV_COLD}; /* not PAGEOUT: it reclaims clean file pages
+                         * (docs/LINUX.md, difference 5) */
         op.kind = OP_MADVISE;
-        a[2] = adv[R(11)];
+        a[2] = adv[R(sizeof(adv) / sizeof(adv[0]))];
     } else if (k < 76) {
         op.kind = OP_MINCORE;
     } else if (k < 82) {

@@ -1102,6 +1102,21 @@ static void advice_refuses(int advice, unsigned *einval, unsigned *eacces)
     }
 }
 
+/* The page loses its translation: private memory reads as zero (or as
+ * its object) again, shared memory refaults from its object. */
+static void page_drop(struct model *m, size_t i)
+{
+    struct model_page v = m->pg[i];
+    v.populated = 0;
+    if (!v.object || !is_shared(&v) || v.orphan) {
+        v.orphan = 0;
+        m->obj_reverts += v.object && v.frame && in_object(m, &v);
+        v.tag = 0;
+        v.frame = 0;
+    }
+    pg_set(m, &m->pg[i], &v);
+}
+
 int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
                  int advice)
 {
@@ -1149,17 +1164,8 @@ int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
         /* Private memory reads as zero (or as its object) again; shared
          * memory refaults from its object, which keeps the page (REMOVE:
          * model_punch then empties the object's pages). */
-        for (size_t i = lo; i < hi; i++) {
-            struct model_page v = m->pg[i];
-            v.populated = 0;
-            if (!v.object || !is_shared(&v) || v.orphan) {
-                v.orphan = 0;
-                m->obj_reverts += v.object && v.frame && in_object(m, &v);
-                v.tag = 0;
-                v.frame = 0;
-            }
-            pg_set(m, &m->pg[i], &v);
-        }
+        for (size_t i = lo; i < hi; i++)
+            page_drop(m, i);
         return 0;
     }
     bool cut_lo = lo > 0 && joins(&m->pg[lo - 1], &m->pg[lo]) &&
@@ -1191,9 +1197,19 @@ void model_punch(struct model *const *ms, size_t n, struct model *m,
 
     for (size_t i = lo; i < hi; i++) {
         const struct model_page *p = &m->pg[i];
+        const uint64_t obj = p->object;
         const size_t k = (size_t)(p->objoff / PG);
-        if (k < m->st->obj[p->object].pages)
-            obj_forget(ms, n, p->object, k);
+        /* The space's other leaves of the page go (a private page keeps
+         * its own copy; an orphan's frame is no anonymous one: it goes
+         * too), then the object forgets it, orphaning other spaces'. */
+        for (size_t j = 0; j < m->npages; j++) {
+            const struct model_page *q = &m->pg[j];
+            if (q->mapped && q->object == obj && q->objoff / PG == k &&
+                q->populated && (!q->frame || q->orphan))
+                page_drop(m, j);
+        }
+        if (k < m->st->obj[obj].pages)
+            obj_forget(ms, n, obj, k);
     }
 }
 

@@ -528,6 +528,14 @@ static void test_inherit(void **state)
                  VMAR_ENOMEM); /* a hole */
     assert_int_equal(vmar_inherit(NULL, BASE, PG, VMAR_INHERIT_NONE),
                      VMAR_EINVAL);
+    /* No right is needed (the parent's contents do not change). */
+    struct vmar_space *none;
+    VT_EXPECT_RC(vmar_space_dup(vt.space, 0, &none), 0);
+    VT_EXPECT_RC(vmar_inherit(none, BASE, PG, VMAR_INHERIT_ZERO), 0);
+    VT_EXPECT_RC(vmar_advise(none, BASE, PG, VMAR_ADVISE_DONTDUMP), 0);
+    VT_EXPECT_RC(vmar_advise(none, BASE, PG, VMAR_ADVISE_FREE), VMAR_EACCES);
+    vmar_space_destroy(none);
+    VT_CHECK(&vt);
     vmar_object_unref(obj);
     vt_teardown(&vt);
 }
@@ -557,8 +565,9 @@ static struct vmar_map_opts remove_setup(struct vt *vt,
 
 /* A hole in a shared memfd: the range's pages go and read as zero; the
  * object forgets them (a new mapping sees zero); the pages around stay;
- * another mapping of the object in the space keeps the page it maps
- * (vmar.h: no reverse map), its unmapped pages read zero. */
+ * another mapping of the object in the space drops them too (a private
+ * one keeps its copies); a fork child keeps what it maps (vmar.h: no
+ * reverse map from an object to spaces). */
 static void test_remove(void **state)
 {
     struct vt vt;
@@ -568,21 +577,31 @@ static void test_remove(void **state)
     struct vmar_map_opts o = remove_setup(&vt, &obj);
     o.addr = BASE + 32 * PG;
     VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
-    VT_EXPECT_PAGES(&vt, BASE + 32 * PG + 2 * PG, 1, 6 + 2 * 17); /* mapped */
+    VT_EXPECT_PAGES(&vt, BASE + 34 * PG, 1, 6 + 2 * 17); /* mapped */
+    o.addr = BASE + 48 * PG; /* private: one page read, one copied */
+    o.flags = 0;
+    VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
+    VT_EXPECT_PAGES(&vt, BASE + 50 * PG, 1, 6 + 2 * 17);
+    vt_fill_pages(&vt, BASE + 51 * PG, 1, 20);
+    struct vt child;
+    VT_EXPECT_RC(vt_fork(&vt, &child), 0);
+    o.flags = VMAR_MAP_SHARED;
     const vmar_size_t file = vt_space_stats(&vt).resident_file;
 
     VT_EXPECT_RC(advise(&vt, BASE + 2 * PG, 3 * PG, VMAR_ADVISE_REMOVE), 0);
-    assert_int_equal(vt_space_stats(&vt).resident_file, file - 3 * PG);
+    /* Three pages here, one in the other shared mapping, one in the
+     * private one. */
+    assert_int_equal(vt_space_stats(&vt).resident_file, file - 5 * PG);
     VT_EXPECT_PAGES(&vt, BASE, 2, 6);
     VT_EXPECT_ZERO(&vt, BASE + 2 * PG, 3);
     VT_EXPECT_PAGES(&vt, BASE + 5 * PG, 3, 6 + 5 * 17);
-    /* The other mapping: its mapped page is the old frame, the others
-     * are the object's new zero pages. */
-    VT_EXPECT_PAGES(&vt, BASE + 34 * PG, 1, 6 + 2 * 17);
-    VT_EXPECT_ZERO(&vt, BASE + 35 * PG, 2);
-    /* Once it lets go, the object's zero page shows. */
-    VT_EXPECT_RC(advise(&vt, BASE + 34 * PG, PG, VMAR_ADVISE_DONTNEED), 0);
-    VT_EXPECT_ZERO(&vt, BASE + 34 * PG, 1);
+    VT_EXPECT_ZERO(&vt, BASE + 34 * PG, 3);
+    VT_EXPECT_ZERO(&vt, BASE + 50 * PG, 1);
+    VT_EXPECT_PAGES(&vt, BASE + 51 * PG, 1, 20); /* its own copy */
+    /* The child's leaves keep the old frames. */
+    VT_EXPECT_PAGES(&child, BASE + 2 * PG, 3, 6 + 2 * 17);
+    VT_EXPECT_PAGES(&child, BASE + 51 * PG, 1, 20);
+    vt_child_destroy(&child);
     /* A new mapping sees the hole too; writing fills it again. */
     o.addr = BASE + 64 * PG;
     VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
