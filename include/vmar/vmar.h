@@ -402,6 +402,19 @@ struct vmar_map_opts {
     vmar_paddr_t paddr;
     /** VMAR_BACKING_DEVICE: the cache policy. */
     enum vmar_cache cache;
+    /** Placement window, lowest address (page aligned): VMAR_PLACE_ANY
+     *  and VMAR_PLACE_HINT put the mapping, and the stack guard below a
+     *  VMAR_MAP_STACK or VMAR_MAP_GROWSDOWN one, inside
+     *  [window_lo, window_hi): a hint outside it is not taken, the search
+     *  (top-down or bottom-up, randomised with ASLR) looks only there,
+     *  still in O(log n), and a full window is VMAR_ENOMEM, with no
+     *  fallback to the rest of the user range. 0: user_lo. Checked in
+     *  every mode, but FIXED and FIXED_NOREPLACE map at `addr` wherever
+     *  it is, as Linux's MAP_32BIT is ignored with MAP_FIXED. */
+    vmar_addr_t window_lo;
+    /** Placement window, one past the highest address (page aligned);
+     *  0: user_hi. See window_lo. */
+    vmar_addr_t window_hi;
 };
 
 /**
@@ -416,13 +429,17 @@ struct vmar_map_opts {
  *   align not a power of two >= page; addr not a multiple of align (HINT,
  *   FIXED*); unknown flag, prot or deny bits; unknown place or backing;
  *   BOTTOM_UP with TOP_DOWN; a FIXED range that wraps or leaves the user
- *   range;
+ *   range; a window (window_lo, window_hi, after their defaults) that is
+ *   not page aligned, empty or inverted, or reaches outside the user
+ *   range (in every placement mode);
  *  VMAR_EACCES: prot & deny_prot != 0, or the handle's rights do not
  *   cover prot and the maximum permissions, or lack WRITE for
  *   VMAR_PLACE_FIXED (the table at vmar_rights);
  *  VMAR_EEXIST: FIXED_NOREPLACE over an existing mapping;
  *  VMAR_EPERM: FIXED over a sealed mapping (VMAR_MAP_SEALED);
- *  VMAR_ENOMEM: no free range; the map would grow the space past the
+ *  VMAR_ENOMEM: no free range (ANY, HINT: inside the window, which
+ *   includes a window too small for size, the stack guard and align);
+ *   the map would grow the space past the
  *   address-space limit (an overwrite is charged only the bytes it adds)
  *   or past the mapping-count limit (counted before merging; an overwrite
  *   is charged only the mappings it adds); or an allocation failed;

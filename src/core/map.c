@@ -66,6 +66,12 @@ static int map_validate(const struct vmar_space *space,
          o->place == VMAR_PLACE_FIXED_NOREPLACE) &&
         vmar__check_range(space, o->addr, o->size))
         return VMAR_EINVAL;
+    /* The placement window, checked in every mode (FIXED ignores it). */
+    const vmar_addr_t wlo = o->window_lo ? o->window_lo : space->user_lo;
+    const vmar_addr_t whi = o->window_hi ? o->window_hi : space->user_hi;
+    if ((wlo | whi) & (VMAR_PAGE_SIZE - 1) || wlo >= whi ||
+        wlo < space->user_lo || whi > space->user_hi)
+        return VMAR_EINVAL;
     /* The whole range below pa_top: the leaves could not hold more. */
     if (o->backing == VMAR_BACKING_DEVICE &&
         (o->paddr & (VMAR_PAGE_SIZE - 1) || o->paddr + o->size < o->paddr ||

@@ -20,8 +20,9 @@ static bool want_top_down(const struct vmar_space *space, unsigned flags)
     return !(space->flags & VMAR_SPACE_BOTTOM_UP);
 }
 
-/* The hint is usable when it is the only candidate of a query whose
- * window is exactly [hint - pre, hint + size). */
+/* The hint is usable when [hint - pre, hint + size) lies in the caller's
+ * window and it is the only candidate of a query whose window is exactly
+ * that range. */
 static bool hint_fits(const struct vmar_space *space,
                       const struct vmar__iset_query *base, vmar_addr_t hint,
                       struct vmar__iset_hint *where)
@@ -29,8 +30,8 @@ static bool hint_fits(const struct vmar_space *space,
     struct vmar__iset_query q = *base;
     vmar_addr_t got;
 
-    if (hint < space->user_lo || hint - space->user_lo < q.pre ||
-        hint > space->user_hi || q.size > space->user_hi - hint)
+    if (hint < base->lo || hint - base->lo < q.pre || hint > base->hi ||
+        q.size > base->hi - hint)
         return false;
     q.lo = hint - q.pre;
     q.hi = hint + q.size;
@@ -52,9 +53,12 @@ int vmar__place(const struct vmar_space *space, const struct vmar_map_opts *o,
                 vmar_size_t align, vmar_addr_t *out,
                 struct vmar__iset_hint *where)
 {
+    /* The caller's window (vmar_map_opts::window_lo/_hi, checked by
+     * map_validate()); the search inside it stays O(log n): only the
+     * subtrees that straddle an edge of the window are entered in vain. */
     struct vmar__iset_query q = {
-        .lo = space->user_lo,
-        .hi = space->user_hi,
+        .lo = o->window_lo ? o->window_lo : space->user_lo,
+        .hi = o->window_hi ? o->window_hi : space->user_hi,
         .size = o->size,
         .align = align,
         .pre = vmar__guard_of(space, o->flags),

@@ -8,8 +8,9 @@
 /*
  * Choose the start of a new mapping of `o->size` bytes aligned to `align`
  * for VMAR_PLACE_ANY and VMAR_PLACE_HINT: the hint when [hint, hint+size)
- * and the stack guard below it are free, otherwise a search of the user
- * range, top-down or bottom-up, randomised when the space has ASLR.
+ * and the stack guard below it are free and inside the window, otherwise
+ * a search of the window (o->window_lo/_hi, valid; 0: the user range's
+ * edge), top-down or bottom-up, randomised when the space has ASLR.
  * Returns 0 and *out, or VMAR_ENOMEM when nothing fits. O(log n), no side
  * effects (env->random may be called). `where` (may be NULL) receives the
  * hole's place in the index for vmar__iset_insert_hinted(), which then
