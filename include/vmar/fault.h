@@ -160,6 +160,69 @@ int vmar_read(struct vmar_space *space, vmar_addr_t src, void *dst, size_t len,
 int vmar_write(struct vmar_space *space, vmar_addr_t dst, const void *src,
                size_t len, size_t *done);
 
+/** vmar_read_flags() and vmar_write_flags() flags. */
+enum vmar_rw_flags {
+    /** A forced access (Linux's FOLL_FORCE: ptrace PEEK/POKE and
+     *  /proc/pid/mem; process_vm_readv/writev do not force): the mapping's
+     *  maximum permissions decide instead of its current ones. A forced
+     *  read reads a page whose mapping lacks VMAR_PROT_READ (PROT_NONE,
+     *  write- or execute-only) when the maximum has READ. A forced write
+     *  into a mapping without VMAR_PROT_WRITE needs private memory
+     *  (anonymous or a private object mapping) with WRITE in its maximum:
+     *  it writes the page's private copy (demand-zero or copied from the
+     *  object or a frame shared by fork, as a write fault would) and
+     *  leaves the leaf read-only, so that a later user write still
+     *  faults (Linux's breakpoint in a read-only text mapping). Refused,
+     *  VMAR_EFAULT as any bad page: shared memory without VMAR_PROT_WRITE
+     *  now (Linux refuses it whatever the file's mode), a maximum without
+     *  the permission, device memory, no mapping (a stack never grows). */
+    VMAR_RW_FORCE = 1u << 0,
+};
+
+/**
+ * vmar_read() with flags, e.g. a debugger's forced read.
+ *
+ * @param space  the address space to read.
+ * @param src    user address of the first byte.
+ * @param dst    kernel buffer of at least `len` bytes.
+ * @param len    bytes to copy (0 is a no-op).
+ * @param flags  vmar_rw_flags (0: vmar_read()).
+ * @param done   if not NULL, receives the number of bytes copied, also on
+ *               failure.
+ * Returns: as vmar_read(); VMAR_EINVAL for unknown flags (nothing
+ *  copied); with VMAR_RW_FORCE, VMAR_EFAULT also at the first page whose
+ *  mapping's maximum lacks VMAR_PROT_READ, and no error for one whose
+ *  current permissions lack it.
+ * Locking: takes the space lock (shared, as vmar_fault) per page.
+ * On failure: bytes before the bad page were copied; pages faulted in
+ *  stay (a forced read of an absent page faults it in with the
+ *  mapping's permissions, as a read fault would).
+ */
+int vmar_read_flags(struct vmar_space *space, vmar_addr_t src, void *dst,
+                    size_t len, unsigned flags, size_t *done);
+
+/**
+ * vmar_write() with flags, e.g. a debugger's forced write (ptrace
+ * POKETEXT, a /proc/pid/mem write).
+ *
+ * @param space  the address space to write.
+ * @param dst    user address of the first byte.
+ * @param src    kernel buffer of at least `len` bytes.
+ * @param len    bytes to copy (0 is a no-op).
+ * @param flags  vmar_rw_flags (0: vmar_write()).
+ * @param done   if not NULL, receives the number of bytes copied.
+ * Returns: as vmar_write(); VMAR_EINVAL for unknown flags (nothing
+ *  written); with VMAR_RW_FORCE, VMAR_EFAULT also at the first page of a
+ *  mapping without VMAR_PROT_WRITE that is shared or whose maximum lacks
+ *  WRITE, and no error for a private one whose maximum has it (its
+ *  private copy is written; the leaf stays read-only).
+ * Locking: takes the space lock (shared) per page.
+ * On failure: bytes before the bad page were written; pages faulted in
+ *  and private copies made stay.
+ */
+int vmar_write_flags(struct vmar_space *space, vmar_addr_t dst, const void *src,
+                     size_t len, unsigned flags, size_t *done);
+
 /**
  * Zero `len` bytes at user address `dst` of `space` (clear_user, the tail
  * of an ELF segment). Pages must be writable by their mapping.

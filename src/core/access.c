@@ -20,6 +20,7 @@ struct copy_job {
     enum copy_dir dir;
     unsigned char *kbuf; /* kernel buffer (NULL for COPY_ZERO) */
     const unsigned char *ksrc;
+    unsigned flags; /* vmar_rw_flags */
 };
 
 /* Copy the part of one page that [va, va+n) covers.
@@ -30,7 +31,8 @@ static int copy_page(struct vmar_space *space, vmar_addr_t va, size_t n,
 {
     struct vmar_pte pte;
     unsigned access =
-        job->dir == COPY_IN ? VMAR_ACCESS_READ : VMAR_ACCESS_WRITE;
+        (job->dir == COPY_IN ? VMAR_ACCESS_READ : VMAR_ACCESS_WRITE) |
+        (job->flags & VMAR_RW_FORCE ? VMAR__ACCESS_FORCE : 0u);
     int rc = vmar__fault_pin(space, va, access, &pte);
 
     if (rc)
@@ -62,6 +64,8 @@ static int user_copy(struct vmar_space *h, vmar_addr_t addr, size_t len,
 
     if (!space || addr + len < addr)
         rc = VMAR_EFAULT;
+    else if (job->flags & ~(unsigned)VMAR_RW_FORCE)
+        rc = VMAR_EINVAL;
     else
         rc = vmar__check_rights(h, job->dir == COPY_IN ? VMAR_RIGHT_READ
                                                        : VMAR_RIGHT_WRITE);
@@ -80,23 +84,35 @@ static int user_copy(struct vmar_space *h, vmar_addr_t addr, size_t len,
     return rc;
 }
 
+int vmar_read_flags(struct vmar_space *h, vmar_addr_t src, void *dst,
+                    size_t len, unsigned flags, size_t *done)
+{
+    struct copy_job job = {COPY_IN, dst, NULL, flags};
+    return user_copy(h, src, len, &job, done);
+}
+
+int vmar_write_flags(struct vmar_space *h, vmar_addr_t dst, const void *src,
+                     size_t len, unsigned flags, size_t *done)
+{
+    struct copy_job job = {COPY_OUT, NULL, src, flags};
+    return user_copy(h, dst, len, &job, done);
+}
+
 int vmar_read(struct vmar_space *h, vmar_addr_t src, void *dst, size_t len,
               size_t *done)
 {
-    struct copy_job job = {COPY_IN, dst, NULL};
-    return user_copy(h, src, len, &job, done);
+    return vmar_read_flags(h, src, dst, len, 0, done);
 }
 
 int vmar_write(struct vmar_space *h, vmar_addr_t dst, const void *src,
                size_t len, size_t *done)
 {
-    struct copy_job job = {COPY_OUT, NULL, src};
-    return user_copy(h, dst, len, &job, done);
+    return vmar_write_flags(h, dst, src, len, 0, done);
 }
 
 int vmar_fill_zero(struct vmar_space *h, vmar_addr_t dst, size_t len,
                    size_t *done)
 {
-    struct copy_job job = {COPY_ZERO, NULL, NULL};
+    struct copy_job job = {COPY_ZERO, NULL, NULL, 0};
     return user_copy(h, dst, len, &job, done);
 }

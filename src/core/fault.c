@@ -86,6 +86,12 @@ static bool leaf_at(const struct vmar_space *space, vmar_addr_t va,
     return vmar__pmap_find_next(space, &at, va + VMAR_PAGE_SIZE, pte) == 0;
 }
 
+/* The vmar_access value of an internal access (VMAR__ACCESS_FORCE off). */
+static unsigned access_kind(unsigned access)
+{
+    return access & ~(unsigned)VMAR__ACCESS_FORCE;
+}
+
 static uint64_t page_index(const struct vmar__mapping *m, vmar_addr_t va)
 {
     return vmar__mapping_offset_of(m, va) >> VMAR_PAGE_SHIFT;
@@ -227,11 +233,10 @@ static enum fault_step fault_absent(struct vmar_space *space,
                                     struct fault_res *res, struct vmar_pte *pte,
                                     int *rc)
 {
-    const bool write = access == VMAR_ACCESS_WRITE;
+    const bool write = access_kind(access) == VMAR_ACCESS_WRITE;
     const bool shared = vmar__mapping_shared(m);
     struct vmar_object *obj = m->object;
-    const bool around =
-        obj && m->flags & VMAR_MAP_FAULT_AROUND && access != VMAR_ACCESS_WRITE;
+    const bool around = obj && m->flags & VMAR_MAP_FAULT_AROUND && !write;
     struct vmar_frame_list *tables = &res->tables;
     vmar_paddr_t pa;
     bool anon;
@@ -378,10 +383,25 @@ static bool fault_look(const struct vmar_space *space, vmar_addr_t va,
 /* Whether the present leaf `pte` already serves `access`: the fault is
  * spurious (another CPU or an earlier round fixed it, or the TLB entry
  * was stale), and needs no mapping: a leaf never allows more than its
- * mapping does. */
-static bool serves(const struct vmar_pte *pte, unsigned access)
+ * mapping does. A forced read takes any leaf; a forced write any leaf
+ * whose frame is this leaf's own private anonymous memory (a pin is no
+ * reference: two forced writers share the copy), which it writes
+ * without making the leaf writable, as Linux's FOLL_FORCE does.
+ * => caller holds the page-table lock of `pte`'s leaf. */
+static bool serves(const struct vmar_space *space, const struct vmar_pte *pte,
+                   unsigned access)
 {
-    return (pte->prot & vmar_access_prot(access)) != 0;
+    const unsigned need = vmar_access_prot(access_kind(access));
+
+    if (pte->prot & need)
+        return true;
+    if (!(access & VMAR__ACCESS_FORCE))
+        return false;
+    if (need != VMAR_PROT_WRITE)
+        return true;
+    return pte->flags & VMAR_PTE_MANAGED &&
+           vmar__frame_is_anon(space->env, pte->pa) &&
+           vmar__frame_refs(space->env, pte->pa) == 1;
 }
 
 /* One pass of a fault, after fault_look() (`present` and *pte its
@@ -394,7 +414,7 @@ static enum fault_step fault_step(struct vmar_space *space,
                                   struct fault_res *res, struct vmar_pte *pte,
                                   int *rc)
 {
-    const unsigned need = vmar_access_prot(access);
+    const unsigned need = vmar_access_prot(access_kind(access));
 
     *rc = 0;
     if (!present) {
@@ -403,7 +423,7 @@ static enum fault_step fault_step(struct vmar_space *space,
         if (step != STEP_PRESENT)
             return step;
     }
-    if (serves(pte, access))
+    if (serves(space, pte, access))
         return STEP_DONE; /* a leaf appeared meanwhile */
     if (need == VMAR_PROT_WRITE && vmar__mapping_cow(m))
         return cow_break(space, m, va, res, pte, rc);
@@ -429,7 +449,7 @@ static enum fault_step fault_step(struct vmar_space *space,
  * shared mapping writes the object's page itself. */
 static unsigned get_flags_of(const struct vmar__mapping *m, unsigned access)
 {
-    return vmar__mapping_shared(m) && access == VMAR_ACCESS_WRITE
+    return vmar__mapping_shared(m) && access_kind(access) == VMAR_ACCESS_WRITE
                ? VMAR_OBJECT_GET_WRITE
                : 0u;
 }
@@ -502,6 +522,21 @@ static int fault_obtain(struct vmar_space *space, enum fault_step step,
 #define FAULT_GROW       2
 #define FAULT_GROW_TRIES 4u
 
+/* Whether `m` allows `access`. A forced one (Linux's check_vma_flags()
+ * with FOLL_FORCE) needs the permission in the maximum only, and a
+ * forced write without WRITE a copy-on-write mapping: Linux refuses one
+ * into shared memory that is not writable now, VM_MAYWRITE or not. */
+static bool mapping_allows(const struct vmar__mapping *m, unsigned access)
+{
+    const unsigned need = vmar_access_prot(access_kind(access));
+
+    if (m->prot & need)
+        return true;
+    if (!(access & VMAR__ACCESS_FORCE) || !(m->max_prot & need))
+        return false;
+    return need != VMAR_PROT_WRITE || vmar__mapping_cow(m);
+}
+
 /* The mapping that serves `access` at `addr`: 0 with *out set, or
  * VMAR_ENOENT / VMAR_EACCES / FAULT_GROW.
  * => caller holds the space lock or is inside the gate and the index. */
@@ -513,7 +548,7 @@ static int fault_lookup(struct vmar_space *space, vmar_addr_t addr,
     if (!n)
         return vmar__stack_below(space, addr) ? FAULT_GROW : VMAR_ENOENT;
     *out = vmar__mapping_of(n);
-    return (*out)->prot & vmar_access_prot(access) ? 0 : VMAR_EACCES;
+    return mapping_allows(*out, access) ? 0 : VMAR_EACCES;
 }
 
 /* What `res` learnt of the page table (tables prepared, the page found
@@ -571,7 +606,7 @@ static int fault_rounds(struct vmar_space *space, vmar_addr_t addr,
     do {
         vmar__pt_lock(space, va);
         const bool present = fault_look(space, va, res, pte);
-        if (present && serves(pte, access)) {
+        if (present && serves(space, pte, access)) {
             vmar__pt_unlock(space, va);
             return 0;
         }
@@ -607,7 +642,7 @@ static int fault_resolve(struct vmar_space *space, vmar_addr_t addr,
 
     if (c && c->node.start <= addr && addr < c->node.end) {
         *m = c;
-        return c->prot & vmar_access_prot(access) ? 0 : VMAR_EACCES;
+        return mapping_allows(c, access) ? 0 : VMAR_EACCES;
     }
     if (!vmar__gate_index_enter(space))
         return INDEX_BUSY;
@@ -658,7 +693,7 @@ static int fault_gated(struct vmar_space *space, vmar_addr_t addr,
         const bool present = fault_look(space, va, &res, pte);
         bool stepped = false;
         step = STEP_DONE;
-        if (present && serves(pte, access)) {
+        if (present && serves(space, pte, access)) {
             rc = 0;
         } else if (seq == seen ||
                    (rc = fault_resolve(space, addr, access, &m)) == 0) {
@@ -708,7 +743,6 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
                     struct vmar_pte *pte)
 {
     const vmar_addr_t va = addr & ~(VMAR_PAGE_SIZE - 1);
-    const unsigned need = vmar_access_prot(access);
 
     for (;;) {
         int rc = vmar__fault_locked(space, addr, access, pte);
@@ -721,7 +755,7 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
         /* The page may have changed since the fault let go of the lock;
          * pin what is there now if it still serves the access. */
         vmar__pt_lock(space, va);
-        bool ok = leaf_at(space, va, pte) && (pte->prot & need);
+        bool ok = leaf_at(space, va, pte) && serves(space, pte, access);
         bool device = ok && !(pte->flags & VMAR_PTE_MANAGED);
         /* Without reference counts nothing replaces a frame under the
          * shared lock (no copy-on-write), so there is nothing to pin. */

@@ -5,6 +5,13 @@
 
 #include "space.h"
 
+/* Internal access bit beside one vmar_access value: a forced access
+ * (vmar_read_flags()/vmar_write_flags() with VMAR_RW_FORCE; Linux's
+ * FOLL_FORCE). It needs the permission only in the mapping's maximum; a
+ * forced write without WRITE needs private (copy-on-write) memory and
+ * writes the page's private copy, leaving its leaf read-only. */
+#define VMAR__ACCESS_FORCE (1u << 7)
+
 /*
  * Make the page holding `addr` accessible for `access` (one vmar_access
  * bit) and return its present leaf in *pte. Errors as vmar_fault().
@@ -15,7 +22,8 @@ int vmar__fault_locked(struct vmar_space *space, vmar_addr_t addr,
                        unsigned access, struct vmar_pte *pte);
 
 /*
- * Fault in the page holding `addr` for `access` and pin its frame
+ * Fault in the page holding `addr` for `access` (VMAR__ACCESS_FORCE
+ * allowed) and pin its frame
  * (vmar__frame_pin: the frame outlives a concurrent copy-on-write break
  * until vmar__frame_unpin, and a pin is no reference, so it is not taken
  * for sharing by vmar_check). VMAR_EFAULT for device memory. Errors as
