@@ -383,19 +383,20 @@ static bool fault_look(const struct vmar_space *space, vmar_addr_t va,
 /* Whether the present leaf `pte` already serves `access`: the fault is
  * spurious (another CPU or an earlier round fixed it, or the TLB entry
  * was stale), and needs no mapping: a leaf never allows more than its
- * mapping does. A forced read takes any leaf; a forced write any leaf
- * whose frame is this leaf's own private anonymous memory (a pin is no
- * reference: two forced writers share the copy), which it writes
- * without making the leaf writable, as Linux's FOLL_FORCE does.
+ * mapping does. Once the mapping allowed a forced access (`allowed`:
+ * mapping_allows()), a forced read takes any leaf, and a forced write
+ * any leaf whose frame is this leaf's own private anonymous memory (a
+ * pin is no reference: two forced writers share the copy), which it
+ * writes without making the leaf writable, as Linux's FOLL_FORCE does.
  * => caller holds the page-table lock of `pte`'s leaf. */
 static bool serves(const struct vmar_space *space, const struct vmar_pte *pte,
-                   unsigned access)
+                   unsigned access, bool allowed)
 {
     const unsigned need = vmar_access_prot(access_kind(access));
 
     if (pte->prot & need)
         return true;
-    if (!(access & VMAR__ACCESS_FORCE))
+    if (!(access & VMAR__ACCESS_FORCE) || !allowed)
         return false;
     if (need != VMAR_PROT_WRITE)
         return true;
@@ -423,7 +424,7 @@ static enum fault_step fault_step(struct vmar_space *space,
         if (step != STEP_PRESENT)
             return step;
     }
-    if (serves(space, pte, access))
+    if (serves(space, pte, access, true))
         return STEP_DONE; /* a leaf appeared meanwhile */
     if (need == VMAR_PROT_WRITE && vmar__mapping_cow(m))
         return cow_break(space, m, va, res, pte, rc);
@@ -606,7 +607,7 @@ static int fault_rounds(struct vmar_space *space, vmar_addr_t addr,
     do {
         vmar__pt_lock(space, va);
         const bool present = fault_look(space, va, res, pte);
-        if (present && serves(space, pte, access)) {
+        if (present && serves(space, pte, access, m != NULL)) {
             vmar__pt_unlock(space, va);
             return 0;
         }
@@ -693,7 +694,7 @@ static int fault_gated(struct vmar_space *space, vmar_addr_t addr,
         const bool present = fault_look(space, va, &res, pte);
         bool stepped = false;
         step = STEP_DONE;
-        if (present && serves(space, pte, access)) {
+        if (present && serves(space, pte, access, false)) {
             rc = 0;
         } else if (seq == seen ||
                    (rc = fault_resolve(space, addr, access, &m)) == 0) {
@@ -755,7 +756,9 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
         /* The page may have changed since the fault let go of the lock;
          * pin what is there now if it still serves the access. */
         vmar__pt_lock(space, va);
-        bool ok = leaf_at(space, va, pte) && serves(space, pte, access);
+        /* The fault found the mapping allows the access, and under the
+         * space lock it stays. */
+        bool ok = leaf_at(space, va, pte) && serves(space, pte, access, true);
         bool device = ok && !(pte->flags & VMAR_PTE_MANAGED);
         /* Without reference counts nothing replaces a frame under the
          * shared lock (no copy-on-write), so there is nothing to pin. */

@@ -244,6 +244,20 @@ static void test_refused(void **state)
                  0);
     expect_refused(&vt, BASE + 6 * PG, false, VMAR_EFAULT);
     VT_EXPECT_RC(fwrite_at(&vt, BASE + 6 * PG, "ok"), 0);
+    /* ... also when its page is present (the leaf is no permission). */
+    expect_refused(&vt, BASE + 6 * PG, false, VMAR_EFAULT);
+    VT_EXPECT_RC(vt_map_opts(&vt,
+                             &(struct vmar_map_opts){
+                                 .size = PG,
+                                 .addr = BASE + 7 * PG,
+                                 .place = VMAR_PLACE_FIXED,
+                                 .prot = VMAR_PROT_WRITE,
+                                 .deny_prot = VMAR_PROT_READ,
+                             },
+                             NULL),
+                 0);
+    VT_EXPECT_RC(vmar_write(vt.space, BASE + 7 * PG, "w", 1, NULL), 0);
+    expect_refused(&vt, BASE + 7 * PG, false, VMAR_EFAULT);
     /* Device memory, with and without the permission. */
     assert_int_equal(vt.env->frame_alloc(vt.env->ctx, VMAR_FRAME_ZERO, &pa), 0);
     VT_EXPECT_RC(vt_map_opts(&vt,
