@@ -208,7 +208,12 @@ int vmar_linux_mm_init(struct vmar_linux_mm *mm, struct vmar_space *space,
                        size_t max_map_count);
 
 /**
- * mmap(2). Anonymous mappings (MAP_ANONYMOUS) are zero-filled memory:
+ * mmap(2). MAP_32BIT (x86-64) places a mapping without MAP_FIXED
+ * bottom-up in [1 GiB, 2 GiB) of the user range (a hint is taken when it
+ * is free and ends at or below 2 GiB), ENOMEM when that is full; with
+ * MAP_FIXED or MAP_FIXED_NOREPLACE it is ignored, and a later mremap
+ * moves such a mapping anywhere, as on Linux.
+ * Anonymous mappings (MAP_ANONYMOUS) are zero-filled memory:
  * private ones plain anonymous memory, shared ones a new shared-memory
  * object each (Linux's shmem), never merged with a neighbour. Without
  * MAP_ANONYMOUS the file's object is mapped from byte `off`; a touch of
@@ -229,7 +234,8 @@ int vmar_linux_mm_init(struct vmar_linux_mm *mm, struct vmar_space *space,
  *  unaligned offset; -EBADF for a file mapping without a file; -EINVAL
  *  for a zero length; -ENOMEM when the rounded length overflows;
  *  -EOVERFLOW when offset + length overflows; -ENOMEM for a length larger
- *  than TASK_SIZE, a fixed range past TASK_SIZE or no free range;
+ *  than TASK_SIZE, a fixed range past TASK_SIZE or no free range (with
+ *  MAP_32BIT: none in [1 GiB, 2 GiB));
  *  -EINVAL for an unaligned fixed address; -EPERM for a fixed address
  *  below mmap_min_addr; -EEXIST for MAP_FIXED_NOREPLACE over a mapping;
  *  -EPERM for MAP_FIXED over a sealed mapping (mseal());
@@ -238,7 +244,7 @@ int vmar_linux_mm_init(struct vmar_linux_mm *mm, struct vmar_space *space,
  *  of a file not open for writing; -EPERM for PROT_EXEC of a noexec file;
  *  -EINVAL for a map type other than MAP_SHARED/MAP_PRIVATE (files also
  *  MAP_SHARED_VALIDATE), MAP_GROWSDOWN, and the flags the layer does not
- *  implement (MAP_HUGETLB, MAP_LOCKED, MAP_32BIT, MAP_DROPPABLE, MAP_SYNC:
+ *  implement (MAP_HUGETLB, MAP_LOCKED, MAP_DROPPABLE, MAP_SYNC:
  *  docs/LINUX.md); -ENOMEM for the limits and allocation failures.
  * Locking: the space lock, through the core's calls; the caller
  *  serialises the calls on one mm ("Threading" above).

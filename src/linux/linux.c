@@ -25,15 +25,16 @@ static uint64_t page_align(uint64_t x)
     return (x + PG_MASK) & ~PG_MASK;
 }
 
-/* The flags that MAP_SHARED silently drops and MAP_SHARED_VALIDATE accepts
- * (Linux's LEGACY_MAP_MASK). */
+/* The flags that MAP_SHARED_VALIDATE accepts and MAP_SHARED keeps
+ * (Linux's LEGACY_MAP_MASK, x86-64's MAP_32BIT included). */
 #define LEGACY_MAP_MASK                                                        \
     (VMAR_LINUX_MAP_SHARED | VMAR_LINUX_MAP_PRIVATE | VMAR_LINUX_MAP_FIXED |   \
      VMAR_LINUX_MAP_ANONYMOUS | VMAR_LINUX_MAP_DENYWRITE |                     \
      VMAR_LINUX_MAP_EXECUTABLE | VMAR_LINUX_MAP_UNINITIALIZED |                \
      VMAR_LINUX_MAP_GROWSDOWN | VMAR_LINUX_MAP_LOCKED |                        \
      VMAR_LINUX_MAP_NORESERVE | VMAR_LINUX_MAP_POPULATE |                      \
-     VMAR_LINUX_MAP_NONBLOCK | VMAR_LINUX_MAP_STACK | VMAR_LINUX_MAP_HUGETLB)
+     VMAR_LINUX_MAP_NONBLOCK | VMAR_LINUX_MAP_STACK | VMAR_LINUX_MAP_HUGETLB | \
+     VMAR_LINUX_MAP_32BIT)
 
 /* A vmar error is already a negative Linux errno. */
 static long from_vmar(int err)
@@ -174,7 +175,8 @@ long vmar_linux_munmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len)
  * The limits (as_limit, max_map_count) play no part here, as in Linux's
  * get_unmapped_area(). */
 struct room_walk {
-    uint64_t next; /* end of the last mapping seen */
+    uint64_t next; /* end of the last mapping seen, at least lo */
+    uint64_t hi;   /* the end of the window searched */
     uint64_t len;
     bool found;
 };
@@ -182,28 +184,58 @@ struct room_walk {
 static int room_cb(void *arg, const struct vmar_mapping_info *info)
 {
     struct room_walk *w = arg;
+    const uint64_t top = info->start < w->hi ? info->start : w->hi;
 
-    if (info->start - w->next >= w->len) {
+    if (top > w->next && top - w->next >= w->len) {
         w->found = true;
         return 1;
     }
-    w->next = info->end;
+    if (info->end > w->next)
+        w->next = info->end;
     return 0;
+}
+
+/* MAP_32BIT on x86-64 (arch/x86/kernel/sys_x86_64.c, find_start_end()):
+ * a mapping without MAP_FIXED goes bottom-up into [1 GiB, 2 GiB), a hint
+ * is taken when it ends at or below 2 GiB. Linux moves the window's
+ * start up by a random page below 32 MiB per call when the process
+ * randomises; the layer does not (docs/LINUX.md). */
+#define LOW_BEGIN ((uint64_t)0x40000000)
+#define LOW_END   ((uint64_t)0x80000000)
+
+/* Where a placement without MAP_FIXED may go: [*lo, *hi) (the user range,
+ * or MAP_32BIT's window inside it: empty when they do not meet), and
+ * whether `hint` is usable (inside the user range, free, and for
+ * MAP_32BIT ending at or below 2 GiB). */
+static bool placement_window(struct vmar_linux_mm *mm, bool low, uint64_t hint,
+                             uint64_t len, uint64_t *lo, uint64_t *hi)
+{
+    *lo = mm->min_addr;
+    *hi = mm->task_size;
+    if (low) {
+        *lo = *lo > LOW_BEGIN ? *lo : LOW_BEGIN;
+        *hi = *hi < LOW_END ? *hi : LOW_END;
+        if (*lo > *hi)
+            *lo = *hi;
+    }
+    return hint && range_free(mm, hint, len) &&
+           (!low || (len <= LOW_END && hint <= LOW_END - len));
 }
 
 /* Would a placement of len bytes without MAP_FIXED fail? Linux picks the
  * address (__get_unmapped_area()) before it validates the map type, so a
  * bad type with no room is ENOMEM; with room it is the type's error,
  * whatever the limits, which Linux applies later (mmap_region()). */
-static long placement_error(struct vmar_linux_mm *mm, uint64_t hint,
+static long placement_error(struct vmar_linux_mm *mm, bool low, uint64_t hint,
                             uint64_t len)
 {
-    struct room_walk w = {.next = mm->min_addr, .len = len, .found = false};
+    struct room_walk w = {.len = len, .found = false};
 
-    if (hint && range_free(mm, hint, len))
+    if (placement_window(mm, low, hint, len, &w.next, &w.hi))
         return 0;
-    (void)vmar_iterate(mm->space, mm->min_addr, mm->task_size, room_cb, &w);
-    if (!w.found && mm->task_size - w.next < len)
+    if (w.next < w.hi)
+        (void)vmar_iterate(mm->space, w.next, w.hi, room_cb, &w);
+    if (!w.found && (w.hi < w.next || w.hi - w.next < len))
         return E(ENOMEM);
     return 0;
 }
@@ -223,7 +255,7 @@ static long mmap_checks(const struct vmar_linux_file *file, bool anon,
 
     /* Flags the layer does not implement (docs/LINUX.md): refused where
      * Linux would first look at them. */
-    if (*flags & (VMAR_LINUX_MAP_LOCKED | VMAR_LINUX_MAP_32BIT))
+    if (*flags & VMAR_LINUX_MAP_LOCKED)
         return E(EINVAL);
     if (anon) {
         switch (type) {
@@ -276,6 +308,8 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
                      const struct vmar_linux_file *file, uint64_t off)
 {
     const bool anon = (flags & VMAR_LINUX_MAP_ANONYMOUS) != 0;
+    /* Placement reads MAP_32BIT before MAP_SHARED drops it (files). */
+    const bool low = (flags & VMAR_LINUX_MAP_32BIT) != 0;
     struct vmar_map_opts o = {0};
     struct vmar_object *shm = NULL;
     unsigned deny = 0;
@@ -340,7 +374,7 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
      * ENOMEM first: mmap_checks() says what Linux would say next. */
     bad = mmap_checks(file, anon, len, pgoff, prot, &flags, &shared, &deny);
     if (bad) {
-        long perr = fixed ? 0 : placement_error(mm, addr, len);
+        long perr = fixed ? 0 : placement_error(mm, low, addr, len);
 
         return perr ? perr : bad;
     }
@@ -348,14 +382,25 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
     o.size = len;
     o.prot = (unsigned)(prot & VMAR_PROT_RWX);
     o.deny_prot = deny;
-    if (flags & VMAR_LINUX_MAP_FIXED_NOREPLACE)
+    if (flags & VMAR_LINUX_MAP_FIXED_NOREPLACE) {
         o.place = VMAR_PLACE_FIXED_NOREPLACE;
-    else if (fixed)
-        o.place = VMAR_PLACE_FIXED;
-    else if (addr && range_free(mm, addr, len))
-        o.place = VMAR_PLACE_HINT;
-    else
-        o.place = VMAR_PLACE_ANY;
+    } else if (fixed) {
+        o.place = VMAR_PLACE_FIXED; /* MAP_32BIT is ignored */
+    } else {
+        uint64_t lo, hi;
+        const bool hint = placement_window(mm, low, addr, len, &lo, &hi);
+        o.place = hint ? VMAR_PLACE_HINT : VMAR_PLACE_ANY;
+        if (low) {
+            /* The hint may lie below 1 GiB; the search may not. */
+            if (hint)
+                lo = mm->min_addr;
+            if (hi <= lo || hi - lo < len)
+                return E(ENOMEM);
+            o.window_lo = lo;
+            o.window_hi = hi;
+            o.flags |= VMAR_MAP_BOTTOM_UP | VMAR_MAP_NO_RANDOM;
+        }
+    }
     o.addr = o.place == VMAR_PLACE_ANY ? 0 : addr;
     if (shared)
         o.flags |= VMAR_MAP_SHARED;

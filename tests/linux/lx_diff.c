@@ -148,7 +148,9 @@ SAME(VMAR_LINUX_EOPNOTSUPP, EOPNOTSUPP);
 
 #define PGSZ      ((uint64_t)4096)
 #define NPG       512u /* window pages (2 MiB) */
-#define WIN       ((uint64_t)0x300000000000)
+/* Just below 2 GiB, so that MAP_32BIT's window [1 GiB, 2 GiB) meets
+ * it; nothing of the process lies there. */
+#define WIN       ((uint64_t)0x7fe00000)
 #define WEND      (WIN + NPG * PGSZ)
 #define HEAP      (WIN + 320 * PGSZ) /* start_brk, inside the window */
 #define FILEPG    64u                /* pages of the test file */
@@ -2113,6 +2115,36 @@ static const struct op directed[][40] = {
         BRK(HEAP + P(3)),
         MS(HEAP + P(4), P(1), 0),
         BRK(HEAP + P(4)),
+        END,
+    },
+    /* MAP_32BIT: bottom-up below 2 GiB (the window ends there), a hint
+     * that ends at or below 2 GiB, FIXED ignores it, ENOMEM when full */
+    {
+        MM(0, P(1), RW_, PA | MAP_32BIT, 0, 0), /* lowest: W(0) */
+        MM(0, P(2), PROT_READ, PA | MAP_32BIT, 0, 0),
+        MM(W(P(100)), P(1), RW_, PA | MAP_32BIT, 0, 0), /* free hint */
+        MM(W(P(100)), P(1), RW_, PA | MAP_32BIT, 0, 0), /* busy: lowest */
+        MM(W(P(511)), P(2), RW_, PA | MAP_32BIT, 0, 0), /* ends past 2G */
+        MM(W(P(511)), P(1), RW_, PA | MAP_32BIT, 0, 0), /* ends at 2G */
+        MM(W(P(200)), P(2), RW_, PA | MAP_32BIT | FX, 0, 0),
+        MM(W(P(200)), P(1), RW_, PA | MAP_32BIT | NR, 0, 0), /* EEXIST */
+        MM(0, P(2), PROT_READ, MAP_SHARED | MAP_32BIT, FD_RW, P(4)),
+        MM(0, P(1), PROT_READ, MAP_SHARED_VALIDATE | MAP_32BIT, FD_RW, 0),
+        MM(0, P(1), RW_, SA | MAP_32BIT, 0, 0),
+        MM(0, P(1), RW_, PA | MAP_32BIT | MAP_POPULATE, 0, 0),
+        MM(0, 0, RW_, PA | MAP_32BIT, 0, 0),    /* zero length */
+        MM(0, P(1), RW_, PA | MAP_32BIT, 0, 1), /* unaligned offset */
+        MM(0, P(1), RW_, MAP_32BIT, FD_BAD, 0), /* EBADF first */
+        MM(0, P(1), RW_, MAP_ANONYMOUS | MAP_32BIT, 0, 0), /* no type */
+        MM(0, 3ull << 30, RW_, PA | MAP_32BIT | MAP_NORESERVE, 0, 0),
+        MM(0, P(600), RW_, PA | MAP_32BIT, 0, 0), /* more than is free */
+        RE(W(P(100)), P(1), P(3), MV, 0),         /* MREMAP_MAYMOVE: anywhere */
+        MM(W(0), P(512), PROT_READ, PA | FX, 0, 0), /* fill the window */
+        MM(0, P(1), RW_, PA | MAP_32BIT, 0, 0),     /* ENOMEM */
+        MM(W(P(8)), P(1), RW_, PA | MAP_32BIT, 0, 0),
+        MM(0, P(1), RW_, MAP_ANONYMOUS | MAP_32BIT, 0, 0), /* ENOMEM first */
+        MM(0, P(1), RW_, MAP_32BIT, FD_BAD, 0),            /* EBADF */
+        MM(W(P(8)), P(1), RW_, PA | MAP_32BIT | FX, 0, 0), /* replaces */
         END,
     },
 };
