@@ -751,13 +751,14 @@ static int compare_stats(struct diff_session *s, size_t n)
     vmar_stats(s->c->space, &vs);
     if (vs.map_count != n || vs.total_vm != model_total_vm(m) ||
         vs.resident != pop * PG || vs.user_lo != m->cfg.user_lo ||
-        vs.user_hi != m->cfg.user_hi)
+        vs.user_hi != m->cfg.user_hi || vs.stack_growths != m->stack_growths)
         return fail(s,
                     "vmar_stats (space %u): count %zu total %#" PRIx64
-                    " resident %#" PRIx64 "; model %zu %#" PRIx64 " %#" PRIx64
-                    "\n",
+                    " resident %#" PRIx64 " growths %zu; model %zu %#" PRIx64
+                    " %#" PRIx64 " %zu\n",
                     (unsigned)(s->c - s->sl), vs.map_count, vs.total_vm,
-                    vs.resident, n, model_total_vm(m), (uint64_t)(pop * PG));
+                    vs.resident, vs.stack_growths, n, model_total_vm(m),
+                    (uint64_t)(pop * PG), m->stack_growths);
     if (vs.resident_file != shared * PG ||
         vs.resident_anon != (pop - shared) * PG)
         return fail(s,
@@ -1029,6 +1030,8 @@ static void op_to_map_opts(const struct diff_session *s,
         o->cache = (enum vmar_cache)op->cache;
     }
     o->offset = op->offset;
+    o->window_lo = op->wlo;
+    o->window_hi = op->whi;
     if (op->obj >= 1 && op->obj <= DIFF_NOBJ)
         o->object = s->obj[op->obj - 1].lib;
 }
@@ -1168,6 +1171,18 @@ static void count_outcome(struct diff_session *s, const struct diff_op *op,
     s->last_rc = rc;
     st->by_kind[op->kind]++;
     st->seal_refusals += rc == VMAR_EPERM;
+    st->window_einval += op->kind == DIFF_MAP && (op->wlo || op->whi) && why &&
+                         !strcmp(why, "bad window");
+    st->stack_eagain += rc == VMAR_EAGAIN;
+    st->stack_refused +=
+        why && (!strcmp(why, "stack guard") || !strcmp(why, "stack limit") ||
+                !strcmp(why, "as limit (stack)"));
+    if (op->kind == DIFF_ADVISE && (op->advice == VMAR_ADVISE_POPULATE_READ ||
+                                    op->advice == VMAR_ADVISE_POPULATE_WRITE))
+        *(rc ? &st->populate_failed : &st->populate_advice) += 1;
+    if ((op->kind == DIFF_READ || op->kind == DIFF_WRITE) &&
+        op->flags & VMAR_RW_FORCE)
+        *(rc ? &st->forced_refused : &st->forced_ok) += 1;
     if (rc == 0) {
         st->ok_by_kind[op->kind]++;
         if (op->kind == DIFF_MAP) {
@@ -1175,6 +1190,8 @@ static void count_outcome(struct diff_session *s, const struct diff_op *op,
             st->stack_maps += (op->flags & VMAR_MAP_STACK) != 0;
             st->populate_maps += (op->flags & VMAR_MAP_POPULATE) != 0;
             st->aligned_maps += op->align > PG;
+            st->window_maps += op->wlo || op->whi;
+            st->growsdown_maps += (op->flags & VMAR_MAP_GROWSDOWN) != 0;
         }
         return;
     }
@@ -1789,9 +1806,11 @@ static int lib_user(struct diff_session *s, const struct diff_op *op,
     case DIFF_FAULT:
         return vmar_fault(s->c->space, op->a, op->access, op->flags);
     case DIFF_READ:
-        return vmar_read(s->c->space, op->a, s->buf, len, done);
+        return vmar_read_flags(s->c->space, op->a, s->buf, len, op->flags,
+                               done);
     case DIFF_WRITE:
-        return vmar_write(s->c->space, op->a, s->buf, len, done);
+        return vmar_write_flags(s->c->space, op->a, s->buf, len, op->flags,
+                                done);
     case DIFF_ZERO:
         return vmar_fill_zero(s->c->space, op->a, len, done);
     case DIFF_CPU:
@@ -1824,10 +1843,14 @@ static int model_user(struct diff_session *s, const struct diff_op *op,
             m->why = "wraps";
             return VMAR_EFAULT;
         }
-        rc = model_access(m, op->a, len,
-                          op->kind == DIFF_READ ? VMAR_PROT_READ
-                                                : VMAR_PROT_WRITE,
-                          true, done);
+        if (op->flags & ~(unsigned)VMAR_RW_FORCE) {
+            m->why = "unknown vmar_rw_flags";
+            return VMAR_EINVAL;
+        }
+        rc = model_access_force(
+            m, op->a, len,
+            op->kind == DIFF_READ ? VMAR_PROT_READ : VMAR_PROT_WRITE, true,
+            op->kind != DIFF_ZERO && op->flags & VMAR_RW_FORCE, done);
         return rc ? VMAR_EFAULT : 0;
     case DIFF_CPU:
         /* sim.h: EINVAL for a bad access or a wrapping range; else the
@@ -2021,17 +2044,20 @@ static int run_injected_user(struct diff_session *s, const struct diff_op *op,
         if (cpu_prefix(s, op, (cb.hits + cb.misses) - (ca.hits + ca.misses),
                        ldone))
             return 1;
-    } else if (op->kind != DIFF_FAULT) {
+    } else if (op->kind == DIFF_FAULT) {
+        /* A growth comes before the fault's allocations and stays. */
+        (void)model_grow(&s->c->m, op->a, op->flags);
+    } else {
         uint64_t d = 0;
         if (*ldone >= op->b || (*ldone && (op->a + *ldone) % PG))
             return fail(s,
                         "failed copy (allocation %u, mask %#x) reports %zu "
                         "bytes done of %" PRIu64 ", not a page prefix\n",
                         n, mask, *ldone, op->b);
-        if (model_access(&s->c->m, op->a, *ldone,
-                         op->kind == DIFF_READ ? VMAR_PROT_READ
-                                               : VMAR_PROT_WRITE,
-                         true, &d) != 0 ||
+        if (model_access_force(
+                &s->c->m, op->a, *ldone,
+                op->kind == DIFF_READ ? VMAR_PROT_READ : VMAR_PROT_WRITE, true,
+                op->kind != DIFF_ZERO && op->flags & VMAR_RW_FORCE, &d) != 0 ||
             d != *ldone)
             return fail(s,
                         "failed copy reports %zu bytes done, but the model "
@@ -2094,7 +2120,9 @@ static int step_user(struct diff_session *s, const struct diff_op *op)
     } else {
         lrc = lib_user(s, op, &ldone);
     }
+    const size_t growths = s->c->m.stack_growths;
     mrc = model_user(s, op, op->b, &mdone);
+    s->st->stack_growths += s->c->m.stack_growths - growths;
     count_outcome(s, op, mrc);
     if (s->c->m.why && !strcmp(s->c->m.why, "past the object's end")) {
         const struct model_page *p = model_page_at(
@@ -2213,7 +2241,9 @@ static int step_dispatch(struct diff_session *s, const struct diff_op *op)
         return step_destroy(s, op);
     case DIFF_LIMITS:
         vmar_set_limits(s->c->space, op->a, (size_t)op->b);
+        vmar_set_stack_limit(s->c->space, op->c);
         model_set_limits(&s->c->m, op->a, (size_t)op->b);
+        model_set_stack_limit(&s->c->m, op->c);
         count_outcome(s, op, 0);
         return compare_all(s, false);
     case DIFF_QUERY:
@@ -2470,6 +2500,46 @@ static unsigned pick_prot(struct diff_rng *r)
 static void gen_object_map(struct diff_session *s, struct diff_rng *r,
                            struct diff_op *op);
 
+/* A placement window (vmar_map_opts::window_lo, window_hi): mostly a
+ * valid one of a few pages to the whole range, near the layout, one
+ * edge left at its default now and then; rarely a malformed one. */
+static void gen_window(struct diff_session *s, struct diff_rng *r,
+                       struct diff_op *op)
+{
+    const struct model_cfg *c = &s->c->m.cfg;
+    const uint64_t n = (c->user_hi - c->user_lo) / PG;
+    uint64_t lo = pick_addr(s, r) & ~(PG - 1);
+
+    if (lo < c->user_lo || lo >= c->user_hi)
+        lo = c->user_lo + R(r, n) * PG;
+    uint64_t room = (c->user_hi - lo) / PG;
+    uint64_t hi = lo + (1 + R(r, chance(r, 50) ? 16 : room)) * PG;
+    if (hi > c->user_hi)
+        hi = c->user_hi;
+    op->wlo = chance(r, 15) ? 0 : lo;
+    op->whi = chance(r, 15) ? 0 : hi;
+    if (chance(r, 8)) {
+        switch (R(r, 5)) {
+        case 0:
+            op->wlo = lo + 1 + R(r, PG - 1);
+            break;
+        case 1:
+            op->whi = hi - 1;
+            break;
+        case 2:
+            op->wlo = hi;
+            op->whi = lo;
+            break;
+        case 3:
+            op->wlo = c->user_lo - PG;
+            break;
+        default:
+            op->whi = c->user_hi + PG;
+            break;
+        }
+    }
+}
+
 static void gen_map(struct diff_session *s, struct diff_rng *r,
                     struct diff_op *op)
 {
@@ -2503,8 +2573,13 @@ static void gen_map(struct diff_session *s, struct diff_rng *r,
         op->flags |= VMAR_MAP_POPULATE;
     if (chance(r, 15))
         op->flags |= VMAR_MAP_STACK;
+    /* Grow-down stacks: private anonymous memory (else EINVAL). */
+    if (chance(r, 6))
+        op->flags |= VMAR_MAP_GROWSDOWN;
     if (chance(r, 10))
         op->flags |= chance(r, 50) ? VMAR_MAP_BOTTOM_UP : VMAR_MAP_TOP_DOWN;
+    if (chance(r, 12))
+        gen_window(s, r, op);
     if (chance(r, 5))
         op->flags |= VMAR_MAP_NO_RANDOM;
     if (chance(r, 4)) /* kept flags advice sets, now and then refused */
@@ -2741,6 +2816,7 @@ static const int advices[] = {
     VMAR_ADVISE_HUGEPAGE, VMAR_ADVISE_NOHUGEPAGE, VMAR_ADVISE_DONTDUMP,
     VMAR_ADVISE_DODUMP, VMAR_ADVISE_WIPEONFORK, VMAR_ADVISE_WIPEONFORK,
     VMAR_ADVISE_KEEPONFORK, VMAR_ADVISE_COLD, VMAR_ADVISE_PAGEOUT,
+    VMAR_ADVISE_POPULATE_READ, VMAR_ADVISE_POPULATE_WRITE,
     /* vmar_inherit (the driver's encoding: MODEL_INHERIT + value). */
     MODEL_INHERIT + VMAR_INHERIT_SHARE, MODEL_INHERIT + VMAR_INHERIT_COPY,
     MODEL_INHERIT + VMAR_INHERIT_NONE, MODEL_INHERIT + VMAR_INHERIT_ZERO};
@@ -2780,6 +2856,15 @@ static void gen_advise(struct diff_session *s, struct diff_rng *r,
         op->fail_n = 1;
         op->fail_mask = VMAR_SIM_FAIL_ALLOC;
     }
+}
+
+/* Populate advice keeps the pages it faulted before a failure, which
+ * the model cannot know of an injected one: no injection there. */
+static bool populates(const struct diff_op *op)
+{
+    return op->kind == DIFF_ADVISE &&
+           (op->advice == VMAR_ADVISE_POPULATE_READ ||
+            op->advice == VMAR_ADVISE_POPULATE_WRITE);
 }
 
 /* Seal a mapping, a part of one, or a range with holes: rare, since a
@@ -2922,7 +3007,9 @@ static void gen_mutation_fail(struct diff_rng *r, struct diff_op *op)
 {
     unsigned pct = (unsigned)R(r, 100);
 
-    if (op->fail_n)
+    if (populates(op))
+        op->fail_n = 0;
+    if (op->fail_n || populates(op))
         return;
 
     if (pct < 4) {
@@ -3028,6 +3115,23 @@ static void gen_user(struct diff_session *s, struct diff_rng *r,
          * grow-down mapping. */
         if (chance(r, 2))
             op->flags |= chance(r, 50) ? 1u << 7 : VMAR_FAULT_EXCLUSIVE;
+        /* Below a grow-down mapping: a growth (with the lock held
+         * exclusively, else VMAR_EAGAIN), or one the guard, the stack
+         * limit or the address-space limit refuses. */
+        if (chance(r, 30)) {
+            size_t st[64], n = 0;
+            for (size_t i = 0; i < s->nruns && n < 64; i++)
+                if (s->runs[i].flags & VMAR_MAP_GROWSDOWN)
+                    st[n++] = i;
+            if (n) {
+                const struct model_run *g = &s->runs[st[R(r, n)]];
+                uint64_t below = 1 + R(r, chance(r, 50) ? 4 : 64);
+                if (g->start - s->c->m.cfg.user_lo >= below * PG)
+                    op->a = g->start - below * PG + R(r, PG);
+                if (chance(r, 85))
+                    op->flags |= VMAR_FAULT_EXCLUSIVE;
+            }
+        }
     } else {
         op->kind = k < 38   ? DIFF_READ
                    : k < 62 ? DIFF_WRITE
@@ -3056,6 +3160,9 @@ static void gen_user(struct diff_session *s, struct diff_rng *r,
         if (op->kind == DIFF_READ || op->kind == DIFF_ZERO ||
             (op->kind == DIFF_CPU && op->access != VMAR_ACCESS_WRITE))
             op->tag = 0;
+        /* Forced access (ptrace, /proc/pid/mem); rarely an unknown flag. */
+        if ((op->kind == DIFF_READ || op->kind == DIFF_WRITE) && chance(r, 25))
+            op->flags = chance(r, 97) ? VMAR_RW_FORCE : 2u;
     }
     gen_mutation_fail(r, op);
 }
@@ -3153,6 +3260,9 @@ void diff_gen_op(struct diff_session *s, struct diff_rng *r, struct diff_op *op)
             op->b = 0;
             break;
         }
+        /* A stack limit of a few pages to none (vmar_set_stack_limit). */
+        if (chance(r, 40))
+            op->c = (1 + R(r, 24)) * PG;
     } else if (k < 90) {
         op->kind = DIFF_QUERY;
         op->a = pick_addr(s, r);
@@ -3475,6 +3585,9 @@ static void print_c(FILE *f, const struct diff_op *op)
         if (op->backing == VMAR_BACKING_DEVICE)
             fprintf(f, ", .paddr = dev + %#" PRIx64 ", .cache = %u", op->d * PG,
                     op->cache);
+        if (op->wlo || op->whi)
+            fprintf(f, ", .window_lo = %#" PRIx64 ", .window_hi = %#" PRIx64,
+                    op->wlo, op->whi);
         fprintf(f, "}, &addr);");
         break;
     case DIFF_OBJECT:
@@ -3506,8 +3619,10 @@ static void print_c(FILE *f, const struct diff_op *op)
                 op->b, op->prot);
         break;
     case DIFF_LIMITS:
-        fprintf(f, "vmar_set_limits(s, %#" PRIx64 ", %" PRIu64 ");", op->a,
-                op->b);
+        fprintf(f,
+                "vmar_set_limits(s, %#" PRIx64 ", %" PRIu64
+                "); vmar_set_stack_limit(s, %#" PRIx64 ");",
+                op->a, op->b, op->c);
         break;
     case DIFF_QUERY:
         fprintf(f, "vmar_query(s, %#" PRIx64 ", &info);", op->a);
@@ -3527,14 +3642,16 @@ static void print_c(FILE *f, const struct diff_op *op)
                 op->flags);
         break;
     case DIFF_READ:
-        fprintf(f, "vmar_read(s, %#" PRIx64 ", buf, %#" PRIx64 ", &done);",
-                op->a, op->b);
+        fprintf(f,
+                "vmar_read_flags(s, %#" PRIx64 ", buf, %#" PRIx64
+                ", %#x, &done);",
+                op->a, op->b, op->flags);
         break;
     case DIFF_WRITE:
         fprintf(f,
-                "vmar_write(s, %#" PRIx64 ", tags(%#" PRIx64 "), %#" PRIx64
-                ", &done);",
-                op->a, op->tag, op->b);
+                "vmar_write_flags(s, %#" PRIx64 ", tags(%#" PRIx64
+                "), %#" PRIx64 ", %#x, &done);",
+                op->a, op->tag, op->b, op->flags);
         break;
     case DIFF_ZERO:
         fprintf(f, "vmar_fill_zero(s, %#" PRIx64 ", %#" PRIx64 ", &done);",
@@ -3616,6 +3733,8 @@ void diff_print_case(FILE *f, const struct diff_case *c, bool c_like)
                 fprintf(f, " dev=%" PRIu64 " cache=%u", op->d, op->cache);
             if (op->obj || op->offset)
                 fprintf(f, " obj=%u off=%#" PRIx64, op->obj, op->offset);
+            if (op->wlo || op->whi)
+                fprintf(f, " wlo=%#" PRIx64 " whi=%#" PRIx64, op->wlo, op->whi);
             break;
         case DIFF_OBJECT:
             fprintf(f, " obj=%u kind=%" PRIu64, op->obj, op->c);
@@ -3657,6 +3776,8 @@ void diff_print_case(FILE *f, const struct diff_case *c, bool c_like)
             break;
         case DIFF_LIMITS:
             fprintf(f, " as=%#" PRIx64 " count=%" PRIu64, op->a, op->b);
+            if (op->c)
+                fprintf(f, " stack=%#" PRIx64, op->c);
             break;
         case DIFF_QUERY:
             fprintf(f, " addr=%#" PRIx64, op->a);
@@ -3681,6 +3802,8 @@ void diff_print_case(FILE *f, const struct diff_case *c, bool c_like)
                 fprintf(f, " cpu=%u access=%#x", op->cpu, op->access);
             if (op->tag)
                 fprintf(f, " tag=%#" PRIx64, op->tag);
+            if (op->flags)
+                fprintf(f, " flags=%#x", op->flags);
             break;
         default:
             break;
@@ -3753,8 +3876,13 @@ static int parse_kv(const char *key, const char *v, bool is_space,
     if (!strcmp(key, "addr") || !strcmp(key, "lo") || !strcmp(key, "as") ||
         !strcmp(key, "child"))
         op->a = x;
-    else if (!strcmp(key, "new_size") || !strcmp(key, "kind"))
+    else if (!strcmp(key, "new_size") || !strcmp(key, "kind") ||
+             !strcmp(key, "stack"))
         op->c = x;
+    else if (!strcmp(key, "wlo"))
+        op->wlo = x;
+    else if (!strcmp(key, "whi"))
+        op->whi = x;
     else if (!strcmp(key, "obj"))
         op->obj = (unsigned)x;
     else if (!strcmp(key, "off"))
@@ -4010,6 +4138,16 @@ int diff_run_bytes(const uint8_t *data, size_t len)
     X(resize_efault)                                                           \
     X(ok_by_kind[DIFF_SEAL])                                                   \
     X(seal_refusals)                                                           \
+    X(window_maps)                                                             \
+    X(window_einval)                                                           \
+    X(growsdown_maps)                                                          \
+    X(stack_growths)                                                           \
+    X(stack_eagain)                                                            \
+    X(stack_refused)                                                           \
+    X(populate_advice)                                                         \
+    X(populate_failed)                                                         \
+    X(forced_ok)                                                               \
+    X(forced_refused)                                                          \
     X(forks)                                                                   \
     X(forks_with_cow)                                                          \
     X(destroys)                                                                \

@@ -98,6 +98,11 @@ struct diff_op {
      * embedder object's max_prot, flags its DIFF_OBJ_* ops, d its
      * unreadable page (DIFF_OBJ_BAD). */
     uint64_t c, d;
+    /* MAP: the placement window (vmar_map_opts::window_lo, window_hi;
+     * 0: the user range's edge). LIMITS: c is the stack limit
+     * (vmar_set_stack_limit). READ, WRITE: flags are vmar_rw_flags
+     * (VMAR_RW_FORCE). */
+    uint64_t wlo, whi;
     /* MAP, OBJECT: the driver's object slot, 1..DIFF_NOBJ (0: none; an
      * empty slot passes a NULL object). MAP: the object offset. */
     unsigned obj;
@@ -170,6 +175,11 @@ struct diff_stats {
         remap_dontunmap, remap_multi, remap_efault, remap_nogrow;
     size_t resize_ok, resize_efault;
     size_t seal_refusals; /* operations refused by a seal (VMAR_EPERM) */
+    /* Placement windows, grow-down stacks, populate advice, forced
+     * access (issue #27). */
+    size_t window_maps, window_einval, growsdown_maps, stack_growths,
+        stack_eagain, stack_refused, populate_advice, populate_failed,
+        forced_ok, forced_refused;
     size_t forks, forks_with_cow, destroys, clears, cow_writes;
     size_t object_shared_reads; /* a shared page read through a fork */
     size_t device_maps, device_maps_wt, device_moves, device_cpu;

@@ -18,7 +18,7 @@
 #define KEPT                                                                   \
     (VMAR_MAP_SHARED | VMAR_MAP_STACK | VMAR_MAP_DONTFORK |                    \
      VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM | VMAR_MAP_FAULT_AROUND |           \
-     VMAR_MAP_EOF_FAULT | VMAR_MAP_SEALED | MADV_FLAGS)
+     VMAR_MAP_EOF_FAULT | VMAR_MAP_SEALED | VMAR_MAP_GROWSDOWN | MADV_FLAGS)
 /* The flags advice sets that a map may give too. */
 #define MADV_FLAGS                                                             \
     (VMAR_MAP_DONTDUMP | VMAR_MAP_HUGEPAGE | VMAR_MAP_NOHUGEPAGE |             \
@@ -27,7 +27,10 @@
     (VMAR_MAP_SHARED | VMAR_MAP_POPULATE | VMAR_MAP_STACK |                    \
      VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM |             \
      VMAR_MAP_FAULT_AROUND | VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL |         \
-     VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT | VMAR_MAP_SEALED | MADV_FLAGS)
+     VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT | VMAR_MAP_SEALED |                  \
+     VMAR_MAP_GROWSDOWN | MADV_FLAGS)
+/* Mappings placement keeps the stack guard free below (vmar.h). */
+#define GUARDED (VMAR_MAP_STACK | VMAR_MAP_GROWSDOWN)
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -233,6 +236,7 @@ int model_copy(struct model *dst, const struct model *src)
     dst->st = store_copy(src->st);
     dst->cfg = src->cfg;
     dst->npages = src->npages;
+    dst->stack_growths = src->stack_growths;
     memcpy(dst->pg, src->pg, src->npages * sizeof(*src->pg));
     return 0;
 }
@@ -631,7 +635,7 @@ static void usable_pages(const struct model *m, uint8_t *usable)
             usable[k] = 0;
             /* k is the lowest page so far of the run above the next free
              * page, since we walk downwards. */
-            if (m->pg[k].flags & VMAR_MAP_STACK)
+            if (m->pg[k].flags & GUARDED)
                 limit = k >= gpages ? k - gpages : 0;
             else
                 limit = k;
@@ -642,11 +646,12 @@ static void usable_pages(const struct model *m, uint8_t *usable)
 }
 
 /* True when a new mapping of `sp` pages with a guard of `gp` pages below
- * it fits at page index p. pre[i] = usable pages among [0, i). */
-static bool fits(const struct model *m, const size_t *pre, size_t p, size_t sp,
-                 size_t gp)
+ * it fits at page index p, all inside the window [wlo, whi) of page
+ * indices. pre[i] = usable pages among [0, i). */
+static bool fits(const size_t *pre, size_t p, size_t sp, size_t gp, size_t wlo,
+                 size_t whi)
 {
-    if (p < gp || p + sp > m->npages)
+    if (p < gp || p - gp < wlo || p + sp > whi)
         return false;
     return pre[p + sp] - pre[p - gp] == sp + gp;
 }
@@ -656,7 +661,14 @@ static int place(const struct model *m, const struct vmar_map_opts *o,
 {
     const size_t sp = (size_t)(o->size / PG);
     const size_t gp =
-        (o->flags & VMAR_MAP_STACK) ? (size_t)(m->cfg.stack_guard / PG) : 0;
+        (o->flags & GUARDED) ? (size_t)(m->cfg.stack_guard / PG) : 0;
+    /* The window, in page indices (validated by the caller; 0: the
+     * user range's edge). */
+    const size_t wlo =
+        o->window_lo ? (size_t)((o->window_lo - m->cfg.user_lo) / PG) : 0;
+    const size_t whi = o->window_hi
+                           ? (size_t)((o->window_hi - m->cfg.user_lo) / PG)
+                           : m->npages;
     bool top_down = !m->cfg.bottom_up;
     uint8_t *usable = malloc(m->npages);
     size_t *pre = malloc((m->npages + 1) * sizeof(*pre));
@@ -678,7 +690,7 @@ static int place(const struct model *m, const struct vmar_map_opts *o,
     if (o->place == VMAR_PLACE_HINT && o->addr >= m->cfg.user_lo &&
         o->addr <= m->cfg.user_hi && o->size <= m->cfg.user_hi - o->addr) {
         size_t p = (size_t)((o->addr - m->cfg.user_lo) / PG);
-        if (fits(m, pre, p, sp, gp)) {
+        if (fits(pre, p, sp, gp, wlo, whi)) {
             *out = o->addr;
             rc = 0;
             goto done;
@@ -688,7 +700,7 @@ static int place(const struct model *m, const struct vmar_map_opts *o,
      * of the absolute address, not of the offset in the user range. */
     for (size_t k = 0; k < m->npages; k++) {
         size_t p = top_down ? m->npages - 1 - k : k;
-        if (addr_of(m, p) % align == 0 && fits(m, pre, p, sp, gp)) {
+        if (addr_of(m, p) % align == 0 && fits(pre, p, sp, gp, wlo, whi)) {
             *out = addr_of(m, p);
             rc = 0;
             break;
@@ -802,6 +814,12 @@ int model_map_obj(struct model *m, const struct vmar_map_opts *o, uint64_t obj,
         return fail(m, VMAR_EINVAL, "unaligned addr");
     if (fixed && !range_ok(m, o->addr, o->size))
         return fail(m, VMAR_EINVAL, "fixed range outside user range");
+    /* vmar.h, window_lo: checked in every placement mode. */
+    const vmar_addr_t wlo = o->window_lo ? o->window_lo : c->user_lo;
+    const vmar_addr_t whi = o->window_hi ? o->window_hi : c->user_hi;
+    if (wlo % PG || whi % PG || wlo >= whi || wlo < c->user_lo ||
+        whi > c->user_hi)
+        return fail(m, VMAR_EINVAL, "bad window");
     if (device && (o->paddr % PG || o->paddr + o->size < o->paddr ||
                    (unsigned)o->cache > VMAR_CACHE_UC || o->offset))
         return fail(m, VMAR_EINVAL, "bad device paddr, cache or offset");
@@ -824,6 +842,9 @@ int model_map_obj(struct model *m, const struct vmar_map_opts *o, uint64_t obj,
         return fail(m, VMAR_EINVAL,
                     "wipe-on-fork beyond private anon or "
                     "huge with nohuge");
+    if (o->flags & VMAR_MAP_GROWSDOWN &&
+        (o->backing != VMAR_BACKING_ANON || o->flags & VMAR_MAP_SHARED))
+        return fail(m, VMAR_EINVAL, "grow-down memory not private anon");
     if (o->prot & o->deny_prot)
         return fail(m, VMAR_EACCES, "prot & deny");
     const unsigned allows = object_allows(m, o, object ? obj : 0);
@@ -997,11 +1018,15 @@ static bool advice_known(int advice)
     case VMAR_ADVISE_KEEPONFORK:
     case VMAR_ADVISE_COLD:
     case VMAR_ADVISE_PAGEOUT:
+    case VMAR_ADVISE_POPULATE_READ:
+    case VMAR_ADVISE_POPULATE_WRITE:
         return true;
     default:
         return false;
     }
 }
+
+static int populate(struct model *m, size_t lo, size_t hi, unsigned need);
 
 /* vmar_inherit values are advice here, past every vmar_advice value:
  * MODEL_INHERIT + the vmar_inherit value. */
@@ -1139,6 +1164,11 @@ int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
     advice_refuses(advice, &einval, &eacces);
     size_t lo = (size_t)((addr - m->cfg.user_lo) / PG);
     size_t hi = lo + (size_t)(size / PG);
+    if (advice == VMAR_ADVISE_POPULATE_READ ||
+        advice == VMAR_ADVISE_POPULATE_WRITE)
+        return populate(m, lo, hi,
+                        advice == VMAR_ADVISE_POPULATE_WRITE ? VMAR_PROT_WRITE
+                                                             : VMAR_PROT_READ);
     /* Mapping by mapping in address order: a hole is ENOMEM, a seal EPERM,
      * a kind of memory the advice refuses EINVAL or EACCES, whichever
      * comes first. */
@@ -1358,7 +1388,7 @@ int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
     } else {
         struct vmar_map_opts o = {.size = ns,
                                   .place = VMAR_PLACE_ANY,
-                                  .flags = m->pg[lo_i].flags & VMAR_MAP_STACK};
+                                  .flags = m->pg[lo_i].flags & GUARDED};
         if (place(m, &o, PG, &to))
             return fail(m, VMAR_ENOMEM, "no fit");
     }
@@ -1507,6 +1537,11 @@ int model_fork(struct model *child, const struct model *parent)
     return 0;
 }
 
+void model_set_stack_limit(struct model *m, vmar_size_t limit)
+{
+    m->cfg.stack_limit = limit;
+}
+
 void model_set_limits(struct model *m, vmar_size_t as_limit,
                       size_t max_map_count)
 {
@@ -1607,6 +1642,57 @@ static bool unreadable(const struct model *m, const struct model_page *p)
            p->objoff / PG == m->st->obj[p->object].bad;
 }
 
+/* vmar_fault() of the free page i: when the mapping above the hole
+ * grows down, EAGAIN without VMAR_FAULT_EXCLUSIVE (the model's spaces
+ * run with the embedder's lock, none of libvmar's), else the growth of
+ * src/core/stack.c: refused (ENOENT) when an accessible mapping below
+ * that does not grow down would lie closer than the stack guard, past
+ * the stack limit or the address-space limit; otherwise the pages from
+ * i up to the stack become the stack's (absent), 0. Not a stack: 0 and
+ * nothing done (the caller reports the hole). */
+static int grow(struct model *m, size_t i, unsigned flags)
+{
+    size_t top = i, below = i;
+
+    while (top < m->npages && !m->pg[top].mapped)
+        top++;
+    if (top == m->npages || !(m->pg[top].flags & VMAR_MAP_GROWSDOWN))
+        return 0;
+    if (!(flags & VMAR_FAULT_EXCLUSIVE))
+        return fail(m, VMAR_EAGAIN, "stack growth needs the lock exclusive");
+    while (below > 0 && !m->pg[below - 1].mapped)
+        below--;
+    /* below: the first free page above the mapping below (or 0). */
+    if (below > 0) {
+        const struct model_page *b = &m->pg[below - 1];
+        if (!(b->flags & VMAR_MAP_GROWSDOWN) && b->prot &&
+            (i - below) * PG < m->cfg.stack_guard)
+            return fail(m, VMAR_ENOENT, "stack guard");
+    }
+    size_t s, e;
+    run_around(m, top, &s, &e);
+    if (m->cfg.stack_limit && (e - i) * PG > m->cfg.stack_limit)
+        return fail(m, VMAR_ENOENT, "stack limit");
+    if (m->cfg.as_limit && model_total_vm(m) + (top - i) * PG > m->cfg.as_limit)
+        return fail(m, VMAR_ENOENT, "as limit (stack)");
+    struct model_page v = m->pg[top];
+    v.populated = 0;
+    v.tag = 0;
+    v.frame = 0;
+    for (size_t k = i; k < top; k++)
+        pg_set(m, &m->pg[k], &v);
+    m->stack_growths++;
+    return 0;
+}
+
+int model_grow(struct model *m, vmar_addr_t addr, unsigned flags)
+{
+    struct model_page *p = model_page_at(m, addr);
+
+    m->why = NULL;
+    return p && !p->mapped ? grow(m, (size_t)(p - m->pg), flags) : 0;
+}
+
 int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
                 unsigned flags)
 {
@@ -1621,6 +1707,11 @@ int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
          access != VMAR_ACCESS_EXEC))
         return fail(m, VMAR_EINVAL, "bad access or flags");
     p = model_page_at(m, addr);
+    if (p && !p->mapped) {
+        int rc = grow(m, (size_t)(p - m->pg), flags);
+        if (rc)
+            return rc;
+    }
     if (!p || !p->mapped)
         return fail(m, VMAR_ENOENT, "no mapping");
     if (!(p->prot & vmar_access_prot(access)))
@@ -1633,8 +1724,46 @@ int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
     return 0;
 }
 
+/* Whether page p allows an access needing `need`; a forced one (fault.h,
+ * VMAR_RW_FORCE) needs it in the maximum only, and a forced write without
+ * WRITE private memory. */
+static bool allows(const struct model_page *p, unsigned need, bool force)
+{
+    if (p->prot & need)
+        return true;
+    if (!force || !(p->max_prot & need))
+        return false;
+    return need != VMAR_PROT_WRITE || (!is_shared(p) && !is_device(p));
+}
+
 int model_access(struct model *m, vmar_addr_t addr, uint64_t len, unsigned need,
                  bool copy, uint64_t *done)
+{
+    return model_access_force(m, addr, len, need, copy, false, done);
+}
+
+/* POPULATE_READ / _WRITE over the pages [lo, hi): in order, a hole is
+ * ENOMEM, a device page or one without the permission EINVAL, then the
+ * fault's errors; the pages before a failure stay populated. */
+static int populate(struct model *m, size_t lo, size_t hi, unsigned need)
+{
+    for (size_t i = lo; i < hi; i++) {
+        struct model_page *p = &m->pg[i];
+        if (!p->mapped)
+            return fail(m, VMAR_ENOMEM, "populate: hole");
+        if (is_device(p) || !(p->prot & need))
+            return fail(m, VMAR_EINVAL, "populate: refused mapping");
+        if (past_end(m, p))
+            return fail(m, VMAR_ENXIO, "past the object's end");
+        if (unreadable(m, p))
+            return fail(m, VMAR_EIO, "object page unreadable");
+        touch_for(m, p, need);
+    }
+    return 0;
+}
+
+int model_access_force(struct model *m, vmar_addr_t addr, uint64_t len,
+                       unsigned need, bool copy, bool force, uint64_t *done)
 {
     uint64_t off = 0;
 
@@ -1645,11 +1774,18 @@ int model_access(struct model *m, vmar_addr_t addr, uint64_t len, unsigned need,
         struct model_page *p = model_page_at(m, va);
         if (n > len - off)
             n = len - off;
+        /* A simulated CPU faults as vmar_fault(VMAR_FAULT_USER): below
+         * a grow-down mapping that is VMAR_EAGAIN (a user copy never
+         * grows a stack). */
+        if (!copy && p && !p->mapped && grow(m, (size_t)(p - m->pg), 0)) {
+            *done = off;
+            return VMAR_EAGAIN;
+        }
         if (!p || !p->mapped) {
             *done = off;
             return fail(m, VMAR_ENOENT, "no mapping");
         }
-        if (!(p->prot & need)) {
+        if (!allows(p, need, force)) {
             *done = off;
             return fail(m, VMAR_EACCES, "access denied");
         }

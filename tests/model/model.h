@@ -124,9 +124,10 @@ struct model_store {
 struct model_cfg {
     vmar_addr_t user_lo, user_hi; /* exact, already defaulted */
     vmar_size_t stack_guard;
-    vmar_size_t as_limit; /* 0: none */
-    size_t max_map_count; /* 0: VMAR_DEFAULT_MAX_MAP_COUNT */
-    bool bottom_up;       /* VMAR_SPACE_BOTTOM_UP */
+    vmar_size_t as_limit;    /* 0: none */
+    size_t max_map_count;    /* 0: VMAR_DEFAULT_MAX_MAP_COUNT */
+    bool bottom_up;          /* VMAR_SPACE_BOTTOM_UP */
+    vmar_size_t stack_limit; /* vmar_set_stack_limit(); 0: none */
 };
 
 struct model {
@@ -140,6 +141,8 @@ struct model {
     /* Coverage: pages fault-around mapped, private copies of object
      * pages, private copies DONTNEED dropped, pages first dirtied. */
     size_t faulted_around, obj_copies, obj_reverts, obj_dirtied;
+    /* Times a fault grew a VMAR_MAP_GROWSDOWN mapping (vmar_stats). */
+    size_t stack_growths;
 };
 
 /* A mapping as the library must report it: a maximal run of adjacent
@@ -221,16 +224,22 @@ void model_clear(struct model *m);
 int model_fork(struct model *child, const struct model *parent);
 void model_set_limits(struct model *m, vmar_size_t as_limit,
                       size_t max_map_count);
+void model_set_stack_limit(struct model *m, vmar_size_t limit);
 int model_query(const struct model *m, vmar_addr_t addr, struct model_run *out);
 int model_resident(const struct model *m, vmar_addr_t lo, vmar_addr_t hi,
                    vmar_size_t *bytes);
 
 /* vmar_fault: 0 (the page is now populated), VMAR_EINVAL, VMAR_ENOENT
- * (no mapping), VMAR_EACCES (the mapping lacks the access's prot),
- * VMAR_ENXIO (an absent page past its object's end of a shared mapping, or
- * of a private one with VMAR_MAP_EOF_FAULT). */
+ * (no mapping; a grow-down mapping above that may not grow), VMAR_EAGAIN
+ * (one that would grow, without VMAR_FAULT_EXCLUSIVE), VMAR_EACCES (the mapping
+ * lacks the access's prot), VMAR_ENXIO (an absent page past its object's end of
+ * a shared mapping, or of a private one with VMAR_MAP_EOF_FAULT). */
 int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
                 unsigned flags);
+/* Only the stack growth of model_fault(addr, flags): a fault that grew
+ * a stack and then failed (an allocation) keeps the growth, as the
+ * library does. 0 also when nothing grows. */
+int model_grow(struct model *m, vmar_addr_t addr, unsigned flags);
 /* A user access to [addr, addr+len) page by page, as vmar_read/vmar_write
  * and a simulated CPU do it: each page must be mapped (else VMAR_ENOENT)
  * with `need` in its prot (else VMAR_EACCES), inside its object (else
@@ -241,6 +250,12 @@ int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
  * the caller's (model_tag). */
 int model_access(struct model *m, vmar_addr_t addr, uint64_t len, unsigned need,
                  bool copy, uint64_t *done);
+/* model_access with `force`: a forced access (vmar_read_flags,
+ * vmar_write_flags with VMAR_RW_FORCE) needs `need` only in a page's
+ * max_prot, and a forced write without WRITE private memory (not shared,
+ * not device). A user copy never grows a stack. */
+int model_access_force(struct model *m, vmar_addr_t addr, uint64_t len,
+                       unsigned need, bool copy, bool force, uint64_t *done);
 /* Mark a page present (a fault or an access made it so). */
 void model_touch(struct model *m, struct model_page *p);
 /* The page containing va, or NULL outside the user range. */
