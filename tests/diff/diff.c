@@ -3034,6 +3034,13 @@ static void gen_mutation_fail(struct diff_rng *r, struct diff_op *op)
             op->b = 16 * PG;
             op->align = 0;
         }
+    } else if (pct < 8 && op->kind == DIFF_MAP &&
+               op->flags & VMAR_MAP_POPULATE) {
+        /* A populating map of a fresh range needs table pages: fail the
+         * first one now and then, so that a page-table failure
+         * (fired_table) is seen in every 25 000-op run. */
+        op->fail_n = 1;
+        op->fail_mask = VMAR_SIM_FAIL_TABLE;
     }
 }
 
