@@ -2935,7 +2935,7 @@ static void gen_remap(struct diff_session *s, struct diff_rng *r,
 
     op->kind = chance(r, 20) ? DIFF_RESIZE : DIFF_REMAP;
     /* Device mappings are few: move one now and then. */
-    if (chance(r, 25)) {
+    if (chance(r, 40)) {
         size_t dev[64], nd = 0;
         for (size_t i = 0; i < s->nruns && nd < 64; i++)
             if (s->runs[i].backing == VMAR_BACKING_DEVICE)
