@@ -380,6 +380,17 @@ static bool fault_look(const struct vmar_space *space, vmar_addr_t va,
     return !res->absent && vmar__pmap_probe(space, va, pte, &res->missing) == 0;
 }
 
+/* serves() of a forced access whose leaf lacks the permission. */
+static bool serves_forced(const struct vmar_space *space,
+                          const struct vmar_pte *pte, unsigned need)
+{
+    if (need != VMAR_PROT_WRITE)
+        return true;
+    return pte->flags & VMAR_PTE_MANAGED &&
+           vmar__frame_is_anon(space->env, pte->pa) &&
+           vmar__frame_refs(space->env, pte->pa) == 1;
+}
+
 /* Whether the present leaf `pte` already serves `access`: the fault is
  * spurious (another CPU or an earlier round fixed it, or the TLB entry
  * was stale), and needs no mapping: a leaf never allows more than its
@@ -388,21 +399,19 @@ static bool fault_look(const struct vmar_space *space, vmar_addr_t va,
  * any leaf whose frame is this leaf's own private anonymous memory (a
  * pin is no reference: two forced writers share the copy), which it
  * writes without making the leaf writable, as Linux's FOLL_FORCE does.
+ * Inline: a spurious fault decides here; the forced case is rare.
  * => caller holds the page-table lock of `pte`'s leaf. */
-static bool serves(const struct vmar_space *space, const struct vmar_pte *pte,
-                   unsigned access, bool allowed)
+static inline bool serves(const struct vmar_space *space,
+                          const struct vmar_pte *pte, unsigned access,
+                          bool allowed)
 {
     const unsigned need = vmar_access_prot(access_kind(access));
 
-    if (pte->prot & need)
+    if (__builtin_expect((pte->prot & need) != 0, 1))
         return true;
     if (!(access & VMAR__ACCESS_FORCE) || !allowed)
         return false;
-    if (need != VMAR_PROT_WRITE)
-        return true;
-    return pte->flags & VMAR_PTE_MANAGED &&
-           vmar__frame_is_anon(space->env, pte->pa) &&
-           vmar__frame_refs(space->env, pte->pa) == 1;
+    return serves_forced(space, pte, need);
 }
 
 /* One pass of a fault, after fault_look() (`present` and *pte its
