@@ -97,6 +97,14 @@ struct vmar_space_opts {
     /** Largest size in bytes a VMAR_MAP_GROWSDOWN mapping may grow to
      *  (RLIMIT_STACK); 0: no limit. Changed with vmar_set_stack_limit(). */
     vmar_size_t stack_limit;
+    /** Limit on locked memory in bytes (RLIMIT_MEMLOCK, rounded down to
+     *  pages), applied only when mlock_limited is set. Changed with
+     *  vmar_set_mlock_limit(). */
+    vmar_size_t mlock_limit;
+    /** Whether mlock_limit applies: true for a process without Linux's
+     *  CAP_IPC_LOCK. false (the default) is the capability: locking is
+     *  unlimited, as for root or RLIM_INFINITY. */
+    bool mlock_limited;
 };
 
 /**
@@ -151,6 +159,11 @@ void vmar_space_destroy(struct vmar_space *space);
  * | vmar_protect                           | the bits of the new prot      |
  * |                                        |  (lowering needs none)        |
  * | vmar_unmap, vmar_clear, vmar_seal      | WRITE                         |
+ * | vmar_mlock, vmar_munlock,              | WRITE (locking refuses        |
+ * |  vmar_mlockall, vmar_munlockall        |  DONTNEED and FREE)           |
+ * | vmar_pin                               | READ; WRITE too for a write   |
+ * |                                        |  pin                          |
+ * | vmar_unpin, vmar_set_mlock_limit       | none                          |
  * | vmar_remap, vmar_resize                | WRITE                         |
  * | vmar_advise DONTNEED, FREE, REMOVE     | WRITE (zeroes memory)         |
  * | vmar_advise POPULATE_READ, _WRITE      | READ, WRITE: as vmar_fault    |
@@ -333,6 +346,26 @@ enum vmar_map_flags {
      *  VMAR_MAP_STACK. Kept by the mapping (vmar_mapping_info::flags);
      *  mappings merge only with mappings that have it too. */
     VMAR_MAP_GROWSDOWN = 1u << 11,
+    /** Locked in memory (Linux's MAP_LOCKED, VM_LOCKED): every page is
+     *  populated at map time, as with VMAR_MAP_POPULATE, and stays
+     *  populated: vmar_advise() DONTNEED and FREE refuse it with
+     *  VMAR_EINVAL. Also set by vmar_mlock() and vmar_mlockall(),
+     *  cleared by vmar_munlock() and vmar_munlockall(). Counted in
+     *  vmar_stats::locked and held to the space's lock limit
+     *  (vmar_set_mlock_limit(): VMAR_EPERM when the limit is 0,
+     *  VMAR_EAGAIN when the map would pass it; the whole size is
+     *  charged, an overwrite included, as Linux's mlock_future_ok()).
+     *  Device mappings are never locked (Linux's VM_SPECIAL): the flag
+     *  is checked against the limit, then dropped. vmar_fork() leaves
+     *  it out of the child. Kept by the mapping; mappings merge only
+     *  with mappings that have the same lock flags. */
+    VMAR_MAP_LOCKED = 1u << 12,
+    /** With VMAR_MAP_LOCKED only (VMAR_EINVAL alone): locked, but pages
+     *  are populated by their first touch instead of at once (Linux's
+     *  VM_LOCKONFAULT, from mlock2(MLOCK_ONFAULT) or
+     *  mlockall(MCL_ONFAULT)); a touched page stays populated. Kept by
+     *  the mapping. */
+    VMAR_MAP_LOCKONFAULT = 1u << 13,
     /** Sealed (Linux's mseal(), VM_SEALED): the mapping's layout and
      *  permissions can no longer change. Given at map time or later by
      *  vmar_seal(); never cleared (only vmar_clear() and destroying the
@@ -921,6 +954,13 @@ struct vmar_stats {
     /** Times a fault grew a VMAR_MAP_GROWSDOWN mapping, since creation
      *  (a fork's child starts at 0). */
     size_t stack_growths;
+    /** Bytes of locked mappings (VMAR_MAP_LOCKED; Linux's VmLck,
+     *  locked_vm), populated or not. */
+    vmar_size_t locked;
+    /** Page pins held through vmar_pin() and not yet given back with
+     *  vmar_unpin() (a page pinned twice counts twice; Linux's
+     *  pinned_vm). */
+    size_t pinned;
 };
 
 /**
@@ -960,6 +1000,188 @@ void vmar_set_limits(struct vmar_space *space, vmar_size_t as_limit,
  * On failure: cannot fail.
  */
 void vmar_set_stack_limit(struct vmar_space *space, vmar_size_t limit);
+
+/**
+ * Change the lock limit at run time (setrlimit(RLIMIT_MEMLOCK), or a
+ * change of CAP_IPC_LOCK): see vmar_space_opts::mlock_limit. Locked
+ * mappings beyond a lowered limit stay locked; only more locking is
+ * refused. A fork's child inherits it.
+ *
+ * @param space    the address space.
+ * @param limit    bytes (rounded down to pages); 0 with `limited`
+ *                 refuses every lock with VMAR_EPERM.
+ * @param limited  whether the limit applies (false: CAP_IPC_LOCK,
+ *                 locking is unlimited).
+ * Locking: takes the space lock exclusively.
+ * On failure: cannot fail.
+ */
+void vmar_set_mlock_limit(struct vmar_space *space, vmar_size_t limit,
+                          bool limited);
+
+/** vmar_mlock() flags: Linux's mlock2() values. */
+enum vmar_mlock_flags {
+    /** Lock pages as they are touched instead of populating them now
+     *  (MLOCK_ONFAULT: VMAR_MAP_LOCKONFAULT). */
+    VMAR_MLOCK_ONFAULT = 1u << 0,
+};
+
+/**
+ * Lock [addr, addr+size) in memory (Linux's mlock() and mlock2()): set
+ * VMAR_MAP_LOCKED on every mapping of the range, cutting mappings that
+ * straddle an end, and without VMAR_MLOCK_ONFAULT populate every page,
+ * as Linux's __mm_populate(): a write fault in writable private memory
+ * (copy-on-write is broken), else a read (or execute) fault. Locking a
+ * locked range again only changes its on-fault mode. Device mappings in
+ * the range are left as they are (Linux's VM_SPECIAL), without error.
+ *
+ * @param space  the address space.
+ * @param addr   start of the range, page aligned.
+ * @param size   a non-zero page multiple.
+ * @param flags  vmar_mlock_flags.
+ * Returns: 0; VMAR_EINVAL (unknown flags, or a bad range as vmar_unmap);
+ *  VMAR_EACCES (the handle lacks VMAR_RIGHT_WRITE: locking takes
+ *  DONTNEED and FREE away, as a seal does); VMAR_EPERM (the space's lock
+ *  limit applies and is 0); VMAR_ENOMEM (the locked bytes would pass
+ *  the limit: the space's locked bytes plus `size` minus what of the
+ *  range is locked already, as Linux's count_mm_mlocked_page_nr(); a
+ *  part of the range is not mapped; the mapping-count limit; or an
+ *  allocation failed). Then, with the range locked, the population's
+ *  error, Linux's __mm_populate() stopping at the first failing page:
+ *  VMAR_EFAULT at a VMAR_PROT_NONE mapping (no access can fault it in);
+ *  VMAR_EAGAIN when a fault could not allocate; the object's error
+ *  (VMAR_ENXIO past the end of a shared or VMAR_MAP_EOF_FAULT mapping's
+ *  object, VMAR_EIO, ...).
+ * Locking: takes the space lock exclusively to lock; then shared, once
+ *  per mapping, to populate (as vmar_advise() POPULATE_READ).
+ * On failure: the space is unchanged, except that a population error
+ *  leaves the range locked and the pages before the failing one
+ *  populated (Linux's behaviour).
+ */
+int vmar_mlock(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size,
+               unsigned flags);
+
+/**
+ * Unlock [addr, addr+size) (Linux's munlock()): clear VMAR_MAP_LOCKED
+ * and VMAR_MAP_LOCKONFAULT on every mapping of it, cutting mappings that
+ * straddle an end and merging afterwards. Pages stay populated.
+ *
+ * @param space  the address space.
+ * @param addr   start of the range, page aligned.
+ * @param size   a non-zero page multiple.
+ * Returns: 0; VMAR_EINVAL (a bad range, as vmar_unmap); VMAR_EACCES (the
+ *  handle lacks VMAR_RIGHT_WRITE); VMAR_ENOMEM (a part of the range is
+ *  not mapped, the mapping-count limit, or an allocation failed).
+ * Locking: takes the space lock exclusively.
+ * On failure: the space is unchanged.
+ */
+int vmar_munlock(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size);
+
+/** vmar_mlockall() flags: Linux's MCL_* values. */
+enum vmar_mlockall_flags {
+    /** Lock every current mapping (MCL_CURRENT). */
+    VMAR_MLOCKALL_CURRENT = 1u << 0,
+    /** Lock every later mapping as it is made (MCL_FUTURE): vmar_map()
+     *  adds VMAR_MAP_LOCKED (and VMAR_MAP_LOCKONFAULT with ONFAULT) to
+     *  every mapping but a device's, and fails with VMAR_EAGAIN when
+     *  that would pass the lock limit. */
+    VMAR_MLOCKALL_FUTURE = 1u << 1,
+    /** With CURRENT or FUTURE: lock on fault (MCL_ONFAULT). */
+    VMAR_MLOCKALL_ONFAULT = 1u << 2,
+};
+
+/**
+ * Lock the whole space (Linux's mlockall()). With CURRENT, every mapping
+ * but device mappings becomes locked (on fault with ONFAULT, else
+ * populated; population errors are ignored, as Linux's mm_populate()),
+ * and merges where it now can. FUTURE makes later mappings locked; the
+ * call replaces the previous choice, so CURRENT alone ends FUTURE, as on
+ * Linux. vmar_fork()'s child and vmar_clear() (exec) start without it.
+ *
+ * @param space  the address space.
+ * @param flags  vmar_mlockall_flags: CURRENT, FUTURE or both, with or
+ *               without ONFAULT.
+ * Returns: 0; VMAR_EINVAL (no flag, an unknown one, or ONFAULT alone);
+ *  VMAR_EACCES (the handle lacks VMAR_RIGHT_WRITE); VMAR_EPERM (the lock
+ *  limit applies and is 0); VMAR_ENOMEM (CURRENT while the space's
+ *  mapped bytes, vmar_stats::total_vm, pass the limit, as Linux).
+ * Locking: takes the space lock exclusively; then, for CURRENT, shared
+ *  once per mapping to populate.
+ * On failure: the space is unchanged (nothing else can fail).
+ */
+int vmar_mlockall(struct vmar_space *space, unsigned flags);
+
+/**
+ * Unlock every mapping and end VMAR_MLOCKALL_FUTURE (Linux's
+ * munlockall()). Pages stay populated.
+ *
+ * @param space  the address space.
+ * Returns: 0; VMAR_EINVAL for NULL; VMAR_EACCES (the handle lacks
+ *  VMAR_RIGHT_WRITE).
+ * Locking: takes the space lock exclusively.
+ * On failure: the space is unchanged (nothing else can fail).
+ */
+int vmar_munlockall(struct vmar_space *space);
+
+/** vmar_pin() flags. */
+enum vmar_pin_flags {
+    /** The device will write the pages (Linux's FOLL_WRITE): each is
+     *  faulted in for writing first, breaking copy-on-write. */
+    VMAR_PIN_WRITE = 1u << 0,
+};
+
+/**
+ * Pin the pages of [addr, addr + npages pages) for DMA (Linux's
+ * pin_user_pages() with FOLL_LONGTERM semantics): fault each in (for
+ * writing with VMAR_PIN_WRITE; a read pin of private anonymous memory
+ * that shares its frame with another space copies it first, as Linux's
+ * unsharing of read-only pins), take a pin on its frame and store the
+ * frame's physical address in pages[i]. A pin keeps the frame allocated
+ * after the page is unmapped, the space cleared or the frame replaced,
+ * until vmar_unpin(). While pinned, the frame stays the space's own: a
+ * write fault reuses it rather than copying, and vmar_fork() gives the
+ * child a copy of a pinned private anonymous page at once instead of
+ * sharing it copy-on-write (Linux's page_needs_cow_for_dma()), so the
+ * parent's page keeps its permissions and the device's writes stay
+ * visible to the parent. Counted in vmar_stats::pinned. All or nothing:
+ * on failure no pin is held.
+ *
+ * @param space   the address space.
+ * @param addr    start, page aligned.
+ * @param npages  number of pages, at least 1.
+ * @param flags   vmar_pin_flags.
+ * @param pages   receives npages physical addresses.
+ * Returns: 0; VMAR_EINVAL (NULL, unaligned, zero, wrapping or outside
+ *  the user range, unknown flags); VMAR_EACCES (the handle lacks
+ *  VMAR_RIGHT_READ, or VMAR_RIGHT_WRITE for a write pin); VMAR_ENOTSUP
+ *  without env->frame_refcount; VMAR_EFAULT (a page is in no mapping, in
+ *  a device mapping, or in one without the permission: READ for a read
+ *  pin, WRITE for a write pin, as Linux's GUP); VMAR_ENOMEM (a fault
+ *  could not allocate); the object's error (VMAR_ENXIO, VMAR_EIO, ...).
+ * Locking: takes the space lock shared for the whole call; faults as
+ *  vmar_fault() does under it.
+ * On failure: no pin is held and *pages is undefined; the pages faulted
+ *  in before the failure stay populated, as after vmar_fault().
+ */
+int vmar_pin(struct vmar_space *space, vmar_addr_t addr, size_t npages,
+             unsigned flags, vmar_paddr_t *pages);
+
+/**
+ * Give back pins taken with vmar_pin() on this space (any handle): one
+ * per entry of `pages`, which may be a part of one vmar_pin() result or
+ * gather several. A frame that nothing maps any more is freed with its
+ * last pin.
+ *
+ * @param space   the space the pins were taken on; it must still exist
+ *                (keep a handle until the DMA ends: vmar_space_destroy()
+ *                asserts that no pin is left).
+ * @param pages   physical addresses vmar_pin() returned.
+ * @param npages  number of entries.
+ * Locking: none (atomic counts).
+ * On failure: cannot fail; a frame not pinned is a caller bug
+ *  (VMAR_ASSERT).
+ */
+void vmar_unpin(struct vmar_space *space, const vmar_paddr_t *pages,
+                size_t npages);
 
 /**
  * Check every invariant: tree order, balance and parent links; every

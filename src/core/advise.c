@@ -74,20 +74,21 @@ static bool advice_change(int advice, struct vmar__attr_change *c)
     case VMAR_ADVISE_NOHUGEPAGE:
         flag_change(c, huge, nohuge, DEV);
         return true;
-    case VMAR_ADVISE_DONTNEED: /* Linux: EINVAL on VM_PFNMAP */
+    case VMAR_ADVISE_DONTNEED: /* Linux: EINVAL on VM_PFNMAP, VM_LOCKED */
     case VMAR_ADVISE_FREE:     /* ... and on anything but anonymous memory */
         c->kind = VMAR_ATTR_DROP;
         c->discard = true;
-        c->einval = advice == VMAR_ADVISE_FREE ? NOT_PRIVATE_ANON : DEV;
+        c->einval = VMAR__KIND_LOCKED |
+                    (advice == VMAR_ADVISE_FREE ? NOT_PRIVATE_ANON : DEV);
         return true;
     case VMAR_ADVISE_REMOVE:
-        /* madvise_remove(): no vm_file is EINVAL, a mapping that is not
-         * shared and may-write EACCES, a file without hole punching
+        /* madvise_remove(): VM_LOCKED or no vm_file is EINVAL, a mapping that
+         * is not shared and may-write EACCES, a file without hole punching
          * EOPNOTSUPP. */
         c->kind = VMAR_ATTR_DROP;
         c->discard = true;
         c->punch = true;
-        c->einval = DEV | VMAR__KIND_PRIVATE_ANON;
+        c->einval = DEV | VMAR__KIND_PRIVATE_ANON | VMAR__KIND_LOCKED;
         c->eacces = VMAR__KIND_PRIVATE_OBJ | VMAR__KIND_SHARED_NOWRITE;
         return true;
     case VMAR_ADVISE_WILLNEED:
@@ -96,7 +97,7 @@ static bool advice_change(int advice, struct vmar__attr_change *c)
     case VMAR_ADVISE_COLD: /* Linux: EINVAL unless can_madv_lru_vma() */
     case VMAR_ADVISE_PAGEOUT:
         c->kind = VMAR_ATTR_CHECK;
-        c->einval = DEV;
+        c->einval = DEV | VMAR__KIND_LOCKED;
         return true;
     default:
         return false;

@@ -25,6 +25,20 @@ int vmar__check_growth(const struct vmar_space *space, vmar_size_t added,
     return 0;
 }
 
+int vmar__check_mlock_allowed(const struct vmar_space *space)
+{
+    return space->mlock_limited && space->mlock_limit == 0 ? VMAR_EPERM : 0;
+}
+
+bool vmar__mlock_fits(const struct vmar_space *space, vmar_size_t bytes)
+{
+    const vmar_size_t limit = space->mlock_limit >> VMAR_PAGE_SHIFT;
+    const vmar_size_t locked = space->locked_vm >> VMAR_PAGE_SHIFT;
+    const vmar_size_t more = (bytes + VMAR_PAGE_SIZE - 1) >> VMAR_PAGE_SHIFT;
+
+    return !space->mlock_limited || (locked <= limit && more <= limit - locked);
+}
+
 int vmar__check_range(const struct vmar_space *space, vmar_addr_t addr,
                       vmar_size_t size)
 {

@@ -56,6 +56,10 @@ static const char *mapping_rule(const struct vmar_space *space,
         return "shared anonymous mapping without its object";
     if (m->object && vmar__atomic_load(&m->object->refs) == 0)
         return "mapping holds an object with no reference";
+    if (m->flags & VMAR_MAP_LOCKONFAULT && !vmar__mapping_locked(m))
+        return "lock on fault without the lock";
+    if (m->backing == VMAR_BACKING_DEVICE && vmar__mapping_locked(m))
+        return "locked device mapping";
     return NULL;
 }
 
@@ -63,7 +67,7 @@ static const char *mapping_rule(const struct vmar_space *space,
  * => caller holds the space lock, shared or exclusive. */
 static int check_mappings(const struct vmar_space *space)
 {
-    vmar_size_t total = 0;
+    vmar_size_t total = 0, locked = 0;
     size_t count = 0;
     const char *why;
 
@@ -76,8 +80,13 @@ static int check_mappings(const struct vmar_space *space)
         if (next && vmar__mapping_can_merge(m, vmar__mapping_of(next)))
             return report(space, "mergeable neighbours left apart", n->end);
         total += n->end - n->start;
+        if (vmar__mapping_locked(m))
+            locked += n->end - n->start;
         count++;
     }
+    if (locked != space->locked_vm)
+        return report(space, "locked_vm differs from the locked mappings",
+                      locked);
     if (total != space->total_vm)
         return report(space, "total_vm differs from the sum of sizes", total);
     if (count != space->set.count)

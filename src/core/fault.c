@@ -783,6 +783,61 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
     }
 }
 
+/* Whether a read pin must first copy the frame of `pte` in `m`: private
+ * anonymous memory whose frame another leaf also maps (after a fork).
+ * => caller holds the page-table lock of the leaf. */
+static bool pin_unshares(const struct vmar_space *space,
+                         const struct vmar__mapping *m,
+                         const struct vmar_pte *pte)
+{
+    return vmar__mapping_cow(m) && vmar__frame_is_anon(space->env, pte->pa) &&
+           vmar__frame_refs(space->env, pte->pa) > 1;
+}
+
+int vmar__fault_pin_dma(struct vmar_space *space, vmar_addr_t va, bool write,
+                        vmar_paddr_t *pa)
+{
+    const unsigned access = write ? VMAR_ACCESS_WRITE : VMAR_ACCESS_READ;
+    const unsigned need = vmar_access_prot(access);
+    struct vmar__iset_node *n = vmar__iset_find(&space->set, va);
+    struct fault_res res = {.missing = VMAR__MISSING_UNKNOWN};
+    struct vmar_pte pte;
+    int rc;
+
+    if (!n)
+        return VMAR_EFAULT;
+    struct vmar__mapping *m = vmar__mapping_of(n);
+    if (m->backing == VMAR_BACKING_DEVICE || !(m->prot & need))
+        return VMAR_EFAULT; /* Linux's GUP: VM_IO, check_vma_flags() */
+    for (;;) {
+        rc = fault_rounds(space, va, access, m, &res, &pte);
+        if (rc)
+            break;
+        /* The leaf may have changed since the fault let go of the
+         * page-table lock: pin what is there now if it still serves. */
+        vmar__pt_lock(space, va);
+        const bool ok = leaf_at(space, va, &pte) && pte.prot & need;
+        const bool copy = ok && !write && pin_unshares(space, m, &pte);
+        const bool pinned = ok && (!copy || res.frame);
+        if (pinned) {
+            if (copy)
+                cow_copy(space, m, va, &res, &pte, true);
+            vmar__frame_pin_dma(space->env, pte.pa);
+            *pa = pte.pa;
+        }
+        vmar__pt_unlock(space, va);
+        if (pinned)
+            break;
+        if (copy) {
+            rc = fault_obtain(space, STEP_NEED_COPY, &res);
+            if (rc)
+                break;
+        }
+    }
+    res_release(space, &res);
+    return rc;
+}
+
 /* Populate the pages of one mapping piece [va, hi), under the space lock
  * held shared: VMAR_EINVAL when the mapping refuses (device memory, or
  * without the access's permission: Linux's check_vma_flags), else the
@@ -829,6 +884,50 @@ int vmar__populate(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
         vmar__unlock(space, VMAR_LOCK_SHARED);
     }
     return rc;
+}
+
+/* The access that populates locked `m` (vmar__populate_locked), or 0
+ * for PROT_NONE. Shared writable memory is read, not dirtied, unless it
+ * can only be written. */
+static unsigned locked_access(const struct vmar__mapping *m)
+{
+    if (m->prot & VMAR_PROT_WRITE &&
+        (!vmar__mapping_shared(m) || !(m->prot & VMAR_PROT_READ)))
+        return VMAR_ACCESS_WRITE;
+    if (m->prot & VMAR_PROT_READ)
+        return VMAR_ACCESS_READ;
+    return m->prot & VMAR_PROT_EXEC ? VMAR_ACCESS_EXEC : 0u;
+}
+
+int vmar__populate_locked(struct vmar_space *space, vmar_addr_t lo,
+                          vmar_addr_t hi, bool ignore_errors)
+{
+    int rc = 0;
+
+    while (lo < hi && (rc == 0 || ignore_errors)) {
+        vmar__lock(space, VMAR_LOCK_SHARED);
+        struct vmar__iset_node *n = vmar__iset_lower_bound(&space->set, lo);
+        if (!n || n->start >= hi) {
+            lo = hi;
+        } else {
+            struct vmar__mapping *m = vmar__mapping_of(n);
+            const vmar_addr_t s = VMAR_MAX(m->node.start, lo);
+            const vmar_addr_t end = VMAR_MIN(m->node.end, hi);
+            const unsigned access = locked_access(m);
+            if (m->backing == VMAR_BACKING_DEVICE ||
+                m->flags & VMAR_MAP_LOCKONFAULT)
+                rc = 0;
+            else if (!access)
+                rc = VMAR_EFAULT;
+            else
+                rc = populate_piece(space, m, s, end, access);
+            lo = end;
+        }
+        vmar__unlock(space, VMAR_LOCK_SHARED);
+    }
+    if (ignore_errors)
+        return 0;
+    return rc == VMAR_ENOMEM ? VMAR_EAGAIN : rc;
 }
 
 /* One fault of vmar_fault(): FAULT_GROW when a stack must grow first.

@@ -35,6 +35,20 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
                     struct vmar_pte *pte);
 
 /*
+ * vmar_pin() of the page at `va` (page aligned): fault it in for writing
+ * (`write`) or reading, make a private anonymous frame this space's own
+ * (a read pin copies one shared copy-on-write with another space, as
+ * Linux unshares for read-only pins), take a DMA pin on the frame
+ * (vmar__frame_pin_dma) and return it in *pa. VMAR_EFAULT when no
+ * mapping contains `va`, it is device memory or lacks the access's
+ * permission; else the fault's error.
+ * => caller holds the space lock shared (not exclusively: a fault may
+ *    sleep), and not the page-table lock.
+ */
+int vmar__fault_pin_dma(struct vmar_space *space, vmar_addr_t va, bool write,
+                        vmar_paddr_t *pa);
+
+/*
  * Fault in every page of [lo, hi) (page aligned, inside the user range)
  * for `access` (VMAR_ACCESS_READ or _WRITE), mapping by mapping:
  * vmar_advise()'s POPULATE_READ and POPULATE_WRITE. Returns 0;
@@ -46,5 +60,20 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
  */
 int vmar__populate(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
                    unsigned access);
+
+/*
+ * Populate what is locked in [lo, hi) (page aligned, inside the user
+ * range), as Linux's __mm_populate() after mlock: mapping by mapping,
+ * skipping holes, device memory and VMAR_MAP_LOCKONFAULT mappings; a
+ * write fault in writable private memory (breaking copy-on-write), else
+ * a read fault, or an execute fault where only that is allowed.
+ * Returns 0; VMAR_EFAULT at a VMAR_PROT_NONE mapping; VMAR_EAGAIN when a
+ * fault cannot allocate (Linux's mlock answer); else the first fault
+ * error. With `ignore_errors` a failing mapping is left as it is and
+ * the next one populated (mm_populate), and the answer is 0.
+ * => caller holds nothing (the space lock is taken shared per mapping).
+ */
+int vmar__populate_locked(struct vmar_space *space, vmar_addr_t lo,
+                          vmar_addr_t hi, bool ignore_errors);
 
 #endif /* VMAR_CORE_FAULT_H */

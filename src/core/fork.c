@@ -17,6 +17,7 @@
  *   the first write on either side copies F (or reuses it once the other
  *   side has copied and F's count is back to 1).
  */
+#include "atomic.h"
 #include "frame.h"
 #include "mapping.h"
 #include "pmap.h"
@@ -47,6 +48,8 @@ static int child_create(struct vmar_space *parent,
     c->max_map_count = parent->max_map_count;
     c->stack_guard = parent->stack_guard;
     c->stack_limit = parent->stack_limit;
+    c->mlock_limit = parent->mlock_limit;
+    c->mlock_limited = parent->mlock_limited;
     c->aslr_bits = parent->aslr_bits;
     c->flags = parent->flags;
     c->base = c;
@@ -108,6 +111,55 @@ static int copy_leaves(struct vmar_space *parent, struct vmar_space *child,
     return rc;
 }
 
+/* Whether the parent's leaf `pte` of `m` maps a DMA-pinned private
+ * anonymous frame, which fork does not share (Linux's
+ * page_needs_cow_for_dma()).
+ * => caller holds the parent's space lock exclusively. */
+static bool pinned_anon(const struct vmar_space *parent,
+                        const struct vmar__mapping *m,
+                        const struct vmar_pte *pte)
+{
+    return vmar__mapping_cow(m) && pte->flags & VMAR_PTE_MANAGED &&
+           vmar__frame_is_anon(parent->env, pte->pa) &&
+           vmar__frame_dma_pinned(parent->env, pte->pa);
+}
+
+/* Give the child its own copy of every DMA-pinned private anonymous page
+ * of `m`, in place of the shared frame copy_leaves() gave it, so that
+ * the parent's page is never shared copy-on-write: a later write by the
+ * parent would copy it and leave the device writing a frame the parent
+ * no longer maps. The child's copy gets the mapping's permissions.
+ * VMAR_ENOMEM when a frame cannot be had (the child, destroyed then,
+ * drops what it took).
+ * => caller holds the parent's space lock exclusively. */
+static int copy_pinned(struct vmar_space *parent, struct vmar_space *child,
+                       const struct vmar__mapping *m)
+{
+    const struct vmar_env *env = parent->env;
+    vmar_addr_t va = m->node.start;
+    struct vmar_pte pte;
+
+    while (va < m->node.end &&
+           vmar__pmap_find_next(parent, &va, m->node.end, &pte) == 0) {
+        if (pinned_anon(parent, m, &pte)) {
+            vmar_paddr_t pa;
+            if (env->frame_alloc(env->ctx, 0, &pa) != 0)
+                return VMAR_ENOMEM;
+            vmar__check_new_frame(child, pa);
+            VMAR_MEMCPY(env->phys_to_virt(env->ctx, pa),
+                        env->phys_to_virt(env->ctx, pte.pa), VMAR_PAGE_SIZE);
+            vmar__frame_adopt(env, pa, true);
+            pte.pa = pa;
+            pte.prot = m->prot;
+            /* Drops the child's reference to the parent's frame; both
+             * are anonymous, so the child's RSS stays. */
+            vmar__pmap_replace(child, va, &pte);
+        }
+        va += VMAR_PAGE_SIZE;
+    }
+    return 0;
+}
+
 /* Build the child's layout and tables; the parent is only read.
  * => caller holds the space lock exclusively. */
 static int fork_build(struct vmar_space *parent, struct vmar_space *child)
@@ -127,6 +179,9 @@ static int fork_build(struct vmar_space *parent, struct vmar_space *child)
         if (!c)
             return VMAR_ENOMEM;
         *c = *m;
+        /* Linux's dup_mmap() clears VM_LOCKED_MASK: locks are the
+         * parent's (the child's lock_future starts clear too). */
+        c->flags &= ~(uint32_t)VMAR_MAPPING_LOCK_FLAGS;
         if (c->object)
             vmar_object_ref(c->object);
         /* Appended: the parent's order is the child's. */
@@ -142,13 +197,36 @@ static int fork_build(struct vmar_space *parent, struct vmar_space *child)
         if (vmar__mapping_cow(m))
             c->flags |= VMAR_MAPPING_COW_SHARED;
         int rc = copy_leaves(parent, child, m);
+        if (!rc && vmar__atomic_load(&parent->pinned) && vmar__mapping_cow(m))
+            rc = copy_pinned(parent, child, m);
         if (rc)
             return rc;
     }
-    /* DONTFORK holes may leave compatible neighbours: merge them. */
+    /* DONTFORK holes and cleared locks may leave compatible neighbours:
+     * merge them. */
     vmar__coalesce(child, child->user_lo, child->user_hi);
     child->index_added = child->index_keep = 0; /* the child keeps them */
     return 0;
+}
+
+/* The child has its own copies of the parent's pinned pages (
+ * copy_pinned()): the parent's stay its own, and writable.
+ * => caller holds the parent's space lock exclusively. */
+static void keep_pinned_writable(struct vmar_space *parent,
+                                 const struct vmar__mapping *m,
+                                 struct vmar__tlb *batch)
+{
+    vmar_addr_t va = m->node.start;
+    struct vmar_pte pte;
+
+    while (va < m->node.end &&
+           vmar__pmap_find_next(parent, &va, m->node.end, &pte) == 0) {
+        if (pinned_anon(parent, m, &pte) &&
+            vmar__frame_refs(parent->env, pte.pa) == 1)
+            vmar__pmap_protect(parent, va, VMAR_PAGE_SIZE, m->prot, NULL,
+                               batch);
+        va += VMAR_PAGE_SIZE;
+    }
 }
 
 /* Make every private leaf of the parent read-only; one flush for all.
@@ -167,10 +245,12 @@ static void fork_commit(struct vmar_space *parent)
         m->flags |= VMAR_MAPPING_COW_SHARED;
         /* A mapping's extent never cuts a managed leaf, so no split and
          * no reservation is needed. */
-        if (m->prot & VMAR_PROT_WRITE)
-            vmar__pmap_protect(parent, m->node.start, vmar__mapping_size(m),
-                               m->prot & ~(unsigned)VMAR_PROT_WRITE, NULL,
-                               &batch);
+        if (!(m->prot & VMAR_PROT_WRITE))
+            continue;
+        vmar__pmap_protect(parent, m->node.start, vmar__mapping_size(m),
+                           m->prot & ~(unsigned)VMAR_PROT_WRITE, NULL, &batch);
+        if (vmar__atomic_load(&parent->pinned))
+            keep_pinned_writable(parent, m, &batch);
     }
     vmar__tlb_finish(&batch);
 }
@@ -217,6 +297,7 @@ int vmar_clear(struct vmar_space *h)
         return rc;
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
     vmar__space_empty(space);
+    space->lock_future = 0; /* exec's new mm: def_flags lose VM_LOCKED */
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
     return 0;
 }

@@ -2,9 +2,9 @@
 /*
  * Frame reference counts (env->frame_refcount) and the anonymous marker.
  *
- * The word env->frame_refcount returns holds three fields: the reference
- * count in its low half, the pin count above it, and VMAR_FRAME_ANON in
- * its top bit. libvmar sets the marker on the frames it
+ * The word env->frame_refcount returns holds four fields: the reference
+ * count in its low half, above it the copy pins and the DMA pins, and
+ * VMAR_FRAME_ANON in its top bit. libvmar sets the marker on the frames it
  * allocates for private anonymous memory (demand-zero pages, copies made
  * by copy-on-write) and never on object pages. That marker is what makes
  * the anonymous/file split of RSS exact without a page-table bit (RISC-V
@@ -25,6 +25,14 @@
  * operation reads them together and the one that brings both to zero
  * frees the frame.
  *
+ * DMA pins (vmar_pin) are the long holds of Linux's FOLL_PIN: they keep
+ * the frame too, but a DMA-pinned private anonymous frame is always its
+ * space's own (vmar_pin unshares it first, and fork copies it for the
+ * child instead of sharing it), so they do not stop a copy-on-write break
+ * from reusing it: a copy would leave the device writing a frame the
+ * space no longer maps. They are a field of their own so that the reuse
+ * decision can tell them from copy pins in the same one load.
+ *
  * Without frame_refcount every managed frame has one owner: a put frees
  * (and nothing pins: nothing replaces a frame under the shared lock).
  */
@@ -33,11 +41,15 @@
 #include "atomic.h"
 
 #define VMAR_FRAME_ANON ((size_t)1 << (sizeof(size_t) * 8 - 1))
-/* 32 bits of references and 31 of pins with a 64-bit size_t. */
+/* 32 bits of references, 15 of copy pins and 16 of DMA pins with a 64-bit
+ * size_t (16, 7 and 8 with a 32-bit one). */
 #define FRAME_PIN_SHIFT (sizeof(size_t) * 4)
+#define FRAME_DMA_SHIFT (FRAME_PIN_SHIFT + (FRAME_PIN_SHIFT - 1) / 2)
 #define FRAME_PIN       ((size_t)1 << FRAME_PIN_SHIFT)
+#define FRAME_DMA       ((size_t)1 << FRAME_DMA_SHIFT)
 #define FRAME_REFS      (FRAME_PIN - 1)
-#define FRAME_PINS      (~VMAR_FRAME_ANON & ~FRAME_REFS)
+#define FRAME_PINS      (FRAME_DMA - FRAME_PIN)
+#define FRAME_DMAS      (~VMAR_FRAME_ANON & ~(FRAME_DMA - 1))
 
 static volatile size_t *word_of(const struct vmar_env *env, vmar_paddr_t pa)
 {
@@ -49,7 +61,8 @@ void vmar_frame_get(const struct vmar_env *env, vmar_paddr_t pa)
     vmar__atomic_add(word_of(env, pa), 1);
 }
 
-/* Drop `one` (1: a reference, FRAME_PIN: a pin) from its `field`; true
+/* Drop `one` (1: a reference, FRAME_PIN or FRAME_DMA: a pin) from its
+ * `field`; true
  * for the drop that leaves neither references nor pins, which cleans the
  * word: the caller then frees the frame. */
 static bool frame_drop_last(const struct vmar_env *env, vmar_paddr_t pa,
@@ -106,6 +119,24 @@ void vmar__frame_unpin(const struct vmar_env *env, vmar_paddr_t pa)
     frame_drop(env, pa, FRAME_PIN, FRAME_PINS);
 }
 
+void vmar__frame_pin_dma(const struct vmar_env *env, vmar_paddr_t pa)
+{
+    size_t old = vmar__atomic_add(word_of(env, pa), FRAME_DMA);
+
+    VMAR_ASSERT(env, (old & FRAME_DMAS) != FRAME_DMAS); /* no overflow */
+}
+
+void vmar__frame_unpin_dma(const struct vmar_env *env, vmar_paddr_t pa)
+{
+    frame_drop(env, pa, FRAME_DMA, FRAME_DMAS);
+}
+
+bool vmar__frame_dma_pinned(const struct vmar_env *env, vmar_paddr_t pa)
+{
+    return env->frame_refcount &&
+           (vmar__atomic_load(word_of(env, pa)) & FRAME_DMAS) != 0;
+}
+
 bool vmar__frame_share(const struct vmar_env *env, vmar_paddr_t pa)
 {
     return (vmar__atomic_add(word_of(env, pa), 1) & VMAR_FRAME_ANON) != 0;
@@ -152,7 +183,8 @@ enum vmar__cow vmar__frame_cow(const struct vmar_env *env, vmar_paddr_t pa)
     v = vmar__atomic_load(word_of(env, pa));
     if (!(v & VMAR_FRAME_ANON))
         return VMAR__COW_COPY_FILE;
-    return v == (VMAR_FRAME_ANON | 1) ? VMAR__COW_REUSE : VMAR__COW_COPY_ANON;
+    return (v & ~FRAME_DMAS) == (VMAR_FRAME_ANON | 1) ? VMAR__COW_REUSE
+                                                      : VMAR__COW_COPY_ANON;
 }
 
 int vmar__object_page(const struct vmar_env *env, vmar_paddr_t pa_top, int rc,

@@ -76,10 +76,25 @@ void vmar__frame_pin(const struct vmar_env *env, vmar_paddr_t pa);
  * A full barrier: the copy's accesses to the frame come before it. */
 void vmar__frame_unpin(const struct vmar_env *env, vmar_paddr_t pa);
 
+/* Pin a frame for DMA (vmar_pin): like vmar__frame_pin, but a field of
+ * its own, which vmar__frame_cow does not count as a user (the frame is
+ * its space's own) and vmar__frame_dma_pinned reports. Taken as
+ * vmar__frame_pin; dropped by vmar__frame_unpin_dma under no lock (the
+ * frame may be unmapped by then: the last drop frees it).
+ * Needs env->frame_refcount. */
+void vmar__frame_pin_dma(const struct vmar_env *env, vmar_paddr_t pa);
+void vmar__frame_unpin_dma(const struct vmar_env *env, vmar_paddr_t pa);
+
+/* Whether the frame holds a DMA pin (false without env->frame_refcount).
+ * A pin cannot appear while the caller holds the space lock exclusively
+ * and the frame is this space's own. */
+bool vmar__frame_dma_pinned(const struct vmar_env *env, vmar_paddr_t pa);
+
 /* What a copy-on-write break may do with the frame its leaf maps. */
 enum vmar__cow {
     /* Private anonymous memory, the caller's reference is the only
-     * reference and no copy pins it: write it in place. */
+     * reference and no copy pins it (DMA pins may: the frame is the
+     * space's own): write it in place. */
     VMAR__COW_REUSE,
     /* Copy it; the frame is private anonymous memory (another space or
      * a pin still holds it). */

@@ -18,7 +18,8 @@
      VMAR_MAP_FAULT_AROUND | VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL |         \
      VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT | VMAR_MAP_GROWSDOWN |               \
      VMAR_MAP_SEALED | VMAR_MAP_DONTDUMP | VMAR_MAP_HUGEPAGE |                 \
-     VMAR_MAP_NOHUGEPAGE | VMAR_MAP_WIPEONFORK)
+     VMAR_MAP_NOHUGEPAGE | VMAR_MAP_WIPEONFORK | VMAR_MAP_LOCKED |             \
+     VMAR_MAP_LOCKONFAULT)
 
 static bool is_pow2(vmar_size_t x)
 {
@@ -87,6 +88,7 @@ static int map_validate(const struct vmar_space *space,
          o->paddr != 0 || o->cache != VMAR_CACHE_WB))
         return VMAR_EINVAL;
     if ((o->flags & VMAR_MAP_SEQUENTIAL && o->flags & VMAR_MAP_RANDOM) ||
+        (o->flags & VMAR_MAP_LOCKONFAULT && !(o->flags & VMAR_MAP_LOCKED)) ||
         (o->flags & (VMAR_MAP_FAULT_AROUND | VMAR_MAP_EOF_FAULT) &&
          o->backing != VMAR_BACKING_OBJECT))
         return VMAR_EINVAL;
@@ -145,9 +147,32 @@ static int map_check_limits(const struct vmar_space *space, vmar_size_t size,
     return vmar__check_growth(space, added, count);
 }
 
+/* The lock limit, after placement as Linux's do_mmap() checks it: an
+ * explicit VMAR_MAP_LOCKED needs a non-zero limit (VMAR_EPERM), and a
+ * locked map, explicit or by VMAR_MLOCKALL_FUTURE, must fit it whole
+ * (VMAR_EAGAIN; an overwrite is charged in full, as Linux's
+ * mlock_future_ok()). `asked`: the caller's flags; `o`: with the space's
+ * future lock flags added.
+ * => caller holds the space lock exclusively. */
+static int map_check_mlock(const struct vmar_space *space, unsigned asked,
+                           const struct vmar_map_opts *o)
+{
+    if (asked & VMAR_MAP_LOCKED && vmar__check_mlock_allowed(space))
+        return VMAR_EPERM;
+    if (o->flags & VMAR_MAP_LOCKED && !vmar__mlock_fits(space, o->size))
+        return VMAR_EAGAIN;
+    return 0;
+}
+
+/* Populated at map time: asked for, or locked but not on fault; never a
+ * PROT_NONE mapping (as Linux, whose population of one fails and is
+ * ignored). */
 static bool populates(const struct vmar_map_opts *o)
 {
-    return (o->flags & VMAR_MAP_POPULATE) && o->prot != VMAR_PROT_NONE;
+    const unsigned lock = o->flags & VMAR_MAPPING_LOCK_FLAGS;
+
+    return (o->flags & VMAR_MAP_POPULATE || lock == VMAR_MAP_LOCKED) &&
+           o->prot != VMAR_PROT_NONE;
 }
 
 /* Private anonymous pages to allocate now (VMAR_MAP_POPULATE). */
@@ -344,6 +369,7 @@ static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
         pred = vmar__iset_prev(&m->node);
     }
     space->total_vm += o->size;
+    vmar__locked_add(space, m, o->size);
     if (wants_pages(o))
         map_object_pages(space, m, prep);
     else if (maps_now(o))
@@ -360,10 +386,26 @@ static unsigned map_rights(const struct vmar_map_opts *o)
            (o->place == VMAR_PLACE_FIXED ? (unsigned)VMAR_RIGHT_WRITE : 0u);
 }
 
+/* The options with the flags the space adds: the future lock flags
+ * (VMAR_MLOCKALL_FUTURE, Linux's def_flags) on everything but device
+ * memory, which is never locked (Linux's VM_SPECIAL).
+ * => caller holds the space lock exclusively. */
+static void map_effective(const struct vmar_space *space,
+                          const struct vmar_map_opts *o,
+                          struct vmar_map_opts *eff)
+{
+    /* VMAR_MAP_LOCKED under mlockall(FUTURE | ONFAULT) locks on fault,
+     * as Linux's def_flags make it. */
+    *eff = *o;
+    eff->flags |= space->lock_future;
+}
+
 /* => caller holds the space lock exclusively. */
-static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
+static int map_locked(struct vmar_space *space, const struct vmar_map_opts *ob,
                       const struct vmar_space *h, vmar_addr_t *out_addr)
 {
+    struct vmar_map_opts eff;
+    const struct vmar_map_opts *o = &eff;
     struct vmar__prep prep = {0};
     struct vmar__carve_cost cost;
     struct vmar__range_pos pos;
@@ -373,11 +415,16 @@ static int map_locked(struct vmar_space *space, const struct vmar_map_opts *o,
     vmar_addr_t addr;
     int rc;
 
-    rc = map_validate(space, o, &align);
+    rc = map_validate(space, ob, &align);
+    map_effective(space, ob, &eff);
     if (!rc)
         rc = vmar__check_rights(h, map_rights(o));
     if (!rc)
         rc = map_locate(space, o, align, &addr, &cost, &pos, &hint);
+    if (!rc)
+        rc = map_check_mlock(space, ob->flags, o);
+    if (!rc && o->backing == VMAR_BACKING_DEVICE)
+        eff.flags &= ~(unsigned)VMAR_MAPPING_LOCK_FLAGS;
     if (!rc)
         rc = map_check_limits(space, o->size, &cost);
     if (!rc)

@@ -138,6 +138,7 @@ void vmar__mapping_destroy(struct vmar_space *space, struct vmar__mapping *m)
 {
     vmar__iset_remove(&space->set, &m->node);
     space->total_vm -= vmar__mapping_size(m);
+    vmar__locked_add(space, m, (vmar_size_t)0 - vmar__mapping_size(m));
     vmar__mapping_free(space, m);
     vmar__index_slack(space);
 }
@@ -258,6 +259,7 @@ struct vmar__iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
             continue;
         }
         space->total_vm -= e - s;
+        vmar__locked_add(space, m, (vmar_size_t)0 - (e - s));
         m = next;
     }
     return pred;

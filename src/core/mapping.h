@@ -20,7 +20,10 @@
      VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM |               \
      VMAR_MAP_EOF_FAULT | VMAR_MAP_GROWSDOWN | VMAR_MAP_SEALED |               \
      VMAR_MAP_DONTDUMP | VMAR_MAP_HUGEPAGE | VMAR_MAP_NOHUGEPAGE |             \
-     VMAR_MAP_WIPEONFORK)
+     VMAR_MAP_WIPEONFORK | VMAR_MAP_LOCKED | VMAR_MAP_LOCKONFAULT)
+
+/* The lock flags (Linux's VM_LOCKED_MASK). */
+#define VMAR_MAPPING_LOCK_FLAGS (VMAR_MAP_LOCKED | VMAR_MAP_LOCKONFAULT)
 
 /* Internal flag: the mapping's anonymous frames may be shared with
  * another space (it or its source went through vmar_fork()), so protect
@@ -66,6 +69,23 @@ static inline bool vmar__mapping_shared(const struct vmar__mapping *m)
     return (m->flags & VMAR_MAP_SHARED) != 0;
 }
 
+static inline bool vmar__mapping_locked(const struct vmar__mapping *m)
+{
+    return (m->flags & VMAR_MAP_LOCKED) != 0;
+}
+
+/* Charge (or with a negative `bytes`, two's complement, uncharge) `bytes`
+ * of `m` to the locked counter when `m` is locked: beside every change of
+ * total_vm, and when the lock flags change.
+ * => caller holds the space lock exclusively. */
+static inline void vmar__locked_add(struct vmar_space *space,
+                                    const struct vmar__mapping *m,
+                                    vmar_size_t bytes)
+{
+    if (vmar__mapping_locked(m))
+        space->locked_vm += bytes;
+}
+
 static inline bool vmar__mapping_sealed(const struct vmar__mapping *m)
 {
     return (m->flags & VMAR_MAP_SEALED) != 0;
@@ -92,17 +112,22 @@ enum vmar__kind {
     /* Shared, and may never be writable (Linux's !VM_MAYWRITE); with
      * VMAR__KIND_SHARED. */
     VMAR__KIND_SHARED_NOWRITE = 1u << 4,
+    /* Locked (VMAR_MAP_LOCKED, Linux's VM_LOCKED), with its kind. */
+    VMAR__KIND_LOCKED = 1u << 5,
 };
 
 static inline unsigned vmar__mapping_kind(const struct vmar__mapping *m)
 {
+    const unsigned locked = vmar__mapping_locked(m) ? VMAR__KIND_LOCKED : 0;
+
     if (m->backing == VMAR_BACKING_DEVICE)
         return VMAR__KIND_DEVICE;
     if (!vmar__mapping_shared(m))
-        return m->object ? VMAR__KIND_PRIVATE_OBJ : VMAR__KIND_PRIVATE_ANON;
-    return m->max_prot & VMAR_PROT_WRITE
-               ? VMAR__KIND_SHARED
-               : VMAR__KIND_SHARED | VMAR__KIND_SHARED_NOWRITE;
+        return locked |
+               (m->object ? VMAR__KIND_PRIVATE_OBJ : VMAR__KIND_PRIVATE_ANON);
+    return locked | (m->max_prot & VMAR_PROT_WRITE
+                         ? VMAR__KIND_SHARED
+                         : VMAR__KIND_SHARED | VMAR__KIND_SHARED_NOWRITE);
 }
 
 /* Private memory whose leaves may share a frame with another leaf or an
@@ -311,8 +336,8 @@ vmar__coalesce_start(const struct vmar__range_pos *pos, vmar_addr_t lo)
 enum vmar__attr_kind {
     VMAR_ATTR_PROT,  /* new permissions; beyond a max_prot is VMAR_EACCES */
     VMAR_ATTR_FLAGS, /* kept flags f become (f & ~clear) | set */
-    VMAR_ATTR_DROP,  /* unmap the range's pages (never of device memory:
-                        the caller refuses it through `einval`) */
+    VMAR_ATTR_DROP,  /* unmap the range's pages (never of device or locked
+                        memory: the caller refuses them through `einval`) */
     VMAR_ATTR_CHECK, /* the survey only (WILLNEED) */
 };
 
@@ -331,6 +356,10 @@ struct vmar__attr_change {
     /* VMAR_ATTR_DROP: also punch each mapping's part of the range out of
      * its object (REMOVE); an object that cannot is VMAR_ENOTSUP. */
     bool punch;
+    /* VMAR_ATTR_FLAGS of the lock flags: device mappings keep theirs
+     * (never locked, Linux's VM_SPECIAL), and the locked counter follows
+     * (any flags change keeps it exact; this only skips devices). */
+    bool lock;
 };
 
 /* 0, VMAR_ENOMEM (a hole, the mapping-count limit, a failed prepare),
@@ -342,6 +371,14 @@ struct vmar__attr_change {
  * => caller holds the space lock exclusively. */
 int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
                       const struct vmar__attr_change *c);
+
+/* A VMAR_ATTR_FLAGS change of every mapping of the space, whole (no cut,
+ * so nothing to prepare), then one coalescing of the user range.
+ * Cannot fail.
+ * => caller holds the space lock exclusively, with every stripe of the
+ *    gate closed (vmar__lock). */
+void vmar__attr_change_all(struct vmar_space *space,
+                           const struct vmar__attr_change *c);
 
 /*
  * Remove [lo, hi) from the layout: cut straddling mappings, destroy the

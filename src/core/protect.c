@@ -13,6 +13,7 @@
  *   change:  [ A: r-- ][ B: rw- ][ C: r-- ]
  *   protect(r--) back: B changes, then coalescing merges A, B, C again.
  */
+#include "fault.h"
 #include "frame.h"
 #include "mapping.h"
 
@@ -29,6 +30,8 @@ static bool attr_differs(const struct vmar__mapping *m,
     case VMAR_ATTR_PROT:
         return m->prot != c->prot;
     case VMAR_ATTR_FLAGS:
+        if (c->lock && m->backing == VMAR_BACKING_DEVICE)
+            return false;
         return attr_flags(m, c) != (m->flags & VMAR_MAPPING_KEPT_FLAGS);
     default:
         return false;
@@ -85,6 +88,18 @@ static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
     return 0;
 }
 
+/* Give `m` its new flags, keeping the locked counter exact.
+ * => caller holds the space lock exclusively. */
+static void attr_set_flags(struct vmar_space *space, struct vmar__mapping *m,
+                           const struct vmar__attr_change *c)
+{
+    const vmar_size_t size = vmar__mapping_size(m);
+
+    vmar__locked_add(space, m, (vmar_size_t)0 - size);
+    vmar__mapping_set_flags(m, attr_flags(m, c));
+    vmar__locked_add(space, m, size);
+}
+
 /* Cut each mapping whose attributes differ to [lo, hi) (prepared nodes),
  * change it, coalesce. `pos` is the survey's: the set is unchanged.
  * => caller holds the space lock exclusively. */
@@ -99,7 +114,7 @@ static void attr_commit(struct vmar_space *space, vmar_addr_t lo,
             continue;
         m = vmar__mapping_isolate(space, m, lo, hi, prep);
         if (c->kind == VMAR_ATTR_FLAGS) {
-            vmar__mapping_set_flags(m, attr_flags(m, c));
+            attr_set_flags(space, m, c);
             continue;
         }
         vmar__mapping_set_prot(m, c->prot);
@@ -211,10 +226,42 @@ int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
     return rc;
 }
 
+void vmar__attr_change_all(struct vmar_space *space,
+                           const struct vmar__attr_change *c)
+{
+    for (struct vmar__iset_node *n = vmar__iset_first(&space->set); n;
+         n = vmar__iset_next(n)) {
+        struct vmar__mapping *m = vmar__mapping_of(n);
+        if (attr_differs(m, c))
+            attr_set_flags(space, m, c);
+    }
+    vmar__coalesce(space, space->user_lo, space->user_hi);
+}
+
+/* Whether protecting [lo, hi) to `prot` makes a locked, populated
+ * private mapping writable: Linux's mprotect_fixup() then populates it
+ * again, breaking copy-on-write (the pages of a read-only locked mapping
+ * may be shared).
+ * => caller holds the space lock. */
+static bool locked_gains_write(const struct vmar_space *space, vmar_addr_t lo,
+                               vmar_addr_t hi, unsigned prot)
+{
+    if (!(prot & VMAR_PROT_WRITE))
+        return false;
+    for (struct vmar__mapping *m = vmar__mapping_first_in(space, lo, hi); m;
+         m = vmar__mapping_next_in(m, hi))
+        if ((m->flags & (VMAR_MAPPING_LOCK_FLAGS | VMAR_MAP_SHARED)) ==
+                VMAR_MAP_LOCKED &&
+            !(m->prot & VMAR_PROT_WRITE))
+            return true;
+    return false;
+}
+
 int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
                  unsigned prot)
 {
     struct vmar_space *space = vmar__base(h);
+    bool populate = false;
     if (!space)
         return VMAR_EINVAL;
     vmar__lock_layout(space);
@@ -224,11 +271,15 @@ int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
     if (!rc) /* the new permissions only: lowering them needs no right */
         rc = vmar__check_rights(h, prot);
     if (!rc)
+        populate = locked_gains_write(space, addr, addr + size, prot);
+    if (!rc)
         rc = vmar__attr_change(space, addr, addr + size,
                                &(struct vmar__attr_change){
                                    .kind = VMAR_ATTR_PROT,
                                    .prot = prot,
                                });
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+    if (!rc && populate)
+        (void)vmar__populate_locked(space, addr, addr + size, true);
     return rc;
 }

@@ -21,6 +21,7 @@
  *   after:  hole (or, with DONTUNMAP, A and B mapped but empty)
  *           target | A' | B' | (+ growth of the last piece)
  */
+#include "fault.h"
 #include "frame.h"
 #include "mapping.h"
 #include "placement.h"
@@ -45,6 +46,9 @@ struct remap {
     struct vmar__carve_cost cost; /* of the FIXED target */
     /* Nodes for DONTUNMAP's target copies, chained through node.leaf. */
     struct vmar__mapping *spare;
+    /* The mapping grew and is locked: its new pages are populated after
+     * the call (Linux's mremap mm_populate()s them). */
+    bool populate;
 };
 
 static vmar_size_t round_page(vmar_size_t x, bool *overflow)
@@ -170,6 +174,7 @@ static int remap_grow_in_place(struct vmar_space *space, struct remap *r)
     if (rc)
         return rc;
     space->total_vm += r->new_size - r->old_size;
+    vmar__locked_add(space, m, r->new_size - r->old_size);
     m->node.end = r->old + r->new_size;
     vmar__iset_update(&space->set, &m->node);
     vmar__coalesce(space, m->node.start, m->node.end);
@@ -375,6 +380,11 @@ static void move_nodes(struct vmar_space *space, struct remap *r,
             if (t->object)
                 vmar_object_ref(t->object);
             space->total_vm += vmar__mapping_size(t);
+            /* The lock moves to the target; the source, left mapped but
+             * empty, is unlocked (Linux clears its VM_LOCKED_MASK). */
+            vmar__locked_add(space, t, vmar__mapping_size(t));
+            vmar__locked_add(space, m, (vmar_size_t)0 - vmar__mapping_size(m));
+            m->flags &= ~(uint32_t)VMAR_MAPPING_LOCK_FLAGS;
         } else {
             vmar__iset_remove(&space->set, &m->node);
         }
@@ -416,6 +426,7 @@ static void remap_move_commit(struct vmar_space *space, struct remap *r,
         last->node.end = to + r->new_size;
         vmar__iset_update(&space->set, &last->node);
         space->total_vm += r->new_size - len;
+        vmar__locked_add(space, last, r->new_size - len);
     }
     vmar__coalesce(space, to, to + r->new_size);
     vmar__coalesce(space, lo, r->old + r->old_size);
@@ -453,6 +464,13 @@ static int remap_locked(struct vmar_space *space, struct remap *r,
         rc = remap_source(space, r);
     if (rc)
         return rc;
+    /* Growth of a locked mapping must fit the lock limit, checked before
+     * the way to grow is chosen (Linux's resize_is_valid()). */
+    if (r->new_size > r->old_size && vmar__mapping_locked(r->first)) {
+        if (!vmar__mlock_fits(space, r->new_size - r->old_size))
+            return VMAR_EAGAIN;
+        r->populate = true;
+    }
     const bool may_stay =
         !(r->flags & (VMAR_REMAP_FIXED | VMAR_REMAP_DONTUNMAP));
     if (may_stay && r->new_size <= r->old_size) {
@@ -507,6 +525,9 @@ int vmar_remap(struct vmar_space *h, vmar_addr_t old_addr, vmar_size_t old_size,
     vmar__lock(space, VMAR_LOCK_EXCLUSIVE);
     rc = remap_locked(space, &r, &at);
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+    if (!rc && r.populate)
+        (void)vmar__populate_locked(space, at + r.old_size, at + r.new_size,
+                                    true);
     if (!rc && out_addr)
         *out_addr = at;
     return rc;
@@ -517,6 +538,7 @@ int vmar_resize(struct vmar_space *h, vmar_addr_t addr, vmar_size_t old_size,
 {
     struct vmar_space *space = vmar__base(h);
     struct vmar__iset_node *n;
+    bool populate = false;
     int rc;
 
     if (!space)
@@ -543,7 +565,11 @@ int vmar_resize(struct vmar_space *h, vmar_addr_t addr, vmar_size_t old_size,
                           .flags = 0};
         vmar_addr_t at;
         rc = remap_locked(space, &r, &at);
+        populate = !rc && r.populate;
     }
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
+    if (populate)
+        (void)vmar__populate_locked(space, addr + old_size, addr + new_size,
+                                    true);
     return rc;
 }

@@ -42,6 +42,8 @@ static int space_configure(struct vmar_space *s,
         o->max_map_count ? o->max_map_count : VMAR_DEFAULT_MAX_MAP_COUNT;
     s->stack_guard = o->stack_guard;
     s->stack_limit = o->stack_limit;
+    s->mlock_limit = o->mlock_limit;
+    s->mlock_limited = o->mlock_limited;
     s->aslr_bits = o->aslr_bits;
     s->flags = o->flags;
     return 0;
@@ -104,7 +106,8 @@ void vmar__space_empty(struct vmar_space *space)
         vmar__mapping_destroy(space, vmar__mapping_of(n));
     size_t anon, file;
     vmar__rss_read(space, &anon, &file);
-    VMAR_ASSERT(env, anon == 0 && file == 0 && space->total_vm == 0);
+    VMAR_ASSERT(env, anon == 0 && file == 0 && space->total_vm == 0 &&
+                         space->locked_vm == 0);
 }
 
 int vmar_space_dup(struct vmar_space *h, unsigned rights,
@@ -152,6 +155,8 @@ void vmar_space_destroy(struct vmar_space *h)
     /* The space goes with its last handle. */
     if (vmar__atomic_add(&space->handles, (size_t)-1) != 1)
         return;
+    /* vmar_unpin() counts on the space: pins must be given back first. */
+    VMAR_ASSERT(env, vmar__atomic_load(&space->pinned) == 0);
     vmar__space_empty(space);
     vmar__index_trim(space, 0);
     vmar__pmap_destroy(space);
@@ -175,6 +180,8 @@ void vmar_stats(struct vmar_space *h, struct vmar_stats *out)
     out->index_nodes = space->set.nodes + space->set.nspare;
     out->index_node_size = sizeof(struct vmar__iset_index);
     out->stack_growths = space->stack_growths;
+    out->locked = space->locked_vm;
+    out->pinned = vmar__atomic_load(&space->pinned);
     vmar__unlock(space, VMAR_LOCK_SHARED);
 }
 

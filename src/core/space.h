@@ -97,7 +97,20 @@ struct vmar_space {
     size_t max_map_count;
     vmar_size_t stack_limit; /* 0: none (vmar_set_stack_limit) */
     size_t stack_growths;    /* vmar_stats::stack_growths */
-    vmar_size_t total_vm;    /* sum of mapping sizes */
+    /* Locking (mlock.c): the limit and whether it applies (no
+     * CAP_IPC_LOCK), the bytes of VMAR_MAP_LOCKED mappings (Linux's
+     * locked_vm; vmar__locked_add keeps it) and the lock flags every new
+     * mapping gets (VMAR_MAP_LOCKED[ONFAULT] after mlockall(MCL_FUTURE),
+     * Linux's def_flags). */
+    vmar_size_t mlock_limit;
+    bool mlock_limited;
+    vmar_size_t locked_vm;
+    unsigned lock_future;
+    /* Page pins held through vmar_pin() (atomic: pins are taken under
+     * the shared lock and given back under none). Non-zero tells fork to
+     * look for pinned pages (Linux's MMF_HAS_PINNED). */
+    volatile size_t pinned;
+    vmar_size_t total_vm; /* sum of mapping sizes */
     /* The fault gate (lock.c), used when libvmar takes the space lock
      * itself (env->lock and a lock object): vmar_fault() does not take
      * the space lock but enters the gate of its stripe (see struct
@@ -294,6 +307,17 @@ int vmar__check_rights(const struct vmar_space *h, unsigned need);
  * => caller holds the space lock exclusively. */
 int vmar__check_growth(const struct vmar_space *space, vmar_size_t added,
                        size_t count);
+
+/* The lock limit (vmar_set_mlock_limit): VMAR_EPERM when it applies and
+ * is 0 (Linux's can_do_mlock()), else 0.
+ * => caller holds the space lock. */
+int vmar__check_mlock_allowed(const struct vmar_space *space);
+
+/* Whether `bytes` more locked memory stays within the lock limit (always
+ * when it does not apply), Linux's mlock_future_ok(): locked_vm + bytes,
+ * in pages, at most the limit in pages.
+ * => caller holds the space lock. */
+bool vmar__mlock_fits(const struct vmar_space *space, vmar_size_t bytes);
 
 /* 0 when [addr, addr+size) is page aligned, non-empty, does not wrap and
  * lies inside the user range; VMAR_EINVAL otherwise. Reads only the

@@ -49,11 +49,14 @@ int vmar__stack_grow(struct vmar_space *space, vmar_addr_t addr)
         return VMAR_ENOENT;
     if (vmar__check_growth(space, grow, space->set.count))
         return VMAR_ENOENT;
+    if (vmar__mapping_locked(m) && !vmar__mlock_fits(space, grow))
+        return VMAR_ENOENT; /* Linux's acct_stack_growth() */
     /* Anonymous memory: its offset stays 0, nothing else moves. The
      * index entry keeps its place (nothing lies between). */
     m->node.start = lo;
     vmar__iset_update(&space->set, &m->node);
     space->total_vm += grow;
+    vmar__locked_add(space, m, grow);
     space->stack_growths++;
     /* Only a grow-down or inaccessible neighbour may now touch it, and
      * may merge with it (no adjacent pair that could merge is left). */

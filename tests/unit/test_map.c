@@ -480,7 +480,7 @@ static void test_map_invalid_args(void **state)
     MAP_FAILS(&vt, VMAR_EINVAL, .size = MIB, .align = 2 * MIB, .prot = R);
     MAP_FAILS(&vt, VMAR_EINVAL, .size = PG, .prot = 1u << 3);
     MAP_FAILS(&vt, VMAR_EINVAL, .size = PG, .prot = R, .deny_prot = 1u << 4);
-    MAP_FAILS(&vt, VMAR_EINVAL, .size = PG, .prot = R, .flags = 1u << 12);
+    MAP_FAILS(&vt, VMAR_EINVAL, .size = PG, .prot = R, .flags = 1u << 30);
     MAP_FAILS(&vt, VMAR_EINVAL, .size = PG, .prot = R,
               .place = (enum vmar_place)4);
     MAP_FAILS(&vt, VMAR_EINVAL, .size = PG, .prot = R,
