@@ -613,6 +613,23 @@ uint64_t vt_rand(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+vmar_paddr_t vt_map_device_page(struct vt *vt, vmar_addr_t va)
+{
+    vmar_paddr_t pa = 0;
+
+    assert_int_equal(vt->env->frame_alloc(vt->env->ctx, VMAR_FRAME_ZERO, &pa),
+                     0);
+    struct vmar_map_opts o = {.addr = va,
+                              .size = PG,
+                              .prot = VMAR_PROT_READ | VMAR_PROT_WRITE,
+                              .place = VMAR_PLACE_FIXED,
+                              .backing = VMAR_BACKING_DEVICE,
+                              .paddr = pa,
+                              .cache = VMAR_CACHE_UC};
+    VT_EXPECT_RC(vt_map_opts(vt, &o, NULL), 0);
+    return pa;
+}
+
 size_t vt_fail_each_allocation(struct vt *vt, int (*op)(struct vt *, void *),
                                void *arg)
 {

@@ -206,6 +206,19 @@ void vt_snap_take(struct vt *vt, struct vt_snap *snap);
 void vt_expect_unchanged_at(struct vt *vt, struct vt_snap *snap,
                             const char *file, int line);
 void vt_snap_free(struct vt_snap *snap);
+/* `call` must fail with `want` and change nothing at all (vmar_check,
+ * then VT_EXPECT_UNCHANGED against a snapshot taken before it). */
+#define VT_EXPECT_FAILS(vt, call, want)                                        \
+    do {                                                                       \
+        struct vt_snap snap_;                                                  \
+        vt_snap_take((vt), &snap_);                                            \
+        VT_EXPECT_RC((call), (want));                                          \
+        VT_EXPECT_UNCHANGED((vt), &snap_);                                     \
+    } while (0)
+/* Map one uncached read-write device page at `va` (VMAR_PLACE_FIXED) over
+ * a fresh zeroed frame of the machine's, which it returns: the caller
+ * gives it back with env->frame_free after unmapping it. */
+vmar_paddr_t vt_map_device_page(struct vt *vt, vmar_addr_t va);
 
 /* Fail the test at file:line, naming `what` and both codes by name,
  * unless got == want. */
