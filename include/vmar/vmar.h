@@ -961,6 +961,12 @@ struct vmar_stats {
      *  vmar_unpin() (a page pinned twice counts twice; Linux's
      *  pinned_vm). */
     size_t pinned;
+    /** The lock limit and whether it applies (vmar_set_mlock_limit()). */
+    vmar_size_t mlock_limit;
+    bool mlock_limited; /**< see mlock_limit */
+    /** What every new mapping gets after vmar_mlockall() with FUTURE:
+     *  VMAR_MAP_LOCKED, and VMAR_MAP_LOCKONFAULT with ONFAULT; else 0. */
+    unsigned lock_future;
 };
 
 /**
@@ -1023,6 +1029,11 @@ enum vmar_mlock_flags {
     /** Lock pages as they are touched instead of populating them now
      *  (MLOCK_ONFAULT: VMAR_MAP_LOCKONFAULT). */
     VMAR_MLOCK_ONFAULT = 1u << 0,
+    /** Lock without populating now: the caller populates later with
+     *  vmar_mlock_populate() (a syscall layer that locks a range piece by
+     *  piece, as Linux applies mlock up to a hole, and then populates it
+     *  as one, as Linux's __mm_populate()). */
+    VMAR_MLOCK_NOPOPULATE = 1u << 1,
 };
 
 /**
@@ -1059,6 +1070,26 @@ enum vmar_mlock_flags {
  */
 int vmar_mlock(struct vmar_space *space, vmar_addr_t addr, vmar_size_t size,
                unsigned flags);
+
+/**
+ * Populate [addr, addr+size) as vmar_mlock() does after locking (Linux's
+ * __mm_populate()): mapping by mapping in address order, locked or not,
+ * skipping holes, device memory and VMAR_MAP_LOCKONFAULT mappings,
+ * stopping at the first error.
+ *
+ * @param space  the address space.
+ * @param addr   start of the range, page aligned.
+ * @param size   a non-zero page multiple.
+ * Returns: 0; VMAR_EINVAL (a bad range, as vmar_unmap); VMAR_EACCES (the
+ *  handle lacks VMAR_RIGHT_WRITE); VMAR_EFAULT (a VMAR_PROT_NONE
+ *  mapping); VMAR_EAGAIN (a fault could not allocate); the object's
+ *  error (VMAR_ENXIO, VMAR_EIO, ...).
+ * Locking: takes the space lock shared, once per mapping.
+ * On failure: the pages before the failing one stay populated; nothing
+ *  else changes.
+ */
+int vmar_mlock_populate(struct vmar_space *space, vmar_addr_t addr,
+                        vmar_size_t size);
 
 /**
  * Unlock [addr, addr+size) (Linux's munlock()): clear VMAR_MAP_LOCKED

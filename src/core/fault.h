@@ -62,8 +62,8 @@ int vmar__populate(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
                    unsigned access);
 
 /*
- * Populate what is locked in [lo, hi) (page aligned, inside the user
- * range), as Linux's __mm_populate() after mlock: mapping by mapping,
+ * Populate [lo, hi) (page aligned, inside the user range), as Linux's
+ * __mm_populate() after mlock: mapping by mapping, locked or not,
  * skipping holes, device memory and VMAR_MAP_LOCKONFAULT mappings; a
  * write fault in writable private memory (breaking copy-on-write), else
  * a read fault, or an execute fault where only that is allowed.

@@ -61,7 +61,8 @@ int vmar_mlock(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
         VMAR_MAP_LOCKED |
         (flags & VMAR_MLOCK_ONFAULT ? (unsigned)VMAR_MAP_LOCKONFAULT : 0u);
 
-    if (!space || flags & ~(unsigned)VMAR_MLOCK_ONFAULT)
+    if (!space ||
+        flags & ~(unsigned)(VMAR_MLOCK_ONFAULT | VMAR_MLOCK_NOPOPULATE))
         return VMAR_EINVAL;
     int rc = vmar__check_rights(h, VMAR_RIGHT_WRITE);
     if (rc)
@@ -78,9 +79,22 @@ int vmar_mlock(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
     if (!rc)
         rc = lock_range(space, addr, addr + size, set);
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
-    if (!rc && !(flags & VMAR_MLOCK_ONFAULT))
+    if (!rc && !(flags & (VMAR_MLOCK_ONFAULT | VMAR_MLOCK_NOPOPULATE)))
         rc = vmar__populate_locked(space, addr, addr + size, false);
     return rc;
+}
+
+int vmar_mlock_populate(struct vmar_space *h, vmar_addr_t addr,
+                        vmar_size_t size)
+{
+    struct vmar_space *space = vmar__base(h);
+
+    if (!space)
+        return VMAR_EINVAL;
+    int rc = vmar__check_range(space, addr, size);
+    if (!rc)
+        rc = vmar__check_rights(h, VMAR_RIGHT_WRITE);
+    return rc ? rc : vmar__populate_locked(space, addr, addr + size, false);
 }
 
 int vmar_munlock(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size)

@@ -167,6 +167,7 @@ void vmar_space_destroy(struct vmar_space *h)
 void vmar_stats(struct vmar_space *h, struct vmar_stats *out)
 {
     struct vmar_space *space = h->base;
+    VMAR_MEMSET(out, 0, sizeof(*out)); /* no stale padding to compare */
     vmar__lock(space, VMAR_LOCK_SHARED);
     out->map_count = space->set.count;
     out->total_vm = space->total_vm;
@@ -182,6 +183,9 @@ void vmar_stats(struct vmar_space *h, struct vmar_stats *out)
     out->stack_growths = space->stack_growths;
     out->locked = space->locked_vm;
     out->pinned = vmar__atomic_load(&space->pinned);
+    out->mlock_limit = space->mlock_limit;
+    out->mlock_limited = space->mlock_limited;
+    out->lock_future = space->lock_future;
     vmar__unlock(space, VMAR_LOCK_SHARED);
 }
 

@@ -240,6 +240,37 @@ static void test_populate_kinds(void **state)
     vt_teardown(&vt);
 }
 
+/* Locking without populating, then populating as one: holes and
+ * on-fault mappings are passed over, PROT_NONE stops it. */
+static void test_nopopulate(void **state)
+{
+    struct vt vt;
+    (void)state;
+
+    vt_setup(&vt, NULL, 0);
+    vt_map_fixed(&vt, BASE, 2, RW, 0);
+    vt_map_fixed(&vt, BASE + 4 * PG, 2, R, 0);
+    vt_map_fixed(&vt, BASE + 6 * PG, 1, 0, 0);
+    vt_map_fixed(&vt, BASE + 7 * PG, 1, RW, 0);
+    VT_EXPECT_RC(mlock_(&vt, BASE, 2 * PG, VMAR_MLOCK_NOPOPULATE), 0);
+    VT_EXPECT_RC(mlock_(&vt, BASE + 4 * PG, 4 * PG, VMAR_MLOCK_NOPOPULATE), 0);
+    assert_int_equal(lock_at(&vt, BASE), LOCKED);
+    assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), 0);
+    VT_EXPECT_RC(munlock_(&vt, BASE + PG, PG), 0);
+    VT_EXPECT_RC(vmar_mlock_populate(vt.space, BASE, 8 * PG), VMAR_EFAULT);
+    VT_CHECK(&vt);
+    /* Unlocked memory too, as Linux's __mm_populate(). */
+    assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), 4 * PG);
+    assert_int_equal(resident(&vt, BASE + 7 * PG, BASE + 8 * PG), 0);
+    VT_EXPECT_RC(vmar_mlock_populate(vt.space, BASE + 7 * PG, PG), 0);
+    VT_CHECK(&vt);
+    assert_int_equal(resident(&vt, BASE + 7 * PG, BASE + 8 * PG), PG);
+    VT_EXPECT_FAILS(&vt, vmar_mlock_populate(vt.space, BASE + 1, PG),
+                    VMAR_EINVAL);
+    VT_EXPECT_FAILS(&vt, vmar_mlock_populate(NULL, BASE, PG), VMAR_EINVAL);
+    vt_teardown(&vt);
+}
+
 /* Locked memory keeps its pages: DONTNEED and FREE are VMAR_EINVAL (on
  * fault too); other advice passes; after munlock they work. */
 static void test_dontneed_refused(void **state)
@@ -537,7 +568,7 @@ static void test_bad_input(void **state)
         vmar_space_dup(vt.space, VMAR_RIGHT_READ | VMAR_RIGHT_DUP, &ro), 0);
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         const vmar_addr_t a = kinds[i];
-        VT_EXPECT_FAILS(&vt, vmar_mlock(vt.space, a, PG, 2), VMAR_EINVAL);
+        VT_EXPECT_FAILS(&vt, vmar_mlock(vt.space, a, PG, 4), VMAR_EINVAL);
         VT_EXPECT_FAILS(&vt, vmar_mlock(vt.space, a + 1, PG, 0), VMAR_EINVAL);
         VT_EXPECT_FAILS(&vt, vmar_mlock(vt.space, a, PG + 1, 0), VMAR_EINVAL);
         VT_EXPECT_FAILS(&vt, vmar_mlock(vt.space, a, 0, 0), VMAR_EINVAL);
@@ -662,6 +693,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_merge),
         cmocka_unit_test(test_populate_kinds),
+        cmocka_unit_test(test_nopopulate),
         cmocka_unit_test(test_dontneed_refused),
         cmocka_unit_test(test_limit),
         cmocka_unit_test(test_mlockall),
