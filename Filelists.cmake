@@ -12,7 +12,7 @@
 #   VMAR_RADIX_SRCS           src/mmu/radix.c       the generic walker
 #   VMAR_X86_64_SRCS          src/mmu/x86_64/*.c    x86-64 backend
 #   VMAR_RISCV64_SRCS         src/mmu/riscv64/*.c   RISC-V backend
-#   VMAR_LINUX_SRCS           src/linux/linux.c     Linux syscall layer
+#   VMAR_LINUX_SRCS           src/linux/linux.c, mlock.c  Linux syscall layer
 #   VMAR_INCLUDE_DIRS         include/ (public: your code needs it too)
 #   VMAR_PRIVATE_INCLUDE_DIRS src/, src/mmu/ (libvmar's sources only)
 #   VMAR_X86_64_INCLUDE_DIRS, VMAR_RISCV64_INCLUDE_DIRS
@@ -31,7 +31,8 @@ file(GLOB VMAR_CORE_SRCS CONFIGURE_DEPENDS ${VMAR_DIR}/src/core/*.c)
 set(VMAR_RADIX_SRCS ${VMAR_DIR}/src/mmu/radix.c)
 file(GLOB VMAR_X86_64_SRCS CONFIGURE_DEPENDS ${VMAR_DIR}/src/mmu/x86_64/*.c)
 file(GLOB VMAR_RISCV64_SRCS CONFIGURE_DEPENDS ${VMAR_DIR}/src/mmu/riscv64/*.c)
-set(VMAR_LINUX_SRCS ${VMAR_DIR}/src/linux/linux.c)
+set(VMAR_LINUX_SRCS ${VMAR_DIR}/src/linux/linux.c
+    ${VMAR_DIR}/src/linux/mlock.c)
 set(VMAR_INCLUDE_DIRS ${VMAR_DIR}/include)
 set(VMAR_PRIVATE_INCLUDE_DIRS ${VMAR_DIR}/src ${VMAR_DIR}/src/mmu)
 set(VMAR_X86_64_INCLUDE_DIRS ${VMAR_DIR}/src/mmu/x86_64)

@@ -43,7 +43,7 @@ VMAR_CORE_SRCS := $(sort $(wildcard $(VMAR_DIR)/src/core/*.c))
 VMAR_RADIX_SRCS := $(VMAR_DIR)/src/mmu/radix.c
 VMAR_X86_64_SRCS := $(sort $(wildcard $(VMAR_DIR)/src/mmu/x86_64/*.c))
 VMAR_RISCV64_SRCS := $(sort $(wildcard $(VMAR_DIR)/src/mmu/riscv64/*.c))
-VMAR_LINUX_SRCS := $(VMAR_DIR)/src/linux/linux.c
+VMAR_LINUX_SRCS := $(VMAR_DIR)/src/linux/linux.c $(VMAR_DIR)/src/linux/mlock.c
 
 VMAR_INCLUDES := -I$(VMAR_DIR)/include
 VMAR_CPPFLAGS := -I$(VMAR_DEPS_DIR) $(VMAR_INCLUDES) -I$(VMAR_DIR)/src \

@@ -181,6 +181,13 @@ struct vmar_linux_mm {
      *  (mremap's, before a MREMAP_FIXED target is unmapped); keep it
      *  equal to the space's as_limit (vmar_set_limits()). */
     vmar_size_t as_limit;
+    /** Bytes Linux's locked_vm still charges that no locked mapping
+     *  holds: mremap(MREMAP_DONTUNMAP) of locked memory unlocks the
+     *  source but leaves its charge (Linux 6.18, docs/LINUX.md). Added
+     *  to vmar_stats::locked where the layer checks the lock limit, so
+     *  that it refuses what Linux refuses; VmLck is locked + this.
+     *  vmar_linux_mm_init() sets it to 0. */
+    vmar_size_t locked_stale;
 };
 
 /**
@@ -413,6 +420,73 @@ uint64_t vmar_linux_brk(struct vmar_linux_mm *mm, uint64_t brk);
  */
 long vmar_linux_mseal(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
                       uint64_t flags);
+
+/** @name mlock2() and mlockall() flags */
+/**@{*/
+#define VMAR_LINUX_MLOCK_ONFAULT 0x01 /**< MLOCK_ONFAULT */
+#define VMAR_LINUX_MCL_CURRENT   1    /**< MCL_CURRENT */
+#define VMAR_LINUX_MCL_FUTURE    2    /**< MCL_FUTURE */
+#define VMAR_LINUX_MCL_ONFAULT   4    /**< MCL_ONFAULT */
+/**@}*/
+
+/**
+ * mlock2(2) (mm/mlock.c do_mlock): lock the mappings of the pages of
+ * [addr, addr+len) in memory and, without MLOCK_ONFAULT, populate them.
+ * The limit is the space's (vmar_set_mlock_limit(): RLIMIT_MEMLOCK, and
+ * CAP_IPC_LOCK as an unlimited space). mlock(2) is this with flags 0.
+ *
+ * @param mm     the process.
+ * @param addr   start (rounded down to its page).
+ * @param len    length (with addr's offset, rounded up; 0 succeeds).
+ * @param flags  0 or VMAR_LINUX_MLOCK_ONFAULT.
+ * Returns: 0; -EINVAL (unknown flags, a range that wraps); -EPERM (the
+ *  limit applies and is 0); -ENOMEM (the locked pages would pass the
+ *  limit, a part of the range is not mapped, the mapping-count limit;
+ *  or, with the range locked, its population met a PROT_NONE mapping
+ *  or the end of a shared file); -EAGAIN (with the range locked, a page
+ *  could not be allocated).
+ * Locking: the space lock, through the core's calls; the caller
+ *  serialises the calls on one mm.
+ * On failure: as Linux, the mappings before a hole stay locked.
+ */
+long vmar_linux_mlock2(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
+                       uint64_t flags);
+
+/**
+ * munlock(2): unlock the mappings of the pages of [addr, addr+len).
+ *
+ * @param mm    the process.
+ * @param addr  start (rounded down to its page).
+ * @param len   length (with addr's offset, rounded up; 0 succeeds).
+ * Returns: 0; -EINVAL (a range that wraps); -ENOMEM (a part of the range
+ *  is not mapped, the mapping-count limit).
+ * Locking: as vmar_linux_mlock2().
+ * On failure: as Linux, the mappings before a hole stay unlocked.
+ */
+long vmar_linux_munlock(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len);
+
+/**
+ * mlockall(2): vmar_mlockall() with Linux's checks.
+ *
+ * @param mm     the process.
+ * @param flags  VMAR_LINUX_MCL_* bits.
+ * Returns: 0; -EINVAL (no flag, an unknown one, MCL_ONFAULT alone);
+ *  -EPERM (the limit applies and is 0); -ENOMEM (MCL_CURRENT while the
+ *  mapped pages pass the limit).
+ * Locking: as vmar_linux_mlock2().
+ * On failure: nothing changes.
+ */
+long vmar_linux_mlockall(struct vmar_linux_mm *mm, uint64_t flags);
+
+/**
+ * munlockall(2): unlock every mapping and end MCL_FUTURE.
+ *
+ * @param mm  the process.
+ * Returns: 0.
+ * Locking: as vmar_linux_mlock2().
+ * On failure: cannot fail.
+ */
+long vmar_linux_munlockall(struct vmar_linux_mm *mm);
 
 #ifdef __cplusplus
 }

@@ -1113,8 +1113,9 @@ enum vmar_mlockall_flags {
     VMAR_MLOCKALL_CURRENT = 1u << 0,
     /** Lock every later mapping as it is made (MCL_FUTURE): vmar_map()
      *  adds VMAR_MAP_LOCKED (and VMAR_MAP_LOCKONFAULT with ONFAULT) to
-     *  every mapping but a device's, and fails with VMAR_EAGAIN when
-     *  that would pass the lock limit. */
+     *  every mapping but a device's and one that may never gain a
+     *  permission (deny_prot covering RWX: a reservation, never memory),
+     *  and fails with VMAR_EAGAIN when that would pass the lock limit. */
     VMAR_MLOCKALL_FUTURE = 1u << 1,
     /** With CURRENT or FUTURE: lock on fault (MCL_ONFAULT). */
     VMAR_MLOCKALL_ONFAULT = 1u << 2,

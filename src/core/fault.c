@@ -900,11 +900,11 @@ static unsigned locked_access(const struct vmar__mapping *m)
 }
 
 int vmar__populate_locked(struct vmar_space *space, vmar_addr_t lo,
-                          vmar_addr_t hi, bool ignore_errors)
+                          vmar_addr_t hi, bool after_change)
 {
     int rc = 0;
 
-    while (lo < hi && (rc == 0 || ignore_errors)) {
+    while (lo < hi && (rc == 0 || after_change)) {
         vmar__lock(space, VMAR_LOCK_SHARED);
         struct vmar__iset_node *n = vmar__iset_lower_bound(&space->set, lo);
         if (!n || n->start >= hi) {
@@ -915,7 +915,8 @@ int vmar__populate_locked(struct vmar_space *space, vmar_addr_t lo,
             const vmar_addr_t end = VMAR_MIN(m->node.end, hi);
             const unsigned access = locked_access(m);
             if (m->backing == VMAR_BACKING_DEVICE ||
-                m->flags & VMAR_MAP_LOCKONFAULT)
+                m->flags & VMAR_MAP_LOCKONFAULT ||
+                (after_change && !vmar__mapping_locked(m)))
                 rc = 0;
             else if (!access)
                 rc = VMAR_EFAULT;
@@ -925,7 +926,7 @@ int vmar__populate_locked(struct vmar_space *space, vmar_addr_t lo,
         }
         vmar__unlock(space, VMAR_LOCK_SHARED);
     }
-    if (ignore_errors)
+    if (after_change)
         return 0;
     return rc == VMAR_ENOMEM ? VMAR_EAGAIN : rc;
 }

@@ -69,11 +69,13 @@ int vmar__populate(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
  * a read fault, or an execute fault where only that is allowed.
  * Returns 0; VMAR_EFAULT at a VMAR_PROT_NONE mapping; VMAR_EAGAIN when a
  * fault cannot allocate (Linux's mlock answer); else the first fault
- * error. With `ignore_errors` a failing mapping is left as it is and
- * the next one populated (mm_populate), and the answer is 0.
+ * error. With `after_change` (a change that locked memory or made locked
+ * memory writable or larger: mm_populate() of VM_LOCKED memory) only
+ * locked mappings are populated, a failing one is left as it is and the
+ * next one populated, and the answer is 0.
  * => caller holds nothing (the space lock is taken shared per mapping).
  */
 int vmar__populate_locked(struct vmar_space *space, vmar_addr_t lo,
-                          vmar_addr_t hi, bool ignore_errors);
+                          vmar_addr_t hi, bool after_change);
 
 #endif /* VMAR_CORE_FAULT_H */

@@ -164,15 +164,14 @@ static int map_check_mlock(const struct vmar_space *space, unsigned asked,
     return 0;
 }
 
-/* Populated at map time: asked for, or locked but not on fault; never a
- * PROT_NONE mapping (as Linux, whose population of one fails and is
- * ignored). */
+/* Populated at map time: asked for, or locked, but not when locked on
+ * fault (Linux's populate_vma_page_range() skips VM_LOCKONFAULT even
+ * for MAP_POPULATE); never a PROT_NONE mapping (as Linux, whose
+ * population of one fails and is ignored). */
 static bool populates(const struct vmar_map_opts *o)
 {
-    const unsigned lock = o->flags & VMAR_MAPPING_LOCK_FLAGS;
-
-    return (o->flags & VMAR_MAP_POPULATE || lock == VMAR_MAP_LOCKED) &&
-           o->prot != VMAR_PROT_NONE;
+    return o->flags & (VMAR_MAP_POPULATE | VMAR_MAP_LOCKED) &&
+           !(o->flags & VMAR_MAP_LOCKONFAULT) && o->prot != VMAR_PROT_NONE;
 }
 
 /* Private anonymous pages to allocate now (VMAR_MAP_POPULATE). */
@@ -387,8 +386,11 @@ static unsigned map_rights(const struct vmar_map_opts *o)
 }
 
 /* The options with the flags the space adds: the future lock flags
- * (VMAR_MLOCKALL_FUTURE, Linux's def_flags) on everything but device
- * memory, which is never locked (Linux's VM_SPECIAL).
+ * (VMAR_MLOCKALL_FUTURE, Linux's def_flags), except on a reservation
+ * that may never gain a permission (deny_prot covering RWX: no memory
+ * ever lies behind it; a syscall layer holds a place with one) and on
+ * device memory, which is never locked (Linux's VM_SPECIAL; dropped
+ * after the limit check).
  * => caller holds the space lock exclusively. */
 static void map_effective(const struct vmar_space *space,
                           const struct vmar_map_opts *o,
@@ -397,7 +399,8 @@ static void map_effective(const struct vmar_space *space,
     /* VMAR_MAP_LOCKED under mlockall(FUTURE | ONFAULT) locks on fault,
      * as Linux's def_flags make it. */
     *eff = *o;
-    eff->flags |= space->lock_future;
+    if ((o->deny_prot & VMAR_PROT_RWX) != VMAR_PROT_RWX)
+        eff->flags |= space->lock_future;
 }
 
 /* => caller holds the space lock exclusively. */

@@ -238,30 +238,45 @@ void vmar__attr_change_all(struct vmar_space *space,
     vmar__coalesce(space, space->user_lo, space->user_hi);
 }
 
-/* Whether protecting [lo, hi) to `prot` makes a locked, populated
- * private mapping writable: Linux's mprotect_fixup() then populates it
- * again, breaking copy-on-write (the pages of a read-only locked mapping
- * may be shared).
+/* The pieces of [lo, hi) that protecting to `prot` makes writable while
+ * they are locked private memory: Linux's mprotect_fixup() populates
+ * them again, breaking copy-on-write. At most PROTECT_REFILL pieces are
+ * kept; a last one then stretches to hi (more is populated than Linux
+ * would, never less).
  * => caller holds the space lock. */
-static bool locked_gains_write(const struct vmar_space *space, vmar_addr_t lo,
-                               vmar_addr_t hi, unsigned prot)
+#define PROTECT_REFILL 8u
+struct refill {
+    vmar_addr_t lo[PROTECT_REFILL], hi[PROTECT_REFILL];
+    unsigned n;
+};
+
+static void locked_gains_write(const struct vmar_space *space, vmar_addr_t lo,
+                               vmar_addr_t hi, unsigned prot, struct refill *r)
 {
+    r->n = 0;
     if (!(prot & VMAR_PROT_WRITE))
-        return false;
+        return;
     for (struct vmar__mapping *m = vmar__mapping_first_in(space, lo, hi); m;
-         m = vmar__mapping_next_in(m, hi))
-        if ((m->flags & (VMAR_MAPPING_LOCK_FLAGS | VMAR_MAP_SHARED)) ==
-                VMAR_MAP_LOCKED &&
-            !(m->prot & VMAR_PROT_WRITE))
-            return true;
-    return false;
+         m = vmar__mapping_next_in(m, hi)) {
+        if ((m->flags & (VMAR_MAPPING_LOCK_FLAGS | VMAR_MAP_SHARED)) !=
+                VMAR_MAP_LOCKED ||
+            m->prot & VMAR_PROT_WRITE)
+            continue;
+        if (r->n == PROTECT_REFILL) {
+            r->hi[r->n - 1] = hi;
+            return;
+        }
+        r->lo[r->n] = VMAR_MAX(m->node.start, lo);
+        r->hi[r->n] = VMAR_MIN(m->node.end, hi);
+        r->n++;
+    }
 }
 
 int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
                  unsigned prot)
 {
     struct vmar_space *space = vmar__base(h);
-    bool populate = false;
+    struct refill refill = {.n = 0};
     if (!space)
         return VMAR_EINVAL;
     vmar__lock_layout(space);
@@ -271,7 +286,7 @@ int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
     if (!rc) /* the new permissions only: lowering them needs no right */
         rc = vmar__check_rights(h, prot);
     if (!rc)
-        populate = locked_gains_write(space, addr, addr + size, prot);
+        locked_gains_write(space, addr, addr + size, prot, &refill);
     if (!rc)
         rc = vmar__attr_change(space, addr, addr + size,
                                &(struct vmar__attr_change){
@@ -279,7 +294,7 @@ int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
                                    .prot = prot,
                                });
     vmar__unlock(space, VMAR_LOCK_EXCLUSIVE);
-    if (!rc && populate)
-        (void)vmar__populate_locked(space, addr, addr + size, true);
+    for (unsigned i = 0; !rc && i < refill.n; i++)
+        (void)vmar__populate_locked(space, refill.lo[i], refill.hi[i], true);
     return rc;
 }

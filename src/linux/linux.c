@@ -14,6 +14,8 @@
 #include <vmar/fault.h>
 #include <vmar/linux.h>
 
+#include "mlock.h"
+
 #define PG      ((uint64_t)VMAR_PAGE_SIZE)
 #define PG_MASK (PG - 1)
 
@@ -145,6 +147,7 @@ int vmar_linux_mm_init(struct vmar_linux_mm *mm, struct vmar_space *space,
     mm->max_map_count =
         max_map_count ? max_map_count : VMAR_DEFAULT_MAX_MAP_COUNT;
     mm->as_limit = 0;
+    mm->locked_stale = 0;
     return 0;
 }
 
@@ -253,10 +256,6 @@ static long mmap_checks(const struct vmar_linux_file *file, bool anon,
     /* file_mmap_ok(): MAX_LFS_FILESIZE is LLONG_MAX. */
     const uint64_t maxsize = (uint64_t)INT64_MAX;
 
-    /* Flags the layer does not implement (docs/LINUX.md): refused where
-     * Linux would first look at them. */
-    if (*flags & VMAR_LINUX_MAP_LOCKED)
-        return E(EINVAL);
     if (anon) {
         switch (type) {
         case VMAR_LINUX_MAP_SHARED:
@@ -313,7 +312,7 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
     struct vmar_map_opts o = {0};
     struct vmar_object *shm = NULL;
     unsigned deny = 0;
-    bool shared = false, fixed;
+    bool shared = false, fixed, onfault;
     int populate = 0;
     uint64_t pgoff;
     long bad;
@@ -371,8 +370,12 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
 
     /* Every check from here on comes after Linux has picked the address
      * (__get_unmapped_area()), so without MAP_FIXED a full space is
-     * ENOMEM first: mmap_checks() says what Linux would say next. */
-    bad = mmap_checks(file, anon, len, pgoff, prot, &flags, &shared, &deny);
+     * ENOMEM first: the lock checks and mmap_checks() say what Linux
+     * would say next. */
+    bad =
+        vmar__linux_mmap_lock(mm, flags & VMAR_LINUX_MAP_LOCKED, len, &onfault);
+    if (!bad)
+        bad = mmap_checks(file, anon, len, pgoff, prot, &flags, &shared, &deny);
     if (bad) {
         long perr = fixed ? 0 : placement_error(mm, low, addr, len);
 
@@ -408,8 +411,17 @@ long vmar_linux_mmap(struct vmar_linux_mm *mm, uint64_t addr, uint64_t len,
         o.flags |= VMAR_MAP_GROWSDOWN;
     if (flags & VMAR_LINUX_MAP_STACK) /* calc_vm_flag_bits(), with THP */
         o.flags |= VMAR_MAP_NOHUGEPAGE;
-    if ((flags & (VMAR_LINUX_MAP_POPULATE | VMAR_LINUX_MAP_NONBLOCK)) ==
-        VMAR_LINUX_MAP_POPULATE) {
+    if (flags & VMAR_LINUX_MAP_LOCKED)
+        o.flags |= VMAR_MAP_LOCKED;
+    /* do_mmap() populates a locked map (by MAP_LOCKED or MCL_FUTURE) as
+     * one with MAP_POPULATE, and neither when it locks on fault
+     * (populate_vma_page_range() skips VM_LOCKONFAULT). */
+    const bool locks =
+        flags & VMAR_LINUX_MAP_LOCKED || vmar__linux_mmap_locks(mm);
+    if (!(locks && onfault) &&
+        ((flags & (VMAR_LINUX_MAP_POPULATE | VMAR_LINUX_MAP_NONBLOCK)) ==
+             VMAR_LINUX_MAP_POPULATE ||
+         locks)) {
         /* populate_vma_page_range() write-faults a private writable
          * mapping to break COW (its file pages are copied now, and later
          * changes to the file no longer show through) and read-faults
@@ -624,7 +636,7 @@ static long advise_piece(struct vmar_linux_mm *mm,
     case VMAR_LINUX_MADV_FREE:
         /* Only private anonymous memory; the pages stay until memory
          * pressure, which the layer never has: nothing to do. */
-        if (m->backing != VMAR_BACKING_ANON)
+        if (m->backing != VMAR_BACKING_ANON || m->flags & VMAR_MAP_LOCKED)
             return E(EINVAL);
         return 0;
     case VMAR_LINUX_MADV_DONTNEED:
@@ -801,6 +813,10 @@ static int map_like(struct vmar_linux_mm *mm, const struct vmar_mapping_info *m,
     o.prot = m->prot;
     o.deny_prot = VMAR_PROT_RWX & ~m->max_prot;
     o.flags = m->flags & ~(unsigned)VMAR_MAP_STACK;
+    /* The source MREMAP_DONTUNMAP leaves is unlocked (Linux clears its
+     * VM_LOCKED_MASK); a copy keeps the lock. */
+    if (place == VMAR_PLACE_FIXED_NOREPLACE)
+        o.flags &= ~(unsigned)(VMAR_MAP_LOCKED | VMAR_MAP_LOCKONFAULT);
     o.backing = VMAR_BACKING_OBJECT;
     o.object = m->object;
     o.offset = m->offset + (addr - m->start);
@@ -1022,8 +1038,15 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t addr,
         if (map_count(mm) + 5 >= mm->max_map_count)
             return E(ENOMEM);
     }
+    /* The source's mapping as it was: MREMAP_DONTUNMAP unlocks all of
+     * it (vmar__linux_dontunmap). */
+    struct vmar_mapping_info src = {0};
+    if (flags & VMAR_LINUX_MREMAP_DONTUNMAP)
+        (void)lookup(mm, addr, &src);
     if (flags & VMAR_LINUX_MREMAP_FIXED && old_len == new_len)
-        return remap_move(mm, addr, old_len, flags, new_addr);
+        return vmar__linux_dontunmap(
+            mm, &src, addr, old_len,
+            remap_move(mm, addr, old_len, flags, new_addr));
 
     /* check_prep_vma() */
     if (!lookup(mm, addr, &m))
@@ -1034,13 +1057,18 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t addr,
         rc = remap_is_valid(&m, addr, old_len, new_len, flags);
         if (rc)
             return rc;
-        /* check_prep_vma()'s may_expand_vm(): before a MREMAP_FIXED
-         * target is unmapped. */
+        /* check_prep_vma()'s mlock_future_ok() and may_expand_vm():
+         * before a MREMAP_FIXED target is unmapped. */
+        if (new_len > old_len && m.flags & VMAR_MAP_LOCKED &&
+            !vmar__linux_lock_fits(mm, new_len - old_len))
+            return E(EAGAIN);
         if (new_len > old_len && !may_expand(mm, new_len - old_len))
             return E(ENOMEM);
     }
     if (implies_new)
-        return mremap_to(mm, addr, old_len, new_len, flags, new_addr);
+        return vmar__linux_dontunmap(
+            mm, &src, addr, old_len,
+            mremap_to(mm, addr, old_len, new_len, flags, new_addr));
     return mremap_at(mm, &m, addr, old_len, new_len, flags);
 }
 
@@ -1100,6 +1128,10 @@ uint64_t vmar_linux_brk(struct vmar_linux_mm *mm, uint64_t brk)
         return origbrk;
     /* One free page must stay above the new break. */
     if (newbrk + PG < newbrk || first_in(mm, oldbrk, newbrk + PG, &m))
+        return origbrk;
+    /* check_brk_limits()'s mlock_future_ok(), with Linux's charge. */
+    if (vmar__linux_mmap_locks(mm) &&
+        !vmar__linux_lock_fits(mm, newbrk - oldbrk))
         return origbrk;
     o.size = newbrk - oldbrk;
     o.addr = oldbrk;

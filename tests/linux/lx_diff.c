@@ -223,6 +223,13 @@ enum op_kind {
      * max_map_count) above what each side uses now. */
     OP_LIMIT_AS,
     OP_LIMIT_MAPS,
+    OP_MLOCK,      /* mlock2(a[0], a[1], a[2]) */
+    OP_MUNLOCK,    /* munlock(a[0], a[1]) */
+    OP_MLOCKALL,   /* mlockall(a[0]) */
+    OP_MUNLOCKALL, /* munlockall() */
+    /* RLIMIT_MEMLOCK = a[0] bytes without CAP_IPC_LOCK (the layer:
+     * vmar_set_mlock_limit(a[0], true)); (uint64_t)-1: with it. */
+    OP_LIMIT_LOCK,
     OP_SNAP, /* child only: report the window */
     OP_QUIT,
 };
@@ -273,6 +280,10 @@ struct snap {
      * of the test file is in the kernel's page cache, from mincore() of
      * the child's probe mapping of the whole file. */
     uint64_t memfd;
+    /* Bytes of locked mappings: VmLck of the child (whose only locks are
+     * in the window: mlockall(MCL_CURRENT) is not run, see docs/LINUX.md),
+     * vmar_stats::locked of the layer. */
+    uint64_t locked;
 };
 _Static_assert(FILEPG <= 64, "struct snap::memfd has a bit per file page");
 
@@ -447,6 +458,33 @@ static int c_drop_rawio(void)
     return (int)syscall(SYS_capset, &h, d);
 }
 
+/* OP_LIMIT_LOCK: CAP_IPC_LOCK in the effective set (it stays permitted,
+ * so it can come back) or out of it with RLIMIT_MEMLOCK = `limit`. */
+static long c_limit_lock(uint64_t limit)
+{
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+    const unsigned bit = 1u << (CAP_IPC_LOCK % 32);
+    struct rlimit rl;
+
+    /* The hard limit stays (raising it needs CAP_SYS_RESOURCE): the
+     * rows stay below the usual 8 MiB. */
+    if (getrlimit(RLIMIT_MEMLOCK, &rl))
+        return -EIO;
+    rl.rlim_cur = (rlim_t)limit < rl.rlim_max ? (rlim_t)limit : rl.rlim_max;
+    if (syscall(SYS_capget, &h, d))
+        return -EIO;
+    if (limit == (uint64_t)-1)
+        d[CAP_IPC_LOCK / 32].effective |= bit;
+    else
+        d[CAP_IPC_LOCK / 32].effective &= ~bit;
+    if (syscall(SYS_capset, &h, d))
+        return -(long)errno;
+    if (limit != (uint64_t)-1 && setrlimit(RLIMIT_MEMLOCK, &rl))
+        return -(long)errno;
+    return 0;
+}
+
 static long c_ret(long r)
 {
     return r == -1 ? -(long)errno : r;
@@ -499,6 +537,8 @@ static unsigned char c_vec[NPG];
 static void *c_probe;
 static unsigned char c_pvec[FILEPG];
 
+static long c_field(const char *key);
+
 static void c_snapshot(int content)
 {
     struct c_snap_arg arg = {&c_s};
@@ -520,6 +560,8 @@ static void c_snapshot(int content)
     }
     if (mincore(c_probe, FILEPG * PGSZ, c_pvec))
         _exit(92);
+    c_read_file("/proc/self/status");
+    c_s.locked = (uint64_t)c_field("VmLck:") * 1024;
     for (unsigned i = 0; i < FILEPG; i++)
         c_s.memfd |= (uint64_t)(c_pvec[i] & 1) << i;
     for (unsigned i = 0; i < NPG; i++) {
@@ -763,6 +805,21 @@ static void child_main(int rfd, int wfd)
             break;
         case OP_LIMIT_MAPS:
             ret = c_limit_maps(a[0]);
+            break;
+        case OP_MLOCK:
+            ret = c_ret(syscall(SYS_mlock2, a[0], a[1], a[2]));
+            break;
+        case OP_MUNLOCK:
+            ret = c_ret(syscall(SYS_munlock, a[0], a[1]));
+            break;
+        case OP_MLOCKALL:
+            ret = c_ret(syscall(SYS_mlockall, a[0]));
+            break;
+        case OP_MUNLOCKALL:
+            ret = c_ret(syscall(SYS_munlockall));
+            break;
+        case OP_LIMIT_LOCK:
+            ret = c_limit_lock(a[0]);
             break;
         case OP_SNAP:
             c_snapshot((int)a[0]);
@@ -1011,6 +1068,18 @@ static int64_t lib_call(struct world *w, const struct op *op)
         return (int64_t)vmar_linux_brk(mm, a[0]);
     case OP_MSEAL:
         return vmar_linux_mseal(mm, a[0], a[1], a[2]);
+    case OP_MLOCK:
+        return vmar_linux_mlock2(mm, a[0], a[1], a[2]);
+    case OP_MUNLOCK:
+        return vmar_linux_munlock(mm, a[0], a[1]);
+    case OP_MLOCKALL:
+        return vmar_linux_mlockall(mm, a[0]);
+    case OP_MUNLOCKALL:
+        return vmar_linux_munlockall(mm);
+    case OP_LIMIT_LOCK:
+        vmar_set_mlock_limit(w->space, a[0] == (uint64_t)-1 ? 0 : a[0],
+                             a[0] != (uint64_t)-1);
+        return 0;
     case OP_LIMIT_AS:
     case OP_LIMIT_MAPS: {
         /* The same headroom above what the layer's space uses now. */
@@ -1099,8 +1168,12 @@ static void lib_snap(struct world *w, struct snap *s, int content)
     struct v_snap_arg arg = {s};
     static unsigned char page[PGSZ];
 
+    struct vmar_stats st;
+
     memset(s, 0, sizeof(*s));
     vmar_iterate(w->space, WIN, WEND, v_snap_cb, &arg);
+    vmar_stats(w->space, &st);
+    s->locked = st.locked + w->mm.locked_stale; /* Linux's VmLck */
     for (unsigned i = 0; i < NPG;) {
         unsigned j = i;
         if (!(s->pg[i].attr & PA_MAPPED)) {
@@ -1134,9 +1207,10 @@ static void lib_snap(struct world *w, struct snap *s, int content)
 static void op_print(FILE *f, const struct op *op)
 {
     static const char *names[] = {
-        "mmap",     "munmap",     "mprotect", "mremap",  "madvise",
-        "mincore",  "brk",        "touch_r",  "touch_w", "mseal",
-        "limit_as", "limit_maps", "snap",     "quit"};
+        "mmap",       "munmap",     "mprotect", "mremap",  "madvise",
+        "mincore",    "brk",        "touch_r",  "touch_w", "mseal",
+        "limit_as",   "limit_maps", "mlock2",   "munlock", "mlockall",
+        "munlockall", "limit_lock", "snap",     "quit"};
     fprintf(f, "%s(", names[op->kind]);
     for (int i = 0; i < 6; i++) {
         uint64_t v = op->a[i], t = v & (3ull << 62);
@@ -1202,6 +1276,13 @@ static unsigned long g_total_ops;  /* operations of the run so far */
 static int snap_compare(struct world *w, const struct snap *v,
                         const struct snap *l, const char **why)
 {
+    if (v->locked != l->locked) {
+        fprintf(stderr, "  locked: layer %#" PRIx64 ", linux %#" PRIx64 "\n",
+                v->locked, l->locked);
+        g_diff_page = NPG;
+        *why = "locked bytes (VmLck)";
+        return -1;
+    }
     for (unsigned i = 0; i < NPG; i++) {
         uint8_t av = v->pg[i].attr, al = l->pg[i].attr;
         g_diff_page = i;
@@ -1247,6 +1328,18 @@ static int linux_only_boundary(const struct snap *v, const struct snap *l,
 }
 
 static struct snap g_sv, g_pv, g_pl;
+/* The call is mremap(MREMAP_DONTUNMAP) or a copy (old_len 0) of locked
+ * memory, or one under mlockall(MCL_FUTURE) (the layer's state before
+ * it): what Linux then unlocks and charges depends on whether its copy
+ * merged with the source VMA, and the layer remakes an object source or
+ * copy as a new mapping, which MCL_FUTURE locks (docs/LINUX.md). */
+static int g_dontunmap_locked;
+
+static int locked_cb(void *arg, const struct vmar_mapping_info *m)
+{
+    (void)arg;
+    return (m->flags & VMAR_MAP_LOCKED) != 0;
+}
 
 /* Is [a, a+n) inside the window and free in snapshot s? */
 static int free_in(const struct snap *s, uint64_t a, uint64_t n)
@@ -1355,6 +1448,16 @@ static int step(struct world *w, const struct op *op, int content)
         fprintf(stderr, "  ");
         op_print(stderr, op);
     }
+    g_dontunmap_locked = 0;
+    if (op->kind == OP_MREMAP &&
+        (op->a[3] & MREMAP_DONTUNMAP || op->a[1] == 0)) {
+        const uint64_t a = xlate(op->a[0], VMAR_SIDE) & ~(PGSZ - 1);
+        struct vmar_stats st;
+        vmar_stats(w->space, &st);
+        g_dontunmap_locked =
+            st.lock_future ||
+            vmar_iterate(w->space, a, a + op->a[1] + PGSZ, locked_cb, NULL);
+    }
     rv = lib_call(w, op);
     rl = linux_call(w, op, content);
     w->last_linux = rl;
@@ -1420,7 +1523,7 @@ static int step(struct world *w, const struct op *op, int content)
             w->doc_merge++;
             return w->memfd_lost ? 3 : 2; /* documented, states diverged */
         }
-        if (op->doc) {
+        if (op->doc || g_dontunmap_locked) {
             w->doc_known++;
             return w->memfd_lost ? 3 : 2;
         }
@@ -1455,6 +1558,10 @@ static int step(struct world *w, const struct op *op, int content)
                                 xlate(op->a[0], VMAR_SIDE) + op->a[1])) {
             w->doc_merge++;
             return 2;
+        }
+        if (g_dontunmap_locked) {
+            w->doc_known++;
+            return 2; /* documented, states diverged */
         }
     } else {
         lib_snap(w, &g_sv, 0);
@@ -1570,6 +1677,26 @@ static int step(struct world *w, const struct op *op, int content)
 #define LIM_AS(room)                                                           \
     {                                                                          \
         OP_LIMIT_AS, {room}, NULL, 0                                           \
+    }
+#define ML(addr, len, flags)                                                   \
+    {                                                                          \
+        OP_MLOCK, {addr, len, flags}, NULL, 0                                  \
+    }
+#define MUL(addr, len)                                                         \
+    {                                                                          \
+        OP_MUNLOCK, {addr, len}, NULL, 0                                       \
+    }
+#define MLA(flags)                                                             \
+    {                                                                          \
+        OP_MLOCKALL, {flags}, NULL, 0                                          \
+    }
+#define MULA()                                                                 \
+    {                                                                          \
+        OP_MUNLOCKALL, {0}, NULL, 0                                            \
+    }
+#define LIM_LOCK(bytes)                                                        \
+    {                                                                          \
+        OP_LIMIT_LOCK, {bytes}, NULL, 0                                        \
     }
 #define LIM_MAPS(room)                                                         \
     {                                                                          \
@@ -2104,6 +2231,135 @@ static const struct op directed[][40] = {
         UN(W(P(0)), P(64)),
         END,
     },
+    /* mlock, mlock2, munlock: errnos in Linux's order, the range
+     * rounded out, applied up to a hole (ENOMEM), populated after
+     * (PROT_NONE or a file's end: ENOMEM, the range locked) */
+    {
+        MM(W(P(8)), P(4), RW_, PA | FX, 0, 0),
+        MM(W(P(12)), P(2), PROT_READ, PA | FX, 0, 0),
+        MM(W(P(16)), P(2), PROT_NONE, PA | FX, 0, 0),
+        MM(W(P(18)), P(2), PROT_WRITE, PA | FX, 0, 0),
+        ML(W(P(8)), P(1), 2),               /* flags */
+        ML(W(P(8)), 0, 0),                  /* zero */
+        ML(A_ABS + (-P(1) & M62), P(2), 0), /* wraps */
+        ML(W(P(6)), P(4), 0),               /* hole first */
+        ML(W(P(8)) + 100, P(1), 0),         /* rounded out: 2 pages */
+        MC(W(P(8)), P(4)),
+        ML(W(P(11)), P(4), 0), /* a hole after: partly */
+        MC(W(P(8)), P(6)),
+        ML(W(P(8)), P(6), VMAR_LINUX_MLOCK_ONFAULT), /* relock on fault */
+        TR(W(P(13))),
+        ML(W(P(16)), P(2), 0), /* PROT_NONE: locked, ENOMEM */
+        ML(W(P(18)), P(2), 0), /* write-only: written in */
+        MC(W(P(16)), P(4)),
+        PR(W(P(16)), P(1), PROT_READ),
+        PR(W(P(17)), P(1), RW_), /* made writable: populated */
+        MC(W(P(16)), P(4)),
+        AD(W(P(8)), P(2), MADV_DONTNEED), /* locked: EINVAL */
+        AD(W(P(9)), P(1), MADV_FREE),
+        AD(W(P(12)), P(2), MADV_DONTNEED), /* on fault too */
+        AD(W(P(8)), P(2), MADV_RANDOM),
+        MUL(W(P(6)), P(4)), /* hole first */
+        MUL(W(P(9)), P(1)), /* cuts */
+        AD(W(P(9)), P(1), MADV_DONTNEED),
+        MUL(W(P(16)), P(6)), /* partly, then the hole */
+        MUL(W(P(8)), P(12)),
+        AD(W(P(8)), P(12), MADV_DONTNEED),
+        UN(W(P(0)), P(64)),
+        END,
+    },
+    /* mlock of files and shared memory; MAP_LOCKED of every kind */
+    {
+        MM(W(P(30)), P(4), RW_, MAP_SHARED | FX, FD_RW, 0),
+        MM(W(P(40)), P(4), RW_, MAP_PRIVATE | FX, FD_RW, 0),
+        MM(W(P(50)), P(FILEPG + 2), PROT_READ, MAP_SHARED | FX, FD_RW, 0),
+        ML(W(P(30)), P(4), 0),
+        ML(W(P(40)), P(4), 0), /* private, writable: copied */
+        TW(W(P(30)), 4),
+        TR(W(P(40))),
+        ML(W(P(50)), P(FILEPG + 2), 0), /* past the end: ENOMEM */
+        MC(W(P(50)), P(FILEPG + 2)),
+        MM(W(P(60)), P(4), RW_, PA | FX | MAP_LOCKED, 0, 0),
+        MM(W(P(66)), P(2), PROT_NONE, PA | FX | MAP_LOCKED, 0, 0),
+        MM(W(P(70)), P(2), RW_, SA | FX | MAP_LOCKED, 0, 0),
+        MM(W(P(74)), P(2), RW_, MAP_PRIVATE | FX | MAP_LOCKED, FD_RW, 0),
+        MM(W(P(78)), P(2), PROT_EXEC, PA | FX | MAP_LOCKED, 0, 0),
+        MC(W(P(60)), P(20)),
+        MM(W(P(62)), P(1), RW_, PA | FX, 0, 0), /* overwrite: unlocks */
+        RE(W(P(60)), P(2), P(3), 0, 0),         /* grows: populated */
+        MC(W(P(60)), P(4)),
+        RE(W(P(74)), P(2), P(4), MV | MREMAP_FIXED, W(P(90))),
+        MC(W(P(90)), P(4)),
+        RE(W(P(90)), P(2), P(2), MV | MREMAP_DONTUNMAP, W(P(100))),
+        MC(W(P(90)), P(12)),
+        UN(W(P(60)), P(2)),
+        END,
+    },
+    /* the lock limit (RLIMIT_MEMLOCK without CAP_IPC_LOCK): 0 refuses
+     * locking (EPERM), mlock is ENOMEM past it, a locked map EAGAIN
+     * (MAP_LOCKED or mlockall(MCL_FUTURE)), remap growth EAGAIN */
+    {
+        MM(W(P(8)), P(8), RW_, PA | FX, 0, 0),
+        LIM_LOCK(0),
+        ML(W(P(8)), P(1), 0),
+        ML(W(P(8)), P(1), 2), /* flags first */
+        MM(W(P(20)), P(1), RW_, PA | FX | MAP_LOCKED, 0, 0),
+        MM(W(P(20)), P(1), RW_, PA | NR | MAP_LOCKED, 0, 0),
+        MM(W(P(8)), P(1), RW_, PA | NR | MAP_LOCKED, 0, 0), /* EEXIST */
+        MLA(VMAR_LINUX_MCL_FUTURE),
+        MUL(W(P(8)), P(8)),
+        MULA(),
+        LIM_LOCK(P(4) + 100),
+        ML(W(P(8)), P(3), 0),
+        ML(W(P(8)), P(4), 0),  /* relocking is charged what it adds */
+        ML(W(P(12)), P(1), 0), /* ENOMEM */
+        ML(W(P(6)), P(4), 0),  /* over it and a hole: ENOMEM */
+        MM(W(P(20)), P(1), RW_, PA | FX | MAP_LOCKED, 0, 0), /* EAGAIN */
+        MM(W(P(8)), P(1), RW_, PA | FX | MAP_LOCKED, 0, 0),  /* charged */
+        RE(W(P(8)), P(4), P(5), 0, 0),
+        RE(W(P(8)), P(4), P(5), MV, 0),
+        RE(W(P(8)), P(2), P(1), 0, 0), /* shrinking: fine */
+        MLA(VMAR_LINUX_MCL_FUTURE),
+        MM(W(P(20)), P(4), RW_, PA | FX, 0, 0), /* EAGAIN */
+        MM(W(P(20)), P(2), RW_, PA | FX, 0, 0),
+        BRK(HEAP + P(4)), /* refused */
+        MULA(),
+        BRK(HEAP + P(4)),
+        LIM_LOCK(-1ull),
+        ML(W(P(8)), P(12), 0),
+        UN(W(P(0)), P(64)),
+        END,
+    },
+    /* mlockall(MCL_FUTURE): errnos, later maps locked (populated, or on
+     * fault), brk too; MCL_FUTURE alone keeps what is locked;
+     * munlockall ends it all */
+    {
+        MM(W(P(8)), P(2), RW_, PA | FX, 0, 0),
+        MLA(0),
+        MLA(VMAR_LINUX_MCL_ONFAULT),
+        MLA(8),
+        MLA(VMAR_LINUX_MCL_FUTURE),
+        MM(W(P(12)), P(2), RW_, PA | FX, 0, 0),
+        MM(W(P(16)), P(2), RW_, SA | FX | MAP_POPULATE, 0, 0),
+        MM(W(P(20)), P(2), PROT_NONE, PA | FX, 0, 0),
+        BRK(HEAP + P(2)),
+        MC(W(P(8)), P(16)),
+        MC(HEAP, P(2)),
+        MLA(VMAR_LINUX_MCL_FUTURE | VMAR_LINUX_MCL_ONFAULT),
+        MM(W(P(24)), P(2), RW_, PA | FX, 0, 0),
+        MM(W(P(28)), P(2), RW_, PA | FX | MAP_POPULATE, 0, 0),
+        MM(W(P(32)), P(2), RW_, PA | FX | MAP_LOCKED, 0, 0),
+        MC(W(P(24)), P(12)),
+        TW(W(P(25)), 2),
+        MC(W(P(24)), P(2)),
+        MULA(),
+        MM(W(P(40)), P(2), RW_, PA | FX, 0, 0),
+        MC(W(P(40)), P(2)),
+        AD(W(P(12)), P(2), MADV_DONTNEED),
+        BRK(HEAP),
+        UN(W(P(0)), P(64)),
+        END,
+    },
     /* mseal and brk: a sealed heap does not shrink; it still grows */
     {
         BRK(HEAP + P(4)),
@@ -2226,6 +2482,29 @@ static struct op r_op(uint64_t *s)
 
     a[0] = W(P(pg));
     a[1] = len;
+    if (!R(25)) {
+        /* The lock calls, now and then the limit (mlockall(MCL_CURRENT)
+         * is not drawn: docs/LINUX.md). */
+        unsigned l = (unsigned)R(16);
+        if (l < 7) {
+            op.kind = OP_MLOCK;
+            a[2] = R(3) ? 0 : R(8) ? VMAR_LINUX_MLOCK_ONFAULT : 2;
+        } else if (l < 11) {
+            op.kind = OP_MUNLOCK;
+        } else if (l < 13) {
+            op.kind = OP_MLOCKALL;
+            a[0] = R(2) ? VMAR_LINUX_MCL_FUTURE
+                        : VMAR_LINUX_MCL_FUTURE | VMAR_LINUX_MCL_ONFAULT;
+            if (!R(8))
+                a[0] = R(3) ? VMAR_LINUX_MCL_ONFAULT : 0;
+        } else if (l < 15) {
+            op.kind = OP_MUNLOCKALL;
+        } else {
+            op.kind = OP_LIMIT_LOCK;
+            a[0] = R(3) ? P(R(NPG)) : (uint64_t)-1;
+        }
+        return op;
+    }
     if (k < 26) {
         static const uint64_t prots[] = {PROT_NONE,  PROT_READ,
                                          RW_,        PROT_READ | PROT_EXEC,
@@ -2254,6 +2533,8 @@ static struct op r_op(uint64_t *s)
             a[3] |= MAP_NORESERVE;
         if (!R(8))
             a[3] |= MAP_POPULATE;
+        if (!R(12))
+            a[3] |= MAP_LOCKED;
         if (!R(50))
             a[1] = 0;
     } else if (k < 36) {
