@@ -1334,6 +1334,11 @@ static struct snap g_sv, g_pv, g_pl;
  * merged with the source VMA, and the layer remakes an object source or
  * copy as a new mapping, which MCL_FUTURE locks (docs/LINUX.md). */
 static int g_dontunmap_locked;
+/* The layer's mapping that holds that source before the call: Linux
+ * unlocks the source's whole VMA, so where the layer merged it with
+ * neighbours that Linux keeps apart, the two unlock different ranges
+ * (docs/LINUX.md "Merging"). */
+static uint64_t g_dontunmap_lo, g_dontunmap_hi;
 
 static int locked_cb(void *arg, const struct vmar_mapping_info *m)
 {
@@ -1457,6 +1462,12 @@ static int step(struct world *w, const struct op *op, int content)
         g_dontunmap_locked =
             st.lock_future ||
             vmar_iterate(w->space, a, a + op->a[1] + PGSZ, locked_cb, NULL);
+        struct vmar_mapping_info mi;
+        g_dontunmap_lo = g_dontunmap_hi = 0;
+        if (vmar_query(w->space, a, &mi) == 0) {
+            g_dontunmap_lo = mi.start;
+            g_dontunmap_hi = mi.end;
+        }
     }
     rv = lib_call(w, op);
     rl = linux_call(w, op, content);
@@ -1534,6 +1545,14 @@ static int step(struct world *w, const struct op *op, int content)
      * dropped they are not comparable. Before those comparisons. */
     if (!why && w->memfd_lost)
         return 3;
+    /* A locked source moved with DONTUNMAP inside a mapping the layer
+     * merged where Linux has boundaries: the unlocked ranges differ, and
+     * the states diverge in a way no snapshot of this call shows. */
+    if (!why && g_dontunmap_locked && rv >= 0 &&
+        linux_only_boundary(&g_pv, &g_pl, g_dontunmap_lo, g_dontunmap_hi)) {
+        w->doc_merge++;
+        return 2;
+    }
     g_diff_page = NPG;
     if (!why && op->kind == OP_MINCORE && rl == 0) {
         uint64_t n = (op->a[1] + PGSZ - 1) / PGSZ;
