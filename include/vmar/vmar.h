@@ -1285,11 +1285,11 @@ struct vmar_mapping_stats {
     /** Resident private anonymous frames (Linux's Anonymous: anonymous
      *  pages and private copies of object pages). */
     vmar_size_t anonymous;
-    /** Bytes of this mapping locked in memory (Linux's Locked, the Pss of
-     *  an mlocked mapping). 0 until mappings can be locked. */
+    /** Bytes of this mapping locked in memory (Linux's Locked: the Pss of
+     *  a VMAR_MAP_LOCKED mapping, else 0). */
     vmar_size_t locked;
-    /** Bytes of resident pages pinned (long-term pins). 0 until pages can
-     *  be pinned. */
+    /** Bytes of resident pages with a DMA pin (vmar_pin(); the short
+     *  pins of vmar_read()/vmar_write() copies are not counted). */
     vmar_size_t pinned;
 };
 
@@ -1342,8 +1342,8 @@ void vmar_smaps(struct vmar_space *space, vmar_line_fn emit, void *arg);
  * Emit the memory lines of /proc/pid/status: "VmSize:", "VmLck:",
  * "VmPin:", "VmRSS:", "RssAnon:", "RssFile:" (object pages, shared
  * anonymous memory included: Linux's RssFile + RssShmem), each as
- * Linux prints them ("VmRSS:\t    1528 kB"). VmLck and VmPin are 0
- * until mappings can be locked and pages pinned.
+ * Linux prints them ("VmRSS:\t    1528 kB"). VmLck is
+ * vmar_stats::locked, VmPin vmar_stats::pinned pages in bytes.
  *
  * @param space  the address space.
  * @param emit   called once per line; must not call into the same space.

@@ -33,6 +33,8 @@ static void account_leaf(const struct vmar_env *env, const struct vmar_pte *pte,
     const uint64_t share = ((uint64_t)pg << PSS_SHIFT) / maps;
 
     st->rss += pg;
+    if (vmar__frame_dma_pinned(env, pte->pa))
+        st->pinned += pg;
     sum->pss += share;
     if (dirty)
         sum->pss_dirty += share;
@@ -70,8 +72,9 @@ static void mapping_stats(struct vmar_space *space,
     vmar__pt_unlock_all(space);
     st->pss = (vmar_size_t)(sum.pss >> PSS_SHIFT);
     st->pss_dirty = (vmar_size_t)(sum.pss_dirty >> PSS_SHIFT);
-    /* locked and pinned stay 0: no mapping can be locked, no page
-     * pinned for long (the user copies' short pins are no such pins). */
+    /* Linux's smaps: Locked is the Pss of a VM_LOCKED mapping. */
+    if (vmar__mapping_locked(m))
+        st->locked = st->pss;
 }
 
 int vmar_iterate_stats(struct vmar_space *h, vmar_addr_t lo, vmar_addr_t hi,
@@ -134,6 +137,7 @@ static void vmflags_line(const struct line_sink *s,
         {shared, "ms"},
         {(f & VMAR_MAP_GROWSDOWN) != 0, "gd"},
         {dev, "pf"},
+        {(f & VMAR_MAP_LOCKED) != 0, "lo"},
         {dev, "io"},
         {(f & VMAR_MAP_SEQUENTIAL) != 0, "sr"},
         {(f & VMAR_MAP_RANDOM) != 0, "rr"},
@@ -206,8 +210,8 @@ void vmar_status(struct vmar_space *h, vmar_line_fn emit, void *arg)
     vmar_stats(h, &st);
     /* Linux: the name, a tab, the value in 8 columns. */
     kb_line(&s, "VmSize:\t", 0, st.total_vm);
-    kb_line(&s, "VmLck:\t", 0, 0);
-    kb_line(&s, "VmPin:\t", 0, 0);
+    kb_line(&s, "VmLck:\t", 0, st.locked);
+    kb_line(&s, "VmPin:\t", 0, (vmar_size_t)st.pinned << VMAR_PAGE_SHIFT);
     kb_line(&s, "VmRSS:\t", 0, st.resident);
     kb_line(&s, "RssAnon:\t", 0, st.resident_anon);
     kb_line(&s, "RssFile:\t", 0, st.resident_file);
