@@ -34,7 +34,11 @@ extern "C" {
 #endif
 
 /** ABI version of struct vmar_mmu_ops this header describes. */
-#define VMAR_MMU_ABI 1u
+#define VMAR_MMU_ABI 2u
+
+/** The ABI that appended vmar_mmu_ops::guard and ::find_guard (guard
+ *  markers). */
+#define VMAR_MMU_ABI_GUARD 2u
 
 /** A backend's page-table object (one per address space). Opaque. */
 struct vmar_mmu;
@@ -94,6 +98,11 @@ enum vmar_pte_flags {
     VMAR_PTE_MANAGED = 1u << 0,
     VMAR_PTE_ACCESSED = 1u << 1, /**< accessed (A) bit */
     VMAR_PTE_DIRTY = 1u << 2,    /**< dirty (D) bit */
+    /** Not a leaf: the base page holds a guard marker (Linux's
+     *  MADV_GUARD_INSTALL), a non-present entry that maps nothing. Only
+     *  probe() and map_empty() report one, with pa 0, prot 0 and this
+     *  flag alone; no call takes it as input. */
+    VMAR_PTE_GUARD = 1u << 3,
 };
 
 /** A leaf entry in machine-neutral form. */
@@ -300,6 +309,19 @@ enum vmar_mmu_prep {
 /** Or'ed into the `prot` argument of vmar_mmu_ops::protect: leaves that
  *  are not writable stay not writable. */
 #define VMAR_PROTECT_KEEP_RO (1u << 8)
+
+/** What vmar_mmu_ops::guard does to [va, va+len). */
+enum vmar_mmu_guard_op {
+    /** Every base page becomes a guard marker: a present leaf is removed
+     *  first as unmap() removes it (its range recorded on the batch, a
+     *  managed frame queued with vmar_tlb_batch_defer_put()); a marker
+     *  stays. */
+    VMAR_GUARD_INSTALL = 1,
+    /** Every marker is cleared; leaves stay. Tables left empty are
+     *  unhooked and queued with vmar_tlb_batch_defer_free(), as unmap()
+     *  does. */
+    VMAR_GUARD_REMOVE = 2,
+};
 
 /** Flags of vmar_mmu_ops::map_range. */
 enum vmar_map_range_flags {
@@ -651,6 +673,42 @@ struct vmar_mmu_ops {
     void (*transfer)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
                      vmar_addr_t to, struct vmar_frame_list *resv,
                      struct vmar_tlb_batch *batch);
+
+    /**
+     * Optional, ABI 2 (VMAR_MMU_ABI_GUARD); with find_guard, both or
+     * neither (NULL: the backend keeps no guard markers, and
+     * vmar_advise() of VMAR_ADVISE_GUARD_INSTALL is VMAR_ENOTSUP).
+     * Install or remove guard markers on every base page of
+     * [va, va+len) (enum vmar_mmu_guard_op). A marker is a non-present
+     * level-0 entry in the backend's format, distinct from an empty one:
+     * it maps nothing and is no leaf, so find_next() and protect() skip
+     * it, unmap() leaves it (and its table) in place, map() and
+     * map_range() are never called on it; probe() and map_empty() report
+     * it as an entry whose flags are VMAR_PTE_GUARD; copy() gives `dst`
+     * the same marker (no take call); move() installs it at the target
+     * (no moved call) and transfer() moves it, as leaves.
+     *
+     * VMAR_GUARD_INSTALL takes the tables the markers need from `resv`
+     * (prepare(VMAR_PREP_MAP) of the range reserved them) and cannot
+     * fail; no huge leaf may lie in the range. VMAR_GUARD_REMOVE takes
+     * nothing (`resv` may be NULL). Returns the number of markers
+     * installed (pages that held none before) or removed. Markers cost
+     * no TLB flush: a non-present entry is never cached. Runs alone
+     * (the core holds the space lock exclusively).
+     */
+    size_t (*guard)(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len,
+                    enum vmar_mmu_guard_op op, struct vmar_frame_list *resv,
+                    struct vmar_tlb_batch *batch);
+
+    /**
+     * Optional, ABI 2, with guard (see there). Find the lowest base page
+     * in [*va, end) holding a guard marker: store it in *va and return
+     * 0, or return VMAR_ENOENT (*va unchanged). Reads only, called as
+     * find_next() is; cost proportional to the populated tables of the
+     * range.
+     */
+    int (*find_guard)(const struct vmar_mmu *mmu, vmar_addr_t *va,
+                      vmar_addr_t end);
 };
 
 #ifdef __cplusplus

@@ -165,13 +165,14 @@ void vmar_space_destroy(struct vmar_space *space);
  * |                                        |  pin                          |
  * | vmar_unpin, vmar_set_mlock_limit       | none                          |
  * | vmar_remap, vmar_resize                | WRITE                         |
- * | vmar_advise DONTNEED, FREE, REMOVE     | WRITE (zeroes memory)         |
+ * | vmar_advise DONTNEED, FREE, REMOVE,    | WRITE (zeroes memory)         |
+ * |  GUARD_INSTALL                         |                               |
  * | vmar_advise POPULATE_READ, _WRITE      | READ, WRITE: as vmar_fault    |
  * | vmar_advise NORMAL, RANDOM, SEQUENTIAL,| none (hints: no contents     |
  * |  WILLNEED, DONTFORK, DOFORK, DONTDUMP, |  change, no access granted)   |
  * |  DODUMP, HUGEPAGE, NOHUGEPAGE, COLD,   |                               |
- * |  PAGEOUT, WIPEONFORK, KEEPONFORK;      |                               |
- * |  vmar_inherit                          |                               |
+ * |  PAGEOUT, WIPEONFORK, KEEPONFORK,      |                               |
+ * |  GUARD_REMOVE; vmar_inherit            |                               |
  * | vmar_fault                             | READ, WRITE or EXEC: the      |
  * |                                        |  right of `access`            |
  * | vmar_read                              | READ                          |
@@ -729,6 +730,19 @@ enum vmar_advice {
     /** Fault every page in as a write would, breaking copy-on-write
      *  (MADV_POPULATE_WRITE). */
     VMAR_ADVISE_POPULATE_WRITE = 23,
+    /** Put a guard marker on every page (Linux 6.13's
+     *  MADV_GUARD_INSTALL): its contents are dropped as DONTNEED drops
+     *  them, and any access to it fails (vmar_fault(): VMAR_EFAULT, the
+     *  SIGSEGV of a guard region; vmar_read() and vmar_write():
+     *  VMAR_EFAULT) until GUARD_REMOVE or an unmap. A marker is a
+     *  non-present page-table entry: it costs no mapping (no split) and
+     *  is neither resident nor present (vmar_resident()). DONTNEED, FREE
+     *  and protect keep it, fork copies it into the child, a remap
+     *  moves it; unmap and every other removal of the mapping drop it. */
+    VMAR_ADVISE_GUARD_INSTALL = 102,
+    /** Remove the guard markers of the range (MADV_GUARD_REMOVE); pages
+     *  without one are left as they are. */
+    VMAR_ADVISE_GUARD_REMOVE = 103,
 };
 
 /**
@@ -770,8 +784,18 @@ enum vmar_advice {
  *  VMAR_RIGHT_READ or VMAR_RIGHT_WRITE, the access's right); or the
  *  fault's error: VMAR_ENXIO past the end of the object of a shared or
  *  VMAR_MAP_EOF_FAULT mapping, VMAR_EIO or another error of the object
- *  (Linux's EFAULT for both). On failure the pages before the failing
+ *  (Linux's EFAULT for both), VMAR_EFAULT on reaching a guard marker
+ *  (Linux's EFAULT). On failure the pages before the failing
  *  one stay populated, as Linux's do; nothing else changes.
+ * GUARD_INSTALL and GUARD_REMOVE (any mapping but device memory,
+ *  anonymous or object, private or shared, as Linux 6.18 allows) return
+ *  0; VMAR_EINVAL (bad range, or a device mapping in it: Linux's
+ *  VM_PFNMAP refusal); VMAR_ENOMEM (a part of the range is not mapped,
+ *  or the page tables the markers need could not be allocated);
+ *  VMAR_EPERM (GUARD_INSTALL on a sealed read-only private anonymous
+ *  mapping: it drops pages, as DONTNEED); VMAR_EACCES (GUARD_INSTALL
+ *  through a handle without VMAR_RIGHT_WRITE); VMAR_ENOTSUP (the MMU
+ *  backend keeps no markers: vmar_mmu_ops::guard is NULL).
  * Locking: takes the space lock exclusively; POPULATE_READ and
  *  POPULATE_WRITE take it shared instead, once per mapping they reach,
  *  and fault as vmar_fault() does under it (what may sleep runs outside

@@ -99,6 +99,17 @@ static bool advice_change(int advice, struct vmar__attr_change *c)
         c->kind = VMAR_ATTR_CHECK;
         c->einval = DEV | VMAR__KIND_LOCKED;
         return true;
+    case VMAR_ADVISE_GUARD_INSTALL:
+        /* Drops the pages: discarding, as DONTNEED. Linux: EINVAL on
+         * VM_SPECIAL and VM_LOCKED. */
+        c->kind = VMAR_ATTR_GUARD_INSTALL;
+        c->discard = true;
+        c->einval = DEV | VMAR__KIND_LOCKED;
+        return true;
+    case VMAR_ADVISE_GUARD_REMOVE: /* Linux: EINVAL on VM_SPECIAL */
+        c->kind = VMAR_ATTR_GUARD_REMOVE;
+        c->einval = DEV;
+        return true;
     default:
         return false;
     }
@@ -161,9 +172,15 @@ static int attr_apply(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
     int rc = vmar__check_range(space, addr, size);
     if (!rc && !c)
         rc = VMAR_EINVAL;
+    if (!rc &&
+        (c->kind == VMAR_ATTR_GUARD_INSTALL ||
+         c->kind == VMAR_ATTR_GUARD_REMOVE) &&
+        !vmar__pmap_has_guard(space))
+        rc = VMAR_ENOTSUP;
     /* Dropping pages zeroes private memory, as vmar_fill_zero() would;
-     * hints change no contents. */
-    if (!rc && c->kind == VMAR_ATTR_DROP)
+     * hints change no contents. A marker drops the page under it. */
+    if (!rc &&
+        (c->kind == VMAR_ATTR_DROP || c->kind == VMAR_ATTR_GUARD_INSTALL))
         rc = vmar__check_rights(h, VMAR_RIGHT_WRITE);
     if (!rc)
         rc = vmar__attr_change(space, addr, addr + size, c);

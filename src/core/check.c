@@ -177,6 +177,32 @@ static int check_leaves(const struct vmar_space *space)
     return 0;
 }
 
+/* Every guard marker lies in a mapping that may hold one (not device
+ * memory), and only in a space that knows it may hold markers (else
+ * removing a mapping would leave it behind). A merge join: O(mappings +
+ * markers).
+ * => caller holds the space lock, shared or exclusive, and the
+ *    page-table lock. */
+static int check_guards(const struct vmar_space *space)
+{
+    struct vmar__iset_node *n = vmar__iset_first(&space->set);
+    const vmar_addr_t top = vmar__pmap_user_top(space);
+    vmar_addr_t va = 0;
+
+    for (; va < top && vmar__pmap_find_guard(space, &va, top) == 0;
+         va += VMAR_PAGE_SIZE) {
+        if (!space->guarded)
+            return report(space, "guard marker in a space without any", va);
+        while (n && n->end <= va)
+            n = vmar__iset_next(n);
+        if (!n || n->start > va)
+            return report(space, "guard marker outside every mapping", va);
+        if (vmar__mapping_of(n)->backing == VMAR_BACKING_DEVICE)
+            return report(space, "guard marker in device memory", va);
+    }
+    return 0;
+}
+
 int vmar_check(struct vmar_space *h)
 {
     struct vmar_space *space = vmar__base(h);
@@ -191,6 +217,8 @@ int vmar_check(struct vmar_space *h)
     if (!rc) {
         vmar__pt_lock_all(space);
         rc = check_leaves(space);
+        if (!rc)
+            rc = check_guards(space);
         vmar__pt_unlock_all(space);
     }
     vmar__unlock(space, VMAR_LOCK_SHARED);

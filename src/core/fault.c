@@ -203,13 +203,16 @@ static void fault_around(struct vmar_space *space,
 {
     vmar_addr_t lo, hi;
     struct vmar_pte pte;
+    size_t missing;
 
     around_window(m, va, &lo, &hi);
 
     for (vmar_addr_t at = lo; at < hi; at += VMAR_PAGE_SIZE) {
         vmar_paddr_t pa = 0;
         int rc;
-        if (at == va || past_end(m, at) || leaf_at(space, at, &pte))
+        /* A leaf or a guard marker there: nothing to map. */
+        if (at == va || past_end(m, at) ||
+            vmar__pmap_probe(space, at, &pte, &missing) == 0)
             continue;
         /* A page the object refuses, or should not have offered, is
          * simply not mapped ahead: its own fault reports it. */
@@ -432,6 +435,11 @@ static enum fault_step fault_step(struct vmar_space *space,
         res->absent = step != STEP_DONE && step != STEP_PRESENT;
         if (step != STEP_PRESENT)
             return step;
+    }
+    /* A guard marker: Linux's VM_FAULT_SIGSEGV (vmar/fault.h). */
+    if (pte->flags & VMAR_PTE_GUARD) {
+        *rc = VMAR_EFAULT;
+        return STEP_DONE;
     }
     if (serves(space, pte, access, true))
         return STEP_DONE; /* a leaf appeared meanwhile */

@@ -167,6 +167,9 @@ static int fork_build(struct vmar_space *parent, struct vmar_space *child)
     const struct vmar_env *env = parent->env;
     struct vmar__iset_node *last = NULL; /* the child's, in address order */
 
+    /* The copies carry the parent's guard markers. */
+    child->guarded = parent->guarded;
+
     for (struct vmar__iset_node *n = vmar__iset_first(&parent->set); n;
          n = vmar__iset_next(n)) {
         const struct vmar__mapping *m = vmar__mapping_of(n);

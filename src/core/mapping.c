@@ -235,8 +235,10 @@ struct vmar__iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
         m && m->node.start < lo ? &m->node : pos->pred;
 
     /* One backend call for the whole range: holes hold no leaves. */
-    if (!prep->no_table)
+    if (!prep->no_table) {
         vmar__pmap_unmap(space, lo, hi - lo, &prep->tables, batch);
+        vmar__pmap_unguard(space, lo, hi - lo, batch);
+    }
 
     while (m) {
         struct vmar__mapping *next = vmar__mapping_next_in(m, hi);

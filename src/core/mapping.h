@@ -339,6 +339,10 @@ enum vmar__attr_kind {
     VMAR_ATTR_DROP,  /* unmap the range's pages (never of device or locked
                         memory: the caller refuses them through `einval`) */
     VMAR_ATTR_CHECK, /* the survey only (WILLNEED) */
+    /* guard markers on every page (pages dropped first) / off every
+     * page; a device mapping in the range is VMAR_EINVAL */
+    VMAR_ATTR_GUARD_INSTALL,
+    VMAR_ATTR_GUARD_REMOVE,
 };
 
 struct vmar__attr_change {

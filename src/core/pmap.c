@@ -46,6 +46,10 @@ int vmar__pmap_usable(const struct vmar_env *env,
         (ops->user_top & (VMAR_PAGE_SIZE - 1)) != 0 || ops->pa_top == 0 ||
         (ops->pa_top & (VMAR_PAGE_SIZE - 1)) != 0 || !cache_as_valid(ops))
         return VMAR_EINVAL;
+    /* Markers are kept with guard and found with find_guard: both or
+     * neither. */
+    if (ops->abi >= VMAR_MMU_ABI_GUARD && !ops->guard != !ops->find_guard)
+        return VMAR_EINVAL;
     return 0;
 }
 
@@ -75,6 +79,10 @@ int vmar__pmap_map_empty(struct vmar_space *space, vmar_addr_t va,
         return space->ops->map_empty(space->mmu, va, pte, resv, found);
     if (space->ops->find_next(space->mmu, &at, va + VMAR_PAGE_SIZE, found) == 0)
         return VMAR_EEXIST;
+    if (vmar__pmap_find_guard(space, &at, va + VMAR_PAGE_SIZE) == 0) {
+        *found = (struct vmar_pte){.flags = VMAR_PTE_GUARD};
+        return VMAR_EEXIST;
+    }
     space->ops->map(space->mmu, va, pte, resv);
     return 0;
 }
@@ -104,12 +112,39 @@ void vmar__pmap_unmap(struct vmar_space *space, vmar_addr_t va, vmar_size_t len,
     vmar__rss_add(space, anon - t->put_anon, file - t->put_file);
 }
 
-/* Without ops->copy: one leaf at a time (find_next, prepare, map). */
+/* Without ops->copy or ops->move: the markers of [va, end) of `src`
+ * given to `dst` at to + (x - va), one at a time (prepare, then an
+ * install that finds nothing to remove). */
+static int guard_pages(struct vmar_space *dst, const struct vmar_space *src,
+                       vmar_addr_t va, vmar_addr_t end, vmar_addr_t to,
+                       struct vmar_frame_list *resv)
+{
+    for (vmar_addr_t g = va;
+         g < end && vmar__pmap_find_guard(src, &g, end) == 0;
+         g += VMAR_PAGE_SIZE) {
+        const vmar_addr_t t = to + (g - va);
+        struct vmar_tlb_batch b;
+        int rc =
+            vmar__pmap_prepare(dst, t, VMAR_PAGE_SIZE, VMAR_PREP_MAP, resv);
+
+        if (rc)
+            return rc;
+        vmar_tlb_batch_init(&b, dst->env, dst->ops, dst->mmu);
+        (void)dst->ops->guard(dst->mmu, t, VMAR_PAGE_SIZE, VMAR_GUARD_INSTALL,
+                              resv, &b);
+        dst->guarded = true;
+    }
+    return 0;
+}
+
+/* Without ops->copy: one leaf at a time (find_next, prepare, map), then
+ * the markers. */
 static int copy_pages(struct vmar_space *dst, const struct vmar_space *src,
                       vmar_addr_t va, vmar_addr_t end, unsigned flags,
                       struct vmar_frame_list *resv, vmar_mmu_take_fn *take,
                       void *arg)
 {
+    const vmar_addr_t start = va;
     struct vmar_pte pte;
 
     while (va < end && vmar__pmap_find_next(src, &va, end, &pte) == 0) {
@@ -125,7 +160,7 @@ static int copy_pages(struct vmar_space *dst, const struct vmar_space *src,
         vmar__pmap_map(dst, va, &pte, resv);
         va += VMAR_PAGE_SIZE;
     }
-    return 0;
+    return guard_pages(dst, src, start, end, start, resv);
 }
 
 int vmar__pmap_copy(struct vmar_space *dst, const struct vmar_space *src,
@@ -169,6 +204,9 @@ void vmar__pmap_move(struct vmar_space *space, vmar_addr_t va, vmar_size_t len,
         moved(arg, pte.pa);
         s += VMAR_PAGE_SIZE;
     }
+    /* The target's tables are reserved (the caller prepared every span
+     * a leaf or a marker lands in): cannot fail. */
+    (void)guard_pages(space, space, va, end, to, resv);
 }
 
 /* ---- the deferred TLB flush (public half: vmar/mmu.h) ---------------------
@@ -344,7 +382,12 @@ int vmar__pmap_probe(const struct vmar_space *space, vmar_addr_t va,
     if (space->ops->probe)
         return space->ops->probe(space->mmu, va, pte, missing);
     *missing = VMAR__MISSING_UNKNOWN;
-    return space->ops->find_next(space->mmu, &at, va + VMAR_PAGE_SIZE, pte);
+    if (space->ops->find_next(space->mmu, &at, va + VMAR_PAGE_SIZE, pte) == 0)
+        return 0;
+    if (vmar__pmap_find_guard(space, &at, va + VMAR_PAGE_SIZE) != 0)
+        return VMAR_ENOENT;
+    *pte = (struct vmar_pte){.flags = VMAR_PTE_GUARD};
+    return 0;
 }
 
 int vmar__pmap_walk(const struct vmar_space *space, vmar_addr_t *va,
@@ -381,4 +424,60 @@ void vmar__pmap_transfer(struct vmar_space *space, vmar_addr_t va,
                          struct vmar_frame_list *resv, struct vmar__tlb *t)
 {
     space->ops->transfer(space->mmu, va, len, to, resv, &t->b);
+}
+
+/* ---- guard markers --------------------------------------------------------
+ */
+
+bool vmar__pmap_has_guard(const struct vmar_space *space)
+{
+    return space->ops->abi >= VMAR_MMU_ABI_GUARD && space->ops->guard != NULL;
+}
+
+size_t vmar__pmap_guard(struct vmar_space *space, vmar_addr_t va,
+                        vmar_size_t len, enum vmar_mmu_guard_op op,
+                        struct vmar_frame_list *resv, struct vmar__tlb *t)
+{
+    const size_t anon = t->put_anon, file = t->put_file;
+    size_t n = space->ops->guard(space->mmu, va, len, op, resv, &t->b);
+
+    vmar__rss_add(space, anon - t->put_anon, file - t->put_file);
+    if (op == VMAR_GUARD_INSTALL)
+        space->guarded = true;
+    return n;
+}
+
+int vmar__pmap_find_guard(const struct vmar_space *space, vmar_addr_t *va,
+                          vmar_addr_t end)
+{
+    if (!vmar__pmap_has_guard(space))
+        return VMAR_ENOENT;
+    return space->ops->find_guard(space->mmu, va, end);
+}
+
+int vmar__pmap_find_used(const struct vmar_space *space, vmar_addr_t *va,
+                         vmar_addr_t end)
+{
+    vmar_addr_t leaf = *va, mark = *va;
+    struct vmar_pte pte;
+    const bool found = vmar__pmap_find_next(space, &leaf, end, &pte) == 0;
+
+    /* A marker below the leaf, if the space has any. */
+    if (space->guarded &&
+        vmar__pmap_find_guard(space, &mark, found ? leaf : end) == 0) {
+        *va = mark;
+        return 0;
+    }
+    if (!found)
+        return VMAR_ENOENT;
+    *va = leaf;
+    return 0;
+}
+
+void vmar__pmap_unguard(struct vmar_space *space, vmar_addr_t va,
+                        vmar_size_t len, struct vmar__tlb *t)
+{
+    if (space->guarded)
+        (void)space->ops->guard(space->mmu, va, len, VMAR_GUARD_REMOVE, NULL,
+                                &t->b);
 }

@@ -266,4 +266,39 @@ void vmar__pmap_transfer(struct vmar_space *space, vmar_addr_t va,
                          vmar_size_t len, vmar_addr_t to,
                          struct vmar_frame_list *resv, struct vmar__tlb *t);
 
+/* ---- guard markers (vmar_mmu_ops::guard) --------------------------------
+ */
+
+/* Whether the backend keeps guard markers (ABI 2 and ops->guard). */
+bool vmar__pmap_has_guard(const struct vmar_space *space);
+
+/* ops->guard of [va, va+len): markers installed (present leaves removed
+ * first into `t`, the RSS following them) or removed (emptied tables
+ * onto `t`). Returns how many. Sets space->guarded on an install.
+ * Precondition: vmar__pmap_has_guard(). Cannot fail; an install takes
+ * its tables from `resv` (prepare(VMAR_PREP_MAP) of the range).
+ * => caller holds the space lock exclusively. */
+size_t vmar__pmap_guard(struct vmar_space *space, vmar_addr_t va,
+                        vmar_size_t len, enum vmar_mmu_guard_op op,
+                        struct vmar_frame_list *resv, struct vmar__tlb *t);
+
+/* The lowest marker in [*va, end): 0 with *va set, or VMAR_ENOENT (also
+ * for a backend without markers).
+ * => caller holds the space lock at least shared. */
+int vmar__pmap_find_guard(const struct vmar_space *space, vmar_addr_t *va,
+                          vmar_addr_t end);
+
+/* The lowest page in [*va, end) holding a leaf or a marker (what a move
+ * or a copy carries): 0 with *va set, or VMAR_ENOENT.
+ * => caller holds the space lock at least shared. */
+int vmar__pmap_find_used(const struct vmar_space *space, vmar_addr_t *va,
+                         vmar_addr_t end);
+
+/* Remove the markers of [va, va+len) into `t` when the space may hold
+ * any (space->guarded): what every removal of mappings does after its
+ * unmap, which leaves markers (vmar/mmu.h). Nothing when it holds none.
+ * => caller holds the space lock exclusively. */
+void vmar__pmap_unguard(struct vmar_space *space, vmar_addr_t va,
+                        vmar_size_t len, struct vmar__tlb *t);
+
 #endif /* VMAR_CORE_PMAP_H */

@@ -203,10 +203,15 @@ int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
     if (!rc && tables)
         rc = vmar__pmap_prepare(space, lo, hi - lo, VMAR_PREP_CHANGE,
                                 &prep.tables);
+    /* Markers need every leaf table of the range. */
+    if (!rc && c->kind == VMAR_ATTR_GUARD_INSTALL)
+        rc =
+            vmar__pmap_prepare(space, lo, hi - lo, VMAR_PREP_MAP, &prep.tables);
     if (!rc) {
-        /* Dropping pages changes no mapping, only the table, where the
-         * range has one. */
-        const bool drop = c->kind == VMAR_ATTR_DROP;
+        /* Dropping pages and markers change no mapping, only the table,
+         * where the range has one (an install makes one). */
+        const bool drop =
+            c->kind != VMAR_ATTR_PROT && c->kind != VMAR_ATTR_FLAGS;
         /* A punch may zap leaves anywhere in the space: the whole gate. */
         const bool table = c->punch ? vmar__commit_begin(space, space->user_lo,
                                                          space->user_hi, true)
@@ -214,6 +219,11 @@ int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
         vmar__tlb_init(&batch, space);
         if (!drop)
             attr_commit(space, lo, hi, c, &pos, &prep, &batch);
+        else if (c->kind == VMAR_ATTR_GUARD_INSTALL)
+            (void)vmar__pmap_guard(space, lo, hi - lo, VMAR_GUARD_INSTALL,
+                                   &prep.tables, &batch);
+        else if (table && c->kind == VMAR_ATTR_GUARD_REMOVE)
+            vmar__pmap_unguard(space, lo, hi - lo, &batch);
         else if (table)
             vmar__pmap_unmap(space, lo, hi - lo, &prep.tables, &batch);
         if (c->punch && table)

@@ -228,7 +228,8 @@ static bool carves_first(const struct remap *r)
 }
 
 /* Reserve the target's page tables: once per last-level table span that a
- * moved leaf lands in (the whole piece for device memory).
+ * moved leaf or guard marker lands in (the whole piece for device
+ * memory).
  * => caller holds the space lock exclusively. */
 static int prepare_target(struct vmar_space *space, const struct remap *r,
                           vmar_addr_t to, struct vmar_frame_list *tables)
@@ -244,7 +245,6 @@ static int prepare_target(struct vmar_space *space, const struct remap *r,
          m && !rc; m = vmar__mapping_next_in(m, hi)) {
         vmar_addr_t s = VMAR_MAX(m->node.start, lo);
         vmar_addr_t e = VMAR_MIN(m->node.end, hi);
-        struct vmar_pte pte;
 
         if (m->backing == VMAR_BACKING_DEVICE) {
             rc = vmar__pmap_prepare(
@@ -256,7 +256,8 @@ static int prepare_target(struct vmar_space *space, const struct remap *r,
                 tables);
             continue;
         }
-        while (!rc && s < e && vmar__pmap_find_next(space, &s, e, &pte) == 0) {
+        /* Leaves and guard markers alike need the target's tables. */
+        while (!rc && s < e && vmar__pmap_find_used(space, &s, e) == 0) {
             vmar_addr_t t = to + (s - lo);
             vmar_addr_t span = t & ~(TABLE_SPAN - 1);
             if (span + 1 != done) {
@@ -417,6 +418,8 @@ static void remap_move_commit(struct vmar_space *space, struct remap *r,
         move_leaves(space, lo, hi, to, prep);
         moved.transfer = true;
         vmar__pmap_unmap(space, lo, len, &prep->tables, &moved);
+        /* The markers were copied to the target too. */
+        vmar__pmap_unguard(space, lo, len, &moved);
     }
     move_nodes(space, r, lo, hi, to);
     if (r->new_size > len) {

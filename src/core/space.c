@@ -101,6 +101,9 @@ void vmar__space_empty(struct vmar_space *space)
     vmar__tlb_init(&batch, space);
     vmar__pmap_unmap(space, space->user_lo, space->user_hi - space->user_lo,
                      NULL, &batch);
+    vmar__pmap_unguard(space, space->user_lo, space->user_hi - space->user_lo,
+                       &batch);
+    space->guarded = false;
     vmar__tlb_finish(&batch);
     while ((n = vmar__iset_last(&space->set)) != NULL)
         vmar__mapping_destroy(space, vmar__mapping_of(n));

@@ -111,6 +111,10 @@ struct vmar_space {
      * look for pinned pages (Linux's MMF_HAS_PINNED). */
     volatile size_t pinned;
     vmar_size_t total_vm; /* sum of mapping sizes */
+    /* The table may hold guard markers: set by the first install (and in
+     * a fork's child), cleared when the space is emptied. While it is
+     * clear, removing mappings skips the backend's marker pass. */
+    bool guarded;
     /* The fault gate (lock.c), used when libvmar takes the space lock
      * itself (env->lock and a lock object): vmar_fault() does not take
      * the space lock but enters the gate of its stripe (see struct

@@ -217,6 +217,24 @@ static inline void vmar__hwpt_replace(struct vmar_mmu *mmu, vmar_addr_t va,
     vmar__radix_replace(&mmu->rx, va, pte, batch);
 }
 
+/* vmar_mmu_ops::guard: markers cost no flush, and an unhooked table is
+ * on the batch like unmap's (flush() widens for it). */
+static inline size_t vmar__hwpt_guard(struct vmar_mmu *mmu, vmar_addr_t va,
+                                      vmar_size_t len,
+                                      enum vmar_mmu_guard_op op,
+                                      struct vmar_frame_list *resv,
+                                      struct vmar_tlb_batch *batch)
+{
+    vmar__hwpt_check_user(mmu, va, len);
+    return vmar__radix_guard(&mmu->rx, va, len, op, resv, batch);
+}
+
+static inline int vmar__hwpt_find_guard(const struct vmar_mmu *mmu,
+                                        vmar_addr_t *va, vmar_addr_t end)
+{
+    return vmar__radix_find_guard(&mmu->rx, va, end);
+}
+
 /* vmar_mmu_ops::activation: the root and the value the backend set at
  * create (CR3 or satp), the one its flushes name in env->tlb_flush. */
 static inline void vmar__hwpt_activation(const struct vmar_mmu *mmu,

@@ -147,6 +147,18 @@ static inline vmar_paddr_t fmt_table_pa(const struct vmar__pt_format *f,
                             : f->table_decode(w, level);
 }
 
+/* A guard marker (vmar_mmu_ops::guard): only ever a level-0 word. */
+static inline bool is_guard(const struct vmar__pt_format *f, uint64_t w)
+{
+    return w != 0 && w == f->guard_word;
+}
+
+/* What probe() and map_empty() report for a marker (vmar/mmu.h). */
+static void guard_pte(struct vmar_pte *out)
+{
+    *out = (struct vmar_pte){.flags = VMAR_PTE_GUARD, .cache = VMAR_CACHE_WB};
+}
+
 static bool is_table(const struct vmar__pt_format *f, uint64_t w,
                      unsigned level)
 {
@@ -920,7 +932,8 @@ void vmar__radix_map(struct vmar__radix *rx, vmar_addr_t va, unsigned level,
     w = walk(rx, va, level, resv);
     /* A leaf above `level` or a present slot: the core broke map()'s
      * precondition (it must unmap first). */
-    VMAR_ASSERT(rx->env, w.level == level && !fmt_present(f, pt_read(w.slot)));
+    VMAR_ASSERT(rx->env, w.level == level && !fmt_present(f, pt_read(w.slot)) &&
+                             !is_guard(f, pt_read(w.slot)));
     /* The frame's contents (the core zeroed or filled it) come before. */
     pt_publish(w.slot, f->leaf_encode(pte, level));
 }
@@ -941,6 +954,10 @@ int vmar__radix_map_empty(struct vmar__radix *rx, vmar_addr_t va,
         /* A leaf at w.level (a huge one when above 0) covers va. */
         f->leaf_decode(cur, w.level, found);
         found->pa += va & (vmar__radix_span(f, w.level) - 1);
+        return VMAR_EEXIST;
+    }
+    if (is_guard(f, cur)) {
+        guard_pte(found);
         return VMAR_EEXIST;
     }
     /* The frame's contents (the core zeroed or filled it) come before. */
@@ -1290,6 +1307,10 @@ int vmar__radix_probe(const struct vmar__radix *rx, vmar_addr_t va,
 {
     VMAR_ASSERT(rx->env, va % VMAR_PAGE_SIZE == 0 && va < rx->user_end);
     const struct point p = point_at(rx, va, 0);
+    if (is_guard(rx->fmt, p.w)) {
+        guard_pte(pte);
+        return 0;
+    }
     if (!fmt_present(rx->fmt, p.w)) {
         /* Absent at level L: the L tables below it are missing (none at
          * level 0: the leaf table is there). */
@@ -1436,7 +1457,8 @@ static bool copy_table(struct copy_visit *c, uint64_t w, vmar_addr_t lo,
     struct leaf_memo m;
     uint64_t *d;
 
-    while (i < n && !fmt_present(f, pt_read(&s[i])))
+    /* Any word that is not 0 goes to the child: a leaf or a marker. */
+    while (i < n && pt_read(&s[i]) == 0)
         i++;
     if (i == n)
         return false;
@@ -1448,8 +1470,11 @@ static bool copy_table(struct copy_visit *c, uint64_t w, vmar_addr_t lo,
     for (; i < n; i++) {
         uint64_t sw = pt_read(&s[i]);
 
-        if (!fmt_present(f, sw))
+        if (!fmt_present(f, sw)) {
+            if (is_guard(f, sw))
+                pt_set(&d[i], sw); /* maps nothing: publishes nothing */
             continue;
+        }
         VMAR_ASSERT(c->dst->env, !fmt_present(f, pt_read(&d[i])));
         if (memo_load(&m, c->src, sw))
             m.out = copy_out(c, sw, m.pte, 0) & ~m.addr;
@@ -1543,9 +1568,8 @@ struct move_visit {
     size_t leaves; /* installed, counted in rx at the end */
 };
 
-/* Install the base-page leaf word `w` of frame `pa` at target `t`. */
-static void move_install(struct move_visit *m, vmar_addr_t t, uint64_t w,
-                         vmar_paddr_t pa)
+/* The target slot for page `t`, its leaf table linked as needed. */
+static uint64_t *move_slot(struct move_visit *m, vmar_addr_t t)
 {
     const struct vmar__pt_format *f = m->rx->fmt;
     vmar_addr_t base = t & ~(vmar__radix_span(f, 1) - 1);
@@ -1560,8 +1584,15 @@ static void move_install(struct move_visit *m, vmar_addr_t t, uint64_t w,
         m->table_base = base;
     }
     d = &m->table[slot_index(f, t, 0)];
-    VMAR_ASSERT(m->rx->env, !fmt_present(f, pt_read(d)));
-    pt_publish(d, w);
+    VMAR_ASSERT(m->rx->env, pt_read(d) == 0);
+    return d;
+}
+
+/* Install the base-page leaf word `w` of frame `pa` at target `t`. */
+static void move_install(struct move_visit *m, vmar_addr_t t, uint64_t w,
+                         vmar_paddr_t pa)
+{
+    pt_publish(move_slot(m, t), w);
     m->leaves++;
     m->moved(m->arg, pa);
 }
@@ -1579,12 +1610,16 @@ static void move_table(struct move_visit *m, uint64_t w, vmar_addr_t lo,
     memo_init(&lm, m->rx);
     for (size_t i = ls.first; i < ls.end; i++) {
         uint64_t sw = pt_read(&ls.t[i]);
+        vmar_addr_t t = ls.base + ((vmar_addr_t)i << f->page_shift) + m->delta;
 
-        if (!fmt_present(f, sw))
+        if (!fmt_present(f, sw)) {
+            /* A marker goes along, as a word of its own (no page). */
+            if (is_guard(f, sw))
+                pt_set(move_slot(m, t), sw);
             continue;
+        }
         memo_load(&lm, m->rx, sw);
-        move_install(m, ls.base + ((vmar_addr_t)i << f->page_shift) + m->delta,
-                     sw, memo_pa(&lm, sw));
+        move_install(m, t, sw, memo_pa(&lm, sw));
     }
 }
 
@@ -1709,14 +1744,6 @@ static uint64_t *transfer_target(struct transfer_visit *x, vmar_addr_t t)
     return r.slot - slot_index(x->u.rx->fmt, t, 0);
 }
 
-/* fmt_present() with the format's present bits read once by the caller
- * (`pbits`, 0 when the format gives no masks). */
-static inline bool leaf_present(const struct vmar__pt_format *f, uint64_t pbits,
-                                uint64_t w)
-{
-    return pbits ? (w & pbits) != 0 : f->present(w);
-}
-
 /* Move the whole leaf table of the level-1 slot `slot` (word w1, first
  * address lo) to the target's level-1 slot: one word written, one
  * cleared. The leaf table keeps every word and reference. Its span goes
@@ -1751,9 +1778,8 @@ static void transfer_table(struct transfer_visit *x, uint64_t *slot,
     const struct leaf_slots ls = leaf_slots(rx, w1, lo, hi);
     const size_t n = (size_t)1 << f->bits_per_level;
     const vmar_size_t span1 = vmar__radix_span(f, 1);
-    /* The present test, its mask kept in a register across the stores
-     * (which may alias the format as far as the compiler knows). */
-    const uint64_t pbits = f->table_pa_mask ? f->present_bits : 0;
+    /* A word that is not 0 moves: a leaf, or a guard marker (absent
+     * words are 0, radix.h). */
     uint64_t *s = ls.t;
     size_t i = ls.first, a = ls.end, b = 0;
     bool into_self = false;
@@ -1771,7 +1797,7 @@ static void transfer_table(struct transfer_visit *x, uint64_t *slot,
         const size_t k = j - i;
         uint64_t *d;
 
-        while (i < run && !leaf_present(f, pbits, pt_read(&s[i])))
+        while (i < run && pt_read(&s[i]) == 0)
             i++;
         if (i == run)
             continue;
@@ -1782,7 +1808,7 @@ static void transfer_table(struct transfer_visit *x, uint64_t *slot,
         for (; i < run; i++) {
             const uint64_t w = pt_read(&s[i]);
 
-            if (!leaf_present(f, pbits, w))
+            if (w == 0)
                 continue;
             pt_set(&s[i], 0);
             /* The frame's contents are the source's: nothing new to
@@ -1901,4 +1927,142 @@ void vmar__radix_transfer(struct vmar__radix *rx, vmar_addr_t va,
     range(rx, va, va + len, &x.u.v);
     transfer_settle(&x, to > va ? va + len - VMAR_PAGE_SIZE : va);
     count_add(&rx->leaves, x.added);
+}
+
+/* ---- guard markers ------------------------------------------------------- */
+
+/* Install markers on [va, va+len): one descent per leaf table, then its
+ * slots. A present leaf goes as unmap_table() removes one (its range on
+ * the batch before its frame), and the marker takes its slot. */
+static size_t guard_install(struct vmar__radix *rx, vmar_addr_t va,
+                            vmar_addr_t end, struct vmar_frame_list *resv,
+                            struct vmar_tlb_batch *batch)
+{
+    const struct vmar__pt_format *f = rx->fmt;
+    const vmar_size_t span1 = vmar__radix_span(f, 1);
+    struct unmap_visit u = {.rx = rx, .batch = batch};
+    struct leaf_memo m;
+    size_t added = 0;
+
+    memo_init(&m, rx);
+    while (va < end) {
+        const vmar_addr_t stop = VMAR_MIN((va & ~(span1 - 1)) + span1, end);
+        const struct walk_ret r = walk(rx, va, 0, resv);
+        const size_t first = slot_index(f, va, 0);
+        const size_t n = first + (size_t)((stop - va) >> f->page_shift);
+        uint64_t *t = r.slot - first;
+
+        /* A huge leaf covers va: only device mappings hold one, and the
+         * core refuses markers there. */
+        VMAR_ASSERT(rx->env, r.level == 0);
+        for (size_t i = first; i < n; i++) {
+            const uint64_t w = pt_read(&t[i]);
+
+            if (is_guard(f, w))
+                continue;
+            if (fmt_present(f, w)) {
+                memo_load(&m, rx, w);
+                unmap_leaf(&u, memo_pa(&m, w), m.pte.flags, 0,
+                           (va & ~(span1 - 1)) +
+                               ((vmar_addr_t)i << f->page_shift));
+            }
+            /* Not present: publishes nothing. */
+            pt_set(&t[i], f->guard_word);
+            added++;
+        }
+        va = stop;
+    }
+    count_add(&rx->leaves, (size_t)0 - u.pages);
+    return added;
+}
+
+/* VMAR_GUARD_REMOVE: the markers of one leaf table (floor 1), then the
+ * table goes as unmap_leave() lets an emptied one go. */
+static bool unguard_entry(struct visitor *v, uint64_t *slot, uint64_t w,
+                          unsigned level, vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct unmap_visit *u = (struct unmap_visit *)v;
+    const struct vmar__pt_format *f = u->rx->fmt;
+    struct leaf_slots ls;
+
+    if (level == 0 || !fmt_present(f, w) || fmt_is_leaf(f, w, level))
+        return false; /* markers lie in leaf tables only */
+    ls = leaf_slots(u->rx, w, lo, hi);
+    for (size_t i = ls.first; i < ls.end; i++) {
+        if (!is_guard(f, pt_read(&ls.t[i])))
+            continue;
+        pt_set(&ls.t[i], 0);
+        u->pages++;
+        u->dirty |= 1u;
+    }
+    unmap_leave(v, slot, ls.t, 0);
+    return false;
+}
+
+size_t vmar__radix_guard(struct vmar__radix *rx, vmar_addr_t va,
+                         vmar_size_t len, enum vmar_mmu_guard_op op,
+                         struct vmar_frame_list *resv,
+                         struct vmar_tlb_batch *batch)
+{
+    struct unmap_visit u = {
+        .v = {.entry = unguard_entry, .leave = unmap_leave, .floor = 1},
+        .rx = rx,
+        .batch = batch,
+    };
+
+    check_range(rx, va, len);
+    VMAR_ASSERT(rx->env, rx->fmt->guard_word != 0 &&
+                             !fmt_present(rx->fmt, rx->fmt->guard_word));
+    if (op == VMAR_GUARD_INSTALL)
+        return guard_install(rx, va, va + len, resv, batch);
+    VMAR_ASSERT(rx->env, op == VMAR_GUARD_REMOVE);
+    range(rx, va, va + len, &u.v);
+    return u.pages;
+}
+
+struct find_guard_visit {
+    struct visitor v;
+    const struct vmar__radix *rx;
+    vmar_addr_t va;
+    bool found;
+};
+
+static bool find_guard_entry(struct visitor *v, uint64_t *slot, uint64_t w,
+                             unsigned level, vmar_addr_t lo, vmar_addr_t hi)
+{
+    struct find_guard_visit *fv = (struct find_guard_visit *)v;
+    const struct vmar__pt_format *f = fv->rx->fmt;
+    struct leaf_slots ls;
+
+    (void)slot;
+    if (level == 0 || !fmt_present(f, w) || fmt_is_leaf(f, w, level))
+        return false;
+    ls = leaf_slots(fv->rx, w, lo, hi);
+    for (size_t i = ls.first; i < ls.end; i++) {
+        if (is_guard(f, pt_read(&ls.t[i]))) {
+            fv->va = ls.base + ((vmar_addr_t)i << f->page_shift);
+            fv->found = true;
+            return true;
+        }
+    }
+    return false;
+}
+
+int vmar__radix_find_guard(const struct vmar__radix *rx, vmar_addr_t *va,
+                           vmar_addr_t end)
+{
+    struct find_guard_visit fv = {
+        .v = {.entry = find_guard_entry, .leave = NULL, .floor = 1},
+        .rx = rx,
+    };
+
+    VMAR_ASSERT(rx->env, *va % VMAR_PAGE_SIZE == 0);
+    end = VMAR_MIN(end, rx->user_end);
+    if (*va >= end || rx->fmt->guard_word == 0)
+        return VMAR_ENOENT;
+    range(rx, *va, end, &fv.v);
+    if (!fv.found)
+        return VMAR_ENOENT;
+    *va = fv.va;
+    return 0;
 }

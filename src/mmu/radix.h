@@ -36,7 +36,8 @@
  * written as 0, and 0 is not present in every format.
  *
  * Invariant kept by every operation: every table except the root holds at
- * least one present entry (unmap frees tables that become empty). prepare()
+ * least one non-zero entry, a present one or a guard marker (unmap and
+ * guard removal free tables that become empty). prepare()
  * relies on it when it counts missing tables. (While a map runs, the
  * tables it has linked may be empty until its leaf is in; another call
  * that sees one just finds the table there, which stays.)
@@ -130,6 +131,11 @@ struct vmar__pt_format {
     uint64_t table_value;
     uint64_t table_pa_mask;
     unsigned table_pa_shift;
+
+    /** The guard marker (vmar_mmu_ops::guard): a level-0 word that is
+     *  not present and not 0, written alone (no other field); 0 when the
+     *  format keeps no markers. */
+    uint64_t guard_word;
 };
 
 /**
@@ -401,5 +407,28 @@ void vmar__radix_transfer(struct vmar__radix *rx, vmar_addr_t va,
                           vmar_size_t len, vmar_addr_t to,
                           struct vmar_frame_list *resv,
                           struct vmar_tlb_batch *batch);
+
+/**
+ * vmar_mmu_ops::guard (see vmar/mmu.h for the whole contract).
+ * VMAR_GUARD_INSTALL: one descent per leaf table of the range (missing
+ * tables popped from `resv`), then every slot that is not a marker gets
+ * one, a present leaf first removed as unmap removes it. VMAR_GUARD_REMOVE:
+ * a range() pass that clears the markers and unhooks the tables left
+ * empty onto `batch`, as unmap. Returns the markers installed or removed.
+ * Preconditions (asserted): the format has a guard_word, page-aligned
+ * range below user_end, no huge leaf in it (install).
+ */
+size_t vmar__radix_guard(struct vmar__radix *rx, vmar_addr_t va,
+                         vmar_size_t len, enum vmar_mmu_guard_op op,
+                         struct vmar_frame_list *resv,
+                         struct vmar_tlb_batch *batch);
+
+/**
+ * vmar_mmu_ops::find_guard: the lowest base page in [*va, end) holding
+ * a guard marker, in *va. Skips absent subtrees as find_next does.
+ * Returns: 0, or VMAR_ENOENT (*va unchanged).
+ */
+int vmar__radix_find_guard(const struct vmar__radix *rx, vmar_addr_t *va,
+                           vmar_addr_t end);
 
 #endif /* VMAR_MMU_RADIX_H */

@@ -130,6 +130,7 @@ static int rv_create_sv57(const struct vmar_env *env, const void *config,
         .move = vmar__hwpt_move, .replace = vmar__hwpt_replace,                \
         .transfer = vmar__hwpt_transfer, .pa_top = VMAR_RV_PA_TOP,             \
         .cache_as = RV_CACHE_AS, .activation = vmar__hwpt_activation,          \
+        .guard = vmar__hwpt_guard, .find_guard = vmar__hwpt_find_guard,        \
     }
 
 const struct vmar_mmu_ops vmar_mmu_riscv64_sv39 =

@@ -150,6 +150,7 @@ static vmar_paddr_t rv_table_decode(uint64_t w, unsigned level)
         .table_bits = VMAR_RV_PTE_V | VMAR_RV_PTE_RWX,                         \
         .table_value = VMAR_RV_PTE_V, .table_pa_mask = VMAR_RV_PTE_PPN_MASK,   \
         .table_pa_shift = 12 - VMAR_RV_PTE_PPN_SHIFT,                          \
+        .guard_word = VMAR_RV_PTE_GUARD,                                       \
     }
 
 const struct vmar__pt_format vmar__rv_pt_format_sv39 = RV_FORMAT("sv39", 3);

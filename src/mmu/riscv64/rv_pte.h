@@ -24,6 +24,9 @@
  * keeps its PPN, RSW, A/D and PBMT for a later protect(); the marker is
  * the G bit position, as Linux's _PAGE_PROT_NONE. This backend never sets
  * G on a user leaf, so the marker cannot be confused with a real G.
+ * GUARD: a guard marker (vmar_mmu_ops::guard) is a PTE with V and G
+ * clear and only RSW bit 8 set: invalid to the hart, present to no
+ * decode, distinct from an empty (0) entry.
  */
 #ifndef VMAR_MMU_RV_PTE_H
 #define VMAR_MMU_RV_PTE_H
@@ -45,6 +48,7 @@
 /* RSW, bits 9:8. */
 #define VMAR_RV_PTE_SW_MANAGED ((uint64_t)1 << 8)
 #define VMAR_RV_PTE_SW_NOREAD  ((uint64_t)1 << 9)
+#define VMAR_RV_PTE_GUARD      ((uint64_t)1 << 8)
 /* Only with V = 0 (see above). */
 #define VMAR_RV_PTE_SW_PROTNONE VMAR_RV_PTE_G
 

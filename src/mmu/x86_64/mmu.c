@@ -111,7 +111,8 @@ static int x86_create_5l(const struct vmar_env *env, const void *config,
         .transfer = vmar__hwpt_transfer, .pa_top = VMAR_X86_PA_TOP,            \
         .cache_as = {VMAR_CACHE_WB, VMAR_CACHE_WT, VMAR_CACHE_WC,              \
                      VMAR_CACHE_UC}, /* every policy has its PAT entry */      \
-            .activation = vmar__hwpt_activation,                               \
+            .activation = vmar__hwpt_activation, .guard = vmar__hwpt_guard,    \
+        .find_guard = vmar__hwpt_find_guard,                                   \
     }
 
 /* SPLIT_PT: the walker and hwpt.h allow calls on different leaf blocks at

@@ -150,7 +150,7 @@ static vmar_paddr_t x86_table_decode(uint64_t w, unsigned level)
         .present_bits = VMAR_X86_PTE_P | VMAR_X86_PTE_SW_PROTNONE,             \
         .table_bits = VMAR_X86_PTE_PS | VMAR_X86_PTE_SW_PROTNONE,              \
         .table_value = 0, .table_pa_mask = VMAR_X86_PTE_ADDR,                  \
-        .table_pa_shift = 0,                                                   \
+        .table_pa_shift = 0, .guard_word = VMAR_X86_PTE_GUARD,                 \
     }
 
 const struct vmar__pt_format vmar__x86_pt_format_4l =

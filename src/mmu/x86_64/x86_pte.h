@@ -18,6 +18,9 @@
  *  - NOREAD: the caller did not ask for PROT_READ, but hardware grants
  *    it with P (x86 has no write- or execute-only page), so decode gives
  *    back exactly the requested prot;
+ *  - GUARD: a guard marker (vmar_mmu_ops::guard) is a PTE with P and
+ *    PROTNONE clear and only bit 52 ("Ignored" once P is 0) set, as
+ *    Linux keeps its PTE markers in non-present entries;
  *  - PROTNONE: a PROT_NONE leaf. P is clear, so the processor ignores
  *    every other bit ("If the P flag is 0, ... software can use bits
  *    63:1", SDM §4.5) and the word keeps its frame, A/D and cache bits
@@ -56,6 +59,7 @@
 #define VMAR_X86_PTE_SW_MANAGED  ((uint64_t)1 << 9)
 #define VMAR_X86_PTE_SW_NOREAD   ((uint64_t)1 << 10)
 #define VMAR_X86_PTE_SW_PROTNONE ((uint64_t)1 << 11)
+#define VMAR_X86_PTE_GUARD       ((uint64_t)1 << 52)
 
 /* The table entry's rights: none taken away (see above). */
 #define VMAR_X86_PTE_TABLE (VMAR_X86_PTE_P | VMAR_X86_PTE_RW | VMAR_X86_PTE_US)

@@ -330,6 +330,32 @@ static void sim_mmu_flush(struct vmar_mmu *mmu, vmar_addr_t va, vmar_size_t len)
     vmar_sim_tlb_flush(mmu->sim, table_of(mmu), va, len);
 }
 
+/* Counted in stats.unmaps as one call, alone as unmap: an install may
+ * remove leaves (recorded as unflushed from before the change), a
+ * removal may unhook tables. */
+static size_t sim_mmu_guard(struct vmar_mmu *mmu, vmar_addr_t va,
+                            vmar_size_t len, enum vmar_mmu_guard_op op,
+                            struct vmar_frame_list *resv,
+                            struct vmar_tlb_batch *batch)
+{
+    const struct counts before = counts_of(mmu);
+    size_t n;
+
+    check_user(mmu, va, len);
+    vmar_sim_change_begin(mmu->sim, table_of(mmu), va, va + len);
+    n = vmar__radix_guard(&mmu->rx, va, len, op, resv, batch);
+    count_since(mmu, VMAR_SIM_OP_UNMAP, before);
+    change_end(mmu, va, va + len, batch);
+    return n;
+}
+
+static int sim_mmu_find_guard(const struct vmar_mmu *mmu, vmar_addr_t *va,
+                              vmar_addr_t end)
+{
+    vmar_sim_count(mmu->sim, VMAR_SIM_OP_FIND, 0, 0);
+    return vmar__radix_find_guard(&mmu->rx, va, end);
+}
+
 /* No translation register to load: the value is the root's address. */
 static void sim_mmu_activation(const struct vmar_mmu *mmu,
                                struct vmar_mmu_activation *out)
@@ -363,4 +389,6 @@ const struct vmar_mmu_ops vmar_mmu_sim = {
     .cache_as = {VMAR_CACHE_WB, VMAR_CACHE_WT, VMAR_CACHE_WC, VMAR_CACHE_UC},
     .activation = sim_mmu_activation,
     .transfer = sim_mmu_transfer,
+    .guard = sim_mmu_guard,
+    .find_guard = sim_mmu_find_guard,
 };

@@ -85,4 +85,5 @@ const struct vmar__pt_format vmar__sim_pt_format = {
     .table_value = 0,
     .table_pa_mask = VMAR_SIM_PTE_PA_MASK,
     .table_pa_shift = 0,
+    .guard_word = VMAR_SIM_PTE_GUARD,
 };

@@ -13,6 +13,9 @@
  *   M      VMAR_PTE_MANAGED, A accessed, D dirty
  *   cache  enum vmar_cache
  *
+ * A guard marker (vmar_mmu_ops::guard) is the level-0 word with only G
+ * (bit 62) set: not present, not 0.
+ *
  * Table pointers are P plus the frame. Leaves sit at levels 0, 1 and 2
  * (4 KiB, 2 MiB, 1 GiB) with the same layout; a huge leaf's frame is
  * aligned to its span.
@@ -27,6 +30,7 @@
 #include "radix.h"
 
 #define VMAR_SIM_PTE_PRESENT     ((uint64_t)1 << 0)
+#define VMAR_SIM_PTE_GUARD       ((uint64_t)1 << 62)
 #define VMAR_SIM_PTE_LEAF        ((uint64_t)1 << 1)
 #define VMAR_SIM_PTE_PROT_SHIFT  2u
 #define VMAR_SIM_PTE_PROT_MASK   ((uint64_t)7 << VMAR_SIM_PTE_PROT_SHIFT)
