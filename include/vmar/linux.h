@@ -92,31 +92,32 @@ extern "C" {
 /** @name Linux's MADV_* values (the ones the layer implements, and the
  *  others Linux knows, which the layer refuses: docs/LINUX.md) */
 /**@{*/
-#define VMAR_LINUX_MADV_NORMAL         0  /**< MADV_NORMAL */
-#define VMAR_LINUX_MADV_RANDOM         1  /**< MADV_RANDOM */
-#define VMAR_LINUX_MADV_SEQUENTIAL     2  /**< MADV_SEQUENTIAL */
-#define VMAR_LINUX_MADV_WILLNEED       3  /**< MADV_WILLNEED */
-#define VMAR_LINUX_MADV_DONTNEED       4  /**< MADV_DONTNEED */
-#define VMAR_LINUX_MADV_FREE           8  /**< MADV_FREE */
-#define VMAR_LINUX_MADV_REMOVE         9  /**< MADV_REMOVE */
-#define VMAR_LINUX_MADV_DONTFORK       10 /**< MADV_DONTFORK */
-#define VMAR_LINUX_MADV_DOFORK         11 /**< MADV_DOFORK */
-#define VMAR_LINUX_MADV_HUGEPAGE       14 /**< MADV_HUGEPAGE */
-#define VMAR_LINUX_MADV_NOHUGEPAGE     15 /**< MADV_NOHUGEPAGE */
-#define VMAR_LINUX_MADV_DONTDUMP       16 /**< MADV_DONTDUMP */
-#define VMAR_LINUX_MADV_DODUMP         17 /**< MADV_DODUMP */
-#define VMAR_LINUX_MADV_WIPEONFORK     18 /**< MADV_WIPEONFORK */
-#define VMAR_LINUX_MADV_KEEPONFORK     19 /**< MADV_KEEPONFORK */
-#define VMAR_LINUX_MADV_COLD           20 /**< MADV_COLD */
-#define VMAR_LINUX_MADV_PAGEOUT        21 /**< MADV_PAGEOUT */
-#define VMAR_LINUX_MADV_POPULATE_READ  22 /**< MADV_POPULATE_READ */
-#define VMAR_LINUX_MADV_POPULATE_WRITE 23 /**< MADV_POPULATE_WRITE */
+#define VMAR_LINUX_MADV_NORMAL         0   /**< MADV_NORMAL */
+#define VMAR_LINUX_MADV_RANDOM         1   /**< MADV_RANDOM */
+#define VMAR_LINUX_MADV_SEQUENTIAL     2   /**< MADV_SEQUENTIAL */
+#define VMAR_LINUX_MADV_WILLNEED       3   /**< MADV_WILLNEED */
+#define VMAR_LINUX_MADV_DONTNEED       4   /**< MADV_DONTNEED */
+#define VMAR_LINUX_MADV_FREE           8   /**< MADV_FREE */
+#define VMAR_LINUX_MADV_REMOVE         9   /**< MADV_REMOVE */
+#define VMAR_LINUX_MADV_DONTFORK       10  /**< MADV_DONTFORK */
+#define VMAR_LINUX_MADV_DOFORK         11  /**< MADV_DOFORK */
+#define VMAR_LINUX_MADV_HUGEPAGE       14  /**< MADV_HUGEPAGE */
+#define VMAR_LINUX_MADV_NOHUGEPAGE     15  /**< MADV_NOHUGEPAGE */
+#define VMAR_LINUX_MADV_DONTDUMP       16  /**< MADV_DONTDUMP */
+#define VMAR_LINUX_MADV_DODUMP         17  /**< MADV_DODUMP */
+#define VMAR_LINUX_MADV_WIPEONFORK     18  /**< MADV_WIPEONFORK */
+#define VMAR_LINUX_MADV_KEEPONFORK     19  /**< MADV_KEEPONFORK */
+#define VMAR_LINUX_MADV_COLD           20  /**< MADV_COLD */
+#define VMAR_LINUX_MADV_PAGEOUT        21  /**< MADV_PAGEOUT */
+#define VMAR_LINUX_MADV_POPULATE_READ  22  /**< MADV_POPULATE_READ */
+#define VMAR_LINUX_MADV_POPULATE_WRITE 23  /**< MADV_POPULATE_WRITE */
+#define VMAR_LINUX_MADV_GUARD_INSTALL  102 /**< MADV_GUARD_INSTALL */
+#define VMAR_LINUX_MADV_GUARD_REMOVE   103 /**< MADV_GUARD_REMOVE */
 /**@}*/
 
 /** @name More MADV_* values the layer refuses; mseal()'s rule names them */
 /**@{*/
-#define VMAR_LINUX_MADV_DONTNEED_LOCKED 24  /**< MADV_DONTNEED_LOCKED */
-#define VMAR_LINUX_MADV_GUARD_INSTALL   102 /**< MADV_GUARD_INSTALL */
+#define VMAR_LINUX_MADV_DONTNEED_LOCKED 24 /**< MADV_DONTNEED_LOCKED */
 /**@}*/
 
 /** @name Linux's errno values (positive; the calls return them negated) */
@@ -336,8 +337,9 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t old_addr,
 /**
  * madvise(2) for NORMAL, RANDOM, SEQUENTIAL, WILLNEED, DONTNEED, FREE,
  * REMOVE, DONTFORK, DOFORK, HUGEPAGE, NOHUGEPAGE, DONTDUMP, DODUMP,
- * WIPEONFORK, KEEPONFORK, COLD, PAGEOUT, POPULATE_READ and
- * POPULATE_WRITE (the core's vmar_advise of the same number). As Linux, the
+ * WIPEONFORK, KEEPONFORK, COLD, PAGEOUT, POPULATE_READ, POPULATE_WRITE,
+ * GUARD_INSTALL and GUARD_REMOVE (Linux 6.13 guard regions) (the core's
+ * vmar_advise of the same number). As Linux, the
  * advice is applied to the mapped parts of the range and -ENOMEM reported
  * for the holes afterwards; POPULATE_* instead fault the range in from
  * its start and stop at the first hole or failure (madvise_populate()).
@@ -350,14 +352,16 @@ long vmar_linux_mremap(struct vmar_linux_mm *mm, uint64_t old_addr,
  *  a wrapping range, MADV_FREE on a shared or file mapping, WIPEONFORK on
  *  a shared or file mapping, REMOVE on private anonymous memory,
  *  POPULATE_* reaching device memory or a mapping without the access's
- *  permission); -EACCES (REMOVE on a private file mapping or a shared
+ *  permission, GUARD_* on device memory, GUARD_INSTALL on locked memory);
+ *  -EACCES (REMOVE on a private file mapping or a shared
  *  one whose file is not open for writing); -EOPNOTSUPP (REMOVE on a file
  *  whose object cannot punch holes); -ENOMEM
  *  (a hole in the range, the mapping-count limit, or a populate out of
  *  memory); -EFAULT (a populate fault that would raise SIGBUS: past the
- *  end of a file, or the object failed); -EPERM (discarding advice,
- *  Linux's is_discard(): FREE, DONTNEED, REMOVE, DONTFORK, WIPEONFORK,
- *  on a sealed read-only private anonymous mapping: mseal()).
+ *  end of a file, or the object failed, or one that reaches a guard
+ *  marker); -EPERM (discarding advice, Linux's is_discard(): FREE,
+ *  DONTNEED, REMOVE, DONTFORK, WIPEONFORK, GUARD_INSTALL, on a sealed
+ *  read-only private anonymous mapping: mseal()).
  * Locking: the space lock, through the core's calls; the caller
  *  serialises the calls on one mm ("Threading" above).
  * On failure: the mappings before the failure point have the advice

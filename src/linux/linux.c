@@ -592,6 +592,8 @@ static bool advice_known(uint64_t advice)
     case VMAR_LINUX_MADV_KEEPONFORK:
     case VMAR_LINUX_MADV_COLD:
     case VMAR_LINUX_MADV_PAGEOUT:
+    case VMAR_LINUX_MADV_GUARD_INSTALL:
+    case VMAR_LINUX_MADV_GUARD_REMOVE:
         return true;
     default:
         return false;
@@ -640,6 +642,9 @@ static long advise_piece(struct vmar_linux_mm *mm,
             return E(EINVAL);
         return 0;
     case VMAR_LINUX_MADV_DONTNEED:
+    case VMAR_LINUX_MADV_GUARD_INSTALL:
+    case VMAR_LINUX_MADV_GUARD_REMOVE:
+        /* is_valid_guard_vma(): VM_PFNMAP (device memory) refused. */
         if (m->backing == VMAR_BACKING_DEVICE)
             return E(EINVAL);
         break;

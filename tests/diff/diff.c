@@ -827,6 +827,19 @@ static int compare_slot(struct diff_session *s, bool page_sweep)
                 return fail(
                     s, "page %#" PRIx64 ": resident %#" PRIx64 ", model %s\n",
                     va, bytes, m->pg[i].populated ? "present" : "absent");
+            /* A marker the model knows refuses a read fault, changing
+             * nothing (the other way round, an access in the op stream
+             * finds a marker the model lacks). */
+            if (m->pg[i].guard && m->pg[i].prot & VMAR_PROT_READ) {
+                s->st->guard_checks++;
+                rc = vmar_fault(s->c->space, va, VMAR_ACCESS_READ,
+                                VMAR_FAULT_USER);
+                if (rc != VMAR_EFAULT)
+                    return fail(s,
+                                "page %#" PRIx64 ": read fault %s, model: "
+                                "guard marker\n",
+                                va, vmar_errname(rc));
+            }
         }
         s->st->content_checks++;
         if (check_contents(s, 0, UINT64_MAX))
@@ -1201,6 +1214,7 @@ static void count_outcome(struct diff_session *s, const struct diff_op *op,
         break;
     case VMAR_EFAULT:
         st->efault++;
+        st->guard_faults += why && !strcmp(why, "guard marker");
         break;
     case VMAR_EEXIST:
         st->eexist++;
@@ -1422,6 +1436,8 @@ static void count_new(struct diff_session *s, const struct diff_op *op, int rc,
         else if (op->advice == VMAR_ADVISE_WIPEONFORK ||
                  op->advice == MODEL_INHERIT + VMAR_INHERIT_ZERO)
             st->advise_wipe++;
+        else if (op->advice == VMAR_ADVISE_GUARD_INSTALL)
+            st->advise_guards++;
         else if (op->advice != VMAR_ADVISE_WILLNEED)
             st->advise_hints++;
         break;
@@ -2825,7 +2841,8 @@ static const int advices[] = {
     VMAR_ADVISE_POPULATE_READ, VMAR_ADVISE_POPULATE_WRITE,
     /* vmar_inherit (the driver's encoding: MODEL_INHERIT + value). */
     MODEL_INHERIT + VMAR_INHERIT_SHARE, MODEL_INHERIT + VMAR_INHERIT_COPY,
-    MODEL_INHERIT + VMAR_INHERIT_NONE, MODEL_INHERIT + VMAR_INHERIT_ZERO};
+    MODEL_INHERIT + VMAR_INHERIT_NONE, MODEL_INHERIT + VMAR_INHERIT_ZERO,
+    VMAR_ADVISE_GUARD_INSTALL, VMAR_ADVISE_GUARD_REMOVE};
 
 static void gen_advise(struct diff_session *s, struct diff_rng *r,
                        struct diff_op *op)
@@ -4197,7 +4214,10 @@ int diff_run_bytes(const uint8_t *data, size_t len)
     X(obj_create_fails)                                                        \
     X(obj_eio)                                                                 \
     X(obj_truncates)                                                           \
-    X(obj_orphans)
+    X(obj_orphans)                                                             \
+    X(advise_guards)                                                           \
+    X(guard_faults)                                                            \
+    X(guard_checks)
 
 void diff_stats_print(FILE *f, const struct diff_stats *st)
 {

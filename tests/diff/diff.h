@@ -207,6 +207,10 @@ struct diff_stats {
     size_t obj_eio;          /* an unreadable object page refused */
     size_t obj_truncates;    /* memfd truncates (shrink or grow) */
     size_t obj_orphans;      /* ... after which a leaf kept a dropped page */
+    /* Guard markers. */
+    size_t advise_guards; /* successful GUARD_INSTALLs */
+    size_t guard_faults;  /* accesses a marker refused */
+    size_t guard_checks;  /* markers checked by the page sweep */
 };
 
 /* Random choices: from a splitmix64 state, or from a byte string (the

@@ -132,6 +132,13 @@ SAME(VMAR_LINUX_MADV_COLD, MADV_COLD);
 SAME(VMAR_LINUX_MADV_PAGEOUT, MADV_PAGEOUT);
 SAME(VMAR_LINUX_MADV_POPULATE_READ, MADV_POPULATE_READ);
 SAME(VMAR_LINUX_MADV_POPULATE_WRITE, MADV_POPULATE_WRITE);
+/* Linux 6.13 (uapi mman-common.h); older C libraries lack the names. */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#define MADV_GUARD_REMOVE  103
+#endif
+SAME(VMAR_LINUX_MADV_GUARD_INSTALL, MADV_GUARD_INSTALL);
+SAME(VMAR_LINUX_MADV_GUARD_REMOVE, MADV_GUARD_REMOVE);
 SAME(VMAR_LINUX_EPERM, EPERM);
 SAME(VMAR_LINUX_EBADF, EBADF);
 SAME(VMAR_LINUX_EAGAIN, EAGAIN);
@@ -1032,7 +1039,8 @@ static int64_t touch_result(int rc)
 {
     if (rc == 0)
         return 0;
-    if (rc == VMAR_ENOENT || rc == VMAR_EACCES)
+    /* VMAR_EFAULT from vmar_fault: a guard marker (VM_FAULT_SIGSEGV). */
+    if (rc == VMAR_ENOENT || rc == VMAR_EACCES || rc == VMAR_EFAULT)
         return T_SEGV;
     if (rc == VMAR_ENXIO || rc == VMAR_EIO)
         return T_BUS;
@@ -2027,6 +2035,63 @@ static const struct op directed[][40] = {
         AD(W(P(60)), P(2), MADV_NOHUGEPAGE),    /* merges */
         END,
     },
+    /* guard regions: markers drop the pages under them and fault every
+     * access (SIGSEGV) without a split; DONTNEED and mprotect keep them,
+     * a populate stops at them (EFAULT), mremap moves them, munmap drops
+     * them; shared memory takes them (6.18), a sealed read-only private
+     * mapping refuses an install (EPERM) */
+    {
+        MM(W(P(8)), P(8), RW_, PA | FX, 0, 0),
+        TW(W(P(8)), 1),
+        TW(W(P(9)), 2),
+        TW(W(P(10)), 3),
+        AD(W(P(9)) + 1, P(1), MADV_GUARD_INSTALL), /* unaligned */
+        AD(W(P(9)), 0, MADV_GUARD_INSTALL),        /* zero: 0 */
+        AD(W(P(9)), P(2), MADV_GUARD_INSTALL),
+        TR(W(P(9))),
+        TW(W(P(10)), 4),
+        TR(W(P(8))),
+        MC(W(P(8)), P(8)),
+        AD(W(P(8)), P(8), MADV_DONTNEED),
+        TR(W(P(9))),
+        PR(W(P(8)), P(8), PROT_READ),
+        TR(W(P(10))),
+        PR(W(P(8)), P(8), RW_),
+        AD(W(P(8)), P(8), MADV_POPULATE_WRITE), /* EFAULT at the marker */
+        MC(W(P(8)), P(8)),
+        AD(W(P(6)), P(4), MADV_GUARD_INSTALL), /* hole first: ENOMEM */
+        TR(W(P(8))),
+        RE(W(P(8)), P(4), P(4), MV | MREMAP_FIXED, W(P(40))),
+        TR(W(P(41))),
+        TR(W(P(43))),
+        AD(W(P(40)), P(4), MADV_GUARD_REMOVE),
+        TR(W(P(41))),
+        AD(W(P(12)), P(2), MADV_GUARD_INSTALL),
+        UN(W(P(12)), P(4)),
+        MM(W(P(12)), P(4), RW_, PA | FX, 0, 0),
+        TR(W(P(12))),
+        END,
+    },
+    /* guard regions on shared memory and files, and sealed memory */
+    {
+        MM(W(P(20)), P(2), RW_, SA | FX, 0, 0),
+        TW(W(P(20)), 6),
+        AD(W(P(20)), P(1), MADV_GUARD_INSTALL),
+        TR(W(P(20))),
+        MC(W(P(20)), P(2)),
+        AD(W(P(20)), P(2), MADV_GUARD_REMOVE),
+        TR(W(P(20))),
+        MM(W(P(24)), P(2), RW_, MAP_SHARED | FX, FD_RW, 0),
+        AD(W(P(24)), P(2), MADV_GUARD_INSTALL),
+        TW(W(P(25)), 7),
+        AD(W(P(24)), P(2), MADV_GUARD_REMOVE),
+        MM(W(P(30)), P(2), PROT_READ, PA | FX, 0, 0),
+        MS(W(P(30)), P(2), 0),
+        AD(W(P(30)), P(1), MADV_GUARD_INSTALL), /* EPERM */
+        AD(W(P(30)), P(1), MADV_GUARD_REMOVE),
+        AD(W(P(28)), P(4), MADV_GUARD_REMOVE), /* hole, then fine */
+        END,
+    },
     /* madvise populate: faulted in from the start, up to the first hole
      * (ENOMEM), a mapping without the access's permission (EINVAL) or a
      * page past a file's end (EFAULT); the pages before stay */
@@ -2588,8 +2653,9 @@ static struct op r_op(uint64_t *s)
             MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_REMOVE,
             MADV_HUGEPAGE,      MADV_NOHUGEPAGE,     MADV_DONTDUMP,
             MADV_DODUMP,        MADV_WIPEONFORK,     MADV_KEEPONFORK,
-            MADV_COLD}; /* not PAGEOUT: it reclaims clean file pages
-                         * (docs/LINUX.md, difference 5) */
+            MADV_COLD,          MADV_GUARD_INSTALL,  MADV_GUARD_REMOVE};
+        /* not PAGEOUT: it reclaims clean file pages (docs/LINUX.md,
+         * difference 5) */
         op.kind = OP_MADVISE;
         a[2] = adv[R(sizeof(adv) / sizeof(adv[0]))];
     } else if (k < 76) {

@@ -1020,6 +1020,8 @@ static bool advice_known(int advice)
     case VMAR_ADVISE_PAGEOUT:
     case VMAR_ADVISE_POPULATE_READ:
     case VMAR_ADVISE_POPULATE_WRITE:
+    case VMAR_ADVISE_GUARD_INSTALL:
+    case VMAR_ADVISE_GUARD_REMOVE:
         return true;
     default:
         return false;
@@ -1122,6 +1124,10 @@ static void advice_refuses(int advice, unsigned *einval, unsigned *eacces)
     case MODEL_INHERIT + VMAR_INHERIT_COPY:
         *einval = K_DEV | K_SHARED;
         break;
+    case VMAR_ADVISE_GUARD_INSTALL:
+    case VMAR_ADVISE_GUARD_REMOVE:
+        *einval = K_DEV;
+        break;
     default:
         break;
     }
@@ -1146,10 +1152,11 @@ int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
                  int advice)
 {
     const bool remove = advice == VMAR_ADVISE_REMOVE;
-    const bool drops =
-        advice == VMAR_ADVISE_DONTNEED || advice == VMAR_ADVISE_FREE || remove;
+    const bool install = advice == VMAR_ADVISE_GUARD_INSTALL;
+    const bool drops = advice == VMAR_ADVISE_DONTNEED ||
+                       advice == VMAR_ADVISE_FREE || remove || install;
     /* vmar.h, VMAR_MAP_SEALED: discarding advice is refused on sealed
-     * read-only private anonymous memory. */
+     * read-only private anonymous memory; a guard install drops pages. */
     const bool discards = drops || advice == VMAR_ADVISE_DONTFORK ||
                           advice == VMAR_ADVISE_WIPEONFORK ||
                           advice == MODEL_INHERIT + VMAR_INHERIT_NONE ||
@@ -1190,12 +1197,21 @@ int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
     if (advice == VMAR_ADVISE_WILLNEED || advice == VMAR_ADVISE_COLD ||
         advice == VMAR_ADVISE_PAGEOUT)
         return 0;
+    if (advice == VMAR_ADVISE_GUARD_REMOVE) {
+        for (size_t i = lo; i < hi; i++)
+            m->pg[i].guard = 0;
+        return 0;
+    }
     if (drops) {
         /* Private memory reads as zero (or as its object) again; shared
          * memory refaults from its object, which keeps the page (REMOVE:
-         * model_punch then empties the object's pages). */
-        for (size_t i = lo; i < hi; i++)
+         * model_punch then empties the object's pages). A marker survives
+         * every drop; an install adds one. */
+        for (size_t i = lo; i < hi; i++) {
             page_drop(m, i);
+            if (install)
+                m->pg[i].guard = 1;
+        }
         return 0;
     }
     bool cut_lo = lo > 0 && joins(&m->pg[lo - 1], &m->pg[lo]) &&
@@ -1431,6 +1447,7 @@ int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
         v.tag = 0;
         v.frame = 0;
         v.orphan = 0;
+        v.guard = 0;
         if (v.object)
             v.objoff = save[len - 1].objoff + (uint64_t)(k - len + 1) * PG;
         pg_set(m, &m->pg[tlo + k], &v);
@@ -1443,6 +1460,7 @@ int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
             v.tag = 0;
             v.frame = 0;
             v.orphan = 0;
+            v.guard = 0; /* moved with the pages */
             pg_set(m, &m->pg[lo_i + k], &v);
         } else {
             pg_clear(m, &m->pg[lo_i + k]);
@@ -1615,7 +1633,7 @@ static void fault_around(struct model *m, size_t i)
     vmar_addr_t hi = w + span < addr_of(m, e) ? w + span : addr_of(m, e);
     for (vmar_addr_t at = lo; at < hi; at += PG) {
         struct model_page *q = &m->pg[(at - m->cfg.user_lo) / PG];
-        if (at == va || q->populated || !in_object(m, q) ||
+        if (at == va || q->populated || q->guard || !in_object(m, q) ||
             !m->st->obj[q->object].frame[q->objoff / PG])
             continue;
         model_touch(m, q);
@@ -1716,6 +1734,8 @@ int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
         return fail(m, VMAR_ENOENT, "no mapping");
     if (!(p->prot & vmar_access_prot(access)))
         return fail(m, VMAR_EACCES, "access denied");
+    if (p->guard)
+        return fail(m, VMAR_EFAULT, "guard marker");
     if (past_end(m, p))
         return fail(m, VMAR_ENXIO, "past the object's end");
     if (unreadable(m, p))
@@ -1788,6 +1808,10 @@ int model_access_force(struct model *m, vmar_addr_t addr, uint64_t len,
         if (!allows(p, need, force)) {
             *done = off;
             return fail(m, VMAR_EACCES, "access denied");
+        }
+        if (p->guard) {
+            *done = off;
+            return fail(m, VMAR_EFAULT, "guard marker");
         }
         if (past_end(m, p)) {
             *done = off;

@@ -50,7 +50,11 @@ struct model_page {
      * content, seen by every page that maps it); still file memory. */
     uint8_t orphan;
     uint8_t cache; /* enum vmar_cache: the device mapping's policy */
-    uint64_t tag;  /* private memory: the first 8 bytes */
+    /* A guard marker (VMAR_ADVISE_GUARD_INSTALL): never populated, every
+     * access VMAR_EFAULT; part of no mapping's identity (joins() ignores
+     * it), copied by a fork, moved by a remap. */
+    uint8_t guard;
+    uint64_t tag; /* private memory: the first 8 bytes */
     /* The memory object (an id of the store): for shared anonymous
      * memory the one its vmar_map call made (each call makes one, as
      * Linux's shmem does), for VMAR_BACKING_OBJECT the caller's (shared
@@ -232,8 +236,9 @@ int model_resident(const struct model *m, vmar_addr_t lo, vmar_addr_t hi,
 /* vmar_fault: 0 (the page is now populated), VMAR_EINVAL, VMAR_ENOENT
  * (no mapping; a grow-down mapping above that may not grow), VMAR_EAGAIN
  * (one that would grow, without VMAR_FAULT_EXCLUSIVE), VMAR_EACCES (the mapping
- * lacks the access's prot), VMAR_ENXIO (an absent page past its object's end of
- * a shared mapping, or of a private one with VMAR_MAP_EOF_FAULT). */
+ * lacks the access's prot), VMAR_EFAULT (a guard marker, before the object
+ * checks), VMAR_ENXIO (an absent page past its object's end of a shared
+ * mapping, or of a private one with VMAR_MAP_EOF_FAULT). */
 int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
                 unsigned flags);
 /* Only the stack growth of model_fault(addr, flags): a fault that grew
