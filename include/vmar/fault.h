@@ -89,8 +89,12 @@ enum vmar_fault_flags {
  *   VMAR_EIO (SIGBUS), which is also the answer to a page get_page must
  *   not return (vmar/object.h: e.g. a private-anonymous frame, or one at
  *   or above the backend's pa_top, vmar/mmu.h, which no entry can hold);
- *  VMAR_EFAULT: a device page has no translation (cannot happen unless a
- *   backend lost it: device pages are mapped from map to unmap);
+ *  VMAR_EFAULT: the page holds a guard marker (VMAR_ADVISE_GUARD_INSTALL:
+ *   SIGSEGV, SEGV_MAPERR, as Linux's VM_FAULT_SIGSEGV; checked after the
+ *   mapping's permission, so VMAR_EACCES comes first, and before the
+ *   object's end and its get_page), or a device page has no translation
+ *   (cannot happen unless a backend lost it: device pages are mapped from
+ *   map to unmap);
  *  VMAR_EAGAIN: `addr` lies below a VMAR_MAP_GROWSDOWN mapping that
  *   must grow, and the embedder holds the space lock (its own) without
  *   saying it holds it exclusively: nothing changed; call again with the
@@ -132,7 +136,8 @@ int vmar_fault(struct vmar_space *space, vmar_addr_t addr, unsigned access,
  *               failure (the copy stops at the first bad page).
  * Returns: 0; VMAR_EACCES when the handle lacks VMAR_RIGHT_READ (nothing
  *  copied); VMAR_EFAULT at the first page that is not mapped, not
- *  readable or device memory, or when [src, src+len) wraps; VMAR_ENOMEM if a
+ *  readable, device memory or a guard marker, or when [src, src+len)
+ *  wraps; VMAR_ENOMEM if a
  * page could not be faulted in. Locking: takes the space lock (shared, as
  * vmar_fault) per page. On failure: bytes before the bad page were copied; the
  * space may have gained the pages that were faulted in (as a user access
@@ -152,10 +157,10 @@ int vmar_read(struct vmar_space *space, vmar_addr_t src, void *dst, size_t len,
  * @param done   if not NULL, receives the number of bytes copied.
  * Returns: 0; VMAR_EACCES when the handle lacks VMAR_RIGHT_WRITE (nothing
  *  written); VMAR_EFAULT at the first page that is not mapped, not
- *  writable or device memory, or when the range wraps; VMAR_ENOMEM if a page
- * could not be faulted in. Locking: takes the space lock (shared) per
- * page. On failure: bytes before the bad page were written; pages faulted in
- *  stay.
+ *  writable, device memory or a guard marker, or when the range wraps;
+ * VMAR_ENOMEM if a page could not be faulted in. Locking: takes the space lock
+ * (shared) per page. On failure: bytes before the bad page were written; pages
+ * faulted in stay.
  */
 int vmar_write(struct vmar_space *space, vmar_addr_t dst, const void *src,
                size_t len, size_t *done);

@@ -331,17 +331,19 @@ int vmar__radix_find_next(const struct vmar__radix *rx, vmar_addr_t *va,
 /**
  * vmar_mmu_ops::probe: one point descent to the base page `va`. 0 with
  * the page's entry in *pte when a leaf covers it (pa inside a huge leaf
- * too), else VMAR_ENOENT with *missing the tables vmar__radix_map of `va`
- * would link (count_missing of the page, VMAR_PREP_MAP). Reads only.
- * Precondition: va page aligned, below user_end.
+ * too) or a guard marker holds it (flags VMAR_PTE_GUARD), else VMAR_ENOENT with
+ * *missing the tables vmar__radix_map of `va` would link (count_missing of the
+ * page, VMAR_PREP_MAP). Reads only. Precondition: va page aligned, below
+ * user_end.
  */
 int vmar__radix_probe(const struct vmar__radix *rx, vmar_addr_t va,
                       struct vmar_pte *pte, size_t *missing);
 
 /**
  * vmar_mmu_ops::map_empty: vmar__radix_map of a base page unless a leaf
- * covers `va`, in one descent: 0 when installed, VMAR_EEXIST with the
- * covering leaf's entry for the page in *found (nothing changed; tables
+ * covers `va` or a guard marker holds it, in one descent: 0 when
+ * installed, VMAR_EEXIST with the covering leaf's entry for the page (a
+ * marker: flags VMAR_PTE_GUARD) in *found (nothing changed; tables
  * a missing path needed were linked, which only a present leaf rules
  * out, so none were). Preconditions as vmar__radix_map's but the slot.
  */
@@ -350,10 +352,10 @@ int vmar__radix_map_empty(struct vmar__radix *rx, vmar_addr_t va,
                           struct vmar_frame_list *resv, struct vmar_pte *found);
 
 /**
- * vmar_mmu_ops::copy: copy the present leaves of `src` in [*va, end) into
- * `dst` (see vmar/mmu.h for the whole contract): the same words, without
- * the write permission under VMAR_COPY_COW, huge leaves as huge leaves
- * at the same level; take(arg, pa) for each base frame of a managed
+ * vmar_mmu_ops::copy: copy the present leaves and guard markers of `src`
+ * in [*va, end) into `dst` (see vmar/mmu.h for the whole contract): the same
+ * words, without the write permission under VMAR_COPY_COW, huge leaves as huge
+ * leaves at the same level; take(arg, pa) for each base frame of a managed
  * leaf. One descent of `dst` per leaf table of `src`, then a loop over
  * that table's entries. Missing tables of `dst` are popped from `resv`;
  * when it runs short the copy stops before the leaf that needs them,
@@ -371,25 +373,25 @@ size_t vmar__radix_copy(struct vmar__radix *dst, const struct vmar__radix *src,
 /**
  * vmar_mmu_ops::move: for every present leaf of `rx` in [va, va+len),
  * install base-page leaves at to + (x - va) with the same frame and
- * attributes (see vmar/mmu.h for the whole contract); a huge leaf goes
- * as base pages, only its pages inside the range. moved(arg, pa) once
- * per base page installed, in address order. The source is not touched.
- * One descent per target leaf table (cached across consecutive leaves),
- * a loop over each source leaf table. Missing target tables are popped
- * from `resv`; never allocates, cannot fail.
- * Preconditions (asserted): va, to, len page aligned, len > 0, both
- * ranges below user_end and disjoint, no leaf present in the target
- * (and `resv` holds what its tables lack).
+ * attributes, and a guard marker for every marker, (see vmar/mmu.h for the
+ * whole contract); a huge leaf goes as base pages, only its pages inside the
+ * range. moved(arg, pa) once per base page installed, in address order. The
+ * source is not touched. One descent per target leaf table (cached across
+ * consecutive leaves), a loop over each source leaf table. Missing target
+ * tables are popped from `resv`; never allocates, cannot fail. Preconditions
+ * (asserted): va, to, len page aligned, len > 0, both ranges below user_end and
+ * disjoint, no leaf present in the target (and `resv` holds what its tables
+ * lack).
  */
 void vmar__radix_move(struct vmar__radix *rx, vmar_addr_t va, vmar_size_t len,
                       vmar_addr_t to, struct vmar_frame_list *resv,
                       vmar_mmu_take_fn *moved, void *arg);
 
 /**
- * vmar_mmu_ops::transfer: move every present leaf of `rx` in [va, va+len)
- * to to + (x - va) in one pass (see vmar/mmu.h for the whole contract).
- * A leaf table's words are cleared and written at the target as they
- * are, frame, attributes and reference alike; a leaf table that the
+ * vmar_mmu_ops::transfer: move every present leaf and guard marker of
+ * `rx` in [va, va+len) to to + (x - va) in one pass (see vmar/mmu.h for the
+ * whole contract). A leaf table's words are cleared and written at the target
+ * as they are, frame, attributes and reference alike; a leaf table that the
  * range covers whole, with `to - va` a multiple of its span, is relinked
  * under the target's level-1 slot instead. A huge leaf goes as base
  * pages. The source's ranges are recorded on `batch`, and the source
