@@ -36,8 +36,8 @@ extern "C" {
 /** ABI version of struct vmar_mmu_ops this header describes. */
 #define VMAR_MMU_ABI 2u
 
-/** The ABI that appended vmar_mmu_ops::guard and ::find_guard (guard
- *  markers). */
+/** The ABI that appended vmar_mmu_ops::guard and vmar_mmu_ops::find_guard
+ * (guard markers). */
 #define VMAR_MMU_ABI_GUARD 2u
 
 /** A backend's page-table object (one per address space). Opaque. */

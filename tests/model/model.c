@@ -1364,6 +1364,7 @@ int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
                 v.tag = 0;
                 v.frame = 0;
                 v.orphan = 0;
+                v.guard = 0; /* new pages: no marker */
                 if (v.object)
                     v.objoff = last->objoff + (uint64_t)(i - hi_i + 1) * PG;
                 pg_set(m, &m->pg[i], &v);
