@@ -297,6 +297,41 @@ static const char *sc_remap_move(struct vmar_space *s)
     return NULL;
 }
 
+/* Guard markers: a user access to a guard page takes a real page fault
+ * (the hardware walk finds the non-present marker entry), which
+ * vmar_fault reports as VMAR_EFAULT (SIGSEGV); the pages around it work,
+ * DONTNEED keeps the marker and GUARD_REMOVE gives a zero page back. */
+static const char *sc_guard(struct vmar_space *s)
+{
+    vmar_addr_t a;
+    uint64_t v = 1;
+    unsigned long f0;
+    int rc;
+
+    CALL(map_anon(s, 4 * P, 0, &a));
+    STORE(a, 0x6a);
+    STORE(a + P, 0x6b);
+    CALL(vmar_advise(s, a + P, 2 * P, VMAR_ADVISE_GUARD_INSTALL));
+    CHECK(arch_leaf_level(s, a + P) == -1, "leaf under a marker", a + P);
+    rc = arch_user_op(UOP_LOAD64, a + P, 0, NULL);
+    CHECK(rc == VMAR_EFAULT, "load of a guard page: not EFAULT", rc);
+    rc = arch_user_op(UOP_STORE64, a + 2 * P, 1, NULL);
+    CHECK(rc == VMAR_EFAULT, "store to a guard page: not EFAULT", rc);
+    LOAD(a, &v);
+    CHECK(v == 0x6a, "page before the guard", v);
+    STORE(a + 3 * P, 0x6c);
+    CALL(vmar_advise(s, a, 4 * P, VMAR_ADVISE_DONTNEED));
+    rc = arch_user_op(UOP_LOAD64, a + P, 0, NULL);
+    CHECK(rc == VMAR_EFAULT, "marker lost to DONTNEED", rc);
+    CALL(vmar_advise(s, a, 4 * P, VMAR_ADVISE_GUARD_REMOVE));
+    f0 = k_faults_resolved;
+    LOAD(a + P, &v);
+    CHECK(v == 0, "page after GUARD_REMOVE not zero", v);
+    CHECK(k_faults_resolved == f0 + 1, "removed marker: not one fault",
+          k_faults_resolved - f0);
+    return NULL;
+}
+
 /* ---- runner ------------------------------------------------------------ */
 
 /* A space with the user program at UCODE_VA, current in the MMU. The code
@@ -382,6 +417,7 @@ _Noreturn void k_run_scenarios(void)
     run("huge_split", sc_huge);
     run("fork_cow", sc_fork_cow);
     run("remap_move", sc_remap_move);
+    run("guard", sc_guard);
     k_smp_scenarios();
     k_stream_scenarios();
     if (failures == 0) {
