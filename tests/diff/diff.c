@@ -2970,7 +2970,7 @@ static void gen_remap(struct diff_session *s, struct diff_rng *r,
             op->b = (1 + R(r, (run->end - op->a) / PG)) * PG;
         else
             op->b = run->end - op->a;
-        if (chance(r, 15)) /* across the next mapping(s) and holes */
+        if (chance(r, 20)) /* across the next mapping(s) and holes */
             op->b = pick_size(s, r, op->a);
     } else {
         op->a = pick_addr(s, r);
