@@ -1546,10 +1546,12 @@ int model_fork(struct model *child, const struct model *parent)
             continue;
         struct model_page v = *p;
         if (p->flags & VMAR_MAP_WIPEONFORK) {
-            /* Private anonymous memory that comes empty. */
+            /* Private anonymous memory that comes empty, without guard
+             * markers (Linux 6.18: checked on the host). */
             v.populated = 0;
             v.frame = 0;
             v.tag = 0;
+            v.guard = 0;
         }
         pg_set(child, &child->pg[i], &v);
     }
