@@ -1776,6 +1776,8 @@ static int populate(struct model *m, size_t lo, size_t hi, unsigned need)
             return fail(m, VMAR_ENOMEM, "populate: hole");
         if (is_device(p) || !(p->prot & need))
             return fail(m, VMAR_EINVAL, "populate: refused mapping");
+        if (p->guard) /* as a fault: before the object's checks */
+            return fail(m, VMAR_EFAULT, "populate: guard marker");
         if (past_end(m, p))
             return fail(m, VMAR_ENXIO, "past the object's end");
         if (unreadable(m, p))
