@@ -155,9 +155,10 @@ SAME(VMAR_LINUX_EOPNOTSUPP, EOPNOTSUPP);
 
 #define PGSZ      ((uint64_t)4096)
 #define NPG       512u /* window pages (2 MiB) */
-/* Just below 2 GiB, so that MAP_32BIT's window [1 GiB, 2 GiB) meets
- * it; nothing of the process lies there. */
-#define WIN       ((uint64_t)0x7fe00000)
+/* Inside MAP_32BIT's window [1 GiB, 2 GiB), where nothing of the process
+ * lies, sanitizers included: not just below 2 GiB, where ASan's low
+ * shadow begins (0x7fff8000). */
+#define WIN       ((uint64_t)0x60000000)
 #define WEND      (WIN + NPG * PGSZ)
 #define HEAP      (WIN + 320 * PGSZ) /* start_brk, inside the window */
 #define FILEPG    64u                /* pages of the test file */
