@@ -2458,7 +2458,7 @@ static const struct op directed[][40] = {
         BRK(HEAP + P(4)),
         END,
     },
-    /* MAP_32BIT: bottom-up below 2 GiB (the window ends there), a hint
+    /* MAP_32BIT: bottom-up below 2 GiB (the window lies inside), a hint
      * that ends at or below 2 GiB, FIXED ignores it, ENOMEM when full */
     {
         MM(0, P(1), RW_, PA | MAP_32BIT, 0, 0), /* lowest: W(0) */
