@@ -652,3 +652,17 @@ size_t vt_fail_each_allocation(struct vt *vt, int (*op)(struct vt *, void *),
     fail_msg("the operation never succeeded in 10 000 tries");
     return failed;
 }
+
+int vt_advise(struct vt *vt, vmar_addr_t addr, vmar_size_t size, int advice)
+{
+    int rc = vmar_advise(vt->space, addr, size, advice);
+    VT_CHECK(vt);
+    return rc;
+}
+
+int vt_op_advise(struct vt *vt, void *arg)
+{
+    const struct vt_advice *a = arg;
+
+    return vmar_advise(vt->space, a->addr, a->size, a->advice);
+}

@@ -215,6 +215,20 @@ void vt_snap_free(struct vt_snap *snap);
         VT_EXPECT_RC((call), (want));                                          \
         VT_EXPECT_UNCHANGED((vt), &snap_);                                     \
     } while (0)
+
+/* vmar_advise() on vt's space, then VT_CHECK. */
+int vt_advise(struct vt *vt, vmar_addr_t addr, vmar_size_t size, int advice);
+/* An advise that must fail with `want` and change nothing at all. */
+#define VT_EXPECT_ADVISE_FAILS(vt, addr, size, advice, want)                   \
+    VT_EXPECT_FAILS((vt), vt_advise((vt), (addr), (size), (advice)), (want))
+/* One vmar_advise() call for the allocation-failure sweeps: `arg` is a
+ * struct vt_advice. */
+struct vt_advice {
+    vmar_addr_t addr;
+    vmar_size_t size;
+    int advice;
+};
+int vt_op_advise(struct vt *vt, void *arg);
 /* Map one uncached read-write device page at `va` (VMAR_PLACE_FIXED) over
  * a fresh zeroed frame of the machine's, which it returns: the caller
  * gives it back with env->frame_free after unmapping it. */

@@ -22,22 +22,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static int advise(struct vt *vt, vmar_addr_t addr, vmar_size_t size, int advice)
-{
-    int rc = vmar_advise(vt->space, addr, size, advice);
-    VT_CHECK(vt);
-    return rc;
-}
-
-/* An advise that must fail with `want` and change nothing at all. */
-#define EXPECT_ADVISE_FAILS(vt, addr, size, advice, want)                      \
-    do {                                                                       \
-        struct vt_snap snap_;                                                  \
-        vt_snap_take((vt), &snap_);                                            \
-        VT_EXPECT_RC(advise((vt), (addr), (size), (advice)), (want));          \
-        VT_EXPECT_UNCHANGED((vt), &snap_);                                     \
-    } while (0)
-
 static unsigned flags_at(struct vt *vt, vmar_addr_t at)
 {
     struct vmar_mapping_info info;
@@ -90,7 +74,7 @@ static void drop_anon(int advice)
     const size_t frames = vt_frames_live(&vt);
     assert_int_equal(vt_space_stats(&vt).resident, 4 * PG);
 
-    VT_EXPECT_RC(advise(&vt, BASE + PG, 2 * PG, advice), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + PG, 2 * PG, advice), 0);
     VT_EXPECT_LAYOUT(&vt, one(want, 4)); /* no split */
     assert_int_equal(vt_space_stats(&vt).resident, 2 * PG);
     assert_int_equal(vt_space_stats(&vt).resident_anon, 2 * PG);
@@ -107,7 +91,7 @@ static void drop_anon(int advice)
     /* Over untouched pages and across two mappings: nothing to drop there,
      * no split either. */
     vt_map_fixed(&vt, BASE + 4 * PG, 2, R, 0);
-    VT_EXPECT_RC(advise(&vt, BASE + 2 * PG, 4 * PG, advice), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 2 * PG, 4 * PG, advice), 0);
     assert_int_equal(vt_space_stats(&vt).map_count, 2);
     VT_EXPECT_PAGES(&vt, BASE, 1, 1);
     VT_EXPECT_ZERO(&vt, BASE + 3 * PG, 1);
@@ -186,12 +170,12 @@ static void test_dontneed_object(void **state)
     assert_int_equal(vt_space_stats(&vt).resident_anon, 4 * PG);
 
     /* FREE is for private anonymous memory only (Linux's EINVAL). */
-    EXPECT_ADVISE_FAILS(&vt, BASE + 33 * PG, 2 * PG, VMAR_ADVISE_FREE,
-                        VMAR_EINVAL);
-    EXPECT_ADVISE_FAILS(&vt, BASE, 4 * PG, VMAR_ADVISE_FREE, VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 33 * PG, 2 * PG, VMAR_ADVISE_FREE,
+                           VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE, 4 * PG, VMAR_ADVISE_FREE, VMAR_EINVAL);
     {
         const int advice = VMAR_ADVISE_DONTNEED;
-        VT_EXPECT_RC(advise(&vt, BASE + 33 * PG, 2 * PG, advice), 0);
+        VT_EXPECT_RC(vt_advise(&vt, BASE + 33 * PG, 2 * PG, advice), 0);
         assert_int_equal(vt_space_stats(&vt).resident_anon, 2 * PG);
         VT_EXPECT_PAGES(&vt, BASE + 32 * PG, 1, 3);
         VT_EXPECT_PAGES(&vt, BASE + 33 * PG, 2, 2 + 17);
@@ -199,7 +183,7 @@ static void test_dontneed_object(void **state)
         vt_fill_pages(&vt, BASE + 33 * PG, 2, 3 + 17); /* copies again */
 
         /* Shared: the pages are refaulted from the object. */
-        VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, advice), 0);
+        VT_EXPECT_RC(vt_advise(&vt, BASE, 4 * PG, advice), 0);
         vmar_size_t bytes = 0;
         assert_int_equal(vmar_resident(vt.space, BASE, BASE + 4 * PG, &bytes),
                          0);
@@ -220,7 +204,7 @@ static void test_dontneed_shared_anon(void **state)
     vt_map_fixed(&vt, BASE, 3, RW, VMAR_MAP_SHARED);
     vt_fill_pages(&vt, BASE, 3, 4);
     assert_int_equal(vt_space_stats(&vt).resident_file, 3 * PG);
-    VT_EXPECT_RC(advise(&vt, BASE, 3 * PG, VMAR_ADVISE_DONTNEED), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 3 * PG, VMAR_ADVISE_DONTNEED), 0);
     assert_int_equal(vt_space_stats(&vt).resident, 0);
     VT_EXPECT_PAGES(&vt, BASE, 3, 4);
     assert_int_equal(vt_space_stats(&vt).resident_file, 3 * PG);
@@ -237,11 +221,11 @@ static void test_willneed(void **state)
     vt_map_fixed(&vt, BASE, 4, RW, 0);
     vt_fill_pages(&vt, BASE, 2, 5);
     vt_snap_take(&vt, &snap);
-    VT_EXPECT_RC(advise(&vt, BASE + PG, 2 * PG, VMAR_ADVISE_WILLNEED), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + PG, 2 * PG, VMAR_ADVISE_WILLNEED), 0);
     VT_EXPECT_UNCHANGED(&vt, &snap);
     /* ...but a hole is still reported. */
-    EXPECT_ADVISE_FAILS(&vt, BASE + 2 * PG, 4 * PG, VMAR_ADVISE_WILLNEED,
-                        VMAR_ENOMEM);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 2 * PG, 4 * PG, VMAR_ADVISE_WILLNEED,
+                           VMAR_ENOMEM);
     vt_teardown(&vt);
 }
 
@@ -273,7 +257,7 @@ static void test_hints_split_merge(void **state)
         const struct vmar_stats st = vt_space_stats(&vt);
 
         /* The middle: cut at both ends. */
-        VT_EXPECT_RC(advise(&vt, BASE + 2 * PG, 3 * PG, k->set), 0);
+        VT_EXPECT_RC(vt_advise(&vt, BASE + 2 * PG, 3 * PG, k->set), 0);
         VT_EXPECT_LAYOUT(&vt, three(want, BASE + 2 * PG, BASE + 5 * PG, 8));
         assert_int_equal(flags_at(&vt, BASE) & k->flag, 0);
         assert_int_equal(flags_at(&vt, BASE + 2 * PG) & k->flag, k->flag);
@@ -284,41 +268,41 @@ static void test_hints_split_merge(void **state)
         VT_EXPECT_PAGES(&vt, BASE, 8, 6);
 
         /* Again, overlapping: the advised part grows, the cut moves. */
-        VT_EXPECT_RC(advise(&vt, BASE + 4 * PG, 2 * PG, k->set), 0);
+        VT_EXPECT_RC(vt_advise(&vt, BASE + 4 * PG, 2 * PG, k->set), 0);
         VT_EXPECT_LAYOUT(&vt, three(want, BASE + 2 * PG, BASE + 6 * PG, 8));
         /* The same range again changes nothing and allocates nothing. */
         struct vt_snap snap;
         vt_snap_take(&vt, &snap);
         vmar_sim_fail_after(vt.sim, 1, VMAR_SIM_FAIL_ANY, true);
-        VT_EXPECT_RC(advise(&vt, BASE + 2 * PG, 4 * PG, k->set), 0);
+        VT_EXPECT_RC(vt_advise(&vt, BASE + 2 * PG, 4 * PG, k->set), 0);
         vmar_sim_fail_after(vt.sim, 0, 0, false);
         VT_EXPECT_UNCHANGED(&vt, &snap);
 
         /* Cleared in part: five mappings, alternating. */
-        VT_EXPECT_RC(advise(&vt, BASE + 3 * PG, 2 * PG, k->clear), 0);
+        VT_EXPECT_RC(vt_advise(&vt, BASE + 3 * PG, 2 * PG, k->clear), 0);
         assert_int_equal(vt_space_stats(&vt).map_count, 5);
         assert_int_equal(flags_at(&vt, BASE + 3 * PG) & k->flag, 0);
         assert_int_equal(flags_at(&vt, BASE + 5 * PG) & k->flag, k->flag);
         /* Cleared everywhere: one mapping again. */
-        VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, k->clear), 0);
+        VT_EXPECT_RC(vt_advise(&vt, BASE, 8 * PG, k->clear), 0);
         VT_EXPECT_LAYOUT(&vt, one(want, 8));
         assert_int_equal(flags_at(&vt, BASE) & k->flag, 0);
 
         /* Whole mapping: no cut, no merge with a neighbour that differs. */
         vt_map_fixed(&vt, BASE + 8 * PG, 2, RW, 0);
         VT_EXPECT_LAYOUT(&vt, one(want, 10));
-        VT_EXPECT_RC(advise(&vt, BASE + 8 * PG, 2 * PG, k->set), 0);
+        VT_EXPECT_RC(vt_advise(&vt, BASE + 8 * PG, 2 * PG, k->set), 0);
         line(line(want, BASE, BASE + 8 * PG, "rw-p"), BASE + 8 * PG,
              BASE + 10 * PG, "rw-p");
         VT_EXPECT_LAYOUT(&vt, want);
-        VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, k->set), 0);
+        VT_EXPECT_RC(vt_advise(&vt, BASE, 8 * PG, k->set), 0);
         VT_EXPECT_LAYOUT(&vt, one(want, 10));
         assert_int_equal(flags_at(&vt, BASE) & k->flag, k->flag);
 
         /* Across mappings of different permissions: each cut at the range
          * ends only, and they stay apart. */
         VT_EXPECT_RC(vt_protect(&vt, BASE + 5 * PG, 5 * PG, R), 0);
-        VT_EXPECT_RC(advise(&vt, BASE + 3 * PG, 4 * PG, k->clear), 0);
+        VT_EXPECT_RC(vt_advise(&vt, BASE + 3 * PG, 4 * PG, k->clear), 0);
         char *p = line(want, BASE, BASE + 3 * PG, "rw-p");
         p = line(p, BASE + 3 * PG, BASE + 5 * PG, "rw-p");
         p = line(p, BASE + 5 * PG, BASE + 7 * PG, "r--p");
@@ -340,26 +324,27 @@ static void test_hints_interplay(void **state)
 
     vt_setup(&vt, NULL, 0);
     vt_map_fixed(&vt, BASE, 4, RW, 0);
-    VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, VMAR_ADVISE_RANDOM), 0);
-    VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, VMAR_ADVISE_DONTFORK), 0);
-    VT_EXPECT_RC(advise(&vt, BASE + PG, 2 * PG, VMAR_ADVISE_SEQUENTIAL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 4 * PG, VMAR_ADVISE_RANDOM), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 4 * PG, VMAR_ADVISE_DONTFORK), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + PG, 2 * PG, VMAR_ADVISE_SEQUENTIAL), 0);
     VT_EXPECT_LAYOUT(&vt, three(want, BASE + PG, BASE + 3 * PG, 4));
     assert_int_equal(
         flags_at(&vt, BASE + PG) &
             (VMAR_MAP_RANDOM | VMAR_MAP_SEQUENTIAL | VMAR_MAP_DONTFORK),
         VMAR_MAP_SEQUENTIAL | VMAR_MAP_DONTFORK);
-    VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, VMAR_ADVISE_NORMAL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 4 * PG, VMAR_ADVISE_NORMAL), 0);
     VT_EXPECT_LAYOUT(&vt, one(want, 4));
     assert_int_equal(
         flags_at(&vt, BASE) &
             (VMAR_MAP_RANDOM | VMAR_MAP_SEQUENTIAL | VMAR_MAP_DONTFORK),
         VMAR_MAP_DONTFORK);
-    VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, VMAR_ADVISE_DOFORK), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 4 * PG, VMAR_ADVISE_DOFORK), 0);
     assert_int_equal(flags_at(&vt, BASE) & VMAR_MAP_DONTFORK, 0);
     /* A mapping made SEQUENTIAL by vmar_map merges with an advised one. */
     vt_map_fixed(&vt, BASE + 4 * PG, 2, RW, VMAR_MAP_SEQUENTIAL);
     assert_int_equal(vt_space_stats(&vt).map_count, 2);
-    VT_EXPECT_RC(advise(&vt, BASE + 2 * PG, 2 * PG, VMAR_ADVISE_SEQUENTIAL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 2 * PG, 2 * PG, VMAR_ADVISE_SEQUENTIAL),
+                 0);
     line(line(want, BASE, BASE + 2 * PG, "rw-p"), BASE + 2 * PG, BASE + 6 * PG,
          "rw-p");
     VT_EXPECT_LAYOUT(&vt, want);
@@ -375,8 +360,10 @@ static void test_dontfork_fork(void **state)
     vt_setup(&vt, NULL, 0);
     vt_map_fixed(&vt, BASE, 6, R, 0); /* read-only: no copy-on-write leaves */
     vt_map_fixed(&vt, BASE + 8 * PG, 2, R, 0);
-    VT_EXPECT_RC(advise(&vt, BASE + 2 * PG, 2 * PG, VMAR_ADVISE_DONTFORK), 0);
-    VT_EXPECT_RC(advise(&vt, BASE + 8 * PG, 2 * PG, VMAR_ADVISE_DONTFORK), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 2 * PG, 2 * PG, VMAR_ADVISE_DONTFORK),
+                 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 8 * PG, 2 * PG, VMAR_ADVISE_DONTFORK),
+                 0);
     VT_EXPECT_RC(vt_fork(&vt, &child), 0);
     struct vmar_stats cs;
     vmar_stats(child.space, &cs);
@@ -396,9 +383,9 @@ static void test_dontfork_fork(void **state)
     vt_child_destroy(&child);
 
     /* DOFORK: the next child has everything, merged. */
-    VT_EXPECT_RC(advise(&vt, BASE, 10 * PG - PG, VMAR_ADVISE_DOFORK),
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 10 * PG - PG, VMAR_ADVISE_DOFORK),
                  VMAR_ENOMEM); /* the hole */
-    VT_EXPECT_RC(advise(&vt, BASE, 6 * PG, VMAR_ADVISE_DOFORK), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 6 * PG, VMAR_ADVISE_DOFORK), 0);
     VT_EXPECT_RC(vt_fork(&vt, &child), 0);
     vmar_stats(child.space, &cs);
     assert_int_equal(cs.map_count, 1);
@@ -423,14 +410,14 @@ static void test_hole_enomem(void **state)
     vt_map_fixed(&vt, BASE + 6 * PG, 2, RW, 0);
     vt_fill_pages(&vt, BASE, 4, 7);
     vt_fill_pages(&vt, BASE + 6 * PG, 2, 8);
-    VT_EXPECT_RC(advise(&vt, BASE + 6 * PG, 2 * PG, VMAR_ADVISE_RANDOM), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 6 * PG, 2 * PG, VMAR_ADVISE_RANDOM), 0);
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         /* Hole in the middle, at the start, at the end, only a hole. */
-        EXPECT_ADVISE_FAILS(&vt, BASE + PG, 6 * PG, all[i], VMAR_ENOMEM);
-        EXPECT_ADVISE_FAILS(&vt, BASE + 5 * PG, 2 * PG, all[i], VMAR_ENOMEM);
-        EXPECT_ADVISE_FAILS(&vt, BASE + 2 * PG, 3 * PG, all[i], VMAR_ENOMEM);
-        EXPECT_ADVISE_FAILS(&vt, BASE + 4 * PG, 2 * PG, all[i], VMAR_ENOMEM);
-        EXPECT_ADVISE_FAILS(&vt, BASE + 7 * PG, 2 * PG, all[i], VMAR_ENOMEM);
+        VT_EXPECT_ADVISE_FAILS(&vt, BASE + PG, 6 * PG, all[i], VMAR_ENOMEM);
+        VT_EXPECT_ADVISE_FAILS(&vt, BASE + 5 * PG, 2 * PG, all[i], VMAR_ENOMEM);
+        VT_EXPECT_ADVISE_FAILS(&vt, BASE + 2 * PG, 3 * PG, all[i], VMAR_ENOMEM);
+        VT_EXPECT_ADVISE_FAILS(&vt, BASE + 4 * PG, 2 * PG, all[i], VMAR_ENOMEM);
+        VT_EXPECT_ADVISE_FAILS(&vt, BASE + 7 * PG, 2 * PG, all[i], VMAR_ENOMEM);
     }
     VT_EXPECT_PAGES(&vt, BASE, 4, 7);
     VT_EXPECT_PAGES(&vt, BASE + 6 * PG, 2, 8);
@@ -447,30 +434,32 @@ static void test_einval(void **state)
     vt_map_fixed(&vt, BASE, 4, RW, 0);
     vt_fill_pages(&vt, BASE, 4, 9);
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
-        EXPECT_ADVISE_FAILS(&vt, BASE, 4 * PG, unknown[i], VMAR_EINVAL);
+        VT_EXPECT_ADVISE_FAILS(&vt, BASE, 4 * PG, unknown[i], VMAR_EINVAL);
     /* Bad ranges. */
-    EXPECT_ADVISE_FAILS(&vt, BASE + 1, PG, VMAR_ADVISE_DONTNEED, VMAR_EINVAL);
-    EXPECT_ADVISE_FAILS(&vt, BASE, PG + 1, VMAR_ADVISE_RANDOM, VMAR_EINVAL);
-    EXPECT_ADVISE_FAILS(&vt, BASE, 0, VMAR_ADVISE_DONTNEED, VMAR_EINVAL);
-    EXPECT_ADVISE_FAILS(&vt, ~(vmar_addr_t)0 - PG + 1, PG, VMAR_ADVISE_DONTNEED,
-                        VMAR_EINVAL);
-    EXPECT_ADVISE_FAILS(&vt, BASE, ~(vmar_size_t)0 - PG + 1,
-                        VMAR_ADVISE_DONTNEED, VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 1, PG, VMAR_ADVISE_DONTNEED,
+                           VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE, PG + 1, VMAR_ADVISE_RANDOM, VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE, 0, VMAR_ADVISE_DONTNEED, VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, ~(vmar_addr_t)0 - PG + 1, PG,
+                           VMAR_ADVISE_DONTNEED, VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE, ~(vmar_size_t)0 - PG + 1,
+                           VMAR_ADVISE_DONTNEED, VMAR_EINVAL);
     assert_int_equal(vmar_advise(NULL, BASE, PG, VMAR_ADVISE_DONTNEED),
                      VMAR_EINVAL);
 
     /* Device memory cannot be dropped; hints are fine. */
     const vmar_paddr_t pa = map_device_page(&vt, BASE + 8 * PG);
-    EXPECT_ADVISE_FAILS(&vt, BASE + 8 * PG, PG, VMAR_ADVISE_DONTNEED,
-                        VMAR_EINVAL);
-    EXPECT_ADVISE_FAILS(&vt, BASE + 8 * PG, PG, VMAR_ADVISE_FREE, VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 8 * PG, PG, VMAR_ADVISE_DONTNEED,
+                           VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 8 * PG, PG, VMAR_ADVISE_FREE,
+                           VMAR_EINVAL);
     vt_map_fixed(&vt, BASE + 9 * PG, 1, RW, 0);
     vt_fill_pages(&vt, BASE + 9 * PG, 1, 10);
-    EXPECT_ADVISE_FAILS(&vt, BASE + 8 * PG, 2 * PG, VMAR_ADVISE_DONTNEED,
-                        VMAR_EINVAL); /* nothing dropped from the RAM page */
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 8 * PG, 2 * PG, VMAR_ADVISE_DONTNEED,
+                           VMAR_EINVAL); /* nothing dropped from the RAM page */
     VT_EXPECT_PAGES(&vt, BASE + 9 * PG, 1, 10);
-    VT_EXPECT_RC(advise(&vt, BASE + 8 * PG, PG, VMAR_ADVISE_RANDOM), 0);
-    VT_EXPECT_RC(advise(&vt, BASE + 8 * PG, PG, VMAR_ADVISE_WILLNEED), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 8 * PG, PG, VMAR_ADVISE_RANDOM), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 8 * PG, PG, VMAR_ADVISE_WILLNEED), 0);
     vmar_space_destroy(vt.space);
     vt.space = NULL;
     vt.env->frame_free(vt.env->ctx, pa);
@@ -487,38 +476,25 @@ static void test_map_count_limit(void **state)
     vt_setup(&vt, &so, 0);
     vt_map_fixed(&vt, BASE, 4, RW, 0);
     /* A cut needs a second mapping. */
-    EXPECT_ADVISE_FAILS(&vt, BASE + PG, 2 * PG, VMAR_ADVISE_RANDOM,
-                        VMAR_ENOMEM);
-    EXPECT_ADVISE_FAILS(&vt, BASE, PG, VMAR_ADVISE_DONTFORK, VMAR_ENOMEM);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + PG, 2 * PG, VMAR_ADVISE_RANDOM,
+                           VMAR_ENOMEM);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE, PG, VMAR_ADVISE_DONTFORK, VMAR_ENOMEM);
     /* The whole mapping needs no cut; dropping never cuts. */
-    VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, VMAR_ADVISE_SEQUENTIAL), 0);
-    VT_EXPECT_RC(advise(&vt, BASE + PG, PG, VMAR_ADVISE_DONTNEED), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 4 * PG, VMAR_ADVISE_SEQUENTIAL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + PG, PG, VMAR_ADVISE_DONTNEED), 0);
     /* Advice that changes nothing needs no cut either. */
-    VT_EXPECT_RC(advise(&vt, BASE + PG, PG, VMAR_ADVISE_SEQUENTIAL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + PG, PG, VMAR_ADVISE_SEQUENTIAL), 0);
     /* Two allow one cut, three allow two. */
     vmar_set_limits(vt.space, 0, 2);
-    EXPECT_ADVISE_FAILS(&vt, BASE + PG, 2 * PG, VMAR_ADVISE_RANDOM,
-                        VMAR_ENOMEM);
-    VT_EXPECT_RC(advise(&vt, BASE, PG, VMAR_ADVISE_RANDOM), 0);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + PG, 2 * PG, VMAR_ADVISE_RANDOM,
+                           VMAR_ENOMEM);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, PG, VMAR_ADVISE_RANDOM), 0);
     line(line(want, BASE, BASE + PG, "rw-p"), BASE + PG, BASE + 4 * PG, "rw-p");
     VT_EXPECT_LAYOUT(&vt, want);
     vmar_set_limits(vt.space, 0, 4);
-    VT_EXPECT_RC(advise(&vt, BASE + 2 * PG, PG, VMAR_ADVISE_RANDOM), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 2 * PG, PG, VMAR_ADVISE_RANDOM), 0);
     assert_int_equal(vt_space_stats(&vt).map_count, 4);
     vt_teardown(&vt);
-}
-
-struct adv {
-    vmar_addr_t addr;
-    vmar_size_t size;
-    int advice;
-};
-
-static int op_advise(struct vt *vt, void *arg)
-{
-    const struct adv *a = arg;
-
-    return vmar_advise(vt->space, a->addr, a->size, a->advice);
 }
 
 static void test_oom_sweep(void **state)
@@ -530,11 +506,11 @@ static void test_oom_sweep(void **state)
     vt_setup(&vt, NULL, 0);
     vt_map_fixed(&vt, BASE, 8, RW, 0);
     vt_fill_pages(&vt, BASE, 8, 11);
-    struct adv a = {BASE + 2 * PG, 3 * PG, VMAR_ADVISE_DONTFORK};
+    struct vt_advice a = {BASE + 2 * PG, 3 * PG, VMAR_ADVISE_DONTFORK};
     /* Two mapping nodes, and the spare index nodes the set's reservation
      * for two inserts adds (a few; each failure point is also swept). */
     const size_t ix0 = vt_space_stats(&vt).index_nodes;
-    const size_t failed = vt_fail_each_allocation(&vt, op_advise, &a);
+    const size_t failed = vt_fail_each_allocation(&vt, vt_op_advise, &a);
     const size_t ix = vt_space_stats(&vt).index_nodes - ix0;
     assert_true(ix <= 8);
     assert_int_equal(failed, 2 + ix);
@@ -543,13 +519,13 @@ static void test_oom_sweep(void **state)
     assert_int_equal(flags_at(&vt, BASE + 2 * PG) & VMAR_MAP_DONTFORK,
                      VMAR_MAP_DONTFORK);
     /* Merging back allocates nothing. */
-    struct adv b = {BASE, 8 * PG, VMAR_ADVISE_DOFORK};
-    assert_int_equal(vt_fail_each_allocation(&vt, op_advise, &b), 0);
+    struct vt_advice b = {BASE, 8 * PG, VMAR_ADVISE_DOFORK};
+    assert_int_equal(vt_fail_each_allocation(&vt, vt_op_advise, &b), 0);
     VT_CHECK(&vt);
     VT_EXPECT_LAYOUT(&vt, one(want, 8));
     /* Dropping pages, all-or-nothing too. */
-    struct adv c = {BASE + PG, 6 * PG, VMAR_ADVISE_DONTNEED};
-    (void)vt_fail_each_allocation(&vt, op_advise, &c);
+    struct vt_advice c = {BASE + PG, 6 * PG, VMAR_ADVISE_DONTNEED};
+    (void)vt_fail_each_allocation(&vt, vt_op_advise, &c);
     VT_CHECK(&vt);
     VT_EXPECT_PAGES(&vt, BASE, 1, 11);
     VT_EXPECT_ZERO(&vt, BASE + PG, 6);
@@ -578,16 +554,17 @@ static void test_populate_anon(void **state)
 
     vt_setup(&vt, NULL, 0);
     vt_map_fixed(&vt, BASE, 8, RW, 0);
-    VT_EXPECT_RC(advise(&vt, BASE + PG, 3 * PG, VMAR_ADVISE_POPULATE_READ), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + PG, 3 * PG, VMAR_ADVISE_POPULATE_READ),
+                 0);
     assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), 3 * PG);
     assert_int_equal(resident(&vt, BASE + PG, BASE + 4 * PG), 3 * PG);
-    VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, VMAR_ADVISE_POPULATE_WRITE), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 8 * PG, VMAR_ADVISE_POPULATE_WRITE), 0);
     assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), 8 * PG);
     vt_expect_rss(&vt, 8, 0);
     struct vt_snap snap;
     vt_snap_take(&vt, &snap);
-    VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, VMAR_ADVISE_POPULATE_WRITE), 0);
-    VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, VMAR_ADVISE_POPULATE_READ), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 8 * PG, VMAR_ADVISE_POPULATE_WRITE), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 8 * PG, VMAR_ADVISE_POPULATE_READ), 0);
     VT_EXPECT_UNCHANGED(&vt, &snap);
     VT_EXPECT_LAYOUT(&vt, one(want, 8));
     VT_EXPECT_ZERO(&vt, BASE, 8);
@@ -605,17 +582,17 @@ static void test_populate_cow(void **state)
 
     struct vmar_map_opts o = shared_memfd_setup(&vt, &obj);
     vt_fill_pages(&vt, BASE, 4, 2);
-    VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, VMAR_ADVISE_DONTNEED), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 4 * PG, VMAR_ADVISE_DONTNEED), 0);
     o.addr = BASE + 32 * PG;
     o.flags = 0;
     VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0); /* private */
 
-    VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, VMAR_ADVISE_POPULATE_WRITE), 0);
-    VT_EXPECT_RC(advise(&vt, BASE + 32 * PG, 4 * PG, VMAR_ADVISE_POPULATE_READ),
-                 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 4 * PG, VMAR_ADVISE_POPULATE_WRITE), 0);
+    VT_EXPECT_RC(
+        vt_advise(&vt, BASE + 32 * PG, 4 * PG, VMAR_ADVISE_POPULATE_READ), 0);
     vt_expect_rss(&vt, 0, 8);
     VT_EXPECT_RC(
-        advise(&vt, BASE + 33 * PG, 2 * PG, VMAR_ADVISE_POPULATE_WRITE), 0);
+        vt_advise(&vt, BASE + 33 * PG, 2 * PG, VMAR_ADVISE_POPULATE_WRITE), 0);
     vt_expect_rss(&vt, 2, 6);
     vt_fill_pages(&vt, BASE, 4, 5); /* through the shared mapping */
     VT_EXPECT_PAGES(&vt, BASE + 32 * PG, 1, 5);
@@ -643,27 +620,27 @@ static void test_populate_errors(void **state)
     vt_map_fixed(&vt, BASE + 5 * PG, 2, R, 0);
     vt_map_fixed(&vt, BASE + 7 * PG, 1, VMAR_PROT_NONE, 0);
 
-    EXPECT_ADVISE_FAILS(&vt, BASE + 2 * PG, 2 * PG, rd, VMAR_ENOMEM);
-    EXPECT_ADVISE_FAILS(&vt, BASE + 64 * PG, PG, wr, VMAR_ENOMEM);
-    EXPECT_ADVISE_FAILS(&vt, BASE + 7 * PG, PG, rd, VMAR_EINVAL);
-    EXPECT_ADVISE_FAILS(&vt, BASE + 5 * PG, PG, wr, VMAR_EINVAL);
-    EXPECT_ADVISE_FAILS(&vt, BASE + 1, PG, rd, VMAR_EINVAL);
-    EXPECT_ADVISE_FAILS(&vt, BASE, 0, wr, VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 2 * PG, 2 * PG, rd, VMAR_ENOMEM);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 64 * PG, PG, wr, VMAR_ENOMEM);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 7 * PG, PG, rd, VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 5 * PG, PG, wr, VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 1, PG, rd, VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE, 0, wr, VMAR_EINVAL);
 
     /* Partial progress: the pages before the hole stay. */
-    VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, wr), VMAR_ENOMEM);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 4 * PG, wr), VMAR_ENOMEM);
     assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), 2 * PG);
     /* ... before the read-only mapping (a write populate). */
-    VT_EXPECT_RC(advise(&vt, BASE + 3 * PG, 4 * PG, wr), VMAR_EINVAL);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 3 * PG, 4 * PG, wr), VMAR_EINVAL);
     assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), 4 * PG);
     /* A read populate passes it, and stops at PROT_NONE. */
-    VT_EXPECT_RC(advise(&vt, BASE + 3 * PG, 5 * PG, rd), VMAR_EINVAL);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 3 * PG, 5 * PG, rd), VMAR_EINVAL);
     assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), 6 * PG);
 
     /* Device memory. */
     const vmar_paddr_t pa = map_device_page(&vt, BASE + 16 * PG);
-    EXPECT_ADVISE_FAILS(&vt, BASE + 16 * PG, PG, rd, VMAR_EINVAL);
-    EXPECT_ADVISE_FAILS(&vt, BASE + 16 * PG, PG, wr, VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 16 * PG, PG, rd, VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 16 * PG, PG, wr, VMAR_EINVAL);
 
     /* Past the object's end of a shared mapping: SIGBUS, after the
      * object's pages. */
@@ -676,9 +653,9 @@ static void test_populate_errors(void **state)
                               .backing = VMAR_BACKING_OBJECT,
                               .object = obj};
     VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
-    VT_EXPECT_RC(advise(&vt, BASE + 32 * PG, 4 * PG, rd), VMAR_ENXIO);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 32 * PG, 4 * PG, rd), VMAR_ENXIO);
     assert_int_equal(resident(&vt, BASE + 32 * PG, BASE + 36 * PG), 2 * PG);
-    EXPECT_ADVISE_FAILS(&vt, BASE + 34 * PG, 2 * PG, wr, VMAR_ENXIO);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 34 * PG, 2 * PG, wr, VMAR_ENXIO);
     vmar_object_unref(obj);
     vt.env->frame_free(vt.env->ctx, pa);
     vt_teardown(&vt);
@@ -735,7 +712,7 @@ static void test_populate_oom_sweep(void **state)
     (void)state;
 
     sweep_space(&vt, &obj);
-    VT_EXPECT_RC(advise(&vt, lo, hi - lo, VMAR_ADVISE_POPULATE_WRITE), 0);
+    VT_EXPECT_RC(vt_advise(&vt, lo, hi - lo, VMAR_ADVISE_POPULATE_WRITE), 0);
     const size_t frames_ref = vt_frames_live(&vt);
     vt_expect_rss(&vt, 8, 0);
     vmar_object_unref(obj);
@@ -756,8 +733,8 @@ static void test_populate_oom_sweep(void **state)
             failed++;
             /* A prefix. */
             assert_int_equal(resident(&vt, lo, lo + done), done);
-            VT_EXPECT_RC(advise(&vt, lo, hi - lo, VMAR_ADVISE_POPULATE_WRITE),
-                         0);
+            VT_EXPECT_RC(
+                vt_advise(&vt, lo, hi - lo, VMAR_ADVISE_POPULATE_WRITE), 0);
         }
         assert_int_equal(vt_frames_live(&vt), frames_ref);
         vt_expect_rss(&vt, 8, 0);

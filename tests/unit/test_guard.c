@@ -25,22 +25,6 @@
 #define INSTALL VMAR_ADVISE_GUARD_INSTALL
 #define REMOVE  VMAR_ADVISE_GUARD_REMOVE
 
-static int advise(struct vt *vt, vmar_addr_t addr, vmar_size_t size, int advice)
-{
-    int rc = vmar_advise(vt->space, addr, size, advice);
-    VT_CHECK(vt);
-    return rc;
-}
-
-/* An advise that must fail with `want` and change nothing at all. */
-#define EXPECT_ADVISE_FAILS(vt, addr, size, advice, want)                      \
-    do {                                                                       \
-        struct vt_snap snap_;                                                  \
-        vt_snap_take((vt), &snap_);                                            \
-        VT_EXPECT_RC(advise((vt), (addr), (size), (advice)), (want));          \
-        VT_EXPECT_UNCHANGED((vt), &snap_);                                     \
-    } while (0)
-
 /* Whether the page at `va` holds a marker: every access faults with
  * VMAR_EFAULT and a user copy fails there, nothing changing. */
 static bool guarded(struct vt *vt, vmar_addr_t va)
@@ -101,7 +85,7 @@ static void test_install_remove(void **state)
     const size_t frames = vt_frames_live(&vt);
     vt_expect_rss(&vt, 8, 0);
 
-    VT_EXPECT_RC(advise(&vt, BASE + 2 * PG, 3 * PG, INSTALL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 2 * PG, 3 * PG, INSTALL), 0);
     line(want, BASE, BASE + 8 * PG, "rw-p");
     VT_EXPECT_LAYOUT(&vt, want); /* no split */
     vt_expect_rss(&vt, 5, 0);    /* the pages under it went, nothing else */
@@ -123,23 +107,23 @@ static void test_install_remove(void **state)
 
     /* Again, and over a wider range: the markers stay, the new page
      * goes. */
-    VT_EXPECT_RC(advise(&vt, BASE + 2 * PG, 4 * PG, INSTALL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 2 * PG, 4 * PG, INSTALL), 0);
     assert_int_equal(guard_mask(&vt, BASE, 8), 0x3cu);
     vt_expect_rss(&vt, 4, 0);
 
     /* Removal clears the markers of the range only and leaves pages. */
-    VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, REMOVE), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 4 * PG, REMOVE), 0);
     assert_int_equal(guard_mask(&vt, BASE, 8), 0x30u);
     VT_EXPECT_PAGES(&vt, BASE, 2, 3);
     VT_EXPECT_ZERO(&vt, BASE + 2 * PG, 2); /* demand-zero again */
-    VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, REMOVE), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 8 * PG, REMOVE), 0);
     assert_int_equal(guard_mask(&vt, BASE, 8), 0);
     VT_EXPECT_ZERO(&vt, BASE + 4 * PG, 2);
     VT_EXPECT_PAGES(&vt, BASE + 6 * PG, 2, 3 + 6 * 17);
     /* Removing where there are none changes nothing. */
     struct vt_snap snap;
     vt_snap_take(&vt, &snap);
-    VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, REMOVE), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 8 * PG, REMOVE), 0);
     VT_EXPECT_UNCHANGED(&vt, &snap);
     vt_teardown(&vt);
 }
@@ -155,10 +139,10 @@ static void test_tables(void **state)
     vt_setup(&vt, NULL, 0);
     vt_map_fixed(&vt, BASE, 1024, RW, 0);
     const size_t tables = vt_tables(&vt);
-    VT_EXPECT_RC(advise(&vt, at, 4 * PG, INSTALL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, at, 4 * PG, INSTALL), 0);
     assert_true(vt_tables(&vt) > tables);
     vt_expect_rss(&vt, 0, 0);
-    VT_EXPECT_RC(advise(&vt, BASE, 1024 * PG, VMAR_ADVISE_DONTNEED), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 1024 * PG, VMAR_ADVISE_DONTNEED), 0);
     assert_int_equal(guard_mask(&vt, at - PG, 6), 0x1eu);
     VT_EXPECT_RC(vt_unmap(&vt, BASE, 1024 * PG), 0);
     VT_CHECK(&vt);
@@ -170,8 +154,8 @@ static void test_tables(void **state)
     assert_int_equal(vt_tables(&vt), tables);
     /* Removal frees the tables the markers alone kept. */
     vt_map_fixed(&vt, BASE, 1024, RW, 0);
-    VT_EXPECT_RC(advise(&vt, at, 4 * PG, INSTALL), 0);
-    VT_EXPECT_RC(advise(&vt, at, 4 * PG, REMOVE), 0);
+    VT_EXPECT_RC(vt_advise(&vt, at, 4 * PG, INSTALL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, at, 4 * PG, REMOVE), 0);
     assert_int_equal(vt_tables(&vt), tables);
     vt_teardown(&vt);
 }
@@ -186,11 +170,11 @@ static void test_survive(void **state)
     vt_setup(&vt, NULL, 0);
     vt_map_fixed(&vt, BASE, 8, RW, 0);
     vt_fill_pages(&vt, BASE, 8, 5);
-    VT_EXPECT_RC(advise(&vt, BASE + PG, 2 * PG, INSTALL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + PG, 2 * PG, INSTALL), 0);
 
     /* DONTNEED and FREE drop pages, not markers. */
-    VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, VMAR_ADVISE_DONTNEED), 0);
-    VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, VMAR_ADVISE_FREE), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 8 * PG, VMAR_ADVISE_DONTNEED), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 8 * PG, VMAR_ADVISE_FREE), 0);
     vt_expect_rss(&vt, 0, 0);
     assert_int_equal(guard_mask(&vt, BASE, 8), 0x6u);
     /* Protect keeps them, whatever the permissions. */
@@ -203,13 +187,13 @@ static void test_survive(void **state)
     assert_int_equal(guard_mask(&vt, BASE, 8), 0x6u);
     /* Populate stops at the first marker with Linux's EFAULT, the pages
      * before it populated. */
-    VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, VMAR_ADVISE_DONTNEED), 0);
-    VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, VMAR_ADVISE_POPULATE_WRITE),
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 8 * PG, VMAR_ADVISE_DONTNEED), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 8 * PG, VMAR_ADVISE_POPULATE_WRITE),
                  VMAR_EFAULT);
     assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), PG);
-    VT_EXPECT_RC(advise(&vt, BASE + 3 * PG, 5 * PG, VMAR_ADVISE_POPULATE_READ),
-                 0);
-    VT_EXPECT_RC(advise(&vt, BASE + PG, PG, VMAR_ADVISE_POPULATE_READ),
+    VT_EXPECT_RC(
+        vt_advise(&vt, BASE + 3 * PG, 5 * PG, VMAR_ADVISE_POPULATE_READ), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + PG, PG, VMAR_ADVISE_POPULATE_READ),
                  VMAR_EFAULT);
     assert_int_equal(resident(&vt, BASE, BASE + 8 * PG), 6 * PG);
 
@@ -241,7 +225,7 @@ static void test_survive(void **state)
 
     /* A shrink drops the tail's markers; growing back finds none. */
     vt_map_fixed(&vt, BASE + 64 * PG, 8, RW, 0);
-    VT_EXPECT_RC(advise(&vt, BASE + 64 * PG, 8 * PG, INSTALL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 64 * PG, 8 * PG, INSTALL), 0);
     VT_EXPECT_RC(
         vmar_remap(vt.space, BASE + 64 * PG, 8 * PG, 2 * PG, 0, 0, &to), 0);
     VT_EXPECT_RC(
@@ -268,15 +252,15 @@ static void test_fork(void **state)
     vt_map_fixed(&vt, BASE, 8, RW, 0);
     vt_map_fixed(&vt, BASE + 16 * PG, 4, RW, VMAR_MAP_DONTFORK);
     vt_fill_pages(&vt, BASE, 8, 7);
-    VT_EXPECT_RC(advise(&vt, BASE + 3 * PG, 2 * PG, INSTALL), 0);
-    VT_EXPECT_RC(advise(&vt, BASE + 16 * PG, PG, INSTALL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 3 * PG, 2 * PG, INSTALL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 16 * PG, PG, INSTALL), 0);
     VT_EXPECT_RC(vt_fork(&vt, &child), 0);
     assert_int_equal(guard_mask(&child, BASE, 8), 0x18u);
     assert_int_equal(guard_mask(&vt, BASE, 8), 0x18u);
     VT_EXPECT_PAGES(&child, BASE, 3, 7);
     vt_expect_rss(&child, 6, 0);
     /* Each side's markers are its own. */
-    VT_EXPECT_RC(advise(&child, BASE, 8 * PG, REMOVE), 0);
+    VT_EXPECT_RC(vt_advise(&child, BASE, 8 * PG, REMOVE), 0);
     assert_int_equal(guard_mask(&vt, BASE, 8), 0x18u);
     assert_int_equal(guard_mask(&child, BASE, 8), 0);
     /* A grandchild of a child whose markers are gone has none. */
@@ -315,7 +299,7 @@ static void test_cpu(void **state)
     vt_map_fixed(&vt, BASE, 4, RW, 0);
     assert_int_equal(
         vmar_sim_cpu_access(cpu, BASE + PG, VMAR_ACCESS_WRITE, &b, 1), 0);
-    VT_EXPECT_RC(advise(&vt, BASE + PG, PG, INSTALL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + PG, PG, INSTALL), 0);
     assert_int_equal(
         vmar_sim_cpu_access(cpu, BASE + PG, VMAR_ACCESS_READ, &b, 1),
         VMAR_EFAULT);
@@ -346,19 +330,19 @@ static void test_objects(void **state)
     VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
     vt_fill_pages(&vt, BASE, 4, 9); /* the object's contents */
     /* Shared: Linux 6.18 allows it; the object keeps its pages. */
-    VT_EXPECT_RC(advise(&vt, BASE + PG, PG, INSTALL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + PG, PG, INSTALL), 0);
     assert_int_equal(guard_mask(&vt, BASE, 4), 0x2u);
     vt_expect_rss(&vt, 0, 3);
     /* Private, over the same object (fault-around skips the marker). */
     o.addr = BASE + 16 * PG;
     o.flags = VMAR_MAP_FAULT_AROUND;
     VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
-    VT_EXPECT_RC(advise(&vt, BASE + 18 * PG, PG, INSTALL), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 18 * PG, PG, INSTALL), 0);
     VT_EXPECT_PAGES(&vt, BASE + 16 * PG, 1, 9);
     assert_int_equal(guard_mask(&vt, BASE + 16 * PG, 4), 0x4u);
-    VT_EXPECT_RC(advise(&vt, BASE, 32 * PG, REMOVE), VMAR_ENOMEM); /* hole */
-    VT_EXPECT_RC(advise(&vt, BASE, 4 * PG, REMOVE), 0);
-    VT_EXPECT_RC(advise(&vt, BASE + 16 * PG, 4 * PG, REMOVE), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 32 * PG, REMOVE), VMAR_ENOMEM); /* hole */
+    VT_EXPECT_RC(vt_advise(&vt, BASE, 4 * PG, REMOVE), 0);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 16 * PG, 4 * PG, REMOVE), 0);
     VT_EXPECT_PAGES(&vt, BASE, 4, 9);
     VT_EXPECT_PAGES(&vt, BASE + 16 * PG, 4, 9);
     vmar_object_unref(obj);
@@ -389,17 +373,17 @@ static void test_bad_input(void **state)
     VT_EXPECT_RC(vmar_seal(vt.space, BASE + 9 * PG, 2 * PG), 0);
     VT_CHECK(&vt);
     for (int adv = INSTALL; adv <= REMOVE; adv++) {
-        EXPECT_ADVISE_FAILS(&vt, BASE + 1, PG, adv, VMAR_EINVAL);
-        EXPECT_ADVISE_FAILS(&vt, BASE, 0, adv, VMAR_EINVAL);
-        EXPECT_ADVISE_FAILS(&vt, BASE, 5 * PG, adv, VMAR_ENOMEM);
-        EXPECT_ADVISE_FAILS(&vt, BASE - PG, 2 * PG, adv, VMAR_ENOMEM);
-        EXPECT_ADVISE_FAILS(&vt, BASE + 8 * PG, PG, adv, VMAR_EINVAL);
-        EXPECT_ADVISE_FAILS(&vt, BASE + 8 * PG, 2 * PG, adv, VMAR_EINVAL);
+        VT_EXPECT_ADVISE_FAILS(&vt, BASE + 1, PG, adv, VMAR_EINVAL);
+        VT_EXPECT_ADVISE_FAILS(&vt, BASE, 0, adv, VMAR_EINVAL);
+        VT_EXPECT_ADVISE_FAILS(&vt, BASE, 5 * PG, adv, VMAR_ENOMEM);
+        VT_EXPECT_ADVISE_FAILS(&vt, BASE - PG, 2 * PG, adv, VMAR_ENOMEM);
+        VT_EXPECT_ADVISE_FAILS(&vt, BASE + 8 * PG, PG, adv, VMAR_EINVAL);
+        VT_EXPECT_ADVISE_FAILS(&vt, BASE + 8 * PG, 2 * PG, adv, VMAR_EINVAL);
     }
     /* Sealed read-only private memory: an install drops pages (EPERM),
      * a removal does not. */
-    EXPECT_ADVISE_FAILS(&vt, BASE + 9 * PG, PG, INSTALL, VMAR_EPERM);
-    VT_EXPECT_RC(advise(&vt, BASE + 9 * PG, PG, REMOVE), 0);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE + 9 * PG, PG, INSTALL, VMAR_EPERM);
+    VT_EXPECT_RC(vt_advise(&vt, BASE + 9 * PG, PG, REMOVE), 0);
     /* An install needs the right to change contents, a removal none. */
     VT_EXPECT_RC(vmar_space_dup(vt.space, VMAR_RIGHT_READ, &ro), 0);
     struct vt_snap snap;
@@ -409,7 +393,7 @@ static void test_bad_input(void **state)
     VT_EXPECT_RC(vmar_advise(ro, BASE, PG, REMOVE), 0);
     vmar_space_destroy(ro);
     /* Unknown advice next to them. */
-    EXPECT_ADVISE_FAILS(&vt, BASE, PG, 104, VMAR_EINVAL);
+    VT_EXPECT_ADVISE_FAILS(&vt, BASE, PG, 104, VMAR_EINVAL);
     VT_EXPECT_PAGES(&vt, BASE, 4, 2);
     VT_EXPECT_RC(vt_unmap(&vt, BASE + 8 * PG, PG), 0);
     vt.env->frame_free(vt.env->ctx, pa);
@@ -418,19 +402,6 @@ static void test_bad_input(void **state)
 
 /* ---- allocation failure ---------------------------------------------------
  */
-
-struct adv {
-    vmar_addr_t addr;
-    vmar_size_t size;
-    int advice;
-};
-
-static int op_advise(struct vt *vt, void *arg)
-{
-    const struct adv *a = arg;
-
-    return vmar_advise(vt->space, a->addr, a->size, a->advice);
-}
 
 struct mv {
     vmar_addr_t from, to;
@@ -457,14 +428,14 @@ static void test_oom(void **state)
     vt_map_fixed(&vt, BASE, 2048, RW, 0);
     vt_fill_pages(&vt, BASE + 510 * PG, 2, 4);
     /* Across leaf tables, some missing: each table page fails in turn. */
-    struct adv a = {BASE + 510 * PG, 1024 * PG, INSTALL};
-    assert_true(vt_fail_each_allocation(&vt, op_advise, &a) >= 2);
+    struct vt_advice a = {BASE + 510 * PG, 1024 * PG, INSTALL};
+    assert_true(vt_fail_each_allocation(&vt, vt_op_advise, &a) >= 2);
     VT_CHECK(&vt);
     vt_expect_rss(&vt, 0, 0);
     assert_int_equal(guard_mask(&vt, BASE + 509 * PG, 4), 0xeu);
     /* Removal allocates nothing. */
-    struct adv b = {BASE + 1000 * PG, 8 * PG, REMOVE};
-    assert_int_equal(vt_fail_each_allocation(&vt, op_advise, &b), 0);
+    struct vt_advice b = {BASE + 1000 * PG, 8 * PG, REMOVE};
+    assert_int_equal(vt_fail_each_allocation(&vt, vt_op_advise, &b), 0);
     assert_int_equal(guard_mask(&vt, BASE + 999 * PG, 10), 0x201u);
     /* A move whose target lacks the markers' tables, both kinds. */
     struct mv m = {BASE + 510 * PG, BASE + 8192 * PG, 4 * PG, 0};

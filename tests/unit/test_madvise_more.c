@@ -25,7 +25,8 @@
 
 #define INHERIT 1000 /* in the tables below: INHERIT + a vmar_inherit */
 
-static int advise(struct vt *vt, vmar_addr_t addr, vmar_size_t size, int advice)
+static int advise_or_inherit(struct vt *vt, vmar_addr_t addr, vmar_size_t size,
+                             int advice)
 {
     int rc = advice >= INHERIT
                  ? vmar_inherit(vt->space, addr, size, advice - INHERIT)
@@ -37,12 +38,8 @@ static int advise(struct vt *vt, vmar_addr_t addr, vmar_size_t size, int advice)
 /* Advice (or INHERIT + inheritance) that must fail with `want` and change
  * nothing at all. */
 #define EXPECT_FAILS(vt, addr, size, advice, want)                             \
-    do {                                                                       \
-        struct vt_snap snap_;                                                  \
-        vt_snap_take((vt), &snap_);                                            \
-        VT_EXPECT_RC(advise((vt), (addr), (size), (advice)), (want));          \
-        VT_EXPECT_UNCHANGED((vt), &snap_);                                     \
-    } while (0)
+    VT_EXPECT_FAILS((vt), advise_or_inherit((vt), (addr), (size), (advice)),   \
+                    (want))
 
 static struct vmar_mapping_info info_at(struct vt *vt, vmar_addr_t at)
 {
@@ -268,8 +265,10 @@ static void test_kinds(void **state)
                 EXPECT_FAILS(&vt, at + PG, PG, table[t].advice, want);
                 EXPECT_FAILS(&vt, at, 4 * PG, table[t].advice, want);
             } else {
-                VT_EXPECT_RC(advise(&vt, at + PG, PG, table[t].advice), 0);
-                VT_EXPECT_RC(advise(&vt, at, 4 * PG, table[t].advice), 0);
+                VT_EXPECT_RC(
+                    advise_or_inherit(&vt, at + PG, PG, table[t].advice), 0);
+                VT_EXPECT_RC(
+                    advise_or_inherit(&vt, at, 4 * PG, table[t].advice), 0);
             }
         }
         /* A range over two kinds: the first refusal in address order,
@@ -312,23 +311,26 @@ static void test_flags_split_merge(void **state)
         vt_setup(&vt, NULL, 0);
         vt_map_fixed(&vt, BASE, 8, RW, 0);
         vt_fill_pages(&vt, BASE, 8, 5);
-        VT_EXPECT_RC(advise(&vt, BASE + 2 * PG, 3 * PG, pairs[p].set), 0);
+        VT_EXPECT_RC(
+            advise_or_inherit(&vt, BASE + 2 * PG, 3 * PG, pairs[p].set), 0);
         assert_int_equal(map_count(&vt), 3);
         assert_int_equal(flags_at(&vt, BASE + 2 * PG), pairs[p].flag);
         assert_int_equal(flags_at(&vt, BASE), 0);
         /* Setting it again changes nothing and needs no node. */
-        VT_EXPECT_RC(advise(&vt, BASE + 2 * PG, 3 * PG, pairs[p].set), 0);
+        VT_EXPECT_RC(
+            advise_or_inherit(&vt, BASE + 2 * PG, 3 * PG, pairs[p].set), 0);
         assert_int_equal(map_count(&vt), 3);
         VT_EXPECT_PAGES(&vt, BASE, 8, 5);
         if (pairs[p].clear != VMAR_ADVISE_NORMAL) {
-            VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, pairs[p].clear), 0);
+            VT_EXPECT_RC(advise_or_inherit(&vt, BASE, 8 * PG, pairs[p].clear),
+                         0);
         } else {
             /* The other huge-page advice replaces it; then both are
              * cleared by nothing else: set the other everywhere. */
             const int other = pairs[p].set == VMAR_ADVISE_HUGEPAGE
                                   ? VMAR_ADVISE_NOHUGEPAGE
                                   : VMAR_ADVISE_HUGEPAGE;
-            VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, other), 0);
+            VT_EXPECT_RC(advise_or_inherit(&vt, BASE, 8 * PG, other), 0);
             assert_int_equal(flags_at(&vt, BASE + 2 * PG) &
                                  (VMAR_MAP_HUGEPAGE | VMAR_MAP_NOHUGEPAGE),
                              pairs[p].flag ^
@@ -342,15 +344,18 @@ static void test_flags_split_merge(void **state)
      * from one with either (Linux keeps the three apart). */
     vt_setup(&vt, NULL, 0);
     vt_map_fixed(&vt, BASE, 3, RW, 0);
-    VT_EXPECT_RC(advise(&vt, BASE, 2 * PG, VMAR_ADVISE_WIPEONFORK), 0);
-    VT_EXPECT_RC(advise(&vt, BASE + PG, 2 * PG, VMAR_ADVISE_DONTFORK), 0);
+    VT_EXPECT_RC(advise_or_inherit(&vt, BASE, 2 * PG, VMAR_ADVISE_WIPEONFORK),
+                 0);
+    VT_EXPECT_RC(
+        advise_or_inherit(&vt, BASE + PG, 2 * PG, VMAR_ADVISE_DONTFORK), 0);
     assert_int_equal(map_count(&vt), 3);
     assert_int_equal(flags_at(&vt, BASE + PG),
                      VMAR_MAP_WIPEONFORK | VMAR_MAP_DONTFORK);
     /* DOFORK leaves WIPEONFORK, KEEPONFORK leaves DONTFORK. */
-    VT_EXPECT_RC(advise(&vt, BASE, 3 * PG, VMAR_ADVISE_DOFORK), 0);
+    VT_EXPECT_RC(advise_or_inherit(&vt, BASE, 3 * PG, VMAR_ADVISE_DOFORK), 0);
     assert_int_equal(map_count(&vt), 2);
-    VT_EXPECT_RC(advise(&vt, BASE, 3 * PG, VMAR_ADVISE_KEEPONFORK), 0);
+    VT_EXPECT_RC(advise_or_inherit(&vt, BASE, 3 * PG, VMAR_ADVISE_KEEPONFORK),
+                 0);
     assert_int_equal(map_count(&vt), 1);
     vt_teardown(&vt);
 }
@@ -429,9 +434,13 @@ static void test_wipeonfork(void **state)
     vt_setup(&vt, NULL, 0);
     vt_map_fixed(&vt, BASE, 8, RW, 0);
     vt_fill_pages(&vt, BASE, 8, 7);
-    VT_EXPECT_RC(advise(&vt, BASE + 2 * PG, 2 * PG, VMAR_ADVISE_WIPEONFORK), 0);
-    VT_EXPECT_RC(advise(&vt, BASE + 6 * PG, PG, VMAR_ADVISE_WIPEONFORK), 0);
-    VT_EXPECT_RC(advise(&vt, BASE + 6 * PG, PG, VMAR_ADVISE_DONTFORK), 0);
+    VT_EXPECT_RC(
+        advise_or_inherit(&vt, BASE + 2 * PG, 2 * PG, VMAR_ADVISE_WIPEONFORK),
+        0);
+    VT_EXPECT_RC(
+        advise_or_inherit(&vt, BASE + 6 * PG, PG, VMAR_ADVISE_WIPEONFORK), 0);
+    VT_EXPECT_RC(
+        advise_or_inherit(&vt, BASE + 6 * PG, PG, VMAR_ADVISE_DONTFORK), 0);
     VT_EXPECT_RC(vt_fork(&vt, &child), 0);
     VT_EXPECT_PAGES(&child, BASE, 2, 7);
     VT_EXPECT_ZERO(&child, BASE + 2 * PG, 2);
@@ -455,7 +464,8 @@ static void test_wipeonfork(void **state)
     vt_child_destroy(&child);
 
     /* KEEPONFORK: the next child gets a copy. */
-    VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, VMAR_ADVISE_KEEPONFORK), 0);
+    VT_EXPECT_RC(advise_or_inherit(&vt, BASE, 8 * PG, VMAR_ADVISE_KEEPONFORK),
+                 0);
     VT_EXPECT_RC(vt_fork(&vt, &child), 0);
     VT_EXPECT_PAGES(&child, BASE + 2 * PG, 2, 9);
     vt_child_destroy(&child);
@@ -488,23 +498,29 @@ static void test_inherit(void **state)
     info = info_at(&vt, BASE + 16 * PG);
     assert_int_equal(vmar_mapping_inherit(&info), VMAR_INHERIT_SHARE);
 
-    VT_EXPECT_RC(advise(&vt, BASE, 2 * PG, INHERIT + VMAR_INHERIT_NONE), 0);
     VT_EXPECT_RC(
-        advise(&vt, BASE + 2 * PG, 2 * PG, INHERIT + VMAR_INHERIT_ZERO), 0);
+        advise_or_inherit(&vt, BASE, 2 * PG, INHERIT + VMAR_INHERIT_NONE), 0);
+    VT_EXPECT_RC(advise_or_inherit(&vt, BASE + 2 * PG, 2 * PG,
+                                   INHERIT + VMAR_INHERIT_ZERO),
+                 0);
     info = info_at(&vt, BASE);
     assert_int_equal(vmar_mapping_inherit(&info), VMAR_INHERIT_NONE);
     info = info_at(&vt, BASE + 2 * PG);
     assert_int_equal(vmar_mapping_inherit(&info), VMAR_INHERIT_ZERO);
     /* ZERO over NONE replaces it, and the reverse. */
-    VT_EXPECT_RC(advise(&vt, BASE + PG, 2 * PG, INHERIT + VMAR_INHERIT_ZERO),
-                 0);
-    assert_int_equal(flags_at(&vt, BASE + PG), VMAR_MAP_WIPEONFORK);
-    VT_EXPECT_RC(advise(&vt, BASE + PG, PG, INHERIT + VMAR_INHERIT_NONE), 0);
-    assert_int_equal(flags_at(&vt, BASE + PG), VMAR_MAP_DONTFORK);
-    VT_EXPECT_RC(advise(&vt, BASE + 16 * PG, PG, INHERIT + VMAR_INHERIT_NONE),
-                 0);
     VT_EXPECT_RC(
-        advise(&vt, BASE + 16 * PG, 2 * PG, INHERIT + VMAR_INHERIT_SHARE), 0);
+        advise_or_inherit(&vt, BASE + PG, 2 * PG, INHERIT + VMAR_INHERIT_ZERO),
+        0);
+    assert_int_equal(flags_at(&vt, BASE + PG), VMAR_MAP_WIPEONFORK);
+    VT_EXPECT_RC(
+        advise_or_inherit(&vt, BASE + PG, PG, INHERIT + VMAR_INHERIT_NONE), 0);
+    assert_int_equal(flags_at(&vt, BASE + PG), VMAR_MAP_DONTFORK);
+    VT_EXPECT_RC(
+        advise_or_inherit(&vt, BASE + 16 * PG, PG, INHERIT + VMAR_INHERIT_NONE),
+        0);
+    VT_EXPECT_RC(advise_or_inherit(&vt, BASE + 16 * PG, 2 * PG,
+                                   INHERIT + VMAR_INHERIT_SHARE),
+                 0);
     assert_int_equal(map_count(&vt), 3 + 1);
 
     VT_EXPECT_RC(vt_fork(&vt, &child), 0);
@@ -518,7 +534,8 @@ static void test_inherit(void **state)
     vt_child_destroy(&child);
 
     /* COPY and SHARE restore the default; unknown values are refused. */
-    VT_EXPECT_RC(advise(&vt, BASE, 6 * PG, INHERIT + VMAR_INHERIT_COPY), 0);
+    VT_EXPECT_RC(
+        advise_or_inherit(&vt, BASE, 6 * PG, INHERIT + VMAR_INHERIT_COPY), 0);
     assert_int_equal(map_count(&vt), 2);
     EXPECT_FAILS(&vt, BASE, PG, INHERIT + 4, VMAR_EINVAL);
     EXPECT_FAILS(&vt, BASE, PG, INHERIT - 1001, VMAR_EINVAL);
@@ -588,7 +605,8 @@ static void test_remove(void **state)
     o.flags = VMAR_MAP_SHARED;
     const vmar_size_t file = vt_space_stats(&vt).resident_file;
 
-    VT_EXPECT_RC(advise(&vt, BASE + 2 * PG, 3 * PG, VMAR_ADVISE_REMOVE), 0);
+    VT_EXPECT_RC(
+        advise_or_inherit(&vt, BASE + 2 * PG, 3 * PG, VMAR_ADVISE_REMOVE), 0);
     /* Three pages here, one in the other shared mapping, one in the
      * private one. */
     assert_int_equal(vt_space_stats(&vt).resident_file, file - 5 * PG);
@@ -610,12 +628,13 @@ static void test_remove(void **state)
     VT_EXPECT_PAGES(&vt, BASE + 66 * PG, 1, 13);
     /* A range past the object's end and a second mapping at once. */
     VT_EXPECT_RC(vmar_memfd_truncate(obj, 4 * PG), 0);
-    VT_EXPECT_RC(advise(&vt, BASE, 8 * PG, VMAR_ADVISE_REMOVE), 0);
+    VT_EXPECT_RC(advise_or_inherit(&vt, BASE, 8 * PG, VMAR_ADVISE_REMOVE), 0);
 
     /* Shared anonymous memory: its own object. */
     vt_map_fixed(&vt, BASE + 96 * PG, 4, RW, VMAR_MAP_SHARED);
     vt_fill_pages(&vt, BASE + 96 * PG, 4, 8);
-    VT_EXPECT_RC(advise(&vt, BASE + 97 * PG, PG, VMAR_ADVISE_REMOVE), 0);
+    VT_EXPECT_RC(advise_or_inherit(&vt, BASE + 97 * PG, PG, VMAR_ADVISE_REMOVE),
+                 0);
     VT_EXPECT_PAGES(&vt, BASE + 96 * PG, 1, 8);
     VT_EXPECT_ZERO(&vt, BASE + 97 * PG, 1);
     VT_EXPECT_PAGES(&vt, BASE + 98 * PG, 2, 8 + 2 * 17);
@@ -635,15 +654,9 @@ static void test_remove(void **state)
 
 /* REMOVE and DONTNEED allocate nothing; a cut by flag advice or
  * vmar_inherit fails cleanly at every allocation. */
-struct adv {
-    vmar_addr_t addr;
-    vmar_size_t size;
-    int advice;
-};
-
 static int op_advise(struct vt *vt, void *arg)
 {
-    const struct adv *a = arg;
+    const struct vt_advice *a = arg;
 
     return a->advice >= INHERIT
                ? vmar_inherit(vt->space, a->addr, a->size, a->advice - INHERIT)
@@ -678,7 +691,7 @@ static void test_oom_sweep(void **state)
         vt_setup(&vt, NULL, 0);
         vt_map_fixed(&vt, BASE, 8, RW, 0);
         vt_fill_pages(&vt, BASE, 8, 3);
-        struct adv a = {BASE + 2 * PG, 3 * PG, cutting[i]};
+        struct vt_advice a = {BASE + 2 * PG, 3 * PG, cutting[i]};
         assert_true(vt_fail_each_allocation(&vt, op_advise, &a) >= 2);
         assert_int_equal(map_count(&vt), 3);
         VT_EXPECT_PAGES(&vt, BASE, 8, 3);
@@ -687,7 +700,7 @@ static void test_oom_sweep(void **state)
 
     /* REMOVE: no allocation, so no failure. */
     (void)remove_setup(&vt, &obj);
-    struct adv r = {BASE + 2 * PG, 3 * PG, VMAR_ADVISE_REMOVE};
+    struct vt_advice r = {BASE + 2 * PG, 3 * PG, VMAR_ADVISE_REMOVE};
     assert_int_equal(vt_fail_each_allocation(&vt, op_advise, &r), 0);
     VT_EXPECT_ZERO(&vt, BASE + 2 * PG, 3);
     vmar_object_unref(obj);
@@ -698,7 +711,9 @@ static void test_oom_sweep(void **state)
     vt_setup(&vt, NULL, 0);
     vt_map_fixed(&vt, BASE, 8, RW, 0);
     vt_fill_pages(&vt, BASE, 8, 3);
-    VT_EXPECT_RC(advise(&vt, BASE + 2 * PG, 3 * PG, VMAR_ADVISE_WIPEONFORK), 0);
+    VT_EXPECT_RC(
+        advise_or_inherit(&vt, BASE + 2 * PG, 3 * PG, VMAR_ADVISE_WIPEONFORK),
+        0);
     assert_true(vt_fail_each_allocation(&vt, op_fork, &cv) >= 3);
     vt_teardown(&vt);
 }
@@ -729,8 +744,9 @@ static void test_sealed(void **state)
     for (size_t i = 0; i < sizeof(perm) / sizeof(perm[0]); i++)
         EXPECT_FAILS(&vt, BASE + PG, PG, perm[i], VMAR_EPERM);
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-        VT_EXPECT_RC(advise(&vt, BASE + PG, PG, ok[i]), 0);
-    VT_EXPECT_RC(advise(&vt, BASE + 9 * PG, PG, VMAR_ADVISE_WIPEONFORK), 0);
+        VT_EXPECT_RC(advise_or_inherit(&vt, BASE + PG, PG, ok[i]), 0);
+    VT_EXPECT_RC(
+        advise_or_inherit(&vt, BASE + 9 * PG, PG, VMAR_ADVISE_WIPEONFORK), 0);
     EXPECT_FAILS(&vt, BASE + 9 * PG, PG, VMAR_ADVISE_REMOVE, VMAR_EINVAL);
     assert_int_equal(flags_at(&vt, BASE + 9 * PG),
                      VMAR_MAP_SEALED | VMAR_MAP_WIPEONFORK);
@@ -754,7 +770,7 @@ static void test_cold_pageout(void **state)
     for (int advice = VMAR_ADVISE_COLD; advice <= VMAR_ADVISE_PAGEOUT;
          advice++) {
         vt_snap_take(&vt, &snap);
-        VT_EXPECT_RC(advise(&vt, BASE + PG, 2 * PG, advice), 0);
+        VT_EXPECT_RC(advise_or_inherit(&vt, BASE + PG, 2 * PG, advice), 0);
         VT_EXPECT_UNCHANGED(&vt, &snap);
         EXPECT_FAILS(&vt, BASE + 2 * PG, 6 * PG, advice, VMAR_ENOMEM);
         EXPECT_FAILS(&vt, BASE + 1, PG, advice, VMAR_EINVAL);
