@@ -36,13 +36,15 @@
  * left them at 3 of 16 slots. Measured (vmar_bench, 60 000 mappings after
  * its split and merge rounds): 19 184 index nodes, 3.1 elements a leaf
  * and 133 bytes of index per mapping, and random lookups twice as slow as
- * among 100 000 mappings built once. So a node under LOW (6) merges with
- * a sibling when the two fit in MERGE_MAX (12): nodes stay above ~LOW/2
- * on average after any churn. The margins keep a split and a merge from
- * undoing each other: a merged node takes FANOUT - MERGE_MAX inserts
- * before it splits again, and a node just under LOW does not merge with
- * a half of a split (FANOUT / 2 slots). The underfull node's slots are
- * the ones that move, so a merge rewrites at most LOW - 1 back pointers.
+ * among 100 000 mappings built once. So a node under LOW (8) merges with
+ * a sibling when the two fit in MERGE_MAX (14): after vmar_bench's rounds
+ * the index is 36 bytes a mapping (32 when built); LOW 6 and MERGE_MAX 12
+ * left 48, for 3-4% fewer instructions per merge (docs/perf/history.md).
+ * The margins keep a split and a merge from undoing each other: a merged
+ * node takes FANOUT - MERGE_MAX inserts before it splits again, and a
+ * node just under LOW does not merge with a half of a split (FANOUT / 2
+ * slots). The underfull node's slots are the ones that move, so a merge
+ * rewrites at most LOW - 1 back pointers.
  */
 #include "interval_set.h"
 #include "deps.h"
@@ -50,8 +52,8 @@
 #define VMAR__ISET_B   VMAR_ISET_FANOUT
 #define VMAR__ISET_MIN 3u
 /* See "Removals" above. */
-#define VMAR__ISET_LOW       (VMAR__ISET_B * 3u / 8u)
-#define VMAR__ISET_MERGE_MAX (VMAR__ISET_B * 3u / 4u)
+#define VMAR__ISET_LOW       (VMAR__ISET_B / 2u)
+#define VMAR__ISET_MERGE_MAX (VMAR__ISET_B * 7u / 8u)
 /* Deeper than any tree of 2^64 elements at the minimum fill. */
 #define VMAR__ISET_MAX_LEVELS 64
 
