@@ -41,7 +41,7 @@ static const char *mapping_rule(const struct vmar_space *space,
     if (m->flags &
         ~(unsigned)(VMAR_MAPPING_KEPT_FLAGS | VMAR_MAPPING_COW_SHARED))
         return "unknown mapping flag";
-    if (m->node.guard != vmar__guard_of(space, m->flags))
+    if (vmar__iset_node_guarded(&m->node) != vmar__mapping_guarded(m->flags))
         return "guard does not match the stack flag";
     if (m->cache > VMAR_CACHE_UC ||
         (m->backing != VMAR_BACKING_DEVICE && m->cache != VMAR_CACHE_WB))

@@ -56,6 +56,7 @@ static int child_create(struct vmar_space *parent,
     c->rights = rights; /* the parent handle's: fork cannot add any */
     c->handles = 1;
     vmar__iset_init(&c->set);
+    c->set.guard = c->stack_guard;
     rc = vmar__pt_init(c);
     if (rc) {
         env->free(env->ctx, c, sizeof(*c));

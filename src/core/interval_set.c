@@ -71,25 +71,36 @@ typedef struct vmar__iset_node vmar__iset_node;
 /* ---- gaps ------------------------------------------------------------- */
 
 /* eff(n): the lowest address the element keeps from placement. */
-static vmar_addr_t vmar__iset_eff(const vmar__iset_node *n)
+static vmar_addr_t vmar__iset_eff(const struct vmar__iset *set,
+                                  const vmar__iset_node *n)
 {
-    return n->start > n->guard ? n->start - n->guard : 0;
+    const vmar_size_t g = vmar__iset_node_guarded(n) ? set->guard : 0;
+
+    return n->start > g ? n->start - g : 0;
 }
 
 /* The gap before n when `pred` (NULL: none) is its predecessor; empty when
  * a guard reaches below pred's end. */
-static vmar_size_t vmar__iset_gap_above(vmar_addr_t below,
+static vmar_size_t vmar__iset_gap_above(const struct vmar__iset *set,
+                                        vmar_addr_t below,
                                         const vmar__iset_node *n)
 {
-    const vmar_addr_t b = vmar__iset_eff(n);
+    const vmar_addr_t b = vmar__iset_eff(set, n);
 
     return b > below ? b - below : 0;
 }
 
-static vmar_size_t vmar__iset_gap_after(const vmar__iset_node *pred,
+static vmar_size_t vmar__iset_gap_after(const struct vmar__iset *set,
+                                        const vmar__iset_node *pred,
                                         const vmar__iset_node *n)
 {
-    return vmar__iset_gap_above(pred ? pred->end : 0, n);
+    return vmar__iset_gap_above(set, pred ? pred->end : 0, n);
+}
+
+/* Point n's leaf at x, keeping its guarded flag. */
+static void vmar__iset_set_leaf(vmar__iset_node *n, vmar__iset_x *x)
+{
+    n->leaf_bits = (uintptr_t)x | (n->leaf_bits & VMAR__ISET_GUARDED);
 }
 
 /* ---- index nodes ------------------------------------------------------ */
@@ -163,7 +174,7 @@ static void vmar__iset_adopt(vmar__iset_x *x, unsigned i)
     if (x->level)
         vmar__iset_child(x, i)->parent = x;
     else
-        vmar__iset_elem(x, i)->leaf = x;
+        vmar__iset_set_leaf(vmar__iset_elem(x, i), x);
 }
 
 static void vmar__iset_put(vmar__iset_x *x, unsigned i, vmar_addr_t key,
@@ -493,7 +504,7 @@ static void vmar__iset_set_gap_at(vmar__iset_x *x, unsigned i, vmar_size_t gap)
 static void vmar__iset_set_gap(vmar__iset_node *n, unsigned guess,
                                vmar_size_t gap)
 {
-    vmar__iset_x *x = n->leaf;
+    vmar__iset_x *x = vmar__iset_node_leaf(n);
     const unsigned i =
         guess < x->count && x->ptr[guess] == n ? guess : vmar__iset_slot(x, n);
 
@@ -604,7 +615,8 @@ static void vmar__iset_insert_gap(struct vmar__iset *set, vmar__iset_x *x,
     set->count++;
     set->gen++;
     if (succ)
-        vmar__iset_set_gap(succ, pos + 1, vmar__iset_gap_after(node, succ));
+        vmar__iset_set_gap(succ, pos + 1,
+                           vmar__iset_gap_after(set, node, succ));
 }
 
 static void vmar__iset_insert_elem(struct vmar__iset *set, vmar__iset_x *x,
@@ -614,7 +626,8 @@ static void vmar__iset_insert_elem(struct vmar__iset *set, vmar__iset_x *x,
                                   : pos ? vmar__iset_elem(x, pos - 1)
                                         : vmar__iset_before(x, 0);
 
-    vmar__iset_insert_gap(set, x, pos, node, vmar__iset_gap_after(pred, node));
+    vmar__iset_insert_gap(set, x, pos, node,
+                          vmar__iset_gap_after(set, pred, node));
 }
 
 void vmar__iset_insert(struct vmar__iset *set, struct vmar__iset_node *node)
@@ -630,7 +643,7 @@ void vmar__iset_insert_after(struct vmar__iset *set,
                              struct vmar__iset_node *node)
 {
     if (pred) {
-        vmar__iset_x *x = pred->leaf;
+        vmar__iset_x *x = vmar__iset_node_leaf(pred);
         vmar__iset_insert_elem(set, x, vmar__iset_slot(x, pred) + 1, node);
     } else {
         vmar__iset_insert_elem(set, vmar__iset_edge_leaf(set, true), 0, node);
@@ -646,12 +659,12 @@ void vmar__iset_insert_hinted(struct vmar__iset *set,
         return;
     }
     vmar__iset_insert_gap(set, hint->leaf, hint->slot, node,
-                          vmar__iset_gap_above(hint->below, node));
+                          vmar__iset_gap_above(set, hint->below, node));
 }
 
 void vmar__iset_remove(struct vmar__iset *set, struct vmar__iset_node *node)
 {
-    vmar__iset_x *x = node->leaf;
+    vmar__iset_x *x = vmar__iset_node_leaf(node);
     const unsigned i = vmar__iset_slot(x, node);
     vmar__iset_node *pred = vmar__iset_before(x, i);
     vmar__iset_node *succ = vmar__iset_after(x, i);
@@ -659,9 +672,9 @@ void vmar__iset_remove(struct vmar__iset *set, struct vmar__iset_node *node)
     vmar__iset_leaf_remove(set, x, i);
     set->count--;
     set->gen++;
-    node->leaf = NULL;
+    vmar__iset_set_leaf(node, NULL);
     if (succ)
-        vmar__iset_set_gap(succ, i, vmar__iset_gap_after(pred, succ));
+        vmar__iset_set_gap(succ, i, vmar__iset_gap_after(set, pred, succ));
 }
 
 /* The tail's gap is empty (it starts where node ends), and no other gap
@@ -669,13 +682,13 @@ void vmar__iset_remove(struct vmar__iset *set, struct vmar__iset_node *node)
 void vmar__iset_split(struct vmar__iset *set, struct vmar__iset_node *node,
                       vmar_addr_t at, struct vmar__iset_node *tail)
 {
-    vmar__iset_x *x = node->leaf;
+    vmar__iset_x *x = vmar__iset_node_leaf(node);
 
     tail->start = at;
     tail->end = node->end;
     node->end = at;
     vmar__iset_leaf_insert(set, x, vmar__iset_slot(x, node) + 1, at,
-                           vmar__iset_gap_after(node, tail), tail);
+                           vmar__iset_gap_after(set, node, tail), tail);
     set->count++;
     set->gen++;
 }
@@ -687,7 +700,7 @@ void vmar__iset_split3(struct vmar__iset *set, struct vmar__iset_node *node,
                        vmar_addr_t a, struct vmar__iset_node *mid,
                        vmar_addr_t b, struct vmar__iset_node *tail)
 {
-    vmar__iset_x *x = node->leaf;
+    vmar__iset_x *x = vmar__iset_node_leaf(node);
 
     if (x->count + 2 > VMAR__ISET_B) {
         vmar__iset_split(set, node, a, mid);
@@ -702,8 +715,8 @@ void vmar__iset_split3(struct vmar__iset *set, struct vmar__iset_node *node,
     tail->end = node->end;
     node->end = a;
     vmar__iset_move(x, pos + 2, x, pos, x->count - pos);
-    vmar__iset_put(x, pos, a, vmar__iset_gap_after(node, mid), mid);
-    vmar__iset_put(x, pos + 1, b, vmar__iset_gap_after(mid, tail), tail);
+    vmar__iset_put(x, pos, a, vmar__iset_gap_after(set, node, mid), mid);
+    vmar__iset_put(x, pos + 1, b, vmar__iset_gap_after(set, mid, tail), tail);
     x->count += 2;
     vmar__iset_adopt(x, pos);
     vmar__iset_adopt(x, pos + 1);
@@ -715,27 +728,27 @@ void vmar__iset_split3(struct vmar__iset *set, struct vmar__iset_node *node,
 void vmar__iset_merge_next(struct vmar__iset *set, struct vmar__iset_node *node,
                            struct vmar__iset_node *next)
 {
-    vmar__iset_x *x = next->leaf;
+    vmar__iset_x *x = vmar__iset_node_leaf(next);
 
     node->end = next->end;
     vmar__iset_leaf_remove(set, x, vmar__iset_slot(x, next));
     set->count--;
     set->gen++;
-    next->leaf = NULL;
+    vmar__iset_set_leaf(next, NULL);
 }
 
 void vmar__iset_update(struct vmar__iset *set, struct vmar__iset_node *node)
 {
-    vmar__iset_x *x = node->leaf;
+    vmar__iset_x *x = vmar__iset_node_leaf(node);
     const unsigned i = vmar__iset_slot(x, node);
     vmar__iset_node *succ = vmar__iset_after(x, i);
 
     set->gen++;
     x->key[i] = node->start;
-    x->gap[i] = vmar__iset_gap_after(vmar__iset_before(x, i), node);
+    x->gap[i] = vmar__iset_gap_after(set, vmar__iset_before(x, i), node);
     vmar__iset_fix_up(x);
     if (succ)
-        vmar__iset_set_gap(succ, i + 1, vmar__iset_gap_after(node, succ));
+        vmar__iset_set_gap(succ, i + 1, vmar__iset_gap_after(set, node, succ));
 }
 
 /* ---- lookups ---------------------------------------------------------- */
@@ -803,14 +816,14 @@ struct vmar__iset_node *vmar__iset_last(const struct vmar__iset *set)
 
 struct vmar__iset_node *vmar__iset_next(const struct vmar__iset_node *node)
 {
-    const vmar__iset_x *x = node->leaf;
+    const vmar__iset_x *x = vmar__iset_node_leaf(node);
 
     return vmar__iset_after(x, vmar__iset_slot(x, node));
 }
 
 struct vmar__iset_node *vmar__iset_prev(const struct vmar__iset_node *node)
 {
-    const vmar__iset_x *x = node->leaf;
+    const vmar__iset_x *x = vmar__iset_node_leaf(node);
 
     return vmar__iset_before(x, vmar__iset_slot(x, node));
 }
@@ -833,6 +846,7 @@ vmar_size_t vmar__iset_max_gap(const struct vmar__iset *set)
  * no fit and keeps the arithmetic in 64 bits.
  */
 struct vmar__iset_search {
+    const struct vmar__iset *set;
     const struct vmar__iset_query *q;
     vmar_size_t need; /* size + pre: the shortest gap that can hold a fit */
     vmar_size_t mask; /* align - 1 */
@@ -890,7 +904,7 @@ static bool vmar__iset_fit_elem(const struct vmar__iset_search *s,
 {
     if (x->gap[i] < s->need)
         return false;
-    const vmar_addr_t eff = vmar__iset_eff(vmar__iset_elem(x, i));
+    const vmar_addr_t eff = vmar__iset_eff(s->set, vmar__iset_elem(x, i));
     if (!vmar__iset_fit_gap(s, eff - x->gap[i], eff))
         return false;
     if (s->hint) {
@@ -976,6 +990,7 @@ bool vmar__iset_find_free(const struct vmar__iset *set,
         return false;
     if (q->pre > UINT64_MAX - q->size)
         return false;
+    s.set = set;
     s.q = q;
     s.need = q->size + q->pre;
     s.mask = q->align - 1;
@@ -1007,6 +1022,7 @@ size_t vmar__iset_index_nodes(const struct vmar__iset *set)
 }
 
 struct vmar__iset_walk {
+    const struct vmar__iset *set;
     const vmar__iset_x *last[VMAR__ISET_MAX_LEVELS]; /* per level */
     const vmar__iset_node *prev; /* the element visited last */
     size_t count;
@@ -1019,7 +1035,7 @@ static const char *vmar__iset_check_leaf(const vmar__iset_x *x,
         const vmar__iset_node *n = vmar__iset_elem(x, i);
         if (!n)
             return "iset: leaf slot without an element";
-        if (n->leaf != x)
+        if (vmar__iset_node_leaf(n) != x)
             return "iset: element's leaf pointer does not match the tree";
         if (n->start >= n->end)
             return "iset: interval is empty or inverted";
@@ -1027,7 +1043,7 @@ static const char *vmar__iset_check_leaf(const vmar__iset_x *x,
             return "iset: leaf key differs from the element's start";
         if (w->prev && w->prev->end > n->start)
             return "iset: intervals overlap or are out of order";
-        if (x->gap[i] != vmar__iset_gap_after(w->prev, n))
+        if (x->gap[i] != vmar__iset_gap_after(w->set, w->prev, n))
             return "iset: cached gap is stale";
         w->prev = n;
         w->count++;
@@ -1073,7 +1089,7 @@ static const char *vmar__iset_check_x(const vmar__iset_x *x,
 
 const char *vmar__iset_check(const struct vmar__iset *set)
 {
-    struct vmar__iset_walk w = {.prev = NULL, .count = 0};
+    struct vmar__iset_walk w = {.set = set, .prev = NULL, .count = 0};
     const char *err = NULL;
     size_t spares = 0;
 

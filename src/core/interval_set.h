@@ -23,12 +23,14 @@
  * child's subtree. Each element points back at its leaf, so in-order
  * neighbours and removal need no descent.
  *
- * Gaps. Every element n carries `guard`: bytes below n.start that placement
- * must keep free (stack guard gaps). Its effective start is
- * eff(n) = n.start - n.guard, clamped at 0. The free gap *before* n is
- * [prev.end, eff(n)) where prev is n's in-order predecessor, or [0, eff(n))
- * for the first element (empty when eff(n) <= prev.end). A guard clips only
- * the gap directly below its element. The last gap [last.end, 2^64)
+ * Gaps. An element may be guarded (vmar__iset_node_set_guarded): then
+ * placement keeps the set's `guard` bytes below its start free (stack
+ * guard gaps; one size per set, as a space has one stack_guard). Its
+ * effective start is eff(n) = n.start - guard(n), clamped at 0, where
+ * guard(n) is the set's guard for a guarded element and 0 otherwise. The free
+ * gap *before* n is [prev.end, eff(n)) where prev is n's in-order predecessor,
+ * or [0, eff(n)) for the first element (empty when eff(n) <= prev.end). A guard
+ * clips only the gap directly below its element. The last gap [last.end, 2^64)
  * belongs to no element.
  *
  * Memory. The set allocates nothing itself: index nodes come from a list
@@ -53,13 +55,36 @@
 
 struct vmar__iset_index;
 
-/* An element: 32 bytes, embedded in the caller's object. */
+/* An element: 24 bytes, embedded in the caller's object. */
 struct vmar__iset_node {
     vmar_addr_t start, end; /* the interval; start < end. Set by the caller */
-    vmar_size_t guard;      /* free bytes placement keeps below start */
-    /* Maintained by the set: the leaf that holds this element. */
-    struct vmar__iset_index *leaf;
+    /* The leaf that holds this element (maintained by the set), with the
+     * guarded flag (set by the caller) in bit 0: index nodes are at least
+     * 8-byte aligned. Read through the accessors below. */
+    uintptr_t leaf_bits;
 };
+
+#define VMAR__ISET_GUARDED ((uintptr_t)1)
+
+static inline struct vmar__iset_index *
+vmar__iset_node_leaf(const struct vmar__iset_node *n)
+{
+    return (struct vmar__iset_index *)(n->leaf_bits & ~VMAR__ISET_GUARDED);
+}
+
+static inline bool vmar__iset_node_guarded(const struct vmar__iset_node *n)
+{
+    return (n->leaf_bits & VMAR__ISET_GUARDED) != 0;
+}
+
+/* Mark n guarded or not: before it is inserted, or followed by
+ * vmar__iset_update(). */
+static inline void vmar__iset_node_set_guarded(struct vmar__iset_node *n,
+                                               bool guarded)
+{
+    n->leaf_bits = (n->leaf_bits & ~VMAR__ISET_GUARDED) |
+                   (guarded ? VMAR__ISET_GUARDED : 0);
+}
 
 /*
  * An index node: a leaf (level 0) or an inner node. Slot i holds key[i]
@@ -94,6 +119,9 @@ struct vmar__iset {
     unsigned levels;               /* 0 when empty, 1: the root is a leaf */
     size_t nodes;                  /* index nodes in the tree */
     size_t gen;                    /* bumped by every change of the set */
+    /* Bytes placement keeps free below a guarded element. Set by the
+     * owner before the first insert; fixed while the set is not empty. */
+    vmar_size_t guard;
     size_t nspare;
     struct vmar__iset_index *spare; /* chained through `parent` */
 };
@@ -169,7 +197,8 @@ void vmar__iset_remove(struct vmar__iset *set, struct vmar__iset_node *node);
 
 /*
  * Split node at `at` (node.start < at < node.end): node keeps [start, at)
- * and `tail`, which is not in the set and whose guard the caller has set,
+ * and `tail`, which is not in the set and whose guarded flag the caller
+ * has set,
  * becomes [at, old end). Same result as shrinking node's end, calling
  * vmar__iset_update() and inserting tail, without a descent and without
  * touching any other element. Counts as one insert for the spares.
@@ -178,8 +207,8 @@ void vmar__iset_split(struct vmar__iset *set, struct vmar__iset_node *node,
                       vmar_addr_t at, struct vmar__iset_node *tail);
 
 /* vmar__iset_split(node, a, mid) then vmar__iset_split(mid, b, tail)
- * (node.start < a < b < node.end; mid's and tail's guards set by the
- * caller), in one slot shift when the leaf has room. Counts as two
+ * (node.start < a < b < node.end; mid's and tail's guarded flags set by
+ * the caller), in one slot shift when the leaf has room. Counts as two
  * inserts for the spares. */
 void vmar__iset_split3(struct vmar__iset *set, struct vmar__iset_node *node,
                        vmar_addr_t a, struct vmar__iset_node *mid,
@@ -194,7 +223,7 @@ void vmar__iset_merge_next(struct vmar__iset *set, struct vmar__iset_node *node,
                            struct vmar__iset_node *next);
 
 /* Recompute what the set keeps of node after the caller changed its start,
- * end or guard without changing its order relative to its neighbours and
+ * end or guarded flag without changing its order relative to its neighbours and
  * without creating an overlap: its key, its own gap and its successor's.
  * O(log n). */
 void vmar__iset_update(struct vmar__iset *set, struct vmar__iset_node *node);

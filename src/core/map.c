@@ -353,7 +353,7 @@ static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
     m->node.start = addr;
     m->node.end = addr + o->size;
     vmar__mapping_set_flags(m, o->flags);
-    m->node.guard = vmar__guard_of(space, m->flags);
+    vmar__iset_node_set_guarded(&m->node, vmar__mapping_guarded(m->flags));
     vmar__mapping_set_prot(m, o->prot);
     m->max_prot = (uint8_t)(VMAR_PROT_RWX & ~o->deny_prot & object_allows(o));
     m->backing = (uint8_t)o->backing;

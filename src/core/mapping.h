@@ -32,12 +32,14 @@
 #define VMAR_MAPPING_COW_SHARED (1u << 31)
 
 /* The attributes are narrow integers so that they share one word after
- * the node: a mapping is the node plus 24 bytes. Assign through the
- * setters below (they state the narrowing once). */
+ * the node: a mapping is the 24-byte node plus 24 bytes, 48 in all on a
+ * 64-bit machine (the stack guard is the index's, one size per space, and
+ * the node keeps only whether it applies). Assign through the setters
+ * below (they state the narrowing once). */
 _Static_assert((unsigned)VMAR_MAPPING_KEPT_FLAGS < VMAR_MAPPING_COW_SHARED,
                "a kept map flag collides with the internal COW_SHARED bit");
 struct vmar__mapping {
-    struct vmar__iset_node node; /* [start, end) and the stack guard */
+    struct vmar__iset_node node; /* [start, end), whether guarded */
     uint32_t flags;              /* VMAR_MAPPING_KEPT_FLAGS bits */
     uint8_t prot;                /* current vmar_prot bits */
     uint8_t max_prot;            /* what protect may grant */
@@ -50,6 +52,8 @@ struct vmar__mapping {
      * mapping (each piece of a split holds its own). NULL otherwise. */
     struct vmar_object *object;
 };
+_Static_assert(sizeof(void *) != 8 || sizeof(struct vmar__mapping) == 48,
+               "a mapping is 48 bytes on a 64-bit machine");
 
 static inline void vmar__mapping_set_prot(struct vmar__mapping *m,
                                           unsigned prot)

@@ -61,7 +61,7 @@ int vmar__place(const struct vmar_space *space, const struct vmar_map_opts *o,
         .hi = o->window_hi ? o->window_hi : space->user_hi,
         .size = o->size,
         .align = align,
-        .pre = vmar__guard_of(space, o->flags),
+        .pre = vmar__mapping_guarded(o->flags) ? space->stack_guard : 0,
         .top_down = want_top_down(space, o->flags),
     };
 

@@ -44,7 +44,7 @@ struct remap {
     unsigned cuts;
     bool device; /* a piece is device memory (installed anew at the target) */
     struct vmar__carve_cost cost; /* of the FIXED target */
-    /* Nodes for DONTUNMAP's target copies, chained through node.leaf. */
+    /* Nodes for DONTUNMAP's target copies, chained through node.leaf_bits. */
     struct vmar__mapping *spare;
     /* The mapping grew and is locked: its new pages are populated after
      * the call (Linux's mremap mm_populate()s them). */
@@ -187,7 +187,7 @@ static void spare_release(struct vmar_space *space, struct remap *r)
 {
     while (r->spare) {
         struct vmar__mapping *m = r->spare;
-        r->spare = (struct vmar__mapping *)(void *)m->node.leaf;
+        r->spare = (struct vmar__mapping *)m->node.leaf_bits;
         space->env->free(space->env->ctx, m, sizeof(*m));
     }
 }
@@ -202,7 +202,7 @@ static int spare_fill(struct vmar_space *space, struct remap *r, size_t n)
             env->alloc(env->ctx, sizeof(*m), _Alignof(struct vmar__mapping));
         if (!m)
             return VMAR_ENOMEM;
-        m->node.leaf = (struct vmar__iset_index *)(void *)r->spare;
+        m->node.leaf_bits = (uintptr_t)r->spare;
         r->spare = m;
     }
     return 0;
@@ -376,7 +376,7 @@ static void move_nodes(struct vmar_space *space, struct remap *r,
         struct vmar__mapping *t = m;
         if (r->flags & VMAR_REMAP_DONTUNMAP) {
             t = r->spare;
-            r->spare = (struct vmar__mapping *)(void *)t->node.leaf;
+            r->spare = (struct vmar__mapping *)t->node.leaf_bits;
             *t = *m;
             if (t->object)
                 vmar_object_ref(t->object);

@@ -65,6 +65,7 @@ int vmar_space_create(const struct vmar_space_opts *opts,
     if (rc)
         return rc;
     vmar__iset_init(&tmp.set);
+    tmp.set.guard = tmp.stack_guard;
 
     const struct vmar_env *env = opts->env;
     struct vmar_space *s =

@@ -142,14 +142,12 @@ struct vmar_space {
     size_t index_gen;
 };
 
-/* The guard gap placement keeps below a mapping with vmar_map_flags
- * `flags`: the stack guard for a stack (VMAR_MAP_STACK) or a grow-down
- * mapping, else none. */
-static inline vmar_size_t vmar__guard_of(const struct vmar_space *space,
-                                         unsigned flags)
+/* Whether placement keeps the space's stack guard (the index's
+ * set.guard) free below a mapping with vmar_map_flags `flags`: a stack
+ * (VMAR_MAP_STACK) or a grow-down mapping. */
+static inline bool vmar__mapping_guarded(unsigned flags)
 {
-    return (flags & (VMAR_MAP_STACK | VMAR_MAP_GROWSDOWN)) ? space->stack_guard
-                                                           : 0;
+    return (flags & (VMAR_MAP_STACK | VMAR_MAP_GROWSDOWN)) != 0;
 }
 
 /* The space a handle names; NULL for NULL. */

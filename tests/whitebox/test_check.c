@@ -106,9 +106,9 @@ static void test_index_corruption(void **state)
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
     leaf->key[2] -= PG;
     e = leaf->ptr[1];
-    e->leaf = NULL;
+    e->leaf_bits = 0;
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
-    e->leaf = leaf;
+    e->leaf_bits = (uintptr_t)leaf;
     leaf->count--; /* the last mapping drops out of the index */
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
     leaf->count++;
@@ -135,12 +135,12 @@ static void test_index_corruption(void **state)
      * and a slot count one short (its last element drops out). */
     e = vmar__iset_find(set, BASE + 64 * PG + 2 * (IDX_EXTRA / 2) * PG);
     assert_non_null(e);
-    leaf = e->leaf;
+    leaf = vmar__iset_node_leaf(e);
     leaf2 = leaf->next ? leaf->next : leaf->prev;
     assert_non_null(leaf2);
-    e->leaf = leaf2;
+    e->leaf_bits = (uintptr_t)leaf2;
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
-    e->leaf = leaf;
+    e->leaf_bits = (uintptr_t)leaf;
     VT_CHECK(&vt);
     count = leaf->count;
     leaf->count = count - 1;
@@ -217,11 +217,12 @@ static void test_guard_mismatch(void **state)
                             VMAR_MAP_STACK, NULL),
                      0);
     struct vmar__mapping *m = mapping_at(&vt, BASE + 64 * PG);
-    assert_int_equal(m->node.guard, 4 * PG);
-    m->node.guard = 0;
+    assert_true(vmar__iset_node_guarded(&m->node));
+    assert_int_equal(vt.space->set.guard, 4 * PG);
+    vmar__iset_node_set_guarded(&m->node, false);
     vmar__iset_update(&vt.space->set, &m->node);
     assert_int_equal(vmar_check(vt.space), VMAR_ECORRUPT);
-    m->node.guard = 4 * PG;
+    vmar__iset_node_set_guarded(&m->node, true);
     vmar__iset_update(&vt.space->set, &m->node);
     VT_CHECK(&vt);
     vt_teardown(&vt);

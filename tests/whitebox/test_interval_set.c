@@ -86,16 +86,37 @@ static void spares_free(struct vmar__iset *set)
 
 /* ---- an independent walk of the index ----------------------------------- */
 
-static vmar_addr_t eff_start(const struct vmar__iset_node *n)
+/* n's guard: the set's for a guarded element, else 0. */
+static vmar_size_t guard_of(const struct vmar__iset *set,
+                            const struct vmar__iset_node *n)
 {
-    return n->guard >= n->start ? 0 : n->start - n->guard;
+    return vmar__iset_node_guarded(n) ? set->guard : 0;
+}
+
+/* Give n `guard` (0: none): a set has one guard size, so a nonzero guard
+ * becomes the set's, which no guarded element may have had another of. */
+static void set_guard(struct vmar__iset *set, struct vmar__iset_node *n,
+                      vmar_size_t guard)
+{
+    if (guard)
+        set->guard = guard;
+    vmar__iset_node_set_guarded(n, guard != 0);
+}
+
+static vmar_addr_t eff_start(const struct vmar__iset *set,
+                             const struct vmar__iset_node *n)
+{
+    const vmar_size_t g = guard_of(set, n);
+
+    return g >= n->start ? 0 : n->start - g;
 }
 
 /* The gap before n by the header's definition, from its neighbours. */
-static vmar_size_t model_gap(const struct vmar__iset_node *prev,
+static vmar_size_t model_gap(const struct vmar__iset *set,
+                             const struct vmar__iset_node *prev,
                              const struct vmar__iset_node *n)
 {
-    vmar_addr_t lo = prev ? prev->end : 0, eff = eff_start(n);
+    vmar_addr_t lo = prev ? prev->end : 0, eff = eff_start(set, n);
 
     return eff > lo ? eff - lo : 0;
 }
@@ -106,6 +127,7 @@ static vmar_size_t model_gap(const struct vmar__iset_node *prev,
 #define MIN_FILL 3u
 
 struct walk {
+    const struct vmar__iset *set;
     const struct vmar__iset_node *prev; /* the last element seen */
     size_t elements, nodes;
     const struct vmar__iset_index *level_last[64]; /* per level, in order */
@@ -148,7 +170,7 @@ static vmar_size_t walk_node(struct walk *w, const struct vmar__iset_index *x,
         if (level == 0) {
             const struct vmar__iset_node *n = x->ptr[i];
 
-            if (n->leaf != x)
+            if (vmar__iset_node_leaf(n) != x)
                 WALK_FAIL(w, "walk: element's leaf pointer");
             if (n->start >= n->end)
                 WALK_FAIL(w, "walk: empty element");
@@ -156,7 +178,7 @@ static vmar_size_t walk_node(struct walk *w, const struct vmar__iset_index *x,
                 WALK_FAIL(w, "walk: elements out of order or overlapping");
             if (x->key[i] != n->start)
                 WALK_FAIL(w, "walk: leaf key is not the element's start");
-            g = model_gap(w->prev, n);
+            g = model_gap(w->set, w->prev, n);
             if (x->gap[i] != g)
                 WALK_FAIL(w, "walk: leaf gap");
             w->prev = n;
@@ -185,6 +207,7 @@ static void shape_check(const struct vmar__iset *set)
     unsigned l;
 
     memset(&w, 0, sizeof(w));
+    w.set = set;
     if (!set->root) {
         assert_int_equal(set->count, 0);
         assert_int_equal(set->levels, 0);
@@ -220,7 +243,7 @@ static void check_set(const struct vmar__iset *set)
 /* The gap the set keeps for element n (its slot in its leaf). */
 static vmar_size_t node_gap(const struct vmar__iset_node *n)
 {
-    const struct vmar__iset_index *leaf = n->leaf;
+    const struct vmar__iset_index *leaf = vmar__iset_node_leaf(n);
     uint32_t i;
 
     assert_non_null(leaf);
@@ -241,7 +264,7 @@ static void add(struct vmar__iset *set, struct vmar__iset_node *n,
     memset(n, 0xa5, sizeof(*n)); /* the set must not read stale fields */
     n->start = start;
     n->end = end;
-    n->guard = guard;
+    set_guard(set, n, guard);
     spares(set, 1);
     vmar__iset_insert(set, n);
     check_set(set);
@@ -264,7 +287,7 @@ static void reshape(struct vmar__iset *set, struct vmar__iset_node *n,
 {
     n->start = start;
     n->end = end;
-    n->guard = guard;
+    set_guard(set, n, guard);
     vmar__iset_update(set, n);
     check_set(set);
 }
@@ -413,7 +436,7 @@ static void test_insert_lookup(void **state)
     /* Five elements fit one leaf: the root. */
     assert_int_equal(set.levels, 1);
     assert_int_equal(vmar__iset_index_nodes(&set), 1);
-    assert_ptr_equal(n[0].leaf, set.root);
+    assert_ptr_equal(vmar__iset_node_leaf(&n[0]), set.root);
     finish(&set);
 }
 
@@ -426,7 +449,7 @@ static void put_hinted(struct vmar__iset *set,
     memset(n, 0xa5, sizeof(*n)); /* the set must not read stale fields */
     n->start = start;
     n->end = start + PG;
-    n->guard = guard;
+    set_guard(set, n, guard);
     spares(set, 1);
     vmar__iset_insert_hinted(set, hint, n);
     check_set(set);
@@ -539,7 +562,7 @@ static void test_single_node_cache(void **state)
     /* One leaf, the root, holding one slot. */
     assert_int_equal(set.levels, 1);
     assert_int_equal(vmar__iset_index_nodes(&set), 1);
-    assert_ptr_equal(n.leaf, set.root);
+    assert_ptr_equal(vmar__iset_node_leaf(&n), set.root);
     assert_int_equal(set.root->count, 1);
     assert_int_equal(set.root->level, 0);
     assert_null(set.root->parent);
@@ -681,15 +704,18 @@ static void test_leaf_edges(void **state)
     for (r = vmar__iset_first(&set); r; r = vmar__iset_next(r)) {
         pred = vmar__iset_prev(r);
         succ = vmar__iset_next(r);
-        if (r->leaf->ptr[0] == r && pred) {
+        if (vmar__iset_node_leaf(r)->ptr[0] == r && pred) {
             reshape(&set, r, r->start - PG, r->end, 0);
-            assert_int_equal(r->leaf->key[0], r->start);
+            assert_int_equal(vmar__iset_node_leaf(r)->key[0], r->start);
             assert_int_equal(node_gap(r), r->start - pred->end);
             firsts++;
         }
-        if (r->leaf->ptr[r->leaf->count - 1] == r && succ) {
+        if (vmar__iset_node_leaf(r)->ptr[vmar__iset_node_leaf(r)->count - 1] ==
+                r &&
+            succ) {
             reshape(&set, r, r->start, r->end + PG, 0);
-            assert_ptr_not_equal(succ->leaf, r->leaf);
+            assert_ptr_not_equal(vmar__iset_node_leaf(succ),
+                                 vmar__iset_node_leaf(r));
             assert_int_equal(node_gap(succ), succ->start - r->end);
             lasts++;
         }
@@ -702,7 +728,9 @@ static void test_leaf_edges(void **state)
         for (r = vmar__iset_next(vmar__iset_first(&set)); r;
              r = vmar__iset_next(r))
             if (vmar__iset_next(r) &&
-                (r->leaf->ptr[0] == r || r->leaf->ptr[r->leaf->count - 1] == r))
+                (vmar__iset_node_leaf(r)->ptr[0] == r ||
+                 vmar__iset_node_leaf(r)
+                         ->ptr[vmar__iset_node_leaf(r)->count - 1] == r))
                 break;
         if (!r)
             break;
@@ -787,7 +815,7 @@ static void test_split_merge_next(void **state)
             (vmar_addr_t)(i + 1) * 0x10000 + 0x4000, 0);
     for (i = 0; i < 7; i++) {
         memset(&t[i], 0xa5, sizeof(t[i]));
-        t[i].guard = i == 3 ? 0x2000 : 0; /* a guard inside n: no gap */
+        set_guard(&set, &t[i], i == 3 ? 0x10000 : 0); /* into n: no gap */
         spares(&set, 1);
         vmar__iset_split(&set, &n[i], n[i].start + 0x1000, &t[i]);
         check_set(&set);
@@ -800,7 +828,7 @@ static void test_split_merge_next(void **state)
     assert_int_equal(set.count, 14);
     /* A tail whose guard reaches below node's start opens no gap. */
     memset(&x, 0xa5, sizeof(x));
-    x.guard = 0x10000;
+    set_guard(&set, &x, 0x10000);
     spares(&set, 1);
     vmar__iset_split(&set, &t[6], 0x72000, &x);
     check_set(&set);
@@ -856,7 +884,7 @@ static void test_split_many(void **state)
              * keeps its first page and gives the rest to t[i]. */
             a = pass == 0 ? &t[0] : &t[i - 1];
             memset(&t[i], 0xa5, sizeof(t[i]));
-            t[i].guard = 0;
+            vmar__iset_node_set_guarded(&t[i], false);
             spares(&set, 1);
             vmar__iset_split(&set, a, pass == 0 ? a->end - PG : a->start + PG,
                              &t[i]);
@@ -987,18 +1015,27 @@ static void test_guard_clips_gap_below(void **state)
     /* The guard clips only the gap below b, not the one below a. */
     assert_int_equal(DOWN(&set, 0, 0x1000, 0x1000, PG, 0), 0);
 
-    /* Guard exactly the gap: it closes. */
-    reshape(&set, &b, b.start, b.end, 0xe000);
-    assert_int_equal(UP(&set, 0x2000, 0x10000, PG, 1, 0), none);
+    /* c guarded too: its gap [0x11000, 0x1c000) is the largest, and the
+     * root sees it. */
+    reshape(&set, &c, c.start, c.end, 0x4000);
+    assert_int_equal(vmar__iset_max_gap(&set), 0xb000);
+    assert_int_equal(DOWN(&set, 0, 0x20000, PG, PG, 0), 0x1b000);
+    /* Unguarded again: the gap grows back. */
+    reshape(&set, &c, c.start, c.end, 0);
     assert_int_equal(vmar__iset_max_gap(&set), 0xf000);
-    /* A guard on c shrinks the largest gap, and the root sees it. */
-    reshape(&set, &c, c.start, c.end, 0x8000);
-    assert_int_equal(vmar__iset_max_gap(&set), 0x7000);
-    assert_int_equal(DOWN(&set, 0, 0x20000, PG, PG, 0), 0x17000);
     del(&set, &b);
-    /* b's guard went with b: [0x2000, 0x18000) is one gap now. */
-    assert_int_equal(vmar__iset_max_gap(&set), 0x16000);
-    assert_int_equal(UP(&set, 0, TOP, 0x16000, PG, 0), 0x2000);
+    /* b's guard went with b: [0x2000, 0x20000) is one gap now. */
+    assert_int_equal(vmar__iset_max_gap(&set), 0x1e000);
+    assert_int_equal(UP(&set, 0, TOP, 0x1e000, PG, 0), 0x2000);
+    finish(&set);
+
+    /* A guard of exactly the gap closes it. */
+    vmar__iset_init(&set);
+    add(&set, &a, 0x1000, 0x2000, 0);
+    add(&set, &b, 0x10000, 0x11000, 0xe000);
+    assert_int_equal(node_gap(&b), 0);
+    assert_int_equal(UP(&set, 0x2000, 0x10000, PG, 1, 0), none);
+    assert_int_equal(vmar__iset_max_gap(&set), 0x1000); /* below a */
     finish(&set);
 }
 
@@ -1064,29 +1101,39 @@ static void test_guard_spans_nodes(void **state)
 
 static void test_guard_clamps_at_zero(void **state)
 {
+    static const vmar_size_t beyond[] = {0x10000, 0x3000}; /* > and == */
     struct vmar__iset set;
     struct vmar__iset_node a, b;
 
     (void)state;
+    /* A guard reaching to or below 0: eff = 0, no gap below a. */
+    for (size_t i = 0; i < 2; i++) {
+        vmar__iset_init(&set);
+        add(&set, &a, 0x3000, 0x4000, beyond[i]);
+        assert_int_equal(node_gap(&a), 0);
+        assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0x4000);
+        assert_int_equal(DOWN(&set, 0, 0x3000, 1, 1, 0), none);
+        finish(&set);
+    }
+    /* The largest guard. */
     vmar__iset_init(&set);
-    add(&set, &a, 0x3000, 0x4000, 0x10000); /* guard > start: eff = 0 */
-    assert_int_equal(node_gap(&a), 0);
-    assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0x4000);
-    assert_int_equal(DOWN(&set, 0, 0x3000, 1, 1, 0), none);
-    reshape(&set, &a, 0x3000, 0x4000, 0x3000); /* guard == start: eff = 0 */
-    assert_int_equal(node_gap(&a), 0);
-    assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0x4000);
-    reshape(&set, &a, 0x3000, 0x4000, TOP); /* the largest guard */
+    add(&set, &a, 0x3000, 0x4000, TOP);
     assert_int_equal(node_gap(&a), 0);
     add(&set, &b, 0x8000, 0x9000, TOP);
     assert_int_equal(node_gap(&b), 0);
     assert_int_equal(vmar__iset_max_gap(&set), 0);
     assert_int_equal(UP(&set, 0, TOP, PG, PG, 0), 0x9000);
-    reshape(&set, &a, 0x3000, 0x4000, 0x1000);
-    assert_int_equal(node_gap(&a), 0x2000);
     assert_int_equal(DOWN(&set, 0, TOP, 0x2000, PG, 0), TOP - 0x3000 + 1);
-    assert_int_equal(DOWN(&set, 0, 0x9000, 0x2000, PG, 0), 0);
-    assert_int_equal(DOWN(&set, 0, 0x9000, 0x2001, 1, 0), none);
+    finish(&set);
+    /* A small guard keeps the rest of each gap. */
+    vmar__iset_init(&set);
+    add(&set, &a, 0x3000, 0x4000, 0x1000);
+    add(&set, &b, 0x8000, 0x9000, 0x1000);
+    assert_int_equal(node_gap(&a), 0x2000);
+    assert_int_equal(node_gap(&b), 0x3000);
+    assert_int_equal(DOWN(&set, 0, 0x9000, 0x2000, PG, 0), 0x5000);
+    assert_int_equal(DOWN(&set, 0, 0x4000, 0x2000, PG, 0), 0);
+    assert_int_equal(DOWN(&set, 0, 0x4000, 0x2001, 1, 0), none);
     finish(&set);
 }
 
@@ -1432,7 +1479,7 @@ static void test_insert_after(void **state)
         memset(&n[i], 0xa5, sizeof(n[i]));
         n[i].start = (vmar_addr_t)(i + 1) * 4 * PG;
         n[i].end = n[i].start + 2 * PG;
-        n[i].guard = i % 5 ? 0 : PG;
+        set_guard(&set, &n[i], i % 5 ? 0 : PG);
         lb = vmar__iset_lower_bound_pred(&set, n[i].start, &pred);
         /* The model: the nearest live neighbours. */
         for (k = i - 1; k >= 0 && !live[k]; k--)
@@ -1499,7 +1546,7 @@ static void sp_insert(struct sp *t, int i)
     memset(n, 0xa5, sizeof(*n));
     n->start = (vmar_addr_t)(i + 1) * 4 * PG;
     n->end = n->start + 2 * PG;
-    n->guard = rnd_below(&t->rng, 4) ? 0 : PG;
+    set_guard(&t->set, n, rnd_below(&t->rng, 4) ? 0 : PG);
     if (rnd_below(&t->rng, 2))
         vmar__iset_insert_after(&t->set, sp_pred(t, i), n);
     else
@@ -1574,7 +1621,7 @@ static void test_spares_honoured(void **state)
                     i = (i + 1) % SP_SLOTS;
                 if (t->live[i] && !t->tlive[i]) {
                     memset(&t->tail[i], 0xa5, sizeof(t->tail[i]));
-                    t->tail[i].guard = 0;
+                    vmar__iset_node_set_guarded(&t->tail[i], false);
                     vmar__iset_split(&t->set, &t->node[i],
                                      t->node[i].start + PG, &t->tail[i]);
                     t->tlive[i] = true;
@@ -1635,7 +1682,7 @@ static void test_check_detects_corruption(void **state)
     assert_true(set.levels >= 2);
     root = set.root;
     assert_true(root->count >= 2);
-    leaf = n[CHK_N / 2].leaf;
+    leaf = vmar__iset_node_leaf(&n[CHK_N / 2]);
     leaf2 = leaf->next;
     assert_non_null(leaf2);
     assert_true(leaf->count >= 2);
@@ -1658,11 +1705,11 @@ static void test_check_detects_corruption(void **state)
 
     /* Links. */
     e = leaf->ptr[0];
-    e->leaf = leaf2;
+    e->leaf_bits = (uintptr_t)leaf2;
     expect_corrupt(&set, "element's leaf pointer");
-    e->leaf = NULL;
+    e->leaf_bits = 0;
     expect_corrupt(&set, "element's leaf pointer NULL");
-    e->leaf = leaf;
+    e->leaf_bits = (uintptr_t)leaf;
     copy = *leaf;
     leaf->parent = leaf2;
     expect_corrupt(&set, "parent pointer");
@@ -1712,9 +1759,12 @@ static void test_check_detects_corruption(void **state)
     /* Changing an element without vmar__iset_update() is caught. */
     e = &n[CHK_N / 2];
     saved = *e;
-    e->guard = 0x1000;
+    set.guard = 0x1000; /* no element is guarded yet: nothing changes */
+    check_set(&set);
+    vmar__iset_node_set_guarded(e, true);
     expect_corrupt(&set, "guard changed");
     *e = saved;
+    set.guard = 0;
     e->end = n[CHK_N / 2 + 1].start + 1; /* overlap */
     expect_corrupt(&set, "overlap");
     *e = saved;
@@ -1816,11 +1866,16 @@ static void slot_place(struct rstate *r, struct rslot *s)
     }
     s->node.start = s->lo + a * PG;
     s->node.end = s->node.start + len * PG;
-    s->node.guard = 0;
-    if (rnd_below(&r->rng, 6) == 0)
-        s->node.guard = rnd_log(&r->rng, 24) * PG; /* up to 128 GiB */
-    if (rnd_below(&r->rng, 64) == 0)
-        s->node.guard = TOP - rnd_below(&r->rng, 3);
+    /* The set's guard is drawn once (rstate_guard). */
+    vmar__iset_node_set_guarded(&s->node, rnd_below(&r->rng, 6) == 0);
+}
+
+/* The set's guard for a run: up to 128 GiB, or near the top of the
+ * address space (a guard that reaches below 0). */
+static void rstate_guard(struct rstate *r)
+{
+    r->set.guard = rnd_below(&r->rng, 8) ? rnd_log(&r->rng, 24) * PG
+                                         : TOP - rnd_below(&r->rng, 3);
 }
 
 static void slots_init(struct rstate *r)
@@ -2000,8 +2055,10 @@ static void op_split3_merge(struct rstate *r, struct rslot *s)
 
     memset(&mid, 0xa5, sizeof(mid));
     memset(&tail, 0xa5, sizeof(tail));
-    mid.guard = n->guard;
-    tail.guard = rnd_below(&r->rng, 2) ? n->guard : rnd_log(&r->rng, 24) * PG;
+    vmar__iset_node_set_guarded(&mid, vmar__iset_node_guarded(n));
+    vmar__iset_node_set_guarded(&tail, rnd_below(&r->rng, 2)
+                                           ? vmar__iset_node_guarded(n)
+                                           : rnd_below(&r->rng, 2) != 0);
     spares(&r->set, 2);
     vmar__iset_split3(&r->set, n, a, &mid, b, &tail);
     assert_int_equal(n->end, a);
@@ -2039,7 +2096,9 @@ static void op_split_merge(struct rstate *r, struct rslot *s)
     }
     at = n->start + (1 + rnd_below(&r->rng, pages - 1)) * PG;
     memset(&tail, 0xa5, sizeof(tail));
-    tail.guard = rnd_below(&r->rng, 2) ? n->guard : rnd_log(&r->rng, 24) * PG;
+    vmar__iset_node_set_guarded(&tail, rnd_below(&r->rng, 2)
+                                           ? vmar__iset_node_guarded(n)
+                                           : rnd_below(&r->rng, 2) != 0);
     spares(&r->set, 1);
     vmar__iset_split(&r->set, n, at, &tail);
     assert_int_equal(n->end, at);
@@ -2102,7 +2161,7 @@ static void model_gaps(struct rstate *r)
     r->ngap = 0;
     for (i = 0; i < R_SLOTS; i++) {
         const struct vmar__iset_node *n = &r->slot[i].node;
-        vmar_addr_t eff = n->guard >= n->start ? 0 : n->start - n->guard;
+        vmar_addr_t eff = eff_start(&r->set, n);
 
         if (!r->slot[i].live)
             continue;
@@ -2301,6 +2360,7 @@ static void test_random_differential(void **state)
     r->gap = calloc(R_SLOTS + 1, sizeof(*r->gap));
     assert_true(r->slot && r->perm && r->gap);
     vmar__iset_init(&r->set);
+    rstate_guard(r);
     slots_init(r);
     build(r);
     assert_true(r->live >= R_MIN_LIVE);
@@ -2367,6 +2427,7 @@ static void test_random_every_op_checked(void **state)
     r->gap = calloc(R_SLOTS + 1, sizeof(*r->gap));
     assert_true(r->slot && r->perm && r->gap);
     vmar__iset_init(&r->set);
+    rstate_guard(r);
     slots_init(r);
     model_gaps(r);
     for (phase = 0; phase < 4; phase++) {
@@ -2422,6 +2483,7 @@ static void small_build(struct small *t)
     size_t order[S_NODES], i;
 
     vmar__iset_init(&t->set);
+    t->set.guard = srnd(t, 16) == 0 ? TOP : srnd(t, 64);
     for (t->n = 0; t->n < S_NODES; t->n++) {
         vmar_addr_t start = at + srnd(t, 40), len = 1 + srnd(t, 40);
         struct vmar__iset_node *n = &t->node[t->n];
@@ -2431,9 +2493,7 @@ static void small_build(struct small *t)
         memset(n, 0, sizeof(*n));
         n->start = t->base + start;
         n->end = t->base + start + len;
-        n->guard = srnd(t, 3) ? 0 : srnd(t, 64);
-        if (srnd(t, 16) == 0)
-            n->guard = TOP;
+        vmar__iset_node_set_guarded(n, srnd(t, 3) == 0);
         at = start + len;
     }
     for (i = 0; i < t->n; i++)
@@ -2473,7 +2533,7 @@ static bool small_free(const struct small *t, u128 a, u128 b)
         u128 eff = (u128)1 << 64;
 
         if (i < t->n)
-            eff = n->start > n->guard ? n->start - n->guard : 0;
+            eff = eff_start(&t->set, n);
         if (prev_end <= a && b <= eff)
             return true;
         if (i < t->n)
@@ -2546,7 +2606,7 @@ static void test_random_small_exhaustive(void **state)
         if (t->n) { /* drop the guard of one node and ask again */
             struct vmar__iset_node *n = &t->node[srnd(t, t->n)];
 
-            n->guard = 0;
+            vmar__iset_node_set_guarded(n, false);
             vmar__iset_update(&t->set, n);
             check_set(&t->set);
             for (i = 0; i < 10; i++, total++)

@@ -42,7 +42,7 @@ static void build(struct vmar__mapping *m, const struct attrs *at,
     memset(m, 0xa5, sizeof(*m)); /* the predicate must not read the rest */
     m->node.start = start;
     m->node.end = end;
-    m->node.guard = (at->flags & VMAR_MAP_STACK) ? 16 * PG : 0;
+    vmar__iset_node_set_guarded(&m->node, (at->flags & VMAR_MAP_STACK) != 0);
     m->prot = at->prot;
     m->max_prot = at->max_prot;
     m->flags = at->flags;
