@@ -2353,6 +2353,30 @@ static const struct op directed[][40] = {
         UN(W(P(0)), P(64)),
         END,
     },
+    /* mlock over guard markers: the range is locked, its pages populated
+     * up to the marker, and mlock returns ENOMEM (the populate's EFAULT);
+     * mlock2(MLOCK_ONFAULT) populates nothing and succeeds; markers come
+     * off locked memory but do not go on (EINVAL) */
+    {
+        MM(W(P(8)), P(8), RW_, PA | FX, 0, 0),
+        AD(W(P(11)), P(1), MADV_GUARD_INSTALL),
+        ML(W(P(8)), P(8), 0), /* ENOMEM, locked */
+        MC(W(P(8)), P(8)),
+        TR(W(P(11))),
+        AD(W(P(13)), P(1), MADV_GUARD_INSTALL), /* locked: EINVAL */
+        AD(W(P(11)), P(1), MADV_GUARD_REMOVE),
+        TR(W(P(11))),
+        MUL(W(P(8)), P(8)),
+        AD(W(P(13)), P(1), MADV_GUARD_INSTALL),
+        ML(W(P(8)), P(8), VMAR_LINUX_MLOCK_ONFAULT), /* 0 */
+        MC(W(P(8)), P(8)),
+        TR(W(P(13))),
+        TW(W(P(14)), 5),
+        MC(W(P(8)), P(8)),
+        MUL(W(P(8)), P(8)),
+        UN(W(P(8)), P(8)),
+        END,
+    },
     /* mlock of files and shared memory; MAP_LOCKED of every kind */
     {
         MM(W(P(30)), P(4), RW_, MAP_SHARED | FX, FD_RW, 0),
