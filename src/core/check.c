@@ -38,23 +38,25 @@ static const char *mapping_rule(const struct vmar_space *space,
         return "mapping outside the user range";
     if (m->prot & ~m->max_prot || m->max_prot & ~(unsigned)VMAR_PROT_RWX)
         return "prot beyond max_prot";
-    if (m->flags &
-        ~(unsigned)(VMAR_MAPPING_KEPT_FLAGS | VMAR_MAPPING_COW_SHARED))
+    if (m->flags & ~(unsigned)(VMAR_MAPPING_KEPT_FLAGS |
+                               VMAR_MAPPING_COW_SHARED | VMAR_MAPPING_FULL))
         return "unknown mapping flag";
+    /* The short form is private anonymous memory, and only it. */
+    if (vmar__mapping_full(m) ==
+        (m->backing == VMAR_BACKING_ANON && !vmar__mapping_shared(m)))
+        return "mapping form does not match its backing";
     if (vmar__iset_node_guarded(&m->node) != vmar__mapping_guarded(m->flags))
         return "guard does not match the stack flag";
     if (m->cache > VMAR_CACHE_UC ||
         (m->backing != VMAR_BACKING_DEVICE && m->cache != VMAR_CACHE_WB))
         return "unknown cache policy, or one on memory";
-    if (m->backing == VMAR_BACKING_ANON && !m->object && m->offset != 0)
-        return "anonymous mapping with an offset";
-    if ((m->backing == VMAR_BACKING_OBJECT) != (m->object != NULL) &&
+    const struct vmar_object *obj = vmar__mapping_object(m);
+    if ((m->backing == VMAR_BACKING_OBJECT) != (obj != NULL) &&
         !(m->backing == VMAR_BACKING_ANON && vmar__mapping_shared(m)))
         return "object pointer does not match the backing";
-    if (m->backing == VMAR_BACKING_ANON && vmar__mapping_shared(m) &&
-        !m->object)
+    if (m->backing == VMAR_BACKING_ANON && vmar__mapping_shared(m) && !obj)
         return "shared anonymous mapping without its object";
-    if (m->object && vmar__atomic_load(&m->object->refs) == 0)
+    if (obj && vmar__atomic_load(&obj->refs) == 0)
         return "mapping holds an object with no reference";
     if (m->flags & VMAR_MAP_LOCKONFAULT && !vmar__mapping_locked(m))
         return "lock on fault without the lock";
@@ -109,12 +111,12 @@ static const char *managed_rule(const struct vmar_space *space,
 
     if (vmar__frame_refs(env, pte->pa) == 0)
         return "leaf maps a frame with no reference";
-    if (vmar__mapping_shared(m) && anon && m->object)
+    if (vmar__mapping_shared(m) && anon && vmar__mapping_object(m))
         return "shared mapping maps an anonymous frame";
     if (vmar__mapping_cow(m) && pte->prot & VMAR_PROT_WRITE &&
         (!anon || vmar__frame_refs(env, pte->pa) != 1))
         return "writable leaf on a shared copy-on-write frame";
-    if (!m->object && !anon)
+    if (!vmar__mapping_object(m) && !anon)
         return "anonymous memory maps an object page";
     return NULL;
 }
@@ -146,7 +148,7 @@ static int check_leaves(const struct vmar_space *space)
             return report(space, "leaf grants more than its mapping", va);
         if (m->backing == VMAR_BACKING_DEVICE) {
             if (pte.flags & VMAR_PTE_MANAGED ||
-                pte.pa != m->offset + (va - n->start) ||
+                pte.pa != vmar__mapping_offset_of(m, va) ||
                 pte.cache !=
                     vmar__pmap_cache_as(space, (enum vmar_cache)m->cache))
                 return report(space, "device leaf differs from its mapping",

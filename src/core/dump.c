@@ -18,7 +18,7 @@ void vmar__mapping_line(struct vmar__line *l, const struct vmar__mapping *m)
     vmar__line_char(l, m->prot & VMAR_PROT_EXEC ? 'x' : '-');
     vmar__line_char(l, m->flags & VMAR_MAP_SHARED ? 's' : 'p');
     vmar__line_char(l, ' ');
-    vmar__line_hex(l, m->offset, 8);
+    vmar__line_hex(l, vmar__mapping_offset(m), 8);
     vmar__line_str(l, " 00:00 0");
     if (m->flags & VMAR_MAP_STACK) {
         /* Linux pads the path column to a fixed width. */

@@ -97,9 +97,11 @@ static uint64_t page_index(const struct vmar__mapping *m, vmar_addr_t va)
     return vmar__mapping_offset_of(m, va) >> VMAR_PAGE_SHIFT;
 }
 
+/* => m is an object mapping. */
 static bool past_end(const struct vmar__mapping *m, vmar_addr_t va)
 {
-    return page_index(m, va) >= vmar__obj_size(m->object) >> VMAR_PAGE_SHIFT;
+    return page_index(m, va) >= vmar__obj_size(m->ext.object) >>
+           VMAR_PAGE_SHIFT;
 }
 
 /* The managed leaf for `pa` with `prot`. */
@@ -216,9 +218,9 @@ static void fault_around(struct vmar_space *space,
             continue;
         /* A page the object refuses, or should not have offered, is
          * simply not mapped ahead: its own fault reports it. */
-        rc =
-            vmar__obj_get_page(space->env, vmar__pmap_pa_top(space), m->object,
-                               page_index(m, at), VMAR_OBJECT_GET_PRESENT, &pa);
+        rc = vmar__obj_get_page(space->env, vmar__pmap_pa_top(space),
+                                m->ext.object, page_index(m, at),
+                                VMAR_OBJECT_GET_PRESENT, &pa);
         if (rc != 0)
             continue;
         managed_pte(&pte, pa, vmar__mapping_leaf_prot(m, false, false));
@@ -238,7 +240,7 @@ static enum fault_step fault_absent(struct vmar_space *space,
 {
     const bool write = access_kind(access) == VMAR_ACCESS_WRITE;
     const bool shared = vmar__mapping_shared(m);
-    struct vmar_object *obj = m->object;
+    struct vmar_object *obj = vmar__mapping_object(m);
     const bool around = obj && m->flags & VMAR_MAP_FAULT_AROUND && !write;
     struct vmar_frame_list *tables = &res->tables;
     vmar_paddr_t pa;
@@ -448,7 +450,8 @@ static enum fault_step fault_step(struct vmar_space *space,
     if (need == VMAR_PROT_WRITE) {
         /* A shared page mapped read-only so that its first write tells
          * the object (notify_write). */
-        if (m->object && vmar__obj_notifies(m->object) && !res->notified)
+        if (vmar__mapping_object(m) &&
+            vmar__obj_notifies(vmar__mapping_object(m)) && !res->notified)
             return STEP_NEED_NOTIFY;
         set_leaf_prot(space, va, m->prot, pte);
         return STEP_DONE;
@@ -483,10 +486,10 @@ static void fault_want(const struct vmar__mapping *m, vmar_addr_t va,
 {
     if (step != STEP_NEED_PAGE && step != STEP_NEED_NOTIFY)
         return;
-    if (res->obj != m->object) {
+    if (res->obj != vmar__mapping_object(m)) {
         if (res->obj_ref)
             vmar_object_unref(res->obj);
-        res->obj = m->object;
+        res->obj = vmar__mapping_object(m);
         res->obj_ref = gated;
         if (gated)
             vmar_object_ref(res->obj);
@@ -591,8 +594,8 @@ static void res_revalidate(struct vmar_space *space,
 
     if (!res->page && !res->notified)
         return;
-    if (m->object == res->obj && page_index(m, va) == res->index &&
-        get_flags == res->get_flags)
+    if (vmar__mapping_object(m) == res->obj &&
+        page_index(m, va) == res->index && get_flags == res->get_flags)
         return;
     if (res->page)
         vmar_frame_put(space->env, res->page);

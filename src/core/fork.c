@@ -98,7 +98,8 @@ static int copy_leaves(struct vmar_space *parent, struct vmar_space *child,
     if (m->backing == VMAR_BACKING_DEVICE) {
         rc = vmar__pmap_prepare(
             child, m->node.start, vmar__mapping_size(m),
-            vmar__device_prep(child, m->node.start, m->offset, false), &tables);
+            vmar__device_prep(child, m->node.start, m->ext.offset, false),
+            &tables);
         if (!rc)
             vmar__device_install(child, m, m->node.start, m->node.end, &tables);
         vmar_frame_list_release(env, &tables);
@@ -179,15 +180,16 @@ static int fork_build(struct vmar_space *parent, struct vmar_space *child)
         if (vmar__index_reserve(child, 1))
             return VMAR_ENOMEM;
         struct vmar__mapping *c =
-            env->alloc(env->ctx, sizeof(*c), _Alignof(struct vmar__mapping));
+            env->alloc(env->ctx, vmar__mapping_bytes(vmar__mapping_full(m)),
+                       _Alignof(struct vmar__mapping));
         if (!c)
             return VMAR_ENOMEM;
-        *c = *m;
+        vmar__mapping_copy(c, m);
         /* Linux's dup_mmap() clears VM_LOCKED_MASK: locks are the
          * parent's (the child's lock_future starts clear too). */
         c->flags &= ~(uint32_t)VMAR_MAPPING_LOCK_FLAGS;
-        if (c->object)
-            vmar_object_ref(c->object);
+        if (vmar__mapping_object(c))
+            vmar_object_ref(vmar__mapping_object(c));
         /* Appended: the parent's order is the child's. */
         vmar__iset_insert_after(&child->set, last, &c->node);
         last = &c->node;

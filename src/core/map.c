@@ -251,13 +251,22 @@ static enum vmar_mmu_prep map_prep_kind(const struct vmar_space *space,
     return o->place == VMAR_PLACE_FIXED ? VMAR_PREP_REMAP : VMAR_PREP_MAP;
 }
 
+/* Whether the new mapping has the full form (mapping.h): all but private
+ * anonymous memory. */
+static bool map_full(const struct vmar_map_opts *o)
+{
+    return o->backing != VMAR_BACKING_ANON || o->flags & VMAR_MAP_SHARED;
+}
+
 /* => caller holds the space lock exclusively. */
 static int map_prepare(struct vmar_space *space, const struct vmar_map_opts *o,
                        vmar_addr_t addr, const struct vmar__carve_cost *cost,
                        struct vmar__prep *prep)
 {
     const struct vmar_env *env = space->env;
-    int rc = vmar__prep_nodes(space, prep, 1u + cost->needs_node);
+    unsigned nodes[2] = {cost->nodes[0], cost->nodes[1]};
+    nodes[map_full(o)]++;
+    int rc = vmar__prep_nodes(space, prep, nodes);
 
     if (!rc && o->backing == VMAR_BACKING_OBJECT) {
         vmar_object_ref(o->object);
@@ -349,7 +358,8 @@ static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
     if (o->place == VMAR_PLACE_FIXED)
         pred = vmar__carve_at(space, addr, addr + o->size, pos, prep, batch);
 
-    struct vmar__mapping *m = vmar__prep_take(space, prep);
+    struct vmar__mapping *m = vmar__prep_take(space, prep, map_full(o));
+    vmar__mapping_init(m, map_full(o));
     m->node.start = addr;
     m->node.end = addr + o->size;
     vmar__mapping_set_flags(m, o->flags);
@@ -358,9 +368,12 @@ static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
     m->max_prot = (uint8_t)(VMAR_PROT_RWX & ~o->deny_prot & object_allows(o));
     m->backing = (uint8_t)o->backing;
     m->cache = (uint8_t)o->cache;
-    m->offset = o->backing == VMAR_BACKING_DEVICE ? o->paddr : o->offset;
-    m->object = prep->object; /* the prepared reference moves here */
-    prep->object = NULL;
+    if (vmar__mapping_full(m)) {
+        m->ext.offset =
+            o->backing == VMAR_BACKING_DEVICE ? o->paddr : o->offset;
+        m->ext.object = prep->object; /* the prepared reference moves here */
+        prep->object = NULL;
+    }
     if (fixed) {
         vmar__iset_insert_after(&space->set, pred, &m->node);
     } else {

@@ -16,15 +16,16 @@ bool vmar__mapping_can_merge(const struct vmar__mapping *a,
         return false;
     switch (a->backing) {
     case VMAR_BACKING_ANON:
-        if (!a->object && !b->object)
+        if (!vmar__mapping_full(a) && !vmar__mapping_full(b))
             return true;
         /* Shared anonymous memory: one object each mmap (Linux shmem). */
         /* fall through */
     case VMAR_BACKING_OBJECT:
         /* The same object, continued where `a` ends (Linux's vm_pgoff
          * rule); the cache policy plays no part for objects. */
-        return a->object == b->object &&
-               vmar__mapping_offset_of(a, a->node.end) == b->offset;
+        return vmar__mapping_object(a) == vmar__mapping_object(b) &&
+               vmar__mapping_offset_of(a, a->node.end) ==
+                   vmar__mapping_offset(b);
     case VMAR_BACKING_DEVICE:
     default:
         return false;
@@ -65,12 +66,12 @@ void vmar__range_locate(const struct vmar_space *space, vmar_addr_t lo,
 static void mapping_copy_from(const struct vmar__mapping *m, vmar_addr_t at,
                               struct vmar__mapping *piece)
 {
-    *piece = *m; /* same attributes, stack guard included */
+    vmar__mapping_copy(piece, m); /* same attributes and form */
     piece->node.start = at;
-    if (m->object)
-        vmar_object_ref(m->object);
+    if (vmar__mapping_object(m))
+        vmar_object_ref(m->ext.object);
     if (vmar__mapping_has_offset(m))
-        piece->offset = vmar__mapping_offset_of(m, at);
+        piece->ext.offset = vmar__mapping_offset_of(m, at);
 }
 
 void vmar__mapping_split(struct vmar_space *space, struct vmar__mapping *m,
@@ -95,8 +96,9 @@ struct vmar__mapping *vmar__mapping_isolate(struct vmar_space *space,
     if (m->node.start < lo && m->node.end > hi) {
         /* Both cuts inside m (a change in its middle): the two new pieces
          * enter the index together, one slot shift for both. */
-        struct vmar__mapping *mid = vmar__prep_take(space, prep);
-        struct vmar__mapping *tail = vmar__prep_take(space, prep);
+        const bool full = vmar__mapping_full(m);
+        struct vmar__mapping *mid = vmar__prep_take(space, prep, full);
+        struct vmar__mapping *tail = vmar__prep_take(space, prep, full);
 
         mapping_copy_from(m, lo, mid);
         mapping_copy_from(m, hi, tail);
@@ -106,12 +108,14 @@ struct vmar__mapping *vmar__mapping_isolate(struct vmar_space *space,
     }
     if (m->node.start < lo) {
         /* Keep [start, lo) as is; continue with the new tail. */
-        struct vmar__mapping *tail = vmar__prep_take(space, prep);
+        struct vmar__mapping *tail =
+            vmar__prep_take(space, prep, vmar__mapping_full(m));
         vmar__mapping_split(space, m, lo, tail);
         m = tail;
     }
     if (m->node.end > hi)
-        vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
+        vmar__mapping_split(
+            space, m, hi, vmar__prep_take(space, prep, vmar__mapping_full(m)));
     return m;
 }
 
@@ -120,7 +124,7 @@ void vmar__mapping_trim_front(struct vmar_space *space, struct vmar__mapping *m,
 {
     VMAR_ASSERT(space->env, m->node.start < at && at < m->node.end);
     if (vmar__mapping_has_offset(m))
-        m->offset = vmar__mapping_offset_of(m, at);
+        m->ext.offset = vmar__mapping_offset_of(m, at);
     m->node.start = at;
     vmar__iset_update(&space->set, &m->node);
 }
@@ -129,9 +133,9 @@ void vmar__mapping_free(struct vmar_space *space, struct vmar__mapping *m)
 {
     const struct vmar_env *env = space->env;
 
-    if (m->object)
-        vmar_object_unref(m->object);
-    env->free(env->ctx, m, sizeof(*m));
+    if (vmar__mapping_object(m))
+        vmar_object_unref(m->ext.object);
+    env->free(env->ctx, m, vmar__mapping_bytes(vmar__mapping_full(m)));
 }
 
 void vmar__mapping_destroy(struct vmar_space *space, struct vmar__mapping *m)
@@ -205,9 +209,10 @@ void vmar__carve_cost_at(const struct vmar_space *space, vmar_addr_t lo,
         vmar_addr_t e = VMAR_MIN(m->node.end, hi);
         cost->mapped += e - s;
         cost->sealed |= vmar__mapping_sealed(m);
-        if (m->node.start < lo && m->node.end > hi)
+        if (m->node.start < lo && m->node.end > hi) {
             cost->needs_node = true;
-        else if (m->node.start >= lo && m->node.end <= hi)
+            cost->nodes[vmar__mapping_full(m)] = 1;
+        } else if (m->node.start >= lo && m->node.end <= hi)
             cost->removed++;
     }
     cost->tables = vmar__edges_may_split(first, last, lo, hi);
@@ -247,7 +252,9 @@ struct vmar__iset_node *vmar__carve_at(struct vmar_space *space, vmar_addr_t lo,
 
         if (m->node.start < lo && m->node.end > hi) {
             /* |m ... [lo  hi) ... m|: keep both ends, one new node. */
-            vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
+            vmar__mapping_split(
+                space, m, hi,
+                vmar__prep_take(space, prep, vmar__mapping_full(m)));
             m->node.end = lo;
             vmar__iset_update(&space->set, &m->node);
         } else if (m->node.start < lo) {

@@ -25,26 +25,20 @@
 /* The lock flags (Linux's VM_LOCKED_MASK). */
 #define VMAR_MAPPING_LOCK_FLAGS (VMAR_MAP_LOCKED | VMAR_MAP_LOCKONFAULT)
 
+/* Internal flag: the mapping has its full form (vmar__mapping_ext: an
+ * object or device memory). Set at creation, never changed: fork, remap
+ * and splits keep a mapping's backing. Without it a mapping is
+ * VMAR_MAPPING_SHORT bytes and its `ext` is not there to read. */
+#define VMAR_MAPPING_FULL (1u << 30)
+
 /* Internal flag: the mapping's anonymous frames may be shared with
  * another space (it or its source went through vmar_fork()), so protect
  * must not make read-only leaves writable. Not a merge obstacle: a merge
  * keeps it if either side had it. */
 #define VMAR_MAPPING_COW_SHARED (1u << 31)
 
-/* The attributes are narrow integers so that they share one word after
- * the node: a mapping is the 24-byte node plus 24 bytes, 48 in all on a
- * 64-bit machine (the stack guard is the index's, one size per space, and
- * the node keeps only whether it applies). Assign through the setters
- * below (they state the narrowing once). */
-_Static_assert((unsigned)VMAR_MAPPING_KEPT_FLAGS < VMAR_MAPPING_COW_SHARED,
-               "a kept map flag collides with the internal COW_SHARED bit");
-struct vmar__mapping {
-    struct vmar__iset_node node; /* [start, end), whether guarded */
-    uint32_t flags;              /* VMAR_MAPPING_KEPT_FLAGS bits */
-    uint8_t prot;                /* current vmar_prot bits */
-    uint8_t max_prot;            /* what protect may grant */
-    uint8_t backing;             /* enum vmar_backing */
-    uint8_t cache;               /* enum vmar_cache (device mappings) */
+/* What only object and device mappings have: their full form. */
+struct vmar__mapping_ext {
     /* Backing offset of node.start; for a device mapping, the physical
      * address of node.start (as Linux's vm_pgoff of a PFN mapping). */
     uint64_t offset;
@@ -52,8 +46,80 @@ struct vmar__mapping {
      * mapping (each piece of a split holds its own). NULL otherwise. */
     struct vmar_object *object;
 };
-_Static_assert(sizeof(void *) != 8 || sizeof(struct vmar__mapping) == 48,
-               "a mapping is 48 bytes on a 64-bit machine");
+
+/*
+ * A mapping. Private anonymous memory, most mappings of a process, has
+ * neither an object nor an offset: it is allocated in its short form, the
+ * node and one word of attributes (32 bytes on a 64-bit machine), and
+ * only mappings with VMAR_MAPPING_FULL have `ext` (48 bytes). Read `ext`
+ * through vmar__mapping_object() and vmar__mapping_offset(); copy and
+ * free a mapping with vmar__mapping_copy() and vmar__mapping_free(),
+ * which know its size. The attributes are narrow integers so that they
+ * share one word after the node; assign through the setters below.
+ */
+struct vmar__mapping {
+    struct vmar__iset_node node;  /* [start, end), whether guarded */
+    uint32_t flags;               /* VMAR_MAPPING_KEPT_FLAGS bits, internal */
+    uint8_t prot;                 /* current vmar_prot bits */
+    uint8_t max_prot;             /* what protect may grant */
+    uint8_t backing;              /* enum vmar_backing */
+    uint8_t cache;                /* enum vmar_cache (device mappings) */
+    struct vmar__mapping_ext ext; /* VMAR_MAPPING_FULL only */
+};
+
+/* Bytes of a mapping of each form. */
+#define VMAR_MAPPING_SHORT (offsetof(struct vmar__mapping, ext))
+_Static_assert(sizeof(void *) != 8 || (VMAR_MAPPING_SHORT == 32 &&
+                                       sizeof(struct vmar__mapping) == 48),
+               "a mapping is 32 or 48 bytes on a 64-bit machine");
+
+static inline bool vmar__mapping_full(const struct vmar__mapping *m)
+{
+    return (m->flags & VMAR_MAPPING_FULL) != 0;
+}
+
+static inline size_t vmar__mapping_bytes(bool full)
+{
+    return full ? sizeof(struct vmar__mapping) : VMAR_MAPPING_SHORT;
+}
+
+/* The object of an object mapping (shared anonymous memory included);
+ * NULL for private anonymous and device memory. */
+static inline struct vmar_object *
+vmar__mapping_object(const struct vmar__mapping *m)
+{
+    return vmar__mapping_full(m) ? m->ext.object : NULL;
+}
+
+/* The backing offset (or a device's physical address) of node.start; 0
+ * for private anonymous memory. */
+static inline uint64_t vmar__mapping_offset(const struct vmar__mapping *m)
+{
+    return vmar__mapping_full(m) ? m->ext.offset : 0;
+}
+
+/* A new mapping of the form `full`: zeroed, VMAR_MAPPING_FULL set when
+ * full. The caller sets the rest. */
+static inline void vmar__mapping_init(struct vmar__mapping *m, bool full)
+{
+    if (full) {
+        VMAR_MEMSET(m, 0, sizeof(*m));
+        m->flags = VMAR_MAPPING_FULL;
+    } else {
+        VMAR_MEMSET(m, 0, VMAR_MAPPING_SHORT);
+    }
+}
+
+/* dst becomes a copy of src, of src's form; dst is of the same form.
+ * (Constant sizes: the compiler copies inline.) */
+static inline void vmar__mapping_copy(struct vmar__mapping *dst,
+                                      const struct vmar__mapping *src)
+{
+    if (vmar__mapping_full(src))
+        VMAR_MEMCPY(dst, src, sizeof(struct vmar__mapping));
+    else
+        VMAR_MEMCPY(dst, src, VMAR_MAPPING_SHORT);
+}
 
 static inline void vmar__mapping_set_prot(struct vmar__mapping *m,
                                           unsigned prot)
@@ -64,8 +130,9 @@ static inline void vmar__mapping_set_prot(struct vmar__mapping *m,
 static inline void vmar__mapping_set_flags(struct vmar__mapping *m,
                                            unsigned flags)
 {
-    m->flags = (uint32_t)((m->flags & VMAR_MAPPING_COW_SHARED) |
-                          (flags & VMAR_MAPPING_KEPT_FLAGS));
+    m->flags =
+        (uint32_t)((m->flags & (VMAR_MAPPING_COW_SHARED | VMAR_MAPPING_FULL)) |
+                   (flags & VMAR_MAPPING_KEPT_FLAGS));
 }
 
 static inline bool vmar__mapping_shared(const struct vmar__mapping *m)
@@ -127,8 +194,8 @@ static inline unsigned vmar__mapping_kind(const struct vmar__mapping *m)
     if (m->backing == VMAR_BACKING_DEVICE)
         return VMAR__KIND_DEVICE;
     if (!vmar__mapping_shared(m))
-        return locked |
-               (m->object ? VMAR__KIND_PRIVATE_OBJ : VMAR__KIND_PRIVATE_ANON);
+        return locked | (vmar__mapping_full(m) ? VMAR__KIND_PRIVATE_OBJ
+                                               : VMAR__KIND_PRIVATE_ANON);
     return locked | (m->max_prot & VMAR_PROT_WRITE
                          ? VMAR__KIND_SHARED
                          : VMAR__KIND_SHARED | VMAR__KIND_SHARED_NOWRITE);
@@ -150,15 +217,16 @@ static inline bool vmar__mapping_cow(const struct vmar__mapping *m)
 static inline bool vmar__mapping_keep_ro(const struct vmar__mapping *m)
 {
     if (vmar__mapping_cow(m))
-        return m->object || (m->flags & VMAR_MAPPING_COW_SHARED);
-    return m->object && vmar__obj_notifies(m->object);
+        return vmar__mapping_full(m) || (m->flags & VMAR_MAPPING_COW_SHARED);
+    const struct vmar_object *o = vmar__mapping_object(m);
+    return o && vmar__obj_notifies(o);
 }
 
 /* The offset field means something: object pages (shared anonymous
  * memory included) or a device's physical address. */
 static inline bool vmar__mapping_has_offset(const struct vmar__mapping *m)
 {
-    return m->object || m->backing == VMAR_BACKING_DEVICE;
+    return vmar__mapping_full(m);
 }
 
 /*
@@ -198,7 +266,8 @@ static inline unsigned vmar__mapping_leaf_prot(const struct vmar__mapping *m,
                                                bool anon, bool write)
 {
     bool ro = vmar__mapping_shared(m)
-                  ? m->object && vmar__obj_notifies(m->object) && !write
+                  ? vmar__mapping_object(m) &&
+                        vmar__obj_notifies(vmar__mapping_object(m)) && !write
                   : !anon;
     return ro ? m->prot & ~(unsigned)VMAR_PROT_WRITE : m->prot;
 }
@@ -207,7 +276,7 @@ static inline unsigned vmar__mapping_leaf_prot(const struct vmar__mapping *m,
 static inline uint64_t vmar__mapping_offset_of(const struct vmar__mapping *m,
                                                vmar_addr_t va)
 {
-    return m->offset + (va - m->node.start);
+    return vmar__mapping_offset(m) + (va - m->node.start);
 }
 
 #define vmar__mapping_of(n)                                                    \
@@ -433,6 +502,7 @@ int vmar__stack_grow(struct vmar_space *space, vmar_addr_t addr);
 /* What vmar__carve(lo, hi) would do, computed without changing anything. */
 struct vmar__carve_cost {
     bool needs_node;    /* one mapping strictly contains [lo, hi) */
+    unsigned nodes[2];  /* that one node, by form (vmar__prep_nodes) */
     bool tables;        /* a huge leaf may straddle lo or hi */
     size_t removed;     /* mappings entirely inside [lo, hi) */
     vmar_size_t mapped; /* bytes of [lo, hi) currently mapped

@@ -53,38 +53,69 @@ void vmar__index_slack(struct vmar_space *space)
         vmar__index_trim(space, keep);
 }
 
-int vmar__prep_nodes(struct vmar_space *space, struct vmar__prep *prep,
-                     unsigned n)
+/* Free prep's nodes from slot `from` on. */
+static void prep_free_nodes(struct vmar_space *space, struct vmar__prep *prep,
+                            unsigned from)
 {
     const struct vmar_env *env = space->env;
-    unsigned had = prep->nnodes;
 
-    VMAR_ASSERT(env, had + n <= VMAR_PREP_NODES);
-    for (unsigned i = 0; i < n; i++) {
+    while (prep->nnodes > from) {
+        const unsigned i = --prep->nnodes;
+        env->free(env->ctx, prep->nodes[i],
+                  vmar__mapping_bytes(prep->full >> i & 1u));
+    }
+    prep->full &= (1u << from) - 1u;
+}
+
+int vmar__prep_nodes(struct vmar_space *space, struct vmar__prep *prep,
+                     const unsigned n[2])
+{
+    const struct vmar_env *env = space->env;
+    const unsigned had = prep->nnodes, total = n[0] + n[1];
+
+    if (!total)
+        return 0;
+    VMAR_ASSERT(env, had + total <= VMAR_PREP_NODES);
+    for (unsigned i = 0; i < total; i++) {
+        const unsigned full = i >= n[0];
         struct vmar__mapping *m =
-            env->alloc(env->ctx, sizeof(*m), _Alignof(struct vmar__mapping));
+            env->alloc(env->ctx, vmar__mapping_bytes(full),
+                       _Alignof(struct vmar__mapping));
         if (!m) {
-            while (prep->nnodes > had)
-                env->free(env->ctx, prep->nodes[--prep->nnodes], sizeof(*m));
+            prep_free_nodes(space, prep, had);
             return VMAR_ENOMEM;
         }
+        prep->full |= full << prep->nnodes;
         prep->nodes[prep->nnodes++] = m;
     }
-    if (n && vmar__index_reserve(space, prep->nnodes)) {
-        while (prep->nnodes > had)
-            env->free(env->ctx, prep->nodes[--prep->nnodes],
-                      sizeof(struct vmar__mapping));
+    if (vmar__index_reserve(space, prep->nnodes)) {
+        prep_free_nodes(space, prep, had);
         return VMAR_ENOMEM;
     }
     return 0;
 }
 
 struct vmar__mapping *vmar__prep_take(struct vmar_space *space,
-                                      struct vmar__prep *prep)
+                                      struct vmar__prep *prep, bool full)
 {
+    const unsigned want = full ? 1u : 0u;
     VMAR_ASSERT(space->env, prep->nnodes > 0);
-    struct vmar__mapping *m = prep->nodes[--prep->nnodes];
-    VMAR_MEMSET(m, 0, sizeof(*m));
+    const unsigned top = prep->nnodes - 1;
+    unsigned i = top;
+
+    /* The last prepared node of that form, most often the top one; if
+     * not, it trades places with the top one. */
+    while ((prep->full >> i & 1u) != want) {
+        VMAR_ASSERT(space->env, i > 0);
+        i--;
+    }
+    struct vmar__mapping *m = prep->nodes[i];
+    if (i != top) {
+        prep->nodes[i] = prep->nodes[top];
+        prep->full ^= 1u << i | 1u << top; /* the two bits differ */
+    }
+    prep->nnodes = top;
+    prep->full &= ~(1u << top); /* bits from nnodes on stay clear */
     return m;
 }
 
@@ -92,9 +123,8 @@ void vmar__prep_release(struct vmar_space *space, struct vmar__prep *prep)
 {
     const struct vmar_env *env = space->env;
 
-    while (prep->nnodes)
-        env->free(env->ctx, prep->nodes[--prep->nnodes],
-                  sizeof(struct vmar__mapping));
+    if (prep->nnodes)
+        prep_free_nodes(space, prep, 0);
     /* An operation that failed (or changed nothing) gives back the spares
      * it added: they are on top of the list, untouched, since only a
      * change of the set takes or returns spares. */

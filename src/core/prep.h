@@ -18,8 +18,11 @@
  */
 #define VMAR_PREP_NODES 3
 struct vmar__prep {
+    /* Mapping nodes, each of the form its bit in `full` says (mapping.h:
+     * short for private anonymous memory, full otherwise). */
     struct vmar__mapping *nodes[VMAR_PREP_NODES];
     unsigned nnodes;
+    unsigned full;                 /* bit i: nodes[i] is of the full form */
     struct vmar_frame_list tables; /* page-table pages for the backend */
     struct vmar_frame_list frames; /* data frames (populate) */
     /* A reference to the object a new mapping will hold (the caller's
@@ -57,16 +60,20 @@ void vmar__index_trim(struct vmar_space *space, size_t inserts);
  */
 void vmar__index_slack(struct vmar_space *space);
 
-/* Allocate `n` more mapping nodes into `prep`, and the index spares for
- * inserting every node `prep` then holds. 0 or VMAR_ENOMEM; on
- * failure `prep` keeps what it had.
+/* Allocate n[0] more mapping nodes of the short form and n[1] of the
+ * full form into `prep`, and the index spares for inserting every node
+ * `prep` then holds. 0 or VMAR_ENOMEM; on failure `prep` keeps what it
+ * had.
  * => caller holds the space lock exclusively. */
 int vmar__prep_nodes(struct vmar_space *space, struct vmar__prep *prep,
-                     unsigned n);
-/* Take a prepared node; the commit asked for it, so one must be there.
+                     const unsigned n[2]);
+/* Take a prepared node of the form `full`, its contents undefined (the
+ * caller writes it whole: vmar__mapping_copy() for a piece of a split,
+ * vmar__mapping_init() for a new mapping); the commit asked for it, so
+ * one must be there.
  * => caller holds the space lock exclusively. */
 struct vmar__mapping *vmar__prep_take(struct vmar_space *space,
-                                      struct vmar__prep *prep);
+                                      struct vmar__prep *prep, bool full);
 /* Free everything left in `prep`, and the index spares the operation
  * added when it changed nothing (it failed).
  * => caller holds the space lock exclusively. */

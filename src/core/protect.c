@@ -39,13 +39,14 @@ static bool attr_differs(const struct vmar__mapping *m,
 }
 
 /* Walk [lo, hi): VMAR_ENOMEM at a hole, else the first refusal, else 0
- * with `pos` located at lo, the splits the ends need in `cuts` (an end
- * mapping that keeps its attributes is not cut) and in `tables` whether a
+ * with `pos` located at lo, the splits the ends need in `cuts`, by the
+ * form of the node each takes (an end mapping that keeps its attributes
+ * is not cut), and in `tables` whether a
  * cut may split a huge leaf. Reads only.
  * => caller holds the space lock exclusively. */
 static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
                        vmar_addr_t hi, const struct vmar__attr_change *c,
-                       struct vmar__range_pos *pos, unsigned *cuts,
+                       struct vmar__range_pos *pos, unsigned cuts[2],
                        bool *tables)
 {
     vmar_addr_t covered = lo;
@@ -66,7 +67,8 @@ static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
             return VMAR_EINVAL;
         if (kind & c->eacces)
             return VMAR_EACCES;
-        if (c->punch && !(m->object && vmar__obj_can_punch(m->object)))
+        if (c->punch &&
+            !(vmar__mapping_object(m) && vmar__obj_can_punch(m->ext.object)))
             return VMAR_ENOTSUP;
         covered = m->node.end;
         if (!first)
@@ -79,7 +81,11 @@ static int attr_survey(const struct vmar_space *space, vmar_addr_t lo,
         return VMAR_ENOMEM;
     first = first->node.start < lo && attr_differs(first, c) ? first : NULL;
     last = last->node.end > hi && attr_differs(last, c) ? last : NULL;
-    *cuts = (first ? 1u : 0u) + (last ? 1u : 0u);
+    cuts[0] = cuts[1] = 0;
+    if (first)
+        cuts[vmar__mapping_full(first)]++;
+    if (last)
+        cuts[vmar__mapping_full(last)]++;
     /* Only new permissions touch leaves; an end not cut keeps its own.
      * Dropping refuses device mappings, the only ones with huge leaves,
      * so it splits none either. */
@@ -148,11 +154,14 @@ static void punch_zap(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
         for (struct vmar__iset_node *n = vmar__iset_first(&space->set); n;
              n = vmar__iset_next(n)) {
             const struct vmar__mapping *o = vmar__mapping_of(n);
-            const uint64_t a = VMAR_MAX(olo, o->offset);
-            const uint64_t b = VMAR_MIN(ohi, o->offset + vmar__mapping_size(o));
-            if (o == m || o->object != m->object || a >= b)
+            if (o == m || vmar__mapping_object(o) != m->ext.object)
                 continue;
-            vmar_addr_t va = o->node.start + (a - o->offset);
+            const uint64_t a = VMAR_MAX(olo, o->ext.offset);
+            const uint64_t b =
+                VMAR_MIN(ohi, o->ext.offset + vmar__mapping_size(o));
+            if (a >= b)
+                continue;
+            vmar_addr_t va = o->node.start + (a - o->ext.offset);
             const vmar_addr_t end = va + (b - a);
             struct vmar_pte pte;
             if (vmar__mapping_shared(o)) {
@@ -180,7 +189,7 @@ static void attr_punch(vmar_addr_t lo, vmar_addr_t hi,
          m = vmar__mapping_next_in(m, hi)) {
         const vmar_addr_t s = VMAR_MAX(m->node.start, lo);
         const vmar_addr_t e = VMAR_MIN(m->node.end, hi);
-        vmar__obj_punch(m->object, vmar__mapping_offset_of(m, s), e - s);
+        vmar__obj_punch(m->ext.object, vmar__mapping_offset_of(m, s), e - s);
     }
 }
 
@@ -190,14 +199,15 @@ int vmar__attr_change(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi,
     struct vmar__range_pos pos;
     struct vmar__prep prep = {0};
     struct vmar__tlb batch;
-    unsigned cuts;
+    unsigned cuts[2];
     bool tables;
-    int rc = attr_survey(space, lo, hi, c, &pos, &cuts, &tables);
+    int rc = attr_survey(space, lo, hi, c, &pos, cuts, &tables);
 
     if (rc || c->kind == VMAR_ATTR_CHECK)
         return rc;
     /* Only growth is refused (see docs/DESIGN.md, "Limits"). */
-    if (cuts && space->set.count + cuts > space->max_map_count)
+    if (cuts[0] + cuts[1] &&
+        space->set.count + cuts[0] + cuts[1] > space->max_map_count)
         return VMAR_ENOMEM;
     rc = vmar__prep_nodes(space, &prep, cuts);
     if (!rc && tables)

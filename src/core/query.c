@@ -12,9 +12,9 @@ void vmar__mapping_info(const struct vmar__mapping *m,
     info->max_prot = m->max_prot;
     info->flags = m->flags & VMAR_MAPPING_KEPT_FLAGS;
     info->backing = (enum vmar_backing)m->backing;
-    info->offset = m->offset;
+    info->offset = vmar__mapping_offset(m);
     info->cache = (enum vmar_cache)m->cache;
-    info->object = m->object;
+    info->object = vmar__mapping_object(m);
 }
 
 int vmar_query(struct vmar_space *h, vmar_addr_t addr,

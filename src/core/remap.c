@@ -40,8 +40,9 @@ struct remap {
     struct vmar__mapping *first; /* mapping at `old` */
     size_t pieces;               /* mappings meeting [old, old+old_size) */
     /* Mappings the source's ends cut (0 to 2): each adds a node, and the
-     * count limit charges them, as vmar_map() charges its cuts. */
-    unsigned cuts;
+     * count limit charges them, as vmar_map() charges its cuts. By the
+     * form of the node (vmar__prep_nodes). */
+    unsigned cuts[2];
     bool device; /* a piece is device memory (installed anew at the target) */
     struct vmar__carve_cost cost; /* of the FIXED target */
     /* Nodes for DONTUNMAP's target copies, chained through node.leaf_bits. */
@@ -104,24 +105,28 @@ static int remap_source(const struct vmar_space *space, struct remap *r)
     r->first = vmar__mapping_of(n);
     r->pieces = 0;
     r->device = false;
+    const struct vmar__mapping *last = r->first;
     for (struct vmar__mapping *m = r->first; m;
          m = vmar__mapping_next_in(m, hi)) {
         if (m->node.start > covered)
             return VMAR_EFAULT; /* a hole */
         if (vmar__mapping_sealed(m))
             return VMAR_EPERM;
-        if (r->flags & VMAR_REMAP_DONTUNMAP &&
-            (m->backing != VMAR_BACKING_ANON || m->object))
+        if (r->flags & VMAR_REMAP_DONTUNMAP && vmar__mapping_full(m))
             return VMAR_EINVAL; /* private anonymous only */
         covered = m->node.end;
+        last = m;
         r->pieces++;
         r->device |= m->backing == VMAR_BACKING_DEVICE;
     }
     if (covered < hi)
         return VMAR_EFAULT;
     /* The last piece ends at `covered`, the first starts at or before old. */
-    r->cuts =
-        (r->first->node.start < r->old ? 1u : 0u) + (covered > hi ? 1u : 0u);
+    r->cuts[0] = r->cuts[1] = 0;
+    if (r->first->node.start < r->old)
+        r->cuts[vmar__mapping_full(r->first)]++;
+    if (covered > hi)
+        r->cuts[vmar__mapping_full(last)]++;
     if (r->pieces > 1 && r->old_size != r->new_size)
         return VMAR_EFAULT;
     if (r->new_size > r->old_size && r->first->backing == VMAR_BACKING_DEVICE)
@@ -158,7 +163,7 @@ static int remap_limits(const struct vmar_space *space, const struct remap *r,
          * a target cut in two; mappings the target replaces go. A FIXED
          * carve that trims the source's own mapping may make a cut
          * unnecessary; then this charges one too many, never too few. */
-        count += r->cuts + (r->cost.needs_node ? 1u : 0u);
+        count += r->cuts[0] + r->cuts[1] + (r->cost.needs_node ? 1u : 0u);
         count -= VMAR_MIN(count, r->cost.removed);
     }
     return vmar__check_growth(space, added, count);
@@ -188,18 +193,19 @@ static void spare_release(struct vmar_space *space, struct remap *r)
     while (r->spare) {
         struct vmar__mapping *m = r->spare;
         r->spare = (struct vmar__mapping *)m->node.leaf_bits;
-        space->env->free(space->env->ctx, m, sizeof(*m));
+        space->env->free(space->env->ctx, m, VMAR_MAPPING_SHORT);
     }
 }
 
-/* => caller holds the space lock exclusively. */
+/* DONTUNMAP moves private anonymous memory only: the copies are short.
+ * => caller holds the space lock exclusively. */
 static int spare_fill(struct vmar_space *space, struct remap *r, size_t n)
 {
     const struct vmar_env *env = space->env;
 
     for (size_t i = 0; i < n; i++) {
-        struct vmar__mapping *m =
-            env->alloc(env->ctx, sizeof(*m), _Alignof(struct vmar__mapping));
+        struct vmar__mapping *m = env->alloc(env->ctx, VMAR_MAPPING_SHORT,
+                                             _Alignof(struct vmar__mapping));
         if (!m)
             return VMAR_ENOMEM;
         m->node.leaf_bits = (uintptr_t)r->spare;
@@ -280,8 +286,9 @@ static int remap_prepare(struct vmar_space *space, struct remap *r,
 {
     const vmar_size_t len = VMAR_MIN(r->old_size, r->new_size);
     /* The source's cuts, and one for a target inside a mapping. */
-    int rc =
-        vmar__prep_nodes(space, prep, r->cuts + (r->cost.needs_node ? 1u : 0u));
+    const unsigned nodes[2] = {r->cuts[0] + r->cost.nodes[0],
+                               r->cuts[1] + r->cost.nodes[1]};
+    int rc = vmar__prep_nodes(space, prep, nodes);
 
     if (!rc && r->flags & VMAR_REMAP_DONTUNMAP)
         rc = spare_fill(space, r, r->pieces);
@@ -319,12 +326,14 @@ static void split_source(struct vmar_space *space, const struct remap *r,
         vmar__mapping_of(vmar__iset_find(&space->set, r->old));
 
     if (m->node.start < r->old) {
-        struct vmar__mapping *tail = vmar__prep_take(space, prep);
+        struct vmar__mapping *tail =
+            vmar__prep_take(space, prep, vmar__mapping_full(m));
         vmar__mapping_split(space, m, r->old, tail);
     }
     m = vmar__mapping_of(vmar__iset_find(&space->set, hi - 1));
     if (m->node.end > hi)
-        vmar__mapping_split(space, m, hi, vmar__prep_take(space, prep));
+        vmar__mapping_split(
+            space, m, hi, vmar__prep_take(space, prep, vmar__mapping_full(m)));
 }
 
 /* vmar__pmap_move()'s callback: the page's RSS moves with it (the transfer-mode
@@ -377,9 +386,8 @@ static void move_nodes(struct vmar_space *space, struct remap *r,
         if (r->flags & VMAR_REMAP_DONTUNMAP) {
             t = r->spare;
             r->spare = (struct vmar__mapping *)t->node.leaf_bits;
-            *t = *m;
-            if (t->object)
-                vmar_object_ref(t->object);
+            VMAR_ASSERT(space->env, !vmar__mapping_full(m));
+            vmar__mapping_copy(t, m);
             space->total_vm += vmar__mapping_size(t);
             /* The lock moves to the target; the source, left mapped but
              * empty, is unlocked (Linux clears its VM_LOCKED_MASK). */

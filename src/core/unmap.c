@@ -19,7 +19,7 @@ int vmar__unmap_range(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
     /* After the count limit, as Linux's vms_gather_munmap_vmas(). */
     if (cost.sealed)
         return VMAR_EPERM;
-    rc = vmar__prep_nodes(space, &prep, cost.needs_node);
+    rc = vmar__prep_nodes(space, &prep, cost.nodes);
     if (!rc && cost.tables)
         rc = vmar__pmap_prepare(space, lo, hi - lo, VMAR_PREP_CHANGE,
                                 &prep.tables);

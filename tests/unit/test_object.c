@@ -734,6 +734,121 @@ static void test_oom(void **state)
     vt_teardown(&vt);
 }
 
+/* ---- the two forms of a mapping ---------------------------------------
+ * Private anonymous mappings are allocated short (no object, no offset),
+ * the others full (src/core/mapping.h). One operation may need new nodes
+ * of both forms; each failing allocation leaves the space as it was, and
+ * every node is freed at its own size (the sim's env checks it). */
+
+struct forms_arg {
+    struct tobj *t;
+};
+
+/* The layout: [A, A+4) private anonymous, [A+4, A+8) a private mapping
+ * of the object from page 0, both RW, data in pages 1 and 5. */
+static void forms_layout_check(struct vt *vt)
+{
+    struct vmar_mapping_info info;
+
+    assert_int_equal(vmar_query(vt->space, A + PG, &info), 0);
+    assert_int_equal(info.start, A);
+    assert_int_equal(info.end, A + 4 * PG);
+    assert_int_equal(info.backing, VMAR_BACKING_ANON);
+    assert_null(info.object);
+    assert_int_equal(info.offset, 0);
+    assert_int_equal(vmar_query(vt->space, A + 5 * PG, &info), 0);
+    assert_int_equal(info.start, A + 4 * PG);
+    assert_int_equal(info.end, A + 8 * PG);
+    assert_int_equal(info.backing, VMAR_BACKING_OBJECT);
+    assert_int_equal(info.offset, 0);
+    assert_int_equal(info.prot, RW);
+    assert_int_equal(vt_peek(vt, A + PG + 3), 0x31);
+    assert_int_equal(vt_peek(vt, A + 5 * PG + 3), 0x35);
+}
+
+/* protect across both: the first cut is short, the last one full. */
+static int op_forms_protect(struct vt *vt, void *arg)
+{
+    (void)arg;
+    return vmar_protect(vt->space, A + 2 * PG, 4 * PG, VMAR_PROT_READ);
+}
+
+/* An object page inside the anonymous mapping: a short cut and a full
+ * new node. */
+static int op_forms_obj_in_anon(struct vt *vt, void *arg)
+{
+    struct forms_arg *f = arg;
+    struct vmar_map_opts o = {.addr = A + 2 * PG,
+                              .size = PG,
+                              .place = VMAR_PLACE_FIXED,
+                              .prot = RW,
+                              .backing = VMAR_BACKING_OBJECT,
+                              .object = &f->t->obj,
+                              .offset = 2 * PG};
+    return vmar_map(vt->space, &o, NULL);
+}
+
+/* Anonymous memory inside the object mapping: a full cut and a short new
+ * node. */
+static int op_forms_anon_in_obj(struct vt *vt, void *arg)
+{
+    (void)arg;
+    const struct vmar_map_opts o = {
+        .addr = A + 6 * PG, .size = PG, .place = VMAR_PLACE_FIXED, .prot = RW};
+    return vmar_map(vt->space, &o, NULL);
+}
+
+static void test_mixed_forms(void **state)
+{
+    struct vt vt;
+    struct tobj t;
+    struct forms_arg arg = {&t};
+    (void)state;
+
+    vt_setup(&vt, NULL, 0);
+    tobj_init(&t, &vt, 8, VMAR_PROT_RWX, &tobj_ops);
+    assert_int_equal(vt_map(&vt, A, 4 * PG, RW, VMAR_PLACE_FIXED, 0, NULL), 0);
+    assert_int_equal(map_obj(&vt, A + 4 * PG, 4 * PG, RW, 0, &t.obj, 0), 0);
+    vt_poke(&vt, A + PG + 3, 0x31);
+    vt_poke(&vt, A + 5 * PG + 3, 0x35); /* a private copy */
+    forms_layout_check(&vt);
+    assert_true(vt_fail_each_allocation(&vt, op_forms_protect, &arg) > 0);
+    VT_CHECK(&vt);
+    assert_int_equal(vt_peek(&vt, A + 5 * PG + 3), 0x35);
+    assert_int_equal(vt_protect(&vt, A + 2 * PG, 4 * PG, RW), 0);
+    forms_layout_check(&vt);
+
+    assert_true(vt_fail_each_allocation(&vt, op_forms_obj_in_anon, &arg) > 0);
+    VT_CHECK(&vt);
+    assert_int_equal(vt_peek(&vt, A + 2 * PG), 0xA2); /* object page 2 */
+    assert_int_equal(vt_map(&vt, A + 2 * PG, PG, RW, VMAR_PLACE_FIXED, 0, NULL),
+                     0);
+    forms_layout_check(&vt);
+
+    assert_true(vt_fail_each_allocation(&vt, op_forms_anon_in_obj, &arg) > 0);
+    VT_CHECK(&vt);
+    assert_int_equal(vt_peek(&vt, A + 6 * PG), 0); /* zero-filled */
+    const struct vmar_map_opts back = {.addr = A + 6 * PG,
+                                       .size = PG,
+                                       .place = VMAR_PLACE_FIXED,
+                                       .prot = RW,
+                                       .backing = VMAR_BACKING_OBJECT,
+                                       .object = &t.obj,
+                                       .offset = 2 * PG};
+    assert_int_equal(vt_map_opts(&vt, &back, NULL), 0);
+    forms_layout_check(&vt);
+    /* fork copies each mapping in its own form. */
+    struct vt c;
+    assert_int_equal(vt_fork(&vt, &c), 0);
+    forms_layout_check(&c);
+    VT_CHECK(&c);
+    vt_child_destroy(&c);
+    assert_int_equal(vt_unmap(&vt, A, 8 * PG), 0);
+    tobj_done(&t);
+    assert_true(t.released);
+    vt_teardown(&vt);
+}
+
 /* A simulated CPU: the copy-on-write break is seen through the TLB (the
  * read-only entry of the object's page is flushed), no stale hit. */
 static void test_cpu_cow(void **state)
@@ -783,6 +898,7 @@ int main(void)
         cmocka_unit_test(test_no_refcount),
         cmocka_unit_test(test_oom),
         cmocka_unit_test(test_cpu_cow),
+        cmocka_unit_test(test_mixed_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,8 +47,12 @@ static void build(struct vmar__mapping *m, const struct attrs *at,
     m->max_prot = at->max_prot;
     m->flags = at->flags;
     m->backing = at->backing;
-    m->offset = at->offset;
-    m->object = at->object ? &pred_objects[at->object] : NULL;
+    /* Only private anonymous memory has the short form (mapping.h). */
+    if (at->backing != VMAR_BACKING_ANON || at->flags & VMAR_MAP_SHARED) {
+        m->flags |= VMAR_MAPPING_FULL;
+        m->ext.offset = at->offset;
+        m->ext.object = at->object ? &pred_objects[at->object] : NULL;
+    }
 }
 
 #define ANON(p, mp, fl)                                                        \
@@ -83,8 +87,6 @@ static void test_merge_predicate_table(void **state)
          ADJACENT, false},
         {"private vs shared", ANON(RW, RWX, 0), ANON(RW, RWX, VMAR_MAP_SHARED),
          ADJACENT, false},
-        {"both shared, no object", ANON(RW, RWX, VMAR_MAP_SHARED),
-         ANON(RW, RWX, VMAR_MAP_SHARED), ADJACENT, true},
         {"shared anonymous, one object, contiguous",
          {RW, RWX, VMAR_MAP_SHARED, VMAR_BACKING_ANON, 0, 1},
          {RW, RWX, VMAR_MAP_SHARED, VMAR_BACKING_ANON, 0x2000, 1},
@@ -116,8 +118,11 @@ static void test_merge_predicate_table(void **state)
         {"shared stack vs stack",
          ANON(RW, RWX, VMAR_MAP_SHARED | VMAR_MAP_STACK),
          ANON(RW, RWX, VMAR_MAP_STACK), ADJACENT, false},
-        {"both shared stack", ANON(R, R, VMAR_MAP_SHARED | VMAR_MAP_STACK),
-         ANON(R, R, VMAR_MAP_SHARED | VMAR_MAP_STACK), ADJACENT, true},
+        {"both shared stack, one object, contiguous",
+         {R, R, VMAR_MAP_SHARED | VMAR_MAP_STACK, VMAR_BACKING_ANON, 0, 1},
+         {R, R, VMAR_MAP_SHARED | VMAR_MAP_STACK, VMAR_BACKING_ANON, 0x2000, 1},
+         ADJACENT,
+         true},
         {"anon vs object",
          ANON(RW, RWX, 0),
          {RW, RWX, 0, VMAR_BACKING_OBJECT, 0x2000, 1},
