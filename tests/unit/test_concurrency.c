@@ -82,6 +82,24 @@
  * test_stack_growth: faults of several threads growing one grow-down
  * mapping at once (see the test).
  *
+ * test_pin_stress: PS_OWNERS threads pin and unpin pages (vmar_pin,
+ * read and write pins, one to three pages) of their own private
+ * anonymous, shared anonymous, shared object and private object
+ * regions, write through the pinned frames (the device) and through
+ * their CPUs, and fork, while a fault thread faults and reads on all of
+ * those pages, a layout thread unmaps, maps over, protects, moves out
+ * and back and drops them, and a lock thread mlocks, munlocks, mlockalls
+ * and forks. Unless the region was replaced meanwhile (a change count
+ * per region), the space reads what the device wrote and the pinned
+ * frame holds what the space wrote (a write fault keeps a pinned frame),
+ * a read-pinned frame holds what the space reads, and the child of a
+ * fork keeps a pinned private page as it was at the fork (shared pages:
+ * the device's later write). A held pin's frame stays allocated with
+ * the device's last word after its page is unmapped or replaced, until
+ * the unpin. Afterwards no pin is left, the locked count is the locked
+ * mappings' size, and once the regions and objects are gone the frame
+ * pool is back at its starting count.
+ *
  * test_frame_caches: the machine's per-thread frame caches keep the
  * pool's promises across threads: frames freed on one thread (into its
  * cache) are free in the stats and allocated on another, poisoned and
@@ -92,8 +110,9 @@
  * afterwards.
  *
  * Bounded in time: VMAR_TEST_SECONDS (default 2) shared by the timed
- * scenarios (stress half of it; shared pages, layout races and neighbour
- * churn a quarter each, split tables at most a quarter), so that one run
+ * scenarios (stress half of it; shared pages, layout races, neighbour
+ * churn and pin stress a quarter each, split tables at most a quarter,
+ * stack growth an eighth), so that one run
  * per backend stays short under every preset. Randomised: each scenario prints
  * its seed; VMAR_TEST_SEED replays the choices (the thread interleaving is the
  * scheduler's).
@@ -2358,6 +2377,564 @@ static void test_stack_growth(void **state)
     cc_teardown(&c);
 }
 
+/* ---- DMA pins beside faults, layout changes, locks and forks -------- */
+
+#define PS_OWNERS  3 /* pinning threads, one CPU each; then the faulter */
+#define PS_KINDS   4 /* private anon, shared anon, shared object, private */
+#define PS_PAGES   16
+#define PS_BASE    ((vmar_addr_t)0xa0000000) /* + owner * VMAR_MMU_LEAF_BLOCK */
+#define PS_DEST    ((vmar_addr_t)0xb0000000) /* where remap moves to */
+#define PS_HOLD    4 /* pins an owner keeps across its loops */
+#define PS_NPIN    3 /* pages per vmar_pin call, at most */
+#define PS_MAGIC   0x5du
+#define PS_THREADS (PS_OWNERS + 3) /* + faulter, layout, lock */
+#define PS_CHANGES 6               /* layout changes: see ps_layout_main */
+#define PS_LOCKS   6               /* lock changes: see ps_lock_main */
+
+enum {
+    PS_ANON,
+    PS_SHARED_ANON,
+    PS_SHARED_OBJ,
+    PS_PRIVATE_OBJ
+};
+
+/* A pin an owner holds: the frames and what their first word holds (the
+ * device's word: only the owner's writes through the frame change it). */
+struct ps_pin {
+    vmar_paddr_t pa[PS_NPIN];
+    uint64_t dev[PS_NPIN];
+    unsigned n, kind;
+    unsigned long gen; /* the region's change count when pinned */
+    bool write;
+};
+
+struct ps {
+    struct cc *c;
+    uint64_t seed;
+    struct timespec deadline;
+    unsigned long failures; /* __atomic */
+    unsigned long ops[PS_THREADS];
+    /* Bumped (__atomic) before any change that may give a region's pages
+     * other frames or contents (unmap, a map over it, DONTNEED): an owner
+     * whose region's count did not move across a check knows the page
+     * kept its frame. Protect, remap out and back, mlock and fork keep
+     * frames (a pinned private anonymous page stays the parent's). */
+    unsigned long gen[PS_OWNERS][PS_KINDS];
+    /* The device's writes through pinned frames and the CPUs' writes
+     * hold this shared; a fork holds it exclusively: its copy of a pinned
+     * page reads the frame (Linux's fork copies a page under DMA the
+     * same way; the test keeps the device out of it). */
+    pthread_rwlock_t dma;
+    /* The objects of the shared and private object regions, one each per
+     * owner: the private one is never written, so copies of its pages
+     * read no frame that anyone writes. */
+    struct vmar_object *obj[PS_OWNERS][2];
+    /* __atomic: pins taken, pins given back after their pages changed,
+     * forks whose child was checked, pins refused (VMAR_EFAULT). */
+    unsigned long pins, held_over, fork_checks, refused;
+    unsigned long changes[PS_CHANGES], locks[PS_LOCKS];
+};
+
+#define PS_COUNT(x) __atomic_add_fetch(&(x), 1, __ATOMIC_RELAXED)
+
+static vmar_addr_t ps_region(unsigned owner, unsigned kind)
+{
+    return PS_BASE + owner * VMAR_MMU_LEAF_BLOCK + kind * PS_PAGES * PG;
+}
+
+static unsigned long ps_gen(struct ps *s, unsigned owner, unsigned kind)
+{
+    return __atomic_load_n(&s->gen[owner][kind], __ATOMIC_SEQ_CST);
+}
+
+static void ps_bump(struct ps *s, unsigned owner, unsigned kind)
+{
+    __atomic_add_fetch(&s->gen[owner][kind], 1, __ATOMIC_SEQ_CST);
+}
+
+static uint64_t *ps_frame(struct ps *s, vmar_paddr_t pa)
+{
+    const struct vmar_env *env = s->c->vt.env;
+
+    return env->phys_to_virt(env->ctx, pa);
+}
+
+static uint64_t ps_load(struct ps *s, vmar_paddr_t pa, unsigned word)
+{
+    return __atomic_load_n(&ps_frame(s, pa)[word], __ATOMIC_RELAXED);
+}
+
+static void ps_dma_lock(struct ps *s, bool exclusive)
+{
+    if ((exclusive ? pthread_rwlock_wrlock(&s->dma)
+                   : pthread_rwlock_rdlock(&s->dma)) != 0)
+        abort();
+}
+
+static void ps_dma_unlock(struct ps *s)
+{
+    pthread_rwlock_unlock(&s->dma);
+}
+
+/* Map [a, a + n) of region (owner, kind) afresh, as the region was. */
+static int ps_map(struct ps *s, unsigned owner, unsigned kind, vmar_addr_t a,
+                  vmar_size_t n, unsigned flags)
+{
+    struct vmar_map_opts o = {
+        .addr = a, .size = n, .place = VMAR_PLACE_FIXED, .prot = RW};
+
+    o.flags = flags | (kind == PS_SHARED_ANON || kind == PS_SHARED_OBJ
+                           ? (unsigned)VMAR_MAP_SHARED
+                           : 0u);
+    if (kind >= PS_SHARED_OBJ) {
+        o.backing = VMAR_BACKING_OBJECT;
+        o.object = s->obj[owner][kind - PS_SHARED_OBJ];
+        o.offset = a - ps_region(owner, kind);
+    }
+    return vmar_map(s->c->vt.space, &o, NULL);
+}
+
+/* Give back a held pin: each frame is still allocated and still holds
+ * what the device last wrote there, whatever became of the pages. */
+static void ps_unpin(struct ps *s, unsigned t, struct ps_pin *p)
+{
+    if (ps_gen(s, t, p->kind) != p->gen)
+        PS_COUNT(s->held_over);
+    for (unsigned i = 0; i < p->n; i++) {
+        if (!vmar_sim_frame_live(s->c->vt.sim, p->pa[i]))
+            FAIL(s, "pin owner %u: pinned frame %#llx freed\n", t,
+                 (unsigned long long)p->pa[i]);
+        else if (p->write && ps_load(s, p->pa[i], 0) != p->dev[i])
+            FAIL(s,
+                 "pin owner %u: pinned frame %#llx holds %#llx, device "
+                 "wrote %#llx\n",
+                 t, (unsigned long long)p->pa[i],
+                 (unsigned long long)ps_load(s, p->pa[i], 0),
+                 (unsigned long long)p->dev[i]);
+    }
+    vmar_unpin(s->c->vt.space, p->pa, p->n);
+}
+
+/* The device writes v to word 0 of frame pa; every held pin of that
+ * frame now expects it. */
+static void ps_dev_write(struct ps *s, struct ps_pin *held, unsigned nheld,
+                         vmar_paddr_t pa, uint64_t v)
+{
+    ps_dma_lock(s, false);
+    __atomic_store_n(&ps_frame(s, pa)[0], v, __ATOMIC_RELAXED);
+    ps_dma_unlock(s);
+    for (unsigned h = 0; h < nheld; h++)
+        for (unsigned i = 0; i < held[h].n; i++)
+            if (held[h].pa[i] == pa)
+                held[h].dev[i] = v;
+}
+
+/* Fork with a write-pinned private page at va whose frame holds `before`,
+ * then let the device write `after`: the child keeps `before` (its copy
+ * was made at fork), unless the page changed meanwhile. */
+static void ps_fork_check(struct ps *s, unsigned t, unsigned kind,
+                          vmar_addr_t va, struct ps_pin *held, unsigned nheld,
+                          vmar_paddr_t pa, uint64_t before, unsigned long g0)
+{
+    struct vmar_sim_lock *lock;
+    struct vmar_space *child;
+    uint64_t got = 0, after = before ^ 0xff00;
+    int rc;
+
+    if (vmar_sim_lock_create(&lock) != 0) {
+        FAIL(s, "pin owner %u: no lock for the child\n", t);
+        return;
+    }
+    ps_dma_lock(s, true);
+    rc = cc_fork(s->c, s->c->vt.space, lock, &child);
+    ps_dma_unlock(s);
+    if (rc != 0) {
+        FAIL(s, "pin owner %u: fork rc %d\n", t, rc);
+        vmar_sim_lock_destroy(lock);
+        return;
+    }
+    ps_dev_write(s, held, nheld, pa, after);
+    rc = vmar_read(child, va, &got, sizeof(got), NULL);
+    /* A hole or PROT_NONE at fork time: VMAR_EFAULT. */
+    if (rc == 0 && ps_gen(s, t, kind) == g0 &&
+        got !=
+            (kind == PS_SHARED_ANON || kind == PS_SHARED_OBJ ? after : before))
+        FAIL(s,
+             "pin owner %u kind %u: child of fork reads %#llx at %#llx "
+             "(before %#llx, after %#llx)\n",
+             t, kind, (unsigned long long)got, (unsigned long long)va,
+             (unsigned long long)before, (unsigned long long)after);
+    else if (rc != 0 && rc != VMAR_EFAULT)
+        FAIL(s, "pin owner %u: child read rc %d\n", t, rc);
+    if (vmar_check(child) != 0)
+        FAIL(s, "pin owner %u: vmar_check of the child failed\n", t);
+    vmar_space_destroy(child);
+    vmar_sim_lock_destroy(lock);
+    PS_COUNT(s->fork_checks);
+}
+
+/* Pin one to PS_NPIN pages of a random region of this owner's, read and
+ * write them through the frames and through the CPU, and compare; keep
+ * the pin for later or give it back. */
+static void ps_owner_step(struct ps *s, unsigned t, uint64_t r,
+                          struct ps_pin *held, unsigned *nheld, uint32_t *n)
+{
+    struct vmar_sim_cpu *cpu = s->c->cpu[t];
+    const unsigned kind = (unsigned)(r % PS_KINDS);
+    const unsigned first = (unsigned)((r >> 8) % PS_PAGES);
+    const vmar_addr_t base = ps_region(t, kind) + first * PG;
+    const unsigned long g0 = ps_gen(s, t, kind);
+    struct ps_pin p = {.write = (r >> 16) % 2 == 0, .kind = kind, .gen = g0};
+    int rc;
+
+    ++*n;
+    p.n = 1 + (unsigned)((r >> 20) % PS_NPIN);
+    if (first + p.n > PS_PAGES)
+        p.n = PS_PAGES - first;
+    rc = vmar_pin(s->c->vt.space, base, p.n, p.write ? VMAR_PIN_WRITE : 0u,
+                  p.pa);
+    if (rc == VMAR_EFAULT) { /* a hole, or protected against the access */
+        PS_COUNT(s->refused);
+        return;
+    }
+    if (rc != 0) {
+        FAIL(s, "pin owner %u: vmar_pin rc %d\n", t, rc);
+        return;
+    }
+    PS_COUNT(s->pins);
+    for (unsigned i = 0; i < p.n; i++) {
+        const vmar_addr_t va = base + i * PG;
+        uint64_t got = 0, v, w;
+
+        p.dev[i] = ps_load(s, p.pa[i], 0);
+        if (!p.write) {
+            /* What the space reads is what the device reads. */
+            rc = vmar_sim_cpu_access(cpu, va, RD, &got, sizeof(got));
+            if (rc == 0 && ps_gen(s, t, kind) == g0 && got != p.dev[i])
+                FAIL(s,
+                     "pin owner %u: read pin %#llx holds %#llx, the "
+                     "space reads %#llx\n",
+                     t, (unsigned long long)va, (unsigned long long)p.dev[i],
+                     (unsigned long long)got);
+            continue;
+        }
+        /* What the device writes, the space reads ... */
+        v = (uint64_t)PS_MAGIC << 56 | (uint64_t)t << 48 |
+            (uint64_t)kind << 44 | (uint64_t)(first + i) << 36 | *n;
+        ps_dev_write(s, held, *nheld, p.pa[i], v);
+        p.dev[i] = v;
+        if ((r >> 24) % 4 == 0)
+            rc = vmar_read(s->c->vt.space, va, &got, sizeof(got), NULL);
+        else
+            rc = vmar_sim_cpu_access(cpu, va, RD, &got, sizeof(got));
+        if (rc == 0 && ps_gen(s, t, kind) == g0 && got != v)
+            FAIL(s,
+                 "pin owner %u: device wrote %#llx to %#llx, the space "
+                 "reads %#llx\n",
+                 t, (unsigned long long)v, (unsigned long long)va,
+                 (unsigned long long)got);
+        /* ... and what the space writes, the device reads: a write
+         * fault keeps the pinned frame. */
+        w = ~v;
+        ps_dma_lock(s, false);
+        rc = vmar_sim_cpu_access(cpu, va + 8, WR, &w, sizeof(w));
+        ps_dma_unlock(s);
+        if (rc == 0 && ps_gen(s, t, kind) == g0 && ps_load(s, p.pa[i], 1) != w)
+            FAIL(s,
+                 "pin owner %u: the space wrote %#llx at %#llx, the "
+                 "pinned frame %#llx holds %#llx\n",
+                 t, (unsigned long long)w, (unsigned long long)va + 8,
+                 (unsigned long long)p.pa[i],
+                 (unsigned long long)ps_load(s, p.pa[i], 1));
+        if (i == 0 && (r >> 28) % 8 == 0) {
+            ps_fork_check(s, t, kind, va, held, *nheld, p.pa[0], p.dev[0], g0);
+            p.dev[0] = ps_load(s, p.pa[0], 0); /* the check's write */
+        }
+    }
+    if (*nheld < PS_HOLD && (r >> 32) % 2 == 0) {
+        held[(*nheld)++] = p;
+        return;
+    }
+    ps_unpin(s, t, &p);
+    if (*nheld > 0 && (r >> 33) % 2 == 0) {
+        unsigned h = (unsigned)((r >> 40) % *nheld);
+        ps_unpin(s, t, &held[h]);
+        held[h] = held[--*nheld];
+    }
+}
+
+static void *ps_owner_main(void *arg)
+{
+    struct job *w = arg;
+    struct ps *s = w->s;
+    uint64_t rng = s->seed ^ (0x7000 + w->t);
+    struct ps_pin held[PS_HOLD];
+    unsigned nheld = 0;
+    uint32_t n = 0;
+
+    do {
+        s->ops[w->t]++;
+        ps_owner_step(s, w->t, vt_rand(&rng), held, &nheld, &n);
+    } while (!past(&s->deadline));
+    while (nheld > 0)
+        ps_unpin(s, w->t, &held[--nheld]);
+    return NULL;
+}
+
+/* Faults and CPU reads on every owner's pages, which change no contents:
+ * a write fault breaks copy-on-write (or finds the leaf writable), and
+ * must keep a pinned frame in place. */
+static void *ps_fault_main(void *arg)
+{
+    struct job *w = arg;
+    struct ps *s = w->s;
+    struct vmar_sim_cpu *cpu = s->c->cpu[w->t];
+    uint64_t rng = s->seed ^ 0x7100;
+
+    do {
+        uint64_t r = vt_rand(&rng), v;
+        vmar_addr_t va = ps_region((unsigned)(r % PS_OWNERS),
+                                   (unsigned)((r >> 8) % PS_KINDS)) +
+                         ((r >> 16) % PS_PAGES) * PG;
+        int rc;
+
+        s->ops[w->t]++;
+        if ((r >> 32) % 3 == 0)
+            rc = vmar_sim_cpu_access(cpu, va, RD, &v, sizeof(v));
+        else
+            rc =
+                vmar_fault(s->c->vt.space, va, (r >> 32) % 3 == 1 ? RD : WR, 0);
+        if (rc != 0 && rc != VMAR_ENOENT && rc != VMAR_EACCES)
+            FAIL(s, "pin faulter: %#llx rc %d\n", (unsigned long long)va, rc);
+    } while (!past(&s->deadline));
+    return NULL;
+}
+
+/* Changes the owners' regions: a hole and fresh pages, fresh pages over
+ * them, protections, a move out and back, dropped pages, checks. */
+static void *ps_layout_main(void *arg)
+{
+    struct job *w = arg;
+    struct ps *s = w->s;
+    struct vmar_space *space = s->c->vt.space;
+    uint64_t rng = s->seed ^ 0x7200;
+    static const unsigned prots[] = {VMAR_PROT_READ, VMAR_PROT_NONE, RW, RW};
+
+    do {
+        uint64_t r = vt_rand(&rng);
+        const unsigned owner = (unsigned)(r % PS_OWNERS);
+        const unsigned kind = (unsigned)((r >> 4) % PS_KINDS);
+        const unsigned first = (unsigned)((r >> 8) % PS_PAGES);
+        const unsigned np = 1 + (unsigned)((r >> 16) % (PS_PAGES - first));
+        const unsigned change = (unsigned)((r >> 24) % PS_CHANGES);
+        const vmar_addr_t a = ps_region(owner, kind) + first * PG;
+        const vmar_size_t n = np * PG;
+        int rc = 0;
+
+        s->ops[w->t]++;
+        switch (change) {
+        case 0: /* a hole, then fresh pages */
+            ps_bump(s, owner, kind);
+            rc = vmar_unmap(space, a, n);
+            if (rc == 0)
+                rc = ps_map(s, owner, kind, a, n, 0);
+            break;
+        case 1: /* fresh pages over the old ones */
+            ps_bump(s, owner, kind);
+            rc = ps_map(s, owner, kind, a, n,
+                        (r >> 32) % 2 ? (unsigned)VMAR_MAP_POPULATE : 0u);
+            break;
+        case 2:
+            rc = vmar_protect(space, a, n, prots[(r >> 32) % 4]);
+            break;
+        case 3: /* out and back: the leaves and the pins' frames move */
+            rc = vmar_remap(space, a, n, n,
+                            VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED, PS_DEST,
+                            NULL);
+            if (rc == 0)
+                rc = vmar_remap(space, PS_DEST, n, n,
+                                VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED, a, NULL);
+            else if (rc == VMAR_EFAULT)
+                rc = 0; /* the range spans mappings of different prot */
+            break;
+        case 4: /* refused on locked memory */
+            ps_bump(s, owner, kind);
+            rc = vmar_advise(space, a, n, VMAR_ADVISE_DONTNEED);
+            if (rc == VMAR_EINVAL)
+                rc = 0;
+            break;
+        default:
+            rc = vmar_check(space);
+            break;
+        }
+        if (rc != 0)
+            FAIL(s, "pin layout change %u on [%#llx, +%u pages): rc %d\n",
+                 change, (unsigned long long)a, np, rc);
+        else
+            s->changes[change]++;
+    } while (!past(&s->deadline));
+    return NULL;
+}
+
+/* Locks and unlocks ranges and the whole space (each lock populates
+ * what it locks), and forks. */
+static void *ps_lock_main(void *arg)
+{
+    struct job *w = arg;
+    struct ps *s = w->s;
+    struct vmar_space *space = s->c->vt.space;
+    uint64_t rng = s->seed ^ 0x7300;
+
+    do {
+        uint64_t r = vt_rand(&rng);
+        const unsigned first = (unsigned)((r >> 8) % PS_PAGES);
+        const vmar_addr_t a = ps_region((unsigned)(r % PS_OWNERS),
+                                        (unsigned)((r >> 4) % PS_KINDS)) +
+                              first * PG;
+        const vmar_size_t n =
+            (1 + (unsigned)((r >> 16) % (2 * PS_PAGES - first))) * PG;
+        const unsigned change = (unsigned)((r >> 24) % PS_LOCKS);
+        int rc = 0;
+
+        s->ops[w->t]++;
+        switch (change) {
+        case 0: /* holes are VMAR_ENOMEM, as Linux's; a VMAR_PROT_NONE
+                 * mapping fails the population with VMAR_EFAULT */
+            rc = vmar_mlock(space, a, n,
+                            (r >> 32) % 2 ? (unsigned)VMAR_MLOCK_ONFAULT : 0u);
+            if (rc == VMAR_ENOMEM || rc == VMAR_EFAULT)
+                rc = 0;
+            break;
+        case 1:
+            rc = vmar_munlock(space, a, n);
+            if (rc == VMAR_ENOMEM)
+                rc = 0;
+            break;
+        case 2:
+            rc = vmar_mlockall(
+                space,
+                VMAR_MLOCKALL_CURRENT |
+                    ((r >> 32) % 2 ? (unsigned)VMAR_MLOCKALL_FUTURE : 0u) |
+                    ((r >> 33) % 2 ? (unsigned)VMAR_MLOCKALL_ONFAULT : 0u));
+            break;
+        case 3:
+            rc = vmar_munlockall(space);
+            break;
+        case 4:
+            ps_dma_lock(s, true);
+            rc = cc_fork_checked(s->c, space);
+            ps_dma_unlock(s);
+            break;
+        default:
+            rc = vmar_check(space);
+            break;
+        }
+        if (rc != 0)
+            FAIL(s, "pin lock change %u on [%#llx, +%#llx): rc %d\n", change,
+                 (unsigned long long)a, (unsigned long long)n, rc);
+        else
+            s->locks[change]++;
+    } while (!past(&s->deadline));
+    return NULL;
+}
+
+static void *ps_main(void *arg)
+{
+    const unsigned t = ((struct job *)arg)->t;
+
+    if (t < PS_OWNERS)
+        return ps_owner_main(arg);
+    if (t == PS_OWNERS)
+        return ps_fault_main(arg);
+    return t == PS_OWNERS + 1 ? ps_layout_main(arg) : ps_lock_main(arg);
+}
+
+/* Bytes of locked mappings, from the mappings. */
+static int ps_sum_locked(void *arg, const struct vmar_mapping_info *info)
+{
+    if (info->flags & VMAR_MAP_LOCKED)
+        *(vmar_size_t *)arg += info->end - info->start;
+    return 0;
+}
+
+static void test_pin_stress(void **state)
+{
+    static struct ps s; /* zeroed */
+    const double secs = test_seconds() / 4;
+    struct cc c;
+    struct jobs jobs;
+    struct vmar_stats st;
+    vmar_size_t locked = 0;
+    pthread_rwlockattr_t attr;
+    size_t frames0;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    s.seed = vt_seed((uint64_t)time(NULL));
+    fprintf(stderr,
+            "pin stress: %u pinning CPUs, 1 faulting CPU, 1 layout thread, "
+            "1 lock and fork thread, %.1f s\n",
+            PS_OWNERS, secs);
+    cc_setup(&c, 0, PS_OWNERS + 1);
+    s.c = &c;
+    assert_int_equal(pthread_rwlockattr_init(&attr), 0);
+    /* Writer-preferring: the owners' short holds must not starve a fork. */
+    pthread_rwlockattr_setkind_np(&attr,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    assert_int_equal(pthread_rwlock_init(&s.dma, &attr), 0);
+    pthread_rwlockattr_destroy(&attr);
+    frames0 = vt_stats(&c.vt).frames_live;
+    for (unsigned t = 0; t < PS_OWNERS; t++) {
+        for (unsigned k = 0; k < 2; k++)
+            assert_int_equal(
+                vmar_memfd_create(c.vt.env, PS_PAGES * PG, &s.obj[t][k]), 0);
+        for (unsigned k = 0; k < PS_KINDS; k++)
+            assert_int_equal(
+                ps_map(&s, t, k, ps_region(t, k), PS_PAGES * PG, 0), 0);
+    }
+
+    s.deadline = deadline_after(secs);
+    jobs_start(&jobs, &s, PS_THREADS, ps_main, NULL, NULL);
+    jobs_join(&jobs);
+    fprintf(stderr, "pin stress: ops per thread:");
+    for (unsigned t = 0; t < PS_THREADS; t++)
+        fprintf(stderr, " %lu", s.ops[t]);
+    fprintf(stderr,
+            "; pins %lu (refused %lu, kept past a change %lu), fork checks "
+            "%lu; unmap+map %lu, map over %lu, protect %lu, remap %lu, "
+            "dontneed %lu, check %lu; mlock %lu, munlock %lu, mlockall %lu, "
+            "munlockall %lu, fork %lu\n",
+            s.pins, s.refused, s.held_over, s.fork_checks, s.changes[0],
+            s.changes[1], s.changes[2], s.changes[3], s.changes[4],
+            s.changes[5], s.locks[0], s.locks[1], s.locks[2], s.locks[3],
+            s.locks[4]);
+    assert_int_equal(s.failures, 0);
+    expect_ran(&c, s.ops, PS_THREADS);
+    assert_true(s.pins > 0);
+
+    /* Every pin given back; the lock count is the locked mappings'. */
+    vmar_stats(c.vt.space, &st);
+    assert_int_equal(st.pinned, 0);
+    assert_int_equal(vmar_iterate(c.vt.space, st.user_lo, st.user_hi,
+                                  ps_sum_locked, &locked),
+                     0);
+    assert_int_equal(st.locked, locked);
+    VT_CHECK(&c.vt);
+    expect_rss_exact(&c);
+    /* Without the regions and the objects, every frame is back. */
+    for (unsigned t = 0; t < PS_OWNERS; t++) {
+        assert_int_equal(
+            vmar_unmap(c.vt.space, ps_region(t, 0), PS_KINDS * PS_PAGES * PG),
+            0);
+        for (unsigned k = 0; k < 2; k++)
+            vmar_object_unref(s.obj[t][k]);
+    }
+    VT_CHECK(&c.vt);
+    assert_int_equal(vt_stats(&c.vt).frames_live, frames0);
+    pthread_rwlock_destroy(&s.dma);
+    cc_teardown(&c);
+}
+
 /* ---- per-thread frame caches ----------------------------------------- */
 
 #define FC_FRAMES 8u
@@ -2546,6 +3123,7 @@ int main(void)
         cmocka_unit_test(test_layout_races),
         cmocka_unit_test(test_neighbour_churn),
         cmocka_unit_test(test_stack_growth),
+        cmocka_unit_test(test_pin_stress),
         cmocka_unit_test(test_frame_caches),
     };
 
