@@ -359,9 +359,10 @@ static enum fault_step cow_break(struct vmar_space *space,
                                  int *rc)
 {
     /* Our reference is the only one, and none can appear: the frame is
-     * private to this leaf (fork needs the exclusive lock). A pin, even
-     * our own copy's, also forces the copy: it may be another space's
-     * copy still reading what was its page (frame.c). */
+     * private to this leaf (fork needs the exclusive lock). A copy pin,
+     * even our own copy's, also forces the copy: it may be another
+     * space's copy still reading what was its page (frame.c); unless a
+     * DMA pin holds the frame, which makes it ours (pin_unshares). */
     const enum vmar__cow cow = vmar__frame_cow(space->env, pte->pa);
 
     *rc = 0;
@@ -795,14 +796,22 @@ int vmar__fault_pin(struct vmar_space *space, vmar_addr_t addr, unsigned access,
 }
 
 /* Whether a read pin must first copy the frame of `pte` in `m`: private
- * anonymous memory whose frame another leaf also maps (after a fork).
+ * anonymous memory behind a read-only leaf that a write fault would copy
+ * (vmar__frame_cow): another leaf maps it (after a fork), or a copy pins
+ * it that may be another space's, still reading what was its page. Once
+ * DMA-pinned, the frame is reused by write faults beside copy pins, so
+ * such a copy would read this space's later data. A writable leaf's
+ * frame is the space's own already, its copy pins this space's copies
+ * (a write fault made it writable with no pin or reused a DMA-pinned
+ * one; fork write-protects what it shares), and copying it could lose a
+ * vmar_write() in flight.
  * => caller holds the page-table lock of the leaf. */
 static bool pin_unshares(const struct vmar_space *space,
                          const struct vmar__mapping *m,
                          const struct vmar_pte *pte)
 {
-    return vmar__mapping_cow(m) && vmar__frame_is_anon(space->env, pte->pa) &&
-           vmar__frame_refs(space->env, pte->pa) > 1;
+    return vmar__mapping_cow(m) && !(pte->prot & VMAR_PROT_WRITE) &&
+           vmar__frame_cow(space->env, pte->pa) == VMAR__COW_COPY_ANON;
 }
 
 int vmar__fault_pin_dma(struct vmar_space *space, vmar_addr_t va, bool write,

@@ -27,11 +27,13 @@
  *
  * DMA pins (vmar_pin) are the long holds of Linux's FOLL_PIN: they keep
  * the frame too, but a DMA-pinned private anonymous frame is always its
- * space's own (vmar_pin unshares it first, and fork copies it for the
- * child instead of sharing it), so they do not stop a copy-on-write break
- * from reusing it: a copy would leave the device writing a frame the
- * space no longer maps. They are a field of their own so that the reuse
- * decision can tell them from copy pins in the same one load.
+ * space's own (vmar_pin unshares it first when another leaf maps it or a
+ * copy pins it, and fork copies it for the child instead of sharing it),
+ * so neither they nor the copy pins beside them (that space's own copies)
+ * stop a copy-on-write break from reusing it: a copy would leave the
+ * device writing a frame the space no longer maps. They are a field of
+ * their own so that the reuse decision can tell them from copy pins in
+ * the same one load.
  *
  * Without frame_refcount every managed frame has one owner: a put frees
  * (and nothing pins: nothing replaces a frame under the shared lock).
@@ -183,8 +185,14 @@ enum vmar__cow vmar__frame_cow(const struct vmar_env *env, vmar_paddr_t pa)
     v = vmar__atomic_load(word_of(env, pa));
     if (!(v & VMAR_FRAME_ANON))
         return VMAR__COW_COPY_FILE;
-    return (v & ~FRAME_DMAS) == (VMAR_FRAME_ANON | 1) ? VMAR__COW_REUSE
-                                                      : VMAR__COW_COPY_ANON;
+    /* A DMA pin makes the frame its space's own even beside copy pins:
+     * vmar_pin unshares a frame a copy pin may be another space's copy
+     * of, and no other space can reach it afterwards (fork copies it),
+     * so its copy pins are this space's copies. Copying it would leave
+     * the device with a frame the space no longer maps. */
+    if ((v & FRAME_REFS) == 1 && (!(v & FRAME_PINS) || v & FRAME_DMAS))
+        return VMAR__COW_REUSE;
+    return VMAR__COW_COPY_ANON;
 }
 
 int vmar__object_page(const struct vmar_env *env, vmar_paddr_t pa_top, int rc,

@@ -93,8 +93,8 @@ bool vmar__frame_dma_pinned(const struct vmar_env *env, vmar_paddr_t pa);
 /* What a copy-on-write break may do with the frame its leaf maps. */
 enum vmar__cow {
     /* Private anonymous memory, the caller's reference is the only
-     * reference and no copy pins it (DMA pins may: the frame is the
-     * space's own): write it in place. */
+     * reference and no copy pins it, or a DMA pin does (the frame is the
+     * space's own, its copy pins the space's copies): write it in place. */
     VMAR__COW_REUSE,
     /* Copy it; the frame is private anonymous memory (another space or
      * a pin still holds it). */

@@ -35,6 +35,11 @@
  * copy-on-write break does not reuse a frame another space's copy still
  * reads.
  *
+ * test_pin_beside_copies: a write fault on a DMA-pinned page keeps the
+ * pinned frame while a user copy of the same space pins it too; a read
+ * pin of a frame another space's copy still pins takes a copy of its
+ * own.
+ *
  * test_stress: N_ACCESS threads fault and access pages they own, in
  * neighbouring leaf blocks (tag bytes checked on every read; two of them
  * also through vmar_read and vmar_write), two of them also share pages
@@ -915,6 +920,92 @@ static void test_check_beside_copies(void **state)
     assert_int_equal(v, 0xbbbb);
     assert_int_equal(vmar_read(space, va, &v, sizeof(v), NULL), 0);
     assert_int_equal(v, 0xcccc);
+
+    vmar_space_destroy(child);
+    vmar_sim_lock_destroy(child_lock);
+    vmar_space_destroy(space);
+    vmar_sim_lock_destroy(lock);
+    cc_teardown(&c);
+}
+
+/* DMA pins beside user copies. A write fault on a DMA-pinned page while
+ * a user copy of the same space holds the frame: the pinned frame is the
+ * space's own, so the fault reuses it (vmar_pin's promise) whatever
+ * copies are running; a copy would leave the device writing a frame the
+ * space no longer maps. And a read pin of a frame that another space's
+ * copy still pins (its leaf there replaced by a copy-on-write break)
+ * pins a copy of its own: the frame it pins is written in place from
+ * then on, which the other space's copy must not see. */
+static void test_pin_beside_copies(void **state)
+{
+    const vmar_addr_t va = 0x40000000;
+    struct vmar_sim_lock *lock, *child_lock;
+    struct vmar_space *space, *child;
+    struct vmar_pte pte;
+    struct cc c;
+    pthread_t th;
+    vmar_paddr_t pa, shared;
+    uint64_t v = 0x1111;
+    (void)state;
+
+    cc_setup(&c, 0, 0);
+    space = pw_space(&c, &lock);
+    struct vmar_map_opts o = {
+        .addr = va, .size = 2 * PG, .place = VMAR_PLACE_FIXED, .prot = RW};
+    assert_int_equal(vmar_map(space, &o, NULL), 0);
+    assert_int_equal(vmar_write(space, va, &v, sizeof(v), NULL), 0);
+    /* After a fork, protect leaves private pages read-only. */
+    assert_int_equal(vmar_sim_lock_create(&child_lock), 0);
+    assert_int_equal(cc_fork(&c, space, child_lock, &child), 0);
+    vmar_space_destroy(child);
+    assert_int_equal(vmar_pin(space, va, 1, VMAR_PIN_WRITE, &pa), 0);
+    /* A read-only round trip: the next write faults. */
+    assert_int_equal(vmar_protect(space, va, PG, VMAR_PROT_READ), 0);
+    assert_int_equal(vmar_protect(space, va, PG, RW), 0);
+    assert_int_equal(vmar_space_translate(space, va, &pte), 0);
+    assert_false(pte.prot & VMAR_PROT_WRITE);
+    struct pw_job j = {space, va, PW_READ, 0, -1};
+    pw_hold(&j, &th);
+    assert_int_equal(vmar_fault(space, va, WR, 0), 0);
+    assert_int_equal(vmar_space_translate(space, va, &pte), 0);
+    assert_int_equal(pte.pa, pa);
+    assert_int_equal(vmar_check(space), 0);
+    pw_let_go(th);
+    assert_int_equal(j.rc, 0);
+    assert_int_equal(j.v, 0x1111);
+    /* The device's write is the space's. */
+    uint64_t *frame = c.vt.env->phys_to_virt(c.vt.env->ctx, pa);
+    *frame = 0x2222;
+    assert_int_equal(vmar_read(space, va, &v, sizeof(v), NULL), 0);
+    assert_int_equal(v, 0x2222);
+    vmar_unpin(space, &pa, 1);
+
+    /* The child's copy pins the frame both spaces map; the child's write
+     * gives it a copy of its own, leaving the parent's leaf the frame's
+     * only reference. */
+    v = 0xaaaa;
+    assert_int_equal(vmar_write(space, va + PG, &v, sizeof(v), NULL), 0);
+    assert_int_equal(cc_fork(&c, space, child_lock, &child), 0);
+    assert_int_equal(vmar_space_translate(space, va + PG, &pte), 0);
+    shared = pte.pa;
+    j = (struct pw_job){child, va + PG, PW_READ, 0, -1};
+    pw_hold(&j, &th);
+    v = 0xbbbb;
+    assert_int_equal(vmar_write(child, va + PG, &v, sizeof(v), NULL), 0);
+    assert_int_equal(vmar_pin(space, va + PG, 1, 0, &pa), 0);
+    assert_int_not_equal(pa, shared);
+    v = 0xcccc;
+    assert_int_equal(vmar_write(space, va + PG, &v, sizeof(v), NULL), 0);
+    assert_int_equal(vmar_space_translate(space, va + PG, &pte), 0);
+    assert_int_equal(pte.pa, pa);
+    frame = c.vt.env->phys_to_virt(c.vt.env->ctx, shared);
+    assert_int_equal(*frame, 0xaaaa);
+    assert_int_equal(vmar_check(space), 0);
+    assert_int_equal(vmar_check(child), 0);
+    pw_let_go(th);
+    assert_int_equal(j.rc, 0);
+    assert_int_equal(j.v, 0xaaaa);
+    vmar_unpin(space, &pa, 1);
 
     vmar_space_destroy(child);
     vmar_sim_lock_destroy(child_lock);
@@ -3117,6 +3208,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_page_race),
         cmocka_unit_test(test_check_beside_copies),
+        cmocka_unit_test(test_pin_beside_copies),
         cmocka_unit_test(test_stress),
         cmocka_unit_test(test_shared_pages),
         cmocka_unit_test(test_split_tables),
