@@ -2595,7 +2595,7 @@ static void ps_unpin(struct ps *s, unsigned t, struct ps_pin *p)
         if (!vmar_sim_frame_live(s->c->vt.sim, p->pa[i]))
             FAIL(s, "pin owner %u: pinned frame %#llx freed\n", t,
                  (unsigned long long)p->pa[i]);
-        else if (p->write && ps_load(s, p->pa[i], 0) != p->dev[i])
+        else if (ps_load(s, p->pa[i], 0) != p->dev[i])
             FAIL(s,
                  "pin owner %u: pinned frame %#llx holds %#llx, device "
                  "wrote %#llx\n",
@@ -2667,7 +2667,7 @@ static void ps_fork_check(struct ps *s, unsigned t, unsigned kind,
 /* Pin one to PS_NPIN pages of a random region of this owner's, read and
  * write them through the frames and through the CPU, and compare; keep
  * the pin for later or give it back. */
-static void ps_owner_step(struct ps *s, unsigned t, uint64_t r,
+static bool ps_owner_step(struct ps *s, unsigned t, uint64_t r,
                           struct ps_pin *held, unsigned *nheld, uint32_t *n)
 {
     struct vmar_sim_cpu *cpu = s->c->cpu[t];
@@ -2686,11 +2686,11 @@ static void ps_owner_step(struct ps *s, unsigned t, uint64_t r,
                   p.pa);
     if (rc == VMAR_EFAULT) { /* a hole, or protected against the access */
         PS_COUNT(s->refused);
-        return;
+        return false;
     }
     if (rc != 0) {
         FAIL(s, "pin owner %u: vmar_pin rc %d\n", t, rc);
-        return;
+        return false;
     }
     PS_COUNT(s->pins);
     for (unsigned i = 0; i < p.n; i++) {
@@ -2744,7 +2744,7 @@ static void ps_owner_step(struct ps *s, unsigned t, uint64_t r,
     }
     if (*nheld < PS_HOLD && (r >> 32) % 2 == 0) {
         held[(*nheld)++] = p;
-        return;
+        return true;
     }
     ps_unpin(s, t, &p);
     if (*nheld > 0 && (r >> 33) % 2 == 0) {
@@ -2752,6 +2752,7 @@ static void ps_owner_step(struct ps *s, unsigned t, uint64_t r,
         ps_unpin(s, t, &held[h]);
         held[h] = held[--*nheld];
     }
+    return true;
 }
 
 static void *ps_owner_main(void *arg)
@@ -2762,11 +2763,14 @@ static void *ps_owner_main(void *arg)
     struct ps_pin held[PS_HOLD];
     unsigned nheld = 0;
     uint32_t n = 0;
+    bool pinned = false;
 
+    /* Until the deadline, and until a pin was taken: a slow host may let
+     * a thread run one loop only, which a hole may refuse. */
     do {
         s->ops[w->t]++;
-        ps_owner_step(s, w->t, vt_rand(&rng), held, &nheld, &n);
-    } while (!past(&s->deadline));
+        pinned |= ps_owner_step(s, w->t, vt_rand(&rng), held, &nheld, &n);
+    } while (!past(&s->deadline) || (!pinned && s->ops[w->t] < 1000));
     while (nheld > 0)
         ps_unpin(s, w->t, &held[--nheld]);
     return NULL;
@@ -2867,6 +2871,14 @@ static void *ps_layout_main(void *arg)
     return NULL;
 }
 
+/* A mapping's statistics (smaps) beside pins: no more pinned or locked
+ * bytes than resident ones. */
+static int ps_stats_fn(void *arg, const struct vmar_mapping_stats *st)
+{
+    (void)arg;
+    return st->pinned > st->rss || st->locked > st->rss ? VMAR_ECORRUPT : 0;
+}
+
 /* Locks and unlocks ranges and the whole space (each lock populates
  * what it locks), and forks. */
 static void *ps_lock_main(void *arg)
@@ -2916,8 +2928,11 @@ static void *ps_lock_main(void *arg)
             rc = cc_fork_checked(s->c, space);
             ps_dma_unlock(s);
             break;
-        default:
+        default: /* the readers of pin and lock counts run beside them */
             rc = vmar_check(space);
+            if (rc == 0)
+                rc = vmar_iterate_stats(space, 0, ~(vmar_addr_t)0, ps_stats_fn,
+                                        NULL);
             break;
         }
         if (rc != 0)
