@@ -70,6 +70,13 @@ struct slot {
     struct vt vt;
     struct vmar_sim_cpu *cpu[NCPU]; /* running this space */
     struct model m;
+    /* DMA pins held through this space: the frame vmar_pin returned and
+     * the model's identity of it (the same identity is the same frame). */
+    struct pinrec {
+        vmar_paddr_t pa;
+        uint64_t id;
+    } pins[DIFF_MAX_PINS];
+    size_t npins;
 };
 
 struct diff_session {
@@ -457,9 +464,28 @@ static void slot_cpus(struct diff_session *s, struct slot *sl)
     }
 }
 
-/* Destroy a slot's space (CPUs switched away first) and its model. */
+/* Give back the slot's pins from index k on (the library's and the
+ * model's), keeping the others in order. */
+static void slot_unpin(struct slot *sl, size_t k, size_t n)
+{
+    n = n < sl->npins - k ? n : sl->npins - k;
+    for (size_t i = k; i < k + n; i++) {
+        vmar_unpin(sl->space, &sl->pins[i].pa, 1);
+        if (sl->live)
+            model_unpin(&sl->m, sl->pins[i].id);
+    }
+    memmove(&sl->pins[k], &sl->pins[k + n],
+            (sl->npins - k - n) * sizeof(sl->pins[0]));
+    sl->npins -= n;
+}
+
+/* Destroy a slot's space (CPUs switched away first; its pins given back,
+ * as vmar_space_destroy() requires) and its model. */
 static void slot_kill(struct slot *sl)
 {
+    if (sl->space)
+        slot_unpin(sl, 0, sl->npins);
+    sl->npins = 0;
     for (unsigned i = 0; i < NCPU; i++) {
         if (sl->cpu[i]) {
             vmar_sim_cpu_switch(sl->cpu[i], NULL);
@@ -741,6 +767,33 @@ static int check_contents(struct diff_session *s, vmar_addr_t lo,
     return 0;
 }
 
+/* The frame the session's pins hold for model identity `id` (0: none). */
+static vmar_paddr_t pinned_pa(const struct diff_session *s, uint64_t id)
+{
+    for (unsigned i = 0; i < DIFF_SLOTS; i++)
+        for (size_t k = 0; s->sl[i].live && k < s->sl[i].npins; k++)
+            if (s->sl[i].pins[k].id == id)
+                return s->sl[i].pins[k].pa;
+    return 0;
+}
+
+/* A pinned page must translate to its pinned frame (a write reused it,
+ * nothing replaced it). */
+static int pin_translates(struct diff_session *s, vmar_addr_t va,
+                          vmar_paddr_t pa)
+{
+    struct vmar_pte pte;
+    int rc = vmar_space_translate(s->c->space, va, &pte);
+
+    s->st->pin_checks++;
+    if (rc || pte.pa != pa)
+        return fail(s,
+                    "pinned page %#" PRIx64 ": translates to %#" PRIx64
+                    " (%s), pinned frame %#" PRIx64 "\n",
+                    va, rc ? 0 : pte.pa, vmar_errname(rc), pa);
+    return 0;
+}
+
 /* vmar_stats of the current slot against its model. */
 static int compare_stats(struct diff_session *s, size_t n)
 {
@@ -759,6 +812,19 @@ static int compare_stats(struct diff_session *s, size_t n)
                     (unsigned)(s->c - s->sl), vs.map_count, vs.total_vm,
                     vs.resident, vs.stack_growths, n, model_total_vm(m),
                     (uint64_t)(pop * PG), m->stack_growths);
+    if (vs.locked != model_locked(m) || vs.pinned != m->pinned ||
+        vs.mlock_limit != m->cfg.mlock_limit ||
+        vs.mlock_limited != m->cfg.mlock_limited ||
+        vs.lock_future != m->lock_future)
+        return fail(
+            s,
+            "vmar_stats (space %u): locked %#" PRIx64
+            " pinned %zu limit %#" PRIx64 "%s future %#x; model %#" PRIx64
+            " %zu %#" PRIx64 "%s %#x\n",
+            (unsigned)(s->c - s->sl), vs.locked, vs.pinned, vs.mlock_limit,
+            vs.mlock_limited ? " (applies)" : "", vs.lock_future,
+            model_locked(m), m->pinned, m->cfg.mlock_limit,
+            m->cfg.mlock_limited ? " (applies)" : "", m->lock_future);
     if (vs.resident_file != shared * PG ||
         vs.resident_anon != (pop - shared) * PG)
         return fail(s,
@@ -827,6 +893,12 @@ static int compare_slot(struct diff_session *s, bool page_sweep)
                 return fail(
                     s, "page %#" PRIx64 ": resident %#" PRIx64 ", model %s\n",
                     va, bytes, m->pg[i].populated ? "present" : "absent");
+            const uint64_t id = m->pg[i].populated && m->pg[i].mapped
+                                    ? model_page_frame(m, &m->pg[i])
+                                    : 0;
+            if (id && m->st->fpins[id] &&
+                pin_translates(s, va, pinned_pa(s, id)))
+                return 1;
             /* A marker the model knows refuses a read fault, changing
              * nothing (the other way round, an access in the op stream
              * finds a marker the model lacks). */
@@ -910,17 +982,21 @@ static int compare_machine(struct diff_session *s)
      * until a write), the frames of live objects (one per page ever
      * touched), and the device frames the driver holds.
      */
-    size_t want_frames =
-        tables + st->frames_live + st->obj_frames_live + (size_t)DEV_PAGES;
+    const size_t pinned = model_pinned_frames(st);
+    s->st->pinned_unmapped += pinned != 0;
+    size_t want_frames = tables + st->frames_live + pinned +
+                         st->obj_frames_live + (size_t)DEV_PAGES;
     if (ss.allocs_live != allocs + st->obj_allocs_live || leaves != present ||
         ss.frames_live != want_frames)
         return fail(s,
                     "sim counters: allocs %zu (want %zu + %zu of %zu "
                     "objects), leaves %zu (want %zu), frames %zu (want %zu: "
-                    "tables %zu, private %zu, object %zu, device %zu)\n",
+                    "tables %zu, private %zu, pinned only %zu, object %zu, "
+                    "device %zu)\n",
                     ss.allocs_live, allocs, st->obj_allocs_live, st->objs_live,
                     leaves, present, ss.frames_live, want_frames, tables,
-                    st->frames_live, st->obj_frames_live, (size_t)DEV_PAGES);
+                    st->frames_live, pinned, st->obj_frames_live,
+                    (size_t)DEV_PAGES);
     /* The caller's objects: references (the driver's and one per
      * mapping), released exactly when the model says they died, and
      * which pages hold a frame (and, with notify_write, which a shared
@@ -1094,6 +1170,50 @@ static int lib_fork(struct diff_session *s, struct slot *ch, unsigned idx)
     return rc;
 }
 
+/* DIFF_LOCK on the library; an unknown kind is a driver error. */
+static int lib_lock(struct vmar_space *sp, const struct diff_op *op)
+{
+    switch (op->c) {
+    case DIFF_MLOCK:
+        return vmar_mlock(sp, op->a, op->b, op->flags);
+    case DIFF_MUNLOCK:
+        return vmar_munlock(sp, op->a, op->b);
+    case DIFF_MLOCKALL:
+        return vmar_mlockall(sp, op->flags);
+    case DIFF_MUNLOCKALL:
+        return vmar_munlockall(sp);
+    case DIFF_MLOCK_POPULATE:
+        return vmar_mlock_populate(sp, op->a, op->b);
+    case DIFF_MLOCK_LIMIT:
+        vmar_set_mlock_limit(sp, op->a, op->flags != 0);
+        return 0;
+    default:
+        abort();
+    }
+}
+
+static int model_lock(struct model *m, const struct diff_op *op)
+{
+    switch (op->c) {
+    case DIFF_MLOCK:
+        return model_mlock(m, op->a, op->b, op->flags);
+    case DIFF_MUNLOCK:
+        return model_munlock(m, op->a, op->b);
+    case DIFF_MLOCKALL:
+        return model_mlockall(m, op->flags);
+    case DIFF_MUNLOCKALL:
+        return model_munlockall(m);
+    case DIFF_MLOCK_POPULATE:
+        return model_mlock_populate(m, op->a, op->b);
+    case DIFF_MLOCK_LIMIT:
+        m->why = NULL;
+        model_set_mlock_limit(m, op->a, op->flags != 0);
+        return 0;
+    default:
+        abort();
+    }
+}
+
 static int lib_mutate(struct diff_session *s, const struct diff_op *op,
                       vmar_addr_t *addr)
 {
@@ -1120,6 +1240,8 @@ static int lib_mutate(struct diff_session *s, const struct diff_op *op,
         return vmar_resize(sp, op->a, op->b, op->c);
     case DIFF_SEAL:
         return vmar_seal(sp, op->a, op->b);
+    case DIFF_LOCK:
+        return lib_lock(sp, op);
     case DIFF_FORK:
         return lib_fork(s, fork_child(s, op), (unsigned)op->a);
     default:
@@ -1162,6 +1284,8 @@ static int model_mutate(struct diff_session *s, const struct diff_op *op,
         return model_resize(m, op->a, op->b, op->c);
     case DIFF_SEAL:
         return model_seal(m, op->a, op->b);
+    case DIFF_LOCK:
+        return model_lock(m, op);
     case DIFF_FORK: {
         struct slot *ch = fork_child(s, op);
         m->why = NULL;
@@ -1183,13 +1307,22 @@ static void count_outcome(struct diff_session *s, const struct diff_op *op,
 
     s->last_rc = rc;
     st->by_kind[op->kind]++;
-    st->seal_refusals += rc == VMAR_EPERM;
+    const bool lock_limit = why && (!strcmp(why, "lock limit") ||
+                                    !strcmp(why, "lock limit (stack)"));
+    st->seal_refusals +=
+        rc == VMAR_EPERM && !(why && !strcmp(why, "lock limit 0"));
+    st->lock_eperm += rc == VMAR_EPERM && why && !strcmp(why, "lock limit 0");
+    st->lock_limit += lock_limit;
+    st->lock_refused_advice +=
+        why && !strcmp(why, "advice refused on locked memory");
+    st->lock_efault += why && !strcmp(why, "lock: PROT_NONE mapping");
     st->window_einval += op->kind == DIFF_MAP && (op->wlo || op->whi) && why &&
                          !strcmp(why, "bad window");
-    st->stack_eagain += rc == VMAR_EAGAIN;
+    st->stack_eagain += rc == VMAR_EAGAIN && !lock_limit;
     st->stack_refused +=
         why && (!strcmp(why, "stack guard") || !strcmp(why, "stack limit") ||
-                !strcmp(why, "as limit (stack)"));
+                !strcmp(why, "as limit (stack)") ||
+                !strcmp(why, "lock limit (stack)"));
     if (op->kind == DIFF_ADVISE && (op->advice == VMAR_ADVISE_POPULATE_READ ||
                                     op->advice == VMAR_ADVISE_POPULATE_WRITE))
         *(rc ? &st->populate_failed : &st->populate_advice) += 1;
@@ -1474,12 +1607,94 @@ static void count_new(struct diff_session *s, const struct diff_op *op, int rc,
     }
 }
 
+/* Some page of [lo, hi) of the current space is locked. */
+static bool range_locked(struct diff_session *s, uint64_t lo, uint64_t hi)
+{
+    const struct model *m = &s->c->m;
+
+    for (size_t i = 0; i < m->npages; i++) {
+        const uint64_t va = m->cfg.user_lo + i * PG;
+        if (va >= lo && va < hi && m->pg[i].mapped &&
+            m->pg[i].flags & VMAR_MAP_LOCKED)
+            return true;
+    }
+    return false;
+}
+
+/* An op that may populate locked memory after its change is made
+ * (mlock, mlockall(CURRENT), a locked mapping that grows, locked memory
+ * that gains write): an injected failure there leaves the change and a
+ * part of the pages, or is dropped, which the model cannot know of, so
+ * such an op runs without injection. */
+static bool populates_after(struct diff_session *s, const struct diff_op *op)
+{
+    switch (op->kind) {
+    case DIFF_LOCK:
+        return (op->c == DIFF_MLOCK &&
+                !(op->flags & (VMAR_MLOCK_ONFAULT | VMAR_MLOCK_NOPOPULATE))) ||
+               (op->c == DIFF_MLOCKALL && op->flags & VMAR_MLOCKALL_CURRENT) ||
+               op->c == DIFF_MLOCK_POPULATE;
+    case DIFF_REMAP:
+    case DIFF_RESIZE:
+        return range_locked(s, op->a, op->a + PG);
+    case DIFF_PROTECT:
+        return op->prot & VMAR_PROT_WRITE &&
+               range_locked(s, op->a, op->a + op->b);
+    default:
+        return false;
+    }
+}
+
+static bool page_locked(struct diff_session *s, uint64_t va)
+{
+    const struct model_page *p = model_page_at(&s->c->m, va);
+    return p && p->mapped && p->flags & VMAR_MAP_LOCKED;
+}
+
+/* Coverage of the lock family, once the op agreed. */
+static void count_lock(struct diff_session *s, const struct diff_op *op, int rc,
+                       uint64_t addr, bool had_locked)
+{
+    struct diff_stats *st = s->st;
+
+    switch (op->kind) {
+    case DIFF_LOCK:
+        if (rc)
+            break;
+        st->mlocks += op->c == DIFF_MLOCK;
+        st->munlocks += op->c == DIFF_MUNLOCK;
+        st->mlockalls += op->c == DIFF_MLOCKALL;
+        st->munlockalls += op->c == DIFF_MUNLOCKALL;
+        st->mlock_populates += op->c == DIFF_MLOCK_POPULATE;
+        break;
+    case DIFF_MAP:
+        st->locked_maps += rc == 0 && page_locked(s, addr);
+        st->lock_future_maps += rc == 0 && s->c->m.lock_future &&
+                                !(op->flags & VMAR_MAP_LOCKED) &&
+                                page_locked(s, addr);
+        break;
+    case DIFF_REMAP:
+    case DIFF_RESIZE:
+        st->locked_remaps += rc == 0 && op->c > op->b && had_locked;
+        break;
+    case DIFF_FORK:
+        st->locked_forks += rc == 0 && had_locked;
+        st->pinned_forks += rc == 0 && fork_child_done(s, op)->m.pin_copies;
+        break;
+    default:
+        break;
+    }
+}
+
 static int step_mutate(struct diff_session *s, const struct diff_op *op)
 {
     vmar_addr_t laddr = 0, maddr = 0;
     size_t runs_before = s->nruns, pieces = 0;
     int lrc = 0, mrc;
     bool fired = false, device = false, cow = false, objsrc = false;
+    const bool had_locked = op->kind == DIFF_FORK
+                                ? range_locked(s, 0, UINT64_MAX)
+                                : page_locked(s, op->a);
 
     if (op->kind == DIFF_FORK && !fork_child(s, op))
         return 0; /* no slot for the child (a shrunk case): nothing */
@@ -1494,7 +1709,7 @@ static int step_mutate(struct diff_session *s, const struct diff_op *op)
             objsrc = s->c->m.pg[i].mapped &&
                      s->c->m.pg[i].backing == VMAR_BACKING_OBJECT;
     }
-    if (op->fail_n) {
+    if (op->fail_n && !populates_after(s, op)) {
         struct snap before;
         snap_take(s, &before);
         if (op->fail_n == DIFF_FAIL_EVERY) {
@@ -1537,6 +1752,7 @@ static int step_mutate(struct diff_session *s, const struct diff_op *op)
         s->forked = true;
     }
     count_new(s, op, mrc, maddr, pieces, device, cow, objsrc);
+    count_lock(s, op, mrc, maddr, had_locked);
     bool sweep = ++s->nsteps % s->opts.page_check_every == 0;
     if (compare_all(s, sweep))
         return 1;
@@ -1567,6 +1783,67 @@ static int step_clear(struct diff_session *s, const struct diff_op *op)
     if (lrc)
         return fail(s, "vmar_clear: %s\n", vmar_errname(lrc));
     s->st->clears++;
+    return compare_all(s, ++s->nsteps % s->opts.page_check_every == 0);
+}
+
+/* DIFF_PIN: vmar_pin of op->b pages. The frames must agree with the
+ * model's identities: the same identity is the same frame, another one
+ * another frame, and each page translates to the frame pinned for it. */
+static int step_pin(struct diff_session *s, const struct diff_op *op)
+{
+    struct slot *sl = s->c;
+    vmar_paddr_t pa[DIFF_MAX_PINS];
+    uint64_t ids[DIFF_MAX_PINS];
+    const size_t n = (size_t)op->b;
+
+    /* A count the driver has no room for, yet one the library would
+     * take: skipped (a zero or one past the range is refused before
+     * anything is written to pages[]). */
+    if (n && n <= sl->m.npages && n > DIFF_MAX_PINS - sl->npins)
+        return 0;
+    int lrc = vmar_pin(sl->space, op->a, n, op->flags, pa);
+    int mrc = model_pin(&sl->m, op->a, n, op->flags, ids);
+    count_outcome(s, op, mrc);
+    if (lrc != mrc)
+        return fail(s, "vmar_pin: library %s, model %s (%s)\n",
+                    vmar_errname(lrc), vmar_errname(mrc),
+                    sl->m.why ? sl->m.why : "success");
+    if (mrc) {
+        s->st->pin_refused++;
+    } else {
+        s->st->pins++;
+        s->st->pins_write += (op->flags & VMAR_PIN_WRITE) != 0;
+        for (size_t k = 0; k < n; k++) {
+            for (unsigned i = 0; i < DIFF_SLOTS; i++)
+                for (size_t j = 0; s->sl[i].live && j < s->sl[i].npins; j++)
+                    if ((s->sl[i].pins[j].id == ids[k]) !=
+                        (s->sl[i].pins[j].pa == pa[k]))
+                        return fail(s,
+                                    "vmar_pin page %zu: frame %#" PRIx64
+                                    ", a pin of space %u holds %#" PRIx64
+                                    " (model identities %" PRIu64
+                                    " and %" PRIu64 ")\n",
+                                    k, pa[k], i, s->sl[i].pins[j].pa, ids[k],
+                                    s->sl[i].pins[j].id);
+            sl->pins[sl->npins++] = (struct pinrec){.pa = pa[k], .id = ids[k]};
+            if (pin_translates(s, op->a + k * PG, pa[k]))
+                return 1;
+        }
+    }
+    return compare_all(s, ++s->nsteps % s->opts.page_check_every == 0);
+}
+
+/* DIFF_UNPIN: give back op->b of the space's pins from index op->a (mod
+ * their number); nothing when it holds none. */
+static int step_unpin(struct diff_session *s, const struct diff_op *op)
+{
+    struct slot *sl = s->c;
+
+    if (!sl->npins)
+        return 0;
+    slot_unpin(sl, (size_t)(op->a % sl->npins), (size_t)op->b);
+    count_outcome(s, op, 0);
+    s->st->unpins++;
     return compare_all(s, ++s->nsteps % s->opts.page_check_every == 0);
 }
 
@@ -2233,6 +2510,8 @@ int diff_step(struct diff_session *s, const struct diff_op *op)
         s->st->obj_copies += sl->m.obj_copies - before.obj_copies;
         s->st->obj_reverts += sl->m.obj_reverts - before.obj_reverts;
         s->st->obj_dirty += sl->m.obj_dirtied - before.obj_dirtied;
+        s->st->lock_populated += sl->m.lock_populated - before.lock_populated;
+        s->st->pin_unshares += sl->m.pin_unshares - before.pin_unshares;
     }
     return rc;
 }
@@ -2248,6 +2527,7 @@ static int step_dispatch(struct diff_session *s, const struct diff_op *op)
     case DIFF_RESIZE:
     case DIFF_SEAL:
     case DIFF_FORK:
+    case DIFF_LOCK:
         if (op->kind == DIFF_MAP && op->backing == VMAR_BACKING_DEVICE &&
             (op->d > DEV_PAGES || op->b > (DEV_PAGES - op->d) * PG))
             return fail(s,
@@ -2257,6 +2537,10 @@ static int step_dispatch(struct diff_session *s, const struct diff_op *op)
         return step_mutate(s, op);
     case DIFF_CLEAR:
         return step_clear(s, op);
+    case DIFF_PIN:
+        return step_pin(s, op);
+    case DIFF_UNPIN:
+        return step_unpin(s, op);
     case DIFF_OBJECT:
         return step_object(s, op);
     case DIFF_DESTROY:
@@ -2604,6 +2888,13 @@ static void gen_map(struct diff_session *s, struct diff_rng *r,
         gen_window(s, r, op);
     if (chance(r, 5))
         op->flags |= VMAR_MAP_NO_RANDOM;
+    /* Locked (populated at once, or on fault), now and then ONFAULT
+     * alone (EINVAL). */
+    if (chance(r, 3))
+        op->flags |=
+            VMAR_MAP_LOCKED | (chance(r, 40) ? VMAR_MAP_LOCKONFAULT : 0u);
+    else if (chance(r, 1))
+        op->flags |= VMAR_MAP_LOCKONFAULT;
     if (chance(r, 4)) /* kept flags advice sets, now and then refused */
         op->flags |=
             chance(r, 50) ? VMAR_MAP_WIPEONFORK : VMAR_MAP_DONTDUMP << R(r, 3);
@@ -2951,6 +3242,16 @@ static void gen_remap(struct diff_session *s, struct diff_rng *r,
         VMAR_REMAP_MAYMOVE | VMAR_REMAP_FIXED | VMAR_REMAP_DONTUNMAP};
 
     op->kind = chance(r, 20) ? DIFF_RESIZE : DIFF_REMAP;
+    /* A locked mapping now and then: growing it populates the new pages
+     * (locked_remaps). */
+    if (chance(r, 10)) {
+        size_t lk[64], nl = 0;
+        for (size_t i = 0; i < s->nruns && nl < 64; i++)
+            if (s->runs[i].flags & VMAR_MAP_LOCKED)
+                lk[nl++] = i;
+        if (nl)
+            run = &s->runs[lk[R(r, nl)]];
+    }
     /* Device mappings are few: move one now and then. */
     if (chance(r, 40)) {
         size_t dev[64], nd = 0;
@@ -2999,6 +3300,179 @@ static void gen_remap(struct diff_session *s, struct diff_rng *r,
         if (chance(r, 20))
             op->d = op->a + (chance(r, 50) ? op->b : 0) -
                     (chance(r, 50) ? op->c : 0);
+    }
+}
+
+/* Make op's range a whole mapping whose prot & mask is `prot`, when
+ * there is one. */
+static void pick_run_where(struct diff_session *s, struct diff_rng *r,
+                           struct diff_op *op, unsigned prot, unsigned mask)
+{
+    size_t idx[64], n = 0;
+
+    for (size_t i = 0; i < s->nruns && n < 64; i++)
+        if ((s->runs[i].prot & mask) == prot)
+            idx[n++] = i;
+    if (n) {
+        const struct model_run *run = &s->runs[idx[R(r, n)]];
+        op->a = run->start;
+        op->b = run->end - run->start;
+    }
+}
+
+/* The mlock family: lock or unlock a mapping, a part of one or a range
+ * with holes; the whole space now and then (mlockall FUTURE is undone
+ * soon: it locks and populates every later map); a lock limit that
+ * applies (0, about what is locked, or large) or not. */
+static void gen_lock(struct diff_session *s, struct diff_rng *r,
+                     struct diff_op *op)
+{
+    static const unsigned alls[] = {
+        VMAR_MLOCKALL_CURRENT,
+        VMAR_MLOCKALL_CURRENT,
+        VMAR_MLOCKALL_CURRENT | VMAR_MLOCKALL_ONFAULT,
+        VMAR_MLOCKALL_FUTURE,
+        VMAR_MLOCKALL_FUTURE | VMAR_MLOCKALL_ONFAULT,
+        VMAR_MLOCKALL_CURRENT | VMAR_MLOCKALL_FUTURE,
+        0,
+        VMAR_MLOCKALL_ONFAULT,
+        8};
+    const struct model_run *run = rand_run(s, r);
+    const unsigned k = (unsigned)R(r, 100);
+    const vmar_size_t locked = model_locked(&s->c->m);
+
+    op->kind = DIFF_LOCK;
+    if (run && chance(r, 70)) {
+        op->a = run->start;
+        op->b = run->end - run->start;
+        if (chance(r, 40)) { /* a part: cuts */
+            op->a += R(r, op->b / PG) * PG;
+            op->b = (1 + R(r, (run->end - op->a) / PG)) * PG;
+        }
+    } else {
+        op->a = pick_addr(s, r);
+        op->b = pick_size(s, r, op->a);
+    }
+    if (k < 30) {
+        op->c = DIFF_MLOCK;
+        if (chance(r, 15)) /* PROT_NONE: population fails (lock_efault) */
+            pick_run_where(s, r, op, 0, VMAR_PROT_RWX);
+        switch (R(r, 10)) {
+        case 5:
+        case 6:
+            op->flags = VMAR_MLOCK_ONFAULT;
+            break;
+        case 7:
+            op->flags = VMAR_MLOCK_NOPOPULATE;
+            break;
+        case 8:
+            op->flags = VMAR_MLOCK_ONFAULT | VMAR_MLOCK_NOPOPULATE;
+            break;
+        case 9:
+            op->flags = chance(r, 50) ? 4u : 0u;
+            break;
+        default:
+            break;
+        }
+    } else if (k < 55) {
+        op->c = DIFF_MUNLOCK;
+    } else if (k < 67) {
+        op->c = DIFF_MLOCKALL;
+        op->flags = alls[R(r, sizeof(alls) / sizeof(alls[0]))];
+    } else if (k < 75) {
+        op->c = DIFF_MUNLOCKALL;
+    } else if (k < 82) {
+        op->c = DIFF_MLOCK_POPULATE;
+    } else {
+        /* Mostly about what is locked now, so that more locking meets
+         * the limit (lock_limit). */
+        op->c = DIFF_MLOCK_LIMIT;
+        op->flags = chance(r, 30) ? 0u : 1u;
+        switch (R(r, 8)) {
+        case 0:
+            op->a = 0;
+            break;
+        case 1:
+        case 6:
+        case 7:
+            op->a = locked;
+            break;
+        case 2:
+            op->a = locked + (1 + R(r, 16)) * PG;
+            break;
+        case 3:
+            op->a = locked > PG ? locked - PG : PG;
+            break;
+        case 4:
+            op->a = model_total_vm(&s->c->m);
+            break;
+        default:
+            op->a = chance(r, 50) ? UINT64_MAX : locked + R(r, 4 * PG);
+            break;
+        }
+    }
+    /* Cutting a mapping needs a node: fail one now and then (an op that
+     * populates afterwards runs without: populates_after). */
+    if ((op->c == DIFF_MUNLOCK || op->c == DIFF_MLOCK) && chance(r, 8)) {
+        op->fail_n = 1;
+        op->fail_mask = VMAR_SIM_FAIL_ALLOC;
+    }
+}
+
+/* A private page whose frame another space maps too (after a fork). */
+static bool cow_shared(const struct model *m, const struct model_page *p)
+{
+    return p->mapped && p->populated && p->frame && !p->orphan &&
+           !(p->flags & VMAR_MAP_SHARED) && m->st->frefs[p->frame] > 1 &&
+           p->prot & VMAR_PROT_READ;
+}
+
+/* Pin one to four pages (now and then none, a count past the range, an
+ * unaligned address or an unknown flag), or give some pins back. */
+static void gen_pin(struct diff_session *s, struct diff_rng *r,
+                    struct diff_op *op)
+{
+    op->kind = chance(r, 65) ? DIFF_PIN : DIFF_UNPIN;
+    if (s->c->npins + 8 > DIFF_MAX_PINS)
+        op->kind = DIFF_UNPIN;
+    if (op->kind == DIFF_UNPIN) {
+        op->a = R(r, DIFF_MAX_PINS);
+        op->b = chance(r, 15) ? DIFF_MAX_PINS : 1 + R(r, 4);
+        return;
+    }
+    op->a = pick_addr(s, r);
+    op->b = 1 + R(r, chance(r, 50) ? 1 : 4);
+    op->flags = chance(r, 50) ? VMAR_PIN_WRITE : 0u;
+    if (chance(r, 25)) {
+        /* A read pin of a private page that shares its frame with a
+         * fork: the library copies it first (pin_unshares). */
+        const struct model *m = &s->c->m;
+        size_t n = 0, pick;
+        for (size_t i = 0; i < m->npages; i++)
+            n += cow_shared(m, &m->pg[i]);
+        pick = (size_t)R(r, n);
+        for (size_t i = 0; n && i < m->npages; i++)
+            if (cow_shared(m, &m->pg[i]) && pick-- == 0) {
+                op->a = m->cfg.user_lo + i * PG;
+                op->b = 1;
+                op->flags = 0;
+            }
+    }
+    switch (R(r, 40)) {
+    case 0:
+        op->b = 0;
+        break;
+    case 1:
+        op->b = s->c->m.npages + 1;
+        break;
+    case 2:
+        op->a += 1 + R(r, PG - 1);
+        break;
+    case 3:
+        op->flags |= 2u;
+        break;
+    default:
+        break;
     }
 }
 
@@ -3052,7 +3526,8 @@ static void gen_mutation_fail(struct diff_rng *r, struct diff_op *op)
         split_frame_mask(op);
         /* Keep a sweep affordable: each n re-checks the whole space and
          * digests every frame. */
-        if (op->kind == DIFF_MAP && (op->flags & VMAR_MAP_POPULATE) &&
+        if (op->kind == DIFF_MAP &&
+            (op->flags & (VMAR_MAP_POPULATE | VMAR_MAP_LOCKED)) &&
             op->b > 16 * PG && op->b % PG == 0) {
             op->b = 16 * PG;
             op->align = 0;
@@ -3161,6 +3636,16 @@ static void gen_user(struct diff_session *s, struct diff_rng *r,
                 if (chance(r, 85))
                     op->flags |= VMAR_FAULT_EXCLUSIVE;
             }
+        }
+        if (chance(r, 6)) { /* a guard marker (guard_faults) */
+            const struct model *m = &s->c->m;
+            size_t n = 0, pick;
+            for (size_t i = 0; i < m->npages; i++)
+                n += m->pg[i].mapped && m->pg[i].guard;
+            pick = (size_t)R(r, n);
+            for (size_t i = 0; n && i < m->npages; i++)
+                if (m->pg[i].mapped && m->pg[i].guard && pick-- == 0)
+                    op->a = m->cfg.user_lo + i * PG;
         }
     } else {
         op->kind = k < 38   ? DIFF_READ
@@ -3294,6 +3779,14 @@ void diff_gen_op(struct diff_session *s, struct diff_rng *r, struct diff_op *op)
         if (chance(r, 40))
             op->c = (1 + R(r, 24)) * PG;
     } else if (k < 90) {
+        /* Locking and pins take most of the queries' share. */
+        if (chance(r, 60)) {
+            if (chance(r, 60))
+                gen_lock(s, r, op);
+            else
+                gen_pin(s, r, op);
+            return;
+        }
         op->kind = DIFF_QUERY;
         op->a = pick_addr(s, r);
         if (chance(r, 30))
@@ -3549,9 +4042,10 @@ size_t diff_shrink(struct diff_case *c, const struct diff_opts *o)
 /* ---- text format -------------------------------------------------------- */
 
 static const char *const kind_names[DIFF_NKINDS] = {
-    "map",    "unmap", "protect", "limits",  "query",  "resident", "iterate",
-    "fault",  "read",  "write",   "zero",    "cpu",    "advise",   "remap",
-    "resize", "clear", "fork",    "destroy", "object", "seal"};
+    "map",     "unmap", "protect", "limits", "query", "resident",
+    "iterate", "fault", "read",    "write",  "zero",  "cpu",
+    "advise",  "remap", "resize",  "clear",  "fork",  "destroy",
+    "object",  "seal",  "lock",    "pin",    "unpin"};
 static const char *const place_names[4] = {"any", "hint", "noreplace", "fixed"};
 static const char *const place_enums[4] = {"VMAR_PLACE_ANY", "VMAR_PLACE_HINT",
                                            "VMAR_PLACE_FIXED_NOREPLACE",
@@ -3584,6 +4078,34 @@ static void print_fail(FILE *f, const struct diff_op *op)
     else
         fprintf(f, " fail=%" PRIu32 ":%s%s", op->fail_n,
                 mask_name(op->fail_mask), op->fail_persist ? ":persist" : "");
+}
+
+static void print_c_lock(FILE *f, const struct diff_op *op)
+{
+    switch (op->c) {
+    case DIFF_MLOCK:
+        fprintf(f, "vmar_mlock(s, %#" PRIx64 ", %#" PRIx64 ", %#x);", op->a,
+                op->b, op->flags);
+        break;
+    case DIFF_MUNLOCK:
+        fprintf(f, "vmar_munlock(s, %#" PRIx64 ", %#" PRIx64 ");", op->a,
+                op->b);
+        break;
+    case DIFF_MLOCKALL:
+        fprintf(f, "vmar_mlockall(s, %#x);", op->flags);
+        break;
+    case DIFF_MUNLOCKALL:
+        fprintf(f, "vmar_munlockall(s);");
+        break;
+    case DIFF_MLOCK_POPULATE:
+        fprintf(f, "vmar_mlock_populate(s, %#" PRIx64 ", %#" PRIx64 ");", op->a,
+                op->b);
+        break;
+    default:
+        fprintf(f, "vmar_set_mlock_limit(s, %#" PRIx64 ", %s);", op->a,
+                op->flags ? "true" : "false");
+        break;
+    }
 }
 
 static void print_c(FILE *f, const struct diff_op *op)
@@ -3723,6 +4245,19 @@ static void print_c(FILE *f, const struct diff_op *op)
     case DIFF_DESTROY:
         fprintf(f, "vmar_space_destroy(s);");
         break;
+    case DIFF_LOCK:
+        print_c_lock(f, op);
+        break;
+    case DIFF_PIN:
+        fprintf(f, "vmar_pin(s, %#" PRIx64 ", %" PRIu64 ", %#x, pages);", op->a,
+                op->b, op->flags);
+        break;
+    case DIFF_UNPIN:
+        fprintf(f,
+                "vmar_unpin(s, &pins[%" PRIu64 " %% npins], %" PRIu64
+                ") (at most npins);",
+                op->a, op->b);
+        break;
     default:
         break;
     }
@@ -3792,6 +4327,19 @@ void diff_print_case(FILE *f, const struct diff_case *c, bool c_like)
             break;
         case DIFF_FORK:
             fprintf(f, " child=%" PRIu64, op->a);
+            break;
+        case DIFF_LOCK:
+            fprintf(f,
+                    " kind=%" PRIu64 " addr=%#" PRIx64 " size=%#" PRIx64
+                    " flags=%#x",
+                    op->c, op->a, op->b, op->flags);
+            break;
+        case DIFF_PIN:
+            fprintf(f, " addr=%#" PRIx64 " count=%" PRIu64 " flags=%#x", op->a,
+                    op->b, op->flags);
+            break;
+        case DIFF_UNPIN:
+            fprintf(f, " addr=%" PRIu64 " count=%" PRIu64, op->a, op->b);
             break;
         case DIFF_CLEAR:
         case DIFF_DESTROY:
@@ -4217,7 +4765,30 @@ int diff_run_bytes(const uint8_t *data, size_t len)
     X(obj_orphans)                                                             \
     X(advise_guards)                                                           \
     X(guard_faults)                                                            \
-    X(guard_checks)
+    X(guard_checks)                                                            \
+    X(ok_by_kind[DIFF_LOCK])                                                   \
+    X(mlocks)                                                                  \
+    X(munlocks)                                                                \
+    X(mlockalls)                                                               \
+    X(munlockalls)                                                             \
+    X(mlock_populates)                                                         \
+    X(locked_maps)                                                             \
+    X(lock_populated)                                                          \
+    X(lock_eperm)                                                              \
+    X(lock_limit)                                                              \
+    X(lock_refused_advice)                                                     \
+    X(lock_efault)                                                             \
+    X(locked_forks)                                                            \
+    X(lock_future_maps)                                                        \
+    X(locked_remaps)                                                           \
+    X(pins)                                                                    \
+    X(pins_write)                                                              \
+    X(pin_refused)                                                             \
+    X(unpins)                                                                  \
+    X(pin_unshares)                                                            \
+    X(pinned_unmapped)                                                         \
+    X(pinned_forks)                                                            \
+    X(pin_checks)
 
 void diff_stats_print(FILE *f, const struct diff_stats *st)
 {

@@ -53,6 +53,10 @@ enum diff_kind {
     /* Caller-supplied memory objects (vmar/object.h). */
     DIFF_OBJECT, /* make (or drop) the driver's object in slot `obj` */
     DIFF_SEAL,   /* vmar_seal(addr, size) */
+    /* Locking and DMA pins (issue #27). */
+    DIFF_LOCK,  /* the mlock family: c is the diff_lock_kind */
+    DIFF_PIN,   /* vmar_pin(addr, b pages, flags) */
+    DIFF_UNPIN, /* vmar_unpin of b of the space's pins from index a */
     DIFF_NKINDS
 };
 
@@ -74,6 +78,19 @@ enum diff_obj_kind {
     /* vmar_memfd_truncate(size) (EINVAL for an embedder object) */
     DIFF_OBJ_TRUNCATE = 3,
 };
+
+/* DIFF_LOCK kinds (diff_op::c). */
+enum diff_lock_kind {
+    DIFF_MLOCK = 0,          /* vmar_mlock(a, b, flags) */
+    DIFF_MUNLOCK = 1,        /* vmar_munlock(a, b) */
+    DIFF_MLOCKALL = 2,       /* vmar_mlockall(flags) */
+    DIFF_MUNLOCKALL = 3,     /* vmar_munlockall() */
+    DIFF_MLOCK_POPULATE = 4, /* vmar_mlock_populate(a, b) */
+    DIFF_MLOCK_LIMIT = 5,    /* vmar_set_mlock_limit(a, flags != 0) */
+};
+
+/* Pins the driver holds per space at most (DIFF_PIN refuses more). */
+#define DIFF_MAX_PINS 64
 
 /* DIFF_OBJECT with DIFF_OBJ_EMBED: diff_op::flags, which optional ops
  * the object has. */
@@ -211,6 +228,22 @@ struct diff_stats {
     size_t advise_guards; /* successful GUARD_INSTALLs */
     size_t guard_faults;  /* accesses a marker refused */
     size_t guard_checks;  /* markers checked by the page sweep */
+    /* Locking (the mlock family) and DMA pins. */
+    size_t mlocks, munlocks, mlockalls, munlockalls, mlock_populates;
+    size_t locked_maps;         /* successful maps that came out locked */
+    size_t lock_populated;      /* pages the lock family populated */
+    size_t lock_eperm;          /* refused: the limit applies and is 0 */
+    size_t lock_limit;          /* refused: the limit (ENOMEM or EAGAIN) */
+    size_t lock_refused_advice; /* advice refused on locked memory */
+    size_t lock_efault;         /* locking met a PROT_NONE mapping */
+    size_t locked_forks;        /* forks of a space with locked mappings */
+    size_t lock_future_maps;    /* maps locked by mlockall(FUTURE) */
+    size_t locked_remaps;       /* remaps of locked mappings that grew */
+    size_t pins, pins_write, pin_refused, unpins;
+    size_t pin_unshares;    /* read pins that copied a shared frame */
+    size_t pinned_unmapped; /* pinned frames outliving their pages */
+    size_t pinned_forks;    /* forks that copied pinned pages */
+    size_t pin_checks;      /* pinned pages translated by the sweep */
 };
 
 /* Random choices: from a splitmix64 state, or from a byte string (the

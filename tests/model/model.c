@@ -18,7 +18,10 @@
 #define KEPT                                                                   \
     (VMAR_MAP_SHARED | VMAR_MAP_STACK | VMAR_MAP_DONTFORK |                    \
      VMAR_MAP_SEQUENTIAL | VMAR_MAP_RANDOM | VMAR_MAP_FAULT_AROUND |           \
-     VMAR_MAP_EOF_FAULT | VMAR_MAP_SEALED | VMAR_MAP_GROWSDOWN | MADV_FLAGS)
+     VMAR_MAP_EOF_FAULT | VMAR_MAP_SEALED | VMAR_MAP_GROWSDOWN | MADV_FLAGS |  \
+     LOCKF)
+/* The lock flags (Linux's VM_LOCKED_MASK). */
+#define LOCKF (VMAR_MAP_LOCKED | VMAR_MAP_LOCKONFAULT)
 /* The flags advice sets that a map may give too. */
 #define MADV_FLAGS                                                             \
     (VMAR_MAP_DONTDUMP | VMAR_MAP_HUGEPAGE | VMAR_MAP_NOHUGEPAGE |             \
@@ -28,7 +31,7 @@
      VMAR_MAP_BOTTOM_UP | VMAR_MAP_TOP_DOWN | VMAR_MAP_NO_RANDOM |             \
      VMAR_MAP_FAULT_AROUND | VMAR_MAP_DONTFORK | VMAR_MAP_SEQUENTIAL |         \
      VMAR_MAP_RANDOM | VMAR_MAP_EOF_FAULT | VMAR_MAP_SEALED |                  \
-     VMAR_MAP_GROWSDOWN | MADV_FLAGS)
+     VMAR_MAP_GROWSDOWN | MADV_FLAGS | LOCKF)
 /* Mappings placement keeps the stack guard free below (vmar.h). */
 #define GUARDED (VMAR_MAP_STACK | VMAR_MAP_GROWSDOWN)
 
@@ -65,9 +68,13 @@ static void store_put(struct model_store *st)
         free(st->obj[i].frame);
         free(st->obj[i].tag);
         free(st->obj[i].dirty);
+        free(st->obj[i].pinid);
     }
     free(st->obj);
     free(st->frefs);
+    free(st->fpins);
+    free(st->fobj);
+    free(st->pinned);
     free(st->ftag);
     free(st->dev_tag);
     free(st);
@@ -88,6 +95,7 @@ static uint64_t obj_new(struct model_store *st, size_t pages)
     o->frame = xcalloc(pages, 1);
     o->tag = xcalloc(pages, sizeof(*o->tag));
     o->dirty = xcalloc(pages, 1);
+    o->pinid = xcalloc(pages, sizeof(*o->pinid));
     o->slots = pages;
     o->max_prot = VMAR_PROT_RWX;
     o->bad = SIZE_MAX;
@@ -97,17 +105,24 @@ static uint64_t obj_new(struct model_store *st, size_t pages)
     return id;
 }
 
+/* An array of `cap` elements of `elem` bytes, grown from `old` with
+ * zeros. */
+static void *xgrow(void *p, size_t old, size_t cap, size_t elem)
+{
+    p = xrealloc(p, cap * elem);
+    memset((char *)p + old * elem, 0, (cap - old) * elem);
+    return p;
+}
+
 static uint64_t frame_new(struct model_store *st)
 {
     uint64_t id = ++st->nframe;
     if (id >= st->frefs_cap) {
-        size_t cap = (size_t)id * 2 + 64;
-        st->frefs = xrealloc(st->frefs, cap * sizeof(*st->frefs));
-        memset(st->frefs + st->frefs_cap, 0,
-               (cap - st->frefs_cap) * sizeof(*st->frefs));
-        st->ftag = xrealloc(st->ftag, cap * sizeof(*st->ftag));
-        memset(st->ftag + st->frefs_cap, 0,
-               (cap - st->frefs_cap) * sizeof(*st->ftag));
+        size_t old = st->frefs_cap, cap = (size_t)id * 2 + 64;
+        st->frefs = xgrow(st->frefs, old, cap, sizeof(*st->frefs));
+        st->ftag = xgrow(st->ftag, old, cap, sizeof(*st->ftag));
+        st->fpins = xgrow(st->fpins, old, cap, sizeof(*st->fpins));
+        st->fobj = xgrow(st->fobj, old, cap, sizeof(*st->fobj));
         st->frefs_cap = cap;
     }
     return id;
@@ -123,6 +138,12 @@ static void refs_take(struct model_store *st, const struct model_page *p)
 
 static void obj_die(struct model_store *st, struct model_obj *o)
 {
+    /* Its pinned frames outlive it, kept by their pins alone. */
+    for (size_t k = 0; k < o->pages; k++) {
+        if (o->pinid[k])
+            st->fobj[o->pinid[k]] = 0;
+        o->pinid[k] = 0;
+    }
     o->dead = true;
     st->objs_live--;
     st->obj_frames_live -= o->frames;
@@ -205,7 +226,9 @@ static struct model_store *store_copy(const struct model_store *src)
         st->obj[i].frame = xcalloc(o->pages, 1);
         st->obj[i].tag = xcalloc(o->pages, sizeof(uint64_t));
         st->obj[i].dirty = xcalloc(o->pages, 1);
+        st->obj[i].pinid = xcalloc(o->pages, sizeof(uint64_t));
         if (o->pages && o->frame) {
+            memcpy(st->obj[i].pinid, o->pinid, o->pages * sizeof(uint64_t));
             memcpy(st->obj[i].frame, o->frame, o->pages);
             memcpy(st->obj[i].tag, o->tag, o->pages * sizeof(uint64_t));
             memcpy(st->obj[i].dirty, o->dirty, o->pages);
@@ -213,10 +236,17 @@ static struct model_store *store_copy(const struct model_store *src)
     }
     st->frefs = xcalloc(src->frefs_cap, sizeof(*st->frefs));
     st->ftag = xcalloc(src->frefs_cap, sizeof(*st->ftag));
+    st->fpins = xcalloc(src->frefs_cap, sizeof(*st->fpins));
+    st->fobj = xcalloc(src->frefs_cap, sizeof(*st->fobj));
     if (src->frefs_cap) {
         memcpy(st->frefs, src->frefs, src->frefs_cap * sizeof(*st->frefs));
         memcpy(st->ftag, src->ftag, src->frefs_cap * sizeof(*st->ftag));
+        memcpy(st->fpins, src->fpins, src->frefs_cap * sizeof(*st->fpins));
+        memcpy(st->fobj, src->fobj, src->frefs_cap * sizeof(*st->fobj));
     }
+    st->pinned = xcalloc(src->pinned_cap, sizeof(*st->pinned));
+    if (src->npinned)
+        memcpy(st->pinned, src->pinned, src->npinned * sizeof(*st->pinned));
     st->dev_tag = xcalloc(src->dev_pages, sizeof(*st->dev_tag));
     if (src->dev_pages)
         memcpy(st->dev_tag, src->dev_tag,
@@ -237,6 +267,8 @@ int model_copy(struct model *dst, const struct model *src)
     dst->cfg = src->cfg;
     dst->npages = src->npages;
     dst->stack_growths = src->stack_growths;
+    dst->lock_future = src->lock_future;
+    dst->pinned = src->pinned;
     memcpy(dst->pg, src->pg, src->npages * sizeof(*src->pg));
     return 0;
 }
@@ -248,7 +280,9 @@ bool model_equal(const struct model *a, const struct model *b)
     if (x->nobj != y->nobj || x->objs_live != y->objs_live ||
         x->obj_frames_live != y->obj_frames_live ||
         x->obj_allocs_live != y->obj_allocs_live ||
-        x->frames_live != y->frames_live || x->dev_pages != y->dev_pages)
+        x->frames_live != y->frames_live || x->dev_pages != y->dev_pages ||
+        x->npinned != y->npinned || a->lock_future != b->lock_future ||
+        a->pinned != b->pinned)
         return false;
     for (uint64_t id = 1; id <= x->nobj; id++) {
         const struct model_obj *o = &x->obj[id], *q = &y->obj[id];
@@ -334,8 +368,12 @@ static void obj_forget(struct model *const *ms, size_t n, uint64_t obj,
 
     if (o->frame[k]) {
         /* Every present leaf that maps the page keeps its frame: one
-         * identity for all of them, whatever space they are in. */
-        uint64_t id = 0;
+         * identity for all of them, whatever space they are in (a
+         * pinned page's: its pins keep the same frame). */
+        uint64_t id = o->pinid[k];
+        if (id)
+            st->fobj[id] = 0;
+        o->pinid[k] = 0;
         for (size_t j = 0; j < n; j++) {
             struct model *mm = ms[j];
             for (size_t i = 0; i < mm->npages; i++) {
@@ -377,6 +415,8 @@ void model_object_truncate(struct model *const *ms, size_t n, uint64_t obj,
         memset(o->frame + o->pages, 0, pages - o->pages);
         memset(o->tag + o->pages, 0, (pages - o->pages) * sizeof(*o->tag));
         memset(o->dirty + o->pages, 0, pages - o->pages);
+        o->pinid = xrealloc(o->pinid, pages * sizeof(*o->pinid));
+        memset(o->pinid + o->pages, 0, (pages - o->pages) * sizeof(*o->pinid));
         if (pages > o->slots) {
             /* The page array grows (from nothing: one block more). */
             if (!o->slots && !o->dead) {
@@ -438,6 +478,10 @@ static void model_written(struct model *m, struct model_page *p)
         }
         return;
     }
+    /* A DMA-pinned private anonymous frame is always the page's own
+     * (pin.c): the write reuses it, the device keeps seeing the page. */
+    if (p->frame && !p->orphan && m->st->fpins[p->frame])
+        return;
     struct model_page v = *p;
     m->obj_copies += p->object && !p->frame;
     v.tag = *model_tag(m, p); /* the content the copy starts from */
@@ -767,6 +811,37 @@ static bool any_sealed(const struct model *m, size_t lo, size_t hi)
     return false;
 }
 
+/* ---- the lock limit (args.c) ------------------------------------------- */
+
+static void populate_locked(struct model *m, size_t lo, size_t hi,
+                            bool after_change, int *rc);
+
+vmar_size_t model_locked(const struct model *m)
+{
+    vmar_size_t t = 0;
+
+    for (size_t i = 0; i < m->npages; i++)
+        t += m->pg[i].mapped && m->pg[i].flags & VMAR_MAP_LOCKED ? PG : 0;
+    return t;
+}
+
+/* The limit applies and is 0: every lock is refused (VMAR_EPERM). */
+static bool mlock_zero(const struct model *m)
+{
+    return m->cfg.mlock_limited && m->cfg.mlock_limit == 0;
+}
+
+/* `bytes` more of locked memory fit the limit, in pages as Linux's
+ * mlock_future_ok() counts. */
+static bool mlock_fits(const struct model *m, vmar_size_t bytes)
+{
+    const vmar_size_t limit = m->cfg.mlock_limit / PG;
+    const vmar_size_t locked = model_locked(m) / PG;
+    const vmar_size_t more = (bytes + PG - 1) / PG;
+
+    return !m->cfg.mlock_limited || (locked <= limit && more <= limit - locked);
+}
+
 int model_map(struct model *m, const struct vmar_map_opts *o,
               vmar_addr_t *out_addr)
 {
@@ -834,6 +909,7 @@ int model_map_obj(struct model *m, const struct vmar_map_opts *o, uint64_t obj,
          o->paddr || o->cache != VMAR_CACHE_WB))
         return fail(m, VMAR_EINVAL, "bad object, offset or device field");
     if ((o->flags & VMAR_MAP_SEQUENTIAL && o->flags & VMAR_MAP_RANDOM) ||
+        (o->flags & VMAR_MAP_LOCKONFAULT && !(o->flags & VMAR_MAP_LOCKED)) ||
         (!object && o->flags & (VMAR_MAP_FAULT_AROUND | VMAR_MAP_EOF_FAULT)))
         return fail(m, VMAR_EINVAL, "bad hint or fault-around on anon");
     if ((o->flags & VMAR_MAP_WIPEONFORK &&
@@ -865,6 +941,20 @@ int model_map_obj(struct model *m, const struct vmar_map_opts *o, uint64_t obj,
         return fail(m, VMAR_EEXIST, "noreplace overlap");
     if (o->place == VMAR_PLACE_FIXED && any_sealed(m, lo, hi))
         return fail(m, VMAR_EPERM, "fixed over a sealed mapping");
+    /* The lock limit (map.c, map_check_mlock): an explicit LOCKED needs
+     * a non-zero limit; a locked map, by mlockall(FUTURE) too, must fit
+     * whole (an overwrite is charged in full); a reservation (deny_prot
+     * covering RWX) gets no future lock; device memory loses it after
+     * the check. */
+    unsigned ef = o->flags;
+    if ((o->deny_prot & VMAR_PROT_RWX) != VMAR_PROT_RWX)
+        ef |= m->lock_future;
+    if (o->flags & VMAR_MAP_LOCKED && mlock_zero(m))
+        return fail(m, VMAR_EPERM, "lock limit 0");
+    if (ef & VMAR_MAP_LOCKED && !mlock_fits(m, o->size))
+        return fail(m, VMAR_EAGAIN, "lock limit");
+    if (device)
+        ef &= ~(unsigned)LOCKF;
     /* Only FIXED can overlap: placement returned a free range. */
     vmar_size_t added = o->size - mapped;
     vmar_size_t total = model_total_vm(m);
@@ -876,7 +966,8 @@ int model_map_obj(struct model *m, const struct vmar_map_opts *o, uint64_t obj,
     /* ASSUMPTION (vmar.h is silent; Linux behaves so): POPULATE of a
      * PROT_NONE mapping maps nothing, as no access could use the pages.
      * Device memory is present whatever its permissions (vmar.h). */
-    bool populate = (o->flags & VMAR_MAP_POPULATE) && o->prot && !device;
+    bool populate = ef & (VMAR_MAP_POPULATE | VMAR_MAP_LOCKED) &&
+                    !(ef & VMAR_MAP_LOCKONFAULT) && o->prot && !device;
     /* Populating an object: ops->commit of the range first (the
      * driver's makes every page but an unreadable one resident), then
      * get_page page by page up to the object's end; an unreadable page
@@ -906,7 +997,7 @@ int model_map_obj(struct model *m, const struct vmar_map_opts *o, uint64_t obj,
             .mapped = 1,
             .prot = (uint8_t)o->prot,
             .max_prot = (uint8_t)(VMAR_PROT_RWX & ~o->deny_prot & allows),
-            .flags = (uint32_t)(o->flags & KEPT),
+            .flags = (uint32_t)(ef & KEPT),
             .backing = (uint8_t)o->backing,
             .populated = device,
             .object = id,
@@ -990,8 +1081,30 @@ int model_protect(struct model *m, vmar_addr_t addr, vmar_size_t size,
             (i + 1 == hi || !joins(&m->pg[i], &m->pg[i + 1])))
             dev_cut(m, i + 1);
     }
+    /* Locked private memory that gains write is populated again for
+     * writing (protect.c, locked_gains_write: Linux's mprotect_fixup()),
+     * piece by piece of the old layout; past PROTECT_REFILL (8) pieces
+     * the last one stretches to the range's end. */
+    size_t rlo[8], rhi[8], nref = 0;
+    for (size_t i = lo; i < hi && prot & VMAR_PROT_WRITE;) {
+        size_t s, e;
+        run_around(m, i, &s, &e);
+        const struct model_page *p = &m->pg[i];
+        if ((p->flags & (LOCKF | VMAR_MAP_SHARED)) == VMAR_MAP_LOCKED &&
+            !(p->prot & VMAR_PROT_WRITE)) {
+            if (nref == 8) {
+                rhi[7] = hi;
+                break;
+            }
+            rlo[nref] = s > lo ? s : lo;
+            rhi[nref++] = e < hi ? e : hi;
+        }
+        i = e;
+    }
     for (size_t i = lo; i < hi; i++)
         m->pg[i].prot = (uint8_t)prot;
+    for (size_t k = 0; k < nref; k++)
+        populate_locked(m, rlo[k], rhi[k], true, NULL);
     return 0;
 }
 
@@ -1081,16 +1194,20 @@ enum {
     K_POBJ = 4,
     K_SHARED = 8,
     K_SHARED_NOWRITE = 16,
+    K_LOCKED = 32, /* with its kind: VMAR_MAP_LOCKED (never device) */
 };
 
 static unsigned page_kind(const struct model_page *p)
 {
+    const unsigned locked = p->flags & VMAR_MAP_LOCKED ? K_LOCKED : 0u;
+
     if (is_device(p))
         return K_DEV;
     if (!is_shared(p))
-        return p->object ? K_POBJ : K_PANON;
-    return p->max_prot & VMAR_PROT_WRITE ? K_SHARED
-                                         : K_SHARED | K_SHARED_NOWRITE;
+        return locked | (p->object ? K_POBJ : K_PANON);
+    return locked |
+           (p->max_prot & VMAR_PROT_WRITE ? K_SHARED
+                                          : K_SHARED | K_SHARED_NOWRITE);
 }
 
 /* What `advice` refuses, by kind: EINVAL, then EACCES. */
@@ -1100,22 +1217,27 @@ static void advice_refuses(int advice, unsigned *einval, unsigned *eacces)
 
     *einval = *eacces = 0;
     switch (advice) {
-    case VMAR_ADVISE_DONTNEED:
+    case VMAR_ADVISE_DONTNEED: /* Linux: EINVAL on VM_LOCKED too */
+    case VMAR_ADVISE_COLD:
+    case VMAR_ADVISE_PAGEOUT:
+    case VMAR_ADVISE_GUARD_INSTALL:
+        *einval = K_DEV | K_LOCKED;
+        break;
+    case VMAR_ADVISE_FREE:
+        *einval = not_panon | K_LOCKED;
+        break;
     case VMAR_ADVISE_DOFORK:
     case VMAR_ADVISE_DODUMP:
     case VMAR_ADVISE_HUGEPAGE:
     case VMAR_ADVISE_NOHUGEPAGE:
-    case VMAR_ADVISE_COLD:
-    case VMAR_ADVISE_PAGEOUT:
         *einval = K_DEV;
         break;
-    case VMAR_ADVISE_FREE:
     case VMAR_ADVISE_WIPEONFORK:
     case MODEL_INHERIT + VMAR_INHERIT_ZERO:
         *einval = not_panon;
         break;
     case VMAR_ADVISE_REMOVE:
-        *einval = K_DEV | K_PANON;
+        *einval = K_DEV | K_PANON | K_LOCKED;
         *eacces = K_POBJ | K_SHARED_NOWRITE;
         break;
     case MODEL_INHERIT + VMAR_INHERIT_SHARE:
@@ -1124,7 +1246,6 @@ static void advice_refuses(int advice, unsigned *einval, unsigned *eacces)
     case MODEL_INHERIT + VMAR_INHERIT_COPY:
         *einval = K_DEV | K_SHARED;
         break;
-    case VMAR_ADVISE_GUARD_INSTALL:
     case VMAR_ADVISE_GUARD_REMOVE:
         *einval = K_DEV;
         break;
@@ -1188,7 +1309,10 @@ int model_advise(struct model *m, vmar_addr_t addr, vmar_size_t size,
             !(p->prot & VMAR_PROT_WRITE))
             return fail(m, VMAR_EPERM, "discard sealed read-only anon");
         if (page_kind(p) & einval)
-            return fail(m, VMAR_EINVAL, "advice this memory refuses");
+            return fail(m, VMAR_EINVAL,
+                        page_kind(p) & einval & K_LOCKED
+                            ? "advice refused on locked memory"
+                            : "advice this memory refuses");
         if (page_kind(p) & eacces)
             return fail(m, VMAR_EACCES, "remove on memory not shared writable");
         if (remove && m->st->obj[p->object].nopunch)
@@ -1268,10 +1392,11 @@ void model_object_nopunch(struct model *m, uint64_t obj)
  */
 
 /* vmar_remap, transcribed from vmar.h and src/core/remap.c (Linux's
- * mm/mremap.c errno order), over pages. */
-int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
-                vmar_size_t new_size, unsigned flags, vmar_addr_t new_addr,
-                vmar_addr_t *out_addr)
+ * mm/mremap.c errno order), over pages. *grown: the locked mapping grew
+ * by [*grown_lo, *grown_hi) (page indices), to populate after the call. */
+static int remap_inner(struct model *m, vmar_addr_t old, vmar_size_t old_size,
+                       vmar_size_t new_size, unsigned flags,
+                       vmar_addr_t new_addr, vmar_addr_t *out_addr, bool *grown)
 {
     const struct model_cfg *c = &m->cfg;
     const unsigned known =
@@ -1336,6 +1461,13 @@ int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
         return fail(m, VMAR_EFAULT, "resize across mappings");
     if (ns > os && is_device(&m->pg[lo_i]))
         return fail(m, VMAR_EFAULT, "device grows");
+    /* Growth of a locked mapping must fit the lock limit (Linux's
+     * resize_is_valid()); its new pages are populated afterwards. */
+    if (ns > os && m->pg[lo_i].flags & VMAR_MAP_LOCKED) {
+        if (!mlock_fits(m, ns - os))
+            return fail(m, VMAR_EAGAIN, "lock limit");
+        *grown = true;
+    }
 
     const bool may_stay = !fixed && !dontunmap;
     if (may_stay && ns <= os) {
@@ -1457,6 +1589,7 @@ int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
     for (size_t k = 0; k < len; k++) {
         if (dontunmap) {
             struct model_page v = save[k];
+            v.flags &= ~(uint32_t)LOCKF; /* the lock moved to the target */
             v.populated = 0;
             v.tag = 0;
             v.frame = 0;
@@ -1471,6 +1604,26 @@ int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
     if (out_addr)
         *out_addr = to;
     return 0;
+}
+
+int model_remap(struct model *m, vmar_addr_t old, vmar_size_t old_size,
+                vmar_size_t new_size, unsigned flags, vmar_addr_t new_addr,
+                vmar_addr_t *out_addr)
+{
+    vmar_addr_t at = 0;
+    bool grown = false;
+    int rc =
+        remap_inner(m, old, old_size, new_size, flags, new_addr, &at, &grown);
+
+    if (rc == 0 && grown) {
+        /* remap_inner checked the sizes: both round to pages. */
+        const size_t first = (size_t)((at - m->cfg.user_lo) / PG);
+        populate_locked(m, first + (size_t)((old_size + PG - 1) / PG),
+                        first + (size_t)((new_size + PG - 1) / PG), true, NULL);
+    }
+    if (rc == 0 && out_addr)
+        *out_addr = at;
+    return rc;
 }
 
 int model_resize(struct model *m, vmar_addr_t addr, vmar_size_t old_size,
@@ -1523,6 +1676,7 @@ int model_seal(struct model *m, vmar_addr_t addr, vmar_size_t size)
 void model_clear(struct model *m)
 {
     m->why = NULL;
+    m->lock_future = 0; /* exec's new mm */
     for (size_t i = 0; i < m->npages; i++)
         pg_clear(m, &m->pg[i]);
 }
@@ -1537,6 +1691,9 @@ int model_fork(struct model *child, const struct model *parent)
         return -1;
     child->st = parent->st;
     child->st->users++;
+    /* The lock limit comes with cfg; lock flags, mlockall(FUTURE) and
+     * pins stay with the parent (Linux's dup_mmap() clears
+     * VM_LOCKED_MASK). */
     /* Private pages share their frames (identities) until written; shared
      * objects are the same objects; device pages are mapped again;
      * DONTFORK mappings stay behind, WIPEONFORK ones come empty. */
@@ -1545,6 +1702,7 @@ int model_fork(struct model *child, const struct model *parent)
         if (!p->mapped || p->flags & VMAR_MAP_DONTFORK)
             continue;
         struct model_page v = *p;
+        v.flags &= ~(uint32_t)LOCKF;
         if (p->flags & VMAR_MAP_WIPEONFORK) {
             /* Private anonymous memory that comes empty, without guard
              * markers (Linux 6.18: checked on the host). */
@@ -1552,6 +1710,13 @@ int model_fork(struct model *child, const struct model *parent)
             v.frame = 0;
             v.tag = 0;
             v.guard = 0;
+        } else if (p->populated && p->frame && !p->orphan && !is_shared(p) &&
+                   child->st->fpins[p->frame]) {
+            /* A DMA-pinned private anonymous page: the child gets a copy
+             * at once, the parent keeps its frame (fork.c, copy_pinned;
+             * Linux's page_needs_cow_for_dma()). */
+            v.frame = frame_new(child->st);
+            child->pin_copies++;
         }
         pg_set(child, &child->pg[i], &v);
     }
@@ -1696,6 +1861,8 @@ static int grow(struct model *m, size_t i, unsigned flags)
         return fail(m, VMAR_ENOENT, "stack limit");
     if (m->cfg.as_limit && model_total_vm(m) + (top - i) * PG > m->cfg.as_limit)
         return fail(m, VMAR_ENOENT, "as limit (stack)");
+    if (m->pg[top].flags & VMAR_MAP_LOCKED && !mlock_fits(m, (top - i) * PG))
+        return fail(m, VMAR_ENOENT, "lock limit (stack)");
     struct model_page v = m->pg[top];
     v.populated = 0;
     v.tag = 0;
@@ -1712,6 +1879,19 @@ int model_grow(struct model *m, vmar_addr_t addr, unsigned flags)
 
     m->why = NULL;
     return p && !p->mapped ? grow(m, (size_t)(p - m->pg), flags) : 0;
+}
+
+/* What refuses a fault of the mapped page p that its mapping allows, in
+ * vmar_fault()'s order: a guard marker, then the object's errors. */
+static int fault_refusal(struct model *m, const struct model_page *p)
+{
+    if (p->guard)
+        return fail(m, VMAR_EFAULT, "guard marker");
+    if (past_end(m, p))
+        return fail(m, VMAR_ENXIO, "past the object's end");
+    if (unreadable(m, p))
+        return fail(m, VMAR_EIO, "object page unreadable");
+    return 0;
 }
 
 int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
@@ -1737,12 +1917,9 @@ int model_fault(struct model *m, vmar_addr_t addr, unsigned access,
         return fail(m, VMAR_ENOENT, "no mapping");
     if (!(p->prot & vmar_access_prot(access)))
         return fail(m, VMAR_EACCES, "access denied");
-    if (p->guard)
-        return fail(m, VMAR_EFAULT, "guard marker");
-    if (past_end(m, p))
-        return fail(m, VMAR_ENXIO, "past the object's end");
-    if (unreadable(m, p))
-        return fail(m, VMAR_EIO, "object page unreadable");
+    int rc = fault_refusal(m, p);
+    if (rc)
+        return rc;
     touch_for(m, p, vmar_access_prot(access));
     return 0;
 }
@@ -1835,4 +2012,289 @@ int model_access_force(struct model *m, vmar_addr_t addr, uint64_t len,
     }
     *done = off;
     return 0;
+}
+
+/* ---- the mlock family (src/core/mlock.c) --------------------------------- */
+
+/* The access that populates a locked page (fault.c, locked_access):
+ * writable private memory is written (copy-on-write broken), shared
+ * writable memory read unless it can only be written; 0 for PROT_NONE. */
+static unsigned locked_need(const struct model_page *p)
+{
+    if (p->prot & VMAR_PROT_WRITE &&
+        (!is_shared(p) || !(p->prot & VMAR_PROT_READ)))
+        return VMAR_PROT_WRITE;
+    if (p->prot & VMAR_PROT_READ)
+        return VMAR_PROT_READ;
+    return p->prot & VMAR_PROT_EXEC ? (unsigned)VMAR_PROT_EXEC : 0u;
+}
+
+/* vmar__populate_locked over the pages [lo, hi): mapping by mapping in
+ * address order, skipping holes, device memory, LOCKONFAULT mappings
+ * and (`after_change`) unlocked ones; a PROT_NONE mapping is VMAR_EFAULT,
+ * else each page faults as vmar_fault() does, a mapping stopping at its
+ * first failing page. Without `after_change` the first error ends it
+ * (in *rc); with it every mapping is tried and errors are dropped. */
+static void populate_locked(struct model *m, size_t lo, size_t hi,
+                            bool after_change, int *rc)
+{
+    int err = 0;
+
+    for (size_t i = lo; i < hi && (err == 0 || after_change);) {
+        size_t s, e;
+        if (!m->pg[i].mapped) {
+            i++;
+            continue;
+        }
+        run_around(m, i, &s, &e);
+        e = e < hi ? e : hi;
+        const struct model_page *r = &m->pg[i];
+        const unsigned need = locked_need(r);
+        err = 0;
+        if (is_device(r) || r->flags & VMAR_MAP_LOCKONFAULT ||
+            (after_change && !(r->flags & VMAR_MAP_LOCKED))) {
+            i = e;
+            continue;
+        }
+        if (!need)
+            err = fail(m, VMAR_EFAULT, "lock: PROT_NONE mapping");
+        for (; i < e && !err; i++) {
+            struct model_page *p = &m->pg[i];
+            err = fault_refusal(m, p);
+            if (!err) {
+                m->lock_populated += !p->populated;
+                touch_for(m, p, need);
+            }
+        }
+        i = e;
+    }
+    if (rc)
+        *rc = after_change ? 0 : err;
+}
+
+/* Whether setting the lock flags to `set` changes page p (device memory
+ * never takes them: protect.c, attr_differs). */
+static bool lock_differs(const struct model_page *p, unsigned set)
+{
+    return !is_device(p) && ((p->flags & ~(unsigned)LOCKF) | set) != p->flags;
+}
+
+/* Set (or clear, `set` 0) the lock flags of [lo, hi) (page indices), as
+ * vmar__attr_change: a hole is VMAR_ENOMEM, mappings straddling an end
+ * that change are cut (the count limit), then they merge. */
+static int lock_range(struct model *m, size_t lo, size_t hi, unsigned set)
+{
+    for (size_t i = lo; i < hi; i++)
+        if (!m->pg[i].mapped)
+            return fail(m, VMAR_ENOMEM, "hole");
+    bool cut_lo = lo > 0 && joins(&m->pg[lo - 1], &m->pg[lo]) &&
+                  lock_differs(&m->pg[lo], set);
+    bool cut_hi = hi < m->npages && joins(&m->pg[hi - 1], &m->pg[hi]) &&
+                  lock_differs(&m->pg[hi - 1], set);
+    if (count_refused(m, run_count(m) + (size_t)cut_lo + (size_t)cut_hi))
+        return fail(m, VMAR_ENOMEM, "count limit");
+    for (size_t i = lo; i < hi; i++)
+        if (!is_device(&m->pg[i]))
+            m->pg[i].flags = (m->pg[i].flags & ~(uint32_t)LOCKF) | set;
+    return 0;
+}
+
+int model_mlock(struct model *m, vmar_addr_t addr, vmar_size_t size,
+                unsigned flags)
+{
+    const unsigned set =
+        VMAR_MAP_LOCKED |
+        (flags & VMAR_MLOCK_ONFAULT ? (unsigned)VMAR_MAP_LOCKONFAULT : 0u);
+
+    m->why = NULL;
+    if (flags & ~(unsigned)(VMAR_MLOCK_ONFAULT | VMAR_MLOCK_NOPOPULATE))
+        return fail(m, VMAR_EINVAL, "unknown mlock flags");
+    if (mlock_zero(m))
+        return fail(m, VMAR_EPERM, "lock limit 0");
+    if (!range_ok(m, addr, size))
+        return fail(m, VMAR_EINVAL, "bad range");
+    size_t lo = (size_t)((addr - m->cfg.user_lo) / PG);
+    size_t hi = lo + (size_t)(size / PG);
+    /* What the range adds: its size less its locked part (holes and
+     * device memory count, as Linux's count_mm_mlocked_page_nr()). */
+    vmar_size_t locked = 0;
+    for (size_t i = lo; i < hi; i++)
+        locked += m->pg[i].mapped && m->pg[i].flags & VMAR_MAP_LOCKED ? PG : 0;
+    if (!mlock_fits(m, size - locked))
+        return fail(m, VMAR_ENOMEM, "lock limit");
+    int rc = lock_range(m, lo, hi, set);
+    if (!rc && !(flags & (VMAR_MLOCK_ONFAULT | VMAR_MLOCK_NOPOPULATE)))
+        populate_locked(m, lo, hi, false, &rc);
+    return rc;
+}
+
+int model_mlock_populate(struct model *m, vmar_addr_t addr, vmar_size_t size)
+{
+    int rc;
+
+    m->why = NULL;
+    if (!range_ok(m, addr, size))
+        return fail(m, VMAR_EINVAL, "bad range");
+    size_t lo = (size_t)((addr - m->cfg.user_lo) / PG);
+    populate_locked(m, lo, lo + (size_t)(size / PG), false, &rc);
+    return rc;
+}
+
+int model_munlock(struct model *m, vmar_addr_t addr, vmar_size_t size)
+{
+    m->why = NULL;
+    if (!range_ok(m, addr, size))
+        return fail(m, VMAR_EINVAL, "bad range");
+    size_t lo = (size_t)((addr - m->cfg.user_lo) / PG);
+    return lock_range(m, lo, lo + (size_t)(size / PG), 0);
+}
+
+/* mlockall_apply: FUTURE becomes what `flags` says; with CURRENT every
+ * mapping but device memory gets `lock`, without it (munlockall) loses
+ * the lock flags; FUTURE alone leaves the mappings as they are. */
+static void mlockall_apply(struct model *m, unsigned flags)
+{
+    const unsigned lock =
+        VMAR_MAP_LOCKED |
+        (flags & VMAR_MLOCKALL_ONFAULT ? (unsigned)VMAR_MAP_LOCKONFAULT : 0u);
+
+    m->lock_future = flags & VMAR_MLOCKALL_FUTURE ? lock : 0u;
+    if (flags & VMAR_MLOCKALL_FUTURE && !(flags & VMAR_MLOCKALL_CURRENT))
+        return;
+    for (size_t i = 0; i < m->npages; i++)
+        if (m->pg[i].mapped && !is_device(&m->pg[i]))
+            m->pg[i].flags = (m->pg[i].flags & ~(uint32_t)LOCKF) |
+                             (flags & VMAR_MLOCKALL_CURRENT ? lock : 0u);
+}
+
+int model_mlockall(struct model *m, unsigned flags)
+{
+    const unsigned known =
+        VMAR_MLOCKALL_CURRENT | VMAR_MLOCKALL_FUTURE | VMAR_MLOCKALL_ONFAULT;
+
+    m->why = NULL;
+    if (!flags || flags & ~known || flags == VMAR_MLOCKALL_ONFAULT)
+        return fail(m, VMAR_EINVAL, "bad mlockall flags");
+    if (mlock_zero(m))
+        return fail(m, VMAR_EPERM, "lock limit 0");
+    /* Linux compares the whole space, not what would be added. */
+    if (flags & VMAR_MLOCKALL_CURRENT && m->cfg.mlock_limited &&
+        model_total_vm(m) / PG > m->cfg.mlock_limit / PG)
+        return fail(m, VMAR_ENOMEM, "lock limit");
+    mlockall_apply(m, flags);
+    if (flags & VMAR_MLOCKALL_CURRENT)
+        populate_locked(m, 0, m->npages, true, NULL);
+    return 0;
+}
+
+int model_munlockall(struct model *m)
+{
+    m->why = NULL;
+    mlockall_apply(m, 0);
+    return 0;
+}
+
+void model_set_mlock_limit(struct model *m, vmar_size_t limit, bool limited)
+{
+    m->cfg.mlock_limit = limit;
+    m->cfg.mlock_limited = limited;
+}
+
+/* ---- DMA pins (src/core/pin.c) --------------------------------------------
+ */
+
+uint64_t model_page_frame(const struct model *m, const struct model_page *p)
+{
+    if (p->frame)
+        return p->frame;
+    if (in_object(m, p))
+        return m->st->obj[p->object].pinid[p->objoff / PG];
+    return 0;
+}
+
+/* The identity to pin for populated page p: its frame, or its object
+ * page's pin identity (made now). */
+static uint64_t pin_identity(struct model *m, const struct model_page *p)
+{
+    uint64_t id = model_page_frame(m, p);
+
+    if (!id && in_object(m, p)) {
+        id = frame_new(m->st);
+        m->st->fobj[id] = p->object;
+        m->st->obj[p->object].pinid[p->objoff / PG] = id;
+    }
+    return id;
+}
+
+int model_pin(struct model *m, vmar_addr_t addr, size_t npages, unsigned flags,
+              uint64_t *ids)
+{
+    const bool write = (flags & VMAR_PIN_WRITE) != 0;
+    const unsigned need = write ? VMAR_PROT_WRITE : VMAR_PROT_READ;
+    struct model_store *st = m->st;
+
+    m->why = NULL;
+    if (flags & ~(unsigned)VMAR_PIN_WRITE || npages == 0 || npages > m->npages)
+        return fail(m, VMAR_EINVAL, "bad pin flags or count");
+    if (!range_ok(m, addr, (vmar_size_t)npages * PG))
+        return fail(m, VMAR_EINVAL, "bad range");
+    for (size_t k = 0; k < npages; k++) {
+        struct model_page *p = model_page_at(m, addr + k * PG);
+        /* GUP: no mapping (a stack does not grow), device memory or one
+         * without the permission is VMAR_EFAULT; then the fault's
+         * errors. */
+        if (!p->mapped)
+            return fail(m, VMAR_EFAULT, "pin: no mapping");
+        if (is_device(p) || !(p->prot & need))
+            return fail(m, VMAR_EFAULT, "pin: refused mapping");
+        int rc = fault_refusal(m, p);
+        if (rc)
+            return rc;
+        touch_for(m, p, need);
+        /* A read pin of a private anonymous frame another leaf maps
+         * (after a fork) copies it first: the pinned frame is the
+         * space's own. */
+        if (!write && p->frame && !p->orphan && !is_shared(p) &&
+            st->frefs[p->frame] > 1) {
+            struct model_page v = *p;
+            v.frame = frame_new(st);
+            pg_set(m, p, &v);
+            m->pin_unshares++;
+        }
+        ids[k] = pin_identity(m, p);
+    }
+    for (size_t k = 0; k < npages; k++) {
+        if (st->fpins[ids[k]]++ == 0) {
+            if (st->npinned == st->pinned_cap) {
+                st->pinned_cap = st->pinned_cap * 2 + 16;
+                st->pinned =
+                    xrealloc(st->pinned, st->pinned_cap * sizeof(*st->pinned));
+            }
+            st->pinned[st->npinned++] = ids[k];
+        }
+    }
+    m->pinned += npages;
+    return 0;
+}
+
+void model_unpin(struct model *m, uint64_t id)
+{
+    struct model_store *st = m->st;
+
+    if (--st->fpins[id] == 0)
+        for (size_t i = 0; i < st->npinned; i++)
+            if (st->pinned[i] == id) {
+                st->pinned[i] = st->pinned[--st->npinned];
+                break;
+            }
+    m->pinned--;
+}
+
+size_t model_pinned_frames(const struct model_store *st)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < st->npinned; i++)
+        n += st->frefs[st->pinned[i]] == 0 && st->fobj[st->pinned[i]] == 0;
+    return n;
 }

@@ -86,7 +86,11 @@ struct model_obj {
     size_t pages; /* the object's size; pages past it are past its end */
     uint8_t *frame;
     uint64_t *tag;
-    uint8_t *dirty;    /* written through a shared mapping */
+    uint8_t *dirty; /* written through a shared mapping */
+    /* A DMA pin's frame identity of each page (0: never pinned): the
+     * store's frefs/fpins index, so that a truncate, punch or the
+     * object's death leaves a pinned frame alive under that identity. */
+    uint64_t *pinid;
     size_t refs;       /* mapped pages over every space that map it */
     size_t frames;     /* pages holding a frame */
     bool dead;         /* no reference left: the library freed it */
@@ -115,6 +119,14 @@ struct model_store {
     uint32_t *frefs;        /* private frame identity -> pages that map it */
     uint64_t *ftag;         /* ... -> content, for orphans (shared by all) */
     uint64_t nframe;        /* identities handed out */
+    /* DMA pins (vmar_pin) per identity, and for an object page's pin
+     * identity the object that still holds the frame (0: none, the
+     * frame lives by its pins and leaves alone). */
+    uint32_t *fpins;
+    uint64_t *fobj;
+    /* Identities with pins, for model_pinned_frames(). */
+    uint64_t *pinned;
+    size_t npinned, pinned_cap;
     size_t frefs_cap;
     size_t frames_live; /* identities mapped by some page */
     uint64_t nnode;     /* device mapping ids handed out */
@@ -132,6 +144,8 @@ struct model_cfg {
     size_t max_map_count;    /* 0: VMAR_DEFAULT_MAX_MAP_COUNT */
     bool bottom_up;          /* VMAR_SPACE_BOTTOM_UP */
     vmar_size_t stack_limit; /* vmar_set_stack_limit(); 0: none */
+    vmar_size_t mlock_limit; /* vmar_set_mlock_limit() */
+    bool mlock_limited;
 };
 
 struct model {
@@ -147,6 +161,15 @@ struct model {
     size_t faulted_around, obj_copies, obj_reverts, obj_dirtied;
     /* Times a fault grew a VMAR_MAP_GROWSDOWN mapping (vmar_stats). */
     size_t stack_growths;
+    /* vmar_mlockall(FUTURE): the lock flags every later map gets. */
+    unsigned lock_future;
+    /* Pins taken through this space and not given back (vmar_stats). */
+    size_t pinned;
+    /* Coverage: pages the lock family populated; read pins that copied
+     * a frame shared after a fork. */
+    size_t lock_populated, pin_unshares;
+    /* Coverage: pinned pages a fork copied into this child. */
+    size_t pin_copies;
 };
 
 /* A mapping as the library must report it: a maximal run of adjacent
@@ -267,6 +290,35 @@ void model_touch(struct model *m, struct model_page *p);
 struct model_page *model_page_at(struct model *m, vmar_addr_t va);
 /* Where the content (tag) of a mapped page lives. */
 uint64_t *model_tag(struct model *m, const struct model_page *p);
+
+/* The mlock family (src/core/mlock.c): vmar_mlock, vmar_munlock,
+ * vmar_mlockall, vmar_munlockall, vmar_mlock_populate,
+ * vmar_set_mlock_limit. Lock flags are kept flags of the pages
+ * (VMAR_MAP_LOCKED, VMAR_MAP_LOCKONFAULT); model_locked() is
+ * vmar_stats::locked. */
+int model_mlock(struct model *m, vmar_addr_t addr, vmar_size_t size,
+                unsigned flags);
+int model_munlock(struct model *m, vmar_addr_t addr, vmar_size_t size);
+int model_mlockall(struct model *m, unsigned flags);
+int model_munlockall(struct model *m);
+int model_mlock_populate(struct model *m, vmar_addr_t addr, vmar_size_t size);
+void model_set_mlock_limit(struct model *m, vmar_size_t limit, bool limited);
+vmar_size_t model_locked(const struct model *m);
+
+/* vmar_pin of npages pages from addr: on success ids[i] is the frame
+ * identity pinned for page i (the store's index: the same identity is
+ * the same frame), and m->pinned grows by npages; on failure no pin is
+ * held and the pages faulted before the failing one stay populated. */
+int model_pin(struct model *m, vmar_addr_t addr, size_t npages, unsigned flags,
+              uint64_t *ids);
+/* vmar_unpin of one page pinned through m as identity `id`. */
+void model_unpin(struct model *m, uint64_t id);
+/* Frames that only pins keep alive: no leaf maps them and no live
+ * object holds them (the machine's frame count includes them). */
+size_t model_pinned_frames(const struct model_store *st);
+/* The frame identity page p maps for a pin (0: none yet; an object
+ * page's pin identity is made by its first pin). */
+uint64_t model_page_frame(const struct model *m, const struct model_page *p);
 
 /* The mapping list: fills out[] (capacity m->npages) and returns the
  * count. */

@@ -309,13 +309,85 @@ static void sealing(void **state)
     model_fini(&m);
 }
 
+/* Locking: mlock cuts, populates and merges back; the limit refuses
+ * with EPERM (0), ENOMEM (mlock) or EAGAIN (a locked map); locked
+ * memory refuses DONTNEED; a fork's child has no lock; mlockall(FUTURE)
+ * locks later maps, munlockall ends it. */
+static void locking(void **state)
+{
+    struct model m, c;
+    vmar_addr_t a;
+
+    (void)state;
+    init(&m, 32, 0);
+    assert_int_equal(map(&m, LO, 8, RW, VMAR_PLACE_FIXED, 0, NULL), 0);
+    assert_int_equal(model_mlock(&m, LO + 2 * PG, 2 * PG, 0), 0);
+    assert_int_equal(nruns(&m), 3);
+    assert_int_equal(model_locked(&m), 2 * PG);
+    assert_int_equal(model_populated(&m), 2);
+    assert_int_equal(model_advise(&m, LO + 2 * PG, PG, VMAR_ADVISE_DONTNEED),
+                     VMAR_EINVAL);
+    assert_int_equal(model_fork(&c, &m), 0);
+    assert_int_equal(nruns(&c), 1); /* unlocked: one mapping again */
+    model_fini(&c);
+    assert_int_equal(model_munlock(&m, LO, 8 * PG), 0);
+    assert_int_equal(nruns(&m), 1);
+    model_set_mlock_limit(&m, 0, true);
+    assert_int_equal(model_mlock(&m, LO, PG, 0), VMAR_EPERM);
+    model_set_mlock_limit(&m, 3 * PG, true);
+    assert_int_equal(model_mlock(&m, LO, 4 * PG, VMAR_MLOCK_ONFAULT),
+                     VMAR_ENOMEM);
+    assert_int_equal(model_mlock(&m, LO, 3 * PG, VMAR_MLOCK_ONFAULT), 0);
+    assert_int_equal(model_populated(&m), 2); /* on fault: none added */
+    assert_int_equal(map(&m, 0, 1, RW, VMAR_PLACE_ANY, VMAR_MAP_LOCKED, &a),
+                     VMAR_EAGAIN);
+    model_set_mlock_limit(&m, 0, false);
+    assert_int_equal(model_mlockall(&m, VMAR_MLOCKALL_FUTURE), 0);
+    assert_int_equal(map(&m, 0, 2, RW, VMAR_PLACE_ANY, 0, &a), 0);
+    assert_int_equal(model_locked(&m), 5 * PG);
+    assert_int_equal(model_populated(&m), 4);
+    assert_int_equal(model_munlockall(&m), 0);
+    assert_int_equal(model_locked(&m), 0);
+    model_fini(&m);
+}
+
+/* Pins: a pinned frame outlives its page until the unpin; a write
+ * reuses it; a fork copies it for the child at once. */
+static void pins(void **state)
+{
+    struct model m, c;
+    uint64_t id, id2;
+
+    (void)state;
+    init(&m, 16, 0);
+    assert_int_equal(map(&m, LO, 2, RW, VMAR_PLACE_FIXED, 0, NULL), 0);
+    assert_int_equal(model_pin(&m, LO + PG, 2, 0, &id), VMAR_EFAULT);
+    assert_int_equal(m.pinned, 0);
+    assert_int_equal(model_pin(&m, LO, 1, VMAR_PIN_WRITE, &id), 0);
+    assert_int_equal(m.pinned, 1);
+    assert_int_equal(model_fork(&c, &m), 0);
+    assert_int_not_equal(c.pg[0].frame, m.pg[0].frame); /* a copy */
+    assert_int_equal(c.pin_copies, 1);
+    model_fini(&c);
+    assert_int_equal(model_pin(&m, LO, 1, VMAR_PIN_WRITE, &id2), 0);
+    assert_int_equal(id2, id); /* the write reused it */
+    assert_int_equal(model_unmap(&m, LO, 2 * PG), 0);
+    assert_int_equal(model_pinned_frames(m.st), 1);
+    model_unpin(&m, id);
+    model_unpin(&m, id);
+    assert_int_equal(model_pinned_frames(m.st), 0);
+    assert_int_equal(m.pinned, 0);
+    model_fini(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(placement),      cmocka_unit_test(stack_guard),
         cmocka_unit_test(merging),        cmocka_unit_test(limits),
         cmocka_unit_test(protect_atomic), cmocka_unit_test(objects),
-        cmocka_unit_test(sealing),
+        cmocka_unit_test(sealing),        cmocka_unit_test(locking),
+        cmocka_unit_test(pins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
