@@ -375,8 +375,9 @@ static void obj_slot_drop(struct diff_session *s, unsigned k, bool model)
  * page while a FIXED populate in one of them reserves a new set (forks
  * share frames only until the first write or replace): the pool holds
  * DIFF_SLOTS + 2 frames per page (tests/diff/regress/fork_pool_size.ops
- * ran out with two). */
-#define SIM_POOL_PAGES(np) ((DIFF_SLOTS + 2) * (np) + SIM_SPARE_FRAMES)
+ * ran out with two), and the frames pins keep after their pages went. */
+#define SIM_POOL_PAGES(np)                                                     \
+    ((DIFF_SLOTS + 2) * (np) + SIM_SPARE_FRAMES + DIFF_SLOTS * DIFF_MAX_PINS)
 
 /*
  * One machine is kept between sessions: creating one poisons its whole
