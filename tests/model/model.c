@@ -1867,6 +1867,7 @@ static int grow(struct model *m, size_t i, unsigned flags)
     v.populated = 0;
     v.tag = 0;
     v.frame = 0;
+    v.guard = 0; /* new pages: no marker (the stack's first may have one) */
     for (size_t k = i; k < top; k++)
         pg_set(m, &m->pg[k], &v);
     m->stack_growths++;
