@@ -2529,6 +2529,8 @@ static int step_dispatch(struct diff_session *s, const struct diff_op *op)
     case DIFF_SEAL:
     case DIFF_FORK:
     case DIFF_LOCK:
+        if (op->kind == DIFF_LOCK && op->c > DIFF_MLOCK_LIMIT)
+            return fail(s, "op: unknown lock kind %" PRIu64 "\n", op->c);
         if (op->kind == DIFF_MAP && op->backing == VMAR_BACKING_DEVICE &&
             (op->d > DEV_PAGES || op->b > (DEV_PAGES - op->d) * PG))
             return fail(s,

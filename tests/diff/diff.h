@@ -106,7 +106,10 @@ struct diff_op {
     unsigned sp;
     /* MAP: addr, size; UNMAP/PROTECT: addr, size; RESIDENT/ITERATE: lo, hi;
      * LIMITS: as_limit, max_map_count; QUERY, FAULT: addr;
-     * READ/WRITE/ZERO/CPU: addr, len in bytes (any alignment). */
+     * READ/WRITE/ZERO/CPU: addr, len in bytes (any alignment);
+     * LOCK: addr, size (MLOCK_LIMIT: a is the limit, flags != 0 whether
+     * it applies), c the diff_lock_kind, flags the call's; PIN: addr,
+     * pages, flags; UNPIN: a the first pin's index, b how many. */
     uint64_t a, b;
     /* REMAP: new_size (c) and new_addr (d); RESIZE: new_size (c);
      * MAP with VMAR_BACKING_DEVICE: d is the first page of the driver's
