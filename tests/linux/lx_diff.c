@@ -2644,6 +2644,10 @@ static struct op r_op(uint64_t *s)
             a[3] |= MAP_POPULATE;
         if (!R(12))
             a[3] |= MAP_LOCKED;
+        /* MAP_GROWSDOWN is drawn only by the directed table: placement
+         * beside grow-down mappings differs by design (docs/LINUX.md). */
+        if (!R(30))
+            a[3] |= MAP_32BIT;
         if (!R(50))
             a[1] = 0;
     } else if (k < 36) {
