@@ -123,7 +123,7 @@ static const char *managed_rule(const struct vmar_space *space,
 
 /* Every present leaf lies in a mapping and grants no more than it; device
  * leaves translate to the mapping's physical range with its cache policy
- * as the backend stores it (vmar_mmu_ops::cache_as);
+ * as the backend stores it (vmar__pmap_cache_as());
  * the managed ones obey managed_rule() and are counted by the RSS
  * counters. A merge join: O(mappings + leaves).
  * => caller holds the space lock, shared or exclusive, and the

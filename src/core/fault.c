@@ -451,8 +451,8 @@ static enum fault_step fault_step(struct vmar_space *space,
     if (need == VMAR_PROT_WRITE) {
         /* A shared page mapped read-only so that its first write tells
          * the object (notify_write). */
-        if (vmar__mapping_object(m) &&
-            vmar__obj_notifies(vmar__mapping_object(m)) && !res->notified)
+        const struct vmar_object *obj = vmar__mapping_object(m);
+        if (obj && vmar__obj_notifies(obj) && !res->notified)
             return STEP_NEED_NOTIFY;
         set_leaf_prot(space, va, m->prot, pte);
         return STEP_DONE;
@@ -487,10 +487,12 @@ static void fault_want(const struct vmar__mapping *m, vmar_addr_t va,
 {
     if (step != STEP_NEED_PAGE && step != STEP_NEED_NOTIFY)
         return;
-    if (res->obj != vmar__mapping_object(m)) {
+    struct vmar_object *obj = vmar__mapping_object(m);
+
+    if (res->obj != obj) {
         if (res->obj_ref)
             vmar_object_unref(res->obj);
-        res->obj = vmar__mapping_object(m);
+        res->obj = obj;
         res->obj_ref = gated;
         if (gated)
             vmar_object_ref(res->obj);

@@ -72,7 +72,7 @@ static int child_create(struct vmar_space *parent,
     return 0;
 }
 
-/* A child leaf's reference (vmar_mmu_ops::copy's callback), counted for
+/* A child leaf's reference (vmar__pmap_copy()'s callback), counted for
  * the child's RSS in a struct vmar__rss_tally. vmar_fork checked that
  * env->frame_refcount is set. */
 static void fork_take(void *arg, vmar_paddr_t pa)
