@@ -572,6 +572,21 @@ int vt_map_opts(struct vt *vt, const struct vmar_map_opts *o, vmar_addr_t *out)
     return rc;
 }
 
+int vt_map_object(struct vt *vt, vmar_addr_t addr, vmar_size_t size,
+                  unsigned prot, unsigned flags, struct vmar_object *obj,
+                  uint64_t offset)
+{
+    const struct vmar_map_opts o = {.addr = addr,
+                                    .size = size,
+                                    .prot = prot,
+                                    .place = VMAR_PLACE_FIXED,
+                                    .flags = flags,
+                                    .backing = VMAR_BACKING_OBJECT,
+                                    .object = obj,
+                                    .offset = offset};
+    return vt_map_opts(vt, &o, NULL);
+}
+
 int vt_map(struct vt *vt, vmar_addr_t addr, vmar_size_t size, unsigned prot,
            enum vmar_place place, unsigned flags, vmar_addr_t *out)
 {

@@ -279,6 +279,13 @@ bool vt_all_bytes(const unsigned char *p, size_t n, unsigned char v);
 int vt_map(struct vt *vt, vmar_addr_t addr, vmar_size_t size, unsigned prot,
            enum vmar_place place, unsigned flags, vmar_addr_t *out);
 int vt_map_opts(struct vt *vt, const struct vmar_map_opts *o, vmar_addr_t *out);
+/* Map `size` bytes of `obj` from byte `offset` at exactly `addr` (over
+ * whatever is there: VMAR_PLACE_FIXED) with `prot` and map `flags`
+ * (VMAR_MAP_SHARED or not); vmar_check() after. The mapping takes its
+ * own reference on obj. */
+int vt_map_object(struct vt *vt, vmar_addr_t addr, vmar_size_t size,
+                  unsigned prot, unsigned flags, struct vmar_object *obj,
+                  uint64_t offset);
 int vt_unmap(struct vt *vt, vmar_addr_t addr, vmar_size_t size);
 int vt_protect(struct vt *vt, vmar_addr_t addr, vmar_size_t size,
                unsigned prot);

@@ -176,17 +176,10 @@ static void test_populate_kinds(void **state)
     /* Shared object memory is read in (file pages); private object
      * memory that is writable is copied (anonymous pages). */
     assert_int_equal(vmar_memfd_create(vt.env, 2 * PG, &obj), 0);
-    struct vmar_map_opts o = {.addr = BASE + 24 * PG,
-                              .size = 2 * PG,
-                              .prot = RW,
-                              .place = FIXED,
-                              .flags = VMAR_MAP_SHARED,
-                              .backing = VMAR_BACKING_OBJECT,
-                              .object = obj};
-    VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
-    o.addr = BASE + 28 * PG;
-    o.flags = 0;
-    VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
+    VT_EXPECT_RC(
+        vt_map_object(&vt, BASE + 24 * PG, 2 * PG, RW, VMAR_MAP_SHARED, obj, 0),
+        0);
+    VT_EXPECT_RC(vt_map_object(&vt, BASE + 28 * PG, 2 * PG, RW, 0, obj, 0), 0);
     vmar_object_unref(obj);
     struct vmar_stats before = vt_space_stats(&vt);
     VT_EXPECT_RC(mlock_(&vt, BASE + 24 * PG, 6 * PG, 0),

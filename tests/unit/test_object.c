@@ -828,14 +828,8 @@ static void test_mixed_forms(void **state)
     assert_true(vt_fail_each_allocation(&vt, op_forms_anon_in_obj, &arg) > 0);
     VT_CHECK(&vt);
     assert_int_equal(vt_peek(&vt, A + 6 * PG), 0); /* zero-filled */
-    const struct vmar_map_opts back = {.addr = A + 6 * PG,
-                                       .size = PG,
-                                       .place = VMAR_PLACE_FIXED,
-                                       .prot = RW,
-                                       .backing = VMAR_BACKING_OBJECT,
-                                       .object = &t.obj,
-                                       .offset = 2 * PG};
-    assert_int_equal(vt_map_opts(&vt, &back, NULL), 0);
+    assert_int_equal(vt_map_object(&vt, A + 6 * PG, PG, RW, 0, &t.obj, 2 * PG),
+                     0);
     forms_layout_check(&vt);
     /* fork copies each mapping in its own form. */
     struct vt c;

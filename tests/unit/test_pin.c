@@ -203,17 +203,9 @@ static void test_pin_objects(void **state)
     vt_setup(&vt, NULL, 0);
     vt_without_refdecoder(&vt);
     assert_int_equal(vmar_memfd_create(vt.env, PG, &obj), 0);
-    struct vmar_map_opts o = {.addr = BASE,
-                              .size = 2 * PG,
-                              .prot = RW,
-                              .place = FIXED,
-                              .flags = VMAR_MAP_SHARED,
-                              .backing = VMAR_BACKING_OBJECT,
-                              .object = obj};
-    VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
-    o.addr = BASE + 4 * PG;
-    o.flags = 0;
-    VT_EXPECT_RC(vt_map_opts(&vt, &o, NULL), 0);
+    VT_EXPECT_RC(vt_map_object(&vt, BASE, 2 * PG, RW, VMAR_MAP_SHARED, obj, 0),
+                 0);
+    VT_EXPECT_RC(vt_map_object(&vt, BASE + 4 * PG, 2 * PG, RW, 0, obj, 0), 0);
     vmar_object_unref(obj);
     VT_EXPECT_RC(pin(&vt, BASE, 1, WPIN, &pa[0]), 0);
     VT_EXPECT_RC(pin(&vt, BASE + 4 * PG, 1, 0, &pa[1]), 0);
