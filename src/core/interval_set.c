@@ -36,14 +36,19 @@
  * left them at 3 of 16 slots. Measured (vmar_bench, 60 000 mappings after
  * its split and merge rounds): 19 184 index nodes, 3.1 elements a leaf
  * and 133 bytes of index per mapping, and random lookups twice as slow as
- * among 100 000 mappings built once. So a node under LOW (8) merges with
- * a sibling when the two fit in MERGE_MAX (14): after vmar_bench's rounds
- * the index is 36 bytes a mapping (32 when built); LOW 6 and MERGE_MAX 12
- * left 48, for 3-4% fewer instructions per merge (docs/perf/history.md).
+ * among 100 000 mappings built once. So a node under LOW (10) merges
+ * with a sibling when the two fit in MERGE_MAX (15): after vmar_bench's
+ * five rounds at 60 000 mappings the index is 36 bytes a mapping (32 when
+ * built). LOW 8 and MERGE_MAX 14 left 42 for 2% fewer instructions per
+ * merge; LOW 6 and 12 left 48 (docs/perf/history.md). A node's fill then
+ * spans LOW..MERGE_MAX between merges, which is why no setting that keeps
+ * merges cheap goes much below 36: spreading an underfull node over both
+ * siblings (three nodes into two) measured 38 at LOW 8 and 36 at LOW 12.
  * The margins keep a split and a merge from undoing each other: a merged
- * node takes FANOUT - MERGE_MAX inserts before it splits again, and a
- * node just under LOW does not merge with a half of a split (FANOUT / 2
- * slots). The underfull node's slots are the ones that move, so a merge
+ * node takes FANOUT - MERGE_MAX inserts before it splits again, and
+ * neither a split's smaller half after one removal nor a node just under
+ * LOW merges with the other half (FANOUT / 2 + 1 slots). The underfull
+ * node's slots are the ones that move, so a merge
  * rewrites at most LOW - 1 back pointers.
  */
 #include "interval_set.h"
@@ -52,18 +57,20 @@
 #define VMAR__ISET_B   VMAR_ISET_FANOUT
 #define VMAR__ISET_MIN 3u
 /* See "Removals" above. */
-#define VMAR__ISET_LOW       (VMAR__ISET_B / 2u)
-#define VMAR__ISET_MERGE_MAX (VMAR__ISET_B * 7u / 8u)
+#define VMAR__ISET_LOW       (VMAR__ISET_B * 5u / 8u)
+#define VMAR__ISET_MERGE_MAX (VMAR__ISET_B - 1u)
 /* Deeper than any tree of 2^64 elements at the minimum fill. */
 #define VMAR__ISET_MAX_LEVELS 64
 
 _Static_assert(VMAR__ISET_B >= 2 * VMAR__ISET_MIN + 1,
                "a split must leave both halves at the minimum fill");
 _Static_assert(VMAR__ISET_MERGE_MAX >= 2 * VMAR__ISET_MIN &&
+                   VMAR__ISET_MERGE_MAX < VMAR__ISET_B &&
                    VMAR__ISET_MERGE_MAX < VMAR__ISET_B / 2 + VMAR__ISET_LOW,
                "a node below MIN that cannot merge has a sibling that can "
-               "spare a slot; a node just under LOW and a split's half do "
-               "not merge");
+               "spare a slot; a merged node takes an insert before it "
+               "splits; a node just under LOW and a split's half do not "
+               "merge");
 
 typedef struct vmar__iset_index vmar__iset_x;
 typedef struct vmar__iset_node vmar__iset_node;
