@@ -963,6 +963,48 @@ static bool vmar__iset_search(const struct vmar__iset_search *s,
     return false;
 }
 
+/*
+ * The search's common case in one pass down: at each level the first slot
+ * in search order whose gap holds `need`. While that slot's bounds lie
+ * inside the window, vmar__iset_may_fit() says no more than the gap does,
+ * so vmar__iset_search() would enter the same slot first; at the leaf the
+ * slot's fit is tried as it would be. Returns 1 with the fit, or -1 when
+ * this pass cannot decide (the pick straddles the window's edge, or its
+ * gap holds no aligned fit, or no slot qualifies): the caller then runs
+ * vmar__iset_search() from x, which finds the same fit the pass would have
+ * found had it gone on. Placement in a space of one-page holes, the usual
+ * top-down map, spends half the instructions of the recursive search here.
+ */
+static int vmar__iset_search_greedy(const struct vmar__iset_search *s,
+                                    const vmar__iset_x *x, vmar_addr_t lb,
+                                    vmar_addr_t ub)
+{
+    const vmar_size_t need = s->need;
+    const vmar_addr_t lo = s->q->lo, hi = s->q->hi;
+
+    for (;;) {
+        const unsigned n = x->count;
+        unsigned i;
+
+        if (s->q->top_down) {
+            for (i = n; i-- > 0 && x->gap[i] < need;)
+                ;
+        } else {
+            for (i = 0; i < n && x->gap[i] < need; i++)
+                ;
+        }
+        if (i >= n)
+            return -1;
+        if (!x->level)
+            return vmar__iset_fit_elem(s, x, i) ? 1 : -1;
+        lb = i > 0 ? x->key[i - 1] : lb;
+        ub = i + 1 < n ? x->key[i + 1] : ub;
+        if (lb < lo || ub > hi)
+            return -1;
+        x = vmar__iset_child(x, i);
+    }
+}
+
 /* The last gap, [top, 2^64): a fit there goes after the last element. */
 static bool vmar__iset_fit_top(const struct vmar__iset_search *s,
                                const struct vmar__iset *set, vmar_addr_t top)
@@ -1005,13 +1047,12 @@ bool vmar__iset_find_free(const struct vmar__iset *set,
     s.hint = hint;
     if (hint)
         hint->gen = set->gen;
-    const bool in_tree =
-        root && vmar__iset_may_fit(&s, vmar__iset_max(root), 0, top);
-    if (q->top_down)
-        return vmar__iset_fit_top(&s, set, top) ||
-               (in_tree && vmar__iset_search(&s, root, 0, top));
-    return (in_tree && vmar__iset_search(&s, root, 0, top)) ||
-           vmar__iset_fit_top(&s, set, top);
+    if (q->top_down && vmar__iset_fit_top(&s, set, top))
+        return true;
+    if (root && (vmar__iset_search_greedy(&s, root, 0, top) > 0 ||
+                 vmar__iset_search(&s, root, 0, top)))
+        return true;
+    return !q->top_down && vmar__iset_fit_top(&s, set, top);
 }
 
 /* ---- checker ---------------------------------------------------------- */
