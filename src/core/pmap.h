@@ -48,7 +48,9 @@ void vmar__tlb_init(struct vmar__tlb *t, struct vmar_space *space);
  * needed. */
 static inline void vmar__tlb_finish(struct vmar__tlb *t)
 {
-    vmar_tlb_batch_finish(&t->b);
+    /* Most layout changes over untouched memory record nothing. */
+    if (t->b.lo < t->b.hi || t->b.nfree)
+        vmar_tlb_batch_finish(&t->b);
 }
 
 /* Pages a backend reported through a vmar_mmu_take_fn (copy's take,

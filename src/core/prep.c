@@ -123,6 +123,11 @@ void vmar__prep_release(struct vmar_space *space, struct vmar__prep *prep)
 {
     const struct vmar_env *env = space->env;
 
+    space->index_keep = 0;
+    /* The common end of a commit: every node taken, nothing else held. */
+    if (!prep->nnodes && !space->index_added && !prep->tables.count &&
+        !prep->frames.count && !prep->pages && !prep->object)
+        return;
     if (prep->nnodes)
         prep_free_nodes(space, prep, 0);
     /* An operation that failed (or changed nothing) gives back the spares
@@ -131,7 +136,6 @@ void vmar__prep_release(struct vmar_space *space, struct vmar__prep *prep)
     if (space->index_added && space->set.gen == space->index_gen)
         vmar__index_drop(space, space->index_added);
     space->index_added = 0;
-    space->index_keep = 0;
     vmar_frame_list_release(env, &prep->tables);
     vmar_frame_list_release(env, &prep->frames);
     while (prep->npages)
