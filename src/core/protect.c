@@ -274,7 +274,9 @@ static void locked_gains_write(const struct vmar_space *space, vmar_addr_t lo,
                                vmar_addr_t hi, unsigned prot, struct refill *r)
 {
     r->n = 0;
-    if (!(prot & VMAR_PROT_WRITE))
+    /* No locked mapping in the space (locked_vm counts their bytes): no
+     * walk, so a protect to writable costs one descent, not two. */
+    if (!(prot & VMAR_PROT_WRITE) || !space->locked_vm)
         return;
     for (struct vmar__mapping *m = vmar__mapping_first_in(space, lo, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
