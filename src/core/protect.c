@@ -114,10 +114,13 @@ static void attr_commit(struct vmar_space *space, vmar_addr_t lo,
                         const struct vmar__range_pos *pos,
                         struct vmar__prep *prep, struct vmar__tlb *batch)
 {
+    bool inside = false; /* one mapping, cut at both ends */
+
     for (struct vmar__mapping *m = vmar__range_first_in(pos, hi); m;
          m = vmar__mapping_next_in(m, hi)) {
         if (!attr_differs(m, c))
             continue;
+        inside = m->node.start < lo && m->node.end > hi;
         m = vmar__mapping_isolate(space, m, lo, hi, prep);
         if (c->kind == VMAR_ATTR_FLAGS) {
             attr_set_flags(space, m, c);
@@ -130,6 +133,11 @@ static void attr_commit(struct vmar_space *space, vmar_addr_t lo,
                                           : 0u),
                            &prep->tables, batch);
     }
+    /* New permissions in the middle of one mapping: each cut leaves two
+     * pieces whose permissions differ, and no other pair changed, so
+     * there is nothing to merge (a split, the commonest protect). */
+    if (inside && c->kind == VMAR_ATTR_PROT)
+        return;
     /* Only splits happened: the position still tells where to start. */
     vmar__coalesce_from(space, vmar__coalesce_start(pos, lo), hi);
 }
