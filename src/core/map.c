@@ -386,8 +386,8 @@ static void map_commit(struct vmar_space *space, const struct vmar_map_opts *o,
         map_object_pages(space, m, prep);
     else if (maps_now(o))
         map_populate(space, m, prep);
-    /* m is the first mapping that ends above addr. */
-    vmar__coalesce_from(space, pred ? pred : &m->node, addr + o->size);
+    /* m is the first mapping that ends above addr, pred's successor. */
+    vmar__coalesce_new(space, pred, m);
 }
 
 /* The rights a map needs (vmar.h, "Rights"): its permissions and its

@@ -156,6 +156,32 @@ void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi)
     vmar__coalesce_from(space, pos.pred ? pos.pred : pos.next, hi);
 }
 
+/* Absorb b, a's successor, into a when the two can merge; whether it did.
+ * => caller holds the space lock exclusively. */
+static bool coalesce_pair(struct vmar_space *space, struct vmar__mapping *a,
+                          struct vmar__mapping *b)
+{
+    if (!vmar__mapping_can_merge(a, b))
+        return false;
+    /* a keeps its start, offset and guard, and the bytes stay mapped, so
+     * total_vm does not change. */
+    a->flags |= b->flags & VMAR_MAPPING_COW_SHARED;
+    vmar__iset_merge_next(&space->set, &a->node, &b->node);
+    vmar__mapping_free(space, b);
+    vmar__index_slack(space);
+    return true;
+}
+
+void vmar__coalesce_new(struct vmar_space *space, struct vmar__iset_node *pred,
+                        struct vmar__mapping *m)
+{
+    struct vmar__iset_node *n = &m->node;
+
+    if (pred && coalesce_pair(space, vmar__mapping_of(pred), m))
+        n = pred;
+    vmar__coalesce_from(space, n, m->node.end);
+}
+
 void vmar__coalesce_from(struct vmar_space *space, struct vmar__iset_node *n,
                          vmar_addr_t hi)
 {
@@ -169,18 +195,8 @@ void vmar__coalesce_from(struct vmar_space *space, struct vmar__iset_node *n,
         struct vmar__iset_node *next = vmar__iset_next(n);
         if (!next)
             break;
-        struct vmar__mapping *a = vmar__mapping_of(n);
-        struct vmar__mapping *b = vmar__mapping_of(next);
-        if (!vmar__mapping_can_merge(a, b)) {
+        if (!coalesce_pair(space, vmar__mapping_of(n), vmar__mapping_of(next)))
             n = next;
-            continue;
-        }
-        /* Absorb b into a; a keeps its start, offset and guard, and the
-         * bytes stay mapped, so total_vm does not change. */
-        a->flags |= b->flags & VMAR_MAPPING_COW_SHARED;
-        vmar__iset_merge_next(&space->set, &a->node, &b->node);
-        vmar__mapping_free(space, b);
-        vmar__index_slack(space);
     }
 }
 

@@ -382,6 +382,13 @@ void vmar__coalesce(struct vmar_space *space, vmar_addr_t lo, vmar_addr_t hi);
 void vmar__coalesce_from(struct vmar_space *space,
                          struct vmar__iset_node *start, vmar_addr_t hi);
 
+/* vmar__coalesce_from(pred ? pred : m, m.end) for a mapping m just
+ * inserted right after pred (NULL: none): the first pair is known, so it
+ * takes no step through the index.
+ * => caller holds the space lock exclusively. */
+void vmar__coalesce_new(struct vmar_space *space, struct vmar__iset_node *pred,
+                        struct vmar__mapping *m);
+
 /* The `start` of vmar__coalesce_from() for [lo, hi) when `pos` was
  * located at lo and the set has since changed only by splits (of the
  * mapping at `pos->next` at lo, and of mappings inside the range). */
