@@ -16,7 +16,13 @@ int vmar__index_reserve(struct vmar_space *space, size_t inserts)
 {
     const struct vmar_env *env = space->env;
     const size_t had = space->set.nspare;
-    size_t k = vmar__iset_spares_needed(&space->set, inserts);
+    /* For up to FANOUT inserts spares_for() is at most
+     * inserts * (levels + 3): a set holding that many needs no bound
+     * computed (most changes find the spares the last one left). */
+    size_t k = 0;
+
+    if (inserts > VMAR_ISET_FANOUT || had < inserts * (space->set.levels + 3))
+        k = vmar__iset_spares_needed(&space->set, inserts);
 
     space->index_keep = VMAR_MAX(space->index_keep, inserts);
     if (!space->index_added)
