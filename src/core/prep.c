@@ -56,10 +56,11 @@ void vmar__index_slack(struct vmar_space *space)
     const size_t keep = VMAR_MAX(space->index_keep, (size_t)VMAR_PREP_NODES);
 
     /* For up to FANOUT inserts spares_for(keep) is at least
-     * keep * (levels + 1): at or below twice that there is nothing to
-     * trim, and no bound to compute (every removal and merge asks). */
+     * keep * (levels + 2) - 1 (exactly that below FANOUT): at or below
+     * twice that there is nothing to trim, and no bound to compute
+     * (every removal and merge asks). */
     if (keep <= VMAR_ISET_FANOUT &&
-        space->set.nspare <= 2 * keep * (space->set.levels + 1))
+        space->set.nspare <= 2 * (keep * (space->set.levels + 2) - 1))
         return;
     if (space->set.nspare > 2 * vmar__iset_spares_for(&space->set, keep))
         vmar__index_trim(space, keep);
