@@ -306,7 +306,8 @@ int vmar_protect(struct vmar_space *h, vmar_addr_t addr, vmar_size_t size,
                  unsigned prot)
 {
     struct vmar_space *space = vmar__base(h);
-    struct refill refill = {.n = 0};
+    struct refill refill; /* only the first refill.n ranges are read */
+    refill.n = 0;
     if (!space)
         return VMAR_EINVAL;
     vmar__lock_layout(space);
