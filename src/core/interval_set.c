@@ -973,7 +973,7 @@ static bool vmar__iset_search(const struct vmar__iset_search *s,
  * gap holds no aligned fit, or no slot qualifies): the caller then runs
  * vmar__iset_search() from x, which finds the same fit the pass would have
  * found had it gone on. Placement in a space of one-page holes, the usual
- * top-down map, spends half the instructions of the recursive search here.
+ * top-down map, spends 60% of the recursive search's instructions here.
  */
 static int vmar__iset_search_greedy(const struct vmar__iset_search *s,
                                     const vmar__iset_x *x, vmar_addr_t lb,

@@ -175,11 +175,12 @@ static bool coalesce_pair(struct vmar_space *space, struct vmar__mapping *a,
 void vmar__coalesce_new(struct vmar_space *space, struct vmar__iset_node *pred,
                         struct vmar__mapping *m)
 {
+    const vmar_addr_t hi = m->node.end; /* m is freed if pred absorbs it */
     struct vmar__iset_node *n = &m->node;
 
     if (pred && coalesce_pair(space, vmar__mapping_of(pred), m))
         n = pred;
-    vmar__coalesce_from(space, n, m->node.end);
+    vmar__coalesce_from(space, n, hi);
 }
 
 void vmar__coalesce_from(struct vmar_space *space, struct vmar__iset_node *n,
