@@ -559,32 +559,22 @@ void vmar__iset_init(struct vmar__iset *set)
  *   k (levels + 1) + (k - 1) (1 + (k - 1) / (FANOUT - 1)).
  * Independently, a tree of n elements whose non-root nodes hold at least
  * MIN slots has at most 2 + log_MIN(n / 2) levels, whichever is smaller
- * (large k: a move of many mappings at once).
+ * (large k: a move of many mappings at once). Up to FANOUT inserts the
+ * first bound is the smaller, and interval_set.h computes it inline: every
+ * change asks, most of them for one to three inserts.
  */
-size_t vmar__iset_spares_for(const struct vmar__iset *set, size_t inserts)
+size_t vmar__iset_spares_for_many(const struct vmar__iset *set, size_t inserts)
 {
     const size_t k = inserts;
-    size_t by_splits, by_size, h = 2;
-
-    if (!k)
-        return 0;
-    by_splits =
+    const size_t by_splits =
         k * (set->levels + 1) + (k - 1) * (1 + (k - 1) / (VMAR__ISET_B - 1));
-    if (k <=
-        VMAR__ISET_B) /* both bounds hold; the second pays off for large k */
-        return by_splits;
+    size_t by_size, h = 2;
+
     for (size_t n = (set->count + k) / 2; n >= VMAR__ISET_MIN;
          n /= VMAR__ISET_MIN)
         h++;
     by_size = k * (h + 1);
     return by_splits < by_size ? by_splits : by_size;
-}
-
-size_t vmar__iset_spares_needed(const struct vmar__iset *set, size_t inserts)
-{
-    const size_t need = vmar__iset_spares_for(set, inserts);
-
-    return need > set->nspare ? need - set->nspare : 0;
 }
 
 void vmar__iset_spare_add(struct vmar__iset *set, struct vmar__iset_index *x)

@@ -161,10 +161,31 @@ void vmar__iset_init(struct vmar__iset *set);
  * sizeof(struct vmar__iset_index) bytes aligned to its alignment; the set
  * owns it until vmar__iset_spare_take() returns it (NULL: no spare left).
  */
-size_t vmar__iset_spares_needed(const struct vmar__iset *set, size_t inserts);
+size_t vmar__iset_spares_for_many(const struct vmar__iset *set, size_t inserts);
+
 /* The spares k inserts may need in all (what vmar__iset_spares_needed()
- * compares nspare with). */
-size_t vmar__iset_spares_for(const struct vmar__iset *set, size_t inserts);
+ * compares nspare with): the bound interval_set.c derives, inline for up
+ * to FANOUT inserts, where it is one product and a sum. */
+static inline size_t vmar__iset_spares_for(const struct vmar__iset *set,
+                                           size_t inserts)
+{
+    const size_t k = inserts;
+
+    if (k > VMAR_ISET_FANOUT)
+        return vmar__iset_spares_for_many(set, k);
+    return k ? k * (set->levels + 1) +
+                   (k - 1) * (1 + (k - 1) / (VMAR_ISET_FANOUT - 1))
+             : 0;
+}
+
+static inline size_t vmar__iset_spares_needed(const struct vmar__iset *set,
+                                              size_t inserts)
+{
+    const size_t need = vmar__iset_spares_for(set, inserts);
+
+    return need > set->nspare ? need - set->nspare : 0;
+}
+
 void vmar__iset_spare_add(struct vmar__iset *set, struct vmar__iset_index *x);
 struct vmar__iset_index *vmar__iset_spare_take(struct vmar__iset *set);
 

@@ -16,13 +16,7 @@ int vmar__index_reserve(struct vmar_space *space, size_t inserts)
 {
     const struct vmar_env *env = space->env;
     const size_t had = space->set.nspare;
-    /* For up to FANOUT inserts spares_for() is at most
-     * inserts * (levels + 3): a set holding that many needs no bound
-     * computed (most changes find the spares the last one left). */
-    size_t k = 0;
-
-    if (inserts > VMAR_ISET_FANOUT || had < inserts * (space->set.levels + 3))
-        k = vmar__iset_spares_needed(&space->set, inserts);
+    size_t k = vmar__iset_spares_needed(&space->set, inserts);
 
     space->index_keep = VMAR_MAX(space->index_keep, inserts);
     if (!space->index_added)
@@ -55,13 +49,6 @@ void vmar__index_slack(struct vmar_space *space)
 {
     const size_t keep = VMAR_MAX(space->index_keep, (size_t)VMAR_PREP_NODES);
 
-    /* For up to FANOUT inserts spares_for(keep) is at least
-     * keep * (levels + 2) - 1 (exactly that below FANOUT): at or below
-     * twice that there is nothing to trim, and no bound to compute
-     * (every removal and merge asks). */
-    if (keep <= VMAR_ISET_FANOUT &&
-        space->set.nspare <= 2 * (keep * (space->set.levels + 2) - 1))
-        return;
     if (space->set.nspare > 2 * vmar__iset_spares_for(&space->set, keep))
         vmar__index_trim(space, keep);
 }

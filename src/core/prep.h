@@ -14,7 +14,9 @@
 /*
  * Everything a mutating operation may consume, allocated before the first
  * change (prepare) so that the commit cannot fail. Whatever the commit did
- * not use is returned by vmar__prep_release().
+ * not use is returned by vmar__prep_release(), which returns at once
+ * when the bundle holds nothing: a new member that holds something joins
+ * that test.
  */
 #define VMAR_PREP_NODES 3
 struct vmar__prep {
